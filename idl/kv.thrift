@@ -1,0 +1,122 @@
+/*
+ * ringkv wire protocol: one service, framed transport, binary protocol.
+ *
+ * The client calls (put/get/remove/ping) may be sent by anyone who can reach
+ * the port. The internode and admin calls (replicate/readLocal/hello/dump)
+ * carry the cluster secret as their first argument; a node refuses them with
+ * Unauthorized when it does not match.
+ *
+ * Timestamps are microseconds since the Unix epoch from the coordinator's
+ * hybrid logical clock.
+ */
+
+namespace js ringkv
+
+enum Level {
+  ONE = 1,
+  QUORUM = 2,
+  ALL = 3
+}
+
+/** The request itself is wrong (bad key, value, level, ...); retrying will not help. */
+exception InvalidRequest {
+  1: string message
+}
+
+/** Fewer replicas are alive than the level needs; nothing was written. */
+exception Unavailable {
+  1: string message,
+  2: i32 needed,
+  3: i32 alive
+}
+
+/** The level was not reached in time. A write may be partly applied. */
+exception TimedOut {
+  1: string message,
+  2: i32 acked,
+  3: i32 needed
+}
+
+/** An internode or admin call without the right cluster secret. */
+exception Unauthorized {
+  1: string message
+}
+
+/** What a read returns. found=false means no live value (absent or deleted). */
+struct ReadResult {
+  1: bool found,
+  2: binary value,
+  3: i64 ts
+}
+
+/** One replica-level version of a key: a value or a tombstone. */
+struct Mutation {
+  1: binary key,
+  2: binary value,
+  3: i64 ts,
+  4: bool deleted
+}
+
+/** A replica's answer for one key: exists=false means it holds nothing. */
+struct LocalRead {
+  1: bool exists,
+  2: binary value,
+  3: i64 ts,
+  4: bool deleted
+}
+
+struct HintCount {
+  1: i32 target,
+  2: i32 count
+}
+
+/** Everything the inspector shows about one node. */
+struct NodeDump {
+  1: i32 id,
+  2: list<Mutation> entries,
+  3: list<HintCount> hints,
+  4: map<string, i64> counters,
+  5: list<i32> downPeers,
+  /** True when entries stopped at the limit and another page follows. */
+  6: bool more
+}
+
+service KeyValue {
+  /** Writes key=value at the level; returns the write's timestamp. */
+  i64 put(1: binary key, 2: binary value, 3: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  ReadResult get(1: binary key, 2: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /** Deletes by writing a tombstone; returns its timestamp. */
+  i64 remove(1: binary key, 2: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /** Answers with the same bytes and does nothing else: the RPC stack's ceiling. */
+  binary ping(1: binary payload)
+    throws (1: InvalidRequest invalid),
+
+  /** Internode: apply versions on this replica; returns once they are durable. */
+  void replicate(1: string secret, 2: list<Mutation> mutations)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode: this replica's versions of the keys, in order. */
+  list<LocalRead> readLocal(1: string secret, 2: list<binary> keys)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Internode: heartbeat, and "I am back" after a restart. Carries the
+   * caller's clock reading and returns the callee's, so the hybrid logical
+   * clocks of live nodes stay close together.
+   */
+  i64 hello(1: string secret, 2: i32 fromNode, 3: i64 clock)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin: one page of the node's replica contents (keys after startAfter, in
+   * byte order, at most limit of them), its hints and counters.
+   */
+  NodeDump dump(1: string secret, 2: binary startAfter, 3: i32 limit)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
+}

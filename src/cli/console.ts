@@ -1,0 +1,155 @@
+/**
+ * The console: type commands, see results.
+ *   put <key> <value> <level>    get <key> <level>    delete <key> <level>
+ *   help    exit
+ * Levels: ONE, QUORUM, ALL (any case). Keys and values are UTF-8 text; wrap
+ * one in double quotes to include spaces ("hello world", \" and \\ escape).
+ *
+ * On a terminal it prompts and colours its output. With stdin from a pipe or
+ * file it prints one line per command and exits at the end of input. --json
+ * prints one JSON object per command instead.
+ */
+import chalk from 'chalk';
+import { createInterface } from 'node:readline';
+import { KvClient } from '../client/client';
+import { isKvError, KvError } from '../common/errors';
+import { displayBytes } from '../common/bytes';
+import { ConfigError } from '../config/cluster';
+import { parseLevel } from '../coordinator/levels';
+import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from './args';
+
+const USAGE = `usage: scripts/client.sh [--json] [--cluster FILE | --node HOST:PORT] [--timeout-ms MS]
+
+Commands (one per line):
+  put <key> <value> <level>   store a value
+  get <key> <level>           read a value
+  delete <key> <level>        delete a key
+  help                        show this help
+  exit                        leave (end of input does the same)
+Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum`;
+
+type Result = Record<string, unknown> & { ok: boolean; op: string };
+
+/** Splits a command line into words, honouring double quotes and \\ escapes. */
+export function tokenize(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (ch === '\\' && quoted && i + 1 < line.length) {
+      word += line[++i];
+    } else if (ch === '"') {
+      quoted = !quoted;
+      inWord = true;
+    } else if (!quoted && /\s/.test(ch)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (quoted) throw new KvError('InvalidRequest', 'a quoted word is not closed');
+  if (inWord) words.push(word);
+  return words;
+}
+
+const ARITY: Record<string, { words: number; usage: string }> = {
+  put: { words: 3, usage: 'put <key> <value> <level>' },
+  get: { words: 2, usage: 'get <key> <level>' },
+  delete: { words: 2, usage: 'delete <key> <level>' },
+};
+
+async function execute(client: KvClient, words: string[]): Promise<Result> {
+  const op = words[0]!.toLowerCase();
+  const spec = ARITY[op];
+  if (spec === undefined) throw new KvError('InvalidRequest', `unknown command "${words[0]}"; type help for the list`);
+  if (words.length !== spec.words + 1) throw new KvError('InvalidRequest', `${op} takes ${spec.words} arguments: ${spec.usage}`);
+  const key = words[1]!;
+  const levelText = words[words.length - 1]!;
+  const level = parseLevel(levelText);
+  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM or ALL`);
+  if (op === 'put') {
+    const { ts } = await client.put(key, words[2]!, level);
+    return { ok: true, op, key, level, ts };
+  }
+  if (op === 'delete') {
+    const { ts } = await client.delete(key, level);
+    return { ok: true, op, key, level, ts };
+  }
+  const r = await client.get(key, level);
+  return { ok: true, op, key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
+}
+
+function failure(op: string, key: string | undefined, err: unknown): Result {
+  const e = isKvError(err) ? err : new KvError('Internal', (err as Error).message ?? String(err));
+  return { ok: false, op, ...(key !== undefined ? { key } : {}), error: e.code, message: e.message, ...e.details };
+}
+
+function render(r: Result, colour: boolean): string {
+  const c = colour ? chalk : new chalk.Instance({ level: 0 });
+  if (!r.ok) return `${c.red(`error ${String(r.error)}`)}: ${String(r.message)}`;
+  if (r.op === 'put') return c.green('OK');
+  if (r.op === 'delete') return c.green('deleted');
+  return r.found ? c.bold(String(r.value)) : c.dim('(not found)');
+}
+
+function makeClient(argv: ReturnType<typeof parseArgs>): KvClient {
+  const timeout = argv.flags.get('timeout-ms');
+  const timeoutMs = typeof timeout === 'string' ? Number(timeout) : undefined;
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('--timeout-ms must be a positive number');
+  const node = argv.flags.get('node');
+  if (typeof node === 'string') return new KvClient(node.split(',').map(parseEndpoint), { timeoutMs });
+  return KvClient.fromClusterFile(clusterFilePath(argv.flags.get('cluster')), { timeoutMs });
+}
+
+async function main(): Promise<number> {
+  const argv = parseArgs(process.argv.slice(2), ['json', 'help'], ['cluster', 'node', 'timeout-ms']);
+  if (argv.flags.has('help')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (argv.positional.length > 0) throw new UsageError(`unexpected argument "${argv.positional[0]}"; commands are read from input`);
+  const json = argv.flags.has('json');
+  const interactive = process.stdin.isTTY === true && !json;
+  const client = makeClient(argv);
+  const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive });
+  const print = (r: Result): void => {
+    process.stdout.write((json ? JSON.stringify(r) : render(r, interactive && chalk.supportsColor !== false)) + '\n');
+  };
+  if (interactive) {
+    process.stdout.write(`connected to the cluster (first node ${client.currentNode}); type help for commands\n`);
+    rl.setPrompt('kv> ');
+    rl.prompt();
+  }
+  for await (const line of rl) {
+    let words: string[] = [];
+    try {
+      words = tokenize(line);
+      if (words.length === 0) {
+        // blank line: nothing to do
+      } else if (/^(exit|quit)$/i.test(words[0]!)) break;
+      else if (/^help$/i.test(words[0]!)) process.stdout.write(json ? JSON.stringify({ ok: true, op: 'help', help: USAGE }) + '\n' : USAGE + '\n');
+      else print(await execute(client, words));
+    } catch (err) {
+      print(failure(words[0]?.toLowerCase() ?? '?', words[1], err));
+    }
+    if (interactive) rl.prompt();
+  }
+  rl.close();
+  client.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    const known = err instanceof UsageError || err instanceof ConfigError || isKvError(err);
+    process.stderr.write(`client: ${known ? (err as Error).message : (err as Error).stack}\n`);
+    if (err instanceof UsageError) process.stderr.write(USAGE + '\n');
+    process.exit(2);
+  },
+);

@@ -1,0 +1,80 @@
+/**
+ * Used by scripts/server.sh: waits until the given nodes answer, then (for a
+ * few seconds at most) until they see each other, and prints where each listens.
+ *   wait-ready --cluster FILE --ids 0,1,2,3 --pids P0,P1,P2,P3 [--timeout-ms MS]
+ * Fails early, naming the node, if one of the processes exits.
+ */
+import { NodeAdmin } from '../client/client';
+import { loadClusterFile } from '../config/cluster';
+import { parseArgs, UsageError } from './args';
+
+const POLL_MS = 100;
+const SETTLE_MS = 5000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  const argv = parseArgs(process.argv.slice(2), [], ['cluster', 'ids', 'pids', 'timeout-ms']);
+  const file = argv.flags.get('cluster');
+  const ids = String(argv.flags.get('ids') ?? '').split(',').filter(Boolean).map(Number);
+  const pids = String(argv.flags.get('pids') ?? '').split(',').filter(Boolean).map(Number);
+  if (typeof file !== 'string' || ids.length === 0 || pids.length !== ids.length) throw new UsageError('usage: wait-ready --cluster FILE --ids A,B --pids P,Q');
+  const config = loadClusterFile(file);
+  const deadline = Date.now() + Number(argv.flags.get('timeout-ms') ?? 60_000);
+  const admins = ids.map((id) => new NodeAdmin(config.nodes[id]!, config.secret, 1000));
+  const down = new Map<number, number[]>();
+  const pending = new Set(ids);
+  while (pending.size > 0) {
+    for (const [i, id] of ids.entries()) {
+      if (!pending.has(id)) continue;
+      if (!alive(pids[i]!)) {
+        process.stderr.write(`node ${id} (pid ${pids[i]}) exited during start-up\n`);
+        return 1;
+      }
+      try {
+        const page = await admins[i]!.dumpPage(Buffer.alloc(0), 1);
+        pending.delete(id);
+        down.set(id, page.downPeers);
+      } catch {
+        // not up yet
+      }
+    }
+    if (pending.size === 0) break;
+    if (Date.now() > deadline) {
+      process.stderr.write(`nodes ${[...pending].join(', ')} did not answer in time\n`);
+      return 1;
+    }
+    await sleep(POLL_MS);
+  }
+  const settleBy = Date.now() + SETTLE_MS;
+  while ([...down.values()].some((d) => d.length > 0) && Date.now() < settleBy) {
+    await sleep(POLL_MS);
+    for (const [i, id] of ids.entries()) {
+      down.set(id, (await admins[i]!.dumpPage(Buffer.alloc(0), 1).catch(() => null))?.downPeers ?? []);
+    }
+  }
+  for (const id of ids) {
+    const n = config.nodes[id]!;
+    const d = down.get(id) ?? [];
+    process.stdout.write(`node ${id} listening on ${n.host}:${n.port}${d.length ? ` (sees node ${d.join(', ')} down)` : ''}\n`);
+  }
+  admins.forEach((a) => a.close());
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`wait-ready: ${(err as Error).message}\n`);
+    process.exit(2);
+  },
+);

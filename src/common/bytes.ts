@@ -1,0 +1,26 @@
+/**
+ * Keys and values are byte strings. In memory a node keeps them as 'latin1'
+ * JavaScript strings: one char per byte, so the mapping is exact, Map lookups
+ * work by value, and a one-byte string costs far less memory than a Buffer.
+ */
+
+export function toKeyString(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+export function fromKeyString(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+/** Unsigned byte-wise comparison of two latin1 strings (same order as the bytes). */
+export function compareKeyStrings(a: string, b: string): number {
+  // Every char is < 256, so UTF-16 code-unit order is byte order.
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Shows a byte string to a person: UTF-8 text when it is valid, hex otherwise. */
+export function displayBytes(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u001f\u007f]/.test(text)) return text;
+  return `0x${bytes.toString('hex')}`;
+}

@@ -1,0 +1,28 @@
+/**
+ * Operating errors: expected, typed, coded, and shown to users as one plain
+ * sentence. (Programmer errors are assertions, see assert.ts.)
+ */
+
+export type ErrorCode =
+  | 'InvalidRequest'
+  | 'Unavailable'
+  | 'TimedOut'
+  | 'Unauthorized'
+  | 'ConnectionError'
+  | 'Internal';
+
+export class KvError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra numbers that go with the code, e.g. {required, alive}. */
+    readonly details: Record<string, number> = {},
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export function isKvError(err: unknown, code?: ErrorCode): err is KvError {
+  return err instanceof KvError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,54 @@
+/**
+ * Every size, queue, batch and retry in one place, with its unit in its name.
+ * Values a user may want to change are also settings (see config/settings.ts);
+ * these are the defaults and the hard bounds.
+ */
+
+/** Largest key accepted from a client. */
+export const KEY_BYTES_MAX = 64 * 1024;
+/** Default largest value; `maxValueBytes` in the cluster file changes it. */
+export const VALUE_BYTES_MAX_DEFAULT = 1024 * 1024;
+/** A configured value limit may not exceed this (it sizes frames and batches). */
+export const VALUE_BYTES_MAX_CEILING = 16 * 1024 * 1024;
+
+/** Mutations and keys coalesced into one internode call. */
+export const BATCH_ITEMS_MAX = 1024;
+/** A batch is closed early once its keys and values add up to this. */
+export const BATCH_BYTES_MAX = 4 * 1024 * 1024;
+/** Internode calls of one kind in flight to one peer; more wait in the queue. */
+export const PEER_CALLS_IN_FLIGHT_MAX = 4;
+/** Mutations or reads waiting for one peer; past this they fail at once. */
+export const PEER_QUEUE_ITEMS_MAX = 50_000;
+
+/** Requests one connection may have in flight before the node stops reading it. */
+export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 1024;
+/** Bytes a node may buffer for a client that does not read its replies. */
+export const CONNECTION_WRITE_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
+/** Connections a node accepts at once. */
+export const CONNECTIONS_MAX = 4096;
+/** A connection with no traffic for this long is closed. */
+export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
+
+/** Rows per multi-row INSERT statement (4 bound values each). */
+export const SQL_ROWS_PER_STATEMENT_MAX = 500;
+/** Rows per SQLite transaction in a group commit. */
+export const COMMIT_ROWS_MAX = 20_000;
+
+/** Hints sent to a returning node in one call. */
+export const HINT_REPLAY_BATCH_MAX = 1000;
+/** Hint replay calls in flight to one target. */
+export const HINT_REPLAY_IN_FLIGHT_MAX = 4;
+
+/** Entries in one page of the inspector's dump. */
+export const DUMP_PAGE_ENTRIES_MAX = 5000;
+
+/** Client reconnect backoff. */
+export const RECONNECT_BACKOFF_MIN_MS = 50;
+export const RECONNECT_BACKOFF_MAX_MS = 2000;
+/** TCP connect timeout. */
+export const CONNECT_TIMEOUT_MS = 1000;
+
+/** Frame size limit for a given value limit: room for one whole batch or one large value. */
+export function frameBytesMax(valueBytesMax: number): number {
+  return Math.max(8 * 1024 * 1024, 2 * (valueBytesMax + KEY_BYTES_MAX) + 64 * 1024);
+}

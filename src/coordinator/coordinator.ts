@@ -1,0 +1,219 @@
+/**
+ * The coordinator: any node, for any key. It finds the key's replicas on the
+ * ring, checks the failure detector, and runs the request against them.
+ *
+ * Write: refuse with Unavailable (writing nothing) if fewer replicas are up
+ * than the level needs; otherwise stamp the version with the hybrid clock,
+ * send it to every live replica at once and answer when the level's count has
+ * acknowledged. Down replicas, and live ones that fail or do not answer in
+ * time, get a hint. A write that misses its level is reported as TimedOut and
+ * is NOT rolled back: replicas that applied it keep it, and it may still win
+ * later (undoing it would need a second write that can itself fail half-way,
+ * and would erase a version a concurrent reader may already have returned).
+ *
+ * Read: ask as many live replicas as the level needs (this node first when it
+ * is one), asking the next live one when one fails; return the newest version.
+ * At QUORUM and ALL, responders that returned something older are repaired
+ * with the newest version before the read answers (blocking read repair), so
+ * a later QUORUM read cannot return anything older than this one did.
+ */
+import { KvError } from '../common/errors';
+import { HybridClock } from '../clock/hlc';
+import { Ring } from '../partitioner/ring';
+import { KeyedVersion } from '../storage/replica-store';
+import { compareVersions, newest, Version } from '../storage/version';
+import { Replica } from '../rpc/remote-replica';
+import { LevelName, requiredReplicas } from './levels';
+
+export interface HintSink {
+  add(target: number, items: readonly KeyedVersion[]): Promise<void>;
+}
+
+export interface CoordinatorDeps {
+  readonly selfId: number;
+  readonly ring: Ring;
+  readonly replicas: ReadonlyMap<number, Replica>;
+  readonly isUp: (id: number) => boolean;
+  readonly hints: HintSink;
+  readonly clock: HybridClock;
+  readonly timeoutMs: number;
+}
+
+export interface CoordinatorCounters {
+  writes: number;
+  reads: number;
+  unavailable: number;
+  timeouts: number;
+  readRepairs: number;
+  hintsQueued: number;
+}
+
+export class Coordinator {
+  readonly counters: CoordinatorCounters = { writes: 0, reads: 0, unavailable: 0, timeouts: 0, readRepairs: 0, hintsQueued: 0 };
+
+  constructor(private readonly deps: CoordinatorDeps) {}
+
+  /** The key's replicas split by the failure detector, this node first. */
+  private placement(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
+    const all = this.deps.ring.replicas(key);
+    const need = requiredReplicas(level, this.deps.ring.replicationFactor);
+    const self = all.indexOf(this.deps.selfId);
+    if (self > 0) all.unshift(...all.splice(self, 1));
+    const up = all.filter((id) => this.deps.isUp(id));
+    const down = all.filter((id) => !this.deps.isUp(id));
+    if (up.length < need) {
+      this.counters.unavailable++;
+      throw new KvError(
+        'Unavailable',
+        `${level} needs ${need} of the key's ${all.length} replicas but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
+        { required: need, alive: up.length },
+      );
+    }
+    return { up, down, need };
+  }
+
+  private replica(id: number): Replica {
+    const r = this.deps.replicas.get(id);
+    if (r === undefined) throw new Error(`no replica client for node ${id}`);
+    return r;
+  }
+
+  private hint(target: number, item: KeyedVersion): void {
+    this.counters.hintsQueued++;
+    void this.deps.hints.add(target, [item]);
+  }
+
+  /** Writes a value (or a tombstone when `deleted`); resolves with its timestamp. */
+  write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
+    this.counters.writes++;
+    const { up, down, need } = this.placement(key, level);
+    const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
+    for (const id of down) this.hint(id, item);
+    return new Promise<number>((resolve, reject) => {
+      let acked = 0;
+      let failed = 0;
+      let settled = false;
+      const finish = (err?: KvError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          this.counters.timeouts++;
+          reject(err);
+        } else resolve(item.version.ts);
+      };
+      const timer = setTimeout(
+        () => finish(timedOut(`${level} write was acknowledged by ${acked} of ${need} replicas within ${this.deps.timeoutMs} ms`, acked, need)),
+        this.deps.timeoutMs,
+      );
+      for (const id of up) {
+        this.replica(id).apply([item]).then(
+          () => {
+            acked++;
+            if (acked >= need) finish();
+          },
+          () => {
+            failed++;
+            this.hint(id, item);
+            if (up.length - failed < need) {
+              finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed`, acked, need));
+            }
+          },
+        );
+      }
+    });
+  }
+
+  /** Reads the newest version of a key at the level (undefined: none anywhere asked). */
+  async read(key: string, level: LevelName): Promise<Version | undefined> {
+    this.counters.reads++;
+    const { up, need } = this.placement(key, level);
+    const deadline = Date.now() + this.deps.timeoutMs;
+    const answers = await this.gather(key, up, need, deadline, level);
+    let winner: Version | undefined;
+    for (const v of answers.values()) winner = newest(winner, v);
+    if (winner !== undefined) this.deps.clock.observe(winner.ts);
+    if (level !== 'ONE' && winner !== undefined) await this.repair(key, winner, answers, deadline, level, need);
+    return winner;
+  }
+
+  /** Collects `need` answers, moving on to the next live replica when one fails. */
+  private gather(key: string, up: number[], need: number, deadline: number, level: LevelName): Promise<Map<number, Version | undefined>> {
+    return new Promise((resolve, reject) => {
+      const answers = new Map<number, Version | undefined>();
+      let next = 0;
+      let failed = 0;
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.counters.timeouts++;
+        reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need));
+      }, Math.max(0, deadline - Date.now()));
+      const ask = (): void => {
+        const id = up[next++]!;
+        this.replica(id).read(key).then(
+          (v) => {
+            if (settled) return;
+            answers.set(id, v);
+            if (answers.size >= need) {
+              settled = true;
+              clearTimeout(timer);
+              resolve(answers);
+            }
+          },
+          () => {
+            if (settled) return;
+            failed++;
+            if (next < up.length) ask();
+            else if (up.length - failed < need) {
+              settled = true;
+              clearTimeout(timer);
+              this.counters.timeouts++;
+              reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
+            }
+          },
+        );
+      };
+      for (let i = 0; i < need; i++) ask();
+    });
+  }
+
+  /** Brings every responder that answered with something older up to `winner`, or fails. */
+  private async repair(
+    key: string,
+    winner: Version,
+    answers: Map<number, Version | undefined>,
+    deadline: number,
+    level: LevelName,
+    need: number,
+  ): Promise<void> {
+    const stale = [...answers].filter(([, v]) => v === undefined || compareVersions(v, winner) !== 0).map(([id]) => id);
+    if (stale.length === 0) return;
+    this.counters.readRepairs += stale.length;
+    const item: KeyedVersion = { key, version: winner };
+    const repairs = stale.map((id) => this.replica(id).apply([item]));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(timedOut(`${level} read could not repair ${stale.length} stale replica(s) within ${this.deps.timeoutMs} ms`, need - stale.length, need)),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([Promise.all(repairs), expired]);
+    } catch (err) {
+      stale.forEach((id) => this.hint(id, item));
+      if (err instanceof KvError && err.code === 'TimedOut') {
+        this.counters.timeouts++;
+        throw err;
+      }
+      throw timedOut(`${level} read could not repair ${stale.length} stale replica(s)`, need - stale.length, need);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function timedOut(message: string, acked: number, required: number): KvError {
+  return new KvError('TimedOut', message, { acked, required });
+}

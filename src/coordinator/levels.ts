@@ -1,0 +1,34 @@
+/**
+ * Consistency level arithmetic: how many replica answers each level needs.
+ * QUORUM is a strict majority, so any two quorums of the same key share at
+ * least one replica: that is what makes a QUORUM read see the last QUORUM write.
+ */
+import { assert } from '../common/assert';
+
+export type LevelName = 'ONE' | 'QUORUM' | 'ALL';
+export const LEVEL_NAMES: readonly LevelName[] = ['ONE', 'QUORUM', 'ALL'];
+
+/** The IDL's enum values. */
+export const LEVEL_CODES: Record<LevelName, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
+
+export function levelFromCode(code: number): LevelName | undefined {
+  return LEVEL_NAMES.find((name) => LEVEL_CODES[name] === code);
+}
+
+/** Parses a level as a person types it: case-insensitive. */
+export function parseLevel(text: string): LevelName | undefined {
+  const upper = text.toUpperCase();
+  return LEVEL_NAMES.find((name) => name === upper);
+}
+
+export function requiredReplicas(level: LevelName, replicationFactor: number): number {
+  assert(replicationFactor >= 1, 'replication factor must be positive');
+  switch (level) {
+    case 'ONE':
+      return 1;
+    case 'QUORUM':
+      return Math.floor(replicationFactor / 2) + 1;
+    case 'ALL':
+      return replicationFactor;
+  }
+}

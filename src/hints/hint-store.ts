@@ -1,0 +1,161 @@
+/**
+ * Durable hints: versions a coordinator could not deliver to a replica, kept
+ * in the node's SQLite file until the replica is back. Rows are appended in
+ * group-committed transactions (many hints per COMMIT) and deleted once the
+ * target has acknowledged them. Counts per target are kept in memory for the
+ * inspector and so delivery knows whom to visit.
+ */
+import { SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { placeholders, Sqlite, SqlValue } from '../storage/sqlite';
+import { KeyedVersion } from '../storage/replica-store';
+
+export interface StoredHint extends KeyedVersion {
+  readonly id: number;
+  readonly createdMs: number;
+}
+
+interface HintRow {
+  id: number;
+  key: Buffer;
+  value: Buffer;
+  ts: number;
+  deleted: number;
+  created_ms: number;
+}
+
+interface PendingHint {
+  readonly target: number;
+  readonly item: KeyedVersion;
+  readonly createdMs: number;
+}
+
+export class HintStore {
+  private readonly counts = new Map<number, number>();
+  private pending: PendingHint[] = [];
+  private flushing: Promise<void> | null = null;
+  readonly counters = { hintsStored: 0, hintsDelivered: 0, hintsDropped: 0, hintWriteErrors: 0 };
+
+  private constructor(
+    private readonly db: Sqlite,
+    private readonly nowMs: () => number,
+  ) {}
+
+  static async open(db: Sqlite, nowMs: () => number = Date.now): Promise<HintStore> {
+    await db.exec(
+      `CREATE TABLE IF NOT EXISTS hints (
+         id INTEGER PRIMARY KEY, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
+       );
+       CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`,
+    );
+    const store = new HintStore(db, nowMs);
+    const rows = await db.all<{ target: number; n: number }>('SELECT target, COUNT(*) AS n FROM hints GROUP BY target');
+    for (const r of rows) store.counts.set(r.target, r.n);
+    return store;
+  }
+
+  /** Pending hints per target id (queued ones included). */
+  countsByTarget(): Map<number, number> {
+    return new Map(this.counts);
+  }
+
+  count(target: number): number {
+    return this.counts.get(target) ?? 0;
+  }
+
+  /** Queues hints for `target`; they are written in the next group commit. */
+  add(target: number, items: readonly KeyedVersion[]): Promise<void> {
+    const createdMs = this.nowMs();
+    for (const item of items) this.pending.push({ target, item, createdMs });
+    this.counts.set(target, this.count(target) + items.length);
+    this.counters.hintsStored += items.length;
+    return this.flushSoon();
+  }
+
+  private flushSoon(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.pending.length > 0 ? this.flushSoon() : undefined));
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.writePending())
+      .finally(() => {
+        this.flushing = null;
+      });
+    return this.flushing;
+  }
+
+  private async writePending(): Promise<void> {
+    const rows = this.pending;
+    this.pending = [];
+    if (rows.length === 0) return;
+    try {
+      await this.db.run('BEGIN');
+      for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
+        const chunk = rows.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX);
+        const params: SqlValue[] = [];
+        for (const h of chunk) {
+          const v = h.item.version;
+          params.push(h.target, Buffer.from(h.item.key, 'latin1'), Buffer.from(v.value, 'latin1'), v.ts, v.deleted ? 1 : 0, h.createdMs);
+        }
+        await this.db.run(
+          `INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${placeholders(chunk.length, 6)}`,
+          params,
+        );
+      }
+      await this.db.run('COMMIT');
+    } catch (err) {
+      // A hint is best effort: the write it belongs to has its own outcome.
+      await this.db.run('ROLLBACK').catch(() => undefined);
+      for (const h of rows) this.counts.set(h.target, Math.max(0, this.count(h.target) - 1));
+      this.counters.hintWriteErrors += rows.length;
+    }
+  }
+
+  /** Waits until every queued hint is on disk. */
+  async flush(): Promise<void> {
+    while (this.flushing || this.pending.length > 0) await this.flushSoon();
+  }
+
+  /** The oldest hints for `target` with id > afterId, at most `limit`. */
+  async next(target: number, afterId: number, limit: number): Promise<StoredHint[]> {
+    await this.flush();
+    const rows = await this.db.all<HintRow>(
+      'SELECT id, key, value, ts, deleted, created_ms FROM hints WHERE target = ? AND id > ? ORDER BY id LIMIT ?',
+      [target, afterId, limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      key: r.key.toString('latin1'),
+      version: { value: r.value.toString('latin1'), ts: r.ts, deleted: r.deleted !== 0 },
+      createdMs: r.created_ms,
+    }));
+  }
+
+  /** Removes hints once delivered (or dropped). */
+  async remove(target: number, ids: readonly number[], delivered: boolean): Promise<void> {
+    if (ids.length === 0) return;
+    for (let i = 0; i < ids.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
+      const chunk = ids.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX) as number[];
+      await this.db.run(`DELETE FROM hints WHERE id IN (${chunk.map(() => '?').join(',')})`, chunk);
+    }
+    this.counts.set(target, Math.max(0, this.count(target) - ids.length));
+    if (delivered) this.counters.hintsDelivered += ids.length;
+    else this.counters.hintsDropped += ids.length;
+  }
+
+  /** Drops every hint created before `cutoffMs`; returns how many. */
+  async expire(cutoffMs: number): Promise<number> {
+    await this.flush();
+    const rows = await this.db.all<{ target: number; n: number }>(
+      'SELECT target, COUNT(*) AS n FROM hints WHERE created_ms < ? GROUP BY target',
+      [cutoffMs],
+    );
+    if (rows.length === 0) return 0;
+    await this.db.run('DELETE FROM hints WHERE created_ms < ?', [cutoffMs]);
+    let dropped = 0;
+    for (const r of rows) {
+      this.counts.set(r.target, Math.max(0, this.count(r.target) - r.n));
+      dropped += r.n;
+    }
+    this.counters.hintsDropped += dropped;
+    return dropped;
+  }
+}

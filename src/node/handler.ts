@@ -1,0 +1,139 @@
+/**
+ * The Thrift service handler: the boundary where bytes from the network
+ * become requests. Everything is validated here, so the layers below can
+ * assert instead of check. Client calls go to the coordinator; internode and
+ * admin calls must carry the cluster secret.
+ *
+ * Every method is `async` and declares exactly the IDL's parameters: the
+ * generated processor picks its promise style by the method's arity.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { KvError } from '../common/errors';
+import { DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
+import { TIMESTAMP_MAX } from '../clock/hlc';
+import { levelFromCode, LevelName } from '../coordinator/levels';
+import { toWireError } from '../rpc/errors';
+import { int64ToNumber, Int64, types } from '../rpc/thrift';
+import type { KvNode } from './node';
+
+function invalid(message: string): KvError {
+  return new KvError('InvalidRequest', message);
+}
+
+export function checkKey(key: Buffer | null | undefined): string {
+  if (!Buffer.isBuffer(key)) throw invalid('the key is missing');
+  if (key.length === 0) throw invalid('the key is empty');
+  if (key.length > KEY_BYTES_MAX) throw invalid(`the key is ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`);
+  return key.toString('latin1');
+}
+
+export function checkValue(value: Buffer | null | undefined, max: number): string {
+  if (!Buffer.isBuffer(value)) throw invalid('the value is missing');
+  if (value.length > max) throw invalid(`the value is ${value.length} bytes; the limit is ${max}`);
+  return value.toString('latin1');
+}
+
+function checkLevel(code: number | null | undefined): LevelName {
+  const level = typeof code === 'number' ? levelFromCode(code) : undefined;
+  if (level === undefined) throw invalid(`unknown consistency level ${code ?? '(missing)'}; use ONE, QUORUM or ALL`);
+  return level;
+}
+
+/** Runs a handler body and turns KvErrors into the IDL's exceptions. */
+async function wire<T>(body: () => Promise<T> | T): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw toWireError(err);
+  }
+}
+
+export class Handler {
+  constructor(private readonly node: KvNode) {}
+
+  private checkSecret(secret: string | null): void {
+    const expected = Buffer.from(this.node.config.secret);
+    const given = Buffer.from(typeof secret === 'string' ? secret : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      this.node.counters.unauthorized++;
+      throw new KvError('Unauthorized', 'this call needs the cluster secret');
+    }
+  }
+
+  async put(key: Buffer, value: Buffer, level: number): Promise<number> {
+    return wire(() => {
+      const k = checkKey(key);
+      const v = checkValue(value, this.node.config.settings.maxValueBytes);
+      return this.node.coordinator.write(k, v, false, checkLevel(level));
+    });
+  }
+
+  async remove(key: Buffer, level: number): Promise<number> {
+    return wire(() => this.node.coordinator.write(checkKey(key), '', true, checkLevel(level)));
+  }
+
+  async get(key: Buffer, level: number): Promise<types.ReadResult> {
+    return wire(async () => {
+      const v = await this.node.coordinator.read(checkKey(key), checkLevel(level));
+      const found = v !== undefined && !v.deleted;
+      return new types.ReadResult({
+        found,
+        value: found ? Buffer.from(v.value, 'latin1') : Buffer.alloc(0),
+        ts: (v?.ts ?? 0) as never,
+      });
+    });
+  }
+
+  async ping(payload: Buffer): Promise<Buffer> {
+    return wire(() => {
+      if (!Buffer.isBuffer(payload)) throw invalid('the payload is missing');
+      return payload;
+    });
+  }
+
+  async replicate(secret: string, mutations: types.Mutation[]): Promise<void> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (!Array.isArray(mutations)) throw invalid('mutations are missing');
+      const max = this.node.config.settings.maxValueBytes;
+      const items = mutations.map((m) => {
+        if (m === null || typeof m !== 'object') throw invalid('a mutation is missing');
+        const ts = int64ToNumber(m.ts as Int64 | null);
+        if (!Number.isSafeInteger(ts) || ts < 0 || ts > TIMESTAMP_MAX) throw invalid('a mutation has no valid timestamp');
+        return { key: checkKey(m.key), version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true } };
+      });
+      await this.node.applyReplicated(items);
+    });
+  }
+
+  async readLocal(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
+    return wire(() => {
+      this.checkSecret(secret);
+      if (!Array.isArray(keys)) throw invalid('keys are missing');
+      return keys.map((k) => {
+        const v = this.node.store.get(checkKey(k));
+        return v === undefined
+          ? new types.LocalRead({ exists: false, value: Buffer.alloc(0), ts: 0 as never, deleted: false })
+          : new types.LocalRead({ exists: true, value: Buffer.from(v.value, 'latin1'), ts: v.ts as never, deleted: v.deleted });
+      });
+    });
+  }
+
+  async hello(secret: string, fromNode: number, clock: Int64): Promise<number> {
+    return wire(() => {
+      this.checkSecret(secret);
+      if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
+      this.node.heardFrom(fromNode, int64ToNumber(clock));
+      return this.node.clock.peek();
+    });
+  }
+
+  async dump(secret: string, startAfter: Buffer, limit: number): Promise<types.NodeDump> {
+    return wire(() => {
+      this.checkSecret(secret);
+      const after = Buffer.isBuffer(startAfter) && startAfter.length > 0 ? startAfter.toString('latin1') : undefined;
+      const n = typeof limit === 'number' && limit > 0 ? Math.min(limit, DUMP_PAGE_ENTRIES_MAX) : DUMP_PAGE_ENTRIES_MAX;
+      return this.node.dump(after, n);
+    });
+  }
+}

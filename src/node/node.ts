@@ -1,0 +1,215 @@
+/**
+ * The composition root: one node, both coordinator and replica. It wires the
+ * pure parts (ring, clock, failure detector, coordinator) to the I/O parts
+ * (SQLite, Thrift server and peer connections) and runs the periodic work:
+ * heartbeats, hint delivery, hint expiry and tombstone purging.
+ *
+ * Start order matters: the log is replayed into memory before the port opens,
+ * so a node never answers from a partial state; then it says hello to every
+ * peer, which tells them it is back and starts their hint delivery to it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { frameBytesMax } from '../common/limits';
+import { ClusterConfig } from '../config/cluster';
+import { HybridClock, PhysicalClock, wallClockMicros } from '../clock/hlc';
+import { Coordinator } from '../coordinator/coordinator';
+import { HintDelivery } from '../hints/hint-delivery';
+import { HintStore } from '../hints/hint-store';
+import { FailureDetector } from '../membership/failure-detector';
+import { Ring } from '../partitioner/ring';
+import { RpcConnection } from '../rpc/connection';
+import { Replica, RemoteReplica, toMutation } from '../rpc/remote-replica';
+import { RpcServer } from '../rpc/server';
+import { ProcessorClass, types } from '../rpc/thrift';
+import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import { Sqlite } from '../storage/sqlite';
+import { Handler } from './handler';
+import { Logger, silentLogger } from './log';
+
+export interface NodeOptions {
+  readonly config: ClusterConfig;
+  readonly id: number;
+  readonly dataDir: string;
+  readonly log?: Logger;
+  /** Physical clock source; the chaos checker passes a skewed one. */
+  readonly physicalClock?: PhysicalClock;
+}
+
+/** How often expired hints and tombstones are swept. */
+const HINT_EXPIRY_INTERVAL_MS = 60_000;
+const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
+
+class LocalReplica implements Replica {
+  constructor(
+    readonly id: number,
+    private readonly store: ReplicaStore,
+  ) {}
+  apply(items: readonly KeyedVersion[]): Promise<void> {
+    return this.store.apply(items);
+  }
+  read(key: string): Promise<ReturnType<ReplicaStore['get']>> {
+    return Promise.resolve(this.store.get(key));
+  }
+}
+
+export class KvNode {
+  readonly counters = { unauthorized: 0, peersDown: 0, peersUp: 0 };
+  readonly clock: HybridClock;
+  readonly coordinator: Coordinator;
+  private readonly detector: FailureDetector;
+  private readonly connections = new Map<number, RpcConnection>();
+  private readonly delivery: HintDelivery;
+  private readonly server: RpcServer;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+
+  private constructor(
+    readonly config: ClusterConfig,
+    readonly id: number,
+    readonly store: ReplicaStore,
+    readonly hints: HintStore,
+    private readonly db: Sqlite,
+    private readonly log: Logger,
+    physical: PhysicalClock,
+  ) {
+    const s = config.settings;
+    const frameMax = frameBytesMax(s.maxValueBytes);
+    this.clock = new HybridClock(physical);
+    const peers = config.nodes.filter((n) => n.id !== id);
+    this.detector = new FailureDetector(id, peers.map((n) => n.id), s.failureTimeoutMs);
+    const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
+    for (const peer of peers) {
+      const conn = new RpcConnection({ host: peer.host, port: peer.port, frameBytesMax: frameMax });
+      conn.onDisconnect = () => this.markLost(peer.id);
+      this.connections.set(peer.id, conn);
+      replicas.set(peer.id, new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs));
+    }
+    const ring = new Ring(config.nodes, config.replicationFactor);
+    const isUp = (n: number): boolean => this.detector.isUp(n);
+    this.coordinator = new Coordinator({ selfId: id, ring, replicas, isUp, hints, clock: this.clock, timeoutMs: s.requestTimeoutMs });
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
+    const self = config.nodes[id]!;
+    this.server = new RpcServer(new ProcessorClass(new Handler(this)), {
+      host: self.host,
+      port: self.port,
+      frameBytesMax: frameMax,
+    });
+  }
+
+  static async start(options: NodeOptions): Promise<KvNode> {
+    const { config, id } = options;
+    if (!config.nodes[id]) throw new Error(`node ${id} is not in the cluster file`);
+    mkdirSync(options.dataDir, { recursive: true });
+    const db = await Sqlite.open(join(options.dataDir, `node-${id}.sqlite`));
+    await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
+    const store = await ReplicaStore.open(db);
+    const hints = await HintStore.open(db);
+    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options.physicalClock ?? wallClockMicros());
+    await node.purgeOldTombstones();
+    await node.server.listen();
+    node.startBackgroundWork();
+    node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port}`);
+    return node;
+  }
+
+  private startBackgroundWork(): void {
+    const s = this.config.settings;
+    this.heartbeat();
+    this.timers.push(setInterval(() => this.heartbeat(), s.heartbeatIntervalMs));
+    this.timers.push(setInterval(() => void this.expireHints(), HINT_EXPIRY_INTERVAL_MS));
+    this.timers.push(setInterval(() => void this.purgeOldTombstones(), TOMBSTONE_PURGE_INTERVAL_MS));
+    for (const t of this.timers) t.unref();
+  }
+
+  /** One heartbeat round: hello to every peer, then expire the silent ones. */
+  private heartbeat(): void {
+    if (this.stopping) return;
+    const timeout = this.config.settings.failureTimeoutMs;
+    for (const [peer, conn] of this.connections) {
+      conn.call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout).then(
+        (theirClock) => this.heardFrom(peer, Number(theirClock)),
+        () => undefined, // silence is handled by expire(); a lost connection by markLost()
+      );
+    }
+    for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');
+    this.delivery.kickAll();
+  }
+
+  /** Anything heard from a peer: it is up, and its clock reading is folded in. */
+  heardFrom(peer: number, clockReading: number): void {
+    if (Number.isSafeInteger(clockReading)) this.clock.observe(clockReading);
+    this.connections.get(peer)?.resetBackoff();
+    if (this.detector.heard(peer, Date.now())) {
+      this.counters.peersUp++;
+      this.log(`node ${peer} is up`);
+      this.delivery.kick(peer);
+    }
+  }
+
+  private markLost(peer: number): void {
+    if (this.detector.lost(peer)) this.noteDown(peer, 'connection lost');
+  }
+
+  private noteDown(peer: number, why: string): void {
+    this.counters.peersDown++;
+    this.log(`node ${peer} is down (${why})`);
+  }
+
+  /** Versions from another coordinator (or hints, or read repair). */
+  applyReplicated(items: KeyedVersion[]): Promise<void> {
+    for (const it of items) this.clock.observe(it.version.ts);
+    return this.store.apply(items);
+  }
+
+  isUp(id: number): boolean {
+    return this.detector.isUp(id);
+  }
+
+  dump(after: string | undefined, limit: number): types.NodeDump {
+    const page = this.store.scan(after, limit + 1);
+    const more = page.length > limit;
+    const counters: Record<string, number> = {
+      ...this.coordinator.counters,
+      ...this.hints.counters,
+      ...this.store.counters,
+      ...this.counters,
+      ...this.server.stats,
+      keys: this.store.size,
+    };
+    return new types.NodeDump({
+      id: this.id,
+      entries: page.slice(0, limit).map(toMutation),
+      hints: [...this.hints.countsByTarget()]
+        .filter(([, n]) => n > 0)
+        .map(([target, count]) => new types.HintCount({ target, count })),
+      counters: counters as never,
+      downPeers: this.detector.downPeers(),
+      more,
+    });
+  }
+
+  private async expireHints(): Promise<void> {
+    const n = await this.hints.expire(Date.now() - this.config.settings.hintWindowSeconds * 1000).catch(() => 0);
+    if (n > 0) this.log(`dropped ${n} hints older than the hint window`);
+  }
+
+  private async purgeOldTombstones(): Promise<void> {
+    const cutoffUs = (Date.now() - this.config.settings.tombstoneGraceSeconds * 1000) * 1000;
+    const n = await this.store.purgeTombstones(cutoffUs).catch(() => 0);
+    if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
+  }
+
+  /** Clean shutdown: stop serving, finish queued commits, close the database. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.server.close();
+    for (const conn of this.connections.values()) conn.close();
+    await this.store.drain();
+    await this.hints.flush();
+    await this.db.close();
+    this.log(`node ${this.id} stopped`);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Talking to one peer as a replica. Mutations and reads addressed to the same
+ * peer in the same event-loop turn are coalesced into one `replicate` or
+ * `readLocal` call (up to BATCH_ITEMS_MAX items / BATCH_BYTES_MAX bytes), and
+ * up to PEER_CALLS_IN_FLIGHT_MAX such calls are pipelined on one long-lived
+ * connection. The queue is bounded: past PEER_QUEUE_ITEMS_MAX a request fails
+ * at once, which the coordinator treats like any failed replica.
+ */
+import { KvError } from '../common/errors';
+import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_ITEMS_MAX } from '../common/limits';
+import { KeyedVersion } from '../storage/replica-store';
+import { Version } from '../storage/version';
+import { RpcConnection } from './connection';
+import { toKvError } from './errors';
+import { int64ToNumber, types } from './thrift';
+
+/** The coordinator's view of any replica, local or remote. */
+export interface Replica {
+  readonly id: number;
+  /** Resolves once the versions are durable on the replica. */
+  apply(items: readonly KeyedVersion[]): Promise<void>;
+  /** The replica's version of a key (undefined: it has none). */
+  read(key: string): Promise<Version | undefined>;
+}
+
+interface Waiter<T> {
+  readonly items: T[];
+  readonly bytes: number;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/** A bounded FIFO of requests that drains as batched calls. */
+class BatchQueue<T> {
+  private readonly waiting: Waiter<T>[] = [];
+  private queuedItems = 0;
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly send: (items: T[]) => Promise<unknown[] | void>,
+  ) {}
+
+  push(items: T[], bytes: number): Promise<unknown> {
+    if (this.queuedItems + items.length > PEER_QUEUE_ITEMS_MAX) {
+      return Promise.reject(new KvError('Unavailable', `too many ${this.what} queued for this replica`));
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ items, bytes, resolve, reject });
+      this.queuedItems += items.length;
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < PEER_CALLS_IN_FLIGHT_MAX && this.waiting.length > 0) {
+      const batch = this.take();
+      this.inFlight++;
+      const items = batch.flatMap((w) => w.items);
+      this.send(items).then(
+        (results) => {
+          let at = 0;
+          for (const w of batch) {
+            w.resolve(results ? results.slice(at, at + w.items.length) : undefined);
+            at += w.items.length;
+          }
+        },
+        (err) => batch.forEach((w) => w.reject(err)),
+      ).finally(() => {
+        this.inFlight--;
+        if (this.waiting.length > 0) this.schedule();
+      });
+    }
+  }
+
+  /** Takes whole requests from the front up to the batch limits (at least one). */
+  private take(): Waiter<T>[] {
+    const out: Waiter<T>[] = [];
+    let items = 0;
+    let bytes = 0;
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      if (out.length > 0 && (items + next.items.length > BATCH_ITEMS_MAX || bytes + next.bytes > BATCH_BYTES_MAX)) break;
+      out.push(this.waiting.shift()!);
+      items += next.items.length;
+      bytes += next.bytes;
+    }
+    this.queuedItems -= items;
+    return out;
+  }
+}
+
+export function toMutation(item: KeyedVersion): types.Mutation {
+  return new types.Mutation({
+    key: Buffer.from(item.key, 'latin1'),
+    value: Buffer.from(item.version.value, 'latin1'),
+    ts: item.version.ts as never,
+    deleted: item.version.deleted,
+  });
+}
+
+export function fromLocalRead(r: types.LocalRead): Version | undefined {
+  if (!r.exists) return undefined;
+  return { value: r.value.toString('latin1'), ts: int64ToNumber(r.ts), deleted: r.deleted };
+}
+
+export class RemoteReplica implements Replica {
+  private readonly writes: BatchQueue<KeyedVersion>;
+  private readonly reads: BatchQueue<string>;
+
+  constructor(
+    readonly id: number,
+    readonly connection: RpcConnection,
+    secret: string,
+    timeoutMs: number,
+  ) {
+    this.writes = new BatchQueue('writes', (items) =>
+      connection.call((c) => c.replicate(secret, items.map(toMutation)), timeoutMs).catch(rethrow),
+    );
+    this.reads = new BatchQueue('reads', (keys) =>
+      connection
+        .call((c) => c.readLocal(secret, keys.map((k) => Buffer.from(k, 'latin1'))), timeoutMs)
+        .then((rows) => rows.map(fromLocalRead), rethrow),
+    );
+  }
+
+  apply(items: readonly KeyedVersion[]): Promise<void> {
+    let bytes = 0;
+    for (const it of items) bytes += it.key.length + it.version.value.length;
+    return this.writes.push([...items], bytes).then(() => undefined);
+  }
+
+  read(key: string): Promise<Version | undefined> {
+    return this.reads.push([key], key.length).then((rows) => (rows as (Version | undefined)[])[0]);
+  }
+}
+
+function rethrow(err: unknown): never {
+  throw toKvError(err);
+}

@@ -1,0 +1,123 @@
+/**
+ * A Thrift server loop that survives its clients. The runtime's own server
+ * emits 'error' on the server object for any bad connection (crashing the
+ * process if nobody listens), has no idle timeout, and buffers without limit.
+ * Here every connection is handled on its own:
+ *   - garbage, an oversize length prefix or a malformed message closes that
+ *     connection only (the length is checked before any frame is buffered);
+ *   - a connection idle for CONNECTION_IDLE_MS is closed;
+ *   - at most CONNECTION_REQUESTS_IN_FLIGHT_MAX requests per connection are
+ *     processed at once; past that the socket stops being read (TCP pushes back);
+ *   - a client that does not read its replies is cut off once
+ *     CONNECTION_WRITE_BUFFER_BYTES_MAX bytes are waiting for it.
+ */
+import net from 'node:net';
+import {
+  CONNECTION_IDLE_MS,
+  CONNECTION_REQUESTS_IN_FLIGHT_MAX,
+  CONNECTION_WRITE_BUFFER_BYTES_MAX,
+  CONNECTIONS_MAX,
+} from '../common/limits';
+import { frameReader, frameWriter, Processor, TBinaryProtocol } from './thrift';
+
+export interface RpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly frameBytesMax: number;
+  readonly idleMs?: number;
+  readonly onConnectionError?: (reason: string, remote: string) => void;
+}
+
+export interface RpcServerStats {
+  connectionsOpen: number;
+  connectionsAccepted: number;
+  connectionsRejected: number;
+  badFrames: number;
+  slowReadersCut: number;
+}
+
+export class RpcServer {
+  readonly stats: RpcServerStats = {
+    connectionsOpen: 0,
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    badFrames: 0,
+    slowReadersCut: 0,
+  };
+  private readonly sockets = new Set<net.Socket>();
+  private readonly server: net.Server;
+
+  constructor(
+    private readonly processor: Processor,
+    private readonly options: RpcServerOptions,
+  ) {
+    this.server = net.createServer((socket) => this.accept(socket));
+    this.server.maxConnections = CONNECTIONS_MAX;
+    this.server.on('drop', () => this.stats.connectionsRejected++);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        // After start, a server-level error (rare: e.g. EMFILE on accept) is logged, never fatal.
+        this.server.on('error', (err) => this.options.onConnectionError?.(err.message, 'server'));
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting, closes every connection. */
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.sockets.add(socket);
+    this.stats.connectionsOpen++;
+    this.stats.connectionsAccepted++;
+    socket.setNoDelay(true);
+    socket.setTimeout(this.options.idleMs ?? CONNECTION_IDLE_MS, () => socket.destroy());
+    const fail = (reason: string): void => {
+      this.options.onConnectionError?.(reason, remote);
+      socket.destroy();
+    };
+    socket.on('error', (err) => fail(err.message));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.stats.connectionsOpen--;
+    });
+
+    let inFlight = 0;
+    const reply = (frame: Buffer): void => {
+      inFlight--;
+      if (socket.isPaused() && inFlight < CONNECTION_REQUESTS_IN_FLIGHT_MAX / 2) socket.resume();
+      if (socket.destroyed) return;
+      socket.write(frame);
+      if (socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX) {
+        this.stats.slowReadersCut++;
+        fail('client does not read its replies');
+      }
+    };
+    const onFrame = frameReader((frame) => {
+      inFlight++;
+      if (inFlight >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) socket.pause();
+      const input = new TBinaryProtocol(frame);
+      const output = new TBinaryProtocol(frameWriter(reply));
+      this.processor.process(input, output);
+    }, this.options.frameBytesMax);
+
+    socket.on('data', (data: Buffer) => {
+      try {
+        onFrame(data);
+      } catch (err) {
+        // Any decoding failure means we can no longer find frame boundaries.
+        this.stats.badFrames++;
+        fail(`bad request: ${(err as Error).message}`);
+      }
+    });
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The few pieces of the Apache Thrift runtime this project uses, with types.
+ * Only framed transport and binary protocol; our own server and connection
+ * loops (server.ts, connection.ts) replace the runtime's, which lack error
+ * handling, deadlines and limits.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+import Int64 from 'node-int64';
+import * as KeyValue from '../gen/KeyValue';
+import * as types from '../gen/kv_types';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const runtime = require('thrift');
+
+export interface FrameTransport {
+  flush(): void;
+}
+
+export interface Protocol {
+  readMessageBegin(): { fname: string; mtype: number; rseqid: number };
+}
+
+export interface Processor {
+  process(input: Protocol, output: Protocol): void;
+}
+
+type ProtocolClass = new (transport: FrameTransport) => Protocol;
+
+export const TBinaryProtocol: ProtocolClass = runtime.TBinaryProtocol;
+
+/** A transport that hands each flushed, length-prefixed frame to `onFrame`. */
+export function frameWriter(onFrame: (frame: Buffer) => void): FrameTransport {
+  return new runtime.TFramedTransport(undefined, onFrame);
+}
+
+/**
+ * A stream decoder: feed it socket data, it calls `onFrame` with a transport
+ * per complete frame. Throws when a frame's length prefix exceeds
+ * `frameBytesMax`, before buffering the frame.
+ */
+export function frameReader(onFrame: (frame: FrameTransport) => void, frameBytesMax: number): (data: Buffer) => void {
+  return runtime.TFramedTransport.receiver(onFrame, undefined, frameBytesMax);
+}
+
+export type Client = KeyValue.Client;
+export const ClientClass = KeyValue.Client as unknown as new (output: FrameTransport, protocol: ProtocolClass) => KeyValue.Client;
+export const ProcessorClass = KeyValue.Processor as unknown as new (handler: object) => Processor;
+
+/** Generated client internals we manage ourselves (deadlines, closed sockets). */
+export interface ClientInternals {
+  _seqid: number;
+  _reqs: Record<number, (err: unknown, result?: unknown) => void>;
+}
+
+export const MessageType = { CALL: 1, REPLY: 2, EXCEPTION: 3, ONEWAY: 4 } as const;
+export const TApplicationException: new (type?: number, message?: string) => Error = runtime.Thrift.TApplicationException;
+
+export { Int64, types };
+
+/** i64 from the wire to a number; timestamps stay below 2^53. */
+export function int64ToNumber(x: Int64 | number | null | undefined): number {
+  if (x === null || x === undefined) return NaN;
+  return typeof x === 'number' ? x : x.toNumber(true);
+}

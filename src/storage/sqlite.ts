@@ -1,0 +1,60 @@
+/**
+ * A small promise wrapper round the `sqlite3` driver: the only file that talks
+ * to it. The driver runs statements in order on one background thread, so
+ * statements issued one after another on this connection apply in that order.
+ */
+import sqlite3 from 'sqlite3';
+
+export type SqlValue = number | string | Buffer | null;
+
+export class Sqlite {
+  private constructor(private readonly db: sqlite3.Database) {}
+
+  static open(path: string): Promise<Sqlite> {
+    return new Promise((resolve, reject) => {
+      const db = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(new Sqlite(db))));
+    });
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+
+  run(sql: string, params: SqlValue[] = []): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  all<Row>(sql: string, params: SqlValue[] = []): Promise<Row[]> {
+    return new Promise((resolve, reject) =>
+      this.db.all(sql, params, (err: Error | null, rows: Row[]) => (err ? reject(err) : resolve(rows))),
+    );
+  }
+
+  /** Streams rows to `onRow` without holding them all; resolves with the count. */
+  each<Row>(sql: string, params: SqlValue[], onRow: (row: Row) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let failure: Error | null = null;
+      this.db.each(
+        sql,
+        params,
+        (err: Error | null, row: Row) => {
+          if (err) failure = err;
+          else onRow(row);
+        },
+        (err: Error | null, count: number) => (err || failure ? reject(err ?? failure) : resolve(count)),
+      );
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+  }
+}
+
+/** "(?,?,?),(?,?,?)" for a multi-row INSERT of `rows` rows of `columns` values. */
+export function placeholders(rows: number, columns: number): string {
+  const one = `(${new Array(columns).fill('?').join(',')})`;
+  return new Array(rows).fill(one).join(',');
+}
