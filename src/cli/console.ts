@@ -17,6 +17,7 @@ import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
 import { parseLevel } from '../coordinator/levels';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from './args';
+import { tokenize } from './words';
 
 const USAGE = `usage: scripts/client.sh [--json] [--cluster FILE | --node HOST:PORT] [--timeout-ms MS]
 
@@ -29,33 +30,6 @@ Commands (one per line):
 Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum`;
 
 type Result = Record<string, unknown> & { ok: boolean; op: string };
-
-/** Splits a command line into words, honouring double quotes and \\ escapes. */
-export function tokenize(line: string): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (ch === '\\' && quoted && i + 1 < line.length) {
-      word += line[++i];
-    } else if (ch === '"') {
-      quoted = !quoted;
-      inWord = true;
-    } else if (!quoted && /\s/.test(ch)) {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else {
-      word += ch;
-      inWord = true;
-    }
-  }
-  if (quoted) throw new KvError('InvalidRequest', 'a quoted word is not closed');
-  if (inWord) words.push(word);
-  return words;
-}
 
 const ARITY: Record<string, { words: number; usage: string }> = {
   put: { words: 3, usage: 'put <key> <value> <level>' },

@@ -92,6 +92,7 @@ export class Coordinator {
     return new Promise<number>((resolve, reject) => {
       let acked = 0;
       let failed = 0;
+      let firstFailure = '';
       let settled = false;
       const finish = (err?: KvError): void => {
         if (settled) return;
@@ -112,11 +113,12 @@ export class Coordinator {
             acked++;
             if (acked >= need) finish();
           },
-          () => {
+          (err: Error) => {
             failed++;
+            firstFailure ||= `node ${id}: ${err.message}`;
             this.hint(id, item);
             if (up.length - failed < need) {
-              finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed`, acked, need));
+              finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed (${firstFailure})`, acked, need));
             }
           },
         );

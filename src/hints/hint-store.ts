@@ -87,23 +87,22 @@ export class HintStore {
     this.pending = [];
     if (rows.length === 0) return;
     try {
-      await this.db.run('BEGIN');
-      for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
-        const chunk = rows.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX);
-        const params: SqlValue[] = [];
-        for (const h of chunk) {
-          const v = h.item.version;
-          params.push(h.target, Buffer.from(h.item.key, 'latin1'), Buffer.from(v.value, 'latin1'), v.ts, v.deleted ? 1 : 0, h.createdMs);
+      await this.db.transaction(async () => {
+        for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
+          const chunk = rows.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX);
+          const params: SqlValue[] = [];
+          for (const h of chunk) {
+            const v = h.item.version;
+            params.push(h.target, Buffer.from(h.item.key, 'latin1'), Buffer.from(v.value, 'latin1'), v.ts, v.deleted ? 1 : 0, h.createdMs);
+          }
+          await this.db.run(
+            `INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${placeholders(chunk.length, 6)}`,
+            params,
+          );
         }
-        await this.db.run(
-          `INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${placeholders(chunk.length, 6)}`,
-          params,
-        );
-      }
-      await this.db.run('COMMIT');
-    } catch (err) {
+      });
+    } catch {
       // A hint is best effort: the write it belongs to has its own outcome.
-      await this.db.run('ROLLBACK').catch(() => undefined);
       for (const h of rows) this.counts.set(h.target, Math.max(0, this.count(h.target) - 1));
       this.counters.hintWriteErrors += rows.length;
     }
@@ -132,10 +131,12 @@ export class HintStore {
   /** Removes hints once delivered (or dropped). */
   async remove(target: number, ids: readonly number[], delivered: boolean): Promise<void> {
     if (ids.length === 0) return;
-    for (let i = 0; i < ids.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
-      const chunk = ids.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX) as number[];
-      await this.db.run(`DELETE FROM hints WHERE id IN (${chunk.map(() => '?').join(',')})`, chunk);
-    }
+    await this.db.transaction(async () => {
+      for (let i = 0; i < ids.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
+        const chunk = ids.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX) as number[];
+        await this.db.run(`DELETE FROM hints WHERE id IN (${chunk.map(() => '?').join(',')})`, chunk);
+      }
+    });
     this.counts.set(target, Math.max(0, this.count(target) - ids.length));
     if (delivered) this.counters.hintsDelivered += ids.length;
     else this.counters.hintsDropped += ids.length;
@@ -149,7 +150,7 @@ export class HintStore {
       [cutoffMs],
     );
     if (rows.length === 0) return 0;
-    await this.db.run('DELETE FROM hints WHERE created_ms < ?', [cutoffMs]);
+    await this.db.transaction(() => this.db.run('DELETE FROM hints WHERE created_ms < ?', [cutoffMs]));
     let dropped = 0;
     for (const r of rows) {
       this.counts.set(r.target, Math.max(0, this.count(r.target) - r.n));

@@ -10,6 +10,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isKvError } from '../common/errors';
 import { frameBytesMax } from '../common/limits';
 import { ClusterConfig } from '../config/cluster';
 import { HybridClock, PhysicalClock, wallClockMicros } from '../clock/hlc';
@@ -82,6 +83,7 @@ export class KvNode {
     for (const peer of peers) {
       const conn = new RpcConnection({ host: peer.host, port: peer.port, frameBytesMax: frameMax });
       conn.onDisconnect = () => this.markLost(peer.id);
+      conn.onConnectFailure = () => this.markLost(peer.id);
       this.connections.set(peer.id, conn);
       replicas.set(peer.id, new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs));
     }
@@ -129,7 +131,8 @@ export class KvNode {
     for (const [peer, conn] of this.connections) {
       conn.call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout).then(
         (theirClock) => this.heardFrom(peer, Number(theirClock)),
-        () => undefined, // silence is handled by expire(); a lost connection by markLost()
+        // Refused or lost: down now. A timeout is silence, which expire() handles.
+        (err) => isKvError(err, 'ConnectionError') && this.markLost(peer),
       );
     }
     for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');

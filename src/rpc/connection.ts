@@ -34,8 +34,10 @@ export class RpcConnection {
   private backoffMs = 0;
   private retryAtMs = 0;
   private closed = false;
-  /** Called whenever an open connection is lost (not on a failed connect). */
+  /** Called whenever an open connection is lost. */
   onDisconnect: (() => void) | null = null;
+  /** Called when a connect attempt fails (refused, unreachable, timed out). */
+  onConnectFailure: (() => void) | null = null;
 
   constructor(readonly options: ConnectionOptions) {}
 
@@ -110,6 +112,7 @@ export class RpcConnection {
         if (this.socket === socket) return; // errors after connect are handled by attach()
         this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, Math.max(RECONNECT_BACKOFF_MIN_MS, this.backoffMs * 2));
         this.retryAtMs = Date.now() + this.backoffMs;
+        this.onConnectFailure?.();
         reject(new KvError('ConnectionError', `cannot reach ${this.address}: ${err.message}`, NOT_SENT));
       });
     }).finally(() => {

@@ -168,8 +168,7 @@ export class ReplicaStore {
   private async write(rows: Map<string, Version>): Promise<void> {
     if (rows.size === 0) return;
     const all = [...rows];
-    await this.db.run('BEGIN');
-    try {
+    await this.db.transaction(async () => {
       for (let i = 0; i < all.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
         const chunk = all.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX);
         const params: SqlValue[] = [];
@@ -178,16 +177,12 @@ export class ReplicaStore {
         }
         await this.db.run(`INSERT OR REPLACE INTO kv (key, value, ts, deleted) VALUES ${placeholders(chunk.length, 4)}`, params);
       }
-      await this.db.run('COMMIT');
-    } catch (err) {
-      await this.db.run('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+    });
   }
 
   /** Drops tombstones older than `cutoffTs` from disk and memory. */
   async purgeTombstones(cutoffTs: number): Promise<number> {
-    await this.db.run('DELETE FROM kv WHERE deleted = 1 AND ts < ?', [cutoffTs]);
+    await this.db.transaction(() => this.db.run('DELETE FROM kv WHERE deleted = 1 AND ts < ?', [cutoffTs]));
     let purged = 0;
     for (const [key, v] of this.committed) {
       // A newer write may have replaced the tombstone meanwhile; keep that.

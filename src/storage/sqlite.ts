@@ -8,7 +8,33 @@ import sqlite3 from 'sqlite3';
 export type SqlValue = number | string | Buffer | null;
 
 export class Sqlite {
+  /** Tail of the chain that runs transactions one at a time. */
+  private lastTransaction: Promise<unknown> = Promise.resolve();
+
   private constructor(private readonly db: sqlite3.Database) {}
+
+  /**
+   * Runs `body` inside BEGIN…COMMIT (ROLLBACK if it throws). The replica
+   * store and the hint store share this connection, and SQLite has one
+   * transaction per connection, so transactions queue here one after another.
+   * Every write goes through this; reads may run at any time.
+   */
+  transaction<T>(body: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      await this.run('BEGIN');
+      try {
+        const result = await body();
+        await this.run('COMMIT');
+        return result;
+      } catch (err) {
+        await this.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    };
+    const result = this.lastTransaction.then(run, run);
+    this.lastTransaction = result.catch(() => undefined);
+    return result;
+  }
 
   static open(path: string): Promise<Sqlite> {
     return new Promise((resolve, reject) => {

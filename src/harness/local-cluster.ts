@@ -1,0 +1,233 @@
+/**
+ * Runs a real cluster of node processes on this machine, for the tests, the
+ * benchmark's --spawn and the chaos checker: free ports, a temporary data
+ * directory, one child process per node. It only ever signals the pids it
+ * started itself, and `stop()` reaps them all.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { KvClient, NodeAdmin } from '../client/client';
+import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
+import { DEFAULT_TOKENS } from '../config/layout';
+
+const NODE_MAIN = resolve(__dirname, '../node/main.js');
+const POLL_MS = 50;
+
+export interface LocalClusterOptions {
+  /** Defaults to the four-node default layout's tokens. */
+  readonly tokens?: readonly string[];
+  readonly replicationFactor?: number;
+  readonly settings?: Partial<Settings>;
+  /** Parent of the temporary data directory. */
+  readonly baseDir?: string;
+  /** Extra arguments per node id (e.g. --clock-offset-ms). */
+  readonly nodeArgs?: (id: number) => string[];
+}
+
+/** A port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(POLL_MS);
+  }
+}
+
+export class LocalCluster {
+  private readonly children = new Map<number, ChildProcess>();
+  readonly config: ClusterConfig;
+
+  private constructor(
+    readonly dir: string,
+    readonly clusterFile: string,
+    private readonly nodeArgs: (id: number) => string[],
+  ) {
+    this.config = loadClusterFile(clusterFile, {});
+  }
+
+  static async create(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const tokens = options.tokens ?? DEFAULT_TOKENS;
+    const dir = mkdtempSync(join(options.baseDir ?? tmpdir(), 'ringkv-'));
+    const ports: number[] = [];
+    while (ports.length < tokens.length) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    const file = join(dir, 'cluster.json');
+    const layout = {
+      replicationFactor: options.replicationFactor ?? Math.min(3, tokens.length),
+      secret: randomBytes(18).toString('base64url'),
+      nodes: tokens.map((token, id) => ({ id, host: '127.0.0.1', port: ports[id], tokenHex: Buffer.from(token, 'latin1').toString('hex') })),
+      settings: options.settings ?? {},
+    };
+    writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });
+    return new LocalCluster(dir, file, options.nodeArgs ?? (() => []));
+  }
+
+  /** Creates a cluster and starts every node. */
+  static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const c = await LocalCluster.create(options);
+    try {
+      await c.startAll();
+    } catch (err) {
+      await c.destroy();
+      throw err;
+    }
+    return c;
+  }
+
+  get size(): number {
+    return this.config.nodes.length;
+  }
+
+  logFile(id: number): string {
+    return join(this.dir, `node-${id}.log`);
+  }
+
+  log(id: number): string {
+    try {
+      return readFileSync(this.logFile(id), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  pid(id: number): number | undefined {
+    return this.children.get(id)?.pid;
+  }
+
+  isRunning(id: number): boolean {
+    const c = this.children.get(id);
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+
+  /** Spawns node `id` and waits until it answers. */
+  async startNode(id: number, extraArgs: string[] = []): Promise<void> {
+    if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
+    const fd = openSync(this.logFile(id), 'a');
+    const child = spawn(
+      process.execPath,
+      [NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir, ...this.nodeArgs(id), ...extraArgs],
+      { stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+    this.children.set(id, child);
+    await waitFor(`node ${id} to answer`, async () => {
+      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
+      return this.answers(id);
+    });
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.config.nodes.map((n) => this.startNode(n.id)));
+    await this.waitAllSeeEachOther();
+  }
+
+  private async answers(id: number): Promise<boolean> {
+    const admin = this.admin(id, 500);
+    try {
+      await admin.dumpPage(Buffer.alloc(0), 1);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      admin.close();
+    }
+  }
+
+  /** Peers node `id` currently considers down. */
+  async downPeers(id: number): Promise<number[]> {
+    const admin = this.admin(id, 2000);
+    try {
+      return (await admin.dumpPage(Buffer.alloc(0), 1)).downPeers;
+    } finally {
+      admin.close();
+    }
+  }
+
+  /** Waits until every running node sees exactly the other running nodes as up. */
+  async waitAllSeeEachOther(timeoutMs = 20_000): Promise<void> {
+    const running = this.config.nodes.map((n) => n.id).filter((id) => this.isRunning(id));
+    await waitFor('the nodes to see each other', async () => {
+      for (const id of running) {
+        const down = await this.downPeers(id);
+        if (down.some((d) => running.includes(d))) return false;
+      }
+      return true;
+    }, timeoutMs);
+  }
+
+  /** Sends a signal to node `id` (only to the process this harness started). */
+  signal(id: number, sig: NodeJS.Signals): void {
+    const c = this.children.get(id);
+    if (c && this.isRunning(id)) c.kill(sig);
+  }
+
+  /** kill -9, and waits until the process is gone. */
+  async kill(id: number): Promise<void> {
+    await this.stopNode(id, 'SIGKILL');
+  }
+
+  async stopNode(id: number, sig: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const c = this.children.get(id);
+    if (!c || !this.isRunning(id)) return c?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
+    c.kill(sig);
+    return exited;
+  }
+
+  /** Restarts a node that was stopped or killed. */
+  async restart(id: number): Promise<void> {
+    await this.startNode(id);
+  }
+
+  client(options: ConstructorParameters<typeof KvClient>[1] = {}): KvClient {
+    return new KvClient(this.config.nodes, options);
+  }
+
+  admin(id: number, timeoutMs = 3000): NodeAdmin {
+    return new NodeAdmin(this.config.nodes[id]!, this.config.secret, timeoutMs);
+  }
+
+  /** Stops every node: SIGTERM, then SIGKILL for any still alive after a while. */
+  async stop(): Promise<void> {
+    const ids = [...this.children.keys()].filter((id) => this.isRunning(id));
+    await Promise.all(ids.map(async (id) => {
+      const stopped = this.stopNode(id, 'SIGTERM');
+      const timer = setTimeout(() => this.signal(id, 'SIGKILL'), 10_000);
+      await stopped;
+      clearTimeout(timer);
+    }));
+  }
+
+  /** Stops every node and deletes the data directory. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The user's workflow, as a user runs it: scripts/server.sh, the console fed
+ * from a pipe, the inspector, scripts/terminate_servers.sh.
+ */
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LocalCluster } from '../../src/harness/local-cluster';
+
+const ROOT = resolve(__dirname, '../../..');
+const CONSOLE = join(ROOT, 'dist/src/cli/console.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], input: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolveRun) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const s = net.createServer();
+    s.once('error', () => r(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
+  });
+}
+
+/** A base port with the next three ports free too. */
+async function freeBase(): Promise<number> {
+  for (;;) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    const ok = await Promise.all([0, 1, 2, 3].map((i) => portFree(base + i)));
+    if (ok.every(Boolean)) return base;
+  }
+}
+
+let c: LocalCluster;
+test.before(async () => {
+  c = await LocalCluster.start();
+});
+test.after.always(async () => {
+  await c?.destroy();
+});
+
+test.serial('the console reads commands from a pipe, one result line each', async (t) => {
+  const input = ['put apple red quorum', 'get apple QUORUM', 'get nothing one', 'put "two words" "a b" ONE', 'get "two words" one',
+    'delete apple all', 'get apple quorum', 'put apple', 'fly away', 'get apple maybe', 'help', 'exit', 'get never-run one'].join('\n');
+  const r = await run(process.execPath, [CONSOLE, '--cluster', c.clusterFile], input);
+  t.is(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.deepEqual(lines.slice(0, 10), [
+    'OK', 'red', '(not found)', 'OK', 'a b', 'deleted', '(not found)',
+    'error InvalidRequest: put takes 3 arguments: put <key> <value> <level>',
+    'error InvalidRequest: unknown command "fly"; type help for the list',
+    'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM or ALL',
+  ]);
+  t.true(lines.some((l) => l.startsWith('usage:')), 'help prints the usage');
+  t.false(r.stdout.includes('never-run') || lines.length > 10 + 12, 'nothing runs after exit');
+  t.notRegex(r.stdout + r.stderr, /at .*\.js:\d+/, 'no stack traces');
+});
+
+test.serial('the console speaks JSON with --json', async (t) => {
+  const r = await run(process.execPath, [CONSOLE, '--json', '--cluster', c.clusterFile], 'put pear green all\nget pear one\nget ghost all\nput k v SOMETIMES\n');
+  t.is(r.code, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.like(out[0], { ok: true, op: 'put', key: 'pear' });
+  t.like(out[1], { ok: true, op: 'get', key: 'pear', found: true, value: 'green' });
+  t.like(out[2], { ok: true, op: 'get', key: 'ghost', found: false, value: null });
+  t.like(out[3], { ok: false, op: 'put', key: 'k', error: 'InvalidRequest' });
+  t.is(typeof out[3].message, 'string');
+});
+
+test.serial('the console fails over when its first node is dead, and reports Unavailable plainly', async (t) => {
+  await c.kill(0);
+  try {
+    const r = await run(process.execPath, [CONSOLE, '--json', '--cluster', c.clusterFile], 'put zebra stripes quorum\nget zebra quorum\nput zebra x all\n');
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    t.like(out[0], { ok: true, op: 'put' });
+    t.like(out[1], { ok: true, found: true, value: 'stripes' });
+    // zebra's replicas are nodes 3, 0, 1: with node 0 dead, ALL cannot be met.
+    t.like(out[2], { ok: false, error: 'Unavailable', required: 3, alive: 2 });
+  } finally {
+    await c.restart(0);
+  }
+});
+
+test.serial('a bad --cluster path is one clear line, not a stack trace', async (t) => {
+  const r = await run(process.execPath, [CONSOLE, '--cluster', '/nonexistent/cluster.json'], '');
+  t.is(r.code, 2);
+  t.regex(r.stderr, /^client: cannot read cluster file/);
+  t.notRegex(r.stderr, /at .*\.js:\d+/);
+});
+
+test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workflow', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'ringkv-scripts-'));
+  const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(await freeBase()) };
+  const script = (name: string): string => join(ROOT, 'scripts', name);
+  try {
+    const up = await run(script('server.sh'), [], '', env);
+    t.is(up.code, 0, up.stdout + up.stderr);
+    t.is((up.stdout.match(/listening on 127\.0\.0\.1:\d+/g) ?? []).length, 4);
+    const pids = [0, 1, 2, 3].map((i) => Number(readFileSync(join(data, `node-${i}.pid`), 'utf8')));
+
+    const again = await run(script('server.sh'), [], '', env);
+    t.not(again.code, 0);
+    t.regex(again.stderr, /already running/);
+
+    const session = await run(script('client.sh'), [], 'put Apple 1 quorum\nput grape 2 quorum\nput pear 3 quorum\nput 7up 4 quorum\nput banana 5 quorum\n', env);
+    t.is(session.stdout, 'OK\nOK\nOK\nOK\nOK\n');
+
+    process.kill(pids[2]!, 'SIGKILL');
+    const restarted = await run(script('server.sh'), ['2'], '', env);
+    t.is(restarted.code, 0, restarted.stderr);
+    t.regex(restarted.stdout, /node 2 listening/);
+
+    const ins = await run(script('inspector.sh'), ['--json'], '', env);
+    const report = JSON.parse(ins.stdout);
+    t.is(report.nodes.length, 4);
+    t.true(report.nodes.every((n: { up: boolean }) => n.up));
+    // Each of the default layout's four owners got one of the five keys as owner, so every node holds some.
+    t.true(report.nodes.every((n: { entries: unknown[] }) => n.entries.length > 0));
+    t.deepEqual(Object.keys(report.nodes[0]).sort(), ['address', 'entries', 'hints', 'id', 'up']);
+    t.deepEqual(Object.keys(report.nodes[0].entries[0]).sort(), ['deleted', 'key', 'ts', 'value']);
+
+    const down = await run(script('terminate_servers.sh'), [], '', env);
+    t.is(down.code, 0, down.stderr);
+    t.is((down.stdout.match(/stopped/g) ?? []).length, 4);
+    for (const i of [0, 1, 2, 3]) t.false(existsSync(join(data, `node-${i}.pid`)));
+
+    const clean = await run(script('terminate_servers.sh'), ['--clean'], '', env);
+    t.is(clean.code, 0);
+    t.false(existsSync(data));
+  } finally {
+    await run(script('terminate_servers.sh'), [], '', env);
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test.serial('the committed generated code matches the IDL (when the thrift compiler is installed)', async (t) => {
+  const hasCompiler = await new Promise<boolean>((r) => execFile('thrift', ['--version'], (err) => r(!err)));
+  if (!hasCompiler) {
+    t.log('thrift compiler not installed (apt-get install thrift-compiler); generated code not checked');
+    t.pass();
+    return;
+  }
+  const out = mkdtempSync(join(tmpdir(), 'ringkv-gen-'));
+  try {
+    const r = await run(join(ROOT, 'scripts/gen.sh'), [out], '');
+    t.is(r.code, 0, r.stderr);
+    for (const f of ['KeyValue.js', 'KeyValue.d.ts', 'kv_types.js', 'kv_types.d.ts']) {
+      t.is(readFileSync(join(out, f), 'utf8'), readFileSync(join(ROOT, 'src/gen', f), 'utf8'), `${f} is stale: run npm run gen`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
