@@ -18,9 +18,9 @@ export function compareKeyStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Shows a byte string to a person: UTF-8 text when it is valid, hex otherwise. */
+/** Shows a byte string to a person: UTF-8 text when it is valid and has no control characters (C0 or C1, which terminals act on), hex otherwise. */
 export function displayBytes(bytes: Buffer): string {
   const text = bytes.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u001f\u007f]/.test(text)) return text;
+  if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u001f\u007f-\u009f]/.test(text)) return text;
   return `0x${bytes.toString('hex')}`;
 }

@@ -135,7 +135,8 @@ export function parseCluster(raw: unknown, secretFromEnv?: string): ClusterConfi
   const tokens = new Set(nodes.map((n) => n.token));
   if (tokens.size !== count) throw new ConfigError('every node needs a different token');
   const rf = integerIn(raw.replicationFactor ?? Math.min(3, count), 1, count, 'replicationFactor');
-  const secret = secretFromEnv ?? raw.secret;
+  // An empty KV_CLUSTER_SECRET counts as unset.
+  const secret = secretFromEnv || raw.secret;
   if (typeof secret !== 'string' || secret.length < 8) {
     throw new ConfigError('a cluster secret of at least 8 characters is needed ("secret" or KV_CLUSTER_SECRET)');
   }

@@ -26,6 +26,8 @@ export interface LocalClusterOptions {
   readonly baseDir?: string;
   /** Extra arguments per node id (e.g. --clock-offset-ms). */
   readonly nodeArgs?: (id: number) => string[];
+  /** Options for the node processes' `node` itself (e.g. --cpu-prof). */
+  readonly execArgv?: readonly string[];
 }
 
 /** A port that was free a moment ago. */
@@ -66,6 +68,7 @@ export class LocalCluster {
     readonly dir: string,
     readonly clusterFile: string,
     private readonly nodeArgs: (id: number) => string[],
+    private readonly execArgv: readonly string[],
   ) {
     this.config = loadClusterFile(clusterFile, {});
   }
@@ -86,7 +89,7 @@ export class LocalCluster {
       settings: options.settings ?? {},
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });
-    return new LocalCluster(dir, file, options.nodeArgs ?? (() => []));
+    return new LocalCluster(dir, file, options.nodeArgs ?? (() => []), options.execArgv ?? []);
   }
 
   /** Creates a cluster and starts every node. */
@@ -132,7 +135,7 @@ export class LocalCluster {
     const fd = openSync(this.logFile(id), 'a');
     const child = spawn(
       process.execPath,
-      [NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir, ...this.nodeArgs(id), ...extraArgs],
+      [...this.execArgv, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir, ...this.nodeArgs(id), ...extraArgs],
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);

@@ -6,8 +6,8 @@
  * inspector and so delivery knows whom to visit.
  */
 import { SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
-import { placeholders, Sqlite, SqlValue } from '../storage/sqlite';
-import { KeyedVersion } from '../storage/replica-store';
+import { Sqlite } from '../storage/sqlite';
+import { KeyedVersion, latin1Literal } from '../storage/replica-store';
 
 export interface StoredHint extends KeyedVersion {
   readonly id: number;
@@ -43,7 +43,7 @@ export class HintStore {
   static async open(db: Sqlite, nowMs: () => number = Date.now): Promise<HintStore> {
     await db.exec(
       `CREATE TABLE IF NOT EXISTS hints (
-         id INTEGER PRIMARY KEY, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+         id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
          ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
        );
        CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`,
@@ -87,20 +87,15 @@ export class HintStore {
     this.pending = [];
     if (rows.length === 0) return;
     try {
-      await this.db.transaction(async () => {
-        for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
-          const chunk = rows.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX);
-          const params: SqlValue[] = [];
-          for (const h of chunk) {
-            const v = h.item.version;
-            params.push(h.target, Buffer.from(h.item.key, 'latin1'), Buffer.from(v.value, 'latin1'), v.ts, v.deleted ? 1 : 0, h.createdMs);
-          }
-          await this.db.run(
-            `INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${placeholders(chunk.length, 6)}`,
-            params,
-          );
-        }
-      });
+      const statements: string[] = [];
+      for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
+        const values = rows.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX).map((h) => {
+          const v = h.item.version;
+          return `(${h.target},${latin1Literal(h.item.key)},${latin1Literal(v.value)},${v.ts},${v.deleted ? 1 : 0},${h.createdMs})`;
+        });
+        statements.push(`INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${values.join(',')};`);
+      }
+      await this.db.execTransaction(statements.join('\n'));
     } catch {
       // A hint is best effort: the write it belongs to has its own outcome.
       for (const h of rows) this.counts.set(h.target, Math.max(0, this.count(h.target) - 1));
@@ -128,18 +123,23 @@ export class HintStore {
     }));
   }
 
-  /** Removes hints once delivered (or dropped). */
+  /**
+   * Removes hints once delivered (or dropped). Counts only rows really
+   * deleted: expire() may have removed some of a batch while it was in flight.
+   */
   async remove(target: number, ids: readonly number[], delivered: boolean): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.transaction(async () => {
+    const removed = await this.db.transaction(async () => {
+      let n = 0;
       for (let i = 0; i < ids.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
         const chunk = ids.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX) as number[];
-        await this.db.run(`DELETE FROM hints WHERE id IN (${chunk.map(() => '?').join(',')})`, chunk);
+        n += await this.db.change(`DELETE FROM hints WHERE id IN (${chunk.map(() => '?').join(',')})`, chunk);
       }
+      return n;
     });
-    this.counts.set(target, Math.max(0, this.count(target) - ids.length));
-    if (delivered) this.counters.hintsDelivered += ids.length;
-    else this.counters.hintsDropped += ids.length;
+    this.counts.set(target, Math.max(0, this.count(target) - removed));
+    if (delivered) this.counters.hintsDelivered += removed;
+    else this.counters.hintsDropped += removed;
   }
 
   /** Drops every hint created before `cutoffMs`; returns how many. */

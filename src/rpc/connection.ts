@@ -12,7 +12,7 @@
 import net from 'node:net';
 import { KvError } from '../common/errors';
 import { CONNECT_TIMEOUT_MS, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS } from '../common/limits';
-import { Client, ClientClass, ClientInternals, frameReader, frameWriter, Protocol, TBinaryProtocol } from './thrift';
+import { Client, ClientClass, ClientInternals, corkedWriter, frameReader, frameWriter, Protocol, TBinaryProtocol } from './thrift';
 
 /** Marks errors raised before a request left this process: safe to retry elsewhere. */
 export const NOT_SENT = { notSent: 1 };
@@ -122,10 +122,7 @@ export class RpcConnection {
   }
 
   private attach(socket: net.Socket): Client {
-    const client = new ClientClass(
-      frameWriter((frame) => socket.write(frame)),
-      TBinaryProtocol,
-    );
+    const client = new ClientClass(frameWriter(corkedWriter(socket)), TBinaryProtocol);
     const decode = frameReader((frame) => {
       const input = new TBinaryProtocol(frame) as Protocol;
       const header = input.readMessageBegin();

@@ -18,7 +18,7 @@ import {
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
   CONNECTIONS_MAX,
 } from '../common/limits';
-import { frameReader, frameWriter, Processor, TBinaryProtocol } from './thrift';
+import { corkedWriter, frameReader, frameWriter, Processor, TBinaryProtocol } from './thrift';
 
 export interface RpcServerOptions {
   readonly host: string;
@@ -92,11 +92,12 @@ export class RpcServer {
     });
 
     let inFlight = 0;
+    const write = corkedWriter(socket);
     const reply = (frame: Buffer): void => {
       inFlight--;
       if (socket.isPaused() && inFlight < CONNECTION_REQUESTS_IN_FLIGHT_MAX / 2) socket.resume();
       if (socket.destroyed) return;
-      socket.write(frame);
+      write(frame);
       if (socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX) {
         this.stats.slowReadersCut++;
         fail('client does not read its replies');

@@ -42,6 +42,27 @@ export function frameReader(onFrame: (frame: FrameTransport) => void, frameBytes
   return runtime.TFramedTransport.receiver(onFrame, undefined, frameBytesMax);
 }
 
+/**
+ * Writes frames to a socket, coalescing those written in the same tick into
+ * one syscall (cork now, uncork on the next tick). Pipelined replies and
+ * batched requests then cost one write instead of one each.
+ */
+export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer) => void {
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  return (frame) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    socket.write(frame);
+  };
+}
+
 export type Client = KeyValue.Client;
 export const ClientClass = KeyValue.Client as unknown as new (output: FrameTransport, protocol: ProtocolClass) => KeyValue.Client;
 export const ProcessorClass = KeyValue.Processor as unknown as new (handler: object) => Processor;

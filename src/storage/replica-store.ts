@@ -17,7 +17,7 @@
  */
 import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
-import { placeholders, Sqlite, SqlValue } from './sqlite';
+import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
 
 export interface KeyedVersion {
@@ -37,6 +37,11 @@ interface StoredRow {
   value: Buffer;
   ts: number;
   deleted: number;
+}
+
+/** A latin1 key or value as an SQL blob literal. */
+export function latin1Literal(s: string): string {
+  return blobLiteral(Buffer.from(s, 'latin1'));
 }
 
 function newBatch(): Batch {
@@ -167,17 +172,18 @@ export class ReplicaStore {
 
   private async write(rows: Map<string, Version>): Promise<void> {
     if (rows.size === 0) return;
-    const all = [...rows];
-    await this.db.transaction(async () => {
-      for (let i = 0; i < all.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
-        const chunk = all.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX);
-        const params: SqlValue[] = [];
-        for (const [key, v] of chunk) {
-          params.push(Buffer.from(key, 'latin1'), Buffer.from(v.value, 'latin1'), v.ts, v.deleted ? 1 : 0);
-        }
-        await this.db.run(`INSERT OR REPLACE INTO kv (key, value, ts, deleted) VALUES ${placeholders(chunk.length, 4)}`, params);
-      }
-    });
+    const statements: string[] = [];
+    let values: string[] = [];
+    const flush = (): void => {
+      statements.push(`INSERT OR REPLACE INTO kv (key, value, ts, deleted) VALUES ${values.join(',')};`);
+      values = [];
+    };
+    for (const [key, v] of rows) {
+      values.push(`(${latin1Literal(key)},${latin1Literal(v.value)},${v.ts},${v.deleted ? 1 : 0})`);
+      if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
+    }
+    if (values.length > 0) flush();
+    await this.db.execTransaction(statements.join('\n'));
   }
 
   /** Drops tombstones older than `cutoffTs` from disk and memory. */

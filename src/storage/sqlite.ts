@@ -19,8 +19,23 @@ export class Sqlite {
    * transaction per connection, so transactions queue here one after another.
    * Every write goes through this; reads may run at any time.
    */
+  /**
+   * Runs a script of statements in one transaction, in one call to the driver.
+   * On failure the transaction is rolled back and the error re-thrown.
+   */
+  execTransaction(script: string): Promise<void> {
+    return this.serially(async () => {
+      try {
+        await this.exec(`BEGIN;\n${script}\nCOMMIT;`);
+      } catch (err) {
+        await this.run('ROLLBACK').catch(() => undefined); // fails harmlessly if BEGIN did not run
+        throw err;
+      }
+    });
+  }
+
   transaction<T>(body: () => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
+    return this.serially(async () => {
       await this.run('BEGIN');
       try {
         const result = await body();
@@ -30,8 +45,11 @@ export class Sqlite {
         await this.run('ROLLBACK').catch(() => undefined);
         throw err;
       }
-    };
-    const result = this.lastTransaction.then(run, run);
+    });
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.lastTransaction.then(work, work);
     this.lastTransaction = result.catch(() => undefined);
     return result;
   }
@@ -49,6 +67,16 @@ export class Sqlite {
   run(sql: string, params: SqlValue[] = []): Promise<void> {
     return new Promise((resolve, reject) =>
       this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /** Runs one statement; resolves with the number of rows it changed. */
+  change(sql: string, params: SqlValue[] = []): Promise<number> {
+    return new Promise((resolve, reject) =>
+      this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve(this.changes);
+      }),
     );
   }
 
@@ -77,6 +105,16 @@ export class Sqlite {
   close(): Promise<void> {
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
+}
+
+/**
+ * Bytes as an SQL blob literal, X'…'. It can hold nothing but hex digits, so
+ * it is safe to splice into a statement. Used to send a whole group commit to
+ * SQLite as one script (one trip to the driver's thread) instead of a bound
+ * statement per chunk, each its own trip.
+ */
+export function blobLiteral(bytes: Buffer): string {
+  return `X'${bytes.toString('hex')}'`;
 }
 
 /** "(?,?,?),(?,?,?)" for a multi-row INSERT of `rows` rows of `columns` values. */

@@ -1,0 +1,135 @@
+import test from 'ava';
+import { ConfigError, DEFAULT_SETTINGS, parseCluster } from '../../src/config/cluster';
+import { DEFAULT_TOKENS, defaultLayout } from '../../src/config/layout';
+
+const SECRET = 'file-secret-123';
+
+/** A valid four-node config like the default layout, with overrides. */
+function config(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    replicationFactor: 3,
+    secret: SECRET,
+    nodes: DEFAULT_TOKENS.map((token, id) => ({ id, host: '127.0.0.1', port: 9000 + id, token })),
+    settings: {},
+    ...overrides,
+  };
+}
+
+/** The default config with node `index` changed. */
+function withNode(index: number, patch: Record<string, unknown>, drop: string[] = []): Record<string, unknown> {
+  const base = config();
+  const nodes = (base.nodes as Record<string, unknown>[]).map((n, i) => {
+    if (i !== index) return n;
+    const copy: Record<string, unknown> = { ...n, ...patch };
+    for (const key of drop) delete copy[key];
+    return copy;
+  });
+  return { ...base, nodes };
+}
+
+test('the default layout parses', (t) => {
+  const c = parseCluster(defaultLayout(4, 9000));
+  t.is(c.replicationFactor, 3);
+  t.true(c.secret.length >= 8);
+  t.deepEqual(
+    c.nodes.map((n) => [n.id, n.host, n.port, n.token]),
+    DEFAULT_TOKENS.map((token, id) => [id, '127.0.0.1', 9000 + id, token]),
+  );
+  t.deepEqual(c.settings, DEFAULT_SETTINGS);
+});
+
+test('a default-like config parses; nodes come back sorted by id', (t) => {
+  const raw = config();
+  (raw.nodes as unknown[]).reverse();
+  const c = parseCluster(raw);
+  t.deepEqual(
+    c.nodes.map((n) => n.id),
+    [0, 1, 2, 3],
+  );
+  t.is(c.nodes[3]!.token, '\u007f');
+  t.is(c.nodes[3]!.port, 9003);
+  t.is(c.secret, SECRET);
+});
+
+test('settings are optional and merged with the defaults', (t) => {
+  t.deepEqual(parseCluster(config({ settings: undefined })).settings, DEFAULT_SETTINGS);
+  const c = parseCluster(config({ settings: { requestTimeoutMs: 500, sqliteSynchronous: 'FULL' } }));
+  t.deepEqual(c.settings, { ...DEFAULT_SETTINGS, requestTimeoutMs: 500, sqliteSynchronous: 'FULL' });
+});
+
+test('the replication factor defaults to min(3, nodes)', (t) => {
+  t.is(parseCluster(config({ replicationFactor: undefined })).replicationFactor, 3);
+  const two = config({ replicationFactor: undefined });
+  two.nodes = (two.nodes as unknown[]).slice(0, 2);
+  t.is(parseCluster(two).replicationFactor, 2);
+});
+
+test('the secret from the environment overrides the file', (t) => {
+  t.is(parseCluster(config(), 'env-secret-456').secret, 'env-secret-456');
+  t.is(parseCluster(config({ secret: undefined }), 'env-secret-456').secret, 'env-secret-456');
+  t.throws(() => parseCluster(config(), 'short'), { instanceOf: ConfigError, message: /secret/ });
+  t.is(parseCluster(config(), '').secret, SECRET, 'an empty environment secret counts as unset');
+});
+
+test('a secret of exactly 8 characters is enough', (t) => {
+  t.is(parseCluster(config({ secret: '12345678' })).secret, '12345678');
+});
+
+const tokenTable: Array<[patch: Record<string, unknown>, latin1: string, why: string]> = [
+  [{ token: 'é' }, '\u00c3\u00a9', 'a text token is its UTF-8 bytes'],
+  [{ token: undefined, tokenHex: 'ff00' }, '\u00ff\u0000', 'hex bytes, lower case'],
+  [{ token: undefined, tokenHex: 'FF7F' }, '\u00ff\u007f', 'hex bytes, upper case'],
+  [{ token: undefined, tokenHex: '4d' }, 'M', 'hex for an ASCII letter'],
+];
+
+for (const [patch, latin1, why] of tokenTable) {
+  test(`tokens: ${why}`, (t) => {
+    const c = parseCluster(withNode(0, patch, patch.token === undefined ? ['token'] : []));
+    t.is(c.nodes[0]!.token, latin1);
+  });
+}
+
+// [name, raw config, message pattern]
+const errorTable: Array<[string, unknown, RegExp]> = [
+  ['not an object', null, /JSON object/],
+  ['an array', [], /JSON object/],
+  ['no nodes key', config({ nodes: undefined }), /"nodes" must be a non-empty list/],
+  ['empty nodes', config({ nodes: [] }), /"nodes" must be a non-empty list/],
+  ['a node that is not an object', config({ nodes: ['x'] }), /nodes\[0\] must be an object/],
+  ['duplicate ids', withNode(1, { id: 0 }), /node ids must be 0\.\.3, each once/],
+  ['an id outside 0..n-1', withNode(3, { id: 4 }), /nodes\[3\]\.id must be an integer from 0 to 3/],
+  ['a negative id', withNode(0, { id: -1 }), /nodes\[0\]\.id/],
+  ['a non-integer id', withNode(0, { id: 0.5 }), /nodes\[0\]\.id/],
+  ['a missing id', withNode(2, {}, ['id']), /nodes\[2\]\.id/],
+  ['duplicate tokens', withNode(1, { token: 'M' }), /different token/],
+  ['duplicate tokens, one as hex', withNode(1, { tokenHex: '4d' }, ['token']), /different token/],
+  ['port 0', withNode(0, { port: 0 }), /nodes\[0\]\.port must be an integer from 1 to 65535/],
+  ['port 65536', withNode(1, { port: 65536 }), /nodes\[1\]\.port/],
+  ['a port as a string', withNode(2, { port: '9002' }), /nodes\[2\]\.port/],
+  ['a fractional port', withNode(0, { port: 9000.5 }), /nodes\[0\]\.port/],
+  ['a missing host', withNode(0, {}, ['host']), /nodes\[0\]\.host/],
+  ['an empty host', withNode(0, { host: '' }), /nodes\[0\]\.host/],
+  ['a missing token', withNode(2, {}, ['token']), /nodes\[2\] needs a "token"/],
+  ['a numeric token', withNode(2, { token: 5 }), /nodes\[2\] needs a "token"/],
+  ['tokenHex with an odd length', withNode(0, { tokenHex: 'abc' }, ['token']), /nodes\[0\] needs a "token"/],
+  ['tokenHex with non-hex digits', withNode(0, { tokenHex: 'zz' }, ['token']), /nodes\[0\] needs a "token"/],
+  ['tokenHex with a 0x prefix', withNode(0, { tokenHex: '0x4d' }, ['token']), /nodes\[0\] needs a "token"/],
+  ['an unknown setting', config({ settings: { requestTimeout: 5 } }), /unknown setting "requestTimeout"/],
+  ['settings that are not an object', config({ settings: [1] }), /settings must be an object/],
+  ['a setting out of range', config({ settings: { requestTimeoutMs: 5 } }), /settings\.requestTimeoutMs/],
+  ['a setting of the wrong type', config({ settings: { failureTimeoutMs: '2000' } }), /settings\.failureTimeoutMs/],
+  ['a bad sqliteSynchronous', config({ settings: { sqliteSynchronous: 'OFF' } }), /sqliteSynchronous/],
+  ['RF larger than the node count', config({ replicationFactor: 5 }), /replicationFactor must be an integer from 1 to 4/],
+  ['RF 0', config({ replicationFactor: 0 }), /replicationFactor/],
+  ['a fractional RF', config({ replicationFactor: 2.5 }), /replicationFactor/],
+  ['no secret', config({ secret: undefined }), /secret of at least 8 characters/],
+  ['a short secret', config({ secret: '1234567' }), /secret of at least 8 characters/],
+  ['a secret that is not a string', config({ secret: 12345678 }), /secret of at least 8 characters/],
+];
+
+for (const [name, raw, message] of errorTable) {
+  test(`parseCluster rejects ${name} with a ConfigError`, (t) => {
+    const err = t.throws(() => parseCluster(raw), { instanceOf: ConfigError, message });
+    t.is(err?.name, 'ConfigError');
+  });
+}

@@ -1,0 +1,367 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMMIT_ROWS_MAX } from '../../src/common/limits';
+import { ReplicaStore } from '../../src/storage/replica-store';
+import { Sqlite } from '../../src/storage/sqlite';
+import { newest, Version } from '../../src/storage/version';
+import { Gen, seedNote, testSeed } from './prng';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringkv-replica-store-'));
+let fileNo = 0;
+
+test.after.always(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const val = (ts: number, value: string): Version => ({ ts, value, deleted: false });
+const del = (ts: number): Version => ({ ts, value: '', deleted: true });
+
+interface Opened {
+  path: string;
+  db: Sqlite;
+  store: ReplicaStore;
+}
+
+async function openStore(path = join(dir, `store-${++fileNo}.db`)): Promise<Opened> {
+  const db = await Sqlite.open(path);
+  const store = await ReplicaStore.open(db);
+  return { path, db, store };
+}
+
+/** Closes the database (after the store drained) and opens the same file again. */
+async function reopen(o: Opened): Promise<Opened> {
+  await o.store.drain();
+  await o.db.close();
+  return openStore(o.path);
+}
+
+interface KvRow {
+  key: Buffer;
+  value: Buffer;
+  ts: number;
+  deleted: number;
+}
+
+async function diskRows(db: Sqlite): Promise<Array<[key: string, version: Version]>> {
+  const rows = await db.all<KvRow>('SELECT key, value, ts, deleted FROM kv ORDER BY key');
+  return rows.map((r) => [r.key.toString('latin1'), { value: r.value.toString('latin1'), ts: r.ts, deleted: r.deleted !== 0 }]);
+}
+
+async function rowCount(db: Sqlite): Promise<number> {
+  const rows = await db.all<{ n: number }>('SELECT COUNT(*) AS n FROM kv');
+  return rows[0]!.n;
+}
+
+test('apply then get returns the version; size and counters follow', async (t) => {
+  const o = await openStore();
+  try {
+    t.is(o.store.get('k'), undefined);
+    await o.store.apply([
+      { key: 'k', version: val(10, 'v1') },
+      { key: 'gone', version: del(11) },
+    ]);
+    t.deepEqual(o.store.get('k'), val(10, 'v1'));
+    t.deepEqual(o.store.get('gone'), del(11));
+    t.is(o.store.size, 2);
+    t.is(o.store.counters.rowsCommitted, 2);
+    t.deepEqual(await diskRows(o.db), [
+      ['gone', del(11)],
+      ['k', val(10, 'v1')],
+    ]);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a value is visible to get() only after its apply resolves', async (t) => {
+  const o = await openStore();
+  try {
+    const pending = o.store.apply([{ key: 'k', version: val(1, 'first') }]);
+    t.is(o.store.get('k'), undefined, 'not visible before the commit');
+    t.is(o.store.size, 0);
+    await pending;
+    t.deepEqual(o.store.get('k'), val(1, 'first'));
+
+    const second = o.store.apply([{ key: 'k', version: val(2, 'second') }]);
+    t.deepEqual(o.store.get('k'), val(1, 'first'), 'the old version until the new one commits');
+    await second;
+    t.deepEqual(o.store.get('k'), val(2, 'second'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('an older version applied after a newer one does not replace it, and still resolves', async (t) => {
+  const o = await openStore();
+  try {
+    await o.store.apply([{ key: 'k', version: val(20, 'new') }]);
+    await o.store.apply([{ key: 'k', version: val(10, 'old') }]);
+    t.deepEqual(o.store.get('k'), val(20, 'new'));
+    await o.store.apply([{ key: 'k', version: val(20, 'new') }]); // the same version again
+    t.deepEqual(o.store.get('k'), val(20, 'new'));
+    t.deepEqual(await diskRows(o.db), [['k', val(20, 'new')]]);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('older and newer versions racing in the same turn: the newest wins either way', async (t) => {
+  const o = await openStore();
+  try {
+    await Promise.all([
+      o.store.apply([{ key: 'a', version: val(20, 'new') }]),
+      o.store.apply([{ key: 'a', version: val(10, 'old') }]),
+      o.store.apply([{ key: 'b', version: val(10, 'old') }]),
+      o.store.apply([{ key: 'b', version: val(20, 'new') }]),
+    ]);
+    t.deepEqual(o.store.get('a'), val(20, 'new'));
+    t.deepEqual(o.store.get('b'), val(20, 'new'));
+    t.deepEqual(await diskRows(o.db), [
+      ['a', val(20, 'new')],
+      ['b', val(20, 'new')],
+    ]);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('an older version arriving while the newer one is being committed resolves after it', async (t) => {
+  const o = await openStore();
+  try {
+    const newer = o.store.apply([{ key: 'k', version: val(20, 'new') }]);
+    let olderDone = false;
+    let newerSeenByOlder: Version | undefined;
+    // Wait until the commit of `newer` has started (its batch is closed), then race an older write.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const older = o.store.apply([{ key: 'k', version: val(10, 'old') }]).then(() => {
+      olderDone = true;
+      newerSeenByOlder = o.store.get('k');
+    });
+    await Promise.all([newer, older]);
+    t.true(olderDone);
+    t.deepEqual(newerSeenByOlder, val(20, 'new'), 'when the older write resolves, the newer one is durable');
+    t.deepEqual(o.store.get('k'), val(20, 'new'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('ties: a tombstone beats a value, larger value bytes beat smaller', async (t) => {
+  const o = await openStore();
+  try {
+    await o.store.apply([{ key: 'd', version: del(5) }]);
+    await o.store.apply([{ key: 'd', version: val(5, '\u00ff') }]);
+    await o.store.apply([{ key: 'v', version: val(5, '\u00ff') }]);
+    await o.store.apply([{ key: 'v', version: val(5, 'a') }]);
+    t.deepEqual(o.store.get('d'), del(5));
+    t.deepEqual(o.store.get('v'), val(5, '\u00ff'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('reopening the file replays every acknowledged version', async (t) => {
+  let o = await openStore();
+  const expected = new Map<string, Version>([
+    ['plain', val(1, 'text')],
+    ['\u0000bin\u00ff', val(2, '\u0000\u0001\u00fe\u00ff')],
+    ['', val(3, 'empty key')],
+    ['empty value', val(4, '')],
+    ['tomb', del(5)],
+    ['utf8 \u00c3\u00a9', val(6, '\u00c3\u00a9t\u00c3\u00a9')],
+  ]);
+  try {
+    await o.store.apply([...expected].map(([key, version]) => ({ key, version })));
+    await o.store.apply([{ key: 'plain', version: val(7, 'overwritten') }]);
+    expected.set('plain', val(7, 'overwritten'));
+    o = await reopen(o);
+    t.is(o.store.size, expected.size);
+    for (const [key, version] of expected) t.deepEqual(o.store.get(key), version, JSON.stringify(key));
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('many writes to a few keys leave one row per key, holding the newest version', async (t) => {
+  let o = await openStore();
+  const keys = ['k0', 'k1', 'k2', 'k3', 'k4'];
+  const expected = new Map<string, Version>();
+  try {
+    for (let round = 0; round < 10; round++) {
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < 40; i++) {
+        const key = keys[(round * 7 + i) % keys.length]!;
+        const version = i % 13 === 0 ? del(round * 100 + i) : val(round * 100 + i, `r${round}i${i}`);
+        expected.set(key, newest(expected.get(key), version)!);
+        writes.push(o.store.apply([{ key, version }]));
+      }
+      await Promise.all(writes);
+    }
+    t.is(await rowCount(o.db), keys.length);
+    t.deepEqual(await diskRows(o.db), [...expected].sort(([a], [b]) => (a < b ? -1 : 1)));
+    o = await reopen(o);
+    t.is(o.store.size, keys.length);
+    for (const [key, version] of expected) t.deepEqual(o.store.get(key), version, key);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a large apply is committed in full (more rows than one INSERT statement holds)', async (t) => {
+  let o = await openStore();
+  try {
+    const items = Array.from({ length: 1234 }, (_, i) => ({ key: `key${String(i).padStart(5, '0')}`, version: val(i + 1, `v${i}`) }));
+    await o.store.apply(items);
+    t.is(await rowCount(o.db), 1234);
+    o = await reopen(o);
+    t.is(o.store.size, 1234);
+    t.deepEqual(o.store.get('key01233'), val(1234, 'v1233'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('an apply larger than one commit batch resolves only once all its rows are durable', async (t) => {
+  const o = await openStore();
+  try {
+    const n = COMMIT_ROWS_MAX + 500;
+    const items = Array.from({ length: n }, (_, i) => ({ key: `big${i}`, version: val(1, 'x') }));
+    await o.store.apply(items);
+    t.is(o.store.size, n, 'every row visible when the promise resolves');
+    t.deepEqual(o.store.get(`big${n - 1}`), val(1, 'x'));
+    t.is(await rowCount(o.db), n);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('purgeTombstones removes old tombstones from disk and memory, keeps newer ones and values', async (t) => {
+  let o = await openStore();
+  try {
+    await o.store.apply([
+      { key: 'old-tomb', version: del(100) },
+      { key: 'old-tomb-2', version: del(499) },
+      { key: 'at-cutoff', version: del(500) },
+      { key: 'new-tomb', version: del(1000) },
+      { key: 'old-value', version: val(100, 'kept') },
+    ]);
+    const purged = await o.store.purgeTombstones(500);
+    t.is(purged, 2);
+    t.is(o.store.counters.tombstonesPurged, 2);
+    t.is(o.store.get('old-tomb'), undefined);
+    t.is(o.store.get('old-tomb-2'), undefined);
+    t.deepEqual(o.store.get('at-cutoff'), del(500), 'ts equal to the cutoff is kept');
+    t.deepEqual(o.store.get('new-tomb'), del(1000));
+    t.deepEqual(o.store.get('old-value'), val(100, 'kept'));
+    t.is(o.store.size, 3);
+    t.deepEqual(
+      (await diskRows(o.db)).map(([key]) => key),
+      ['at-cutoff', 'new-tomb', 'old-value'],
+    );
+    t.is(await o.store.purgeTombstones(500), 0, 'nothing left to purge');
+    o = await reopen(o);
+    t.is(o.store.get('old-tomb'), undefined, 'purged tombstones do not come back');
+    t.is(o.store.size, 3);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('purgeTombstones keeps a key whose tombstone is being replaced by a queued newer write', async (t) => {
+  let o = await openStore();
+  try {
+    await o.store.apply([{ key: 'k', version: del(100) }]);
+    const write = o.store.apply([{ key: 'k', version: val(200, 'revived') }]);
+    const purged = await o.store.purgeTombstones(500);
+    await write;
+    t.is(purged, 0);
+    t.deepEqual(o.store.get('k'), val(200, 'revived'));
+    o = await reopen(o);
+    t.deepEqual(o.store.get('k'), val(200, 'revived'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('scan returns keys in unsigned byte order after a key, at most `limit`', async (t) => {
+  const o = await openStore();
+  try {
+    const keys = ['b', '\u00ff', 'a', '', 'B', '\u0000', 'ab', '\u0080', 'a\u0000', '\u007f'];
+    const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x, 'latin1'), Buffer.from(y, 'latin1')));
+    t.deepEqual(sorted, ['', '\u0000', 'B', 'a', 'a\u0000', 'ab', 'b', '\u007f', '\u0080', '\u00ff']);
+    await o.store.apply(keys.map((key, i) => ({ key, version: val(i + 1, `v${i}`) })));
+
+    const all = o.store.scan(undefined, 100);
+    t.deepEqual(
+      all.map((e) => e.key),
+      sorted,
+    );
+    t.deepEqual(all[0]!.version, val(4, 'v3'), 'entries carry their versions');
+
+    t.deepEqual(
+      o.store.scan(undefined, 3).map((e) => e.key),
+      ['', '\u0000', 'B'],
+    );
+    t.deepEqual(
+      o.store.scan('a', 2).map((e) => e.key),
+      ['a\u0000', 'ab'],
+    );
+    t.deepEqual(
+      o.store.scan('\u007f', 10).map((e) => e.key),
+      ['\u0080', '\u00ff'],
+    );
+    t.deepEqual(o.store.scan('\u00ff', 10), []);
+    t.deepEqual(o.store.scan(undefined, 0), []);
+
+    // Paging with the last key of each page visits every key once, in order.
+    const paged: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = o.store.scan(after, 3);
+      if (page.length === 0) break;
+      t.true(page.length <= 3);
+      paged.push(...page.map((e) => e.key));
+      after = page[page.length - 1]!.key;
+    }
+    t.deepEqual(paged, sorted);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('property: random concurrent applies end in the newest version per key, in memory and on disk', async (t) => {
+  const seed = testSeed();
+  const g = new Gen(seed);
+  let o = await openStore();
+  try {
+    const keys = Array.from({ length: 12 }, () => g.bytes(0, 3));
+    const expected = new Map<string, Version>();
+    for (let round = 0; round < 8; round++) {
+      const writes: Promise<void>[] = [];
+      for (let call = g.int(1, 30); call > 0; call--) {
+        const items = Array.from({ length: g.int(1, 4) }, () => {
+          const key = g.pick(keys);
+          const ts = g.int(1, 50);
+          const version = g.bool(0.2) ? del(ts) : val(ts, g.bytes(0, 3));
+          expected.set(key, newest(expected.get(key), version)!);
+          return { key, version };
+        });
+        writes.push(o.store.apply(items));
+        // Sometimes let a commit start before the next writes arrive.
+        if (g.bool(0.2)) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(writes);
+    }
+    const memory = new Map([...expected.keys()].map((k) => [k, o.store.get(k)]));
+    t.deepEqual(memory, expected, `memory; ${seedNote(seed)}`);
+    t.is(await rowCount(o.db), expected.size, `rows; ${seedNote(seed)}`);
+    o = await reopen(o);
+    t.is(o.store.size, expected.size, seedNote(seed));
+    const replayed = new Map([...expected.keys()].map((k) => [k, o.store.get(k)]));
+    t.deepEqual(replayed, expected, `after reopen; ${seedNote(seed)}`);
+  } finally {
+    await o.db.close();
+  }
+});
