@@ -118,5 +118,13 @@ service KeyValue {
    * byte order, at most limit of them), its hints and counters.
    */
   NodeDump dump(1: string secret, 2: binary startAfter, 3: i32 limit)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin fault switch for testing: sets the offset (ms, may be negative) of
+   * this node's physical clock source. The hybrid clock still never goes
+   * backwards. Returns the clock's reading after the change.
+   */
+  i64 setClockOffset(1: string secret, 2: i32 offsetMs)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

@@ -183,6 +183,15 @@ export class NodeAdmin {
     return first;
   }
 
+  /** Fault switch: offsets the node's physical clock (ms); returns its clock reading. */
+  async setClockOffset(offsetMs: number): Promise<number> {
+    try {
+      return int64ToNumber(await this.connection.call((c) => c.setClockOffset(this.secret, offsetMs), this.timeoutMs));
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   async hello(): Promise<number> {
     try {
       return int64ToNumber(await this.connection.call((c) => c.hello(this.secret, -1, 0 as never), this.timeoutMs));

@@ -107,6 +107,20 @@ declare class Client {
      * byte order, at most limit of them), its hints and counters.
      */
     dump(secret: string, startAfter: Buffer, limit: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: NodeDump)=>void): void;
+
+    /**
+     * Admin fault switch for testing: sets the offset (ms, may be negative) of
+     * this node's physical clock source. The hybrid clock still never goes
+     * backwards. Returns the clock's reading after the change.
+     */
+    setClockOffset(secret: string, offsetMs: number): Promise<Int64>;
+
+    /**
+     * Admin fault switch for testing: sets the offset (ms, may be negative) of
+     * this node's physical clock source. The hybrid clock still never goes
+     * backwards. Returns the clock's reading after the change.
+     */
+    setClockOffset(secret: string, offsetMs: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: Int64)=>void): void;
   }
 
 declare class Processor {
@@ -122,4 +136,5 @@ declare class Processor {
     process_readLocal(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_hello(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_dump(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_setClockOffset(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -1371,6 +1371,162 @@ const KeyValue_dump_result = class {
   }
 
 };
+const KeyValue_setClockOffset_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.offsetMs = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.offsetMs !== undefined && args.offsetMs !== null) {
+        this.offsetMs = args.offsetMs;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.offsetMs = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_setClockOffset_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.offsetMs !== null && this.offsetMs !== undefined) {
+      output.writeFieldBegin('offsetMs', Thrift.Type.I32, 2);
+      output.writeI32(this.offsetMs);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_setClockOffset_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = args.success;
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.I64) {
+          this.success = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_setClockOffset_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.I64, 0);
+      output.writeI64(this.success);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const KeyValueClient = exports.Client = class KeyValueClient {
   constructor(output, pClass) {
     this.output = output;
@@ -1849,6 +2005,64 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('dump failed: unknown result');
   }
+
+  setClockOffset (secret, offsetMs) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_setClockOffset(secret, offsetMs);
+    });
+  }
+
+  send_setClockOffset (secret, offsetMs) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      offsetMs: offsetMs
+    };
+    const args = new KeyValue_setClockOffset_args(params);
+    try {
+      output.writeMessageBegin('setClockOffset', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_setClockOffset (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_setClockOffset_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('setClockOffset failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -2207,6 +2421,49 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("dump", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_setClockOffset (seqid, input, output) {
+    const args = new KeyValue_setClockOffset_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.setClockOffset.length === 2) {
+      Promise.resolve(this._handler.setClockOffset.bind(this._handler)(
+        args.secret,
+        args.offsetMs
+      )).then(result => {
+        const result_obj = new KeyValue_setClockOffset_result({success: result});
+        output.writeMessageBegin("setClockOffset", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_setClockOffset_result(err);
+          output.writeMessageBegin("setClockOffset", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("setClockOffset", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.setClockOffset(args.secret, args.offsetMs, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_setClockOffset_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("setClockOffset", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("setClockOffset", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

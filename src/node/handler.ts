@@ -14,7 +14,7 @@ import { TIMESTAMP_MAX } from '../clock/hlc';
 import { levelFromCode, LevelName } from '../coordinator/levels';
 import { toWireError } from '../rpc/errors';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
-import type { KvNode } from './node';
+import { CLOCK_OFFSET_MS_MAX, type KvNode } from './node';
 
 function invalid(message: string): KvError {
   return new KvError('InvalidRequest', message);
@@ -125,6 +125,16 @@ export class Handler {
       if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
       this.node.heardFrom(fromNode, int64ToNumber(clock));
       return this.node.clock.peek();
+    });
+  }
+
+  async setClockOffset(secret: string, offsetMs: number): Promise<number> {
+    return wire(() => {
+      this.checkSecret(secret);
+      if (typeof offsetMs !== 'number' || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
+        throw invalid(`the clock offset must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
+      }
+      return this.node.setClockOffset(offsetMs);
     });
   }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { isKvError } from '../common/errors';
 import { frameBytesMax } from '../common/limits';
 import { ClusterConfig } from '../config/cluster';
-import { HybridClock, PhysicalClock, wallClockMicros } from '../clock/hlc';
+import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
@@ -33,9 +33,17 @@ export interface NodeOptions {
   readonly id: number;
   readonly dataDir: string;
   readonly log?: Logger;
-  /** Physical clock source; the chaos checker passes a skewed one. */
-  readonly physicalClock?: PhysicalClock;
+  /** Initial offset of the physical clock source, to test clock skew. */
+  readonly clockOffsetMs?: number;
+  /**
+   * Where to reach peers, when not at their cluster-file address: the chaos
+   * checker routes each internode link through a proxy it can cut.
+   */
+  readonly peerEndpoints?: ReadonlyMap<number, { host: string; port: number }>;
 }
+
+/** Largest clock offset the fault switch accepts. */
+export const CLOCK_OFFSET_MS_MAX = 3600_000;
 
 /** How often expired hints and tombstones are swept. */
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
@@ -64,6 +72,7 @@ export class KvNode {
   private readonly server: RpcServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
+  private clockOffsetUs = 0;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -72,16 +81,18 @@ export class KvNode {
     readonly hints: HintStore,
     private readonly db: Sqlite,
     private readonly log: Logger,
-    physical: PhysicalClock,
+    options: NodeOptions,
   ) {
     const s = config.settings;
     const frameMax = frameBytesMax(s.maxValueBytes);
-    this.clock = new HybridClock(physical);
+    this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
+    this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
     const peers = config.nodes.filter((n) => n.id !== id);
     this.detector = new FailureDetector(id, peers.map((n) => n.id), s.failureTimeoutMs);
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
     for (const peer of peers) {
-      const conn = new RpcConnection({ host: peer.host, port: peer.port, frameBytesMax: frameMax });
+      const at = options.peerEndpoints?.get(peer.id) ?? peer;
+      const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: frameMax });
       conn.onDisconnect = () => this.markLost(peer.id);
       conn.onConnectFailure = () => this.markLost(peer.id);
       this.connections.set(peer.id, conn);
@@ -107,7 +118,7 @@ export class KvNode {
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
     const store = await ReplicaStore.open(db);
     const hints = await HintStore.open(db);
-    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options.physicalClock ?? wallClockMicros());
+    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
     await node.purgeOldTombstones();
     await node.server.listen();
     node.startBackgroundWork();
@@ -163,6 +174,13 @@ export class KvNode {
   applyReplicated(items: KeyedVersion[]): Promise<void> {
     for (const it of items) this.clock.observe(it.version.ts);
     return this.store.apply(items);
+  }
+
+  /** The clock-skew fault switch; returns the hybrid clock's reading after it. */
+  setClockOffset(offsetMs: number): number {
+    this.clockOffsetUs = offsetMs * 1000;
+    this.log(`clock offset set to ${offsetMs} ms`);
+    return this.clock.now();
   }
 
   isUp(id: number): boolean {
