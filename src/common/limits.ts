@@ -31,6 +31,8 @@ export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
+/** Superseded log rows that trigger a compaction (they are deleted in one transaction). */
+export const COMPACT_GARBAGE_ROWS = 20_000;
 /** Rows per SQLite transaction in a group commit. */
 export const COMMIT_ROWS_MAX = 20_000;
 

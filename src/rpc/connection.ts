@@ -12,7 +12,7 @@
 import net from 'node:net';
 import { KvError } from '../common/errors';
 import { CONNECT_TIMEOUT_MS, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS } from '../common/limits';
-import { Client, ClientClass, ClientInternals, corkedWriter, frameReader, frameWriter, Protocol, TBinaryProtocol } from './thrift';
+import { Client, ClientClass, ClientInternals, corkedWriter, frameReader, frameWriter, InputProtocol, OutputProtocol } from './thrift';
 
 /** Marks errors raised before a request left this process: safe to retry elsewhere. */
 export const NOT_SENT = { notSent: 1 };
@@ -122,9 +122,9 @@ export class RpcConnection {
   }
 
   private attach(socket: net.Socket): Client {
-    const client = new ClientClass(frameWriter(corkedWriter(socket)), TBinaryProtocol);
+    const client = new ClientClass(frameWriter(corkedWriter(socket)), OutputProtocol);
     const decode = frameReader((frame) => {
-      const input = new TBinaryProtocol(frame) as Protocol;
+      const input = new InputProtocol(frame);
       const header = input.readMessageBegin();
       const recv = (client as unknown as Record<string, unknown>)[`recv_${header.fname}`];
       if (typeof recv !== 'function') throw new Error(`reply for unknown method ${header.fname}`);

@@ -18,7 +18,7 @@ import {
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
   CONNECTIONS_MAX,
 } from '../common/limits';
-import { corkedWriter, frameReader, frameWriter, Processor, TBinaryProtocol } from './thrift';
+import { corkedWriter, frameReader, frameWriter, InputProtocol, OutputProtocol, Processor } from './thrift';
 
 export interface RpcServerOptions {
   readonly host: string;
@@ -103,12 +103,13 @@ export class RpcServer {
         fail('client does not read its replies');
       }
     };
+    // One output buffer per connection is enough: the generated processor
+    // writes each reply from its first byte to flush() without yielding.
+    const output = new OutputProtocol(frameWriter(reply));
     const onFrame = frameReader((frame) => {
       inFlight++;
       if (inFlight >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) socket.pause();
-      const input = new TBinaryProtocol(frame);
-      const output = new TBinaryProtocol(frameWriter(reply));
-      this.processor.process(input, output);
+      this.processor.process(new InputProtocol(frame), output);
     }, this.options.frameBytesMax);
 
     socket.on('data', (data: Buffer) => {

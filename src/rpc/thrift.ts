@@ -8,6 +8,7 @@
 import Int64 from 'node-int64';
 import * as KeyValue from '../gen/KeyValue';
 import * as types from '../gen/kv_types';
+import { FastBinaryWriter, FrameBuilder, NumberI64Reader } from './fast-protocol';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const runtime = require('thrift');
@@ -26,11 +27,14 @@ export interface Processor {
 
 type ProtocolClass = new (transport: FrameTransport) => Protocol;
 
-export const TBinaryProtocol: ProtocolClass = runtime.TBinaryProtocol;
+/** Reads binary protocol (i64 as numbers where exact). */
+export const InputProtocol: ProtocolClass = NumberI64Reader as unknown as ProtocolClass;
+/** Writes binary protocol into a FrameBuilder. */
+export const OutputProtocol: ProtocolClass = FastBinaryWriter as unknown as ProtocolClass;
 
 /** A transport that hands each flushed, length-prefixed frame to `onFrame`. */
 export function frameWriter(onFrame: (frame: Buffer) => void): FrameTransport {
-  return new runtime.TFramedTransport(undefined, onFrame);
+  return new FrameBuilder(onFrame);
 }
 
 /**

@@ -9,20 +9,32 @@
  * to reads. So an acknowledgement always means "durable here", and a read
  * never returns something a crash could take back.
  *
- * The table holds one row per key (INSERT OR REPLACE), so disk use follows the
- * number of live keys, not the number of writes. Deleted keys keep a
- * tombstone row until the grace period has passed (`purgeTombstones`).
+ * The table is a log: every accepted version is appended with the next
+ * sequence number. Appends touch only the end of the table, which makes a
+ * commit several times cheaper than updating rows in key order. Memory knows
+ * each key's current row, so a superseded row's seq joins a garbage list, and
+ * `compact` deletes those rows once there are COMPACT_GARBAGE_ROWS of them:
+ * disk use follows the number of live keys, not the number of writes. Deleted
+ * keys keep a tombstone row until the grace period has passed
+ * (`purgeTombstones`).
  *
- * On start, `open` replays the table into memory before the node serves.
+ * On start, `open` replays the log in seq order into memory before the node
+ * serves. A row superseded but not yet compacted when the node died loses to
+ * its successor on replay and goes back on the garbage list.
  */
 import { assert } from '../common/assert';
-import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
 
 export interface KeyedVersion {
   readonly key: string;
   readonly version: Version;
+}
+
+/** A committed version and the log row that holds it. */
+interface Stored extends Version {
+  readonly seq: number;
 }
 
 interface Batch {
@@ -33,6 +45,7 @@ interface Batch {
 }
 
 interface StoredRow {
+  seq: number;
   key: Buffer;
   value: Buffer;
   ts: number;
@@ -42,6 +55,15 @@ interface StoredRow {
 /** A latin1 key or value as an SQL blob literal. */
 export function latin1Literal(s: string): string {
   return blobLiteral(Buffer.from(s, 'latin1'));
+}
+
+/** DELETE statements for log rows, SQL_ROWS_PER_STATEMENT_MAX seqs each. */
+function deleteBySeq(seqs: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < seqs.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
+    out.push(`DELETE FROM log WHERE seq IN (${seqs.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX).join(',')});`);
+  }
+  return out.join('\n');
 }
 
 function newBatch(): Batch {
@@ -57,30 +79,46 @@ function newBatch(): Batch {
 }
 
 export class ReplicaStore {
-  private readonly committed = new Map<string, Version>();
+  private readonly committed = new Map<string, Stored>();
+  /** Seqs of log rows that hold superseded versions. */
+  private garbage: number[] = [];
+  private nextSeq = 1;
   /** Batches not yet committed, oldest first; the last one is open. */
   private readonly queue: Batch[] = [];
   private committing = false;
   private scheduled = false;
-  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0 };
+  private compacting = false;
+  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0 };
 
   private constructor(private readonly db: Sqlite) {}
 
   static async open(db: Sqlite): Promise<ReplicaStore> {
     await db.exec(
-      `CREATE TABLE IF NOT EXISTS kv (
-         key BLOB PRIMARY KEY, value BLOB NOT NULL, ts INTEGER NOT NULL, deleted INTEGER NOT NULL
-       ) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS log (
+         seq INTEGER PRIMARY KEY, key BLOB NOT NULL, value BLOB NOT NULL, ts INTEGER NOT NULL, deleted INTEGER NOT NULL
+       )`,
     );
     const store = new ReplicaStore(db);
-    await db.each<StoredRow>('SELECT key, value, ts, deleted FROM kv', [], (row) => {
-      store.committed.set(row.key.toString('latin1'), {
+    await db.each<StoredRow>('SELECT seq, key, value, ts, deleted FROM log ORDER BY seq', [], (row) => {
+      store.replay(row.key.toString('latin1'), {
         value: row.value.toString('latin1'),
         ts: row.ts,
         deleted: row.deleted !== 0,
+        seq: row.seq,
       });
     });
     return store;
+  }
+
+  private replay(key: string, row: Stored): void {
+    this.nextSeq = row.seq + 1;
+    const current = this.committed.get(key);
+    if (current === undefined || supersedes(row, current)) {
+      if (current !== undefined) this.garbage.push(current.seq);
+      this.committed.set(key, row);
+    } else {
+      this.garbage.push(row.seq);
+    }
   }
 
   /** The newest durable version of a key. */
@@ -90,6 +128,11 @@ export class ReplicaStore {
 
   get size(): number {
     return this.committed.size;
+  }
+
+  /** Log rows holding superseded versions, not yet compacted away. */
+  get garbageRows(): number {
+    return this.garbage.length;
   }
 
   /** Durable versions of keys greater than `after`, in byte order, at most `limit`. */
@@ -157,48 +200,91 @@ export class ReplicaStore {
           return;
         }
         this.queue.shift();
-        for (const [key, version] of batch.rows) {
-          assert(supersedes(version, this.committed.get(key)) || this.committed.get(key) === version, 'commit order');
-          this.committed.set(key, version);
-        }
-        this.counters.rowsCommitted += batch.rows.size;
-        this.counters.commits++;
+        this.publish(batch);
         batch.resolve();
       }
     } finally {
       this.committing = false;
     }
+    if (this.garbage.length >= COMPACT_GARBAGE_ROWS) void this.compact().catch(() => undefined);
   }
 
+  /** A committed batch becomes visible; the rows it supersedes become garbage. */
+  private publish(batch: Batch): void {
+    for (const [key, version] of batch.rows) {
+      const stored = version as Stored;
+      const current = this.committed.get(key);
+      assert(supersedes(stored, current), 'a batch row must beat the committed version');
+      if (current !== undefined) this.garbage.push(current.seq);
+      this.committed.set(key, stored);
+    }
+    this.counters.rowsCommitted += batch.rows.size;
+    this.counters.commits++;
+  }
+
+  /** Appends a batch's rows to the log in one transaction, numbering them. */
   private async write(rows: Map<string, Version>): Promise<void> {
     if (rows.size === 0) return;
     const statements: string[] = [];
     let values: string[] = [];
     const flush = (): void => {
-      statements.push(`INSERT OR REPLACE INTO kv (key, value, ts, deleted) VALUES ${values.join(',')};`);
+      statements.push(`INSERT INTO log (seq, key, value, ts, deleted) VALUES ${values.join(',')};`);
       values = [];
     };
+    const firstSeq = this.nextSeq;
     for (const [key, v] of rows) {
-      values.push(`(${latin1Literal(key)},${latin1Literal(v.value)},${v.ts},${v.deleted ? 1 : 0})`);
+      const seq = this.nextSeq++;
+      rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
+      values.push(`(${seq},${latin1Literal(key)},${latin1Literal(v.value)},${v.ts},${v.deleted ? 1 : 0})`);
       if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
     }
     if (values.length > 0) flush();
-    await this.db.execTransaction(statements.join('\n'));
+    try {
+      await this.db.execTransaction(statements.join('\n'));
+    } catch (err) {
+      this.nextSeq = firstSeq; // nothing was written; reuse the numbers
+      throw err;
+    }
   }
 
-  /** Drops tombstones older than `cutoffTs` from disk and memory. */
-  async purgeTombstones(cutoffTs: number): Promise<number> {
-    await this.db.transaction(() => this.db.run('DELETE FROM kv WHERE deleted = 1 AND ts < ?', [cutoffTs]));
-    let purged = 0;
-    for (const [key, v] of this.committed) {
-      // A newer write may have replaced the tombstone meanwhile; keep that.
-      if (v.deleted && v.ts < cutoffTs && this.latest(key) === v) {
-        this.committed.delete(key);
-        purged++;
-      }
+  /**
+   * Deletes the log rows of superseded versions. Seqs are deleted in
+   * ascending order, which walks the table's pages front to back.
+   */
+  async compact(): Promise<number> {
+    if (this.compacting || this.garbage.length === 0) return 0;
+    this.compacting = true;
+    const seqs = this.garbage.sort((a, b) => a - b);
+    this.garbage = [];
+    try {
+      await this.db.execTransaction(deleteBySeq(seqs));
+      this.counters.rowsCompacted += seqs.length;
+      return seqs.length;
+    } catch (err) {
+      this.garbage.push(...seqs);
+      throw err;
+    } finally {
+      this.compacting = false;
     }
-    this.counters.tombstonesPurged += purged;
-    return purged;
+  }
+
+  /**
+   * Drops tombstones older than `cutoffTs` from disk and memory. Garbage is
+   * compacted first: once the tombstone row is gone, no older row of its key
+   * may be left in the log for a replay to bring back.
+   */
+  async purgeTombstones(cutoffTs: number): Promise<number> {
+    await this.compact();
+    const purged: [string, Stored][] = [];
+    for (const [key, v] of this.committed) {
+      // A newer write may be queued for this key; then the tombstone becomes garbage instead.
+      if (v.deleted && v.ts < cutoffTs && this.latest(key) === v) purged.push([key, v]);
+    }
+    if (purged.length === 0) return 0;
+    await this.db.execTransaction(deleteBySeq(purged.map(([, v]) => v.seq)));
+    for (const [key, v] of purged) if (this.committed.get(key) === v) this.committed.delete(key);
+    this.counters.tombstonesPurged += purged.length;
+    return purged.length;
   }
 
   /** Waits for everything queued to be committed (used on shutdown). */

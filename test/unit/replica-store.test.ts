@@ -44,26 +44,37 @@ interface KvRow {
   deleted: number;
 }
 
+/** What a replay of the log would load: each key's last row. */
 async function diskRows(db: Sqlite): Promise<Array<[key: string, version: Version]>> {
-  const rows = await db.all<KvRow>('SELECT key, value, ts, deleted FROM kv ORDER BY key');
+  const rows = await db.all<KvRow>(
+    'SELECT key, value, ts, deleted FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key',
+  );
   return rows.map((r) => [r.key.toString('latin1'), { value: r.value.toString('latin1'), ts: r.ts, deleted: r.deleted !== 0 }]);
 }
 
-async function rowCount(db: Sqlite): Promise<number> {
-  const rows = await db.all<{ n: number }>('SELECT COUNT(*) AS n FROM kv');
+/** Rows in the log once superseded ones are compacted away. */
+async function rowCount(db: Sqlite, store: ReplicaStore): Promise<number> {
+  await store.compact();
+  const rows = await db.all<{ n: number }>('SELECT COUNT(*) AS n FROM log');
   return rows[0]!.n;
+}
+
+/** A stored version without its log position, to compare with plain versions. */
+function got(store: ReplicaStore, key: string): Version | undefined {
+  const v = store.get(key);
+  return v === undefined ? undefined : { value: v.value, ts: v.ts, deleted: v.deleted };
 }
 
 test('apply then get returns the version; size and counters follow', async (t) => {
   const o = await openStore();
   try {
-    t.is(o.store.get('k'), undefined);
+    t.is(got(o.store, 'k'), undefined);
     await o.store.apply([
       { key: 'k', version: val(10, 'v1') },
       { key: 'gone', version: del(11) },
     ]);
-    t.deepEqual(o.store.get('k'), val(10, 'v1'));
-    t.deepEqual(o.store.get('gone'), del(11));
+    t.deepEqual(got(o.store, 'k'), val(10, 'v1'));
+    t.deepEqual(got(o.store, 'gone'), del(11));
     t.is(o.store.size, 2);
     t.is(o.store.counters.rowsCommitted, 2);
     t.deepEqual(await diskRows(o.db), [
@@ -79,15 +90,15 @@ test('a value is visible to get() only after its apply resolves', async (t) => {
   const o = await openStore();
   try {
     const pending = o.store.apply([{ key: 'k', version: val(1, 'first') }]);
-    t.is(o.store.get('k'), undefined, 'not visible before the commit');
+    t.is(got(o.store, 'k'), undefined, 'not visible before the commit');
     t.is(o.store.size, 0);
     await pending;
-    t.deepEqual(o.store.get('k'), val(1, 'first'));
+    t.deepEqual(got(o.store, 'k'), val(1, 'first'));
 
     const second = o.store.apply([{ key: 'k', version: val(2, 'second') }]);
-    t.deepEqual(o.store.get('k'), val(1, 'first'), 'the old version until the new one commits');
+    t.deepEqual(got(o.store, 'k'), val(1, 'first'), 'the old version until the new one commits');
     await second;
-    t.deepEqual(o.store.get('k'), val(2, 'second'));
+    t.deepEqual(got(o.store, 'k'), val(2, 'second'));
   } finally {
     await o.db.close();
   }
@@ -98,9 +109,9 @@ test('an older version applied after a newer one does not replace it, and still 
   try {
     await o.store.apply([{ key: 'k', version: val(20, 'new') }]);
     await o.store.apply([{ key: 'k', version: val(10, 'old') }]);
-    t.deepEqual(o.store.get('k'), val(20, 'new'));
+    t.deepEqual(got(o.store, 'k'), val(20, 'new'));
     await o.store.apply([{ key: 'k', version: val(20, 'new') }]); // the same version again
-    t.deepEqual(o.store.get('k'), val(20, 'new'));
+    t.deepEqual(got(o.store, 'k'), val(20, 'new'));
     t.deepEqual(await diskRows(o.db), [['k', val(20, 'new')]]);
   } finally {
     await o.db.close();
@@ -116,8 +127,8 @@ test('older and newer versions racing in the same turn: the newest wins either w
       o.store.apply([{ key: 'b', version: val(10, 'old') }]),
       o.store.apply([{ key: 'b', version: val(20, 'new') }]),
     ]);
-    t.deepEqual(o.store.get('a'), val(20, 'new'));
-    t.deepEqual(o.store.get('b'), val(20, 'new'));
+    t.deepEqual(got(o.store, 'a'), val(20, 'new'));
+    t.deepEqual(got(o.store, 'b'), val(20, 'new'));
     t.deepEqual(await diskRows(o.db), [
       ['a', val(20, 'new')],
       ['b', val(20, 'new')],
@@ -137,12 +148,12 @@ test('an older version arriving while the newer one is being committed resolves 
     await new Promise<void>((resolve) => setImmediate(resolve));
     const older = o.store.apply([{ key: 'k', version: val(10, 'old') }]).then(() => {
       olderDone = true;
-      newerSeenByOlder = o.store.get('k');
+      newerSeenByOlder = got(o.store, 'k');
     });
     await Promise.all([newer, older]);
     t.true(olderDone);
     t.deepEqual(newerSeenByOlder, val(20, 'new'), 'when the older write resolves, the newer one is durable');
-    t.deepEqual(o.store.get('k'), val(20, 'new'));
+    t.deepEqual(got(o.store, 'k'), val(20, 'new'));
   } finally {
     await o.db.close();
   }
@@ -155,8 +166,8 @@ test('ties: a tombstone beats a value, larger value bytes beat smaller', async (
     await o.store.apply([{ key: 'd', version: val(5, '\u00ff') }]);
     await o.store.apply([{ key: 'v', version: val(5, '\u00ff') }]);
     await o.store.apply([{ key: 'v', version: val(5, 'a') }]);
-    t.deepEqual(o.store.get('d'), del(5));
-    t.deepEqual(o.store.get('v'), val(5, '\u00ff'));
+    t.deepEqual(got(o.store, 'd'), del(5));
+    t.deepEqual(got(o.store, 'v'), val(5, '\u00ff'));
   } finally {
     await o.db.close();
   }
@@ -178,13 +189,13 @@ test('reopening the file replays every acknowledged version', async (t) => {
     expected.set('plain', val(7, 'overwritten'));
     o = await reopen(o);
     t.is(o.store.size, expected.size);
-    for (const [key, version] of expected) t.deepEqual(o.store.get(key), version, JSON.stringify(key));
+    for (const [key, version] of expected) t.deepEqual(got(o.store, key), version, JSON.stringify(key));
   } finally {
     await o.db.close();
   }
 });
 
-test('many writes to a few keys leave one row per key, holding the newest version', async (t) => {
+test('many writes to a few keys leave one row per key after compaction, holding the newest version', async (t) => {
   let o = await openStore();
   const keys = ['k0', 'k1', 'k2', 'k3', 'k4'];
   const expected = new Map<string, Version>();
@@ -199,11 +210,11 @@ test('many writes to a few keys leave one row per key, holding the newest versio
       }
       await Promise.all(writes);
     }
-    t.is(await rowCount(o.db), keys.length);
+    t.is(await rowCount(o.db, o.store), keys.length);
     t.deepEqual(await diskRows(o.db), [...expected].sort(([a], [b]) => (a < b ? -1 : 1)));
     o = await reopen(o);
     t.is(o.store.size, keys.length);
-    for (const [key, version] of expected) t.deepEqual(o.store.get(key), version, key);
+    for (const [key, version] of expected) t.deepEqual(got(o.store, key), version, key);
   } finally {
     await o.db.close();
   }
@@ -214,10 +225,10 @@ test('a large apply is committed in full (more rows than one INSERT statement ho
   try {
     const items = Array.from({ length: 1234 }, (_, i) => ({ key: `key${String(i).padStart(5, '0')}`, version: val(i + 1, `v${i}`) }));
     await o.store.apply(items);
-    t.is(await rowCount(o.db), 1234);
+    t.is(await rowCount(o.db, o.store), 1234);
     o = await reopen(o);
     t.is(o.store.size, 1234);
-    t.deepEqual(o.store.get('key01233'), val(1234, 'v1233'));
+    t.deepEqual(got(o.store, 'key01233'), val(1234, 'v1233'));
   } finally {
     await o.db.close();
   }
@@ -230,8 +241,8 @@ test('an apply larger than one commit batch resolves only once all its rows are 
     const items = Array.from({ length: n }, (_, i) => ({ key: `big${i}`, version: val(1, 'x') }));
     await o.store.apply(items);
     t.is(o.store.size, n, 'every row visible when the promise resolves');
-    t.deepEqual(o.store.get(`big${n - 1}`), val(1, 'x'));
-    t.is(await rowCount(o.db), n);
+    t.deepEqual(got(o.store, `big${n - 1}`), val(1, 'x'));
+    t.is(await rowCount(o.db, o.store), n);
   } finally {
     await o.db.close();
   }
@@ -250,11 +261,11 @@ test('purgeTombstones removes old tombstones from disk and memory, keeps newer o
     const purged = await o.store.purgeTombstones(500);
     t.is(purged, 2);
     t.is(o.store.counters.tombstonesPurged, 2);
-    t.is(o.store.get('old-tomb'), undefined);
-    t.is(o.store.get('old-tomb-2'), undefined);
-    t.deepEqual(o.store.get('at-cutoff'), del(500), 'ts equal to the cutoff is kept');
-    t.deepEqual(o.store.get('new-tomb'), del(1000));
-    t.deepEqual(o.store.get('old-value'), val(100, 'kept'));
+    t.is(got(o.store, 'old-tomb'), undefined);
+    t.is(got(o.store, 'old-tomb-2'), undefined);
+    t.deepEqual(got(o.store, 'at-cutoff'), del(500), 'ts equal to the cutoff is kept');
+    t.deepEqual(got(o.store, 'new-tomb'), del(1000));
+    t.deepEqual(got(o.store, 'old-value'), val(100, 'kept'));
     t.is(o.store.size, 3);
     t.deepEqual(
       (await diskRows(o.db)).map(([key]) => key),
@@ -262,7 +273,7 @@ test('purgeTombstones removes old tombstones from disk and memory, keeps newer o
     );
     t.is(await o.store.purgeTombstones(500), 0, 'nothing left to purge');
     o = await reopen(o);
-    t.is(o.store.get('old-tomb'), undefined, 'purged tombstones do not come back');
+    t.is(got(o.store, 'old-tomb'), undefined, 'purged tombstones do not come back');
     t.is(o.store.size, 3);
   } finally {
     await o.db.close();
@@ -277,9 +288,9 @@ test('purgeTombstones keeps a key whose tombstone is being replaced by a queued 
     const purged = await o.store.purgeTombstones(500);
     await write;
     t.is(purged, 0);
-    t.deepEqual(o.store.get('k'), val(200, 'revived'));
+    t.deepEqual(got(o.store, 'k'), val(200, 'revived'));
     o = await reopen(o);
-    t.deepEqual(o.store.get('k'), val(200, 'revived'));
+    t.deepEqual(got(o.store, 'k'), val(200, 'revived'));
   } finally {
     await o.db.close();
   }
@@ -298,7 +309,7 @@ test('scan returns keys in unsigned byte order after a key, at most `limit`', as
       all.map((e) => e.key),
       sorted,
     );
-    t.deepEqual(all[0]!.version, val(4, 'v3'), 'entries carry their versions');
+    t.like(all[0]!.version, val(4, 'v3'), 'entries carry their versions');
 
     t.deepEqual(
       o.store.scan(undefined, 3).map((e) => e.key),
@@ -354,12 +365,12 @@ test('property: random concurrent applies end in the newest version per key, in 
       }
       await Promise.all(writes);
     }
-    const memory = new Map([...expected.keys()].map((k) => [k, o.store.get(k)]));
+    const memory = new Map([...expected.keys()].map((k) => [k, got(o.store, k)]));
     t.deepEqual(memory, expected, `memory; ${seedNote(seed)}`);
-    t.is(await rowCount(o.db), expected.size, `rows; ${seedNote(seed)}`);
+    t.is(await rowCount(o.db, o.store), expected.size, `rows; ${seedNote(seed)}`);
     o = await reopen(o);
     t.is(o.store.size, expected.size, seedNote(seed));
-    const replayed = new Map([...expected.keys()].map((k) => [k, o.store.get(k)]));
+    const replayed = new Map([...expected.keys()].map((k) => [k, got(o.store, k)]));
     t.deepEqual(replayed, expected, `after reopen; ${seedNote(seed)}`);
   } finally {
     await o.db.close();
