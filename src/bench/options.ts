@@ -1,0 +1,179 @@
+/**
+ * The benchmark's command line: names, defaults and validation. Pure, so it
+ * can be tested without a cluster. Every problem is a UsageError with one
+ * plain sentence; the CLI prints it with the usage text.
+ */
+import { randomInt } from 'node:crypto';
+import { UsageError, parseArgs, parseEndpoint } from '../cli/args';
+import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
+import { LevelName, parseLevel } from '../coordinator/levels';
+import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
+import { SEED_MAX } from './prng';
+import { WORKLOAD_NAMES, WorkloadName } from './workloads';
+
+/** Most requests in flight; a node reads at most 1024 per connection anyway (limits.ts). */
+export const CONCURRENCY_MAX = 4096;
+/** Most connections per node. */
+export const CONNECTIONS_MAX = 64;
+
+export const DEFAULTS = {
+  workload: 'write' as WorkloadName,
+  level: 'QUORUM' as LevelName,
+  concurrency: 64,
+  /** The restart workload loads at higher concurrency so that coordinators fill their internode batches. */
+  restartConcurrency: 256,
+  connections: 1,
+  keys: 100_000,
+  valueSize: 100,
+  durationSeconds: 10,
+  distribution: 'uniform' as Distribution,
+  restartNode: 0,
+};
+
+export const USAGE = `usage: scripts/bench.sh [options]        (or: npm run bench -- [options])
+
+Where:
+  --spawn                 start a private four-node cluster in a temp dir, stop it afterwards
+  --cluster FILE          the cluster file of a running cluster (default $KV_DATA_DIR/cluster.json)
+  --node HOST:PORT[,...]  or the nodes' addresses directly
+What:
+  --workload NAME         write | read | mixed | read-mostly | echo | restart   (default write)
+                          read, mixed (50/50) and read-mostly (95/5) write every key once first;
+                          echo is ping(payload) only; restart needs --spawn (see docs/benchmarks.md)
+  --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
+  --keys N                number of distinct keys, key000000 ... (default 100000)
+  --value-size BYTES      value size, also the echo payload size (default 100)
+  --distribution D        uniform | zipfian (default uniform)
+How much:
+  --duration SECONDS      run this long (default 10) ...
+  --ops N                 ... or run this many operations
+  --concurrency N         requests in flight (default 64; 256 for restart)
+  --rate OPS              offer this many ops/s (open loop); ops due while --concurrency
+                          are in flight are not sent and count as Backlog errors
+  --connections N         connections per node (default 1)
+  --timeout-ms MS         per-request deadline of the client (default 5000)
+  --seed N                seed of keys, op mix and values (default random, printed)
+  --restart-node ID       the node the restart workload kills and restarts (default 0)
+Output:
+  --out FILE              also write the results as JSON
+  --compare               run echo, then the workload, with the same options; print workload/echo
+  --help                  this text`;
+
+const SWITCHES = ['spawn', 'compare', 'help'] as const;
+const VALUED = [
+  'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
+  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node',
+] as const;
+
+export interface BenchOptions {
+  readonly workload: WorkloadName;
+  readonly level: LevelName;
+  readonly concurrency: number;
+  readonly connections: number;
+  readonly keys: number;
+  readonly valueSize: number;
+  /** Exactly one of ops and durationSeconds is set (restart: neither; it writes each key once). */
+  readonly ops?: number;
+  readonly durationSeconds?: number;
+  readonly distribution: Distribution;
+  readonly rate?: number;
+  readonly seed: number;
+  readonly out?: string;
+  readonly spawn: boolean;
+  readonly compare: boolean;
+  readonly cluster?: string;
+  readonly nodes?: { host: string; port: number }[];
+  readonly timeoutMs?: number;
+  readonly restartNode: number;
+}
+
+export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
+
+function number(flags: Map<string, string | true>, name: string): number | undefined {
+  const text = flags.get(name);
+  if (typeof text !== 'string') return undefined;
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, not "${text}"`);
+  return n;
+}
+
+function integer(flags: Map<string, string | true>, name: string, min: number, max: number): number | undefined {
+  const n = number(flags, name);
+  if (n !== undefined && !(Number.isInteger(n) && n >= min && n <= max)) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${String(flags.get(name))}"`);
+  }
+  return n;
+}
+
+function positive(flags: Map<string, string | true>, name: string): number | undefined {
+  const n = number(flags, name);
+  if (n !== undefined && !(n > 0)) throw new UsageError(`--${name} must be greater than 0, not "${String(flags.get(name))}"`);
+  return n;
+}
+
+function oneOf<T extends string>(flags: Map<string, string | true>, name: string, allowed: readonly T[], fallback: T): T {
+  const text = flags.get(name);
+  if (typeof text !== 'string') return fallback;
+  const found = allowed.find((a) => a === text.toLowerCase());
+  if (found === undefined) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, not "${text}"`);
+  return found;
+}
+
+function string(flags: Map<string, string | true>, name: string): string | undefined {
+  const v = flags.get(name);
+  if (v === '') throw new UsageError(`--${name} needs a value`);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function parseBenchArgs(argv: string[]): ParsedCommand {
+  const { flags, positional } = parseArgs(argv, SWITCHES, VALUED);
+  if (flags.has('help')) return { help: true };
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+
+  const workload = oneOf(flags, 'workload', WORKLOAD_NAMES, DEFAULTS.workload);
+  const levelText = string(flags, 'level');
+  const level = levelText === undefined ? DEFAULTS.level : parseLevel(levelText);
+  if (level === undefined) throw new UsageError(`--level must be ONE, QUORUM or ALL, not "${levelText}"`);
+  const restart = workload === 'restart';
+
+  const opsFlag = integer(flags, 'ops', 1, Number.MAX_SAFE_INTEGER);
+  const durationFlag = positive(flags, 'duration');
+  if (opsFlag !== undefined && durationFlag !== undefined) throw new UsageError('give --duration or --ops, not both');
+  const rate = positive(flags, 'rate');
+  const spawn = flags.has('spawn');
+  const compare = flags.has('compare');
+  const cluster = string(flags, 'cluster');
+  const nodeText = string(flags, 'node');
+  const restartNode = integer(flags, 'restart-node', 0, Number.MAX_SAFE_INTEGER);
+  const out = string(flags, 'out');
+
+  if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
+  if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
+  if (compare && (workload === 'echo' || restart)) throw new UsageError(`--compare compares a workload with echo: it does not apply to --workload ${workload}`);
+  if (restart && !spawn) throw new UsageError('--workload restart kills and restarts a node: it needs --spawn');
+  if (restart && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
+    throw new UsageError('--workload restart writes each of --keys keys once: --ops, --duration and --rate do not apply');
+  }
+  if (!restart && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart');
+
+  return {
+    help: false,
+    workload,
+    level,
+    concurrency: integer(flags, 'concurrency', 1, CONCURRENCY_MAX) ?? (restart ? DEFAULTS.restartConcurrency : DEFAULTS.concurrency),
+    connections: integer(flags, 'connections', 1, CONNECTIONS_MAX) ?? DEFAULTS.connections,
+    keys: integer(flags, 'keys', 1, KEYS_MAX) ?? DEFAULTS.keys,
+    valueSize: integer(flags, 'value-size', 0, VALUE_BYTES_MAX_CEILING) ?? DEFAULTS.valueSize,
+    ...(restart ? {} : opsFlag !== undefined ? { ops: opsFlag } : { durationSeconds: durationFlag ?? DEFAULTS.durationSeconds }),
+    distribution: oneOf(flags, 'distribution', DISTRIBUTIONS, DEFAULTS.distribution),
+    ...(rate !== undefined ? { rate } : {}),
+    seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),
+    ...(out !== undefined ? { out } : {}),
+    spawn,
+    compare,
+    ...(cluster !== undefined ? { cluster } : {}),
+    ...(nodeText !== undefined ? { nodes: nodeText.split(',').map(parseEndpoint) } : {}),
+    ...(flags.has('timeout-ms') ? { timeoutMs: positive(flags, 'timeout-ms') } : {}),
+    restartNode: restartNode ?? DEFAULTS.restartNode,
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Results: the JSON written by --out and the text block printed at the end,
+ * laid out like cassandra-stress's summary. Both come from the same object,
+ * so they always agree.
+ */
+import { LevelName } from '../coordinator/levels';
+import { LatencySummary } from './histogram';
+import { Distribution } from './keys';
+import { RunResult } from './runner';
+
+/** What a run was asked to do, kept with its results so they can be told apart later. */
+export interface RunConfig {
+  readonly concurrency: number;
+  readonly connections: number;
+  readonly keys: number;
+  readonly valueSize: number;
+  readonly distribution: Distribution;
+  /** Offered ops/s; null for a closed-loop run. */
+  readonly rate: number | null;
+  readonly nodes: number;
+}
+
+export interface BenchResult {
+  readonly workload: string;
+  /** null for echo, which involves no replicas. */
+  readonly level: LevelName | null;
+  /** Successful operations per second of wall time. */
+  readonly opsPerSec: number;
+  /** Of successful operations, in ms. */
+  readonly latencyMs: LatencySummary;
+  /** Failed operations by type (KvError code, Backlog, NotFound, …). */
+  readonly errors: Record<string, number>;
+  /** Operations that ended: successes plus errors. */
+  readonly ops: number;
+  readonly seconds: number;
+  readonly seed: number;
+  readonly config: RunConfig;
+}
+
+/** Extra fields of --workload restart. */
+export interface RestartResult extends BenchResult {
+  readonly restartedNode: number;
+  /** From spawning the killed node until it answered a request (polled every 50 ms). */
+  readonly restart_ms: number;
+  /** Resident memory of each node after the load, by node id; null where unreadable (not Linux). */
+  readonly rss_mb: Record<string, number | null>;
+}
+
+export interface CompareResult {
+  readonly echo: BenchResult;
+  readonly workload: BenchResult;
+  /** workload.opsPerSec / echo.opsPerSec; null if echo completed nothing. */
+  readonly ratio: number | null;
+}
+
+const round = (n: number, digits: number): number => Number(n.toFixed(digits));
+
+export function benchResult(workload: string, level: LevelName | null, run: RunResult, seed: number, config: RunConfig): BenchResult {
+  const l = run.latency.summary();
+  return {
+    workload,
+    level,
+    opsPerSec: run.seconds > 0 ? round(run.successes / run.seconds, 1) : 0,
+    // Rounding is monotonic, so p50 <= p95 <= … <= max still holds afterwards.
+    latencyMs: { mean: round(l.mean, 3), p50: round(l.p50, 3), p95: round(l.p95, 3), p99: round(l.p99, 3), p999: round(l.p999, 3), max: round(l.max, 3) },
+    errors: run.errors,
+    ops: run.ops,
+    seconds: round(run.seconds, 3),
+    seed,
+    config,
+  };
+}
+
+export function compareResult(echo: BenchResult, workload: BenchResult): CompareResult {
+  return { echo, workload, ratio: echo.opsPerSec > 0 ? round(workload.opsPerSec / echo.opsPerSec, 4) : null };
+}
+
+const LABEL_WIDTH = 26;
+const line = (label: string, value: string): string => `${label.padEnd(LABEL_WIDTH)}: ${value}`;
+const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => `${n.toFixed(2)} ms`;
+
+function clock(seconds: number): string {
+  const s = Math.round(seconds);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+}
+
+export function formatResult(r: BenchResult): string {
+  const errorTotal = Object.values(r.errors).reduce((a, b) => a + b, 0);
+  const c = r.config;
+  const lines = [
+    line('Workload', `${r.workload}${r.level ? ` at ${r.level}` : ''}`),
+    line('Op rate', `${count(r.opsPerSec)} op/s`),
+    line('Latency mean', ms(r.latencyMs.mean)),
+    line('Latency median', ms(r.latencyMs.p50)),
+    line('Latency 95th percentile', ms(r.latencyMs.p95)),
+    line('Latency 99th percentile', ms(r.latencyMs.p99)),
+    line('Latency 99.9th percentile', ms(r.latencyMs.p999)),
+    line('Latency max', ms(r.latencyMs.max)),
+    line('Total operations', count(r.ops)),
+    line('Total errors', count(errorTotal)),
+    ...Object.entries(r.errors).map(([type, n]) => line(`  ${type}`, count(n))),
+    line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
+    line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ` +
+      `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}`),
+    line('Seed', String(r.seed)),
+  ];
+  return lines.join('\n');
+}
+
+export function formatRestart(r: RestartResult): string {
+  return [
+    formatResult(r),
+    ...Object.entries(r.rss_mb).map(([id, mb]) => line(`RSS node ${id}`, mb === null ? 'unknown' : `${mb.toFixed(1)} MB`)),
+    line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
+  ].join('\n');
+}
+
+export function formatCompare(c: CompareResult): string {
+  const ratio = c.ratio === null ? 'n/a (echo completed nothing)' : `${c.ratio.toFixed(3)} (${c.workload.workload} reaches ${(c.ratio * 100).toFixed(1)}% of the echo op rate)`;
+  return [
+    '== echo ==',
+    formatResult(c.echo),
+    '',
+    `== ${c.workload.workload} ==`,
+    formatResult(c.workload),
+    '',
+    line(`Ratio ${c.workload.workload}/echo`, ratio),
+  ].join('\n');
+}

@@ -1,0 +1,45 @@
+/**
+ * The measurements of --workload restart, after its load: each node's resident
+ * memory, and how long a node takes to come back after kill -9.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { LocalCluster } from '../harness/local-cluster';
+
+const KB_PER_MB = 1024;
+
+/** VmRSS in kB from the text of /proc/<pid>/status; undefined if absent. */
+export function parseVmRssKb(status: string): number | undefined {
+  const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(status);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Resident memory of a process in MB (one decimal), or null where /proc cannot tell. */
+export function rssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const kb = parseVmRssKb(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb === undefined ? null : Math.round((kb / KB_PER_MB) * 10) / 10;
+  } catch {
+    return null;
+  }
+}
+
+/** RSS of every node of the cluster, by node id. */
+export function clusterRssMb(cluster: LocalCluster): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const n of cluster.config.nodes) out[String(n.id)] = rssMb(cluster.pid(n.id));
+  return out;
+}
+
+/**
+ * Kills node `id` with SIGKILL (no clean shutdown, as in a crash), then starts
+ * it again and returns the ms from the spawn until it answered a request. The
+ * harness polls every 50 ms, so that is the resolution.
+ */
+export async function timeRestart(cluster: LocalCluster, id: number): Promise<number> {
+  await cluster.kill(id);
+  const start = performance.now();
+  await cluster.startNode(id);
+  return Math.round(performance.now() - start);
+}

@@ -1,0 +1,95 @@
+/**
+ * What each workload does per operation. Operations are spread round robin
+ * over several clients, one per node (see cli/bench.ts), so that every node
+ * coordinates its share of the requests.
+ */
+import { LevelName } from '../coordinator/levels';
+import { formatKey, KeyChooser } from './keys';
+import { Prng } from './prng';
+import { Operation } from './runner';
+
+export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart';
+
+export interface WorkloadSpec {
+  /** Share of operations that are reads; the rest are writes. */
+  readonly readFraction: number;
+  /** Write every key once before measuring, so that reads find values. */
+  readonly preload: boolean;
+  /** ping(payload) instead of reads and writes. */
+  readonly echo: boolean;
+  readonly description: string;
+}
+
+export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
+  write: { readFraction: 0, preload: false, echo: false, description: 'puts only' },
+  read: { readFraction: 1, preload: true, echo: false, description: 'gets only, after writing every key once' },
+  mixed: { readFraction: 0.5, preload: true, echo: false, description: '50% gets, 50% puts (YCSB A)' },
+  'read-mostly': { readFraction: 0.95, preload: true, echo: false, description: '95% gets, 5% puts (YCSB B)' },
+  echo: { readFraction: 0, preload: false, echo: true, description: 'ping(payload): the RPC stack alone, no storage' },
+  restart: { readFraction: 0, preload: false, echo: false, description: 'load --keys keys, report RSS, time a kill -9 and restart (needs --spawn)' },
+};
+
+export const WORKLOAD_NAMES = Object.keys(WORKLOADS) as WorkloadName[];
+
+/** A read of a preloaded key that found nothing (with --level ONE possibly a replica not yet written). */
+export const NOT_FOUND_ERROR = 'NotFound';
+/** A ping answered with a payload of another length. */
+export const BAD_ECHO_ERROR = 'BadEcho';
+
+/** The part of KvClient the benchmark uses; tests can pass fakes. */
+export interface BenchClient {
+  put(key: string, value: Buffer, level: LevelName): Promise<unknown>;
+  get(key: string, level: LevelName): Promise<{ found: boolean }>;
+  ping(payload: Buffer): Promise<Buffer>;
+}
+
+export class OperationError extends Error {
+  constructor(type: string, message: string) {
+    super(message);
+    this.name = type;
+  }
+}
+
+export interface WorkloadContext {
+  readonly clients: readonly BenchClient[];
+  readonly level: LevelName;
+  readonly keys: number;
+  /** Key prefixes that spread keys over the ring (keys.ts ringSpread). */
+  readonly spread: readonly string[];
+  /** The value written by puts, and the payload of pings. */
+  readonly value: Buffer;
+  readonly chooser: KeyChooser;
+  /** Decides read or write; seeded, so a run's op mix is repeatable. */
+  readonly rng: Prng;
+}
+
+/** Round robin by operation number: client i coordinates through node i. */
+function clientFor(clients: readonly BenchClient[], seq: number): BenchClient {
+  return clients[seq % clients.length]!;
+}
+
+/** The measured operation of a workload. */
+export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Operation {
+  const spec = WORKLOADS[name];
+  if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.value);
+  return async (seq) => {
+    const client = clientFor(ctx.clients, seq);
+    const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.nextFloat() < spec.readFraction);
+    const key = formatKey(ctx.chooser.next(), ctx.keys, ctx.spread);
+    if (!isRead) return client.put(key, ctx.value, ctx.level);
+    const r = await client.get(key, ctx.level);
+    if (!r.found && spec.preload) throw new OperationError(NOT_FOUND_ERROR, `${key} not found`);
+    return r;
+  };
+}
+
+/** Writes key number `seq`: operation k of a load writes key k, so `ops = keys` writes every key once. */
+export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | 'keys' | 'value' | 'spread'>): Operation {
+  return (seq) => clientFor(ctx.clients, seq).put(formatKey(seq, ctx.keys, ctx.spread), ctx.value, ctx.level);
+}
+
+async function echo(client: BenchClient, payload: Buffer): Promise<Buffer> {
+  const reply = await client.ping(payload);
+  if (reply.length !== payload.length) throw new OperationError(BAD_ECHO_ERROR, `ping returned ${reply.length} bytes for ${payload.length}`);
+  return reply;
+}

@@ -1,0 +1,270 @@
+/**
+ * The load generator, in the spirit of cassandra-stress and YCSB, built on
+ * the project's own client library:
+ *   scripts/bench.sh --spawn --workload mixed --duration 30
+ *   scripts/bench.sh --cluster data/cluster.json --workload read --rate 5000 --out r.json
+ *   scripts/bench.sh --spawn --workload write --compare
+ * See --help (bench/options.ts) and docs/benchmarks.md.
+ *
+ * Results go to stdout (and --out as JSON); status lines and, on a terminal,
+ * a live progress line go to stderr. Ctrl-C stops the run, prints what was
+ * measured so far, and still stops a --spawn cluster.
+ */
+import { writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { KvClient, NodeEndpoint } from '../client/client';
+import { isKvError } from '../common/errors';
+import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
+import { Ring } from '../partitioner/ring';
+import { LocalCluster } from '../harness/local-cluster';
+import { makeChooser, ringSpread } from '../bench/keys';
+import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
+import { Prng } from '../bench/prng';
+import {
+  BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
+} from '../bench/report';
+import { clusterRssMb, timeRestart } from '../bench/restart';
+import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
+import { loadOperation, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
+import { clusterFilePath, UsageError } from './args';
+
+const PROGRESS_INTERVAL_MS = 1000;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report an interrupted command. */
+const EXIT_INTERRUPTED = 130;
+
+type Output = { kind: 'single'; result: BenchResult } | { kind: 'restart'; result: RestartResult } | { kind: 'compare'; result: CompareResult };
+
+interface Target {
+  readonly nodes: readonly NodeEndpoint[];
+  readonly maxValueBytes: number;
+  /** Key prefixes that spread the keys over every node's range ([''] without tokens). */
+  readonly spread: readonly string[];
+}
+
+function clusterTarget(config: ClusterConfig): Target {
+  const ring = new Ring(config.nodes, config.replicationFactor);
+  const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
+  return { nodes: config.nodes, maxValueBytes: config.settings.maxValueBytes, spread };
+}
+
+const status = (text: string): void => {
+  process.stderr.write(`bench: ${text}\n`);
+};
+
+/** The nodes to load: those of --node, else of the cluster file. */
+function existingTarget(opts: BenchOptions): Target {
+  if (opts.nodes) return { nodes: opts.nodes, maxValueBytes: VALUE_BYTES_MAX_DEFAULT, spread: [''] };
+  // Clients do not need the cluster secret; a placeholder satisfies the loader.
+  const env = { ...process.env, KV_CLUSTER_SECRET: process.env.KV_CLUSTER_SECRET ?? 'not-needed-by-clients' };
+  return clusterTarget(loadClusterFile(clusterFilePath(opts.cluster), env));
+}
+
+function checkTarget(opts: BenchOptions, target: Target): void {
+  if (opts.valueSize > target.maxValueBytes) {
+    throw new UsageError(`--value-size ${opts.valueSize} is above the cluster's maxValueBytes (${target.maxValueBytes})`);
+  }
+  if (opts.workload === 'restart' && opts.restartNode >= target.nodes.length) {
+    throw new UsageError(`--restart-node must be a node id from 0 to ${target.nodes.length - 1}`);
+  }
+}
+
+/**
+ * One client per node, client i starting at node i: a KvClient sends all its
+ * requests to one node, and the runner deals operations round robin over the
+ * clients, so every node coordinates an equal share.
+ */
+function makeClients(opts: BenchOptions, target: Target): KvClient[] {
+  return target.nodes.map((_, i) => new KvClient(target.nodes, {
+    startAt: i,
+    connectionsPerNode: opts.connections,
+    valueBytesMax: target.maxValueBytes,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  }));
+}
+
+/** On a terminal, rewrites one stderr line every second; returns a function that clears it. */
+function showProgress(label: string, runner: Runner): () => void {
+  if (!process.stderr.isTTY) return () => undefined;
+  let last = runner.progress();
+  const timer = setInterval(() => {
+    const p = runner.progress();
+    const rate = p.elapsedMs > last.elapsedMs ? ((p.ops - last.ops) * 1000) / (p.elapsedMs - last.elapsedMs) : 0;
+    process.stderr.write(`\r\x1b[K${label}: ${(p.elapsedMs / 1000).toFixed(0)} s, ${p.ops.toLocaleString('en-US')} ops, ` +
+      `${Math.round(rate).toLocaleString('en-US')} ops/s, ${p.errors.toLocaleString('en-US')} errors`);
+    last = p;
+  }, PROGRESS_INTERVAL_MS);
+  return () => {
+    clearInterval(timer);
+    process.stderr.write('\r\x1b[K');
+  };
+}
+
+class Bench {
+  private preloaded = false;
+
+  constructor(
+    private readonly opts: BenchOptions,
+    private readonly clients: readonly KvClient[],
+    private readonly signal: AbortSignal,
+    private readonly spread: readonly string[],
+  ) {}
+
+  private config(): RunConfig {
+    const o = this.opts;
+    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients.length };
+  }
+
+  private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {
+    const runner = new Runner(op, { concurrency: this.opts.concurrency, signal: this.signal, ...limits });
+    const clear = showProgress(label, runner);
+    try {
+      return await runner.run();
+    } finally {
+      clear();
+    }
+  }
+
+  /** Writes every key once, closed loop, unmeasured: reads then find values. */
+  private async preload(): Promise<void> {
+    if (this.preloaded) return;
+    status(`preloading ${this.opts.keys.toLocaleString('en-US')} keys at ${this.opts.level}…`);
+    const r = await this.load('preload');
+    const failed = r.ops - r.successes;
+    status(`preloaded in ${r.seconds.toFixed(1)} s${failed > 0 ? `; ${failed} writes failed: ${JSON.stringify(r.errors)}` : ''}`);
+    this.preloaded = true;
+  }
+
+  private load(label: string): Promise<RunResult> {
+    const value = new Prng(this.opts.seed).bytes(this.opts.valueSize);
+    const op = loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, spread: this.spread });
+    return this.measure(label, op, { ops: this.opts.keys });
+  }
+
+  /**
+   * One measured workload. Every call draws keys, op mix and value from fresh
+   * generators seeded by --seed, so --compare's two halves see the same sequence.
+   */
+  async workload(name: WorkloadName): Promise<BenchResult> {
+    const spec = WORKLOADS[name];
+    if (spec.preload) await this.preload();
+    const master = new Prng(this.opts.seed);
+    const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.nextUint32()));
+    const rng = new Prng(master.nextUint32());
+    const value = master.bytes(this.opts.valueSize);
+    const op = workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, chooser, rng, spread: this.spread });
+    const { ops, durationSeconds, rate } = this.opts;
+    status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
+    const r = await this.measure(name, op, {
+      ...(ops !== undefined ? { ops } : { durationMs: durationSeconds! * 1000 }),
+      ...(rate !== undefined ? { rate } : {}),
+    });
+    return benchResult(name, spec.echo ? null : this.opts.level, r, this.opts.seed, this.config());
+  }
+
+  /** Loads every key once, then measures memory and a crash restart. */
+  async restart(cluster: LocalCluster): Promise<RestartResult> {
+    status(`loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`);
+    const r = await this.load('load');
+    const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
+    const rss = clusterRssMb(cluster);
+    if (this.signal.aborted) return { ...loaded, restartedNode: this.opts.restartNode, restart_ms: 0, rss_mb: rss };
+    status(`killing node ${this.opts.restartNode} (SIGKILL) and restarting it…`);
+    const restartMs = await timeRestart(cluster, this.opts.restartNode);
+    return { ...loaded, restartedNode: this.opts.restartNode, restart_ms: restartMs, rss_mb: rss };
+  }
+}
+
+async function runBench(opts: BenchOptions, clients: KvClient[], cluster: LocalCluster | undefined, signal: AbortSignal, spread: readonly string[]): Promise<Output> {
+  const bench = new Bench(opts, clients, signal, spread);
+  if (opts.workload === 'restart') return { kind: 'restart', result: await bench.restart(cluster!) };
+  if (!opts.compare) return { kind: 'single', result: await bench.workload(opts.workload) };
+  const echo = await bench.workload('echo');
+  const workload = await bench.workload(opts.workload);
+  return { kind: 'compare', result: compareResult(echo, workload) };
+}
+
+function render(output: Output): string {
+  switch (output.kind) {
+    case 'single':
+      return formatResult(output.result);
+    case 'restart':
+      return formatRestart(output.result);
+    case 'compare':
+      return formatCompare(output.result);
+  }
+}
+
+/**
+ * Ctrl-C or SIGTERM: stop issuing, let requests in flight finish, report,
+ * clean up. (On a terminal the nodes of a --spawn cluster get the Ctrl-C too,
+ * being in the same process group; the harness then only reaps them.)
+ */
+function stopOnSignals(stop: AbortController): () => void {
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stop.signal.aborted) return;
+    status(`${sig}: stopping…`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseBenchArgs(process.argv.slice(2));
+  if (parsed.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const opts: BenchOptions = parsed;
+  const stop = new AbortController();
+  const restoreSignals = stopOnSignals(stop);
+  let cluster: LocalCluster | undefined;
+  try {
+    if (opts.spawn) {
+      status('starting a four-node cluster…');
+      const started = performance.now();
+      cluster = await LocalCluster.start();
+      status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
+    }
+    if (stop.signal.aborted) return EXIT_INTERRUPTED;
+    const target = cluster ? clusterTarget(cluster.config) : existingTarget(opts);
+    checkTarget(opts, target);
+    const clients = makeClients(opts, target);
+    let output: Output;
+    try {
+      output = await runBench(opts, clients, cluster, stop.signal, target.spread);
+    } finally {
+      for (const c of clients) c.close();
+    }
+    process.stdout.write(render(output) + '\n');
+    if (stop.signal.aborted) {
+      status('stopped early: the results above are partial and were not written to --out');
+      return EXIT_INTERRUPTED;
+    }
+    if (opts.out !== undefined) writeFileSync(opts.out, JSON.stringify(output.result, null, 2) + '\n');
+    return 0;
+  } finally {
+    if (cluster) {
+      status('stopping the cluster…');
+      await cluster.destroy();
+    }
+    restoreSignals();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    const known = err instanceof UsageError || err instanceof ConfigError || isKvError(err);
+    process.stderr.write(`bench: ${known ? (err as Error).message : (err as Error).stack}\n`);
+    if (err instanceof UsageError) process.stderr.write(USAGE + '\n');
+    process.exit(err instanceof UsageError || err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILED);
+  },
+);

@@ -1,0 +1,97 @@
+/**
+ * The benchmark tool end to end: the real CLI as a child process, with its
+ * own --spawn cluster. Asserts that runs complete and report sane fields,
+ * never how fast they were.
+ */
+import test, { ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const BENCH_JS = resolve(__dirname, '../src/cli/bench.js');
+const TINY = ['--spawn', '--ops', '200', '--keys', '50', '--concurrency', '4', '--seed', '1'];
+
+interface Exit {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runBench(args: string[]): Promise<Exit> {
+  return new Promise((resolveExit, reject) => {
+    const child = spawn(process.execPath, [BENCH_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolveExit({ code, stdout, stderr }));
+  });
+}
+
+/** Runs the CLI with --out to a temp file and returns the exit and the parsed JSON. */
+async function runWithOut(args: string[]): Promise<{ exit: Exit; json: Record<string, any> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-test-'));
+  try {
+    const out = join(dir, 'result.json');
+    const exit = await runBench([...args, '--out', out]);
+    if (exit.code !== 0) return { exit, json: {} };
+    return { exit, json: JSON.parse(readFileSync(out, 'utf8')) as Record<string, any> };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function assertSaneResult(t: ExecutionContext, r: Record<string, any>, workload: string, ops: number): void {
+  t.is(r.workload, workload);
+  t.is(r.ops, ops);
+  t.true(r.opsPerSec > 0, `opsPerSec ${r.opsPerSec}`);
+  t.true(r.seconds > 0);
+  t.is(typeof r.errors, 'object');
+  t.false(Array.isArray(r.errors));
+  for (const n of Object.values(r.errors)) t.true(Number.isInteger(n) && (n as number) > 0);
+  const l = r.latencyMs;
+  for (const f of ['mean', 'p50', 'p95', 'p99', 'p999', 'max']) t.true(typeof l[f] === 'number' && l[f] >= 0, `${f} = ${l[f]}`);
+  t.true(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, JSON.stringify(l));
+  t.true(l.mean <= l.max);
+}
+
+test.serial('a tiny write run with --spawn completes and reports sane fields', async (t) => {
+  const { exit, json } = await runWithOut(TINY);
+  t.is(exit.code, 0, exit.stderr);
+  assertSaneResult(t, json, 'write', 200);
+  t.is(json.level, 'QUORUM');
+  t.is(json.seed, 1);
+  t.regex(exit.stdout, /Op rate\s+: [\d,]+ op\/s/);
+  t.regex(exit.stdout, /Latency 99\.9th percentile\s+: [\d.]+ ms/);
+  t.regex(exit.stdout, /Total operation time/);
+});
+
+test.serial('--compare runs echo and the workload and reports their ratio', async (t) => {
+  const { exit, json } = await runWithOut([...TINY, '--workload', 'mixed', '--compare']);
+  t.is(exit.code, 0, exit.stderr);
+  t.deepEqual(Object.keys(json).sort(), ['echo', 'ratio', 'workload']);
+  assertSaneResult(t, json.echo, 'echo', 200);
+  assertSaneResult(t, json.workload, 'mixed', 200);
+  t.is(json.echo.level, null);
+  t.true(typeof json.ratio === 'number' && json.ratio > 0);
+  t.regex(exit.stdout, /Ratio mixed\/echo\s+: [\d.]+/);
+});
+
+test('bad options: one-line error, the usage, exit 2, no cluster started', async (t) => {
+  const exit = await runBench(['--spawn', '--concurrency', '0']);
+  t.is(exit.code, 2);
+  t.regex(exit.stderr.split('\n')[0]!, /^bench: --concurrency must be a whole number from 1 to \d+, not "0"$/);
+  t.regex(exit.stderr, /usage: scripts\/bench\.sh/);
+  t.notRegex(exit.stderr, /starting a four-node cluster/);
+});
+
+test('--help prints the usage and exits 0', async (t) => {
+  const exit = await runBench(['--help']);
+  t.is(exit.code, 0);
+  for (const name of ['--workload', '--level', '--concurrency', '--connections', '--keys', '--value-size', '--duration', '--ops',
+    '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare']) {
+    t.true(exit.stdout.includes(name), name);
+  }
+});

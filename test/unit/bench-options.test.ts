@@ -1,0 +1,85 @@
+import test from 'ava';
+import { UsageError } from '../../src/cli/args';
+import { BenchOptions, DEFAULTS, parseBenchArgs } from '../../src/bench/options';
+
+function options(argv: string[]): BenchOptions {
+  const parsed = parseBenchArgs(argv);
+  if (parsed.help) throw new Error('unexpected --help');
+  return parsed;
+}
+
+test('options: the documented defaults', (t) => {
+  const o = options([]);
+  t.is(o.workload, 'write');
+  t.is(o.level, 'QUORUM');
+  t.is(o.concurrency, 64);
+  t.is(o.connections, 1);
+  t.is(o.keys, 100_000);
+  t.is(o.valueSize, 100);
+  t.is(o.durationSeconds, 10);
+  t.is(o.ops, undefined);
+  t.is(o.distribution, 'uniform');
+  t.is(o.rate, undefined);
+  t.false(o.spawn);
+  t.false(o.compare);
+  t.true(Number.isInteger(o.seed) && o.seed >= 0);
+});
+
+test('options: every documented name is accepted', (t) => {
+  const o = options([
+    '--workload', 'read-mostly', '--level', 'one', '--concurrency', '8', '--connections', '2', '--keys', '50',
+    '--value-size', '0', '--ops', '200', '--distribution', 'zipfian', '--rate', '123.5', '--seed', '7',
+    '--out', 'r.json', '--spawn', '--compare', '--timeout-ms', '900',
+  ]);
+  t.like(o, {
+    workload: 'read-mostly', level: 'ONE', concurrency: 8, connections: 2, keys: 50, valueSize: 0, ops: 200,
+    distribution: 'zipfian', rate: 123.5, seed: 7, out: 'r.json', spawn: true, compare: true, timeoutMs: 900,
+  });
+  t.is(o.durationSeconds, undefined);
+  t.is(options(['--duration=2.5']).durationSeconds, 2.5);
+  t.deepEqual(options(['--node', 'h:1,g:2']).nodes, [{ host: 'h', port: 1 }, { host: 'g', port: 2 }]);
+});
+
+test('options: restart defaults to a higher concurrency and takes no --ops', (t) => {
+  const o = options(['--workload', 'restart', '--spawn', '--keys', '1000']);
+  t.is(o.concurrency, DEFAULTS.restartConcurrency);
+  t.is(o.ops, undefined);
+  t.is(o.durationSeconds, undefined);
+  t.is(o.restartNode, 0);
+  t.is(options(['--workload', 'restart', '--spawn', '--restart-node', '3']).restartNode, 3);
+});
+
+test('options: --help', (t) => {
+  t.deepEqual(parseBenchArgs(['--spawn', '--help']), { help: true });
+});
+
+const bad: [string[], RegExp][] = [
+  [['--concurrency', '0'], /--concurrency must be a whole number from 1/],
+  [['--concurrency', '1.5'], /--concurrency/],
+  [['--concurrency', '100000'], /--concurrency/],
+  [['--keys', 'many'], /--keys must be a number/],
+  [['--keys', ''], /--keys/],
+  [['--value-size', '-1'], /--value-size/],
+  [['--duration', '0'], /--duration must be greater than 0/],
+  [['--rate', '-5'], /--rate must be greater than 0/],
+  [['--ops', '5', '--duration', '3'], /--duration or --ops, not both/],
+  [['--workload', 'scan'], /--workload must be one of/],
+  [['--level', 'TWO'], /--level must be ONE, QUORUM or ALL/],
+  [['--distribution', 'latest'], /--distribution must be one of uniform, zipfian/],
+  [['--seed', '4294967296'], /--seed/],
+  [['--spawn', '--cluster', 'c.json'], /--spawn starts its own cluster/],
+  [['--compare', '--workload', 'echo'], /--compare/],
+  [['--workload', 'restart'], /needs --spawn/],
+  [['--workload', 'restart', '--spawn', '--ops', '5'], /do not apply/],
+  [['--restart-node', '1'], /only applies to --workload restart/],
+  [['--node', 'nowhere'], /is not HOST:PORT/],
+  [['--bogus'], /unknown option --bogus/],
+  [['--workload'], /--workload needs a value/],
+  [['stray'], /unexpected argument "stray"/],
+];
+
+for (const [argv, message] of bad) {
+  test(`options: rejects ${argv.join(' ')}`, (t) => {
+    t.throws(() => parseBenchArgs(argv), { instanceOf: UsageError, message });
+  });
+}

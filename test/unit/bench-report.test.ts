@@ -1,0 +1,57 @@
+import test from 'ava';
+import { benchResult, compareResult, formatCompare, formatRestart, formatResult, RunConfig } from '../../src/bench/report';
+import { parseVmRssKb } from '../../src/bench/restart';
+import { Histogram } from '../../src/bench/histogram';
+import { RunResult } from '../../src/bench/runner';
+
+const config: RunConfig = { concurrency: 4, connections: 1, keys: 50, valueSize: 100, distribution: 'uniform', rate: null, nodes: 4 };
+
+function run(successes: number, errors: Record<string, number>, seconds: number): RunResult {
+  const latency = new Histogram();
+  for (let i = 1; i <= successes; i++) latency.record(i / 10);
+  const failed = Object.values(errors).reduce((a, b) => a + b, 0);
+  return { ops: successes + failed, successes, errors, latency, seconds, aborted: false };
+}
+
+test('benchResult has the documented JSON fields', (t) => {
+  const r = benchResult('write', 'QUORUM', run(200, { TimedOut: 2 }, 2), 9, config);
+  t.deepEqual(Object.keys(r).slice(0, 7), ['workload', 'level', 'opsPerSec', 'latencyMs', 'errors', 'ops', 'seconds']);
+  t.deepEqual(Object.keys(r.latencyMs), ['mean', 'p50', 'p95', 'p99', 'p999', 'max']);
+  t.is(r.opsPerSec, 100, 'successful ops per second');
+  t.is(r.ops, 202);
+  t.deepEqual(r.errors, { TimedOut: 2 });
+  t.is(r.latencyMs.max, 20);
+  t.is(r.seed, 9);
+});
+
+test('the text block names every figure, like cassandra-stress', (t) => {
+  const text = formatResult(benchResult('read', 'ONE', run(1000, { Unavailable: 3 }, 1), 5, config));
+  for (const label of ['Op rate', 'Latency mean', 'Latency median', 'Latency 95th percentile', 'Latency 99th percentile',
+    'Latency 99.9th percentile', 'Latency max', 'Total errors', 'Unavailable', 'Total operation time', 'Seed']) {
+    t.true(text.includes(label), label);
+  }
+  t.regex(text, /Op rate\s+: 1,000 op\/s/);
+});
+
+test('compare: ratio of op rates, workload over echo', (t) => {
+  const echo = benchResult('echo', null, run(400, {}, 1), 1, config);
+  const write = benchResult('write', 'QUORUM', run(100, {}, 1), 1, config);
+  const c = compareResult(echo, write);
+  t.deepEqual(Object.keys(c), ['echo', 'workload', 'ratio']);
+  t.is(c.ratio, 0.25);
+  t.regex(formatCompare(c), /Ratio write\/echo\s+: 0\.250/);
+  t.is(compareResult(benchResult('echo', null, run(0, {}, 1), 1, config), write).ratio, null);
+});
+
+test('restart report lists RSS per node and the restart time', (t) => {
+  const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config);
+  const text = formatRestart({ ...base, restartedNode: 2, restart_ms: 812, rss_mb: { 0: 101.5, 1: null } });
+  t.regex(text, /RSS node 0\s+: 101\.5 MB/);
+  t.regex(text, /RSS node 1\s+: unknown/);
+  t.regex(text, /Restart time\s+: 812 ms \(node 2/);
+});
+
+test('VmRSS is read from /proc status text', (t) => {
+  t.is(parseVmRssKb('Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t  123456 kB\nThreads: 7\n'), 123456);
+  t.is(parseVmRssKb('Name:\tkthreadd\n'), undefined);
+});

@@ -1,0 +1,97 @@
+import test from 'ava';
+import { LevelName } from '../../src/coordinator/levels';
+import { UniformChooser } from '../../src/bench/keys';
+import { Prng } from '../../src/bench/prng';
+import { Runner } from '../../src/bench/runner';
+import { BAD_ECHO_ERROR, BenchClient, loadOperation, NOT_FOUND_ERROR, WorkloadName, workloadOperation } from '../../src/bench/workloads';
+
+/** A client that records what it was asked, and holds whatever was put. */
+class FakeClient implements BenchClient {
+  readonly calls: string[] = [];
+  constructor(
+    private readonly store: Map<string, Buffer>,
+    private readonly echoLength?: number,
+  ) {}
+
+  async put(key: string, value: Buffer, level: LevelName): Promise<void> {
+    this.calls.push(`put ${key} ${level}`);
+    this.store.set(key, value);
+  }
+
+  async get(key: string, level: LevelName): Promise<{ found: boolean }> {
+    this.calls.push(`get ${key} ${level}`);
+    return { found: this.store.has(key) };
+  }
+
+  async ping(payload: Buffer): Promise<Buffer> {
+    this.calls.push('ping');
+    return this.echoLength === undefined ? payload : Buffer.alloc(this.echoLength);
+  }
+}
+
+function setup(name: WorkloadName, store = new Map<string, Buffer>(), echoLength?: number) {
+  const clients = [0, 1, 2, 3].map(() => new FakeClient(store, echoLength));
+  const op = workloadOperation(name, {
+    clients, level: 'QUORUM', keys: 100, value: Buffer.alloc(10), chooser: new UniformChooser(100, new Prng(1)), rng: new Prng(2), spread: [''],
+  });
+  return { clients, op, store };
+}
+
+const calls = (clients: FakeClient[]): string[] => clients.flatMap((c) => c.calls);
+
+test('load writes each key once, round robin over the clients', async (t) => {
+  const store = new Map<string, Buffer>();
+  const clients = [0, 1, 2, 3].map(() => new FakeClient(store));
+  const r = await new Runner(loadOperation({ clients, level: 'ALL', keys: 100, value: Buffer.alloc(1), spread: [''] }), { concurrency: 8, ops: 100 }).run();
+  t.is(r.successes, 100);
+  t.is(store.size, 100);
+  t.true(store.has('key000000') && store.has('key000099'));
+  for (const c of clients) t.is(c.calls.length, 25);
+  t.true(clients[0]!.calls.every((c) => c.endsWith(' ALL')));
+});
+
+const mixes: [WorkloadName, number][] = [['write', 0], ['read', 1], ['mixed', 0.5], ['read-mostly', 0.95]];
+
+for (const [name, readShare] of mixes) {
+  test(`${name}: ${readShare * 100}% reads, spread over every client`, async (t) => {
+    const store = new Map<string, Buffer>();
+    for (let i = 0; i < 100; i++) store.set(`key${String(i).padStart(6, '0')}`, Buffer.alloc(1));
+    const { clients, op } = setup(name, store);
+    const r = await new Runner(op, { concurrency: 4, ops: 4000 }).run();
+    t.is(r.successes, 4000);
+    const reads = calls(clients).filter((c) => c.startsWith('get')).length;
+    t.true(Math.abs(reads / 4000 - readShare) < 0.03, `reads ${reads}`);
+    for (const c of clients) t.is(c.calls.length, 1000);
+  });
+}
+
+test('a read that finds nothing after a preload is a NotFound error', async (t) => {
+  const { op } = setup('read');
+  const r = await new Runner(op, { concurrency: 1, ops: 10 }).run();
+  t.deepEqual(r.errors, { [NOT_FOUND_ERROR]: 10 });
+});
+
+test('echo pings with the value as payload and checks the reply length', async (t) => {
+  const ok = setup('echo');
+  const r = await new Runner(ok.op, { concurrency: 2, ops: 8 }).run();
+  t.is(r.successes, 8);
+  t.true(calls(ok.clients).every((c) => c === 'ping'));
+  const short = setup('echo', new Map(), 3);
+  const bad = await new Runner(short.op, { concurrency: 2, ops: 8 }).run();
+  t.deepEqual(bad.errors, { [BAD_ECHO_ERROR]: 8 });
+});
+
+test('the same seeds give the same operations', async (t) => {
+  const a = setup('mixed');
+  const b = setup('mixed');
+  await new Runner(a.op, { concurrency: 1, ops: 200 }).run();
+  await new Runner(b.op, { concurrency: 1, ops: 200 }).run();
+  t.deepEqual(calls(a.clients), calls(b.clients));
+});
+
+test('load with a ring spread puts each key behind its prefix, in turn', async (t) => {
+  const store = new Map<string, Buffer>();
+  const clients = [new FakeClient(store)];
+  await new Runner(loadOperation({ clients, level: 'ONE', keys: 8, value: Buffer.alloc(1), spread: ['a', 'g', 'q', 'A'] }), { concurrency: 1, ops: 8 }).run();
+  t.deepEqual([...store.keys()].sort(), ['Akey000003', 'Akey000007', 'akey000000', 'akey000004', 'gkey000001', 'gkey000005', 'qkey000002', 'qkey000006']);
+});
