@@ -33,6 +33,8 @@ export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /** Superseded log rows that trigger a compaction (they are deleted in one transaction). */
 export const COMPACT_GARBAGE_ROWS = 20_000;
+/** Log rows read per query while a node replays its log at start. */
+export const REPLAY_CHUNK_ROWS = 20_000;
 /** Rows per SQLite transaction in a group commit. */
 export const COMMIT_ROWS_MAX = 20_000;
 

@@ -38,8 +38,8 @@ async function reopen(o: Opened): Promise<Opened> {
 }
 
 interface KvRow {
-  key: Buffer;
-  value: Buffer;
+  key: string;
+  value: string;
   ts: number;
   deleted: number;
 }
@@ -49,7 +49,7 @@ async function diskRows(db: Sqlite): Promise<Array<[key: string, version: Versio
   const rows = await db.all<KvRow>(
     'SELECT key, value, ts, deleted FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key',
   );
-  return rows.map((r) => [r.key.toString('latin1'), { value: r.value.toString('latin1'), ts: r.ts, deleted: r.deleted !== 0 }]);
+  return rows.map((r) => [r.key, { value: r.value, ts: r.ts, deleted: r.deleted !== 0 }]);
 }
 
 /** Rows in the log once superseded ones are compacted away. */
