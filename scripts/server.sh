@@ -42,9 +42,13 @@ for id in "${ids[@]}"; do
   fi
 done
 
+# Each node gets a session of its own (setsid), so closing the terminal or
+# pressing Ctrl-C in the console does not reach it; only terminate_servers.sh does.
+detach=()
+command -v setsid >/dev/null 2>&1 && detach=(setsid)
 pids=()
 for id in "${ids[@]}"; do
-  nohup node "$node_main" --cluster "$cluster" --id "$id" --data "$data" \
+  "${detach[@]}" node "$node_main" --cluster "$cluster" --id "$id" --data "$data" \
     >> "$data/logs/node-$id.log" 2>&1 < /dev/null &
   echo $! > "$data/node-$id.pid"
   pids+=("$!")

@@ -50,6 +50,9 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // Node.js resets SIGHUP to its default (exit) at start, undoing nohup: a
+  // node outlives the terminal that started it.
+  process.on('SIGHUP', () => log('SIGHUP ignored'));
 }
 
 main().catch((err) => {
