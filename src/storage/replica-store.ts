@@ -24,17 +24,13 @@
  */
 import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { Memtable, Stored } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
 
 export interface KeyedVersion {
   readonly key: string;
   readonly version: Version;
-}
-
-/** A committed version and the log row that holds it. */
-interface Stored extends Version {
-  readonly seq: number;
 }
 
 interface Batch {
@@ -91,7 +87,7 @@ function newBatch(): Batch {
 }
 
 export class ReplicaStore {
-  private readonly committed = new Map<string, Stored>();
+  private readonly committed = new Memtable();
   /** Seqs of log rows that hold superseded versions. */
   private garbage: number[] = [];
   private nextSeq = 1;
@@ -111,15 +107,15 @@ export class ReplicaStore {
        )`,
     );
     const store = new ReplicaStore(db);
-    // In chunks by seq: one huge result set would be held by the driver whole.
-    for (let after = 0; ; ) {
-      const rows = await db.all<StoredRow>('SELECT seq, key, value, ts, deleted FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [
-        after,
-        REPLAY_CHUNK_ROWS,
-      ]);
-      if (rows.length === 0) break;
+    // In chunks by seq (one huge result set would be held by the driver
+    // whole), fetching the next chunk while this one is applied.
+    const chunk = (after: number): Promise<StoredRow[]> =>
+      db.all<StoredRow>('SELECT seq, key, value, ts, deleted FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, REPLAY_CHUNK_ROWS]);
+    let rows = await chunk(0);
+    while (rows.length > 0) {
+      const next = rows.length === REPLAY_CHUNK_ROWS ? chunk(rows[rows.length - 1]!.seq) : Promise.resolve([]);
       for (const r of rows) store.replay(r.key, { value: r.value, ts: r.ts, deleted: r.deleted !== 0, seq: r.seq });
-      after = rows[rows.length - 1]!.seq;
+      rows = await next;
     }
     return store;
   }
@@ -129,7 +125,7 @@ export class ReplicaStore {
     const current = this.committed.get(key);
     if (current === undefined || supersedes(row, current)) {
       if (current !== undefined) this.garbage.push(current.seq);
-      this.committed.set(key, row);
+      this.committed.set(key, row, row.seq);
     } else {
       this.garbage.push(row.seq);
     }
@@ -155,13 +151,18 @@ export class ReplicaStore {
     return keys.slice(0, limit).map((key) => ({ key, version: this.committed.get(key)! }));
   }
 
-  /** The newest version known here, including ones still waiting to commit. */
-  private latest(key: string): Version | undefined {
+  /** The newest version of a key still waiting to commit, if any. */
+  private queuedVersion(key: string): Version | undefined {
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const v = this.queue[i]!.rows.get(key);
       if (v !== undefined) return v;
     }
-    return this.committed.get(key);
+    return undefined;
+  }
+
+  /** The newest version known here, including ones still waiting to commit. */
+  private latest(key: string): Version | undefined {
+    return this.queuedVersion(key) ?? this.committed.get(key);
   }
 
   private openBatch(): Batch {
@@ -230,7 +231,7 @@ export class ReplicaStore {
       const current = this.committed.get(key);
       assert(supersedes(stored, current), 'a batch row must beat the committed version');
       if (current !== undefined) this.garbage.push(current.seq);
-      this.committed.set(key, stored);
+      this.committed.set(key, stored, stored.seq);
     }
     this.counters.rowsCommitted += batch.rows.size;
     this.counters.commits++;
@@ -290,13 +291,14 @@ export class ReplicaStore {
   async purgeTombstones(cutoffTs: number): Promise<number> {
     await this.compact();
     const purged: [string, Stored][] = [];
-    for (const [key, v] of this.committed) {
+    for (const [key, v] of this.committed.entries()) {
       // A newer write may be queued for this key; then the tombstone becomes garbage instead.
-      if (v.deleted && v.ts < cutoffTs && this.latest(key) === v) purged.push([key, v]);
+      if (v.deleted && v.ts < cutoffTs && this.queuedVersion(key) === undefined) purged.push([key, v]);
     }
     if (purged.length === 0) return 0;
     await this.db.execTransaction(deleteBySeq(purged.map(([, v]) => v.seq)));
-    for (const [key, v] of purged) if (this.committed.get(key) === v) this.committed.delete(key);
+    // Only if the row is still the key's current one (no newer write committed meanwhile).
+    for (const [key, v] of purged) if (this.committed.seqOf(key) === v.seq) this.committed.delete(key);
     this.counters.tombstonesPurged += purged.length;
     return purged.length;
   }

@@ -1,0 +1,41 @@
+import test from 'ava';
+import { Memtable } from '../../src/storage/memtable';
+
+const v = (ts: number, value = `v${ts}`, deleted = false) => ({ value, ts, deleted });
+
+test('set, get, overwrite and delete keep each key on its own slot', (t) => {
+  const m = new Memtable();
+  m.set('a', v(1), 1);
+  m.set('b', v(2, '', true), 2);
+  t.deepEqual(m.get('a'), { ...v(1), seq: 1 });
+  t.deepEqual(m.get('b'), { ...v(2, '', true), seq: 2 });
+  m.set('a', v(3), 3);
+  t.deepEqual(m.get('a'), { ...v(3), seq: 3 });
+  t.is(m.seqOf('a'), 3);
+  t.is(m.seqOf('zz'), 0);
+  t.is(m.size, 2);
+  m.delete('a');
+  t.is(m.get('a'), undefined);
+  t.false(m.has('a'));
+  m.set('c', v(4), 4); // reuses a's slot
+  t.deepEqual(m.get('b'), { ...v(2, '', true), seq: 2 }, 'other keys untouched');
+  t.deepEqual([...m.entries()].map(([k, e]) => [k, e.seq]), [['b', 2], ['c', 4]]);
+});
+
+test('grows past its initial capacity without losing anything', (t) => {
+  const m = new Memtable();
+  const n = 5000;
+  for (let i = 0; i < n; i++) m.set(`k${i}`, v(i + 1), i + 1);
+  for (let i = 0; i < n; i += 2) m.delete(`k${i}`);
+  for (let i = 0; i < n; i += 2) m.set(`x${i}`, v(10 * i + 1), n + i + 1);
+  t.is(m.size, n);
+  for (let i = 1; i < n; i += 2) t.deepEqual(m.get(`k${i}`), { ...v(i + 1), seq: i + 1 });
+  for (let i = 0; i < n; i += 2) t.is(m.get(`x${i}`)!.ts, 10 * i + 1);
+});
+
+test('timestamps keep full microsecond precision', (t) => {
+  const m = new Memtable();
+  const ts = Number.MAX_SAFE_INTEGER - 1;
+  m.set('k', v(ts), 1);
+  t.is(m.get('k')!.ts, ts);
+});
