@@ -44,6 +44,8 @@ export interface RestartResult extends BenchResult {
   readonly restart_ms: number;
   /** Resident memory of each node after the load, by node id; null where unreadable (not Linux). */
   readonly rss_mb: Record<string, number | null>;
+  /** Keys each node holds after the load, by node id (its replica share of --keys). */
+  readonly keys_per_node: Record<string, number | null>;
 }
 
 export interface CompareResult {
@@ -112,7 +114,10 @@ export function formatResult(r: BenchResult): string {
 export function formatRestart(r: RestartResult): string {
   return [
     formatResult(r),
-    ...Object.entries(r.rss_mb).map(([id, mb]) => line(`RSS node ${id}`, mb === null ? 'unknown' : `${mb.toFixed(1)} MB`)),
+    ...Object.entries(r.rss_mb).map(([id, mb]) => {
+      const keys = r.keys_per_node[id];
+      return line(`RSS node ${id}`, `${mb === null ? 'unknown' : `${mb.toFixed(1)} MB`}${keys == null ? '' : ` holding ${count(keys)} keys`}`);
+    }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
   ].join('\n');
 }

@@ -43,3 +43,20 @@ export async function timeRestart(cluster: LocalCluster, id: number): Promise<nu
   await cluster.startNode(id);
   return Math.round(performance.now() - start);
 }
+
+/** How many keys each node holds, from its counters; null for a node that does not answer. */
+export async function clusterKeys(cluster: LocalCluster): Promise<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  for (const n of cluster.config.nodes) {
+    const admin = cluster.admin(n.id);
+    try {
+      const page = await admin.dumpPage(Buffer.alloc(0), 1);
+      out[String(n.id)] = Number(page.counters.keys);
+    } catch {
+      out[String(n.id)] = null;
+    } finally {
+      admin.close();
+    }
+  }
+  return out;
+}

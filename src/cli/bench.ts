@@ -24,7 +24,7 @@ import { Prng } from '../bench/prng';
 import {
   BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
 } from '../bench/report';
-import { clusterRssMb, timeRestart } from '../bench/restart';
+import { clusterKeys, clusterRssMb, timeRestart } from '../bench/restart';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
 import { clusterFilePath, UsageError } from './args';
@@ -170,10 +170,11 @@ class Bench {
     const r = await this.load('load');
     const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
     const rss = clusterRssMb(cluster);
-    if (this.signal.aborted) return { ...loaded, restartedNode: this.opts.restartNode, restart_ms: 0, rss_mb: rss };
+    const keys = await clusterKeys(cluster);
+    const base = { ...loaded, restartedNode: this.opts.restartNode, rss_mb: rss, keys_per_node: keys };
+    if (this.signal.aborted) return { ...base, restart_ms: 0 };
     status(`killing node ${this.opts.restartNode} (SIGKILL) and restarting it…`);
-    const restartMs = await timeRestart(cluster, this.opts.restartNode);
-    return { ...loaded, restartedNode: this.opts.restartNode, restart_ms: restartMs, rss_mb: rss };
+    return { ...base, restart_ms: await timeRestart(cluster, this.opts.restartNode) };
   }
 }
 

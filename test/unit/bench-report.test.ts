@@ -45,8 +45,8 @@ test('compare: ratio of op rates, workload over echo', (t) => {
 
 test('restart report lists RSS per node and the restart time', (t) => {
   const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config);
-  const text = formatRestart({ ...base, restartedNode: 2, restart_ms: 812, rss_mb: { 0: 101.5, 1: null } });
-  t.regex(text, /RSS node 0\s+: 101\.5 MB/);
+  const text = formatRestart({ ...base, restartedNode: 2, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null } });
+  t.regex(text, /RSS node 0\s+: 101\.5 MB holding 750,000 keys/);
   t.regex(text, /RSS node 1\s+: unknown/);
   t.regex(text, /Restart time\s+: 812 ms \(node 2/);
 });
