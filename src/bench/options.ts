@@ -28,6 +28,8 @@ export const DEFAULTS = {
   durationSeconds: 10,
   distribution: 'uniform' as Distribution,
   restartNode: 0,
+  /** Writes made while the restart workload's node is down; they become hints replayed when it returns. */
+  hintWrites: 100_000,
 };
 
 export const USAGE = `usage: scripts/bench.sh [options]        (or: npm run bench -- [options])
@@ -54,6 +56,8 @@ How much:
   --timeout-ms MS         per-request deadline of the client (default 5000)
   --seed N                seed of keys, op mix and values (default random, printed)
   --restart-node ID       the node the restart workload kills and restarts (default 0)
+  --hint-writes N         restart workload: writes made while that node is down, replayed
+                          to it as hints when it returns (default 100000; 0 skips this)
 Output:
   --out FILE              also write the results as JSON
   --compare               run echo, then the workload, with the same options; print workload/echo
@@ -62,7 +66,7 @@ Output:
 const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [
   'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
-  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node',
+  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes',
 ] as const;
 
 export interface BenchOptions {
@@ -85,6 +89,7 @@ export interface BenchOptions {
   readonly nodes?: { host: string; port: number }[];
   readonly timeoutMs?: number;
   readonly restartNode: number;
+  readonly hintWrites: number;
 }
 
 export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
@@ -145,6 +150,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const cluster = string(flags, 'cluster');
   const nodeText = string(flags, 'node');
   const restartNode = integer(flags, 'restart-node', 0, Number.MAX_SAFE_INTEGER);
+  const hintWrites = integer(flags, 'hint-writes', 0, KEYS_MAX);
   const out = string(flags, 'out');
 
   if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
@@ -155,6 +161,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     throw new UsageError('--workload restart writes each of --keys keys once: --ops, --duration and --rate do not apply');
   }
   if (!restart && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart');
+  if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
 
   return {
     help: false,
@@ -175,5 +182,6 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(nodeText !== undefined ? { nodes: nodeText.split(',').map(parseEndpoint) } : {}),
     ...(flags.has('timeout-ms') ? { timeoutMs: positive(flags, 'timeout-ms') } : {}),
     restartNode: restartNode ?? DEFAULTS.restartNode,
+    hintWrites: hintWrites ?? DEFAULTS.hintWrites,
   };
 }

@@ -46,6 +46,12 @@ export interface RestartResult extends BenchResult {
   readonly rss_mb: Record<string, number | null>;
   /** Keys each node holds after the load, by node id (its replica share of --keys). */
   readonly keys_per_node: Record<string, number | null>;
+  /** Hints the other nodes held for the restarted node when it came back (0: not measured). */
+  readonly hints: number;
+  /** From the restarted node's first answer until no node held hints for it. */
+  readonly hint_replay_ms: number;
+  /** hints / hint_replay_ms, per second; null when not measured. */
+  readonly hints_per_sec: number | null;
 }
 
 export interface CompareResult {
@@ -119,6 +125,9 @@ export function formatRestart(r: RestartResult): string {
       return line(`RSS node ${id}`, `${mb === null ? 'unknown' : `${mb.toFixed(1)} MB`}${keys == null ? '' : ` holding ${count(keys)} keys`}`);
     }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
+    ...(r.hints_per_sec === null
+      ? []
+      : [line('Hint replay', `${count(r.hints)} hints in ${count(r.hint_replay_ms)} ms = ${count(Math.round(r.hints_per_sec))} hints/s`)]),
   ].join('\n');
 }
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { LocalCluster } from '../harness/local-cluster';
+import { LocalCluster, waitFor } from '../harness/local-cluster';
 
 const KB_PER_MB = 1024;
 
@@ -32,17 +32,6 @@ export function clusterRssMb(cluster: LocalCluster): Record<string, number | nul
   return out;
 }
 
-/**
- * Kills node `id` with SIGKILL (no clean shutdown, as in a crash), then starts
- * it again and returns the ms from the spawn until it answered a request. The
- * harness polls every 50 ms, so that is the resolution.
- */
-export async function timeRestart(cluster: LocalCluster, id: number): Promise<number> {
-  await cluster.kill(id);
-  const start = performance.now();
-  await cluster.startNode(id);
-  return Math.round(performance.now() - start);
-}
 
 /** How many keys each node holds, from its counters; null for a node that does not answer. */
 export async function clusterKeys(cluster: LocalCluster): Promise<Record<string, number | null>> {
@@ -59,4 +48,29 @@ export async function clusterKeys(cluster: LocalCluster): Promise<Record<string,
     }
   }
   return out;
+}
+
+/** Hints all nodes but `target` hold for it, summed; nodes that do not answer count 0. */
+export async function hintsFor(cluster: LocalCluster, target: number): Promise<number> {
+  let total = 0;
+  for (const n of cluster.config.nodes) {
+    if (n.id === target) continue;
+    const admin = cluster.admin(n.id);
+    try {
+      const page = await admin.dumpPage(Buffer.alloc(0), 1);
+      total += page.hints.find((h) => h.target === target)?.count ?? 0;
+    } catch {
+      // a node that does not answer holds no hints we can see
+    } finally {
+      admin.close();
+    }
+  }
+  return total;
+}
+
+/** Polls until no node holds hints for `target`; returns the ms it took. */
+export async function timeHintReplay(cluster: LocalCluster, target: number, timeoutMs: number): Promise<number> {
+  const start = performance.now();
+  await waitFor(`hints for node ${target} to be delivered`, async () => (await hintsFor(cluster, target)) === 0, timeoutMs);
+  return Math.round(performance.now() - start);
 }

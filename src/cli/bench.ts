@@ -24,7 +24,8 @@ import { Prng } from '../bench/prng';
 import {
   BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
 } from '../bench/report';
-import { clusterKeys, clusterRssMb, timeRestart } from '../bench/restart';
+import { clusterKeys, clusterRssMb, hintsFor, timeHintReplay } from '../bench/restart';
+import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
 import { clusterFilePath, UsageError } from './args';
@@ -171,12 +172,36 @@ class Bench {
     const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
     const rss = clusterRssMb(cluster);
     const keys = await clusterKeys(cluster);
-    const base = { ...loaded, restartedNode: this.opts.restartNode, rss_mb: rss, keys_per_node: keys };
+    const node = this.opts.restartNode;
+    const base = { ...loaded, restartedNode: node, rss_mb: rss, keys_per_node: keys, hints: 0, hint_replay_ms: 0, hints_per_sec: null };
     if (this.signal.aborted) return { ...base, restart_ms: 0 };
-    status(`killing node ${this.opts.restartNode} (SIGKILL) and restarting it…`);
-    return { ...base, restart_ms: await timeRestart(cluster, this.opts.restartNode) };
+    status(`killing node ${node} (SIGKILL)…`);
+    await cluster.kill(node);
+    const hints = await this.writeHints(cluster, node);
+    status(`restarting node ${node}…`);
+    const start = performance.now();
+    await cluster.startNode(node);
+    const restartMs = Math.round(performance.now() - start);
+    if (hints === 0) return { ...base, restart_ms: restartMs };
+    const replayMs = await timeHintReplay(cluster, node, HINT_REPLAY_TIMEOUT_MS);
+    return { ...base, restart_ms: restartMs, hints, hint_replay_ms: replayMs, hints_per_sec: (hints / Math.max(1, replayMs)) * 1000 };
+  }
+
+  /** While `node` is down, overwrites keys so that coordinators store hints for it; returns how many. */
+  private async writeHints(cluster: LocalCluster, node: number): Promise<number> {
+    const n = Math.min(this.opts.hintWrites, this.opts.keys);
+    if (n === 0 || this.signal.aborted) return 0;
+    await waitFor(`the others to see node ${node} down`, async () => (await cluster.downPeers((node + 1) % cluster.size)).includes(node));
+    status(`writing ${n.toLocaleString('en-US')} keys while node ${node} is down…`);
+    const value = new Prng(this.opts.seed + 1).bytes(this.opts.valueSize);
+    const op = loadOperation({ clients: this.clients, level: 'QUORUM', keys: this.opts.keys, value, spread: this.spread });
+    await this.measure('hint writes', op, { ops: n });
+    return hintsFor(cluster, node);
   }
 }
+
+/** Bound on waiting for a hint replay to finish. */
+const HINT_REPLAY_TIMEOUT_MS = 300_000;
 
 async function runBench(opts: BenchOptions, clients: KvClient[], cluster: LocalCluster | undefined, signal: AbortSignal, spread: readonly string[]): Promise<Output> {
   const bench = new Bench(opts, clients, signal, spread);
