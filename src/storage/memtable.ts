@@ -26,6 +26,8 @@ export class Memtable {
   private deleted = new Uint8Array(INITIAL_SLOTS);
   private readonly free: number[] = [];
   private high = 0;
+  /** All keys in byte order, built on demand for paging; dropped when a key comes or goes. */
+  private sorted: string[] | null = null;
 
   get size(): number {
     return this.slots.size;
@@ -56,6 +58,7 @@ export class Memtable {
     if (i === undefined) {
       i = this.free.pop() ?? this.grow();
       this.slots.set(key, i);
+      this.sorted = null;
     }
     this.values[i] = v.value;
     this.ts[i] = v.ts;
@@ -67,12 +70,33 @@ export class Memtable {
     const i = this.slots.get(key);
     if (i === undefined) return;
     this.slots.delete(key);
+    this.sorted = null;
     this.values[i] = '';
     this.free.push(i);
   }
 
   keys(): IterableIterator<string> {
     return this.slots.keys();
+  }
+
+  /**
+   * Up to `limit` keys greater than `after`, in byte order. The sorted key
+   * list is kept between calls, so paging through a large, quiet table sorts
+   * it once rather than once per page.
+   */
+  keysAfter(after: string | undefined, limit: number): string[] {
+    this.sorted ??= [...this.slots.keys()].sort();
+    const keys = this.sorted;
+    let lo = 0;
+    if (after !== undefined) {
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (keys[mid]! <= after) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    return keys.slice(lo, lo + limit);
   }
 
   *entries(): IterableIterator<[string, Stored]> {

@@ -147,8 +147,7 @@ export class ReplicaStore {
 
   /** Durable versions of keys greater than `after`, in byte order, at most `limit`. */
   scan(after: string | undefined, limit: number): KeyedVersion[] {
-    const keys = [...this.committed.keys()].filter((k) => after === undefined || k > after).sort();
-    return keys.slice(0, limit).map((key) => ({ key, version: this.committed.get(key)! }));
+    return this.committed.keysAfter(after, limit).map((key) => ({ key, version: this.committed.get(key)! }));
   }
 
   /** The newest version of a key still waiting to commit, if any. */

@@ -39,3 +39,15 @@ test('timestamps keep full microsecond precision', (t) => {
   m.set('k', v(ts), 1);
   t.is(m.get('k')!.ts, ts);
 });
+
+test('keysAfter pages through keys in byte order, and sees keys added between pages', (t) => {
+  const m = new Memtable();
+  for (const k of ['b', '\u00ff', 'a', '\u0000', 'ab', 'B']) m.set(k, v(1), 1);
+  t.deepEqual(m.keysAfter(undefined, 3), ['\u0000', 'B', 'a']);
+  t.deepEqual(m.keysAfter('a', 3), ['ab', 'b', '\u00ff']);
+  t.deepEqual(m.keysAfter('aa', 1), ['ab'], 'after a key that is not there');
+  m.set('c', v(2), 2);
+  m.delete('b');
+  t.deepEqual(m.keysAfter('ab', 10), ['c', '\u00ff']);
+  t.deepEqual(m.keysAfter('\u00ff', 10), []);
+});
