@@ -58,11 +58,13 @@ export function latin1Literal(s: string): string {
  * values as TEXT holding one code point per byte (encoded as UTF-8 by
  * SQLite), so a replay gets JavaScript strings straight from the driver
  * instead of a Buffer per column to convert: four times faster for a large
- * log, and no external memory to collect. The hex form keeps any byte,
- * NUL included, intact.
+ * log, and no external memory to collect. A quoted literal is cheapest to
+ * build and parse; text with a NUL (which would end the statement) goes as
+ * hex instead.
  */
 export function textLiteral(s: string): string {
-  return `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)`;
+  if (s.includes('\u0000')) return `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)`;
+  return `'${s.includes("'") ? s.replace(/'/g, "''") : s}'`;
 }
 
 /** DELETE statements for log rows, SQL_ROWS_PER_STATEMENT_MAX seqs each. */

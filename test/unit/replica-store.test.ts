@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMIT_ROWS_MAX } from '../../src/common/limits';
-import { ReplicaStore } from '../../src/storage/replica-store';
+import { ReplicaStore, textLiteral } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
 import { Gen, seedNote, testSeed } from './prng';
@@ -374,5 +374,19 @@ test('property: random concurrent applies end in the newest version per key, in 
     t.deepEqual(replayed, expected, `after reopen; ${seedNote(seed)}`);
   } finally {
     await o.db.close();
+  }
+});
+
+test('textLiteral round-trips every byte, quotes and NULs through SQLite', async (t) => {
+  const db = await Sqlite.open(':memory:');
+  try {
+    await db.exec('CREATE TABLE t (i INTEGER, k TEXT)');
+    const all = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
+    const cases = ['', all, "it's", "''", '\u0000', 'a\u0000b', '\u00ff\u0080', "\n\r\t;--'); DROP TABLE t; --"];
+    await db.exec(`INSERT INTO t VALUES ${cases.map((c, i) => `(${i},${textLiteral(c)})`).join(',')}`);
+    const rows = await db.all<{ i: number; k: string }>('SELECT i, k FROM t ORDER BY i');
+    t.deepEqual(rows.map((r) => r.k), cases);
+  } finally {
+    await db.close();
   }
 });
