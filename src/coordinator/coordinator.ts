@@ -37,6 +37,8 @@ export interface CoordinatorDeps {
   readonly hints: HintSink;
   readonly clock: HybridClock;
   readonly timeoutMs: number;
+  /** This node's own replica, read directly (it cannot fail or time out). */
+  readonly readLocal: (key: string) => Version | undefined;
 }
 
 export interface CoordinatorCounters {
@@ -130,6 +132,8 @@ export class Coordinator {
   async read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;
     const { up, need } = this.placement(key, level);
+    // ONE on a replica: the answer is here, no need for the machinery below.
+    if (need === 1 && up[0] === this.deps.selfId) return this.deps.readLocal(key);
     const deadline = Date.now() + this.deps.timeoutMs;
     const answers = await this.gather(key, up, need, deadline, level);
     let winner: Version | undefined;

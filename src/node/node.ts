@@ -100,7 +100,16 @@ export class KvNode {
     }
     const ring = new Ring(config.nodes, config.replicationFactor);
     const isUp = (n: number): boolean => this.detector.isUp(n);
-    this.coordinator = new Coordinator({ selfId: id, ring, replicas, isUp, hints, clock: this.clock, timeoutMs: s.requestTimeoutMs });
+    this.coordinator = new Coordinator({
+      selfId: id,
+      ring,
+      replicas,
+      isUp,
+      hints,
+      clock: this.clock,
+      timeoutMs: s.requestTimeoutMs,
+      readLocal: (key) => store.get(key),
+    });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
     const self = config.nodes[id]!;
     this.server = new RpcServer(new ProcessorClass(new Handler(this)), {
