@@ -33,6 +33,10 @@ export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /** Superseded log rows that trigger a compaction (they are deleted in one transaction). */
 export const COMPACT_GARBAGE_ROWS = 20_000;
+/** Rows a replica accepts but has not committed yet; past this, writes to it fail (and get hinted). */
+export const STORE_QUEUED_ROWS_MAX = 200_000;
+/** Hints waiting to be written to SQLite; past this new hints are dropped and counted. */
+export const HINTS_QUEUED_MAX = 100_000;
 /** Log rows read per query while a node replays its log at start. */
 export const REPLAY_CHUNK_ROWS = 20_000;
 /** Rows per SQLite transaction in a group commit. */

@@ -5,7 +5,7 @@
  * target has acknowledged them. Counts per target are kept in memory for the
  * inspector and so delivery knows whom to visit.
  */
-import { SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion, latin1Literal } from '../storage/replica-store';
 
@@ -65,6 +65,11 @@ export class HintStore {
 
   /** Queues hints for `target`; they are written in the next group commit. */
   add(target: number, items: readonly KeyedVersion[]): Promise<void> {
+    if (this.pending.length + items.length > HINTS_QUEUED_MAX) {
+      // The disk is not keeping up; the write has its own outcome, the hint is best effort.
+      this.counters.hintsDropped += items.length;
+      return Promise.resolve();
+    }
     const createdMs = this.nowMs();
     for (const item of items) this.pending.push({ target, item, createdMs });
     this.counts.set(target, this.count(target) + items.length);

@@ -23,7 +23,8 @@
  * its successor on replay and goes back on the garbage list.
  */
 import { assert } from '../common/assert';
-import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { KvError } from '../common/errors';
+import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { Memtable, Stored } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
@@ -98,7 +99,9 @@ export class ReplicaStore {
   private committing = false;
   private scheduled = false;
   private compacting = false;
-  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0 };
+  /** Rows in batches not yet committed (bounded by STORE_QUEUED_ROWS_MAX). */
+  private queuedRows = 0;
+  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, overloaded: 0 };
 
   private constructor(private readonly db: Sqlite) {}
 
@@ -181,9 +184,17 @@ export class ReplicaStore {
    * lost to a newer version that is durable). Rejects if SQLite fails.
    */
   apply(items: readonly KeyedVersion[]): Promise<void> {
+    if (this.queuedRows + items.length > STORE_QUEUED_ROWS_MAX) {
+      this.counters.overloaded++;
+      return Promise.reject(new KvError('Unavailable', 'this replica has too many writes waiting for its disk'));
+    }
     const batch = this.openBatch();
     for (const { key, version } of items) {
-      if (supersedes(version, this.latest(key))) this.openBatch().rows.set(key, version);
+      if (supersedes(version, this.latest(key))) {
+        const open = this.openBatch();
+        if (!open.rows.has(key)) this.queuedRows++;
+        open.rows.set(key, version);
+      }
     }
     // Waiting on the newest batch also covers rows that an older batch holds.
     const waitOn = this.queue[this.queue.length - 1] ?? batch;
@@ -212,10 +223,12 @@ export class ReplicaStore {
         } catch (err) {
           // Later batches were resolved against this one; fail them all.
           const failed = this.queue.splice(0);
+          this.queuedRows = 0;
           for (const b of failed) b.reject(err as Error);
           return;
         }
         this.queue.shift();
+        this.queuedRows -= batch.rows.size;
         this.publish(batch);
         batch.resolve();
       }

@@ -2,7 +2,8 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMMIT_ROWS_MAX } from '../../src/common/limits';
+import { isKvError } from '../../src/common/errors';
+import { COMMIT_ROWS_MAX, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
 import { ReplicaStore, textLiteral } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
@@ -388,5 +389,19 @@ test('textLiteral round-trips every byte, quotes and NULs through SQLite', async
     t.deepEqual(rows.map((r) => r.k), cases);
   } finally {
     await db.close();
+  }
+});
+
+test('a replica refuses writes beyond its queue limit instead of buffering without bound', async (t) => {
+  const o = await openStore();
+  try {
+    const items = Array.from({ length: STORE_QUEUED_ROWS_MAX + 1 }, (_, i) => ({ key: `q${i}`, version: val(1, 'x') }));
+    const err = await t.throwsAsync(o.store.apply(items));
+    t.true(isKvError(err, 'Unavailable'));
+    t.is(o.store.counters.overloaded, 1);
+    await o.store.apply(items.slice(0, 10));
+    t.is(o.store.size, 10, 'smaller writes still go through');
+  } finally {
+    await o.db.close();
   }
 });
