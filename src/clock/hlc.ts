@@ -18,6 +18,14 @@ export function wallClockMicros(offsetMs = 0): PhysicalClock {
 /** Largest timestamp accepted: beyond 2^53 doubles lose integer precision. */
 export const TIMESTAMP_MAX = Number.MAX_SAFE_INTEGER;
 
+/**
+ * How far ahead of this node's physical clock a timestamp from elsewhere may
+ * be. Without a bound, one bad or hostile timestamp (2^53, say) would drag
+ * the clock there for good, and every later write would lose to it. A peer
+ * whose clock runs further ahead than this has its writes refused.
+ */
+export const CLOCK_AHEAD_MS_MAX = 5 * 60 * 1000;
+
 export class HybridClock {
   private last = 0;
 
@@ -30,9 +38,14 @@ export class HybridClock {
     return this.last;
   }
 
-  /** Takes a timestamp from another node into account. */
+  /** True when `ts` is not too far ahead of this node's physical clock to accept. */
+  plausible(ts: number): boolean {
+    return Number.isSafeInteger(ts) && ts >= 0 && ts <= this.physical() + CLOCK_AHEAD_MS_MAX * 1000;
+  }
+
+  /** Takes a timestamp from another node into account (ignored if implausible). */
   observe(ts: number): void {
-    if (ts > this.last && ts <= TIMESTAMP_MAX) this.last = ts;
+    if (ts > this.last && this.plausible(ts)) this.last = ts;
   }
 
   /** The latest reading, without advancing. */

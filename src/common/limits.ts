@@ -24,6 +24,12 @@ export const PEER_QUEUE_ITEMS_MAX = 50_000;
 export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 1024;
 /** Bytes a node may buffer for a client that does not read its replies. */
 export const CONNECTION_WRITE_BUFFER_BYTES_MAX = 64 * 1024 * 1024;
+/** Unfinished request bytes a node holds across all its connections. */
+export const NODE_INPUT_BUFFER_BYTES_MAX = 256 * 1024 * 1024;
+/** Unsent reply bytes a node holds across all its connections. */
+export const NODE_OUTPUT_BUFFER_BYTES_MAX = 256 * 1024 * 1024;
+/** Bytes of keys and values in one page of the inspector's dump. */
+export const DUMP_PAGE_BYTES_MAX = 4 * 1024 * 1024;
 /** Connections a node accepts at once. */
 export const CONNECTIONS_MAX = 4096;
 /** A connection with no traffic for this long is closed. */

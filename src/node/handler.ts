@@ -10,7 +10,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { KvError } from '../common/errors';
 import { DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
-import { TIMESTAMP_MAX } from '../clock/hlc';
+import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import { levelFromCode, LevelName } from '../coordinator/levels';
 import { toWireError } from '../rpc/errors';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
@@ -100,6 +100,9 @@ export class Handler {
         if (m === null || typeof m !== 'object') throw invalid('a mutation is missing');
         const ts = int64ToNumber(m.ts as Int64 | null);
         if (!Number.isSafeInteger(ts) || ts < 0 || ts > TIMESTAMP_MAX) throw invalid('a mutation has no valid timestamp');
+        if (!this.node.clock.plausible(ts)) {
+          throw invalid(`a mutation's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
+        }
         return { key: checkKey(m.key), version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true } };
       });
       await this.node.applyReplicated(items);

@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isKvError } from '../common/errors';
-import { frameBytesMax } from '../common/limits';
+import { DUMP_PAGE_BYTES_MAX, frameBytesMax } from '../common/limits';
 import { ClusterConfig } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
@@ -48,6 +48,10 @@ export const CLOCK_OFFSET_MS_MAX = 3600_000;
 /** How often expired hints and tombstones are swept. */
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
+
+function entryBytes(e: KeyedVersion): number {
+  return e.key.length + e.version.value.length;
+}
 
 class LocalReplica implements Replica {
   constructor(
@@ -197,8 +201,16 @@ export class KvNode {
   }
 
   dump(after: string | undefined, limit: number): types.NodeDump {
-    const page = this.store.scan(after, limit + 1);
-    const more = page.length > limit;
+    const scanned = this.store.scan(after, limit + 1);
+    // Also cut the page by bytes, so that it always fits in a frame.
+    let bytes = 0;
+    let n = 0;
+    while (n < Math.min(limit, scanned.length) && (n === 0 || bytes + entryBytes(scanned[n]!) <= DUMP_PAGE_BYTES_MAX)) {
+      bytes += entryBytes(scanned[n]!);
+      n++;
+    }
+    const page = scanned.slice(0, n);
+    const more = scanned.length > n;
     const counters: Record<string, number> = {
       ...this.coordinator.counters,
       ...this.hints.counters,
@@ -209,7 +221,7 @@ export class KvNode {
     };
     return new types.NodeDump({
       id: this.id,
-      entries: page.slice(0, limit).map(toMutation),
+      entries: page.map(toMutation),
       hints: [...this.hints.countsByTarget()]
         .filter(([, n]) => n > 0)
         .map(([target, count]) => new types.HintCount({ target, count })),

@@ -132,7 +132,7 @@ export class RpcConnection {
     }, this.options.frameBytesMax);
     socket.on('data', (data: Buffer) => {
       try {
-        decode(data);
+        decode.push(data);
       } catch (err) {
         socket.destroy(err as Error);
       }

@@ -167,10 +167,25 @@ export class FastBinaryWriter {
   }
 }
 
-/** The runtime's reader, with i64 values as numbers whenever they are exact. */
+/**
+ * The runtime's reader, with i64 values as numbers whenever they are exact,
+ * and negative container sizes refused (the runtime reads them as empty).
+ */
 export class NumberI64Reader extends runtime.TBinaryProtocol {
   constructor(transport: unknown) {
     super(transport);
+  }
+
+  readListBegin(): { etype: number; size: number } {
+    return checkSize(super.readListBegin());
+  }
+
+  readSetBegin(): { etype: number; size: number } {
+    return checkSize(super.readSetBegin());
+  }
+
+  readMapBegin(): { ktype: number; vtype: number; size: number } {
+    return checkSize(super.readMapBegin());
   }
 
   readI64(): number | Int64 {
@@ -180,4 +195,9 @@ export class NumberI64Reader extends runtime.TBinaryProtocol {
     const n = hi * 4294967296 + lo;
     return Number.isSafeInteger(n) ? n : new Int64(Buffer.from(bytes));
   }
+}
+
+function checkSize<T extends { size: number }>(header: T): T {
+  if (header.size < 0) throw new Error(`negative container size ${header.size}`);
+  return header;
 }

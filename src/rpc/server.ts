@@ -9,7 +9,10 @@
  *   - at most CONNECTION_REQUESTS_IN_FLIGHT_MAX requests per connection are
  *     processed at once; past that the socket stops being read (TCP pushes back);
  *   - a client that does not read its replies is cut off once
- *     CONNECTION_WRITE_BUFFER_BYTES_MAX bytes are waiting for it.
+ *     CONNECTION_WRITE_BUFFER_BYTES_MAX bytes are waiting for it;
+ *   - and across all connections, at most NODE_INPUT_BUFFER_BYTES_MAX bytes of
+ *     unfinished requests and NODE_OUTPUT_BUFFER_BYTES_MAX bytes of unsent
+ *     replies are held: the connection that would go past is closed.
  */
 import net from 'node:net';
 import {
@@ -17,7 +20,10 @@ import {
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
   CONNECTIONS_MAX,
+  NODE_INPUT_BUFFER_BYTES_MAX,
+  NODE_OUTPUT_BUFFER_BYTES_MAX,
 } from '../common/limits';
+import { ByteBudget } from './frames';
 import { corkedWriter, frameReader, frameWriter, InputProtocol, OutputProtocol, Processor } from './thrift';
 
 export interface RpcServerOptions {
@@ -45,6 +51,10 @@ export class RpcServer {
     slowReadersCut: 0,
   };
   private readonly sockets = new Set<net.Socket>();
+  /** Request bytes buffered by all connections together (partial frames). */
+  private readonly inputBudget = new ByteBudget(NODE_INPUT_BUFFER_BYTES_MAX);
+  /** Reply bytes written but not yet taken by the kernel, all connections together. */
+  private readonly outputBudget = new ByteBudget(NODE_OUTPUT_BUFFER_BYTES_MAX);
   private readonly server: net.Server;
 
   constructor(
@@ -97,8 +107,11 @@ export class RpcServer {
       inFlight--;
       if (socket.isPaused() && inFlight < CONNECTION_REQUESTS_IN_FLIGHT_MAX / 2) socket.resume();
       if (socket.destroyed) return;
-      write(frame);
-      if (socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX) {
+      this.outputBudget.used += frame.length;
+      write(frame, () => {
+        this.outputBudget.used -= frame.length;
+      });
+      if (socket.writableLength > CONNECTION_WRITE_BUFFER_BYTES_MAX || this.outputBudget.used > this.outputBudget.max) {
         this.stats.slowReadersCut++;
         fail('client does not read its replies');
       }
@@ -106,15 +119,19 @@ export class RpcServer {
     // One output buffer per connection is enough: the generated processor
     // writes each reply from its first byte to flush() without yielding.
     const output = new OutputProtocol(frameWriter(reply));
-    const onFrame = frameReader((frame) => {
-      inFlight++;
-      if (inFlight >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) socket.pause();
-      this.processor.process(new InputProtocol(frame), output);
-    }, this.options.frameBytesMax);
-
+    const frames = frameReader(
+      (frame) => {
+        inFlight++;
+        if (inFlight >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) socket.pause();
+        this.processor.process(new InputProtocol(frame), output);
+      },
+      this.options.frameBytesMax,
+      this.inputBudget,
+    );
+    socket.on('close', () => frames.dispose());
     socket.on('data', (data: Buffer) => {
       try {
-        onFrame(data);
+        frames.push(data);
       } catch (err) {
         // Any decoding failure means we can no longer find frame boundaries.
         this.stats.badFrames++;

@@ -9,6 +9,7 @@ import Int64 from 'node-int64';
 import * as KeyValue from '../gen/KeyValue';
 import * as types from '../gen/kv_types';
 import { FastBinaryWriter, FrameBuilder, NumberI64Reader } from './fast-protocol';
+import { ByteBudget, FrameDecoder } from './frames';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const runtime = require('thrift');
@@ -37,13 +38,22 @@ export function frameWriter(onFrame: (frame: Buffer) => void): FrameTransport {
   return new FrameBuilder(onFrame);
 }
 
+/** The runtime's read transport over one complete frame, for InputProtocol. */
+export function frameTransport(frame: Buffer): FrameTransport {
+  return new runtime.TFramedTransport(frame);
+}
+
 /**
  * A stream decoder: feed it socket data, it calls `onFrame` with a transport
- * per complete frame. Throws when a frame's length prefix exceeds
- * `frameBytesMax`, before buffering the frame.
+ * per complete frame. Throws FrameError when a frame's length prefix exceeds
+ * `frameBytesMax` (before buffering it) or the shared budget is exhausted.
  */
-export function frameReader(onFrame: (frame: FrameTransport) => void, frameBytesMax: number): (data: Buffer) => void {
-  return runtime.TFramedTransport.receiver(onFrame, undefined, frameBytesMax);
+export function frameReader(
+  onFrame: (frame: FrameTransport) => void,
+  frameBytesMax: number,
+  budget?: ByteBudget,
+): { push(data: Buffer): void; dispose(): void } {
+  return new FrameDecoder(frameBytesMax, (frame) => onFrame(frameTransport(frame)), budget);
 }
 
 /**
@@ -51,19 +61,19 @@ export function frameReader(onFrame: (frame: FrameTransport) => void, frameBytes
  * one syscall (cork now, uncork on the next tick). Pipelined replies and
  * batched requests then cost one write instead of one each.
  */
-export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer) => void {
+export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer, done?: () => void) => void {
   let corked = false;
   const uncork = (): void => {
     corked = false;
     socket.uncork();
   };
-  return (frame) => {
+  return (frame, done) => {
     if (!corked) {
       corked = true;
       socket.cork();
       process.nextTick(uncork);
     }
-    socket.write(frame);
+    socket.write(frame, done);
   };
 }
 

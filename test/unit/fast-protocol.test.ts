@@ -83,7 +83,7 @@ test('the reader returns i64 as numbers when exact, as Int64 beyond 2^53', (t) =
     let got: unknown;
     frameReader((ft) => {
       got = new NumberI64Reader(ft).readI64();
-    }, 1024)(frames[0]!);
+    }, 1024).push(frames[0]!);
     if (typeof expected === 'number') t.is(got, expected);
     else t.is((got as Int64).toOctetString(), expected);
   }
@@ -111,4 +111,22 @@ test('messages larger than the scratch buffer are written whole', (t) => {
   const { theirs, ours } = framesOf((c) => c.send_ping!(big));
   t.is(ours.length, theirs.length);
   t.true(ours.equals(theirs));
+});
+
+test('the reader refuses negative list, set and map sizes', (t) => {
+  for (const write of [
+    (w: FastBinaryWriter) => w.writeListBegin(11, -5),
+    (w: FastBinaryWriter) => w.writeSetBegin(11, -1),
+    (w: FastBinaryWriter) => w.writeMapBegin(11, 11, -(2 ** 31)),
+  ]) {
+    const frames: Buffer[] = [];
+    const w = new FastBinaryWriter(new FrameBuilder((f) => frames.push(f)));
+    write(w);
+    w.flush();
+    frameReader((ft) => {
+      const r = new NumberI64Reader(ft) as unknown as Record<string, () => unknown>;
+      const method = frames[0]!.length === 4 + 5 ? 'readListBegin' : 'readMapBegin';
+      t.throws(() => r[method]!(), { message: /negative container size/ });
+    }, 1024).push(frames[0]!);
+  }
 });

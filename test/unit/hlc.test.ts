@@ -1,5 +1,5 @@
 import test from 'ava';
-import { HybridClock, TIMESTAMP_MAX, wallClockMicros } from '../../src/clock/hlc';
+import { CLOCK_AHEAD_MS_MAX, HybridClock, TIMESTAMP_MAX, wallClockMicros } from '../../src/clock/hlc';
 import { Gen, seedNote, testSeed } from './prng';
 
 /** A physical clock driven by hand. */
@@ -72,8 +72,20 @@ test('observe() ignores timestamps above Number.MAX_SAFE_INTEGER, accepts it exa
     t.is(m.clock.peek(), 0, `observe(${bad}) must be ignored`);
   }
   t.is(m.clock.now(), 1000);
+});
+
+test('observe() ignores timestamps too far ahead of the physical clock, accepts them up to the bound', (t) => {
+  const m = manualClock(1_000_000);
+  const bound = 1_000_000 + CLOCK_AHEAD_MS_MAX * 1000;
+  m.clock.observe(bound + 1);
+  t.is(m.clock.peek(), 0, 'one microsecond past the bound is refused');
+  t.false(m.clock.plausible(bound + 1));
   m.clock.observe(Number.MAX_SAFE_INTEGER);
-  t.is(m.clock.peek(), Number.MAX_SAFE_INTEGER);
+  t.is(m.clock.peek(), 0, 'a poisoned 2^53 timestamp is refused');
+  t.true(m.clock.plausible(bound));
+  m.clock.observe(bound);
+  t.is(m.clock.now(), bound + 1);
+  t.false(m.clock.plausible(-1), 'negative timestamps are not plausible');
 });
 
 test('property: readings strictly increase and exceed all observed timestamps under random clock moves', (t) => {

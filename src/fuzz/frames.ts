@@ -1,0 +1,950 @@
+/**
+ * A pure, seeded generator of hostile frames for a ringkv node: the same seed
+ * and options always give the same frames, and nothing here does I/O or reads
+ * the clock. Four categories:
+ *
+ *   random    random bytes behind a random, plausible or slightly wrong length
+ *   call      structurally valid Thrift CALL messages for every method of the
+ *             IDL and for unknown names, with hostile contents: missing fields,
+ *             wrong field types, random field ids, nested structs, bad level
+ *             codes, empty and oversize keys, oversize values, wrong secrets,
+ *             and (as the frame's one "defect") lies in the encoding: negative
+ *             or oversize binary lengths, lists claiming 2^31 elements, invalid
+ *             type ids, nesting past the runtime's depth limit, truncation
+ *   mutation  a call frame with bits flipped, bytes overwritten, cut short, or
+ *             parts duplicated
+ *   length    a length prefix of 2 GB, a negative one, or one just past the limit
+ *
+ * Every frame carries what a correct node must do with it (`expect`), worked
+ * out from a model of the generated reader and of node/handler.ts. The unit
+ * test checks that model against the real processor and handler in process;
+ * the runner checks it against real nodes.
+ */
+import { KEY_BYTES_MAX, VALUE_BYTES_MAX_DEFAULT, frameBytesMax as frameBytesMaxFor } from '../common/limits';
+import { FuzzRandom } from './prng';
+import { FRAME_HEADER_BYTES, MessageType, ThriftWriter, TType, VERSION_1, frame } from './thrift-wire';
+
+export type FrameCategory = 'random' | 'call' | 'mutation' | 'length';
+export const FRAME_CATEGORIES: readonly FrameCategory[] = ['random', 'call', 'mutation', 'length'];
+
+/**
+ * What a correct node does with a frame:
+ *   ok              answers with a result (for put/get/remove also Unavailable or TimedOut)
+ *   invalid         answers with the method's InvalidRequest
+ *   unauthorized    answers with Unauthorized (an internode call with a wrong secret)
+ *   unknown-method  answers with a Thrift application exception "Unknown function"
+ *   close           answers nothing for it and closes the connection
+ *   any             anything but a crash, a malformed reply or a hang
+ */
+export type Expect = 'ok' | 'invalid' | 'unauthorized' | 'unknown-method' | 'close' | 'any';
+
+export interface FuzzFrame {
+  readonly category: FrameCategory;
+  /** Short description, e.g. "call/put" or "length/2GB". */
+  readonly kind: string;
+  /** Everything notable about the frame, for coverage: "method:put", "key:oversize", "defect:deep-nesting", ... */
+  readonly tags: readonly string[];
+  /** The method name in the header, when the frame has a known one. */
+  readonly method: string | null;
+  /** The sequence id, when a reply can be matched to this frame by it. */
+  readonly seqid: number | null;
+  /** Exactly what goes on the socket, length prefix included. */
+  readonly bytes: Buffer;
+  /**
+   * The length prefix is the payload's true length (and acceptable), so a
+   * frame sent after this one still starts on a frame boundary.
+   */
+  readonly framed: boolean;
+  readonly expect: Expect;
+  /** For a ping expected to succeed: the payload its reply must carry back. */
+  readonly echo?: Buffer;
+}
+
+export interface FrameGeneratorOptions {
+  /** The cluster's largest value (maxValueBytes); decides which values are oversize. */
+  readonly maxValueBytes: number;
+  /** The node's frame limit; a frame above it is refused on its length prefix. */
+  readonly frameBytesMax: number;
+  /**
+   * The real cluster secret. When given, some replicate, readLocal and dump
+   * calls carry it, so the validation behind the secret check is reached too.
+   * hello and setClockOffset never carry it: with the secret they are trusted
+   * control calls (mark a peer up, move the clock), not input to validate.
+   */
+  readonly secret?: string;
+}
+
+/** The methods of idl/kv.thrift. */
+export const METHODS = ['put', 'get', 'remove', 'ping', 'replicate', 'readLocal', 'hello', 'dump', 'setClockOffset'] as const;
+export type MethodName = (typeof METHODS)[number];
+const INTERNODE: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'hello', 'dump', 'setClockOffset']);
+/** Internode calls that may carry the real secret (see FrameGeneratorOptions.secret). */
+const SECRET_BEARING: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'dump']);
+
+/** Names that are not methods, including ones that probe property lookup on the processor. */
+const UNKNOWN_NAMES = [
+  'dropTable', 'PUT', 'Put', 'put ', ' get', 'put\u0000', 'pin', 'pingg', '', '__proto__', 'constructor', 'toString',
+  'hasOwnProperty', 'process', 'process_put', 'recv_put', 'send_put', '_handler', 'KeyValue.put', 'replicate\n', 'dump;',
+] as const;
+
+/** Field lists of the IDL's argument structs: [id, type, name]. */
+type ArgSpec = readonly [id: number, type: number, name: string];
+const ARGS: Record<MethodName, readonly ArgSpec[]> = {
+  put: [[1, TType.STRING, 'key'], [2, TType.STRING, 'value'], [3, TType.I32, 'level']],
+  get: [[1, TType.STRING, 'key'], [2, TType.I32, 'level']],
+  remove: [[1, TType.STRING, 'key'], [2, TType.I32, 'level']],
+  ping: [[1, TType.STRING, 'payload']],
+  replicate: [[1, TType.STRING, 'secret'], [2, TType.LIST, 'mutations']],
+  readLocal: [[1, TType.STRING, 'secret'], [2, TType.LIST, 'keys']],
+  hello: [[1, TType.STRING, 'secret'], [2, TType.I32, 'fromNode'], [3, TType.I64, 'clock']],
+  dump: [[1, TType.STRING, 'secret'], [2, TType.STRING, 'startAfter'], [3, TType.I32, 'limit']],
+  setClockOffset: [[1, TType.STRING, 'secret'], [2, TType.I32, 'offsetMs']],
+};
+const MUTATION: readonly ArgSpec[] = [[1, TType.STRING, 'key'], [2, TType.STRING, 'value'], [3, TType.I64, 'ts'], [4, TType.BOOL, 'deleted']];
+/** What each list argument holds. */
+const LIST_ELEMENT: Partial<Record<MethodName, number>> = { replicate: TType.STRUCT, readLocal: TType.STRING };
+
+/** Types the runtime can skip; a field of any other type id makes it throw. */
+const SKIPPABLE = [TType.BOOL, TType.BYTE, TType.DOUBLE, TType.I16, TType.I32, TType.I64, TType.STRING, TType.STRUCT, TType.MAP, TType.SET, TType.LIST] as const;
+/** Type ids the runtime does not know (0 is STOP, handled as its own defect). */
+const INVALID_TYPE_IDS = [1, 5, 7, 9, 17, 18, 64, 127, -1, -128] as const;
+/** The runtime's skip() gives up past this nesting (Thrift.DEFAULT_RECURSION_DEPTH). */
+const RUNTIME_SKIP_DEPTH_MAX = 64;
+/** Deepest nesting sent: deep enough to overflow a naive recursive reader's stack budget many times over. */
+const NESTING_SENT_MAX = 3000;
+
+/** Level codes of the IDL and the bad ones to try. */
+const LEVELS_VALID = [1, 2, 3] as const;
+const LEVELS_BAD = [0, 4, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
+
+/** i64 timestamps: the largest a node accepts, and values just past it. */
+const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+/**
+ * Valid timestamps sent with the real secret stay far in the past (below
+ * 2^40 µs, January 1970): they must not push the node's hybrid clock forward,
+ * which would change what legitimate writes get stamped with.
+ */
+const TS_OLD_MAX = 2 ** 40;
+
+/** Keys written by valid-looking calls come from small pools, so the data a run stores stays bounded. */
+const KEY_POOL_SIZE = 64;
+const KEY_POOL_KEY_BYTES_MAX = 24;
+/** Keys of exactly KEY_BYTES_MAX bytes (the largest valid key). */
+const BOUNDARY_KEY_COUNT = 2;
+/** The only keys that get large values (at most maxValueBytes each). */
+const LARGE_VALUE_KEY_COUNT = 2;
+/** Values of at most this many bytes are "small". */
+const SMALL_BYTES_MAX = 64;
+/** Random contents of big buffers are a repeated pattern of this many random bytes: cheap to make. */
+const PATTERN_BYTES = 251;
+/** Elements in lists of mutations or keys. */
+const LIST_ITEMS_MAX = 6;
+/** Unknown fields added to one struct. */
+const EXTRA_FIELDS_MAX = 3;
+/** Nesting of ordinary random values (structs in lists in maps ...). */
+const RANDOM_VALUE_DEPTH_MAX = 3;
+/** Mutations are made from messages no larger than this (big ones are mostly padding). */
+const MUTATION_BASE_BYTES_MAX = 64 * 1024;
+/** Random payloads: the largest. */
+const RANDOM_PAYLOAD_BYTES_MAX = 64 * 1024;
+/** A "small lie" in a length prefix is off by at most this. */
+const LENGTH_LIE_MAX = 8;
+
+const CATEGORY_WEIGHTS: readonly (readonly [FrameCategory, number])[] = [['random', 15], ['call', 50], ['mutation', 25], ['length', 10]];
+const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
+  ['put', 18], ['get', 12], ['remove', 8], ['ping', 10], ['replicate', 10], ['readLocal', 8], ['hello', 6], ['dump', 6], ['setClockOffset', 5],
+  ['unknown', 12],
+];
+/** Probability that a call frame gets one encoding defect. */
+const DEFECT_PROBABILITY = 0.35;
+const EXTRA_FIELDS_PROBABILITY = 0.3;
+const DUPLICATE_FIELD_PROBABILITY = 0.12;
+const SHUFFLE_PROBABILITY = 0.2;
+/** Share of secret-bearing calls that carry the real secret, when it is known. */
+const REAL_SECRET_PROBABILITY = 0.4;
+
+/** A value to encode; `claimedLength`/`claimedSize` make the encoding lie. */
+export type WireValue =
+  | { readonly kind: 'bool'; readonly v: boolean }
+  | { readonly kind: 'i8'; readonly v: number }
+  | { readonly kind: 'i16'; readonly v: number }
+  | { readonly kind: 'i32'; readonly v: number }
+  | { readonly kind: 'i64'; readonly v: bigint }
+  | { readonly kind: 'double'; readonly v: number }
+  | { readonly kind: 'binary'; readonly v: Buffer; readonly claimedLength?: number }
+  | { readonly kind: 'struct'; readonly fields: readonly WireField[] }
+  | { readonly kind: 'list' | 'set'; readonly elemType: number; readonly items: readonly WireValue[]; readonly claimedSize?: number }
+  | { readonly kind: 'map'; readonly keyType: number; readonly valueType: number; readonly pairs: readonly (readonly [WireValue, WireValue])[]; readonly claimedSize?: number }
+  | { readonly kind: 'raw'; readonly bytes: Buffer };
+
+/** A field as written: header type (which may not match the value: a lie or STOP) and id. */
+export interface WireField {
+  readonly type: number;
+  readonly id: number;
+  readonly value: WireValue;
+}
+
+function typeOf(v: WireValue): number {
+  switch (v.kind) {
+    case 'bool': return TType.BOOL;
+    case 'i8': return TType.BYTE;
+    case 'i16': return TType.I16;
+    case 'i32': return TType.I32;
+    case 'i64': return TType.I64;
+    case 'double': return TType.DOUBLE;
+    case 'binary': return TType.STRING;
+    case 'struct': return TType.STRUCT;
+    case 'list': return TType.LIST;
+    case 'set': return TType.SET;
+    case 'map': return TType.MAP;
+    case 'raw': throw new Error('a raw value has no type of its own');
+  }
+}
+
+const field = (id: number, value: WireValue, type: number = typeOf(value)): WireField => ({ type, id, value });
+const bin = (v: Buffer): WireValue => ({ kind: 'binary', v });
+const i32 = (v: number): WireValue => ({ kind: 'i32', v });
+
+export function writeValue(w: ThriftWriter, v: WireValue): void {
+  switch (v.kind) {
+    case 'bool': w.bool(v.v); return;
+    case 'i8': w.i8(v.v); return;
+    case 'i16': w.i16(v.v); return;
+    case 'i32': w.i32(v.v); return;
+    case 'i64': w.i64(v.v); return;
+    case 'double': w.double(v.v); return;
+    case 'binary': w.binary(v.v, v.claimedLength ?? v.v.length); return;
+    case 'struct':
+      for (const f of v.fields) writeField(w, f);
+      w.fieldStop();
+      return;
+    case 'list':
+    case 'set':
+      w.listBegin(v.elemType, v.claimedSize ?? v.items.length);
+      for (const item of v.items) writeValue(w, item);
+      return;
+    case 'map':
+      w.mapBegin(v.keyType, v.valueType, v.claimedSize ?? v.pairs.length);
+      for (const [k, val] of v.pairs) {
+        writeValue(w, k);
+        writeValue(w, val);
+      }
+      return;
+    case 'raw': w.raw(v.bytes); return;
+  }
+}
+
+/** A field; one of type STOP is the single STOP byte (what follows it is outside the struct). */
+export function writeField(w: ThriftWriter, f: WireField): void {
+  if (f.type === TType.STOP) {
+    w.i8(TType.STOP);
+    return;
+  }
+  w.fieldBegin(f.type, f.id);
+  writeValue(w, f.value);
+}
+
+/** A message: header, then the argument struct's fields and STOP. */
+export function encodeCall(name: string | Buffer, seqid: number, fields: readonly WireField[], strict = true, type: number = MessageType.CALL): Buffer {
+  const w = new ThriftWriter().messageBegin(name, type, seqid, strict);
+  writeValue(w, { kind: 'struct', fields });
+  return w.toBuffer();
+}
+
+/** A valid ping frame: what the runner appends to learn that everything before it was read. */
+export function pingFrame(seqid: number, payload: Buffer): Buffer {
+  return frame(encodeCall('ping', seqid, [field(1, bin(payload))]));
+}
+
+/**
+ * The fields the generated reader ends up with: the last one of each known id
+ * whose type matches; others are skipped; a STOP ends the struct.
+ */
+function effectiveFields(fields: readonly WireField[], spec: readonly ArgSpec[]): Map<number, WireValue> {
+  const out = new Map<number, WireValue>();
+  for (const f of fields) {
+    if (f.type === TType.STOP) break;
+    const s = spec.find(([id]) => id === f.id);
+    if (s && s[1] === f.type) out.set(f.id, f.value);
+  }
+  return out;
+}
+
+function isValidKey(v: WireValue | undefined): boolean {
+  return v?.kind === 'binary' && v.v.length >= 1 && v.v.length <= KEY_BYTES_MAX;
+}
+
+function isValidValue(v: WireValue | undefined, max: number): boolean {
+  return v?.kind === 'binary' && v.v.length <= max;
+}
+
+function isValidLevel(v: WireValue | undefined): boolean {
+  return v?.kind === 'i32' && (LEVELS_VALID as readonly number[]).includes(v.v);
+}
+
+/** The handler's verdict (node/handler.ts) on a well-formed call's effective arguments. */
+function handlerVerdict(method: MethodName, args: Map<number, WireValue>, options: FrameGeneratorOptions): 'ok' | 'invalid' | 'unauthorized' {
+  const verdict = (valid: boolean): 'ok' | 'invalid' => (valid ? 'ok' : 'invalid');
+  if (INTERNODE.has(method)) {
+    const s = args.get(1);
+    const given = Buffer.from(s?.kind === 'binary' ? s.v.toString('utf8') : '', 'utf8');
+    if (options.secret === undefined || !given.equals(Buffer.from(options.secret, 'utf8'))) return 'unauthorized';
+  }
+  switch (method) {
+    case 'put':
+      return verdict(isValidKey(args.get(1)) && isValidValue(args.get(2), options.maxValueBytes) && isValidLevel(args.get(3)));
+    case 'get':
+    case 'remove':
+      return verdict(isValidKey(args.get(1)) && isValidLevel(args.get(2)));
+    case 'ping':
+      return verdict(args.get(1)?.kind === 'binary');
+    case 'replicate': {
+      const list = args.get(2);
+      if (list?.kind !== 'list') return 'invalid';
+      return verdict(list.items.every((m) => {
+        if (m.kind !== 'struct') return false;
+        const f = effectiveFields(m.fields, MUTATION);
+        const ts = f.get(3);
+        const tsOk = ts?.kind === 'i64' && ts.v >= 0n && ts.v <= TS_SAFE_MAX;
+        return tsOk && isValidKey(f.get(1)) && isValidValue(f.get(2), options.maxValueBytes);
+      }));
+    }
+    case 'readLocal': {
+      const list = args.get(2);
+      return verdict(list?.kind === 'list' && list.items.every((k) => isValidKey(k)));
+    }
+    case 'hello':
+      return verdict(args.get(2)?.kind === 'i32');
+    case 'dump':
+      return 'ok';
+    case 'setClockOffset': {
+      const o = args.get(2);
+      return verdict(o?.kind === 'i32' && Math.abs(o.v) <= 3_600_000);
+    }
+  }
+}
+
+/** The generator. `next()` returns frames forever; the sequence depends only on the seed and options. */
+export class FrameGenerator {
+  readonly options: FrameGeneratorOptions;
+  private readonly r: FuzzRandom;
+  private readonly keyPool: Buffer[];
+  private readonly boundaryKeys: Buffer[];
+  private readonly largeValueKeys: Buffer[];
+
+  constructor(seed: number, options: Partial<FrameGeneratorOptions> = {}) {
+    const maxValueBytes = options.maxValueBytes ?? VALUE_BYTES_MAX_DEFAULT;
+    this.options = {
+      maxValueBytes,
+      frameBytesMax: options.frameBytesMax ?? frameBytesMaxFor(maxValueBytes),
+      ...(options.secret !== undefined ? { secret: options.secret } : {}),
+    };
+    this.r = new FuzzRandom(seed);
+    const pools = this.r.fork();
+    this.keyPool = Array.from({ length: KEY_POOL_SIZE }, () => pools.bytes(pools.range(1, KEY_POOL_KEY_BYTES_MAX)));
+    this.boundaryKeys = Array.from({ length: BOUNDARY_KEY_COUNT }, () => this.pattern(pools, KEY_BYTES_MAX));
+    this.largeValueKeys = Array.from({ length: LARGE_VALUE_KEY_COUNT }, (_, i) => Buffer.from(`fuzz/large/${i}/${pools.uint32()}`));
+  }
+
+  next(): FuzzFrame {
+    switch (this.r.weighted(CATEGORY_WEIGHTS)) {
+      case 'random': return this.randomFrame();
+      case 'call': return this.callFrame();
+      case 'mutation': return this.mutationFrame();
+      case 'length': return this.lengthFrame();
+    }
+  }
+
+  /** `n` bytes repeating a short random pattern: random enough, and cheap at megabytes. */
+  private pattern(r: FuzzRandom, n: number): Buffer {
+    const out = Buffer.alloc(n);
+    if (n > 0) out.fill(r.bytes(Math.min(n, PATTERN_BYTES)));
+    return out;
+  }
+
+  private seqid(): number {
+    return this.r.uint32() & 0x7fff_ffff;
+  }
+
+  // ---- (a) random bytes ---------------------------------------------------
+
+  private randomFrame(): FuzzFrame {
+    const r = this.r;
+    const size = r.weighted<[number, number]>([[[0, 16], 30], [[17, 256], 40], [[257, 4096], 25], [[4097, RANDOM_PAYLOAD_BYTES_MAX], 5]]);
+    const n = r.range(size[0], size[1]);
+    const payload = r.bytes(n);
+    const tags = ['category:random'];
+    if (r.chance(0.2) && n >= 4) {
+      // Starts like a strict CALL, so the reader gets past the version check.
+      payload.writeUInt32BE((VERSION_1 | MessageType.CALL) >>> 0, 0);
+      tags.push('random:versioned');
+    }
+    const how = r.weighted([['exact', 50], ['random', 25], ['lie', 25]] as const);
+    tags.push(`random:prefix-${how}`);
+    if (how === 'exact') {
+      return { category: 'random', kind: 'random/exact-length', tags, method: null, seqid: null, bytes: frame(payload), framed: true, expect: 'any' };
+    }
+    const lie = r.pick([-1, 1]) * r.range(1, LENGTH_LIE_MAX);
+    const prefix = how === 'random' ? r.uint32() | 0 : Math.max(0, n + lie);
+    // A prefix the node refuses (negative, too big) or an empty frame: it must close at once.
+    const refused = prefix <= 0 || prefix > this.options.frameBytesMax;
+    return {
+      category: 'random', kind: `random/${how}-length`, tags, method: null, seqid: null,
+      bytes: frame(payload, prefix), framed: false, expect: refused ? 'close' : 'any',
+    };
+  }
+
+  // ---- (d) length prefixes ------------------------------------------------
+
+  private lengthFrame(): FuzzFrame {
+    const r = this.r;
+    const max = this.options.frameBytesMax;
+    const [name, prefix] = r.pick<[string, number]>([
+      ['2GB', 0x7fff_ffff],
+      ['2GB-unsigned', 0x8000_0000 | 0],
+      ['minus-1', -1],
+      ['negative', -r.range(1, 0x7fff_ffff)],
+      ['limit+1', max + 1],
+      ['over-limit', r.range(max + 1, 0x7fff_ffff)],
+      ['zero', 0],
+    ]);
+    const body = r.bytes(r.range(0, 16));
+    return {
+      category: 'length', kind: `length/${name}`, tags: ['category:length', `length:${name}`], method: null, seqid: null,
+      bytes: frame(body, prefix), framed: false, expect: 'close',
+    };
+  }
+
+  // ---- (b) calls ----------------------------------------------------------
+
+  /** A call frame; `plain` leaves out the encoding defects (for mutation bases). */
+  private callFrame(plain = false): FuzzFrame {
+    const r = this.r;
+    const which = r.weighted(METHOD_WEIGHTS);
+    const tags: string[] = ['category:call'];
+    const seqid = this.seqid();
+    const unknown = which === 'unknown';
+    const name = unknown ? this.unknownName(tags) : which;
+    tags.push(`method:${unknown ? 'unknown' : which}`);
+
+    let fields: WireField[] = unknown ? this.extraFields(r.range(0, EXTRA_FIELDS_MAX), [], tags) : this.argFields(which, tags);
+    const spec = unknown ? [] : ARGS[which];
+    if (!unknown && r.chance(DUPLICATE_FIELD_PROBABILITY)) {
+      // The same id again, with another value (maybe of another type): the reader keeps the last of the right type.
+      const arg = r.pick(spec);
+      const again = this.argField(arg, tags, false, false);
+      if (again !== null) fields.push(again);
+      tags.push(`dup:${arg[2]}`);
+    }
+    if (r.chance(EXTRA_FIELDS_PROBABILITY)) fields.push(...this.extraFields(r.range(1, EXTRA_FIELDS_MAX), spec, tags));
+    if (r.chance(SHUFFLE_PROBABILITY)) {
+      fields = this.shuffled(fields);
+      tags.push('fields:shuffled');
+    }
+
+    let strict = true;
+    let mtype: number = MessageType.CALL;
+    let structural: 'close' | 'any' | null = null;
+    let trailing: Buffer | null = null;
+    let truncate = false;
+    let claimedNameLength: number | null = null;
+    let versionWord: number | null = null;
+    if (!plain && r.chance(DEFECT_PROBABILITY)) {
+      const defect = this.pickDefect(unknown ? null : which);
+      tags.push(`defect:${defect}`);
+      switch (defect) {
+        case 'negative-binary-length':
+        case 'binary-length-past-frame':
+        case 'binary-length-short': {
+          // Negative or past the end of any frame: the reader must fail. Short: the rest is misread (unknown effect).
+          const lie = defect === 'negative-binary-length' ? -r.range(1, 0x7fff_ffff)
+            : defect === 'binary-length-past-frame' ? r.pick([0x7fff_ffff, this.options.frameBytesMax + 1, r.range(this.options.frameBytesMax + 1, 0x7fff_ffff)])
+              : 'short';
+          fields = this.lieAboutABinary(fields, lie);
+          structural = defect === 'binary-length-short' ? 'any' : 'close';
+          break;
+        }
+        case 'list-claims-huge':
+        case 'list-negative-size':
+        case 'list-element-type': {
+          fields = this.lieAboutAList(fields, which, defect);
+          structural = defect === 'list-claims-huge' ? 'close' : 'any';
+          break;
+        }
+        case 'map-claims-huge': {
+          const huge = r.pick([0x7fff_ffff, 0x4000_0000, 1 << 24]);
+          const kind = r.pick(['map', 'set'] as const);
+          const value: WireValue = kind === 'map'
+            ? { kind: 'map', keyType: TType.I32, valueType: TType.STRING, pairs: [[i32(1), bin(Buffer.from('x'))]], claimedSize: huge }
+            : { kind: 'set', elemType: TType.I64, items: [{ kind: 'i64', v: 1n }], claimedSize: huge };
+          fields.splice(r.int(fields.length + 1), 0, field(this.unusedId(spec), value));
+          structural = 'close';
+          break;
+        }
+        case 'invalid-type-id': {
+          const id = r.chance(0.5) && spec.length > 0 ? r.pick(spec)[0] : this.unusedId(spec);
+          fields.splice(r.int(fields.length + 1), 0, field(id, { kind: 'raw', bytes: r.bytes(r.range(0, 8)) }, r.pick(INVALID_TYPE_IDS)));
+          structural = 'close';
+          break;
+        }
+        case 'uuid-field':
+          fields.splice(r.int(fields.length + 1), 0, field(this.unusedId(spec), { kind: 'raw', bytes: r.bytes(16) }, TType.UUID));
+          structural = 'any';
+          break;
+        case 'deep-nesting': {
+          // The runtime's skip() counts the struct of an unknown method's arguments as one level too.
+          const depth = r.pick([2, 10, 32, RUNTIME_SKIP_DEPTH_MAX - 1, RUNTIME_SKIP_DEPTH_MAX, RUNTIME_SKIP_DEPTH_MAX + 1, RUNTIME_SKIP_DEPTH_MAX + 2, 200, NESTING_SENT_MAX]);
+          const tooDeep = depth + (unknown ? 1 : 0) > RUNTIME_SKIP_DEPTH_MAX;
+          tags.push(`nesting:${depth}`, tooDeep ? 'nesting:too-deep' : 'nesting:ok');
+          fields.splice(r.int(fields.length + 1), 0, field(this.unusedId(spec), this.nestedStructs(depth), TType.STRUCT));
+          if (tooDeep) structural = 'close';
+          break;
+        }
+        case 'early-stop':
+          // The reader stops at the STOP; what follows is never looked at.
+          fields.splice(r.int(fields.length + 1), 0, field(0, { kind: 'raw', bytes: Buffer.alloc(0) }, TType.STOP));
+          if (r.chance(0.5)) trailing = r.bytes(r.range(1, 32));
+          break;
+        case 'trailing-garbage':
+          trailing = r.bytes(r.range(1, 64));
+          break;
+        case 'truncated':
+          truncate = true;
+          structural = 'close';
+          break;
+        case 'unversioned-header':
+          strict = false;
+          break;
+        case 'message-type':
+          // The processor does not look at the type: a REPLY or ONEWAY header is served like a CALL.
+          mtype = r.pick([MessageType.REPLY, MessageType.EXCEPTION, MessageType.ONEWAY, 0, 5, 0xff]);
+          break;
+        case 'bad-version':
+          versionWord = r.pick([0x8002_0000 | MessageType.CALL, 0x8000_0001, 0xffff_0001 | 0]);
+          structural = 'close';
+          break;
+        case 'name-length-lie':
+          claimedNameLength = r.pick([-1, -0x8000_0000, 0x7fff_ffff, this.options.frameBytesMax + 1]);
+          structural = 'close';
+          break;
+      }
+    }
+
+    // Encode.
+    const w = new ThriftWriter();
+    const nb = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
+    if (versionWord !== null) w.i32(versionWord).binary(nb).i32(seqid);
+    else if (claimedNameLength !== null) w.i32(VERSION_1 | mtype).binary(nb, claimedNameLength).i32(seqid);
+    else w.messageBegin(nb, mtype, seqid, strict);
+    writeValue(w, { kind: 'struct', fields });
+    if (trailing) w.raw(trailing);
+    let payload = w.toBuffer();
+    if (truncate) payload = payload.subarray(0, r.int(payload.length));
+
+    let expect: Expect;
+    if (payload.length > this.options.frameBytesMax) {
+      expect = 'close'; // refused on its length prefix
+      tags.push('frame:over-limit');
+    } else if (structural !== null) expect = structural;
+    else if (unknown) expect = 'unknown-method';
+    else expect = handlerVerdict(which, effectiveFields(fields, spec), this.options);
+    tags.push(`expect:${expect}`);
+    const echo = which === 'ping' && expect === 'ok' ? effectiveFields(fields, spec).get(1) : undefined;
+    return {
+      category: 'call', kind: `call/${unknown ? 'unknown' : which}`, tags, method: unknown ? null : which,
+      seqid, bytes: frame(payload), framed: true, expect,
+      ...(echo?.kind === 'binary' ? { echo: echo.v } : {}),
+    };
+  }
+
+  private unknownName(tags: string[]): string | Buffer {
+    const r = this.r;
+    const how = r.weighted([['listed', 6], ['ascii', 2], ['bytes', 1], ['long', 1]] as const);
+    tags.push(`unknown:${how}`);
+    if (how === 'listed') return r.pick(UNKNOWN_NAMES);
+    if (how === 'long') return 'x'.repeat(r.range(256, 4096));
+    if (how === 'ascii') return r.bytes(r.range(1, 24)).toString('base64').replace(/[^a-zA-Z]/g, '') || 'zz';
+    // Random bytes: the node decodes them as UTF-8; keep them from spelling a real method.
+    const b = r.bytes(r.range(1, 24));
+    return (METHODS as readonly string[]).includes(b.toString('utf8')) ? Buffer.concat([b, Buffer.from('!')]) : b;
+  }
+
+  private pickDefect(method: MethodName | null): string {
+    const r = this.r;
+    const hasList = method !== null && LIST_ELEMENT[method] !== undefined;
+    const choices: (readonly [string, number])[] = [
+      ['negative-binary-length', 3], ['binary-length-past-frame', 3], ['binary-length-short', 2],
+      ['map-claims-huge', 2], ['invalid-type-id', 3], ['uuid-field', 1], ['deep-nesting', 4],
+      ['early-stop', 2], ['trailing-garbage', 2], ['truncated', 3], ['unversioned-header', 2], ['message-type', 2],
+      ['bad-version', 2], ['name-length-lie', 2],
+    ];
+    if (hasList) choices.push(['list-claims-huge', 4], ['list-negative-size', 2], ['list-element-type', 2]);
+    else choices.push(['list-claims-huge', 2]);
+    return r.weighted(choices);
+  }
+
+  /** The arguments of a known method, each valid, hostile, missing or of the wrong type. */
+  private argFields(method: MethodName, tags: string[]): WireField[] {
+    const realSecret = this.options.secret !== undefined && SECRET_BEARING.has(method) && this.r.chance(REAL_SECRET_PROBABILITY);
+    const out: WireField[] = [];
+    for (const spec of ARGS[method]) {
+      const f = this.argField(spec, tags, realSecret, true);
+      if (f !== null) out.push(f);
+    }
+    // Large valid values only ever go to a few keys, so the data a run stores stays bounded.
+    const value = out.find((f) => f.id === 2 && f.type === TType.STRING && f.value.kind === 'binary');
+    const key = out.find((f) => f.id === 1 && f.type === TType.STRING && isValidKey(f.value));
+    if (method === 'put' && value && key && (value.value as { v: Buffer }).v.length > SMALL_BYTES_MAX) {
+      out[out.indexOf(key)] = field(1, bin(this.r.pick(this.largeValueKeys)));
+    }
+    return out;
+  }
+
+  /** One argument: null when left out. `allowLarge`: a valid value may be large. */
+  private argField([id, type, name]: ArgSpec, tags: string[], realSecret: boolean, allowLarge: boolean): WireField | null {
+    const r = this.r;
+    const how = r.weighted([['set', 86], ['missing', 7], ['wrong-type', 7]] as const);
+    if (how === 'missing') {
+      tags.push(`${name}:missing`);
+      return null;
+    }
+    if (how === 'wrong-type') {
+      tags.push(`${name}:wrong-type`);
+      return field(id, this.randomValue(r.pick(SKIPPABLE.filter((t) => t !== type)), RANDOM_VALUE_DEPTH_MAX));
+    }
+    let value: WireValue;
+    switch (name) {
+      case 'key':
+        value = bin(this.key(tags, 'key', true));
+        break;
+      case 'value':
+        value = bin(this.value(tags, allowLarge));
+        break;
+      case 'payload':
+        value = bin(this.payload(tags));
+        break;
+      case 'level':
+        value = i32(this.level(tags));
+        break;
+      case 'secret':
+        value = bin(this.secret(tags, realSecret));
+        break;
+      case 'mutations':
+        value = { kind: 'list', elemType: TType.STRUCT, items: this.mutations(tags, realSecret) };
+        break;
+      case 'keys': {
+        const n = r.weighted<number>([[0, 1], [1, 4], [r.range(2, LIST_ITEMS_MAX), 3], [r.range(100, 2000), 1]]);
+        tags.push(n === 0 ? 'keys:empty-list' : n > LIST_ITEMS_MAX ? 'keys:many' : 'keys:some');
+        value = { kind: 'list', elemType: TType.STRING, items: Array.from({ length: n }, () => bin(n > LIST_ITEMS_MAX ? r.pick(this.keyPool) : this.key(tags, 'keys', false))) };
+        break;
+      }
+      case 'fromNode':
+        value = i32(r.pick([0, 1, 2, 3, -1, 4, 0x7fff_ffff, -0x8000_0000, r.uint32() | 0]));
+        break;
+      case 'clock':
+        value = { kind: 'i64', v: r.pick([0n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32()) << 20n]) };
+        break;
+      case 'startAfter':
+        value = bin(r.chance(0.3) ? Buffer.alloc(0) : r.bytes(r.range(1, 16)));
+        break;
+      case 'limit':
+        // With the real secret the page stays small: a dump of everything is a legitimate, large answer.
+        value = i32(realSecret ? r.range(1, 16) : r.pick([0, -1, 1, 10, 5000, 0x7fff_ffff, -0x8000_0000]));
+        break;
+      case 'offsetMs':
+        value = i32(r.pick([0, 1, -1, 3_600_000, 3_600_001, -3_600_001, 0x7fff_ffff, -0x8000_0000]));
+        break;
+      default:
+        throw new Error(`no generator for argument ${name}`);
+    }
+    return field(id, value, type);
+  }
+
+  /** A key: usually a valid one from the pools, else empty or oversize. `write`: it may be stored. */
+  private key(tags: string[], label: string, write: boolean): Buffer {
+    const r = this.r;
+    const how = r.weighted([['pool', 55], ['fresh', write ? 0 : 10], ['boundary', 2], ['empty', 12], ['oversize', 5]] as const);
+    tags.push(`${label}:${how}`);
+    switch (how) {
+      case 'pool': return r.pick(this.keyPool);
+      case 'fresh': return r.bytes(r.range(1, KEY_POOL_KEY_BYTES_MAX));
+      case 'boundary': return r.pick(this.boundaryKeys);
+      case 'empty': return Buffer.alloc(0);
+      case 'oversize': return this.pattern(r, r.pick([KEY_BYTES_MAX + 1, KEY_BYTES_MAX + r.range(2, 4096), 2 * KEY_BYTES_MAX, 4 * KEY_BYTES_MAX]));
+    }
+  }
+
+  private value(tags: string[], allowLarge: boolean): Buffer {
+    const r = this.r;
+    const max = this.options.maxValueBytes;
+    const how = r.weighted([['small', 70], ['empty', 8], ['max', allowLarge ? 1 : 0], ['oversize', 3], ['past-frame', 0.05]] as const);
+    tags.push(`value:${how}`);
+    switch (how) {
+      case 'small': return r.bytes(r.range(1, SMALL_BYTES_MAX));
+      case 'empty': return Buffer.alloc(0);
+      case 'max': return this.pattern(r, r.pick([max, max - 1, r.range(SMALL_BYTES_MAX + 1, max)]));
+      case 'oversize': return this.pattern(r, r.pick([max + 1, max + r.range(2, 64 * 1024), 2 * max]));
+      // A whole frame bigger than the node's limit: refused on its length prefix alone.
+      case 'past-frame': return this.pattern(r, this.options.frameBytesMax + r.range(1, 1024));
+    }
+  }
+
+  private payload(tags: string[]): Buffer {
+    const r = this.r;
+    const how = r.weighted([['small', 80], ['empty', 10], ['large', 3], ['near-frame-limit', 0.1]] as const);
+    tags.push(`payload:${how}`);
+    switch (how) {
+      case 'small': return r.bytes(r.range(1, 256));
+      case 'empty': return Buffer.alloc(0);
+      case 'large': return this.pattern(r, r.range(4096, this.options.maxValueBytes));
+      // Just fits: the reply is as large as a reply gets.
+      case 'near-frame-limit': return this.pattern(r, this.options.frameBytesMax - 64);
+    }
+  }
+
+  private level(tags: string[]): number {
+    const r = this.r;
+    if (r.chance(0.7)) {
+      tags.push('level:valid');
+      return r.pick(LEVELS_VALID);
+    }
+    const bad = r.chance(0.85) ? r.pick(LEVELS_BAD) : r.uint32() | 0;
+    tags.push(`level:bad`, `level:${bad}`);
+    return bad;
+  }
+
+  private secret(tags: string[], real: boolean): Buffer {
+    const r = this.r;
+    const s = this.options.secret;
+    if (real && s !== undefined) {
+      tags.push('secret:real');
+      return Buffer.from(s, 'utf8');
+    }
+    const how = r.weighted([['random', 4], ['empty', 3], ['near-miss', s !== undefined ? 3 : 0], ['bytes', 1], ['long', 0.5]] as const);
+    tags.push(`secret:${how}`);
+    switch (how) {
+      case 'random': return Buffer.from(r.bytes(r.range(1, 32)).toString('base64url'));
+      case 'empty': return Buffer.alloc(0);
+      case 'bytes': return r.bytes(r.range(1, 32));
+      case 'long': return this.pattern(r, r.range(1024, 64 * 1024));
+      case 'near-miss': {
+        const real = Buffer.from(s!, 'utf8');
+        const variant = r.int(3);
+        if (variant === 0) return real.subarray(0, real.length - 1);
+        if (variant === 1) return Buffer.concat([real, Buffer.from('x')]);
+        const b = Buffer.from(real);
+        b[b.length - 1] = b[b.length - 1]! ^ 0x01;
+        return b;
+      }
+    }
+  }
+
+  /** Mutations for replicate. With the real secret, valid ones keep to old timestamps and pool keys. */
+  private mutations(tags: string[], realSecret: boolean): WireValue[] {
+    const r = this.r;
+    const n = r.weighted([[0, 1], [1, 4], [r.range(2, LIST_ITEMS_MAX), 3]] as const);
+    tags.push(n === 0 ? 'mutations:empty-list' : 'mutations:some');
+    return Array.from({ length: n }, () => {
+      const fs: WireField[] = [];
+      if (!r.chance(0.05)) fs.push(field(1, bin(this.key(tags, 'mutation-key', true))));
+      else tags.push('mutation-key:missing');
+      if (!r.chance(0.05)) {
+        const oversize = r.chance(0.03);
+        tags.push(oversize ? 'mutation-value:oversize' : 'mutation-value:small');
+        fs.push(field(2, bin(oversize ? this.pattern(r, this.options.maxValueBytes + r.range(1, 1024)) : r.bytes(r.range(0, SMALL_BYTES_MAX)))));
+      } else tags.push('mutation-value:missing');
+      const ts = r.weighted<bigint | null>([
+        [BigInt(r.range(0, TS_OLD_MAX)), 6], [0n, 1], [-1n, 1], [TS_SAFE_MAX + 1n, 1], [(1n << 63n) - 1n, 1], [-(1n << 63n), 1], [null, 1],
+      ]);
+      if (ts !== null) fs.push(field(3, { kind: 'i64', v: ts }));
+      tags.push(ts === null ? 'mutation-ts:missing' : ts < 0n || ts > TS_SAFE_MAX ? 'mutation-ts:bad' : 'mutation-ts:valid');
+      if (r.chance(0.8)) fs.push(field(4, { kind: 'bool', v: r.chance(0.2) }));
+      if (r.chance(0.1)) fs.push(...this.extraFields(1, MUTATION, tags));
+      if (realSecret) tags.push('replicate:with-secret');
+      return { kind: 'struct', fields: r.chance(0.1) ? this.shuffled(fs) : fs } as WireValue;
+    });
+  }
+
+  /** Fields with ids the struct does not have, of skippable types, honestly encoded. */
+  private extraFields(n: number, spec: readonly ArgSpec[], tags: string[]): WireField[] {
+    if (n > 0) tags.push('fields:unknown-ids');
+    return Array.from({ length: n }, () => field(this.unusedId(spec), this.randomValue(this.r.pick(SKIPPABLE), RANDOM_VALUE_DEPTH_MAX)));
+  }
+
+  private unusedId(spec: readonly ArgSpec[]): number {
+    const r = this.r;
+    for (;;) {
+      const id = r.pick([0, -1, -32768, 32767, r.range(4, 100), r.range(-32768, 32767)]);
+      if (!spec.some(([known]) => known === id)) return id;
+    }
+  }
+
+  /** An honestly encoded random value of `type`, nested at most `depth` deep. */
+  private randomValue(type: number, depth: number): WireValue {
+    const r = this.r;
+    const leaf = depth <= 1;
+    const childType = (): number => (leaf ? r.pick([TType.I32, TType.STRING, TType.BOOL]) : r.pick(SKIPPABLE));
+    switch (type) {
+      case TType.BOOL: return { kind: 'bool', v: r.chance(0.5) };
+      case TType.BYTE: return { kind: 'i8', v: r.range(-128, 127) };
+      case TType.DOUBLE: return { kind: 'double', v: r.pick([0, -0, 1.5, NaN, Infinity, -Infinity, r.float() * 1e300]) };
+      case TType.I16: return { kind: 'i16', v: r.range(-32768, 32767) };
+      case TType.I32: return i32(r.uint32() | 0);
+      case TType.I64: return { kind: 'i64', v: BigInt.asIntN(64, (BigInt(r.uint32()) << 32n) | BigInt(r.uint32())) };
+      case TType.STRING: return bin(r.bytes(r.range(0, 32)));
+      case TType.STRUCT:
+        return { kind: 'struct', fields: leaf ? [] : Array.from({ length: r.range(0, 3) }, () => field(r.range(-5, 40), this.randomValue(childType(), depth - 1))) };
+      case TType.LIST:
+      case TType.SET: {
+        const e = childType();
+        return { kind: type === TType.LIST ? 'list' : 'set', elemType: e, items: Array.from({ length: r.range(0, 4) }, () => this.randomValue(e, depth - 1)) };
+      }
+      case TType.MAP: {
+        const k = childType();
+        const v = childType();
+        return { kind: 'map', keyType: k, valueType: v, pairs: Array.from({ length: r.range(0, 3) }, () => [this.randomValue(k, depth - 1), this.randomValue(v, depth - 1)] as const) };
+      }
+      default:
+        throw new Error(`not a skippable type: ${type}`);
+    }
+  }
+
+  /** `depth` structs, each the only field of the one outside it; written flat (no recursion here). */
+  private nestedStructs(depth: number): WireValue {
+    const id = this.r.range(1, 100);
+    const open = Buffer.from([TType.STRUCT, (id >> 8) & 0xff, id & 0xff]);
+    const bytes = Buffer.concat([...Array.from({ length: depth - 1 }, () => open), Buffer.alloc(depth, TType.STOP)]);
+    return { kind: 'raw', bytes };
+  }
+
+  private shuffled<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.r.int(i + 1);
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+
+  /** Makes one binary field (an argument, or a new unknown one) lie about its length. */
+  private lieAboutABinary(fields: WireField[], lie: number | 'short'): WireField[] {
+    const short = lie === 'short';
+    const r = this.r;
+    const candidates = fields.map((f, i) => [f, i] as const).filter(([f]) => f.type === TType.STRING && f.value.kind === 'binary');
+    let index: number;
+    let bytes: Buffer;
+    if (candidates.length > 0 && r.chance(0.7)) {
+      const [f, i] = r.pick(candidates);
+      index = i;
+      bytes = (f.value as { v: Buffer }).v;
+    } else {
+      index = r.int(fields.length + 1);
+      bytes = r.bytes(r.range(1, 32));
+      fields.splice(index, 0, field(this.unusedId([]), bin(bytes)));
+    }
+    if (short && bytes.length === 0) bytes = r.bytes(r.range(1, 8));
+    const claimedLength = lie === 'short' ? r.int(bytes.length) : lie;
+    const old = fields[index]!;
+    fields[index] = { type: TType.STRING, id: old.id, value: { kind: 'binary', v: bytes, claimedLength } };
+    return fields;
+  }
+
+  /** Makes the method's list argument (or a new unknown list field) lie about its size or element type. */
+  private lieAboutAList(fields: WireField[], method: MethodName | 'unknown', defect: string): WireField[] {
+    const r = this.r;
+    const expectedElem = method === 'unknown' ? undefined : LIST_ELEMENT[method];
+    const at = fields.findIndex((f) => f.type === TType.LIST && f.value.kind === 'list');
+    let list: Extract<WireValue, { kind: 'list' | 'set' }>;
+    let index: number;
+    if (at >= 0 && expectedElem !== undefined) {
+      list = fields[at]!.value as typeof list;
+      index = at;
+    } else {
+      list = { kind: 'list', elemType: TType.I32, items: [i32(1), i32(2)] };
+      index = r.int(fields.length + 1);
+      fields.splice(index, 0, field(this.unusedId(method === 'unknown' ? [] : ARGS[method]), list));
+    }
+    const id = fields[index]!.id;
+    let value: WireValue;
+    if (defect === 'list-claims-huge') {
+      // Far more elements than the frame has bytes: the reader must run out of data, not allocate.
+      value = { ...list, claimedSize: r.pick([0x7fff_ffff, 0x7fff_fffe, 0x4000_0000, 1 << 24]) };
+    } else if (defect === 'list-negative-size') {
+      value = { ...list, claimedSize: r.pick([-1, -0x8000_0000, -r.range(2, 1000)]) };
+    } else {
+      const other = r.pick(SKIPPABLE.filter((t) => t !== (expectedElem ?? list.elemType)));
+      value = { kind: 'list', elemType: other, items: Array.from({ length: r.range(1, 3) }, () => this.randomValue(other, 2)) };
+    }
+    fields[index] = field(id, value, TType.LIST);
+    return fields;
+  }
+
+  // ---- (c) mutations ------------------------------------------------------
+
+  private mutationFrame(): FuzzFrame {
+    const r = this.r;
+    let base = this.callFrame(true);
+    for (let tries = 0; tries < 4 && base.bytes.length > MUTATION_BASE_BYTES_MAX; tries++) base = this.callFrame(true);
+    const payload = Buffer.from(base.bytes.subarray(FRAME_HEADER_BYTES));
+    const how = r.weighted([
+      ['bit-flips', 30], ['byte-set', 15], ['i32-set', 10], ['truncate-payload', 12], ['truncate-frame', 8],
+      ['duplicate-frame', 8], ['duplicate-range', 7], ['splice', 5], ['prefix-off', 5],
+    ] as const);
+    const tags = ['category:mutation', `mutation:${how}`, ...base.tags.filter((t) => t.startsWith('method:'))];
+    const out = (bytes: Buffer, framed: boolean, expect: Expect, seqid: number | null = null): FuzzFrame => ({
+      category: 'mutation', kind: `mutation/${how}`, tags: [...tags, `expect:${expect}`], method: base.method, seqid, bytes, framed, expect,
+    });
+    switch (how) {
+      case 'bit-flips': {
+        for (let i = r.range(1, 8); i > 0 && payload.length > 0; i--) {
+          const at = r.int(payload.length);
+          payload[at] = payload[at]! ^ (1 << r.int(8));
+        }
+        return out(frame(payload), true, 'any');
+      }
+      case 'byte-set': {
+        for (let i = r.range(1, 4); i > 0 && payload.length > 0; i--) payload[r.int(payload.length)] = r.pick([0x00, 0xff, 0x7f, 0x80, 0x0b, 0x0c, 0x0f, 0x10]);
+        return out(frame(payload), true, 'any');
+      }
+      case 'i32-set': {
+        if (payload.length >= 4) payload.writeUInt32BE(r.pick([0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0, 0x0001_0000, 0x0100_0000]), r.int(payload.length - 3));
+        return out(frame(payload), true, 'any');
+      }
+      case 'truncate-payload': {
+        // Every byte of a defect-free message is needed to read it: cut anywhere, the reader runs short.
+        const cut = payload.subarray(0, r.int(payload.length));
+        return out(frame(cut), true, 'close', base.seqid);
+      }
+      case 'truncate-frame': {
+        // The prefix promises more than is sent: the node waits for the rest, or for our FIN.
+        const keep = r.int(payload.length);
+        return out(frame(payload.subarray(0, keep), payload.length), false, 'any');
+      }
+      case 'duplicate-frame':
+        return out(Buffer.concat([base.bytes, base.bytes]), true, 'any');
+      case 'duplicate-range': {
+        const from = r.int(payload.length);
+        const to = Math.min(payload.length, from + r.range(1, 32));
+        const grown = Buffer.concat([payload.subarray(0, to), payload.subarray(from, to), payload.subarray(to)]);
+        return out(frame(grown), true, 'any');
+      }
+      case 'splice': {
+        const other = this.callFrame(true).bytes.subarray(FRAME_HEADER_BYTES);
+        const spliced = Buffer.concat([payload.subarray(0, r.int(payload.length + 1)), other.subarray(r.int(other.length + 1))]);
+        return out(frame(spliced), true, 'any');
+      }
+      case 'prefix-off': {
+        // Shorter: the node reads a cut message (it must close). Longer: it waits for bytes that never come.
+        const off = r.pick([-3, -2, -1, 1, 2, 3]);
+        const prefix = Math.max(0, payload.length + off);
+        return out(frame(payload, prefix), false, off < 0 ? 'close' : 'any');
+      }
+    }
+  }
+}
+
+/** The first `count` frames of a seed (convenient for tests). */
+export function generateFrames(seed: number, count: number, options: Partial<FrameGeneratorOptions> = {}): FuzzFrame[] {
+  const g = new FrameGenerator(seed, options);
+  return Array.from({ length: count }, () => g.next());
+}

@@ -1,0 +1,61 @@
+/**
+ * Is a node's reply to a generated frame the right one? Shared by the runner
+ * (against real nodes) and the unit test (against the processor and handler
+ * in process), so both judge by the same rules.
+ */
+import type { FuzzFrame } from './frames';
+import { DecodedMessage, MessageType } from './thrift-wire';
+
+/** Text every "unknown method" application exception of the Thrift runtime carries. */
+export const UNKNOWN_METHOD_TEXT = 'Unknown function';
+
+/** Result-struct field ids of the IDL's declared exceptions, per method. */
+const CLIENT_CALLS = new Set(['put', 'get', 'remove']);
+const INVALID_ID: Record<string, number> = {
+  put: 1, get: 1, remove: 1, ping: 1, replicate: 2, readLocal: 2, hello: 2, dump: 2, setClockOffset: 2,
+};
+const UNAUTHORIZED_ID = 1;
+/** Unavailable and TimedOut: legitimate answers to a valid put/get/remove. */
+const OPERATIONAL_IDS = [2, 3];
+/** Result struct field of a method's return value. */
+const SUCCESS_ID = 0;
+
+function describe(m: DecodedMessage): string {
+  const kind = m.type === MessageType.REPLY ? 'REPLY' : m.type === MessageType.EXCEPTION ? 'EXCEPTION' : `type ${m.type}`;
+  const ids = [...m.fields.keys()].join(',') || 'none';
+  const text = m.fields.get(1)?.bytes?.toString('utf8');
+  return `${kind} ${JSON.stringify(m.name)} fields [${ids}]${m.type === MessageType.EXCEPTION && text ? `: ${text}` : ''}`;
+}
+
+/** Null when `reply` is a right answer to `frame`, else what is wrong with it. */
+export function judgeReply(frame: Pick<FuzzFrame, 'method' | 'expect' | 'echo'>, reply: DecodedMessage): string | null {
+  const wrong = (): string => `expected ${frame.expect}, got ${describe(reply)}`;
+  if (reply.type !== MessageType.REPLY && reply.type !== MessageType.EXCEPTION) return `reply of message type ${reply.type}`;
+  const ids = [...reply.fields.keys()];
+  const only = (id: number): boolean => reply.type === MessageType.REPLY && ids.length === 1 && ids[0] === id;
+  switch (frame.expect) {
+    case 'any':
+      return null;
+    case 'close':
+      return `a frame the node should have refused was answered: ${describe(reply)}`;
+    case 'unknown-method': {
+      const text = reply.fields.get(1)?.bytes?.toString('utf8') ?? '';
+      return reply.type === MessageType.EXCEPTION && text.includes(UNKNOWN_METHOD_TEXT) ? null : wrong();
+    }
+    case 'unauthorized':
+      return reply.name === frame.method && only(UNAUTHORIZED_ID) ? null : wrong();
+    case 'invalid':
+      return reply.name === frame.method && only(INVALID_ID[frame.method ?? ''] ?? -1) ? null : wrong();
+    case 'ok': {
+      if (reply.name !== frame.method || reply.type !== MessageType.REPLY) return wrong();
+      // A void method's success is an empty result struct.
+      if (ids.length === 0) return frame.method === 'replicate' ? null : wrong();
+      if (ids.length !== 1) return wrong();
+      if (ids[0] === SUCCESS_ID) {
+        if (frame.echo !== undefined && !reply.fields.get(SUCCESS_ID)?.bytes?.equals(frame.echo)) return 'ping answered with other bytes than it was sent';
+        return null;
+      }
+      return CLIENT_CALLS.has(frame.method ?? '') && OPERATIONAL_IDS.includes(ids[0]!) ? null : wrong();
+    }
+  }
+}
