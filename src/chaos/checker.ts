@@ -1,0 +1,283 @@
+/**
+ * The history checker. Pure: it takes the recorded operations and the state
+ * after the faults healed, and returns counts and violations; it does no I/O.
+ *
+ * It is sound and runs in O(n log n) because the store orders versions itself
+ * (last-write-wins on timestamps) and tells us the version it returned: every
+ * write has a unique value, so a read's value names the write it saw, and
+ * versions compare by (timestamp, value). The properties, per key:
+ *   (a) after settling, every replica holds a version >= every acknowledged
+ *       write's ("behind" otherwise), and the final QUORUM read returns a
+ *       version >= every acknowledged write's ("lost" otherwise);
+ *   (b) a read returns a value some write really attempted, invoked before the
+ *       read completed, not refused as Unavailable, with the timestamp the
+ *       write was acknowledged with ("phantom" otherwise);
+ *   (c) a read invoked after write W was acknowledged returns a version >= W's
+ *       ("stale" otherwise);
+ *   (d) a read invoked after another read completed returns a version >= that
+ *       one's ("backwards" otherwise).
+ * Not a violation but counted: acknowledged writes whose version is below one
+ * that was already visible (acknowledged or read) before they were invoked.
+ * Last-write-wins discards them (clock skew makes them): "lww_lost".
+ */
+import { formatOp, Observed, Op, ReadOp, WriteOp } from './history';
+
+export type ViolationKind = 'lost' | 'stale' | 'backwards' | 'phantom' | 'behind' | 'unverified' | 'divergent' | 'failed_restart' | 'crashed';
+
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly key?: string;
+  readonly message: string;
+  /** The operations involved, the offending one first. */
+  readonly ops: readonly Op[];
+}
+
+/** What one replica node of a key holds after settling: null when it has no copy, undefined when it could not be asked. */
+export interface ReplicaCopy {
+  readonly node: number;
+  readonly held: Observed | null | undefined;
+}
+
+export interface FinalState {
+  /** Per key, what each of its replicas holds after settling. */
+  readonly replicas: ReadonlyMap<string, readonly ReplicaCopy[]>;
+  /** Keys whose replicas still disagree after settling (from the inspector). */
+  readonly divergent: readonly string[];
+  /** Node restarts that did not answer in time, with a reason each. */
+  readonly failedRestarts: readonly string[];
+  /** Nodes that exited without being killed, with a reason each. */
+  readonly crashed: readonly string[];
+}
+
+export interface Counts {
+  ops: number;
+  writes: number;
+  acked: number;
+  reads: number;
+  readsOk: number;
+  lost: number;
+  stale: number;
+  backwards: number;
+  phantom: number;
+  behind: number;
+  unverified: number;
+  divergent: number;
+  failedRestarts: number;
+  crashed: number;
+  lwwLost: number;
+}
+
+export interface CheckResult {
+  readonly counts: Counts;
+  readonly violations: Violation[];
+  readonly ok: boolean;
+}
+
+/** Store order: timestamp, then value bytes (values here are ASCII, so string order is byte order). */
+export function compareObserved(a: Observed, b: Observed): number {
+  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
+  return a.value === b.value ? 0 : a.value < b.value ? -1 : 1;
+}
+
+export function writeVersion(w: WriteOp): Observed {
+  return { ts: w.ts!, value: w.value };
+}
+
+export function readVersion(r: ReadOp): Observed {
+  return r.found ? { ts: r.ts!, value: r.value! } : { ts: r.ts ?? 0, value: '' };
+}
+
+/** Writes listed with a divergent key. */
+const DIVERGENT_WRITES_SHOWN = 3;
+
+const isAcked = (o: Op): o is WriteOp => o.kind === 'write' && o.outcome === 'ok';
+const isOkRead = (o: Op): o is ReadOp => o.kind === 'read' && o.outcome === 'ok';
+
+function byKey(ops: readonly Op[]): Map<string, Op[]> {
+  const m = new Map<string, Op[]>();
+  for (const o of ops) {
+    let list = m.get(o.key);
+    if (!list) m.set(o.key, (list = []));
+    list.push(o);
+  }
+  return m;
+}
+
+/** A version that became visible at `end` (an acked write, or a read's answer). */
+interface Visible {
+  readonly end: number;
+  readonly version: Observed;
+  readonly op: Op;
+}
+
+/**
+ * For each query time (ascending), the largest visible version whose `end`
+ * is strictly before it. One sweep over both lists sorted by time.
+ */
+function floorsBefore(visible: Visible[], queries: readonly number[]): (Visible | undefined)[] {
+  const sorted = [...visible].sort((a, b) => a.end - b.end);
+  const out: (Visible | undefined)[] = [];
+  let best: Visible | undefined;
+  let i = 0;
+  for (const t of queries) {
+    while (i < sorted.length && sorted[i]!.end < t) {
+      const v = sorted[i++]!;
+      if (best === undefined || compareObserved(v.version, best.version) > 0) best = v;
+    }
+    out.push(best);
+  }
+  return out;
+}
+
+class Check {
+  readonly violations: Violation[] = [];
+  readonly counts: Counts;
+
+  constructor(private readonly ops: readonly Op[]) {
+    const writes = ops.filter((o) => o.kind === 'write');
+    const reads = ops.filter((o) => o.kind === 'read');
+    this.counts = {
+      ops: ops.length, writes: writes.length, acked: writes.filter(isAcked).length, reads: reads.length,
+      readsOk: reads.filter(isOkRead).length, lost: 0, stale: 0, backwards: 0, phantom: 0, behind: 0,
+      unverified: 0, divergent: 0, failedRestarts: 0, crashed: 0, lwwLost: 0,
+    };
+  }
+
+  flag(kind: ViolationKind, key: string | undefined, message: string, ops: Op[]): void {
+    this.violations.push({ kind, key, message, ops });
+  }
+
+  /** (b): every read's value names a real write on that key, invoked before the read ended. */
+  phantoms(): void {
+    const byValue = new Map<string, WriteOp>();
+    for (const o of this.ops) if (o.kind === 'write') byValue.set(o.value, o);
+    for (const r of this.ops.filter(isOkRead)) {
+      const problem = this.phantomProblem(r, byValue.get(r.value ?? ''));
+      if (problem === undefined) continue;
+      this.counts.phantom++;
+      const w = byValue.get(r.value ?? '');
+      this.flag('phantom', r.key, problem, w ? [r, w] : [r]);
+    }
+  }
+
+  private phantomProblem(r: ReadOp, w: WriteOp | undefined): string | undefined {
+    if (!r.found) return r.ts === 0 ? undefined : `read found a tombstone (ts ${r.ts}) but nothing was ever deleted`;
+    if (w === undefined) return `read returned ${JSON.stringify(r.value)}, which no write wrote`;
+    if (w.key !== r.key) return `read of ${r.key} returned the value written to ${w.key}`;
+    if (w.start > r.end) return `read returned ${w.value} before its write was invoked`;
+    if (w.outcome === 'Unavailable') return `read returned ${w.value}, whose write was refused as Unavailable (nothing written)`;
+    if (w.outcome === 'ok' && w.ts !== r.ts) return `read returned ${w.value} with ts ${r.ts}, but it was acknowledged with ts ${w.ts}`;
+    return undefined;
+  }
+
+  /** (c) and (d) for one key, and the lww_lost count. */
+  realTimeOrder(ops: readonly Op[]): void {
+    const writes: Visible[] = ops.filter(isAcked).map((w) => ({ end: w.end, version: writeVersion(w), op: w }));
+    const readsOk = ops.filter(isOkRead);
+    const reads: Visible[] = readsOk.map((r) => ({ end: r.end, version: readVersion(r), op: r }));
+    const byStart = [...readsOk].sort((a, b) => a.start - b.start);
+    const starts = byStart.map((r) => r.start);
+    const wFloor = floorsBefore(writes, starts);
+    const rFloor = floorsBefore(reads, starts);
+    byStart.forEach((r, i) => {
+      const v = readVersion(r);
+      const w = wFloor[i];
+      if (w && compareObserved(v, w.version) < 0) {
+        this.counts.stale++;
+        this.flag('stale', r.key, `read returned ts ${v.ts} but write #${w.op.id} (ts ${w.version.ts}) was acknowledged before it began`, [r, w.op]);
+      }
+      const p = rFloor[i];
+      if (p && compareObserved(v, p.version) < 0) {
+        this.counts.backwards++;
+        this.flag('backwards', r.key, `read returned ts ${v.ts} but read #${p.op.id} had returned ts ${p.version.ts} before it began`, [r, p.op]);
+      }
+    });
+    this.lwwLost(ops, [...writes, ...reads]);
+  }
+
+  private lwwLost(ops: readonly Op[], visible: Visible[]): void {
+    const acked = ops.filter(isAcked).sort((a, b) => a.start - b.start);
+    const floors = floorsBefore(visible, acked.map((w) => w.start));
+    acked.forEach((w, i) => {
+      const f = floors[i];
+      if (f && compareObserved(writeVersion(w), f.version) < 0) this.counts.lwwLost++;
+    });
+  }
+
+  /** (a) through the final QUORUM read: acked writes it does not cover are lost. */
+  lost(key: string, ops: readonly Op[]): void {
+    const finals = ops.filter((o): o is ReadOp => isOkRead(o) && o.final === true).sort((a, b) => a.end - b.end);
+    const last = finals[finals.length - 1];
+    const acked = ops.filter(isAcked);
+    if (last === undefined && acked.length > 0) {
+      this.counts.unverified++;
+      this.flag('unverified', key, `no final read of ${key} succeeded, so its ${acked.length} acknowledged write(s) could not be checked`, [acked[0]!]);
+      return;
+    }
+    for (const w of acked) {
+      if (last !== undefined && compareObserved(readVersion(last), writeVersion(w)) < 0) {
+        this.counts.lost++;
+        this.flag('lost', key, `acknowledged write #${w.id} (ts ${w.ts}) is not in the final read (ts ${last.ts})`, [w, last]);
+      }
+    }
+  }
+
+  /** (a) on every replica after settling: one violation per replica copy below the newest acked write. */
+  behind(key: string, ops: readonly Op[], replicas: readonly ReplicaCopy[] | undefined): void {
+    const acked = ops.filter(isAcked);
+    if (acked.length === 0) return;
+    const top = acked.reduce((a, b) => (compareObserved(writeVersion(b), writeVersion(a)) > 0 ? b : a));
+    for (const { node, held } of replicas ?? []) {
+      if (held === undefined || (held !== null && compareObserved(held, writeVersion(top)) >= 0)) continue;
+      this.counts.behind++;
+      const has = held === null ? 'no copy' : `ts ${held.ts} (${held.value})`;
+      const below = acked.filter((w) => held === null || compareObserved(held, writeVersion(w)) < 0).length;
+      this.flag('behind', key, `node ${node} (a replica of ${key}) holds ${has} after settling: below ${below} acknowledged write(s), the newest #${top.id} (ts ${top.ts})`, [top]);
+    }
+  }
+
+  final(state: FinalState, keyed: ReadonlyMap<string, Op[]>): void {
+    this.counts.divergent = state.divergent.length;
+    for (const k of state.divergent) {
+      const copies = (state.replicas.get(k) ?? []).map(({ node, held }) => `n${node}: ${held === undefined ? '?' : held === null ? '-' : `${held.value}@${held.ts}`}`);
+      // The last writes of the key show which write reached only some replicas, and how it ended.
+      const writes = (keyed.get(k) ?? []).filter((o) => o.kind === 'write').slice(-DIVERGENT_WRITES_SHOWN).reverse();
+      this.flag('divergent', k, `replicas of ${k} still disagree after settling (${copies.join(', ') || 'copies unknown'})`, writes);
+    }
+    this.counts.failedRestarts = state.failedRestarts.length;
+    for (const m of state.failedRestarts) this.flag('failed_restart', undefined, m, []);
+    this.counts.crashed = state.crashed.length;
+    for (const m of state.crashed) this.flag('crashed', undefined, m, []);
+  }
+}
+
+/** Checks a finished history against the settled state. */
+export function check(ops: readonly Op[], state: FinalState): CheckResult {
+  const c = new Check(ops);
+  c.phantoms();
+  const keyed = byKey(ops);
+  for (const [key, list] of keyed) {
+    c.realTimeOrder(list);
+    c.lost(key, list);
+    c.behind(key, list, state.replicas.get(key));
+  }
+  c.final(state, keyed);
+  const n = c.counts;
+  const bad = n.lost + n.stale + n.backwards + n.phantom + n.behind + n.unverified + n.divergent + n.failedRestarts + n.crashed;
+  return { counts: n, violations: c.violations, ok: bad === 0 };
+}
+
+/** Human-readable excerpt: up to `perKind` violations of each kind with their operations. */
+export function describeViolations(violations: readonly Violation[], perKind = 5): string[] {
+  const shown = new Map<ViolationKind, number>();
+  const lines: string[] = [];
+  for (const v of violations) {
+    const n = shown.get(v.kind) ?? 0;
+    shown.set(v.kind, n + 1);
+    if (n === perKind) lines.push(`  ${v.kind}: … more not shown`);
+    if (n >= perKind) continue;
+    lines.push(`  ${v.kind}${v.key !== undefined ? ` ${v.key}` : ''}: ${v.message}`);
+    for (const o of v.ops) lines.push(`      ${formatOp(o)}`);
+  }
+  return lines;
+}

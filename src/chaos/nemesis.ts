@@ -1,0 +1,274 @@
+/**
+ * The nemesis: a fault schedule drawn from the seed, then run one fault at a
+ * time against the cluster, each healed before the next starts. The schedule
+ * is a pure function of (seed, faults, duration, node count), so a seed
+ * replays the same faults on the same nodes with the same timings.
+ */
+import { ChaosCluster, PartitionKind } from './cluster';
+import { Prng } from './prng';
+import { Workload } from './workload';
+
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface Fault {
+  readonly kind: FaultKind;
+  readonly node: number;
+  /** How long the fault lasts (down, paused, cut off, skewed). */
+  readonly holdMs: number;
+  readonly partition?: PartitionKind;
+  /** For a delaying partition: added to every chunk on the node's links. */
+  readonly delayMs?: number;
+  readonly skewMs?: number;
+  /** burst-kill: writes in the burst, and how long after it starts the kill comes. */
+  readonly burstSize?: number;
+  readonly killAfterMs?: number;
+  /**
+   * burst-kill: a second node killed or paused just before the burst, so the
+   * victim coordinator owes it hints when it dies. Paused is the sharper case:
+   * requests to it hang until the request timeout, and only then is a hint
+   * stored, long after the write was acknowledged ("a coordinator killed
+   * after acking but before storing its hint").
+   */
+  readonly alsoDown?: number;
+  readonly alsoDownBy?: 'kill' | 'pause';
+  /**
+   * How long the pause precedes the burst: under the detector's 2 s, so the
+   * coordinators still send to the paused node and its in-flight slots fill.
+   */
+  readonly pauseLeadMs?: number;
+}
+
+export interface PlannedFault {
+  /** ms after the workload started, at the earliest. */
+  readonly at: number;
+  readonly fault: Fault;
+}
+
+/** The first fault waits for the workload to be going. */
+const WARMUP_MS = 2_000;
+/** Time a fault's healing may take (a restart, the detector seeing the node again) before the next may start. */
+const RECOVERY_ALLOWANCE_MS = 3_000;
+/** The last fault heals this long before the workload stops, so writes after it reach every replica. */
+const COOLDOWN_MS = 3_000;
+/** Silence longer than the failure detector's 2 s timeout, so pauses and blackholes are noticed. */
+const HOLD_MIN_MS = 3_000;
+const HOLD_MAX_MS = 6_000;
+
+function drawFault(prng: Prng, kinds: readonly FaultKind[], nodes: number, partitionKinds: readonly PartitionKind[]): Fault {
+  const kind = prng.pick(kinds);
+  const node = prng.int(0, nodes - 1);
+  const holdMs = prng.int(HOLD_MIN_MS, HOLD_MAX_MS);
+  switch (kind) {
+    case 'partition': {
+      const partition = prng.pick(partitionKinds);
+      return { kind, node, holdMs, partition, delayMs: partition === 'delay' ? prng.int(200, 1500) : undefined };
+    }
+    case 'skew':
+      return { kind, node, holdMs, skewMs: prng.pick([-1, 1]) * prng.int(2_000, 10_000) };
+    case 'burst-kill': {
+      const alsoDown = prng.next() < 0.5 ? (node + prng.int(1, nodes - 1)) % nodes : undefined;
+      const alsoDownBy = alsoDown === undefined ? undefined : prng.pick(['kill', 'pause'] as const);
+      const pauseLeadMs = alsoDownBy === 'pause' ? prng.int(100, 1_500) : undefined;
+      return { kind, node, holdMs, burstSize: prng.int(100, 300), killAfterMs: prng.int(0, 30), alsoDown, alsoDownBy, pauseLeadMs };
+    }
+    default:
+      return { kind, node, holdMs };
+  }
+}
+
+export function planFaults(
+  seed: Prng,
+  kinds: readonly FaultKind[],
+  durationMs: number,
+  nodes: number,
+  partitionKinds: readonly PartitionKind[],
+): PlannedFault[] {
+  const plan: PlannedFault[] = [];
+  if (kinds.length === 0) return plan;
+  let t = WARMUP_MS;
+  for (;;) {
+    const fault = drawFault(seed, kinds, nodes, partitionKinds);
+    if (t + fault.holdMs + COOLDOWN_MS > durationMs) return plan;
+    plan.push({ at: t, fault });
+    t += fault.holdMs + RECOVERY_ALLOWANCE_MS + seed.int(500, 2_500);
+  }
+}
+
+export function describeFault(f: Fault): string {
+  const hold = `${(f.holdMs / 1000).toFixed(1)}s`;
+  switch (f.kind) {
+    case 'kill':
+      return `kill -9 node ${f.node}, restart after ${hold}`;
+    case 'pause':
+      return `SIGSTOP node ${f.node} for ${hold}`;
+    case 'partition':
+      return `cut node ${f.node} off (${f.partition}${f.delayMs ? ` ${f.delayMs}ms` : ''}) for ${hold}`;
+    case 'skew':
+      return `skew node ${f.node}'s clock by ${f.skewMs! > 0 ? '+' : ''}${f.skewMs}ms for ${hold}`;
+    case 'burst-kill':
+      return `kill -9 node ${f.node} ${f.killAfterMs}ms into a burst of ${f.burstSize} writes${f.alsoDown !== undefined ? ` (node ${f.alsoDown} ${f.alsoDownBy === 'pause' ? `paused ${f.pauseLeadMs}ms` : 'killed just'} before)` : ''}, restart after ${hold}`;
+  }
+}
+
+export interface FaultRecord {
+  readonly at: number;
+  readonly description: string;
+  healedAt?: number;
+  error?: string;
+}
+
+export class Nemesis {
+  readonly records: FaultRecord[] = [];
+  readonly failedRestarts: string[] = [];
+  /** Nodes found dead that the nemesis had not killed. */
+  readonly crashed: string[] = [];
+  /** Nodes the nemesis took down and has not brought back yet. */
+  readonly downByUs = new Set<number>();
+  private stopping = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly cluster: ChaosCluster,
+    private readonly workload: Workload,
+    private readonly prng: Prng,
+    private readonly now: () => number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Runs the plan until it ends or stop() is called; every fault is healed before this resolves. */
+  async run(plan: readonly PlannedFault[]): Promise<void> {
+    for (const { at, fault } of plan) {
+      await this.sleep(at - this.now());
+      if (this.stopping) return;
+      const rec: FaultRecord = { at: this.now(), description: describeFault(fault) };
+      this.records.push(rec);
+      this.log(`[${(rec.at / 1000).toFixed(1)}s] ${rec.description}`);
+      try {
+        await this.inject(fault);
+      } catch (err) {
+        rec.error = (err as Error).message;
+        this.log(`  fault failed: ${rec.error}`);
+      }
+      rec.healedAt = this.now();
+    }
+  }
+
+  /** Cuts the current fault's hold short; run() then heals it and returns. */
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+  }
+
+  /** Waits `ms`, or less if stop() is called: the fault timing, not synchronisation. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.wake = null;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async inject(f: Fault): Promise<void> {
+    switch (f.kind) {
+      case 'kill':
+        return this.killFor(f.node, f.holdMs);
+      case 'pause':
+        return this.pauseFor(f.node, f.holdMs);
+      case 'partition':
+        return this.partitionFor(f);
+      case 'skew':
+        return this.skewFor(f.node, f.skewMs!, f.holdMs);
+      case 'burst-kill':
+        return this.burstKill(f);
+    }
+  }
+
+  private async killFor(node: number, holdMs: number): Promise<void> {
+    await this.kill(node);
+    await this.sleep(holdMs);
+    await this.restart(node);
+  }
+
+  async kill(node: number): Promise<void> {
+    if (!this.cluster.isRunning(node) && !this.downByUs.has(node)) {
+      this.crashed.push(`node ${node} had exited without being killed: ${this.cluster.logTail(node, 800)}`);
+    }
+    this.downByUs.add(node);
+    await this.cluster.kill(node);
+  }
+
+  /** Starts a node the nemesis took down; a node that does not answer in time is a failed restart. */
+  async restart(node: number): Promise<void> {
+    try {
+      await this.cluster.startNode(node);
+      this.downByUs.delete(node);
+    } catch (err) {
+      const why = `node ${node} did not restart: ${(err as Error).message}`;
+      this.failedRestarts.push(why);
+      this.log(`  ${why}\n${this.cluster.logTail(node, 1500)}`);
+      // Leave no half-started process behind: the final heal tries once more.
+      if (this.cluster.isRunning(node)) await this.cluster.kill(node);
+    }
+  }
+
+  private async pauseFor(node: number, holdMs: number): Promise<void> {
+    this.cluster.signal(node, 'SIGSTOP');
+    try {
+      await this.sleep(holdMs);
+    } finally {
+      this.cluster.signal(node, 'SIGCONT');
+    }
+  }
+
+  private async partitionFor(f: Fault): Promise<void> {
+    await this.cluster.isolate(f.node, f.partition!, f.delayMs ?? 0);
+    try {
+      await this.sleep(f.holdMs);
+    } finally {
+      await this.cluster.healNetwork();
+    }
+  }
+
+  private async skewFor(node: number, skewMs: number, holdMs: number): Promise<void> {
+    await this.setOffset(node, skewMs);
+    try {
+      await this.sleep(holdMs);
+    } finally {
+      await this.setOffset(node, 0);
+    }
+  }
+
+  async setOffset(node: number, ms: number): Promise<void> {
+    const admin = this.cluster.admin(node, 3_000);
+    try {
+      await admin.setClockOffset(ms);
+    } finally {
+      admin.close();
+    }
+  }
+
+  private async burstKill(f: Fault): Promise<void> {
+    if (f.alsoDownBy === 'kill') await this.kill(f.alsoDown!);
+    if (f.alsoDownBy === 'pause') {
+      this.cluster.signal(f.alsoDown!, 'SIGSTOP');
+      await this.sleep(f.pauseLeadMs!);
+    }
+    const burst = this.workload.burst(f.burstSize!, this.prng.fork());
+    await this.sleep(f.killAfterMs!);
+    await this.kill(f.node);
+    const writes = await burst;
+    const acked = writes.filter((w) => w.outcome === 'ok').length;
+    this.log(`  burst: ${acked} of ${writes.length} writes acknowledged`);
+    await this.sleep(f.holdMs);
+    if (f.alsoDownBy === 'pause') this.cluster.signal(f.alsoDown!, 'SIGCONT');
+    await this.restart(f.node);
+    if (f.alsoDownBy === 'kill') await this.restart(f.alsoDown!);
+  }
+}

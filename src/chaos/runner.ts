@@ -1,0 +1,199 @@
+/**
+ * One chaos run, start to finish: start a cluster (proxy or netns), run the
+ * workload while the nemesis injects its faults, heal everything, let hints
+ * settle (bounded), take the replicas' state through the inspector and a final
+ * QUORUM read of every key, and check the history. Whatever happens, every
+ * node, proxy and namespace this run started is stopped and removed.
+ */
+import { writeFileSync } from 'node:fs';
+import { KvClient } from '../client/client';
+import { inspect, Inspection } from '../cli/inspector';
+import { Ring } from '../partitioner/ring';
+import { check, CheckResult, describeViolations, ReplicaCopy } from './checker';
+import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';
+import { History, Op } from './history';
+import { Nemesis, FaultKind, FaultRecord, planFaults } from './nemesis';
+import { NetnsCluster, netnsUnavailable } from './netns';
+import { Prng } from './prng';
+import { Workload } from './workload';
+
+export type Mode = 'proxy' | 'netns';
+
+export interface ChaosOptions {
+  readonly seed: number;
+  readonly durationS: number;
+  readonly faults: readonly FaultKind[];
+  readonly keys: number;
+  readonly writers: number;
+  readonly readers: number;
+  readonly mode: Mode;
+  /** Upper bound on waiting for hints and replicas to settle after healing. */
+  readonly settleS: number;
+  readonly thinkMs: number;
+  readonly log: (line: string) => void;
+  /** Ends the workload early (SIGINT); the run still heals, checks and cleans up. */
+  readonly abort?: AbortSignal;
+  /** Writes every operation, one JSON object a line, here. */
+  readonly historyFile?: string;
+}
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly mode: Mode;
+  readonly durationS: number;
+  readonly faultKinds: readonly FaultKind[];
+  readonly faults: readonly FaultRecord[];
+  readonly counts: CheckResult['counts'];
+  /** ms from healed to no hints and no divergent key; -1 if that did not happen within the settle bound. */
+  readonly convergeMs: number;
+  readonly ok: boolean;
+  readonly violations: string[];
+  /** Kept when the run failed, for a look at the nodes' logs and files. */
+  readonly dataDir?: string;
+}
+
+/** Client deadline: the nodes' request timeout (2 s) plus room for the answer to travel. */
+const CLIENT_TIMEOUT_MS = 3_000;
+/** How often the settle loop asks the inspector. */
+const SETTLE_POLL_MS = 250;
+/** Attempts, each through another node, at the final read of one key. */
+const FINAL_READ_TRIES = 8;
+/** Final reads in flight at once. */
+const FINAL_READ_CONCURRENCY = 16;
+/** Violations of each kind printed in the report. */
+const VIOLATIONS_SHOWN_PER_KIND = 5;
+
+async function openCluster(mode: Mode, log: (line: string) => void): Promise<ChaosCluster> {
+  if (mode === 'netns') {
+    const why = await netnsUnavailable();
+    if (why === null) return NetnsCluster.start();
+    log(`netns mode is not available (${why}); falling back to the userspace proxy`);
+  }
+  return ProxyCluster.start();
+}
+
+function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (abort?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      abort?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    abort?.addEventListener('abort', done);
+  });
+}
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const root = new Prng(o.seed);
+  const [planPrng, workPrng, nemesisPrng, finalPrng] = [root.fork(), root.fork(), root.fork(), root.fork()];
+  const cluster = await openCluster(o.mode, o.log);
+  o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
+  const clients = cluster.config.nodes.map((n) => new KvClient([n], { timeoutMs: CLIENT_TIMEOUT_MS }));
+  let ok = false;
+  try {
+    const history = new History();
+    const workload = new Workload(history, clients, o, workPrng);
+    const nemesis = new Nemesis(cluster, workload, nemesisPrng, () => history.now(), o.log);
+    const plan = planFaults(planPrng, o.faults, o.durationS * 1000, cluster.config.nodes.length, cluster.partitionKinds);
+    workload.start();
+    const faults = nemesis.run(plan);
+    await abortableSleep(o.durationS * 1000, o.abort);
+    nemesis.stop();
+    await faults;
+    await workload.stop();
+    o.log(`workload stopped after ${history.ops.length} operations; healing`);
+    const crashed = await healAll(cluster, nemesis, o.log);
+    const settled = await settle(cluster, o.settleS * 1000);
+    o.log(settled.convergeMs >= 0 ? `settled in ${settled.convergeMs} ms` : `did not settle within ${o.settleS} s`);
+    await finalReads(history, clients, finalPrng);
+    const result = check(history.ops, {
+      replicas: replicaCopies(cluster, settled.inspection, history.ops),
+      divergent: settled.inspection.divergent,
+      failedRestarts: nemesis.failedRestarts,
+      crashed: [...nemesis.crashed, ...crashed],
+    });
+    ok = result.ok;
+    if (o.historyFile) writeHistory(o.historyFile, history.ops);
+    return {
+      seed: o.seed, mode: cluster.mode as Mode, durationS: o.durationS, faultKinds: o.faults, faults: nemesis.records,
+      counts: result.counts, convergeMs: settled.convergeMs, ok: result.ok,
+      violations: describeViolations(result.violations, VIOLATIONS_SHOWN_PER_KIND), dataDir: result.ok ? undefined : cluster.dir,
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await cluster.destroy(!ok);
+  }
+}
+
+/** Continues paused nodes, mends the network, resets clocks, restarts down nodes; returns nodes that had crashed. */
+async function healAll(cluster: ChaosCluster, nemesis: Nemesis, log: (line: string) => void): Promise<string[]> {
+  const crashed: string[] = [];
+  await cluster.healNetwork();
+  for (const n of cluster.config.nodes) {
+    cluster.signal(n.id, 'SIGCONT');
+    if (cluster.isRunning(n.id)) continue;
+    if (!nemesis.downByUs.has(n.id)) crashed.push(`node ${n.id} exited without being killed: ${cluster.logTail(n.id, 800)}`);
+    await nemesis.restart(n.id);
+  }
+  for (const n of cluster.config.nodes) {
+    if (cluster.isRunning(n.id)) await nemesis.setOffset(n.id, 0).catch((err) => log(`could not reset node ${n.id}'s clock: ${(err as Error).message}`));
+  }
+  await cluster.waitAllSeeEachOther(NODE_START_TIMEOUT_MS).catch((err) => log(`after healing: ${(err as Error).message}`));
+  return crashed;
+}
+
+function pendingHints(ins: Inspection): number {
+  return ins.nodes.reduce((sum, n) => sum + Object.values(n.hints).reduce((a, b) => a + b, 0), 0);
+}
+
+/** Polls the inspector until no hints are pending and no key diverges, or the bound passes. */
+async function settle(cluster: ChaosCluster, boundMs: number): Promise<{ convergeMs: number; inspection: Inspection }> {
+  const t0 = performance.now();
+  for (;;) {
+    const inspection = await inspect(cluster.config);
+    const elapsed = Math.round(performance.now() - t0);
+    const clean = inspection.nodes.every((n) => n.up) && inspection.divergent.length === 0 && pendingHints(inspection) === 0;
+    if (clean) return { convergeMs: elapsed, inspection };
+    if (elapsed > boundMs) return { convergeMs: -1, inspection };
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+  }
+}
+
+/** For every key written, what each of its replicas holds (from the settled inspection). */
+function replicaCopies(cluster: ChaosCluster, ins: Inspection, ops: readonly Op[]): Map<string, ReplicaCopy[]> {
+  const ring = new Ring(cluster.config.nodes, cluster.config.replicationFactor);
+  const held = ins.nodes.map((n) => (n.up ? new Map(n.entries.map((e) => [e.key, e])) : null));
+  const out = new Map<string, ReplicaCopy[]>();
+  for (const key of new Set(ops.map((o) => o.key))) {
+    out.set(key, ring.replicas(key).map((node) => {
+      const m = held[node];
+      const e = m?.get(key);
+      return { node, held: m === null || m === undefined ? undefined : e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value } };
+    }));
+  }
+  return out;
+}
+
+/** One QUORUM read of every key written, recorded as `final`; a failed read is retried through another node. */
+async function finalReads(history: History, clients: readonly KvClient[], prng: Prng): Promise<void> {
+  const keys = [...new Set(history.ops.map((o) => o.key))].sort();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      const first = prng.int(0, clients.length - 1);
+      for (let t = 0; t < FINAL_READ_TRIES; t++) {
+        const node = (first + t) % clients.length;
+        const r = await history.read('final', node, key, () => clients[node]!.get(key, 'QUORUM'), true);
+        if (r.outcome === 'ok') break;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: FINAL_READ_CONCURRENCY }, worker));
+}
+
+function writeHistory(file: string, ops: readonly Op[]): void {
+  writeFileSync(file, ops.map((op) => JSON.stringify(op)).join('\n') + '\n');
+}

@@ -1,0 +1,89 @@
+/**
+ * The workload: writers doing QUORUM writes of unique values ("w3:17") to a
+ * bounded key set, readers doing QUORUM reads, each a sequential loop, every
+ * operation sent to a node picked at random and recorded in the history. A
+ * burst (for the burst-kill fault) fires many writes at once to fresh keys,
+ * each written once: a replica that misses one of them is never fixed by a
+ * later write, so a gap in hinted handoff shows in the final state.
+ */
+import { KvClient } from '../client/client';
+import { History, ReadOp, WriteOp } from './history';
+import { Prng } from './prng';
+
+/** First characters that spread keys over the default layout's four owners (two each). */
+const KEY_PREFIXES = 'BHNUgkqw';
+
+export function keyName(i: number, tag = ''): string {
+  return `${KEY_PREFIXES[i % KEY_PREFIXES.length]}${tag}${i}`;
+}
+
+export interface WorkloadOptions {
+  readonly keys: number;
+  readonly writers: number;
+  readonly readers: number;
+  /** Pause between one worker's operations, so the nodes keep CPU for heartbeats on a small machine. */
+  readonly thinkMs: number;
+}
+
+export class Workload {
+  readonly keys: string[];
+  private stopping = false;
+  private readonly loops: Promise<void>[] = [];
+  private bursts = 0;
+
+  constructor(
+    private readonly history: History,
+    /** One client per node, each talking only to its node: the op's coordinator is then known. */
+    private readonly clients: readonly KvClient[],
+    private readonly options: WorkloadOptions,
+    private readonly prng: Prng,
+  ) {
+    this.keys = Array.from({ length: options.keys }, (_, i) => keyName(i));
+  }
+
+  start(): void {
+    for (let w = 0; w < this.options.writers; w++) this.loops.push(this.writer(`w${w}`, this.prng.fork()));
+    for (let r = 0; r < this.options.readers; r++) this.loops.push(this.reader(`r${r}`, this.prng.fork()));
+  }
+
+  /** Stops the loops and waits until every operation in flight has its answer. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.loops);
+  }
+
+  private async writer(name: string, prng: Prng): Promise<void> {
+    for (let seq = 0; !this.stopping; seq++) {
+      await this.put(name, prng, prng.pick(this.keys), `${name}:${seq}`);
+      await this.think();
+    }
+  }
+
+  private async reader(name: string, prng: Prng): Promise<void> {
+    while (!this.stopping) {
+      await this.get(name, prng, prng.pick(this.keys));
+      await this.think();
+    }
+  }
+
+  private think(): Promise<void> {
+    return new Promise((r) => setTimeout(r, this.options.thinkMs));
+  }
+
+  put(process: string, prng: Prng, key: string, value: string): Promise<WriteOp> {
+    const node = prng.int(0, this.clients.length - 1);
+    return this.history.write(process, node, key, value, () => this.clients[node]!.put(key, value, 'QUORUM'));
+  }
+
+  get(process: string, prng: Prng, key: string, final = false): Promise<ReadOp> {
+    const node = prng.int(0, this.clients.length - 1);
+    return this.history.read(process, node, key, () => this.clients[node]!.get(key, 'QUORUM'), final);
+  }
+
+  /** `count` writes at once, each to a fresh key; resolves when all have answered. */
+  burst(count: number, prng: Prng): Promise<WriteOp[]> {
+    const n = this.bursts++;
+    const writes = Array.from({ length: count }, (_, i) => this.put(`burst${n}`, prng, keyName(i, `b${n}.`), `b${n}:${i}`));
+    return Promise.all(writes);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * npm run chaos / scripts/chaos.sh: a four-node cluster, a concurrent QUORUM
+ * workload, a nemesis injecting faults from a seeded schedule, then a check of
+ * the history. Exit code 0 when no property was violated, 1 when one was,
+ * 2 on a usage error or when the run itself could not be carried out.
+ */
+import { writeFileSync } from 'node:fs';
+import { ChaosReport, Mode, runChaos } from '../chaos/runner';
+import { FAULT_KINDS, FaultKind } from '../chaos/nemesis';
+import { parseArgs, UsageError } from './args';
+
+const USAGE = `usage: scripts/chaos.sh [options]
+  --seed N          random seed (default: random; printed, so a run can be replayed)
+  --duration S      seconds of workload under faults (default 60)
+  --faults LIST     comma-separated: ${FAULT_KINDS.join(',')} (default all); "none" for a fault-free run
+  --keys N          size of the key set the writers and readers share (default 16)
+  --writers N       concurrent writers (default 4)
+  --readers N       concurrent readers (default 4)
+  --mode M          proxy (userspace TCP proxies, no root) or netns (root: namespaces + ip rule blackhole;
+                    falls back to proxy when not possible) (default proxy)
+  --settle S        how long to wait at most for hints and replicas to settle after healing (default 30)
+  --think-ms N      pause between one worker's operations (default 2)
+  --out FILE        also write the summary as JSON
+  --history FILE    write every operation as JSON lines (for a look at a failing run)
+  --help`;
+
+interface Parsed {
+  readonly seed: number;
+  readonly durationS: number;
+  readonly faults: FaultKind[];
+  readonly keys: number;
+  readonly writers: number;
+  readonly readers: number;
+  readonly mode: Mode;
+  readonly settleS: number;
+  readonly thinkMs: number;
+  readonly out?: string;
+  readonly historyFile?: string;
+}
+
+function intFlag(flags: Map<string, string | true>, name: string, fallback: number, min: number, max: number): number {
+  const raw = flags.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+function parseFaults(raw: string | true | undefined): FaultKind[] {
+  if (raw === undefined) return [...FAULT_KINDS];
+  if (raw === true) throw new UsageError('--faults needs a list');
+  if (raw === 'none') return [];
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const f of list) if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new UsageError(`unknown fault "${f}"; known: ${FAULT_KINDS.join(', ')}`);
+  return [...new Set(list)] as FaultKind[];
+}
+
+export function parseChaosArgs(argv: string[]): Parsed | 'help' {
+  const { flags, positional } = parseArgs(argv, ['help'], ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history']);
+  if (flags.has('help')) return 'help';
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const mode = flags.get('mode') ?? 'proxy';
+  if (mode !== 'proxy' && mode !== 'netns') throw new UsageError('--mode must be proxy or netns');
+  const out = flags.get('out');
+  const history = flags.get('history');
+  return {
+    seed: intFlag(flags, 'seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
+    durationS: intFlag(flags, 'duration', 60, 1, 24 * 3600),
+    faults: parseFaults(flags.get('faults')),
+    keys: intFlag(flags, 'keys', 16, 1, 1_000_000),
+    writers: intFlag(flags, 'writers', 4, 0, 256),
+    readers: intFlag(flags, 'readers', 4, 0, 256),
+    mode,
+    settleS: intFlag(flags, 'settle', 30, 0, 3600),
+    thinkMs: intFlag(flags, 'think-ms', 2, 0, 60_000),
+    out: typeof out === 'string' ? out : undefined,
+    historyFile: typeof history === 'string' ? history : undefined,
+  };
+}
+
+export function summaryLine(r: ChaosReport): string {
+  const c = r.counts;
+  return (
+    `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} failed_restarts=${c.failedRestarts} ` +
+    `converge_ms=${r.convergeMs} backwards=${c.backwards} phantom=${c.phantom} behind=${c.behind} unverified=${c.unverified} ` +
+    `crashed=${c.crashed} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}`
+  );
+}
+
+async function main(): Promise<number> {
+  const parsed = parseChaosArgs(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const log = (line: string): void => void process.stdout.write(`chaos: ${line}\n`);
+  const abort = new AbortController();
+  // First Ctrl-C ends the workload early (the run still heals, checks and cleans up).
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  log(`seed=${parsed.seed} duration=${parsed.durationS}s mode=${parsed.mode} faults=${parsed.faults.join(',') || 'none'} ` +
+    `keys=${parsed.keys} writers=${parsed.writers} readers=${parsed.readers}`);
+  const report = await runChaos({ ...parsed, log, abort: abort.signal });
+  for (const line of report.violations) process.stdout.write(line + '\n');
+  if (report.dataDir) log(`data and node logs kept in ${report.dataDir}`);
+  if (parsed.out) writeFileSync(parsed.out, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(summaryLine(report) + '\n');
+  if (!report.ok) log(`FAILED; replay with --seed ${report.seed}`);
+  return report.ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      const usage = err instanceof UsageError;
+      process.stderr.write(`chaos: ${usage ? (err as Error).message + '\n' + USAGE : (err as Error).stack}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,189 @@
+/**
+ * The chaos checker on hand-made histories: clean ones pass, and each kind of
+ * violation is flagged (and only where it really is one).
+ */
+import test from 'ava';
+import { check, FinalState, ReplicaCopy } from '../../src/chaos/checker';
+import { Op, Outcome, ReadOp, WriteOp } from '../../src/chaos/history';
+
+let nextId = 0;
+
+function w(key: string, value: string, start: number, end: number, ts: number | undefined, outcome: Outcome = 'ok'): WriteOp {
+  return { kind: 'write', id: nextId++, process: 'w0', node: 0, key, value, start, end, outcome, ts: outcome === 'ok' ? ts : undefined };
+}
+
+function r(key: string, start: number, end: number, got: { value: string; ts: number } | null, final = false, outcome: Outcome = 'ok'): ReadOp {
+  const base = { kind: 'read' as const, id: nextId++, process: final ? 'final' : 'r0', node: 0, key, start, end, outcome, final };
+  if (outcome !== 'ok') return base;
+  return got === null ? { ...base, found: false, value: '', ts: 0 } : { ...base, found: true, value: got.value, ts: got.ts };
+}
+
+/** Every replica of every key holds exactly what the final read of that key returned. */
+function settledLikeFinal(ops: Op[]): FinalState {
+  const replicas = new Map<string, ReplicaCopy[]>();
+  for (const o of ops) {
+    if (o.kind === 'read' && o.final && o.outcome === 'ok') {
+      const held = o.found ? { ts: o.ts!, value: o.value! } : null;
+      replicas.set(o.key, [0, 1, 2].map((node) => ({ node, held })));
+    }
+  }
+  return { replicas, divergent: [], failedRestarts: [], crashed: [] };
+}
+
+const run = (ops: Op[], state?: Partial<FinalState>) => check(ops, { ...settledLikeFinal(ops), ...state });
+
+test('a clean history passes', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 100),
+    r('a', 11, 20, { value: 'w0:0', ts: 100 }),
+    w('a', 'w0:1', 21, 30, 200),
+    r('a', 25, 35, { value: 'w0:0', ts: 100 }), // overlaps the write: older is allowed
+    r('a', 40, 50, { value: 'w0:1', ts: 200 }, true),
+  ];
+  const res = run(ops);
+  t.true(res.ok, JSON.stringify(res.violations));
+  t.is(res.counts.acked, 2);
+  t.is(res.counts.readsOk, 3);
+});
+
+test('a lost write: acknowledged, and the final read returns something older', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, 200), r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  const res = run(ops);
+  t.false(res.ok);
+  t.is(res.counts.lost, 1);
+  t.is(res.violations.find((v) => v.kind === 'lost')!.ops[0]!.id, ops[1]!.id);
+});
+
+test('a write superseded by a later-acknowledged one is not lost', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), w('a', 'w1:0', 5, 15, 150), r('a', 30, 40, { value: 'w1:0', ts: 150 }, true)];
+  t.true(run(ops).ok);
+});
+
+test('a timed-out write may win or vanish; neither is a violation', (t) => {
+  const won = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, undefined, 'TimedOut'), r('a', 30, 40, { value: 'w0:1', ts: 300 }, true)];
+  t.true(run(won).ok);
+  const vanished = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, undefined, 'ConnectionError'), r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  t.true(run(vanished).ok);
+});
+
+test('a stale read: it began after a write was acknowledged and returned an older version', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 100),
+    w('a', 'w0:1', 11, 20, 200),
+    r('a', 21, 30, { value: 'w0:0', ts: 100 }),
+    r('a', 40, 50, { value: 'w0:1', ts: 200 }, true),
+  ];
+  const res = run(ops);
+  t.is(res.counts.stale, 1);
+  t.false(res.ok);
+});
+
+test('a read that found nothing after an acknowledged write is stale', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), r('a', 11, 20, null), r('a', 40, 50, { value: 'w0:0', ts: 100 }, true)];
+  t.is(run(ops).counts.stale, 1);
+});
+
+test('reads going backwards: a later read returns an older version than an earlier one', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 100),
+    w('a', 'w0:1', 5, 100, undefined, 'TimedOut'), // never acknowledged, so no read is stale
+    r('a', 20, 30, { value: 'w0:1', ts: 200 }),
+    r('a', 31, 40, { value: 'w0:0', ts: 100 }),
+    r('a', 50, 60, { value: 'w0:1', ts: 200 }, true),
+  ];
+  const res = run(ops);
+  t.is(res.counts.backwards, 1);
+  t.is(res.counts.stale, 0);
+  t.false(res.ok);
+});
+
+test('overlapping reads may disagree in either order', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 100),
+    w('a', 'w0:1', 5, 100, undefined, 'TimedOut'),
+    r('a', 20, 30, { value: 'w0:1', ts: 200 }),
+    r('a', 25, 40, { value: 'w0:0', ts: 100 }),
+    r('a', 50, 60, { value: 'w0:1', ts: 200 }, true),
+  ];
+  t.true(run(ops).ok);
+});
+
+test('a read of a value never written is a phantom', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), r('a', 11, 20, { value: 'nobody', ts: 500 }), r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  const res = run(ops);
+  t.is(res.counts.phantom, 1);
+  t.false(res.ok);
+});
+
+test('phantoms: a value read before its write began, from a refused write, with the wrong timestamp, from another key', (t) => {
+  const early = [r('a', 0, 5, { value: 'w0:0', ts: 100 }), w('a', 'w0:0', 10, 20, 100), r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  t.is(run(early).counts.phantom, 1);
+  const refused = [w('a', 'w0:0', 0, 10, undefined, 'Unavailable'), r('a', 11, 20, { value: 'w0:0', ts: 100 }, true)];
+  t.is(run(refused).counts.phantom, 1);
+  const wrongTs = [w('a', 'w0:0', 0, 10, 100), r('a', 11, 20, { value: 'w0:0', ts: 101 }, true)];
+  t.true(run(wrongTs).counts.phantom >= 1);
+  const otherKey = [w('b', 'w0:0', 0, 10, 100), r('a', 11, 20, { value: 'w0:0', ts: 100 }, true)];
+  t.is(run(otherKey).counts.phantom, 1);
+});
+
+test('a tombstone read when nothing was deleted is a phantom', (t) => {
+  const ops: Op[] = [w('a', 'w0:0', 0, 10, 100), { ...r('a', 11, 20, null), ts: 300 }, r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  t.is(run(ops).counts.phantom, 1);
+});
+
+test('lost to last-write-wins: invoked after a higher version was visible; counted, not a violation', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 1_000), // a skewed-ahead coordinator
+    w('a', 'w1:0', 11, 20, 500),
+    r('a', 30, 40, { value: 'w0:0', ts: 1_000 }, true),
+  ];
+  const res = run(ops);
+  t.true(res.ok, JSON.stringify(res.violations));
+  t.is(res.counts.lwwLost, 1);
+  t.is(res.counts.lost, 0);
+});
+
+test('a replica behind an acknowledged write after settling is flagged', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, 200), r('a', 30, 40, { value: 'w0:1', ts: 200 }, true)];
+  const replicas = new Map<string, ReplicaCopy[]>([
+    ['a', [{ node: 0, held: { ts: 200, value: 'w0:1' } }, { node: 1, held: { ts: 100, value: 'w0:0' } }, { node: 2, held: null }]],
+  ]);
+  const res = run(ops, { replicas });
+  t.is(res.counts.behind, 2);
+  t.false(res.ok);
+  const down = new Map<string, ReplicaCopy[]>([['a', [{ node: 0, held: { ts: 200, value: 'w0:1' } }, { node: 1, held: undefined }]]]);
+  t.true(run(ops, { replicas: down }).ok);
+});
+
+test('an acknowledged write whose key has no successful final read is unverified', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), r('a', 30, 40, null, true, 'TimedOut')];
+  const res = run(ops);
+  t.is(res.counts.unverified, 1);
+  t.false(res.ok);
+});
+
+test('divergent keys, failed restarts and crashes from the final state are violations', (t) => {
+  const ops = [w('a', 'w0:0', 0, 10, 100), r('a', 11, 20, { value: 'w0:0', ts: 100 }, true)];
+  const res = run(ops, { divergent: ['a'], failedRestarts: ['node 1 did not restart'], crashed: ['node 2 exited'] });
+  t.is(res.counts.divergent, 1);
+  t.is(res.counts.failedRestarts, 1);
+  t.is(res.counts.crashed, 1);
+  t.false(res.ok);
+});
+
+test('the checker stays fast on a large history', (t) => {
+  const ops: Op[] = [];
+  for (let i = 0; i < 50_000; i++) {
+    const key = `k${i % 16}`;
+    ops.push(w(key, `w0:${i}`, i * 2, i * 2 + 1, 1000 + i));
+    ops.push(r(key, i * 2 + 1.5, i * 2 + 1.9, { value: `w0:${i}`, ts: 1000 + i }));
+  }
+  for (let k = 0; k < 16; k++) {
+    const i = 50_000 - 16 + k;
+    ops.push(r(`k${i % 16}`, 200_000, 200_001, { value: `w0:${i}`, ts: 1000 + i }, true));
+  }
+  const t0 = Date.now();
+  const res = run(ops);
+  t.true(res.ok, JSON.stringify(res.violations.slice(0, 3)));
+  t.true(Date.now() - t0 < 5_000);
+});
