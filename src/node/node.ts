@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isKvError } from '../common/errors';
 import { DUMP_PAGE_BYTES_MAX, frameBytesMax } from '../common/limits';
-import { ClusterConfig } from '../config/cluster';
+import { ClusterConfig, ConfigError } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
@@ -48,6 +48,23 @@ export const CLOCK_OFFSET_MS_MAX = 3600_000;
 /** How often expired hints and tombstones are swept. */
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
+
+/** The layout of the node's SQLite file; bump it whenever the tables change. */
+const SCHEMA_VERSION = 1;
+
+/** Stamps a new file with SCHEMA_VERSION; refuses a file written by another layout. */
+async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
+  const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
+  const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
+  if (version === 0 && tables[0]!.n === 0) {
+    await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    return;
+  }
+  if (version !== SCHEMA_VERSION) {
+    await db.close();
+    throw new ConfigError(`${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`);
+  }
+}
 
 function entryBytes(e: KeyedVersion): number {
   return e.key.length + e.version.value.length;
@@ -127,8 +144,10 @@ export class KvNode {
     const { config, id } = options;
     if (!config.nodes[id]) throw new Error(`node ${id} is not in the cluster file`);
     mkdirSync(options.dataDir, { recursive: true });
-    const db = await Sqlite.open(join(options.dataDir, `node-${id}.sqlite`));
+    const file = join(options.dataDir, `node-${id}.sqlite`);
+    const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
+    await checkSchemaVersion(db, file);
     const store = await ReplicaStore.open(db);
     const hints = await HintStore.open(db);
     const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
