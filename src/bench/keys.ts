@@ -10,7 +10,7 @@
  *   neighbours: on a byte-ordered ring neighbours share one replica set, and
  *   that would measure one replica set rather than the skew.
  */
-import { Prng } from './prng';
+import { Random as Prng } from '../common/random';
 
 export type Distribution = 'uniform' | 'zipfian';
 export const DISTRIBUTIONS: readonly Distribution[] = ['uniform', 'zipfian'];
@@ -79,7 +79,7 @@ export class UniformChooser implements KeyChooser {
   }
 
   next(): number {
-    return this.rng.nextInt(this.keys);
+    return this.rng.int(this.keys);
   }
 }
 
@@ -127,7 +127,7 @@ export class ZipfianChooser implements KeyChooser {
 
   /** The popularity rank of the next key: 0 is the hottest. */
   nextRank(): number {
-    const u = this.rng.nextFloat();
+    const u = this.rng.float();
     const uz = u * this.zetaN;
     if (uz < 1) return 0;
     if (uz < this.secondThreshold) return Math.min(1, this.keys - 1);

@@ -8,7 +8,7 @@ import { UsageError, parseArgs, parseEndpoint } from '../cli/args';
 import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
 import { LevelName, parseLevel } from '../coordinator/levels';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
-import { SEED_MAX } from './prng';
+import { SEED_MAX } from '../common/random';
 import { WORKLOAD_NAMES, WorkloadName } from './workloads';
 
 /** Most requests in flight; a node reads at most 1024 per connection anyway (limits.ts). */

@@ -5,7 +5,7 @@
  */
 import { LevelName } from '../coordinator/levels';
 import { formatKey, KeyChooser } from './keys';
-import { Prng } from './prng';
+import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
 export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart';
@@ -74,7 +74,7 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
   if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.value);
   return async (seq) => {
     const client = clientFor(ctx.clients, seq);
-    const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.nextFloat() < spec.readFraction);
+    const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.float() < spec.readFraction);
     const key = formatKey(ctx.chooser.next(), ctx.keys, ctx.spread);
     if (!isRead) return client.put(key, ctx.value, ctx.level);
     const r = await client.get(key, ctx.level);

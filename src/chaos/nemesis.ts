@@ -5,7 +5,7 @@
  * replays the same faults on the same nodes with the same timings.
  */
 import { ChaosCluster, PartitionKind } from './cluster';
-import { Prng } from './prng';
+import { Random as Prng } from '../common/random';
 import { Workload } from './workload';
 
 export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill'] as const;
@@ -57,20 +57,20 @@ const HOLD_MAX_MS = 6_000;
 
 function drawFault(prng: Prng, kinds: readonly FaultKind[], nodes: number, partitionKinds: readonly PartitionKind[]): Fault {
   const kind = prng.pick(kinds);
-  const node = prng.int(0, nodes - 1);
-  const holdMs = prng.int(HOLD_MIN_MS, HOLD_MAX_MS);
+  const node = prng.range(0, nodes - 1);
+  const holdMs = prng.range(HOLD_MIN_MS, HOLD_MAX_MS);
   switch (kind) {
     case 'partition': {
       const partition = prng.pick(partitionKinds);
-      return { kind, node, holdMs, partition, delayMs: partition === 'delay' ? prng.int(200, 1500) : undefined };
+      return { kind, node, holdMs, partition, delayMs: partition === 'delay' ? prng.range(200, 1500) : undefined };
     }
     case 'skew':
-      return { kind, node, holdMs, skewMs: prng.pick([-1, 1]) * prng.int(2_000, 10_000) };
+      return { kind, node, holdMs, skewMs: prng.pick([-1, 1]) * prng.range(2_000, 10_000) };
     case 'burst-kill': {
-      const alsoDown = prng.next() < 0.5 ? (node + prng.int(1, nodes - 1)) % nodes : undefined;
+      const alsoDown = prng.float() < 0.5 ? (node + prng.range(1, nodes - 1)) % nodes : undefined;
       const alsoDownBy = alsoDown === undefined ? undefined : prng.pick(['kill', 'pause'] as const);
-      const pauseLeadMs = alsoDownBy === 'pause' ? prng.int(100, 1_500) : undefined;
-      return { kind, node, holdMs, burstSize: prng.int(100, 300), killAfterMs: prng.int(0, 30), alsoDown, alsoDownBy, pauseLeadMs };
+      const pauseLeadMs = alsoDownBy === 'pause' ? prng.range(100, 1_500) : undefined;
+      return { kind, node, holdMs, burstSize: prng.range(100, 300), killAfterMs: prng.range(0, 30), alsoDown, alsoDownBy, pauseLeadMs };
     }
     default:
       return { kind, node, holdMs };
@@ -91,7 +91,7 @@ export function planFaults(
     const fault = drawFault(seed, kinds, nodes, partitionKinds);
     if (t + fault.holdMs + COOLDOWN_MS > durationMs) return plan;
     plan.push({ at: t, fault });
-    t += fault.holdMs + RECOVERY_ALLOWANCE_MS + seed.int(500, 2_500);
+    t += fault.holdMs + RECOVERY_ALLOWANCE_MS + seed.range(500, 2_500);
   }
 }
 

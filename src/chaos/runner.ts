@@ -14,7 +14,7 @@ import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';
 import { History, Op } from './history';
 import { Nemesis, FaultKind, FaultRecord, planFaults } from './nemesis';
 import { NetnsCluster, netnsUnavailable } from './netns';
-import { Prng } from './prng';
+import { Random as Prng } from '../common/random';
 import { Workload } from './workload';
 
 export type Mode = 'proxy' | 'netns';
@@ -183,7 +183,7 @@ async function finalReads(history: History, clients: readonly KvClient[], prng: 
   const worker = async (): Promise<void> => {
     while (next < keys.length) {
       const key = keys[next++]!;
-      const first = prng.int(0, clients.length - 1);
+      const first = prng.range(0, clients.length - 1);
       for (let t = 0; t < FINAL_READ_TRIES; t++) {
         const node = (first + t) % clients.length;
         const r = await history.read('final', node, key, () => clients[node]!.get(key, 'QUORUM'), true);

@@ -8,7 +8,7 @@
  */
 import { KvClient } from '../client/client';
 import { History, ReadOp, WriteOp } from './history';
-import { Prng } from './prng';
+import { Random as Prng } from '../common/random';
 
 /** First characters that spread keys over the default layout's four owners (two each). */
 const KEY_PREFIXES = 'BHNUgkqw';
@@ -71,12 +71,12 @@ export class Workload {
   }
 
   put(process: string, prng: Prng, key: string, value: string): Promise<WriteOp> {
-    const node = prng.int(0, this.clients.length - 1);
+    const node = prng.range(0, this.clients.length - 1);
     return this.history.write(process, node, key, value, () => this.clients[node]!.put(key, value, 'QUORUM'));
   }
 
   get(process: string, prng: Prng, key: string, final = false): Promise<ReadOp> {
-    const node = prng.int(0, this.clients.length - 1);
+    const node = prng.range(0, this.clients.length - 1);
     return this.history.read(process, node, key, () => this.clients[node]!.get(key, 'QUORUM'), final);
   }
 

@@ -20,7 +20,7 @@ import { Ring } from '../partitioner/ring';
 import { LocalCluster } from '../harness/local-cluster';
 import { makeChooser, ringSpread } from '../bench/keys';
 import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
-import { Prng } from '../bench/prng';
+import { Random as Prng } from '../common/random';
 import {
   BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
 } from '../bench/report';
@@ -152,8 +152,8 @@ class Bench {
     const spec = WORKLOADS[name];
     if (spec.preload) await this.preload();
     const master = new Prng(this.opts.seed);
-    const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.nextUint32()));
-    const rng = new Prng(master.nextUint32());
+    const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.uint32()));
+    const rng = new Prng(master.uint32());
     const value = master.bytes(this.opts.valueSize);
     const op = workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, chooser, rng, spread: this.spread });
     const { ops, durationSeconds, rate } = this.opts;

@@ -14,7 +14,7 @@
 import { randomInt } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { SEED_MAX } from '../fuzz/prng';
+import { SEED_MAX } from '../common/random';
 import { FRAMES_PER_BATCH, FRAMES_PER_CONNECTION_MAX, PARALLEL_CONNECTIONS, runFailed, runFuzz, summaryLine } from '../fuzz/runner';
 import { parseArgs, UsageError } from './args';
 

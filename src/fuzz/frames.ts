@@ -21,7 +21,7 @@
  * the runner checks it against real nodes.
  */
 import { KEY_BYTES_MAX, VALUE_BYTES_MAX_DEFAULT, frameBytesMax as frameBytesMaxFor } from '../common/limits';
-import { FuzzRandom } from './prng';
+import { Random as FuzzRandom } from '../common/random';
 import { FRAME_HEADER_BYTES, MessageType, ThriftWriter, TType, VERSION_1, frame } from './thrift-wire';
 
 export type FrameCategory = 'random' | 'call' | 'mutation' | 'length';

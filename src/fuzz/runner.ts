@@ -30,7 +30,7 @@ import { loadClusterFile, NodeAddress } from '../config/cluster';
 import { LocalCluster } from '../harness/local-cluster';
 import { FrameGenerator, FuzzFrame, pingFrame } from './frames';
 import { judgeReply } from './oracle';
-import { FuzzRandom } from './prng';
+import { Random as FuzzRandom } from '../common/random';
 import { nodePidFromFile, openFilesLimit, processRunning, rssMb } from './procfs';
 import { DecodedMessage, decodeMessage, FrameSplitter, MessageType } from './thrift-wire';
 

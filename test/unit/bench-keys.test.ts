@@ -2,7 +2,7 @@ import test from 'ava';
 import { formatKey, keyDigits, makeChooser, ringSpread, scatterStride, UniformChooser, ZipfianChooser } from '../../src/bench/keys';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Ring } from '../../src/partitioner/ring';
-import { Prng, SEED_MAX } from '../../src/bench/prng';
+import { Random as Prng, SEED_MAX } from '../../src/common/random';
 
 const draw = (next: () => number, n: number): number[] => Array.from({ length: n }, next);
 
@@ -10,17 +10,17 @@ test('prng: the same seed gives the same sequence, another seed another', (t) =>
   const p = new Prng(42);
   const q = new Prng(42);
   const r = new Prng(43);
-  const first = draw(() => p.nextUint32(), 100);
-  t.deepEqual(first, draw(() => q.nextUint32(), 100));
-  t.notDeepEqual(first, draw(() => r.nextUint32(), 100));
+  const first = draw(() => p.uint32(), 100);
+  t.deepEqual(first, draw(() => q.uint32(), 100));
+  t.notDeepEqual(first, draw(() => r.uint32(), 100));
 });
 
 test('prng: floats in [0, 1), ints in [0, n), bytes of the asked length', (t) => {
   const p = new Prng(SEED_MAX);
   for (let i = 0; i < 10_000; i++) {
-    const f = p.nextFloat();
+    const f = p.float();
     t.true(f >= 0 && f < 1);
-    const n = p.nextInt(7);
+    const n = p.int(7);
     t.true(Number.isInteger(n) && n >= 0 && n < 7);
   }
   t.is(p.bytes(0).length, 0);

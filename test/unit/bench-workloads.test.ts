@@ -1,7 +1,7 @@
 import test from 'ava';
 import { LevelName } from '../../src/coordinator/levels';
 import { UniformChooser } from '../../src/bench/keys';
-import { Prng } from '../../src/bench/prng';
+import { Random as Prng } from '../../src/common/random';
 import { Runner } from '../../src/bench/runner';
 import { BAD_ECHO_ERROR, BenchClient, loadOperation, NOT_FOUND_ERROR, WorkloadName, workloadOperation } from '../../src/bench/workloads';
 

@@ -9,7 +9,7 @@ import test from 'ava';
 import { KEY_BYTES_MAX, VALUE_BYTES_MAX_DEFAULT, frameBytesMax } from '../../src/common/limits';
 import { FRAME_CATEGORIES, FrameGenerator, FuzzFrame, generateFrames, METHODS, pingFrame } from '../../src/fuzz/frames';
 import { judgeReply } from '../../src/fuzz/oracle';
-import { FuzzRandom } from '../../src/fuzz/prng';
+import { Random as FuzzRandom } from '../../src/common/random';
 import { decodeMessage, FrameSplitter, frame, MessageType, ThriftReader, ThriftWriter, TType } from '../../src/fuzz/thrift-wire';
 import { Handler } from '../../src/node/handler';
 import { ClientClass, frameReader, frameWriter, InputProtocol, OutputProtocol, ProcessorClass, types } from '../../src/rpc/thrift';

@@ -1,6 +1,6 @@
 /**
- * The fuzzer's own seeded pseudo-random generator, so a run can be replayed
- * exactly from its printed --seed: same seed, same frames, same connections.
+ * The seeded pseudo-random generator of the tools (benchmark, chaos checker,
+ * fuzzer), so that a run can be replayed exactly from its printed --seed.
  * Math.random() cannot be seeded, hence this.
  *
  * sfc32 (Chris Doty-Humphrey's small fast counting generator, 128 bits of
@@ -26,7 +26,7 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-export class FuzzRandom {
+export class Random {
   private a: number;
   private b: number;
   private c: number;
@@ -103,7 +103,7 @@ export class FuzzRandom {
   }
 
   /** A new generator seeded from this one: an independent stream for a sub-task. */
-  fork(): FuzzRandom {
-    return new FuzzRandom(this.uint32());
+  fork(): Random {
+    return new Random(this.uint32());
   }
 }
