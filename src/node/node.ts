@@ -89,6 +89,7 @@ export class KvNode {
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
   private readonly connections = new Map<number, RpcConnection>();
+  private readonly remotes: RemoteReplica[] = [];
   private readonly delivery: HintDelivery;
   private readonly server: RpcServer;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -117,7 +118,9 @@ export class KvNode {
       conn.onDisconnect = () => this.markLost(peer.id);
       conn.onConnectFailure = () => this.markLost(peer.id);
       this.connections.set(peer.id, conn);
-      replicas.set(peer.id, new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs));
+      const remote = new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs);
+      this.remotes.push(remote);
+      replicas.set(peer.id, remote);
     }
     const ring = new Ring(config.nodes, config.replicationFactor);
     const isUp = (n: number): boolean => this.detector.isUp(n);
@@ -230,7 +233,15 @@ export class KvNode {
     }
     const page = scanned.slice(0, n);
     const more = scanned.length > n;
+    const peerCalls = { replicateCalls: 0, replicateItems: 0, readLocalCalls: 0, readLocalItems: 0 };
+    for (const r of this.remotes) {
+      peerCalls.replicateCalls += r.writes.stats.calls;
+      peerCalls.replicateItems += r.writes.stats.items;
+      peerCalls.readLocalCalls += r.reads.stats.calls;
+      peerCalls.readLocalItems += r.reads.stats.items;
+    }
     const counters: Record<string, number> = {
+      ...peerCalls,
       ...this.coordinator.counters,
       ...this.hints.counters,
       ...this.store.counters,

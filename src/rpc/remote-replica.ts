@@ -31,11 +31,13 @@ interface Waiter<T> {
 }
 
 /** A bounded FIFO of requests that drains as batched calls. */
-class BatchQueue<T> {
+export class BatchQueue<T> {
   private readonly waiting: Waiter<T>[] = [];
   private queuedItems = 0;
   private inFlight = 0;
   private scheduled = false;
+  /** Calls sent and items in them: their ratio is the coalescing achieved. */
+  readonly stats = { calls: 0, items: 0 };
 
   constructor(
     private readonly what: string,
@@ -67,6 +69,8 @@ class BatchQueue<T> {
       const batch = this.take();
       this.inFlight++;
       const items = batch.flatMap((w) => w.items);
+      this.stats.calls++;
+      this.stats.items += items.length;
       this.send(items).then(
         (results) => {
           let at = 0;
@@ -115,8 +119,8 @@ export function fromLocalRead(r: types.LocalRead): Version | undefined {
 }
 
 export class RemoteReplica implements Replica {
-  private readonly writes: BatchQueue<KeyedVersion>;
-  private readonly reads: BatchQueue<string>;
+  readonly writes: BatchQueue<KeyedVersion>;
+  readonly reads: BatchQueue<string>;
 
   constructor(
     readonly id: number,
