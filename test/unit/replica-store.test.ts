@@ -41,16 +41,16 @@ async function reopen(o: Opened): Promise<Opened> {
 interface KvRow {
   key: string;
   value: string;
-  ts: number;
-  deleted: number;
+  stamp: number;
 }
 
 /** What a replay of the log would load: each key's last row. */
 async function diskRows(db: Sqlite): Promise<Array<[key: string, version: Version]>> {
   const rows = await db.all<KvRow>(
-    'SELECT key, value, ts, deleted FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key',
+    'SELECT key, value, stamp FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key',
   );
-  return rows.map((r) => [r.key, { value: r.value, ts: r.ts, deleted: r.deleted !== 0 }]);
+  // stamp = ts * 2 + deleted
+  return rows.map((r) => [r.key, { value: r.value, ts: Math.floor(r.stamp / 2), deleted: r.stamp % 2 === 1 }]);
 }
 
 /** Rows in the log once superseded ones are compacted away. */
