@@ -48,6 +48,11 @@ export const REPLAY_CHUNK_ROWS = 20_000;
 /** Rows per SQLite transaction in a group commit. */
 export const COMMIT_ROWS_MAX = 20_000;
 
+/**
+ * How long a write that reached its level waits for its other live replicas
+ * before it hints them (and answers the client once the hints are durable).
+ */
+export const HINT_GRACE_MS = 50;
 /** Hints sent to a returning node in one call. */
 export const HINT_REPLAY_BATCH_MAX = 1000;
 /** Hint replay calls in flight to one target. */

@@ -23,6 +23,7 @@ import { Ring } from '../partitioner/ring';
 import { KeyedVersion } from '../storage/replica-store';
 import { compareVersions, newest, Version } from '../storage/version';
 import { Replica } from '../rpc/remote-replica';
+import { HINT_GRACE_MS } from '../common/limits';
 import { LevelName, requiredReplicas } from './levels';
 
 export interface HintSink {
@@ -80,26 +81,40 @@ export class Coordinator {
     return r;
   }
 
-  private hint(target: number, item: KeyedVersion): void {
+  /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
+  private hint(target: number, item: KeyedVersion): Promise<void> {
     this.counters.hintsQueued++;
-    void this.deps.hints.add(target, [item]);
+    return this.deps.hints.add(target, [item]);
   }
 
-  /** Writes a value (or a tombstone when `deleted`); resolves with its timestamp. */
+  /**
+   * Writes a value (or a tombstone when `deleted`); resolves with its timestamp.
+   *
+   * The client is answered once the level is reached AND every live replica
+   * has either acknowledged or has a durable hint here (and so have the down
+   * ones). Otherwise a coordinator killed just after answering would take the
+   * only record of a missing replica's write with it, and nothing would ever
+   * bring that replica up to date. Replicas get HINT_GRACE_MS to answer after
+   * the level is reached; only slower ones cost a hint.
+   */
   write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
     this.counters.writes++;
     const { up, down, need } = this.placement(key, level);
     const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
-    for (const id of down) this.hint(id, item);
+    const hinted = down.map((id) => this.hint(id, item));
     return new Promise<number>((resolve, reject) => {
+      const answered = new Set<number>();
       let acked = 0;
       let failed = 0;
       let firstFailure = '';
       let settled = false;
+      let completing = false;
+      let grace: NodeJS.Timeout | undefined;
       const finish = (err?: KvError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(grace);
         if (err) {
           this.counters.timeouts++;
           reject(err);
@@ -109,19 +124,34 @@ export class Coordinator {
         () => finish(timedOut(`${level} write was acknowledged by ${acked} of ${need} replicas within ${this.deps.timeoutMs} ms`, acked, need)),
         this.deps.timeoutMs,
       );
+      // The level is reached: hint whoever has not answered, then answer once the hints are on disk.
+      const complete = (): void => {
+        if (completing) return;
+        completing = true;
+        clearTimeout(grace);
+        for (const id of up) if (!answered.has(id)) hinted.push(this.hint(id, item));
+        void Promise.all(hinted).then(() => finish());
+      };
+      const progress = (): void => {
+        if (acked < need || completing) return;
+        if (answered.size === up.length) complete();
+        else grace ??= setTimeout(complete, HINT_GRACE_MS);
+      };
       for (const id of up) {
         this.replica(id).apply([item]).then(
           () => {
+            answered.add(id);
             acked++;
-            if (acked >= need) finish();
+            progress();
           },
           (err: Error) => {
+            answered.add(id);
             failed++;
             firstFailure ||= `node ${id}: ${err.message}`;
-            this.hint(id, item);
+            hinted.push(this.hint(id, item));
             if (up.length - failed < need) {
               finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed (${firstFailure})`, acked, need));
-            }
+            } else progress();
           },
         );
       }
