@@ -65,6 +65,25 @@ struct LocalRead {
   4: bool deleted
 }
 
+/** Anti-entropy: a replica's version of a key, without the value's bytes. */
+struct Digest {
+  1: binary key,
+  2: i64 ts,
+  3: bool deleted,
+  /** A 32-bit hash of the value, to tell apart equal timestamps with different values. */
+  4: i32 valueHash
+}
+
+/** Anti-entropy: what the callee found comparing the caller's digests with its own data. */
+struct SyncReply {
+  /** The callee's versions that are newer, or that the caller does not have. */
+  1: list<Mutation> newer,
+  /** Keys whose caller's version is newer, or that the callee does not have. */
+  2: list<binary> missing,
+  /** Empty: the whole range was compared. Else the last key compared (the reply hit its size limit). */
+  3: binary coveredUpTo
+}
+
 struct HintCount {
   1: i32 target,
   2: i32 count
@@ -118,6 +137,14 @@ service KeyValue {
    * byte order, at most limit of them), its hints and counters.
    */
   NodeDump dump(1: string secret, 2: binary startAfter, 3: i32 limit)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Internode (anti-entropy): compares the caller's versions of the keys in
+   * (startAfter, upTo] that both nodes replicate with this node's own.
+   * Empty startAfter: from the first key; empty upTo: to the last.
+   */
+  SyncReply sync(1: string secret, 2: i32 fromNode, 3: binary startAfter, 4: binary upTo, 5: list<Digest> digests)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
 
   /**

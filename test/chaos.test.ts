@@ -3,12 +3,10 @@
  * nodes, a QUORUM workload, and a fixed-seed schedule of kill -9, SIGSTOP,
  * partitions and clock skew; the history must check clean.
  *
- * The fault mix leaves out burst-kill on purpose: killing a coordinator in
- * the middle of a write burst (in half the draws with another replica already
- * down) leaves writes on some replicas only, with the hints that would repair
- * the others lost with the coordinator's memory. Without anti-entropy such a
- * key stays divergent until a read repairs it, and the checker reports it
- * (see docs/chaos.md). Run `npm run chaos` for the whole mix.
+ * All faults are allowed; this seed's 30 s schedule draws a clock skew of
+ * node 1, a kill -9 of node 2 in the middle of a write burst, and a delayed
+ * link to node 1 (proxy mode). The burst-kill leaves some unacknowledged
+ * writes on one replica only, which anti-entropy has to spread.
  */
 import test from 'ava';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -16,8 +14,7 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/chaos.js');
-/** Schedule for this seed and length: skew +9.2 s on node 3, kill -9 of node 0, a blackhole partition of node 1. */
-const ARGS = ['--seed', '8', '--duration', '30', '--faults', 'kill,pause,partition,skew', '--mode', 'proxy'];
+const ARGS = ['--seed', '5', '--duration', '30', '--mode', 'proxy'];
 const RUN_TIMEOUT_MS = 90_000;
 
 let child: ChildProcess | undefined;
@@ -38,6 +35,6 @@ test('a short chaos run finds no lost writes, stale reads, divergence or failed 
   clearTimeout(timer);
   t.log(out.split('\n').filter((l) => l.startsWith('ops=')).join('\n'));
   t.is(code, 0, out);
-  t.regex(out, /^ops=\d+ faults=\d+ lost=0 stale=0 divergent=0 failed_restarts=0 converge_ms=\d+ .*seed=8 mode=proxy$/m, out);
+  t.regex(out, /^ops=\d+ faults=\d+ lost=0 stale=0 divergent=0 failed_restarts=0 converge_ms=\d+ .*seed=5 mode=proxy$/m, out);
   t.regex(out, /faults=[1-9]/, 'the nemesis injected faults');
 });

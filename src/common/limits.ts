@@ -53,6 +53,12 @@ export const COMMIT_ROWS_MAX = 20_000;
  * before it hints them (and answers the client once the hints are durable).
  */
 export const HINT_GRACE_MS = 50;
+/** Keys compared with one peer in one anti-entropy step. */
+export const SYNC_PAGE_KEYS = 1000;
+/** Keys a node looks at when answering one anti-entropy step. */
+export const SYNC_SCAN_KEYS_MAX = 4000;
+/** Bytes of values in one anti-entropy answer (the rest waits for the next step). */
+export const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
 /** Hints sent to a returning node in one call. */
 export const HINT_REPLAY_BATCH_MAX = 1000;
 /** Hint replay calls in flight to one target. */

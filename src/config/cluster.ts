@@ -36,6 +36,8 @@ export interface Settings {
   readonly failureTimeoutMs: number;
   /** SQLite `synchronous`: NORMAL survives process crashes, FULL also power loss. */
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
+  /** Period of the anti-entropy steps (each compares one page of keys with one peer); 0 turns it off. */
+  readonly antiEntropyIntervalMs: number;
 }
 
 export interface ClusterConfig {
@@ -53,6 +55,7 @@ export const DEFAULT_SETTINGS: Settings = {
   heartbeatIntervalMs: 500,
   failureTimeoutMs: 2000,
   sqliteSynchronous: 'NORMAL',
+  antiEntropyIntervalMs: 1000,
 };
 
 export class ConfigError extends Error {
@@ -121,6 +124,7 @@ function parseSettings(x: unknown): Settings {
     heartbeatIntervalMs: integerIn(s.heartbeatIntervalMs, 10, 60_000, 'settings.heartbeatIntervalMs'),
     failureTimeoutMs: integerIn(s.failureTimeoutMs, 50, 60_000, 'settings.failureTimeoutMs'),
     sqliteSynchronous: sync,
+    antiEntropyIntervalMs: integerIn(s.antiEntropyIntervalMs, 0, 3600_000, 'settings.antiEntropyIntervalMs'),
   };
 }
 

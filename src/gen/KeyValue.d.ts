@@ -18,6 +18,8 @@ import Unauthorized = ttypes.Unauthorized
 import ReadResult = ttypes.ReadResult
 import Mutation = ttypes.Mutation
 import LocalRead = ttypes.LocalRead
+import Digest = ttypes.Digest
+import SyncReply = ttypes.SyncReply
 import HintCount = ttypes.HintCount
 import NodeDump = ttypes.NodeDump
 
@@ -109,6 +111,20 @@ declare class Client {
     dump(secret: string, startAfter: Buffer, limit: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: NodeDump)=>void): void;
 
     /**
+     * Internode (anti-entropy): compares the caller's versions of the keys in
+     * (startAfter, upTo] that both nodes replicate with this node's own.
+     * Empty startAfter: from the first key; empty upTo: to the last.
+     */
+    sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: Digest[]): Promise<SyncReply>;
+
+    /**
+     * Internode (anti-entropy): compares the caller's versions of the keys in
+     * (startAfter, upTo] that both nodes replicate with this node's own.
+     * Empty startAfter: from the first key; empty upTo: to the last.
+     */
+    sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: Digest[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SyncReply)=>void): void;
+
+    /**
      * Admin fault switch for testing: sets the offset (ms, may be negative) of
      * this node's physical clock source. The hybrid clock still never goes
      * backwards. Returns the clock's reading after the change.
@@ -136,5 +152,6 @@ declare class Processor {
     process_readLocal(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_hello(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_dump(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_sync(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_setClockOffset(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

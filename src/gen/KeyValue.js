@@ -717,13 +717,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp323 = input.readListBegin();
-          const _size22 = _rtmp323.size || 0;
-          for (let _i24 = 0; _i24 < _size22; ++_i24) {
-            let elem25 = null;
-            elem25 = new ttypes.Mutation();
-            elem25.read(input);
-            this.mutations.push(elem25);
+          const _rtmp333 = input.readListBegin();
+          const _size32 = _rtmp333.size || 0;
+          for (let _i34 = 0; _i34 < _size32; ++_i34) {
+            let elem35 = null;
+            elem35 = new ttypes.Mutation();
+            elem35.read(input);
+            this.mutations.push(elem35);
           }
           input.readListEnd();
         } else {
@@ -749,10 +749,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter26 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter26)) {
-          iter26 = this.mutations[iter26];
-          iter26.write(output);
+      for (let iter36 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter36)) {
+          iter36 = this.mutations[iter36];
+          iter36.write(output);
         }
       }
       output.writeListEnd();
@@ -873,12 +873,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp328 = input.readListBegin();
-          const _size27 = _rtmp328.size || 0;
-          for (let _i29 = 0; _i29 < _size27; ++_i29) {
-            let elem30 = null;
-            elem30 = input.readBinary();
-            this.keys.push(elem30);
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = input.readBinary();
+            this.keys.push(elem40);
           }
           input.readListEnd();
         } else {
@@ -904,10 +904,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter31 in this.keys) {
-        if (this.keys.hasOwnProperty(iter31)) {
-          iter31 = this.keys[iter31];
-          output.writeBinary(iter31);
+      for (let iter41 in this.keys) {
+        if (this.keys.hasOwnProperty(iter41)) {
+          iter41 = this.keys[iter41];
+          output.writeBinary(iter41);
         }
       }
       output.writeListEnd();
@@ -958,13 +958,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp333 = input.readListBegin();
-          const _size32 = _rtmp333.size || 0;
-          for (let _i34 = 0; _i34 < _size32; ++_i34) {
-            let elem35 = null;
-            elem35 = new ttypes.LocalRead();
-            elem35.read(input);
-            this.success.push(elem35);
+          const _rtmp343 = input.readListBegin();
+          const _size42 = _rtmp343.size || 0;
+          for (let _i44 = 0; _i44 < _size42; ++_i44) {
+            let elem45 = null;
+            elem45 = new ttypes.LocalRead();
+            elem45.read(input);
+            this.success.push(elem45);
           }
           input.readListEnd();
         } else {
@@ -1001,10 +1001,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter36 in this.success) {
-        if (this.success.hasOwnProperty(iter36)) {
-          iter36 = this.success[iter36];
-          iter36.write(output);
+      for (let iter46 in this.success) {
+        if (this.success.hasOwnProperty(iter46)) {
+          iter46 = this.success[iter46];
+          iter46.write(output);
         }
       }
       output.writeListEnd();
@@ -1350,6 +1350,227 @@ const KeyValue_dump_result = class {
 
   write (output) {
     output.writeStructBegin('KeyValue_dump_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_sync_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.fromNode = null;
+    this.startAfter = null;
+    this.upTo = null;
+    this.digests = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+      if (args.startAfter !== undefined && args.startAfter !== null) {
+        this.startAfter = args.startAfter;
+      }
+      if (args.upTo !== undefined && args.upTo !== null) {
+        this.upTo = args.upTo;
+      }
+      if (args.digests !== undefined && args.digests !== null) {
+        this.digests = Thrift.copyList(args.digests, [ttypes.Digest]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.startAfter = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRING) {
+          this.upTo = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.LIST) {
+          this.digests = [];
+          const _rtmp348 = input.readListBegin();
+          const _size47 = _rtmp348.size || 0;
+          for (let _i49 = 0; _i49 < _size47; ++_i49) {
+            let elem50 = null;
+            elem50 = new ttypes.Digest();
+            elem50.read(input);
+            this.digests.push(elem50);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_sync_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 2);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    if (this.startAfter !== null && this.startAfter !== undefined) {
+      output.writeFieldBegin('startAfter', Thrift.Type.STRING, 3);
+      output.writeBinary(this.startAfter);
+      output.writeFieldEnd();
+    }
+    if (this.upTo !== null && this.upTo !== undefined) {
+      output.writeFieldBegin('upTo', Thrift.Type.STRING, 4);
+      output.writeBinary(this.upTo);
+      output.writeFieldEnd();
+    }
+    if (this.digests !== null && this.digests !== undefined) {
+      output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
+      output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
+      for (let iter51 in this.digests) {
+        if (this.digests.hasOwnProperty(iter51)) {
+          iter51 = this.digests[iter51];
+          iter51.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_sync_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.SyncReply(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.SyncReply();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_sync_result');
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
       this.success.write(output);
@@ -2006,6 +2227,67 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('dump failed: unknown result');
   }
 
+  sync (secret, fromNode, startAfter, upTo, digests) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_sync(secret, fromNode, startAfter, upTo, digests);
+    });
+  }
+
+  send_sync (secret, fromNode, startAfter, upTo, digests) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      fromNode: fromNode,
+      startAfter: startAfter,
+      upTo: upTo,
+      digests: digests
+    };
+    const args = new KeyValue_sync_args(params);
+    try {
+      output.writeMessageBegin('sync', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_sync (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_sync_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('sync failed: unknown result');
+  }
+
   setClockOffset (secret, offsetMs) {
     this._seqid = this.new_seqid();
     const self = this;
@@ -2421,6 +2703,52 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("dump", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_sync (seqid, input, output) {
+    const args = new KeyValue_sync_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.sync.length === 5) {
+      Promise.resolve(this._handler.sync.bind(this._handler)(
+        args.secret,
+        args.fromNode,
+        args.startAfter,
+        args.upTo,
+        args.digests
+      )).then(result => {
+        const result_obj = new KeyValue_sync_result({success: result});
+        output.writeMessageBegin("sync", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_sync_result(err);
+          output.writeMessageBegin("sync", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("sync", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.sync(args.secret, args.fromNode, args.startAfter, args.upTo, args.digests, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_sync_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("sync", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("sync", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

@@ -90,6 +90,29 @@ declare class LocalRead {
       constructor(args?: { exists: boolean; value: Buffer; ts: Int64; deleted: boolean; });
   }
 
+/**
+ * Anti-entropy: a replica's version of a key, without the value's bytes.
+ */
+declare class Digest {
+    public key: Buffer;
+    public ts: Int64;
+    public deleted: boolean;
+    public valueHash: number;
+
+      constructor(args?: { key: Buffer; ts: Int64; deleted: boolean; valueHash: number; });
+  }
+
+/**
+ * Anti-entropy: what the callee found comparing the caller's digests with its own data.
+ */
+declare class SyncReply {
+    public newer: Mutation[];
+    public missing: Buffer[];
+    public coveredUpTo: Buffer;
+
+      constructor(args?: { newer: Mutation[]; missing: Buffer[]; coveredUpTo: Buffer; });
+  }
+
 declare class HintCount {
     public target: number;
     public count: number;

@@ -568,6 +568,215 @@ const LocalRead = module.exports.LocalRead = class {
   }
 
 };
+const Digest = module.exports.Digest = class {
+  constructor(args) {
+    this.key = null;
+    this.ts = null;
+    this.deleted = null;
+    this.valueHash = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
+      }
+      if (args.deleted !== undefined && args.deleted !== null) {
+        this.deleted = args.deleted;
+      }
+      if (args.valueHash !== undefined && args.valueHash !== null) {
+        this.valueHash = args.valueHash;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.BOOL) {
+          this.deleted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.valueHash = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('Digest');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 2);
+      output.writeI64(this.ts);
+      output.writeFieldEnd();
+    }
+    if (this.deleted !== null && this.deleted !== undefined) {
+      output.writeFieldBegin('deleted', Thrift.Type.BOOL, 3);
+      output.writeBool(this.deleted);
+      output.writeFieldEnd();
+    }
+    if (this.valueHash !== null && this.valueHash !== undefined) {
+      output.writeFieldBegin('valueHash', Thrift.Type.I32, 4);
+      output.writeI32(this.valueHash);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SyncReply = module.exports.SyncReply = class {
+  constructor(args) {
+    this.newer = null;
+    this.missing = null;
+    this.coveredUpTo = null;
+    if (args) {
+      if (args.newer !== undefined && args.newer !== null) {
+        this.newer = Thrift.copyList(args.newer, [ttypes.Mutation]);
+      }
+      if (args.missing !== undefined && args.missing !== null) {
+        this.missing = Thrift.copyList(args.missing, [null]);
+      }
+      if (args.coveredUpTo !== undefined && args.coveredUpTo !== null) {
+        this.coveredUpTo = args.coveredUpTo;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.newer = [];
+          const _rtmp31 = input.readListBegin();
+          const _size0 = _rtmp31.size || 0;
+          for (let _i2 = 0; _i2 < _size0; ++_i2) {
+            let elem3 = null;
+            elem3 = new ttypes.Mutation();
+            elem3.read(input);
+            this.newer.push(elem3);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.missing = [];
+          const _rtmp35 = input.readListBegin();
+          const _size4 = _rtmp35.size || 0;
+          for (let _i6 = 0; _i6 < _size4; ++_i6) {
+            let elem7 = null;
+            elem7 = input.readBinary();
+            this.missing.push(elem7);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.coveredUpTo = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SyncReply');
+    if (this.newer !== null && this.newer !== undefined) {
+      output.writeFieldBegin('newer', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.newer.length);
+      for (let iter8 in this.newer) {
+        if (this.newer.hasOwnProperty(iter8)) {
+          iter8 = this.newer[iter8];
+          iter8.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.missing !== null && this.missing !== undefined) {
+      output.writeFieldBegin('missing', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.STRING, this.missing.length);
+      for (let iter9 in this.missing) {
+        if (this.missing.hasOwnProperty(iter9)) {
+          iter9 = this.missing[iter9];
+          output.writeBinary(iter9);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.coveredUpTo !== null && this.coveredUpTo !== undefined) {
+      output.writeFieldBegin('coveredUpTo', Thrift.Type.STRING, 3);
+      output.writeBinary(this.coveredUpTo);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const HintCount = module.exports.HintCount = class {
   constructor(args) {
     this.target = null;
@@ -683,13 +892,13 @@ const NodeDump = module.exports.NodeDump = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.entries = [];
-          const _rtmp31 = input.readListBegin();
-          const _size0 = _rtmp31.size || 0;
-          for (let _i2 = 0; _i2 < _size0; ++_i2) {
-            let elem3 = null;
-            elem3 = new ttypes.Mutation();
-            elem3.read(input);
-            this.entries.push(elem3);
+          const _rtmp311 = input.readListBegin();
+          const _size10 = _rtmp311.size || 0;
+          for (let _i12 = 0; _i12 < _size10; ++_i12) {
+            let elem13 = null;
+            elem13 = new ttypes.Mutation();
+            elem13.read(input);
+            this.entries.push(elem13);
           }
           input.readListEnd();
         } else {
@@ -699,13 +908,13 @@ const NodeDump = module.exports.NodeDump = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.hints = [];
-          const _rtmp35 = input.readListBegin();
-          const _size4 = _rtmp35.size || 0;
-          for (let _i6 = 0; _i6 < _size4; ++_i6) {
-            let elem7 = null;
-            elem7 = new ttypes.HintCount();
-            elem7.read(input);
-            this.hints.push(elem7);
+          const _rtmp315 = input.readListBegin();
+          const _size14 = _rtmp315.size || 0;
+          for (let _i16 = 0; _i16 < _size14; ++_i16) {
+            let elem17 = null;
+            elem17 = new ttypes.HintCount();
+            elem17.read(input);
+            this.hints.push(elem17);
           }
           input.readListEnd();
         } else {
@@ -715,14 +924,14 @@ const NodeDump = module.exports.NodeDump = class {
         case 4:
         if (ftype == Thrift.Type.MAP) {
           this.counters = {};
-          const _rtmp39 = input.readMapBegin();
-          const _size8 = _rtmp39.size || 0;
-          for (let _i10 = 0; _i10 < _size8; ++_i10) {
-            let key11 = null;
-            let val12 = null;
-            key11 = input.readString();
-            val12 = input.readI64();
-            this.counters[key11] = val12;
+          const _rtmp319 = input.readMapBegin();
+          const _size18 = _rtmp319.size || 0;
+          for (let _i20 = 0; _i20 < _size18; ++_i20) {
+            let key21 = null;
+            let val22 = null;
+            key21 = input.readString();
+            val22 = input.readI64();
+            this.counters[key21] = val22;
           }
           input.readMapEnd();
         } else {
@@ -732,12 +941,12 @@ const NodeDump = module.exports.NodeDump = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.downPeers = [];
-          const _rtmp314 = input.readListBegin();
-          const _size13 = _rtmp314.size || 0;
-          for (let _i15 = 0; _i15 < _size13; ++_i15) {
-            let elem16 = null;
-            elem16 = input.readI32();
-            this.downPeers.push(elem16);
+          const _rtmp324 = input.readListBegin();
+          const _size23 = _rtmp324.size || 0;
+          for (let _i25 = 0; _i25 < _size23; ++_i25) {
+            let elem26 = null;
+            elem26 = input.readI32();
+            this.downPeers.push(elem26);
           }
           input.readListEnd();
         } else {
@@ -770,10 +979,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.entries !== null && this.entries !== undefined) {
       output.writeFieldBegin('entries', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
-      for (let iter17 in this.entries) {
-        if (this.entries.hasOwnProperty(iter17)) {
-          iter17 = this.entries[iter17];
-          iter17.write(output);
+      for (let iter27 in this.entries) {
+        if (this.entries.hasOwnProperty(iter27)) {
+          iter27 = this.entries[iter27];
+          iter27.write(output);
         }
       }
       output.writeListEnd();
@@ -782,10 +991,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.hints !== null && this.hints !== undefined) {
       output.writeFieldBegin('hints', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.hints.length);
-      for (let iter18 in this.hints) {
-        if (this.hints.hasOwnProperty(iter18)) {
-          iter18 = this.hints[iter18];
-          iter18.write(output);
+      for (let iter28 in this.hints) {
+        if (this.hints.hasOwnProperty(iter28)) {
+          iter28 = this.hints[iter28];
+          iter28.write(output);
         }
       }
       output.writeListEnd();
@@ -794,11 +1003,11 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.counters !== null && this.counters !== undefined) {
       output.writeFieldBegin('counters', Thrift.Type.MAP, 4);
       output.writeMapBegin(Thrift.Type.STRING, Thrift.Type.I64, Thrift.objectLength(this.counters));
-      for (let kiter19 in this.counters) {
-        if (this.counters.hasOwnProperty(kiter19)) {
-          let viter20 = this.counters[kiter19];
-          output.writeString(kiter19);
-          output.writeI64(viter20);
+      for (let kiter29 in this.counters) {
+        if (this.counters.hasOwnProperty(kiter29)) {
+          let viter30 = this.counters[kiter29];
+          output.writeString(kiter29);
+          output.writeI64(viter30);
         }
       }
       output.writeMapEnd();
@@ -807,10 +1016,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.downPeers !== null && this.downPeers !== undefined) {
       output.writeFieldBegin('downPeers', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.downPeers.length);
-      for (let iter21 in this.downPeers) {
-        if (this.downPeers.hasOwnProperty(iter21)) {
-          iter21 = this.downPeers[iter21];
-          output.writeI32(iter21);
+      for (let iter31 in this.downPeers) {
+        if (this.downPeers.hasOwnProperty(iter31)) {
+          iter31 = this.downPeers[iter31];
+          output.writeI32(iter31);
         }
       }
       output.writeListEnd();

@@ -13,6 +13,7 @@ import { DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import { levelFromCode, LevelName } from '../coordinator/levels';
 import { toWireError } from '../rpc/errors';
+import { toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import { CLOCK_OFFSET_MS_MAX, type KvNode } from './node';
 
@@ -128,6 +129,29 @@ export class Handler {
       if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
       this.node.heardFrom(fromNode, int64ToNumber(clock));
       return this.node.clock.peek();
+    });
+  }
+
+  async sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: types.Digest[]): Promise<types.SyncReply> {
+    return wire(() => {
+      this.checkSecret(secret);
+      if (typeof fromNode !== 'number' || !this.node.config.nodes[fromNode] || fromNode === this.node.id) {
+        throw invalid('sync needs the id of another node of the cluster');
+      }
+      if (!Array.isArray(digests)) throw invalid('digests are missing');
+      const bound = (b: Buffer | null): string => (Buffer.isBuffer(b) ? b.toString('latin1') : '');
+      const parsed = digests.map((d) => {
+        if (d === null || typeof d !== 'object') throw invalid('a digest is missing');
+        const ts = int64ToNumber(d.ts as Int64 | null);
+        if (!Number.isSafeInteger(ts) || ts < 0) throw invalid('a digest has no valid timestamp');
+        return { key: checkKey(d.key), ts, deleted: d.deleted === true, valueHash: typeof d.valueHash === 'number' ? d.valueHash : 0 };
+      });
+      const answer = this.node.antiEntropy.answer(fromNode, bound(startAfter), bound(upTo), parsed);
+      return new types.SyncReply({
+        newer: answer.newer.map(toMutation),
+        missing: answer.missing.map((k) => Buffer.from(k, 'latin1')),
+        coveredUpTo: Buffer.from(answer.coveredUpTo, 'latin1'),
+      });
     });
   }
 

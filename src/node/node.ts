@@ -20,6 +20,7 @@ import { HintStore } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
+import { AntiEntropy } from '../repair/anti-entropy';
 import { Replica, RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
@@ -91,6 +92,7 @@ export class KvNode {
   private readonly connections = new Map<number, RpcConnection>();
   private readonly remotes: RemoteReplica[] = [];
   private readonly delivery: HintDelivery;
+  readonly antiEntropy: AntiEntropy;
   private readonly server: RpcServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopping = false;
@@ -118,7 +120,7 @@ export class KvNode {
       conn.onDisconnect = () => this.markLost(peer.id);
       conn.onConnectFailure = () => this.markLost(peer.id);
       this.connections.set(peer.id, conn);
-      const remote = new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs);
+      const remote = new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs, id);
       this.remotes.push(remote);
       replicas.set(peer.id, remote);
     }
@@ -135,6 +137,14 @@ export class KvNode {
       readLocal: (key) => store.get(key),
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
+    this.antiEntropy = new AntiEntropy(
+      id,
+      ring,
+      store,
+      new Map(this.remotes.map((r) => [r.id, r])),
+      isUp,
+      (items) => this.applyReplicated(items),
+    );
     const self = config.nodes[id]!;
     this.server = new RpcServer(new ProcessorClass(new Handler(this)), {
       host: self.host,
@@ -165,6 +175,7 @@ export class KvNode {
     const s = this.config.settings;
     this.heartbeat();
     this.timers.push(setInterval(() => this.heartbeat(), s.heartbeatIntervalMs));
+    if (s.antiEntropyIntervalMs > 0) this.timers.push(setInterval(() => void this.antiEntropy.step(), s.antiEntropyIntervalMs));
     this.timers.push(setInterval(() => void this.expireHints(), HINT_EXPIRY_INTERVAL_MS));
     this.timers.push(setInterval(() => void this.purgeOldTombstones(), TOMBSTONE_PURGE_INTERVAL_MS));
     for (const t of this.timers) t.unref();
@@ -243,6 +254,7 @@ export class KvNode {
     const counters: Record<string, number> = {
       ...peerCalls,
       ...this.coordinator.counters,
+      ...this.antiEntropy.counters,
       ...this.hints.counters,
       ...this.store.counters,
       ...this.counters,

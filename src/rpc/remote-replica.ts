@@ -11,6 +11,8 @@ import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_
 import { KeyedVersion } from '../storage/replica-store';
 import { Version } from '../storage/version';
 import { RpcConnection } from './connection';
+import { KeyDigest } from '../repair/compare';
+import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
 import { toKvError } from './errors';
 import { int64ToNumber, types } from './thrift';
 
@@ -118,15 +120,16 @@ export function fromLocalRead(r: types.LocalRead): Version | undefined {
   return { value: r.value.toString('latin1'), ts: int64ToNumber(r.ts), deleted: r.deleted };
 }
 
-export class RemoteReplica implements Replica {
+export class RemoteReplica implements Replica, SyncPeer {
   readonly writes: BatchQueue<KeyedVersion>;
   readonly reads: BatchQueue<string>;
 
   constructor(
     readonly id: number,
     readonly connection: RpcConnection,
-    secret: string,
-    timeoutMs: number,
+    private readonly secret: string,
+    private readonly timeoutMs: number,
+    private readonly selfId: number,
   ) {
     this.writes = new BatchQueue('writes', (items) =>
       connection.call((c) => c.replicate(secret, items.map(toMutation)), timeoutMs).catch(rethrow),
@@ -142,6 +145,24 @@ export class RemoteReplica implements Replica {
     let bytes = 0;
     for (const it of items) bytes += it.key.length + it.version.value.length;
     return this.writes.push([...items], bytes).then(() => undefined);
+  }
+
+  /** One anti-entropy exchange (see repair/anti-entropy.ts). */
+  async sync(after: string, upTo: string, digests: KeyDigest[]): Promise<SyncAnswer> {
+    const wire = digests.map(
+      (d) => new types.Digest({ key: Buffer.from(d.key, 'latin1'), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
+    );
+    const reply = await this.connection
+      .call((c) => c.sync(this.secret, this.selfId, Buffer.from(after, 'latin1'), Buffer.from(upTo, 'latin1'), wire), this.timeoutMs)
+      .catch(rethrow);
+    return {
+      newer: reply.newer.map((m) => ({
+        key: m.key.toString('latin1'),
+        version: { value: m.value.toString('latin1'), ts: int64ToNumber(m.ts), deleted: m.deleted },
+      })),
+      missing: reply.missing.map((k) => k.toString('latin1')),
+      coveredUpTo: reply.coveredUpTo.toString('latin1'),
+    };
   }
 
   read(key: string): Promise<Version | undefined> {

@@ -26,8 +26,11 @@ export class Memtable {
   private deleted = new Uint8Array(INITIAL_SLOTS);
   private readonly free: number[] = [];
   private high = 0;
-  /** All keys in byte order, built on demand for paging; dropped when a key comes or goes. */
+  /** All keys in byte order, built on demand for paging. */
   private sorted: string[] | null = null;
+  /** A key came or went since `sorted` was built. */
+  private dirty = false;
+  private sortedAtMs = 0;
 
   get size(): number {
     return this.slots.size;
@@ -58,7 +61,7 @@ export class Memtable {
     if (i === undefined) {
       i = this.free.pop() ?? this.grow();
       this.slots.set(key, i);
-      this.sorted = null;
+      this.dirty = true;
     }
     this.values[i] = v.value;
     this.ts[i] = v.ts;
@@ -70,7 +73,7 @@ export class Memtable {
     const i = this.slots.get(key);
     if (i === undefined) return;
     this.slots.delete(key);
-    this.sorted = null;
+    this.dirty = true;
     this.values[i] = '';
     this.free.push(i);
   }
@@ -85,18 +88,25 @@ export class Memtable {
    * it once rather than once per page.
    */
   keysAfter(after: string | undefined, limit: number): string[] {
-    this.sorted ??= [...this.slots.keys()].sort();
-    const keys = this.sorted;
-    let lo = 0;
-    if (after !== undefined) {
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (keys[mid]! <= after) lo = mid + 1;
-        else hi = mid;
-      }
+    return this.keysBetween(after, undefined, limit);
+  }
+
+  /**
+   * Up to `limit` keys in (after, upTo], in byte order; undefined bounds are
+   * open. With `staleOkMs` > 0 the answer may come from a key list sorted up
+   * to that long ago (missing newer keys, holding deleted ones): sorting a
+   * million keys takes about a second, too much to do on every call.
+   */
+  keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0, nowMs = Date.now()): string[] {
+    if (this.sorted === null || (this.dirty && nowMs - this.sortedAtMs >= staleOkMs)) {
+      this.sorted = [...this.slots.keys()].sort();
+      this.dirty = false;
+      this.sortedAtMs = nowMs;
     }
-    return keys.slice(lo, lo + limit);
+    const keys = this.sorted;
+    const from = after === undefined ? 0 : firstAbove(keys, after);
+    const to = upTo === undefined ? keys.length : firstAbove(keys, upTo);
+    return keys.slice(from, Math.min(to, from + limit));
   }
 
   *entries(): IterableIterator<[string, Stored]> {
@@ -119,4 +129,16 @@ export class Memtable {
     }
     return this.high++;
   }
+}
+
+/** Index of the first key greater than `k` in sorted `keys`. */
+function firstAbove(keys: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! <= k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

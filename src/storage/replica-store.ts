@@ -159,6 +159,11 @@ export class ReplicaStore {
     return this.committed.size;
   }
 
+  /** Up to `limit` keys in (after, upTo], in byte order; undefined bounds are open. */
+  keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0): string[] {
+    return this.committed.keysBetween(after, upTo, limit, staleOkMs);
+  }
+
   /** Log rows holding superseded versions, not yet compacted away. */
   get garbageRows(): number {
     return this.garbage.length;

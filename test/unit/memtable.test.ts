@@ -51,3 +51,15 @@ test('keysAfter pages through keys in byte order, and sees keys added between pa
   t.deepEqual(m.keysAfter('ab', 10), ['c', '\u00ff']);
   t.deepEqual(m.keysAfter('\u00ff', 10), []);
 });
+
+test('keysBetween bounds both ends, and may answer from a list sorted a while ago when asked to', (t) => {
+  const m = new Memtable();
+  for (const k of ['a', 'b', 'c', 'd']) m.set(k, v(1), 1);
+  t.deepEqual(m.keysBetween('a', 'c', 10, 0, 1000), ['b', 'c']);
+  t.deepEqual(m.keysBetween(undefined, 'b', 10, 0, 1000), ['a', 'b']);
+  m.set('bb', v(1), 2);
+  t.deepEqual(m.keysBetween('a', 'c', 10, 5000, 2000), ['b', 'c'], 'a stale list is fine within 5 s');
+  t.deepEqual(m.keysBetween('a', 'c', 10, 5000, 7000), ['b', 'bb', 'c'], 'and is rebuilt after');
+  m.set('ba', v(1), 3);
+  t.deepEqual(m.keysBetween('a', 'c', 10, 0, 7001), ['b', 'ba', 'bb', 'c'], 'no staleness allowed: always fresh');
+});
