@@ -2,33 +2,20 @@
  * The measurements of --workload restart, after its load: each node's resident
  * memory, and how long a node takes to come back after kill -9.
  */
-import { readFileSync } from 'node:fs';
+import { rssMb } from '../common/procfs';
 import { performance } from 'node:perf_hooks';
 import { LocalCluster, waitFor } from '../harness/local-cluster';
 
-const KB_PER_MB = 1024;
-
-/** VmRSS in kB from the text of /proc/<pid>/status; undefined if absent. */
-export function parseVmRssKb(status: string): number | undefined {
-  const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(status);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** Resident memory of a process in MB (one decimal), or null where /proc cannot tell. */
-export function rssMb(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const kb = parseVmRssKb(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return kb === undefined ? null : Math.round((kb / KB_PER_MB) * 10) / 10;
-  } catch {
-    return null;
-  }
+function rssMbRounded(pid: number | undefined): number | null {
+  const mb = rssMb(pid);
+  return mb === undefined ? null : Math.round(mb * 10) / 10;
 }
 
 /** RSS of every node of the cluster, by node id. */
 export function clusterRssMb(cluster: LocalCluster): Record<string, number | null> {
   const out: Record<string, number | null> = {};
-  for (const n of cluster.config.nodes) out[String(n.id)] = rssMb(cluster.pid(n.id));
+  for (const n of cluster.config.nodes) out[String(n.id)] = rssMbRounded(cluster.pid(n.id));
   return out;
 }
 

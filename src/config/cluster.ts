@@ -55,7 +55,7 @@ export const DEFAULT_SETTINGS: Settings = {
   heartbeatIntervalMs: 500,
   failureTimeoutMs: 2000,
   sqliteSynchronous: 'NORMAL',
-  antiEntropyIntervalMs: 1000,
+  antiEntropyIntervalMs: 5000,
 };
 
 export class ConfigError extends Error {

@@ -31,7 +31,7 @@ import { LocalCluster } from '../harness/local-cluster';
 import { FrameGenerator, FuzzFrame, pingFrame } from './frames';
 import { judgeReply } from './oracle';
 import { Random as FuzzRandom } from '../common/random';
-import { nodePidFromFile, openFilesLimit, processRunning, rssMb } from './procfs';
+import { nodePidFromFile, openFilesLimit, processRunning, rssMb } from '../common/procfs';
 import { DecodedMessage, decodeMessage, FrameSplitter, MessageType } from './thrift-wire';
 
 /** Fuzz connections open at once. */

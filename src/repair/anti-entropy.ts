@@ -14,7 +14,7 @@
  * sends it. Both sides keep the winner by the usual rule, so a pass over all
  * keys leaves every pair of replicas equal. Work per step is bounded by the
  * page size and SYNC_REPLY_BYTES_MAX; a full pass over a million keys with
- * three peers takes an hour at the default pace of one step a second.
+ * three peers takes four hours at the default pace of one step every 5 s.
  */
 import { KvError } from '../common/errors';
 import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';

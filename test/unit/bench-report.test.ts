@@ -1,6 +1,6 @@
 import test from 'ava';
 import { benchResult, compareResult, formatCompare, formatRestart, formatResult, RunConfig } from '../../src/bench/report';
-import { parseVmRssKb } from '../../src/bench/restart';
+import { parseVmRssKb } from '../../src/common/procfs';
 import { Histogram } from '../../src/bench/histogram';
 import { RunResult } from '../../src/bench/runner';
 

@@ -6,7 +6,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodePidFromFile, openFilesLimit, parseOpenFilesLimit, parseVmRssKb, processRunning, rssMb } from '../../src/fuzz/procfs';
+import { nodePidFromFile, openFilesLimit, parseOpenFilesLimit, parseVmRssKb, processRunning, rssMb } from '../../src/common/procfs';
 
 test('VmRSS and the open-files limit are parsed from /proc text', (t) => {
   t.is(parseVmRssKb('Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t   51234 kB\n'), 51234);

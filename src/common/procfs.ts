@@ -1,6 +1,6 @@
 /**
- * What the fuzzer reads about processes from Linux's /proc: a node's resident
- * memory, the open-file limits (which cap how many idle sockets can be held),
+ * What the tools (fuzzer, benchmark) read about processes from /proc: a node's
+ * resident memory, the open-file limits (which cap how many idle sockets can be held),
  * and the pids a running cluster's scripts left in $KV_DATA_DIR. Everything
  * returns undefined where /proc cannot tell (another OS, a process gone).
  */
