@@ -35,10 +35,6 @@ export class HintDelivery {
       .finally(() => this.running.delete(target));
   }
 
-  isReplaying(target: number): boolean {
-    return this.running.has(target);
-  }
-
   private async replay(target: number): Promise<void> {
     const replica = this.replicas.get(target);
     if (replica === undefined) return;

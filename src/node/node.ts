@@ -260,6 +260,7 @@ export class KvNode {
       ...this.counters,
       ...this.server.stats,
       keys: this.store.size,
+      garbageRows: this.store.garbageRows,
     };
     return new types.NodeDump({
       id: this.id,

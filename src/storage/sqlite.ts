@@ -86,22 +86,6 @@ export class Sqlite {
     );
   }
 
-  /** Streams rows to `onRow` without holding them all; resolves with the count. */
-  each<Row>(sql: string, params: SqlValue[], onRow: (row: Row) => void): Promise<number> {
-    return new Promise((resolve, reject) => {
-      let failure: Error | null = null;
-      this.db.each(
-        sql,
-        params,
-        (err: Error | null, row: Row) => {
-          if (err) failure = err;
-          else onRow(row);
-        },
-        (err: Error | null, count: number) => (err || failure ? reject(err ?? failure) : resolve(count)),
-      );
-    });
-  }
-
   close(): Promise<void> {
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
@@ -115,10 +99,4 @@ export class Sqlite {
  */
 export function blobLiteral(bytes: Buffer): string {
   return `X'${bytes.toString('hex')}'`;
-}
-
-/** "(?,?,?),(?,?,?)" for a multi-row INSERT of `rows` rows of `columns` values. */
-export function placeholders(rows: number, columns: number): string {
-  const one = `(${new Array(columns).fill('?').join(',')})`;
-  return new Array(rows).fill(one).join(',');
 }
