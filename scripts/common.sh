@@ -1,8 +1,8 @@
 # Shared by the scripts: paths and pid-file helpers. Source it, don't run it.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 data="${KV_DATA_DIR:-./data}"
-mkdir -p "$data" 2>/dev/null || true
-data="$(cd "$data" 2>/dev/null && pwd || echo "$data")"
+# Absolute, without creating it: only server.sh creates the data directory.
+data="$(realpath -m -- "$data")"
 cluster="$data/cluster.json"
 base_port="${KV_BASE_PORT:-9000}"
 node_main="$root/dist/src/node/main.js"

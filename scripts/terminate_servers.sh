@@ -11,7 +11,7 @@ clean=0
 case "${1:-}" in
   --clean) clean=1 ;;
   "") ;;
-  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
   *) echo "unknown option $1 (use --clean)" >&2; exit 2 ;;
 esac
 
@@ -43,7 +43,9 @@ done
 [ "${#stopped[@]}" -gt 0 ] || echo "no running nodes found in $data"
 
 if [ "$clean" = 1 ]; then
-  if [ -f "$cluster" ] || [ -d "$data/logs" ]; then
+  if [ ! -e "$data" ]; then
+    echo "$data does not exist; nothing to delete"
+  elif [ -f "$cluster" ] || [ -d "$data/logs" ]; then
     rm -rf "$data"
     echo "deleted $data"
   else
