@@ -16,7 +16,6 @@
  */
 import Int64 from 'node-int64';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtime = require('thrift');
 
 const VERSION_1 = 0x80010000 | 0;

@@ -4,14 +4,12 @@
  * loops (server.ts, connection.ts) replace the runtime's, which lack error
  * handling, deadlines and limits.
  */
-/* eslint-disable @typescript-eslint/no-require-imports */
 import Int64 from 'node-int64';
 import * as KeyValue from '../gen/KeyValue';
 import * as types from '../gen/kv_types';
 import { FastBinaryWriter, FrameBuilder, NumberI64Reader } from './fast-protocol';
 import { ByteBudget, FrameDecoder } from './frames';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const runtime = require('thrift');
 
 export interface FrameTransport {
@@ -86,9 +84,6 @@ export interface ClientInternals {
   _seqid: number;
   _reqs: Record<number, (err: unknown, result?: unknown) => void>;
 }
-
-export const MessageType = { CALL: 1, REPLY: 2, EXCEPTION: 3, ONEWAY: 4 } as const;
-export const TApplicationException: new (type?: number, message?: string) => Error = runtime.Thrift.TApplicationException;
 
 export { Int64, types };
 

@@ -9,7 +9,6 @@ import { FastBinaryWriter, FrameBuilder, NumberI64Reader } from '../../src/rpc/f
 import { ClientClass, frameReader, types } from '../../src/rpc/thrift';
 import { mulberry32, testSeed } from './prng';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtime = require('thrift');
 
 type Send = (client: Record<string, (...args: unknown[]) => unknown>) => void;
