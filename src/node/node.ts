@@ -67,6 +67,12 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   }
 }
 
+/** The process's memory, for the inspector's counters. */
+function memoryCounters(): Record<string, number> {
+  const m = process.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external + m.arrayBuffers };
+}
+
 function entryBytes(e: KeyedVersion): number {
   return e.key.length + e.version.value.length;
 }
@@ -261,6 +267,7 @@ export class KvNode {
       ...this.server.stats,
       keys: this.store.size,
       garbageRows: this.store.garbageRows,
+      ...memoryCounters(),
     };
     return new types.NodeDump({
       id: this.id,
