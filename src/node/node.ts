@@ -2,7 +2,7 @@
  * The composition root: one node, both coordinator and replica. It wires the
  * pure parts (ring, clock, failure detector, coordinator) to the I/O parts
  * (SQLite, Thrift server and peer connections) and runs the periodic work:
- * heartbeats, hint delivery, hint expiry and tombstone purging.
+ * heartbeats, hint delivery, anti-entropy steps, hint expiry and tombstone purging.
  *
  * Start order matters: the log is replayed into memory before the port opens,
  * so a node never answers from a partial state; then it says hello to every
