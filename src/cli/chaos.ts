@@ -5,7 +5,7 @@
  * 2 on a usage error or when the run itself could not be carried out.
  */
 import { writeFileSync } from 'node:fs';
-import { ChaosReport, Mode, runChaos } from '../chaos/runner';
+import { ChaosOptions, ChaosReport, runChaos } from '../chaos/runner';
 import { FAULT_KINDS, FaultKind } from '../chaos/nemesis';
 import { parseArgs, UsageError } from './args';
 
@@ -24,19 +24,8 @@ const USAGE = `usage: scripts/chaos.sh [options]
   --history FILE    write every operation as JSON lines (for a look at a failing run)
   --help`;
 
-interface Parsed {
-  readonly seed: number;
-  readonly durationS: number;
-  readonly faults: FaultKind[];
-  readonly keys: number;
-  readonly writers: number;
-  readonly readers: number;
-  readonly mode: Mode;
-  readonly settleS: number;
-  readonly thinkMs: number;
-  readonly out?: string;
-  readonly historyFile?: string;
-}
+/** The command line: the runner's options, less what the CLI supplies itself, plus --out. */
+type Parsed = Omit<ChaosOptions, 'log' | 'abort'> & { readonly out?: string };
 
 function intFlag(flags: Map<string, string | true>, name: string, fallback: number, min: number, max: number): number {
   const raw = flags.get(name);
