@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const BENCH_JS = resolve(__dirname, '../src/cli/bench.js');
-const TINY = ['--spawn', '--ops', '200', '--keys', '50', '--concurrency', '4', '--seed', '1'];
+const TINY = ['--spawn', '--ops', '200', '--keys', '50', '--concurrency', '4', '--seed', '1', '--warmup', '0.2'];
 
 interface Exit {
   readonly code: number | null;
@@ -63,6 +63,10 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
   assertSaneResult(t, json, 'write', 200);
   t.is(json.level, 'QUORUM');
   t.is(json.seed, 1);
+  // The warm-up ran but is not in the counts (ops is exactly --ops).
+  t.regex(exit.stderr, /warming up write for 0\.2 s/);
+  t.is(json.config.warmupSeconds, 0.2);
+  t.regex(exit.stdout, /after 0\.2 s warm-up/);
   t.regex(exit.stdout, /Op rate\s+: [\d,]+ op\/s/);
   t.regex(exit.stdout, /Latency 99\.9th percentile\s+: [\d.]+ ms/);
   t.regex(exit.stdout, /Total operation time/);

@@ -13,6 +13,8 @@ import { WORKLOAD_NAMES, WorkloadName } from './workloads';
 
 /** Most requests in flight; a node reads at most 1024 per connection anyway (limits.ts). */
 export const CONCURRENCY_MAX = 4096;
+/** Longest warm-up. */
+export const WARMUP_SECONDS_MAX = 600;
 /** Most connections per node. */
 export const CONNECTIONS_MAX = 64;
 
@@ -26,6 +28,12 @@ export const DEFAULTS = {
   keys: 100_000,
   valueSize: 100,
   durationSeconds: 10,
+  /**
+   * Unmeasured seconds of the same workload before each measured run (and
+   * before each half of --compare): the first seconds of a fresh node are
+   * mostly the JIT compiling the hot path, not the store serving.
+   */
+  warmupSeconds: 2,
   distribution: 'uniform' as Distribution,
   restartNode: 0,
   /** Writes made while the restart workload's node is down; they become hints replayed when it returns. */
@@ -49,6 +57,7 @@ What:
 How much:
   --duration SECONDS      run this long (default 10) ...
   --ops N                 ... or run this many operations
+  --warmup SECONDS        run the workload unmeasured this long first (default 2; 0: none)
   --concurrency N         requests in flight (default 64; 256 for restart)
   --rate OPS              offer this many ops/s (open loop); ops due while --concurrency
                           are in flight are not sent and count as Backlog errors
@@ -66,7 +75,7 @@ Output:
 const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [
   'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
-  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes',
+  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup',
 ] as const;
 
 export interface BenchOptions {
@@ -79,6 +88,8 @@ export interface BenchOptions {
   /** Exactly one of ops and durationSeconds is set (restart: neither; it writes each key once). */
   readonly ops?: number;
   readonly durationSeconds?: number;
+  /** Unmeasured seconds before each measured run (0 for restart). */
+  readonly warmupSeconds: number;
   readonly distribution: Distribution;
   readonly rate?: number;
   readonly seed: number;
@@ -145,6 +156,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const durationFlag = positive(flags, 'duration');
   if (opsFlag !== undefined && durationFlag !== undefined) throw new UsageError('give --duration or --ops, not both');
   const rate = positive(flags, 'rate');
+  const warmup = number(flags, 'warmup');
+  if (warmup !== undefined && !(warmup >= 0 && warmup <= WARMUP_SECONDS_MAX)) {
+    throw new UsageError(`--warmup must be from 0 to ${WARMUP_SECONDS_MAX} seconds, not "${String(flags.get('warmup'))}"`);
+  }
   const spawn = flags.has('spawn');
   const compare = flags.has('compare');
   const cluster = string(flags, 'cluster');
@@ -160,6 +175,9 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (restart && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
     throw new UsageError('--workload restart writes each of --keys keys once: --ops, --duration and --rate do not apply');
   }
+  if (restart && warmup !== undefined) {
+    throw new UsageError('--warmup does not apply to --workload restart: its load is what fills the node');
+  }
   if (!restart && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart');
   if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
 
@@ -172,6 +190,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     keys: integer(flags, 'keys', 1, KEYS_MAX) ?? DEFAULTS.keys,
     valueSize: integer(flags, 'value-size', 0, VALUE_BYTES_MAX_CEILING) ?? DEFAULTS.valueSize,
     ...(restart ? {} : opsFlag !== undefined ? { ops: opsFlag } : { durationSeconds: durationFlag ?? DEFAULTS.durationSeconds }),
+    warmupSeconds: restart ? 0 : warmup ?? DEFAULTS.warmupSeconds,
     distribution: oneOf(flags, 'distribution', DISTRIBUTIONS, DEFAULTS.distribution),
     ...(rate !== undefined ? { rate } : {}),
     seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),

@@ -18,6 +18,8 @@ export interface RunConfig {
   /** Offered ops/s; null for a closed-loop run. */
   readonly rate: number | null;
   readonly nodes: number;
+  /** Unmeasured seconds of the workload run just before the measured ones. */
+  readonly warmupSeconds: number;
 }
 
 export interface BenchResult {
@@ -111,7 +113,8 @@ export function formatResult(r: BenchResult): string {
     ...Object.entries(r.errors).map(([type, n]) => line(`  ${type}`, count(n))),
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
     line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ` +
-      `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}`),
+      `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
+      `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`),
     line('Seed', String(r.seed)),
   ];
   return lines.join('\n');

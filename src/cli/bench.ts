@@ -115,7 +115,7 @@ class Bench {
 
   private config(): RunConfig {
     const o = this.opts;
-    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients.length };
+    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients.length, warmupSeconds: o.warmupSeconds };
   }
 
   private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {
@@ -151,18 +151,28 @@ class Bench {
   async workload(name: WorkloadName): Promise<BenchResult> {
     const spec = WORKLOADS[name];
     if (spec.preload) await this.preload();
-    const master = new Prng(this.opts.seed);
+    const { ops, durationSeconds, rate, warmupSeconds, seed } = this.opts;
+    const rateLimit = rate !== undefined ? { rate } : {};
+    if (warmupSeconds > 0 && !this.signal.aborted) {
+      status(`warming up ${name} for ${warmupSeconds} s…`);
+      // Its own key sequence, so that the measured run's is the same with or without a warm-up.
+      await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), { durationMs: warmupSeconds * 1000, ...rateLimit });
+    }
+    status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
+    const r = await this.measure(name, this.operation(name, seed), {
+      ...(ops !== undefined ? { ops } : { durationMs: durationSeconds! * 1000 }),
+      ...rateLimit,
+    });
+    return benchResult(name, spec.echo ? null : this.opts.level, r, seed, this.config());
+  }
+
+  /** The workload's operation, drawing keys, op mix and value from generators seeded by `seed`. */
+  private operation(name: WorkloadName, seed: number): Operation {
+    const master = new Prng(seed);
     const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.uint32()));
     const rng = new Prng(master.uint32());
     const value = master.bytes(this.opts.valueSize);
-    const op = workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, chooser, rng, spread: this.spread });
-    const { ops, durationSeconds, rate } = this.opts;
-    status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
-    const r = await this.measure(name, op, {
-      ...(ops !== undefined ? { ops } : { durationMs: durationSeconds! * 1000 }),
-      ...(rate !== undefined ? { rate } : {}),
-    });
-    return benchResult(name, spec.echo ? null : this.opts.level, r, this.opts.seed, this.config());
+    return workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, chooser, rng, spread: this.spread });
   }
 
   /** Loads every key once, then measures memory and a crash restart. */
@@ -199,6 +209,9 @@ class Bench {
     return hintsFor(cluster, node);
   }
 }
+
+/** Flips the seed for a warm-up's generators (any fixed non-zero mask would do). */
+const WARMUP_SEED_MASK = 0x5bd1e995;
 
 /** Bound on waiting for a hint replay to finish. */
 const HINT_REPLAY_TIMEOUT_MS = 300_000;

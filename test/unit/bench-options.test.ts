@@ -17,6 +17,7 @@ test('options: the documented defaults', (t) => {
   t.is(o.keys, 100_000);
   t.is(o.valueSize, 100);
   t.is(o.durationSeconds, 10);
+  t.is(o.warmupSeconds, 2);
   t.is(o.ops, undefined);
   t.is(o.distribution, 'uniform');
   t.is(o.rate, undefined);
@@ -29,11 +30,12 @@ test('options: every documented name is accepted', (t) => {
   const o = options([
     '--workload', 'read-mostly', '--level', 'one', '--concurrency', '8', '--connections', '2', '--keys', '50',
     '--value-size', '0', '--ops', '200', '--distribution', 'zipfian', '--rate', '123.5', '--seed', '7',
-    '--out', 'r.json', '--spawn', '--compare', '--timeout-ms', '900',
+    '--out', 'r.json', '--spawn', '--compare', '--timeout-ms', '900', '--warmup', '0.5',
   ]);
   t.like(o, {
     workload: 'read-mostly', level: 'ONE', concurrency: 8, connections: 2, keys: 50, valueSize: 0, ops: 200,
     distribution: 'zipfian', rate: 123.5, seed: 7, out: 'r.json', spawn: true, compare: true, timeoutMs: 900,
+    warmupSeconds: 0.5,
   });
   t.is(o.durationSeconds, undefined);
   t.is(options(['--duration=2.5']).durationSeconds, 2.5);
@@ -46,6 +48,7 @@ test('options: restart defaults to a higher concurrency and takes no --ops', (t)
   t.is(o.ops, undefined);
   t.is(o.durationSeconds, undefined);
   t.is(o.restartNode, 0);
+  t.is(o.warmupSeconds, 0);
   t.is(options(['--workload', 'restart', '--spawn', '--restart-node', '3']).restartNode, 3);
 });
 
@@ -55,6 +58,9 @@ test('options: --help', (t) => {
 
 const bad: [string[], RegExp][] = [
   [['--concurrency', '0'], /--concurrency must be a whole number from 1/],
+  [['--warmup', '-1'], /--warmup must be from 0 to 600 seconds/],
+  [['--warmup', 'soon'], /--warmup must be a number/],
+  [['--workload', 'restart', '--spawn', '--warmup', '1'], /--warmup does not apply to --workload restart/],
   [['--concurrency', '1.5'], /--concurrency/],
   [['--concurrency', '100000'], /--concurrency/],
   [['--keys', 'many'], /--keys must be a number/],
