@@ -14,12 +14,6 @@ export class Sqlite {
   private constructor(private readonly db: sqlite3.Database) {}
 
   /**
-   * Runs `body` inside BEGIN…COMMIT (ROLLBACK if it throws). The replica
-   * store and the hint store share this connection, and SQLite has one
-   * transaction per connection, so transactions queue here one after another.
-   * Every write goes through this; reads may run at any time.
-   */
-  /**
    * Runs a script of statements in one transaction, in one call to the driver.
    * On failure the transaction is rolled back and the error re-thrown.
    */
@@ -34,6 +28,12 @@ export class Sqlite {
     });
   }
 
+  /**
+   * Runs `body` inside BEGIN…COMMIT (ROLLBACK if it throws). The replica
+   * store and the hint store share this connection, and SQLite has one
+   * transaction per connection, so transactions queue here one after another.
+   * Every write goes through this or execTransaction; reads may run at any time.
+   */
   transaction<T>(body: () => Promise<T>): Promise<T> {
     return this.serially(async () => {
       await this.run('BEGIN');
