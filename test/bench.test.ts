@@ -95,7 +95,7 @@ test('--help prints the usage and exits 0', async (t) => {
   const exit = await runBench(['--help']);
   t.is(exit.code, 0);
   for (const name of ['--workload', '--level', '--concurrency', '--connections', '--keys', '--value-size', '--duration', '--ops',
-    '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare']) {
+    '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare', '--warmup']) {
     t.true(exit.stdout.includes(name), name);
   }
 });
