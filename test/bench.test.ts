@@ -4,30 +4,16 @@
  * never how fast they were.
  */
 import test, { ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Exit, runCli } from './run-cli';
 
 const BENCH_JS = resolve(__dirname, '../src/cli/bench.js');
 const TINY = ['--spawn', '--ops', '200', '--keys', '50', '--concurrency', '4', '--seed', '1', '--warmup', '0.2'];
 
-interface Exit {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function runBench(args: string[]): Promise<Exit> {
-  return new Promise((resolveExit, reject) => {
-    const child = spawn(process.execPath, [BENCH_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolveExit({ code, stdout, stderr }));
-  });
+  return runCli(BENCH_JS, args);
 }
 
 /** Runs the CLI with --out to a temp file and returns the exit and the parsed JSON. */

@@ -7,32 +7,18 @@
  * 3000 idle connections).
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Exit, runCli } from './run-cli';
 
 const FUZZ_JS = resolve(__dirname, '../src/cli/fuzz.js');
 const SEED = 20240601;
 const SHORT = ['--frames', '5000', '--idle-connections', '300', '--seed', String(SEED)];
 const SUMMARY = /^frames=(\d+) connections=(\d+) crashes=(\d+) peak_rss_mb=([\d.]+|n\/a) legit_failures=(\d+) seed=(\d+)$/m;
 
-interface Exit {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function runFuzz(args: string[], cwd: string): Promise<Exit> {
-  return new Promise((resolveExit, reject) => {
-    const child = spawn(process.execPath, [FUZZ_JS, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolveExit({ code, stdout, stderr }));
-  });
+  return runCli(FUZZ_JS, args, cwd);
 }
 
 test('a short fuzz run: no crash, the legitimate client always served, every frame answered right', async (t) => {
