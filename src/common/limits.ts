@@ -45,6 +45,18 @@ export const STORE_QUEUED_ROWS_MAX = 200_000;
 export const HINTS_QUEUED_MAX = 100_000;
 /** Log rows read per query while a node replays its log at start. */
 export const REPLAY_CHUNK_ROWS = 20_000;
+/** Bytes per slab of the memtable's key/value arena (a larger record gets a slab of its own). */
+export const ARENA_SLAB_BYTES = 1024 * 1024;
+/**
+ * A full arena slab whose live records fall below this fraction of it is
+ * compacted: memory stays within 1 / 0.75 of the live bytes, and each byte
+ * freed costs at most three bytes copied.
+ */
+export const ARENA_SLAB_LIVE_MIN = 0.75;
+/** Empty arena slabs kept for reuse instead of being handed back to the allocator. */
+export const ARENA_SPARE_SLABS_MAX = 4;
+/** Most keys the memtable's hash index holds per slot before it doubles. */
+export const MEMTABLE_LOAD_MAX = 0.7;
 /** Rows per SQLite transaction in a group commit. */
 export const COMMIT_ROWS_MAX = 20_000;
 

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { Memtable } from '../../src/storage/memtable';
+import { ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../../src/common/limits';
+import { Memtable, Stored } from '../../src/storage/memtable';
+import { Gen, seedNote, testSeed } from './prng';
 
 const v = (ts: number, value = `v${ts}`, deleted = false) => ({ value, ts, deleted });
 
@@ -19,7 +21,7 @@ test('set, get, overwrite and delete keep each key on its own slot', (t) => {
   t.false(m.has('a'));
   m.set('c', v(4), 4); // reuses a's slot
   t.deepEqual(m.get('b'), { ...v(2, '', true), seq: 2 }, 'other keys untouched');
-  t.deepEqual([...m.entries()].map(([k, e]) => [k, e.seq]), [['b', 2], ['c', 4]]);
+  t.deepEqual([...m.entries()].map(([k, e]) => [k, e.seq]).sort(), [['b', 2], ['c', 4]]);
 });
 
 test('grows past its initial capacity without losing anything', (t) => {
@@ -62,4 +64,61 @@ test('keysBetween bounds both ends, and may answer from a list sorted a while ag
   t.deepEqual(m.keysBetween('a', 'c', 10, 5000, 7000), ['b', 'bb', 'c'], 'and is rebuilt after');
   m.set('ba', v(1), 3);
   t.deepEqual(m.keysBetween('a', 'c', 10, 0, 7001), ['b', 'ba', 'bb', 'c'], 'no staleness allowed: always fresh');
+});
+
+test('keys and values of any bytes and sizes, including empty and larger than a slab', (t) => {
+  const m = new Memtable(64);
+  const big = 'x'.repeat(200);
+  const cases: Array<[string, string]> = [['', 'empty key'], ['\u0000\u00ff', ''], ['k', big], ['\u00ff'.repeat(100), 'v']];
+  cases.forEach(([k, value], i) => m.set(k, v(i + 1, value), i + 1));
+  cases.forEach(([k, value], i) => t.deepEqual(m.get(k), { ...v(i + 1, value), seq: i + 1 }));
+  t.deepEqual(m.keysAfter(undefined, 10), ['', 'k', '\u0000\u00ff', '\u00ff'.repeat(100)].sort());
+  m.delete('k');
+  t.is(m.get('k'), undefined);
+  t.is(m.arenaLiveBytes, (12 + 0 + 9) + (12 + 2 + 0) + (12 + 100 + 1));
+});
+
+const SLAB = 256;
+const byKey = (a: [string, Stored], b: [string, Stored]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+const recordBytes = (k: string, value: string): number => 12 + k.length + value.length;
+
+/**
+ * Random sets, overwrites and deletes on a tiny slab size (so slabs fill,
+ * compact and recycle all the time), checked against a Map after every step.
+ */
+test('property: a memtable agrees with a Map, and holds at most its live bytes / ARENA_SLAB_LIVE_MIN plus a few slabs', (t) => {
+  const seed = testSeed();
+  const g = new Gen(seed);
+  const m = new Memtable(SLAB);
+  const model = new Map<string, Stored>();
+  let seq = 0;
+  for (let step = 0; step < 4000; step++) {
+    const key = g.bytes(0, 6);
+    const r = g.rand();
+    if (r < 0.2) {
+      m.delete(key);
+      model.delete(key);
+    } else {
+      // Mostly records that fit a slab four times over; a few larger than a slab.
+      const value = r < 0.23 ? g.bytes(SLAB, 2 * SLAB) : g.bytes(0, SLAB / 4 - 12 - 6);
+      const stored = { value, ts: g.int(0, 2 ** 40), deleted: g.bool(0.1), seq: ++seq };
+      m.set(key, stored, stored.seq);
+      model.set(key, stored);
+    }
+    const probe = g.bytes(0, 6);
+    t.deepEqual(m.get(probe), model.get(probe), `${seedNote(seed)}: step ${step}: get`);
+    t.deepEqual(m.get(key), model.get(key), `${seedNote(seed)}: step ${step}: get of the key written`);
+  }
+  t.is(m.size, model.size, `${seedNote(seed)}: size`);
+  const sortedModel = [...model.keys()].sort();
+  t.deepEqual(m.keysAfter(undefined, model.size + 1), sortedModel, `${seedNote(seed)}: keys in order`);
+  t.deepEqual([...m.entries()].sort(byKey), [...model].sort(byKey), `${seedNote(seed)}: entries`);
+  let live = 0;
+  for (const [k, e] of model) live += recordBytes(k, e.value);
+  t.is(m.arenaLiveBytes, live, `${seedNote(seed)}: live bytes`);
+  t.true(m.arenaBytes <= live / ARENA_SLAB_LIVE_MIN + (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${seedNote(seed)}: held ${m.arenaBytes} for ${live} live`);
+  for (const k of model.keys()) m.delete(k);
+  t.is(m.size, 0);
+  t.is(m.arenaLiveBytes, 0);
+  t.true(m.arenaBytes <= (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${seedNote(seed)}: everything freed`);
 });
