@@ -69,6 +69,31 @@ test.serial('--compare runs echo and the workload and reports their ratio', asyn
   t.regex(exit.stdout, /Ratio mixed\/echo\s+: [\d.]+/);
 });
 
+test.serial('a tiny restart run measures memory, a restart and a hint replay', async (t) => {
+  const args = ['--spawn', '--workload', 'restart', '--keys', '300', '--hint-writes', '60', '--settle', '0.2', '--seed', '1'];
+  const { exit, json } = await runWithOut(args);
+  t.is(exit.code, 0, exit.stderr);
+  assertSaneResult(t, json, 'restart', 300);
+  const ids = ['0', '1', '2', '3'];
+  t.deepEqual(Object.keys(json.rss_mb), ids);
+  for (const id of ids) {
+    t.true(json.rss_mb[id] > 0, `rss_mb ${id}`);
+    t.true(json.rss_settled_mb[id] > 0, `rss_settled_mb ${id}`);
+  }
+  // Replication factor 3: every key is on three of the four nodes.
+  t.is(ids.reduce((sum, id) => sum + json.keys_per_node[id], 0), 900);
+  t.is(json.settle_seconds, 0.2);
+  t.is(json.restartedNode, 0);
+  t.true(json.restart_ms > 0);
+  t.true(json.rss_after_restart_mb > 0);
+  // Writes while node 0 is down reach the keys node 0 replicates, so some are hinted.
+  t.true(json.hints > 0 && json.hints <= 60, `hints ${json.hints}`);
+  t.true(json.hints_per_sec > 0);
+  t.regex(exit.stdout, /RSS node 3\s+: [\d.]+ MB after load, [\d.]+ MB after 0\.2 s idle, holding [\d,]+ keys/);
+  t.regex(exit.stdout, /Restart time\s+: [\d,]+ ms \(node 0: kill -9/);
+  t.regex(exit.stdout, /Hint replay\s+: [\d,]+ hints in/);
+});
+
 test('bad options: one-line error, the usage, exit 2, no cluster started', async (t) => {
   const exit = await runBench(['--spawn', '--concurrency', '0']);
   t.is(exit.code, 2);

@@ -15,6 +15,8 @@ import { WORKLOAD_NAMES, WorkloadName } from './workloads';
 export const CONCURRENCY_MAX = 4096;
 /** Longest warm-up. */
 export const WARMUP_SECONDS_MAX = 600;
+/** Longest --settle. */
+export const SETTLE_SECONDS_MAX = 600;
 /** Most connections per node. */
 export const CONNECTIONS_MAX = 64;
 
@@ -38,6 +40,13 @@ export const DEFAULTS = {
   restartNode: 0,
   /** Writes made while the restart workload's node is down; they become hints replayed when it returns. */
   hintWrites: 100_000,
+  /**
+   * Seconds the restart workload lets the nodes idle after its load before it
+   * reads their memory again: right after a load, a third or more of a node's
+   * RSS can be garbage the collector has not looked at yet (V8 collects an
+   * idle heap about 8 s after it goes quiet).
+   */
+  settleSeconds: 20,
 };
 
 export const USAGE = `usage: scripts/bench.sh [options]        (or: npm run bench -- [options])
@@ -67,6 +76,8 @@ How much:
   --restart-node ID       the node the restart workload kills and restarts (default 0)
   --hint-writes N         restart workload: writes made while that node is down, replayed
                           to it as hints when it returns (default 100000; 0 skips this)
+  --settle SECONDS        restart workload: read each node's memory again after the
+                          nodes idle this long after the load (default 20; 0: don't)
 Output:
   --out FILE              also write the results as JSON
   --compare               run echo, then the workload, with the same options; print workload/echo
@@ -75,7 +86,7 @@ Output:
 const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [
   'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
-  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup',
+  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup', 'settle',
 ] as const;
 
 export interface BenchOptions {
@@ -101,6 +112,7 @@ export interface BenchOptions {
   readonly timeoutMs?: number;
   readonly restartNode: number;
   readonly hintWrites: number;
+  readonly settleSeconds: number;
 }
 
 export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
@@ -166,6 +178,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const nodeText = string(flags, 'node');
   const restartNode = integer(flags, 'restart-node', 0, Number.MAX_SAFE_INTEGER);
   const hintWrites = integer(flags, 'hint-writes', 0, KEYS_MAX);
+  const settle = number(flags, 'settle');
+  if (settle !== undefined && !(settle >= 0 && settle <= SETTLE_SECONDS_MAX)) {
+    throw new UsageError(`--settle must be from 0 to ${SETTLE_SECONDS_MAX} seconds, not "${String(flags.get('settle'))}"`);
+  }
   const out = string(flags, 'out');
 
   if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
@@ -180,6 +196,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   }
   if (!restart && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart');
   if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
+  if (!restart && settle !== undefined) throw new UsageError('--settle only applies to --workload restart');
 
   return {
     help: false,
@@ -202,5 +219,6 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(flags.has('timeout-ms') ? { timeoutMs: positive(flags, 'timeout-ms') } : {}),
     restartNode: restartNode ?? DEFAULTS.restartNode,
     hintWrites: hintWrites ?? DEFAULTS.hintWrites,
+    settleSeconds: restart ? settle ?? DEFAULTS.settleSeconds : 0,
   };
 }

@@ -44,8 +44,14 @@ export interface RestartResult extends BenchResult {
   readonly restartedNode: number;
   /** From spawning the killed node until it answered a request (polled every 50 ms). */
   readonly restart_ms: number;
-  /** Resident memory of each node after the load, by node id; null where unreadable (not Linux). */
+  /** Resident memory of each node right after the load, by node id; null where unreadable (not Linux). */
   readonly rss_mb: Record<string, number | null>;
+  /** Seconds the nodes idled after the load before `rss_settled_mb` was read (0: not read). */
+  readonly settle_seconds: number;
+  /** Resident memory of each node after `settle_seconds` without load; null when not read. */
+  readonly rss_settled_mb: Record<string, number | null> | null;
+  /** Resident memory of the restarted node once its hints were replayed; null when not read. */
+  readonly rss_after_restart_mb: number | null;
   /** Keys each node holds after the load, by node id (its replica share of --keys). */
   readonly keys_per_node: Record<string, number | null>;
   /** Hints the other nodes held for the restarted node when it came back (0: not measured). */
@@ -120,14 +126,20 @@ export function formatResult(r: BenchResult): string {
   return lines.join('\n');
 }
 
+function mbText(mb: number | null): string {
+  return mb === null ? 'unknown' : `${mb.toFixed(1)} MB`;
+}
+
 export function formatRestart(r: RestartResult): string {
   return [
     formatResult(r),
     ...Object.entries(r.rss_mb).map(([id, mb]) => {
       const keys = r.keys_per_node[id];
-      return line(`RSS node ${id}`, `${mb === null ? 'unknown' : `${mb.toFixed(1)} MB`}${keys == null ? '' : ` holding ${count(keys)} keys`}`);
+      const settled = r.rss_settled_mb === null ? '' : `, ${mbText(r.rss_settled_mb[id] ?? null)} after ${r.settle_seconds} s idle`;
+      return line(`RSS node ${id}`, `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys`}`);
     }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
+    ...(r.rss_after_restart_mb === null ? [] : [line(`RSS node ${r.restartedNode} restarted`, `${mbText(r.rss_after_restart_mb)} (once its hints were replayed)`)]),
     ...(r.hints_per_sec === null
       ? []
       : [line('Hint replay', `${count(r.hints)} hints in ${count(r.hint_replay_ms)} ms = ${count(Math.round(r.hints_per_sec))} hints/s`)]),

@@ -11,6 +11,7 @@
  * measured so far, and still stops a --spawn cluster.
  */
 import { writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { KvClient, NodeEndpoint } from '../client/client';
 import { isKvError } from '../common/errors';
@@ -182,8 +183,12 @@ class Bench {
     const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
     const rss = clusterRssMb(cluster);
     const keys = await clusterKeys(cluster);
+    const settled = await this.settledRss(cluster);
     const node = this.opts.restartNode;
-    const base = { ...loaded, restartedNode: node, rss_mb: rss, keys_per_node: keys, hints: 0, hint_replay_ms: 0, hints_per_sec: null };
+    const base = {
+      ...loaded, restartedNode: node, rss_mb: rss, keys_per_node: keys, settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
+      rss_settled_mb: settled, rss_after_restart_mb: null, hints: 0, hint_replay_ms: 0, hints_per_sec: null,
+    };
     if (this.signal.aborted) return { ...base, restart_ms: 0 };
     status(`killing node ${node} (SIGKILL)…`);
     await cluster.kill(node);
@@ -194,7 +199,20 @@ class Bench {
     const restartMs = Math.round(performance.now() - start);
     if (hints === 0) return { ...base, restart_ms: restartMs };
     const replayMs = await timeHintReplay(cluster, node, HINT_REPLAY_TIMEOUT_MS);
-    return { ...base, restart_ms: restartMs, hints, hint_replay_ms: replayMs, hints_per_sec: (hints / Math.max(1, replayMs)) * 1000 };
+    const restartedRss = clusterRssMb(cluster)[String(node)] ?? null;
+    return {
+      ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, hints, hint_replay_ms: replayMs,
+      hints_per_sec: (hints / Math.max(1, replayMs)) * 1000,
+    };
+  }
+
+  /** Every node's RSS after --settle seconds without load; null if that is 0 or the run was stopped. */
+  private async settledRss(cluster: LocalCluster): Promise<Record<string, number | null> | null> {
+    const s = this.opts.settleSeconds;
+    if (s === 0 || this.signal.aborted) return null;
+    status(`letting the nodes idle for ${s} s, then reading their memory again…`);
+    const stopped = await sleep(s * 1000, false, { signal: this.signal }).catch(() => true);
+    return stopped ? null : clusterRssMb(cluster);
   }
 
   /** While `node` is down, overwrites keys so that coordinators store hints for it; returns how many. */

@@ -17,7 +17,12 @@ import { int64ToNumber, types } from '../rpc/thrift';
 import { compareVersions, Version } from '../storage/version';
 import { clusterFilePath, parseArgs, UsageError } from './args';
 
-const USAGE = 'usage: scripts/inspector.sh [--json] [--cluster FILE] [--max-entries N]';
+const USAGE = `usage: scripts/inspector.sh [--json] [--cluster FILE] [--max-entries N]
+  --json           the whole report as JSON: every entry of every node, unless --max-entries is given
+  --max-entries N  entries shown per node (default 50 in text)`;
+
+/** Entries or keys turned into JSON text per write to stdout. */
+const JSON_ITEMS_PER_WRITE = 1000;
 
 export interface InspectedEntry {
   key: string;
@@ -120,6 +125,37 @@ function renderText(ins: Inspection, maxEntries: number, colour: boolean): strin
   return lines.join('\n');
 }
 
+/**
+ * The report as JSON: `{"nodes":[{id, address, up, error?, hints, keys,
+ * entries}], "divergent":[…]}`, where `keys` counts all the node's entries
+ * and `entries` lists up to `maxEntries` of them. Written in pieces: the
+ * dump of a node holding a million keys is longer than the longest string
+ * V8 can build.
+ */
+export function writeJson(ins: Inspection, maxEntries: number, out: (text: string) => void): void {
+  out('{"nodes":[');
+  ins.nodes.forEach((n, i) => {
+    const head = { id: n.id, address: n.address, up: n.up, ...(n.error !== undefined ? { error: n.error } : {}), hints: n.hints, keys: n.entries.length };
+    out(`${i > 0 ? ',' : ''}${JSON.stringify(head).slice(0, -1)},"entries":`);
+    writeJsonArray(n.entries, Math.min(maxEntries, n.entries.length), out);
+    out('}');
+  });
+  out('],"divergent":');
+  writeJsonArray(ins.divergent, ins.divergent.length, out);
+  out('}\n');
+}
+
+function writeJsonArray(items: readonly unknown[], count: number, out: (text: string) => void): void {
+  out('[');
+  for (let from = 0; from < count; from += JSON_ITEMS_PER_WRITE) {
+    const to = Math.min(count, from + JSON_ITEMS_PER_WRITE);
+    const parts: string[] = [];
+    for (let j = from; j < to; j++) parts.push(JSON.stringify(items[j]));
+    out((from > 0 ? ',' : '') + parts.join(','));
+  }
+  out(']');
+}
+
 async function main(): Promise<void> {
   const argv = parseArgs(process.argv.slice(2), ['json', 'help'], ['cluster', 'max-entries']);
   if (argv.flags.has('help')) {
@@ -131,8 +167,7 @@ async function main(): Promise<void> {
   const config = loadClusterFile(clusterFilePath(argv.flags.get('cluster')));
   const ins = await inspect(config);
   if (argv.flags.has('json')) {
-    const nodes = ins.nodes.map(({ id, address, up, entries, hints }) => ({ id, address, up, entries, hints }));
-    process.stdout.write(JSON.stringify({ nodes, divergent: ins.divergent }) + '\n');
+    writeJson(ins, argv.flags.has('max-entries') ? max : Infinity, (text) => process.stdout.write(text));
   } else {
     process.stdout.write(renderText(ins, max, process.stdout.isTTY === true) + '\n');
   }

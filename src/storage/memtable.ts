@@ -16,6 +16,7 @@
 import { assert } from '../common/assert';
 import { MEMTABLE_LOAD_MAX } from '../common/limits';
 import { Arena, ArenaOwner } from './arena';
+import { SortedKeys } from './sorted-keys';
 import { Version } from './version';
 
 /** A committed version and the log row that holds it. */
@@ -137,7 +138,7 @@ export class Memtable implements ArenaOwner {
    * Up to `limit` keys in (after, upTo], in byte order; undefined bounds are
    * open. With `staleOkMs` > 0 the answer may come from a key list sorted up
    * to that long ago (missing newer keys, holding deleted ones): sorting a
-   * million keys takes about a second, too much to do on every call.
+   * million keys takes most of a second, too much to do on every call.
    */
   keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0, nowMs = Date.now()): string[] {
     if (this.sorted === null || (this.dirty && nowMs - this.sortedAtMs >= staleOkMs)) {
@@ -227,19 +228,13 @@ export class Memtable implements ArenaOwner {
     return this.high++;
   }
 
-  /**
-   * Every key, sorted, packed into one buffer. The keys are copied out as
-   * strings, sorted by V8's native sort, then packed: 0.9 s for a million
-   * keys, where sorting slot numbers with a comparator over the arena's bytes
-   * took 3.4 s. The strings are garbage as soon as the packed copy exists.
-   */
+  /** Every key, sorted, packed into one buffer. */
   private sortKeys(): SortedKeys {
-    const keys: string[] = [];
-    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) keys.push(this.arena.key(this.locs[i]!));
-    assert(keys.length === this.count, 'the index and the slots agree on the key count');
-    // Default sort order is UTF-16 code units, which for latin1 strings is byte order.
-    keys.sort();
-    return SortedKeys.pack(keys);
+    const locs = new Float64Array(this.count);
+    let n = 0;
+    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) locs[n++] = this.locs[i]!;
+    assert(n === this.count, 'the index and the slots agree on the key count');
+    return SortedKeys.build(this.arena, locs);
   }
 }
 
@@ -258,63 +253,4 @@ export function hashKey(key: string): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
-}
-
-/** Sorted keys in one buffer: key j is bytes [ends[j-1], ends[j]). */
-class SortedKeys {
-  private constructor(
-    private readonly bytes: Buffer,
-    private readonly ends: Uint32Array,
-  ) {}
-
-  static pack(sorted: readonly string[]): SortedKeys {
-    let total = 0;
-    for (const k of sorted) total += k.length;
-    const bytes = Buffer.allocUnsafeSlow(total);
-    const ends = new Uint32Array(sorted.length);
-    let end = 0;
-    sorted.forEach((k, j) => {
-      end += bytes.write(k, end, 'latin1');
-      ends[j] = end;
-    });
-    return new SortedKeys(bytes, ends);
-  }
-
-  get length(): number {
-    return this.ends.length;
-  }
-
-  private start(j: number): number {
-    return j === 0 ? 0 : this.ends[j - 1]!;
-  }
-
-  slice(from: number, to: number): string[] {
-    const out: string[] = [];
-    for (let j = from; j < to; j++) out.push(this.bytes.toString('latin1', this.start(j), this.ends[j]));
-    return out;
-  }
-
-  /** Index of the first key greater than `k`. */
-  firstAbove(k: string): number {
-    let lo = 0;
-    let hi = this.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compareAt(mid, k) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Byte order of key j against the latin1 string k. */
-  private compareAt(j: number, k: string): number {
-    const start = this.start(j);
-    const len = this.ends[j]! - start;
-    const n = Math.min(len, k.length);
-    for (let i = 0; i < n; i++) {
-      const d = this.bytes[start + i]! - k.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    return len - k.length;
-  }
 }

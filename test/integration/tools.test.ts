@@ -133,7 +133,8 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.true(report.nodes.every((n: { up: boolean }) => n.up));
     // Each of the default layout's four owners got one of the five keys as owner, so every node holds some.
     t.true(report.nodes.every((n: { entries: unknown[] }) => n.entries.length > 0));
-    t.deepEqual(Object.keys(report.nodes[0]).sort(), ['address', 'entries', 'hints', 'id', 'up']);
+    t.deepEqual(Object.keys(report.nodes[0]).sort(), ['address', 'entries', 'hints', 'id', 'keys', 'up']);
+    t.is(report.nodes[0].keys, report.nodes[0].entries.length);
     t.deepEqual(Object.keys(report.nodes[0].entries[0]).sort(), ['deleted', 'key', 'ts', 'value']);
 
     const down = await run(script('terminate_servers.sh'), [], '', env);

@@ -49,7 +49,11 @@ test('options: restart defaults to a higher concurrency and takes no --ops', (t)
   t.is(o.durationSeconds, undefined);
   t.is(o.restartNode, 0);
   t.is(o.warmupSeconds, 0);
+  t.is(o.settleSeconds, 20);
   t.is(options(['--workload', 'restart', '--spawn', '--restart-node', '3']).restartNode, 3);
+  t.is(options(['--workload', 'restart', '--spawn', '--settle', '0']).settleSeconds, 0);
+  t.is(options(['--workload', 'restart', '--spawn', '--settle', '1.5']).settleSeconds, 1.5);
+  t.is(options([]).settleSeconds, 0, 'other workloads do not settle');
 });
 
 test('options: --help', (t) => {
@@ -61,6 +65,9 @@ const bad: [string[], RegExp][] = [
   [['--warmup', '-1'], /--warmup must be from 0 to 600 seconds/],
   [['--warmup', 'soon'], /--warmup must be a number/],
   [['--workload', 'restart', '--spawn', '--warmup', '1'], /--warmup does not apply to --workload restart/],
+  [['--workload', 'restart', '--spawn', '--settle', '-1'], /--settle must be from 0 to 600 seconds/],
+  [['--workload', 'restart', '--spawn', '--settle', '601'], /--settle must be from 0 to 600 seconds/],
+  [['--settle', '5'], /--settle only applies to --workload restart/],
   [['--concurrency', '1.5'], /--concurrency/],
   [['--concurrency', '100000'], /--concurrency/],
   [['--keys', 'many'], /--keys must be a number/],

@@ -45,11 +45,21 @@ test('compare: ratio of op rates, workload over echo', (t) => {
 
 test('restart report lists RSS per node and the restart time', (t) => {
   const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config);
-  const text = formatRestart({ ...base, restartedNode: 2, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null }, hints: 75000, hint_replay_ms: 1500, hints_per_sec: 50000 });
-  t.regex(text, /RSS node 0\s+: 101\.5 MB holding 750,000 keys/);
+  const restart = {
+    ...base, restartedNode: 2, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null },
+    settle_seconds: 0, rss_settled_mb: null, rss_after_restart_mb: null, hints: 75000, hint_replay_ms: 1500, hints_per_sec: 50000,
+  };
+  const text = formatRestart(restart);
+  t.regex(text, /RSS node 0\s+: 101\.5 MB, holding 750,000 keys/);
   t.regex(text, /RSS node 1\s+: unknown/);
   t.regex(text, /Restart time\s+: 812 ms \(node 2/);
   t.regex(text, /Hint replay\s+: 75,000 hints in 1,500 ms = 50,000 hints\/s/);
+  t.notRegex(text, /idle|restarted/);
+
+  const settled = formatRestart({ ...restart, settle_seconds: 20, rss_settled_mb: { 0: 88.25, 1: null }, rss_after_restart_mb: 95 });
+  t.regex(settled, /RSS node 0\s+: 101\.5 MB after load, 88\.3 MB after 20 s idle, holding 750,000 keys/);
+  t.regex(settled, /RSS node 1\s+: unknown after load, unknown after 20 s idle/);
+  t.regex(settled, /RSS node 2 restarted\s+: 95\.0 MB \(once its hints were replayed\)/);
 });
 
 test('VmRSS is read from /proc status text', (t) => {
