@@ -61,6 +61,12 @@ export const ARENA_SPARE_SLABS_MAX = 4;
  * made at once (a million at once cost a node about 70 MB of RSS).
  */
 export const KEY_SORT_STRINGS_MAX = 4096;
+/** Memtable slots whose keys are copied out per event-loop turn when the key list is sorted in slices. */
+export const KEY_SORT_COPY_SLOTS_PER_TURN = 20_000;
+/** Keys of a large group counted or placed in one step of a key sort (a step is where a sort in slices may pause). */
+export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
+/** Milliseconds of sorting per event-loop turn when the key list is sorted in slices. */
+export const KEY_SORT_SLICE_MS = 4;
 /** Most keys the memtable's hash index holds per slot before it doubles. */
 export const MEMTABLE_LOAD_MAX = 0.7;
 /** Rows per SQLite transaction in a group commit. */

@@ -133,7 +133,7 @@ export class Handler {
   }
 
   async sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: types.Digest[]): Promise<types.SyncReply> {
-    return wire(() => {
+    return wire(async () => {
       this.checkSecret(secret);
       if (typeof fromNode !== 'number' || !this.node.config.nodes[fromNode] || fromNode === this.node.id) {
         throw invalid('sync needs the id of another node of the cluster');
@@ -146,7 +146,7 @@ export class Handler {
         if (!Number.isSafeInteger(ts) || ts < 0) throw invalid('a digest has no valid timestamp');
         return { key: checkKey(d.key), ts, deleted: d.deleted === true, valueHash: typeof d.valueHash === 'number' ? d.valueHash : 0 };
       });
-      const answer = this.node.antiEntropy.answer(fromNode, bound(startAfter), bound(upTo), parsed);
+      const answer = await this.node.antiEntropy.answer(fromNode, bound(startAfter), bound(upTo), parsed);
       return new types.SyncReply({
         newer: answer.newer.map(toMutation),
         missing: answer.missing.map((k) => Buffer.from(k, 'latin1')),

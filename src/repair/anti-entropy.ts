@@ -25,6 +25,9 @@ import { diffRange, digestOf, KeyDigest } from './compare';
 /** How stale the sorted key list used for paging may be (see Memtable.keysBetween). */
 export const SYNC_KEY_LIST_STALE_MS = 20_000;
 
+/** Use the key list as it is: refreshKeyOrder has just brought it within SYNC_KEY_LIST_STALE_MS. */
+const AS_REFRESHED = Number.POSITIVE_INFINITY;
+
 /** A peer as anti-entropy needs it. */
 export interface SyncPeer {
   /** Sends our digests of (after, upTo] ('' = open); resolves with the peer's answer. */
@@ -81,7 +84,8 @@ export class AntiEntropy {
   private async syncWith(peerId: number): Promise<void> {
     const peer = this.peers.get(peerId)!;
     const after = this.cursors.get(peerId) ?? '';
-    const page = this.store.keysBetween(after || undefined, undefined, SYNC_PAGE_KEYS, SYNC_KEY_LIST_STALE_MS);
+    await this.store.refreshKeyOrder(SYNC_KEY_LIST_STALE_MS);
+    const page = this.store.keysBetween(after || undefined, undefined, SYNC_PAGE_KEYS, AS_REFRESHED);
     const upTo = page.length === SYNC_PAGE_KEYS ? page[page.length - 1]! : '';
     const digests: KeyDigest[] = [];
     for (const key of page) {
@@ -105,9 +109,10 @@ export class AntiEntropy {
   }
 
   /** The peer's side of a step: compare its digests of (after, upTo] with our keys. */
-  answer(fromNode: number, after: string, upTo: string, digests: readonly KeyDigest[]): SyncAnswer {
+  async answer(fromNode: number, after: string, upTo: string, digests: readonly KeyDigest[]): Promise<SyncAnswer> {
     if (digests.length > SYNC_PAGE_KEYS) throw new KvError('InvalidRequest', `at most ${SYNC_PAGE_KEYS} digests per sync`);
-    const scanned = this.store.keysBetween(after || undefined, upTo || undefined, SYNC_SCAN_KEYS_MAX + 1, SYNC_KEY_LIST_STALE_MS);
+    await this.store.refreshKeyOrder(SYNC_KEY_LIST_STALE_MS);
+    const scanned = this.store.keysBetween(after || undefined, upTo || undefined, SYNC_SCAN_KEYS_MAX + 1, AS_REFRESHED);
     let coveredUpTo = scanned.length > SYNC_SCAN_KEYS_MAX ? scanned[SYNC_SCAN_KEYS_MAX - 1]! : '';
     const within = (key: string): boolean => (after === '' || key > after) && (upTo === '' || key <= upTo) && (coveredUpTo === '' || key <= coveredUpTo);
     const ours = scanned.slice(0, SYNC_SCAN_KEYS_MAX).filter((k) => this.shares(k, this.selfId, fromNode) && this.store.get(k) !== undefined);

@@ -14,9 +14,10 @@
  * Freed slots are reused.
  */
 import { assert } from '../common/assert';
-import { MEMTABLE_LOAD_MAX } from '../common/limits';
+import { KEY_SORT_COPY_SLOTS_PER_TURN, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
+import { performance } from 'node:perf_hooks';
 import { Arena, ArenaOwner } from './arena';
-import { SortedKeys } from './sorted-keys';
+import { KeyList, SortedKeys, SortJob } from './sorted-keys';
 import { Version } from './version';
 
 /** A committed version and the log row that holds it. */
@@ -43,9 +44,12 @@ export class Memtable implements ArenaOwner {
   private index = new Int32Array(INITIAL_SLOTS * 2);
   /** All keys in byte order, built on demand for paging. */
   private sorted: SortedKeys | null = null;
-  /** A key came or went since `sorted` was built. */
-  private dirty = false;
+  /** Counts keys coming and going; `sorted` holds the keys as of `sortedVersion`. */
+  private keysVersion = 0;
+  private sortedVersion = 0;
   private sortedAtMs = 0;
+  /** A sort running in slices (refreshSortedKeys), if any. */
+  private sorting: Promise<void> | null = null;
 
   /** `slabBytes` is for tests (see Arena). */
   constructor(slabBytes?: number) {
@@ -93,7 +97,7 @@ export class Memtable implements ArenaOwner {
       this.hashes[i] = hashKey(key);
       this.locs[i] = this.arena.append(i, key, v.value);
       this.insert(i);
-      this.dirty = true;
+      this.keysVersion++;
     } else {
       const old = this.locs[i]!;
       this.locs[i] = this.arena.append(i, key, v.value);
@@ -114,7 +118,7 @@ export class Memtable implements ArenaOwner {
     this.arena.free(loc);
     this.free.push(i);
     this.count--;
-    this.dirty = true;
+    this.keysVersion++;
   }
 
   isCurrent(slot: number, loc: number): boolean {
@@ -141,16 +145,67 @@ export class Memtable implements ArenaOwner {
    * million keys takes most of a second, too much to do on every call.
    */
   keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0, nowMs = Date.now()): string[] {
-    if (this.sorted === null || (this.dirty && nowMs - this.sortedAtMs >= staleOkMs)) {
+    if (!this.sortedFresh(staleOkMs, nowMs)) {
+      const version = this.keysVersion;
+      const list = new KeyList();
+      this.copyKeys(list, 0, this.high);
       this.sorted = null; // let the old list go before the new one is built
-      this.sorted = this.sortKeys();
-      this.dirty = false;
-      this.sortedAtMs = nowMs;
+      this.installSorted(SortedKeys.build(list, list.locations()), version, nowMs);
     }
-    const keys = this.sorted;
+    const keys = this.sorted!;
     const from = after === undefined ? 0 : keys.firstAbove(after);
     const to = upTo === undefined ? keys.length : keys.firstAbove(upTo);
     return keys.slice(from, Math.min(to, from + limit));
+  }
+
+  /**
+   * Makes the sorted key list at most `staleOkMs` old without stopping the
+   * node: the keys are copied out and sorted in slices (KEY_SORT_COPY_SLOTS_PER_TURN,
+   * KEY_SORT_SLICE_MS) with the event loop free in between. A sort in one go
+   * takes most of a second for a million keys, long enough for peers to see a
+   * busy node as down. Concurrent callers share one sort. Afterwards
+   * keysBetween with the same `staleOkMs` answers without sorting.
+   */
+  refreshSortedKeys(staleOkMs: number, nowMs = Date.now()): Promise<void> {
+    if (this.sortedFresh(staleOkMs, nowMs)) return Promise.resolve();
+    this.sorting ??= this.sortInSlices(nowMs).finally(() => {
+      this.sorting = null;
+    });
+    return this.sorting;
+  }
+
+  private sortedFresh(staleOkMs: number, nowMs: number): boolean {
+    return this.sorted !== null && (this.sortedVersion === this.keysVersion || nowMs - this.sortedAtMs < staleOkMs);
+  }
+
+  private async sortInSlices(startedMs: number): Promise<void> {
+    const version = this.keysVersion;
+    const list = new KeyList();
+    // Slots come and go between slices; a key added meanwhile may be missed, which
+    // `version` records (the list is then not fresh for a caller allowing no staleness).
+    for (let from = 0; from < this.high; from += KEY_SORT_COPY_SLOTS_PER_TURN) {
+      this.copyKeys(list, from, Math.min(this.high, from + KEY_SORT_COPY_SLOTS_PER_TURN));
+      await nextTurn();
+    }
+    const job = new SortJob(list, list.locations());
+    for (;;) {
+      const until = performance.now() + KEY_SORT_SLICE_MS;
+      if (job.run(() => performance.now() < until)) break;
+      await nextTurn();
+    }
+    this.installSorted(job.result(), version, startedMs);
+  }
+
+  /** Keeps a sorted list unless a newer one was built meanwhile. */
+  private installSorted(sorted: SortedKeys, version: number, atMs: number): void {
+    if (this.sorted !== null && this.sortedVersion > version) return;
+    this.sorted = sorted;
+    this.sortedVersion = version;
+    this.sortedAtMs = atMs;
+  }
+
+  private copyKeys(list: KeyList, fromSlot: number, toSlot: number): void {
+    for (let i = fromSlot; i < toSlot; i++) if (this.locs[i] !== FREE) list.push(this.arena.key(this.locs[i]!));
   }
 
   *entries(): IterableIterator<[string, Stored]> {
@@ -227,15 +282,10 @@ export class Memtable implements ArenaOwner {
     }
     return this.high++;
   }
+}
 
-  /** Every key, sorted, packed into one buffer. */
-  private sortKeys(): SortedKeys {
-    const locs = new Float64Array(this.count);
-    let n = 0;
-    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) locs[n++] = this.locs[i]!;
-    assert(n === this.count, 'the index and the slots agree on the key count');
-    return SortedKeys.build(this.arena, locs);
-  }
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function widen<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {

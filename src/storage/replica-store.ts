@@ -159,6 +159,11 @@ export class ReplicaStore {
     return this.committed.size;
   }
 
+  /** Sorts the key list in slices if it is more than `staleOkMs` old (see Memtable.refreshSortedKeys). */
+  refreshKeyOrder(staleOkMs: number): Promise<void> {
+    return this.committed.refreshSortedKeys(staleOkMs);
+  }
+
   /** Up to `limit` keys in (after, upTo], in byte order; undefined bounds are open. */
   keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0): string[] {
     return this.committed.keysBetween(after, upTo, limit, staleOkMs);

@@ -122,3 +122,36 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
   t.is(m.arenaLiveBytes, 0);
   t.true(m.arenaBytes <= (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${seedNote(seed)}: everything freed`);
 });
+
+test('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shares one sort between callers', async (t) => {
+  const m = new Memtable();
+  const n = 120_000; // more slots than one slice copies
+  const key = (i: number): string => `k${String((i * 7919) % n).padStart(6, '0')}`;
+  for (let i = 0; i < n; i++) m.set(key(i), v(1), i + 1);
+  let turns = 0;
+  let ticking = true;
+  const tick = (): void => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const first = m.refreshSortedKeys(0, 1000);
+  t.is(m.refreshSortedKeys(0, 1000), first, 'a second caller waits for the same sort');
+  // The first slice (slots from 0) is copied already: a new key lands in a slot
+  // after it and is copied later; key 0's slot was copied before its delete.
+  m.set('kz-added-while-sorting', v(1), n + 1);
+  m.delete(key(0));
+  await first;
+  ticking = false;
+  t.true(turns >= 2, `the event loop turned ${turns} times during the sort`);
+  const listed = m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY);
+  t.is(listed.length, n + 1);
+  t.deepEqual(listed, [...listed].sort());
+  t.is(listed[0], key(0), 'a stale list may hold a deleted key');
+  t.is(listed[listed.length - 1], 'kz-added-while-sorting');
+  const fresh = m.keysBetween(undefined, undefined, n + 10, 0);
+  t.is(fresh.length, n, 'a caller allowing no staleness gets a fresh list');
+  t.false(fresh.includes(key(0)));
+  await m.refreshSortedKeys(0);
+  t.deepEqual(m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY), fresh, 'nothing changed since: no new sort needed');
+});
