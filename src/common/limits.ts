@@ -61,8 +61,11 @@ export const ARENA_SPARE_SLABS_MAX = 4;
  * made at once (a million at once cost a node about 70 MB of RSS).
  */
 export const KEY_SORT_STRINGS_MAX = 4096;
-/** Memtable slots whose keys are copied out per event-loop turn when the key list is sorted in slices. */
-export const KEY_SORT_COPY_SLOTS_PER_TURN = 20_000;
+/**
+ * Arena records freed while a key sort in slices has the arena pinned; past
+ * this the sort gives up (it is retried later) rather than hold more memory.
+ */
+export const ARENA_PINNED_FREES_MAX = 1_000_000;
 /** Keys of a large group counted or placed in one step of a key sort (a step is where a sort in slices may pause). */
 export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
 /** Milliseconds of sorting per event-loop turn when the key list is sorted in slices. */

@@ -42,6 +42,9 @@ export class Arena {
   private readonly freeSlabs: number[] = [];
   private readonly spares: Buffer[] = [];
   private active = -1;
+  /** pin() calls not yet undone; while > 0, frees wait in `deferred`. */
+  private pins = 0;
+  private deferred: number[] = [];
   /** Live record bytes in all slabs. */
   liveBytes = 0;
   /** Bytes held by slabs, live or not (spares included). */
@@ -69,8 +72,34 @@ export class Arena {
     return slab * LOC_SLAB + off;
   }
 
+  /**
+   * Keeps every record where it is until unpin(): frees wait, so nothing is
+   * compacted or recycled. For a key sort that runs in slices and holds
+   * locations across them.
+   */
+  pin(): void {
+    this.pins++;
+  }
+
+  unpin(): void {
+    assert(this.pins > 0, 'unpin follows pin');
+    if (--this.pins > 0) return;
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const loc of deferred) this.free(loc);
+  }
+
+  /** Frees waiting for unpin(). */
+  get deferredFrees(): number {
+    return this.deferred.length;
+  }
+
   /** The record at `loc` is dead; its slab may be compacted or recycled. */
   free(loc: number): void {
+    if (this.pins > 0) {
+      this.deferred.push(loc);
+      return;
+    }
     const { buf, slab, off } = this.at(loc);
     const size = HEADER_BYTES + buf.readUInt32LE(off + 4) + buf.readUInt32LE(off + 8);
     this.live[slab] = this.live[slab]! - size;

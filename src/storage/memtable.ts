@@ -14,10 +14,11 @@
  * Freed slots are reused.
  */
 import { assert } from '../common/assert';
-import { KEY_SORT_COPY_SLOTS_PER_TURN, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
+import { KvError } from '../common/errors';
+import { ARENA_PINNED_FREES_MAX, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
 import { performance } from 'node:perf_hooks';
 import { Arena, ArenaOwner } from './arena';
-import { KeyList, SortedKeys, SortJob } from './sorted-keys';
+import { SortedKeys, SortJob } from './sorted-keys';
 import { Version } from './version';
 
 /** A committed version and the log row that holds it. */
@@ -40,6 +41,8 @@ export class Memtable implements ArenaOwner {
   private readonly free: number[] = [];
   private high = 0;
   private count = 0;
+  /** Bytes of all keys, summed. */
+  private keyBytes = 0;
   /** The hash index: slot + 1 per entry, 0 for empty; its length is a power of two. */
   private index = new Int32Array(INITIAL_SLOTS * 2);
   /** All keys in byte order, built on demand for paging. */
@@ -97,6 +100,7 @@ export class Memtable implements ArenaOwner {
       this.hashes[i] = hashKey(key);
       this.locs[i] = this.arena.append(i, key, v.value);
       this.insert(i);
+      this.keyBytes += key.length;
       this.keysVersion++;
     } else {
       const old = this.locs[i]!;
@@ -114,6 +118,7 @@ export class Memtable implements ArenaOwner {
     const i = this.index[pos]! - 1;
     this.remove(pos);
     const loc = this.locs[i]!;
+    this.keyBytes -= key.length;
     this.locs[i] = FREE;
     this.arena.free(loc);
     this.free.push(i);
@@ -147,10 +152,8 @@ export class Memtable implements ArenaOwner {
   keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0, nowMs = Date.now()): string[] {
     if (!this.sortedFresh(staleOkMs, nowMs)) {
       const version = this.keysVersion;
-      const list = new KeyList();
-      this.copyKeys(list, 0, this.high);
       this.sorted = null; // let the old list go before the new one is built
-      this.installSorted(SortedKeys.build(list, list.locations()), version, nowMs);
+      this.installSorted(SortedKeys.build(this.arena, this.liveLocs()), version, nowMs);
     }
     const keys = this.sorted!;
     const from = after === undefined ? 0 : keys.firstAbove(after);
@@ -160,11 +163,14 @@ export class Memtable implements ArenaOwner {
 
   /**
    * Makes the sorted key list at most `staleOkMs` old without stopping the
-   * node: the keys are copied out and sorted in slices (KEY_SORT_COPY_SLOTS_PER_TURN,
-   * KEY_SORT_SLICE_MS) with the event loop free in between. A sort in one go
-   * takes most of a second for a million keys, long enough for peers to see a
-   * busy node as down. Concurrent callers share one sort. Afterwards
-   * keysBetween with the same `staleOkMs` answers without sorting.
+   * node: the sort runs KEY_SORT_SLICE_MS at a time with the event loop free
+   * in between (in one go it takes most of a second for a million keys, long
+   * enough for peers to see a busy node as down). The arena is pinned
+   * meanwhile, so the sorted records stay where they are; keys written or
+   * deleted during the sort make the result stale, not wrong. Concurrent
+   * callers share one sort. Afterwards keysBetween with the same `staleOkMs`
+   * answers without sorting. Rejects with Unavailable if more than
+   * ARENA_PINNED_FREES_MAX records were freed during the sort.
    */
   refreshSortedKeys(staleOkMs: number, nowMs = Date.now()): Promise<void> {
     if (this.sortedFresh(staleOkMs, nowMs)) return Promise.resolve();
@@ -180,18 +186,19 @@ export class Memtable implements ArenaOwner {
 
   private async sortInSlices(startedMs: number): Promise<void> {
     const version = this.keysVersion;
-    const list = new KeyList();
-    // Slots come and go between slices; a key added meanwhile may be missed, which
-    // `version` records (the list is then not fresh for a caller allowing no staleness).
-    for (let from = 0; from < this.high; from += KEY_SORT_COPY_SLOTS_PER_TURN) {
-      this.copyKeys(list, from, Math.min(this.high, from + KEY_SORT_COPY_SLOTS_PER_TURN));
-      await nextTurn();
-    }
-    const job = new SortJob(list, list.locations());
-    for (;;) {
-      const until = performance.now() + KEY_SORT_SLICE_MS;
-      if (job.run(() => performance.now() < until)) break;
-      await nextTurn();
+    const job = new SortJob(this.arena, this.liveLocs(), this.keyBytes);
+    this.arena.pin();
+    try {
+      for (;;) {
+        const until = performance.now() + KEY_SORT_SLICE_MS;
+        if (job.run(() => performance.now() < until)) break;
+        await nextTurn();
+        if (this.arena.deferredFrees > ARENA_PINNED_FREES_MAX) {
+          throw new KvError('Unavailable', 'the key list could not be sorted: too many writes meanwhile');
+        }
+      }
+    } finally {
+      this.arena.unpin();
     }
     this.installSorted(job.result(), version, startedMs);
   }
@@ -204,8 +211,13 @@ export class Memtable implements ArenaOwner {
     this.sortedAtMs = atMs;
   }
 
-  private copyKeys(list: KeyList, fromSlot: number, toSlot: number): void {
-    for (let i = fromSlot; i < toSlot; i++) if (this.locs[i] !== FREE) list.push(this.arena.key(this.locs[i]!));
+  /** The arena locations of every key. */
+  private liveLocs(): Float64Array {
+    const locs = new Float64Array(this.count);
+    let n = 0;
+    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) locs[n++] = this.locs[i]!;
+    assert(n === this.count, 'the index and the slots agree on the key count');
+    return locs;
   }
 
   *entries(): IterableIterator<[string, Stored]> {

@@ -33,7 +33,9 @@ export class SortedKeys {
 
   /** Sorts the keys at `locs` in one go (each key once; `locs` is reordered). */
   static build(source: KeySource, locs: Float64Array, stringsMax = KEY_SORT_STRINGS_MAX): SortedKeys {
-    const job = new SortJob(source, locs, stringsMax);
+    let total = 0;
+    for (const loc of locs) total += source.keyLength(loc);
+    const job = new SortJob(source, locs, total, stringsMax);
     assert(job.run(() => true), 'a sort allowed to run to the end ends');
     return job.result();
   }
@@ -102,18 +104,19 @@ export class SortJob {
   private readonly spare: Float64Array;
   private readonly stack: number[];
   private readonly out: Packer;
-  private readonly total: number;
   private splitting: Split | null = null;
 
-  /** `stringsMax` is smaller only in tests, to split groups of a few keys. */
+  /**
+   * `totalBytes`: the keys' lengths summed (the caller may know it without a
+   * pass over them). `stringsMax` is smaller only in tests, to split groups
+   * of a few keys.
+   */
   constructor(
     private readonly source: KeySource,
     private readonly locs: Float64Array,
+    private readonly total: number,
     private readonly stringsMax = KEY_SORT_STRINGS_MAX,
   ) {
-    let total = 0;
-    for (const loc of locs) total += source.keyLength(loc);
-    this.total = total;
     this.out = new Packer(Buffer.allocUnsafeSlow(total), new Uint32Array(locs.length));
     this.spare = new Float64Array(locs.length);
     this.stack = [0, locs.length, 0];
@@ -159,113 +162,89 @@ export class SortJob {
    * share. Class 0 holds the key that ends there (at most one: keys are
    * distinct), class 1 + b the keys whose next byte is b.
    */
-  private beginSplit(from: number, to: number, depth0: number): Split {
-    const depth = depth0 + sharedPrefix(this.source, this.locs, from, to, depth0);
-    return { from, to, depth, starts: new Int32Array(258), next: null, i: from };
+  private beginSplit(from: number, to: number, depth: number): Split {
+    const { source, locs } = this;
+    const first = locs[from]!;
+    // The usual case, checked first: the group splits at its next byte.
+    const splitsHere = source.keyByte(first, depth) !== source.keyByte(locs[to - 1]!, depth);
+    return { from, to, depth, phase: splitsHere ? 'count' : 'shortest', i: from, shared: Infinity, starts: new Int32Array(258), next: null };
   }
 
-  /** Counts (first pass) or places (second pass) the next keys of the group being split. */
+  /**
+   * One step of a split, at most KEY_SORT_SPLIT_STEP_KEYS keys (or key bytes)
+   * looked at. Phases: the shortest key's length from `depth`, then how many
+   * of those bytes every key shares with the first (skipped in one jump
+   * rather than a split per byte), then counting each class, then placing
+   * the keys by class.
+   */
   private continueSplit(g: Split): void {
     const { source, locs, spare } = this;
     const end = Math.min(g.to, g.i + KEY_SORT_SPLIT_STEP_KEYS);
-    if (g.next === null) {
-      for (let i = g.i; i < end; i++) g.starts[source.keyByte(locs[i]!, g.depth) + 2]++;
-      g.i = end;
-      if (end < g.to) return;
-      // starts[c] is where class c begins, starts[c + 1] where it ends.
-      g.starts[0] = g.from;
-      for (let c = 1; c < 258; c++) g.starts[c] += g.starts[c - 1]!;
-      g.next = g.starts.slice(0, 257);
-      g.i = g.from;
-      return;
+    switch (g.phase) {
+      case 'shortest':
+        for (let i = g.i; i < end; i++) g.shared = Math.min(g.shared, source.keyLength(locs[i]!) - g.depth);
+        g.i = end;
+        if (end === g.to) this.nextPhase(g, g.shared > 0 ? 'shared' : 'count');
+        return;
+      case 'shared': {
+        const first = locs[g.from]!;
+        let budget = KEY_SORT_SPLIT_STEP_KEYS;
+        let i = g.i === g.from ? g.from + 1 : g.i;
+        for (; i < g.to && g.shared > 0 && budget > 0; i++) {
+          let same = 0;
+          while (same < g.shared && source.keyByte(locs[i]!, g.depth + same) === source.keyByte(first, g.depth + same)) same++;
+          g.shared = same;
+          budget -= 1 + same;
+        }
+        g.i = i;
+        if (i === g.to || g.shared === 0) {
+          g.depth += g.shared;
+          this.nextPhase(g, 'count');
+        }
+        return;
+      }
+      case 'count':
+        for (let i = g.i; i < end; i++) g.starts[source.keyByte(locs[i]!, g.depth) + 2]++;
+        g.i = end;
+        if (end < g.to) return;
+        // starts[c] is where class c begins, starts[c + 1] where it ends.
+        g.starts[0] = g.from;
+        for (let c = 1; c < 258; c++) g.starts[c] += g.starts[c - 1]!;
+        g.next = g.starts.slice(0, 257);
+        this.nextPhase(g, 'place');
+        return;
+      case 'place': {
+        const next = g.next!;
+        for (let i = g.i; i < end; i++) spare[next[source.keyByte(locs[i]!, g.depth) + 1]++] = locs[i]!;
+        g.i = end;
+        if (end < g.to) return;
+        locs.set(spare.subarray(g.from, g.to), g.from);
+        for (let c = 256; c >= 0; c--) {
+          if (g.starts[c + 1]! > g.starts[c]!) this.stack.push(g.starts[c]!, g.starts[c + 1]!, g.depth + 1);
+        }
+        this.splitting = null;
+      }
     }
-    for (let i = g.i; i < end; i++) spare[g.next[source.keyByte(locs[i]!, g.depth) + 1]++] = locs[i]!;
-    g.i = end;
-    if (end < g.to) return;
-    locs.set(spare.subarray(g.from, g.to), g.from);
-    for (let c = 256; c >= 0; c--) {
-      if (g.starts[c + 1]! > g.starts[c]!) this.stack.push(g.starts[c]!, g.starts[c + 1]!, g.depth + 1);
-    }
-    this.splitting = null;
+  }
+
+  private nextPhase(g: Split, phase: Split['phase']): void {
+    g.phase = phase;
+    g.i = g.from;
   }
 }
 
-/** A large group being split: counted first, then placed. */
+/** A large group being split (see SortJob.continueSplit). */
 interface Split {
   readonly from: number;
   readonly to: number;
-  readonly depth: number;
-  readonly starts: Int32Array;
-  /** Null while counting; then where the next key of each class goes. */
-  next: Int32Array | null;
-  /** The next key to count or place. */
+  /** Bytes every key of the group shares; grows once the shared bytes are known. */
+  depth: number;
+  phase: 'shortest' | 'shared' | 'count' | 'place';
+  /** The next key to look at in this phase. */
   i: number;
-}
-
-/**
- * Keys copied out one after another into one growing buffer: the input of a
- * sort that runs in slices, which must not read the arena (a record may move
- * or be freed between two slices). A key's location is its index.
- */
-export class KeyList implements KeySource {
-  private bytes = Buffer.allocUnsafeSlow(64 * 1024);
-  private ends = new Uint32Array(1024);
-  count = 0;
-
-  push(key: string): void {
-    const start = this.start(this.count);
-    if (start + key.length > this.bytes.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.bytes.length, start + key.length));
-      this.bytes.copy(grown, 0, 0, start);
-      this.bytes = grown;
-    }
-    if (this.count === this.ends.length) {
-      const grown = new Uint32Array(2 * this.ends.length);
-      grown.set(this.ends);
-      this.ends = grown;
-    }
-    this.ends[this.count++] = start + this.bytes.write(key, start, 'latin1');
-  }
-
-  private start(i: number): number {
-    return i === 0 ? 0 : this.ends[i - 1]!;
-  }
-
-  key(i: number): string {
-    return this.bytes.toString('latin1', this.start(i), this.ends[i]);
-  }
-
-  keyLength(i: number): number {
-    return this.ends[i]! - this.start(i);
-  }
-
-  keyByte(i: number, d: number): number {
-    const at = this.start(i) + d;
-    return at < this.ends[i]! ? this.bytes[at]! : -1;
-  }
-
-  /** Locations 0 … count-1, for a SortJob. */
-  locations(): Float64Array {
-    const locs = new Float64Array(this.count);
-    for (let i = 0; i < locs.length; i++) locs[i] = i;
-    return locs;
-  }
-}
-
-/**
- * How many bytes from `depth` on all keys in locs[from, to) share: at most
- * the shortest key's rest, so a pass costs no more than that per key.
- */
-function sharedPrefix(source: KeySource, locs: Float64Array, from: number, to: number, depth: number): number {
-  const first = locs[from]!;
-  // The usual case, checked first: the group splits at its next byte.
-  if (source.keyByte(first, depth) !== source.keyByte(locs[to - 1]!, depth)) return 0;
-  let n = Infinity;
-  for (let i = from; i < to; i++) n = Math.min(n, source.keyLength(locs[i]!) - depth);
-  for (let i = from + 1; i < to && n > 0; i++) {
-    let same = 0;
-    while (same < n && source.keyByte(locs[i]!, depth + same) === source.keyByte(first, depth + same)) same++;
-    n = same;
-  }
-  return Math.max(0, n);
+  /** Bytes from `depth` that every key looked at so far shares with the first. */
+  shared: number;
+  readonly starts: Int32Array;
+  /** Where the next key of each class goes, once counted. */
+  next: Int32Array | null;
 }
