@@ -43,8 +43,14 @@ export const COMPACT_GARBAGE_ROWS = 20_000;
 export const STORE_QUEUED_ROWS_MAX = 200_000;
 /** Hints waiting to be written to SQLite; past this new hints are dropped and counted. */
 export const HINTS_QUEUED_MAX = 100_000;
-/** Log rows read per query while a node replays its log at start. */
-export const REPLAY_CHUNK_ROWS = 20_000;
+/** Log rows read per query while a node replays its log at start (5,000 replayed a million rows faster than 20,000). */
+export const REPLAY_CHUNK_ROWS = 5_000;
+/**
+ * Key and value bytes per replay query, about: past this a query reads
+ * proportionally fewer rows (at least one). The rows arrive as one JSON
+ * text, up to six characters per byte.
+ */
+export const REPLAY_CHUNK_CHARS = 16 * 1024 * 1024;
 /** Bytes per slab of the memtable's key/value arena (a larger record gets a slab of its own). */
 export const ARENA_SLAB_BYTES = 1024 * 1024;
 /**

@@ -24,7 +24,7 @@
  */
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
-import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
+import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_CHARS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { Memtable, Stored } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
@@ -41,11 +41,32 @@ interface Batch {
   reject(err: Error): void;
 }
 
-interface StoredRow {
-  seq: number;
-  key: string;
-  value: string;
-  stamp: number;
+/** A log row as replay reads it: seq, key, value, stamp. */
+type ReplayRow = [number, string, string, number];
+
+/**
+ * The next log rows after `afterSeq`, in seq order: REPLAY_CHUNK_ROWS of
+ * them, or proportionally fewer when those hold more than REPLAY_CHUNK_CHARS
+ * of keys and values (a log of large values is read a few rows at a time).
+ * Exported for tests.
+ *
+ * SQLite hands the rows over as one JSON array, parsed here in one call: the
+ * driver's cost is per row it converts (an object with four fields), and
+ * replaying a million rows took 2.4-2.8 s that way, 1.4-1.5 s this way.
+ * Keys and values are TEXT with one code point per byte, which JSON carries
+ * exactly (NUL and other control characters as escapes).
+ */
+export async function replayChunk(db: Sqlite, afterSeq: number): Promise<{ rows: ReplayRow[]; lastSeq: number }> {
+  // One statement, so that SQLite works on the next chunk while this one is applied.
+  const [r] = await db.all<{ rows: string; lastSeq: number | null }>(
+    `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2),
+          size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
+     SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MAX(seq) AS lastSeq
+       FROM (SELECT * FROM next LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`,
+    [afterSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS],
+  );
+  assert(r !== undefined, 'an aggregate query returns one row');
+  return { rows: JSON.parse(r.rows) as ReplayRow[], lastSeq: r.lastSeq ?? afterSeq };
 }
 
 /**
@@ -124,17 +145,14 @@ export class ReplicaStore {
        )`,
     );
     const store = new ReplicaStore(db);
-    // In chunks by seq (one huge result set would be held by the driver
-    // whole), fetching the next chunk while this one is applied.
-    const chunk = (after: number): Promise<StoredRow[]> =>
-      db.all<StoredRow>('SELECT seq, key, value, stamp FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, REPLAY_CHUNK_ROWS]);
-    let rows = await chunk(0);
-    while (rows.length > 0) {
-      const next = rows.length === REPLAY_CHUNK_ROWS ? chunk(rows[rows.length - 1]!.seq) : Promise.resolve([]);
-      for (const r of rows) {
-        store.replay(r.key, { value: r.value, ts: Math.floor(r.stamp / 2), deleted: r.stamp % 2 === 1, seq: r.seq });
+    // In chunks by seq, fetching the next chunk while this one is applied.
+    let chunk = await replayChunk(db, 0);
+    while (chunk.rows.length > 0) {
+      const next = replayChunk(db, chunk.lastSeq);
+      for (const [seq, key, value, stamp] of chunk.rows) {
+        store.replay(key, { value, ts: Math.floor(stamp / 2), deleted: stamp % 2 === 1, seq });
       }
-      rows = await next;
+      chunk = await next;
     }
     return store;
   }

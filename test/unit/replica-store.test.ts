@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
-import { COMMIT_ROWS_MAX, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
-import { ReplicaStore, textLiteral } from '../../src/storage/replica-store';
+import { COMMIT_ROWS_MAX, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
+import { replayChunk, ReplicaStore, textLiteral } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
 import { Gen, seedNote, testSeed } from './prng';
@@ -183,7 +183,11 @@ test('reopening the file replays every acknowledged version', async (t) => {
     ['empty value', val(4, '')],
     ['tomb', del(5)],
     ['utf8 \u00c3\u00a9', val(6, '\u00c3\u00a9t\u00c3\u00a9')],
+    ['"quoted\\\\', val(7, `"\\\\/'`)],
   ]);
+  // Every byte value, in keys and in values (replay reads them back as JSON text).
+  const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
+  for (let b = 0; b < 256; b++) expected.set(String.fromCharCode(b) + bytes.slice(0, b), val(b + 10, bytes.slice(b) + String.fromCharCode(b)));
   try {
     await o.store.apply([...expected].map(([key, version]) => ({ key, version })));
     await o.store.apply([{ key: 'plain', version: val(7, 'overwritten') }]);
@@ -401,6 +405,23 @@ test('a replica refuses writes beyond its queue limit instead of buffering witho
     t.is(o.store.counters.overloaded, 1);
     await o.store.apply(items.slice(0, 10));
     t.is(o.store.size, 10, 'smaller writes still go through');
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('replay reads a log of large values a few rows per query, and all of it', async (t) => {
+  let o = await openStore();
+  const big = (i: number): string => String.fromCharCode(i).repeat(1024 * 1024);
+  const n = 30; // 30 MiB of values: more than REPLAY_CHUNK_CHARS
+  try {
+    for (let i = 0; i < n; i++) await o.store.apply([{ key: `big${i}`, version: val(i + 1, big(i)) }]);
+    const first = await replayChunk(o.db, 0);
+    t.true(first.rows.length >= 1 && first.rows.length * 1024 * 1024 <= REPLAY_CHUNK_CHARS, `${first.rows.length} rows in the first chunk`);
+    t.deepEqual(first.rows.map((r) => r[1]), Array.from({ length: first.rows.length }, (_, i) => `big${i}`));
+    o = await reopen(o);
+    t.is(o.store.size, n);
+    for (let i = 0; i < n; i++) t.true(got(o.store, `big${i}`)?.value === big(i), `big${i}`);
   } finally {
     await o.db.close();
   }
