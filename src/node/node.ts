@@ -164,6 +164,7 @@ export class KvNode {
     if (!config.nodes[id]) throw new Error(`node ${id} is not in the cluster file`);
     mkdirSync(options.dataDir, { recursive: true });
     const file = join(options.dataDir, `node-${id}.sqlite`);
+    const startedMs = Date.now();
     const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
     await checkSchemaVersion(db, file);
@@ -173,7 +174,7 @@ export class KvNode {
     await node.purgeOldTombstones();
     await node.server.listen();
     node.startBackgroundWork();
-    node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port}`);
+    node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
     return node;
   }
 

@@ -220,6 +220,15 @@ export class Memtable implements ArenaOwner {
     return locs;
   }
 
+  /** Keys whose version is a tombstone older than `cutoffTs`, with its log seq; found from the typed arrays alone. */
+  tombstonesBefore(cutoffTs: number): Array<{ key: string; seq: number }> {
+    const out: Array<{ key: string; seq: number }> = [];
+    for (let i = 0; i < this.high; i++) {
+      if (this.deleted[i] === 1 && this.ts[i]! < cutoffTs && this.locs[i] !== FREE) out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
+    }
+    return out;
+  }
+
   *entries(): IterableIterator<[string, Stored]> {
     for (let i = 0; i < this.high; i++) {
       if (this.locs[i] !== FREE) yield [this.arena.key(this.locs[i]!), this.at(i)];

@@ -346,15 +346,12 @@ export class ReplicaStore {
    */
   async purgeTombstones(cutoffTs: number): Promise<number> {
     await this.compact();
-    const purged: [string, Stored][] = [];
-    for (const [key, v] of this.committed.entries()) {
-      // A newer write may be queued for this key; then the tombstone becomes garbage instead.
-      if (v.deleted && v.ts < cutoffTs && this.queuedVersion(key) === undefined) purged.push([key, v]);
-    }
+    // A newer write may be queued for a key; then its tombstone becomes garbage instead.
+    const purged = this.committed.tombstonesBefore(cutoffTs).filter(({ key }) => this.queuedVersion(key) === undefined);
     if (purged.length === 0) return 0;
-    await this.db.execTransaction(deleteBySeq(purged.map(([, v]) => v.seq)));
+    await this.db.execTransaction(deleteBySeq(purged.map((p) => p.seq)));
     // Only if the row is still the key's current one (no newer write committed meanwhile).
-    for (const [key, v] of purged) if (this.committed.seqOf(key) === v.seq) this.committed.delete(key);
+    for (const { key, seq } of purged) if (this.committed.seqOf(key) === seq) this.committed.delete(key);
     this.counters.tombstonesPurged += purged.length;
     return purged.length;
   }

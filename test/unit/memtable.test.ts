@@ -160,3 +160,17 @@ test('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shar
   await m.refreshSortedKeys(0);
   t.deepEqual(m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY), fresh, 'nothing changed since: no new sort needed');
 });
+
+test('tombstonesBefore lists the tombstones older than a cutoff, with their log seqs', (t) => {
+  const m = new Memtable();
+  m.set('old-tomb', v(10, '', true), 1);
+  m.set('new-tomb', v(30, '', true), 2);
+  m.set('old-value', v(5), 3);
+  m.set('gone', v(1, '', true), 4);
+  m.delete('gone');
+  m.set('revived', v(2, '', true), 5);
+  m.set('revived', v(3), 6);
+  t.deepEqual(m.tombstonesBefore(20), [{ key: 'old-tomb', seq: 1 }]);
+  t.deepEqual(m.tombstonesBefore(31).map((e) => e.key).sort(), ['new-tomb', 'old-tomb']);
+  t.deepEqual(m.tombstonesBefore(10), []);
+});
