@@ -240,8 +240,8 @@ export class KvNode {
     return this.detector.isUp(id);
   }
 
-  dump(after: string | undefined, limit: number): types.NodeDump {
-    const scanned = this.store.scan(after, limit + 1);
+  async dump(after: string | undefined, limit: number): Promise<types.NodeDump> {
+    const scanned = await this.store.scan(after, limit + 1);
     // Also cut the page by bytes, so that it always fits in a frame.
     let bytes = 0;
     let n = 0;

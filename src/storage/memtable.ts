@@ -53,6 +53,7 @@ export class Memtable implements ArenaOwner {
   private sortedAtMs = 0;
   /** A sort running in slices (refreshSortedKeys), if any. */
   private sorting: Promise<void> | null = null;
+  private sortCount = 0;
 
   /** `slabBytes` is for tests (see Arena). */
   constructor(slabBytes?: number) {
@@ -168,16 +169,26 @@ export class Memtable implements ArenaOwner {
    * enough for peers to see a busy node as down). The arena is pinned
    * meanwhile, so the sorted records stay where they are; keys written or
    * deleted during the sort make the result stale, not wrong. Concurrent
-   * callers share one sort. Afterwards keysBetween with the same `staleOkMs`
-   * answers without sorting. Rejects with Unavailable if more than
-   * ARENA_PINNED_FREES_MAX records were freed during the sort.
+   * callers share one sort. Afterwards the list holds every key there was
+   * when this was called, or is at most `staleOkMs` old, so keysBetween with
+   * any staleness answers without sorting. Rejects with Unavailable if more
+   * than ARENA_PINNED_FREES_MAX records were freed during a sort.
    */
-  refreshSortedKeys(staleOkMs: number, nowMs = Date.now()): Promise<void> {
-    if (this.sortedFresh(staleOkMs, nowMs)) return Promise.resolve();
-    this.sorting ??= this.sortInSlices(nowMs).finally(() => {
-      this.sorting = null;
-    });
-    return this.sorting;
+  async refreshSortedKeys(staleOkMs: number, nowMs = Date.now()): Promise<void> {
+    // A sort already running may have begun before keys this caller must see
+    // were written; then one more sort, begun after this call, is needed.
+    const wanted = this.keysVersion;
+    while (!(this.sorted !== null && (this.sortedVersion >= wanted || nowMs - this.sortedAtMs < staleOkMs))) {
+      this.sorting ??= this.sortInSlices(Date.now()).finally(() => {
+        this.sorting = null;
+      });
+      await this.sorting;
+    }
+  }
+
+  /** Sorts of the key list run so far, in one go or in slices. */
+  get sorts(): number {
+    return this.sortCount;
   }
 
   private sortedFresh(staleOkMs: number, nowMs: number): boolean {
@@ -205,6 +216,7 @@ export class Memtable implements ArenaOwner {
 
   /** Keeps a sorted list unless a newer one was built meanwhile. */
   private installSorted(sorted: SortedKeys, version: number, atMs: number): void {
+    this.sortCount++;
     if (this.sorted !== null && this.sortedVersion > version) return;
     this.sorted = sorted;
     this.sortedVersion = version;

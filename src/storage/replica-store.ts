@@ -194,9 +194,21 @@ export class ReplicaStore {
     return this.garbage.length;
   }
 
-  /** Durable versions of keys greater than `after`, in byte order, at most `limit`. */
-  scan(after: string | undefined, limit: number): KeyedVersion[] {
-    return this.committed.keysAfter(after, limit).map((key) => ({ key, version: this.committed.get(key)! }));
+  /**
+   * Durable versions of keys greater than `after`, in byte order, at most
+   * `limit`, every key written before the call included. The key list is
+   * sorted in slices first when keys came or went, so a dump of a large,
+   * busy replica does not stop the node for each page.
+   */
+  async scan(after: string | undefined, limit: number): Promise<KeyedVersion[]> {
+    await this.committed.refreshSortedKeys(0);
+    const out: KeyedVersion[] = [];
+    for (const key of this.committed.keysBetween(after, undefined, limit, Number.POSITIVE_INFINITY)) {
+      const version = this.committed.get(key);
+      // A key purged since the sort is left out.
+      if (version !== undefined) out.push({ key, version });
+    }
+    return out;
   }
 
   /** The newest version of a key still waiting to commit, if any. */

@@ -135,14 +135,16 @@ test('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shar
     if (ticking) setImmediate(tick);
   };
   setImmediate(tick);
-  const first = m.refreshSortedKeys(0, 1000);
-  t.is(m.refreshSortedKeys(0, 1000), first, 'a second caller waits for the same sort');
+  const sortsBefore = m.sorts;
+  const first = m.refreshSortedKeys(5000, 1000);
+  const second = m.refreshSortedKeys(5000, 1000);
   // The sort works on the keys there were when it began; the arena keeps their
   // records where they are until it ends, whatever is overwritten or deleted.
   m.set('kz-added-while-sorting', v(1), n + 1);
   m.delete(key(0));
   for (let i = 1; i <= 1000; i++) m.set(key(i), v(2, 'x'.repeat(50)), n + 1 + i);
-  await first;
+  await Promise.all([first, second]);
+  t.is(m.sorts, sortsBefore + 1, 'two callers allowing staleness share one sort');
   ticking = false;
   t.true(turns >= 2, `the event loop turned ${turns} times during the sort`);
   const listed = m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY);
@@ -157,8 +159,21 @@ test('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shar
   const fresh = m.keysBetween(undefined, undefined, n + 10, 0);
   t.is(fresh.length, n, 'a caller allowing no staleness gets a fresh list');
   t.false(fresh.includes(key(0)));
+  const sorts = m.sorts;
   await m.refreshSortedKeys(0);
-  t.deepEqual(m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY), fresh, 'nothing changed since: no new sort needed');
+  t.is(m.sorts, sorts, 'nothing changed since: no new sort');
+  t.deepEqual(m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY), fresh);
+});
+
+test('refreshSortedKeys allowing no staleness waits for a sort begun after it was called', async (t) => {
+  const m = new Memtable();
+  for (let i = 0; i < 100_000; i++) m.set(`k${String(i).padStart(6, '0')}`, v(1), i + 1);
+  const running = m.refreshSortedKeys(0);
+  m.set('late', v(1), 100_001); // written while that sort runs
+  const sorts = m.sorts;
+  await Promise.all([running, m.refreshSortedKeys(0)]);
+  t.is(m.sorts, sorts + 2, 'the running sort, then one that sees the late key');
+  t.true(m.keysBetween('k099999', undefined, 5, Number.POSITIVE_INFINITY).includes('late'));
 });
 
 test('tombstonesBefore lists the tombstones older than a cutoff, with their log seqs', (t) => {

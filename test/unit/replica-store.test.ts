@@ -309,7 +309,7 @@ test('scan returns keys in unsigned byte order after a key, at most `limit`', as
     t.deepEqual(sorted, ['', '\u0000', 'B', 'a', 'a\u0000', 'ab', 'b', '\u007f', '\u0080', '\u00ff']);
     await o.store.apply(keys.map((key, i) => ({ key, version: val(i + 1, `v${i}`) })));
 
-    const all = o.store.scan(undefined, 100);
+    const all = await o.store.scan(undefined, 100);
     t.deepEqual(
       all.map((e) => e.key),
       sorted,
@@ -317,25 +317,25 @@ test('scan returns keys in unsigned byte order after a key, at most `limit`', as
     t.like(all[0]!.version, val(4, 'v3'), 'entries carry their versions');
 
     t.deepEqual(
-      o.store.scan(undefined, 3).map((e) => e.key),
+      (await o.store.scan(undefined, 3)).map((e) => e.key),
       ['', '\u0000', 'B'],
     );
     t.deepEqual(
-      o.store.scan('a', 2).map((e) => e.key),
+      (await o.store.scan('a', 2)).map((e) => e.key),
       ['a\u0000', 'ab'],
     );
     t.deepEqual(
-      o.store.scan('\u007f', 10).map((e) => e.key),
+      (await o.store.scan('\u007f', 10)).map((e) => e.key),
       ['\u0080', '\u00ff'],
     );
-    t.deepEqual(o.store.scan('\u00ff', 10), []);
-    t.deepEqual(o.store.scan(undefined, 0), []);
+    t.deepEqual(await o.store.scan('\u00ff', 10), []);
+    t.deepEqual(await o.store.scan(undefined, 0), []);
 
     // Paging with the last key of each page visits every key once, in order.
     const paged: string[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = o.store.scan(after, 3);
+      const page = await o.store.scan(after, 3);
       if (page.length === 0) break;
       t.true(page.length <= 3);
       paged.push(...page.map((e) => e.key));
