@@ -168,21 +168,6 @@ export class NodeAdmin {
     }
   }
 
-  /** All of the node's state, page by page. */
-  async dumpAll(pageSize = 5000): Promise<types.NodeDump> {
-    let after: Buffer = Buffer.alloc(0);
-    const first = await this.dumpPage(after, pageSize);
-    const entries = [...first.entries];
-    let page = first;
-    while (page.more && page.entries.length > 0) {
-      after = page.entries[page.entries.length - 1]!.key;
-      page = await this.dumpPage(after, pageSize);
-      entries.push(...page.entries);
-    }
-    first.entries = entries;
-    return first;
-  }
-
   /** Fault switch: offsets the node's physical clock (ms); returns its clock reading. */
   async setClockOffset(offsetMs: number): Promise<number> {
     try {

@@ -135,6 +135,18 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.true(report.nodes.every((n: { entries: unknown[] }) => n.entries.length > 0));
     t.deepEqual(Object.keys(report.nodes[0]).sort(), ['address', 'entries', 'hints', 'id', 'keys', 'up']);
     t.is(report.nodes[0].keys, report.nodes[0].entries.length);
+    t.deepEqual(report.divergent, []);
+
+    const cut = JSON.parse((await run(script('inspector.sh'), ['--json', '--max-entries', '1'], '', env)).stdout);
+    for (const [i, n] of cut.nodes.entries()) {
+      t.is(n.entries.length, 1, `node ${i} lists one entry`);
+      t.is(n.keys, report.nodes[i].keys, 'and counts them all');
+    }
+    const text = await run(script('inspector.sh'), ['--max-entries', '1'], '', env);
+    t.is(text.code, 0, text.stderr);
+    t.is((text.stdout.match(/^node \d+ +127\.0\.0\.1:\d+ +up +\d+ keys/gm) ?? []).length, 4, text.stdout);
+    t.regex(text.stdout, /… \d+ more \(use --max-entries\)/);
+    t.regex(text.stdout, /all live replicas agree/);
     t.deepEqual(Object.keys(report.nodes[0].entries[0]).sort(), ['deleted', 'key', 'ts', 'value']);
 
     const down = await run(script('terminate_servers.sh'), [], '', env);
