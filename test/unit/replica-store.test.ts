@@ -426,3 +426,22 @@ test('replay reads a log of large values a few rows per query, and all of it', a
     await o.db.close();
   }
 });
+
+test('the log remembers its largest key plus value, and measures a log from before it did', async (t) => {
+  let o = await openStore();
+  const largest = async (): Promise<number | undefined> =>
+    (await o.db.all<{ value: number }>("SELECT value FROM meta WHERE name = 'largest_record_chars'"))[0]?.value;
+  try {
+    t.is(await largest(), 0, 'an empty log');
+    await o.store.apply([{ key: 'ab', version: val(1, 'x'.repeat(10)) }, { key: 'c', version: val(1, 'y') }]);
+    t.is(await largest(), 12);
+    await o.store.apply([{ key: 'ab', version: val(2, '') }]);
+    t.is(await largest(), 12, 'never lowered: an older row may still be in the log');
+    await o.db.exec("DELETE FROM meta");
+    o = await reopen(o);
+    t.is(await largest(), 12, 'measured again from the log');
+    t.deepEqual(got(o.store, 'ab'), val(2, ''));
+  } finally {
+    await o.db.close();
+  }
+});
