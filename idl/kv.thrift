@@ -134,7 +134,8 @@ service KeyValue {
 
   /**
    * Admin: one page of the node's replica contents (keys after startAfter, in
-   * byte order, at most limit of them), its hints and counters.
+   * byte order, at most limit of them), its hints and counters. With limit
+   * <= 0 no entries: a status call that does not make the node sort its keys.
    */
   NodeDump dump(1: string secret, 2: binary startAfter, 3: i32 limit)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),

@@ -26,7 +26,7 @@ export async function clusterKeys(cluster: LocalCluster): Promise<Record<string,
   for (const n of cluster.config.nodes) {
     const admin = cluster.admin(n.id);
     try {
-      const page = await admin.dumpPage(Buffer.alloc(0), 1);
+      const page = await admin.status();
       out[String(n.id)] = Number(page.counters.keys);
     } catch {
       out[String(n.id)] = null;
@@ -44,7 +44,7 @@ export async function hintsFor(cluster: LocalCluster, target: number): Promise<n
     if (n.id === target) continue;
     const admin = cluster.admin(n.id);
     try {
-      const page = await admin.dumpPage(Buffer.alloc(0), 1);
+      const page = await admin.status();
       total += page.hints.find((h) => h.target === target)?.count ?? 0;
     } catch {
       // a node that does not answer holds no hints we can see

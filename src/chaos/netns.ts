@@ -245,7 +245,7 @@ export class NetnsCluster implements ChaosCluster {
   private async answers(id: number): Promise<boolean> {
     const admin = this.admin(id, 500);
     try {
-      await admin.dumpPage(Buffer.alloc(0), 1);
+      await admin.status();
       return true;
     } catch {
       return false;
@@ -281,7 +281,7 @@ export class NetnsCluster implements ChaosCluster {
       for (const id of running) {
         const admin = this.admin(id, 2000);
         try {
-          const down = (await admin.dumpPage(Buffer.alloc(0), 1)).downPeers;
+          const down = (await admin.status()).downPeers;
           if (down.some((d) => running.includes(d))) return false;
         } finally {
           admin.close();

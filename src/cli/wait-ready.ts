@@ -41,7 +41,7 @@ async function main(): Promise<number> {
         return 1;
       }
       try {
-        const page = await admins[i]!.dumpPage(Buffer.alloc(0), 1);
+        const page = await admins[i]!.status();
         pending.delete(id);
         down.set(id, page.downPeers);
       } catch {
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   while ([...down.values()].some((d) => d.length > 0) && Date.now() < settleBy) {
     await sleep(POLL_MS);
     for (const [i, id] of ids.entries()) {
-      down.set(id, (await admins[i]!.dumpPage(Buffer.alloc(0), 1).catch(() => null))?.downPeers ?? []);
+      down.set(id, (await admins[i]!.status().catch(() => null))?.downPeers ?? []);
     }
   }
   for (const id of ids) {

@@ -159,7 +159,12 @@ export class NodeAdmin {
     this.connection = new RpcConnection({ host: endpoint.host, port: endpoint.port, frameBytesMax: frameBytesMax(VALUE_BYTES_MAX_DEFAULT) });
   }
 
-  /** One page of the node's state. */
+  /** The node's hints, counters and down peers, without entries (so without sorting its keys). */
+  status(): Promise<types.NodeDump> {
+    return this.dumpPage(Buffer.alloc(0), 0);
+  }
+
+  /** One page of the node's state; `limit` 0 for none (see status). */
   async dumpPage(startAfter: Buffer, limit: number): Promise<types.NodeDump> {
     try {
       return await this.connection.call((c) => c.dump(this.secret, startAfter, limit), this.timeoutMs);

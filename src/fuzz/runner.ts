@@ -672,7 +672,7 @@ export class FuzzRunner {
   private async connectionsOpen(admin: NodeAdmin | null): Promise<number | null> {
     if (!admin) return null;
     try {
-      const dump = await admin.dumpPage(Buffer.alloc(0), 1);
+      const dump = await admin.status();
       const v = (dump.counters as unknown as Record<string, unknown>).connectionsOpen;
       return v === undefined ? null : Number(v);
     } catch {

@@ -100,13 +100,15 @@ declare class Client {
 
     /**
      * Admin: one page of the node's replica contents (keys after startAfter, in
-     * byte order, at most limit of them), its hints and counters.
+     * byte order, at most limit of them), its hints and counters. With limit
+     * <= 0 no entries: a status call that does not make the node sort its keys.
      */
     dump(secret: string, startAfter: Buffer, limit: number): Promise<NodeDump>;
 
     /**
      * Admin: one page of the node's replica contents (keys after startAfter, in
-     * byte order, at most limit of them), its hints and counters.
+     * byte order, at most limit of them), its hints and counters. With limit
+     * <= 0 no entries: a status call that does not make the node sort its keys.
      */
     dump(secret: string, startAfter: Buffer, limit: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: NodeDump)=>void): void;
 

@@ -169,7 +169,8 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       const after = Buffer.isBuffer(startAfter) && startAfter.length > 0 ? startAfter.toString('latin1') : undefined;
-      const n = typeof limit === 'number' && limit > 0 ? Math.min(limit, DUMP_PAGE_ENTRIES_MAX) : DUMP_PAGE_ENTRIES_MAX;
+      // No entries for limit <= 0: a status call, which should not make the node sort its keys.
+      const n = typeof limit === 'number' && limit > 0 ? Math.min(limit, DUMP_PAGE_ENTRIES_MAX) : 0;
       return this.node.dump(after, n);
     });
   }

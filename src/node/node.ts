@@ -241,7 +241,7 @@ export class KvNode {
   }
 
   async dump(after: string | undefined, limit: number): Promise<types.NodeDump> {
-    const scanned = await this.store.scan(after, limit + 1);
+    const scanned = limit > 0 ? await this.store.scan(after, limit + 1) : [];
     // Also cut the page by bytes, so that it always fits in a frame.
     let bytes = 0;
     let n = 0;

@@ -68,6 +68,22 @@ test.serial('QUORUM reads return the last acknowledged QUORUM write, from every 
   t.false(missing.found);
   await writers[1]!.delete('apple', 'QUORUM');
   t.false((await writers[2]!.get('apple', 'QUORUM')).found);
+
+  // The admin status call: counters without entries; a page: entries in byte order.
+  const admin = c.admin(0);
+  try {
+    const status = await admin.status();
+    t.deepEqual(status.entries, []);
+    t.false(status.more);
+    const held = Number(status.counters.keys);
+    t.true(held > 0 && held <= keys.length, `node 0 holds ${held} keys`);
+    const page = await admin.dumpPage(Buffer.alloc(0), 100);
+    t.is(page.entries.length, held);
+    const names = page.entries.map((e) => e.key.toString('latin1'));
+    t.deepEqual(names, [...names].sort());
+  } finally {
+    admin.close();
+  }
 });
 
 test.serial('one replica killed -9: QUORUM keeps working, ALL fails with Unavailable, hints bring it back', async (t) => {
