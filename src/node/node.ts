@@ -268,6 +268,8 @@ export class KvNode {
       ...this.server.stats,
       keys: this.store.size,
       garbageRows: this.store.garbageRows,
+      arenaBytes: this.store.arenaBytes.held,
+      arenaLiveBytes: this.store.arenaBytes.live,
       ...memoryCounters(),
     };
     return new types.NodeDump({

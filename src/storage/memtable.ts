@@ -74,10 +74,6 @@ export class Memtable implements ArenaOwner {
     return this.arena.liveBytes;
   }
 
-  has(key: string): boolean {
-    return this.find(key) >= 0;
-  }
-
   get(key: string): Stored | undefined {
     const i = this.find(key);
     return i < 0 ? undefined : this.at(i);
@@ -133,15 +129,6 @@ export class Memtable implements ArenaOwner {
 
   moved(slot: number, loc: number): void {
     this.locs[slot] = loc;
-  }
-
-  /**
-   * Up to `limit` keys greater than `after`, in byte order. The sorted key
-   * list is kept between calls, so paging through a large, quiet table sorts
-   * it once rather than once per page.
-   */
-  keysAfter(after: string | undefined, limit: number): string[] {
-    return this.keysBetween(after, undefined, limit);
   }
 
   /**

@@ -207,6 +207,11 @@ export class ReplicaStore {
     return this.committed.size;
   }
 
+  /** Bytes the memtable's arena holds outside the heap, and how many of them are current records. */
+  get arenaBytes(): { held: number; live: number } {
+    return { held: this.committed.arenaBytes, live: this.committed.arenaLiveBytes };
+  }
+
   /** Sorts the key list in slices if it is more than `staleOkMs` old (see Memtable.refreshSortedKeys). */
   refreshKeyOrder(staleOkMs: number): Promise<void> {
     return this.committed.refreshSortedKeys(staleOkMs);

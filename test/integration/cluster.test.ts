@@ -77,6 +77,8 @@ test.serial('QUORUM reads return the last acknowledged QUORUM write, from every 
     t.false(status.more);
     const held = Number(status.counters.keys);
     t.true(held > 0 && held <= keys.length, `node 0 holds ${held} keys`);
+    const arenaLive = Number(status.counters.arenaLiveBytes);
+    t.true(arenaLive > 0 && arenaLive <= Number(status.counters.arenaBytes), 'the arena holds its live records');
     const page = await admin.dumpPage(Buffer.alloc(0), 100);
     t.is(page.entries.length, held);
     const names = page.entries.map((e) => e.key.toString('latin1'));
