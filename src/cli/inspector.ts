@@ -214,35 +214,36 @@ const DIVERGENT_SHOWN = 20;
 
 /**
  * The text report: per node its first `maxEntries` entries (divergent keys
- * marked *), then the divergent keys. Reads each node's first page for the
- * listing, then walks every dump once for the divergence.
+ * marked *), then the divergent keys.
  */
 async function writeText(config: ClusterConfig, maxEntries: number, colour: boolean, out: (text: string) => void): Promise<void> {
   const c = colour ? chalk : new chalk.Instance({ level: 0 });
+  // One walk over every dump: it keeps each node's first entries, and marks
+  // those whose key turns out divergent (a key's entries come before its verdict).
   const listed = await openAll(config);
-  const firsts: InspectedEntry[][] = [];
-  try {
-    for (const cursor of listed.cursors) {
-      const entries: InspectedEntry[] = [];
-      for (let m = await cursor?.next(); m !== undefined && entries.length < maxEntries; m = await cursor!.next()) entries.push(shown(m));
-      firsts.push(entries);
-    }
-  } finally {
-    closeAll(listed.cursors);
-  }
-  const wanted = new Set(firsts.flat().map((e) => e.key));
+  const firsts: InspectedEntry[][] = listed.heads.map(() => []);
+  const kept = new Set<string>();
   const marked = new Set<string>();
   const some: string[] = [];
   let count = 0;
-  const walked = await openAll(config);
   try {
-    await walk(config, walked.cursors, (key) => {
-      count++;
-      if (some.length < DIVERGENT_SHOWN) some.push(key);
-      if (wanted.has(key)) marked.add(key);
-    });
+    await walk(
+      config,
+      listed.cursors,
+      (key) => {
+        count++;
+        if (some.length < DIVERGENT_SHOWN) some.push(key);
+        if (kept.has(key)) marked.add(key);
+      },
+      (id, m) => {
+        if (firsts[id]!.length >= maxEntries) return;
+        const e = shown(m);
+        firsts[id]!.push(e);
+        kept.add(e.key);
+      },
+    );
   } finally {
-    closeAll(walked.cursors);
+    closeAll(listed.cursors);
   }
   listed.heads.forEach((n, id) => {
     if (!n.up) {

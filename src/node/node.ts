@@ -268,8 +268,7 @@ export class KvNode {
       ...this.server.stats,
       keys: this.store.size,
       garbageRows: this.store.garbageRows,
-      arenaBytes: this.store.arenaBytes.held,
-      arenaLiveBytes: this.store.arenaBytes.live,
+      ...this.store.arenaCounters(),
       ...memoryCounters(),
     };
     return new types.NodeDump({

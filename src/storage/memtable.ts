@@ -17,6 +17,7 @@ import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import { ARENA_PINNED_FREES_MAX, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Arena, ArenaOwner } from './arena';
 import { SortedKeys, SortJob } from './sorted-keys';
 import { Version } from './version';
@@ -302,10 +303,6 @@ export class Memtable implements ArenaOwner {
     }
     return this.high++;
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function widen<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {

@@ -208,8 +208,8 @@ export class ReplicaStore {
   }
 
   /** Bytes the memtable's arena holds outside the heap, and how many of them are current records. */
-  get arenaBytes(): { held: number; live: number } {
-    return { held: this.committed.arenaBytes, live: this.committed.arenaLiveBytes };
+  arenaCounters(): { arenaBytes: number; arenaLiveBytes: number } {
+    return { arenaBytes: this.committed.arenaBytes, arenaLiveBytes: this.committed.arenaLiveBytes };
   }
 
   /** Sorts the key list in slices if it is more than `staleOkMs` old (see Memtable.refreshSortedKeys). */
