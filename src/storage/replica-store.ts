@@ -74,7 +74,10 @@ async function largestRecordChars(db: Sqlite): Promise<number> {
  * fifth of a replay. Exported for tests.
  *
  * SQLite hands the rows over as one JSON array, parsed here in one call,
- * instead of the driver making an object with four fields per row. Keys and
+ * instead of the driver making an object with four fields per row: a million
+ * rows of 100-byte ASCII values replay in 1.9 s against 3.0-3.4 s. Values of
+ * random bytes gain nothing (4.7-4.8 s against 3.9-4.9 s: half their bytes
+ * are two in UTF-8, an eighth are six-character JSON escapes). Keys and
  * values are TEXT with one code point per byte, which JSON carries exactly
  * (NUL and other control characters as escapes).
  */
