@@ -52,6 +52,8 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
   // The warm-up ran but is not in the counts (ops is exactly --ops).
   t.regex(exit.stderr, /warming up write for 0\.2 s/);
   t.is(json.config.warmupSeconds, 0.2);
+  t.is(json.config.routing, 'token', 'a spawned cluster has tokens, so requests go to replicas');
+  t.regex(exit.stdout, /, token routing,/);
   t.regex(exit.stdout, /after 0\.2 s warm-up/);
   t.regex(exit.stdout, /Op rate\s+: [\d,]+ op\/s/);
   t.regex(exit.stdout, /Latency 99\.9th percentile\s+: [\d.]+ ms/);
@@ -59,8 +61,9 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
 });
 
 test.serial('--compare runs echo and the workload and reports their ratio', async (t) => {
-  const { exit, json } = await runWithOut([...TINY, '--workload', 'mixed', '--compare']);
+  const { exit, json } = await runWithOut([...TINY, '--workload', 'mixed', '--compare', '--routing', 'node']);
   t.is(exit.code, 0, exit.stderr);
+  t.is(json.workload.config.routing, 'node');
   t.deepEqual(Object.keys(json).sort(), ['echo', 'ratio', 'workload']);
   assertSaneResult(t, json.echo, 'echo', 200);
   assertSaneResult(t, json.workload, 'mixed', 200);

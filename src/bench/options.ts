@@ -10,6 +10,9 @@ import { LevelName, parseLevel } from '../coordinator/levels';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
 import { SEED_MAX } from '../common/random';
 import { WORKLOAD_NAMES, WorkloadName } from './workloads';
+import type { Routing } from '../client/client';
+
+export const ROUTINGS: readonly Routing[] = ['token', 'node'];
 
 /** Most requests in flight; a node reads at most 1024 per connection anyway (limits.ts). */
 export const CONCURRENCY_MAX = 4096;
@@ -71,6 +74,9 @@ How much:
   --rate OPS              offer this many ops/s (open loop); ops due while --concurrency
                           are in flight are not sent and count as Backlog errors
   --connections N         connections per node (default 1)
+  --routing R             token: send each request to a replica of its key (default with a
+                          cluster file or --spawn); node: client i sends everything to node i
+                          (the only choice with --node, which gives no tokens)
   --timeout-ms MS         per-request deadline of the client (default 5000)
   --seed N                seed of keys, op mix and values (default random, printed)
   --restart-node ID       the node the restart workload kills and restarts (default 0)
@@ -87,6 +93,7 @@ const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [
   'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
   'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup', 'settle',
+  'routing',
 ] as const;
 
 export interface BenchOptions {
@@ -113,6 +120,8 @@ export interface BenchOptions {
   readonly restartNode: number;
   readonly hintWrites: number;
   readonly settleSeconds: number;
+  /** Absent: token routing when the nodes' tokens are known (cluster file or --spawn), else node. */
+  readonly routing?: Routing;
 }
 
 export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
@@ -183,9 +192,13 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     throw new UsageError(`--settle must be from 0 to ${SETTLE_SECONDS_MAX} seconds, not "${String(flags.get('settle'))}"`);
   }
   const out = string(flags, 'out');
+  const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
 
   if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
   if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
+  if (routing === 'token' && nodeText !== undefined) {
+    throw new UsageError('--routing token needs the nodes\' tokens: give --cluster or --spawn instead of --node');
+  }
   if (compare && (workload === 'echo' || restart)) throw new UsageError(`--compare compares a workload with echo: it does not apply to --workload ${workload}`);
   if (restart && !spawn) throw new UsageError('--workload restart kills and restarts a node: it needs --spawn');
   if (restart && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
@@ -220,5 +233,6 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     restartNode: restartNode ?? DEFAULTS.restartNode,
     hintWrites: hintWrites ?? DEFAULTS.hintWrites,
     settleSeconds: restart ? settle ?? DEFAULTS.settleSeconds : 0,
+    ...(routing !== undefined ? { routing } : {}),
   };
 }

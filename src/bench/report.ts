@@ -3,6 +3,7 @@
  * laid out like cassandra-stress's summary. Both come from the same object,
  * so they always agree.
  */
+import type { Routing } from '../client/client';
 import { LevelName } from '../coordinator/levels';
 import { LatencySummary } from './histogram';
 import { Distribution } from './keys';
@@ -20,6 +21,8 @@ export interface RunConfig {
   readonly nodes: number;
   /** Unmeasured seconds of the workload run just before the measured ones. */
   readonly warmupSeconds: number;
+  /** How the clients picked a node for each request (client.ts). */
+  readonly routing: Routing;
 }
 
 export interface BenchResult {
@@ -118,7 +121,7 @@ export function formatResult(r: BenchResult): string {
     line('Total errors', count(errorTotal)),
     ...Object.entries(r.errors).map(([type, n]) => line(`  ${type}`, count(n))),
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
-    line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ` +
+    line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ` +
       `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
       `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`),
     line('Seed', String(r.seed)),

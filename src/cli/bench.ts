@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { KvClient, NodeEndpoint } from '../client/client';
+import { KvClient, NodeEndpoint, Routing } from '../client/client';
 import { isKvError } from '../common/errors';
 import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
@@ -41,6 +41,8 @@ type Output = { kind: 'single'; result: BenchResult } | { kind: 'restart'; resul
 
 interface Target {
   readonly nodes: readonly NodeEndpoint[];
+  /** Known from a cluster file; token routing needs it and the nodes' tokens. */
+  readonly replicationFactor?: number;
   readonly maxValueBytes: number;
   /** Key prefixes that spread the keys over every node's range ([''] without tokens). */
   readonly spread: readonly string[];
@@ -49,7 +51,7 @@ interface Target {
 function clusterTarget(config: ClusterConfig): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
   const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
-  return { nodes: config.nodes, maxValueBytes: config.settings.maxValueBytes, spread };
+  return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread };
 }
 
 const status = (text: string): void => {
@@ -73,18 +75,30 @@ function checkTarget(opts: BenchOptions, target: Target): void {
   }
 }
 
+/** Token routing unless asked otherwise, when the nodes' tokens are known. */
+function routingOf(opts: BenchOptions, target: Target): Routing {
+  return opts.routing ?? (target.replicationFactor !== undefined ? 'token' : 'node');
+}
+
 /**
- * One client per node, client i starting at node i: a KvClient sends all its
- * requests to one node, and the runner deals operations round robin over the
- * clients, so every node coordinates an equal share.
+ * Node routing: one client per node, dealt operations round robin; client i
+ * sends all its requests to node i, so every node coordinates an equal share.
+ * Token routing: one client, which sends each request to a replica of its key
+ * (pings to every node in turn). Either way the bench holds `connections`
+ * connections to each node, so requests share sockets (and their writes
+ * share system calls) alike.
  */
 function makeClients(opts: BenchOptions, target: Target): KvClient[] {
-  return target.nodes.map((_, i) => new KvClient(target.nodes, {
-    startAt: i,
+  const routing = routingOf(opts, target);
+  const client = (startAt: number): KvClient => new KvClient(target.nodes, {
+    startAt,
     connectionsPerNode: opts.connections,
     valueBytesMax: target.maxValueBytes,
+    routing,
+    ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  }));
+  });
+  return routing === 'token' ? [client(0)] : target.nodes.map((_, i) => client(i));
 }
 
 /** On a terminal, rewrites one stderr line every second; returns a function that clears it. */
@@ -116,7 +130,7 @@ class Bench {
 
   private config(): RunConfig {
     const o = this.opts;
-    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients.length, warmupSeconds: o.warmupSeconds };
+    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients[0]!.endpoints.length, warmupSeconds: o.warmupSeconds, routing: this.clients[0]!.routing };
   }
 
   private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {

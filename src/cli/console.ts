@@ -27,7 +27,9 @@ Commands (one per line):
   delete <key> <level>        delete a key
   help                        show this help
   exit                        leave (end of input does the same)
-Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum`;
+Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum
+With a cluster file each request goes to a replica of its key (token routing);
+with --node every request goes to the first node given that answers.`;
 
 type Result = Record<string, unknown> & { ok: boolean; op: string };
 
@@ -95,7 +97,8 @@ async function main(): Promise<number> {
     process.stdout.write((json ? JSON.stringify(r) : render(r, interactive && chalk.supportsColor !== false)) + '\n');
   };
   if (interactive) {
-    process.stdout.write(`connected to the cluster (first node ${client.currentNode}); type help for commands\n`);
+    const where = client.routing === 'token' ? 'each request goes to a replica of its key' : `first node ${client.currentNode}`;
+    process.stdout.write(`connected to the cluster (${where}); type help for commands\n`);
     rl.setPrompt('kv> ');
     rl.prompt();
   }

@@ -7,11 +7,20 @@
  *   const r = await client.get('apple', 'QUORUM');   // { found: true, value: <Buffer 72 65 64>, ts }
  *   client.close();
  *
- * Any node can coordinate any request. The client sticks to one node and
- * fails over to the next when that node cannot be reached. A request that
- * never left (connection refused) is retried on the next node at once; one
- * whose connection died while it was in flight is reported as ConnectionError
- * (it may or may not have been applied), and the next request goes elsewhere.
+ * Any node can coordinate any request, but one that is a replica of the key
+ * saves a hop: it reads its own copy and writes its own log, so a ONE read
+ * costs no internode call at all. Two ways to pick the node (`routing`):
+ *   - 'token' (what fromClusterFile gives, like the token-aware policy of
+ *     Cassandra's drivers): each request goes to one of its key's replicas,
+ *     taking them in turn so that the load spreads; calls without a key
+ *     (ping) go to every node in turn. It needs every node's token.
+ *   - 'node': every request goes to one node (`startAt`), as a user who
+ *     picked a coordinator would expect; tests use it to choose coordinators.
+ * Either way a request that never left (connection refused, or the node is
+ * in its reconnect backoff) is retried on the next candidate at once: the
+ * key's other replicas, then the other nodes. One whose connection died while
+ * it was in flight is reported as ConnectionError (it may or may not have been
+ * applied), and in 'node' routing the next request goes elsewhere.
  *
  * Errors are KvError with a code: InvalidRequest, Unavailable {required,
  * alive}, TimedOut {acked, required}, Unauthorized, ConnectionError, Internal.
@@ -23,13 +32,18 @@ import { LEVEL_CODES, LevelName, parseLevel } from '../coordinator/levels';
 import { RpcConnection } from '../rpc/connection';
 import { toKvError } from '../rpc/errors';
 import { Client, int64ToNumber, types } from '../rpc/thrift';
+import { Ring } from '../partitioner/ring';
 
 export type Bytes = Buffer | string;
 
 export interface NodeEndpoint {
   readonly host: string;
   readonly port: number;
+  /** The node's ring token (latin1); needed for token routing. */
+  readonly token?: string;
 }
+
+export type Routing = 'token' | 'node';
 
 export interface ClientOptions {
   /** Per-request deadline, a little above the nodes' own request timeout. */
@@ -40,6 +54,10 @@ export interface ClientOptions {
   readonly startAt?: number;
   /** Frame limit for replies; must fit the largest value. */
   readonly valueBytesMax?: number;
+  /** How a request picks its node (see above); default 'node'. */
+  readonly routing?: Routing;
+  /** The cluster's replication factor, for token routing (default 3, or fewer nodes). */
+  readonly replicationFactor?: number;
 }
 
 export interface ReadResult {
@@ -62,11 +80,40 @@ function levelCode(level: LevelName | string): number {
   return LEVEL_CODES[name];
 }
 
+/** Where token routing sends a key, given the nodes' tokens. Pure; node ids are endpoint indexes. */
+function tokenRing(endpoints: readonly NodeEndpoint[], replicationFactor: number | undefined): Ring {
+  if (endpoints.some((e) => e.token === undefined)) {
+    throw new KvError('InvalidRequest', 'token routing needs every node\'s token; give a cluster file, or use node routing');
+  }
+  const rf = replicationFactor ?? Math.min(3, endpoints.length);
+  if (!Number.isInteger(rf) || rf < 1 || rf > endpoints.length) {
+    throw new KvError('InvalidRequest', `the replication factor must be a whole number from 1 to ${endpoints.length}`);
+  }
+  return new Ring(endpoints.map((e, id) => ({ id, token: e.token! })), rf);
+}
+
+/**
+ * The order in which to try nodes: the key's replicas first, starting at the
+ * one whose turn it is, then every other node in id order; without replicas
+ * (a ping, or node routing) every node, starting at `turn`. Pure.
+ */
+export function nodeOrder(replicas: readonly number[] | undefined, nodeCount: number, turn: number): number[] {
+  if (replicas === undefined) return Array.from({ length: nodeCount }, (_, i) => (turn + i) % nodeCount);
+  const first = turn % replicas.length;
+  const order = [...replicas.slice(first), ...replicas.slice(0, first)];
+  for (let id = 0; id < nodeCount; id++) if (!replicas.includes(id)) order.push(id);
+  return order;
+}
+
 export class KvClient {
   private readonly pools: RpcConnection[][];
   private current: number;
   private roundRobin = 0;
+  /** Token routing's turn: which of a key's replicas, or which node for a ping, goes first. */
+  private turn = 0;
+  private readonly ring: Ring | undefined;
   readonly timeoutMs: number;
+  readonly routing: Routing;
 
   constructor(
     readonly endpoints: readonly NodeEndpoint[],
@@ -80,15 +127,22 @@ export class KvClient {
       Array.from({ length: perNode }, () => new RpcConnection({ host: e.host, port: e.port, frameBytesMax: frameMax })),
     );
     this.current = (options.startAt ?? 0) % endpoints.length;
+    this.routing = options.routing ?? 'node';
+    this.ring = this.routing === 'token' ? tokenRing(endpoints, options.replicationFactor) : undefined;
   }
 
   /** A client for every node listed in a cluster file. */
   static fromClusterFile(path: string, options: ClientOptions = {}): KvClient {
     const config = loadClusterFile(path, { ...process.env, KV_CLUSTER_SECRET: process.env.KV_CLUSTER_SECRET ?? 'not-needed-by-clients' });
-    return new KvClient(config.nodes, { valueBytesMax: config.settings.maxValueBytes, ...options });
+    return new KvClient(config.nodes, {
+      valueBytesMax: config.settings.maxValueBytes,
+      routing: 'token',
+      replicationFactor: config.replicationFactor,
+      ...options,
+    });
   }
 
-  /** host:port of the node requests currently go to. */
+  /** host:port of the node requests currently go to (node routing). */
   get currentNode(): string {
     const e = this.endpoints[this.current]!;
     return `${e.host}:${e.port}`;
@@ -99,47 +153,73 @@ export class KvClient {
     return pool[this.roundRobin++ % pool.length]!;
   }
 
-  /** Runs a call on the current node, failing over while requests cannot be sent. */
-  private async run<T>(invoke: (c: Client) => Promise<T>): Promise<T> {
-    let lastError: KvError | undefined;
-    for (let tries = 0; tries < this.endpoints.length; tries++) {
-      const node = this.current;
+  /**
+   * Runs a call on the first node in order (see nodeOrder), failing over while
+   * requests cannot be sent. The whole order is only built after a failure:
+   * this is every request's path.
+   */
+  private async run<T>(key: Buffer | undefined, invoke: (c: Client) => Promise<T>): Promise<T> {
+    const n = this.endpoints.length;
+    let replicas: number[] | undefined;
+    let turn = this.current;
+    if (this.ring !== undefined) {
+      turn = this.turn;
+      this.turn = (turn + 1) & 0x3fffffff;
+      if (key !== undefined) replicas = this.ring.replicas(key.toString('latin1'));
+    }
+    const first = replicas === undefined ? turn % n : replicas[turn % replicas.length]!;
+    let lastError: KvError;
+    try {
+      return await this.connection(first).call(invoke, this.timeoutMs);
+    } catch (err) {
+      lastError = this.unsent(err, first);
+    }
+    for (const node of nodeOrder(replicas, n, turn)) {
+      if (node === first) continue;
       try {
         return await this.connection(node).call(invoke, this.timeoutMs);
       } catch (err) {
-        const e = toKvError(err);
-        if (e.code !== 'ConnectionError') throw e;
-        lastError = e;
-        this.current = (node + 1) % this.endpoints.length;
-        if (!e.details.notSent) throw e; // it may have been applied: let the caller decide
+        lastError = this.unsent(err, node);
       }
     }
-    throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
+    throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError.message})`);
+  }
+
+  /** The error of a request that never left `node`, to try elsewhere; any other error is thrown. */
+  private unsent(err: unknown, node: number): KvError {
+    const e = toKvError(err);
+    if (e.code !== 'ConnectionError') throw e;
+    if (this.ring === undefined) this.current = (node + 1) % this.endpoints.length;
+    if (!e.details.notSent) throw e; // it may have been applied: let the caller decide
+    return e;
   }
 
   /** Writes a value; resolves with its timestamp (µs). */
   async put(key: Bytes, value: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = levelCode(level);
-    const ts = await this.run((c) => c.put(toBuffer(key), toBuffer(value), code));
+    const k = toBuffer(key);
+    const ts = await this.run(k, (c) => c.put(k, toBuffer(value), code));
     return { ts: int64ToNumber(ts) };
   }
 
   async get(key: Bytes, level: LevelName | string): Promise<ReadResult> {
     const code = levelCode(level);
-    const r: types.ReadResult = await this.run((c) => c.get(toBuffer(key), code));
+    const k = toBuffer(key);
+    const r: types.ReadResult = await this.run(k, (c) => c.get(k, code));
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */
   async delete(key: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = levelCode(level);
-    const ts = await this.run((c) => c.remove(toBuffer(key), code));
+    const k = toBuffer(key);
+    const ts = await this.run(k, (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };
   }
 
   /** Round trip through the RPC stack only. */
   async ping(payload: Bytes): Promise<Buffer> {
-    return this.run((c) => c.ping(toBuffer(payload)));
+    return this.run(undefined, (c) => c.ping(toBuffer(payload)));
   }
 
   close(): void {

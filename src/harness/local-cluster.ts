@@ -210,7 +210,7 @@ export class LocalCluster {
   }
 
   client(options: ConstructorParameters<typeof KvClient>[1] = {}): KvClient {
-    return new KvClient(this.config.nodes, options);
+    return new KvClient(this.config.nodes, { replicationFactor: this.config.replicationFactor, ...options });
   }
 
   admin(id: number, timeoutMs = 3000): NodeAdmin {

@@ -88,6 +88,43 @@ test.serial('QUORUM reads return the last acknowledged QUORUM write, from every 
   }
 });
 
+/** Requests each node has coordinated so far: reads or writes. */
+async function coordinated(c: LocalCluster, what: 'reads' | 'writes'): Promise<number[]> {
+  return Promise.all(c.config.nodes.map(async (n) => {
+    const admin = c.admin(n.id);
+    try {
+      return Number((await admin.status()).counters[what]);
+    } finally {
+      admin.close();
+    }
+  }));
+}
+
+test.serial('token routing sends each request to a replica of its key, in turn, and skips a dead one', async (t) => {
+  const c = await cluster();
+  const key = 'kiwi';
+  const replicas = replicasOf(c, key);
+  const other = nonReplica(c, key);
+  const client = c.client({ routing: 'token' });
+  clients.push(client);
+  await client.put(key, 'green', 'ALL');
+  const before = await coordinated(c, 'reads');
+  for (let i = 0; i < 9; i++) t.is((await client.get(key, 'ONE')).value.toString(), 'green');
+  const after = await coordinated(c, 'reads');
+  t.is(after[other]! - before[other]!, 0, 'the node that is not a replica coordinated none');
+  for (const id of replicas) t.is(after[id]! - before[id]!, 3, `replica ${id} coordinated every third read`);
+  t.deepEqual((await coordinated(c, 'writes')).map((n, id) => (id === other ? n : 0)), [0, 0, 0, 0], 'nor the write');
+
+  // A client that has never reached the dead replica: refused, so tried on the next one at once.
+  await c.kill(replicas[0]!);
+  const fresh = c.client({ routing: 'token' });
+  clients.push(fresh);
+  for (let i = 0; i < 6; i++) t.is((await fresh.get(key, 'ONE')).value.toString(), 'green');
+  await fresh.put(key, 'ripe', 'QUORUM');
+  t.is((await fresh.get(key, 'QUORUM')).value.toString(), 'ripe');
+  t.is((await fresh.ping('x')).toString(), 'x', 'a ping skips the dead node too');
+});
+
 test.serial('one replica killed -9: QUORUM keeps working, ALL fails with Unavailable, hints bring it back', async (t) => {
   const c = await cluster();
   const key = 'pear';

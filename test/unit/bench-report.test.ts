@@ -4,7 +4,7 @@ import { parseVmRssKb } from '../../src/common/procfs';
 import { Histogram } from '../../src/bench/histogram';
 import { RunResult } from '../../src/bench/runner';
 
-const config: RunConfig = { concurrency: 4, connections: 1, keys: 50, valueSize: 100, distribution: 'uniform', rate: null, nodes: 4, warmupSeconds: 2 };
+const config: RunConfig = { concurrency: 4, connections: 1, keys: 50, valueSize: 100, distribution: 'uniform', rate: null, nodes: 4, warmupSeconds: 2, routing: 'token' };
 
 function run(successes: number, errors: Record<string, number>, seconds: number): RunResult {
   const latency = new Histogram();
