@@ -168,21 +168,17 @@ export class KvClient {
       if (key !== undefined) replicas = this.ring.replicas(key.toString('latin1'));
     }
     const first = replicas === undefined ? turn % n : replicas[turn % replicas.length]!;
-    let lastError: KvError;
-    try {
-      return await this.connection(first).call(invoke, this.timeoutMs);
-    } catch (err) {
-      lastError = this.unsent(err, first);
-    }
-    for (const node of nodeOrder(replicas, n, turn)) {
-      if (node === first) continue;
+    let order: readonly number[] = [first];
+    let lastError: KvError | undefined;
+    for (let i = 0; i < order.length; i++) {
       try {
-        return await this.connection(node).call(invoke, this.timeoutMs);
+        return await this.connection(order[i]!).call(invoke, this.timeoutMs);
       } catch (err) {
-        lastError = this.unsent(err, node);
+        lastError = this.unsent(err, order[i]!);
       }
+      if (i === 0) order = [first, ...nodeOrder(replicas, n, turn).filter((id) => id !== first)];
     }
-    throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError.message})`);
+    throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
   }
 
   /** The error of a request that never left `node`, to try elsewhere; any other error is thrown. */
