@@ -55,9 +55,13 @@ export function frameReader(
 }
 
 /**
- * Writes frames to a socket, coalescing those written in the same tick into
- * one syscall (cork now, uncork on the next tick). Pipelined replies and
- * batched requests then cost one write instead of one each.
+ * Writes frames to a socket, coalescing those written in the same event-loop
+ * turn into one syscall (cork now, uncork in setImmediate, after the turn's
+ * I/O callbacks). Pipelined replies and batched requests then cost one write
+ * instead of one each. On loopback a write costs about as much CPU as the
+ * rest of a request: uncorking on the next tick instead (one write per I/O
+ * callback) gave 23-28% fewer echo ops/s and up to 15% fewer QUORUM reads/s
+ * in the same session (docs/benchmarks.md).
  */
 export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer, done?: () => void) => void {
   let corked = false;
@@ -69,7 +73,7 @@ export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer,
     if (!corked) {
       corked = true;
       socket.cork();
-      process.nextTick(uncork);
+      setImmediate(uncork);
     }
     socket.write(frame, done);
   };
