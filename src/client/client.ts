@@ -74,7 +74,12 @@ function toBuffer(b: Bytes): Buffer {
   return typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
 }
 
+/** The exact level names, looked up before parsing: every request names its level. */
+const EXACT_LEVEL_CODES: ReadonlyMap<string, number> = new Map(Object.entries(LEVEL_CODES));
+
 function levelCode(level: LevelName | string): number {
+  const exact = EXACT_LEVEL_CODES.get(level);
+  if (exact !== undefined) return exact;
   const name = parseLevel(level);
   if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
   return LEVEL_CODES[name];
@@ -160,14 +165,15 @@ export class KvClient {
    */
   private async run<T>(key: Buffer | undefined, invoke: (c: Client) => Promise<T>): Promise<T> {
     const n = this.endpoints.length;
-    let replicas: number[] | undefined;
+    const ring = this.ring;
     let turn = this.current;
-    if (this.ring !== undefined) {
+    let keyText: string | undefined;
+    if (ring !== undefined) {
       turn = this.turn;
       this.turn = (turn + 1) & 0x3fffffff;
-      if (key !== undefined) replicas = this.ring.replicas(key.toString('latin1'));
+      if (key !== undefined) keyText = key.toString('latin1');
     }
-    const first = replicas === undefined ? turn % n : replicas[turn % replicas.length]!;
+    const first = ring === undefined || keyText === undefined ? turn % n : ring.replicaAt(keyText, turn % ring.replicationFactor);
     let order: readonly number[] = [first];
     let lastError: KvError | undefined;
     for (let i = 0; i < order.length; i++) {
@@ -176,7 +182,10 @@ export class KvClient {
       } catch (err) {
         lastError = this.unsent(err, order[i]!);
       }
-      if (i === 0) order = [first, ...nodeOrder(replicas, n, turn).filter((id) => id !== first)];
+      if (i === 0) {
+        const replicas = keyText === undefined ? undefined : ring?.replicas(keyText);
+        order = [first, ...nodeOrder(replicas, n, turn).filter((id) => id !== first)];
+      }
     }
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
   }

@@ -158,6 +158,19 @@ export class Coordinator {
     });
   }
 
+  /**
+   * Whether this read is answered from this node's own copy alone: a level
+   * that needs one replica, on a node that is one (and a node is always up to
+   * itself). Counts the read when it is; the caller then reads the store.
+   * This is read()'s first case, without the placement lists: the path of
+   * every ONE read a token-aware client sends.
+   */
+  readsLocally(key: string, level: LevelName): boolean {
+    if (requiredReplicas(level, this.deps.ring.replicationFactor) !== 1 || !this.deps.ring.isReplica(key, this.deps.selfId)) return false;
+    this.counters.reads++;
+    return true;
+  }
+
   /** Reads the newest version of a key at the level (undefined: none anywhere asked). */
   async read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;

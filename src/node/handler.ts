@@ -11,6 +11,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { KvError } from '../common/errors';
 import { DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
+import type { VersionBytes } from '../storage/memtable';
 import { levelFromCode, LevelName } from '../coordinator/levels';
 import { toWireError } from '../rpc/errors';
 import { toMutation } from '../rpc/remote-replica';
@@ -38,6 +39,14 @@ function checkLevel(code: number | null | undefined): LevelName {
   const level = typeof code === 'number' ? levelFromCode(code) : undefined;
   if (level === undefined) throw invalid(`unknown consistency level ${code ?? '(missing)'}; use ONE, QUORUM or ALL`);
   return level;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a client read returns: a tombstone reads as not found, with its timestamp. */
+function readResult(v: VersionBytes | undefined): types.ReadResult {
+  const found = v !== undefined && !v.deleted;
+  return new types.ReadResult({ found, value: found ? v.value : EMPTY, ts: (v?.ts ?? 0) as never });
 }
 
 /** Runs a handler body and turns KvErrors into the IDL's exceptions. */
@@ -75,13 +84,11 @@ export class Handler {
 
   async get(key: Buffer, level: number): Promise<types.ReadResult> {
     return wire(async () => {
-      const v = await this.node.coordinator.read(checkKey(key), checkLevel(level));
-      const found = v !== undefined && !v.deleted;
-      return new types.ReadResult({
-        found,
-        value: found ? Buffer.from(v.value, 'latin1') : Buffer.alloc(0),
-        ts: (v?.ts ?? 0) as never,
-      });
+      const k = checkKey(key);
+      const l = checkLevel(level);
+      if (this.node.coordinator.readsLocally(k, l)) return readResult(this.node.store.getBytes(k));
+      const v = await this.node.coordinator.read(k, l);
+      return readResult(v && { value: Buffer.from(v.value, 'latin1'), ts: v.ts, deleted: v.deleted });
     });
   }
 
@@ -115,10 +122,10 @@ export class Handler {
       this.checkSecret(secret);
       if (!Array.isArray(keys)) throw invalid('keys are missing');
       return keys.map((k) => {
-        const v = this.node.store.get(checkKey(k));
+        const v = this.node.store.getBytes(checkKey(k));
         return v === undefined
-          ? new types.LocalRead({ exists: false, value: Buffer.alloc(0), ts: 0 as never, deleted: false })
-          : new types.LocalRead({ exists: true, value: Buffer.from(v.value, 'latin1'), ts: v.ts as never, deleted: v.deleted });
+          ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
+          : new types.LocalRead({ exists: true, value: v.value, ts: v.ts as never, deleted: v.deleted });
       });
     });
   }

@@ -49,6 +49,21 @@ export class Ring {
     return this.sorted[this.ownerIndex(key)]!.id;
   }
 
+  /** The `i`-th replica of `key` (0: the owner), without building the list: a client's per-request path. */
+  replicaAt(key: string, i: number): number {
+    assert(i >= 0 && i < this.replicationFactor, 'replica index within the replication factor');
+    return this.sorted[(this.ownerIndex(key) + i) % this.sorted.length]!.id;
+  }
+
+  /** Whether node `id` is one of the replicas of `key`, without building the list. */
+  isReplica(key: string, id: number): boolean {
+    const start = this.ownerIndex(key);
+    for (let i = 0; i < this.replicationFactor; i++) {
+      if (this.sorted[(start + i) % this.sorted.length]!.id === id) return true;
+    }
+    return false;
+  }
+
   /** The ids of the replicas of `key`, owner first, then clockwise. */
   replicas(key: string): number[] {
     const start = this.ownerIndex(key);

@@ -122,6 +122,15 @@ export class Arena {
     return buf.toString('latin1', start, start + buf.readUInt32LE(off + 8));
   }
 
+  /** The value's bytes, copied out (a view would change under a later compaction or slab reuse). */
+  valueBytes(loc: number): Buffer {
+    const { buf, off } = this.at(loc);
+    const start = off + HEADER_BYTES + buf.readUInt32LE(off + 4);
+    const out = Buffer.allocUnsafe(buf.readUInt32LE(off + 8));
+    buf.copy(out, 0, start, start + out.length);
+    return out;
+  }
+
   keyLength(loc: number): number {
     const { buf, off } = this.at(loc);
     return buf.readUInt32LE(off + 4);

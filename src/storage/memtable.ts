@@ -27,6 +27,13 @@ export interface Stored extends Version {
   readonly seq: number;
 }
 
+/** A version with its value as bytes: what a read sends back, with no string in between. */
+export interface VersionBytes {
+  readonly value: Buffer;
+  readonly ts: number;
+  readonly deleted: boolean;
+}
+
 const INITIAL_SLOTS = 1024;
 /** `locs` of a slot that holds no key. */
 const FREE = -1;
@@ -78,6 +85,12 @@ export class Memtable implements ArenaOwner {
   get(key: string): Stored | undefined {
     const i = this.find(key);
     return i < 0 ? undefined : this.at(i);
+  }
+
+  /** Like get, with the value copied straight from the arena into a Buffer. */
+  getBytes(key: string): VersionBytes | undefined {
+    const i = this.find(key);
+    return i < 0 ? undefined : { value: this.arena.valueBytes(this.locs[i]!), ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
   }
 
   /** The log seq of the key's row, or 0 if the key is not here. */

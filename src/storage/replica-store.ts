@@ -25,7 +25,7 @@
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_CHARS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
-import { Memtable, Stored } from './memtable';
+import { Memtable, Stored, VersionBytes } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
 
@@ -204,6 +204,11 @@ export class ReplicaStore {
   /** The newest durable version of a key. */
   get(key: string): Version | undefined {
     return this.committed.get(key);
+  }
+
+  /** get, with the value as bytes: for answering reads. */
+  getBytes(key: string): VersionBytes | undefined {
+    return this.committed.getBytes(key);
   }
 
   get size(): number {

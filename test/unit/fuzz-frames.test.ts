@@ -117,8 +117,8 @@ function stubNode(): unknown {
   return {
     config: { secret: SECRET, settings: { maxValueBytes: VALUE_BYTES_MAX_DEFAULT } },
     counters: { unauthorized: 0 },
-    coordinator: { write: async () => 1, read: async () => undefined },
-    store: { get: () => undefined },
+    coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
+    store: { get: () => undefined, getBytes: () => undefined },
     clock: new HybridClock(wallClockMicros()),
     applyReplicated: async () => undefined,
     heardFrom: () => undefined,

@@ -72,6 +72,8 @@ test('keys and values of any bytes and sizes, including empty and larger than a 
   const cases: Array<[string, string]> = [['', 'empty key'], ['\u0000\u00ff', ''], ['k', big], ['\u00ff'.repeat(100), 'v']];
   cases.forEach(([k, value], i) => m.set(k, v(i + 1, value), i + 1));
   cases.forEach(([k, value], i) => t.deepEqual(m.get(k), { ...v(i + 1, value), seq: i + 1 }));
+  cases.forEach(([k, value], i) => t.deepEqual(m.getBytes(k), { value: Buffer.from(value, 'latin1'), ts: v(i + 1, value).ts, deleted: false }));
+  t.is(m.getBytes('missing'), undefined);
   t.deepEqual(m.keysBetween(undefined, undefined, 10), ['', 'k', '\u0000\u00ff', '\u00ff'.repeat(100)].sort());
   m.delete('k');
   t.is(m.get('k'), undefined);
@@ -108,6 +110,9 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
     const probe = g.bytes(0, 6);
     t.deepEqual(m.get(probe), model.get(probe), `${seedNote(seed)}: step ${step}: get`);
     t.deepEqual(m.get(key), model.get(key), `${seedNote(seed)}: step ${step}: get of the key written`);
+    const bytes = m.getBytes(key);
+    const want = model.get(key);
+    t.deepEqual(bytes && { ...bytes, value: bytes.value.toString('latin1') }, want && { value: want.value, ts: want.ts, deleted: want.deleted }, `${seedNote(seed)}: step ${step}: getBytes`);
   }
   t.is(m.size, model.size, `${seedNote(seed)}: size`);
   const sortedModel = [...model.keys()].sort();

@@ -196,6 +196,13 @@ test('property: owner() and replicas() match a linear-scan reference on random r
       );
     }
     if (new Set(gotReplicas).size !== rf) mismatches.push(`case ${c}: replicas not ${rf} distinct: ${JSON.stringify(gotReplicas)}`);
+    // The allocation-free forms agree with the list.
+    const at = Array.from({ length: rf }, (_, i) => ring.replicaAt(key, i));
+    if (JSON.stringify(at) !== JSON.stringify(expected)) mismatches.push(`case ${c}: replicaAt gives ${JSON.stringify(at)}, expected ${JSON.stringify(expected)}`);
+    for (const node of nodes) {
+      if (ring.isReplica(key, node.id) !== expected.includes(node.id)) mismatches.push(`case ${c}: isReplica(${node.id}) is ${!expected.includes(node.id)}`);
+    }
+    if (ring.isReplica(key, -1)) mismatches.push(`case ${c}: isReplica of an unknown id`);
 
     const sorted = refSorted(nodes);
     if (Buffer.compare(Buffer.from(key, 'latin1'), Buffer.from(sorted[sorted.length - 1]!.token, 'latin1')) > 0) wrapped++;

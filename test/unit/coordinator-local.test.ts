@@ -1,0 +1,34 @@
+import test from 'ava';
+import { DEFAULT_TOKENS } from '../../src/config/layout';
+import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
+import { LevelName } from '../../src/coordinator/levels';
+import { Ring } from '../../src/partitioner/ring';
+
+const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
+
+/** A coordinator with only a ring and an id: readsLocally must need nothing else. */
+function coordinator(selfId: number): Coordinator {
+  const deps = new Proxy({ selfId, ring } as Record<string | symbol, unknown>, {
+    get(target, name) {
+      if (name in target) return target[name];
+      throw new Error(`readsLocally used deps.${String(name)}`);
+    },
+  });
+  return new Coordinator(deps as unknown as CoordinatorDeps);
+}
+
+const keys = ['A', 'M', 'N', 'g', 'o', 'q', '\u007f', '\u0080', 'apple', ''];
+
+for (const self of [0, 1, 2, 3]) {
+  test(`node ${self} answers a ONE read alone exactly for the keys it replicates, and counts only those`, (t) => {
+    const c = coordinator(self);
+    let expectedReads = 0;
+    for (const key of keys) {
+      const replica = ring.replicas(key).includes(self);
+      t.is(c.readsLocally(key, 'ONE'), replica, `key ${JSON.stringify(key)}`);
+      if (replica) expectedReads++;
+      for (const level of ['QUORUM', 'ALL'] as LevelName[]) t.false(c.readsLocally(key, level), `${level} read of ${JSON.stringify(key)}`);
+    }
+    t.is(c.counters.reads, expectedReads);
+  });
+}
