@@ -37,8 +37,20 @@ export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
-/** Superseded log rows that trigger a compaction (they are deleted in one transaction). */
+/**
+ * Superseded log rows that trigger a compaction. Many at once, because
+ * garbage is spread over the whole log: deleting 20,000 rows rewrites about
+ * as many pages as deleting 2,000, and a tenth of the threshold made writes
+ * slower (docs/benchmarks.md).
+ */
 export const COMPACT_GARBAGE_ROWS = 20_000;
+/**
+ * Rows deleted per compaction transaction. Commits wait for the transaction
+ * in progress, so this bounds their wait: one 20,000-row transaction took
+ * 60-90 ms, and every node hit it at about the same time; chunks of 2,000
+ * took 2-30 ms.
+ */
+export const COMPACT_CHUNK_ROWS = 500;
 /** Rows a replica accepts but has not committed yet; past this, writes to it fail (and get hinted). */
 export const STORE_QUEUED_ROWS_MAX = 200_000;
 /** Hints waiting to be written to SQLite; past this new hints are dropped and counted. */
@@ -88,6 +100,8 @@ export const COMMIT_ROWS_MAX = 20_000;
 export const HINT_GRACE_MS = 50;
 /** Keys compared with one peer in one anti-entropy step. */
 export const SYNC_PAGE_KEYS = 1000;
+/** Digests an anti-entropy step computes before letting other work run. */
+export const SYNC_DIGESTS_PER_TURN = 100;
 /** Keys a node looks at when answering one anti-entropy step. */
 export const SYNC_SCAN_KEYS_MAX = 4000;
 /** Bytes of values in one anti-entropy answer (the rest waits for the next step). */

@@ -17,7 +17,8 @@
  * three peers takes four hours at the default pace of one step every 5 s.
  */
 import { KvError } from '../common/errors';
-import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { SYNC_DIGESTS_PER_TURN, SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
 import { Ring } from '../partitioner/ring';
 import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
 import { diffRange, digestOf, KeyDigest } from './compare';
@@ -88,7 +89,10 @@ export class AntiEntropy {
     const page = this.store.keysBetween(after || undefined, undefined, SYNC_PAGE_KEYS, AS_REFRESHED);
     const upTo = page.length === SYNC_PAGE_KEYS ? page[page.length - 1]! : '';
     const digests: KeyDigest[] = [];
-    for (const key of page) {
+    for (let i = 0; i < page.length; i++) {
+      // Hashing a page of values at once held the node for 5-11 ms under load.
+      if (i > 0 && i % SYNC_DIGESTS_PER_TURN === 0) await nextTurn();
+      const key = page[i]!;
       const v = this.store.get(key);
       if (v !== undefined && this.shares(key, this.selfId, peerId)) digests.push(digestOf(key, v));
     }
@@ -115,7 +119,7 @@ export class AntiEntropy {
     const scanned = this.store.keysBetween(after || undefined, upTo || undefined, SYNC_SCAN_KEYS_MAX + 1, AS_REFRESHED);
     let coveredUpTo = scanned.length > SYNC_SCAN_KEYS_MAX ? scanned[SYNC_SCAN_KEYS_MAX - 1]! : '';
     const within = (key: string): boolean => (after === '' || key > after) && (upTo === '' || key <= upTo) && (coveredUpTo === '' || key <= coveredUpTo);
-    const ours = scanned.slice(0, SYNC_SCAN_KEYS_MAX).filter((k) => this.shares(k, this.selfId, fromNode) && this.store.get(k) !== undefined);
+    const ours = scanned.slice(0, SYNC_SCAN_KEYS_MAX).filter((k) => this.shares(k, this.selfId, fromNode) && this.store.has(k));
     const theirs = digests.filter((d) => within(d.key) && this.shares(d.key, this.selfId, fromNode));
     const diff = diffRange(ours, (k) => this.store.get(k), theirs);
     // Send in key order, stopping at the byte budget; what is left waits for a later pass.

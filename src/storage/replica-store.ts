@@ -24,7 +24,7 @@
  */
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
-import { COMMIT_ROWS_MAX, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_CHARS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
+import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_CHARS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { Memtable, Stored, VersionBytes } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
@@ -206,6 +206,11 @@ export class ReplicaStore {
     return this.committed.get(key);
   }
 
+  /** Whether the key has a committed version (a tombstone counts), without making its value a string. */
+  has(key: string): boolean {
+    return this.committed.seqOf(key) > 0;
+  }
+
   /** get, with the value as bytes: for answering reads. */
   getBytes(key: string): VersionBytes | undefined {
     return this.committed.getBytes(key);
@@ -379,19 +384,25 @@ export class ReplicaStore {
 
   /**
    * Deletes the log rows of superseded versions. Seqs are deleted in
-   * ascending order, which walks the table's pages front to back.
+   * ascending order, which walks the table's pages front to back, in
+   * transactions of COMPACT_CHUNK_ROWS: each chunk covers its own stretch of
+   * the log, and the commits queued meanwhile run between chunks.
    */
   async compact(): Promise<number> {
     if (this.compacting || this.garbage.length === 0) return 0;
     this.compacting = true;
     const seqs = this.garbage.sort((a, b) => a - b);
     this.garbage = [];
+    let done = 0;
     try {
-      await this.db.execTransaction(deleteBySeq(seqs));
-      this.counters.rowsCompacted += seqs.length;
+      for (; done < seqs.length; done += COMPACT_CHUNK_ROWS) {
+        const chunk = seqs.slice(done, done + COMPACT_CHUNK_ROWS);
+        await this.db.execTransaction(deleteBySeq(chunk));
+        this.counters.rowsCompacted += chunk.length;
+      }
       return seqs.length;
     } catch (err) {
-      this.garbage.push(...seqs);
+      this.garbage.push(...seqs.slice(done));
       throw err;
     } finally {
       this.compacting = false;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
-import { COMMIT_ROWS_MAX, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
+import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
 import { replayChunk, ReplicaStore, textLiteral } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
@@ -220,6 +220,26 @@ test('many writes to a few keys leave one row per key after compaction, holding 
     o = await reopen(o);
     t.is(o.store.size, keys.length);
     for (const [key, version] of expected) t.deepEqual(got(o.store, key), version, key);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a compaction larger than one chunk deletes every superseded row, while writes go on between its chunks', async (t) => {
+  let o = await openStore();
+  const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+  try {
+    const rounds = Math.ceil((2.5 * COMPACT_CHUNK_ROWS) / keys.length) + 1;
+    for (let round = 1; round <= rounds; round++) await o.store.apply(keys.map((key) => ({ key, version: val(round, `r${round}`) })));
+    const compacting = o.store.compact();
+    // Written while the compaction runs: a fresh version of every key, none of which it may delete.
+    const later = o.store.apply(keys.map((key) => ({ key, version: val(rounds + 1, 'after') })));
+    t.is(await compacting, (rounds - 1) * keys.length);
+    await later;
+    t.is(o.store.counters.rowsCompacted, (rounds - 1) * keys.length);
+    t.is(await rowCount(o.db, o.store), keys.length);
+    o = await reopen(o);
+    for (const key of keys) t.deepEqual(got(o.store, key), val(rounds + 1, 'after'), key);
   } finally {
     await o.db.close();
   }
