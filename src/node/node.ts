@@ -189,11 +189,14 @@ export class KvNode {
   }
 
   /**
-   * Runs `work` every `intervalMs`, the first time after a random part of an
-   * interval. For anti-entropy: nodes started together would otherwise all
-   * sort their keys and compare digests at the same moment, and a QUORUM
-   * write waits on the slowest of its replicas. At 11,000 writes/s that
-   * alignment made p99.9 62-65 ms (docs/benchmarks.md).
+   * Runs `work` every `intervalMs`, the first time after one to two
+   * intervals, at random. For anti-entropy: nodes started together would
+   * otherwise all sort their keys and compare digests at the same moment, and
+   * a QUORUM write waits on the slowest of its replicas (at 11,000 writes/s
+   * that alignment made p99.9 55-75 ms, docs/benchmarks.md). Not before one
+   * interval, as when every node started at exactly one: a node that has just
+   * started has hints to take in first, and sorting a million keys on top of
+   * that adds about 30 MB of garbage.
    */
   private everyFromRandomPhase(intervalMs: number, work: () => void): void {
     const first = setTimeout(() => {
@@ -201,7 +204,7 @@ export class KvNode {
       const t = setInterval(work, intervalMs);
       t.unref();
       this.timers.push(t);
-    }, Math.random() * intervalMs);
+    }, intervalMs * (1 + Math.random()));
     first.unref();
     this.timers.push(first);
   }
