@@ -86,7 +86,12 @@ export class Arena {
     if (--this.pins > 0) return;
     const deferred = this.deferred;
     this.deferred = [];
-    for (const loc of deferred) this.free(loc);
+    // Every waiting free is counted before any slab is compacted: a slab
+    // compacted while some of its dead records still counted as live would
+    // end with bytes that no current record accounts for.
+    const touched = new Set<number>();
+    for (const loc of deferred) touched.add(this.uncount(loc));
+    for (const slab of touched) this.reclaim(slab);
   }
 
   /** Frees waiting for unpin(). */
@@ -100,12 +105,24 @@ export class Arena {
       this.deferred.push(loc);
       return;
     }
+    this.reclaim(this.uncount(loc));
+  }
+
+  /** Stops counting a dead record as live; returns its slab. */
+  private uncount(loc: number): number {
     const { buf, slab, off } = this.at(loc);
     const size = HEADER_BYTES + buf.readUInt32LE(off + 4) + buf.readUInt32LE(off + 8);
     this.live[slab] = this.live[slab]! - size;
     this.liveBytes -= size;
     assert(this.live[slab]! >= 0, 'a record is freed once');
-    if (slab === this.active) return;
+    return slab;
+  }
+
+  /** Recycles a slab with nothing live, compacts one that is mostly dead; never the active one. */
+  private reclaim(slab: number): void {
+    const buf = this.slabs[slab];
+    // Released meanwhile (an earlier reclaim's compaction filled the active slab and retired it).
+    if (buf === null || buf === undefined || slab === this.active) return;
     if (this.live[slab] === 0) this.release(slab);
     else if (this.live[slab]! < ARENA_SLAB_LIVE_MIN * buf.length) this.compact(slab);
   }

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LocalCluster } from '../../src/harness/local-cluster';
+import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 
 const ROOT = resolve(__dirname, '../../..');
 const CONSOLE = join(ROOT, 'dist/src/cli/console.js');
@@ -87,6 +87,18 @@ test.serial('the console speaks JSON with --json', async (t) => {
 test.serial('the console fails over when its first node is dead, and reports Unavailable plainly', async (t) => {
   await c.kill(0);
   try {
+    // Unavailable needs the coordinator to know node 0 is down, which it learns when its connection closes.
+    await waitFor('the live nodes to see node 0 down', async () => {
+      const seen = await Promise.all([1, 2, 3].map(async (id) => {
+        const admin = c.admin(id);
+        try {
+          return (await admin.status()).downPeers.includes(0);
+        } finally {
+          admin.close();
+        }
+      }));
+      return seen.every(Boolean);
+    });
     const r = await run(process.execPath, [CONSOLE, '--json', '--cluster', c.clusterFile], 'put zebra stripes quorum\nget zebra quorum\nput zebra x all\n');
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     t.like(out[0], { ok: true, op: 'put' });
