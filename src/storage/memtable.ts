@@ -15,9 +15,9 @@
  */
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
-import { ARENA_PINNED_FREES_MAX, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
+import { ARENA_PINNED_FREES_MAX, KEY_SORT_REST_MS, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
 import { performance } from 'node:perf_hooks';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as rest } from 'node:timers/promises';
 import { Arena, ArenaOwner } from './arena';
 import { SortedKeys, SortJob } from './sorted-keys';
 import { Version } from './version';
@@ -165,9 +165,10 @@ export class Memtable implements ArenaOwner {
 
   /**
    * Makes the sorted key list at most `staleOkMs` old without stopping the
-   * node: the sort runs KEY_SORT_SLICE_MS at a time with the event loop free
-   * in between (in one go it takes most of a second for a million keys, long
-   * enough for peers to see a busy node as down). The arena is pinned
+   * node: the sort runs KEY_SORT_SLICE_MS at a time, then rests
+   * KEY_SORT_REST_MS with the event loop free (in one go it takes most of a
+   * second for a million keys, long enough for peers to see a busy node as
+   * down). The arena is pinned
    * meanwhile, so the sorted records stay where they are; keys written or
    * deleted during the sort make the result stale, not wrong. Concurrent
    * callers share one sort. Afterwards the list holds every key there was
@@ -204,7 +205,7 @@ export class Memtable implements ArenaOwner {
       for (;;) {
         const until = performance.now() + KEY_SORT_SLICE_MS;
         if (job.run(() => performance.now() < until)) break;
-        await nextTurn();
+        await rest(KEY_SORT_REST_MS);
         if (this.arena.deferredFrees > ARENA_PINNED_FREES_MAX) {
           throw new KvError('Unavailable', 'the key list could not be sorted: too many writes meanwhile');
         }
