@@ -128,7 +128,8 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
   t.true(m.arenaBytes <= (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${seedNote(seed)}: everything freed`);
 });
 
-test('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shares one sort between callers', async (t) => {
+// Serial: it counts event-loop turns, which the synchronous tests of this file would hold up if they ran meanwhile.
+test.serial('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shares one sort between callers', async (t) => {
   const m = new Memtable();
   const n = 120_000; // more slots than one slice copies
   const key = (i: number): string => `k${String((i * 7919) % n).padStart(6, '0')}`;
