@@ -43,12 +43,8 @@ export function keyDigits(keys: number): number {
  * token range instead of one (see ringSpread).
  */
 export function formatKey(n: number, keys: number, spread: readonly string[] = ['']): string {
-  if (keys !== digitsCache.keys) digitsCache = { keys, digits: keyDigits(keys) };
-  return spread[n % spread.length]! + KEY_PREFIX + String(n).padStart(digitsCache.digits, '0');
+  return spread[n % spread.length]! + KEY_PREFIX + String(n).padStart(keyDigits(keys), '0');
 }
-
-/** keyDigits of the last key space formatKey was called with: a run asks for the same one every operation. */
-let digitsCache = { keys: -1, digits: KEY_DIGITS_MIN };
 
 /** First characters tried when looking for a prefix that lands in a node's range. */
 const SPREAD_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -74,12 +74,7 @@ function toBuffer(b: Bytes): Buffer {
   return typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
 }
 
-/** The exact level names, looked up before parsing: every request names its level. */
-const EXACT_LEVEL_CODES: ReadonlyMap<string, number> = new Map(Object.entries(LEVEL_CODES));
-
 function levelCode(level: LevelName | string): number {
-  const exact = EXACT_LEVEL_CODES.get(level);
-  if (exact !== undefined) return exact;
   const name = parseLevel(level);
   if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
   return LEVEL_CODES[name];

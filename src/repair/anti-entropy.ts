@@ -61,8 +61,7 @@ export class AntiEntropy {
   ) {}
 
   private shares(key: string, a: number, b: number): boolean {
-    const replicas = this.ring.replicas(key);
-    return replicas.includes(a) && replicas.includes(b);
+    return this.ring.isReplica(key, a) && this.ring.isReplica(key, b);
   }
 
   /** One step with the next live peer; errors are counted, the next step tries again. */

@@ -168,9 +168,9 @@ export class Memtable implements ArenaOwner {
    * node: the sort runs KEY_SORT_SLICE_MS at a time, then rests
    * KEY_SORT_REST_MS with the event loop free (in one go it takes most of a
    * second for a million keys, long enough for peers to see a busy node as
-   * down). The arena is pinned
-   * meanwhile, so the sorted records stay where they are; keys written or
-   * deleted during the sort make the result stale, not wrong. Concurrent
+   * down). The arena is pinned meanwhile, so the sorted records stay where
+   * they are; keys written or deleted during the sort make the result stale,
+   * not wrong. Concurrent
    * callers share one sort. Afterwards the list holds every key there was
    * when this was called, or is at most `staleOkMs` old, so keysBetween with
    * any staleness answers without sorting. Rejects with Unavailable if more
