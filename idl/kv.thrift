@@ -80,8 +80,8 @@ struct SyncReply {
   1: list<Mutation> newer,
   /** Keys whose caller's version is newer, or that the callee does not have. */
   2: list<binary> missing,
-  /** Empty: the whole range was compared. Else the last key compared (the reply hit its size limit). */
-  3: binary coveredUpTo
+  /** End (exclusive) of the key hashes compared: the range's end, or less when the reply hit its size limit. */
+  3: i64 coveredTo
 }
 
 struct HintCount {
@@ -141,11 +141,11 @@ service KeyValue {
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
 
   /**
-   * Internode (anti-entropy): compares the caller's versions of the keys in
-   * (startAfter, upTo] that both nodes replicate with this node's own.
-   * Empty startAfter: from the first key; empty upTo: to the last.
+   * Internode (anti-entropy): compares the caller's versions of the keys
+   * that both nodes replicate and whose 32-bit key hash is in
+   * [fromHash, toHash), 0 <= fromHash < toHash <= 2^32, with this node's own.
    */
-  SyncReply sync(1: string secret, 2: i32 fromNode, 3: binary startAfter, 4: binary upTo, 5: list<Digest> digests)
+  SyncReply sync(1: string secret, 2: i32 fromNode, 3: i64 fromHash, 4: i64 toHash, 5: list<Digest> digests)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
 
   /**

@@ -113,18 +113,18 @@ declare class Client {
     dump(secret: string, startAfter: Buffer, limit: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: NodeDump)=>void): void;
 
     /**
-     * Internode (anti-entropy): compares the caller's versions of the keys in
-     * (startAfter, upTo] that both nodes replicate with this node's own.
-     * Empty startAfter: from the first key; empty upTo: to the last.
+     * Internode (anti-entropy): compares the caller's versions of the keys
+     * that both nodes replicate and whose 32-bit key hash is in
+     * [fromHash, toHash), 0 <= fromHash < toHash <= 2^32, with this node's own.
      */
-    sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: Digest[]): Promise<SyncReply>;
+    sync(secret: string, fromNode: number, fromHash: Int64, toHash: Int64, digests: Digest[]): Promise<SyncReply>;
 
     /**
-     * Internode (anti-entropy): compares the caller's versions of the keys in
-     * (startAfter, upTo] that both nodes replicate with this node's own.
-     * Empty startAfter: from the first key; empty upTo: to the last.
+     * Internode (anti-entropy): compares the caller's versions of the keys
+     * that both nodes replicate and whose 32-bit key hash is in
+     * [fromHash, toHash), 0 <= fromHash < toHash <= 2^32, with this node's own.
      */
-    sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: Digest[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SyncReply)=>void): void;
+    sync(secret: string, fromNode: number, fromHash: Int64, toHash: Int64, digests: Digest[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SyncReply)=>void): void;
 
     /**
      * Admin fault switch for testing: sets the offset (ms, may be negative) of

@@ -1375,8 +1375,8 @@ const KeyValue_sync_args = class {
   constructor(args) {
     this.secret = null;
     this.fromNode = null;
-    this.startAfter = null;
-    this.upTo = null;
+    this.fromHash = null;
+    this.toHash = null;
     this.digests = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
@@ -1385,11 +1385,11 @@ const KeyValue_sync_args = class {
       if (args.fromNode !== undefined && args.fromNode !== null) {
         this.fromNode = args.fromNode;
       }
-      if (args.startAfter !== undefined && args.startAfter !== null) {
-        this.startAfter = args.startAfter;
+      if (args.fromHash !== undefined && args.fromHash !== null) {
+        this.fromHash = args.fromHash;
       }
-      if (args.upTo !== undefined && args.upTo !== null) {
-        this.upTo = args.upTo;
+      if (args.toHash !== undefined && args.toHash !== null) {
+        this.toHash = args.toHash;
       }
       if (args.digests !== undefined && args.digests !== null) {
         this.digests = Thrift.copyList(args.digests, [ttypes.Digest]);
@@ -1422,15 +1422,15 @@ const KeyValue_sync_args = class {
         }
         break;
         case 3:
-        if (ftype == Thrift.Type.STRING) {
-          this.startAfter = input.readBinary();
+        if (ftype == Thrift.Type.I64) {
+          this.fromHash = input.readI64();
         } else {
           input.skip(ftype);
         }
         break;
         case 4:
-        if (ftype == Thrift.Type.STRING) {
-          this.upTo = input.readBinary();
+        if (ftype == Thrift.Type.I64) {
+          this.toHash = input.readI64();
         } else {
           input.skip(ftype);
         }
@@ -1472,14 +1472,14 @@ const KeyValue_sync_args = class {
       output.writeI32(this.fromNode);
       output.writeFieldEnd();
     }
-    if (this.startAfter !== null && this.startAfter !== undefined) {
-      output.writeFieldBegin('startAfter', Thrift.Type.STRING, 3);
-      output.writeBinary(this.startAfter);
+    if (this.fromHash !== null && this.fromHash !== undefined) {
+      output.writeFieldBegin('fromHash', Thrift.Type.I64, 3);
+      output.writeI64(this.fromHash);
       output.writeFieldEnd();
     }
-    if (this.upTo !== null && this.upTo !== undefined) {
-      output.writeFieldBegin('upTo', Thrift.Type.STRING, 4);
-      output.writeBinary(this.upTo);
+    if (this.toHash !== null && this.toHash !== undefined) {
+      output.writeFieldBegin('toHash', Thrift.Type.I64, 4);
+      output.writeI64(this.toHash);
       output.writeFieldEnd();
     }
     if (this.digests !== null && this.digests !== undefined) {
@@ -2227,24 +2227,24 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('dump failed: unknown result');
   }
 
-  sync (secret, fromNode, startAfter, upTo, digests) {
+  sync (secret, fromNode, fromHash, toHash, digests) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_sync(secret, fromNode, startAfter, upTo, digests);
+      self.send_sync(secret, fromNode, fromHash, toHash, digests);
     });
   }
 
-  send_sync (secret, fromNode, startAfter, upTo, digests) {
+  send_sync (secret, fromNode, fromHash, toHash, digests) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       fromNode: fromNode,
-      startAfter: startAfter,
-      upTo: upTo,
+      fromHash: fromHash,
+      toHash: toHash,
       digests: digests
     };
     const args = new KeyValue_sync_args(params);
@@ -2718,8 +2718,8 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
       Promise.resolve(this._handler.sync.bind(this._handler)(
         args.secret,
         args.fromNode,
-        args.startAfter,
-        args.upTo,
+        args.fromHash,
+        args.toHash,
         args.digests
       )).then(result => {
         const result_obj = new KeyValue_sync_result({success: result});
@@ -2741,7 +2741,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.sync(args.secret, args.fromNode, args.startAfter, args.upTo, args.digests, (err, result) => {
+      this._handler.sync(args.secret, args.fromNode, args.fromHash, args.toHash, args.digests, (err, result) => {
         let result_obj;
         if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
           result_obj = new KeyValue_sync_result((err !== null || typeof err === 'undefined') ? err : {success: result});

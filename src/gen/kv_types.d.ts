@@ -108,9 +108,9 @@ declare class Digest {
 declare class SyncReply {
     public newer: Mutation[];
     public missing: Buffer[];
-    public coveredUpTo: Buffer;
+    public coveredTo: Int64;
 
-      constructor(args?: { newer: Mutation[]; missing: Buffer[]; coveredUpTo: Buffer; });
+      constructor(args?: { newer: Mutation[]; missing: Buffer[]; coveredTo: Int64; });
   }
 
 declare class HintCount {

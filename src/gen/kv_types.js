@@ -669,7 +669,7 @@ const SyncReply = module.exports.SyncReply = class {
   constructor(args) {
     this.newer = null;
     this.missing = null;
-    this.coveredUpTo = null;
+    this.coveredTo = null;
     if (args) {
       if (args.newer !== undefined && args.newer !== null) {
         this.newer = Thrift.copyList(args.newer, [ttypes.Mutation]);
@@ -677,8 +677,8 @@ const SyncReply = module.exports.SyncReply = class {
       if (args.missing !== undefined && args.missing !== null) {
         this.missing = Thrift.copyList(args.missing, [null]);
       }
-      if (args.coveredUpTo !== undefined && args.coveredUpTo !== null) {
-        this.coveredUpTo = args.coveredUpTo;
+      if (args.coveredTo !== undefined && args.coveredTo !== null) {
+        this.coveredTo = args.coveredTo;
       }
     }
   }
@@ -725,8 +725,8 @@ const SyncReply = module.exports.SyncReply = class {
         }
         break;
         case 3:
-        if (ftype == Thrift.Type.STRING) {
-          this.coveredUpTo = input.readBinary();
+        if (ftype == Thrift.Type.I64) {
+          this.coveredTo = input.readI64();
         } else {
           input.skip(ftype);
         }
@@ -766,9 +766,9 @@ const SyncReply = module.exports.SyncReply = class {
       output.writeListEnd();
       output.writeFieldEnd();
     }
-    if (this.coveredUpTo !== null && this.coveredUpTo !== undefined) {
-      output.writeFieldBegin('coveredUpTo', Thrift.Type.STRING, 3);
-      output.writeBinary(this.coveredUpTo);
+    if (this.coveredTo !== null && this.coveredTo !== undefined) {
+      output.writeFieldBegin('coveredTo', Thrift.Type.I64, 3);
+      output.writeI64(this.coveredTo);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

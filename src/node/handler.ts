@@ -139,25 +139,29 @@ export class Handler {
     });
   }
 
-  async sync(secret: string, fromNode: number, startAfter: Buffer, upTo: Buffer, digests: types.Digest[]): Promise<types.SyncReply> {
+  async sync(secret: string, fromNode: number, fromHash: Int64, toHash: Int64, digests: types.Digest[]): Promise<types.SyncReply> {
     return wire(async () => {
       this.checkSecret(secret);
       if (typeof fromNode !== 'number' || !this.node.config.nodes[fromNode] || fromNode === this.node.id) {
         throw invalid('sync needs the id of another node of the cluster');
       }
       if (!Array.isArray(digests)) throw invalid('digests are missing');
-      const bound = (b: Buffer | null): string => (Buffer.isBuffer(b) ? b.toString('latin1') : '');
+      const bound = (b: Int64 | null, name: string): number => {
+        const n = int64ToNumber(b);
+        if (!Number.isSafeInteger(n)) throw invalid(`sync needs ${name}`);
+        return n;
+      };
       const parsed = digests.map((d) => {
         if (d === null || typeof d !== 'object') throw invalid('a digest is missing');
         const ts = int64ToNumber(d.ts as Int64 | null);
         if (!Number.isSafeInteger(ts) || ts < 0) throw invalid('a digest has no valid timestamp');
         return { key: checkKey(d.key), ts, deleted: d.deleted === true, valueHash: typeof d.valueHash === 'number' ? d.valueHash : 0 };
       });
-      const answer = await this.node.antiEntropy.answer(fromNode, bound(startAfter), bound(upTo), parsed);
+      const answer = await this.node.antiEntropy.answer(fromNode, bound(fromHash, 'fromHash'), bound(toHash, 'toHash'), parsed);
       return new types.SyncReply({
         newer: answer.newer.map(toMutation),
         missing: answer.missing.map((k) => Buffer.from(k, 'latin1')),
-        coveredUpTo: Buffer.from(answer.coveredUpTo, 'latin1'),
+        coveredTo: answer.coveredTo as never,
       });
     });
   }

@@ -5,34 +5,33 @@
  * the rest (the client saw an error, yet the write lives on): only comparing
  * the replicas themselves brings the others into line.
  *
- * Every step, a node takes the next live peer in turn and the next page of
- * its own keys (byte order, SYNC_PAGE_KEYS, restarting from the first key
- * after the last page). It sends digests (key, timestamp, tombstone flag,
- * value hash) of the keys in that page that the peer also replicates; the peer
- * compares them with its own keys of the same range (repair/compare.ts) and
- * answers with its newer versions and the keys it needs, which the node then
- * sends it. Both sides keep the winner by the usual rule, so a pass over all
- * keys leaves every pair of replicas equal. Work per step is bounded by the
- * page size and SYNC_REPLY_BYTES_MAX; a full pass over a million keys with
- * three peers takes four hours at the default pace of one step every 5 s.
+ * Keys are visited in the order of their 32-bit hash (storage/memtable.ts's
+ * hashKey), which every node computes alike and whose ranges the memtable's
+ * index can list without sorting anything. Every step, a node takes the next
+ * live peer in turn and the next range of hashes after its cursor for that
+ * peer, sized to hold about SYNC_PAGE_KEYS of its keys (back to 0 after the
+ * last). It sends digests (key, timestamp, tombstone flag, value hash) of the
+ * keys in that range that the peer also replicates; the peer compares them
+ * with its own keys of the same range (repair/compare.ts) and answers with
+ * its newer versions and the keys it needs, which the node then sends it.
+ * Both sides keep the winner by the usual rule, so a pass over all hashes
+ * leaves every pair of replicas equal. Work per step is bounded by the page
+ * size, SYNC_SCAN_KEYS_MAX and SYNC_REPLY_BYTES_MAX; a full pass over a
+ * million keys with three peers takes four hours at the default pace of one
+ * step every 5 s.
  */
 import { KvError } from '../common/errors';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { SYNC_DIGESTS_PER_TURN, SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
 import { Ring } from '../partitioner/ring';
+import { HASH_SPACE, hashKey } from '../storage/memtable';
 import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
 import { diffRange, digestOf, KeyDigest } from './compare';
 
-/** How stale the sorted key list used for paging may be (see Memtable.keysBetween). */
-export const SYNC_KEY_LIST_STALE_MS = 20_000;
-
-/** Use the key list as it is: refreshKeyOrder has just brought it within SYNC_KEY_LIST_STALE_MS. */
-const AS_REFRESHED = Number.POSITIVE_INFINITY;
-
 /** A peer as anti-entropy needs it. */
 export interface SyncPeer {
-  /** Sends our digests of (after, upTo] ('' = open); resolves with the peer's answer. */
-  sync(after: string, upTo: string, digests: KeyDigest[]): Promise<SyncAnswer>;
+  /** Sends our digests of the keys with hashes in [from, to); resolves with the peer's answer. */
+  sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer>;
   /** Sends versions the peer needs. */
   apply(items: readonly KeyedVersion[]): Promise<void>;
 }
@@ -40,15 +39,17 @@ export interface SyncPeer {
 export interface SyncAnswer {
   readonly newer: KeyedVersion[];
   readonly missing: string[];
-  /** '' when the whole range was compared, else the last key compared. */
-  readonly coveredUpTo: string;
+  /** The end of the hashes compared: `to`, or less when the answer hit a size limit. */
+  readonly coveredTo: number;
 }
 
 export class AntiEntropy {
-  private readonly cursors = new Map<number, string>();
+  /** Per peer, the hash the next step starts from. */
+  private readonly cursors = new Map<number, number>();
   private turn = 0;
   private running = false;
-  readonly counters = { syncSteps: 0, syncSent: 0, syncReceived: 0, syncErrors: 0 };
+  /** syncPasses: passes over every hash completed, counted per peer. */
+  readonly counters = { syncSteps: 0, syncPasses: 0, syncSent: 0, syncReceived: 0, syncErrors: 0 };
 
   constructor(
     private readonly selfId: number,
@@ -83,57 +84,71 @@ export class AntiEntropy {
 
   private async syncWith(peerId: number): Promise<void> {
     const peer = this.peers.get(peerId)!;
-    const after = this.cursors.get(peerId) ?? '';
-    await this.store.refreshKeyOrder(SYNC_KEY_LIST_STALE_MS);
-    const page = this.store.keysBetween(after || undefined, undefined, SYNC_PAGE_KEYS, AS_REFRESHED);
-    const upTo = page.length === SYNC_PAGE_KEYS ? page[page.length - 1]! : '';
+    const from = this.cursors.get(peerId) ?? 0;
+    const span = Math.max(1, Math.floor((HASH_SPACE / Math.max(1, this.store.size)) * SYNC_PAGE_KEYS));
+    const page = this.store.keysInHashRange(from, Math.min(HASH_SPACE, from + span), SYNC_PAGE_KEYS);
     const digests: KeyDigest[] = [];
-    for (let i = 0; i < page.length; i++) {
+    // More than a page only when many keys share one hash; the peer takes a page at most.
+    for (let i = 0; i < page.keys.length && digests.length < SYNC_PAGE_KEYS; i++) {
       // Hashing a page of values at once held the node for 5-11 ms under load.
       if (i > 0 && i % SYNC_DIGESTS_PER_TURN === 0) await nextTurn();
-      const key = page[i]!;
+      const key = page.keys[i]!;
       const v = this.store.get(key);
       if (v !== undefined && this.shares(key, this.selfId, peerId)) digests.push(digestOf(key, v));
     }
-    const answer = await peer.sync(after, upTo, digests);
-    const end = answer.coveredUpTo || upTo;
-    const inRange = (key: string): boolean => (after === '' || key > after) && (end === '' || key <= end);
-    const newer = answer.newer.filter((it) => inRange(it.key) && this.shares(it.key, this.selfId, peerId));
+    const answer = await peer.sync(from, page.end, digests);
+    const end = answer.coveredTo;
+    if (!(Number.isInteger(end) && end > from && end <= page.end)) {
+      throw new KvError('InvalidRequest', `node ${peerId} answered for hashes up to ${end}, outside the range asked`);
+    }
+    const inRange = (key: string): boolean => {
+      const h = hashKey(key);
+      return h >= from && h < end && this.shares(key, this.selfId, peerId);
+    };
+    const newer = answer.newer.filter((it) => inRange(it.key));
     if (newer.length > 0) await this.applyLocal(newer);
     const wanted: KeyedVersion[] = [];
     for (const key of answer.missing) {
-      const v = inRange(key) && this.shares(key, this.selfId, peerId) ? this.store.get(key) : undefined;
+      const v = inRange(key) ? this.store.get(key) : undefined;
       if (v !== undefined) wanted.push({ key, version: v });
     }
     if (wanted.length > 0) await peer.apply(wanted);
     this.counters.syncReceived += newer.length;
     this.counters.syncSent += wanted.length;
-    this.cursors.set(peerId, end);
+    if (end === HASH_SPACE) this.counters.syncPasses++;
+    this.cursors.set(peerId, end === HASH_SPACE ? 0 : end);
   }
 
-  /** The peer's side of a step: compare its digests of (after, upTo] with our keys. */
-  async answer(fromNode: number, after: string, upTo: string, digests: readonly KeyDigest[]): Promise<SyncAnswer> {
+  /** The peer's side of a step: compare its digests of the keys with hashes in [from, to) with ours. */
+  async answer(fromNode: number, from: number, to: number, digests: readonly KeyDigest[]): Promise<SyncAnswer> {
     if (digests.length > SYNC_PAGE_KEYS) throw new KvError('InvalidRequest', `at most ${SYNC_PAGE_KEYS} digests per sync`);
-    await this.store.refreshKeyOrder(SYNC_KEY_LIST_STALE_MS);
-    const scanned = this.store.keysBetween(after || undefined, upTo || undefined, SYNC_SCAN_KEYS_MAX + 1, AS_REFRESHED);
-    let coveredUpTo = scanned.length > SYNC_SCAN_KEYS_MAX ? scanned[SYNC_SCAN_KEYS_MAX - 1]! : '';
-    const within = (key: string): boolean => (after === '' || key > after) && (upTo === '' || key <= upTo) && (coveredUpTo === '' || key <= coveredUpTo);
-    const ours = scanned.slice(0, SYNC_SCAN_KEYS_MAX).filter((k) => this.shares(k, this.selfId, fromNode) && this.store.has(k));
-    const theirs = digests.filter((d) => within(d.key) && this.shares(d.key, this.selfId, fromNode));
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= HASH_SPACE)) {
+      throw new KvError('InvalidRequest', `a sync range is part of [0, ${HASH_SPACE}) with its start before its end`);
+    }
+    const scanned = this.store.keysInHashRange(from, to, SYNC_SCAN_KEYS_MAX);
+    let coveredTo = scanned.end;
+    const ours = scanned.keys.filter((k) => this.shares(k, this.selfId, fromNode) && this.store.has(k));
+    const theirs = digests.filter((d) => {
+      const h = hashKey(d.key);
+      return h >= from && h < coveredTo && this.shares(d.key, this.selfId, fromNode);
+    });
     const diff = diffRange(ours, (k) => this.store.get(k), theirs);
-    // Send in key order, stopping at the byte budget; what is left waits for a later pass.
+    // Send in hash order, stopping at the byte budget; what is left waits for a later pass.
+    const send = diff.send.map((key) => ({ key, h: hashKey(key) })).sort((x, y) => x.h - y.h);
     const newer: KeyedVersion[] = [];
     let bytes = 0;
-    for (const key of diff.send.sort()) {
+    for (const { key, h } of send) {
       const version = this.store.get(key)!;
       bytes += key.length + version.value.length;
-      if (bytes > SYNC_REPLY_BYTES_MAX && newer.length > 0) {
-        coveredUpTo = newer[newer.length - 1]!.key;
+      // Cut between hashes, never inside one (the caller keeps only hashes before the cut).
+      if (bytes > SYNC_REPLY_BYTES_MAX && newer.length > 0 && h > from) {
+        coveredTo = h;
+        while (newer.length > 0 && hashKey(newer[newer.length - 1]!.key) === h) newer.pop();
         break;
       }
       newer.push({ key, version });
     }
-    const missing = diff.fetch.filter((k) => coveredUpTo === '' || k <= coveredUpTo);
-    return { newer, missing, coveredUpTo };
+    const missing = diff.fetch.filter((k) => hashKey(k) < coveredTo);
+    return { newer, missing, coveredTo };
   }
 }

@@ -148,12 +148,12 @@ export class RemoteReplica implements Replica, SyncPeer {
   }
 
   /** One anti-entropy exchange (see repair/anti-entropy.ts). */
-  async sync(after: string, upTo: string, digests: KeyDigest[]): Promise<SyncAnswer> {
+  async sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     const wire = digests.map(
       (d) => new types.Digest({ key: Buffer.from(d.key, 'latin1'), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
     );
     const reply = await this.connection
-      .call((c) => c.sync(this.secret, this.selfId, Buffer.from(after, 'latin1'), Buffer.from(upTo, 'latin1'), wire), this.timeoutMs)
+      .call((c) => c.sync(this.secret, this.selfId, from as never, to as never, wire), this.timeoutMs)
       .catch(rethrow);
     return {
       newer: reply.newer.map((m) => ({
@@ -161,7 +161,7 @@ export class RemoteReplica implements Replica, SyncPeer {
         version: { value: m.value.toString('latin1'), ts: int64ToNumber(m.ts), deleted: m.deleted },
       })),
       missing: reply.missing.map((k) => k.toString('latin1')),
-      coveredUpTo: reply.coveredUpTo.toString('latin1'),
+      coveredTo: int64ToNumber(reply.coveredTo),
     };
   }
 

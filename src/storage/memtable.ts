@@ -35,6 +35,8 @@ export interface VersionBytes {
 }
 
 const INITIAL_SLOTS = 1024;
+/** Key hashes are unsigned 32-bit: [0, HASH_SPACE). */
+export const HASH_SPACE = 2 ** 32;
 /** `locs` of a slot that holds no key. */
 const FREE = -1;
 
@@ -51,8 +53,14 @@ export class Memtable implements ArenaOwner {
   private count = 0;
   /** Bytes of all keys, summed. */
   private keyBytes = 0;
-  /** The hash index: slot + 1 per entry, 0 for empty; its length is a power of two. */
+  /**
+   * The hash index: slot + 1 per entry, 0 for empty; its length is a power
+   * of two. A key's home position is the high bits of its hash, so index
+   * order follows hash order (see keysInHashRange).
+   */
   private index = new Int32Array(INITIAL_SLOTS * 2);
+  /** hash >>> shift is a key's home position in the index. */
+  private shift = 32 - Math.log2(INITIAL_SLOTS * 2);
   /** All keys in byte order, built on demand for paging. */
   private sorted: SortedKeys | null = null;
   /** Counts keys coming and going; `sorted` holds the keys as of `sortedVersion`. */
@@ -164,6 +172,58 @@ export class Memtable implements ArenaOwner {
   }
 
   /**
+   * The keys whose hash (hashKey, unsigned) is in [from, to), to at most
+   * 2^32, in hash order: how anti-entropy pages through keys without sorting
+   * them. A key sits in the index at or after its home position, the high
+   * bits of its hash, in the run of filled positions that starts there; so
+   * the keys of a hash range are found by reading the range's home
+   * positions and the rest of the run after them. When there are more than
+   * `max`, the range is cut short at a hash boundary and `end` (exclusive)
+   * says where; only keys sharing one hash can take the answer past `max`.
+   */
+  keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number } {
+    assert(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= HASH_SPACE, 'a hash range is a non-empty part of [0, 2^32)');
+    const slots = this.slotsInHashRange(from, to);
+    slots.sort((x, y) => this.hashes[x]! - this.hashes[y]!);
+    let end = to;
+    if (slots.length > max) {
+      const cut = this.hashes[slots[max]!]!;
+      // Past max, all of one hash; rather than no progress, take that hash whole.
+      end = cut > from ? cut : from + 1;
+      let n = 0;
+      while (n < slots.length && this.hashes[slots[n]!]! < end) n++;
+      slots.length = n;
+    }
+    return { keys: slots.map((i) => this.arena.key(this.locs[i]!)), end };
+  }
+
+  /**
+   * The slots of the keys with hashes in [from, to). Positions are read as
+   * linear: L and L + size are the same position, and a key whose run wraps
+   * past the end of the index is counted at the one linear position within
+   * `size` after its home, so each key is counted once.
+   */
+  private slotsInHashRange(from: number, to: number): number[] {
+    const { index, hashes, shift } = this;
+    const size = index.length;
+    const mask = size - 1;
+    const first = from >>> shift;
+    const last = (to - 1) >>> shift;
+    const out: number[] = [];
+    for (let at = first; at < last + size; at++) {
+      const e = index[at & mask]!;
+      if (e === 0) {
+        if (at > last) break; // no run from a home in range goes on past an empty position
+        continue;
+      }
+      const h = hashes[e - 1]!;
+      const fromHome = at - (h >>> shift);
+      if (h >= from && h < to && fromHome >= 0 && fromHome < size) out.push(e - 1);
+    }
+    return out;
+  }
+
+  /**
    * Makes the sorted key list at most `staleOkMs` old without stopping the
    * node: the sort runs KEY_SORT_SLICE_MS at a time, then rests
    * KEY_SORT_REST_MS with the event loop free (in one go it takes most of a
@@ -260,7 +320,7 @@ export class Memtable implements ArenaOwner {
     const h = hashKey(key);
     const index = this.index;
     const mask = index.length - 1;
-    for (let p = h & mask; ; p = (p + 1) & mask) {
+    for (let p = h >>> this.shift; ; p = (p + 1) & mask) {
       const e = index[p]!;
       if (e === 0) return -1;
       if (this.hashes[e - 1] === h && this.arena.keyEquals(this.locs[e - 1]!, key)) return p;
@@ -272,6 +332,7 @@ export class Memtable implements ArenaOwner {
     if ((this.count + 1) > MEMTABLE_LOAD_MAX * this.index.length) {
       const old = this.index;
       this.index = new Int32Array(old.length * 2);
+      this.shift--;
       for (const e of old) if (e !== 0) this.place(e - 1);
     }
     this.place(slot);
@@ -281,7 +342,7 @@ export class Memtable implements ArenaOwner {
   private place(slot: number): void {
     const index = this.index;
     const mask = index.length - 1;
-    let p = this.hashes[slot]! & mask;
+    let p = this.hashes[slot]! >>> this.shift;
     while (index[p] !== 0) p = (p + 1) & mask;
     index[p] = slot + 1;
   }
@@ -295,7 +356,7 @@ export class Memtable implements ArenaOwner {
     const mask = index.length - 1;
     let gap = pos;
     for (let p = (pos + 1) & mask; index[p] !== 0; p = (p + 1) & mask) {
-      const home = this.hashes[index[p]! - 1]! & mask;
+      const home = this.hashes[index[p]! - 1]! >>> this.shift;
       // The entry may move back to the gap unless its home lies after the gap (cyclically).
       if (((p - home) & mask) >= ((p - gap) & mask)) {
         index[gap] = index[p]!;
@@ -324,7 +385,11 @@ function widen<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T
   return to;
 }
 
-/** FNV-1a over the key's bytes, then MurmurHash3's final mix (the index uses the low bits, FNV's weakest). */
+/**
+ * FNV-1a over the key's bytes, then MurmurHash3's final mix, so that every
+ * bit depends on every byte (the index uses the high bits). Anti-entropy
+ * pages through keys by this hash, so all nodes must compute it alike.
+ */
 export function hashKey(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);

@@ -225,9 +225,9 @@ export class ReplicaStore {
     return { arenaBytes: this.committed.arenaBytes, arenaLiveBytes: this.committed.arenaLiveBytes };
   }
 
-  /** Sorts the key list in slices if it is more than `staleOkMs` old (see Memtable.refreshSortedKeys). */
-  refreshKeyOrder(staleOkMs: number): Promise<void> {
-    return this.committed.refreshSortedKeys(staleOkMs);
+  /** Committed keys with hashes in [from, to), at most about `max` (see Memtable.keysInHashRange). */
+  keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number } {
+    return this.committed.keysInHashRange(from, to, max);
   }
 
   /** Up to `limit` keys in (after, upTo], in byte order; undefined bounds are open. */

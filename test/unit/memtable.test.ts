@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../../src/common/limits';
-import { Memtable, Stored } from '../../src/storage/memtable';
+import { HASH_SPACE, hashKey, Memtable, Stored } from '../../src/storage/memtable';
 import { Gen, seedNote, testSeed } from './prng';
 
 const v = (ts: number, value = `v${ts}`, deleted = false) => ({ value, ts, deleted });
@@ -194,4 +194,89 @@ test('tombstonesBefore lists the tombstones older than a cutoff, with their log 
   t.deepEqual(m.tombstonesBefore(20), [{ key: 'old-tomb', seq: 1 }]);
   t.deepEqual(m.tombstonesBefore(31).map((e) => e.key).sort(), ['new-tomb', 'old-tomb']);
   t.deepEqual(m.tombstonesBefore(10), []);
+});
+
+/** The keys of `keys` with hashes in [from, to), in hash order (ties in any order): what keysInHashRange should find. */
+function inHashRange(keys: Iterable<string>, from: number, to: number): string[] {
+  return [...keys].filter((k) => hashKey(k) >= from && hashKey(k) < to).sort((a, b) => hashKey(a) - hashKey(b) || (a < b ? -1 : 1));
+}
+
+/** keysInHashRange's answer, ties put in byte order so it compares with inHashRange. */
+function hashRange(m: Memtable, from: number, to: number, max: number): { keys: string[]; end: number } {
+  const r = m.keysInHashRange(from, to, max);
+  return { keys: [...r.keys].sort((a, b) => hashKey(a) - hashKey(b) || (a < b ? -1 : 1)), end: r.end };
+}
+
+test('property: keysInHashRange finds exactly the keys of a hash range, cut at a hash boundary past max', (t) => {
+  const seed = testSeed();
+  const g = new Gen(seed);
+  const m = new Memtable();
+  const model = new Set<string>();
+  // Up and down through several index sizes; many deletes exercise the index's backward shifts.
+  for (let round = 0; round < 6; round++) {
+    const target = g.int(0, 5000);
+    for (let step = 0; step < 3000; step++) {
+      const key = g.bytes(0, 5);
+      if (model.size > target && g.bool(0.7)) {
+        const gone = model.values().next().value as string;
+        m.delete(gone);
+        model.delete(gone);
+      } else {
+        m.set(key, v(step + 1), step + 1);
+        model.add(key);
+      }
+    }
+    // Keys hashed into the last few home positions, so that their run wraps past the index's end.
+    for (let i = 0, added = 0; added < 30; i++) {
+      const key = `top${round}-${i}`;
+      if (hashKey(key) < HASH_SPACE - 2 ** 22) continue;
+      m.set(key, v(i + 1), i + 1);
+      model.add(key);
+      added++;
+    }
+    for (let probe = 0; probe < 40; probe++) {
+      // Small ranges, ranges around the top of the space (runs wrap there), and the whole space.
+      const kind = g.int(0, 2);
+      const from = kind === 2 ? 0 : kind === 1 ? HASH_SPACE - g.int(1, 2 ** 24) : g.int(0, HASH_SPACE - 1);
+      const to = kind === 2 ? HASH_SPACE : Math.min(HASH_SPACE, from + g.int(1, 2 ** g.int(0, 32)));
+      const max = g.bool(0.5) ? model.size + 1 : g.int(1, 50);
+      const want = inHashRange(model, from, to);
+      const got = hashRange(m, from, to, max);
+      const note = `${seedNote(seed)}: round ${round}, [${from}, ${to}) max ${max}`;
+      if (want.length <= max) {
+        t.deepEqual(got, { keys: want, end: to }, note);
+      } else {
+        t.true(got.end > from && got.end < to, `${note}: cut inside the range`);
+        t.deepEqual(got.keys, inHashRange(model, from, got.end), `${note}: the keys before the cut`);
+        t.true(got.keys.length <= max, `${note}: at most max (no shared hashes among random keys this few)`);
+      }
+    }
+    // Paging through the whole space visits every key once.
+    const seen: string[] = [];
+    for (let from = 0; from < HASH_SPACE; ) {
+      const page = m.keysInHashRange(from, HASH_SPACE, g.int(1, 500));
+      seen.push(...page.keys);
+      from = page.end;
+    }
+    t.deepEqual(seen.sort(), [...model].sort(), `${seedNote(seed)}: round ${round}: pages cover every key once`);
+  }
+});
+
+test('keysInHashRange keeps keys sharing a hash together, even past max', (t) => {
+  // Two keys with one hash: found by trying keys until a hash repeats (about 80,000 tries).
+  const byHash = new Map<number, string>();
+  let pair: [string, string] | undefined;
+  for (let i = 0; pair === undefined; i++) {
+    const k = `c${i}`;
+    const other = byHash.get(hashKey(k));
+    if (other !== undefined) pair = [other, k];
+    byHash.set(hashKey(k), k);
+  }
+  const h = hashKey(pair[0]);
+  const m = new Memtable();
+  for (const [i, k] of [...pair, 'x', 'y', 'z'].entries()) m.set(k, v(i + 1), i + 1);
+  const got = m.keysInHashRange(h, HASH_SPACE, 1);
+  t.deepEqual([...got.keys].sort(), [...pair].sort());
+  t.is(got.end, h + 1);
+  t.throws(() => m.keysInHashRange(5, 5, 10), { message: /non-empty/ });
 });
