@@ -48,7 +48,7 @@ detach=()
 command -v setsid >/dev/null 2>&1 && detach=(setsid)
 pids=()
 for id in "${ids[@]}"; do
-  "${detach[@]}" node "$node_main" --cluster "$cluster" --id "$id" --data "$data" \
+  "${detach[@]}" node "${node_v8_flags[@]}" "$node_main" --cluster "$cluster" --id "$id" --data "$data" \
     >> "$data/logs/node-$id.log" 2>&1 < /dev/null &
   echo $! > "$data/node-$id.pid"
   pids+=("$!")

@@ -23,6 +23,7 @@ import { NodeAdmin } from '../client/client';
 import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { waitFor } from '../harness/local-cluster';
+import { NODE_V8_FLAGS } from '../node/v8-flags';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
@@ -232,7 +233,7 @@ export class NetnsCluster implements ChaosCluster {
     if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
     const fd = openSync(this.logFile(id), 'a');
     // `ip netns exec` enters the namespace and execs node in place: the child's pid is the node's.
-    const args = ['netns', 'exec', this.net.nodeNs(id), process.execPath, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir];
+    const args = ['netns', 'exec', this.net.nodeNs(id), process.execPath, ...NODE_V8_FLAGS, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir];
     const child = spawn('ip', args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.children.set(id, child);

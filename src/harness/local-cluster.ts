@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { KvClient, NodeAdmin } from '../client/client';
 import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
+import { NODE_V8_FLAGS } from '../node/v8-flags';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const POLL_MS = 50;
@@ -135,7 +136,7 @@ export class LocalCluster {
     const fd = openSync(this.logFile(id), 'a');
     const child = spawn(
       process.execPath,
-      [...this.execArgv, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir, ...this.nodeArgs(id), ...extraArgs],
+      [...NODE_V8_FLAGS, ...this.execArgv, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir, ...this.nodeArgs(id), ...extraArgs],
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
