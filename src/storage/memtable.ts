@@ -183,7 +183,7 @@ export class Memtable implements ArenaOwner {
    */
   keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number } {
     assert(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= HASH_SPACE, 'a hash range is a non-empty part of [0, 2^32)');
-    const slots = this.slotsInHashRange(from, to);
+    const slots = this.slotsInHashRange(from, to, max);
     slots.sort((x, y) => this.hashes[x]! - this.hashes[y]!);
     let end = to;
     if (slots.length > max) {
@@ -198,12 +198,16 @@ export class Memtable implements ArenaOwner {
   }
 
   /**
-   * The slots of the keys with hashes in [from, to). Positions are read as
-   * linear: L and L + size are the same position, and a key whose run wraps
-   * past the end of the index is counted at the one linear position within
-   * `size` after its home, so each key is counted once.
+   * The slots of the keys with hashes in [from, to), or, when there are more
+   * than `max`, at least the `max` + 1 with the lowest hashes: once that many
+   * are found, the scan stops at the next empty position, past which every
+   * key's home (so its hash) is higher than theirs. So the work is bounded by
+   * `max`, not by the range asked. Positions are read as linear: L and
+   * L + size are the same position, and a key whose run wraps past the end of
+   * the index is counted at the one linear position within `size` after its
+   * home, so each key is counted once.
    */
-  private slotsInHashRange(from: number, to: number): number[] {
+  private slotsInHashRange(from: number, to: number, max: number): number[] {
     const { index, hashes, shift } = this;
     const size = index.length;
     const mask = size - 1;
@@ -213,7 +217,8 @@ export class Memtable implements ArenaOwner {
     for (let at = first; at < last + size; at++) {
       const e = index[at & mask]!;
       if (e === 0) {
-        if (at > last) break; // no run from a home in range goes on past an empty position
+        // No run from a home in range goes on past an empty position.
+        if (at > last || out.length > max) break;
         continue;
       }
       const h = hashes[e - 1]!;
