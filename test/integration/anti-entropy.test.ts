@@ -53,3 +53,42 @@ test('versions held by one replica only reach the others', async (t) => {
     await c.destroy();
   }
 });
+
+test('sync checks its hash range, caller and secret, and answers for the range asked', async (t) => {
+  const c = await LocalCluster.start({ settings: { antiEntropyIntervalMs: 0 } });
+  try {
+    const ring = new Ring(c.config.nodes, 3);
+    const client = c.client();
+    await client.put('apple', 'red', 'ALL');
+    const [a, b] = ring.replicas('apple');
+    const node = c.config.nodes[b!]!;
+    const conn = new RpcConnection({ host: node.host, port: node.port, frameBytesMax: 1 << 20 });
+    const sync = (secret: string, from: number, lo: unknown, hi: unknown): Promise<types.SyncReply> =>
+      conn.call((cl) => cl.sync(secret, from, lo as never, hi as never, []), 2000);
+    try {
+      const refused: [number, unknown, unknown, RegExp][] = [
+        [b!, 0, 2 ** 32, /another node/],
+        [a!, 5, 5, /start before its end/],
+        [a!, 0, 2 ** 32 + 1, /start before its end/],
+        [a!, -1, 10, /start before its end/],
+        [a!, null, 10, /needs fromHash/],
+      ];
+      for (const [from, lo, hi, message] of refused) {
+        const err = await sync(c.config.secret, from, lo, hi).catch((e) => e);
+        t.true(err instanceof types.InvalidRequest, `[${String(lo)}, ${String(hi)}) from ${from}: ${String(err)}`);
+        t.regex(String(err.message), message);
+      }
+      t.true((await sync('wrong', a!, 0, 2 ** 32).catch((e) => e)) instanceof types.Unauthorized);
+      // No digests from the caller: the callee sends what it has in the range.
+      const reply = await sync(c.config.secret, a!, 0, 2 ** 32);
+      t.deepEqual(reply.newer.map((m) => m.key.toString()), ['apple']);
+      t.is(Number(reply.coveredTo), 2 ** 32);
+    } finally {
+      conn.close();
+    }
+    t.is((await client.get('apple', 'ONE')).value?.toString(), 'red', 'the node still serves');
+    client.close();
+  } finally {
+    await c.destroy();
+  }
+});
