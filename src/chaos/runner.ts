@@ -65,11 +65,11 @@ const FINAL_READ_CONCURRENCY = 16;
 const VIOLATIONS_SHOWN_PER_KIND = 5;
 
 /**
- * The chaos cluster's settings: anti-entropy steps every 250 ms instead of
- * every 5 s, so that a pass over the run's few thousand keys fits in the
+ * The chaos cluster's settings: anti-entropy steps every 25 ms instead of
+ * every 500 ms, so that a pass over the run's few thousand keys fits in the
  * settle bound. Everything else is the default.
  */
-const CHAOS_SETTINGS: Partial<Settings> = { antiEntropyIntervalMs: 250 };
+const CHAOS_SETTINGS: Partial<Settings> = { antiEntropyIntervalMs: 25 };
 
 async function openCluster(mode: Mode, log: (line: string) => void): Promise<ChaosCluster> {
   if (mode === 'netns') {

@@ -55,7 +55,7 @@ export const DEFAULT_SETTINGS: Settings = {
   heartbeatIntervalMs: 500,
   failureTimeoutMs: 2000,
   sqliteSynchronous: 'NORMAL',
-  antiEntropyIntervalMs: 5000,
+  antiEntropyIntervalMs: 500,
 };
 
 export class ConfigError extends Error {

@@ -18,7 +18,7 @@
  * leaves every pair of replicas equal. Work per step is bounded by the page
  * size, SYNC_SCAN_KEYS_MAX and SYNC_REPLY_BYTES_MAX; a full pass over a
  * million keys with three peers takes four hours at the default pace of one
- * step every 5 s.
+ * step of about SYNC_PAGE_KEYS keys every 500 ms.
  */
 import { KvError } from '../common/errors';
 import { setImmediate as nextTurn } from 'node:timers/promises';
