@@ -66,8 +66,8 @@ export interface FrameGeneratorOptions {
   /** The node's frame limit; a frame above it is refused on its length prefix. */
   readonly frameBytesMax: number;
   /**
-   * The real cluster secret. When given, some replicate, readLocal and dump
-   * calls carry it, so the validation behind the secret check is reached too.
+   * The real cluster secret. When given, some replicate, readLocal, dump and
+   * sync calls carry it, so the validation behind the secret check is reached too.
    * hello and setClockOffset never carry it: with the secret they are trusted
    * control calls (mark a peer up, move the clock), not input to validate.
    */
@@ -75,11 +75,11 @@ export interface FrameGeneratorOptions {
 }
 
 /** The methods of idl/kv.thrift. */
-export const METHODS = ['put', 'get', 'remove', 'ping', 'replicate', 'readLocal', 'hello', 'dump', 'setClockOffset'] as const;
+export const METHODS = ['put', 'get', 'remove', 'ping', 'replicate', 'readLocal', 'hello', 'dump', 'sync', 'setClockOffset'] as const;
 export type MethodName = (typeof METHODS)[number];
-const INTERNODE: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'hello', 'dump', 'setClockOffset']);
+const INTERNODE: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'hello', 'dump', 'sync', 'setClockOffset']);
 /** Internode calls that may carry the real secret (see FrameGeneratorOptions.secret). */
-const SECRET_BEARING: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'dump']);
+const SECRET_BEARING: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'dump', 'sync']);
 
 /** Names that are not methods, including ones that probe property lookup on the processor. */
 const UNKNOWN_NAMES = [
@@ -98,11 +98,13 @@ const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   readLocal: [[1, TType.STRING, 'secret'], [2, TType.LIST, 'keys']],
   hello: [[1, TType.STRING, 'secret'], [2, TType.I32, 'fromNode'], [3, TType.I64, 'clock']],
   dump: [[1, TType.STRING, 'secret'], [2, TType.STRING, 'startAfter'], [3, TType.I32, 'limit']],
+  sync: [[1, TType.STRING, 'secret'], [2, TType.I32, 'fromNode'], [3, TType.I64, 'fromHash'], [4, TType.I64, 'toHash'], [5, TType.LIST, 'digests']],
   setClockOffset: [[1, TType.STRING, 'secret'], [2, TType.I32, 'offsetMs']],
 };
 const MUTATION: readonly ArgSpec[] = [[1, TType.STRING, 'key'], [2, TType.STRING, 'value'], [3, TType.I64, 'ts'], [4, TType.BOOL, 'deleted']];
+const DIGEST: readonly ArgSpec[] = [[1, TType.STRING, 'key'], [2, TType.I64, 'ts'], [3, TType.BOOL, 'deleted'], [4, TType.I32, 'valueHash']];
 /** What each list argument holds. */
-const LIST_ELEMENT: Partial<Record<MethodName, number>> = { replicate: TType.STRUCT, readLocal: TType.STRING };
+const LIST_ELEMENT: Partial<Record<MethodName, number>> = { replicate: TType.STRUCT, readLocal: TType.STRING, sync: TType.STRUCT };
 
 /** Types the runtime can skip; a field of any other type id makes it throw. */
 const SKIPPABLE = [TType.BOOL, TType.BYTE, TType.DOUBLE, TType.I16, TType.I32, TType.I64, TType.STRING, TType.STRUCT, TType.MAP, TType.SET, TType.LIST] as const;
@@ -152,7 +154,7 @@ const LENGTH_LIE_MAX = 8;
 
 const CATEGORY_WEIGHTS: readonly (readonly [FrameCategory, number])[] = [['random', 15], ['call', 50], ['mutation', 25], ['length', 10]];
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
-  ['put', 18], ['get', 12], ['remove', 8], ['ping', 10], ['replicate', 10], ['readLocal', 8], ['hello', 6], ['dump', 6], ['setClockOffset', 5],
+  ['put', 18], ['get', 12], ['remove', 8], ['ping', 10], ['replicate', 10], ['readLocal', 8], ['hello', 6], ['dump', 6], ['sync', 6], ['setClockOffset', 5],
   ['unknown', 12],
 ];
 /** Probability that a call frame gets one encoding defect. */
@@ -283,7 +285,7 @@ function isValidLevel(v: WireValue | undefined): boolean {
 }
 
 /** The handler's verdict (node/handler.ts) on a well-formed call's effective arguments. */
-function handlerVerdict(method: MethodName, args: Map<number, WireValue>, options: FrameGeneratorOptions): 'ok' | 'invalid' | 'unauthorized' {
+function handlerVerdict(method: MethodName, args: Map<number, WireValue>, options: FrameGeneratorOptions): 'ok' | 'invalid' | 'unauthorized' | 'any' {
   const verdict = (valid: boolean): 'ok' | 'invalid' => (valid ? 'ok' : 'invalid');
   if (INTERNODE.has(method)) {
     const s = args.get(1);
@@ -317,11 +319,42 @@ function handlerVerdict(method: MethodName, args: Map<number, WireValue>, option
       return verdict(args.get(2)?.kind === 'i32');
     case 'dump':
       return 'ok';
+    case 'sync':
+      return syncVerdict(args);
     case 'setClockOffset': {
       const o = args.get(2);
       return verdict(o?.kind === 'i32' && Math.abs(o.v) <= 3_600_000);
     }
   }
+}
+
+/** The largest hash bound (2^32): sync ranges are parts of [0, 2^32). */
+const HASH_SPACE = 1n << 32n;
+/** Digests one sync may carry (SYNC_PAGE_KEYS). */
+const SYNC_DIGESTS_MAX = 100;
+/** fromNode values below this may name a node of the fuzzed cluster (possibly the callee itself). */
+const NODE_IDS_MAYBE = 16;
+
+/**
+ * sync's verdict. A fromNode that may name a node leaves it open: the
+ * callee refuses its own id, and the generator does not know which node
+ * gets the frame, so a call valid in every other way may get either answer.
+ */
+function syncVerdict(args: Map<number, WireValue>): 'ok' | 'invalid' | 'any' {
+  const from = args.get(2);
+  const lo = args.get(3);
+  const hi = args.get(4);
+  const list = args.get(5);
+  if (from?.kind !== 'i32' || from.v < 0 || from.v >= NODE_IDS_MAYBE) return 'invalid';
+  if (list?.kind !== 'list' || list.items.length > SYNC_DIGESTS_MAX) return 'invalid';
+  const digestsOk = list.items.every((d) => {
+    if (d.kind !== 'struct') return false;
+    const f = effectiveFields(d.fields, DIGEST);
+    const ts = f.get(2);
+    return isValidKey(f.get(1)) && ts?.kind === 'i64' && ts.v >= 0n && ts.v <= TS_SAFE_MAX;
+  });
+  const rangeOk = lo?.kind === 'i64' && hi?.kind === 'i64' && lo.v >= 0n && lo.v < hi.v && hi.v <= HASH_SPACE;
+  return digestsOk && rangeOk ? 'any' : 'invalid';
 }
 
 /** The generator. `next()` returns frames forever; the sequence depends only on the seed and options. */
@@ -644,6 +677,13 @@ export class FrameGenerator {
       case 'clock':
         value = { kind: 'i64', v: r.pick([0n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32()) << 20n]) };
         break;
+      case 'fromHash':
+      case 'toHash':
+        value = { kind: 'i64', v: r.pick([0n, 1n, HASH_SPACE - 1n, HASH_SPACE, HASH_SPACE + 1n, -1n, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32())]) };
+        break;
+      case 'digests':
+        value = { kind: 'list', elemType: TType.STRUCT, items: this.digests(tags) };
+        break;
       case 'startAfter':
         value = bin(r.chance(0.3) ? Buffer.alloc(0) : r.bytes(r.range(1, 16)));
         break;
@@ -762,6 +802,22 @@ export class FrameGenerator {
       if (r.chance(0.1)) fs.push(...this.extraFields(1, MUTATION, tags));
       if (realSecret) tags.push('replicate:with-secret');
       return { kind: 'struct', fields: r.chance(0.1) ? this.shuffled(fs) : fs } as WireValue;
+    });
+  }
+
+  /** Anti-entropy digests: mostly valid, some with a key or timestamp missing or bad; sometimes more than a sync takes. */
+  private digests(tags: string[]): WireValue[] {
+    const r = this.r;
+    const n = r.weighted([[0, 1], [1, 4], [r.range(2, LIST_ITEMS_MAX), 3], [SYNC_DIGESTS_MAX + 1, 1]] as const);
+    tags.push(n === 0 ? 'digests:empty-list' : n > SYNC_DIGESTS_MAX ? 'digests:too-many' : 'digests:some');
+    return Array.from({ length: n }, () => {
+      const fs: WireField[] = [];
+      if (!r.chance(0.05)) fs.push(field(1, bin(n > SYNC_DIGESTS_MAX ? r.pick(this.keyPool) : this.key(tags, 'digest-key', false))));
+      const ts = r.weighted<bigint | null>([[BigInt(r.range(0, TS_OLD_MAX)), 8], [-1n, 1], [TS_SAFE_MAX + 1n, 1], [null, 1]]);
+      if (ts !== null) fs.push(field(2, { kind: 'i64', v: ts }));
+      if (r.chance(0.8)) fs.push(field(3, { kind: 'bool', v: r.chance(0.2) }));
+      if (r.chance(0.8)) fs.push(field(4, i32(r.uint32() | 0)));
+      return { kind: 'struct', fields: fs } as WireValue;
     });
   }
 

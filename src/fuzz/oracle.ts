@@ -12,7 +12,7 @@ export const UNKNOWN_METHOD_TEXT = 'Unknown function';
 /** Result-struct field ids of the IDL's declared exceptions, per method. */
 const CLIENT_CALLS = new Set(['put', 'get', 'remove']);
 const INVALID_ID: Record<string, number> = {
-  put: 1, get: 1, remove: 1, ping: 1, replicate: 2, readLocal: 2, hello: 2, dump: 2, setClockOffset: 2,
+  put: 1, get: 1, remove: 1, ping: 1, replicate: 2, readLocal: 2, hello: 2, dump: 2, sync: 2, setClockOffset: 2,
 };
 const UNAUTHORIZED_ID = 1;
 /** Unavailable and TimedOut: legitimate answers to a valid put/get/remove. */

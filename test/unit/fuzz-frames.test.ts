@@ -12,6 +12,8 @@ import { judgeReply } from '../../src/fuzz/oracle';
 import { Random as FuzzRandom } from '../../src/common/random';
 import { decodeMessage, FrameSplitter, frame, MessageType, ThriftReader, ThriftWriter, TType } from '../../src/fuzz/thrift-wire';
 import { Handler } from '../../src/node/handler';
+import { Ring } from '../../src/partitioner/ring';
+import { AntiEntropy } from '../../src/repair/anti-entropy';
 import { ClientClass, frameReader, frameWriter, InputProtocol, OutputProtocol, ProcessorClass, types } from '../../src/rpc/thrift';
 
 const SECRET = 'the-cluster-secret-for-tests';
@@ -114,8 +116,14 @@ test('the reader splits frames, refuses bad lengths before buffering, and decode
 
 /** A stand-in for KvNode with just what the handler touches; every operation succeeds. */
 function stubNode(): unknown {
+  const nodes = ['A', 'H', 'P', 'W'].map((token, id) => ({ id, token }));
+  // The real anti-entropy answer (it checks the range and the digest count), over a store that holds nothing.
+  const emptyStore = { keysInHashRange: (_from: number, to: number) => ({ keys: [], end: to }), has: () => false, get: () => undefined };
+  const antiEntropy = new AntiEntropy(0, new Ring(nodes, 3), emptyStore as never, new Map(), () => true, async () => undefined);
   return {
-    config: { secret: SECRET, settings: { maxValueBytes: VALUE_BYTES_MAX_DEFAULT } },
+    id: 0,
+    antiEntropy,
+    config: { secret: SECRET, nodes, settings: { maxValueBytes: VALUE_BYTES_MAX_DEFAULT } },
     counters: { unauthorized: 0 },
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
     store: { get: () => undefined, getBytes: () => undefined },
