@@ -90,7 +90,8 @@ export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
 export const KEY_SORT_SLICE_MS = 4;
 /**
  * Milliseconds a sort in slices then leaves the node to its requests, so that
- * it takes at most about half of it. Going on at the next turn instead made
+ * it takes at most about half of it. (Only the inspector's dump sorts keys
+ * now; anti-entropy did, every 20 s, when this was measured.) Going on at the next turn instead made
  * the sort (90-180 ms under load) the largest part of the write tail: p99 at
  * 11,000 writes/s 11.6-16.9 ms against 11.4-12.6 ms with this rest.
  */
@@ -108,13 +109,11 @@ export const HINT_GRACE_MS = 50;
 /**
  * Keys compared with one peer in one anti-entropy step, about. Small pages
  * often (with the 500 ms default interval) rather than large ones rarely:
- * the same pace, in pieces of well under a millisecond (1000 keys every 5 s
+ * the same pace, in pieces of 0.2-0.3 ms at the median (1000 keys every 5 s
  * held nodes for 2-13 ms at a time under load, and p99 of writes at 11,000/s
  * was 10.3 ms against 8.8 ms; docs/benchmarks.md).
  */
 export const SYNC_PAGE_KEYS = 100;
-/** Digests an anti-entropy step computes before letting other work run. */
-export const SYNC_DIGESTS_PER_TURN = 100;
 /** Keys a node looks at when answering one anti-entropy step. */
 export const SYNC_SCAN_KEYS_MAX = 400;
 /** Bytes of values in one anti-entropy answer (the rest waits for the next step). */

@@ -21,8 +21,7 @@
  * step of about SYNC_PAGE_KEYS keys every 500 ms.
  */
 import { KvError } from '../common/errors';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { SYNC_DIGESTS_PER_TURN, SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
+import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
 import { Ring } from '../partitioner/ring';
 import { HASH_SPACE, hashKey } from '../storage/memtable';
 import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
@@ -88,10 +87,9 @@ export class AntiEntropy {
     const span = Math.max(1, Math.floor((HASH_SPACE / Math.max(1, this.store.size)) * SYNC_PAGE_KEYS));
     const page = this.store.keysInHashRange(from, Math.min(HASH_SPACE, from + span), SYNC_PAGE_KEYS);
     const digests: KeyDigest[] = [];
-    // More than a page only when many keys share one hash; the peer takes a page at most.
+    // A page is small enough to hash in one go (see SYNC_PAGE_KEYS). It holds
+    // more than a page only when many keys share one hash; the peer takes a page at most.
     for (let i = 0; i < page.keys.length && digests.length < SYNC_PAGE_KEYS; i++) {
-      // Hashing a page of values at once held the node for 5-11 ms under load.
-      if (i > 0 && i % SYNC_DIGESTS_PER_TURN === 0) await nextTurn();
       const key = page.keys[i]!;
       const v = this.store.get(key);
       if (v !== undefined && this.shares(key, this.selfId, peerId)) digests.push(digestOf(key, v));

@@ -230,11 +230,6 @@ export class ReplicaStore {
     return this.committed.keysInHashRange(from, to, max);
   }
 
-  /** Up to `limit` keys in (after, upTo], in byte order; undefined bounds are open. */
-  keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0): string[] {
-    return this.committed.keysBetween(after, upTo, limit, staleOkMs);
-  }
-
   /** Log rows holding superseded versions, not yet compacted away. */
   get garbageRows(): number {
     return this.garbage.length;
