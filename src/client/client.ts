@@ -74,7 +74,17 @@ function toBuffer(b: Bytes): Buffer {
   return typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
 }
 
+/**
+ * The key as one char per byte, for routing. A string key whose UTF-8 form
+ * has one byte per char is ASCII, and already that text: no decoding needed.
+ */
+export function keyText(given: Bytes, bytes: Buffer): string {
+  return typeof given === 'string' && given.length === bytes.length ? given : bytes.toString('latin1');
+}
+
 function levelCode(level: LevelName | string): number {
+  // Every request passes here: an exact name skips parsing.
+  if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return LEVEL_CODES[level];
   const name = parseLevel(level);
   if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
   return LEVEL_CODES[name];
@@ -158,7 +168,7 @@ export class KvClient {
    * requests cannot be sent. The whole order is only built after a failure:
    * this is every request's path.
    */
-  private async run<T>(key: Buffer | undefined, invoke: (c: Client) => Promise<T>): Promise<T> {
+  private async run<T>(key: string | undefined, invoke: (c: Client) => Promise<T>): Promise<T> {
     const n = this.endpoints.length;
     const ring = this.ring;
     let turn = this.current;
@@ -166,7 +176,7 @@ export class KvClient {
     if (ring !== undefined) {
       turn = this.turn;
       this.turn = (turn + 1) & 0x3fffffff;
-      if (key !== undefined) keyText = key.toString('latin1');
+      keyText = key;
     }
     const first = ring === undefined || keyText === undefined ? turn % n : ring.replicaAt(keyText, turn % ring.replicationFactor);
     let order: readonly number[] = [first];
@@ -185,6 +195,11 @@ export class KvClient {
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
   }
 
+  /** What token routing places by (undefined in node routing, which ignores keys). */
+  private routingKey(given: Bytes, bytes: Buffer): string | undefined {
+    return this.ring === undefined ? undefined : keyText(given, bytes);
+  }
+
   /** The error of a request that never left `node`, to try elsewhere; any other error is thrown. */
   private unsent(err: unknown, node: number): KvError {
     const e = toKvError(err);
@@ -198,14 +213,14 @@ export class KvClient {
   async put(key: Bytes, value: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = levelCode(level);
     const k = toBuffer(key);
-    const ts = await this.run(k, (c) => c.put(k, toBuffer(value), code));
+    const ts = await this.run(this.routingKey(key, k), (c) => c.put(k, toBuffer(value), code));
     return { ts: int64ToNumber(ts) };
   }
 
   async get(key: Bytes, level: LevelName | string): Promise<ReadResult> {
     const code = levelCode(level);
     const k = toBuffer(key);
-    const r: types.ReadResult = await this.run(k, (c) => c.get(k, code));
+    const r: types.ReadResult = await this.run(this.routingKey(key, k), (c) => c.get(k, code));
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
 
@@ -213,7 +228,7 @@ export class KvClient {
   async delete(key: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = levelCode(level);
     const k = toBuffer(key);
-    const ts = await this.run(k, (c) => c.remove(k, code));
+    const ts = await this.run(this.routingKey(key, k), (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };
   }
 

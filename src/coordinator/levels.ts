@@ -12,7 +12,17 @@ export const LEVEL_NAMES: readonly LevelName[] = ['ONE', 'QUORUM', 'ALL'];
 export const LEVEL_CODES: Record<LevelName, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
 
 export function levelFromCode(code: number): LevelName | undefined {
-  return LEVEL_NAMES.find((name) => LEVEL_CODES[name] === code);
+  // A switch, not a search: every request's level passes here.
+  switch (code) {
+    case 1:
+      return 'ONE';
+    case 2:
+      return 'QUORUM';
+    case 3:
+      return 'ALL';
+    default:
+      return undefined;
+  }
 }
 
 /** Parses a level as a person types it: case-insensitive. */

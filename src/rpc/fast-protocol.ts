@@ -188,11 +188,13 @@ export class NumberI64Reader extends runtime.TBinaryProtocol {
   }
 
   readI64(): number | Int64 {
-    const bytes: Buffer = this.trans.read(8);
-    const hi = bytes.readInt32BE(0);
-    const lo = bytes.readUInt32BE(4);
-    const n = hi * 4294967296 + lo;
-    return Number.isSafeInteger(n) ? n : new Int64(Buffer.from(bytes));
+    // Read in place from the frame (no 8-byte slice per i64: every read's reply carries one).
+    const t = this.trans as { inBuf: Buffer; readPos: number; ensureAvailable(n: number): void };
+    t.ensureAvailable(8);
+    const at = t.readPos;
+    const n = t.inBuf.readInt32BE(at) * 4294967296 + t.inBuf.readUInt32BE(at + 4);
+    t.readPos = at + 8;
+    return Number.isSafeInteger(n) ? n : new Int64(Buffer.from(t.inBuf.subarray(at, at + 8)));
   }
 }
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { KvClient, nodeOrder } from '../../src/client/client';
+import { KvClient, keyText, nodeOrder } from '../../src/client/client';
 import { isKvError } from '../../src/common/errors';
 
 const nodes = [
@@ -43,3 +43,19 @@ test('token routing needs every node\'s token and a sane replication factor', (t
   client.close();
   t.is(new KvClient(noTokens).routing, 'node', 'node routing is the default');
 });
+
+// Routing places a key by its bytes, one char per byte; an ASCII string is its
+// own byte text, anything else must be decoded from its UTF-8 bytes.
+const texts: [string, string | Buffer, string][] = [
+  ['an ASCII string is used as it is', 'key000123', 'key000123'],
+  ['a non-ASCII string routes by its UTF-8 bytes', 'pêche', 'p\xc3\xaache'],
+  ['a string of one char over 127', '\xff', '\xc3\xbf'],
+  ['a buffer routes by its bytes', Buffer.from([0x6b, 0xff, 0x00]), 'k\xff\x00'],
+];
+for (const [name, given, expected] of texts) {
+  test(`keyText: ${name}`, (t) => {
+    const bytes = typeof given === 'string' ? Buffer.from(given, 'utf8') : given;
+    t.is(keyText(given, bytes), expected);
+    t.is(keyText(given, bytes), bytes.toString('latin1'), 'always the latin1 reading of the bytes');
+  });
+}
