@@ -43,7 +43,21 @@ export function keyDigits(keys: number): number {
  * token range instead of one (see ringSpread).
  */
 export function formatKey(n: number, keys: number, spread: readonly string[] = ['']): string {
-  return spread[n % spread.length]! + KEY_PREFIX + String(n).padStart(keyDigits(keys), '0');
+  return keyFormatter(keys, spread)(n);
+}
+
+/**
+ * formatKey for one key space, with the width and prefixes worked out once:
+ * the benchmark formats a key for every operation.
+ */
+export function keyFormatter(keys: number, spread: readonly string[] = ['']): (n: number) => string {
+  const digits = keyDigits(keys);
+  const zeros = '0'.repeat(digits);
+  const prefixes = spread.map((p) => p + KEY_PREFIX);
+  return (n) => {
+    const s = String(n);
+    return prefixes[n % prefixes.length]! + (s.length < digits ? zeros.slice(s.length) + s : s);
+  };
 }
 
 /** First characters tried when looking for a prefix that lands in a node's range. */

@@ -4,7 +4,7 @@
  * coordinates its share of the requests.
  */
 import { LevelName } from '../coordinator/levels';
-import { formatKey, KeyChooser } from './keys';
+import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
@@ -72,20 +72,23 @@ function clientFor(clients: readonly BenchClient[], seq: number): BenchClient {
 export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Operation {
   const spec = WORKLOADS[name];
   if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.value);
-  return async (seq) => {
+  const format = keyFormatter(ctx.keys, ctx.spread);
+  return (seq) => {
     const client = clientFor(ctx.clients, seq);
     const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.float() < spec.readFraction);
-    const key = formatKey(ctx.chooser.next(), ctx.keys, ctx.spread);
+    const key = format(ctx.chooser.next());
     if (!isRead) return client.put(key, ctx.value, ctx.level);
-    const r = await client.get(key, ctx.level);
-    if (!r.found && spec.preload) throw new OperationError(NOT_FOUND_ERROR, `${key} not found`);
-    return r;
+    return client.get(key, ctx.level).then((r) => {
+      if (!r.found && spec.preload) throw new OperationError(NOT_FOUND_ERROR, `${key} not found`);
+      return r;
+    });
   };
 }
 
 /** Writes key number `seq`: operation k of a load writes key k, so `ops = keys` writes every key once. */
 export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | 'keys' | 'value' | 'spread'>): Operation {
-  return (seq) => clientFor(ctx.clients, seq).put(formatKey(seq, ctx.keys, ctx.spread), ctx.value, ctx.level);
+  const format = keyFormatter(ctx.keys, ctx.spread);
+  return (seq) => clientFor(ctx.clients, seq).put(format(seq), ctx.value, ctx.level);
 }
 
 async function echo(client: BenchClient, payload: Buffer): Promise<Buffer> {

@@ -54,9 +54,14 @@ export class Memtable implements ArenaOwner {
   /** Bytes of all keys, summed. */
   private keyBytes = 0;
   /**
-   * The hash index: slot + 1 per entry, 0 for empty; its length is a power
-   * of two. A key's home position is the high bits of its hash, so index
-   * order follows hash order (see keysInHashRange).
+   * The hash index: one 32-bit entry per position, 0 for empty; its length
+   * is a power of two, 2^(32 - shift). A key's home position is the high
+   * bits of its hash, so index order follows hash order (see
+   * keysInHashRange). An entry holds slot + 1 in its low bits (below the
+   * length, since the index grows before the keys reach it) and the hash's
+   * other, low `shift` bits above them (see entryTag): a probe compares
+   * those in the entry it has already read, instead of reading the slot's
+   * hash and key, each most likely a cache miss on a node with many keys.
    */
   private index = new Int32Array(INITIAL_SLOTS * 2);
   /** hash >>> shift is a key's home position in the index. */
@@ -134,7 +139,7 @@ export class Memtable implements ArenaOwner {
   delete(key: string): void {
     const pos = this.position(key);
     if (pos < 0) return;
-    const i = this.index[pos]! - 1;
+    const i = this.slotAt(pos);
     this.remove(pos);
     const loc = this.locs[i]!;
     this.keyBytes -= key.length;
@@ -221,9 +226,10 @@ export class Memtable implements ArenaOwner {
         if (at > last || out.length > max) break;
         continue;
       }
-      const h = hashes[e - 1]!;
+      const slot = (e & mask) - 1;
+      const h = hashes[slot]!;
       const fromHome = at - (h >>> shift);
-      if (h >= from && h < to && fromHome >= 0 && fromHome < size) out.push(e - 1);
+      if (h >= from && h < to && fromHome >= 0 && fromHome < size) out.push(slot);
     }
     return out;
   }
@@ -317,7 +323,18 @@ export class Memtable implements ArenaOwner {
   /** The slot holding `key`, or -1. */
   private find(key: string): number {
     const pos = this.position(key);
-    return pos < 0 ? -1 : this.index[pos]! - 1;
+    return pos < 0 ? -1 : this.slotAt(pos);
+  }
+
+  /** The slot of the entry at index position `pos` (not empty). */
+  private slotAt(pos: number): number {
+    return (this.index[pos]! & (this.index.length - 1)) - 1;
+  }
+
+  /** The high bits of an index entry for a key of hash `h`: the hash bits its home position leaves out. */
+  private entryTag(h: number): number {
+    const bits = 32 - this.shift;
+    return bits === 32 ? 0 : (h & ((1 << this.shift) - 1)) << bits;
   }
 
   /** Where in the index `key` sits, or -1. */
@@ -325,10 +342,13 @@ export class Memtable implements ArenaOwner {
     const h = hashKey(key);
     const index = this.index;
     const mask = index.length - 1;
+    const tag = this.entryTag(h);
     for (let p = h >>> this.shift; ; p = (p + 1) & mask) {
       const e = index[p]!;
       if (e === 0) return -1;
-      if (this.hashes[e - 1] === h && this.arena.keyEquals(this.locs[e - 1]!, key)) return p;
+      // Same tag: same low hash bits (and, almost always, a key with the
+      // same home). Only then is the key read from the arena.
+      if ((e & ~mask) === tag && this.arena.keyEquals(this.locs[(e & mask) - 1]!, key)) return p;
     }
   }
 
@@ -336,9 +356,10 @@ export class Memtable implements ArenaOwner {
   private insert(slot: number): void {
     if ((this.count + 1) > MEMTABLE_LOAD_MAX * this.index.length) {
       const old = this.index;
+      const oldMask = old.length - 1;
       this.index = new Int32Array(old.length * 2);
       this.shift--;
-      for (const e of old) if (e !== 0) this.place(e - 1);
+      for (const e of old) if (e !== 0) this.place((e & oldMask) - 1);
     }
     this.place(slot);
     this.count++;
@@ -347,9 +368,11 @@ export class Memtable implements ArenaOwner {
   private place(slot: number): void {
     const index = this.index;
     const mask = index.length - 1;
-    let p = this.hashes[slot]! >>> this.shift;
+    assert(slot + 1 <= mask, 'slot numbers stay below the index length');
+    const h = this.hashes[slot]!;
+    let p = h >>> this.shift;
     while (index[p] !== 0) p = (p + 1) & mask;
-    index[p] = slot + 1;
+    index[p] = this.entryTag(h) | (slot + 1);
   }
 
   /**
@@ -361,7 +384,7 @@ export class Memtable implements ArenaOwner {
     const mask = index.length - 1;
     let gap = pos;
     for (let p = (pos + 1) & mask; index[p] !== 0; p = (p + 1) & mask) {
-      const home = this.hashes[index[p]! - 1]! >>> this.shift;
+      const home = this.hashes[(index[p]! & mask) - 1]! >>> this.shift;
       // The entry may move back to the gap unless its home lies after the gap (cyclically).
       if (((p - home) & mask) >= ((p - gap) & mask)) {
         index[gap] = index[p]!;

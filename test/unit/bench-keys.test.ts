@@ -1,5 +1,5 @@
 import test from 'ava';
-import { formatKey, keyDigits, makeChooser, ringSpread, scatterStride, UniformChooser, ZipfianChooser } from '../../src/bench/keys';
+import { formatKey, keyDigits, keyFormatter, makeChooser, ringSpread, scatterStride, UniformChooser, ZipfianChooser } from '../../src/bench/keys';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Ring } from '../../src/partitioner/ring';
 import { Random as Prng, SEED_MAX } from '../../src/common/random';
@@ -38,6 +38,16 @@ test('keys: fixed-width text, wider only when the key count needs it', (t) => {
   t.is(keyDigits(1_000_000), 6);
   t.is(formatKey(5, 1_000_001), 'key0000005');
   t.is(formatKey(99_999, 100_000).length, formatKey(0, 100_000).length);
+});
+
+test('keys: the formatter picks the prefix by key number and pads every width', (t) => {
+  const format = keyFormatter(12_345_678, ['a', 'b', 'c']);
+  t.is(format(0), 'akey00000000');
+  t.is(format(7), 'bkey00000007');
+  t.is(format(12_345_677), 'ckey12345677');
+  for (const n of [0, 9, 10, 99, 100, 123_456, 1_234_567, 12_345_677]) {
+    t.is(format(n), ['a', 'b', 'c'][n % 3] + 'key' + String(n).padStart(8, '0'));
+  }
 });
 
 const chooserCases = [
