@@ -12,7 +12,8 @@
  * and would erase a version a concurrent reader may already have returned).
  *
  * Read: ask as many live replicas as the level needs (this node first when it
- * is one), asking the next live one when one fails; return the newest version.
+ * is one, then clockwise from it), asking the next live one when one fails;
+ * return the newest version.
  * At QUORUM and ALL, responders that returned something older are repaired
  * with the newest version before the read answers (blocking read repair), so
  * a later QUORUM read cannot return anything older than this one did.
@@ -56,12 +57,20 @@ export class Coordinator {
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
-  /** The key's replicas split by the failure detector, this node first. */
+  /**
+   * The key's replicas split by the failure detector. When this node is one,
+   * the list starts at it and goes on clockwise round the ring (the replicas
+   * after it, then those before): a read asks this node, then the next
+   * replica clockwise. So its reads go only to the replicationFactor - 1
+   * nodes that follow it on the ring, not to every peer that shares a range
+   * with it: with four nodes and three replicas, a turn's QUORUM reads make
+   * two internode batches instead of three, each larger.
+   */
   private placement(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
-    const all = this.deps.ring.replicas(key);
+    let all = this.deps.ring.replicas(key);
     const need = requiredReplicas(level, this.deps.ring.replicationFactor);
     const self = all.indexOf(this.deps.selfId);
-    if (self > 0) all.unshift(...all.splice(self, 1));
+    if (self > 0) all = [...all.slice(self), ...all.slice(0, self)];
     const up = all.filter((id) => this.deps.isUp(id));
     const down = all.filter((id) => !this.deps.isUp(id));
     if (up.length < need) {

@@ -1,0 +1,69 @@
+import test from 'ava';
+import { HybridClock } from '../../src/clock/hlc';
+import { DEFAULT_TOKENS } from '../../src/config/layout';
+import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
+import { Ring } from '../../src/partitioner/ring';
+import { Replica } from '../../src/rpc/remote-replica';
+import { Version } from '../../src/storage/version';
+
+// Ids in token order (M < f < p < 0x7f), so node i + 1 follows node i round the ring.
+const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
+const NODES = DEFAULT_TOKENS.length;
+/** One key in each node's range: a key <= a token belongs to that token's node. */
+const keysByOwner = ['A', 'Z', 'o', 'r'];
+
+const stored: Version = { value: 'v', ts: 1000, deleted: false };
+
+/** A coordinator over fake replicas that record who was asked; `failing` replicas reject every read. */
+function setup(selfId: number, failing: ReadonlySet<number> = new Set()) {
+  const asked: number[] = [];
+  const replicas = new Map<number, Replica>();
+  for (let id = 0; id < NODES; id++) {
+    replicas.set(id, {
+      id,
+      apply: () => Promise.resolve(),
+      read: () => {
+        asked.push(id);
+        return failing.has(id) ? Promise.reject(new Error(`node ${id} failed`)) : Promise.resolve(stored);
+      },
+    });
+  }
+  const deps: CoordinatorDeps = {
+    selfId,
+    ring,
+    replicas,
+    isUp: () => true,
+    hints: { add: () => Promise.resolve() },
+    clock: new HybridClock(() => 2000),
+    timeoutMs: 1000,
+    readLocal: () => stored,
+  };
+  return { coordinator: new Coordinator(deps), asked };
+}
+
+test('the keys used here fall in the ranges they are named for', (t) => {
+  keysByOwner.forEach((key, owner) => t.is(ring.owner(key), owner));
+});
+
+for (let self = 0; self < NODES; self++) {
+  test(`node ${self}: a QUORUM read asks itself and the next replica clockwise, so only the two nodes after it`, async (t) => {
+    const peers = new Set<number>();
+    for (const key of keysByOwner) {
+      const replicas = ring.replicas(key);
+      if (!replicas.includes(self)) continue;
+      const { coordinator, asked } = setup(self);
+      t.deepEqual(await coordinator.read(key, 'QUORUM'), stored);
+      const next = replicas.map((id) => (id - self + NODES) % NODES).filter((d) => d > 0);
+      t.deepEqual(asked, [self, (self + Math.min(...next)) % NODES], `key ${key}`);
+      peers.add(asked[1]!);
+    }
+    t.deepEqual([...peers].sort(), [(self + 1) % NODES, (self + 2) % NODES].sort());
+  });
+}
+
+test('when the next replica fails, a QUORUM read asks the remaining one', async (t) => {
+  // Node 1 reading a key of node 0's range (replicas 0, 1, 2): it asks 2 first, then 0.
+  const { coordinator, asked } = setup(1, new Set([2]));
+  t.deepEqual(await coordinator.read('A', 'QUORUM'), stored);
+  t.deepEqual(asked, [1, 2, 0]);
+});
