@@ -207,18 +207,21 @@ export class Coordinator {
         this.counters.timeouts++;
         reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need));
       }, Math.max(0, deadline - Date.now()));
+      const answer = (id: number, v: Version | undefined): void => {
+        if (settled) return;
+        answers.set(id, v);
+        if (answers.size >= need) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(answers);
+        }
+      };
       const ask = (): void => {
         const id = up[next++]!;
+        // This node's own copy is read at once: it cannot fail or be slow.
+        if (id === this.deps.selfId) return answer(id, this.deps.readLocal(key));
         this.replica(id).read(key).then(
-          (v) => {
-            if (settled) return;
-            answers.set(id, v);
-            if (answers.size >= need) {
-              settled = true;
-              clearTimeout(timer);
-              resolve(answers);
-            }
-          },
+          (v) => answer(id, v),
           () => {
             if (settled) return;
             failed++;
@@ -245,7 +248,8 @@ export class Coordinator {
     level: LevelName,
     need: number,
   ): Promise<void> {
-    const stale = [...answers].filter(([, v]) => v === undefined || compareVersions(v, winner) !== 0).map(([id]) => id);
+    const stale: number[] = [];
+    for (const [id, v] of answers) if (v === undefined || compareVersions(v, winner) !== 0) stale.push(id);
     if (stale.length === 0) return;
     this.counters.readRepairs += stale.length;
     const item: KeyedVersion = { key, version: winner };

@@ -99,10 +99,12 @@ export class Handler {
     } catch (err) {
       return Promise.reject(toWireError(err));
     }
-    return wire(async () => {
-      const v = await this.node.coordinator.read(k, l);
-      return readResult(v && { value: Buffer.from(v.value, 'latin1'), ts: v.ts, deleted: v.deleted });
-    });
+    return this.node.coordinator.read(k, l).then(
+      (v) => readResult(v && { value: Buffer.from(v.value, 'latin1'), ts: v.ts, deleted: v.deleted }),
+      (err) => {
+        throw toWireError(err);
+      },
+    );
   }
 
   async ping(payload: Buffer): Promise<Buffer> {

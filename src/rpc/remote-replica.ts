@@ -28,6 +28,8 @@ export interface Replica {
 interface Waiter<T> {
   readonly items: T[];
   readonly bytes: number;
+  /** Resolve with the one item's result instead of a list (see pushOne). */
+  readonly one: boolean;
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
@@ -46,12 +48,22 @@ export class BatchQueue<T> {
     private readonly send: (items: T[]) => Promise<unknown[] | void>,
   ) {}
 
+  /** Queues `items`; resolves with their results, in order (undefined if the call returns none). */
   push(items: T[], bytes: number): Promise<unknown> {
+    return this.enqueue(items, bytes, false);
+  }
+
+  /** Queues one item; resolves with its result alone, with no list in between (every QUORUM read comes here). */
+  pushOne(item: T, bytes: number): Promise<unknown> {
+    return this.enqueue([item], bytes, true);
+  }
+
+  private enqueue(items: T[], bytes: number, one: boolean): Promise<unknown> {
     if (this.queuedItems + items.length > PEER_QUEUE_ITEMS_MAX) {
       return Promise.reject(new KvError('Unavailable', `too many ${this.what} queued for this replica`));
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ items, bytes, resolve, reject });
+      this.waiting.push({ items, bytes, one, resolve, reject });
       this.queuedItems += items.length;
       this.schedule();
     });
@@ -77,7 +89,8 @@ export class BatchQueue<T> {
         (results) => {
           let at = 0;
           for (const w of batch) {
-            w.resolve(results ? results.slice(at, at + w.items.length) : undefined);
+            if (!results) w.resolve(undefined);
+            else w.resolve(w.one ? results[at] : results.slice(at, at + w.items.length));
             at += w.items.length;
           }
         },
@@ -166,7 +179,7 @@ export class RemoteReplica implements Replica, SyncPeer {
   }
 
   read(key: string): Promise<Version | undefined> {
-    return this.reads.push([key], key.length).then((rows) => (rows as (Version | undefined)[])[0]);
+    return this.reads.pushOne(key, key.length) as Promise<Version | undefined>;
   }
 }
 

@@ -14,7 +14,7 @@ const keysByOwner = ['A', 'Z', 'o', 'r'];
 
 const stored: Version = { value: 'v', ts: 1000, deleted: false };
 
-/** A coordinator over fake replicas that record who was asked; `failing` replicas reject every read. */
+/** A coordinator over fake replicas that record who was asked (itself through readLocal); `failing` replicas reject every read. */
 function setup(selfId: number, failing: ReadonlySet<number> = new Set()) {
   const asked: number[] = [];
   const replicas = new Map<number, Replica>();
@@ -36,7 +36,10 @@ function setup(selfId: number, failing: ReadonlySet<number> = new Set()) {
     hints: { add: () => Promise.resolve() },
     clock: new HybridClock(() => 2000),
     timeoutMs: 1000,
-    readLocal: () => stored,
+    readLocal: () => {
+      asked.push(selfId);
+      return stored;
+    },
   };
   return { coordinator: new Coordinator(deps), asked };
 }
@@ -66,4 +69,14 @@ test('when the next replica fails, a QUORUM read asks the remaining one', async 
   const { coordinator, asked } = setup(1, new Set([2]));
   t.deepEqual(await coordinator.read('A', 'QUORUM'), stored);
   t.deepEqual(asked, [1, 2, 0]);
+});
+
+test('a QUORUM read reads its own copy directly, not through its replica client', async (t) => {
+  const { coordinator, asked } = setup(0);
+  let viaClient = 0;
+  const own = { id: 0, apply: () => Promise.resolve(), read: () => (viaClient++, Promise.resolve(stored)) };
+  (coordinator as unknown as { deps: { replicas: Map<number, Replica> } }).deps.replicas.set(0, own);
+  await coordinator.read('A', 'QUORUM');
+  t.is(viaClient, 0);
+  t.deepEqual(asked, [0, 1]);
 });
