@@ -74,12 +74,21 @@ function toBuffer(b: Bytes): Buffer {
   return typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
 /**
- * The key as one char per byte, for routing. A string key whose UTF-8 form
- * has one byte per char is ASCII, and already that text: no decoding needed.
+ * A key as it goes on the wire. An ASCII string goes as it is: the protocol
+ * writer puts a string given for a binary field one byte per char, which for
+ * ASCII are its UTF-8 bytes, so no Buffer is made for it. Anything else is
+ * sent as its UTF-8 bytes.
  */
-export function keyText(given: Bytes, bytes: Buffer): string {
-  return typeof given === 'string' && given.length === bytes.length ? given : bytes.toString('latin1');
+export function wireKey(key: Bytes): Buffer | string {
+  return typeof key === 'string' && ASCII.test(key) ? key : toBuffer(key);
+}
+
+/** A wire key as one char per byte, what the ring places keys by. */
+export function keyText(key: Buffer | string): string {
+  return typeof key === 'string' ? key : key.toString('latin1');
 }
 
 function levelCode(level: LevelName | string): number {
@@ -196,8 +205,8 @@ export class KvClient {
   }
 
   /** What token routing places by (undefined in node routing, which ignores keys). */
-  private routingKey(given: Bytes, bytes: Buffer): string | undefined {
-    return this.ring === undefined ? undefined : keyText(given, bytes);
+  private routingKey(key: Buffer | string): string | undefined {
+    return this.ring === undefined ? undefined : keyText(key);
   }
 
   /** The error of a request that never left `node`, to try elsewhere; any other error is thrown. */
@@ -212,23 +221,23 @@ export class KvClient {
   /** Writes a value; resolves with its timestamp (µs). */
   async put(key: Bytes, value: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = levelCode(level);
-    const k = toBuffer(key);
-    const ts = await this.run(this.routingKey(key, k), (c) => c.put(k, toBuffer(value), code));
+    const k = wireKey(key) as Buffer; // or an ASCII string, which the writer sends the same way
+    const ts = await this.run(this.routingKey(k), (c) => c.put(k, toBuffer(value), code));
     return { ts: int64ToNumber(ts) };
   }
 
   async get(key: Bytes, level: LevelName | string): Promise<ReadResult> {
     const code = levelCode(level);
-    const k = toBuffer(key);
-    const r: types.ReadResult = await this.run(this.routingKey(key, k), (c) => c.get(k, code));
+    const k = wireKey(key) as Buffer; // see put
+    const r: types.ReadResult = await this.run(this.routingKey(k), (c) => c.get(k, code));
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */
   async delete(key: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = levelCode(level);
-    const k = toBuffer(key);
-    const ts = await this.run(this.routingKey(key, k), (c) => c.remove(k, code));
+    const k = wireKey(key) as Buffer; // see put
+    const ts = await this.run(this.routingKey(k), (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };
   }
 

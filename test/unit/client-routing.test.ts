@@ -1,5 +1,6 @@
 import test from 'ava';
-import { KvClient, keyText, nodeOrder } from '../../src/client/client';
+import { KvClient, keyText, nodeOrder, wireKey } from '../../src/client/client';
+import { FastBinaryWriter, FrameBuilder } from '../../src/rpc/fast-protocol';
 import { isKvError } from '../../src/common/errors';
 
 const nodes = [
@@ -44,18 +45,30 @@ test('token routing needs every node\'s token and a sane replication factor', (t
   t.is(new KvClient(noTokens).routing, 'node', 'node routing is the default');
 });
 
-// Routing places a key by its bytes, one char per byte; an ASCII string is its
-// own byte text, anything else must be decoded from its UTF-8 bytes.
-const texts: [string, string | Buffer, string][] = [
-  ['an ASCII string is used as it is', 'key000123', 'key000123'],
-  ['a non-ASCII string routes by its UTF-8 bytes', 'pêche', 'p\xc3\xaache'],
-  ['a string of one char over 127', '\xff', '\xc3\xbf'],
-  ['a buffer routes by its bytes', Buffer.from([0x6b, 0xff, 0x00]), 'k\xff\x00'],
+// A key goes on the wire as an ASCII string or as bytes, and routing places
+// it by its bytes, one char per byte.
+const keyCases: [string, string | Buffer, string | Buffer, string][] = [
+  ['an ASCII string is sent and routed as it is', 'key000123', 'key000123', 'key000123'],
+  ['a string with a char over 127 is sent as UTF-8 bytes', 'pêche', Buffer.from('pêche', 'utf8'), 'p\xc3\xaache'],
+  ['a string of one char over 127', '\xff', Buffer.from([0xc3, 0xbf]), '\xc3\xbf'],
+  ['control chars are ASCII too', 'a\x00\x7f', 'a\x00\x7f', 'a\x00\x7f'],
+  ['a buffer is sent as it is', Buffer.from([0x6b, 0xff, 0x00]), Buffer.from([0x6b, 0xff, 0x00]), 'k\xff\x00'],
 ];
-for (const [name, given, expected] of texts) {
-  test(`keyText: ${name}`, (t) => {
-    const bytes = typeof given === 'string' ? Buffer.from(given, 'utf8') : given;
-    t.is(keyText(given, bytes), expected);
-    t.is(keyText(given, bytes), bytes.toString('latin1'), 'always the latin1 reading of the bytes');
+for (const [name, given, sent, text] of keyCases) {
+  test(`wireKey and keyText: ${name}`, (t) => {
+    const k = wireKey(given);
+    t.deepEqual(k, sent);
+    t.is(keyText(k), text);
+    t.is(keyText(k), Buffer.from(given as never, 'utf8').toString('latin1'), 'routing always reads the UTF-8 bytes');
   });
 }
+
+test('an ASCII string key is written on the wire exactly like its bytes', (t) => {
+  const frames: Buffer[] = [];
+  for (const key of ['key000123', Buffer.from('key000123')]) {
+    const builder = new FrameBuilder((f) => frames.push(f));
+    new FastBinaryWriter(builder).writeBinary(key);
+    builder.flush();
+  }
+  t.deepEqual(frames[0], frames[1]);
+});
