@@ -61,10 +61,11 @@ export class Coordinator {
    * The key's replicas split by the failure detector. When this node is one,
    * the list starts at it and goes on clockwise round the ring (the replicas
    * after it, then those before): a read asks this node, then the next
-   * replica clockwise. So its reads go only to the replicationFactor - 1
-   * nodes that follow it on the ring, not to every peer that shares a range
-   * with it: with four nodes and three replicas, a turn's QUORUM reads make
-   * two internode batches instead of three, each larger.
+   * replica clockwise. With three replicas, a node's QUORUM reads then go to
+   * two peers (the next node for the ranges it owns or follows, the owner
+   * two places back for the third range; with four nodes, the two nodes
+   * after it) instead of three, so each event-loop turn sends two internode
+   * batches instead of three, each larger.
    */
   private placement(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
     let all = this.deps.ring.replicas(key);
