@@ -87,6 +87,12 @@ export class BatchQueue<T> {
       this.stats.items += items.length;
       this.send(items).then(
         (results) => {
+          if (results && results.length !== items.length) {
+            // A peer that answers for other keys than it was asked is failing, like one that does not answer.
+            const err = new KvError('Internal', `the peer answered ${results.length} results for ${items.length} ${this.what}`);
+            for (const w of batch) w.reject(err);
+            return;
+          }
           let at = 0;
           for (const w of batch) {
             if (!results) w.resolve(undefined);

@@ -30,3 +30,12 @@ test('a call that returns nothing resolves every request with undefined', async 
   const q = new BatchQueue<number>('writes', () => Promise.resolve());
   t.deepEqual(await Promise.all([q.push([1, 2], 2), q.pushOne(3, 1)]), [undefined, undefined]);
 });
+
+test('a call that answers a different number of results than items fails every request in it', async (t) => {
+  const q = new BatchQueue<number>('reads', (items) => Promise.resolve(items.slice(1)));
+  const settled = await Promise.allSettled([q.push([1, 2], 2), q.pushOne(3, 1)]);
+  for (const r of settled) {
+    t.is(r.status, 'rejected');
+    if (r.status === 'rejected') t.regex((r.reason as Error).message, /answered 2 results for 3 reads/);
+  }
+});
