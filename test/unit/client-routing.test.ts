@@ -1,5 +1,5 @@
 import test from 'ava';
-import { KvClient, keyText, nodeOrder, wireKey } from '../../src/client/client';
+import { KvClient, keyText, nodeOrder, readStarts, wireKey } from '../../src/client/client';
 import { FastBinaryWriter, FrameBuilder } from '../../src/rpc/fast-protocol';
 import { isKvError } from '../../src/common/errors';
 
@@ -72,3 +72,17 @@ test('an ASCII string key is written on the wire exactly like its bytes', (t) =>
   }
   t.deepEqual(frames[0], frames[1]);
 });
+
+const starts: [number, 'ONE' | 'QUORUM' | 'ALL', number][] = [
+  [3, 'ONE', 3],
+  [3, 'QUORUM', 2],
+  [3, 'ALL', 1],
+  [5, 'QUORUM', 3],
+  [1, 'QUORUM', 1],
+  [2, 'QUORUM', 1],
+];
+for (const [rf, level, expected] of starts) {
+  test(`readStarts: a ${level} read with ${rf} replicas starts at one of the first ${expected}`, (t) => {
+    t.is(readStarts(rf, level), expected);
+  });
+}

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { HybridClock } from '../../src/clock/hlc';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
+import { readStarts } from '../../src/client/client';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
 import { Ring } from '../../src/partitioner/ring';
 import { Replica } from '../../src/rpc/remote-replica';
@@ -79,4 +80,20 @@ test('a QUORUM read reads its own copy directly, not through its replica client'
   await coordinator.read('A', 'QUORUM');
   t.is(viaClient, 0);
   t.deepEqual(asked, [0, 1]);
+});
+
+test('QUORUM reads started where token routing starts them go from each node to the node after it only', async (t) => {
+  const peers = new Map<number, Set<number>>();
+  for (const key of keysByOwner) {
+    for (let i = 0; i < readStarts(3, 'QUORUM'); i++) {
+      const coordinatorId = ring.replicaAt(key, i);
+      const { coordinator, asked } = setup(coordinatorId);
+      await coordinator.read(key, 'QUORUM');
+      t.is(asked[0], coordinatorId);
+      if (!peers.has(coordinatorId)) peers.set(coordinatorId, new Set());
+      peers.get(coordinatorId)!.add(asked[1]!);
+    }
+  }
+  t.is(peers.size, NODES, 'every node coordinates some');
+  for (const [id, asked] of peers) t.deepEqual([...asked], [(id + 1) % NODES], `node ${id}`);
 });
