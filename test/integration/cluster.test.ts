@@ -115,6 +115,16 @@ test.serial('token routing sends each request to a replica of its key, in turn, 
   for (const id of replicas) t.is(after[id]! - before[id]!, 3, `replica ${id} coordinated every third read`);
   t.deepEqual((await coordinated(c, 'writes')).map((n, id) => (id === other ? n : 0)), [0, 0, 0, 0], 'nor the write');
 
+  // QUORUM reads start only at the key's first two replicas (readStarts), in turn.
+  const beforeQuorum = await coordinated(c, 'reads');
+  for (let i = 0; i < 6; i++) t.is((await client.get(key, 'QUORUM')).value.toString(), 'green');
+  const afterQuorum = await coordinated(c, 'reads');
+  t.deepEqual(
+    replicas.map((id) => afterQuorum[id]! - beforeQuorum[id]!),
+    [3, 3, 0],
+    'owner and next replica coordinated three each, the third replica none',
+  );
+
   // A client that has never reached the dead replica: refused, so tried on the next one at once.
   await c.kill(replicas[0]!);
   const fresh = c.client({ routing: 'token' });
