@@ -30,7 +30,7 @@
 import { KvError } from '../common/errors';
 import { frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { loadClusterFile } from '../config/cluster';
-import { LEVEL_CODES, levelFromCode, LevelName, parseLevel, requiredReplicas } from '../coordinator/levels';
+import { LEVEL_CODES, LevelName, parseLevel, requiredReplicas } from '../coordinator/levels';
 import { RpcConnection } from '../rpc/connection';
 import { toKvError } from '../rpc/errors';
 import { Client, int64ToNumber, types } from '../rpc/thrift';
@@ -93,12 +93,12 @@ export function keyText(key: Buffer | string): string {
   return typeof key === 'string' ? key : key.toString('latin1');
 }
 
-function levelCode(level: LevelName | string): number {
+function levelName(level: LevelName | string): LevelName {
   // Every request passes here: an exact name skips parsing.
-  if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return LEVEL_CODES[level];
+  if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseLevel(level);
   if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
-  return LEVEL_CODES[name];
+  return name;
 }
 
 /** Where token routing sends a key, given the nodes' tokens. Pure; node ids are endpoint indexes. */
@@ -198,14 +198,12 @@ export class KvClient {
     const n = this.endpoints.length;
     const ring = this.ring;
     let turn = this.current;
-    let keyText: string | undefined;
     if (ring !== undefined) {
       turn = this.turn;
       this.turn = (turn + 1) & 0x3fffffff;
-      keyText = key;
     }
     const first =
-      ring === undefined || keyText === undefined ? turn % n : ring.replicaAt(keyText, turn % Math.min(firstReplicas, ring.replicationFactor));
+      ring === undefined || key === undefined ? turn % n : ring.replicaAt(key, turn % Math.min(firstReplicas, ring.replicationFactor));
     let order: readonly number[] = [first];
     let lastError: KvError | undefined;
     for (let i = 0; i < order.length; i++) {
@@ -215,17 +213,11 @@ export class KvClient {
         lastError = this.unsent(err, order[i]!);
       }
       if (i === 0) {
-        const replicas = keyText === undefined ? undefined : ring?.replicas(keyText);
+        const replicas = key === undefined ? undefined : ring?.replicas(key);
         order = [first, ...nodeOrder(replicas, n, turn).filter((id) => id !== first)];
       }
     }
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
-  }
-
-  /** readStarts for a read at level `code` (no limit in node routing). */
-  private readCoordinators(code: number): number {
-    const level = levelFromCode(code);
-    return this.ring === undefined || level === undefined ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, level);
   }
 
   /** What token routing places by (undefined in node routing, which ignores keys). */
@@ -244,22 +236,24 @@ export class KvClient {
 
   /** Writes a value; resolves with its timestamp (µs). */
   async put(key: Bytes, value: Bytes, level: LevelName | string): Promise<{ ts: number }> {
-    const code = levelCode(level);
+    const code = LEVEL_CODES[levelName(level)];
     const k = wireKey(key) as Buffer; // or an ASCII string, which the writer sends the same way
     const ts = await this.run(this.routingKey(k), (c) => c.put(k, toBuffer(value), code));
     return { ts: int64ToNumber(ts) };
   }
 
   async get(key: Bytes, level: LevelName | string): Promise<ReadResult> {
-    const code = levelCode(level);
+    const name = levelName(level);
+    const code = LEVEL_CODES[name];
     const k = wireKey(key) as Buffer; // see put
-    const r: types.ReadResult = await this.run(this.routingKey(k), (c) => c.get(k, code), this.readCoordinators(code));
+    const starts = this.ring === undefined ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
+    const r: types.ReadResult = await this.run(this.routingKey(k), (c) => c.get(k, code), starts);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */
   async delete(key: Bytes, level: LevelName | string): Promise<{ ts: number }> {
-    const code = levelCode(level);
+    const code = LEVEL_CODES[levelName(level)];
     const k = wireKey(key) as Buffer; // see put
     const ts = await this.run(this.routingKey(k), (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };

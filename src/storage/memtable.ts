@@ -333,8 +333,7 @@ export class Memtable implements ArenaOwner {
 
   /** The high bits of an index entry for a key of hash `h`: the hash bits its home position leaves out. */
   private entryTag(h: number): number {
-    const bits = 32 - this.shift;
-    return bits === 32 ? 0 : (h & ((1 << this.shift) - 1)) << bits;
+    return (h & ((1 << this.shift) - 1)) << (32 - this.shift);
   }
 
   /** Where in the index `key` sits, or -1. */
