@@ -32,7 +32,7 @@ export const FRAME_CATEGORIES: readonly FrameCategory[] = ['random', 'call', 'mu
  *   ok              answers with a result (for put/get/remove also Unavailable or TimedOut)
  *   invalid         answers with the method's InvalidRequest
  *   unauthorized    answers with Unauthorized (an internode call with a wrong secret)
- *   unknown-method  answers with a Thrift application exception "Unknown function"
+ *   unknown-method  answers with a Thrift application exception "Unknown function", type UNKNOWN_METHOD
  *   close           answers nothing for it and closes the connection
  *   any             anything but a crash, a malformed reply or a hang
  */

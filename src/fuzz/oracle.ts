@@ -4,9 +4,9 @@
  * in process), so both judge by the same rules.
  */
 import type { FuzzFrame } from './frames';
-import { DecodedMessage, MessageType } from './thrift-wire';
+import { APPLICATION_EXCEPTION_UNKNOWN_METHOD, DecodedMessage, MessageType } from './thrift-wire';
 
-/** Text every "unknown method" application exception of the Thrift runtime carries. */
+/** Text of the node's "unknown method" application exception (its type is checked too). */
 export const UNKNOWN_METHOD_TEXT = 'Unknown function';
 
 /** Result-struct field ids of the IDL's declared exceptions, per method. */
@@ -40,7 +40,8 @@ export function judgeReply(frame: Pick<FuzzFrame, 'method' | 'expect' | 'echo'>,
       return `a frame the node should have refused was answered: ${describe(reply)}`;
     case 'unknown-method': {
       const text = reply.fields.get(1)?.bytes?.toString('utf8') ?? '';
-      return reply.type === MessageType.EXCEPTION && text.includes(UNKNOWN_METHOD_TEXT) ? null : wrong();
+      const type = reply.fields.get(2)?.i32;
+      return reply.type === MessageType.EXCEPTION && text.includes(UNKNOWN_METHOD_TEXT) && type === APPLICATION_EXCEPTION_UNKNOWN_METHOD ? null : wrong();
     }
     case 'unauthorized':
       return reply.name === frame.method && only(UNAUTHORIZED_ID) ? null : wrong();

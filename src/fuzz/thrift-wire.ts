@@ -31,6 +31,9 @@ export const TType = {
 
 export const MessageType = { CALL: 1, REPLY: 2, EXCEPTION: 3, ONEWAY: 4 } as const;
 
+/** Field 2 (`type`) of a TApplicationException for a method the server does not have. */
+export const APPLICATION_EXCEPTION_UNKNOWN_METHOD = 1;
+
 /** The strict protocol's version word; the message type goes in the low byte. */
 export const VERSION_1 = 0x8001_0000;
 const VERSION_MASK = 0xffff_0000;

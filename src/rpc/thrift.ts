@@ -81,7 +81,47 @@ export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer,
 
 export type Client = KeyValue.Client;
 export const ClientClass = KeyValue.Client as unknown as new (output: FrameTransport, protocol: ProtocolClass) => KeyValue.Client;
-export const ProcessorClass = KeyValue.Processor as unknown as new (handler: object) => Processor;
+
+/** The runtime's protocol calls a processor makes, as far as this file uses them. */
+interface ProcessorProtocol {
+  readMessageBegin(): { fname: string; rseqid: number };
+  readMessageEnd(): void;
+  skip(type: number): void;
+  writeMessageBegin(name: string, type: number, seqid: number): void;
+  writeMessageEnd(): void;
+  flush(): void;
+}
+
+type MethodProcessor = (seqid: number, input: ProcessorProtocol, output: ProcessorProtocol) => void;
+
+/**
+ * The generated processor, except that it answers an unknown method itself.
+ * The runtime's TApplicationException.write writes its exception type from a
+ * `code` field that the constructor never sets, so the generated answer
+ * carried the message "Unknown function X" but no type: a client could not
+ * tell it from any other application error. This answer carries
+ * UNKNOWN_METHOD (1), like other Thrift servers'.
+ */
+class KvProcessor extends KeyValue.Processor {
+  override process(input: ProcessorProtocol, output: ProcessorProtocol): void {
+    const { fname, rseqid } = input.readMessageBegin();
+    const method = (this as unknown as Record<string, MethodProcessor | undefined>)[`process_${fname}`];
+    if (typeof method === 'function') return method.call(this, rseqid, input, output);
+    input.skip(runtime.Thrift.Type.STRUCT);
+    input.readMessageEnd();
+    const err = new runtime.Thrift.TApplicationException(UNKNOWN_METHOD, `Unknown function ${fname}`);
+    err.code = err.type; // what the runtime's writer reads
+    output.writeMessageBegin(fname, runtime.Thrift.MessageType.EXCEPTION, rseqid);
+    err.write(output);
+    output.writeMessageEnd();
+    output.flush();
+  }
+}
+
+/** TApplicationExceptionType.UNKNOWN_METHOD: the type of the answer to a method the IDL does not have. */
+export const UNKNOWN_METHOD: number = runtime.Thrift.TApplicationExceptionType.UNKNOWN_METHOD;
+
+export const ProcessorClass = KvProcessor as unknown as new (handler: object) => Processor;
 
 /** Generated client internals we manage ourselves (deadlines, closed sockets). */
 export interface ClientInternals {

@@ -7,7 +7,8 @@ import net from 'node:net';
 import { isKvError } from '../../src/common/errors';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { RpcConnection } from '../../src/rpc/connection';
-import { types } from '../../src/rpc/thrift';
+import { decodeMessage, FRAME_HEADER_BYTES, MessageType } from '../../src/fuzz/thrift-wire';
+import { types, UNKNOWN_METHOD } from '../../src/rpc/thrift';
 
 let c: LocalCluster;
 
@@ -78,10 +79,16 @@ test.serial('a 2 GB frame length is refused before anything is buffered', async 
   await stillServes(t);
 });
 
-test.serial('an unknown method gets a Thrift application exception', async (t) => {
-  const payload = Buffer.concat([callHeader('dropTable'), Buffer.from([0])]);
+test.serial('an unknown method gets a Thrift application exception of type UNKNOWN_METHOD', async (t) => {
+  const payload = Buffer.concat([callHeader('dropTable', 7), Buffer.from([0])]);
   const r = await sendRaw(frame(payload), { endAfter: true });
-  t.true(r.reply.toString('latin1').includes('Unknown function dropTable'));
+  const reply = decodeMessage(r.reply.subarray(FRAME_HEADER_BYTES));
+  t.is(reply.type, MessageType.EXCEPTION);
+  t.is(reply.name, 'dropTable');
+  t.is(reply.seqid, 7);
+  t.is(reply.fields.get(1)?.bytes?.toString('utf8'), 'Unknown function dropTable');
+  t.is(reply.fields.get(2)?.i32, UNKNOWN_METHOD);
+  t.is(UNKNOWN_METHOD, 1); // the number every Thrift implementation uses
   await stillServes(t);
 });
 
