@@ -98,6 +98,15 @@ export const KEY_SORT_SLICE_MS = 4;
 export const KEY_SORT_REST_MS = 4;
 /** Most keys the memtable's hash index holds per slot before it doubles. */
 export const MEMTABLE_LOAD_MAX = 0.7;
+/**
+ * How often, at most, a replica's commit also stores its settle pointer (the
+ * log row up to which every write this node coordinated has reached all its
+ * replicas or a durable hint). Storing it costs a second page in the commit;
+ * a pointer this much behind only means a restart re-sends a few more rows.
+ */
+export const SETTLED_SEQ_WRITE_INTERVAL_MS = 100;
+/** Rows a restart reads per query when it re-sends the rows after the settle pointer. */
+export const UNSETTLED_CHUNK_ROWS = 5_000;
 /** Rows per SQLite transaction in a group commit. */
 export const COMMIT_ROWS_MAX = 20_000;
 

@@ -31,6 +31,14 @@ export interface HintSink {
   add(target: number, items: readonly KeyedVersion[]): Promise<void>;
 }
 
+/** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */
+export interface MarkedLog {
+  /** Applies the version here and marks its log row; resolves with the row's seq once durable (0: no row holds it). */
+  applyMarked(item: KeyedVersion): Promise<number>;
+  /** Every other replica has acknowledged the write that marked row `seq`, or has a durable hint for it. */
+  settle(seq: number): void;
+}
+
 export interface CoordinatorDeps {
   readonly selfId: number;
   readonly ring: Ring;
@@ -41,6 +49,8 @@ export interface CoordinatorDeps {
   readonly timeoutMs: number;
   /** This node's own replica, read directly (it cannot fail or time out). */
   readonly readLocal: (key: string) => Version | undefined;
+  /** This node's own replica for the writes it coordinates; without it a write waits for every replica (see write). */
+  readonly marked?: MarkedLog;
 }
 
 export interface CoordinatorCounters {
@@ -97,21 +107,31 @@ export class Coordinator {
     return this.deps.hints.add(target, [item]);
   }
 
+  /** hint(), then `covered(target)` once it is durable. */
+  private hintCovering(target: number, item: KeyedVersion, covered: (id: number) => void): Promise<void> {
+    return this.hint(target, item).then(() => covered(target));
+  }
+
   /**
    * Writes a value (or a tombstone when `deleted`); resolves with its timestamp.
    *
-   * The client is answered once the level is reached AND every live replica
-   * has either acknowledged or has a durable hint here (and so have the down
-   * ones). Otherwise a coordinator killed just after answering would take the
-   * only record of a missing replica's write with it, and nothing would ever
-   * bring that replica up to date. Replicas get HINT_GRACE_MS to answer after
-   * the level is reached; only slower ones cost a hint.
+   * The client is answered once the level is reached and this node holds a
+   * durable record of every replica the write has not reached yet: a hint for
+   * each down replica, and for the live ones either their acknowledgement, a
+   * hint, or, when this node is a replica, the mark on its own log row (see
+   * ReplicaStore's marks), which a restart turns back into hints. Without
+   * such a record, a coordinator killed just after answering would take the
+   * only trace of a missing replica's write with it, and only anti-entropy
+   * would ever find it. Replicas get HINT_GRACE_MS to answer after the level
+   * is reached; only slower ones cost a hint; the mark is settled once every
+   * other replica has acknowledged or been hinted.
    */
   write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
     this.counters.writes++;
     const { up, down, need } = this.placement(key, level);
     const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
-    const hinted = down.map((id) => this.hint(id, item));
+    const self = this.deps.selfId;
+    const marked = up.includes(self) ? this.deps.marked : undefined;
     return new Promise<number>((resolve, reject) => {
       const answered = new Set<number>();
       let acked = 0;
@@ -120,16 +140,38 @@ export class Coordinator {
       let settled = false;
       let completing = false;
       let grace: NodeJS.Timeout | undefined;
+      /** The seq of this node's marked log row (0: none, or settled already). */
+      let mark = 0;
+      /** The other replicas, until each has acknowledged or has a durable hint. */
+      const open = new Set([...up, ...down].filter((id) => id !== self));
+      const settleMark = (): void => {
+        if (mark === 0 || open.size > 0) return;
+        marked!.settle(mark);
+        mark = 0;
+      };
+      const covered = (id: number): void => {
+        open.delete(id);
+        settleMark();
+      };
       const finish = (err?: KvError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        clearTimeout(grace);
+        // An answer given on the strength of the mark leaves the grace running for the slow replicas.
+        if (err) clearTimeout(grace);
         if (err) {
           this.counters.timeouts++;
           reject(err);
         } else resolve(item.version.ts);
       };
+      const hinted = down.map((id) => this.hintCovering(id, item, covered));
+      let downHinted = hinted.length === 0;
+      if (!downHinted) {
+        void Promise.all(hinted).then(() => {
+          downHinted = true;
+          progress();
+        });
+      }
       const timer = setTimeout(
         () => finish(timedOut(`${level} write was acknowledged by ${acked} of ${need} replicas within ${this.deps.timeoutMs} ms`, acked, need)),
         this.deps.timeoutMs,
@@ -139,31 +181,41 @@ export class Coordinator {
         if (completing) return;
         completing = true;
         clearTimeout(grace);
-        for (const id of up) if (!answered.has(id)) hinted.push(this.hint(id, item));
+        for (const id of up) if (!answered.has(id)) hinted.push(this.hintCovering(id, item, covered));
         void Promise.all(hinted).then(() => finish());
       };
       const progress = (): void => {
-        if (acked < need || completing) return;
+        if (acked < need) return;
+        if (mark !== 0 && downHinted) finish();
+        if (completing) return;
         if (answered.size === up.length) complete();
         else grace ??= setTimeout(complete, HINT_GRACE_MS);
       };
+      const acknowledged = (id: number): void => {
+        answered.add(id);
+        acked++;
+        covered(id);
+        progress();
+      };
+      const failedAt = (id: number, err: Error): void => {
+        answered.add(id);
+        failed++;
+        firstFailure ||= `node ${id}: ${err.message}`;
+        hinted.push(this.hintCovering(id, item, covered));
+        if (up.length - failed < need) {
+          finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed (${firstFailure})`, acked, need));
+        } else progress();
+      };
       for (const id of up) {
-        this.replica(id).apply([item]).then(
-          () => {
-            answered.add(id);
-            acked++;
-            progress();
-          },
-          (err: Error) => {
-            answered.add(id);
-            failed++;
-            firstFailure ||= `node ${id}: ${err.message}`;
-            hinted.push(this.hint(id, item));
-            if (up.length - failed < need) {
-              finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed (${firstFailure})`, acked, need));
-            } else progress();
-          },
-        );
+        if (id === self && marked !== undefined) {
+          marked.applyMarked(item).then((seq) => {
+            mark = seq;
+            settleMark();
+            acknowledged(id);
+          }, (err: Error) => failedAt(id, err));
+        } else {
+          this.replica(id).apply([item]).then(() => acknowledged(id), (err: Error) => failedAt(id, err));
+        }
       }
     });
   }

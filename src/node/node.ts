@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isKvError } from '../common/errors';
-import { DUMP_PAGE_BYTES_MAX, frameBytesMax } from '../common/limits';
+import { DUMP_PAGE_BYTES_MAX, frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
 import { ClusterConfig, ConfigError } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
@@ -91,7 +91,7 @@ class LocalReplica implements Replica {
 }
 
 export class KvNode {
-  readonly counters = { unauthorized: 0, peersDown: 0, peersUp: 0 };
+  readonly counters = { unauthorized: 0, peersDown: 0, peersUp: 0, rehintedAtStart: 0 };
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
@@ -101,6 +101,7 @@ export class KvNode {
   readonly antiEntropy: AntiEntropy;
   private readonly server: RpcServer;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly ring: Ring;
   private stopping = false;
   private clockOffsetUs = 0;
 
@@ -131,6 +132,7 @@ export class KvNode {
       replicas.set(peer.id, remote);
     }
     const ring = new Ring(config.nodes, config.replicationFactor);
+    this.ring = ring;
     const isUp = (n: number): boolean => this.detector.isUp(n);
     this.coordinator = new Coordinator({
       selfId: id,
@@ -141,6 +143,7 @@ export class KvNode {
       clock: this.clock,
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
+      marked: store,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
     this.antiEntropy = new AntiEntropy(
@@ -171,11 +174,38 @@ export class KvNode {
     const store = await ReplicaStore.open(db);
     const hints = await HintStore.open(db);
     const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
+    await node.rehintUnsettled();
     await node.purgeOldTombstones();
     await node.server.listen();
     node.startBackgroundWork();
     node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
     return node;
+  }
+
+  /**
+   * Hints again the writes whose marks were not settled when the node
+   * stopped (ReplicaStore's marks): the newest version of each of those keys,
+   * to each of its other replicas. Before the node serves, so that nothing
+   * can move the settle pointer past them first.
+   */
+  private async rehintUnsettled(): Promise<void> {
+    const byTarget = new Map<number, KeyedVersion[]>();
+    for (const key of await this.store.rowsAfterSettled()) {
+      const version = this.store.get(key);
+      if (version === undefined) continue;
+      for (const target of this.ring.replicas(key)) {
+        if (target === this.id) continue;
+        let items = byTarget.get(target);
+        if (items === undefined) byTarget.set(target, (items = []));
+        items.push({ key, version });
+      }
+    }
+    for (const [target, items] of byTarget) {
+      // In slices, each durable before the next, so the hint store's queue never overflows.
+      for (let i = 0; i < items.length; i += HINT_REPLAY_BATCH_MAX) await this.hints.add(target, items.slice(i, i + HINT_REPLAY_BATCH_MAX));
+      this.counters.rehintedAtStart += items.length;
+    }
+    if (this.counters.rehintedAtStart > 0) this.log(`node ${this.id} hinted ${this.counters.rehintedAtStart} versions again: writes it coordinated that may not have reached every replica before it stopped`);
   }
 
   private startBackgroundWork(): void {

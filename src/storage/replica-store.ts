@@ -21,10 +21,30 @@
  * On start, `open` replays the log in seq order into memory before the node
  * serves. A row superseded but not yet compacted when the node died loses to
  * its successor on replay and goes back on the garbage list.
+ *
+ * Marks. A write this node coordinates is applied here with `applyMarked`: its
+ * row stays "unsettled" until the coordinator calls `settle`, once every other
+ * replica has acknowledged the write or has a durable hint for it. Commits
+ * store a settle pointer in `meta` (the seq below every unsettled row, at most
+ * every SETTLED_SEQ_WRITE_INTERVAL_MS), so after a crash `rowsAfterSettled`
+ * lists the keys whose writes may not have reached their other replicas, and
+ * the node hints them again. That lets a coordinator answer once the level is
+ * reached without waiting for the slowest replica, and still never be the
+ * only record of a replica's missing write.
  */
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
-import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_ROWS, REPLAY_CHUNK_CHARS, REPLAY_CHUNK_ROWS, SQL_ROWS_PER_STATEMENT_MAX, STORE_QUEUED_ROWS_MAX } from '../common/limits';
+import {
+  COMMIT_ROWS_MAX,
+  COMPACT_CHUNK_ROWS,
+  COMPACT_GARBAGE_ROWS,
+  REPLAY_CHUNK_CHARS,
+  REPLAY_CHUNK_ROWS,
+  SETTLED_SEQ_WRITE_INTERVAL_MS,
+  SQL_ROWS_PER_STATEMENT_MAX,
+  STORE_QUEUED_ROWS_MAX,
+  UNSETTLED_CHUNK_ROWS,
+} from '../common/limits';
 import { Memtable, Stored, VersionBytes } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { supersedes, Version } from './version';
@@ -36,6 +56,8 @@ export interface KeyedVersion {
 
 interface Batch {
   readonly rows: Map<string, Version>;
+  /** Keys whose rows carry marks (see applyMarked), with how many. */
+  readonly marks: Map<string, number>;
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: Error): void;
@@ -46,9 +68,16 @@ type ReplayRow = [number, string, string, number];
 
 /** The `meta` row holding the largest key plus value ever written, in characters. */
 const LARGEST_RECORD = 'largest_record_chars';
+/** The `meta` row holding the settle pointer (see Marks above). */
+const SETTLED_SEQ = 'settled_seq';
 
-function setLargestRecord(chars: number): string {
-  return `INSERT INTO meta (name, value) VALUES ('${LARGEST_RECORD}', ${chars}) ON CONFLICT (name) DO UPDATE SET value = excluded.value;`;
+function setMeta(name: string, value: number): string {
+  return `INSERT INTO meta (name, value) VALUES ('${name}', ${value}) ON CONFLICT (name) DO UPDATE SET value = excluded.value;`;
+}
+
+async function readMeta(db: Sqlite, name: string): Promise<number | undefined> {
+  const [row] = await db.all<{ value: number }>('SELECT value FROM meta WHERE name = ?', [name]);
+  return row?.value;
 }
 
 /**
@@ -57,11 +86,11 @@ function setLargestRecord(chars: number): string {
  * answer stored.
  */
 async function largestRecordChars(db: Sqlite): Promise<number> {
-  const [row] = await db.all<{ value: number }>('SELECT value FROM meta WHERE name = ?', [LARGEST_RECORD]);
-  if (row !== undefined) return row.value;
+  const known = await readMeta(db, LARGEST_RECORD);
+  if (known !== undefined) return known;
   const [measured] = await db.all<{ chars: number | null }>('SELECT MAX(octet_length(key) + octet_length(value)) AS chars FROM log');
   const chars = measured?.chars ?? 0;
-  await db.execTransaction(setLargestRecord(chars));
+  await db.execTransaction(setMeta(LARGEST_RECORD, chars));
   return chars;
 }
 
@@ -145,7 +174,7 @@ function newBatch(): Batch {
   });
   // A batch nobody waits on must not raise an unhandled rejection.
   done.catch(() => undefined);
-  return { rows: new Map(), done, resolve, reject };
+  return { rows: new Map(), marks: new Map(), done, resolve, reject };
 }
 
 export class ReplicaStore {
@@ -162,19 +191,34 @@ export class ReplicaStore {
   private queuedRows = 0;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
+  /** Marks of committed rows not yet settled, by seq. */
+  private readonly unsettled = new Map<number, number>();
+  /** Seqs of marked rows in commit order, from `settledHead` on: the oldest unsettled one is found from the front. */
+  private settleOrder: number[] = [];
+  private settledHead = 0;
+  /** The settle pointer last stored, and when (ms). */
+  private settledStored = -1;
+  private settledStoredMs = Number.NEGATIVE_INFINITY;
+  /** The settle pointer found at open (undefined: the log never had one, so no row was marked). */
+  private settledAtOpen: number | undefined;
   readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, overloaded: 0 };
 
-  private constructor(private readonly db: Sqlite) {}
+  private constructor(
+    private readonly db: Sqlite,
+    /** SETTLED_SEQ_WRITE_INTERVAL_MS; tests set 0 to store the pointer at every commit. */
+    private readonly settledWriteIntervalMs: number,
+  ) {}
 
-  static async open(db: Sqlite): Promise<ReplicaStore> {
+  static async open(db: Sqlite, options: { settledWriteIntervalMs?: number } = {}): Promise<ReplicaStore> {
     await db.exec(
       `CREATE TABLE IF NOT EXISTS log (
          seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL
        );
        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
     );
-    const store = new ReplicaStore(db);
+    const store = new ReplicaStore(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS);
     store.largestRecord = await largestRecordChars(db);
+    store.settledAtOpen = await readMeta(db, SETTLED_SEQ);
     // Rows whose keys and values are known to be small are read without
     // measuring each chunk first (see replayChunk).
     const small = store.largestRecord * REPLAY_CHUNK_ROWS <= REPLAY_CHUNK_CHARS;
@@ -344,8 +388,86 @@ export class ReplicaStore {
       if (current !== undefined) this.garbage.push(current.seq);
       this.committed.set(key, stored, stored.seq);
     }
+    if (batch.marks.size > 0) this.noteMarks(batch);
     this.counters.rowsCommitted += batch.rows.size;
     this.counters.commits++;
+  }
+
+  /** The marked rows of a committed batch become unsettled, in seq order. */
+  private noteMarks(batch: Batch): void {
+    const seqs: number[] = [];
+    for (const [key, n] of batch.marks) {
+      const seq = (batch.rows.get(key) as Stored).seq;
+      this.unsettled.set(seq, n);
+      seqs.push(seq);
+    }
+    // Seqs follow the rows' order, which marks need not share; batches' seqs never interleave.
+    for (const seq of seqs.sort((a, b) => a - b)) this.settleOrder.push(seq);
+  }
+
+  /**
+   * apply() for a write this node coordinates, marking the log row that
+   * holds it (see Marks above). Resolves once it is durable with that row's
+   * seq, to be passed to `settle`, or with 0 when the version lost to a newer
+   * one already here: then no row holds it and there is nothing to settle.
+   */
+  applyMarked(item: KeyedVersion): Promise<number> {
+    const done = this.apply([item]);
+    const batch = this.queue[this.queue.length - 1];
+    // apply() puts a winning version in the last batch; anything else lost (or was refused).
+    if (batch === undefined || batch.rows.get(item.key) !== item.version) return done.then(() => 0);
+    batch.marks.set(item.key, (batch.marks.get(item.key) ?? 0) + 1);
+    // The row holding the key may be a newer version that joined the batch after this one: it carries the mark.
+    return done.then(() => (batch.rows.get(item.key) as Stored).seq);
+  }
+
+  /** The write that marked row `seq` has reached every replica (or a durable hint): one mark fewer. */
+  settle(seq: number): void {
+    const n = this.unsettled.get(seq);
+    assert(n !== undefined && n > 0, 'only an unsettled row is settled');
+    if (n === 1) this.unsettled.delete(seq);
+    else this.unsettled.set(seq, n - 1);
+  }
+
+  /** Marked rows not yet settled (for tests and the inspector's counters). */
+  get unsettledRows(): number {
+    return this.unsettled.size;
+  }
+
+  /**
+   * The settle pointer for a commit whose rows start at `firstSeq`, when it
+   * is time to store it again: the seq just below the oldest unsettled row,
+   * or below this commit's rows when none is unsettled (they are published,
+   * and their marks noted, only after the commit).
+   */
+  private pointerToStore(firstSeq: number): number | undefined {
+    while (this.settledHead < this.settleOrder.length && !this.unsettled.has(this.settleOrder[this.settledHead]!)) this.settledHead++;
+    if (this.settledHead > 1024 && this.settledHead * 2 > this.settleOrder.length) {
+      this.settleOrder = this.settleOrder.slice(this.settledHead);
+      this.settledHead = 0;
+    }
+    const pointer = this.settledHead < this.settleOrder.length ? this.settleOrder[this.settledHead]! - 1 : firstSeq - 1;
+    if (pointer <= this.settledStored || Date.now() - this.settledStoredMs < this.settledWriteIntervalMs) return undefined;
+    return pointer;
+  }
+
+  /**
+   * Keys of the log rows after the settle pointer found at open: writes this
+   * node coordinated before it stopped, which may not have reached their
+   * other replicas. Rows other nodes' writes put there come too (the log does
+   * not say whose a row is); hinting those again does no harm. Empty for a
+   * log that never had a pointer.
+   */
+  async rowsAfterSettled(): Promise<string[]> {
+    const keys = new Set<string>();
+    if (this.settledAtOpen === undefined) return [];
+    let after = this.settledAtOpen;
+    for (;;) {
+      const rows = await this.db.all<{ seq: number; key: string }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, UNSETTLED_CHUNK_ROWS]);
+      for (const r of rows) keys.add(r.key);
+      if (rows.length < UNSETTLED_CHUNK_ROWS) return [...keys];
+      after = rows[rows.length - 1]!.seq;
+    }
   }
 
   /** Appends a batch's rows to the log in one transaction, numbering them. */
@@ -367,7 +489,9 @@ export class ReplicaStore {
       if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
     }
     if (values.length > 0) flush();
-    if (largest > this.largestRecord) statements.push(setLargestRecord(largest));
+    if (largest > this.largestRecord) statements.push(setMeta(LARGEST_RECORD, largest));
+    const pointer = this.pointerToStore(firstSeq);
+    if (pointer !== undefined) statements.push(setMeta(SETTLED_SEQ, pointer));
     try {
       await this.db.execTransaction(statements.join('\n'));
     } catch (err) {
@@ -375,6 +499,10 @@ export class ReplicaStore {
       throw err;
     }
     this.largestRecord = largest;
+    if (pointer !== undefined) {
+      this.settledStored = pointer;
+      this.settledStoredMs = Date.now();
+    }
   }
 
   /**

@@ -170,6 +170,40 @@ test.serial('one replica killed -9: QUORUM keeps working, ALL fails with Unavail
   await client.put(key, 'after', 'ALL');
 });
 
+/** A counter of one node's admin status. */
+async function counter(c: LocalCluster, id: number, name: string): Promise<number> {
+  const admin = c.admin(id);
+  try {
+    return Number((await admin.status()).counters[name]);
+  } finally {
+    admin.close();
+  }
+}
+
+test.serial('a coordinator killed -9 just after answering, its third replica stalled, hints the write again when it restarts', async (t) => {
+  // No anti-entropy, so only hints can bring the stalled replica up to date.
+  const c = await LocalCluster.start({ settings: { antiEntropyIntervalMs: 0 } });
+  clusters.push(c);
+  const key = 'A';
+  t.deepEqual(replicasOf(c, key), [0, 1, 2]);
+  const client = clientOf(c, 0);
+  await client.put(key, 'before', 'ALL');
+  c.signal(2, 'SIGSTOP');
+  try {
+    // Answered by node 0 (its own row, marked) and node 1; node 2 cannot answer.
+    await client.put(key, 'during', 'QUORUM');
+    await c.kill(0);
+  } finally {
+    c.signal(2, 'SIGCONT');
+  }
+  await c.restart(0);
+  t.true((await counter(c, 0, 'rehintedAtStart')) >= 2, 'the unsettled write is hinted to its two other replicas again');
+  const onTwo = c.client({ startAt: 2 });
+  clients.push(onTwo);
+  await waitFor('node 2 to hold the acknowledged write', async () => (await onTwo.get(key, 'ONE')).value.toString() === 'during');
+  t.is((await client.get(key, 'ALL')).value.toString(), 'during');
+});
+
 test.serial('killing every node with -9 and restarting loses no acknowledged write', async (t) => {
   const c = await cluster();
   const client = clientOf(c);
