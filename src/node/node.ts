@@ -318,6 +318,7 @@ export class KvNode {
       ...this.server.stats,
       keys: this.store.size,
       garbageRows: this.store.garbageRows,
+      unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
       ...memoryCounters(),
     };

@@ -191,7 +191,11 @@ export class ReplicaStore {
   private queuedRows = 0;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
-  /** Marks of committed rows not yet settled, by seq. */
+  /**
+   * Marks of committed rows not yet settled, by seq. As many as the writes
+   * this node coordinates that are waiting on a replica: each settles within
+   * HINT_GRACE_MS of its level (or the replica's request deadline) plus a hint's commit.
+   */
   private readonly unsettled = new Map<number, number>();
   /** Seqs of marked rows in commit order, from `settledHead` on: the oldest unsettled one is found from the front. */
   private settleOrder: number[] = [];

@@ -188,6 +188,9 @@ test.serial('a coordinator killed -9 just after answering, its third replica sta
   t.deepEqual(replicasOf(c, key), [0, 1, 2]);
   const client = clientOf(c, 0);
   await client.put(key, 'before', 'ALL');
+  await Promise.all(Array.from({ length: 50 }, (_, i) => client.put(`${key}${i}`, 'v', 'QUORUM')));
+  // Every mark is settled once the third replicas have answered: none is left behind.
+  await waitFor('node 0 to settle its marks', async () => (await counter(c, 0, 'unsettledRows')) === 0);
   c.signal(2, 'SIGSTOP');
   try {
     // Answered by node 0 (its own row, marked) and node 1; node 2 cannot answer.
