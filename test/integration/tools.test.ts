@@ -57,7 +57,7 @@ test.after.always(async () => {
 });
 
 test.serial('the console reads commands from a pipe, one result line each', async (t) => {
-  const input = ['put apple red quorum', 'get apple QUORUM', 'get nothing one', 'put "two words" "a b" ONE', 'get "two words" one',
+  const input = ['put apple red quorum', 'get apple QUORUM', 'get nothing one', 'put "two words" "a b" ONE', 'get "two words" all',
     'delete apple all', 'get apple quorum', 'put apple', 'fly away', 'get apple maybe', 'help', 'exit', 'get never-run one'].join('\n');
   const r = await run(process.execPath, [CONSOLE, '--cluster', c.clusterFile], input);
   t.is(r.code, 0, r.stderr);
