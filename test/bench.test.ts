@@ -89,8 +89,10 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
   t.is(json.restartedNode, 0);
   t.true(json.restart_ms > 0);
   t.true(json.rss_after_restart_mb > 0);
-  // Writes while node 0 is down reach the keys node 0 replicates, so some are hinted.
-  t.true(json.hints > 0 && json.hints <= 60, `hints ${json.hints}`);
+  // Writes while node 0 is down reach the keys node 0 replicates, so some are hinted. So
+  // may load writes whose copy for node 0 was still on its way when it was killed: a QUORUM
+  // write is answered once two replicas have it, and a busy third one can lag.
+  t.true(json.hints > 0 && json.hints <= 60 + 300, `hints ${json.hints}`);
   t.true(json.hints_per_sec > 0);
   t.regex(exit.stdout, /RSS node 3\s+: [\d.]+ MB after load, [\d.]+ MB after 0\.2 s idle, holding [\d,]+ keys/);
   t.regex(exit.stdout, /Restart time\s+: [\d,]+ ms \(node 0: kill -9/);

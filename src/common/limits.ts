@@ -111,8 +111,9 @@ export const UNSETTLED_CHUNK_ROWS = 5_000;
 export const COMMIT_ROWS_MAX = 20_000;
 
 /**
- * How long a write that reached its level waits for its other live replicas
- * before it hints them (and answers the client once the hints are durable).
+ * How long a write that reached its level, coordinated by a node that is not
+ * a replica of its key (so with no row of its own to mark), waits for its other
+ * live replicas before it hints them (and answers once the hints are durable).
  */
 export const HINT_GRACE_MS = 50;
 /**

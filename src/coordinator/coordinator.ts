@@ -122,9 +122,11 @@ export class Coordinator {
    * ReplicaStore's marks), which a restart turns back into hints. Without
    * such a record, a coordinator killed just after answering would take the
    * only trace of a missing replica's write with it, and only anti-entropy
-   * would ever find it. Replicas get HINT_GRACE_MS to answer after the level
-   * is reached; only slower ones cost a hint; the mark is settled once every
-   * other replica has acknowledged or been hinted.
+   * would ever find it. With a mark, a live replica is hinted only if its
+   * call fails (or times out), and the mark is settled once every other
+   * replica has acknowledged or been hinted. Without one, replicas get
+   * HINT_GRACE_MS to answer after the level is reached, and slower ones get
+   * a hint before the answer.
    */
   write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
     this.counters.writes++;
@@ -157,8 +159,7 @@ export class Coordinator {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        // An answer given on the strength of the mark leaves the grace running for the slow replicas.
-        if (err) clearTimeout(grace);
+        clearTimeout(grace);
         if (err) {
           this.counters.timeouts++;
           reject(err);
@@ -186,7 +187,12 @@ export class Coordinator {
       };
       const progress = (): void => {
         if (acked < need) return;
-        if (mark !== 0 && downHinted) finish();
+        // Marked: answer once the down replicas' hints are durable; the live ones
+        // answer or fail in their own time, and only a failure costs a hint.
+        if (mark !== 0) {
+          if (downHinted) finish();
+          return;
+        }
         if (completing) return;
         if (answered.size === up.length) complete();
         else grace ??= setTimeout(complete, HINT_GRACE_MS);

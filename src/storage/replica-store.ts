@@ -463,8 +463,8 @@ export class ReplicaStore {
    * log that never had a pointer.
    */
   async rowsAfterSettled(): Promise<string[]> {
-    const keys = new Set<string>();
     if (this.settledAtOpen === undefined) return [];
+    const keys = new Set<string>();
     let after = this.settledAtOpen;
     for (;;) {
       const rows = await this.db.all<{ seq: number; key: string }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, UNSETTLED_CHUNK_ROWS]);
