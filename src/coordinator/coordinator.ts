@@ -5,8 +5,8 @@
  * Write: refuse with Unavailable (writing nothing) if fewer replicas are up
  * than the level needs; otherwise stamp the version with the hybrid clock,
  * send it to every live replica at once and answer when the level's count has
- * acknowledged. Down replicas, and live ones that fail or do not answer in
- * time, get a hint. A write that misses its level is reported as TimedOut and
+ * acknowledged and every replica not reached yet is covered by a hint or a
+ * mark (write-round.ts). A write that misses its level is reported as TimedOut and
  * is NOT rolled back: replicas that applied it keep it, and it may still win
  * later (undoing it would need a second write that can itself fail half-way,
  * and would erase a version a concurrent reader may already have returned).
@@ -24,19 +24,11 @@ import { Ring } from '../partitioner/ring';
 import { KeyedVersion } from '../storage/replica-store';
 import { compareVersions, newest, Version } from '../storage/version';
 import { Replica } from '../rpc/remote-replica';
-import { HINT_GRACE_MS } from '../common/limits';
 import { LevelName, requiredReplicas } from './levels';
+import { MarkedLog, WriteRound } from './write-round';
 
 export interface HintSink {
   add(target: number, items: readonly KeyedVersion[]): Promise<void>;
-}
-
-/** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */
-export interface MarkedLog {
-  /** Applies the version here and marks its log row; resolves with the row's seq once durable (0: no row holds it). */
-  applyMarked(item: KeyedVersion): Promise<number>;
-  /** Every other replica has acknowledged the write that marked row `seq`, or has a durable hint for it. */
-  settle(seq: number): void;
 }
 
 export interface CoordinatorDeps {
@@ -107,122 +99,24 @@ export class Coordinator {
     return this.deps.hints.add(target, [item]);
   }
 
-  /** hint(), then `covered(target)` once it is durable. */
-  private hintCovering(target: number, item: KeyedVersion, covered: (id: number) => void): Promise<void> {
-    return this.hint(target, item).then(() => covered(target));
-  }
-
-  /**
-   * Writes a value (or a tombstone when `deleted`); resolves with its timestamp.
-   *
-   * The client is answered once the level is reached and this node holds a
-   * durable record of every replica the write has not reached yet: a hint for
-   * each down replica, and for the live ones either their acknowledgement, a
-   * hint, or, when this node is a replica, the mark on its own log row (see
-   * ReplicaStore's marks), which a restart turns back into hints. Without
-   * such a record, a coordinator killed just after answering would take the
-   * only trace of a missing replica's write with it, and only anti-entropy
-   * would ever find it. With a mark, a live replica is hinted only if its
-   * call fails (or times out), and the mark is settled once every other
-   * replica has acknowledged or been hinted. Without one, replicas get
-   * HINT_GRACE_MS to answer after the level is reached, and slower ones get
-   * a hint before the answer.
-   */
+  /** Writes a value (or a tombstone when `deleted`); resolves with its timestamp. See WriteRound for when. */
   write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
     this.counters.writes++;
     const { up, down, need } = this.placement(key, level);
     const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
-    const self = this.deps.selfId;
-    const marked = up.includes(self) ? this.deps.marked : undefined;
-    return new Promise<number>((resolve, reject) => {
-      const answered = new Set<number>();
-      let acked = 0;
-      let failed = 0;
-      let firstFailure = '';
-      let settled = false;
-      let completing = false;
-      let grace: NodeJS.Timeout | undefined;
-      /** The seq of this node's marked log row (0: none, or settled already). */
-      let mark = 0;
-      /** The other replicas, until each has acknowledged or has a durable hint. */
-      const open = new Set([...up, ...down].filter((id) => id !== self));
-      const settleMark = (): void => {
-        if (mark === 0 || open.size > 0) return;
-        marked!.settle(mark);
-        mark = 0;
-      };
-      const covered = (id: number): void => {
-        open.delete(id);
-        settleMark();
-      };
-      const finish = (err?: KvError): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(grace);
-        if (err) {
-          this.counters.timeouts++;
-          reject(err);
-        } else resolve(item.version.ts);
-      };
-      const hinted = down.map((id) => this.hintCovering(id, item, covered));
-      let downHinted = hinted.length === 0;
-      if (!downHinted) {
-        void Promise.all(hinted).then(() => {
-          downHinted = true;
-          progress();
-        });
-      }
-      const timer = setTimeout(
-        () => finish(timedOut(`${level} write was acknowledged by ${acked} of ${need} replicas within ${this.deps.timeoutMs} ms`, acked, need)),
-        this.deps.timeoutMs,
-      );
-      // The level is reached: hint whoever has not answered, then answer once the hints are on disk.
-      const complete = (): void => {
-        if (completing) return;
-        completing = true;
-        clearTimeout(grace);
-        for (const id of up) if (!answered.has(id)) hinted.push(this.hintCovering(id, item, covered));
-        void Promise.all(hinted).then(() => finish());
-      };
-      const progress = (): void => {
-        if (acked < need) return;
-        // Marked: answer once the down replicas' hints are durable; the live ones
-        // answer or fail in their own time, and only a failure costs a hint.
-        if (mark !== 0) {
-          if (downHinted) finish();
-          return;
-        }
-        if (completing) return;
-        if (answered.size === up.length) complete();
-        else grace ??= setTimeout(complete, HINT_GRACE_MS);
-      };
-      const acknowledged = (id: number): void => {
-        answered.add(id);
-        acked++;
-        covered(id);
-        progress();
-      };
-      const failedAt = (id: number, err: Error): void => {
-        answered.add(id);
-        failed++;
-        firstFailure ||= `node ${id}: ${err.message}`;
-        hinted.push(this.hintCovering(id, item, covered));
-        if (up.length - failed < need) {
-          finish(timedOut(`${level} write reached ${acked} of ${need} replicas; ${failed} failed (${firstFailure})`, acked, need));
-        } else progress();
-      };
-      for (const id of up) {
-        if (id === self && marked !== undefined) {
-          marked.applyMarked(item).then((seq) => {
-            mark = seq;
-            settleMark();
-            acknowledged(id);
-          }, (err: Error) => failedAt(id, err));
-        } else {
-          this.replica(id).apply([item]).then(() => acknowledged(id), (err: Error) => failedAt(id, err));
-        }
-      }
+    const round = new WriteRound(
+      {
+        selfId: this.deps.selfId,
+        replica: (id) => this.replica(id),
+        hint: (target, hinted) => this.hint(target, hinted),
+        marked: up.includes(this.deps.selfId) ? this.deps.marked : undefined,
+        timeoutMs: this.deps.timeoutMs,
+      },
+      { item, level, up, down, need },
+    );
+    return round.answer.catch((err: KvError) => {
+      this.counters.timeouts++;
+      throw err;
     });
   }
 

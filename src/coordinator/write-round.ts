@@ -1,0 +1,172 @@
+/**
+ * One write at its coordinator, from sending it to its replicas until every
+ * one of them is covered: acknowledged, or hinted durably here.
+ *
+ * The client is answered once the level is reached and this node holds a
+ * durable record of every replica the write has not reached yet: a hint for
+ * each down replica, and for each live one still silent, the mark on this
+ * node's own log row when it is a replica of the key (ReplicaStore's marks),
+ * which a restart turns back into hints. Without such a record, a coordinator
+ * killed just after answering would take the only trace of a missing
+ * replica's write with it, and only anti-entropy would ever find it.
+ *
+ * With a mark, a live replica is hinted only if its call fails (or times out),
+ * and the mark is settled once every other replica is covered. Without one (a
+ * coordinator that is not a replica, or whose own copy lost to a newer
+ * version), replicas get HINT_GRACE_MS to answer after the level is reached;
+ * slower ones get a hint, and the answer waits for those hints.
+ */
+import { KvError } from '../common/errors';
+import { HINT_GRACE_MS } from '../common/limits';
+import { Replica } from '../rpc/remote-replica';
+import { KeyedVersion } from '../storage/replica-store';
+import { LevelName } from './levels';
+
+/** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */
+export interface MarkedLog {
+  /** Applies the version here and marks its log row; resolves with the row's seq once durable (0: no row holds it). */
+  applyMarked(item: KeyedVersion): Promise<number>;
+  /** Every other replica has acknowledged the write that marked row `seq`, or has a durable hint for it. */
+  settle(seq: number): void;
+}
+
+export interface WriteRoundDeps {
+  readonly selfId: number;
+  readonly replica: (id: number) => Replica;
+  /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
+  readonly hint: (target: number, item: KeyedVersion) => Promise<void>;
+  /** This node's own replica, when it is one of the key's live replicas. */
+  readonly marked: MarkedLog | undefined;
+  readonly timeoutMs: number;
+}
+
+export interface WritePlan {
+  readonly item: KeyedVersion;
+  readonly level: LevelName;
+  readonly up: readonly number[];
+  readonly down: readonly number[];
+  readonly need: number;
+}
+
+export class WriteRound {
+  /** Resolves with the write's timestamp when the client may be answered; rejects with TimedOut. */
+  readonly answer: Promise<number>;
+  private resolve!: (ts: number) => void;
+  private reject!: (err: KvError) => void;
+  private readonly answered = new Set<number>();
+  /** The other replicas, until each has acknowledged or has a durable hint. */
+  private readonly open: Set<number>;
+  private readonly hinted: Promise<void>[];
+  private downHinted: boolean;
+  private acked = 0;
+  private failed = 0;
+  private firstFailure = '';
+  private finished = false;
+  private completing = false;
+  /** The seq of this node's marked log row (0: none, or settled already). */
+  private mark = 0;
+  private grace: NodeJS.Timeout | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: WriteRoundDeps,
+    private readonly plan: WritePlan,
+  ) {
+    this.answer = new Promise<number>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.open = new Set([...plan.up, ...plan.down].filter((id) => id !== deps.selfId));
+    this.hinted = plan.down.map((id) => this.hintCovering(id));
+    this.downHinted = this.hinted.length === 0;
+    if (!this.downHinted) {
+      void Promise.all(this.hinted).then(() => {
+        this.downHinted = true;
+        this.progress();
+      });
+    }
+    this.timer = setTimeout(() => this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`), deps.timeoutMs);
+    for (const id of plan.up) this.send(id);
+  }
+
+  private send(id: number): void {
+    const failed = (err: Error): void => this.failedAt(id, err);
+    const marked = this.deps.marked;
+    if (id === this.deps.selfId && marked !== undefined) {
+      marked.applyMarked(this.plan.item).then((seq) => {
+        this.mark = seq;
+        this.settleMark();
+        this.acknowledged(id);
+      }, failed);
+    } else {
+      this.deps.replica(id).apply([this.plan.item]).then(() => this.acknowledged(id), failed);
+    }
+  }
+
+  private acknowledged(id: number): void {
+    this.answered.add(id);
+    this.acked++;
+    this.covered(id);
+    this.progress();
+  }
+
+  private failedAt(id: number, err: Error): void {
+    this.answered.add(id);
+    this.failed++;
+    this.firstFailure ||= `node ${id}: ${err.message}`;
+    this.hinted.push(this.hintCovering(id));
+    if (this.plan.up.length - this.failed < this.plan.need) {
+      this.timedOut(`reached ${this.acked} of ${this.plan.need} replicas; ${this.failed} failed (${this.firstFailure})`);
+    } else this.progress();
+  }
+
+  private progress(): void {
+    if (this.acked < this.plan.need) return;
+    // Marked: answer once the down replicas' hints are durable; the live ones
+    // answer or fail in their own time, and only a failure costs a hint.
+    if (this.mark !== 0) {
+      if (this.downHinted) this.finish();
+      return;
+    }
+    if (this.completing) return;
+    if (this.answered.size === this.plan.up.length) this.complete();
+    else this.grace ??= setTimeout(() => this.complete(), HINT_GRACE_MS);
+  }
+
+  /** Unmarked, the level reached: hint whoever has not answered, then answer once the hints are on disk. */
+  private complete(): void {
+    if (this.completing) return;
+    this.completing = true;
+    clearTimeout(this.grace);
+    for (const id of this.plan.up) if (!this.answered.has(id)) this.hinted.push(this.hintCovering(id));
+    void Promise.all(this.hinted).then(() => this.finish());
+  }
+
+  private hintCovering(target: number): Promise<void> {
+    return this.deps.hint(target, this.plan.item).then(() => this.covered(target));
+  }
+
+  private covered(id: number): void {
+    this.open.delete(id);
+    this.settleMark();
+  }
+
+  private settleMark(): void {
+    if (this.mark === 0 || this.open.size > 0) return;
+    this.deps.marked!.settle(this.mark);
+    this.mark = 0;
+  }
+
+  private timedOut(what: string): void {
+    this.finish(new KvError('TimedOut', `${this.plan.level} write ${what}`, { acked: this.acked, required: this.plan.need }));
+  }
+
+  private finish(err?: KvError): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.grace);
+    if (err) this.reject(err);
+    else this.resolve(this.plan.item.version.ts);
+  }
+}
