@@ -41,7 +41,7 @@ export interface CoordinatorDeps {
   readonly timeoutMs: number;
   /** This node's own replica, read directly (it cannot fail or time out). */
   readonly readLocal: (key: string) => Version | undefined;
-  /** This node's own replica for the writes it coordinates; without it a write waits for every replica (see write). */
+  /** This node's own replica for the writes it coordinates; without it a write waits for every replica or its hint (see WriteRound). */
   readonly marked?: MarkedLog;
 }
 

@@ -221,8 +221,8 @@ export class KvNode {
   /**
    * Runs `work` every `intervalMs`, the first time after one to two
    * intervals, at random. For anti-entropy: nodes started together would
-   * otherwise all hash values and compare digests at the same moment, and a
-   * QUORUM write waits on the slowest of its replicas (at 11,000 writes/s
+   * otherwise all hash values and compare digests at the same moment, and
+   * writes then waited on the slowest of their replicas (at 11,000 writes/s
    * that alignment, with the key sorts of the time, made p99.9 55-75 ms,
    * docs/benchmarks.md). Not before one interval: a node that has just
    * started has hints to take in first.
