@@ -47,6 +47,7 @@ import {
 } from '../common/limits';
 import { Memtable, Stored, VersionBytes } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
+import { UnsettledRows } from './unsettled';
 import { supersedes, Version } from './version';
 
 export interface KeyedVersion {
@@ -192,14 +193,11 @@ export class ReplicaStore {
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
   /**
-   * Marks of committed rows not yet settled, by seq. As many as the writes
-   * this node coordinates that are waiting on a replica: each settles within
-   * HINT_GRACE_MS of its level (or the replica's request deadline) plus a hint's commit.
+   * Committed rows whose marks are not all settled. As many as the writes this
+   * node coordinates that wait on a replica: each settles once that replica
+   * answers, or its call fails (the replica's request deadline) and a hint commits.
    */
-  private readonly unsettled = new Map<number, number>();
-  /** Seqs of marked rows in commit order, from `settledHead` on: the oldest unsettled one is found from the front. */
-  private settleOrder: number[] = [];
-  private settledHead = 0;
+  private readonly unsettled = new UnsettledRows();
   /** The settle pointer last stored, and when (ms). */
   private settledStored = -1;
   private settledStoredMs = Number.NEGATIVE_INFINITY;
@@ -397,16 +395,11 @@ export class ReplicaStore {
     this.counters.commits++;
   }
 
-  /** The marked rows of a committed batch become unsettled, in seq order. */
+  /** The marked rows of a committed batch become unsettled. */
   private noteMarks(batch: Batch): void {
-    const seqs: number[] = [];
-    for (const [key, n] of batch.marks) {
-      const seq = (batch.rows.get(key) as Stored).seq;
-      this.unsettled.set(seq, n);
-      seqs.push(seq);
-    }
-    // Seqs follow the rows' order, which marks need not share; batches' seqs never interleave.
-    for (const seq of seqs.sort((a, b) => a - b)) this.settleOrder.push(seq);
+    const bySeq = new Map<number, number>();
+    for (const [key, n] of batch.marks) bySeq.set((batch.rows.get(key) as Stored).seq, n);
+    this.unsettled.note(bySeq);
   }
 
   /**
@@ -427,10 +420,7 @@ export class ReplicaStore {
 
   /** The write that marked row `seq` has reached every replica (or a durable hint): one mark fewer. */
   settle(seq: number): void {
-    const n = this.unsettled.get(seq);
-    assert(n !== undefined && n > 0, 'only an unsettled row is settled');
-    if (n === 1) this.unsettled.delete(seq);
-    else this.unsettled.set(seq, n - 1);
+    this.unsettled.settle(seq);
   }
 
   /** Marked rows not yet settled (for tests and the inspector's counters). */
@@ -445,12 +435,7 @@ export class ReplicaStore {
    * and their marks noted, only after the commit).
    */
   private pointerToStore(firstSeq: number): number | undefined {
-    while (this.settledHead < this.settleOrder.length && !this.unsettled.has(this.settleOrder[this.settledHead]!)) this.settledHead++;
-    if (this.settledHead > 1024 && this.settledHead * 2 > this.settleOrder.length) {
-      this.settleOrder = this.settleOrder.slice(this.settledHead);
-      this.settledHead = 0;
-    }
-    const pointer = this.settledHead < this.settleOrder.length ? this.settleOrder[this.settledHead]! - 1 : firstSeq - 1;
+    const pointer = this.unsettled.pointer(firstSeq - 1);
     if (pointer <= this.settledStored || Date.now() - this.settledStoredMs < this.settledWriteIntervalMs) return undefined;
     return pointer;
   }
