@@ -23,6 +23,11 @@ export class KvError extends Error {
   }
 }
 
+/** TimedOut for a request that got `acked` of the `required` replica answers in time. */
+export function timedOut(message: string, acked: number, required: number): KvError {
+  return new KvError('TimedOut', message, { acked, required });
+}
+
 export function isKvError(err: unknown, code?: ErrorCode): err is KvError {
   return err instanceof KvError && (code === undefined || err.code === code);
 }

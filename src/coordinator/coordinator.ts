@@ -18,14 +18,14 @@
  * with the newest version before the read answers (blocking read repair), so
  * a later QUORUM read cannot return anything older than this one did.
  */
-import { KvError } from '../common/errors';
+import { KvError, timedOut } from '../common/errors';
 import { HybridClock } from '../clock/hlc';
 import { Ring } from '../partitioner/ring';
 import { KeyedVersion } from '../storage/replica-store';
 import { compareVersions, newest, Version } from '../storage/version';
 import { Replica } from '../rpc/remote-replica';
 import { LevelName, requiredReplicas } from './levels';
-import { MarkedLog, WriteRound } from './write-round';
+import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
   add(target: number, items: readonly KeyedVersion[]): Promise<void>;
@@ -56,6 +56,9 @@ export interface CoordinatorCounters {
 
 export class Coordinator {
   readonly counters: CoordinatorCounters = { writes: 0, reads: 0, unavailable: 0, timeouts: 0, readRepairs: 0, hintsQueued: 0 };
+
+  /** What every WriteRound needs from here, made at the first write (reads never need it). */
+  private writeDeps: WriteRoundDeps | undefined;
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -104,16 +107,14 @@ export class Coordinator {
     this.counters.writes++;
     const { up, down, need } = this.placement(key, level);
     const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
-    const round = new WriteRound(
-      {
-        selfId: this.deps.selfId,
-        replica: (id) => this.replica(id),
-        hint: (target, hinted) => this.hint(target, hinted),
-        marked: up.includes(this.deps.selfId) ? this.deps.marked : undefined,
-        timeoutMs: this.deps.timeoutMs,
-      },
-      { item, level, up, down, need },
-    );
+    const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
+    this.writeDeps ??= {
+      selfId: this.deps.selfId,
+      replica: (id) => this.replica(id),
+      hint: (target, hinted) => this.hint(target, hinted),
+      timeoutMs: this.deps.timeoutMs,
+    };
+    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked });
     return round.answer.catch((err: KvError) => {
       this.counters.timeouts++;
       throw err;
@@ -229,6 +230,3 @@ export class Coordinator {
   }
 }
 
-function timedOut(message: string, acked: number, required: number): KvError {
-  return new KvError('TimedOut', message, { acked, required });
-}

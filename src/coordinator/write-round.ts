@@ -16,7 +16,7 @@
  * version), replicas get HINT_GRACE_MS to answer after the level is reached;
  * slower ones get a hint, and the answer waits for those hints.
  */
-import { KvError } from '../common/errors';
+import { KvError, timedOut } from '../common/errors';
 import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from '../rpc/remote-replica';
 import { KeyedVersion } from '../storage/replica-store';
@@ -35,8 +35,6 @@ export interface WriteRoundDeps {
   readonly replica: (id: number) => Replica;
   /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
   readonly hint: (target: number, item: KeyedVersion) => Promise<void>;
-  /** This node's own replica, when it is one of the key's live replicas. */
-  readonly marked: MarkedLog | undefined;
   readonly timeoutMs: number;
 }
 
@@ -46,6 +44,8 @@ export interface WritePlan {
   readonly up: readonly number[];
   readonly down: readonly number[];
   readonly need: number;
+  /** This node's own replica, when it is one of the key's live replicas. */
+  readonly marked: MarkedLog | undefined;
 }
 
 export class WriteRound {
@@ -91,7 +91,7 @@ export class WriteRound {
 
   private send(id: number): void {
     const failed = (err: Error): void => this.failedAt(id, err);
-    const marked = this.deps.marked;
+    const marked = this.plan.marked;
     if (id === this.deps.selfId && marked !== undefined) {
       marked.applyMarked(this.plan.item).then((seq) => {
         this.mark = seq;
@@ -153,12 +153,12 @@ export class WriteRound {
 
   private settleMark(): void {
     if (this.mark === 0 || this.open.size > 0) return;
-    this.deps.marked!.settle(this.mark);
+    this.plan.marked!.settle(this.mark);
     this.mark = 0;
   }
 
   private timedOut(what: string): void {
-    this.finish(new KvError('TimedOut', `${this.plan.level} write ${what}`, { acked: this.acked, required: this.plan.need }));
+    this.finish(timedOut(`${this.plan.level} write ${what}`, this.acked, this.plan.need));
   }
 
   private finish(err?: KvError): void {
