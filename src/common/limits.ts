@@ -38,19 +38,31 @@ export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /**
- * Superseded log rows that trigger a compaction. Many at once, because
- * garbage is spread over the whole log: deleting 20,000 rows rewrites about
- * as many pages as deleting 2,000, and a tenth of the threshold made writes
- * slower (docs/benchmarks.md).
+ * Superseded log rows that trigger a compaction: as many as the live rows
+ * (so about half the log), and at least COMPACT_GARBAGE_ROWS_MIN. Garbage is
+ * spread over the whole log and deleting a row rewrites its page, so the
+ * more garbage each page holds when compaction comes, the fewer pages it
+ * costs per row. With 75,000 live rows a node, write p99 at 10,000/s in 60 s
+ * runs was 18-19 ms compacting at 20,000 rows, 9-11 ms at half the live
+ * rows and 7.4-8.5 ms at all of them (docs/benchmarks.md). The price is disk
+ * (up to about twice the live rows) and replay: a million live rows with a
+ * million superseded ones replay in 2.2-2.5 s against 1.1 s without.
  */
-export const COMPACT_GARBAGE_ROWS = 20_000;
+export const COMPACT_GARBAGE_PER_LIVE_ROW = 1;
+/** The fewest superseded rows that trigger a compaction (a small log is compacted in one go). */
+export const COMPACT_GARBAGE_ROWS_MIN = 20_000;
 /**
  * Rows deleted per compaction transaction. Commits wait for the transaction
- * in progress, so this bounds their wait: one 20,000-row transaction took
- * 60-90 ms, and every node hit it at about the same time; chunks of 2,000
- * took 2-30 ms.
+ * in progress, so this bounds their wait: chunks of 500 instead made write
+ * p99 at 10,000/s 19-20 ms against 14-16 ms in 60 s runs (20,000-row
+ * compactions); one 20,000-row transaction took 60-90 ms.
  */
-export const COMPACT_CHUNK_ROWS = 500;
+export const COMPACT_CHUNK_ROWS = 100;
+/**
+ * Consecutive seqs per bucket of the garbage list: compaction sorts one
+ * bucket at a time, never the whole list (storage/garbage.ts).
+ */
+export const GARBAGE_BUCKET_SEQS = 4096;
 /** Rows a replica accepts but has not committed yet; past this, writes to it fail (and get hinted). */
 export const STORE_QUEUED_ROWS_MAX = 200_000;
 /** Hints waiting to be written to SQLite; past this new hints are dropped and counted. */

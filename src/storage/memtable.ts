@@ -106,6 +106,12 @@ export class Memtable implements ArenaOwner {
     return i < 0 ? undefined : { value: this.arena.valueBytes(this.locs[i]!), ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
   }
 
+  /** The key's timestamp, without making its value a string; undefined if the key is not here. */
+  tsOf(key: string): number | undefined {
+    const i = this.find(key);
+    return i < 0 ? undefined : this.ts[i]!;
+  }
+
   /** The log seq of the key's row, or 0 if the key is not here. */
   seqOf(key: string): number {
     const i = this.find(key);

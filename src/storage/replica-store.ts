@@ -12,15 +12,15 @@
  * The table is a log: every accepted version is appended with the next
  * sequence number. Appends touch only the end of the table, which makes a
  * commit several times cheaper than updating rows in key order. Memory knows
- * each key's current row, so a superseded row's seq joins a garbage list, and
- * `compact` deletes those rows once there are COMPACT_GARBAGE_ROWS of them:
- * disk use follows the number of live keys, not the number of writes. Deleted
- * keys keep a tombstone row until the grace period has passed
- * (`purgeTombstones`).
+ * each key's current row, so a superseded row's seq joins the garbage list,
+ * and `compact` deletes those rows once they number as many as the live ones
+ * (see COMPACT_GARBAGE_PER_LIVE_ROW): disk use follows the number of live
+ * keys, not the number of writes. Deleted keys keep a tombstone row until the
+ * grace period has passed (`purgeTombstones`).
  *
- * On start, `open` replays the log in seq order into memory before the node
- * serves. A row superseded but not yet compacted when the node died loses to
- * its successor on replay and goes back on the garbage list.
+ * On start, `open` replays the log into memory, newest row first, before the
+ * node serves. A row superseded but not yet compacted when the node died
+ * loses to its successor on replay and goes back on the garbage list.
  *
  * Marks. A write this node coordinates is applied here with `applyMarked`: its
  * row stays "unsettled" until the coordinator calls `settle`, once every other
@@ -37,7 +37,8 @@ import { KvError } from '../common/errors';
 import {
   COMMIT_ROWS_MAX,
   COMPACT_CHUNK_ROWS,
-  COMPACT_GARBAGE_ROWS,
+  COMPACT_GARBAGE_PER_LIVE_ROW,
+  COMPACT_GARBAGE_ROWS_MIN,
   REPLAY_CHUNK_CHARS,
   REPLAY_CHUNK_ROWS,
   SETTLED_SEQ_WRITE_INTERVAL_MS,
@@ -45,6 +46,7 @@ import {
   STORE_QUEUED_ROWS_MAX,
   UNSETTLED_CHUNK_ROWS,
 } from '../common/limits';
+import { GarbageRows } from './garbage';
 import { Memtable, Stored, VersionBytes } from './memtable';
 import { blobLiteral, Sqlite } from './sqlite';
 import { UnsettledRows } from './unsettled';
@@ -96,12 +98,20 @@ async function largestRecordChars(db: Sqlite): Promise<number> {
 }
 
 /**
- * The next log rows after `afterSeq`, in seq order: REPLAY_CHUNK_ROWS of
+ * The next log rows before `beforeSeq`, newest first: REPLAY_CHUNK_ROWS of
  * them, or proportionally fewer when those hold more than REPLAY_CHUNK_CHARS
  * of keys and values (a log of large values is read a few rows at a time).
  * With `small` (no row of the log was ever large enough for that) the
  * measuring is skipped: it costs a second pass over each chunk, about a
  * fifth of a replay. Exported for tests.
+ *
+ * Newest first, because a key's rows are appended in version order (a row
+ * is only ever written for a version that beats the one before it): the
+ * first row of a key that a replay meets is its current one, and older rows
+ * go straight to the garbage list instead of into memory and out again.
+ * A million keys with as many superseded rows replayed in 2.2-2.5 s and
+ * 263-273 MB (in a process of their own), against 3.3-3.5 s and 310-313 MB
+ * oldest first.
  *
  * SQLite hands the rows over as one JSON array, parsed here in one call,
  * instead of the driver making an object with four fields per row: a million
@@ -111,18 +121,18 @@ async function largestRecordChars(db: Sqlite): Promise<number> {
  * values are TEXT with one code point per byte, which JSON carries exactly
  * (NUL and other control characters as escapes).
  */
-export async function replayChunk(db: Sqlite, afterSeq: number, small = false): Promise<{ rows: ReplayRow[]; lastSeq: number }> {
+export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<{ rows: ReplayRow[]; lastSeq: number }> {
   // One statement, so that SQLite works on the next chunk while this one is applied.
   const sql = small
-    ? `SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MAX(seq) AS lastSeq
-         FROM (SELECT seq, key, value, stamp FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2)`
-    : `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq > ?1 ORDER BY seq LIMIT ?2),
+    ? `SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lastSeq
+         FROM (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
+    : `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2),
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
-       SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MAX(seq) AS lastSeq
+       SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lastSeq
          FROM (SELECT * FROM next LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
-  const [r] = await db.all<{ rows: string; lastSeq: number | null }>(sql, small ? [afterSeq, REPLAY_CHUNK_ROWS] : [afterSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
+  const [r] = await db.all<{ rows: string; lastSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
   assert(r !== undefined, 'an aggregate query returns one row');
-  return { rows: JSON.parse(r.rows) as ReplayRow[], lastSeq: r.lastSeq ?? afterSeq };
+  return { rows: JSON.parse(r.rows) as ReplayRow[], lastSeq: r.lastSeq ?? beforeSeq };
 }
 
 /**
@@ -178,10 +188,15 @@ function newBatch(): Batch {
   return { rows: new Map(), marks: new Map(), done, resolve, reject };
 }
 
+/** Whether a log holding `garbageRows` superseded rows beside `liveRows` current ones is due a compaction. */
+export function compactionDue(garbageRows: number, liveRows: number): boolean {
+  return garbageRows >= Math.max(COMPACT_GARBAGE_ROWS_MIN, liveRows * COMPACT_GARBAGE_PER_LIVE_ROW);
+}
+
 export class ReplicaStore {
   private readonly committed = new Memtable();
   /** Seqs of log rows that hold superseded versions. */
-  private garbage: number[] = [];
+  private readonly garbage = new GarbageRows();
   private nextSeq = 1;
   /** Batches not yet committed, oldest first; the last one is open. */
   private readonly queue: Batch[] = [];
@@ -224,8 +239,8 @@ export class ReplicaStore {
     // Rows whose keys and values are known to be small are read without
     // measuring each chunk first (see replayChunk).
     const small = store.largestRecord * REPLAY_CHUNK_ROWS <= REPLAY_CHUNK_CHARS;
-    // In chunks by seq, fetching the next chunk while this one is applied.
-    let chunk = await replayChunk(db, 0, small);
+    // In chunks by seq, newest first, fetching the next chunk while this one is applied.
+    let chunk = await replayChunk(db, Number.MAX_SAFE_INTEGER, small);
     while (chunk.rows.length > 0) {
       const next = replayChunk(db, chunk.lastSeq, small);
       for (const [seq, key, value, stamp] of chunk.rows) {
@@ -233,17 +248,27 @@ export class ReplicaStore {
       }
       chunk = await next;
     }
+    // Never number a row at or below a stored settle pointer, even if the rows
+    // up to it have been deleted since: it would count as settled.
+    store.nextSeq = Math.max(store.nextSeq, (store.settledAtOpen ?? 0) + 1);
     return store;
   }
 
   private replay(key: string, row: Stored): void {
-    this.nextSeq = row.seq + 1;
+    this.nextSeq = Math.max(this.nextSeq, row.seq + 1);
+    // Newest first, most rows met after their key's current one are older:
+    // tell them by timestamp, without making the current value a string.
+    const currentTs = this.committed.tsOf(key);
+    if (currentTs !== undefined && currentTs > row.ts) {
+      this.garbage.add(row.seq);
+      return;
+    }
     const current = this.committed.get(key);
     if (current === undefined || supersedes(row, current)) {
-      if (current !== undefined) this.garbage.push(current.seq);
+      if (current !== undefined) this.garbage.add(current.seq);
       this.committed.set(key, row, row.seq);
     } else {
-      this.garbage.push(row.seq);
+      this.garbage.add(row.seq);
     }
   }
 
@@ -278,7 +303,7 @@ export class ReplicaStore {
 
   /** Log rows holding superseded versions, not yet compacted away. */
   get garbageRows(): number {
-    return this.garbage.length;
+    return this.garbage.size;
   }
 
   /**
@@ -378,7 +403,7 @@ export class ReplicaStore {
     } finally {
       this.committing = false;
     }
-    if (this.garbage.length >= COMPACT_GARBAGE_ROWS) void this.compact().catch(() => undefined);
+    if (compactionDue(this.garbage.size, this.committed.size)) void this.compact().catch(() => undefined);
   }
 
   /** A committed batch becomes visible; the rows it supersedes become garbage. */
@@ -387,7 +412,7 @@ export class ReplicaStore {
       const stored = version as Stored;
       const current = this.committed.get(key);
       assert(supersedes(stored, current), 'a batch row must beat the committed version');
-      if (current !== undefined) this.garbage.push(current.seq);
+      if (current !== undefined) this.garbage.add(current.seq);
       this.committed.set(key, stored, stored.seq);
     }
     if (batch.marks.size > 0) this.noteMarks(batch);
@@ -501,21 +526,27 @@ export class ReplicaStore {
    * the log, and the commits queued meanwhile run between chunks.
    */
   async compact(): Promise<number> {
-    if (this.compacting || this.garbage.length === 0) return 0;
+    if (this.compacting || this.garbage.size === 0) return 0;
     this.compacting = true;
-    const seqs = this.garbage.sort((a, b) => a - b);
-    this.garbage = [];
-    let done = 0;
+    const runs = this.garbage.take();
+    let deleted = 0;
     try {
-      for (; done < seqs.length; done += COMPACT_CHUNK_ROWS) {
-        const chunk = seqs.slice(done, done + COMPACT_CHUNK_ROWS);
-        await this.db.execTransaction(deleteBySeq(chunk));
-        this.counters.rowsCompacted += chunk.length;
+      for (const seqs of runs) {
+        for (let done = 0; done < seqs.length; done += COMPACT_CHUNK_ROWS) {
+          const chunk = seqs.slice(done, done + COMPACT_CHUNK_ROWS);
+          try {
+            await this.db.execTransaction(deleteBySeq(chunk));
+          } catch (err) {
+            // Whatever was not deleted waits for the next compaction.
+            for (const seq of seqs.slice(done)) this.garbage.add(seq);
+            for (const rest of runs) for (const seq of rest) this.garbage.add(seq);
+            throw err;
+          }
+          deleted += chunk.length;
+          this.counters.rowsCompacted += chunk.length;
+        }
       }
-      return seqs.length;
-    } catch (err) {
-      this.garbage.push(...seqs.slice(done));
-      throw err;
+      return deleted;
     } finally {
       this.compacting = false;
     }
