@@ -4,12 +4,13 @@
  *
  * Compaction deletes rows in seq order, so that each transaction rewrites
  * one stretch of the table's pages. Sorting every seq at once would stop the
- * node for as long as the sort takes (about 140 ms for 500,000 seqs, measured with a benchmark running), so seqs
- * are kept in buckets of GARBAGE_BUCKET_SEQS consecutive seqs: compaction
- * sorts the few bucket numbers, then one small bucket at a time. A bucket
- * holds each seq as its 2-byte offset from the bucket's first seq, so the
- * list of a node holding a million keys, which may grow to a million seqs
- * before compaction comes, costs about 2 MB, not 8 or more.
+ * node for as long as the sort takes (about 140 ms for 500,000 seqs, with a
+ * benchmark running), so seqs are kept in buckets of GARBAGE_BUCKET_SEQS
+ * consecutive seqs: compaction sorts the few bucket numbers, then one small
+ * bucket at a time. A bucket holds each seq as its 2-byte offset from the
+ * bucket's first seq, so the list of a node holding a million keys, which
+ * may grow to a million seqs before compaction comes, costs about 2 MB, not
+ * 8 or more.
  */
 import { assert } from '../common/assert';
 import { GARBAGE_BUCKET_SEQS } from '../common/limits';

@@ -121,18 +121,18 @@ async function largestRecordChars(db: Sqlite): Promise<number> {
  * values are TEXT with one code point per byte, which JSON carries exactly
  * (NUL and other control characters as escapes).
  */
-export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<{ rows: ReplayRow[]; lastSeq: number }> {
+export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<{ rows: ReplayRow[]; lowestSeq: number }> {
   // One statement, so that SQLite works on the next chunk while this one is applied.
   const sql = small
-    ? `SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lastSeq
+    ? `SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lowestSeq
          FROM (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
     : `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2),
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
-       SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lastSeq
-         FROM (SELECT * FROM next LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
-  const [r] = await db.all<{ rows: string; lastSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
+       SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lowestSeq
+         FROM (SELECT * FROM next ORDER BY seq DESC LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
+  const [r] = await db.all<{ rows: string; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
   assert(r !== undefined, 'an aggregate query returns one row');
-  return { rows: JSON.parse(r.rows) as ReplayRow[], lastSeq: r.lastSeq ?? beforeSeq };
+  return { rows: JSON.parse(r.rows) as ReplayRow[], lowestSeq: r.lowestSeq ?? beforeSeq };
 }
 
 /**
@@ -242,7 +242,7 @@ export class ReplicaStore {
     // In chunks by seq, newest first, fetching the next chunk while this one is applied.
     let chunk = await replayChunk(db, Number.MAX_SAFE_INTEGER, small);
     while (chunk.rows.length > 0) {
-      const next = replayChunk(db, chunk.lastSeq, small);
+      const next = replayChunk(db, chunk.lowestSeq, small);
       for (const [seq, key, value, stamp] of chunk.rows) {
         store.replay(key, { value, ts: Math.floor(stamp / 2), deleted: stamp % 2 === 1, seq });
       }
