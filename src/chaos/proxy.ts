@@ -16,6 +16,7 @@
  * partition ends in.
  */
 import net from 'node:net';
+import { connectedToItself } from '../rpc/connection';
 
 export type LinkMode = { readonly kind: 'pass' } | { readonly kind: 'drop' } | { readonly kind: 'blackhole' } | { readonly kind: 'delay'; readonly ms: number };
 
@@ -154,6 +155,10 @@ export class LinkProxy {
 
   private connectUp(pair: Pair): void {
     const up = net.connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true });
+    // A node that is down must be able to listen on its port again when it restarts.
+    up.once('connect', () => {
+      if (connectedToItself(up)) up.destroy();
+    });
     up.setNoDelay(true);
     pair.down.setNoDelay(true);
     up.on('error', () => undefined);

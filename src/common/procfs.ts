@@ -1,7 +1,8 @@
 /**
  * What the tools (fuzzer, benchmark) read about processes from /proc: a node's
  * resident memory, the open-file limits (which cap how many idle sockets can be held),
- * and the pids a running cluster's scripts left in $KV_DATA_DIR. Everything
+ * the pids a running cluster's scripts left in $KV_DATA_DIR, and the kernel's
+ * range of ephemeral ports (which test clusters keep their ports out of). Everything
  * returns undefined where /proc cannot tell (another OS, a process gone).
  */
 import { readFileSync } from 'node:fs';
@@ -72,6 +73,23 @@ export function nodePidFromFile(dir: string, id: number): number | undefined {
     const pid = Number(text);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
     return cmdline.includes('dist/src/node/main.js') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first and last port of the text of /proc/sys/net/ipv4/ip_local_port_range. */
+export function parsePortRange(text: string): [number, number] | undefined {
+  const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(text);
+  if (!m) return undefined;
+  const [low, high] = [Number(m[1]), Number(m[2])];
+  return low >= 1 && low <= high && high <= 65535 ? [low, high] : undefined;
+}
+
+/** The ports the kernel hands to outgoing connections, or undefined. */
+export function ephemeralPortRange(): [number, number] | undefined {
+  try {
+    return parsePortRange(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8'));
   } catch {
     return undefined;
   }

@@ -14,6 +14,7 @@ import { KvClient, NodeAdmin } from '../client/client';
 import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
+import { ephemeralPortRange } from '../common/procfs';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const POLL_MS = 50;
@@ -31,16 +32,43 @@ export interface LocalClusterOptions {
   readonly execArgv?: readonly string[];
 }
 
-/** A port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** The lowest port a test cluster's node gets, when ports below the ephemeral range are used. */
+const NODE_PORT_MIN = 10_000;
+/** Random ports tried below the ephemeral range before taking one from the kernel. */
+const FREE_PORT_TRIES = 50;
+/** Ports there must be between NODE_PORT_MIN and the ephemeral range for them to be used. */
+const NODE_PORTS_BELOW_EPHEMERAL_MIN = 1000;
+
+/** Whether something could listen on `port` a moment ago (0: any port; resolves with the port, or 0 if taken). */
+function tryListen(port: number): Promise<number> {
+  return new Promise((resolvePort) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolvePort(port));
+    srv.once('error', () => resolvePort(0));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: got } = srv.address() as net.AddressInfo;
+      srv.close(() => resolvePort(got));
     });
   });
+}
+
+/**
+ * A port that was free a moment ago, for a node. Taken below the kernel's
+ * range of ephemeral ports where /proc tells it: a port from that range can
+ * be handed to some outgoing connection while its node is down (tests and
+ * the chaos checker restart nodes), and the node then cannot listen again
+ * until that connection closes. The chaos checker met exactly that.
+ */
+export async function freePort(): Promise<number> {
+  const range = ephemeralPortRange();
+  if (range !== undefined && range[0] - NODE_PORT_MIN >= NODE_PORTS_BELOW_EPHEMERAL_MIN) {
+    for (let i = 0; i < FREE_PORT_TRIES; i++) {
+      const port = await tryListen(NODE_PORT_MIN + Math.floor(Math.random() * (range[0] - NODE_PORT_MIN)));
+      if (port !== 0) return port;
+    }
+  }
+  const port = await tryListen(0);
+  if (port === 0) throw new Error('no free port to listen on');
+  return port;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

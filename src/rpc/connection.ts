@@ -17,6 +17,17 @@ import { Client, ClientClass, ClientInternals, corkedWriter, frameReader, frameW
 /** Marks errors raised before a request left this process: safe to retry elsewhere. */
 export const NOT_SENT = { notSent: 1 };
 
+/**
+ * Whether a socket is connected to itself. Connecting to a local port that
+ * nothing listens on can pick that same port as its own source port, and TCP
+ * then joins the socket to itself (a "simultaneous open"). The connection
+ * looks up, answers nothing, and holds the port, so the node that should
+ * listen there cannot start until it closes. Such a socket must be dropped.
+ */
+export function connectedToItself(socket: net.Socket): boolean {
+  return socket.localPort === socket.remotePort && socket.localAddress === socket.remoteAddress;
+}
+
 /** seqids are i32 on the wire; start again well before they overflow. */
 const SEQID_WRAP = 1 << 30;
 
@@ -104,6 +115,10 @@ export class RpcConnection {
       const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
       socket.once('connect', () => {
         clearTimeout(timer);
+        if (connectedToItself(socket)) {
+          socket.destroy(new Error('nothing listens there (the connection reached itself)'));
+          return;
+        }
         this.backoffMs = 0;
         resolve(this.attach(socket));
       });

@@ -6,7 +6,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodePidFromFile, openFilesLimit, parseOpenFilesLimit, parseVmRssKb, processRunning, rssMb } from '../../src/common/procfs';
+import { nodePidFromFile, openFilesLimit, parseOpenFilesLimit, parsePortRange, parseVmRssKb, processRunning, rssMb } from '../../src/common/procfs';
 
 test('VmRSS and the open-files limit are parsed from /proc text', (t) => {
   t.is(parseVmRssKb('Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t   51234 kB\n'), 51234);
@@ -15,6 +15,12 @@ test('VmRSS and the open-files limit are parsed from /proc text', (t) => {
   t.is(parseOpenFilesLimit(limits), 1024);
   t.is(parseOpenFilesLimit('Max open files            unlimited            unlimited            files\n'), Number.POSITIVE_INFINITY);
   t.is(parseOpenFilesLimit(''), undefined);
+});
+
+test('the ephemeral port range is parsed from /proc text, and nonsense is not', (t) => {
+  t.deepEqual(parsePortRange('32768\t60999\n'), [32768, 60999]);
+  t.deepEqual(parsePortRange('1024 1024'), [1024, 1024]);
+  for (const bad of ['', '60999 32768', '0 100', '1 70000', '32768', 'a b']) t.is(parsePortRange(bad), undefined, JSON.stringify(bad));
 });
 
 test('this process: its memory, its limit, running; a pid that is not there is not', (t) => {
