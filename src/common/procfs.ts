@@ -1,9 +1,10 @@
 /**
- * What the tools (fuzzer, benchmark) read about processes from /proc: a node's
- * resident memory, the open-file limits (which cap how many idle sockets can be held),
- * the pids a running cluster's scripts left in $KV_DATA_DIR, and the kernel's
- * range of ephemeral ports (which test clusters keep their ports out of). Everything
- * returns undefined where /proc cannot tell (another OS, a process gone).
+ * What the tools (fuzzer, benchmark, test clusters) read from /proc: a node's
+ * resident memory, the open-file limits (which cap how many idle sockets can
+ * be held), the pids a running cluster's scripts left in $KV_DATA_DIR, and the
+ * kernel's range of ephemeral ports (which test clusters keep their ports out
+ * of). Everything returns undefined where /proc cannot tell (another OS, a
+ * process gone).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

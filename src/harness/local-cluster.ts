@@ -11,10 +11,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KvClient, NodeAdmin } from '../client/client';
+import { ephemeralPortRange } from '../common/procfs';
 import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
-import { ephemeralPortRange } from '../common/procfs';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const POLL_MS = 50;
@@ -39,7 +39,7 @@ const FREE_PORT_TRIES = 50;
 /** Ports there must be between NODE_PORT_MIN and the ephemeral range for them to be used. */
 const NODE_PORTS_BELOW_EPHEMERAL_MIN = 1000;
 
-/** Whether something could listen on `port` a moment ago (0: any port; resolves with the port, or 0 if taken). */
+/** Listens on `port` (0: any) and closes again: resolves with the port it got, or 0 if it was taken. */
 function tryListen(port: number): Promise<number> {
   return new Promise((resolvePort) => {
     const srv = net.createServer();
