@@ -270,6 +270,30 @@ test('compaction starts by itself once superseded rows are as many as the live r
   }
 });
 
+test('a compaction that fails part way keeps the rows it did not delete, and the next one deletes them', async (t) => {
+  let o = await openStore();
+  try {
+    const keys = Array.from({ length: 3 * GARBAGE_BUCKET_SEQS }, (_, i) => `k${i}`);
+    await o.store.apply(keys.map((key) => ({ key, version: val(1, 'first') })));
+    await o.store.apply(keys.map((key) => ({ key, version: val(2, 'second') })));
+    t.is(o.store.garbageRows, keys.length);
+    // The third compaction transaction fails, as a full disk would make it.
+    const exec = o.db.execTransaction.bind(o.db);
+    let deletes = 0;
+    o.db.execTransaction = (script: string) => (script.startsWith('DELETE') && ++deletes === 3 ? Promise.reject(new Error('disk full')) : exec(script));
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.rowsCompacted, 2 * COMPACT_CHUNK_ROWS);
+    t.is(o.store.garbageRows, keys.length - 2 * COMPACT_CHUNK_ROWS, 'every row not deleted is garbage still');
+    t.is(await o.store.compact(), keys.length - 2 * COMPACT_CHUNK_ROWS);
+    t.is(o.store.garbageRows, 0);
+    t.is(await rowCount(o.db, o.store), keys.length);
+    o = await reopen(o);
+    t.deepEqual(got(o.store, keys[0]!), val(2, 'second'));
+  } finally {
+    await o.db.close();
+  }
+});
+
 test('a large apply is committed in full (more rows than one INSERT statement holds)', async (t) => {
   let o = await openStore();
   try {
