@@ -43,6 +43,8 @@ export const DEFAULTS = {
   restartNode: 0,
   /** Writes made while the restart workload's node is down; they become hints replayed when it returns. */
   hintWrites: 100_000,
+  /** Share of the keys the restart workload writes again after its load (superseded rows in every log). */
+  rewriteShare: 0,
   /**
    * Seconds the restart workload lets the nodes idle after its load before it
    * reads their memory again: right after a load, a third or more of a node's
@@ -82,6 +84,9 @@ How much:
   --restart-node ID       the node the restart workload kills and restarts (default 0)
   --hint-writes N         restart workload: writes made while that node is down, replayed
                           to it as hints when it returns (default 100000; 0 skips this)
+  --rewrite SHARE         restart workload: after the load, write this share of the keys
+                          (0 to 1) again, so that each log also holds superseded rows
+                          (default 0; below 1, no compaction removes them before the restart)
   --settle SECONDS        restart workload: read each node's memory again after the
                           nodes idle this long after the load (default 20; 0: don't)
 Output:
@@ -93,6 +98,7 @@ const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [
   'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
   'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup', 'settle',
+  'rewrite',
   'routing',
 ] as const;
 
@@ -119,6 +125,8 @@ export interface BenchOptions {
   readonly timeoutMs?: number;
   readonly restartNode: number;
   readonly hintWrites: number;
+  /** Restart workload: share of the keys written a second time after the load (0: none). */
+  readonly rewriteShare: number;
   readonly settleSeconds: number;
   /** Absent: token routing when the nodes' tokens are known (cluster file or --spawn), else node. */
   readonly routing?: Routing;
@@ -187,6 +195,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const nodeText = string(flags, 'node');
   const restartNode = integer(flags, 'restart-node', 0, Number.MAX_SAFE_INTEGER);
   const hintWrites = integer(flags, 'hint-writes', 0, KEYS_MAX);
+  const rewrite = number(flags, 'rewrite');
+  if (rewrite !== undefined && !(rewrite >= 0 && rewrite <= 1)) {
+    throw new UsageError(`--rewrite must be a share of the keys from 0 to 1, not "${String(flags.get('rewrite'))}"`);
+  }
   const settle = number(flags, 'settle');
   if (settle !== undefined && !(settle >= 0 && settle <= SETTLE_SECONDS_MAX)) {
     throw new UsageError(`--settle must be from 0 to ${SETTLE_SECONDS_MAX} seconds, not "${String(flags.get('settle'))}"`);
@@ -210,6 +222,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (!restart && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart');
   if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
   if (!restart && settle !== undefined) throw new UsageError('--settle only applies to --workload restart');
+  if (!restart && rewrite !== undefined) throw new UsageError('--rewrite only applies to --workload restart');
 
   return {
     help: false,
@@ -232,6 +245,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(flags.has('timeout-ms') ? { timeoutMs: positive(flags, 'timeout-ms') } : {}),
     restartNode: restartNode ?? DEFAULTS.restartNode,
     hintWrites: hintWrites ?? DEFAULTS.hintWrites,
+    rewriteShare: rewrite ?? DEFAULTS.rewriteShare,
     settleSeconds: restart ? settle ?? DEFAULTS.settleSeconds : 0,
     ...(routing !== undefined ? { routing } : {}),
   };

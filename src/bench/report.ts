@@ -47,6 +47,10 @@ export interface RestartResult extends BenchResult {
   readonly restartedNode: number;
   /** From spawning the killed node until it answered a request (polled every 50 ms). */
   readonly restart_ms: number;
+  /** Keys written a second time after the load (--rewrite), 0 for none. */
+  readonly rewritten: number;
+  /** Superseded log rows each node held after the rewrite, by node id; null without --rewrite. */
+  readonly superseded_per_node: Record<string, number | null> | null;
   /** Resident memory of each node right after the load, by node id; null where unreadable (not Linux). */
   readonly rss_mb: Record<string, number | null>;
   /** Seconds the nodes idled after the load before `rss_settled_mb` was read (0: not read). */
@@ -139,7 +143,9 @@ export function formatRestart(r: RestartResult): string {
     ...Object.entries(r.rss_mb).map(([id, mb]) => {
       const keys = r.keys_per_node[id];
       const settled = r.rss_settled_mb === null ? '' : `, ${mbText(r.rss_settled_mb[id] ?? null)} after ${r.settle_seconds} s idle`;
-      return line(`RSS node ${id}`, `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys`}`);
+      const superseded = r.superseded_per_node?.[id];
+      const rows = superseded == null ? '' : ` and ${count(superseded)} superseded rows`;
+      return line(`RSS node ${id}`, `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys${rows}`}`);
     }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
     ...(r.rss_after_restart_mb === null ? [] : [line(`RSS node ${r.restartedNode} restarted`, `${mbText(r.rss_after_restart_mb)} (once its hints were replayed)`)]),

@@ -20,14 +20,14 @@ export function clusterRssMb(cluster: LocalCluster): Record<string, number | nul
 }
 
 
-/** How many keys each node holds, from its counters; null for a node that does not answer. */
-export async function clusterKeys(cluster: LocalCluster): Promise<Record<string, number | null>> {
+/** One counter of every node (from its status), by node id; null for a node that does not answer. */
+async function clusterCounter(cluster: LocalCluster, name: 'keys' | 'garbageRows'): Promise<Record<string, number | null>> {
   const out: Record<string, number | null> = {};
   for (const n of cluster.config.nodes) {
     const admin = cluster.admin(n.id);
     try {
       const page = await admin.status();
-      out[String(n.id)] = Number(page.counters.keys);
+      out[String(n.id)] = Number(page.counters[name]);
     } catch {
       out[String(n.id)] = null;
     } finally {
@@ -35,6 +35,16 @@ export async function clusterKeys(cluster: LocalCluster): Promise<Record<string,
     }
   }
   return out;
+}
+
+/** How many keys each node holds; null for a node that does not answer. */
+export function clusterKeys(cluster: LocalCluster): Promise<Record<string, number | null>> {
+  return clusterCounter(cluster, 'keys');
+}
+
+/** How many superseded log rows each node holds (not yet compacted); null for a node that does not answer. */
+export function clusterSupersededRows(cluster: LocalCluster): Promise<Record<string, number | null>> {
+  return clusterCounter(cluster, 'garbageRows');
 }
 
 /** Hints all nodes but `target` hold for it, summed; nodes that do not answer count 0. */

@@ -25,7 +25,7 @@ import { Random as Prng } from '../common/random';
 import {
   BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
 } from '../bench/report';
-import { clusterKeys, clusterRssMb, hintsFor, timeHintReplay } from '../bench/restart';
+import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
@@ -153,10 +153,11 @@ class Bench {
     this.preloaded = true;
   }
 
-  private load(label: string): Promise<RunResult> {
+  /** Writes keys 0 to `count` - 1 of --keys once each. */
+  private load(label: string, count = this.opts.keys): Promise<RunResult> {
     const value = new Prng(this.opts.seed).bytes(this.opts.valueSize);
     const op = loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, spread: this.spread });
-    return this.measure(label, op, { ops: this.opts.keys });
+    return this.measure(label, op, { ops: count });
   }
 
   /**
@@ -195,12 +196,14 @@ class Bench {
     status(`loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`);
     const r = await this.load('load');
     const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
+    const rewritten = await this.rewrite();
     const rss = clusterRssMb(cluster);
     const keys = await clusterKeys(cluster);
+    const superseded = rewritten > 0 ? await clusterSupersededRows(cluster) : null;
     const settled = await this.settledRss(cluster);
     const node = this.opts.restartNode;
     const base = {
-      ...loaded, restartedNode: node, rss_mb: rss, keys_per_node: keys, settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
+      ...loaded, restartedNode: node, rewritten, superseded_per_node: superseded, rss_mb: rss, keys_per_node: keys, settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
       rss_settled_mb: settled, rss_after_restart_mb: null, hints: 0, hint_replay_ms: 0, hints_per_sec: null,
     };
     if (this.signal.aborted) return { ...base, restart_ms: 0 };
@@ -218,6 +221,17 @@ class Bench {
       ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, hints, hint_replay_ms: replayMs,
       hints_per_sec: (hints / Math.max(1, replayMs)) * 1000,
     };
+  }
+
+  /** --rewrite: writes that share of the keys a second time, so each log holds superseded rows; returns how many. */
+  private async rewrite(): Promise<number> {
+    const n = Math.floor(this.opts.keys * this.opts.rewriteShare);
+    if (n === 0 || this.signal.aborted) return 0;
+    status(`writing ${n.toLocaleString('en-US')} of the keys again…`);
+    const r = await this.load('rewrite', n);
+    const failed = r.ops - r.successes;
+    if (failed > 0) status(`${failed} of those writes failed: ${JSON.stringify(r.errors)}`);
+    return r.successes;
   }
 
   /** Every node's RSS after --settle seconds without load; null if that is 0 or the run was stopped. */

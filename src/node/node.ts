@@ -175,9 +175,11 @@ export class KvNode {
     const hints = await HintStore.open(db);
     const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
     await node.rehintUnsettled();
-    await node.purgeOldTombstones();
     await node.server.listen();
     node.startBackgroundWork();
+    // After listening: purging compacts the log first, which may take a while
+    // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
+    void node.purgeOldTombstones();
     node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
     return node;
   }

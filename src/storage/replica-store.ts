@@ -202,7 +202,8 @@ export class ReplicaStore {
   private readonly queue: Batch[] = [];
   private committing = false;
   private scheduled = false;
-  private compacting = false;
+  /** The compaction in progress, if any. */
+  private compaction: Promise<number> | null = null;
   /** Rows in batches not yet committed (bounded by STORE_QUEUED_ROWS_MAX). */
   private queuedRows = 0;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
@@ -403,7 +404,7 @@ export class ReplicaStore {
     } finally {
       this.committing = false;
     }
-    if (compactionDue(this.garbage.size, this.committed.size)) void this.compact().catch(() => undefined);
+    if (this.compaction === null && compactionDue(this.garbage.size, this.committed.size)) void this.compact().catch(() => undefined);
   }
 
   /** A committed batch becomes visible; the rows it supersedes become garbage. */
@@ -526,30 +527,34 @@ export class ReplicaStore {
    * the log, and the commits queued meanwhile run between chunks.
    */
   async compact(): Promise<number> {
-    if (this.compacting || this.garbage.size === 0) return 0;
-    this.compacting = true;
+    // One at a time; a caller that comes during one waits for it, then deletes what is left.
+    while (this.compaction !== null) await this.compaction.catch(() => 0);
+    if (this.garbage.size === 0) return 0;
+    this.compaction = this.deleteGarbage().finally(() => {
+      this.compaction = null;
+    });
+    return this.compaction;
+  }
+
+  private async deleteGarbage(): Promise<number> {
     const runs = this.garbage.take();
     let deleted = 0;
-    try {
-      for (const seqs of runs) {
-        for (let done = 0; done < seqs.length; done += COMPACT_CHUNK_ROWS) {
-          const chunk = seqs.slice(done, done + COMPACT_CHUNK_ROWS);
-          try {
-            await this.db.execTransaction(deleteBySeq(chunk));
-          } catch (err) {
-            // Whatever was not deleted waits for the next compaction.
-            for (const seq of seqs.slice(done)) this.garbage.add(seq);
-            for (const rest of runs) for (const seq of rest) this.garbage.add(seq);
-            throw err;
-          }
-          deleted += chunk.length;
-          this.counters.rowsCompacted += chunk.length;
+    for (const seqs of runs) {
+      for (let done = 0; done < seqs.length; done += COMPACT_CHUNK_ROWS) {
+        const chunk = seqs.slice(done, done + COMPACT_CHUNK_ROWS);
+        try {
+          await this.db.execTransaction(deleteBySeq(chunk));
+        } catch (err) {
+          // Whatever was not deleted waits for the next compaction.
+          for (const seq of seqs.slice(done)) this.garbage.add(seq);
+          for (const rest of runs) for (const seq of rest) this.garbage.add(seq);
+          throw err;
         }
+        deleted += chunk.length;
+        this.counters.rowsCompacted += chunk.length;
       }
-      return deleted;
-    } finally {
-      this.compacting = false;
     }
+    return deleted;
   }
 
   /**
@@ -558,6 +563,9 @@ export class ReplicaStore {
    * may be left in the log for a replay to bring back.
    */
   async purgeTombstones(cutoffTs: number): Promise<number> {
+    // Nothing old enough: no compaction needed (a restarted node carrying a
+    // long garbage list would otherwise wait for all of it).
+    if (this.committed.tombstonesBefore(cutoffTs).length === 0) return 0;
     await this.compact();
     // A newer write may be queued for a key; then its tombstone becomes garbage instead.
     const purged = this.committed.tombstonesBefore(cutoffTs).filter(({ key }) => this.queuedVersion(key) === undefined);

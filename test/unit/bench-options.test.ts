@@ -56,6 +56,8 @@ test('options: restart defaults to a higher concurrency and takes no --ops', (t)
   t.is(options(['--workload', 'restart', '--spawn', '--settle', '0']).settleSeconds, 0);
   t.is(options(['--workload', 'restart', '--spawn', '--settle', '1.5']).settleSeconds, 1.5);
   t.is(options([]).settleSeconds, 0, 'other workloads do not settle');
+  t.is(o.rewriteShare, 0);
+  t.is(options(['--workload', 'restart', '--spawn', '--rewrite', '0.9']).rewriteShare, 0.9);
 });
 
 test('options: --help', (t) => {
@@ -70,6 +72,9 @@ const bad: [string[], RegExp][] = [
   [['--workload', 'restart', '--spawn', '--settle', '-1'], /--settle must be from 0 to 600 seconds/],
   [['--workload', 'restart', '--spawn', '--settle', '601'], /--settle must be from 0 to 600 seconds/],
   [['--settle', '5'], /--settle only applies to --workload restart/],
+  [['--rewrite', '0.5'], /--rewrite only applies to --workload restart/],
+  [['--workload', 'restart', '--spawn', '--rewrite', '1.5'], /--rewrite must be a share of the keys from 0 to 1/],
+  [['--workload', 'restart', '--spawn', '--rewrite', 'half'], /--rewrite must be a number/],
   [['--concurrency', '1.5'], /--concurrency/],
   [['--concurrency', '100000'], /--concurrency/],
   [['--keys', 'many'], /--keys must be a number/],

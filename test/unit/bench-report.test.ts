@@ -46,7 +46,7 @@ test('compare: ratio of op rates, workload over echo', (t) => {
 test('restart report lists RSS per node and the restart time', (t) => {
   const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config);
   const restart = {
-    ...base, restartedNode: 2, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null },
+    ...base, restartedNode: 2, rewritten: 0, superseded_per_node: null, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null },
     settle_seconds: 0, rss_settled_mb: null, rss_after_restart_mb: null, hints: 75000, hint_replay_ms: 1500, hints_per_sec: 50000,
   };
   const text = formatRestart(restart);
@@ -60,6 +60,10 @@ test('restart report lists RSS per node and the restart time', (t) => {
   t.regex(settled, /RSS node 0\s+: 101\.5 MB after load, 88\.3 MB after 20 s idle, holding 750,000 keys/);
   t.regex(settled, /RSS node 1\s+: unknown after load, unknown after 20 s idle/);
   t.regex(settled, /RSS node 2 restarted\s+: 95\.0 MB \(once its hints were replayed\)/);
+
+  const rewritten = formatRestart({ ...restart, rewritten: 500000, superseded_per_node: { 0: 374321, 1: null } });
+  t.regex(rewritten, /RSS node 0\s+: 101\.5 MB, holding 750,000 keys and 374,321 superseded rows/);
+  t.regex(rewritten, /RSS node 1\s+: unknown\n/);
 });
 
 test('VmRSS is read from /proc status text', (t) => {

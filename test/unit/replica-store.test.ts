@@ -354,6 +354,23 @@ test('purgeTombstones removes old tombstones from disk and memory, keeps newer o
   }
 });
 
+test('purgeTombstones with nothing old enough to purge leaves the garbage list to compaction', async (t) => {
+  const o = await openStore();
+  try {
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+    await o.store.apply(keys.map((key) => ({ key, version: val(1, 'a') })));
+    await o.store.apply(keys.map((key) => ({ key, version: del(2) })));
+    t.is(await o.store.purgeTombstones(2), 0, 'tombstones at ts 2 are not older than 2');
+    t.is(o.store.garbageRows, keys.length);
+    t.is(o.store.counters.rowsCompacted, 0);
+    t.is(await o.store.purgeTombstones(3), keys.length);
+    t.is(o.store.counters.rowsCompacted, keys.length, 'compacted first, then purged');
+    t.is(o.store.size, 0);
+  } finally {
+    await o.db.close();
+  }
+});
+
 test('purgeTombstones keeps a key whose tombstone is being replaced by a queued newer write', async (t) => {
   let o = await openStore();
   try {
