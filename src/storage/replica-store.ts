@@ -264,7 +264,8 @@ export class ReplicaStore {
       this.garbage.add(row.seq);
       return;
     }
-    const current = this.committed.get(key);
+    // A key not seen yet (most rows of a log without garbage): no second lookup.
+    const current = currentTs === undefined ? undefined : this.committed.get(key);
     if (current === undefined || supersedes(row, current)) {
       if (current !== undefined) this.garbage.add(current.seq);
       this.committed.set(key, row, row.seq);
