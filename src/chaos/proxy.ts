@@ -82,6 +82,13 @@ class Conveyor {
   }
 }
 
+/** Where a proxy forwards to. `localPort` binds the proxy's end; tests use it to make a connection meet itself. */
+export interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly localPort?: number;
+}
+
 /** A connection through the proxy: `down` from the node, `up` to its peer (none while held). */
 interface Pair {
   readonly down: net.Socket;
@@ -101,11 +108,11 @@ export class LinkProxy {
     readonly from: number,
     readonly to: number,
     private readonly server: net.Server,
-    private readonly target: { host: string; port: number },
+    private readonly target: Target,
   ) {}
 
   /** Listens on a free port of `host` and forwards to `target`. */
-  static async start(from: number, to: number, target: { host: string; port: number }, host = '127.0.0.1'): Promise<LinkProxy> {
+  static async start(from: number, to: number, target: Target, host = '127.0.0.1'): Promise<LinkProxy> {
     const server = net.createServer({ allowHalfOpen: true });
     const proxy = new LinkProxy(from, to, server, target);
     server.on('connection', (s) => proxy.accept(s));
@@ -154,7 +161,8 @@ export class LinkProxy {
   }
 
   private connectUp(pair: Pair): void {
-    const up = net.connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true });
+    const { host, port, localPort } = this.target;
+    const up = net.connect(localPort === undefined ? { host, port, allowHalfOpen: true } : { host, port, allowHalfOpen: true, localAddress: host, localPort });
     // A node that is down must be able to listen on its port again when it restarts.
     up.once('connect', () => {
       if (connectedToItself(up)) up.destroy();

@@ -36,6 +36,8 @@ export interface ConnectionOptions {
   readonly port: number;
   readonly frameBytesMax: number;
   readonly connectTimeoutMs?: number;
+  /** Binds this end of the connection to a port; tests use it to make a connection meet itself. */
+  readonly localPort?: number;
 }
 
 export class RpcConnection {
@@ -110,7 +112,8 @@ export class RpcConnection {
       return Promise.reject(new KvError('ConnectionError', `cannot reach ${this.address} (next try in ${waitMs} ms)`, NOT_SENT));
     }
     this.connecting = new Promise<Client>((resolve, reject) => {
-      const socket = net.connect({ host: this.options.host, port: this.options.port });
+      const { host, port, localPort } = this.options;
+      const socket = net.connect(localPort === undefined ? { host, port } : { host, port, localAddress: host, localPort });
       socket.setNoDelay(true);
       const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
       socket.once('connect', () => {
