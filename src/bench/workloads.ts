@@ -36,6 +36,33 @@ export const NOT_FOUND_ERROR = 'NotFound';
 /** A ping answered with a payload of another length. */
 export const BAD_ECHO_ERROR = 'BadEcho';
 
+/** Different offsets into a ValuePool's block: how many different values it hands out. */
+export const VALUE_POOL_OFFSETS = 65_536;
+
+/**
+ * Values for puts and payloads for pings: views into one block of random
+ * bytes at different offsets, so that keys hold different values (as they
+ * would in use, and as cassandra-stress writes them) without generating or
+ * copying bytes per operation. One value for every key had made a restart's
+ * replay look faster than it was for varied values (docs/benchmarks.md).
+ */
+export class ValuePool {
+  private readonly block: Buffer;
+
+  constructor(
+    rng: Prng,
+    readonly size: number,
+  ) {
+    this.block = rng.bytes(size + VALUE_POOL_OFFSETS - 1);
+  }
+
+  /** Value number n; n and n + VALUE_POOL_OFFSETS are the same value. */
+  at(n: number): Buffer {
+    const offset = n % VALUE_POOL_OFFSETS;
+    return this.block.subarray(offset, offset + this.size);
+  }
+}
+
 /** The part of KvClient the benchmark uses; tests can pass fakes. */
 export interface BenchClient {
   put(key: string, value: Buffer, level: LevelName): Promise<unknown>;
@@ -56,8 +83,8 @@ export interface WorkloadContext {
   readonly keys: number;
   /** Key prefixes that spread keys over the ring (keys.ts ringSpread). */
   readonly spread: readonly string[];
-  /** The value written by puts, and the payload of pings. */
-  readonly value: Buffer;
+  /** The values written by puts, and the payloads of pings. */
+  readonly values: ValuePool;
   readonly chooser: KeyChooser;
   /** Decides read or write; seeded, so a run's op mix is repeatable. */
   readonly rng: Prng;
@@ -71,13 +98,13 @@ function clientFor(clients: readonly BenchClient[], seq: number): BenchClient {
 /** The measured operation of a workload. */
 export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Operation {
   const spec = WORKLOADS[name];
-  if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.value);
+  if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.values.at(seq));
   const format = keyFormatter(ctx.keys, ctx.spread);
   return (seq) => {
     const client = clientFor(ctx.clients, seq);
     const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.float() < spec.readFraction);
     const key = format(ctx.chooser.next());
-    if (!isRead) return client.put(key, ctx.value, ctx.level);
+    if (!isRead) return client.put(key, ctx.values.at(seq), ctx.level);
     return client.get(key, ctx.level).then((r) => {
       if (!r.found && spec.preload) throw new OperationError(NOT_FOUND_ERROR, `${key} not found`);
       return r;
@@ -86,9 +113,9 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
 }
 
 /** Writes key number `seq`: operation k of a load writes key k, so `ops = keys` writes every key once. */
-export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | 'keys' | 'value' | 'spread'>): Operation {
+export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | 'keys' | 'values' | 'spread'>): Operation {
   const format = keyFormatter(ctx.keys, ctx.spread);
-  return (seq) => clientFor(ctx.clients, seq).put(format(seq), ctx.value, ctx.level);
+  return (seq) => clientFor(ctx.clients, seq).put(format(seq), ctx.values.at(seq), ctx.level);
 }
 
 async function echo(client: BenchClient, payload: Buffer): Promise<Buffer> {

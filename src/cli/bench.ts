@@ -28,7 +28,7 @@ import {
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
-import { loadOperation, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
+import { loadOperation, ValuePool, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
 import { clusterFilePath, UsageError } from './args';
 
 const PROGRESS_INTERVAL_MS = 1000;
@@ -155,8 +155,8 @@ class Bench {
 
   /** Writes keys 0 to `count` - 1 of --keys once each. */
   private load(label: string, count = this.opts.keys): Promise<RunResult> {
-    const value = new Prng(this.opts.seed).bytes(this.opts.valueSize);
-    const op = loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, spread: this.spread });
+    const values = new ValuePool(new Prng(this.opts.seed), this.opts.valueSize);
+    const op = loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, spread: this.spread });
     return this.measure(label, op, { ops: count });
   }
 
@@ -187,8 +187,8 @@ class Bench {
     const master = new Prng(seed);
     const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.uint32()));
     const rng = new Prng(master.uint32());
-    const value = master.bytes(this.opts.valueSize);
-    return workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, value, chooser, rng, spread: this.spread });
+    const values = new ValuePool(master, this.opts.valueSize);
+    return workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, chooser, rng, spread: this.spread });
   }
 
   /** Loads every key once, then measures memory and a crash restart. */
@@ -249,8 +249,8 @@ class Bench {
     if (n === 0 || this.signal.aborted) return 0;
     await waitFor(`the others to see node ${node} down`, async () => (await cluster.downPeers((node + 1) % cluster.size)).includes(node));
     status(`writing ${n.toLocaleString('en-US')} keys while node ${node} is down…`);
-    const value = new Prng(this.opts.seed + 1).bytes(this.opts.valueSize);
-    const op = loadOperation({ clients: this.clients, level: 'QUORUM', keys: this.opts.keys, value, spread: this.spread });
+    const values = new ValuePool(new Prng(this.opts.seed + 1), this.opts.valueSize);
+    const op = loadOperation({ clients: this.clients, level: 'QUORUM', keys: this.opts.keys, values, spread: this.spread });
     await this.measure('hint writes', op, { ops: n });
     return hintsFor(cluster, node);
   }
