@@ -66,8 +66,26 @@ interface Batch {
   reject(err: Error): void;
 }
 
-/** A log row as replay reads it: seq, key, value, stamp. */
-type ReplayRow = [number, string, string, number];
+/**
+ * A log row as replay reads it: seq, key, value, stamp. A value stored as a
+ * BLOB comes as its length: its bytes are in the chunk's `blobs`, in row order.
+ */
+type ReplayRow = [number, string, string | number, number];
+
+/** A replay chunk: its rows newest first, the bytes of their BLOB values one after another, its lowest seq. */
+interface ReplayChunk {
+  readonly rows: ReplayRow[];
+  readonly blobs: Buffer;
+  readonly lowestSeq: number;
+}
+
+/** A log row as a JSON array for replay (ReplayRow). */
+const REPLAY_ROW_JSON = `json_array(seq, key, CASE WHEN typeof(value) = 'blob' THEN length(value) ELSE value END, stamp)`;
+/**
+ * The BLOB values of the same rows, in the same order, concatenated: SQLite
+ * joins BLOBs as text and casts the result back without changing a byte.
+ */
+const REPLAY_BLOBS = `CAST(group_concat(CASE WHEN typeof(value) = 'blob' THEN value END, '') AS BLOB)`;
 
 /** The `meta` row holding the largest key plus value ever written, in characters. */
 const LARGEST_RECORD = 'largest_record_chars';
@@ -115,24 +133,23 @@ async function largestRecordChars(db: Sqlite): Promise<number> {
  *
  * SQLite hands the rows over as one JSON array, parsed here in one call,
  * instead of the driver making an object with four fields per row: a million
- * rows of 100-byte ASCII values replay in 1.9 s against 3.0-3.4 s. Values of
- * random bytes gain nothing (4.7-4.8 s against 3.9-4.9 s: half their bytes
- * are two in UTF-8, an eighth are six-character JSON escapes). Keys and
- * values are TEXT with one code point per byte, which JSON carries exactly
- * (NUL and other control characters as escapes).
+ * rows of 100-byte ASCII values replay in 1.9 s against 3.0-3.4 s. Keys and
+ * text values hold one code point per byte, which JSON carries exactly (NUL
+ * and other control characters as escapes). Values stored as BLOBs (see
+ * valueLiteral) come beside the JSON as one Buffer.
  */
-export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<{ rows: ReplayRow[]; lowestSeq: number }> {
+export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<ReplayChunk> {
   // One statement, so that SQLite works on the next chunk while this one is applied.
   const sql = small
-    ? `SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lowestSeq
+    ? `SELECT json_group_array(${REPLAY_ROW_JSON}) AS rows, ${REPLAY_BLOBS} AS blobs, MIN(seq) AS lowestSeq
          FROM (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
     : `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2),
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
-       SELECT json_group_array(json_array(seq, key, value, stamp)) AS rows, MIN(seq) AS lowestSeq
+       SELECT json_group_array(${REPLAY_ROW_JSON}) AS rows, ${REPLAY_BLOBS} AS blobs, MIN(seq) AS lowestSeq
          FROM (SELECT * FROM next ORDER BY seq DESC LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
-  const [r] = await db.all<{ rows: string; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
+  const [r] = await db.all<{ rows: string; blobs: Buffer | null; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
   assert(r !== undefined, 'an aggregate query returns one row');
-  return { rows: JSON.parse(r.rows) as ReplayRow[], lowestSeq: r.lowestSeq ?? beforeSeq };
+  return { rows: JSON.parse(r.rows) as ReplayRow[], blobs: r.blobs ?? Buffer.alloc(0), lowestSeq: r.lowestSeq ?? beforeSeq };
 }
 
 /**
@@ -154,17 +171,31 @@ export function latin1Literal(s: string): string {
 }
 
 /**
- * A latin1 key or value as an SQL text literal. The log stores keys and
- * values as TEXT holding one code point per byte (encoded as UTF-8 by
- * SQLite), so a replay gets JavaScript strings straight from the driver
- * instead of a Buffer per column to convert: four times faster for a large
- * log, and no external memory to collect. A quoted literal is cheapest to
- * build and parse; text with a NUL (which would end the statement) goes as
+ * A latin1 key or value as an SQL text literal. The log stores keys, and
+ * values of printable ASCII, as TEXT holding one code point per byte (encoded
+ * as UTF-8 by SQLite), so a replay gets JavaScript strings straight from the
+ * driver instead of a Buffer per column to convert: four times faster for a
+ * large log, and no external memory to collect. A quoted literal is cheapest
+ * to build and parse; text with a NUL (which would end the statement) goes as
  * hex instead.
  */
 export function textLiteral(s: string): string {
   if (s.includes('\u0000')) return `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)`;
   return `'${s.includes("'") ? s.replace(/'/g, "''") : s}'`;
+}
+
+/** Printable ASCII: values stored as TEXT. */
+const PLAIN_TEXT = /^[\x20-\x7e]*$/;
+
+/**
+ * A value as an SQL literal for the log: printable ASCII as TEXT, anything
+ * else as a BLOB. Other bytes as TEXT are a slow case for a replay: in
+ * SQLite's UTF-8 half of them take two bytes, control characters become
+ * six-character JSON escapes, and the driver's conversion and JSON.parse leave
+ * their fast paths. A replay reads BLOBs as bytes instead (see replayChunk).
+ */
+function valueLiteral(value: string, plain: boolean): string {
+  return plain ? textLiteral(value) : latin1Literal(value);
 }
 
 /** DELETE statements for log rows, SQL_ROWS_PER_STATEMENT_MAX seqs each. */
@@ -244,9 +275,12 @@ export class ReplicaStore {
     let chunk = await replayChunk(db, Number.MAX_SAFE_INTEGER, small);
     while (chunk.rows.length > 0) {
       const next = replayChunk(db, chunk.lowestSeq, small);
-      for (const [seq, key, value, stamp] of chunk.rows) {
-        store.replay(key, { value, ts: Math.floor(stamp / 2), deleted: stamp % 2 === 1, seq });
+      let at = 0; // where the next BLOB value starts in chunk.blobs
+      for (const row of chunk.rows) {
+        store.replay(row, chunk.blobs, at);
+        if (typeof row[2] === 'number') at += row[2];
       }
+      assert(at === chunk.blobs.length, 'every byte of a chunk\'s BLOB values belongs to one of its rows');
       chunk = await next;
     }
     // Never number a row at or below a stored settle pointer, even if the rows
@@ -255,15 +289,20 @@ export class ReplicaStore {
     return store;
   }
 
-  private replay(key: string, row: Stored): void {
-    this.nextSeq = Math.max(this.nextSeq, row.seq + 1);
+  /** One row of a replay chunk; a BLOB value is `blobs` from `at` (see ReplayRow). */
+  private replay(r: ReplayRow, blobs: Buffer, at: number): void {
+    const [seq, key, value, stamp] = r;
+    const ts = Math.floor(stamp / 2);
+    this.nextSeq = Math.max(this.nextSeq, seq + 1);
     // Newest first, most rows met after their key's current one are older:
-    // tell them by timestamp, without making the current value a string.
+    // tell them by timestamp, without making either value a string.
     const currentTs = this.committed.tsOf(key);
-    if (currentTs !== undefined && currentTs > row.ts) {
-      this.garbage.add(row.seq);
+    if (currentTs !== undefined && currentTs > ts) {
+      this.garbage.add(seq);
       return;
     }
+    const text = typeof value === 'number' ? blobs.toString('latin1', at, at + value) : value;
+    const row: Stored = { value: text, ts, deleted: stamp % 2 === 1, seq };
     // A key not seen yet (most rows of a log without garbage): no second lookup.
     const current = currentTs === undefined ? undefined : this.committed.get(key);
     if (current === undefined || supersedes(row, current)) {
@@ -500,7 +539,8 @@ export class ReplicaStore {
     for (const [key, v] of rows) {
       const seq = this.nextSeq++;
       rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
-      values.push(`(${seq},${textLiteral(key)},${textLiteral(v.value)},${stampOf(v)})`);
+      const plain = PLAIN_TEXT.test(v.value);
+      values.push(`(${seq},${textLiteral(key)},${valueLiteral(v.value, plain)},${stampOf(v)})`);
       largest = Math.max(largest, key.length + v.value.length);
       if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
     }

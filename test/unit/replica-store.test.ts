@@ -536,6 +536,40 @@ test('the log remembers its largest key plus value, and measures a log from befo
     o = await reopen(o);
     t.is(await largest(), 12, 'measured again from the log');
     t.deepEqual(got(o.store, 'ab'), val(2, ''));
+    await o.store.apply([{ key: 'd', version: val(1, '\u00ff'.repeat(20)) }]);
+    t.is(await largest(), 21, 'a value stored as a BLOB: one character a byte');
+    await o.db.exec("DELETE FROM meta");
+    o = await reopen(o);
+    t.is(await largest(), 21, 'measured again from the log, a BLOB counted the same way');
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('printable ASCII values are stored as TEXT, every other value as a BLOB', async (t) => {
+  const o = await openStore();
+  try {
+    const values = ['plain text', '', "it's ~ fine", 'tab\there', 'caf\u00e9', '\u0000', '\u007f', '\u00ff\u0080'];
+    await o.store.apply(values.map((v, i) => ({ key: `k${i}`, version: val(1, v) })));
+    const rows = await o.db.all<{ key: string; type: string }>('SELECT key, typeof(value) AS type FROM log ORDER BY seq');
+    t.deepEqual(rows.map((r) => r.type), ['text', 'text', 'text', 'blob', 'blob', 'blob', 'blob', 'blob']);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a log that holds any bytes as TEXT, as logs written before BLOB values do, replays beside BLOB rows', async (t) => {
+  let o = await openStore();
+  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
+  try {
+    await o.store.apply([{ key: 'new', version: val(2, all) }]);
+    await o.store.drain();
+    // Rows as the earlier format wrote them: every value as TEXT.
+    await o.db.exec(`INSERT INTO log (seq, key, value, stamp) VALUES (100, 'old', ${textLiteral(all)}, ${3 * 2}), (101, 'gone', '', ${4 * 2 + 1})`);
+    o = await reopen(o);
+    t.deepEqual(got(o.store, 'new'), val(2, all));
+    t.deepEqual(got(o.store, 'old'), val(3, all));
+    t.deepEqual(got(o.store, 'gone'), del(4));
   } finally {
     await o.db.close();
   }
