@@ -73,7 +73,10 @@ export interface CheckResult {
   readonly ok: boolean;
 }
 
-/** Store order: timestamp, then value bytes (values here are ASCII, so string order is byte order). */
+/**
+ * Store order: timestamp, then value bytes. Values here are UTF-8 of
+ * characters below U+D800, whose string order is their byte order.
+ */
 export function compareObserved(a: Observed, b: Observed): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   return a.value === b.value ? 0 : a.value < b.value ? -1 : 1;

@@ -1,5 +1,6 @@
 /**
- * The workload: writers doing QUORUM writes of unique values ("w3:17") to a
+ * The workload: writers doing QUORUM writes of unique values ("w2:17", or
+ * "w3·17" from odd writers: not ASCII, so nodes log them as BLOBs) to a
  * bounded key set, readers doing QUORUM reads, each a sequential loop, every
  * operation sent to a node picked at random and recorded in the history. A
  * burst (for the burst-kill fault) fires many writes at once to fresh keys,
@@ -16,6 +17,9 @@ const KEY_PREFIXES = 'BHNUgkqw';
 export function keyName(i: number, tag = ''): string {
   return `${KEY_PREFIXES[i % KEY_PREFIXES.length]}${tag}${i}`;
 }
+
+/** U+00B7, two bytes in UTF-8: values with it are not printable ASCII, so replay reads them through the BLOB path. */
+const NON_ASCII_SEPARATOR = '\u00b7';
 
 export interface WorkloadOptions {
   readonly keys: number;
@@ -42,7 +46,7 @@ export class Workload {
   }
 
   start(): void {
-    for (let w = 0; w < this.options.writers; w++) this.loops.push(this.writer(`w${w}`, this.prng.fork()));
+    for (let w = 0; w < this.options.writers; w++) this.loops.push(this.writer(`w${w}`, w % 2 === 1 ? NON_ASCII_SEPARATOR : ':', this.prng.fork()));
     for (let r = 0; r < this.options.readers; r++) this.loops.push(this.reader(`r${r}`, this.prng.fork()));
   }
 
@@ -52,9 +56,9 @@ export class Workload {
     await Promise.all(this.loops);
   }
 
-  private async writer(name: string, prng: Prng): Promise<void> {
+  private async writer(name: string, separator: string, prng: Prng): Promise<void> {
     for (let seq = 0; !this.stopping; seq++) {
-      await this.put(name, prng, prng.pick(this.keys), `${name}:${seq}`);
+      await this.put(name, prng, prng.pick(this.keys), `${name}${separator}${seq}`);
       await this.think();
     }
   }
