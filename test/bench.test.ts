@@ -94,6 +94,8 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
   t.is(json.restartedNode, 0);
   t.true(json.restart_ms > 0);
   t.true(json.rss_after_restart_mb > 0);
+  t.true(json.rss_restarted_settled_mb > 0);
+  t.true(json.rss_peak_after_restart_mb >= Math.max(json.rss_after_restart_mb, json.rss_restarted_settled_mb), 'the peak is at least every reading');
   // Writes while node 0 is down reach the keys node 0 replicates, so some are hinted. So
   // may earlier writes whose copy for node 0 was still on its way when it was killed: a QUORUM
   // write is answered once two replicas have it, and a busy third one can lag.
@@ -101,6 +103,7 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
   t.true(json.hints_per_sec > 0);
   t.regex(exit.stdout, /RSS node 3\s+: [\d.]+ MB after load, [\d.]+ MB after 0\.2 s idle, holding [\d,]+ keys and [\d,]+ superseded rows/);
   t.regex(exit.stdout, /Restart time\s+: [\d,]+ ms \(node 0: kill -9/);
+  t.regex(exit.stdout, /RSS node 0 restarted\s+: [\d.]+ MB once its hints were replayed, [\d.]+ MB 0\.2 s later; at most [\d.]+ MB from its start on/);
   t.regex(exit.stdout, /Hint replay\s+: [\d,]+ hints in/);
 });
 

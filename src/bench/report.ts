@@ -59,6 +59,10 @@ export interface RestartResult extends BenchResult {
   readonly rss_settled_mb: Record<string, number | null> | null;
   /** Resident memory of the restarted node once its hints were replayed; null when not read. */
   readonly rss_after_restart_mb: number | null;
+  /** The restarted node's highest resident memory, from its start until `settle_seconds` after its hints were replayed. */
+  readonly rss_peak_after_restart_mb: number | null;
+  /** The restarted node's resident memory `settle_seconds` after its hints were replayed; null when not read. */
+  readonly rss_restarted_settled_mb: number | null;
   /** Keys each node holds after the load, by node id (its replica share of --keys). */
   readonly keys_per_node: Record<string, number | null>;
   /** Hints the other nodes held for the restarted node when it came back (0: not measured). */
@@ -137,6 +141,12 @@ function mbText(mb: number | null): string {
   return mb === null ? 'unknown' : `${mb.toFixed(1)} MB`;
 }
 
+function restartedRssText(r: RestartResult): string {
+  const settled = r.rss_restarted_settled_mb === null ? '' : `, ${mbText(r.rss_restarted_settled_mb)} ${r.settle_seconds} s later`;
+  const peak = r.rss_peak_after_restart_mb === null ? '' : `; at most ${mbText(r.rss_peak_after_restart_mb)} from its start on`;
+  return `${mbText(r.rss_after_restart_mb)} once its hints were replayed${settled}${peak}`;
+}
+
 export function formatRestart(r: RestartResult): string {
   return [
     formatResult(r),
@@ -148,7 +158,7 @@ export function formatRestart(r: RestartResult): string {
       return line(`RSS node ${id}`, `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys${rows}`}`);
     }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
-    ...(r.rss_after_restart_mb === null ? [] : [line(`RSS node ${r.restartedNode} restarted`, `${mbText(r.rss_after_restart_mb)} (once its hints were replayed)`)]),
+    ...(r.rss_after_restart_mb === null ? [] : [line(`RSS node ${r.restartedNode} restarted`, restartedRssText(r))]),
     ...(r.hints_per_sec === null
       ? []
       : [line('Hint replay', `${count(r.hints)} hints in ${count(r.hint_replay_ms)} ms = ${count(Math.round(r.hints_per_sec))} hints/s`)]),

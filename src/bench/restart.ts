@@ -12,13 +12,45 @@ function rssMbRounded(pid: number | undefined): number | null {
   return mb === undefined ? null : Math.round(mb * 10) / 10;
 }
 
+/** How often RssPeak reads a process's resident memory. */
+export const RSS_SAMPLE_MS = 250;
+
+/**
+ * The highest resident memory of one process, read every RSS_SAMPLE_MS
+ * until stopped. `pid` is asked each time: a restarted node has a new one,
+ * and none until it is spawned. A single reading after a restart missed a
+ * peak: V8 reduces a heap that grew during hint replay only some seconds
+ * after the load stops.
+ */
+export class RssPeak {
+  private highest: number | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: () => number | undefined) {
+    this.timer = setInterval(() => this.sample(), RSS_SAMPLE_MS);
+    this.sample();
+  }
+
+  /** Reads once more (callers read at moments they report) and returns the reading. */
+  sample(): number | null {
+    const mb = rssMbRounded(this.pid());
+    if (mb !== null) this.highest = Math.max(this.highest ?? 0, mb);
+    return mb;
+  }
+
+  stop(): number | null {
+    clearInterval(this.timer);
+    this.sample();
+    return this.highest;
+  }
+}
+
 /** RSS of every node of the cluster, by node id. */
 export function clusterRssMb(cluster: LocalCluster): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const n of cluster.config.nodes) out[String(n.id)] = rssMbRounded(cluster.pid(n.id));
   return out;
 }
-
 
 /** One counter of every node (from its status), by node id; null for a node that does not answer. */
 async function clusterCounter(cluster: LocalCluster, name: 'keys' | 'garbageRows'): Promise<Record<string, number | null>> {

@@ -25,7 +25,7 @@ import { Random as Prng } from '../common/random';
 import {
   BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
 } from '../bench/report';
-import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, timeHintReplay } from '../bench/restart';
+import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, ValuePool, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
@@ -204,23 +204,29 @@ class Bench {
     const node = this.opts.restartNode;
     const base = {
       ...loaded, restartedNode: node, rewritten, superseded_per_node: superseded, rss_mb: rss, keys_per_node: keys, settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
-      rss_settled_mb: settled, rss_after_restart_mb: null, hints: 0, hint_replay_ms: 0, hints_per_sec: null,
+      rss_settled_mb: settled, rss_after_restart_mb: null, rss_peak_after_restart_mb: null, rss_restarted_settled_mb: null, hints: 0, hint_replay_ms: 0, hints_per_sec: null,
     };
     if (this.signal.aborted) return { ...base, restart_ms: 0 };
     status(`killing node ${node} (SIGKILL)…`);
     await cluster.kill(node);
     const hints = await this.writeHints(cluster, node);
     status(`restarting node ${node}…`);
-    const start = performance.now();
-    await cluster.startNode(node);
-    const restartMs = Math.round(performance.now() - start);
-    if (hints === 0) return { ...base, restart_ms: restartMs };
-    const replayMs = await timeHintReplay(cluster, node, HINT_REPLAY_TIMEOUT_MS);
-    const restartedRss = clusterRssMb(cluster)[String(node)] ?? null;
-    return {
-      ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, hints, hint_replay_ms: replayMs,
-      hints_per_sec: (hints / Math.max(1, replayMs)) * 1000,
-    };
+    const memory = new RssPeak(() => cluster.pid(node));
+    try {
+      const start = performance.now();
+      await cluster.startNode(node);
+      const restartMs = Math.round(performance.now() - start);
+      const replayMs = hints === 0 ? 0 : await timeHintReplay(cluster, node, HINT_REPLAY_TIMEOUT_MS);
+      const restartedRss = memory.sample();
+      const settledRss = (await this.idle(`letting node ${node} idle`)) ? memory.sample() : null;
+      return {
+        ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, rss_peak_after_restart_mb: memory.stop(),
+        rss_restarted_settled_mb: settledRss, hints, hint_replay_ms: replayMs,
+        hints_per_sec: hints === 0 ? null : (hints / Math.max(1, replayMs)) * 1000,
+      };
+    } finally {
+      memory.stop();
+    }
   }
 
   /** --rewrite: writes that share of the keys a second time, so each log holds superseded rows; returns how many. */
@@ -236,11 +242,15 @@ class Bench {
 
   /** Every node's RSS after --settle seconds without load; null if that is 0 or the run was stopped. */
   private async settledRss(cluster: LocalCluster): Promise<Record<string, number | null> | null> {
+    return (await this.idle('letting the nodes idle')) ? clusterRssMb(cluster) : null;
+  }
+
+  /** Waits --settle seconds; false if that is 0 or the run was stopped. */
+  private async idle(doing: string): Promise<boolean> {
     const s = this.opts.settleSeconds;
-    if (s === 0 || this.signal.aborted) return null;
-    status(`letting the nodes idle for ${s} s, then reading their memory again…`);
-    const stopped = await sleep(s * 1000, false, { signal: this.signal }).catch(() => true);
-    return stopped ? null : clusterRssMb(cluster);
+    if (s === 0 || this.signal.aborted) return false;
+    status(`${doing} for ${s} s, then reading memory again…`);
+    return !(await sleep(s * 1000, false, { signal: this.signal }).catch(() => true));
   }
 
   /** While `node` is down, overwrites keys so that coordinators store hints for it; returns how many. */

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { benchResult, compareResult, formatCompare, formatRestart, formatResult, RunConfig } from '../../src/bench/report';
 import { parseVmRssKb } from '../../src/common/procfs';
+import { RssPeak } from '../../src/bench/restart';
 import { Histogram } from '../../src/bench/histogram';
 import { RunResult } from '../../src/bench/runner';
 
@@ -47,7 +48,8 @@ test('restart report lists RSS per node and the restart time', (t) => {
   const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config);
   const restart = {
     ...base, restartedNode: 2, rewritten: 0, superseded_per_node: null, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null },
-    settle_seconds: 0, rss_settled_mb: null, rss_after_restart_mb: null, hints: 75000, hint_replay_ms: 1500, hints_per_sec: 50000,
+    settle_seconds: 0, rss_settled_mb: null, rss_after_restart_mb: null, rss_peak_after_restart_mb: null, rss_restarted_settled_mb: null,
+    hints: 75000, hint_replay_ms: 1500, hints_per_sec: 50000,
   };
   const text = formatRestart(restart);
   t.regex(text, /RSS node 0\s+: 101\.5 MB, holding 750,000 keys/);
@@ -56,10 +58,14 @@ test('restart report lists RSS per node and the restart time', (t) => {
   t.regex(text, /Hint replay\s+: 75,000 hints in 1,500 ms = 50,000 hints\/s/);
   t.notRegex(text, /idle|restarted/);
 
-  const settled = formatRestart({ ...restart, settle_seconds: 20, rss_settled_mb: { 0: 88.25, 1: null }, rss_after_restart_mb: 95 });
+  const settled = formatRestart({
+    ...restart, settle_seconds: 20, rss_settled_mb: { 0: 88.25, 1: null }, rss_after_restart_mb: 95, rss_peak_after_restart_mb: 97.5, rss_restarted_settled_mb: 90,
+  });
   t.regex(settled, /RSS node 0\s+: 101\.5 MB after load, 88\.3 MB after 20 s idle, holding 750,000 keys/);
   t.regex(settled, /RSS node 1\s+: unknown after load, unknown after 20 s idle/);
-  t.regex(settled, /RSS node 2 restarted\s+: 95\.0 MB \(once its hints were replayed\)/);
+  t.regex(settled, /RSS node 2 restarted\s+: 95\.0 MB once its hints were replayed, 90\.0 MB 20 s later; at most 97\.5 MB from its start on/);
+  const unsettled = formatRestart({ ...restart, rss_after_restart_mb: 95, rss_peak_after_restart_mb: 95 });
+  t.regex(unsettled, /RSS node 2 restarted\s+: 95\.0 MB once its hints were replayed; at most 95\.0 MB from its start on/);
 
   const rewritten = formatRestart({ ...restart, rewritten: 500000, superseded_per_node: { 0: 374321, 1: null } });
   t.regex(rewritten, /RSS node 0\s+: 101\.5 MB, holding 750,000 keys and 374,321 superseded rows/);
@@ -69,4 +75,17 @@ test('restart report lists RSS per node and the restart time', (t) => {
 test('VmRSS is read from /proc status text', (t) => {
   t.is(parseVmRssKb('Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t  123456 kB\nThreads: 7\n'), 123456);
   t.is(parseVmRssKb('Name:\tkthreadd\n'), undefined);
+});
+
+test('RssPeak keeps the highest reading of a process, and nothing for one not spawned yet', (t) => {
+  const self = new RssPeak(() => process.pid);
+  const now = self.sample();
+  t.true(now !== null && now > 0);
+  const peak = self.stop();
+  t.true(peak !== null && peak >= now!);
+  let pid: number | undefined;
+  const later = new RssPeak(() => pid);
+  t.is(later.sample(), null);
+  pid = process.pid;
+  t.true(later.stop()! > 0);
 });
