@@ -140,10 +140,17 @@ export const SYNC_PAGE_KEYS = 100;
 export const SYNC_SCAN_KEYS_MAX = 400;
 /** Bytes of values in one anti-entropy answer (the rest waits for the next step). */
 export const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
-/** Hints sent to a returning node in one call. */
-export const HINT_REPLAY_BATCH_MAX = 1000;
-/** Hint replay calls in flight to one target. */
-export const HINT_REPLAY_IN_FLIGHT_MAX = 4;
+/**
+ * Hints sent to a returning node in one call, and calls in flight to it
+ * from one peer. A returning node holds every mutation in flight to it until
+ * its commit: with 1000 x 4 from each of three peers, 12,000 of them outlived
+ * V8's young generation, and a restarted node of a million keys held
+ * 303-318 MB for the 8 s until its heap was next reduced. With 250 x 2: a
+ * peak of about 280 MB, and the restart benchmark's hints replayed as fast
+ * (100,671 hints/s; docs/benchmarks.md).
+ */
+export const HINT_REPLAY_BATCH_MAX = 250;
+export const HINT_REPLAY_IN_FLIGHT_MAX = 2;
 
 /** Entries in one page of the inspector's dump. */
 export const DUMP_PAGE_ENTRIES_MAX = 5000;
