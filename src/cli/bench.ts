@@ -219,8 +219,9 @@ class Bench {
       const replayMs = hints === 0 ? 0 : await timeHintReplay(cluster, node, HINT_REPLAY_TIMEOUT_MS);
       const restartedRss = memory.sample();
       const settledRss = (await this.idle(`letting node ${node} idle`)) ? memory.sample() : null;
+      const peakRss = memory.stop();
       return {
-        ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, rss_peak_after_restart_mb: memory.stop(),
+        ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, rss_peak_after_restart_mb: peakRss,
         rss_restarted_settled_mb: settledRss, hints, hint_replay_ms: replayMs,
         hints_per_sec: hints === 0 ? null : (hints / Math.max(1, replayMs)) * 1000,
       };

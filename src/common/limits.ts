@@ -144,10 +144,11 @@ export const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
  * Hints sent to a returning node in one call, and calls in flight to it
  * from one peer. A returning node holds every mutation in flight to it until
  * its commit: with 1000 x 4 from each of three peers, 12,000 of them outlived
- * V8's young generation, and a restarted node of a million keys held
- * 303-318 MB for the 8 s until its heap was next reduced. With 250 x 2: a
- * peak of about 280 MB, and the restart benchmark's hints replayed as fast
- * (100,671 hints/s; docs/benchmarks.md).
+ * V8's young generation, and a restarted node of a million keys peaked at
+ * 306.9 and 308.6 MB in the restart benchmark, where it stayed for the 8 s
+ * until V8 next reduced its heap. With 250 x 2: 256.5 and 262.2 MB, and
+ * 102,319 and 110,619 hints/s against 110,619 and 125,209
+ * (docs/benchmarks.md).
  */
 export const HINT_REPLAY_BATCH_MAX = 250;
 export const HINT_REPLAY_IN_FLIGHT_MAX = 2;

@@ -194,8 +194,8 @@ const PLAIN_TEXT = /^[\x20-\x7e]*$/;
  * six-character JSON escapes, and the driver's conversion and JSON.parse leave
  * their fast paths. A replay reads BLOBs as bytes instead (see replayChunk).
  */
-function valueLiteral(value: string, plain: boolean): string {
-  return plain ? textLiteral(value) : latin1Literal(value);
+function valueLiteral(value: string): string {
+  return PLAIN_TEXT.test(value) ? textLiteral(value) : latin1Literal(value);
 }
 
 /** DELETE statements for log rows, SQL_ROWS_PER_STATEMENT_MAX seqs each. */
@@ -539,8 +539,7 @@ export class ReplicaStore {
     for (const [key, v] of rows) {
       const seq = this.nextSeq++;
       rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
-      const plain = PLAIN_TEXT.test(v.value);
-      values.push(`(${seq},${textLiteral(key)},${valueLiteral(v.value, plain)},${stampOf(v)})`);
+      values.push(`(${seq},${textLiteral(key)},${valueLiteral(v.value)},${stampOf(v)})`);
       largest = Math.max(largest, key.length + v.value.length);
       if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
     }
