@@ -66,7 +66,8 @@ What:
                           echo is ping(payload) only; restart needs --spawn (see docs/benchmarks.md)
   --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
   --keys N                number of distinct keys, key000000 ... (default 100000)
-  --value-size BYTES      value size, also the echo payload size (default 100)
+  --value-size BYTES      value size, also the echo payload size (default 100); values are
+                          random bytes, 65,536 different ones in turn (see docs/benchmarks.md)
   --distribution D        uniform | zipfian (default uniform)
 How much:
   --duration SECONDS      run this long (default 10) ...
