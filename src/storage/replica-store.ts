@@ -71,6 +71,8 @@ interface Batch {
  * BLOB comes as its length: its bytes are in the chunk's `blobs`, in row order.
  */
 type ReplayRow = [number, string, string | number, number];
+/** A log row as the chunk's JSON has it: a BLOB key comes as its length too. */
+type ReplayJsonRow = [number, string | number, string | number, number];
 
 /** A replay chunk: its rows newest first, the bytes of their BLOB values one after another, its lowest seq. */
 interface ReplayChunk {
@@ -79,13 +81,32 @@ interface ReplayChunk {
   readonly lowestSeq: number;
 }
 
-/** A log row as a JSON array for replay (ReplayRow). */
-const REPLAY_ROW_JSON = `json_array(seq, key, CASE WHEN typeof(value) = 'blob' THEN length(value) ELSE value END, stamp)`;
+const NO_BYTES = Buffer.alloc(0);
+
+/** A TEXT column as itself, a BLOB one as its length (its bytes come beside the JSON). */
+const textOrLength = (column: string): string => `CASE WHEN typeof(${column}) = 'blob' THEN length(${column}) ELSE ${column} END`;
 /**
- * The BLOB values of the same rows, in the same order, concatenated: SQLite
+ * A column's BLOBs in the chunk's rows, in row order, concatenated: SQLite
  * joins BLOBs as text and casts the result back without changing a byte.
  */
-const REPLAY_BLOBS = `CAST(group_concat(CASE WHEN typeof(value) = 'blob' THEN value END, '') AS BLOB)`;
+const joinedBlobs = (column: string): string => `CAST(group_concat(CASE WHEN typeof(${column}) = 'blob' THEN ${column} END, '') AS BLOB)`;
+
+/** The aggregates of a replay chunk's query: the rows as JSON (ReplayRow), the BLOB keys and the BLOB values. */
+const REPLAY_COLUMNS = `json_group_array(json_array(seq, ${textOrLength('key')}, ${textOrLength('value')}, stamp)) AS rows,
+       ${joinedBlobs('key')} AS keyBlobs, ${joinedBlobs('value')} AS blobs`;
+
+/** Puts each BLOB key of `rows` (given as its length) in its place as a latin1 string, from `keyBlobs`. */
+function placeBlobKeys(rows: ReplayJsonRow[], keyBlobs: Buffer): ReplayRow[] {
+  let at = 0;
+  for (const row of rows) {
+    const key = row[1];
+    if (typeof key !== 'number') continue;
+    row[1] = keyBlobs.toString('latin1', at, at + key);
+    at += key;
+  }
+  assert(at === keyBlobs.length, "every byte of a chunk's BLOB keys belongs to one of its rows");
+  return rows as ReplayRow[];
+}
 
 /** The `meta` row holding the largest key plus value ever written, in characters. */
 const LARGEST_RECORD = 'largest_record_chars';
@@ -133,23 +154,24 @@ async function largestRecordChars(db: Sqlite): Promise<number> {
  *
  * SQLite hands the rows over as one JSON array, parsed here in one call,
  * instead of the driver making an object with four fields per row: a million
- * rows of 100-byte ASCII values replay in 1.9 s against 3.0-3.4 s. Keys and
- * text values hold one code point per byte, which JSON carries exactly (NUL
- * and other control characters as escapes). Values stored as BLOBs (see
- * valueLiteral) come beside the JSON as one Buffer.
+ * rows of 100-byte ASCII values replay in 1.9 s against 3.0-3.4 s. TEXT
+ * keys and values hold one code point per byte, which JSON carries exactly
+ * (NUL and other control characters as escapes). Keys and values stored as
+ * BLOBs (see bytesLiteral) come beside the JSON, one Buffer for each column.
  */
 export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<ReplayChunk> {
   // One statement, so that SQLite works on the next chunk while this one is applied.
   const sql = small
-    ? `SELECT json_group_array(${REPLAY_ROW_JSON}) AS rows, ${REPLAY_BLOBS} AS blobs, MIN(seq) AS lowestSeq
+    ? `SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
          FROM (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
     : `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2),
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
-       SELECT json_group_array(${REPLAY_ROW_JSON}) AS rows, ${REPLAY_BLOBS} AS blobs, MIN(seq) AS lowestSeq
+       SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
          FROM (SELECT * FROM next ORDER BY seq DESC LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
-  const [r] = await db.all<{ rows: string; blobs: Buffer | null; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
+  const [r] = await db.all<{ rows: string; keyBlobs: Buffer | null; blobs: Buffer | null; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
   assert(r !== undefined, 'an aggregate query returns one row');
-  return { rows: JSON.parse(r.rows) as ReplayRow[], blobs: r.blobs ?? Buffer.alloc(0), lowestSeq: r.lowestSeq ?? beforeSeq };
+  const rows = placeBlobKeys(JSON.parse(r.rows) as ReplayJsonRow[], r.keyBlobs ?? NO_BYTES);
+  return { rows, blobs: r.blobs ?? NO_BYTES, lowestSeq: r.lowestSeq ?? beforeSeq };
 }
 
 /**
@@ -171,31 +193,33 @@ export function latin1Literal(s: string): string {
 }
 
 /**
- * A latin1 key or value as an SQL text literal. The log stores keys, and
- * values of printable ASCII, as TEXT holding one code point per byte (encoded
- * as UTF-8 by SQLite), so a replay gets JavaScript strings straight from the
- * driver instead of a Buffer per column to convert: four times faster for a
- * large log, and no external memory to collect. A quoted literal is cheapest
- * to build and parse; text with a NUL (which would end the statement) goes as
- * hex instead.
+ * A latin1 key or value as an SQL text literal. The log stores keys and
+ * values of printable ASCII as TEXT holding one code point per byte, so a
+ * replay gets JavaScript strings straight from the driver instead of a Buffer
+ * per column to convert: four times faster for a large log, and no external
+ * memory to collect. A quoted literal is cheapest to build and parse; text
+ * with a NUL (which would end the statement) goes as hex instead. (Logs
+ * written before bytesLiteral hold keys and values of any bytes this way,
+ * encoded as UTF-8 by SQLite.)
  */
 export function textLiteral(s: string): string {
   if (s.includes('\u0000')) return `CAST(X'${Buffer.from(s, 'utf8').toString('hex')}' AS TEXT)`;
   return `'${s.includes("'") ? s.replace(/'/g, "''") : s}'`;
 }
 
-/** Printable ASCII: values stored as TEXT. */
+/** Printable ASCII: keys and values stored as TEXT. */
 const PLAIN_TEXT = /^[\x20-\x7e]*$/;
 
 /**
- * A value as an SQL literal for the log: printable ASCII as TEXT, anything
- * else as a BLOB. Other bytes as TEXT are a slow case for a replay: in
- * SQLite's UTF-8 half of them take two bytes, control characters become
- * six-character JSON escapes, and the driver's conversion and JSON.parse leave
- * their fast paths. A replay reads BLOBs as bytes instead (see replayChunk).
+ * A key or value as an SQL literal for the log: printable ASCII as TEXT,
+ * anything else as a BLOB. Other bytes as TEXT are a slow case for a replay:
+ * in SQLite's UTF-8 half of them take two bytes, control characters become
+ * six-character JSON escapes, and the driver's conversion and JSON.parse
+ * leave their fast paths. A replay reads BLOBs as bytes instead (see
+ * replayChunk).
  */
-function valueLiteral(value: string): string {
-  return PLAIN_TEXT.test(value) ? textLiteral(value) : latin1Literal(value);
+function bytesLiteral(s: string): string {
+  return PLAIN_TEXT.test(s) ? textLiteral(s) : latin1Literal(s);
 }
 
 /** DELETE statements for log rows, SQL_ROWS_PER_STATEMENT_MAX seqs each. */
@@ -518,8 +542,8 @@ export class ReplicaStore {
     const keys = new Set<string>();
     let after = this.settledAtOpen;
     for (;;) {
-      const rows = await this.db.all<{ seq: number; key: string }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, UNSETTLED_CHUNK_ROWS]);
-      for (const r of rows) keys.add(r.key);
+      const rows = await this.db.all<{ seq: number; key: string | Buffer }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, UNSETTLED_CHUNK_ROWS]);
+      for (const r of rows) keys.add(typeof r.key === 'string' ? r.key : r.key.toString('latin1'));
       if (rows.length < UNSETTLED_CHUNK_ROWS) return [...keys];
       after = rows[rows.length - 1]!.seq;
     }
@@ -539,7 +563,7 @@ export class ReplicaStore {
     for (const [key, v] of rows) {
       const seq = this.nextSeq++;
       rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
-      values.push(`(${seq},${textLiteral(key)},${valueLiteral(v.value)},${stampOf(v)})`);
+      values.push(`(${seq},${bytesLiteral(key)},${bytesLiteral(v.value)},${stampOf(v)})`);
       largest = Math.max(largest, key.length + v.value.length);
       if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
     }

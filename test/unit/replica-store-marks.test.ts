@@ -116,9 +116,9 @@ test('a log that never stored a pointer lists nothing, and the first commit stor
     await o.store.apply([{ key: 'a', version: val(1, 'v') }]);
     const [row] = await o.db.all<{ value: number }>("SELECT value FROM meta WHERE name = 'settled_seq'");
     t.is(row?.value, 0, 'below the first row: nothing was marked before it');
-    await o.store.apply([{ key: 'b', version: val(1, 'v') }]);
+    await o.store.apply([{ key: 'b', version: val(1, 'v') }, { key: '\u0000\u00ff', version: val(1, 'v') }]);
     o = await reopen(o);
-    t.deepEqual(await o.store.rowsAfterSettled(), ['b'], 'rows after the last stored pointer come back; re-sending them is harmless');
+    t.deepEqual(await o.store.rowsAfterSettled(), ['b', '\u0000\u00ff'], 'rows after the last stored pointer come back (keys of any bytes too); re-sending them is harmless');
   } finally {
     await o.db.close();
   }

@@ -546,30 +546,38 @@ test('the log remembers its largest key plus value, and measures a log from befo
   }
 });
 
-test('printable ASCII values are stored as TEXT, every other value as a BLOB', async (t) => {
+test('printable ASCII keys and values are stored as TEXT, every other one as a BLOB', async (t) => {
   const o = await openStore();
   try {
-    const values = ['plain text', '', "it's ~ fine", 'tab\there', 'caf\u00e9', '\u0000', '\u007f', '\u00ff\u0080'];
-    await o.store.apply(values.map((v, i) => ({ key: `k${i}`, version: val(1, v) })));
-    const rows = await o.db.all<{ key: string; type: string }>('SELECT key, typeof(value) AS type FROM log ORDER BY seq');
-    t.deepEqual(rows.map((r) => r.type), ['text', 'text', 'text', 'blob', 'blob', 'blob', 'blob', 'blob']);
+    const texts = ['plain text', '', "it's ~ fine", 'tab\there', 'caf\u00e9', '\u0000', '\u007f', '\u00ff\u0080'];
+    const expected = ['text', 'text', 'text', 'blob', 'blob', 'blob', 'blob', 'blob'];
+    await o.store.apply(texts.map((v, i) => ({ key: `k${i}`, version: val(1, v) })));
+    await o.store.apply(texts.map((k) => ({ key: k, version: val(1, 'v') })));
+    const rows = await o.db.all<{ k: string; v: string }>('SELECT typeof(key) AS k, typeof(value) AS v FROM log ORDER BY seq');
+    t.deepEqual(rows.slice(0, texts.length).map((r) => r.v), expected, 'values');
+    t.deepEqual(rows.slice(texts.length).map((r) => r.k), expected, 'keys');
   } finally {
     await o.db.close();
   }
 });
 
-test('a log that holds any bytes as TEXT, as logs written before BLOB values do, replays beside BLOB rows', async (t) => {
+test('a log that holds any bytes as TEXT, as logs written before BLOBs do, replays beside BLOB rows', async (t) => {
   let o = await openStore();
   const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
   try {
     await o.store.apply([{ key: 'new', version: val(2, all) }]);
     await o.store.drain();
-    // Rows as the earlier format wrote them: every value as TEXT.
-    await o.db.exec(`INSERT INTO log (seq, key, value, stamp) VALUES (100, 'old', ${textLiteral(all)}, ${3 * 2}), (101, 'gone', '', ${4 * 2 + 1})`);
+    await o.store.apply([{ key: all, version: val(2, 'a key of every byte') }]);
+    await o.store.drain();
+    // Rows as the earlier format wrote them: every key and value as TEXT.
+    await o.db.exec(`INSERT INTO log (seq, key, value, stamp) VALUES (100, 'old', ${textLiteral(all)}, ${3 * 2}), (101, 'gone', '', ${4 * 2 + 1}),
+      (102, ${textLiteral(`old ${all}`)}, ${textLiteral(all)}, ${5 * 2})`);
     o = await reopen(o);
     t.deepEqual(got(o.store, 'new'), val(2, all));
+    t.deepEqual(got(o.store, all), val(2, 'a key of every byte'));
     t.deepEqual(got(o.store, 'old'), val(3, all));
     t.deepEqual(got(o.store, 'gone'), del(4));
+    t.deepEqual(got(o.store, `old ${all}`), val(5, all));
   } finally {
     await o.db.close();
   }
