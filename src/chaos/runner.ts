@@ -7,7 +7,7 @@
  */
 import type { Settings } from '../config/cluster';
 import { writeFileSync } from 'node:fs';
-import { KvClient } from '../client/client';
+import { keyText, KvClient, wireKey } from '../client/client';
 import { inspect, Inspection } from '../cli/inspector';
 import { Ring } from '../partitioner/ring';
 import { check, CheckResult, describeViolations, ReplicaCopy } from './checker';
@@ -175,7 +175,8 @@ function replicaCopies(cluster: ChaosCluster, ins: Inspection, ops: readonly Op[
   const held = ins.nodes.map((n) => (n.up ? new Map(n.entries.map((e) => [e.key, e])) : null));
   const out = new Map<string, ReplicaCopy[]>();
   for (const key of new Set(ops.map((o) => o.key))) {
-    out.set(key, ring.replicas(key).map((node) => {
+    // The ring places a key by its bytes on the wire, one char per byte (keys here may be UTF-8).
+    out.set(key, ring.replicas(keyText(wireKey(key))).map((node) => {
       const m = held[node];
       const e = m?.get(key);
       return { node, held: m === null || m === undefined ? undefined : e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value } };

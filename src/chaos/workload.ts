@@ -1,7 +1,7 @@
 /**
  * The workload: writers doing QUORUM writes of unique values ("w2:17", or
  * "w3·17" from odd writers: not ASCII, so nodes log them as BLOBs) to a
- * bounded key set, readers doing QUORUM reads, each a sequential loop, every
+ * bounded key set (odd keys end in "·", BLOBs too), readers doing QUORUM reads, each a sequential loop, every
  * operation sent to a node picked at random and recorded in the history. A
  * burst (for the burst-kill fault) fires many writes at once to fresh keys,
  * each written once: a replica that misses one of them is never fixed by a
@@ -11,15 +11,16 @@ import { KvClient } from '../client/client';
 import { History, ReadOp, WriteOp } from './history';
 import { Random as Prng } from '../common/random';
 
+/** U+00B7, two bytes in UTF-8: keys and values with it are not printable ASCII, so replay reads them through the BLOB path. */
+const NON_ASCII_SEPARATOR = '\u00b7';
+
 /** First characters that spread keys over the default layout's four owners (two each). */
 const KEY_PREFIXES = 'BHNUgkqw';
 
 export function keyName(i: number, tag = ''): string {
-  return `${KEY_PREFIXES[i % KEY_PREFIXES.length]}${tag}${i}`;
+  return `${KEY_PREFIXES[i % KEY_PREFIXES.length]}${tag}${i}${i % 2 === 1 ? NON_ASCII_SEPARATOR : ''}`;
 }
 
-/** U+00B7, two bytes in UTF-8: values with it are not printable ASCII, so replay reads them through the BLOB path. */
-const NON_ASCII_SEPARATOR = '\u00b7';
 
 export interface WorkloadOptions {
   readonly keys: number;
