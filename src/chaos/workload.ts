@@ -1,8 +1,9 @@
 /**
  * The workload: writers doing QUORUM writes of unique values ("w2:17", or
  * "w3·17" from odd writers: not ASCII, so nodes log them as BLOBs) to a
- * bounded key set (odd keys end in "·", BLOBs too), readers doing QUORUM reads, each a sequential loop, every
- * operation sent to a node picked at random and recorded in the history. A
+ * bounded key set (odd keys end in "·", BLOBs too), readers doing QUORUM
+ * reads, each a sequential loop, every operation sent to a node picked at
+ * random and recorded in the history. A
  * burst (for the burst-kill fault) fires many writes at once to fresh keys,
  * each written once: a replica that misses one of them is never fixed by a
  * later write, so a gap in hinted handoff shows in the final state.
@@ -20,7 +21,6 @@ const KEY_PREFIXES = 'BHNUgkqw';
 export function keyName(i: number, tag = ''): string {
   return `${KEY_PREFIXES[i % KEY_PREFIXES.length]}${tag}${i}${i % 2 === 1 ? NON_ASCII_SEPARATOR : ''}`;
 }
-
 
 export interface WorkloadOptions {
   readonly keys: number;
