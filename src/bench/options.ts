@@ -4,7 +4,7 @@
  * plain sentence; the CLI prints it with the usage text.
  */
 import { randomInt } from 'node:crypto';
-import { UsageError, parseArgs, parseEndpoint } from '../cli/args';
+import { UsageError, parseArgs, parseEndpoint } from '../common/args';
 import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
 import { LevelName, parseLevel } from '../coordinator/levels';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';

@@ -53,7 +53,7 @@ export function clusterRssMb(cluster: LocalCluster): Record<string, number | nul
 }
 
 /** One counter of every node (from its status), by node id; null for a node that does not answer. */
-async function clusterCounter(cluster: LocalCluster, name: 'keys' | 'garbageRows'): Promise<Record<string, number | null>> {
+async function clusterCounter(cluster: LocalCluster, name: 'store.keys' | 'store.garbageRows'): Promise<Record<string, number | null>> {
   const out: Record<string, number | null> = {};
   for (const n of cluster.config.nodes) {
     const admin = cluster.admin(n.id);
@@ -71,12 +71,12 @@ async function clusterCounter(cluster: LocalCluster, name: 'keys' | 'garbageRows
 
 /** How many keys each node holds; null for a node that does not answer. */
 export function clusterKeys(cluster: LocalCluster): Promise<Record<string, number | null>> {
-  return clusterCounter(cluster, 'keys');
+  return clusterCounter(cluster, 'store.keys');
 }
 
 /** How many superseded log rows each node holds (not yet compacted); null for a node that does not answer. */
 export function clusterSupersededRows(cluster: LocalCluster): Promise<Record<string, number | null>> {
-  return clusterCounter(cluster, 'garbageRows');
+  return clusterCounter(cluster, 'store.garbageRows');
 }
 
 /** Hints all nodes but `target` hold for it, summed; nodes that do not answer count 0. */

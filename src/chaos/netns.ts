@@ -14,6 +14,7 @@
  * added to the root namespace (10.B.0.0/16) leads only into the router
  * namespace. Everything is deleted on destroy(), and on a failed setup.
  */
+import { fromByteString } from '../common/bytes';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -197,7 +198,7 @@ export class NetnsCluster implements ChaosCluster {
     const layout = {
       replicationFactor: 3,
       secret: randomBytes(18).toString('base64url'),
-      nodes: DEFAULT_TOKENS.map((token, id) => ({ id, host: net.nodeAddress(id), port: NODE_PORT, tokenHex: Buffer.from(token, 'latin1').toString('hex') })),
+      nodes: DEFAULT_TOKENS.map((token, id) => ({ id, host: net.nodeAddress(id), port: NODE_PORT, tokenHex: fromByteString(token).toString('hex') })),
       settings,
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });

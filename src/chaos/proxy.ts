@@ -25,10 +25,6 @@ export const PASS: LinkMode = { kind: 'pass' };
 /** Bytes a delayed direction may hold; past it the connection is reset (a link that cannot keep up). */
 export const DELAY_QUEUE_BYTES_MAX = 64 * 1024 * 1024;
 
-export function describeMode(m: LinkMode): string {
-  return m.kind === 'delay' ? `delay ${m.ms}ms` : m.kind;
-}
-
 /** One direction of a proxied connection: chunks leave in order, each no earlier than its due time. */
 class Conveyor {
   private readonly queue: { at: number; chunk: Buffer | null }[] = [];

@@ -8,7 +8,7 @@
 import type { Settings } from '../config/cluster';
 import { writeFileSync } from 'node:fs';
 import { keyText, KvClient, wireKey } from '../client/client';
-import { inspect, Inspection } from '../cli/inspector';
+import { inspect, Inspection } from '../client/inspect';
 import { Ring } from '../partitioner/ring';
 import { check, CheckResult, describeViolations, ReplicaCopy } from './checker';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';

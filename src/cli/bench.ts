@@ -29,7 +29,7 @@ import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, ti
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, ValuePool, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
-import { clusterFilePath, UsageError } from './args';
+import { clusterFilePath, UsageError } from '../common/args';
 
 const PROGRESS_INTERVAL_MS = 1000;
 const EXIT_FAILED = 1;

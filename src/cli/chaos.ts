@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { ChaosOptions, ChaosReport, runChaos } from '../chaos/runner';
 import { FAULT_KINDS, FaultKind } from '../chaos/nemesis';
-import { parseArgs, UsageError } from './args';
+import { parseArgs, UsageError } from '../common/args';
 
 const USAGE = `usage: scripts/chaos.sh [options]
   --seed N          random seed (default: random; printed, so a run can be replayed)

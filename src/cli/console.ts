@@ -16,8 +16,8 @@ import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
 import { parseLevel } from '../coordinator/levels';
-import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from './args';
-import { tokenize } from './words';
+import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
+import { tokenize } from '../common/words';
 
 const USAGE = `usage: scripts/client.sh [--json] [--cluster FILE | --node HOST:PORT] [--timeout-ms MS]
 

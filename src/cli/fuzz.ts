@@ -16,7 +16,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SEED_MAX } from '../common/random';
 import { FRAMES_PER_BATCH, FRAMES_PER_CONNECTION_MAX, PARALLEL_CONNECTIONS, runFailed, runFuzz, summaryLine } from '../fuzz/runner';
-import { parseArgs, UsageError } from './args';
+import { parseArgs, UsageError } from '../common/args';
 
 const DEFAULT_FRAMES = 100_000;
 const DEFAULT_IDLE_CONNECTIONS = 3000;

@@ -6,7 +6,7 @@
  */
 import { NodeAdmin } from '../client/client';
 import { loadClusterFile } from '../config/cluster';
-import { parseArgs, UsageError } from './args';
+import { parseArgs, UsageError } from '../common/args';
 
 const POLL_MS = 100;
 const SETTLE_MS = 5000;

@@ -27,6 +27,7 @@
  * Errors are KvError with a code: InvalidRequest, Unavailable {required,
  * alive}, TimedOut {acked, required}, Unauthorized, ConnectionError, Internal.
  */
+import { toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
 import { frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { loadClusterFile } from '../config/cluster';
@@ -90,7 +91,7 @@ export function wireKey(key: Bytes): Buffer | string {
 
 /** A wire key as one char per byte, what the ring places keys by. */
 export function keyText(key: Buffer | string): string {
-  return typeof key === 'string' ? key : key.toString('latin1');
+  return typeof key === 'string' ? key : toByteString(key);
 }
 
 function levelName(level: LevelName | string): LevelName {

@@ -4,11 +4,13 @@
  * work by value, and a one-byte string costs far less memory than a Buffer.
  */
 
-export function toKeyString(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+/** Bytes (a key or a value) as a byte string, one char per byte. */
+export function toByteString(bytes: Buffer): string {
+  return bytes.toString('latin1');
 }
 
-export function fromKeyString(s: string): Buffer {
+/** A byte string's bytes: the inverse of toByteString. */
+export function fromByteString(s: string): Buffer {
   return Buffer.from(s, 'latin1');
 }
 

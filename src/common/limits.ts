@@ -166,3 +166,14 @@ export const CONNECT_TIMEOUT_MS = 1000;
 export function frameBytesMax(valueBytesMax: number): number {
   return Math.max(8 * 1024 * 1024, 2 * (valueBytesMax + KEY_BYTES_MAX) + 64 * 1024);
 }
+
+/** Largest clock offset the clock-skew fault switch (`setClockOffset`, `--clock-offset-ms`) accepts. */
+export const CLOCK_OFFSET_MS_MAX = 3600_000;
+
+/**
+ * A failing background task (hint expiry, tombstone purge, compaction) is
+ * logged at most once per this interval, with how often it failed since:
+ * a full disk fails every attempt, and one line a minute says so without
+ * burying the rest of the log.
+ */
+export const PROBLEM_LOG_INTERVAL_MS = 60_000;

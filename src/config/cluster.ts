@@ -12,6 +12,7 @@
  *
  * A token is UTF-8 text ("token") or hex bytes ("tokenHex").
  */
+import { toByteString } from '../common/bytes';
 import { readFileSync } from 'node:fs';
 import { VALUE_BYTES_MAX_CEILING, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 
@@ -90,9 +91,9 @@ function integerIn(x: unknown, lo: number, hi: number, what: string): number {
 }
 
 function parseToken(node: Record<string, unknown>, where: string): string {
-  if (typeof node.token === 'string') return Buffer.from(node.token, 'utf8').toString('latin1');
+  if (typeof node.token === 'string') return toByteString(Buffer.from(node.token, 'utf8'));
   if (typeof node.tokenHex === 'string' && /^([0-9a-fA-F]{2})*$/.test(node.tokenHex)) {
-    return Buffer.from(node.tokenHex, 'hex').toString('latin1');
+    return toByteString(Buffer.from(node.tokenHex, 'hex'));
   }
   throw new ConfigError(`${where} needs a "token" (text) or "tokenHex" (hex bytes)`);
 }

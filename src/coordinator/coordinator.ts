@@ -23,7 +23,7 @@ import { HybridClock } from '../clock/hlc';
 import { Ring } from '../partitioner/ring';
 import { KeyedVersion } from '../storage/replica-store';
 import { compareVersions, newest, Version } from '../storage/version';
-import { Replica } from '../rpc/remote-replica';
+import { Replica } from './replica';
 import { LevelName, requiredReplicas } from './levels';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 

@@ -18,7 +18,7 @@
  */
 import { KvError, timedOut } from '../common/errors';
 import { HINT_GRACE_MS } from '../common/limits';
-import { Replica } from '../rpc/remote-replica';
+import { Replica } from './replica';
 import { KeyedVersion } from '../storage/replica-store';
 import { LevelName } from './levels';
 

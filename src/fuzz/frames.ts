@@ -20,7 +20,8 @@
  * test checks that model against the real processor and handler in process;
  * the runner checks it against real nodes.
  */
-import { KEY_BYTES_MAX, VALUE_BYTES_MAX_DEFAULT, frameBytesMax as frameBytesMaxFor } from '../common/limits';
+import { CLOCK_OFFSET_MS_MAX, KEY_BYTES_MAX, SYNC_PAGE_KEYS, VALUE_BYTES_MAX_DEFAULT, frameBytesMax as frameBytesMaxFor } from '../common/limits';
+import { HASH_SPACE as HASH_SPACE_NUMBER } from '../partitioner/hash';
 import { Random as FuzzRandom } from '../common/random';
 import { FRAME_HEADER_BYTES, MessageType, ThriftWriter, TType, VERSION_1, frame } from './thrift-wire';
 
@@ -323,15 +324,15 @@ function handlerVerdict(method: MethodName, args: Map<number, WireValue>, option
       return syncVerdict(args);
     case 'setClockOffset': {
       const o = args.get(2);
-      return verdict(o?.kind === 'i32' && Math.abs(o.v) <= 3_600_000);
+      return verdict(o?.kind === 'i32' && Math.abs(o.v) <= CLOCK_OFFSET_MS_MAX);
     }
   }
 }
 
 /** The largest hash bound (2^32): sync ranges are parts of [0, 2^32). */
-const HASH_SPACE = 1n << 32n;
-/** Digests one sync may carry (SYNC_PAGE_KEYS). */
-const SYNC_DIGESTS_MAX = 100;
+const HASH_SPACE = BigInt(HASH_SPACE_NUMBER);
+/** Digests one sync may carry. */
+const SYNC_DIGESTS_MAX = SYNC_PAGE_KEYS;
 /** fromNode values below this may name a node of the fuzzed cluster (possibly the callee itself). */
 const NODE_IDS_MAYBE = 16;
 
@@ -692,7 +693,7 @@ export class FrameGenerator {
         value = i32(realSecret ? r.range(1, 16) : r.pick([0, -1, 1, 10, 5000, 0x7fff_ffff, -0x8000_0000]));
         break;
       case 'offsetMs':
-        value = i32(r.pick([0, 1, -1, 3_600_000, 3_600_001, -3_600_001, 0x7fff_ffff, -0x8000_0000]));
+        value = i32(r.pick([0, 1, -1, CLOCK_OFFSET_MS_MAX, CLOCK_OFFSET_MS_MAX + 1, -CLOCK_OFFSET_MS_MAX - 1, 0x7fff_ffff, -0x8000_0000]));
         break;
       default:
         throw new Error(`no generator for argument ${name}`);

@@ -673,7 +673,7 @@ export class FuzzRunner {
     if (!admin) return null;
     try {
       const dump = await admin.status();
-      const v = (dump.counters as unknown as Record<string, unknown>).connectionsOpen;
+      const v = (dump.counters as unknown as Record<string, unknown>)['server.connectionsOpen'];
       return v === undefined ? null : Number(v);
     } catch {
       return null;

@@ -4,6 +4,7 @@
  * directory, one child process per node. It only ever signals the pids it
  * started itself, and `stop()` reaps them all.
  */
+import { fromByteString } from '../common/bytes';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -114,7 +115,7 @@ export class LocalCluster {
     const layout = {
       replicationFactor: options.replicationFactor ?? Math.min(3, tokens.length),
       secret: randomBytes(18).toString('base64url'),
-      nodes: tokens.map((token, id) => ({ id, host: '127.0.0.1', port: ports[id], tokenHex: Buffer.from(token, 'latin1').toString('hex') })),
+      nodes: tokens.map((token, id) => ({ id, host: '127.0.0.1', port: ports[id], tokenHex: fromByteString(token).toString('hex') })),
       settings: options.settings ?? {},
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });

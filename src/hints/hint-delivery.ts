@@ -8,7 +8,7 @@
  * replay; the next `kick` starts again from the oldest hint left.
  */
 import { HINT_REPLAY_BATCH_MAX, HINT_REPLAY_IN_FLIGHT_MAX } from '../common/limits';
-import { Replica } from '../rpc/remote-replica';
+import { Replica } from '../coordinator/replica';
 import { HintStore, StoredHint } from './hint-store';
 
 export class HintDelivery {

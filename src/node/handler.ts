@@ -8,16 +8,44 @@
  * exactly the IDL's parameters: the generated processor picks its promise
  * style by the method's arity.
  */
+import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { KvError } from '../common/errors';
-import { DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
+import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
-import type { VersionBytes } from '../storage/memtable';
+import type { HybridClock } from '../clock/hlc';
+import type { Coordinator } from '../coordinator/coordinator';
 import { levelFromCode, LevelName } from '../coordinator/levels';
+import type { AntiEntropy } from '../repair/anti-entropy';
 import { toWireError } from '../rpc/errors';
 import { toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
-import { CLOCK_OFFSET_MS_MAX, type KvNode } from './node';
+import type { VersionBytes } from '../storage/memtable';
+import type { KeyedVersion } from '../storage/replica-store';
+
+/**
+ * What the handler needs from its node, and no more: the node wires these
+ * services in (node.ts), and this file never sees the node itself.
+ */
+export interface HandlerServices {
+  readonly secret: string;
+  readonly maxValueBytes: number;
+  /** Whether `id` names another node of the cluster. */
+  isPeer(id: number): boolean;
+  readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
+  /** This replica's committed data, read without copying values into strings. */
+  readonly local: { getBytes(key: string): VersionBytes | undefined };
+  readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
+  readonly antiEntropy: Pick<AntiEntropy, 'answer'>;
+  /** Versions from another coordinator, hint delivery or repair. */
+  applyReplicated(items: KeyedVersion[]): Promise<void>;
+  /** A hello from a peer, with its clock reading. */
+  heardFrom(peer: number, clockReading: number): void;
+  /** The clock-skew fault switch; returns the clock's reading after it. */
+  setClockOffset(offsetMs: number): number;
+  /** A page of the admin dump (entries after `after`, at most `limit`), with hints and counters. */
+  dump(after: string | undefined, limit: number): Promise<types.NodeDump>;
+}
 
 function invalid(message: string): KvError {
   return new KvError('InvalidRequest', message);
@@ -27,13 +55,13 @@ export function checkKey(key: Buffer | null | undefined): string {
   if (!Buffer.isBuffer(key)) throw invalid('the key is missing');
   if (key.length === 0) throw invalid('the key is empty');
   if (key.length > KEY_BYTES_MAX) throw invalid(`the key is ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`);
-  return key.toString('latin1');
+  return toByteString(key);
 }
 
 export function checkValue(value: Buffer | null | undefined, max: number): string {
   if (!Buffer.isBuffer(value)) throw invalid('the value is missing');
   if (value.length > max) throw invalid(`the value is ${value.length} bytes; the limit is ${max}`);
-  return value.toString('latin1');
+  return toByteString(value);
 }
 
 function checkLevel(code: number | null | undefined): LevelName {
@@ -60,13 +88,19 @@ async function wire<T>(body: () => Promise<T> | T): Promise<T> {
 }
 
 export class Handler {
-  constructor(private readonly node: KvNode) {}
+  /** unauthorized: internode and admin calls refused for a wrong secret. */
+  readonly counters = { unauthorized: 0 };
+  private readonly secret: Buffer;
+
+  constructor(private readonly services: HandlerServices) {
+    this.secret = Buffer.from(services.secret);
+  }
 
   private checkSecret(secret: string | null): void {
-    const expected = Buffer.from(this.node.config.secret);
+    const expected = this.secret;
     const given = Buffer.from(typeof secret === 'string' ? secret : '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      this.node.counters.unauthorized++;
+      this.counters.unauthorized++;
       throw new KvError('Unauthorized', 'this call needs the cluster secret');
     }
   }
@@ -74,13 +108,13 @@ export class Handler {
   async put(key: Buffer, value: Buffer, level: number): Promise<number> {
     return wire(() => {
       const k = checkKey(key);
-      const v = checkValue(value, this.node.config.settings.maxValueBytes);
-      return this.node.coordinator.write(k, v, false, checkLevel(level));
+      const v = checkValue(value, this.services.maxValueBytes);
+      return this.services.coordinator.write(k, v, false, checkLevel(level));
     });
   }
 
   async remove(key: Buffer, level: number): Promise<number> {
-    return wire(() => this.node.coordinator.write(checkKey(key), '', true, checkLevel(level)));
+    return wire(() => this.services.coordinator.write(checkKey(key), '', true, checkLevel(level)));
   }
 
   /**
@@ -95,12 +129,12 @@ export class Handler {
     try {
       k = checkKey(key);
       l = checkLevel(level);
-      if (this.node.coordinator.readsLocally(k, l)) return readResult(this.node.store.getBytes(k));
+      if (this.services.coordinator.readsLocally(k, l)) return readResult(this.services.local.getBytes(k));
     } catch (err) {
       return Promise.reject(toWireError(err));
     }
-    return this.node.coordinator.read(k, l).then(
-      (v) => readResult(v && { value: Buffer.from(v.value, 'latin1'), ts: v.ts, deleted: v.deleted }),
+    return this.services.coordinator.read(k, l).then(
+      (v) => readResult(v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted }),
       (err) => {
         throw toWireError(err);
       },
@@ -118,17 +152,17 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       if (!Array.isArray(mutations)) throw invalid('mutations are missing');
-      const max = this.node.config.settings.maxValueBytes;
+      const max = this.services.maxValueBytes;
       const items = mutations.map((m) => {
         if (m === null || typeof m !== 'object') throw invalid('a mutation is missing');
         const ts = int64ToNumber(m.ts as Int64 | null);
         if (!Number.isSafeInteger(ts) || ts < 0 || ts > TIMESTAMP_MAX) throw invalid('a mutation has no valid timestamp');
-        if (!this.node.clock.plausible(ts)) {
+        if (!this.services.clock.plausible(ts)) {
           throw invalid(`a mutation's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
         }
         return { key: checkKey(m.key), version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true } };
       });
-      await this.node.applyReplicated(items);
+      await this.services.applyReplicated(items);
     });
   }
 
@@ -137,7 +171,7 @@ export class Handler {
       this.checkSecret(secret);
       if (!Array.isArray(keys)) throw invalid('keys are missing');
       return keys.map((k) => {
-        const v = this.node.store.getBytes(checkKey(k));
+        const v = this.services.local.getBytes(checkKey(k));
         return v === undefined
           ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
           : new types.LocalRead({ exists: true, value: v.value, ts: v.ts as never, deleted: v.deleted });
@@ -149,15 +183,15 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
-      this.node.heardFrom(fromNode, int64ToNumber(clock));
-      return this.node.clock.peek();
+      this.services.heardFrom(fromNode, int64ToNumber(clock));
+      return this.services.clock.peek();
     });
   }
 
   async sync(secret: string, fromNode: number, fromHash: Int64, toHash: Int64, digests: types.Digest[]): Promise<types.SyncReply> {
     return wire(async () => {
       this.checkSecret(secret);
-      if (typeof fromNode !== 'number' || !this.node.config.nodes[fromNode] || fromNode === this.node.id) {
+      if (typeof fromNode !== 'number' || !this.services.isPeer(fromNode)) {
         throw invalid('sync needs the id of another node of the cluster');
       }
       if (!Array.isArray(digests)) throw invalid('digests are missing');
@@ -172,10 +206,10 @@ export class Handler {
         if (!Number.isSafeInteger(ts) || ts < 0) throw invalid('a digest has no valid timestamp');
         return { key: checkKey(d.key), ts, deleted: d.deleted === true, valueHash: typeof d.valueHash === 'number' ? d.valueHash : 0 };
       });
-      const answer = await this.node.antiEntropy.answer(fromNode, bound(fromHash, 'fromHash'), bound(toHash, 'toHash'), parsed);
+      const answer = await this.services.antiEntropy.answer(fromNode, bound(fromHash, 'fromHash'), bound(toHash, 'toHash'), parsed);
       return new types.SyncReply({
         newer: answer.newer.map(toMutation),
-        missing: answer.missing.map((k) => Buffer.from(k, 'latin1')),
+        missing: answer.missing.map((k) => fromByteString(k)),
         coveredTo: answer.coveredTo as never,
       });
     });
@@ -187,17 +221,17 @@ export class Handler {
       if (typeof offsetMs !== 'number' || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
         throw invalid(`the clock offset must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
       }
-      return this.node.setClockOffset(offsetMs);
+      return this.services.setClockOffset(offsetMs);
     });
   }
 
   async dump(secret: string, startAfter: Buffer, limit: number): Promise<types.NodeDump> {
     return wire(() => {
       this.checkSecret(secret);
-      const after = Buffer.isBuffer(startAfter) && startAfter.length > 0 ? startAfter.toString('latin1') : undefined;
+      const after = Buffer.isBuffer(startAfter) && startAfter.length > 0 ? toByteString(startAfter) : undefined;
       // No entries for limit <= 0: a status call, which should not make the node sort its keys.
       const n = typeof limit === 'number' && limit > 0 ? Math.min(limit, DUMP_PAGE_ENTRIES_MAX) : 0;
-      return this.node.dump(after, n);
+      return this.services.dump(after, n);
     });
   }
 }

@@ -4,8 +4,9 @@
  * Logs to stdout; SIGTERM or SIGINT shut it down cleanly.
  */
 import { ConfigError, loadClusterFile } from '../config/cluster';
+import { CLOCK_OFFSET_MS_MAX } from '../common/limits';
 import { consoleLogger } from './log';
-import { CLOCK_OFFSET_MS_MAX, KvNode } from './node';
+import { KvNode } from './node';
 
 const USAGE =
   'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--peer ID=HOST:PORT ...]';

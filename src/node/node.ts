@@ -10,8 +10,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
-import { DUMP_PAGE_BYTES_MAX, frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
+import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
+import { ProblemLog } from '../common/problems';
 import { ClusterConfig, ConfigError } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
@@ -21,12 +23,15 @@ import { FailureDetector } from '../membership/failure-detector';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
 import { AntiEntropy } from '../repair/anti-entropy';
-import { Replica, RemoteReplica, toMutation } from '../rpc/remote-replica';
+import type { Replica } from '../coordinator/replica';
+import { RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
 import { Sqlite } from '../storage/sqlite';
-import { Handler } from './handler';
+import { cutDumpPage } from './dump-page';
+import { Handler, HandlerServices } from './handler';
+import { LocalReplica } from './local-replica';
 import { Logger, silentLogger } from './log';
 
 export interface NodeOptions {
@@ -42,9 +47,6 @@ export interface NodeOptions {
    */
   readonly peerEndpoints?: ReadonlyMap<number, { host: string; port: number }>;
 }
-
-/** Largest clock offset the fault switch accepts. */
-export const CLOCK_OFFSET_MS_MAX = 3600_000;
 
 /** How often expired hints and tombstones are swept. */
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
@@ -73,25 +75,11 @@ function memoryCounters(): Record<string, number> {
   return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external + m.arrayBuffers };
 }
 
-function entryBytes(e: KeyedVersion): number {
-  return e.key.length + e.version.value.length;
-}
-
-class LocalReplica implements Replica {
-  constructor(
-    readonly id: number,
-    private readonly store: ReplicaStore,
-  ) {}
-  apply(items: readonly KeyedVersion[]): Promise<void> {
-    return this.store.apply(items);
-  }
-  read(key: string): Promise<ReturnType<ReplicaStore['get']>> {
-    return Promise.resolve(this.store.get(key));
-  }
-}
-
 export class KvNode {
-  readonly counters = { unauthorized: 0, peersDown: 0, peersUp: 0, rehintedAtStart: 0 };
+  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0 };
+  /** Every part's counters, for the admin dump: see registerCounters. */
+  readonly collector = new CounterCollector();
+  private readonly problems: ProblemLog;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
@@ -115,6 +103,7 @@ export class KvNode {
     options: NodeOptions,
   ) {
     const s = config.settings;
+    this.problems = new ProblemLog(log);
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
@@ -155,11 +144,64 @@ export class KvNode {
       (items) => this.applyReplicated(items),
     );
     const self = config.nodes[id]!;
-    this.server = new RpcServer(new ProcessorClass(new Handler(this)), {
+    const handler = new Handler(this.handlerServices());
+    this.server = new RpcServer(new ProcessorClass(handler), {
       host: self.host,
       port: self.port,
       frameBytesMax: frameMax,
     });
+    this.registerCounters(handler);
+  }
+
+  /** The narrow services the Thrift handler calls, and nothing else of the node. */
+  private handlerServices(): HandlerServices {
+    const { config, id } = this;
+    return {
+      secret: config.secret,
+      maxValueBytes: config.settings.maxValueBytes,
+      isPeer: (n) => n !== id && config.nodes[n] !== undefined,
+      coordinator: this.coordinator,
+      local: this.store,
+      clock: this.clock,
+      antiEntropy: this.antiEntropy,
+      applyReplicated: (items) => this.applyReplicated(items),
+      heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
+      setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
+      dump: (after, limit) => this.dump(after, limit),
+    };
+  }
+
+  /** One namespace per part, so that no part's counter shadows another's. */
+  private registerCounters(handler: Handler): void {
+    const c = this.collector;
+    c.add('node', this.counters);
+    c.add('handler', handler.counters);
+    c.add('server', this.server.stats);
+    c.add('coordinator', this.coordinator.counters);
+    c.add('peers', () => this.peerCallCounters());
+    c.add('hints', this.hints.counters);
+    c.add('antiEntropy', this.antiEntropy.counters);
+    c.add('store', () => ({
+      ...this.store.counters,
+      keys: this.store.size,
+      garbageRows: this.store.garbageRows,
+      unsettledRows: this.store.unsettledRows,
+      ...this.store.arenaCounters(),
+    }));
+    c.add('problems', this.problems.counts);
+    c.add('memory', memoryCounters);
+  }
+
+  /** Internode calls sent and the items in them: their ratio is the coalescing achieved. */
+  private peerCallCounters(): Record<string, number> {
+    const out = { replicateCalls: 0, replicateItems: 0, readLocalCalls: 0, readLocalItems: 0 };
+    for (const r of this.remotes) {
+      out.replicateCalls += r.writes.stats.calls;
+      out.replicateItems += r.writes.stats.items;
+      out.readLocalCalls += r.reads.stats.calls;
+      out.readLocalItems += r.reads.stats.items;
+    }
+    return out;
   }
 
   static async start(options: NodeOptions): Promise<KvNode> {
@@ -293,57 +335,38 @@ export class KvNode {
   }
 
   async dump(after: string | undefined, limit: number): Promise<types.NodeDump> {
-    const scanned = limit > 0 ? await this.store.scan(after, limit + 1) : [];
-    // Also cut the page by bytes, so that it always fits in a frame.
-    let bytes = 0;
-    let n = 0;
-    while (n < Math.min(limit, scanned.length) && (n === 0 || bytes + entryBytes(scanned[n]!) <= DUMP_PAGE_BYTES_MAX)) {
-      bytes += entryBytes(scanned[n]!);
-      n++;
-    }
-    const page = scanned.slice(0, n);
-    const more = scanned.length > n;
-    const peerCalls = { replicateCalls: 0, replicateItems: 0, readLocalCalls: 0, readLocalItems: 0 };
-    for (const r of this.remotes) {
-      peerCalls.replicateCalls += r.writes.stats.calls;
-      peerCalls.replicateItems += r.writes.stats.items;
-      peerCalls.readLocalCalls += r.reads.stats.calls;
-      peerCalls.readLocalItems += r.reads.stats.items;
-    }
-    const counters: Record<string, number> = {
-      ...peerCalls,
-      ...this.coordinator.counters,
-      ...this.antiEntropy.counters,
-      ...this.hints.counters,
-      ...this.store.counters,
-      ...this.counters,
-      ...this.server.stats,
-      keys: this.store.size,
-      garbageRows: this.store.garbageRows,
-      unsettledRows: this.store.unsettledRows,
-      ...this.store.arenaCounters(),
-      ...memoryCounters(),
-    };
+    const { page, more } = cutDumpPage(limit > 0 ? await this.store.scan(after, limit + 1) : [], limit);
     return new types.NodeDump({
       id: this.id,
       entries: page.map(toMutation),
       hints: [...this.hints.countsByTarget()]
         .filter(([, n]) => n > 0)
         .map(([target, count]) => new types.HintCount({ target, count })),
-      counters: counters as never,
+      // map<string, i64>: the generated type says Int64, and the protocol writes plain numbers too.
+      counters: this.collector.snapshot() as never,
       downPeers: this.detector.downPeers(),
       more,
     });
   }
 
   private async expireHints(): Promise<void> {
-    const n = await this.hints.expire(Date.now() - this.config.settings.hintWindowSeconds * 1000).catch(() => 0);
+    let n = 0;
+    try {
+      n = await this.hints.expire(Date.now() - this.config.settings.hintWindowSeconds * 1000);
+    } catch (err) {
+      this.problems.report('hintExpiry', err);
+    }
     if (n > 0) this.log(`dropped ${n} hints older than the hint window`);
   }
 
   private async purgeOldTombstones(): Promise<void> {
     const cutoffUs = (Date.now() - this.config.settings.tombstoneGraceSeconds * 1000) * 1000;
-    const n = await this.store.purgeTombstones(cutoffUs).catch(() => 0);
+    let n = 0;
+    try {
+      n = await this.store.purgeTombstones(cutoffUs);
+    } catch (err) {
+      this.problems.report('tombstonePurge', err);
+    }
     if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
   }
 

@@ -23,9 +23,19 @@
 import { KvError } from '../common/errors';
 import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
 import { Ring } from '../partitioner/ring';
-import { HASH_SPACE, hashKey } from '../storage/memtable';
-import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import { HASH_SPACE, hashKey } from '../partitioner/hash';
+import { KeyedVersion } from '../storage/replica-store';
+import { Version } from '../storage/version';
 import { diffRange, digestOf, KeyDigest } from './compare';
+
+/** This replica's committed data, as anti-entropy reads it (storage/replica-store.ts). */
+export interface SyncSource {
+  readonly size: number;
+  get(key: string): Version | undefined;
+  has(key: string): boolean;
+  /** Keys with hashes in [from, to), at most about `max`; `end` is where the listing stopped. */
+  keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number };
+}
 
 /** A peer as anti-entropy needs it. */
 export interface SyncPeer {
@@ -53,7 +63,7 @@ export class AntiEntropy {
   constructor(
     private readonly selfId: number,
     private readonly ring: Ring,
-    private readonly store: ReplicaStore,
+    private readonly store: SyncSource,
     private readonly peers: ReadonlyMap<number, SyncPeer>,
     private readonly isUp: (id: number) => boolean,
     /** Applies versions received from a peer (observing their timestamps). */

@@ -8,6 +8,7 @@
  * tell the winner without the bytes, so both versions travel, and each side
  * keeps the winner by the usual rule (storage/version.ts).
  */
+import { valueHash } from '../partitioner/hash';
 import { Version } from '../storage/version';
 
 export interface KeyDigest {
@@ -15,16 +16,6 @@ export interface KeyDigest {
   readonly ts: number;
   readonly deleted: boolean;
   readonly valueHash: number;
-}
-
-/** FNV-1a over the value's bytes (latin1 chars), as a signed 32-bit integer. */
-export function valueHash(value: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < value.length; i++) {
-    h ^= value.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h | 0;
 }
 
 export function digestOf(key: string, v: Version): KeyDigest {

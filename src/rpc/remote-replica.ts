@@ -6,8 +6,10 @@
  * connection. The queue is bounded: past PEER_QUEUE_ITEMS_MAX a request fails
  * at once, which the coordinator treats like any failed replica.
  */
+import { fromByteString, toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
 import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_ITEMS_MAX } from '../common/limits';
+import type { Replica } from '../coordinator/replica';
 import { KeyedVersion } from '../storage/replica-store';
 import { Version } from '../storage/version';
 import { RpcConnection } from './connection';
@@ -15,15 +17,6 @@ import { KeyDigest } from '../repair/compare';
 import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
 import { toKvError } from './errors';
 import { int64ToNumber, types } from './thrift';
-
-/** The coordinator's view of any replica, local or remote. */
-export interface Replica {
-  readonly id: number;
-  /** Resolves once the versions are durable on the replica. */
-  apply(items: readonly KeyedVersion[]): Promise<void>;
-  /** The replica's version of a key (undefined: it has none). */
-  read(key: string): Promise<Version | undefined>;
-}
 
 interface Waiter<T> {
   readonly items: T[];
@@ -127,8 +120,8 @@ export class BatchQueue<T> {
 
 export function toMutation(item: KeyedVersion): types.Mutation {
   return new types.Mutation({
-    key: Buffer.from(item.key, 'latin1'),
-    value: Buffer.from(item.version.value, 'latin1'),
+    key: fromByteString(item.key),
+    value: fromByteString(item.version.value),
     ts: item.version.ts as never,
     deleted: item.version.deleted,
   });
@@ -136,7 +129,7 @@ export function toMutation(item: KeyedVersion): types.Mutation {
 
 export function fromLocalRead(r: types.LocalRead): Version | undefined {
   if (!r.exists) return undefined;
-  return { value: r.value.toString('latin1'), ts: int64ToNumber(r.ts), deleted: r.deleted };
+  return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted };
 }
 
 export class RemoteReplica implements Replica, SyncPeer {
@@ -155,7 +148,7 @@ export class RemoteReplica implements Replica, SyncPeer {
     );
     this.reads = new BatchQueue('reads', (keys) =>
       connection
-        .call((c) => c.readLocal(secret, keys.map((k) => Buffer.from(k, 'latin1'))), timeoutMs)
+        .call((c) => c.readLocal(secret, keys.map((k) => fromByteString(k))), timeoutMs)
         .then((rows) => rows.map(fromLocalRead), rethrow),
     );
   }
@@ -169,17 +162,17 @@ export class RemoteReplica implements Replica, SyncPeer {
   /** One anti-entropy exchange (see repair/anti-entropy.ts). */
   async sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     const wire = digests.map(
-      (d) => new types.Digest({ key: Buffer.from(d.key, 'latin1'), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
+      (d) => new types.Digest({ key: fromByteString(d.key), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
     );
     const reply = await this.connection
       .call((c) => c.sync(this.secret, this.selfId, from as never, to as never, wire), this.timeoutMs)
       .catch(rethrow);
     return {
       newer: reply.newer.map((m) => ({
-        key: m.key.toString('latin1'),
-        version: { value: m.value.toString('latin1'), ts: int64ToNumber(m.ts), deleted: m.deleted },
+        key: toByteString(m.key),
+        version: { value: toByteString(m.value), ts: int64ToNumber(m.ts), deleted: m.deleted },
       })),
-      missing: reply.missing.map((k) => k.toString('latin1')),
+      missing: reply.missing.map((k) => toByteString(k)),
       coveredTo: int64ToNumber(reply.coveredTo),
     };
   }

@@ -18,6 +18,7 @@ import { KvError } from '../common/errors';
 import { ARENA_PINNED_FREES_MAX, KEY_SORT_REST_MS, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as rest } from 'node:timers/promises';
+import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Arena, ArenaOwner } from './arena';
 import { SortedKeys, SortJob } from './sorted-keys';
 import { Version } from './version';
@@ -35,8 +36,6 @@ export interface VersionBytes {
 }
 
 const INITIAL_SLOTS = 1024;
-/** Key hashes are unsigned 32-bit: [0, HASH_SPACE). */
-export const HASH_SPACE = 2 ** 32;
 /** `locs` of a slot that holds no key. */
 const FREE = -1;
 
@@ -416,20 +415,4 @@ export class Memtable implements ArenaOwner {
 function widen<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {
   to.set(from);
   return to;
-}
-
-/**
- * FNV-1a over the key's bytes, then MurmurHash3's final mix, so that every
- * bit depends on every byte (the index uses the high bits). Anti-entropy
- * pages through keys by this hash, so all nodes must compute it alike.
- */
-export function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

@@ -3,7 +3,7 @@
  * version written to one replica only (as when a coordinator dies mid-write).
  */
 import test from 'ava';
-import { inspect } from '../../src/cli/inspector';
+import { inspect } from '../../src/client/inspect';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
 import { RpcConnection } from '../../src/rpc/connection';

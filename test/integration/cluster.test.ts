@@ -5,7 +5,7 @@
 import test from 'ava';
 import { KvClient } from '../../src/client/client';
 import { isKvError, KvError } from '../../src/common/errors';
-import { inspect } from '../../src/cli/inspector';
+import { inspect } from '../../src/client/inspect';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
 
@@ -75,10 +75,10 @@ test.serial('QUORUM reads return the last acknowledged QUORUM write, from every 
     const status = await admin.status();
     t.deepEqual(status.entries, []);
     t.false(status.more);
-    const held = Number(status.counters.keys);
+    const held = Number(status.counters['store.keys']);
     t.true(held > 0 && held <= keys.length, `node 0 holds ${held} keys`);
-    const arenaLive = Number(status.counters.arenaLiveBytes);
-    t.true(arenaLive > 0 && arenaLive <= Number(status.counters.arenaBytes), 'the arena holds its live records');
+    const arenaLive = Number(status.counters['store.arenaLiveBytes']);
+    t.true(arenaLive > 0 && arenaLive <= Number(status.counters['store.arenaBytes']), 'the arena holds its live records');
     const page = await admin.dumpPage(Buffer.alloc(0), 100);
     t.is(page.entries.length, held);
     const names = page.entries.map((e) => e.key.toString('latin1'));
@@ -93,7 +93,7 @@ async function coordinated(c: LocalCluster, what: 'reads' | 'writes'): Promise<n
   return Promise.all(c.config.nodes.map(async (n) => {
     const admin = c.admin(n.id);
     try {
-      return Number((await admin.status()).counters[what]);
+      return Number((await admin.status()).counters[`coordinator.${what}`]);
     } finally {
       admin.close();
     }
@@ -190,7 +190,7 @@ test.serial('a coordinator killed -9 just after answering, its third replica sta
   await client.put(key, 'before', 'ALL');
   await Promise.all(Array.from({ length: 50 }, (_, i) => client.put(`${key}${i}`, 'v', 'QUORUM')));
   // Every mark is settled once the third replicas have answered: none is left behind.
-  await waitFor('node 0 to settle its marks', async () => (await counter(c, 0, 'unsettledRows')) === 0);
+  await waitFor('node 0 to settle its marks', async () => (await counter(c, 0, 'store.unsettledRows')) === 0);
   c.signal(2, 'SIGSTOP');
   try {
     // Answered by node 0 (its own row, marked) and node 1; node 2 cannot answer.
@@ -200,7 +200,7 @@ test.serial('a coordinator killed -9 just after answering, its third replica sta
     c.signal(2, 'SIGCONT');
   }
   await c.restart(0);
-  t.true((await counter(c, 0, 'rehintedAtStart')) >= 2, 'the unsettled write is hinted to its two other replicas again');
+  t.true((await counter(c, 0, 'node.rehintedAtStart')) >= 2, 'the unsettled write is hinted to its two other replicas again');
   const onTwo = c.client({ startAt: 2 });
   clients.push(onTwo);
   await waitFor('node 2 to hold the acknowledged write', async () => (await onTwo.get(key, 'ONE')).value.toString() === 'during');

@@ -11,7 +11,7 @@ import { isKvError } from '../../src/common/errors';
 import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX } from '../../src/common/limits';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy, SyncPeer } from '../../src/repair/anti-entropy';
-import { HASH_SPACE } from '../../src/storage/memtable';
+import { HASH_SPACE } from '../../src/partitioner/hash';
 import { KeyedVersion, ReplicaStore } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
 import { Version } from '../../src/storage/version';

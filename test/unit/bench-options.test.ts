@@ -1,5 +1,5 @@
 import test from 'ava';
-import { UsageError } from '../../src/cli/args';
+import { UsageError } from '../../src/common/args';
 import { BenchOptions, DEFAULTS, parseBenchArgs } from '../../src/bench/options';
 
 function options(argv: string[]): BenchOptions {

@@ -4,7 +4,7 @@ import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { readStarts } from '../../src/client/client';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
 import { Ring } from '../../src/partitioner/ring';
-import { Replica } from '../../src/rpc/remote-replica';
+import { Replica } from '../../src/coordinator/replica';
 import { Version } from '../../src/storage/version';
 
 // Ids in token order (M < f < p < 0x7f), so node i + 1 follows node i round the ring.

@@ -10,7 +10,7 @@ import { LevelName } from '../../src/coordinator/levels';
 import { HINT_GRACE_MS } from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
-import { Replica } from '../../src/rpc/remote-replica';
+import { Replica } from '../../src/coordinator/replica';
 
 const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
 /** Owned by node 0, so its replicas are nodes 0, 1 and 2; the coordinator is node 0. */

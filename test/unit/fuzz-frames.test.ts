@@ -11,7 +11,7 @@ import { FRAME_CATEGORIES, FrameGenerator, FuzzFrame, generateFrames, METHODS, p
 import { judgeReply } from '../../src/fuzz/oracle';
 import { Random as FuzzRandom } from '../../src/common/random';
 import { decodeMessage, FrameSplitter, frame, MessageType, ThriftReader, ThriftWriter, TType } from '../../src/fuzz/thrift-wire';
-import { Handler } from '../../src/node/handler';
+import { Handler, HandlerServices } from '../../src/node/handler';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy } from '../../src/repair/anti-entropy';
 import { ClientClass, frameReader, frameWriter, InputProtocol, OutputProtocol, ProcessorClass, types } from '../../src/rpc/thrift';
@@ -114,24 +114,24 @@ test('the reader splits frames, refuses bad lengths before buffering, and decode
   t.throws(() => new ThriftReader(Buffer.from([TType.LIST, 0, 1, TType.BOOL, 0x7f, 0xff, 0xff, 0xff])).struct());
 });
 
-/** A stand-in for KvNode with just what the handler touches; every operation succeeds. */
-function stubNode(): unknown {
+/** The handler's services with every operation succeeding, over a node that holds nothing. */
+function stubServices(): HandlerServices {
   const nodes = ['A', 'H', 'P', 'W'].map((token, id) => ({ id, token }));
   // The real anti-entropy answer (it checks the range and the digest count), over a store that holds nothing.
-  const emptyStore = { keysInHashRange: (_from: number, to: number) => ({ keys: [], end: to }), has: () => false, get: () => undefined };
-  const antiEntropy = new AntiEntropy(0, new Ring(nodes, 3), emptyStore as never, new Map(), () => true, async () => undefined);
+  const emptyStore = { size: 0, keysInHashRange: (_from: number, to: number) => ({ keys: [], end: to }), has: () => false, get: () => undefined };
+  const antiEntropy = new AntiEntropy(0, new Ring(nodes, 3), emptyStore, new Map(), () => true, async () => undefined);
   return {
-    id: 0,
+    secret: SECRET,
+    maxValueBytes: VALUE_BYTES_MAX_DEFAULT,
+    isPeer: (id) => id !== 0 && id >= 0 && id < nodes.length,
     antiEntropy,
-    config: { secret: SECRET, nodes, settings: { maxValueBytes: VALUE_BYTES_MAX_DEFAULT } },
-    counters: { unauthorized: 0 },
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
-    store: { get: () => undefined, getBytes: () => undefined },
+    local: { getBytes: () => undefined },
     clock: new HybridClock(wallClockMicros()),
     applyReplicated: async () => undefined,
     heardFrom: () => undefined,
     setClockOffset: () => 1,
-    dump: () => new types.NodeDump({ id: 0, entries: [], hints: [], counters: {} as never, downPeers: [], more: false }),
+    dump: async () => new types.NodeDump({ id: 0, entries: [], hints: [], counters: {} as never, downPeers: [], more: false }),
   };
 }
 
@@ -144,7 +144,7 @@ interface Served {
 /** What the node's own reader, generated processor and handler do with the bytes, without a socket. */
 async function serve(bytes: Buffer): Promise<Served> {
   const replies: Buffer[] = [];
-  const processor = new ProcessorClass(new Handler(stubNode() as never));
+  const processor = new ProcessorClass(new Handler(stubServices()));
   // As in rpc/server.ts: one output protocol per connection, a fresh input per frame.
   const output = new OutputProtocol(frameWriter((f) => replies.push(f)));
   const onBytes = frameReader((transport) => processor.process(new InputProtocol(transport), output), FRAME_MAX);

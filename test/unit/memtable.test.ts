@@ -1,6 +1,7 @@
 import test from 'ava';
 import { ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../../src/common/limits';
-import { HASH_SPACE, hashKey, Memtable, Stored } from '../../src/storage/memtable';
+import { HASH_SPACE, hashKey } from '../../src/partitioner/hash';
+import { Memtable, Stored } from '../../src/storage/memtable';
 import { Gen, seedNote, testSeed } from './prng';
 
 const v = (ts: number, value = `v${ts}`, deleted = false) => ({ value, ts, deleted });

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { compareWithDigest, diffRange, digestOf, valueHash } from '../../src/repair/compare';
+import { compareWithDigest, diffRange, digestOf } from '../../src/repair/compare';
+import { valueHash } from '../../src/partitioner/hash';
 import { compareVersions, Version } from '../../src/storage/version';
 import { Gen, seedNote, testSeed } from './prng';
 

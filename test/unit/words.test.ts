@@ -1,5 +1,5 @@
 import test from 'ava';
-import { tokenize } from '../../src/cli/words';
+import { tokenize } from '../../src/common/words';
 import { KvError } from '../../src/common/errors';
 
 const table: Array<[line: string, words: string[], why: string]> = [

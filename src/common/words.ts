@@ -1,5 +1,5 @@
 /** The console's command-line splitting, kept apart so it can be tested. */
-import { KvError } from '../common/errors';
+import { KvError } from './errors';
 
 /** Splits a command line into words, honouring double quotes and \\ escapes. */
 export function tokenize(line: string): string[] {
