@@ -16,6 +16,7 @@
  * partition ends in.
  */
 import net from 'node:net';
+import { assert } from '../common/assert';
 import { connectedToItself } from '../rpc/connection';
 
 export type LinkMode = { readonly kind: 'pass' } | { readonly kind: 'drop' } | { readonly kind: 'blackhole' } | { readonly kind: 'delay'; readonly ms: number };
@@ -234,7 +235,7 @@ export class ProxyMesh {
 
   link(from: number, to: number): LinkProxy {
     const l = this.links.get(`${from}>${to}`);
-    if (!l) throw new Error(`no proxy for link ${from}->${to}`);
+    assert(l !== undefined, `a proxy for every internode link (${from}->${to})`);
     return l;
   }
 

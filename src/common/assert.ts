@@ -8,3 +8,8 @@ import { AssertionError } from 'node:assert';
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionError({ message: `invariant violated: ${message}` });
 }
+
+/** A branch the program's own logic rules out (an exhaustive switch's default). */
+export function unreachable(message: string): never {
+  throw new AssertionError({ message: `invariant violated: ${message}` });
+}

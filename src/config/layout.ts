@@ -11,11 +11,12 @@
  * text on two owners.
  */
 import { randomBytes } from 'node:crypto';
+import { assert } from '../common/assert';
 
 export const DEFAULT_TOKENS = ['M', 'f', 'p', '\u007f'];
 
 export function defaultLayout(nodeCount: number, basePort: number, host = '127.0.0.1'): object {
-  if (nodeCount !== DEFAULT_TOKENS.length) throw new Error(`the default layout has ${DEFAULT_TOKENS.length} nodes`);
+  assert(nodeCount === DEFAULT_TOKENS.length, `the default layout has ${DEFAULT_TOKENS.length} nodes`);
   return {
     replicationFactor: 3,
     secret: randomBytes(18).toString('base64url'),

@@ -18,6 +18,7 @@
  * with the newest version before the read answers (blocking read repair), so
  * a later QUORUM read cannot return anything older than this one did.
  */
+import { assert } from '../common/assert';
 import { KvError, timedOut } from '../common/errors';
 import { HybridClock } from '../clock/hlc';
 import { Ring } from '../partitioner/ring';
@@ -92,7 +93,7 @@ export class Coordinator {
 
   private replica(id: number): Replica {
     const r = this.deps.replicas.get(id);
-    if (r === undefined) throw new Error(`no replica client for node ${id}`);
+    assert(r !== undefined, `a replica client for every node of the ring (node ${id})`);
     return r;
   }
 

@@ -21,6 +21,7 @@
  * the runner checks it against real nodes.
  */
 import { CLOCK_OFFSET_MS_MAX, KEY_BYTES_MAX, SYNC_PAGE_KEYS, VALUE_BYTES_MAX_DEFAULT, frameBytesMax as frameBytesMaxFor } from '../common/limits';
+import { unreachable } from '../common/assert';
 import { HASH_SPACE as HASH_SPACE_NUMBER } from '../partitioner/hash';
 import { Random as FuzzRandom } from '../common/random';
 import { FRAME_HEADER_BYTES, MessageType, ThriftWriter, TType, VERSION_1, frame } from './thrift-wire';
@@ -200,7 +201,7 @@ function typeOf(v: WireValue): number {
     case 'list': return TType.LIST;
     case 'set': return TType.SET;
     case 'map': return TType.MAP;
-    case 'raw': throw new Error('a raw value has no type of its own');
+    case 'raw': return unreachable('a raw value has no type of its own');
   }
 }
 
@@ -696,7 +697,7 @@ export class FrameGenerator {
         value = i32(r.pick([0, 1, -1, CLOCK_OFFSET_MS_MAX, CLOCK_OFFSET_MS_MAX + 1, -CLOCK_OFFSET_MS_MAX - 1, 0x7fff_ffff, -0x8000_0000]));
         break;
       default:
-        throw new Error(`no generator for argument ${name}`);
+        unreachable(`no generator for argument ${name}`);
     }
     return field(id, value, type);
   }
@@ -862,7 +863,7 @@ export class FrameGenerator {
         return { kind: 'map', keyType: k, valueType: v, pairs: Array.from({ length: r.range(0, 3) }, () => [this.randomValue(k, depth - 1), this.randomValue(v, depth - 1)] as const) };
       }
       default:
-        throw new Error(`not a skippable type: ${type}`);
+        return unreachable(`not a skippable type: ${type}`);
     }
   }
 

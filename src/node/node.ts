@@ -206,7 +206,7 @@ export class KvNode {
 
   static async start(options: NodeOptions): Promise<KvNode> {
     const { config, id } = options;
-    if (!config.nodes[id]) throw new Error(`node ${id} is not in the cluster file`);
+    if (!config.nodes[id]) throw new ConfigError(`node ${id} is not in the cluster file`);
     mkdirSync(options.dataDir, { recursive: true });
     const file = join(options.dataDir, `node-${id}.sqlite`);
     const startedMs = Date.now();
