@@ -103,7 +103,7 @@ export class KvNode {
     options: NodeOptions,
   ) {
     const s = config.settings;
-    this.problems = new ProblemLog(log);
+    this.problems = new ProblemLog((line) => log(line, 'warn'));
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
@@ -314,7 +314,7 @@ export class KvNode {
 
   private noteDown(peer: number, why: string): void {
     this.counters.peersDown++;
-    this.log(`node ${peer} is down (${why})`);
+    this.log(`node ${peer} is down (${why})`, 'warn');
   }
 
   /** Versions from another coordinator (or hints, or read repair). */
