@@ -8,7 +8,7 @@
  * so a node never answers from a partial state; then it says hello to every
  * peer, which tells them it is back and starts their hint delivery to it.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
@@ -69,6 +69,15 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   }
 }
 
+/** A file's size; 0 when it does not exist (a WAL between checkpoints may not). */
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** The process's memory, for the inspector's counters. */
 function memoryCounters(): Record<string, number> {
   const m = process.memoryUsage();
@@ -99,6 +108,8 @@ export class KvNode {
     readonly store: ReplicaStore,
     readonly hints: HintStore,
     private readonly db: Sqlite,
+    /** The node's SQLite file (its write-ahead log is beside it, `-wal`). */
+    private readonly dataFile: string,
     private readonly log: Logger,
     options: NodeOptions,
   ) {
@@ -188,6 +199,7 @@ export class KvNode {
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
     }));
+    c.add('disk', () => ({ dataBytes: fileBytes(this.dataFile) + fileBytes(`${this.dataFile}-wal`) }));
     c.add('problems', this.problems.counts);
     c.add('memory', memoryCounters);
   }
@@ -215,7 +227,7 @@ export class KvNode {
     await checkSchemaVersion(db, file);
     const store = await ReplicaStore.open(db);
     const hints = await HintStore.open(db);
-    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
+    const node = new KvNode(config, id, store, hints, db, file, options.log ?? silentLogger, options);
     await node.rehintUnsettled();
     await node.server.listen();
     node.startBackgroundWork();
