@@ -21,8 +21,7 @@
 import { KvError, timedOut } from '../common/errors';
 import { HybridClock } from '../clock/hlc';
 import { Ring } from '../partitioner/ring';
-import { KeyedVersion } from '../storage/replica-store';
-import { compareVersions, newest, Version } from '../storage/version';
+import { compareVersions, KeyedVersion, newest, Version } from '../storage/version';
 import { Replica } from '../rpc/remote-replica';
 import { LevelName, requiredReplicas } from './levels';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';

@@ -6,8 +6,9 @@
  * inspector and so delivery knows whom to visit.
  */
 import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { latin1Literal } from '../storage/sql-literal';
 import { Sqlite } from '../storage/sqlite';
-import { KeyedVersion, latin1Literal } from '../storage/replica-store';
+import { KeyedVersion } from '../storage/version';
 
 export interface StoredHint extends KeyedVersion {
   readonly id: number;

@@ -24,8 +24,9 @@ import { AntiEntropy } from '../repair/anti-entropy';
 import { Replica, RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
-import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import { ReplicaStore } from '../storage/replica-store';
 import { Sqlite } from '../storage/sqlite';
+import { KeyedVersion } from '../storage/version';
 import { Handler } from './handler';
 import { Logger, silentLogger } from './log';
 

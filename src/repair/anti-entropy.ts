@@ -24,7 +24,8 @@ import { KvError } from '../common/errors';
 import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
 import { Ring } from '../partitioner/ring';
 import { HASH_SPACE, hashKey } from '../storage/memtable';
-import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import { ReplicaStore } from '../storage/replica-store';
+import { KeyedVersion } from '../storage/version';
 import { diffRange, digestOf, KeyDigest } from './compare';
 
 /** A peer as anti-entropy needs it. */

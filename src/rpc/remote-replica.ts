@@ -8,8 +8,7 @@
  */
 import { KvError } from '../common/errors';
 import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_ITEMS_MAX } from '../common/limits';
-import { KeyedVersion } from '../storage/replica-store';
-import { Version } from '../storage/version';
+import { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { KeyDigest } from '../repair/compare';
 import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HintStore, StoredHint } from '../../src/hints/hint-store';
-import { KeyedVersion } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
+import { KeyedVersion } from '../../src/storage/version';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-hint-store-'));
 let fileNo = 0;
