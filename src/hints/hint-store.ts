@@ -6,6 +6,7 @@
  * inspector and so delivery knows whom to visit.
  */
 import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { createHintTables } from '../storage/schema';
 import { latin1Literal } from '../storage/sql-literal';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -42,13 +43,7 @@ export class HintStore {
   ) {}
 
   static async open(db: Sqlite, nowMs: () => number = Date.now): Promise<HintStore> {
-    await db.exec(
-      `CREATE TABLE IF NOT EXISTS hints (
-         id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
-         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
-       );
-       CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`,
-    );
+    await createHintTables(db);
     const store = new HintStore(db, nowMs);
     const rows = await db.all<{ target: number; n: number }>('SELECT target, COUNT(*) AS n FROM hints GROUP BY target');
     for (const r of rows) store.counts.set(r.target, r.n);

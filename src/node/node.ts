@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isKvError } from '../common/errors';
 import { DUMP_PAGE_BYTES_MAX, frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
-import { ClusterConfig, ConfigError } from '../config/cluster';
+import { ClusterConfig } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
@@ -25,6 +25,7 @@ import { Replica, RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
+import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
 import { Handler } from './handler';
@@ -50,23 +51,6 @@ export const CLOCK_OFFSET_MS_MAX = 3600_000;
 /** How often expired hints and tombstones are swept. */
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
-
-/** The layout of the node's SQLite file; bump it whenever the tables change. */
-const SCHEMA_VERSION = 1;
-
-/** Stamps a new file with SCHEMA_VERSION; refuses a file written by another layout. */
-async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
-  const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
-  const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
-  if (version === 0 && tables[0]!.n === 0) {
-    await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    return;
-  }
-  if (version !== SCHEMA_VERSION) {
-    await db.close();
-    throw new ConfigError(`${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`);
-  }
-}
 
 /** The process's memory, for the inspector's counters. */
 function memoryCounters(): Record<string, number> {
@@ -171,7 +155,7 @@ export class KvNode {
     const startedMs = Date.now();
     const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
-    await checkSchemaVersion(db, file);
+    await openSchema(db, file);
     const store = await ReplicaStore.open(db);
     const hints = await HintStore.open(db);
     const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);

@@ -49,6 +49,7 @@ import {
 import { GarbageRows } from './garbage';
 import { Memtable, Stored, VersionBytes } from './memtable';
 import { bytesLiteral } from './sql-literal';
+import { createLogTables } from './schema';
 import { Sqlite } from './sqlite';
 import { UnsettledRows } from './unsettled';
 import { KeyedVersion, supersedes, Version } from './version';
@@ -244,12 +245,7 @@ export class ReplicaStore {
   ) {}
 
   static async open(db: Sqlite, options: { settledWriteIntervalMs?: number } = {}): Promise<ReplicaStore> {
-    await db.exec(
-      `CREATE TABLE IF NOT EXISTS log (
-         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL
-       );
-       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
-    );
+    await createLogTables(db);
     const store = new ReplicaStore(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS);
     store.largestRecord = await largestRecordChars(db);
     store.settledAtOpen = await readMeta(db, SETTLED_SEQ);
