@@ -156,9 +156,10 @@ export class KvNode {
     const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
     await openSchema(db, file);
-    const store = await ReplicaStore.open(db);
+    const log = options.log ?? silentLogger;
+    const store = await ReplicaStore.open(db, { onWarning: log });
     const hints = await HintStore.open(db);
-    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
+    const node = new KvNode(config, id, store, hints, db, log, options);
     await node.rehintUnsettled();
     await node.server.listen();
     node.startBackgroundWork();

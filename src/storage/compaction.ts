@@ -13,6 +13,7 @@ import {
   COMPACT_GARBAGE_ROWS_MIN,
   SQL_ROWS_PER_STATEMENT_MAX,
 } from '../common/limits';
+import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { GarbageRows } from './garbage';
 import { Memtable } from './memtable';
 import { Sqlite } from './sqlite';
@@ -35,11 +36,13 @@ function deleteBySeq(seqs: readonly number[]): string {
 export interface CompactionCounters {
   rowsCompacted: number;
   tombstonesPurged: number;
+  compactionFailures: number;
 }
 
 export class Compactor {
   /** The compaction in progress, if any. */
   private running: Promise<number> | null = null;
+  private readonly failures: ThrottledWarning;
 
   constructor(
     private readonly db: Sqlite,
@@ -48,10 +51,14 @@ export class Compactor {
     private readonly counters: CompactionCounters,
     /** Whether a newer version of the key waits to commit. */
     private readonly isQueued: (key: string) => boolean,
-  ) {}
+    warnings: WarningOptions,
+  ) {
+    this.failures = new ThrottledWarning('compaction of the log', 'the rows it did not delete wait for the next one (counter compactionFailures)', warnings);
+  }
 
   /** Starts a compaction in the background if none runs and enough garbage has gathered. */
   compactIfDue(): void {
+    // A failure is counted and told where it happens (deleteGarbage).
     if (this.running === null && compactionDue(this.garbage.size, this.committed.size)) void this.compact().catch(() => undefined);
   }
 
@@ -83,6 +90,8 @@ export class Compactor {
           // Whatever was not deleted waits for the next compaction.
           for (const seq of seqs.slice(done)) this.garbage.add(seq);
           for (const rest of runs) for (const seq of rest) this.garbage.add(seq);
+          this.counters.compactionFailures++;
+          this.failures.failed(err);
           throw err;
         }
         deleted += chunk.length;

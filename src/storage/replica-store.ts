@@ -22,6 +22,7 @@
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import { SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
+import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { Compactor } from './compaction';
 import { GarbageRows } from './garbage';
 import { appendRows, Batch, CommitQueue } from './group-commit';
@@ -33,7 +34,8 @@ import { createLogTables } from './schema';
 import { Sqlite } from './sqlite';
 import { KeyedVersion, supersedes, Version } from './version';
 
-export interface ReplicaStoreOptions {
+/** With WarningOptions: where the store tells the failures no caller sees (compactions), and how often. */
+export interface ReplicaStoreOptions extends WarningOptions {
   /** SETTLED_SEQ_WRITE_INTERVAL_MS; tests set 0 to store the pointer at every commit. */
   readonly settledWriteIntervalMs?: number;
 }
@@ -45,25 +47,32 @@ export class ReplicaStore {
   private nextSeq = 1;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
-  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, overloaded: 0 };
+  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, overloaded: 0, compactionFailures: 0, commitFailures: 0 };
   private readonly commits = new CommitQueue({
     write: (rows) => this.write(rows),
     publish: (batch) => this.publish(batch),
-    failed: () => undefined,
+    failed: (err) => this.commitFailed(err),
     idle: () => this.compactor.compactIfDue(),
   });
   private readonly compactor: Compactor;
+  /**
+   * A failed commit rejects its writers, but they are other nodes' coordinators
+   * (or this one's, which hints the write): only this node can tell its disk failed.
+   */
+  private readonly commitFailures: ThrottledWarning;
 
   private constructor(
     private readonly db: Sqlite,
     private readonly marks: Marks,
+    warnings: WarningOptions,
   ) {
-    this.compactor = new Compactor(db, this.committed, this.garbage, this.counters, (key) => this.commits.queuedVersion(key) !== undefined);
+    this.compactor = new Compactor(db, this.committed, this.garbage, this.counters, (key) => this.commits.queuedVersion(key) !== undefined, warnings);
+    this.commitFailures = new ThrottledWarning('a commit to the log', 'its writes and those queued after them were refused (counter commitFailures)', warnings);
   }
 
   static async open(db: Sqlite, options: ReplicaStoreOptions = {}): Promise<ReplicaStore> {
     await createLogTables(db);
-    const store = new ReplicaStore(db, await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS));
+    const store = new ReplicaStore(db, await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS), options);
     store.largestRecord = await largestRecordChars(db);
     store.nextSeq = await replayLog(db, store.committed, store.garbage, store.largestRecord);
     // Never number a row at or below a stored settle pointer, even if the rows
@@ -159,6 +168,11 @@ export class ReplicaStore {
     if (batch.marks.size > 0) this.marks.noteCommitted(batch);
     this.counters.rowsCommitted += batch.rows.size;
     this.counters.commits++;
+  }
+
+  private commitFailed(err: unknown): void {
+    this.counters.commitFailures++;
+    this.commitFailures.failed(err);
   }
 
   /**
