@@ -130,7 +130,7 @@ export class KvNode {
       readLocal: (key) => store.get(key),
       marked: store,
     });
-    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, { onWarning: log });
     this.antiEntropy = new AntiEntropy(
       id,
       ring,
@@ -301,6 +301,7 @@ export class KvNode {
       ...this.coordinator.counters,
       ...this.antiEntropy.counters,
       ...this.hints.counters,
+      ...this.delivery.counters,
       ...this.store.counters,
       ...this.counters,
       ...this.server.stats,
