@@ -158,7 +158,7 @@ export class KvNode {
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const store = await ReplicaStore.open(db, { onWarning: log });
-    const hints = await HintStore.open(db);
+    const hints = await HintStore.open(db, Date.now, { onWarning: log });
     const node = new KvNode(config, id, store, hints, db, log, options);
     await node.rehintUnsettled();
     await node.server.listen();
