@@ -34,7 +34,7 @@ import { createLogTables } from './schema';
 import { Sqlite } from './sqlite';
 import { KeyedVersion, supersedes, Version } from './version';
 
-/** With WarningOptions: where the store tells the failures no caller sees (compactions), and how often. */
+/** With WarningOptions: where the store tells the failures no caller sees (compactions, commits), and how often. */
 export interface ReplicaStoreOptions extends WarningOptions {
   /** SETTLED_SEQ_WRITE_INTERVAL_MS; tests set 0 to store the pointer at every commit. */
   readonly settledWriteIntervalMs?: number;
