@@ -162,6 +162,14 @@ export const RECONNECT_BACKOFF_MAX_MS = 2000;
 /** TCP connect timeout. */
 export const CONNECT_TIMEOUT_MS = 1000;
 
+/**
+ * A failure that a part of a node handles by itself (a compaction, a hint
+ * write) is counted every time and told to the log at most this often, with
+ * how many there were since: a disk that fails every few milliseconds would
+ * otherwise bury everything else in the log.
+ */
+export const WARNING_INTERVAL_MS = 60_000;
+
 /** Frame size limit for a given value limit: room for one whole batch or one large value. */
 export function frameBytesMax(valueBytesMax: number): number {
   return Math.max(8 * 1024 * 1024, 2 * (valueBytesMax + KEY_BYTES_MAX) + 64 * 1024);
@@ -169,11 +177,3 @@ export function frameBytesMax(valueBytesMax: number): number {
 
 /** Largest clock offset the clock-skew fault switch (`setClockOffset`, `--clock-offset-ms`) accepts. */
 export const CLOCK_OFFSET_MS_MAX = 3600_000;
-
-/**
- * A failing background task (hint expiry, tombstone purge, compaction) is
- * logged at most once per this interval, with how often it failed since:
- * a full disk fails every attempt, and one line a minute says so without
- * burying the rest of the log.
- */
-export const PROBLEM_LOG_INTERVAL_MS = 60_000;

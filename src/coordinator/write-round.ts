@@ -19,7 +19,7 @@
 import { KvError, timedOut } from '../common/errors';
 import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from './replica';
-import { KeyedVersion } from '../storage/replica-store';
+import { KeyedVersion } from '../storage/version';
 import { LevelName } from './levels';
 
 /** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
 import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
-import { ProblemLog } from '../common/problems';
+import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
@@ -27,8 +27,10 @@ import type { Replica } from '../coordinator/replica';
 import { RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
-import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import { ReplicaStore } from '../storage/replica-store';
+import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
+import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { Handler, HandlerServices } from './handler';
 import { LocalReplica } from './local-replica';
@@ -52,23 +54,6 @@ export interface NodeOptions {
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
 
-/** The layout of the node's SQLite file; bump it whenever the tables change. */
-const SCHEMA_VERSION = 1;
-
-/** Stamps a new file with SCHEMA_VERSION; refuses a file written by another layout. */
-async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
-  const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
-  const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
-  if (version === 0 && tables[0]!.n === 0) {
-    await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    return;
-  }
-  if (version !== SCHEMA_VERSION) {
-    await db.close();
-    throw new ConfigError(`${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`);
-  }
-}
-
 /** A file's size; 0 when it does not exist (a WAL between checkpoints may not). */
 function fileBytes(path: string): number {
   try {
@@ -85,10 +70,11 @@ function memoryCounters(): Record<string, number> {
 }
 
 export class KvNode {
-  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0 };
+  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0, hintExpiryFailures: 0, tombstonePurgeFailures: 0 };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
-  private readonly problems: ProblemLog;
+  private readonly hintExpiryFailures: ThrottledWarning;
+  private readonly purgeFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
@@ -114,7 +100,9 @@ export class KvNode {
     options: NodeOptions,
   ) {
     const s = config.settings;
-    this.problems = new ProblemLog((line) => log(line, 'warn'));
+    const warnings = { onWarning: (message: string) => log(message, 'warn') };
+    this.hintExpiryFailures = new ThrottledWarning('hint expiry', 'old hints wait for the next sweep (counter node.hintExpiryFailures)', warnings);
+    this.purgeFailures = new ThrottledWarning('tombstone purge', 'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)', warnings);
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
@@ -145,7 +133,7 @@ export class KvNode {
       readLocal: (key) => store.get(key),
       marked: store,
     });
-    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, warnings);
     this.antiEntropy = new AntiEntropy(
       id,
       ring,
@@ -191,6 +179,7 @@ export class KvNode {
     c.add('coordinator', this.coordinator.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
+    c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('store', () => ({
       ...this.store.counters,
@@ -200,7 +189,6 @@ export class KvNode {
       ...this.store.arenaCounters(),
     }));
     c.add('disk', () => ({ dataBytes: fileBytes(this.dataFile) + fileBytes(`${this.dataFile}-wal`) }));
-    c.add('problems', this.problems.counts);
     c.add('memory', memoryCounters);
   }
 
@@ -224,10 +212,12 @@ export class KvNode {
     const startedMs = Date.now();
     const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
-    await checkSchemaVersion(db, file);
-    const store = await ReplicaStore.open(db);
-    const hints = await HintStore.open(db);
-    const node = new KvNode(config, id, store, hints, db, file, options.log ?? silentLogger, options);
+    await openSchema(db, file);
+    const log = options.log ?? silentLogger;
+    const warn = (message: string): void => log(message, 'warn');
+    const store = await ReplicaStore.open(db, { onWarning: warn });
+    const hints = await HintStore.open(db, Date.now, { onWarning: warn });
+    const node = new KvNode(config, id, store, hints, db, file, log, options);
     await node.rehintUnsettled();
     await node.server.listen();
     node.startBackgroundWork();
@@ -366,7 +356,8 @@ export class KvNode {
     try {
       n = await this.hints.expire(Date.now() - this.config.settings.hintWindowSeconds * 1000);
     } catch (err) {
-      this.problems.report('hintExpiry', err);
+      this.counters.hintExpiryFailures++;
+      this.hintExpiryFailures.failed(err);
     }
     if (n > 0) this.log(`dropped ${n} hints older than the hint window`);
   }
@@ -377,7 +368,8 @@ export class KvNode {
     try {
       n = await this.store.purgeTombstones(cutoffUs);
     } catch (err) {
-      this.problems.report('tombstonePurge', err);
+      this.counters.tombstonePurgeFailures++;
+      this.purgeFailures.failed(err);
     }
     if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
   }

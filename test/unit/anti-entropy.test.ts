@@ -12,9 +12,9 @@ import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX } from '../../src/common/limits';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy, SyncPeer } from '../../src/repair/anti-entropy';
 import { HASH_SPACE } from '../../src/partitioner/hash';
-import { KeyedVersion, ReplicaStore } from '../../src/storage/replica-store';
+import { ReplicaStore } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
-import { Version } from '../../src/storage/version';
+import { KeyedVersion, Version } from '../../src/storage/version';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-anti-entropy-'));
 let fileNo = 0;

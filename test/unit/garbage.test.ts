@@ -1,7 +1,7 @@
 import test from 'ava';
 import { COMPACT_GARBAGE_ROWS_MIN, GARBAGE_BUCKET_SEQS } from '../../src/common/limits';
+import { compactionDue } from '../../src/storage/compaction';
 import { GarbageRows } from '../../src/storage/garbage';
-import { compactionDue } from '../../src/storage/replica-store';
 import { Gen, seedNote, testSeed } from './prng';
 
 const B = GARBAGE_BUCKET_SEQS;

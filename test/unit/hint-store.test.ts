@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HintStore, StoredHint } from '../../src/hints/hint-store';
-import { KeyedVersion } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
+import { KeyedVersion } from '../../src/storage/version';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-hint-store-'));
 let fileNo = 0;
@@ -297,5 +297,31 @@ test('remove of ids already removed by expire does not lower the count again', a
     t.is(o.hints.counters.hintsDropped, 3, 'each hint dropped once');
   } finally {
     await o.db.close();
+  }
+});
+
+test('hints that cannot be written are counted and told once per interval, and later ones are written', async (t) => {
+  const clock = new ManualClock();
+  const db = await Sqlite.open(join(dir, `hints-${++fileNo}.db`));
+  const warnings: string[] = [];
+  const hints = await HintStore.open(db, clock.now, { onWarning: (m) => warnings.push(m) });
+  try {
+    const exec = db.execTransaction.bind(db);
+    let failing = true;
+    db.execTransaction = (script: string) => (failing ? Promise.reject(new Error('disk full')) : exec(script));
+    await hints.add(1, [item('a', 1), item('b', 2)]);
+    t.is(hints.counters.hintWriteErrors, 2);
+    t.is(hints.count(1), 0, 'a hint not written is not counted as pending');
+    t.deepEqual(warnings, ['writing hints failed once since start (last error: disk full); those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)']);
+    clock.ms += 1_000;
+    await hints.add(1, [item('c', 3)]);
+    t.is(hints.counters.hintWriteErrors, 3);
+    t.is(warnings.length, 1, 'not told again within the interval');
+    failing = false;
+    await hints.add(1, [item('d', 4)]);
+    t.deepEqual((await hints.next(1, 0, 10)).map(strip), [item('d', 4)]);
+    t.is(warnings.length, 1);
+  } finally {
+    await db.close();
   }
 });

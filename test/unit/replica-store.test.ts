@@ -3,9 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
-import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_ROWS_MIN, GARBAGE_BUCKET_SEQS, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
+import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_ROWS_MIN, GARBAGE_BUCKET_SEQS, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX, WARNING_INTERVAL_MS } from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
-import { replayChunk, ReplicaStore, textLiteral } from '../../src/storage/replica-store';
+import { ReplicaStore, ReplicaStoreOptions } from '../../src/storage/replica-store';
+import { replayChunk } from '../../src/storage/replay';
+import { textLiteral } from '../../src/storage/sql-literal';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
 import { Gen, seedNote, testSeed } from './prng';
@@ -26,9 +28,9 @@ interface Opened {
   store: ReplicaStore;
 }
 
-async function openStore(path = join(dir, `store-${++fileNo}.db`)): Promise<Opened> {
+async function openStore(path = join(dir, `store-${++fileNo}.db`), options: ReplicaStoreOptions = {}): Promise<Opened> {
   const db = await Sqlite.open(path);
-  const store = await ReplicaStore.open(db);
+  const store = await ReplicaStore.open(db, options);
   return { path, db, store };
 }
 
@@ -289,6 +291,83 @@ test('a compaction that fails part way keeps the rows it did not delete, and the
     t.is(await rowCount(o.db, o.store), keys.length);
     o = await reopen(o);
     t.deepEqual(got(o.store, keys[0]!), val(2, 'second'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+/** A store that tells its warnings to `warnings`, on a clock the test moves by hand, and whose transactions fail while `failing` matches. */
+async function openFailingStore(): Promise<Opened & { warnings: string[]; clock: { ms: number }; fail: (match: RegExp | null) => void }> {
+  const warnings: string[] = [];
+  const clock = { ms: 0 };
+  const o = await openStore(undefined, { onWarning: (m) => warnings.push(m), nowMs: () => clock.ms });
+  const exec = o.db.execTransaction.bind(o.db);
+  let failing: RegExp | null = null;
+  o.db.execTransaction = (script: string) => (failing?.test(script) ? Promise.reject(new Error('disk full')) : exec(script));
+  return { ...o, warnings, clock, fail: (match) => (failing = match) };
+}
+
+test('a failing compaction is counted every time, and told once per interval with how many failed since', async (t) => {
+  const o = await openFailingStore();
+  try {
+    const keys = Array.from({ length: 3 * COMPACT_CHUNK_ROWS }, (_, i) => `k${i}`);
+    await o.store.apply(keys.map((key) => ({ key, version: val(1, 'first') })));
+    await o.store.apply(keys.map((key) => ({ key, version: val(2, 'second') })));
+    o.fail(/^DELETE/);
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.compactionFailures, 1);
+    t.deepEqual(o.warnings, ['compaction of the log failed once since start (last error: disk full); the rows it did not delete wait for the next one (counter compactionFailures)']);
+    o.clock.ms += WARNING_INTERVAL_MS - 1;
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.compactionFailures, 3);
+    t.is(o.warnings.length, 1, 'not told again within the interval');
+    o.clock.ms += 1;
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.compactionFailures, 4);
+    t.is(o.warnings.length, 2);
+    t.regex(o.warnings[1]!, /^compaction of the log failed 3 times since the last warning \(last error: disk full\)/);
+    o.fail(null);
+    t.is(await o.store.compact(), keys.length, 'every superseded row is still there to delete');
+    t.is(o.warnings.length, 2);
+    t.is(o.store.counters.compactionFailures, 4);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a compaction started by itself that fails is counted and told, not lost', async (t) => {
+  const o = await openFailingStore();
+  try {
+    const keys = Array.from({ length: COMPACT_GARBAGE_ROWS_MIN }, (_, i) => `key${String(i).padStart(6, '0')}`);
+    await o.store.apply(keys.map((key) => ({ key, version: val(1, 'first') })));
+    o.fail(/^DELETE/);
+    await o.store.apply(keys.map((key) => ({ key, version: val(2, 'second') })));
+    await waitFor('the compaction to fail', () => o.store.counters.compactionFailures === 1, 30_000);
+    t.is(o.warnings.length, 1);
+    t.regex(o.warnings[0]!, /^compaction of the log failed once since start/);
+    t.is(o.store.garbageRows, keys.length, 'the superseded rows wait for the next compaction');
+    // The next commit finds the compaction still due, and it fails again, within the interval.
+    await o.store.apply([{ key: keys[0]!, version: val(3, 'third') }]);
+    await waitFor('the second compaction to fail', () => o.store.counters.compactionFailures === 2, 30_000);
+    t.is(o.warnings.length, 1);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a failed commit rejects its writes, and is counted and told', async (t) => {
+  const o = await openFailingStore();
+  try {
+    o.fail(/^INSERT/);
+    await t.throwsAsync(o.store.apply([{ key: 'k', version: val(1, 'v') }]), { message: 'disk full' });
+    t.is(o.store.counters.commitFailures, 1);
+    t.regex(o.warnings[0]!, /^a commit to the log failed once since start \(last error: disk full\); its writes/);
+    o.fail(null);
+    await o.store.apply([{ key: 'k', version: val(1, 'v') }]);
+    t.deepEqual(got(o.store, 'k'), val(1, 'v'));
+    t.is(o.store.counters.commitFailures, 1);
+    t.is(o.warnings.length, 1);
   } finally {
     await o.db.close();
   }
