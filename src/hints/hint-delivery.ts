@@ -26,7 +26,10 @@ export class HintDelivery {
     /** Where failed replays are told, and how often. */
     warnings: WarningOptions = {},
   ) {
-    this.failures = new ThrottledWarning('hint replay', 'the hints stay for the next try (counter hintReplayFailures)', { nowMs, ...warnings });
+    this.failures = new ThrottledWarning('hint replay', 'the hints stay for the next try (counter hintReplayFailures)', {
+      nowMs,
+      ...warnings,
+    });
   }
 
   /** Starts replaying to every up target that has hints (no-op if already running). */
@@ -80,9 +83,18 @@ export class HintDelivery {
     const cutoff = this.nowMs() - this.windowMs;
     const expired = hints.filter((h) => h.createdMs < cutoff);
     const live = hints.filter((h) => h.createdMs >= cutoff);
-    if (expired.length > 0) await this.store.remove(target, expired.map((h) => h.id), false);
+    if (expired.length > 0)
+      await this.store.remove(
+        target,
+        expired.map((h) => h.id),
+        false,
+      );
     if (live.length === 0) return;
     await replica.apply(live);
-    await this.store.remove(target, live.map((h) => h.id), true);
+    await this.store.remove(
+      target,
+      live.map((h) => h.id),
+      true,
+    );
   }
 }

@@ -44,7 +44,11 @@ export class HintStore {
     private readonly nowMs: () => number,
     warnings: WarningOptions,
   ) {
-    this.writeFailures = new ThrottledWarning('writing hints', 'those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)', { nowMs, ...warnings });
+    this.writeFailures = new ThrottledWarning(
+      'writing hints',
+      'those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)',
+      { nowMs, ...warnings },
+    );
   }
 
   /** `warnings`: where the store tells the write failures that no caller sees, and how often. */

@@ -7,12 +7,7 @@
  * not the number of writes. A deleted key keeps its tombstone row until the
  * grace period has passed; then `purgeTombstones` drops it.
  */
-import {
-  COMPACT_CHUNK_ROWS,
-  COMPACT_GARBAGE_PER_LIVE_ROW,
-  COMPACT_GARBAGE_ROWS_MIN,
-  SQL_ROWS_PER_STATEMENT_MAX,
-} from '../common/limits';
+import { COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_PER_LIVE_ROW, COMPACT_GARBAGE_ROWS_MIN, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { GarbageRows } from './garbage';
 import { Memtable } from './memtable';
@@ -53,7 +48,11 @@ export class Compactor {
     private readonly isQueued: (key: string) => boolean,
     warnings: WarningOptions,
   ) {
-    this.failures = new ThrottledWarning('compaction of the log', 'the rows it did not delete wait for the next one (counter compactionFailures)', warnings);
+    this.failures = new ThrottledWarning(
+      'compaction of the log',
+      'the rows it did not delete wait for the next one (counter compactionFailures)',
+      warnings,
+    );
   }
 
   /** Starts a compaction in the background if none runs and enough garbage has gathered. */

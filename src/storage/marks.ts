@@ -87,7 +87,10 @@ export class Marks {
     const keys = new Set<string>();
     let after = this.atOpen;
     for (;;) {
-      const rows = await this.db.all<{ seq: number; key: string | Buffer }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, UNSETTLED_CHUNK_ROWS]);
+      const rows = await this.db.all<{ seq: number; key: string | Buffer }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [
+        after,
+        UNSETTLED_CHUNK_ROWS,
+      ]);
       for (const r of rows) keys.add(typeof r.key === 'string' ? r.key : r.key.toString('latin1'));
       if (rows.length < UNSETTLED_CHUNK_ROWS) return [...keys];
       after = rows[rows.length - 1]!.seq;

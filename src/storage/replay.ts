@@ -84,7 +84,10 @@ export async function replayChunk(db: Sqlite, beforeSeq: number, small = false):
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
        SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
          FROM (SELECT * FROM next ORDER BY seq DESC LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
-  const [r] = await db.all<{ rows: string; keyBlobs: Buffer | null; blobs: Buffer | null; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
+  const [r] = await db.all<{ rows: string; keyBlobs: Buffer | null; blobs: Buffer | null; lowestSeq: number | null }>(
+    sql,
+    small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS],
+  );
   assert(r !== undefined, 'an aggregate query returns one row');
   const rows = placeBlobKeys(JSON.parse(r.rows) as ReplayJsonRow[], r.keyBlobs ?? NO_BYTES);
   return { rows, blobs: r.blobs ?? NO_BYTES, lowestSeq: r.lowestSeq ?? beforeSeq };

@@ -47,7 +47,15 @@ export class ReplicaStore {
   private nextSeq = 1;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
-  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, overloaded: 0, compactionFailures: 0, commitFailures: 0 };
+  readonly counters = {
+    rowsCommitted: 0,
+    commits: 0,
+    tombstonesPurged: 0,
+    rowsCompacted: 0,
+    overloaded: 0,
+    compactionFailures: 0,
+    commitFailures: 0,
+  };
   private readonly commits = new CommitQueue({
     write: (rows) => this.write(rows),
     publish: (batch) => this.publish(batch),
@@ -66,8 +74,19 @@ export class ReplicaStore {
     private readonly marks: Marks,
     warnings: WarningOptions,
   ) {
-    this.compactor = new Compactor(db, this.committed, this.garbage, this.counters, (key) => this.commits.queuedVersion(key) !== undefined, warnings);
-    this.commitFailures = new ThrottledWarning('a commit to the log', 'its writes and those queued after them were refused (counter commitFailures)', warnings);
+    this.compactor = new Compactor(
+      db,
+      this.committed,
+      this.garbage,
+      this.counters,
+      (key) => this.commits.queuedVersion(key) !== undefined,
+      warnings,
+    );
+    this.commitFailures = new ThrottledWarning(
+      'a commit to the log',
+      'its writes and those queued after them were refused (counter commitFailures)',
+      warnings,
+    );
   }
 
   static async open(db: Sqlite, options: ReplicaStoreOptions = {}): Promise<ReplicaStore> {

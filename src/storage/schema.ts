@@ -47,7 +47,9 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   }
   if (version !== SCHEMA_VERSION) {
     await db.close();
-    throw new ConfigError(`${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`);
+    throw new ConfigError(
+      `${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`,
+    );
   }
 }
 

@@ -47,7 +47,9 @@ test('a failed replay is counted and told once per interval; the hints stay and 
 
     delivery.kick(2);
     await waitFor('the replay to fail', () => delivery.counters.hintReplayFailures === 1);
-    t.deepEqual(warnings, ['hint replay failed once since start (last error: to node 2: connection refused); the hints stay for the next try (counter hintReplayFailures)']);
+    t.deepEqual(warnings, [
+      'hint replay failed once since start (last error: to node 2: connection refused); the hints stay for the next try (counter hintReplayFailures)',
+    ]);
     t.is(hints.count(2), 1);
 
     clock.ms += WARNING_INTERVAL_MS - 1;
@@ -62,7 +64,10 @@ test('a failed replay is counted and told once per interval; the hints stay and 
       delivery.kick(2);
       return hints.count(2) === 0;
     });
-    t.deepEqual(target.applied.map(({ key, version }) => ({ key, version })), items);
+    t.deepEqual(
+      target.applied.map(({ key, version }) => ({ key, version })),
+      items,
+    );
     t.is(hints.counters.hintsDelivered, 1);
     t.is(delivery.counters.hintReplayFailures, 2);
   } finally {

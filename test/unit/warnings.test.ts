@@ -5,7 +5,11 @@ import { ThrottledWarning } from '../../src/common/warnings';
 function setup(intervalMs?: number) {
   const told: string[] = [];
   const clock = { ms: 5_000 };
-  const warning = new ThrottledWarning('the thing', 'it waits', { onWarning: (m) => told.push(m), warningIntervalMs: intervalMs, nowMs: () => clock.ms });
+  const warning = new ThrottledWarning('the thing', 'it waits', {
+    onWarning: (m) => told.push(m),
+    warningIntervalMs: intervalMs,
+    nowMs: () => clock.ms,
+  });
   return { told, clock, warning };
 }
 
