@@ -177,3 +177,23 @@ export const CLOCK_OFFSET_MS_MAX = 3600_000;
  * burying the rest of the log.
  */
 export const PROBLEM_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The dashboard's history: one sample per node per poll, a poll a second,
+ * so 600 samples are the ten minutes its charts show. Older ones are dropped.
+ */
+export const DASHBOARD_SAMPLES_MAX = 600;
+/** How often the dashboard asks every node for its status. */
+export const DASHBOARD_POLL_INTERVAL_MS = 1000;
+/**
+ * How long the dashboard waits for a node's status (and its metrics) before
+ * showing it down: short enough that a hung node shows down within 5 s of
+ * its last answer, long enough for a busy node to answer.
+ */
+export const DASHBOARD_POLL_TIMEOUT_MS = 2000;
+/** Bytes of a node's /metrics page the dashboard reads; a larger page is not a node's. */
+export const DASHBOARD_METRICS_BYTES_MAX = 4 * 1024 * 1024;
+/** Browsers following the dashboard's live updates at once; more are refused. */
+export const DASHBOARD_EVENT_CLIENTS_MAX = 32;
+/** Divergent keys the dashboard lists after a scan (it counts them all). */
+export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;
