@@ -35,6 +35,11 @@ export const CONNECTIONS_MAX = 4096;
 /** A connection with no traffic for this long is closed. */
 export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 
+/** Connections the metrics endpoint serves at once: scrapers are few, and a flood must not cost the node. */
+export const METRICS_CONNECTIONS_MAX = 16;
+/** A metrics request must arrive whole within this, so an idle or slow client cannot hold a connection. */
+export const METRICS_REQUEST_MS_MAX = 10_000;
+
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /**

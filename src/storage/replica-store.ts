@@ -274,7 +274,7 @@ export class ReplicaStore {
   private settledStoredMs = Number.NEGATIVE_INFINITY;
   /** The settle pointer found at open (undefined: the log never had one, so no row was marked). */
   private settledAtOpen: number | undefined;
-  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, overloaded: 0 };
+  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, rowsCompacted: 0, compactions: 0, overloaded: 0 };
 
   private constructor(
     private readonly db: Sqlite,
@@ -594,6 +594,7 @@ export class ReplicaStore {
     // One at a time; a caller that comes during one waits for it, then deletes what is left.
     while (this.compaction !== null) await this.compaction.catch(() => 0);
     if (this.garbage.size === 0) return 0;
+    this.counters.compactions++;
     this.compaction = this.deleteGarbage().finally(() => {
       this.compaction = null;
     });
