@@ -8,20 +8,18 @@ import http from 'node:http';
 import { NodeAdmin } from '../client/client';
 import { closeAll, openAll, walk } from '../client/inspect';
 import { DASHBOARD_METRICS_BYTES_MAX, DASHBOARD_POLL_TIMEOUT_MS } from '../common/limits';
-import { ClusterConfig, NodeAddress } from '../config/cluster';
+import { ClusterConfig, metricsPortOf, NodeAddress } from '../config/cluster';
+import { METRICS_PATH } from '../metrics/http';
 import { int64ToNumber } from '../rpc/thrift';
 import { histogramBuckets } from './derive';
 import { NodeFetchers, NodeReading } from './poller';
 
 /** The histogram of client request durations every node's /metrics serves. */
 export const LATENCY_HISTOGRAM = 'ringkv_client_request_duration_seconds';
-/** A node serves /metrics on its port plus this, unless its cluster file entry says otherwise. */
-const METRICS_PORT_OFFSET = 1000;
-
-/** A node's metrics page, or undefined when it has none. */
+/** A node's metrics page, or undefined when its cluster file entry says it serves none. */
 export function metricsUrlOf(node: NodeAddress): string | undefined {
-  const port = node.port + METRICS_PORT_OFFSET;
-  return port <= 65535 ? `http://${node.host}:${port}/metrics` : undefined;
+  const port = metricsPortOf(node);
+  return port === 0 ? undefined : `http://${node.host}:${port}${METRICS_PATH}`;
 }
 
 /** The body of a GET, or undefined on any failure: an error status, no answer in time, a body too large. */

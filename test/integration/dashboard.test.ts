@@ -81,11 +81,13 @@ test('the dashboard shows four nodes up, then a killed node down, in a real brow
     const rowStates = (): Promise<string[]> => page.$$eval('#nodes tr', (rows) => rows.map((r) => r.getAttribute('data-state') ?? ''));
     await waitFor('the page to show four nodes up', async () => (await rowStates()).join() === 'up,up,up,up');
     t.is(await page.$$eval('#ring path.arc.up', (arcs) => arcs.length), 4, 'the ring draws four arcs, all up');
-    await waitFor('the page to show operations and keys on every node', () =>
+    // Columns 4, 5, 6: keys, operations per second, p99 latency ("1.5 ms").
+    await waitFor('the page to show keys, operations and latency on every node', () =>
       page.$$eval('#nodes tr', (rows) =>
-        rows.every((r) => [4, 5].every((col) => Number((r.children[col]?.textContent ?? '').replace(/,/g, '')) > 0)),
+        rows.every((r) => [4, 5, 6].every((col) => Number.parseFloat((r.children[col]?.textContent ?? '').replace(/,/g, '')) > 0)),
       ),
     );
+    t.true(await page.$eval('#p99-none', (p) => p.hasAttribute('hidden')), 'the latency chart has data: the nodes serve /metrics');
     t.is(await page.$eval('#operations', (ul) => ul.textContent?.trim()), 'none', 'no operation is in progress');
 
     const killedAt = Date.now();

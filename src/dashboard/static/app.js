@@ -84,13 +84,15 @@
   }
 
   const charts = {};
+  // Time axis labels as wall-clock times (uPlot's own show milliseconds over short spans).
+  const clockTimes = (u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString('en-GB'));
 
   function chart(id, view, values, unit) {
     const box = $(id);
     const data = [view.times, ...values];
     if (charts[id] === undefined) {
       const series = [{}, ...view.nodes.map((n) => ({ label: `node ${n.id}`, stroke: colour(n.id), width: 1.5, spanGaps: false, value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} ${unit}`) }))];
-      const opts = { width: Math.max(300, box.clientWidth), height: 220, series, scales: { y: { range: (u, lo, hi) => [0, Math.max(hi, 1)] } }, axes: [{}, { label: unit }] };
+      const opts = { width: Math.max(300, box.clientWidth), height: 220, series, scales: { y: { range: (u, lo, hi) => [0, Math.max(hi, 1)] } }, axes: [{ values: clockTimes }, { label: unit }] };
       charts[id] = new uPlot(opts, data, box);
       window.addEventListener('resize', () => charts[id].setSize({ width: Math.max(300, box.clientWidth), height: 220 }));
     } else charts[id].setData(data);
