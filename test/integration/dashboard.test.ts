@@ -97,6 +97,9 @@ test('the dashboard shows four nodes up, then a killed node down, in a real brow
     t.is(await page.$eval('#ring path.arc[data-node="2"]', (arc) => arc.getAttribute('data-state')), 'down');
     t.is(await page.$eval('#ring .centre', (c) => c.textContent), '3 of 4 up');
 
+    await page.click('#scan');
+    await waitFor('the divergent-key scan to finish', () => page.$eval('#divergent', (p) => /^\d+ divergent key\(s\)/.test(p.textContent ?? '')));
+
     await waitFor('enough history for the screenshot', async () => {
       const polls = await page.evaluate(() => fetch('/api/state').then((r) => r.json() as Promise<{ times: number[] }>).then((v) => v.times.length));
       return polls >= SCREENSHOT_POLLS;
