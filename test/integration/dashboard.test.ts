@@ -62,7 +62,8 @@ function keepWriting(client: KvClient): { stop: () => Promise<void> } {
 test('the dashboard shows four nodes up, then a killed node down, in a real browser', async (t) => {
   const executablePath = findBrowser();
   if (executablePath === undefined) {
-    t.log(`skipped: no browser found (looked for ${BROWSERS.join(', ')} on the PATH, or $CHROMIUM); Debian's chromium package provides one`);
+    const looked = process.env.CHROMIUM ? `$CHROMIUM (${process.env.CHROMIUM}) is not an executable` : `none of ${BROWSERS.join(', ')} on the PATH`;
+    t.log(`skipped: no browser (${looked}); Debian's chromium package provides one`);
     t.pass();
     return;
   }
