@@ -10,9 +10,9 @@
  * node id), never a key. The process and runtime metrics (memory, event-loop
  * lag, GC) are prom-client's defaults, under their usual names.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { assert } from '../common/assert';
-import { LATENCY_BUCKETS_SECONDS, RequestMetrics } from './requests';
+import { RequestMetrics } from './requests';
 
 /** What the metrics read from a node at scrape time. */
 export interface MetricsSource {
@@ -123,31 +123,7 @@ export class NodeMetrics {
     private readonly source: MetricsSource,
     options: { readonly processMetrics: boolean } = { processMetrics: true },
   ) {
-    const registers = [this.registry];
-    this.requests = new RequestMetrics(
-      new Counter({
-        name: 'ringkv_client_requests_total',
-        help: 'Client requests by op, level and outcome.',
-        labelNames: ['op', 'level', 'outcome'],
-        registers,
-      }),
-      new Histogram({
-        name: 'ringkv_client_request_duration_seconds',
-        help: 'Time from a client request reaching this node to its answer, by op and level.',
-        labelNames: ['op', 'level'],
-        buckets: LATENCY_BUCKETS_SECONDS,
-        registers,
-      }),
-    );
-    const requests = this.requests;
-    new Gauge({
-      name: 'ringkv_client_requests_in_flight',
-      help: 'Client requests this node is coordinating now.',
-      registers,
-      collect() {
-        this.set(requests.inFlight);
-      },
-    });
+    this.requests = new RequestMetrics(this.registry);
     for (const m of FROM_COUNTERS) this.addFromCounters(m);
     this.addNodeState();
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
