@@ -8,7 +8,7 @@
  * so a node never answers from a partial state; then it says hello to every
  * peer, which tells them it is back and starts their hint delivery to it.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
@@ -71,6 +71,15 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   }
 }
 
+/** A file's size; 0 when it does not exist (a WAL between checkpoints may not). */
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
 /** The process's memory, for the inspector's counters. */
 function memoryCounters(): Record<string, number> {
   const m = process.memoryUsage();
@@ -103,11 +112,13 @@ export class KvNode {
     readonly store: ReplicaStore,
     readonly hints: HintStore,
     private readonly db: Sqlite,
+    /** The node's SQLite file (its write-ahead log is beside it, `-wal`). */
+    private readonly dataFile: string,
     private readonly log: Logger,
     options: NodeOptions,
   ) {
     const s = config.settings;
-    this.problems = new ProblemLog(log);
+    this.problems = new ProblemLog((line) => log(line, 'warn'));
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
@@ -200,6 +211,7 @@ export class KvNode {
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
     }));
+    c.add('disk', () => ({ dataBytes: fileBytes(this.dataFile) + fileBytes(`${this.dataFile}-wal`) }));
     c.add('problems', this.problems.counts);
     c.add('memory', memoryCounters);
   }
@@ -227,7 +239,7 @@ export class KvNode {
     await checkSchemaVersion(db, file);
     const store = await ReplicaStore.open(db);
     const hints = await HintStore.open(db);
-    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
+    const node = new KvNode(config, id, store, hints, db, file, options.log ?? silentLogger, options);
     await node.rehintUnsettled();
     await node.server.listen();
     const metricsAt = await node.serveMetrics();
@@ -346,7 +358,7 @@ export class KvNode {
 
   private noteDown(peer: number, why: string): void {
     this.counters.peersDown++;
-    this.log(`node ${peer} is down (${why})`);
+    this.log(`node ${peer} is down (${why})`, 'warn');
   }
 
   /** Versions from another coordinator (or hints, or read repair). */

@@ -161,10 +161,32 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.regex(text.stdout, /all live replicas agree/);
     t.deepEqual(Object.keys(report.nodes[0].entries[0]).sort(), ['deleted', 'key', 'ts', 'value']);
 
+    const status = await run(script('admin.sh'), ['status', '--json'], '', env);
+    t.is(status.code, 0, status.stderr);
+    const st = JSON.parse(status.stdout);
+    t.is(st.replicationFactor, 3);
+    t.deepEqual(Object.keys(st.nodes[0]).sort(), ['address', 'bytes', 'hints', 'id', 'keys', 'ownership', 'state', 'token', 'up']);
+    for (const [i, n] of st.nodes.entries()) {
+      t.true(n.up && n.state === 'NORMAL', `node ${i} is up and NORMAL`);
+      t.is(n.keys, report.nodes[i].keys, 'status counts the keys the inspector lists');
+      t.true(n.bytes > 0, 'its data file has bytes');
+      t.true(n.ownership > 0 && n.ownership <= 1);
+    }
+    t.is(st.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0), 15, 'five keys, three replicas each');
+    const table = await run(script('admin.sh'), ['status'], '', env);
+    t.is((table.stdout.match(/^\d +127\.0\.0\.1:\d+ +up +NORMAL/gm) ?? []).length, 4, table.stdout);
+    t.regex(table.stdout, /^4 nodes, 4 up, replication factor 3$/m);
+    const unknown = await run(script('admin.sh'), ['frobnicate'], '', env);
+    t.is(unknown.code, 2);
+    t.is(unknown.stderr, 'admin: unknown command "frobnicate"; see scripts/admin.sh --help\n');
+
     const down = await run(script('terminate_servers.sh'), [], '', env);
     t.is(down.code, 0, down.stderr);
     t.is((down.stdout.match(/stopped/g) ?? []).length, 4);
     for (const i of [0, 1, 2, 3]) t.false(existsSync(join(data, `node-${i}.pid`)));
+    const allDown = await run(script('admin.sh'), ['status'], '', env);
+    t.is(allDown.code, 0, allDown.stderr);
+    t.is((allDown.stdout.match(/DOWN/g) ?? []).length, 4, allDown.stdout);
 
     const clean = await run(script('terminate_servers.sh'), ['--clean'], '', env);
     t.is(clean.code, 0);
