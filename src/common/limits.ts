@@ -200,5 +200,12 @@ export const DASHBOARD_POLL_TIMEOUT_MS = 2000;
 export const DASHBOARD_METRICS_BYTES_MAX = 4 * 1024 * 1024;
 /** Browsers following the dashboard's live updates at once; more are refused. */
 export const DASHBOARD_EVENT_CLIENTS_MAX = 32;
+/**
+ * Bytes of updates waiting to reach one follower; past it the follower is
+ * dropped (its browser reconnects and starts afresh) instead of buffering
+ * for a tab that stopped reading. An update with ten minutes of charts is
+ * some tens of KB.
+ */
+export const DASHBOARD_EVENT_BACKLOG_BYTES_MAX = 4 * 1024 * 1024;
 /** Divergent keys the dashboard lists after a scan (it counts them all). */
 export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;

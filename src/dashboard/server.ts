@@ -14,7 +14,12 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { UsageError } from '../common/args';
-import { DASHBOARD_DIVERGENT_SHOWN_MAX, DASHBOARD_EVENT_CLIENTS_MAX, DASHBOARD_POLL_INTERVAL_MS } from '../common/limits';
+import {
+  DASHBOARD_DIVERGENT_SHOWN_MAX,
+  DASHBOARD_EVENT_BACKLOG_BYTES_MAX,
+  DASHBOARD_EVENT_CLIENTS_MAX,
+  DASHBOARD_POLL_INTERVAL_MS,
+} from '../common/limits';
 import { ClusterConfig } from '../config/cluster';
 import { DashboardState, NodeFetchers, Poller } from './poller';
 import { NodeSources, scanDivergent } from './sources';
@@ -83,6 +88,11 @@ export class DashboardServer {
     return d;
   }
 
+  /** Pages following the live updates now. */
+  get followers(): number {
+    return this.events.size;
+  }
+
   get url(): string {
     return `http://${DASHBOARD_HOST}:${this.port}/`;
   }
@@ -128,6 +138,11 @@ export class DashboardServer {
   }
 
   private send(res: http.ServerResponse, data: string): void {
+    if (res.writableLength > DASHBOARD_EVENT_BACKLOG_BYTES_MAX) {
+      this.events.delete(res);
+      res.destroy();
+      return;
+    }
     res.write(`data: ${data}\n\n`);
   }
 

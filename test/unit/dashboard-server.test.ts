@@ -87,6 +87,28 @@ test('followers get the state at once and after every poll; a follower past the 
   }
 });
 
+test('a follower that stops reading is dropped once its backlog passes the limit, and the others go on', async (t) => {
+  const d = await DashboardServer.start({ config: await config(), port: 0, fetchers: fakeNodes(), intervalMs: 1 });
+  const reading = await follow(d.port);
+  // Reads the first bytes, then nothing: its socket's buffers fill, then the server's backlog.
+  const stalled = http.get({ host: '127.0.0.1', port: d.port, path: '/events' }, (res) => {
+    res.once('data', () => res.pause());
+    res.on('error', () => undefined);
+  });
+  stalled.on('error', () => undefined);
+  try {
+    await waitFor('both following', () => d.followers === 2);
+    await waitFor('the stalled follower to be dropped', () => d.followers === 1, 60_000);
+    const seen = reading.views.length;
+    await waitFor('the reading follower to get more updates', () => reading.views.length > seen);
+    t.pass();
+  } finally {
+    stalled.destroy();
+    reading.close();
+    await d.close();
+  }
+});
+
 test('a divergent-key scan runs on request and its result is pushed', async (t) => {
   const d = await DashboardServer.start({ config: await config(), port: 0, fetchers: fakeNodes(), intervalMs: 20 });
   const f = await follow(d.port);
