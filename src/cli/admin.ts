@@ -26,11 +26,25 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
   const header = ['node', 'address', 'up', 'state', 'token', 'keys', 'bytes', 'owns', 'hints'];
   const rows = s.nodes.map((n) =>
     n.up
-      ? [String(n.id), n.address, 'up', n.state, n.token, String(n.keys), megabytes(n.bytes), `${(n.ownership * 100).toFixed(1)}%`, String(n.hints)]
+      ? [
+          String(n.id),
+          n.address,
+          'up',
+          n.state,
+          n.token,
+          String(n.keys),
+          megabytes(n.bytes),
+          `${(n.ownership * 100).toFixed(1)}%`,
+          String(n.hints),
+        ]
       : [String(n.id), n.address, 'DOWN', n.state, n.token, '?', '?', '?', '?'],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const up = s.nodes.filter((n) => n.up).length;
   const out = [`${s.nodes.length} nodes, ${up} up, replication factor ${s.replicationFactor}`, c.bold(line(header))];
   for (const [i, r] of rows.entries()) out.push(s.nodes[i]!.up ? line(r) : c.red(line(r)) + c.dim(`  (${s.nodes[i]!.error})`));

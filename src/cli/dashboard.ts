@@ -20,7 +20,8 @@ const USAGE = `usage: scripts/dashboard.sh [--port P] [--cluster FILE]
 function portOf(flag: string | true | undefined): number {
   if (flag === undefined) return DEFAULT_PORT;
   const port = Number(flag);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be a port number from 1 to 65535, got ${String(flag)}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`--port must be a port number from 1 to 65535, got ${String(flag)}`);
   return port;
 }
 

@@ -33,7 +33,12 @@ export function histogramBuckets(text: string, name: string): Buckets | undefine
     if (!line.startsWith(prefix)) continue;
     const close = line.lastIndexOf('}');
     const le = LE_LABEL.exec(line.slice(prefix.length, close));
-    const value = Number(line.slice(close + 1).trim().split(/\s+/)[0]);
+    const value = Number(
+      line
+        .slice(close + 1)
+        .trim()
+        .split(/\s+/)[0],
+    );
     if (le === null || !Number.isFinite(value)) continue;
     const bound = le[1] === '+Inf' ? Infinity : Number(le[1]);
     if (Number.isNaN(bound)) continue;

@@ -260,7 +260,9 @@ export class Poller {
 
   private async poll(): Promise<void> {
     const at = Date.now();
-    const readings = await Promise.all(this.ids.map((id) => this.fetchers.read(id).catch((err: Error): NodeReading => ({ ok: false, error: err.message }))));
+    const readings = await Promise.all(
+      this.ids.map((id) => this.fetchers.read(id).catch((err: Error): NodeReading => ({ ok: false, error: err.message }))),
+    );
     if (this.stopped) return;
     this.state.record(at, readings);
     this.onPoll();

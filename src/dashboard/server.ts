@@ -78,7 +78,8 @@ export class DashboardServer {
     await new Promise<void>((resolve, reject) => {
       d.server.once('error', (err: NodeJS.ErrnoException) => {
         d.fetchers.close?.();
-        if (err.code === 'EADDRINUSE') reject(new UsageError(`port ${options.port} on ${DASHBOARD_HOST} is taken: choose another with --port`));
+        if (err.code === 'EADDRINUSE')
+          reject(new UsageError(`port ${options.port} on ${DASHBOARD_HOST} is taken: choose another with --port`));
         else reject(err);
       });
       d.server.listen(options.port, DASHBOARD_HOST, () => resolve());
@@ -156,10 +157,12 @@ export class DashboardServer {
     if (this.state.scanning) return this.reply(res, 409, 'text/plain', 'a scan is under way\n');
     this.state.setDivergent(undefined, Date.now());
     this.broadcast();
-    this.scan = scanDivergent(this.options.config, DASHBOARD_DIVERGENT_SHOWN_MAX).then(
-      (found) => this.state.setDivergent(found, Date.now()),
-      (err: Error) => this.state.setDivergent({ count: 0, keys: [], error: err.message }, Date.now()),
-    ).then(() => this.broadcast());
+    this.scan = scanDivergent(this.options.config, DASHBOARD_DIVERGENT_SHOWN_MAX)
+      .then(
+        (found) => this.state.setDivergent(found, Date.now()),
+        (err: Error) => this.state.setDivergent({ count: 0, keys: [], error: err.message }, Date.now()),
+      )
+      .then(() => this.broadcast());
     this.reply(res, 202, 'text/plain', 'scan started\n');
   }
 

@@ -38,7 +38,8 @@ async function main(): Promise<void> {
     throw new ConfigError(`--clock-offset-ms must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
   }
   const format = args['log-format'] ?? process.env.KV_LOG_FORMAT ?? 'text';
-  if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new ConfigError(`--log-format must be ${LOG_FORMATS.join(' or ')}, not "${format}"`);
+  if (!(LOG_FORMATS as readonly string[]).includes(format))
+    throw new ConfigError(`--log-format must be ${LOG_FORMATS.join(' or ')}, not "${format}"`);
   const log = consoleLogger(id, format as LogFormat);
   const node = await KvNode.start({ config, id, dataDir: args.data, log, clockOffsetMs: offsetMs, peerEndpoints: peers });
   const shutdown = (signal: string): void => {
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err);
+  const message = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err));
   process.stderr.write(`node failed to start: ${message}\n`);
   process.exit(1);
 });

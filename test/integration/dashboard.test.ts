@@ -62,7 +62,9 @@ function keepWriting(client: KvClient): { stop: () => Promise<void> } {
 test('the dashboard shows four nodes up, then a killed node down and up again once restarted, in a real browser', async (t) => {
   const executablePath = findBrowser();
   if (executablePath === undefined) {
-    const looked = process.env.CHROMIUM ? `$CHROMIUM (${process.env.CHROMIUM}) is not an executable` : `none of ${BROWSERS.join(', ')} on the PATH`;
+    const looked = process.env.CHROMIUM
+      ? `$CHROMIUM (${process.env.CHROMIUM}) is not an executable`
+      : `none of ${BROWSERS.join(', ')} on the PATH`;
     t.log(`skipped: no browser (${looked}); Debian's chromium package provides one`);
     t.pass();
     return;
@@ -99,12 +101,22 @@ test('the dashboard shows four nodes up, then a killed node down and up again on
     t.is(await page.$eval('#ring .centre', (c) => c.textContent), '3 of 4 up');
 
     await page.click('#scan');
-    await waitFor('the divergent-key scan to finish', () => page.$eval('#divergent', (p) => /^\d+ divergent key\(s\)/.test(p.textContent ?? '')));
+    await waitFor('the divergent-key scan to finish', () =>
+      page.$eval('#divergent', (p) => /^\d+ divergent key\(s\)/.test(p.textContent ?? '')),
+    );
 
-    await waitFor('enough history for the screenshot', async () => {
-      const polls = await page.evaluate(() => fetch('/api/state').then((r) => r.json() as Promise<{ times: number[] }>).then((v) => v.times.length));
-      return polls >= SCREENSHOT_POLLS;
-    }, 20_000 + SCREENSHOT_POLLS * 2000);
+    await waitFor(
+      'enough history for the screenshot',
+      async () => {
+        const polls = await page.evaluate(() =>
+          fetch('/api/state')
+            .then((r) => r.json() as Promise<{ times: number[] }>)
+            .then((v) => v.times.length),
+        );
+        return polls >= SCREENSHOT_POLLS;
+      },
+      20_000 + SCREENSHOT_POLLS * 2000,
+    );
     const file = process.env.DASHBOARD_SCREENSHOT ?? join(mkdtempSync(join(tmpdir(), 'ringkv-dashboard-')), 'dashboard.png');
     await page.screenshot({ path: file as `${string}.png`, fullPage: true });
     t.true(statSync(file).size > 0, 'the screenshot was written');
@@ -136,7 +148,10 @@ test('scripts/dashboard.sh serves the page for $KV_DATA_DIR, stops on SIGTERM, a
     t.regex(busy.stderr, /^dashboard: port \d+ on 127\.0\.0\.1 is taken: choose another with --port\n$/);
 
     const port = await freePort();
-    const child = spawn(SCRIPT, ['--port', String(port)], { env: { ...process.env, KV_DATA_DIR: cluster.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(SCRIPT, ['--port', String(port)], {
+      env: { ...process.env, KV_DATA_DIR: cluster.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

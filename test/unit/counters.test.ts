@@ -31,7 +31,11 @@ test('a namespace is taken once and must be a lowerCamel word', (t) => {
 test('a problem is counted every time and logged once per interval with the count since', (t) => {
   const lines: string[] = [];
   let now = 1_000;
-  const p = new ProblemLog((l) => lines.push(l), 60_000, () => now);
+  const p = new ProblemLog(
+    (l) => lines.push(l),
+    60_000,
+    () => now,
+  );
   p.report('tombstonePurge', new Error('SQLITE_FULL: database or disk is full'));
   t.deepEqual(lines, ['tombstonePurge failed: SQLITE_FULL: database or disk is full']);
   now += 10_000;

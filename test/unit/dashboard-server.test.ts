@@ -71,10 +71,19 @@ test('followers get the state at once and after every poll; a follower past the 
     t.is(first.status, 200);
     await waitFor('three polls pushed', () => first.views.some((v) => v.times.length >= 3));
     const v = first.views[first.views.length - 1]!;
-    t.deepEqual(v.nodes.map((n) => n.up), [true, true, true, false]);
-    t.deepEqual(v.nodes.map((n) => n.keys), [0, 10, 20, null]);
+    t.deepEqual(
+      v.nodes.map((n) => n.up),
+      [true, true, true, false],
+    );
+    t.deepEqual(
+      v.nodes.map((n) => n.keys),
+      [0, 10, 20, null],
+    );
     t.deepEqual(v.nodes[2]!.hints, [{ target: 3, count: 2 }]);
-    t.true(v.opsPerSecond[0]!.some((x) => x !== null && x > 0), 'a rate from the counters');
+    t.true(
+      v.opsPerSecond[0]!.some((x) => x !== null && x > 0),
+      'a rate from the counters',
+    );
     t.false(v.latency, 'no node served a latency histogram');
 
     while (followers.length < DASHBOARD_EVENT_CLIENTS_MAX) followers.push(await follow(d.port));

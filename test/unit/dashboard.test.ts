@@ -60,7 +60,8 @@ test('a quantile comes from the bucket deltas, interpolated inside its bucket', 
     [0.1, 110],
     [Infinity, 110],
   ]);
-  const near = (got: number | null, want: number, what: string): void => void t.true(got !== null && Math.abs(got - want) < 1e-12, `${what}: ${got} ≠ ${want}`);
+  const near = (got: number | null, want: number, what: string): void =>
+    void t.true(got !== null && Math.abs(got - want) < 1e-12, `${what}: ${got} ≠ ${want}`);
   near(quantileBetween(before, after, 0.5), 0.001, 'p50');
   near(quantileBetween(before, after, 0.7), 0.0055, 'p70');
   near(quantileBetween(before, after, 0.99), 0.091, 'p99');
@@ -110,22 +111,36 @@ test('ring arcs: each node owns (previous token, its token], the smallest token 
   t.is(arcs[0]!.from, tokenTurn('\u007f') - 1);
   t.is(arcs[0]!.to, tokenTurn('M'));
   t.is(arcs[3]!.to, 0x7f / 256);
-  t.deepEqual(ringArcs([{ id: 0, token: 'k' }]).map((a) => a.to - a.from), [1], 'one node: the whole circle');
+  t.deepEqual(
+    ringArcs([{ id: 0, token: 'k' }]).map((a) => a.to - a.from),
+    [1],
+    'one node: the whole circle',
+  );
   const close = ringArcs([
     { id: 0, token: 'abcdX' },
     { id: 1, token: 'abcdY' },
   ]);
-  t.deepEqual(close.map((a) => a.to - a.from), [1, 0], 'tokens alike in their first bytes: a sliver, not a second wrap');
+  t.deepEqual(
+    close.map((a) => a.to - a.from),
+    [1, 0],
+    'tokens alike in their first bytes: a sliver, not a second wrap',
+  );
 });
 
 test('ring arcs tile the circle once, each ending where the next begins (property)', (t) => {
   fc.assert(
-    fc.property(fc.uniqueArray(fc.uint8Array({ minLength: 1, maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')), { minLength: 1, maxLength: 12 }), (tokens) => {
-      const arcs = ringArcs(tokens.map((token, id) => ({ id, token })));
-      const total = arcs.reduce((sum, a) => sum + (a.to - a.from), 0);
-      const joined = arcs.every((a, i) => i === 0 || Math.abs(a.from - arcs[i - 1]!.to) < 1e-12);
-      return Math.abs(total - 1) < 1e-9 && joined && arcs.every((a) => a.to >= a.from);
-    }),
+    fc.property(
+      fc.uniqueArray(
+        fc.uint8Array({ minLength: 1, maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')),
+        { minLength: 1, maxLength: 12 },
+      ),
+      (tokens) => {
+        const arcs = ringArcs(tokens.map((token, id) => ({ id, token })));
+        const total = arcs.reduce((sum, a) => sum + (a.to - a.from), 0);
+        const joined = arcs.every((a, i) => i === 0 || Math.abs(a.from - arcs[i - 1]!.to) < 1e-12);
+        return Math.abs(total - 1) < 1e-9 && joined && arcs.every((a) => a.to >= a.from);
+      },
+    ),
   );
   t.pass();
 });
@@ -146,7 +161,13 @@ function nodes(count: number): NodeAddress[] {
 }
 
 function up(reads: number, writes: number, extra: Partial<Extract<NodeReading, { ok: true }>> = {}): NodeReading {
-  return { ok: true, counters: { 'coordinator.reads': reads, 'coordinator.writes': writes, 'store.keys': 7 }, hints: new Map(), downPeers: [], ...extra };
+  return {
+    ok: true,
+    counters: { 'coordinator.reads': reads, 'coordinator.writes': writes, 'store.keys': 7 },
+    hints: new Map(),
+    downPeers: [],
+    ...extra,
+  };
 }
 
 const down: NodeReading = { ok: false, error: 'connection refused' };
