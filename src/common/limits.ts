@@ -35,6 +35,11 @@ export const CONNECTIONS_MAX = 4096;
 /** A connection with no traffic for this long is closed. */
 export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
 
+/** Connections the metrics endpoint serves at once: scrapers are few, and a flood must not cost the node. */
+export const METRICS_CONNECTIONS_MAX = 16;
+/** A metrics request must arrive whole within this, so an idle or slow client cannot hold a connection. */
+export const METRICS_REQUEST_MS_MAX = 10_000;
+
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /**
@@ -177,3 +182,30 @@ export function frameBytesMax(valueBytesMax: number): number {
 
 /** Largest clock offset the clock-skew fault switch (`setClockOffset`, `--clock-offset-ms`) accepts. */
 export const CLOCK_OFFSET_MS_MAX = 3600_000;
+
+/**
+ * The dashboard's history: one sample per node per poll, a poll a second,
+ * so 600 samples are the ten minutes its charts show. Older ones are dropped.
+ */
+export const DASHBOARD_SAMPLES_MAX = 600;
+/** How often the dashboard asks every node for its status. */
+export const DASHBOARD_POLL_INTERVAL_MS = 1000;
+/**
+ * How long the dashboard waits for a node's status (and its metrics) before
+ * showing it down: short enough that a hung node shows down within 5 s of
+ * its last answer, long enough for a busy node to answer.
+ */
+export const DASHBOARD_POLL_TIMEOUT_MS = 2000;
+/** Bytes of a node's /metrics page the dashboard reads; a larger page is not a node's. */
+export const DASHBOARD_METRICS_BYTES_MAX = 4 * 1024 * 1024;
+/** Browsers following the dashboard's live updates at once; more are refused. */
+export const DASHBOARD_EVENT_CLIENTS_MAX = 32;
+/**
+ * Bytes of updates waiting to reach one follower; past it the follower is
+ * dropped (its browser reconnects and starts afresh) instead of buffering
+ * for a tab that stopped reading. An update with ten minutes of charts is
+ * some tens of KB.
+ */
+export const DASHBOARD_EVENT_BACKLOG_BYTES_MAX = 4 * 1024 * 1024;
+/** Divergent keys the dashboard lists after a scan (it counts them all). */
+export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;

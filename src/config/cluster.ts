@@ -7,6 +7,7 @@
  *     "replicationFactor": 3,
  *     "secret": "…",                      // or KV_CLUSTER_SECRET in the environment
  *     "nodes": [ { "id": 0, "host": "127.0.0.1", "port": 9000, "token": "M" }, … ],
+ *                                         // optional per node: "metricsPort" (0: none)
  *     "settings": { "requestTimeoutMs": 2000, … }   // all optional
  *   }
  *
@@ -22,6 +23,22 @@ export interface NodeAddress {
   readonly port: number;
   /** Token as a latin1 string (one char per byte). */
   readonly token: string;
+  /** Where the node serves Prometheus metrics over HTTP, on its host; 0: nowhere. Unset: see metricsPortOf. */
+  readonly metricsPort?: number;
+}
+
+/** A node's metrics port when the cluster file names none: its port plus this. */
+export const METRICS_PORT_OFFSET = 1000;
+
+/**
+ * The port a node serves metrics on, or 0 for none: the cluster file's
+ * `metricsPort`, else the node's port + METRICS_PORT_OFFSET when that is a
+ * port (a node listening above 64535 has no default, rather than a refused file).
+ */
+export function metricsPortOf(node: NodeAddress): number {
+  if (node.metricsPort !== undefined) return node.metricsPort;
+  const port = node.port + METRICS_PORT_OFFSET;
+  return port <= 65535 ? port : 0;
 }
 
 export interface Settings {
@@ -104,7 +121,11 @@ function parseNode(x: unknown, index: number, count: number): NodeAddress {
   const id = integerIn(x.id, 0, count - 1, `${where}.id`);
   if (typeof x.host !== 'string' || x.host === '') throw new ConfigError(`${where}.host must be a host name`);
   const port = integerIn(x.port, 1, 65535, `${where}.port`);
-  return { id, host: x.host, port, token: parseToken(x, where) };
+  const node = { id, host: x.host, port, token: parseToken(x, where) };
+  if (x.metricsPort === undefined) return node;
+  const metricsPort = integerIn(x.metricsPort, 0, 65535, `${where}.metricsPort (0: no metrics)`);
+  if (metricsPort === port) throw new ConfigError(`${where}.metricsPort must differ from its port ${port}`);
+  return { ...node, metricsPort };
 }
 
 function parseSettings(x: unknown): Settings {

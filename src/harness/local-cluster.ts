@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KvClient, NodeAdmin } from '../client/client';
 import { ephemeralPortRange } from '../common/procfs';
-import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
+import { ClusterConfig, loadClusterFile, metricsPortOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
+import { METRICS_PATH } from '../metrics/http';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
@@ -106,8 +107,9 @@ export class LocalCluster {
   static async create(options: LocalClusterOptions = {}): Promise<LocalCluster> {
     const tokens = options.tokens ?? DEFAULT_TOKENS;
     const dir = mkdtempSync(join(options.baseDir ?? tmpdir(), 'ringkv-'));
+    // Each node's metrics port too: port + 1000, the default, may be taken, and is in the ephemeral range more often.
     const ports: number[] = [];
-    while (ports.length < tokens.length) {
+    while (ports.length < 2 * tokens.length) {
       const p = await freePort();
       if (!ports.includes(p)) ports.push(p);
     }
@@ -115,7 +117,13 @@ export class LocalCluster {
     const layout = {
       replicationFactor: options.replicationFactor ?? Math.min(3, tokens.length),
       secret: randomBytes(18).toString('base64url'),
-      nodes: tokens.map((token, id) => ({ id, host: '127.0.0.1', port: ports[id], tokenHex: fromByteString(token).toString('hex') })),
+      nodes: tokens.map((token, id) => ({
+        id,
+        host: '127.0.0.1',
+        port: ports[id],
+        metricsPort: ports[tokens.length + id],
+        tokenHex: fromByteString(token).toString('hex'),
+      })),
       settings: options.settings ?? {},
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });
@@ -257,6 +265,12 @@ export class LocalCluster {
 
   client(options: ConstructorParameters<typeof KvClient>[1] = {}): KvClient {
     return new KvClient(this.config.nodes, { replicationFactor: this.config.replicationFactor, ...options });
+  }
+
+  /** Where node `id` serves its metrics. */
+  metricsUrl(id: number): string {
+    const node = this.config.nodes[id]!;
+    return `http://${node.host}:${metricsPortOf(node)}${METRICS_PATH}`;
   }
 
   admin(id: number, timeoutMs = 3000): NodeAdmin {

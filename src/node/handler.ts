@@ -16,6 +16,7 @@ import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
 import { levelFromCode, LevelName } from '../coordinator/levels';
+import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
 import { toWireError } from '../rpc/errors';
 import { toMutation } from '../rpc/remote-replica';
@@ -45,6 +46,8 @@ export interface HandlerServices {
   setClockOffset(offsetMs: number): number;
   /** A page of the admin dump (entries after `after`, at most `limit`), with hints and counters. */
   dump(after: string | undefined, limit: number): Promise<types.NodeDump>;
+  /** Told of every client request (put, remove, get), for the metrics. */
+  readonly requests: RequestObserver;
 }
 
 function invalid(message: string): KvError {
@@ -106,7 +109,7 @@ export class Handler {
   }
 
   async put(key: Buffer, value: Buffer, level: number): Promise<number> {
-    return wire(() => {
+    return this.observed('put', level, () => {
       const k = checkKey(key);
       const v = checkValue(value, this.services.maxValueBytes);
       return this.services.coordinator.write(k, v, false, checkLevel(level));
@@ -114,7 +117,21 @@ export class Handler {
   }
 
   async remove(key: Buffer, level: number): Promise<number> {
-    return wire(() => this.services.coordinator.write(checkKey(key), '', true, checkLevel(level)));
+    return this.observed('remove', level, () => this.services.coordinator.write(checkKey(key), '', true, checkLevel(level)));
+  }
+
+  /** Like `wire`, and tells the metrics when the client request started and how it ended. */
+  private async observed<T>(op: ClientOp, level: number, body: () => Promise<T>): Promise<T> {
+    const requests = this.services.requests;
+    const startedMs = requests.started();
+    try {
+      const result = await body();
+      requests.finished(op, level, undefined, startedMs);
+      return result;
+    } catch (err) {
+      requests.finished(op, level, err, startedMs);
+      throw toWireError(err);
+    }
   }
 
   /**
@@ -124,18 +141,29 @@ export class Handler {
    * must still come back as a rejected promise, never thrown.
    */
   get(key: Buffer, level: number): Promise<types.ReadResult> | types.ReadResult {
+    const requests = this.services.requests;
+    const startedMs = requests.started();
     let k: string;
     let l: LevelName;
     try {
       k = checkKey(key);
       l = checkLevel(level);
-      if (this.services.coordinator.readsLocally(k, l)) return readResult(this.services.local.getBytes(k));
+      if (this.services.coordinator.readsLocally(k, l)) {
+        const result = readResult(this.services.local.getBytes(k));
+        requests.finished('get', level, undefined, startedMs);
+        return result;
+      }
     } catch (err) {
+      requests.finished('get', level, err, startedMs);
       return Promise.reject(toWireError(err));
     }
     return this.services.coordinator.read(k, l).then(
-      (v) => readResult(v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted }),
+      (v) => {
+        requests.finished('get', level, undefined, startedMs);
+        return readResult(v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted });
+      },
       (err) => {
+        requests.finished('get', level, err, startedMs);
         throw toWireError(err);
       },
     );

@@ -14,12 +14,14 @@ import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
 import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
-import { ClusterConfig, ConfigError } from '../config/cluster';
+import { ClusterConfig, ConfigError, metricsPortOf } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
+import { METRICS_PATH, MetricsServer } from '../metrics/http';
+import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
 import { AntiEntropy } from '../repair/anti-entropy';
@@ -83,6 +85,8 @@ export class KvNode {
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   private readonly server: RpcServer;
+  readonly metrics: NodeMetrics;
+  private readonly metricsServer: MetricsServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly ring: Ring;
   private stopping = false;
@@ -149,6 +153,13 @@ export class KvNode {
     this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
       this.applyReplicated(items),
     );
+    this.metrics = new NodeMetrics({
+      counters: () => this.collector.snapshot(),
+      hintsPending: () => hints.countsByTarget(),
+      peers: peers.map((n) => n.id),
+      isUp,
+    });
+    this.metricsServer = new MetricsServer(this.metrics);
     const self = config.nodes[id]!;
     const handler = new Handler(this.handlerServices());
     this.server = new RpcServer(new ProcessorClass(handler), {
@@ -174,6 +185,7 @@ export class KvNode {
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
+      requests: this.metrics.requests,
     };
   }
 
@@ -227,14 +239,36 @@ export class KvNode {
     const node = new KvNode(config, id, store, hints, db, file, log, options);
     await node.rehintUnsettled();
     await node.server.listen();
+    const metricsAt = await node.serveMetrics();
     node.startBackgroundWork();
     // After listening: purging compacts the log first, which may take a while
     // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
     void node.purgeOldTombstones();
+    const self = config.nodes[id]!;
     node.log(
-      `node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
+      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}, ${metricsAt} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
     );
     return node;
+  }
+
+  /**
+   * Starts the metrics endpoint, unless the cluster file turns it off;
+   * returns where it is, for the start line. A port that is taken stops the
+   * node: it would otherwise run unwatched, and the fix is in the cluster file.
+   */
+  private async serveMetrics(): Promise<string> {
+    const self = this.config.nodes[this.id]!;
+    const port = metricsPortOf(self);
+    if (port === 0) return 'no metrics (metricsPort 0)';
+    try {
+      await this.metricsServer.listen(self.host, port);
+    } catch (err) {
+      await this.stop();
+      throw new ConfigError(
+        `node ${this.id} cannot serve metrics on ${self.host}:${port} (${(err as Error).message}); set nodes[${this.id}].metricsPort in the cluster file to a free port, or 0 for none`,
+      );
+    }
+    return `metrics at http://${self.host}:${port}${METRICS_PATH}`;
   }
 
   /**
@@ -394,6 +428,7 @@ export class KvNode {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    await this.metricsServer.close();
     await this.server.close();
     for (const conn of this.connections.values()) conn.close();
     await this.store.drain();

@@ -29,6 +29,8 @@ function deleteBySeq(seqs: readonly number[]): string {
 
 /** The store's counters that compaction and purge move. */
 export interface CompactionCounters {
+  /** Compactions started (each deletes the whole garbage list, in chunks). */
+  compactions: number;
   rowsCompacted: number;
   tombstonesPurged: number;
   compactionFailures: number;
@@ -71,6 +73,7 @@ export class Compactor {
     // One at a time; a caller that comes during one waits for it, then deletes what is left.
     while (this.running !== null) await this.running.catch(() => 0);
     if (this.garbage.size === 0) return 0;
+    this.counters.compactions++;
     this.running = this.deleteGarbage().finally(() => {
       this.running = null;
     });

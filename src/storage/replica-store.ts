@@ -52,6 +52,7 @@ export class ReplicaStore {
     commits: 0,
     tombstonesPurged: 0,
     rowsCompacted: 0,
+    compactions: 0,
     overloaded: 0,
     compactionFailures: 0,
     commitFailures: 0,

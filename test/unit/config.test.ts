@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ConfigError, DEFAULT_SETTINGS, parseCluster } from '../../src/config/cluster';
+import { ConfigError, DEFAULT_SETTINGS, metricsPortOf, parseCluster } from '../../src/config/cluster';
 import { DEFAULT_TOKENS, defaultLayout } from '../../src/config/layout';
 
 const SECRET = 'file-secret-123';
@@ -107,6 +107,14 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['port 65536', withNode(1, { port: 65536 }), /nodes\[1\]\.port/],
   ['a port as a string', withNode(2, { port: '9002' }), /nodes\[2\]\.port/],
   ['a fractional port', withNode(0, { port: 9000.5 }), /nodes\[0\]\.port/],
+  [
+    'a negative metricsPort',
+    withNode(0, { metricsPort: -1 }),
+    /nodes\[0\]\.metricsPort \(0: no metrics\) must be an integer from 0 to 65535/,
+  ],
+  ['metricsPort 65536', withNode(1, { metricsPort: 65536 }), /nodes\[1\]\.metricsPort/],
+  ['a metricsPort as a string', withNode(2, { metricsPort: '10002' }), /nodes\[2\]\.metricsPort/],
+  ['a metricsPort equal to the port', withNode(3, { metricsPort: 9003 }), /nodes\[3\]\.metricsPort must differ from its port 9003/],
   ['a missing host', withNode(0, {}, ['host']), /nodes\[0\]\.host/],
   ['an empty host', withNode(0, { host: '' }), /nodes\[0\]\.host/],
   ['a missing token', withNode(2, {}, ['token']), /nodes\[2\] needs a "token"/],
@@ -126,6 +134,15 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['a short secret', config({ secret: '1234567' }), /secret of at least 8 characters/],
   ['a secret that is not a string', config({ secret: 12345678 }), /secret of at least 8 characters/],
 ];
+
+test('the metrics port defaults to the port + 1000, may be set per node, and 0 turns it off', (t) => {
+  t.deepEqual(parseCluster(config()).nodes.map(metricsPortOf), [10000, 10001, 10002, 10003]);
+  const c = parseCluster(withNode(1, { metricsPort: 0 }));
+  t.deepEqual(c.nodes.map(metricsPortOf), [10000, 0, 10002, 10003]);
+  t.is(metricsPortOf(parseCluster(withNode(2, { metricsPort: 9500 })).nodes[2]!), 9500);
+  // No default above 64535 (a file that loaded before metrics still loads).
+  t.is(metricsPortOf(parseCluster(withNode(0, { port: 65000 })).nodes[0]!), 0);
+});
 
 for (const [name, raw, message] of errorTable) {
   test(`parseCluster rejects ${name} with a ConfigError`, (t) => {

@@ -11,6 +11,7 @@ import { FRAME_CATEGORIES, FrameGenerator, FuzzFrame, generateFrames, METHODS, p
 import { judgeReply } from '../../src/fuzz/oracle';
 import { Random as FuzzRandom } from '../../src/common/random';
 import { decodeMessage, FrameSplitter, frame, MessageType, ThriftReader, ThriftWriter, TType } from '../../src/fuzz/thrift-wire';
+import { NodeMetrics } from '../../src/metrics/registry';
 import { Handler, HandlerServices } from '../../src/node/handler';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy } from '../../src/repair/anti-entropy';
@@ -201,6 +202,12 @@ test('the reader splits frames, refuses bad lengths before buffering, and decode
   t.throws(() => new ThriftReader(Buffer.from([TType.LIST, 0, 1, TType.BOOL, 0x7f, 0xff, 0xff, 0xff])).struct());
 });
 
+/** Real request metrics, shared by every stub node: every request the fuzzer sends must finish in them. */
+const metrics = new NodeMetrics(
+  { counters: () => ({}), hintsPending: () => new Map(), peers: [], isUp: () => true },
+  { processMetrics: false },
+);
+
 /** The handler's services with every operation succeeding, over a node that holds nothing. */
 function stubServices(): HandlerServices {
   const nodes = ['A', 'H', 'P', 'W'].map((token, id) => ({ id, token }));
@@ -231,6 +238,7 @@ function stubServices(): HandlerServices {
     heardFrom: () => undefined,
     setClockOffset: () => 1,
     dump: async () => new types.NodeDump({ id: 0, entries: [], hints: [], counters: {} as never, downPeers: [], more: false }),
+    requests: metrics.requests,
   };
 }
 
@@ -285,6 +293,7 @@ test('every frame gets what its expect says from the real processor and handler'
   }
   for (const e of ['ok', 'invalid', 'unauthorized', 'unknown-method', 'close', 'any'])
     t.true((counts[e] ?? 0) > 20, `few "${e}": ${JSON.stringify(counts)}`);
+  t.is(metrics.requests.inFlight, 0, 'every client request the handler started was counted as finished');
 });
 
 test('a generated ping decodes through the generated processor to the same payload', async (t) => {

@@ -1,0 +1,220 @@
+/**
+ * A node's Prometheus metrics. Nearly every number already exists as a node
+ * counter (common/counters.ts): they are read once per scrape and handed to
+ * prom-client through `collect` callbacks, so serving metrics adds no work
+ * to any hot path. Only client requests are counted as they happen
+ * (requests.ts), since their labels and latencies exist nowhere else.
+ *
+ * Names follow Prometheus conventions: the `ringkv_` prefix, base units,
+ * `_total` for counters, and labels with few values (op, level, outcome, a
+ * node id), never a key. The process and runtime metrics (memory, event-loop
+ * lag, GC) are prom-client's defaults, under their usual names.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { assert } from '../common/assert';
+import { RequestMetrics } from './requests';
+
+/** What the metrics read from a node at scrape time. */
+export interface MetricsSource {
+  /** The node's counters, `namespace.name` → value (CounterCollector.snapshot). */
+  counters(): Readonly<Record<string, number>>;
+  /** Hints waiting per target node. */
+  hintsPending(): ReadonlyMap<number, number>;
+  /** The other nodes of the cluster. */
+  readonly peers: readonly number[];
+  /** Whether the failure detector holds a peer up. */
+  isUp(peer: number): boolean;
+}
+
+/**
+ * A metric read from node counters: one counter name, or one per value of
+ * `label` (a fixed set, so the label stays bounded).
+ */
+interface FromCounters {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly from: string | { readonly label: string; readonly values: Readonly<Record<string, string>> };
+}
+
+const counter = (name: string, from: FromCounters['from'], help: string): FromCounters => ({ name, help, type: 'counter', from });
+const gauge = (name: string, from: FromCounters['from'], help: string): FromCounters => ({ name, help, type: 'gauge', from });
+
+/** Every metric taken from the node counters; the integration test checks each against a live node. */
+export const FROM_COUNTERS: readonly FromCounters[] = [
+  counter(
+    'ringkv_read_repairs_total',
+    'coordinator.readRepairs',
+    'Replicas brought up to date by QUORUM and ALL reads that found them behind.',
+  ),
+  counter('ringkv_hints_stored_total', 'hints.hintsStored', 'Hints stored for replicas that were down or did not acknowledge a write.'),
+  counter('ringkv_hints_delivered_total', 'hints.hintsDelivered', 'Hints delivered to their target and deleted.'),
+  counter(
+    'ringkv_hints_dropped_total',
+    'hints.hintsDropped',
+    'Hints given up: older than the hint window, or refused because the hint queue was full.',
+  ),
+  counter('ringkv_hint_write_errors_total', 'hints.hintWriteErrors', 'Hints lost because writing them to disk failed.'),
+  counter('ringkv_anti_entropy_steps_total', 'antiEntropy.syncSteps', 'Anti-entropy steps (one page of keys compared with one peer).'),
+  counter('ringkv_anti_entropy_passes_total', 'antiEntropy.syncPasses', 'Complete anti-entropy passes over the key space with a peer.'),
+  counter('ringkv_anti_entropy_errors_total', 'antiEntropy.syncErrors', 'Anti-entropy steps that failed.'),
+  counter(
+    'ringkv_anti_entropy_keys_total',
+    { label: 'direction', values: { received: 'antiEntropy.syncReceived', sent: 'antiEntropy.syncSent' } },
+    'Keys anti-entropy found different from a peer: newer versions received from it, or sent to it.',
+  ),
+  counter('ringkv_log_commits_total', 'store.commits', 'Group commits to the append-only log.'),
+  counter('ringkv_log_rows_committed_total', 'store.rowsCommitted', 'Rows appended to the log.'),
+  counter('ringkv_log_compactions_total', 'store.compactions', 'Compactions of the log.'),
+  counter('ringkv_log_rows_compacted_total', 'store.rowsCompacted', 'Superseded log rows deleted by compaction.'),
+  gauge('ringkv_log_garbage_rows', 'store.garbageRows', 'Log rows holding superseded versions, waiting for compaction.'),
+  gauge(
+    'ringkv_log_unsettled_rows',
+    'store.unsettledRows',
+    'Log rows of writes whose other replicas have not acknowledged or been hinted yet.',
+  ),
+  counter('ringkv_tombstones_purged_total', 'store.tombstonesPurged', 'Tombstones purged after the grace period.'),
+  counter('ringkv_store_overloaded_total', 'store.overloaded', 'Writes refused because too many were waiting for the disk.'),
+  gauge('ringkv_keys', 'store.keys', 'Keys this replica holds, tombstones included.'),
+  gauge('ringkv_memtable_arena_bytes', 'store.arenaBytes', 'Bytes of the arena holding the values in memory.'),
+  gauge('ringkv_memtable_arena_live_bytes', 'store.arenaLiveBytes', 'Bytes of the arena holding current values.'),
+  gauge('ringkv_connections_open', 'server.connectionsOpen', 'Open client and internode connections to this node.'),
+  counter('ringkv_connections_accepted_total', 'server.connectionsAccepted', 'Connections accepted.'),
+  counter(
+    'ringkv_connections_rejected_total',
+    'server.connectionsRejected',
+    'Connections refused because the node had as many as it takes.',
+  ),
+  counter('ringkv_frames_refused_total', 'server.badFrames', 'Frames refused as malformed or oversize (the connection is closed).'),
+  counter('ringkv_slow_readers_cut_total', 'server.slowReadersCut', 'Connections closed because their client did not read its replies.'),
+  counter('ringkv_unauthorized_calls_total', 'handler.unauthorized', 'Internode and admin calls refused for a wrong cluster secret.'),
+  counter(
+    'ringkv_internode_calls_total',
+    { label: 'call', values: { replicate: 'peers.replicateCalls', read_local: 'peers.readLocalCalls' } },
+    'Internode calls sent; each carries several items when requests are coalesced.',
+  ),
+  counter(
+    'ringkv_internode_items_total',
+    { label: 'call', values: { replicate: 'peers.replicateItems', read_local: 'peers.readLocalItems' } },
+    'Mutations and reads carried by internode calls.',
+  ),
+  counter(
+    'ringkv_peer_transitions_total',
+    { label: 'to', values: { up: 'node.peersUp', down: 'node.peersDown' } },
+    'Peers seen to come up or go down.',
+  ),
+  counter(
+    'ringkv_rehinted_at_start_total',
+    'node.rehintedAtStart',
+    'Versions hinted again at start: unsettled writes of the previous run.',
+  ),
+];
+
+/**
+ * Counters of failures no caller sees (compactions, commits, hint writes and
+ * replays, hint expiry, tombstone purges, anti-entropy steps): every node
+ * counter named `namespace.<kind>Failures` or `namespace.<kind>Errors`. The
+ * kinds are names in the code, so the label set is bounded.
+ */
+const FAILURE_COUNTER = /^[a-zA-Z]+\.([a-zA-Z]+?)(?:Failures|Errors)$/;
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly requests: RequestMetrics;
+  /** The node counters of the scrape under way: read once for all the metrics. */
+  private counters: Readonly<Record<string, number>> = {};
+
+  constructor(
+    private readonly source: MetricsSource,
+    options: { readonly processMetrics: boolean } = { processMetrics: true },
+  ) {
+    this.requests = new RequestMetrics(this.registry);
+    for (const m of FROM_COUNTERS) this.addFromCounters(m);
+    this.addNodeState();
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The exposition text; reads the node's counters once. */
+  async text(): Promise<string> {
+    this.counters = this.source.counters();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private read(name: string): number {
+    const v = this.counters[name];
+    assert(v !== undefined, `a node counter "${name}" for the metrics`);
+    return v;
+  }
+
+  private addFromCounters(m: FromCounters): void {
+    const read = (name: string): number => this.read(name);
+    const { from } = m;
+    const labelNames = typeof from === 'string' ? [] : [from.label];
+    const fill = (set: (labels: Record<string, string>, value: number) => void): void => {
+      if (typeof from === 'string') set({}, read(from));
+      else for (const [value, name] of Object.entries(from.values)) set({ [from.label]: value }, read(name));
+    };
+    const base = { name: m.name, help: m.help, labelNames, registers: [this.registry] };
+    if (m.type === 'gauge') {
+      new Gauge({
+        ...base,
+        collect() {
+          fill((labels, v) => this.set(labels, v));
+        },
+      });
+      return;
+    }
+    new Counter({
+      ...base,
+      collect() {
+        this.reset();
+        fill((labels, v) => this.inc(labels, v));
+      },
+    });
+  }
+
+  /** Per-peer and per-kind series: hints pending per target, peers up, background failures. */
+  private addNodeState(): void {
+    const { source } = this;
+    const registers = [this.registry];
+    const counters = (): Readonly<Record<string, number>> => this.counters;
+    new Gauge({
+      name: 'ringkv_hints_pending',
+      help: 'Hints waiting to be delivered, per target node.',
+      labelNames: ['target'],
+      registers,
+      collect() {
+        this.reset();
+        // Every peer, at zero too: an alert on a target's hints must not see the series vanish.
+        const pending = source.hintsPending();
+        for (const peer of source.peers) this.set({ target: String(peer) }, pending.get(peer) ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ringkv_peer_up',
+      help: 'Whether this node holds a peer up (1) or down (0).',
+      labelNames: ['peer'],
+      registers,
+      collect() {
+        for (const peer of source.peers) this.set({ peer: String(peer) }, source.isUp(peer) ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'ringkv_background_failures_total',
+      help: 'Failures of work that has no caller to answer (compaction, commit, hint write and replay, hint expiry, tombstone purge, sync), by kind.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [name, v] of Object.entries(counters())) {
+          const kind = FAILURE_COUNTER.exec(name)?.[1];
+          if (kind !== undefined) this.inc({ kind }, v);
+        }
+      },
+    });
+  }
+}
