@@ -8,7 +8,7 @@
 import { NodeAdmin } from './client';
 import { displayBytes, fromByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
-import { ClusterConfig } from '../config/cluster';
+import { ClusterConfig, metricsUrlOf } from '../config/cluster';
 import { int64ToNumber, types } from '../rpc/thrift';
 
 /** How long status waits for each node: a node slower than this is shown as down. */
@@ -31,6 +31,8 @@ export interface NodeStatus {
   readonly ownership: number;
   /** Hints held for other nodes. */
   readonly hints: number;
+  /** Where the node serves Prometheus metrics (null: nowhere). */
+  readonly metrics: string | null;
   readonly counters: Readonly<Record<string, number>>;
 }
 
@@ -58,7 +60,13 @@ export function ownershipShares(keys: readonly number[], rf: number): number[] {
 
 async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeStatus, 'ownership'>> {
   const n = config.nodes[id]!;
-  const base = { id, address: `${n.host}:${n.port}`, state: 'NORMAL' as const, token: displayBytes(fromByteString(n.token)) };
+  const base = {
+    id,
+    address: `${n.host}:${n.port}`,
+    state: 'NORMAL' as const,
+    token: displayBytes(fromByteString(n.token)),
+    metrics: metricsUrlOf(n),
+  };
   const admin = new NodeAdmin(n, config.secret, STATUS_TIMEOUT_MS);
   try {
     const dump = await admin.status();

@@ -41,6 +41,15 @@ export function metricsPortOf(node: NodeAddress): number {
   return port <= 65535 ? port : 0;
 }
 
+/** The HTTP path of a node's Prometheus metrics. */
+export const METRICS_PATH = '/metrics';
+
+/** Where a node serves its metrics, or null when it serves none. */
+export function metricsUrlOf(node: NodeAddress): string | null {
+  const port = metricsPortOf(node);
+  return port === 0 ? null : `http://${node.host.includes(':') ? `[${node.host}]` : node.host}:${port}${METRICS_PATH}`;
+}
+
 export interface Settings {
   /** How long a coordinator waits for a level to be reached. */
   readonly requestTimeoutMs: number;

@@ -9,7 +9,7 @@ import { NodeAdmin } from '../client/client';
 import { closeAll, openAll, walk } from '../client/inspect';
 import { DASHBOARD_METRICS_BYTES_MAX, DASHBOARD_POLL_TIMEOUT_MS } from '../common/limits';
 import { ClusterConfig, metricsPortOf, NodeAddress } from '../config/cluster';
-import { METRICS_PATH } from '../metrics/http';
+import { METRICS_PATH } from '../config/cluster';
 import { int64ToNumber } from '../rpc/thrift';
 import { histogramBuckets } from './derive';
 import { NodeFetchers, NodeReading } from './poller';

@@ -15,7 +15,7 @@ import { KvClient, NodeAdmin } from '../client/client';
 import { ephemeralPortRange } from '../common/procfs';
 import { ClusterConfig, loadClusterFile, metricsPortOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
-import { METRICS_PATH } from '../metrics/http';
+import { METRICS_PATH } from '../config/cluster';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');

@@ -7,8 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { METRICS_CONNECTIONS_MAX, METRICS_REQUEST_MS_MAX } from '../common/limits';
-
-export const METRICS_PATH = '/metrics';
+import { METRICS_PATH } from '../config/cluster';
 
 /** What the server serves: the exposition text and its content type. */
 export interface MetricsText {

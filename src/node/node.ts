@@ -14,13 +14,13 @@ import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
 import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
-import { ClusterConfig, ConfigError, metricsPortOf } from '../config/cluster';
+import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
-import { METRICS_PATH, MetricsServer } from '../metrics/http';
+import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
@@ -268,7 +268,7 @@ export class KvNode {
         `node ${this.id} cannot serve metrics on ${self.host}:${port} (${(err as Error).message}); set nodes[${this.id}].metricsPort in the cluster file to a free port, or 0 for none`,
       );
     }
-    return `metrics at http://${self.host}:${port}${METRICS_PATH}`;
+    return `metrics at ${metricsUrlOf(self)}`;
   }
 
   /**

@@ -208,12 +208,24 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.is(status.code, 0, status.stderr);
     const st = JSON.parse(status.stdout);
     t.is(st.replicationFactor, 3);
-    t.deepEqual(Object.keys(st.nodes[0]).sort(), ['address', 'bytes', 'hints', 'id', 'keys', 'ownership', 'state', 'token', 'up']);
+    t.deepEqual(Object.keys(st.nodes[0]).sort(), [
+      'address',
+      'bytes',
+      'hints',
+      'id',
+      'keys',
+      'metrics',
+      'ownership',
+      'state',
+      'token',
+      'up',
+    ]);
     for (const [i, n] of st.nodes.entries()) {
       t.true(n.up && n.state === 'NORMAL', `node ${i} is up and NORMAL`);
       t.is(n.keys, report.nodes[i].keys, 'status counts the keys the inspector lists');
       t.true(n.bytes > 0, 'its data file has bytes');
       t.true(n.ownership > 0 && n.ownership <= 1);
+      t.regex(n.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     }
     t.is(
       st.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0),
