@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { Arena, ArenaOwner } from '../../src/storage/arena';
-import { Gen, seedNote, testSeed } from './prng';
+import { byteString } from './arbitraries';
+import { fcParams } from './fc-params';
 
 /** An owner that remembers where each of its records is, as the memtable does. */
 function owners(): ArenaOwner & { current: Map<number, number> } {
@@ -10,6 +13,12 @@ function owners(): ArenaOwner & { current: Map<number, number> } {
 
 const SLAB = 256;
 
+/** Values for 5 to 40 ids, then 1 to 120 overwrites of random ids (an index taken modulo the ids) while the arena is pinned. */
+const run = fc.record({
+  initial: fc.array(byteString(0, 40), { minLength: 5, maxLength: 40, size: 'max' }),
+  pinned: fc.array(fc.tuple(fc.nat(), byteString(0, 40)), { minLength: 1, maxLength: 120, size: 'max' }),
+});
+
 /**
  * Frees that waited for unpin() can leave several dead records in one slab.
  * Unpinning must count all of them dead before it compacts any slab: a slab
@@ -17,10 +26,8 @@ const SLAB = 256;
  * arena's "a compacted slab holds no live record" assertion (a node crashed
  * with it under a write load while anti-entropy sorted its keys).
  */
-test('unpin applies every waiting free before compacting, and keeps every current record', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  for (let round = 0; round < 200; round++) {
+test('property: unpin applies every waiting free before compacting, and keeps every current record', (t) => {
+  const property = fc.property(run, ({ initial, pinned }) => {
     const o = owners();
     const a = new Arena(o, SLAB);
     const values = new Map<number, string>();
@@ -30,18 +37,18 @@ test('unpin applies every waiting free before compacting, and keeps every curren
       values.set(id, value);
       if (old !== undefined) a.free(old);
     };
-    const ids = g.int(5, 40);
-    for (let id = 0; id < ids; id++) write(id, g.bytes(0, 40));
+    initial.forEach((value, id) => write(id, value));
     a.pin();
-    for (let n = g.int(1, 3 * ids); n > 0; n--) write(g.int(0, ids - 1), g.bytes(0, 40));
-    t.notThrows(() => a.unpin(), `${seedNote(seed)}: round ${round}`);
+    for (const [pick, value] of pinned) write(pick % initial.length, value);
+    a.unpin();
     let live = 0;
     for (const [id, value] of values) {
       const loc = o.current.get(id)!;
-      t.is(a.key(loc), `k${id}`, `${seedNote(seed)}: round ${round}: key of ${id}`);
-      t.is(a.value(loc), value, `${seedNote(seed)}: round ${round}: value of ${id}`);
+      assert.equal(a.key(loc), `k${id}`, `key of ${id}`);
+      assert.equal(a.value(loc), value, `value of ${id}`);
       live += 12 + `k${id}`.length + value.length;
     }
-    t.is(a.liveBytes, live, `${seedNote(seed)}: round ${round}: live bytes`);
-  }
+    assert.equal(a.liveBytes, live, 'live bytes');
+  });
+  t.notThrows(() => fc.assert(property, fcParams(200)));
 });

@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { COMPACT_GARBAGE_ROWS_MIN, GARBAGE_BUCKET_SEQS } from '../../src/common/limits';
-import { compactionDue } from '../../src/storage/compaction';
 import { GarbageRows } from '../../src/storage/garbage';
-import { Gen, seedNote, testSeed } from './prng';
+import { compactionDue } from '../../src/storage/compaction';
+import { fcParams } from './fc-params';
 
 const B = GARBAGE_BUCKET_SEQS;
 
@@ -21,12 +23,19 @@ test('take yields every seq once, in ascending runs of one bucket each, and empt
   t.deepEqual([...g.take()], []);
 });
 
-test('a bucket grows to hold every seq of its stretch, whatever order they come in', (t) => {
-  const g = new GarbageRows();
-  const seqs = new Gen(7).shuffle(Array.from({ length: B }, (_, i) => B + i));
-  for (const s of seqs) g.add(s);
-  g.add(5 * B); // a bucket of one after it
-  t.deepEqual([...g.take()], [Array.from({ length: B }, (_, i) => B + i), [5 * B]]);
+test('property: a bucket grows to hold every seq of its stretch, whatever order they come in', (t) => {
+  const stretch = Array.from({ length: B }, (_, i) => B + i);
+  // Often the whole stretch, the most a bucket holds; otherwise its first n seqs, so that a failure can shrink.
+  const seqs = fc
+    .oneof({ withCrossShrink: true }, fc.integer({ min: 1, max: B }), fc.constant(B))
+    .chain((n) => fc.shuffledSubarray(stretch.slice(0, n), { minLength: n, maxLength: n }));
+  const property = fc.property(seqs, (order) => {
+    const g = new GarbageRows();
+    for (const s of order) g.add(s);
+    g.add(5 * B); // a bucket of one after it
+    assert.deepEqual([...g.take()], [stretch.slice(0, order.length), [5 * B]]);
+  });
+  t.notThrows(() => fc.assert(property, fcParams(20)));
 });
 
 test('seqs added while a take is under way wait for the next take', (t) => {
@@ -44,26 +53,32 @@ test('seqs added while a take is under way wait for the next take', (t) => {
 });
 
 test('property: a take gives back exactly the seqs added, sorted, each run inside one bucket', (t) => {
-  const seed = testSeed();
-  const gen = new Gen(seed);
-  for (let round = 0; round < 50; round++) {
+  // Seqs far past 2^31 too: a node's log numbers rows for as long as it lives.
+  const added = fc.record({
+    base: fc.constantFrom(0, 2 ** 33),
+    offsets: fc.array(fc.integer({ min: 0, max: 20 * B }), { maxLength: 3000, size: 'max' }),
+  });
+  const property = fc.property(added, ({ base, offsets }) => {
     const g = new GarbageRows();
-    // Seqs far past 2^31 too: a node's log numbers rows for as long as it lives.
-    const base = gen.bool(0.3) ? 2 ** 33 : 0;
-    const added = Array.from({ length: gen.int(0, 3000) }, () => base + gen.int(0, 20 * B));
-    for (const s of added) g.add(s);
+    const seqs = offsets.map((o) => base + o);
+    for (const s of seqs) g.add(s);
     const runs = [...g.take()];
-    const flat = runs.flat();
-    t.deepEqual(
-      flat,
-      [...added].sort((a, b) => a - b),
-      seedNote(seed),
+    assert.deepEqual(
+      runs.flat(),
+      [...seqs].sort((a, b) => a - b),
+      'every seq once, in order',
     );
     for (const run of runs) {
-      t.true(run.length > 0, seedNote(seed));
-      t.is(Math.floor(run[0]! / B), Math.floor(run[run.length - 1]! / B), seedNote(seed));
+      assert.ok(run.length > 0, 'no empty run');
+      assert.equal(
+        Math.floor(run[0]! / B),
+        Math.floor(run[run.length - 1]! / B),
+        `run from ${run[0]} to ${run[run.length - 1]} in one bucket`,
+      );
     }
-  }
+    assert.equal(g.size, 0, 'the list is empty after a take');
+  });
+  t.notThrows(() => fc.assert(property, fcParams(50)));
 });
 
 test('a compaction is due once superseded rows are as many as the live rows, and never below the minimum', (t) => {

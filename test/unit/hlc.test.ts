@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { CLOCK_AHEAD_MS_MAX, HybridClock, TIMESTAMP_MAX, wallClockMicros } from '../../src/clock/hlc';
-import { Gen, seedNote, testSeed } from './prng';
+import { fcParams } from './fc-params';
 
 /** A physical clock driven by hand. */
 function manualClock(start: number): { set(us: number): void; clock: HybridClock } {
@@ -88,35 +90,40 @@ test('observe() ignores timestamps too far ahead of the physical clock, accepts 
   t.false(m.clock.plausible(-1), 'negative timestamps are not plausible');
 });
 
+/** One step of the property below: the physical clock moves, or a peer's timestamp arrives. */
+type ClockMove = { kind: 'back' | 'forward'; us: number } | { kind: 'still' } | { kind: 'observe'; offsetUs: number };
+
+const clockMove: fc.Arbitrary<ClockMove> = fc.oneof(
+  fc.record({ kind: fc.constant('back' as const), us: fc.integer({ min: 0, max: 5000 }) }),
+  fc.record({ kind: fc.constant('forward' as const), us: fc.integer({ min: 0, max: 5000 }) }),
+  fc.record({ kind: fc.constant('still' as const) }),
+  fc.record({ kind: fc.constant('observe' as const), offsetUs: fc.integer({ min: -10_000, max: 10_000 }) }),
+);
+
 test('property: readings strictly increase and exceed all observed timestamps under random clock moves', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  let physical = 1_000_000;
-  const clock = new HybridClock(() => physical);
-  let last = -1;
-  let maxObserved = 0;
-  const failures: string[] = [];
-  for (let i = 0; i < 5000 && failures.length < 5; i++) {
-    const move = g.int(0, 3);
-    if (move === 0)
-      physical -= g.int(0, 5000); // backwards
-    else if (move === 1)
-      physical += g.int(0, 5000); // forwards
-    // move 2: stands still
-    else if (move === 3) {
-      const ts = physical + g.int(-10_000, 10_000);
-      clock.observe(ts);
-      maxObserved = Math.max(maxObserved, ts);
-      continue;
+  const property = fc.property(fc.array(clockMove, { maxLength: 100, size: 'max' }), (moves) => {
+    let physical = 1_000_000;
+    const clock = new HybridClock(() => physical);
+    let last = -1;
+    let maxObserved = 0;
+    for (const [step, move] of moves.entries()) {
+      if (move.kind === 'observe') {
+        const ts = physical + move.offsetUs;
+        clock.observe(ts);
+        maxObserved = Math.max(maxObserved, ts);
+        continue;
+      }
+      if (move.kind === 'back') physical -= move.us;
+      if (move.kind === 'forward') physical += move.us;
+      const r = clock.now();
+      assert.ok(Number.isInteger(r), `step ${step}: reading ${r} not an integer`);
+      assert.ok(r > last, `step ${step}: reading ${r} not above the previous one, ${last}`);
+      assert.ok(r > maxObserved, `step ${step}: reading ${r} not above the largest observed, ${maxObserved}`);
+      assert.ok(r >= physical, `step ${step}: reading ${r} below the physical clock, ${physical}`);
+      last = r;
     }
-    const r = clock.now();
-    if (!(r > last)) failures.push(`step ${i}: reading ${r} not above previous ${last}`);
-    if (!(r > maxObserved) && maxObserved > 0) failures.push(`step ${i}: reading ${r} not above observed ${maxObserved}`);
-    if (r < Math.floor(physical)) failures.push(`step ${i}: reading ${r} below physical ${physical}`);
-    if (!Number.isInteger(r)) failures.push(`step ${i}: reading ${r} not an integer`);
-    last = r;
-  }
-  t.deepEqual(failures, [], seedNote(seed));
+  });
+  t.notThrows(() => fc.assert(property, fcParams(100)));
 });
 
 /** Runs `fn` with Date.now pinned to `ms` (synchronously, so no other test can see it). */

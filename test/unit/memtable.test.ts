@@ -1,8 +1,11 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../../src/common/limits';
 import { HASH_SPACE, hashKey } from '../../src/partitioner/hash';
 import { Memtable, Stored } from '../../src/storage/memtable';
-import { Gen, seedNote, testSeed } from './prng';
+import { byteString } from './arbitraries';
+import { fcParams } from './fc-params';
 
 const v = (ts: number, value = `v${ts}`, deleted = false) => ({ value, ts, deleted });
 
@@ -95,55 +98,65 @@ const SLAB = 256;
 const byKey = (a: [string, Stored], b: [string, Stored]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 const recordBytes = (k: string, value: string): number => 12 + k.length + value.length;
 
+/** One step on a memtable: a delete, or a set of a record that mostly fits a slab four times over and now and then is larger than a slab. */
+type MemtableOp = { key: string; probe: string } & ({ kind: 'delete' } | { kind: 'set'; value: string; ts: number; deleted: boolean });
+
+const setOp = (value: fc.Arbitrary<string>): fc.Arbitrary<MemtableOp> =>
+  fc.record({
+    kind: fc.constant('set' as const),
+    key: byteString(0, 6),
+    probe: byteString(0, 6),
+    value,
+    ts: fc.integer({ min: 0, max: 2 ** 40 }),
+    deleted: fc.boolean(),
+  });
+
+const memtableOp: fc.Arbitrary<MemtableOp> = fc.oneof(
+  { weight: 20, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: byteString(0, 6), probe: byteString(0, 6) }) },
+  { weight: 77, arbitrary: setOp(byteString(0, SLAB / 4 - 12 - 6)) },
+  { weight: 3, arbitrary: setOp(byteString(SLAB, 2 * SLAB)) },
+);
+
 /**
  * Random sets, overwrites and deletes on a tiny slab size (so slabs fill,
  * compact and recycle all the time), checked against a Map after every step.
  */
 test('property: a memtable agrees with a Map, and holds at most its live bytes / ARENA_SLAB_LIVE_MIN plus a few slabs', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  const m = new Memtable(SLAB);
-  const model = new Map<string, Stored>();
-  let seq = 0;
-  for (let step = 0; step < 4000; step++) {
-    const key = g.bytes(0, 6);
-    const r = g.rand();
-    if (r < 0.2) {
-      m.delete(key);
-      model.delete(key);
-    } else {
-      // Mostly records that fit a slab four times over; a few larger than a slab.
-      const value = r < 0.23 ? g.bytes(SLAB, 2 * SLAB) : g.bytes(0, SLAB / 4 - 12 - 6);
-      const stored = { value, ts: g.int(0, 2 ** 40), deleted: g.bool(0.1), seq: ++seq };
-      m.set(key, stored, stored.seq);
-      model.set(key, stored);
+  const property = fc.property(fc.array(memtableOp, { maxLength: 200, size: 'max' }), (ops) => {
+    const m = new Memtable(SLAB);
+    const model = new Map<string, Stored>();
+    for (const [step, op] of ops.entries()) {
+      if (op.kind === 'delete') {
+        m.delete(op.key);
+        model.delete(op.key);
+      } else {
+        const stored = { value: op.value, ts: op.ts, deleted: op.deleted, seq: step + 1 };
+        m.set(op.key, stored, stored.seq);
+        model.set(op.key, stored);
+      }
+      assert.deepEqual(m.get(op.probe), model.get(op.probe), `step ${step}: get of the probe`);
+      assert.deepEqual(m.get(op.key), model.get(op.key), `step ${step}: get of the key written`);
+      const bytes = m.getBytes(op.key);
+      const want = model.get(op.key);
+      assert.deepEqual(
+        bytes && { ...bytes, value: bytes.value.toString('latin1') },
+        want && { value: want.value, ts: want.ts, deleted: want.deleted },
+        `step ${step}: getBytes`,
+      );
     }
-    const probe = g.bytes(0, 6);
-    t.deepEqual(m.get(probe), model.get(probe), `${seedNote(seed)}: step ${step}: get`);
-    t.deepEqual(m.get(key), model.get(key), `${seedNote(seed)}: step ${step}: get of the key written`);
-    const bytes = m.getBytes(key);
-    const want = model.get(key);
-    t.deepEqual(
-      bytes && { ...bytes, value: bytes.value.toString('latin1') },
-      want && { value: want.value, ts: want.ts, deleted: want.deleted },
-      `${seedNote(seed)}: step ${step}: getBytes`,
-    );
-  }
-  t.is(m.size, model.size, `${seedNote(seed)}: size`);
-  const sortedModel = [...model.keys()].sort();
-  t.deepEqual(m.keysBetween(undefined, undefined, model.size + 1), sortedModel, `${seedNote(seed)}: keys in order`);
-  t.deepEqual([...m.entries()].sort(byKey), [...model].sort(byKey), `${seedNote(seed)}: entries`);
-  let live = 0;
-  for (const [k, e] of model) live += recordBytes(k, e.value);
-  t.is(m.arenaLiveBytes, live, `${seedNote(seed)}: live bytes`);
-  t.true(
-    m.arenaBytes <= live / ARENA_SLAB_LIVE_MIN + (ARENA_SPARE_SLABS_MAX + 1) * SLAB,
-    `${seedNote(seed)}: held ${m.arenaBytes} for ${live} live`,
-  );
-  for (const k of model.keys()) m.delete(k);
-  t.is(m.size, 0);
-  t.is(m.arenaLiveBytes, 0);
-  t.true(m.arenaBytes <= (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${seedNote(seed)}: everything freed`);
+    assert.equal(m.size, model.size, 'size');
+    assert.deepEqual(m.keysBetween(undefined, undefined, model.size + 1), [...model.keys()].sort(), 'keys in order');
+    assert.deepEqual([...m.entries()].sort(byKey), [...model].sort(byKey), 'entries');
+    let live = 0;
+    for (const [k, e] of model) live += recordBytes(k, e.value);
+    assert.equal(m.arenaLiveBytes, live, 'live bytes');
+    assert.ok(m.arenaBytes <= live / ARENA_SLAB_LIVE_MIN + (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `held ${m.arenaBytes} for ${live} live`);
+    for (const k of model.keys()) m.delete(k);
+    assert.equal(m.size, 0, 'empty');
+    assert.equal(m.arenaLiveBytes, 0, 'no live bytes');
+    assert.ok(m.arenaBytes <= (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${m.arenaBytes} held once everything is freed`);
+  });
+  t.notThrows(() => fc.assert(property, fcParams(40)));
 });
 
 // Serial: it counts event-loop turns, which the synchronous tests of this file would hold up if they ran meanwhile.
@@ -234,59 +247,90 @@ function hashRange(m: Memtable, from: number, to: number, max: number): { keys: 
   return { keys: [...r.keys].sort((a, b) => hashKey(a) - hashKey(b) || (a < b ? -1 : 1)), end: r.end };
 }
 
+/** Keys hashed into the last few home positions, so that their run wraps past the index's end: 30 for each of up to 3 rounds. */
+const topKeys: string[] = [];
+for (let i = 0; topKeys.length < 90; i++) if (hashKey(`top-${i}`) >= HASH_SPACE - 2 ** 22) topKeys.push(`top-${i}`);
+
+/**
+ * A hash range to ask for: a small one anywhere, one around the top of the
+ * space (runs wrap there), or the whole space; `max` a few keys, or none
+ * (undefined: more than the memtable holds).
+ */
+const hashProbe = fc.record({
+  range: fc.oneof(
+    fc
+      .record({ from: fc.integer({ min: 0, max: HASH_SPACE - 1 }), widthLog2: fc.integer({ min: 0, max: 32 }), width: fc.maxSafeNat() })
+      .map(({ from, widthLog2, width }) => ({
+        from,
+        to: Math.min(HASH_SPACE, from + 1 + (width % 2 ** widthLog2)),
+      })),
+    fc.integer({ min: 1, max: 2 ** 24 }).map((below) => ({ from: HASH_SPACE - below, to: HASH_SPACE })),
+    fc.constant({ from: 0, to: HASH_SPACE }),
+  ),
+  max: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined, freq: 2 }),
+});
+
+/**
+ * A round: writes of random keys, each write deleting the oldest key instead
+ * while the memtable holds more than `target` keys, half the time; then up to
+ * 30 keys whose runs wrap; then probes, and a walk through the whole space in
+ * pages of `pageMax`. Rounds of different targets take the index up and down
+ * through several sizes, and many deletes exercise its backward shifts.
+ */
+const hashRound = fc.record({
+  target: fc.integer({ min: 0, max: 3000 }),
+  writes: fc.array(fc.tuple(byteString(0, 5), fc.boolean()), { maxLength: 2000, size: 'max' }),
+  wrapping: fc.integer({ min: 0, max: 30 }),
+  probes: fc.array(hashProbe, { maxLength: 40, size: 'max' }),
+  pageMax: fc.integer({ min: 1, max: 500 }),
+});
+
 test('property: keysInHashRange finds exactly the keys of a hash range, cut at a hash boundary past max', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  const m = new Memtable();
-  const model = new Set<string>();
-  // Up and down through several index sizes; many deletes exercise the index's backward shifts.
-  for (let round = 0; round < 6; round++) {
-    const target = g.int(0, 5000);
-    for (let step = 0; step < 3000; step++) {
-      const key = g.bytes(0, 5);
-      if (model.size > target && g.bool(0.7)) {
-        const gone = model.values().next().value as string;
-        m.delete(gone);
-        model.delete(gone);
-      } else {
-        m.set(key, v(step + 1), step + 1);
+  const property = fc.property(fc.array(hashRound, { minLength: 1, maxLength: 3 }), (rounds) => {
+    const m = new Memtable();
+    const model = new Set<string>();
+    let seq = 0;
+    for (const [round, { target, writes, wrapping, probes, pageMax }] of rounds.entries()) {
+      for (const [key, deleteIfAbove] of writes) {
+        if (model.size > target && deleteIfAbove) {
+          const gone = model.values().next().value as string;
+          m.delete(gone);
+          model.delete(gone);
+        } else {
+          m.set(key, v(++seq), seq);
+          model.add(key);
+        }
+      }
+      for (const key of topKeys.slice(30 * round, 30 * round + wrapping)) {
+        m.set(key, v(++seq), seq);
         model.add(key);
       }
-    }
-    // Keys hashed into the last few home positions, so that their run wraps past the index's end.
-    for (let i = 0, added = 0; added < 30; i++) {
-      const key = `top${round}-${i}`;
-      if (hashKey(key) < HASH_SPACE - 2 ** 22) continue;
-      m.set(key, v(i + 1), i + 1);
-      model.add(key);
-      added++;
-    }
-    for (let probe = 0; probe < 40; probe++) {
-      // Small ranges, ranges around the top of the space (runs wrap there), and the whole space.
-      const kind = g.int(0, 2);
-      const from = kind === 2 ? 0 : kind === 1 ? HASH_SPACE - g.int(1, 2 ** 24) : g.int(0, HASH_SPACE - 1);
-      const to = kind === 2 ? HASH_SPACE : Math.min(HASH_SPACE, from + g.int(1, 2 ** g.int(0, 32)));
-      const max = g.bool(0.5) ? model.size + 1 : g.int(1, 50);
-      const want = inHashRange(model, from, to);
-      const got = hashRange(m, from, to, max);
-      const note = `${seedNote(seed)}: round ${round}, [${from}, ${to}) max ${max}`;
-      if (want.length <= max) {
-        t.deepEqual(got, { keys: want, end: to }, note);
-      } else {
-        t.true(got.end > from && got.end < to, `${note}: cut inside the range`);
-        t.deepEqual(got.keys, inHashRange(model, from, got.end), `${note}: the keys before the cut`);
-        t.true(got.keys.length <= max, `${note}: at most max (no shared hashes among random keys this few)`);
+      for (const { range, max: drawnMax } of probes) {
+        const { from, to } = range;
+        const max = drawnMax ?? model.size + 1;
+        const want = inHashRange(model, from, to);
+        const got = hashRange(m, from, to, max);
+        const note = `round ${round}, [${from}, ${to}) max ${max}`;
+        if (want.length <= max) {
+          assert.deepEqual(got, { keys: want, end: to }, note);
+        } else {
+          assert.ok(got.end > from && got.end <= to, `${note}: cut at ${got.end}, inside the range`);
+          assert.deepEqual(got.keys, inHashRange(model, from, got.end), `${note}: the keys before the cut`);
+          // More than max only when they all share the range's first hash (taken whole rather than not at all).
+          assert.ok(got.keys.length <= max || got.end === from + 1, `${note}: ${got.keys.length} keys`);
+        }
       }
+      // Paging through the whole space visits every key once.
+      const seen: string[] = [];
+      for (let from = 0; from < HASH_SPACE; ) {
+        const page = m.keysInHashRange(from, HASH_SPACE, pageMax);
+        seen.push(...page.keys);
+        from = page.end;
+      }
+      assert.deepEqual(seen.sort(), [...model].sort(), `round ${round}: pages cover every key once`);
     }
-    // Paging through the whole space visits every key once.
-    const seen: string[] = [];
-    for (let from = 0; from < HASH_SPACE; ) {
-      const page = m.keysInHashRange(from, HASH_SPACE, g.int(1, 500));
-      seen.push(...page.keys);
-      from = page.end;
-    }
-    t.deepEqual(seen.sort(), [...model].sort(), `${seedNote(seed)}: round ${round}: pages cover every key once`);
-  }
+  });
+  t.notThrows(() => fc.assert(property, fcParams(8)));
 });
 
 test('keysInHashRange keeps keys sharing a hash together, even past max', (t) => {

@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,8 @@ import { replayChunk } from '../../src/storage/replay';
 import { textLiteral } from '../../src/storage/sql-literal';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
-import { Gen, seedNote, testSeed } from './prng';
+import { byteString, version } from './arbitraries';
+import { fcParams } from './fc-params';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-replica-store-'));
 let fileNo = 0;
@@ -525,48 +528,62 @@ test('scan returns keys in unsigned byte order after a key, at most `limit`', as
   }
 });
 
+/**
+ * Rounds of apply calls, each of 1 to 4 writes to keys picked from up to 12
+ * byte-string keys (an index taken modulo the keys), each call sometimes
+ * followed by a turn of the event loop so that a commit starts before the
+ * next calls arrive; a round's calls all run at once.
+ */
+const applyRounds = fc.record({
+  keys: fc.uniqueArray(byteString(0, 3), { minLength: 1, maxLength: 12, size: 'max' }),
+  rounds: fc.array(
+    fc.array(
+      fc.record({
+        items: fc.array(fc.tuple(fc.nat(), version(fc.integer({ min: 1, max: 50 }), byteString(0, 3))), { minLength: 1, maxLength: 4 }),
+        yieldAfter: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 30, size: 'max' },
+    ),
+    { minLength: 1, maxLength: 4 },
+  ),
+  lastPick: fc.nat(),
+});
+
 test('property: random concurrent applies end in the newest version per key, in memory and on disk', async (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  let o = await openStore();
-  try {
-    const keys = Array.from({ length: 12 }, () => g.bytes(0, 3));
-    const expected = new Map<string, Version>();
-    for (let round = 0; round < 8; round++) {
-      const writes: Promise<void>[] = [];
-      for (let call = g.int(1, 30); call > 0; call--) {
-        const items = Array.from({ length: g.int(1, 4) }, () => {
-          const key = g.pick(keys);
-          const ts = g.int(1, 50);
-          const version = g.bool(0.2) ? del(ts) : val(ts, g.bytes(0, 3));
-          expected.set(key, newest(expected.get(key), version)!);
-          return { key, version };
-        });
-        writes.push(o.store.apply(items));
-        // Sometimes let a commit start before the next writes arrive.
-        if (g.bool(0.2)) await new Promise<void>((resolve) => setImmediate(resolve));
+  const property = fc.asyncProperty(applyRounds, async ({ keys, rounds, lastPick }) => {
+    let o = await openStore();
+    try {
+      const expected = new Map<string, Version>();
+      for (const calls of rounds) {
+        const writes: Promise<void>[] = [];
+        for (const { items, yieldAfter } of calls) {
+          const batch = items.map(([pick, drawn]) => ({ key: keys[pick % keys.length]!, version: drawn }));
+          for (const { key, version } of batch) expected.set(key, newest(expected.get(key), version)!);
+          writes.push(o.store.apply(batch));
+          if (yieldAfter) await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        await Promise.all(writes);
       }
-      await Promise.all(writes);
+      const inMemory = (): Map<string, Version | undefined> => new Map([...expected.keys()].map((k) => [k, got(o.store, k)]));
+      assert.deepEqual(inMemory(), expected, 'memory');
+      // Replayed with every superseded row still in the log (newest first: the older rows go straight to garbage).
+      const logRows = (await o.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM log'))[0]!.n;
+      o = await reopen(o);
+      assert.deepEqual(inMemory(), expected, 'replayed before compaction');
+      assert.equal(o.store.garbageRows, logRows - expected.size, 'garbage after replay');
+      // Rows written after a replay get fresh seqs (a reused one would collide with a row on disk).
+      const key = keys[lastPick % keys.length]!;
+      expected.set(key, val(100, 'after replay'));
+      await o.store.apply([{ key, version: val(100, 'after replay') }]);
+      assert.equal(await rowCount(o.db, o.store), expected.size, 'rows after compaction');
+      o = await reopen(o);
+      assert.equal(o.store.size, expected.size, 'size after reopening');
+      assert.deepEqual(inMemory(), expected, 'after reopening');
+    } finally {
+      await o.db.close();
     }
-    const memory = new Map([...expected.keys()].map((k) => [k, got(o.store, k)]));
-    t.deepEqual(memory, expected, `memory; ${seedNote(seed)}`);
-    // Replayed with every superseded row still in the log (newest first: the older rows go straight to garbage).
-    const logRows = (await o.db.all<{ n: number }>('SELECT COUNT(*) AS n FROM log'))[0]!.n;
-    o = await reopen(o);
-    t.deepEqual(new Map([...expected.keys()].map((k) => [k, got(o.store, k)])), expected, `replayed before compaction; ${seedNote(seed)}`);
-    t.is(o.store.garbageRows, logRows - expected.size, `garbage after replay; ${seedNote(seed)}`);
-    // Rows written after a replay get fresh seqs (a reused one would collide with a row on disk).
-    const key = g.pick(keys);
-    expected.set(key, val(100, 'after replay'));
-    await o.store.apply([{ key, version: val(100, 'after replay') }]);
-    t.is(await rowCount(o.db, o.store), expected.size, `rows; ${seedNote(seed)}`);
-    o = await reopen(o);
-    t.is(o.store.size, expected.size, seedNote(seed));
-    const replayed = new Map([...expected.keys()].map((k) => [k, got(o.store, k)]));
-    t.deepEqual(replayed, expected, `after reopen; ${seedNote(seed)}`);
-  } finally {
-    await o.db.close();
-  }
+  });
+  await t.notThrowsAsync(fc.assert(property, fcParams(5)));
 });
 
 test('textLiteral round-trips every byte, quotes and NULs through SQLite', async (t) => {

@@ -1,7 +1,10 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Ring, RingNode } from '../../src/partitioner/ring';
-import { Gen, seedNote, testSeed } from './prng';
+import { byteString } from './arbitraries';
+import { fcParams, sampleParams, seedNote } from './fc-params';
 
 const defaultNodes: RingNode[] = DEFAULT_TOKENS.map((token, id) => ({ id, token }));
 const defaultRing = new Ring(defaultNodes, 3);
@@ -156,59 +159,69 @@ function refReplicas(nodes: readonly RingNode[], rf: number, key: string): numbe
   return out;
 }
 
+/** A ring of 1 to 8 nodes and a key; see ringCase. */
+interface RingCase {
+  nodes: RingNode[];
+  rf: number;
+  key: string;
+}
+
+/**
+ * Tokens of up to 4 bytes; ids that follow neither token order nor the order
+ * the nodes are listed in (each node's rank by a drawn number, times 3 plus 1,
+ * so they are not indexes either); and a key that is often a token, a token
+ * with bytes added, or a token with its last byte cut, where an off-by-one in
+ * the search would show.
+ */
+const ringCase: fc.Arbitrary<RingCase> = fc
+  .record({
+    nodes: fc.uniqueArray(fc.tuple(byteString(0, 4), fc.nat()), { minLength: 1, maxLength: 8, selector: ([token]) => token }),
+    rfPick: fc.nat(),
+    keyShape: fc.constantFrom('token', 'token+', 'token-', 'any', 'any'),
+    tokenPick: fc.nat(),
+    bytes: byteString(1, 6),
+  })
+  .map(({ nodes: drawn, rfPick, keyShape, tokenPick, bytes }) => {
+    const rank = drawn.map((_, i) => i).sort((a, b) => drawn[a]![1] - drawn[b]![1] || a - b);
+    const nodes = drawn.map(([token], i) => ({ id: rank.indexOf(i) * 3 + 1, token }));
+    const token = drawn[tokenPick % drawn.length]![0];
+    const key =
+      keyShape === 'token'
+        ? token
+        : keyShape === 'token+'
+          ? token + bytes.slice(0, 2)
+          : keyShape === 'token-'
+            ? token.slice(0, -1)
+            : bytes.slice(1);
+    return { nodes, rf: 1 + (rfPick % nodes.length), key };
+  });
+
+const hex = (s: string): string => Buffer.from(s, 'latin1').toString('hex');
+
 test('property: owner() and replicas() match a linear-scan reference on random rings', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  const cases = 5000;
-  const mismatches: string[] = [];
-  let wrapped = 0;
-  let exactToken = 0;
-
-  for (let c = 0; c < cases && mismatches.length < 5; c++) {
-    const n = g.int(1, 8);
-    const tokens = new Set<string>();
-    while (tokens.size < n) tokens.add(g.bytes(0, 4));
-    const ids = g.shuffle([...Array(n).keys()].map((i) => i * 3 + 1));
-    const nodes: RingNode[] = [...tokens].map((token, i) => ({ id: ids[i]!, token }));
-    const rf = g.int(1, n);
-    const tokenList = [...tokens];
-
-    let key: string;
-    const shape = g.int(0, 4);
-    if (shape === 0) key = g.pick(tokenList);
-    else if (shape === 1) key = g.pick(tokenList) + g.bytes(1, 2);
-    else if (shape === 2) key = g.pick(tokenList).slice(0, -1);
-    else key = g.bytes(0, 6);
-
+  const property = fc.property(ringCase, ({ nodes, rf, key }) => {
     const ring = new Ring(nodes, rf);
     const expected = refReplicas(nodes, rf, key);
-    const gotOwner = ring.owner(key);
-    const gotReplicas = ring.replicas(key);
-    if (gotOwner !== expected[0] || JSON.stringify(gotReplicas) !== JSON.stringify(expected)) {
-      mismatches.push(
-        `case ${c}: nodes=${JSON.stringify(nodes.map((x) => [x.id, Buffer.from(x.token, 'latin1').toString('hex')]))} ` +
-          `rf=${rf} key=0x${Buffer.from(key, 'latin1').toString('hex')} owner=${gotOwner} replicas=${JSON.stringify(gotReplicas)} ` +
-          `expected=${JSON.stringify(expected)}`,
-      );
-    }
-    if (new Set(gotReplicas).size !== rf) mismatches.push(`case ${c}: replicas not ${rf} distinct: ${JSON.stringify(gotReplicas)}`);
+    const note = `key 0x${hex(key)}, tokens ${nodes.map((n) => `${n.id}:0x${hex(n.token)}`).join(' ')}`;
+    assert.equal(ring.owner(key), expected[0], `owner of ${note}`);
+    assert.deepEqual(ring.replicas(key), expected, `replicas of ${note}`);
     // The allocation-free forms agree with the list.
-    const at = Array.from({ length: rf }, (_, i) => ring.replicaAt(key, i));
-    if (JSON.stringify(at) !== JSON.stringify(expected))
-      mismatches.push(`case ${c}: replicaAt gives ${JSON.stringify(at)}, expected ${JSON.stringify(expected)}`);
-    for (const node of nodes) {
-      if (ring.isReplica(key, node.id) !== expected.includes(node.id))
-        mismatches.push(`case ${c}: isReplica(${node.id}) is ${!expected.includes(node.id)}`);
-    }
-    if (ring.isReplica(key, -1)) mismatches.push(`case ${c}: isReplica of an unknown id`);
+    assert.deepEqual(
+      Array.from({ length: rf }, (_, i) => ring.replicaAt(key, i)),
+      expected,
+      `replicaAt of ${note}`,
+    );
+    for (const node of nodes) assert.equal(ring.isReplica(key, node.id), expected.includes(node.id), `isReplica(${node.id}) of ${note}`);
+    assert.equal(ring.isReplica(key, -1), false, 'isReplica of an unknown id');
+  });
+  t.notThrows(() => fc.assert(property, fcParams(5000)));
+});
 
-    const sorted = refSorted(nodes);
-    if (Buffer.compare(Buffer.from(key, 'latin1'), Buffer.from(sorted[sorted.length - 1]!.token, 'latin1')) > 0) wrapped++;
-    if (tokens.has(key)) exactToken++;
-  }
-
-  t.deepEqual(mismatches, [], seedNote(seed));
-  // The generator must exercise the interesting paths, or the test proves little.
-  t.true(wrapped > 100, `only ${wrapped} wrap-round cases; ${seedNote(seed)}`);
-  t.true(exactToken > 100, `only ${exactToken} exact-token cases; ${seedNote(seed)}`);
+test('the rings of the property often have keys past the last token and keys equal to a token', (t) => {
+  const cases = fc.sample(ringCase, sampleParams(5000));
+  const last = (c: RingCase): string => refSorted(c.nodes)[c.nodes.length - 1]!.token;
+  const wrapped = cases.filter((c) => Buffer.compare(Buffer.from(c.key, 'latin1'), Buffer.from(last(c), 'latin1')) > 0).length;
+  const exactToken = cases.filter((c) => c.nodes.some((n) => n.token === c.key)).length;
+  t.true(wrapped > 100, `only ${wrapped} wrap-round cases; ${seedNote}`);
+  t.true(exactToken > 100, `only ${exactToken} exact-token cases; ${seedNote}`);
 });

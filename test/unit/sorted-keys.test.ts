@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { KeySource, SortedKeys } from '../../src/storage/sorted-keys';
-import { Gen, seedNote, testSeed } from './prng';
+import { byteString } from './arbitraries';
+import { fcParams } from './fc-params';
 
 /** Keys in an array; a key's location is its index. */
 function source(keys: readonly string[]): KeySource {
@@ -35,16 +38,23 @@ test('keys sharing a long prefix', (t) => {
 });
 
 test('property: random byte keys sort as strings do; firstAbove agrees with a scan', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  const keys = [...new Set(Array.from({ length: 3000 }, () => g.bytes(0, 5)))];
-  const expected = [...keys].sort();
-  const locs = Float64Array.from(keys, (_, i) => i);
-  const sorted = SortedKeys.build(source(keys), locs, g.int(1, 50));
-  t.deepEqual(sorted.slice(0, sorted.length), expected, seedNote(seed));
-  for (let i = 0; i < 200; i++) {
-    const probe = g.bytes(0, 5);
-    const scan = expected.findIndex((k) => k > probe);
-    t.is(sorted.firstAbove(probe), scan < 0 ? expected.length : scan, `${seedNote(seed)}: probe ${JSON.stringify(probe)}`);
-  }
+  const input = fc.record({
+    keys: fc.uniqueArray(byteString(0, 5), { maxLength: 1000, size: 'max' }),
+    stringsMax: fc.integer({ min: 1, max: 50 }),
+    probes: fc.array(byteString(0, 5), { maxLength: 50 }),
+  });
+  const property = fc.property(input, ({ keys, stringsMax, probes }) => {
+    const expected = [...keys].sort();
+    assert.deepEqual(sortWith(keys, stringsMax), expected, 'the keys in order');
+    const sorted = SortedKeys.build(
+      source(keys),
+      Float64Array.from(keys, (_, i) => i),
+      stringsMax,
+    );
+    for (const probe of probes) {
+      const scan = expected.findIndex((k) => k > probe);
+      assert.equal(sorted.firstAbove(probe), scan < 0 ? expected.length : scan, `firstAbove(${JSON.stringify(probe)})`);
+    }
+  });
+  t.notThrows(() => fc.assert(property, fcParams(30)));
 });

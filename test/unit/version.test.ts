@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import test from 'ava';
+import fc from 'fast-check';
 import { compareVersions, newest, supersedes, Version } from '../../src/storage/version';
-import { Gen, seedNote, testSeed } from './prng';
+import { byteString, version } from './arbitraries';
+import { fcParams, sampleParams, seedNote } from './fc-params';
 
 const val = (ts: number, value: string): Version => ({ ts, value, deleted: false });
 const del = (ts: number): Version => ({ ts, value: '', deleted: true });
@@ -57,46 +60,39 @@ function refCompare(a: Version, b: Version): number {
   return Buffer.compare(Buffer.from(a.value, 'latin1'), Buffer.from(b.value, 'latin1'));
 }
 
-function randomVersion(g: Gen): Version {
-  const ts = g.int(1, 4); // a narrow range forces plenty of ties
-  return g.bool(0.25) ? del(ts) : val(ts, g.bytes(0, 3));
-}
+/** Timestamps from a narrow range force plenty of ties; values of up to 3 bytes. */
+const anyVersion = version(fc.integer({ min: 1, max: 4 }), byteString(0, 3));
+/** Pairs: a tenth of them two copies of one version, the rest independent. */
+const versionPair = fc.oneof(
+  { weight: 1, arbitrary: anyVersion.map((a): [Version, Version] => [a, { ...a }]) },
+  { weight: 9, arbitrary: fc.tuple(anyVersion, anyVersion) },
+);
 
-test('property: folding newest over any permutation gives the same winner', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  const failures: string[] = [];
-  for (let c = 0; c < 2000 && failures.length < 5; c++) {
-    const set = Array.from({ length: g.int(1, 10) }, () => randomVersion(g));
+test('property: folding newest over a set, in either order, gives the reference winner', (t) => {
+  const property = fc.property(fc.array(anyVersion, { minLength: 1, maxLength: 10 }), (set) => {
     const expected = [...set].sort(refCompare)[set.length - 1]!;
-    for (let p = 0; p < 5; p++) {
-      const order = g.shuffle(set);
+    for (const order of [set, [...set].reverse()]) {
       const winner = order.reduce<Version | undefined>((acc, v) => newest(acc, v), undefined);
-      if (JSON.stringify(winner) !== JSON.stringify(expected)) {
-        failures.push(`case ${c}: set=${JSON.stringify(order)} winner=${JSON.stringify(winner)} expected=${JSON.stringify(expected)}`);
-        break;
-      }
+      assert.deepEqual(winner, expected, `order ${JSON.stringify(order)}`);
     }
-  }
-  t.deepEqual(failures, [], seedNote(seed));
+  });
+  t.notThrows(() => fc.assert(property, fcParams(2000)));
 });
 
 test('property: compareVersions is antisymmetric, matches the reference order and is 0 only for equal versions', (t) => {
-  const seed = testSeed();
-  const g = new Gen(seed);
-  const failures: string[] = [];
-  let ties = 0;
-  for (let c = 0; c < 5000 && failures.length < 5; c++) {
-    const a = randomVersion(g);
-    const b = g.bool(0.1) ? { ...a } : randomVersion(g);
+  const property = fc.property(versionPair, ([a, b]) => {
     const ab = Math.sign(compareVersions(a, b));
     const ba = Math.sign(compareVersions(b, a));
-    const ref = Math.sign(refCompare(a, b));
-    if (ab !== -ba || ab !== ref) failures.push(`a=${JSON.stringify(a)} b=${JSON.stringify(b)} ab=${ab} ba=${ba} ref=${ref}`);
+    assert.ok(ba === -ab, `antisymmetric: ${ab} one way, ${ba} the other`);
+    assert.equal(ab, Math.sign(refCompare(a, b)), 'the reference order');
     const same = a.ts === b.ts && a.deleted === b.deleted && a.value === b.value;
-    if ((ab === 0) !== same) failures.push(`zero iff equal: a=${JSON.stringify(a)} b=${JSON.stringify(b)} ab=${ab}`);
-    if (a.ts === b.ts && a !== b) ties++;
-  }
-  t.deepEqual(failures, [], seedNote(seed));
-  t.true(ties > 500, `only ${ties} equal-ts pairs; ${seedNote(seed)}`);
+    assert.equal(ab === 0, same, 'zero if and only if equal');
+  });
+  t.notThrows(() => fc.assert(property, fcParams(5000)));
+});
+
+test('the version pairs of the property include many ties of timestamp between different versions', (t) => {
+  const pairs = fc.sample(versionPair, sampleParams(5000));
+  const ties = pairs.filter(([a, b]) => a.ts === b.ts && JSON.stringify(a) !== JSON.stringify(b)).length;
+  t.true(ties > 500, `only ${ties} pairs of different versions with one timestamp; ${seedNote}`);
 });
