@@ -30,11 +30,16 @@ exception Unavailable {
   3: i32 alive
 }
 
-/** The level was not reached in time. A write may be partly applied. */
+/**
+ * The level was not reached in time. A write may be partly applied.
+ * reason (added later, optional): "StorageFull" when replicas refused the
+ * write because their disk is full, rather than answering too late.
+ */
 exception TimedOut {
   1: string message,
   2: i32 acked,
-  3: i32 needed
+  3: i32 needed,
+  4: optional string reason
 }
 
 /** An internode or admin call without the right cluster secret. */

@@ -1,6 +1,6 @@
 /**
  * The operator's tool: scripts/admin.sh COMMAND [options].
- *   status [--json]   every node: address, up/down, state, token, keys, bytes, ownership, hints
+ *   status [--json]   every node: address, up/down, state, token, keys, bytes, disk full or not, ownership, hints
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
@@ -23,7 +23,7 @@ function megabytes(bytes: number): string {
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
   const c = colour ? chalk : new chalk.Instance({ level: 0 });
-  const header = ['node', 'address', 'up', 'state', 'token', 'keys', 'bytes', 'owns', 'hints'];
+  const header = ['node', 'address', 'up', 'state', 'token', 'keys', 'bytes', 'disk', 'owns', 'hints'];
   const rows = s.nodes.map((n) =>
     n.up
       ? [
@@ -34,10 +34,11 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
           n.token,
           String(n.keys),
           megabytes(n.bytes),
+          n.diskFull ? 'FULL' : 'ok',
           `${(n.ownership * 100).toFixed(1)}%`,
           String(n.hints),
         ]
-      : [String(n.id), n.address, 'DOWN', n.state, n.token, '?', '?', '?', '?'],
+      : [String(n.id), n.address, 'DOWN', n.state, n.token, '?', '?', '?', '?', '?'],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>

@@ -31,6 +31,8 @@ export interface NodeStatus {
   readonly ownership: number;
   /** Hints held for other nodes. */
   readonly hints: number;
+  /** Whether the node's last commit failed because its disk is full (it refuses writes until space is back). */
+  readonly diskFull: boolean;
   /** Where the node serves Prometheus metrics (null: nowhere). */
   readonly metrics: string | null;
   readonly counters: Readonly<Record<string, number>>;
@@ -72,10 +74,11 @@ async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeSta
     const dump = await admin.status();
     const counters = countersOf(dump);
     const hints = dump.hints.reduce((sum, h) => sum + h.count, 0);
-    return { ...base, up: true, keys: counters['store.keys'] ?? 0, bytes: counters['disk.dataBytes'] ?? 0, hints, counters };
+    const diskFull = counters['store.diskFull'] === 1;
+    return { ...base, up: true, keys: counters['store.keys'] ?? 0, bytes: counters['disk.dataBytes'] ?? 0, diskFull, hints, counters };
   } catch (err) {
     const error = isKvError(err) ? err.message : String(err);
-    return { ...base, up: false, error, keys: 0, bytes: 0, hints: 0, counters: {} };
+    return { ...base, up: false, error, keys: 0, bytes: 0, diskFull: false, hints: 0, counters: {} };
   } finally {
     admin.close();
   }

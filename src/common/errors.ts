@@ -3,7 +3,7 @@
  * sentence. (Programmer errors are assertions, see assert.ts.)
  */
 
-export type ErrorCode = 'InvalidRequest' | 'Unavailable' | 'TimedOut' | 'Unauthorized' | 'ConnectionError' | 'Internal';
+export type ErrorCode = 'InvalidRequest' | 'Unavailable' | 'TimedOut' | 'Unauthorized' | 'ConnectionError' | 'StorageFull' | 'Internal';
 
 export class KvError extends Error {
   constructor(
@@ -24,4 +24,18 @@ export function timedOut(message: string, acked: number, required: number): KvEr
 
 export function isKvError(err: unknown, code?: ErrorCode): err is KvError {
   return err instanceof KvError && (code === undefined || err.code === code);
+}
+
+/**
+ * How a full disk reads, on this node and across the wire. An internode
+ * `replicate` cannot declare a new exception without an older coordinator
+ * taking the unknown answer for success, so a replica's full disk travels
+ * as the message of a generic Thrift error, and the coordinator knows it by
+ * this beginning (rpc/errors.ts).
+ */
+export const STORAGE_FULL_MESSAGE = "the node's disk is full";
+
+/** A write refused because the node's data disk (or its filesystem quota) is full. */
+export function storageFull(detail: string): KvError {
+  return new KvError('StorageFull', `${STORAGE_FULL_MESSAGE} (${detail}); free space there and writes resume by themselves`);
 }

@@ -209,3 +209,9 @@ export const DASHBOARD_EVENT_CLIENTS_MAX = 32;
 export const DASHBOARD_EVENT_BACKLOG_BYTES_MAX = 4 * 1024 * 1024;
 /** Divergent keys the dashboard lists after a scan (it counts them all). */
 export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;
+
+/**
+ * While a node's disk is full, how often it tries one small write to learn
+ * that space is back (it then reports its disk fine in status and metrics).
+ */
+export const DISK_FULL_PROBE_INTERVAL_MS = 5000;

@@ -16,7 +16,7 @@
  * version), replicas get HINT_GRACE_MS to answer after the level is reached;
  * slower ones get a hint, and the answer waits for those hints.
  */
-import { KvError, timedOut } from '../common/errors';
+import { isKvError, KvError, timedOut } from '../common/errors';
 import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from './replica';
 import { KeyedVersion } from '../storage/version';
@@ -60,6 +60,8 @@ export class WriteRound {
   private downHinted: boolean;
   private acked = 0;
   private failed = 0;
+  /** The first replica whose disk was full, if any failed so. */
+  private diskFullAt: number | undefined;
   private firstFailure = '';
   private finished = false;
   private completing = false;
@@ -120,10 +122,21 @@ export class WriteRound {
     this.answered.add(id);
     this.failed++;
     this.firstFailure ||= `node ${id}: ${err.message}`;
+    if (isKvError(err, 'StorageFull')) this.diskFullAt ??= id;
     this.hinted.push(this.hintCovering(id));
-    if (this.plan.up.length - this.failed < this.plan.need) {
-      this.timedOut(`reached ${this.acked} of ${this.plan.need} replicas; ${this.failed} failed (${this.firstFailure})`);
-    } else this.progress();
+    if (this.plan.up.length - this.failed < this.plan.need) this.unreachable();
+    else this.progress();
+  }
+
+  /** Too many replicas failed for the level: a full disk is named as such, anything else is a timeout. */
+  private unreachable(): void {
+    const { level, need } = this.plan;
+    if (this.diskFullAt === undefined) {
+      this.timedOut(`reached ${this.acked} of ${need} replicas; ${this.failed} failed (${this.firstFailure})`);
+      return;
+    }
+    const message = `${level} write reached ${this.acked} of ${need} replicas: node ${this.diskFullAt} refused it, its disk is full; free space there and writes resume by themselves`;
+    this.finish(new KvError('StorageFull', message, { acked: this.acked, required: need }));
   }
 
   private progress(): void {

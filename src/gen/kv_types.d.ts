@@ -37,13 +37,16 @@ declare class Unavailable extends Thrift.TException {
 
 /**
  * The level was not reached in time. A write may be partly applied.
+ * reason (added later, optional): "StorageFull" when replicas refused the
+ * write because their disk is full, rather than answering too late.
  */
 declare class TimedOut extends Thrift.TException {
     public message: string;
     public acked: number;
     public needed: number;
+    public reason?: string;
 
-      constructor(args?: { message: string; acked: number; needed: number; });
+      constructor(args?: { message: string; acked: number; needed: number; reason?: string; });
   }
 
 /**

@@ -163,6 +163,7 @@ const TimedOut = module.exports.TimedOut = class extends Thrift.TException {
     this.message = null;
     this.acked = null;
     this.needed = null;
+    this.reason = null;
     if (args) {
       if (args.message !== undefined && args.message !== null) {
         this.message = args.message;
@@ -172,6 +173,9 @@ const TimedOut = module.exports.TimedOut = class extends Thrift.TException {
       }
       if (args.needed !== undefined && args.needed !== null) {
         this.needed = args.needed;
+      }
+      if (args.reason !== undefined && args.reason !== null) {
+        this.reason = args.reason;
       }
     }
   }
@@ -207,6 +211,13 @@ const TimedOut = module.exports.TimedOut = class extends Thrift.TException {
           input.skip(ftype);
         }
         break;
+        case 4:
+        if (ftype == Thrift.Type.STRING) {
+          this.reason = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -231,6 +242,11 @@ const TimedOut = module.exports.TimedOut = class extends Thrift.TException {
     if (this.needed !== null && this.needed !== undefined) {
       output.writeFieldBegin('needed', Thrift.Type.I32, 3);
       output.writeI32(this.needed);
+      output.writeFieldEnd();
+    }
+    if (this.reason !== null && this.reason !== undefined) {
+      output.writeFieldBegin('reason', Thrift.Type.STRING, 4);
+      output.writeString(this.reason);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -68,6 +68,8 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
   counter('ringkv_log_compactions_total', 'store.compactions', 'Compactions of the log.'),
   counter('ringkv_log_rows_compacted_total', 'store.rowsCompacted', 'Superseded log rows deleted by compaction.'),
   gauge('ringkv_log_garbage_rows', 'store.garbageRows', 'Log rows holding superseded versions, waiting for compaction.'),
+  gauge('ringkv_storage_full', 'store.diskFull', '1 while the last commit to the log failed because the disk is full, else 0.'),
+  gauge('ringkv_data_bytes', 'disk.dataBytes', "The node's data file and its write-ahead log, in bytes."),
   gauge(
     'ringkv_log_unsettled_rows',
     'store.unsettledRows',

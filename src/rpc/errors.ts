@@ -1,8 +1,10 @@
 /**
  * Between the wire's exception structs and KvError, both ways.
  */
-import { KvError } from '../common/errors';
+import { KvError, STORAGE_FULL_MESSAGE } from '../common/errors';
 import { types } from './thrift';
+
+const STORAGE_FULL = 'StorageFull';
 
 /** Any error from a call, as a KvError with a plain message. */
 export function toKvError(err: unknown): KvError {
@@ -13,9 +15,12 @@ export function toKvError(err: unknown): KvError {
     return new KvError('Unavailable', err.message, { required: err.needed, alive: err.alive });
   }
   if (err instanceof types.TimedOut) {
-    return new KvError('TimedOut', err.message, { acked: err.acked, required: err.needed });
+    const code = err.reason === STORAGE_FULL ? STORAGE_FULL : 'TimedOut';
+    return new KvError(code, err.message, { acked: err.acked, required: err.needed });
   }
   const message = err instanceof Error ? err.message : String(err);
+  // A replica's full disk, across an internode call (see STORAGE_FULL_MESSAGE).
+  if (message.startsWith(STORAGE_FULL_MESSAGE)) return new KvError(STORAGE_FULL, message);
   return new KvError('Internal', `the node failed: ${message || 'unknown error'}`);
 }
 
@@ -32,6 +37,9 @@ export function toWireError(err: unknown): Error {
       return new types.Unavailable({ message: err.message, needed: d.required ?? 0, alive: d.alive ?? 0 });
     case 'TimedOut':
       return new types.TimedOut({ message: err.message, acked: d.acked ?? 0, needed: d.required ?? 0 });
+    case STORAGE_FULL:
+      // A client of an older IDL reads a TimedOut whose message names the full disk.
+      return new types.TimedOut({ message: err.message, acked: d.acked ?? 0, needed: d.required ?? 0, reason: STORAGE_FULL });
     default:
       return err;
   }

@@ -13,6 +13,7 @@ import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { Stored } from './memtable';
 import { bytesLiteral } from './sql-literal';
+import { writeFailure } from './sqlite';
 import { Version } from './version';
 
 export interface Batch {
@@ -113,11 +114,12 @@ export class CommitQueue {
         const batch = this.queue[0]!;
         try {
           await this.steps.write(batch.rows);
-        } catch (err) {
+        } catch (cause) {
+          const err = writeFailure(cause);
           // Later batches were resolved against this one; fail them all.
           const failed = this.queue.splice(0);
           this.rows = 0;
-          for (const b of failed) b.reject(err as Error);
+          for (const b of failed) b.reject(err);
           this.steps.failed(err);
           return;
         }

@@ -20,8 +20,8 @@
  *   coordinated may not have reached their other replicas.
  */
 import { assert } from '../common/assert';
-import { KvError } from '../common/errors';
-import { SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
+import { isKvError, KvError } from '../common/errors';
+import { DISK_FULL_PROBE_INTERVAL_MS, SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { Compactor } from './compaction';
 import { GarbageRows } from './garbage';
@@ -47,6 +47,8 @@ export class ReplicaStore {
   private nextSeq = 1;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
+  /** The next disk probe, while the disk is full (see scheduleDiskProbe). */
+  private diskProbe: NodeJS.Timeout | undefined;
   readonly counters = {
     rowsCommitted: 0,
     commits: 0,
@@ -56,6 +58,8 @@ export class ReplicaStore {
     overloaded: 0,
     compactionFailures: 0,
     commitFailures: 0,
+    /** 1 while the last commit failed for a full disk (until one succeeds). */
+    diskFull: 0,
   };
   private readonly commits = new CommitQueue({
     write: (rows) => this.write(rows),
@@ -188,10 +192,35 @@ export class ReplicaStore {
     if (batch.marks.size > 0) this.marks.noteCommitted(batch);
     this.counters.rowsCommitted += batch.rows.size;
     this.counters.commits++;
+    this.counters.diskFull = 0;
+  }
+
+  /**
+   * While the disk is full, one small write (a meta row set to its own value)
+   * every DISK_FULL_PROBE_INTERVAL_MS finds out when space is back, so that
+   * the node reports it even when no write of its own comes to commit.
+   */
+  private scheduleDiskProbe(): void {
+    if (this.diskProbe !== undefined) return;
+    this.diskProbe = setTimeout(() => {
+      this.diskProbe = undefined;
+      if (this.counters.diskFull === 0) return;
+      this.db.execTransaction(setMeta(LARGEST_RECORD, this.largestRecord)).then(
+        () => {
+          this.counters.diskFull = 0;
+        },
+        () => this.scheduleDiskProbe(),
+      );
+    }, DISK_FULL_PROBE_INTERVAL_MS);
+    this.diskProbe.unref();
   }
 
   private commitFailed(err: unknown): void {
     this.counters.commitFailures++;
+    if (isKvError(err, 'StorageFull')) {
+      this.counters.diskFull = 1;
+      this.scheduleDiskProbe();
+    }
     this.commitFailures.failed(err);
   }
 
@@ -253,6 +282,8 @@ export class ReplicaStore {
 
   /** Waits for everything queued to be committed (used on shutdown). */
   drain(): Promise<void> {
+    clearTimeout(this.diskProbe);
+    this.diskProbe = undefined;
     return this.commits.drain();
   }
 }

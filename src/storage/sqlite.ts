@@ -4,6 +4,7 @@
  * statements issued one after another on this connection apply in that order.
  */
 import sqlite3 from 'sqlite3';
+import { storageFull } from '../common/errors';
 
 export type SqlValue = number | string | Buffer | null;
 
@@ -87,4 +88,14 @@ export class Sqlite {
   close(): Promise<void> {
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
+}
+
+/**
+ * A failed write as callers should see it: SQLite's SQLITE_FULL (disk or
+ * quota full) becomes the typed StorageFull; anything else stays as it is.
+ */
+export function writeFailure(err: unknown): Error {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_FULL') return storageFull((err as Error).message);
+  return err instanceof Error ? err : new Error(String(err));
 }

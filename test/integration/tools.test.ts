@@ -211,6 +211,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.deepEqual(Object.keys(st.nodes[0]).sort(), [
       'address',
       'bytes',
+      'diskFull',
       'hints',
       'id',
       'keys',
@@ -224,6 +225,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       t.true(n.up && n.state === 'NORMAL', `node ${i} is up and NORMAL`);
       t.is(n.keys, report.nodes[i].keys, 'status counts the keys the inspector lists');
       t.true(n.bytes > 0, 'its data file has bytes');
+      t.false(n.diskFull);
       t.true(n.ownership > 0 && n.ownership <= 1);
       t.regex(n.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     }

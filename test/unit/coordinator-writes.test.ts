@@ -7,6 +7,7 @@ import { HybridClock } from '../../src/clock/hlc';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
 import { LevelName } from '../../src/coordinator/levels';
+import { isKvError, KvError, storageFull } from '../../src/common/errors';
 import { HINT_GRACE_MS } from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
@@ -182,4 +183,37 @@ test('a failed replica is hinted, and the mark settles once that hint is durable
   s.hints.get(2)!.resolve();
   await settleDown();
   t.deepEqual(s.settled, [4]);
+});
+
+test('replicas refusing a write for a full disk make it StorageFull, naming the node, not TimedOut', async (t) => {
+  const s = setup();
+  const w = s.write('QUORUM');
+  w.done.catch(() => undefined);
+  s.local.reject(storageFull('SQLITE_FULL: database or disk is full'));
+  s.remote.get(1)!.reject(new Error('connection lost'));
+  const err = await t.throwsAsync(w.done);
+  t.true(isKvError(err, 'StorageFull'), String(err));
+  t.regex(err!.message, /^QUORUM write reached 0 of 2 replicas: node 0 refused it, its disk is full/);
+  t.deepEqual((err as KvError).details, { acked: 0, required: 2 });
+});
+
+test('other failures that miss the level stay TimedOut', async (t) => {
+  const s = setup();
+  const w = s.write('QUORUM');
+  w.done.catch(() => undefined);
+  s.local.reject(new Error('disk I/O error'));
+  s.remote.get(1)!.reject(new Error('connection lost'));
+  const err = await t.throwsAsync(w.done);
+  t.true(isKvError(err, 'TimedOut'), String(err));
+});
+
+test('a ONE write succeeds on the other replicas while the coordinator own disk is full', async (t) => {
+  const s = setup();
+  const w = s.write('ONE');
+  s.local.reject(storageFull('SQLITE_FULL'));
+  await settleDown();
+  s.remote.get(1)!.resolve();
+  s.remote.get(2)!.resolve();
+  s.hints.get(0)?.resolve();
+  t.is(await w.done, 2000);
 });
