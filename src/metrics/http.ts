@@ -7,8 +7,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { METRICS_CONNECTIONS_MAX, METRICS_REQUEST_MS_MAX } from '../common/limits';
+import { metricsPortOf, NodeAddress } from '../config/cluster';
 
 export const METRICS_PATH = '/metrics';
+
+/** Where a node serves its metrics; undefined when its cluster-file line turns them off. */
+export function metricsUrl(node: NodeAddress): string | undefined {
+  const port = metricsPortOf(node);
+  return port === 0 ? undefined : `http://${node.host}:${port}${METRICS_PATH}`;
+}
 
 /** What the server serves: the exposition text and its content type. */
 export interface MetricsText {

@@ -20,7 +20,7 @@ import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
-import { METRICS_PATH, MetricsServer } from '../metrics/http';
+import { MetricsServer, metricsUrl } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
@@ -247,15 +247,16 @@ export class KvNode {
    */
   private async serveMetrics(): Promise<string> {
     const self = this.config.nodes[this.id]!;
+    const url = metricsUrl(self);
+    if (url === undefined) return 'no metrics (metricsPort 0)';
     const port = metricsPortOf(self);
-    if (port === 0) return 'no metrics (metricsPort 0)';
     try {
       await this.metricsServer.listen(self.host, port);
     } catch (err) {
       await this.stop();
       throw new ConfigError(`node ${this.id} cannot serve metrics on ${self.host}:${port} (${(err as Error).message}); set nodes[${this.id}].metricsPort in the cluster file to a free port, or 0 for none`);
     }
-    return `metrics at http://${self.host}:${port}${METRICS_PATH}`;
+    return `metrics at ${url}`;
   }
 
   /**
@@ -408,6 +409,7 @@ export class KvNode {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     await this.metricsServer.close();
+    this.metrics.close();
     await this.server.close();
     for (const conn of this.connections.values()) conn.close();
     await this.store.drain();
