@@ -4,7 +4,8 @@
 #   scripts/server.sh N      start only node N of the existing cluster (e.g. after a crash)
 # Environment: KV_DATA_DIR (default ./data) holds cluster.json, node-N.pid,
 # node-N.sqlite and logs/node-N.log; KV_BASE_PORT (default 9000) sets the
-# ports of a new cluster: node N listens on KV_BASE_PORT+N.
+# ports of a new cluster: node N listens on KV_BASE_PORT+N. KV_LOG_FORMAT=json
+# makes the nodes log one JSON object per line (time, level, node, event).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 require_build

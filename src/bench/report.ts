@@ -89,7 +89,14 @@ export function benchResult(workload: string, level: LevelName | null, run: RunR
     level,
     opsPerSec: run.seconds > 0 ? round(run.successes / run.seconds, 1) : 0,
     // Rounding is monotonic, so p50 <= p95 <= … <= max still holds afterwards.
-    latencyMs: { mean: round(l.mean, 3), p50: round(l.p50, 3), p95: round(l.p95, 3), p99: round(l.p99, 3), p999: round(l.p999, 3), max: round(l.max, 3) },
+    latencyMs: {
+      mean: round(l.mean, 3),
+      p50: round(l.p50, 3),
+      p95: round(l.p95, 3),
+      p99: round(l.p99, 3),
+      p999: round(l.p999, 3),
+      max: round(l.max, 3),
+    },
     errors: run.errors,
     ops: run.ops,
     seconds: round(run.seconds, 3),
@@ -129,9 +136,12 @@ export function formatResult(r: BenchResult): string {
     line('Total errors', count(errorTotal)),
     ...Object.entries(r.errors).map(([type, n]) => line(`  ${type}`, count(n))),
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
-    line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ` +
-      `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
-      `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`),
+    line(
+      'Settings',
+      `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ` +
+        `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
+        `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`,
+    ),
     line('Seed', String(r.seed)),
   ];
   return lines.join('\n');
@@ -155,7 +165,10 @@ export function formatRestart(r: RestartResult): string {
       const settled = r.rss_settled_mb === null ? '' : `, ${mbText(r.rss_settled_mb[id] ?? null)} after ${r.settle_seconds} s idle`;
       const superseded = r.superseded_per_node?.[id];
       const rows = superseded == null ? '' : ` and ${count(superseded)} superseded rows`;
-      return line(`RSS node ${id}`, `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys${rows}`}`);
+      return line(
+        `RSS node ${id}`,
+        `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys${rows}`}`,
+      );
     }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
     ...(r.rss_after_restart_mb === null ? [] : [line(`RSS node ${r.restartedNode} restarted`, restartedRssText(r))]),
@@ -166,7 +179,10 @@ export function formatRestart(r: RestartResult): string {
 }
 
 export function formatCompare(c: CompareResult): string {
-  const ratio = c.ratio === null ? 'n/a (echo completed nothing)' : `${c.ratio.toFixed(3)} (${c.workload.workload} reaches ${(c.ratio * 100).toFixed(1)}% of the echo op rate)`;
+  const ratio =
+    c.ratio === null
+      ? 'n/a (echo completed nothing)'
+      : `${c.ratio.toFixed(3)} (${c.workload.workload} reaches ${(c.ratio * 100).toFixed(1)}% of the echo op rate)`;
   return [
     '== echo ==',
     formatResult(c.echo),

@@ -23,7 +23,15 @@ import { makeChooser, ringSpread } from '../bench/keys';
 import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
 import { Random as Prng } from '../common/random';
 import {
-  BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
+  BenchResult,
+  benchResult,
+  CompareResult,
+  compareResult,
+  formatCompare,
+  formatRestart,
+  formatResult,
+  RestartResult,
+  RunConfig,
 } from '../bench/report';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
@@ -37,7 +45,10 @@ const EXIT_USAGE = 2;
 /** 128 + SIGINT, as shells report an interrupted command. */
 const EXIT_INTERRUPTED = 130;
 
-type Output = { kind: 'single'; result: BenchResult } | { kind: 'restart'; result: RestartResult } | { kind: 'compare'; result: CompareResult };
+type Output =
+  | { kind: 'single'; result: BenchResult }
+  | { kind: 'restart'; result: RestartResult }
+  | { kind: 'compare'; result: CompareResult };
 
 interface Target {
   readonly nodes: readonly NodeEndpoint[];
@@ -50,7 +61,10 @@ interface Target {
 
 function clusterTarget(config: ClusterConfig): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
-  const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
+  const spread = ringSpread(
+    (key) => ring.owner(key),
+    config.nodes.map((n) => n.id),
+  );
   return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread };
 }
 
@@ -90,14 +104,15 @@ function routingOf(opts: BenchOptions, target: Target): Routing {
  */
 function makeClients(opts: BenchOptions, target: Target): KvClient[] {
   const routing = routingOf(opts, target);
-  const client = (startAt: number): KvClient => new KvClient(target.nodes, {
-    startAt,
-    connectionsPerNode: opts.connections,
-    valueBytesMax: target.maxValueBytes,
-    routing,
-    ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  });
+  const client = (startAt: number): KvClient =>
+    new KvClient(target.nodes, {
+      startAt,
+      connectionsPerNode: opts.connections,
+      valueBytesMax: target.maxValueBytes,
+      routing,
+      ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
   return routing === 'token' ? [client(0)] : target.nodes.map((_, i) => client(i));
 }
 
@@ -108,8 +123,10 @@ function showProgress(label: string, runner: Runner): () => void {
   const timer = setInterval(() => {
     const p = runner.progress();
     const rate = p.elapsedMs > last.elapsedMs ? ((p.ops - last.ops) * 1000) / (p.elapsedMs - last.elapsedMs) : 0;
-    process.stderr.write(`\r\x1b[K${label}: ${(p.elapsedMs / 1000).toFixed(0)} s, ${p.ops.toLocaleString('en-US')} ops, ` +
-      `${Math.round(rate).toLocaleString('en-US')} ops/s, ${p.errors.toLocaleString('en-US')} errors`);
+    process.stderr.write(
+      `\r\x1b[K${label}: ${(p.elapsedMs / 1000).toFixed(0)} s, ${p.ops.toLocaleString('en-US')} ops, ` +
+        `${Math.round(rate).toLocaleString('en-US')} ops/s, ${p.errors.toLocaleString('en-US')} errors`,
+    );
     last = p;
   }, PROGRESS_INTERVAL_MS);
   return () => {
@@ -130,7 +147,17 @@ class Bench {
 
   private config(): RunConfig {
     const o = this.opts;
-    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients[0]!.endpoints.length, warmupSeconds: o.warmupSeconds, routing: this.clients[0]!.routing };
+    return {
+      concurrency: o.concurrency,
+      connections: o.connections,
+      keys: o.keys,
+      valueSize: o.valueSize,
+      distribution: o.distribution,
+      rate: o.rate ?? null,
+      nodes: this.clients[0]!.endpoints.length,
+      warmupSeconds: o.warmupSeconds,
+      routing: this.clients[0]!.routing,
+    };
   }
 
   private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {
@@ -172,7 +199,10 @@ class Bench {
     if (warmupSeconds > 0 && !this.signal.aborted) {
       status(`warming up ${name} for ${warmupSeconds} s…`);
       // Its own key sequence, so that the measured run's is the same with or without a warm-up.
-      await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), { durationMs: warmupSeconds * 1000, ...rateLimit });
+      await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), {
+        durationMs: warmupSeconds * 1000,
+        ...rateLimit,
+      });
     }
     status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
     const r = await this.measure(name, this.operation(name, seed), {
@@ -188,12 +218,22 @@ class Bench {
     const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.uint32()));
     const rng = new Prng(master.uint32());
     const values = new ValuePool(master, this.opts.valueSize);
-    return workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, chooser, rng, spread: this.spread });
+    return workloadOperation(name, {
+      clients: this.clients,
+      level: this.opts.level,
+      keys: this.opts.keys,
+      values,
+      chooser,
+      rng,
+      spread: this.spread,
+    });
   }
 
   /** Loads every key once, then measures memory and a crash restart. */
   async restart(cluster: LocalCluster): Promise<RestartResult> {
-    status(`loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`);
+    status(
+      `loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`,
+    );
     const r = await this.load('load');
     const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
     const rewritten = await this.rewrite();
@@ -203,8 +243,20 @@ class Bench {
     const settled = await this.settledRss(cluster);
     const node = this.opts.restartNode;
     const base = {
-      ...loaded, restartedNode: node, rewritten, superseded_per_node: superseded, rss_mb: rss, keys_per_node: keys, settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
-      rss_settled_mb: settled, rss_after_restart_mb: null, rss_peak_after_restart_mb: null, rss_restarted_settled_mb: null, hints: 0, hint_replay_ms: 0, hints_per_sec: null,
+      ...loaded,
+      restartedNode: node,
+      rewritten,
+      superseded_per_node: superseded,
+      rss_mb: rss,
+      keys_per_node: keys,
+      settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
+      rss_settled_mb: settled,
+      rss_after_restart_mb: null,
+      rss_peak_after_restart_mb: null,
+      rss_restarted_settled_mb: null,
+      hints: 0,
+      hint_replay_ms: 0,
+      hints_per_sec: null,
     };
     if (this.signal.aborted) return { ...base, restart_ms: 0 };
     status(`killing node ${node} (SIGKILL)…`);
@@ -221,8 +273,13 @@ class Bench {
       const settledRss = (await this.idle(`letting node ${node} idle`)) ? memory.sample() : null;
       const peakRss = memory.stop();
       return {
-        ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, rss_peak_after_restart_mb: peakRss,
-        rss_restarted_settled_mb: settledRss, hints, hint_replay_ms: replayMs,
+        ...base,
+        restart_ms: restartMs,
+        rss_after_restart_mb: restartedRss,
+        rss_peak_after_restart_mb: peakRss,
+        rss_restarted_settled_mb: settledRss,
+        hints,
+        hint_replay_ms: replayMs,
         hints_per_sec: hints === 0 ? null : (hints / Math.max(1, replayMs)) * 1000,
       };
     } finally {
@@ -273,7 +330,13 @@ const WARMUP_SEED_MASK = 0x5bd1e995;
 /** Bound on waiting for a hint replay to finish. */
 const HINT_REPLAY_TIMEOUT_MS = 300_000;
 
-async function runBench(opts: BenchOptions, clients: KvClient[], cluster: LocalCluster | undefined, signal: AbortSignal, spread: readonly string[]): Promise<Output> {
+async function runBench(
+  opts: BenchOptions,
+  clients: KvClient[],
+  cluster: LocalCluster | undefined,
+  signal: AbortSignal,
+  spread: readonly string[],
+): Promise<Output> {
   const bench = new Bench(opts, clients, signal, spread);
   if (opts.workload === 'restart') return { kind: 'restart', result: await bench.restart(cluster!) };
   if (!opts.compare) return { kind: 'single', result: await bench.workload(opts.workload) };

@@ -56,7 +56,11 @@ async function writeText(config: ClusterConfig, maxEntries: number, colour: bool
       return;
     }
     const hints = Object.entries(n.hints).map(([t, k]) => `${k} for node ${t}`);
-    out(c.bold(`node ${n.id}  ${n.address}  up  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) + (hints.length ? c.yellow(`  hints: ${hints.join(', ')}`) : '') + '\n');
+    out(
+      c.bold(`node ${n.id}  ${n.address}  up  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) +
+        (hints.length ? c.yellow(`  hints: ${hints.join(', ')}`) : '') +
+        '\n',
+    );
     for (const e of firsts[id]!) {
       const mark = marked.has(e.key) ? c.yellow('* ') : '  ';
       const body = e.deleted ? c.dim(`${e.key}  (deleted)`) : `${e.key} = ${e.value}`;

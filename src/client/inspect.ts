@@ -37,7 +37,6 @@ export interface Inspection {
   divergent: string[];
 }
 
-
 /**
  * One node's dump read page by page, in key order: the inspector holds a page
  * per node, not the node's whole state.
@@ -172,7 +171,10 @@ export async function walk(
       entry(id, h);
       c!.advance();
     });
-    const versions = ring.replicas(toByteString(min)).filter((id) => cursors[id] !== null).map((id) => held.get(id));
+    const versions = ring
+      .replicas(toByteString(min))
+      .filter((id) => cursors[id] !== null)
+      .map((id) => held.get(id));
     const first = versions[0];
     const same = versions.every((v) => (v === undefined || first === undefined ? v === first : compareVersions(v, first) === 0));
     if (!same) found(displayBytes(min));
@@ -190,7 +192,12 @@ export async function inspect(config: ClusterConfig): Promise<Inspection> {
   const entries: InspectedEntry[][] = heads.map(() => []);
   const divergent: string[] = [];
   try {
-    await walk(config, cursors, (k) => divergent.push(k), (id, m) => entries[id]!.push(shown(m)));
+    await walk(
+      config,
+      cursors,
+      (k) => divergent.push(k),
+      (id, m) => entries[id]!.push(shown(m)),
+    );
   } finally {
     closeAll(cursors);
   }

@@ -167,6 +167,14 @@ export const RECONNECT_BACKOFF_MAX_MS = 2000;
 /** TCP connect timeout. */
 export const CONNECT_TIMEOUT_MS = 1000;
 
+/**
+ * A failure that a part of a node handles by itself (a compaction, a hint
+ * write) is counted every time and told to the log at most this often, with
+ * how many there were since: a disk that fails every few milliseconds would
+ * otherwise bury everything else in the log.
+ */
+export const WARNING_INTERVAL_MS = 60_000;
+
 /** Frame size limit for a given value limit: room for one whole batch or one large value. */
 export function frameBytesMax(valueBytesMax: number): number {
   return Math.max(8 * 1024 * 1024, 2 * (valueBytesMax + KEY_BYTES_MAX) + 64 * 1024);
@@ -176,9 +184,28 @@ export function frameBytesMax(valueBytesMax: number): number {
 export const CLOCK_OFFSET_MS_MAX = 3600_000;
 
 /**
- * A failing background task (hint expiry, tombstone purge, compaction) is
- * logged at most once per this interval, with how often it failed since:
- * a full disk fails every attempt, and one line a minute says so without
- * burying the rest of the log.
+ * The dashboard's history: one sample per node per poll, a poll a second,
+ * so 600 samples are the ten minutes its charts show. Older ones are dropped.
  */
-export const PROBLEM_LOG_INTERVAL_MS = 60_000;
+export const DASHBOARD_SAMPLES_MAX = 600;
+/** How often the dashboard asks every node for its status. */
+export const DASHBOARD_POLL_INTERVAL_MS = 1000;
+/**
+ * How long the dashboard waits for a node's status (and its metrics) before
+ * showing it down: short enough that a hung node shows down within 5 s of
+ * its last answer, long enough for a busy node to answer.
+ */
+export const DASHBOARD_POLL_TIMEOUT_MS = 2000;
+/** Bytes of a node's /metrics page the dashboard reads; a larger page is not a node's. */
+export const DASHBOARD_METRICS_BYTES_MAX = 4 * 1024 * 1024;
+/** Browsers following the dashboard's live updates at once; more are refused. */
+export const DASHBOARD_EVENT_CLIENTS_MAX = 32;
+/**
+ * Bytes of updates waiting to reach one follower; past it the follower is
+ * dropped (its browser reconnects and starts afresh) instead of buffering
+ * for a tab that stopped reading. An update with ten minutes of charts is
+ * some tens of KB.
+ */
+export const DASHBOARD_EVENT_BACKLOG_BYTES_MAX = 4 * 1024 * 1024;
+/** Divergent keys the dashboard lists after a scan (it counts them all). */
+export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;

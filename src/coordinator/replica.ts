@@ -3,7 +3,7 @@
  * between the request protocols and the I/O that carries them out
  * (rpc/remote-replica.ts for a peer, node/local-replica.ts for this node).
  */
-import type { KeyedVersion } from '../storage/replica-store';
+import type { KeyedVersion } from '../storage/version';
 import type { Version } from '../storage/version';
 
 export interface Replica {

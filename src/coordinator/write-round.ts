@@ -19,7 +19,7 @@
 import { KvError, timedOut } from '../common/errors';
 import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from './replica';
-import { KeyedVersion } from '../storage/replica-store';
+import { KeyedVersion } from '../storage/version';
 import { LevelName } from './levels';
 
 /** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */
@@ -85,7 +85,10 @@ export class WriteRound {
         this.progress();
       });
     }
-    this.timer = setTimeout(() => this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`), deps.timeoutMs);
+    this.timer = setTimeout(
+      () => this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`),
+      deps.timeoutMs,
+    );
     for (const id of plan.up) this.send(id);
   }
 
@@ -99,7 +102,10 @@ export class WriteRound {
         this.acknowledged(id);
       }, failed);
     } else {
-      this.deps.replica(id).apply([this.plan.item]).then(() => this.acknowledged(id), failed);
+      this.deps
+        .replica(id)
+        .apply([this.plan.item])
+        .then(() => this.acknowledged(id), failed);
     }
   }
 

@@ -8,11 +8,14 @@
  * replay; the next `kick` starts again from the oldest hint left.
  */
 import { HINT_REPLAY_BATCH_MAX, HINT_REPLAY_IN_FLIGHT_MAX } from '../common/limits';
+import { errorText, ThrottledWarning, WarningOptions } from '../common/warnings';
 import { Replica } from '../coordinator/replica';
 import { HintStore, StoredHint } from './hint-store';
 
 export class HintDelivery {
   private readonly running = new Set<number>();
+  readonly counters = { hintReplayFailures: 0 };
+  private readonly failures: ThrottledWarning;
 
   constructor(
     private readonly store: HintStore,
@@ -20,7 +23,14 @@ export class HintDelivery {
     private readonly isUp: (id: number) => boolean,
     private readonly windowMs: number,
     private readonly nowMs: () => number = Date.now,
-  ) {}
+    /** Where failed replays are told, and how often. */
+    warnings: WarningOptions = {},
+  ) {
+    this.failures = new ThrottledWarning('hint replay', 'the hints stay for the next try (counter hintReplayFailures)', {
+      nowMs,
+      ...warnings,
+    });
+  }
 
   /** Starts replaying to every up target that has hints (no-op if already running). */
   kickAll(): void {
@@ -31,33 +41,60 @@ export class HintDelivery {
     if (this.running.has(target) || !this.isUp(target) || this.store.count(target) === 0) return;
     this.running.add(target);
     this.replay(target)
-      .catch(() => undefined) // the target failed again; hints stay for the next kick
+      .catch((err) => this.replayFailed(target, err))
       .finally(() => this.running.delete(target));
+  }
+
+  /** The target failed again (or this node's disk did): the hints left stay for the next kick. */
+  private replayFailed(target: number, err: unknown): void {
+    this.counters.hintReplayFailures++;
+    this.failures.failed(`to node ${target}: ${errorText(err)}`);
   }
 
   private async replay(target: number): Promise<void> {
     const replica = this.replicas.get(target);
     if (replica === undefined) return;
     let afterId = 0;
+    // The first batch that failed. Noted by the batch itself: one that fails
+    // while the next is being read has nothing awaiting it yet, and would
+    // otherwise be an unhandled rejection (which ends the process), or be
+    // gone from inFlight, and forgotten, by the time Promise.all looks.
+    let failure: { err: unknown } | undefined;
     const inFlight = new Set<Promise<void>>();
-    while (this.isUp(target)) {
+    while (this.isUp(target) && failure === undefined) {
       const hints = await this.store.next(target, afterId, HINT_REPLAY_BATCH_MAX);
       if (hints.length === 0) break;
       afterId = hints[hints.length - 1]!.id;
-      const p = this.deliver(target, replica, hints).finally(() => inFlight.delete(p));
+      const p: Promise<void> = this.deliver(target, replica, hints).then(
+        () => void inFlight.delete(p),
+        (err: unknown) => {
+          inFlight.delete(p);
+          failure ??= { err };
+        },
+      );
       inFlight.add(p);
       if (inFlight.size >= HINT_REPLAY_IN_FLIGHT_MAX) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    if (failure !== undefined) throw failure.err;
   }
 
   private async deliver(target: number, replica: Replica, hints: StoredHint[]): Promise<void> {
     const cutoff = this.nowMs() - this.windowMs;
     const expired = hints.filter((h) => h.createdMs < cutoff);
     const live = hints.filter((h) => h.createdMs >= cutoff);
-    if (expired.length > 0) await this.store.remove(target, expired.map((h) => h.id), false);
+    if (expired.length > 0)
+      await this.store.remove(
+        target,
+        expired.map((h) => h.id),
+        false,
+      );
     if (live.length === 0) return;
     await replica.apply(live);
-    await this.store.remove(target, live.map((h) => h.id), true);
+    await this.store.remove(
+      target,
+      live.map((h) => h.id),
+      true,
+    );
   }
 }

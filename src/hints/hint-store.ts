@@ -6,8 +6,11 @@
  * inspector and so delivery knows whom to visit.
  */
 import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { ThrottledWarning, WarningOptions } from '../common/warnings';
+import { createHintTables } from '../storage/schema';
+import { latin1Literal } from '../storage/sql-literal';
 import { Sqlite } from '../storage/sqlite';
-import { KeyedVersion, latin1Literal } from '../storage/replica-store';
+import { KeyedVersion } from '../storage/version';
 
 export interface StoredHint extends KeyedVersion {
   readonly id: number;
@@ -34,21 +37,24 @@ export class HintStore {
   private pending: PendingHint[] = [];
   private flushing: Promise<void> | null = null;
   readonly counters = { hintsStored: 0, hintsDelivered: 0, hintsDropped: 0, hintWriteErrors: 0 };
+  private readonly writeFailures: ThrottledWarning;
 
   private constructor(
     private readonly db: Sqlite,
     private readonly nowMs: () => number,
-  ) {}
-
-  static async open(db: Sqlite, nowMs: () => number = Date.now): Promise<HintStore> {
-    await db.exec(
-      `CREATE TABLE IF NOT EXISTS hints (
-         id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
-         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
-       );
-       CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`,
+    warnings: WarningOptions,
+  ) {
+    this.writeFailures = new ThrottledWarning(
+      'writing hints',
+      'those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)',
+      { nowMs, ...warnings },
     );
-    const store = new HintStore(db, nowMs);
+  }
+
+  /** `warnings`: where the store tells the write failures that no caller sees, and how often. */
+  static async open(db: Sqlite, nowMs: () => number = Date.now, warnings: WarningOptions = {}): Promise<HintStore> {
+    await createHintTables(db);
+    const store = new HintStore(db, nowMs, warnings);
     const rows = await db.all<{ target: number; n: number }>('SELECT target, COUNT(*) AS n FROM hints GROUP BY target');
     for (const r of rows) store.counts.set(r.target, r.n);
     return store;
@@ -101,10 +107,11 @@ export class HintStore {
         statements.push(`INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${values.join(',')};`);
       }
       await this.db.execTransaction(statements.join('\n'));
-    } catch {
+    } catch (err) {
       // A hint is best effort: the write it belongs to has its own outcome.
       for (const h of rows) this.counts.set(h.target, Math.max(0, this.count(h.target) - 1));
       this.counters.hintWriteErrors += rows.length;
+      this.writeFailures.failed(err);
     }
   }
 

@@ -111,8 +111,13 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
   ),
 ];
 
-/** The counters of ProblemLog, one per kind of background failure (kinds are names in the code: bounded). */
-const PROBLEMS_PREFIX = 'problems.';
+/**
+ * Counters of failures no caller sees (compactions, commits, hint writes and
+ * replays, hint expiry, tombstone purges, anti-entropy steps): every node
+ * counter named `namespace.<kind>Failures` or `namespace.<kind>Errors`. The
+ * kinds are names in the code, so the label set is bounded.
+ */
+const FAILURE_COUNTER = /^[a-zA-Z]+\.([a-zA-Z]+?)(?:Failures|Errors)$/;
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -204,13 +209,14 @@ export class NodeMetrics {
     });
     new Counter({
       name: 'ringkv_background_failures_total',
-      help: 'Failures of background work that has no caller to answer (hint expiry, tombstone purge), by kind.',
+      help: 'Failures of work that has no caller to answer (compaction, commit, hint write and replay, hint expiry, tombstone purge, sync), by kind.',
       labelNames: ['kind'],
       registers,
       collect() {
         this.reset();
         for (const [name, v] of Object.entries(counters())) {
-          if (name.startsWith(PROBLEMS_PREFIX)) this.inc({ kind: name.slice(PROBLEMS_PREFIX.length) }, v);
+          const kind = FAILURE_COUNTER.exec(name)?.[1];
+          if (kind !== undefined) this.inc({ kind }, v);
         }
       },
     });

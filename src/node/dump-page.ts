@@ -3,7 +3,7 @@
  * cut by count and by bytes so that a page always fits in a frame.
  */
 import { DUMP_PAGE_BYTES_MAX } from '../common/limits';
-import type { KeyedVersion } from '../storage/replica-store';
+import type { KeyedVersion } from '../storage/version';
 
 function entryBytes(e: KeyedVersion): number {
   return e.key.length + e.version.value.length;

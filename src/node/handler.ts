@@ -22,7 +22,7 @@ import { toWireError } from '../rpc/errors';
 import { toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
-import type { KeyedVersion } from '../storage/replica-store';
+import type { KeyedVersion } from '../storage/version';
 
 /**
  * What the handler needs from its node, and no more: the node wires these

@@ -3,7 +3,8 @@
  * the same `Replica` contract as its peers; reads need no round trip.
  */
 import type { Replica } from '../coordinator/replica';
-import type { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import type { ReplicaStore } from '../storage/replica-store';
+import type { KeyedVersion } from '../storage/version';
 import type { Version } from '../storage/version';
 
 export class LocalReplica implements Replica {

@@ -1,8 +1,25 @@
-/** One line per event, timestamped, to stdout (the scripts send it to a log file). */
-export type Logger = (message: string) => void;
+/**
+ * A node's log: one line per event, to stdout (the scripts send it to a log
+ * file). Text by default, for a person reading the file; with
+ * `--log-format json` one JSON object per line (`time`, `level`, `node`,
+ * `event`), for a log shipper. Nothing the node logs carries the cluster
+ * secret: messages name nodes, counts and errors, never credentials.
+ */
+export type LogLevel = 'info' | 'warn' | 'error';
+export type Logger = (message: string, level?: LogLevel) => void;
 
-export function consoleLogger(prefix: string): Logger {
-  return (message) => process.stdout.write(`${new Date().toISOString()} ${prefix} ${message}\n`);
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** One log line, without its newline. */
+export function formatLogLine(format: LogFormat, node: number, message: string, level: LogLevel, time: Date): string {
+  if (format === 'json') return JSON.stringify({ time: time.toISOString(), level, node, event: message });
+  const tag = level === 'info' ? '' : ` ${level.toUpperCase()}`;
+  return `${time.toISOString()} [node ${node}]${tag} ${message}`;
+}
+
+export function consoleLogger(node: number, format: LogFormat = 'text'): Logger {
+  return (message, level = 'info') => process.stdout.write(`${formatLogLine(format, node, message, level, new Date())}\n`);
 }
 
 export const silentLogger: Logger = () => undefined;

@@ -1,15 +1,15 @@
 /**
  * Entry point of a node process:
- *   node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS]
+ *   node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json]
  * Logs to stdout; SIGTERM or SIGINT shut it down cleanly.
  */
 import { ConfigError, loadClusterFile } from '../config/cluster';
 import { CLOCK_OFFSET_MS_MAX } from '../common/limits';
-import { consoleLogger } from './log';
+import { consoleLogger, LOG_FORMATS, LogFormat } from './log';
 import { KvNode } from './node';
 
 const USAGE =
-  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--peer ID=HOST:PORT ...]';
+  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...]';
 
 function parseArgs(argv: string[]): { args: Record<string, string>; peers: Map<number, { host: string; port: number }> } {
   const args: Record<string, string> = {};
@@ -37,14 +37,17 @@ async function main(): Promise<void> {
   if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
     throw new ConfigError(`--clock-offset-ms must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
   }
-  const log = consoleLogger(`[node ${id}]`);
+  const format = args['log-format'] ?? process.env.KV_LOG_FORMAT ?? 'text';
+  if (!(LOG_FORMATS as readonly string[]).includes(format))
+    throw new ConfigError(`--log-format must be ${LOG_FORMATS.join(' or ')}, not "${format}"`);
+  const log = consoleLogger(id, format as LogFormat);
   const node = await KvNode.start({ config, id, dataDir: args.data, log, clockOffsetMs: offsetMs, peerEndpoints: peers });
   const shutdown = (signal: string): void => {
     log(`${signal} received, shutting down`);
     node.stop().then(
       () => process.exit(0),
       (err) => {
-        log(`shutdown failed: ${(err as Error).message}`);
+        log(`shutdown failed: ${(err as Error).message}`, 'error');
         process.exit(1);
       },
     );
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err);
+  const message = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err));
   process.stderr.write(`node failed to start: ${message}\n`);
   process.exit(1);
 });

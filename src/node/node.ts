@@ -8,12 +8,12 @@
  * so a node never answers from a partial state; then it says hello to every
  * peer, which tells them it is back and starts their hint delivery to it.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
 import { isKvError } from '../common/errors';
 import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
-import { ProblemLog } from '../common/problems';
+import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf } from '../config/cluster';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
@@ -29,8 +29,10 @@ import type { Replica } from '../coordinator/replica';
 import { RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
-import { KeyedVersion, ReplicaStore } from '../storage/replica-store';
+import { ReplicaStore } from '../storage/replica-store';
+import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
+import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { Handler, HandlerServices } from './handler';
 import { LocalReplica } from './local-replica';
@@ -54,20 +56,12 @@ export interface NodeOptions {
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
 
-/** The layout of the node's SQLite file; bump it whenever the tables change. */
-const SCHEMA_VERSION = 1;
-
-/** Stamps a new file with SCHEMA_VERSION; refuses a file written by another layout. */
-async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
-  const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
-  const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
-  if (version === 0 && tables[0]!.n === 0) {
-    await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    return;
-  }
-  if (version !== SCHEMA_VERSION) {
-    await db.close();
-    throw new ConfigError(`${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`);
+/** A file's size; 0 when it does not exist (a WAL between checkpoints may not). */
+function fileBytes(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -78,10 +72,11 @@ function memoryCounters(): Record<string, number> {
 }
 
 export class KvNode {
-  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0 };
+  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0, hintExpiryFailures: 0, tombstonePurgeFailures: 0 };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
-  private readonly problems: ProblemLog;
+  private readonly hintExpiryFailures: ThrottledWarning;
+  private readonly purgeFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
@@ -103,16 +98,32 @@ export class KvNode {
     readonly store: ReplicaStore,
     readonly hints: HintStore,
     private readonly db: Sqlite,
+    /** The node's SQLite file (its write-ahead log is beside it, `-wal`). */
+    private readonly dataFile: string,
     private readonly log: Logger,
     options: NodeOptions,
   ) {
     const s = config.settings;
-    this.problems = new ProblemLog(log);
+    const warnings = { onWarning: (message: string) => log(message, 'warn') };
+    this.hintExpiryFailures = new ThrottledWarning(
+      'hint expiry',
+      'old hints wait for the next sweep (counter node.hintExpiryFailures)',
+      warnings,
+    );
+    this.purgeFailures = new ThrottledWarning(
+      'tombstone purge',
+      'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)',
+      warnings,
+    );
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
     const peers = config.nodes.filter((n) => n.id !== id);
-    this.detector = new FailureDetector(id, peers.map((n) => n.id), s.failureTimeoutMs);
+    this.detector = new FailureDetector(
+      id,
+      peers.map((n) => n.id),
+      s.failureTimeoutMs,
+    );
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
     for (const peer of peers) {
       const at = options.peerEndpoints?.get(peer.id) ?? peer;
@@ -138,14 +149,9 @@ export class KvNode {
       readLocal: (key) => store.get(key),
       marked: store,
     });
-    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
-    this.antiEntropy = new AntiEntropy(
-      id,
-      ring,
-      store,
-      new Map(this.remotes.map((r) => [r.id, r])),
-      isUp,
-      (items) => this.applyReplicated(items),
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, warnings);
+    this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
+      this.applyReplicated(items),
     );
     this.metrics = new NodeMetrics({
       counters: () => this.collector.snapshot(),
@@ -192,6 +198,7 @@ export class KvNode {
     c.add('coordinator', this.coordinator.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
+    c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('store', () => ({
       ...this.store.counters,
@@ -200,7 +207,7 @@ export class KvNode {
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
     }));
-    c.add('problems', this.problems.counts);
+    c.add('disk', () => ({ dataBytes: fileBytes(this.dataFile) + fileBytes(`${this.dataFile}-wal`) }));
     c.add('memory', memoryCounters);
   }
 
@@ -224,10 +231,12 @@ export class KvNode {
     const startedMs = Date.now();
     const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
-    await checkSchemaVersion(db, file);
-    const store = await ReplicaStore.open(db);
-    const hints = await HintStore.open(db);
-    const node = new KvNode(config, id, store, hints, db, options.log ?? silentLogger, options);
+    await openSchema(db, file);
+    const log = options.log ?? silentLogger;
+    const warn = (message: string): void => log(message, 'warn');
+    const store = await ReplicaStore.open(db, { onWarning: warn });
+    const hints = await HintStore.open(db, Date.now, { onWarning: warn });
+    const node = new KvNode(config, id, store, hints, db, file, log, options);
     await node.rehintUnsettled();
     await node.server.listen();
     const metricsAt = await node.serveMetrics();
@@ -236,7 +245,9 @@ export class KvNode {
     // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
     void node.purgeOldTombstones();
     const self = config.nodes[id]!;
-    node.log(`node ${id} serving ${store.size} keys on ${self.host}:${self.port}, ${metricsAt} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
+    node.log(
+      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}, ${metricsAt} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
+    );
     return node;
   }
 
@@ -254,7 +265,9 @@ export class KvNode {
       await this.metricsServer.listen(self.host, port);
     } catch (err) {
       await this.stop();
-      throw new ConfigError(`node ${this.id} cannot serve metrics on ${self.host}:${port} (${(err as Error).message}); set nodes[${this.id}].metricsPort in the cluster file to a free port, or 0 for none`);
+      throw new ConfigError(
+        `node ${this.id} cannot serve metrics on ${self.host}:${port} (${(err as Error).message}); set nodes[${this.id}].metricsPort in the cluster file to a free port, or 0 for none`,
+      );
     }
     return `metrics at ${url}`;
   }
@@ -282,7 +295,10 @@ export class KvNode {
       for (let i = 0; i < items.length; i += HINT_REPLAY_BATCH_MAX) await this.hints.add(target, items.slice(i, i + HINT_REPLAY_BATCH_MAX));
       this.counters.rehintedAtStart += items.length;
     }
-    if (this.counters.rehintedAtStart > 0) this.log(`node ${this.id} hinted ${this.counters.rehintedAtStart} versions again: writes it coordinated that may not have reached every replica before it stopped`);
+    if (this.counters.rehintedAtStart > 0)
+      this.log(
+        `node ${this.id} hinted ${this.counters.rehintedAtStart} versions again: writes it coordinated that may not have reached every replica before it stopped`,
+      );
   }
 
   private startBackgroundWork(): void {
@@ -305,12 +321,15 @@ export class KvNode {
    * started has hints to take in first.
    */
   private everyFromRandomPhase(intervalMs: number, work: () => void): void {
-    const first = setTimeout(() => {
-      work();
-      const t = setInterval(work, intervalMs);
-      t.unref();
-      this.timers.push(t);
-    }, intervalMs * (1 + Math.random()));
+    const first = setTimeout(
+      () => {
+        work();
+        const t = setInterval(work, intervalMs);
+        t.unref();
+        this.timers.push(t);
+      },
+      intervalMs * (1 + Math.random()),
+    );
     first.unref();
     this.timers.push(first);
   }
@@ -320,11 +339,13 @@ export class KvNode {
     if (this.stopping) return;
     const timeout = this.config.settings.failureTimeoutMs;
     for (const [peer, conn] of this.connections) {
-      conn.call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout).then(
-        (theirClock) => this.heardFrom(peer, Number(theirClock)),
-        // Refused or lost: down now. A timeout is silence, which expire() handles.
-        (err) => isKvError(err, 'ConnectionError') && this.markLost(peer),
-      );
+      conn
+        .call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout)
+        .then(
+          (theirClock) => this.heardFrom(peer, Number(theirClock)),
+          // Refused or lost: down now. A timeout is silence, which expire() handles.
+          (err) => isKvError(err, 'ConnectionError') && this.markLost(peer),
+        );
     }
     for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');
     this.delivery.kickAll();
@@ -347,7 +368,7 @@ export class KvNode {
 
   private noteDown(peer: number, why: string): void {
     this.counters.peersDown++;
-    this.log(`node ${peer} is down (${why})`);
+    this.log(`node ${peer} is down (${why})`, 'warn');
   }
 
   /** Versions from another coordinator (or hints, or read repair). */
@@ -372,9 +393,7 @@ export class KvNode {
     return new types.NodeDump({
       id: this.id,
       entries: page.map(toMutation),
-      hints: [...this.hints.countsByTarget()]
-        .filter(([, n]) => n > 0)
-        .map(([target, count]) => new types.HintCount({ target, count })),
+      hints: [...this.hints.countsByTarget()].filter(([, n]) => n > 0).map(([target, count]) => new types.HintCount({ target, count })),
       // map<string, i64>: the generated type says Int64, and the protocol writes plain numbers too.
       counters: this.collector.snapshot() as never,
       downPeers: this.detector.downPeers(),
@@ -387,7 +406,8 @@ export class KvNode {
     try {
       n = await this.hints.expire(Date.now() - this.config.settings.hintWindowSeconds * 1000);
     } catch (err) {
-      this.problems.report('hintExpiry', err);
+      this.counters.hintExpiryFailures++;
+      this.hintExpiryFailures.failed(err);
     }
     if (n > 0) this.log(`dropped ${n} hints older than the hint window`);
   }
@@ -398,7 +418,8 @@ export class KvNode {
     try {
       n = await this.store.purgeTombstones(cutoffUs);
     } catch (err) {
-      this.problems.report('tombstonePurge', err);
+      this.counters.tombstonePurgeFailures++;
+      this.purgeFailures.failed(err);
     }
     if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
   }

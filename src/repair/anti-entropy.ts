@@ -24,8 +24,7 @@ import { KvError } from '../common/errors';
 import { SYNC_PAGE_KEYS, SYNC_REPLY_BYTES_MAX, SYNC_SCAN_KEYS_MAX } from '../common/limits';
 import { Ring } from '../partitioner/ring';
 import { HASH_SPACE, hashKey } from '../partitioner/hash';
-import { KeyedVersion } from '../storage/replica-store';
-import { Version } from '../storage/version';
+import { KeyedVersion, Version } from '../storage/version';
 import { diffRange, digestOf, KeyDigest } from './compare';
 
 /** This replica's committed data, as anti-entropy reads it (storage/replica-store.ts). */

@@ -65,9 +65,7 @@ export class Sqlite {
   }
 
   run(sql: string, params: SqlValue[] = []): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())),
-    );
+    return new Promise((resolve, reject) => this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())));
   }
 
   /** Runs one statement; resolves with the number of rows it changed. */
@@ -89,14 +87,4 @@ export class Sqlite {
   close(): Promise<void> {
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
-}
-
-/**
- * Bytes as an SQL blob literal, X'…'. It can hold nothing but hex digits, so
- * it is safe to splice into a statement. Used to send a whole group commit to
- * SQLite as one script (one trip to the driver's thread) instead of a bound
- * statement per chunk, each its own trip.
- */
-export function blobLiteral(bytes: Buffer): string {
-  return `X'${bytes.toString('hex')}'`;
 }

@@ -17,6 +17,12 @@ export interface Version {
   readonly deleted: boolean;
 }
 
+/** A version with the key it belongs to: what writes, hints and repairs carry. */
+export interface KeyedVersion {
+  readonly key: string;
+  readonly version: Version;
+}
+
 /** Negative if a loses to b, positive if a wins, 0 if they are the same version. */
 export function compareVersions(a: Version, b: Version): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;

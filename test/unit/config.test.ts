@@ -107,7 +107,11 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['port 65536', withNode(1, { port: 65536 }), /nodes\[1\]\.port/],
   ['a port as a string', withNode(2, { port: '9002' }), /nodes\[2\]\.port/],
   ['a fractional port', withNode(0, { port: 9000.5 }), /nodes\[0\]\.port/],
-  ['a negative metricsPort', withNode(0, { metricsPort: -1 }), /nodes\[0\]\.metricsPort \(0: no metrics\) must be an integer from 0 to 65535/],
+  [
+    'a negative metricsPort',
+    withNode(0, { metricsPort: -1 }),
+    /nodes\[0\]\.metricsPort \(0: no metrics\) must be an integer from 0 to 65535/,
+  ],
   ['metricsPort 65536', withNode(1, { metricsPort: 65536 }), /nodes\[1\]\.metricsPort/],
   ['a metricsPort as a string', withNode(2, { metricsPort: '10002' }), /nodes\[2\]\.metricsPort/],
   ['a metricsPort equal to the port', withNode(3, { metricsPort: 9003 }), /nodes\[3\]\.metricsPort must differ from its port 9003/],

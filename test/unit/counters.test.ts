@@ -1,6 +1,5 @@
 import test from 'ava';
 import { CounterCollector } from '../../src/common/counters';
-import { ProblemLog } from '../../src/common/problems';
 
 test('a snapshot names every counter namespace.name and reads live values', (t) => {
   const c = new CounterCollector();
@@ -26,23 +25,4 @@ test('a namespace is taken once and must be a lowerCamel word', (t) => {
   t.throws(() => c.add('store', { other: 0 }), { message: /registered twice/ });
   t.throws(() => c.add('my.store', { rows: 0 }), { message: /lowerCamel/ });
   t.throws(() => c.add('', { rows: 0 }), { message: /lowerCamel/ });
-});
-
-test('a problem is counted every time and logged once per interval with the count since', (t) => {
-  const lines: string[] = [];
-  let now = 1_000;
-  const p = new ProblemLog((l) => lines.push(l), 60_000, () => now);
-  p.report('tombstonePurge', new Error('SQLITE_FULL: database or disk is full'));
-  t.deepEqual(lines, ['tombstonePurge failed: SQLITE_FULL: database or disk is full']);
-  now += 10_000;
-  p.report('tombstonePurge', new Error('SQLITE_FULL: database or disk is full'));
-  p.report('hintExpiry', 'disk I/O error');
-  now += 49_999;
-  p.report('tombstonePurge', new Error('SQLITE_FULL: database or disk is full'));
-  t.is(lines.length, 2, 'the second purge failure waits for the interval; another kind logs at once');
-  t.is(lines[1], 'hintExpiry failed: disk I/O error');
-  now += 1;
-  p.report('tombstonePurge', new Error('SQLITE_FULL again'));
-  t.is(lines[2], 'tombstonePurge failed (3 failures since the last report): SQLITE_FULL again');
-  t.deepEqual(p.counts, { tombstonePurge: 4, hintExpiry: 1 });
 });

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HintStore, StoredHint } from '../../src/hints/hint-store';
-import { KeyedVersion } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
+import { KeyedVersion } from '../../src/storage/version';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-hint-store-'));
 let fileNo = 0;
@@ -53,10 +53,14 @@ test('add counts hints per target at once, and resolves once they are on disk', 
   try {
     const a = o.hints.add(1, [item('a', 1), item('b', 2), item('c', 3)]);
     const b = o.hints.add(2, [item('x', 4), tomb('y', 5)]);
-    t.deepEqual(counts(o), [
-      [1, 3],
-      [2, 2],
-    ], 'queued hints are counted');
+    t.deepEqual(
+      counts(o),
+      [
+        [1, 3],
+        [2, 2],
+      ],
+      'queued hints are counted',
+    );
     t.is(o.hints.count(1), 3);
     t.is(o.hints.count(3), 0);
     t.is(o.hints.counters.hintsStored, 5);
@@ -99,10 +103,7 @@ test('next returns one target’s hints in id order, after an id, at most `limit
       ['c', '\u0000\u00ff'],
     );
     t.deepEqual(await o.hints.next(1, ids[3]!, 10), []);
-    t.deepEqual(
-      (await o.hints.next(2, 0, 10)).map(strip),
-      [item('other', 9)],
-    );
+    t.deepEqual((await o.hints.next(2, 0, 10)).map(strip), [item('other', 9)]);
     t.deepEqual(await o.hints.next(3, 0, 10), []);
   } finally {
     await o.db.close();
@@ -113,10 +114,7 @@ test('next sees hints still queued (it flushes first)', async (t) => {
   const o = await openHints();
   try {
     void o.hints.add(4, [item('q', 1)]);
-    t.deepEqual(
-      (await o.hints.next(4, 0, 10)).map(strip),
-      [item('q', 1)],
-    );
+    t.deepEqual((await o.hints.next(4, 0, 10)).map(strip), [item('q', 1)]);
   } finally {
     await o.db.close();
   }
@@ -253,10 +251,7 @@ test('hints survive reopening the database: counts, ids, contents and creation t
     ]);
     t.deepEqual(await o.hints.next(1, 0, 10), before1);
     t.deepEqual(await o.hints.next(3, 0, 10), before3);
-    t.deepEqual(
-      before1.map(strip),
-      [item('a', 1), tomb('b', 2), item('queued', 4)],
-    );
+    t.deepEqual(before1.map(strip), [item('a', 1), tomb('b', 2), item('queued', 4)]);
     t.is(before3[0]!.createdMs, 42_000);
 
     // New hints after a reopen get ids after the old ones.
@@ -297,5 +292,33 @@ test('remove of ids already removed by expire does not lower the count again', a
     t.is(o.hints.counters.hintsDropped, 3, 'each hint dropped once');
   } finally {
     await o.db.close();
+  }
+});
+
+test('hints that cannot be written are counted and told once per interval, and later ones are written', async (t) => {
+  const clock = new ManualClock();
+  const db = await Sqlite.open(join(dir, `hints-${++fileNo}.db`));
+  const warnings: string[] = [];
+  const hints = await HintStore.open(db, clock.now, { onWarning: (m) => warnings.push(m) });
+  try {
+    const exec = db.execTransaction.bind(db);
+    let failing = true;
+    db.execTransaction = (script: string) => (failing ? Promise.reject(new Error('disk full')) : exec(script));
+    await hints.add(1, [item('a', 1), item('b', 2)]);
+    t.is(hints.counters.hintWriteErrors, 2);
+    t.is(hints.count(1), 0, 'a hint not written is not counted as pending');
+    t.deepEqual(warnings, [
+      'writing hints failed once since start (last error: disk full); those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)',
+    ]);
+    clock.ms += 1_000;
+    await hints.add(1, [item('c', 3)]);
+    t.is(hints.counters.hintWriteErrors, 3);
+    t.is(warnings.length, 1, 'not told again within the interval');
+    failing = false;
+    await hints.add(1, [item('d', 4)]);
+    t.deepEqual((await hints.next(1, 0, 10)).map(strip), [item('d', 4)]);
+    t.is(warnings.length, 1);
+  } finally {
+    await db.close();
   }
 });

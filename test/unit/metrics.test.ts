@@ -8,7 +8,12 @@ import { find, one, parseExposition } from '../prom-text';
 /** Every counter name the metrics read, each with its own value (1, 2, 3, ...), in a fake node's snapshot. */
 function fakeCounters(): Record<string, number> {
   const names = FROM_COUNTERS.flatMap((m) => (typeof m.from === 'string' ? [m.from] : Object.values(m.from.values)));
-  return { ...Object.fromEntries(names.map((n, i) => [n, i + 1])), 'problems.hintExpiry': 7, 'memory.rssBytes': 1 };
+  return {
+    ...Object.fromEntries(names.map((n, i) => [n, i + 1])),
+    'node.hintExpiryFailures': 7,
+    'store.compactionFailures': 2,
+    'memory.rssBytes': 1,
+  };
 }
 
 function fakeSource(counters: Record<string, number> = fakeCounters()): MetricsSource {
@@ -33,6 +38,7 @@ test('every metric from the node counters has its name, type, help and the count
         t.is(one(e, m.name, { [m.from.label]: value }), counters[name]!, `${m.name} ${value}`);
   }
   t.is(one(e, 'ringkv_background_failures_total', { kind: 'hintExpiry' }), 7);
+  t.is(one(e, 'ringkv_background_failures_total', { kind: 'compaction' }), 2);
   t.deepEqual(
     find(e, 'ringkv_hints_pending').map((s) => [s.labels.target, s.value]),
     [

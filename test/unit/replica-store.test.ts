@@ -3,9 +3,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
-import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_ROWS_MIN, GARBAGE_BUCKET_SEQS, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
+import {
+  COMMIT_ROWS_MAX,
+  COMPACT_CHUNK_ROWS,
+  COMPACT_GARBAGE_ROWS_MIN,
+  GARBAGE_BUCKET_SEQS,
+  REPLAY_CHUNK_CHARS,
+  STORE_QUEUED_ROWS_MAX,
+  WARNING_INTERVAL_MS,
+} from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
-import { replayChunk, ReplicaStore, textLiteral } from '../../src/storage/replica-store';
+import { ReplicaStore, ReplicaStoreOptions } from '../../src/storage/replica-store';
+import { replayChunk } from '../../src/storage/replay';
+import { textLiteral } from '../../src/storage/sql-literal';
 import { Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
 import { Gen, seedNote, testSeed } from './prng';
@@ -26,9 +36,9 @@ interface Opened {
   store: ReplicaStore;
 }
 
-async function openStore(path = join(dir, `store-${++fileNo}.db`)): Promise<Opened> {
+async function openStore(path = join(dir, `store-${++fileNo}.db`), options: ReplicaStoreOptions = {}): Promise<Opened> {
   const db = await Sqlite.open(path);
-  const store = await ReplicaStore.open(db);
+  const store = await ReplicaStore.open(db, options);
   return { path, db, store };
 }
 
@@ -47,9 +57,7 @@ interface KvRow {
 
 /** What a replay of the log would load: each key's last row. */
 async function diskRows(db: Sqlite): Promise<Array<[key: string, version: Version]>> {
-  const rows = await db.all<KvRow>(
-    'SELECT key, value, stamp FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key',
-  );
+  const rows = await db.all<KvRow>('SELECT key, value, stamp FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key');
   // stamp = ts * 2 + deleted
   return rows.map((r) => [r.key, { value: r.value, ts: Math.floor(r.stamp / 2), deleted: r.stamp % 2 === 1 }]);
 }
@@ -188,7 +196,8 @@ test('reopening the file replays every acknowledged version', async (t) => {
   ]);
   // Every byte value, in keys and in values (replay reads them back as JSON text).
   const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
-  for (let b = 0; b < 256; b++) expected.set(String.fromCharCode(b) + bytes.slice(0, b), val(b + 10, bytes.slice(b) + String.fromCharCode(b)));
+  for (let b = 0; b < 256; b++)
+    expected.set(String.fromCharCode(b) + bytes.slice(0, b), val(b + 10, bytes.slice(b) + String.fromCharCode(b)));
   try {
     await o.store.apply([...expected].map(([key, version]) => ({ key, version })));
     await o.store.apply([{ key: 'plain', version: val(7, 'overwritten') }]);
@@ -217,7 +226,10 @@ test('many writes to a few keys leave one row per key after compaction, holding 
       await Promise.all(writes);
     }
     t.is(await rowCount(o.db, o.store), keys.length);
-    t.deepEqual(await diskRows(o.db), [...expected].sort(([a], [b]) => (a < b ? -1 : 1)));
+    t.deepEqual(
+      await diskRows(o.db),
+      [...expected].sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
     o = await reopen(o);
     t.is(o.store.size, keys.length);
     for (const [key, version] of expected) t.deepEqual(got(o.store, key), version, key);
@@ -280,7 +292,8 @@ test('a compaction that fails part way keeps the rows it did not delete, and the
     // The third compaction transaction fails, as a full disk would make it.
     const exec = o.db.execTransaction.bind(o.db);
     let deletes = 0;
-    o.db.execTransaction = (script: string) => (script.startsWith('DELETE') && ++deletes === 3 ? Promise.reject(new Error('disk full')) : exec(script));
+    o.db.execTransaction = (script: string) =>
+      script.startsWith('DELETE') && ++deletes === 3 ? Promise.reject(new Error('disk full')) : exec(script);
     await t.throwsAsync(o.store.compact(), { message: 'disk full' });
     t.is(o.store.counters.rowsCompacted, 2 * COMPACT_CHUNK_ROWS);
     t.is(o.store.garbageRows, keys.length - 2 * COMPACT_CHUNK_ROWS, 'every row not deleted is garbage still');
@@ -289,6 +302,85 @@ test('a compaction that fails part way keeps the rows it did not delete, and the
     t.is(await rowCount(o.db, o.store), keys.length);
     o = await reopen(o);
     t.deepEqual(got(o.store, keys[0]!), val(2, 'second'));
+  } finally {
+    await o.db.close();
+  }
+});
+
+/** A store that tells its warnings to `warnings`, on a clock the test moves by hand, and whose transactions fail while `failing` matches. */
+async function openFailingStore(): Promise<Opened & { warnings: string[]; clock: { ms: number }; fail: (match: RegExp | null) => void }> {
+  const warnings: string[] = [];
+  const clock = { ms: 0 };
+  const o = await openStore(undefined, { onWarning: (m) => warnings.push(m), nowMs: () => clock.ms });
+  const exec = o.db.execTransaction.bind(o.db);
+  let failing: RegExp | null = null;
+  o.db.execTransaction = (script: string) => (failing?.test(script) ? Promise.reject(new Error('disk full')) : exec(script));
+  return { ...o, warnings, clock, fail: (match) => (failing = match) };
+}
+
+test('a failing compaction is counted every time, and told once per interval with how many failed since', async (t) => {
+  const o = await openFailingStore();
+  try {
+    const keys = Array.from({ length: 3 * COMPACT_CHUNK_ROWS }, (_, i) => `k${i}`);
+    await o.store.apply(keys.map((key) => ({ key, version: val(1, 'first') })));
+    await o.store.apply(keys.map((key) => ({ key, version: val(2, 'second') })));
+    o.fail(/^DELETE/);
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.compactionFailures, 1);
+    t.deepEqual(o.warnings, [
+      'compaction of the log failed once since start (last error: disk full); the rows it did not delete wait for the next one (counter compactionFailures)',
+    ]);
+    o.clock.ms += WARNING_INTERVAL_MS - 1;
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.compactionFailures, 3);
+    t.is(o.warnings.length, 1, 'not told again within the interval');
+    o.clock.ms += 1;
+    await t.throwsAsync(o.store.compact(), { message: 'disk full' });
+    t.is(o.store.counters.compactionFailures, 4);
+    t.is(o.warnings.length, 2);
+    t.regex(o.warnings[1]!, /^compaction of the log failed 3 times since the last warning \(last error: disk full\)/);
+    o.fail(null);
+    t.is(await o.store.compact(), keys.length, 'every superseded row is still there to delete');
+    t.is(o.warnings.length, 2);
+    t.is(o.store.counters.compactionFailures, 4);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a compaction started by itself that fails is counted and told, not lost', async (t) => {
+  const o = await openFailingStore();
+  try {
+    const keys = Array.from({ length: COMPACT_GARBAGE_ROWS_MIN }, (_, i) => `key${String(i).padStart(6, '0')}`);
+    await o.store.apply(keys.map((key) => ({ key, version: val(1, 'first') })));
+    o.fail(/^DELETE/);
+    await o.store.apply(keys.map((key) => ({ key, version: val(2, 'second') })));
+    await waitFor('the compaction to fail', () => o.store.counters.compactionFailures === 1, 30_000);
+    t.is(o.warnings.length, 1);
+    t.regex(o.warnings[0]!, /^compaction of the log failed once since start/);
+    t.is(o.store.garbageRows, keys.length, 'the superseded rows wait for the next compaction');
+    // The next commit finds the compaction still due, and it fails again, within the interval.
+    await o.store.apply([{ key: keys[0]!, version: val(3, 'third') }]);
+    await waitFor('the second compaction to fail', () => o.store.counters.compactionFailures === 2, 30_000);
+    t.is(o.warnings.length, 1);
+  } finally {
+    await o.db.close();
+  }
+});
+
+test('a failed commit rejects its writes, and is counted and told', async (t) => {
+  const o = await openFailingStore();
+  try {
+    o.fail(/^INSERT/);
+    await t.throwsAsync(o.store.apply([{ key: 'k', version: val(1, 'v') }]), { message: 'disk full' });
+    t.is(o.store.counters.commitFailures, 1);
+    t.regex(o.warnings[0]!, /^a commit to the log failed once since start \(last error: disk full\); its writes/);
+    o.fail(null);
+    await o.store.apply([{ key: 'k', version: val(1, 'v') }]);
+    t.deepEqual(got(o.store, 'k'), val(1, 'v'));
+    t.is(o.store.counters.commitFailures, 1);
+    t.is(o.warnings.length, 1);
   } finally {
     await o.db.close();
   }
@@ -485,7 +577,10 @@ test('textLiteral round-trips every byte, quotes and NULs through SQLite', async
     const cases = ['', all, "it's", "''", '\u0000', 'a\u0000b', '\u00ff\u0080', "\n\r\t;--'); DROP TABLE t; --"];
     await db.exec(`INSERT INTO t VALUES ${cases.map((c, i) => `(${i},${textLiteral(c)})`).join(',')}`);
     const rows = await db.all<{ i: number; k: string }>('SELECT i, k FROM t ORDER BY i');
-    t.deepEqual(rows.map((r) => r.k), cases);
+    t.deepEqual(
+      rows.map((r) => r.k),
+      cases,
+    );
   } finally {
     await db.close();
   }
@@ -513,7 +608,11 @@ test('replay reads a log of large values a few rows per query, and all of it', a
     for (let i = 0; i < n; i++) await o.store.apply([{ key: `big${i}`, version: val(i + 1, big(i)) }]);
     const first = await replayChunk(o.db, Number.MAX_SAFE_INTEGER);
     t.true(first.rows.length >= 1 && first.rows.length * 1024 * 1024 <= REPLAY_CHUNK_CHARS, `${first.rows.length} rows in the first chunk`);
-    t.deepEqual(first.rows.map((r) => r[1]), Array.from({ length: first.rows.length }, (_, i) => `big${n - 1 - i}`), 'newest first');
+    t.deepEqual(
+      first.rows.map((r) => r[1]),
+      Array.from({ length: first.rows.length }, (_, i) => `big${n - 1 - i}`),
+      'newest first',
+    );
     o = await reopen(o);
     t.is(o.store.size, n);
     for (let i = 0; i < n; i++) t.true(got(o.store, `big${i}`)?.value === big(i), `big${i}`);
@@ -528,17 +627,20 @@ test('the log remembers its largest key plus value, and measures a log from befo
     (await o.db.all<{ value: number }>("SELECT value FROM meta WHERE name = 'largest_record_chars'"))[0]?.value;
   try {
     t.is(await largest(), 0, 'an empty log');
-    await o.store.apply([{ key: 'ab', version: val(1, 'x'.repeat(10)) }, { key: 'c', version: val(1, 'y') }]);
+    await o.store.apply([
+      { key: 'ab', version: val(1, 'x'.repeat(10)) },
+      { key: 'c', version: val(1, 'y') },
+    ]);
     t.is(await largest(), 12);
     await o.store.apply([{ key: 'ab', version: val(2, '') }]);
     t.is(await largest(), 12, 'never lowered: an older row may still be in the log');
-    await o.db.exec("DELETE FROM meta");
+    await o.db.exec('DELETE FROM meta');
     o = await reopen(o);
     t.is(await largest(), 12, 'measured again from the log');
     t.deepEqual(got(o.store, 'ab'), val(2, ''));
     await o.store.apply([{ key: 'd', version: val(1, '\u00ff'.repeat(20)) }]);
     t.is(await largest(), 21, 'a value stored as a BLOB: one character a byte');
-    await o.db.exec("DELETE FROM meta");
+    await o.db.exec('DELETE FROM meta');
     o = await reopen(o);
     t.is(await largest(), 21, 'measured again from the log, a BLOB counted the same way');
   } finally {
@@ -554,8 +656,16 @@ test('printable ASCII keys and values are stored as TEXT, every other one as a B
     await o.store.apply(texts.map((v, i) => ({ key: `k${i}`, version: val(1, v) })));
     await o.store.apply(texts.map((k) => ({ key: k, version: val(1, 'v') })));
     const rows = await o.db.all<{ k: string; v: string }>('SELECT typeof(key) AS k, typeof(value) AS v FROM log ORDER BY seq');
-    t.deepEqual(rows.slice(0, texts.length).map((r) => r.v), expected, 'values');
-    t.deepEqual(rows.slice(texts.length).map((r) => r.k), expected, 'keys');
+    t.deepEqual(
+      rows.slice(0, texts.length).map((r) => r.v),
+      expected,
+      'values',
+    );
+    t.deepEqual(
+      rows.slice(texts.length).map((r) => r.k),
+      expected,
+      'keys',
+    );
   } finally {
     await o.db.close();
   }

@@ -1,0 +1,180 @@
+/**
+ * Group commit: the batches of rows waiting for the disk, and the statements
+ * that append one batch to the log.
+ *
+ * Rows join the open batch; one batch at a time is written, in a single
+ * transaction, and only after its COMMIT are its rows published (made
+ * visible to reads) and its waiters answered. A batch waits for the next
+ * event-loop turn, so that every request of this turn joins it. A batch that
+ * fails fails every later batch too, since their rows were resolved against
+ * its rows.
+ */
+import { assert } from '../common/assert';
+import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { Stored } from './memtable';
+import { bytesLiteral } from './sql-literal';
+import { Version } from './version';
+
+export interface Batch {
+  readonly rows: Map<string, Version>;
+  /** Keys whose rows carry marks (see ReplicaStore.applyMarked), with how many. */
+  readonly marks: Map<string, number>;
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch nobody waits on must not raise an unhandled rejection.
+  done.catch(() => undefined);
+  return { rows: new Map(), marks: new Map(), done, resolve, reject };
+}
+
+/** What the queue asks of its store at each step of a commit. */
+export interface CommitSteps {
+  /** Makes a batch's rows durable, making each a Stored version with its seq; throws if nothing was written. */
+  write(rows: Map<string, Version>): Promise<void>;
+  /** A batch is durable: its rows become visible. */
+  publish(batch: Batch): void;
+  /** A batch could not be written; it and every later batch were rejected with `err`. */
+  failed(err: unknown): void;
+  /** Every batch queued is committed. */
+  idle(): void;
+}
+
+export class CommitQueue {
+  /** Batches not yet committed, oldest first; the last one is open. */
+  private readonly queue: Batch[] = [];
+  private committing = false;
+  private scheduled = false;
+  private rows = 0;
+
+  constructor(private readonly steps: CommitSteps) {}
+
+  /** Rows in batches not yet committed. */
+  get queuedRows(): number {
+    return this.rows;
+  }
+
+  /** The newest version of a key still waiting to commit, if any. */
+  queuedVersion(key: string): Version | undefined {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const v = this.queue[i]!.rows.get(key);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** The batch that rows join now. */
+  openBatch(): Batch {
+    let last = this.queue[this.queue.length - 1];
+    // The batch being committed is never open: it is always queue[0] while committing.
+    if (last === undefined || (this.committing && this.queue.length === 1) || last.rows.size >= COMMIT_ROWS_MAX) {
+      last = newBatch();
+      this.queue.push(last);
+    }
+    return last;
+  }
+
+  /** Puts a version of a key in the open batch (in place of one this batch holds already). */
+  add(key: string, version: Version): void {
+    const open = this.openBatch();
+    if (!open.rows.has(key)) this.rows++;
+    open.rows.set(key, version);
+  }
+
+  /** The newest batch, if any: waiting on it covers every row that an older one holds. */
+  newest(): Batch | undefined {
+    return this.queue[this.queue.length - 1];
+  }
+
+  /** Starts a commit at the next turn, unless one is due or running (it goes on to every batch queued). */
+  schedule(): void {
+    if (this.scheduled || this.committing) return;
+    this.scheduled = true;
+    // setImmediate lets every request that arrived in this turn join the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.commitLoop();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue[0]!;
+        try {
+          await this.steps.write(batch.rows);
+        } catch (err) {
+          // Later batches were resolved against this one; fail them all.
+          const failed = this.queue.splice(0);
+          this.rows = 0;
+          for (const b of failed) b.reject(err as Error);
+          this.steps.failed(err);
+          return;
+        }
+        this.queue.shift();
+        this.rows -= batch.rows.size;
+        this.steps.publish(batch);
+        batch.resolve();
+      }
+    } finally {
+      this.committing = false;
+    }
+    this.steps.idle();
+  }
+
+  /** Waits for everything queued to be committed, or to fail. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      await this.queue[this.queue.length - 1]!.done.catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * A version's timestamp and tombstone flag share one column, `stamp` =
+ * ts * 2 + deleted: one column fewer for the driver to hand back per row when
+ * a node replays a million of them at start. Exact while ts < 2^52 µs (the
+ * year 2112); clocks refuse anything more than minutes ahead of now.
+ */
+const STAMP_TS_MAX = 2 ** 52 - 1;
+
+function stampOf(v: Version): number {
+  assert(Number.isSafeInteger(v.ts) && v.ts >= 0 && v.ts <= STAMP_TS_MAX, 'timestamp fits a stamp');
+  return v.ts * 2 + (v.deleted ? 1 : 0);
+}
+
+/**
+ * The INSERT statements that append a batch's rows to the log, numbered
+ * from `firstSeq` in the map's order; each row of the map becomes a Stored
+ * version with its seq. With them, the largest key plus value in characters:
+ * `largest` or more.
+ */
+export function appendRows(rows: Map<string, Version>, firstSeq: number, largestBefore: number): { statements: string[]; largest: number } {
+  const statements: string[] = [];
+  let largest = largestBefore;
+  let values: string[] = [];
+  const flush = (): void => {
+    statements.push(`INSERT INTO log (seq, key, value, stamp) VALUES ${values.join(',')};`);
+    values = [];
+  };
+  let seq = firstSeq;
+  for (const [key, v] of rows) {
+    rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
+    values.push(`(${seq},${bytesLiteral(key)},${bytesLiteral(v.value)},${stampOf(v)})`);
+    seq++;
+    largest = Math.max(largest, key.length + v.value.length);
+    if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
+  }
+  if (values.length > 0) flush();
+  return { statements, largest };
+}

@@ -1,0 +1,64 @@
+/**
+ * The layout of a node's SQLite file, all of it: the replica store's log and
+ * meta rows, the hint store's hints, and the layout number in SQLite's
+ * `user_version`. Every table is created with IF NOT EXISTS, so each store
+ * can make its own tables on a file of its own (as the unit tests do), and a
+ * node's file is checked and made complete once, before either store opens.
+ */
+import { ConfigError } from '../config/cluster';
+import { Sqlite } from './sqlite';
+
+/** The layout number; bump it whenever a table below changes. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * The replica store's tables. `log` holds one row per accepted version,
+ * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted.
+ * `meta` holds a few named numbers: the largest record ever written and the
+ * settle pointer.
+ */
+const LOG_TABLES = `CREATE TABLE IF NOT EXISTS log (
+         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL
+       );
+       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`;
+
+/** The hint store's table, read a target at a time in id order. */
+const HINT_TABLES = `CREATE TABLE IF NOT EXISTS hints (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
+       );
+       CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`;
+
+export function createLogTables(db: Sqlite): Promise<void> {
+  return db.exec(LOG_TABLES);
+}
+
+export function createHintTables(db: Sqlite): Promise<void> {
+  return db.exec(HINT_TABLES);
+}
+
+/** Stamps a new file with SCHEMA_VERSION; refuses (and closes) a file written by another layout. */
+async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
+  const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
+  const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
+  if (version === 0 && tables[0]!.n === 0) {
+    await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    return;
+  }
+  if (version !== SCHEMA_VERSION) {
+    await db.close();
+    throw new ConfigError(
+      `${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`,
+    );
+  }
+}
+
+/**
+ * Makes a node's file ready for its stores: checks its layout (`file` names
+ * it in the error) and creates whatever table it lacks.
+ */
+export async function openSchema(db: Sqlite, file: string): Promise<void> {
+  await checkSchemaVersion(db, file);
+  await createLogTables(db);
+  await createHintTables(db);
+}

@@ -1,0 +1,264 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { DASHBOARD_SAMPLES_MAX } from '../../src/common/limits';
+import { NodeAddress } from '../../src/config/cluster';
+import { DEFAULT_TOKENS } from '../../src/config/layout';
+import { histogramBuckets, quantileBetween, ratePerSecond, ringArcs, tokenTurn } from '../../src/dashboard/derive';
+import { DashboardState, NodeReading, Poller, RingBuffer } from '../../src/dashboard/poller';
+import { waitFor } from '../../src/harness/local-cluster';
+
+test('a rate is the counter delta per second, and none across a restart or without a previous reading', (t) => {
+  const cases: [number | undefined, number, number, number | null][] = [
+    [100, 300, 1000, 200],
+    [100, 300, 2000, 100],
+    [100, 100, 1000, 0],
+    [undefined, 300, 1000, null],
+    [300, 10, 1000, null],
+    [100, 300, 0, null],
+  ];
+  for (const [before, after, ms, want] of cases) t.is(ratePerSecond(before, after, ms), want, `${before} → ${after} in ${ms} ms`);
+});
+
+const METRICS = `# HELP ringkv_client_request_duration_seconds How long a coordinated client request took.
+# TYPE ringkv_client_request_duration_seconds histogram
+ringkv_client_request_duration_seconds_bucket{le="0.001",op="put",level="QUORUM"} 3
+ringkv_client_request_duration_seconds_bucket{le="0.01",op="put",level="QUORUM"} 8
+ringkv_client_request_duration_seconds_bucket{le="+Inf",op="put",level="QUORUM"} 10
+ringkv_client_request_duration_seconds_sum{op="put",level="QUORUM"} 0.5
+ringkv_client_request_duration_seconds_count{op="put",level="QUORUM"} 10
+ringkv_client_request_duration_seconds_bucket{op="get",level="ONE",le="0.001"} 5
+ringkv_client_request_duration_seconds_bucket{op="get",level="ONE",le="0.01"} 5
+ringkv_client_request_duration_seconds_bucket{op="get",level="ONE",le="+Inf"} 6
+ringkv_other_seconds_bucket{le="0.001"} 99
+`;
+
+test('histogram buckets are summed over every label set, by bound', (t) => {
+  const b = histogramBuckets(METRICS, 'ringkv_client_request_duration_seconds');
+  t.deepEqual(
+    [...(b ?? [])].sort((x, y) => x[0] - y[0]),
+    [
+      [0.001, 8],
+      [0.01, 13],
+      [Infinity, 16],
+    ],
+  );
+  t.is(histogramBuckets(METRICS, 'ringkv_missing_seconds'), undefined);
+  t.is(histogramBuckets('', 'ringkv_client_request_duration_seconds'), undefined);
+});
+
+test('a quantile comes from the bucket deltas, interpolated inside its bucket', (t) => {
+  const before = new Map([
+    [0.001, 10],
+    [0.01, 10],
+    [0.1, 10],
+    [Infinity, 10],
+  ]);
+  // 100 new observations: 50 up to 1 ms, 40 in (1, 10] ms, 10 in (10, 100] ms.
+  const after = new Map([
+    [0.001, 60],
+    [0.01, 100],
+    [0.1, 110],
+    [Infinity, 110],
+  ]);
+  const near = (got: number | null, want: number, what: string): void =>
+    void t.true(got !== null && Math.abs(got - want) < 1e-12, `${what}: ${got} ≠ ${want}`);
+  near(quantileBetween(before, after, 0.5), 0.001, 'p50');
+  near(quantileBetween(before, after, 0.7), 0.0055, 'p70');
+  near(quantileBetween(before, after, 0.99), 0.091, 'p99');
+  near(quantileBetween(undefined, after, 0.5), 0.001 * (55 / 60), 'without a previous reading, everything counted so far');
+  t.is(quantileBetween(after, after, 0.99), null, 'nothing observed in between');
+  t.is(quantileBetween(after, before, 0.99), null, 'buckets that went down: a restart');
+  const beyond = new Map([
+    [0.001, 0],
+    [Infinity, 5],
+  ]);
+  t.is(quantileBetween(undefined, beyond, 0.99), 0.001, 'past the largest bound: that bound');
+});
+
+test('the quantile falls in the bucket of the true quantile observation (property)', (t) => {
+  const bounds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+  const bucketOf = (v: number): number => bounds.findIndex((b) => v <= b);
+  fc.assert(
+    fc.property(
+      fc.array(fc.double({ min: 0, max: 2, noNaN: true }), { minLength: 1, maxLength: 200 }),
+      fc.double({ min: 0.01, max: 0.999, noNaN: true }),
+      (values, q) => {
+        const after = new Map<number, number>([...bounds, Infinity].map((b) => [b, values.filter((v) => v <= b).length]));
+        const got = quantileBetween(undefined, after, q)!;
+        const sorted = [...values].sort((a, b) => a - b);
+        const truth = sorted[Math.ceil(q * values.length) - 1]!;
+        const i = bucketOf(truth);
+        if (i === -1) return got === bounds[bounds.length - 1];
+        const lower = i === 0 ? 0 : bounds[i - 1]!;
+        return got >= lower && got <= bounds[i]!;
+      },
+    ),
+  );
+  t.pass();
+});
+
+test('ring arcs: each node owns (previous token, its token], the smallest token wraps round the top', (t) => {
+  const arcs = ringArcs(DEFAULT_TOKENS.map((token, id) => ({ id, token })));
+  t.deepEqual(
+    arcs.map((a) => [a.id, a.label]),
+    [
+      [0, '("0x7f", "M"]'],
+      [1, '("M", "f"]'],
+      [2, '("f", "p"]'],
+      [3, '("p", "0x7f"]'],
+    ],
+  );
+  t.is(arcs[0]!.from, tokenTurn('\u007f') - 1);
+  t.is(arcs[0]!.to, tokenTurn('M'));
+  t.is(arcs[3]!.to, 0x7f / 256);
+  t.deepEqual(
+    ringArcs([{ id: 0, token: 'k' }]).map((a) => a.to - a.from),
+    [1],
+    'one node: the whole circle',
+  );
+  const close = ringArcs([
+    { id: 0, token: 'abcdX' },
+    { id: 1, token: 'abcdY' },
+  ]);
+  t.deepEqual(
+    close.map((a) => a.to - a.from),
+    [1, 0],
+    'tokens alike in their first bytes: a sliver, not a second wrap',
+  );
+});
+
+test('ring arcs tile the circle once, each ending where the next begins (property)', (t) => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(
+        fc.uint8Array({ minLength: 1, maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')),
+        { minLength: 1, maxLength: 12 },
+      ),
+      (tokens) => {
+        const arcs = ringArcs(tokens.map((token, id) => ({ id, token })));
+        const total = arcs.reduce((sum, a) => sum + (a.to - a.from), 0);
+        const joined = arcs.every((a, i) => i === 0 || Math.abs(a.from - arcs[i - 1]!.to) < 1e-12);
+        return Math.abs(total - 1) < 1e-9 && joined && arcs.every((a) => a.to >= a.from);
+      },
+    ),
+  );
+  t.pass();
+});
+
+test('a ring buffer keeps the newest items, oldest first, like slicing a full list (property)', (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.integer(), { maxLength: 100 }), (capacity, items) => {
+      const b = new RingBuffer<number>(capacity);
+      for (const x of items) b.push(x);
+      return JSON.stringify(b.toArray()) === JSON.stringify(items.slice(-capacity)) && b.length === Math.min(capacity, items.length);
+    }),
+  );
+  t.throws(() => new RingBuffer(0));
+});
+
+function nodes(count: number): NodeAddress[] {
+  return DEFAULT_TOKENS.slice(0, count).map((token, id) => ({ id, host: '127.0.0.1', port: 9000 + id, token }));
+}
+
+function up(reads: number, writes: number, extra: Partial<Extract<NodeReading, { ok: true }>> = {}): NodeReading {
+  return {
+    ok: true,
+    counters: { 'coordinator.reads': reads, 'coordinator.writes': writes, 'store.keys': 7 },
+    hints: new Map(),
+    downPeers: [],
+    ...extra,
+  };
+}
+
+const down: NodeReading = { ok: false, error: 'connection refused' };
+
+test('the state charts operations per second per node, and a gap while a node is down or just back', (t) => {
+  const s = new DashboardState(nodes(2), 2);
+  s.record(1000, [up(0, 0), up(5, 5)]);
+  s.record(2000, [up(100, 50), up(5, 5)]);
+  s.record(3000, [down, up(15, 5, { hints: new Map([[0, 4]]), downPeers: [0] })]);
+  s.record(4000, [up(3, 0), up(20, 5)]);
+  s.record(5000, [up(13, 0), up(20, 5)]);
+  const v = s.view(5000);
+  t.deepEqual(v.times, [1, 2, 3, 4, 5]);
+  t.deepEqual(v.opsPerSecond, [
+    [null, 150, null, null, 10],
+    [null, 0, 10, 5, 0],
+  ]);
+  t.deepEqual(
+    v.nodes.map((n) => [n.id, n.up, n.since, n.keys, n.opsPerSecond]),
+    [
+      [0, true, 4000, 7, 10],
+      [1, true, 1000, 7, 0],
+    ],
+  );
+  t.false(v.latency);
+  t.deepEqual(v.operations, []);
+});
+
+test('a down node shows its error, no keys and no hints; an up node its hints and the peers it sees down', (t) => {
+  const s = new DashboardState(nodes(2), 2);
+  s.record(1000, [up(0, 0), up(0, 0)]);
+  s.record(2000, [down, up(0, 0, { hints: new Map([[0, 4]]), downPeers: [0] })]);
+  const [a, b] = s.view(2000).nodes;
+  t.like(a, { up: false, since: 2000, error: 'connection refused', keys: null, hintsPending: 0, downPeers: [] });
+  t.like(b, { up: true, since: 1000, keys: 7, hintsPending: 4, hints: [{ target: 0, count: 4 }], downPeers: [0] });
+  t.is(b!.error, undefined);
+});
+
+test('p99 latency comes from the buckets between two polls, in ms', (t) => {
+  const s = new DashboardState(nodes(1), 1);
+  const buckets = (fast: number, slow: number): Map<number, number> =>
+    new Map([
+      [0.001, fast],
+      [0.01, fast + slow],
+      [Infinity, fast + slow],
+    ]);
+  s.record(1000, [up(0, 0, { buckets: buckets(0, 0) })]);
+  s.record(2000, [up(0, 100, { buckets: buckets(0, 100) })]);
+  s.record(3000, [up(0, 100, { buckets: buckets(0, 100) })]);
+  const v = s.view(3000);
+  t.true(v.latency);
+  const p99 = v.p99Ms[0]!;
+  t.is(p99[0], null);
+  t.true(Math.abs(p99[1]! - 9.91) < 1e-9, `${p99[1]}`);
+  t.is(p99[2], null, 'no request in that second');
+});
+
+test(`the state keeps the newest ${DASHBOARD_SAMPLES_MAX} polls`, (t) => {
+  const s = new DashboardState(nodes(1), 1);
+  for (let i = 1; i <= DASHBOARD_SAMPLES_MAX + 50; i++) s.record(i * 1000, [up(i, 0)]);
+  const v = s.view(0);
+  t.is(v.times.length, DASHBOARD_SAMPLES_MAX);
+  t.is(v.times[0], 51);
+  t.is(v.opsPerSecond[0]!.length, DASHBOARD_SAMPLES_MAX);
+});
+
+test('the poller reads every node each interval, takes a failed read as down, and stops cleanly', async (t) => {
+  const s = new DashboardState(nodes(2), 2);
+  let polls = 0;
+  const poller = new Poller(
+    s,
+    {
+      read: async (id) => {
+        if (id === 0) polls++;
+        if (id === 1) throw new Error('no route to host');
+        return up(polls, 0);
+      },
+    },
+    [0, 1],
+    5,
+    () => undefined,
+  );
+  poller.start();
+  try {
+    await waitFor('three polls', () => s.view(0).times.length >= 3);
+  } finally {
+    await poller.stop();
+  }
+  const v = s.view(0);
+  t.like(v.nodes[0], { up: true });
+  t.like(v.nodes[1], { up: false, error: 'no route to host' });
+  // A poll under way when stop() came is read but not recorded.
+  t.true(polls === v.times.length || polls === v.times.length + 1, `${polls} reads, ${v.times.length} recorded`);
+});
