@@ -1,11 +1,13 @@
 /**
  * Used by scripts/server.sh: waits until the given nodes answer, then (for a
- * few seconds at most) until they see each other, and prints where each listens.
+ * few seconds at most) until they see each other, and prints where each listens
+ * and serves its metrics.
  *   wait-ready --cluster FILE --ids 0,1,2,3 --pids P0,P1,P2,P3 [--timeout-ms MS]
  * Fails early, naming the node, if one of the processes exits.
  */
 import { NodeAdmin } from '../client/client';
-import { loadClusterFile } from '../config/cluster';
+import { loadClusterFile, metricsUrlOf } from '../config/cluster';
+
 import { parseArgs, UsageError } from '../common/args';
 
 const POLL_MS = 100;
@@ -72,7 +74,10 @@ async function main(): Promise<number> {
   for (const id of ids) {
     const n = config.nodes[id]!;
     const d = down.get(id) ?? [];
-    process.stdout.write(`node ${id} listening on ${n.host}:${n.port}${d.length ? ` (sees node ${d.join(', ')} down)` : ''}\n`);
+    const metrics = metricsUrlOf(n);
+    process.stdout.write(
+      `node ${id} listening on ${n.host}:${n.port}${metrics ? `, metrics at ${metrics}` : ''}${d.length ? ` (sees node ${d.join(', ')} down)` : ''}\n`,
+    );
   }
   admins.forEach((a) => a.close());
   return 0;

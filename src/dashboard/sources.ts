@@ -8,19 +8,13 @@ import http from 'node:http';
 import { NodeAdmin } from '../client/client';
 import { closeAll, openAll, walk } from '../client/inspect';
 import { DASHBOARD_METRICS_BYTES_MAX, DASHBOARD_POLL_TIMEOUT_MS } from '../common/limits';
-import { ClusterConfig, metricsPortOf, NodeAddress } from '../config/cluster';
-import { METRICS_PATH } from '../config/cluster';
+import { ClusterConfig, metricsUrlOf } from '../config/cluster';
 import { int64ToNumber } from '../rpc/thrift';
 import { histogramBuckets } from './derive';
 import { NodeFetchers, NodeReading } from './poller';
 
 /** The histogram of client request durations every node's /metrics serves. */
 export const LATENCY_HISTOGRAM = 'ringkv_client_request_duration_seconds';
-/** A node's metrics page, or undefined when its cluster file entry says it serves none. */
-export function metricsUrlOf(node: NodeAddress): string | undefined {
-  const port = metricsPortOf(node);
-  return port === 0 ? undefined : `http://${node.host}:${port}${METRICS_PATH}`;
-}
 
 /** The body of a GET, or undefined on any failure: an error status, no answer in time, a body too large. */
 export function fetchText(url: string, timeoutMs: number, bytesMax: number): Promise<string | undefined> {
@@ -59,7 +53,7 @@ export class NodeSources implements NodeFetchers {
     const url = metricsUrlOf(this.config.nodes[id]!);
     const [status, metrics] = await Promise.allSettled([
       this.admins[id]!.status(),
-      url === undefined ? Promise.resolve(undefined) : fetchText(url, DASHBOARD_POLL_TIMEOUT_MS, DASHBOARD_METRICS_BYTES_MAX),
+      url === null ? Promise.resolve(undefined) : fetchText(url, DASHBOARD_POLL_TIMEOUT_MS, DASHBOARD_METRICS_BYTES_MAX),
     ]);
     if (status.status === 'rejected') return { ok: false, error: (status.reason as Error).message };
     const dump = status.value;

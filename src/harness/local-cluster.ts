@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KvClient, NodeAdmin } from '../client/client';
 import { ephemeralPortRange } from '../common/procfs';
-import { ClusterConfig, loadClusterFile, metricsPortOf, Settings } from '../config/cluster';
+import { ClusterConfig, loadClusterFile, metricsUrlOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
-import { METRICS_PATH } from '../config/cluster';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
@@ -269,8 +268,9 @@ export class LocalCluster {
 
   /** Where node `id` serves its metrics. */
   metricsUrl(id: number): string {
-    const node = this.config.nodes[id]!;
-    return `http://${node.host}:${metricsPortOf(node)}${METRICS_PATH}`;
+    const url = metricsUrlOf(this.config.nodes[id]!);
+    if (url === null) throw new Error(`node ${id} serves no metrics`);
+    return url;
   }
 
   admin(id: number, timeoutMs = 3000): NodeAdmin {

@@ -7,11 +7,12 @@
  *
  * Names follow Prometheus conventions: the `ringkv_` prefix, base units,
  * `_total` for counters, and labels with few values (op, level, outcome, a
- * node id), never a key. The process and runtime metrics (memory, event-loop
- * lag, GC) are prom-client's defaults, under their usual names.
+ * node id), never a key. The process metrics (memory, CPU, event-loop lag)
+ * come from process.ts, under their usual names.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { assert } from '../common/assert';
+import { addProcessMetrics } from './process';
 import { RequestMetrics } from './requests';
 
 /** What the metrics read from a node at scrape time. */
@@ -133,8 +134,11 @@ export class NodeMetrics {
     this.requests = new RequestMetrics(this.registry);
     for (const m of FROM_COUNTERS) this.addFromCounters(m);
     this.addNodeState();
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) this.close = addProcessMetrics(this.registry);
   }
+
+  /** Stops what runs between scrapes (the event-loop sampler). */
+  readonly close: () => void = () => undefined;
 
   /** The exposition text; reads the node's counters once. */
   async text(): Promise<string> {

@@ -82,8 +82,11 @@ export class RequestMetrics implements RequestObserver {
         this.reset();
         // Every combination, zeros too: rate() needs no first request, and an alert sees its series from the start.
         let i = 0;
-        for (const op of CLIENT_OPS)
-          for (const level of LEVEL_LABELS) for (const outcome of OUTCOMES) this.inc({ op, level, outcome }, counts[i++]!);
+        for (const op of CLIENT_OPS) {
+          for (const level of LEVEL_LABELS) {
+            for (const outcome of OUTCOMES) this.inc({ op, level, outcome }, counts[i++]!);
+          }
+        }
       },
     });
     const durations = new Histogram({

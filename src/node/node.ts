@@ -429,6 +429,7 @@ export class KvNode {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     await this.metricsServer.close();
+    this.metrics.close();
     await this.server.close();
     for (const conn of this.connections.values()) conn.close();
     await this.store.drain();

@@ -39,11 +39,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port with the next three ports free too. */
+/** A base port with the next three ports free too, and the four metrics ports 1000 above them. */
 async function freeBase(): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 30000);
-    const ok = await Promise.all([0, 1, 2, 3].map((i) => portFree(base + i)));
+    const ok = await Promise.all([0, 1, 2, 3, 1000, 1001, 1002, 1003].map((i) => portFree(base + i)));
     if (ok.every(Boolean)) return base;
   }
 }
@@ -163,6 +163,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     const up = await run(script('server.sh'), [], '', env);
     t.is(up.code, 0, up.stdout + up.stderr);
     t.is((up.stdout.match(/listening on 127\.0\.0\.1:\d+/g) ?? []).length, 4);
+    t.is((up.stdout.match(/, metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/g) ?? []).length, 4);
     const pids = [0, 1, 2, 3].map((i) => Number(readFileSync(join(data, `node-${i}.pid`), 'utf8')));
 
     const again = await run(script('server.sh'), [], '', env);

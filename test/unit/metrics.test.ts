@@ -130,11 +130,23 @@ test('requests in flight are those started and not finished', async (t) => {
   t.is(one(parseExposition(await metrics.text()), 'ringkv_client_requests_in_flight'), 1);
 });
 
-test('with process metrics on, memory and event-loop lag are there under their usual names', async (t) => {
-  const e = parseExposition(await new NodeMetrics(fakeSource()).text());
-  t.true(one(e, 'process_resident_memory_bytes') > 0);
-  t.is(e.types.get('nodejs_eventloop_lag_seconds'), 'gauge');
-  t.is(e.types.get('nodejs_heap_size_used_bytes'), 'gauge');
+test('with process metrics on, memory, CPU and event-loop lag are there under their usual names', async (t) => {
+  const metrics = new NodeMetrics(fakeSource());
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    const e = parseExposition(await metrics.text());
+    t.true(one(e, 'process_resident_memory_bytes') > 0);
+    t.true(one(e, 'nodejs_heap_size_used_bytes') > 0);
+    t.is(e.types.get('process_cpu_seconds_total'), 'counter');
+    t.true(one(e, 'process_cpu_seconds_total') > 0);
+    t.true(Math.abs(one(e, 'process_start_time_seconds') - (Date.now() / 1000 - process.uptime())) < 5);
+    t.true(one(e, 'nodejs_eventloop_lag_seconds') >= 0);
+    t.true(Number.isFinite(one(e, 'nodejs_eventloop_lag_p99_seconds')));
+    t.true(Number.isFinite(one(e, 'nodejs_eventloop_lag_max_seconds')));
+    t.false(e.types.has('nodejs_gc_duration_seconds'), 'no observer on every garbage collection');
+  } finally {
+    metrics.close();
+  }
 });
 
 test('the HTTP server serves GET /metrics, 404 elsewhere, 405 for other methods', async (t) => {
