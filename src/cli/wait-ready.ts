@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     throw new UsageError('usage: wait-ready --cluster FILE --ids A,B --pids P,Q');
   const config = loadClusterFile(file);
   const deadline = Date.now() + Number(argv.flags.get('timeout-ms') ?? 60_000);
-  const admins = ids.map((id) => new NodeAdmin(config.nodes[id]!, config.secret, 1000));
+  const admins = ids.map((id) => NodeAdmin.fromConfig(config, id, 1000));
   const down = new Map<number, number[]>();
   const pending = new Set(ids);
   while (pending.size > 0) {
