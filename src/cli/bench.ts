@@ -17,6 +17,7 @@ import { KvClient, NodeEndpoint, Routing } from '../client/client';
 import { isKvError } from '../common/errors';
 import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
+import { loadTls, TlsMaterial } from '../config/tls';
 import { Ring } from '../partitioner/ring';
 import { LocalCluster } from '../harness/local-cluster';
 import { makeChooser, ringSpread } from '../bench/keys';
@@ -57,15 +58,15 @@ interface Target {
   readonly maxValueBytes: number;
   /** Key prefixes that spread the keys over every node's range ([''] without tokens). */
   readonly spread: readonly string[];
+  /** The CA and client pair, when the cluster runs TLS. */
+  readonly tls?: TlsMaterial;
 }
 
 function clusterTarget(config: ClusterConfig): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
-  const spread = ringSpread(
-    (key) => ring.owner(key),
-    config.nodes.map((n) => n.id),
-  );
-  return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread };
+  const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
+  const tls = loadTls(config);
+  return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread, ...(tls ? { tls } : {}) };
 }
 
 const status = (text: string): void => {
@@ -104,15 +105,15 @@ function routingOf(opts: BenchOptions, target: Target): Routing {
  */
 function makeClients(opts: BenchOptions, target: Target): KvClient[] {
   const routing = routingOf(opts, target);
-  const client = (startAt: number): KvClient =>
-    new KvClient(target.nodes, {
-      startAt,
-      connectionsPerNode: opts.connections,
-      valueBytesMax: target.maxValueBytes,
-      routing,
-      ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-    });
+  const client = (startAt: number): KvClient => new KvClient(target.nodes, {
+    startAt,
+    connectionsPerNode: opts.connections,
+    valueBytesMax: target.maxValueBytes,
+    routing,
+    ...(target.tls !== undefined ? { tls: target.tls } : {}),
+    ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  });
   return routing === 'token' ? [client(0)] : target.nodes.map((_, i) => client(i));
 }
 
@@ -147,17 +148,7 @@ class Bench {
 
   private config(): RunConfig {
     const o = this.opts;
-    return {
-      concurrency: o.concurrency,
-      connections: o.connections,
-      keys: o.keys,
-      valueSize: o.valueSize,
-      distribution: o.distribution,
-      rate: o.rate ?? null,
-      nodes: this.clients[0]!.endpoints.length,
-      warmupSeconds: o.warmupSeconds,
-      routing: this.clients[0]!.routing,
-    };
+    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients[0]!.endpoints.length, warmupSeconds: o.warmupSeconds, routing: this.clients[0]!.routing, tls: this.clients[0]!.tls };
   }
 
   private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {
@@ -387,9 +378,9 @@ async function main(): Promise<number> {
   let cluster: LocalCluster | undefined;
   try {
     if (opts.spawn) {
-      status('starting a four-node cluster…');
+      status(`starting a four-node cluster${opts.tls ? ' on TLS' : ''}…`);
       const started = performance.now();
-      cluster = await LocalCluster.start();
+      cluster = await LocalCluster.start(opts.tls ? { tls: true } : {});
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
     }
     if (stop.signal.aborted) return EXIT_INTERRUPTED;

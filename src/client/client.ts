@@ -166,6 +166,8 @@ export class KvClient {
   private readonly ring: Ring | undefined;
   readonly timeoutMs: number;
   readonly routing: Routing;
+  /** Whether the connections run over TLS. */
+  readonly tls: boolean;
 
   constructor(
     readonly endpoints: readonly NodeEndpoint[],
@@ -173,6 +175,7 @@ export class KvClient {
   ) {
     if (endpoints.length === 0) throw new KvError('InvalidRequest', 'no nodes to connect to');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.tls = options.tls !== undefined;
     const frameMax = frameBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT);
     const perNode = Math.max(1, options.connectionsPerNode ?? 1);
     this.pools = endpoints.map((e) =>
