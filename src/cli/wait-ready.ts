@@ -5,6 +5,7 @@
  * Fails early, naming the node, if one of the processes exits.
  */
 import { NodeAdmin } from '../client/client';
+import { isKvError } from '../common/errors';
 import { loadClusterFile } from '../config/cluster';
 import { parseArgs, UsageError } from '../common/args';
 
@@ -51,8 +52,12 @@ async function main(): Promise<number> {
         const page = await admins[i]!.status();
         pending.delete(id);
         down.set(id, page.downPeers);
-      } catch {
-        // not up yet
+      } catch (err) {
+        // Not up yet, unless TLS refused: a wrong certificate does not get better by waiting.
+        if (isKvError(err) && err.details.tls) {
+          process.stderr.write(`node ${id} cannot be used: ${err.message}\n`);
+          return 1;
+        }
       }
     }
     if (pending.size === 0) break;

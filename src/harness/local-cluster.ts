@@ -197,6 +197,15 @@ export class LocalCluster {
 
   /** Spawns node `id` and waits until it answers. */
   async startNode(id: number, extraArgs: string[] = []): Promise<void> {
+    this.spawnNode(id, extraArgs);
+    await waitFor(`node ${id} to answer`, async () => {
+      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
+      return this.answers(id);
+    });
+  }
+
+  /** Spawns node `id` without waiting for it: for a node that is not expected to answer (a test's broken node). */
+  spawnNode(id: number, extraArgs: string[] = []): void {
     if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
     const fd = openSync(this.logFile(id), 'a');
     const child = spawn(
@@ -218,10 +227,6 @@ export class LocalCluster {
     );
     closeSync(fd);
     this.children.set(id, child);
-    await waitFor(`node ${id} to answer`, async () => {
-      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
-      return this.answers(id);
-    });
   }
 
   async startAll(): Promise<void> {

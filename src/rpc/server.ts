@@ -66,6 +66,13 @@ export class RpcServer {
   };
   /** Every TCP connection, from accept on (with TLS, also those still in their handshake). */
   private readonly sockets = new Set<net.Socket>();
+  /**
+   * Each TCP connection's address, noted when it is accepted: by the time a
+   * handshake fails the socket may be closed and no longer know it. The TLS
+   * socket reaches its TCP one through `_parent` (not public API; a failed
+   * lookup only loses the address in the log line).
+   */
+  private readonly remotes = new WeakMap<net.Socket, string>();
   /** Request bytes buffered by all connections together (partial frames). */
   private readonly inputBudget = new ByteBudget(NODE_INPUT_BUFFER_BYTES_MAX);
   /** Reply bytes written but not yet taken by the kernel, all connections together. */
@@ -82,14 +89,16 @@ export class RpcServer {
     } else {
       const server = tls.createServer(serverOptions(material), (socket) => this.accept(socket));
       server.on('tlsClientError', (err, socket) => {
+        const remote = this.remotes.get((socket as unknown as { _parent?: net.Socket })._parent as net.Socket) ?? 'a client';
         // A listener here keeps Node from closing the socket (a handshake timeout would leave it open).
         socket.destroy();
         this.stats.tlsHandshakesFailed++;
-        this.options.onTlsError?.(describeTlsFailure(err, 'the client'), `${socket.remoteAddress}:${socket.remotePort}`);
+        this.options.onTlsError?.(describeTlsFailure(err, 'the client'), remote);
       });
       this.server = server;
     }
     this.server.on('connection', (socket: net.Socket) => {
+      this.remotes.set(socket, `${socket.remoteAddress}:${socket.remotePort}`);
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -179,4 +179,32 @@ test.serial('an expired certificate is refused: the server\'s by the client, the
     conn.close();
     await server.close();
   }
+});
+
+/** Points node `id`'s pair in the cluster file's folder at node-0's pair of `from`. */
+function swapPair(id: number, from: string): void {
+  copyFileSync(join(from, 'node-0.pem'), join(certs, `node-${id}.pem`));
+  copyFileSync(join(from, 'node-0-key.pem'), join(certs, `node-${id}-key.pem`));
+}
+
+test.serial('a node whose certificate expired is refused by its peers, which see it down, and the cluster serves on', async (t) => {
+  const good = join(dir, 'good-3');
+  mkdirSync(good);
+  copyFileSync(join(certs, 'node-3.pem'), join(good, 'node-0.pem'));
+  copyFileSync(join(certs, 'node-3-key.pem'), join(good, 'node-0-key.pem'));
+  const port = c.config.nodes[3]!.port;
+  await c.stopNode(3);
+  swapPair(3, expired);
+  c.spawnNode(3);
+  await waitFor('node 0 to refuse node 3', () => new RegExp(`peerTls failed: TLS handshake with 127\\.0\\.0\\.1:${port} failed: certificate has expired`).test(c.log(0)));
+  await waitFor('node 3 to learn that its peers refuse it', () => /peerTls failed: TLS with 127\.0\.0\.1:\d+ failed: the node refused our certificate: certificate has expired/.test(c.log(3)));
+  t.regex(c.log(3), /warning: its TLS certificate expired on/);
+  await waitFor('node 0 to see node 3 down', async () => (await c.downPeers(0)).includes(3));
+  await stillServes(t, 'while-3-is-refused');
+
+  await c.stopNode(3);
+  swapPair(3, good);
+  await c.restart(3);
+  await c.waitAllSeeEachOther();
+  await stillServes(t, 'after-3-is-back');
 });
