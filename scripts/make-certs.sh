@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Makes the TLS files of a test or small cluster with openssl (README, TLS):
 #   scripts/make-certs.sh [DIR] [--nodes N] [--days D] [--hosts H0,H1,...] [--ca CADIR] [--expired]
-# DIR (default: $KV_DATA_DIR/certs) gets
+#   scripts/make-certs.sh [DIR] --cluster FILE [--days D]
+# DIR (default: $KV_DATA_DIR/certs, or certs/ beside FILE) gets
 #   ca.pem, ca-key.pem             a new CA (kept when DIR already has one, so nodes can be added later)
 #   node-I.pem, node-I-key.pem     one pair per node, for serving and for internode links
 #   client.pem, client-key.pem     the pair clients (console, bench, inspector) present
 # Node certificates name 127.0.0.1 and localhost, plus node I's entry of --hosts.
 # --ca CADIR signs with the CA of another folder (its key stays there);
 # --expired makes leaf certificates whose validity ended a day ago, to test
-# that they are refused. Keys are EC P-256: their handshakes cost little.
+# that they are refused. --cluster FILE takes the nodes and their hosts from
+# a cluster file and turns TLS on in it: it adds the "tls" fields that name
+# the files just made (a node's running process reads them when it restarts).
+# Keys are EC P-256: their handshakes cost little.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 usage() {
-  echo "usage: scripts/make-certs.sh [DIR] [--nodes N] [--days D] [--hosts H0,H1,...] [--ca CADIR] [--expired]" >&2
+  echo "usage: scripts/make-certs.sh [DIR] [--nodes N] [--days D] [--hosts H0,H1,...] [--ca CADIR] [--expired] [--cluster FILE]" >&2
   exit 2
 }
 
-dir="$data/certs"
+dir=""
+cluster_file=""
 nodes=4
 days=825
 hosts=""
@@ -31,11 +36,19 @@ while [ $# -gt 0 ]; do
     --hosts) [ $# -ge 2 ] || usage; hosts="$2"; shift 2 ;;
     --ca) [ $# -ge 2 ] || usage; ca_dir="$2"; shift 2 ;;
     --expired) expired=1; shift ;;
+    --cluster) [ $# -ge 2 ] || usage; cluster_file="$2"; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "unknown option $1" >&2; usage ;;
     *) [ "$dir_given" = 0 ] || usage; dir="$1"; dir_given=1; shift ;;
   esac
 done
+if [ -n "$cluster_file" ]; then
+  [ -f "$cluster_file" ] || { echo "no cluster file $cluster_file" >&2; exit 1; }
+  [ -n "$dir" ] || dir="$(dirname "$cluster_file")/certs"
+  nodes="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).nodes.length)' "$cluster_file")"
+  hosts="$(node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log([...c.nodes].sort((a, b) => a.id - b.id).map((n) => n.host).join(","))' "$cluster_file")"
+fi
+[ -n "$dir" ] || dir="$data/certs"
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || { echo "--nodes must be a positive whole number" >&2; exit 2; }
 [[ "$days" =~ ^[1-9][0-9]*$ ]] || { echo "--days must be a positive whole number" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "openssl is needed to make certificates" >&2; exit 1; }
@@ -108,6 +121,7 @@ keyUsage=critical,digitalSignature"
 for ((i = 0; i < nodes; i++)); do
   san="IP:127.0.0.1,DNS:localhost"
   h="${host_list[$i]:-}"
+  if [ "$h" = 127.0.0.1 ] || [ "$h" = localhost ]; then h=""; fi
   if [[ "$h" =~ ^[0-9.]+$|: ]]; then san="$san,IP:$h"; elif [ -n "$h" ]; then san="$san,DNS:$h"; fi
   sign "node-$i" "/CN=ringkv node $i" "$leaf
 extendedKeyUsage=serverAuth,clientAuth
@@ -116,6 +130,20 @@ done
 sign client "/CN=ringkv client" "$leaf
 extendedKeyUsage=clientAuth"
 
+if [ -n "$cluster_file" ]; then
+  node -e '
+    const fs = require("fs"), path = require("path");
+    const [file, certs] = process.argv.slice(1);
+    const c = JSON.parse(fs.readFileSync(file, "utf8"));
+    const rel = (name) => path.relative(path.dirname(path.resolve(file)), path.resolve(certs, name));
+    c.tls = { ca: rel("ca.pem"), cert: rel("client.pem"), key: rel("client-key.pem") };
+    for (const n of c.nodes) n.tls = { cert: rel(`node-${n.id}.pem`), key: rel(`node-${n.id}-key.pem`) };
+    fs.writeFileSync(file, JSON.stringify(c, null, 2) + "\n");
+    fs.chmodSync(file, 0o600); // it holds the cluster secret
+  ' "$cluster_file" "$dir"
+  echo "turned TLS on in $cluster_file: restart the nodes (scripts/terminate_servers.sh, then scripts/server.sh)"
+  exit 0
+fi
 echo "for the cluster file (paths relative to its folder; see README, TLS):"
 echo "  \"tls\": { \"ca\": \"certs/ca.pem\", \"cert\": \"certs/client.pem\", \"key\": \"certs/client-key.pem\" }"
 echo "  and in node I's entry: \"tls\": { \"cert\": \"certs/node-I.pem\", \"key\": \"certs/node-I-key.pem\" }"

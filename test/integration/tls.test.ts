@@ -5,7 +5,8 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,7 +14,9 @@ import { promisify } from 'node:util';
 import { KvClient } from '../../src/client/client';
 import { inspect } from '../../src/client/inspect';
 import { TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/common/limits';
-import { TlsMaterial } from '../../src/config/tls';
+import { loadClusterFile } from '../../src/config/cluster';
+import { defaultLayout } from '../../src/config/layout';
+import { loadTls, TlsMaterial } from '../../src/config/tls';
 import { errorOf } from './error-of';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
@@ -207,4 +210,20 @@ test.serial('a node whose certificate expired is refused by its peers, which see
   await c.restart(3);
   await c.waitAllSeeEachOther();
   await stillServes(t, 'after-3-is-back');
+});
+
+test('make-certs.sh --cluster makes a pair for each node of a cluster file and turns TLS on in it', async (t) => {
+  const file = join(dir, 'made', 'cluster.json');
+  mkdirSync(join(dir, 'made'));
+  const layout = defaultLayout(4, 9000) as { nodes: Record<string, unknown>[] };
+  layout.nodes[2] = { ...layout.nodes[2]!, host: 'db2.example' };
+  writeFileSync(file, JSON.stringify(layout));
+  await promisify(execFile)('bash', [MAKE_CERTS, '--cluster', file]);
+  const config = loadClusterFile(file);
+  t.is(config.tls?.ca, join(dir, 'made', 'certs', 'ca.pem'));
+  t.is(config.nodes[3]!.tls?.cert, join(dir, 'made', 'certs', 'node-3.pem'));
+  t.truthy(loadTls(config, 3), 'node 3 can load its pair');
+  t.truthy(loadTls(config), 'a client can load its pair');
+  t.regex(new X509Certificate(readFileSync(join(dir, 'made', 'certs', 'node-2.pem'))).subjectAltName ?? '', /DNS:db2\.example/);
+  t.is(statSync(file).mode & 0o777, 0o600, 'the cluster file stays readable by its owner only');
 });
