@@ -59,7 +59,7 @@ export function ownershipShares(keys: readonly number[], rf: number): number[] {
 async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeStatus, 'ownership'>> {
   const n = config.nodes[id]!;
   const base = { id, address: `${n.host}:${n.port}`, state: 'NORMAL' as const, token: displayBytes(fromByteString(n.token)) };
-  const admin = new NodeAdmin(n, config.secret, STATUS_TIMEOUT_MS);
+  const admin = NodeAdmin.fromConfig(config, id, STATUS_TIMEOUT_MS);
   try {
     const dump = await admin.status();
     const counters = countersOf(dump);

@@ -235,7 +235,7 @@ export class KvNode {
     void node.purgeOldTombstones();
     node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port}${tls ? ' over TLS' : ''} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
     const invalid = tls && validityProblem(tls.cert, Date.now());
-    if (invalid) node.log(`warning: ${invalid}`, 'warn');
+    if (invalid) node.log(invalid, 'warn');
     return node;
   }
 

@@ -201,7 +201,7 @@ test.serial('a node whose certificate expired is refused by its peers, which see
   c.spawnNode(3);
   await waitFor('node 0 to refuse node 3', () => new RegExp(`peerTls failed: TLS handshake with 127\\.0\\.0\\.1:${port} failed: certificate has expired`).test(c.log(0)));
   await waitFor('node 3 to learn that its peers refuse it', () => /peerTls failed: TLS with 127\.0\.0\.1:\d+ failed: the node refused our certificate: certificate has expired/.test(c.log(3)));
-  t.regex(c.log(3), /warning: its TLS certificate expired on/);
+  t.regex(c.log(3), /WARN its TLS certificate expired on/);
   await waitFor('node 0 to see node 3 down', async () => (await c.downPeers(0)).includes(3));
   await stillServes(t, 'while-3-is-refused');
 
