@@ -228,8 +228,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const out = string(flags, 'out');
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
 
-  if (flags.has('tls') && !spawn) throw new UsageError('--tls applies to --spawn: a cluster file says for itself whether its cluster runs TLS');
-  if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
+  if (flags.has('tls') && !spawn)
+    throw new UsageError('--tls applies to --spawn: a cluster file says for itself whether its cluster runs TLS');
+  if (spawn && (cluster !== undefined || nodeText !== undefined))
+    throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
   if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
   if (routing === 'token' && nodeText !== undefined) {
     throw new UsageError("--routing token needs the nodes' tokens: give --cluster or --spawn instead of --node");

@@ -138,9 +138,12 @@ export function formatResult(r: BenchResult): string {
     line('Total errors', count(errorTotal)),
     ...Object.entries(r.errors).map(([type, n]) => line(`  ${type}`, count(n))),
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
-    line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ${c.tls ? 'TLS, ' : ''}` +
-      `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
-      `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`),
+    line(
+      'Settings',
+      `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ${c.tls ? 'TLS, ' : ''}` +
+        `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
+        `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`,
+    ),
     line('Seed', String(r.seed)),
   ];
   return lines.join('\n');

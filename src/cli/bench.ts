@@ -64,9 +64,18 @@ interface Target {
 
 function clusterTarget(config: ClusterConfig): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
-  const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
+  const spread = ringSpread(
+    (key) => ring.owner(key),
+    config.nodes.map((n) => n.id),
+  );
   const tls = loadTls(config);
-  return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread, ...(tls ? { tls } : {}) };
+  return {
+    nodes: config.nodes,
+    replicationFactor: config.replicationFactor,
+    maxValueBytes: config.settings.maxValueBytes,
+    spread,
+    ...(tls ? { tls } : {}),
+  };
 }
 
 const status = (text: string): void => {
@@ -105,15 +114,16 @@ function routingOf(opts: BenchOptions, target: Target): Routing {
  */
 function makeClients(opts: BenchOptions, target: Target): KvClient[] {
   const routing = routingOf(opts, target);
-  const client = (startAt: number): KvClient => new KvClient(target.nodes, {
-    startAt,
-    connectionsPerNode: opts.connections,
-    valueBytesMax: target.maxValueBytes,
-    routing,
-    ...(target.tls !== undefined ? { tls: target.tls } : {}),
-    ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  });
+  const client = (startAt: number): KvClient =>
+    new KvClient(target.nodes, {
+      startAt,
+      connectionsPerNode: opts.connections,
+      valueBytesMax: target.maxValueBytes,
+      routing,
+      ...(target.tls !== undefined ? { tls: target.tls } : {}),
+      ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
   return routing === 'token' ? [client(0)] : target.nodes.map((_, i) => client(i));
 }
 
@@ -148,7 +158,18 @@ class Bench {
 
   private config(): RunConfig {
     const o = this.opts;
-    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients[0]!.endpoints.length, warmupSeconds: o.warmupSeconds, routing: this.clients[0]!.routing, tls: this.clients[0]!.tls };
+    return {
+      concurrency: o.concurrency,
+      connections: o.connections,
+      keys: o.keys,
+      valueSize: o.valueSize,
+      distribution: o.distribution,
+      rate: o.rate ?? null,
+      nodes: this.clients[0]!.endpoints.length,
+      warmupSeconds: o.warmupSeconds,
+      routing: this.clients[0]!.routing,
+      tls: this.clients[0]!.tls,
+    };
   }
 
   private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {

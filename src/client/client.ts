@@ -179,7 +179,10 @@ export class KvClient {
     const frameMax = frameBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT);
     const perNode = Math.max(1, options.connectionsPerNode ?? 1);
     this.pools = endpoints.map((e) =>
-      Array.from({ length: perNode }, () => new RpcConnection({ host: e.host, port: e.port, frameBytesMax: frameMax, ...tlsOption(options.tls) })),
+      Array.from(
+        { length: perNode },
+        () => new RpcConnection({ host: e.host, port: e.port, frameBytesMax: frameMax, ...tlsOption(options.tls) }),
+      ),
     );
     this.current = (options.startAt ?? 0) % endpoints.length;
     this.routing = options.routing ?? 'node';

@@ -196,7 +196,8 @@ export function parseCluster(raw: unknown, secretFromEnv?: string, baseDir = '.'
     throw new ConfigError('a cluster secret of at least 8 characters is needed ("secret" or KV_CLUSTER_SECRET)');
   }
   const tls = parseTls(raw.tls, baseDir);
-  if (tls === undefined && nodes.some((n) => n.tls !== undefined)) throw new ConfigError('a node names its own TLS pair but the file has no top-level "tls" (with the CA)');
+  if (tls === undefined && nodes.some((n) => n.tls !== undefined))
+    throw new ConfigError('a node names its own TLS pair but the file has no top-level "tls" (with the CA)');
   const config = { replicationFactor: rf, secret, nodes, settings: parseSettings(raw.settings) };
   return tls === undefined ? config : { ...config, tls };
 }

@@ -45,7 +45,11 @@ export function loadTls(config: ClusterConfig, nodeId?: number): TlsMaterial | u
   const files = config.tls;
   if (files === undefined) return undefined;
   const pair: TlsKeyPair = (nodeId === undefined ? undefined : config.nodes[nodeId]?.tls) ?? files;
-  const material = { ca: readPem(files.ca, 'CA certificate', ), cert: readPem(pair.cert, 'certificate'), key: readPem(pair.key, 'private key') };
+  const material = {
+    ca: readPem(files.ca, 'CA certificate'),
+    cert: readPem(pair.cert, 'certificate'),
+    key: readPem(pair.key, 'private key'),
+  };
   try {
     new X509Certificate(material.ca);
   } catch (err) {

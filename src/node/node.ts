@@ -71,7 +71,14 @@ function memoryCounters(): Record<string, number> {
 }
 
 export class KvNode {
-  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0, hintExpiryFailures: 0, tombstonePurgeFailures: 0, peerTlsFailures: 0 };
+  readonly counters = {
+    peersDown: 0,
+    peersUp: 0,
+    rehintedAtStart: 0,
+    hintExpiryFailures: 0,
+    tombstonePurgeFailures: 0,
+    peerTlsFailures: 0,
+  };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
   private readonly hintExpiryFailures: ThrottledWarning;
@@ -106,9 +113,21 @@ export class KvNode {
   ) {
     const s = config.settings;
     const warnings = { onWarning: (message: string) => log(message, 'warn') };
-    this.hintExpiryFailures = new ThrottledWarning('hint expiry', 'old hints wait for the next sweep (counter node.hintExpiryFailures)', warnings);
-    this.purgeFailures = new ThrottledWarning('tombstone purge', 'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)', warnings);
-    this.tlsRefusals = new ThrottledWarning('a TLS handshake with a client', 'the connection was closed (counter server.tlsHandshakesFailed)', warnings);
+    this.hintExpiryFailures = new ThrottledWarning(
+      'hint expiry',
+      'old hints wait for the next sweep (counter node.hintExpiryFailures)',
+      warnings,
+    );
+    this.purgeFailures = new ThrottledWarning(
+      'tombstone purge',
+      'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)',
+      warnings,
+    );
+    this.tlsRefusals = new ThrottledWarning(
+      'a TLS handshake with a client',
+      'the connection was closed (counter server.tlsHandshakesFailed)',
+      warnings,
+    );
     this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
@@ -233,7 +252,9 @@ export class KvNode {
     // After listening: purging compacts the log first, which may take a while
     // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
     void node.purgeOldTombstones();
-    node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port}${tls ? ' over TLS' : ''} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
+    node.log(
+      `node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port}${tls ? ' over TLS' : ''} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
+    );
     const invalid = tls && validityProblem(tls.cert, Date.now());
     if (invalid) node.log(invalid, 'warn');
     return node;
@@ -306,11 +327,13 @@ export class KvNode {
     if (this.stopping) return;
     const timeout = this.config.settings.failureTimeoutMs;
     for (const [peer, conn] of this.connections) {
-      conn.call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout).then(
-        (theirClock) => this.heardFrom(peer, Number(theirClock)),
-        // Refused or lost: down now. A timeout is silence, which expire() handles.
-        (err) => isKvError(err, 'ConnectionError') && this.connectFailed(peer, err),
-      );
+      conn
+        .call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout)
+        .then(
+          (theirClock) => this.heardFrom(peer, Number(theirClock)),
+          // Refused or lost: down now. A timeout is silence, which expire() handles.
+          (err) => isKvError(err, 'ConnectionError') && this.connectFailed(peer, err),
+        );
     }
     for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');
     this.delivery.kickAll();

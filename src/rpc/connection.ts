@@ -19,7 +19,16 @@ import type { TlsMaterial } from '../config/tls';
 import { connectOptions, describeTlsFailure, isTlsError } from './tls';
 import { CONNECT_TIMEOUT_MS, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS } from '../common/limits';
 import {
-  Client, ClientClass, ClientInternals, corkedWriter, frameReader, frameWriter, InputProtocol, isRefusal, OutputProtocol, refusalReason,
+  Client,
+  ClientClass,
+  ClientInternals,
+  corkedWriter,
+  frameReader,
+  frameWriter,
+  InputProtocol,
+  isRefusal,
+  OutputProtocol,
+  refusalReason,
 } from './thrift';
 
 /** Marks errors raised before a request left this process: safe to retry elsewhere. */
@@ -149,9 +158,13 @@ export class RpcConnection {
         if (this.socket === socket) return; // errors after connect are handled by attach()
         this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, Math.max(RECONNECT_BACKOFF_MIN_MS, this.backoffMs * 2));
         this.retryAtMs = Date.now() + this.backoffMs;
-        const failure = tcpConnected && this.options.tls !== undefined
-          ? new KvError('ConnectionError', `TLS handshake with ${this.address} failed: ${describeTlsFailure(err, 'the node')}`, { ...NOT_SENT, ...TLS_FAILED })
-          : new KvError('ConnectionError', `cannot reach ${this.address}: ${err.message}`, NOT_SENT);
+        const failure =
+          tcpConnected && this.options.tls !== undefined
+            ? new KvError('ConnectionError', `TLS handshake with ${this.address} failed: ${describeTlsFailure(err, 'the node')}`, {
+                ...NOT_SENT,
+                ...TLS_FAILED,
+              })
+            : new KvError('ConnectionError', `cannot reach ${this.address}: ${err.message}`, NOT_SENT);
         this.onConnectFailure?.(failure);
         reject(failure);
       });
@@ -204,11 +217,12 @@ export class RpcConnection {
     const pending = internals._reqs;
     internals._reqs = {};
     // With TLS 1.3 a node that refuses our certificate says so after our side of the handshake: on the first read.
-    const err = failure instanceof NodeRefusal
-      ? new KvError('ConnectionError', `TLS with ${this.address} failed: ${failure.message}`, TLS_FAILED)
-      : failure !== undefined && isTlsError(failure)
-        ? new KvError('ConnectionError', `TLS with ${this.address} failed: ${describeTlsFailure(failure, 'the node')}`, TLS_FAILED)
-        : new KvError('ConnectionError', `connection to ${this.address} was lost`);
+    const err =
+      failure instanceof NodeRefusal
+        ? new KvError('ConnectionError', `TLS with ${this.address} failed: ${failure.message}`, TLS_FAILED)
+        : failure !== undefined && isTlsError(failure)
+          ? new KvError('ConnectionError', `TLS with ${this.address} failed: ${describeTlsFailure(failure, 'the node')}`, TLS_FAILED)
+          : new KvError('ConnectionError', `connection to ${this.address} was lost`);
     for (const cb of Object.values(pending)) cb(err);
     this.onDisconnect?.();
   }

@@ -133,9 +133,11 @@ export const ProcessorClass = KvProcessor as unknown as new (handler: object) =>
  */
 export function refusalFrame(message: string): Buffer {
   let frame: Buffer | undefined;
-  const output = new OutputProtocol(frameWriter((f) => {
-    frame = f;
-  })) as unknown as ProcessorProtocol;
+  const output = new OutputProtocol(
+    frameWriter((f) => {
+      frame = f;
+    }),
+  ) as unknown as ProcessorProtocol;
   const err = new runtime.Thrift.TApplicationException(runtime.Thrift.TApplicationExceptionType.UNKNOWN, message);
   err.code = err.type; // what the runtime's writer reads
   output.writeMessageBegin('', runtime.Thrift.MessageType.EXCEPTION, 0);

@@ -77,7 +77,10 @@ interface SslError extends Error {
 /** Whether `err` came from TLS rather than from the TCP connection under it. */
 export function isTlsError(err: Error): boolean {
   const { code, reason } = err as SslError;
-  return reason !== undefined || (code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || /CERT|SIGNATURE|ISSUER/.test(code)));
+  return (
+    reason !== undefined ||
+    (code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || /CERT|SIGNATURE|ISSUER/.test(code)))
+  );
 }
 
 /**

@@ -109,31 +109,38 @@ test.serial('QUORUM writes and reads over TLS, and hints for a killed replica ar
   t.is(settled.nodes[victim]!.entries.find((e) => e.key === key)?.value, 'during');
 });
 
-test.serial('a plain-text client gets a closed connection, a silent one too after the handshake timeout, and the node still serves', async (t) => {
-  const node = c.config.nodes[0]!;
-  const before = await counter(0, 'server.tlsHandshakesFailed');
-  const plain = new RpcConnection({ host: node.host, port: node.port, frameBytesMax: 1 << 20 });
-  const err = await errorOf(plain.call((cl) => cl.ping(Buffer.from('hi')), 5000));
-  plain.close();
-  t.is(err.code, 'ConnectionError');
-  t.regex(err.message, /connection to 127\.0\.0\.1:\d+ was lost/);
+test.serial(
+  'a plain-text client gets a closed connection, a silent one too after the handshake timeout, and the node still serves',
+  async (t) => {
+    const node = c.config.nodes[0]!;
+    const before = await counter(0, 'server.tlsHandshakesFailed');
+    const plain = new RpcConnection({ host: node.host, port: node.port, frameBytesMax: 1 << 20 });
+    const err = await errorOf(plain.call((cl) => cl.ping(Buffer.from('hi')), 5000));
+    plain.close();
+    t.is(err.code, 'ConnectionError');
+    t.regex(err.message, /connection to 127\.0\.0\.1:\d+ was lost/);
 
-  // A client that connects and says nothing is closed once the handshake timeout passes.
-  const silentClosed = await new Promise<boolean>((done) => {
-    const socket = net.connect(node.port, node.host);
-    socket.on('error', () => undefined);
-    socket.on('close', () => done(true));
-    setTimeout(() => {
-      socket.destroy();
-      done(false);
-    }, TLS_HANDSHAKE_TIMEOUT_MS * 3).unref();
-  });
-  t.true(silentClosed, 'the node closed a connection that never started its handshake');
+    // A client that connects and says nothing is closed once the handshake timeout passes.
+    const silentClosed = await new Promise<boolean>((done) => {
+      const socket = net.connect(node.port, node.host);
+      socket.on('error', () => undefined);
+      socket.on('close', () => done(true));
+      setTimeout(() => {
+        socket.destroy();
+        done(false);
+      }, TLS_HANDSHAKE_TIMEOUT_MS * 3).unref();
+    });
+    t.true(silentClosed, 'the node closed a connection that never started its handshake');
 
-  await waitFor('the node to count both', async () => (await counter(0, 'server.tlsHandshakesFailed')) >= before + 2);
-  await waitFor('the node to log the plain-text client', () => /WARN a TLS handshake with a client failed once since start \(last error: 127\.0\.0\.1:\d+: not TLS: the other side sent plain bytes/.test(c.log(0)));
-  await stillServes(t, 'after-plain');
-});
+    await waitFor('the node to count both', async () => (await counter(0, 'server.tlsHandshakesFailed')) >= before + 2);
+    await waitFor('the node to log the plain-text client', () =>
+      /WARN a TLS handshake with a client failed once since start \(last error: 127\.0\.0\.1:\d+: not TLS: the other side sent plain bytes/.test(
+        c.log(0),
+      ),
+    );
+    await stillServes(t, 'after-plain');
+  },
+);
 
 test.serial('a client of another CA is refused on both sides, with a clear error', async (t) => {
   // It does not trust the nodes' certificates.
@@ -143,16 +150,24 @@ test.serial('a client of another CA is refused on both sides, with a clear error
 
   // It trusts them, but its own certificate is from another CA: the node refuses it and says why.
   const before = await counter(0, 'server.tlsHandshakesFailed');
-  const impostor = new RpcConnection({ host: c.config.nodes[0]!.host, port: c.config.nodes[0]!.port, frameBytesMax: 1 << 20, tls: material(certs, otherCa, 'client') });
+  const impostor = new RpcConnection({
+    host: c.config.nodes[0]!.host,
+    port: c.config.nodes[0]!.port,
+    frameBytesMax: 1 << 20,
+    tls: material(certs, otherCa, 'client'),
+  });
   const refused = await errorOf(impostor.call((cl) => cl.ping(Buffer.from('hi')), 5000));
   impostor.close();
   t.is(refused.code, 'ConnectionError');
-  t.regex(refused.message, /TLS with 127\.0\.0\.1:\d+ failed: the node refused our certificate: certificate is not signed by the cluster's CA/);
+  t.regex(
+    refused.message,
+    /TLS with 127\.0\.0\.1:\d+ failed: the node refused our certificate: certificate is not signed by the cluster's CA/,
+  );
   t.true((await counter(0, 'server.tlsHandshakesFailed')) > before);
   await stillServes(t, 'after-stranger');
 });
 
-test.serial('an expired certificate is refused: the server\'s by the client, the client\'s by the node', async (t) => {
+test.serial("an expired certificate is refused: the server's by the client, the client's by the node", async (t) => {
   const before = await counter(0, 'server.tlsHandshakesFailed');
   const expiredClient = await errorOf(client(material(certs, expired, 'client')).get('k1', 'QUORUM'));
   t.is(expiredClient.code, 'ConnectionError');
@@ -199,8 +214,16 @@ test.serial('a node whose certificate expired is refused by its peers, which see
   await c.stopNode(3);
   swapPair(3, expired);
   c.spawnNode(3);
-  await waitFor('node 0 to refuse node 3', () => new RegExp(`TLS with a peer failed .*\\(last error: TLS handshake with 127\\.0\\.0\\.1:${port} failed: certificate has expired\\)`).test(c.log(0)));
-  await waitFor('node 3 to learn that its peers refuse it', () => /TLS with a peer failed .*\(last error: TLS with 127\.0\.0\.1:\d+ failed: the node refused our certificate: certificate has expired\)/.test(c.log(3)));
+  await waitFor('node 0 to refuse node 3', () =>
+    new RegExp(
+      `TLS with a peer failed .*\\(last error: TLS handshake with 127\\.0\\.0\\.1:${port} failed: certificate has expired\\)`,
+    ).test(c.log(0)),
+  );
+  await waitFor('node 3 to learn that its peers refuse it', () =>
+    /TLS with a peer failed .*\(last error: TLS with 127\.0\.0\.1:\d+ failed: the node refused our certificate: certificate has expired\)/.test(
+      c.log(3),
+    ),
+  );
   t.regex(c.log(3), /WARN its TLS certificate expired on/);
   t.true((await counter(0, 'node.peerTlsFailures')) > 0, 'node 0 counts its refusals of node 3');
   await waitFor('node 0 to see node 3 down', async () => (await c.downPeers(0)).includes(3));

@@ -145,9 +145,13 @@ for (const [name, raw, message] of errorTable) {
   });
 }
 
-test('tls paths are relative to the cluster file\'s folder; a node\'s own pair is kept apart', (t) => {
+test("tls paths are relative to the cluster file's folder; a node's own pair is kept apart", (t) => {
   const tls = { ca: 'certs/ca.pem', cert: 'certs/client.pem', key: '/abs/client-key.pem' };
-  const parsed = parseCluster({ ...withNode(2, { tls: { cert: 'certs/node-2.pem', key: 'certs/node-2-key.pem' } }), tls }, undefined, '/etc/ringkv');
+  const parsed = parseCluster(
+    { ...withNode(2, { tls: { cert: 'certs/node-2.pem', key: 'certs/node-2-key.pem' } }), tls },
+    undefined,
+    '/etc/ringkv',
+  );
   t.deepEqual(parsed.tls, { ca: '/etc/ringkv/certs/ca.pem', cert: '/etc/ringkv/certs/client.pem', key: '/abs/client-key.pem' });
   t.deepEqual(parsed.nodes[2]!.tls, { cert: '/etc/ringkv/certs/node-2.pem', key: '/etc/ringkv/certs/node-2-key.pem' });
   t.is(parsed.nodes[1]!.tls, undefined);
@@ -163,12 +167,28 @@ test('loadTls names a missing file, a file that is not PEM, and a key that does 
       parseCluster({ ...config(), tls: { ca: 'ca.pem', cert: 'client.pem', key: 'client-key.pem', ...over } }, undefined, dir);
     const material = loadTls(files({}));
     t.true(material!.cert.equals(readFileSync(join(dir, 'client.pem'))));
-    const node1 = parseCluster({ ...withNode(1, { tls: { cert: 'node-1.pem', key: 'node-1-key.pem' } }), tls: { ca: 'ca.pem', cert: 'client.pem', key: 'client-key.pem' } }, undefined, dir);
+    const node1 = parseCluster(
+      {
+        ...withNode(1, { tls: { cert: 'node-1.pem', key: 'node-1-key.pem' } }),
+        tls: { ca: 'ca.pem', cert: 'client.pem', key: 'client-key.pem' },
+      },
+      undefined,
+      dir,
+    );
     t.true(loadTls(node1, 1)!.cert.equals(readFileSync(join(dir, 'node-1.pem'))), 'a node presents its own pair');
     t.true(loadTls(node1, 0)!.cert.equals(readFileSync(join(dir, 'client.pem'))), 'a node without one presents the top-level pair');
-    t.throws(() => loadTls(files({ ca: 'nope.pem' })), { instanceOf: ConfigError, message: /cannot read the TLS CA certificate .*nope\.pem: ENOENT/ });
-    t.throws(() => loadTls(files({ cert: 'junk.pem' })), { instanceOf: ConfigError, message: /the TLS certificate .*junk\.pem is not a PEM file/ });
-    t.throws(() => loadTls(files({ key: 'node-0-key.pem' })), { instanceOf: ConfigError, message: /certificate .*client\.pem and key .*node-0-key\.pem cannot be used together/ });
+    t.throws(() => loadTls(files({ ca: 'nope.pem' })), {
+      instanceOf: ConfigError,
+      message: /cannot read the TLS CA certificate .*nope\.pem: ENOENT/,
+    });
+    t.throws(() => loadTls(files({ cert: 'junk.pem' })), {
+      instanceOf: ConfigError,
+      message: /the TLS certificate .*junk\.pem is not a PEM file/,
+    });
+    t.throws(() => loadTls(files({ key: 'node-0-key.pem' })), {
+      instanceOf: ConfigError,
+      message: /certificate .*client\.pem and key .*node-0-key\.pem cannot be used together/,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
