@@ -58,6 +58,7 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
   t.regex(exit.stdout, /Op rate\s+: [\d,]+ op\/s/);
   t.regex(exit.stdout, /Latency 99\.9th percentile\s+: [\d.]+ ms/);
   t.regex(exit.stdout, /Total operation time/);
+  t.false(json.config.tls, 'plain TCP unless --tls');
 });
 
 test.serial('--compare runs echo and the workload and reports their ratio', async (t) => {
@@ -160,4 +161,14 @@ test('--help prints the usage and exits 0', async (t) => {
   ]) {
     t.true(exit.stdout.includes(name), name);
   }
+});
+
+test.serial('a tiny read run with --spawn --tls runs its cluster and its clients on TLS', async (t) => {
+  const { exit, json } = await runWithOut([...TINY, '--tls', '--workload', 'read']);
+  t.is(exit.code, 0, exit.stderr);
+  assertSaneResult(t, json, 'read', 200);
+  t.deepEqual(json.errors, {}, 'every request got through TLS');
+  t.true(json.config.tls);
+  t.regex(exit.stderr, /starting a four-node cluster on TLS/);
+  t.regex(exit.stdout, /token routing, TLS,/);
 });

@@ -58,6 +58,8 @@ export const USAGE = `usage: scripts/bench.sh [options]        (or: npm run benc
 
 Where:
   --spawn                 start a private four-node cluster in a temp dir, stop it afterwards
+  --tls                   with --spawn: the cluster and the bench's connections run mutual TLS
+                          (a cluster file says for itself whether its cluster does)
   --cluster FILE          the cluster file of a running cluster (default $KV_DATA_DIR/cluster.json)
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
@@ -95,7 +97,7 @@ Output:
   --compare               run echo, then the workload, with the same options; print workload/echo
   --help                  this text`;
 
-const SWITCHES = ['spawn', 'compare', 'help'] as const;
+const SWITCHES = ['spawn', 'tls', 'compare', 'help'] as const;
 const VALUED = [
   'workload',
   'level',
@@ -137,6 +139,8 @@ export interface BenchOptions {
   readonly seed: number;
   readonly out?: string;
   readonly spawn: boolean;
+  /** With spawn: the cluster runs TLS. */
+  readonly tls: boolean;
   readonly compare: boolean;
   readonly cluster?: string;
   readonly nodes?: { host: string; port: number }[];
@@ -224,6 +228,8 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const out = string(flags, 'out');
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
 
+  if (flags.has('tls') && !spawn)
+    throw new UsageError('--tls applies to --spawn: a cluster file says for itself whether its cluster runs TLS');
   if (spawn && (cluster !== undefined || nodeText !== undefined))
     throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
   if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
@@ -259,6 +265,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),
     ...(out !== undefined ? { out } : {}),
     spawn,
+    tls: flags.has('tls'),
     compare,
     ...(cluster !== undefined ? { cluster } : {}),
     ...(nodeText !== undefined ? { nodes: nodeText.split(',').map(parseEndpoint) } : {}),

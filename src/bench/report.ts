@@ -23,6 +23,8 @@ export interface RunConfig {
   readonly warmupSeconds: number;
   /** How the clients picked a node for each request (client.ts). */
   readonly routing: Routing;
+  /** Whether the connections ran over TLS (absent in results written before TLS existed). */
+  readonly tls?: boolean;
 }
 
 export interface BenchResult {
@@ -138,7 +140,7 @@ export function formatResult(r: BenchResult): string {
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
     line(
       'Settings',
-      `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ` +
+      `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ${c.tls ? 'TLS, ' : ''}` +
         `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
         `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`,
     ),

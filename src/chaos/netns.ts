@@ -296,7 +296,7 @@ export class NetnsCluster implements ChaosCluster {
   }
 
   admin(id: number, timeoutMs: number): NodeAdmin {
-    return new NodeAdmin(this.config.nodes[id]!, this.config.secret, timeoutMs);
+    return NodeAdmin.fromConfig(this.config, id, timeoutMs);
   }
 
   async waitAllSeeEachOther(timeoutMs: number): Promise<void> {

@@ -17,6 +17,7 @@ import { KvClient, NodeEndpoint, Routing } from '../client/client';
 import { isKvError } from '../common/errors';
 import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
+import { loadTls, TlsMaterial } from '../config/tls';
 import { Ring } from '../partitioner/ring';
 import { LocalCluster } from '../harness/local-cluster';
 import { makeChooser, ringSpread } from '../bench/keys';
@@ -57,6 +58,8 @@ interface Target {
   readonly maxValueBytes: number;
   /** Key prefixes that spread the keys over every node's range ([''] without tokens). */
   readonly spread: readonly string[];
+  /** The CA and client pair, when the cluster runs TLS. */
+  readonly tls?: TlsMaterial;
 }
 
 function clusterTarget(config: ClusterConfig): Target {
@@ -65,7 +68,14 @@ function clusterTarget(config: ClusterConfig): Target {
     (key) => ring.owner(key),
     config.nodes.map((n) => n.id),
   );
-  return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread };
+  const tls = loadTls(config);
+  return {
+    nodes: config.nodes,
+    replicationFactor: config.replicationFactor,
+    maxValueBytes: config.settings.maxValueBytes,
+    spread,
+    ...(tls ? { tls } : {}),
+  };
 }
 
 const status = (text: string): void => {
@@ -110,6 +120,7 @@ function makeClients(opts: BenchOptions, target: Target): KvClient[] {
       connectionsPerNode: opts.connections,
       valueBytesMax: target.maxValueBytes,
       routing,
+      ...(target.tls !== undefined ? { tls: target.tls } : {}),
       ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
@@ -157,6 +168,7 @@ class Bench {
       nodes: this.clients[0]!.endpoints.length,
       warmupSeconds: o.warmupSeconds,
       routing: this.clients[0]!.routing,
+      tls: this.clients[0]!.tls,
     };
   }
 
@@ -387,9 +399,9 @@ async function main(): Promise<number> {
   let cluster: LocalCluster | undefined;
   try {
     if (opts.spawn) {
-      status('starting a four-node cluster…');
+      status(`starting a four-node cluster${opts.tls ? ' on TLS' : ''}…`);
       const started = performance.now();
-      cluster = await LocalCluster.start();
+      cluster = await LocalCluster.start(opts.tls ? { tls: true } : {});
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
     }
     if (stop.signal.aborted) return EXIT_INTERRUPTED;

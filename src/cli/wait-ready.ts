@@ -6,8 +6,8 @@
  * Fails early, naming the node, if one of the processes exits.
  */
 import { NodeAdmin } from '../client/client';
+import { isKvError } from '../common/errors';
 import { loadClusterFile, metricsUrlOf } from '../config/cluster';
-
 import { parseArgs, UsageError } from '../common/args';
 
 const POLL_MS = 100;
@@ -39,7 +39,7 @@ async function main(): Promise<number> {
     throw new UsageError('usage: wait-ready --cluster FILE --ids A,B --pids P,Q');
   const config = loadClusterFile(file);
   const deadline = Date.now() + Number(argv.flags.get('timeout-ms') ?? 60_000);
-  const admins = ids.map((id) => new NodeAdmin(config.nodes[id]!, config.secret, 1000));
+  const admins = ids.map((id) => NodeAdmin.fromConfig(config, id, 1000));
   const down = new Map<number, number[]>();
   const pending = new Set(ids);
   while (pending.size > 0) {
@@ -53,8 +53,12 @@ async function main(): Promise<number> {
         const page = await admins[i]!.status();
         pending.delete(id);
         down.set(id, page.downPeers);
-      } catch {
-        // not up yet
+      } catch (err) {
+        // Not up yet, unless TLS refused: a wrong certificate does not get better by waiting.
+        if (isKvError(err) && err.details.tls) {
+          process.stderr.write(`node ${id} cannot be used: ${err.message}\n`);
+          return 1;
+        }
       }
     }
     if (pending.size === 0) break;

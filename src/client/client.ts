@@ -24,13 +24,18 @@
  * it was in flight is reported as ConnectionError (it may or may not have been
  * applied), and in 'node' routing the next request goes elsewhere.
  *
+ * A cluster file with "tls" makes every connection mutual TLS (config/tls.ts):
+ * fromClusterFile reads the CA and the client pair it names; a client made
+ * from endpoints takes the same material as the `tls` option.
+ *
  * Errors are KvError with a code: InvalidRequest, Unavailable {required,
  * alive}, TimedOut {acked, required}, Unauthorized, ConnectionError, Internal.
  */
 import { toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
 import { frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
-import { loadClusterFile } from '../config/cluster';
+import { ClusterConfig, loadClusterFile } from '../config/cluster';
+import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, requiredReplicas } from '../coordinator/levels';
 import { RpcConnection } from '../rpc/connection';
 import { toKvError } from '../rpc/errors';
@@ -61,6 +66,8 @@ export interface ClientOptions {
   readonly routing?: Routing;
   /** The cluster's replication factor, for token routing (default 3, or fewer nodes). */
   readonly replicationFactor?: number;
+  /** Connect over mutual TLS with this material (the cluster file's CA and client pair). */
+  readonly tls?: TlsMaterial;
 }
 
 export interface ReadResult {
@@ -145,6 +152,11 @@ export function nodeOrder(replicas: readonly number[] | undefined, nodeCount: nu
   return order;
 }
 
+/** The connection option for `tls`, absent when it is. */
+function tlsOption(tls: TlsMaterial | undefined): { tls?: TlsMaterial } {
+  return tls === undefined ? {} : { tls };
+}
+
 export class KvClient {
   private readonly pools: RpcConnection[][];
   private current: number;
@@ -154,6 +166,8 @@ export class KvClient {
   private readonly ring: Ring | undefined;
   readonly timeoutMs: number;
   readonly routing: Routing;
+  /** Whether the connections run over TLS. */
+  readonly tls: boolean;
 
   constructor(
     readonly endpoints: readonly NodeEndpoint[],
@@ -161,10 +175,14 @@ export class KvClient {
   ) {
     if (endpoints.length === 0) throw new KvError('InvalidRequest', 'no nodes to connect to');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.tls = options.tls !== undefined;
     const frameMax = frameBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT);
     const perNode = Math.max(1, options.connectionsPerNode ?? 1);
     this.pools = endpoints.map((e) =>
-      Array.from({ length: perNode }, () => new RpcConnection({ host: e.host, port: e.port, frameBytesMax: frameMax })),
+      Array.from(
+        { length: perNode },
+        () => new RpcConnection({ host: e.host, port: e.port, frameBytesMax: frameMax, ...tlsOption(options.tls) }),
+      ),
     );
     this.current = (options.startAt ?? 0) % endpoints.length;
     this.routing = options.routing ?? 'node';
@@ -174,7 +192,9 @@ export class KvClient {
   /** A client for every node listed in a cluster file. */
   static fromClusterFile(path: string, options: ClientOptions = {}): KvClient {
     const config = loadClusterFile(path, { ...process.env, KV_CLUSTER_SECRET: process.env.KV_CLUSTER_SECRET ?? 'not-needed-by-clients' });
+    const tls = loadTls(config);
     return new KvClient(config.nodes, {
+      ...(tls ? { tls } : {}),
       valueBytesMax: config.settings.maxValueBytes,
       routing: 'token',
       replicationFactor: config.replicationFactor,
@@ -281,12 +301,19 @@ export class NodeAdmin {
     readonly endpoint: NodeEndpoint,
     private readonly secret: string,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+    tls?: TlsMaterial,
   ) {
     this.connection = new RpcConnection({
       host: endpoint.host,
       port: endpoint.port,
       frameBytesMax: frameBytesMax(VALUE_BYTES_MAX_DEFAULT),
+      ...tlsOption(tls),
     });
+  }
+
+  /** An admin connection to node `id` of a cluster file, over TLS when the file says so. */
+  static fromConfig(config: ClusterConfig, id: number, timeoutMs = DEFAULT_TIMEOUT_MS): NodeAdmin {
+    return new NodeAdmin(config.nodes[id]!, config.secret, timeoutMs, loadTls(config));
   }
 
   /** The node's hints, counters and down peers, without entries (so without sorting its keys). */

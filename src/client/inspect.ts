@@ -51,8 +51,7 @@ export class DumpCursor {
 
   /** Opens a cursor; resolves with it and the first page (which carries the node's hints and counters). */
   static async open(config: ClusterConfig, id: number): Promise<{ cursor: DumpCursor; first: types.NodeDump }> {
-    const n = config.nodes[id]!;
-    const cursor = new DumpCursor(new NodeAdmin(n, config.secret, 3000));
+    const cursor = new DumpCursor(NodeAdmin.fromConfig(config, id, 3000));
     try {
       const first = await cursor.admin.dumpPage(cursor.after, DUMP_PAGE_ENTRIES_MAX);
       cursor.take(first);

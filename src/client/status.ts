@@ -69,7 +69,7 @@ async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeSta
     token: displayBytes(fromByteString(n.token)),
     metrics: metricsUrlOf(n),
   };
-  const admin = new NodeAdmin(n, config.secret, STATUS_TIMEOUT_MS);
+  const admin = NodeAdmin.fromConfig(config, id, STATUS_TIMEOUT_MS);
   try {
     const dump = await admin.status();
     const counters = countersOf(dump);

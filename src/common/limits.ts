@@ -34,6 +34,12 @@ export const DUMP_PAGE_BYTES_MAX = 4 * 1024 * 1024;
 export const CONNECTIONS_MAX = 4096;
 /** A connection with no traffic for this long is closed. */
 export const CONNECTION_IDLE_MS = 5 * 60 * 1000;
+/**
+ * A TLS client must finish its handshake within this long, or the node closes
+ * the connection: a client that connects and says nothing (or speaks plain
+ * Thrift and waits for an answer) is not kept until the idle timeout.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** Connections the metrics endpoint serves at once: scrapers are few, and a flood must not cost the node. */
 export const METRICS_CONNECTIONS_MAX = 16;
@@ -164,7 +170,7 @@ export const DUMP_PAGE_ENTRIES_MAX = 5000;
 /** Client reconnect backoff. */
 export const RECONNECT_BACKOFF_MIN_MS = 50;
 export const RECONNECT_BACKOFF_MAX_MS = 2000;
-/** TCP connect timeout. */
+/** TCP connect timeout (and, with TLS, connect and handshake together). */
 export const CONNECT_TIMEOUT_MS = 1000;
 
 /**

@@ -8,13 +8,20 @@
  *     "secret": "…",                      // or KV_CLUSTER_SECRET in the environment
  *     "nodes": [ { "id": 0, "host": "127.0.0.1", "port": 9000, "token": "M" }, … ],
  *                                         // optional per node: "metricsPort" (0: none)
- *     "settings": { "requestTimeoutMs": 2000, … }   // all optional
+ *     "settings": { "requestTimeoutMs": 2000, … },  // all optional
+ *     "tls": { "ca": "certs/ca.pem", "cert": "certs/client.pem", "key": "certs/client-key.pem" }  // optional
  *   }
  *
- * A token is UTF-8 text ("token") or hex bytes ("tokenHex").
+ * A token is UTF-8 text ("token") or hex bytes ("tokenHex"). With "tls",
+ * every connection runs over mutual TLS (see config/tls.ts): a node may name
+ * its own pair, `"tls": { "cert": …, "key": … }` beside its port, and uses
+ * the top-level pair otherwise; clients always use the top-level pair. Paths
+ * are relative to the cluster file's folder. Only the paths are checked here:
+ * each process reads the files it needs (a host holds its own key only).
  */
 import { toByteString } from '../common/bytes';
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { VALUE_BYTES_MAX_CEILING, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 
 export interface NodeAddress {
@@ -25,6 +32,8 @@ export interface NodeAddress {
   readonly token: string;
   /** Where the node serves Prometheus metrics over HTTP, on its host; 0: nowhere. Unset: see metricsPortOf. */
   readonly metricsPort?: number;
+  /** This node's own certificate and key, if it has its own (absolute paths). */
+  readonly tls?: TlsKeyPair;
 }
 
 /** A node's metrics port when the cluster file names none: its port plus this. */
@@ -50,6 +59,17 @@ export function metricsUrlOf(node: NodeAddress): string | null {
   return port === 0 ? null : `http://${node.host.includes(':') ? `[${node.host}]` : node.host}:${port}${METRICS_PATH}`;
 }
 
+/** Paths of a PEM certificate (chain) and its private key. */
+export interface TlsKeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The cluster's TLS files: the CA every side verifies against, and the clients' (and default nodes') pair. */
+export interface TlsFiles extends TlsKeyPair {
+  readonly ca: string;
+}
+
 export interface Settings {
   /** How long a coordinator waits for a level to be reached. */
   readonly requestTimeoutMs: number;
@@ -72,6 +92,8 @@ export interface ClusterConfig {
   readonly secret: string;
   readonly nodes: readonly NodeAddress[];
   readonly settings: Settings;
+  /** Set when every connection runs over TLS. */
+  readonly tls?: TlsFiles;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -102,7 +124,7 @@ export function loadClusterFile(path: string, env: NodeJS.ProcessEnv = process.e
   } catch (err) {
     throw new ConfigError(`cluster file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  return parseCluster(raw, env.KV_CLUSTER_SECRET);
+  return parseCluster(raw, env.KV_CLUSTER_SECRET, dirname(resolve(path)));
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
@@ -124,17 +146,48 @@ function parseToken(node: Record<string, unknown>, where: string): string {
   throw new ConfigError(`${where} needs a "token" (text) or "tokenHex" (hex bytes)`);
 }
 
-function parseNode(x: unknown, index: number, count: number): NodeAddress {
+function tlsPath(x: Record<string, unknown>, name: string, where: string, baseDir: string): string {
+  const p = x[name];
+  if (typeof p !== 'string' || p === '') throw new ConfigError(`${where}.${name} must be the path of a PEM file`);
+  return resolve(baseDir, p);
+}
+
+function checkKeys(x: Record<string, unknown>, known: readonly string[], where: string): void {
+  for (const key of Object.keys(x)) {
+    if (!known.includes(key)) throw new ConfigError(`unknown field ${where}.${key} (known: ${known.join(', ')})`);
+  }
+}
+
+function parseKeyPair(x: Record<string, unknown>, where: string, baseDir: string): TlsKeyPair {
+  return { cert: tlsPath(x, 'cert', where, baseDir), key: tlsPath(x, 'key', where, baseDir) };
+}
+
+function parseTls(x: unknown, baseDir: string): TlsFiles | undefined {
+  if (x === undefined) return undefined;
+  if (!isObject(x)) throw new ConfigError('tls must be an object: { "ca": …, "cert": …, "key": … }');
+  checkKeys(x, ['ca', 'cert', 'key'], 'tls');
+  return { ca: tlsPath(x, 'ca', 'tls', baseDir), ...parseKeyPair(x, 'tls', baseDir) };
+}
+
+function parseNode(x: unknown, index: number, count: number, baseDir: string): NodeAddress {
   const where = `nodes[${index}]`;
   if (!isObject(x)) throw new ConfigError(`${where} must be an object`);
   const id = integerIn(x.id, 0, count - 1, `${where}.id`);
   if (typeof x.host !== 'string' || x.host === '') throw new ConfigError(`${where}.host must be a host name`);
   const port = integerIn(x.port, 1, 65535, `${where}.port`);
   const node = { id, host: x.host, port, token: parseToken(x, where) };
-  if (x.metricsPort === undefined) return node;
-  const metricsPort = integerIn(x.metricsPort, 0, 65535, `${where}.metricsPort (0: no metrics)`);
-  if (metricsPort === port) throw new ConfigError(`${where}.metricsPort must differ from its port ${port}`);
-  return { ...node, metricsPort };
+  let parsed: NodeAddress = node;
+  if (x.metricsPort !== undefined) {
+    const metricsPort = integerIn(x.metricsPort, 0, 65535, `${where}.metricsPort (0: no metrics)`);
+    if (metricsPort === port) throw new ConfigError(`${where}.metricsPort must differ from its port ${port}`);
+    parsed = { ...parsed, metricsPort };
+  }
+  if (x.tls !== undefined) {
+    if (!isObject(x.tls)) throw new ConfigError(`${where}.tls must be an object: { "cert": …, "key": … }`);
+    checkKeys(x.tls, ['cert', 'key'], `${where}.tls`);
+    parsed = { ...parsed, tls: parseKeyPair(x.tls, `${where}.tls`, baseDir) };
+  }
+  return parsed;
 }
 
 function parseSettings(x: unknown): Settings {
@@ -159,11 +212,12 @@ function parseSettings(x: unknown): Settings {
   };
 }
 
-export function parseCluster(raw: unknown, secretFromEnv?: string): ClusterConfig {
+/** `baseDir`: what relative TLS paths are relative to (the cluster file's folder). */
+export function parseCluster(raw: unknown, secretFromEnv?: string, baseDir = '.'): ClusterConfig {
   if (!isObject(raw)) throw new ConfigError('the cluster file must hold a JSON object');
   if (!Array.isArray(raw.nodes) || raw.nodes.length === 0) throw new ConfigError('"nodes" must be a non-empty list');
   const count = raw.nodes.length;
-  const nodes = raw.nodes.map((n, i) => parseNode(n, i, count)).sort((a, b) => a.id - b.id);
+  const nodes = raw.nodes.map((n, i) => parseNode(n, i, count, baseDir)).sort((a, b) => a.id - b.id);
   nodes.forEach((n, i) => {
     if (n.id !== i) throw new ConfigError(`node ids must be 0..${count - 1}, each once`);
   });
@@ -175,5 +229,9 @@ export function parseCluster(raw: unknown, secretFromEnv?: string): ClusterConfi
   if (typeof secret !== 'string' || secret.length < 8) {
     throw new ConfigError('a cluster secret of at least 8 characters is needed ("secret" or KV_CLUSTER_SECRET)');
   }
-  return { replicationFactor: rf, secret, nodes, settings: parseSettings(raw.settings) };
+  const tls = parseTls(raw.tls, baseDir);
+  if (tls === undefined && nodes.some((n) => n.tls !== undefined))
+    throw new ConfigError('a node names its own TLS pair but the file has no top-level "tls" (with the CA)');
+  const config = { replicationFactor: rf, secret, nodes, settings: parseSettings(raw.settings) };
+  return tls === undefined ? config : { ...config, tls };
 }

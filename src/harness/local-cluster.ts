@@ -5,19 +5,22 @@
  * started itself, and `stop()` reaps them all.
  */
 import { fromByteString } from '../common/bytes';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { KvClient, NodeAdmin } from '../client/client';
 import { ephemeralPortRange } from '../common/procfs';
 import { ClusterConfig, loadClusterFile, metricsUrlOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
+import { loadTls, TlsMaterial } from '../config/tls';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
+const MAKE_CERTS = resolve(__dirname, '../../../scripts/make-certs.sh');
 const POLL_MS = 50;
 
 export interface LocalClusterOptions {
@@ -31,6 +34,28 @@ export interface LocalClusterOptions {
   readonly nodeArgs?: (id: number) => string[];
   /** Options for the node processes' `node` itself (e.g. --cpu-prof). */
   readonly execArgv?: readonly string[];
+  /**
+   * Every connection over mutual TLS. `true`: certificates are made in the
+   * cluster's folder (certs/) by scripts/make-certs.sh; `{ dir }`: taken from
+   * a folder that script wrote (ca.pem, node-I.pem, client.pem and keys).
+   */
+  readonly tls?: true | { readonly dir: string };
+}
+
+/** The cluster file's "tls" fields for certificates in `certs` (make-certs.sh's names). */
+function tlsLayout(certs: string): { tls: object; nodeTls: (id: number) => object } {
+  return {
+    tls: { ca: join(certs, 'ca.pem'), cert: join(certs, 'client.pem'), key: join(certs, 'client-key.pem') },
+    nodeTls: (id) => ({ cert: join(certs, `node-${id}.pem`), key: join(certs, `node-${id}-key.pem`) }),
+  };
+}
+
+/** The certificate folder of a TLS cluster in `dir`: made there, or the one given. */
+async function certificates(tls: true | { readonly dir: string }, dir: string, nodeCount: number): Promise<string> {
+  if (tls !== true) return resolve(tls.dir);
+  const certs = join(dir, 'certs');
+  await promisify(execFile)('bash', [MAKE_CERTS, certs, '--nodes', String(nodeCount)]);
+  return certs;
 }
 
 /** The lowest port a test cluster's node gets, when ports below the ephemeral range are used. */
@@ -93,6 +118,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
 export class LocalCluster {
   private readonly children = new Map<number, ChildProcess>();
   readonly config: ClusterConfig;
+  /** What clients present and trust, when the cluster runs TLS. */
+  readonly tls: TlsMaterial | undefined;
 
   private constructor(
     readonly dir: string,
@@ -101,6 +128,7 @@ export class LocalCluster {
     private readonly execArgv: readonly string[],
   ) {
     this.config = loadClusterFile(clusterFile, {});
+    this.tls = loadTls(this.config);
   }
 
   static async create(options: LocalClusterOptions = {}): Promise<LocalCluster> {
@@ -113,6 +141,7 @@ export class LocalCluster {
       if (!ports.includes(p)) ports.push(p);
     }
     const file = join(dir, 'cluster.json');
+    const tls = options.tls === undefined ? undefined : tlsLayout(await certificates(options.tls, dir, tokens.length));
     const layout = {
       replicationFactor: options.replicationFactor ?? Math.min(3, tokens.length),
       secret: randomBytes(18).toString('base64url'),
@@ -122,8 +151,10 @@ export class LocalCluster {
         port: ports[id],
         metricsPort: ports[tokens.length + id],
         tokenHex: fromByteString(token).toString('hex'),
+        ...(tls ? { tls: tls.nodeTls(id) } : {}),
       })),
       settings: options.settings ?? {},
+      ...(tls ? { tls: tls.tls } : {}),
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });
     return new LocalCluster(dir, file, options.nodeArgs ?? (() => []), options.execArgv ?? []);
@@ -168,6 +199,15 @@ export class LocalCluster {
 
   /** Spawns node `id` and waits until it answers. */
   async startNode(id: number, extraArgs: string[] = []): Promise<void> {
+    this.spawnNode(id, extraArgs);
+    await waitFor(`node ${id} to answer`, async () => {
+      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
+      return this.answers(id);
+    });
+  }
+
+  /** Spawns node `id` without waiting for it: for a node that is not expected to answer (a test's broken node). */
+  spawnNode(id: number, extraArgs: string[] = []): void {
     if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
     const fd = openSync(this.logFile(id), 'a');
     const child = spawn(
@@ -189,10 +229,6 @@ export class LocalCluster {
     );
     closeSync(fd);
     this.children.set(id, child);
-    await waitFor(`node ${id} to answer`, async () => {
-      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
-      return this.answers(id);
-    });
   }
 
   async startAll(): Promise<void> {
@@ -263,7 +299,8 @@ export class LocalCluster {
   }
 
   client(options: ConstructorParameters<typeof KvClient>[1] = {}): KvClient {
-    return new KvClient(this.config.nodes, { replicationFactor: this.config.replicationFactor, ...options });
+    const tls = this.tls === undefined ? {} : { tls: this.tls };
+    return new KvClient(this.config.nodes, { replicationFactor: this.config.replicationFactor, ...tls, ...options });
   }
 
   /** Where node `id` serves its metrics. */
@@ -274,7 +311,7 @@ export class LocalCluster {
   }
 
   admin(id: number, timeoutMs = 3000): NodeAdmin {
-    return new NodeAdmin(this.config.nodes[id]!, this.config.secret, timeoutMs);
+    return new NodeAdmin(this.config.nodes[id]!, this.config.secret, timeoutMs, this.tls);
   }
 
   /** Stops every node: SIGTERM, then SIGKILL for any still alive after a while. */

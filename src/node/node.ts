@@ -11,10 +11,11 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
-import { isKvError } from '../common/errors';
+import { isKvError, KvError } from '../common/errors';
 import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
+import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
 import { HybridClock } from '../clock/hlc';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
@@ -72,11 +73,21 @@ function memoryCounters(): Record<string, number> {
 }
 
 export class KvNode {
-  readonly counters = { peersDown: 0, peersUp: 0, rehintedAtStart: 0, hintExpiryFailures: 0, tombstonePurgeFailures: 0 };
+  readonly counters = {
+    peersDown: 0,
+    peersUp: 0,
+    rehintedAtStart: 0,
+    hintExpiryFailures: 0,
+    tombstonePurgeFailures: 0,
+    peerTlsFailures: 0,
+  };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
   private readonly hintExpiryFailures: ThrottledWarning;
   private readonly purgeFailures: ThrottledWarning;
+  /** TLS refusals need the operator (a certificate to renew or replace), but each peer retries every heartbeat. */
+  private readonly tlsRefusals: ThrottledWarning;
+  private readonly peerTlsFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
@@ -102,6 +113,7 @@ export class KvNode {
     private readonly dataFile: string,
     private readonly log: Logger,
     options: NodeOptions,
+    tls: TlsMaterial | undefined,
   ) {
     const s = config.settings;
     const warnings = { onWarning: (message: string) => log(message, 'warn') };
@@ -115,6 +127,12 @@ export class KvNode {
       'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)',
       warnings,
     );
+    this.tlsRefusals = new ThrottledWarning(
+      'a TLS handshake with a client',
+      'the connection was closed (counter server.tlsHandshakesFailed)',
+      warnings,
+    );
+    this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
@@ -127,9 +145,9 @@ export class KvNode {
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
     for (const peer of peers) {
       const at = options.peerEndpoints?.get(peer.id) ?? peer;
-      const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: frameMax });
+      const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: frameMax, ...(tls ? { tls } : {}) });
       conn.onDisconnect = () => this.markLost(peer.id);
-      conn.onConnectFailure = () => this.markLost(peer.id);
+      conn.onConnectFailure = (err) => this.connectFailed(peer.id, err);
       this.connections.set(peer.id, conn);
       const remote = new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs, id);
       this.remotes.push(remote);
@@ -166,6 +184,7 @@ export class KvNode {
       host: self.host,
       port: self.port,
       frameBytesMax: frameMax,
+      ...(tls ? { tls, onTlsError: (reason, remote) => this.tlsRefusals.failed(`${remote}: ${reason}`) } : {}),
     });
     this.registerCounters(handler);
   }
@@ -226,6 +245,8 @@ export class KvNode {
   static async start(options: NodeOptions): Promise<KvNode> {
     const { config, id } = options;
     if (!config.nodes[id]) throw new ConfigError(`node ${id} is not in the cluster file`);
+    // Before anything is opened: a missing or mismatched TLS file stops the start with a ConfigError naming it.
+    const tls = loadTls(config, id);
     mkdirSync(options.dataDir, { recursive: true });
     const file = join(options.dataDir, `node-${id}.sqlite`);
     const startedMs = Date.now();
@@ -236,7 +257,7 @@ export class KvNode {
     const warn = (message: string): void => log(message, 'warn');
     const store = await ReplicaStore.open(db, { onWarning: warn });
     const hints = await HintStore.open(db, Date.now, { onWarning: warn });
-    const node = new KvNode(config, id, store, hints, db, file, log, options);
+    const node = new KvNode(config, id, store, hints, db, file, log, options, tls);
     await node.rehintUnsettled();
     await node.server.listen();
     const metricsAt = await node.serveMetrics();
@@ -246,8 +267,10 @@ export class KvNode {
     void node.purgeOldTombstones();
     const self = config.nodes[id]!;
     node.log(
-      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}, ${metricsAt} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
+      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
     );
+    const invalid = tls && validityProblem(tls.cert, Date.now());
+    if (invalid) node.log(invalid, 'warn');
     return node;
   }
 
@@ -343,7 +366,7 @@ export class KvNode {
         .then(
           (theirClock) => this.heardFrom(peer, Number(theirClock)),
           // Refused or lost: down now. A timeout is silence, which expire() handles.
-          (err) => isKvError(err, 'ConnectionError') && this.markLost(peer),
+          (err) => isKvError(err, 'ConnectionError') && this.connectFailed(peer, err),
         );
     }
     for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');
@@ -359,6 +382,15 @@ export class KvNode {
       this.log(`node ${peer} is up`);
       this.delivery.kick(peer);
     }
+  }
+
+  /** A peer's connection failed: down now, and a TLS refusal is logged (once a minute), since it needs the operator. */
+  private connectFailed(peer: number, err: KvError): void {
+    if (err.details.tls) {
+      this.counters.peerTlsFailures++;
+      this.peerTlsFailures.failed(err);
+    }
+    this.markLost(peer);
   }
 
   private markLost(peer: number): void {

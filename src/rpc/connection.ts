@@ -8,14 +8,33 @@
  *   - connects lazily, never queues calls while disconnected, and after a
  *     failed connect waits a growing backoff before trying again (calls in
  *     that window fail fast with ConnectionError).
+ * With TLS (`tls` set) the connection is ready once its handshake succeeded,
+ * within the same connect timeout; a failed handshake is a ConnectionError
+ * that says so ("TLS handshake with HOST:PORT failed: certificate has expired").
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { KvError } from '../common/errors';
+import type { TlsMaterial } from '../config/tls';
+import { connectOptions, describeTlsFailure, isTlsError } from './tls';
 import { CONNECT_TIMEOUT_MS, RECONNECT_BACKOFF_MAX_MS, RECONNECT_BACKOFF_MIN_MS } from '../common/limits';
-import { Client, ClientClass, ClientInternals, corkedWriter, frameReader, frameWriter, InputProtocol, OutputProtocol } from './thrift';
+import {
+  Client,
+  ClientClass,
+  ClientInternals,
+  corkedWriter,
+  frameReader,
+  frameWriter,
+  InputProtocol,
+  isRefusal,
+  OutputProtocol,
+  refusalReason,
+} from './thrift';
 
 /** Marks errors raised before a request left this process: safe to retry elsewhere. */
 export const NOT_SENT = { notSent: 1 };
+/** Marks a ConnectionError that TLS caused (a refused certificate, plain bytes), not the network. */
+export const TLS_FAILED = { tls: 1 };
 
 /**
  * Whether a socket is connected to itself. Connecting to a local port that
@@ -28,6 +47,9 @@ export function connectedToItself(socket: net.Socket): boolean {
   return socket.localPort === socket.remotePort && socket.localAddress === socket.remoteAddress;
 }
 
+/** A node's refusal of this side's TLS certificate, with its reason. */
+class NodeRefusal extends Error {}
+
 /** seqids are i32 on the wire; start again well before they overflow. */
 const SEQID_WRAP = 1 << 30;
 
@@ -38,6 +60,8 @@ export interface ConnectionOptions {
   readonly connectTimeoutMs?: number;
   /** Binds this end of the connection to a port; tests use it to make a connection meet itself. */
   readonly localPort?: number;
+  /** Connect over mutual TLS with this material instead of plain TCP. */
+  readonly tls?: TlsMaterial;
 }
 
 export class RpcConnection {
@@ -49,8 +73,8 @@ export class RpcConnection {
   private closed = false;
   /** Called whenever an open connection is lost. */
   onDisconnect: (() => void) | null = null;
-  /** Called when a connect attempt fails (refused, unreachable, timed out). */
-  onConnectFailure: (() => void) | null = null;
+  /** Called when a connect attempt fails (refused, unreachable, timed out, TLS handshake failed). */
+  onConnectFailure: ((err: KvError) => void) | null = null;
 
   constructor(readonly options: ConnectionOptions) {}
 
@@ -115,16 +139,17 @@ export class RpcConnection {
       return Promise.reject(new KvError('ConnectionError', `cannot reach ${this.address} (next try in ${waitMs} ms)`, NOT_SENT));
     }
     this.connecting = new Promise<Client>((resolve, reject) => {
-      const { host, port, localPort } = this.options;
-      const socket = net.connect(localPort === undefined ? { host, port } : { host, port, localAddress: host, localPort });
+      const socket = this.open();
       socket.setNoDelay(true);
       const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+      let tcpConnected = false;
       socket.once('connect', () => {
+        tcpConnected = true;
+        if (connectedToItself(socket)) socket.destroy(new Error('nothing listens there (the connection reached itself)'));
+      });
+      socket.once(this.options.tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
-        if (connectedToItself(socket)) {
-          socket.destroy(new Error('nothing listens there (the connection reached itself)'));
-          return;
-        }
+        if (socket.destroyed) return;
         this.backoffMs = 0;
         resolve(this.attach(socket));
       });
@@ -133,8 +158,15 @@ export class RpcConnection {
         if (this.socket === socket) return; // errors after connect are handled by attach()
         this.backoffMs = Math.min(RECONNECT_BACKOFF_MAX_MS, Math.max(RECONNECT_BACKOFF_MIN_MS, this.backoffMs * 2));
         this.retryAtMs = Date.now() + this.backoffMs;
-        this.onConnectFailure?.();
-        reject(new KvError('ConnectionError', `cannot reach ${this.address}: ${err.message}`, NOT_SENT));
+        const failure =
+          tcpConnected && this.options.tls !== undefined
+            ? new KvError('ConnectionError', `TLS handshake with ${this.address} failed: ${describeTlsFailure(err, 'the node')}`, {
+                ...NOT_SENT,
+                ...TLS_FAILED,
+              })
+            : new KvError('ConnectionError', `cannot reach ${this.address}: ${err.message}`, NOT_SENT);
+        this.onConnectFailure?.(failure);
+        reject(failure);
       });
     }).finally(() => {
       this.connecting = null;
@@ -142,11 +174,19 @@ export class RpcConnection {
     return this.connecting;
   }
 
+  private open(): net.Socket {
+    const { host, port, localPort, tls: material } = this.options;
+    const local = localPort === undefined ? {} : { localAddress: host, localPort };
+    if (material === undefined) return net.connect({ host, port, ...local });
+    return tls.connect({ ...connectOptions(material, host, port), ...local });
+  }
+
   private attach(socket: net.Socket): Client {
     const client = new ClientClass(frameWriter(corkedWriter(socket)), OutputProtocol);
     const decode = frameReader((frame) => {
       const input = new InputProtocol(frame);
       const header = input.readMessageBegin();
+      if (isRefusal(header)) throw new NodeRefusal(refusalReason(input));
       const recv = (client as unknown as Record<string, unknown>)[`recv_${header.fname}`];
       if (typeof recv !== 'function') throw new Error(`reply for unknown method ${header.fname}`);
       recv.call(client, input, header.mtype, header.rseqid);
@@ -158,22 +198,31 @@ export class RpcConnection {
         socket.destroy(err as Error);
       }
     });
-    socket.on('error', () => undefined); // 'close' follows and does the work
-    socket.on('close', () => this.detach(socket, client));
+    let failure: Error | undefined;
+    socket.on('error', (err) => {
+      failure = err; // 'close' follows and does the work
+    });
+    socket.on('close', () => this.detach(socket, client, failure));
     this.socket = socket;
     this.client = client;
     if (this.closed) socket.destroy();
     return client;
   }
 
-  private detach(socket: net.Socket, client: Client): void {
+  private detach(socket: net.Socket, client: Client, failure: Error | undefined): void {
     if (this.socket !== socket) return;
     this.socket = null;
     this.client = null;
     const internals = client as unknown as ClientInternals;
     const pending = internals._reqs;
     internals._reqs = {};
-    const err = new KvError('ConnectionError', `connection to ${this.address} was lost`);
+    // With TLS 1.3 a node that refuses our certificate says so after our side of the handshake: on the first read.
+    const err =
+      failure instanceof NodeRefusal
+        ? new KvError('ConnectionError', `TLS with ${this.address} failed: ${failure.message}`, TLS_FAILED)
+        : failure !== undefined && isTlsError(failure)
+          ? new KvError('ConnectionError', `TLS with ${this.address} failed: ${describeTlsFailure(failure, 'the node')}`, TLS_FAILED)
+          : new KvError('ConnectionError', `connection to ${this.address} was lost`);
     for (const cb of Object.values(pending)) cb(err);
     this.onDisconnect?.();
   }

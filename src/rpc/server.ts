@@ -13,8 +13,13 @@
  *   - and across all connections, at most NODE_INPUT_BUFFER_BYTES_MAX bytes of
  *     unfinished requests and NODE_OUTPUT_BUFFER_BYTES_MAX bytes of unsent
  *     replies are held: the connection that would go past is closed.
+ * With TLS (`tls` set) the same loop runs on each connection once its
+ * handshake has succeeded; a failed or slow handshake (a wrong certificate,
+ * a plain-text client, silence past TLS_HANDSHAKE_TIMEOUT_MS) closes that
+ * connection and is reported through onTlsError.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   CONNECTION_IDLE_MS,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
@@ -22,9 +27,12 @@ import {
   CONNECTIONS_MAX,
   NODE_INPUT_BUFFER_BYTES_MAX,
   NODE_OUTPUT_BUFFER_BYTES_MAX,
+  TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../common/limits';
+import type { TlsMaterial } from '../config/tls';
 import { ByteBudget } from './frames';
-import { corkedWriter, frameReader, frameWriter, InputProtocol, OutputProtocol, Processor } from './thrift';
+import { describeTlsFailure, serverOptions, verdictOf } from './tls';
+import { corkedWriter, refusalFrame, frameReader, frameWriter, InputProtocol, OutputProtocol, Processor } from './thrift';
 
 export interface RpcServerOptions {
   readonly host: string;
@@ -32,6 +40,10 @@ export interface RpcServerOptions {
   readonly frameBytesMax: number;
   readonly idleMs?: number;
   readonly onConnectionError?: (reason: string, remote: string) => void;
+  /** Serve mutual TLS with this material instead of plain TCP. */
+  readonly tls?: TlsMaterial;
+  /** A connection whose TLS handshake failed, with why in one phrase. */
+  readonly onTlsError?: (reason: string, remote: string) => void;
 }
 
 export interface RpcServerStats {
@@ -40,6 +52,7 @@ export interface RpcServerStats {
   connectionsRejected: number;
   badFrames: number;
   slowReadersCut: number;
+  tlsHandshakesFailed: number;
 }
 
 export class RpcServer {
@@ -49,8 +62,17 @@ export class RpcServer {
     connectionsRejected: 0,
     badFrames: 0,
     slowReadersCut: 0,
+    tlsHandshakesFailed: 0,
   };
+  /** Every TCP connection, from accept on (with TLS, also those still in their handshake). */
   private readonly sockets = new Set<net.Socket>();
+  /**
+   * Each TCP connection's address, noted when it is accepted: by the time a
+   * handshake fails the socket may be closed and no longer know it. The TLS
+   * socket reaches its TCP one through `_parent` (not public API; a failed
+   * lookup only loses the address in the log line).
+   */
+  private readonly remotes = new WeakMap<net.Socket, string>();
   /** Request bytes buffered by all connections together (partial frames). */
   private readonly inputBudget = new ByteBudget(NODE_INPUT_BUFFER_BYTES_MAX);
   /** Reply bytes written but not yet taken by the kernel, all connections together. */
@@ -61,7 +83,25 @@ export class RpcServer {
     private readonly processor: Processor,
     private readonly options: RpcServerOptions,
   ) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    const material = options.tls;
+    if (material === undefined) {
+      this.server = net.createServer((socket) => this.accept(socket));
+    } else {
+      const server = tls.createServer(serverOptions(material), (socket) => this.accept(socket));
+      server.on('tlsClientError', (err, socket) => {
+        const remote = this.remotes.get((socket as unknown as { _parent?: net.Socket })._parent as net.Socket) ?? 'a client';
+        // A listener here keeps Node from closing the socket (a handshake timeout would leave it open).
+        socket.destroy();
+        this.stats.tlsHandshakesFailed++;
+        this.options.onTlsError?.(describeTlsFailure(err, 'the client'), remote);
+      });
+      this.server = server;
+    }
+    this.server.on('connection', (socket: net.Socket) => {
+      this.remotes.set(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
     this.server.maxConnections = CONNECTIONS_MAX;
     this.server.on('drop', () => this.stats.connectionsRejected++);
   }
@@ -78,15 +118,37 @@ export class RpcServer {
     });
   }
 
+  /** The port listened on (the kernel's choice, when asked for port 0). */
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
   /** Stops accepting, closes every connection. */
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
+  /**
+   * A TLS client whose certificate did not verify gets the reason as a
+   * refusal message (thrift.ts, refusalFrame) and a closed connection; it
+   * never reaches the processor.
+   */
+  private refused(socket: net.Socket): boolean {
+    if (!(socket instanceof tls.TLSSocket)) return false;
+    const reason = verdictOf(socket);
+    if (reason === undefined) return false;
+    this.stats.tlsHandshakesFailed++;
+    this.options.onTlsError?.(`its certificate was refused: ${reason}`, `${socket.remoteAddress}:${socket.remotePort}`);
+    socket.on('error', () => undefined); // the client may be gone already
+    socket.setTimeout(TLS_HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+    socket.end(refusalFrame(`the node refused our certificate: ${reason}`));
+    return true;
+  }
+
   private accept(socket: net.Socket): void {
+    if (this.refused(socket)) return;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.sockets.add(socket);
     this.stats.connectionsOpen++;
     this.stats.connectionsAccepted++;
     socket.setNoDelay(true);
@@ -97,7 +159,6 @@ export class RpcServer {
     };
     socket.on('error', (err) => fail(err.message));
     socket.on('close', () => {
-      this.sockets.delete(socket);
       this.stats.connectionsOpen--;
     });
 

@@ -123,6 +123,42 @@ export const UNKNOWN_METHOD: number = runtime.Thrift.TApplicationExceptionType.U
 
 export const ProcessorClass = KvProcessor as unknown as new (handler: object) => Processor;
 
+/**
+ * What a node sends instead of serving a TLS client whose certificate it
+ * refused (server.ts): one EXCEPTION message with no method name and seqid 0,
+ * then it closes. No call has that name, so no generated client mistakes it
+ * for a reply; ours reads it (isRefusal) and fails its calls with the reason.
+ * Node's TLS server would otherwise close such a connection without an alert,
+ * and the client could only say that it was lost.
+ */
+export function refusalFrame(message: string): Buffer {
+  let frame: Buffer | undefined;
+  const output = new OutputProtocol(
+    frameWriter((f) => {
+      frame = f;
+    }),
+  ) as unknown as ProcessorProtocol;
+  const err = new runtime.Thrift.TApplicationException(runtime.Thrift.TApplicationExceptionType.UNKNOWN, message);
+  err.code = err.type; // what the runtime's writer reads
+  output.writeMessageBegin('', runtime.Thrift.MessageType.EXCEPTION, 0);
+  err.write(output);
+  output.writeMessageEnd();
+  output.flush();
+  return frame!;
+}
+
+/** Whether a message header is a node's refusal (refusalFrame). */
+export function isRefusal(header: { fname: string; mtype: number }): boolean {
+  return header.fname === '' && header.mtype === runtime.Thrift.MessageType.EXCEPTION;
+}
+
+/** The reason a refusal carries, read from its input after the header. */
+export function refusalReason(input: Protocol): string {
+  const err = new runtime.Thrift.TApplicationException();
+  err.read(input);
+  return String(err.message);
+}
+
 /** Generated client internals we manage ourselves (deadlines, closed sockets). */
 export interface ClientInternals {
   _seqid: number;

@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import { KvClient } from '../../src/client/client';
-import { isKvError, KvError } from '../../src/common/errors';
 import { inspect } from '../../src/client/inspect';
+import { errorOf } from './error-of';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
 
@@ -28,16 +28,6 @@ test.after.always(async () => {
   clients.forEach((k) => k.close());
   await Promise.all(clusters.map((c) => c.destroy()));
 });
-
-async function errorOf(p: Promise<unknown>): Promise<KvError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isKvError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** The replica ids of a key, as the nodes place it. */
 function replicasOf(c: LocalCluster, key: string): number[] {

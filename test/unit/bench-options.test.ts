@@ -51,6 +51,7 @@ test('options: every documented name is accepted', (t) => {
     '--out',
     'r.json',
     '--spawn',
+    '--tls',
     '--compare',
     '--timeout-ms',
     '900',
@@ -72,12 +73,14 @@ test('options: every documented name is accepted', (t) => {
     seed: 7,
     out: 'r.json',
     spawn: true,
+    tls: true,
     compare: true,
     timeoutMs: 900,
     warmupSeconds: 0.5,
     routing: 'node',
   });
   t.is(options([]).routing, undefined, 'no --routing: decided by what the cluster file gives');
+  t.false(options(['--spawn']).tls, 'plain TCP unless asked');
   t.is(options(['--routing', 'TOKEN']).routing, 'token');
   t.is(o.durationSeconds, undefined);
   t.is(options(['--duration=2.5']).durationSeconds, 2.5);
@@ -131,6 +134,7 @@ const bad: [string[], RegExp][] = [
   [['--distribution', 'latest'], /--distribution must be one of uniform, zipfian/],
   [['--seed', '4294967296'], /--seed/],
   [['--spawn', '--cluster', 'c.json'], /--spawn starts its own cluster/],
+  [['--tls', '--cluster', 'c.json'], /--tls applies to --spawn/],
   [['--compare', '--workload', 'echo'], /--compare/],
   [['--workload', 'restart'], /needs --spawn/],
   [['--workload', 'restart', '--spawn', '--ops', '5'], /do not apply/],

@@ -1,5 +1,10 @@
 import test from 'ava';
-import { ConfigError, DEFAULT_SETTINGS, metricsPortOf, parseCluster } from '../../src/config/cluster';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ClusterConfig, ConfigError, DEFAULT_SETTINGS, metricsPortOf, parseCluster } from '../../src/config/cluster';
+import { loadTls } from '../../src/config/tls';
 import { DEFAULT_TOKENS, defaultLayout } from '../../src/config/layout';
 
 const SECRET = 'file-secret-123';
@@ -133,6 +138,12 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['no secret', config({ secret: undefined }), /secret of at least 8 characters/],
   ['a short secret', config({ secret: '1234567' }), /secret of at least 8 characters/],
   ['a secret that is not a string', config({ secret: 12345678 }), /secret of at least 8 characters/],
+  ['tls that is not an object', config({ tls: 'certs' }), /tls must be an object/],
+  ['tls without a CA', config({ tls: { cert: 'c.pem', key: 'k.pem' } }), /tls\.ca must be the path of a PEM file/],
+  ['tls with an empty key path', config({ tls: { ca: 'ca.pem', cert: 'c.pem', key: '' } }), /tls\.key must be the path/],
+  ['an unknown tls field', config({ tls: { ca: 'ca.pem', cert: 'c.pem', key: 'k.pem', verify: false } }), /unknown field tls\.verify/],
+  ['a node pair without a cert', withNode(1, { tls: { key: 'k.pem' } }), /nodes\[1\]\.tls\.cert must be the path/],
+  ['a node pair without top-level tls', withNode(1, { tls: { cert: 'c.pem', key: 'k.pem' } }), /no top-level "tls"/],
 ];
 
 test('the metrics port defaults to the port + 1000, may be set per node, and 0 turns it off', (t) => {
@@ -150,3 +161,52 @@ for (const [name, raw, message] of errorTable) {
     t.is(err?.name, 'ConfigError');
   });
 }
+
+test("tls paths are relative to the cluster file's folder; a node's own pair is kept apart", (t) => {
+  const tls = { ca: 'certs/ca.pem', cert: 'certs/client.pem', key: '/abs/client-key.pem' };
+  const parsed = parseCluster(
+    { ...withNode(2, { tls: { cert: 'certs/node-2.pem', key: 'certs/node-2-key.pem' } }), tls },
+    undefined,
+    '/etc/ringkv',
+  );
+  t.deepEqual(parsed.tls, { ca: '/etc/ringkv/certs/ca.pem', cert: '/etc/ringkv/certs/client.pem', key: '/abs/client-key.pem' });
+  t.deepEqual(parsed.nodes[2]!.tls, { cert: '/etc/ringkv/certs/node-2.pem', key: '/etc/ringkv/certs/node-2-key.pem' });
+  t.is(parsed.nodes[1]!.tls, undefined);
+  t.is(parseCluster(config()).tls, undefined, 'plain TCP without "tls"');
+});
+
+test('loadTls names a missing file, a file that is not PEM, and a key that does not match its certificate', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-tls-config-'));
+  try {
+    execFileSync('bash', [resolve(__dirname, '../../../scripts/make-certs.sh'), dir, '--nodes', '2'], { stdio: 'ignore' });
+    writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
+    const files = (over: Record<string, string>): ClusterConfig =>
+      parseCluster({ ...config(), tls: { ca: 'ca.pem', cert: 'client.pem', key: 'client-key.pem', ...over } }, undefined, dir);
+    const material = loadTls(files({}));
+    t.true(material!.cert.equals(readFileSync(join(dir, 'client.pem'))));
+    const node1 = parseCluster(
+      {
+        ...withNode(1, { tls: { cert: 'node-1.pem', key: 'node-1-key.pem' } }),
+        tls: { ca: 'ca.pem', cert: 'client.pem', key: 'client-key.pem' },
+      },
+      undefined,
+      dir,
+    );
+    t.true(loadTls(node1, 1)!.cert.equals(readFileSync(join(dir, 'node-1.pem'))), 'a node presents its own pair');
+    t.true(loadTls(node1, 0)!.cert.equals(readFileSync(join(dir, 'client.pem'))), 'a node without one presents the top-level pair');
+    t.throws(() => loadTls(files({ ca: 'nope.pem' })), {
+      instanceOf: ConfigError,
+      message: /cannot read the TLS CA certificate .*nope\.pem: ENOENT/,
+    });
+    t.throws(() => loadTls(files({ cert: 'junk.pem' })), {
+      instanceOf: ConfigError,
+      message: /the TLS certificate .*junk\.pem is not a PEM file/,
+    });
+    t.throws(() => loadTls(files({ key: 'node-0-key.pem' })), {
+      instanceOf: ConfigError,
+      message: /certificate .*client\.pem and key .*node-0-key\.pem cannot be used together/,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
