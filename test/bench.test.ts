@@ -21,8 +21,12 @@ async function runWithOut(args: string[]): Promise<{ exit: Exit; json: Record<st
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-test-'));
   try {
     const out = join(dir, 'result.json');
-    const exit = await runBench([...args, '--out', out]);
+    const plot = join(dir, 'charts.html');
+    const exit = await runBench([...args, '--out', out, '--plot', plot]);
     if (exit.code !== 0) return { exit, json: {} };
+    const page = readFileSync(plot, 'utf8');
+    if (!(page.startsWith('<!doctype html>') && page.includes('new uPlot(')))
+      throw new Error(`--plot wrote no chart page: ${page.slice(0, 200)}`);
     return { exit, json: JSON.parse(readFileSync(out, 'utf8')) as Record<string, any> };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -41,6 +45,11 @@ function assertSaneResult(t: ExecutionContext, r: Record<string, any>, workload:
   for (const f of ['mean', 'p50', 'p95', 'p99', 'p999', 'max']) t.true(typeof l[f] === 'number' && l[f] >= 0, `${f} = ${l[f]}`);
   t.true(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, JSON.stringify(l));
   t.true(l.mean <= l.max);
+  // Second by second, and the histogram, for --plot: successes there add up to those of the totals.
+  t.true(Array.isArray(r.timeline) && Array.isArray(r.histogram));
+  const histogramSuccesses = r.histogram.reduce((sum: number, [, n]: [number, number]) => sum + n, 0);
+  const errors = Object.values(r.errors as Record<string, number>).reduce((a, b) => a + b, 0);
+  t.is(histogramSuccesses, ops - errors, 'the histogram holds every success');
 }
 
 test.serial('a tiny write run with --spawn completes and reports sane fields', async (t) => {

@@ -51,6 +51,22 @@ export class Histogram {
   private minMs = Infinity;
   private maxMs = 0;
 
+  /** Forgets every value, to count afresh (the timeline's per-second windows). */
+  reset(): void {
+    this.counts.fill(0);
+    this.total = 0;
+    this.sum = 0;
+    this.minMs = Infinity;
+    this.maxMs = 0;
+  }
+
+  /** The buckets that hold values, in order: [a bucket's representative latency in ms, its count]. */
+  buckets(): Array<[ms: number, count: number]> {
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < HISTOGRAM_BUCKETS; i++) if (this.counts[i]! > 0) out.push([bucketValue(i), this.counts[i]!]);
+    return out;
+  }
+
   /** Records one latency in ms; negative or NaN values count as 0. */
   record(ms: number): void {
     const v = ms > 0 ? ms : 0;

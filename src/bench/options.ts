@@ -93,7 +93,10 @@ How much:
   --settle SECONDS        restart workload: read each node's memory again after the
                           nodes idle this long after the load (default 20; 0: don't)
 Output:
-  --out FILE              also write the results as JSON
+  --out FILE              also write the results as JSON (with the run second by second and its histogram)
+  --plot FILE.html        also write a page with charts of the run: throughput and p50/p99
+                          latency second by second, and the latency histogram (both
+                          sides of --compare on each chart); self-contained, opens offline
   --compare               run echo, then the workload, with the same options; print workload/echo
   --help                  this text`;
 
@@ -111,6 +114,7 @@ const VALUED = [
   'rate',
   'seed',
   'out',
+  'plot',
   'cluster',
   'node',
   'timeout-ms',
@@ -138,6 +142,8 @@ export interface BenchOptions {
   readonly rate?: number;
   readonly seed: number;
   readonly out?: string;
+  /** Where to write the charts page (an .html file). */
+  readonly plot?: string;
   readonly spawn: boolean;
   /** With spawn: the cluster runs TLS. */
   readonly tls: boolean;
@@ -226,6 +232,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     throw new UsageError(`--settle must be from 0 to ${SETTLE_SECONDS_MAX} seconds, not "${String(flags.get('settle'))}"`);
   }
   const out = string(flags, 'out');
+  const plot = string(flags, 'plot');
+  if (plot !== undefined && !plot.toLowerCase().endsWith('.html')) {
+    throw new UsageError(`--plot writes an HTML page: give a file name ending in .html, not "${plot}"`);
+  }
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
 
   if (flags.has('tls') && !spawn)
@@ -264,6 +274,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(rate !== undefined ? { rate } : {}),
     seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),
     ...(out !== undefined ? { out } : {}),
+    ...(plot !== undefined ? { plot } : {}),
     spawn,
     tls: flags.has('tls'),
     compare,

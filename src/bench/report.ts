@@ -8,6 +8,7 @@ import { LevelName } from '../coordinator/levels';
 import { LatencySummary } from './histogram';
 import { Distribution } from './keys';
 import { RunResult } from './runner';
+import type { TimelinePoint } from './timeline';
 
 /** What a run was asked to do, kept with its results so they can be told apart later. */
 export interface RunConfig {
@@ -42,6 +43,10 @@ export interface BenchResult {
   readonly seconds: number;
   readonly seed: number;
   readonly config: RunConfig;
+  /** The run second by second: ops, errors, p50 and p99 (see timeline.ts). */
+  readonly timeline: TimelinePoint[];
+  /** The latency histogram's non-empty buckets: [latency in ms, successes]. */
+  readonly histogram: Array<[ms: number, count: number]>;
 }
 
 /** Extra fields of --workload restart. */
@@ -104,6 +109,8 @@ export function benchResult(workload: string, level: LevelName | null, run: RunR
     seconds: round(run.seconds, 3),
     seed,
     config,
+    timeline: run.timeline.map((p) => ({ ...p, p50Ms: round(p.p50Ms, 3), p99Ms: round(p.p99Ms, 3) })),
+    histogram: run.latency.buckets().map(([ms, count]) => [round(ms, 4), count]),
   };
 }
 

@@ -21,6 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import { isKvError } from '../common/errors';
 import { Histogram } from './histogram';
+import { Timeline, TimelinePoint } from './timeline';
 
 /** Error type of operations that were due while `concurrency` were already in flight. */
 export const BACKLOG_ERROR = 'Backlog';
@@ -48,6 +49,8 @@ export interface RunResult {
   readonly successes: number;
   readonly errors: Record<string, number>;
   readonly latency: Histogram;
+  /** Second by second (see timeline.ts). */
+  readonly timeline: TimelinePoint[];
   readonly seconds: number;
   /** True if the run was stopped early by the signal. */
   readonly aborted: boolean;
@@ -69,6 +72,7 @@ export function errorType(err: unknown): string {
 export class Runner {
   private readonly now: () => number;
   private readonly latency = new Histogram();
+  private readonly timeline = new Timeline();
   private readonly errors: Record<string, number> = {};
   private startMs = 0;
   private started = false;
@@ -99,8 +103,10 @@ export class Runner {
     this.started = true;
     if (this.options.rate === undefined) await this.closedLoop();
     else await this.openLoop(this.options.rate);
-    const seconds = Math.max(0, this.now() - this.startMs) / 1000;
+    const elapsedMs = Math.max(0, this.now() - this.startMs);
+    const seconds = elapsedMs / 1000;
     return {
+      timeline: this.timeline.finish(elapsedMs),
       ops: this.finished,
       successes: this.finished - this.failed,
       errors: { ...this.errors },
@@ -163,7 +169,10 @@ export class Runner {
     while (!this.done(this.issued, offsetOf(this.issued)) && offsetOf(this.issued) <= elapsed) {
       const seq = this.issued++;
       if (this.inFlight < this.options.concurrency) void this.execute(seq, this.startMs + offsetOf(seq));
-      else this.fail(BACKLOG_ERROR);
+      else {
+        this.timeline.record(elapsed, undefined);
+        this.fail(BACKLOG_ERROR);
+      }
     }
   }
 
@@ -172,9 +181,12 @@ export class Runner {
     this.inFlight++;
     try {
       await this.op(seq);
-      this.latency.record(this.now() - startMs);
+      const endMs = this.now();
+      this.latency.record(endMs - startMs);
+      this.timeline.record(endMs - this.startMs, endMs - startMs);
       this.finished++;
     } catch (err) {
+      this.timeline.record(this.now() - this.startMs, undefined);
       this.fail(errorType(err));
     } finally {
       this.inFlight--;

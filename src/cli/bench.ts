@@ -10,7 +10,8 @@
  * a live progress line go to stderr. Ctrl-C stops the run, prints what was
  * measured so far, and still stops a --spawn cluster.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { PlotRun, plotHtml, UplotAssets } from '../bench/plot';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { KvClient, NodeEndpoint, Routing } from '../client/client';
@@ -342,6 +343,23 @@ const WARMUP_SEED_MASK = 0x5bd1e995;
 /** Bound on waiting for a hint replay to finish. */
 const HINT_REPLAY_TIMEOUT_MS = 300_000;
 
+/** The runs a plot draws: one, or both sides of --compare. */
+function plotRuns(output: Output): PlotRun[] {
+  if (output.kind === 'compare') {
+    return [
+      { label: 'echo', result: output.result.echo },
+      { label: output.result.workload.workload, result: output.result.workload },
+    ];
+  }
+  return [{ label: output.result.workload, result: output.result }];
+}
+
+/** uPlot's browser build and stylesheet, from the installed package, to inline in the page. */
+function uplotAssets(): UplotAssets {
+  const read = (file: string): string => readFileSync(require.resolve(`uplot/dist/${file}`), 'utf8');
+  return { js: read('uPlot.iife.min.js'), css: read('uPlot.min.css') };
+}
+
 async function runBench(
   opts: BenchOptions,
   clients: KvClient[],
@@ -420,6 +438,10 @@ async function main(): Promise<number> {
       return EXIT_INTERRUPTED;
     }
     if (opts.out !== undefined) writeFileSync(opts.out, JSON.stringify(output.result, null, 2) + '\n');
+    if (opts.plot !== undefined) {
+      writeFileSync(opts.plot, plotHtml(plotRuns(output), uplotAssets()));
+      status(`charts in ${opts.plot}`);
+    }
     return 0;
   } finally {
     if (cluster) {

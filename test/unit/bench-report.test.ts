@@ -21,7 +21,7 @@ function run(successes: number, errors: Record<string, number>, seconds: number)
   const latency = new Histogram();
   for (let i = 1; i <= successes; i++) latency.record(i / 10);
   const failed = Object.values(errors).reduce((a, b) => a + b, 0);
-  return { ops: successes + failed, successes, errors, latency, seconds, aborted: false };
+  return { ops: successes + failed, successes, errors, latency, seconds, aborted: false, timeline: [] };
 }
 
 test('benchResult has the documented JSON fields', (t) => {
