@@ -85,6 +85,8 @@ interface Track {
   error?: string;
   last?: Last;
   keys: number | null;
+  /** The node's last commit failed for a full disk (store.diskFull). */
+  diskFull: boolean;
   hints: ReadonlyMap<number, number>;
   downPeers: readonly number[];
 }
@@ -96,6 +98,8 @@ export interface NodeView {
   readonly since: number;
   readonly error?: string;
   readonly keys: number | null;
+  /** The node refuses writes: its disk is full. */
+  readonly diskFull: boolean;
   readonly hints: { readonly target: number; readonly count: number }[];
   readonly hintsPending: number;
   readonly downPeers: readonly number[];
@@ -143,7 +147,7 @@ export class DashboardState {
     private readonly replicationFactor: number,
   ) {
     nodes.forEach((n, i) => assert(n.id === i, 'node ids are their index in the cluster file'));
-    this.tracks = nodes.map(() => ({ up: false, since: 0, keys: null, hints: new Map(), downPeers: [] }));
+    this.tracks = nodes.map(() => ({ up: false, since: 0, keys: null, diskFull: false, hints: new Map(), downPeers: [] }));
     this.arcs = new Map(ringArcs(nodes).map((a) => [a.id, a]));
   }
 
@@ -158,7 +162,7 @@ export class DashboardState {
     if (track.since === 0 || track.up !== r.ok) track.since = at;
     track.up = r.ok;
     if (!r.ok) {
-      Object.assign(track, { error: r.error, last: undefined, keys: null, hints: new Map(), downPeers: [] });
+      Object.assign(track, { error: r.error, last: undefined, keys: null, diskFull: false, hints: new Map(), downPeers: [] });
       return { opsPerSecond: null, p99Ms: null };
     }
     const operations = operationsOf(r.counters);
@@ -174,6 +178,7 @@ export class DashboardState {
     track.error = undefined;
     track.last = { at, operations, buckets: r.buckets };
     track.keys = r.counters['store.keys'] ?? null;
+    track.diskFull = r.counters['store.diskFull'] === 1;
     track.hints = r.hints;
     track.downPeers = r.downPeers;
     return { opsPerSecond, p99Ms };
@@ -215,6 +220,7 @@ export class DashboardState {
       since: t.since,
       ...(t.error === undefined ? {} : { error: t.error }),
       keys: t.keys,
+      diskFull: t.diskFull,
       hints,
       hintsPending: hints.reduce((sum, h) => sum + h.count, 0),
       downPeers: t.downPeers,

@@ -14,7 +14,7 @@ export const CLIENT_OPS = ['get', 'put', 'remove'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
 
 /** Every outcome a request is counted under: the operating errors a client can get, then anything else. */
-export const OUTCOMES = ['ok', 'invalid', 'unavailable', 'timed_out', 'error'] as const;
+export const OUTCOMES = ['ok', 'invalid', 'unavailable', 'timed_out', 'storage_full', 'error'] as const;
 /** The level label of a request whose level code is none of the IDL's. */
 export const LEVEL_INVALID = 'invalid';
 export const LEVEL_LABELS = [...LEVEL_NAMES, LEVEL_INVALID] as const;
@@ -43,7 +43,7 @@ function levelIndex(code: number | null | undefined): number {
 /** Index into OUTCOMES. */
 function outcomeIndex(error: unknown): number {
   if (error === undefined) return 0;
-  if (!(error instanceof KvError)) return 4;
+  if (!(error instanceof KvError)) return 5;
   switch (error.code) {
     case 'InvalidRequest':
       return 1;
@@ -51,8 +51,10 @@ function outcomeIndex(error: unknown): number {
       return 2;
     case 'TimedOut':
       return 3;
-    default:
+    case 'StorageFull':
       return 4;
+    default:
+      return 5;
   }
 }
 

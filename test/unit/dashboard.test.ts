@@ -262,3 +262,19 @@ test('the poller reads every node each interval, takes a failed read as down, an
   // A poll under way when stop() came is read but not recorded.
   t.true(polls === v.times.length || polls === v.times.length + 1, `${polls} reads, ${v.times.length} recorded`);
 });
+
+test('a node whose last commit failed for a full disk shows so, and stops showing it once it commits again', (t) => {
+  const s = new DashboardState(nodes(2), 2);
+  const full = (flag: number): NodeReading =>
+    up(0, 0, { counters: { 'coordinator.reads': 0, 'coordinator.writes': 0, 'store.keys': 7, 'store.diskFull': flag } });
+  s.record(1000, [full(1), up(0, 0)]);
+  t.deepEqual(
+    s.view(1000).nodes.map((n) => n.diskFull),
+    [true, false],
+  );
+  s.record(2000, [full(0), down]);
+  t.deepEqual(
+    s.view(2000).nodes.map((n) => n.diskFull),
+    [false, false],
+  );
+});

@@ -87,6 +87,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
   run('put', 2, new KvError('TimedOut', 'slow'));
   run('get', 1, new KvError('Unavailable', 'down'));
   run('remove', 3, new Error('a bug'));
+  run('put', 3, new KvError('StorageFull', 'full'));
   // Levels and errors from a hostile client must not make new series.
   for (const level of [0, 4, -1, 2.5, 1e9, null, undefined]) run('get', level, new KvError('InvalidRequest', 'bad level'));
   t.is(r.inFlight, 0);
@@ -96,6 +97,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
   t.is(one(e, 'ringkv_client_requests_total', { op: 'put', level: 'QUORUM', outcome: 'timed_out' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'ONE', outcome: 'unavailable' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'remove', level: 'ALL', outcome: 'error' }), 1);
+  t.is(one(e, 'ringkv_client_requests_total', { op: 'put', level: 'ALL', outcome: 'storage_full' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'invalid', outcome: 'invalid' }), 7);
   const series = find(e, 'ringkv_client_requests_total');
   // Every combination from the start (at zero), and no other.

@@ -71,7 +71,8 @@
     first.appendChild(document.createTextNode(`${n.id}`));
     tr.appendChild(first);
     tr.appendChild(el('td', {}, n.address));
-    const st = el('td', { class: 'state', title: n.error || '' }, `${state} ${ago(n.since, now)}`);
+    const full = n.up && n.diskFull ? ' · DISK FULL' : '';
+    const st = el('td', { class: full ? 'state full' : 'state', title: n.error || (full ? 'its last commit failed: the disk is full; it refuses writes until space is freed' : '') }, `${state} ${ago(n.since, now)}${full}`);
     tr.appendChild(st);
     tr.appendChild(el('td', {}, n.arc.label));
     tr.appendChild(el('td', { class: 'num' }, number(n.keys, 0)));
