@@ -119,7 +119,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
     find(e, 'ringkv_client_request_duration_seconds_count')
       .map((s) => `${s.labels.op} ${s.labels.level}`)
       .sort(),
-    ['get ONE', 'put QUORUM', 'remove ALL'],
+    ['get ONE', 'put ALL', 'put QUORUM', 'remove ALL'],
   );
   t.false(find(e, 'ringkv_client_request_duration_seconds_count').some((s) => s.labels.level === 'invalid'));
 });
