@@ -36,6 +36,8 @@ export class HintStore {
   private readonly counts = new Map<number, number>();
   private pending: PendingHint[] = [];
   private flushing: Promise<void> | null = null;
+  /** Per target: hints delivered, and dropped (see outcomesByTarget). */
+  private readonly outcomes = new Map<number, { delivered: number; dropped: number }>();
   readonly counters = { hintsStored: 0, hintsDelivered: 0, hintsDropped: 0, hintWriteErrors: 0 };
   private readonly writeFailures: ThrottledWarning;
 
@@ -60,6 +62,18 @@ export class HintStore {
     return store;
   }
 
+  /** Hints delivered and dropped (expired, or refused by a full queue) so far, per target id. */
+  outcomesByTarget(): Map<number, { delivered: number; dropped: number }> {
+    return new Map([...this.outcomes].map(([target, o]) => [target, { ...o }]));
+  }
+
+  private noteOutcome(target: number, delivered: number, dropped: number): void {
+    let o = this.outcomes.get(target);
+    if (o === undefined) this.outcomes.set(target, (o = { delivered: 0, dropped: 0 }));
+    o.delivered += delivered;
+    o.dropped += dropped;
+  }
+
   /** Pending hints per target id (queued ones included). */
   countsByTarget(): Map<number, number> {
     return new Map(this.counts);
@@ -74,6 +88,7 @@ export class HintStore {
     if (this.pending.length + items.length > HINTS_QUEUED_MAX) {
       // The disk is not keeping up; the write has its own outcome, the hint is best effort.
       this.counters.hintsDropped += items.length;
+      this.noteOutcome(target, 0, items.length);
       return Promise.resolve();
     }
     const createdMs = this.nowMs();
@@ -152,6 +167,7 @@ export class HintStore {
     this.counts.set(target, Math.max(0, this.count(target) - removed));
     if (delivered) this.counters.hintsDelivered += removed;
     else this.counters.hintsDropped += removed;
+    this.noteOutcome(target, delivered ? removed : 0, delivered ? 0 : removed);
   }
 
   /** Drops every hint created before `cutoffMs`; returns how many. */
@@ -166,6 +182,7 @@ export class HintStore {
     let dropped = 0;
     for (const r of rows) {
       this.counts.set(r.target, Math.max(0, this.count(r.target) - r.n));
+      this.noteOutcome(r.target, 0, r.n);
       dropped += r.n;
     }
     this.counters.hintsDropped += dropped;

@@ -21,6 +21,8 @@ export interface MetricsSource {
   counters(): Readonly<Record<string, number>>;
   /** Hints waiting per target node. */
   hintsPending(): ReadonlyMap<number, number>;
+  /** Hints delivered and dropped so far, per target node. */
+  hintOutcomes(): ReadonlyMap<number, { readonly delivered: number; readonly dropped: number }>;
   /** The other nodes of the cluster. */
   readonly peers: readonly number[];
   /** Whether the failure detector holds a peer up. */
@@ -49,12 +51,6 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
     'Replicas brought up to date by QUORUM and ALL reads that found them behind.',
   ),
   counter('ringkv_hints_stored_total', 'hints.hintsStored', 'Hints stored for replicas that were down or did not acknowledge a write.'),
-  counter('ringkv_hints_delivered_total', 'hints.hintsDelivered', 'Hints delivered to their target and deleted.'),
-  counter(
-    'ringkv_hints_dropped_total',
-    'hints.hintsDropped',
-    'Hints given up: older than the hint window, or refused because the hint queue was full.',
-  ),
   counter('ringkv_hint_write_errors_total', 'hints.hintWriteErrors', 'Hints lost because writing them to disk failed.'),
   counter('ringkv_anti_entropy_steps_total', 'antiEntropy.syncSteps', 'Anti-entropy steps (one page of keys compared with one peer).'),
   counter('ringkv_anti_entropy_passes_total', 'antiEntropy.syncPasses', 'Complete anti-entropy passes over the key space with a peer.'),
@@ -200,6 +196,25 @@ export class NodeMetrics {
         for (const peer of source.peers) this.set({ target: String(peer) }, pending.get(peer) ?? 0);
       },
     });
+    const perTarget = (name: string, help: string, pick: (o: { delivered: number; dropped: number }) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['target'],
+        registers,
+        collect() {
+          this.reset();
+          const outcomes = source.hintOutcomes();
+          for (const peer of source.peers) this.inc({ target: String(peer) }, pick(outcomes.get(peer) ?? { delivered: 0, dropped: 0 }));
+        },
+      });
+    };
+    perTarget('ringkv_hints_delivered_total', 'Hints delivered to their target and deleted, per target node.', (o) => o.delivered);
+    perTarget(
+      'ringkv_hints_dropped_total',
+      'Hints given up, per target node: older than the hint window, or refused because the hint queue was full.',
+      (o) => o.dropped,
+    );
     new Gauge({
       name: 'ringkv_peer_up',
       help: 'Whether this node holds a peer up (1) or down (0).',

@@ -31,6 +31,8 @@ export interface RequestObserver {
   started(): number;
   /** It ended: `error` undefined for success. `levelCode` is the level as the client sent it. */
   finished(op: ClientOp, levelCode: number | null | undefined, error: unknown, startedMs: number): void;
+  /** A replicate call from another coordinator, begun at `startedMs` (performance.now()), is durable here. */
+  replicaApplied(startedMs: number): void;
 }
 
 const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2 };
@@ -71,6 +73,7 @@ export class RequestMetrics implements RequestObserver {
   private readonly counts = new Float64Array(CLIENT_OPS.length * LEVEL_LABELS.length * OUTCOMES.length);
   /** [op][level], valid levels only: a request with no level has no latency worth a series. */
   private readonly times: TimeChild[][];
+  private readonly applies: Histogram<string>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -99,6 +102,12 @@ export class RequestMetrics implements RequestObserver {
       registers,
     });
     this.times = CLIENT_OPS.map((op) => LEVEL_NAMES.map((level) => durations.labels(op, level)));
+    this.applies = new Histogram({
+      name: 'ringkv_replica_apply_duration_seconds',
+      help: "Time from another coordinator's replicate call reaching this node to its versions being durable here (one call carries a batch).",
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers,
+    });
     const inFlight = (): number => this.inFlight;
     new Gauge({
       name: 'ringkv_client_requests_in_flight',
@@ -121,5 +130,9 @@ export class RequestMetrics implements RequestObserver {
     const l = levelIndex(levelCode);
     this.counts[(o * LEVEL_LABELS.length + l) * OUTCOMES.length + outcomeIndex(error)]!++;
     if (l < LEVEL_NAMES.length) this.times[o]![l]!.observe((performance.now() - startedMs) / 1000);
+  }
+
+  replicaApplied(startedMs: number): void {
+    this.applies.observe((performance.now() - startedMs) / 1000);
   }
 }

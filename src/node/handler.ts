@@ -10,6 +10,7 @@
  */
 import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { KvError } from '../common/errors';
 import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
@@ -177,6 +178,7 @@ export class Handler {
   }
 
   async replicate(secret: string, mutations: types.Mutation[]): Promise<void> {
+    const startedMs = performance.now();
     return wire(async () => {
       this.checkSecret(secret);
       if (!Array.isArray(mutations)) throw invalid('mutations are missing');
@@ -191,6 +193,7 @@ export class Handler {
         return { key: checkKey(m.key), version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true } };
       });
       await this.services.applyReplicated(items);
+      this.services.requests.replicaApplied(startedMs);
     });
   }
 

@@ -174,6 +174,7 @@ export class KvNode {
     this.metrics = new NodeMetrics({
       counters: () => this.collector.snapshot(),
       hintsPending: () => hints.countsByTarget(),
+      hintOutcomes: () => hints.outcomesByTarget(),
       peers: peers.map((n) => n.id),
       isUp,
     });

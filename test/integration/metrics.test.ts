@@ -61,6 +61,9 @@ test.serial('a node counts the QUORUM requests it coordinated, with latencies, i
     const other = await scrape(c.metricsUrl(2));
     t.is(one(other, 'ringkv_client_requests_total', { op: 'put', level: 'QUORUM', outcome: 'ok' }), 0);
     t.true(one(other, 'ringkv_log_rows_committed_total') >= PUTS);
+    // Node 1's writes reached node 2 as replicate calls, each timed until durable there.
+    const applies = one(other, 'ringkv_replica_apply_duration_seconds_count');
+    t.true(applies >= 1 && applies <= PUTS, `${applies} replicate calls timed`);
     t.regex(c.log(1), new RegExp(`metrics at ${c.metricsUrl(1).replace(/[.]/g, '\\.')}`));
   } finally {
     client.close();

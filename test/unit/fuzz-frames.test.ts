@@ -204,7 +204,7 @@ test('the reader splits frames, refuses bad lengths before buffering, and decode
 
 /** Real request metrics, shared by every stub node: every request the fuzzer sends must finish in them. */
 const metrics = new NodeMetrics(
-  { counters: () => ({}), hintsPending: () => new Map(), peers: [], isUp: () => true },
+  { counters: () => ({}), hintsPending: () => new Map(), hintOutcomes: () => new Map(), peers: [], isUp: () => true },
   { processMetrics: false },
 );
 

@@ -139,6 +139,7 @@ test('remove with delivered=true counts deliveries, with delivered=false counts 
 
     await o.hints.remove(1, [], true);
     t.is(o.hints.counters.hintsDelivered, 2, 'removing nothing counts nothing');
+    t.deepEqual([...o.hints.outcomesByTarget()], [[1, { delivered: 2, dropped: 1 }]], 'per target too');
 
     t.deepEqual(
       (await o.hints.next(1, 0, 10)).map((h) => h.key),
@@ -202,6 +203,14 @@ test('expire drops hints created before the cutoff and counts them as dropped', 
 
     t.is(await o.hints.expire(2_500), 3);
     t.is(o.hints.counters.hintsDropped, 3);
+    t.deepEqual(
+      [...o.hints.outcomesByTarget()].sort(),
+      [
+        [1, { delivered: 0, dropped: 2 }],
+        [2, { delivered: 0, dropped: 1 }],
+      ],
+      'expired hints count against their targets',
+    );
     t.deepEqual(counts(o), [
       [1, 1],
       [2, 1],

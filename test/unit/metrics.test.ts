@@ -20,6 +20,7 @@ function fakeSource(counters: Record<string, number> = fakeCounters()): MetricsS
   return {
     counters: () => counters,
     hintsPending: () => new Map([[2, 5]]),
+    hintOutcomes: () => new Map([[1, { delivered: 4, dropped: 1 }]]),
     peers: [1, 2, 3],
     isUp: (peer) => peer !== 3,
   };
@@ -39,6 +40,15 @@ test('every metric from the node counters has its name, type, help and the count
   }
   t.is(one(e, 'ringkv_background_failures_total', { kind: 'hintExpiry' }), 7);
   t.is(one(e, 'ringkv_background_failures_total', { kind: 'compaction' }), 2);
+  t.deepEqual(
+    find(e, 'ringkv_hints_delivered_total').map((s) => [s.labels.target, s.value]),
+    [
+      ['1', 4],
+      ['2', 0],
+      ['3', 0],
+    ],
+  );
+  t.is(one(e, 'ringkv_hints_dropped_total', { target: '1' }), 1);
   t.deepEqual(
     find(e, 'ringkv_hints_pending').map((s) => [s.labels.target, s.value]),
     [
