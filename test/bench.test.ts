@@ -41,6 +41,22 @@ function assertSaneResult(t: ExecutionContext, r: Record<string, any>, workload:
   for (const f of ['mean', 'p50', 'p95', 'p99', 'p999', 'max']) t.true(typeof l[f] === 'number' && l[f] >= 0, `${f} = ${l[f]}`);
   t.true(l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, JSON.stringify(l));
   t.true(l.mean <= l.max);
+  assertCpu(t, r);
+}
+
+const positive = (n: unknown): boolean => typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+/** CPU per op of the nodes (all of them read from /proc) and of the bench, and every node's internode calls. */
+function assertCpu(t: ExecutionContext, r: Record<string, any>): void {
+  const c = r.cpu;
+  t.true(positive(c.nodeMicrosPerOp), `nodeMicrosPerOp ${c.nodeMicrosPerOp}`);
+  t.true(positive(c.nodeMainThreadMicrosPerOp) && c.nodeMainThreadMicrosPerOp <= c.nodeMicrosPerOp, JSON.stringify(c));
+  t.true(positive(c.clientMicrosPerOp), `clientMicrosPerOp ${c.clientMicrosPerOp}`);
+  t.is(c.nodesRead, 4);
+  t.deepEqual(Object.keys(r.internode), ['0', '1', '2', '3']);
+  for (const calls of Object.values(r.internode) as Record<string, number>[]) {
+    t.true(calls.replicateItems >= calls.replicateCalls && calls.readLocalItems >= calls.readLocalCalls, JSON.stringify(calls));
+  }
 }
 
 test.serial('a tiny write run with --spawn completes and reports sane fields', async (t) => {
@@ -58,18 +74,26 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
   t.regex(exit.stdout, /Op rate\s+: [\d,]+ op\/s/);
   t.regex(exit.stdout, /Latency 99\.9th percentile\s+: [\d.]+ ms/);
   t.regex(exit.stdout, /Total operation time/);
+  t.regex(exit.stdout, /CPU per op, nodes\s+: [\d.]+ µs \(all threads of 4 nodes; their main threads [\d.]+ µs\)/);
+  t.regex(exit.stdout, /CPU per op, bench\s+: [\d.]+ µs/);
+  t.regex(exit.stdout, /Internode calls, node 3\s+: [\d,]+ replicate calls of [\d.]+ items/);
+  // QUORUM writes go to the other replicas: some were sent, in calls of one item or more.
+  const sent = Object.values(json.internode as Record<string, { replicateCalls: number }>).reduce((n, c) => n + c.replicateCalls, 0);
+  t.true(sent > 0, `replicate calls ${sent}`);
 });
 
 test.serial('--compare runs echo and the workload and reports their ratio', async (t) => {
   const { exit, json } = await runWithOut([...TINY, '--workload', 'mixed', '--compare', '--routing', 'node']);
   t.is(exit.code, 0, exit.stderr);
   t.is(json.workload.config.routing, 'node');
-  t.deepEqual(Object.keys(json).sort(), ['echo', 'ratio', 'workload']);
+  t.deepEqual(Object.keys(json).sort(), ['cpuRatio', 'echo', 'ratio', 'workload']);
   assertSaneResult(t, json.echo, 'echo', 200);
   assertSaneResult(t, json.workload, 'mixed', 200);
   t.is(json.echo.level, null);
   t.true(typeof json.ratio === 'number' && json.ratio > 0);
   t.regex(exit.stdout, /Ratio mixed\/echo\s+: [\d.]+/);
+  t.true(positive(json.cpuRatio.node) && positive(json.cpuRatio.client), JSON.stringify(json.cpuRatio));
+  t.regex(exit.stdout, /CPU ratio mixed\/echo\s+: nodes [\d.]+×, bench [\d.]+×/);
 });
 
 test.serial('a tiny restart run measures memory, a restart and a hint replay', async (t) => {
@@ -122,4 +146,5 @@ test('--help prints the usage and exits 0', async (t) => {
     '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare', '--warmup']) {
     t.true(exit.stdout.includes(name), name);
   }
+  t.regex(exit.stdout, /CPU per operation/);
 });

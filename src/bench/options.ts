@@ -92,8 +92,16 @@ How much:
                           nodes idle this long after the load (default 20; 0: don't)
 Output:
   --out FILE              also write the results as JSON
-  --compare               run echo, then the workload, with the same options; print workload/echo
-  --help                  this text`;
+  --compare               run echo, then the workload, with the same options; print workload/echo,
+                          and the ratio of their CPU per operation
+  --help                  this text
+
+Besides op rate and latency, every run reports CPU per operation (user + system
+time over the operations sent, the preload and warm-up not counted): of all
+threads of the node processes, read from /proc (the nodes of --spawn, or the
+pids in the node-N.pid files beside the cluster file), and of the benchmark
+process; and, where the cluster file gives the admin secret, the internode
+calls each node sent during the run and the items per call (the coalescing).`;
 
 const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [

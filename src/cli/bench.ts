@@ -11,11 +11,13 @@
  * measured so far, and still stops a --spawn cluster.
  */
 import { writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { KvClient, NodeEndpoint, Routing } from '../client/client';
+import { KvClient, NodeAdmin, NodeEndpoint, Routing } from '../client/client';
 import { isKvError } from '../common/errors';
 import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import { nodePidFromFile } from '../common/procfs';
 import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
 import { Ring } from '../partitioner/ring';
 import { LocalCluster } from '../harness/local-cluster';
@@ -23,8 +25,10 @@ import { makeChooser, ringSpread } from '../bench/keys';
 import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
 import { Random as Prng } from '../common/random';
 import {
-  BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, RestartResult, RunConfig,
+  BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, Measured, RestartResult, RunConfig,
 } from '../bench/report';
+import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
+import { peerCallsDelta, readPeerCalls } from '../bench/internode';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
@@ -46,12 +50,23 @@ interface Target {
   readonly maxValueBytes: number;
   /** Key prefixes that spread the keys over every node's range ([''] without tokens). */
   readonly spread: readonly string[];
+  /** The process of node `id`, for its CPU; undefined where unknown. */
+  readonly pid: (id: number) => number | undefined;
+  /** An admin connection to node `id`, for its counters; absent without the cluster's secret. */
+  readonly admin?: (id: number) => NodeAdmin;
 }
 
-function clusterTarget(config: ClusterConfig): Target {
+/** Bound on one admin call that reads a node's counters around a measured run. */
+const ADMIN_TIMEOUT_MS = 3000;
+
+/** A cluster from its config; `secretKnown`: the config holds the real secret, so the nodes' counters can be read. */
+function clusterTarget(config: ClusterConfig, pid: (id: number) => number | undefined, secretKnown: boolean): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
   const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
-  return { nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread };
+  return {
+    nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread, pid,
+    ...(secretKnown ? { admin: (id: number) => new NodeAdmin(config.nodes[id]!, config.secret, ADMIN_TIMEOUT_MS) } : {}),
+  };
 }
 
 const status = (text: string): void => {
@@ -60,10 +75,17 @@ const status = (text: string): void => {
 
 /** The nodes to load: those of --node, else of the cluster file. */
 function existingTarget(opts: BenchOptions): Target {
-  if (opts.nodes) return { nodes: opts.nodes, maxValueBytes: VALUE_BYTES_MAX_DEFAULT, spread: [''] };
-  // Clients do not need the cluster secret; a placeholder satisfies the loader.
-  const env = { ...process.env, KV_CLUSTER_SECRET: process.env.KV_CLUSTER_SECRET ?? 'not-needed-by-clients' };
-  return clusterTarget(loadClusterFile(clusterFilePath(opts.cluster), env));
+  if (opts.nodes) return { nodes: opts.nodes, maxValueBytes: VALUE_BYTES_MAX_DEFAULT, spread: [''], pid: () => undefined };
+  const file = clusterFilePath(opts.cluster);
+  const pid = (id: number): number | undefined => nodePidFromFile(dirname(file), id);
+  try {
+    return clusterTarget(loadClusterFile(file), pid, true);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Clients do not need the cluster secret (only the counters do); a placeholder satisfies the loader.
+    const env = { ...process.env, KV_CLUSTER_SECRET: 'not-needed-by-clients' };
+    return clusterTarget(loadClusterFile(file, env), pid, false);
+  }
 }
 
 function checkTarget(opts: BenchOptions, target: Target): void {
@@ -125,8 +147,12 @@ class Bench {
     private readonly opts: BenchOptions,
     private readonly clients: readonly KvClient[],
     private readonly signal: AbortSignal,
-    private readonly spread: readonly string[],
+    private readonly target: Target,
   ) {}
+
+  private get spread(): readonly string[] {
+    return this.target.spread;
+  }
 
   private config(): RunConfig {
     const o = this.opts;
@@ -143,6 +169,23 @@ class Bench {
     }
   }
 
+  /**
+   * A run whose CPU per operation and internode calls are reported: the
+   * nodes' counters and CPU, and this process's CPU, are read just before
+   * and just after it.
+   */
+  private async measured(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<{ run: RunResult; measured: Measured }> {
+    const ids = this.target.nodes.map((_, id) => id);
+    const admin = this.target.admin;
+    const callsBefore = admin ? await readPeerCalls(ids, admin) : null;
+    const cpuBefore = readCpu(ids.map(this.target.pid));
+    const run = await this.measure(label, op, limits);
+    const cpuAfter = readCpu(ids.map(this.target.pid));
+    const callsAfter = admin ? await readPeerCalls(ids, admin) : null;
+    const internode = callsBefore && callsAfter ? peerCallsDelta(callsBefore, callsAfter) : null;
+    return { run, measured: { cpu: cpuPerOp(cpuBefore, cpuAfter, sentOps(run)), internode } };
+  }
+
   /** Writes every key once, closed loop, unmeasured: reads then find values. */
   private async preload(): Promise<void> {
     if (this.preloaded) return;
@@ -155,9 +198,12 @@ class Bench {
 
   /** Writes keys 0 to `count` - 1 of --keys once each. */
   private load(label: string, count = this.opts.keys): Promise<RunResult> {
+    return this.measure(label, this.loadOperation(), { ops: count });
+  }
+
+  private loadOperation(): Operation {
     const values = new ValuePool(new Prng(this.opts.seed), this.opts.valueSize);
-    const op = loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, spread: this.spread });
-    return this.measure(label, op, { ops: count });
+    return loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, spread: this.spread });
   }
 
   /**
@@ -175,11 +221,12 @@ class Bench {
       await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), { durationMs: warmupSeconds * 1000, ...rateLimit });
     }
     status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
-    const r = await this.measure(name, this.operation(name, seed), {
+    const level = spec.echo ? null : this.opts.level;
+    const { run, measured } = await this.measured(`${name}${level ? ` at ${level}` : ''}`, this.operation(name, seed), {
       ...(ops !== undefined ? { ops } : { durationMs: durationSeconds! * 1000 }),
       ...rateLimit,
     });
-    return benchResult(name, spec.echo ? null : this.opts.level, r, seed, this.config());
+    return benchResult(name, level, run, seed, this.config(), measured);
   }
 
   /** The workload's operation, drawing keys, op mix and value from generators seeded by `seed`. */
@@ -194,8 +241,8 @@ class Bench {
   /** Loads every key once, then measures memory and a crash restart. */
   async restart(cluster: LocalCluster): Promise<RestartResult> {
     status(`loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`);
-    const r = await this.load('load');
-    const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
+    const { run, measured } = await this.measured('load', this.loadOperation(), { ops: this.opts.keys });
+    const loaded = benchResult('restart', this.opts.level, run, this.opts.seed, this.config(), measured);
     const rewritten = await this.rewrite();
     const rss = clusterRssMb(cluster);
     const keys = await clusterKeys(cluster);
@@ -273,8 +320,7 @@ const WARMUP_SEED_MASK = 0x5bd1e995;
 /** Bound on waiting for a hint replay to finish. */
 const HINT_REPLAY_TIMEOUT_MS = 300_000;
 
-async function runBench(opts: BenchOptions, clients: KvClient[], cluster: LocalCluster | undefined, signal: AbortSignal, spread: readonly string[]): Promise<Output> {
-  const bench = new Bench(opts, clients, signal, spread);
+async function runBench(bench: Bench, opts: BenchOptions, cluster: LocalCluster | undefined): Promise<Output> {
   if (opts.workload === 'restart') return { kind: 'restart', result: await bench.restart(cluster!) };
   if (!opts.compare) return { kind: 'single', result: await bench.workload(opts.workload) };
   const echo = await bench.workload('echo');
@@ -330,12 +376,14 @@ async function main(): Promise<number> {
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
     }
     if (stop.signal.aborted) return EXIT_INTERRUPTED;
-    const target = cluster ? clusterTarget(cluster.config) : existingTarget(opts);
+    const spawned = cluster;
+    const target = spawned ? clusterTarget(spawned.config, (id) => spawned.pid(id), true) : existingTarget(opts);
     checkTarget(opts, target);
     const clients = makeClients(opts, target);
+    const bench = new Bench(opts, clients, stop.signal, target);
     let output: Output;
     try {
-      output = await runBench(opts, clients, cluster, stop.signal, target.spread);
+      output = await runBench(bench, opts, cluster);
     } finally {
       for (const c of clients) c.close();
     }
