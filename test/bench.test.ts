@@ -4,7 +4,7 @@
  * never how fast they were.
  */
 import test, { ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Exit, runCli } from './run-cli';
@@ -96,6 +96,21 @@ test.serial('--compare runs echo and the workload and reports their ratio', asyn
   t.regex(exit.stdout, /CPU ratio mixed\/echo\s+: nodes [\d.]+×, bench [\d.]+×/);
 });
 
+test.serial('--profile writes a CPU profile per node and prints each node\'s top functions in the measured run', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-profile-'));
+  try {
+    const exit = await runBench([...TINY, '--workload', 'echo', '--profile', dir]);
+    t.is(exit.code, 0, exit.stderr);
+    t.is(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length, 4);
+    for (const id of [0, 1, 2, 3]) {
+      t.regex(exit.stdout, new RegExp(`== node ${id}, echo \\(.+\\.cpuprofile\\): main thread busy [\\d.]+% of [\\d.]+ s sampled\n +self ms +busy +function\n`));
+    }
+    t.notRegex(exit.stderr, /no CPU profile/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.serial('a tiny restart run measures memory, a restart and a hint replay', async (t) => {
   const args = ['--spawn', '--workload', 'restart', '--keys', '300', '--rewrite', '0.5', '--hint-writes', '60', '--settle', '0.2', '--seed', '1'];
   const { exit, json } = await runWithOut(args);
@@ -143,7 +158,7 @@ test('--help prints the usage and exits 0', async (t) => {
   const exit = await runBench(['--help']);
   t.is(exit.code, 0);
   for (const name of ['--workload', '--level', '--concurrency', '--connections', '--keys', '--value-size', '--duration', '--ops',
-    '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare', '--warmup']) {
+    '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare', '--warmup', '--profile']) {
     t.true(exit.stdout.includes(name), name);
   }
   t.regex(exit.stdout, /CPU per operation/);

@@ -94,6 +94,10 @@ Output:
   --out FILE              also write the results as JSON
   --compare               run echo, then the workload, with the same options; print workload/echo,
                           and the ratio of their CPU per operation
+  --profile DIR           with --spawn: start the nodes with V8's CPU profiler (--cpu-prof), writing
+                          one .cpuprofile per node into DIR when the cluster stops, and print each
+                          node's top functions by self time during each measured run (the
+                          profiler's own cost is in that run's figures; not for restart)
   --help                  this text
 
 Besides op rate and latency, every run reports CPU per operation (user + system
@@ -109,6 +113,7 @@ const VALUED = [
   'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup', 'settle',
   'rewrite',
   'routing',
+  'profile',
 ] as const;
 
 export interface BenchOptions {
@@ -139,6 +144,8 @@ export interface BenchOptions {
   readonly settleSeconds: number;
   /** Absent: token routing when the nodes' tokens are known (cluster file or --spawn), else node. */
   readonly routing?: Routing;
+  /** --profile: the directory the nodes' CPU profiles go to. */
+  readonly profileDir?: string;
 }
 
 export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
@@ -214,6 +221,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   }
   const out = string(flags, 'out');
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
+  const profileDir = string(flags, 'profile');
 
   if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
   if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
@@ -232,6 +240,8 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
   if (!restart && settle !== undefined) throw new UsageError('--settle only applies to --workload restart');
   if (!restart && rewrite !== undefined) throw new UsageError('--rewrite only applies to --workload restart');
+  if (profileDir !== undefined && !spawn) throw new UsageError('--profile starts the nodes with the profiler: it needs --spawn');
+  if (profileDir !== undefined && restart) throw new UsageError('--profile does not apply to --workload restart: a node killed with -9 writes no profile');
 
   return {
     help: false,
@@ -257,5 +267,6 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     rewriteShare: rewrite ?? DEFAULTS.rewriteShare,
     settleSeconds: restart ? settle ?? DEFAULTS.settleSeconds : 0,
     ...(routing !== undefined ? { routing } : {}),
+    ...(profileDir !== undefined ? { profileDir } : {}),
   };
 }

@@ -10,8 +10,8 @@
  * a live progress line go to stderr. Ctrl-C stops the run, prints what was
  * measured so far, and still stops a --spawn cluster.
  */
-import { writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { KvClient, NodeAdmin, NodeEndpoint, Routing } from '../client/client';
@@ -29,6 +29,7 @@ import {
 } from '../bench/report';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
+import { formatProfile, parseCpuProfile, profilesByPid, summarizeProfile, TimeWindow } from '../bench/profile';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
@@ -140,8 +141,17 @@ function showProgress(label: string, runner: Runner): () => void {
   };
 }
 
+/** A measured run's label and span of the monotonic clock, for cutting the nodes' CPU profiles to it. */
+interface MeasuredWindow extends TimeWindow {
+  readonly label: string;
+}
+
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
 class Bench {
   private preloaded = false;
+  /** Every measured run so far, in order. */
+  readonly windows: MeasuredWindow[] = [];
 
   constructor(
     private readonly opts: BenchOptions,
@@ -179,9 +189,12 @@ class Bench {
     const admin = this.target.admin;
     const callsBefore = admin ? await readPeerCalls(ids, admin) : null;
     const cpuBefore = readCpu(ids.map(this.target.pid));
+    const startMicros = monotonicMicros();
     const run = await this.measure(label, op, limits);
+    const endMicros = monotonicMicros();
     const cpuAfter = readCpu(ids.map(this.target.pid));
     const callsAfter = admin ? await readPeerCalls(ids, admin) : null;
+    this.windows.push({ label, startMicros, endMicros });
     const internode = callsBefore && callsAfter ? peerCallsDelta(callsBefore, callsAfter) : null;
     return { run, measured: { cpu: cpuPerOp(cpuBefore, cpuAfter, sentOps(run)), internode } };
   }
@@ -328,6 +341,33 @@ async function runBench(bench: Bench, opts: BenchOptions, cluster: LocalCluster 
   return { kind: 'compare', result: compareResult(echo, workload) };
 }
 
+/** Functions of each node's profile printed per measured run. */
+const PROFILE_TOP_FUNCTIONS = 15;
+
+/** The V8 options that make a node write its CPU profile into `dir` when it exits. */
+function profilerArgs(dir: string): string[] {
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+/**
+ * After the nodes have stopped (a node writes its profile as it exits):
+ * each node's top functions by self time in each measured run.
+ */
+function printProfiles(dir: string, pids: readonly (number | undefined)[], windows: readonly MeasuredWindow[]): void {
+  const files = profilesByPid(dir, pids.filter((p): p is number => p !== undefined));
+  pids.forEach((pid, id) => {
+    const file = pid === undefined ? undefined : files.get(pid);
+    if (file === undefined) {
+      status(`no CPU profile of node ${id} (pid ${pid ?? 'unknown'}) in ${dir}`);
+      return;
+    }
+    const profile = parseCpuProfile(readFileSync(file, 'utf8'));
+    for (const w of windows) {
+      process.stdout.write(`\n${formatProfile(`== node ${id}, ${w.label} (${file})`, summarizeProfile(profile, w), PROFILE_TOP_FUNCTIONS)}\n`);
+    }
+  });
+}
+
 function render(output: Output): string {
   switch (output.kind) {
     case 'single':
@@ -369,10 +409,12 @@ async function main(): Promise<number> {
   const restoreSignals = stopOnSignals(stop);
   let cluster: LocalCluster | undefined;
   try {
+    const profileDir = opts.profileDir === undefined ? undefined : resolve(opts.profileDir);
     if (opts.spawn) {
-      status('starting a four-node cluster…');
+      status(`starting a four-node cluster${profileDir === undefined ? '' : `, profiled into ${profileDir}`}…`);
       const started = performance.now();
-      cluster = await LocalCluster.start();
+      if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+      cluster = await LocalCluster.start(profileDir === undefined ? {} : { execArgv: profilerArgs(profileDir) });
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
     }
     if (stop.signal.aborted) return EXIT_INTERRUPTED;
@@ -393,6 +435,12 @@ async function main(): Promise<number> {
       return EXIT_INTERRUPTED;
     }
     if (opts.out !== undefined) writeFileSync(opts.out, JSON.stringify(output.result, null, 2) + '\n');
+    if (spawned && profileDir !== undefined) {
+      const pids = spawned.config.nodes.map((n) => spawned.pid(n.id));
+      status('stopping the cluster, so that the nodes write their profiles…');
+      await spawned.stop();
+      printProfiles(profileDir, pids, bench.windows);
+    }
     return 0;
   } finally {
     if (cluster) {
