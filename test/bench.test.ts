@@ -53,6 +53,8 @@ function assertCpu(t: ExecutionContext, r: Record<string, any>): void {
   t.true(positive(c.nodeMainThreadMicrosPerOp) && c.nodeMainThreadMicrosPerOp <= c.nodeMicrosPerOp, JSON.stringify(c));
   t.true(positive(c.clientMicrosPerOp), `clientMicrosPerOp ${c.clientMicrosPerOp}`);
   t.is(c.nodesRead, 4);
+  const b = c.coresBusy;
+  t.true(positive(b.machine) && positive(b.nodes) && positive(b.bench) && b.others >= 0 && b.cores >= 1, JSON.stringify(b));
   t.deepEqual(Object.keys(r.internode), ['0', '1', '2', '3']);
   for (const calls of Object.values(r.internode) as Record<string, number>[]) {
     t.true(calls.replicateItems >= calls.replicateCalls && calls.readLocalItems >= calls.readLocalCalls, JSON.stringify(calls));

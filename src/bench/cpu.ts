@@ -11,7 +11,8 @@
  * left out, as the warm-up's last work is counted in: in a steady run the
  * two are alike.
  */
-import { processCpu, ProcessCpu } from '../common/procfs';
+import { cpus } from 'node:os';
+import { clockTicksPerSecond, machineCpu, MachineCpu, processCpu, ProcessCpu } from '../common/procfs';
 import { BACKLOG_ERROR, RunResult } from './runner';
 
 export interface NodeCpuReading {
@@ -25,6 +26,28 @@ export interface CpuReading {
   readonly nodes: readonly (NodeCpuReading | undefined)[];
   /** User + system time of this process so far (all threads), µs. */
   readonly clientMicros: number;
+  /** When the reading was taken, on the monotonic clock, µs. */
+  readonly atMicros: number;
+  /** The whole machine's CPU time so far; undefined where /proc cannot tell. */
+  readonly machine: MachineCpu | undefined;
+  /** Clock ticks per second of `machine`. */
+  readonly ticksPerSecond: number;
+  /** CPUs of the machine. */
+  readonly cores: number;
+}
+
+/**
+ * Cores kept busy on average between two readings: by the whole machine,
+ * the nodes, the benchmark, and everything else (the machine less the other
+ * two: what was not this run, rounded to the machine's 10 ms ticks); null
+ * where unknown.
+ */
+export interface CoresBusy {
+  readonly machine: number | null;
+  readonly nodes: number | null;
+  readonly bench: number;
+  readonly others: number | null;
+  readonly cores: number;
 }
 
 export interface CpuPerOp {
@@ -37,6 +60,8 @@ export interface CpuPerOp {
   /** How many nodes were read before and after, of `nodes`. */
   readonly nodesRead: number;
   readonly nodes: number;
+  /** Cores busy during the run, to tell how much else the machine was doing; null for a run of no time. */
+  readonly coresBusy: CoresBusy | null;
 }
 
 /** Reads the CPU used so far by the node processes `pids` (by node id) and by this process. */
@@ -46,7 +71,10 @@ export function readCpu(pids: readonly (number | undefined)[]): CpuReading {
     return pid === undefined || cpu === undefined ? undefined : { pid, cpu };
   });
   const own = process.cpuUsage();
-  return { nodes, clientMicros: own.user + own.system };
+  return {
+    nodes, clientMicros: own.user + own.system, atMicros: Number(process.hrtime.bigint() / 1000n),
+    machine: machineCpu(), ticksPerSecond: clockTicksPerSecond(), cores: cpus().length,
+  };
 }
 
 /** Operations the run sent: those that ended, less those never sent for want of a free slot (Backlog). */
@@ -55,7 +83,25 @@ export function sentOps(run: Pick<RunResult, 'ops' | 'errors'>): number {
 }
 
 const NS_PER_US = 1000;
+const US_PER_S = 1e6;
 const perOp = (micros: number, ops: number): number => Math.round((micros / ops) * 10) / 10;
+const hundredths = (n: number): number => Math.round(n * 100) / 100;
+
+function coresBusy(before: CpuReading, after: CpuReading, nodeMicros: number | null): CoresBusy | null {
+  const seconds = (after.atMicros - before.atMicros) / US_PER_S;
+  if (!(seconds > 0)) return null;
+  const machine = before.machine && after.machine ? (after.machine.busyTicks - before.machine.busyTicks) / after.ticksPerSecond / seconds : null;
+  const nodes = nodeMicros === null ? null : nodeMicros / US_PER_S / seconds;
+  const bench = (after.clientMicros - before.clientMicros) / US_PER_S / seconds;
+  const others = machine === null || nodes === null ? null : Math.max(0, machine - nodes - bench);
+  return {
+    machine: machine === null ? null : hundredths(machine),
+    nodes: nodes === null ? null : hundredths(nodes),
+    bench: hundredths(bench),
+    others: others === null ? null : hundredths(others),
+    cores: after.cores,
+  };
+}
 
 /** CPU per operation between two readings, over `ops` operations. */
 export function cpuPerOp(before: CpuReading, after: CpuReading, ops: number): CpuPerOp {
@@ -70,13 +116,15 @@ export function cpuPerOp(before: CpuReading, after: CpuReading, ops: number): Cp
     read++;
   });
   const nodes = before.nodes.length;
-  const allNodes = ops > 0 && nodes > 0 && read === nodes;
+  const allRead = nodes > 0 && read === nodes;
+  const allNodes = ops > 0 && allRead;
   return {
     nodeMicrosPerOp: allNodes ? perOp(total, ops) : null,
     nodeMainThreadMicrosPerOp: allNodes ? perOp(main, ops) : null,
     clientMicrosPerOp: ops > 0 ? perOp(after.clientMicros - before.clientMicros, ops) : null,
     nodesRead: read,
     nodes,
+    coresBusy: coresBusy(before, after, allRead ? total : null),
   };
 }
 

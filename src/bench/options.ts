@@ -104,8 +104,10 @@ Besides op rate and latency, every run reports CPU per operation (user + system
 time over the operations sent, the preload and warm-up not counted): of all
 threads of the node processes, read from /proc (the nodes of --spawn, or the
 pids in the node-N.pid files beside the cluster file), and of the benchmark
-process; and, where the cluster file gives the admin secret, the internode
-calls each node sent during the run and the items per call (the coalescing).`;
+process; how many cores the machine, the nodes, the benchmark and all other
+processes kept busy meanwhile; and, where the cluster file gives the admin
+secret, the internode calls each node sent during the run and the items per
+call (the coalescing).`;
 
 const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [

@@ -5,7 +5,7 @@
  */
 import type { Routing } from '../client/client';
 import { LevelName } from '../coordinator/levels';
-import { CpuPerOp, cpuRatio } from './cpu';
+import { CoresBusy, CpuPerOp, cpuRatio } from './cpu';
 import { LatencySummary } from './histogram';
 import { itemsPerCall, PeerCallsByNode } from './internode';
 import { Distribution } from './keys';
@@ -172,7 +172,13 @@ function cpuLines(c: CpuPerOp): string[] {
   return [
     line('CPU per op, nodes', nodes),
     line('CPU per op, bench', c.clientMicrosPerOp === null ? 'unknown (no operation sent)' : micros(c.clientMicrosPerOp)),
+    ...(c.coresBusy === null ? [] : [line('Cores busy', coresText(c.coresBusy))]),
   ];
+}
+
+function coresText(b: CoresBusy): string {
+  const n = (v: number | null): string => (v === null ? 'unknown' : v.toFixed(2));
+  return `${n(b.machine)} of ${b.cores} (nodes ${n(b.nodes)}, bench ${n(b.bench)}, other processes ${n(b.others)})`;
 }
 
 function callsText(what: string, calls: number, items: number): string {

@@ -6,6 +6,11 @@
  *   scripts/bench.sh --spawn --workload write --compare
  * See --help (bench/options.ts) and docs/benchmarks.md.
  *
+ * Around each measured run it reads the CPU the nodes and this process used
+ * and the nodes' internode counters (bench/cpu.ts, bench/internode.ts); with
+ * --profile, the nodes run under V8's profiler and each one's profile is cut
+ * to the measured runs (bench/profile.ts).
+ *
  * Results go to stdout (and --out as JSON); status lines and, on a terminal,
  * a live progress line go to stderr. Ctrl-C stops the run, prints what was
  * measured so far, and still stops a --spawn cluster.

@@ -140,6 +140,32 @@ export function clockTicksPerSecond(): number {
   return userHz;
 }
 
+/** The CPU time of the whole machine so far, all CPUs together, in clock ticks. */
+export interface MachineCpu {
+  /** Time not idle: user, nice, system, interrupts and steal (taken by the hypervisor for others). */
+  readonly busyTicks: number;
+  /** That and the idle and iowait time. */
+  readonly totalTicks: number;
+}
+
+/** The first line of /proc/stat: "cpu user nice system idle iowait irq softirq steal …" (guest time is in user already). */
+export function parseMachineCpu(stat: string): MachineCpu | undefined {
+  const m = /^cpu\s+(\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)(?: (\d+))?/.exec(stat);
+  if (!m) return undefined;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = m.slice(1).map((v) => Number(v ?? 0)) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return { busyTicks: busy, totalTicks: busy + idle! + iowait! };
+}
+
+/** The machine's CPU time so far, or undefined. */
+export function machineCpu(): MachineCpu | undefined {
+  try {
+    return parseMachineCpu(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU time of a process so far, in ns. */
 export interface ProcessCpu {
   /** User + system time of all its threads. */

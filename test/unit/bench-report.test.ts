@@ -8,7 +8,7 @@ import { RunResult } from '../../src/bench/runner';
 const config: RunConfig = { concurrency: 4, connections: 1, keys: 50, valueSize: 100, distribution: 'uniform', rate: null, nodes: 4, warmupSeconds: 2, routing: 'token' };
 
 const measured: Measured = {
-  cpu: { nodeMicrosPerOp: 40, nodeMainThreadMicrosPerOp: 25.5, clientMicrosPerOp: 8, nodesRead: 4, nodes: 4 },
+  cpu: { nodeMicrosPerOp: 40, nodeMainThreadMicrosPerOp: 25.5, clientMicrosPerOp: 8, nodesRead: 4, nodes: 4, coresBusy: null },
   internode: { 0: { replicateCalls: 1000, replicateItems: 3100, readLocalCalls: 0, readLocalItems: 0 }, 1: null },
 };
 
