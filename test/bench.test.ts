@@ -98,14 +98,19 @@ test.serial('--compare runs echo and the workload and reports their ratio', asyn
   t.regex(exit.stdout, /CPU ratio mixed\/echo\s+: nodes [\d.]+×, bench [\d.]+×/);
 });
 
-test.serial('--profile writes a CPU profile per node and prints each node\'s top functions in the measured run', async (t) => {
+test.serial("--profile writes a CPU profile per node and prints each node's top functions in the measured run", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-profile-'));
   try {
     const exit = await runBench([...TINY, '--workload', 'echo', '--profile', dir]);
     t.is(exit.code, 0, exit.stderr);
     t.is(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length, 4);
     for (const id of [0, 1, 2, 3]) {
-      t.regex(exit.stdout, new RegExp(`== node ${id}, echo \\(.+\\.cpuprofile\\): main thread busy [\\d.]+% of [\\d.]+ s sampled\n +self ms +busy +function\n`));
+      t.regex(
+        exit.stdout,
+        new RegExp(
+          `== node ${id}, echo \\(.+\\.cpuprofile\\): main thread busy [\\d.]+% of [\\d.]+ s sampled\n +self ms +busy +function\n`,
+        ),
+      );
     }
     t.notRegex(exit.stderr, /no CPU profile/);
   } finally {
@@ -114,7 +119,21 @@ test.serial('--profile writes a CPU profile per node and prints each node\'s top
 });
 
 test.serial('a tiny restart run measures memory, a restart and a hint replay', async (t) => {
-  const args = ['--spawn', '--workload', 'restart', '--keys', '300', '--rewrite', '0.5', '--hint-writes', '60', '--settle', '0.2', '--seed', '1'];
+  const args = [
+    '--spawn',
+    '--workload',
+    'restart',
+    '--keys',
+    '300',
+    '--rewrite',
+    '0.5',
+    '--hint-writes',
+    '60',
+    '--settle',
+    '0.2',
+    '--seed',
+    '1',
+  ];
   const { exit, json } = await runWithOut(args);
   t.is(exit.code, 0, exit.stderr);
   assertSaneResult(t, json, 'restart', 300);
@@ -125,7 +144,10 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
     t.true(json.rss_settled_mb[id] > 0, `rss_settled_mb ${id}`);
   }
   // Replication factor 3: every key is on three of the four nodes.
-  t.is(ids.reduce((sum, id) => sum + json.keys_per_node[id], 0), 900);
+  t.is(
+    ids.reduce((sum, id) => sum + json.keys_per_node[id], 0),
+    900,
+  );
   // The rewrite supersedes one row on each replica of 150 keys: on at least the two that
   // answered each write, and on the third too once it has caught up.
   t.is(json.rewritten, 150);
@@ -136,7 +158,10 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
   t.true(json.restart_ms > 0);
   t.true(json.rss_after_restart_mb > 0);
   t.true(json.rss_restarted_settled_mb > 0);
-  t.true(json.rss_peak_after_restart_mb >= Math.max(json.rss_after_restart_mb, json.rss_restarted_settled_mb), 'the peak is at least every reading');
+  t.true(
+    json.rss_peak_after_restart_mb >= Math.max(json.rss_after_restart_mb, json.rss_restarted_settled_mb),
+    'the peak is at least every reading',
+  );
   // Writes while node 0 is down reach the keys node 0 replicates, so some are hinted. So
   // may earlier writes whose copy for node 0 was still on its way when it was killed: a QUORUM
   // write is answered once two replicas have it, and a busy third one can lag.
@@ -144,7 +169,10 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
   t.true(json.hints_per_sec > 0);
   t.regex(exit.stdout, /RSS node 3\s+: [\d.]+ MB after load, [\d.]+ MB after 0\.2 s idle, holding [\d,]+ keys and [\d,]+ superseded rows/);
   t.regex(exit.stdout, /Restart time\s+: [\d,]+ ms \(node 0: kill -9/);
-  t.regex(exit.stdout, /RSS node 0 restarted\s+: [\d.]+ MB once its hints were replayed, [\d.]+ MB 0\.2 s later; at most [\d.]+ MB from its start on/);
+  t.regex(
+    exit.stdout,
+    /RSS node 0 restarted\s+: [\d.]+ MB once its hints were replayed, [\d.]+ MB 0\.2 s later; at most [\d.]+ MB from its start on/,
+  );
   t.regex(exit.stdout, /Hint replay\s+: [\d,]+ hints in/);
 });
 
@@ -159,8 +187,24 @@ test('bad options: one-line error, the usage, exit 2, no cluster started', async
 test('--help prints the usage and exits 0', async (t) => {
   const exit = await runBench(['--help']);
   t.is(exit.code, 0);
-  for (const name of ['--workload', '--level', '--concurrency', '--connections', '--keys', '--value-size', '--duration', '--ops',
-    '--distribution', '--rate', '--seed', '--out', '--spawn', '--compare', '--warmup', '--profile']) {
+  for (const name of [
+    '--workload',
+    '--level',
+    '--concurrency',
+    '--connections',
+    '--keys',
+    '--value-size',
+    '--duration',
+    '--ops',
+    '--distribution',
+    '--rate',
+    '--seed',
+    '--out',
+    '--spawn',
+    '--compare',
+    '--warmup',
+    '--profile',
+  ]) {
     t.true(exit.stdout.includes(name), name);
   }
   t.regex(exit.stdout, /CPU per operation/);

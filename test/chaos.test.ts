@@ -33,7 +33,12 @@ test('a short chaos run finds no lost writes, stale reads, divergence or failed 
   const timer = setTimeout(() => c.kill('SIGTERM'), RUN_TIMEOUT_MS);
   const code = await new Promise<number | null>((r) => c.on('close', (n) => r(n)));
   clearTimeout(timer);
-  t.log(out.split('\n').filter((l) => l.startsWith('ops=')).join('\n'));
+  t.log(
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('ops='))
+      .join('\n'),
+  );
   t.is(code, 0, out);
   t.regex(out, /^ops=\d+ faults=\d+ lost=0 stale=0 divergent=0 failed_restarts=0 converge_ms=\d+ .*seed=5 mode=proxy$/m, out);
   t.regex(out, /faults=[1-9]/, 'the nemesis injected faults');

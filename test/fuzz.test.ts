@@ -44,7 +44,10 @@ test('a short fuzz run: no crash, the legitimate client always served, every fra
     t.is(s.seed, SEED);
     // Every category was sent, and the checks really ran.
     for (const c of ['random', 'call', 'mutation', 'length']) t.true(s.frames_by_category[c] > 0, `category ${c}`);
-    t.true(s.replies > 0 && s.sentinels_answered > 0 && s.closed_by_node > 0, JSON.stringify({ r: s.replies, a: s.sentinels_answered, c: s.closed_by_node }));
+    t.true(
+      s.replies > 0 && s.sentinels_answered > 0 && s.closed_by_node > 0,
+      JSON.stringify({ r: s.replies, a: s.sentinels_answered, c: s.closed_by_node }),
+    );
     t.true(s.legit_checks >= 4 * 3, `legit checks ${s.legit_checks}`);
     // The idle connections were opened (this machine's open-file limits allow 300) and held.
     t.is(s.idle_opened, 300, String(s.idle_capped_by));

@@ -72,8 +72,12 @@ export function readCpu(pids: readonly (number | undefined)[]): CpuReading {
   });
   const own = process.cpuUsage();
   return {
-    nodes, clientMicros: own.user + own.system, atMicros: Number(process.hrtime.bigint() / 1000n),
-    machine: machineCpu(), ticksPerSecond: clockTicksPerSecond(), cores: cpus().length,
+    nodes,
+    clientMicros: own.user + own.system,
+    atMicros: Number(process.hrtime.bigint() / 1000n),
+    machine: machineCpu(),
+    ticksPerSecond: clockTicksPerSecond(),
+    cores: cpus().length,
   };
 }
 
@@ -90,7 +94,8 @@ const hundredths = (n: number): number => Math.round(n * 100) / 100;
 function coresBusy(before: CpuReading, after: CpuReading, nodeMicros: number | null): CoresBusy | null {
   const seconds = (after.atMicros - before.atMicros) / US_PER_S;
   if (!(seconds > 0)) return null;
-  const machine = before.machine && after.machine ? (after.machine.busyTicks - before.machine.busyTicks) / after.ticksPerSecond / seconds : null;
+  const machine =
+    before.machine && after.machine ? (after.machine.busyTicks - before.machine.busyTicks) / after.ticksPerSecond / seconds : null;
   const nodes = nodeMicros === null ? null : nodeMicros / US_PER_S / seconds;
   const bench = (after.clientMicros - before.clientMicros) / US_PER_S / seconds;
   const others = machine === null || nodes === null ? null : Math.max(0, machine - nodes - bench);

@@ -16,8 +16,7 @@ export const HISTOGRAM_HIGHEST_MS = 3_600_000;
 /** Each bucket is this much wider than the one before: the relative resolution. */
 export const HISTOGRAM_BUCKET_RATIO = 1.01;
 /** Counters per histogram: about 2,200, so about 18 KB of memory for any run length. */
-export const HISTOGRAM_BUCKETS =
-  Math.ceil(Math.log(HISTOGRAM_HIGHEST_MS / HISTOGRAM_LOWEST_MS) / Math.log(HISTOGRAM_BUCKET_RATIO)) + 1;
+export const HISTOGRAM_BUCKETS = Math.ceil(Math.log(HISTOGRAM_HIGHEST_MS / HISTOGRAM_LOWEST_MS) / Math.log(HISTOGRAM_BUCKET_RATIO)) + 1;
 
 const LOG_RATIO = Math.log(HISTOGRAM_BUCKET_RATIO);
 /** Absorbs floating-point error in q * n / 100 before rounding up. */

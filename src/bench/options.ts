@@ -111,8 +111,25 @@ call (the coalescing).`;
 
 const SWITCHES = ['spawn', 'compare', 'help'] as const;
 const VALUED = [
-  'workload', 'level', 'concurrency', 'connections', 'keys', 'value-size', 'duration', 'ops',
-  'distribution', 'rate', 'seed', 'out', 'cluster', 'node', 'timeout-ms', 'restart-node', 'hint-writes', 'warmup', 'settle',
+  'workload',
+  'level',
+  'concurrency',
+  'connections',
+  'keys',
+  'value-size',
+  'duration',
+  'ops',
+  'distribution',
+  'rate',
+  'seed',
+  'out',
+  'cluster',
+  'node',
+  'timeout-ms',
+  'restart-node',
+  'hint-writes',
+  'warmup',
+  'settle',
   'rewrite',
   'routing',
   'profile',
@@ -225,12 +242,14 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
   const profileDir = string(flags, 'profile');
 
-  if (spawn && (cluster !== undefined || nodeText !== undefined)) throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
+  if (spawn && (cluster !== undefined || nodeText !== undefined))
+    throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
   if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
   if (routing === 'token' && nodeText !== undefined) {
-    throw new UsageError('--routing token needs the nodes\' tokens: give --cluster or --spawn instead of --node');
+    throw new UsageError("--routing token needs the nodes' tokens: give --cluster or --spawn instead of --node");
   }
-  if (compare && (workload === 'echo' || restart)) throw new UsageError(`--compare compares a workload with echo: it does not apply to --workload ${workload}`);
+  if (compare && (workload === 'echo' || restart))
+    throw new UsageError(`--compare compares a workload with echo: it does not apply to --workload ${workload}`);
   if (restart && !spawn) throw new UsageError('--workload restart kills and restarts a node: it needs --spawn');
   if (restart && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
     throw new UsageError('--workload restart writes each of --keys keys once: --ops, --duration and --rate do not apply');
@@ -243,7 +262,8 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (!restart && settle !== undefined) throw new UsageError('--settle only applies to --workload restart');
   if (!restart && rewrite !== undefined) throw new UsageError('--rewrite only applies to --workload restart');
   if (profileDir !== undefined && !spawn) throw new UsageError('--profile starts the nodes with the profiler: it needs --spawn');
-  if (profileDir !== undefined && restart) throw new UsageError('--profile does not apply to --workload restart: a node killed with -9 writes no profile');
+  if (profileDir !== undefined && restart)
+    throw new UsageError('--profile does not apply to --workload restart: a node killed with -9 writes no profile');
 
   return {
     help: false,
@@ -254,7 +274,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     keys: integer(flags, 'keys', 1, KEYS_MAX) ?? DEFAULTS.keys,
     valueSize: integer(flags, 'value-size', 0, VALUE_BYTES_MAX_CEILING) ?? DEFAULTS.valueSize,
     ...(restart ? {} : opsFlag !== undefined ? { ops: opsFlag } : { durationSeconds: durationFlag ?? DEFAULTS.durationSeconds }),
-    warmupSeconds: restart ? 0 : warmup ?? DEFAULTS.warmupSeconds,
+    warmupSeconds: restart ? 0 : (warmup ?? DEFAULTS.warmupSeconds),
     distribution: oneOf(flags, 'distribution', DISTRIBUTIONS, DEFAULTS.distribution),
     ...(rate !== undefined ? { rate } : {}),
     seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),
@@ -267,7 +287,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     restartNode: restartNode ?? DEFAULTS.restartNode,
     hintWrites: hintWrites ?? DEFAULTS.hintWrites,
     rewriteShare: rewrite ?? DEFAULTS.rewriteShare,
-    settleSeconds: restart ? settle ?? DEFAULTS.settleSeconds : 0,
+    settleSeconds: restart ? (settle ?? DEFAULTS.settleSeconds) : 0,
     ...(routing !== undefined ? { routing } : {}),
     ...(profileDir !== undefined ? { profileDir } : {}),
   };

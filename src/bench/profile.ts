@@ -101,7 +101,10 @@ export function shortUrl(url: string): string {
 }
 
 function frameKey(f: CallFrame): { name: string; where: string } {
-  return { name: f.functionName === '' ? '(anonymous)' : f.functionName, where: f.url === '' ? '' : `${shortUrl(f.url)}:${f.lineNumber + 1}` };
+  return {
+    name: f.functionName === '' ? '(anonymous)' : f.functionName,
+    where: f.url === '' ? '' : `${shortUrl(f.url)}:${f.lineNumber + 1}`,
+  };
 }
 
 /** µs of each profile node id within the window (all of it without one). */
@@ -159,8 +162,12 @@ function busyShare(micros: number, busy: number): string {
 export function formatProfile(title: string, s: ProfileSummary, top: number): string {
   const busy = s.sampledMicros - s.idleMicros;
   const head = `${title}: main thread busy ${busyShare(busy, s.sampledMicros)} of ${(s.sampledMicros / 1e6).toFixed(2)} s sampled`;
-  const rows = s.functions.slice(0, top).map((f) =>
-    `${(f.selfMicros / 1000).toFixed(1).padStart(10)}  ${busyShare(f.selfMicros, busy).padStart(6)}  ${f.name}${f.where === '' ? '' : ` ${f.where}`}`);
+  const rows = s.functions
+    .slice(0, top)
+    .map(
+      (f) =>
+        `${(f.selfMicros / 1000).toFixed(1).padStart(10)}  ${busyShare(f.selfMicros, busy).padStart(6)}  ${f.name}${f.where === '' ? '' : ` ${f.where}`}`,
+    );
   return [head, `${'self ms'.padStart(10)}  ${'busy'.padStart(6)}  function`, ...rows].join('\n');
 }
 

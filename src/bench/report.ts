@@ -96,14 +96,28 @@ export interface CompareResult {
 
 const round = (n: number, digits: number): number => Number(n.toFixed(digits));
 
-export function benchResult(workload: string, level: LevelName | null, run: RunResult, seed: number, config: RunConfig, measured: Measured): BenchResult {
+export function benchResult(
+  workload: string,
+  level: LevelName | null,
+  run: RunResult,
+  seed: number,
+  config: RunConfig,
+  measured: Measured,
+): BenchResult {
   const l = run.latency.summary();
   return {
     workload,
     level,
     opsPerSec: run.seconds > 0 ? round(run.successes / run.seconds, 1) : 0,
     // Rounding is monotonic, so p50 <= p95 <= … <= max still holds afterwards.
-    latencyMs: { mean: round(l.mean, 3), p50: round(l.p50, 3), p95: round(l.p95, 3), p99: round(l.p99, 3), p999: round(l.p999, 3), max: round(l.max, 3) },
+    latencyMs: {
+      mean: round(l.mean, 3),
+      p50: round(l.p50, 3),
+      p95: round(l.p95, 3),
+      p99: round(l.p99, 3),
+      p999: round(l.p999, 3),
+      max: round(l.max, 3),
+    },
     errors: run.errors,
     ops: run.ops,
     seconds: round(run.seconds, 3),
@@ -155,9 +169,12 @@ export function formatResult(r: BenchResult): string {
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
     ...cpuLines(r.cpu),
     ...internodeLines(r.internode),
-    line('Settings', `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ` +
-      `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
-      `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`),
+    line(
+      'Settings',
+      `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ` +
+        `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
+        `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`,
+    ),
     line('Seed', String(r.seed)),
   ];
   return lines.join('\n');
@@ -166,9 +183,10 @@ export function formatResult(r: BenchResult): string {
 const micros = (n: number): string => `${n.toFixed(1)} µs`;
 
 function cpuLines(c: CpuPerOp): string[] {
-  const nodes = c.nodeMicrosPerOp === null
-    ? `unknown (${c.nodesRead} of ${c.nodes} nodes read from /proc${c.nodes === 0 ? '' : '; their pids come from --spawn or the pid files beside the cluster file'})`
-    : `${micros(c.nodeMicrosPerOp)} (all threads of ${c.nodes} nodes; their main threads ${micros(c.nodeMainThreadMicrosPerOp!)})`;
+  const nodes =
+    c.nodeMicrosPerOp === null
+      ? `unknown (${c.nodesRead} of ${c.nodes} nodes read from /proc${c.nodes === 0 ? '' : '; their pids come from --spawn or the pid files beside the cluster file'})`
+      : `${micros(c.nodeMicrosPerOp)} (all threads of ${c.nodes} nodes; their main threads ${micros(c.nodeMainThreadMicrosPerOp!)})`;
   return [
     line('CPU per op, nodes', nodes),
     line('CPU per op, bench', c.clientMicrosPerOp === null ? 'unknown (no operation sent)' : micros(c.clientMicrosPerOp)),
@@ -188,9 +206,14 @@ function callsText(what: string, calls: number, items: number): string {
 
 function internodeLines(byNode: PeerCallsByNode | null): string[] {
   if (byNode === null) return [];
-  return Object.entries(byNode).map(([id, c]) => line(`Internode calls, node ${id}`, c === null
-    ? 'unknown (the node did not answer)'
-    : `${callsText('replicate', c.replicateCalls, c.replicateItems)}, ${callsText('readLocal', c.readLocalCalls, c.readLocalItems)}`));
+  return Object.entries(byNode).map(([id, c]) =>
+    line(
+      `Internode calls, node ${id}`,
+      c === null
+        ? 'unknown (the node did not answer)'
+        : `${callsText('replicate', c.replicateCalls, c.replicateItems)}, ${callsText('readLocal', c.readLocalCalls, c.readLocalItems)}`,
+    ),
+  );
 }
 
 function mbText(mb: number | null): string {
@@ -211,7 +234,10 @@ export function formatRestart(r: RestartResult): string {
       const settled = r.rss_settled_mb === null ? '' : `, ${mbText(r.rss_settled_mb[id] ?? null)} after ${r.settle_seconds} s idle`;
       const superseded = r.superseded_per_node?.[id];
       const rows = superseded == null ? '' : ` and ${count(superseded)} superseded rows`;
-      return line(`RSS node ${id}`, `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys${rows}`}`);
+      return line(
+        `RSS node ${id}`,
+        `${mbText(mb)}${r.rss_settled_mb === null ? '' : ' after load'}${settled}${keys == null ? '' : `, holding ${count(keys)} keys${rows}`}`,
+      );
     }),
     line('Restart time', `${count(r.restart_ms)} ms (node ${r.restartedNode}: kill -9, start, first answer)`),
     ...(r.rss_after_restart_mb === null ? [] : [line(`RSS node ${r.restartedNode} restarted`, restartedRssText(r))]),
@@ -224,7 +250,10 @@ export function formatRestart(r: RestartResult): string {
 const ratioText = (r: number | null): string => (r === null ? 'unknown' : `${r.toFixed(2)}×`);
 
 export function formatCompare(c: CompareResult): string {
-  const ratio = c.ratio === null ? 'n/a (echo completed nothing)' : `${c.ratio.toFixed(3)} (${c.workload.workload} reaches ${(c.ratio * 100).toFixed(1)}% of the echo op rate)`;
+  const ratio =
+    c.ratio === null
+      ? 'n/a (echo completed nothing)'
+      : `${c.ratio.toFixed(3)} (${c.workload.workload} reaches ${(c.ratio * 100).toFixed(1)}% of the echo op rate)`;
   return [
     '== echo ==',
     formatResult(c.echo),
@@ -233,6 +262,9 @@ export function formatCompare(c: CompareResult): string {
     formatResult(c.workload),
     '',
     line(`Ratio ${c.workload.workload}/echo`, ratio),
-    line(`CPU ratio ${c.workload.workload}/echo`, `nodes ${ratioText(c.cpuRatio.node)}, bench ${ratioText(c.cpuRatio.client)} (CPU per op)`),
+    line(
+      `CPU ratio ${c.workload.workload}/echo`,
+      `nodes ${ratioText(c.cpuRatio.node)}, bench ${ratioText(c.cpuRatio.client)} (CPU per op)`,
+    ),
   ].join('\n');
 }

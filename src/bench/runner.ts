@@ -82,7 +82,8 @@ export class Runner {
     private readonly op: Operation,
     private readonly options: RunOptions,
   ) {
-    if (!(Number.isInteger(options.concurrency) && options.concurrency >= 1)) throw new RangeError('concurrency must be a positive integer');
+    if (!(Number.isInteger(options.concurrency) && options.concurrency >= 1))
+      throw new RangeError('concurrency must be a positive integer');
     if (options.ops === undefined && options.durationMs === undefined) throw new RangeError('a run needs ops or durationMs');
     if (options.rate !== undefined && !(options.rate > 0)) throw new RangeError('rate must be positive');
     this.now = options.now ?? (() => performance.now());

@@ -26,7 +26,12 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
   mixed: { readFraction: 0.5, preload: true, echo: false, description: '50% gets, 50% puts (YCSB A)' },
   'read-mostly': { readFraction: 0.95, preload: true, echo: false, description: '95% gets, 5% puts (YCSB B)' },
   echo: { readFraction: 0, preload: false, echo: true, description: 'ping(payload): the RPC stack alone, no storage' },
-  restart: { readFraction: 0, preload: false, echo: false, description: 'load --keys keys, report RSS, time a kill -9 and restart (needs --spawn)' },
+  restart: {
+    readFraction: 0,
+    preload: false,
+    echo: false,
+    description: 'load --keys keys, report RSS, time a kill -9 and restart (needs --spawn)',
+  },
 };
 
 export const WORKLOAD_NAMES = Object.keys(WORKLOADS) as WorkloadName[];
@@ -120,6 +125,7 @@ export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | '
 
 async function echo(client: BenchClient, payload: Buffer): Promise<Buffer> {
   const reply = await client.ping(payload);
-  if (reply.length !== payload.length) throw new OperationError(BAD_ECHO_ERROR, `ping returned ${reply.length} bytes for ${payload.length}`);
+  if (reply.length !== payload.length)
+    throw new OperationError(BAD_ECHO_ERROR, `ping returned ${reply.length} bytes for ${payload.length}`);
   return reply;
 }

@@ -22,7 +22,16 @@
  */
 import { formatOp, Observed, Op, ReadOp, WriteOp } from './history';
 
-export type ViolationKind = 'lost' | 'stale' | 'backwards' | 'phantom' | 'behind' | 'unverified' | 'divergent' | 'failed_restart' | 'crashed';
+export type ViolationKind =
+  | 'lost'
+  | 'stale'
+  | 'backwards'
+  | 'phantom'
+  | 'behind'
+  | 'unverified'
+  | 'divergent'
+  | 'failed_restart'
+  | 'crashed';
 
 export interface Violation {
   readonly kind: ViolationKind;
@@ -140,9 +149,21 @@ class Check {
     const writes = ops.filter((o) => o.kind === 'write');
     const reads = ops.filter((o) => o.kind === 'read');
     this.counts = {
-      ops: ops.length, writes: writes.length, acked: writes.filter(isAcked).length, reads: reads.length,
-      readsOk: reads.filter(isOkRead).length, lost: 0, stale: 0, backwards: 0, phantom: 0, behind: 0,
-      unverified: 0, divergent: 0, failedRestarts: 0, crashed: 0, lwwLost: 0,
+      ops: ops.length,
+      writes: writes.length,
+      acked: writes.filter(isAcked).length,
+      reads: reads.length,
+      readsOk: reads.filter(isOkRead).length,
+      lost: 0,
+      stale: 0,
+      backwards: 0,
+      phantom: 0,
+      behind: 0,
+      unverified: 0,
+      divergent: 0,
+      failedRestarts: 0,
+      crashed: 0,
+      lwwLost: 0,
     };
   }
 
@@ -187,12 +208,18 @@ class Check {
       const w = wFloor[i];
       if (w && compareObserved(v, w.version) < 0) {
         this.counts.stale++;
-        this.flag('stale', r.key, `read returned ts ${v.ts} but write #${w.op.id} (ts ${w.version.ts}) was acknowledged before it began`, [r, w.op]);
+        this.flag('stale', r.key, `read returned ts ${v.ts} but write #${w.op.id} (ts ${w.version.ts}) was acknowledged before it began`, [
+          r,
+          w.op,
+        ]);
       }
       const p = rFloor[i];
       if (p && compareObserved(v, p.version) < 0) {
         this.counts.backwards++;
-        this.flag('backwards', r.key, `read returned ts ${v.ts} but read #${p.op.id} had returned ts ${p.version.ts} before it began`, [r, p.op]);
+        this.flag('backwards', r.key, `read returned ts ${v.ts} but read #${p.op.id} had returned ts ${p.version.ts} before it began`, [
+          r,
+          p.op,
+        ]);
       }
     });
     this.lwwLost(ops, [...writes, ...reads]);
@@ -200,7 +227,10 @@ class Check {
 
   private lwwLost(ops: readonly Op[], visible: Visible[]): void {
     const acked = ops.filter(isAcked).sort((a, b) => a.start - b.start);
-    const floors = floorsBefore(visible, acked.map((w) => w.start));
+    const floors = floorsBefore(
+      visible,
+      acked.map((w) => w.start),
+    );
     acked.forEach((w, i) => {
       const f = floors[i];
       if (f && compareObserved(writeVersion(w), f.version) < 0) this.counts.lwwLost++;
@@ -214,7 +244,9 @@ class Check {
     const acked = ops.filter(isAcked);
     if (last === undefined && acked.length > 0) {
       this.counts.unverified++;
-      this.flag('unverified', key, `no final read of ${key} succeeded, so its ${acked.length} acknowledged write(s) could not be checked`, [acked[0]!]);
+      this.flag('unverified', key, `no final read of ${key} succeeded, so its ${acked.length} acknowledged write(s) could not be checked`, [
+        acked[0]!,
+      ]);
       return;
     }
     for (const w of acked) {
@@ -235,16 +267,26 @@ class Check {
       this.counts.behind++;
       const has = held === null ? 'no copy' : `ts ${held.ts} (${held.value})`;
       const below = acked.filter((w) => held === null || compareObserved(held, writeVersion(w)) < 0).length;
-      this.flag('behind', key, `node ${node} (a replica of ${key}) holds ${has} after settling: below ${below} acknowledged write(s), the newest #${top.id} (ts ${top.ts})`, [top]);
+      this.flag(
+        'behind',
+        key,
+        `node ${node} (a replica of ${key}) holds ${has} after settling: below ${below} acknowledged write(s), the newest #${top.id} (ts ${top.ts})`,
+        [top],
+      );
     }
   }
 
   final(state: FinalState, keyed: ReadonlyMap<string, Op[]>): void {
     this.counts.divergent = state.divergent.length;
     for (const k of state.divergent) {
-      const copies = (state.replicas.get(k) ?? []).map(({ node, held }) => `n${node}: ${held === undefined ? '?' : held === null ? '-' : `${held.value}@${held.ts}`}`);
+      const copies = (state.replicas.get(k) ?? []).map(
+        ({ node, held }) => `n${node}: ${held === undefined ? '?' : held === null ? '-' : `${held.value}@${held.ts}`}`,
+      );
       // The last writes of the key show which write reached only some replicas, and how it ended.
-      const writes = (keyed.get(k) ?? []).filter((o) => o.kind === 'write').slice(-DIVERGENT_WRITES_SHOWN).reverse();
+      const writes = (keyed.get(k) ?? [])
+        .filter((o) => o.kind === 'write')
+        .slice(-DIVERGENT_WRITES_SHOWN)
+        .reverse();
       this.flag('divergent', k, `replicas of ${k} still disagree after settling (${copies.join(', ') || 'copies unknown'})`, writes);
     }
     this.counts.failedRestarts = state.failedRestarts.length;

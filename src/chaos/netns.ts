@@ -197,7 +197,12 @@ export class NetnsCluster implements ChaosCluster {
     const layout = {
       replicationFactor: 3,
       secret: randomBytes(18).toString('base64url'),
-      nodes: DEFAULT_TOKENS.map((token, id) => ({ id, host: net.nodeAddress(id), port: NODE_PORT, tokenHex: Buffer.from(token, 'latin1').toString('hex') })),
+      nodes: DEFAULT_TOKENS.map((token, id) => ({
+        id,
+        host: net.nodeAddress(id),
+        port: NODE_PORT,
+        tokenHex: Buffer.from(token, 'latin1').toString('hex'),
+      })),
       settings,
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });
@@ -233,14 +238,31 @@ export class NetnsCluster implements ChaosCluster {
     if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
     const fd = openSync(this.logFile(id), 'a');
     // `ip netns exec` enters the namespace and execs node in place: the child's pid is the node's.
-    const args = ['netns', 'exec', this.net.nodeNs(id), process.execPath, ...NODE_V8_FLAGS, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir];
+    const args = [
+      'netns',
+      'exec',
+      this.net.nodeNs(id),
+      process.execPath,
+      ...NODE_V8_FLAGS,
+      NODE_MAIN,
+      '--cluster',
+      this.clusterFile,
+      '--id',
+      String(id),
+      '--data',
+      this.dir,
+    ];
     const child = spawn('ip', args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.children.set(id, child);
-    await waitFor(`node ${id} to answer`, async () => {
-      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.logTail(id, 500)}`);
-      return this.answers(id);
-    }, NODE_START_TIMEOUT_MS);
+    await waitFor(
+      `node ${id} to answer`,
+      async () => {
+        if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.logTail(id, 500)}`);
+        return this.answers(id);
+      },
+      NODE_START_TIMEOUT_MS,
+    );
   }
 
   private async answers(id: number): Promise<boolean> {
@@ -278,18 +300,22 @@ export class NetnsCluster implements ChaosCluster {
 
   async waitAllSeeEachOther(timeoutMs: number): Promise<void> {
     const running = this.config.nodes.map((n) => n.id).filter((id) => this.isRunning(id));
-    await waitFor('the nodes to see each other', async () => {
-      for (const id of running) {
-        const admin = this.admin(id, 2000);
-        try {
-          const down = (await admin.status()).downPeers;
-          if (down.some((d) => running.includes(d))) return false;
-        } finally {
-          admin.close();
+    await waitFor(
+      'the nodes to see each other',
+      async () => {
+        for (const id of running) {
+          const admin = this.admin(id, 2000);
+          try {
+            const down = (await admin.status()).downPeers;
+            if (down.some((d) => running.includes(d))) return false;
+          } finally {
+            admin.close();
+          }
         }
-      }
-      return true;
-    }, timeoutMs);
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   async isolate(node: number, kind: PartitionKind): Promise<void> {
@@ -303,12 +329,14 @@ export class NetnsCluster implements ChaosCluster {
 
   async destroy(keepData: boolean): Promise<void> {
     const ids = [...this.children.keys()].filter((id) => this.isRunning(id));
-    await Promise.all(ids.map(async (id) => {
-      this.signal(id, 'SIGCONT');
-      const timer = setTimeout(() => this.children.get(id)?.kill('SIGKILL'), STOP_GRACE_MS);
-      await this.stopNode(id, 'SIGTERM');
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      ids.map(async (id) => {
+        this.signal(id, 'SIGCONT');
+        const timer = setTimeout(() => this.children.get(id)?.kill('SIGKILL'), STOP_GRACE_MS);
+        await this.stopNode(id, 'SIGTERM');
+        clearTimeout(timer);
+      }),
+    );
     await this.net.destroy();
     if (!keepData) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -18,7 +18,11 @@
 import net from 'node:net';
 import { connectedToItself } from '../rpc/connection';
 
-export type LinkMode = { readonly kind: 'pass' } | { readonly kind: 'drop' } | { readonly kind: 'blackhole' } | { readonly kind: 'delay'; readonly ms: number };
+export type LinkMode =
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'blackhole' }
+  | { readonly kind: 'delay'; readonly ms: number };
 
 export const PASS: LinkMode = { kind: 'pass' };
 
@@ -59,10 +63,13 @@ class Conveyor {
 
   private arm(): void {
     if (this.timer !== undefined || this.queue.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.release();
-    }, Math.max(0, this.queue[0]!.at - performance.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.release();
+      },
+      Math.max(0, this.queue[0]!.at - performance.now()),
+    );
   }
 
   private release(): void {
@@ -162,7 +169,9 @@ export class LinkProxy {
 
   private connectUp(pair: Pair): void {
     const { host, port, localPort } = this.target;
-    const up = net.connect(localPort === undefined ? { host, port, allowHalfOpen: true } : { host, port, allowHalfOpen: true, localAddress: host, localPort });
+    const up = net.connect(
+      localPort === undefined ? { host, port, allowHalfOpen: true } : { host, port, allowHalfOpen: true, localAddress: host, localPort },
+    );
     // A node that is down must be able to listen on its port again when it restarts.
     up.once('connect', () => {
       if (connectedToItself(up)) up.destroy();

@@ -125,9 +125,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ok = result.ok;
     if (o.historyFile) writeHistory(o.historyFile, history.ops);
     return {
-      seed: o.seed, mode: cluster.mode as Mode, durationS: o.durationS, faultKinds: o.faults, faults: nemesis.records,
-      counts: result.counts, convergeMs: settled.convergeMs, ok: result.ok,
-      violations: describeViolations(result.violations, VIOLATIONS_SHOWN_PER_KIND), dataDir: result.ok ? undefined : cluster.dir,
+      seed: o.seed,
+      mode: cluster.mode as Mode,
+      durationS: o.durationS,
+      faultKinds: o.faults,
+      faults: nemesis.records,
+      counts: result.counts,
+      convergeMs: settled.convergeMs,
+      ok: result.ok,
+      violations: describeViolations(result.violations, VIOLATIONS_SHOWN_PER_KIND),
+      dataDir: result.ok ? undefined : cluster.dir,
     };
   } finally {
     for (const c of clients) c.close();
@@ -146,7 +153,8 @@ async function healAll(cluster: ChaosCluster, nemesis: Nemesis, log: (line: stri
     await nemesis.restart(n.id);
   }
   for (const n of cluster.config.nodes) {
-    if (cluster.isRunning(n.id)) await nemesis.setOffset(n.id, 0).catch((err) => log(`could not reset node ${n.id}'s clock: ${(err as Error).message}`));
+    if (cluster.isRunning(n.id))
+      await nemesis.setOffset(n.id, 0).catch((err) => log(`could not reset node ${n.id}'s clock: ${(err as Error).message}`));
   }
   await cluster.waitAllSeeEachOther(NODE_START_TIMEOUT_MS).catch((err) => log(`after healing: ${(err as Error).message}`));
   return crashed;
@@ -176,11 +184,17 @@ function replicaCopies(cluster: ChaosCluster, ins: Inspection, ops: readonly Op[
   const out = new Map<string, ReplicaCopy[]>();
   for (const key of new Set(ops.map((o) => o.key))) {
     // The ring places a key by its bytes on the wire, one char per byte (keys here may be UTF-8).
-    out.set(key, ring.replicas(keyText(wireKey(key))).map((node) => {
-      const m = held[node];
-      const e = m?.get(key);
-      return { node, held: m === null || m === undefined ? undefined : e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value } };
-    }));
+    out.set(
+      key,
+      ring.replicas(keyText(wireKey(key))).map((node) => {
+        const m = held[node];
+        const e = m?.get(key);
+        return {
+          node,
+          held: m === null || m === undefined ? undefined : e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value },
+        };
+      }),
+    );
   }
   return out;
 }

@@ -47,7 +47,8 @@ export class Workload {
   }
 
   start(): void {
-    for (let w = 0; w < this.options.writers; w++) this.loops.push(this.writer(`w${w}`, w % 2 === 1 ? NON_ASCII_SEPARATOR : ':', this.prng.fork()));
+    for (let w = 0; w < this.options.writers; w++)
+      this.loops.push(this.writer(`w${w}`, w % 2 === 1 ? NON_ASCII_SEPARATOR : ':', this.prng.fork()));
     for (let r = 0; r < this.options.readers; r++) this.loops.push(this.reader(`r${r}`, this.prng.fork()));
   }
 

@@ -41,7 +41,9 @@ export function clusterFilePath(flag: string | true | undefined): string {
   const dir = process.env.KV_DATA_DIR ?? 'data';
   const path = join(dir, 'cluster.json');
   if (!existsSync(path)) {
-    throw new UsageError(`no cluster file at ${path}; start the cluster with scripts/server.sh, or pass --cluster FILE or --node HOST:PORT`);
+    throw new UsageError(
+      `no cluster file at ${path}; start the cluster with scripts/server.sh, or pass --cluster FILE or --node HOST:PORT`,
+    );
   }
   return path;
 }

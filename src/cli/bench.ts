@@ -30,7 +30,16 @@ import { makeChooser, ringSpread } from '../bench/keys';
 import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
 import { Random as Prng } from '../common/random';
 import {
-  BenchResult, benchResult, CompareResult, compareResult, formatCompare, formatRestart, formatResult, Measured, RestartResult, RunConfig,
+  BenchResult,
+  benchResult,
+  CompareResult,
+  compareResult,
+  formatCompare,
+  formatRestart,
+  formatResult,
+  Measured,
+  RestartResult,
+  RunConfig,
 } from '../bench/report';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
@@ -47,7 +56,10 @@ const EXIT_USAGE = 2;
 /** 128 + SIGINT, as shells report an interrupted command. */
 const EXIT_INTERRUPTED = 130;
 
-type Output = { kind: 'single'; result: BenchResult } | { kind: 'restart'; result: RestartResult } | { kind: 'compare'; result: CompareResult };
+type Output =
+  | { kind: 'single'; result: BenchResult }
+  | { kind: 'restart'; result: RestartResult }
+  | { kind: 'compare'; result: CompareResult };
 
 interface Target {
   readonly nodes: readonly NodeEndpoint[];
@@ -68,9 +80,16 @@ const ADMIN_TIMEOUT_MS = 3000;
 /** A cluster from its config; `secretKnown`: the config holds the real secret, so the nodes' counters can be read. */
 function clusterTarget(config: ClusterConfig, pid: (id: number) => number | undefined, secretKnown: boolean): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
-  const spread = ringSpread((key) => ring.owner(key), config.nodes.map((n) => n.id));
+  const spread = ringSpread(
+    (key) => ring.owner(key),
+    config.nodes.map((n) => n.id),
+  );
   return {
-    nodes: config.nodes, replicationFactor: config.replicationFactor, maxValueBytes: config.settings.maxValueBytes, spread, pid,
+    nodes: config.nodes,
+    replicationFactor: config.replicationFactor,
+    maxValueBytes: config.settings.maxValueBytes,
+    spread,
+    pid,
     ...(secretKnown ? { admin: (id: number) => new NodeAdmin(config.nodes[id]!, config.secret, ADMIN_TIMEOUT_MS) } : {}),
   };
 }
@@ -118,14 +137,15 @@ function routingOf(opts: BenchOptions, target: Target): Routing {
  */
 function makeClients(opts: BenchOptions, target: Target): KvClient[] {
   const routing = routingOf(opts, target);
-  const client = (startAt: number): KvClient => new KvClient(target.nodes, {
-    startAt,
-    connectionsPerNode: opts.connections,
-    valueBytesMax: target.maxValueBytes,
-    routing,
-    ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
-    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-  });
+  const client = (startAt: number): KvClient =>
+    new KvClient(target.nodes, {
+      startAt,
+      connectionsPerNode: opts.connections,
+      valueBytesMax: target.maxValueBytes,
+      routing,
+      ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
   return routing === 'token' ? [client(0)] : target.nodes.map((_, i) => client(i));
 }
 
@@ -136,8 +156,10 @@ function showProgress(label: string, runner: Runner): () => void {
   const timer = setInterval(() => {
     const p = runner.progress();
     const rate = p.elapsedMs > last.elapsedMs ? ((p.ops - last.ops) * 1000) / (p.elapsedMs - last.elapsedMs) : 0;
-    process.stderr.write(`\r\x1b[K${label}: ${(p.elapsedMs / 1000).toFixed(0)} s, ${p.ops.toLocaleString('en-US')} ops, ` +
-      `${Math.round(rate).toLocaleString('en-US')} ops/s, ${p.errors.toLocaleString('en-US')} errors`);
+    process.stderr.write(
+      `\r\x1b[K${label}: ${(p.elapsedMs / 1000).toFixed(0)} s, ${p.ops.toLocaleString('en-US')} ops, ` +
+        `${Math.round(rate).toLocaleString('en-US')} ops/s, ${p.errors.toLocaleString('en-US')} errors`,
+    );
     last = p;
   }, PROGRESS_INTERVAL_MS);
   return () => {
@@ -171,7 +193,17 @@ class Bench {
 
   private config(): RunConfig {
     const o = this.opts;
-    return { concurrency: o.concurrency, connections: o.connections, keys: o.keys, valueSize: o.valueSize, distribution: o.distribution, rate: o.rate ?? null, nodes: this.clients[0]!.endpoints.length, warmupSeconds: o.warmupSeconds, routing: this.clients[0]!.routing };
+    return {
+      concurrency: o.concurrency,
+      connections: o.connections,
+      keys: o.keys,
+      valueSize: o.valueSize,
+      distribution: o.distribution,
+      rate: o.rate ?? null,
+      nodes: this.clients[0]!.endpoints.length,
+      warmupSeconds: o.warmupSeconds,
+      routing: this.clients[0]!.routing,
+    };
   }
 
   private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {
@@ -189,7 +221,11 @@ class Bench {
    * nodes' counters and CPU, and this process's CPU, are read just before
    * and just after it.
    */
-  private async measured(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<{ run: RunResult; measured: Measured }> {
+  private async measured(
+    label: string,
+    op: Operation,
+    limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>,
+  ): Promise<{ run: RunResult; measured: Measured }> {
     const ids = this.target.nodes.map((_, id) => id);
     const admin = this.target.admin;
     const callsBefore = admin ? await readPeerCalls(ids, admin) : null;
@@ -236,7 +272,10 @@ class Bench {
     if (warmupSeconds > 0 && !this.signal.aborted) {
       status(`warming up ${name} for ${warmupSeconds} s…`);
       // Its own key sequence, so that the measured run's is the same with or without a warm-up.
-      await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), { durationMs: warmupSeconds * 1000, ...rateLimit });
+      await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), {
+        durationMs: warmupSeconds * 1000,
+        ...rateLimit,
+      });
     }
     status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
     const level = spec.echo ? null : this.opts.level;
@@ -253,12 +292,22 @@ class Bench {
     const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.uint32()));
     const rng = new Prng(master.uint32());
     const values = new ValuePool(master, this.opts.valueSize);
-    return workloadOperation(name, { clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, chooser, rng, spread: this.spread });
+    return workloadOperation(name, {
+      clients: this.clients,
+      level: this.opts.level,
+      keys: this.opts.keys,
+      values,
+      chooser,
+      rng,
+      spread: this.spread,
+    });
   }
 
   /** Loads every key once, then measures memory and a crash restart. */
   async restart(cluster: LocalCluster): Promise<RestartResult> {
-    status(`loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`);
+    status(
+      `loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`,
+    );
     const { run, measured } = await this.measured('load', this.loadOperation(), { ops: this.opts.keys });
     const loaded = benchResult('restart', this.opts.level, run, this.opts.seed, this.config(), measured);
     const rewritten = await this.rewrite();
@@ -268,8 +317,20 @@ class Bench {
     const settled = await this.settledRss(cluster);
     const node = this.opts.restartNode;
     const base = {
-      ...loaded, restartedNode: node, rewritten, superseded_per_node: superseded, rss_mb: rss, keys_per_node: keys, settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
-      rss_settled_mb: settled, rss_after_restart_mb: null, rss_peak_after_restart_mb: null, rss_restarted_settled_mb: null, hints: 0, hint_replay_ms: 0, hints_per_sec: null,
+      ...loaded,
+      restartedNode: node,
+      rewritten,
+      superseded_per_node: superseded,
+      rss_mb: rss,
+      keys_per_node: keys,
+      settle_seconds: settled === null ? 0 : this.opts.settleSeconds,
+      rss_settled_mb: settled,
+      rss_after_restart_mb: null,
+      rss_peak_after_restart_mb: null,
+      rss_restarted_settled_mb: null,
+      hints: 0,
+      hint_replay_ms: 0,
+      hints_per_sec: null,
     };
     if (this.signal.aborted) return { ...base, restart_ms: 0 };
     status(`killing node ${node} (SIGKILL)…`);
@@ -286,8 +347,13 @@ class Bench {
       const settledRss = (await this.idle(`letting node ${node} idle`)) ? memory.sample() : null;
       const peakRss = memory.stop();
       return {
-        ...base, restart_ms: restartMs, rss_after_restart_mb: restartedRss, rss_peak_after_restart_mb: peakRss,
-        rss_restarted_settled_mb: settledRss, hints, hint_replay_ms: replayMs,
+        ...base,
+        restart_ms: restartMs,
+        rss_after_restart_mb: restartedRss,
+        rss_peak_after_restart_mb: peakRss,
+        rss_restarted_settled_mb: settledRss,
+        hints,
+        hint_replay_ms: replayMs,
         hints_per_sec: hints === 0 ? null : (hints / Math.max(1, replayMs)) * 1000,
       };
     } finally {
@@ -359,7 +425,10 @@ function profilerArgs(dir: string): string[] {
  * each node's top functions by self time in each measured run.
  */
 function printProfiles(dir: string, pids: readonly (number | undefined)[], windows: readonly MeasuredWindow[]): void {
-  const files = profilesByPid(dir, pids.filter((p): p is number => p !== undefined));
+  const files = profilesByPid(
+    dir,
+    pids.filter((p): p is number => p !== undefined),
+  );
   pids.forEach((pid, id) => {
     const file = pid === undefined ? undefined : files.get(pid);
     if (file === undefined) {
@@ -368,7 +437,9 @@ function printProfiles(dir: string, pids: readonly (number | undefined)[], windo
     }
     const profile = parseCpuProfile(readFileSync(file, 'utf8'));
     for (const w of windows) {
-      process.stdout.write(`\n${formatProfile(`== node ${id}, ${w.label} (${file})`, summarizeProfile(profile, w), PROFILE_TOP_FUNCTIONS)}\n`);
+      process.stdout.write(
+        `\n${formatProfile(`== node ${id}, ${w.label} (${file})`, summarizeProfile(profile, w), PROFILE_TOP_FUNCTIONS)}\n`,
+      );
     }
   });
 }

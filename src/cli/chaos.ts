@@ -31,7 +31,8 @@ function intFlag(flags: Map<string, string | true>, name: string, fallback: numb
   const raw = flags.get(name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -39,13 +40,21 @@ function parseFaults(raw: string | true | undefined): FaultKind[] {
   if (raw === undefined) return [...FAULT_KINDS];
   if (raw === true) throw new UsageError('--faults needs a list');
   if (raw === 'none') return [];
-  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const f of list) if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new UsageError(`unknown fault "${f}"; known: ${FAULT_KINDS.join(', ')}`);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const f of list)
+    if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new UsageError(`unknown fault "${f}"; known: ${FAULT_KINDS.join(', ')}`);
   return [...new Set(list)] as FaultKind[];
 }
 
 export function parseChaosArgs(argv: string[]): Parsed | 'help' {
-  const { flags, positional } = parseArgs(argv, ['help'], ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history']);
+  const { flags, positional } = parseArgs(
+    argv,
+    ['help'],
+    ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history'],
+  );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const mode = flags.get('mode') ?? 'proxy';
@@ -88,8 +97,10 @@ async function main(): Promise<number> {
   const onSignal = (): void => abort.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  log(`seed=${parsed.seed} duration=${parsed.durationS}s mode=${parsed.mode} faults=${parsed.faults.join(',') || 'none'} ` +
-    `keys=${parsed.keys} writers=${parsed.writers} readers=${parsed.readers}`);
+  log(
+    `seed=${parsed.seed} duration=${parsed.durationS}s mode=${parsed.mode} faults=${parsed.faults.join(',') || 'none'} ` +
+      `keys=${parsed.keys} writers=${parsed.writers} readers=${parsed.readers}`,
+  );
   const report = await runChaos({ ...parsed, log, abort: abort.signal });
   for (const line of report.violations) process.stdout.write(line + '\n');
   if (report.dataDir) log(`data and node logs kept in ${report.dataDir}`);

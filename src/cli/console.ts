@@ -109,7 +109,8 @@ async function main(): Promise<number> {
       if (words.length === 0) {
         // blank line: nothing to do
       } else if (/^(exit|quit)$/i.test(words[0]!)) break;
-      else if (/^help$/i.test(words[0]!)) process.stdout.write(json ? JSON.stringify({ ok: true, op: 'help', help: USAGE }) + '\n' : USAGE + '\n');
+      else if (/^help$/i.test(words[0]!))
+        process.stdout.write(json ? JSON.stringify({ ok: true, op: 'help', help: USAGE }) + '\n' : USAGE + '\n');
       else print(await execute(client, words));
     } catch (err) {
       print(failure(words[0]?.toLowerCase() ?? '?', words[1], err));

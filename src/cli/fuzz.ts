@@ -65,7 +65,8 @@ interface FuzzCliOptions {
 function count(flags: Map<string, string | true>, name: string, fallback: number, max: number): number {
   const v = flags.get(name);
   if (v === undefined) return fallback;
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) > max) throw new UsageError(`--${name} must be a whole number from 0 to ${max}, got "${v}"`);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) > max)
+    throw new UsageError(`--${name} must be a whole number from 0 to ${max}, got "${v}"`);
   return Number(v);
 }
 
@@ -125,7 +126,10 @@ async function main(): Promise<number> {
     stopRequested: () => interrupted,
     ...(opts.clusterFile ? { clusterFile: opts.clusterFile } : {}),
   });
-  for (const v of summary.violation_examples) status(`violation: ${v.what}${v.frame ? `\n  frame #${v.index} ${v.frame}\n  expected ${v.expect}; bytes ${v.hex}` : v.hex ? `\n  bytes ${v.hex}` : ''}`);
+  for (const v of summary.violation_examples)
+    status(
+      `violation: ${v.what}${v.frame ? `\n  frame #${v.index} ${v.frame}\n  expected ${v.expect}; bytes ${v.hex}` : v.hex ? `\n  bytes ${v.hex}` : ''}`,
+    );
   for (const f of summary.legit_failure_examples) status(`legitimate client failed: ${f}`);
   if (opts.out) writeFileSync(opts.out, `${JSON.stringify(summary, null, 2)}\n`);
   process.stdout.write(

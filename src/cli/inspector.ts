@@ -23,8 +23,6 @@ const USAGE = `usage: scripts/inspector.sh [--json] [--cluster FILE] [--max-entr
   --json           the whole report as JSON: every entry of every node, unless --max-entries is given
   --max-entries N  entries shown per node (default 50 in text)`;
 
-
-
 export interface InspectedEntry {
   key: string;
   value: string;
@@ -184,7 +182,10 @@ async function walk(
       entry(id, h);
       c!.advance();
     });
-    const versions = ring.replicas(min.toString('latin1')).filter((id) => cursors[id] !== null).map((id) => held.get(id));
+    const versions = ring
+      .replicas(min.toString('latin1'))
+      .filter((id) => cursors[id] !== null)
+      .map((id) => held.get(id));
     const first = versions[0];
     const same = versions.every((v) => (v === undefined || first === undefined ? v === first : compareVersions(v, first) === 0));
     if (!same) found(displayBytes(min));
@@ -202,7 +203,12 @@ export async function inspect(config: ClusterConfig): Promise<Inspection> {
   const entries: InspectedEntry[][] = heads.map(() => []);
   const divergent: string[] = [];
   try {
-    await walk(config, cursors, (k) => divergent.push(k), (id, m) => entries[id]!.push(shown(m)));
+    await walk(
+      config,
+      cursors,
+      (k) => divergent.push(k),
+      (id, m) => entries[id]!.push(shown(m)),
+    );
   } finally {
     closeAll(cursors);
   }
@@ -251,7 +257,11 @@ async function writeText(config: ClusterConfig, maxEntries: number, colour: bool
       return;
     }
     const hints = Object.entries(n.hints).map(([t, k]) => `${k} for node ${t}`);
-    out(c.bold(`node ${n.id}  ${n.address}  up  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) + (hints.length ? c.yellow(`  hints: ${hints.join(', ')}`) : '') + '\n');
+    out(
+      c.bold(`node ${n.id}  ${n.address}  up  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) +
+        (hints.length ? c.yellow(`  hints: ${hints.join(', ')}`) : '') +
+        '\n',
+    );
     for (const e of firsts[id]!) {
       const mark = marked.has(e.key) ? c.yellow('* ') : '  ';
       const body = e.deleted ? c.dim(`${e.key}  (deleted)`) : `${e.key} = ${e.value}`;

@@ -25,9 +25,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 async function main(): Promise<number> {
   const argv = parseArgs(process.argv.slice(2), [], ['cluster', 'ids', 'pids', 'timeout-ms']);
   const file = argv.flags.get('cluster');
-  const ids = String(argv.flags.get('ids') ?? '').split(',').filter(Boolean).map(Number);
-  const pids = String(argv.flags.get('pids') ?? '').split(',').filter(Boolean).map(Number);
-  if (typeof file !== 'string' || ids.length === 0 || pids.length !== ids.length) throw new UsageError('usage: wait-ready --cluster FILE --ids A,B --pids P,Q');
+  const ids = String(argv.flags.get('ids') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map(Number);
+  const pids = String(argv.flags.get('pids') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map(Number);
+  if (typeof file !== 'string' || ids.length === 0 || pids.length !== ids.length)
+    throw new UsageError('usage: wait-ready --cluster FILE --ids A,B --pids P,Q');
   const config = loadClusterFile(file);
   const deadline = Date.now() + Number(argv.flags.get('timeout-ms') ?? 60_000);
   const admins = ids.map((id) => new NodeAdmin(config.nodes[id]!, config.secret, 1000));

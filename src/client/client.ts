@@ -104,13 +104,16 @@ function levelName(level: LevelName | string): LevelName {
 /** Where token routing sends a key, given the nodes' tokens. Pure; node ids are endpoint indexes. */
 function tokenRing(endpoints: readonly NodeEndpoint[], replicationFactor: number | undefined): Ring {
   if (endpoints.some((e) => e.token === undefined)) {
-    throw new KvError('InvalidRequest', 'token routing needs every node\'s token; give a cluster file, or use node routing');
+    throw new KvError('InvalidRequest', "token routing needs every node's token; give a cluster file, or use node routing");
   }
   const rf = replicationFactor ?? Math.min(3, endpoints.length);
   if (!Number.isInteger(rf) || rf < 1 || rf > endpoints.length) {
     throw new KvError('InvalidRequest', `the replication factor must be a whole number from 1 to ${endpoints.length}`);
   }
-  return new Ring(endpoints.map((e, id) => ({ id, token: e.token! })), rf);
+  return new Ring(
+    endpoints.map((e, id) => ({ id, token: e.token! })),
+    rf,
+  );
 }
 
 /**
@@ -278,7 +281,11 @@ export class NodeAdmin {
     private readonly secret: string,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
   ) {
-    this.connection = new RpcConnection({ host: endpoint.host, port: endpoint.port, frameBytesMax: frameBytesMax(VALUE_BYTES_MAX_DEFAULT) });
+    this.connection = new RpcConnection({
+      host: endpoint.host,
+      port: endpoint.port,
+      frameBytesMax: frameBytesMax(VALUE_BYTES_MAX_DEFAULT),
+    });
   }
 
   /** The node's hints, counters and down peers, without entries (so without sorting its keys). */

@@ -3,13 +3,7 @@
  * sentence. (Programmer errors are assertions, see assert.ts.)
  */
 
-export type ErrorCode =
-  | 'InvalidRequest'
-  | 'Unavailable'
-  | 'TimedOut'
-  | 'Unauthorized'
-  | 'ConnectionError'
-  | 'Internal';
+export type ErrorCode = 'InvalidRequest' | 'Unavailable' | 'TimedOut' | 'Unauthorized' | 'ConnectionError' | 'Internal';
 
 export class KvError extends Error {
   constructor(

@@ -103,7 +103,12 @@ export function ephemeralPortRange(): [number, number] | undefined {
  */
 function statFields(stat: string): string[] | undefined {
   const close = stat.lastIndexOf(')');
-  return close < 0 ? undefined : stat.slice(close + 2).trim().split(/\s+/);
+  return close < 0
+    ? undefined
+    : stat
+        .slice(close + 2)
+        .trim()
+        .split(/\s+/);
 }
 
 /** Index of utime (field 14 of proc(5)) among statFields; stime follows it. */

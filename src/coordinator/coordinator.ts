@@ -156,11 +156,16 @@ export class Coordinator {
       let next = 0;
       let failed = 0;
       let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        this.counters.timeouts++;
-        reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          settled = true;
+          this.counters.timeouts++;
+          reject(
+            timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need),
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       const answer = (id: number, v: Version | undefined): void => {
         if (settled) return;
         answers.set(id, v);
@@ -174,20 +179,22 @@ export class Coordinator {
         const id = up[next++]!;
         // This node's own copy is read at once: it cannot fail or be slow.
         if (id === this.deps.selfId) return answer(id, this.deps.readLocal(key));
-        this.replica(id).read(key).then(
-          (v) => answer(id, v),
-          () => {
-            if (settled) return;
-            failed++;
-            if (next < up.length) ask();
-            else if (up.length - failed < need) {
-              settled = true;
-              clearTimeout(timer);
-              this.counters.timeouts++;
-              reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
-            }
-          },
-        );
+        this.replica(id)
+          .read(key)
+          .then(
+            (v) => answer(id, v),
+            () => {
+              if (settled) return;
+              failed++;
+              if (next < up.length) ask();
+              else if (up.length - failed < need) {
+                settled = true;
+                clearTimeout(timer);
+                this.counters.timeouts++;
+                reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
+              }
+            },
+          );
       };
       for (let i = 0; i < need; i++) ask();
     });
@@ -211,7 +218,14 @@ export class Coordinator {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(timedOut(`${level} read could not repair ${stale.length} stale replica(s) within ${this.deps.timeoutMs} ms`, need - stale.length, need)),
+        () =>
+          reject(
+            timedOut(
+              `${level} read could not repair ${stale.length} stale replica(s) within ${this.deps.timeoutMs} ms`,
+              need - stale.length,
+              need,
+            ),
+          ),
         Math.max(0, deadline - Date.now()),
       );
     });
@@ -229,4 +243,3 @@ export class Coordinator {
     }
   }
 }
-

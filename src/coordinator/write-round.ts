@@ -85,7 +85,10 @@ export class WriteRound {
         this.progress();
       });
     }
-    this.timer = setTimeout(() => this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`), deps.timeoutMs);
+    this.timer = setTimeout(
+      () => this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`),
+      deps.timeoutMs,
+    );
     for (const id of plan.up) this.send(id);
   }
 
@@ -99,7 +102,10 @@ export class WriteRound {
         this.acknowledged(id);
       }, failed);
     } else {
-      this.deps.replica(id).apply([this.plan.item]).then(() => this.acknowledged(id), failed);
+      this.deps
+        .replica(id)
+        .apply([this.plan.item])
+        .then(() => this.acknowledged(id), failed);
     }
   }
 

@@ -83,31 +83,105 @@ const SECRET_BEARING: ReadonlySet<string> = new Set(['replicate', 'readLocal', '
 
 /** Names that are not methods, including ones that probe property lookup on the processor. */
 const UNKNOWN_NAMES = [
-  'dropTable', 'PUT', 'Put', 'put ', ' get', 'put\u0000', 'pin', 'pingg', '', '__proto__', 'constructor', 'toString',
-  'hasOwnProperty', 'process', 'process_put', 'recv_put', 'send_put', '_handler', 'KeyValue.put', 'replicate\n', 'dump;',
+  'dropTable',
+  'PUT',
+  'Put',
+  'put ',
+  ' get',
+  'put\u0000',
+  'pin',
+  'pingg',
+  '',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'process',
+  'process_put',
+  'recv_put',
+  'send_put',
+  '_handler',
+  'KeyValue.put',
+  'replicate\n',
+  'dump;',
 ] as const;
 
 /** Field lists of the IDL's argument structs: [id, type, name]. */
 type ArgSpec = readonly [id: number, type: number, name: string];
 const ARGS: Record<MethodName, readonly ArgSpec[]> = {
-  put: [[1, TType.STRING, 'key'], [2, TType.STRING, 'value'], [3, TType.I32, 'level']],
-  get: [[1, TType.STRING, 'key'], [2, TType.I32, 'level']],
-  remove: [[1, TType.STRING, 'key'], [2, TType.I32, 'level']],
+  put: [
+    [1, TType.STRING, 'key'],
+    [2, TType.STRING, 'value'],
+    [3, TType.I32, 'level'],
+  ],
+  get: [
+    [1, TType.STRING, 'key'],
+    [2, TType.I32, 'level'],
+  ],
+  remove: [
+    [1, TType.STRING, 'key'],
+    [2, TType.I32, 'level'],
+  ],
   ping: [[1, TType.STRING, 'payload']],
-  replicate: [[1, TType.STRING, 'secret'], [2, TType.LIST, 'mutations']],
-  readLocal: [[1, TType.STRING, 'secret'], [2, TType.LIST, 'keys']],
-  hello: [[1, TType.STRING, 'secret'], [2, TType.I32, 'fromNode'], [3, TType.I64, 'clock']],
-  dump: [[1, TType.STRING, 'secret'], [2, TType.STRING, 'startAfter'], [3, TType.I32, 'limit']],
-  sync: [[1, TType.STRING, 'secret'], [2, TType.I32, 'fromNode'], [3, TType.I64, 'fromHash'], [4, TType.I64, 'toHash'], [5, TType.LIST, 'digests']],
-  setClockOffset: [[1, TType.STRING, 'secret'], [2, TType.I32, 'offsetMs']],
+  replicate: [
+    [1, TType.STRING, 'secret'],
+    [2, TType.LIST, 'mutations'],
+  ],
+  readLocal: [
+    [1, TType.STRING, 'secret'],
+    [2, TType.LIST, 'keys'],
+  ],
+  hello: [
+    [1, TType.STRING, 'secret'],
+    [2, TType.I32, 'fromNode'],
+    [3, TType.I64, 'clock'],
+  ],
+  dump: [
+    [1, TType.STRING, 'secret'],
+    [2, TType.STRING, 'startAfter'],
+    [3, TType.I32, 'limit'],
+  ],
+  sync: [
+    [1, TType.STRING, 'secret'],
+    [2, TType.I32, 'fromNode'],
+    [3, TType.I64, 'fromHash'],
+    [4, TType.I64, 'toHash'],
+    [5, TType.LIST, 'digests'],
+  ],
+  setClockOffset: [
+    [1, TType.STRING, 'secret'],
+    [2, TType.I32, 'offsetMs'],
+  ],
 };
-const MUTATION: readonly ArgSpec[] = [[1, TType.STRING, 'key'], [2, TType.STRING, 'value'], [3, TType.I64, 'ts'], [4, TType.BOOL, 'deleted']];
-const DIGEST: readonly ArgSpec[] = [[1, TType.STRING, 'key'], [2, TType.I64, 'ts'], [3, TType.BOOL, 'deleted'], [4, TType.I32, 'valueHash']];
+const MUTATION: readonly ArgSpec[] = [
+  [1, TType.STRING, 'key'],
+  [2, TType.STRING, 'value'],
+  [3, TType.I64, 'ts'],
+  [4, TType.BOOL, 'deleted'],
+];
+const DIGEST: readonly ArgSpec[] = [
+  [1, TType.STRING, 'key'],
+  [2, TType.I64, 'ts'],
+  [3, TType.BOOL, 'deleted'],
+  [4, TType.I32, 'valueHash'],
+];
 /** What each list argument holds. */
 const LIST_ELEMENT: Partial<Record<MethodName, number>> = { replicate: TType.STRUCT, readLocal: TType.STRING, sync: TType.STRUCT };
 
 /** Types the runtime can skip; a field of any other type id makes it throw. */
-const SKIPPABLE = [TType.BOOL, TType.BYTE, TType.DOUBLE, TType.I16, TType.I32, TType.I64, TType.STRING, TType.STRUCT, TType.MAP, TType.SET, TType.LIST] as const;
+const SKIPPABLE = [
+  TType.BOOL,
+  TType.BYTE,
+  TType.DOUBLE,
+  TType.I16,
+  TType.I32,
+  TType.I64,
+  TType.STRING,
+  TType.STRUCT,
+  TType.MAP,
+  TType.SET,
+  TType.LIST,
+] as const;
 /** Type ids the runtime does not know (0 is STOP, handled as its own defect). */
 const INVALID_TYPE_IDS = [1, 5, 7, 9, 17, 18, 64, 127, -1, -128] as const;
 /** The runtime's skip() gives up past this nesting (Thrift.DEFAULT_RECURSION_DEPTH). */
@@ -152,9 +226,23 @@ const RANDOM_PAYLOAD_BYTES_MAX = 64 * 1024;
 /** A "small lie" in a length prefix is off by at most this. */
 const LENGTH_LIE_MAX = 8;
 
-const CATEGORY_WEIGHTS: readonly (readonly [FrameCategory, number])[] = [['random', 15], ['call', 50], ['mutation', 25], ['length', 10]];
+const CATEGORY_WEIGHTS: readonly (readonly [FrameCategory, number])[] = [
+  ['random', 15],
+  ['call', 50],
+  ['mutation', 25],
+  ['length', 10],
+];
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
-  ['put', 18], ['get', 12], ['remove', 8], ['ping', 10], ['replicate', 10], ['readLocal', 8], ['hello', 6], ['dump', 6], ['sync', 6], ['setClockOffset', 5],
+  ['put', 18],
+  ['get', 12],
+  ['remove', 8],
+  ['ping', 10],
+  ['replicate', 10],
+  ['readLocal', 8],
+  ['hello', 6],
+  ['dump', 6],
+  ['sync', 6],
+  ['setClockOffset', 5],
   ['unknown', 12],
 ];
 /** Probability that a call frame gets one encoding defect. */
@@ -176,7 +264,13 @@ export type WireValue =
   | { readonly kind: 'binary'; readonly v: Buffer; readonly claimedLength?: number }
   | { readonly kind: 'struct'; readonly fields: readonly WireField[] }
   | { readonly kind: 'list' | 'set'; readonly elemType: number; readonly items: readonly WireValue[]; readonly claimedSize?: number }
-  | { readonly kind: 'map'; readonly keyType: number; readonly valueType: number; readonly pairs: readonly (readonly [WireValue, WireValue])[]; readonly claimedSize?: number }
+  | {
+      readonly kind: 'map';
+      readonly keyType: number;
+      readonly valueType: number;
+      readonly pairs: readonly (readonly [WireValue, WireValue])[];
+      readonly claimedSize?: number;
+    }
   | { readonly kind: 'raw'; readonly bytes: Buffer };
 
 /** A field as written: header type (which may not match the value: a lie or STOP) and id. */
@@ -188,18 +282,30 @@ export interface WireField {
 
 function typeOf(v: WireValue): number {
   switch (v.kind) {
-    case 'bool': return TType.BOOL;
-    case 'i8': return TType.BYTE;
-    case 'i16': return TType.I16;
-    case 'i32': return TType.I32;
-    case 'i64': return TType.I64;
-    case 'double': return TType.DOUBLE;
-    case 'binary': return TType.STRING;
-    case 'struct': return TType.STRUCT;
-    case 'list': return TType.LIST;
-    case 'set': return TType.SET;
-    case 'map': return TType.MAP;
-    case 'raw': throw new Error('a raw value has no type of its own');
+    case 'bool':
+      return TType.BOOL;
+    case 'i8':
+      return TType.BYTE;
+    case 'i16':
+      return TType.I16;
+    case 'i32':
+      return TType.I32;
+    case 'i64':
+      return TType.I64;
+    case 'double':
+      return TType.DOUBLE;
+    case 'binary':
+      return TType.STRING;
+    case 'struct':
+      return TType.STRUCT;
+    case 'list':
+      return TType.LIST;
+    case 'set':
+      return TType.SET;
+    case 'map':
+      return TType.MAP;
+    case 'raw':
+      throw new Error('a raw value has no type of its own');
   }
 }
 
@@ -209,13 +315,27 @@ const i32 = (v: number): WireValue => ({ kind: 'i32', v });
 
 export function writeValue(w: ThriftWriter, v: WireValue): void {
   switch (v.kind) {
-    case 'bool': w.bool(v.v); return;
-    case 'i8': w.i8(v.v); return;
-    case 'i16': w.i16(v.v); return;
-    case 'i32': w.i32(v.v); return;
-    case 'i64': w.i64(v.v); return;
-    case 'double': w.double(v.v); return;
-    case 'binary': w.binary(v.v, v.claimedLength ?? v.v.length); return;
+    case 'bool':
+      w.bool(v.v);
+      return;
+    case 'i8':
+      w.i8(v.v);
+      return;
+    case 'i16':
+      w.i16(v.v);
+      return;
+    case 'i32':
+      w.i32(v.v);
+      return;
+    case 'i64':
+      w.i64(v.v);
+      return;
+    case 'double':
+      w.double(v.v);
+      return;
+    case 'binary':
+      w.binary(v.v, v.claimedLength ?? v.v.length);
+      return;
     case 'struct':
       for (const f of v.fields) writeField(w, f);
       w.fieldStop();
@@ -232,7 +352,9 @@ export function writeValue(w: ThriftWriter, v: WireValue): void {
         writeValue(w, val);
       }
       return;
-    case 'raw': w.raw(v.bytes); return;
+    case 'raw':
+      w.raw(v.bytes);
+      return;
   }
 }
 
@@ -247,7 +369,13 @@ export function writeField(w: ThriftWriter, f: WireField): void {
 }
 
 /** A message: header, then the argument struct's fields and STOP. */
-export function encodeCall(name: string | Buffer, seqid: number, fields: readonly WireField[], strict = true, type: number = MessageType.CALL): Buffer {
+export function encodeCall(
+  name: string | Buffer,
+  seqid: number,
+  fields: readonly WireField[],
+  strict = true,
+  type: number = MessageType.CALL,
+): Buffer {
   const w = new ThriftWriter().messageBegin(name, type, seqid, strict);
   writeValue(w, { kind: 'struct', fields });
   return w.toBuffer();
@@ -285,7 +413,11 @@ function isValidLevel(v: WireValue | undefined): boolean {
 }
 
 /** The handler's verdict (node/handler.ts) on a well-formed call's effective arguments. */
-function handlerVerdict(method: MethodName, args: Map<number, WireValue>, options: FrameGeneratorOptions): 'ok' | 'invalid' | 'unauthorized' | 'any' {
+function handlerVerdict(
+  method: MethodName,
+  args: Map<number, WireValue>,
+  options: FrameGeneratorOptions,
+): 'ok' | 'invalid' | 'unauthorized' | 'any' {
   const verdict = (valid: boolean): 'ok' | 'invalid' => (valid ? 'ok' : 'invalid');
   if (INTERNODE.has(method)) {
     const s = args.get(1);
@@ -303,13 +435,15 @@ function handlerVerdict(method: MethodName, args: Map<number, WireValue>, option
     case 'replicate': {
       const list = args.get(2);
       if (list?.kind !== 'list') return 'invalid';
-      return verdict(list.items.every((m) => {
-        if (m.kind !== 'struct') return false;
-        const f = effectiveFields(m.fields, MUTATION);
-        const ts = f.get(3);
-        const tsOk = ts?.kind === 'i64' && ts.v >= 0n && ts.v <= TS_SAFE_MAX;
-        return tsOk && isValidKey(f.get(1)) && isValidValue(f.get(2), options.maxValueBytes);
-      }));
+      return verdict(
+        list.items.every((m) => {
+          if (m.kind !== 'struct') return false;
+          const f = effectiveFields(m.fields, MUTATION);
+          const ts = f.get(3);
+          const tsOk = ts?.kind === 'i64' && ts.v >= 0n && ts.v <= TS_SAFE_MAX;
+          return tsOk && isValidKey(f.get(1)) && isValidValue(f.get(2), options.maxValueBytes);
+        }),
+      );
     }
     case 'readLocal': {
       const list = args.get(2);
@@ -381,10 +515,14 @@ export class FrameGenerator {
 
   next(): FuzzFrame {
     switch (this.r.weighted(CATEGORY_WEIGHTS)) {
-      case 'random': return this.randomFrame();
-      case 'call': return this.callFrame();
-      case 'mutation': return this.mutationFrame();
-      case 'length': return this.lengthFrame();
+      case 'random':
+        return this.randomFrame();
+      case 'call':
+        return this.callFrame();
+      case 'mutation':
+        return this.mutationFrame();
+      case 'length':
+        return this.lengthFrame();
     }
   }
 
@@ -403,7 +541,12 @@ export class FrameGenerator {
 
   private randomFrame(): FuzzFrame {
     const r = this.r;
-    const size = r.weighted<[number, number]>([[[0, 16], 30], [[17, 256], 40], [[257, 4096], 25], [[4097, RANDOM_PAYLOAD_BYTES_MAX], 5]]);
+    const size = r.weighted<[number, number]>([
+      [[0, 16], 30],
+      [[17, 256], 40],
+      [[257, 4096], 25],
+      [[4097, RANDOM_PAYLOAD_BYTES_MAX], 5],
+    ]);
     const n = r.range(size[0], size[1]);
     const payload = r.bytes(n);
     const tags = ['category:random'];
@@ -412,18 +555,37 @@ export class FrameGenerator {
       payload.writeUInt32BE((VERSION_1 | MessageType.CALL) >>> 0, 0);
       tags.push('random:versioned');
     }
-    const how = r.weighted([['exact', 50], ['random', 25], ['lie', 25]] as const);
+    const how = r.weighted([
+      ['exact', 50],
+      ['random', 25],
+      ['lie', 25],
+    ] as const);
     tags.push(`random:prefix-${how}`);
     if (how === 'exact') {
-      return { category: 'random', kind: 'random/exact-length', tags, method: null, seqid: null, bytes: frame(payload), framed: true, expect: 'any' };
+      return {
+        category: 'random',
+        kind: 'random/exact-length',
+        tags,
+        method: null,
+        seqid: null,
+        bytes: frame(payload),
+        framed: true,
+        expect: 'any',
+      };
     }
     const lie = r.pick([-1, 1]) * r.range(1, LENGTH_LIE_MAX);
     const prefix = how === 'random' ? r.uint32() | 0 : Math.max(0, n + lie);
     // A prefix the node refuses (negative, too big) or an empty frame: it must close at once.
     const refused = prefix <= 0 || prefix > this.options.frameBytesMax;
     return {
-      category: 'random', kind: `random/${how}-length`, tags, method: null, seqid: null,
-      bytes: frame(payload, prefix), framed: false, expect: refused ? 'close' : 'any',
+      category: 'random',
+      kind: `random/${how}-length`,
+      tags,
+      method: null,
+      seqid: null,
+      bytes: frame(payload, prefix),
+      framed: false,
+      expect: refused ? 'close' : 'any',
     };
   }
 
@@ -443,8 +605,14 @@ export class FrameGenerator {
     ]);
     const body = r.bytes(r.range(0, 16));
     return {
-      category: 'length', kind: `length/${name}`, tags: ['category:length', `length:${name}`], method: null, seqid: null,
-      bytes: frame(body, prefix), framed: false, expect: 'close',
+      category: 'length',
+      kind: `length/${name}`,
+      tags: ['category:length', `length:${name}`],
+      method: null,
+      seqid: null,
+      bytes: frame(body, prefix),
+      framed: false,
+      expect: 'close',
     };
   }
 
@@ -490,9 +658,12 @@ export class FrameGenerator {
         case 'binary-length-past-frame':
         case 'binary-length-short': {
           // Negative or past the end of any frame: the reader must fail. Short: the rest is misread (unknown effect).
-          const lie = defect === 'negative-binary-length' ? -r.range(1, 0x7fff_ffff)
-            : defect === 'binary-length-past-frame' ? r.pick([0x7fff_ffff, this.options.frameBytesMax + 1, r.range(this.options.frameBytesMax + 1, 0x7fff_ffff)])
-              : 'short';
+          const lie =
+            defect === 'negative-binary-length'
+              ? -r.range(1, 0x7fff_ffff)
+              : defect === 'binary-length-past-frame'
+                ? r.pick([0x7fff_ffff, this.options.frameBytesMax + 1, r.range(this.options.frameBytesMax + 1, 0x7fff_ffff)])
+                : 'short';
           fields = this.lieAboutABinary(fields, lie);
           structural = defect === 'binary-length-short' ? 'any' : 'close';
           break;
@@ -507,9 +678,10 @@ export class FrameGenerator {
         case 'map-claims-huge': {
           const huge = r.pick([0x7fff_ffff, 0x4000_0000, 1 << 24]);
           const kind = r.pick(['map', 'set'] as const);
-          const value: WireValue = kind === 'map'
-            ? { kind: 'map', keyType: TType.I32, valueType: TType.STRING, pairs: [[i32(1), bin(Buffer.from('x'))]], claimedSize: huge }
-            : { kind: 'set', elemType: TType.I64, items: [{ kind: 'i64', v: 1n }], claimedSize: huge };
+          const value: WireValue =
+            kind === 'map'
+              ? { kind: 'map', keyType: TType.I32, valueType: TType.STRING, pairs: [[i32(1), bin(Buffer.from('x'))]], claimedSize: huge }
+              : { kind: 'set', elemType: TType.I64, items: [{ kind: 'i64', v: 1n }], claimedSize: huge };
           fields.splice(r.int(fields.length + 1), 0, field(this.unusedId(spec), value));
           structural = 'close';
           break;
@@ -526,7 +698,17 @@ export class FrameGenerator {
           break;
         case 'deep-nesting': {
           // The runtime's skip() counts the struct of an unknown method's arguments as one level too.
-          const depth = r.pick([2, 10, 32, RUNTIME_SKIP_DEPTH_MAX - 1, RUNTIME_SKIP_DEPTH_MAX, RUNTIME_SKIP_DEPTH_MAX + 1, RUNTIME_SKIP_DEPTH_MAX + 2, 200, NESTING_SENT_MAX]);
+          const depth = r.pick([
+            2,
+            10,
+            32,
+            RUNTIME_SKIP_DEPTH_MAX - 1,
+            RUNTIME_SKIP_DEPTH_MAX,
+            RUNTIME_SKIP_DEPTH_MAX + 1,
+            RUNTIME_SKIP_DEPTH_MAX + 2,
+            200,
+            NESTING_SENT_MAX,
+          ]);
           const tooDeep = depth + (unknown ? 1 : 0) > RUNTIME_SKIP_DEPTH_MAX;
           tags.push(`nesting:${depth}`, tooDeep ? 'nesting:too-deep' : 'nesting:ok');
           fields.splice(r.int(fields.length + 1), 0, field(this.unusedId(spec), this.nestedStructs(depth), TType.STRUCT));
@@ -567,7 +749,10 @@ export class FrameGenerator {
     const w = new ThriftWriter();
     const nb = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
     if (versionWord !== null) w.i32(versionWord).binary(nb).i32(seqid);
-    else if (claimedNameLength !== null) w.i32(VERSION_1 | mtype).binary(nb, claimedNameLength).i32(seqid);
+    else if (claimedNameLength !== null)
+      w.i32(VERSION_1 | mtype)
+        .binary(nb, claimedNameLength)
+        .i32(seqid);
     else w.messageBegin(nb, mtype, seqid, strict);
     writeValue(w, { kind: 'struct', fields });
     if (trailing) w.raw(trailing);
@@ -584,19 +769,36 @@ export class FrameGenerator {
     tags.push(`expect:${expect}`);
     const echo = which === 'ping' && expect === 'ok' ? effectiveFields(fields, spec).get(1) : undefined;
     return {
-      category: 'call', kind: `call/${unknown ? 'unknown' : which}`, tags, method: unknown ? null : which,
-      seqid, bytes: frame(payload), framed: true, expect,
+      category: 'call',
+      kind: `call/${unknown ? 'unknown' : which}`,
+      tags,
+      method: unknown ? null : which,
+      seqid,
+      bytes: frame(payload),
+      framed: true,
+      expect,
       ...(echo?.kind === 'binary' ? { echo: echo.v } : {}),
     };
   }
 
   private unknownName(tags: string[]): string | Buffer {
     const r = this.r;
-    const how = r.weighted([['listed', 6], ['ascii', 2], ['bytes', 1], ['long', 1]] as const);
+    const how = r.weighted([
+      ['listed', 6],
+      ['ascii', 2],
+      ['bytes', 1],
+      ['long', 1],
+    ] as const);
     tags.push(`unknown:${how}`);
     if (how === 'listed') return r.pick(UNKNOWN_NAMES);
     if (how === 'long') return 'x'.repeat(r.range(256, 4096));
-    if (how === 'ascii') return r.bytes(r.range(1, 24)).toString('base64').replace(/[^a-zA-Z]/g, '') || 'zz';
+    if (how === 'ascii')
+      return (
+        r
+          .bytes(r.range(1, 24))
+          .toString('base64')
+          .replace(/[^a-zA-Z]/g, '') || 'zz'
+      );
     // Random bytes: the node decodes them as UTF-8; keep them from spelling a real method.
     const b = r.bytes(r.range(1, 24));
     return (METHODS as readonly string[]).includes(b.toString('utf8')) ? Buffer.concat([b, Buffer.from('!')]) : b;
@@ -606,10 +808,20 @@ export class FrameGenerator {
     const r = this.r;
     const hasList = method !== null && LIST_ELEMENT[method] !== undefined;
     const choices: (readonly [string, number])[] = [
-      ['negative-binary-length', 3], ['binary-length-past-frame', 3], ['binary-length-short', 2],
-      ['map-claims-huge', 2], ['invalid-type-id', 3], ['uuid-field', 1], ['deep-nesting', 4],
-      ['early-stop', 2], ['trailing-garbage', 2], ['truncated', 3], ['unversioned-header', 2], ['message-type', 2],
-      ['bad-version', 2], ['name-length-lie', 2],
+      ['negative-binary-length', 3],
+      ['binary-length-past-frame', 3],
+      ['binary-length-short', 2],
+      ['map-claims-huge', 2],
+      ['invalid-type-id', 3],
+      ['uuid-field', 1],
+      ['deep-nesting', 4],
+      ['early-stop', 2],
+      ['trailing-garbage', 2],
+      ['truncated', 3],
+      ['unversioned-header', 2],
+      ['message-type', 2],
+      ['bad-version', 2],
+      ['name-length-lie', 2],
     ];
     if (hasList) choices.push(['list-claims-huge', 4], ['list-negative-size', 2], ['list-element-type', 2]);
     else choices.push(['list-claims-huge', 2]);
@@ -636,7 +848,11 @@ export class FrameGenerator {
   /** One argument: null when left out. `allowLarge`: a valid value may be large. */
   private argField([id, type, name]: ArgSpec, tags: string[], realSecret: boolean, allowLarge: boolean): WireField | null {
     const r = this.r;
-    const how = r.weighted([['set', 86], ['missing', 7], ['wrong-type', 7]] as const);
+    const how = r.weighted([
+      ['set', 86],
+      ['missing', 7],
+      ['wrong-type', 7],
+    ] as const);
     if (how === 'missing') {
       tags.push(`${name}:missing`);
       return null;
@@ -666,20 +882,46 @@ export class FrameGenerator {
         value = { kind: 'list', elemType: TType.STRUCT, items: this.mutations(tags, realSecret) };
         break;
       case 'keys': {
-        const n = r.weighted<number>([[0, 1], [1, 4], [r.range(2, LIST_ITEMS_MAX), 3], [r.range(100, 2000), 1]]);
+        const n = r.weighted<number>([
+          [0, 1],
+          [1, 4],
+          [r.range(2, LIST_ITEMS_MAX), 3],
+          [r.range(100, 2000), 1],
+        ]);
         tags.push(n === 0 ? 'keys:empty-list' : n > LIST_ITEMS_MAX ? 'keys:many' : 'keys:some');
-        value = { kind: 'list', elemType: TType.STRING, items: Array.from({ length: n }, () => bin(n > LIST_ITEMS_MAX ? r.pick(this.keyPool) : this.key(tags, 'keys', false))) };
+        value = {
+          kind: 'list',
+          elemType: TType.STRING,
+          items: Array.from({ length: n }, () => bin(n > LIST_ITEMS_MAX ? r.pick(this.keyPool) : this.key(tags, 'keys', false))),
+        };
         break;
       }
       case 'fromNode':
         value = i32(r.pick([0, 1, 2, 3, -1, 4, 0x7fff_ffff, -0x8000_0000, r.uint32() | 0]));
         break;
       case 'clock':
-        value = { kind: 'i64', v: r.pick([0n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32()) << 20n]) };
+        value = {
+          kind: 'i64',
+          v: r.pick([0n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32()) << 20n]),
+        };
         break;
       case 'fromHash':
       case 'toHash':
-        value = { kind: 'i64', v: r.pick([0n, 1n, HASH_SPACE - 1n, HASH_SPACE, HASH_SPACE + 1n, -1n, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32())]) };
+        value = {
+          kind: 'i64',
+          v: r.pick([
+            0n,
+            1n,
+            HASH_SPACE - 1n,
+            HASH_SPACE,
+            HASH_SPACE + 1n,
+            -1n,
+            TS_SAFE_MAX + 1n,
+            (1n << 63n) - 1n,
+            -(1n << 63n),
+            BigInt(r.uint32()),
+          ]),
+        };
         break;
       case 'digests':
         value = { kind: 'list', elemType: TType.STRUCT, items: this.digests(tags) };
@@ -703,42 +945,73 @@ export class FrameGenerator {
   /** A key: usually a valid one from the pools, else empty or oversize. `write`: it may be stored. */
   private key(tags: string[], label: string, write: boolean): Buffer {
     const r = this.r;
-    const how = r.weighted([['pool', 55], ['fresh', write ? 0 : 10], ['boundary', 2], ['empty', 12], ['oversize', 5]] as const);
+    const how = r.weighted([
+      ['pool', 55],
+      ['fresh', write ? 0 : 10],
+      ['boundary', 2],
+      ['empty', 12],
+      ['oversize', 5],
+    ] as const);
     tags.push(`${label}:${how}`);
     switch (how) {
-      case 'pool': return r.pick(this.keyPool);
-      case 'fresh': return r.bytes(r.range(1, KEY_POOL_KEY_BYTES_MAX));
-      case 'boundary': return r.pick(this.boundaryKeys);
-      case 'empty': return Buffer.alloc(0);
-      case 'oversize': return this.pattern(r, r.pick([KEY_BYTES_MAX + 1, KEY_BYTES_MAX + r.range(2, 4096), 2 * KEY_BYTES_MAX, 4 * KEY_BYTES_MAX]));
+      case 'pool':
+        return r.pick(this.keyPool);
+      case 'fresh':
+        return r.bytes(r.range(1, KEY_POOL_KEY_BYTES_MAX));
+      case 'boundary':
+        return r.pick(this.boundaryKeys);
+      case 'empty':
+        return Buffer.alloc(0);
+      case 'oversize':
+        return this.pattern(r, r.pick([KEY_BYTES_MAX + 1, KEY_BYTES_MAX + r.range(2, 4096), 2 * KEY_BYTES_MAX, 4 * KEY_BYTES_MAX]));
     }
   }
 
   private value(tags: string[], allowLarge: boolean): Buffer {
     const r = this.r;
     const max = this.options.maxValueBytes;
-    const how = r.weighted([['small', 70], ['empty', 8], ['max', allowLarge ? 1 : 0], ['oversize', 3], ['past-frame', 0.05]] as const);
+    const how = r.weighted([
+      ['small', 70],
+      ['empty', 8],
+      ['max', allowLarge ? 1 : 0],
+      ['oversize', 3],
+      ['past-frame', 0.05],
+    ] as const);
     tags.push(`value:${how}`);
     switch (how) {
-      case 'small': return r.bytes(r.range(1, SMALL_BYTES_MAX));
-      case 'empty': return Buffer.alloc(0);
-      case 'max': return this.pattern(r, r.pick([max, max - 1, r.range(SMALL_BYTES_MAX + 1, max)]));
-      case 'oversize': return this.pattern(r, r.pick([max + 1, max + r.range(2, 64 * 1024), 2 * max]));
+      case 'small':
+        return r.bytes(r.range(1, SMALL_BYTES_MAX));
+      case 'empty':
+        return Buffer.alloc(0);
+      case 'max':
+        return this.pattern(r, r.pick([max, max - 1, r.range(SMALL_BYTES_MAX + 1, max)]));
+      case 'oversize':
+        return this.pattern(r, r.pick([max + 1, max + r.range(2, 64 * 1024), 2 * max]));
       // A whole frame bigger than the node's limit: refused on its length prefix alone.
-      case 'past-frame': return this.pattern(r, this.options.frameBytesMax + r.range(1, 1024));
+      case 'past-frame':
+        return this.pattern(r, this.options.frameBytesMax + r.range(1, 1024));
     }
   }
 
   private payload(tags: string[]): Buffer {
     const r = this.r;
-    const how = r.weighted([['small', 80], ['empty', 10], ['large', 3], ['near-frame-limit', 0.1]] as const);
+    const how = r.weighted([
+      ['small', 80],
+      ['empty', 10],
+      ['large', 3],
+      ['near-frame-limit', 0.1],
+    ] as const);
     tags.push(`payload:${how}`);
     switch (how) {
-      case 'small': return r.bytes(r.range(1, 256));
-      case 'empty': return Buffer.alloc(0);
-      case 'large': return this.pattern(r, r.range(4096, this.options.maxValueBytes));
+      case 'small':
+        return r.bytes(r.range(1, 256));
+      case 'empty':
+        return Buffer.alloc(0);
+      case 'large':
+        return this.pattern(r, r.range(4096, this.options.maxValueBytes));
       // Just fits: the reply is as large as a reply gets.
-      case 'near-frame-limit': return this.pattern(r, this.options.frameBytesMax - 64);
+      case 'near-frame-limit':
+        return this.pattern(r, this.options.frameBytesMax - 64);
     }
   }
 
@@ -760,13 +1033,23 @@ export class FrameGenerator {
       tags.push('secret:real');
       return Buffer.from(s, 'utf8');
     }
-    const how = r.weighted([['random', 4], ['empty', 3], ['near-miss', s !== undefined ? 3 : 0], ['bytes', 1], ['long', 0.5]] as const);
+    const how = r.weighted([
+      ['random', 4],
+      ['empty', 3],
+      ['near-miss', s !== undefined ? 3 : 0],
+      ['bytes', 1],
+      ['long', 0.5],
+    ] as const);
     tags.push(`secret:${how}`);
     switch (how) {
-      case 'random': return Buffer.from(r.bytes(r.range(1, 32)).toString('base64url'));
-      case 'empty': return Buffer.alloc(0);
-      case 'bytes': return r.bytes(r.range(1, 32));
-      case 'long': return this.pattern(r, r.range(1024, 64 * 1024));
+      case 'random':
+        return Buffer.from(r.bytes(r.range(1, 32)).toString('base64url'));
+      case 'empty':
+        return Buffer.alloc(0);
+      case 'bytes':
+        return r.bytes(r.range(1, 32));
+      case 'long':
+        return this.pattern(r, r.range(1024, 64 * 1024));
       case 'near-miss': {
         const real = Buffer.from(s!, 'utf8');
         const variant = r.int(3);
@@ -782,7 +1065,11 @@ export class FrameGenerator {
   /** Mutations for replicate. With the real secret, valid ones keep to old timestamps and pool keys. */
   private mutations(tags: string[], realSecret: boolean): WireValue[] {
     const r = this.r;
-    const n = r.weighted([[0, 1], [1, 4], [r.range(2, LIST_ITEMS_MAX), 3]] as const);
+    const n = r.weighted([
+      [0, 1],
+      [1, 4],
+      [r.range(2, LIST_ITEMS_MAX), 3],
+    ] as const);
     tags.push(n === 0 ? 'mutations:empty-list' : 'mutations:some');
     return Array.from({ length: n }, () => {
       const fs: WireField[] = [];
@@ -791,10 +1078,18 @@ export class FrameGenerator {
       if (!r.chance(0.05)) {
         const oversize = r.chance(0.03);
         tags.push(oversize ? 'mutation-value:oversize' : 'mutation-value:small');
-        fs.push(field(2, bin(oversize ? this.pattern(r, this.options.maxValueBytes + r.range(1, 1024)) : r.bytes(r.range(0, SMALL_BYTES_MAX)))));
+        fs.push(
+          field(2, bin(oversize ? this.pattern(r, this.options.maxValueBytes + r.range(1, 1024)) : r.bytes(r.range(0, SMALL_BYTES_MAX)))),
+        );
       } else tags.push('mutation-value:missing');
       const ts = r.weighted<bigint | null>([
-        [BigInt(r.range(0, TS_OLD_MAX)), 6], [0n, 1], [-1n, 1], [TS_SAFE_MAX + 1n, 1], [(1n << 63n) - 1n, 1], [-(1n << 63n), 1], [null, 1],
+        [BigInt(r.range(0, TS_OLD_MAX)), 6],
+        [0n, 1],
+        [-1n, 1],
+        [TS_SAFE_MAX + 1n, 1],
+        [(1n << 63n) - 1n, 1],
+        [-(1n << 63n), 1],
+        [null, 1],
       ]);
       if (ts !== null) fs.push(field(3, { kind: 'i64', v: ts }));
       tags.push(ts === null ? 'mutation-ts:missing' : ts < 0n || ts > TS_SAFE_MAX ? 'mutation-ts:bad' : 'mutation-ts:valid');
@@ -808,12 +1103,22 @@ export class FrameGenerator {
   /** Anti-entropy digests: mostly valid, some with a key or timestamp missing or bad; sometimes more than a sync takes. */
   private digests(tags: string[]): WireValue[] {
     const r = this.r;
-    const n = r.weighted([[0, 1], [1, 4], [r.range(2, LIST_ITEMS_MAX), 3], [SYNC_DIGESTS_MAX + 1, 1]] as const);
+    const n = r.weighted([
+      [0, 1],
+      [1, 4],
+      [r.range(2, LIST_ITEMS_MAX), 3],
+      [SYNC_DIGESTS_MAX + 1, 1],
+    ] as const);
     tags.push(n === 0 ? 'digests:empty-list' : n > SYNC_DIGESTS_MAX ? 'digests:too-many' : 'digests:some');
     return Array.from({ length: n }, () => {
       const fs: WireField[] = [];
       if (!r.chance(0.05)) fs.push(field(1, bin(n > SYNC_DIGESTS_MAX ? r.pick(this.keyPool) : this.key(tags, 'digest-key', false))));
-      const ts = r.weighted<bigint | null>([[BigInt(r.range(0, TS_OLD_MAX)), 8], [-1n, 1], [TS_SAFE_MAX + 1n, 1], [null, 1]]);
+      const ts = r.weighted<bigint | null>([
+        [BigInt(r.range(0, TS_OLD_MAX)), 8],
+        [-1n, 1],
+        [TS_SAFE_MAX + 1n, 1],
+        [null, 1],
+      ]);
       if (ts !== null) fs.push(field(2, { kind: 'i64', v: ts }));
       if (r.chance(0.8)) fs.push(field(3, { kind: 'bool', v: r.chance(0.2) }));
       if (r.chance(0.8)) fs.push(field(4, i32(r.uint32() | 0)));
@@ -841,24 +1146,43 @@ export class FrameGenerator {
     const leaf = depth <= 1;
     const childType = (): number => (leaf ? r.pick([TType.I32, TType.STRING, TType.BOOL]) : r.pick(SKIPPABLE));
     switch (type) {
-      case TType.BOOL: return { kind: 'bool', v: r.chance(0.5) };
-      case TType.BYTE: return { kind: 'i8', v: r.range(-128, 127) };
-      case TType.DOUBLE: return { kind: 'double', v: r.pick([0, -0, 1.5, NaN, Infinity, -Infinity, r.float() * 1e300]) };
-      case TType.I16: return { kind: 'i16', v: r.range(-32768, 32767) };
-      case TType.I32: return i32(r.uint32() | 0);
-      case TType.I64: return { kind: 'i64', v: BigInt.asIntN(64, (BigInt(r.uint32()) << 32n) | BigInt(r.uint32())) };
-      case TType.STRING: return bin(r.bytes(r.range(0, 32)));
+      case TType.BOOL:
+        return { kind: 'bool', v: r.chance(0.5) };
+      case TType.BYTE:
+        return { kind: 'i8', v: r.range(-128, 127) };
+      case TType.DOUBLE:
+        return { kind: 'double', v: r.pick([0, -0, 1.5, NaN, Infinity, -Infinity, r.float() * 1e300]) };
+      case TType.I16:
+        return { kind: 'i16', v: r.range(-32768, 32767) };
+      case TType.I32:
+        return i32(r.uint32() | 0);
+      case TType.I64:
+        return { kind: 'i64', v: BigInt.asIntN(64, (BigInt(r.uint32()) << 32n) | BigInt(r.uint32())) };
+      case TType.STRING:
+        return bin(r.bytes(r.range(0, 32)));
       case TType.STRUCT:
-        return { kind: 'struct', fields: leaf ? [] : Array.from({ length: r.range(0, 3) }, () => field(r.range(-5, 40), this.randomValue(childType(), depth - 1))) };
+        return {
+          kind: 'struct',
+          fields: leaf ? [] : Array.from({ length: r.range(0, 3) }, () => field(r.range(-5, 40), this.randomValue(childType(), depth - 1))),
+        };
       case TType.LIST:
       case TType.SET: {
         const e = childType();
-        return { kind: type === TType.LIST ? 'list' : 'set', elemType: e, items: Array.from({ length: r.range(0, 4) }, () => this.randomValue(e, depth - 1)) };
+        return {
+          kind: type === TType.LIST ? 'list' : 'set',
+          elemType: e,
+          items: Array.from({ length: r.range(0, 4) }, () => this.randomValue(e, depth - 1)),
+        };
       }
       case TType.MAP: {
         const k = childType();
         const v = childType();
-        return { kind: 'map', keyType: k, valueType: v, pairs: Array.from({ length: r.range(0, 3) }, () => [this.randomValue(k, depth - 1), this.randomValue(v, depth - 1)] as const) };
+        return {
+          kind: 'map',
+          keyType: k,
+          valueType: v,
+          pairs: Array.from({ length: r.range(0, 3) }, () => [this.randomValue(k, depth - 1), this.randomValue(v, depth - 1)] as const),
+        };
       }
       default:
         throw new Error(`not a skippable type: ${type}`);
@@ -943,12 +1267,26 @@ export class FrameGenerator {
     for (let tries = 0; tries < 4 && base.bytes.length > MUTATION_BASE_BYTES_MAX; tries++) base = this.callFrame(true);
     const payload = Buffer.from(base.bytes.subarray(FRAME_HEADER_BYTES));
     const how = r.weighted([
-      ['bit-flips', 30], ['byte-set', 15], ['i32-set', 10], ['truncate-payload', 12], ['truncate-frame', 8],
-      ['duplicate-frame', 8], ['duplicate-range', 7], ['splice', 5], ['prefix-off', 5],
+      ['bit-flips', 30],
+      ['byte-set', 15],
+      ['i32-set', 10],
+      ['truncate-payload', 12],
+      ['truncate-frame', 8],
+      ['duplicate-frame', 8],
+      ['duplicate-range', 7],
+      ['splice', 5],
+      ['prefix-off', 5],
     ] as const);
     const tags = ['category:mutation', `mutation:${how}`, ...base.tags.filter((t) => t.startsWith('method:'))];
     const out = (bytes: Buffer, framed: boolean, expect: Expect, seqid: number | null = null): FuzzFrame => ({
-      category: 'mutation', kind: `mutation/${how}`, tags: [...tags, `expect:${expect}`], method: base.method, seqid, bytes, framed, expect,
+      category: 'mutation',
+      kind: `mutation/${how}`,
+      tags: [...tags, `expect:${expect}`],
+      method: base.method,
+      seqid,
+      bytes,
+      framed,
+      expect,
     });
     switch (how) {
       case 'bit-flips': {
@@ -959,11 +1297,13 @@ export class FrameGenerator {
         return out(frame(payload), true, 'any');
       }
       case 'byte-set': {
-        for (let i = r.range(1, 4); i > 0 && payload.length > 0; i--) payload[r.int(payload.length)] = r.pick([0x00, 0xff, 0x7f, 0x80, 0x0b, 0x0c, 0x0f, 0x10]);
+        for (let i = r.range(1, 4); i > 0 && payload.length > 0; i--)
+          payload[r.int(payload.length)] = r.pick([0x00, 0xff, 0x7f, 0x80, 0x0b, 0x0c, 0x0f, 0x10]);
         return out(frame(payload), true, 'any');
       }
       case 'i32-set': {
-        if (payload.length >= 4) payload.writeUInt32BE(r.pick([0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0, 0x0001_0000, 0x0100_0000]), r.int(payload.length - 3));
+        if (payload.length >= 4)
+          payload.writeUInt32BE(r.pick([0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0, 0x0001_0000, 0x0100_0000]), r.int(payload.length - 3));
         return out(frame(payload), true, 'any');
       }
       case 'truncate-payload': {

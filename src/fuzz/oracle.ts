@@ -12,7 +12,16 @@ export const UNKNOWN_METHOD_TEXT = 'Unknown function';
 /** Result-struct field ids of the IDL's declared exceptions, per method. */
 const CLIENT_CALLS = new Set(['put', 'get', 'remove']);
 const INVALID_ID: Record<string, number> = {
-  put: 1, get: 1, remove: 1, ping: 1, replicate: 2, readLocal: 2, hello: 2, dump: 2, sync: 2, setClockOffset: 2,
+  put: 1,
+  get: 1,
+  remove: 1,
+  ping: 1,
+  replicate: 2,
+  readLocal: 2,
+  hello: 2,
+  dump: 2,
+  sync: 2,
+  setClockOffset: 2,
 };
 const UNAUTHORIZED_ID = 1;
 /** Unavailable and TimedOut: legitimate answers to a valid put/get/remove. */
@@ -41,7 +50,9 @@ export function judgeReply(frame: Pick<FuzzFrame, 'method' | 'expect' | 'echo'>,
     case 'unknown-method': {
       const text = reply.fields.get(1)?.bytes?.toString('utf8') ?? '';
       const type = reply.fields.get(2)?.i32;
-      return reply.type === MessageType.EXCEPTION && text.includes(UNKNOWN_METHOD_TEXT) && type === APPLICATION_EXCEPTION_UNKNOWN_METHOD ? null : wrong();
+      return reply.type === MessageType.EXCEPTION && text.includes(UNKNOWN_METHOD_TEXT) && type === APPLICATION_EXCEPTION_UNKNOWN_METHOD
+        ? null
+        : wrong();
     }
     case 'unauthorized':
       return reply.name === frame.method && only(UNAUTHORIZED_ID) ? null : wrong();
@@ -53,7 +64,8 @@ export function judgeReply(frame: Pick<FuzzFrame, 'method' | 'expect' | 'echo'>,
       if (ids.length === 0) return frame.method === 'replicate' ? null : wrong();
       if (ids.length !== 1) return wrong();
       if (ids[0] === SUCCESS_ID) {
-        if (frame.echo !== undefined && !reply.fields.get(SUCCESS_ID)?.bytes?.equals(frame.echo)) return 'ping answered with other bytes than it was sent';
+        if (frame.echo !== undefined && !reply.fields.get(SUCCESS_ID)?.bytes?.equals(frame.echo))
+          return 'ping answered with other bytes than it was sent';
         return null;
       }
       return CLIENT_CALLS.has(frame.method ?? '') && OPERATIONAL_IDS.includes(ids[0]!) ? null : wrong();

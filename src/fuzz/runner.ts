@@ -221,7 +221,8 @@ function fileTarget(path: string): Target {
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
-const hexOf = (b: Buffer, max = EXAMPLE_FRAME_BYTES_MAX): string => b.subarray(0, max).toString('hex') + (b.length > max ? `…(${b.length} bytes)` : '');
+const hexOf = (b: Buffer, max = EXAMPLE_FRAME_BYTES_MAX): string =>
+  b.subarray(0, max).toString('hex') + (b.length > max ? `…(${b.length} bytes)` : '');
 const bump = (rec: Record<string, number>, key: string, by = 1): void => {
   rec[key] = (rec[key] ?? 0) + by;
 };
@@ -264,12 +265,39 @@ export class FuzzRunner {
   constructor(private readonly options: FuzzRunOptions) {
     this.plan = new FuzzRandom((options.seed ^ PLAN_SEED_SALT) >>> 0);
     this.summary = {
-      frames: 0, connections: 0, crashes: 0, peak_rss_mb: null, legit_failures: 0, seed: options.seed, violations: 0,
-      target: '', seconds: 0, frames_generated: 0, frames_by_category: {}, frames_by_expect: {}, fuzz_connections: 0,
-      connect_errors: 0, closed_by_node: 0, sentinels_answered: 0, replies: 0, replies_by_kind: {}, baseline_rss_mb: {},
-      peak_rss_mb_by_node: {}, final_rss_mb: {}, idle_requested: options.idleConnections, idle_opened: 0, idle_held: 0,
-      idle_by_node: {}, idle_capped_by: null, idle_accepted_by_node: null, idle_released_by_node: null, legit_checks: 0,
-      crashed_nodes: [], crash_reports: [], legit_failure_examples: [], violation_examples: [],
+      frames: 0,
+      connections: 0,
+      crashes: 0,
+      peak_rss_mb: null,
+      legit_failures: 0,
+      seed: options.seed,
+      violations: 0,
+      target: '',
+      seconds: 0,
+      frames_generated: 0,
+      frames_by_category: {},
+      frames_by_expect: {},
+      fuzz_connections: 0,
+      connect_errors: 0,
+      closed_by_node: 0,
+      sentinels_answered: 0,
+      replies: 0,
+      replies_by_kind: {},
+      baseline_rss_mb: {},
+      peak_rss_mb_by_node: {},
+      final_rss_mb: {},
+      idle_requested: options.idleConnections,
+      idle_opened: 0,
+      idle_held: 0,
+      idle_by_node: {},
+      idle_capped_by: null,
+      idle_accepted_by_node: null,
+      idle_released_by_node: null,
+      legit_checks: 0,
+      crashed_nodes: [],
+      crash_reports: [],
+      legit_failure_examples: [],
+      violation_examples: [],
     };
   }
 
@@ -293,7 +321,9 @@ export class FuzzRunner {
         frameBytesMax: frameBytesMaxFor(t.maxValueBytes),
         ...(secret !== undefined ? { secret } : {}),
       });
-      this.status(`${t.description}: ${t.nodes.map((n) => `node ${n.id} at ${n.host}:${n.port}`).join(', ')}; internode calls ${secret ? 'sometimes carry the real secret' : 'never carry the secret'}`);
+      this.status(
+        `${t.description}: ${t.nodes.map((n) => `node ${n.id} at ${n.host}:${n.port}`).join(', ')}; internode calls ${secret ? 'sometimes carry the real secret' : 'never carry the secret'}`,
+      );
       this.legitClients = t.nodes.map((n) => new KvClient([n], { timeoutMs: LEGIT_TIMEOUT_MS, valueBytesMax: t.maxValueBytes }));
       for (const n of t.nodes) {
         const mb = rssMb(t.pid(n.id));
@@ -309,8 +339,10 @@ export class FuzzRunner {
         batch++;
         await this.fuzzBatch(Math.min(FRAMES_PER_BATCH, this.options.frames - this.summary.frames));
         await this.checks(`batch-${batch}`);
-        this.status(`batch ${batch}: ${this.summary.frames}/${this.options.frames} frames sent on ${this.summary.fuzz_connections} connections; ` +
-          `peak RSS ${this.summary.peak_rss_mb ?? 'n/a'} MB; crashes ${this.summary.crashes}; legit failures ${this.summary.legit_failures}; violations ${this.summary.violations}`);
+        this.status(
+          `batch ${batch}: ${this.summary.frames}/${this.options.frames} frames sent on ${this.summary.fuzz_connections} connections; ` +
+            `peak RSS ${this.summary.peak_rss_mb ?? 'n/a'} MB; crashes ${this.summary.crashes}; legit failures ${this.summary.legit_failures}; violations ${this.summary.violations}`,
+        );
       }
       if (!this.stopped() && this.options.idleConnections > 0) await this.idlePhase();
       if (!this.stopped()) await this.checks('final');
@@ -367,7 +399,12 @@ export class FuzzRunner {
       mode: p.mode,
       clean: p.clean,
       frames: p.frames.map(({ frame: f, index }) => ({
-        index, kind: f.kind, expect: f.expect, tags: f.tags, bytes: f.bytes.length, hex: f.bytes.subarray(0, CRASH_FRAME_HEX_BYTES_MAX).toString('hex'),
+        index,
+        kind: f.kind,
+        expect: f.expect,
+        tags: f.tags,
+        bytes: f.bytes.length,
+        hex: f.bytes.subarray(0, CRASH_FRAME_HEX_BYTES_MAX).toString('hex'),
       })),
     }));
     try {
@@ -381,32 +418,36 @@ export class FuzzRunner {
 
   /** A legitimate client's put and get at QUORUM through every node, and a fresh connection's ping. */
   private async legitCheck(round: string): Promise<void> {
-    await Promise.all(this.target.nodes.map(async (n, i) => {
-      const key = `fuzz-legit/${this.options.seed}/${round}/${n.id}`;
-      const value = `value of ${key}`;
-      const fail = (what: string): void => {
-        this.summary.legit_failures++;
-        if (this.summary.legit_failure_examples.length < EXAMPLES_MAX) this.summary.legit_failure_examples.push(`${round} node ${n.id}: ${what}`);
-      };
-      this.summary.legit_checks++;
-      try {
-        const client = this.legitClients[i]!;
-        await client.put(key, value, 'QUORUM');
-        const got = await client.get(key, 'QUORUM');
-        if (!got.found || got.value.toString() !== value) fail(`get returned ${got.found ? JSON.stringify(got.value.toString()) : 'not found'}`);
-      } catch (err) {
-        fail(`put/get: ${(err as Error).message}`);
-      }
-      const fresh = new KvClient([n], { timeoutMs: LEGIT_TIMEOUT_MS });
-      try {
-        const echo = await fresh.ping('legit');
-        if (echo.toString() !== 'legit') fail('ping echoed other bytes');
-      } catch (err) {
-        fail(`ping on a new connection: ${(err as Error).message}`);
-      } finally {
-        fresh.close();
-      }
-    }));
+    await Promise.all(
+      this.target.nodes.map(async (n, i) => {
+        const key = `fuzz-legit/${this.options.seed}/${round}/${n.id}`;
+        const value = `value of ${key}`;
+        const fail = (what: string): void => {
+          this.summary.legit_failures++;
+          if (this.summary.legit_failure_examples.length < EXAMPLES_MAX)
+            this.summary.legit_failure_examples.push(`${round} node ${n.id}: ${what}`);
+        };
+        this.summary.legit_checks++;
+        try {
+          const client = this.legitClients[i]!;
+          await client.put(key, value, 'QUORUM');
+          const got = await client.get(key, 'QUORUM');
+          if (!got.found || got.value.toString() !== value)
+            fail(`get returned ${got.found ? JSON.stringify(got.value.toString()) : 'not found'}`);
+        } catch (err) {
+          fail(`put/get: ${(err as Error).message}`);
+        }
+        const fresh = new KvClient([n], { timeoutMs: LEGIT_TIMEOUT_MS });
+        try {
+          const echo = await fresh.ping('legit');
+          if (echo.toString() !== 'legit') fail('ping echoed other bytes');
+        } catch (err) {
+          fail(`ping on a new connection: ${(err as Error).message}`);
+        } finally {
+          fresh.close();
+        }
+      }),
+    );
   }
 
   // ---- fuzz connections -----------------------------------------------------
@@ -474,7 +515,11 @@ export class FuzzRunner {
   /** Whole, one write per frame, or cut at random points (inside length prefixes too). */
   private split(parts: Buffer[]): Buffer[] {
     const p = this.plan;
-    const how = p.weighted([['whole', 5], ['per-frame', 3], ['random', 2]] as const);
+    const how = p.weighted([
+      ['whole', 5],
+      ['per-frame', 3],
+      ['random', 2],
+    ] as const);
     if (how === 'per-frame') return parts;
     const all = Buffer.concat(parts);
     if (how === 'whole' || all.length < 2) return [all];
@@ -513,7 +558,10 @@ export class FuzzRunner {
     }
     const answered = new Set<number>();
     const describeFrame = (nf: NumberedFrame): Pick<Violation, 'frame' | 'expect' | 'hex' | 'index'> => ({
-      frame: `${nf.frame.kind} [${nf.frame.tags.join(' ')}]`, expect: nf.frame.expect, hex: hexOf(nf.frame.bytes), index: nf.index,
+      frame: `${nf.frame.kind} [${nf.frame.tags.join(' ')}]`,
+      expect: nf.frame.expect,
+      hex: hexOf(nf.frame.bytes),
+      index: nf.index,
     });
 
     return new Promise<void>((resolve) => {
@@ -528,8 +576,14 @@ export class FuzzRunner {
       let timer: NodeJS.Timeout | null = null;
 
       const expectedReplies = (): NumberedFrame[] =>
-        plan.frames.filter((nf) => nf.frame.seqid !== null && bySeqid.get(nf.frame.seqid) === nf && !answered.has(nf.index) &&
-          nf.frame.expect !== 'any' && nf.frame.expect !== 'close');
+        plan.frames.filter(
+          (nf) =>
+            nf.frame.seqid !== null &&
+            bySeqid.get(nf.frame.seqid) === nf &&
+            !answered.has(nf.index) &&
+            nf.frame.expect !== 'any' &&
+            nf.frame.expect !== 'close',
+        );
 
       const finish = (): void => {
         if (finished) return;
@@ -566,7 +620,10 @@ export class FuzzRunner {
 
       const onReply = (m: DecodedMessage): void => {
         s.replies++;
-        bump(s.replies_by_kind, m.type === MessageType.EXCEPTION ? 'exception' : m.fields.has(0) || m.fields.size === 0 ? 'result' : 'declared-error');
+        bump(
+          s.replies_by_kind,
+          m.type === MessageType.EXCEPTION ? 'exception' : m.fields.has(0) || m.fields.size === 0 ? 'result' : 'declared-error',
+        );
         if (m.seqid === SENTINEL_SEQID && m.name === 'ping' && plan.sentinelPayload !== null) {
           const echo = m.fields.get(0)?.bytes;
           if (echo?.equals(plan.sentinelPayload)) {
@@ -574,7 +631,8 @@ export class FuzzRunner {
             s.sentinels_answered++;
             // Everything before the sentinel was read; answers to slow calls (a put at ALL) may still come.
             deadline(REPLY_WAIT_MS, () => {
-              for (const nf of expectedReplies()) this.violation({ what: `no answer within ${REPLY_WAIT_MS} ms although the node read the frame`, ...describeFrame(nf) });
+              for (const nf of expectedReplies())
+                this.violation({ what: `no answer within ${REPLY_WAIT_MS} ms although the node read the frame`, ...describeFrame(nf) });
               endOurSide();
             });
             maybeDone();
@@ -603,12 +661,18 @@ export class FuzzRunner {
         if (plan.mode === 'half-close') endOurSide();
         else if (plan.mode === 'await-close') {
           deadline(CLOSE_WAIT_MS, () => {
-            this.violation({ what: `node ${plan.node.id} did not close the connection within ${CLOSE_WAIT_MS} ms of a frame it must refuse`, ...describeFrame(plan.frames[plan.frames.length - 1]!) });
+            this.violation({
+              what: `node ${plan.node.id} did not close the connection within ${CLOSE_WAIT_MS} ms of a frame it must refuse`,
+              ...describeFrame(plan.frames[plan.frames.length - 1]!),
+            });
             finish();
           });
         } else {
           deadline(REPLY_WAIT_MS, () => {
-            this.violation({ what: `neither the sentinel's answer nor a close within ${REPLY_WAIT_MS} ms`, ...describeFrame(plan.frames[plan.frames.length - 1]!) });
+            this.violation({
+              what: `neither the sentinel's answer nor a close within ${REPLY_WAIT_MS} ms`,
+              ...describeFrame(plan.frames[plan.frames.length - 1]!),
+            });
             finish();
           });
         }
@@ -633,8 +697,13 @@ export class FuzzRunner {
           // A close is the right answer to a frame the node must refuse, and allowed after one with unknown effect;
           // on a connection of well-formed calls it is not.
           const excuse = plan.frames.some((nf) => nf.frame.expect === 'close' || nf.frame.expect === 'any');
-          if (!excuse) this.violation({ what: `node ${plan.node.id} closed a connection that carried only well-formed calls`, ...describeFrame(plan.frames[plan.frames.length - 1]!) });
-          if (splitter.bufferedBytes > 0) this.violation({ what: `node ${plan.node.id} closed in the middle of a reply (${splitter.bufferedBytes} bytes of a frame)` });
+          if (!excuse)
+            this.violation({
+              what: `node ${plan.node.id} closed a connection that carried only well-formed calls`,
+              ...describeFrame(plan.frames[plan.frames.length - 1]!),
+            });
+          if (splitter.bufferedBytes > 0)
+            this.violation({ what: `node ${plan.node.id} closed in the middle of a reply (${splitter.bufferedBytes} bytes of a frame)` });
         }
         finish();
       };
@@ -660,10 +729,16 @@ export class FuzzRunner {
     for (const n of t.nodes) {
       if (left === 0) break;
       const fdLimit = openFilesLimit(t.pid(n.id) ?? -1);
-      const cap = Math.min(CONNECTIONS_MAX - NODE_CONNECTIONS_HEADROOM, fdLimit === undefined ? Infinity : Math.max(0, fdLimit - NODE_FD_RESERVE));
+      const cap = Math.min(
+        CONNECTIONS_MAX - NODE_CONNECTIONS_HEADROOM,
+        fdLimit === undefined ? Infinity : Math.max(0, fdLimit - NODE_FD_RESERVE),
+      );
       perNode[n.id] = Math.min(left, cap);
       left -= perNode[n.id]!;
-      if (left > 0) capped.push(`node ${n.id}'s ${fdLimit !== undefined && fdLimit - NODE_FD_RESERVE < CONNECTIONS_MAX - NODE_CONNECTIONS_HEADROOM ? `open-file limit (${fdLimit})` : `connection limit (${CONNECTIONS_MAX})`}`);
+      if (left > 0)
+        capped.push(
+          `node ${n.id}'s ${fdLimit !== undefined && fdLimit - NODE_FD_RESERVE < CONNECTIONS_MAX - NODE_CONNECTIONS_HEADROOM ? `open-file limit (${fdLimit})` : `connection limit (${CONNECTIONS_MAX})`}`,
+        );
     }
     this.summary.idle_capped_by = capped.length > 0 ? capped.join('; ') : null;
     return perNode;
@@ -700,8 +775,12 @@ export class FuzzRunner {
     const before = await Promise.all(admins.map((a) => this.connectionsOpen(a)));
     try {
       const jobs = t.nodes.flatMap((n) => Array.from({ length: perNode[n.id]! }, () => n));
-      this.status(`idle phase: opening ${jobs.length} idle connections (${perNode.map((k, id) => `node ${id}: ${k}`).filter((_, id) => perNode[id]! > 0).join(', ')})` +
-        (s.idle_capped_by ? `; capped by ${s.idle_capped_by}` : ''));
+      this.status(
+        `idle phase: opening ${jobs.length} idle connections (${perNode
+          .map((k, id) => `node ${id}: ${k}`)
+          .filter((_, id) => perNode[id]! > 0)
+          .join(', ')})` + (s.idle_capped_by ? `; capped by ${s.idle_capped_by}` : ''),
+      );
       let next = 0;
       const opener = async (): Promise<void> => {
         while (next < jobs.length) {
@@ -732,8 +811,16 @@ export class FuzzRunner {
       s.idle_opened = sockets.length;
 
       // Has each node accepted its share (not just left it in the listen backlog)?
-      const accepted = await Promise.all(admins.map((a, id) => (a === null || before[id] === null ? Promise.resolve(null)
-        : this.pollUntil(async () => ((await this.connectionsOpen(a)) ?? -1) >= before[id]! + (s.idle_by_node[id] ?? 0), IDLE_SETTLE_WAIT_MS))));
+      const accepted = await Promise.all(
+        admins.map((a, id) =>
+          a === null || before[id] === null
+            ? Promise.resolve(null)
+            : this.pollUntil(
+                async () => ((await this.connectionsOpen(a)) ?? -1) >= before[id]! + (s.idle_by_node[id] ?? 0),
+                IDLE_SETTLE_WAIT_MS,
+              ),
+        ),
+      );
       const known = accepted.filter((x): x is boolean => x !== null);
       s.idle_accepted_by_node = known.length === 0 ? null : known.every(Boolean);
       if (s.idle_accepted_by_node === false) this.violation({ what: 'a node did not accept all idle connections in time' });
@@ -742,17 +829,30 @@ export class FuzzRunner {
       await this.checkAlive();
       if (this.dead.size === 0) await this.legitCheck('idle');
       s.idle_held = sockets.length - closedByNode;
-      this.status(`idle phase: ${s.idle_opened} opened, ${s.idle_held} still open during the legitimate client's check; peak RSS ${s.peak_rss_mb ?? 'n/a'} MB`);
+      this.status(
+        `idle phase: ${s.idle_opened} opened, ${s.idle_held} still open during the legitimate client's check; peak RSS ${s.peak_rss_mb ?? 'n/a'} MB`,
+      );
     } finally {
       for (const so of sockets) so.destroy();
     }
     // And does each node let them go?
-    const released = await Promise.all(admins.map((a, id) => (a === null || before[id] === null ? Promise.resolve(null)
-      : this.pollUntil(async () => ((await this.connectionsOpen(a)) ?? Infinity) <= before[id]! + IDLE_RELEASE_SLACK, IDLE_SETTLE_WAIT_MS))));
+    const released = await Promise.all(
+      admins.map((a, id) =>
+        a === null || before[id] === null
+          ? Promise.resolve(null)
+          : this.pollUntil(
+              async () => ((await this.connectionsOpen(a)) ?? Infinity) <= before[id]! + IDLE_RELEASE_SLACK,
+              IDLE_SETTLE_WAIT_MS,
+            ),
+      ),
+    );
     for (const a of admins) a?.close();
     const known = released.filter((x): x is boolean => x !== null);
     s.idle_released_by_node = known.length === 0 ? null : known.every(Boolean);
-    if (s.idle_released_by_node === false) this.violation({ what: `a node still counted ${IDLE_RELEASE_SLACK}+ more open connections than before, ${IDLE_SETTLE_WAIT_MS} ms after the idle ones closed` });
+    if (s.idle_released_by_node === false)
+      this.violation({
+        what: `a node still counted ${IDLE_RELEASE_SLACK}+ more open connections than before, ${IDLE_SETTLE_WAIT_MS} ms after the idle ones closed`,
+      });
   }
 }
 

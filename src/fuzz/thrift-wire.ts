@@ -123,7 +123,10 @@ export class ThriftWriter {
   /** A message header: strict (version word) or the old unversioned form. */
   messageBegin(name: string | Buffer, type: number, seqid: number, strict = true): this {
     const nameBytes = typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
-    if (strict) return this.i32(VERSION_1 | type).binary(nameBytes).i32(seqid);
+    if (strict)
+      return this.i32(VERSION_1 | type)
+        .binary(nameBytes)
+        .i32(seqid);
     return this.binary(nameBytes).i8(type).i32(seqid);
   }
 

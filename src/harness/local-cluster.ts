@@ -114,7 +114,12 @@ export class LocalCluster {
     const layout = {
       replicationFactor: options.replicationFactor ?? Math.min(3, tokens.length),
       secret: randomBytes(18).toString('base64url'),
-      nodes: tokens.map((token, id) => ({ id, host: '127.0.0.1', port: ports[id], tokenHex: Buffer.from(token, 'latin1').toString('hex') })),
+      nodes: tokens.map((token, id) => ({
+        id,
+        host: '127.0.0.1',
+        port: ports[id],
+        tokenHex: Buffer.from(token, 'latin1').toString('hex'),
+      })),
       settings: options.settings ?? {},
     };
     writeFileSync(file, JSON.stringify(layout, null, 2), { mode: 0o600 });
@@ -164,7 +169,19 @@ export class LocalCluster {
     const fd = openSync(this.logFile(id), 'a');
     const child = spawn(
       process.execPath,
-      [...NODE_V8_FLAGS, ...this.execArgv, NODE_MAIN, '--cluster', this.clusterFile, '--id', String(id), '--data', this.dir, ...this.nodeArgs(id), ...extraArgs],
+      [
+        ...NODE_V8_FLAGS,
+        ...this.execArgv,
+        NODE_MAIN,
+        '--cluster',
+        this.clusterFile,
+        '--id',
+        String(id),
+        '--data',
+        this.dir,
+        ...this.nodeArgs(id),
+        ...extraArgs,
+      ],
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
@@ -205,13 +222,17 @@ export class LocalCluster {
   /** Waits until every running node sees exactly the other running nodes as up. */
   async waitAllSeeEachOther(timeoutMs = 20_000): Promise<void> {
     const running = this.config.nodes.map((n) => n.id).filter((id) => this.isRunning(id));
-    await waitFor('the nodes to see each other', async () => {
-      for (const id of running) {
-        const down = await this.downPeers(id);
-        if (down.some((d) => running.includes(d))) return false;
-      }
-      return true;
-    }, timeoutMs);
+    await waitFor(
+      'the nodes to see each other',
+      async () => {
+        for (const id of running) {
+          const down = await this.downPeers(id);
+          if (down.some((d) => running.includes(d))) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   /** Sends a signal to node `id` (only to the process this harness started). */
@@ -249,12 +270,14 @@ export class LocalCluster {
   /** Stops every node: SIGTERM, then SIGKILL for any still alive after a while. */
   async stop(): Promise<void> {
     const ids = [...this.children.keys()].filter((id) => this.isRunning(id));
-    await Promise.all(ids.map(async (id) => {
-      const stopped = this.stopNode(id, 'SIGTERM');
-      const timer = setTimeout(() => this.signal(id, 'SIGKILL'), 10_000);
-      await stopped;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      ids.map(async (id) => {
+        const stopped = this.stopNode(id, 'SIGTERM');
+        const timer = setTimeout(() => this.signal(id, 'SIGKILL'), 10_000);
+        await stopped;
+        clearTimeout(timer);
+      }),
+    );
   }
 
   /** Stops every node and deletes the data directory. */

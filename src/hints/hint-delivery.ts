@@ -55,9 +55,18 @@ export class HintDelivery {
     const cutoff = this.nowMs() - this.windowMs;
     const expired = hints.filter((h) => h.createdMs < cutoff);
     const live = hints.filter((h) => h.createdMs >= cutoff);
-    if (expired.length > 0) await this.store.remove(target, expired.map((h) => h.id), false);
+    if (expired.length > 0)
+      await this.store.remove(
+        target,
+        expired.map((h) => h.id),
+        false,
+      );
     if (live.length === 0) return;
     await replica.apply(live);
-    await this.store.remove(target, live.map((h) => h.id), true);
+    await this.store.remove(
+      target,
+      live.map((h) => h.id),
+      true,
+    );
   }
 }

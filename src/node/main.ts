@@ -7,8 +7,7 @@ import { ConfigError, loadClusterFile } from '../config/cluster';
 import { consoleLogger } from './log';
 import { CLOCK_OFFSET_MS_MAX, KvNode } from './node';
 
-const USAGE =
-  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--peer ID=HOST:PORT ...]';
+const USAGE = 'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--peer ID=HOST:PORT ...]';
 
 function parseArgs(argv: string[]): { args: Record<string, string>; peers: Map<number, { host: string; port: number }> } {
   const args: Record<string, string> = {};
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const message = err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err);
+  const message = err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err));
   process.stderr.write(`node failed to start: ${message}\n`);
   process.exit(1);
 });

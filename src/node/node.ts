@@ -63,7 +63,9 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   }
   if (version !== SCHEMA_VERSION) {
     await db.close();
-    throw new ConfigError(`${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`);
+    throw new ConfigError(
+      `${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`,
+    );
   }
 }
 
@@ -119,7 +121,11 @@ export class KvNode {
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
     const peers = config.nodes.filter((n) => n.id !== id);
-    this.detector = new FailureDetector(id, peers.map((n) => n.id), s.failureTimeoutMs);
+    this.detector = new FailureDetector(
+      id,
+      peers.map((n) => n.id),
+      s.failureTimeoutMs,
+    );
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
     for (const peer of peers) {
       const at = options.peerEndpoints?.get(peer.id) ?? peer;
@@ -146,13 +152,8 @@ export class KvNode {
       marked: store,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000);
-    this.antiEntropy = new AntiEntropy(
-      id,
-      ring,
-      store,
-      new Map(this.remotes.map((r) => [r.id, r])),
-      isUp,
-      (items) => this.applyReplicated(items),
+    this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
+      this.applyReplicated(items),
     );
     const self = config.nodes[id]!;
     this.server = new RpcServer(new ProcessorClass(new Handler(this)), {
@@ -180,7 +181,9 @@ export class KvNode {
     // After listening: purging compacts the log first, which may take a while
     // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
     void node.purgeOldTombstones();
-    node.log(`node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port} (log replayed and listening ${Date.now() - startedMs} ms after start)`);
+    node.log(
+      `node ${id} serving ${store.size} keys on ${config.nodes[id]!.host}:${config.nodes[id]!.port} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
+    );
     return node;
   }
 
@@ -207,7 +210,10 @@ export class KvNode {
       for (let i = 0; i < items.length; i += HINT_REPLAY_BATCH_MAX) await this.hints.add(target, items.slice(i, i + HINT_REPLAY_BATCH_MAX));
       this.counters.rehintedAtStart += items.length;
     }
-    if (this.counters.rehintedAtStart > 0) this.log(`node ${this.id} hinted ${this.counters.rehintedAtStart} versions again: writes it coordinated that may not have reached every replica before it stopped`);
+    if (this.counters.rehintedAtStart > 0)
+      this.log(
+        `node ${this.id} hinted ${this.counters.rehintedAtStart} versions again: writes it coordinated that may not have reached every replica before it stopped`,
+      );
   }
 
   private startBackgroundWork(): void {
@@ -230,12 +236,15 @@ export class KvNode {
    * started has hints to take in first.
    */
   private everyFromRandomPhase(intervalMs: number, work: () => void): void {
-    const first = setTimeout(() => {
-      work();
-      const t = setInterval(work, intervalMs);
-      t.unref();
-      this.timers.push(t);
-    }, intervalMs * (1 + Math.random()));
+    const first = setTimeout(
+      () => {
+        work();
+        const t = setInterval(work, intervalMs);
+        t.unref();
+        this.timers.push(t);
+      },
+      intervalMs * (1 + Math.random()),
+    );
     first.unref();
     this.timers.push(first);
   }
@@ -245,11 +254,13 @@ export class KvNode {
     if (this.stopping) return;
     const timeout = this.config.settings.failureTimeoutMs;
     for (const [peer, conn] of this.connections) {
-      conn.call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout).then(
-        (theirClock) => this.heardFrom(peer, Number(theirClock)),
-        // Refused or lost: down now. A timeout is silence, which expire() handles.
-        (err) => isKvError(err, 'ConnectionError') && this.markLost(peer),
-      );
+      conn
+        .call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout)
+        .then(
+          (theirClock) => this.heardFrom(peer, Number(theirClock)),
+          // Refused or lost: down now. A timeout is silence, which expire() handles.
+          (err) => isKvError(err, 'ConnectionError') && this.markLost(peer),
+        );
     }
     for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');
     this.delivery.kickAll();
@@ -327,9 +338,7 @@ export class KvNode {
     return new types.NodeDump({
       id: this.id,
       entries: page.map(toMutation),
-      hints: [...this.hints.countsByTarget()]
-        .filter(([, n]) => n > 0)
-        .map(([target, count]) => new types.HintCount({ target, count })),
+      hints: [...this.hints.countsByTarget()].filter(([, n]) => n > 0).map(([target, count]) => new types.HintCount({ target, count })),
       counters: counters as never,
       downPeers: this.detector.downPeers(),
       more,

@@ -21,7 +21,10 @@ export class Ring {
   /** Nodes sorted by token. */
   private readonly sorted: readonly RingNode[];
 
-  constructor(nodes: readonly RingNode[], readonly replicationFactor: number) {
+  constructor(
+    nodes: readonly RingNode[],
+    readonly replicationFactor: number,
+  ) {
     assert(nodes.length > 0, 'a ring needs at least one node');
     assert(
       replicationFactor >= 1 && replicationFactor <= nodes.length,

@@ -87,10 +87,13 @@ export class RpcConnection {
 
   private withTimeout<T>(p: Promise<T>, ms: number, doing: string, onTimeout?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        onTimeout?.();
-        reject(new KvError('TimedOut', `no answer from ${this.address} within ${Math.max(0, Math.round(ms))} ms (${doing} it)`));
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          onTimeout?.();
+          reject(new KvError('TimedOut', `no answer from ${this.address} within ${Math.max(0, Math.round(ms))} ms (${doing} it)`));
+        },
+        Math.max(0, ms),
+      );
       p.then(
         (v) => {
           clearTimeout(timer);

@@ -85,26 +85,28 @@ export class BatchQueue<T> {
       const items = batch.flatMap((w) => w.items);
       this.stats.calls++;
       this.stats.items += items.length;
-      this.send(items).then(
-        (results) => {
-          if (results && results.length !== items.length) {
-            // A peer that answers for other keys than it was asked is failing, like one that does not answer.
-            const err = new KvError('Internal', `the peer answered ${results.length} results for ${items.length} ${this.what}`);
-            for (const w of batch) w.reject(err);
-            return;
-          }
-          let at = 0;
-          for (const w of batch) {
-            if (!results) w.resolve(undefined);
-            else w.resolve(w.one ? results[at] : results.slice(at, at + w.items.length));
-            at += w.items.length;
-          }
-        },
-        (err) => batch.forEach((w) => w.reject(err)),
-      ).finally(() => {
-        this.inFlight--;
-        if (this.waiting.length > 0) this.schedule();
-      });
+      this.send(items)
+        .then(
+          (results) => {
+            if (results && results.length !== items.length) {
+              // A peer that answers for other keys than it was asked is failing, like one that does not answer.
+              const err = new KvError('Internal', `the peer answered ${results.length} results for ${items.length} ${this.what}`);
+              for (const w of batch) w.reject(err);
+              return;
+            }
+            let at = 0;
+            for (const w of batch) {
+              if (!results) w.resolve(undefined);
+              else w.resolve(w.one ? results[at] : results.slice(at, at + w.items.length));
+              at += w.items.length;
+            }
+          },
+          (err) => batch.forEach((w) => w.reject(err)),
+        )
+        .finally(() => {
+          this.inFlight--;
+          if (this.waiting.length > 0) this.schedule();
+        });
     }
   }
 
@@ -155,7 +157,14 @@ export class RemoteReplica implements Replica, SyncPeer {
     );
     this.reads = new BatchQueue('reads', (keys) =>
       connection
-        .call((c) => c.readLocal(secret, keys.map((k) => Buffer.from(k, 'latin1'))), timeoutMs)
+        .call(
+          (c) =>
+            c.readLocal(
+              secret,
+              keys.map((k) => Buffer.from(k, 'latin1')),
+            ),
+          timeoutMs,
+        )
         .then((rows) => rows.map(fromLocalRead), rethrow),
     );
   }

@@ -193,7 +193,10 @@ export class Memtable implements ArenaOwner {
    * says where; only keys sharing one hash can take the answer past `max`.
    */
   keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number } {
-    assert(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= HASH_SPACE, 'a hash range is a non-empty part of [0, 2^32)');
+    assert(
+      Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= HASH_SPACE,
+      'a hash range is a non-empty part of [0, 2^32)',
+    );
     const slots = this.slotsInHashRange(from, to, max);
     slots.sort((x, y) => this.hashes[x]! - this.hashes[y]!);
     let end = to;
@@ -315,7 +318,8 @@ export class Memtable implements ArenaOwner {
   tombstonesBefore(cutoffTs: number): Array<{ key: string; seq: number }> {
     const out: Array<{ key: string; seq: number }> = [];
     for (let i = 0; i < this.high; i++) {
-      if (this.deleted[i] === 1 && this.ts[i]! < cutoffTs && this.locs[i] !== FREE) out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
+      if (this.deleted[i] === 1 && this.ts[i]! < cutoffTs && this.locs[i] !== FREE)
+        out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
     }
     return out;
   }
@@ -359,7 +363,7 @@ export class Memtable implements ArenaOwner {
 
   /** Adds a slot to the index, doubling the index first if it would be too full. */
   private insert(slot: number): void {
-    if ((this.count + 1) > MEMTABLE_LOAD_MAX * this.index.length) {
+    if (this.count + 1 > MEMTABLE_LOAD_MAX * this.index.length) {
       const old = this.index;
       const oldMask = old.length - 1;
       this.index = new Int32Array(old.length * 2);

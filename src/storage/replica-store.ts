@@ -168,7 +168,10 @@ export async function replayChunk(db: Sqlite, beforeSeq: number, small = false):
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
        SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
          FROM (SELECT * FROM next ORDER BY seq DESC LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
-  const [r] = await db.all<{ rows: string; keyBlobs: Buffer | null; blobs: Buffer | null; lowestSeq: number | null }>(sql, small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS]);
+  const [r] = await db.all<{ rows: string; keyBlobs: Buffer | null; blobs: Buffer | null; lowestSeq: number | null }>(
+    sql,
+    small ? [beforeSeq, REPLAY_CHUNK_ROWS] : [beforeSeq, REPLAY_CHUNK_ROWS, REPLAY_CHUNK_CHARS],
+  );
   assert(r !== undefined, 'an aggregate query returns one row');
   const rows = placeBlobKeys(JSON.parse(r.rows) as ReplayJsonRow[], r.keyBlobs ?? NO_BYTES);
   return { rows, blobs: r.blobs ?? NO_BYTES, lowestSeq: r.lowestSeq ?? beforeSeq };
@@ -304,7 +307,7 @@ export class ReplicaStore {
         store.replay(row, chunk.blobs, at);
         if (typeof row[2] === 'number') at += row[2];
       }
-      assert(at === chunk.blobs.length, 'every byte of a chunk\'s BLOB values belongs to one of its rows');
+      assert(at === chunk.blobs.length, "every byte of a chunk's BLOB values belongs to one of its rows");
       chunk = await next;
     }
     // Never number a row at or below a stored settle pointer, even if the rows
@@ -542,7 +545,10 @@ export class ReplicaStore {
     const keys = new Set<string>();
     let after = this.settledAtOpen;
     for (;;) {
-      const rows = await this.db.all<{ seq: number; key: string | Buffer }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [after, UNSETTLED_CHUNK_ROWS]);
+      const rows = await this.db.all<{ seq: number; key: string | Buffer }>('SELECT seq, key FROM log WHERE seq > ? ORDER BY seq LIMIT ?', [
+        after,
+        UNSETTLED_CHUNK_ROWS,
+      ]);
       for (const r of rows) keys.add(typeof r.key === 'string' ? r.key : r.key.toString('latin1'));
       if (rows.length < UNSETTLED_CHUNK_ROWS) return [...keys];
       after = rows[rows.length - 1]!.seq;

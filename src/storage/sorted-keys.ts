@@ -36,7 +36,10 @@ export class SortedKeys {
     let total = 0;
     for (const loc of locs) total += source.keyLength(loc);
     const job = new SortJob(source, locs, total, stringsMax);
-    assert(job.run(() => true), 'a sort allowed to run to the end ends');
+    assert(
+      job.run(() => true),
+      'a sort allowed to run to the end ends',
+    );
     return job.result();
   }
 
@@ -167,7 +170,16 @@ export class SortJob {
     const first = locs[from]!;
     // The usual case, checked first: the group splits at its next byte.
     const splitsHere = source.keyByte(first, depth) !== source.keyByte(locs[to - 1]!, depth);
-    return { from, to, depth, phase: splitsHere ? 'count' : 'shortest', i: from, shared: Infinity, starts: new Int32Array(258), next: null };
+    return {
+      from,
+      to,
+      depth,
+      phase: splitsHere ? 'count' : 'shortest',
+      i: from,
+      shared: Infinity,
+      starts: new Int32Array(258),
+      next: null,
+    };
   }
 
   /**

@@ -65,9 +65,7 @@ export class Sqlite {
   }
 
   run(sql: string, params: SqlValue[] = []): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())),
-    );
+    return new Promise((resolve, reject) => this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())));
   }
 
   /** Runs one statement; resolves with the number of rows it changed. */

@@ -35,10 +35,14 @@ test('versions held by one replica only reach the others', async (t) => {
     }
     // No check of the divergence here: steps every 100 ms may already have
     // repaired some. Only anti-entropy can copy these versions to the others.
-    const after = await waitFor('anti-entropy to make the replicas agree', async () => {
-      const ins = await inspect(c.config);
-      return ins.divergent.length === 0 ? ins : null;
-    }, 60_000);
+    const after = await waitFor(
+      'anti-entropy to make the replicas agree',
+      async () => {
+        const ins = await inspect(c.config);
+        return ins.divergent.length === 0 ? ins : null;
+      },
+      60_000,
+    );
     for (const [key, value, , deleted] of writes) {
       for (const id of ring.replicas(key)) {
         const e = after.nodes[id]!.entries.find((x) => x.key === key);
@@ -81,7 +85,10 @@ test('sync checks its hash range, caller and secret, and answers for the range a
       t.true((await sync('wrong', a!, 0, 2 ** 32).catch((e) => e)) instanceof types.Unauthorized);
       // No digests from the caller: the callee sends what it has in the range.
       const reply = await sync(c.config.secret, a!, 0, 2 ** 32);
-      t.deepEqual(reply.newer.map((m) => m.key.toString()), ['apple']);
+      t.deepEqual(
+        reply.newer.map((m) => m.key.toString()),
+        ['apple'],
+      );
       t.is(Number(reply.coveredTo), 2 ** 32);
     } finally {
       conn.close();

@@ -90,14 +90,16 @@ test.serial('QUORUM reads return the last acknowledged QUORUM write, from every 
 
 /** Requests each node has coordinated so far: reads or writes. */
 async function coordinated(c: LocalCluster, what: 'reads' | 'writes'): Promise<number[]> {
-  return Promise.all(c.config.nodes.map(async (n) => {
-    const admin = c.admin(n.id);
-    try {
-      return Number((await admin.status()).counters[what]);
-    } finally {
-      admin.close();
-    }
-  }));
+  return Promise.all(
+    c.config.nodes.map(async (n) => {
+      const admin = c.admin(n.id);
+      try {
+        return Number((await admin.status()).counters[what]);
+      } finally {
+        admin.close();
+      }
+    }),
+  );
 }
 
 test.serial('token routing sends each request to a replica of its key, in turn, and skips a dead one', async (t) => {
@@ -113,7 +115,11 @@ test.serial('token routing sends each request to a replica of its key, in turn, 
   const after = await coordinated(c, 'reads');
   t.is(after[other]! - before[other]!, 0, 'the node that is not a replica coordinated none');
   for (const id of replicas) t.is(after[id]! - before[id]!, 3, `replica ${id} coordinated every third read`);
-  t.deepEqual((await coordinated(c, 'writes')).map((n, id) => (id === other ? n : 0)), [0, 0, 0, 0], 'nor the write');
+  t.deepEqual(
+    (await coordinated(c, 'writes')).map((n, id) => (id === other ? n : 0)),
+    [0, 0, 0, 0],
+    'nor the write',
+  );
 
   // QUORUM reads start only at the key's first two replicas (readStarts), in turn.
   const beforeQuorum = await coordinated(c, 'reads');
@@ -180,32 +186,35 @@ async function counter(c: LocalCluster, id: number, name: string): Promise<numbe
   }
 }
 
-test.serial('a coordinator killed -9 just after answering, its third replica stalled, hints the write again when it restarts', async (t) => {
-  // No anti-entropy, so only hints can bring the stalled replica up to date.
-  const c = await LocalCluster.start({ settings: { antiEntropyIntervalMs: 0 } });
-  clusters.push(c);
-  const key = 'A';
-  t.deepEqual(replicasOf(c, key), [0, 1, 2]);
-  const client = clientOf(c, 0);
-  await client.put(key, 'before', 'ALL');
-  await Promise.all(Array.from({ length: 50 }, (_, i) => client.put(`${key}${i}`, 'v', 'QUORUM')));
-  // Every mark is settled once the third replicas have answered: none is left behind.
-  await waitFor('node 0 to settle its marks', async () => (await counter(c, 0, 'unsettledRows')) === 0);
-  c.signal(2, 'SIGSTOP');
-  try {
-    // Answered by node 0 (its own row, marked) and node 1; node 2 cannot answer.
-    await client.put(key, 'during', 'QUORUM');
-    await c.kill(0);
-  } finally {
-    c.signal(2, 'SIGCONT');
-  }
-  await c.restart(0);
-  t.true((await counter(c, 0, 'rehintedAtStart')) >= 2, 'the unsettled write is hinted to its two other replicas again');
-  const onTwo = c.client({ startAt: 2 });
-  clients.push(onTwo);
-  await waitFor('node 2 to hold the acknowledged write', async () => (await onTwo.get(key, 'ONE')).value.toString() === 'during');
-  t.is((await client.get(key, 'ALL')).value.toString(), 'during');
-});
+test.serial(
+  'a coordinator killed -9 just after answering, its third replica stalled, hints the write again when it restarts',
+  async (t) => {
+    // No anti-entropy, so only hints can bring the stalled replica up to date.
+    const c = await LocalCluster.start({ settings: { antiEntropyIntervalMs: 0 } });
+    clusters.push(c);
+    const key = 'A';
+    t.deepEqual(replicasOf(c, key), [0, 1, 2]);
+    const client = clientOf(c, 0);
+    await client.put(key, 'before', 'ALL');
+    await Promise.all(Array.from({ length: 50 }, (_, i) => client.put(`${key}${i}`, 'v', 'QUORUM')));
+    // Every mark is settled once the third replicas have answered: none is left behind.
+    await waitFor('node 0 to settle its marks', async () => (await counter(c, 0, 'unsettledRows')) === 0);
+    c.signal(2, 'SIGSTOP');
+    try {
+      // Answered by node 0 (its own row, marked) and node 1; node 2 cannot answer.
+      await client.put(key, 'during', 'QUORUM');
+      await c.kill(0);
+    } finally {
+      c.signal(2, 'SIGCONT');
+    }
+    await c.restart(0);
+    t.true((await counter(c, 0, 'rehintedAtStart')) >= 2, 'the unsettled write is hinted to its two other replicas again');
+    const onTwo = c.client({ startAt: 2 });
+    clients.push(onTwo);
+    await waitFor('node 2 to hold the acknowledged write', async () => (await onTwo.get(key, 'ONE')).value.toString() === 'during');
+    t.is((await client.get(key, 'ALL')).value.toString(), 'during');
+  },
+);
 
 test.serial('killing every node with -9 and restarting loses no acknowledged write', async (t) => {
   const c = await cluster();

@@ -69,7 +69,10 @@ test.serial('a generated ping round-trips and decodes with the generated client'
   const r = await exchange(pingFrame(77, payload));
   t.is(r.replies.length, 1);
   // Decode the reply exactly as RpcConnection does: the generated client's recv_ping.
-  const client = new ClientClass(frameWriter(() => undefined), OutputProtocol);
+  const client = new ClientClass(
+    frameWriter(() => undefined),
+    OutputProtocol,
+  );
   const got = new Promise<Buffer>((resolve, reject) => {
     (client as unknown as ClientInternals)._reqs[77] = (err, result) => (err ? reject(err) : resolve(result as Buffer));
   });
@@ -78,7 +81,11 @@ test.serial('a generated ping round-trips and decodes with the generated client'
   frameReader((transport) => {
     const input = new InputProtocol(transport) as unknown as { readMessageBegin(): { fname: string; mtype: number; rseqid: number } };
     const head = input.readMessageBegin();
-    (client as unknown as Record<string, (i: unknown, m: number, s: number) => void>)[`recv_${head.fname}`]!(input, head.mtype, head.rseqid);
+    (client as unknown as Record<string, (i: unknown, m: number, s: number) => void>)[`recv_${head.fname}`]!(
+      input,
+      head.mtype,
+      head.rseqid,
+    );
   }, FRAME_MAX).push(framed);
   t.true((await got).equals(payload));
 });

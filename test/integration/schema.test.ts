@@ -10,7 +10,10 @@ test('a node refuses a data file written with another table layout, and says wha
     const db = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
     await db.exec('CREATE TABLE log (seq INTEGER PRIMARY KEY, key BLOB)');
     await db.close();
-    await t.throwsAsync(KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir }), { name: 'ConfigError', message: /data layout 0, this build reads layout 1; move it away/ });
+    await t.throwsAsync(KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir }), {
+      name: 'ConfigError',
+      message: /data layout 0, this build reads layout 1; move it away/,
+    });
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
   }

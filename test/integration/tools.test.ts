@@ -57,26 +57,55 @@ test.after.always(async () => {
 });
 
 test.serial('the console reads commands from a pipe, one result line each', async (t) => {
-  const input = ['put apple red quorum', 'get apple QUORUM', 'get nothing one', 'put "two words" "a b" ONE', 'get "two words" all',
-    'delete apple all', 'get apple quorum', 'put apple', 'fly away', 'get apple maybe', 'help', 'exit', 'get never-run one'].join('\n');
+  const input = [
+    'put apple red quorum',
+    'get apple QUORUM',
+    'get nothing one',
+    'put "two words" "a b" ONE',
+    'get "two words" all',
+    'delete apple all',
+    'get apple quorum',
+    'put apple',
+    'fly away',
+    'get apple maybe',
+    'help',
+    'exit',
+    'get never-run one',
+  ].join('\n');
   const r = await run(process.execPath, [CONSOLE, '--cluster', c.clusterFile], input);
   t.is(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.deepEqual(lines.slice(0, 10), [
-    'OK', 'red', '(not found)', 'OK', 'a b', 'deleted', '(not found)',
+    'OK',
+    'red',
+    '(not found)',
+    'OK',
+    'a b',
+    'deleted',
+    '(not found)',
     'error InvalidRequest: put takes 3 arguments: put <key> <value> <level>',
     'error InvalidRequest: unknown command "fly"; type help for the list',
     'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM or ALL',
   ]);
-  t.true(lines.some((l) => l.startsWith('usage:')), 'help prints the usage');
+  t.true(
+    lines.some((l) => l.startsWith('usage:')),
+    'help prints the usage',
+  );
   t.false(r.stdout.includes('never-run') || lines.length > 10 + 12, 'nothing runs after exit');
   t.notRegex(r.stdout + r.stderr, /at .*\.js:\d+/, 'no stack traces');
 });
 
 test.serial('the console speaks JSON with --json', async (t) => {
-  const r = await run(process.execPath, [CONSOLE, '--json', '--cluster', c.clusterFile], 'put pear green all\nget pear one\nget ghost all\nput k v SOMETIMES\n');
+  const r = await run(
+    process.execPath,
+    [CONSOLE, '--json', '--cluster', c.clusterFile],
+    'put pear green all\nget pear one\nget ghost all\nput k v SOMETIMES\n',
+  );
   t.is(r.code, 0, r.stderr);
-  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const out = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.like(out[0], { ok: true, op: 'put', key: 'pear' });
   t.like(out[1], { ok: true, op: 'get', key: 'pear', found: true, value: 'green' });
   t.like(out[2], { ok: true, op: 'get', key: 'ghost', found: false, value: null });
@@ -89,18 +118,27 @@ test.serial('the console fails over when its first node is dead, and reports Una
   try {
     // Unavailable needs the coordinator to know node 0 is down, which it learns when its connection closes.
     await waitFor('the live nodes to see node 0 down', async () => {
-      const seen = await Promise.all([1, 2, 3].map(async (id) => {
-        const admin = c.admin(id);
-        try {
-          return (await admin.status()).downPeers.includes(0);
-        } finally {
-          admin.close();
-        }
-      }));
+      const seen = await Promise.all(
+        [1, 2, 3].map(async (id) => {
+          const admin = c.admin(id);
+          try {
+            return (await admin.status()).downPeers.includes(0);
+          } finally {
+            admin.close();
+          }
+        }),
+      );
       return seen.every(Boolean);
     });
-    const r = await run(process.execPath, [CONSOLE, '--json', '--cluster', c.clusterFile], 'put zebra stripes quorum\nget zebra quorum\nput zebra x all\n');
-    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const r = await run(
+      process.execPath,
+      [CONSOLE, '--json', '--cluster', c.clusterFile],
+      'put zebra stripes quorum\nget zebra quorum\nput zebra x all\n',
+    );
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     t.like(out[0], { ok: true, op: 'put' });
     t.like(out[1], { ok: true, found: true, value: 'stripes' });
     // zebra's replicas are nodes 3, 0, 1: with node 0 dead, ALL cannot be met.
@@ -131,7 +169,12 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.not(again.code, 0);
     t.regex(again.stderr, /already running/);
 
-    const session = await run(script('client.sh'), [], 'put Apple 1 quorum\nput grape 2 quorum\nput pear 3 quorum\nput 7up 4 quorum\nput banana 5 quorum\n', env);
+    const session = await run(
+      script('client.sh'),
+      [],
+      'put Apple 1 quorum\nput grape 2 quorum\nput pear 3 quorum\nput 7up 4 quorum\nput banana 5 quorum\n',
+      env,
+    );
     t.is(session.stdout, 'OK\nOK\nOK\nOK\nOK\n');
 
     process.kill(pids[2]!, 'SIGKILL');

@@ -107,7 +107,7 @@ test.serial('wrong field types and missing fields get InvalidRequest', async (t)
     const err = await conn.call((cl) => cl.put(null as never, null as never, 2), 2000).catch((e) => e);
     t.true(err instanceof types.InvalidRequest);
     t.regex(String(err.message), /key is missing/);
-    const badLevel = await conn.call((cl) => cl.get(Buffer.from("k"), 99 as never), 2000).catch((e) => e);
+    const badLevel = await conn.call((cl) => cl.get(Buffer.from('k'), 99 as never), 2000).catch((e) => e);
     t.true(badLevel instanceof types.InvalidRequest);
     t.regex(String(badLevel.message), /unknown consistency level 99/);
   } finally {
@@ -140,10 +140,14 @@ test.serial('internode and admin calls need the cluster secret', async (t) => {
 test.serial('many idle connections do not stop other clients', async (t) => {
   const node = c.config.nodes[0]!;
   const sockets = await Promise.all(
-    Array.from({ length: 500 }, () => new Promise<net.Socket>((resolve) => {
-      const s = net.connect(node.port, node.host, () => resolve(s));
-      s.on('error', () => undefined);
-    })),
+    Array.from(
+      { length: 500 },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect(node.port, node.host, () => resolve(s));
+          s.on('error', () => undefined);
+        }),
+    ),
   );
   await stillServes(t);
   sockets.forEach((s) => s.destroy());

@@ -21,7 +21,13 @@ let fileNo = 0;
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Two nodes, both replicas of every key. */
-const ring = new Ring([{ id: 0, token: 'm' }, { id: 1, token: '\u00ff' }], 2);
+const ring = new Ring(
+  [
+    { id: 0, token: 'm' },
+    { id: 1, token: '\u00ff' },
+  ],
+  2,
+);
 
 interface Side {
   db: Sqlite;
@@ -52,7 +58,10 @@ async function pair(): Promise<[Side, Side]> {
   const up = (): boolean => true;
   aeA = new AntiEntropy(0, ring, a.store, new Map([[1, peer(b, () => aeB, 0)]]), up, (items) => a.store.apply(items));
   aeB = new AntiEntropy(1, ring, b.store, new Map([[0, peer(a, () => aeA, 1)]]), up, (items) => b.store.apply(items));
-  return [{ ...a, ae: aeA }, { ...b, ae: aeB }];
+  return [
+    { ...a, ae: aeA },
+    { ...b, ae: aeB },
+  ];
 }
 
 /** What a store holds, with each value shortened to its length and first bytes (so a failure prints readably). */
@@ -74,18 +83,32 @@ test('steps from one side page through every hash and leave both stores equal', 
     const key = `k${i}`;
     const v = (ts: number, value = `v${ts}`): Version => ({ ts, value, deleted: false });
     switch (i % 5) {
-      case 0: await put(a, key, v(10)); break; // only on a
-      case 1: await put(b, key, v(10, big)); break; // only on b
-      case 2: await put(a, key, v(20)); await put(b, key, v(10)); break; // a newer
-      case 3: await put(a, key, v(10)); await put(b, key, { ts: 20, value: '', deleted: true }); break; // b deleted it later
-      case 4: await put(a, key, v(10)); await put(b, key, v(10)); break; // equal
+      case 0:
+        await put(a, key, v(10));
+        break; // only on a
+      case 1:
+        await put(b, key, v(10, big));
+        break; // only on b
+      case 2:
+        await put(a, key, v(20));
+        await put(b, key, v(10));
+        break; // a newer
+      case 3:
+        await put(a, key, v(10));
+        await put(b, key, { ts: 20, value: '', deleted: true });
+        break; // b deleted it later
+      case 4:
+        await put(a, key, v(10));
+        await put(b, key, v(10));
+        break; // equal
     }
   }
   const wanted = new Map<string, Version>();
-  for (const s of [a, b]) for (const { key, version } of await contents(s)) {
-    const w = wanted.get(key);
-    if (w === undefined || version.ts > w.ts) wanted.set(key, version);
-  }
+  for (const s of [a, b])
+    for (const { key, version } of await contents(s)) {
+      const w = wanted.get(key);
+      if (w === undefined || version.ts > w.ts) wanted.set(key, version);
+    }
   // One pass over every hash: about n / SYNC_PAGE_KEYS steps, plus one per reply cut short.
   for (let step = 0; step < 100 && a.ae.counters.syncPasses === 0; step++) await a.ae.step();
   t.is(a.ae.counters.syncPasses, 1);
@@ -101,7 +124,12 @@ test('steps from one side page through every hash and leave both stores equal', 
 
 test('answer refuses ranges outside the hash space, and too many digests', async (t) => {
   const [a, b] = await pair();
-  for (const [from, to] of [[5, 5], [-1, 10], [0, HASH_SPACE + 1], [0.5, 10]] as const) {
+  for (const [from, to] of [
+    [5, 5],
+    [-1, 10],
+    [0, HASH_SPACE + 1],
+    [0.5, 10],
+  ] as const) {
     const err = await t.throwsAsync(a.ae.answer(1, from, to, []));
     t.true(isKvError(err) && err.code === 'InvalidRequest', `[${from}, ${to})`);
   }

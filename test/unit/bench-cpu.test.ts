@@ -28,9 +28,12 @@ test('the time on a CPU is the first field of schedstat', (t) => {
   for (const bad of ['', '12 34', 'a b c', '1 2 3 4']) t.is(parseSchedstatNs(bad), undefined, bad);
 });
 
-test('the machine\'s busy and total time are read from the first line of /proc/stat', (t) => {
+test("the machine's busy and total time are read from the first line of /proc/stat", (t) => {
   // user nice system idle iowait irq softirq steal guest guest_nice
-  t.deepEqual(parseMachineCpu('cpu  177231 124 41511 53525 440 0 1440 7 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n'), { busyTicks: 220313, totalTicks: 274278 });
+  t.deepEqual(parseMachineCpu('cpu  177231 124 41511 53525 440 0 1440 7 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n'), {
+    busyTicks: 220313,
+    totalTicks: 274278,
+  });
   t.deepEqual(parseMachineCpu('cpu 10 0 5 100 1 0 0\n'), { busyTicks: 15, totalTicks: 116 }, 'an old kernel without steal');
   for (const bad of ['', 'cpu0 1 2 3 4 5 6 7', 'intr 1 2 3']) t.is(parseMachineCpu(bad), undefined, bad);
   if (process.platform === 'linux') t.true(machineCpu()!.totalTicks > 0);
@@ -67,13 +70,34 @@ test('CPU per op: the nodes summed, their main threads, the benchmark; unknown u
   const after = reading([node(10, 1.5e9, 7e8), node(11, 2.5e9, 1.3e9)], 1_300_000);
   const table: [string, CpuReading, CpuReading, number, Record<string, number | null>][] = [
     ['both nodes', before, after, 10_000, { nodeMicrosPerOp: 100, nodeMainThreadMicrosPerOp: 50, clientMicrosPerOp: 30, nodesRead: 2 }],
-    ['rounded to 0.1 µs', before, after, 3_000, { nodeMicrosPerOp: 333.3, nodeMainThreadMicrosPerOp: 166.7, clientMicrosPerOp: 100, nodesRead: 2 }],
-    ['a node restarted between', before, { ...after, nodes: [node(10, 1.5e9, 7e8), node(12, 1e8, 1e8)] }, 10_000,
-      { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: 30, nodesRead: 1 }],
-    ['a pid unknown', { ...before, nodes: [before.nodes[0], undefined] }, after, 10_000,
-      { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: 30, nodesRead: 1 }],
-    ['no nodes known (--node)', reading([], 0), reading([], 500), 100,
-      { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: 5, nodesRead: 0 }],
+    [
+      'rounded to 0.1 µs',
+      before,
+      after,
+      3_000,
+      { nodeMicrosPerOp: 333.3, nodeMainThreadMicrosPerOp: 166.7, clientMicrosPerOp: 100, nodesRead: 2 },
+    ],
+    [
+      'a node restarted between',
+      before,
+      { ...after, nodes: [node(10, 1.5e9, 7e8), node(12, 1e8, 1e8)] },
+      10_000,
+      { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: 30, nodesRead: 1 },
+    ],
+    [
+      'a pid unknown',
+      { ...before, nodes: [before.nodes[0], undefined] },
+      after,
+      10_000,
+      { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: 30, nodesRead: 1 },
+    ],
+    [
+      'no nodes known (--node)',
+      reading([], 0),
+      reading([], 500),
+      100,
+      { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: 5, nodesRead: 0 },
+    ],
     ['no operation', before, after, 0, { nodeMicrosPerOp: null, nodeMainThreadMicrosPerOp: null, clientMicrosPerOp: null, nodesRead: 2 }],
   ];
   for (const [name, b, a, ops, want] of table) {
@@ -90,7 +114,13 @@ test('cores busy: the machine, the nodes, the bench, and whatever else ran meanw
   t.deepEqual(cpuPerOp(before, after, 1000).coresBusy, { machine: 0.9, nodes: 0.5, bench: 0.15, others: 0.25, cores: 2 });
   const unknownNode = { ...after, nodes: [after.nodes[0], undefined] };
   t.deepEqual(cpuPerOp(before, unknownNode, 1000).coresBusy, { machine: 0.9, nodes: null, bench: 0.15, others: null, cores: 2 });
-  t.deepEqual(cpuPerOp(before, { ...after, machine: undefined }, 1000).coresBusy, { machine: null, nodes: 0.5, bench: 0.15, others: null, cores: 2 });
+  t.deepEqual(cpuPerOp(before, { ...after, machine: undefined }, 1000).coresBusy, {
+    machine: null,
+    nodes: 0.5,
+    bench: 0.15,
+    others: null,
+    cores: 2,
+  });
   // Ticks round the machine's time down: what is left for others never goes below 0.
   t.is(cpuPerOp(before, reading(after.nodes, 1_300_000, 12, 1120), 1000).coresBusy!.others, 0);
   t.is(cpuPerOp(before, { ...after, atMicros: before.atMicros }, 1000).coresBusy, null, 'no time passed');
@@ -102,7 +132,13 @@ test('operations sent: those that ended, less Backlog', (t) => {
 });
 
 test('CPU ratio: workload over echo, unknown where either is', (t) => {
-  const table: [number | null, number | null, number | null][] = [[40, 10, 4], [10, 3, 3.333], [null, 10, null], [40, null, null], [40, 0, null]];
+  const table: [number | null, number | null, number | null][] = [
+    [40, 10, 4],
+    [10, 3, 3.333],
+    [null, 10, null],
+    [40, null, null],
+    [40, 0, null],
+  ];
   for (const [w, e, want] of table) t.is(cpuRatio(w, e), want, `${w}/${e}`);
 });
 
@@ -115,14 +151,37 @@ test('readCpu: this process always, a pid that is not running never', (t) => {
   t.true(r.clientMicros > 0);
 });
 
-const config: RunConfig = { concurrency: 64, connections: 1, keys: 1000, valueSize: 100, distribution: 'uniform', rate: null, nodes: 4, warmupSeconds: 2, routing: 'token' };
+const config: RunConfig = {
+  concurrency: 64,
+  connections: 1,
+  keys: 1000,
+  valueSize: 100,
+  distribution: 'uniform',
+  rate: null,
+  nodes: 4,
+  warmupSeconds: 2,
+  routing: 'token',
+};
 
 function result(workload: string, nodeMicros: number | null, clientMicros: number, nodesRead = 4) {
   const latency = new Histogram();
   latency.record(1);
   const run = { ops: 1, successes: 1, errors: {}, latency, seconds: 1, aborted: false };
-  const coresBusy = { machine: 1.95, nodes: nodeMicros === null ? null : 1.4, bench: 0.37, others: nodeMicros === null ? null : 0.18, cores: 2 };
-  const cpu = { nodeMicrosPerOp: nodeMicros, nodeMainThreadMicrosPerOp: nodeMicros === null ? null : nodeMicros / 2, clientMicrosPerOp: clientMicros, nodesRead, nodes: 4, coresBusy };
+  const coresBusy = {
+    machine: 1.95,
+    nodes: nodeMicros === null ? null : 1.4,
+    bench: 0.37,
+    others: nodeMicros === null ? null : 0.18,
+    cores: 2,
+  };
+  const cpu = {
+    nodeMicrosPerOp: nodeMicros,
+    nodeMainThreadMicrosPerOp: nodeMicros === null ? null : nodeMicros / 2,
+    clientMicrosPerOp: clientMicros,
+    nodesRead,
+    nodes: 4,
+    coresBusy,
+  };
   const internode = { 0: { replicateCalls: 2000, replicateItems: 6200, readLocalCalls: 0, readLocalItems: 0 }, 1: null };
   return benchResult(workload, workload === 'echo' ? null : 'QUORUM', run, 1, config, { cpu, internode });
 }

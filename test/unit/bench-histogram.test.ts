@@ -20,7 +20,11 @@ const cases: { name: string; values: number[]; expect: Record<string, number> }[
   { name: 'one outlier in 1000', values: [...Array(999).fill(0.2), 50], expect: { p50: 0.2, p99: 0.2, p999: 0.2, max: 50 } },
   { name: 'zeros', values: [0, 0, 0], expect: { p50: 0, p999: 0, max: 0, mean: 0 } },
   { name: 'sub-microsecond', values: [0.0001, 0.0002], expect: { max: 0.0002 } },
-  { name: 'beyond the highest bucket', values: [HISTOGRAM_HIGHEST_MS * 2], expect: { p50: HISTOGRAM_HIGHEST_MS * 2, max: HISTOGRAM_HIGHEST_MS * 2 } },
+  {
+    name: 'beyond the highest bucket',
+    values: [HISTOGRAM_HIGHEST_MS * 2],
+    expect: { p50: HISTOGRAM_HIGHEST_MS * 2, max: HISTOGRAM_HIGHEST_MS * 2 },
+  },
   { name: 'empty', values: [], expect: { p50: 0, p999: 0, max: 0, mean: 0 } },
 ];
 

@@ -6,11 +6,21 @@ import test from 'ava';
 import Int64 from 'node-int64';
 import { itemsPerCall, PeerCalls, peerCallsDelta, peerCallsOf } from '../../src/bench/internode';
 
-const calls = (replicateCalls: number, replicateItems: number, readLocalCalls: number, readLocalItems: number): PeerCalls =>
-  ({ replicateCalls, replicateItems, readLocalCalls, readLocalItems });
+const calls = (replicateCalls: number, replicateItems: number, readLocalCalls: number, readLocalItems: number): PeerCalls => ({
+  replicateCalls,
+  replicateItems,
+  readLocalCalls,
+  readLocalItems,
+});
 
 test('the peer-call counters are taken from a dump, as i64 or number; a counter missing gives none', (t) => {
-  const dump = { replicateCalls: new Int64(7), replicateItems: new Int64(21), readLocalCalls: 3, readLocalItems: new Int64(9), keys: new Int64(100) };
+  const dump = {
+    replicateCalls: new Int64(7),
+    replicateItems: new Int64(21),
+    readLocalCalls: 3,
+    readLocalItems: new Int64(9),
+    keys: new Int64(100),
+  };
   t.deepEqual(peerCallsOf(dump), calls(7, 21, 3, 9));
   const { readLocalItems: _, ...older } = dump;
   t.is(peerCallsOf(older), undefined);
@@ -23,6 +33,10 @@ test('the difference of two readings, per node; a node missing from either is un
 });
 
 test('items per call; none without calls', (t) => {
-  const table: [number, number, number | null][] = [[1000, 3100, 3.1], [4, 4, 1], [0, 0, null]];
+  const table: [number, number, number | null][] = [
+    [1000, 3100, 3.1],
+    [4, 4, 1],
+    [0, 0, null],
+  ];
   for (const [c, items, want] of table) t.is(itemsPerCall(c, items), want, `${items}/${c}`);
 });

@@ -1,5 +1,14 @@
 import test from 'ava';
-import { formatKey, keyDigits, keyFormatter, makeChooser, ringSpread, scatterStride, UniformChooser, ZipfianChooser } from '../../src/bench/keys';
+import {
+  formatKey,
+  keyDigits,
+  keyFormatter,
+  makeChooser,
+  ringSpread,
+  scatterStride,
+  UniformChooser,
+  ZipfianChooser,
+} from '../../src/bench/keys';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Ring } from '../../src/partitioner/ring';
 import { Random as Prng, SEED_MAX } from '../../src/common/random';
@@ -11,8 +20,14 @@ test('prng: the same seed gives the same sequence, another seed another', (t) =>
   const q = new Prng(42);
   const r = new Prng(43);
   const first = draw(() => p.uint32(), 100);
-  t.deepEqual(first, draw(() => q.uint32(), 100));
-  t.notDeepEqual(first, draw(() => r.uint32(), 100));
+  t.deepEqual(
+    first,
+    draw(() => q.uint32(), 100),
+  );
+  t.notDeepEqual(
+    first,
+    draw(() => r.uint32(), 100),
+  );
 });
 
 test('prng: floats in [0, 1), ints in [0, n), bytes of the asked length', (t) => {
@@ -61,7 +76,10 @@ for (const c of chooserCases) {
       const a = c.make(keys, 7);
       const b = c.make(keys, 7);
       const xs = draw(() => a.next(), 5000);
-      t.deepEqual(xs, draw(() => b.next(), 5000));
+      t.deepEqual(
+        xs,
+        draw(() => b.next(), 5000),
+      );
       t.true(xs.every((x) => Number.isInteger(x) && x >= 0 && x < keys));
     });
   }
@@ -71,7 +89,10 @@ test('choosers: a different seed gives a different sequence', (t) => {
   for (const d of ['uniform', 'zipfian'] as const) {
     const a = makeChooser(d, 1000, new Prng(1));
     const b = makeChooser(d, 1000, new Prng(2));
-    t.notDeepEqual(draw(() => a.next(), 50), draw(() => b.next(), 50));
+    t.notDeepEqual(
+      draw(() => a.next(), 50),
+      draw(() => b.next(), 50),
+    );
   }
 });
 
@@ -104,10 +125,19 @@ test('zipfian: hot ranks are scattered by a permutation of the key space', (t) =
 });
 
 test('ringSpread finds a prefix in every node range of the default layout', (t) => {
-  const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
+  const ring = new Ring(
+    DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+    3,
+  );
   const spread = ringSpread((k) => ring.owner(k), [0, 1, 2, 3]);
   t.is(spread.length, 4);
-  t.deepEqual(spread.map((p) => ring.owner(formatKey(5, 100, [p]))), [0, 1, 2, 3]);
+  t.deepEqual(
+    spread.map((p) => ring.owner(formatKey(5, 100, [p]))),
+    [0, 1, 2, 3],
+  );
   // A ring whose ranges hold no text key for some node still gives a usable list.
-  t.deepEqual(ringSpread(() => 9, [0, 1]), ['']);
+  t.deepEqual(
+    ringSpread(() => 9, [0, 1]),
+    [''],
+  );
 });

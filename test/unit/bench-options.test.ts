@@ -28,21 +28,67 @@ test('options: the documented defaults', (t) => {
 
 test('options: every documented name is accepted', (t) => {
   const o = options([
-    '--workload', 'read-mostly', '--level', 'one', '--concurrency', '8', '--connections', '2', '--keys', '50',
-    '--value-size', '0', '--ops', '200', '--distribution', 'zipfian', '--rate', '123.5', '--seed', '7',
-    '--out', 'r.json', '--spawn', '--compare', '--timeout-ms', '900', '--warmup', '0.5', '--routing', 'node', '--profile', 'prof',
+    '--workload',
+    'read-mostly',
+    '--level',
+    'one',
+    '--concurrency',
+    '8',
+    '--connections',
+    '2',
+    '--keys',
+    '50',
+    '--value-size',
+    '0',
+    '--ops',
+    '200',
+    '--distribution',
+    'zipfian',
+    '--rate',
+    '123.5',
+    '--seed',
+    '7',
+    '--out',
+    'r.json',
+    '--spawn',
+    '--compare',
+    '--timeout-ms',
+    '900',
+    '--warmup',
+    '0.5',
+    '--routing',
+    'node',
+    '--profile',
+    'prof',
   ]);
   t.like(o, {
-    workload: 'read-mostly', level: 'ONE', concurrency: 8, connections: 2, keys: 50, valueSize: 0, ops: 200,
-    distribution: 'zipfian', rate: 123.5, seed: 7, out: 'r.json', spawn: true, compare: true, timeoutMs: 900,
-    warmupSeconds: 0.5, routing: 'node', profileDir: 'prof',
+    workload: 'read-mostly',
+    level: 'ONE',
+    concurrency: 8,
+    connections: 2,
+    keys: 50,
+    valueSize: 0,
+    ops: 200,
+    distribution: 'zipfian',
+    rate: 123.5,
+    seed: 7,
+    out: 'r.json',
+    spawn: true,
+    compare: true,
+    timeoutMs: 900,
+    warmupSeconds: 0.5,
+    routing: 'node',
+    profileDir: 'prof',
   });
   t.is(options([]).profileDir, undefined);
   t.is(options([]).routing, undefined, 'no --routing: decided by what the cluster file gives');
   t.is(options(['--routing', 'TOKEN']).routing, 'token');
   t.is(o.durationSeconds, undefined);
   t.is(options(['--duration=2.5']).durationSeconds, 2.5);
-  t.deepEqual(options(['--node', 'h:1,g:2']).nodes, [{ host: 'h', port: 1 }, { host: 'g', port: 2 }]);
+  t.deepEqual(options(['--node', 'h:1,g:2']).nodes, [
+    { host: 'h', port: 1 },
+    { host: 'g', port: 2 },
+  ]);
 });
 
 test('options: restart defaults to a higher concurrency and takes no --ops', (t) => {

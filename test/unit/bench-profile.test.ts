@@ -9,9 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CpuProfile, formatProfile, parseCpuProfile, profilePid, profilesByPid, shortUrl, summarizeProfile,
-} from '../../src/bench/profile';
+import { CpuProfile, formatProfile, parseCpuProfile, profilePid, profilesByPid, shortUrl, summarizeProfile } from '../../src/bench/profile';
 
 const frame = (functionName: string, url = '', lineNumber = -1) => ({ functionName, url, lineNumber, columnNumber: 0, scriptId: '0' });
 
@@ -37,17 +35,30 @@ const PROFILE: CpuProfile = {
 
 const times = (p: CpuProfile, window?: { startMicros: number; endMicros: number }) => {
   const s = summarizeProfile(p, window);
-  return { sampled: s.sampledMicros, idle: s.idleMicros, functions: s.functions.map((f) => `${f.name}${f.where ? ` ${f.where}` : ''}=${f.selfMicros}`) };
+  return {
+    sampled: s.sampledMicros,
+    idle: s.idleMicros,
+    functions: s.functions.map((f) => `${f.name}${f.where ? ` ${f.where}` : ''}=${f.selfMicros}`),
+  };
 };
 
 test('self time by function, within a window or over the whole profile', (t) => {
   const table: [string, { startMicros: number; endMicros: number } | undefined, ReturnType<typeof times>][] = [
-    ['whole profile', undefined,
-      { sampled: 80, idle: 20, functions: ['writev=30', 'handle src/node/handler.js:42=20', '(garbage collector)=10'] }],
-    ['a window inside', { startMicros: 1025, endMicros: 1065 },
-      { sampled: 40, idle: 10, functions: ['writev=15', '(garbage collector)=10', 'handle src/node/handler.js:42=5'] }],
-    ['a window past both ends', { startMicros: 0, endMicros: 5000 },
-      { sampled: 80, idle: 20, functions: ['writev=30', 'handle src/node/handler.js:42=20', '(garbage collector)=10'] }],
+    [
+      'whole profile',
+      undefined,
+      { sampled: 80, idle: 20, functions: ['writev=30', 'handle src/node/handler.js:42=20', '(garbage collector)=10'] },
+    ],
+    [
+      'a window inside',
+      { startMicros: 1025, endMicros: 1065 },
+      { sampled: 40, idle: 10, functions: ['writev=15', '(garbage collector)=10', 'handle src/node/handler.js:42=5'] },
+    ],
+    [
+      'a window past both ends',
+      { startMicros: 0, endMicros: 5000 },
+      { sampled: 80, idle: 20, functions: ['writev=30', 'handle src/node/handler.js:42=20', '(garbage collector)=10'] },
+    ],
     ['a window before the profile', { startMicros: 0, endMicros: 900 }, { sampled: 0, idle: 0, functions: [] }],
   ];
   for (const [name, window, want] of table) t.deepEqual(times(PROFILE, window), want, name);
@@ -58,7 +69,9 @@ test('a sample out of order counts nothing; a profile without samples spreads it
   t.deepEqual(times(outOfOrder), { sampled: 22, idle: 0, functions: ['handle src/node/handler.js:42=12', 'writev=10'] });
   const hitsOnly: CpuProfile = { nodes: PROFILE.nodes, startTime: 0, endTime: 800 };
   t.deepEqual(times(hitsOnly, { startMicros: 0, endMicros: 1 }), {
-    sampled: 800, idle: 200, functions: ['writev=300', 'handle src/node/handler.js:42=200', '(garbage collector)=100'],
+    sampled: 800,
+    idle: 200,
+    functions: ['writev=300', 'handle src/node/handler.js:42=200', '(garbage collector)=100'],
   });
 });
 
@@ -78,7 +91,10 @@ test('parseCpuProfile accepts a profile and says what is wrong with anything els
 test('script URLs are shortened to what tells them apart', (t) => {
   const table: [string, string][] = [
     ['file:///srv/ringkv/dist/src/rpc/thrift.js', 'src/rpc/thrift.js'],
-    ['file:///srv/ringkv/node_modules/thrift/lib/nodejs/lib/thrift/connection.js', 'node_modules/thrift/lib/nodejs/lib/thrift/connection.js'],
+    [
+      'file:///srv/ringkv/node_modules/thrift/lib/nodejs/lib/thrift/connection.js',
+      'node_modules/thrift/lib/nodejs/lib/thrift/connection.js',
+    ],
     ['node:internal/stream_base_commons', 'node:internal/stream_base_commons'],
     ['/srv/elsewhere/x.js', '/srv/elsewhere/x.js'],
   ];
@@ -96,10 +112,16 @@ test('the top functions are printed with their share of the busy time', (t) => {
 
 test('profile files are found by the pid in the name Node.js gives them', (t) => {
   t.is(profilePid('CPU.20250101.120000.4242.0.001.cpuprofile'), 4242);
-  for (const other of ['CPU.20250101.120000.4242.0.001.heapprofile', 'node-0.cpuprofile', 'CPU.x.y.4242.0.001.cpuprofile']) t.is(profilePid(other), undefined, other);
+  for (const other of ['CPU.20250101.120000.4242.0.001.heapprofile', 'node-0.cpuprofile', 'CPU.x.y.4242.0.001.cpuprofile'])
+    t.is(profilePid(other), undefined, other);
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-profiles-'));
   try {
-    for (const name of ['CPU.20250101.120000.11.0.001.cpuprofile', 'CPU.20250101.120005.11.0.002.cpuprofile', 'CPU.20250101.120000.12.0.001.cpuprofile', 'notes.txt']) {
+    for (const name of [
+      'CPU.20250101.120000.11.0.001.cpuprofile',
+      'CPU.20250101.120005.11.0.002.cpuprofile',
+      'CPU.20250101.120000.12.0.001.cpuprofile',
+      'notes.txt',
+    ]) {
       writeFileSync(join(dir, name), '{}');
     }
     const found = profilesByPid(dir, [11, 13]);
@@ -114,7 +136,12 @@ test('a profile written by another process is on the clock of process.hrtime', a
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-profile-clock-'));
   try {
     const before = Number(process.hrtime.bigint() / 1000n);
-    const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '-e', 'let x = 0; const end = Date.now() + 50; while (Date.now() < end) x++;']);
+    const child = spawn(process.execPath, [
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      '-e',
+      'let x = 0; const end = Date.now() + 50; while (Date.now() < end) x++;',
+    ]);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     const after = Number(process.hrtime.bigint() / 1000n);
     t.is(code, 0);

@@ -5,7 +5,17 @@ import { RssPeak } from '../../src/bench/restart';
 import { Histogram } from '../../src/bench/histogram';
 import { RunResult } from '../../src/bench/runner';
 
-const config: RunConfig = { concurrency: 4, connections: 1, keys: 50, valueSize: 100, distribution: 'uniform', rate: null, nodes: 4, warmupSeconds: 2, routing: 'token' };
+const config: RunConfig = {
+  concurrency: 4,
+  connections: 1,
+  keys: 50,
+  valueSize: 100,
+  distribution: 'uniform',
+  rate: null,
+  nodes: 4,
+  warmupSeconds: 2,
+  routing: 'token',
+};
 
 const measured: Measured = {
   cpu: { nodeMicrosPerOp: 40, nodeMainThreadMicrosPerOp: 25.5, clientMicrosPerOp: 8, nodesRead: 4, nodes: 4, coresBusy: null },
@@ -32,8 +42,19 @@ test('benchResult has the documented JSON fields', (t) => {
 
 test('the text block names every figure, like cassandra-stress', (t) => {
   const text = formatResult(benchResult('read', 'ONE', run(1000, { Unavailable: 3 }, 1), 5, config, measured));
-  for (const label of ['Op rate', 'Latency mean', 'Latency median', 'Latency 95th percentile', 'Latency 99th percentile',
-    'Latency 99.9th percentile', 'Latency max', 'Total errors', 'Unavailable', 'Total operation time', 'Seed']) {
+  for (const label of [
+    'Op rate',
+    'Latency mean',
+    'Latency median',
+    'Latency 95th percentile',
+    'Latency 99th percentile',
+    'Latency 99.9th percentile',
+    'Latency max',
+    'Total errors',
+    'Unavailable',
+    'Total operation time',
+    'Seed',
+  ]) {
     t.true(text.includes(label), label);
   }
   t.regex(text, /Op rate\s+: 1,000 op\/s/);
@@ -52,9 +73,21 @@ test('compare: ratio of op rates, workload over echo', (t) => {
 test('restart report lists RSS per node and the restart time', (t) => {
   const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config, measured);
   const restart = {
-    ...base, restartedNode: 2, rewritten: 0, superseded_per_node: null, restart_ms: 812, rss_mb: { 0: 101.5, 1: null }, keys_per_node: { 0: 750000, 1: null },
-    settle_seconds: 0, rss_settled_mb: null, rss_after_restart_mb: null, rss_peak_after_restart_mb: null, rss_restarted_settled_mb: null,
-    hints: 75000, hint_replay_ms: 1500, hints_per_sec: 50000,
+    ...base,
+    restartedNode: 2,
+    rewritten: 0,
+    superseded_per_node: null,
+    restart_ms: 812,
+    rss_mb: { 0: 101.5, 1: null },
+    keys_per_node: { 0: 750000, 1: null },
+    settle_seconds: 0,
+    rss_settled_mb: null,
+    rss_after_restart_mb: null,
+    rss_peak_after_restart_mb: null,
+    rss_restarted_settled_mb: null,
+    hints: 75000,
+    hint_replay_ms: 1500,
+    hints_per_sec: 50000,
   };
   const text = formatRestart(restart);
   t.regex(text, /RSS node 0\s+: 101\.5 MB, holding 750,000 keys/);
@@ -64,11 +97,19 @@ test('restart report lists RSS per node and the restart time', (t) => {
   t.notRegex(text, /idle|restarted/);
 
   const settled = formatRestart({
-    ...restart, settle_seconds: 20, rss_settled_mb: { 0: 88.25, 1: null }, rss_after_restart_mb: 95, rss_peak_after_restart_mb: 97.5, rss_restarted_settled_mb: 90,
+    ...restart,
+    settle_seconds: 20,
+    rss_settled_mb: { 0: 88.25, 1: null },
+    rss_after_restart_mb: 95,
+    rss_peak_after_restart_mb: 97.5,
+    rss_restarted_settled_mb: 90,
   });
   t.regex(settled, /RSS node 0\s+: 101\.5 MB after load, 88\.3 MB after 20 s idle, holding 750,000 keys/);
   t.regex(settled, /RSS node 1\s+: unknown after load, unknown after 20 s idle/);
-  t.regex(settled, /RSS node 2 restarted\s+: 95\.0 MB once its hints were replayed, 90\.0 MB 20 s later; at most 97\.5 MB from its start on/);
+  t.regex(
+    settled,
+    /RSS node 2 restarted\s+: 95\.0 MB once its hints were replayed, 90\.0 MB 20 s later; at most 97\.5 MB from its start on/,
+  );
   const unsettled = formatRestart({ ...restart, rss_after_restart_mb: 95, rss_peak_after_restart_mb: 95 });
   t.regex(unsettled, /RSS node 2 restarted\s+: 95\.0 MB once its hints were replayed; at most 95\.0 MB from its start on/);
 

@@ -33,7 +33,10 @@ test('closed loop: exactly --ops operations, each seq once, never more than conc
   t.is(r.successes, 100);
   t.deepEqual(r.errors, {});
   t.is(r.latency.count, 100);
-  t.deepEqual([...tr.seqs].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+  t.deepEqual(
+    [...tr.seqs].sort((a, b) => a - b),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   t.is(tr.maxInFlight(), 4);
 });
 

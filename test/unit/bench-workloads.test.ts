@@ -3,7 +3,16 @@ import { LevelName } from '../../src/coordinator/levels';
 import { UniformChooser } from '../../src/bench/keys';
 import { Random as Prng } from '../../src/common/random';
 import { Runner } from '../../src/bench/runner';
-import { BAD_ECHO_ERROR, BenchClient, loadOperation, NOT_FOUND_ERROR, VALUE_POOL_OFFSETS, ValuePool, WorkloadName, workloadOperation } from '../../src/bench/workloads';
+import {
+  BAD_ECHO_ERROR,
+  BenchClient,
+  loadOperation,
+  NOT_FOUND_ERROR,
+  VALUE_POOL_OFFSETS,
+  ValuePool,
+  WorkloadName,
+  workloadOperation,
+} from '../../src/bench/workloads';
 
 /** A client that records what it was asked, and holds whatever was put. */
 class FakeClient implements BenchClient {
@@ -32,7 +41,13 @@ class FakeClient implements BenchClient {
 function setup(name: WorkloadName, store = new Map<string, Buffer>(), echoLength?: number) {
   const clients = [0, 1, 2, 3].map(() => new FakeClient(store, echoLength));
   const op = workloadOperation(name, {
-    clients, level: 'QUORUM', keys: 100, values: new ValuePool(new Prng(3), 10), chooser: new UniformChooser(100, new Prng(1)), rng: new Prng(2), spread: [''],
+    clients,
+    level: 'QUORUM',
+    keys: 100,
+    values: new ValuePool(new Prng(3), 10),
+    chooser: new UniformChooser(100, new Prng(1)),
+    rng: new Prng(2),
+    spread: [''],
   });
   return { clients, op, store };
 }
@@ -42,7 +57,10 @@ const calls = (clients: FakeClient[]): string[] => clients.flatMap((c) => c.call
 test('load writes each key once, round robin over the clients', async (t) => {
   const store = new Map<string, Buffer>();
   const clients = [0, 1, 2, 3].map(() => new FakeClient(store));
-  const r = await new Runner(loadOperation({ clients, level: 'ALL', keys: 100, values: new ValuePool(new Prng(3), 1), spread: [''] }), { concurrency: 8, ops: 100 }).run();
+  const r = await new Runner(loadOperation({ clients, level: 'ALL', keys: 100, values: new ValuePool(new Prng(3), 1), spread: [''] }), {
+    concurrency: 8,
+    ops: 100,
+  }).run();
   t.is(r.successes, 100);
   t.is(store.size, 100);
   t.true(store.has('key000000') && store.has('key000099'));
@@ -50,7 +68,12 @@ test('load writes each key once, round robin over the clients', async (t) => {
   t.true(clients[0]!.calls.every((c) => c.endsWith(' ALL')));
 });
 
-const mixes: [WorkloadName, number][] = [['write', 0], ['read', 1], ['mixed', 0.5], ['read-mostly', 0.95]];
+const mixes: [WorkloadName, number][] = [
+  ['write', 0],
+  ['read', 1],
+  ['mixed', 0.5],
+  ['read-mostly', 0.95],
+];
 
 for (const [name, readShare] of mixes) {
   test(`${name}: ${readShare * 100}% reads, spread over every client`, async (t) => {
@@ -92,8 +115,20 @@ test('the same seeds give the same operations', async (t) => {
 test('load with a ring spread puts each key behind its prefix, in turn', async (t) => {
   const store = new Map<string, Buffer>();
   const clients = [new FakeClient(store)];
-  await new Runner(loadOperation({ clients, level: 'ONE', keys: 8, values: new ValuePool(new Prng(3), 1), spread: ['a', 'g', 'q', 'A'] }), { concurrency: 1, ops: 8 }).run();
-  t.deepEqual([...store.keys()].sort(), ['Akey000003', 'Akey000007', 'akey000000', 'akey000004', 'gkey000001', 'gkey000005', 'qkey000002', 'qkey000006']);
+  await new Runner(loadOperation({ clients, level: 'ONE', keys: 8, values: new ValuePool(new Prng(3), 1), spread: ['a', 'g', 'q', 'A'] }), {
+    concurrency: 1,
+    ops: 8,
+  }).run();
+  t.deepEqual([...store.keys()].sort(), [
+    'Akey000003',
+    'Akey000007',
+    'akey000000',
+    'akey000004',
+    'gkey000001',
+    'gkey000005',
+    'qkey000002',
+    'qkey000006',
+  ]);
 });
 
 test('the value pool hands out values of the asked size that differ from one number to the next', (t) => {
@@ -111,6 +146,9 @@ test('the value pool hands out values of the asked size that differ from one num
 
 test('a load writes each key its own value', async (t) => {
   const store = new Map<string, Buffer>();
-  await new Runner(loadOperation({ clients: [new FakeClient(store)], level: 'ONE', keys: 50, values: new ValuePool(new Prng(3), 16), spread: [''] }), { concurrency: 4, ops: 50 }).run();
+  await new Runner(
+    loadOperation({ clients: [new FakeClient(store)], level: 'ONE', keys: 50, values: new ValuePool(new Prng(3), 16), spread: [''] }),
+    { concurrency: 4, ops: 50 },
+  ).run();
   t.is(new Set([...store.values()].map((v) => v.toString('hex'))).size, 50);
 });

@@ -12,7 +12,14 @@ function w(key: string, value: string, start: number, end: number, ts: number | 
   return { kind: 'write', id: nextId++, process: 'w0', node: 0, key, value, start, end, outcome, ts: outcome === 'ok' ? ts : undefined };
 }
 
-function r(key: string, start: number, end: number, got: { value: string; ts: number } | null, final = false, outcome: Outcome = 'ok'): ReadOp {
+function r(
+  key: string,
+  start: number,
+  end: number,
+  got: { value: string; ts: number } | null,
+  final = false,
+  outcome: Outcome = 'ok',
+): ReadOp {
   const base = { kind: 'read' as const, id: nextId++, process: final ? 'final' : 'r0', node: 0, key, start, end, outcome, final };
   if (outcome !== 'ok') return base;
   return got === null ? { ...base, found: false, value: '', ts: 0 } : { ...base, found: true, value: got.value, ts: got.ts };
@@ -24,7 +31,10 @@ function settledLikeFinal(ops: Op[]): FinalState {
   for (const o of ops) {
     if (o.kind === 'read' && o.final && o.outcome === 'ok') {
       const held = o.found ? { ts: o.ts!, value: o.value! } : null;
-      replicas.set(o.key, [0, 1, 2].map((node) => ({ node, held })));
+      replicas.set(
+        o.key,
+        [0, 1, 2].map((node) => ({ node, held })),
+      );
     }
   }
   return { replicas, divergent: [], failedRestarts: [], crashed: [] };
@@ -62,7 +72,11 @@ test('a write superseded by a later-acknowledged one is not lost', (t) => {
 test('a timed-out write may win or vanish; neither is a violation', (t) => {
   const won = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, undefined, 'TimedOut'), r('a', 30, 40, { value: 'w0:1', ts: 300 }, true)];
   t.true(run(won).ok);
-  const vanished = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, undefined, 'ConnectionError'), r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  const vanished = [
+    w('a', 'w0:0', 0, 10, 100),
+    w('a', 'w0:1', 11, 20, undefined, 'ConnectionError'),
+    r('a', 30, 40, { value: 'w0:0', ts: 100 }, true),
+  ];
   t.true(run(vanished).ok);
 });
 
@@ -146,12 +160,27 @@ test('lost to last-write-wins: invoked after a higher version was visible; count
 test('a replica behind an acknowledged write after settling is flagged', (t) => {
   const ops = [w('a', 'w0:0', 0, 10, 100), w('a', 'w0:1', 11, 20, 200), r('a', 30, 40, { value: 'w0:1', ts: 200 }, true)];
   const replicas = new Map<string, ReplicaCopy[]>([
-    ['a', [{ node: 0, held: { ts: 200, value: 'w0:1' } }, { node: 1, held: { ts: 100, value: 'w0:0' } }, { node: 2, held: null }]],
+    [
+      'a',
+      [
+        { node: 0, held: { ts: 200, value: 'w0:1' } },
+        { node: 1, held: { ts: 100, value: 'w0:0' } },
+        { node: 2, held: null },
+      ],
+    ],
   ]);
   const res = run(ops, { replicas });
   t.is(res.counts.behind, 2);
   t.false(res.ok);
-  const down = new Map<string, ReplicaCopy[]>([['a', [{ node: 0, held: { ts: 200, value: 'w0:1' } }, { node: 1, held: undefined }]]]);
+  const down = new Map<string, ReplicaCopy[]>([
+    [
+      'a',
+      [
+        { node: 0, held: { ts: 200, value: 'w0:1' } },
+        { node: 1, held: undefined },
+      ],
+    ],
+  ]);
   t.true(run(ops, { replicas: down }).ok);
 });
 

@@ -32,7 +32,7 @@ test('nodeOrder names every node exactly once, for any turn', (t) => {
   }
 });
 
-test('token routing needs every node\'s token and a sane replication factor', (t) => {
+test("token routing needs every node's token and a sane replication factor", (t) => {
   const noTokens = nodes.map(({ host, port }) => ({ host, port }));
   const missing = t.throws(() => new KvClient(noTokens, { routing: 'token' }));
   t.true(isKvError(missing) && missing.code === 'InvalidRequest');

@@ -4,7 +4,10 @@ import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator'
 import { LevelName } from '../../src/coordinator/levels';
 import { Ring } from '../../src/partitioner/ring';
 
-const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
+const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
 
 /** A coordinator with only a ring and an id: readsLocally must need nothing else. */
 function coordinator(selfId: number): Coordinator {

@@ -8,7 +8,10 @@ import { Replica } from '../../src/rpc/remote-replica';
 import { Version } from '../../src/storage/version';
 
 // Ids in token order (M < f < p < 0x7f), so node i + 1 follows node i round the ring.
-const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
+const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
 const NODES = DEFAULT_TOKENS.length;
 /** One key in each node's range: a key <= a token belongs to that token's node. */
 const keysByOwner = ['A', 'Z', 'o', 'r'];

@@ -12,7 +12,10 @@ import { waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
 import { Replica } from '../../src/rpc/remote-replica';
 
-const ring = new Ring(DEFAULT_TOKENS.map((token, id) => ({ id, token })), 3);
+const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
 /** Owned by node 0, so its replicas are nodes 0, 1 and 2; the coordinator is node 0. */
 const KEY = 'A';
 

@@ -40,8 +40,15 @@ test('property: every call encodes to the same bytes as the runtime', (t) => {
   for (let i = 0; i < 500; i++) {
     const key = randomBytes(rand, 40);
     const value = randomBytes(rand, 300);
-    const muts = Array.from({ length: Math.floor(rand() * 20) }, () =>
-      new types.Mutation({ key: randomBytes(rand, 30), value: randomBytes(rand, 100), ts: randomTs(rand) as never, deleted: rand() < 0.3 }),
+    const muts = Array.from(
+      { length: Math.floor(rand() * 20) },
+      () =>
+        new types.Mutation({
+          key: randomBytes(rand, 30),
+          value: randomBytes(rand, 100),
+          ts: randomTs(rand) as never,
+          deleted: rand() < 0.3,
+        }),
     );
     const level = 1 + Math.floor(rand() * 3);
     const clock = randomTs(rand);
@@ -52,7 +59,14 @@ test('property: every call encodes to the same bytes as the runtime', (t) => {
       ['remove', (c) => c.send_remove!(key, 3)],
       ['ping', (c) => c.send_ping!(value)],
       ['replicate', (c) => c.send_replicate!('s3cret-\u00e9', muts)],
-      ['readLocal', (c) => c.send_readLocal!('s', muts.map((m) => m.key))],
+      [
+        'readLocal',
+        (c) =>
+          c.send_readLocal!(
+            's',
+            muts.map((m) => m.key),
+          ),
+      ],
       ['hello', (c) => c.send_hello!('s', 3, clock)],
       ['dump', (c) => c.send_dump!('s', key, limit)],
     ];
@@ -71,7 +85,12 @@ test('Int64 objects and negative numbers encode like the runtime', (t) => {
 
 test('the reader returns i64 as numbers when exact, as Int64 beyond 2^53', (t) => {
   const cases: [Int64 | number, number | string][] = [
-    [0, 0], [1, 1], [-1, -1], [2 ** 32, 2 ** 32], [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], [-(2 ** 40), -(2 ** 40)],
+    [0, 0],
+    [1, 1],
+    [-1, -1],
+    [2 ** 32, 2 ** 32],
+    [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+    [-(2 ** 40), -(2 ** 40)],
     [new Int64('7fffffffffffffff'), '7fffffffffffffff'],
   ];
   for (const [input, expected] of cases) {

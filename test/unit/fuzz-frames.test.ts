@@ -26,8 +26,14 @@ test('the PRNG is deterministic per seed and spreads its draws', (t) => {
   const b = new FuzzRandom(7);
   const c = new FuzzRandom(8);
   const xs = Array.from({ length: 1000 }, () => a.uint32());
-  t.deepEqual(xs, Array.from({ length: 1000 }, () => b.uint32()));
-  t.notDeepEqual(xs.slice(0, 10), Array.from({ length: 10 }, () => c.uint32()));
+  t.deepEqual(
+    xs,
+    Array.from({ length: 1000 }, () => b.uint32()),
+  );
+  t.notDeepEqual(
+    xs.slice(0, 10),
+    Array.from({ length: 10 }, () => c.uint32()),
+  );
   const r = new FuzzRandom(1);
   const buckets = new Array(10).fill(0);
   for (let i = 0; i < 10_000; i++) buckets[r.int(10)]++;
@@ -39,31 +45,97 @@ test('the PRNG is deterministic per seed and spreads its draws', (t) => {
 test('the same seed gives the same frames; another seed other frames', (t) => {
   const a = generateFrames(42, 500, { secret: SECRET });
   const b = generateFrames(42, 500, { secret: SECRET });
-  t.deepEqual(a.map((f) => f.bytes.toString('hex')), b.map((f) => f.bytes.toString('hex')));
-  t.deepEqual(a.map((f) => f.expect), b.map((f) => f.expect));
+  t.deepEqual(
+    a.map((f) => f.bytes.toString('hex')),
+    b.map((f) => f.bytes.toString('hex')),
+  );
+  t.deepEqual(
+    a.map((f) => f.expect),
+    b.map((f) => f.expect),
+  );
   const c = generateFrames(43, 500, { secret: SECRET });
-  t.notDeepEqual(a.map((f) => f.bytes.toString('hex')), c.map((f) => f.bytes.toString('hex')));
+  t.notDeepEqual(
+    a.map((f) => f.bytes.toString('hex')),
+    c.map((f) => f.bytes.toString('hex')),
+  );
 });
 
 test('every category, method and kind of hostility is generated', (t) => {
   const frames = generateFrames(1, SAMPLE, { secret: SECRET });
   const tags = new Set(frames.flatMap((f) => f.tags));
-  for (const c of FRAME_CATEGORIES) t.true(frames.some((f) => f.category === c), `category ${c}`);
+  for (const c of FRAME_CATEGORIES)
+    t.true(
+      frames.some((f) => f.category === c),
+      `category ${c}`,
+    );
   for (const m of [...METHODS, 'unknown']) t.true(tags.has(`method:${m}`), `method ${m}`);
   const wanted = [
-    'length:2GB', 'length:2GB-unsigned', 'length:minus-1', 'length:negative', 'length:limit+1', 'length:zero',
-    'random:prefix-exact', 'random:prefix-random', 'random:prefix-lie',
-    'key:empty', 'key:oversize', 'key:boundary', 'key:missing', 'key:wrong-type', 'value:oversize', 'value:max', 'value:missing',
-    'level:0', 'level:4', 'level:-1', 'level:2147483647', 'level:missing', 'level:wrong-type',
-    'secret:empty', 'secret:random', 'secret:near-miss', 'secret:missing', 'secret:wrong-type', 'secret:real',
-    'mutation-ts:bad', 'mutation-ts:missing', 'keys:empty-list', 'fields:unknown-ids', 'fields:shuffled',
-    'defect:negative-binary-length', 'defect:binary-length-past-frame', 'defect:list-claims-huge', 'defect:list-negative-size',
-    'defect:list-element-type', 'defect:map-claims-huge', 'defect:invalid-type-id', 'nesting:ok',
-    'nesting:too-deep', 'defect:early-stop', 'defect:truncated', 'defect:unversioned-header', 'defect:bad-version',
-    'defect:name-length-lie', 'defect:message-type', 'defect:uuid-field', 'defect:trailing-garbage',
-    'mutation:bit-flips', 'mutation:truncate-payload', 'mutation:truncate-frame', 'mutation:duplicate-frame', 'mutation:duplicate-range',
-    'mutation:splice', 'mutation:prefix-off', 'mutation:byte-set', 'mutation:i32-set',
-    'expect:ok', 'expect:invalid', 'expect:unauthorized', 'expect:unknown-method', 'expect:close', 'expect:any',
+    'length:2GB',
+    'length:2GB-unsigned',
+    'length:minus-1',
+    'length:negative',
+    'length:limit+1',
+    'length:zero',
+    'random:prefix-exact',
+    'random:prefix-random',
+    'random:prefix-lie',
+    'key:empty',
+    'key:oversize',
+    'key:boundary',
+    'key:missing',
+    'key:wrong-type',
+    'value:oversize',
+    'value:max',
+    'value:missing',
+    'level:0',
+    'level:4',
+    'level:-1',
+    'level:2147483647',
+    'level:missing',
+    'level:wrong-type',
+    'secret:empty',
+    'secret:random',
+    'secret:near-miss',
+    'secret:missing',
+    'secret:wrong-type',
+    'secret:real',
+    'mutation-ts:bad',
+    'mutation-ts:missing',
+    'keys:empty-list',
+    'fields:unknown-ids',
+    'fields:shuffled',
+    'defect:negative-binary-length',
+    'defect:binary-length-past-frame',
+    'defect:list-claims-huge',
+    'defect:list-negative-size',
+    'defect:list-element-type',
+    'defect:map-claims-huge',
+    'defect:invalid-type-id',
+    'nesting:ok',
+    'nesting:too-deep',
+    'defect:early-stop',
+    'defect:truncated',
+    'defect:unversioned-header',
+    'defect:bad-version',
+    'defect:name-length-lie',
+    'defect:message-type',
+    'defect:uuid-field',
+    'defect:trailing-garbage',
+    'mutation:bit-flips',
+    'mutation:truncate-payload',
+    'mutation:truncate-frame',
+    'mutation:duplicate-frame',
+    'mutation:duplicate-range',
+    'mutation:splice',
+    'mutation:prefix-off',
+    'mutation:byte-set',
+    'mutation:i32-set',
+    'expect:ok',
+    'expect:invalid',
+    'expect:unauthorized',
+    'expect:unknown-method',
+    'expect:close',
+    'expect:any',
   ];
   for (const tag of wanted) t.true(tags.has(tag), `no frame tagged ${tag}`);
   // The 2 GB prefix really is 0x7fffffff on the wire, with at most a few bytes behind it.
@@ -78,22 +150,32 @@ test('every category, method and kind of hostility is generated', (t) => {
 test('without the secret no frame carries it, and internode calls all expect Unauthorized', (t) => {
   const frames = generateFrames(5, 1500);
   t.false(frames.some((f) => f.tags.includes('secret:real')));
-  for (const f of frames.filter((x) => x.category === 'call' && ['replicate', 'readLocal', 'hello', 'dump', 'setClockOffset'].includes(x.method ?? ''))) {
+  for (const f of frames.filter(
+    (x) => x.category === 'call' && ['replicate', 'readLocal', 'hello', 'dump', 'setClockOffset'].includes(x.method ?? ''),
+  )) {
     t.true(['unauthorized', 'close', 'any'].includes(f.expect), `${f.kind} ${f.expect}`);
   }
 });
 
 test('the writer encodes a call exactly as the generated client does', (t) => {
   const sent: Buffer[] = [];
-  const client = new ClientClass(frameWriter((f) => sent.push(f)), OutputProtocol);
+  const client = new ClientClass(
+    frameWriter((f) => sent.push(f)),
+    OutputProtocol,
+  );
   const internals = client as unknown as { _seqid: number };
   internals._seqid = 41;
   void client.put(Buffer.from('apple'), Buffer.from('red'), 2).catch(() => undefined);
-  const mine = new ThriftWriter().messageBegin('put', MessageType.CALL, 42)
-    .fieldBegin(TType.STRING, 1).binary(Buffer.from('apple'))
-    .fieldBegin(TType.STRING, 2).binary(Buffer.from('red'))
-    .fieldBegin(TType.I32, 3).i32(2)
-    .fieldStop().toBuffer();
+  const mine = new ThriftWriter()
+    .messageBegin('put', MessageType.CALL, 42)
+    .fieldBegin(TType.STRING, 1)
+    .binary(Buffer.from('apple'))
+    .fieldBegin(TType.STRING, 2)
+    .binary(Buffer.from('red'))
+    .fieldBegin(TType.I32, 3)
+    .i32(2)
+    .fieldStop()
+    .toBuffer();
   t.is(sent[0]!.toString('hex'), frame(mine).toString('hex'));
   void client.ping(Buffer.from('hello')).catch(() => undefined);
   t.is(sent[1]!.toString('hex'), pingFrame(43, Buffer.from('hello')).toString('hex'));
@@ -101,7 +183,12 @@ test('the writer encodes a call exactly as the generated client does', (t) => {
 
 test('the reader splits frames, refuses bad lengths before buffering, and decodes messages', (t) => {
   const s = new FrameSplitter(100);
-  const msg = new ThriftWriter().messageBegin('ping', MessageType.REPLY, 7).fieldBegin(TType.STRING, 0).binary(Buffer.from('x')).fieldStop().toBuffer();
+  const msg = new ThriftWriter()
+    .messageBegin('ping', MessageType.REPLY, 7)
+    .fieldBegin(TType.STRING, 0)
+    .binary(Buffer.from('x'))
+    .fieldStop()
+    .toBuffer();
   const bytes = Buffer.concat([frame(msg), frame(msg)]);
   const got = [...s.push(bytes.subarray(0, 5)), ...s.push(bytes.subarray(5, 30)), ...s.push(bytes.subarray(30))];
   t.is(got.length, 2);
@@ -119,7 +206,14 @@ function stubNode(): unknown {
   const nodes = ['A', 'H', 'P', 'W'].map((token, id) => ({ id, token }));
   // The real anti-entropy answer (it checks the range and the digest count), over a store that holds nothing.
   const emptyStore = { keysInHashRange: (_from: number, to: number) => ({ keys: [], end: to }), has: () => false, get: () => undefined };
-  const antiEntropy = new AntiEntropy(0, new Ring(nodes, 3), emptyStore as never, new Map(), () => true, async () => undefined);
+  const antiEntropy = new AntiEntropy(
+    0,
+    new Ring(nodes, 3),
+    emptyStore as never,
+    new Map(),
+    () => true,
+    async () => undefined,
+  );
   return {
     id: 0,
     antiEntropy,
@@ -184,7 +278,8 @@ test('every frame gets what its expect says from the real processor and handler'
       }
     }
   }
-  for (const e of ['ok', 'invalid', 'unauthorized', 'unknown-method', 'close', 'any']) t.true((counts[e] ?? 0) > 20, `few "${e}": ${JSON.stringify(counts)}`);
+  for (const e of ['ok', 'invalid', 'unauthorized', 'unknown-method', 'close', 'any'])
+    t.true((counts[e] ?? 0) > 20, `few "${e}": ${JSON.stringify(counts)}`);
 });
 
 test('a generated ping decodes through the generated processor to the same payload', async (t) => {

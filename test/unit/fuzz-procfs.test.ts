@@ -6,12 +6,21 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodePidFromFile, openFilesLimit, parseOpenFilesLimit, parsePortRange, parseVmRssKb, processRunning, rssMb } from '../../src/common/procfs';
+import {
+  nodePidFromFile,
+  openFilesLimit,
+  parseOpenFilesLimit,
+  parsePortRange,
+  parseVmRssKb,
+  processRunning,
+  rssMb,
+} from '../../src/common/procfs';
 
 test('VmRSS and the open-files limit are parsed from /proc text', (t) => {
   t.is(parseVmRssKb('Name:\tnode\nVmPeak:\t  999 kB\nVmRSS:\t   51234 kB\n'), 51234);
   t.is(parseVmRssKb('Name:\tkthreadd\n'), undefined);
-  const limits = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n';
+  const limits =
+    'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n';
   t.is(parseOpenFilesLimit(limits), 1024);
   t.is(parseOpenFilesLimit('Max open files            unlimited            unlimited            files\n'), Number.POSITIVE_INFINITY);
   t.is(parseOpenFilesLimit(''), undefined);

@@ -12,7 +12,11 @@ test('take yields every seq once, in ascending runs of one bucket each, and empt
   for (const s of seqs) g.add(s);
   t.is(g.size, seqs.length);
   const runs = [...g.take()];
-  t.deepEqual(runs, [[5, 9, B - 1], [2 * B, 2 * B + 2], [3 * B + 1, 3 * B + 7]]);
+  t.deepEqual(runs, [
+    [5, 9, B - 1],
+    [2 * B, 2 * B + 2],
+    [3 * B + 1, 3 * B + 7],
+  ]);
   t.is(g.size, 0);
   t.deepEqual([...g.take()], []);
 });
@@ -50,7 +54,11 @@ test('property: a take gives back exactly the seqs added, sorted, each run insid
     for (const s of added) g.add(s);
     const runs = [...g.take()];
     const flat = runs.flat();
-    t.deepEqual(flat, [...added].sort((a, b) => a - b), seedNote(seed));
+    t.deepEqual(
+      flat,
+      [...added].sort((a, b) => a - b),
+      seedNote(seed),
+    );
     for (const run of runs) {
       t.true(run.length > 0, seedNote(seed));
       t.is(Math.floor(run[0]! / B), Math.floor(run[run.length - 1]! / B), seedNote(seed));

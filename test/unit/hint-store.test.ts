@@ -53,10 +53,14 @@ test('add counts hints per target at once, and resolves once they are on disk', 
   try {
     const a = o.hints.add(1, [item('a', 1), item('b', 2), item('c', 3)]);
     const b = o.hints.add(2, [item('x', 4), tomb('y', 5)]);
-    t.deepEqual(counts(o), [
-      [1, 3],
-      [2, 2],
-    ], 'queued hints are counted');
+    t.deepEqual(
+      counts(o),
+      [
+        [1, 3],
+        [2, 2],
+      ],
+      'queued hints are counted',
+    );
     t.is(o.hints.count(1), 3);
     t.is(o.hints.count(3), 0);
     t.is(o.hints.counters.hintsStored, 5);
@@ -99,10 +103,7 @@ test('next returns one target’s hints in id order, after an id, at most `limit
       ['c', '\u0000\u00ff'],
     );
     t.deepEqual(await o.hints.next(1, ids[3]!, 10), []);
-    t.deepEqual(
-      (await o.hints.next(2, 0, 10)).map(strip),
-      [item('other', 9)],
-    );
+    t.deepEqual((await o.hints.next(2, 0, 10)).map(strip), [item('other', 9)]);
     t.deepEqual(await o.hints.next(3, 0, 10), []);
   } finally {
     await o.db.close();
@@ -113,10 +114,7 @@ test('next sees hints still queued (it flushes first)', async (t) => {
   const o = await openHints();
   try {
     void o.hints.add(4, [item('q', 1)]);
-    t.deepEqual(
-      (await o.hints.next(4, 0, 10)).map(strip),
-      [item('q', 1)],
-    );
+    t.deepEqual((await o.hints.next(4, 0, 10)).map(strip), [item('q', 1)]);
   } finally {
     await o.db.close();
   }
@@ -253,10 +251,7 @@ test('hints survive reopening the database: counts, ids, contents and creation t
     ]);
     t.deepEqual(await o.hints.next(1, 0, 10), before1);
     t.deepEqual(await o.hints.next(3, 0, 10), before3);
-    t.deepEqual(
-      before1.map(strip),
-      [item('a', 1), tomb('b', 2), item('queued', 4)],
-    );
+    t.deepEqual(before1.map(strip), [item('a', 1), tomb('b', 2), item('queued', 4)]);
     t.is(before3[0]!.createdMs, 42_000);
 
     // New hints after a reopen get ids after the old ones.

@@ -98,8 +98,10 @@ test('property: readings strictly increase and exceed all observed timestamps un
   const failures: string[] = [];
   for (let i = 0; i < 5000 && failures.length < 5; i++) {
     const move = g.int(0, 3);
-    if (move === 0) physical -= g.int(0, 5000); // backwards
-    else if (move === 1) physical += g.int(0, 5000); // forwards
+    if (move === 0)
+      physical -= g.int(0, 5000); // backwards
+    else if (move === 1)
+      physical += g.int(0, 5000); // forwards
     // move 2: stands still
     else if (move === 3) {
       const ts = physical + g.int(-10_000, 10_000);

@@ -21,7 +21,10 @@ test('set, get, overwrite and delete keep each key on its own slot', (t) => {
   t.is(m.seqOf('a'), 0);
   m.set('c', v(4), 4); // reuses a's slot
   t.deepEqual(m.get('b'), { ...v(2, '', true), seq: 2 }, 'other keys untouched');
-  t.deepEqual([...m.entries()].map(([k, e]) => [k, e.seq]).sort(), [['b', 2], ['c', 4]]);
+  t.deepEqual([...m.entries()].map(([k, e]) => [k, e.seq]).sort(), [
+    ['b', 2],
+    ['c', 4],
+  ]);
 });
 
 test('grows past its initial capacity without losing anything', (t) => {
@@ -69,15 +72,22 @@ test('keysBetween bounds both ends, and may answer from a list sorted a while ag
 test('keys and values of any bytes and sizes, including empty and larger than a slab', (t) => {
   const m = new Memtable(64);
   const big = 'x'.repeat(200);
-  const cases: Array<[string, string]> = [['', 'empty key'], ['\u0000\u00ff', ''], ['k', big], ['\u00ff'.repeat(100), 'v']];
+  const cases: Array<[string, string]> = [
+    ['', 'empty key'],
+    ['\u0000\u00ff', ''],
+    ['k', big],
+    ['\u00ff'.repeat(100), 'v'],
+  ];
   cases.forEach(([k, value], i) => m.set(k, v(i + 1, value), i + 1));
   cases.forEach(([k, value], i) => t.deepEqual(m.get(k), { ...v(i + 1, value), seq: i + 1 }));
-  cases.forEach(([k, value], i) => t.deepEqual(m.getBytes(k), { value: Buffer.from(value, 'latin1'), ts: v(i + 1, value).ts, deleted: false }));
+  cases.forEach(([k, value], i) =>
+    t.deepEqual(m.getBytes(k), { value: Buffer.from(value, 'latin1'), ts: v(i + 1, value).ts, deleted: false }),
+  );
   t.is(m.getBytes('missing'), undefined);
   t.deepEqual(m.keysBetween(undefined, undefined, 10), ['', 'k', '\u0000\u00ff', '\u00ff'.repeat(100)].sort());
   m.delete('k');
   t.is(m.get('k'), undefined);
-  t.is(m.arenaLiveBytes, (12 + 0 + 9) + (12 + 2 + 0) + (12 + 100 + 1));
+  t.is(m.arenaLiveBytes, 12 + 0 + 9 + (12 + 2 + 0) + (12 + 100 + 1));
 });
 
 const SLAB = 256;
@@ -112,7 +122,11 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
     t.deepEqual(m.get(key), model.get(key), `${seedNote(seed)}: step ${step}: get of the key written`);
     const bytes = m.getBytes(key);
     const want = model.get(key);
-    t.deepEqual(bytes && { ...bytes, value: bytes.value.toString('latin1') }, want && { value: want.value, ts: want.ts, deleted: want.deleted }, `${seedNote(seed)}: step ${step}: getBytes`);
+    t.deepEqual(
+      bytes && { ...bytes, value: bytes.value.toString('latin1') },
+      want && { value: want.value, ts: want.ts, deleted: want.deleted },
+      `${seedNote(seed)}: step ${step}: getBytes`,
+    );
   }
   t.is(m.size, model.size, `${seedNote(seed)}: size`);
   const sortedModel = [...model.keys()].sort();
@@ -121,7 +135,10 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
   let live = 0;
   for (const [k, e] of model) live += recordBytes(k, e.value);
   t.is(m.arenaLiveBytes, live, `${seedNote(seed)}: live bytes`);
-  t.true(m.arenaBytes <= live / ARENA_SLAB_LIVE_MIN + (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${seedNote(seed)}: held ${m.arenaBytes} for ${live} live`);
+  t.true(
+    m.arenaBytes <= live / ARENA_SLAB_LIVE_MIN + (ARENA_SPARE_SLABS_MAX + 1) * SLAB,
+    `${seedNote(seed)}: held ${m.arenaBytes} for ${live} live`,
+  );
   for (const k of model.keys()) m.delete(k);
   t.is(m.size, 0);
   t.is(m.arenaLiveBytes, 0);
@@ -161,7 +178,10 @@ test.serial('refreshSortedKeys sorts in slices, lets other work run meanwhile, a
   t.deepEqual(m.get(key(1)), { ...v(2, 'x'.repeat(50)), seq: n + 2 }, 'overwrites during the sort are kept');
   // Frees held back during the sort were made after it: live bytes are exactly the current records'.
   const record = (k: string, value: string): number => 12 + k.length + value.length;
-  t.is(m.arenaLiveBytes, (n - 1 - 1000) * record(key(0), 'v1') + 1000 * record(key(0), 'x'.repeat(50)) + record('kz-added-while-sorting', 'v1'));
+  t.is(
+    m.arenaLiveBytes,
+    (n - 1 - 1000) * record(key(0), 'v1') + 1000 * record(key(0), 'x'.repeat(50)) + record('kz-added-while-sorting', 'v1'),
+  );
   const fresh = m.keysBetween(undefined, undefined, n + 10, 0);
   t.is(fresh.length, n, 'a caller allowing no staleness gets a fresh list');
   t.false(fresh.includes(key(0)));
@@ -192,7 +212,13 @@ test('tombstonesBefore lists the tombstones older than a cutoff, with their log 
   m.set('revived', v(2, '', true), 5);
   m.set('revived', v(3), 6);
   t.deepEqual(m.tombstonesBefore(20), [{ key: 'old-tomb', seq: 1 }]);
-  t.deepEqual(m.tombstonesBefore(31).map((e) => e.key).sort(), ['new-tomb', 'old-tomb']);
+  t.deepEqual(
+    m
+      .tombstonesBefore(31)
+      .map((e) => e.key)
+      .sort(),
+    ['new-tomb', 'old-tomb'],
+  );
   t.deepEqual(m.tombstonesBefore(10), []);
 });
 

@@ -26,7 +26,12 @@ for (const [name, ours, theirs, expected] of table) {
 }
 
 test('diffRange sends what the peer lacks or has older, fetches what we lack or have older', (t) => {
-  const mine = new Map<string, Version>([['a', v(1)], ['b', v(5)], ['c', v(3)], ['e', v(7, 'x')]]);
+  const mine = new Map<string, Version>([
+    ['a', v(1)],
+    ['b', v(5)],
+    ['c', v(3)],
+    ['e', v(7, 'x')],
+  ]);
   const theirs = [digestOf('a', v(1)), digestOf('b', v(4)), digestOf('c', v(9)), digestOf('d', v(2)), digestOf('e', v(7, 'y'))];
   const diff = diffRange(['a', 'b', 'c', 'e', 'f'], (k) => mine.get(k) ?? (k === 'f' ? v(1) : undefined), theirs);
   t.deepEqual(diff.send.sort(), ['b', 'e', 'f']);
@@ -45,7 +50,11 @@ test('property: exchanging what diffRange says makes both sides equal', (t) => {
     };
     const a = side();
     const b = side();
-    const diff = diffRange([...b.keys()], (k) => b.get(k), [...a.entries()].map(([k, ver]) => digestOf(k, ver)));
+    const diff = diffRange(
+      [...b.keys()],
+      (k) => b.get(k),
+      [...a.entries()].map(([k, ver]) => digestOf(k, ver)),
+    );
     // b sends `send` to a, a sends `fetch` to b; each keeps the winner.
     const merge = (into: Map<string, Version>, from: Map<string, Version>, ks: string[]): void => {
       for (const k of ks) {

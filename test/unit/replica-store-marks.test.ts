@@ -85,7 +85,11 @@ test('marks in one batch are ordered by their rows, not by when they were marked
     t.true(xSeq < ySeq);
     await o.store.apply([{ key: 'z', version: val(1, 'd') }]);
     o = await reopen(o);
-    t.deepEqual((await o.store.rowsAfterSettled()).sort(), ['x', 'y', 'z'], 'the pointer stays below x, the older of the two unsettled rows');
+    t.deepEqual(
+      (await o.store.rowsAfterSettled()).sort(),
+      ['x', 'y', 'z'],
+      'the pointer stays below x, the older of the two unsettled rows',
+    );
   } finally {
     await o.db.close();
   }
@@ -116,9 +120,16 @@ test('a log that never stored a pointer lists nothing, and the first commit stor
     await o.store.apply([{ key: 'a', version: val(1, 'v') }]);
     const [row] = await o.db.all<{ value: number }>("SELECT value FROM meta WHERE name = 'settled_seq'");
     t.is(row?.value, 0, 'below the first row: nothing was marked before it');
-    await o.store.apply([{ key: 'b', version: val(1, 'v') }, { key: '\u0000\u00ff', version: val(1, 'v') }]);
+    await o.store.apply([
+      { key: 'b', version: val(1, 'v') },
+      { key: '\u0000\u00ff', version: val(1, 'v') },
+    ]);
     o = await reopen(o);
-    t.deepEqual(await o.store.rowsAfterSettled(), ['b', '\u0000\u00ff'], 'rows after the last stored pointer come back (keys of any bytes too); re-sending them is harmless');
+    t.deepEqual(
+      await o.store.rowsAfterSettled(),
+      ['b', '\u0000\u00ff'],
+      'rows after the last stored pointer come back (keys of any bytes too); re-sending them is harmless',
+    );
   } finally {
     await o.db.close();
   }
@@ -131,7 +142,11 @@ test('with an interval the pointer is stored at most that often', async (t) => {
     o.store.settle(await o.store.applyMarked({ key: 'marked', version: val(1, 'v') }));
     for (let i = 0; i < 5; i++) await o.store.apply([{ key: `k${i}`, version: val(1, 'v') }]);
     o = await reopen(o);
-    t.deepEqual((await o.store.rowsAfterSettled()).sort(), ['first', 'k0', 'k1', 'k2', 'k3', 'k4', 'marked'], 'stored once, below the first commit, and not moved for a minute');
+    t.deepEqual(
+      (await o.store.rowsAfterSettled()).sort(),
+      ['first', 'k0', 'k1', 'k2', 'k3', 'k4', 'marked'],
+      'stored once, below the first commit, and not moved for a minute',
+    );
   } finally {
     await o.db.close();
   }

@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
-import { COMMIT_ROWS_MAX, COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_ROWS_MIN, GARBAGE_BUCKET_SEQS, REPLAY_CHUNK_CHARS, STORE_QUEUED_ROWS_MAX } from '../../src/common/limits';
+import {
+  COMMIT_ROWS_MAX,
+  COMPACT_CHUNK_ROWS,
+  COMPACT_GARBAGE_ROWS_MIN,
+  GARBAGE_BUCKET_SEQS,
+  REPLAY_CHUNK_CHARS,
+  STORE_QUEUED_ROWS_MAX,
+} from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
 import { replayChunk, ReplicaStore, textLiteral } from '../../src/storage/replica-store';
 import { Sqlite } from '../../src/storage/sqlite';
@@ -47,9 +54,7 @@ interface KvRow {
 
 /** What a replay of the log would load: each key's last row. */
 async function diskRows(db: Sqlite): Promise<Array<[key: string, version: Version]>> {
-  const rows = await db.all<KvRow>(
-    'SELECT key, value, stamp FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key',
-  );
+  const rows = await db.all<KvRow>('SELECT key, value, stamp FROM log WHERE seq IN (SELECT MAX(seq) FROM log GROUP BY key) ORDER BY key');
   // stamp = ts * 2 + deleted
   return rows.map((r) => [r.key, { value: r.value, ts: Math.floor(r.stamp / 2), deleted: r.stamp % 2 === 1 }]);
 }
@@ -188,7 +193,8 @@ test('reopening the file replays every acknowledged version', async (t) => {
   ]);
   // Every byte value, in keys and in values (replay reads them back as JSON text).
   const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1');
-  for (let b = 0; b < 256; b++) expected.set(String.fromCharCode(b) + bytes.slice(0, b), val(b + 10, bytes.slice(b) + String.fromCharCode(b)));
+  for (let b = 0; b < 256; b++)
+    expected.set(String.fromCharCode(b) + bytes.slice(0, b), val(b + 10, bytes.slice(b) + String.fromCharCode(b)));
   try {
     await o.store.apply([...expected].map(([key, version]) => ({ key, version })));
     await o.store.apply([{ key: 'plain', version: val(7, 'overwritten') }]);
@@ -217,7 +223,10 @@ test('many writes to a few keys leave one row per key after compaction, holding 
       await Promise.all(writes);
     }
     t.is(await rowCount(o.db, o.store), keys.length);
-    t.deepEqual(await diskRows(o.db), [...expected].sort(([a], [b]) => (a < b ? -1 : 1)));
+    t.deepEqual(
+      await diskRows(o.db),
+      [...expected].sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
     o = await reopen(o);
     t.is(o.store.size, keys.length);
     for (const [key, version] of expected) t.deepEqual(got(o.store, key), version, key);
@@ -280,7 +289,8 @@ test('a compaction that fails part way keeps the rows it did not delete, and the
     // The third compaction transaction fails, as a full disk would make it.
     const exec = o.db.execTransaction.bind(o.db);
     let deletes = 0;
-    o.db.execTransaction = (script: string) => (script.startsWith('DELETE') && ++deletes === 3 ? Promise.reject(new Error('disk full')) : exec(script));
+    o.db.execTransaction = (script: string) =>
+      script.startsWith('DELETE') && ++deletes === 3 ? Promise.reject(new Error('disk full')) : exec(script);
     await t.throwsAsync(o.store.compact(), { message: 'disk full' });
     t.is(o.store.counters.rowsCompacted, 2 * COMPACT_CHUNK_ROWS);
     t.is(o.store.garbageRows, keys.length - 2 * COMPACT_CHUNK_ROWS, 'every row not deleted is garbage still');
@@ -485,7 +495,10 @@ test('textLiteral round-trips every byte, quotes and NULs through SQLite', async
     const cases = ['', all, "it's", "''", '\u0000', 'a\u0000b', '\u00ff\u0080', "\n\r\t;--'); DROP TABLE t; --"];
     await db.exec(`INSERT INTO t VALUES ${cases.map((c, i) => `(${i},${textLiteral(c)})`).join(',')}`);
     const rows = await db.all<{ i: number; k: string }>('SELECT i, k FROM t ORDER BY i');
-    t.deepEqual(rows.map((r) => r.k), cases);
+    t.deepEqual(
+      rows.map((r) => r.k),
+      cases,
+    );
   } finally {
     await db.close();
   }
@@ -513,7 +526,11 @@ test('replay reads a log of large values a few rows per query, and all of it', a
     for (let i = 0; i < n; i++) await o.store.apply([{ key: `big${i}`, version: val(i + 1, big(i)) }]);
     const first = await replayChunk(o.db, Number.MAX_SAFE_INTEGER);
     t.true(first.rows.length >= 1 && first.rows.length * 1024 * 1024 <= REPLAY_CHUNK_CHARS, `${first.rows.length} rows in the first chunk`);
-    t.deepEqual(first.rows.map((r) => r[1]), Array.from({ length: first.rows.length }, (_, i) => `big${n - 1 - i}`), 'newest first');
+    t.deepEqual(
+      first.rows.map((r) => r[1]),
+      Array.from({ length: first.rows.length }, (_, i) => `big${n - 1 - i}`),
+      'newest first',
+    );
     o = await reopen(o);
     t.is(o.store.size, n);
     for (let i = 0; i < n; i++) t.true(got(o.store, `big${i}`)?.value === big(i), `big${i}`);
@@ -528,17 +545,20 @@ test('the log remembers its largest key plus value, and measures a log from befo
     (await o.db.all<{ value: number }>("SELECT value FROM meta WHERE name = 'largest_record_chars'"))[0]?.value;
   try {
     t.is(await largest(), 0, 'an empty log');
-    await o.store.apply([{ key: 'ab', version: val(1, 'x'.repeat(10)) }, { key: 'c', version: val(1, 'y') }]);
+    await o.store.apply([
+      { key: 'ab', version: val(1, 'x'.repeat(10)) },
+      { key: 'c', version: val(1, 'y') },
+    ]);
     t.is(await largest(), 12);
     await o.store.apply([{ key: 'ab', version: val(2, '') }]);
     t.is(await largest(), 12, 'never lowered: an older row may still be in the log');
-    await o.db.exec("DELETE FROM meta");
+    await o.db.exec('DELETE FROM meta');
     o = await reopen(o);
     t.is(await largest(), 12, 'measured again from the log');
     t.deepEqual(got(o.store, 'ab'), val(2, ''));
     await o.store.apply([{ key: 'd', version: val(1, '\u00ff'.repeat(20)) }]);
     t.is(await largest(), 21, 'a value stored as a BLOB: one character a byte');
-    await o.db.exec("DELETE FROM meta");
+    await o.db.exec('DELETE FROM meta');
     o = await reopen(o);
     t.is(await largest(), 21, 'measured again from the log, a BLOB counted the same way');
   } finally {
@@ -554,8 +574,16 @@ test('printable ASCII keys and values are stored as TEXT, every other one as a B
     await o.store.apply(texts.map((v, i) => ({ key: `k${i}`, version: val(1, v) })));
     await o.store.apply(texts.map((k) => ({ key: k, version: val(1, 'v') })));
     const rows = await o.db.all<{ k: string; v: string }>('SELECT typeof(key) AS k, typeof(value) AS v FROM log ORDER BY seq');
-    t.deepEqual(rows.slice(0, texts.length).map((r) => r.v), expected, 'values');
-    t.deepEqual(rows.slice(texts.length).map((r) => r.k), expected, 'keys');
+    t.deepEqual(
+      rows.slice(0, texts.length).map((r) => r.v),
+      expected,
+      'values',
+    );
+    t.deepEqual(
+      rows.slice(texts.length).map((r) => r.k),
+      expected,
+      'keys',
+    );
   } finally {
     await o.db.close();
   }

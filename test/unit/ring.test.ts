@@ -72,11 +72,7 @@ test('default ring: words starting with a-z, A-Z and 0-9 land on all four owners
     if (/[f-o]/.test(first)) return 2;
     return 3; // p..z
   };
-  const firsts = [
-    ...'abcdefghijklmnopqrstuvwxyz',
-    ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-    ...'0123456789',
-  ];
+  const firsts = [...'abcdefghijklmnopqrstuvwxyz', ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ', ...'0123456789'];
   const owners = new Set<number>();
   for (const first of firsts) {
     const word = `${first}word`;
@@ -198,9 +194,11 @@ test('property: owner() and replicas() match a linear-scan reference on random r
     if (new Set(gotReplicas).size !== rf) mismatches.push(`case ${c}: replicas not ${rf} distinct: ${JSON.stringify(gotReplicas)}`);
     // The allocation-free forms agree with the list.
     const at = Array.from({ length: rf }, (_, i) => ring.replicaAt(key, i));
-    if (JSON.stringify(at) !== JSON.stringify(expected)) mismatches.push(`case ${c}: replicaAt gives ${JSON.stringify(at)}, expected ${JSON.stringify(expected)}`);
+    if (JSON.stringify(at) !== JSON.stringify(expected))
+      mismatches.push(`case ${c}: replicaAt gives ${JSON.stringify(at)}, expected ${JSON.stringify(expected)}`);
     for (const node of nodes) {
-      if (ring.isReplica(key, node.id) !== expected.includes(node.id)) mismatches.push(`case ${c}: isReplica(${node.id}) is ${!expected.includes(node.id)}`);
+      if (ring.isReplica(key, node.id) !== expected.includes(node.id))
+        mismatches.push(`case ${c}: isReplica(${node.id}) is ${!expected.includes(node.id)}`);
     }
     if (ring.isReplica(key, -1)) mismatches.push(`case ${c}: isReplica of an unknown id`);
 

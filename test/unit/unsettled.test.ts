@@ -5,7 +5,12 @@ import { Gen, seedNote, testSeed } from './prng';
 test('the pointer stays below the oldest unsettled row, whatever order rows settle in', (t) => {
   const u = new UnsettledRows();
   t.is(u.pointer(9), 9, 'nothing unsettled: just below the next seq');
-  u.note(new Map([[12, 1], [10, 2]])); // one batch, marks in another order than their rows
+  u.note(
+    new Map([
+      [12, 1],
+      [10, 2],
+    ]),
+  ); // one batch, marks in another order than their rows
   u.note(new Map([[15, 1]]));
   t.is(u.size, 3);
   t.is(u.pointer(20), 9);
