@@ -4,7 +4,7 @@
  * never how fast they were.
  */
 import test, { ExecutionContext } from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Exit, runCli } from './run-cli';
@@ -50,6 +50,24 @@ function assertSaneResult(t: ExecutionContext, r: Record<string, any>, workload:
   const histogramSuccesses = r.histogram.reduce((sum: number, [, n]: [number, number]) => sum + n, 0);
   const errors = Object.values(r.errors as Record<string, number>).reduce((a, b) => a + b, 0);
   t.is(histogramSuccesses, ops - errors, 'the histogram holds every success');
+  assertCpu(t, r);
+}
+
+const positive = (n: unknown): boolean => typeof n === 'number' && Number.isFinite(n) && n > 0;
+
+/** CPU per op of the nodes (all of them read from /proc) and of the bench, and every node's internode calls. */
+function assertCpu(t: ExecutionContext, r: Record<string, any>): void {
+  const c = r.cpu;
+  t.true(positive(c.nodeMicrosPerOp), `nodeMicrosPerOp ${c.nodeMicrosPerOp}`);
+  t.true(positive(c.nodeMainThreadMicrosPerOp) && c.nodeMainThreadMicrosPerOp <= c.nodeMicrosPerOp, JSON.stringify(c));
+  t.true(positive(c.clientMicrosPerOp), `clientMicrosPerOp ${c.clientMicrosPerOp}`);
+  t.is(c.nodesRead, 4);
+  const b = c.coresBusy;
+  t.true(positive(b.machine) && positive(b.nodes) && positive(b.bench) && b.others >= 0 && b.cores >= 1, JSON.stringify(b));
+  t.deepEqual(Object.keys(r.internode), ['0', '1', '2', '3']);
+  for (const calls of Object.values(r.internode) as Record<string, number>[]) {
+    t.true(calls.replicateItems >= calls.replicateCalls && calls.readLocalItems >= calls.readLocalCalls, JSON.stringify(calls));
+  }
 }
 
 test.serial('a tiny write run with --spawn completes and reports sane fields', async (t) => {
@@ -68,18 +86,46 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
   t.regex(exit.stdout, /Latency 99\.9th percentile\s+: [\d.]+ ms/);
   t.regex(exit.stdout, /Total operation time/);
   t.false(json.config.tls, 'plain TCP unless --tls');
+  t.regex(exit.stdout, /CPU per op, nodes\s+: [\d.]+ µs \(all threads of 4 nodes; their main threads [\d.]+ µs\)/);
+  t.regex(exit.stdout, /CPU per op, bench\s+: [\d.]+ µs/);
+  t.regex(exit.stdout, /Internode calls, node 3\s+: [\d,]+ replicate calls of [\d.]+ items/);
+  // QUORUM writes go to the other replicas: some were sent, in calls of one item or more.
+  const sent = Object.values(json.internode as Record<string, { replicateCalls: number }>).reduce((n, c) => n + c.replicateCalls, 0);
+  t.true(sent > 0, `replicate calls ${sent}`);
 });
 
 test.serial('--compare runs echo and the workload and reports their ratio', async (t) => {
   const { exit, json } = await runWithOut([...TINY, '--workload', 'mixed', '--compare', '--routing', 'node']);
   t.is(exit.code, 0, exit.stderr);
   t.is(json.workload.config.routing, 'node');
-  t.deepEqual(Object.keys(json).sort(), ['echo', 'ratio', 'workload']);
+  t.deepEqual(Object.keys(json).sort(), ['cpuRatio', 'echo', 'ratio', 'workload']);
   assertSaneResult(t, json.echo, 'echo', 200);
   assertSaneResult(t, json.workload, 'mixed', 200);
   t.is(json.echo.level, null);
   t.true(typeof json.ratio === 'number' && json.ratio > 0);
   t.regex(exit.stdout, /Ratio mixed\/echo\s+: [\d.]+/);
+  t.true(positive(json.cpuRatio.node) && positive(json.cpuRatio.client), JSON.stringify(json.cpuRatio));
+  t.regex(exit.stdout, /CPU ratio mixed\/echo\s+: nodes [\d.]+×, bench [\d.]+×/);
+});
+
+test.serial("--profile writes a CPU profile per node and prints each node's top functions in the measured run", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-profile-'));
+  try {
+    const exit = await runBench([...TINY, '--workload', 'echo', '--profile', dir]);
+    t.is(exit.code, 0, exit.stderr);
+    t.is(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).length, 4);
+    for (const id of [0, 1, 2, 3]) {
+      t.regex(
+        exit.stdout,
+        new RegExp(
+          `== node ${id}, echo \\(.+\\.cpuprofile\\): main thread busy [\\d.]+% of [\\d.]+ s sampled\n +self ms +busy +function\n`,
+        ),
+      );
+    }
+    t.notRegex(exit.stderr, /no CPU profile/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.serial('a tiny restart run measures memory, a restart and a hint replay', async (t) => {
@@ -167,9 +213,11 @@ test('--help prints the usage and exits 0', async (t) => {
     '--spawn',
     '--compare',
     '--warmup',
+    '--profile',
   ]) {
     t.true(exit.stdout.includes(name), name);
   }
+  t.regex(exit.stdout, /CPU per operation/);
 });
 
 test.serial('a tiny read run with --spawn --tls runs its cluster and its clients on TLS', async (t) => {

@@ -97,8 +97,22 @@ Output:
   --plot FILE.html        also write a page with charts of the run: throughput and p50/p99
                           latency second by second, and the latency histogram (both
                           sides of --compare on each chart); self-contained, opens offline
-  --compare               run echo, then the workload, with the same options; print workload/echo
-  --help                  this text`;
+  --compare               run echo, then the workload, with the same options; print workload/echo,
+                          and the ratio of their CPU per operation
+  --profile DIR           with --spawn: start the nodes with V8's CPU profiler (--cpu-prof), writing
+                          one .cpuprofile per node into DIR when the cluster stops, and print each
+                          node's top functions by self time during each measured run (the
+                          profiler's own cost is in that run's figures; not for restart)
+  --help                  this text
+
+Besides op rate and latency, every run reports CPU per operation (user + system
+time over the operations sent, the preload and warm-up not counted): of all
+threads of the node processes, read from /proc (the nodes of --spawn, or the
+pids in the node-N.pid files beside the cluster file), and of the benchmark
+process; how many cores the machine, the nodes, the benchmark and all other
+processes kept busy meanwhile; and, where the cluster file gives the admin
+secret, the internode calls each node sent during the run and the items per
+call (the coalescing).`;
 
 const SWITCHES = ['spawn', 'tls', 'compare', 'help'] as const;
 const VALUED = [
@@ -124,6 +138,7 @@ const VALUED = [
   'settle',
   'rewrite',
   'routing',
+  'profile',
 ] as const;
 
 export interface BenchOptions {
@@ -158,6 +173,8 @@ export interface BenchOptions {
   readonly settleSeconds: number;
   /** Absent: token routing when the nodes' tokens are known (cluster file or --spawn), else node. */
   readonly routing?: Routing;
+  /** --profile: the directory the nodes' CPU profiles go to. */
+  readonly profileDir?: string;
 }
 
 export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
@@ -237,6 +254,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     throw new UsageError(`--plot writes an HTML page: give a file name ending in .html, not "${plot}"`);
   }
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
+  const profileDir = string(flags, 'profile');
 
   if (flags.has('tls') && !spawn)
     throw new UsageError('--tls applies to --spawn: a cluster file says for itself whether its cluster runs TLS');
@@ -259,6 +277,9 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
   if (!restart && settle !== undefined) throw new UsageError('--settle only applies to --workload restart');
   if (!restart && rewrite !== undefined) throw new UsageError('--rewrite only applies to --workload restart');
+  if (profileDir !== undefined && !spawn) throw new UsageError('--profile starts the nodes with the profiler: it needs --spawn');
+  if (profileDir !== undefined && restart)
+    throw new UsageError('--profile does not apply to --workload restart: a node killed with -9 writes no profile');
 
   return {
     help: false,
@@ -286,5 +307,6 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     rewriteShare: rewrite ?? DEFAULTS.rewriteShare,
     settleSeconds: restart ? (settle ?? DEFAULTS.settleSeconds) : 0,
     ...(routing !== undefined ? { routing } : {}),
+    ...(profileDir !== undefined ? { profileDir } : {}),
   };
 }

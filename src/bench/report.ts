@@ -5,7 +5,9 @@
  */
 import type { Routing } from '../client/client';
 import { LevelName } from '../coordinator/levels';
+import { CoresBusy, CpuPerOp, cpuRatio } from './cpu';
 import { LatencySummary } from './histogram';
+import { itemsPerCall, PeerCallsByNode } from './internode';
 import { Distribution } from './keys';
 import { RunResult } from './runner';
 import type { TimelinePoint } from './timeline';
@@ -47,6 +49,16 @@ export interface BenchResult {
   readonly timeline: TimelinePoint[];
   /** The latency histogram's non-empty buckets: [latency in ms, successes]. */
   readonly histogram: Array<[ms: number, count: number]>;
+  /** CPU per operation of the nodes and of the benchmark (cpu.ts). */
+  readonly cpu: CpuPerOp;
+  /** Internode calls each node sent during the run, by node id; null where the nodes could not be asked (--node). */
+  readonly internode: PeerCallsByNode | null;
+}
+
+/** What was read from the processes around a measured run. */
+export interface Measured {
+  readonly cpu: CpuPerOp;
+  readonly internode: PeerCallsByNode | null;
 }
 
 /** Extra fields of --workload restart. */
@@ -85,11 +97,20 @@ export interface CompareResult {
   readonly workload: BenchResult;
   /** workload.opsPerSec / echo.opsPerSec; null if echo completed nothing. */
   readonly ratio: number | null;
+  /** CPU per operation, workload over echo; null where either is unknown. */
+  readonly cpuRatio: { readonly node: number | null; readonly client: number | null };
 }
 
 const round = (n: number, digits: number): number => Number(n.toFixed(digits));
 
-export function benchResult(workload: string, level: LevelName | null, run: RunResult, seed: number, config: RunConfig): BenchResult {
+export function benchResult(
+  workload: string,
+  level: LevelName | null,
+  run: RunResult,
+  seed: number,
+  config: RunConfig,
+  measured: Measured,
+): BenchResult {
   const l = run.latency.summary();
   return {
     workload,
@@ -111,11 +132,21 @@ export function benchResult(workload: string, level: LevelName | null, run: RunR
     config,
     timeline: run.timeline.map((p) => ({ ...p, p50Ms: round(p.p50Ms, 3), p99Ms: round(p.p99Ms, 3) })),
     histogram: run.latency.buckets().map(([ms, count]) => [round(ms, 4), count]),
+    cpu: measured.cpu,
+    internode: measured.internode,
   };
 }
 
 export function compareResult(echo: BenchResult, workload: BenchResult): CompareResult {
-  return { echo, workload, ratio: echo.opsPerSec > 0 ? round(workload.opsPerSec / echo.opsPerSec, 4) : null };
+  return {
+    echo,
+    workload,
+    ratio: echo.opsPerSec > 0 ? round(workload.opsPerSec / echo.opsPerSec, 4) : null,
+    cpuRatio: {
+      node: cpuRatio(workload.cpu.nodeMicrosPerOp, echo.cpu.nodeMicrosPerOp),
+      client: cpuRatio(workload.cpu.clientMicrosPerOp, echo.cpu.clientMicrosPerOp),
+    },
+  };
 }
 
 const LABEL_WIDTH = 26;
@@ -145,6 +176,8 @@ export function formatResult(r: BenchResult): string {
     line('Total errors', count(errorTotal)),
     ...Object.entries(r.errors).map(([type, n]) => line(`  ${type}`, count(n))),
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
+    ...cpuLines(r.cpu),
+    ...internodeLines(r.internode),
     line(
       'Settings',
       `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ${c.tls ? 'TLS, ' : ''}` +
@@ -154,6 +187,42 @@ export function formatResult(r: BenchResult): string {
     line('Seed', String(r.seed)),
   ];
   return lines.join('\n');
+}
+
+const micros = (n: number): string => `${n.toFixed(1)} µs`;
+
+function cpuLines(c: CpuPerOp): string[] {
+  const nodes =
+    c.nodeMicrosPerOp === null
+      ? `unknown (${c.nodesRead} of ${c.nodes} nodes read from /proc${c.nodes === 0 ? '' : '; their pids come from --spawn or the pid files beside the cluster file'})`
+      : `${micros(c.nodeMicrosPerOp)} (all threads of ${c.nodes} nodes; their main threads ${micros(c.nodeMainThreadMicrosPerOp!)})`;
+  return [
+    line('CPU per op, nodes', nodes),
+    line('CPU per op, bench', c.clientMicrosPerOp === null ? 'unknown (no operation sent)' : micros(c.clientMicrosPerOp)),
+    ...(c.coresBusy === null ? [] : [line('Cores busy', coresText(c.coresBusy))]),
+  ];
+}
+
+function coresText(b: CoresBusy): string {
+  const n = (v: number | null): string => (v === null ? 'unknown' : v.toFixed(2));
+  return `${n(b.machine)} of ${b.cores} (nodes ${n(b.nodes)}, bench ${n(b.bench)}, other processes ${n(b.others)})`;
+}
+
+function callsText(what: string, calls: number, items: number): string {
+  const each = itemsPerCall(calls, items);
+  return `${count(calls)} ${what} calls${each === null ? '' : ` of ${each.toFixed(2)} items`}`;
+}
+
+function internodeLines(byNode: PeerCallsByNode | null): string[] {
+  if (byNode === null) return [];
+  return Object.entries(byNode).map(([id, c]) =>
+    line(
+      `Internode calls, node ${id}`,
+      c === null
+        ? 'unknown (the node did not answer)'
+        : `${callsText('replicate', c.replicateCalls, c.replicateItems)}, ${callsText('readLocal', c.readLocalCalls, c.readLocalItems)}`,
+    ),
+  );
 }
 
 function mbText(mb: number | null): string {
@@ -187,6 +256,8 @@ export function formatRestart(r: RestartResult): string {
   ].join('\n');
 }
 
+const ratioText = (r: number | null): string => (r === null ? 'unknown' : `${r.toFixed(2)}×`);
+
 export function formatCompare(c: CompareResult): string {
   const ratio =
     c.ratio === null
@@ -200,5 +271,9 @@ export function formatCompare(c: CompareResult): string {
     formatResult(c.workload),
     '',
     line(`Ratio ${c.workload.workload}/echo`, ratio),
+    line(
+      `CPU ratio ${c.workload.workload}/echo`,
+      `nodes ${ratioText(c.cpuRatio.node)}, bench ${ratioText(c.cpuRatio.client)} (CPU per op)`,
+    ),
   ].join('\n');
 }

@@ -6,17 +6,24 @@
  *   scripts/bench.sh --spawn --workload write --compare
  * See --help (bench/options.ts) and docs/benchmarks.md.
  *
+ * Around each measured run it reads the CPU the nodes and this process used
+ * and the nodes' internode counters (bench/cpu.ts, bench/internode.ts); with
+ * --profile, the nodes run under V8's profiler and each one's profile is cut
+ * to the measured runs (bench/profile.ts).
+ *
  * Results go to stdout (and --out as JSON); status lines and, on a terminal,
  * a live progress line go to stderr. Ctrl-C stops the run, prints what was
  * measured so far, and still stops a --spawn cluster.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PlotRun, plotHtml, UplotAssets } from '../bench/plot';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { KvClient, NodeEndpoint, Routing } from '../client/client';
+import { KvClient, NodeAdmin, NodeEndpoint, Routing } from '../client/client';
 import { isKvError } from '../common/errors';
 import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import { nodePidFromFile } from '../common/procfs';
 import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { Ring } from '../partitioner/ring';
@@ -32,9 +39,13 @@ import {
   formatCompare,
   formatRestart,
   formatResult,
+  Measured,
   RestartResult,
   RunConfig,
 } from '../bench/report';
+import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
+import { peerCallsDelta, readPeerCalls } from '../bench/internode';
+import { formatProfile, parseCpuProfile, profilesByPid, summarizeProfile, TimeWindow } from '../bench/profile';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
 import { waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
@@ -61,9 +72,17 @@ interface Target {
   readonly spread: readonly string[];
   /** The CA and client pair, when the cluster runs TLS. */
   readonly tls?: TlsMaterial;
+  /** The process of node `id`, for its CPU; undefined where unknown. */
+  readonly pid: (id: number) => number | undefined;
+  /** An admin connection to node `id`, for its counters; absent without the cluster's secret. */
+  readonly admin?: (id: number) => NodeAdmin;
 }
 
-function clusterTarget(config: ClusterConfig): Target {
+/** Bound on one admin call that reads a node's counters around a measured run. */
+const ADMIN_TIMEOUT_MS = 3000;
+
+/** A cluster from its config; `secretKnown`: the config holds the real secret, so the nodes' counters can be read. */
+function clusterTarget(config: ClusterConfig, pid: (id: number) => number | undefined, secretKnown: boolean): Target {
   const ring = new Ring(config.nodes, config.replicationFactor);
   const spread = ringSpread(
     (key) => ring.owner(key),
@@ -76,6 +95,8 @@ function clusterTarget(config: ClusterConfig): Target {
     maxValueBytes: config.settings.maxValueBytes,
     spread,
     ...(tls ? { tls } : {}),
+    pid,
+    ...(secretKnown ? { admin: (id: number) => NodeAdmin.fromConfig(config, id, ADMIN_TIMEOUT_MS) } : {}),
   };
 }
 
@@ -85,10 +106,17 @@ const status = (text: string): void => {
 
 /** The nodes to load: those of --node, else of the cluster file. */
 function existingTarget(opts: BenchOptions): Target {
-  if (opts.nodes) return { nodes: opts.nodes, maxValueBytes: VALUE_BYTES_MAX_DEFAULT, spread: [''] };
-  // Clients do not need the cluster secret; a placeholder satisfies the loader.
-  const env = { ...process.env, KV_CLUSTER_SECRET: process.env.KV_CLUSTER_SECRET ?? 'not-needed-by-clients' };
-  return clusterTarget(loadClusterFile(clusterFilePath(opts.cluster), env));
+  if (opts.nodes) return { nodes: opts.nodes, maxValueBytes: VALUE_BYTES_MAX_DEFAULT, spread: [''], pid: () => undefined };
+  const file = clusterFilePath(opts.cluster);
+  const pid = (id: number): number | undefined => nodePidFromFile(dirname(file), id);
+  try {
+    return clusterTarget(loadClusterFile(file), pid, true);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Clients do not need the cluster secret (only the counters do); a placeholder satisfies the loader.
+    const env = { ...process.env, KV_CLUSTER_SECRET: 'not-needed-by-clients' };
+    return clusterTarget(loadClusterFile(file, env), pid, false);
+  }
 }
 
 function checkTarget(opts: BenchOptions, target: Target): void {
@@ -147,15 +175,28 @@ function showProgress(label: string, runner: Runner): () => void {
   };
 }
 
+/** A measured run's label and span of the monotonic clock, for cutting the nodes' CPU profiles to it. */
+interface MeasuredWindow extends TimeWindow {
+  readonly label: string;
+}
+
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
 class Bench {
   private preloaded = false;
+  /** Every measured run so far, in order. */
+  readonly windows: MeasuredWindow[] = [];
 
   constructor(
     private readonly opts: BenchOptions,
     private readonly clients: readonly KvClient[],
     private readonly signal: AbortSignal,
-    private readonly spread: readonly string[],
+    private readonly target: Target,
   ) {}
+
+  private get spread(): readonly string[] {
+    return this.target.spread;
+  }
 
   private config(): RunConfig {
     const o = this.opts;
@@ -183,6 +224,30 @@ class Bench {
     }
   }
 
+  /**
+   * A run whose CPU per operation and internode calls are reported: the
+   * nodes' counters and CPU, and this process's CPU, are read just before
+   * and just after it.
+   */
+  private async measured(
+    label: string,
+    op: Operation,
+    limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>,
+  ): Promise<{ run: RunResult; measured: Measured }> {
+    const ids = this.target.nodes.map((_, id) => id);
+    const admin = this.target.admin;
+    const callsBefore = admin ? await readPeerCalls(ids, admin) : null;
+    const cpuBefore = readCpu(ids.map(this.target.pid));
+    const startMicros = monotonicMicros();
+    const run = await this.measure(label, op, limits);
+    const endMicros = monotonicMicros();
+    const cpuAfter = readCpu(ids.map(this.target.pid));
+    const callsAfter = admin ? await readPeerCalls(ids, admin) : null;
+    this.windows.push({ label, startMicros, endMicros });
+    const internode = callsBefore && callsAfter ? peerCallsDelta(callsBefore, callsAfter) : null;
+    return { run, measured: { cpu: cpuPerOp(cpuBefore, cpuAfter, sentOps(run)), internode } };
+  }
+
   /** Writes every key once, closed loop, unmeasured: reads then find values. */
   private async preload(): Promise<void> {
     if (this.preloaded) return;
@@ -195,9 +260,12 @@ class Bench {
 
   /** Writes keys 0 to `count` - 1 of --keys once each. */
   private load(label: string, count = this.opts.keys): Promise<RunResult> {
+    return this.measure(label, this.loadOperation(), { ops: count });
+  }
+
+  private loadOperation(): Operation {
     const values = new ValuePool(new Prng(this.opts.seed), this.opts.valueSize);
-    const op = loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, spread: this.spread });
-    return this.measure(label, op, { ops: count });
+    return loadOperation({ clients: this.clients, level: this.opts.level, keys: this.opts.keys, values, spread: this.spread });
   }
 
   /**
@@ -218,11 +286,12 @@ class Bench {
       });
     }
     status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
-    const r = await this.measure(name, this.operation(name, seed), {
+    const level = spec.echo ? null : this.opts.level;
+    const { run, measured } = await this.measured(`${name}${level ? ` at ${level}` : ''}`, this.operation(name, seed), {
       ...(ops !== undefined ? { ops } : { durationMs: durationSeconds! * 1000 }),
       ...rateLimit,
     });
-    return benchResult(name, spec.echo ? null : this.opts.level, r, seed, this.config());
+    return benchResult(name, level, run, seed, this.config(), measured);
   }
 
   /** The workload's operation, drawing keys, op mix and value from generators seeded by `seed`. */
@@ -247,8 +316,8 @@ class Bench {
     status(
       `loading ${this.opts.keys.toLocaleString('en-US')} keys of ${this.opts.valueSize} bytes at ${this.opts.level}, concurrency ${this.opts.concurrency}…`,
     );
-    const r = await this.load('load');
-    const loaded = benchResult('restart', this.opts.level, r, this.opts.seed, this.config());
+    const { run, measured } = await this.measured('load', this.loadOperation(), { ops: this.opts.keys });
+    const loaded = benchResult('restart', this.opts.level, run, this.opts.seed, this.config(), measured);
     const rewritten = await this.rewrite();
     const rss = clusterRssMb(cluster);
     const keys = await clusterKeys(cluster);
@@ -360,19 +429,44 @@ function uplotAssets(): UplotAssets {
   return { js: read('uPlot.iife.min.js'), css: read('uPlot.min.css') };
 }
 
-async function runBench(
-  opts: BenchOptions,
-  clients: KvClient[],
-  cluster: LocalCluster | undefined,
-  signal: AbortSignal,
-  spread: readonly string[],
-): Promise<Output> {
-  const bench = new Bench(opts, clients, signal, spread);
+async function runBench(bench: Bench, opts: BenchOptions, cluster: LocalCluster | undefined): Promise<Output> {
   if (opts.workload === 'restart') return { kind: 'restart', result: await bench.restart(cluster!) };
   if (!opts.compare) return { kind: 'single', result: await bench.workload(opts.workload) };
   const echo = await bench.workload('echo');
   const workload = await bench.workload(opts.workload);
   return { kind: 'compare', result: compareResult(echo, workload) };
+}
+
+/** Functions of each node's profile printed per measured run. */
+const PROFILE_TOP_FUNCTIONS = 15;
+
+/** The V8 options that make a node write its CPU profile into `dir` when it exits. */
+function profilerArgs(dir: string): string[] {
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+/**
+ * After the nodes have stopped (a node writes its profile as it exits):
+ * each node's top functions by self time in each measured run.
+ */
+function printProfiles(dir: string, pids: readonly (number | undefined)[], windows: readonly MeasuredWindow[]): void {
+  const files = profilesByPid(
+    dir,
+    pids.filter((p): p is number => p !== undefined),
+  );
+  pids.forEach((pid, id) => {
+    const file = pid === undefined ? undefined : files.get(pid);
+    if (file === undefined) {
+      status(`no CPU profile of node ${id} (pid ${pid ?? 'unknown'}) in ${dir}`);
+      return;
+    }
+    const profile = parseCpuProfile(readFileSync(file, 'utf8'));
+    for (const w of windows) {
+      process.stdout.write(
+        `\n${formatProfile(`== node ${id}, ${w.label} (${file})`, summarizeProfile(profile, w), PROFILE_TOP_FUNCTIONS)}\n`,
+      );
+    }
+  });
 }
 
 function render(output: Output): string {
@@ -416,19 +510,26 @@ async function main(): Promise<number> {
   const restoreSignals = stopOnSignals(stop);
   let cluster: LocalCluster | undefined;
   try {
+    const profileDir = opts.profileDir === undefined ? undefined : resolve(opts.profileDir);
     if (opts.spawn) {
-      status(`starting a four-node cluster${opts.tls ? ' on TLS' : ''}…`);
+      status(`starting a four-node cluster${opts.tls ? ' on TLS' : ''}${profileDir === undefined ? '' : `, profiled into ${profileDir}`}…`);
       const started = performance.now();
-      cluster = await LocalCluster.start(opts.tls ? { tls: true } : {});
+      if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+      cluster = await LocalCluster.start({
+        ...(opts.tls ? { tls: true } : {}),
+        ...(profileDir === undefined ? {} : { execArgv: profilerArgs(profileDir) }),
+      });
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
     }
     if (stop.signal.aborted) return EXIT_INTERRUPTED;
-    const target = cluster ? clusterTarget(cluster.config) : existingTarget(opts);
+    const spawned = cluster;
+    const target = spawned ? clusterTarget(spawned.config, (id) => spawned.pid(id), true) : existingTarget(opts);
     checkTarget(opts, target);
     const clients = makeClients(opts, target);
+    const bench = new Bench(opts, clients, stop.signal, target);
     let output: Output;
     try {
-      output = await runBench(opts, clients, cluster, stop.signal, target.spread);
+      output = await runBench(bench, opts, cluster);
     } finally {
       for (const c of clients) c.close();
     }
@@ -441,6 +542,12 @@ async function main(): Promise<number> {
     if (opts.plot !== undefined) {
       writeFileSync(opts.plot, plotHtml(plotRuns(output), uplotAssets()));
       status(`charts in ${opts.plot}`);
+    }
+    if (spawned && profileDir !== undefined) {
+      const pids = spawned.config.nodes.map((n) => spawned.pid(n.id));
+      status('stopping the cluster, so that the nodes write their profiles…');
+      await spawned.stop();
+      printProfiles(profileDir, pids, bench.windows);
     }
     return 0;
   } finally {

@@ -59,6 +59,8 @@ test('options: every documented name is accepted', (t) => {
     '0.5',
     '--routing',
     'node',
+    '--profile',
+    'prof',
   ]);
   t.like(o, {
     workload: 'read-mostly',
@@ -78,7 +80,9 @@ test('options: every documented name is accepted', (t) => {
     timeoutMs: 900,
     warmupSeconds: 0.5,
     routing: 'node',
+    profileDir: 'prof',
   });
+  t.is(options([]).profileDir, undefined);
   t.is(options([]).routing, undefined, 'no --routing: decided by what the cluster file gives');
   t.false(options(['--spawn']).tls, 'plain TCP unless asked');
   t.is(options(['--routing', 'TOKEN']).routing, 'token');
@@ -119,6 +123,10 @@ const bad: [string[], RegExp][] = [
   [['--workload', 'restart', '--spawn', '--settle', '601'], /--settle must be from 0 to 600 seconds/],
   [['--settle', '5'], /--settle only applies to --workload restart/],
   [['--rewrite', '0.5'], /--rewrite only applies to --workload restart/],
+  [['--profile', 'p'], /--profile starts the nodes with the profiler: it needs --spawn/],
+  [['--cluster', 'c.json', '--profile', 'p'], /--profile .* needs --spawn/],
+  [['--workload', 'restart', '--spawn', '--profile', 'p'], /--profile does not apply to --workload restart/],
+  [['--spawn', '--profile'], /--profile needs a value/],
   [['--workload', 'restart', '--spawn', '--rewrite', '1.5'], /--rewrite must be a share of the keys from 0 to 1/],
   [['--workload', 'restart', '--spawn', '--rewrite', 'half'], /--rewrite must be a number/],
   [['--concurrency', '1.5'], /--concurrency/],

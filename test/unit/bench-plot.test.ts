@@ -47,6 +47,8 @@ function result(workload: string, opsPerSecond: number[]): BenchResult {
       [0.5, 10],
       [1, 3],
     ],
+    cpu: { nodeMicrosPerOp: 1, nodeMainThreadMicrosPerOp: 1, clientMicrosPerOp: 1, nodesRead: 4, nodes: 4, coresBusy: null },
+    internode: null,
   };
 }
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { benchResult, compareResult, formatCompare, formatRestart, formatResult, RunConfig } from '../../src/bench/report';
+import { benchResult, compareResult, formatCompare, formatRestart, formatResult, Measured, RunConfig } from '../../src/bench/report';
 import { parseVmRssKb } from '../../src/common/procfs';
 import { RssPeak } from '../../src/bench/restart';
 import { Histogram } from '../../src/bench/histogram';
@@ -17,6 +17,11 @@ const config: RunConfig = {
   routing: 'token',
 };
 
+const measured: Measured = {
+  cpu: { nodeMicrosPerOp: 40, nodeMainThreadMicrosPerOp: 25.5, clientMicrosPerOp: 8, nodesRead: 4, nodes: 4, coresBusy: null },
+  internode: { 0: { replicateCalls: 1000, replicateItems: 3100, readLocalCalls: 0, readLocalItems: 0 }, 1: null },
+};
+
 function run(successes: number, errors: Record<string, number>, seconds: number): RunResult {
   const latency = new Histogram();
   for (let i = 1; i <= successes; i++) latency.record(i / 10);
@@ -25,7 +30,7 @@ function run(successes: number, errors: Record<string, number>, seconds: number)
 }
 
 test('benchResult has the documented JSON fields', (t) => {
-  const r = benchResult('write', 'QUORUM', run(200, { TimedOut: 2 }, 2), 9, config);
+  const r = benchResult('write', 'QUORUM', run(200, { TimedOut: 2 }, 2), 9, config, measured);
   t.deepEqual(Object.keys(r).slice(0, 7), ['workload', 'level', 'opsPerSec', 'latencyMs', 'errors', 'ops', 'seconds']);
   t.deepEqual(Object.keys(r.latencyMs), ['mean', 'p50', 'p95', 'p99', 'p999', 'max']);
   t.is(r.opsPerSec, 100, 'successful ops per second');
@@ -36,7 +41,7 @@ test('benchResult has the documented JSON fields', (t) => {
 });
 
 test('the text block names every figure, like cassandra-stress', (t) => {
-  const text = formatResult(benchResult('read', 'ONE', run(1000, { Unavailable: 3 }, 1), 5, config));
+  const text = formatResult(benchResult('read', 'ONE', run(1000, { Unavailable: 3 }, 1), 5, config, measured));
   for (const label of [
     'Op rate',
     'Latency mean',
@@ -56,17 +61,17 @@ test('the text block names every figure, like cassandra-stress', (t) => {
 });
 
 test('compare: ratio of op rates, workload over echo', (t) => {
-  const echo = benchResult('echo', null, run(400, {}, 1), 1, config);
-  const write = benchResult('write', 'QUORUM', run(100, {}, 1), 1, config);
+  const echo = benchResult('echo', null, run(400, {}, 1), 1, config, measured);
+  const write = benchResult('write', 'QUORUM', run(100, {}, 1), 1, config, measured);
   const c = compareResult(echo, write);
-  t.deepEqual(Object.keys(c), ['echo', 'workload', 'ratio']);
+  t.deepEqual(Object.keys(c), ['echo', 'workload', 'ratio', 'cpuRatio']);
   t.is(c.ratio, 0.25);
   t.regex(formatCompare(c), /Ratio write\/echo\s+: 0\.250/);
-  t.is(compareResult(benchResult('echo', null, run(0, {}, 1), 1, config), write).ratio, null);
+  t.is(compareResult(benchResult('echo', null, run(0, {}, 1), 1, config, measured), write).ratio, null);
 });
 
 test('restart report lists RSS per node and the restart time', (t) => {
-  const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config);
+  const base = benchResult('restart', 'QUORUM', run(10, {}, 1), 1, config, measured);
   const restart = {
     ...base,
     restartedNode: 2,
