@@ -5,6 +5,7 @@
  * target has acknowledged them. Counts per target are kept in memory for the
  * inspector and so delivery knows whom to visit.
  */
+import { toByteString } from '../common/bytes';
 import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { createHintTables } from '../storage/schema';
@@ -144,8 +145,8 @@ export class HintStore {
     );
     return rows.map((r) => ({
       id: r.id,
-      key: r.key.toString('latin1'),
-      version: { value: r.value.toString('latin1'), ts: r.ts, deleted: r.deleted !== 0 },
+      key: toByteString(r.key),
+      version: { value: toByteString(r.value), ts: r.ts, deleted: r.deleted !== 0 },
       createdMs: r.created_ms,
     }));
   }

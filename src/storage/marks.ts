@@ -10,6 +10,7 @@
  * reached without waiting for the slowest replica, and still never be the
  * only record of a replica's missing write.
  */
+import { toByteString } from '../common/bytes';
 import { UNSETTLED_CHUNK_ROWS } from '../common/limits';
 import { Batch } from './group-commit';
 import { Stored } from './memtable';
@@ -91,7 +92,7 @@ export class Marks {
         after,
         UNSETTLED_CHUNK_ROWS,
       ]);
-      for (const r of rows) keys.add(typeof r.key === 'string' ? r.key : r.key.toString('latin1'));
+      for (const r of rows) keys.add(typeof r.key === 'string' ? r.key : toByteString(r.key));
       if (rows.length < UNSETTLED_CHUNK_ROWS) return [...keys];
       after = rows[rows.length - 1]!.seq;
     }

@@ -5,6 +5,7 @@
  * splice into a statement: a quoted text doubles its quotes and never holds
  * a NUL, a BLOB holds nothing but hex digits.
  */
+import { fromByteString } from '../common/bytes';
 
 /** Bytes as an SQL blob literal, X'…'. */
 export function blobLiteral(bytes: Buffer): string {
@@ -13,7 +14,7 @@ export function blobLiteral(bytes: Buffer): string {
 
 /** A latin1 key or value as an SQL blob literal. */
 export function latin1Literal(s: string): string {
-  return blobLiteral(Buffer.from(s, 'latin1'));
+  return blobLiteral(fromByteString(s));
 }
 
 /**
