@@ -6,7 +6,8 @@
 import chalk from 'chalk';
 import { ClusterStatus, clusterStatus } from '../client/status';
 import { clusterFilePath, parseArgs, UsageError } from '../common/args';
-import { ConfigError, loadClusterFile } from '../config/cluster';
+import { runTool } from './run-tool';
+import { loadClusterFile } from '../config/cluster';
 
 const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json]
 commands:
@@ -78,13 +79,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err) => {
-      const known = err instanceof UsageError || err instanceof ConfigError;
-      process.stderr.write(`admin: ${known ? (err as Error).message : (err as Error).stack}\n`);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runTool('admin', () => main(process.argv.slice(2)));

@@ -5,7 +5,8 @@
  * the flags, starts it and stops it on Ctrl-C.
  */
 import { clusterFilePath, parseArgs, UsageError } from '../common/args';
-import { ConfigError, loadClusterFile } from '../config/cluster';
+import { runTool } from './run-tool';
+import { loadClusterFile } from '../config/cluster';
 import { DASHBOARD_HOST, DashboardServer } from '../dashboard/server';
 
 const DEFAULT_PORT = 8080;
@@ -43,13 +44,4 @@ async function main(): Promise<void> {
   await dashboard.close();
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      const known = err instanceof UsageError || err instanceof ConfigError;
-      process.stderr.write(`dashboard: ${known ? (err as Error).message : (err as Error).stack}\n`);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runTool('dashboard', main);

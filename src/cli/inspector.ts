@@ -8,7 +8,8 @@
 import chalk from 'chalk';
 import { closeAll, InspectedEntry, openAll, shown, walk } from '../client/inspect';
 import { clusterFilePath, parseArgs, UsageError } from '../common/args';
-import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
+import { runTool } from './run-tool';
+import { ClusterConfig, loadClusterFile } from '../config/cluster';
 
 const USAGE = `usage: scripts/inspector.sh [--json] [--cluster FILE] [--max-entries N]
   --json           the whole report as JSON: every entry of every node, unless --max-entries is given
@@ -148,13 +149,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      const known = err instanceof UsageError || err instanceof ConfigError;
-      process.stderr.write(`inspector: ${known ? (err as Error).message : (err as Error).stack}\n`);
-      process.exit(2);
-    },
-  );
-}
+if (require.main === module) runTool('inspector', main);

@@ -1,0 +1,18 @@
+/**
+ * How the operator tools end: the exit code of `main` (0 when it returns
+ * nothing), or exit 2 with one line for a usage or cluster-file error and a
+ * stack for anything else. Imported only by entry points in this folder.
+ */
+import { UsageError } from '../common/args';
+import { ConfigError } from '../config/cluster';
+
+export function runTool(name: string, main: () => Promise<number | void>): void {
+  main().then(
+    (code) => process.exit(code ?? 0),
+    (err) => {
+      const known = err instanceof UsageError || err instanceof ConfigError;
+      process.stderr.write(`${name}: ${known ? (err as Error).message : (err as Error).stack}\n`);
+      process.exit(2);
+    },
+  );
+}
