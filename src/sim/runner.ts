@@ -10,9 +10,10 @@
  * then the chaos checker's verdict on the history and the final state
  * (chaos/checker.ts: lost, stale, backwards, phantom, behind, divergent),
  * and every invariant a node broke on the way (an AssertionError thrown by
- * an event, or a promise rejected with nobody to handle it).
+ * an event, or a promise rejected with nobody to handle it), and work the
+ * nodes should have finished by then (marks to settle, hints to deliver).
  */
-import { check, CheckResult, describeViolations, ReplicaCopy } from '../chaos/checker';
+import { check, CheckResult, describeViolations, FinalState, ReplicaCopy } from '../chaos/checker';
 import { History, Observed, TOMBSTONE_VALUE } from '../chaos/history';
 import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
@@ -78,6 +79,38 @@ function sameCopy(a: Observed | null | undefined, b: Observed | null | undefined
   return (a === null && b === null) || (a != null && b != null && a.ts === b.ts && a.value === b.value);
 }
 
+/** What the checker reads after settling: each replica's copy of each key, the keys they disagree on, the nodes that did not come back. */
+function finalState(cluster: SimCluster, ring: Ring, keys: readonly string[]): FinalState {
+  const replicas = new Map<string, ReplicaCopy[]>();
+  const divergent: string[] = [];
+  for (const key of keys) {
+    const copies = ring
+      .replicas(key)
+      .map((node) => ({ node, held: cluster.isRunning(node) ? observed(cluster.nodes[node]!.store.get(key)) : undefined }));
+    replicas.set(key, copies);
+    if (copies.some((c) => !sameCopy(c.held, copies[0]!.held))) divergent.push(key);
+  }
+  const failedRestarts = cluster.nodes.flatMap((n, id) => (n === undefined ? [`node ${id} did not come back after the faults`] : []));
+  return { replicas, divergent, failedRestarts, crashed: [] };
+}
+
+/**
+ * The nodes' own bookkeeping after settling: every write's mark settled
+ * (each replica acknowledged it or has a hint), every hint delivered.
+ */
+function workLeft(cluster: SimCluster): string[] {
+  const out: string[] = [];
+  for (const [id, node] of cluster.nodes.entries()) {
+    if (node === undefined) continue;
+    if (node.store.unsettledRows > 0)
+      out.push(`  settled: node ${id} still holds ${node.store.unsettledRows} unsettled marks after settling`);
+    let hints = 0;
+    for (const n of node.hints.countsByTarget().values()) hints += n;
+    if (hints > 0) out.push(`  settled: node ${id} still holds ${hints} hints after settling`);
+  }
+  return out;
+}
+
 export async function simulate(o: SimOptions): Promise<SimResult> {
   listenForUnhandled();
   unhandled = [];
@@ -107,18 +140,9 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const finals = Promise.all(workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)));
   await sched.runWhile(finals, FINAL_READS_MS);
 
-  const replicas = new Map<string, ReplicaCopy[]>();
-  const divergent: string[] = [];
-  for (const key of workload.keys) {
-    const copies = ring
-      .replicas(key)
-      .map((node) => ({ node, held: cluster.isRunning(node) ? observed(cluster.nodes[node]!.store.get(key)) : undefined }));
-    replicas.set(key, copies);
-    if (copies.some((c) => !sameCopy(c.held, copies[0]!.held))) divergent.push(key);
-  }
-  const failedRestarts = cluster.nodes.flatMap((n, id) => (n === undefined ? [`node ${id} did not come back after the faults`] : []));
-  const result = check(history.ops, { replicas, divergent, failedRestarts, crashed: [] }, config.replicationFactor);
-  const problems = describeViolations(result.violations);
+  const state = finalState(cluster, ring, workload.keys);
+  const result = check(history.ops, state, config.replicationFactor);
+  const problems = [...describeViolations(result.violations), ...workLeft(cluster)];
   for (const f of sched.failures)
     problems.push(`  invariant: ${f.owner} at ${f.atMs.toFixed(3)} ms: ${String((f.error as Error)?.stack ?? f.error)}`);
   for (const err of unhandled) problems.push(`  unhandled rejection: ${String((err as Error)?.stack ?? err)}`);

@@ -163,3 +163,41 @@ test('the checker holds a ONE read to nothing, an ALL read to a ONE write, and r
   const stale = check([...deleted, read(2, 'QUORUM', 4, { value: 'a', ts: 10 }), read(3, 'QUORUM', 9, { value: '', ts: 20 }, true)], tomb);
   t.is(stale.counts.stale, 1);
 });
+
+test('the scheduler: events run in time order, then in the order scheduled; a dead owner’s never run, a paused one’s wait; a throw is recorded', async (t) => {
+  const sched = new Scheduler();
+  const owner = new Owner('node 0#1');
+  const ran: string[] = [];
+  sched.at(2, () => ran.push('b'));
+  sched.at(1, () => ran.push('a'));
+  sched.at(2, () => ran.push('c'));
+  const dead = new Owner('node 1#1');
+  sched.at(1, () => ran.push('dead'), dead);
+  dead.alive = false;
+  sched.at(3, () => {
+    throw new Error('an invariant');
+  });
+  owner.paused = true;
+  sched.at(4, () => ran.push('paused'), owner);
+  await sched.runUntil(10);
+  t.deepEqual(ran, ['a', 'b', 'c']);
+  t.is(sched.failures.length, 1);
+  t.is(sched.failures[0]!.atMs, 3);
+  sched.resume(owner);
+  await sched.runUntil(20);
+  t.deepEqual(ran, ['a', 'b', 'c', 'paused']);
+});
+
+test('the scheduler lets every promise continuation of an event run before the next event', async (t) => {
+  const sched = new Scheduler();
+  const seen: string[] = [];
+  sched.at(1, () => {
+    void (async () => {
+      for (let i = 0; i < 20; i++) await null;
+      seen.push('chain done');
+    })();
+  });
+  sched.at(1, () => seen.push('next event'));
+  await sched.runUntil(2);
+  t.deepEqual(seen, ['chain done', 'next event']);
+});
