@@ -135,7 +135,7 @@ export class KvNode {
   private stopping = false;
   private clockOffsetUs = 0;
 
-  constructor(
+  private constructor(
     readonly config: ClusterConfig,
     readonly id: number,
     private readonly parts: NodeParts,
@@ -211,6 +211,7 @@ export class KvNode {
     const { config, id } = this;
     const peers = config.nodes.filter((n) => n.id !== id);
     const hints = this.hints;
+    // TLS refusals need the operator (a certificate to renew or replace), but each client retries.
     const tlsRefusals = new ThrottledWarning(
       'a TLS handshake with a client',
       'the connection was closed (counter server.tlsHandshakesFailed)',

@@ -11,7 +11,7 @@ import { SimOptions, simulate } from '../../src/sim/runner';
 const base: Omit<SimOptions, 'seed'> = { nodes: 4, faults: [...FAULT_KINDS], durationMs: 10_000, trace: false, bugs: {}, sync: 'FULL' };
 
 for (const [nodes, first, count] of [
-  [4, 1, 200],
+  [4, 1, 150],
   [3, 10_001, 50],
   [5, 20_001, 50],
 ] as const) {
