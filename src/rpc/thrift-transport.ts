@@ -5,6 +5,7 @@
  */
 import type { KvError } from '../common/errors';
 import type { TlsMaterial } from '../config/tls';
+import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
@@ -40,7 +41,7 @@ class ThriftLink implements PeerLink {
     return this.remote.read(key);
   }
 
-  sync(from: number, to: number, digests: KeyDigest[]) {
+  sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     return this.remote.sync(from, to, digests);
   }
 

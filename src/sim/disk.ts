@@ -11,6 +11,7 @@
  *   power loss (not a process crash) loses the committed but unsynced tail.
  */
 import type { Time } from '../clock/time';
+import { assert } from '../common/assert';
 import type { Random } from '../common/random';
 import type { Version } from '../storage/version';
 
@@ -68,8 +69,9 @@ export class SimDisk {
 
   /** Commits one transaction after the disk's latency; transactions run one at a time. */
   commit(txn: Txn): Promise<void> {
-    const time = this.time!;
-    const ms = COMMIT_MS_MIN + this.random!.float() * (COMMIT_MS_MAX - COMMIT_MS_MIN) + this.random!.float() * this.stallMs;
+    const { time, random } = this;
+    assert(time !== undefined && random !== undefined, 'a disk is attached to a node before it commits');
+    const ms = COMMIT_MS_MIN + random.float() * (COMMIT_MS_MAX - COMMIT_MS_MIN) + random.float() * this.stallMs;
     const done = this.tail.then(
       () =>
         new Promise<void>((resolve) =>

@@ -60,7 +60,7 @@ export class SimNetwork {
     readonly sched: Scheduler,
     private readonly random: Random,
     readonly trace: Trace,
-    /** Known bug-free switches aside, the deadline of every internode call (settings.requestTimeoutMs). */
+    /** The deadline of every internode call but hello (settings.requestTimeoutMs). */
     readonly requestTimeoutMs: number,
   ) {}
 
@@ -88,7 +88,7 @@ export class SimNetwork {
     this.running.delete(id);
     for (const link of [...this.links]) {
       if (link.self === id) this.links.delete(link);
-      else if (link.peer === id) this.sched.at(this.latency(), () => link.peerDied(), link.owner);
+      else if (link.id === id) this.sched.at(this.latency(), () => link.peerDied(), link.owner);
     }
   }
 
@@ -201,10 +201,6 @@ class SimLink implements PeerLink {
     readonly owner: Owner,
     private readonly events: PeerEvents,
   ) {}
-
-  get peer(): number {
-    return this.id;
-  }
 
   private call<T>(kind: string, run: (node: KvNode) => Promise<T> | T, timeoutMs: number): Promise<T> {
     if (this.closed) return Promise.reject(new KvError('ConnectionError', 'the link is closed'));
