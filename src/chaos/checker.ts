@@ -16,11 +16,17 @@
  *       ("stale" otherwise);
  *   (d) a read invoked after another read completed returns a version >= that
  *       one's ("backwards" otherwise).
+ * (c) and (d) hold between two operations whose levels overlap (their
+ * replica counts add up to more than the replication factor); an operation
+ * without a level is QUORUM. A delete is a write of a tombstone, and a read
+ * that finds one returns it, ordered as the store orders them
+ * (TOMBSTONE_VALUE).
  * Not a violation but counted: acknowledged writes whose version is below one
  * that was already visible (acknowledged or read) before they were invoked.
  * Last-write-wins discards them (clock skew makes them): "lww_lost".
  */
-import { formatOp, Observed, Op, ReadOp, WriteOp } from './history';
+import { requiredReplicas } from '../coordinator/levels';
+import { formatOp, Observed, Op, ReadOp, TOMBSTONE_VALUE, WriteOp } from './history';
 
 export type ViolationKind =
   | 'lost'
@@ -96,7 +102,16 @@ export function writeVersion(w: WriteOp): Observed {
 }
 
 export function readVersion(r: ReadOp): Observed {
-  return r.found ? { ts: r.ts!, value: r.value! } : { ts: r.ts ?? 0, value: '' };
+  if (r.found) return { ts: r.ts!, value: r.value! };
+  return { ts: r.ts ?? 0, value: r.ts ? TOMBSTONE_VALUE : '' };
+}
+
+/** Replication factor the real-time checks assume when the caller names none (the chaos tool's clusters). */
+const DEFAULT_REPLICATION_FACTOR = 3;
+
+/** Replicas an operation's level involves; the chaos tool's operations carry no level and are QUORUM. */
+function replicasOf(op: Op, rf: number): number {
+  return requiredReplicas(op.level ?? 'QUORUM', rf);
 }
 
 /** Writes listed with a divergent key. */
@@ -145,7 +160,10 @@ class Check {
   readonly violations: Violation[] = [];
   readonly counts: Counts;
 
-  constructor(private readonly ops: readonly Op[]) {
+  constructor(
+    private readonly ops: readonly Op[],
+    private readonly rf: number,
+  ) {
     const writes = ops.filter((o) => o.kind === 'write');
     const reads = ops.filter((o) => o.kind === 'read');
     this.counts = {
@@ -174,9 +192,14 @@ class Check {
   /** (b): every read's value names a real write on that key, invoked before the read ended. */
   phantoms(): void {
     const byValue = new Map<string, WriteOp>();
-    for (const o of this.ops) if (o.kind === 'write') byValue.set(o.value, o);
+    const deletes = new Map<string, WriteOp[]>();
+    for (const o of this.ops) {
+      if (o.kind !== 'write') continue;
+      if (o.deleted) deletes.set(o.key, [...(deletes.get(o.key) ?? []), o]);
+      else byValue.set(o.value, o);
+    }
     for (const r of this.ops.filter(isOkRead)) {
-      const problem = this.phantomProblem(r, byValue.get(r.value ?? ''));
+      const problem = r.found ? this.phantomProblem(r, byValue.get(r.value ?? '')) : this.tombstoneProblem(r, deletes.get(r.key) ?? []);
       if (problem === undefined) continue;
       this.counts.phantom++;
       const w = byValue.get(r.value ?? '');
@@ -184,8 +207,15 @@ class Check {
     }
   }
 
+  /** A read that found nothing: nothing there (ts 0), or the tombstone of a delete it could have seen. */
+  private tombstoneProblem(r: ReadOp, deletes: readonly WriteOp[]): string | undefined {
+    if (!r.ts) return undefined;
+    if (deletes.length === 0) return `read found a tombstone (ts ${r.ts}) but nothing was ever deleted`;
+    const possible = deletes.some((d) => d.start <= r.end && d.outcome !== 'Unavailable' && (d.outcome !== 'ok' || d.ts === r.ts));
+    return possible ? undefined : `read found a tombstone (ts ${r.ts}) that no delete of ${r.key} invoked before it could have left`;
+  }
+
   private phantomProblem(r: ReadOp, w: WriteOp | undefined): string | undefined {
-    if (!r.found) return r.ts === 0 ? undefined : `read found a tombstone (ts ${r.ts}) but nothing was ever deleted`;
     if (w === undefined) return `read returned ${JSON.stringify(r.value)}, which no write wrote`;
     if (w.key !== r.key) return `read of ${r.key} returned the value written to ${w.key}`;
     if (w.start > r.end) return `read returned ${w.value} before its write was invoked`;
@@ -199,7 +229,17 @@ class Check {
     const writes: Visible[] = ops.filter(isAcked).map((w) => ({ end: w.end, version: writeVersion(w), op: w }));
     const readsOk = ops.filter(isOkRead);
     const reads: Visible[] = readsOk.map((r) => ({ end: r.end, version: readVersion(r), op: r }));
-    const byStart = [...readsOk].sort((a, b) => a.start - b.start);
+    for (const n of new Set(readsOk.map((r) => replicasOf(r, this.rf)))) {
+      // Only what an operation of overlapping level made visible binds a read of this level.
+      const overlaps = (v: Visible): boolean => replicasOf(v.op, this.rf) + n > this.rf;
+      const byStart = readsOk.filter((r) => replicasOf(r, this.rf) === n).sort((a, b) => a.start - b.start);
+      this.readsAfter(byStart, writes.filter(overlaps), reads.filter(overlaps));
+    }
+    this.lwwLost(ops, [...writes, ...reads]);
+  }
+
+  /** (c) and (d) for reads (sorted by start) against the writes and reads that bind them. */
+  private readsAfter(byStart: readonly ReadOp[], writes: Visible[], reads: Visible[]): void {
     const starts = byStart.map((r) => r.start);
     const wFloor = floorsBefore(writes, starts);
     const rFloor = floorsBefore(reads, starts);
@@ -222,7 +262,6 @@ class Check {
         ]);
       }
     });
-    this.lwwLost(ops, [...writes, ...reads]);
   }
 
   private lwwLost(ops: readonly Op[], visible: Visible[]): void {
@@ -297,8 +336,8 @@ class Check {
 }
 
 /** Checks a finished history against the settled state. */
-export function check(ops: readonly Op[], state: FinalState): CheckResult {
-  const c = new Check(ops);
+export function check(ops: readonly Op[], state: FinalState, replicationFactor = DEFAULT_REPLICATION_FACTOR): CheckResult {
+  const c = new Check(ops, replicationFactor);
   c.phantoms();
   const keyed = byKey(ops);
   for (const [key, list] of keyed) {

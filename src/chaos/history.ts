@@ -7,6 +7,14 @@
  * started" then never claims an order that did not hold.
  */
 import { isKvError } from '../common/errors';
+import type { LevelName } from '../coordinator/levels';
+
+/**
+ * The value a delete is recorded with, and a tombstone is read as: above
+ * every value the workloads write (they are below U+D800), as the store
+ * orders a tombstone above a value of the same timestamp.
+ */
+export const TOMBSTONE_VALUE = '\uffff';
 
 /** How an operation ended. Unavailable means "not applied anywhere"; TimedOut and ConnectionError mean "unknown". */
 export type Outcome = 'ok' | 'Unavailable' | 'TimedOut' | 'ConnectionError' | 'error';
@@ -34,6 +42,10 @@ export interface WriteOp {
   error?: string;
   /** The node the request was sent to first. */
   readonly node: number;
+  /** The consistency level (the chaos tool's are all QUORUM, and say nothing). */
+  readonly level?: LevelName;
+  /** A delete: its value is TOMBSTONE_VALUE. */
+  readonly deleted?: boolean;
 }
 
 export interface ReadOp {
@@ -51,6 +63,7 @@ export interface ReadOp {
   readonly node: number;
   /** One of the reads after the faults healed and the cluster settled. */
   readonly final?: boolean;
+  readonly level?: LevelName;
 }
 
 export type Op = WriteOp | ReadOp;
@@ -77,8 +90,26 @@ export class History {
   }
 
   /** Runs a write and records it. Never throws: the outcome is in the record. */
-  async write(process: string, node: number, key: string, value: string, send: () => Promise<{ ts: number }>): Promise<WriteOp> {
-    const op: WriteOp = { kind: 'write', id: this.ops.length, process, key, value, node, start: this.now(), end: NaN, outcome: 'ok' };
+  async write(
+    process: string,
+    node: number,
+    key: string,
+    value: string,
+    send: () => Promise<{ ts: number }>,
+    more: Pick<WriteOp, 'level' | 'deleted'> = {},
+  ): Promise<WriteOp> {
+    const op: WriteOp = {
+      kind: 'write',
+      id: this.ops.length,
+      process,
+      key,
+      value,
+      node,
+      start: this.now(),
+      end: NaN,
+      outcome: 'ok',
+      ...more,
+    };
     this.ops.push(op);
     try {
       op.ts = (await send()).ts;
@@ -97,8 +128,20 @@ export class History {
     key: string,
     send: () => Promise<{ found: boolean; value: Buffer; ts: number }>,
     final = false,
+    more: Pick<ReadOp, 'level'> = {},
   ): Promise<ReadOp> {
-    const op: ReadOp = { kind: 'read', id: this.ops.length, process, key, node, start: this.now(), end: NaN, outcome: 'ok', final };
+    const op: ReadOp = {
+      kind: 'read',
+      id: this.ops.length,
+      process,
+      key,
+      node,
+      start: this.now(),
+      end: NaN,
+      outcome: 'ok',
+      final,
+      ...more,
+    };
     this.ops.push(op);
     try {
       const r = await send();
@@ -124,8 +167,9 @@ export function formatOp(op: Op): string {
   const t = `[${op.start.toFixed(1)}..${op.end.toFixed(1)}ms]`;
   const res = op.outcome === 'ok' ? 'ok' : `${op.outcome}`;
   if (op.kind === 'write') {
-    return `#${op.id} ${op.process}@n${op.node} ${t} put ${op.key}=${op.value} -> ${res}${op.ts !== undefined ? ` ts=${op.ts}` : ''}`;
+    const what = op.deleted ? `delete ${op.key}` : `put ${op.key}=${op.value}`;
+    return `#${op.id} ${op.process}@n${op.node} ${t} ${what}${op.level ? ` ${op.level}` : ''} -> ${res}${op.ts !== undefined ? ` ts=${op.ts}` : ''}`;
   }
   const got = op.outcome === 'ok' ? (op.found ? ` ${op.value} ts=${op.ts}` : ` (not found) ts=${op.ts}`) : '';
-  return `#${op.id} ${op.process}@n${op.node} ${t} ${op.final ? 'final ' : ''}get ${op.key} -> ${res}${got}`;
+  return `#${op.id} ${op.process}@n${op.node} ${t} ${op.final ? 'final ' : ''}get ${op.key}${op.level ? ` ${op.level}` : ''} -> ${res}${got}`;
 }

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { ChaosOptions, ChaosReport, runChaos } from '../chaos/runner';
 import { FAULT_KINDS, FaultKind } from '../chaos/nemesis';
-import { parseArgs, UsageError } from '../common/args';
+import { intFlag, parseArgs, UsageError } from '../common/args';
 
 const USAGE = `usage: scripts/chaos.sh [options]
   --seed N          random seed (default: random; printed, so a run can be replayed)
@@ -26,15 +26,6 @@ const USAGE = `usage: scripts/chaos.sh [options]
 
 /** The command line: the runner's options, less what the CLI supplies itself, plus --out. */
 type Parsed = Omit<ChaosOptions, 'log' | 'abort'> & { readonly out?: string };
-
-function intFlag(flags: Map<string, string | true>, name: string, fallback: number, min: number, max: number): number {
-  const raw = flags.get(name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
-  return n;
-}
 
 function parseFaults(raw: string | true | undefined): FaultKind[] {
   if (raw === undefined) return [...FAULT_KINDS];

@@ -29,12 +29,20 @@ export interface Time {
  * stands for a pending request's deadline); a repeating one does not (it is
  * background work, and a node stops by closing its server).
  */
+/** A setTimeout as a Timer: a class, not a closure, since every write's deadline is one. */
+class OneShot implements Timer {
+  constructor(private readonly t: NodeJS.Timeout) {}
+
+  cancel(): void {
+    clearTimeout(this.t);
+  }
+}
+
 export const systemTime: Time = {
   nowMs: () => Date.now(),
   monotonicMs: () => performance.now(),
   after(ms, fn) {
-    const t = setTimeout(fn, ms);
-    return { cancel: () => clearTimeout(t) };
+    return new OneShot(setTimeout(fn, ms));
   },
   every(ms, fn) {
     const t = setInterval(fn, ms);

@@ -35,6 +35,16 @@ export function parseArgs(argv: string[], switches: readonly string[], valued: r
   return { flags, positional };
 }
 
+/** The whole number a flag gives, within [min, max]; `fallback` when the flag is absent. */
+export function intFlag(flags: ReadonlyMap<string, string | true>, name: string, fallback: number, min: number, max: number): number {
+  const raw = flags.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
 /** The cluster file to use: --cluster, else $KV_DATA_DIR/cluster.json, else ./data/cluster.json. */
 export function clusterFilePath(flag: string | true | undefined): string {
   if (typeof flag === 'string') return flag;

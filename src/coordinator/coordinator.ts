@@ -21,6 +21,8 @@
 import { assert } from '../common/assert';
 import { KvError, timedOut } from '../common/errors';
 import { HybridClock } from '../clock/hlc';
+import { systemTime, Time, Timer } from '../clock/time';
+import type { KnownBugs } from '../common/known-bugs';
 import { Ring } from '../partitioner/ring';
 import { compareVersions, KeyedVersion, newest, Version } from '../storage/version';
 import { Replica } from './replica';
@@ -43,6 +45,10 @@ export interface CoordinatorDeps {
   readonly readLocal: (key: string) => Version | undefined;
   /** This node's own replica for the writes it coordinates; without it a write waits for every replica or its hint (see WriteRound). */
   readonly marked?: MarkedLog;
+  /** Clocks and timers (systemTime unless simulated). */
+  readonly time?: Time;
+  /** Known bugs put back on purpose, for the simulator's own tests only (see common/known-bugs.ts). */
+  readonly bugs?: KnownBugs;
 }
 
 export interface CoordinatorCounters {
@@ -61,6 +67,10 @@ export class Coordinator {
   private writeDeps: WriteRoundDeps | undefined;
 
   constructor(private readonly deps: CoordinatorDeps) {}
+
+  private get time(): Time {
+    return this.deps.time ?? systemTime;
+  }
 
   /**
    * The key's replicas split by the failure detector. When this node is one,
@@ -113,6 +123,8 @@ export class Coordinator {
       replica: (id) => this.replica(id),
       hint: (target, hinted) => this.hint(target, hinted),
       timeoutMs: this.deps.timeoutMs,
+      time: this.time,
+      bugs: this.deps.bugs,
     };
     const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked });
     return round.answer.catch((err: KvError) => {
@@ -140,8 +152,9 @@ export class Coordinator {
     const { up, need } = this.placement(key, level);
     // ONE on a replica: the answer is here, no need for the machinery below.
     if (need === 1 && up[0] === this.deps.selfId) return this.deps.readLocal(key);
-    const deadline = Date.now() + this.deps.timeoutMs;
+    const deadline = this.time.monotonicMs() + this.deps.timeoutMs;
     const answers = await this.gather(key, up, need, deadline, level);
+    if (this.deps.bugs?.readSkipsNewest) skipNewest(answers);
     let winner: Version | undefined;
     for (const v of answers.values()) winner = newest(winner, v);
     if (winner !== undefined) this.deps.clock.observe(winner.ts);
@@ -156,22 +169,19 @@ export class Coordinator {
       let next = 0;
       let failed = 0;
       let settled = false;
-      const timer = setTimeout(
-        () => {
-          settled = true;
-          this.counters.timeouts++;
-          reject(
-            timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
+      const timer = this.time.after(Math.max(0, deadline - this.time.monotonicMs()), () => {
+        settled = true;
+        this.counters.timeouts++;
+        reject(
+          timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need),
+        );
+      });
       const answer = (id: number, v: Version | undefined): void => {
         if (settled) return;
         answers.set(id, v);
         if (answers.size >= need) {
           settled = true;
-          clearTimeout(timer);
+          timer.cancel();
           resolve(answers);
         }
       };
@@ -189,7 +199,7 @@ export class Coordinator {
               if (next < up.length) ask();
               else if (up.length - failed < need) {
                 settled = true;
-                clearTimeout(timer);
+                timer.cancel();
                 this.counters.timeouts++;
                 reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
               }
@@ -215,18 +225,16 @@ export class Coordinator {
     this.counters.readRepairs += stale.length;
     const item: KeyedVersion = { key, version: winner };
     const repairs = stale.map((id) => this.replica(id).apply([item]));
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            timedOut(
-              `${level} read could not repair ${stale.length} stale replica(s) within ${this.deps.timeoutMs} ms`,
-              need - stale.length,
-              need,
-            ),
+      timer = this.time.after(Math.max(0, deadline - this.time.monotonicMs()), () =>
+        reject(
+          timedOut(
+            `${level} read could not repair ${stale.length} stale replica(s) within ${this.deps.timeoutMs} ms`,
+            need - stale.length,
+            need,
           ),
-        Math.max(0, deadline - Date.now()),
+        ),
       );
     });
     try {
@@ -239,7 +247,18 @@ export class Coordinator {
       }
       throw timedOut(`${level} read could not repair ${stale.length} stale replica(s)`, need - stale.length, need);
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   }
+}
+
+/**
+ * The known bug `readSkipsNewest`: a replica that alone holds the newest
+ * version is left out of the read, as if its answer had been lost.
+ */
+function skipNewest(answers: Map<number, Version | undefined>): void {
+  let top: Version | undefined;
+  for (const v of answers.values()) top = newest(top, v);
+  const holders = [...answers].filter(([, v]) => v !== undefined && top !== undefined && compareVersions(v, top) === 0);
+  if (holders.length === 1 && answers.size > 1) answers.delete(holders[0]![0]);
 }

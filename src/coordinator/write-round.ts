@@ -16,7 +16,9 @@
  * version), replicas get HINT_GRACE_MS to answer after the level is reached;
  * slower ones get a hint, and the answer waits for those hints.
  */
+import { systemTime, Time, Timer } from '../clock/time';
 import { isKvError, KvError, timedOut } from '../common/errors';
+import type { KnownBugs } from '../common/known-bugs';
 import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from './replica';
 import { KeyedVersion } from '../storage/version';
@@ -36,6 +38,10 @@ export interface WriteRoundDeps {
   /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
   readonly hint: (target: number, item: KeyedVersion) => Promise<void>;
   readonly timeoutMs: number;
+  /** Clocks and timers (systemTime unless simulated). */
+  readonly time?: Time;
+  /** Known bugs put back on purpose, for the simulator's own tests only. */
+  readonly bugs?: KnownBugs | undefined;
 }
 
 export interface WritePlan {
@@ -67,8 +73,9 @@ export class WriteRound {
   private completing = false;
   /** The seq of this node's marked log row (0: none, or settled already). */
   private mark = 0;
-  private grace: NodeJS.Timeout | undefined;
-  private readonly timer: NodeJS.Timeout;
+  private grace: Timer | undefined;
+  private readonly timer: Timer;
+  private readonly time: Time;
 
   constructor(
     private readonly deps: WriteRoundDeps,
@@ -87,9 +94,9 @@ export class WriteRound {
         this.progress();
       });
     }
-    this.timer = setTimeout(
-      () => this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`),
-      deps.timeoutMs,
+    this.time = deps.time ?? systemTime;
+    this.timer = this.time.after(deps.timeoutMs, () =>
+      this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`),
     );
     for (const id of plan.up) this.send(id);
   }
@@ -98,6 +105,7 @@ export class WriteRound {
     const failed = (err: Error): void => this.failedAt(id, err);
     const marked = this.plan.marked;
     if (id === this.deps.selfId && marked !== undefined) {
+      if (this.deps.bugs?.ackBeforeMark) return this.ackBeforeMark(marked);
       marked.applyMarked(this.plan.item).then((seq) => {
         this.mark = seq;
         this.settleMark();
@@ -109,6 +117,23 @@ export class WriteRound {
         .apply([this.plan.item])
         .then(() => this.acknowledged(id), failed);
     }
+  }
+
+  /**
+   * The known bug `ackBeforeMark`: this node's own copy counts at once, and
+   * the answer does not wait for its mark. A crash before the commit leaves
+   * the replicas not reached yet without any record of the write.
+   */
+  private ackBeforeMark(marked: MarkedLog): void {
+    this.mark = -1;
+    marked.applyMarked(this.plan.item).then(
+      (seq) => {
+        this.mark = seq;
+        this.settleMark();
+      },
+      () => undefined,
+    );
+    this.acknowledged(this.deps.selfId);
   }
 
   private acknowledged(id: number): void {
@@ -149,14 +174,14 @@ export class WriteRound {
     }
     if (this.completing) return;
     if (this.answered.size === this.plan.up.length) this.complete();
-    else this.grace ??= setTimeout(() => this.complete(), HINT_GRACE_MS);
+    else this.grace ??= this.time.after(HINT_GRACE_MS, () => this.complete());
   }
 
   /** Unmarked, the level reached: hint whoever has not answered, then answer once the hints are on disk. */
   private complete(): void {
     if (this.completing) return;
     this.completing = true;
-    clearTimeout(this.grace);
+    this.grace?.cancel();
     for (const id of this.plan.up) if (!this.answered.has(id)) this.hinted.push(this.hintCovering(id));
     void Promise.all(this.hinted).then(() => this.finish());
   }
@@ -171,7 +196,7 @@ export class WriteRound {
   }
 
   private settleMark(): void {
-    if (this.mark === 0 || this.open.size > 0) return;
+    if (this.mark <= 0 || this.open.size > 0) return;
     this.plan.marked!.settle(this.mark);
     this.mark = 0;
   }
@@ -183,8 +208,8 @@ export class WriteRound {
   private finish(err?: KvError): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.timer);
-    clearTimeout(this.grace);
+    this.timer.cancel();
+    this.grace?.cancel();
     if (err) this.reject(err);
     else this.resolve(this.plan.item.version.ts);
   }

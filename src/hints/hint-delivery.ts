@@ -7,10 +7,12 @@
  * are dropped and counted instead of delivered. A failed batch stops the
  * replay; the next `kick` starts again from the oldest hint left.
  */
+import { systemTime } from '../clock/time';
 import { HINT_REPLAY_BATCH_MAX, HINT_REPLAY_IN_FLIGHT_MAX } from '../common/limits';
 import { errorText, ThrottledWarning, WarningOptions } from '../common/warnings';
 import { Replica } from '../coordinator/replica';
-import { HintStore, StoredHint } from './hint-store';
+import type { StoredHint } from './hint-store';
+import type { HintStorage } from './hint-storage';
 
 export class HintDelivery {
   private readonly running = new Set<number>();
@@ -18,11 +20,11 @@ export class HintDelivery {
   private readonly failures: ThrottledWarning;
 
   constructor(
-    private readonly store: HintStore,
+    private readonly store: HintStorage,
     private readonly replicas: ReadonlyMap<number, Replica>,
     private readonly isUp: (id: number) => boolean,
     private readonly windowMs: number,
-    private readonly nowMs: () => number = Date.now,
+    private readonly nowMs: () => number = systemTime.nowMs,
     /** Where failed replays are told, and how often. */
     warnings: WarningOptions = {},
   ) {

@@ -5,10 +5,12 @@
  * target has acknowledged them. Counts per target are kept in memory for the
  * inspector and so delivery knows whom to visit.
  */
+import { systemTime, Time } from '../clock/time';
 import { toByteString } from '../common/bytes';
 import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { createHintTables } from '../storage/schema';
+import { HintQueue } from './hint-queue';
 import { latin1Literal } from '../storage/sql-literal';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -35,8 +37,7 @@ interface PendingHint {
 
 export class HintStore {
   private readonly counts = new Map<number, number>();
-  private pending: PendingHint[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly pending: HintQueue<PendingHint>;
   /** Per target: hints delivered, and dropped (see outcomesByTarget). */
   private readonly outcomes = new Map<number, { delivered: number; dropped: number }>();
   readonly counters = { hintsStored: 0, hintsDelivered: 0, hintsDropped: 0, hintWriteErrors: 0 };
@@ -46,7 +47,9 @@ export class HintStore {
     private readonly db: Sqlite,
     private readonly nowMs: () => number,
     warnings: WarningOptions,
+    time: Pick<Time, 'soon'>,
   ) {
+    this.pending = new HintQueue((rows) => this.writePending(rows), time);
     this.writeFailures = new ThrottledWarning(
       'writing hints',
       'those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)',
@@ -55,9 +58,14 @@ export class HintStore {
   }
 
   /** `warnings`: where the store tells the write failures that no caller sees, and how often. */
-  static async open(db: Sqlite, nowMs: () => number = Date.now, warnings: WarningOptions = {}): Promise<HintStore> {
+  static async open(
+    db: Sqlite,
+    nowMs: () => number = systemTime.nowMs,
+    warnings: WarningOptions = {},
+    time: Pick<Time, 'soon'> = systemTime,
+  ): Promise<HintStore> {
     await createHintTables(db);
-    const store = new HintStore(db, nowMs, warnings);
+    const store = new HintStore(db, nowMs, warnings, time);
     const rows = await db.all<{ target: number; n: number }>('SELECT target, COUNT(*) AS n FROM hints GROUP BY target');
     for (const r of rows) store.counts.set(r.target, r.n);
     return store;
@@ -93,26 +101,12 @@ export class HintStore {
       return Promise.resolve();
     }
     const createdMs = this.nowMs();
-    for (const item of items) this.pending.push({ target, item, createdMs });
     this.counts.set(target, this.count(target) + items.length);
     this.counters.hintsStored += items.length;
-    return this.flushSoon();
+    return this.pending.push(items.map((item) => ({ target, item, createdMs })));
   }
 
-  private flushSoon(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.pending.length > 0 ? this.flushSoon() : undefined));
-    this.flushing = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.writePending())
-      .finally(() => {
-        this.flushing = null;
-      });
-    return this.flushing;
-  }
-
-  private async writePending(): Promise<void> {
-    const rows = this.pending;
-    this.pending = [];
-    if (rows.length === 0) return;
+  private async writePending(rows: PendingHint[]): Promise<void> {
     try {
       const statements: string[] = [];
       for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
@@ -132,8 +126,8 @@ export class HintStore {
   }
 
   /** Waits until every queued hint is on disk. */
-  async flush(): Promise<void> {
-    while (this.flushing || this.pending.length > 0) await this.flushSoon();
+  flush(): Promise<void> {
+    return this.pending.flush();
   }
 
   /** The oldest hints for `target` with id > afterId, at most `limit`. */

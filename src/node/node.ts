@@ -10,27 +10,33 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
+import type { KnownBugs } from '../common/known-bugs';
 import { isKvError, KvError } from '../common/errors';
 import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
 import { HybridClock } from '../clock/hlc';
+import { systemTime, Time, Timer } from '../clock/time';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
+import type { HintStorage } from '../hints/hint-storage';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
-import { RpcConnection } from '../rpc/connection';
 import { AntiEntropy } from '../repair/anti-entropy';
 import type { Replica } from '../coordinator/replica';
-import { RemoteReplica, toMutation } from '../rpc/remote-replica';
+import { toMutation } from '../rpc/remote-replica';
+import { ThriftTransport } from '../rpc/thrift-transport';
+import type { PeerLink, PeerTransport } from '../rpc/transport';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
+import type { ReplicaStorage } from '../storage/replica-storage';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -72,6 +78,29 @@ function memoryCounters(): Record<string, number> {
   return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external + m.arrayBuffers };
 }
 
+/**
+ * The parts a node is built from, made outside it: real ones by `KvNode.start`
+ * (SQLite, Thrift over TCP, the system clock), simulated ones by the
+ * deterministic simulator (sim/).
+ */
+export interface NodeParts {
+  readonly time: Time;
+  /** Random draws for the node's own choices (anti-entropy's phase); Math.random unless simulated. */
+  readonly random: () => number;
+  readonly transport: PeerTransport;
+  readonly store: ReplicaStorage;
+  readonly hints: HintStorage;
+  readonly log: Logger;
+  /** Closes what the stores keep their data in (the SQLite connection), after they drained. */
+  readonly closeStorage: () => Promise<void>;
+  /** Bytes the node's data takes on disk, for the inspector's counters. */
+  readonly diskBytes: () => number;
+  /** Initial offset of the physical clock source, to test clock skew. */
+  readonly clockOffsetMs?: number;
+  /** Known bugs put back on purpose: only the simulator's own tests set these (common/known-bugs.ts). */
+  readonly bugs?: KnownBugs;
+}
+
 export class KvNode {
   readonly counters = {
     peersDown: 0,
@@ -85,20 +114,23 @@ export class KvNode {
   readonly collector = new CounterCollector();
   private readonly hintExpiryFailures: ThrottledWarning;
   private readonly purgeFailures: ThrottledWarning;
-  /** TLS refusals need the operator (a certificate to renew or replace), but each peer retries every heartbeat. */
-  private readonly tlsRefusals: ThrottledWarning;
   private readonly peerTlsFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
   private readonly detector: FailureDetector;
-  private readonly connections = new Map<number, RpcConnection>();
-  private readonly remotes: RemoteReplica[] = [];
+  private readonly links = new Map<number, PeerLink>();
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
-  private readonly server: RpcServer;
-  readonly metrics: NodeMetrics;
-  private readonly metricsServer: MetricsServer;
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** The Thrift server and the metrics, on the real path only (see serve). */
+  private server: RpcServer | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private nodeMetrics: NodeMetrics | undefined;
+  private readonly timers: Timer[] = [];
+  private readonly time: Time;
+  private readonly random: () => number;
+  readonly store: ReplicaStorage;
+  readonly hints: HintStorage;
+  private readonly log: Logger;
   private readonly ring: Ring;
   private stopping = false;
   private clockOffsetUs = 0;
@@ -106,17 +138,16 @@ export class KvNode {
   private constructor(
     readonly config: ClusterConfig,
     readonly id: number,
-    readonly store: ReplicaStore,
-    readonly hints: HintStore,
-    private readonly db: Sqlite,
-    /** The node's SQLite file (its write-ahead log is beside it, `-wal`). */
-    private readonly dataFile: string,
-    private readonly log: Logger,
-    options: NodeOptions,
-    tls: TlsMaterial | undefined,
+    private readonly parts: NodeParts,
   ) {
     const s = config.settings;
-    const warnings = { onWarning: (message: string) => log(message, 'warn') };
+    const { store, hints, log } = parts;
+    this.store = store;
+    this.hints = hints;
+    this.log = log;
+    this.time = parts.time;
+    this.random = parts.random;
+    const warnings = { onWarning: (message: string) => log(message, 'warn'), nowMs: this.time.nowMs };
     this.hintExpiryFailures = new ThrottledWarning(
       'hint expiry',
       'old hints wait for the next sweep (counter node.hintExpiryFailures)',
@@ -127,15 +158,9 @@ export class KvNode {
       'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)',
       warnings,
     );
-    this.tlsRefusals = new ThrottledWarning(
-      'a TLS handshake with a client',
-      'the connection was closed (counter server.tlsHandshakesFailed)',
-      warnings,
-    );
     this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
-    const frameMax = frameBytesMax(s.maxValueBytes);
-    this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
-    this.clock = new HybridClock(() => Date.now() * 1000 + this.clockOffsetUs);
+    this.clockOffsetUs = (parts.clockOffsetMs ?? 0) * 1000;
+    this.clock = new HybridClock(() => this.time.nowMs() * 1000 + this.clockOffsetUs);
     const peers = config.nodes.filter((n) => n.id !== id);
     this.detector = new FailureDetector(
       id,
@@ -144,14 +169,12 @@ export class KvNode {
     );
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
     for (const peer of peers) {
-      const at = options.peerEndpoints?.get(peer.id) ?? peer;
-      const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: frameMax, ...(tls ? { tls } : {}) });
-      conn.onDisconnect = () => this.markLost(peer.id);
-      conn.onConnectFailure = (err) => this.connectFailed(peer.id, err);
-      this.connections.set(peer.id, conn);
-      const remote = new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs, id);
-      this.remotes.push(remote);
-      replicas.set(peer.id, remote);
+      const link = parts.transport.link(peer.id, {
+        lost: () => this.markLost(peer.id),
+        connectFailed: (err) => this.connectFailed(peer.id, err),
+      });
+      this.links.set(peer.id, link);
+      replicas.set(peer.id, link);
     }
     const ring = new Ring(config.nodes, config.replicationFactor);
     this.ring = ring;
@@ -166,32 +189,59 @@ export class KvNode {
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
       marked: store,
+      time: this.time,
+      ...(parts.bugs ? { bugs: parts.bugs } : {}),
     });
-    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, warnings);
-    this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
-      this.applyReplicated(items),
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
+    this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
+    this.registerCounters();
+  }
+
+  /** The Prometheus metrics of a serving node (KvNode.start). */
+  get metrics(): NodeMetrics {
+    assert(this.nodeMetrics !== undefined, 'a node has metrics once it serves');
+    return this.nodeMetrics;
+  }
+
+  /**
+   * Builds the Thrift server and the metrics for the real path. Not in the
+   * constructor: a simulated node has neither.
+   */
+  private serve(tls: TlsMaterial | undefined): void {
+    const { config, id } = this;
+    const peers = config.nodes.filter((n) => n.id !== id);
+    const hints = this.hints;
+    // TLS refusals need the operator (a certificate to renew or replace), but each client retries.
+    const tlsRefusals = new ThrottledWarning(
+      'a TLS handshake with a client',
+      'the connection was closed (counter server.tlsHandshakesFailed)',
+      {
+        onWarning: (message: string) => this.log(message, 'warn'),
+      },
     );
-    this.metrics = new NodeMetrics({
+    this.nodeMetrics = new NodeMetrics({
       counters: () => this.collector.snapshot(),
       hintsPending: () => hints.countsByTarget(),
       hintOutcomes: () => hints.outcomesByTarget(),
       peers: peers.map((n) => n.id),
-      isUp,
+      isUp: (n) => this.detector.isUp(n),
     });
-    this.metricsServer = new MetricsServer(this.metrics);
+    this.metricsServer = new MetricsServer(this.nodeMetrics);
     const self = config.nodes[id]!;
-    const handler = new Handler(this.handlerServices());
-    this.server = new RpcServer(new ProcessorClass(handler), {
+    const handler = new Handler(this.handlerServices(this.nodeMetrics));
+    const server = new RpcServer(new ProcessorClass(handler), {
       host: self.host,
       port: self.port,
-      frameBytesMax: frameMax,
-      ...(tls ? { tls, onTlsError: (reason, remote) => this.tlsRefusals.failed(`${remote}: ${reason}`) } : {}),
+      frameBytesMax: frameBytesMax(config.settings.maxValueBytes),
+      ...(tls ? { tls, onTlsError: (reason, remote) => tlsRefusals.failed(`${remote}: ${reason}`) } : {}),
     });
-    this.registerCounters(handler);
+    this.server = server;
+    this.collector.add('handler', handler.counters);
+    this.collector.add('server', server.stats);
   }
 
   /** The narrow services the Thrift handler calls, and nothing else of the node. */
-  private handlerServices(): HandlerServices {
+  private handlerServices(metrics: NodeMetrics): HandlerServices {
     const { config, id } = this;
     return {
       secret: config.secret,
@@ -205,16 +255,14 @@ export class KvNode {
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
-      requests: this.metrics.requests,
+      requests: metrics.requests,
     };
   }
 
-  /** One namespace per part, so that no part's counter shadows another's. */
-  private registerCounters(handler: Handler): void {
+  /** One namespace per part, so that no part's counter shadows another's (the server's come with it, see serve). */
+  private registerCounters(): void {
     const c = this.collector;
     c.add('node', this.counters);
-    c.add('handler', handler.counters);
-    c.add('server', this.server.stats);
     c.add('coordinator', this.coordinator.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
@@ -227,20 +275,33 @@ export class KvNode {
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
     }));
-    c.add('disk', () => ({ dataBytes: fileBytes(this.dataFile) + fileBytes(`${this.dataFile}-wal`) }));
+    c.add('disk', () => ({ dataBytes: this.parts.diskBytes() }));
     c.add('memory', memoryCounters);
   }
 
   /** Internode calls sent and the items in them: their ratio is the coalescing achieved. */
   private peerCallCounters(): Record<string, number> {
     const out = { replicateCalls: 0, replicateItems: 0, readLocalCalls: 0, readLocalItems: 0 };
-    for (const r of this.remotes) {
-      out.replicateCalls += r.writes.stats.calls;
-      out.replicateItems += r.writes.stats.items;
-      out.readLocalCalls += r.reads.stats.calls;
-      out.readLocalItems += r.reads.stats.items;
+    for (const link of this.links.values()) {
+      const s = link.stats();
+      out.replicateCalls += s.replicateCalls;
+      out.replicateItems += s.replicateItems;
+      out.readLocalCalls += s.readLocalCalls;
+      out.readLocalItems += s.readLocalItems;
     }
     return out;
+  }
+
+  /**
+   * A node from its parts, ready before it is reachable: the writes it
+   * coordinated that may not have reached every replica are hinted again
+   * first. The caller then opens it to clients (serve, or the simulator's
+   * network) and calls `startBackgroundWork`.
+   */
+  static async assemble(config: ClusterConfig, id: number, parts: NodeParts): Promise<KvNode> {
+    const node = new KvNode(config, id, parts);
+    await node.rehintUnsettled();
+    return node;
   }
 
   static async start(options: NodeOptions): Promise<KvNode> {
@@ -250,27 +311,44 @@ export class KvNode {
     const tls = loadTls(config, id);
     mkdirSync(options.dataDir, { recursive: true });
     const file = join(options.dataDir, `node-${id}.sqlite`);
-    const startedMs = Date.now();
+    const time = systemTime;
+    const startedMs = time.nowMs();
     const db = await Sqlite.open(file);
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const warn = (message: string): void => log(message, 'warn');
-    const store = await ReplicaStore.open(db, { onWarning: warn });
-    const hints = await HintStore.open(db, Date.now, { onWarning: warn });
-    const node = new KvNode(config, id, store, hints, db, file, log, options, tls);
-    await node.rehintUnsettled();
-    await node.server.listen();
+    const store = await ReplicaStore.open(db, { onWarning: warn, time });
+    const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
+    const s = config.settings;
+    const transport = new ThriftTransport({
+      selfId: id,
+      secret: config.secret,
+      requestTimeoutMs: s.requestTimeoutMs,
+      frameBytesMax: frameBytesMax(s.maxValueBytes),
+      endpoint: (peer) => options.peerEndpoints?.get(peer) ?? config.nodes[peer]!,
+      tls,
+    });
+    const node = await KvNode.assemble(config, id, {
+      time,
+      random: Math.random,
+      transport,
+      store,
+      hints,
+      log,
+      closeStorage: () => db.close(),
+      diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
+      ...(options.clockOffsetMs !== undefined ? { clockOffsetMs: options.clockOffsetMs } : {}),
+    });
+    node.serve(tls);
+    await node.server!.listen();
     const metricsAt = await node.serveMetrics();
     node.startBackgroundWork();
-    // After listening: purging compacts the log first, which may take a while
-    // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
-    void node.purgeOldTombstones();
     const self = config.nodes[id]!;
     node.log(
-      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${Date.now() - startedMs} ms after start)`,
+      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
     );
-    const invalid = tls && validityProblem(tls.cert, Date.now());
+    const invalid = tls && validityProblem(tls.cert, time.nowMs());
     if (invalid) node.log(invalid, 'warn');
     return node;
   }
@@ -285,7 +363,7 @@ export class KvNode {
     const port = metricsPortOf(self);
     if (port === 0) return 'no metrics (metricsPort 0)';
     try {
-      await this.metricsServer.listen(self.host, port);
+      await this.metricsServer!.listen(self.host, port);
     } catch (err) {
       await this.stop();
       throw new ConfigError(
@@ -324,14 +402,20 @@ export class KvNode {
       );
   }
 
-  private startBackgroundWork(): void {
+  /**
+   * Heartbeats, hint delivery, anti-entropy, hint expiry and tombstone purges.
+   * Purging starts now too: it compacts the log first, which may take a
+   * while (it is the whole garbage list), and an old tombstone served
+   * meanwhile does no harm, so it waits until the node is reachable.
+   */
+  startBackgroundWork(): void {
     const s = this.config.settings;
+    void this.purgeOldTombstones();
     this.heartbeat();
-    this.timers.push(setInterval(() => this.heartbeat(), s.heartbeatIntervalMs));
+    this.timers.push(this.time.every(s.heartbeatIntervalMs, () => this.heartbeat()));
     if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.antiEntropy.step());
-    this.timers.push(setInterval(() => void this.expireHints(), HINT_EXPIRY_INTERVAL_MS));
-    this.timers.push(setInterval(() => void this.purgeOldTombstones(), TOMBSTONE_PURGE_INTERVAL_MS));
-    for (const t of this.timers) t.unref();
+    this.timers.push(this.time.every(HINT_EXPIRY_INTERVAL_MS, () => void this.expireHints()));
+    this.timers.push(this.time.every(TOMBSTONE_PURGE_INTERVAL_MS, () => void this.purgeOldTombstones()));
   }
 
   /**
@@ -344,16 +428,12 @@ export class KvNode {
    * started has hints to take in first.
    */
   private everyFromRandomPhase(intervalMs: number, work: () => void): void {
-    const first = setTimeout(
-      () => {
-        work();
-        const t = setInterval(work, intervalMs);
-        t.unref();
-        this.timers.push(t);
-      },
-      intervalMs * (1 + Math.random()),
-    );
-    first.unref();
+    // Like the repeating timers, the first one must not keep a stopping process alive.
+    const first = this.time.every(intervalMs * (1 + this.random()), () => {
+      first.cancel();
+      work();
+      this.timers.push(this.time.every(intervalMs, work));
+    });
     this.timers.push(first);
   }
 
@@ -361,24 +441,22 @@ export class KvNode {
   private heartbeat(): void {
     if (this.stopping) return;
     const timeout = this.config.settings.failureTimeoutMs;
-    for (const [peer, conn] of this.connections) {
-      conn
-        .call((c) => c.hello(this.config.secret, this.id, this.clock.now() as never), timeout)
-        .then(
-          (theirClock) => this.heardFrom(peer, Number(theirClock)),
-          // Refused or lost: down now. A timeout is silence, which expire() handles.
-          (err) => isKvError(err, 'ConnectionError') && this.connectFailed(peer, err),
-        );
+    for (const [peer, link] of this.links) {
+      link.hello(this.clock.now(), timeout).then(
+        (theirClock) => this.heardFrom(peer, theirClock),
+        // Refused or lost: down now. A timeout is silence, which expire() handles.
+        (err) => isKvError(err, 'ConnectionError') && this.connectFailed(peer, err),
+      );
     }
-    for (const peer of this.detector.expire(Date.now())) this.noteDown(peer, 'silent');
+    for (const peer of this.detector.expire(this.time.nowMs())) this.noteDown(peer, 'silent');
     this.delivery.kickAll();
   }
 
   /** Anything heard from a peer: it is up, and its clock reading is folded in. */
   heardFrom(peer: number, clockReading: number): void {
     if (Number.isSafeInteger(clockReading)) this.clock.observe(clockReading);
-    this.connections.get(peer)?.resetBackoff();
-    if (this.detector.heard(peer, Date.now())) {
+    this.links.get(peer)?.resetBackoff();
+    if (this.detector.heard(peer, this.time.nowMs())) {
       this.counters.peersUp++;
       this.log(`node ${peer} is up`);
       this.delivery.kick(peer);
@@ -436,7 +514,7 @@ export class KvNode {
   private async expireHints(): Promise<void> {
     let n = 0;
     try {
-      n = await this.hints.expire(Date.now() - this.config.settings.hintWindowSeconds * 1000);
+      n = await this.hints.expire(this.time.nowMs() - this.config.settings.hintWindowSeconds * 1000);
     } catch (err) {
       this.counters.hintExpiryFailures++;
       this.hintExpiryFailures.failed(err);
@@ -445,7 +523,7 @@ export class KvNode {
   }
 
   private async purgeOldTombstones(): Promise<void> {
-    const cutoffUs = (Date.now() - this.config.settings.tombstoneGraceSeconds * 1000) * 1000;
+    const cutoffUs = (this.time.nowMs() - this.config.settings.tombstoneGraceSeconds * 1000) * 1000;
     let n = 0;
     try {
       n = await this.store.purgeTombstones(cutoffUs);
@@ -460,14 +538,14 @@ export class KvNode {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
-    await this.metricsServer.close();
-    this.metrics.close();
-    await this.server.close();
-    for (const conn of this.connections.values()) conn.close();
+    for (const t of this.timers) t.cancel();
+    await this.metricsServer?.close();
+    this.nodeMetrics?.close();
+    await this.server?.close();
+    for (const link of this.links.values()) link.close();
     await this.store.drain();
     await this.hints.flush();
-    await this.db.close();
+    await this.parts.closeStorage();
     this.log(`node ${this.id} stopped`);
   }
 }

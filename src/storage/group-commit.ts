@@ -9,12 +9,13 @@
  * fails fails every later batch too, since their rows were resolved against
  * its rows.
  */
+import { systemTime, Time } from '../clock/time';
 import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { Stored } from './memtable';
 import { bytesLiteral } from './sql-literal';
 import { writeFailure } from './sqlite';
-import { Version } from './version';
+import { KeyedVersion, supersedes, Version } from './version';
 
 export interface Batch {
   readonly rows: Map<string, Version>;
@@ -56,7 +57,10 @@ export class CommitQueue {
   private scheduled = false;
   private rows = 0;
 
-  constructor(private readonly steps: CommitSteps) {}
+  constructor(
+    private readonly steps: CommitSteps,
+    private readonly time: Pick<Time, 'soon'> = systemTime,
+  ) {}
 
   /** Rows in batches not yet committed. */
   get queuedRows(): number {
@@ -95,12 +99,43 @@ export class CommitQueue {
     return this.queue[this.queue.length - 1];
   }
 
+  /**
+   * Puts each version that beats the newest one known (queued here, or
+   * `committed`) in the open batch; resolves once every one of them is
+   * durable, or lost to a newer version that is. Waiting on the newest
+   * batch also covers rows that an older batch holds.
+   */
+  enqueue(items: readonly KeyedVersion[], committed: (key: string) => Version | undefined): Promise<void> {
+    const batch = this.openBatch();
+    for (const { key, version } of items) {
+      if (supersedes(version, this.queuedVersion(key) ?? committed(key))) this.add(key, version);
+    }
+    const waitOn = this.newest() ?? batch;
+    this.schedule();
+    return waitOn.done;
+  }
+
+  /**
+   * enqueue() for one version, marking the row that will hold it (marks.ts).
+   * Resolves once durable with that row's seq, or with 0 when the version
+   * lost to a newer one already here: then no row holds it.
+   */
+  enqueueMarked(item: KeyedVersion, committed: (key: string) => Version | undefined): Promise<number> {
+    const done = this.enqueue([item], committed);
+    const batch = this.newest();
+    // enqueue() puts a winning version in the last batch; anything else lost.
+    if (batch === undefined || batch.rows.get(item.key) !== item.version) return done.then(() => 0);
+    batch.marks.set(item.key, (batch.marks.get(item.key) ?? 0) + 1);
+    // The row holding the key may be a newer version that joined the batch after this one: it carries the mark.
+    return done.then(() => (batch.rows.get(item.key) as Stored).seq);
+  }
+
   /** Starts a commit at the next turn, unless one is due or running (it goes on to every batch queued). */
   schedule(): void {
     if (this.scheduled || this.committing) return;
     this.scheduled = true;
-    // setImmediate lets every request that arrived in this turn join the batch.
-    setImmediate(() => {
+    // After this turn's I/O (setImmediate): every request that arrived in this turn joins the batch.
+    this.time.soon(() => {
       this.scheduled = false;
       void this.commitLoop();
     });

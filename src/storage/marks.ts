@@ -10,6 +10,7 @@
  * reached without waiting for the slowest replica, and still never be the
  * only record of a replica's missing write.
  */
+import { systemTime } from '../clock/time';
 import { toByteString } from '../common/bytes';
 import { UNSETTLED_CHUNK_ROWS } from '../common/limits';
 import { Batch } from './group-commit';
@@ -35,10 +36,11 @@ export class Marks {
     private readonly writeIntervalMs: number,
     /** The settle pointer found at open (undefined: the log never had one, so no row was marked). */
     readonly atOpen: number | undefined,
+    private readonly nowMs: () => number,
   ) {}
 
-  static async open(db: Sqlite, writeIntervalMs: number): Promise<Marks> {
-    return new Marks(db, writeIntervalMs, await readMeta(db, SETTLED_SEQ));
+  static async open(db: Sqlite, writeIntervalMs: number, nowMs: () => number = systemTime.nowMs): Promise<Marks> {
+    return new Marks(db, writeIntervalMs, await readMeta(db, SETTLED_SEQ), nowMs);
   }
 
   /** The marked rows of a committed batch become unsettled. */
@@ -66,14 +68,14 @@ export class Marks {
    */
   pointerToStore(firstSeq: number): number | undefined {
     const pointer = this.unsettled.pointer(firstSeq - 1);
-    if (pointer <= this.storedPointer || Date.now() - this.storedMs < this.writeIntervalMs) return undefined;
+    if (pointer <= this.storedPointer || this.nowMs() - this.storedMs < this.writeIntervalMs) return undefined;
     return pointer;
   }
 
   /** A commit that stored `pointer` is durable. */
   stored(pointer: number): void {
     this.storedPointer = pointer;
-    this.storedMs = Date.now();
+    this.storedMs = this.nowMs();
   }
 
   /**

@@ -19,6 +19,7 @@
  *   settle pointer each commit may carry, so a restart knows which writes it
  *   coordinated may not have reached their other replicas.
  */
+import { systemTime, Time, Timer } from '../clock/time';
 import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
 import { DISK_FULL_PROBE_INTERVAL_MS, SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
@@ -38,6 +39,8 @@ import { KeyedVersion, supersedes, Version } from './version';
 export interface ReplicaStoreOptions extends WarningOptions {
   /** SETTLED_SEQ_WRITE_INTERVAL_MS; tests set 0 to store the pointer at every commit. */
   readonly settledWriteIntervalMs?: number;
+  /** Clocks and timers (systemTime unless simulated). */
+  readonly time?: Time;
 }
 
 export class ReplicaStore {
@@ -48,7 +51,7 @@ export class ReplicaStore {
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
   /** The next disk probe, while the disk is full (see scheduleDiskProbe). */
-  private diskProbe: NodeJS.Timeout | undefined;
+  private diskProbe: Timer | undefined;
   readonly counters = {
     rowsCommitted: 0,
     commits: 0,
@@ -61,12 +64,7 @@ export class ReplicaStore {
     /** 1 while the last commit failed for a full disk (until one succeeds). */
     diskFull: 0,
   };
-  private readonly commits = new CommitQueue({
-    write: (rows) => this.write(rows),
-    publish: (batch) => this.publish(batch),
-    failed: (err) => this.commitFailed(err),
-    idle: () => this.compactor.compactIfDue(),
-  });
+  private readonly commits: CommitQueue;
   private readonly compactor: Compactor;
   /**
    * A failed commit rejects its writers, but they are other nodes' coordinators
@@ -78,7 +76,17 @@ export class ReplicaStore {
     private readonly db: Sqlite,
     private readonly marks: Marks,
     warnings: WarningOptions,
+    private readonly time: Time,
   ) {
+    this.commits = new CommitQueue(
+      {
+        write: (rows) => this.write(rows),
+        publish: (batch) => this.publish(batch),
+        failed: (err) => this.commitFailed(err),
+        idle: () => this.compactor.compactIfDue(),
+      },
+      time,
+    );
     this.compactor = new Compactor(
       db,
       this.committed,
@@ -96,7 +104,9 @@ export class ReplicaStore {
 
   static async open(db: Sqlite, options: ReplicaStoreOptions = {}): Promise<ReplicaStore> {
     await createLogTables(db);
-    const store = new ReplicaStore(db, await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS), options);
+    const time = options.time ?? systemTime;
+    const marks = await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS, time.nowMs);
+    const store = new ReplicaStore(db, marks, options, time);
     store.largestRecord = await largestRecordChars(db);
     store.nextSeq = await replayLog(db, store.committed, store.garbage, store.largestRecord);
     // Never number a row at or below a stored settle pointer, even if the rows
@@ -156,11 +166,6 @@ export class ReplicaStore {
     return out;
   }
 
-  /** The newest version known here, including ones still waiting to commit. */
-  private latest(key: string): Version | undefined {
-    return this.commits.queuedVersion(key) ?? this.committed.get(key);
-  }
-
   /**
    * Applies versions; resolves once every one of them is durable here (or
    * lost to a newer version that is durable). Rejects if SQLite fails.
@@ -170,15 +175,10 @@ export class ReplicaStore {
       this.counters.overloaded++;
       return Promise.reject(new KvError('Unavailable', 'this replica has too many writes waiting for its disk'));
     }
-    const batch = this.commits.openBatch();
-    for (const { key, version } of items) {
-      if (supersedes(version, this.latest(key))) this.commits.add(key, version);
-    }
-    // Waiting on the newest batch also covers rows that an older batch holds.
-    const waitOn = this.commits.newest() ?? batch;
-    this.commits.schedule();
-    return waitOn.done;
+    return this.commits.enqueue(items, this.committedVersion);
   }
+
+  private readonly committedVersion = (key: string): Version | undefined => this.committed.get(key);
 
   /** A committed batch becomes visible; the rows it supersedes become garbage. */
   private publish(batch: Batch): void {
@@ -202,7 +202,7 @@ export class ReplicaStore {
    */
   private scheduleDiskProbe(): void {
     if (this.diskProbe !== undefined) return;
-    this.diskProbe = setTimeout(() => {
+    this.diskProbe = this.time.after(DISK_FULL_PROBE_INTERVAL_MS, () => {
       this.diskProbe = undefined;
       if (this.counters.diskFull === 0) return;
       this.db.execTransaction(setMeta(LARGEST_RECORD, this.largestRecord)).then(
@@ -211,8 +211,7 @@ export class ReplicaStore {
         },
         () => this.scheduleDiskProbe(),
       );
-    }, DISK_FULL_PROBE_INTERVAL_MS);
-    this.diskProbe.unref();
+    });
   }
 
   private commitFailed(err: unknown): void {
@@ -231,13 +230,8 @@ export class ReplicaStore {
    * one already here: then no row holds it and there is nothing to settle.
    */
   applyMarked(item: KeyedVersion): Promise<number> {
-    const done = this.apply([item]);
-    const batch = this.commits.newest();
-    // apply() puts a winning version in the last batch; anything else lost (or was refused).
-    if (batch === undefined || batch.rows.get(item.key) !== item.version) return done.then(() => 0);
-    batch.marks.set(item.key, (batch.marks.get(item.key) ?? 0) + 1);
-    // The row holding the key may be a newer version that joined the batch after this one: it carries the mark.
-    return done.then(() => (batch.rows.get(item.key) as Stored).seq);
+    if (this.commits.queuedRows + 1 > STORE_QUEUED_ROWS_MAX) return this.apply([item]).then(() => 0);
+    return this.commits.enqueueMarked(item, this.committedVersion);
   }
 
   /** The write that marked row `seq` has reached every replica (or a durable hint): one mark fewer. */
@@ -282,7 +276,7 @@ export class ReplicaStore {
 
   /** Waits for everything queued to be committed (used on shutdown). */
   drain(): Promise<void> {
-    clearTimeout(this.diskProbe);
+    this.diskProbe?.cancel();
     this.diskProbe = undefined;
     return this.commits.drain();
   }

@@ -1,0 +1,174 @@
+/**
+ * npm run sim / scripts/sim.sh: the deterministic simulator (src/sim/). Runs
+ * seeds one after another, each a whole cluster on virtual time, and prints
+ * every failing seed with the one command that replays it with its trace.
+ * Exit code 0 when every seed passed, 1 when one failed, 2 on a usage error.
+ */
+import { spawn } from 'node:child_process';
+import type { KnownBugs } from '../common/known-bugs';
+import { intFlag, parseArgs, UsageError } from '../common/args';
+import { SEED_MAX } from '../common/random';
+import { FAULT_KINDS, parseFaults } from '../sim/faults';
+import { SimOptions, SimResult, simulate } from '../sim/runner';
+import { runTool } from './run-tool';
+
+const BUGS = ['ackBeforeMark', 'readSkipsNewest'] as const;
+
+const USAGE = `usage: npm run sim -- [options]
+  --seeds N         how many seeds to run (default 100)
+  --seed-start S    the first seed (default 1); seeds S, S+1, … S+N-1 run
+  --nodes K         nodes in the cluster, 3 to 7 (default 4)
+  --faults LIST     comma-separated: ${FAULT_KINDS.join(',')} (default all); "none" for none
+  --seconds S       simulated seconds per seed (default 10)
+  --sync MODE       the simulated SQLite synchronous setting, FULL or NORMAL (default FULL;
+                    with NORMAL a power loss may lose acknowledged writes, as it would)
+  --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
+  --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
+  --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
+  --help`;
+
+/** What a worker process (--jobs) prints last: its seeds' totals, for the parent to add up. */
+const WORKER_TOTALS = 'sim-worker-totals';
+
+export interface SimRun {
+  readonly seeds: number;
+  readonly jobs: number;
+  /** This process runs a part of another's seeds (--jobs): it prints its totals for that one to read. */
+  readonly worker: boolean;
+  readonly options: Omit<SimOptions, 'seed'>;
+  readonly seedStart: number;
+}
+
+export function parseSimArgs(argv: string[]): SimRun | 'help' {
+  const { flags, positional } = parseArgs(
+    argv,
+    ['help', 'trace', 'worker'],
+    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs'],
+  );
+  if (flags.has('help')) return 'help';
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const sync = flags.get('sync') ?? 'FULL';
+  if (sync !== 'FULL' && sync !== 'NORMAL') throw new UsageError('--sync must be FULL or NORMAL');
+  const bug = flags.get('bug');
+  if (bug !== undefined && !(BUGS as readonly unknown[]).includes(bug)) throw new UsageError(`--bug must be one of ${BUGS.join(', ')}`);
+  const faultsRaw = flags.get('faults') ?? 'all';
+  if (faultsRaw === true) throw new UsageError('--faults needs a list');
+  let faults;
+  try {
+    faults = parseFaults(faultsRaw);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const bugs: KnownBugs = typeof bug === 'string' ? { [bug]: true } : {};
+  return {
+    seeds: intFlag(flags, 'seeds', 100, 1, 10_000_000),
+    jobs: intFlag(flags, 'jobs', 1, 1, 64),
+    worker: flags.has('worker'),
+    seedStart: intFlag(flags, 'seed-start', 1, 0, SEED_MAX),
+    options: {
+      nodes: intFlag(flags, 'nodes', 4, 3, 7),
+      faults,
+      durationMs: intFlag(flags, 'seconds', 10, 2, 3600) * 1000,
+      trace: flags.has('trace'),
+      bugs,
+      sync,
+    },
+  };
+}
+
+/** The command that replays one seed with its trace. */
+export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string {
+  const bug = Object.keys(o.bugs).find((b) => o.bugs[b as keyof KnownBugs]);
+  return (
+    `npm run sim -- --seed-start ${seed} --seeds 1 --nodes ${o.nodes} --faults ${o.faults.join(',') || 'none'} ` +
+    `--seconds ${o.durationMs / 1000} --sync ${o.sync}${bug ? ` --bug ${bug}` : ''} --trace`
+  );
+}
+
+function report(r: SimResult, o: Omit<SimOptions, 'seed'>): void {
+  if (r.traceLines) for (const line of r.traceLines) process.stdout.write(`${line}\n`);
+  const c = r.counts;
+  if (r.traceLines || !r.ok)
+    process.stdout.write(
+      `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.hash} ops=${c.ops} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} ` +
+        `events=${r.events} messages=${r.messages}\n`,
+    );
+  if (r.ok) return;
+  for (const line of r.problems) process.stdout.write(`${line}\n`);
+  process.stdout.write(`replay: ${replayCommand(r.seed, o)}\n`);
+}
+
+/** Runs `count` seeds from `start` here; resolves with how many failed and the events they took. */
+async function runHere(run: SimRun, start: number, count: number): Promise<{ failed: number; events: number }> {
+  let failed = 0;
+  let events = 0;
+  for (let seed = start; seed < start + count; seed++) {
+    const r = await simulate({ ...run.options, seed });
+    events += r.events;
+    if (!r.ok) failed++;
+    report(r, run.options);
+  }
+  return { failed, events };
+}
+
+/** One worker process for seeds [start, start + count); resolves with its output and totals. */
+function worker(argv: string[], start: number, count: number): Promise<{ out: string; failed: number; events: number }> {
+  const args = argv.filter(
+    (a, i) => !['--jobs', '--seeds', '--seed-start'].includes(a) && !['--jobs', '--seeds', '--seed-start'].includes(argv[i - 1] ?? ''),
+  );
+  const child = spawn(process.execPath, [__filename, ...args, '--seeds', String(count), '--seed-start', String(start), '--worker'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', () => {
+      const last = out.trimEnd().split('\n').pop() ?? '';
+      if (!last.startsWith(WORKER_TOTALS)) return reject(new Error(`a worker for seeds ${start}.. ended without its totals`));
+      const [failed, events] = last.slice(WORKER_TOTALS.length).trim().split(' ').map(Number) as [number, number];
+      resolve({ out: out.slice(0, out.lastIndexOf(WORKER_TOTALS)), failed, events });
+    });
+  });
+}
+
+/** The seeds split into `jobs` contiguous parts, each run by a process of its own; output in seed order. */
+async function runInWorkers(run: SimRun, argv: string[]): Promise<{ failed: number; events: number }> {
+  const parts: Promise<{ out: string; failed: number; events: number }>[] = [];
+  const per = Math.ceil(run.seeds / run.jobs);
+  for (let start = run.seedStart; start < run.seedStart + run.seeds; start += per) {
+    parts.push(worker(argv, start, Math.min(per, run.seedStart + run.seeds - start)));
+  }
+  let failed = 0;
+  let events = 0;
+  for (const part of await Promise.all(parts)) {
+    process.stdout.write(part.out);
+    failed += part.failed;
+    events += part.events;
+  }
+  return { failed, events };
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const run = parseSimArgs(argv);
+  if (run === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const started = performance.now();
+  const { failed, events } = run.jobs > 1 && !run.worker ? await runInWorkers(run, argv) : await runHere(run, run.seedStart, run.seeds);
+  if (run.worker) {
+    process.stdout.write(`${WORKER_TOTALS} ${failed} ${events}\n`);
+    return 0;
+  }
+  const wallS = (performance.now() - started) / 1000;
+  process.stdout.write(
+    `sim: ${run.seeds} seeds (${run.seedStart}..${run.seedStart + run.seeds - 1}) of ${run.options.durationMs / 1000} simulated s, ` +
+      `${run.options.nodes} nodes, faults ${run.options.faults.join(',') || 'none'}: ${failed} failed; ` +
+      `${wallS.toFixed(1)} s wall in ${run.worker ? 1 : run.jobs} process(es), ${events} events\n`,
+  );
+  return failed === 0 ? 0 : 1;
+}
+
+if (require.main === module) runTool('sim', main);

@@ -1,0 +1,13 @@
+/**
+ * Bugs this store once had, or could easily have, that the deterministic
+ * simulator's own tests put back on purpose to show that it catches them
+ * (test/unit/sim-bugs.test.ts). Only the simulator builds nodes with these
+ * set: nothing in the cluster file, the command line or the environment of
+ * a real node can reach them.
+ */
+export interface KnownBugs {
+  /** A write this node coordinates counts its own copy as acknowledged before that copy (and its mark) is durable. */
+  readonly ackBeforeMark?: boolean;
+  /** A read leaves out the one replica that alone answered with the newest version. */
+  readonly readSkipsNewest?: boolean;
+}

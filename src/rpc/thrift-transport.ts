@@ -1,0 +1,82 @@
+/**
+ * The real PeerTransport: one pipelined Thrift connection per peer
+ * (connection.ts), with replica calls batched per event-loop turn
+ * (remote-replica.ts).
+ */
+import type { KvError } from '../common/errors';
+import type { TlsMaterial } from '../config/tls';
+import type { SyncAnswer } from '../repair/anti-entropy';
+import type { KeyDigest } from '../repair/compare';
+import type { KeyedVersion, Version } from '../storage/version';
+import { RpcConnection } from './connection';
+import { RemoteReplica } from './remote-replica';
+import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from './transport';
+
+export interface ThriftTransportOptions {
+  readonly selfId: number;
+  readonly secret: string;
+  readonly requestTimeoutMs: number;
+  readonly frameBytesMax: number;
+  /** Where each peer listens. */
+  readonly endpoint: (peer: number) => { host: string; port: number };
+  readonly tls?: TlsMaterial | undefined;
+}
+
+class ThriftLink implements PeerLink {
+  private readonly remote: RemoteReplica;
+
+  constructor(
+    readonly id: number,
+    private readonly conn: RpcConnection,
+    private readonly o: ThriftTransportOptions,
+  ) {
+    this.remote = new RemoteReplica(id, conn, o.secret, o.requestTimeoutMs, o.selfId);
+  }
+
+  apply(items: readonly KeyedVersion[]): Promise<void> {
+    return this.remote.apply(items);
+  }
+
+  read(key: string): Promise<Version | undefined> {
+    return this.remote.read(key);
+  }
+
+  sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
+    return this.remote.sync(from, to, digests);
+  }
+
+  hello(clockReading: number, timeoutMs: number): Promise<number> {
+    return this.conn.call((c) => c.hello(this.o.secret, this.o.selfId, clockReading as never), timeoutMs).then(Number);
+  }
+
+  resetBackoff(): void {
+    this.conn.resetBackoff();
+  }
+
+  stats(): PeerCallStats {
+    const { writes, reads } = this.remote;
+    return {
+      replicateCalls: writes.stats.calls,
+      replicateItems: writes.stats.items,
+      readLocalCalls: reads.stats.calls,
+      readLocalItems: reads.stats.items,
+    };
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+export class ThriftTransport implements PeerTransport {
+  constructor(private readonly o: ThriftTransportOptions) {}
+
+  link(peer: number, events: PeerEvents): PeerLink {
+    const at = this.o.endpoint(peer);
+    const tls = this.o.tls;
+    const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: this.o.frameBytesMax, ...(tls ? { tls } : {}) });
+    conn.onDisconnect = () => events.lost();
+    conn.onConnectFailure = (err: KvError) => events.connectFailed(err);
+    return new ThriftLink(peer, conn, this.o);
+  }
+}

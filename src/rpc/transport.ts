@@ -1,0 +1,40 @@
+/**
+ * How a node reaches its peers: everything it asks of another node (replica
+ * calls, hint delivery, anti-entropy, hello) goes through a PeerLink that
+ * the node gets from a PeerTransport made outside it. The real transport is
+ * Thrift over TCP (thrift-transport.ts); the deterministic simulator passes
+ * a message bus on virtual time (sim/network.ts).
+ */
+import type { KvError } from '../common/errors';
+import type { Replica } from '../coordinator/replica';
+import type { SyncPeer } from '../repair/anti-entropy';
+
+/** What the link tells its node about the peer's reachability. */
+export interface PeerEvents {
+  /** An established connection to the peer was lost: it counts as down at once. */
+  lost(): void;
+  /** The peer could not be reached at all (refused, or TLS refused): down at once. */
+  connectFailed(err: KvError): void;
+}
+
+/** Internode calls sent and the items in them: their ratio is the coalescing achieved. */
+export interface PeerCallStats {
+  readonly replicateCalls: number;
+  readonly replicateItems: number;
+  readonly readLocalCalls: number;
+  readonly readLocalItems: number;
+}
+
+export interface PeerLink extends Replica, SyncPeer {
+  /** Says hello with this node's clock reading; resolves with the peer's. */
+  hello(clockReading: number, timeoutMs: number): Promise<number>;
+  /** The peer was heard from: the next connect after a loss need not wait for a backoff. */
+  resetBackoff(): void;
+  stats(): PeerCallStats;
+  close(): void;
+}
+
+export interface PeerTransport {
+  /** The link to one peer; its events go to the node. */
+  link(peer: number, events: PeerEvents): PeerLink;
+}

@@ -1,0 +1,192 @@
+/**
+ * The replica store of a simulated node: ReplicaStorage kept in memory over
+ * a SimDisk. Batching and the order of acknowledgements are the real ones
+ * (storage/group-commit.ts: a version is acknowledged once the transaction
+ * holding it committed, and only then visible to reads); marks keep the
+ * settle pointer in the same transactions as the rows, as marks.ts does, so
+ * a restart finds the same unsettled rows as a real node would.
+ */
+import type { Time } from '../clock/time';
+import { KvError } from '../common/errors';
+import { SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
+import { HASH_SPACE, hashKey } from '../partitioner/hash';
+import { Batch, CommitQueue } from '../storage/group-commit';
+import type { Stored, VersionBytes } from '../storage/memtable';
+import type { ReplicaStorage } from '../storage/replica-storage';
+import { UnsettledRows } from '../storage/unsettled';
+import { KeyedVersion, supersedes, Version } from '../storage/version';
+import type { LogRow, SimDisk } from './disk';
+
+/** The newest row of each key and what else a replay learns from the log. */
+function replay(disk: SimDisk): { committed: Map<string, Stored>; nextSeq: number; pointer: number | undefined; rows: LogRow[] } {
+  const committed = new Map<string, Stored>();
+  const rows: LogRow[] = [];
+  let nextSeq = 1;
+  let pointer: number | undefined;
+  for (const txn of disk.contents()) {
+    for (const row of txn.rows ?? []) {
+      rows.push(row);
+      nextSeq = Math.max(nextSeq, row.seq + 1);
+      if (supersedes(row.version, committed.get(row.key))) committed.set(row.key, { ...row.version, seq: row.seq });
+    }
+    for (const key of txn.purged ?? []) committed.delete(key);
+    if (txn.settledSeq !== undefined) pointer = txn.settledSeq;
+  }
+  const purged = new Set(disk.contents().flatMap((t) => t.purged ?? []));
+  return { committed, nextSeq, pointer, rows: rows.filter((r) => !purged.has(r.key) || committed.has(r.key)) };
+}
+
+export class MemoryReplicaStore implements ReplicaStorage {
+  readonly counters = { rowsCommitted: 0, commits: 0, tombstonesPurged: 0, overloaded: 0 };
+  private readonly commits: CommitQueue;
+  private readonly unsettled = new UnsettledRows();
+  private storedPointer = -1;
+  private storedMs = Number.NEGATIVE_INFINITY;
+  private nextSeq: number;
+
+  private constructor(
+    private readonly disk: SimDisk,
+    private readonly time: Time,
+    private readonly committed: Map<string, Stored>,
+    opened: { nextSeq: number; pointer: number | undefined; rows: LogRow[] },
+  ) {
+    this.commits = new CommitQueue(
+      {
+        write: (rows) => this.write(rows),
+        publish: (batch) => this.publish(batch),
+        failed: () => undefined,
+        idle: () => undefined,
+      },
+      time,
+    );
+    this.pointerAtOpen = opened.pointer;
+    this.rowsAtOpen = opened.rows;
+    // As ReplicaStore: never number a row at or below a stored settle pointer.
+    this.nextSeq = Math.max(opened.nextSeq, (opened.pointer ?? 0) + 1);
+  }
+
+  private readonly pointerAtOpen: number | undefined;
+  private readonly rowsAtOpen: LogRow[];
+
+  static async open(disk: SimDisk, time: Time): Promise<MemoryReplicaStore> {
+    const r = replay(disk);
+    return new MemoryReplicaStore(disk, time, r.committed, r);
+  }
+
+  get size(): number {
+    return this.committed.size;
+  }
+
+  get garbageRows(): number {
+    return 0;
+  }
+
+  get unsettledRows(): number {
+    return this.unsettled.size;
+  }
+
+  arenaCounters(): Record<string, number> {
+    return {};
+  }
+
+  get(key: string): Version | undefined {
+    return this.committed.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.committed.has(key);
+  }
+
+  getBytes(key: string): VersionBytes | undefined {
+    const v = this.committed.get(key);
+    return v && { value: Buffer.from(v.value, 'latin1'), ts: v.ts, deleted: v.deleted };
+  }
+
+  /** As Memtable.keysInHashRange: hash order, cut at a hash boundary past `max`. */
+  keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number } {
+    const inRange = [...this.committed.keys()].map((key) => ({ key, h: hashKey(key) })).filter(({ h }) => h >= from && h < to);
+    inRange.sort((a, b) => a.h - b.h || (a.key < b.key ? -1 : 1));
+    if (inRange.length <= max) return { keys: inRange.map((k) => k.key), end: to };
+    let cut = max;
+    while (cut < inRange.length && inRange[cut]!.h === inRange[cut - 1]!.h) cut++;
+    return { keys: inRange.slice(0, cut).map((k) => k.key), end: cut < inRange.length ? inRange[cut]!.h : Math.min(to, HASH_SPACE) };
+  }
+
+  async scan(after: string | undefined, limit: number): Promise<KeyedVersion[]> {
+    const keys = [...this.committed.keys()].filter((k) => after === undefined || k > after).sort();
+    return keys.slice(0, limit).map((key) => ({ key, version: this.committed.get(key)! }));
+  }
+
+  apply(items: readonly KeyedVersion[]): Promise<void> {
+    if (this.commits.queuedRows + items.length > STORE_QUEUED_ROWS_MAX) {
+      this.counters.overloaded++;
+      return Promise.reject(new KvError('Unavailable', 'this replica has too many writes waiting for its disk'));
+    }
+    return this.commits.enqueue(items, (key) => this.committed.get(key));
+  }
+
+  applyMarked(item: KeyedVersion): Promise<number> {
+    return this.commits.enqueueMarked(item, (key) => this.committed.get(key));
+  }
+
+  settle(seq: number): void {
+    this.unsettled.settle(seq);
+  }
+
+  async rowsAfterSettled(): Promise<string[]> {
+    const pointer = this.pointerAtOpen;
+    if (pointer === undefined) return [];
+    return [...new Set(this.rowsAtOpen.filter((r) => r.seq > pointer).map((r) => r.key))];
+  }
+
+  /** Rows numbered from nextSeq, and the settle pointer when due (as Marks.pointerToStore), in one transaction. */
+  private async write(rows: Map<string, Version>): Promise<void> {
+    if (rows.size === 0) return;
+    const firstSeq = this.nextSeq;
+    const logRows: LogRow[] = [];
+    let seq = firstSeq;
+    for (const [key, v] of rows) {
+      const stored: Stored = { value: v.value, ts: v.ts, deleted: v.deleted, seq };
+      rows.set(key, stored);
+      logRows.push({ seq: seq++, key, version: stored });
+    }
+    const pointer = this.unsettled.pointer(firstSeq - 1);
+    const storePointer = pointer > this.storedPointer && this.time.nowMs() - this.storedMs >= SETTLED_SEQ_WRITE_INTERVAL_MS;
+    await this.disk.commit(storePointer ? { rows: logRows, settledSeq: pointer } : { rows: logRows });
+    this.nextSeq = seq;
+    if (storePointer) {
+      this.storedPointer = pointer;
+      this.storedMs = this.time.nowMs();
+    }
+  }
+
+  private publish(batch: Batch): void {
+    for (const [key, version] of batch.rows) this.committed.set(key, version as Stored);
+    if (batch.marks.size > 0) {
+      const bySeq = new Map<number, number>();
+      for (const [key, n] of batch.marks) bySeq.set((batch.rows.get(key) as Stored).seq, n);
+      this.unsettled.note(bySeq);
+    }
+    this.counters.rowsCommitted += batch.rows.size;
+    this.counters.commits++;
+  }
+
+  async purgeTombstones(cutoffTs: number): Promise<number> {
+    const keys = [...this.committed].filter(([key, v]) => v.deleted && v.ts < cutoffTs && this.commits.queuedVersion(key) === undefined);
+    if (keys.length === 0) return 0;
+    await this.disk.commit({ purged: keys.map(([key]) => key) });
+    let n = 0;
+    for (const [key, v] of keys) {
+      // Only if nothing newer came meanwhile.
+      if (this.committed.get(key) !== v) continue;
+      this.committed.delete(key);
+      n++;
+    }
+    this.counters.tombstonesPurged += n;
+    return n;
+  }
+
+  drain(): Promise<void> {
+    return this.commits.drain();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * One seed of the simulator, start to verdict:
+ *
+ *   0 ms            every node starts
+ *   WORKLOAD_FROM   the clients start; the faults come at random times
+ *   heal            the clients stop; every fault ends (restart, resume, heal)
+ *   settle          hints and anti-entropy run undisturbed
+ *   end             final QUORUM reads of every key; every replica's copy
+ *
+ * then the chaos checker's verdict on the history and the final state
+ * (chaos/checker.ts: lost, stale, backwards, phantom, behind, divergent),
+ * and every invariant a node broke on the way (an AssertionError thrown by
+ * an event, or a promise rejected with nobody to handle it), and work the
+ * nodes should have finished by then (marks to settle, hints to deliver).
+ */
+import { check, CheckResult, describeViolations, FinalState, ReplicaCopy } from '../chaos/checker';
+import { History, Observed, TOMBSTONE_VALUE } from '../chaos/history';
+import type { KnownBugs } from '../common/known-bugs';
+import { Random } from '../common/random';
+import { Ring } from '../partitioner/ring';
+import type { Version } from '../storage/version';
+import { SimCluster, simConfig } from './cluster';
+import { applyFault, FaultKind, planFaults } from './faults';
+import { SimNetwork } from './network';
+import { Scheduler } from './scheduler';
+import { Trace } from './trace';
+import { SimWorkload } from './workload';
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly faults: readonly FaultKind[];
+  /** Simulated time of the whole run, ms. */
+  readonly durationMs: number;
+  /** Keep the trace's lines (for --trace). */
+  readonly trace: boolean;
+  readonly bugs: KnownBugs;
+  readonly sync: 'NORMAL' | 'FULL';
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  /** The trace's hash: equal for two runs of one seed. */
+  readonly hash: string;
+  /** The checker's findings and the invariants broken, one line each (with the operations involved). */
+  readonly problems: string[];
+  readonly counts: CheckResult['counts'];
+  readonly events: number;
+  readonly messages: number;
+  readonly traceLines: readonly string[] | undefined;
+}
+
+/** When the clients start, ms (the nodes have said hello by then). */
+const WORKLOAD_FROM_MS = 500;
+/** Parts of the run: the workload and faults end at HEAL_AT of it, the final reads start at SETTLED_AT. */
+const HEAL_AT = 0.6;
+const SETTLED_AT = 0.95;
+/** Limit on the final reads, virtual ms. */
+const FINAL_READS_MS = 10_000;
+
+export const DEFAULT_WORKLOAD = { clients: 4, keys: 12, thinkMsMax: 40 };
+
+/** Promise rejections nobody handled during the current run: a real node would have crashed on each. */
+let unhandled: unknown[] = [];
+let listening = false;
+function listenForUnhandled(): void {
+  if (listening) return;
+  listening = true;
+  process.on('unhandledRejection', (err) => unhandled.push(err));
+}
+
+function observed(v: Version | undefined): Observed | null {
+  if (v === undefined) return null;
+  return { ts: v.ts, value: v.deleted ? TOMBSTONE_VALUE : v.value };
+}
+
+function sameCopy(a: Observed | null | undefined, b: Observed | null | undefined): boolean {
+  return (a === null && b === null) || (a != null && b != null && a.ts === b.ts && a.value === b.value);
+}
+
+/** What the checker reads after settling: each replica's copy of each key, the keys they disagree on, the nodes that did not come back. */
+function finalState(cluster: SimCluster, ring: Ring, keys: readonly string[]): FinalState {
+  const replicas = new Map<string, ReplicaCopy[]>();
+  const divergent: string[] = [];
+  for (const key of keys) {
+    const copies = ring
+      .replicas(key)
+      .map((node) => ({ node, held: cluster.isRunning(node) ? observed(cluster.nodes[node]!.store.get(key)) : undefined }));
+    replicas.set(key, copies);
+    if (copies.some((c) => !sameCopy(c.held, copies[0]!.held))) divergent.push(key);
+  }
+  const failedRestarts = cluster.nodes.flatMap((n, id) => (n === undefined ? [`node ${id} did not come back after the faults`] : []));
+  return { replicas, divergent, failedRestarts, crashed: [] };
+}
+
+/**
+ * The nodes' own bookkeeping after settling: every write's mark settled
+ * (each replica acknowledged it or has a hint), every hint delivered.
+ */
+function workLeft(cluster: SimCluster): string[] {
+  const out: string[] = [];
+  for (const [id, node] of cluster.nodes.entries()) {
+    if (node === undefined) continue;
+    if (node.store.unsettledRows > 0)
+      out.push(`  settled: node ${id} still holds ${node.store.unsettledRows} unsettled marks after settling`);
+    let hints = 0;
+    for (const n of node.hints.countsByTarget().values()) hints += n;
+    if (hints > 0) out.push(`  settled: node ${id} still holds ${hints} hints after settling`);
+  }
+  return out;
+}
+
+export async function simulate(o: SimOptions): Promise<SimResult> {
+  listenForUnhandled();
+  unhandled = [];
+  const random = new Random(o.seed);
+  const sched = new Scheduler();
+  const trace = new Trace(o.trace, () => sched.nowMs);
+  const config = simConfig(o.nodes, o.sync);
+  const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
+  const cluster = new SimCluster(config, net, random.fork(), o.bugs);
+  const ring = new Ring(config.nodes, config.replicationFactor);
+  const history = new History(() => sched.nowMs);
+  const workload = new SimWorkload(net, ring, o.nodes, history, {
+    ...DEFAULT_WORKLOAD,
+    clientTimeoutMs: config.settings.requestTimeoutMs + 500,
+  });
+  const healMs = o.durationMs * HEAL_AT;
+  for (const f of planFaults(random.fork(), o.faults, o.nodes, WORKLOAD_FROM_MS, healMs))
+    sched.at(f.atMs, () => applyFault(f, cluster, net));
+
+  for (let id = 0; id < o.nodes; id++) void cluster.start(id);
+  await sched.runUntil(WORKLOAD_FROM_MS);
+  const clients = random.fork();
+  await sched.runWhile(workload.run(healMs, clients), o.durationMs);
+  net.heal();
+  await sched.runWhile(cluster.heal(), o.durationMs);
+  await sched.runUntil(Math.max(sched.nowMs, o.durationMs * SETTLED_AT));
+  const finals = Promise.all(workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)));
+  await sched.runWhile(finals, FINAL_READS_MS);
+
+  const state = finalState(cluster, ring, workload.keys);
+  const result = check(history.ops, state, config.replicationFactor);
+  const problems = [...describeViolations(result.violations), ...workLeft(cluster)];
+  for (const f of sched.failures)
+    problems.push(`  invariant: ${f.owner} at ${f.atMs.toFixed(3)} ms: ${String((f.error as Error)?.stack ?? f.error)}`);
+  for (const err of unhandled) problems.push(`  unhandled rejection: ${String((err as Error)?.stack ?? err)}`);
+  if (history.pending() > 0) problems.push(`  ${history.pending()} operations never answered`);
+  return {
+    seed: o.seed,
+    ok: problems.length === 0,
+    hash: trace.hash,
+    problems,
+    counts: result.counts,
+    events: sched.eventsRun,
+    messages: net.messages,
+    traceLines: trace.lines,
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * The simulated clients: each a loop of puts, gets and deletes at a random
+ * level, on a small key set (so that operations on one key overlap), each
+ * sent to a node picked at random (usually one of the key's replicas, as a
+ * token-aware client would, sometimes any node) and recorded in the
+ * history the chaos checker reads. Values are unique across the run.
+ */
+import { History, ReadOp, TOMBSTONE_VALUE, WriteOp } from '../chaos/history';
+import { LEVEL_NAMES, LevelName } from '../coordinator/levels';
+import type { Random } from '../common/random';
+import type { KvNode } from '../node/node';
+import type { Ring } from '../partitioner/ring';
+import { KEY_LETTERS } from './cluster';
+import { clientCall, SimNetwork } from './network';
+
+export interface WorkloadOptions {
+  readonly clients: number;
+  readonly keys: number;
+  /** A client's pause between two operations, ms: uniform in [0, thinkMsMax]. */
+  readonly thinkMsMax: number;
+  /** A client gives up on an answer after this long (the coordinator's own deadline comes first). */
+  readonly clientTimeoutMs: number;
+}
+
+/** Chance that an operation goes to any node rather than one of the key's replicas. */
+const ANY_COORDINATOR = 0.2;
+
+export function simKeys(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${KEY_LETTERS[(i * 7) % KEY_LETTERS.length]}${i}`);
+}
+
+/** A read's answer as a client sees it. */
+async function readAt(node: KvNode, key: string, level: LevelName): Promise<{ found: boolean; value: Buffer; ts: number }> {
+  const v = node.coordinator.readsLocally(key, level) ? node.store.get(key) : await node.coordinator.read(key, level);
+  const found = v !== undefined && !v.deleted;
+  return { found, value: Buffer.from(found ? v.value : '', 'latin1'), ts: v?.ts ?? 0 };
+}
+
+export class SimWorkload {
+  readonly keys: string[];
+  private nextRequest = 0;
+
+  constructor(
+    private readonly net: SimNetwork,
+    private readonly ring: Ring,
+    private readonly nodeCount: number,
+    private readonly history: History,
+    private readonly options: WorkloadOptions,
+  ) {
+    this.keys = simKeys(options.keys);
+  }
+
+  /** Runs every client until virtual time `untilMs`; resolves when the last answer came. */
+  run(untilMs: number, random: Random): Promise<void> {
+    const loops = Array.from({ length: this.options.clients }, (_, c) => this.client(`c${c}`, untilMs, random.fork()));
+    return Promise.all(loops).then(() => undefined);
+  }
+
+  private async client(name: string, untilMs: number, random: Random): Promise<void> {
+    let n = 0;
+    while (this.net.sched.nowMs < untilMs) {
+      const key = random.pick(this.keys);
+      const level = random.pick(LEVEL_NAMES);
+      const kind = random.weighted([
+        ['put', 45],
+        ['get', 40],
+        ['delete', 15],
+      ] as const);
+      if (kind === 'get') await this.get(name, random, key, level);
+      else await this.write(name, random, key, kind === 'delete' ? TOMBSTONE_VALUE : `${name}.${n++}`, level);
+      const think = random.float() * this.options.thinkMsMax;
+      await new Promise<void>((resolve) => this.net.sched.at(think, resolve));
+    }
+  }
+
+  private coordinatorFor(key: string, random: Random): number {
+    if (random.chance(ANY_COORDINATOR)) return random.int(this.nodeCount);
+    return random.pick(this.ring.replicas(key));
+  }
+
+  write(name: string, random: Random, key: string, value: string, level: LevelName): Promise<WriteOp> {
+    const node = this.coordinatorFor(key, random);
+    const deleted = value === TOMBSTONE_VALUE;
+    const id = this.nextRequest++;
+    const send = (): Promise<{ ts: number }> =>
+      clientCall(
+        this.net,
+        node,
+        deleted ? 'delete' : 'put',
+        id,
+        (n) => n.coordinator.write(key, deleted ? '' : value, deleted, level).then((ts) => ({ ts })),
+        this.options.clientTimeoutMs,
+      );
+    return this.history.write(name, node, key, value, send, { level, deleted }).then((op) => this.answered(op));
+  }
+
+  get(name: string, random: Random, key: string, level: LevelName, final = false): Promise<ReadOp> {
+    const node = final ? random.pick(this.ring.replicas(key)) : this.coordinatorFor(key, random);
+    const id = this.nextRequest++;
+    const send = () => clientCall(this.net, node, 'get', id, (n) => readAt(n, key, level), this.options.clientTimeoutMs);
+    return this.history.read(name, node, key, send, final, { level }).then((op) => this.answered(op));
+  }
+
+  private answered<T extends WriteOp | ReadOp>(op: T): T {
+    const what = op.kind === 'write' ? `${op.key}=${op.deleted ? '(deleted)' : op.value}` : `${op.key}->${op.found ? op.value : '-'}`;
+    this.net.trace.noteText('answer', `#${op.id} ${op.kind} ${what} ${op.outcome} ts=${op.ts ?? ''}`);
+    return op;
+  }
+}

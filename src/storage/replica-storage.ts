@@ -1,0 +1,29 @@
+/**
+ * The replica store's contract with its node: what the coordinator, the
+ * anti-entropy, the handler and the node ask of a replica's data and its
+ * durability. Production keeps it in SQLite (replica-store.ts); the
+ * deterministic simulator keeps it in memory and models crashes
+ * (sim/memory-store.ts). An `apply` that resolves means durable here;
+ * `applyMarked`'s seq and `rowsAfterSettled` are the marks of marks.ts.
+ */
+import type { VersionBytes } from './memtable';
+import type { KeyedVersion, Version } from './version';
+
+export interface ReplicaStorage {
+  readonly counters: Readonly<Record<string, number>>;
+  readonly size: number;
+  readonly garbageRows: number;
+  readonly unsettledRows: number;
+  get(key: string): Version | undefined;
+  has(key: string): boolean;
+  getBytes(key: string): VersionBytes | undefined;
+  keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number };
+  arenaCounters(): Readonly<Record<string, number>>;
+  apply(items: readonly KeyedVersion[]): Promise<void>;
+  applyMarked(item: KeyedVersion): Promise<number>;
+  settle(seq: number): void;
+  scan(after: string | undefined, limit: number): Promise<KeyedVersion[]>;
+  rowsAfterSettled(): Promise<string[]>;
+  purgeTombstones(cutoffTs: number): Promise<number>;
+  drain(): Promise<void>;
+}

@@ -1,0 +1,204 @@
+/**
+ * The deterministic simulator itself: a seed replays byte for byte, the
+ * simulated disk loses what a crash or a power loss would lose, the checker
+ * sees levels and deletes, and the simulator catches each known bug put back
+ * (common/known-bugs.ts) within a stated number of seeds.
+ */
+import test from 'ava';
+import { check } from '../../src/chaos/checker';
+import { ReadOp, TOMBSTONE_VALUE, WriteOp } from '../../src/chaos/history';
+import { replayCommand } from '../../src/cli/sim';
+import type { KnownBugs } from '../../src/common/known-bugs';
+import { Random } from '../../src/common/random';
+import { SimDisk } from '../../src/sim/disk';
+import { FAULT_KINDS, FaultKind } from '../../src/sim/faults';
+import { MemoryReplicaStore } from '../../src/sim/memory-store';
+import { SimOptions, SimResult, simulate } from '../../src/sim/runner';
+import { Owner, Scheduler } from '../../src/sim/scheduler';
+
+const base: Omit<SimOptions, 'seed'> = { nodes: 4, faults: [...FAULT_KINDS], durationMs: 10_000, trace: false, bugs: {}, sync: 'FULL' };
+
+test('one seed gives the same history twice, message for message; another seed another one', async (t) => {
+  const a = await simulate({ ...base, seed: 7, trace: true });
+  const b = await simulate({ ...base, seed: 7, trace: true });
+  const c = await simulate({ ...base, seed: 8, trace: true });
+  t.is(a.hash, b.hash);
+  t.deepEqual(a.traceLines, b.traceLines);
+  t.true(a.traceLines!.length > 1000, `${a.traceLines!.length} trace lines`);
+  t.not(a.hash, c.hash);
+  t.true(a.ok, a.problems.join('\n'));
+});
+
+/** The first of `seeds` seeds from 1 whose run fails, with its result. */
+async function firstFailure(seeds: number, bugs: KnownBugs, faults: FaultKind[]): Promise<SimResult | undefined> {
+  for (let seed = 1; seed <= seeds; seed++) {
+    const r = await simulate({ ...base, seed, bugs, faults });
+    if (!r.ok) return r;
+  }
+  return undefined;
+}
+
+// Measured with these fault kinds: readSkipsNewest first fails at seed 5,
+// and 26 of seeds 1-200 fail; ackBeforeMark, under disk stalls alone, first
+// at seed 5 too, 44 of 200 (with every fault only 3 of 200: a crash must
+// fall inside a commit). Twenty seeds leave room for the schedules to shift.
+test('a read that skips the newest replica is caught within 20 seeds', async (t) => {
+  const r = await firstFailure(20, { readSkipsNewest: true }, [...FAULT_KINDS]);
+  t.truthy(r, 'no seed failed');
+  t.regex(r!.problems.join('\n'), /stale|backwards|lost/);
+  t.true((await simulate({ ...base, seed: r!.seed })).ok, 'the same seed passes without the bug');
+});
+
+test('a write answered before the coordinator’s own copy and mark are durable is caught within 20 seeds', async (t) => {
+  const r = await firstFailure(20, { ackBeforeMark: true }, ['slowdisk']);
+  t.truthy(r, 'no seed failed');
+  t.regex(r!.problems.join('\n'), /stale|lost|behind/);
+  t.true((await simulate({ ...base, seed: r!.seed, faults: ['slowdisk'] })).ok, 'the same seed passes without the bug');
+});
+
+test('the replay command names the seed and every option that shaped the run', (t) => {
+  const cmd = replayCommand(42, { ...base, faults: ['crash', 'pause'], nodes: 5, bugs: { ackBeforeMark: true } });
+  t.is(cmd, 'npm run sim -- --seed-start 42 --seeds 1 --nodes 5 --faults crash,pause --seconds 10 --sync FULL --bug ackBeforeMark --trace');
+});
+
+/** A scheduler, an owner and a disk, as one node incarnation sees them. */
+function diskRig(fullSync: boolean): { sched: Scheduler; owner: Owner; disk: SimDisk } {
+  const sched = new Scheduler();
+  const owner = new Owner('node 0#1');
+  const disk = new SimDisk(fullSync);
+  disk.attach(sched.timeFor(owner), new Random(1));
+  return { sched, owner, disk };
+}
+
+const row = (seq: number) => ({ rows: [{ seq, key: `k${seq}`, version: { value: `v${seq}`, ts: seq, deleted: false } }] });
+
+test('the simulated disk: a commit in flight at a crash is rolled back; FULL keeps every commit through a power loss', async (t) => {
+  const { sched, owner, disk } = diskRig(true);
+  const first = disk.commit(row(1));
+  await sched.runWhile(first, 1000);
+  void disk.commit(row(2));
+  owner.alive = false; // the node dies before the second commit completes
+  await sched.runUntil(sched.nowMs + 1000);
+  t.is(disk.contents().length, 1);
+  t.is(disk.powerLoss(), 0);
+  t.is(disk.contents().length, 1);
+});
+
+test('the simulated disk: NORMAL loses the commits since the last sync to a power loss, none to a crash', async (t) => {
+  const { sched, disk } = diskRig(false);
+  for (let i = 1; i <= 60; i++) await sched.runWhile(disk.commit(row(i)), 1000);
+  t.is(disk.contents().length, 60);
+  t.is(disk.powerLoss(), 10, 'synced at the 50th commit');
+  t.is(disk.contents().length, 50);
+});
+
+test('the memory store after a crash: committed rows come back, and the rows after the settle pointer are listed again', async (t) => {
+  const { sched, owner, disk } = diskRig(true);
+  const store = await MemoryReplicaStore.open(disk, sched.timeFor(owner));
+  const item = (key: string, ts: number) => ({ key, version: { value: `${key}@${ts}`, ts, deleted: false } });
+  await sched.runWhile(store.apply([item('a', 1)]), 1000);
+  const seq = store.applyMarked(item('b', 2));
+  await sched.runWhile(seq, 1000);
+  // A commit after SETTLED_SEQ_WRITE_INTERVAL_MS stores the settle pointer, below b's unsettled row.
+  await sched.runUntil(sched.nowMs + 200);
+  await sched.runWhile(store.apply([item('c', 3)]), 1000);
+  owner.alive = false;
+  const again = new Owner('node 0#2');
+  disk.attach(sched.timeFor(again), new Random(2));
+  const reopened = await MemoryReplicaStore.open(disk, sched.timeFor(again));
+  t.deepEqual(reopened.get('b'), { ...item('b', 2).version, seq: await seq });
+  t.is(reopened.size, 3);
+  t.deepEqual((await reopened.rowsAfterSettled()).sort(), ['b', 'c']);
+});
+
+test('the checker holds a ONE read to nothing, an ALL read to a ONE write, and reads a tombstone as the delete it is', (t) => {
+  const write = (id: number, value: string, level: WriteOp['level'], start: number, end: number, ts: number, deleted = false): WriteOp => ({
+    kind: 'write',
+    id,
+    process: 'c0',
+    node: 0,
+    key: 'k',
+    value,
+    start,
+    end,
+    outcome: 'ok',
+    ts,
+    level,
+    deleted,
+  });
+  const read = (id: number, level: ReadOp['level'], start: number, got: { value: string; ts: number } | null, final = false): ReadOp => ({
+    kind: 'read',
+    id,
+    process: 'c1',
+    node: 1,
+    key: 'k',
+    start,
+    end: start + 1,
+    outcome: 'ok',
+    found: got !== null && got.value !== '',
+    value: got?.value ?? '',
+    ts: got?.ts ?? 0,
+    level,
+    final,
+  });
+  const finalState = (held: { ts: number; value: string }) => ({
+    replicas: new Map([['k', [0, 1, 2].map((node) => ({ node, held }))]]),
+    divergent: [],
+    failedRestarts: [],
+    crashed: [],
+  });
+  const ops = [write(0, 'a', 'ONE', 0, 1, 10), read(1, 'ONE', 2, null), read(2, 'QUORUM', 3, null)];
+  // A ONE read and a QUORUM read may both miss a ONE write.
+  t.is(check([...ops, read(3, 'QUORUM', 9, { value: 'a', ts: 10 }, true)], finalState({ ts: 10, value: 'a' })).counts.stale, 0);
+  // An ALL read may not.
+  t.is(
+    check([...ops, read(4, 'ALL', 5, null), read(5, 'QUORUM', 9, { value: 'a', ts: 10 }, true)], finalState({ ts: 10, value: 'a' })).counts
+      .stale,
+    1,
+  );
+  // A delete acknowledged at QUORUM: a QUORUM read finding its tombstone is right; one finding the old value is stale.
+  const deleted = [write(0, 'a', 'QUORUM', 0, 1, 10), write(1, TOMBSTONE_VALUE, 'QUORUM', 2, 3, 20, true)];
+  const tomb = finalState({ ts: 20, value: TOMBSTONE_VALUE });
+  const gone = check([...deleted, read(2, 'QUORUM', 4, { value: '', ts: 20 }), read(3, 'QUORUM', 9, { value: '', ts: 20 }, true)], tomb);
+  t.true(gone.ok, JSON.stringify(gone.violations.map((v) => v.message)));
+  const stale = check([...deleted, read(2, 'QUORUM', 4, { value: 'a', ts: 10 }), read(3, 'QUORUM', 9, { value: '', ts: 20 }, true)], tomb);
+  t.is(stale.counts.stale, 1);
+});
+
+test('the scheduler: events run in time order, then in the order scheduled; a dead owner’s never run, a paused one’s wait; a throw is recorded', async (t) => {
+  const sched = new Scheduler();
+  const owner = new Owner('node 0#1');
+  const ran: string[] = [];
+  sched.at(2, () => ran.push('b'));
+  sched.at(1, () => ran.push('a'));
+  sched.at(2, () => ran.push('c'));
+  const dead = new Owner('node 1#1');
+  sched.at(1, () => ran.push('dead'), dead);
+  dead.alive = false;
+  sched.at(3, () => {
+    throw new Error('an invariant');
+  });
+  owner.paused = true;
+  sched.at(4, () => ran.push('paused'), owner);
+  await sched.runUntil(10);
+  t.deepEqual(ran, ['a', 'b', 'c']);
+  t.is(sched.failures.length, 1);
+  t.is(sched.failures[0]!.atMs, 3);
+  sched.resume(owner);
+  await sched.runUntil(20);
+  t.deepEqual(ran, ['a', 'b', 'c', 'paused']);
+});
+
+test('the scheduler lets every promise continuation of an event run before the next event', async (t) => {
+  const sched = new Scheduler();
+  const seen: string[] = [];
+  sched.at(1, () => {
+    void (async () => {
+      for (let i = 0; i < 20; i++) await null;
+      seen.push('chain done');
+    })();
+  });
+  sched.at(1, () => seen.push('next event'));
+  await sched.runUntil(2);
+  t.deepEqual(seen, ['chain done', 'next event']);
+});
