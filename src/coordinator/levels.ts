@@ -42,3 +42,14 @@ export function requiredReplicas(level: LevelName, replicationFactor: number): n
       return replicationFactor;
   }
 }
+
+/**
+ * Acknowledgements a write at `level` needs in a range with `pending`
+ * replicas (joining, leaving or moving ones, which take writes but not
+ * reads): the level's count plus the pending ones, so that the level's count
+ * of them always comes from the replicas reads use (membership/placement.ts).
+ */
+export function writeAcksNeeded(level: LevelName, replicationFactor: number, pending: number): number {
+  assert(pending >= 0, 'a range has no negative number of pending replicas');
+  return requiredReplicas(level, replicationFactor) + pending;
+}

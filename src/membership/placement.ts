@@ -1,0 +1,115 @@
+/**
+ * Placement of an epoch: per token range, the replicas that take reads and
+ * the replicas that take writes, derived from the membership (changes.ts).
+ *
+ * While an operation runs there are two rings: the one before it and the
+ * one after it. Writes go to a range's replicas on both; reads go to the old
+ * ring's until `reads-switch`, then to the new ring's. The replicas in the
+ * write set but not in the read set are the range's *pending* replicas, and
+ * a write at level L needs L's count plus their number (Cassandra's rule,
+ * `writeAcksNeeded` in coordinator/levels.ts):
+ * then at least L's count of the acknowledgements come from the read set,
+ * whichever replicas answer, so a QUORUM write still meets every QUORUM read
+ * (without the rule, a QUORUM write could be acknowledged by a pending
+ * replica and one replica that is about to stop taking reads, and a later
+ * QUORUM read could miss both).
+ *
+ * Everything is computed once per epoch; a request's lookup is one binary
+ * search over the range ends that returns a precomputed, frozen range:
+ * O(log n) and nothing allocated.
+ */
+import { assert } from '../common/assert';
+import { compareKeyStrings } from '../common/bytes';
+import { Ring, RingNode } from '../partitioner/ring';
+import { Membership, ringMembers } from './changes';
+
+/** One range (start, end] of the ring, as a request meets it. */
+export interface PlacedRange {
+  /** Exclusive lower end: the previous range's end (the last range's, for the first range, which wraps). */
+  readonly start: string;
+  /** Inclusive upper end: a token. */
+  readonly end: string;
+  /** Replicas that take reads: the owner first, then clockwise. */
+  readonly reads: readonly number[];
+  /** Replicas that take writes: the read replicas first, then the pending ones. */
+  readonly writes: readonly number[];
+  /** How many of `writes` are not in `reads`. */
+  readonly pending: number;
+}
+
+/** The two rings of an epoch: before and after its operation (the same ring when none runs). */
+function ringsOf(m: Membership): { before: RingNode[]; after: RingNode[] } {
+  const all = ringMembers(m).map((n) => ({ id: n.id, token: n.token }));
+  const op = m.operation;
+  if (op === undefined) return { before: all, after: all };
+  switch (op.kind) {
+    case 'join':
+      return { before: all.filter((n) => n.id !== op.node), after: all };
+    case 'leave':
+      return { before: all, after: all.filter((n) => n.id !== op.node) };
+    case 'move':
+      return { before: all, after: all.map((n) => (n.id === op.node ? { id: n.id, token: op.token! } : n)) };
+    case 'replace':
+      return { before: all.filter((n) => n.id !== op.node), after: all.filter((n) => n.id !== op.replaces) };
+  }
+}
+
+export class Placement {
+  /** Range ends, sorted; `ranges[i]` ends at `ends[i]`. */
+  private readonly ends: readonly string[];
+  readonly ranges: readonly PlacedRange[];
+
+  private constructor(
+    readonly epoch: number,
+    readonly replicationFactor: number,
+    ranges: PlacedRange[],
+  ) {
+    assert(ranges.length > 0, 'a placement has at least one range');
+    this.ranges = Object.freeze(ranges);
+    this.ends = ranges.map((r) => r.end);
+  }
+
+  /** The placement of a membership's epoch. */
+  static of(m: Membership): Placement {
+    const { before, after } = ringsOf(m);
+    const rf = m.replicationFactor;
+    const old = new Ring(before, rf);
+    const next = new Ring(after, rf);
+    const switched = m.operation?.readsSwitched === true;
+    const ends = [...new Set([...before, ...after].map((n) => n.token))].sort(compareKeyStrings);
+    const ranges = ends.map((end, i): PlacedRange => {
+      // No token lies inside (start, end], so every key of the range has the replicas `end` has on each ring.
+      const oldSet = old.replicas(end);
+      const newSet = next.replicas(end);
+      const reads = switched ? newSet : oldSet;
+      const other = switched ? oldSet : newSet;
+      const writes = [...reads, ...other.filter((id) => !reads.includes(id))];
+      return Object.freeze({
+        start: ends[(i + ends.length - 1) % ends.length]!,
+        end,
+        reads: Object.freeze(reads),
+        writes: Object.freeze(writes),
+        pending: writes.length - reads.length,
+      });
+    });
+    return new Placement(m.epoch, rf, ranges);
+  }
+
+  /** The range holding `key`: the first whose end is >= key, wrapping to the first. */
+  rangeOf(key: string): PlacedRange {
+    const ends = this.ends;
+    let lo = 0;
+    let hi = ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeyStrings(ends[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.ranges[lo === ends.length ? 0 : lo]!;
+  }
+
+  /** Whether node `id` takes reads of `key`. */
+  isReadReplica(key: string, id: number): boolean {
+    return this.rangeOf(key).reads.includes(id);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * For any sequence of joins, leaves, moves and replacements, at every step
+ * from epoch e to e + 1, every way of acknowledging a write meets every way
+ * of answering a read, at the levels that must meet: a QUORUM write and a
+ * QUORUM read, ALL and ONE, ONE and ALL. All four pairings of the two epochs
+ * are checked (a coordinator may be one epoch behind another), on every
+ * range of both placements, against the brute-force reference.
+ */
+import test from 'ava';
+import fc from 'fast-check';
+import { LevelName, requiredReplicas, writeAcksNeeded } from '../../src/coordinator/levels';
+import { isKvError } from '../../src/common/errors';
+import { applyChange, bootstrapEntry, Change, Membership } from '../../src/membership/changes';
+import { Placement } from '../../src/membership/placement';
+import { fcParams } from './fc-params';
+import { quorumsMiss } from './placement-check';
+
+/** Levels whose write and read must meet. */
+const MEETING: Array<[write: LevelName, read: LevelName]> = [
+  ['QUORUM', 'QUORUM'],
+  ['ALL', 'ONE'],
+  ['ONE', 'ALL'],
+];
+
+/** Tokens from a small alphabet, so that operations collide with each other's tokens often. */
+const token = fc.constantFrom(...'bcdefghijklmnopqrstuvw'.split(''));
+
+/** An operation, its node picked among the current ones by position. */
+type Op =
+  | { kind: 'join'; token: string }
+  | { kind: 'leave'; pick: number }
+  | { kind: 'move'; pick: number; token: string }
+  | { kind: 'replace'; pick: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 3, arbitrary: token.map((t) => ({ kind: 'join' as const, token: t })) },
+  { weight: 3, arbitrary: fc.nat().map((pick) => ({ kind: 'leave' as const, pick })) },
+  { weight: 1, arbitrary: fc.record({ pick: fc.nat(), token }).map((o) => ({ kind: 'move' as const, ...o })) },
+  { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'replace' as const, pick })) },
+);
+
+/** The three changes of an operation, for the membership it starts from. */
+function stepsOf(m: Membership, o: Op): Change[] {
+  const normal = m.members.filter((n) => n.state === 'NORMAL');
+  const nextId = Math.max(...m.members.map((n) => n.id)) + 1;
+  const picked = normal[('pick' in o ? o.pick : 0) % normal.length]!.id;
+  const node = o.kind === 'join' || o.kind === 'replace' ? nextId : picked;
+  const first: Change =
+    o.kind === 'join'
+      ? { kind: 'join-begin', node, token: o.token }
+      : o.kind === 'leave'
+        ? { kind: 'leave-begin', node }
+        : o.kind === 'move'
+          ? { kind: 'move-begin', node, token: o.token }
+          : { kind: 'replace-begin', node, replaces: picked };
+  return [first, { kind: 'reads-switch', node }, { kind: `${o.kind}-complete`, node }];
+}
+
+/** A write in one placement and a read in another that can miss each other, described; or undefined. */
+function missBetween(w: Placement, r: Placement): string | undefined {
+  const keys = [...new Set([...w.ranges, ...r.ranges].map((x) => x.end))];
+  for (const key of keys) {
+    const wr = w.rangeOf(key);
+    const rr = r.rangeOf(key);
+    for (const [wl, rl] of MEETING) {
+      const need = writeAcksNeeded(wl, w.replicationFactor, wr.pending);
+      const miss = quorumsMiss(wr.writes, need, rr.reads, requiredReplicas(rl, r.replicationFactor));
+      if (miss)
+        return `${wl} write at epoch ${w.epoch} acked by [${miss[0]}] of [${wr.writes}], ${rl} read at epoch ${r.epoch} from [${miss[1]}] of [${rr.reads}], key ${JSON.stringify(key)}`;
+    }
+  }
+  return undefined;
+}
+
+const scenario = fc.record({
+  nodes: fc.integer({ min: 1, max: 6 }),
+  rf: fc.integer({ min: 1, max: 5 }),
+  tokens: fc.uniqueArray(token, { minLength: 6, maxLength: 6 }),
+  ops: fc.array(op, { maxLength: 12 }),
+});
+
+test('every write set meets every read set as the levels need, across every epoch step', (t) => {
+  let steps = 0;
+  const property = fc.property(scenario, ({ nodes, rf, tokens, ops }) => {
+    const boot = bootstrapEntry(
+      tokens.slice(0, nodes).map((tok, id) => ({ id, token: tok })),
+      Math.min(rf, nodes),
+    );
+    let m = applyChange(undefined, boot);
+    let placement = Placement.of(m);
+    const self = missBetween(placement, placement);
+    if (self) throw new Error(self);
+    for (const o of ops) {
+      for (const change of stepsOf(m, o)) {
+        let next: Membership;
+        try {
+          next = applyChange(m, { epoch: m.epoch + 1, change });
+        } catch (err) {
+          // A change the ring does not allow (token taken, too few nodes to leave): the operation is skipped whole.
+          if (isKvError(err, 'InvalidRequest') && change.kind.endsWith('-begin')) break;
+          throw err;
+        }
+        const nextPlacement = Placement.of(next);
+        for (const [w, r] of [
+          [placement, nextPlacement],
+          [nextPlacement, placement],
+          [nextPlacement, nextPlacement],
+        ] as const) {
+          const miss = missBetween(w, r);
+          if (miss) throw new Error(miss);
+        }
+        m = next;
+        placement = nextPlacement;
+        steps++;
+      }
+    }
+  });
+  t.notThrows(() => fc.assert(property, fcParams(300)));
+  t.true(steps > 300, `the runs took ${steps} epoch steps: enough changes were allowed to test anything`);
+});
