@@ -167,6 +167,9 @@ export const HINT_REPLAY_IN_FLIGHT_MAX = 2;
 /** Entries in one page of the inspector's dump. */
 export const DUMP_PAGE_ENTRIES_MAX = 5000;
 
+/** Membership log entries in one `membership` answer; a caller further behind asks again from the last one. */
+export const MEMBERSHIP_ENTRIES_MAX = 1000;
+
 /** Client reconnect backoff. */
 export const RECONNECT_BACKOFF_MIN_MS = 50;
 export const RECONNECT_BACKOFF_MAX_MS = 2000;

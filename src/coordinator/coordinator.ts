@@ -1,6 +1,7 @@
 /**
- * The coordinator: any node, for any key. It finds the key's replicas on the
- * ring, checks the failure detector, and runs the request against them.
+ * The coordinator: any node, for any key. It finds the key's replicas in the
+ * current epoch's placement (reads and writes may differ while a node joins,
+ * leaves or moves), checks the failure detector, and runs the request against them.
  *
  * Write: refuse with Unavailable (writing nothing) if fewer replicas are up
  * than the level needs; otherwise stamp the version with the hybrid clock,
@@ -23,10 +24,10 @@ import { KvError, timedOut } from '../common/errors';
 import { HybridClock } from '../clock/hlc';
 import { systemTime, Time, Timer } from '../clock/time';
 import type { KnownBugs } from '../common/known-bugs';
-import { Ring } from '../partitioner/ring';
+import type { Placement } from '../membership/placement';
 import { compareVersions, KeyedVersion, newest, Version } from '../storage/version';
 import { Replica } from './replica';
-import { LevelName, requiredReplicas } from './levels';
+import { LevelName, requiredReplicas, writeAcksNeeded } from './levels';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
@@ -35,7 +36,8 @@ export interface HintSink {
 
 export interface CoordinatorDeps {
   readonly selfId: number;
-  readonly ring: Ring;
+  /** The current epoch's placement (membership/placement.ts): read per request, so a new epoch takes effect at once. */
+  readonly placement: () => Placement;
   readonly replicas: ReadonlyMap<number, Replica>;
   readonly isUp: (id: number) => boolean;
   readonly hints: HintSink;
@@ -73,7 +75,9 @@ export class Coordinator {
   }
 
   /**
-   * The key's replicas split by the failure detector. When this node is one,
+   * The key's replicas split by the failure detector: its write replicas
+   * (pending ones included, and each of those adds one to what the level
+   * needs) or its read replicas. When this node is one,
    * the list starts at it and goes on clockwise round the ring (the replicas
    * after it, then those before): a read asks this node, then the next
    * replica clockwise. With three replicas, a node's QUORUM reads then go to
@@ -82,9 +86,13 @@ export class Coordinator {
    * after it) instead of three, so each event-loop turn sends two internode
    * batches instead of three, each larger.
    */
-  private placement(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
-    let all = this.deps.ring.replicas(key);
-    const need = requiredReplicas(level, this.deps.ring.replicationFactor);
+  private placement(key: string, level: LevelName, writing: boolean): { up: number[]; down: number[]; need: number } {
+    const placement = this.deps.placement();
+    const range = placement.rangeOf(key);
+    const rf = placement.replicationFactor;
+    let all = writing ? range.writes : range.reads;
+    const pending = writing ? range.pending : 0;
+    const need = writing ? writeAcksNeeded(level, rf, pending) : requiredReplicas(level, rf);
     const self = all.indexOf(this.deps.selfId);
     if (self > 0) all = [...all.slice(self), ...all.slice(0, self)];
     const up = all.filter((id) => this.deps.isUp(id));
@@ -93,7 +101,7 @@ export class Coordinator {
       this.counters.unavailable++;
       throw new KvError(
         'Unavailable',
-        `${level} needs ${need} of the key's ${all.length} replicas but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
+        `${level} needs ${need} of the key's ${all.length} replicas${pending > 0 ? ` (${pending} of them pending)` : ''} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
         { required: need, alive: up.length },
       );
     }
@@ -115,7 +123,7 @@ export class Coordinator {
   /** Writes a value (or a tombstone when `deleted`); resolves with its timestamp. See WriteRound for when. */
   write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
     this.counters.writes++;
-    const { up, down, need } = this.placement(key, level);
+    const { up, down, need } = this.placement(key, level, true);
     const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
     const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
     this.writeDeps ??= {
@@ -141,7 +149,9 @@ export class Coordinator {
    * every ONE read a token-aware client sends.
    */
   readsLocally(key: string, level: LevelName): boolean {
-    if (requiredReplicas(level, this.deps.ring.replicationFactor) !== 1 || !this.deps.ring.isReplica(key, this.deps.selfId)) return false;
+    const placement = this.deps.placement();
+    if (requiredReplicas(level, placement.replicationFactor) !== 1) return false;
+    if (!placement.rangeOf(key).reads.includes(this.deps.selfId)) return false;
     this.counters.reads++;
     return true;
   }
@@ -149,7 +159,7 @@ export class Coordinator {
   /** Reads the newest version of a key at the level (undefined: none anywhere asked). */
   async read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;
-    const { up, need } = this.placement(key, level);
+    const { up, need } = this.placement(key, level, false);
     // ONE on a replica: the answer is here, no need for the machinery below.
     if (need === 1 && up[0] === this.deps.selfId) return this.deps.readLocal(key);
     const deadline = this.time.monotonicMs() + this.deps.timeoutMs;

@@ -21,7 +21,7 @@
 import { assert } from '../common/assert';
 import { compareKeyStrings } from '../common/bytes';
 import { Ring, RingNode } from '../partitioner/ring';
-import { Membership, ringMembers } from './changes';
+import { bootstrapEntry, Membership, replayLog, ringMembers } from './changes';
 
 /** One range (start, end] of the ring, as a request meets it. */
 export interface PlacedRange {
@@ -112,4 +112,9 @@ export class Placement {
   isReadReplica(key: string, id: number): boolean {
     return this.rangeOf(key).reads.includes(id);
   }
+}
+
+/** The placement of a fixed ring (epoch 1, nothing pending): a ring as the cluster file gives it. */
+export function bootstrapPlacement(nodes: readonly RingNode[], replicationFactor: number): Placement {
+  return Placement.of(replayLog([bootstrapEntry(nodes, replicationFactor)]));
 }

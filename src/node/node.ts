@@ -27,7 +27,9 @@ import type { HintStorage } from '../hints/hint-storage';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
+import { bootstrapEntry } from '../membership/changes';
 import { Ring } from '../partitioner/ring';
+import { EpochLog, EpochStorage } from '../membership/epoch-log';
 import { AntiEntropy } from '../repair/anti-entropy';
 import type { Replica } from '../coordinator/replica';
 import { toMutation } from '../rpc/remote-replica';
@@ -37,6 +39,7 @@ import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
 import type { ReplicaStorage } from '../storage/replica-storage';
+import { SqliteEpochStore } from '../storage/epoch-store';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -90,6 +93,8 @@ export interface NodeParts {
   readonly transport: PeerTransport;
   readonly store: ReplicaStorage;
   readonly hints: HintStorage;
+  /** Where the membership's epoch log is kept. */
+  readonly epochs: EpochStorage;
   readonly log: Logger;
   /** Closes what the stores keep their data in (the SQLite connection), after they drained. */
   readonly closeStorage: () => Promise<void>;
@@ -131,7 +136,6 @@ export class KvNode {
   readonly store: ReplicaStorage;
   readonly hints: HintStorage;
   private readonly log: Logger;
-  private readonly ring: Ring;
   private stopping = false;
   private clockOffsetUs = 0;
 
@@ -139,6 +143,8 @@ export class KvNode {
     readonly config: ClusterConfig,
     readonly id: number,
     private readonly parts: NodeParts,
+    /** The membership's epoch log: the ring as this node knows it. */
+    readonly epochs: EpochLog,
   ) {
     const s = config.settings;
     const { store, hints, log } = parts;
@@ -176,12 +182,10 @@ export class KvNode {
       this.links.set(peer.id, link);
       replicas.set(peer.id, link);
     }
-    const ring = new Ring(config.nodes, config.replicationFactor);
-    this.ring = ring;
     const isUp = (n: number): boolean => this.detector.isUp(n);
     this.coordinator = new Coordinator({
       selfId: id,
-      ring,
+      placement: () => this.epochs.placement,
       replicas,
       isUp,
       hints,
@@ -193,6 +197,9 @@ export class KvNode {
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
+    // Anti-entropy still compares the keys two nodes share on the bootstrap ring: the same ring while no
+    // membership change exists (EpochLog.open checks the cluster file against the log's bootstrap).
+    const ring = new Ring(config.nodes, config.replicationFactor);
     this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
     this.registerCounters();
   }
@@ -299,7 +306,8 @@ export class KvNode {
    * network) and calls `startBackgroundWork`.
    */
   static async assemble(config: ClusterConfig, id: number, parts: NodeParts): Promise<KvNode> {
-    const node = new KvNode(config, id, parts);
+    const epochs = await EpochLog.open(parts.epochs, bootstrapEntry(config.nodes, config.replicationFactor));
+    const node = new KvNode(config, id, parts, epochs);
     await node.rehintUnsettled();
     return node;
   }
@@ -335,6 +343,7 @@ export class KvNode {
       transport,
       store,
       hints,
+      epochs: await SqliteEpochStore.open(db),
       log,
       closeStorage: () => db.close(),
       diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
@@ -384,7 +393,7 @@ export class KvNode {
     for (const key of await this.store.rowsAfterSettled()) {
       const version = this.store.get(key);
       if (version === undefined) continue;
-      for (const target of this.ring.replicas(key)) {
+      for (const target of this.epochs.placement.rangeOf(key).writes) {
         if (target === this.id) continue;
         let items = byTarget.get(target);
         if (items === undefined) byTarget.set(target, (items = []));

@@ -9,6 +9,7 @@ import { Random } from '../common/random';
 import { ClusterConfig, DEFAULT_SETTINGS } from '../config/cluster';
 import { KvNode } from '../node/node';
 import { SimDisk } from './disk';
+import { MemoryEpochStore } from './memory-epochs';
 import { MemoryHintStore } from './memory-hints';
 import { MemoryReplicaStore } from './memory-store';
 import type { SimNetwork } from './network';
@@ -36,6 +37,7 @@ export class SimCluster {
   readonly nodes: (KvNode | undefined)[];
   private readonly owners: Owner[];
   private readonly disks: SimDisk[];
+  private readonly epochs: MemoryEpochStore[];
   private readonly incarnations: number[];
   /** Restarts under way (a node replays and re-hints before it is reachable). */
   private readonly starting = new Set<number>();
@@ -49,6 +51,7 @@ export class SimCluster {
     const n = config.nodes.length;
     this.nodes = Array.from({ length: n }, () => undefined);
     this.disks = Array.from({ length: n }, () => new SimDisk(config.settings.sqliteSynchronous === 'FULL'));
+    this.epochs = Array.from({ length: n }, () => new MemoryEpochStore());
     this.owners = Array.from({ length: n }, (_, id) => {
       const dead = new Owner(`node ${id} (not started)`);
       dead.alive = false;
@@ -83,6 +86,7 @@ export class SimCluster {
         transport: this.net.transportFor(id, owner),
         store: await MemoryReplicaStore.open(disk, time),
         hints: await MemoryHintStore.open(disk, time),
+        epochs: this.epochs[id]!,
         log: (message, level) =>
           this.net.trace.lines?.push(`${this.net.sched.nowMs.toFixed(3).padStart(10)}ms   node ${id} ${level ?? 'info'}: ${message}`),
         closeStorage: async () => undefined,

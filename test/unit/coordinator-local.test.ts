@@ -2,16 +2,21 @@ import test from 'ava';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
 import { LevelName } from '../../src/coordinator/levels';
+import { bootstrapPlacement } from '../../src/membership/placement';
 import { Ring } from '../../src/partitioner/ring';
 
 const ring = new Ring(
   DEFAULT_TOKENS.map((token, id) => ({ id, token })),
   3,
 );
+const placement = bootstrapPlacement(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
 
-/** A coordinator with only a ring and an id: readsLocally must need nothing else. */
+/** A coordinator with only a placement and an id: readsLocally must need nothing else. */
 function coordinator(selfId: number): Coordinator {
-  const deps = new Proxy({ selfId, ring } as Record<string | symbol, unknown>, {
+  const deps = new Proxy({ selfId, placement: () => placement } as Record<string | symbol, unknown>, {
     get(target, name) {
       if (name in target) return target[name];
       throw new Error(`readsLocally used deps.${String(name)}`);

@@ -3,12 +3,17 @@ import { HybridClock } from '../../src/clock/hlc';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { readStarts } from '../../src/client/client';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
+import { bootstrapPlacement } from '../../src/membership/placement';
 import { Ring } from '../../src/partitioner/ring';
 import { Replica } from '../../src/coordinator/replica';
 import { Version } from '../../src/storage/version';
 
 // Ids in token order (M < f < p < 0x7f), so node i + 1 follows node i round the ring.
 const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
+const placement = bootstrapPlacement(
   DEFAULT_TOKENS.map((token, id) => ({ id, token })),
   3,
 );
@@ -34,7 +39,7 @@ function setup(selfId: number, failing: ReadonlySet<number> = new Set()) {
   }
   const deps: CoordinatorDeps = {
     selfId,
-    ring,
+    placement: () => placement,
     replicas,
     isUp: () => true,
     hints: { add: () => Promise.resolve() },

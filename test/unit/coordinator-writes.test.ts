@@ -10,10 +10,16 @@ import { LevelName } from '../../src/coordinator/levels';
 import { isKvError, KvError, storageFull } from '../../src/common/errors';
 import { HINT_GRACE_MS } from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
+import { bootstrapEntry, replayLog } from '../../src/membership/changes';
+import { bootstrapPlacement, Placement } from '../../src/membership/placement';
 import { Ring } from '../../src/partitioner/ring';
 import { Replica } from '../../src/coordinator/replica';
 
 const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
+const placement = bootstrapPlacement(
   DEFAULT_TOKENS.map((token, id) => ({ id, token })),
   3,
 );
@@ -39,13 +45,13 @@ function deferred<T>(): Deferred<T> {
 /** Lets every callback that is ready run. */
 const settleDown = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function setup({ down = new Set<number>(), marks = true } = {}) {
+function setup({ down = new Set<number>(), marks = true, placed = placement } = {}) {
   const remote = new Map<number, Deferred<void>>();
   const hints = new Map<number, Deferred<void>>();
   const local = deferred<number>();
   const settled: number[] = [];
   const replicas = new Map<number, Replica>();
-  for (const id of [0, 1, 2, 3]) {
+  for (const id of [0, 1, 2, 3, 4]) {
     replicas.set(id, {
       id,
       apply: () => {
@@ -58,7 +64,7 @@ function setup({ down = new Set<number>(), marks = true } = {}) {
   }
   const deps: CoordinatorDeps = {
     selfId: 0,
-    ring,
+    placement: () => placed,
     replicas,
     isUp: (id) => !down.has(id),
     hints: {
@@ -87,6 +93,42 @@ function setup({ down = new Set<number>(), marks = true } = {}) {
 
 test('the key used here is replicated on nodes 0, 1 and 2', (t) => {
   t.deepEqual(ring.replicas(KEY), [0, 1, 2]);
+});
+
+/** Node 4 joining at token 'B': KEY's range gets it as a pending write replica beside 0, 1 and 2. */
+const joining = Placement.of(
+  replayLog([
+    bootstrapEntry(
+      DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+      3,
+    ),
+    { epoch: 2, change: { kind: 'join-begin', node: 4, token: 'B' } },
+  ]),
+);
+
+test('while node 4 joins, a QUORUM write goes to four replicas and needs three of them', async (t) => {
+  t.deepEqual(joining.rangeOf(KEY).writes, [0, 1, 2, 4]);
+  const s = setup({ placed: joining });
+  const w = s.write('QUORUM');
+  s.local.resolve(5);
+  s.remote.get(1)!.resolve();
+  await settleDown();
+  t.false(w.state.answered, 'two acknowledgements are not enough with one replica pending');
+  t.deepEqual([...s.remote.keys()].sort(), [1, 2, 4], 'sent to the pending replica too');
+  s.remote.get(4)!.resolve();
+  await w.done;
+  s.remote.get(2)!.resolve();
+  await settleDown();
+  t.deepEqual(s.settled, [5]);
+});
+
+test('while node 4 joins, a QUORUM write with two of the four replicas down is Unavailable', (t) => {
+  const s = setup({ placed: joining, down: new Set([2, 4]) });
+  // Refused before anything is sent, as the coordinator refuses without a promise.
+  const err = t.throws(() => s.write('QUORUM'));
+  t.true(isKvError(err, 'Unavailable'), String(err));
+  t.regex(err!.message, /QUORUM needs 3 of the key's 4 replicas \(1 of them pending\) but only 2 are up/);
+  t.deepEqual([...s.remote.keys()], [], 'nothing written');
 });
 
 test('with its own row marked, a QUORUM write is answered at the level; the mark settles when the third replica acknowledges', async (t) => {
