@@ -105,6 +105,40 @@ struct NodeDump {
   6: bool more
 }
 
+/** A node of the ring as the membership log's bootstrap names it. */
+struct RingMember {
+  1: i32 id,
+  2: binary token
+}
+
+/**
+ * One change of the ring's membership and its epoch (1, 2, 3, ...). `kind` is
+ * one of bootstrap, join-begin, leave-begin, move-begin, replace-begin,
+ * reads-switch, join-complete, leave-complete, move-complete,
+ * replace-complete; the optional fields are those the kind needs
+ * (docs/ARCHITECTURE.md, The epoch log).
+ */
+struct EpochChange {
+  1: i64 epoch,
+  2: string kind,
+  /** The node the change is about (all kinds but bootstrap). */
+  3: optional i32 node,
+  /** join-begin: the joining node's token; move-begin: where the node moves to. */
+  4: optional binary token,
+  /** replace-begin: the node being replaced. */
+  5: optional i32 replaces,
+  /** bootstrap: the initial ring. */
+  6: optional i32 replicationFactor,
+  7: optional list<RingMember> members
+}
+
+/** A node's membership log after an epoch, and the node's own epoch. */
+struct MembershipLog {
+  1: i64 epoch,
+  /** In epoch order, at most 1000: a caller further behind asks again after the last one. */
+  2: list<EpochChange> changes
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -159,5 +193,14 @@ service KeyValue {
    * backwards. Returns the clock's reading after the change.
    */
   i64 setClockOffset(1: string secret, 2: i32 offsetMs)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * The node's membership changes after `afterEpoch` (0 for all of them) and
+   * its current epoch: how a node or client that is behind catches up. No
+   * secret: the ring's tokens are what a token-aware client needs to route,
+   * and they are no secret.
+   */
+  MembershipLog membership(1: i64 afterEpoch)
+    throws (1: InvalidRequest invalid)
 }

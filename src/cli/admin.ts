@@ -1,21 +1,27 @@
 /**
  * The operator's tool: scripts/admin.sh COMMAND [options].
- *   status [--json]   every node: address, up/down, state, token, keys, bytes, disk full or not, ownership, hints
+ *   status [--json]   the epoch, then every node: address, up/down, epoch, state, token, keys, bytes, disk full or not, ownership, hints
+ *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
+import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
 import { ClusterStatus, clusterStatus } from '../client/status';
-import { clusterFilePath, parseArgs, UsageError } from '../common/args';
+import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { runTool } from './run-tool';
 import { loadClusterFile } from '../config/cluster';
 
-const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json]
+const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json] [--node N]
 commands:
-  status    every node of the cluster: address, up or down, state, token, keys,
-            bytes on disk, the share of the keys it replicates, hints it holds for others
+  status    the ring's epoch, then every node of the cluster: address, up or down, its epoch,
+            state (NORMAL, JOINING, LEAVING, MOVING, LEFT), token, keys, bytes on disk,
+            the share of the keys it replicates, hints it holds for others
+  ring      every token range with the replicas that take its reads and its writes,
+            from the current placement of node N (default: the first node that answers)
 options:
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
-  --json          one JSON object instead of a table`;
+  --json          one JSON object instead of a table
+  --node N        ring: ask node N`;
 
 function megabytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
@@ -24,13 +30,14 @@ function megabytes(bytes: number): string {
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
   const c = colour ? chalk : new chalk.Instance({ level: 0 });
-  const header = ['node', 'address', 'up', 'state', 'token', 'keys', 'bytes', 'disk', 'owns', 'hints'];
+  const header = ['node', 'address', 'up', 'epoch', 'state', 'token', 'keys', 'bytes', 'disk', 'owns', 'hints'];
   const rows = s.nodes.map((n) =>
     n.up
       ? [
           String(n.id),
           n.address,
           'up',
+          String(n.epoch),
           n.state,
           n.token,
           String(n.keys),
@@ -39,7 +46,7 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
           `${(n.ownership * 100).toFixed(1)}%`,
           String(n.hints),
         ]
-      : [String(n.id), n.address, 'DOWN', n.state, n.token, '?', '?', '?', '?', '?'],
+      : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?'],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
@@ -48,7 +55,8 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
       .join('  ')
       .trimEnd();
   const up = s.nodes.filter((n) => n.up).length;
-  const out = [`${s.nodes.length} nodes, ${up} up, replication factor ${s.replicationFactor}`, c.bold(line(header))];
+  const epoch = s.epoch === null ? 'epoch unknown (no node answered)' : `epoch ${s.epoch}`;
+  const out = [`${epoch}, ${s.nodes.length} nodes, ${up} up, replication factor ${s.replicationFactor}`, c.bold(line(header))];
   for (const [i, r] of rows.entries()) out.push(s.nodes[i]!.up ? line(r) : c.red(line(r)) + c.dim(`  (${s.nodes[i]!.error})`));
   return out.join('\n') + '\n';
 }
@@ -56,11 +64,28 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
 /** The JSON form: what a script reads; counters stay out (the inspector and metrics carry them). */
 function statusJson(s: ClusterStatus): string {
   const nodes = s.nodes.map(({ counters: _counters, ...n }) => n);
-  return JSON.stringify({ replicationFactor: s.replicationFactor, nodes }) + '\n';
+  return JSON.stringify({ epoch: s.epoch, replicationFactor: s.replicationFactor, nodes }) + '\n';
+}
+
+/** The ring as a table: one line per range, its read replicas and, when they differ, its write replicas. */
+function ringTable(view: RingView): string {
+  const p = view.placement;
+  const out = [`epoch ${p.epoch} (node ${view.node}'s placement), ${p.ranges.length} ranges, replication factor ${p.replicationFactor}`];
+  const rows = p.ranges.map((r) => [`(${tokenText(r.start)}, ${tokenText(r.end)}]`, r.reads.join(','), r.writes.join(',')]);
+  const header = ['range', 'reads', 'writes'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const cells of [header, ...rows])
+    out.push(
+      cells
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+  return out.join('\n') + '\n';
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help'], ['cluster']);
+  const args = parseArgs(argv, ['json', 'help'], ['cluster', 'node']);
   const [command, ...rest] = args.positional;
   if (args.flags.has('help') || command === 'help' || command === undefined) {
     process.stdout.write(USAGE + '\n');
@@ -72,6 +97,12 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const status = await clusterStatus(config);
       process.stdout.write(args.flags.has('json') ? statusJson(status) : statusTable(status, process.stdout.isTTY === true));
+      return 0;
+    }
+    case 'ring': {
+      const only = args.flags.has('node') ? intFlag(args.flags, 'node', 0, 0, config.nodes.length - 1) : undefined;
+      const view = await ringOf(config, only);
+      process.stdout.write(args.flags.has('json') ? JSON.stringify(ringJson(view)) + '\n' : ringTable(view));
       return 0;
     }
     default:

@@ -38,7 +38,9 @@ import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, requiredReplicas } from '../coordinator/levels';
 import { RpcConnection } from '../rpc/connection';
+import type { EpochEntry } from '../membership/changes';
 import { toKvError } from '../rpc/errors';
+import { fromMembershipLog } from '../rpc/membership-wire';
 import { Client, int64ToNumber, types } from '../rpc/thrift';
 import { Ring } from '../partitioner/ring';
 
@@ -336,6 +338,23 @@ export class NodeAdmin {
       return int64ToNumber(await this.connection.call((c) => c.setClockOffset(this.secret, offsetMs), this.timeoutMs));
     } catch (err) {
       throw toKvError(err);
+    }
+  }
+
+  /** The node's whole membership log (page by page) and its epoch. */
+  async membership(): Promise<{ epoch: number; entries: EpochEntry[] }> {
+    const entries: EpochEntry[] = [];
+    for (;;) {
+      const after = entries.length;
+      let page: { epoch: number; entries: EpochEntry[] };
+      try {
+        page = fromMembershipLog(await this.connection.call((c) => c.membership(after as never), this.timeoutMs), after);
+      } catch (err) {
+        throw toKvError(err);
+      }
+      entries.push(...page.entries);
+      // Each page holds at least one entry until the node's epoch is reached, so this ends.
+      if (page.entries.length === 0 || entries.length >= page.epoch) return { epoch: page.epoch, entries };
     }
   }
 

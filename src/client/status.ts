@@ -1,6 +1,7 @@
 /**
- * The cluster as an operator asks about it (`scripts/admin.sh status`): each
- * node's address, whether it answers, its state and token, how many keys and
+ * The cluster as an operator asks about it (`scripts/admin.sh status`): the
+ * ring's epoch, then each node's address, whether it answers, its epoch,
+ * its state (from the newest membership log any node gave) and token, how many keys and
  * bytes it holds, the share of the keys it replicates, and its pending hints,
  * read from every node's admin status call at once. A node that does not
  * answer is down; the rest are still shown.
@@ -9,6 +10,7 @@ import { NodeAdmin } from './client';
 import { displayBytes, fromByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
 import { ClusterConfig, metricsUrlOf } from '../config/cluster';
+import { bootstrapEntry, EpochEntry, NodeState, replayLog } from '../membership/changes';
 import { int64ToNumber, types } from '../rpc/thrift';
 
 /** How long status waits for each node: a node slower than this is shown as down. */
@@ -20,8 +22,10 @@ export interface NodeStatus {
   readonly up: boolean;
   /** Why the node is shown as down. */
   readonly error?: string;
-  /** NORMAL for every member of today's fixed ring. */
-  readonly state: 'NORMAL';
+  /** The node's state in the newest membership any node gave (the cluster file's ring, all NORMAL, when none answered). */
+  readonly state: NodeState;
+  /** The epoch of the node's own membership log (null when it did not answer). */
+  readonly epoch: number | null;
   /** The node's token, as text when it is printable UTF-8, else 0x-hex. */
   readonly token: string;
   readonly keys: number;
@@ -39,6 +43,8 @@ export interface NodeStatus {
 }
 
 export interface ClusterStatus {
+  /** The newest epoch any node answered with (null when none answered). */
+  readonly epoch: number | null;
   readonly replicationFactor: number;
   readonly nodes: NodeStatus[];
 }
@@ -60,28 +66,47 @@ export function ownershipShares(keys: readonly number[], rf: number): number[] {
   return keys.map((k) => (distinct > 0 ? Math.min(1, k / distinct) : 0));
 }
 
-async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeStatus, 'ownership'>> {
+type Reported = Omit<NodeStatus, 'ownership' | 'state'> & { readonly log?: EpochEntry[] };
+
+async function statusOf(config: ClusterConfig, id: number): Promise<Reported> {
   const n = config.nodes[id]!;
   const base = {
     id,
     address: `${n.host}:${n.port}`,
-    state: 'NORMAL' as const,
     token: displayBytes(fromByteString(n.token)),
     metrics: metricsUrlOf(n),
   };
   const admin = NodeAdmin.fromConfig(config, id, STATUS_TIMEOUT_MS);
   try {
-    const dump = await admin.status();
+    const [dump, membership] = await Promise.all([admin.status(), admin.membership()]);
     const counters = countersOf(dump);
     const hints = dump.hints.reduce((sum, h) => sum + h.count, 0);
     const diskFull = counters['store.diskFull'] === 1;
-    return { ...base, up: true, keys: counters['store.keys'] ?? 0, bytes: counters['disk.dataBytes'] ?? 0, diskFull, hints, counters };
+    const { epoch, entries: log } = membership;
+    return {
+      ...base,
+      up: true,
+      epoch,
+      log,
+      keys: counters['store.keys'] ?? 0,
+      bytes: counters['disk.dataBytes'] ?? 0,
+      diskFull,
+      hints,
+      counters,
+    };
   } catch (err) {
     const error = isKvError(err) ? err.message : String(err);
-    return { ...base, up: false, error, keys: 0, bytes: 0, diskFull: false, hints: 0, counters: {} };
+    return { ...base, up: false, error, epoch: null, keys: 0, bytes: 0, diskFull: false, hints: 0, counters: {} };
   } finally {
     admin.close();
   }
+}
+
+/** The longest membership log the nodes gave: logs only grow, so that is the newest. */
+function newestLog(reports: readonly Reported[]): EpochEntry[] | undefined {
+  let newest: EpochEntry[] | undefined;
+  for (const r of reports) if (r.log !== undefined && (newest === undefined || r.log.length > newest.length)) newest = r.log;
+  return newest;
 }
 
 export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
@@ -90,5 +115,12 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
     partial.map((s) => s.keys),
     config.replicationFactor,
   );
-  return { replicationFactor: config.replicationFactor, nodes: partial.map((s, i) => ({ ...s, ownership: shares[i]! })) };
+  const newest = newestLog(partial);
+  const membership = replayLog(newest ?? [bootstrapEntry(config.nodes, config.replicationFactor)]);
+  const stateOf = (id: number): NodeState => membership.members.find((m) => m.id === id)?.state ?? 'NORMAL';
+  return {
+    epoch: newest === undefined ? null : membership.epoch,
+    replicationFactor: config.replicationFactor,
+    nodes: partial.map(({ log: _log, ...s }, i) => ({ ...s, state: stateOf(s.id), ownership: shares[i]! })),
+  };
 }

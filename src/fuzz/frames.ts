@@ -83,7 +83,19 @@ export interface FrameGeneratorOptions {
 }
 
 /** The methods of idl/kv.thrift. */
-export const METHODS = ['put', 'get', 'remove', 'ping', 'replicate', 'readLocal', 'hello', 'dump', 'sync', 'setClockOffset'] as const;
+export const METHODS = [
+  'put',
+  'get',
+  'remove',
+  'ping',
+  'replicate',
+  'readLocal',
+  'hello',
+  'dump',
+  'sync',
+  'setClockOffset',
+  'membership',
+] as const;
 export type MethodName = (typeof METHODS)[number];
 const INTERNODE: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'hello', 'dump', 'sync', 'setClockOffset']);
 /** Internode calls that may carry the real secret (see FrameGeneratorOptions.secret). */
@@ -160,6 +172,7 @@ const ARGS: Record<MethodName, readonly ArgSpec[]> = {
     [1, TType.STRING, 'secret'],
     [2, TType.I32, 'offsetMs'],
   ],
+  membership: [[1, TType.I64, 'afterEpoch']],
 };
 const MUTATION: readonly ArgSpec[] = [
   [1, TType.STRING, 'key'],
@@ -251,6 +264,7 @@ const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
   ['dump', 6],
   ['sync', 6],
   ['setClockOffset', 5],
+  ['membership', 4],
   ['unknown', 12],
 ];
 /** Probability that a call frame gets one encoding defect. */
@@ -466,6 +480,10 @@ function handlerVerdict(
     case 'setClockOffset': {
       const o = args.get(2);
       return verdict(o?.kind === 'i32' && Math.abs(o.v) <= CLOCK_OFFSET_MS_MAX);
+    }
+    case 'membership': {
+      const after = args.get(1);
+      return verdict(after?.kind === 'i64' && after.v >= 0n && after.v <= TS_SAFE_MAX);
     }
   }
 }
@@ -906,6 +924,9 @@ export class FrameGenerator {
       }
       case 'fromNode':
         value = i32(r.pick([0, 1, 2, 3, -1, 4, 0x7fff_ffff, -0x8000_0000, r.uint32() | 0]));
+        break;
+      case 'afterEpoch':
+        value = { kind: 'i64', v: r.pick([0n, 1n, 2n, 1000n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, -(1n << 63n), BigInt(r.uint32())]) };
         break;
       case 'clock':
         value = {

@@ -22,6 +22,7 @@ const INVALID_ID: Record<string, number> = {
   dump: 2,
   sync: 2,
   setClockOffset: 2,
+  membership: 1,
 };
 const UNAUTHORIZED_ID = 1;
 /** Unavailable and TimedOut: legitimate answers to a valid put/get/remove. */

@@ -22,6 +22,9 @@ import Digest = ttypes.Digest
 import SyncReply = ttypes.SyncReply
 import HintCount = ttypes.HintCount
 import NodeDump = ttypes.NodeDump
+import RingMember = ttypes.RingMember
+import EpochChange = ttypes.EpochChange
+import MembershipLog = ttypes.MembershipLog
 
 declare class Client {
     private output: thrift.TTransport;
@@ -139,6 +142,22 @@ declare class Client {
      * backwards. Returns the clock's reading after the change.
      */
     setClockOffset(secret: string, offsetMs: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: Int64)=>void): void;
+
+    /**
+     * The node's membership changes after `afterEpoch` (0 for all of them) and
+     * its current epoch: how a node or client that is behind catches up. No
+     * secret: the ring's tokens are what a token-aware client needs to route,
+     * and they are no secret.
+     */
+    membership(afterEpoch: Int64): Promise<MembershipLog>;
+
+    /**
+     * The node's membership changes after `afterEpoch` (0 for all of them) and
+     * its current epoch: how a node or client that is behind catches up. No
+     * secret: the ring's tokens are what a token-aware client needs to route,
+     * and they are no secret.
+     */
+    membership(afterEpoch: Int64, callback?: (error: ttypes.InvalidRequest, response: MembershipLog)=>void): void;
   }
 
 declare class Processor {
@@ -156,4 +175,5 @@ declare class Processor {
     process_dump(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_sync(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_setClockOffset(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_membership(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -136,3 +136,42 @@ declare class NodeDump {
 
       constructor(args?: { id: number; entries: Mutation[]; hints: HintCount[]; counters: { [k: string]: Int64; }; downPeers: number[]; more: boolean; });
   }
+
+/**
+ * A node of the ring as the membership log's bootstrap names it.
+ */
+declare class RingMember {
+    public id: number;
+    public token: Buffer;
+
+      constructor(args?: { id: number; token: Buffer; });
+  }
+
+/**
+ * One change of the ring's membership and its epoch (1, 2, 3, ...). `kind` is
+ * one of bootstrap, join-begin, leave-begin, move-begin, replace-begin,
+ * reads-switch, join-complete, leave-complete, move-complete,
+ * replace-complete; the optional fields are those the kind needs
+ * (docs/ARCHITECTURE.md, The epoch log).
+ */
+declare class EpochChange {
+    public epoch: Int64;
+    public kind: string;
+    public node?: number;
+    public token?: Buffer;
+    public replaces?: number;
+    public replicationFactor?: number;
+    public members?: RingMember[];
+
+      constructor(args?: { epoch: Int64; kind: string; node?: number; token?: Buffer; replaces?: number; replicationFactor?: number; members?: RingMember[]; });
+  }
+
+/**
+ * A node's membership log after an epoch, and the node's own epoch.
+ */
+declare class MembershipLog {
+    public epoch: Int64;
+    public changes: EpochChange[];
+
+      constructor(args?: { epoch: Int64; changes: EpochChange[]; });
+  }

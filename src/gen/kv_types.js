@@ -1052,3 +1052,310 @@ const NodeDump = module.exports.NodeDump = class {
   }
 
 };
+const RingMember = module.exports.RingMember = class {
+  constructor(args) {
+    this.id = null;
+    this.token = null;
+    if (args) {
+      if (args.id !== undefined && args.id !== null) {
+        this.id = args.id;
+      }
+      if (args.token !== undefined && args.token !== null) {
+        this.token = args.token;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I32) {
+          this.id = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.token = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RingMember');
+    if (this.id !== null && this.id !== undefined) {
+      output.writeFieldBegin('id', Thrift.Type.I32, 1);
+      output.writeI32(this.id);
+      output.writeFieldEnd();
+    }
+    if (this.token !== null && this.token !== undefined) {
+      output.writeFieldBegin('token', Thrift.Type.STRING, 2);
+      output.writeBinary(this.token);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const EpochChange = module.exports.EpochChange = class {
+  constructor(args) {
+    this.epoch = null;
+    this.kind = null;
+    this.node = null;
+    this.token = null;
+    this.replaces = null;
+    this.replicationFactor = null;
+    this.members = null;
+    if (args) {
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.kind !== undefined && args.kind !== null) {
+        this.kind = args.kind;
+      }
+      if (args.node !== undefined && args.node !== null) {
+        this.node = args.node;
+      }
+      if (args.token !== undefined && args.token !== null) {
+        this.token = args.token;
+      }
+      if (args.replaces !== undefined && args.replaces !== null) {
+        this.replaces = args.replaces;
+      }
+      if (args.replicationFactor !== undefined && args.replicationFactor !== null) {
+        this.replicationFactor = args.replicationFactor;
+      }
+      if (args.members !== undefined && args.members !== null) {
+        this.members = Thrift.copyList(args.members, [ttypes.RingMember]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.kind = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.node = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRING) {
+          this.token = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.replaces = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I32) {
+          this.replicationFactor = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.LIST) {
+          this.members = [];
+          const _rtmp333 = input.readListBegin();
+          const _size32 = _rtmp333.size || 0;
+          for (let _i34 = 0; _i34 < _size32; ++_i34) {
+            let elem35 = null;
+            elem35 = new ttypes.RingMember();
+            elem35.read(input);
+            this.members.push(elem35);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('EpochChange');
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 1);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.kind !== null && this.kind !== undefined) {
+      output.writeFieldBegin('kind', Thrift.Type.STRING, 2);
+      output.writeString(this.kind);
+      output.writeFieldEnd();
+    }
+    if (this.node !== null && this.node !== undefined) {
+      output.writeFieldBegin('node', Thrift.Type.I32, 3);
+      output.writeI32(this.node);
+      output.writeFieldEnd();
+    }
+    if (this.token !== null && this.token !== undefined) {
+      output.writeFieldBegin('token', Thrift.Type.STRING, 4);
+      output.writeBinary(this.token);
+      output.writeFieldEnd();
+    }
+    if (this.replaces !== null && this.replaces !== undefined) {
+      output.writeFieldBegin('replaces', Thrift.Type.I32, 5);
+      output.writeI32(this.replaces);
+      output.writeFieldEnd();
+    }
+    if (this.replicationFactor !== null && this.replicationFactor !== undefined) {
+      output.writeFieldBegin('replicationFactor', Thrift.Type.I32, 6);
+      output.writeI32(this.replicationFactor);
+      output.writeFieldEnd();
+    }
+    if (this.members !== null && this.members !== undefined) {
+      output.writeFieldBegin('members', Thrift.Type.LIST, 7);
+      output.writeListBegin(Thrift.Type.STRUCT, this.members.length);
+      for (let iter36 in this.members) {
+        if (this.members.hasOwnProperty(iter36)) {
+          iter36 = this.members[iter36];
+          iter36.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const MembershipLog = module.exports.MembershipLog = class {
+  constructor(args) {
+    this.epoch = null;
+    this.changes = null;
+    if (args) {
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.changes !== undefined && args.changes !== null) {
+        this.changes = Thrift.copyList(args.changes, [ttypes.EpochChange]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.changes = [];
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = new ttypes.EpochChange();
+            elem40.read(input);
+            this.changes.push(elem40);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('MembershipLog');
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 1);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.changes !== null && this.changes !== undefined) {
+      output.writeFieldBegin('changes', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.STRUCT, this.changes.length);
+      for (let iter41 in this.changes) {
+        if (this.changes.hasOwnProperty(iter41)) {
+          iter41 = this.changes[iter41];
+          iter41.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

@@ -36,6 +36,10 @@ const CHANGE_KINDS: ReadonlySet<ChangeKind> = new Set<ChangeKind>([
   'replace-complete',
 ]);
 
+export function isChangeKind(kind: unknown): kind is ChangeKind {
+  return typeof kind === 'string' && CHANGE_KINDS.has(kind as ChangeKind);
+}
+
 /** A change as stored and sent: JSON text (tokens are latin1 strings, which JSON holds exactly). */
 export function encodeChange(change: Change): string {
   return JSON.stringify(change);
@@ -44,7 +48,7 @@ export function encodeChange(change: Change): string {
 /** The change from its stored text; a kind this build does not know means a newer build wrote it. */
 export function decodeChange(text: string, epoch: number): Change {
   const change = JSON.parse(text) as Change;
-  if (typeof change !== 'object' || change === null || !CHANGE_KINDS.has(change.kind))
+  if (typeof change !== 'object' || change === null || !isChangeKind(change.kind))
     throw new ConfigError(
       `epoch ${epoch} of the membership log holds a change this build does not know (${text.slice(0, 80)}); it was written by a newer build`,
     );

@@ -49,6 +49,8 @@ export interface HandlerServices {
   dump(after: string | undefined, limit: number): Promise<types.NodeDump>;
   /** Told of every client request (put, remove, get), for the metrics. */
   readonly requests: RequestObserver;
+  /** The membership log after an epoch, with this node's epoch. */
+  membership(afterEpoch: number): types.MembershipLog;
 }
 
 function invalid(message: string): KvError {
@@ -263,6 +265,15 @@ export class Handler {
       // No entries for limit <= 0: a status call, which should not make the node sort its keys.
       const n = typeof limit === 'number' && limit > 0 ? Math.min(limit, DUMP_PAGE_ENTRIES_MAX) : 0;
       return this.services.dump(after, n);
+    });
+  }
+
+  /** No secret: see the IDL. */
+  async membership(afterEpoch: Int64): Promise<types.MembershipLog> {
+    return wire(() => {
+      const after = int64ToNumber(afterEpoch);
+      if (!Number.isSafeInteger(after) || after < 0) throw invalid(`the epoch to list changes after must be 0 or more, got ${after}`);
+      return this.services.membership(after);
     });
   }
 }

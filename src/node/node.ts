@@ -32,6 +32,7 @@ import { Ring } from '../partitioner/ring';
 import { EpochLog, EpochStorage } from '../membership/epoch-log';
 import { AntiEntropy } from '../repair/anti-entropy';
 import type { Replica } from '../coordinator/replica';
+import { toMembershipLog } from '../rpc/membership-wire';
 import { toMutation } from '../rpc/remote-replica';
 import { ThriftTransport } from '../rpc/thrift-transport';
 import type { PeerLink, PeerTransport } from '../rpc/transport';
@@ -263,6 +264,7 @@ export class KvNode {
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
       requests: metrics.requests,
+      membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after)),
     };
   }
 

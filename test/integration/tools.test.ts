@@ -209,10 +209,12 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.is(status.code, 0, status.stderr);
     const st = JSON.parse(status.stdout);
     t.is(st.replicationFactor, 3);
+    t.is(st.epoch, 1, 'the bootstrap epoch: no membership change yet');
     t.deepEqual(Object.keys(st.nodes[0]).sort(), [
       'address',
       'bytes',
       'diskFull',
+      'epoch',
       'hints',
       'id',
       'keys',
@@ -223,7 +225,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'up',
     ]);
     for (const [i, n] of st.nodes.entries()) {
-      t.true(n.up && n.state === 'NORMAL', `node ${i} is up and NORMAL`);
+      t.true(n.up && n.state === 'NORMAL' && n.epoch === 1, `node ${i} is up, NORMAL and at epoch 1`);
       t.is(n.keys, report.nodes[i].keys, 'status counts the keys the inspector lists');
       t.true(n.bytes > 0, 'its data file has bytes');
       t.false(n.diskFull);
@@ -236,8 +238,27 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'five keys, three replicas each',
     );
     const table = await run(script('admin.sh'), ['status'], '', env);
-    t.is((table.stdout.match(/^\d +127\.0\.0\.1:\d+ +up +NORMAL/gm) ?? []).length, 4, table.stdout);
-    t.regex(table.stdout, /^4 nodes, 4 up, replication factor 3$/m);
+    t.is((table.stdout.match(/^\d +127\.0\.0\.1:\d+ +up +1 +NORMAL/gm) ?? []).length, 4, table.stdout);
+    t.regex(table.stdout, /^epoch 1, 4 nodes, 4 up, replication factor 3$/m);
+    const ring = await run(script('admin.sh'), ['ring', '--json', '--node', '2'], '', env);
+    t.is(ring.code, 0, ring.stderr);
+    const rj = JSON.parse(ring.stdout);
+    t.like(rj, { epoch: 1, node: 2, replicationFactor: 3 });
+    t.deepEqual(
+      rj.ranges.map((r: { end: string; reads: number[]; writes: number[]; pending: number[] }) => [r.end, r.reads, r.writes, r.pending]),
+      [
+        ['M', [0, 1, 2], [0, 1, 2], []],
+        ['f', [1, 2, 3], [1, 2, 3], []],
+        ['p', [2, 3, 0], [2, 3, 0], []],
+        ['0x7f', [3, 0, 1], [3, 0, 1], []],
+      ],
+    );
+    const ringTable = await run(script('admin.sh'), ['ring'], '', env);
+    t.is(ringTable.code, 0, ringTable.stderr);
+    t.regex(ringTable.stdout, /^epoch 1 \(node 0's placement\), 4 ranges, replication factor 3$/m);
+    t.regex(ringTable.stdout, /^\(0x7f, M\] +0,1,2 +0,1,2$/m, ringTable.stdout);
+    const badNode = await run(script('admin.sh'), ['ring', '--node', '9'], '', env);
+    t.is(badNode.code, 2, badNode.stderr);
     const unknown = await run(script('admin.sh'), ['frobnicate'], '', env);
     t.is(unknown.code, 2);
     t.is(unknown.stderr, 'admin: unknown command "frobnicate"; see scripts/admin.sh --help\n');
@@ -249,6 +270,10 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     const allDown = await run(script('admin.sh'), ['status'], '', env);
     t.is(allDown.code, 0, allDown.stderr);
     t.is((allDown.stdout.match(/DOWN/g) ?? []).length, 4, allDown.stdout);
+    t.regex(allDown.stdout, /^epoch unknown \(no node answered\), 4 nodes, 0 up/m);
+    const ringDown = await run(script('admin.sh'), ['ring'], '', env);
+    t.not(ringDown.code, 0);
+    t.regex(ringDown.stderr, /no node gave its membership log/);
 
     const clean = await run(script('terminate_servers.sh'), ['--clean'], '', env);
     t.is(clean.code, 0);

@@ -12,7 +12,9 @@ import { judgeReply } from '../../src/fuzz/oracle';
 import { Random as FuzzRandom } from '../../src/common/random';
 import { decodeMessage, FrameSplitter, frame, MessageType, ThriftReader, ThriftWriter, TType } from '../../src/fuzz/thrift-wire';
 import { NodeMetrics } from '../../src/metrics/registry';
+import { bootstrapEntry } from '../../src/membership/changes';
 import { Handler, HandlerServices } from '../../src/node/handler';
+import { toMembershipLog } from '../../src/rpc/membership-wire';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy } from '../../src/repair/anti-entropy';
 import { ClientClass, frameReader, frameWriter, InputProtocol, OutputProtocol, ProcessorClass, types } from '../../src/rpc/thrift';
@@ -239,6 +241,8 @@ function stubServices(): HandlerServices {
     setClockOffset: () => 1,
     dump: async () => new types.NodeDump({ id: 0, entries: [], hints: [], counters: {} as never, downPeers: [], more: false }),
     requests: metrics.requests,
+    // The real log of the stub's ring: the fuzzer's calls reach the answer's encoding too.
+    membership: (after) => toMembershipLog(1, after === 0 ? [bootstrapEntry(nodes, 3)] : []),
   };
 }
 
