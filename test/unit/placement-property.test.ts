@@ -1,17 +1,25 @@
 /**
+ * Placement's properties, against brute-force and naive references.
+ *
  * For any sequence of joins, leaves, moves and replacements, at every step
  * from epoch e to e + 1, every way of acknowledging a write meets every way
  * of answering a read, at the levels that must meet: a QUORUM write and a
  * QUORUM read, ALL and ONE, ONE and ALL. All four pairings of the two epochs
  * are checked (a coordinator may be one epoch behind another), on every
- * range of both placements, against the brute-force reference.
+ * range of both placements, against the brute-force reference. (Each step
+ * checks old-to-new, new-to-old and new-to-new; old-to-old was the previous
+ * step's new-to-new.) And any key's lookup finds the range a linear scan
+ * finds, with the Ring's replicas.
  */
 import test from 'ava';
 import fc from 'fast-check';
 import { LevelName, requiredReplicas, writeAcksNeeded } from '../../src/coordinator/levels';
 import { isKvError } from '../../src/common/errors';
 import { applyChange, bootstrapEntry, Change, Membership } from '../../src/membership/changes';
-import { Placement } from '../../src/membership/placement';
+import { compareKeyStrings } from '../../src/common/bytes';
+import { bootstrapPlacement, Placement } from '../../src/membership/placement';
+import { Ring } from '../../src/partitioner/ring';
+import { byteString } from './arbitraries';
 import { fcParams } from './fc-params';
 import { quorumsMiss } from './placement-check';
 
@@ -117,4 +125,29 @@ test('every write set meets every read set as the levels need, across every epoc
   });
   t.notThrows(() => fc.assert(property, fcParams(300)));
   t.true(steps > 300, `the runs took ${steps} epoch steps: enough changes were allowed to test anything`);
+});
+
+test('a key finds the range (start, end] that holds it, and on a fixed ring the same replicas as the Ring', (t) => {
+  const property = fc.property(
+    fc.uniqueArray(byteString(1, 3), { minLength: 1, maxLength: 8, comparator: (a, b) => a === b }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.array(byteString(0, 4), { minLength: 1, maxLength: 20 }),
+    (tokens, rf, keys) => {
+      const nodes = tokens.map((token, id) => ({ id, token }));
+      const factor = Math.min(rf, nodes.length);
+      const placement = bootstrapPlacement(nodes, factor);
+      const ring = new Ring(nodes, factor);
+      for (const key of keys) {
+        const range = placement.rangeOf(key);
+        // Naive: scan the ranges in order for the first end at or above the key; none means it wraps to the first.
+        const naive = placement.ranges.find((r) => compareKeyStrings(key, r.end) <= 0) ?? placement.ranges[0]!;
+        if (range !== naive) throw new Error(`key ${JSON.stringify(key)} went to the range ending ${JSON.stringify(range.end)}`);
+        if (JSON.stringify(range.reads) !== JSON.stringify(ring.replicas(key)))
+          throw new Error(`key ${JSON.stringify(key)}: reads ${range.reads}`);
+        if (range.pending !== 0 || JSON.stringify(range.writes) !== JSON.stringify(range.reads))
+          throw new Error('writes differ on a fixed ring');
+      }
+    },
+  );
+  t.notThrows(() => fc.assert(property, fcParams(2000)));
 });
