@@ -241,3 +241,5 @@ export const PAXOS_BACKOFF_MS_MIN = 5;
 export const PAXOS_BACKOFF_MS_MAX = 200;
 /** Longest request id a cas may carry. */
 export const REQUEST_ID_BYTES_MAX = 64;
+/** Attempts KvClient.cas makes, with the same request id, when a reply is lost (TimedOut, or the connection died). */
+export const CAS_CLIENT_ATTEMPTS_MAX = 3;

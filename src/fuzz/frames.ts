@@ -199,7 +199,8 @@ const NESTING_SENT_MAX = 3000;
 
 /** Level codes of the IDL and the bad ones to try. */
 const LEVELS_VALID = [1, 2, 3] as const;
-const LEVELS_BAD = [0, 4, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
+/** Level codes no method takes (4 is SERIAL, which get takes). */
+const LEVELS_BAD = [0, 5, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
 
 /** i64 timestamps: the largest a node accepts, and values just past it. */
 const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);

@@ -12,11 +12,12 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
 import { isKvError, KvError } from '../common/errors';
-import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
+import { frameBytesMax, HINT_REPLAY_BATCH_MAX, PAXOS_CLEANUP_INTERVAL_MS, PAXOS_CLEANUP_ROWS_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
 import { HybridClock } from '../clock/hlc';
+import { systemTime, Timer } from '../clock/time';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
@@ -24,6 +25,9 @@ import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
+import { PaxosStore } from '../paxos/paxos-store';
+import { Acceptor, Proposer } from '../paxos/proposer';
+import { RemoteAcceptor } from '../rpc/paxos-wire';
 import { RpcConnection } from '../rpc/connection';
 import { AntiEntropy } from '../repair/anti-entropy';
 import type { Replica } from '../coordinator/replica';
@@ -80,6 +84,7 @@ export class KvNode {
     hintExpiryFailures: 0,
     tombstonePurgeFailures: 0,
     peerTlsFailures: 0,
+    paxosSweepFailures: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -90,6 +95,11 @@ export class KvNode {
   private readonly peerTlsFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
+  /** Compare-and-set and SERIAL reads: this node as proposer, and as acceptor for its keys. */
+  readonly proposer: Proposer;
+  readonly paxos: PaxosStore;
+  private readonly paxosSweepFailures: ThrottledWarning;
+  private paxosSweep: Timer | undefined;
   private readonly detector: FailureDetector;
   private readonly connections = new Map<number, RpcConnection>();
   private readonly remotes: RemoteReplica[] = [];
@@ -132,6 +142,11 @@ export class KvNode {
       'the connection was closed (counter server.tlsHandshakesFailed)',
       warnings,
     );
+    this.paxosSweepFailures = new ThrottledWarning(
+      'Paxos state cleanup',
+      'old compare-and-set state waits for the next sweep (counter node.paxosSweepFailures)',
+      warnings,
+    );
     this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
     const frameMax = frameBytesMax(s.maxValueBytes);
     this.clockOffsetUs = (options.clockOffsetMs ?? 0) * 1000;
@@ -143,6 +158,8 @@ export class KvNode {
       s.failureTimeoutMs,
     );
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
+    this.paxos = new PaxosStore(db, store, systemTime);
+    const acceptors = new Map<number, Acceptor>([[id, this.paxos]]);
     for (const peer of peers) {
       const at = options.peerEndpoints?.get(peer.id) ?? peer;
       const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: frameMax, ...(tls ? { tls } : {}) });
@@ -152,6 +169,7 @@ export class KvNode {
       const remote = new RemoteReplica(peer.id, conn, config.secret, s.requestTimeoutMs, id);
       this.remotes.push(remote);
       replicas.set(peer.id, remote);
+      acceptors.set(peer.id, new RemoteAcceptor(conn, config.secret, s.requestTimeoutMs));
     }
     const ring = new Ring(config.nodes, config.replicationFactor);
     this.ring = ring;
@@ -166,6 +184,17 @@ export class KvNode {
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
       marked: store,
+    });
+    this.proposer = new Proposer({
+      selfId: id,
+      ring,
+      acceptors,
+      isUp,
+      hints,
+      clock: this.clock,
+      time: systemTime,
+      timeoutMs: s.requestTimeoutMs,
+      random: Math.random,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, warnings);
     this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
@@ -205,6 +234,8 @@ export class KvNode {
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
+      paxos: this.proposer,
+      acceptor: this.paxos,
       requests: this.metrics.requests,
     };
   }
@@ -216,6 +247,8 @@ export class KvNode {
     c.add('handler', handler.counters);
     c.add('server', this.server.stats);
     c.add('coordinator', this.coordinator.counters);
+    c.add('paxos', this.proposer.counters);
+    c.add('acceptor', this.paxos.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
@@ -332,6 +365,17 @@ export class KvNode {
     this.timers.push(setInterval(() => void this.expireHints(), HINT_EXPIRY_INTERVAL_MS));
     this.timers.push(setInterval(() => void this.purgeOldTombstones(), TOMBSTONE_PURGE_INTERVAL_MS));
     for (const t of this.timers) t.unref();
+    this.paxosSweep = systemTime.every(PAXOS_CLEANUP_INTERVAL_MS, () => void this.sweepPaxosState());
+  }
+
+  /** Deletes compare-and-set state that nothing needs any more (PaxosStore.sweep). */
+  private async sweepPaxosState(): Promise<void> {
+    try {
+      await this.paxos.sweep(PAXOS_CLEANUP_ROWS_MAX);
+    } catch (err) {
+      this.counters.paxosSweepFailures++;
+      this.paxosSweepFailures.failed(err);
+    }
   }
 
   /**
@@ -461,6 +505,7 @@ export class KvNode {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    this.paxosSweep?.cancel();
     await this.metricsServer.close();
     this.metrics.close();
     await this.server.close();
