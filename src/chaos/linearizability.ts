@@ -83,12 +83,28 @@ export function checkRegister(ops: readonly TimedOp[], initial: RegisterValue = 
   return new Search(entries).run(initial);
 }
 
+/** One level of the search: the register's value there, the entries that may come next, and which was placed to get there. */
+interface Frame {
+  readonly state: RegisterValue;
+  readonly next: readonly Entry[];
+  tried: number;
+  readonly via: Entry | undefined;
+}
+
+/**
+ * The search, depth first with an explicit stack (histories are thousands of
+ * operations deep). Entries before `first` are all placed, and placed ones
+ * all lie before the end of the current window of candidates, so the memo's
+ * key needs only the bits in between.
+ */
 class Search {
   private readonly placed: boolean[];
   /** `placed` as bits, for the memo's keys. */
   private readonly bits: Uint32Array;
   private readonly seen = new Set<string>();
   private requiredLeft: number;
+  private first = 0;
+  private windowEnd = 0;
   private steps = 0;
   private best = -1;
   private stuckAt: number[] = [];
@@ -96,51 +112,75 @@ class Search {
 
   constructor(private readonly entries: readonly Entry[]) {
     this.placed = entries.map(() => false);
-    this.bits = new Uint32Array(Math.ceil(entries.length / 32));
+    this.bits = new Uint32Array(Math.ceil(entries.length / 32) + 1);
     this.requiredLeft = entries.filter((e) => e.required).length;
   }
 
   run(initial: RegisterValue): Verdict {
-    const found = this.dfs(initial);
+    const found = this.search(initial);
     if (found === undefined) return { result: 'unknown', reason: `the search took more than ${LINEARIZABILITY_STEPS_MAX} steps` };
     if (found) return { result: 'linearizable' };
     return { result: 'not-linearizable', placed: this.best, stuckAt: this.stuckAt };
   }
 
-  /** Entries that may come next: not placed, and invoked before every unplaced entry's end. */
-  private candidates(): Entry[] {
-    let minEnd = Number.POSITIVE_INFINITY;
-    for (const e of this.entries) if (!this.placed[e.index] && e.end < minEnd) minEnd = e.end;
-    const out: Entry[] = [];
-    for (const e of this.entries) {
-      if (e.t.start > minEnd) break;
-      if (!this.placed[e.index]) out.push(e);
+  /** True: an order exists; false: none; undefined: out of steps. */
+  private search(initial: RegisterValue): boolean | undefined {
+    if (this.requiredLeft === 0) return true;
+    const stack: Frame[] = [this.frame(initial, undefined)];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.tried >= top.next.length) {
+        stack.pop();
+        if (top.via !== undefined) this.place(top.via, false);
+        continue;
+      }
+      const e = top.next[top.tried++]!;
+      const after = step(top.state, e.t.op);
+      if (after === undefined) continue;
+      this.place(e, true);
+      if (this.requiredLeft === 0) return true;
+      if (++this.steps > LINEARIZABILITY_STEPS_MAX) return undefined;
+      // Lowe's memo: the same placed set with the same register value leads where it led before.
+      const key = `${this.first}|${this.bits.subarray(this.first >>> 5, (this.windowEnd >>> 5) + 1).join(',')}|${after === null ? '' : `=${after}`}`;
+      if (this.seen.has(key)) {
+        this.place(e, false);
+        continue;
+      }
+      this.seen.add(key);
+      stack.push(this.frame(after, e));
     }
-    return out;
+    return false;
   }
 
-  /** True: an order exists from here; false: none; undefined: out of steps. */
-  private dfs(state: RegisterValue): boolean | undefined {
-    if (this.requiredLeft === 0) return true;
-    if (++this.steps > LINEARIZABILITY_STEPS_MAX) return undefined;
-    // Lowe's memo: the same set of placed operations with the same register value leads where it led before.
-    const key = `${this.bits.join(',')}|${state === null ? '' : `=${state}`}`;
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
+  private frame(state: RegisterValue, via: Entry | undefined): Frame {
     const next = this.candidates();
     if (this.depth > this.best) {
       this.best = this.depth;
       this.stuckAt = next.map((e) => e.t.id);
     }
-    for (const e of next) {
-      const after = step(state, e.t.op);
-      if (after === undefined) continue;
-      this.place(e, true);
-      const found = this.dfs(after);
-      this.place(e, false);
-      if (found !== false) return found;
+    return { state, next, tried: 0, via };
+  }
+
+  /**
+   * Entries that may come next: not placed, and invoked before every unplaced
+   * entry's end. In start order from the first unplaced one; an entry that
+   * starts after the smallest end seen so far cannot lower it, so the scan
+   * stops there.
+   */
+  private candidates(): Entry[] {
+    while (this.first < this.entries.length && this.placed[this.first]) this.first++;
+    let minEnd = Number.POSITIVE_INFINITY;
+    const out: Entry[] = [];
+    let i = this.first;
+    for (; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (e.t.start > minEnd) break;
+      if (this.placed[i]) continue;
+      if (e.end < minEnd) minEnd = e.end;
+      out.push(e);
     }
-    return false;
+    this.windowEnd = Math.max(this.windowEnd, i);
+    return out.filter((e) => e.t.start <= minEnd);
   }
 
   private place(e: Entry, on: boolean): void {
@@ -148,5 +188,6 @@ class Search {
     this.bits[e.index >>> 5]! ^= 1 << (e.index & 31);
     this.depth += on ? 1 : -1;
     if (e.required) this.requiredLeft += on ? -1 : 1;
+    if (!on && e.index < this.first) this.first = e.index;
   }
 }

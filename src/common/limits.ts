@@ -244,5 +244,5 @@ export const REQUEST_ID_BYTES_MAX = 64;
 /** Attempts KvClient.cas makes, with the same request id, when a reply is lost (TimedOut, or the connection died). */
 export const CAS_CLIENT_ATTEMPTS_MAX = 3;
 /** The chaos checker's linearizability search (chaos/linearizability.ts): operations per register, and search steps, before it answers "unknown". */
-export const LINEARIZABILITY_OPS_MAX = 2000;
+export const LINEARIZABILITY_OPS_MAX = 20_000;
 export const LINEARIZABILITY_STEPS_MAX = 2_000_000;
