@@ -1,8 +1,9 @@
 /*
  * ringkv wire protocol: one service, framed transport, binary protocol.
  *
- * The client calls (put/get/remove/ping) may be sent by anyone who can reach
- * the port. The internode and admin calls (replicate/readLocal/hello/dump)
+ * The client calls (put/get/remove/ping/cas) may be sent by anyone who can reach
+ * the port. The internode and admin calls (replicate/readLocal/hello/dump/sync,
+ * setClockOffset, paxosPrepare/paxosPropose/paxosCommit)
  * carry the cluster secret as their first argument; a node refuses them with
  * Unauthorized when it does not match.
  *
