@@ -148,9 +148,11 @@ export class Proposer {
   ): Promise<CasAnswer> {
     const deadlineMs = this.deps.time.monotonicMs() + this.deps.timeoutMs;
     let backOff = false;
+    let roundMs = 0;
     for (let round = 0; round < PAXOS_ROUNDS_MAX; round++) {
-      if (backOff) await this.backOff(round);
+      if (backOff) await this.backOff(round, roundMs);
       this.counters.rounds++;
+      const roundStartMs = this.deps.time.monotonicMs();
       const step = await this.prepare(key, what, requestId, level, deadlineMs);
       if (step.kind === 'applied') {
         this.counters.retriesFoundCommitted++;
@@ -158,19 +160,18 @@ export class Proposer {
       }
       if (step.kind === 'again') {
         backOff = step.backOff;
+        roundMs = this.deps.time.monotonicMs() - roundStartMs;
         continue;
       }
       const answer = await onReady({ ballot: step.ballot, current: step.current, deadlineMs });
       if (answer !== undefined) return answer;
       this.counters.contended++;
       backOff = true;
+      roundMs = this.deps.time.monotonicMs() - roundStartMs;
     }
     this.counters.timeouts++;
-    throw timedOut(
-      `${what} gave up after ${PAXOS_ROUNDS_MAX} contended Paxos rounds; it may or may not have been applied (retry with the same request id to find out)`,
-      0,
-      this.quorum(),
-    );
+    const outcome = requestId === '' ? '' : '; it may or may not have been applied (retry with the same request id to find out)';
+    throw timedOut(`${what} gave up after ${PAXOS_ROUNDS_MAX} contended Paxos rounds${outcome}`, 0, this.quorum());
   }
 
   private quorum(): number {
@@ -308,9 +309,14 @@ export class Proposer {
     }
   }
 
-  /** Random back-off before round `round`: uniform below min(MAX, MIN * 2^round) ms. */
-  private backOff(round: number): Promise<void> {
-    const ceiling = Math.min(PAXOS_BACKOFF_MS_MAX, PAXOS_BACKOFF_MS_MIN * 2 ** round);
+  /**
+   * Random back-off before round `round`: uniform below min(MAX, unit *
+   * 2^round) ms, where the unit is the last round's duration (at least MIN).
+   * On a loaded machine a round takes longer, and competing proposers that
+   * back off for less than a round run into each other again.
+   */
+  private backOff(round: number, lastRoundMs: number): Promise<void> {
+    const ceiling = Math.min(PAXOS_BACKOFF_MS_MAX, Math.max(PAXOS_BACKOFF_MS_MIN, lastRoundMs) * 2 ** round);
     return new Promise((resolve) => this.deps.time.after(Math.floor(this.deps.random() * ceiling), resolve));
   }
 }

@@ -7,12 +7,15 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { KvClient } from '../../src/client/client';
+import { isKvError } from '../../src/common/errors';
 import { LocalCluster } from '../../src/harness/local-cluster';
 import { RpcConnection } from '../../src/rpc/connection';
 import { toKvError } from '../../src/rpc/errors';
 import { errorOf } from './error-of';
 
 const ROOT = resolve(__dirname, '../../..');
+/** Times the contention test sends one request again after TimedOut before it gives up. */
+const PERSIST_ATTEMPTS_MAX = 20;
 const CONSOLE = join(ROOT, 'dist/src/cli/console.js');
 
 const clusters: LocalCluster[] = [];
@@ -121,14 +124,28 @@ test.serial('contention: clients on every node increment one counter through cas
   const writers = c.config.nodes.map((n) => clientOf(c, { startAt: n.id }));
   let applied = 0;
   let notApplied = 0;
+  let timedOut = 0;
+  /** Runs a call again while it times out (contention past the round limit), up to a bound. */
+  const persist = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isKvError(err, 'TimedOut') || attempt >= PERSIST_ATTEMPTS_MAX) throw err;
+        timedOut++;
+      }
+    }
+  };
   const started = Date.now();
   await Promise.all(
-    writers.map(async (w) => {
+    writers.map(async (w, c) => {
       for (let i = 0; i < perClient; i++) {
-        for (;;) {
-          const now = await w.get('counter', 'SERIAL');
+        for (let attempt = 0; ; attempt++) {
+          const now = await persist(() => w.get('counter', 'SERIAL'));
           const next = String((now.found ? Number(now.value.toString()) : 0) + 1);
-          const r = await w.cas('counter', now.found ? now.value : null, next);
+          // A cas that timed out is sent again with its request id: it may have been applied.
+          const requestId = `c${c}-${i}-${attempt}`;
+          const r = await persist(() => w.cas('counter', now.found ? now.value : null, next, { requestId }));
           if (r.applied) {
             applied++;
             break;
@@ -139,7 +156,7 @@ test.serial('contention: clients on every node increment one counter through cas
     }),
   );
   const ms = Date.now() - started;
-  t.log(`${applied} increments applied, ${notApplied} cas not applied (lost the race), ${ms} ms`);
+  t.log(`${applied} increments applied, ${notApplied} cas not applied (lost the race), ${timedOut} timed out and retried, ${ms} ms`);
   t.is(applied, writers.length * perClient);
   t.is((await writers[0]!.get('counter', 'SERIAL')).value.toString(), String(applied));
   t.is((await writers[1]!.get('counter', 'QUORUM')).value.toString(), String(applied));

@@ -7,6 +7,7 @@
 import test from 'ava';
 import { HybridClock } from '../../src/clock/hlc';
 import { systemTime } from '../../src/clock/time';
+import { isKvError } from '../../src/common/errors';
 import { Random } from '../../src/common/random';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Ring } from '../../src/partitioner/ring';
@@ -148,6 +149,17 @@ test('a commit that reached one replica is repaired to the others before the nex
   t.is(acceptors[2]!.data?.value, 'v');
 });
 
+/** Runs a call again while it times out (contention past the round limit), at most 50 times. */
+async function again<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isKvError(err, 'TimedOut') || attempt >= 50) throw err;
+    }
+  }
+}
+
 test('competing proposers: every increment applies exactly once, whatever the interleaving', async (t) => {
   const { proposer } = cluster();
   const proposers = [proposer(0, 11), proposer(1, 12), proposer(2, 13)];
@@ -156,19 +168,14 @@ test('competing proposers: every increment applies exactly once, whatever the in
   await Promise.all(
     proposers.map(async (p, c) => {
       for (let i = 0; i < perClient; i++) {
-        for (;;) {
-          const now = await p.serialRead(KEY);
+        for (let attempt = 0; ; attempt++) {
+          const now = await again(() => p.serialRead(KEY));
           const value = now === undefined ? 0 : Number(now.value);
-          const r = await p
-            .cas({
-              key: KEY,
-              expected: now === undefined ? null : now.value,
-              value: String(value + 1),
-              requestId: `c${c}-${i}`,
-              level: 'QUORUM',
-            })
-            .catch(() => undefined);
-          if (r?.applied) {
+          // A cas that timed out goes again with the same request id: it may have been applied.
+          const requestId = `c${c}-${i}-${attempt}`;
+          const expected = now === undefined ? null : now.value;
+          const r = await again(() => p.cas({ key: KEY, expected, value: String(value + 1), requestId, level: 'QUORUM' }));
+          if (r.applied) {
             applied++;
             break;
           }
