@@ -329,6 +329,10 @@ export class KvClient {
         const r = await this.run(this.routingKey(k), (c) => c.cas(k, expected === null, exp, toBuffer(value), requestId, code));
         return { applied: r.applied, current: r.current.found ? r.current.value : null };
       } catch (err) {
+        // A retry refused as Unavailable says nothing of the first attempt, whose outcome stays unknown.
+        if (attempt > 1 && isKvError(err, 'Unavailable')) {
+          throw new KvError('TimedOut', `a retry of this cas was refused (${err.message}); whether the first attempt applied is unknown`);
+        }
         const unknown = isKvError(err, 'TimedOut') || isKvError(err, 'ConnectionError');
         if (!unknown || attempt >= CAS_CLIENT_ATTEMPTS_MAX) throw err;
       }

@@ -20,7 +20,7 @@
  * outcome is unknown, as for writes. A retry with the same request id
  * settles it (exactly once, see acceptor.ts).
  */
-import { KvError, timedOut } from '../common/errors';
+import { isKvError, KvError, timedOut } from '../common/errors';
 import { PAXOS_BACKOFF_MS_MAX, PAXOS_BACKOFF_MS_MIN, PAXOS_ROUNDS_MAX } from '../common/limits';
 import type { HybridClock } from '../clock/hlc';
 import type { Time } from '../clock/time';
@@ -116,12 +116,21 @@ export class Proposer {
   constructor(private readonly deps: ProposerDeps) {}
 
   async cas(req: CasRequest): Promise<CasAnswer> {
+    // Before anything is sent: Unavailable means nothing was proposed.
+    this.live(req.key, req.level);
+    let proposed = false;
     const answer = await this.rounds(req.key, `cas`, req.requestId, req.level, async (step) => {
       const current = liveValue(step.current);
       if (current !== (req.expected ?? undefined)) return { applied: false, current: step.current };
       const proposal = { ballot: step.ballot, value: req.value, requestId: req.requestId };
+      proposed = true;
       if (!(await this.proposeAndCommit(req.key, proposal, req.level, step.deadlineMs))) return undefined;
       return { applied: true, current: { value: req.value, ts: step.ballot.ts, deleted: false } };
+    }).catch((err: unknown) => {
+      // Once a proposal of ours is out, a quorum lost later cannot say "nothing written": it may yet be.
+      if (proposed && isKvError(err, 'Unavailable'))
+        throw timedOut(`cas lost its quorum after proposing: ${err.message}; the outcome is unknown`, 0, this.quorum());
+      throw err;
     });
     if (answer.applied) this.counters.casApplied++;
     else this.counters.casNotApplied++;
@@ -178,22 +187,27 @@ export class Proposer {
     return requiredReplicas('QUORUM', this.deps.ring.replicationFactor);
   }
 
-  /** The key's live replicas; Unavailable when fewer than `need` are up. */
-  private live(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
+  /** The key's replicas split by the failure detector, and how many the level needs. */
+  private placement(key: string, level: LevelName): { all: number[]; up: number[]; down: number[]; need: number } {
     const all = this.deps.ring.replicas(key);
     const need = requiredReplicas(level, this.deps.ring.replicationFactor);
-    const up = all.filter((id) => this.deps.isUp(id));
-    if (up.length < need) {
+    return { all, up: all.filter((id) => this.deps.isUp(id)), down: all.filter((id) => !this.deps.isUp(id)), need };
+  }
+
+  /** The key's live replicas; Unavailable when fewer than `need` are up. */
+  private live(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
+    const p = this.placement(key, level);
+    if (p.up.length < p.need) {
       throw new KvError(
         'Unavailable',
-        `a ${level} Paxos round needs ${need} of the key's ${all.length} replicas but only ${up.length} are up`,
+        `a ${level} Paxos round needs ${p.need} of the key's ${p.all.length} replicas but only ${p.up.length} are up`,
         {
-          required: need,
-          alive: up.length,
+          required: p.need,
+          alive: p.up.length,
         },
       );
     }
-    return { up, down: all.filter((id) => !this.deps.isUp(id)), need };
+    return p;
   }
 
   private acceptor(id: number): Acceptor {
@@ -279,7 +293,8 @@ export class Proposer {
 
   /** Commits to every live replica, hints the down ones, and waits for the level's count. */
   private async commit(key: string, proposal: Proposal, level: LevelName, deadlineMs: number): Promise<void> {
-    const { up, down, need } = this.live(key, level);
+    // Not `live`: the value is chosen, so too few replicas now is a TimedOut (it will be applied), not Unavailable.
+    const { up, down, need } = this.placement(key, level);
     const item = { key, version: { value: proposal.value, ts: proposal.ballot.ts, deleted: false } };
     for (const id of down) void this.deps.hints.add(id, [item]);
     const acks = await gather({

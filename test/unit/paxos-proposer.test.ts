@@ -53,7 +53,8 @@ class MemoryAcceptor implements Acceptor {
   }
 }
 
-function cluster() {
+/** Four in-memory acceptors and a maker of proposers over them; `isUp` is every proposer's failure detector. */
+function cluster(isUp: (id: number) => boolean = () => true) {
   const acceptors = [new MemoryAcceptor(), new MemoryAcceptor(), new MemoryAcceptor(), new MemoryAcceptor()];
   const hinted: number[] = [];
   const proposer = (selfId: number, seed = selfId) => {
@@ -62,7 +63,7 @@ function cluster() {
       selfId,
       ring,
       acceptors: new Map(acceptors.map((a, id) => [id, a])),
-      isUp: () => true,
+      isUp,
       hints: { add: async (target) => void hinted.push(target) },
       clock: new HybridClock(() => Date.now() * 1000),
       time: systemTime,
@@ -188,18 +189,27 @@ test('competing proposers: every increment applies exactly once, whatever the in
 });
 
 test('too few live replicas: Unavailable, and nothing proposed', async (t) => {
-  const { acceptors } = cluster();
-  const p = new Proposer({
-    selfId: 0,
-    ring,
-    acceptors: new Map(acceptors.map((a, id) => [id, a])),
-    isUp: (id) => id === 0,
-    hints: { add: async () => undefined },
-    clock: new HybridClock(() => Date.now() * 1000),
-    time: systemTime,
-    timeoutMs: 1000,
-    random: () => 0.5,
-  });
+  const { acceptors, proposer } = cluster((id) => id === 0);
+  const p = proposer(0);
   await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'v', requestId: 'r', level: 'QUORUM' }), { name: 'Unavailable' });
   t.deepEqual(acceptors[0]!.state, EMPTY_STATE);
+});
+
+test('a cas at ALL with a replica down is Unavailable before anything is sent', async (t) => {
+  const { acceptors, proposer } = cluster((id) => id !== 2);
+  const p = proposer(0);
+  await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'v', requestId: 'r', level: 'ALL' }), { name: 'Unavailable' });
+  for (const a of acceptors) t.deepEqual(a.state, EMPTY_STATE);
+});
+
+test('a commit that misses its level is TimedOut, and the chosen value is applied all the same', async (t) => {
+  const { proposer, acceptors, hinted } = cluster();
+  acceptors[2]!.drop.commit = true;
+  await t.throwsAsync(proposer(0).cas({ key: KEY, expected: null, value: 'chosen', requestId: 'r', level: 'ALL' }), {
+    name: 'TimedOut',
+    message: /will be applied/,
+  });
+  t.deepEqual(hinted, [2], 'the replica that missed the commit is hinted');
+  acceptors[2]!.drop.commit = false;
+  t.is((await proposer(1).serialRead(KEY))?.value, 'chosen');
 });
