@@ -1,8 +1,9 @@
 /*
  * ringkv wire protocol: one service, framed transport, binary protocol.
  *
- * The client calls (put/get/remove/ping) may be sent by anyone who can reach
- * the port. The internode and admin calls (replicate/readLocal/hello/dump)
+ * The client calls (put/get/remove/ping/cas) may be sent by anyone who can reach
+ * the port. The internode and admin calls (replicate/readLocal/hello/dump/sync,
+ * setClockOffset, paxosPrepare/paxosPropose/paxosCommit)
  * carry the cluster secret as their first argument; a node refuses them with
  * Unauthorized when it does not match.
  *
@@ -15,7 +16,12 @@ namespace js ringkv
 enum Level {
   ONE = 1,
   QUORUM = 2,
-  ALL = 3
+  ALL = 3,
+  /**
+   * Added later, for get only: the latest linearizable value, read through a
+   * Paxos round (see cas). Clients that do not know it never send it.
+   */
+  SERIAL = 4
 }
 
 /** The request itself is wrong (bad key, value, level, ...); retrying will not help. */
@@ -105,6 +111,44 @@ struct NodeDump {
   6: bool more
 }
 
+/** What a cas answers: whether it was applied, and the key's value now (the new one when applied). */
+struct CasResult {
+  1: bool applied,
+  2: ReadResult current
+}
+
+/** Internode (cas): a Paxos ballot, a hybrid-clock reading and the proposing node's id. */
+struct Ballot {
+  1: i64 ts,
+  2: i32 node
+}
+
+/** Internode (cas): a value proposed under a ballot for one client request. */
+struct Proposal {
+  1: Ballot ballot,
+  2: binary value,
+  3: string requestId
+}
+
+/** Internode (cas): a replica's answer to a prepare, with its Paxos state and current version of the key. */
+struct PaxosPromise {
+  1: bool promised,
+  /** When not promised: the newer ballot promised instead. */
+  2: optional Ballot refusedBy,
+  3: optional Proposal accepted,
+  /** The most recent commit this replica knows. */
+  4: optional Proposal committed,
+  /** True when the prepare's request id is among the replica's recent commits. */
+  5: bool requestCommitted,
+  6: LocalRead current
+}
+
+/** Internode (cas): a replica's answer to a proposal. */
+struct PaxosAccept {
+  1: bool accepted,
+  2: optional Ballot refusedBy
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -159,5 +203,28 @@ service KeyValue {
    * backwards. Returns the clock's reading after the change.
    */
   i64 setClockOffset(1: string secret, 2: i32 offsetMs)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Compare-and-set, linearizable per key (a Paxos round among the key's
+   * replicas): writes value only if the key now holds expected, or, with
+   * expectAbsent, holds nothing. requestId (at most 64 bytes, the same on
+   * every retry of one request) makes retries exactly-once: a retry of a cas
+   * that was applied answers applied=true. level is the commit's: QUORUM or
+   * ALL. TimedOut means the outcome is unknown; retry with the same requestId.
+   */
+  CasResult cas(1: binary key, 2: bool expectAbsent, 3: binary expected, 4: binary value, 5: string requestId, 6: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /** Internode (cas): Paxos phase 1 for a key. */
+  PaxosPromise paxosPrepare(1: string secret, 2: binary key, 3: Ballot ballot, 4: string requestId)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode (cas): Paxos phase 2 for a key. */
+  PaxosAccept paxosPropose(1: string secret, 2: binary key, 3: Proposal proposal)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode (cas): the proposal was chosen; returns once its value and the commit are durable here. */
+  void paxosCommit(1: string secret, 2: binary key, 3: Proposal proposal)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

@@ -1,8 +1,8 @@
 /**
  * The console: type commands, see results.
  *   put <key> <value> <level>    get <key> <level>    delete <key> <level>
- *   help    exit
- * Levels: ONE, QUORUM, ALL (any case). Keys and values are UTF-8 text; wrap
+ *   cas <key> <expected> <new>   help    exit
+ * Levels: ONE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
  *
  * On a terminal it prompts and colours its output. With stdin from a pipe or
@@ -15,7 +15,7 @@ import { KvClient } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
-import { parseLevel } from '../coordinator/levels';
+import { parseLevel, parseReadLevel } from '../coordinator/levels';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
 import { tokenize } from '../common/words';
 
@@ -23,8 +23,9 @@ const USAGE = `usage: scripts/client.sh [--json] [--cluster FILE | --node HOST:P
 
 Commands (one per line):
   put <key> <value> <level>   store a value
-  get <key> <level>           read a value
+  get <key> <level>           read a value (level SERIAL: the latest linearizable value)
   delete <key> <level>        delete a key
+  cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum
@@ -37,7 +38,11 @@ const ARITY: Record<string, { words: number; usage: string }> = {
   put: { words: 3, usage: 'put <key> <value> <level>' },
   get: { words: 2, usage: 'get <key> <level>' },
   delete: { words: 2, usage: 'delete <key> <level>' },
+  cas: { words: 3, usage: 'cas <key> <expected> <new> (- for absent)' },
 };
+
+/** The console's word for "absent" in a cas expectation. */
+const ABSENT = '-';
 
 async function execute(client: KvClient, words: string[]): Promise<Result> {
   const op = words[0]!.toLowerCase();
@@ -45,19 +50,28 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   if (spec === undefined) throw new KvError('InvalidRequest', `unknown command "${words[0]}"; type help for the list`);
   if (words.length !== spec.words + 1) throw new KvError('InvalidRequest', `${op} takes ${spec.words} arguments: ${spec.usage}`);
   const key = words[1]!;
+  if (op === 'cas') {
+    const expected = words[2] === ABSENT ? null : words[2]!;
+    const r = await client.cas(key, expected, words[3]!);
+    return { ok: true, op, key, applied: r.applied, value: r.current === null ? null : displayBytes(r.current) };
+  }
   const levelText = words[words.length - 1]!;
+  if (op === 'get') return get(client, key, levelText);
   const level = parseLevel(levelText);
   if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM or ALL`);
   if (op === 'put') {
     const { ts } = await client.put(key, words[2]!, level);
     return { ok: true, op, key, level, ts };
   }
-  if (op === 'delete') {
-    const { ts } = await client.delete(key, level);
-    return { ok: true, op, key, level, ts };
-  }
+  const { ts } = await client.delete(key, level);
+  return { ok: true, op, key, level, ts };
+}
+
+async function get(client: KvClient, key: string, levelText: string): Promise<Result> {
+  const level = parseReadLevel(levelText);
+  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM, ALL or SERIAL`);
   const r = await client.get(key, level);
-  return { ok: true, op, key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
+  return { ok: true, op: 'get', key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
 }
 
 function failure(op: string, key: string | undefined, err: unknown): Result {
@@ -70,6 +84,10 @@ function render(r: Result, colour: boolean): string {
   if (!r.ok) return `${c.red(`error ${String(r.error)}`)}: ${String(r.message)}`;
   if (r.op === 'put') return c.green('OK');
   if (r.op === 'delete') return c.green('deleted');
+  if (r.op === 'cas') {
+    const now = r.value === null ? '(absent)' : String(r.value);
+    return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;
+  }
   return r.found ? c.bold(String(r.value)) : c.dim('(not found)');
 }
 

@@ -31,12 +31,13 @@
  * Errors are KvError with a code: InvalidRequest, Unavailable {required,
  * alive}, TimedOut {acked, required}, Unauthorized, ConnectionError, Internal.
  */
+import { randomUUID } from 'node:crypto';
 import { toByteString } from '../common/bytes';
-import { KvError } from '../common/errors';
-import { frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import { isKvError, KvError } from '../common/errors';
+import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
-import { LEVEL_CODES, LevelName, parseLevel, requiredReplicas } from '../coordinator/levels';
+import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
 import { RpcConnection } from '../rpc/connection';
 import { toKvError } from '../rpc/errors';
 import { Client, int64ToNumber, types } from '../rpc/thrift';
@@ -78,6 +79,20 @@ export interface ReadResult {
   readonly ts: number;
 }
 
+/** What a cas answers. */
+export interface CasResult {
+  readonly applied: boolean;
+  /** The key's value now (the new one when applied, else the one that failed the expectation); null when absent. */
+  readonly current: Buffer | null;
+}
+
+export interface CasOptions {
+  /** The commit's level: QUORUM (default) or ALL. */
+  readonly level?: 'QUORUM' | 'ALL';
+  /** The request's id, the same on every retry (default: a fresh random one, kept across this call's own retries). */
+  readonly requestId?: string;
+}
+
 const DEFAULT_TIMEOUT_MS = 5000;
 
 function toBuffer(b: Bytes): Buffer {
@@ -106,6 +121,14 @@ function levelName(level: LevelName | string): LevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseLevel(level);
   if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
+  return name;
+}
+
+/** A read's level: a write level or SERIAL (every read passes here: exact names skip parsing). */
+function readLevelName(level: ReadLevelName | string): ReadLevelName {
+  if (level === 'ONE' || level === 'QUORUM' || level === 'ALL' || level === 'SERIAL') return level;
+  const name = parseReadLevel(level);
+  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM, ALL or SERIAL`);
   return name;
 }
 
@@ -266,11 +289,12 @@ export class KvClient {
     return { ts: int64ToNumber(ts) };
   }
 
-  async get(key: Bytes, level: LevelName | string): Promise<ReadResult> {
-    const name = levelName(level);
-    const code = LEVEL_CODES[name];
+  /** Reads a key at ONE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */
+  async get(key: Bytes, level: ReadLevelName | string): Promise<ReadResult> {
+    const name = readLevelName(level);
+    const code = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
     const k = wireKey(key) as Buffer; // see put
-    const starts = this.ring === undefined ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
+    const starts = this.ring === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
     const r: types.ReadResult = await this.run(this.routingKey(k), (c) => c.get(k, code), starts);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
@@ -281,6 +305,43 @@ export class KvClient {
     const k = wireKey(key) as Buffer; // see put
     const ts = await this.run(this.routingKey(k), (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };
+  }
+
+  /**
+   * Compare-and-set, linearizable per key: writes `value` only if the key
+   * holds `expected` now (null: holds nothing).
+   *
+   *   const { applied, current } = await client.cas('counter', '41', '42');
+   *
+   * Every attempt carries the same request id, so when a reply is lost (the
+   * connection died, or TimedOut) this retries, up to CAS_CLIENT_ATTEMPTS_MAX
+   * attempts, and a cas that was applied the first time answers applied:
+   * true instead of applying twice or answering a false "not applied".
+   */
+  async cas(key: Bytes, expected: Bytes | null, value: Bytes, options: CasOptions = {}): Promise<CasResult> {
+    const level = options.level ?? 'QUORUM';
+    const code = LEVEL_CODES[levelName(level)];
+    const requestId = options.requestId ?? randomUUID();
+    const k = wireKey(key) as Buffer; // see put
+    const exp = expected === null ? Buffer.alloc(0) : toBuffer(expected);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.run(this.routingKey(k), (c) => c.cas(k, expected === null, exp, toBuffer(value), requestId, code));
+        return { applied: r.applied, current: r.current.found ? r.current.value : null };
+      } catch (err) {
+        // A retry refused as Unavailable says nothing of the first attempt, whose outcome stays unknown.
+        if (attempt > 1 && isKvError(err, 'Unavailable')) {
+          throw new KvError('TimedOut', `a retry of this cas was refused (${err.message}); whether the first attempt applied is unknown`);
+        }
+        const unknown = isKvError(err, 'TimedOut') || isKvError(err, 'ConnectionError');
+        if (!unknown || attempt >= CAS_CLIENT_ATTEMPTS_MAX) throw err;
+      }
+    }
+  }
+
+  /** Writes `value` only if the key holds nothing: a cas expecting absence. */
+  putIfAbsent(key: Bytes, value: Bytes, options: CasOptions = {}): Promise<CasResult> {
+    return this.cas(key, null, value, options);
   }
 
   /** Round trip through the RPC stack only. */

@@ -221,3 +221,28 @@ export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;
  * that space is back (it then reports its disk fine in status and metrics).
  */
 export const DISK_FULL_PROBE_INTERVAL_MS = 5000;
+
+/**
+ * Compare-and-set (src/paxos/). Request ids of recent commits each replica
+ * remembers per key, so that a retried cas finds its own earlier commit: a
+ * retry after more later commits than this to the same key, or after
+ * PAXOS_STATE_GRACE_MS, may be answered "not applied" although it was.
+ */
+export const PAXOS_RECENT_REQUESTS_MAX = 64;
+/** Paxos state of a key with nothing in progress is deleted this long after its newest ballot; older ballots are refused. */
+export const PAXOS_STATE_GRACE_MS = 60 * 60 * 1000;
+/** How often a node sweeps forgettable Paxos state, and how many keys' state one sweep deletes at most. */
+export const PAXOS_CLEANUP_INTERVAL_MS = 60_000;
+export const PAXOS_CLEANUP_ROWS_MAX = 1000;
+/** Paxos rounds one cas or SERIAL read may run (contention, in-progress proposals to finish) before TimedOut. */
+export const PAXOS_ROUNDS_MAX = 10;
+/** Random back-off between rounds after contention: uniform in [0, min(MAX, MIN * 2^round)). */
+export const PAXOS_BACKOFF_MS_MIN = 5;
+export const PAXOS_BACKOFF_MS_MAX = 200;
+/** Longest request id a cas may carry. */
+export const REQUEST_ID_BYTES_MAX = 64;
+/** Attempts KvClient.cas makes, with the same request id, when a reply is lost (TimedOut, or the connection died). */
+export const CAS_CLIENT_ATTEMPTS_MAX = 3;
+/** The chaos checker's linearizability search (chaos/linearizability.ts): operations per register, and search steps, before it answers "unknown". */
+export const LINEARIZABILITY_OPS_MAX = 20_000;
+export const LINEARIZABILITY_STEPS_MAX = 2_000_000;

@@ -22,6 +22,11 @@ import Digest = ttypes.Digest
 import SyncReply = ttypes.SyncReply
 import HintCount = ttypes.HintCount
 import NodeDump = ttypes.NodeDump
+import CasResult = ttypes.CasResult
+import Ballot = ttypes.Ballot
+import Proposal = ttypes.Proposal
+import PaxosPromise = ttypes.PaxosPromise
+import PaxosAccept = ttypes.PaxosAccept
 
 declare class Client {
     private output: thrift.TTransport;
@@ -139,6 +144,56 @@ declare class Client {
      * backwards. Returns the clock's reading after the change.
      */
     setClockOffset(secret: string, offsetMs: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: Int64)=>void): void;
+
+    /**
+     * Compare-and-set, linearizable per key (a Paxos round among the key's
+     * replicas): writes value only if the key now holds expected, or, with
+     * expectAbsent, holds nothing. requestId (at most 64 bytes, the same on
+     * every retry of one request) makes retries exactly-once: a retry of a cas
+     * that was applied answers applied=true. level is the commit's: QUORUM or
+     * ALL. TimedOut means the outcome is unknown; retry with the same requestId.
+     */
+    cas(key: Buffer, expectAbsent: boolean, expected: Buffer, value: Buffer, requestId: string, level: Level): Promise<CasResult>;
+
+    /**
+     * Compare-and-set, linearizable per key (a Paxos round among the key's
+     * replicas): writes value only if the key now holds expected, or, with
+     * expectAbsent, holds nothing. requestId (at most 64 bytes, the same on
+     * every retry of one request) makes retries exactly-once: a retry of a cas
+     * that was applied answers applied=true. level is the commit's: QUORUM or
+     * ALL. TimedOut means the outcome is unknown; retry with the same requestId.
+     */
+    cas(key: Buffer, expectAbsent: boolean, expected: Buffer, value: Buffer, requestId: string, level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: CasResult)=>void): void;
+
+    /**
+     * Internode (cas): Paxos phase 1 for a key.
+     */
+    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string): Promise<PaxosPromise>;
+
+    /**
+     * Internode (cas): Paxos phase 1 for a key.
+     */
+    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: PaxosPromise)=>void): void;
+
+    /**
+     * Internode (cas): Paxos phase 2 for a key.
+     */
+    paxosPropose(secret: string, key: Buffer, proposal: Proposal): Promise<PaxosAccept>;
+
+    /**
+     * Internode (cas): Paxos phase 2 for a key.
+     */
+    paxosPropose(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: PaxosAccept)=>void): void;
+
+    /**
+     * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
+     */
+    paxosCommit(secret: string, key: Buffer, proposal: Proposal): Promise<void>;
+
+    /**
+     * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
+     */
+    paxosCommit(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
   }
 
 declare class Processor {
@@ -156,4 +211,8 @@ declare class Processor {
     process_dump(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_sync(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_setClockOffset(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_cas(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosPrepare(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosPropose(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosCommit(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -13,6 +13,7 @@ declare enum Level {
   ONE = 1,
   QUORUM = 2,
   ALL = 3,
+  SERIAL = 4,
 }
 
 /**
@@ -135,4 +136,59 @@ declare class NodeDump {
     public more: boolean;
 
       constructor(args?: { id: number; entries: Mutation[]; hints: HintCount[]; counters: { [k: string]: Int64; }; downPeers: number[]; more: boolean; });
+  }
+
+/**
+ * What a cas answers: whether it was applied, and the key's value now (the new one when applied).
+ */
+declare class CasResult {
+    public applied: boolean;
+    public current: ReadResult;
+
+      constructor(args?: { applied: boolean; current: ReadResult; });
+  }
+
+/**
+ * Internode (cas): a Paxos ballot, a hybrid-clock reading and the proposing node's id.
+ */
+declare class Ballot {
+    public ts: Int64;
+    public node: number;
+
+      constructor(args?: { ts: Int64; node: number; });
+  }
+
+/**
+ * Internode (cas): a value proposed under a ballot for one client request.
+ */
+declare class Proposal {
+    public ballot: Ballot;
+    public value: Buffer;
+    public requestId: string;
+
+      constructor(args?: { ballot: Ballot; value: Buffer; requestId: string; });
+  }
+
+/**
+ * Internode (cas): a replica's answer to a prepare, with its Paxos state and current version of the key.
+ */
+declare class PaxosPromise {
+    public promised: boolean;
+    public refusedBy?: Ballot;
+    public accepted?: Proposal;
+    public committed?: Proposal;
+    public requestCommitted: boolean;
+    public current: LocalRead;
+
+      constructor(args?: { promised: boolean; refusedBy?: Ballot; accepted?: Proposal; committed?: Proposal; requestCommitted: boolean; current: LocalRead; });
+  }
+
+/**
+ * Internode (cas): a replica's answer to a proposal.
+ */
+declare class PaxosAccept {
+    public accepted: boolean;
+    public refusedBy?: Ballot;
+
+      constructor(args?: { accepted: boolean; refusedBy?: Ballot; });
   }

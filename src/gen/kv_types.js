@@ -17,7 +17,9 @@ ttypes.Level = {
   '2' : 'QUORUM',
   'QUORUM' : 2,
   '3' : 'ALL',
-  'ALL' : 3
+  'ALL' : 3,
+  '4' : 'SERIAL',
+  'SERIAL' : 4
 };
 const InvalidRequest = module.exports.InvalidRequest = class extends Thrift.TException {
   constructor(args) {
@@ -1044,6 +1046,418 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.more !== null && this.more !== undefined) {
       output.writeFieldBegin('more', Thrift.Type.BOOL, 6);
       output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const CasResult = module.exports.CasResult = class {
+  constructor(args) {
+    this.applied = null;
+    this.current = null;
+    if (args) {
+      if (args.applied !== undefined && args.applied !== null) {
+        this.applied = args.applied;
+      }
+      if (args.current !== undefined && args.current !== null) {
+        this.current = new ttypes.ReadResult(args.current);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.BOOL) {
+          this.applied = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.current = new ttypes.ReadResult();
+          this.current.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('CasResult');
+    if (this.applied !== null && this.applied !== undefined) {
+      output.writeFieldBegin('applied', Thrift.Type.BOOL, 1);
+      output.writeBool(this.applied);
+      output.writeFieldEnd();
+    }
+    if (this.current !== null && this.current !== undefined) {
+      output.writeFieldBegin('current', Thrift.Type.STRUCT, 2);
+      this.current.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const Ballot = module.exports.Ballot = class {
+  constructor(args) {
+    this.ts = null;
+    this.node = null;
+    if (args) {
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
+      }
+      if (args.node !== undefined && args.node !== null) {
+        this.node = args.node;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.node = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('Ballot');
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 1);
+      output.writeI64(this.ts);
+      output.writeFieldEnd();
+    }
+    if (this.node !== null && this.node !== undefined) {
+      output.writeFieldBegin('node', Thrift.Type.I32, 2);
+      output.writeI32(this.node);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const Proposal = module.exports.Proposal = class {
+  constructor(args) {
+    this.ballot = null;
+    this.value = null;
+    this.requestId = null;
+    if (args) {
+      if (args.ballot !== undefined && args.ballot !== null) {
+        this.ballot = new ttypes.Ballot(args.ballot);
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.requestId !== undefined && args.requestId !== null) {
+        this.requestId = args.requestId;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.ballot = new ttypes.Ballot();
+          this.ballot.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.requestId = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('Proposal');
+    if (this.ballot !== null && this.ballot !== undefined) {
+      output.writeFieldBegin('ballot', Thrift.Type.STRUCT, 1);
+      this.ballot.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.requestId !== null && this.requestId !== undefined) {
+      output.writeFieldBegin('requestId', Thrift.Type.STRING, 3);
+      output.writeString(this.requestId);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const PaxosPromise = module.exports.PaxosPromise = class {
+  constructor(args) {
+    this.promised = null;
+    this.refusedBy = null;
+    this.accepted = null;
+    this.committed = null;
+    this.requestCommitted = null;
+    this.current = null;
+    if (args) {
+      if (args.promised !== undefined && args.promised !== null) {
+        this.promised = args.promised;
+      }
+      if (args.refusedBy !== undefined && args.refusedBy !== null) {
+        this.refusedBy = new ttypes.Ballot(args.refusedBy);
+      }
+      if (args.accepted !== undefined && args.accepted !== null) {
+        this.accepted = new ttypes.Proposal(args.accepted);
+      }
+      if (args.committed !== undefined && args.committed !== null) {
+        this.committed = new ttypes.Proposal(args.committed);
+      }
+      if (args.requestCommitted !== undefined && args.requestCommitted !== null) {
+        this.requestCommitted = args.requestCommitted;
+      }
+      if (args.current !== undefined && args.current !== null) {
+        this.current = new ttypes.LocalRead(args.current);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.BOOL) {
+          this.promised = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.refusedBy = new ttypes.Ballot();
+          this.refusedBy.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.accepted = new ttypes.Proposal();
+          this.accepted.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.committed = new ttypes.Proposal();
+          this.committed.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.BOOL) {
+          this.requestCommitted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.current = new ttypes.LocalRead();
+          this.current.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('PaxosPromise');
+    if (this.promised !== null && this.promised !== undefined) {
+      output.writeFieldBegin('promised', Thrift.Type.BOOL, 1);
+      output.writeBool(this.promised);
+      output.writeFieldEnd();
+    }
+    if (this.refusedBy !== null && this.refusedBy !== undefined) {
+      output.writeFieldBegin('refusedBy', Thrift.Type.STRUCT, 2);
+      this.refusedBy.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.accepted !== null && this.accepted !== undefined) {
+      output.writeFieldBegin('accepted', Thrift.Type.STRUCT, 3);
+      this.accepted.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.committed !== null && this.committed !== undefined) {
+      output.writeFieldBegin('committed', Thrift.Type.STRUCT, 4);
+      this.committed.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.requestCommitted !== null && this.requestCommitted !== undefined) {
+      output.writeFieldBegin('requestCommitted', Thrift.Type.BOOL, 5);
+      output.writeBool(this.requestCommitted);
+      output.writeFieldEnd();
+    }
+    if (this.current !== null && this.current !== undefined) {
+      output.writeFieldBegin('current', Thrift.Type.STRUCT, 6);
+      this.current.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const PaxosAccept = module.exports.PaxosAccept = class {
+  constructor(args) {
+    this.accepted = null;
+    this.refusedBy = null;
+    if (args) {
+      if (args.accepted !== undefined && args.accepted !== null) {
+        this.accepted = args.accepted;
+      }
+      if (args.refusedBy !== undefined && args.refusedBy !== null) {
+        this.refusedBy = new ttypes.Ballot(args.refusedBy);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.BOOL) {
+          this.accepted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.refusedBy = new ttypes.Ballot();
+          this.refusedBy.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('PaxosAccept');
+    if (this.accepted !== null && this.accepted !== undefined) {
+      output.writeFieldBegin('accepted', Thrift.Type.BOOL, 1);
+      output.writeBool(this.accepted);
+      output.writeFieldEnd();
+    }
+    if (this.refusedBy !== null && this.refusedBy !== undefined) {
+      output.writeFieldBegin('refusedBy', Thrift.Type.STRUCT, 2);
+      this.refusedBy.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -16,14 +16,17 @@ import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../co
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
-import { levelFromCode, LevelName } from '../coordinator/levels';
+import { levelFromCode, LevelName, SERIAL_CODE } from '../coordinator/levels';
+import type { PaxosStore } from '../paxos/paxos-store';
+import type { Proposer } from '../paxos/proposer';
+import { acceptToWire, ballotFromWire, checkRequestId, promiseToWire, proposalFromWire } from '../rpc/paxos-wire';
 import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
 import { toWireError } from '../rpc/errors';
 import { toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
-import type { KeyedVersion } from '../storage/version';
+import type { KeyedVersion, Version } from '../storage/version';
 
 /**
  * What the handler needs from its node, and no more: the node wires these
@@ -47,7 +50,11 @@ export interface HandlerServices {
   setClockOffset(offsetMs: number): number;
   /** A page of the admin dump (entries after `after`, at most `limit`), with hints and counters. */
   dump(after: string | undefined, limit: number): Promise<types.NodeDump>;
-  /** Told of every client request (put, remove, get), for the metrics. */
+  /** Compare-and-set and SERIAL reads, coordinated here. */
+  readonly paxos: Pick<Proposer, 'cas' | 'serialRead'>;
+  /** This replica as a Paxos acceptor, for peers' cas rounds. */
+  readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit'>;
+  /** Told of every client request (put, remove, get, cas), for the metrics. */
   readonly requests: RequestObserver;
 }
 
@@ -74,7 +81,26 @@ function checkLevel(code: number | null | undefined): LevelName {
   return level;
 }
 
+/** A cas commits at QUORUM or ALL; anything else gets a sentence saying why not. */
+function checkCasLevel(code: number | null | undefined): LevelName {
+  if (code === 2 || code === 3) return levelFromCode(code)!;
+  if (code === 1) throw invalid('a cas commits at QUORUM or ALL; ONE cannot keep it linearizable');
+  if (code === SERIAL_CODE) throw invalid('SERIAL is a read level; a cas commits at QUORUM or ALL');
+  throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
+}
+
 const EMPTY = Buffer.alloc(0);
+
+/** A version held as a latin1 string, as a read result's bytes. */
+function versionBytes(v: Version | undefined): VersionBytes | undefined {
+  return v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted };
+}
+
+function localRead(v: Version | undefined): types.LocalRead {
+  return v === undefined
+    ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
+    : new types.LocalRead({ exists: true, value: fromByteString(v.value), ts: v.ts as never, deleted: v.deleted });
+}
 
 /** What a client read returns: a tombstone reads as not found, with its timestamp. */
 function readResult(v: VersionBytes | undefined): types.ReadResult {
@@ -148,6 +174,7 @@ export class Handler {
     let l: LevelName;
     try {
       k = checkKey(key);
+      if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
       l = checkLevel(level);
       if (this.services.coordinator.readsLocally(k, l)) {
         const result = readResult(this.services.local.getBytes(k));
@@ -168,6 +195,80 @@ export class Handler {
         throw toWireError(err);
       },
     );
+  }
+
+  private serialGet(key: string, startedMs: number): Promise<types.ReadResult> {
+    const requests = this.services.requests;
+    return this.services.paxos.serialRead(key).then(
+      (v) => {
+        requests.finished('get', SERIAL_CODE, undefined, startedMs);
+        return readResult(versionBytes(v));
+      },
+      (err) => {
+        requests.finished('get', SERIAL_CODE, err, startedMs);
+        throw toWireError(err);
+      },
+    );
+  }
+
+  async cas(
+    key: Buffer,
+    expectAbsent: boolean,
+    expected: Buffer,
+    value: Buffer,
+    requestId: string,
+    level: number,
+  ): Promise<types.CasResult> {
+    return this.observed('cas', level, async () => {
+      const max = this.services.maxValueBytes;
+      const k = checkKey(key);
+      const v = checkValue(value, max);
+      if (expectAbsent !== true && !Buffer.isBuffer(expected)) throw invalid('the expected value is missing (or set expectAbsent)');
+      const exp = expectAbsent === true ? null : checkValue(expected, max);
+      const id = checkRequestId(requestId);
+      if (id === '') throw invalid('a cas needs a request id, the same on every retry of it');
+      const r = await this.services.paxos.cas({ key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) });
+      return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current)) });
+    });
+  }
+
+  async paxosPrepare(secret: string, key: Buffer, ballot: types.Ballot, requestId: string): Promise<types.PaxosPromise> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const k = checkKey(key);
+      const b = this.plausibleBallot(ballot);
+      const p = await this.services.acceptor.prepare(k, b, checkRequestId(requestId));
+      return promiseToWire(p, localRead(p.current));
+    });
+  }
+
+  async paxosPropose(secret: string, key: Buffer, proposal: types.Proposal): Promise<types.PaxosAccept> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const k = checkKey(key);
+      const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
+      this.plausibleBallot(proposal.ballot);
+      return acceptToWire(await this.services.acceptor.propose(k, p));
+    });
+  }
+
+  async paxosCommit(secret: string, key: Buffer, proposal: types.Proposal): Promise<void> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const k = checkKey(key);
+      const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
+      this.plausibleBallot(proposal.ballot);
+      await this.services.acceptor.commit(k, p);
+    });
+  }
+
+  /** A peer's ballot, refused when its clock is too far ahead (its commit would win every later write). */
+  private plausibleBallot(ballot: types.Ballot): ReturnType<typeof ballotFromWire> {
+    const b = ballotFromWire(ballot);
+    if (!this.services.clock.plausible(b.ts)) {
+      throw invalid(`the ballot's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
+    }
+    return b;
   }
 
   async ping(payload: Buffer): Promise<Buffer> {

@@ -14,7 +14,7 @@ import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
 import type { KnownBugs } from '../common/known-bugs';
 import { isKvError, KvError } from '../common/errors';
-import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
+import { frameBytesMax, HINT_REPLAY_BATCH_MAX, PAXOS_CLEANUP_INTERVAL_MS, PAXOS_CLEANUP_ROWS_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
@@ -28,6 +28,9 @@ import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
+import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
+import { SqlitePaxosState } from '../paxos/paxos-sqlite';
+import { Acceptor, Proposer } from '../paxos/proposer';
 import { AntiEntropy } from '../repair/anti-entropy';
 import type { Replica } from '../coordinator/replica';
 import { toMutation } from '../rpc/remote-replica';
@@ -90,6 +93,8 @@ export interface NodeParts {
   readonly transport: PeerTransport;
   readonly store: ReplicaStorage;
   readonly hints: HintStorage;
+  /** Where this node, as a Paxos acceptor, keeps its promises and proposals. */
+  readonly paxosState: PaxosStateStorage;
   readonly log: Logger;
   /** Closes what the stores keep their data in (the SQLite connection), after they drained. */
   readonly closeStorage: () => Promise<void>;
@@ -109,6 +114,7 @@ export class KvNode {
     hintExpiryFailures: 0,
     tombstonePurgeFailures: 0,
     peerTlsFailures: 0,
+    paxosSweepFailures: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -117,6 +123,10 @@ export class KvNode {
   private readonly peerTlsFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
+  /** Compare-and-set and SERIAL reads: this node as proposer, and as acceptor for its keys. */
+  readonly proposer: Proposer;
+  readonly paxos: PaxosStore;
+  private readonly paxosSweepFailures: ThrottledWarning;
   private readonly detector: FailureDetector;
   private readonly links = new Map<number, PeerLink>();
   private readonly delivery: HintDelivery;
@@ -158,6 +168,11 @@ export class KvNode {
       'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)',
       warnings,
     );
+    this.paxosSweepFailures = new ThrottledWarning(
+      'Paxos state cleanup',
+      'old compare-and-set state waits for the next sweep (counter node.paxosSweepFailures)',
+      warnings,
+    );
     this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
     this.clockOffsetUs = (parts.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => this.time.nowMs() * 1000 + this.clockOffsetUs);
@@ -168,6 +183,8 @@ export class KvNode {
       s.failureTimeoutMs,
     );
     const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
+    this.paxos = new PaxosStore(parts.paxosState, store, this.time);
+    const acceptors = new Map<number, Acceptor>([[id, this.paxos]]);
     for (const peer of peers) {
       const link = parts.transport.link(peer.id, {
         lost: () => this.markLost(peer.id),
@@ -175,6 +192,7 @@ export class KvNode {
       });
       this.links.set(peer.id, link);
       replicas.set(peer.id, link);
+      acceptors.set(peer.id, link);
     }
     const ring = new Ring(config.nodes, config.replicationFactor);
     this.ring = ring;
@@ -191,6 +209,17 @@ export class KvNode {
       marked: store,
       time: this.time,
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
+    });
+    this.proposer = new Proposer({
+      selfId: id,
+      ring,
+      acceptors,
+      isUp,
+      hints,
+      clock: this.clock,
+      time: this.time,
+      timeoutMs: s.requestTimeoutMs,
+      random: this.random,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
     this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
@@ -255,6 +284,8 @@ export class KvNode {
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
+      paxos: this.proposer,
+      acceptor: this.paxos,
       requests: metrics.requests,
     };
   }
@@ -264,6 +295,8 @@ export class KvNode {
     const c = this.collector;
     c.add('node', this.counters);
     c.add('coordinator', this.coordinator.counters);
+    c.add('paxos', this.proposer.counters);
+    c.add('acceptor', this.paxos.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
@@ -335,6 +368,7 @@ export class KvNode {
       transport,
       store,
       hints,
+      paxosState: new SqlitePaxosState(db),
       log,
       closeStorage: () => db.close(),
       diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
@@ -416,6 +450,17 @@ export class KvNode {
     if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.antiEntropy.step());
     this.timers.push(this.time.every(HINT_EXPIRY_INTERVAL_MS, () => void this.expireHints()));
     this.timers.push(this.time.every(TOMBSTONE_PURGE_INTERVAL_MS, () => void this.purgeOldTombstones()));
+    this.timers.push(this.time.every(PAXOS_CLEANUP_INTERVAL_MS, () => void this.sweepPaxosState()));
+  }
+
+  /** Deletes compare-and-set state that nothing needs any more (PaxosStore.sweep). */
+  private async sweepPaxosState(): Promise<void> {
+    try {
+      await this.paxos.sweep(PAXOS_CLEANUP_ROWS_MAX);
+    } catch (err) {
+      this.counters.paxosSweepFailures++;
+      this.paxosSweepFailures.failed(err);
+    }
   }
 
   /**

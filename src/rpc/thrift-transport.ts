@@ -5,10 +5,14 @@
  */
 import type { KvError } from '../common/errors';
 import type { TlsMaterial } from '../config/tls';
+import type { Proposal, ProposeReply } from '../paxos/acceptor';
+import type { Ballot } from '../paxos/ballot';
+import type { Promised } from '../paxos/proposer';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
+import { RemoteAcceptor } from './paxos-wire';
 import { RemoteReplica } from './remote-replica';
 import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from './transport';
 
@@ -24,6 +28,7 @@ export interface ThriftTransportOptions {
 
 class ThriftLink implements PeerLink {
   private readonly remote: RemoteReplica;
+  private readonly acceptor: RemoteAcceptor;
 
   constructor(
     readonly id: number,
@@ -31,6 +36,19 @@ class ThriftLink implements PeerLink {
     private readonly o: ThriftTransportOptions,
   ) {
     this.remote = new RemoteReplica(id, conn, o.secret, o.requestTimeoutMs, o.selfId);
+    this.acceptor = new RemoteAcceptor(conn, o.secret, o.requestTimeoutMs);
+  }
+
+  prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
+    return this.acceptor.prepare(key, ballot, requestId);
+  }
+
+  propose(key: string, proposal: Proposal): Promise<ProposeReply> {
+    return this.acceptor.propose(key, proposal);
+  }
+
+  commit(key: string, proposal: Proposal): Promise<void> {
+    return this.acceptor.commit(key, proposal);
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {

@@ -1,12 +1,13 @@
 /**
  * How a node reaches its peers: everything it asks of another node (replica
- * calls, hint delivery, anti-entropy, hello) goes through a PeerLink that
+ * calls, hint delivery, anti-entropy, Paxos, hello) goes through a PeerLink that
  * the node gets from a PeerTransport made outside it. The real transport is
  * Thrift over TCP (thrift-transport.ts); the deterministic simulator passes
  * a message bus on virtual time (sim/network.ts).
  */
 import type { KvError } from '../common/errors';
 import type { Replica } from '../coordinator/replica';
+import type { Acceptor } from '../paxos/proposer';
 import type { SyncPeer } from '../repair/anti-entropy';
 
 /** What the link tells its node about the peer's reachability. */
@@ -25,7 +26,7 @@ export interface PeerCallStats {
   readonly readLocalItems: number;
 }
 
-export interface PeerLink extends Replica, SyncPeer {
+export interface PeerLink extends Replica, SyncPeer, Acceptor {
   /** Says hello with this node's clock reading; resolves with the peer's. */
   hello(clockReading: number, timeoutMs: number): Promise<number>;
   /** The peer was heard from: the next connect after a loss need not wait for a backoff. */

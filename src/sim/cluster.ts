@@ -10,6 +10,7 @@ import { ClusterConfig, DEFAULT_SETTINGS } from '../config/cluster';
 import { KvNode } from '../node/node';
 import { SimDisk } from './disk';
 import { MemoryHintStore } from './memory-hints';
+import { MemoryPaxosState } from './memory-paxos';
 import { MemoryReplicaStore } from './memory-store';
 import type { SimNetwork } from './network';
 import { Owner } from './scheduler';
@@ -83,6 +84,7 @@ export class SimCluster {
         transport: this.net.transportFor(id, owner),
         store: await MemoryReplicaStore.open(disk, time),
         hints: await MemoryHintStore.open(disk, time),
+        paxosState: MemoryPaxosState.open(disk),
         log: (message, level) =>
           this.net.trace.lines?.push(`${this.net.sched.nowMs.toFixed(3).padStart(10)}ms   node ${id} ${level ?? 'info'}: ${message}`),
         closeStorage: async () => undefined,

@@ -16,6 +16,9 @@
 import { AssertionError } from 'node:assert';
 import { isKvError, KvError, timedOut } from '../common/errors';
 import type { Random } from '../common/random';
+import type { Proposal, ProposeReply } from '../paxos/acceptor';
+import type { Ballot } from '../paxos/ballot';
+import type { Promised } from '../paxos/proposer';
 import type { KeyDigest } from '../repair/compare';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
@@ -246,6 +249,18 @@ class SimLink implements PeerLink {
 
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     return this.call('sync', (node) => node.antiEntropy.answer(this.self, from, to, digests), this.net.requestTimeoutMs);
+  }
+
+  prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
+    return this.call('paxosPrepare', (node) => node.paxos.prepare(key, ballot, requestId), this.net.requestTimeoutMs);
+  }
+
+  propose(key: string, proposal: Proposal): Promise<ProposeReply> {
+    return this.call('paxosPropose', (node) => node.paxos.propose(key, proposal), this.net.requestTimeoutMs);
+  }
+
+  commit(key: string, proposal: Proposal): Promise<void> {
+    return this.call('paxosCommit', (node) => node.paxos.commit(key, proposal), this.net.requestTimeoutMs);
   }
 
   hello(clockReading: number, timeoutMs: number): Promise<number> {

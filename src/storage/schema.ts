@@ -8,8 +8,11 @@
 import { ConfigError } from '../config/cluster';
 import { Sqlite } from './sqlite';
 
-/** The layout number; bump it whenever a table below changes. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The layout number; bump it whenever a table below changes, and say in
+ * MIGRATIONS how a file of the previous layout becomes this one.
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * The replica store's tables. `log` holds one row per accepted version,
@@ -29,6 +32,24 @@ const HINT_TABLES = `CREATE TABLE IF NOT EXISTS hints (
        );
        CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`;
 
+/**
+ * Compare-and-set's Paxos state (paxos/paxos-store.ts), one row per key that
+ * has any: the acceptor state as JSON, whether a proposal is in progress, and
+ * the newest ballot's timestamp (µs), which the cleanup sweep selects by.
+ */
+const PAXOS_TABLES = `CREATE TABLE IF NOT EXISTS paxos (
+         key BLOB PRIMARY KEY, state TEXT NOT NULL, in_progress INTEGER NOT NULL, newest_us INTEGER NOT NULL
+       );
+       CREATE INDEX IF NOT EXISTS paxos_by_age ON paxos (in_progress, newest_us);`;
+
+/**
+ * How a file of layout N - 1 becomes layout N, for each N after 1. Each
+ * only adds, so that a node's log keeps replaying across upgrades.
+ */
+const MIGRATIONS: Readonly<Record<number, string>> = {
+  2: PAXOS_TABLES, // compare-and-set's Paxos state
+};
+
 export function createLogTables(db: Sqlite): Promise<void> {
   return db.exec(LOG_TABLES);
 }
@@ -37,12 +58,27 @@ export function createHintTables(db: Sqlite): Promise<void> {
   return db.exec(HINT_TABLES);
 }
 
+export function createPaxosTables(db: Sqlite): Promise<void> {
+  return db.exec(PAXOS_TABLES);
+}
+
+/** Brings a file of an older layout up to SCHEMA_VERSION, one step at a time, each in a transaction with its new number. */
+async function migrate(db: Sqlite, from: number): Promise<void> {
+  for (let v = from + 1; v <= SCHEMA_VERSION; v++) {
+    await db.execTransaction(`${MIGRATIONS[v]}\nPRAGMA user_version = ${v};`);
+  }
+}
+
 /** Stamps a new file with SCHEMA_VERSION; refuses (and closes) a file written by another layout. */
 async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
   const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
   if (version === 0 && tables[0]!.n === 0) {
     await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    return;
+  }
+  if (version >= 1 && version < SCHEMA_VERSION) {
+    await migrate(db, version);
     return;
   }
   if (version !== SCHEMA_VERSION) {
@@ -61,4 +97,5 @@ export async function openSchema(db: Sqlite, file: string): Promise<void> {
   await checkSchemaVersion(db, file);
   await createLogTables(db);
   await createHintTables(db);
+  await createPaxosTables(db);
 }

@@ -12,7 +12,7 @@ test('a node refuses a data file written with another table layout, and says wha
     await db.close();
     await t.throwsAsync(KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir }), {
       name: 'ConfigError',
-      message: /data layout 0, this build reads layout 1; move it away/,
+      message: /data layout 0, this build reads layout 2; move it away/,
     });
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
@@ -27,8 +27,39 @@ test('a new data file is stamped and opens again', async (t) => {
     const again = await KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir });
     await again.stop();
     const db = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
-    t.deepEqual(await db.all('PRAGMA user_version'), [{ user_version: 1 }]);
+    t.deepEqual(await db.all('PRAGMA user_version'), [{ user_version: 2 }]);
     await db.close();
+  } finally {
+    rmSync(lc.dir, { recursive: true, force: true });
+  }
+});
+
+test('a data file of layout 1 (before compare-and-set) is migrated: its log replays and cas works on it', async (t) => {
+  const lc = await LocalCluster.create({ tokens: ['M'], replicationFactor: 1 });
+  try {
+    // Layout 1 exactly as the build before the paxos table wrote it, with one key in the log.
+    const db = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
+    await db.exec(`CREATE TABLE log (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL);
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      CREATE TABLE hints (id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+        ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+      CREATE INDEX hints_by_target ON hints (target, id);
+      INSERT INTO log (seq, key, value, stamp) VALUES (1, 'old', 'kept', ${Date.now() * 1000 * 2});
+      PRAGMA user_version = 1;`);
+    await db.close();
+    const node = await KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir });
+    try {
+      t.is(node.store.get('old')?.value, 'kept');
+      const answer = await node.proposer.cas({ key: 'old', expected: 'kept', value: 'new', requestId: 'r1', level: 'QUORUM' });
+      t.true(answer.applied);
+      t.is(node.store.get('old')?.value, 'new');
+      t.is((await node.paxos.load('old')).committed?.requestId, 'r1');
+    } finally {
+      await node.stop();
+    }
+    const after = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
+    t.deepEqual(await after.all('PRAGMA user_version'), [{ user_version: 2 }]);
+    await after.close();
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
   }

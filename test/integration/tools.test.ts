@@ -85,7 +85,7 @@ test.serial('the console reads commands from a pipe, one result line each', asyn
     '(not found)',
     'error InvalidRequest: put takes 3 arguments: put <key> <value> <level>',
     'error InvalidRequest: unknown command "fly"; type help for the list',
-    'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM or ALL',
+    'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM, ALL or SERIAL',
   ]);
   t.true(
     lines.some((l) => l.startsWith('usage:')),

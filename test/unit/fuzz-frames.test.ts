@@ -89,7 +89,7 @@ test('every category, method and kind of hostility is generated', (t) => {
     'value:max',
     'value:missing',
     'level:0',
-    'level:4',
+    'level:5',
     'level:-1',
     'level:2147483647',
     'level:missing',
@@ -238,6 +238,12 @@ function stubServices(): HandlerServices {
     heardFrom: () => undefined,
     setClockOffset: () => 1,
     dump: async () => new types.NodeDump({ id: 0, entries: [], hints: [], counters: {} as never, downPeers: [], more: false }),
+    paxos: { cas: async () => ({ applied: false, current: undefined }), serialRead: async () => undefined },
+    acceptor: {
+      prepare: async () => ({ reply: { promised: true, requestCommitted: false }, current: undefined }),
+      propose: async () => ({ accepted: true }),
+      commit: async () => undefined,
+    },
     requests: metrics.requests,
   };
 }
