@@ -257,6 +257,6 @@ export const REPAIR_STEP_SEGMENTS_MAX = 64;
 /** Passes a full repair makes over a range with one peer before it reports that they still disagree. */
 export const REPAIR_ROUNDS_MAX = 5;
 /** How often a catching-up node tries again to repair its ranges when a peer was missing. */
-export const CATCH_UP_RETRY_MS = 1000;
+export const CATCH_UP_RETRY_MS = 250;
 /** How often a node stores the time it was last alive (meta row alive_at_ms), to tell at start how long it was down. */
 export const ALIVE_WRITE_INTERVAL_MS = 10_000;

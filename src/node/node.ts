@@ -12,7 +12,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CounterCollector } from '../common/counters';
 import { isKvError, KvError } from '../common/errors';
-import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
+import { ALIVE_WRITE_INTERVAL_MS, frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
@@ -26,11 +26,15 @@ import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
 import { AntiEntropy } from '../repair/anti-entropy';
+import { RangeTrees } from '../repair/range-trees';
+import { Repairer } from '../repair/repairer';
+import { systemTime, Timer } from '../clock/time';
 import type { Replica } from '../coordinator/replica';
 import { RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
+import { ALIVE_AT, LAST_FULL_REPAIR, readMeta, setMeta } from '../storage/meta';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -72,6 +76,37 @@ function memoryCounters(): Record<string, number> {
   return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external + m.arrayBuffers };
 }
 
+/** What a node knows at start, from its log, about its state. */
+interface StartState {
+  readonly trees: RangeTrees;
+  readonly catchingUp: boolean;
+  /** Why it is catching up, for the log. */
+  readonly why: string;
+  readonly lastFullRepairMs: number;
+}
+
+/**
+ * Whether the node starts catching up: its log is empty and was never
+ * alive (a new node, or a lost data directory: either way it cannot know
+ * what its ranges hold), or it was down longer than the hint window, so
+ * hints did not keep what it missed.
+ */
+async function startState(db: Sqlite, keys: number, hintWindowSeconds: number, trees: RangeTrees): Promise<StartState> {
+  const aliveAt = await readMeta(db, ALIVE_AT);
+  const lastFullRepairMs = (await readMeta(db, LAST_FULL_REPAIR)) ?? 0;
+  const downMs = aliveAt === undefined ? 0 : systemTime.nowMs() - aliveAt;
+  if (aliveAt === undefined && keys === 0) return { trees, catchingUp: true, why: 'an empty data directory', lastFullRepairMs };
+  if (aliveAt !== undefined && downMs > hintWindowSeconds * 1000) {
+    return {
+      trees,
+      catchingUp: true,
+      why: `down about ${Math.round(downMs / 1000)} s, longer than the hint window of ${hintWindowSeconds} s`,
+      lastFullRepairMs,
+    };
+  }
+  return { trees, catchingUp: false, why: '', lastFullRepairMs };
+}
+
 export class KvNode {
   readonly counters = {
     peersDown: 0,
@@ -95,12 +130,14 @@ export class KvNode {
   private readonly remotes: RemoteReplica[] = [];
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
+  readonly repairer: Repairer;
   private readonly server: RpcServer;
   readonly metrics: NodeMetrics;
   private readonly metricsServer: MetricsServer;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly ring: Ring;
   private stopping = false;
+  private aliveTimer: Timer | undefined;
   private clockOffsetUs = 0;
 
   private constructor(
@@ -114,6 +151,7 @@ export class KvNode {
     private readonly log: Logger,
     options: NodeOptions,
     tls: TlsMaterial | undefined,
+    start: StartState,
   ) {
     const s = config.settings;
     const warnings = { onWarning: (message: string) => log(message, 'warn') };
@@ -166,11 +204,24 @@ export class KvNode {
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
       marked: store,
+      catchingUp: () => this.repairer.catchingUp,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, warnings);
     this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
       this.applyReplicated(items),
     );
+    this.repairer = new Repairer({
+      trees: start.trees,
+      store,
+      peers: new Map(this.remotes.map((r) => [r.id, r])),
+      isUp,
+      applyLocal: (items) => this.applyReplicated(items),
+      time: systemTime,
+      catchingUp: start.catchingUp,
+      lastFullRepairMs: start.lastFullRepairMs,
+      fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
+      log: (message) => log(message),
+    });
     this.metrics = new NodeMetrics({
       counters: () => this.collector.snapshot(),
       hintsPending: () => hints.countsByTarget(),
@@ -201,6 +252,7 @@ export class KvNode {
       local: this.store,
       clock: this.clock,
       antiEntropy: this.antiEntropy,
+      repair: this.repairer,
       applyReplicated: (items) => this.applyReplicated(items),
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
@@ -220,6 +272,7 @@ export class KvNode {
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
+    c.add('repair', this.repairer.counters);
     c.add('store', () => ({
       ...this.store.counters,
       keys: this.store.size,
@@ -256,13 +309,23 @@ export class KvNode {
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const warn = (message: string): void => log(message, 'warn');
-    const store = await ReplicaStore.open(db, { onWarning: warn });
+    const trees = new RangeTrees(
+      new Ring(config.nodes, config.replicationFactor),
+      id,
+      config.nodes.map((n) => n.id),
+    );
+    const store = await ReplicaStore.open(db, { onWarning: warn, versionObserver: trees });
     const hints = await HintStore.open(db, Date.now, { onWarning: warn });
-    const node = new KvNode(config, id, store, hints, db, file, log, options, tls);
+    const start = await startState(db, store.size, config.settings.hintWindowSeconds, trees);
+    const node = new KvNode(config, id, store, hints, db, file, log, options, tls, start);
     await node.rehintUnsettled();
     await node.server.listen();
     const metricsAt = await node.serveMetrics();
     node.startBackgroundWork();
+    if (start.catchingUp) {
+      node.log(`node ${id} is catching up (${start.why}): it takes writes, and serves reads once its ranges are repaired`);
+      void node.repairer.catchUp(() => node.stopping);
+    }
     // After listening: purging compacts the log first, which may take a while
     // (it is the whole garbage list), and an old tombstone served meanwhile does no harm.
     void node.purgeOldTombstones();
@@ -328,7 +391,9 @@ export class KvNode {
     const s = this.config.settings;
     this.heartbeat();
     this.timers.push(setInterval(() => this.heartbeat(), s.heartbeatIntervalMs));
-    if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.antiEntropy.step());
+    if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.repairer.step());
+    void this.storeMeta(ALIVE_AT, systemTime.nowMs());
+    this.aliveTimer = systemTime.every(ALIVE_WRITE_INTERVAL_MS, () => void this.storeMeta(ALIVE_AT, systemTime.nowMs()));
     this.timers.push(setInterval(() => void this.expireHints(), HINT_EXPIRY_INTERVAL_MS));
     this.timers.push(setInterval(() => void this.purgeOldTombstones(), TOMBSTONE_PURGE_INTERVAL_MS));
     for (const t of this.timers) t.unref();
@@ -456,17 +521,30 @@ export class KvNode {
     if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
   }
 
+  /** Stores one of the log's named numbers; a failure only costs the number (told to the log). */
+  private async storeMeta(name: string, value: number): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.db.execTransaction(setMeta(name, value));
+    } catch (err) {
+      this.log(`could not store ${name}: ${(err as Error).message}`, 'warn');
+    }
+  }
+
   /** Clean shutdown: stop serving, finish queued commits, close the database. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    this.aliveTimer?.cancel();
     await this.metricsServer.close();
     this.metrics.close();
     await this.server.close();
     for (const conn of this.connections.values()) conn.close();
     await this.store.drain();
     await this.hints.flush();
+    // Alive until now: a quick restart is then not taken for a long outage.
+    await this.db.execTransaction(setMeta(ALIVE_AT, systemTime.nowMs())).catch(() => undefined);
     await this.db.close();
     this.log(`node ${this.id} stopped`);
   }

@@ -65,8 +65,9 @@ export function emptyStats(): ExchangeStats {
   };
 }
 
+/** Adds `from`'s numbers to `into`'s (which may hold other numbers too). */
 export function addStats(into: ExchangeStats, from: ExchangeStats): void {
-  for (const k of Object.keys(into) as (keyof ExchangeStats)[]) into[k] += from[k];
+  for (const k of Object.keys(from) as (keyof ExchangeStats)[]) into[k] += from[k];
 }
 
 /** Approximate bytes of a digest on the wire: key, timestamp, flag, value hash and field headers. */

@@ -7,6 +7,14 @@ import { Sqlite } from './sqlite';
 
 /** The `meta` row holding the largest key plus value ever written, in characters. */
 export const LARGEST_RECORD = 'largest_record_chars';
+/**
+ * The `meta` row holding when the node was last known alive (wall-clock ms,
+ * stored every ALIVE_WRITE_INTERVAL_MS): at start, how long it was down
+ * tells whether hints covered the outage (see repair/repairer.ts, catching up).
+ */
+export const ALIVE_AT = 'alive_at_ms';
+/** The `meta` row holding when this node last completed a full repair of all its ranges (wall-clock ms). */
+export const LAST_FULL_REPAIR = 'last_full_repair_ms';
 /** The `meta` row holding the settle pointer (see marks.ts). */
 export const SETTLED_SEQ = 'settled_seq';
 

@@ -27,7 +27,7 @@ import { Compactor } from './compaction';
 import { GarbageRows } from './garbage';
 import { appendRows, Batch, CommitQueue } from './group-commit';
 import { Marks } from './marks';
-import { Memtable, Stored, VersionBytes } from './memtable';
+import { Memtable, Stored, VersionBytes, VersionObserver } from './memtable';
 import { LARGEST_RECORD, largestRecordChars, SETTLED_SEQ, setMeta } from './meta';
 import { replayLog } from './replay';
 import { createLogTables } from './schema';
@@ -38,10 +38,12 @@ import { KeyedVersion, supersedes, Version } from './version';
 export interface ReplicaStoreOptions extends WarningOptions {
   /** SETTLED_SEQ_WRITE_INTERVAL_MS; tests set 0 to store the pointer at every commit. */
   readonly settledWriteIntervalMs?: number;
+  /** Told every change of a key's newest version, replay included (the repair trees). */
+  readonly versionObserver?: VersionObserver;
 }
 
 export class ReplicaStore {
-  private readonly committed = new Memtable();
+  private readonly committed: Memtable;
   /** Seqs of log rows that hold superseded versions. */
   private readonly garbage = new GarbageRows();
   private nextSeq = 1;
@@ -78,7 +80,9 @@ export class ReplicaStore {
     private readonly db: Sqlite,
     private readonly marks: Marks,
     warnings: WarningOptions,
+    observer: VersionObserver | undefined,
   ) {
+    this.committed = new Memtable(undefined, observer);
     this.compactor = new Compactor(
       db,
       this.committed,
@@ -96,7 +100,12 @@ export class ReplicaStore {
 
   static async open(db: Sqlite, options: ReplicaStoreOptions = {}): Promise<ReplicaStore> {
     await createLogTables(db);
-    const store = new ReplicaStore(db, await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS), options);
+    const store = new ReplicaStore(
+      db,
+      await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS),
+      options,
+      options.versionObserver,
+    );
     store.largestRecord = await largestRecordChars(db);
     store.nextSeq = await replayLog(db, store.committed, store.garbage, store.largestRecord);
     // Never number a row at or below a stored settle pointer, even if the rows
