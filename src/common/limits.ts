@@ -260,3 +260,7 @@ export const REPAIR_ROUNDS_MAX = 5;
 export const CATCH_UP_RETRY_MS = 250;
 /** How often a node stores the time it was last alive (meta row alive_at_ms), to tell at start how long it was down. */
 export const ALIVE_WRITE_INTERVAL_MS = 10_000;
+/** How long `admin repair` waits for one node's full repair before it gives up on it. */
+export const REPAIR_CALL_TIMEOUT_MS = 30 * 60_000;
+/** How often `admin repair` reads the repairing node's counters to show progress. */
+export const REPAIR_PROGRESS_INTERVAL_MS = 250;

@@ -65,9 +65,11 @@ export function emptyStats(): ExchangeStats {
   };
 }
 
-/** Adds `from`'s numbers to `into`'s (which may hold other numbers too). */
+const STAT_NAMES = Object.keys(emptyStats()) as (keyof ExchangeStats)[];
+
+/** Adds `from`'s exchange numbers to `into`'s (either may hold other fields too). */
 export function addStats(into: ExchangeStats, from: ExchangeStats): void {
-  for (const k of Object.keys(from) as (keyof ExchangeStats)[]) into[k] += from[k];
+  for (const k of STAT_NAMES) into[k] += from[k];
 }
 
 /** Approximate bytes of a digest on the wire: key, timestamp, flag, value hash and field headers. */
