@@ -22,6 +22,8 @@ const USAGE = `usage: scripts/chaos.sh [options]
   --think-ms N      pause between one worker's operations (default 2)
   --out FILE        also write the summary as JSON
   --history FILE    write every operation as JSON lines (for a look at a failing run)
+  --no-hints        hints off (hintWindowSeconds 0): only repair on the hash trees converges the replicas,
+                    and every restarted node catches up before it serves reads
   --help`;
 
 /** The command line: the runner's options, less what the CLI supplies itself, plus --out. */
@@ -52,7 +54,7 @@ function parseFaults(raw: string | true | undefined): FaultKind[] {
 export function parseChaosArgs(argv: string[]): Parsed | 'help' {
   const { flags, positional } = parseArgs(
     argv,
-    ['help'],
+    ['help', 'no-hints'],
     ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history'],
   );
   if (flags.has('help')) return 'help';
@@ -73,6 +75,7 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
     thinkMs: intFlag(flags, 'think-ms', 2, 0, 60_000),
     out: typeof out === 'string' ? out : undefined,
     historyFile: typeof history === 'string' ? history : undefined,
+    hintsOff: flags.has('no-hints'),
   };
 }
 
