@@ -210,7 +210,8 @@ service KeyValue {
   /**
    * Internode (repair): this replica's versions of the keys, in order, as
    * readLocal; answered also while this node is catching up (readLocal is
-   * refused then, so that its copy counts towards no read).
+   * refused then, so that its copy counts towards no read). The answer may
+   * stop after some megabytes of values: it is then for the first keys only.
    */
   list<LocalRead> fetchVersions(1: string secret, 2: list<binary> keys)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),

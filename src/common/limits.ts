@@ -240,8 +240,12 @@ export const TREE_HASHES_PER_CALL_MAX = 16_384;
 export const REPAIR_SEGMENTS_PER_CALL_MAX = 1024;
 /** Key digests in one segment listing; the answer stops after the segment that passes it. */
 export const REPAIR_DIGESTS_PER_CALL_MAX = 4000;
-/** Keys fetched from or sent to a peer in one call during a repair. */
-export const REPAIR_KEYS_PER_CALL_MAX = 500;
+/** Keys fetched from or sent to a peer in one call during a repair (and at most REPAIR_CALL_BYTES_MAX of them). */
+export const REPAIR_KEYS_PER_CALL_MAX = 1000;
+/** Bytes of keys and values in one repair call, either way: a call sends less, an answer stops early and the rest is asked again. */
+export const REPAIR_CALL_BYTES_MAX = 4 * 1024 * 1024;
+/** Such calls in flight to one peer at once during a repair. */
+export const REPAIR_CALLS_IN_FLIGHT_MAX = 4;
 /**
  * How long an exchange waits before checking again the segments that
  * differed: a write still on its way to both replicas makes their leaves

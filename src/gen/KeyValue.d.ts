@@ -170,14 +170,16 @@ declare class Client {
     /**
      * Internode (repair): this replica's versions of the keys, in order, as
      * readLocal; answered also while this node is catching up (readLocal is
-     * refused then, so that its copy counts towards no read).
+     * refused then, so that its copy counts towards no read). The answer may
+     * stop after some megabytes of values: it is then for the first keys only.
      */
     fetchVersions(secret: string, keys: Buffer[]): Promise<LocalRead[]>;
 
     /**
      * Internode (repair): this replica's versions of the keys, in order, as
      * readLocal; answered also while this node is catching up (readLocal is
-     * refused then, so that its copy counts towards no read).
+     * refused then, so that its copy counts towards no read). The answer may
+     * stop after some megabytes of values: it is then for the first keys only.
      */
     fetchVersions(secret: string, keys: Buffer[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: LocalRead[])=>void): void;
 

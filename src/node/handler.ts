@@ -12,7 +12,7 @@ import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KvError } from '../common/errors';
-import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
+import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX, REPAIR_CALL_BYTES_MAX } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
@@ -208,10 +208,14 @@ export class Handler {
     });
   }
 
+  /** Like readLocal, answered while catching up too; stops after REPAIR_CALL_BYTES_MAX of values (the caller asks again for the rest). */
   async fetchVersions(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
     return wire(() => {
       this.checkSecret(secret);
-      return this.localReads(keys);
+      const rows = this.localReads(keys);
+      let bytes = 0;
+      const cut = rows.findIndex((r) => (bytes += r.value.length) > REPAIR_CALL_BYTES_MAX);
+      return cut > 0 ? rows.slice(0, cut) : rows;
     });
   }
 

@@ -107,9 +107,13 @@ export class HashTree {
     const key2 = secondKeyHash(key);
     let a = 0;
     let b = 0;
-    for (const e of [before, after]) {
-      if (e === undefined) continue;
-      entryWords(keyHash, key2, e.ts, e.deleted, this.scratch);
+    if (before !== undefined) {
+      entryWords(keyHash, key2, before.ts, before.deleted, this.scratch);
+      a = this.scratch[0]!;
+      b = this.scratch[1]!;
+    }
+    if (after !== undefined) {
+      entryWords(keyHash, key2, after.ts, after.deleted, this.scratch);
       a ^= this.scratch[0]!;
       b ^= this.scratch[1]!;
     }

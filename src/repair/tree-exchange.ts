@@ -12,10 +12,16 @@
  * one process.
  */
 import { KvError } from '../common/errors';
-import { REPAIR_KEYS_PER_CALL_MAX, REPAIR_SEGMENTS_PER_CALL_MAX, TREE_HASHES_PER_CALL_MAX } from '../common/limits';
+import {
+  REPAIR_CALL_BYTES_MAX,
+  REPAIR_CALLS_IN_FLIGHT_MAX,
+  REPAIR_KEYS_PER_CALL_MAX,
+  REPAIR_SEGMENTS_PER_CALL_MAX,
+  TREE_HASHES_PER_CALL_MAX,
+} from '../common/limits';
 import { KeyedVersion, Version } from '../storage/version';
 import { diffRange, KeyDigest } from './compare';
-import { BRANCH, BRANCHES, HASH_BYTES, HashTree, LEAF, leavesOf, Level, ROOT } from './hash-tree';
+import { BRANCH, BRANCHES, HASH_BYTES, HashTree, LEAF, LEAVES_PER_BRANCH, leavesOf, Level, ROOT } from './hash-tree';
 
 /** This node's side: its tree of a range and its keys. */
 export interface TreeLocal {
@@ -105,14 +111,19 @@ export class TreeExchange {
     return out;
   }
 
-  /** The segments whose leaves differ, walking down from the root; at most about `max` of them. */
+  /**
+   * The segments whose leaves differ, walking down from the root; at most
+   * about `max` of them. The leaves of as many differing branches as `max`
+   * could need are asked for in one call (all of them, in calls of
+   * TREE_HASHES_PER_CALL_MAX, for a full repair).
+   */
   async differingSegments(max: number): Promise<number[]> {
     if ((await this.differ(ROOT, [0])).length === 0) return [];
     const branches = await this.differ(BRANCH, [...Array(BRANCHES).keys()]);
+    const perCall = Math.max(1, Math.min(Math.ceil(max / LEAVES_PER_BRANCH), TREE_HASHES_PER_CALL_MAX / LEAVES_PER_BRANCH));
     const out: number[] = [];
-    for (const b of branches) {
-      if (out.length >= max) break;
-      out.push(...(await this.differ(LEAF, leavesOf(b))));
+    for (let i = 0; i < branches.length && out.length < max; i += perCall) {
+      out.push(...(await this.differ(LEAF, branches.slice(i, i + perCall).flatMap(leavesOf))));
     }
     return out.slice(0, max);
   }
@@ -149,31 +160,70 @@ export class TreeExchange {
     await this.fetch(diff.fetch);
   }
 
-  private async send(keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += REPAIR_KEYS_PER_CALL_MAX) {
+  /** Our versions of `keys` to the peer, REPAIR_KEYS_PER_CALL_MAX a call, REPAIR_CALLS_IN_FLIGHT_MAX calls at once. */
+  private send(keys: readonly string[]): Promise<void> {
+    return inChunks(keys, async (part) => {
       const items: KeyedVersion[] = [];
-      for (const key of keys.slice(i, i + REPAIR_KEYS_PER_CALL_MAX)) {
+      for (const key of part) {
         const version = this.local.get(key);
         if (version !== undefined) items.push({ key, version });
       }
-      if (items.length === 0) continue;
-      await this.peer.apply(items);
-      this.stats.roundTrips++;
-      this.stats.keysSent += items.length;
-      this.stats.bytesSent += bytesOf(items);
-    }
+      for (const slice of byBytes(items, REPAIR_CALL_BYTES_MAX)) {
+        await this.peer.apply(slice);
+        this.stats.roundTrips++;
+        this.stats.keysSent += slice.length;
+        this.stats.bytesSent += bytesOf(slice);
+      }
+    });
   }
 
-  private async fetch(keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += REPAIR_KEYS_PER_CALL_MAX) {
-      const items = await this.peer.fetch(keys.slice(i, i + REPAIR_KEYS_PER_CALL_MAX));
+  /** The peer's versions of `keys`, fetched and applied here, in chunks as `send`. */
+  private fetch(keys: readonly string[]): Promise<void> {
+    return inChunks(keys, async (part) => {
+      const items = await this.peer.fetch(part);
       this.stats.roundTrips++;
-      if (items.length === 0) continue;
+      if (items.length === 0) return;
       await this.local.applyLocal(items);
       this.stats.keysFetched += items.length;
       this.stats.bytesFetched += bytesOf(items);
-    }
+    });
   }
+}
+
+/**
+ * Runs `work` on chunks of REPAIR_KEYS_PER_CALL_MAX keys, at most
+ * REPAIR_CALLS_IN_FLIGHT_MAX at once: one call at a time would wait for the
+ * receiver's commit each time, and several in flight share its group commits.
+ */
+async function inChunks(keys: readonly string[], work: (part: string[]) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < keys.length) {
+      const part = keys.slice(next, next + REPAIR_KEYS_PER_CALL_MAX);
+      next += part.length;
+      await work(part);
+    }
+  };
+  await Promise.all(Array.from({ length: REPAIR_CALLS_IN_FLIGHT_MAX }, worker));
+}
+
+/** `items` cut into runs of at most `max` bytes of keys and values (a larger item alone). */
+export function byBytes(items: readonly KeyedVersion[], max: number): KeyedVersion[][] {
+  const out: KeyedVersion[][] = [];
+  let run: KeyedVersion[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    const n = it.key.length + it.version.value.length;
+    if (run.length > 0 && bytes + n > max) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(it);
+    bytes += n;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
 }
 
 function bytesOf(items: readonly KeyedVersion[]): number {

@@ -206,23 +206,29 @@ export class RemoteReplica implements Replica, SyncPeer, RepairPeer {
     return { digests: reply.digests.map(fromDigest), covered: reply.covered };
   }
 
-  /** Repair: the peer's versions of these keys, in one call (not batched with reads: a repair asks for hundreds). */
+  /** Repair: the peer's versions of these keys (not batched with reads: a repair asks for hundreds); again for the rest when an answer stops short. */
   async fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
-    const rows = await this.connection
-      .call(
-        (c) =>
-          c.fetchVersions(
-            this.secret,
-            keys.map((k) => fromByteString(k)),
-          ),
-        this.timeoutMs,
-      )
-      .catch(rethrow);
     const out: KeyedVersion[] = [];
-    rows.forEach((row, i) => {
-      const version = fromLocalRead(row);
-      if (version !== undefined && i < keys.length) out.push({ key: keys[i]!, version });
-    });
+    for (let done = 0; done < keys.length; ) {
+      const ask = keys.slice(done);
+      const rows = await this.connection
+        .call(
+          (c) =>
+            c.fetchVersions(
+              this.secret,
+              ask.map((k) => fromByteString(k)),
+            ),
+          this.timeoutMs,
+        )
+        .catch(rethrow);
+      if (rows.length === 0 || rows.length > ask.length)
+        throw new KvError('Internal', `node ${this.id} answered ${rows.length} versions for ${ask.length} keys`);
+      rows.forEach((row, i) => {
+        const version = fromLocalRead(row);
+        if (version !== undefined) out.push({ key: ask[i]!, version });
+      });
+      done += rows.length;
+    }
     return out;
   }
 

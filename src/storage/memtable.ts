@@ -141,7 +141,7 @@ export class Memtable implements ArenaOwner {
   set(key: string, v: Version, seq: number): void {
     assert(seq > 0, 'log seqs start at 1');
     let i = this.find(key);
-    const before = i < 0 ? undefined : { ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
+    const before = i < 0 || this.observer === undefined ? undefined : { ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
     if (i < 0) {
       i = this.free.pop() ?? this.grow();
       this.hashes[i] = hashKey(key);

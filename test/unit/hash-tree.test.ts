@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { digestOf } from '../../src/repair/compare';
 import { BRANCHES, HashTree, LEAF, LEAVES, leavesOf, ROOT, segmentHashRange, segmentOf } from '../../src/repair/hash-tree';
-import { TreeExchange, TreeLocal, TreePeer } from '../../src/repair/tree-exchange';
+import { byBytes, TreeExchange, TreeLocal, TreePeer } from '../../src/repair/tree-exchange';
 import { hashKey } from '../../src/partitioner/hash';
 import { compareVersions, KeyedVersion, supersedes, Version } from '../../src/storage/version';
 import { byteString } from './arbitraries';
@@ -166,4 +166,21 @@ test('an in-sync exchange is one round trip of one hash', async (t) => {
   t.deepEqual(await x.differingSegments(LEAVES), []);
   t.is(x.stats.roundTrips, 1);
   t.is(x.stats.compareBytes, 12);
+});
+
+test('repair calls are cut by bytes, a larger item alone, nothing lost or reordered', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.nat(50), { maxLength: 40 }), fc.integer({ min: 1, max: 60 }), (sizes, max) => {
+      const items = sizes.map((n, i) => ({ key: `k${i}`, version: { ts: i, deleted: false, value: 'x'.repeat(n) } }));
+      const runs = byBytes(items, max);
+      const bytes = (r: typeof items): number => r.reduce((s, it) => s + it.key.length + it.version.value.length, 0);
+      return (
+        runs.flat().every((it, i) => it === items[i]) &&
+        runs.flat().length === items.length &&
+        runs.every((r) => r.length === 1 || bytes(r) <= max)
+      );
+    }),
+    fcParams(200),
+  );
+  t.pass();
 });
