@@ -237,9 +237,14 @@ export const TREE_BYTES_PER_RANGE_MAX = (2 ** TREE_LEAF_BITS + 2 ** TREE_BRANCH_
 /** Tree hashes (leaves or branches) asked for in one call: 128 KiB of answer. */
 export const TREE_HASHES_PER_CALL_MAX = 16_384;
 /** Segments whose keys one call lists. */
-export const REPAIR_SEGMENTS_PER_CALL_MAX = 1024;
-/** Key digests in one segment listing; the answer stops after the segment that passes it. */
-export const REPAIR_DIGESTS_PER_CALL_MAX = 4000;
+export const REPAIR_SEGMENTS_PER_CALL_MAX = 4096;
+/**
+ * Key digests in one segment listing; the answer stops after the segment
+ * that passes it, or that passes REPAIR_CALL_BYTES_MAX of keys. Fewer,
+ * larger listings: a repair of 100,000 missing keys lists some 50,000
+ * segments, and each listing is a round trip.
+ */
+export const REPAIR_DIGESTS_PER_CALL_MAX = 16_000;
 /** Keys fetched from or sent to a peer in one call during a repair (and at most REPAIR_CALL_BYTES_MAX of them). */
 export const REPAIR_KEYS_PER_CALL_MAX = 1000;
 /** Bytes of keys and values in one repair call, either way: a call sends less, an answer stops early and the rest is asked again. */

@@ -20,6 +20,7 @@
 import { KvError } from '../common/errors';
 import {
   CATCH_UP_RETRY_MS,
+  REPAIR_CALL_BYTES_MAX,
   REPAIR_DIGESTS_PER_CALL_MAX,
   REPAIR_RECHECK_PAUSE_MS,
   REPAIR_ROUNDS_MAX,
@@ -127,7 +128,7 @@ export class Repairer {
 
   private readonly local: TreeLocal = {
     tree: (range) => this.trees.tree(range),
-    segmentDigests: (range, segments) => this.digests(range, segments, Number.POSITIVE_INFINITY).digests,
+    segmentDigests: (range, segments) => this.digests(range, segments, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).digests,
     get: (key) => this.store.get(key),
     applyLocal: (items) => this.applyLocal(items),
   };
@@ -276,19 +277,22 @@ export class Repairer {
     return allCatchingUp;
   }
 
-  /** Digests of our keys of `range` in `segments`, stopping after the segment that reaches `max`. */
-  private digests(range: number, segments: readonly number[], max: number): { digests: KeyDigest[]; covered: number } {
+  /** Digests of our keys of `range` in `segments`, stopping after the segment that reaches `max` digests or `bytesMax` of keys. */
+  private digests(range: number, segments: readonly number[], max: number, bytesMax: number): { digests: KeyDigest[]; covered: number } {
     const out: KeyDigest[] = [];
     let covered = 0;
+    let keyBytes = 0;
     for (const segment of segments) {
-      if (out.length >= max) break;
+      if (out.length >= max || keyBytes >= bytesMax) break;
       let { from } = segmentHashRange(segment);
       const { to } = segmentHashRange(segment);
       while (from < to) {
         const page = this.store.keysInHashRange(from, to, SEGMENT_PAGE_KEYS);
         for (const key of page.keys) {
           const v = this.store.get(key);
-          if (v !== undefined && this.trees.rangeOf(key) === range) out.push(digestOf(key, v));
+          if (v === undefined || this.trees.rangeOf(key) !== range) continue;
+          out.push(digestOf(key, v));
+          keyBytes += key.length;
         }
         from = page.end;
       }
@@ -328,6 +332,6 @@ export class Repairer {
     }
     if (!segments.every((s) => Number.isInteger(s) && s >= 0 && s < LEAVES))
       throw new KvError('InvalidRequest', `segments are 0 to ${LEAVES - 1}`);
-    return this.digests(range, segments, REPAIR_DIGESTS_PER_CALL_MAX);
+    return this.digests(range, segments, REPAIR_DIGESTS_PER_CALL_MAX, REPAIR_CALL_BYTES_MAX);
   }
 }

@@ -137,18 +137,26 @@ export class TreeExchange {
   async repairSegments(segments: readonly number[]): Promise<void> {
     this.stats.segmentsDiffered += segments.length;
     let rest = segments.slice();
-    while (rest.length > 0) {
-      const ask = rest.slice(0, REPAIR_SEGMENTS_PER_CALL_MAX);
-      const { digests, covered } = await this.peer.segmentKeys(this.range, ask);
-      this.stats.roundTrips++;
-      if (!(Number.isInteger(covered) && covered >= 1 && covered <= ask.length)) {
-        throw new KvError('Internal', `a peer listed ${covered} of ${ask.length} segments`);
-      }
-      this.stats.compareBytes += ask.length * 4 + digests.reduce((n, d) => n + d.key.length + DIGEST_OVERHEAD_BYTES, 0);
-      const done = ask.slice(0, covered);
+    let listing = rest.length > 0 ? this.list(rest) : undefined;
+    while (listing !== undefined) {
+      const { done, digests } = await listing;
+      rest = rest.slice(done.length);
+      // The next listing travels while this one's versions are sent and fetched.
+      listing = rest.length > 0 ? this.list(rest) : undefined;
       await this.settle(done, digests);
-      rest = rest.slice(covered);
     }
+  }
+
+  /** The peer's digests of the first of `segments` (as many as one answer holds), and which segments they cover. */
+  private async list(segments: readonly number[]): Promise<{ done: number[]; digests: KeyDigest[] }> {
+    const ask = segments.slice(0, REPAIR_SEGMENTS_PER_CALL_MAX);
+    const { digests, covered } = await this.peer.segmentKeys(this.range, ask);
+    this.stats.roundTrips++;
+    if (!(Number.isInteger(covered) && covered >= 1 && covered <= ask.length)) {
+      throw new KvError('Internal', `a peer listed ${covered} of ${ask.length} segments`);
+    }
+    this.stats.compareBytes += ask.length * 4 + digests.reduce((n, d) => n + d.key.length + DIGEST_OVERHEAD_BYTES, 0);
+    return { done: ask.slice(0, covered), digests };
   }
 
   /** One listed batch of segments: what differs, sent and fetched. */
