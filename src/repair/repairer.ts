@@ -128,7 +128,7 @@ export class Repairer {
 
   private readonly local: TreeLocal = {
     tree: (range) => this.trees.tree(range),
-    segmentDigests: (range, segments) => this.digests(range, segments, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).digests,
+    segmentKeys: (range, segments) => this.keysOf(range, segments, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).keys,
     get: (key) => this.store.get(key),
     applyLocal: (items) => this.applyLocal(items),
   };
@@ -277,28 +277,27 @@ export class Repairer {
     return allCatchingUp;
   }
 
-  /** Digests of our keys of `range` in `segments`, stopping after the segment that reaches `max` digests or `bytesMax` of keys. */
-  private digests(range: number, segments: readonly number[], max: number, bytesMax: number): { digests: KeyDigest[]; covered: number } {
-    const out: KeyDigest[] = [];
+  /** Our keys of `range` in `segments`, stopping after the segment that reaches `max` keys or `bytesMax` of them. */
+  private keysOf(range: number, segments: readonly number[], max: number, bytesMax: number): { keys: string[]; covered: number } {
+    const keys: string[] = [];
     let covered = 0;
     let keyBytes = 0;
     for (const segment of segments) {
-      if (out.length >= max || keyBytes >= bytesMax) break;
+      if (keys.length >= max || keyBytes >= bytesMax) break;
       let { from } = segmentHashRange(segment);
       const { to } = segmentHashRange(segment);
       while (from < to) {
         const page = this.store.keysInHashRange(from, to, SEGMENT_PAGE_KEYS);
         for (const key of page.keys) {
-          const v = this.store.get(key);
-          if (v === undefined || this.trees.rangeOf(key) !== range) continue;
-          out.push(digestOf(key, v));
+          if (this.trees.rangeOf(key) !== range) continue;
+          keys.push(key);
           keyBytes += key.length;
         }
         from = page.end;
       }
       covered++;
     }
-    return { digests: out, covered };
+    return { keys, covered };
   }
 
   /** Checks that a peer's repair call names a range both replicate; returns its tree. */
@@ -332,6 +331,12 @@ export class Repairer {
     }
     if (!segments.every((s) => Number.isInteger(s) && s >= 0 && s < LEAVES))
       throw new KvError('InvalidRequest', `segments are 0 to ${LEAVES - 1}`);
-    return this.digests(range, segments, REPAIR_DIGESTS_PER_CALL_MAX, REPAIR_CALL_BYTES_MAX);
+    const { keys, covered } = this.keysOf(range, segments, REPAIR_DIGESTS_PER_CALL_MAX, REPAIR_CALL_BYTES_MAX);
+    const digests: KeyDigest[] = [];
+    for (const key of keys) {
+      const v = this.store.get(key);
+      if (v !== undefined) digests.push(digestOf(key, v));
+    }
+    return { digests, covered };
   }
 }

@@ -26,8 +26,8 @@ import { BRANCH, BRANCHES, HASH_BYTES, HashTree, LEAF, LEAVES_PER_BRANCH, leaves
 /** This node's side: its tree of a range and its keys. */
 export interface TreeLocal {
   tree(range: number): HashTree | undefined;
-  /** Digests of our keys of `range` in these segments. */
-  segmentDigests(range: number, segments: readonly number[]): KeyDigest[];
+  /** Our keys of `range` in these segments. */
+  segmentKeys(range: number, segments: readonly number[]): string[];
   get(key: string): Version | undefined;
   /** Applies versions fetched from a peer (observing their timestamps). */
   applyLocal(items: KeyedVersion[]): Promise<void>;
@@ -161,7 +161,7 @@ export class TreeExchange {
 
   /** One listed batch of segments: what differs, sent and fetched. */
   private async settle(segments: readonly number[], theirs: readonly KeyDigest[]): Promise<void> {
-    const ours = this.local.segmentDigests(this.range, segments).map((d) => d.key);
+    const ours = this.local.segmentKeys(this.range, segments);
     const diff = diffRange(ours, (k) => this.local.get(k), theirs);
     this.stats.keysDiffered += new Set([...diff.send, ...diff.fetch]).size;
     await this.send(diff.send);

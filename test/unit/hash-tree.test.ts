@@ -35,9 +35,9 @@ class Replica implements TreeLocal {
   tree(): HashTree {
     return this.t;
   }
-  segmentDigests(_range: number, segments: readonly number[]) {
+  segmentKeys(_range: number, segments: readonly number[]): string[] {
     const wanted = new Set(segments);
-    return [...this.map].filter(([k]) => wanted.has(segmentOf(hashKey(k)))).map(([k, v]) => digestOf(k, v));
+    return [...this.map.keys()].filter((k) => wanted.has(segmentOf(hashKey(k))));
   }
   get(key: string): Version | undefined {
     return this.map.get(key);
@@ -49,7 +49,10 @@ class Replica implements TreeLocal {
     return {
       treeHashes: async (_r, level, indices) => this.t.hashes(level, indices),
       // One segment a call, to exercise the caller's paging.
-      segmentKeys: async (r, segments) => ({ digests: this.segmentDigests(r, segments.slice(0, 1)), covered: 1 }),
+      segmentKeys: async (r, segments) => ({
+        digests: this.segmentKeys(r, segments.slice(0, 1)).map((k) => digestOf(k, this.map.get(k)!)),
+        covered: 1,
+      }),
       fetch: async (keys) => keys.flatMap((key) => (this.map.has(key) ? [{ key, version: this.map.get(key)! }] : [])),
       apply: (items) => this.applyLocal([...items]),
     };
