@@ -98,20 +98,10 @@ export class Repairer {
   };
 
   private readonly trees: RangeTrees;
-  private readonly store: RepairSource;
-  private readonly peers: ReadonlyMap<number, RepairPeer>;
-  private readonly isUp: (id: number) => boolean;
-  private readonly applyLocal: (items: KeyedVersion[]) => Promise<void>;
   private readonly time: Time;
-  private readonly deps: RepairerDeps;
 
-  constructor(deps: RepairerDeps) {
-    this.deps = deps;
+  constructor(private readonly deps: RepairerDeps) {
     this.trees = deps.trees;
-    this.store = deps.store;
-    this.peers = deps.peers;
-    this.isUp = deps.isUp;
-    this.applyLocal = deps.applyLocal;
     this.time = deps.time;
     const trees = deps.trees;
     this.catching = deps.catchingUp;
@@ -129,8 +119,8 @@ export class Repairer {
   private readonly local: TreeLocal = {
     tree: (range) => this.trees.tree(range),
     segmentKeys: (range, segments) => this.keysOf(range, segments, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).keys,
-    get: (key) => this.store.get(key),
-    applyLocal: (items) => this.applyLocal(items),
+    get: (key) => this.deps.store.get(key),
+    applyLocal: (items) => this.deps.applyLocal(items),
   };
 
   private pause(ms: number): Promise<void> {
@@ -143,7 +133,7 @@ export class Repairer {
    * segment still differed after the re-check.
    */
   private async pass(peerId: number, range: number, max: number, into: ExchangeStats): Promise<boolean> {
-    const x = new TreeExchange(this.local, this.peers.get(peerId)!, range);
+    const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
       if (segments.length > 0) {
@@ -161,7 +151,7 @@ export class Repairer {
   /** One background step with the next live peer; errors are counted, the next step tries again. */
   async step(): Promise<void> {
     if (this.stepping || this.full !== null) return;
-    const live = [...this.peers.keys()].filter((id) => this.isUp(id));
+    const live = [...this.deps.peers.keys()].filter((id) => this.deps.isUp(id));
     if (live.length === 0) return;
     const peerId = live[this.turn++ % live.length]!;
     this.stepping = true;
@@ -203,7 +193,7 @@ export class Repairer {
     let compared = 0;
     let agreed = true;
     for (const { range, peer } of pairs) {
-      if (!this.isUp(peer)) {
+      if (!this.deps.isUp(peer)) {
         this.counters.fullPairsDone++;
         continue;
       }
@@ -262,7 +252,7 @@ export class Repairer {
     const others = this.trees.replicasOf(range).filter((id) => id !== this.trees.selfId);
     let allCatchingUp = true;
     for (const peer of others) {
-      if (!this.isUp(peer)) {
+      if (!this.deps.isUp(peer)) {
         allCatchingUp = false;
         continue;
       }
@@ -272,7 +262,7 @@ export class Repairer {
         allCatchingUp = false;
         continue;
       }
-      if (!this.peers.get(peer)!.catchingUp) return true;
+      if (!this.deps.peers.get(peer)!.catchingUp) return true;
     }
     return allCatchingUp;
   }
@@ -287,7 +277,7 @@ export class Repairer {
       let { from } = segmentHashRange(segment);
       const { to } = segmentHashRange(segment);
       while (from < to) {
-        const page = this.store.keysInHashRange(from, to, SEGMENT_PAGE_KEYS);
+        const page = this.deps.store.keysInHashRange(from, to, SEGMENT_PAGE_KEYS);
         for (const key of page.keys) {
           if (this.trees.rangeOf(key) !== range) continue;
           keys.push(key);
@@ -334,7 +324,7 @@ export class Repairer {
     const { keys, covered } = this.keysOf(range, segments, REPAIR_DIGESTS_PER_CALL_MAX, REPAIR_CALL_BYTES_MAX);
     const digests: KeyDigest[] = [];
     for (const key of keys) {
-      const v = this.store.get(key);
+      const v = this.deps.store.get(key);
       if (v !== undefined) digests.push(digestOf(key, v));
     }
     return { digests, covered };
