@@ -95,6 +95,40 @@ struct SyncReply {
   3: i64 coveredTo
 }
 
+/** Repair: hashes of one level of a node's hash tree of a range (repair/hash-tree.ts). */
+struct TreeHashes {
+  /** 8 bytes per index asked: two unsigned 32-bit words, little-endian. */
+  1: binary hashes,
+  /** True while the callee is catching up: its copy is not yet repaired, and says nothing of what the range should hold. */
+  2: optional bool catchingUp
+}
+
+/** Repair: the callee's digests of its keys of a range in the first `covered` segments asked. */
+struct SegmentKeys {
+  1: list<Digest> digests,
+  2: i32 covered
+}
+
+/** Admin: what a full repair of a node's ranges did. */
+struct RepairSummary {
+  /** (range, peer) pairs compared, and those skipped because the peer was down. */
+  1: i32 rangesCompared,
+  2: i32 rangesSkipped,
+  /** Tree segments that still differed after the re-check, and keys that differed in them. */
+  3: i64 segmentsDiffered,
+  4: i64 keysDiffered,
+  /** Versions sent to peers and fetched from them, and their key and value bytes. */
+  5: i64 keysSent,
+  6: i64 keysFetched,
+  7: i64 bytesSent,
+  8: i64 bytesFetched,
+  9: i64 elapsedMs,
+  /** True when every pair compared ended with equal trees, or differing only by writes in flight. */
+  10: bool agreed,
+  /** Bytes of tree hashes and key digests exchanged. */
+  11: i64 compareBytes
+}
+
 struct HintCount {
   1: i32 target,
   2: i32 count
@@ -226,5 +260,33 @@ service KeyValue {
 
   /** Internode (cas): the proposal was chosen; returns once its value and the commit are durable here. */
   void paxosCommit(1: string secret, 2: binary key, 3: Proposal proposal)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Internode (repair): this node's hashes at `indices` of one level (0 root,
+   * 1 branches, 2 leaves) of its hash tree of the range owned by node
+   * `range`, which both nodes must replicate.
+   */
+  TreeHashes treeHashes(1: string secret, 2: i32 fromNode, 3: i32 range, 4: i32 level, 5: list<i32> indices)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked. */
+  SegmentKeys segmentKeys(1: string secret, 2: i32 fromNode, 3: i32 range, 4: list<i32> segments)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Internode (repair): this replica's versions of the keys, in order, as
+   * readLocal; answered also while this node is catching up (readLocal is
+   * refused then, so that its copy counts towards no read). The answer may
+   * stop after some megabytes of values: it is then for the first keys only.
+   */
+  list<LocalRead> fetchVersions(1: string secret, 2: list<binary> keys)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin: repairs every range this node replicates now, with each of its
+   * other replicas (only those in `peers`, when not empty); returns when done.
+   */
+  RepairSummary repair(1: string secret, 2: list<i32> peers)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
 }

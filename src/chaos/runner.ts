@@ -42,6 +42,8 @@ export interface ChaosOptions {
   readonly abort?: AbortSignal;
   /** Writes every operation, one JSON object a line, here. */
   readonly historyFile?: string;
+  /** Hints off (hintWindowSeconds 0): only repair (background anti-entropy, catching up) converges the replicas. */
+  readonly hintsOff?: boolean;
 }
 
 export interface ChaosReport {
@@ -79,13 +81,14 @@ const VIOLATIONS_SHOWN_PER_KIND = 5;
  */
 const CHAOS_SETTINGS: Partial<Settings> = { antiEntropyIntervalMs: 25 };
 
-async function openCluster(mode: Mode, log: (line: string) => void): Promise<ChaosCluster> {
+async function openCluster(mode: Mode, hintsOff: boolean, log: (line: string) => void): Promise<ChaosCluster> {
+  const settings = hintsOff ? { ...CHAOS_SETTINGS, hintWindowSeconds: 0 } : CHAOS_SETTINGS;
   if (mode === 'netns') {
     const why = await netnsUnavailable();
-    if (why === null) return NetnsCluster.start(CHAOS_SETTINGS);
+    if (why === null) return NetnsCluster.start(settings);
     log(`netns mode is not available (${why}); falling back to the userspace proxy`);
   }
-  return ProxyCluster.start(CHAOS_SETTINGS);
+  return ProxyCluster.start(settings);
 }
 
 function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<void> {
@@ -104,7 +107,7 @@ function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<voi
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const root = new Prng(o.seed);
   const [planPrng, workPrng, nemesisPrng, finalPrng] = [root.fork(), root.fork(), root.fork(), root.fork()];
-  const cluster = await openCluster(o.mode, o.log);
+  const cluster = await openCluster(o.mode, o.hintsOff === true, o.log);
   o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
   const clients = cluster.config.nodes.map((n) => new KvClient([n], { timeoutMs: CLIENT_TIMEOUT_MS }));
   let ok = false;

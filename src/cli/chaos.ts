@@ -24,6 +24,8 @@ const USAGE = `usage: scripts/chaos.sh [options]
                     through cas, readers read them at SERIAL; checked for linearizability)
   --out FILE        also write the summary as JSON
   --history FILE    write every operation as JSON lines (for a look at a failing run)
+  --no-hints        hints off (hintWindowSeconds 0): only repair on the hash trees converges the replicas,
+                    and every restarted node catches up before it serves reads
   --help`;
 
 /** The command line: the runner's options, less what the CLI supplies itself, plus --out. */
@@ -45,7 +47,7 @@ function parseFaults(raw: string | true | undefined): FaultKind[] {
 export function parseChaosArgs(argv: string[]): Parsed | 'help' {
   const { flags, positional } = parseArgs(
     argv,
-    ['help'],
+    ['help', 'no-hints'],
     ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history', 'workload'],
   );
   if (flags.has('help')) return 'help';
@@ -69,6 +71,7 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
     workload,
     out: typeof out === 'string' ? out : undefined,
     historyFile: typeof history === 'string' ? history : undefined,
+    hintsOff: flags.has('no-hints'),
   };
 }
 

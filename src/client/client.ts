@@ -32,6 +32,7 @@
  * alive}, TimedOut {acked, required}, Unauthorized, ConnectionError, Internal.
  */
 import { randomUUID } from 'node:crypto';
+import type { RepairSummary } from '../repair/repairer';
 import { toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
 import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
@@ -386,6 +387,33 @@ export class NodeAdmin {
   async dumpPage(startAfter: Buffer, limit: number): Promise<types.NodeDump> {
     try {
       return await this.connection.call((c) => c.dump(this.secret, startAfter, limit), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /**
+   * A full repair of the node's ranges with its other replicas (only
+   * `peers`, when not empty); resolves when done. It can take long: the
+   * deadline is `timeoutMs`, not the connection's.
+   */
+  async repair(peers: readonly number[], timeoutMs: number): Promise<RepairSummary> {
+    try {
+      const s = await this.connection.call((c) => c.repair(this.secret, [...peers]), timeoutMs);
+      return {
+        rangesCompared: s.rangesCompared,
+        rangesSkipped: s.rangesSkipped,
+        segmentsDiffered: int64ToNumber(s.segmentsDiffered),
+        keysDiffered: int64ToNumber(s.keysDiffered),
+        keysSent: int64ToNumber(s.keysSent),
+        keysFetched: int64ToNumber(s.keysFetched),
+        bytesSent: int64ToNumber(s.bytesSent),
+        bytesFetched: int64ToNumber(s.bytesFetched),
+        compareBytes: int64ToNumber(s.compareBytes),
+        elapsedMs: int64ToNumber(s.elapsedMs),
+        agreed: s.agreed,
+        roundTrips: 0,
+      };
     } catch (err) {
       throw toKvError(err);
     }

@@ -20,8 +20,10 @@ export interface NodeStatus {
   readonly up: boolean;
   /** Why the node is shown as down. */
   readonly error?: string;
-  /** NORMAL for every member of today's fixed ring. */
-  readonly state: 'NORMAL';
+  /** NORMAL, or CATCHING_UP while a node that lost its data or was down past the hint window repairs its ranges before it serves reads. */
+  readonly state: 'NORMAL' | 'CATCHING_UP';
+  /** When the node last completed a full repair of all its ranges (wall-clock ms), or null if never. */
+  readonly lastFullRepairMs: number | null;
   /** The node's token, as text when it is printable UTF-8, else 0x-hex. */
   readonly token: string;
   readonly keys: number;
@@ -65,7 +67,6 @@ async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeSta
   const base = {
     id,
     address: `${n.host}:${n.port}`,
-    state: 'NORMAL' as const,
     token: displayBytes(fromByteString(n.token)),
     metrics: metricsUrlOf(n),
   };
@@ -75,10 +76,33 @@ async function statusOf(config: ClusterConfig, id: number): Promise<Omit<NodeSta
     const counters = countersOf(dump);
     const hints = dump.hints.reduce((sum, h) => sum + h.count, 0);
     const diskFull = counters['store.diskFull'] === 1;
-    return { ...base, up: true, keys: counters['store.keys'] ?? 0, bytes: counters['disk.dataBytes'] ?? 0, diskFull, hints, counters };
+    const state = counters['repair.catchingUp'] === 1 ? ('CATCHING_UP' as const) : ('NORMAL' as const);
+    const lastFullRepairMs = counters['repair.lastFullRepairMs'] ? counters['repair.lastFullRepairMs'] : null;
+    return {
+      ...base,
+      up: true,
+      state,
+      lastFullRepairMs,
+      keys: counters['store.keys'] ?? 0,
+      bytes: counters['disk.dataBytes'] ?? 0,
+      diskFull,
+      hints,
+      counters,
+    };
   } catch (err) {
     const error = isKvError(err) ? err.message : String(err);
-    return { ...base, up: false, error, keys: 0, bytes: 0, diskFull: false, hints: 0, counters: {} };
+    return {
+      ...base,
+      up: false,
+      state: 'NORMAL',
+      lastFullRepairMs: null,
+      error,
+      keys: 0,
+      bytes: 0,
+      diskFull: false,
+      hints: 0,
+      counters: {},
+    };
   } finally {
     admin.close();
   }

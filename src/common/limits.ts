@@ -246,3 +246,55 @@ export const CAS_CLIENT_ATTEMPTS_MAX = 3;
 /** The chaos checker's linearizability search (chaos/linearizability.ts): operations per register, and search steps, before it answers "unknown". */
 export const LINEARIZABILITY_OPS_MAX = 20_000;
 export const LINEARIZABILITY_STEPS_MAX = 2_000_000;
+
+/**
+ * Hash-tree repair (repair/hash-tree.ts). A tree per replicated range has
+ * 2^TREE_LEAF_BITS leaves (segments of the key-hash space) under
+ * TREE_BRANCHES branches, 8 bytes each: 512 KiB of leaves per range, so a
+ * node replicating three ranges holds about 1.5 MiB of trees. With a
+ * million keys in a range a segment holds about 15 of them, which is what
+ * one differing segment costs to list.
+ */
+export const TREE_LEAF_BITS = 16;
+export const TREE_BRANCH_BITS = 8;
+/** The bound on one range's tree, in bytes (leaves, branches and root): what the counters report against. */
+export const TREE_BYTES_PER_RANGE_MAX = (2 ** TREE_LEAF_BITS + 2 ** TREE_BRANCH_BITS + 1) * 8;
+/** Tree hashes (leaves or branches) asked for in one call: 128 KiB of answer. */
+export const TREE_HASHES_PER_CALL_MAX = 16_384;
+/** Segments whose keys one call lists. */
+export const REPAIR_SEGMENTS_PER_CALL_MAX = 4096;
+/**
+ * Key digests in one segment listing; the answer stops after the segment
+ * that passes it, or that passes REPAIR_CALL_BYTES_MAX of keys. Fewer,
+ * larger listings: a repair of 100,000 missing keys lists some 50,000
+ * segments, and each listing is a round trip.
+ */
+export const REPAIR_DIGESTS_PER_CALL_MAX = 16_000;
+/** Keys fetched from or sent to a peer in one call during a repair (and at most REPAIR_CALL_BYTES_MAX of them). */
+export const REPAIR_KEYS_PER_CALL_MAX = 1000;
+/** Bytes of keys and values in one repair call, either way: a call sends less, an answer stops early and the rest is asked again. */
+export const REPAIR_CALL_BYTES_MAX = 4 * 1024 * 1024;
+/** Such calls in flight to one peer at once during a repair. */
+export const REPAIR_CALLS_IN_FLIGHT_MAX = 4;
+/**
+ * How long an exchange waits before checking again the segments that
+ * differed: a write still on its way to both replicas makes their leaves
+ * differ for a moment, and streaming it would be wasted.
+ */
+export const REPAIR_RECHECK_PAUSE_MS = 150;
+/**
+ * Segments one background anti-entropy step repairs at most: it keeps the
+ * background pace (one step per antiEntropyIntervalMs) to a small share of a
+ * node's work. A full repair (admin repair, catching up) has no such cap.
+ */
+export const REPAIR_STEP_SEGMENTS_MAX = 64;
+/** Passes a full repair makes over a range with one peer before it reports that they still disagree. */
+export const REPAIR_ROUNDS_MAX = 5;
+/** How often a catching-up node tries again to repair its ranges when a peer was missing. */
+export const CATCH_UP_RETRY_MS = 250;
+/** How often a node stores the time it was last alive (meta row alive_at_ms), to tell at start how long it was down. */
+export const ALIVE_WRITE_INTERVAL_MS = 10_000;
+/** How long `admin repair` waits for one node's full repair before it gives up on it. */
+export const REPAIR_CALL_TIMEOUT_MS = 30 * 60_000;
+/** How often `admin repair` reads the repairing node's counters to show progress. */
+export const REPAIR_PROGRESS_INTERVAL_MS = 250;

@@ -49,6 +49,8 @@ export interface CoordinatorDeps {
   readonly time?: Time;
   /** Known bugs put back on purpose, for the simulator's own tests only (see common/known-bugs.ts). */
   readonly bugs?: KnownBugs;
+  /** True while this node catches up (repair/repairer.ts): its own copy then counts towards no read. */
+  readonly catchingUp?: () => boolean;
 }
 
 export interface CoordinatorCounters {
@@ -82,11 +84,12 @@ export class Coordinator {
    * after it) instead of three, so each event-loop turn sends two internode
    * batches instead of three, each larger.
    */
-  private placement(key: string, level: LevelName): { up: number[]; down: number[]; need: number } {
+  private placement(key: string, level: LevelName, reading = false): { up: number[]; down: number[]; need: number } {
     let all = this.deps.ring.replicas(key);
     const need = requiredReplicas(level, this.deps.ring.replicationFactor);
     const self = all.indexOf(this.deps.selfId);
     if (self > 0) all = [...all.slice(self), ...all.slice(0, self)];
+    if (reading && this.deps.catchingUp?.()) all = all.filter((id) => id !== this.deps.selfId);
     const up = all.filter((id) => this.deps.isUp(id));
     const down = all.filter((id) => !this.deps.isUp(id));
     if (up.length < need) {
@@ -142,6 +145,7 @@ export class Coordinator {
    */
   readsLocally(key: string, level: LevelName): boolean {
     if (requiredReplicas(level, this.deps.ring.replicationFactor) !== 1 || !this.deps.ring.isReplica(key, this.deps.selfId)) return false;
+    if (this.deps.catchingUp?.()) return false;
     this.counters.reads++;
     return true;
   }
@@ -149,7 +153,7 @@ export class Coordinator {
   /** Reads the newest version of a key at the level (undefined: none anywhere asked). */
   async read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;
-    const { up, need } = this.placement(key, level);
+    const { up, need } = this.placement(key, level, true);
     // ONE on a replica: the answer is here, no need for the machinery below.
     if (need === 1 && up[0] === this.deps.selfId) return this.deps.readLocal(key);
     const deadline = this.time.monotonicMs() + this.deps.timeoutMs;

@@ -20,6 +20,9 @@ import Mutation = ttypes.Mutation
 import LocalRead = ttypes.LocalRead
 import Digest = ttypes.Digest
 import SyncReply = ttypes.SyncReply
+import TreeHashes = ttypes.TreeHashes
+import SegmentKeys = ttypes.SegmentKeys
+import RepairSummary = ttypes.RepairSummary
 import HintCount = ttypes.HintCount
 import NodeDump = ttypes.NodeDump
 import CasResult = ttypes.CasResult
@@ -194,6 +197,58 @@ declare class Client {
      * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
      */
     paxosCommit(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
+
+    /**
+     * Internode (repair): this node's hashes at `indices` of one level (0 root,
+     * 1 branches, 2 leaves) of its hash tree of the range owned by node
+     * `range`, which both nodes must replicate.
+     */
+    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[]): Promise<TreeHashes>;
+
+    /**
+     * Internode (repair): this node's hashes at `indices` of one level (0 root,
+     * 1 branches, 2 leaves) of its hash tree of the range owned by node
+     * `range`, which both nodes must replicate.
+     */
+    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: TreeHashes)=>void): void;
+
+    /**
+     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked.
+     */
+    segmentKeys(secret: string, fromNode: number, range: number, segments: number[]): Promise<SegmentKeys>;
+
+    /**
+     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked.
+     */
+    segmentKeys(secret: string, fromNode: number, range: number, segments: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SegmentKeys)=>void): void;
+
+    /**
+     * Internode (repair): this replica's versions of the keys, in order, as
+     * readLocal; answered also while this node is catching up (readLocal is
+     * refused then, so that its copy counts towards no read). The answer may
+     * stop after some megabytes of values: it is then for the first keys only.
+     */
+    fetchVersions(secret: string, keys: Buffer[]): Promise<LocalRead[]>;
+
+    /**
+     * Internode (repair): this replica's versions of the keys, in order, as
+     * readLocal; answered also while this node is catching up (readLocal is
+     * refused then, so that its copy counts towards no read). The answer may
+     * stop after some megabytes of values: it is then for the first keys only.
+     */
+    fetchVersions(secret: string, keys: Buffer[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: LocalRead[])=>void): void;
+
+    /**
+     * Admin: repairs every range this node replicates now, with each of its
+     * other replicas (only those in `peers`, when not empty); returns when done.
+     */
+    repair(secret: string, peers: number[]): Promise<RepairSummary>;
+
+    /**
+     * Admin: repairs every range this node replicates now, with each of its
+     * other replicas (only those in `peers`, when not empty); returns when done.
+     */
+    repair(secret: string, peers: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: RepairSummary)=>void): void;
   }
 
 declare class Processor {
@@ -215,4 +270,8 @@ declare class Processor {
     process_paxosPrepare(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_paxosPropose(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_paxosCommit(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_treeHashes(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_segmentKeys(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_fetchVersions(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_repair(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

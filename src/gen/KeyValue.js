@@ -717,13 +717,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp333 = input.readListBegin();
-          const _size32 = _rtmp333.size || 0;
-          for (let _i34 = 0; _i34 < _size32; ++_i34) {
-            let elem35 = null;
-            elem35 = new ttypes.Mutation();
-            elem35.read(input);
-            this.mutations.push(elem35);
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = new ttypes.Mutation();
+            elem40.read(input);
+            this.mutations.push(elem40);
           }
           input.readListEnd();
         } else {
@@ -749,10 +749,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter36 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter36)) {
-          iter36 = this.mutations[iter36];
-          iter36.write(output);
+      for (let iter41 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter41)) {
+          iter41 = this.mutations[iter41];
+          iter41.write(output);
         }
       }
       output.writeListEnd();
@@ -873,12 +873,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp338 = input.readListBegin();
-          const _size37 = _rtmp338.size || 0;
-          for (let _i39 = 0; _i39 < _size37; ++_i39) {
-            let elem40 = null;
-            elem40 = input.readBinary();
-            this.keys.push(elem40);
+          const _rtmp343 = input.readListBegin();
+          const _size42 = _rtmp343.size || 0;
+          for (let _i44 = 0; _i44 < _size42; ++_i44) {
+            let elem45 = null;
+            elem45 = input.readBinary();
+            this.keys.push(elem45);
           }
           input.readListEnd();
         } else {
@@ -904,10 +904,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter41 in this.keys) {
-        if (this.keys.hasOwnProperty(iter41)) {
-          iter41 = this.keys[iter41];
-          output.writeBinary(iter41);
+      for (let iter46 in this.keys) {
+        if (this.keys.hasOwnProperty(iter46)) {
+          iter46 = this.keys[iter46];
+          output.writeBinary(iter46);
         }
       }
       output.writeListEnd();
@@ -958,13 +958,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp343 = input.readListBegin();
-          const _size42 = _rtmp343.size || 0;
-          for (let _i44 = 0; _i44 < _size42; ++_i44) {
-            let elem45 = null;
-            elem45 = new ttypes.LocalRead();
-            elem45.read(input);
-            this.success.push(elem45);
+          const _rtmp348 = input.readListBegin();
+          const _size47 = _rtmp348.size || 0;
+          for (let _i49 = 0; _i49 < _size47; ++_i49) {
+            let elem50 = null;
+            elem50 = new ttypes.LocalRead();
+            elem50.read(input);
+            this.success.push(elem50);
           }
           input.readListEnd();
         } else {
@@ -1001,10 +1001,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter46 in this.success) {
-        if (this.success.hasOwnProperty(iter46)) {
-          iter46 = this.success[iter46];
-          iter46.write(output);
+      for (let iter51 in this.success) {
+        if (this.success.hasOwnProperty(iter51)) {
+          iter51 = this.success[iter51];
+          iter51.write(output);
         }
       }
       output.writeListEnd();
@@ -1438,13 +1438,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp348 = input.readListBegin();
-          const _size47 = _rtmp348.size || 0;
-          for (let _i49 = 0; _i49 < _size47; ++_i49) {
-            let elem50 = null;
-            elem50 = new ttypes.Digest();
-            elem50.read(input);
-            this.digests.push(elem50);
+          const _rtmp353 = input.readListBegin();
+          const _size52 = _rtmp353.size || 0;
+          for (let _i54 = 0; _i54 < _size52; ++_i54) {
+            let elem55 = null;
+            elem55 = new ttypes.Digest();
+            elem55.read(input);
+            this.digests.push(elem55);
           }
           input.readListEnd();
         } else {
@@ -1485,10 +1485,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter51 in this.digests) {
-        if (this.digests.hasOwnProperty(iter51)) {
-          iter51 = this.digests[iter51];
-          iter51.write(output);
+      for (let iter56 in this.digests) {
+        if (this.digests.hasOwnProperty(iter56)) {
+          iter56 = this.digests[iter56];
+          iter56.write(output);
         }
       }
       output.writeListEnd();
@@ -2511,6 +2511,810 @@ const KeyValue_paxosCommit_result = class {
   }
 
 };
+const KeyValue_treeHashes_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.fromNode = null;
+    this.range = null;
+    this.level = null;
+    this.indices = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+      if (args.range !== undefined && args.range !== null) {
+        this.range = args.range;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+      if (args.indices !== undefined && args.indices !== null) {
+        this.indices = Thrift.copyList(args.indices, [null]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.range = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.LIST) {
+          this.indices = [];
+          const _rtmp358 = input.readListBegin();
+          const _size57 = _rtmp358.size || 0;
+          for (let _i59 = 0; _i59 < _size57; ++_i59) {
+            let elem60 = null;
+            elem60 = input.readI32();
+            this.indices.push(elem60);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_treeHashes_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 2);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.I32, 3);
+      output.writeI32(this.range);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 4);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.indices !== null && this.indices !== undefined) {
+      output.writeFieldBegin('indices', Thrift.Type.LIST, 5);
+      output.writeListBegin(Thrift.Type.I32, this.indices.length);
+      for (let iter61 in this.indices) {
+        if (this.indices.hasOwnProperty(iter61)) {
+          iter61 = this.indices[iter61];
+          output.writeI32(iter61);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_treeHashes_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.TreeHashes(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.TreeHashes();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_treeHashes_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_segmentKeys_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.fromNode = null;
+    this.range = null;
+    this.segments = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+      if (args.range !== undefined && args.range !== null) {
+        this.range = args.range;
+      }
+      if (args.segments !== undefined && args.segments !== null) {
+        this.segments = Thrift.copyList(args.segments, [null]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.range = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.LIST) {
+          this.segments = [];
+          const _rtmp363 = input.readListBegin();
+          const _size62 = _rtmp363.size || 0;
+          for (let _i64 = 0; _i64 < _size62; ++_i64) {
+            let elem65 = null;
+            elem65 = input.readI32();
+            this.segments.push(elem65);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_segmentKeys_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 2);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    if (this.range !== null && this.range !== undefined) {
+      output.writeFieldBegin('range', Thrift.Type.I32, 3);
+      output.writeI32(this.range);
+      output.writeFieldEnd();
+    }
+    if (this.segments !== null && this.segments !== undefined) {
+      output.writeFieldBegin('segments', Thrift.Type.LIST, 4);
+      output.writeListBegin(Thrift.Type.I32, this.segments.length);
+      for (let iter66 in this.segments) {
+        if (this.segments.hasOwnProperty(iter66)) {
+          iter66 = this.segments[iter66];
+          output.writeI32(iter66);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_segmentKeys_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.SegmentKeys(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.SegmentKeys();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_segmentKeys_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_fetchVersions_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.keys = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.keys !== undefined && args.keys !== null) {
+        this.keys = Thrift.copyList(args.keys, [null]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.keys = [];
+          const _rtmp368 = input.readListBegin();
+          const _size67 = _rtmp368.size || 0;
+          for (let _i69 = 0; _i69 < _size67; ++_i69) {
+            let elem70 = null;
+            elem70 = input.readBinary();
+            this.keys.push(elem70);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_fetchVersions_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.keys !== null && this.keys !== undefined) {
+      output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.STRING, this.keys.length);
+      for (let iter71 in this.keys) {
+        if (this.keys.hasOwnProperty(iter71)) {
+          iter71 = this.keys[iter71];
+          output.writeBinary(iter71);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_fetchVersions_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = Thrift.copyList(args.success, [ttypes.LocalRead]);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.LIST) {
+          this.success = [];
+          const _rtmp373 = input.readListBegin();
+          const _size72 = _rtmp373.size || 0;
+          for (let _i74 = 0; _i74 < _size72; ++_i74) {
+            let elem75 = null;
+            elem75 = new ttypes.LocalRead();
+            elem75.read(input);
+            this.success.push(elem75);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_fetchVersions_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.LIST, 0);
+      output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
+      for (let iter76 in this.success) {
+        if (this.success.hasOwnProperty(iter76)) {
+          iter76 = this.success[iter76];
+          iter76.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_repair_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.peers = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.peers !== undefined && args.peers !== null) {
+        this.peers = Thrift.copyList(args.peers, [null]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.peers = [];
+          const _rtmp378 = input.readListBegin();
+          const _size77 = _rtmp378.size || 0;
+          for (let _i79 = 0; _i79 < _size77; ++_i79) {
+            let elem80 = null;
+            elem80 = input.readI32();
+            this.peers.push(elem80);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_repair_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.peers !== null && this.peers !== undefined) {
+      output.writeFieldBegin('peers', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.I32, this.peers.length);
+      for (let iter81 in this.peers) {
+        if (this.peers.hasOwnProperty(iter81)) {
+          iter81 = this.peers[iter81];
+          output.writeI32(iter81);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_repair_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    this.unavailable = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.RepairSummary(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.RepairSummary();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_repair_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 3);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const KeyValueClient = exports.Client = class KeyValueClient {
   constructor(output, pClass) {
     this.output = output;
@@ -3348,6 +4152,246 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     callback(null);
   }
+
+  treeHashes (secret, fromNode, range, level, indices) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_treeHashes(secret, fromNode, range, level, indices);
+    });
+  }
+
+  send_treeHashes (secret, fromNode, range, level, indices) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      fromNode: fromNode,
+      range: range,
+      level: level,
+      indices: indices
+    };
+    const args = new KeyValue_treeHashes_args(params);
+    try {
+      output.writeMessageBegin('treeHashes', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_treeHashes (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_treeHashes_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('treeHashes failed: unknown result');
+  }
+
+  segmentKeys (secret, fromNode, range, segments) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_segmentKeys(secret, fromNode, range, segments);
+    });
+  }
+
+  send_segmentKeys (secret, fromNode, range, segments) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      fromNode: fromNode,
+      range: range,
+      segments: segments
+    };
+    const args = new KeyValue_segmentKeys_args(params);
+    try {
+      output.writeMessageBegin('segmentKeys', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_segmentKeys (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_segmentKeys_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('segmentKeys failed: unknown result');
+  }
+
+  fetchVersions (secret, keys) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_fetchVersions(secret, keys);
+    });
+  }
+
+  send_fetchVersions (secret, keys) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      keys: keys
+    };
+    const args = new KeyValue_fetchVersions_args(params);
+    try {
+      output.writeMessageBegin('fetchVersions', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_fetchVersions (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_fetchVersions_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('fetchVersions failed: unknown result');
+  }
+
+  repair (secret, peers) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_repair(secret, peers);
+    });
+  }
+
+  send_repair (secret, peers) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      peers: peers
+    };
+    const args = new KeyValue_repair_args(params);
+    try {
+      output.writeMessageBegin('repair', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_repair (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_repair_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('repair failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -3975,6 +5019,183 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("paxosCommit", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_treeHashes (seqid, input, output) {
+    const args = new KeyValue_treeHashes_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.treeHashes.length === 5) {
+      Promise.resolve(this._handler.treeHashes.bind(this._handler)(
+        args.secret,
+        args.fromNode,
+        args.range,
+        args.level,
+        args.indices
+      )).then(result => {
+        const result_obj = new KeyValue_treeHashes_result({success: result});
+        output.writeMessageBegin("treeHashes", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_treeHashes_result(err);
+          output.writeMessageBegin("treeHashes", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("treeHashes", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.treeHashes(args.secret, args.fromNode, args.range, args.level, args.indices, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_treeHashes_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("treeHashes", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("treeHashes", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_segmentKeys (seqid, input, output) {
+    const args = new KeyValue_segmentKeys_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.segmentKeys.length === 4) {
+      Promise.resolve(this._handler.segmentKeys.bind(this._handler)(
+        args.secret,
+        args.fromNode,
+        args.range,
+        args.segments
+      )).then(result => {
+        const result_obj = new KeyValue_segmentKeys_result({success: result});
+        output.writeMessageBegin("segmentKeys", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_segmentKeys_result(err);
+          output.writeMessageBegin("segmentKeys", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("segmentKeys", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.segmentKeys(args.secret, args.fromNode, args.range, args.segments, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_segmentKeys_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("segmentKeys", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("segmentKeys", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_fetchVersions (seqid, input, output) {
+    const args = new KeyValue_fetchVersions_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.fetchVersions.length === 2) {
+      Promise.resolve(this._handler.fetchVersions.bind(this._handler)(
+        args.secret,
+        args.keys
+      )).then(result => {
+        const result_obj = new KeyValue_fetchVersions_result({success: result});
+        output.writeMessageBegin("fetchVersions", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_fetchVersions_result(err);
+          output.writeMessageBegin("fetchVersions", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("fetchVersions", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.fetchVersions(args.secret, args.keys, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_fetchVersions_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("fetchVersions", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("fetchVersions", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_repair (seqid, input, output) {
+    const args = new KeyValue_repair_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.repair.length === 2) {
+      Promise.resolve(this._handler.repair.bind(this._handler)(
+        args.secret,
+        args.peers
+      )).then(result => {
+        const result_obj = new KeyValue_repair_result({success: result});
+        output.writeMessageBegin("repair", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable) {
+          result = new KeyValue_repair_result(err);
+          output.writeMessageBegin("repair", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("repair", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.repair(args.secret, args.peers, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable) {
+          result_obj = new KeyValue_repair_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("repair", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("repair", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

@@ -117,6 +117,45 @@ declare class SyncReply {
       constructor(args?: { newer: Mutation[]; missing: Buffer[]; coveredTo: Int64; });
   }
 
+/**
+ * Repair: hashes of one level of a node's hash tree of a range (repair/hash-tree.ts).
+ */
+declare class TreeHashes {
+    public hashes: Buffer;
+    public catchingUp?: boolean;
+
+      constructor(args?: { hashes: Buffer; catchingUp?: boolean; });
+  }
+
+/**
+ * Repair: the callee's digests of its keys of a range in the first `covered` segments asked.
+ */
+declare class SegmentKeys {
+    public digests: Digest[];
+    public covered: number;
+
+      constructor(args?: { digests: Digest[]; covered: number; });
+  }
+
+/**
+ * Admin: what a full repair of a node's ranges did.
+ */
+declare class RepairSummary {
+    public rangesCompared: number;
+    public rangesSkipped: number;
+    public segmentsDiffered: Int64;
+    public keysDiffered: Int64;
+    public keysSent: Int64;
+    public keysFetched: Int64;
+    public bytesSent: Int64;
+    public bytesFetched: Int64;
+    public elapsedMs: Int64;
+    public agreed: boolean;
+    public compareBytes: Int64;
+
+      constructor(args?: { rangesCompared: number; rangesSkipped: number; segmentsDiffered: Int64; keysDiffered: Int64; keysSent: Int64; keysFetched: Int64; bytesSent: Int64; bytesFetched: Int64; elapsedMs: Int64; agreed: boolean; compareBytes: Int64; });
+  }
+
 declare class HintCount {
     public target: number;
     public count: number;

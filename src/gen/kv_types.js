@@ -795,6 +795,361 @@ const SyncReply = module.exports.SyncReply = class {
   }
 
 };
+const TreeHashes = module.exports.TreeHashes = class {
+  constructor(args) {
+    this.hashes = null;
+    this.catchingUp = null;
+    if (args) {
+      if (args.hashes !== undefined && args.hashes !== null) {
+        this.hashes = args.hashes;
+      }
+      if (args.catchingUp !== undefined && args.catchingUp !== null) {
+        this.catchingUp = args.catchingUp;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.hashes = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.catchingUp = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TreeHashes');
+    if (this.hashes !== null && this.hashes !== undefined) {
+      output.writeFieldBegin('hashes', Thrift.Type.STRING, 1);
+      output.writeBinary(this.hashes);
+      output.writeFieldEnd();
+    }
+    if (this.catchingUp !== null && this.catchingUp !== undefined) {
+      output.writeFieldBegin('catchingUp', Thrift.Type.BOOL, 2);
+      output.writeBool(this.catchingUp);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SegmentKeys = module.exports.SegmentKeys = class {
+  constructor(args) {
+    this.digests = null;
+    this.covered = null;
+    if (args) {
+      if (args.digests !== undefined && args.digests !== null) {
+        this.digests = Thrift.copyList(args.digests, [ttypes.Digest]);
+      }
+      if (args.covered !== undefined && args.covered !== null) {
+        this.covered = args.covered;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.digests = [];
+          const _rtmp311 = input.readListBegin();
+          const _size10 = _rtmp311.size || 0;
+          for (let _i12 = 0; _i12 < _size10; ++_i12) {
+            let elem13 = null;
+            elem13 = new ttypes.Digest();
+            elem13.read(input);
+            this.digests.push(elem13);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.covered = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SegmentKeys');
+    if (this.digests !== null && this.digests !== undefined) {
+      output.writeFieldBegin('digests', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
+      for (let iter14 in this.digests) {
+        if (this.digests.hasOwnProperty(iter14)) {
+          iter14 = this.digests[iter14];
+          iter14.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.covered !== null && this.covered !== undefined) {
+      output.writeFieldBegin('covered', Thrift.Type.I32, 2);
+      output.writeI32(this.covered);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const RepairSummary = module.exports.RepairSummary = class {
+  constructor(args) {
+    this.rangesCompared = null;
+    this.rangesSkipped = null;
+    this.segmentsDiffered = null;
+    this.keysDiffered = null;
+    this.keysSent = null;
+    this.keysFetched = null;
+    this.bytesSent = null;
+    this.bytesFetched = null;
+    this.elapsedMs = null;
+    this.agreed = null;
+    this.compareBytes = null;
+    if (args) {
+      if (args.rangesCompared !== undefined && args.rangesCompared !== null) {
+        this.rangesCompared = args.rangesCompared;
+      }
+      if (args.rangesSkipped !== undefined && args.rangesSkipped !== null) {
+        this.rangesSkipped = args.rangesSkipped;
+      }
+      if (args.segmentsDiffered !== undefined && args.segmentsDiffered !== null) {
+        this.segmentsDiffered = args.segmentsDiffered;
+      }
+      if (args.keysDiffered !== undefined && args.keysDiffered !== null) {
+        this.keysDiffered = args.keysDiffered;
+      }
+      if (args.keysSent !== undefined && args.keysSent !== null) {
+        this.keysSent = args.keysSent;
+      }
+      if (args.keysFetched !== undefined && args.keysFetched !== null) {
+        this.keysFetched = args.keysFetched;
+      }
+      if (args.bytesSent !== undefined && args.bytesSent !== null) {
+        this.bytesSent = args.bytesSent;
+      }
+      if (args.bytesFetched !== undefined && args.bytesFetched !== null) {
+        this.bytesFetched = args.bytesFetched;
+      }
+      if (args.elapsedMs !== undefined && args.elapsedMs !== null) {
+        this.elapsedMs = args.elapsedMs;
+      }
+      if (args.agreed !== undefined && args.agreed !== null) {
+        this.agreed = args.agreed;
+      }
+      if (args.compareBytes !== undefined && args.compareBytes !== null) {
+        this.compareBytes = args.compareBytes;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I32) {
+          this.rangesCompared = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.rangesSkipped = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.segmentsDiffered = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.keysDiffered = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.keysSent = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.keysFetched = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.I64) {
+          this.bytesSent = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.I64) {
+          this.bytesFetched = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 9:
+        if (ftype == Thrift.Type.I64) {
+          this.elapsedMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 10:
+        if (ftype == Thrift.Type.BOOL) {
+          this.agreed = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 11:
+        if (ftype == Thrift.Type.I64) {
+          this.compareBytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RepairSummary');
+    if (this.rangesCompared !== null && this.rangesCompared !== undefined) {
+      output.writeFieldBegin('rangesCompared', Thrift.Type.I32, 1);
+      output.writeI32(this.rangesCompared);
+      output.writeFieldEnd();
+    }
+    if (this.rangesSkipped !== null && this.rangesSkipped !== undefined) {
+      output.writeFieldBegin('rangesSkipped', Thrift.Type.I32, 2);
+      output.writeI32(this.rangesSkipped);
+      output.writeFieldEnd();
+    }
+    if (this.segmentsDiffered !== null && this.segmentsDiffered !== undefined) {
+      output.writeFieldBegin('segmentsDiffered', Thrift.Type.I64, 3);
+      output.writeI64(this.segmentsDiffered);
+      output.writeFieldEnd();
+    }
+    if (this.keysDiffered !== null && this.keysDiffered !== undefined) {
+      output.writeFieldBegin('keysDiffered', Thrift.Type.I64, 4);
+      output.writeI64(this.keysDiffered);
+      output.writeFieldEnd();
+    }
+    if (this.keysSent !== null && this.keysSent !== undefined) {
+      output.writeFieldBegin('keysSent', Thrift.Type.I64, 5);
+      output.writeI64(this.keysSent);
+      output.writeFieldEnd();
+    }
+    if (this.keysFetched !== null && this.keysFetched !== undefined) {
+      output.writeFieldBegin('keysFetched', Thrift.Type.I64, 6);
+      output.writeI64(this.keysFetched);
+      output.writeFieldEnd();
+    }
+    if (this.bytesSent !== null && this.bytesSent !== undefined) {
+      output.writeFieldBegin('bytesSent', Thrift.Type.I64, 7);
+      output.writeI64(this.bytesSent);
+      output.writeFieldEnd();
+    }
+    if (this.bytesFetched !== null && this.bytesFetched !== undefined) {
+      output.writeFieldBegin('bytesFetched', Thrift.Type.I64, 8);
+      output.writeI64(this.bytesFetched);
+      output.writeFieldEnd();
+    }
+    if (this.elapsedMs !== null && this.elapsedMs !== undefined) {
+      output.writeFieldBegin('elapsedMs', Thrift.Type.I64, 9);
+      output.writeI64(this.elapsedMs);
+      output.writeFieldEnd();
+    }
+    if (this.agreed !== null && this.agreed !== undefined) {
+      output.writeFieldBegin('agreed', Thrift.Type.BOOL, 10);
+      output.writeBool(this.agreed);
+      output.writeFieldEnd();
+    }
+    if (this.compareBytes !== null && this.compareBytes !== undefined) {
+      output.writeFieldBegin('compareBytes', Thrift.Type.I64, 11);
+      output.writeI64(this.compareBytes);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const HintCount = module.exports.HintCount = class {
   constructor(args) {
     this.target = null;
@@ -910,13 +1265,13 @@ const NodeDump = module.exports.NodeDump = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.entries = [];
-          const _rtmp311 = input.readListBegin();
-          const _size10 = _rtmp311.size || 0;
-          for (let _i12 = 0; _i12 < _size10; ++_i12) {
-            let elem13 = null;
-            elem13 = new ttypes.Mutation();
-            elem13.read(input);
-            this.entries.push(elem13);
+          const _rtmp316 = input.readListBegin();
+          const _size15 = _rtmp316.size || 0;
+          for (let _i17 = 0; _i17 < _size15; ++_i17) {
+            let elem18 = null;
+            elem18 = new ttypes.Mutation();
+            elem18.read(input);
+            this.entries.push(elem18);
           }
           input.readListEnd();
         } else {
@@ -926,13 +1281,13 @@ const NodeDump = module.exports.NodeDump = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.hints = [];
-          const _rtmp315 = input.readListBegin();
-          const _size14 = _rtmp315.size || 0;
-          for (let _i16 = 0; _i16 < _size14; ++_i16) {
-            let elem17 = null;
-            elem17 = new ttypes.HintCount();
-            elem17.read(input);
-            this.hints.push(elem17);
+          const _rtmp320 = input.readListBegin();
+          const _size19 = _rtmp320.size || 0;
+          for (let _i21 = 0; _i21 < _size19; ++_i21) {
+            let elem22 = null;
+            elem22 = new ttypes.HintCount();
+            elem22.read(input);
+            this.hints.push(elem22);
           }
           input.readListEnd();
         } else {
@@ -942,14 +1297,14 @@ const NodeDump = module.exports.NodeDump = class {
         case 4:
         if (ftype == Thrift.Type.MAP) {
           this.counters = {};
-          const _rtmp319 = input.readMapBegin();
-          const _size18 = _rtmp319.size || 0;
-          for (let _i20 = 0; _i20 < _size18; ++_i20) {
-            let key21 = null;
-            let val22 = null;
-            key21 = input.readString();
-            val22 = input.readI64();
-            this.counters[key21] = val22;
+          const _rtmp324 = input.readMapBegin();
+          const _size23 = _rtmp324.size || 0;
+          for (let _i25 = 0; _i25 < _size23; ++_i25) {
+            let key26 = null;
+            let val27 = null;
+            key26 = input.readString();
+            val27 = input.readI64();
+            this.counters[key26] = val27;
           }
           input.readMapEnd();
         } else {
@@ -959,12 +1314,12 @@ const NodeDump = module.exports.NodeDump = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.downPeers = [];
-          const _rtmp324 = input.readListBegin();
-          const _size23 = _rtmp324.size || 0;
-          for (let _i25 = 0; _i25 < _size23; ++_i25) {
-            let elem26 = null;
-            elem26 = input.readI32();
-            this.downPeers.push(elem26);
+          const _rtmp329 = input.readListBegin();
+          const _size28 = _rtmp329.size || 0;
+          for (let _i30 = 0; _i30 < _size28; ++_i30) {
+            let elem31 = null;
+            elem31 = input.readI32();
+            this.downPeers.push(elem31);
           }
           input.readListEnd();
         } else {
@@ -997,10 +1352,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.entries !== null && this.entries !== undefined) {
       output.writeFieldBegin('entries', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
-      for (let iter27 in this.entries) {
-        if (this.entries.hasOwnProperty(iter27)) {
-          iter27 = this.entries[iter27];
-          iter27.write(output);
+      for (let iter32 in this.entries) {
+        if (this.entries.hasOwnProperty(iter32)) {
+          iter32 = this.entries[iter32];
+          iter32.write(output);
         }
       }
       output.writeListEnd();
@@ -1009,10 +1364,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.hints !== null && this.hints !== undefined) {
       output.writeFieldBegin('hints', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.hints.length);
-      for (let iter28 in this.hints) {
-        if (this.hints.hasOwnProperty(iter28)) {
-          iter28 = this.hints[iter28];
-          iter28.write(output);
+      for (let iter33 in this.hints) {
+        if (this.hints.hasOwnProperty(iter33)) {
+          iter33 = this.hints[iter33];
+          iter33.write(output);
         }
       }
       output.writeListEnd();
@@ -1021,11 +1376,11 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.counters !== null && this.counters !== undefined) {
       output.writeFieldBegin('counters', Thrift.Type.MAP, 4);
       output.writeMapBegin(Thrift.Type.STRING, Thrift.Type.I64, Thrift.objectLength(this.counters));
-      for (let kiter29 in this.counters) {
-        if (this.counters.hasOwnProperty(kiter29)) {
-          let viter30 = this.counters[kiter29];
-          output.writeString(kiter29);
-          output.writeI64(viter30);
+      for (let kiter34 in this.counters) {
+        if (this.counters.hasOwnProperty(kiter34)) {
+          let viter35 = this.counters[kiter34];
+          output.writeString(kiter34);
+          output.writeI64(viter35);
         }
       }
       output.writeMapEnd();
@@ -1034,10 +1389,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.downPeers !== null && this.downPeers !== undefined) {
       output.writeFieldBegin('downPeers', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.downPeers.length);
-      for (let iter31 in this.downPeers) {
-        if (this.downPeers.hasOwnProperty(iter31)) {
-          iter31 = this.downPeers[iter31];
-          output.writeI32(iter31);
+      for (let iter36 in this.downPeers) {
+        if (this.downPeers.hasOwnProperty(iter36)) {
+          iter36 = this.downPeers[iter36];
+          output.writeI32(iter36);
         }
       }
       output.writeListEnd();

@@ -12,7 +12,7 @@ import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KvError } from '../common/errors';
-import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
+import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX, REPAIR_CALL_BYTES_MAX } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
@@ -22,6 +22,7 @@ import type { Proposer } from '../paxos/proposer';
 import { acceptToWire, ballotFromWire, checkRequestId, promiseToWire, proposalFromWire } from '../rpc/paxos-wire';
 import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
+import type { Repairer } from '../repair/repairer';
 import { toWireError } from '../rpc/errors';
 import { toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
@@ -42,6 +43,7 @@ export interface HandlerServices {
   readonly local: { getBytes(key: string): VersionBytes | undefined };
   readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
   readonly antiEntropy: Pick<AntiEntropy, 'answer'>;
+  readonly repair: Pick<Repairer, 'catchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
   /** Versions from another coordinator, hint delivery or repair. */
   applyReplicated(items: KeyedVersion[]): Promise<void>;
   /** A hello from a peer, with its clock reading. */
@@ -301,13 +303,30 @@ export class Handler {
   async readLocal(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
     return wire(() => {
       this.checkSecret(secret);
-      if (!Array.isArray(keys)) throw invalid('keys are missing');
-      return keys.map((k) => {
-        const v = this.services.local.getBytes(checkKey(k));
-        return v === undefined
-          ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
-          : new types.LocalRead({ exists: true, value: v.value, ts: v.ts as never, deleted: v.deleted });
-      });
+      // Refused, so that the coordinator asks another replica: this copy may lack what was written while the node was away.
+      if (this.services.repair.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+      return this.localReads(keys);
+    });
+  }
+
+  /** Like readLocal, answered while catching up too; stops after REPAIR_CALL_BYTES_MAX of values (the caller asks again for the rest). */
+  async fetchVersions(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
+    return wire(() => {
+      this.checkSecret(secret);
+      const rows = this.localReads(keys);
+      let bytes = 0;
+      const cut = rows.findIndex((r) => (bytes += r.value.length) > REPAIR_CALL_BYTES_MAX);
+      return cut > 0 ? rows.slice(0, cut) : rows;
+    });
+  }
+
+  private localReads(keys: Buffer[]): types.LocalRead[] {
+    if (!Array.isArray(keys)) throw invalid('keys are missing');
+    return keys.map((k) => {
+      const v = this.services.local.getBytes(checkKey(k));
+      return v === undefined
+        ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
+        : new types.LocalRead({ exists: true, value: v.value, ts: v.ts as never, deleted: v.deleted });
     });
   }
 
@@ -344,6 +363,44 @@ export class Handler {
         missing: answer.missing.map((k) => fromByteString(k)),
         coveredTo: answer.coveredTo as never,
       });
+    });
+  }
+
+  /** Checks a repair call's caller and range, and its list of numbers. */
+  private repairArgs(secret: string, fromNode: number, range: number, list: number[], what: string): void {
+    this.checkSecret(secret);
+    if (typeof fromNode !== 'number' || !this.services.isPeer(fromNode))
+      throw invalid('a repair call needs the id of another node of the cluster');
+    if (typeof range !== 'number') throw invalid('a repair call needs the range');
+    if (!Array.isArray(list)) throw invalid(`${what} are missing`);
+  }
+
+  async treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[]): Promise<types.TreeHashes> {
+    return wire(() => {
+      this.repairArgs(secret, fromNode, range, indices, 'indices');
+      return new types.TreeHashes(this.services.repair.answerHashes(fromNode, range, level, indices));
+    });
+  }
+
+  async segmentKeys(secret: string, fromNode: number, range: number, segments: number[]): Promise<types.SegmentKeys> {
+    return wire(() => {
+      this.repairArgs(secret, fromNode, range, segments, 'segments');
+      const { digests, covered } = this.services.repair.answerSegmentKeys(fromNode, range, segments);
+      const wired = digests.map(
+        (d) => new types.Digest({ key: fromByteString(d.key), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
+      );
+      return new types.SegmentKeys({ digests: wired, covered });
+    });
+  }
+
+  async repair(secret: string, peers: number[]): Promise<types.RepairSummary> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const only = Array.isArray(peers) ? peers : [];
+      if (!only.every((p) => typeof p === 'number' && this.services.isPeer(p)))
+        throw invalid('repair peers must be other nodes of the cluster');
+      const s = await this.services.repair.repairAll(only);
+      return new types.RepairSummary(s as never);
     });
   }
 

@@ -14,7 +14,13 @@ import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
 import type { KnownBugs } from '../common/known-bugs';
 import { isKvError, KvError } from '../common/errors';
-import { frameBytesMax, HINT_REPLAY_BATCH_MAX, PAXOS_CLEANUP_INTERVAL_MS, PAXOS_CLEANUP_ROWS_MAX } from '../common/limits';
+import {
+  ALIVE_WRITE_INTERVAL_MS,
+  frameBytesMax,
+  HINT_REPLAY_BATCH_MAX,
+  PAXOS_CLEANUP_INTERVAL_MS,
+  PAXOS_CLEANUP_ROWS_MAX,
+} from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
@@ -32,6 +38,8 @@ import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
 import { SqlitePaxosState } from '../paxos/paxos-sqlite';
 import { Acceptor, Proposer } from '../paxos/proposer';
 import { AntiEntropy } from '../repair/anti-entropy';
+import { RangeTrees } from '../repair/range-trees';
+import { Repairer } from '../repair/repairer';
 import type { Replica } from '../coordinator/replica';
 import { toMutation } from '../rpc/remote-replica';
 import { ThriftTransport } from '../rpc/thrift-transport';
@@ -39,7 +47,8 @@ import type { PeerLink, PeerTransport } from '../rpc/transport';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
-import type { ReplicaStorage } from '../storage/replica-storage';
+import type { NodeMeta, ReplicaStorage } from '../storage/replica-storage';
+import { ALIVE_AT, LAST_FULL_REPAIR, SqliteNodeMeta } from '../storage/meta';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -95,6 +104,10 @@ export interface NodeParts {
   readonly hints: HintStorage;
   /** Where this node, as a Paxos acceptor, keeps its promises and proposals. */
   readonly paxosState: PaxosStateStorage;
+  /** The node's named numbers that outlive a restart (when it was last alive, its last full repair). */
+  readonly meta: NodeMeta;
+  /** The repair trees, kept current by the store (made before it, so that its replay fills them). */
+  readonly trees: RangeTrees;
   readonly log: Logger;
   /** Closes what the stores keep their data in (the SQLite connection), after they drained. */
   readonly closeStorage: () => Promise<void>;
@@ -104,6 +117,38 @@ export interface NodeParts {
   readonly clockOffsetMs?: number;
   /** Known bugs put back on purpose: only the simulator's own tests set these (common/known-bugs.ts). */
   readonly bugs?: KnownBugs;
+}
+
+/** What a node knows at start, from its log, about its state. */
+interface StartState {
+  readonly trees: RangeTrees;
+  readonly catchingUp: boolean;
+  /** Why it is catching up, for the log. */
+  readonly why: string;
+  readonly lastFullRepairMs: number;
+}
+
+/**
+ * Whether the node starts catching up: its log is empty and was never
+ * alive (a new node, or a lost data directory: either way it cannot know
+ * what its ranges hold), or it was down longer than the hint window, so
+ * hints did not keep what it missed.
+ */
+async function startState(parts: NodeParts, keys: number, hintWindowSeconds: number): Promise<StartState> {
+  const trees = parts.trees;
+  const aliveAt = await parts.meta.read(ALIVE_AT);
+  const lastFullRepairMs = (await parts.meta.read(LAST_FULL_REPAIR)) ?? 0;
+  const downMs = aliveAt === undefined ? 0 : parts.time.nowMs() - aliveAt;
+  if (aliveAt === undefined && keys === 0) return { trees, catchingUp: true, why: 'an empty data directory', lastFullRepairMs };
+  if (aliveAt !== undefined && downMs > hintWindowSeconds * 1000) {
+    return {
+      trees,
+      catchingUp: true,
+      why: `down about ${Math.round(downMs / 1000)} s, longer than the hint window of ${hintWindowSeconds} s`,
+      lastFullRepairMs,
+    };
+  }
+  return { trees, catchingUp: false, why: '', lastFullRepairMs };
 }
 
 export class KvNode {
@@ -131,6 +176,7 @@ export class KvNode {
   private readonly links = new Map<number, PeerLink>();
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
+  readonly repairer: Repairer;
   /** The Thrift server and the metrics, on the real path only (see serve). */
   private server: RpcServer | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -143,12 +189,15 @@ export class KvNode {
   private readonly log: Logger;
   private readonly ring: Ring;
   private stopping = false;
+  /** Why the node started catching up, for the log (empty when it did not). */
+  private readonly catchUpReason: string;
   private clockOffsetUs = 0;
 
   private constructor(
     readonly config: ClusterConfig,
     readonly id: number,
     private readonly parts: NodeParts,
+    start: StartState,
   ) {
     const s = config.settings;
     const { store, hints, log } = parts;
@@ -209,6 +258,7 @@ export class KvNode {
       marked: store,
       time: this.time,
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
+      catchingUp: () => this.repairer.catchingUp,
     });
     this.proposer = new Proposer({
       selfId: id,
@@ -223,6 +273,19 @@ export class KvNode {
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
     this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
+    this.repairer = new Repairer({
+      trees: start.trees,
+      store,
+      peers: this.links,
+      isUp,
+      applyLocal: (items) => this.applyReplicated(items),
+      time: this.time,
+      catchingUp: start.catchingUp,
+      lastFullRepairMs: start.lastFullRepairMs,
+      fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
+      log: (message) => log(message),
+    });
+    this.catchUpReason = start.why;
     this.registerCounters();
   }
 
@@ -280,6 +343,7 @@ export class KvNode {
       local: this.store,
       clock: this.clock,
       antiEntropy: this.antiEntropy,
+      repair: this.repairer,
       applyReplicated: (items) => this.applyReplicated(items),
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
@@ -301,6 +365,7 @@ export class KvNode {
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
+    c.add('repair', this.repairer.counters);
     c.add('store', () => ({
       ...this.store.counters,
       keys: this.store.size,
@@ -332,7 +397,8 @@ export class KvNode {
    * network) and calls `startBackgroundWork`.
    */
   static async assemble(config: ClusterConfig, id: number, parts: NodeParts): Promise<KvNode> {
-    const node = new KvNode(config, id, parts);
+    const start = await startState(parts, parts.store.size, config.settings.hintWindowSeconds);
+    const node = new KvNode(config, id, parts, start);
     await node.rehintUnsettled();
     return node;
   }
@@ -351,7 +417,12 @@ export class KvNode {
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const warn = (message: string): void => log(message, 'warn');
-    const store = await ReplicaStore.open(db, { onWarning: warn, time });
+    const trees = new RangeTrees(
+      new Ring(config.nodes, config.replicationFactor),
+      id,
+      config.nodes.map((n) => n.id),
+    );
+    const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
     const s = config.settings;
     const transport = new ThriftTransport({
@@ -369,6 +440,8 @@ export class KvNode {
       store,
       hints,
       paxosState: new SqlitePaxosState(db),
+      meta: new SqliteNodeMeta(db),
+      trees,
       log,
       closeStorage: () => db.close(),
       diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
@@ -447,10 +520,16 @@ export class KvNode {
     void this.purgeOldTombstones();
     this.heartbeat();
     this.timers.push(this.time.every(s.heartbeatIntervalMs, () => this.heartbeat()));
-    if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.antiEntropy.step());
+    if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.repairer.step());
     this.timers.push(this.time.every(HINT_EXPIRY_INTERVAL_MS, () => void this.expireHints()));
     this.timers.push(this.time.every(TOMBSTONE_PURGE_INTERVAL_MS, () => void this.purgeOldTombstones()));
+    void this.storeMeta(ALIVE_AT, this.time.nowMs());
+    this.timers.push(this.time.every(ALIVE_WRITE_INTERVAL_MS, () => void this.storeMeta(ALIVE_AT, this.time.nowMs())));
     this.timers.push(this.time.every(PAXOS_CLEANUP_INTERVAL_MS, () => void this.sweepPaxosState()));
+    if (this.repairer.catchingUp) {
+      this.log(`node ${this.id} is catching up (${this.catchUpReason}): it takes writes, and serves reads once its ranges are repaired`);
+      void this.repairer.catchUp(() => this.stopping);
+    }
   }
 
   /** Deletes compare-and-set state that nothing needs any more (PaxosStore.sweep). */
@@ -579,6 +658,16 @@ export class KvNode {
     if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
   }
 
+  /** Stores one of the log's named numbers; a failure only costs the number (told to the log). */
+  private async storeMeta(name: string, value: number): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.parts.meta.write(name, value);
+    } catch (err) {
+      this.log(`could not store ${name}: ${(err as Error).message}`, 'warn');
+    }
+  }
+
   /** Clean shutdown: stop serving, finish queued commits, close the database. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -590,6 +679,8 @@ export class KvNode {
     for (const link of this.links.values()) link.close();
     await this.store.drain();
     await this.hints.flush();
+    // Alive until now: a quick restart is then not taken for a long outage.
+    await this.parts.meta.write(ALIVE_AT, this.time.nowMs()).catch(() => undefined);
     await this.parts.closeStorage();
     this.log(`node ${this.id} stopped`);
   }

@@ -48,6 +48,13 @@ export class Ring {
     return lo === this.sorted.length ? 0 : lo;
   }
 
+  /** Node `id`'s token: the last key of the range it owns. */
+  tokenOf(id: number): string {
+    const node = this.sorted.find((n) => n.id === id);
+    assert(node !== undefined, `node ${id} is on the ring`);
+    return node.token;
+  }
+
   owner(key: string): number {
     return this.sorted[this.ownerIndex(key)]!.id;
   }

@@ -14,6 +14,8 @@ import { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { KeyDigest } from '../repair/compare';
 import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
+import type { Level } from '../repair/hash-tree';
+import type { RepairPeer } from '../repair/repairer';
 import { toKvError } from './errors';
 import { int64ToNumber, types } from './thrift';
 
@@ -133,7 +135,9 @@ export function fromLocalRead(r: types.LocalRead): Version | undefined {
   return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted };
 }
 
-export class RemoteReplica implements Replica, SyncPeer {
+export class RemoteReplica implements Replica, SyncPeer, RepairPeer {
+  /** From the peer's last tree-hash answer (see Repairer.catchUp). */
+  catchingUp = false;
   readonly writes: BatchQueue<KeyedVersion>;
   readonly reads: BatchQueue<string>;
 
@@ -185,9 +189,56 @@ export class RemoteReplica implements Replica, SyncPeer {
     };
   }
 
+  /** Repair: hashes of one level of the peer's tree of a range. */
+  async treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+    const reply = await this.connection
+      .call((c) => c.treeHashes(this.secret, this.selfId, range, level, [...indices]), this.timeoutMs)
+      .catch(rethrow);
+    this.catchingUp = reply.catchingUp === true;
+    return reply.hashes;
+  }
+
+  /** Repair: the peer's digests of its keys of a range in these segments. */
+  async segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    const reply = await this.connection
+      .call((c) => c.segmentKeys(this.secret, this.selfId, range, [...segments]), this.timeoutMs)
+      .catch(rethrow);
+    return { digests: reply.digests.map(fromDigest), covered: reply.covered };
+  }
+
+  /** Repair: the peer's versions of these keys (not batched with reads: a repair asks for hundreds); again for the rest when an answer stops short. */
+  async fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
+    const out: KeyedVersion[] = [];
+    for (let done = 0; done < keys.length; ) {
+      const ask = keys.slice(done);
+      const rows = await this.connection
+        .call(
+          (c) =>
+            c.fetchVersions(
+              this.secret,
+              ask.map((k) => fromByteString(k)),
+            ),
+          this.timeoutMs,
+        )
+        .catch(rethrow);
+      if (rows.length === 0 || rows.length > ask.length)
+        throw new KvError('Internal', `node ${this.id} answered ${rows.length} versions for ${ask.length} keys`);
+      rows.forEach((row, i) => {
+        const version = fromLocalRead(row);
+        if (version !== undefined) out.push({ key: ask[i]!, version });
+      });
+      done += rows.length;
+    }
+    return out;
+  }
+
   read(key: string): Promise<Version | undefined> {
     return this.reads.pushOne(key, key.length) as Promise<Version | undefined>;
   }
+}
+
+function fromDigest(d: types.Digest): KeyDigest {
+  return { key: toByteString(d.key), ts: int64ToNumber(d.ts), deleted: d.deleted, valueHash: d.valueHash };
 }
 
 function rethrow(err: unknown): never {

@@ -10,6 +10,7 @@ import type { Ballot } from '../paxos/ballot';
 import type { Promised } from '../paxos/proposer';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
+import type { Level } from '../repair/hash-tree';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
@@ -61,6 +62,22 @@ class ThriftLink implements PeerLink {
 
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     return this.remote.sync(from, to, digests);
+  }
+
+  get catchingUp(): boolean {
+    return this.remote.catchingUp;
+  }
+
+  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+    return this.remote.treeHashes(range, level, indices);
+  }
+
+  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    return this.remote.segmentKeys(range, segments);
+  }
+
+  fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
+    return this.remote.fetch(keys);
   }
 
   hello(clockReading: number, timeoutMs: number): Promise<number> {

@@ -47,6 +47,8 @@ export interface Txn {
   readonly hintsRemoved?: readonly number[];
   /** A key's acceptor state as it now is (compare-and-set). */
   readonly paxos?: PaxosRow;
+  /** One of the node's named numbers (NodeMeta). */
+  readonly meta?: { readonly name: string; readonly value: number };
   /** Keys whose acceptor state the sweep deleted. */
   readonly paxosRemoved?: readonly string[];
 }

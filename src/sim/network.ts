@@ -20,6 +20,7 @@ import type { Proposal, ProposeReply } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
 import type { Promised } from '../paxos/proposer';
 import type { KeyDigest } from '../repair/compare';
+import type { Level } from '../repair/hash-tree';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
 import type { KvNode } from '../node/node';
@@ -244,7 +245,46 @@ class SimLink implements PeerLink {
   read(key: string): Promise<Version | undefined> {
     this.calls.readLocalCalls++;
     this.calls.readLocalItems++;
-    return this.call('readLocal', (node) => node.store.get(key), this.net.requestTimeoutMs);
+    return this.call(
+      'readLocal',
+      (node) => {
+        // As the handler: a catching-up replica refuses, so that its copy counts towards no read.
+        if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+        return node.store.get(key);
+      },
+      this.net.requestTimeoutMs,
+    );
+  }
+
+  /** From the peer's last tree-hash answer, as RemoteReplica keeps it. */
+  catchingUp = false;
+
+  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+    const asked = [...indices];
+    return this.call('treeHashes', (node) => node.repairer.answerHashes(this.self, range, level, asked), this.net.requestTimeoutMs).then(
+      (answer) => {
+        this.catchingUp = answer.catchingUp;
+        return answer.hashes;
+      },
+    );
+  }
+
+  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    const asked = [...segments];
+    return this.call('segmentKeys', (node) => node.repairer.answerSegmentKeys(this.self, range, asked), this.net.requestTimeoutMs);
+  }
+
+  fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
+    const asked = [...keys];
+    return this.call(
+      'fetchVersions',
+      (node) =>
+        asked.flatMap((key) => {
+          const version = node.store.get(key);
+          return version === undefined ? [] : [{ key, version }];
+        }),
+      this.net.requestTimeoutMs,
+    );
   }
 
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {

@@ -35,6 +35,20 @@ export interface VersionBytes {
   readonly deleted: boolean;
 }
 
+/**
+ * Told every change of a key's newest version, with the key's hashKey and
+ * its timestamp and flag before and after (undefined: no version): how the
+ * repair trees (repair/range-trees.ts) stay current without reading keys.
+ */
+export interface VersionObserver {
+  changed(
+    key: string,
+    keyHash: number,
+    before: { ts: number; deleted: boolean } | undefined,
+    after: { ts: number; deleted: boolean } | undefined,
+  ): void;
+}
+
 const INITIAL_SLOTS = 1024;
 /** `locs` of a slot that holds no key. */
 const FREE = -1;
@@ -76,7 +90,10 @@ export class Memtable implements ArenaOwner {
   private sortCount = 0;
 
   /** `slabBytes` is for tests (see Arena). */
-  constructor(slabBytes?: number) {
+  constructor(
+    slabBytes?: number,
+    private readonly observer?: VersionObserver,
+  ) {
     this.arena = new Arena(this, slabBytes);
   }
 
@@ -124,6 +141,7 @@ export class Memtable implements ArenaOwner {
   set(key: string, v: Version, seq: number): void {
     assert(seq > 0, 'log seqs start at 1');
     let i = this.find(key);
+    const before = i < 0 || this.observer === undefined ? undefined : { ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
     if (i < 0) {
       i = this.free.pop() ?? this.grow();
       this.hashes[i] = hashKey(key);
@@ -139,12 +157,14 @@ export class Memtable implements ArenaOwner {
     this.ts[i] = v.ts;
     this.seqs[i] = seq;
     this.deleted[i] = v.deleted ? 1 : 0;
+    this.observer?.changed(key, this.hashes[i]!, before, v);
   }
 
   delete(key: string): void {
     const pos = this.position(key);
     if (pos < 0) return;
     const i = this.slotAt(pos);
+    this.observer?.changed(key, this.hashes[i]!, { ts: this.ts[i]!, deleted: this.deleted[i] === 1 }, undefined);
     this.remove(pos);
     const loc = this.locs[i]!;
     this.keyBytes -= key.length;

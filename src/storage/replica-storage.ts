@@ -27,3 +27,13 @@ export interface ReplicaStorage {
   purgeTombstones(cutoffTs: number): Promise<number>;
   drain(): Promise<void>;
 }
+
+/**
+ * A few named numbers a node keeps beside its data and reads at start (when
+ * it was last alive, when it last completed a full repair). `write` resolves
+ * once the number is durable.
+ */
+export interface NodeMeta {
+  read(name: string): Promise<number | undefined>;
+  write(name: string, value: number): Promise<void>;
+}

@@ -28,7 +28,7 @@ import { Compactor } from './compaction';
 import { GarbageRows } from './garbage';
 import { appendRows, Batch, CommitQueue } from './group-commit';
 import { Marks } from './marks';
-import { Memtable, Stored, VersionBytes } from './memtable';
+import { Memtable, Stored, VersionBytes, VersionObserver } from './memtable';
 import { LARGEST_RECORD, largestRecordChars, SETTLED_SEQ, setMeta } from './meta';
 import { replayLog } from './replay';
 import { createLogTables } from './schema';
@@ -41,10 +41,12 @@ export interface ReplicaStoreOptions extends WarningOptions {
   readonly settledWriteIntervalMs?: number;
   /** Clocks and timers (systemTime unless simulated). */
   readonly time?: Time;
+  /** Told every change of a key's newest version, replay included (the repair trees). */
+  readonly versionObserver?: VersionObserver;
 }
 
 export class ReplicaStore {
-  private readonly committed = new Memtable();
+  private readonly committed: Memtable;
   /** Seqs of log rows that hold superseded versions. */
   private readonly garbage = new GarbageRows();
   private nextSeq = 1;
@@ -77,7 +79,9 @@ export class ReplicaStore {
     private readonly marks: Marks,
     warnings: WarningOptions,
     private readonly time: Time,
+    observer: VersionObserver | undefined,
   ) {
+    this.committed = new Memtable(undefined, observer);
     this.commits = new CommitQueue(
       {
         write: (rows) => this.write(rows),
@@ -106,7 +110,7 @@ export class ReplicaStore {
     await createLogTables(db);
     const time = options.time ?? systemTime;
     const marks = await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS, time.nowMs);
-    const store = new ReplicaStore(db, marks, options, time);
+    const store = new ReplicaStore(db, marks, options, time, options.versionObserver);
     store.largestRecord = await largestRecordChars(db);
     store.nextSeq = await replayLog(db, store.committed, store.garbage, store.largestRecord);
     // Never number a row at or below a stored settle pointer, even if the rows

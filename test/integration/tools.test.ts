@@ -216,6 +216,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'hints',
       'id',
       'keys',
+      'lastFullRepairMs',
       'metrics',
       'ownership',
       'state',
@@ -235,8 +236,20 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       15,
       'five keys, three replicas each',
     );
+    const repair = await run(script('admin.sh'), ['repair', '--json'], '', env);
+    t.is(repair.code, 0, repair.stderr);
+    const repaired = JSON.parse(repair.stdout);
+    t.true(repaired.agreed);
+    t.is(repaired.nodes.length, 4);
+    t.is(repaired.total.rangesCompared, 24, 'four nodes, three ranges each, two other replicas of each');
+    const words = await run(script('admin.sh'), ['repair', '2'], '', env);
+    t.is(words.code, 0, words.stderr);
+    t.regex(words.stdout, /^node 2: 6 range pairs compared/m);
+    t.regex(words.stdout, /^keys that differed: 0$/m);
+    t.regex(words.stdout, /^the replicas agree$/m);
     const table = await run(script('admin.sh'), ['status'], '', env);
     t.is((table.stdout.match(/^\d +127\.0\.0\.1:\d+ +up +NORMAL/gm) ?? []).length, 4, table.stdout);
+    t.is((table.stdout.match(/ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/gm) ?? []).length, 4, `every node's last full repair: ${table.stdout}`);
     t.regex(table.stdout, /^4 nodes, 4 up, replication factor 3$/m);
     const unknown = await run(script('admin.sh'), ['frobnicate'], '', env);
     t.is(unknown.code, 2);

@@ -15,6 +15,9 @@ import { NodeMetrics } from '../../src/metrics/registry';
 import { Handler, HandlerServices } from '../../src/node/handler';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy } from '../../src/repair/anti-entropy';
+import { RangeTrees } from '../../src/repair/range-trees';
+import { Repairer } from '../../src/repair/repairer';
+import { systemTime } from '../../src/clock/time';
 import { ClientClass, frameReader, frameWriter, InputProtocol, OutputProtocol, ProcessorClass, types } from '../../src/rpc/thrift';
 
 const SECRET = 'the-cluster-secret-for-tests';
@@ -226,11 +229,25 @@ function stubServices(): HandlerServices {
     () => true,
     async () => undefined,
   );
+  const repair = new Repairer({
+    trees: new RangeTrees(
+      new Ring(nodes, 3),
+      0,
+      nodes.map((n) => n.id),
+    ),
+    store: emptyStore,
+    peers: new Map(),
+    isUp: () => true,
+    applyLocal: async () => undefined,
+    time: systemTime,
+    catchingUp: false,
+  });
   return {
     secret: SECRET,
     maxValueBytes: VALUE_BYTES_MAX_DEFAULT,
     isPeer: (id) => id !== 0 && id >= 0 && id < nodes.length,
     antiEntropy,
+    repair,
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
     local: { getBytes: () => undefined },
     clock: new HybridClock(wallClockMicros()),
