@@ -102,23 +102,14 @@ export const ARENA_SPARE_SLABS_MAX = 4;
  * made at once (a million at once cost a node about 70 MB of RSS).
  */
 export const KEY_SORT_STRINGS_MAX = 4096;
-/**
- * Arena records freed while a key sort in slices has the arena pinned; past
- * this the sort gives up (it is retried later) rather than hold more memory.
- */
-export const ARENA_PINNED_FREES_MAX = 1_000_000;
 /** Keys of a large group counted or placed in one step of a key sort (a step is where a sort in slices may pause). */
 export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
-/** Milliseconds of sorting per event-loop turn when the key list is sorted in slices. */
-export const KEY_SORT_SLICE_MS = 4;
 /**
- * Milliseconds a sort in slices then leaves the node to its requests, so that
- * it takes at most about half of it. (Only the inspector's dump sorts keys
- * now; anti-entropy did, every 20 s, when this was measured.) Going on at the next turn instead made
- * the sort (90-180 ms under load) the largest part of the write tail: p99 at
- * 11,000 writes/s 11.6-16.9 ms against 11.4-12.6 ms with this rest.
+ * Slots per block of the memtable's key order (storage/key-order.ts): an
+ * insert or removal shifts at most this many 4-byte slots, and the blocks'
+ * own list has one entry per about three quarters of this many keys.
  */
-export const KEY_SORT_REST_MS = 4;
+export const ORDER_BLOCK_SLOTS = 512;
 /** Most keys the memtable's hash index holds per slot before it doubles. */
 export const MEMTABLE_LOAD_MAX = 0.7;
 /**

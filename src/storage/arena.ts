@@ -148,6 +148,12 @@ export class Arena {
     return out;
   }
 
+  /** The owner the record was appended for. */
+  ownerOf(loc: number): number {
+    const { buf, off } = this.at(loc);
+    return buf.readUInt32LE(off);
+  }
+
   keyLength(loc: number): number {
     const { buf, off } = this.at(loc);
     return buf.readUInt32LE(off + 4);
@@ -166,6 +172,19 @@ export class Arena {
     const start = off + HEADER_BYTES;
     for (let i = 0; i < key.length; i++) if (buf[start + i] !== key.charCodeAt(i)) return false;
     return true;
+  }
+
+  /** Byte order of the record's key against `key`: negative when the record's sorts first, 0 when equal. */
+  compareKey(loc: number, key: string): number {
+    const { buf, off } = this.at(loc);
+    const length = buf.readUInt32LE(off + 4);
+    const start = off + HEADER_BYTES;
+    const n = Math.min(length, key.length);
+    for (let i = 0; i < n; i++) {
+      const d = buf[start + i]! - key.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return length - key.length;
   }
 
   private at(loc: number): { buf: Buffer; slab: number; off: number } {
