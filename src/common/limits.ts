@@ -212,3 +212,24 @@ export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;
  * that space is back (it then reports its disk fine in status and metrics).
  */
 export const DISK_FULL_PROBE_INTERVAL_MS = 5000;
+
+/** Most keys one scan call may ask for (its `limit`); the client library pages through more. */
+export const SCAN_LIMIT_MAX = 10_000;
+/** Keys one replica returns for one round of a scan. */
+export const SCAN_REPLICA_PAGE_KEYS_MAX = 1000;
+/** Bytes of keys and values one replica returns for one round of a scan, about (at least one key). */
+export const SCAN_REPLICA_PAGE_BYTES_MAX = 2 * 1024 * 1024;
+/**
+ * Bytes of keys and values after which a scan call answers with what it has:
+ * with one more replica page on top, a reply stays within the smallest frame.
+ */
+export const SCAN_REPLY_BYTES_MAX = 2 * 1024 * 1024;
+/**
+ * Rounds of replica pages one scan call makes before it answers, keys or
+ * not: a long run of tombstones or an empty stretch of ranges is walked over
+ * several calls, each holding the coordinator for a bounded time.
+ */
+export const SCAN_ROUNDS_MAX = 32;
+
+/** Longest TTL a put may give: ten years, in seconds. */
+export const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;

@@ -717,13 +717,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp333 = input.readListBegin();
-          const _size32 = _rtmp333.size || 0;
-          for (let _i34 = 0; _i34 < _size32; ++_i34) {
-            let elem35 = null;
-            elem35 = new ttypes.Mutation();
-            elem35.read(input);
-            this.mutations.push(elem35);
+          const _rtmp343 = input.readListBegin();
+          const _size42 = _rtmp343.size || 0;
+          for (let _i44 = 0; _i44 < _size42; ++_i44) {
+            let elem45 = null;
+            elem45 = new ttypes.Mutation();
+            elem45.read(input);
+            this.mutations.push(elem45);
           }
           input.readListEnd();
         } else {
@@ -749,10 +749,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter36 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter36)) {
-          iter36 = this.mutations[iter36];
-          iter36.write(output);
+      for (let iter46 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter46)) {
+          iter46 = this.mutations[iter46];
+          iter46.write(output);
         }
       }
       output.writeListEnd();
@@ -873,12 +873,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp338 = input.readListBegin();
-          const _size37 = _rtmp338.size || 0;
-          for (let _i39 = 0; _i39 < _size37; ++_i39) {
-            let elem40 = null;
-            elem40 = input.readBinary();
-            this.keys.push(elem40);
+          const _rtmp348 = input.readListBegin();
+          const _size47 = _rtmp348.size || 0;
+          for (let _i49 = 0; _i49 < _size47; ++_i49) {
+            let elem50 = null;
+            elem50 = input.readBinary();
+            this.keys.push(elem50);
           }
           input.readListEnd();
         } else {
@@ -904,10 +904,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter41 in this.keys) {
-        if (this.keys.hasOwnProperty(iter41)) {
-          iter41 = this.keys[iter41];
-          output.writeBinary(iter41);
+      for (let iter51 in this.keys) {
+        if (this.keys.hasOwnProperty(iter51)) {
+          iter51 = this.keys[iter51];
+          output.writeBinary(iter51);
         }
       }
       output.writeListEnd();
@@ -958,13 +958,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp343 = input.readListBegin();
-          const _size42 = _rtmp343.size || 0;
-          for (let _i44 = 0; _i44 < _size42; ++_i44) {
-            let elem45 = null;
-            elem45 = new ttypes.LocalRead();
-            elem45.read(input);
-            this.success.push(elem45);
+          const _rtmp353 = input.readListBegin();
+          const _size52 = _rtmp353.size || 0;
+          for (let _i54 = 0; _i54 < _size52; ++_i54) {
+            let elem55 = null;
+            elem55 = new ttypes.LocalRead();
+            elem55.read(input);
+            this.success.push(elem55);
           }
           input.readListEnd();
         } else {
@@ -1001,10 +1001,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter46 in this.success) {
-        if (this.success.hasOwnProperty(iter46)) {
-          iter46 = this.success[iter46];
-          iter46.write(output);
+      for (let iter56 in this.success) {
+        if (this.success.hasOwnProperty(iter56)) {
+          iter56 = this.success[iter56];
+          iter56.write(output);
         }
       }
       output.writeListEnd();
@@ -1438,13 +1438,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp348 = input.readListBegin();
-          const _size47 = _rtmp348.size || 0;
-          for (let _i49 = 0; _i49 < _size47; ++_i49) {
-            let elem50 = null;
-            elem50 = new ttypes.Digest();
-            elem50.read(input);
-            this.digests.push(elem50);
+          const _rtmp358 = input.readListBegin();
+          const _size57 = _rtmp358.size || 0;
+          for (let _i59 = 0; _i59 < _size57; ++_i59) {
+            let elem60 = null;
+            elem60 = new ttypes.Digest();
+            elem60.read(input);
+            this.digests.push(elem60);
           }
           input.readListEnd();
         } else {
@@ -1485,10 +1485,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter51 in this.digests) {
-        if (this.digests.hasOwnProperty(iter51)) {
-          iter51 = this.digests[iter51];
-          iter51.write(output);
+      for (let iter61 in this.digests) {
+        if (this.digests.hasOwnProperty(iter61)) {
+          iter61 = this.digests[iter61];
+          iter61.write(output);
         }
       }
       output.writeListEnd();
@@ -1740,6 +1740,646 @@ const KeyValue_setClockOffset_result = class {
     if (this.invalid !== null && this.invalid !== undefined) {
       output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
       this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_scan_args = class {
+  constructor(args) {
+    this.start = null;
+    this.stop = null;
+    this.level = null;
+    this.limit = null;
+    this.cursor = null;
+    if (args) {
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      }
+      if (args.cursor !== undefined && args.cursor !== null) {
+        this.cursor = args.cursor;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.start = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.cursor = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_scan_args');
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.STRING, 1);
+      output.writeBinary(this.start);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 2);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 3);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.cursor !== null && this.cursor !== undefined) {
+      output.writeFieldBegin('cursor', Thrift.Type.STRING, 5);
+      output.writeBinary(this.cursor);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_scan_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    this.timedOut = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args instanceof ttypes.TimedOut) {
+        this.timedOut = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.ScanResult(args.success);
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+      if (args.timedOut !== undefined && args.timedOut !== null) {
+        this.timedOut = args.timedOut;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.ScanResult();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.timedOut = new ttypes.TimedOut();
+          this.timedOut.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_scan_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.timedOut !== null && this.timedOut !== undefined) {
+      output.writeFieldBegin('timedOut', Thrift.Type.STRUCT, 3);
+      this.timedOut.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_readRange_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.start = null;
+    this.stop = null;
+    this.limit = null;
+    this.bytesMax = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      }
+      if (args.bytesMax !== undefined && args.bytesMax !== null) {
+        this.bytesMax = args.bytesMax;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.start = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.bytesMax = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_readRange_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.STRING, 2);
+      output.writeBinary(this.start);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 3);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.bytesMax !== null && this.bytesMax !== undefined) {
+      output.writeFieldBegin('bytesMax', Thrift.Type.I32, 5);
+      output.writeI32(this.bytesMax);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_readRange_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.RangePage(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.RangePage();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_readRange_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_putWithTtl_args = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    this.level = null;
+    this.ttlSeconds = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+      if (args.ttlSeconds !== undefined && args.ttlSeconds !== null) {
+        this.ttlSeconds = args.ttlSeconds;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.ttlSeconds = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_putWithTtl_args');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 3);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.ttlSeconds !== null && this.ttlSeconds !== undefined) {
+      output.writeFieldBegin('ttlSeconds', Thrift.Type.I32, 4);
+      output.writeI32(this.ttlSeconds);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_putWithTtl_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    this.timedOut = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args instanceof ttypes.TimedOut) {
+        this.timedOut = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = args.success;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+      if (args.timedOut !== undefined && args.timedOut !== null) {
+        this.timedOut = args.timedOut;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.I64) {
+          this.success = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.timedOut = new ttypes.TimedOut();
+          this.timedOut.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_putWithTtl_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.I64, 0);
+      output.writeI64(this.success);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.timedOut !== null && this.timedOut !== undefined) {
+      output.writeFieldBegin('timedOut', Thrift.Type.STRUCT, 3);
+      this.timedOut.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -2345,6 +2985,194 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('setClockOffset failed: unknown result');
   }
+
+  scan (start, stop, level, limit, cursor) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_scan(start, stop, level, limit, cursor);
+    });
+  }
+
+  send_scan (start, stop, level, limit, cursor) {
+    const output = new this.pClass(this.output);
+    const params = {
+      start: start,
+      stop: stop,
+      level: level,
+      limit: limit,
+      cursor: cursor
+    };
+    const args = new KeyValue_scan_args(params);
+    try {
+      output.writeMessageBegin('scan', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_scan (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_scan_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.timedOut) {
+      return callback(result.timedOut);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('scan failed: unknown result');
+  }
+
+  readRange (secret, start, stop, limit, bytesMax) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_readRange(secret, start, stop, limit, bytesMax);
+    });
+  }
+
+  send_readRange (secret, start, stop, limit, bytesMax) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      start: start,
+      stop: stop,
+      limit: limit,
+      bytesMax: bytesMax
+    };
+    const args = new KeyValue_readRange_args(params);
+    try {
+      output.writeMessageBegin('readRange', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_readRange (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_readRange_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('readRange failed: unknown result');
+  }
+
+  putWithTtl (key, value, level, ttlSeconds) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_putWithTtl(key, value, level, ttlSeconds);
+    });
+  }
+
+  send_putWithTtl (key, value, level, ttlSeconds) {
+    const output = new this.pClass(this.output);
+    const params = {
+      key: key,
+      value: value,
+      level: level,
+      ttlSeconds: ttlSeconds
+    };
+    const args = new KeyValue_putWithTtl_args(params);
+    try {
+      output.writeMessageBegin('putWithTtl', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_putWithTtl (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_putWithTtl_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.timedOut) {
+      return callback(result.timedOut);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('putWithTtl failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -2792,6 +3620,143 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("setClockOffset", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_scan (seqid, input, output) {
+    const args = new KeyValue_scan_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.scan.length === 5) {
+      Promise.resolve(this._handler.scan.bind(this._handler)(
+        args.start,
+        args.stop,
+        args.level,
+        args.limit,
+        args.cursor
+      )).then(result => {
+        const result_obj = new KeyValue_scan_result({success: result});
+        output.writeMessageBegin("scan", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result = new KeyValue_scan_result(err);
+          output.writeMessageBegin("scan", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("scan", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.scan(args.start, args.stop, args.level, args.limit, args.cursor, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result_obj = new KeyValue_scan_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("scan", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("scan", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_readRange (seqid, input, output) {
+    const args = new KeyValue_readRange_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.readRange.length === 5) {
+      Promise.resolve(this._handler.readRange.bind(this._handler)(
+        args.secret,
+        args.start,
+        args.stop,
+        args.limit,
+        args.bytesMax
+      )).then(result => {
+        const result_obj = new KeyValue_readRange_result({success: result});
+        output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_readRange_result(err);
+          output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("readRange", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.readRange(args.secret, args.start, args.stop, args.limit, args.bytesMax, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_readRange_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("readRange", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_putWithTtl (seqid, input, output) {
+    const args = new KeyValue_putWithTtl_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.putWithTtl.length === 4) {
+      Promise.resolve(this._handler.putWithTtl.bind(this._handler)(
+        args.key,
+        args.value,
+        args.level,
+        args.ttlSeconds
+      )).then(result => {
+        const result_obj = new KeyValue_putWithTtl_result({success: result});
+        output.writeMessageBegin("putWithTtl", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result = new KeyValue_putWithTtl_result(err);
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.putWithTtl(args.key, args.value, args.level, args.ttlSeconds, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result_obj = new KeyValue_putWithTtl_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

@@ -396,6 +396,7 @@ const Mutation = module.exports.Mutation = class {
     this.value = null;
     this.ts = null;
     this.deleted = null;
+    this.expires = null;
     if (args) {
       if (args.key !== undefined && args.key !== null) {
         this.key = args.key;
@@ -408,6 +409,9 @@ const Mutation = module.exports.Mutation = class {
       }
       if (args.deleted !== undefined && args.deleted !== null) {
         this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
       }
     }
   }
@@ -450,6 +454,13 @@ const Mutation = module.exports.Mutation = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -481,6 +492,11 @@ const Mutation = module.exports.Mutation = class {
       output.writeBool(this.deleted);
       output.writeFieldEnd();
     }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -493,6 +509,7 @@ const LocalRead = module.exports.LocalRead = class {
     this.value = null;
     this.ts = null;
     this.deleted = null;
+    this.expires = null;
     if (args) {
       if (args.exists !== undefined && args.exists !== null) {
         this.exists = args.exists;
@@ -505,6 +522,9 @@ const LocalRead = module.exports.LocalRead = class {
       }
       if (args.deleted !== undefined && args.deleted !== null) {
         this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
       }
     }
   }
@@ -547,6 +567,13 @@ const LocalRead = module.exports.LocalRead = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -576,6 +603,11 @@ const LocalRead = module.exports.LocalRead = class {
     if (this.deleted !== null && this.deleted !== undefined) {
       output.writeFieldBegin('deleted', Thrift.Type.BOOL, 4);
       output.writeBool(this.deleted);
+      output.writeFieldEnd();
+    }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -1043,6 +1075,249 @@ const NodeDump = module.exports.NodeDump = class {
     }
     if (this.more !== null && this.more !== undefined) {
       output.writeFieldBegin('more', Thrift.Type.BOOL, 6);
+      output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ScanEntry = module.exports.ScanEntry = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ScanEntry');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ScanResult = module.exports.ScanResult = class {
+  constructor(args) {
+    this.entries = null;
+    this.more = null;
+    this.cursor = null;
+    if (args) {
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = Thrift.copyList(args.entries, [ttypes.ScanEntry]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+      if (args.cursor !== undefined && args.cursor !== null) {
+        this.cursor = args.cursor;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.entries = [];
+          const _rtmp333 = input.readListBegin();
+          const _size32 = _rtmp333.size || 0;
+          for (let _i34 = 0; _i34 < _size32; ++_i34) {
+            let elem35 = null;
+            elem35 = new ttypes.ScanEntry();
+            elem35.read(input);
+            this.entries.push(elem35);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.cursor = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ScanResult');
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
+      for (let iter36 in this.entries) {
+        if (this.entries.hasOwnProperty(iter36)) {
+          iter36 = this.entries[iter36];
+          iter36.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
+      output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    if (this.cursor !== null && this.cursor !== undefined) {
+      output.writeFieldBegin('cursor', Thrift.Type.STRING, 3);
+      output.writeBinary(this.cursor);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const RangePage = module.exports.RangePage = class {
+  constructor(args) {
+    this.entries = null;
+    this.more = null;
+    if (args) {
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = Thrift.copyList(args.entries, [ttypes.Mutation]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.entries = [];
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = new ttypes.Mutation();
+            elem40.read(input);
+            this.entries.push(elem40);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RangePage');
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
+      for (let iter41 in this.entries) {
+        if (this.entries.hasOwnProperty(iter41)) {
+          iter41 = this.entries[iter41];
+          iter41.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
       output.writeBool(this.more);
       output.writeFieldEnd();
     }

@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { KvError } from '../common/errors';
 import { LEVEL_NAMES } from '../coordinator/levels';
 
-export const CLIENT_OPS = ['get', 'put', 'remove'] as const;
+export const CLIENT_OPS = ['get', 'put', 'remove', 'scan'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
 
 /** Every outcome a request is counted under: the operating errors a client can get, then anything else. */
@@ -35,7 +35,7 @@ export interface RequestObserver {
   replicaApplied(startedMs: number): void;
 }
 
-const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2 };
+const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, scan: 3 };
 
 /** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL). */
 function levelIndex(code: number | null | undefined): number {

@@ -26,7 +26,8 @@ import { NodeMetrics } from '../metrics/registry';
 import { Ring } from '../partitioner/ring';
 import { RpcConnection } from '../rpc/connection';
 import { AntiEntropy } from '../repair/anti-entropy';
-import type { Replica } from '../coordinator/replica';
+import { RangeReplica, RangeScanner } from '../coordinator/range-scan';
+import { systemTime } from '../clock/time';
 import { RemoteReplica, toMutation } from '../rpc/remote-replica';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
@@ -90,6 +91,7 @@ export class KvNode {
   private readonly peerTlsFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
+  readonly scanner: RangeScanner;
   private readonly detector: FailureDetector;
   private readonly connections = new Map<number, RpcConnection>();
   private readonly remotes: RemoteReplica[] = [];
@@ -142,7 +144,7 @@ export class KvNode {
       peers.map((n) => n.id),
       s.failureTimeoutMs,
     );
-    const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
+    const replicas = new Map<number, RangeReplica>([[id, new LocalReplica(id, store)]]);
     for (const peer of peers) {
       const at = options.peerEndpoints?.get(peer.id) ?? peer;
       const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: frameMax, ...(tls ? { tls } : {}) });
@@ -166,6 +168,16 @@ export class KvNode {
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
       marked: store,
+    });
+    this.scanner = new RangeScanner({
+      selfId: id,
+      ring,
+      replicas,
+      isUp,
+      hints,
+      observe: (ts) => this.clock.observe(ts),
+      time: systemTime,
+      timeoutMs: s.requestTimeoutMs,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, Date.now, warnings);
     this.antiEntropy = new AntiEntropy(id, ring, store, new Map(this.remotes.map((r) => [r.id, r])), isUp, (items) =>
@@ -198,7 +210,9 @@ export class KvNode {
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && config.nodes[n] !== undefined,
       coordinator: this.coordinator,
+      scanner: this.scanner,
       local: this.store,
+      nowUs: () => systemTime.nowMs() * 1000,
       clock: this.clock,
       antiEntropy: this.antiEntropy,
       applyReplicated: (items) => this.applyReplicated(items),
@@ -216,6 +230,7 @@ export class KvNode {
     c.add('handler', handler.counters);
     c.add('server', this.server.stats);
     c.add('coordinator', this.coordinator.counters);
+    c.add('scan', this.scanner.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);

@@ -37,6 +37,7 @@ export interface VersionBytes {
   readonly value: Buffer;
   readonly ts: number;
   readonly deleted: boolean;
+  readonly expires?: number;
 }
 
 const INITIAL_SLOTS = 1024;
@@ -51,6 +52,8 @@ export class Memtable implements ArenaOwner {
   private ts = new Float64Array(INITIAL_SLOTS);
   private seqs = new Float64Array(INITIAL_SLOTS);
   private deleted = new Uint8Array(INITIAL_SLOTS);
+  /** Per slot: the value's expiry (µs since the epoch), or 0 for none (see Version.expires). */
+  private expiries = new Float64Array(INITIAL_SLOTS);
   private readonly free: number[] = [];
   private high = 0;
   private count = 0;
@@ -99,7 +102,11 @@ export class Memtable implements ArenaOwner {
   /** Like get, with the value copied straight from the arena into a Buffer. */
   getBytes(key: string): VersionBytes | undefined {
     const i = this.find(key);
-    return i < 0 ? undefined : { value: this.arena.valueBytes(this.locs[i]!), ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
+    if (i < 0) return undefined;
+    const value = this.arena.valueBytes(this.locs[i]!);
+    const expires = this.expiries[i]!;
+    const deleted = this.deleted[i] === 1;
+    return expires === 0 ? { value, ts: this.ts[i]!, deleted } : { value, ts: this.ts[i]!, deleted, expires };
   }
 
   /** The key's timestamp, without making its value a string; undefined if the key is not here. */
@@ -115,7 +122,13 @@ export class Memtable implements ArenaOwner {
   }
 
   private at(i: number): Stored {
-    return { value: this.arena.value(this.locs[i]!), ts: this.ts[i]!, deleted: this.deleted[i] === 1, seq: this.seqs[i]! };
+    const value = this.arena.value(this.locs[i]!);
+    const expires = this.expiries[i]!;
+    const deleted = this.deleted[i] === 1;
+    // No expiry field at all for the usual version without one.
+    return expires === 0
+      ? { value, ts: this.ts[i]!, deleted, seq: this.seqs[i]! }
+      : { value, ts: this.ts[i]!, deleted, seq: this.seqs[i]!, expires };
   }
 
   set(key: string, v: Version, seq: number): void {
@@ -135,6 +148,7 @@ export class Memtable implements ArenaOwner {
     this.ts[i] = v.ts;
     this.seqs[i] = seq;
     this.deleted[i] = v.deleted ? 1 : 0;
+    this.expiries[i] = v.expires ?? 0;
   }
 
   delete(key: string): void {
@@ -276,12 +290,18 @@ export class Memtable implements ArenaOwner {
     return out;
   }
 
-  /** Keys whose version is a tombstone older than `cutoffTs`, with its log seq; found from the typed arrays alone. */
+  /**
+   * Keys whose version reads as absent for good before `cutoffTs`: a
+   * tombstone older than it, or a value that expired before it. With their
+   * log seqs; found from the typed arrays alone.
+   */
   tombstonesBefore(cutoffTs: number): Array<{ key: string; seq: number }> {
     const out: Array<{ key: string; seq: number }> = [];
     for (let i = 0; i < this.high; i++) {
-      if (this.deleted[i] === 1 && this.ts[i]! < cutoffTs && this.locs[i] !== FREE)
-        out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
+      if (this.locs[i] === FREE) continue;
+      const expires = this.expiries[i]!;
+      const dead = this.deleted[i] === 1 ? this.ts[i]! < cutoffTs : expires !== 0 && expires < cutoffTs;
+      if (dead) out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
     }
     return out;
   }
@@ -374,6 +394,7 @@ export class Memtable implements ArenaOwner {
       this.ts = widen(this.ts, new Float64Array(n));
       this.seqs = widen(this.seqs, new Float64Array(n));
       this.deleted = widen(this.deleted, new Uint8Array(n));
+      this.expiries = widen(this.expiries, new Float64Array(n));
     }
     return this.high++;
   }

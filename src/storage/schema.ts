@@ -8,24 +8,30 @@
 import { ConfigError } from '../config/cluster';
 import { Sqlite } from './sqlite';
 
-/** The layout number; bump it whenever a table below changes. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The layout number; bump it whenever a table below changes, and teach
+ * `migrate` to bring the older layout up to it. 2: `expires` on log and hints.
+ */
+export const SCHEMA_VERSION = 2;
 
 /**
  * The replica store's tables. `log` holds one row per accepted version,
- * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted.
+ * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted;
+ * `expires` a value's expiry in µs (TTL), 0 for none.
  * `meta` holds a few named numbers: the largest record ever written and the
  * settle pointer.
  */
 const LOG_TABLES = `CREATE TABLE IF NOT EXISTS log (
-         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL
+         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0
        );
        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`;
 
 /** The hint store's table, read a target at a time in id order. */
 const HINT_TABLES = `CREATE TABLE IF NOT EXISTS hints (
          id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
-         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
+         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0
        );
        CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`;
 
@@ -37,12 +43,16 @@ export function createHintTables(db: Sqlite): Promise<void> {
   return db.exec(HINT_TABLES);
 }
 
-/** Stamps a new file with SCHEMA_VERSION; refuses (and closes) a file written by another layout. */
+/** Stamps a new file with SCHEMA_VERSION, migrates an older layout, refuses (and closes) a file of another. */
 async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
   const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
   if (version === 0 && tables[0]!.n === 0) {
     await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    return;
+  }
+  if (version === 1) {
+    await migrateFrom1(db);
     return;
   }
   if (version !== SCHEMA_VERSION) {
@@ -51,6 +61,23 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
       `${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`,
     );
   }
+}
+
+/**
+ * Layout 1 to 2: an `expires` column on log and hints, 0 (no expiry) for
+ * every row there is. ADD COLUMN with a constant default rewrites nothing,
+ * so even a large log migrates at once; in one transaction with the new
+ * layout number, so a crash leaves layout 1 or 2, never half of it.
+ */
+async function migrateFrom1(db: Sqlite): Promise<void> {
+  const has = async (table: string): Promise<boolean> =>
+    (await db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '${table}'`))[0]!.n > 0;
+  const steps: string[] = [];
+  for (const table of ['log', 'hints']) {
+    if (await has(table)) steps.push(`ALTER TABLE ${table} ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;`);
+  }
+  steps.push(`PRAGMA user_version = ${SCHEMA_VERSION};`);
+  await db.execTransaction(steps.join('\n'));
 }
 
 /**

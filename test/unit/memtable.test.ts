@@ -313,3 +313,16 @@ test('keysInHashRange keeps keys sharing a hash together, even past max', (t) =>
   t.is(got.end, h + 1);
   t.throws(() => m.keysInHashRange(5, 5, 10), { message: /non-empty/ });
 });
+
+test('tombstonesBefore also lists values that expired before the cutoff, and an expiry comes back from get and getBytes', (t) => {
+  const m = new Memtable();
+  m.set('expired', { ...v(1), expires: 15 }, 1);
+  m.set('later', { ...v(1), expires: 40 }, 2);
+  m.set('never', v(1), 3);
+  t.deepEqual(m.tombstonesBefore(20), [{ key: 'expired', seq: 1 }]);
+  t.deepEqual(m.get('later'), { ...v(1), expires: 40, seq: 2 });
+  t.is(m.getBytes('later')!.expires, 40);
+  t.false('expires' in m.get('never')!, 'no expiry field on a version without one');
+  m.set('expired', v(50), 4);
+  t.deepEqual(m.tombstonesBefore(20), [], 'a newer version without expiry replaced it');
+});
