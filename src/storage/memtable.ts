@@ -72,7 +72,10 @@ export class Memtable implements ArenaOwner {
   private shift = 32 - Math.log2(INITIAL_SLOTS * 2);
   /** The keys' slots in byte order (key-order.ts); null while a replay fills the memtable (pauseOrder). */
   private order: KeyOrder | null;
-  private readonly orderKeys: SlotKeys = { compare: (slot, key) => this.arena.compareKey(this.locs[slot]!, key) };
+  private readonly orderKeys: SlotKeys = {
+    compare: (slot, key) => this.arena.compareKey(this.locs[slot]!, key),
+    key: (slot) => this.arena.key(this.locs[slot]!),
+  };
 
   /** `slabBytes` is for tests (see Arena). */
   constructor(slabBytes?: number) {

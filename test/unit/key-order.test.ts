@@ -8,7 +8,10 @@ import { fcParams } from './fc-params';
 /** Keys by slot in a plain array, compared as byte strings. */
 function orderOver(blockSlots: number): { order: KeyOrder; keys: string[] } {
   const keys: string[] = [];
-  const order = new KeyOrder({ compare: (slot, key) => (keys[slot]! < key ? -1 : keys[slot]! > key ? 1 : 0) }, blockSlots);
+  const order = new KeyOrder(
+    { compare: (slot, key) => (keys[slot]! < key ? -1 : keys[slot]! > key ? 1 : 0), key: (slot) => keys[slot]! },
+    blockSlots,
+  );
   return { order, keys };
 }
 
