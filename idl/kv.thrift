@@ -65,7 +65,9 @@ struct Mutation {
   1: binary key,
   2: binary value,
   3: i64 ts,
-  4: bool deleted
+  4: bool deleted,
+  /** (added later) A value with a TTL: µs since the epoch from which it reads as absent; absent for none. */
+  5: optional i64 expires
 }
 
 /** A replica's answer for one key: exists=false means it holds nothing. */
@@ -73,7 +75,9 @@ struct LocalRead {
   1: bool exists,
   2: binary value,
   3: i64 ts,
-  4: bool deleted
+  4: bool deleted,
+  /** (added later) As Mutation.expires. */
+  5: optional i64 expires
 }
 
 /** Anti-entropy: a replica's version of a key, without the value's bytes. */
@@ -183,6 +187,29 @@ struct PaxosAccept {
   2: optional Ballot refusedBy
 }
 
+/** One key of a scan and its value. */
+struct ScanEntry {
+  1: binary key,
+  2: binary value
+}
+
+/** A page of a scan. */
+struct ScanResult {
+  /** Live keys in unsigned byte order. */
+  1: list<ScanEntry> entries,
+  /** True when the range may hold more keys: call scan again with `cursor`. */
+  2: bool more,
+  /** Where the next call goes on (set when more is true). */
+  3: optional binary cursor
+}
+
+/** Internode (scans): a replica's versions of the keys of a range, in order, tombstones included. */
+struct RangePage {
+  1: list<Mutation> entries,
+  /** True when the replica stopped at its limit before the range's end. */
+  2: bool more
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -288,5 +315,24 @@ service KeyValue {
    * other replicas (only those in `peers`, when not empty); returns when done.
    */
   RepairSummary repair(1: string secret, 2: list<i32> peers)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /**
+   * The live keys in [start, stop) in unsigned byte order, at most `limit`
+   * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
+   * range from that many replicas, newest version winning, replicas that
+   * were behind repaired before the answer. An empty start is the first key,
+   * an empty stop the last. Pass the result's cursor to go on; an empty
+   * cursor starts at `start`.
+   */
+  ScanResult scan(1: binary start, 2: binary stop, 3: Level level, 4: i32 limit, 5: binary cursor)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /** Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. */
+  RangePage readRange(1: string secret, 2: binary start, 3: binary stop, 4: i32 limit, 5: i32 bytesMax)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone. */
+  i64 putWithTtl(1: binary key, 2: binary value, 3: Level level, 4: i32 ttlSeconds)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut)
 }

@@ -63,8 +63,9 @@ Where:
   --cluster FILE          the cluster file of a running cluster (default $KV_DATA_DIR/cluster.json)
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
-  --workload NAME         write | read | mixed | read-mostly | echo | restart   (default write)
-                          read, mixed (50/50) and read-mostly (95/5) write every key once first;
+  --workload NAME         write | read | mixed | read-mostly | echo | restart | scan   (default write)
+                          read, mixed (50/50), read-mostly (95/5) and scan write every key once first;
+                          scan: calls of 1000 keys from a random key, reported also in keys/s;
                           echo is ping(payload) only; restart needs --spawn (see docs/benchmarks.md)
   --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
   --keys N                number of distinct keys, key000000 ... (default 100000)

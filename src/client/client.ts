@@ -5,6 +5,8 @@
  *   const client = KvClient.fromClusterFile('data/cluster.json');
  *   await client.put('apple', 'red', 'QUORUM');
  *   const r = await client.get('apple', 'QUORUM');   // { found: true, value: <Buffer 72 65 64>, ts }
+ *   await client.put('session:1', 'x', 'QUORUM', { ttlSeconds: 60 });
+ *   for await (const { key, value } of client.scan('a', 'b', 'QUORUM')) ...
  *   client.close();
  *
  * Any node can coordinate any request, but one that is a replica of the key
@@ -93,6 +95,30 @@ export interface CasOptions {
   /** The request's id, the same on every retry (default: a fresh random one, kept across this call's own retries). */
   readonly requestId?: string;
 }
+
+export interface PutOptions {
+  /** Seconds the value lives (1 to ten years); none: it never expires. */
+  readonly ttlSeconds?: number;
+}
+
+export interface ScanOptions {
+  /** Keys per call to the cluster (1 to 10,000). */
+  readonly pageSize?: number;
+}
+
+export interface ScanEntry {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+export interface ScanPage {
+  readonly entries: ScanEntry[];
+  /** Pass it to the next scanPage to go on; undefined when the scan is done. */
+  readonly cursor: Buffer | undefined;
+}
+
+/** Keys per scan call when the caller does not say. */
+export const SCAN_PAGE_SIZE_DEFAULT = 1000;
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -282,12 +308,52 @@ export class KvClient {
     return e;
   }
 
-  /** Writes a value; resolves with its timestamp (µs). */
-  async put(key: Bytes, value: Bytes, level: LevelName | string): Promise<{ ts: number }> {
+  /**
+   * Writes a value; resolves with its timestamp (µs). With `ttlSeconds` the
+   * value expires that long after the write: it then reads as not found,
+   * scans skip it, and it is purged like a tombstone.
+   */
+  async put(key: Bytes, value: Bytes, level: LevelName | string, options: PutOptions = {}): Promise<{ ts: number }> {
     const code = LEVEL_CODES[levelName(level)];
     const k = wireKey(key) as Buffer; // or an ASCII string, which the writer sends the same way
-    const ts = await this.run(this.routingKey(k), (c) => c.put(k, toBuffer(value), code));
+    const ttl = options.ttlSeconds;
+    const ts = await this.run(this.routingKey(k), (c) =>
+      ttl === undefined ? c.put(k, toBuffer(value), code) : c.putWithTtl(k, toBuffer(value), code, ttl),
+    );
     return { ts: int64ToNumber(ts) };
+  }
+
+  /**
+   * The live keys of [start, end) in unsigned byte order, with their values,
+   * read at `level` a page at a time (`pageSize` keys per call, default
+   * SCAN_PAGE_SIZE_DEFAULT). An empty start is the first key, an empty end
+   * the last.
+   *
+   *   for await (const { key, value } of client.scan('user:', 'user;', 'QUORUM', { pageSize: 500 })) ...
+   */
+  async *scan(start: Bytes, end: Bytes, level: LevelName | string, options: ScanOptions = {}): AsyncGenerator<ScanEntry> {
+    let cursor: Buffer | undefined;
+    for (;;) {
+      const page = await this.scanPage(start, end, level, options.pageSize ?? SCAN_PAGE_SIZE_DEFAULT, cursor);
+      yield* page.entries;
+      if (page.cursor === undefined) return;
+      cursor = page.cursor;
+    }
+  }
+
+  /** One call of a scan: at most `limit` keys after `cursor` (the previous page's; none for the first). */
+  async scanPage(start: Bytes, end: Bytes, level: LevelName | string, limit: number, cursor?: Buffer): Promise<ScanPage> {
+    const name = levelName(level);
+    const from = toBuffer(start);
+    // Token routing sends the call to a replica of the range it starts in.
+    const at = cursor === undefined ? from : Buffer.concat([cursor, Buffer.from([0])]);
+    const starts = this.ring === undefined ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
+    const r: types.ScanResult = await this.run(
+      this.routingKey(at),
+      (c) => c.scan(from, toBuffer(end), LEVEL_CODES[name], limit, cursor ?? Buffer.alloc(0)),
+      starts,
+    );
+    return { entries: r.entries.map((e) => ({ key: e.key, value: e.value })), cursor: r.more && r.cursor ? r.cursor : undefined };
   }
 
   /** Reads a key at ONE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */

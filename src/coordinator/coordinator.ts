@@ -115,11 +115,17 @@ export class Coordinator {
     return this.deps.hints.add(target, [item]);
   }
 
-  /** Writes a value (or a tombstone when `deleted`); resolves with its timestamp. See WriteRound for when. */
-  write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
+  /**
+   * Writes a value (or a tombstone when `deleted`); resolves with its
+   * timestamp. See WriteRound for when. With `ttlSeconds` the value expires
+   * that long after its timestamp.
+   */
+  write(key: string, value: string, deleted: boolean, level: LevelName, ttlSeconds = 0): Promise<number> {
     this.counters.writes++;
     const { up, down, need } = this.placement(key, level);
-    const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
+    const ts = this.deps.clock.now();
+    const version: Version = ttlSeconds > 0 ? { value, ts, deleted, expires: ts + ttlSeconds * 1_000_000 } : { value, ts, deleted };
+    const item: KeyedVersion = { key, version };
     const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
     this.writeDeps ??= {
       selfId: this.deps.selfId,

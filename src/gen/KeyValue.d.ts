@@ -30,6 +30,9 @@ import Ballot = ttypes.Ballot
 import Proposal = ttypes.Proposal
 import PaxosPromise = ttypes.PaxosPromise
 import PaxosAccept = ttypes.PaxosAccept
+import ScanEntry = ttypes.ScanEntry
+import ScanResult = ttypes.ScanResult
+import RangePage = ttypes.RangePage
 
 declare class Client {
     private output: thrift.TTransport;
@@ -249,6 +252,46 @@ declare class Client {
      * other replicas (only those in `peers`, when not empty); returns when done.
      */
     repair(secret: string, peers: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: RepairSummary)=>void): void;
+
+    /**
+     * The live keys in [start, stop) in unsigned byte order, at most `limit`
+     * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
+     * range from that many replicas, newest version winning, replicas that
+     * were behind repaired before the answer. An empty start is the first key,
+     * an empty stop the last. Pass the result's cursor to go on; an empty
+     * cursor starts at `start`.
+     */
+    scan(start: Buffer, stop: Buffer, level: Level, limit: number, cursor: Buffer): Promise<ScanResult>;
+
+    /**
+     * The live keys in [start, stop) in unsigned byte order, at most `limit`
+     * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
+     * range from that many replicas, newest version winning, replicas that
+     * were behind repaired before the answer. An empty start is the first key,
+     * an empty stop the last. Pass the result's cursor to go on; an empty
+     * cursor starts at `start`.
+     */
+    scan(start: Buffer, stop: Buffer, level: Level, limit: number, cursor: Buffer, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: ScanResult)=>void): void;
+
+    /**
+     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax.
+     */
+    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number): Promise<RangePage>;
+
+    /**
+     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax.
+     */
+    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: RangePage)=>void): void;
+
+    /**
+     * put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone.
+     */
+    putWithTtl(key: Buffer, value: Buffer, level: Level, ttlSeconds: number): Promise<Int64>;
+
+    /**
+     * put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone.
+     */
+    putWithTtl(key: Buffer, value: Buffer, level: Level, ttlSeconds: number, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
   }
 
 declare class Processor {
@@ -274,4 +317,7 @@ declare class Processor {
     process_segmentKeys(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_fetchVersions(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_repair(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_scan(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_readRange(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_putWithTtl(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -717,13 +717,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp338 = input.readListBegin();
-          const _size37 = _rtmp338.size || 0;
-          for (let _i39 = 0; _i39 < _size37; ++_i39) {
-            let elem40 = null;
-            elem40 = new ttypes.Mutation();
-            elem40.read(input);
-            this.mutations.push(elem40);
+          const _rtmp348 = input.readListBegin();
+          const _size47 = _rtmp348.size || 0;
+          for (let _i49 = 0; _i49 < _size47; ++_i49) {
+            let elem50 = null;
+            elem50 = new ttypes.Mutation();
+            elem50.read(input);
+            this.mutations.push(elem50);
           }
           input.readListEnd();
         } else {
@@ -749,10 +749,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter41 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter41)) {
-          iter41 = this.mutations[iter41];
-          iter41.write(output);
+      for (let iter51 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter51)) {
+          iter51 = this.mutations[iter51];
+          iter51.write(output);
         }
       }
       output.writeListEnd();
@@ -873,12 +873,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp343 = input.readListBegin();
-          const _size42 = _rtmp343.size || 0;
-          for (let _i44 = 0; _i44 < _size42; ++_i44) {
-            let elem45 = null;
-            elem45 = input.readBinary();
-            this.keys.push(elem45);
+          const _rtmp353 = input.readListBegin();
+          const _size52 = _rtmp353.size || 0;
+          for (let _i54 = 0; _i54 < _size52; ++_i54) {
+            let elem55 = null;
+            elem55 = input.readBinary();
+            this.keys.push(elem55);
           }
           input.readListEnd();
         } else {
@@ -904,10 +904,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter46 in this.keys) {
-        if (this.keys.hasOwnProperty(iter46)) {
-          iter46 = this.keys[iter46];
-          output.writeBinary(iter46);
+      for (let iter56 in this.keys) {
+        if (this.keys.hasOwnProperty(iter56)) {
+          iter56 = this.keys[iter56];
+          output.writeBinary(iter56);
         }
       }
       output.writeListEnd();
@@ -958,13 +958,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp348 = input.readListBegin();
-          const _size47 = _rtmp348.size || 0;
-          for (let _i49 = 0; _i49 < _size47; ++_i49) {
-            let elem50 = null;
-            elem50 = new ttypes.LocalRead();
-            elem50.read(input);
-            this.success.push(elem50);
+          const _rtmp358 = input.readListBegin();
+          const _size57 = _rtmp358.size || 0;
+          for (let _i59 = 0; _i59 < _size57; ++_i59) {
+            let elem60 = null;
+            elem60 = new ttypes.LocalRead();
+            elem60.read(input);
+            this.success.push(elem60);
           }
           input.readListEnd();
         } else {
@@ -1001,10 +1001,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter51 in this.success) {
-        if (this.success.hasOwnProperty(iter51)) {
-          iter51 = this.success[iter51];
-          iter51.write(output);
+      for (let iter61 in this.success) {
+        if (this.success.hasOwnProperty(iter61)) {
+          iter61 = this.success[iter61];
+          iter61.write(output);
         }
       }
       output.writeListEnd();
@@ -1438,13 +1438,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp353 = input.readListBegin();
-          const _size52 = _rtmp353.size || 0;
-          for (let _i54 = 0; _i54 < _size52; ++_i54) {
-            let elem55 = null;
-            elem55 = new ttypes.Digest();
-            elem55.read(input);
-            this.digests.push(elem55);
+          const _rtmp363 = input.readListBegin();
+          const _size62 = _rtmp363.size || 0;
+          for (let _i64 = 0; _i64 < _size62; ++_i64) {
+            let elem65 = null;
+            elem65 = new ttypes.Digest();
+            elem65.read(input);
+            this.digests.push(elem65);
           }
           input.readListEnd();
         } else {
@@ -1485,10 +1485,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter56 in this.digests) {
-        if (this.digests.hasOwnProperty(iter56)) {
-          iter56 = this.digests[iter56];
-          iter56.write(output);
+      for (let iter66 in this.digests) {
+        if (this.digests.hasOwnProperty(iter66)) {
+          iter66 = this.digests[iter66];
+          iter66.write(output);
         }
       }
       output.writeListEnd();
@@ -2578,12 +2578,12 @@ const KeyValue_treeHashes_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.indices = [];
-          const _rtmp358 = input.readListBegin();
-          const _size57 = _rtmp358.size || 0;
-          for (let _i59 = 0; _i59 < _size57; ++_i59) {
-            let elem60 = null;
-            elem60 = input.readI32();
-            this.indices.push(elem60);
+          const _rtmp368 = input.readListBegin();
+          const _size67 = _rtmp368.size || 0;
+          for (let _i69 = 0; _i69 < _size67; ++_i69) {
+            let elem70 = null;
+            elem70 = input.readI32();
+            this.indices.push(elem70);
           }
           input.readListEnd();
         } else {
@@ -2624,10 +2624,10 @@ const KeyValue_treeHashes_args = class {
     if (this.indices !== null && this.indices !== undefined) {
       output.writeFieldBegin('indices', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.indices.length);
-      for (let iter61 in this.indices) {
-        if (this.indices.hasOwnProperty(iter61)) {
-          iter61 = this.indices[iter61];
-          output.writeI32(iter61);
+      for (let iter71 in this.indices) {
+        if (this.indices.hasOwnProperty(iter71)) {
+          iter71 = this.indices[iter71];
+          output.writeI32(iter71);
         }
       }
       output.writeListEnd();
@@ -2787,12 +2787,12 @@ const KeyValue_segmentKeys_args = class {
         case 4:
         if (ftype == Thrift.Type.LIST) {
           this.segments = [];
-          const _rtmp363 = input.readListBegin();
-          const _size62 = _rtmp363.size || 0;
-          for (let _i64 = 0; _i64 < _size62; ++_i64) {
-            let elem65 = null;
-            elem65 = input.readI32();
-            this.segments.push(elem65);
+          const _rtmp373 = input.readListBegin();
+          const _size72 = _rtmp373.size || 0;
+          for (let _i74 = 0; _i74 < _size72; ++_i74) {
+            let elem75 = null;
+            elem75 = input.readI32();
+            this.segments.push(elem75);
           }
           input.readListEnd();
         } else {
@@ -2828,10 +2828,10 @@ const KeyValue_segmentKeys_args = class {
     if (this.segments !== null && this.segments !== undefined) {
       output.writeFieldBegin('segments', Thrift.Type.LIST, 4);
       output.writeListBegin(Thrift.Type.I32, this.segments.length);
-      for (let iter66 in this.segments) {
-        if (this.segments.hasOwnProperty(iter66)) {
-          iter66 = this.segments[iter66];
-          output.writeI32(iter66);
+      for (let iter76 in this.segments) {
+        if (this.segments.hasOwnProperty(iter76)) {
+          iter76 = this.segments[iter76];
+          output.writeI32(iter76);
         }
       }
       output.writeListEnd();
@@ -2969,12 +2969,12 @@ const KeyValue_fetchVersions_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp368 = input.readListBegin();
-          const _size67 = _rtmp368.size || 0;
-          for (let _i69 = 0; _i69 < _size67; ++_i69) {
-            let elem70 = null;
-            elem70 = input.readBinary();
-            this.keys.push(elem70);
+          const _rtmp378 = input.readListBegin();
+          const _size77 = _rtmp378.size || 0;
+          for (let _i79 = 0; _i79 < _size77; ++_i79) {
+            let elem80 = null;
+            elem80 = input.readBinary();
+            this.keys.push(elem80);
           }
           input.readListEnd();
         } else {
@@ -3000,10 +3000,10 @@ const KeyValue_fetchVersions_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter71 in this.keys) {
-        if (this.keys.hasOwnProperty(iter71)) {
-          iter71 = this.keys[iter71];
-          output.writeBinary(iter71);
+      for (let iter81 in this.keys) {
+        if (this.keys.hasOwnProperty(iter81)) {
+          iter81 = this.keys[iter81];
+          output.writeBinary(iter81);
         }
       }
       output.writeListEnd();
@@ -3054,13 +3054,13 @@ const KeyValue_fetchVersions_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp373 = input.readListBegin();
-          const _size72 = _rtmp373.size || 0;
-          for (let _i74 = 0; _i74 < _size72; ++_i74) {
-            let elem75 = null;
-            elem75 = new ttypes.LocalRead();
-            elem75.read(input);
-            this.success.push(elem75);
+          const _rtmp383 = input.readListBegin();
+          const _size82 = _rtmp383.size || 0;
+          for (let _i84 = 0; _i84 < _size82; ++_i84) {
+            let elem85 = null;
+            elem85 = new ttypes.LocalRead();
+            elem85.read(input);
+            this.success.push(elem85);
           }
           input.readListEnd();
         } else {
@@ -3097,10 +3097,10 @@ const KeyValue_fetchVersions_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter76 in this.success) {
-        if (this.success.hasOwnProperty(iter76)) {
-          iter76 = this.success[iter76];
-          iter76.write(output);
+      for (let iter86 in this.success) {
+        if (this.success.hasOwnProperty(iter86)) {
+          iter86 = this.success[iter86];
+          iter86.write(output);
         }
       }
       output.writeListEnd();
@@ -3156,12 +3156,12 @@ const KeyValue_repair_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.peers = [];
-          const _rtmp378 = input.readListBegin();
-          const _size77 = _rtmp378.size || 0;
-          for (let _i79 = 0; _i79 < _size77; ++_i79) {
-            let elem80 = null;
-            elem80 = input.readI32();
-            this.peers.push(elem80);
+          const _rtmp388 = input.readListBegin();
+          const _size87 = _rtmp388.size || 0;
+          for (let _i89 = 0; _i89 < _size87; ++_i89) {
+            let elem90 = null;
+            elem90 = input.readI32();
+            this.peers.push(elem90);
           }
           input.readListEnd();
         } else {
@@ -3187,10 +3187,10 @@ const KeyValue_repair_args = class {
     if (this.peers !== null && this.peers !== undefined) {
       output.writeFieldBegin('peers', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.I32, this.peers.length);
-      for (let iter81 in this.peers) {
-        if (this.peers.hasOwnProperty(iter81)) {
-          iter81 = this.peers[iter81];
-          output.writeI32(iter81);
+      for (let iter91 in this.peers) {
+        if (this.peers.hasOwnProperty(iter91)) {
+          iter91 = this.peers[iter91];
+          output.writeI32(iter91);
         }
       }
       output.writeListEnd();
@@ -3307,6 +3307,646 @@ const KeyValue_repair_result = class {
     if (this.unavailable !== null && this.unavailable !== undefined) {
       output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 3);
       this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_scan_args = class {
+  constructor(args) {
+    this.start = null;
+    this.stop = null;
+    this.level = null;
+    this.limit = null;
+    this.cursor = null;
+    if (args) {
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      }
+      if (args.cursor !== undefined && args.cursor !== null) {
+        this.cursor = args.cursor;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.start = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.cursor = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_scan_args');
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.STRING, 1);
+      output.writeBinary(this.start);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 2);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 3);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.cursor !== null && this.cursor !== undefined) {
+      output.writeFieldBegin('cursor', Thrift.Type.STRING, 5);
+      output.writeBinary(this.cursor);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_scan_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    this.timedOut = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args instanceof ttypes.TimedOut) {
+        this.timedOut = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.ScanResult(args.success);
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+      if (args.timedOut !== undefined && args.timedOut !== null) {
+        this.timedOut = args.timedOut;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.ScanResult();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.timedOut = new ttypes.TimedOut();
+          this.timedOut.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_scan_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.timedOut !== null && this.timedOut !== undefined) {
+      output.writeFieldBegin('timedOut', Thrift.Type.STRUCT, 3);
+      this.timedOut.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_readRange_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.start = null;
+    this.stop = null;
+    this.limit = null;
+    this.bytesMax = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      }
+      if (args.bytesMax !== undefined && args.bytesMax !== null) {
+        this.bytesMax = args.bytesMax;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.start = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.bytesMax = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_readRange_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.STRING, 2);
+      output.writeBinary(this.start);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 3);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.bytesMax !== null && this.bytesMax !== undefined) {
+      output.writeFieldBegin('bytesMax', Thrift.Type.I32, 5);
+      output.writeI32(this.bytesMax);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_readRange_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.RangePage(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.RangePage();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_readRange_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_putWithTtl_args = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    this.level = null;
+    this.ttlSeconds = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+      if (args.ttlSeconds !== undefined && args.ttlSeconds !== null) {
+        this.ttlSeconds = args.ttlSeconds;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.ttlSeconds = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_putWithTtl_args');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 3);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.ttlSeconds !== null && this.ttlSeconds !== undefined) {
+      output.writeFieldBegin('ttlSeconds', Thrift.Type.I32, 4);
+      output.writeI32(this.ttlSeconds);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_putWithTtl_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    this.timedOut = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args instanceof ttypes.TimedOut) {
+        this.timedOut = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = args.success;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+      if (args.timedOut !== undefined && args.timedOut !== null) {
+        this.timedOut = args.timedOut;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.I64) {
+          this.success = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.timedOut = new ttypes.TimedOut();
+          this.timedOut.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_putWithTtl_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.I64, 0);
+      output.writeI64(this.success);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.timedOut !== null && this.timedOut !== undefined) {
+      output.writeFieldBegin('timedOut', Thrift.Type.STRUCT, 3);
+      this.timedOut.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -4392,6 +5032,194 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('repair failed: unknown result');
   }
+
+  scan (start, stop, level, limit, cursor) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_scan(start, stop, level, limit, cursor);
+    });
+  }
+
+  send_scan (start, stop, level, limit, cursor) {
+    const output = new this.pClass(this.output);
+    const params = {
+      start: start,
+      stop: stop,
+      level: level,
+      limit: limit,
+      cursor: cursor
+    };
+    const args = new KeyValue_scan_args(params);
+    try {
+      output.writeMessageBegin('scan', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_scan (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_scan_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.timedOut) {
+      return callback(result.timedOut);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('scan failed: unknown result');
+  }
+
+  readRange (secret, start, stop, limit, bytesMax) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_readRange(secret, start, stop, limit, bytesMax);
+    });
+  }
+
+  send_readRange (secret, start, stop, limit, bytesMax) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      start: start,
+      stop: stop,
+      limit: limit,
+      bytesMax: bytesMax
+    };
+    const args = new KeyValue_readRange_args(params);
+    try {
+      output.writeMessageBegin('readRange', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_readRange (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_readRange_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('readRange failed: unknown result');
+  }
+
+  putWithTtl (key, value, level, ttlSeconds) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_putWithTtl(key, value, level, ttlSeconds);
+    });
+  }
+
+  send_putWithTtl (key, value, level, ttlSeconds) {
+    const output = new this.pClass(this.output);
+    const params = {
+      key: key,
+      value: value,
+      level: level,
+      ttlSeconds: ttlSeconds
+    };
+    const args = new KeyValue_putWithTtl_args(params);
+    try {
+      output.writeMessageBegin('putWithTtl', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_putWithTtl (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_putWithTtl_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.timedOut) {
+      return callback(result.timedOut);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('putWithTtl failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -5196,6 +6024,143 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("repair", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_scan (seqid, input, output) {
+    const args = new KeyValue_scan_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.scan.length === 5) {
+      Promise.resolve(this._handler.scan.bind(this._handler)(
+        args.start,
+        args.stop,
+        args.level,
+        args.limit,
+        args.cursor
+      )).then(result => {
+        const result_obj = new KeyValue_scan_result({success: result});
+        output.writeMessageBegin("scan", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result = new KeyValue_scan_result(err);
+          output.writeMessageBegin("scan", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("scan", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.scan(args.start, args.stop, args.level, args.limit, args.cursor, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result_obj = new KeyValue_scan_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("scan", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("scan", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_readRange (seqid, input, output) {
+    const args = new KeyValue_readRange_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.readRange.length === 5) {
+      Promise.resolve(this._handler.readRange.bind(this._handler)(
+        args.secret,
+        args.start,
+        args.stop,
+        args.limit,
+        args.bytesMax
+      )).then(result => {
+        const result_obj = new KeyValue_readRange_result({success: result});
+        output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_readRange_result(err);
+          output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("readRange", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.readRange(args.secret, args.start, args.stop, args.limit, args.bytesMax, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_readRange_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("readRange", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_putWithTtl (seqid, input, output) {
+    const args = new KeyValue_putWithTtl_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.putWithTtl.length === 4) {
+      Promise.resolve(this._handler.putWithTtl.bind(this._handler)(
+        args.key,
+        args.value,
+        args.level,
+        args.ttlSeconds
+      )).then(result => {
+        const result_obj = new KeyValue_putWithTtl_result({success: result});
+        output.writeMessageBegin("putWithTtl", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result = new KeyValue_putWithTtl_result(err);
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.putWithTtl(args.key, args.value, args.level, args.ttlSeconds, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result_obj = new KeyValue_putWithTtl_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("putWithTtl", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

@@ -78,8 +78,9 @@ declare class Mutation {
     public value: Buffer;
     public ts: Int64;
     public deleted: boolean;
+    public expires?: Int64;
 
-      constructor(args?: { key: Buffer; value: Buffer; ts: Int64; deleted: boolean; });
+      constructor(args?: { key: Buffer; value: Buffer; ts: Int64; deleted: boolean; expires?: Int64; });
   }
 
 /**
@@ -90,8 +91,9 @@ declare class LocalRead {
     public value: Buffer;
     public ts: Int64;
     public deleted: boolean;
+    public expires?: Int64;
 
-      constructor(args?: { exists: boolean; value: Buffer; ts: Int64; deleted: boolean; });
+      constructor(args?: { exists: boolean; value: Buffer; ts: Int64; deleted: boolean; expires?: Int64; });
   }
 
 /**
@@ -230,4 +232,35 @@ declare class PaxosAccept {
     public refusedBy?: Ballot;
 
       constructor(args?: { accepted: boolean; refusedBy?: Ballot; });
+  }
+
+/**
+ * One key of a scan and its value.
+ */
+declare class ScanEntry {
+    public key: Buffer;
+    public value: Buffer;
+
+      constructor(args?: { key: Buffer; value: Buffer; });
+  }
+
+/**
+ * A page of a scan.
+ */
+declare class ScanResult {
+    public entries: ScanEntry[];
+    public more: boolean;
+    public cursor?: Buffer;
+
+      constructor(args?: { entries: ScanEntry[]; more: boolean; cursor?: Buffer; });
+  }
+
+/**
+ * Internode (scans): a replica's versions of the keys of a range, in order, tombstones included.
+ */
+declare class RangePage {
+    public entries: Mutation[];
+    public more: boolean;
+
+      constructor(args?: { entries: Mutation[]; more: boolean; });
   }

@@ -398,6 +398,7 @@ const Mutation = module.exports.Mutation = class {
     this.value = null;
     this.ts = null;
     this.deleted = null;
+    this.expires = null;
     if (args) {
       if (args.key !== undefined && args.key !== null) {
         this.key = args.key;
@@ -410,6 +411,9 @@ const Mutation = module.exports.Mutation = class {
       }
       if (args.deleted !== undefined && args.deleted !== null) {
         this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
       }
     }
   }
@@ -452,6 +456,13 @@ const Mutation = module.exports.Mutation = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -483,6 +494,11 @@ const Mutation = module.exports.Mutation = class {
       output.writeBool(this.deleted);
       output.writeFieldEnd();
     }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -495,6 +511,7 @@ const LocalRead = module.exports.LocalRead = class {
     this.value = null;
     this.ts = null;
     this.deleted = null;
+    this.expires = null;
     if (args) {
       if (args.exists !== undefined && args.exists !== null) {
         this.exists = args.exists;
@@ -507,6 +524,9 @@ const LocalRead = module.exports.LocalRead = class {
       }
       if (args.deleted !== undefined && args.deleted !== null) {
         this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
       }
     }
   }
@@ -549,6 +569,13 @@ const LocalRead = module.exports.LocalRead = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -578,6 +605,11 @@ const LocalRead = module.exports.LocalRead = class {
     if (this.deleted !== null && this.deleted !== undefined) {
       output.writeFieldBegin('deleted', Thrift.Type.BOOL, 4);
       output.writeBool(this.deleted);
+      output.writeFieldEnd();
+    }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -1813,6 +1845,249 @@ const PaxosAccept = module.exports.PaxosAccept = class {
     if (this.refusedBy !== null && this.refusedBy !== undefined) {
       output.writeFieldBegin('refusedBy', Thrift.Type.STRUCT, 2);
       this.refusedBy.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ScanEntry = module.exports.ScanEntry = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ScanEntry');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ScanResult = module.exports.ScanResult = class {
+  constructor(args) {
+    this.entries = null;
+    this.more = null;
+    this.cursor = null;
+    if (args) {
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = Thrift.copyList(args.entries, [ttypes.ScanEntry]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+      if (args.cursor !== undefined && args.cursor !== null) {
+        this.cursor = args.cursor;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.entries = [];
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = new ttypes.ScanEntry();
+            elem40.read(input);
+            this.entries.push(elem40);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.cursor = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ScanResult');
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
+      for (let iter41 in this.entries) {
+        if (this.entries.hasOwnProperty(iter41)) {
+          iter41 = this.entries[iter41];
+          iter41.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
+      output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    if (this.cursor !== null && this.cursor !== undefined) {
+      output.writeFieldBegin('cursor', Thrift.Type.STRING, 3);
+      output.writeBinary(this.cursor);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const RangePage = module.exports.RangePage = class {
+  constructor(args) {
+    this.entries = null;
+    this.more = null;
+    if (args) {
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = Thrift.copyList(args.entries, [ttypes.Mutation]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.entries = [];
+          const _rtmp343 = input.readListBegin();
+          const _size42 = _rtmp343.size || 0;
+          for (let _i44 = 0; _i44 < _size42; ++_i44) {
+            let elem45 = null;
+            elem45 = new ttypes.Mutation();
+            elem45.read(input);
+            this.entries.push(elem45);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RangePage');
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
+      for (let iter46 in this.entries) {
+        if (this.entries.hasOwnProperty(iter46)) {
+          iter46 = this.entries[iter46];
+          iter46.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
+      output.writeBool(this.more);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { KvError } from '../common/errors';
 import { LEVEL_NAMES } from '../coordinator/levels';
 
-export const CLIENT_OPS = ['get', 'put', 'remove', 'cas'] as const;
+export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
 
 /** Every outcome a request is counted under: the operating errors a client can get, then anything else. */
@@ -37,7 +37,7 @@ export interface RequestObserver {
   replicaApplied(startedMs: number): void;
 }
 
-const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, cas: 3 };
+const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, cas: 3, scan: 4 };
 
 /** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL, 4 SERIAL). */
 function levelIndex(code: number | null | undefined): number {

@@ -12,7 +12,16 @@ import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KvError } from '../common/errors';
-import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX, REPAIR_CALL_BYTES_MAX } from '../common/limits';
+import {
+  CLOCK_OFFSET_MS_MAX,
+  DUMP_PAGE_ENTRIES_MAX,
+  KEY_BYTES_MAX,
+  REPAIR_CALL_BYTES_MAX,
+  SCAN_LIMIT_MAX,
+  SCAN_REPLICA_PAGE_BYTES_MAX,
+  SCAN_REPLICA_PAGE_KEYS_MAX,
+  TTL_SECONDS_MAX,
+} from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
@@ -24,10 +33,12 @@ import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
 import type { Repairer } from '../repair/repairer';
 import { toWireError } from '../rpc/errors';
-import { toMutation } from '../rpc/remote-replica';
+import type { RangeScanner, ScanRequest } from '../coordinator/range-scan';
+import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
-import type { KeyedVersion, Version } from '../storage/version';
+import type { ReplicaStorage } from '../storage/replica-storage';
+import { isLive, type KeyedVersion, type Version } from '../storage/version';
 
 /**
  * What the handler needs from its node, and no more: the node wires these
@@ -39,8 +50,11 @@ export interface HandlerServices {
   /** Whether `id` names another node of the cluster. */
   isPeer(id: number): boolean;
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
-  /** This replica's committed data, read without copying values into strings. */
-  readonly local: { getBytes(key: string): VersionBytes | undefined };
+  readonly scanner: Pick<RangeScanner, 'scan'>;
+  /** This replica's committed data: point reads without copying values into strings, and ranges. */
+  readonly local: Pick<ReplicaStorage, 'getBytes' | 'range'>;
+  /** The wall clock, for judging expiry (µs since the epoch). */
+  nowUs(): number;
   readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
   readonly antiEntropy: Pick<AntiEntropy, 'answer'>;
   readonly repair: Pick<Repairer, 'catchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
@@ -91,22 +105,56 @@ function checkCasLevel(code: number | null | undefined): LevelName {
   throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
 }
 
+/** A scan's bound or cursor: a key, or the least key after one (a range's end is token + NUL). */
+const BOUND_BYTES_MAX = KEY_BYTES_MAX + 1;
+
+/** An optional bound: undefined when missing or empty. */
+function checkBound(b: Buffer | null | undefined, name: string): string | undefined {
+  if (b === null || b === undefined || (Buffer.isBuffer(b) && b.length === 0)) return undefined;
+  if (!Buffer.isBuffer(b)) throw invalid(`the scan's ${name} is not bytes`);
+  if (b.length > BOUND_BYTES_MAX) throw invalid(`the scan's ${name} is ${b.length} bytes; the limit is ${BOUND_BYTES_MAX}`);
+  return toByteString(b);
+}
+
+/** A scan's arguments checked, in one sentence when they are wrong. */
+function checkScan(start: Buffer, stop: Buffer, limit: number, cursor: Buffer): Omit<ScanRequest, 'level'> {
+  const from = checkBound(start, 'start') ?? '';
+  const end = checkBound(stop, 'stop');
+  if (end !== undefined && from > end) {
+    throw invalid(`the scan's range is inverted: start ${JSON.stringify(from)} is after stop ${JSON.stringify(end)}`);
+  }
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) {
+    throw invalid(`the scan's limit is ${limit ?? '(missing)'}; it must be a whole number from 1 to ${SCAN_LIMIT_MAX}`);
+  }
+  const after = checkBound(cursor, 'cursor');
+  if (after !== undefined && (after < from || (end !== undefined && after >= end))) {
+    throw invalid("the scan's cursor is outside its range: pass back the cursor of the previous page of the same scan");
+  }
+  return { start: from, end, limit, cursor: after };
+}
+
 const EMPTY = Buffer.alloc(0);
 
 /** A version held as a latin1 string, as a read result's bytes. */
 function versionBytes(v: Version | undefined): VersionBytes | undefined {
-  return v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted };
+  return v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted, ...(v.expires ? { expires: v.expires } : {}) };
 }
 
 function localRead(v: Version | undefined): types.LocalRead {
   return v === undefined
     ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
-    : new types.LocalRead({ exists: true, value: fromByteString(v.value), ts: v.ts as never, deleted: v.deleted });
+    : new types.LocalRead({
+        exists: true,
+        value: fromByteString(v.value),
+        ts: v.ts as never,
+        deleted: v.deleted,
+        ...(v.expires ? { expires: v.expires as never } : {}),
+      });
 }
 
-/** What a client read returns: a tombstone reads as not found, with its timestamp. */
-function readResult(v: VersionBytes | undefined): types.ReadResult {
-  const found = v !== undefined && !v.deleted;
+/** What a client read returns: a tombstone or an expired value reads as not found, with its timestamp. */
+function readResult(v: VersionBytes | undefined, nowUs: number): types.ReadResult {
+  const found = v !== undefined && isLive(v, nowUs);
   return new types.ReadResult({ found, value: found ? v.value : EMPTY, ts: (v?.ts ?? 0) as never });
 }
 
@@ -145,6 +193,44 @@ export class Handler {
     });
   }
 
+  async putWithTtl(key: Buffer, value: Buffer, level: number, ttlSeconds: number): Promise<number> {
+    return this.observed('put', level, () => {
+      const k = checkKey(key);
+      const v = checkValue(value, this.services.maxValueBytes);
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
+        throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
+      }
+      return this.services.coordinator.write(k, v, false, checkLevel(level), ttlSeconds);
+    });
+  }
+
+  async scan(start: Buffer, stop: Buffer, level: number, limit: number, cursor: Buffer): Promise<types.ScanResult> {
+    return this.observed('scan', level, async () => {
+      const req = checkScan(start, stop, limit, cursor);
+      const page = await this.services.scanner.scan({ ...req, level: checkLevel(level) });
+      return new types.ScanResult({
+        entries: page.rows.map((r) => new types.ScanEntry({ key: fromByteString(r.key), value: fromByteString(r.value) })),
+        more: page.cursor !== undefined,
+        ...(page.cursor !== undefined ? { cursor: fromByteString(page.cursor) } : {}),
+      });
+    });
+  }
+
+  async readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
+    return wire(() => {
+      this.checkSecret(secret);
+      // Refused while catching up, as readLocal: the scan asks the next replica.
+      if (this.services.repair.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+      const from = checkBound(start, 'start') ?? '';
+      const to = checkBound(stop, 'stop');
+      if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_REPLICA_PAGE_KEYS_MAX)
+        throw invalid(`a range page holds 1 to ${SCAN_REPLICA_PAGE_KEYS_MAX} keys`);
+      if (!Number.isInteger(bytesMax) || bytesMax < 1) throw invalid('a range page needs a positive byte budget');
+      const page = this.services.local.range(from, to, limit, Math.min(bytesMax, SCAN_REPLICA_PAGE_BYTES_MAX));
+      return new types.RangePage({ entries: page.entries.map(toMutation), more: page.more });
+    });
+  }
+
   async remove(key: Buffer, level: number): Promise<number> {
     return this.observed('remove', level, () => this.services.coordinator.write(checkKey(key), '', true, checkLevel(level)));
   }
@@ -179,7 +265,7 @@ export class Handler {
       if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
       l = checkLevel(level);
       if (this.services.coordinator.readsLocally(k, l)) {
-        const result = readResult(this.services.local.getBytes(k));
+        const result = readResult(this.services.local.getBytes(k), this.services.nowUs());
         requests.finished('get', level, undefined, startedMs);
         return result;
       }
@@ -190,7 +276,7 @@ export class Handler {
     return this.services.coordinator.read(k, l).then(
       (v) => {
         requests.finished('get', level, undefined, startedMs);
-        return readResult(v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted });
+        return readResult(v && { ...v, value: fromByteString(v.value) }, this.services.nowUs());
       },
       (err) => {
         requests.finished('get', level, err, startedMs);
@@ -204,7 +290,7 @@ export class Handler {
     return this.services.paxos.serialRead(key).then(
       (v) => {
         requests.finished('get', SERIAL_CODE, undefined, startedMs);
-        return readResult(versionBytes(v));
+        return readResult(versionBytes(v), this.services.nowUs());
       },
       (err) => {
         requests.finished('get', SERIAL_CODE, err, startedMs);
@@ -230,7 +316,7 @@ export class Handler {
       const id = checkRequestId(requestId);
       if (id === '') throw invalid('a cas needs a request id, the same on every retry of it');
       const r = await this.services.paxos.cas({ key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) });
-      return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current)) });
+      return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current), this.services.nowUs()) });
     });
   }
 
@@ -293,7 +379,13 @@ export class Handler {
         if (!this.services.clock.plausible(ts)) {
           throw invalid(`a mutation's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
         }
-        return { key: checkKey(m.key), version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true } };
+        const expires = expiresOf(m.expires);
+        if (expires !== undefined && (!Number.isSafeInteger(expires) || m.deleted === true))
+          throw invalid('a mutation has an invalid expiry');
+        return {
+          key: checkKey(m.key),
+          version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true, ...(expires ? { expires } : {}) },
+        };
       });
       await this.services.applyReplicated(items);
       this.services.requests.replicaApplied(startedMs);
@@ -326,7 +418,13 @@ export class Handler {
       const v = this.services.local.getBytes(checkKey(k));
       return v === undefined
         ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
-        : new types.LocalRead({ exists: true, value: v.value, ts: v.ts as never, deleted: v.deleted });
+        : new types.LocalRead({
+            exists: true,
+            value: v.value,
+            ts: v.ts as never,
+            deleted: v.deleted,
+            ...(v.expires ? { expires: v.expires as never } : {}),
+          });
     });
   }
 

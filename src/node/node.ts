@@ -40,7 +40,7 @@ import { Acceptor, Proposer } from '../paxos/proposer';
 import { AntiEntropy } from '../repair/anti-entropy';
 import { RangeTrees } from '../repair/range-trees';
 import { Repairer } from '../repair/repairer';
-import type { Replica } from '../coordinator/replica';
+import { RangeReplica, RangeScanner } from '../coordinator/range-scan';
 import { toMutation } from '../rpc/remote-replica';
 import { ThriftTransport } from '../rpc/thrift-transport';
 import type { PeerLink, PeerTransport } from '../rpc/transport';
@@ -172,6 +172,7 @@ export class KvNode {
   readonly proposer: Proposer;
   readonly paxos: PaxosStore;
   private readonly paxosSweepFailures: ThrottledWarning;
+  readonly scanner: RangeScanner;
   private readonly detector: FailureDetector;
   private readonly links = new Map<number, PeerLink>();
   private readonly delivery: HintDelivery;
@@ -231,7 +232,7 @@ export class KvNode {
       peers.map((n) => n.id),
       s.failureTimeoutMs,
     );
-    const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
+    const replicas = new Map<number, RangeReplica>([[id, new LocalReplica(id, store)]]);
     this.paxos = new PaxosStore(parts.paxosState, store, this.time);
     const acceptors = new Map<number, Acceptor>([[id, this.paxos]]);
     for (const peer of peers) {
@@ -270,6 +271,17 @@ export class KvNode {
       time: this.time,
       timeoutMs: s.requestTimeoutMs,
       random: this.random,
+    });
+    this.scanner = new RangeScanner({
+      selfId: id,
+      ring,
+      replicas,
+      isUp,
+      hints,
+      observe: (ts) => this.clock.observe(ts),
+      time: this.time,
+      timeoutMs: s.requestTimeoutMs,
+      catchingUp: () => this.repairer.catchingUp,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
     this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
@@ -340,7 +352,9 @@ export class KvNode {
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && config.nodes[n] !== undefined,
       coordinator: this.coordinator,
+      scanner: this.scanner,
       local: this.store,
+      nowUs: () => systemTime.nowMs() * 1000,
       clock: this.clock,
       antiEntropy: this.antiEntropy,
       repair: this.repairer,
@@ -361,6 +375,7 @@ export class KvNode {
     c.add('coordinator', this.coordinator.counters);
     c.add('paxos', this.proposer.counters);
     c.add('acceptor', this.paxos.counters);
+    c.add('scan', this.scanner.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);

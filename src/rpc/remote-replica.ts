@@ -9,7 +9,8 @@
 import { fromByteString, toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
 import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_ITEMS_MAX } from '../common/limits';
-import type { Replica } from '../coordinator/replica';
+import type { RangeReplica } from '../coordinator/range-scan';
+import type { ReplicaPage } from '../coordinator/scan-merge';
 import { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { KeyDigest } from '../repair/compare';
@@ -17,7 +18,7 @@ import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
 import type { Level } from '../repair/hash-tree';
 import type { RepairPeer } from '../repair/repairer';
 import { toKvError } from './errors';
-import { int64ToNumber, types } from './thrift';
+import { Int64, int64ToNumber, types } from './thrift';
 
 interface Waiter<T> {
   readonly items: T[];
@@ -122,20 +123,40 @@ export class BatchQueue<T> {
 }
 
 export function toMutation(item: KeyedVersion): types.Mutation {
+  const { version } = item;
   return new types.Mutation({
     key: fromByteString(item.key),
-    value: fromByteString(item.version.value),
-    ts: item.version.ts as never,
-    deleted: item.version.deleted,
+    value: fromByteString(version.value),
+    ts: version.ts as never,
+    deleted: version.deleted,
+    // Absent for a version without a TTL: the field is optional, and older nodes never see it.
+    ...(version.expires ? { expires: version.expires as never } : {}),
   });
+}
+
+/** A version's expiry from the wire's optional field: undefined when absent or 0. */
+export function expiresOf(field: Int64 | number | null | undefined): number | undefined {
+  if (field === null || field === undefined) return undefined;
+  const n = typeof field === 'number' ? field : int64ToNumber(field);
+  return n > 0 ? n : undefined;
+}
+
+/** A mutation from a peer this node trusts (its own request's answer), as a keyed version. */
+export function fromMutation(m: types.Mutation): KeyedVersion {
+  const expires = expiresOf(m.expires);
+  return {
+    key: toByteString(m.key),
+    version: { value: toByteString(m.value), ts: int64ToNumber(m.ts), deleted: m.deleted, ...(expires ? { expires } : {}) },
+  };
 }
 
 export function fromLocalRead(r: types.LocalRead): Version | undefined {
   if (!r.exists) return undefined;
-  return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted };
+  const expires = expiresOf(r.expires);
+  return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted, ...(expires ? { expires } : {}) };
 }
 
-export class RemoteReplica implements Replica, SyncPeer, RepairPeer {
+export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
   /** From the peer's last tree-hash answer (see Repairer.catchUp). */
   catchingUp = false;
   readonly writes: BatchQueue<KeyedVersion>;
@@ -180,10 +201,7 @@ export class RemoteReplica implements Replica, SyncPeer, RepairPeer {
       .call((c) => c.sync(this.secret, this.selfId, from as never, to as never, wire), this.timeoutMs)
       .catch(rethrow);
     return {
-      newer: reply.newer.map((m) => ({
-        key: toByteString(m.key),
-        version: { value: toByteString(m.value), ts: int64ToNumber(m.ts), deleted: m.deleted },
-      })),
+      newer: reply.newer.map(fromMutation),
       missing: reply.missing.map((k) => toByteString(k)),
       coveredTo: int64ToNumber(reply.coveredTo),
     };
@@ -234,6 +252,14 @@ export class RemoteReplica implements Replica, SyncPeer, RepairPeer {
 
   read(key: string): Promise<Version | undefined> {
     return this.reads.pushOne(key, key.length) as Promise<Version | undefined>;
+  }
+
+  /** One round of a scan: not coalesced, since a scan waits for each page before it asks for the next. */
+  async readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    const page = await this.connection
+      .call((c) => c.readRange(this.secret, fromByteString(from), fromByteString(to ?? ''), limit, bytesMax), this.timeoutMs)
+      .catch(rethrow);
+    return { entries: page.entries.map(fromMutation), more: page.more };
   }
 }
 

@@ -11,6 +11,7 @@ import type { Promised } from '../paxos/proposer';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
+import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
@@ -58,6 +59,10 @@ class ThriftLink implements PeerLink {
 
   read(key: string): Promise<Version | undefined> {
     return this.remote.read(key);
+  }
+
+  readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    return this.remote.readRange(from, to, limit, bytesMax);
   }
 
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {

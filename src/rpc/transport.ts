@@ -6,7 +6,7 @@
  * a message bus on virtual time (sim/network.ts).
  */
 import type { KvError } from '../common/errors';
-import type { Replica } from '../coordinator/replica';
+import type { RangeReplica } from '../coordinator/range-scan';
 import type { Acceptor } from '../paxos/proposer';
 import type { SyncPeer } from '../repair/anti-entropy';
 import type { RepairPeer } from '../repair/repairer';
@@ -27,7 +27,7 @@ export interface PeerCallStats {
   readonly readLocalItems: number;
 }
 
-export interface PeerLink extends Replica, SyncPeer, RepairPeer, Acceptor {
+export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor {
   /** Says hello with this node's clock reading; resolves with the peer's. */
   hello(clockReading: number, timeoutMs: number): Promise<number>;
   /** The peer was heard from: the next connect after a loss need not wait for a backoff. */

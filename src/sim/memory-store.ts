@@ -120,9 +120,23 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return { keys: inRange.slice(0, cut).map((k) => k.key), end: cut < inRange.length ? inRange[cut]!.h : Math.min(to, HASH_SPACE) };
   }
 
-  async scan(after: string | undefined, limit: number): Promise<KeyedVersion[]> {
-    const keys = [...this.committed.keys()].filter((k) => after === undefined || k > after).sort();
-    return keys.slice(0, limit).map((key) => ({ key, version: this.committed.get(key)! }));
+  scan(after: string | undefined, limit: number): KeyedVersion[] {
+    // after + NUL is the least key greater than after, as ReplicaStore.scan.
+    return this.range(after === undefined ? '' : `${after}\u0000`, undefined, limit, Number.POSITIVE_INFINITY).entries;
+  }
+
+  /** As Memtable.range, by sorting (keys are latin1 strings, so code-unit order is byte order). */
+  range(from: string, to: string | undefined, limit: number, bytesMax: number): { entries: KeyedVersion[]; more: boolean } {
+    const keys = [...this.committed.keys()].filter((k) => k >= from && (to === undefined || k < to)).sort();
+    const entries: KeyedVersion[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      if (entries.length === limit || (entries.length > 0 && bytes >= bytesMax)) return { entries, more: true };
+      const version = this.committed.get(key)!;
+      bytes += key.length + version.value.length;
+      entries.push({ key, version });
+    }
+    return { entries, more: false };
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {

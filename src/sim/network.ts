@@ -19,6 +19,7 @@ import type { Random } from '../common/random';
 import type { Proposal, ProposeReply } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
 import type { Promised } from '../paxos/proposer';
+import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
 import type { SyncAnswer } from '../repair/anti-entropy';
@@ -251,6 +252,17 @@ class SimLink implements PeerLink {
         // As the handler: a catching-up replica refuses, so that its copy counts towards no read.
         if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
         return node.store.get(key);
+      },
+      this.net.requestTimeoutMs,
+    );
+  }
+
+  readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    return this.call(
+      'readRange',
+      (node) => {
+        if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+        return node.store.range(from, to, limit, bytesMax);
       },
       this.net.requestTimeoutMs,
     );

@@ -11,24 +11,28 @@ import { Sqlite } from './sqlite';
 /**
  * The layout number; bump it whenever a table below changes, and say in
  * MIGRATIONS how a file of the previous layout becomes this one.
+ * 2: the paxos table; 3: `expires` on log and hints.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The replica store's tables. `log` holds one row per accepted version,
- * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted.
+ * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted;
+ * `expires` a value's expiry in µs (TTL), 0 for none.
  * `meta` holds a few named numbers: the largest record ever written and the
  * settle pointer.
  */
 const LOG_TABLES = `CREATE TABLE IF NOT EXISTS log (
-         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL
+         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0
        );
        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`;
 
 /** The hint store's table, read a target at a time in id order. */
 const HINT_TABLES = `CREATE TABLE IF NOT EXISTS hints (
          id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
-         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
+         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0
        );
        CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`;
 
@@ -43,12 +47,31 @@ const PAXOS_TABLES = `CREATE TABLE IF NOT EXISTS paxos (
        CREATE INDEX IF NOT EXISTS paxos_by_age ON paxos (in_progress, newest_us);`;
 
 /**
- * How a file of layout N - 1 becomes layout N, for each N after 1. Each
- * only adds, so that a node's log keeps replaying across upgrades.
+ * How a file of layout N - 1 becomes layout N, for each N after 1: the
+ * statements, run in one transaction with the new layout number, so that a
+ * crash leaves the old layout or the new one, never half of it. Each only
+ * adds, so that a node's log keeps replaying across upgrades.
  */
-const MIGRATIONS: Readonly<Record<number, string>> = {
-  2: PAXOS_TABLES, // compare-and-set's Paxos state
+const MIGRATIONS: Readonly<Record<number, (db: Sqlite) => Promise<string>>> = {
+  2: async () => PAXOS_TABLES, // compare-and-set's Paxos state
+  3: expiresColumns, // TTL
 };
+
+/**
+ * Layout 2 to 3: an `expires` column on log and hints, 0 (no expiry) for
+ * every row there is. ADD COLUMN with a constant default rewrites nothing,
+ * so even a large log migrates at once. A table the file does not have yet
+ * is made later, whole.
+ */
+async function expiresColumns(db: Sqlite): Promise<string> {
+  const has = async (table: string): Promise<boolean> =>
+    (await db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '${table}'`))[0]!.n > 0;
+  const steps: string[] = [];
+  for (const table of ['log', 'hints']) {
+    if (await has(table)) steps.push(`ALTER TABLE ${table} ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;`);
+  }
+  return steps.join('\n');
+}
 
 export function createLogTables(db: Sqlite): Promise<void> {
   return db.exec(LOG_TABLES);
@@ -65,11 +88,11 @@ export function createPaxosTables(db: Sqlite): Promise<void> {
 /** Brings a file of an older layout up to SCHEMA_VERSION, one step at a time, each in a transaction with its new number. */
 async function migrate(db: Sqlite, from: number): Promise<void> {
   for (let v = from + 1; v <= SCHEMA_VERSION; v++) {
-    await db.execTransaction(`${MIGRATIONS[v]}\nPRAGMA user_version = ${v};`);
+    await db.execTransaction(`${await MIGRATIONS[v]!(db)}\nPRAGMA user_version = ${v};`);
   }
 }
 
-/** Stamps a new file with SCHEMA_VERSION; refuses (and closes) a file written by another layout. */
+/** Stamps a new file with SCHEMA_VERSION, migrates an older layout, refuses (and closes) a file of another. */
 async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
   const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { LocalCluster } from '../../src/harness/local-cluster';
 import { KvNode } from '../../src/node/node';
 import { Sqlite } from '../../src/storage/sqlite';
+import { SCHEMA_VERSION } from '../../src/storage/schema';
 
 test('a node refuses a data file written with another table layout, and says what to do', async (t) => {
   const lc = await LocalCluster.create({ tokens: ['M'], replicationFactor: 1 });
@@ -58,8 +59,49 @@ test('a data file of layout 1 (before compare-and-set) is migrated: its log repl
       await node.stop();
     }
     const after = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
-    t.deepEqual(await after.all('PRAGMA user_version'), [{ user_version: 2 }]);
+    t.deepEqual(await after.all('PRAGMA user_version'), [{ user_version: SCHEMA_VERSION }]);
     await after.close();
+  } finally {
+    rmSync(lc.dir, { recursive: true, force: true });
+  }
+});
+
+/** The tables of layout 1, as builds before TTL wrote them (no `expires` columns). */
+const LAYOUT_1 = `CREATE TABLE log (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL);
+  CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  CREATE TABLE hints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+    ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
+  );
+  CREATE INDEX hints_by_target ON hints (target, id);
+  PRAGMA user_version = 1;`;
+
+test('a data file of layout 1 (before TTL) is migrated: its rows and hints replay, and expiries are kept from then on', async (t) => {
+  const lc = await LocalCluster.create({ tokens: ['M', 'f'], replicationFactor: 2 });
+  try {
+    const db = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
+    await db.exec(LAYOUT_1);
+    // stamp = ts * 2 + deleted; a TEXT row, a BLOB row, a tombstone, and a superseded row.
+    await db.exec(`INSERT INTO log VALUES (1, 'apple', 'old', 20), (2, 'apple', 'red', 40), (3, X'00ff', X'0102', 60), (4, 'gone', '', 81);
+      INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES (1, X'6b', X'76', 50, 0, ${Date.now()});`);
+    await db.close();
+    const node = await KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir });
+    t.deepEqual(node.store.get('apple'), { value: 'red', ts: 20, deleted: false, seq: 2 });
+    t.deepEqual(node.store.get('\u0000\u00ff'), { value: '\u0001\u0002', ts: 30, deleted: false, seq: 3 });
+    t.true(node.store.get('gone')!.deleted);
+    const [hint] = await node.hints.next(1, 0, 10);
+    t.deepEqual(hint!.version, { value: 'v', ts: 50, deleted: false }, 'the old hint reads without an expiry');
+    await node.store.apply([{ key: 'ttl', version: { value: 'x', ts: 100, deleted: false, expires: 5_000 } }]);
+    await node.hints.add(1, [{ key: 'ttl', version: { value: 'x', ts: 100, deleted: false, expires: 5_000 } }]);
+    await node.stop();
+    const again = await KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir });
+    t.deepEqual(again.store.get('ttl'), { value: 'x', ts: 100, deleted: false, seq: 5, expires: 5_000 }, 'the expiry replays');
+    const hints = await again.hints.next(1, 0, 10);
+    t.deepEqual(hints[1]!.version, { value: 'x', ts: 100, deleted: false, expires: 5_000 }, 'and a hint keeps it');
+    await again.stop();
+    const check = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
+    t.deepEqual(await check.all('PRAGMA user_version'), [{ user_version: SCHEMA_VERSION }]);
+    await check.close();
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
   }

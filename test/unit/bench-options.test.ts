@@ -137,7 +137,7 @@ const bad: [string[], RegExp][] = [
   [['--duration', '0'], /--duration must be greater than 0/],
   [['--rate', '-5'], /--rate must be greater than 0/],
   [['--ops', '5', '--duration', '3'], /--duration or --ops, not both/],
-  [['--workload', 'scan'], /--workload must be one of/],
+  [['--workload', 'sweep'], /--workload must be one of/],
   [['--level', 'TWO'], /--level must be ONE, QUORUM or ALL/],
   [['--distribution', 'latest'], /--distribution must be one of uniform, zipfian/],
   [['--seed', '4294967296'], /--seed/],
