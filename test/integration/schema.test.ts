@@ -13,7 +13,7 @@ test('a node refuses a data file written with another table layout, and says wha
     await db.close();
     await t.throwsAsync(KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir }), {
       name: 'ConfigError',
-      message: /data layout 0, this build reads layout 2; move it away/,
+      message: new RegExp(`data layout 0, this build reads layout ${SCHEMA_VERSION}; move it away`),
     });
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
@@ -28,7 +28,7 @@ test('a new data file is stamped and opens again', async (t) => {
     const again = await KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir });
     await again.stop();
     const db = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
-    t.deepEqual(await db.all('PRAGMA user_version'), [{ user_version: 2 }]);
+    t.deepEqual(await db.all('PRAGMA user_version'), [{ user_version: SCHEMA_VERSION }]);
     await db.close();
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
