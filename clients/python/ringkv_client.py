@@ -7,8 +7,9 @@ from idl/kv.thrift (see docs/clients.md):
 It reads commands, one per line, words split on spaces:
 
     put KEY VALUE LEVEL [TTL_SECONDS]
-    get KEY LEVEL
+    get KEY LEVEL                        (LEVEL SERIAL: the latest linearizable value)
     scan START STOP LEVEL PAGE_SIZE      (- for an empty START or STOP)
+    cas KEY EXPECTED NEW [LEVEL]         (- for an absent EXPECTED; LEVEL QUORUM or ALL)
 
 and prints one JSON object per command: {"ok": true, ...} or
 {"ok": false, "error": "InvalidRequest", "message": "..."}. Keys and values
@@ -17,6 +18,7 @@ are UTF-8 text. The test suite runs it against real nodes
 """
 import json
 import sys
+import uuid
 
 sys.path.insert(0, sys.argv[1])
 
@@ -29,7 +31,7 @@ from kv.ttypes import InvalidRequest, Level, TimedOut, Unavailable  # noqa: E402
 
 def level(name):
     if name.upper() not in Level._NAMES_TO_VALUES:
-        raise ValueError(f'unknown consistency level "{name}"; use ONE, QUORUM or ALL')
+        raise ValueError(f'unknown consistency level "{name}"; use ONE, QUORUM, ALL or SERIAL')
     return Level._NAMES_TO_VALUES[name.upper()]
 
 
@@ -62,9 +64,29 @@ def scan(client, start, stop, lvl, page_size):
         cursor = r.cursor
 
 
+# Attempts of one cas when its reply is lost (TimedOut): each with the same
+# request id, so that a cas that was applied answers applied=true on a retry
+# instead of applying twice.
+CAS_ATTEMPTS = 3
+
+
+def cas(client, key, expected, new, lvl="QUORUM"):
+    request_id = uuid.uuid4().hex
+    absent = expected == "-"
+    for attempt in range(1, CAS_ATTEMPTS + 1):
+        try:
+            r = client.cas(key.encode(), absent, b"" if absent else expected.encode(), new.encode(), request_id, level(lvl))
+            break
+        except TimedOut:
+            if attempt == CAS_ATTEMPTS:
+                raise
+    now = r.current
+    return {"applied": r.applied, "value": now.value.decode() if now.found else None}
+
+
 # The commands this client knows, by name: a function of the client and the
-# command's words. A new command (cas, say) is one more function here.
-COMMANDS = {"put": put, "get": get, "scan": scan}
+# command's words.
+COMMANDS = {"put": put, "get": get, "scan": scan, "cas": cas}
 
 
 def run(client, words):

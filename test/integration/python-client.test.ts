@@ -1,11 +1,11 @@
 /**
  * A client in another language: the Python client in clients/python, on
  * code the Thrift compiler generates from idl/kv.thrift at test time, runs
- * put, get and scan against real nodes. Skipped, saying why, when the
+ * put, get, scan and cas against real nodes. Skipped, saying why, when the
  * compiler or Python's Thrift library (Debian's python3-thrift) is absent.
  *
- * To cover another command (cas, say): add it to the client's COMMANDS and a
- * line of input and an expected answer below.
+ * To cover another command: add it to the client's COMMANDS and a line of
+ * input and an expected answer below.
  */
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
@@ -58,7 +58,7 @@ function runClient(python: string, gen: string, host: string, port: number, inpu
   });
 }
 
-test('a Python client generated from the IDL puts, gets and scans against real nodes', async (t) => {
+test('a Python client generated from the IDL puts, gets, scans and does cas against real nodes', async (t) => {
   const python = await pythonWithThrift();
   const compiler = await runs('thrift', ['--version']);
   if (python === undefined || !compiler) {
@@ -89,6 +89,12 @@ test('a Python client generated from the IDL puts, gets and scans against real n
         'scan - - QUORUM 1000',
         'scan d a QUORUM 10',
         'get apple SOMETIMES',
+        'cas counter - 1',
+        'cas counter - 1',
+        'cas counter 1 2 ALL',
+        'cas counter 1 3',
+        'get counter SERIAL',
+        'cas counter 2 3 ONE',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -109,7 +115,17 @@ test('a Python client generated from the IDL puts, gets and scans against real n
       error: 'InvalidRequest',
       message: 'the scan\'s range is inverted: start "d" is after stop "a"',
     });
-    t.like(out[9], { ok: false, error: 'InvalidRequest', message: 'unknown consistency level "SOMETIMES"; use ONE, QUORUM or ALL' });
+    t.like(out[9], {
+      ok: false,
+      error: 'InvalidRequest',
+      message: 'unknown consistency level "SOMETIMES"; use ONE, QUORUM, ALL or SERIAL',
+    });
+    t.deepEqual(out[10], { ok: true, op: 'cas', applied: true, value: '1' }, 'absent, so applied');
+    t.deepEqual(out[11], { ok: true, op: 'cas', applied: false, value: '1' }, 'no longer absent');
+    t.deepEqual(out[12], { ok: true, op: 'cas', applied: true, value: '2' });
+    t.deepEqual(out[13], { ok: true, op: 'cas', applied: false, value: '2' }, 'the expectation failed: the value is 2');
+    t.deepEqual(out[14], { ok: true, op: 'get', found: true, value: '2' });
+    t.like(out[15], { ok: false, op: 'cas', error: 'InvalidRequest' });
   } finally {
     await c.destroy();
     rmSync(gen, { recursive: true, force: true });
