@@ -520,6 +520,7 @@ async function main(): Promise<number> {
       if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
       cluster = await LocalCluster.start({
         ...(opts.tls ? { tls: true } : {}),
+        ...(opts.settings !== undefined ? { settings: opts.settings } : {}),
         ...(profileDir === undefined ? {} : { execArgv: profilerArgs(profileDir) }),
       });
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);

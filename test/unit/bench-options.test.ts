@@ -143,6 +143,10 @@ const bad: [string[], RegExp][] = [
   [['--seed', '4294967296'], /--seed/],
   [['--spawn', '--cluster', 'c.json'], /--spawn starts its own cluster/],
   [['--tls', '--cluster', 'c.json'], /--tls applies to --spawn/],
+  [['--set', 'antiEntropyIntervalMs=0'], /--set applies to --spawn/],
+  [['--spawn', '--set', 'antiEntropyIntervalMs'], /--set takes NAME=VALUE pairs/],
+  [['--spawn', '--set', 'bogus=1'], /--set: unknown setting "bogus"/],
+  [['--spawn', '--set', 'hintWindowSeconds=-1'], /--set: settings.hintWindowSeconds/],
   [['--compare', '--workload', 'echo'], /--compare/],
   [['--workload', 'restart'], /needs --spawn/],
   [['--workload', 'restart', '--spawn', '--ops', '5'], /do not apply/],
@@ -154,6 +158,12 @@ const bad: [string[], RegExp][] = [
   [['--workload'], /--workload needs a value/],
   [['stray'], /unexpected argument "stray"/],
 ];
+
+test('options: --set with --spawn gives the cluster its settings, numbers as numbers', (t) => {
+  const o = parseBenchArgs(['--spawn', '--set', 'antiEntropyIntervalMs=0,sqliteSynchronous=FULL']);
+  t.deepEqual(o.settings, { antiEntropyIntervalMs: 0, sqliteSynchronous: 'FULL' });
+  t.is(parseBenchArgs(['--spawn']).settings, undefined);
+});
 
 for (const [argv, message] of bad) {
   test(`options: rejects ${argv.join(' ')}`, (t) => {
