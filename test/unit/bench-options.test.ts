@@ -160,9 +160,9 @@ const bad: [string[], RegExp][] = [
 ];
 
 test('options: --set with --spawn gives the cluster its settings, numbers as numbers', (t) => {
-  const o = parseBenchArgs(['--spawn', '--set', 'antiEntropyIntervalMs=0,sqliteSynchronous=FULL']);
+  const o = options(['--spawn', '--set', 'antiEntropyIntervalMs=0,sqliteSynchronous=FULL']);
   t.deepEqual(o.settings, { antiEntropyIntervalMs: 0, sqliteSynchronous: 'FULL' });
-  t.is(parseBenchArgs(['--spawn']).settings, undefined);
+  t.is(options(['--spawn']).settings, undefined);
 });
 
 for (const [argv, message] of bad) {
