@@ -1,8 +1,9 @@
 /*
  * ringkv wire protocol: one service, framed transport, binary protocol.
  *
- * The client calls (put/get/remove/ping) may be sent by anyone who can reach
- * the port. The internode and admin calls (replicate/readLocal/hello/dump)
+ * The client calls (put/get/remove/ping/cas) may be sent by anyone who can reach
+ * the port. The internode and admin calls (replicate/readLocal/hello/dump/sync,
+ * setClockOffset, paxosPrepare/paxosPropose/paxosCommit)
  * carry the cluster secret as their first argument; a node refuses them with
  * Unauthorized when it does not match.
  *
@@ -15,7 +16,12 @@ namespace js ringkv
 enum Level {
   ONE = 1,
   QUORUM = 2,
-  ALL = 3
+  ALL = 3,
+  /**
+   * Added later, for get only: the latest linearizable value, read through a
+   * Paxos round (see cas). Clients that do not know it never send it.
+   */
+  SERIAL = 4
 }
 
 /** The request itself is wrong (bad key, value, level, ...); retrying will not help. */
@@ -59,7 +65,9 @@ struct Mutation {
   1: binary key,
   2: binary value,
   3: i64 ts,
-  4: bool deleted
+  4: bool deleted,
+  /** (added later) A value with a TTL: µs since the epoch from which it reads as absent; absent for none. */
+  5: optional i64 expires
 }
 
 /** A replica's answer for one key: exists=false means it holds nothing. */
@@ -67,7 +75,9 @@ struct LocalRead {
   1: bool exists,
   2: binary value,
   3: i64 ts,
-  4: bool deleted
+  4: bool deleted,
+  /** (added later) As Mutation.expires. */
+  5: optional i64 expires
 }
 
 /** Anti-entropy: a replica's version of a key, without the value's bytes. */
@@ -89,6 +99,40 @@ struct SyncReply {
   3: i64 coveredTo
 }
 
+/** Repair: hashes of one level of a node's hash tree of a range (repair/hash-tree.ts). */
+struct TreeHashes {
+  /** 8 bytes per index asked: two unsigned 32-bit words, little-endian. */
+  1: binary hashes,
+  /** True while the callee is catching up: its copy is not yet repaired, and says nothing of what the range should hold. */
+  2: optional bool catchingUp
+}
+
+/** Repair: the callee's digests of its keys of a range in the first `covered` segments asked. */
+struct SegmentKeys {
+  1: list<Digest> digests,
+  2: i32 covered
+}
+
+/** Admin: what a full repair of a node's ranges did. */
+struct RepairSummary {
+  /** (range, peer) pairs compared, and those skipped because the peer was down. */
+  1: i32 rangesCompared,
+  2: i32 rangesSkipped,
+  /** Tree segments that still differed after the re-check, and keys that differed in them. */
+  3: i64 segmentsDiffered,
+  4: i64 keysDiffered,
+  /** Versions sent to peers and fetched from them, and their key and value bytes. */
+  5: i64 keysSent,
+  6: i64 keysFetched,
+  7: i64 bytesSent,
+  8: i64 bytesFetched,
+  9: i64 elapsedMs,
+  /** True when every pair compared ended with equal trees, or differing only by writes in flight. */
+  10: bool agreed,
+  /** Bytes of tree hashes and key digests exchanged. */
+  11: i64 compareBytes
+}
+
 struct HintCount {
   1: i32 target,
   2: i32 count
@@ -103,6 +147,67 @@ struct NodeDump {
   5: list<i32> downPeers,
   /** True when entries stopped at the limit and another page follows. */
   6: bool more
+}
+
+/** What a cas answers: whether it was applied, and the key's value now (the new one when applied). */
+struct CasResult {
+  1: bool applied,
+  2: ReadResult current
+}
+
+/** Internode (cas): a Paxos ballot, a hybrid-clock reading and the proposing node's id. */
+struct Ballot {
+  1: i64 ts,
+  2: i32 node
+}
+
+/** Internode (cas): a value proposed under a ballot for one client request. */
+struct Proposal {
+  1: Ballot ballot,
+  2: binary value,
+  3: string requestId
+}
+
+/** Internode (cas): a replica's answer to a prepare, with its Paxos state and current version of the key. */
+struct PaxosPromise {
+  1: bool promised,
+  /** When not promised: the newer ballot promised instead. */
+  2: optional Ballot refusedBy,
+  3: optional Proposal accepted,
+  /** The most recent commit this replica knows. */
+  4: optional Proposal committed,
+  /** True when the prepare's request id is among the replica's recent commits. */
+  5: bool requestCommitted,
+  6: LocalRead current
+}
+
+/** Internode (cas): a replica's answer to a proposal. */
+struct PaxosAccept {
+  1: bool accepted,
+  2: optional Ballot refusedBy
+}
+
+/** One key of a scan and its value. */
+struct ScanEntry {
+  1: binary key,
+  2: binary value
+}
+
+/** A page of a scan. */
+struct ScanResult {
+  /** Live keys in unsigned byte order. */
+  1: list<ScanEntry> entries,
+  /** True when the range may hold more keys: call scan again with `cursor`. */
+  2: bool more,
+  /** Where the next call goes on (set when more is true). */
+  3: optional binary cursor
+}
+
+/** Internode (scans): a replica's versions of the keys of a range, in order, tombstones included. */
+struct RangePage {
+  1: list<Mutation> entries,
+  /** True when the replica stopped at its limit before the range's end. */
+  2: bool more
 }
 
 /** A node of the ring as the membership log's bootstrap names it. */
@@ -194,6 +299,76 @@ service KeyValue {
    */
   i64 setClockOffset(1: string secret, 2: i32 offsetMs)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Compare-and-set, linearizable per key (a Paxos round among the key's
+   * replicas): writes value only if the key now holds expected, or, with
+   * expectAbsent, holds nothing. requestId (at most 64 bytes, the same on
+   * every retry of one request) makes retries exactly-once: a retry of a cas
+   * that was applied answers applied=true. level is the commit's: QUORUM or
+   * ALL. TimedOut means the outcome is unknown; retry with the same requestId.
+   */
+  CasResult cas(1: binary key, 2: bool expectAbsent, 3: binary expected, 4: binary value, 5: string requestId, 6: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /** Internode (cas): Paxos phase 1 for a key. */
+  PaxosPromise paxosPrepare(1: string secret, 2: binary key, 3: Ballot ballot, 4: string requestId)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode (cas): Paxos phase 2 for a key. */
+  PaxosAccept paxosPropose(1: string secret, 2: binary key, 3: Proposal proposal)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode (cas): the proposal was chosen; returns once its value and the commit are durable here. */
+  void paxosCommit(1: string secret, 2: binary key, 3: Proposal proposal)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Internode (repair): this node's hashes at `indices` of one level (0 root,
+   * 1 branches, 2 leaves) of its hash tree of the range owned by node
+   * `range`, which both nodes must replicate.
+   */
+  TreeHashes treeHashes(1: string secret, 2: i32 fromNode, 3: i32 range, 4: i32 level, 5: list<i32> indices)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked. */
+  SegmentKeys segmentKeys(1: string secret, 2: i32 fromNode, 3: i32 range, 4: list<i32> segments)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Internode (repair): this replica's versions of the keys, in order, as
+   * readLocal; answered also while this node is catching up (readLocal is
+   * refused then, so that its copy counts towards no read). The answer may
+   * stop after some megabytes of values: it is then for the first keys only.
+   */
+  list<LocalRead> fetchVersions(1: string secret, 2: list<binary> keys)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin: repairs every range this node replicates now, with each of its
+   * other replicas (only those in `peers`, when not empty); returns when done.
+   */
+  RepairSummary repair(1: string secret, 2: list<i32> peers)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /**
+   * The live keys in [start, stop) in unsigned byte order, at most `limit`
+   * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
+   * range from that many replicas, newest version winning, replicas that
+   * were behind repaired before the answer. An empty start is the first key,
+   * an empty stop the last. Pass the result's cursor to go on; an empty
+   * cursor starts at `start`.
+   */
+  ScanResult scan(1: binary start, 2: binary stop, 3: Level level, 4: i32 limit, 5: binary cursor)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /** Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. */
+  RangePage readRange(1: string secret, 2: binary start, 3: binary stop, 4: i32 limit, 5: i32 bytesMax)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone. */
+  i64 putWithTtl(1: binary key, 2: binary value, 3: Level level, 4: i32 ttlSeconds)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
 
   /**
    * The node's membership changes after `afterEpoch` (0 for all of them) and

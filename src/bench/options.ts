@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { UsageError, parseArgs, parseEndpoint } from '../common/args';
 import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
 import { LevelName, parseLevel } from '../coordinator/levels';
+import { parseSettings, type Settings } from '../config/cluster';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
 import { SEED_MAX } from '../common/random';
 import { WORKLOAD_NAMES, WorkloadName } from './workloads';
@@ -60,11 +61,14 @@ Where:
   --spawn                 start a private four-node cluster in a temp dir, stop it afterwards
   --tls                   with --spawn: the cluster and the bench's connections run mutual TLS
                           (a cluster file says for itself whether its cluster does)
+  --set NAME=V[,NAME=V]   with --spawn: cluster settings (as in the cluster file's "settings"),
+                          e.g. --set antiEntropyIntervalMs=0 for an A/B of background repair
   --cluster FILE          the cluster file of a running cluster (default $KV_DATA_DIR/cluster.json)
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
-  --workload NAME         write | read | mixed | read-mostly | echo | restart   (default write)
-                          read, mixed (50/50) and read-mostly (95/5) write every key once first;
+  --workload NAME         write | read | mixed | read-mostly | echo | restart | scan   (default write)
+                          read, mixed (50/50), read-mostly (95/5) and scan write every key once first;
+                          scan: calls of 1000 keys from a random key, reported also in keys/s;
                           echo is ping(payload) only; restart needs --spawn (see docs/benchmarks.md)
   --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
   --keys N                number of distinct keys, key000000 ... (default 100000)
@@ -132,6 +136,7 @@ const VALUED = [
   'cluster',
   'node',
   'timeout-ms',
+  'set',
   'restart-node',
   'hint-writes',
   'warmup',
@@ -162,6 +167,8 @@ export interface BenchOptions {
   readonly spawn: boolean;
   /** With spawn: the cluster runs TLS. */
   readonly tls: boolean;
+  /** With --spawn: settings for the cluster file, checked as a cluster file's are. */
+  readonly settings?: Partial<Settings>;
   readonly compare: boolean;
   readonly cluster?: string;
   readonly nodes?: { host: string; port: number }[];
@@ -258,6 +265,9 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
 
   if (flags.has('tls') && !spawn)
     throw new UsageError('--tls applies to --spawn: a cluster file says for itself whether its cluster runs TLS');
+  const settings = settingsOf(string(flags, 'set'));
+  if (settings !== undefined && !spawn)
+    throw new UsageError("--set applies to --spawn: a running cluster's settings are in its cluster file");
   if (spawn && (cluster !== undefined || nodeText !== undefined))
     throw new UsageError('--spawn starts its own cluster: leave out --cluster and --node');
   if (cluster !== undefined && nodeText !== undefined) throw new UsageError('give --cluster or --node, not both');
@@ -298,6 +308,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(plot !== undefined ? { plot } : {}),
     spawn,
     tls: flags.has('tls'),
+    ...(settings !== undefined ? { settings } : {}),
     compare,
     ...(cluster !== undefined ? { cluster } : {}),
     ...(nodeText !== undefined ? { nodes: nodeText.split(',').map(parseEndpoint) } : {}),
@@ -309,4 +320,21 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(routing !== undefined ? { routing } : {}),
     ...(profileDir !== undefined ? { profileDir } : {}),
   };
+}
+
+/** `--set NAME=VALUE,…`: numbers as numbers, the rest as text; checked against the cluster file's rules. */
+function settingsOf(text: string | undefined): Partial<Settings> | undefined {
+  if (text === undefined) return undefined;
+  const raw: Record<string, number | string> = {};
+  for (const pair of text.split(',')) {
+    const m = /^([A-Za-z]+)=(.+)$/.exec(pair.trim());
+    if (m === null) throw new UsageError(`--set takes NAME=VALUE pairs separated by commas, not "${pair}"`);
+    raw[m[1]!] = /^-?\d+$/.test(m[2]!) ? Number(m[2]) : m[2]!;
+  }
+  try {
+    parseSettings(raw);
+  } catch (err) {
+    throw new UsageError(`--set: ${(err as Error).message}`);
+  }
+  return raw as Partial<Settings>;
 }

@@ -53,6 +53,8 @@ export interface BenchResult {
   readonly cpu: CpuPerOp;
   /** Internode calls each node sent during the run, by node id; null where the nodes could not be asked (--node). */
   readonly internode: PeerCallsByNode | null;
+  /** The scan workload: keys its calls returned per second of wall time. */
+  readonly keysScannedPerSec?: number;
 }
 
 /** What was read from the processes around a measured run. */
@@ -166,6 +168,7 @@ export function formatResult(r: BenchResult): string {
   const lines = [
     line('Workload', `${r.workload}${r.level ? ` at ${r.level}` : ''}`),
     line('Op rate', `${count(r.opsPerSec)} op/s`),
+    ...(r.keysScannedPerSec !== undefined ? [line('Keys scanned', `${count(r.keysScannedPerSec)} keys/s`)] : []),
     line('Latency mean', ms(r.latencyMs.mean)),
     line('Latency median', ms(r.latencyMs.p50)),
     line('Latency 95th percentile', ms(r.latencyMs.p95)),

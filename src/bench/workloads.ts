@@ -8,7 +8,7 @@ import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
-export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart';
+export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan';
 
 export interface WorkloadSpec {
   /** Share of operations that are reads; the rest are writes. */
@@ -17,6 +17,8 @@ export interface WorkloadSpec {
   readonly preload: boolean;
   /** ping(payload) instead of reads and writes. */
   readonly echo: boolean;
+  /** Scan pages of this many keys instead of reads and writes. */
+  readonly scanPageKeys?: number;
   readonly description: string;
 }
 
@@ -26,6 +28,13 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
   mixed: { readFraction: 0.5, preload: true, echo: false, description: '50% gets, 50% puts (YCSB A)' },
   'read-mostly': { readFraction: 0.95, preload: true, echo: false, description: '95% gets, 5% puts (YCSB B)' },
   echo: { readFraction: 0, preload: false, echo: true, description: 'ping(payload): the RPC stack alone, no storage' },
+  scan: {
+    readFraction: 0,
+    preload: true,
+    echo: false,
+    scanPageKeys: 1000,
+    description: 'scan calls of 1000 keys each from a random key, after writing every key once',
+  },
   restart: {
     readFraction: 0,
     preload: false,
@@ -73,6 +82,7 @@ export interface BenchClient {
   put(key: string, value: Buffer, level: LevelName): Promise<unknown>;
   get(key: string, level: LevelName): Promise<{ found: boolean }>;
   ping(payload: Buffer): Promise<Buffer>;
+  scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: readonly unknown[] }>;
 }
 
 export class OperationError extends Error {
@@ -93,6 +103,8 @@ export interface WorkloadContext {
   readonly chooser: KeyChooser;
   /** Decides read or write; seeded, so a run's op mix is repeatable. */
   readonly rng: Prng;
+  /** Keys the scan workload's calls returned, added up as they come. */
+  readonly scanned?: { keys: number };
 }
 
 /** Round robin by operation number: client i coordinates through node i. */
@@ -105,6 +117,7 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
   const spec = WORKLOADS[name];
   if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.values.at(seq));
   const format = keyFormatter(ctx.keys, ctx.spread);
+  if (spec.scanPageKeys !== undefined) return scanOperation(ctx, format, spec.scanPageKeys);
   return (seq) => {
     const client = clientFor(ctx.clients, seq);
     const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.float() < spec.readFraction);
@@ -121,6 +134,15 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
 export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | 'keys' | 'values' | 'spread'>): Operation {
   const format = keyFormatter(ctx.keys, ctx.spread);
   return (seq) => clientFor(ctx.clients, seq).put(format(seq), ctx.values.at(seq), ctx.level);
+}
+
+/** One scan call from a random key to the end of the key space, at most `limit` keys; counts the keys it got. */
+function scanOperation(ctx: WorkloadContext, format: (n: number) => string, limit: number): Operation {
+  return async (seq) => {
+    const page = await clientFor(ctx.clients, seq).scanPage(format(ctx.chooser.next()), '', ctx.level, limit);
+    if (ctx.scanned) ctx.scanned.keys += page.entries.length;
+    return page;
+  };
 }
 
 async function echo(client: BenchClient, payload: Buffer): Promise<Buffer> {

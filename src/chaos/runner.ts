@@ -17,8 +17,12 @@ import { Nemesis, FaultKind, FaultRecord, planFaults } from './nemesis';
 import { NetnsCluster, netnsUnavailable } from './netns';
 import { Random as Prng } from '../common/random';
 import { Workload } from './workload';
+import { CasWorkload } from './cas-workload';
+import { CasCheck, CasCounts, checkCas } from './cas-check';
 
 export type Mode = 'proxy' | 'netns';
+/** lww: QUORUM puts and gets; cas: counters incremented through cas, and SERIAL reads. */
+export type WorkloadKind = 'lww' | 'cas';
 
 export interface ChaosOptions {
   readonly seed: number;
@@ -31,11 +35,15 @@ export interface ChaosOptions {
   /** Upper bound on waiting for hints and replicas to settle after healing. */
   readonly settleS: number;
   readonly thinkMs: number;
+  /** Default lww. With cas, `keys` counters, `writers` incrementers and `readers` SERIAL readers. */
+  readonly workload?: WorkloadKind;
   readonly log: (line: string) => void;
   /** Ends the workload early (SIGINT); the run still heals, checks and cleans up. */
   readonly abort?: AbortSignal;
   /** Writes every operation, one JSON object a line, here. */
   readonly historyFile?: string;
+  /** Hints off (hintWindowSeconds 0): only repair (background anti-entropy, catching up) converges the replicas. */
+  readonly hintsOff?: boolean;
 }
 
 export interface ChaosReport {
@@ -45,6 +53,8 @@ export interface ChaosReport {
   readonly faultKinds: readonly FaultKind[];
   readonly faults: readonly FaultRecord[];
   readonly counts: CheckResult['counts'];
+  /** The cas workload's counts, when it ran. */
+  readonly cas?: CasCounts;
   /** ms from healed to no hints and no divergent key; -1 if that did not happen within the settle bound. */
   readonly convergeMs: number;
   readonly ok: boolean;
@@ -71,13 +81,14 @@ const VIOLATIONS_SHOWN_PER_KIND = 5;
  */
 const CHAOS_SETTINGS: Partial<Settings> = { antiEntropyIntervalMs: 25 };
 
-async function openCluster(mode: Mode, log: (line: string) => void): Promise<ChaosCluster> {
+async function openCluster(mode: Mode, hintsOff: boolean, log: (line: string) => void): Promise<ChaosCluster> {
+  const settings = hintsOff ? { ...CHAOS_SETTINGS, hintWindowSeconds: 0 } : CHAOS_SETTINGS;
   if (mode === 'netns') {
     const why = await netnsUnavailable();
-    if (why === null) return NetnsCluster.start(CHAOS_SETTINGS);
+    if (why === null) return NetnsCluster.start(settings);
     log(`netns mode is not available (${why}); falling back to the userspace proxy`);
   }
-  return ProxyCluster.start(CHAOS_SETTINGS);
+  return ProxyCluster.start(settings);
 }
 
 function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<void> {
@@ -96,34 +107,48 @@ function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<voi
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const root = new Prng(o.seed);
   const [planPrng, workPrng, nemesisPrng, finalPrng] = [root.fork(), root.fork(), root.fork(), root.fork()];
-  const cluster = await openCluster(o.mode, o.log);
+  const cluster = await openCluster(o.mode, o.hintsOff === true, o.log);
   o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
   const clients = cluster.config.nodes.map((n) => new KvClient([n], { timeoutMs: CLIENT_TIMEOUT_MS }));
   let ok = false;
   try {
     const history = new History();
-    const workload = new Workload(history, clients, o, workPrng);
+    const casMode = o.workload === 'cas';
+    // In cas mode the put/get workload runs only the nemesis's bursts.
+    const workload = new Workload(history, clients, casMode ? { ...o, writers: 0, readers: 0 } : o, workPrng);
+    const counters = casMode
+      ? new CasWorkload(
+          history,
+          clients,
+          { counters: o.keys, incrementers: o.writers, readers: o.readers, thinkMs: o.thinkMs },
+          root.fork(),
+        )
+      : undefined;
     const nemesis = new Nemesis(cluster, workload, nemesisPrng, () => history.now(), o.log);
     const plan = planFaults(planPrng, o.faults, o.durationS * 1000, cluster.config.nodes.length, cluster.partitionKinds);
     workload.start();
+    counters?.start();
     const faults = nemesis.run(plan);
     await abortableSleep(o.durationS * 1000, o.abort);
     nemesis.stop();
     await faults;
     await workload.stop();
-    o.log(`workload stopped after ${history.ops.length} operations; healing`);
+    await counters?.stop();
+    o.log(`workload stopped after ${history.ops.length + (counters?.records.length ?? 0)} operations; healing`);
     const crashed = await healAll(cluster, nemesis, o.log);
     const settled = await settle(cluster, o.settleS * 1000);
     o.log(settled.convergeMs >= 0 ? `settled in ${settled.convergeMs} ms` : `did not settle within ${o.settleS} s`);
     await finalReads(history, clients, finalPrng);
+    await counters?.finalReads(FINAL_READ_TRIES);
+    const casResult: CasCheck | undefined = counters && checkCas(counters.records);
     const result = check(history.ops, {
       replicas: replicaCopies(cluster, settled.inspection, history.ops),
       divergent: settled.inspection.divergent,
       failedRestarts: nemesis.failedRestarts,
       crashed: [...nemesis.crashed, ...crashed],
     });
-    ok = result.ok;
-    if (o.historyFile) writeHistory(o.historyFile, history.ops);
+    ok = result.ok && (casResult?.ok ?? true);
+    if (o.historyFile) writeHistory(o.historyFile, [...history.ops, ...(counters?.records ?? [])]);
     return {
       seed: o.seed,
       mode: cluster.mode as Mode,
@@ -131,10 +156,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       faultKinds: o.faults,
       faults: nemesis.records,
       counts: result.counts,
+      ...(casResult ? { cas: casResult.counts } : {}),
       convergeMs: settled.convergeMs,
-      ok: result.ok,
-      violations: describeViolations(result.violations, VIOLATIONS_SHOWN_PER_KIND),
-      dataDir: result.ok ? undefined : cluster.dir,
+      ok,
+      violations: [...describeViolations(result.violations, VIOLATIONS_SHOWN_PER_KIND), ...(casResult?.violations ?? [])],
+      dataDir: ok ? undefined : cluster.dir,
     };
   } finally {
     for (const c of clients) c.close();
@@ -217,6 +243,6 @@ async function finalReads(history: History, clients: readonly KvClient[], prng: 
   await Promise.all(Array.from({ length: FINAL_READ_CONCURRENCY }, worker));
 }
 
-function writeHistory(file: string, ops: readonly Op[]): void {
+function writeHistory(file: string, ops: readonly object[]): void {
   writeFileSync(file, ops.map((op) => JSON.stringify(op)).join('\n') + '\n');
 }

@@ -1,10 +1,12 @@
 /**
  * The operator's tool: scripts/admin.sh COMMAND [options].
- *   status [--json]   the epoch, then every node: address, up/down, epoch, state, token, keys, bytes, disk full or not, ownership, hints
+ *   status [--json]   the epoch, then every node: address, up/down, epoch, state, token, keys, bytes, disk full or not, ownership, hints, last full repair
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
+ *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
+import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
 import { ClusterStatus, clusterStatus } from '../client/status';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
@@ -15,9 +17,15 @@ const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json] [--node
 commands:
   status    the ring's epoch, then every node of the cluster: address, up or down, its epoch,
             state (NORMAL, JOINING, LEAVING, MOVING, LEFT), token, keys, bytes on disk,
-            the share of the keys it replicates, hints it holds for others
+            the share of the keys it replicates, hints it holds for others,
+            and when it last completed a full repair
   ring      every token range with the replicas that take its reads and its writes,
             from the current placement of node N (default: the first node that answers)
+  repair [N]
+            a full repair now: every node in turn (or node N alone) compares its hash
+            trees with its other replicas and exchanges what differs; shows progress
+            and a summary, and exits 0 once the replicas agree (1 if a node was down
+            or they still differ). Run one within the tombstone grace period (README).
 options:
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
   --json          one JSON object instead of a table
@@ -30,7 +38,7 @@ function megabytes(bytes: number): string {
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
   const c = colour ? chalk : new chalk.Instance({ level: 0 });
-  const header = ['node', 'address', 'up', 'epoch', 'state', 'token', 'keys', 'bytes', 'disk', 'owns', 'hints'];
+  const header = ['node', 'address', 'up', 'epoch', 'state', 'token', 'keys', 'bytes', 'disk', 'owns', 'hints', 'last full repair'];
   const rows = s.nodes.map((n) =>
     n.up
       ? [
@@ -45,8 +53,9 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
           n.diskFull ? 'FULL' : 'ok',
           `${(n.ownership * 100).toFixed(1)}%`,
           String(n.hints),
+          n.lastFullRepairMs === null ? 'never' : new Date(n.lastFullRepairMs).toISOString().replace(/\.\d+Z$/, 'Z'),
         ]
-      : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?'],
+      : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?'],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
@@ -84,6 +93,53 @@ function ringTable(view: RingView): string {
   return out.join('\n') + '\n';
 }
 
+function progressLine(p: RepairProgress): string {
+  return `node ${p.node}: ${p.pairsDone}/${p.pairsTotal} range pairs compared, ${p.keysFetched} keys fetched, ${p.keysSent} sent`;
+}
+
+/** The summary, in words: one line per node, then the totals. */
+function repairText(r: ClusterRepair): string {
+  const out: string[] = [];
+  for (const n of r.nodes) {
+    if (n.summary === undefined) out.push(`node ${n.id}: FAILED (${n.error})`);
+    else {
+      const s = n.summary;
+      const skipped = s.rangesSkipped > 0 ? `, ${s.rangesSkipped} skipped (peer down)` : '';
+      out.push(
+        `node ${n.id}: ${s.rangesCompared} range pairs compared${skipped}, ${s.keysSent} keys sent, ${s.keysFetched} fetched, ${s.elapsedMs} ms`,
+      );
+    }
+  }
+  const t = r.total;
+  out.push(
+    `ranges compared: ${t.rangesCompared}`,
+    `segments that differed: ${t.segmentsDiffered}`,
+    `keys that differed: ${t.keysDiffered}`,
+    `keys sent: ${t.keysSent + t.keysFetched} (${t.keysSent} pushed, ${t.keysFetched} fetched), ${t.bytesSent + t.bytesFetched} bytes of keys and values`,
+    `compared: ${t.compareBytes} bytes of hashes and digests`,
+    `time: ${r.elapsedMs} ms`,
+    r.agreed ? 'the replicas agree' : 'the replicas do NOT all agree (a node was down, or writes kept them apart); run it again',
+  );
+  return out.join('\n') + '\n';
+}
+
+async function repair(config: ReturnType<typeof loadClusterFile>, node: number | undefined, json: boolean): Promise<number> {
+  const tty = process.stderr.isTTY === true && !json;
+  const result = await repairCluster(config, node, (p) => {
+    if (tty) process.stderr.write(`\r\x1b[K${progressLine(p)}`);
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.stdout.write(json ? JSON.stringify(result) + '\n' : repairText(result));
+  return result.agreed ? 0 : 1;
+}
+
+function nodeArg(rest: string[]): number | undefined {
+  if (rest.length === 0) return undefined;
+  const n = Number(rest[0]);
+  if (rest.length > 1 || !Number.isInteger(n) || n < 0) throw new UsageError(`repair takes at most one node id, got "${rest.join(' ')}"`);
+  return n;
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'help'], ['cluster', 'node']);
   const [command, ...rest] = args.positional;
@@ -91,9 +147,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
+  if (rest.length > 0 && command !== 'repair') throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
+    case 'repair':
+      return repair(config, nodeArg(rest), args.flags.has('json'));
     case 'status': {
       const status = await clusterStatus(config);
       process.stdout.write(args.flags.has('json') ? statusJson(status) : statusTable(status, process.stdout.isTTY === true));

@@ -287,15 +287,17 @@ class Bench {
     }
     status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
     const level = spec.echo ? null : this.opts.level;
-    const { run, measured } = await this.measured(`${name}${level ? ` at ${level}` : ''}`, this.operation(name, seed), {
+    const scanned = { keys: 0 };
+    const { run, measured } = await this.measured(`${name}${level ? ` at ${level}` : ''}`, this.operation(name, seed, scanned), {
       ...(ops !== undefined ? { ops } : { durationMs: durationSeconds! * 1000 }),
       ...rateLimit,
     });
-    return benchResult(name, level, run, seed, this.config(), measured);
+    const result = benchResult(name, level, run, seed, this.config(), measured);
+    return spec.scanPageKeys === undefined ? result : { ...result, keysScannedPerSec: scanned.keys / run.seconds };
   }
 
   /** The workload's operation, drawing keys, op mix and value from generators seeded by `seed`. */
-  private operation(name: WorkloadName, seed: number): Operation {
+  private operation(name: WorkloadName, seed: number, scanned?: { keys: number }): Operation {
     const master = new Prng(seed);
     const chooser = makeChooser(this.opts.distribution, this.opts.keys, new Prng(master.uint32()));
     const rng = new Prng(master.uint32());
@@ -308,6 +310,7 @@ class Bench {
       chooser,
       rng,
       spread: this.spread,
+      ...(scanned ? { scanned } : {}),
     });
   }
 
@@ -517,6 +520,7 @@ async function main(): Promise<number> {
       if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
       cluster = await LocalCluster.start({
         ...(opts.tls ? { tls: true } : {}),
+        ...(opts.settings !== undefined ? { settings: opts.settings } : {}),
         ...(profileDir === undefined ? {} : { execArgv: profilerArgs(profileDir) }),
       });
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);

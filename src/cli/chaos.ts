@@ -20,8 +20,12 @@ const USAGE = `usage: scripts/chaos.sh [options]
                     falls back to proxy when not possible) (default proxy)
   --settle S        how long to wait at most for hints and replicas to settle after healing (default 30)
   --think-ms N      pause between one worker's operations (default 2)
+  --workload W      lww (QUORUM puts and gets, default) or cas (writers increment --keys counters
+                    through cas, readers read them at SERIAL; checked for linearizability)
   --out FILE        also write the summary as JSON
   --history FILE    write every operation as JSON lines (for a look at a failing run)
+  --no-hints        hints off (hintWindowSeconds 0): only repair on the hash trees converges the replicas,
+                    and every restarted node catches up before it serves reads
   --help`;
 
 /** The command line: the runner's options, less what the CLI supplies itself, plus --out. */
@@ -43,13 +47,15 @@ function parseFaults(raw: string | true | undefined): FaultKind[] {
 export function parseChaosArgs(argv: string[]): Parsed | 'help' {
   const { flags, positional } = parseArgs(
     argv,
-    ['help'],
-    ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history'],
+    ['help', 'no-hints'],
+    ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history', 'workload'],
   );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const mode = flags.get('mode') ?? 'proxy';
   if (mode !== 'proxy' && mode !== 'netns') throw new UsageError('--mode must be proxy or netns');
+  const workload = flags.get('workload') ?? 'lww';
+  if (workload !== 'lww' && workload !== 'cas') throw new UsageError('--workload must be lww or cas');
   const out = flags.get('out');
   const history = flags.get('history');
   return {
@@ -62,9 +68,21 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
     mode,
     settleS: intFlag(flags, 'settle', 30, 0, 3600),
     thinkMs: intFlag(flags, 'think-ms', 2, 0, 60_000),
+    workload,
     out: typeof out === 'string' ? out : undefined,
     historyFile: typeof history === 'string' ? history : undefined,
+    hintsOff: flags.has('no-hints'),
   };
+}
+
+/** The cas workload's part of the summary line. */
+function casSummary(r: ChaosReport): string {
+  const c = r.cas;
+  if (c === undefined) return '';
+  return (
+    ` cas=${c.casOps} cas_applied=${c.casApplied} cas_not_applied=${c.casNotApplied} cas_unknown=${c.casUnknown} serial_reads=${c.serialReads} ` +
+    `not_linearizable=${c.notLinearizable} double_applied=${c.doubleApplied} lost_increment=${c.lostIncrement} extra_increment=${c.extraIncrement} unchecked=${c.unchecked}`
+  );
 }
 
 export function summaryLine(r: ChaosReport): string {
@@ -72,7 +90,8 @@ export function summaryLine(r: ChaosReport): string {
   return (
     `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} failed_restarts=${c.failedRestarts} ` +
     `converge_ms=${r.convergeMs} backwards=${c.backwards} phantom=${c.phantom} behind=${c.behind} unverified=${c.unverified} ` +
-    `crashed=${c.crashed} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}`
+    `crashed=${c.crashed} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}` +
+    casSummary(r)
   );
 }
 
@@ -90,7 +109,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   log(
     `seed=${parsed.seed} duration=${parsed.durationS}s mode=${parsed.mode} faults=${parsed.faults.join(',') || 'none'} ` +
-      `keys=${parsed.keys} writers=${parsed.writers} readers=${parsed.readers}`,
+      `keys=${parsed.keys} writers=${parsed.writers} readers=${parsed.readers} workload=${parsed.workload}`,
   );
   const report = await runChaos({ ...parsed, log, abort: abort.signal });
   for (const line of report.violations) process.stdout.write(line + '\n');

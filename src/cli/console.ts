@@ -1,8 +1,8 @@
 /**
  * The console: type commands, see results.
- *   put <key> <value> <level>    get <key> <level>    delete <key> <level>
- *   help    exit
- * Levels: ONE, QUORUM, ALL (any case). Keys and values are UTF-8 text; wrap
+ *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    delete <key> <level>
+ *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
+ * Levels: ONE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
  *
  * On a terminal it prompts and colours its output. With stdin from a pipe or
@@ -15,16 +15,28 @@ import { KvClient } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
-import { parseLevel } from '../coordinator/levels';
+import { LevelName, parseLevel, parseReadLevel } from '../coordinator/levels';
+import { SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
 import { tokenize } from '../common/words';
+
+/** Keys a console scan lists when no limit is given. */
+const SCAN_CONSOLE_LIMIT_DEFAULT = 100;
+/** Most keys one console scan lists (the client pages through them). */
+const SCAN_CONSOLE_LIMIT_MAX = 1_000_000;
 
 const USAGE = `usage: scripts/client.sh [--json] [--cluster FILE | --node HOST:PORT] [--timeout-ms MS]
 
 Commands (one per line):
-  put <key> <value> <level>   store a value
-  get <key> <level>           read a value
+  put <key> <value> <level> [ttl=SECONDS]
+                              store a value; with ttl= it expires after that many seconds
+  get <key> <level>           read a value (level SERIAL: the latest linearizable value)
   delete <key> <level>        delete a key
+  scan <from> <to> <level> [limit]
+                              the live keys from <from> up to (not including) <to>, in byte
+                              order, one per line, at most limit (default ${SCAN_CONSOLE_LIMIT_DEFAULT});
+                              "" for <from> is the first key, "" for <to> the last
+  cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum
@@ -33,31 +45,82 @@ with --node every request goes to the first node given that answers.`;
 
 type Result = Record<string, unknown> & { ok: boolean; op: string };
 
-const ARITY: Record<string, { words: number; usage: string }> = {
-  put: { words: 3, usage: 'put <key> <value> <level>' },
-  get: { words: 2, usage: 'get <key> <level>' },
-  delete: { words: 2, usage: 'delete <key> <level>' },
+/** Arguments of each command: `words` required, `optional` more after them (after the level). */
+const ARITY: Record<string, { words: number; optional: number; usage: string }> = {
+  put: { words: 3, optional: 1, usage: 'put <key> <value> <level> [ttl=SECONDS]' },
+  get: { words: 2, optional: 0, usage: 'get <key> <level>' },
+  delete: { words: 2, optional: 0, usage: 'delete <key> <level>' },
+  scan: { words: 3, optional: 1, usage: 'scan <from> <to> <level> [limit]' },
+  cas: { words: 3, optional: 0, usage: 'cas <key> <expected> <new> (- for absent)' },
 };
+
+/** The console's word for "absent" in a cas expectation. */
+const ABSENT = '-';
+
+/** A whole number from `min` to `max` typed by a person, or one sentence saying what is wrong. */
+function wholeNumber(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max)
+    throw new KvError('InvalidRequest', `${what} must be a whole number from ${min} to ${max}, not "${text}"`);
+  return n;
+}
+
+function ttlOf(word: string | undefined): number | undefined {
+  if (word === undefined) return undefined;
+  const m = /^ttl=(.*)$/i.exec(word);
+  if (m === null) throw new KvError('InvalidRequest', `put takes ttl=SECONDS after the level, not "${word}"`);
+  return wholeNumber(m[1]!, 'ttl', 1, TTL_SECONDS_MAX);
+}
+
+/** The live keys of a console scan, read page by page; `more` when the limit cut them short. */
+async function scanRows(client: KvClient, words: string[], level: LevelName): Promise<Result> {
+  const limit = words[4] === undefined ? SCAN_CONSOLE_LIMIT_DEFAULT : wholeNumber(words[4], 'the scan limit', 1, SCAN_CONSOLE_LIMIT_MAX);
+  const entries: Array<{ key: string; value: string }> = [];
+  let more = false;
+  for await (const { key, value } of client.scan(words[1]!, words[2]!, level, { pageSize: Math.min(limit + 1, SCAN_LIMIT_MAX) })) {
+    if (entries.length === limit) {
+      more = true;
+      break;
+    }
+    entries.push({ key: displayBytes(key), value: displayBytes(value) });
+  }
+  return { ok: true, op: 'scan', entries, more };
+}
 
 async function execute(client: KvClient, words: string[]): Promise<Result> {
   const op = words[0]!.toLowerCase();
   const spec = ARITY[op];
   if (spec === undefined) throw new KvError('InvalidRequest', `unknown command "${words[0]}"; type help for the list`);
-  if (words.length !== spec.words + 1) throw new KvError('InvalidRequest', `${op} takes ${spec.words} arguments: ${spec.usage}`);
+  const given = words.length - 1;
+  if (given < spec.words || given > spec.words + spec.optional) {
+    const count = spec.optional === 0 ? `${spec.words}` : `${spec.words} or ${spec.words + spec.optional}`;
+    throw new KvError('InvalidRequest', `${op} takes ${count} arguments: ${spec.usage}`);
+  }
   const key = words[1]!;
-  const levelText = words[words.length - 1]!;
+  if (op === 'cas') {
+    const expected = words[2] === ABSENT ? null : words[2]!;
+    const r = await client.cas(key, expected, words[3]!);
+    return { ok: true, op, key, applied: r.applied, value: r.current === null ? null : displayBytes(r.current) };
+  }
+  const levelText = words[spec.words]!;
+  if (op === 'get') return get(client, key, levelText);
   const level = parseLevel(levelText);
   if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM or ALL`);
+  if (op === 'scan') return scanRows(client, words, level);
   if (op === 'put') {
-    const { ts } = await client.put(key, words[2]!, level);
-    return { ok: true, op, key, level, ts };
+    const ttlSeconds = ttlOf(words[4]);
+    const { ts } = await client.put(key, words[2]!, level, ttlSeconds === undefined ? {} : { ttlSeconds });
+    return { ok: true, op, key, level, ts, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) };
   }
-  if (op === 'delete') {
-    const { ts } = await client.delete(key, level);
-    return { ok: true, op, key, level, ts };
-  }
+  const { ts } = await client.delete(key, level);
+  return { ok: true, op, key, level, ts };
+}
+
+async function get(client: KvClient, key: string, levelText: string): Promise<Result> {
+  const level = parseReadLevel(levelText);
+  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM, ALL or SERIAL`);
   const r = await client.get(key, level);
-  return { ok: true, op, key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
+  return { ok: true, op: 'get', key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
 }
 
 function failure(op: string, key: string | undefined, err: unknown): Result {
@@ -70,7 +133,21 @@ function render(r: Result, colour: boolean): string {
   if (!r.ok) return `${c.red(`error ${String(r.error)}`)}: ${String(r.message)}`;
   if (r.op === 'put') return c.green('OK');
   if (r.op === 'delete') return c.green('deleted');
+  if (r.op === 'cas') {
+    const now = r.value === null ? '(absent)' : String(r.value);
+    return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;
+  }
+  if (r.op === 'scan') return renderScan(r, c);
   return r.found ? c.bold(String(r.value)) : c.dim('(not found)');
+}
+
+/** A scan's keys one per line, `key  value`; a last line when the limit cut them short. */
+function renderScan(r: Result, c: chalk.Chalk): string {
+  const entries = r.entries as Array<{ key: string; value: string }>;
+  const lines = entries.map((e) => `${c.bold(e.key)}  ${e.value}`);
+  if (entries.length === 0) lines.push(c.dim('(no keys)'));
+  if (r.more === true) lines.push(c.dim('(more keys follow: raise the limit, or scan on from after the last key)'));
+  return lines.join('\n');
 }
 
 function makeClient(argv: ReturnType<typeof parseArgs>): KvClient {

@@ -59,6 +59,7 @@ async function writeText(config: ClusterConfig, maxEntries: number, colour: bool
     const hints = Object.entries(n.hints).map(([t, k]) => `${k} for node ${t}`);
     out(
       c.bold(`node ${n.id}  ${n.address}  up  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) +
+        (n.counters?.['repair.catchingUp'] === 1 ? c.yellow('  CATCHING UP (serves no reads until repaired)') : '') +
         (hints.length ? c.yellow(`  hints: ${hints.join(', ')}`) : '') +
         '\n',
     );

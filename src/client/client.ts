@@ -5,6 +5,8 @@
  *   const client = KvClient.fromClusterFile('data/cluster.json');
  *   await client.put('apple', 'red', 'QUORUM');
  *   const r = await client.get('apple', 'QUORUM');   // { found: true, value: <Buffer 72 65 64>, ts }
+ *   await client.put('session:1', 'x', 'QUORUM', { ttlSeconds: 60 });
+ *   for await (const { key, value } of client.scan('a', 'b', 'QUORUM')) ...
  *   client.close();
  *
  * Any node can coordinate any request, but one that is a replica of the key
@@ -31,12 +33,14 @@
  * Errors are KvError with a code: InvalidRequest, Unavailable {required,
  * alive}, TimedOut {acked, required}, Unauthorized, ConnectionError, Internal.
  */
+import { randomUUID } from 'node:crypto';
+import type { RepairSummary } from '../repair/repairer';
 import { toByteString } from '../common/bytes';
-import { KvError } from '../common/errors';
-import { frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import { isKvError, KvError } from '../common/errors';
+import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
-import { LEVEL_CODES, LevelName, parseLevel, requiredReplicas } from '../coordinator/levels';
+import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
 import { RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
 import { toKvError } from '../rpc/errors';
@@ -80,6 +84,44 @@ export interface ReadResult {
   readonly ts: number;
 }
 
+/** What a cas answers. */
+export interface CasResult {
+  readonly applied: boolean;
+  /** The key's value now (the new one when applied, else the one that failed the expectation); null when absent. */
+  readonly current: Buffer | null;
+}
+
+export interface CasOptions {
+  /** The commit's level: QUORUM (default) or ALL. */
+  readonly level?: 'QUORUM' | 'ALL';
+  /** The request's id, the same on every retry (default: a fresh random one, kept across this call's own retries). */
+  readonly requestId?: string;
+}
+
+export interface PutOptions {
+  /** Seconds the value lives (1 to ten years); none: it never expires. */
+  readonly ttlSeconds?: number;
+}
+
+export interface ScanOptions {
+  /** Keys per call to the cluster (1 to 10,000). */
+  readonly pageSize?: number;
+}
+
+export interface ScanEntry {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+export interface ScanPage {
+  readonly entries: ScanEntry[];
+  /** Pass it to the next scanPage to go on; undefined when the scan is done. */
+  readonly cursor: Buffer | undefined;
+}
+
+/** Keys per scan call when the caller does not say. */
+export const SCAN_PAGE_SIZE_DEFAULT = 1000;
+
 const DEFAULT_TIMEOUT_MS = 5000;
 
 function toBuffer(b: Bytes): Buffer {
@@ -108,6 +150,14 @@ function levelName(level: LevelName | string): LevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseLevel(level);
   if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
+  return name;
+}
+
+/** A read's level: a write level or SERIAL (every read passes here: exact names skip parsing). */
+function readLevelName(level: ReadLevelName | string): ReadLevelName {
+  if (level === 'ONE' || level === 'QUORUM' || level === 'ALL' || level === 'SERIAL') return level;
+  const name = parseReadLevel(level);
+  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM, ALL or SERIAL`);
   return name;
 }
 
@@ -260,19 +310,60 @@ export class KvClient {
     return e;
   }
 
-  /** Writes a value; resolves with its timestamp (µs). */
-  async put(key: Bytes, value: Bytes, level: LevelName | string): Promise<{ ts: number }> {
+  /**
+   * Writes a value; resolves with its timestamp (µs). With `ttlSeconds` the
+   * value expires that long after the write: it then reads as not found,
+   * scans skip it, and it is purged like a tombstone.
+   */
+  async put(key: Bytes, value: Bytes, level: LevelName | string, options: PutOptions = {}): Promise<{ ts: number }> {
     const code = LEVEL_CODES[levelName(level)];
     const k = wireKey(key) as Buffer; // or an ASCII string, which the writer sends the same way
-    const ts = await this.run(this.routingKey(k), (c) => c.put(k, toBuffer(value), code));
+    const ttl = options.ttlSeconds;
+    const ts = await this.run(this.routingKey(k), (c) =>
+      ttl === undefined ? c.put(k, toBuffer(value), code) : c.putWithTtl(k, toBuffer(value), code, ttl),
+    );
     return { ts: int64ToNumber(ts) };
   }
 
-  async get(key: Bytes, level: LevelName | string): Promise<ReadResult> {
+  /**
+   * The live keys of [start, end) in unsigned byte order, with their values,
+   * read at `level` a page at a time (`pageSize` keys per call, default
+   * SCAN_PAGE_SIZE_DEFAULT). An empty start is the first key, an empty end
+   * the last.
+   *
+   *   for await (const { key, value } of client.scan('user:', 'user;', 'QUORUM', { pageSize: 500 })) ...
+   */
+  async *scan(start: Bytes, end: Bytes, level: LevelName | string, options: ScanOptions = {}): AsyncGenerator<ScanEntry> {
+    let cursor: Buffer | undefined;
+    for (;;) {
+      const page = await this.scanPage(start, end, level, options.pageSize ?? SCAN_PAGE_SIZE_DEFAULT, cursor);
+      yield* page.entries;
+      if (page.cursor === undefined) return;
+      cursor = page.cursor;
+    }
+  }
+
+  /** One call of a scan: at most `limit` keys after `cursor` (the previous page's; none for the first). */
+  async scanPage(start: Bytes, end: Bytes, level: LevelName | string, limit: number, cursor?: Buffer): Promise<ScanPage> {
     const name = levelName(level);
-    const code = LEVEL_CODES[name];
-    const k = wireKey(key) as Buffer; // see put
+    const from = toBuffer(start);
+    // Token routing sends the call to a replica of the range it starts in.
+    const at = cursor === undefined ? from : Buffer.concat([cursor, Buffer.from([0])]);
     const starts = this.ring === undefined ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
+    const r: types.ScanResult = await this.run(
+      this.routingKey(at),
+      (c) => c.scan(from, toBuffer(end), LEVEL_CODES[name], limit, cursor ?? Buffer.alloc(0)),
+      starts,
+    );
+    return { entries: r.entries.map((e) => ({ key: e.key, value: e.value })), cursor: r.more && r.cursor ? r.cursor : undefined };
+  }
+
+  /** Reads a key at ONE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */
+  async get(key: Bytes, level: ReadLevelName | string): Promise<ReadResult> {
+    const name = readLevelName(level);
+    const code = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
+    const k = wireKey(key) as Buffer; // see put
+    const starts = this.ring === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
     const r: types.ReadResult = await this.run(this.routingKey(k), (c) => c.get(k, code), starts);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
@@ -283,6 +374,43 @@ export class KvClient {
     const k = wireKey(key) as Buffer; // see put
     const ts = await this.run(this.routingKey(k), (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };
+  }
+
+  /**
+   * Compare-and-set, linearizable per key: writes `value` only if the key
+   * holds `expected` now (null: holds nothing).
+   *
+   *   const { applied, current } = await client.cas('counter', '41', '42');
+   *
+   * Every attempt carries the same request id, so when a reply is lost (the
+   * connection died, or TimedOut) this retries, up to CAS_CLIENT_ATTEMPTS_MAX
+   * attempts, and a cas that was applied the first time answers applied:
+   * true instead of applying twice or answering a false "not applied".
+   */
+  async cas(key: Bytes, expected: Bytes | null, value: Bytes, options: CasOptions = {}): Promise<CasResult> {
+    const level = options.level ?? 'QUORUM';
+    const code = LEVEL_CODES[levelName(level)];
+    const requestId = options.requestId ?? randomUUID();
+    const k = wireKey(key) as Buffer; // see put
+    const exp = expected === null ? Buffer.alloc(0) : toBuffer(expected);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.run(this.routingKey(k), (c) => c.cas(k, expected === null, exp, toBuffer(value), requestId, code));
+        return { applied: r.applied, current: r.current.found ? r.current.value : null };
+      } catch (err) {
+        // A retry refused as Unavailable says nothing of the first attempt, whose outcome stays unknown.
+        if (attempt > 1 && isKvError(err, 'Unavailable')) {
+          throw new KvError('TimedOut', `a retry of this cas was refused (${err.message}); whether the first attempt applied is unknown`);
+        }
+        const unknown = isKvError(err, 'TimedOut') || isKvError(err, 'ConnectionError');
+        if (!unknown || attempt >= CAS_CLIENT_ATTEMPTS_MAX) throw err;
+      }
+    }
+  }
+
+  /** Writes `value` only if the key holds nothing: a cas expecting absence. */
+  putIfAbsent(key: Bytes, value: Bytes, options: CasOptions = {}): Promise<CasResult> {
+    return this.cas(key, null, value, options);
   }
 
   /** Round trip through the RPC stack only. */
@@ -327,6 +455,33 @@ export class NodeAdmin {
   async dumpPage(startAfter: Buffer, limit: number): Promise<types.NodeDump> {
     try {
       return await this.connection.call((c) => c.dump(this.secret, startAfter, limit), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /**
+   * A full repair of the node's ranges with its other replicas (only
+   * `peers`, when not empty); resolves when done. It can take long: the
+   * deadline is `timeoutMs`, not the connection's.
+   */
+  async repair(peers: readonly number[], timeoutMs: number): Promise<RepairSummary> {
+    try {
+      const s = await this.connection.call((c) => c.repair(this.secret, [...peers]), timeoutMs);
+      return {
+        rangesCompared: s.rangesCompared,
+        rangesSkipped: s.rangesSkipped,
+        segmentsDiffered: int64ToNumber(s.segmentsDiffered),
+        keysDiffered: int64ToNumber(s.keysDiffered),
+        keysSent: int64ToNumber(s.keysSent),
+        keysFetched: int64ToNumber(s.keysFetched),
+        bytesSent: int64ToNumber(s.bytesSent),
+        bytesFetched: int64ToNumber(s.bytesFetched),
+        compareBytes: int64ToNumber(s.compareBytes),
+        elapsedMs: int64ToNumber(s.elapsedMs),
+        agreed: s.agreed,
+        roundTrips: 0,
+      };
     } catch (err) {
       throw toKvError(err);
     }

@@ -22,10 +22,16 @@ export interface NodeStatus {
   readonly up: boolean;
   /** Why the node is shown as down. */
   readonly error?: string;
-  /** The node's state in the newest membership any node gave (the cluster file's ring, all NORMAL, when none answered). */
-  readonly state: NodeState;
+  /**
+   * The node's state in the newest membership any node gave (the cluster file's ring, all NORMAL, when none
+   * answered); CATCHING_UP instead of NORMAL while a node that lost its data or was down past the hint window
+   * repairs its ranges before it serves reads.
+   */
+  readonly state: NodeState | 'CATCHING_UP';
   /** The epoch of the node's own membership log (null when it did not answer). */
   readonly epoch: number | null;
+  /** When the node last completed a full repair of all its ranges (wall-clock ms), or null if never. */
+  readonly lastFullRepairMs: number | null;
   /** The node's token, as text when it is printable UTF-8, else 0x-hex. */
   readonly token: string;
   readonly keys: number;
@@ -66,7 +72,7 @@ export function ownershipShares(keys: readonly number[], rf: number): number[] {
   return keys.map((k) => (distinct > 0 ? Math.min(1, k / distinct) : 0));
 }
 
-type Reported = Omit<NodeStatus, 'ownership' | 'state'> & { readonly log?: EpochEntry[] };
+type Reported = Omit<NodeStatus, 'ownership' | 'state'> & { readonly log?: EpochEntry[]; readonly catchingUp: boolean };
 
 async function statusOf(config: ClusterConfig, id: number): Promise<Reported> {
   const n = config.nodes[id]!;
@@ -82,10 +88,14 @@ async function statusOf(config: ClusterConfig, id: number): Promise<Reported> {
     const counters = countersOf(dump);
     const hints = dump.hints.reduce((sum, h) => sum + h.count, 0);
     const diskFull = counters['store.diskFull'] === 1;
+    const catchingUp = counters['repair.catchingUp'] === 1;
+    const lastFullRepairMs = counters['repair.lastFullRepairMs'] ? counters['repair.lastFullRepairMs'] : null;
     const { epoch, entries: log } = membership;
     return {
       ...base,
       up: true,
+      catchingUp,
+      lastFullRepairMs,
       epoch,
       log,
       keys: counters['store.keys'] ?? 0,
@@ -96,7 +106,19 @@ async function statusOf(config: ClusterConfig, id: number): Promise<Reported> {
     };
   } catch (err) {
     const error = isKvError(err) ? err.message : String(err);
-    return { ...base, up: false, error, epoch: null, keys: 0, bytes: 0, diskFull: false, hints: 0, counters: {} };
+    return {
+      ...base,
+      up: false,
+      catchingUp: false,
+      lastFullRepairMs: null,
+      epoch: null,
+      error,
+      keys: 0,
+      bytes: 0,
+      diskFull: false,
+      hints: 0,
+      counters: {},
+    };
   } finally {
     admin.close();
   }
@@ -117,10 +139,16 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
   );
   const newest = newestLog(partial);
   const membership = replayLog(newest ?? [bootstrapEntry(config.nodes, config.replicationFactor)]);
-  const stateOf = (id: number): NodeState => membership.members.find((m) => m.id === id)?.state ?? 'NORMAL';
+  const stateOf = (r: Reported): NodeStatus['state'] => {
+    const state = membership.members.find((m) => m.id === r.id)?.state ?? 'NORMAL';
+    return state === 'NORMAL' && r.catchingUp ? 'CATCHING_UP' : state;
+  };
   return {
     epoch: newest === undefined ? null : membership.epoch,
     replicationFactor: config.replicationFactor,
-    nodes: partial.map(({ log: _log, ...s }, i) => ({ ...s, state: stateOf(s.id), ownership: shares[i]! })),
+    nodes: partial.map((r, i) => {
+      const { log: _log, catchingUp: _catchingUp, ...s } = r;
+      return { ...s, state: stateOf(r), ownership: shares[i]! };
+    }),
   };
 }

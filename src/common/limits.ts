@@ -102,23 +102,18 @@ export const ARENA_SPARE_SLABS_MAX = 4;
  * made at once (a million at once cost a node about 70 MB of RSS).
  */
 export const KEY_SORT_STRINGS_MAX = 4096;
-/**
- * Arena records freed while a key sort in slices has the arena pinned; past
- * this the sort gives up (it is retried later) rather than hold more memory.
- */
-export const ARENA_PINNED_FREES_MAX = 1_000_000;
 /** Keys of a large group counted or placed in one step of a key sort (a step is where a sort in slices may pause). */
 export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
-/** Milliseconds of sorting per event-loop turn when the key list is sorted in slices. */
-export const KEY_SORT_SLICE_MS = 4;
 /**
- * Milliseconds a sort in slices then leaves the node to its requests, so that
- * it takes at most about half of it. (Only the inspector's dump sorts keys
- * now; anti-entropy did, every 20 s, when this was measured.) Going on at the next turn instead made
- * the sort (90-180 ms under load) the largest part of the write tail: p99 at
- * 11,000 writes/s 11.6-16.9 ms against 11.4-12.6 ms with this rest.
+ * Slots per block of the memtable's key order (storage/key-order.ts): an
+ * insert or removal shifts at most this many 4-byte slots, and each block's
+ * first key is kept as a string (about one string per 96 keys). Smaller
+ * blocks move comparisons from the arena to those strings: a new key cost
+ * 2.1-3.8 µs more with 512 and 1.5-2.5 µs more with 128 than with no order
+ * (memtables of 0.1 and 1 million keys, a one-off microbenchmark on a busy
+ * machine).
  */
-export const KEY_SORT_REST_MS = 4;
+export const ORDER_BLOCK_SLOTS = 128;
 /** Most keys the memtable's hash index holds per slot before it doubles. */
 export const MEMTABLE_LOAD_MAX = 0.7;
 /**
@@ -224,3 +219,101 @@ export const DASHBOARD_DIVERGENT_SHOWN_MAX = 20;
  * that space is back (it then reports its disk fine in status and metrics).
  */
 export const DISK_FULL_PROBE_INTERVAL_MS = 5000;
+
+/**
+ * Compare-and-set (src/paxos/). Request ids of recent commits each replica
+ * remembers per key, so that a retried cas finds its own earlier commit: a
+ * retry after more later commits than this to the same key, or after
+ * PAXOS_STATE_GRACE_MS, may be answered "not applied" although it was.
+ */
+export const PAXOS_RECENT_REQUESTS_MAX = 64;
+/** Paxos state of a key with nothing in progress is deleted this long after its newest ballot; older ballots are refused. */
+export const PAXOS_STATE_GRACE_MS = 60 * 60 * 1000;
+/** How often a node sweeps forgettable Paxos state, and how many keys' state one sweep deletes at most. */
+export const PAXOS_CLEANUP_INTERVAL_MS = 60_000;
+export const PAXOS_CLEANUP_ROWS_MAX = 1000;
+/** Paxos rounds one cas or SERIAL read may run (contention, in-progress proposals to finish) before TimedOut. */
+export const PAXOS_ROUNDS_MAX = 10;
+/** Random back-off between rounds after contention: uniform in [0, min(MAX, MIN * 2^round)). */
+export const PAXOS_BACKOFF_MS_MIN = 5;
+export const PAXOS_BACKOFF_MS_MAX = 200;
+/** Longest request id a cas may carry. */
+export const REQUEST_ID_BYTES_MAX = 64;
+/** Attempts KvClient.cas makes, with the same request id, when a reply is lost (TimedOut, or the connection died). */
+export const CAS_CLIENT_ATTEMPTS_MAX = 3;
+/** The chaos checker's linearizability search (chaos/linearizability.ts): operations per register, and search steps, before it answers "unknown". */
+export const LINEARIZABILITY_OPS_MAX = 20_000;
+export const LINEARIZABILITY_STEPS_MAX = 2_000_000;
+
+/**
+ * Hash-tree repair (repair/hash-tree.ts). A tree per replicated range has
+ * 2^TREE_LEAF_BITS leaves (segments of the key-hash space) under
+ * TREE_BRANCHES branches, 8 bytes each: 512 KiB of leaves per range, so a
+ * node replicating three ranges holds about 1.5 MiB of trees. With a
+ * million keys in a range a segment holds about 15 of them, which is what
+ * one differing segment costs to list.
+ */
+export const TREE_LEAF_BITS = 16;
+export const TREE_BRANCH_BITS = 8;
+/** The bound on one range's tree, in bytes (leaves, branches and root): what the counters report against. */
+export const TREE_BYTES_PER_RANGE_MAX = (2 ** TREE_LEAF_BITS + 2 ** TREE_BRANCH_BITS + 1) * 8;
+/** Tree hashes (leaves or branches) asked for in one call: 128 KiB of answer. */
+export const TREE_HASHES_PER_CALL_MAX = 16_384;
+/** Segments whose keys one call lists. */
+export const REPAIR_SEGMENTS_PER_CALL_MAX = 4096;
+/**
+ * Key digests in one segment listing; the answer stops after the segment
+ * that passes it, or that passes REPAIR_CALL_BYTES_MAX of keys. Fewer,
+ * larger listings: a repair of 100,000 missing keys lists some 50,000
+ * segments, and each listing is a round trip.
+ */
+export const REPAIR_DIGESTS_PER_CALL_MAX = 16_000;
+/** Keys fetched from or sent to a peer in one call during a repair (and at most REPAIR_CALL_BYTES_MAX of them). */
+export const REPAIR_KEYS_PER_CALL_MAX = 1000;
+/** Bytes of keys and values in one repair call, either way: a call sends less, an answer stops early and the rest is asked again. */
+export const REPAIR_CALL_BYTES_MAX = 4 * 1024 * 1024;
+/** Such calls in flight to one peer at once during a repair. */
+export const REPAIR_CALLS_IN_FLIGHT_MAX = 4;
+/**
+ * How long an exchange waits before checking again the segments that
+ * differed: a write still on its way to both replicas makes their leaves
+ * differ for a moment, and streaming it would be wasted.
+ */
+export const REPAIR_RECHECK_PAUSE_MS = 150;
+/**
+ * Segments one background anti-entropy step repairs at most: it keeps the
+ * background pace (one step per antiEntropyIntervalMs) to a small share of a
+ * node's work. A full repair (admin repair, catching up) has no such cap.
+ */
+export const REPAIR_STEP_SEGMENTS_MAX = 64;
+/** Passes a full repair makes over a range with one peer before it reports that they still disagree. */
+export const REPAIR_ROUNDS_MAX = 5;
+/** How often a catching-up node tries again to repair its ranges when a peer was missing. */
+export const CATCH_UP_RETRY_MS = 250;
+/** How often a node stores the time it was last alive (meta row alive_at_ms), to tell at start how long it was down. */
+export const ALIVE_WRITE_INTERVAL_MS = 10_000;
+/** How long `admin repair` waits for one node's full repair before it gives up on it. */
+export const REPAIR_CALL_TIMEOUT_MS = 30 * 60_000;
+/** How often `admin repair` reads the repairing node's counters to show progress. */
+export const REPAIR_PROGRESS_INTERVAL_MS = 250;
+
+/** Most keys one scan call may ask for (its `limit`); the client library pages through more. */
+export const SCAN_LIMIT_MAX = 10_000;
+/** Keys one replica returns for one round of a scan. */
+export const SCAN_REPLICA_PAGE_KEYS_MAX = 1000;
+/** Bytes of keys and values one replica returns for one round of a scan, about (at least one key). */
+export const SCAN_REPLICA_PAGE_BYTES_MAX = 2 * 1024 * 1024;
+/**
+ * Bytes of keys and values after which a scan call answers with what it has:
+ * with one more replica page on top, a reply stays within the smallest frame.
+ */
+export const SCAN_REPLY_BYTES_MAX = 2 * 1024 * 1024;
+/**
+ * Rounds of replica pages one scan call makes before it answers, keys or
+ * not: a long run of tombstones or an empty stretch of ranges is walked over
+ * several calls, each holding the coordinator for a bounded time.
+ */
+export const SCAN_ROUNDS_MAX = 32;
+
+/** Longest TTL a put may give: ten years, in seconds. */
+export const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;

@@ -190,7 +190,7 @@ function parseNode(x: unknown, index: number, count: number, baseDir: string): N
   return parsed;
 }
 
-function parseSettings(x: unknown): Settings {
+export function parseSettings(x: unknown): Settings {
   if (x === undefined) return DEFAULT_SETTINGS;
   if (!isObject(x)) throw new ConfigError('settings must be an object');
   const known = Object.keys(DEFAULT_SETTINGS);

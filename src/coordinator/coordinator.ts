@@ -51,6 +51,8 @@ export interface CoordinatorDeps {
   readonly time?: Time;
   /** Known bugs put back on purpose, for the simulator's own tests only (see common/known-bugs.ts). */
   readonly bugs?: KnownBugs;
+  /** True while this node catches up (repair/repairer.ts): its own copy then counts towards no read. */
+  readonly catchingUp?: () => boolean;
 }
 
 export interface CoordinatorCounters {
@@ -95,6 +97,7 @@ export class Coordinator {
     const need = writing ? writeAcksNeeded(level, rf, pending) : requiredReplicas(level, rf);
     const self = all.indexOf(this.deps.selfId);
     if (self > 0) all = [...all.slice(self), ...all.slice(0, self)];
+    if (!writing && this.deps.catchingUp?.()) all = all.filter((id) => id !== this.deps.selfId);
     const up = all.filter((id) => this.deps.isUp(id));
     const down = all.filter((id) => !this.deps.isUp(id));
     if (up.length < need) {
@@ -120,11 +123,17 @@ export class Coordinator {
     return this.deps.hints.add(target, [item]);
   }
 
-  /** Writes a value (or a tombstone when `deleted`); resolves with its timestamp. See WriteRound for when. */
-  write(key: string, value: string, deleted: boolean, level: LevelName): Promise<number> {
+  /**
+   * Writes a value (or a tombstone when `deleted`); resolves with its
+   * timestamp. See WriteRound for when. With `ttlSeconds` the value expires
+   * that long after its timestamp.
+   */
+  write(key: string, value: string, deleted: boolean, level: LevelName, ttlSeconds = 0): Promise<number> {
     this.counters.writes++;
     const { up, down, need } = this.placement(key, level, true);
-    const item: KeyedVersion = { key, version: { value, ts: this.deps.clock.now(), deleted } };
+    const ts = this.deps.clock.now();
+    const version: Version = ttlSeconds > 0 ? { value, ts, deleted, expires: ts + ttlSeconds * 1_000_000 } : { value, ts, deleted };
+    const item: KeyedVersion = { key, version };
     const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
     this.writeDeps ??= {
       selfId: this.deps.selfId,
@@ -152,6 +161,7 @@ export class Coordinator {
     const placement = this.deps.placement();
     if (requiredReplicas(level, placement.replicationFactor) !== 1) return false;
     if (!placement.rangeOf(key).reads.includes(this.deps.selfId)) return false;
+    if (this.deps.catchingUp?.()) return false;
     this.counters.reads++;
     return true;
   }

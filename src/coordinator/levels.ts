@@ -25,6 +25,19 @@ export function levelFromCode(code: number): LevelName | undefined {
   }
 }
 
+/**
+ * SERIAL, the IDL's level 4, is for reads only: the latest linearizable
+ * value, read through a Paxos round (paxos/proposer.ts). It is not a
+ * LevelName, so no write path can be given it.
+ */
+export const SERIAL_CODE = 4;
+export type ReadLevelName = LevelName | 'SERIAL';
+
+/** Parses a read level as a person types it: a LevelName or SERIAL, case-insensitive. */
+export function parseReadLevel(text: string): ReadLevelName | undefined {
+  return text.toUpperCase() === 'SERIAL' ? 'SERIAL' : parseLevel(text);
+}
+
 /** Parses a level as a person types it: case-insensitive. */
 export function parseLevel(text: string): LevelName | undefined {
   const upper = text.toUpperCase();

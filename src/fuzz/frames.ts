@@ -23,6 +23,7 @@
 import {
   CLOCK_OFFSET_MS_MAX,
   KEY_BYTES_MAX,
+  REQUEST_ID_BYTES_MAX,
   SYNC_PAGE_KEYS,
   VALUE_BYTES_MAX_DEFAULT,
   frameBytesMax as frameBytesMaxFor,
@@ -37,7 +38,7 @@ export const FRAME_CATEGORIES: readonly FrameCategory[] = ['random', 'call', 'mu
 
 /**
  * What a correct node does with a frame:
- *   ok              answers with a result (for put/get/remove also Unavailable or TimedOut)
+ *   ok              answers with a result (for put/get/remove/cas also Unavailable or TimedOut)
  *   invalid         answers with the method's InvalidRequest
  *   unauthorized    answers with Unauthorized (an internode call with a wrong secret)
  *   unknown-method  answers with a Thrift application exception "Unknown function", type UNKNOWN_METHOD
@@ -94,6 +95,7 @@ export const METHODS = [
   'dump',
   'sync',
   'setClockOffset',
+  'cas',
   'membership',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
@@ -172,6 +174,14 @@ const ARGS: Record<MethodName, readonly ArgSpec[]> = {
     [1, TType.STRING, 'secret'],
     [2, TType.I32, 'offsetMs'],
   ],
+  cas: [
+    [1, TType.STRING, 'key'],
+    [2, TType.BOOL, 'expectAbsent'],
+    [3, TType.STRING, 'expected'],
+    [4, TType.STRING, 'value'],
+    [5, TType.STRING, 'requestId'],
+    [6, TType.I32, 'level'],
+  ],
   membership: [[1, TType.I64, 'afterEpoch']],
 };
 const MUTATION: readonly ArgSpec[] = [
@@ -212,7 +222,8 @@ const NESTING_SENT_MAX = 3000;
 
 /** Level codes of the IDL and the bad ones to try. */
 const LEVELS_VALID = [1, 2, 3] as const;
-const LEVELS_BAD = [0, 4, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
+/** Level codes no method takes (4 is SERIAL, which get takes). */
+const LEVELS_BAD = [0, 5, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
 
 /** i64 timestamps: the largest a node accepts, and values just past it. */
 const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -264,6 +275,7 @@ const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
   ['dump', 6],
   ['sync', 6],
   ['setClockOffset', 5],
+  ['cas', 8],
   ['membership', 4],
   ['unknown', 12],
 ];
@@ -481,11 +493,24 @@ function handlerVerdict(
       const o = args.get(2);
       return verdict(o?.kind === 'i32' && Math.abs(o.v) <= CLOCK_OFFSET_MS_MAX);
     }
+    case 'cas':
+      return verdict(casValid(args, options.maxValueBytes));
     case 'membership': {
       const after = args.get(1);
       return verdict(after?.kind === 'i64' && after.v >= 0n && after.v <= TS_SAFE_MAX);
     }
   }
+}
+
+/** A cas the handler takes: key, value and level (QUORUM or ALL) valid, a request id, and an expected value unless expectAbsent. */
+function casValid(args: Map<number, WireValue>, maxValueBytes: number): boolean {
+  const absent = args.get(2);
+  const expectedOk = (absent?.kind === 'bool' && absent.v) || isValidValue(args.get(3), maxValueBytes);
+  const id = args.get(5);
+  const idOk = id?.kind === 'binary' && id.v.length >= 1 && id.v.length <= REQUEST_ID_BYTES_MAX;
+  const level = args.get(6);
+  const levelOk = level?.kind === 'i32' && (level.v === 2 || level.v === 3);
+  return isValidKey(args.get(1)) && isValidValue(args.get(4), maxValueBytes) && expectedOk && idOk && levelOk;
 }
 
 /** The largest hash bound (2^32): sync ranges are parts of [0, 2^32). */
@@ -863,9 +888,11 @@ export class FrameGenerator {
       if (f !== null) out.push(f);
     }
     // Large valid values only ever go to a few keys, so the data a run stores stays bounded.
-    const value = out.find((f) => f.id === 2 && f.type === TType.STRING && f.value.kind === 'binary');
+    const valueId = method === 'cas' ? 4 : 2;
+    const value = out.find((f) => f.id === valueId && f.type === TType.STRING && f.value.kind === 'binary');
     const key = out.find((f) => f.id === 1 && f.type === TType.STRING && isValidKey(f.value));
-    if (method === 'put' && value && key && (value.value as { v: Buffer }).v.length > SMALL_BYTES_MAX) {
+    const writes = method === 'put' || method === 'cas';
+    if (writes && value && key && (value.value as { v: Buffer }).v.length > SMALL_BYTES_MAX) {
       out[out.indexOf(key)] = field(1, bin(this.r.pick(this.largeValueKeys)));
     }
     return out;
@@ -894,6 +921,15 @@ export class FrameGenerator {
         break;
       case 'value':
         value = bin(this.value(tags, allowLarge));
+        break;
+      case 'expected':
+        value = bin(this.value(tags, false));
+        break;
+      case 'expectAbsent':
+        value = { kind: 'bool', v: r.chance(0.5) };
+        break;
+      case 'requestId':
+        value = bin(this.requestId(tags));
         break;
       case 'payload':
         value = bin(this.payload(tags));
@@ -994,6 +1030,25 @@ export class FrameGenerator {
       case 'oversize':
         return this.pattern(r, r.pick([KEY_BYTES_MAX + 1, KEY_BYTES_MAX + r.range(2, 4096), 2 * KEY_BYTES_MAX, 4 * KEY_BYTES_MAX]));
     }
+  }
+
+  /** A cas request id: usually a short one, else empty or past the limit. */
+  private requestId(tags: string[]): Buffer {
+    const r = this.r;
+    const how = r.weighted([
+      ['short', 85],
+      ['empty', 8],
+      ['oversize', 7],
+    ] as const);
+    tags.push(`requestId:${how}`);
+    if (how === 'empty') return Buffer.alloc(0);
+    // ASCII, so that its byte length is the length the node measures.
+    return Buffer.from(
+      r
+        .bytes(how === 'short' ? r.range(1, 36) : r.range(REQUEST_ID_BYTES_MAX + 1, 4096))
+        .toString('hex')
+        .slice(0, how === 'short' ? 36 : undefined),
+    );
   }
 
   private value(tags: string[], allowLarge: boolean): Buffer {

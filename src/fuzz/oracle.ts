@@ -10,7 +10,7 @@ import { APPLICATION_EXCEPTION_UNKNOWN_METHOD, DecodedMessage, MessageType } fro
 export const UNKNOWN_METHOD_TEXT = 'Unknown function';
 
 /** Result-struct field ids of the IDL's declared exceptions, per method. */
-const CLIENT_CALLS = new Set(['put', 'get', 'remove']);
+const CLIENT_CALLS = new Set(['put', 'get', 'remove', 'cas']);
 const INVALID_ID: Record<string, number> = {
   put: 1,
   get: 1,
@@ -22,10 +22,11 @@ const INVALID_ID: Record<string, number> = {
   dump: 2,
   sync: 2,
   setClockOffset: 2,
+  cas: 1,
   membership: 1,
 };
 const UNAUTHORIZED_ID = 1;
-/** Unavailable and TimedOut: legitimate answers to a valid put/get/remove. */
+/** Unavailable and TimedOut: legitimate answers to a valid put/get/remove/cas. */
 const OPERATIONAL_IDS = [2, 3];
 /** Result struct field of a method's return value. */
 const SUCCESS_ID = 0;

@@ -20,8 +20,19 @@ import Mutation = ttypes.Mutation
 import LocalRead = ttypes.LocalRead
 import Digest = ttypes.Digest
 import SyncReply = ttypes.SyncReply
+import TreeHashes = ttypes.TreeHashes
+import SegmentKeys = ttypes.SegmentKeys
+import RepairSummary = ttypes.RepairSummary
 import HintCount = ttypes.HintCount
 import NodeDump = ttypes.NodeDump
+import CasResult = ttypes.CasResult
+import Ballot = ttypes.Ballot
+import Proposal = ttypes.Proposal
+import PaxosPromise = ttypes.PaxosPromise
+import PaxosAccept = ttypes.PaxosAccept
+import ScanEntry = ttypes.ScanEntry
+import ScanResult = ttypes.ScanResult
+import RangePage = ttypes.RangePage
 import RingMember = ttypes.RingMember
 import EpochChange = ttypes.EpochChange
 import MembershipLog = ttypes.MembershipLog
@@ -144,6 +155,148 @@ declare class Client {
     setClockOffset(secret: string, offsetMs: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: Int64)=>void): void;
 
     /**
+     * Compare-and-set, linearizable per key (a Paxos round among the key's
+     * replicas): writes value only if the key now holds expected, or, with
+     * expectAbsent, holds nothing. requestId (at most 64 bytes, the same on
+     * every retry of one request) makes retries exactly-once: a retry of a cas
+     * that was applied answers applied=true. level is the commit's: QUORUM or
+     * ALL. TimedOut means the outcome is unknown; retry with the same requestId.
+     */
+    cas(key: Buffer, expectAbsent: boolean, expected: Buffer, value: Buffer, requestId: string, level: Level): Promise<CasResult>;
+
+    /**
+     * Compare-and-set, linearizable per key (a Paxos round among the key's
+     * replicas): writes value only if the key now holds expected, or, with
+     * expectAbsent, holds nothing. requestId (at most 64 bytes, the same on
+     * every retry of one request) makes retries exactly-once: a retry of a cas
+     * that was applied answers applied=true. level is the commit's: QUORUM or
+     * ALL. TimedOut means the outcome is unknown; retry with the same requestId.
+     */
+    cas(key: Buffer, expectAbsent: boolean, expected: Buffer, value: Buffer, requestId: string, level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: CasResult)=>void): void;
+
+    /**
+     * Internode (cas): Paxos phase 1 for a key.
+     */
+    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string): Promise<PaxosPromise>;
+
+    /**
+     * Internode (cas): Paxos phase 1 for a key.
+     */
+    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: PaxosPromise)=>void): void;
+
+    /**
+     * Internode (cas): Paxos phase 2 for a key.
+     */
+    paxosPropose(secret: string, key: Buffer, proposal: Proposal): Promise<PaxosAccept>;
+
+    /**
+     * Internode (cas): Paxos phase 2 for a key.
+     */
+    paxosPropose(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: PaxosAccept)=>void): void;
+
+    /**
+     * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
+     */
+    paxosCommit(secret: string, key: Buffer, proposal: Proposal): Promise<void>;
+
+    /**
+     * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
+     */
+    paxosCommit(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
+
+    /**
+     * Internode (repair): this node's hashes at `indices` of one level (0 root,
+     * 1 branches, 2 leaves) of its hash tree of the range owned by node
+     * `range`, which both nodes must replicate.
+     */
+    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[]): Promise<TreeHashes>;
+
+    /**
+     * Internode (repair): this node's hashes at `indices` of one level (0 root,
+     * 1 branches, 2 leaves) of its hash tree of the range owned by node
+     * `range`, which both nodes must replicate.
+     */
+    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: TreeHashes)=>void): void;
+
+    /**
+     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked.
+     */
+    segmentKeys(secret: string, fromNode: number, range: number, segments: number[]): Promise<SegmentKeys>;
+
+    /**
+     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked.
+     */
+    segmentKeys(secret: string, fromNode: number, range: number, segments: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SegmentKeys)=>void): void;
+
+    /**
+     * Internode (repair): this replica's versions of the keys, in order, as
+     * readLocal; answered also while this node is catching up (readLocal is
+     * refused then, so that its copy counts towards no read). The answer may
+     * stop after some megabytes of values: it is then for the first keys only.
+     */
+    fetchVersions(secret: string, keys: Buffer[]): Promise<LocalRead[]>;
+
+    /**
+     * Internode (repair): this replica's versions of the keys, in order, as
+     * readLocal; answered also while this node is catching up (readLocal is
+     * refused then, so that its copy counts towards no read). The answer may
+     * stop after some megabytes of values: it is then for the first keys only.
+     */
+    fetchVersions(secret: string, keys: Buffer[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: LocalRead[])=>void): void;
+
+    /**
+     * Admin: repairs every range this node replicates now, with each of its
+     * other replicas (only those in `peers`, when not empty); returns when done.
+     */
+    repair(secret: string, peers: number[]): Promise<RepairSummary>;
+
+    /**
+     * Admin: repairs every range this node replicates now, with each of its
+     * other replicas (only those in `peers`, when not empty); returns when done.
+     */
+    repair(secret: string, peers: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: RepairSummary)=>void): void;
+
+    /**
+     * The live keys in [start, stop) in unsigned byte order, at most `limit`
+     * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
+     * range from that many replicas, newest version winning, replicas that
+     * were behind repaired before the answer. An empty start is the first key,
+     * an empty stop the last. Pass the result's cursor to go on; an empty
+     * cursor starts at `start`.
+     */
+    scan(start: Buffer, stop: Buffer, level: Level, limit: number, cursor: Buffer): Promise<ScanResult>;
+
+    /**
+     * The live keys in [start, stop) in unsigned byte order, at most `limit`
+     * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
+     * range from that many replicas, newest version winning, replicas that
+     * were behind repaired before the answer. An empty start is the first key,
+     * an empty stop the last. Pass the result's cursor to go on; an empty
+     * cursor starts at `start`.
+     */
+    scan(start: Buffer, stop: Buffer, level: Level, limit: number, cursor: Buffer, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: ScanResult)=>void): void;
+
+    /**
+     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax.
+     */
+    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number): Promise<RangePage>;
+
+    /**
+     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax.
+     */
+    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: RangePage)=>void): void;
+
+    /**
+     * put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone.
+     */
+    putWithTtl(key: Buffer, value: Buffer, level: Level, ttlSeconds: number): Promise<Int64>;
+
+    /**
+     * put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone.
+     */
+    putWithTtl(key: Buffer, value: Buffer, level: Level, ttlSeconds: number, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
+
+    /**
      * The node's membership changes after `afterEpoch` (0 for all of them) and
      * its current epoch: how a node or client that is behind catches up. No
      * secret: the ring's tokens are what a token-aware client needs to route,
@@ -175,5 +328,16 @@ declare class Processor {
     process_dump(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_sync(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_setClockOffset(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_cas(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosPrepare(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosPropose(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosCommit(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_treeHashes(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_segmentKeys(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_fetchVersions(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_repair(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_scan(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_readRange(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_putWithTtl(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_membership(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -13,6 +13,7 @@ declare enum Level {
   ONE = 1,
   QUORUM = 2,
   ALL = 3,
+  SERIAL = 4,
 }
 
 /**
@@ -77,8 +78,9 @@ declare class Mutation {
     public value: Buffer;
     public ts: Int64;
     public deleted: boolean;
+    public expires?: Int64;
 
-      constructor(args?: { key: Buffer; value: Buffer; ts: Int64; deleted: boolean; });
+      constructor(args?: { key: Buffer; value: Buffer; ts: Int64; deleted: boolean; expires?: Int64; });
   }
 
 /**
@@ -89,8 +91,9 @@ declare class LocalRead {
     public value: Buffer;
     public ts: Int64;
     public deleted: boolean;
+    public expires?: Int64;
 
-      constructor(args?: { exists: boolean; value: Buffer; ts: Int64; deleted: boolean; });
+      constructor(args?: { exists: boolean; value: Buffer; ts: Int64; deleted: boolean; expires?: Int64; });
   }
 
 /**
@@ -116,6 +119,45 @@ declare class SyncReply {
       constructor(args?: { newer: Mutation[]; missing: Buffer[]; coveredTo: Int64; });
   }
 
+/**
+ * Repair: hashes of one level of a node's hash tree of a range (repair/hash-tree.ts).
+ */
+declare class TreeHashes {
+    public hashes: Buffer;
+    public catchingUp?: boolean;
+
+      constructor(args?: { hashes: Buffer; catchingUp?: boolean; });
+  }
+
+/**
+ * Repair: the callee's digests of its keys of a range in the first `covered` segments asked.
+ */
+declare class SegmentKeys {
+    public digests: Digest[];
+    public covered: number;
+
+      constructor(args?: { digests: Digest[]; covered: number; });
+  }
+
+/**
+ * Admin: what a full repair of a node's ranges did.
+ */
+declare class RepairSummary {
+    public rangesCompared: number;
+    public rangesSkipped: number;
+    public segmentsDiffered: Int64;
+    public keysDiffered: Int64;
+    public keysSent: Int64;
+    public keysFetched: Int64;
+    public bytesSent: Int64;
+    public bytesFetched: Int64;
+    public elapsedMs: Int64;
+    public agreed: boolean;
+    public compareBytes: Int64;
+
+      constructor(args?: { rangesCompared: number; rangesSkipped: number; segmentsDiffered: Int64; keysDiffered: Int64; keysSent: Int64; keysFetched: Int64; bytesSent: Int64; bytesFetched: Int64; elapsedMs: Int64; agreed: boolean; compareBytes: Int64; });
+  }
+
 declare class HintCount {
     public target: number;
     public count: number;
@@ -135,6 +177,92 @@ declare class NodeDump {
     public more: boolean;
 
       constructor(args?: { id: number; entries: Mutation[]; hints: HintCount[]; counters: { [k: string]: Int64; }; downPeers: number[]; more: boolean; });
+  }
+
+/**
+ * What a cas answers: whether it was applied, and the key's value now (the new one when applied).
+ */
+declare class CasResult {
+    public applied: boolean;
+    public current: ReadResult;
+
+      constructor(args?: { applied: boolean; current: ReadResult; });
+  }
+
+/**
+ * Internode (cas): a Paxos ballot, a hybrid-clock reading and the proposing node's id.
+ */
+declare class Ballot {
+    public ts: Int64;
+    public node: number;
+
+      constructor(args?: { ts: Int64; node: number; });
+  }
+
+/**
+ * Internode (cas): a value proposed under a ballot for one client request.
+ */
+declare class Proposal {
+    public ballot: Ballot;
+    public value: Buffer;
+    public requestId: string;
+
+      constructor(args?: { ballot: Ballot; value: Buffer; requestId: string; });
+  }
+
+/**
+ * Internode (cas): a replica's answer to a prepare, with its Paxos state and current version of the key.
+ */
+declare class PaxosPromise {
+    public promised: boolean;
+    public refusedBy?: Ballot;
+    public accepted?: Proposal;
+    public committed?: Proposal;
+    public requestCommitted: boolean;
+    public current: LocalRead;
+
+      constructor(args?: { promised: boolean; refusedBy?: Ballot; accepted?: Proposal; committed?: Proposal; requestCommitted: boolean; current: LocalRead; });
+  }
+
+/**
+ * Internode (cas): a replica's answer to a proposal.
+ */
+declare class PaxosAccept {
+    public accepted: boolean;
+    public refusedBy?: Ballot;
+
+      constructor(args?: { accepted: boolean; refusedBy?: Ballot; });
+  }
+
+/**
+ * One key of a scan and its value.
+ */
+declare class ScanEntry {
+    public key: Buffer;
+    public value: Buffer;
+
+      constructor(args?: { key: Buffer; value: Buffer; });
+  }
+
+/**
+ * A page of a scan.
+ */
+declare class ScanResult {
+    public entries: ScanEntry[];
+    public more: boolean;
+    public cursor?: Buffer;
+
+      constructor(args?: { entries: ScanEntry[]; more: boolean; cursor?: Buffer; });
+  }
+
+/**
+ * Internode (scans): a replica's versions of the keys of a range, in order, tombstones included.
+ */
+declare class RangePage {
+    public entries: Mutation[];
+    public more: boolean;
+
+      constructor(args?: { entries: Mutation[]; more: boolean; });
   }
 
 /**

@@ -17,7 +17,9 @@ ttypes.Level = {
   '2' : 'QUORUM',
   'QUORUM' : 2,
   '3' : 'ALL',
-  'ALL' : 3
+  'ALL' : 3,
+  '4' : 'SERIAL',
+  'SERIAL' : 4
 };
 const InvalidRequest = module.exports.InvalidRequest = class extends Thrift.TException {
   constructor(args) {
@@ -396,6 +398,7 @@ const Mutation = module.exports.Mutation = class {
     this.value = null;
     this.ts = null;
     this.deleted = null;
+    this.expires = null;
     if (args) {
       if (args.key !== undefined && args.key !== null) {
         this.key = args.key;
@@ -408,6 +411,9 @@ const Mutation = module.exports.Mutation = class {
       }
       if (args.deleted !== undefined && args.deleted !== null) {
         this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
       }
     }
   }
@@ -450,6 +456,13 @@ const Mutation = module.exports.Mutation = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -481,6 +494,11 @@ const Mutation = module.exports.Mutation = class {
       output.writeBool(this.deleted);
       output.writeFieldEnd();
     }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -493,6 +511,7 @@ const LocalRead = module.exports.LocalRead = class {
     this.value = null;
     this.ts = null;
     this.deleted = null;
+    this.expires = null;
     if (args) {
       if (args.exists !== undefined && args.exists !== null) {
         this.exists = args.exists;
@@ -505,6 +524,9 @@ const LocalRead = module.exports.LocalRead = class {
       }
       if (args.deleted !== undefined && args.deleted !== null) {
         this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
       }
     }
   }
@@ -547,6 +569,13 @@ const LocalRead = module.exports.LocalRead = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -576,6 +605,11 @@ const LocalRead = module.exports.LocalRead = class {
     if (this.deleted !== null && this.deleted !== undefined) {
       output.writeFieldBegin('deleted', Thrift.Type.BOOL, 4);
       output.writeBool(this.deleted);
+      output.writeFieldEnd();
+    }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -793,6 +827,361 @@ const SyncReply = module.exports.SyncReply = class {
   }
 
 };
+const TreeHashes = module.exports.TreeHashes = class {
+  constructor(args) {
+    this.hashes = null;
+    this.catchingUp = null;
+    if (args) {
+      if (args.hashes !== undefined && args.hashes !== null) {
+        this.hashes = args.hashes;
+      }
+      if (args.catchingUp !== undefined && args.catchingUp !== null) {
+        this.catchingUp = args.catchingUp;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.hashes = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.catchingUp = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TreeHashes');
+    if (this.hashes !== null && this.hashes !== undefined) {
+      output.writeFieldBegin('hashes', Thrift.Type.STRING, 1);
+      output.writeBinary(this.hashes);
+      output.writeFieldEnd();
+    }
+    if (this.catchingUp !== null && this.catchingUp !== undefined) {
+      output.writeFieldBegin('catchingUp', Thrift.Type.BOOL, 2);
+      output.writeBool(this.catchingUp);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const SegmentKeys = module.exports.SegmentKeys = class {
+  constructor(args) {
+    this.digests = null;
+    this.covered = null;
+    if (args) {
+      if (args.digests !== undefined && args.digests !== null) {
+        this.digests = Thrift.copyList(args.digests, [ttypes.Digest]);
+      }
+      if (args.covered !== undefined && args.covered !== null) {
+        this.covered = args.covered;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.digests = [];
+          const _rtmp311 = input.readListBegin();
+          const _size10 = _rtmp311.size || 0;
+          for (let _i12 = 0; _i12 < _size10; ++_i12) {
+            let elem13 = null;
+            elem13 = new ttypes.Digest();
+            elem13.read(input);
+            this.digests.push(elem13);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.covered = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SegmentKeys');
+    if (this.digests !== null && this.digests !== undefined) {
+      output.writeFieldBegin('digests', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
+      for (let iter14 in this.digests) {
+        if (this.digests.hasOwnProperty(iter14)) {
+          iter14 = this.digests[iter14];
+          iter14.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.covered !== null && this.covered !== undefined) {
+      output.writeFieldBegin('covered', Thrift.Type.I32, 2);
+      output.writeI32(this.covered);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const RepairSummary = module.exports.RepairSummary = class {
+  constructor(args) {
+    this.rangesCompared = null;
+    this.rangesSkipped = null;
+    this.segmentsDiffered = null;
+    this.keysDiffered = null;
+    this.keysSent = null;
+    this.keysFetched = null;
+    this.bytesSent = null;
+    this.bytesFetched = null;
+    this.elapsedMs = null;
+    this.agreed = null;
+    this.compareBytes = null;
+    if (args) {
+      if (args.rangesCompared !== undefined && args.rangesCompared !== null) {
+        this.rangesCompared = args.rangesCompared;
+      }
+      if (args.rangesSkipped !== undefined && args.rangesSkipped !== null) {
+        this.rangesSkipped = args.rangesSkipped;
+      }
+      if (args.segmentsDiffered !== undefined && args.segmentsDiffered !== null) {
+        this.segmentsDiffered = args.segmentsDiffered;
+      }
+      if (args.keysDiffered !== undefined && args.keysDiffered !== null) {
+        this.keysDiffered = args.keysDiffered;
+      }
+      if (args.keysSent !== undefined && args.keysSent !== null) {
+        this.keysSent = args.keysSent;
+      }
+      if (args.keysFetched !== undefined && args.keysFetched !== null) {
+        this.keysFetched = args.keysFetched;
+      }
+      if (args.bytesSent !== undefined && args.bytesSent !== null) {
+        this.bytesSent = args.bytesSent;
+      }
+      if (args.bytesFetched !== undefined && args.bytesFetched !== null) {
+        this.bytesFetched = args.bytesFetched;
+      }
+      if (args.elapsedMs !== undefined && args.elapsedMs !== null) {
+        this.elapsedMs = args.elapsedMs;
+      }
+      if (args.agreed !== undefined && args.agreed !== null) {
+        this.agreed = args.agreed;
+      }
+      if (args.compareBytes !== undefined && args.compareBytes !== null) {
+        this.compareBytes = args.compareBytes;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I32) {
+          this.rangesCompared = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.rangesSkipped = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.segmentsDiffered = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.keysDiffered = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.keysSent = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.keysFetched = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.I64) {
+          this.bytesSent = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.I64) {
+          this.bytesFetched = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 9:
+        if (ftype == Thrift.Type.I64) {
+          this.elapsedMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 10:
+        if (ftype == Thrift.Type.BOOL) {
+          this.agreed = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 11:
+        if (ftype == Thrift.Type.I64) {
+          this.compareBytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RepairSummary');
+    if (this.rangesCompared !== null && this.rangesCompared !== undefined) {
+      output.writeFieldBegin('rangesCompared', Thrift.Type.I32, 1);
+      output.writeI32(this.rangesCompared);
+      output.writeFieldEnd();
+    }
+    if (this.rangesSkipped !== null && this.rangesSkipped !== undefined) {
+      output.writeFieldBegin('rangesSkipped', Thrift.Type.I32, 2);
+      output.writeI32(this.rangesSkipped);
+      output.writeFieldEnd();
+    }
+    if (this.segmentsDiffered !== null && this.segmentsDiffered !== undefined) {
+      output.writeFieldBegin('segmentsDiffered', Thrift.Type.I64, 3);
+      output.writeI64(this.segmentsDiffered);
+      output.writeFieldEnd();
+    }
+    if (this.keysDiffered !== null && this.keysDiffered !== undefined) {
+      output.writeFieldBegin('keysDiffered', Thrift.Type.I64, 4);
+      output.writeI64(this.keysDiffered);
+      output.writeFieldEnd();
+    }
+    if (this.keysSent !== null && this.keysSent !== undefined) {
+      output.writeFieldBegin('keysSent', Thrift.Type.I64, 5);
+      output.writeI64(this.keysSent);
+      output.writeFieldEnd();
+    }
+    if (this.keysFetched !== null && this.keysFetched !== undefined) {
+      output.writeFieldBegin('keysFetched', Thrift.Type.I64, 6);
+      output.writeI64(this.keysFetched);
+      output.writeFieldEnd();
+    }
+    if (this.bytesSent !== null && this.bytesSent !== undefined) {
+      output.writeFieldBegin('bytesSent', Thrift.Type.I64, 7);
+      output.writeI64(this.bytesSent);
+      output.writeFieldEnd();
+    }
+    if (this.bytesFetched !== null && this.bytesFetched !== undefined) {
+      output.writeFieldBegin('bytesFetched', Thrift.Type.I64, 8);
+      output.writeI64(this.bytesFetched);
+      output.writeFieldEnd();
+    }
+    if (this.elapsedMs !== null && this.elapsedMs !== undefined) {
+      output.writeFieldBegin('elapsedMs', Thrift.Type.I64, 9);
+      output.writeI64(this.elapsedMs);
+      output.writeFieldEnd();
+    }
+    if (this.agreed !== null && this.agreed !== undefined) {
+      output.writeFieldBegin('agreed', Thrift.Type.BOOL, 10);
+      output.writeBool(this.agreed);
+      output.writeFieldEnd();
+    }
+    if (this.compareBytes !== null && this.compareBytes !== undefined) {
+      output.writeFieldBegin('compareBytes', Thrift.Type.I64, 11);
+      output.writeI64(this.compareBytes);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const HintCount = module.exports.HintCount = class {
   constructor(args) {
     this.target = null;
@@ -908,13 +1297,13 @@ const NodeDump = module.exports.NodeDump = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.entries = [];
-          const _rtmp311 = input.readListBegin();
-          const _size10 = _rtmp311.size || 0;
-          for (let _i12 = 0; _i12 < _size10; ++_i12) {
-            let elem13 = null;
-            elem13 = new ttypes.Mutation();
-            elem13.read(input);
-            this.entries.push(elem13);
+          const _rtmp316 = input.readListBegin();
+          const _size15 = _rtmp316.size || 0;
+          for (let _i17 = 0; _i17 < _size15; ++_i17) {
+            let elem18 = null;
+            elem18 = new ttypes.Mutation();
+            elem18.read(input);
+            this.entries.push(elem18);
           }
           input.readListEnd();
         } else {
@@ -924,13 +1313,13 @@ const NodeDump = module.exports.NodeDump = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.hints = [];
-          const _rtmp315 = input.readListBegin();
-          const _size14 = _rtmp315.size || 0;
-          for (let _i16 = 0; _i16 < _size14; ++_i16) {
-            let elem17 = null;
-            elem17 = new ttypes.HintCount();
-            elem17.read(input);
-            this.hints.push(elem17);
+          const _rtmp320 = input.readListBegin();
+          const _size19 = _rtmp320.size || 0;
+          for (let _i21 = 0; _i21 < _size19; ++_i21) {
+            let elem22 = null;
+            elem22 = new ttypes.HintCount();
+            elem22.read(input);
+            this.hints.push(elem22);
           }
           input.readListEnd();
         } else {
@@ -940,14 +1329,14 @@ const NodeDump = module.exports.NodeDump = class {
         case 4:
         if (ftype == Thrift.Type.MAP) {
           this.counters = {};
-          const _rtmp319 = input.readMapBegin();
-          const _size18 = _rtmp319.size || 0;
-          for (let _i20 = 0; _i20 < _size18; ++_i20) {
-            let key21 = null;
-            let val22 = null;
-            key21 = input.readString();
-            val22 = input.readI64();
-            this.counters[key21] = val22;
+          const _rtmp324 = input.readMapBegin();
+          const _size23 = _rtmp324.size || 0;
+          for (let _i25 = 0; _i25 < _size23; ++_i25) {
+            let key26 = null;
+            let val27 = null;
+            key26 = input.readString();
+            val27 = input.readI64();
+            this.counters[key26] = val27;
           }
           input.readMapEnd();
         } else {
@@ -957,12 +1346,12 @@ const NodeDump = module.exports.NodeDump = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.downPeers = [];
-          const _rtmp324 = input.readListBegin();
-          const _size23 = _rtmp324.size || 0;
-          for (let _i25 = 0; _i25 < _size23; ++_i25) {
-            let elem26 = null;
-            elem26 = input.readI32();
-            this.downPeers.push(elem26);
+          const _rtmp329 = input.readListBegin();
+          const _size28 = _rtmp329.size || 0;
+          for (let _i30 = 0; _i30 < _size28; ++_i30) {
+            let elem31 = null;
+            elem31 = input.readI32();
+            this.downPeers.push(elem31);
           }
           input.readListEnd();
         } else {
@@ -995,10 +1384,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.entries !== null && this.entries !== undefined) {
       output.writeFieldBegin('entries', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
-      for (let iter27 in this.entries) {
-        if (this.entries.hasOwnProperty(iter27)) {
-          iter27 = this.entries[iter27];
-          iter27.write(output);
+      for (let iter32 in this.entries) {
+        if (this.entries.hasOwnProperty(iter32)) {
+          iter32 = this.entries[iter32];
+          iter32.write(output);
         }
       }
       output.writeListEnd();
@@ -1007,10 +1396,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.hints !== null && this.hints !== undefined) {
       output.writeFieldBegin('hints', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.hints.length);
-      for (let iter28 in this.hints) {
-        if (this.hints.hasOwnProperty(iter28)) {
-          iter28 = this.hints[iter28];
-          iter28.write(output);
+      for (let iter33 in this.hints) {
+        if (this.hints.hasOwnProperty(iter33)) {
+          iter33 = this.hints[iter33];
+          iter33.write(output);
         }
       }
       output.writeListEnd();
@@ -1019,11 +1408,11 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.counters !== null && this.counters !== undefined) {
       output.writeFieldBegin('counters', Thrift.Type.MAP, 4);
       output.writeMapBegin(Thrift.Type.STRING, Thrift.Type.I64, Thrift.objectLength(this.counters));
-      for (let kiter29 in this.counters) {
-        if (this.counters.hasOwnProperty(kiter29)) {
-          let viter30 = this.counters[kiter29];
-          output.writeString(kiter29);
-          output.writeI64(viter30);
+      for (let kiter34 in this.counters) {
+        if (this.counters.hasOwnProperty(kiter34)) {
+          let viter35 = this.counters[kiter34];
+          output.writeString(kiter34);
+          output.writeI64(viter35);
         }
       }
       output.writeMapEnd();
@@ -1032,10 +1421,10 @@ const NodeDump = module.exports.NodeDump = class {
     if (this.downPeers !== null && this.downPeers !== undefined) {
       output.writeFieldBegin('downPeers', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.downPeers.length);
-      for (let iter31 in this.downPeers) {
-        if (this.downPeers.hasOwnProperty(iter31)) {
-          iter31 = this.downPeers[iter31];
-          output.writeI32(iter31);
+      for (let iter36 in this.downPeers) {
+        if (this.downPeers.hasOwnProperty(iter36)) {
+          iter36 = this.downPeers[iter36];
+          output.writeI32(iter36);
         }
       }
       output.writeListEnd();
@@ -1043,6 +1432,661 @@ const NodeDump = module.exports.NodeDump = class {
     }
     if (this.more !== null && this.more !== undefined) {
       output.writeFieldBegin('more', Thrift.Type.BOOL, 6);
+      output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const CasResult = module.exports.CasResult = class {
+  constructor(args) {
+    this.applied = null;
+    this.current = null;
+    if (args) {
+      if (args.applied !== undefined && args.applied !== null) {
+        this.applied = args.applied;
+      }
+      if (args.current !== undefined && args.current !== null) {
+        this.current = new ttypes.ReadResult(args.current);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.BOOL) {
+          this.applied = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.current = new ttypes.ReadResult();
+          this.current.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('CasResult');
+    if (this.applied !== null && this.applied !== undefined) {
+      output.writeFieldBegin('applied', Thrift.Type.BOOL, 1);
+      output.writeBool(this.applied);
+      output.writeFieldEnd();
+    }
+    if (this.current !== null && this.current !== undefined) {
+      output.writeFieldBegin('current', Thrift.Type.STRUCT, 2);
+      this.current.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const Ballot = module.exports.Ballot = class {
+  constructor(args) {
+    this.ts = null;
+    this.node = null;
+    if (args) {
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
+      }
+      if (args.node !== undefined && args.node !== null) {
+        this.node = args.node;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.node = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('Ballot');
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 1);
+      output.writeI64(this.ts);
+      output.writeFieldEnd();
+    }
+    if (this.node !== null && this.node !== undefined) {
+      output.writeFieldBegin('node', Thrift.Type.I32, 2);
+      output.writeI32(this.node);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const Proposal = module.exports.Proposal = class {
+  constructor(args) {
+    this.ballot = null;
+    this.value = null;
+    this.requestId = null;
+    if (args) {
+      if (args.ballot !== undefined && args.ballot !== null) {
+        this.ballot = new ttypes.Ballot(args.ballot);
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.requestId !== undefined && args.requestId !== null) {
+        this.requestId = args.requestId;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.ballot = new ttypes.Ballot();
+          this.ballot.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.requestId = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('Proposal');
+    if (this.ballot !== null && this.ballot !== undefined) {
+      output.writeFieldBegin('ballot', Thrift.Type.STRUCT, 1);
+      this.ballot.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.requestId !== null && this.requestId !== undefined) {
+      output.writeFieldBegin('requestId', Thrift.Type.STRING, 3);
+      output.writeString(this.requestId);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const PaxosPromise = module.exports.PaxosPromise = class {
+  constructor(args) {
+    this.promised = null;
+    this.refusedBy = null;
+    this.accepted = null;
+    this.committed = null;
+    this.requestCommitted = null;
+    this.current = null;
+    if (args) {
+      if (args.promised !== undefined && args.promised !== null) {
+        this.promised = args.promised;
+      }
+      if (args.refusedBy !== undefined && args.refusedBy !== null) {
+        this.refusedBy = new ttypes.Ballot(args.refusedBy);
+      }
+      if (args.accepted !== undefined && args.accepted !== null) {
+        this.accepted = new ttypes.Proposal(args.accepted);
+      }
+      if (args.committed !== undefined && args.committed !== null) {
+        this.committed = new ttypes.Proposal(args.committed);
+      }
+      if (args.requestCommitted !== undefined && args.requestCommitted !== null) {
+        this.requestCommitted = args.requestCommitted;
+      }
+      if (args.current !== undefined && args.current !== null) {
+        this.current = new ttypes.LocalRead(args.current);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.BOOL) {
+          this.promised = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.refusedBy = new ttypes.Ballot();
+          this.refusedBy.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.accepted = new ttypes.Proposal();
+          this.accepted.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.committed = new ttypes.Proposal();
+          this.committed.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.BOOL) {
+          this.requestCommitted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.current = new ttypes.LocalRead();
+          this.current.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('PaxosPromise');
+    if (this.promised !== null && this.promised !== undefined) {
+      output.writeFieldBegin('promised', Thrift.Type.BOOL, 1);
+      output.writeBool(this.promised);
+      output.writeFieldEnd();
+    }
+    if (this.refusedBy !== null && this.refusedBy !== undefined) {
+      output.writeFieldBegin('refusedBy', Thrift.Type.STRUCT, 2);
+      this.refusedBy.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.accepted !== null && this.accepted !== undefined) {
+      output.writeFieldBegin('accepted', Thrift.Type.STRUCT, 3);
+      this.accepted.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.committed !== null && this.committed !== undefined) {
+      output.writeFieldBegin('committed', Thrift.Type.STRUCT, 4);
+      this.committed.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.requestCommitted !== null && this.requestCommitted !== undefined) {
+      output.writeFieldBegin('requestCommitted', Thrift.Type.BOOL, 5);
+      output.writeBool(this.requestCommitted);
+      output.writeFieldEnd();
+    }
+    if (this.current !== null && this.current !== undefined) {
+      output.writeFieldBegin('current', Thrift.Type.STRUCT, 6);
+      this.current.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const PaxosAccept = module.exports.PaxosAccept = class {
+  constructor(args) {
+    this.accepted = null;
+    this.refusedBy = null;
+    if (args) {
+      if (args.accepted !== undefined && args.accepted !== null) {
+        this.accepted = args.accepted;
+      }
+      if (args.refusedBy !== undefined && args.refusedBy !== null) {
+        this.refusedBy = new ttypes.Ballot(args.refusedBy);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.BOOL) {
+          this.accepted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.refusedBy = new ttypes.Ballot();
+          this.refusedBy.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('PaxosAccept');
+    if (this.accepted !== null && this.accepted !== undefined) {
+      output.writeFieldBegin('accepted', Thrift.Type.BOOL, 1);
+      output.writeBool(this.accepted);
+      output.writeFieldEnd();
+    }
+    if (this.refusedBy !== null && this.refusedBy !== undefined) {
+      output.writeFieldBegin('refusedBy', Thrift.Type.STRUCT, 2);
+      this.refusedBy.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ScanEntry = module.exports.ScanEntry = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ScanEntry');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ScanResult = module.exports.ScanResult = class {
+  constructor(args) {
+    this.entries = null;
+    this.more = null;
+    this.cursor = null;
+    if (args) {
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = Thrift.copyList(args.entries, [ttypes.ScanEntry]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+      if (args.cursor !== undefined && args.cursor !== null) {
+        this.cursor = args.cursor;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.entries = [];
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = new ttypes.ScanEntry();
+            elem40.read(input);
+            this.entries.push(elem40);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.cursor = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ScanResult');
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
+      for (let iter41 in this.entries) {
+        if (this.entries.hasOwnProperty(iter41)) {
+          iter41 = this.entries[iter41];
+          iter41.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
+      output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    if (this.cursor !== null && this.cursor !== undefined) {
+      output.writeFieldBegin('cursor', Thrift.Type.STRING, 3);
+      output.writeBinary(this.cursor);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const RangePage = module.exports.RangePage = class {
+  constructor(args) {
+    this.entries = null;
+    this.more = null;
+    if (args) {
+      if (args.entries !== undefined && args.entries !== null) {
+        this.entries = Thrift.copyList(args.entries, [ttypes.Mutation]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.entries = [];
+          const _rtmp343 = input.readListBegin();
+          const _size42 = _rtmp343.size || 0;
+          for (let _i44 = 0; _i44 < _size42; ++_i44) {
+            let elem45 = null;
+            elem45 = new ttypes.Mutation();
+            elem45.read(input);
+            this.entries.push(elem45);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RangePage');
+    if (this.entries !== null && this.entries !== undefined) {
+      output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
+      for (let iter46 in this.entries) {
+        if (this.entries.hasOwnProperty(iter46)) {
+          iter46 = this.entries[iter46];
+          iter46.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
       output.writeBool(this.more);
       output.writeFieldEnd();
     }
@@ -1206,13 +2250,13 @@ const EpochChange = module.exports.EpochChange = class {
         case 7:
         if (ftype == Thrift.Type.LIST) {
           this.members = [];
-          const _rtmp333 = input.readListBegin();
-          const _size32 = _rtmp333.size || 0;
-          for (let _i34 = 0; _i34 < _size32; ++_i34) {
-            let elem35 = null;
-            elem35 = new ttypes.RingMember();
-            elem35.read(input);
-            this.members.push(elem35);
+          const _rtmp348 = input.readListBegin();
+          const _size47 = _rtmp348.size || 0;
+          for (let _i49 = 0; _i49 < _size47; ++_i49) {
+            let elem50 = null;
+            elem50 = new ttypes.RingMember();
+            elem50.read(input);
+            this.members.push(elem50);
           }
           input.readListEnd();
         } else {
@@ -1263,10 +2307,10 @@ const EpochChange = module.exports.EpochChange = class {
     if (this.members !== null && this.members !== undefined) {
       output.writeFieldBegin('members', Thrift.Type.LIST, 7);
       output.writeListBegin(Thrift.Type.STRUCT, this.members.length);
-      for (let iter36 in this.members) {
-        if (this.members.hasOwnProperty(iter36)) {
-          iter36 = this.members[iter36];
-          iter36.write(output);
+      for (let iter51 in this.members) {
+        if (this.members.hasOwnProperty(iter51)) {
+          iter51 = this.members[iter51];
+          iter51.write(output);
         }
       }
       output.writeListEnd();
@@ -1312,13 +2356,13 @@ const MembershipLog = module.exports.MembershipLog = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.changes = [];
-          const _rtmp338 = input.readListBegin();
-          const _size37 = _rtmp338.size || 0;
-          for (let _i39 = 0; _i39 < _size37; ++_i39) {
-            let elem40 = null;
-            elem40 = new ttypes.EpochChange();
-            elem40.read(input);
-            this.changes.push(elem40);
+          const _rtmp353 = input.readListBegin();
+          const _size52 = _rtmp353.size || 0;
+          for (let _i54 = 0; _i54 < _size52; ++_i54) {
+            let elem55 = null;
+            elem55 = new ttypes.EpochChange();
+            elem55.read(input);
+            this.changes.push(elem55);
           }
           input.readListEnd();
         } else {
@@ -1344,10 +2388,10 @@ const MembershipLog = module.exports.MembershipLog = class {
     if (this.changes !== null && this.changes !== undefined) {
       output.writeFieldBegin('changes', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.changes.length);
-      for (let iter41 in this.changes) {
-        if (this.changes.hasOwnProperty(iter41)) {
-          iter41 = this.changes[iter41];
-          iter41.write(output);
+      for (let iter56 in this.changes) {
+        if (this.changes.hasOwnProperty(iter56)) {
+          iter56 = this.changes[iter56];
+          iter56.write(output);
         }
       }
       output.writeListEnd();

@@ -234,6 +234,28 @@ export class LocalCluster {
   async startAll(): Promise<void> {
     await Promise.all(this.config.nodes.map((n) => this.startNode(n.id)));
     await this.waitAllSeeEachOther();
+    // A new cluster's nodes all start catching up (empty logs), and end it together once they have compared trees.
+    await this.waitCaughtUp(this.config.nodes.map((n) => n.id));
+  }
+
+  /** Waits until none of these nodes is catching up (repair/repairer.ts). */
+  async waitCaughtUp(ids: readonly number[], timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      `nodes ${ids.join(', ')} to catch up`,
+      async () => {
+        for (const id of ids) {
+          const admin = this.admin(id, 2000);
+          try {
+            const counters = (await admin.status()).counters as unknown as Record<string, unknown>;
+            if (Number(counters['repair.catchingUp']) !== 0) return false;
+          } finally {
+            admin.close();
+          }
+        }
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   private async answers(id: number): Promise<boolean> {

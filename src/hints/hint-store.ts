@@ -26,6 +26,8 @@ interface HintRow {
   value: Buffer;
   ts: number;
   deleted: number;
+  /** A value's expiry (µs), 0 for none. */
+  expires: number;
   created_ms: number;
 }
 
@@ -112,9 +114,9 @@ export class HintStore {
       for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
         const values = rows.slice(i, i + SQL_ROWS_PER_STATEMENT_MAX).map((h) => {
           const v = h.item.version;
-          return `(${h.target},${latin1Literal(h.item.key)},${latin1Literal(v.value)},${v.ts},${v.deleted ? 1 : 0},${h.createdMs})`;
+          return `(${h.target},${latin1Literal(h.item.key)},${latin1Literal(v.value)},${v.ts},${v.deleted ? 1 : 0},${v.expires ?? 0},${h.createdMs})`;
         });
-        statements.push(`INSERT INTO hints (target, key, value, ts, deleted, created_ms) VALUES ${values.join(',')};`);
+        statements.push(`INSERT INTO hints (target, key, value, ts, deleted, expires, created_ms) VALUES ${values.join(',')};`);
       }
       await this.db.execTransaction(statements.join('\n'));
     } catch (err) {
@@ -134,13 +136,13 @@ export class HintStore {
   async next(target: number, afterId: number, limit: number): Promise<StoredHint[]> {
     await this.flush();
     const rows = await this.db.all<HintRow>(
-      'SELECT id, key, value, ts, deleted, created_ms FROM hints WHERE target = ? AND id > ? ORDER BY id LIMIT ?',
+      'SELECT id, key, value, ts, deleted, expires, created_ms FROM hints WHERE target = ? AND id > ? ORDER BY id LIMIT ?',
       [target, afterId, limit],
     );
     return rows.map((r) => ({
       id: r.id,
       key: toByteString(r.key),
-      version: { value: toByteString(r.value), ts: r.ts, deleted: r.deleted !== 0 },
+      version: { value: toByteString(r.value), ts: r.ts, deleted: r.deleted !== 0, ...(r.expires > 0 ? { expires: r.expires } : {}) },
       createdMs: r.created_ms,
     }));
   }

@@ -10,14 +10,16 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { KvError } from '../common/errors';
 import { LEVEL_NAMES } from '../coordinator/levels';
 
-export const CLIENT_OPS = ['get', 'put', 'remove'] as const;
+export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
 
 /** Every outcome a request is counted under: the operating errors a client can get, then anything else. */
 export const OUTCOMES = ['ok', 'invalid', 'unavailable', 'timed_out', 'storage_full', 'error'] as const;
 /** The level label of a request whose level code is none of the IDL's. */
 export const LEVEL_INVALID = 'invalid';
-export const LEVEL_LABELS = [...LEVEL_NAMES, LEVEL_INVALID] as const;
+/** The levels a request may name: the write levels, then SERIAL (reads through Paxos). */
+const VALID_LEVELS = [...LEVEL_NAMES, 'SERIAL'] as const;
+export const LEVEL_LABELS = [...VALID_LEVELS, LEVEL_INVALID] as const;
 
 /**
  * Upper bounds of the latency buckets, in seconds: from half a millisecond
@@ -35,11 +37,11 @@ export interface RequestObserver {
   replicaApplied(startedMs: number): void;
 }
 
-const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2 };
+const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, cas: 3, scan: 4 };
 
-/** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL). */
+/** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL, 4 SERIAL). */
 function levelIndex(code: number | null | undefined): number {
-  return code === 1 || code === 2 || code === 3 ? code - 1 : LEVEL_NAMES.length;
+  return code === 1 || code === 2 || code === 3 || code === 4 ? code - 1 : VALID_LEVELS.length;
 }
 
 /** Index into OUTCOMES. */
@@ -101,7 +103,7 @@ export class RequestMetrics implements RequestObserver {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
-    this.times = CLIENT_OPS.map((op) => LEVEL_NAMES.map((level) => durations.labels(op, level)));
+    this.times = CLIENT_OPS.map((op) => VALID_LEVELS.map((level) => durations.labels(op, level)));
     this.applies = new Histogram({
       name: 'ringkv_replica_apply_duration_seconds',
       help: "Time from another coordinator's replicate call reaching this node to its versions being durable here (one call carries a batch).",
@@ -129,7 +131,7 @@ export class RequestMetrics implements RequestObserver {
     const o = OP_INDEX[op];
     const l = levelIndex(levelCode);
     this.counts[(o * LEVEL_LABELS.length + l) * OUTCOMES.length + outcomeIndex(error)]!++;
-    if (l < LEVEL_NAMES.length) this.times[o]![l]!.observe((performance.now() - startedMs) / 1000);
+    if (l < VALID_LEVELS.length) this.times[o]![l]!.observe((performance.now() - startedMs) / 1000);
   }
 
   replicaApplied(startedMs: number): void {

@@ -12,18 +12,33 @@ import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KvError } from '../common/errors';
-import { CLOCK_OFFSET_MS_MAX, DUMP_PAGE_ENTRIES_MAX, KEY_BYTES_MAX } from '../common/limits';
+import {
+  CLOCK_OFFSET_MS_MAX,
+  DUMP_PAGE_ENTRIES_MAX,
+  KEY_BYTES_MAX,
+  REPAIR_CALL_BYTES_MAX,
+  SCAN_LIMIT_MAX,
+  SCAN_REPLICA_PAGE_BYTES_MAX,
+  SCAN_REPLICA_PAGE_KEYS_MAX,
+  TTL_SECONDS_MAX,
+} from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
-import { levelFromCode, LevelName } from '../coordinator/levels';
+import { levelFromCode, LevelName, SERIAL_CODE } from '../coordinator/levels';
+import type { PaxosStore } from '../paxos/paxos-store';
+import type { Proposer } from '../paxos/proposer';
+import { acceptToWire, ballotFromWire, checkRequestId, promiseToWire, proposalFromWire } from '../rpc/paxos-wire';
 import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
+import type { Repairer } from '../repair/repairer';
 import { toWireError } from '../rpc/errors';
-import { toMutation } from '../rpc/remote-replica';
+import type { RangeScanner, ScanRequest } from '../coordinator/range-scan';
+import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
-import type { KeyedVersion } from '../storage/version';
+import type { ReplicaStorage } from '../storage/replica-storage';
+import { isLive, type KeyedVersion, type Version } from '../storage/version';
 
 /**
  * What the handler needs from its node, and no more: the node wires these
@@ -35,10 +50,14 @@ export interface HandlerServices {
   /** Whether `id` names another node of the cluster. */
   isPeer(id: number): boolean;
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
-  /** This replica's committed data, read without copying values into strings. */
-  readonly local: { getBytes(key: string): VersionBytes | undefined };
+  readonly scanner: Pick<RangeScanner, 'scan'>;
+  /** This replica's committed data: point reads without copying values into strings, and ranges. */
+  readonly local: Pick<ReplicaStorage, 'getBytes' | 'range'>;
+  /** The wall clock, for judging expiry (µs since the epoch). */
+  nowUs(): number;
   readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
   readonly antiEntropy: Pick<AntiEntropy, 'answer'>;
+  readonly repair: Pick<Repairer, 'catchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
   /** Versions from another coordinator, hint delivery or repair. */
   applyReplicated(items: KeyedVersion[]): Promise<void>;
   /** A hello from a peer, with its clock reading. */
@@ -47,7 +66,11 @@ export interface HandlerServices {
   setClockOffset(offsetMs: number): number;
   /** A page of the admin dump (entries after `after`, at most `limit`), with hints and counters. */
   dump(after: string | undefined, limit: number): Promise<types.NodeDump>;
-  /** Told of every client request (put, remove, get), for the metrics. */
+  /** Compare-and-set and SERIAL reads, coordinated here. */
+  readonly paxos: Pick<Proposer, 'cas' | 'serialRead'>;
+  /** This replica as a Paxos acceptor, for peers' cas rounds. */
+  readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit'>;
+  /** Told of every client request (put, remove, get, cas), for the metrics. */
   readonly requests: RequestObserver;
   /** The membership log after an epoch, with this node's epoch. */
   membership(afterEpoch: number): types.MembershipLog;
@@ -76,11 +99,64 @@ function checkLevel(code: number | null | undefined): LevelName {
   return level;
 }
 
+/** A cas commits at QUORUM or ALL; anything else gets a sentence saying why not. */
+function checkCasLevel(code: number | null | undefined): LevelName {
+  if (code === 2 || code === 3) return levelFromCode(code)!;
+  if (code === 1) throw invalid('a cas commits at QUORUM or ALL; ONE cannot keep it linearizable');
+  if (code === SERIAL_CODE) throw invalid('SERIAL is a read level; a cas commits at QUORUM or ALL');
+  throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
+}
+
+/** A scan's bound or cursor: a key, or the least key after one (a range's end is token + NUL). */
+const BOUND_BYTES_MAX = KEY_BYTES_MAX + 1;
+
+/** An optional bound: undefined when missing or empty. */
+function checkBound(b: Buffer | null | undefined, name: string): string | undefined {
+  if (b === null || b === undefined || (Buffer.isBuffer(b) && b.length === 0)) return undefined;
+  if (!Buffer.isBuffer(b)) throw invalid(`the scan's ${name} is not bytes`);
+  if (b.length > BOUND_BYTES_MAX) throw invalid(`the scan's ${name} is ${b.length} bytes; the limit is ${BOUND_BYTES_MAX}`);
+  return toByteString(b);
+}
+
+/** A scan's arguments checked, in one sentence when they are wrong. */
+function checkScan(start: Buffer, stop: Buffer, limit: number, cursor: Buffer): Omit<ScanRequest, 'level'> {
+  const from = checkBound(start, 'start') ?? '';
+  const end = checkBound(stop, 'stop');
+  if (end !== undefined && from > end) {
+    throw invalid(`the scan's range is inverted: start ${JSON.stringify(from)} is after stop ${JSON.stringify(end)}`);
+  }
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) {
+    throw invalid(`the scan's limit is ${limit ?? '(missing)'}; it must be a whole number from 1 to ${SCAN_LIMIT_MAX}`);
+  }
+  const after = checkBound(cursor, 'cursor');
+  if (after !== undefined && (after < from || (end !== undefined && after >= end))) {
+    throw invalid("the scan's cursor is outside its range: pass back the cursor of the previous page of the same scan");
+  }
+  return { start: from, end, limit, cursor: after };
+}
+
 const EMPTY = Buffer.alloc(0);
 
-/** What a client read returns: a tombstone reads as not found, with its timestamp. */
-function readResult(v: VersionBytes | undefined): types.ReadResult {
-  const found = v !== undefined && !v.deleted;
+/** A version held as a latin1 string, as a read result's bytes. */
+function versionBytes(v: Version | undefined): VersionBytes | undefined {
+  return v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted, ...(v.expires ? { expires: v.expires } : {}) };
+}
+
+function localRead(v: Version | undefined): types.LocalRead {
+  return v === undefined
+    ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
+    : new types.LocalRead({
+        exists: true,
+        value: fromByteString(v.value),
+        ts: v.ts as never,
+        deleted: v.deleted,
+        ...(v.expires ? { expires: v.expires as never } : {}),
+      });
+}
+
+/** What a client read returns: a tombstone or an expired value reads as not found, with its timestamp. */
+function readResult(v: VersionBytes | undefined, nowUs: number): types.ReadResult {
+  const found = v !== undefined && isLive(v, nowUs);
   return new types.ReadResult({ found, value: found ? v.value : EMPTY, ts: (v?.ts ?? 0) as never });
 }
 
@@ -119,6 +195,44 @@ export class Handler {
     });
   }
 
+  async putWithTtl(key: Buffer, value: Buffer, level: number, ttlSeconds: number): Promise<number> {
+    return this.observed('put', level, () => {
+      const k = checkKey(key);
+      const v = checkValue(value, this.services.maxValueBytes);
+      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
+        throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
+      }
+      return this.services.coordinator.write(k, v, false, checkLevel(level), ttlSeconds);
+    });
+  }
+
+  async scan(start: Buffer, stop: Buffer, level: number, limit: number, cursor: Buffer): Promise<types.ScanResult> {
+    return this.observed('scan', level, async () => {
+      const req = checkScan(start, stop, limit, cursor);
+      const page = await this.services.scanner.scan({ ...req, level: checkLevel(level) });
+      return new types.ScanResult({
+        entries: page.rows.map((r) => new types.ScanEntry({ key: fromByteString(r.key), value: fromByteString(r.value) })),
+        more: page.cursor !== undefined,
+        ...(page.cursor !== undefined ? { cursor: fromByteString(page.cursor) } : {}),
+      });
+    });
+  }
+
+  async readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
+    return wire(() => {
+      this.checkSecret(secret);
+      // Refused while catching up, as readLocal: the scan asks the next replica.
+      if (this.services.repair.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+      const from = checkBound(start, 'start') ?? '';
+      const to = checkBound(stop, 'stop');
+      if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_REPLICA_PAGE_KEYS_MAX)
+        throw invalid(`a range page holds 1 to ${SCAN_REPLICA_PAGE_KEYS_MAX} keys`);
+      if (!Number.isInteger(bytesMax) || bytesMax < 1) throw invalid('a range page needs a positive byte budget');
+      const page = this.services.local.range(from, to, limit, Math.min(bytesMax, SCAN_REPLICA_PAGE_BYTES_MAX));
+      return new types.RangePage({ entries: page.entries.map(toMutation), more: page.more });
+    });
+  }
+
   async remove(key: Buffer, level: number): Promise<number> {
     return this.observed('remove', level, () => this.services.coordinator.write(checkKey(key), '', true, checkLevel(level)));
   }
@@ -150,9 +264,10 @@ export class Handler {
     let l: LevelName;
     try {
       k = checkKey(key);
+      if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
       l = checkLevel(level);
       if (this.services.coordinator.readsLocally(k, l)) {
-        const result = readResult(this.services.local.getBytes(k));
+        const result = readResult(this.services.local.getBytes(k), this.services.nowUs());
         requests.finished('get', level, undefined, startedMs);
         return result;
       }
@@ -163,13 +278,87 @@ export class Handler {
     return this.services.coordinator.read(k, l).then(
       (v) => {
         requests.finished('get', level, undefined, startedMs);
-        return readResult(v && { value: fromByteString(v.value), ts: v.ts, deleted: v.deleted });
+        return readResult(v && { ...v, value: fromByteString(v.value) }, this.services.nowUs());
       },
       (err) => {
         requests.finished('get', level, err, startedMs);
         throw toWireError(err);
       },
     );
+  }
+
+  private serialGet(key: string, startedMs: number): Promise<types.ReadResult> {
+    const requests = this.services.requests;
+    return this.services.paxos.serialRead(key).then(
+      (v) => {
+        requests.finished('get', SERIAL_CODE, undefined, startedMs);
+        return readResult(versionBytes(v), this.services.nowUs());
+      },
+      (err) => {
+        requests.finished('get', SERIAL_CODE, err, startedMs);
+        throw toWireError(err);
+      },
+    );
+  }
+
+  async cas(
+    key: Buffer,
+    expectAbsent: boolean,
+    expected: Buffer,
+    value: Buffer,
+    requestId: string,
+    level: number,
+  ): Promise<types.CasResult> {
+    return this.observed('cas', level, async () => {
+      const max = this.services.maxValueBytes;
+      const k = checkKey(key);
+      const v = checkValue(value, max);
+      if (expectAbsent !== true && !Buffer.isBuffer(expected)) throw invalid('the expected value is missing (or set expectAbsent)');
+      const exp = expectAbsent === true ? null : checkValue(expected, max);
+      const id = checkRequestId(requestId);
+      if (id === '') throw invalid('a cas needs a request id, the same on every retry of it');
+      const r = await this.services.paxos.cas({ key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) });
+      return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current), this.services.nowUs()) });
+    });
+  }
+
+  async paxosPrepare(secret: string, key: Buffer, ballot: types.Ballot, requestId: string): Promise<types.PaxosPromise> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const k = checkKey(key);
+      const b = this.plausibleBallot(ballot);
+      const p = await this.services.acceptor.prepare(k, b, checkRequestId(requestId));
+      return promiseToWire(p, localRead(p.current));
+    });
+  }
+
+  async paxosPropose(secret: string, key: Buffer, proposal: types.Proposal): Promise<types.PaxosAccept> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const k = checkKey(key);
+      const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
+      this.plausibleBallot(proposal.ballot);
+      return acceptToWire(await this.services.acceptor.propose(k, p));
+    });
+  }
+
+  async paxosCommit(secret: string, key: Buffer, proposal: types.Proposal): Promise<void> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const k = checkKey(key);
+      const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
+      this.plausibleBallot(proposal.ballot);
+      await this.services.acceptor.commit(k, p);
+    });
+  }
+
+  /** A peer's ballot, refused when its clock is too far ahead (its commit would win every later write). */
+  private plausibleBallot(ballot: types.Ballot): ReturnType<typeof ballotFromWire> {
+    const b = ballotFromWire(ballot);
+    if (!this.services.clock.plausible(b.ts)) {
+      throw invalid(`the ballot's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
+    }
+    return b;
   }
 
   async ping(payload: Buffer): Promise<Buffer> {
@@ -192,7 +381,13 @@ export class Handler {
         if (!this.services.clock.plausible(ts)) {
           throw invalid(`a mutation's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
         }
-        return { key: checkKey(m.key), version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true } };
+        const expires = expiresOf(m.expires);
+        if (expires !== undefined && (!Number.isSafeInteger(expires) || m.deleted === true))
+          throw invalid('a mutation has an invalid expiry');
+        return {
+          key: checkKey(m.key),
+          version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true, ...(expires ? { expires } : {}) },
+        };
       });
       await this.services.applyReplicated(items);
       this.services.requests.replicaApplied(startedMs);
@@ -202,13 +397,36 @@ export class Handler {
   async readLocal(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
     return wire(() => {
       this.checkSecret(secret);
-      if (!Array.isArray(keys)) throw invalid('keys are missing');
-      return keys.map((k) => {
-        const v = this.services.local.getBytes(checkKey(k));
-        return v === undefined
-          ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
-          : new types.LocalRead({ exists: true, value: v.value, ts: v.ts as never, deleted: v.deleted });
-      });
+      // Refused, so that the coordinator asks another replica: this copy may lack what was written while the node was away.
+      if (this.services.repair.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+      return this.localReads(keys);
+    });
+  }
+
+  /** Like readLocal, answered while catching up too; stops after REPAIR_CALL_BYTES_MAX of values (the caller asks again for the rest). */
+  async fetchVersions(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
+    return wire(() => {
+      this.checkSecret(secret);
+      const rows = this.localReads(keys);
+      let bytes = 0;
+      const cut = rows.findIndex((r) => (bytes += r.value.length) > REPAIR_CALL_BYTES_MAX);
+      return cut > 0 ? rows.slice(0, cut) : rows;
+    });
+  }
+
+  private localReads(keys: Buffer[]): types.LocalRead[] {
+    if (!Array.isArray(keys)) throw invalid('keys are missing');
+    return keys.map((k) => {
+      const v = this.services.local.getBytes(checkKey(k));
+      return v === undefined
+        ? new types.LocalRead({ exists: false, value: EMPTY, ts: 0 as never, deleted: false })
+        : new types.LocalRead({
+            exists: true,
+            value: v.value,
+            ts: v.ts as never,
+            deleted: v.deleted,
+            ...(v.expires ? { expires: v.expires as never } : {}),
+          });
     });
   }
 
@@ -245,6 +463,44 @@ export class Handler {
         missing: answer.missing.map((k) => fromByteString(k)),
         coveredTo: answer.coveredTo as never,
       });
+    });
+  }
+
+  /** Checks a repair call's caller and range, and its list of numbers. */
+  private repairArgs(secret: string, fromNode: number, range: number, list: number[], what: string): void {
+    this.checkSecret(secret);
+    if (typeof fromNode !== 'number' || !this.services.isPeer(fromNode))
+      throw invalid('a repair call needs the id of another node of the cluster');
+    if (typeof range !== 'number') throw invalid('a repair call needs the range');
+    if (!Array.isArray(list)) throw invalid(`${what} are missing`);
+  }
+
+  async treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[]): Promise<types.TreeHashes> {
+    return wire(() => {
+      this.repairArgs(secret, fromNode, range, indices, 'indices');
+      return new types.TreeHashes(this.services.repair.answerHashes(fromNode, range, level, indices));
+    });
+  }
+
+  async segmentKeys(secret: string, fromNode: number, range: number, segments: number[]): Promise<types.SegmentKeys> {
+    return wire(() => {
+      this.repairArgs(secret, fromNode, range, segments, 'segments');
+      const { digests, covered } = this.services.repair.answerSegmentKeys(fromNode, range, segments);
+      const wired = digests.map(
+        (d) => new types.Digest({ key: fromByteString(d.key), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
+      );
+      return new types.SegmentKeys({ digests: wired, covered });
+    });
+  }
+
+  async repair(secret: string, peers: number[]): Promise<types.RepairSummary> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const only = Array.isArray(peers) ? peers : [];
+      if (!only.every((p) => typeof p === 'number' && this.services.isPeer(p)))
+        throw invalid('repair peers must be other nodes of the cluster');
+      const s = await this.services.repair.repairAll(only);
+      return new types.RepairSummary(s as never);
     });
   }
 

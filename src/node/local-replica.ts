@@ -1,16 +1,18 @@
 /**
  * This node as one of a key's replicas, seen by its own coordinator through
- * the same `Replica` contract as its peers; reads need no round trip.
+ * the same `Replica` contract as its peers (and `RangeReplica`, for scans);
+ * reads need no round trip.
  */
-import type { Replica } from '../coordinator/replica';
-import type { ReplicaStore } from '../storage/replica-store';
+import type { RangeReplica } from '../coordinator/range-scan';
+import type { ReplicaPage } from '../coordinator/scan-merge';
+import type { ReplicaStorage } from '../storage/replica-storage';
 import type { KeyedVersion } from '../storage/version';
 import type { Version } from '../storage/version';
 
-export class LocalReplica implements Replica {
+export class LocalReplica implements RangeReplica {
   constructor(
     readonly id: number,
-    private readonly store: Pick<ReplicaStore, 'apply' | 'get'>,
+    private readonly store: Pick<ReplicaStorage, 'apply' | 'get' | 'range'>,
   ) {}
 
   apply(items: readonly KeyedVersion[]): Promise<void> {
@@ -19,5 +21,9 @@ export class LocalReplica implements Replica {
 
   read(key: string): Promise<Version | undefined> {
     return Promise.resolve(this.store.get(key));
+  }
+
+  readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    return Promise.resolve(this.store.range(from, to, limit, bytesMax));
   }
 }

@@ -14,7 +14,13 @@ import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
 import type { KnownBugs } from '../common/known-bugs';
 import { isKvError, KvError } from '../common/errors';
-import { frameBytesMax, HINT_REPLAY_BATCH_MAX } from '../common/limits';
+import {
+  ALIVE_WRITE_INTERVAL_MS,
+  frameBytesMax,
+  HINT_REPLAY_BATCH_MAX,
+  PAXOS_CLEANUP_INTERVAL_MS,
+  PAXOS_CLEANUP_ROWS_MAX,
+} from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
@@ -30,8 +36,13 @@ import { NodeMetrics } from '../metrics/registry';
 import { bootstrapEntry } from '../membership/changes';
 import { Ring } from '../partitioner/ring';
 import { EpochLog, EpochStorage } from '../membership/epoch-log';
+import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
+import { SqlitePaxosState } from '../paxos/paxos-sqlite';
+import { Acceptor, Proposer } from '../paxos/proposer';
 import { AntiEntropy } from '../repair/anti-entropy';
-import type { Replica } from '../coordinator/replica';
+import { RangeTrees } from '../repair/range-trees';
+import { Repairer } from '../repair/repairer';
+import { RangeReplica, RangeScanner } from '../coordinator/range-scan';
 import { toMembershipLog } from '../rpc/membership-wire';
 import { toMutation } from '../rpc/remote-replica';
 import { ThriftTransport } from '../rpc/thrift-transport';
@@ -39,8 +50,9 @@ import type { PeerLink, PeerTransport } from '../rpc/transport';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
-import type { ReplicaStorage } from '../storage/replica-storage';
+import type { NodeMeta, ReplicaStorage } from '../storage/replica-storage';
 import { SqliteEpochStore } from '../storage/epoch-store';
+import { ALIVE_AT, LAST_FULL_REPAIR, SqliteNodeMeta } from '../storage/meta';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -94,6 +106,12 @@ export interface NodeParts {
   readonly transport: PeerTransport;
   readonly store: ReplicaStorage;
   readonly hints: HintStorage;
+  /** Where this node, as a Paxos acceptor, keeps its promises and proposals. */
+  readonly paxosState: PaxosStateStorage;
+  /** The node's named numbers that outlive a restart (when it was last alive, its last full repair). */
+  readonly meta: NodeMeta;
+  /** The repair trees, kept current by the store (made before it, so that its replay fills them). */
+  readonly trees: RangeTrees;
   /** Where the membership's epoch log is kept. */
   readonly epochs: EpochStorage;
   readonly log: Logger;
@@ -107,6 +125,38 @@ export interface NodeParts {
   readonly bugs?: KnownBugs;
 }
 
+/** What a node knows at start, from its log, about its state. */
+interface StartState {
+  readonly trees: RangeTrees;
+  readonly catchingUp: boolean;
+  /** Why it is catching up, for the log. */
+  readonly why: string;
+  readonly lastFullRepairMs: number;
+}
+
+/**
+ * Whether the node starts catching up: its log is empty and was never
+ * alive (a new node, or a lost data directory: either way it cannot know
+ * what its ranges hold), or it was down longer than the hint window, so
+ * hints did not keep what it missed.
+ */
+async function startState(parts: NodeParts, keys: number, hintWindowSeconds: number): Promise<StartState> {
+  const trees = parts.trees;
+  const aliveAt = await parts.meta.read(ALIVE_AT);
+  const lastFullRepairMs = (await parts.meta.read(LAST_FULL_REPAIR)) ?? 0;
+  const downMs = aliveAt === undefined ? 0 : parts.time.nowMs() - aliveAt;
+  if (aliveAt === undefined && keys === 0) return { trees, catchingUp: true, why: 'an empty data directory', lastFullRepairMs };
+  if (aliveAt !== undefined && downMs > hintWindowSeconds * 1000) {
+    return {
+      trees,
+      catchingUp: true,
+      why: `down about ${Math.round(downMs / 1000)} s, longer than the hint window of ${hintWindowSeconds} s`,
+      lastFullRepairMs,
+    };
+  }
+  return { trees, catchingUp: false, why: '', lastFullRepairMs };
+}
+
 export class KvNode {
   readonly counters = {
     peersDown: 0,
@@ -115,6 +165,7 @@ export class KvNode {
     hintExpiryFailures: 0,
     tombstonePurgeFailures: 0,
     peerTlsFailures: 0,
+    paxosSweepFailures: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -123,10 +174,16 @@ export class KvNode {
   private readonly peerTlsFailures: ThrottledWarning;
   readonly clock: HybridClock;
   readonly coordinator: Coordinator;
+  /** Compare-and-set and SERIAL reads: this node as proposer, and as acceptor for its keys. */
+  readonly proposer: Proposer;
+  readonly paxos: PaxosStore;
+  private readonly paxosSweepFailures: ThrottledWarning;
+  readonly scanner: RangeScanner;
   private readonly detector: FailureDetector;
   private readonly links = new Map<number, PeerLink>();
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
+  readonly repairer: Repairer;
   /** The Thrift server and the metrics, on the real path only (see serve). */
   private server: RpcServer | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -138,12 +195,15 @@ export class KvNode {
   readonly hints: HintStorage;
   private readonly log: Logger;
   private stopping = false;
+  /** Why the node started catching up, for the log (empty when it did not). */
+  private readonly catchUpReason: string;
   private clockOffsetUs = 0;
 
   private constructor(
     readonly config: ClusterConfig,
     readonly id: number,
     private readonly parts: NodeParts,
+    start: StartState,
     /** The membership's epoch log: the ring as this node knows it. */
     readonly epochs: EpochLog,
   ) {
@@ -165,6 +225,11 @@ export class KvNode {
       'old tombstones wait for the next purge (counter node.tombstonePurgeFailures)',
       warnings,
     );
+    this.paxosSweepFailures = new ThrottledWarning(
+      'Paxos state cleanup',
+      'old compare-and-set state waits for the next sweep (counter node.paxosSweepFailures)',
+      warnings,
+    );
     this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
     this.clockOffsetUs = (parts.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => this.time.nowMs() * 1000 + this.clockOffsetUs);
@@ -174,7 +239,9 @@ export class KvNode {
       peers.map((n) => n.id),
       s.failureTimeoutMs,
     );
-    const replicas = new Map<number, Replica>([[id, new LocalReplica(id, store)]]);
+    const replicas = new Map<number, RangeReplica>([[id, new LocalReplica(id, store)]]);
+    this.paxos = new PaxosStore(parts.paxosState, store, this.time);
+    const acceptors = new Map<number, Acceptor>([[id, this.paxos]]);
     for (const peer of peers) {
       const link = parts.transport.link(peer.id, {
         lost: () => this.markLost(peer.id),
@@ -182,8 +249,12 @@ export class KvNode {
       });
       this.links.set(peer.id, link);
       replicas.set(peer.id, link);
+      acceptors.set(peer.id, link);
     }
     const isUp = (n: number): boolean => this.detector.isUp(n);
+    // Paxos, scans and anti-entropy still place keys by the bootstrap ring: the same ring while no
+    // membership change exists (EpochLog.open checks the cluster file against the log's bootstrap).
+    const ring = new Ring(config.nodes, config.replicationFactor);
     this.coordinator = new Coordinator({
       selfId: id,
       placement: () => this.epochs.placement,
@@ -196,12 +267,45 @@ export class KvNode {
       marked: store,
       time: this.time,
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
+      catchingUp: () => this.repairer.catchingUp,
+    });
+    this.proposer = new Proposer({
+      selfId: id,
+      ring,
+      acceptors,
+      isUp,
+      hints,
+      clock: this.clock,
+      time: this.time,
+      timeoutMs: s.requestTimeoutMs,
+      random: this.random,
+    });
+    this.scanner = new RangeScanner({
+      selfId: id,
+      ring,
+      replicas,
+      isUp,
+      hints,
+      observe: (ts) => this.clock.observe(ts),
+      time: this.time,
+      timeoutMs: s.requestTimeoutMs,
+      catchingUp: () => this.repairer.catchingUp,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
-    // Anti-entropy still compares the keys two nodes share on the bootstrap ring: the same ring while no
-    // membership change exists (EpochLog.open checks the cluster file against the log's bootstrap).
-    const ring = new Ring(config.nodes, config.replicationFactor);
     this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
+    this.repairer = new Repairer({
+      trees: start.trees,
+      store,
+      peers: this.links,
+      isUp,
+      applyLocal: (items) => this.applyReplicated(items),
+      time: this.time,
+      catchingUp: start.catchingUp,
+      lastFullRepairMs: start.lastFullRepairMs,
+      fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
+      log: (message) => log(message),
+    });
+    this.catchUpReason = start.why;
     this.registerCounters();
   }
 
@@ -256,13 +360,18 @@ export class KvNode {
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && config.nodes[n] !== undefined,
       coordinator: this.coordinator,
+      scanner: this.scanner,
       local: this.store,
+      nowUs: () => systemTime.nowMs() * 1000,
       clock: this.clock,
       antiEntropy: this.antiEntropy,
+      repair: this.repairer,
       applyReplicated: (items) => this.applyReplicated(items),
       heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
+      paxos: this.proposer,
+      acceptor: this.paxos,
       requests: metrics.requests,
       membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after)),
     };
@@ -273,10 +382,14 @@ export class KvNode {
     const c = this.collector;
     c.add('node', this.counters);
     c.add('coordinator', this.coordinator.counters);
+    c.add('paxos', this.proposer.counters);
+    c.add('acceptor', this.paxos.counters);
+    c.add('scan', this.scanner.counters);
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
+    c.add('repair', this.repairer.counters);
     c.add('store', () => ({
       ...this.store.counters,
       keys: this.store.size,
@@ -308,8 +421,9 @@ export class KvNode {
    * network) and calls `startBackgroundWork`.
    */
   static async assemble(config: ClusterConfig, id: number, parts: NodeParts): Promise<KvNode> {
+    const start = await startState(parts, parts.store.size, config.settings.hintWindowSeconds);
     const epochs = await EpochLog.open(parts.epochs, bootstrapEntry(config.nodes, config.replicationFactor));
-    const node = new KvNode(config, id, parts, epochs);
+    const node = new KvNode(config, id, parts, start, epochs);
     await node.rehintUnsettled();
     return node;
   }
@@ -328,7 +442,12 @@ export class KvNode {
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const warn = (message: string): void => log(message, 'warn');
-    const store = await ReplicaStore.open(db, { onWarning: warn, time });
+    const trees = new RangeTrees(
+      new Ring(config.nodes, config.replicationFactor),
+      id,
+      config.nodes.map((n) => n.id),
+    );
+    const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
     const s = config.settings;
     const transport = new ThriftTransport({
@@ -345,6 +464,9 @@ export class KvNode {
       transport,
       store,
       hints,
+      paxosState: new SqlitePaxosState(db),
+      meta: new SqliteNodeMeta(db),
+      trees,
       epochs: await SqliteEpochStore.open(db),
       log,
       closeStorage: () => db.close(),
@@ -424,9 +546,26 @@ export class KvNode {
     void this.purgeOldTombstones();
     this.heartbeat();
     this.timers.push(this.time.every(s.heartbeatIntervalMs, () => this.heartbeat()));
-    if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.antiEntropy.step());
+    if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.repairer.step());
     this.timers.push(this.time.every(HINT_EXPIRY_INTERVAL_MS, () => void this.expireHints()));
     this.timers.push(this.time.every(TOMBSTONE_PURGE_INTERVAL_MS, () => void this.purgeOldTombstones()));
+    void this.storeMeta(ALIVE_AT, this.time.nowMs());
+    this.timers.push(this.time.every(ALIVE_WRITE_INTERVAL_MS, () => void this.storeMeta(ALIVE_AT, this.time.nowMs())));
+    this.timers.push(this.time.every(PAXOS_CLEANUP_INTERVAL_MS, () => void this.sweepPaxosState()));
+    if (this.repairer.catchingUp) {
+      this.log(`node ${this.id} is catching up (${this.catchUpReason}): it takes writes, and serves reads once its ranges are repaired`);
+      void this.repairer.catchUp(() => this.stopping);
+    }
+  }
+
+  /** Deletes compare-and-set state that nothing needs any more (PaxosStore.sweep). */
+  private async sweepPaxosState(): Promise<void> {
+    try {
+      await this.paxos.sweep(PAXOS_CLEANUP_ROWS_MAX);
+    } catch (err) {
+      this.counters.paxosSweepFailures++;
+      this.paxosSweepFailures.failed(err);
+    }
   }
 
   /**
@@ -545,6 +684,16 @@ export class KvNode {
     if (n > 0) this.log(`purged ${n} tombstones older than the grace period`);
   }
 
+  /** Stores one of the log's named numbers; a failure only costs the number (told to the log). */
+  private async storeMeta(name: string, value: number): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.parts.meta.write(name, value);
+    } catch (err) {
+      this.log(`could not store ${name}: ${(err as Error).message}`, 'warn');
+    }
+  }
+
   /** Clean shutdown: stop serving, finish queued commits, close the database. */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -556,6 +705,8 @@ export class KvNode {
     for (const link of this.links.values()) link.close();
     await this.store.drain();
     await this.hints.flush();
+    // Alive until now: a quick restart is then not taken for a long outage.
+    await this.parts.meta.write(ALIVE_AT, this.time.nowMs()).catch(() => undefined);
     await this.parts.closeStorage();
     this.log(`node ${this.id} stopped`);
   }

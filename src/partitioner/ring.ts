@@ -36,8 +36,8 @@ export class Ring {
     }
   }
 
-  /** Index in `sorted` of the node owning `key`: the first token >= key, wrapping. */
-  private ownerIndex(key: string): number {
+  /** Index in `sorted` of the first token >= key; sorted.length when every token is below it. */
+  private firstTokenFrom(key: string): number {
     let lo = 0;
     let hi = this.sorted.length;
     while (lo < hi) {
@@ -45,7 +45,20 @@ export class Ring {
       if (compareKeyStrings(this.sorted[mid]!.token, key) < 0) lo = mid + 1;
       else hi = mid;
     }
-    return lo === this.sorted.length ? 0 : lo;
+    return lo;
+  }
+
+  /** Index in `sorted` of the node owning `key`: the first token >= key, wrapping. */
+  private ownerIndex(key: string): number {
+    const i = this.firstTokenFrom(key);
+    return i === this.sorted.length ? 0 : i;
+  }
+
+  /** Node `id`'s token: the last key of the range it owns. */
+  tokenOf(id: number): string {
+    const node = this.sorted.find((n) => n.id === id);
+    assert(node !== undefined, `node ${id} is on the ring`);
+    return node.token;
   }
 
   owner(key: string): number {
@@ -65,6 +78,20 @@ export class Ring {
       if (this.sorted[(start + i) % this.sorted.length]!.id === id) return true;
     }
     return false;
+  }
+
+  /**
+   * The range that holds `key`, as a scan walks the ring in key order: its
+   * replicas (owner first, as `replicas`) and `end`, the least key after it
+   * (exclusive), or undefined when the range runs to the end of the key
+   * space. A node's range (previous token, token] ends before token + NUL,
+   * the least key greater than the token; the keys after the largest token
+   * are the smallest token's node's, up to the end of the key space.
+   */
+  rangeOf(key: string): { replicas: number[]; end: string | undefined } {
+    const i = this.firstTokenFrom(key);
+    const end = i === this.sorted.length ? undefined : `${this.sorted[i]!.token}\u0000`;
+    return { replicas: this.replicas(key), end };
   }
 
   /** The ids of the replicas of `key`, owner first, then clockwise. */

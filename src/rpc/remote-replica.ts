@@ -9,13 +9,16 @@
 import { fromByteString, toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
 import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_ITEMS_MAX } from '../common/limits';
-import type { Replica } from '../coordinator/replica';
+import type { RangeReplica } from '../coordinator/range-scan';
+import type { ReplicaPage } from '../coordinator/scan-merge';
 import { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { KeyDigest } from '../repair/compare';
 import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
+import type { Level } from '../repair/hash-tree';
+import type { RepairPeer } from '../repair/repairer';
 import { toKvError } from './errors';
-import { int64ToNumber, types } from './thrift';
+import { Int64, int64ToNumber, types } from './thrift';
 
 interface Waiter<T> {
   readonly items: T[];
@@ -120,20 +123,42 @@ export class BatchQueue<T> {
 }
 
 export function toMutation(item: KeyedVersion): types.Mutation {
+  const { version } = item;
   return new types.Mutation({
     key: fromByteString(item.key),
-    value: fromByteString(item.version.value),
-    ts: item.version.ts as never,
-    deleted: item.version.deleted,
+    value: fromByteString(version.value),
+    ts: version.ts as never,
+    deleted: version.deleted,
+    // Absent for a version without a TTL: the field is optional, and older nodes never see it.
+    ...(version.expires ? { expires: version.expires as never } : {}),
   });
+}
+
+/** A version's expiry from the wire's optional field: undefined when absent or 0. */
+export function expiresOf(field: Int64 | number | null | undefined): number | undefined {
+  if (field === null || field === undefined) return undefined;
+  const n = typeof field === 'number' ? field : int64ToNumber(field);
+  return n > 0 ? n : undefined;
+}
+
+/** A mutation from a peer this node trusts (its own request's answer), as a keyed version. */
+export function fromMutation(m: types.Mutation): KeyedVersion {
+  const expires = expiresOf(m.expires);
+  return {
+    key: toByteString(m.key),
+    version: { value: toByteString(m.value), ts: int64ToNumber(m.ts), deleted: m.deleted, ...(expires ? { expires } : {}) },
+  };
 }
 
 export function fromLocalRead(r: types.LocalRead): Version | undefined {
   if (!r.exists) return undefined;
-  return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted };
+  const expires = expiresOf(r.expires);
+  return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted, ...(expires ? { expires } : {}) };
 }
 
-export class RemoteReplica implements Replica, SyncPeer {
+export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
+  /** From the peer's last tree-hash answer (see Repairer.catchUp). */
+  catchingUp = false;
   readonly writes: BatchQueue<KeyedVersion>;
   readonly reads: BatchQueue<string>;
 
@@ -176,18 +201,70 @@ export class RemoteReplica implements Replica, SyncPeer {
       .call((c) => c.sync(this.secret, this.selfId, from as never, to as never, wire), this.timeoutMs)
       .catch(rethrow);
     return {
-      newer: reply.newer.map((m) => ({
-        key: toByteString(m.key),
-        version: { value: toByteString(m.value), ts: int64ToNumber(m.ts), deleted: m.deleted },
-      })),
+      newer: reply.newer.map(fromMutation),
       missing: reply.missing.map((k) => toByteString(k)),
       coveredTo: int64ToNumber(reply.coveredTo),
     };
   }
 
+  /** Repair: hashes of one level of the peer's tree of a range. */
+  async treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+    const reply = await this.connection
+      .call((c) => c.treeHashes(this.secret, this.selfId, range, level, [...indices]), this.timeoutMs)
+      .catch(rethrow);
+    this.catchingUp = reply.catchingUp === true;
+    return reply.hashes;
+  }
+
+  /** Repair: the peer's digests of its keys of a range in these segments. */
+  async segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    const reply = await this.connection
+      .call((c) => c.segmentKeys(this.secret, this.selfId, range, [...segments]), this.timeoutMs)
+      .catch(rethrow);
+    return { digests: reply.digests.map(fromDigest), covered: reply.covered };
+  }
+
+  /** Repair: the peer's versions of these keys (not batched with reads: a repair asks for hundreds); again for the rest when an answer stops short. */
+  async fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
+    const out: KeyedVersion[] = [];
+    for (let done = 0; done < keys.length; ) {
+      const ask = keys.slice(done);
+      const rows = await this.connection
+        .call(
+          (c) =>
+            c.fetchVersions(
+              this.secret,
+              ask.map((k) => fromByteString(k)),
+            ),
+          this.timeoutMs,
+        )
+        .catch(rethrow);
+      if (rows.length === 0 || rows.length > ask.length)
+        throw new KvError('Internal', `node ${this.id} answered ${rows.length} versions for ${ask.length} keys`);
+      rows.forEach((row, i) => {
+        const version = fromLocalRead(row);
+        if (version !== undefined) out.push({ key: ask[i]!, version });
+      });
+      done += rows.length;
+    }
+    return out;
+  }
+
   read(key: string): Promise<Version | undefined> {
     return this.reads.pushOne(key, key.length) as Promise<Version | undefined>;
   }
+
+  /** One round of a scan: not coalesced, since a scan waits for each page before it asks for the next. */
+  async readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    const page = await this.connection
+      .call((c) => c.readRange(this.secret, fromByteString(from), fromByteString(to ?? ''), limit, bytesMax), this.timeoutMs)
+      .catch(rethrow);
+    return { entries: page.entries.map(fromMutation), more: page.more };
+  }
+}
+
+function fromDigest(d: types.Digest): KeyDigest {
+  return { key: toByteString(d.key), ts: int64ToNumber(d.ts), deleted: d.deleted, valueHash: d.valueHash };
 }
 
 function rethrow(err: unknown): never {

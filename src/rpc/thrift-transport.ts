@@ -5,10 +5,16 @@
  */
 import type { KvError } from '../common/errors';
 import type { TlsMaterial } from '../config/tls';
+import type { Proposal, ProposeReply } from '../paxos/acceptor';
+import type { Ballot } from '../paxos/ballot';
+import type { Promised } from '../paxos/proposer';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
+import type { Level } from '../repair/hash-tree';
+import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
+import { RemoteAcceptor } from './paxos-wire';
 import { RemoteReplica } from './remote-replica';
 import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from './transport';
 
@@ -24,6 +30,7 @@ export interface ThriftTransportOptions {
 
 class ThriftLink implements PeerLink {
   private readonly remote: RemoteReplica;
+  private readonly acceptor: RemoteAcceptor;
 
   constructor(
     readonly id: number,
@@ -31,6 +38,19 @@ class ThriftLink implements PeerLink {
     private readonly o: ThriftTransportOptions,
   ) {
     this.remote = new RemoteReplica(id, conn, o.secret, o.requestTimeoutMs, o.selfId);
+    this.acceptor = new RemoteAcceptor(conn, o.secret, o.requestTimeoutMs);
+  }
+
+  prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
+    return this.acceptor.prepare(key, ballot, requestId);
+  }
+
+  propose(key: string, proposal: Proposal): Promise<ProposeReply> {
+    return this.acceptor.propose(key, proposal);
+  }
+
+  commit(key: string, proposal: Proposal): Promise<void> {
+    return this.acceptor.commit(key, proposal);
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {
@@ -41,8 +61,28 @@ class ThriftLink implements PeerLink {
     return this.remote.read(key);
   }
 
+  readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    return this.remote.readRange(from, to, limit, bytesMax);
+  }
+
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     return this.remote.sync(from, to, digests);
+  }
+
+  get catchingUp(): boolean {
+    return this.remote.catchingUp;
+  }
+
+  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+    return this.remote.treeHashes(range, level, indices);
+  }
+
+  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    return this.remote.segmentKeys(range, segments);
+  }
+
+  fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
+    return this.remote.fetch(keys);
   }
 
   hello(clockReading: number, timeoutMs: number): Promise<number> {

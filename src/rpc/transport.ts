@@ -1,13 +1,15 @@
 /**
  * How a node reaches its peers: everything it asks of another node (replica
- * calls, hint delivery, anti-entropy, hello) goes through a PeerLink that
+ * calls, hint delivery, anti-entropy and repair, Paxos, hello) goes through a PeerLink that
  * the node gets from a PeerTransport made outside it. The real transport is
  * Thrift over TCP (thrift-transport.ts); the deterministic simulator passes
  * a message bus on virtual time (sim/network.ts).
  */
 import type { KvError } from '../common/errors';
-import type { Replica } from '../coordinator/replica';
+import type { RangeReplica } from '../coordinator/range-scan';
+import type { Acceptor } from '../paxos/proposer';
 import type { SyncPeer } from '../repair/anti-entropy';
+import type { RepairPeer } from '../repair/repairer';
 
 /** What the link tells its node about the peer's reachability. */
 export interface PeerEvents {
@@ -25,7 +27,7 @@ export interface PeerCallStats {
   readonly readLocalItems: number;
 }
 
-export interface PeerLink extends Replica, SyncPeer {
+export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor {
   /** Says hello with this node's clock reading; resolves with the peer's. */
   hello(clockReading: number, timeoutMs: number): Promise<number>;
   /** The peer was heard from: the next connect after a loss need not wait for a backoff. */

@@ -8,9 +8,13 @@ import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
 import { ClusterConfig, DEFAULT_SETTINGS } from '../config/cluster';
 import { KvNode } from '../node/node';
+import { Ring } from '../partitioner/ring';
+import { RangeTrees } from '../repair/range-trees';
 import { SimDisk } from './disk';
 import { MemoryEpochStore } from './memory-epochs';
 import { MemoryHintStore } from './memory-hints';
+import { MemoryNodeMeta } from './memory-meta';
+import { MemoryPaxosState } from './memory-paxos';
 import { MemoryReplicaStore } from './memory-store';
 import type { SimNetwork } from './network';
 import { Owner } from './scheduler';
@@ -78,14 +82,22 @@ export class SimCluster {
     const random = this.random.fork();
     const disk = this.disks[id]!;
     disk.attach(time, random);
+    const trees = new RangeTrees(
+      new Ring(this.config.nodes, this.config.replicationFactor),
+      id,
+      this.config.nodes.map((n) => n.id),
+    );
     this.net.trace.note('start', id, this.incarnations[id]!);
     try {
       const node = await KvNode.assemble(this.config, id, {
         time,
         random: () => random.float(),
         transport: this.net.transportFor(id, owner),
-        store: await MemoryReplicaStore.open(disk, time),
+        store: await MemoryReplicaStore.open(disk, time, trees),
         hints: await MemoryHintStore.open(disk, time),
+        paxosState: MemoryPaxosState.open(disk),
+        meta: new MemoryNodeMeta(disk),
+        trees,
         epochs: this.epochs[id]!,
         log: (message, level) =>
           this.net.trace.lines?.push(`${this.net.sched.nowMs.toFixed(3).padStart(10)}ms   node ${id} ${level ?? 'info'}: ${message}`),

@@ -13,6 +13,7 @@
 import type { Time } from '../clock/time';
 import { assert } from '../common/assert';
 import type { Random } from '../common/random';
+import type { AcceptorState } from '../paxos/acceptor';
 import type { Version } from '../storage/version';
 
 /** NORMAL syncs the WAL at checkpoints only: every this many commits, in this model. */
@@ -44,6 +45,18 @@ export interface Txn {
   readonly settledSeq?: number;
   readonly hintsAdded?: readonly HintRow[];
   readonly hintsRemoved?: readonly number[];
+  /** A key's acceptor state as it now is (compare-and-set). */
+  readonly paxos?: PaxosRow;
+  /** One of the node's named numbers (NodeMeta). */
+  readonly meta?: { readonly name: string; readonly value: number };
+  /** Keys whose acceptor state the sweep deleted. */
+  readonly paxosRemoved?: readonly string[];
+}
+
+export interface PaxosRow {
+  readonly key: string;
+  readonly state: AcceptorState;
+  readonly newestUs: number;
 }
 
 export class SimDisk {

@@ -11,7 +11,7 @@ import { KvError } from '../common/errors';
 import { SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Batch, CommitQueue } from '../storage/group-commit';
-import type { Stored, VersionBytes } from '../storage/memtable';
+import type { Stored, VersionBytes, VersionObserver } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
 import { UnsettledRows } from '../storage/unsettled';
 import { KeyedVersion, supersedes, Version } from '../storage/version';
@@ -49,6 +49,7 @@ export class MemoryReplicaStore implements ReplicaStorage {
     private readonly time: Time,
     private readonly committed: Map<string, Stored>,
     opened: { nextSeq: number; pointer: number | undefined; rows: LogRow[] },
+    private readonly observer: VersionObserver | undefined,
   ) {
     this.commits = new CommitQueue(
       {
@@ -68,9 +69,16 @@ export class MemoryReplicaStore implements ReplicaStorage {
   private readonly pointerAtOpen: number | undefined;
   private readonly rowsAtOpen: LogRow[];
 
-  static async open(disk: SimDisk, time: Time): Promise<MemoryReplicaStore> {
+  static async open(disk: SimDisk, time: Time, observer?: VersionObserver): Promise<MemoryReplicaStore> {
     const r = replay(disk);
-    return new MemoryReplicaStore(disk, time, r.committed, r);
+    const store = new MemoryReplicaStore(disk, time, r.committed, r, observer);
+    for (const [key, v] of r.committed) observer?.changed(key, hashKey(key), undefined, v);
+    return store;
+  }
+
+  /** Tells the observer (the repair trees) that a key's newest version changed. */
+  private changed(key: string, before: Version | undefined, after: Version | undefined): void {
+    this.observer?.changed(key, hashKey(key), before, after);
   }
 
   get size(): number {
@@ -112,9 +120,23 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return { keys: inRange.slice(0, cut).map((k) => k.key), end: cut < inRange.length ? inRange[cut]!.h : Math.min(to, HASH_SPACE) };
   }
 
-  async scan(after: string | undefined, limit: number): Promise<KeyedVersion[]> {
-    const keys = [...this.committed.keys()].filter((k) => after === undefined || k > after).sort();
-    return keys.slice(0, limit).map((key) => ({ key, version: this.committed.get(key)! }));
+  scan(after: string | undefined, limit: number): KeyedVersion[] {
+    // after + NUL is the least key greater than after, as ReplicaStore.scan.
+    return this.range(after === undefined ? '' : `${after}\u0000`, undefined, limit, Number.POSITIVE_INFINITY).entries;
+  }
+
+  /** As Memtable.range, by sorting (keys are latin1 strings, so code-unit order is byte order). */
+  range(from: string, to: string | undefined, limit: number, bytesMax: number): { entries: KeyedVersion[]; more: boolean } {
+    const keys = [...this.committed.keys()].filter((k) => k >= from && (to === undefined || k < to)).sort();
+    const entries: KeyedVersion[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      if (entries.length === limit || (entries.length > 0 && bytes >= bytesMax)) return { entries, more: true };
+      const version = this.committed.get(key)!;
+      bytes += key.length + version.value.length;
+      entries.push({ key, version });
+    }
+    return { entries, more: false };
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {
@@ -161,7 +183,10 @@ export class MemoryReplicaStore implements ReplicaStorage {
   }
 
   private publish(batch: Batch): void {
-    for (const [key, version] of batch.rows) this.committed.set(key, version as Stored);
+    for (const [key, version] of batch.rows) {
+      this.changed(key, this.committed.get(key), version);
+      this.committed.set(key, version as Stored);
+    }
     if (batch.marks.size > 0) {
       const bySeq = new Map<number, number>();
       for (const [key, n] of batch.marks) bySeq.set((batch.rows.get(key) as Stored).seq, n);
@@ -180,6 +205,7 @@ export class MemoryReplicaStore implements ReplicaStorage {
       // Only if nothing newer came meanwhile.
       if (this.committed.get(key) !== v) continue;
       this.committed.delete(key);
+      this.changed(key, v, undefined);
       n++;
     }
     this.counters.tombstonesPurged += n;

@@ -16,7 +16,12 @@
 import { AssertionError } from 'node:assert';
 import { isKvError, KvError, timedOut } from '../common/errors';
 import type { Random } from '../common/random';
+import type { Proposal, ProposeReply } from '../paxos/acceptor';
+import type { Ballot } from '../paxos/ballot';
+import type { Promised } from '../paxos/proposer';
+import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyDigest } from '../repair/compare';
+import type { Level } from '../repair/hash-tree';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
 import type { KvNode } from '../node/node';
@@ -241,11 +246,73 @@ class SimLink implements PeerLink {
   read(key: string): Promise<Version | undefined> {
     this.calls.readLocalCalls++;
     this.calls.readLocalItems++;
-    return this.call('readLocal', (node) => node.store.get(key), this.net.requestTimeoutMs);
+    return this.call(
+      'readLocal',
+      (node) => {
+        // As the handler: a catching-up replica refuses, so that its copy counts towards no read.
+        if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+        return node.store.get(key);
+      },
+      this.net.requestTimeoutMs,
+    );
+  }
+
+  readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
+    return this.call(
+      'readRange',
+      (node) => {
+        if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+        return node.store.range(from, to, limit, bytesMax);
+      },
+      this.net.requestTimeoutMs,
+    );
+  }
+
+  /** From the peer's last tree-hash answer, as RemoteReplica keeps it. */
+  catchingUp = false;
+
+  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+    const asked = [...indices];
+    return this.call('treeHashes', (node) => node.repairer.answerHashes(this.self, range, level, asked), this.net.requestTimeoutMs).then(
+      (answer) => {
+        this.catchingUp = answer.catchingUp;
+        return answer.hashes;
+      },
+    );
+  }
+
+  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    const asked = [...segments];
+    return this.call('segmentKeys', (node) => node.repairer.answerSegmentKeys(this.self, range, asked), this.net.requestTimeoutMs);
+  }
+
+  fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
+    const asked = [...keys];
+    return this.call(
+      'fetchVersions',
+      (node) =>
+        asked.flatMap((key) => {
+          const version = node.store.get(key);
+          return version === undefined ? [] : [{ key, version }];
+        }),
+      this.net.requestTimeoutMs,
+    );
   }
 
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
     return this.call('sync', (node) => node.antiEntropy.answer(this.self, from, to, digests), this.net.requestTimeoutMs);
+  }
+
+  prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
+    return this.call('paxosPrepare', (node) => node.paxos.prepare(key, ballot, requestId), this.net.requestTimeoutMs);
+  }
+
+  propose(key: string, proposal: Proposal): Promise<ProposeReply> {
+    return this.call('paxosPropose', (node) => node.paxos.propose(key, proposal), this.net.requestTimeoutMs);
+  }
+
+  commit(key: string, proposal: Proposal): Promise<void> {
+    return this.call('paxosCommit', (node) => node.paxos.commit(key, proposal), this.net.requestTimeoutMs);
   }
 
   hello(clockReading: number, timeoutMs: number): Promise<number> {

@@ -42,9 +42,6 @@ export class Arena {
   private readonly freeSlabs: number[] = [];
   private readonly spares: Buffer[] = [];
   private active = -1;
-  /** pin() calls not yet undone; while > 0, frees wait in `deferred`. */
-  private pins = 0;
-  private deferred: number[] = [];
   /** Live record bytes in all slabs. */
   liveBytes = 0;
   /** Bytes held by slabs, live or not (spares included). */
@@ -72,39 +69,8 @@ export class Arena {
     return slab * LOC_SLAB + off;
   }
 
-  /**
-   * Keeps every record where it is until unpin(): frees wait, so nothing is
-   * compacted or recycled. For a key sort that runs in slices and holds
-   * locations across them.
-   */
-  pin(): void {
-    this.pins++;
-  }
-
-  unpin(): void {
-    assert(this.pins > 0, 'unpin follows pin');
-    if (--this.pins > 0) return;
-    const deferred = this.deferred;
-    this.deferred = [];
-    // Every waiting free is counted before any slab is compacted: a slab
-    // compacted while some of its dead records still counted as live would
-    // end with bytes that no current record accounts for.
-    const touched = new Set<number>();
-    for (const loc of deferred) touched.add(this.uncount(loc));
-    for (const slab of touched) this.reclaim(slab);
-  }
-
-  /** Frees waiting for unpin(). */
-  get deferredFrees(): number {
-    return this.deferred.length;
-  }
-
   /** The record at `loc` is dead; its slab may be compacted or recycled. */
   free(loc: number): void {
-    if (this.pins > 0) {
-      this.deferred.push(loc);
-      return;
-    }
     this.reclaim(this.uncount(loc));
   }
 
@@ -148,6 +114,12 @@ export class Arena {
     return out;
   }
 
+  /** The owner the record was appended for. */
+  ownerOf(loc: number): number {
+    const { buf, off } = this.at(loc);
+    return buf.readUInt32LE(off);
+  }
+
   keyLength(loc: number): number {
     const { buf, off } = this.at(loc);
     return buf.readUInt32LE(off + 4);
@@ -166,6 +138,19 @@ export class Arena {
     const start = off + HEADER_BYTES;
     for (let i = 0; i < key.length; i++) if (buf[start + i] !== key.charCodeAt(i)) return false;
     return true;
+  }
+
+  /** Byte order of the record's key against `key`: negative when the record's sorts first, 0 when equal. */
+  compareKey(loc: number, key: string): number {
+    const { buf, off } = this.at(loc);
+    const length = buf.readUInt32LE(off + 4);
+    const start = off + HEADER_BYTES;
+    const n = Math.min(length, key.length);
+    for (let i = 0; i < n; i++) {
+      const d = buf[start + i]! - key.charCodeAt(i);
+      if (d !== 0) return d;
+    }
+    return length - key.length;
   }
 
   private at(loc: number): { buf: Buffer; slab: number; off: number } {

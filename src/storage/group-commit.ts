@@ -200,18 +200,28 @@ export function appendRows(rows: Map<string, Version>, firstSeq: number, largest
   const statements: string[] = [];
   let largest = largestBefore;
   let values: string[] = [];
+  // Rows with an expiry (TTL) go in statements of their own, so the usual row stays four values.
+  let expiring: string[] = [];
   const flush = (): void => {
-    statements.push(`INSERT INTO log (seq, key, value, stamp) VALUES ${values.join(',')};`);
+    if (values.length > 0) statements.push(`INSERT INTO log (seq, key, value, stamp) VALUES ${values.join(',')};`);
+    if (expiring.length > 0) statements.push(`INSERT INTO log (seq, key, value, stamp, expires) VALUES ${expiring.join(',')};`);
     values = [];
+    expiring = [];
   };
   let seq = firstSeq;
   for (const [key, v] of rows) {
-    rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
-    values.push(`(${seq},${bytesLiteral(key)},${bytesLiteral(v.value)},${stampOf(v)})`);
+    const row = `${seq},${bytesLiteral(key)},${bytesLiteral(v.value)},${stampOf(v)}`;
+    if (v.expires) {
+      rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires } as Stored);
+      expiring.push(`(${row},${v.expires})`);
+    } else {
+      rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
+      values.push(`(${row})`);
+    }
     seq++;
     largest = Math.max(largest, key.length + v.value.length);
-    if (values.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
+    if (values.length + expiring.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
   }
-  if (values.length > 0) flush();
+  flush();
   return { statements, largest };
 }

@@ -14,13 +14,11 @@
  * Freed slots are reused.
  */
 import { assert } from '../common/assert';
-import { KvError } from '../common/errors';
-import { ARENA_PINNED_FREES_MAX, KEY_SORT_REST_MS, KEY_SORT_SLICE_MS, MEMTABLE_LOAD_MAX } from '../common/limits';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as rest } from 'node:timers/promises';
+import { MEMTABLE_LOAD_MAX } from '../common/limits';
 import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Arena, ArenaOwner } from './arena';
-import { SortedKeys, SortJob } from './sorted-keys';
+import { KeyOrder, SlotKeys } from './key-order';
+import { SortedKeys } from './sorted-keys';
 import { Version } from './version';
 
 /** A committed version and the log row that holds it. */
@@ -28,11 +26,32 @@ export interface Stored extends Version {
   readonly seq: number;
 }
 
+/** A key with its committed version: what a range read returns. */
+export interface KeyedStored {
+  readonly key: string;
+  readonly version: Stored;
+}
+
 /** A version with its value as bytes: what a read sends back, with no string in between. */
 export interface VersionBytes {
   readonly value: Buffer;
   readonly ts: number;
   readonly deleted: boolean;
+  readonly expires?: number;
+}
+
+/**
+ * Told every change of a key's newest version, with the key's hashKey and
+ * its timestamp and flag before and after (undefined: no version): how the
+ * repair trees (repair/range-trees.ts) stay current without reading keys.
+ */
+export interface VersionObserver {
+  changed(
+    key: string,
+    keyHash: number,
+    before: { ts: number; deleted: boolean } | undefined,
+    after: { ts: number; deleted: boolean } | undefined,
+  ): void;
 }
 
 const INITIAL_SLOTS = 1024;
@@ -47,11 +66,11 @@ export class Memtable implements ArenaOwner {
   private ts = new Float64Array(INITIAL_SLOTS);
   private seqs = new Float64Array(INITIAL_SLOTS);
   private deleted = new Uint8Array(INITIAL_SLOTS);
+  /** Per slot: the value's expiry (µs since the epoch), or 0 for none (see Version.expires). */
+  private expiries = new Float64Array(INITIAL_SLOTS);
   private readonly free: number[] = [];
   private high = 0;
   private count = 0;
-  /** Bytes of all keys, summed. */
-  private keyBytes = 0;
   /**
    * The hash index: one 32-bit entry per position, 0 for empty; its length
    * is a power of two, 2^(32 - shift). A key's home position is the high
@@ -65,19 +84,20 @@ export class Memtable implements ArenaOwner {
   private index = new Int32Array(INITIAL_SLOTS * 2);
   /** hash >>> shift is a key's home position in the index. */
   private shift = 32 - Math.log2(INITIAL_SLOTS * 2);
-  /** All keys in byte order, built on demand for paging. */
-  private sorted: SortedKeys | null = null;
-  /** Counts keys coming and going; `sorted` holds the keys as of `sortedVersion`. */
-  private keysVersion = 0;
-  private sortedVersion = 0;
-  private sortedAtMs = 0;
-  /** A sort running in slices (refreshSortedKeys), if any. */
-  private sorting: Promise<void> | null = null;
-  private sortCount = 0;
+  /** The keys' slots in byte order (key-order.ts); null while a replay fills the memtable (pauseOrder). */
+  private order: KeyOrder | null;
+  private readonly orderKeys: SlotKeys = {
+    compare: (slot, key) => this.arena.compareKey(this.locs[slot]!, key),
+    key: (slot) => this.arena.key(this.locs[slot]!),
+  };
 
   /** `slabBytes` is for tests (see Arena). */
-  constructor(slabBytes?: number) {
+  constructor(
+    slabBytes?: number,
+    private readonly observer?: VersionObserver,
+  ) {
     this.arena = new Arena(this, slabBytes);
+    this.order = new KeyOrder(this.orderKeys);
   }
 
   get size(): number {
@@ -102,7 +122,11 @@ export class Memtable implements ArenaOwner {
   /** Like get, with the value copied straight from the arena into a Buffer. */
   getBytes(key: string): VersionBytes | undefined {
     const i = this.find(key);
-    return i < 0 ? undefined : { value: this.arena.valueBytes(this.locs[i]!), ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
+    if (i < 0) return undefined;
+    const value = this.arena.valueBytes(this.locs[i]!);
+    const expires = this.expiries[i]!;
+    const deleted = this.deleted[i] === 1;
+    return expires === 0 ? { value, ts: this.ts[i]!, deleted } : { value, ts: this.ts[i]!, deleted, expires };
   }
 
   /** The key's timestamp, without making its value a string; undefined if the key is not here. */
@@ -118,19 +142,25 @@ export class Memtable implements ArenaOwner {
   }
 
   private at(i: number): Stored {
-    return { value: this.arena.value(this.locs[i]!), ts: this.ts[i]!, deleted: this.deleted[i] === 1, seq: this.seqs[i]! };
+    const value = this.arena.value(this.locs[i]!);
+    const expires = this.expiries[i]!;
+    const deleted = this.deleted[i] === 1;
+    // No expiry field at all for the usual version without one.
+    return expires === 0
+      ? { value, ts: this.ts[i]!, deleted, seq: this.seqs[i]! }
+      : { value, ts: this.ts[i]!, deleted, seq: this.seqs[i]!, expires };
   }
 
   set(key: string, v: Version, seq: number): void {
     assert(seq > 0, 'log seqs start at 1');
     let i = this.find(key);
+    const before = i < 0 || this.observer === undefined ? undefined : { ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
     if (i < 0) {
       i = this.free.pop() ?? this.grow();
       this.hashes[i] = hashKey(key);
       this.locs[i] = this.arena.append(i, key, v.value);
       this.insert(i);
-      this.keyBytes += key.length;
-      this.keysVersion++;
+      this.order?.insert(i, key);
     } else {
       const old = this.locs[i]!;
       this.locs[i] = this.arena.append(i, key, v.value);
@@ -139,20 +169,22 @@ export class Memtable implements ArenaOwner {
     this.ts[i] = v.ts;
     this.seqs[i] = seq;
     this.deleted[i] = v.deleted ? 1 : 0;
+    this.expiries[i] = v.expires ?? 0;
+    this.observer?.changed(key, this.hashes[i]!, before, v);
   }
 
   delete(key: string): void {
     const pos = this.position(key);
     if (pos < 0) return;
     const i = this.slotAt(pos);
+    this.observer?.changed(key, this.hashes[i]!, { ts: this.ts[i]!, deleted: this.deleted[i] === 1 }, undefined);
     this.remove(pos);
+    this.order?.remove(i, key);
     const loc = this.locs[i]!;
-    this.keyBytes -= key.length;
     this.locs[i] = FREE;
     this.arena.free(loc);
     this.free.push(i);
     this.count--;
-    this.keysVersion++;
   }
 
   isCurrent(slot: number, loc: number): boolean {
@@ -164,21 +196,60 @@ export class Memtable implements ArenaOwner {
   }
 
   /**
-   * Up to `limit` keys in (after, upTo], in byte order; undefined bounds are
-   * open. With `staleOkMs` > 0 the answer may come from a key list sorted up
-   * to that long ago (missing newer keys, holding deleted ones): sorting a
-   * million keys takes most of a second, too much to do on every call.
+   * The keys from `from` (inclusive) up to `to` (exclusive; undefined: no
+   * end), in byte order, with their versions, tombstones included: at most
+   * `limit` of them, and once their keys and values reach `bytesMax`, no
+   * more (but at least one). `more` says whether keys in the range were left
+   * out. Read from the key order, so nothing is sorted.
    */
-  keysBetween(after: string | undefined, upTo: string | undefined, limit: number, staleOkMs = 0, nowMs = Date.now()): string[] {
-    if (!this.sortedFresh(staleOkMs, nowMs)) {
-      const version = this.keysVersion;
-      this.sorted = null; // let the old list go before the new one is built
-      this.installSorted(SortedKeys.build(this.arena, this.liveLocs()), version, nowMs);
-    }
-    const keys = this.sorted!;
-    const from = after === undefined ? 0 : keys.firstAbove(after);
-    const to = upTo === undefined ? keys.length : keys.firstAbove(upTo);
-    return keys.slice(from, Math.min(to, from + limit));
+  range(from: string, to: string | undefined, limit: number, bytesMax: number): { entries: KeyedStored[]; more: boolean } {
+    assert(limit >= 0, 'a range asks for no negative number of keys');
+    const order = this.order;
+    assert(order !== null, 'the key order is kept (outside a replay)');
+    const entries: KeyedStored[] = [];
+    let bytes = 0;
+    let more = false;
+    order.forEachFrom(from, (slot) => {
+      const loc = this.locs[slot]!;
+      if (to !== undefined && this.arena.compareKey(loc, to) >= 0) return false;
+      if (entries.length === limit || (entries.length > 0 && bytes >= bytesMax)) {
+        more = true;
+        return false;
+      }
+      const key = this.arena.key(loc);
+      const version = this.at(slot);
+      bytes += key.length + version.value.length;
+      entries.push({ key, version });
+      return true;
+    });
+    return { entries, more };
+  }
+
+  /**
+   * Stops keeping the key order until rebuildOrder: a replay sets a million
+   * keys in hash-scattered order, and one sort at the end is several times
+   * cheaper than that many ordered inserts.
+   */
+  pauseOrder(): void {
+    this.order = null;
+  }
+
+  /**
+   * Builds the key order of every key at once: their arena locations sorted
+   * by key bytes (sorted-keys.ts, which makes strings of a few thousand keys
+   * at a time), each then the slot its record names as owner.
+   */
+  rebuildOrder(): void {
+    const locs = new Float64Array(this.count);
+    let n = 0;
+    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) locs[n++] = this.locs[i]!;
+    assert(n === this.count, 'the index and the slots agree on the key count');
+    SortedKeys.build(this.arena, locs);
+    const slots = new Int32Array(n);
+    for (let j = 0; j < n; j++) slots[j] = this.arena.ownerOf(locs[j]!);
+    const order = new KeyOrder(this.orderKeys);
+    order.load(slots);
+    this.order = order;
   }
 
   /**
@@ -243,82 +314,17 @@ export class Memtable implements ArenaOwner {
   }
 
   /**
-   * Makes the sorted key list at most `staleOkMs` old without stopping the
-   * node: the sort runs KEY_SORT_SLICE_MS at a time, then rests
-   * KEY_SORT_REST_MS with the event loop free (in one go it takes most of a
-   * second for a million keys, long enough for peers to see a busy node as
-   * down). The arena is pinned meanwhile, so the sorted records stay where
-   * they are; keys written or deleted during the sort make the result stale,
-   * not wrong. Concurrent
-   * callers share one sort. Afterwards the list holds every key there was
-   * when this was called, or is at most `staleOkMs` old, so keysBetween with
-   * any staleness answers without sorting. Rejects with Unavailable if more
-   * than ARENA_PINNED_FREES_MAX records were freed during a sort.
+   * Keys whose version reads as absent for good before `cutoffTs`: a
+   * tombstone older than it, or a value that expired before it. With their
+   * log seqs; found from the typed arrays alone.
    */
-  async refreshSortedKeys(staleOkMs: number, nowMs = Date.now()): Promise<void> {
-    // A sort already running may have begun before keys this caller must see
-    // were written; then one more sort, begun after this call, is needed.
-    const wanted = this.keysVersion;
-    while (!(this.sorted !== null && (this.sortedVersion >= wanted || nowMs - this.sortedAtMs < staleOkMs))) {
-      this.sorting ??= this.sortInSlices(Date.now()).finally(() => {
-        this.sorting = null;
-      });
-      await this.sorting;
-    }
-  }
-
-  /** Sorts of the key list run so far, in one go or in slices. */
-  get sorts(): number {
-    return this.sortCount;
-  }
-
-  private sortedFresh(staleOkMs: number, nowMs: number): boolean {
-    return this.sorted !== null && (this.sortedVersion === this.keysVersion || nowMs - this.sortedAtMs < staleOkMs);
-  }
-
-  private async sortInSlices(startedMs: number): Promise<void> {
-    const version = this.keysVersion;
-    const job = new SortJob(this.arena, this.liveLocs(), this.keyBytes);
-    this.arena.pin();
-    try {
-      for (;;) {
-        const until = performance.now() + KEY_SORT_SLICE_MS;
-        if (job.run(() => performance.now() < until)) break;
-        await rest(KEY_SORT_REST_MS);
-        if (this.arena.deferredFrees > ARENA_PINNED_FREES_MAX) {
-          throw new KvError('Unavailable', 'the key list could not be sorted: too many writes meanwhile');
-        }
-      }
-    } finally {
-      this.arena.unpin();
-    }
-    this.installSorted(job.result(), version, startedMs);
-  }
-
-  /** Keeps a sorted list unless a newer one was built meanwhile. */
-  private installSorted(sorted: SortedKeys, version: number, atMs: number): void {
-    this.sortCount++;
-    if (this.sorted !== null && this.sortedVersion > version) return;
-    this.sorted = sorted;
-    this.sortedVersion = version;
-    this.sortedAtMs = atMs;
-  }
-
-  /** The arena locations of every key. */
-  private liveLocs(): Float64Array {
-    const locs = new Float64Array(this.count);
-    let n = 0;
-    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) locs[n++] = this.locs[i]!;
-    assert(n === this.count, 'the index and the slots agree on the key count');
-    return locs;
-  }
-
-  /** Keys whose version is a tombstone older than `cutoffTs`, with its log seq; found from the typed arrays alone. */
   tombstonesBefore(cutoffTs: number): Array<{ key: string; seq: number }> {
     const out: Array<{ key: string; seq: number }> = [];
     for (let i = 0; i < this.high; i++) {
-      if (this.deleted[i] === 1 && this.ts[i]! < cutoffTs && this.locs[i] !== FREE)
-        out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
+      if (this.locs[i] === FREE) continue;
+      const expires = this.expiries[i]!;
+      const dead = this.deleted[i] === 1 ? this.ts[i]! < cutoffTs : expires !== 0 && expires < cutoffTs;
+      if (dead) out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
     }
     return out;
   }
@@ -411,6 +417,7 @@ export class Memtable implements ArenaOwner {
       this.ts = widen(this.ts, new Float64Array(n));
       this.seqs = widen(this.seqs, new Float64Array(n));
       this.deleted = widen(this.deleted, new Uint8Array(n));
+      this.expiries = widen(this.expiries, new Float64Array(n));
     }
     return this.high++;
   }

@@ -11,12 +11,13 @@ import { Sqlite } from './sqlite';
 import { supersedes } from './version';
 
 /**
- * A log row as replay reads it: seq, key, value, stamp. A value stored as a
- * BLOB comes as its length: its bytes are in the chunk's `blobs`, in row order.
+ * A log row as replay reads it: seq, key, value, stamp, and the expiry when
+ * the row has one. A value stored as a BLOB comes as its length: its bytes
+ * are in the chunk's `blobs`, in row order.
  */
-type ReplayRow = [number, string, string | number, number];
+type ReplayRow = [number, string, string | number, number, number?];
 /** A log row as the chunk's JSON has it: a BLOB key comes as its length too. */
-type ReplayJsonRow = [number, string | number, string | number, number];
+type ReplayJsonRow = [number, string | number, string | number, number, number?];
 
 /** A replay chunk: its rows newest first, the bytes of their BLOB values one after another, its lowest seq. */
 interface ReplayChunk {
@@ -36,7 +37,9 @@ const textOrLength = (column: string): string => `CASE WHEN typeof(${column}) = 
 const joinedBlobs = (column: string): string => `CAST(group_concat(CASE WHEN typeof(${column}) = 'blob' THEN ${column} END, '') AS BLOB)`;
 
 /** The aggregates of a replay chunk's query: the rows as JSON (ReplayRow), the BLOB keys and the BLOB values. */
-const REPLAY_COLUMNS = `json_group_array(json_array(seq, ${textOrLength('key')}, ${textOrLength('value')}, stamp)) AS rows,
+const REPLAY_COLUMNS = `json_group_array(CASE WHEN expires = 0
+         THEN json_array(seq, ${textOrLength('key')}, ${textOrLength('value')}, stamp)
+         ELSE json_array(seq, ${textOrLength('key')}, ${textOrLength('value')}, stamp, expires) END) AS rows,
        ${joinedBlobs('key')} AS keyBlobs, ${joinedBlobs('value')} AS blobs`;
 
 /** Puts each BLOB key of `rows` (given as its length) in its place as a latin1 string, from `keyBlobs`. */
@@ -79,8 +82,8 @@ export async function replayChunk(db: Sqlite, beforeSeq: number, small = false):
   // One statement, so that SQLite works on the next chunk while this one is applied.
   const sql = small
     ? `SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
-         FROM (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
-    : `WITH next AS (SELECT seq, key, value, stamp FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2),
+         FROM (SELECT seq, key, value, stamp, expires FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
+    : `WITH next AS (SELECT seq, key, value, stamp, expires FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2),
             size AS (SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS chars FROM next)
        SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
          FROM (SELECT * FROM next ORDER BY seq DESC LIMIT (SELECT CASE WHEN chars <= ?3 THEN n ELSE MAX(1, n * ?3 / chars) END FROM size))`;
@@ -104,7 +107,7 @@ class Replayer {
 
   /** One row of a replay chunk; a BLOB value is `blobs` from `at` (see ReplayRow). */
   row(r: ReplayRow, blobs: Buffer, at: number): void {
-    const [seq, key, value, stamp] = r;
+    const [seq, key, value, stamp, expires] = r;
     // stamp = ts * 2 + deleted (see stampOf in group-commit.ts).
     const ts = Math.floor(stamp / 2);
     this.nextSeq = Math.max(this.nextSeq, seq + 1);
@@ -116,7 +119,8 @@ class Replayer {
       return;
     }
     const text = typeof value === 'number' ? blobs.toString('latin1', at, at + value) : value;
-    const row: Stored = { value: text, ts, deleted: stamp % 2 === 1, seq };
+    const deleted = stamp % 2 === 1;
+    const row: Stored = expires ? { value: text, ts, deleted, seq, expires } : { value: text, ts, deleted, seq };
     // A key not seen yet (most rows of a log without garbage): no second lookup.
     const current = currentTs === undefined ? undefined : this.committed.get(key);
     if (current === undefined || supersedes(row, current)) {

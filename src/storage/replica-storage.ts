@@ -22,8 +22,21 @@ export interface ReplicaStorage {
   apply(items: readonly KeyedVersion[]): Promise<void>;
   applyMarked(item: KeyedVersion): Promise<number>;
   settle(seq: number): void;
-  scan(after: string | undefined, limit: number): Promise<KeyedVersion[]>;
+  /** Up to `limit` versions of the keys after `after`, in byte order (the admin dump). */
+  scan(after: string | undefined, limit: number): KeyedVersion[];
+  /** Versions of the keys in [from, to) in byte order, tombstones included, at most `limit` or about `bytesMax` (a scan's replica page). */
+  range(from: string, to: string | undefined, limit: number, bytesMax: number): { entries: KeyedVersion[]; more: boolean };
   rowsAfterSettled(): Promise<string[]>;
   purgeTombstones(cutoffTs: number): Promise<number>;
   drain(): Promise<void>;
+}
+
+/**
+ * A few named numbers a node keeps beside its data and reads at start (when
+ * it was last alive, when it last completed a full repair). `write` resolves
+ * once the number is durable.
+ */
+export interface NodeMeta {
+  read(name: string): Promise<number | undefined>;
+  write(name: string, value: number): Promise<void>;
 }

@@ -28,7 +28,7 @@ import { Compactor } from './compaction';
 import { GarbageRows } from './garbage';
 import { appendRows, Batch, CommitQueue } from './group-commit';
 import { Marks } from './marks';
-import { Memtable, Stored, VersionBytes } from './memtable';
+import { KeyedStored, Memtable, Stored, VersionBytes, VersionObserver } from './memtable';
 import { LARGEST_RECORD, largestRecordChars, SETTLED_SEQ, setMeta } from './meta';
 import { replayLog } from './replay';
 import { createLogTables } from './schema';
@@ -41,10 +41,12 @@ export interface ReplicaStoreOptions extends WarningOptions {
   readonly settledWriteIntervalMs?: number;
   /** Clocks and timers (systemTime unless simulated). */
   readonly time?: Time;
+  /** Told every change of a key's newest version, replay included (the repair trees). */
+  readonly versionObserver?: VersionObserver;
 }
 
 export class ReplicaStore {
-  private readonly committed = new Memtable();
+  private readonly committed: Memtable;
   /** Seqs of log rows that hold superseded versions. */
   private readonly garbage = new GarbageRows();
   private nextSeq = 1;
@@ -77,7 +79,9 @@ export class ReplicaStore {
     private readonly marks: Marks,
     warnings: WarningOptions,
     private readonly time: Time,
+    observer: VersionObserver | undefined,
   ) {
+    this.committed = new Memtable(undefined, observer);
     this.commits = new CommitQueue(
       {
         write: (rows) => this.write(rows),
@@ -106,9 +110,11 @@ export class ReplicaStore {
     await createLogTables(db);
     const time = options.time ?? systemTime;
     const marks = await Marks.open(db, options.settledWriteIntervalMs ?? SETTLED_SEQ_WRITE_INTERVAL_MS, time.nowMs);
-    const store = new ReplicaStore(db, marks, options, time);
+    const store = new ReplicaStore(db, marks, options, time, options.versionObserver);
     store.largestRecord = await largestRecordChars(db);
+    store.committed.pauseOrder();
     store.nextSeq = await replayLog(db, store.committed, store.garbage, store.largestRecord);
+    store.committed.rebuildOrder();
     // Never number a row at or below a stored settle pointer, even if the rows
     // up to it have been deleted since: it would count as settled.
     store.nextSeq = Math.max(store.nextSeq, (store.marks.atOpen ?? 0) + 1);
@@ -151,19 +157,16 @@ export class ReplicaStore {
 
   /**
    * Durable versions of keys greater than `after`, in byte order, at most
-   * `limit`, every key written before the call included. The key list is
-   * sorted in slices first when keys came or went, so a dump of a large,
-   * busy replica does not stop the node for each page.
+   * `limit`, tombstones included: the admin dump's page.
    */
-  async scan(after: string | undefined, limit: number): Promise<KeyedVersion[]> {
-    await this.committed.refreshSortedKeys(0);
-    const out: KeyedVersion[] = [];
-    for (const key of this.committed.keysBetween(after, undefined, limit, Number.POSITIVE_INFINITY)) {
-      const version = this.committed.get(key);
-      // A key purged since the sort is left out.
-      if (version !== undefined) out.push({ key, version });
-    }
-    return out;
+  scan(after: string | undefined, limit: number): KeyedVersion[] {
+    // after + NUL is the least key greater than after.
+    return this.committed.range(after === undefined ? '' : `${after}\u0000`, undefined, limit, Number.POSITIVE_INFINITY).entries;
+  }
+
+  /** Durable versions of the keys in [from, to), in byte order, tombstones included (see Memtable.range). */
+  range(from: string, to: string | undefined, limit: number, bytesMax: number): { entries: KeyedStored[]; more: boolean } {
+    return this.committed.range(from, to, limit, bytesMax);
   }
 
   /**

@@ -8,24 +8,31 @@
 import { ConfigError } from '../config/cluster';
 import { Sqlite } from './sqlite';
 
-/** The layout number; bump it whenever a table below changes, and add the step from the previous one to MIGRATIONS. */
-export const SCHEMA_VERSION = 2;
+/**
+ * The layout number; bump it whenever a table below changes, and say in
+ * MIGRATIONS how a file of the previous layout becomes this one.
+ * 2: the paxos table; 3: `expires` on log and hints; 4: the membership's epochs table.
+ */
+export const SCHEMA_VERSION = 4;
 
 /**
  * The replica store's tables. `log` holds one row per accepted version,
- * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted.
+ * appended in seq order (see replica-store.ts); `stamp` is ts * 2 + deleted;
+ * `expires` a value's expiry in µs (TTL), 0 for none.
  * `meta` holds a few named numbers: the largest record ever written and the
  * settle pointer.
  */
 const LOG_TABLES = `CREATE TABLE IF NOT EXISTS log (
-         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL
+         seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, stamp INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0
        );
        CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`;
 
 /** The hint store's table, read a target at a time in id order. */
 const HINT_TABLES = `CREATE TABLE IF NOT EXISTS hints (
          id INTEGER PRIMARY KEY AUTOINCREMENT, target INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
-         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL
+         ts INTEGER NOT NULL, deleted INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0
        );
        CREATE INDEX IF NOT EXISTS hints_by_target ON hints (target, id);`;
 
@@ -36,11 +43,42 @@ const HINT_TABLES = `CREATE TABLE IF NOT EXISTS hints (
 const EPOCH_TABLES = `CREATE TABLE IF NOT EXISTS epochs (epoch INTEGER PRIMARY KEY, change TEXT NOT NULL);`;
 
 /**
- * How a file of each older layout becomes the next one, in one transaction
- * each. Layout 1 (before the epoch log) lacks the `epochs` table; the node
- * writes its bootstrap epoch into it at its first start on the new layout.
+ * Compare-and-set's Paxos state (paxos/paxos-store.ts), one row per key that
+ * has any: the acceptor state as JSON, whether a proposal is in progress, and
+ * the newest ballot's timestamp (µs), which the cleanup sweep selects by.
  */
-const MIGRATIONS: ReadonlyMap<number, string> = new Map([[1, EPOCH_TABLES]]);
+const PAXOS_TABLES = `CREATE TABLE IF NOT EXISTS paxos (
+         key BLOB PRIMARY KEY, state TEXT NOT NULL, in_progress INTEGER NOT NULL, newest_us INTEGER NOT NULL
+       );
+       CREATE INDEX IF NOT EXISTS paxos_by_age ON paxos (in_progress, newest_us);`;
+
+/**
+ * How a file of layout N - 1 becomes layout N, for each N after 1: the
+ * statements, run in one transaction with the new layout number, so that a
+ * crash leaves the old layout or the new one, never half of it. Each only
+ * adds, so that a node's log keeps replaying across upgrades.
+ */
+const MIGRATIONS: Readonly<Record<number, (db: Sqlite) => Promise<string>>> = {
+  2: async () => PAXOS_TABLES, // compare-and-set's Paxos state
+  3: expiresColumns, // TTL
+  4: async () => EPOCH_TABLES, // the membership's epoch log; the node stores its bootstrap epoch at its next start
+};
+
+/**
+ * Layout 2 to 3: an `expires` column on log and hints, 0 (no expiry) for
+ * every row there is. ADD COLUMN with a constant default rewrites nothing,
+ * so even a large log migrates at once. A table the file does not have yet
+ * is made later, whole.
+ */
+async function expiresColumns(db: Sqlite): Promise<string> {
+  const has = async (table: string): Promise<boolean> =>
+    (await db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '${table}'`))[0]!.n > 0;
+  const steps: string[] = [];
+  for (const table of ['log', 'hints']) {
+    if (await has(table)) steps.push(`ALTER TABLE ${table} ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;`);
+  }
+  return steps.join('\n');
+}
 
 export function createLogTables(db: Sqlite): Promise<void> {
   return db.exec(LOG_TABLES);
@@ -50,21 +88,22 @@ export function createHintTables(db: Sqlite): Promise<void> {
   return db.exec(HINT_TABLES);
 }
 
+export function createPaxosTables(db: Sqlite): Promise<void> {
+  return db.exec(PAXOS_TABLES);
+}
+
 export function createEpochTables(db: Sqlite): Promise<void> {
   return db.exec(EPOCH_TABLES);
 }
 
-/** Brings a file of an older layout to SCHEMA_VERSION, one step per transaction; false when no step leads from `version`. */
-async function migrate(db: Sqlite, version: number): Promise<boolean> {
-  for (let v = version; v < SCHEMA_VERSION; v++) {
-    const step = MIGRATIONS.get(v);
-    if (step === undefined) return false;
-    await db.execTransaction(`${step}\nPRAGMA user_version = ${v + 1};`);
+/** Brings a file of an older layout up to SCHEMA_VERSION, one step at a time, each in a transaction with its new number. */
+async function migrate(db: Sqlite, from: number): Promise<void> {
+  for (let v = from + 1; v <= SCHEMA_VERSION; v++) {
+    await db.execTransaction(`${await MIGRATIONS[v]!(db)}\nPRAGMA user_version = ${v};`);
   }
-  return true;
 }
 
-/** Stamps a new file with SCHEMA_VERSION; refuses (and closes) a file written by another layout. */
+/** Stamps a new file with SCHEMA_VERSION, migrates an older layout, refuses (and closes) a file of another. */
 async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
   const [{ user_version: version }] = await db.all<{ user_version: number }>('PRAGMA user_version');
   const tables = await db.all<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table'");
@@ -72,7 +111,11 @@ async function checkSchemaVersion(db: Sqlite, file: string): Promise<void> {
     await db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     return;
   }
-  if (version !== SCHEMA_VERSION && !(version > 0 && version < SCHEMA_VERSION && (await migrate(db, version)))) {
+  if (version >= 1 && version < SCHEMA_VERSION) {
+    await migrate(db, version);
+    return;
+  }
+  if (version !== SCHEMA_VERSION) {
     await db.close();
     throw new ConfigError(
       `${file} has data layout ${version}, this build reads layout ${SCHEMA_VERSION}; move it away to start this node empty`,
@@ -88,5 +131,6 @@ export async function openSchema(db: Sqlite, file: string): Promise<void> {
   await checkSchemaVersion(db, file);
   await createLogTables(db);
   await createHintTables(db);
+  await createPaxosTables(db);
   await createEpochTables(db);
 }

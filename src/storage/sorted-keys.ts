@@ -1,6 +1,6 @@
 /**
- * A sorted copy of the memtable's keys, packed into one Buffer, for paging
- * through keys in byte order (anti-entropy).
+ * A sorted copy of the memtable's keys, packed into one Buffer: how a
+ * replay builds the memtable's key order at once (Memtable.rebuildOrder).
  *
  * Built without a string per key: the keys are split by their bytes, most
  * significant first (MSD radix), into groups of at most KEY_SORT_STRINGS_MAX,
@@ -9,9 +9,8 @@
  * of garbage behind; sorting slot numbers with a comparator over the arena's
  * bytes took 3.4 s.
  *
- * A sort is a `SortJob` that runs in steps, so that a node can sort in
- * slices between requests (see Memtable.refreshSortedKeys) instead of
- * stopping for most of a second.
+ * A sort is a `SortJob` that runs in steps (a node once sorted in slices
+ * between requests; a replay now runs it in one go, before the node serves).
  */
 import { assert } from '../common/assert';
 import { KEY_SORT_SPLIT_STEP_KEYS, KEY_SORT_STRINGS_MAX } from '../common/limits';
@@ -31,7 +30,7 @@ export class SortedKeys {
     private readonly ends: Uint32Array,
   ) {}
 
-  /** Sorts the keys at `locs` in one go (each key once; `locs` is reordered). */
+  /** Sorts the keys at `locs` in one go (each key once); `locs` ends in the keys' order. */
   static build(source: KeySource, locs: Float64Array, stringsMax = KEY_SORT_STRINGS_MAX): SortedKeys {
     let total = 0;
     for (const loc of locs) total += source.keyLength(loc);
@@ -51,34 +50,9 @@ export class SortedKeys {
     return j === 0 ? 0 : this.ends[j - 1]!;
   }
 
-  slice(from: number, to: number): string[] {
-    const out: string[] = [];
-    for (let j = from; j < to; j++) out.push(this.bytes.toString('latin1', this.start(j), this.ends[j]));
-    return out;
-  }
-
-  /** Index of the first key greater than `k`. */
-  firstAbove(k: string): number {
-    let lo = 0;
-    let hi = this.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.compareAt(mid, k) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Byte order of key j against the latin1 string k. */
-  private compareAt(j: number, k: string): number {
-    const start = this.start(j);
-    const len = this.ends[j]! - start;
-    const n = Math.min(len, k.length);
-    for (let i = 0; i < n; i++) {
-      const d = this.bytes[start + i]! - k.charCodeAt(i);
-      if (d !== 0) return d;
-    }
-    return len - k.length;
+  /** Key j as a latin1 string. */
+  keyAt(j: number): string {
+    return this.bytes.toString('latin1', this.start(j), this.ends[j]);
   }
 }
 
@@ -153,11 +127,21 @@ export class SortJob {
     return new SortedKeys(this.out.bytes, this.out.ends);
   }
 
+  /** Sorts a small group as strings, and puts its locations in the same order (keys are distinct). */
   private sortAsStrings(from: number, to: number): void {
     const keys: string[] = [];
-    for (let i = from; i < to; i++) keys.push(this.source.key(this.locs[i]!));
+    const locOf = new Map<string, number>();
+    for (let i = from; i < to; i++) {
+      const key = this.source.key(this.locs[i]!);
+      keys.push(key);
+      locOf.set(key, this.locs[i]!);
+    }
     // Default sort order is UTF-16 code units, which for latin1 strings is byte order.
-    for (const k of keys.sort()) this.out.add(k);
+    let at = from;
+    for (const k of keys.sort()) {
+      this.out.add(k);
+      this.locs[at++] = locOf.get(k)!;
+    }
   }
 
   /**

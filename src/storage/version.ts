@@ -6,7 +6,15 @@
  *   1. the higher timestamp wins;
  *   2. on equal timestamps a tombstone beats a value (a delete is never undone
  *      by a racing write with the same stamp);
- *   3. between two values, the larger bytes (unsigned, byte-wise) win.
+ *   3. between two values, the larger bytes (unsigned, byte-wise) win;
+ *   4. between equal bytes, the later expiry wins (no expiry is latest).
+ *
+ * A value may expire (TTL): from its `expires` time on it reads as not
+ * found, and it is purged like a tombstone. The order above does not look
+ * at the clock, so replicas agree on the winner whenever they compare: an
+ * expired value keeps its place, which is a tombstone's at its own
+ * timestamp (newer writes beat it, older ones lose to it), so expiry never
+ * brings an older version back.
  */
 
 export interface Version {
@@ -15,6 +23,8 @@ export interface Version {
   /** Microseconds since the epoch, from the writing coordinator's clock. */
   readonly ts: number;
   readonly deleted: boolean;
+  /** For a value with a TTL: microseconds since the epoch from which it reads as absent; absent or 0 for none. */
+  readonly expires?: number;
 }
 
 /** A version with the key it belongs to: what writes, hints and repairs carry. */
@@ -27,8 +37,20 @@ export interface KeyedVersion {
 export function compareVersions(a: Version, b: Version): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.deleted !== b.deleted) return a.deleted ? 1 : -1;
-  if (a.value === b.value) return 0;
-  return a.value < b.value ? -1 : 1;
+  if (a.value !== b.value) return a.value < b.value ? -1 : 1;
+  const ea = expiryOf(a);
+  const eb = expiryOf(b);
+  return ea === eb ? 0 : ea < eb ? -1 : 1;
+}
+
+/** When a version stops being live: its expiry, or never. */
+function expiryOf(v: Pick<Version, 'expires'>): number {
+  return v.expires === undefined || v.expires === 0 ? Number.POSITIVE_INFINITY : v.expires;
+}
+
+/** Whether a version reads as a value at `nowUs`: not a tombstone, not expired. */
+export function isLive(v: Pick<Version, 'deleted' | 'expires'>, nowUs: number): boolean {
+  return !v.deleted && expiryOf(v) > nowUs;
 }
 
 /** The winner of two versions, either of which may be missing. */

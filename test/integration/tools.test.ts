@@ -27,6 +27,8 @@ function run(cmd: string, args: string[], input: string, env: NodeJS.ProcessEnv 
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+    // A command that exits before reading its input (a bad flag, say) closes the pipe: not a failure of the test.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }
@@ -83,15 +85,15 @@ test.serial('the console reads commands from a pipe, one result line each', asyn
     'a b',
     'deleted',
     '(not found)',
-    'error InvalidRequest: put takes 3 arguments: put <key> <value> <level>',
+    'error InvalidRequest: put takes 3 or 4 arguments: put <key> <value> <level> [ttl=SECONDS]',
     'error InvalidRequest: unknown command "fly"; type help for the list',
-    'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM or ALL',
+    'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM, ALL or SERIAL',
   ]);
   t.true(
     lines.some((l) => l.startsWith('usage:')),
     'help prints the usage',
   );
-  t.false(r.stdout.includes('never-run') || lines.length > 10 + 12, 'nothing runs after exit');
+  t.false(r.stdout.includes('never-run') || lines.length > 10 + 17, 'nothing runs after exit (10 results and the 17 lines of help)');
   t.notRegex(r.stdout + r.stderr, /at .*\.js:\d+/, 'no stack traces');
 });
 
@@ -218,6 +220,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'hints',
       'id',
       'keys',
+      'lastFullRepairMs',
       'metrics',
       'ownership',
       'state',
@@ -237,8 +240,20 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       15,
       'five keys, three replicas each',
     );
+    const repair = await run(script('admin.sh'), ['repair', '--json'], '', env);
+    t.is(repair.code, 0, repair.stderr);
+    const repaired = JSON.parse(repair.stdout);
+    t.true(repaired.agreed);
+    t.is(repaired.nodes.length, 4);
+    t.is(repaired.total.rangesCompared, 24, 'four nodes, three ranges each, two other replicas of each');
+    const words = await run(script('admin.sh'), ['repair', '2'], '', env);
+    t.is(words.code, 0, words.stderr);
+    t.regex(words.stdout, /^node 2: 6 range pairs compared/m);
+    t.regex(words.stdout, /^keys that differed: 0$/m);
+    t.regex(words.stdout, /^the replicas agree$/m);
     const table = await run(script('admin.sh'), ['status'], '', env);
     t.is((table.stdout.match(/^\d +127\.0\.0\.1:\d+ +up +1 +NORMAL/gm) ?? []).length, 4, table.stdout);
+    t.is((table.stdout.match(/ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/gm) ?? []).length, 4, `every node's last full repair: ${table.stdout}`);
     t.regex(table.stdout, /^epoch 1, 4 nodes, 4 up, replication factor 3$/m);
     const ring = await run(script('admin.sh'), ['ring', '--json', '--node', '2'], '', env);
     t.is(ring.code, 0, ring.stderr);

@@ -137,12 +137,16 @@ const bad: [string[], RegExp][] = [
   [['--duration', '0'], /--duration must be greater than 0/],
   [['--rate', '-5'], /--rate must be greater than 0/],
   [['--ops', '5', '--duration', '3'], /--duration or --ops, not both/],
-  [['--workload', 'scan'], /--workload must be one of/],
+  [['--workload', 'sweep'], /--workload must be one of/],
   [['--level', 'TWO'], /--level must be ONE, QUORUM or ALL/],
   [['--distribution', 'latest'], /--distribution must be one of uniform, zipfian/],
   [['--seed', '4294967296'], /--seed/],
   [['--spawn', '--cluster', 'c.json'], /--spawn starts its own cluster/],
   [['--tls', '--cluster', 'c.json'], /--tls applies to --spawn/],
+  [['--set', 'antiEntropyIntervalMs=0'], /--set applies to --spawn/],
+  [['--spawn', '--set', 'antiEntropyIntervalMs'], /--set takes NAME=VALUE pairs/],
+  [['--spawn', '--set', 'bogus=1'], /--set: unknown setting "bogus"/],
+  [['--spawn', '--set', 'hintWindowSeconds=-1'], /--set: settings.hintWindowSeconds/],
   [['--compare', '--workload', 'echo'], /--compare/],
   [['--workload', 'restart'], /needs --spawn/],
   [['--workload', 'restart', '--spawn', '--ops', '5'], /do not apply/],
@@ -154,6 +158,12 @@ const bad: [string[], RegExp][] = [
   [['--workload'], /--workload needs a value/],
   [['stray'], /unexpected argument "stray"/],
 ];
+
+test('options: --set with --spawn gives the cluster its settings, numbers as numbers', (t) => {
+  const o = options(['--spawn', '--set', 'antiEntropyIntervalMs=0,sqliteSynchronous=FULL']);
+  t.deepEqual(o.settings, { antiEntropyIntervalMs: 0, sqliteSynchronous: 'FULL' });
+  t.is(options(['--spawn']).settings, undefined);
+});
 
 for (const [argv, message] of bad) {
   test(`options: rejects ${argv.join(' ')}`, (t) => {

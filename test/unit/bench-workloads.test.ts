@@ -36,9 +36,19 @@ class FakeClient implements BenchClient {
     this.calls.push('ping');
     return this.echoLength === undefined ? payload : Buffer.alloc(this.echoLength);
   }
+
+  async scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: string[] }> {
+    this.calls.push(`scan ${start} ${end} ${level} ${limit}`);
+    return {
+      entries: [...this.store.keys()]
+        .filter((k) => k >= start)
+        .sort()
+        .slice(0, limit),
+    };
+  }
 }
 
-function setup(name: WorkloadName, store = new Map<string, Buffer>(), echoLength?: number) {
+function setup(name: WorkloadName, store = new Map<string, Buffer>(), echoLength?: number, scanned?: { keys: number }) {
   const clients = [0, 1, 2, 3].map(() => new FakeClient(store, echoLength));
   const op = workloadOperation(name, {
     clients,
@@ -48,6 +58,7 @@ function setup(name: WorkloadName, store = new Map<string, Buffer>(), echoLength
     chooser: new UniformChooser(100, new Prng(1)),
     rng: new Prng(2),
     spread: [''],
+    ...(scanned ? { scanned } : {}),
   });
   return { clients, op, store };
 }
@@ -151,4 +162,22 @@ test('a load writes each key its own value', async (t) => {
     { concurrency: 4, ops: 50 },
   ).run();
   t.is(new Set([...store.values()].map((v) => v.toString('hex'))).size, 50);
+});
+
+test('scan asks for pages of 1000 keys from a random key to the end, round robin, and counts the keys it got', async (t) => {
+  const store = new Map<string, Buffer>();
+  for (let i = 0; i < 100; i++) store.set(`key${String(i).padStart(6, '0')}`, Buffer.from('v'));
+  const scanned = { keys: 0 };
+  const { clients, op } = setup('scan', store, undefined, scanned);
+  let expected = 0;
+  for (let seq = 0; seq < 8; seq++) expected += ((await op(seq)) as { entries: string[] }).entries.length;
+  t.is(scanned.keys, expected);
+  t.true(expected > 0);
+  for (const c of clients) {
+    t.is(c.calls.length, 2);
+    t.true(
+      c.calls.every((call) => /^scan key\d{6}  QUORUM 1000$/.test(call)),
+      c.calls.join('; '),
+    );
+  }
 });

@@ -14,9 +14,9 @@ const placement = bootstrapPlacement(
   3,
 );
 
-/** A coordinator with only a placement and an id: readsLocally must need nothing else. */
+/** A coordinator with only a placement, an id and whether it is catching up: readsLocally must need nothing else. */
 function coordinator(selfId: number): Coordinator {
-  const deps = new Proxy({ selfId, placement: () => placement } as Record<string | symbol, unknown>, {
+  const deps = new Proxy({ selfId, placement: () => placement, catchingUp: () => false } as Record<string | symbol, unknown>, {
     get(target, name) {
       if (name in target) return target[name];
       throw new Error(`readsLocally used deps.${String(name)}`);
@@ -40,3 +40,28 @@ for (const self of [0, 1, 2, 3]) {
     t.is(c.counters.reads, expectedReads);
   });
 }
+
+test('a node catching up answers no ONE read alone, and leaves itself out of the replicas a read asks', async (t) => {
+  let catching = true;
+  const deps: CoordinatorDeps = {
+    selfId: 0,
+    placement: () => placement,
+    replicas: new Map(),
+    isUp: () => true,
+    hints: { add: async () => undefined },
+    clock: undefined as never,
+    timeoutMs: 1000,
+    readLocal: () => {
+      throw new Error('a catching-up node read its own copy');
+    },
+    catchingUp: () => catching,
+  };
+  const c = new Coordinator(deps);
+  const key = ['A', 'M', 'N', 'g', 'o', 'q'].find((k) => ring.replicas(k).includes(0))!;
+  t.false(c.readsLocally(key, 'ONE'));
+  // Only node 0 up among the replicas: a read has nobody to ask.
+  const alone = new Coordinator({ ...deps, isUp: (id) => id === 0 });
+  await t.throwsAsync(alone.read(key, 'ONE'), { message: /needs 1 .* but only 0/ });
+  catching = false;
+  t.true(c.readsLocally(key, 'ONE'));
+});

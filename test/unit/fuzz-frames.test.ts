@@ -17,6 +17,9 @@ import { Handler, HandlerServices } from '../../src/node/handler';
 import { toMembershipLog } from '../../src/rpc/membership-wire';
 import { Ring } from '../../src/partitioner/ring';
 import { AntiEntropy } from '../../src/repair/anti-entropy';
+import { RangeTrees } from '../../src/repair/range-trees';
+import { Repairer } from '../../src/repair/repairer';
+import { systemTime } from '../../src/clock/time';
 import { ClientClass, frameReader, frameWriter, InputProtocol, OutputProtocol, ProcessorClass, types } from '../../src/rpc/thrift';
 
 const SECRET = 'the-cluster-secret-for-tests';
@@ -91,7 +94,7 @@ test('every category, method and kind of hostility is generated', (t) => {
     'value:max',
     'value:missing',
     'level:0',
-    'level:4',
+    'level:5',
     'level:-1',
     'level:2147483647',
     'level:missing',
@@ -228,18 +231,40 @@ function stubServices(): HandlerServices {
     () => true,
     async () => undefined,
   );
+  const repair = new Repairer({
+    trees: new RangeTrees(
+      new Ring(nodes, 3),
+      0,
+      nodes.map((n) => n.id),
+    ),
+    store: emptyStore,
+    peers: new Map(),
+    isUp: () => true,
+    applyLocal: async () => undefined,
+    time: systemTime,
+    catchingUp: false,
+  });
   return {
     secret: SECRET,
     maxValueBytes: VALUE_BYTES_MAX_DEFAULT,
     isPeer: (id) => id !== 0 && id >= 0 && id < nodes.length,
     antiEntropy,
+    repair,
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
-    local: { getBytes: () => undefined },
+    scanner: { scan: async () => ({ rows: [], cursor: undefined }) },
+    local: { getBytes: () => undefined, range: () => ({ entries: [], more: false }) },
+    nowUs: () => Date.now() * 1000,
     clock: new HybridClock(wallClockMicros()),
     applyReplicated: async () => undefined,
     heardFrom: () => undefined,
     setClockOffset: () => 1,
     dump: async () => new types.NodeDump({ id: 0, entries: [], hints: [], counters: {} as never, downPeers: [], more: false }),
+    paxos: { cas: async () => ({ applied: false, current: undefined }), serialRead: async () => undefined },
+    acceptor: {
+      prepare: async () => ({ reply: { promised: true, requestCommitted: false }, current: undefined }),
+      propose: async () => ({ accepted: true }),
+      commit: async () => undefined,
+    },
     requests: metrics.requests,
     // The real log of the stub's ring: the fuzzer's calls reach the answer's encoding too.
     membership: (after) => toMembershipLog(1, after === 0 ? [bootstrapEntry(nodes, 3)] : []),

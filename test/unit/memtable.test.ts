@@ -49,28 +49,47 @@ test('timestamps keep full microsecond precision', (t) => {
   t.is(m.get('k')!.ts, ts);
 });
 
-test('keysBetween pages through keys in byte order, and sees keys added between pages', (t) => {
+/** The keys of a range read. */
+const keysOf = (m: Memtable, from: string, to: string | undefined, limit: number, bytesMax = Number.POSITIVE_INFINITY): string[] =>
+  m.range(from, to, limit, bytesMax).entries.map((e) => e.key);
+
+test('range pages through keys in byte order, and sees keys added and deleted between pages', (t) => {
   const m = new Memtable();
   for (const k of ['b', '\u00ff', 'a', '\u0000', 'ab', 'B']) m.set(k, v(1), 1);
-  t.deepEqual(m.keysBetween(undefined, undefined, 3), ['\u0000', 'B', 'a']);
-  t.deepEqual(m.keysBetween('a', undefined, 3), ['ab', 'b', '\u00ff']);
-  t.deepEqual(m.keysBetween('aa', undefined, 1), ['ab'], 'after a key that is not there');
+  t.deepEqual(keysOf(m, '', undefined, 3), ['\u0000', 'B', 'a']);
+  t.deepEqual(keysOf(m, 'a\u0000', undefined, 3), ['ab', 'b', '\u00ff']);
+  t.deepEqual(keysOf(m, 'aa', undefined, 1), ['ab'], 'from a key that is not there');
   m.set('c', v(2), 2);
   m.delete('b');
-  t.deepEqual(m.keysBetween('ab', undefined, 10), ['c', '\u00ff']);
-  t.deepEqual(m.keysBetween('\u00ff', undefined, 10), []);
+  t.deepEqual(keysOf(m, 'ab\u0000', undefined, 10), ['c', '\u00ff']);
+  t.deepEqual(keysOf(m, '\u00ff\u0000', undefined, 10), []);
 });
 
-test('keysBetween bounds both ends, and may answer from a list sorted a while ago when asked to', (t) => {
+test('range includes its start, excludes its end, says when it left keys out, and stops at its byte budget', (t) => {
   const m = new Memtable();
-  for (const k of ['a', 'b', 'c', 'd']) m.set(k, v(1), 1);
-  t.deepEqual(m.keysBetween('a', 'c', 10, 0, 1000), ['b', 'c']);
-  t.deepEqual(m.keysBetween(undefined, 'b', 10, 0, 1000), ['a', 'b']);
-  m.set('bb', v(1), 2);
-  t.deepEqual(m.keysBetween('a', 'c', 10, 5000, 2000), ['b', 'c'], 'a stale list is fine within 5 s');
-  t.deepEqual(m.keysBetween('a', 'c', 10, 5000, 7000), ['b', 'bb', 'c'], 'and is rebuilt after');
-  m.set('ba', v(1), 3);
-  t.deepEqual(m.keysBetween('a', 'c', 10, 0, 7001), ['b', 'ba', 'bb', 'c'], 'no staleness allowed: always fresh');
+  for (const k of ['a', 'b', 'c', 'd']) m.set(k, v(1, 'x'.repeat(10), k === 'c'), 1);
+  t.deepEqual(keysOf(m, 'b', 'd', 10), ['b', 'c'], 'tombstones included');
+  t.false(m.range('b', 'd', 10, Number.POSITIVE_INFINITY).more);
+  t.true(m.range('a', 'd', 2, Number.POSITIVE_INFINITY).more);
+  t.false(m.range('a', 'c', 2, Number.POSITIVE_INFINITY).more, 'the range ends where the limit does');
+  t.deepEqual(keysOf(m, 'a', undefined, 10, 15), ['a', 'b'], 'the entry that reaches the budget is the last');
+  t.deepEqual(keysOf(m, 'a', undefined, 10, 1), ['a'], 'at least one');
+  t.deepEqual(m.range('c', undefined, 1, 100).entries[0], { key: 'c', version: { ...v(1, 'x'.repeat(10), true), seq: 1 } });
+});
+
+test('a paused key order is rebuilt from every key at once', (t) => {
+  const m = new Memtable();
+  m.set('m', v(1), 1);
+  m.pauseOrder();
+  const keys = Array.from({ length: 3000 }, (_, i) => `k${(i * 7919) % 3000}`);
+  keys.forEach((k, i) => m.set(k, v(i + 2), i + 2));
+  m.delete('k7');
+  m.rebuildOrder();
+  const expected = [...keys.filter((k) => k !== 'k7'), 'm'].sort();
+  t.deepEqual(keysOf(m, '', undefined, 10_000), expected);
+  m.set('k7', v(9), 9);
+  m.delete('m');
+  t.deepEqual(keysOf(m, '', undefined, 10_000), [...keys].sort(), 'and kept from then on');
 });
 
 test('keys and values of any bytes and sizes, including empty and larger than a slab', (t) => {
@@ -88,7 +107,7 @@ test('keys and values of any bytes and sizes, including empty and larger than a 
     t.deepEqual(m.getBytes(k), { value: Buffer.from(value, 'latin1'), ts: v(i + 1, value).ts, deleted: false }),
   );
   t.is(m.getBytes('missing'), undefined);
-  t.deepEqual(m.keysBetween(undefined, undefined, 10), ['', 'k', '\u0000\u00ff', '\u00ff'.repeat(100)].sort());
+  t.deepEqual(keysOf(m, '', undefined, 10), ['', 'k', '\u0000\u00ff', '\u00ff'.repeat(100)].sort());
   m.delete('k');
   t.is(m.get('k'), undefined);
   t.is(m.arenaLiveBytes, 12 + 0 + 9 + (12 + 2 + 0) + (12 + 100 + 1));
@@ -145,7 +164,7 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
       );
     }
     assert.equal(m.size, model.size, 'size');
-    assert.deepEqual(m.keysBetween(undefined, undefined, model.size + 1), [...model.keys()].sort(), 'keys in order');
+    assert.deepEqual(keysOf(m, '', undefined, model.size + 1), [...model.keys()].sort(), 'keys in order');
     assert.deepEqual([...m.entries()].sort(byKey), [...model].sort(byKey), 'entries');
     let live = 0;
     for (const [k, e] of model) live += recordBytes(k, e.value);
@@ -157,63 +176,6 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
     assert.ok(m.arenaBytes <= (ARENA_SPARE_SLABS_MAX + 1) * SLAB, `${m.arenaBytes} held once everything is freed`);
   });
   t.notThrows(() => fc.assert(property, fcParams(40)));
-});
-
-// Serial: it counts event-loop turns, which the synchronous tests of this file would hold up if they ran meanwhile.
-test.serial('refreshSortedKeys sorts in slices, lets other work run meanwhile, and shares one sort between callers', async (t) => {
-  const m = new Memtable();
-  const n = 120_000; // more slots than one slice copies
-  const key = (i: number): string => `k${String((i * 7919) % n).padStart(6, '0')}`;
-  for (let i = 0; i < n; i++) m.set(key(i), v(1), i + 1);
-  let turns = 0;
-  let ticking = true;
-  const tick = (): void => {
-    turns++;
-    if (ticking) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const sortsBefore = m.sorts;
-  const first = m.refreshSortedKeys(5000, 1000);
-  const second = m.refreshSortedKeys(5000, 1000);
-  // The sort works on the keys there were when it began; the arena keeps their
-  // records where they are until it ends, whatever is overwritten or deleted.
-  m.set('kz-added-while-sorting', v(1), n + 1);
-  m.delete(key(0));
-  for (let i = 1; i <= 1000; i++) m.set(key(i), v(2, 'x'.repeat(50)), n + 1 + i);
-  await Promise.all([first, second]);
-  t.is(m.sorts, sortsBefore + 1, 'two callers allowing staleness share one sort');
-  ticking = false;
-  t.true(turns >= 2, `the event loop turned ${turns} times during the sort`);
-  const listed = m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY);
-  t.is(listed.length, n);
-  t.deepEqual(listed, [...listed].sort());
-  t.true(listed.includes(key(0)), 'a stale list may hold a deleted key');
-  t.false(listed.includes('kz-added-while-sorting'), 'and miss a new one');
-  t.deepEqual(m.get(key(1)), { ...v(2, 'x'.repeat(50)), seq: n + 2 }, 'overwrites during the sort are kept');
-  // Frees held back during the sort were made after it: live bytes are exactly the current records'.
-  const record = (k: string, value: string): number => 12 + k.length + value.length;
-  t.is(
-    m.arenaLiveBytes,
-    (n - 1 - 1000) * record(key(0), 'v1') + 1000 * record(key(0), 'x'.repeat(50)) + record('kz-added-while-sorting', 'v1'),
-  );
-  const fresh = m.keysBetween(undefined, undefined, n + 10, 0);
-  t.is(fresh.length, n, 'a caller allowing no staleness gets a fresh list');
-  t.false(fresh.includes(key(0)));
-  const sorts = m.sorts;
-  await m.refreshSortedKeys(0);
-  t.is(m.sorts, sorts, 'nothing changed since: no new sort');
-  t.deepEqual(m.keysBetween(undefined, undefined, n + 10, Number.POSITIVE_INFINITY), fresh);
-});
-
-test('refreshSortedKeys allowing no staleness waits for a sort begun after it was called', async (t) => {
-  const m = new Memtable();
-  for (let i = 0; i < 100_000; i++) m.set(`k${String(i).padStart(6, '0')}`, v(1), i + 1);
-  const running = m.refreshSortedKeys(0);
-  m.set('late', v(1), 100_001); // written while that sort runs
-  const sorts = m.sorts;
-  await Promise.all([running, m.refreshSortedKeys(0)]);
-  t.is(m.sorts, sorts + 2, 'the running sort, then one that sees the late key');
-  t.true(m.keysBetween('k099999', undefined, 5, Number.POSITIVE_INFINITY).includes('late'));
 });
 
 test('tombstonesBefore lists the tombstones older than a cutoff, with their log seqs', (t) => {
@@ -350,4 +312,17 @@ test('keysInHashRange keeps keys sharing a hash together, even past max', (t) =>
   t.deepEqual([...got.keys].sort(), [...pair].sort());
   t.is(got.end, h + 1);
   t.throws(() => m.keysInHashRange(5, 5, 10), { message: /non-empty/ });
+});
+
+test('tombstonesBefore also lists values that expired before the cutoff, and an expiry comes back from get and getBytes', (t) => {
+  const m = new Memtable();
+  m.set('expired', { ...v(1), expires: 15 }, 1);
+  m.set('later', { ...v(1), expires: 40 }, 2);
+  m.set('never', v(1), 3);
+  t.deepEqual(m.tombstonesBefore(20), [{ key: 'expired', seq: 1 }]);
+  t.deepEqual(m.get('later'), { ...v(1), expires: 40, seq: 2 });
+  t.is(m.getBytes('later')!.expires, 40);
+  t.false('expires' in m.get('never')!, 'no expiry field on a version without one');
+  m.set('expired', v(50), 4);
+  t.deepEqual(m.tombstonesBefore(20), [], 'a newer version without expiry replaced it');
 });

@@ -225,3 +225,38 @@ test('the rings of the property often have keys past the last token and keys equ
   t.true(wrapped > 100, `only ${wrapped} wrap-round cases; ${seedNote}`);
   t.true(exactToken > 100, `only ${exactToken} exact-token cases; ${seedNote}`);
 });
+
+// [key, replicas of its range, the range's end (exclusive), why]; tokens 'M', 'f', 'p', 0x7f.
+const rangeTable: Array<[string, number[], string | undefined, string]> = [
+  ['', [0, 1, 2], 'M\u0000', 'the empty key starts the first range'],
+  ['M', [0, 1, 2], 'M\u0000', 'a token is in the range it ends'],
+  ['M\u0000', [1, 2, 3], 'f\u0000', 'token + NUL starts the next range'],
+  ['pear', [3, 0, 1], '\u007f\u0000', 'the last token range'],
+  ['\u007f\u0000', [0, 1, 2], undefined, 'past the last token: the first node again, to the end of the key space'],
+  ['\u00ff\u00ff', [0, 1, 2], undefined, 'the top of the key space'],
+];
+
+for (const [key, replicas, end, why] of rangeTable) {
+  test(`rangeOf(${JSON.stringify(key)}): ${why}`, (t) => {
+    t.deepEqual(defaultRing.rangeOf(key), { replicas, end });
+  });
+}
+
+test('property: walking rangeOf from the empty key visits every node range in key order, each key in exactly one', (t) => {
+  const property = fc.property(fc.array(byteString(0, 4), { maxLength: 30 }), (keys) => {
+    const walked: Array<{ from: string; end: string | undefined; owner: number }> = [];
+    for (let from = ''; ; ) {
+      const r = defaultRing.rangeOf(from);
+      walked.push({ from, end: r.end, owner: r.replicas[0]! });
+      if (r.end === undefined) break;
+      from = r.end;
+    }
+    assert.equal(walked.length, defaultNodes.length + 1, 'one range per token, and the wrapped tail');
+    for (const key of keys) {
+      const holding = walked.filter((w) => w.from <= key && (w.end === undefined || key < w.end));
+      assert.equal(holding.length, 1, `one range holds ${JSON.stringify(key)}`);
+      assert.equal(holding[0]!.owner, defaultRing.owner(key), `its owner owns ${JSON.stringify(key)}`);
+    }
+  });
+  t.notThrows(() => fc.assert(property, fcParams(100)));
+});

@@ -17,7 +17,7 @@ function source(keys: readonly string[]): KeySource {
 function sortWith(keys: readonly string[], stringsMax: number): string[] {
   const locs = Float64Array.from(keys, (_, i) => i);
   const sorted = SortedKeys.build(source(keys), locs, stringsMax);
-  return sorted.slice(0, sorted.length);
+  return Array.from({ length: sorted.length }, (_, j) => sorted.keyAt(j));
 }
 
 test('keys come out in byte order, however small the groups sorted as strings', (t) => {
@@ -37,24 +37,13 @@ test('keys sharing a long prefix', (t) => {
   t.deepEqual(sortWith(keys, 4), [...keys].sort());
 });
 
-test('property: random byte keys sort as strings do; firstAbove agrees with a scan', (t) => {
+test('property: random byte keys sort as strings do', (t) => {
   const input = fc.record({
     keys: fc.uniqueArray(byteString(0, 5), { maxLength: 1000, size: 'max' }),
     stringsMax: fc.integer({ min: 1, max: 50 }),
-    probes: fc.array(byteString(0, 5), { maxLength: 50 }),
   });
-  const property = fc.property(input, ({ keys, stringsMax, probes }) => {
-    const expected = [...keys].sort();
-    assert.deepEqual(sortWith(keys, stringsMax), expected, 'the keys in order');
-    const sorted = SortedKeys.build(
-      source(keys),
-      Float64Array.from(keys, (_, i) => i),
-      stringsMax,
-    );
-    for (const probe of probes) {
-      const scan = expected.findIndex((k) => k > probe);
-      assert.equal(sorted.firstAbove(probe), scan < 0 ? expected.length : scan, `firstAbove(${JSON.stringify(probe)})`);
-    }
+  const property = fc.property(input, ({ keys, stringsMax }) => {
+    assert.deepEqual(sortWith(keys, stringsMax), [...keys].sort(), 'the keys in order');
   });
   t.notThrows(() => fc.assert(property, fcParams(30)));
 });

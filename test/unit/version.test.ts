@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { compareVersions, newest, supersedes, Version } from '../../src/storage/version';
+import { compareVersions, isLive, newest, supersedes, Version } from '../../src/storage/version';
 import { byteString, version } from './arbitraries';
 import { fcParams, sampleParams, seedNote } from './fc-params';
 
@@ -24,6 +24,10 @@ const compareTable: Array<[Version, Version, -1 | 0 | 1, string]> = [
   [val(5, ''), val(5, '\u0000'), -1, 'the empty value is the smallest'],
   [val(5, 'same'), val(5, 'same'), 0, 'identical values'],
   [del(5), del(5), 0, 'identical tombstones'],
+  [{ ...val(5, 'a'), expires: 9 }, val(5, 'a'), -1, 'equal bytes: an expiring value loses to one that never expires'],
+  [{ ...val(5, 'a'), expires: 9 }, { ...val(5, 'a'), expires: 8 }, 1, 'equal bytes: the later expiry wins'],
+  [{ ...val(6, 'a'), expires: 7 }, val(5, 'z'), 1, 'an expiring value is still ordered by its timestamp first'],
+  [del(5), { ...val(5, 'z'), expires: 9 }, 1, 'equal ts: a tombstone beats an expiring value too'],
   [val(Number.MAX_SAFE_INTEGER, 'a'), val(Number.MAX_SAFE_INTEGER - 1, 'z'), 1, 'large timestamps stay exact'],
 ];
 
@@ -96,3 +100,18 @@ test('the version pairs of the property include many ties of timestamp between d
   const ties = pairs.filter(([a, b]) => a.ts === b.ts && JSON.stringify(a) !== JSON.stringify(b)).length;
   t.true(ties > 500, `only ${ties} pairs of different versions with one timestamp; ${seedNote}`);
 });
+
+// [version, now (µs), live?, why]
+const liveTable: Array<[Version, number, boolean, string]> = [
+  [val(5, 'a'), 10 ** 15, true, 'a value without expiry lives for ever'],
+  [del(5), 4, false, 'a tombstone never reads as a value'],
+  [{ ...val(5, 'a'), expires: 100 }, 99, true, 'before its expiry a value lives'],
+  [{ ...val(5, 'a'), expires: 100 }, 100, false, 'from its expiry on it reads as absent'],
+  [{ ...val(5, 'a'), expires: 0 }, 10 ** 15, true, 'expiry 0 means none'],
+];
+
+for (const [v, now, live, why] of liveTable) {
+  test(`isLive: ${why}`, (t) => {
+    t.is(isLive(v, now), live);
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * A replica's Paxos state, durable behind `PaxosStateStorage` (the node's
+ * SQLite file in production, paxos-sqlite.ts; a simulated disk in the
+ * simulator), and this replica as an acceptor. Every message for a
+ * key runs alone (a per-key queue): load the state, apply the pure acceptor
+ * function, write the new state in a transaction, and only then answer, so
+ * that a promise or an accept survives a crash of the replica.
+ *
+ * A commit writes the value into the replica store first (an ordinary
+ * last-write-wins version with the ballot's timestamp), then the state: a
+ * crash between the two leaves the proposal accepted and in progress, and the
+ * next round finishes it again, which is harmless.
+ *
+ * State with nothing in progress whose newest ballot is older than
+ * PAXOS_STATE_GRACE_MS is deleted by `sweep`; the acceptor refuses ballots
+ * that old, so no proposer can meet a replica that forgot its promise.
+ */
+import { PAXOS_STATE_GRACE_MS } from '../common/limits';
+import type { Time } from '../clock/time';
+import type { KeyedVersion, Version } from '../storage/version';
+import { AcceptorState, onCommit, onPrepare, onPropose, Proposal, ProposeReply } from './acceptor';
+import type { Ballot } from './ballot';
+import type { Acceptor, Promised } from './proposer';
+
+/**
+ * Where a replica keeps its acceptor state. `save` resolves once the state is
+ * durable: the acceptor answers only then.
+ */
+export interface PaxosStateStorage {
+  load(key: string): Promise<AcceptorState>;
+  save(key: string, state: AcceptorState, newestUs: number): Promise<void>;
+  /** Deletes up to `max` keys' state that has nothing in progress and no ballot at or after `oldestUs`; returns how many. */
+  sweep(oldestUs: number, max: number): Promise<number>;
+}
+
+/** The replica's data, which a prepare reads and a commit writes. */
+export interface AcceptorData {
+  get(key: string): Version | undefined;
+  apply(items: readonly KeyedVersion[]): Promise<void>;
+}
+
+export interface PaxosStoreCounters {
+  prepares: number;
+  proposes: number;
+  commits: number;
+  stateWrites: number;
+  stateDeleted: number;
+}
+
+export class PaxosStore implements Acceptor {
+  readonly counters: PaxosStoreCounters = { prepares: 0, proposes: 0, commits: 0, stateWrites: 0, stateDeleted: 0 };
+  /** The tail of each busy key's queue of messages. */
+  private readonly busy = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly storage: PaxosStateStorage,
+    private readonly data: AcceptorData,
+    private readonly time: Time,
+  ) {}
+
+  /** Ballots older than this (µs) are refused; state older than it may go. */
+  private oldestUs(): number {
+    return (this.time.nowMs() - PAXOS_STATE_GRACE_MS) * 1000;
+  }
+
+  prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
+    this.counters.prepares++;
+    return this.alone(key, async () => {
+      const before = await this.load(key);
+      const { state, reply } = onPrepare(before, ballot, requestId, this.oldestUs());
+      if (state !== before) await this.save(key, state);
+      return { reply, current: this.data.get(key) };
+    });
+  }
+
+  propose(key: string, proposal: Proposal): Promise<ProposeReply> {
+    this.counters.proposes++;
+    return this.alone(key, async () => {
+      const before = await this.load(key);
+      const { state, reply } = onPropose(before, proposal, this.oldestUs());
+      if (state !== before) await this.save(key, state);
+      return reply;
+    });
+  }
+
+  commit(key: string, proposal: Proposal): Promise<void> {
+    this.counters.commits++;
+    return this.alone(key, async () => {
+      await this.data.apply([{ key, version: { value: proposal.value, ts: proposal.ballot.ts, deleted: false } }]);
+      await this.save(key, onCommit(await this.load(key), proposal));
+    });
+  }
+
+  /** Deletes up to `max` keys' forgettable state; returns how many. */
+  async sweep(max: number): Promise<number> {
+    const n = await this.storage.sweep(this.oldestUs(), max);
+    this.counters.stateDeleted += n;
+    return n;
+  }
+
+  /** The state of a key, for tests and the inspector. */
+  load(key: string): Promise<AcceptorState> {
+    return this.storage.load(key);
+  }
+
+  private save(key: string, state: AcceptorState): Promise<void> {
+    this.counters.stateWrites++;
+    const newestUs = Math.max(state.promised?.ts ?? 0, state.accepted?.ballot.ts ?? 0, state.committed?.ballot.ts ?? 0);
+    return this.storage.save(key, state, newestUs);
+  }
+
+  /** Runs `work` after every earlier message for the key has been answered. */
+  private alone<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.busy.get(key) ?? Promise.resolve();
+    const result = before.then(work, work);
+    const tail = result.catch(() => undefined);
+    this.busy.set(key, tail);
+    void tail.then(() => {
+      if (this.busy.get(key) === tail) this.busy.delete(key);
+    });
+    return result;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * What a proposer makes of a quorum of promises (pure). In order:
+ *   1. its own request id is already committed (a retry whose first attempt
+ *      went through): answer "applied" and do nothing more;
+ *   2. an accepted proposal newer than every commit they report is in
+ *      progress: finish it first (re-propose its value under this ballot);
+ *   3. a commit they report is as new as this ballot: start again above it
+ *      (a committed value's timestamp is its ballot's, and a later value must
+ *      win last-write-wins);
+ *   4. otherwise go on, after sending the most recent commit to the acceptors
+ *      that lack it (so that a quorum holds it before anything newer commits).
+ */
+import type { PrepareReply, Proposal } from './acceptor';
+import { Ballot, isNewer } from './ballot';
+
+export type PrepareOutcome =
+  | { readonly kind: 'alreadyCommitted' }
+  | { readonly kind: 'complete'; readonly proposal: Proposal; readonly own: boolean }
+  | { readonly kind: 'ballotTooLow'; readonly seen: Ballot }
+  | { readonly kind: 'ready'; readonly repair: readonly number[]; readonly newestCommit?: Proposal };
+
+function newestOf(proposals: readonly (Proposal | undefined)[]): Proposal | undefined {
+  let best: Proposal | undefined;
+  for (const p of proposals) if (p !== undefined && (best === undefined || isNewer(p.ballot, best.ballot))) best = p;
+  return best;
+}
+
+export function afterPromises(ballot: Ballot, requestId: string, promises: ReadonlyMap<number, PrepareReply>): PrepareOutcome {
+  const replies = [...promises.values()];
+  const newestCommit = newestOf(replies.map((r) => r.committed));
+  const mine = requestId !== '';
+  if (mine && (replies.some((r) => r.requestCommitted) || newestCommit?.requestId === requestId)) return { kind: 'alreadyCommitted' };
+  const accepted = newestOf(replies.map((r) => r.accepted));
+  if (accepted !== undefined && (newestCommit === undefined || isNewer(accepted.ballot, newestCommit.ballot))) {
+    return { kind: 'complete', proposal: { ...accepted, ballot }, own: mine && accepted.requestId === requestId };
+  }
+  if (newestCommit !== undefined && newestCommit.ballot.ts >= ballot.ts) return { kind: 'ballotTooLow', seen: newestCommit.ballot };
+  const repair: number[] = [];
+  if (newestCommit !== undefined) {
+    for (const [id, r] of promises) if (r.committed === undefined || isNewer(newestCommit.ballot, r.committed.ballot)) repair.push(id);
+  }
+  return newestCommit === undefined ? { kind: 'ready', repair } : { kind: 'ready', repair, newestCommit };
+}

@@ -1,0 +1,332 @@
+/**
+ * Repair on hash trees: the node's side of every exchange (repair/tree-exchange.ts),
+ * run three ways:
+ *
+ * - background anti-entropy (`step`): every antiEntropyIntervalMs, the next
+ *   live peer in turn and each range both replicate; an in-sync range costs
+ *   one round trip, a differing one repairs at most REPAIR_STEP_SEGMENTS_MAX
+ *   segments per step, which bounds the pace;
+ * - a full repair (`repairAll`, the admin `repair` call): every range with
+ *   every other replica, pass after pass until their trees agree or
+ *   REPAIR_ROUNDS_MAX passes are done;
+ * - catching up (`catchUp`): a node that starts with a lost data directory,
+ *   or that was down longer than the hint window, does not serve reads from
+ *   its own copy until each of its ranges was repaired from a replica that
+ *   is not catching up itself (or every replica of the range is, as when a
+ *   new cluster starts: then none knows more).
+ *
+ * And it answers peers' exchanges (`answerHashes`, `answerSegmentKeys`).
+ */
+import { KvError } from '../common/errors';
+import {
+  CATCH_UP_RETRY_MS,
+  REPAIR_CALL_BYTES_MAX,
+  REPAIR_DIGESTS_PER_CALL_MAX,
+  REPAIR_RECHECK_PAUSE_MS,
+  REPAIR_ROUNDS_MAX,
+  REPAIR_SEGMENTS_PER_CALL_MAX,
+  REPAIR_STEP_SEGMENTS_MAX,
+  TREE_BYTES_PER_RANGE_MAX,
+  TREE_HASHES_PER_CALL_MAX,
+} from '../common/limits';
+import { Time } from '../clock/time';
+import { KeyedVersion, Version } from '../storage/version';
+import { digestOf, KeyDigest } from './compare';
+import { HashTree, LEAVES, Level, segmentHashRange } from './hash-tree';
+import { RangeTrees } from './range-trees';
+import { addStats, emptyStats, ExchangeStats, TreeExchange, TreeLocal, TreePeer } from './tree-exchange';
+
+/** The store as repair reads it (storage/replica-store.ts). */
+export interface RepairSource {
+  get(key: string): Version | undefined;
+  /** Keys with hashes in [from, to), at most about `max`; `end` is where the listing stopped. */
+  keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number };
+}
+
+/** A peer as repair needs it: its tree, and whether it is itself catching up (told with every hash answer). */
+export interface RepairPeer extends TreePeer {
+  /** From the peer's last hash answer: whether it is catching up. */
+  readonly catchingUp: boolean;
+}
+
+export interface RepairSummary extends ExchangeStats {
+  rangesCompared: number;
+  rangesSkipped: number;
+  elapsedMs: number;
+  agreed: boolean;
+}
+
+export interface RepairerDeps {
+  readonly trees: RangeTrees;
+  readonly store: RepairSource;
+  readonly peers: ReadonlyMap<number, RepairPeer>;
+  readonly isUp: (id: number) => boolean;
+  /** Applies versions fetched from a peer (observing their timestamps). */
+  readonly applyLocal: (items: KeyedVersion[]) => Promise<void>;
+  readonly time: Time;
+  /** Whether the node starts catching up (see catchUp). */
+  readonly catchingUp: boolean;
+  /** When the last full repair completed, as stored by `fullRepairDone` before a restart. */
+  readonly lastFullRepairMs?: number;
+  /** Told when a full repair of every range with every replica completed, to store it. */
+  readonly fullRepairDone?: (atMs: number) => void;
+  readonly log?: (message: string) => void;
+}
+
+/** Keys listed from the memtable per query while a segment is read (a segment is one run of its index). */
+const SEGMENT_PAGE_KEYS = 1000;
+
+export class Repairer {
+  private turn = 0;
+  private stepping = false;
+  private full: Promise<RepairSummary> | null = null;
+  private catching: boolean;
+  readonly counters = {
+    steps: 0,
+    stepErrors: 0,
+    /** Every exchange's work, summed (background, full and catching up). */
+    ...emptyStats(),
+    fullRepairs: 0,
+    /** Wall-clock ms when the last full repair of all this node's ranges completed (0: none since start). */
+    lastFullRepairMs: 0,
+    /** (range, peer) pairs done and to do in the full repair running now. */
+    fullPairsDone: 0,
+    fullPairsTotal: 0,
+    catchingUp: 0,
+    treeBytes: 0,
+    treeBytesMax: 0,
+  };
+
+  private readonly trees: RangeTrees;
+  private readonly time: Time;
+
+  constructor(private readonly deps: RepairerDeps) {
+    this.trees = deps.trees;
+    this.time = deps.time;
+    const trees = deps.trees;
+    this.catching = deps.catchingUp;
+    this.counters.catchingUp = deps.catchingUp ? 1 : 0;
+    this.counters.lastFullRepairMs = deps.lastFullRepairMs ?? 0;
+    this.counters.treeBytes = trees.bytes;
+    this.counters.treeBytesMax = trees.ranges.length * TREE_BYTES_PER_RANGE_MAX;
+  }
+
+  /** True until this node's ranges were repaired after a start with lost or stale data. */
+  get catchingUp(): boolean {
+    return this.catching;
+  }
+
+  private readonly local: TreeLocal = {
+    tree: (range) => this.trees.tree(range),
+    segmentKeys: (range, segments) => this.keysOf(range, segments, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).keys,
+    get: (key) => this.deps.store.get(key),
+    applyLocal: (items) => this.deps.applyLocal(items),
+  };
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => this.time.after(ms, resolve));
+  }
+
+  /**
+   * One pass over a range with a peer: the differing segments (at most
+   * `max`), checked again after a pause, then repaired. Returns whether any
+   * segment still differed after the re-check.
+   */
+  private async pass(peerId: number, range: number, max: number, into: ExchangeStats): Promise<boolean> {
+    const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
+    try {
+      let segments = await x.differingSegments(max);
+      if (segments.length > 0) {
+        await this.pause(REPAIR_RECHECK_PAUSE_MS);
+        segments = await x.recheck(segments);
+      }
+      if (segments.length > 0) await x.repairSegments(segments);
+      return segments.length > 0;
+    } finally {
+      addStats(this.counters, x.stats);
+      addStats(into, x.stats);
+    }
+  }
+
+  /** One background step with the next live peer; errors are counted, the next step tries again. */
+  async step(): Promise<void> {
+    if (this.stepping || this.full !== null) return;
+    const live = [...this.deps.peers.keys()].filter((id) => this.deps.isUp(id));
+    if (live.length === 0) return;
+    const peerId = live[this.turn++ % live.length]!;
+    this.stepping = true;
+    try {
+      for (const range of this.trees.sharedWith(peerId)) await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats());
+      this.counters.steps++;
+    } catch {
+      this.counters.stepErrors++;
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  /** The (range, peer) pairs a full repair covers: every range this node replicates, with each other replica (of `only`, if given). */
+  private pairs(only: readonly number[]): Array<{ range: number; peer: number }> {
+    const out: Array<{ range: number; peer: number }> = [];
+    for (const range of this.trees.ranges) {
+      for (const peer of this.trees.replicasOf(range)) {
+        if (peer !== this.trees.selfId && (only.length === 0 || only.includes(peer))) out.push({ range, peer });
+      }
+    }
+    return out;
+  }
+
+  /** A full repair now; concurrent callers share the one running. */
+  repairAll(only: readonly number[] = []): Promise<RepairSummary> {
+    this.full ??= this.runFull(only).finally(() => {
+      this.full = null;
+    });
+    return this.full;
+  }
+
+  private async runFull(only: readonly number[]): Promise<RepairSummary> {
+    const started = this.time.monotonicMs();
+    const total = emptyStats();
+    const pairs = this.pairs(only);
+    this.counters.fullPairsDone = 0;
+    this.counters.fullPairsTotal = pairs.length;
+    let compared = 0;
+    let agreed = true;
+    for (const { range, peer } of pairs) {
+      if (!this.deps.isUp(peer)) {
+        this.counters.fullPairsDone++;
+        continue;
+      }
+      agreed = (await this.untilAgreed(peer, range, total)) && agreed;
+      compared++;
+      this.counters.fullPairsDone++;
+    }
+    const skipped = pairs.length - compared;
+    if (skipped === 0 && only.length === 0 && agreed) {
+      this.counters.fullRepairs++;
+      this.counters.lastFullRepairMs = this.time.nowMs();
+      this.deps.fullRepairDone?.(this.counters.lastFullRepairMs);
+    }
+    return {
+      ...total,
+      rangesCompared: compared,
+      rangesSkipped: skipped,
+      elapsedMs: Math.round(this.time.monotonicMs() - started),
+      agreed: agreed && skipped === 0,
+    };
+  }
+
+  /** Passes over a range with a peer until nothing differs after a re-check; false if REPAIR_ROUNDS_MAX passes were not enough. */
+  private async untilAgreed(peer: number, range: number, into: ExchangeStats): Promise<boolean> {
+    for (let round = 0; round < REPAIR_ROUNDS_MAX; round++) {
+      if (!(await this.pass(peer, range, LEAVES, into))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Repairs this node's ranges until each was repaired from a replica that
+   * is not catching up (or all its replicas are), trying again every
+   * CATCH_UP_RETRY_MS while peers are missing; then reads are served here again.
+   */
+  async catchUp(stopped: () => boolean): Promise<void> {
+    const started = this.time.monotonicMs();
+    const total = emptyStats();
+    const pending = new Set(this.trees.ranges);
+    while (pending.size > 0 && !stopped()) {
+      for (const range of [...pending]) {
+        if (await this.catchUpRange(range, total)) pending.delete(range);
+      }
+      if (pending.size > 0) await this.pause(CATCH_UP_RETRY_MS);
+    }
+    if (stopped()) return;
+    this.catching = false;
+    this.counters.catchingUp = 0;
+    this.deps.log?.(
+      `caught up: ranges repaired in ${Math.round(this.time.monotonicMs() - started)} ms, fetched ${total.keysFetched} keys (${total.bytesFetched} bytes), sent ${total.keysSent}; serving reads`,
+    );
+  }
+
+  /** Whether `range` is now repaired from a replica that knows it (see catchUp). */
+  private async catchUpRange(range: number, total: ExchangeStats): Promise<boolean> {
+    const others = this.trees.replicasOf(range).filter((id) => id !== this.trees.selfId);
+    let allCatchingUp = true;
+    for (const peer of others) {
+      if (!this.deps.isUp(peer)) {
+        allCatchingUp = false;
+        continue;
+      }
+      try {
+        await this.untilAgreed(peer, range, total);
+      } catch {
+        allCatchingUp = false;
+        continue;
+      }
+      if (!this.deps.peers.get(peer)!.catchingUp) return true;
+    }
+    return allCatchingUp;
+  }
+
+  /** Our keys of `range` in `segments`, stopping after the segment that reaches `max` keys or `bytesMax` of them. */
+  private keysOf(range: number, segments: readonly number[], max: number, bytesMax: number): { keys: string[]; covered: number } {
+    const keys: string[] = [];
+    let covered = 0;
+    let keyBytes = 0;
+    for (const segment of segments) {
+      if (keys.length >= max || keyBytes >= bytesMax) break;
+      let { from } = segmentHashRange(segment);
+      const { to } = segmentHashRange(segment);
+      while (from < to) {
+        const page = this.deps.store.keysInHashRange(from, to, SEGMENT_PAGE_KEYS);
+        for (const key of page.keys) {
+          if (this.trees.rangeOf(key) !== range) continue;
+          keys.push(key);
+          keyBytes += key.length;
+        }
+        from = page.end;
+      }
+      covered++;
+    }
+    return { keys, covered };
+  }
+
+  /** Checks that a peer's repair call names a range both replicate; returns its tree. */
+  private sharedTree(fromNode: number, range: number): HashTree {
+    const tree = this.trees.tree(range);
+    if (tree === undefined || !this.trees.replicasOf(range).includes(fromNode)) {
+      throw new KvError('InvalidRequest', `range ${range} is not one that node ${fromNode} and this node both replicate`);
+    }
+    return tree;
+  }
+
+  /** A peer's exchange: our hashes at `indices` of a level of our tree of `range`. */
+  answerHashes(fromNode: number, range: number, level: number, indices: readonly number[]): { hashes: Buffer; catchingUp: boolean } {
+    const tree = this.sharedTree(fromNode, range);
+    if (level !== 0 && level !== 1 && level !== 2)
+      throw new KvError('InvalidRequest', 'a tree level is 0 (root), 1 (branches) or 2 (leaves)');
+    if (indices.length > TREE_HASHES_PER_CALL_MAX)
+      throw new KvError('InvalidRequest', `at most ${TREE_HASHES_PER_CALL_MAX} tree hashes per call`);
+    const size = HashTree.size(level as Level);
+    if (!indices.every((i) => Number.isInteger(i) && i >= 0 && i < size)) {
+      throw new KvError('InvalidRequest', `indices of tree level ${level} are 0 to ${size - 1}`);
+    }
+    return { hashes: tree.hashes(level as Level, indices), catchingUp: this.catching };
+  }
+
+  /** A peer's exchange: digests of our keys of `range` in `segments`, cut after REPAIR_DIGESTS_PER_CALL_MAX. */
+  answerSegmentKeys(fromNode: number, range: number, segments: readonly number[]): { digests: KeyDigest[]; covered: number } {
+    this.sharedTree(fromNode, range);
+    if (segments.length === 0 || segments.length > REPAIR_SEGMENTS_PER_CALL_MAX) {
+      throw new KvError('InvalidRequest', `1 to ${REPAIR_SEGMENTS_PER_CALL_MAX} segments per call`);
+    }
+    if (!segments.every((s) => Number.isInteger(s) && s >= 0 && s < LEAVES))
+      throw new KvError('InvalidRequest', `segments are 0 to ${LEAVES - 1}`);
+    const { keys, covered } = this.keysOf(range, segments, REPAIR_DIGESTS_PER_CALL_MAX, REPAIR_CALL_BYTES_MAX);
+    const digests: KeyDigest[] = [];
+    for (const key of keys) {
+      const v = this.deps.store.get(key);
+      if (v !== undefined) digests.push(digestOf(key, v));
+    }
+    return { digests, covered };
+  }
+}

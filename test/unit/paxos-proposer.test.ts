@@ -1,0 +1,215 @@
+/**
+ * The proposer against three in-memory acceptors (the pure state machine
+ * behind the `Acceptor` contract, with a switch to drop each one's messages):
+ * contention between proposers, a proposer that died between accept and
+ * commit, and retries with the same request id.
+ */
+import test from 'ava';
+import { HybridClock } from '../../src/clock/hlc';
+import { systemTime } from '../../src/clock/time';
+import { isKvError } from '../../src/common/errors';
+import { Random } from '../../src/common/random';
+import { DEFAULT_TOKENS } from '../../src/config/layout';
+import { Ring } from '../../src/partitioner/ring';
+import { AcceptorState, EMPTY_STATE, onCommit, onPrepare, onPropose, Proposal } from '../../src/paxos/acceptor';
+import { Acceptor, Promised, Proposer } from '../../src/paxos/proposer';
+import { newest, Version } from '../../src/storage/version';
+
+const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
+/** Owned by node 0: its replicas are nodes 0, 1 and 2. */
+const KEY = 'A';
+
+class MemoryAcceptor implements Acceptor {
+  state: AcceptorState = EMPTY_STATE;
+  data: Version | undefined;
+  /** Which messages are lost on the way here. */
+  drop = { prepare: false, propose: false, commit: false };
+
+  private lost(what: string): Promise<never> {
+    return Promise.reject(new Error(`${what} lost`));
+  }
+
+  async prepare(_key: string, ballot: { ts: number; node: number }, requestId: string): Promise<Promised> {
+    if (this.drop.prepare) return this.lost('prepare');
+    const r = onPrepare(this.state, ballot, requestId, 0);
+    this.state = r.state;
+    return { reply: r.reply, current: this.data };
+  }
+
+  async propose(_key: string, p: Proposal) {
+    if (this.drop.propose) return this.lost('propose');
+    const r = onPropose(this.state, p, 0);
+    this.state = r.state;
+    return r.reply;
+  }
+
+  async commit(_key: string, p: Proposal): Promise<void> {
+    if (this.drop.commit) return this.lost('commit');
+    this.data = newest(this.data, { value: p.value, ts: p.ballot.ts, deleted: false });
+    this.state = onCommit(this.state, p);
+  }
+}
+
+/** Four in-memory acceptors and a maker of proposers over them; `isUp` is every proposer's failure detector. */
+function cluster(isUp: (id: number) => boolean = () => true) {
+  const acceptors = [new MemoryAcceptor(), new MemoryAcceptor(), new MemoryAcceptor(), new MemoryAcceptor()];
+  const hinted: number[] = [];
+  const proposer = (selfId: number, seed = selfId) => {
+    const random = new Random(seed);
+    return new Proposer({
+      selfId,
+      ring,
+      acceptors: new Map(acceptors.map((a, id) => [id, a])),
+      isUp,
+      hints: { add: async (target) => void hinted.push(target) },
+      clock: new HybridClock(() => Date.now() * 1000),
+      time: systemTime,
+      timeoutMs: 2000,
+      random: () => random.float(),
+    });
+  };
+  return { acceptors, proposer, hinted };
+}
+
+test('cas applies only on the expected value, and answers with the current one', async (t) => {
+  const { proposer, acceptors } = cluster();
+  const p = proposer(0);
+  t.like(await p.cas({ key: KEY, expected: null, value: 'a', requestId: 'r1', level: 'QUORUM' }), {
+    applied: true,
+    current: { value: 'a' },
+  });
+  t.like(await p.cas({ key: KEY, expected: null, value: 'b', requestId: 'r2', level: 'QUORUM' }), {
+    applied: false,
+    current: { value: 'a' },
+  });
+  t.like(await p.cas({ key: KEY, expected: 'x', value: 'b', requestId: 'r3', level: 'QUORUM' }), {
+    applied: false,
+    current: { value: 'a' },
+  });
+  t.like(await p.cas({ key: KEY, expected: 'a', value: 'b', requestId: 'r4', level: 'QUORUM' }), {
+    applied: true,
+    current: { value: 'b' },
+  });
+  t.is((await p.serialRead(KEY))?.value, 'b');
+  t.is(acceptors[3]!.data, undefined, 'node 3 is no replica of the key');
+});
+
+test('a proposer that died between accept and commit: the next round finishes its value first', async (t) => {
+  const { proposer, acceptors } = cluster();
+  // The dead proposer (node 2) got promises and accepts from nodes 0 and 1, and no commit went out.
+  const dead: Proposal = { ballot: { ts: Date.now() * 1000 - 1000, node: 2 }, value: 'half', requestId: 'dead' };
+  for (const a of acceptors.slice(0, 2)) {
+    a.state = onPropose(onPrepare(a.state, dead.ballot, 'dead', 0).state, dead, 0).state;
+  }
+  const p = proposer(1);
+  t.like(await p.cas({ key: KEY, expected: null, value: 'mine', requestId: 'r1', level: 'QUORUM' }), {
+    applied: false,
+    current: { value: 'half' },
+  });
+  t.is(p.counters.completedOthers, 1);
+  t.like(await p.cas({ key: KEY, expected: 'half', value: 'mine', requestId: 'r2', level: 'QUORUM' }), { applied: true });
+  t.is((await p.serialRead(KEY))?.value, 'mine');
+});
+
+test('a retry of a cas whose reply was lost answers applied, even after later commits', async (t) => {
+  const { proposer } = cluster();
+  const p = proposer(0);
+  const first = await p.cas({ key: KEY, expected: null, value: '1', requestId: 'inc-1', level: 'QUORUM' });
+  t.true(first.applied);
+  await p.cas({ key: KEY, expected: '1', value: '2', requestId: 'inc-2', level: 'QUORUM' });
+  // The reply to inc-1 was "lost": the client sends it again, unchanged.
+  const retry = await proposer(1).cas({ key: KEY, expected: null, value: '1', requestId: 'inc-1', level: 'QUORUM' });
+  t.true(retry.applied, 'not a false "not applied"');
+  t.is((await p.serialRead(KEY))?.value, '2', 'and not applied twice');
+});
+
+test('a retry whose first attempt was accepted by a quorum but never committed finishes it and answers applied', async (t) => {
+  const { proposer, acceptors } = cluster();
+  const p = proposer(0);
+  for (const a of acceptors) a.drop.commit = true;
+  await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'once', requestId: 'r-lost', level: 'QUORUM' }), { name: 'TimedOut' });
+  for (const a of acceptors) a.drop.commit = false;
+  const retry = await proposer(1).cas({ key: KEY, expected: null, value: 'once', requestId: 'r-lost', level: 'QUORUM' });
+  t.true(retry.applied);
+  t.is((await p.serialRead(KEY))?.value, 'once');
+});
+
+test('a commit that reached one replica is repaired to the others before the next proposal', async (t) => {
+  const { proposer, acceptors } = cluster();
+  const p = proposer(0);
+  acceptors[1]!.drop.commit = true;
+  acceptors[2]!.drop.commit = true;
+  await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'v', requestId: 'r1', level: 'QUORUM' }), { name: 'TimedOut' });
+  acceptors[1]!.drop.commit = false;
+  acceptors[2]!.drop.commit = false;
+  t.is((await proposer(2).serialRead(KEY))?.value, 'v');
+  t.is(acceptors[1]!.data?.value, 'v');
+  t.is(acceptors[2]!.data?.value, 'v');
+});
+
+/** Runs a call again while it times out (contention past the round limit), at most 50 times. */
+async function again<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isKvError(err, 'TimedOut') || attempt >= 50) throw err;
+    }
+  }
+}
+
+test('competing proposers: every increment applies exactly once, whatever the interleaving', async (t) => {
+  const { proposer } = cluster();
+  const proposers = [proposer(0, 11), proposer(1, 12), proposer(2, 13)];
+  const perClient = 15;
+  let applied = 0;
+  await Promise.all(
+    proposers.map(async (p, c) => {
+      for (let i = 0; i < perClient; i++) {
+        for (let attempt = 0; ; attempt++) {
+          const now = await again(() => p.serialRead(KEY));
+          const value = now === undefined ? 0 : Number(now.value);
+          // A cas that timed out goes again with the same request id: it may have been applied.
+          const requestId = `c${c}-${i}-${attempt}`;
+          const expected = now === undefined ? null : now.value;
+          const r = await again(() => p.cas({ key: KEY, expected, value: String(value + 1), requestId, level: 'QUORUM' }));
+          if (r.applied) {
+            applied++;
+            break;
+          }
+        }
+      }
+    }),
+  );
+  t.is(applied, proposers.length * perClient);
+  t.is((await proposers[0]!.serialRead(KEY))?.value, String(applied));
+});
+
+test('too few live replicas: Unavailable, and nothing proposed', async (t) => {
+  const { acceptors, proposer } = cluster((id) => id === 0);
+  const p = proposer(0);
+  await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'v', requestId: 'r', level: 'QUORUM' }), { name: 'Unavailable' });
+  t.deepEqual(acceptors[0]!.state, EMPTY_STATE);
+});
+
+test('a cas at ALL with a replica down is Unavailable before anything is sent', async (t) => {
+  const { acceptors, proposer } = cluster((id) => id !== 2);
+  const p = proposer(0);
+  await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'v', requestId: 'r', level: 'ALL' }), { name: 'Unavailable' });
+  for (const a of acceptors) t.deepEqual(a.state, EMPTY_STATE);
+});
+
+test('a commit that misses its level is TimedOut, and the chosen value is applied all the same', async (t) => {
+  const { proposer, acceptors, hinted } = cluster();
+  acceptors[2]!.drop.commit = true;
+  await t.throwsAsync(proposer(0).cas({ key: KEY, expected: null, value: 'chosen', requestId: 'r', level: 'ALL' }), {
+    name: 'TimedOut',
+    message: /will be applied/,
+  });
+  t.deepEqual(hinted, [2], 'the replica that missed the commit is hinted');
+  acceptors[2]!.drop.commit = false;
+  t.is((await proposer(1).serialRead(KEY))?.value, 'chosen');
+});

@@ -1,0 +1,148 @@
+/**
+ * The scan coordinator over in-memory replicas: each replica is a sorted
+ * map of versions, so the walk across ranges, failover, repair and the
+ * cursor are checked without processes (test/integration/scan.test.ts runs
+ * real ones).
+ */
+import test from 'ava';
+import { systemTime } from '../../src/clock/time';
+import { DEFAULT_TOKENS } from '../../src/config/layout';
+import { isKvError } from '../../src/common/errors';
+import { SCAN_ROUNDS_MAX } from '../../src/common/limits';
+import { RangeReplica, RangeScanner, ScanRequest } from '../../src/coordinator/range-scan';
+import { Ring } from '../../src/partitioner/ring';
+import { KeyedVersion, supersedes, Version } from '../../src/storage/version';
+
+// Tokens M < f < p < 0x7f, ids in token order.
+const ring = new Ring(
+  DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+  3,
+);
+const NOW_US = systemTime.nowMs() * 1000;
+const val = (value: string, ts = 1): Version => ({ value, ts, deleted: false });
+
+/** A replica holding a map of versions; `failing` rejects every range read; counts range reads. */
+class MemoryReplica implements RangeReplica {
+  readonly data = new Map<string, Version>();
+  failing = false;
+  rangeReads = 0;
+  constructor(readonly id: number) {}
+  async apply(items: readonly KeyedVersion[]): Promise<void> {
+    for (const { key, version } of items) if (supersedes(version, this.data.get(key))) this.data.set(key, version);
+  }
+  async read(key: string): Promise<Version | undefined> {
+    return this.data.get(key);
+  }
+  async readRange(from: string, to: string | undefined, limit: number) {
+    this.rangeReads++;
+    if (this.failing) throw new Error(`node ${this.id} failed`);
+    const keys = [...this.data.keys()].filter((k) => k >= from && (to === undefined || k < to)).sort();
+    return { entries: keys.slice(0, limit).map((key) => ({ key, version: this.data.get(key)! })), more: keys.length > limit };
+  }
+}
+
+function setup(selfId = 0, down: ReadonlySet<number> = new Set()) {
+  const replicas = new Map<number, MemoryReplica>();
+  for (let id = 0; id < 4; id++) replicas.set(id, new MemoryReplica(id));
+  const hinted: Array<{ target: number; items: readonly KeyedVersion[] }> = [];
+  const scanner = new RangeScanner({
+    selfId,
+    ring,
+    replicas,
+    isUp: (id) => !down.has(id),
+    hints: { add: async (target, items) => void hinted.push({ target, items }) },
+    observe: () => undefined,
+    time: systemTime,
+    timeoutMs: 2000,
+  });
+  /** Writes a version on every replica of its key (or those listed). */
+  const write = (key: string, version: Version, on = ring.replicas(key)): void => {
+    for (const id of on) replicas.get(id)!.data.set(key, version);
+  };
+  return { scanner, replicas, write, hinted };
+}
+
+const request = (over: Partial<ScanRequest> = {}): ScanRequest => ({
+  start: '',
+  end: undefined,
+  level: 'QUORUM',
+  limit: 100,
+  cursor: undefined,
+  ...over,
+});
+
+/** Every page of a scan, following cursors. */
+async function scanAll(scanner: RangeScanner, req: ScanRequest): Promise<{ keys: string[]; calls: number }> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  for (let calls = 1; ; calls++) {
+    const page = await scanner.scan({ ...req, cursor });
+    keys.push(...page.rows.map((r) => r.key));
+    if (page.cursor === undefined) return { keys, calls };
+    cursor = page.cursor;
+  }
+}
+
+const SPREAD = ['', '0', 'A', 'M', 'M\u0000', 'Z', 'a', 'f', 'f1', 'o', 'p', 'pp', 'z', '\u007f', '\u007f\u0000', '\u00c3', '\u00ff\u00ff'];
+
+test('a scan walks every range in byte order, across the wrap-round, page by page', async (t) => {
+  const { scanner, write } = setup();
+  for (const key of SPREAD) write(key, val(`v${key}`));
+  for (const limit of [1, 2, 5, 100]) {
+    const { keys } = await scanAll(scanner, request({ limit }));
+    t.deepEqual(keys, [...SPREAD].sort(), `limit ${limit}`);
+  }
+  t.deepEqual((await scanAll(scanner, request({ start: 'M', end: 'p' }))).keys, ['M', 'M\u0000', 'Z', 'a', 'f', 'f1', 'o']);
+  t.deepEqual((await scanAll(scanner, request({ start: '\u007f' }))).keys, ['\u007f', '\u007f\u0000', '\u00c3', '\u00ff\u00ff']);
+  t.deepEqual((await scanAll(scanner, request({ start: 'b', end: 'b' }))).keys, []);
+});
+
+test('tombstones and expired values are hidden but the walk passes them', async (t) => {
+  const { scanner, write } = setup();
+  write('a', val('1'));
+  write('b', { value: '', ts: 2, deleted: true });
+  write('c', { value: 'x', ts: 2, deleted: false, expires: NOW_US - 1 });
+  write('d', { value: 'y', ts: 2, deleted: false, expires: NOW_US + 60_000_000 });
+  t.deepEqual((await scanAll(scanner, request({ limit: 1 }))).keys, ['a', 'd']);
+});
+
+test('at QUORUM the newest version wins and a replica that was behind is repaired before the answer', async (t) => {
+  // Node 1 coordinates the range of 'a' (replicas 1, 2, 3): it reads itself and node 2.
+  const { scanner, replicas, write } = setup(1);
+  write('a', val('old', 1));
+  write('a', val('new', 5), [2, 3]);
+  write('b', val('only-on-1', 3), [1]);
+  const page = await scanner.scan(request({ start: 'a', end: 'c' }));
+  t.deepEqual(page.rows, [
+    { key: 'a', value: 'new' },
+    { key: 'b', value: 'only-on-1' },
+  ]);
+  t.deepEqual(replicas.get(1)!.data.get('a'), val('new', 5), 'node 1 repaired');
+  t.deepEqual(replicas.get(2)!.data.get('b'), val('only-on-1', 3), 'node 2 repaired');
+  t.is(scanner.counters.scanRepairs, 2);
+});
+
+test('a replica that fails is replaced by the next live one; too few up is Unavailable', async (t) => {
+  const { scanner, replicas, write } = setup(1);
+  write('a', val('1'));
+  replicas.get(2)!.failing = true;
+  t.deepEqual((await scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.is(replicas.get(3)!.rangeReads, 1, 'node 3 asked after node 2 failed');
+  t.deepEqual((await scanAll(scanner, request())).keys, ['a'], 'the whole ring: two answers in every range all the same');
+  replicas.get(3)!.failing = true;
+  const err = await scanner.scan(request({ start: 'a', end: 'b' })).catch((e: unknown) => e);
+  t.true(isKvError(err, 'TimedOut'), 'two of three failing: TimedOut');
+  const downTwo = setup(1, new Set([2, 3]));
+  const unavailable = await downTwo.scanner.scan(request({ start: 'a', end: 'b' })).catch((e: unknown) => e);
+  t.true(isKvError(unavailable, 'Unavailable'));
+});
+
+test('a long stretch of tombstones is walked over several calls, each of at most SCAN_ROUNDS_MAX rounds', async (t) => {
+  const { scanner, write } = setup();
+  const n = 1000 * (SCAN_ROUNDS_MAX + 3);
+  for (let i = 0; i < n; i++) write(`a${String(i).padStart(6, '0')}`, { value: '', ts: 1, deleted: true });
+  write('b', val('live'));
+  const { keys, calls } = await scanAll(scanner, request({ start: 'a', end: 'c', limit: 1000 }));
+  t.deepEqual(keys, ['b']);
+  t.true(calls >= 2, `${calls} calls`);
+});
