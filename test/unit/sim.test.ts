@@ -39,9 +39,10 @@ async function firstFailure(seeds: number, bugs: KnownBugs, faults: FaultKind[])
 }
 
 // Measured with these fault kinds: readSkipsNewest first fails at seed 5,
-// and 26 of seeds 1-200 fail; ackBeforeMark, under disk stalls alone, first
-// at seed 5 too, 44 of 200 (with every fault only 3 of 200: a crash must
-// fall inside a commit). Twenty seeds leave room for the schedules to shift.
+// and 32 of seeds 1-200 fail; ackBeforeMark, under disk stalls alone, first
+// at seed 5 too, 32 of 200 (with every fault only 4 of 200: a crash must
+// fall inside a commit); acceptIgnoresPromise first at seed 2, 113 of 200.
+// Twenty seeds leave room for the schedules to shift.
 test('a read that skips the newest replica is caught within 20 seeds', async (t) => {
   const r = await firstFailure(20, { readSkipsNewest: true }, [...FAULT_KINDS]);
   t.truthy(r, 'no seed failed');
@@ -56,9 +57,36 @@ test('a write answered before the coordinator’s own copy and mark are durable 
   t.true((await simulate({ ...base, seed: r!.seed, faults: ['slowdisk'] })).ok, 'the same seed passes without the bug');
 });
 
+test('an acceptor that accepts under a ballot older than its promise is caught within 20 seeds, by the cas checks', async (t) => {
+  const r = await firstFailure(20, { acceptIgnoresPromise: true }, [...FAULT_KINDS]);
+  t.truthy(r, 'no seed failed');
+  t.regex(r!.problems.join('\n'), /cas: (double_applied|not_linearizable|lost_increment)/);
+  t.true((await simulate({ ...base, seed: r!.seed })).ok, 'the same seed passes without the bug');
+});
+
+test('the cas clients increment, read at SERIAL and retry with their request id; the checks count them; --cas-clients 0 runs none', async (t) => {
+  let applied = 0;
+  let serial = 0;
+  let retried = 0;
+  for (let seed = 1; seed <= 10; seed++) {
+    const r = await simulate({ ...base, seed });
+    t.true(r.ok, r.problems.join('\n'));
+    t.is(r.cas.notLinearizable + r.cas.unchecked, 0);
+    applied += r.cas.casApplied;
+    serial += r.cas.serialReads;
+    retried += r.cas.retried;
+  }
+  t.true(applied > 100 && serial > 50 && retried > 0, `${applied} applied, ${serial} SERIAL reads, ${retried} retried`);
+  const none = await simulate({ ...base, seed: 1, casClients: 0 });
+  t.is(none.cas.casOps + none.cas.serialReads, 0);
+  t.true(none.ok, none.problems.join('\n'));
+});
+
 test('the replay command names the seed and every option that shaped the run', (t) => {
   const cmd = replayCommand(42, { ...base, faults: ['crash', 'pause'], nodes: 5, bugs: { ackBeforeMark: true } });
   t.is(cmd, 'npm run sim -- --seed-start 42 --seeds 1 --nodes 5 --faults crash,pause --seconds 10 --sync FULL --bug ackBeforeMark --trace');
+  const noCas = replayCommand(3, { ...base, casClients: 0 });
+  t.regex(noCas, / --cas-clients 0 /);
 });
 
 /** A scheduler, an owner and a disk, as one node incarnation sees them. */
