@@ -5,6 +5,8 @@
  * (common/known-bugs.ts) within a stated number of seeds.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { check } from '../../src/chaos/checker';
 import { ReadOp, TOMBSTONE_VALUE, WriteOp } from '../../src/chaos/history';
 import { replayCommand } from '../../src/cli/sim';
@@ -100,6 +102,23 @@ function diskRig(fullSync: boolean): { sched: Scheduler; owner: Owner; disk: Sim
 
 const row = (seq: number) => ({ rows: [{ seq, key: `k${seq}`, version: { value: `v${seq}`, ts: seq, deleted: false } }] });
 
+test('npm run sim with --jobs passes on every line through pipes: the workers’ traces (past 64 KiB each) and the last line', async (t) => {
+  const cli = resolve(__dirname, '../../src/cli/sim.js');
+  const child = spawn(process.execPath, [cli, '--seeds', '2', '--jobs', '2', '--trace', '--faults', 'none'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  t.is(code, 0, err);
+  t.true(out.length > 128 * 1024, `${out.length} bytes`);
+  t.regex(out, /^seed 1: ok /m);
+  t.regex(out, /^seed 2: ok /m);
+  t.regex(out.trimEnd().split('\n').pop()!, /^sim: 2 seeds \(1\.\.2\).*0 failed/);
+});
+
 test('the simulated disk: a commit in flight at a crash is rolled back; FULL keeps every commit through a power loss', async (t) => {
   const { sched, owner, disk } = diskRig(true);
   const first = disk.commit(row(1));
@@ -118,6 +137,16 @@ test('the simulated disk: NORMAL loses the commits since the last sync to a powe
   t.is(disk.contents().length, 60);
   t.is(disk.powerLoss(), 10, 'synced at the 50th commit');
   t.is(disk.contents().length, 50);
+});
+
+test('the simulated disk: a stall slows the commits that run while it lasts; once it ends the queue drains at the usual pace', async (t) => {
+  const { sched, disk } = diskRig(true);
+  disk.stallMs = 1000;
+  const queued = Promise.all(Array.from({ length: 50 }, (_, i) => disk.commit(row(i + 1))));
+  sched.at(1500, () => (disk.stallMs = 0));
+  // During the stall at most a few commits run (each up to a second slower); the rest take the usual 2 ms at most.
+  t.true(await sched.runWhile(queued, 1500 + 1000 + 50 * 2));
+  t.true(disk.commits === 50 && disk.contents().length === 50);
 });
 
 test('the memory store after a crash: committed rows come back, and the rows after the settle pointer are listed again', async (t) => {
