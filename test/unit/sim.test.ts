@@ -41,8 +41,8 @@ async function firstFailure(seeds: number, bugs: KnownBugs, faults: FaultKind[])
 }
 
 // Measured with these fault kinds: readSkipsNewest first fails at seed 5,
-// and 32 of seeds 1-200 fail; ackBeforeMark, under disk stalls alone, first
-// at seed 5 too, 32 of 200 (with every fault only 4 of 200: a crash must
+// and 26 of seeds 1-200 fail; ackBeforeMark, under disk stalls alone, first
+// at seed 5 too, 31 of 200 (with every fault only 4 of 200: a crash must
 // fall inside a commit); acceptIgnoresPromise first at seed 2, 113 of 200.
 // Twenty seeds leave room for the schedules to shift.
 test('a read that skips the newest replica is caught within 20 seeds', async (t) => {
