@@ -8,11 +8,21 @@ import { ConfigError } from '../config/cluster';
 
 export function runTool(name: string, main: () => Promise<number | void>): void {
   main().then(
-    (code) => process.exit(code ?? 0),
+    (code) => exitOnceWritten(code ?? 0),
     (err) => {
       const known = err instanceof UsageError || err instanceof ConfigError;
       process.stderr.write(`${name}: ${known ? (err as Error).message : (err as Error).stack}\n`);
-      process.exit(2);
+      exitOnceWritten(2);
     },
   );
+}
+
+/**
+ * Exits once everything written to stdout and stderr is out: writes to a
+ * pipe are asynchronous, and process.exit drops what is still queued (past
+ * the pipe's 64 KiB, a reader such as `| tail` or a parent process lost the
+ * end of the output). A stream calls write callbacks in order.
+ */
+function exitOnceWritten(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }

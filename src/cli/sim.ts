@@ -9,10 +9,10 @@ import type { KnownBugs } from '../common/known-bugs';
 import { intFlag, parseArgs, UsageError } from '../common/args';
 import { SEED_MAX } from '../common/random';
 import { FAULT_KINDS, parseFaults } from '../sim/faults';
-import { SimOptions, SimResult, simulate } from '../sim/runner';
+import { DEFAULT_CAS_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
 import { runTool } from './run-tool';
 
-const BUGS = ['ackBeforeMark', 'readSkipsNewest'] as const;
+const BUGS = ['ackBeforeMark', 'readSkipsNewest', 'acceptIgnoresPromise'] as const;
 
 const USAGE = `usage: npm run sim -- [options]
   --seeds N         how many seeds to run (default 100)
@@ -22,6 +22,8 @@ const USAGE = `usage: npm run sim -- [options]
   --seconds S       simulated seconds per seed (default 10)
   --sync MODE       the simulated SQLite synchronous setting, FULL or NORMAL (default FULL;
                     with NORMAL a power loss may lose acknowledged writes, as it would)
+  --cas-clients N   clients running cas increments and SERIAL reads on counters of their own,
+                    beside the plain clients (default ${DEFAULT_CAS_WORKLOAD.clients}; 0 for none)
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
@@ -43,7 +45,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
   const { flags, positional } = parseArgs(
     argv,
     ['help', 'trace', 'worker'],
-    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs'],
+    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients'],
   );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -72,6 +74,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
       trace: flags.has('trace'),
       bugs,
       sync,
+      casClients: intFlag(flags, 'cas-clients', DEFAULT_CAS_WORKLOAD.clients, 0, 64),
     },
   };
 }
@@ -79,9 +82,11 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
 /** The command that replays one seed with its trace. */
 export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string {
   const bug = Object.keys(o.bugs).find((b) => o.bugs[b as keyof KnownBugs]);
+  const cas = o.casClients ?? DEFAULT_CAS_WORKLOAD.clients;
   return (
     `npm run sim -- --seed-start ${seed} --seeds 1 --nodes ${o.nodes} --faults ${o.faults.join(',') || 'none'} ` +
-    `--seconds ${o.durationMs / 1000} --sync ${o.sync}${bug ? ` --bug ${bug}` : ''} --trace`
+    `--seconds ${o.durationMs / 1000} --sync ${o.sync}${cas === DEFAULT_CAS_WORKLOAD.clients ? '' : ` --cas-clients ${cas}`}` +
+    `${bug ? ` --bug ${bug}` : ''} --trace`
   );
 }
 
@@ -91,6 +96,7 @@ function report(r: SimResult, o: Omit<SimOptions, 'seed'>): void {
   if (r.traceLines || !r.ok)
     process.stdout.write(
       `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.hash} ops=${c.ops} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} ` +
+        `cas=${r.cas.casApplied}/${r.cas.casOps} cas_unknown=${r.cas.casUnknown} cas_retried=${r.cas.retried} serial=${r.cas.serialReads} ` +
         `events=${r.events} messages=${r.messages}\n`,
     );
   if (r.ok) return;

@@ -10,4 +10,6 @@ export interface KnownBugs {
   readonly ackBeforeMark?: boolean;
   /** A read leaves out the one replica that alone answered with the newest version. */
   readonly readSkipsNewest?: boolean;
+  /** A Paxos acceptor accepts a proposal under a ballot older than the one it promised since (it checks only the last commit). */
+  readonly acceptIgnoresPromise?: boolean;
 }

@@ -240,7 +240,7 @@ export class KvNode {
       s.failureTimeoutMs,
     );
     const replicas = new Map<number, RangeReplica>([[id, new LocalReplica(id, store)]]);
-    this.paxos = new PaxosStore(parts.paxosState, store, this.time);
+    this.paxos = new PaxosStore(parts.paxosState, store, this.time, parts.bugs);
     const acceptors = new Map<number, Acceptor>([[id, this.paxos]]);
     for (const peer of peers) {
       const link = parts.transport.link(peer.id, {

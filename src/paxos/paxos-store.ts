@@ -17,6 +17,7 @@
  */
 import { PAXOS_STATE_GRACE_MS } from '../common/limits';
 import type { Time } from '../clock/time';
+import type { KnownBugs } from '../common/known-bugs';
 import type { KeyedVersion, Version } from '../storage/version';
 import { AcceptorState, onCommit, onPrepare, onPropose, Proposal, ProposeReply } from './acceptor';
 import type { Ballot } from './ballot';
@@ -56,6 +57,7 @@ export class PaxosStore implements Acceptor {
     private readonly storage: PaxosStateStorage,
     private readonly data: AcceptorData,
     private readonly time: Time,
+    private readonly bugs?: KnownBugs,
   ) {}
 
   /** Ballots older than this (µs) are refused; state older than it may go. */
@@ -77,7 +79,9 @@ export class PaxosStore implements Acceptor {
     this.counters.proposes++;
     return this.alone(key, async () => {
       const before = await this.load(key);
-      const { state, reply } = onPropose(before, proposal, this.oldestUs());
+      // The known bug acceptIgnoresPromise: the promise is left out of the check (and then overwritten).
+      const seen = this.bugs?.acceptIgnoresPromise ? { ...before, promised: undefined } : before;
+      const { state, reply } = onPropose(seen, proposal, this.oldestUs());
       if (state !== before) await this.save(key, state);
       return reply;
     });

@@ -84,11 +84,13 @@ export class SimDisk {
   commit(txn: Txn): Promise<void> {
     const { time, random } = this;
     assert(time !== undefined && random !== undefined, 'a disk is attached to a node before it commits');
-    const ms = COMMIT_MS_MIN + random.float() * (COMMIT_MS_MAX - COMMIT_MS_MIN) + random.float() * this.stallMs;
+    const ms = COMMIT_MS_MIN + random.float() * (COMMIT_MS_MAX - COMMIT_MS_MIN);
+    // A stall slows the commits that run while it lasts, not those queued then: once it ends, the queue drains at the usual pace.
+    const stallShare = random.float();
     const done = this.tail.then(
       () =>
         new Promise<void>((resolve) =>
-          time.after(ms, () => {
+          time.after(ms + stallShare * this.stallMs, () => {
             this.txns.push(txn);
             this.commits++;
             if (this.fullSync || this.txns.length - this.synced >= SYNC_EVERY_COMMITS) this.synced = this.txns.length;

@@ -13,6 +13,7 @@
  * an event, or a promise rejected with nobody to handle it), and work the
  * nodes should have finished by then (marks to settle, hints to deliver).
  */
+import { CasCounts, checkCas } from '../chaos/cas-check';
 import { check, CheckResult, describeViolations, FinalState, ReplicaCopy } from '../chaos/checker';
 import { History, Observed, TOMBSTONE_VALUE } from '../chaos/history';
 import type { KnownBugs } from '../common/known-bugs';
@@ -23,6 +24,7 @@ import { SimCluster, simConfig } from './cluster';
 import { applyFault, FaultKind, planFaults } from './faults';
 import { SimNetwork } from './network';
 import { Scheduler } from './scheduler';
+import { SimCasWorkload } from './cas-workload';
 import { Trace } from './trace';
 import { SimWorkload } from './workload';
 
@@ -36,6 +38,8 @@ export interface SimOptions {
   readonly trace: boolean;
   readonly bugs: KnownBugs;
   readonly sync: 'NORMAL' | 'FULL';
+  /** Clients running cas increments on counters of their own (default DEFAULT_CAS_WORKLOAD.clients; 0: none). */
+  readonly casClients?: number;
 }
 
 export interface SimResult {
@@ -46,6 +50,8 @@ export interface SimResult {
   /** The checker's findings and the invariants broken, one line each (with the operations involved). */
   readonly problems: string[];
   readonly counts: CheckResult['counts'];
+  /** The cas checks' counts (chaos/cas-check.ts), and how many cas went out again with their request id. */
+  readonly cas: CasCounts & { retried: number };
   readonly events: number;
   readonly messages: number;
   readonly traceLines: readonly string[] | undefined;
@@ -60,6 +66,8 @@ const SETTLED_AT = 0.95;
 const FINAL_READS_MS = 10_000;
 
 export const DEFAULT_WORKLOAD = { clients: 4, keys: 12, thinkMsMax: 40 };
+/** The cas clients beside them: few counters, so that their increments contend. */
+export const DEFAULT_CAS_WORKLOAD = { clients: 2, counters: 2, thinkMsMax: 150 };
 
 /** Promise rejections nobody handled during the current run: a real node would have crashed on each. */
 let unhandled: unknown[] = [];
@@ -126,6 +134,11 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     ...DEFAULT_WORKLOAD,
     clientTimeoutMs: config.settings.requestTimeoutMs + 500,
   });
+  const casWorkload = new SimCasWorkload(net, ring, (key, r) => workload.coordinatorFor(key, r), {
+    ...DEFAULT_CAS_WORKLOAD,
+    clients: o.casClients ?? DEFAULT_CAS_WORKLOAD.clients,
+    clientTimeoutMs: config.settings.requestTimeoutMs + 500,
+  });
   const healMs = o.durationMs * HEAL_AT;
   for (const f of planFaults(random.fork(), o.faults, o.nodes, WORKLOAD_FROM_MS, healMs))
     sched.at(f.atMs, () => applyFault(f, cluster, net));
@@ -133,26 +146,37 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   for (let id = 0; id < o.nodes; id++) void cluster.start(id);
   await sched.runUntil(WORKLOAD_FROM_MS);
   const clients = random.fork();
-  await sched.runWhile(workload.run(healMs, clients), o.durationMs);
+  const casClients = random.fork();
+  await sched.runWhile(Promise.all([workload.run(healMs, clients), casWorkload.run(healMs, casClients)]), o.durationMs);
   net.heal();
   await sched.runWhile(cluster.heal(), o.durationMs);
   await sched.runUntil(Math.max(sched.nowMs, o.durationMs * SETTLED_AT));
-  const finals = Promise.all(workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)));
+  const finals = Promise.all([
+    ...workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)),
+    casWorkload.finalReads(),
+  ]);
   await sched.runWhile(finals, FINAL_READS_MS);
 
   const state = finalState(cluster, ring, workload.keys);
   const result = check(history.ops, state, config.replicationFactor);
-  const problems = [...describeViolations(result.violations), ...workLeft(cluster)];
+  const cas = checkCas(casWorkload.records);
+  const problems = [...describeViolations(result.violations), ...cas.violations.map((v) => `  cas: ${v}`), ...workLeft(cluster)];
   for (const f of sched.failures)
     problems.push(`  invariant: ${f.owner} at ${f.atMs.toFixed(3)} ms: ${String((f.error as Error)?.stack ?? f.error)}`);
   for (const err of unhandled) problems.push(`  unhandled rejection: ${String((err as Error)?.stack ?? err)}`);
   if (history.pending() > 0) problems.push(`  ${history.pending()} operations never answered`);
+  for (const key of casWorkload.keys)
+    if (!casWorkload.records.some((r) => r.key === key && r.final && r.outcome === 'ok'))
+      problems.push(`  cas: no final SERIAL read of ${key} answered after healing`);
+  const casPending = casWorkload.records.filter((r) => Number.isNaN(r.end)).length;
+  if (casPending > 0) problems.push(`  ${casPending} cas operations never answered`);
   return {
     seed: o.seed,
     ok: problems.length === 0,
     hash: trace.hash,
     problems,
     counts: result.counts,
+    cas: { ...cas.counts, ...casWorkload.counts },
     events: sched.eventsRun,
     messages: net.messages,
     traceLines: trace.lines,

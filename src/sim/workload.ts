@@ -73,7 +73,8 @@ export class SimWorkload {
     }
   }
 
-  private coordinatorFor(key: string, random: Random): number {
+  /** The node a client sends an operation on `key` to. */
+  coordinatorFor(key: string, random: Random): number {
     if (random.chance(ANY_COORDINATOR)) return random.int(this.nodeCount);
     return random.pick(this.ring.replicas(key));
   }

@@ -5,6 +5,8 @@
  * (common/known-bugs.ts) within a stated number of seeds.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { check } from '../../src/chaos/checker';
 import { ReadOp, TOMBSTONE_VALUE, WriteOp } from '../../src/chaos/history';
 import { replayCommand } from '../../src/cli/sim';
@@ -40,8 +42,9 @@ async function firstFailure(seeds: number, bugs: KnownBugs, faults: FaultKind[])
 
 // Measured with these fault kinds: readSkipsNewest first fails at seed 5,
 // and 26 of seeds 1-200 fail; ackBeforeMark, under disk stalls alone, first
-// at seed 5 too, 44 of 200 (with every fault only 3 of 200: a crash must
-// fall inside a commit). Twenty seeds leave room for the schedules to shift.
+// at seed 5 too, 31 of 200 (with every fault only 4 of 200: a crash must
+// fall inside a commit); acceptIgnoresPromise first at seed 2, 113 of 200.
+// Twenty seeds leave room for the schedules to shift.
 test('a read that skips the newest replica is caught within 20 seeds', async (t) => {
   const r = await firstFailure(20, { readSkipsNewest: true }, [...FAULT_KINDS]);
   t.truthy(r, 'no seed failed');
@@ -56,9 +59,36 @@ test('a write answered before the coordinator’s own copy and mark are durable 
   t.true((await simulate({ ...base, seed: r!.seed, faults: ['slowdisk'] })).ok, 'the same seed passes without the bug');
 });
 
+test('an acceptor that accepts under a ballot older than its promise is caught within 20 seeds, by the cas checks', async (t) => {
+  const r = await firstFailure(20, { acceptIgnoresPromise: true }, [...FAULT_KINDS]);
+  t.truthy(r, 'no seed failed');
+  t.regex(r!.problems.join('\n'), /cas: (double_applied|not_linearizable|lost_increment)/);
+  t.true((await simulate({ ...base, seed: r!.seed })).ok, 'the same seed passes without the bug');
+});
+
+test('the cas clients increment, read at SERIAL and retry with their request id; the checks count them; --cas-clients 0 runs none', async (t) => {
+  let applied = 0;
+  let serial = 0;
+  let retried = 0;
+  for (let seed = 1; seed <= 10; seed++) {
+    const r = await simulate({ ...base, seed });
+    t.true(r.ok, r.problems.join('\n'));
+    t.is(r.cas.notLinearizable + r.cas.unchecked, 0);
+    applied += r.cas.casApplied;
+    serial += r.cas.serialReads;
+    retried += r.cas.retried;
+  }
+  t.true(applied > 100 && serial > 50 && retried > 0, `${applied} applied, ${serial} SERIAL reads, ${retried} retried`);
+  const none = await simulate({ ...base, seed: 1, casClients: 0 });
+  t.is(none.cas.casOps + none.cas.serialReads, 0);
+  t.true(none.ok, none.problems.join('\n'));
+});
+
 test('the replay command names the seed and every option that shaped the run', (t) => {
   const cmd = replayCommand(42, { ...base, faults: ['crash', 'pause'], nodes: 5, bugs: { ackBeforeMark: true } });
   t.is(cmd, 'npm run sim -- --seed-start 42 --seeds 1 --nodes 5 --faults crash,pause --seconds 10 --sync FULL --bug ackBeforeMark --trace');
+  const noCas = replayCommand(3, { ...base, casClients: 0 });
+  t.regex(noCas, / --cas-clients 0 /);
 });
 
 /** A scheduler, an owner and a disk, as one node incarnation sees them. */
@@ -71,6 +101,23 @@ function diskRig(fullSync: boolean): { sched: Scheduler; owner: Owner; disk: Sim
 }
 
 const row = (seq: number) => ({ rows: [{ seq, key: `k${seq}`, version: { value: `v${seq}`, ts: seq, deleted: false } }] });
+
+test('npm run sim with --jobs passes on every line through pipes: the workers’ traces (past 64 KiB each) and the last line', async (t) => {
+  const cli = resolve(__dirname, '../../src/cli/sim.js');
+  const child = spawn(process.execPath, [cli, '--seeds', '2', '--jobs', '2', '--trace', '--faults', 'none'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  t.is(code, 0, err);
+  t.true(out.length > 128 * 1024, `${out.length} bytes`);
+  t.regex(out, /^seed 1: ok /m);
+  t.regex(out, /^seed 2: ok /m);
+  t.regex(out.trimEnd().split('\n').pop()!, /^sim: 2 seeds \(1\.\.2\).*0 failed/);
+});
 
 test('the simulated disk: a commit in flight at a crash is rolled back; FULL keeps every commit through a power loss', async (t) => {
   const { sched, owner, disk } = diskRig(true);
@@ -90,6 +137,16 @@ test('the simulated disk: NORMAL loses the commits since the last sync to a powe
   t.is(disk.contents().length, 60);
   t.is(disk.powerLoss(), 10, 'synced at the 50th commit');
   t.is(disk.contents().length, 50);
+});
+
+test('the simulated disk: a stall slows the commits that run while it lasts; once it ends the queue drains at the usual pace', async (t) => {
+  const { sched, disk } = diskRig(true);
+  disk.stallMs = 1000;
+  const queued = Promise.all(Array.from({ length: 50 }, (_, i) => disk.commit(row(i + 1))));
+  sched.at(1500, () => (disk.stallMs = 0));
+  // During the stall at most a few commits run (each up to a second slower); the rest take the usual 2 ms at most.
+  t.true(await sched.runWhile(queued, 1500 + 1000 + 50 * 2));
+  t.true(disk.commits === 50 && disk.contents().length === 50);
 });
 
 test('the memory store after a crash: committed rows come back, and the rows after the settle pointer are listed again', async (t) => {
