@@ -130,15 +130,17 @@ export class Repairer {
   /**
    * One pass over a range with a peer: the differing segments (at most
    * `max`), checked again after a pause, then repaired. Returns whether any
-   * segment still differed after the re-check.
+   * segment still differed after the re-check. A background pass
+   * (`stableOnly`) repairs only differences that held still through the
+   * pause (TreeExchange.recheckStable); a full repair repairs every one.
    */
-  private async pass(peerId: number, range: number, max: number, into: ExchangeStats): Promise<boolean> {
+  private async pass(peerId: number, range: number, max: number, into: ExchangeStats, stableOnly = false): Promise<boolean> {
     const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
       if (segments.length > 0) {
         await this.pause(REPAIR_RECHECK_PAUSE_MS);
-        segments = await x.recheck(segments);
+        segments = stableOnly ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
       return segments.length > 0;
@@ -156,7 +158,7 @@ export class Repairer {
     const peerId = live[this.turn++ % live.length]!;
     this.stepping = true;
     try {
-      for (const range of this.trees.sharedWith(peerId)) await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats());
+      for (const range of this.trees.sharedWith(peerId)) await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats(), true);
       this.counters.steps++;
     } catch {
       this.counters.stepErrors++;

@@ -78,11 +78,17 @@ export function addStats(into: ExchangeStats, from: ExchangeStats): void {
   for (const k of STAT_NAMES) into[k] += from[k];
 }
 
+function sameHash(a: readonly [number, number], b: readonly [number, number]): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
 /** Approximate bytes of a digest on the wire: key, timestamp, flag, value hash and field headers. */
 const DIGEST_OVERHEAD_BYTES = 24;
 
 export class TreeExchange {
   readonly stats = emptyStats();
+  /** Both sides' hashes of each differing leaf when it was first seen: what `recheckStable` compares against. */
+  private readonly firstSeen = new Map<number, { ours: [number, number]; theirs: [number, number] }>();
 
   constructor(
     private readonly local: TreeLocal,
@@ -106,9 +112,25 @@ export class TreeExchange {
       this.stats.compareBytes += part.length * (4 + HASH_BYTES);
       if (theirs.length !== part.length * HASH_BYTES)
         throw new KvError('Internal', `a peer answered ${theirs.length} bytes for ${part.length} tree hashes`);
-      out.push(...this.ours().differing(level, part, theirs));
+      const differing = this.ours().differing(level, part, theirs);
+      if (level === LEAF) this.noteLeaves(part, differing, theirs);
+      out.push(...differing);
     }
     return out;
+  }
+
+  /** Keeps the first hashes seen of each differing leaf, ours and the peer's. */
+  private noteLeaves(asked: readonly number[], differing: readonly number[], theirs: Buffer): void {
+    const leaves = this.ours().leaves;
+    const at = new Map(asked.map((segment, n) => [segment, n]));
+    for (const segment of differing) {
+      if (this.firstSeen.has(segment)) continue;
+      const n = at.get(segment)!;
+      this.firstSeen.set(segment, {
+        ours: [leaves[segment * 2]!, leaves[segment * 2 + 1]!],
+        theirs: [theirs.readUInt32LE(n * HASH_BYTES), theirs.readUInt32LE(n * HASH_BYTES + 4)],
+      });
+    }
   }
 
   /**
@@ -131,6 +153,25 @@ export class TreeExchange {
   /** Of these segments, those whose leaves still differ (asked again, after a pause the caller took). */
   recheck(segments: readonly number[]): Promise<number[]> {
     return this.differ(LEAF, segments);
+  }
+
+  /**
+   * Of these segments, those that still differ and whose leaf neither side
+   * changed since it was first seen: a difference that held still through
+   * the pause. Under a write load most differing leaves are writes on their
+   * way to both replicas, and they keep changing; background anti-entropy
+   * leaves those to a later step (or to hints and read repair) instead of
+   * listing and streaming them now.
+   */
+  async recheckStable(segments: readonly number[]): Promise<number[]> {
+    const before = new Map(segments.map((s) => [s, this.firstSeen.get(s)]));
+    this.firstSeen.clear();
+    const still = await this.differ(LEAF, segments);
+    return still.filter((s) => {
+      const a = before.get(s);
+      const b = this.firstSeen.get(s);
+      return a !== undefined && b !== undefined && sameHash(a.ours, b.ours) && sameHash(a.theirs, b.theirs);
+    });
   }
 
   /** Compares the keys of these segments with the peer's and sends each side the versions it lacks. */

@@ -187,3 +187,23 @@ test('repair calls are cut by bytes, a larger item alone, nothing lost or reorde
   );
   t.pass();
 });
+
+test('the stable re-check keeps a difference that held still and drops one whose leaf changed meanwhile', async (t) => {
+  // Two keys in different segments, each missing on the peer: two differing leaves.
+  const keys = ['a', 'b', 'c', 'd', 'e', 'f'].filter(
+    (k, i, all) => all.findIndex((o) => segmentOf(hashKey(o)) === segmentOf(hashKey(k))) === i,
+  );
+  const [still, moving] = keys as [string, string];
+  const a = replicaOf([
+    [still, { ts: 1, deleted: false, value: 'x' }],
+    [moving, { ts: 1, deleted: false, value: 'y' }],
+  ]);
+  const b = new Replica();
+  const x = new TreeExchange(a, b.asPeer(), 0);
+  const first = await x.differingSegments(LEAVES);
+  t.deepEqual(new Set(first), new Set([segmentOf(hashKey(still)), segmentOf(hashKey(moving))]));
+  // A write lands on the peer in `moving`'s segment during the pause (a newer version, so the leaves still differ).
+  b.set(moving, { ts: 2, deleted: false, value: 'z' });
+  t.deepEqual(await x.recheckStable(first), [segmentOf(hashKey(still))], 'only the difference that held still');
+  t.deepEqual(new Set(await new TreeExchange(a, b.asPeer(), 0).recheck(first)), new Set(first), 'the plain re-check keeps both');
+});
