@@ -57,7 +57,7 @@ export interface HandlerServices {
   nowUs(): number;
   readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
   readonly antiEntropy: Pick<AntiEntropy, 'answer'>;
-  readonly repair: Pick<Repairer, 'catchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
+  readonly repair: Pick<Repairer, 'catchingUp' | 'refuseReadsWhileCatchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
   /** Versions from another coordinator, hint delivery or repair. */
   applyReplicated(items: KeyedVersion[]): Promise<void>;
   /** A hello from a peer, with its clock reading. */
@@ -222,7 +222,7 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       // Refused while catching up, as readLocal: the scan asks the next replica.
-      if (this.services.repair.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+      this.services.repair.refuseReadsWhileCatchingUp();
       const from = checkBound(start, 'start') ?? '';
       const to = checkBound(stop, 'stop');
       if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_REPLICA_PAGE_KEYS_MAX)
@@ -398,7 +398,7 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       // Refused, so that the coordinator asks another replica: this copy may lack what was written while the node was away.
-      if (this.services.repair.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+      this.services.repair.refuseReadsWhileCatchingUp();
       return this.localReads(keys);
     });
   }

@@ -116,6 +116,15 @@ export class Repairer {
     return this.catching;
   }
 
+  /**
+   * Throws Unavailable while this node catches up: its copy may lack what was
+   * written while it was away, so a peer's read of it (readLocal, readRange)
+   * is refused and the coordinator asks another replica.
+   */
+  refuseReadsWhileCatchingUp(): void {
+    if (this.catching) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+  }
+
   private readonly local: TreeLocal = {
     tree: (range) => this.trees.tree(range),
     segmentKeys: (range, segments) => this.keysOf(range, segments, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).keys,

@@ -250,7 +250,7 @@ class SimLink implements PeerLink {
       'readLocal',
       (node) => {
         // As the handler: a catching-up replica refuses, so that its copy counts towards no read.
-        if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+        node.repairer.refuseReadsWhileCatchingUp();
         return node.store.get(key);
       },
       this.net.requestTimeoutMs,
@@ -261,7 +261,7 @@ class SimLink implements PeerLink {
     return this.call(
       'readRange',
       (node) => {
-        if (node.repairer.catchingUp) throw new KvError('Unavailable', 'this node is catching up and answers no reads yet');
+        node.repairer.refuseReadsWhileCatchingUp();
         return node.store.range(from, to, limit, bytesMax);
       },
       this.net.requestTimeoutMs,
