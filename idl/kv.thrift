@@ -234,7 +234,10 @@ struct EpochChange {
   5: optional i32 replaces,
   /** bootstrap: the initial ring. */
   6: optional i32 replicationFactor,
-  7: optional list<RingMember> members
+  7: optional list<RingMember> members,
+  /** join-begin, replace-begin: where the new node listens (the bootstrap nodes' addresses are the cluster file's). */
+  8: optional string host,
+  9: optional i32 port
 }
 
 /** A node's membership log after an epoch, and the node's own epoch. */

@@ -290,8 +290,10 @@ declare class EpochChange {
     public replaces?: number;
     public replicationFactor?: number;
     public members?: RingMember[];
+    public host?: string;
+    public port?: number;
 
-      constructor(args?: { epoch: Int64; kind: string; node?: number; token?: Buffer; replaces?: number; replicationFactor?: number; members?: RingMember[]; });
+      constructor(args?: { epoch: Int64; kind: string; node?: number; token?: Buffer; replaces?: number; replicationFactor?: number; members?: RingMember[]; host?: string; port?: number; });
   }
 
 /**

@@ -2170,6 +2170,8 @@ const EpochChange = module.exports.EpochChange = class {
     this.replaces = null;
     this.replicationFactor = null;
     this.members = null;
+    this.host = null;
+    this.port = null;
     if (args) {
       if (args.epoch !== undefined && args.epoch !== null) {
         this.epoch = args.epoch;
@@ -2191,6 +2193,12 @@ const EpochChange = module.exports.EpochChange = class {
       }
       if (args.members !== undefined && args.members !== null) {
         this.members = Thrift.copyList(args.members, [ttypes.RingMember]);
+      }
+      if (args.host !== undefined && args.host !== null) {
+        this.host = args.host;
+      }
+      if (args.port !== undefined && args.port !== null) {
+        this.port = args.port;
       }
     }
   }
@@ -2263,6 +2271,20 @@ const EpochChange = module.exports.EpochChange = class {
           input.skip(ftype);
         }
         break;
+        case 8:
+        if (ftype == Thrift.Type.STRING) {
+          this.host = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 9:
+        if (ftype == Thrift.Type.I32) {
+          this.port = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2314,6 +2336,16 @@ const EpochChange = module.exports.EpochChange = class {
         }
       }
       output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.host !== null && this.host !== undefined) {
+      output.writeFieldBegin('host', Thrift.Type.STRING, 8);
+      output.writeString(this.host);
+      output.writeFieldEnd();
+    }
+    if (this.port !== null && this.port !== undefined) {
+      output.writeFieldBegin('port', Thrift.Type.I32, 9);
+      output.writeI32(this.port);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -30,6 +30,17 @@ export const NODE_STATES: readonly NodeState[] = ['NORMAL', 'JOINING', 'LEAVING'
 
 export type OperationKind = 'join' | 'leave' | 'move' | 'replace';
 
+/**
+ * Where a node that was not in the bootstrap listens: a joining or replacing
+ * node names its address in its begin change, so that every node and client
+ * learns it from the log (the bootstrap nodes' addresses are the cluster file's).
+ * Optional because logs written before nodes could join have none.
+ */
+export interface Address {
+  readonly host?: string;
+  readonly port?: number;
+}
+
 /** One change of the membership, as pure data; tokens are latin1 strings (common/bytes.ts). */
 export type Change =
   | {
@@ -37,10 +48,10 @@ export type Change =
       readonly nodes: readonly { readonly id: number; readonly token: string }[];
       readonly replicationFactor: number;
     }
-  | { readonly kind: 'join-begin'; readonly node: number; readonly token: string }
+  | ({ readonly kind: 'join-begin'; readonly node: number; readonly token: string } & Address)
   | { readonly kind: 'leave-begin'; readonly node: number }
   | { readonly kind: 'move-begin'; readonly node: number; readonly token: string }
-  | { readonly kind: 'replace-begin'; readonly node: number; readonly replaces: number }
+  | ({ readonly kind: 'replace-begin'; readonly node: number; readonly replaces: number } & Address)
   | { readonly kind: 'reads-switch'; readonly node: number }
   | { readonly kind: 'join-complete' | 'leave-complete' | 'move-complete' | 'replace-complete'; readonly node: number };
 
@@ -51,7 +62,7 @@ export interface EpochEntry {
   readonly change: Change;
 }
 
-export interface Member {
+export interface Member extends Address {
   readonly id: number;
   readonly token: string;
   readonly state: NodeState;
@@ -128,6 +139,11 @@ function bootstrap(change: Extract<Change, { kind: 'bootstrap' }>): Membership {
   return { epoch: 1, replicationFactor, members };
 }
 
+/** A change's address fields, only those it has (so that members compare equal whether or not they were sent). */
+function addressOf(a: Address): Address {
+  return { ...(a.host !== undefined && { host: a.host }), ...(a.port !== undefined && { port: a.port }) };
+}
+
 /** The node an operation starts with, in its new state, and the operation: checked against the membership. */
 function started(m: Membership, change: Extract<Change, { kind: `${OperationKind}-begin` }>): [Member, Operation] {
   switch (change.kind) {
@@ -135,7 +151,7 @@ function started(m: Membership, change: Extract<Change, { kind: `${OperationKind
       checkNewNode(m, change.node);
       checkTokenFree(m, change.token);
       return [
-        { id: change.node, token: change.token, state: 'JOINING' },
+        { id: change.node, token: change.token, state: 'JOINING', ...addressOf(change) },
         { kind: 'join', node: change.node, readsSwitched: false },
       ];
     case 'leave-begin': {
@@ -165,7 +181,7 @@ function started(m: Membership, change: Extract<Change, { kind: `${OperationKind
       requireNormal(old, 'be replaced');
       checkNewNode(m, change.node);
       return [
-        { id: change.node, token: old.token, state: 'JOINING' },
+        { id: change.node, token: old.token, state: 'JOINING', ...addressOf(change) },
         { kind: 'replace', node: change.node, replaces: old.id, readsSwitched: false },
       ];
     }

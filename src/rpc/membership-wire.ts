@@ -6,7 +6,7 @@
  */
 import { fromByteString, toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
-import type { Change, EpochEntry } from '../membership/changes';
+import type { Address, Change, EpochEntry } from '../membership/changes';
 import { isChangeKind } from '../membership/epoch-log';
 import { int64ToNumber, types } from './thrift';
 
@@ -20,6 +20,10 @@ export function toEpochChange({ epoch, change }: EpochEntry): types.EpochChange 
   wire.node = change.node;
   if (change.kind === 'join-begin' || change.kind === 'move-begin') wire.token = fromByteString(change.token);
   if (change.kind === 'replace-begin') wire.replaces = change.replaces;
+  if (change.kind === 'join-begin' || change.kind === 'replace-begin') {
+    if (change.host !== undefined) wire.host = change.host;
+    if (change.port !== undefined) wire.port = change.port;
+  }
   return wire;
 }
 
@@ -41,6 +45,15 @@ function needToken(value: Buffer | null | undefined, kind: string): string {
   return toByteString(value);
 }
 
+/** A new node's address, when the change names one (logs from before joins have none). */
+function addressFrom(wire: types.EpochChange): Address {
+  const host = wire.host;
+  const port = wire.port;
+  if (host !== null && host !== undefined && typeof host !== 'string') throw malformed('a host that is not text');
+  if (port !== null && port !== undefined && !(Number.isInteger(port) && port > 0 && port <= 65535)) throw malformed(`port ${port}`);
+  return { ...(typeof host === 'string' && { host }), ...(typeof port === 'number' && { port }) };
+}
+
 function fromEpochChange(wire: types.EpochChange): EpochEntry {
   const epoch = int64ToNumber(wire.epoch);
   const kind = wire.kind;
@@ -55,8 +68,10 @@ function fromEpochChange(wire: types.EpochChange): EpochEntry {
     };
   } else {
     const node = needInt(wire.node, 'a node', kind);
-    if (kind === 'join-begin' || kind === 'move-begin') change = { kind, node, token: needToken(wire.token, kind) };
-    else if (kind === 'replace-begin') change = { kind, node, replaces: needInt(wire.replaces, 'the node it replaces', kind) };
+    if (kind === 'join-begin') change = { kind, node, token: needToken(wire.token, kind), ...addressFrom(wire) };
+    else if (kind === 'move-begin') change = { kind, node, token: needToken(wire.token, kind) };
+    else if (kind === 'replace-begin')
+      change = { kind, node, replaces: needInt(wire.replaces, 'the node it replaces', kind), ...addressFrom(wire) };
     else change = { kind, node };
   }
   return { epoch, change };

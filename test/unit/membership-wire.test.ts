@@ -17,14 +17,14 @@ const LOG: EpochEntry[] = [
       ],
     },
   },
-  { epoch: 2, change: { kind: 'join-begin', node: 3, token: 'a\u0080' } },
+  { epoch: 2, change: { kind: 'join-begin', node: 3, token: 'a\u0080', host: '10.0.0.5', port: 9003 } },
   { epoch: 3, change: { kind: 'reads-switch', node: 3 } },
   { epoch: 4, change: { kind: 'join-complete', node: 3 } },
   { epoch: 5, change: { kind: 'move-begin', node: 0, token: 'Q' } },
   { epoch: 6, change: { kind: 'move-complete', node: 0 } },
   { epoch: 7, change: { kind: 'leave-begin', node: 2 } },
   { epoch: 8, change: { kind: 'leave-complete', node: 2 } },
-  { epoch: 9, change: { kind: 'replace-begin', node: 4, replaces: 1 } },
+  { epoch: 9, change: { kind: 'replace-begin', node: 4, replaces: 1 } }, // no address: a log from before joins
   { epoch: 10, change: { kind: 'replace-complete', node: 4 } },
 ];
 
@@ -45,6 +45,15 @@ const broken: Array<[what: string, log: types.MembershipLog, after: number, mess
     new types.MembershipLog({ epoch: 2 as never, changes: [new types.EpochChange({ epoch: 2 as never, kind: 'join-begin', node: 3 })] }),
     1,
     /join-begin without a token/,
+  ],
+  [
+    'a port that is not a port',
+    new types.MembershipLog({
+      epoch: 2 as never,
+      changes: [new types.EpochChange({ epoch: 2 as never, kind: 'join-begin', node: 3, token: Buffer.from('f'), port: 70000 })],
+    }),
+    1,
+    /port 70000/,
   ],
   ['a gap in the epochs', toMembershipLog(10, LOG.slice(2)), 0, /epoch 3 where 1 was due/],
   ['a node epoch behind its own changes', toMembershipLog(3, LOG.slice(0, 5)), 0, /its epoch 3 is behind/],
