@@ -2,7 +2,7 @@
  * The typed client library: what the console, inspector, benchmark, chaos
  * checker and tests use to talk to a cluster.
  *
- *   const client = KvClient.fromClusterFile('data/cluster.json');
+ *   const client = await KvClient.connect('data/cluster.json');   // learns the ring from a seed
  *   await client.put('apple', 'red', 'QUORUM');
  *   const r = await client.get('apple', 'QUORUM');   // { found: true, value: <Buffer 72 65 64>, ts }
  *   await client.put('session:1', 'x', 'QUORUM', { ttlSeconds: 60 });
@@ -17,7 +17,12 @@
  *     taking them in turn so that the load spreads (a read that needs more
  *     than one replica only those whose clockwise neighbours it needs, see
  *     readStarts); calls without a key
- *     (ping) go to every node in turn. It needs every node's token.
+ *     (ping) go to every node in turn. Reads go to a range's read replicas,
+ *     writes to its write replicas (a node joining the range takes writes
+ *     before it takes reads). The ring is the nodes' membership log, learned
+ *     from them and kept current (client/learner.ts, client/topology.ts):
+ *     the cluster file's nodes are only the seeds, so nodes that joined
+ *     later are reached and nodes that left are not.
  *   - 'node': every request goes to one node (`startAt`), as a user who
  *     picked a coordinator would expect; tests use it to choose coordinators.
  * Either way a request that never left (connection refused, or the node is
@@ -41,16 +46,18 @@ import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from 
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
-import { RpcConnection } from '../rpc/connection';
+import { ConnectionOptions, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
 import { toKvError } from '../rpc/errors';
-import { fromMembershipLog } from '../rpc/membership-wire';
 import { Client, int64ToNumber, types } from '../rpc/thrift';
-import { Ring } from '../partitioner/ring';
+import { fetchMembership, RingLearner } from './learner';
+import { fitsSeeds, NodeLocation, Seed, seedTopology, Topology, topologyOf } from './topology';
 
 export type Bytes = Buffer | string;
 
 export interface NodeEndpoint {
+  /** The node's id (default: its index in the list given). */
+  readonly id?: number;
   readonly host: string;
   readonly port: number;
   /** The node's ring token (latin1); needed for token routing. */
@@ -74,6 +81,11 @@ export interface ClientOptions {
   readonly replicationFactor?: number;
   /** Connect over mutual TLS with this material (the cluster file's CA and client pair). */
   readonly tls?: TlsMaterial;
+  /**
+   * Token routing: learn the ring from the nodes and keep it current
+   * (client/learner.ts), the endpoints being the seeds. fromClusterFile sets it.
+   */
+  readonly learnRing?: boolean;
 }
 
 export interface ReadResult {
@@ -161,19 +173,22 @@ function readLevelName(level: ReadLevelName | string): ReadLevelName {
   return name;
 }
 
-/** Where token routing sends a key, given the nodes' tokens. Pure; node ids are endpoint indexes. */
-function tokenRing(endpoints: readonly NodeEndpoint[], replicationFactor: number | undefined): Ring {
+/** The seeds a client starts from: the endpoints, by their id or their index. Token routing needs every token. */
+function seedsOf(endpoints: readonly NodeEndpoint[]): (Seed & { token: string })[] {
   if (endpoints.some((e) => e.token === undefined)) {
     throw new KvError('InvalidRequest', "token routing needs every node's token; give a cluster file, or use node routing");
   }
+  return endpoints.map((e, i) => ({ id: e.id ?? i, host: e.host, port: e.port, token: e.token! }));
+}
+
+/** The ring the seeds alone give (epoch 1), checked: what token routing starts with. Pure. */
+function startingTopology(seeds: readonly (Seed & { token: string })[], replicationFactor: number | undefined): Topology {
+  const endpoints = seeds;
   const rf = replicationFactor ?? Math.min(3, endpoints.length);
   if (!Number.isInteger(rf) || rf < 1 || rf > endpoints.length) {
     throw new KvError('InvalidRequest', `the replication factor must be a whole number from 1 to ${endpoints.length}`);
   }
-  return new Ring(
-    endpoints.map((e, id) => ({ id, token: e.token! })),
-    rf,
-  );
+  return seedTopology(seeds, rf);
 }
 
 /**
@@ -193,14 +208,14 @@ export function readStarts(replicationFactor: number, level: LevelName): number 
 
 /**
  * The order in which to try nodes: the key's replicas first, starting at the
- * one whose turn it is, then every other node in id order; without replicas
- * (a ping, or node routing) every node, starting at `turn`. Pure.
+ * one whose turn it is, then every other node of `ids` in their order;
+ * without replicas (a ping, or node routing) every node, starting at `turn`. Pure.
  */
-export function nodeOrder(replicas: readonly number[] | undefined, nodeCount: number, turn: number): number[] {
-  if (replicas === undefined) return Array.from({ length: nodeCount }, (_, i) => (turn + i) % nodeCount);
+export function nodeOrder(replicas: readonly number[] | undefined, ids: readonly number[], turn: number): number[] {
+  if (replicas === undefined) return ids.map((_, i) => ids[(turn + i) % ids.length]!);
   const first = turn % replicas.length;
   const order = [...replicas.slice(first), ...replicas.slice(0, first)];
-  for (let id = 0; id < nodeCount; id++) if (!replicas.includes(id)) order.push(id);
+  for (const id of ids) if (!replicas.includes(id)) order.push(id);
   return order;
 }
 
@@ -209,103 +224,241 @@ function tlsOption(tls: TlsMaterial | undefined): { tls?: TlsMaterial } {
   return tls === undefined ? {} : { tls };
 }
 
+/** What a request needs of its replicas: reads go to a range's read replicas, writes to its write replicas. */
+type Want = 'read' | 'write';
+
 export class KvClient {
-  private readonly pools: RpcConnection[][];
+  /** Connections by node id (undefined: a node requests are not sent to). */
+  private pools: (RpcConnection[] | undefined)[] = [];
+  /** The ids requests may go to, in id order (node routing: the endpoints' indexes). */
+  private ids: readonly number[];
   private current: number;
   private roundRobin = 0;
   /** Token routing's turn: which of a key's replicas, or which node for a ping, goes first. */
   private turn = 0;
-  private readonly ring: Ring | undefined;
+  /** The ring token routing places keys by, learned from the nodes (undefined in node routing). */
+  private topo: Topology | undefined;
+  /** The membership log the ring was folded from (empty until a node gave it). */
+  private log: readonly EpochEntry[] = [];
+  /** The endpoints given, as seeds (token routing). */
+  private readonly seeds: readonly (Seed & { token: string })[] = [];
+  private readonly learner: RingLearner | undefined;
+  private readonly connectionOptions: Omit<ConnectionOptions, 'host' | 'port'>;
+  private readonly perNode: number;
+  private closed = false;
+  /** Connections to nodes no longer routed to, until their requests' deadline. */
+  private readonly retiring = new Set<RpcConnection[]>();
   readonly timeoutMs: number;
   readonly routing: Routing;
   /** Whether the connections run over TLS. */
   readonly tls: boolean;
 
-  constructor(
-    readonly endpoints: readonly NodeEndpoint[],
-    options: ClientOptions = {},
-  ) {
+  constructor(endpoints: readonly NodeEndpoint[], options: ClientOptions = {}) {
     if (endpoints.length === 0) throw new KvError('InvalidRequest', 'no nodes to connect to');
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.tls = options.tls !== undefined;
-    const frameMax = frameBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT);
-    const perNode = Math.max(1, options.connectionsPerNode ?? 1);
-    this.pools = endpoints.map((e) =>
-      Array.from(
-        { length: perNode },
-        () => new RpcConnection({ host: e.host, port: e.port, frameBytesMax: frameMax, ...tlsOption(options.tls) }),
-      ),
-    );
+    this.connectionOptions = { frameBytesMax: frameBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT), ...tlsOption(options.tls) };
+    this.perNode = Math.max(1, options.connectionsPerNode ?? 1);
     this.current = (options.startAt ?? 0) % endpoints.length;
     this.routing = options.routing ?? 'node';
-    this.ring = this.routing === 'token' ? tokenRing(endpoints, options.replicationFactor) : undefined;
+    if (this.routing === 'token') {
+      this.seeds = seedsOf(endpoints);
+      this.topo = startingTopology(this.seeds, options.replicationFactor);
+      this.ids = this.topo.routable;
+      this.topo.routable.forEach((id) => this.openPool(id, this.topo!.locations[id]!));
+    } else {
+      this.ids = endpoints.map((_, i) => i);
+      endpoints.forEach((e, i) => this.openPool(i, e));
+    }
+    this.learner = options.learnRing === true && this.routing === 'token' ? new RingLearner(this) : undefined;
   }
 
-  /** A client for every node listed in a cluster file. */
+  /**
+   * A client of the cluster of a cluster file, with token routing. The file's
+   * nodes are the seeds: the client routes by their ring at first, and
+   * learns the current one from the nodes in the background (see
+   * RingLearner); `connect` waits for that first.
+   */
   static fromClusterFile(path: string, options: ClientOptions = {}): KvClient {
     const config = loadClusterFile(path, { ...process.env, KV_CLUSTER_SECRET: process.env.KV_CLUSTER_SECRET ?? 'not-needed-by-clients' });
+    return KvClient.fromConfig(config, options);
+  }
+
+  /** A client of a cluster file's cluster (see fromClusterFile). */
+  static fromConfig(config: ClusterConfig, options: ClientOptions = {}): KvClient {
     const tls = loadTls(config);
     return new KvClient(config.nodes, {
       ...(tls ? { tls } : {}),
       valueBytesMax: config.settings.maxValueBytes,
       routing: 'token',
       replicationFactor: config.replicationFactor,
+      learnRing: true,
       ...options,
     });
   }
 
-  /** host:port of the node requests currently go to (node routing). */
-  get currentNode(): string {
-    const e = this.endpoints[this.current]!;
-    return `${e.host}:${e.port}`;
+  /**
+   * fromClusterFile, resolved once the ring was learned from a node (or no
+   * seed answered: the client then routes by the file's ring and keeps asking).
+   */
+  static async connect(path: string, options: ClientOptions = {}): Promise<KvClient> {
+    const client = KvClient.fromClusterFile(path, options);
+    await client.refreshRing();
+    return client;
   }
 
-  private connection(node: number): RpcConnection {
-    const pool = this.pools[node]!;
-    return pool[this.roundRobin++ % pool.length]!;
+  /** The nodes requests may go to now, with their ids. */
+  get endpoints(): NodeEndpoint[] {
+    return this.ids.map((id) => {
+      const pool = this.pools[id]!;
+      const { host, port } = pool[0]!.options;
+      const token = this.topo?.members.find((m) => m.id === id)?.token;
+      return { id, host, port, ...(token !== undefined && { token }) };
+    });
+  }
+
+  /** The ring token routing uses now (undefined in node routing). */
+  get topology(): Topology | undefined {
+    return this.topo;
+  }
+
+  /** The epoch of the ring the client routes by (1 until a node gave a newer one; 0 in node routing). */
+  get epoch(): number {
+    return this.topo?.epoch ?? 0;
+  }
+
+  /** host:port of the node requests currently go to (node routing). */
+  get currentNode(): string {
+    const { host, port } = this.pools[this.ids[this.current % this.ids.length]!]![0]!.options;
+    return `${host}:${port}`;
+  }
+
+  /**
+   * Asks the nodes for the ring now, and routes by it if it is newer; resolves
+   * with the epoch routed by. Nothing happens in node routing.
+   */
+  async refreshRing(): Promise<number> {
+    await this.learner?.refresh();
+    return this.epoch;
+  }
+
+  /** Someone (a status call, an error) named epoch `epoch`: if it is newer than the client's, learn the ring soon. */
+  noteEpoch(epoch: number): void {
+    if (epoch > this.epoch) this.learner?.soon();
+  }
+
+  /** The log the ring was folded from, for RingLearner. */
+  knownLog(): readonly EpochEntry[] {
+    return this.log;
+  }
+
+  /** Node ids to ask for the ring, in order, with a connection to each (RingLearner). */
+  askable(): { id: number; connection: RpcConnection }[] {
+    return this.ids.map((id) => ({ id, connection: this.pools[id]![0]! }));
+  }
+
+  /** Routes by a newer log from now on (RingLearner): connections to new nodes open, those to nodes gone close. */
+  adopt(log: readonly EpochEntry[]): void {
+    const old = this.topo;
+    if (this.closed || old === undefined || log.length <= this.log.length) return;
+    if (this.log.length === 0 && !fitsSeeds(log, this.seeds)) return;
+    const next = topologyOf(log, this.seeds);
+    for (const id of next.routable) {
+      const was = old.locations[id];
+      const now = next.locations[id]!;
+      if (was === undefined || was.host !== now.host || was.port !== now.port) {
+        this.retirePool(id);
+        this.openPool(id, now);
+      }
+    }
+    for (const id of old.routable) if (next.locations[id] === undefined) this.retirePool(id);
+    this.log = log;
+    this.topo = next;
+    this.ids = next.routable;
+  }
+
+  private openPool(id: number, at: NodeLocation): void {
+    this.pools[id] = Array.from(
+      { length: this.perNode },
+      () => new RpcConnection({ host: at.host, port: at.port, ...this.connectionOptions }),
+    );
+  }
+
+  /** Closes a node's connections once requests already on them had their deadline (a left node's process exits anyway). */
+  private retirePool(id: number): void {
+    const pool = this.pools[id];
+    if (pool === undefined) return;
+    this.pools[id] = undefined;
+    this.retiring.add(pool);
+    setTimeout(() => {
+      this.retiring.delete(pool);
+      for (const c of pool) c.close();
+    }, this.timeoutMs).unref();
+  }
+
+  private connection(node: number): RpcConnection | undefined {
+    const pool = this.pools[node];
+    return pool === undefined ? undefined : pool[this.roundRobin++ % pool.length];
   }
 
   /**
    * Runs a call on the first node in order (see nodeOrder), failing over while
    * requests cannot be sent. The whole order is only built after a failure:
-   * this is every request's path.
+   * this is every request's path, and it costs what the fixed ring's did (one
+   * binary search over the range ends, nothing allocated).
    */
-  private async run<T>(key: string | undefined, invoke: (c: Client) => Promise<T>, firstReplicas = Number.POSITIVE_INFINITY): Promise<T> {
-    const n = this.endpoints.length;
-    const ring = this.ring;
+  private async run<T>(
+    key: string | undefined,
+    want: Want,
+    invoke: (c: Client) => Promise<T>,
+    firstReplicas = Number.POSITIVE_INFINITY,
+  ): Promise<T> {
+    const ids = this.ids;
+    const placement = this.topo?.placement;
     let turn = this.current;
-    if (ring !== undefined) {
+    if (placement !== undefined) {
       turn = this.turn;
       this.turn = (turn + 1) & 0x3fffffff;
     }
-    const first =
-      ring === undefined || key === undefined ? turn % n : ring.replicaAt(key, turn % Math.min(firstReplicas, ring.replicationFactor));
+    let replicas: readonly number[] | undefined;
+    let first: number;
+    if (placement === undefined || key === undefined) first = ids[turn % ids.length]!;
+    else {
+      const range = placement.rangeOf(key);
+      replicas = want === 'read' ? range.reads : range.writes;
+      first = replicas[turn % Math.min(firstReplicas, replicas.length)]!;
+    }
     let order: readonly number[] = [first];
     let lastError: KvError | undefined;
     for (let i = 0; i < order.length; i++) {
+      const connection = this.connection(order[i]!);
       try {
-        return await this.connection(order[i]!).call(invoke, this.timeoutMs);
+        if (connection === undefined) throw new KvError('ConnectionError', `node ${order[i]}'s address is unknown`, { notSent: 1 });
+        return await connection.call(invoke, this.timeoutMs);
       } catch (err) {
         lastError = this.unsent(err, order[i]!);
       }
-      if (i === 0) {
-        const replicas = key === undefined ? undefined : ring?.replicas(key);
-        order = [first, ...nodeOrder(replicas, n, turn).filter((id) => id !== first)];
-      }
+      if (i === 0) order = [first, ...nodeOrder(replicas, ids, turn).filter((id) => id !== first)];
     }
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
   }
 
   /** What token routing places by (undefined in node routing, which ignores keys). */
   private routingKey(key: Buffer | string): string | undefined {
-    return this.ring === undefined ? undefined : keyText(key);
+    return this.topo === undefined ? undefined : keyText(key);
   }
 
-  /** The error of a request that never left `node`, to try elsewhere; any other error is thrown. */
+  /**
+   * The error of a request that never left `node`, to try elsewhere; any
+   * other error is thrown. A node that cannot be reached, or too few live
+   * replicas, may mean the ring moved on (a node left or joined): the
+   * learner asks for it soon.
+   */
   private unsent(err: unknown, node: number): KvError {
     const e = toKvError(err);
+    if (e.code === 'ConnectionError' || e.code === 'Unavailable') this.learner?.soon();
     if (e.code !== 'ConnectionError') throw e;
-    if (this.ring === undefined) this.current = (node + 1) % this.endpoints.length;
+    if (this.topo === undefined) this.current = (this.ids.indexOf(node) + 1) % this.ids.length;
     if (!e.details.notSent) throw e; // it may have been applied: let the caller decide
     return e;
   }
@@ -319,7 +472,7 @@ export class KvClient {
     const code = LEVEL_CODES[levelName(level)];
     const k = wireKey(key) as Buffer; // or an ASCII string, which the writer sends the same way
     const ttl = options.ttlSeconds;
-    const ts = await this.run(this.routingKey(k), (c) =>
+    const ts = await this.run(this.routingKey(k), 'write', (c) =>
       ttl === undefined ? c.put(k, toBuffer(value), code) : c.putWithTtl(k, toBuffer(value), code, ttl),
     );
     return { ts: int64ToNumber(ts) };
@@ -349,9 +502,10 @@ export class KvClient {
     const from = toBuffer(start);
     // Token routing sends the call to a replica of the range it starts in.
     const at = cursor === undefined ? from : Buffer.concat([cursor, Buffer.from([0])]);
-    const starts = this.ring === undefined ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
+    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
     const r: types.ScanResult = await this.run(
       this.routingKey(at),
+      'read',
       (c) => c.scan(from, toBuffer(end), LEVEL_CODES[name], limit, cursor ?? Buffer.alloc(0)),
       starts,
     );
@@ -363,8 +517,9 @@ export class KvClient {
     const name = readLevelName(level);
     const code = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
     const k = wireKey(key) as Buffer; // see put
-    const starts = this.ring === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.ring.replicationFactor, name);
-    const r: types.ReadResult = await this.run(this.routingKey(k), (c) => c.get(k, code), starts);
+    const starts =
+      this.topo === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
+    const r: types.ReadResult = await this.run(this.routingKey(k), 'read', (c) => c.get(k, code), starts);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
 
@@ -372,7 +527,7 @@ export class KvClient {
   async delete(key: Bytes, level: LevelName | string): Promise<{ ts: number }> {
     const code = LEVEL_CODES[levelName(level)];
     const k = wireKey(key) as Buffer; // see put
-    const ts = await this.run(this.routingKey(k), (c) => c.remove(k, code));
+    const ts = await this.run(this.routingKey(k), 'write', (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };
   }
 
@@ -395,7 +550,7 @@ export class KvClient {
     const exp = expected === null ? Buffer.alloc(0) : toBuffer(expected);
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await this.run(this.routingKey(k), (c) => c.cas(k, expected === null, exp, toBuffer(value), requestId, code));
+        const r = await this.run(this.routingKey(k), 'write', (c) => c.cas(k, expected === null, exp, toBuffer(value), requestId, code));
         return { applied: r.applied, current: r.current.found ? r.current.value : null };
       } catch (err) {
         // A retry refused as Unavailable says nothing of the first attempt, whose outcome stays unknown.
@@ -415,11 +570,13 @@ export class KvClient {
 
   /** Round trip through the RPC stack only. */
   async ping(payload: Bytes): Promise<Buffer> {
-    return this.run(undefined, (c) => c.ping(toBuffer(payload)));
+    return this.run(undefined, 'read', (c) => c.ping(toBuffer(payload)));
   }
 
   close(): void {
-    for (const pool of this.pools) for (const c of pool) c.close();
+    this.closed = true;
+    this.learner?.stop();
+    for (const pool of [...this.pools, ...this.retiring]) for (const c of pool ?? []) c.close();
   }
 }
 
@@ -497,20 +654,8 @@ export class NodeAdmin {
   }
 
   /** The node's whole membership log (page by page) and its epoch. */
-  async membership(): Promise<{ epoch: number; entries: EpochEntry[] }> {
-    const entries: EpochEntry[] = [];
-    for (;;) {
-      const after = entries.length;
-      let page: { epoch: number; entries: EpochEntry[] };
-      try {
-        page = fromMembershipLog(await this.connection.call((c) => c.membership(after as never), this.timeoutMs), after);
-      } catch (err) {
-        throw toKvError(err);
-      }
-      entries.push(...page.entries);
-      // Each page holds at least one entry until the node's epoch is reached, so this ends.
-      if (page.entries.length === 0 || entries.length >= page.epoch) return { epoch: page.epoch, entries };
-    }
+  membership(): Promise<{ epoch: number; entries: EpochEntry[] }> {
+    return fetchMembership(this.connection, 0, this.timeoutMs);
   }
 
   async hello(): Promise<number> {

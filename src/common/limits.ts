@@ -165,6 +165,21 @@ export const DUMP_PAGE_ENTRIES_MAX = 5000;
 /** Membership log entries in one `membership` answer; a caller further behind asks again from the last one. */
 export const MEMBERSHIP_ENTRIES_MAX = 1000;
 
+/**
+ * How often a client asks a node whether the ring moved on (`membership`
+ * after its epoch: an empty answer when nothing changed). The IDL's answers
+ * cannot carry the epoch, so the client learns of a change by this poll, and
+ * sooner after a failure (RING_REFRESH_AFTER_FAILURE_MS); a request sent by
+ * an old ring still lands on a node that coordinates it with the current one.
+ */
+export const RING_REFRESH_INTERVAL_MS = 10_000;
+/** Least time between two refreshes of a client's ring that failures asked for (a burst of errors makes one). */
+export const RING_REFRESH_AFTER_FAILURE_MS = 1000;
+/** Bound on one node's answer to a client's membership question, before the next node is asked. */
+export const RING_FETCH_TIMEOUT_MS = 2000;
+/** Keys of a node's primary range that rebalance keeps as its sample (systematic: every k-th key). */
+export const REBALANCE_SAMPLE_KEYS_MAX = 4096;
+
 /** Client reconnect backoff. */
 export const RECONNECT_BACKOFF_MIN_MS = 50;
 export const RECONNECT_BACKOFF_MAX_MS = 2000;

@@ -18,15 +18,21 @@ const orders: [string, readonly number[] | undefined, number, number, number[]][
   ['no key: every node, from the turn', undefined, 4, 2, [2, 3, 0, 1]],
   ['no key, one node', undefined, 1, 9, [0]],
 ];
+const ids = (count: number): number[] => Array.from({ length: count }, (_, i) => i);
 for (const [name, replicas, count, turn, expected] of orders) {
   test(`nodeOrder: ${name}`, (t) => {
-    t.deepEqual(nodeOrder(replicas, count, turn), expected);
+    t.deepEqual(nodeOrder(replicas, ids(count), turn), expected);
   });
 }
 
+test('nodeOrder: ids need not be 0..n-1 (a node left, another joined)', (t) => {
+  t.deepEqual(nodeOrder([4, 0, 1], [0, 1, 2, 4], 1), [0, 1, 4, 2]);
+  t.deepEqual(nodeOrder(undefined, [0, 1, 2, 4], 3), [4, 0, 1, 2]);
+});
+
 test('nodeOrder names every node exactly once, for any turn', (t) => {
   for (let turn = 0; turn < 50; turn++) {
-    const order = nodeOrder([1, 2, 3], 5, turn);
+    const order = nodeOrder([1, 2, 3], ids(5), turn);
     t.deepEqual([...order].sort(), [0, 1, 2, 3, 4]);
     t.deepEqual([...order.slice(0, 3)].sort(), [1, 2, 3], 'the replicas come first');
   }
