@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Stops the nodes listed by the pid files in $KV_DATA_DIR (default ./data):
-# SIGTERM first, SIGKILL for any still running after KV_STOP_TIMEOUT seconds
-# (default 10). Only those pids are touched, never processes found by name.
+# Stops every node with a pid file in $KV_DATA_DIR (default ./data), node-N.pid
+# for any id N (nodes that joined after the first four too): SIGTERM first,
+# SIGKILL for any still running after KV_STOP_TIMEOUT seconds (default 10).
+# Only those pids are touched, and only while they are this project's nodes,
+# never processes found by name.
 #   scripts/terminate_servers.sh           stop the nodes, keep the data
 #   scripts/terminate_servers.sh --clean   stop them and delete the data directory
 set -euo pipefail
@@ -20,6 +22,7 @@ stopped=()
 shopt -s nullglob
 for pidfile in "$data"/node-*.pid; do
   id="${pidfile##*/node-}"; id="${id%.pid}"
+  [[ "$id" =~ ^[0-9]+$ ]] || continue  # not a node's pid file
   if pid="$(running_pid "$id")"; then
     kill -TERM "$pid" 2>/dev/null || true
     stopped+=("$id:$pid")

@@ -9,7 +9,7 @@ import type { Settings } from '../config/cluster';
 import { writeFileSync } from 'node:fs';
 import { keyText, KvClient, wireKey } from '../client/client';
 import { inspect, Inspection } from '../client/inspect';
-import { Ring } from '../partitioner/ring';
+import { learnedOrFileRing } from '../client/ring';
 import { check, CheckResult, describeViolations, ReplicaCopy } from './checker';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';
 import { History, Op } from './history';
@@ -109,7 +109,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const [planPrng, workPrng, nemesisPrng, finalPrng] = [root.fork(), root.fork(), root.fork(), root.fork()];
   const cluster = await openCluster(o.mode, o.hintsOff === true, o.log);
   o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
-  const clients = cluster.config.nodes.map((n) => new KvClient([n], { timeoutMs: CLIENT_TIMEOUT_MS }));
+  // One client per node of the ring the nodes give (joined nodes included), each coordinating through its node.
+  const topology = await learnedOrFileRing(cluster.config);
+  const clients = topology.routable.map((id) => new KvClient([topology.locations[id]!], { timeoutMs: CLIENT_TIMEOUT_MS }));
   let ok = false;
   try {
     const history = new History();
@@ -142,7 +144,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await counters?.finalReads(FINAL_READ_TRIES);
     const casResult: CasCheck | undefined = counters && checkCas(counters.records);
     const result = check(history.ops, {
-      replicas: replicaCopies(cluster, settled.inspection, history.ops),
+      replicas: replicaCopies(settled.inspection, history.ops),
       divergent: settled.inspection.divergent,
       failedRestarts: nemesis.failedRestarts,
       crashed: [...nemesis.crashed, ...crashed],
@@ -204,16 +206,16 @@ async function settle(cluster: ChaosCluster, boundMs: number): Promise<{ converg
 }
 
 /** For every key written, what each of its replicas holds (from the settled inspection). */
-function replicaCopies(cluster: ChaosCluster, ins: Inspection, ops: readonly Op[]): Map<string, ReplicaCopy[]> {
-  const ring = new Ring(cluster.config.nodes, cluster.config.replicationFactor);
-  const held = ins.nodes.map((n) => (n.up ? new Map(n.entries.map((e) => [e.key, e])) : null));
+function replicaCopies(ins: Inspection, ops: readonly Op[]): Map<string, ReplicaCopy[]> {
+  // The replicas the final ring says hold each key: the read replicas of the placement the inspection compared by.
+  const held = new Map(ins.nodes.map((n) => [n.id, n.up ? new Map(n.entries.map((e) => [e.key, e])) : null]));
   const out = new Map<string, ReplicaCopy[]>();
   for (const key of new Set(ops.map((o) => o.key))) {
     // The ring places a key by its bytes on the wire, one char per byte (keys here may be UTF-8).
     out.set(
       key,
-      ring.replicas(keyText(wireKey(key))).map((node) => {
-        const m = held[node];
+      ins.placement.rangeOf(keyText(wireKey(key))).reads.map((node) => {
+        const m = held.get(node);
         const e = m?.get(key);
         return {
           node,

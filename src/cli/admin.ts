@@ -1,6 +1,8 @@
 /**
  * The operator's tool: scripts/admin.sh COMMAND [options].
- *   status [--json]   the epoch, then every node: address, up/down, epoch, state, token, keys, bytes, disk full or not, ownership, hints, last full repair
+ *   status [--json]   the epoch, then every node: address, up/down, epoch, state, token, keys, bytes, disk full or not, ownership, hints,
+ *                     reclaimable bytes, last full repair; then the membership operation under way
+ *   rebalance [--apply] [--json]   tokens that bring every node's key count within 10% of the mean, from the nodes' keys
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  * Needs the cluster file (it holds the secret the admin calls require).
@@ -8,17 +10,25 @@
 import chalk from 'chalk';
 import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
-import { ClusterStatus, clusterStatus } from '../client/status';
+import { ClusterStatus, clusterStatus, OperationStatus } from '../client/status';
+import { sampleRanges } from '../client/key-sample';
+import { Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
+import { KvError } from '../common/errors';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { runTool } from './run-tool';
 import { loadClusterFile } from '../config/cluster';
 
 const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json] [--node N]
 commands:
-  status    the ring's epoch, then every node of the cluster: address, up or down, its epoch,
-            state (NORMAL, JOINING, LEAVING, MOVING, LEFT), token, keys, bytes on disk,
-            the share of the keys it replicates, hints it holds for others,
-            and when it last completed a full repair
+  status    the ring's epoch, then every node of the ring (those that joined or left included):
+            address, up or down, its epoch, state (NORMAL, JOINING, LEAVING, MOVING, LEFT),
+            token, keys, bytes on disk, the share of the keys it replicates, hints it holds
+            for others, bytes cleanup would free, and when it last completed a full repair;
+            then the membership operation in progress, if any
+  rebalance [--apply]
+            reads every node's keys and proposes tokens (one move per line) that bring every
+            node's key count within 10% of the mean, moving as few nodes as it can; --apply
+            would make the moves one at a time
   ring      every token range with the replicas that take its reads and its writes,
             from the current placement of node N (default: the first node that answers)
   repair [N]
@@ -27,6 +37,7 @@ commands:
             and a summary, and exits 0 once the replicas agree (1 if a node was down
             or they still differ). Run one within the tombstone grace period (README).
 options:
+  --apply         rebalance: make the moves (needs admin.sh move)
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
   --json          one JSON object instead of a table
   --node N        ring: ask node N`;
@@ -38,24 +49,41 @@ function megabytes(bytes: number): string {
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
   const c = colour ? chalk : new chalk.Instance({ level: 0 });
-  const header = ['node', 'address', 'up', 'epoch', 'state', 'token', 'keys', 'bytes', 'disk', 'owns', 'hints', 'last full repair'];
+  const header = [
+    'node',
+    'address',
+    'up',
+    'epoch',
+    'state',
+    'token',
+    'keys',
+    'bytes',
+    'disk',
+    'owns',
+    'hints',
+    'reclaimable',
+    'last full repair',
+  ];
   const rows = s.nodes.map((n) =>
-    n.up
-      ? [
-          String(n.id),
-          n.address,
-          'up',
-          String(n.epoch),
-          n.state,
-          n.token,
-          String(n.keys),
-          megabytes(n.bytes),
-          n.diskFull ? 'FULL' : 'ok',
-          `${(n.ownership * 100).toFixed(1)}%`,
-          String(n.hints),
-          n.lastFullRepairMs === null ? 'never' : new Date(n.lastFullRepairMs).toISOString().replace(/\.\d+Z$/, 'Z'),
-        ]
-      : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?'],
+    n.state === 'LEFT'
+      ? [String(n.id), n.address, '-', '-', n.state, n.token, '-', '-', '-', '-', '-', '-', '-']
+      : n.up
+        ? [
+            String(n.id),
+            n.address,
+            'up',
+            String(n.epoch),
+            n.state,
+            n.token,
+            String(n.keys),
+            megabytes(n.bytes),
+            n.diskFull ? 'FULL' : 'ok',
+            `${(n.ownership * 100).toFixed(1)}%`,
+            String(n.hints),
+            n.reclaimable === null ? '?' : megabytes(n.reclaimable),
+            n.lastFullRepairMs === null ? 'never' : new Date(n.lastFullRepairMs).toISOString().replace(/\.\d+Z$/, 'Z'),
+          ]
+        : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?', '?'],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
@@ -66,14 +94,33 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
   const up = s.nodes.filter((n) => n.up).length;
   const epoch = s.epoch === null ? 'epoch unknown (no node answered)' : `epoch ${s.epoch}`;
   const out = [`${epoch}, ${s.nodes.length} nodes, ${up} up, replication factor ${s.replicationFactor}`, c.bold(line(header))];
-  for (const [i, r] of rows.entries()) out.push(s.nodes[i]!.up ? line(r) : c.red(line(r)) + c.dim(`  (${s.nodes[i]!.error})`));
+  for (const [i, r] of rows.entries()) {
+    const n = s.nodes[i]!;
+    out.push(n.up ? line(r) : n.state === 'LEFT' ? c.dim(line(r)) : c.red(line(r)) + c.dim(`  (${n.error})`));
+  }
+  out.push(...(s.operations.length === 0 ? ['no membership operation in progress'] : s.operations.map(operationLine)));
   return out.join('\n') + '\n';
 }
 
 /** The JSON form: what a script reads; counters stay out (the inspector and metrics carry them). */
 function statusJson(s: ClusterStatus): string {
   const nodes = s.nodes.map(({ counters: _counters, ...n }) => n);
-  return JSON.stringify({ epoch: s.epoch, replicationFactor: s.replicationFactor, nodes }) + '\n';
+  return JSON.stringify({ epoch: s.epoch, replicationFactor: s.replicationFactor, nodes, operations: s.operations }) + '\n';
+}
+
+/** An operation in words, with its per-range progress when the nodes report one. */
+function operationLine(op: OperationStatus): string {
+  const what =
+    op.kind === 'move'
+      ? `move of node ${op.node} to ${op.token}`
+      : op.kind === 'replace'
+        ? `replace of node ${op.replaces} by node ${op.node}`
+        : `${op.kind} of node ${op.node}`;
+  const step = op.readsSwitched ? 'reads moved to the new replicas' : 'new replicas take writes, reads still on the old ones';
+  const ranges = Object.entries(op.progress);
+  const progress =
+    ranges.length === 0 ? 'no per-range progress reported by the nodes' : ranges.map(([r, p]) => `${r}: ${JSON.stringify(p)}`).join('; ');
+  return `operation in progress: ${what} (${step}); ${progress}`;
 }
 
 /** The ring as a table: one line per range, its read replicas and, when they differ, its write replicas. */
@@ -133,6 +180,44 @@ async function repair(config: ReturnType<typeof loadClusterFile>, node: number |
   return result.agreed ? 0 : 1;
 }
 
+/** The proposal in words: each node's keys now and after, then the moves as the commands that make them. */
+function rebalanceText(p: Proposal): string {
+  const pct = (c: number): string => (p.mean === 0 ? '0%' : `${(((c - p.mean) / p.mean) * 100).toFixed(1)}%`);
+  const out = [`mean ${Math.round(p.mean)} keys per node; each must be within ${REBALANCE_TOLERANCE * 100}% of it`];
+  for (const c of p.counts)
+    out.push(`node ${c.node}: ${c.before} keys now (${pct(c.before)}), about ${Math.round(c.after)} after (${pct(c.after)})`);
+  if (p.balancedNow) out.push('every node is within the tolerance already: nothing to move');
+  else if (p.moves.length === 0) out.push('no move brings the nodes within the tolerance (too few keys to cut finer)');
+  else {
+    out.push(`${p.moves.length} move(s), one at a time:`);
+    for (const m of p.moves) out.push(`  scripts/admin.sh move ${m.node} ${tokenText(m.to)}    (from ${tokenText(m.from)})`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/**
+ * `rebalance [--apply]`. The proposal needs only reads; applying it needs
+ * `admin.sh move`, a membership operation that streams ranges, which this
+ * build does not have: --apply refuses in one sentence before reading anything.
+ */
+async function rebalance(config: ReturnType<typeof loadClusterFile>, apply: boolean, json: boolean): Promise<number> {
+  if (apply)
+    throw new KvError(
+      'InvalidRequest',
+      'rebalance --apply moves nodes with `scripts/admin.sh move`, which this build does not have yet; run scripts/admin.sh rebalance to see the moves, and make them once move exists',
+    );
+  const { topology } = await ringOf(config);
+  const op = topology.membership.operation;
+  if (op !== undefined)
+    throw new KvError('InvalidRequest', `another operation (${op.kind} of node ${op.node}) is in progress; rebalance once it is done`);
+  const proposal = proposeTokens(await sampleRanges(config, topology));
+  if (json) {
+    const moves = proposal.moves.map((m) => ({ node: m.node, from: tokenText(m.from), to: tokenText(m.to) }));
+    process.stdout.write(JSON.stringify({ epoch: topology.epoch, ...proposal, moves }) + '\n');
+  } else process.stdout.write(rebalanceText(proposal));
+  return 0;
+}
+
 function nodeArg(rest: string[]): number | undefined {
   if (rest.length === 0) return undefined;
   const n = Number(rest[0]);
@@ -141,7 +226,7 @@ function nodeArg(rest: string[]): number | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help'], ['cluster', 'node']);
+  const args = parseArgs(argv, ['json', 'help', 'apply'], ['cluster', 'node']);
   const [command, ...rest] = args.positional;
   if (args.flags.has('help') || command === 'help' || command === undefined) {
     process.stdout.write(USAGE + '\n');
@@ -157,6 +242,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(args.flags.has('json') ? statusJson(status) : statusTable(status, process.stdout.isTTY === true));
       return 0;
     }
+    case 'rebalance':
+      return rebalance(config, args.flags.has('apply'), args.flags.has('json'));
     case 'ring': {
       const only = args.flags.has('node') ? intFlag(args.flags, 'node', 0, 0, config.nodes.length - 1) : undefined;
       const view = await ringOf(config, only);

@@ -26,7 +26,7 @@ import { VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { nodePidFromFile } from '../common/procfs';
 import { ClusterConfig, ConfigError, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
-import { Ring } from '../partitioner/ring';
+import { adminAt, learnedOrFileRing } from '../client/ring';
 import { LocalCluster } from '../harness/local-cluster';
 import { makeChooser, ringSpread } from '../bench/keys';
 import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
@@ -64,7 +64,10 @@ type Output =
   | { kind: 'compare'; result: CompareResult };
 
 interface Target {
+  /** The nodes requests may go to, with their ids (learned from the cluster's membership log, joined nodes included). */
   readonly nodes: readonly NodeEndpoint[];
+  /** The cluster file's cluster, whose clients learn the ring from its nodes; absent for --node. */
+  readonly config?: ClusterConfig;
   /** Known from a cluster file; token routing needs it and the nodes' tokens. */
   readonly replicationFactor?: number;
   readonly maxValueBytes: number;
@@ -81,50 +84,65 @@ interface Target {
 /** Bound on one admin call that reads a node's counters around a measured run. */
 const ADMIN_TIMEOUT_MS = 3000;
 
-/** A cluster from its config; `secretKnown`: the config holds the real secret, so the nodes' counters can be read. */
-function clusterTarget(config: ClusterConfig, pid: (id: number) => number | undefined, secretKnown: boolean): Target {
-  const ring = new Ring(config.nodes, config.replicationFactor);
-  const spread = ringSpread(
-    (key) => ring.owner(key),
-    config.nodes.map((n) => n.id),
-  );
+/**
+ * A cluster from its config, on the ring its nodes give (so a node that
+ * joined is loaded and measured too); `secretKnown`: the config holds the
+ * real secret, so the nodes' counters can be read.
+ */
+async function clusterTarget(config: ClusterConfig, pid: (id: number) => number | undefined, secretKnown: boolean): Promise<Target> {
+  const topology = await learnedOrFileRing(config);
+  const placement = topology.placement;
+  const spread = ringSpread((key) => placement.rangeOf(key).reads[0]!, topology.routable);
   const tls = loadTls(config);
+  const nodes = topology.routable.map((id) => ({
+    id,
+    ...topology.locations[id]!,
+    token: topology.members.find((m) => m.id === id)!.token,
+  }));
   return {
-    nodes: config.nodes,
-    replicationFactor: config.replicationFactor,
+    nodes,
+    config,
+    replicationFactor: placement.replicationFactor,
     maxValueBytes: config.settings.maxValueBytes,
     spread,
     ...(tls ? { tls } : {}),
     pid,
-    ...(secretKnown ? { admin: (id: number) => NodeAdmin.fromConfig(config, id, ADMIN_TIMEOUT_MS) } : {}),
+    ...(secretKnown ? { admin: (id: number) => adminAt(config, topology.locations[id]!, ADMIN_TIMEOUT_MS) } : {}),
   };
+}
+
+/** The ids of the target's nodes (--node's are their places in the list). */
+function idsOf(target: Target): number[] {
+  return target.nodes.map((n, i) => n.id ?? i);
 }
 
 const status = (text: string): void => {
   process.stderr.write(`bench: ${text}\n`);
 };
 
-/** The nodes to load: those of --node, else of the cluster file. */
-function existingTarget(opts: BenchOptions): Target {
+/** The nodes to load: those of --node, else of the cluster file's cluster. */
+async function existingTarget(opts: BenchOptions): Promise<Target> {
   if (opts.nodes) return { nodes: opts.nodes, maxValueBytes: VALUE_BYTES_MAX_DEFAULT, spread: [''], pid: () => undefined };
   const file = clusterFilePath(opts.cluster);
   const pid = (id: number): number | undefined => nodePidFromFile(dirname(file), id);
+  let config: ClusterConfig;
   try {
-    return clusterTarget(loadClusterFile(file), pid, true);
+    config = loadClusterFile(file);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Clients do not need the cluster secret (only the counters do); a placeholder satisfies the loader.
     const env = { ...process.env, KV_CLUSTER_SECRET: 'not-needed-by-clients' };
     return clusterTarget(loadClusterFile(file, env), pid, false);
   }
+  return clusterTarget(config, pid, true);
 }
 
 function checkTarget(opts: BenchOptions, target: Target): void {
   if (opts.valueSize > target.maxValueBytes) {
     throw new UsageError(`--value-size ${opts.valueSize} is above the cluster's maxValueBytes (${target.maxValueBytes})`);
   }
-  if (opts.workload === 'restart' && opts.restartNode >= target.nodes.length) {
-    throw new UsageError(`--restart-node must be a node id from 0 to ${target.nodes.length - 1}`);
+  if (opts.workload === 'restart' && !idsOf(target).includes(opts.restartNode)) {
+    throw new UsageError(`--restart-node must be one of the nodes' ids: ${idsOf(target).join(', ')}`);
   }
 }
 
@@ -141,18 +159,23 @@ function routingOf(opts: BenchOptions, target: Target): Routing {
  * connections to each node, so requests share sockets (and their writes
  * share system calls) alike.
  */
-function makeClients(opts: BenchOptions, target: Target): KvClient[] {
+async function makeClients(opts: BenchOptions, target: Target): Promise<KvClient[]> {
   const routing = routingOf(opts, target);
-  const client = (startAt: number): KvClient =>
-    new KvClient(target.nodes, {
-      startAt,
-      connectionsPerNode: opts.connections,
-      valueBytesMax: target.maxValueBytes,
-      routing,
-      ...(target.tls !== undefined ? { tls: target.tls } : {}),
-      ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-    });
+  const options = {
+    connectionsPerNode: opts.connections,
+    valueBytesMax: target.maxValueBytes,
+    routing,
+    ...(target.tls !== undefined ? { tls: target.tls } : {}),
+    ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  };
+  if (routing === 'token' && target.config !== undefined) {
+    // The client keeps the ring current itself while the bench runs (a node may join meanwhile).
+    const client = KvClient.fromConfig(target.config, options);
+    await client.refreshRing();
+    return [client];
+  }
+  const client = (startAt: number): KvClient => new KvClient(target.nodes, { ...options, startAt });
   return routing === 'token' ? [client(0)] : target.nodes.map((_, i) => client(i));
 }
 
@@ -234,7 +257,7 @@ class Bench {
     op: Operation,
     limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>,
   ): Promise<{ run: RunResult; measured: Measured }> {
-    const ids = this.target.nodes.map((_, id) => id);
+    const ids = idsOf(this.target);
     const admin = this.target.admin;
     const callsBefore = admin ? await readPeerCalls(ids, admin) : null;
     const cpuBefore = readCpu(ids.map(this.target.pid));
@@ -527,9 +550,9 @@ async function main(): Promise<number> {
     }
     if (stop.signal.aborted) return EXIT_INTERRUPTED;
     const spawned = cluster;
-    const target = spawned ? clusterTarget(spawned.config, (id) => spawned.pid(id), true) : existingTarget(opts);
+    const target = spawned ? await clusterTarget(spawned.config, (id) => spawned.pid(id), true) : await existingTarget(opts);
     checkTarget(opts, target);
-    const clients = makeClients(opts, target);
+    const clients = await makeClients(opts, target);
     const bench = new Bench(opts, clients, stop.signal, target);
     let output: Output;
     try {

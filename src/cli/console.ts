@@ -40,7 +40,7 @@ Commands (one per line):
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum
-With a cluster file each request goes to a replica of its key (token routing);
+With a cluster file each request goes to a replica of its key, on the ring its nodes give;
 with --node every request goes to the first node given that answers.`;
 
 type Result = Record<string, unknown> & { ok: boolean; op: string };
@@ -150,13 +150,14 @@ function renderScan(r: Result, c: chalk.Chalk): string {
   return lines.join('\n');
 }
 
-function makeClient(argv: ReturnType<typeof parseArgs>): KvClient {
+/** A client of --node's nodes, or of the cluster file's cluster with the ring learned from its nodes. */
+async function makeClient(argv: ReturnType<typeof parseArgs>): Promise<KvClient> {
   const timeout = argv.flags.get('timeout-ms');
   const timeoutMs = typeof timeout === 'string' ? Number(timeout) : undefined;
   if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError('--timeout-ms must be a positive number');
   const node = argv.flags.get('node');
   if (typeof node === 'string') return new KvClient(node.split(',').map(parseEndpoint), { timeoutMs });
-  return KvClient.fromClusterFile(clusterFilePath(argv.flags.get('cluster')), { timeoutMs });
+  return KvClient.connect(clusterFilePath(argv.flags.get('cluster')), { timeoutMs });
 }
 
 async function main(): Promise<number> {
@@ -168,13 +169,16 @@ async function main(): Promise<number> {
   if (argv.positional.length > 0) throw new UsageError(`unexpected argument "${argv.positional[0]}"; commands are read from input`);
   const json = argv.flags.has('json');
   const interactive = process.stdin.isTTY === true && !json;
-  const client = makeClient(argv);
+  const client = await makeClient(argv);
   const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive });
   const print = (r: Result): void => {
     process.stdout.write((json ? JSON.stringify(r) : render(r, interactive && chalk.supportsColor !== false)) + '\n');
   };
   if (interactive) {
-    const where = client.routing === 'token' ? 'each request goes to a replica of its key' : `first node ${client.currentNode}`;
+    const where =
+      client.routing === 'token'
+        ? `epoch ${client.epoch}, ${client.endpoints.length} nodes; each request goes to a replica of its key`
+        : `first node ${client.currentNode}`;
     process.stdout.write(`connected to the cluster (${where}); type help for commands\n`);
     rl.setPrompt('kv> ');
     rl.prompt();

@@ -1,6 +1,7 @@
 /**
  * The inspector: every node's in-memory replica contents and pending hints,
- * with the keys whose replicas disagree.
+ * with the keys whose replicas disagree. The nodes are those of the ring the
+ * nodes give (joined ones included; those that left shown as left).
  *   scripts/inspector.sh [--json] [--cluster FILE] [--max-entries N]
  * Needs the cluster file (it holds the secret the admin call requires).
  * The reading and comparing is client/inspect.ts; this file prints.
@@ -15,6 +16,11 @@ const USAGE = `usage: scripts/inspector.sh [--json] [--cluster FILE] [--max-entr
   --json           the whole report as JSON: every entry of every node, unless --max-entries is given
   --max-entries N  entries shown per node (default 50 in text)`;
 
+/** A node's state beside up or DOWN, when it is not the usual NORMAL. */
+function stateNote(state: string): string {
+  return state === 'NORMAL' ? '' : `  ${state}`;
+}
+
 /** Divergent keys shown in text: the first few and how many. */
 const DIVERGENT_SHOWN = 20;
 
@@ -27,49 +33,54 @@ async function writeText(config: ClusterConfig, maxEntries: number, colour: bool
   // One walk over every dump: it keeps each node's first entries, and marks
   // those whose key turns out divergent (a key's entries come before its verdict).
   const listed = await openAll(config);
-  const firsts: InspectedEntry[][] = listed.heads.map(() => []);
+  const firsts = new Map<number, InspectedEntry[]>(listed.heads.map((h) => [h.id, []]));
   const kept = new Set<string>();
   const marked = new Set<string>();
   const some: string[] = [];
   let count = 0;
   try {
     await walk(
-      config,
-      listed.cursors,
+      listed,
       (key) => {
         count++;
         if (some.length < DIVERGENT_SHOWN) some.push(key);
         if (kept.has(key)) marked.add(key);
       },
       (id, m) => {
-        if (firsts[id]!.length >= maxEntries) return;
+        const first = firsts.get(id)!;
+        if (first.length >= maxEntries) return;
         const e = shown(m);
-        firsts[id]!.push(e);
+        first.push(e);
         kept.add(e.key);
       },
     );
   } finally {
     closeAll(listed.cursors);
   }
-  listed.heads.forEach((n, id) => {
-    if (!n.up) {
-      out(c.red(`node ${n.id}  ${n.address}  DOWN`) + c.dim(`  (${n.error})`) + '\n');
-      return;
+  for (const n of listed.heads) {
+    if (n.state === 'LEFT') {
+      out(c.dim(`node ${n.id}  LEFT the ring`) + '\n');
+      continue;
     }
+    if (!n.up) {
+      out(c.red(`node ${n.id}  ${n.address}  DOWN${stateNote(n.state)}`) + c.dim(`  (${n.error})`) + '\n');
+      continue;
+    }
+    const first = firsts.get(n.id)!;
     const hints = Object.entries(n.hints).map(([t, k]) => `${k} for node ${t}`);
     out(
-      c.bold(`node ${n.id}  ${n.address}  up  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) +
+      c.bold(`node ${n.id}  ${n.address}  up${stateNote(n.state)}  ${n.keys} ${n.keys === 1 ? 'key' : 'keys'}`) +
         (n.counters?.['repair.catchingUp'] === 1 ? c.yellow('  CATCHING UP (serves no reads until repaired)') : '') +
         (hints.length ? c.yellow(`  hints: ${hints.join(', ')}`) : '') +
         '\n',
     );
-    for (const e of firsts[id]!) {
+    for (const e of first) {
       const mark = marked.has(e.key) ? c.yellow('* ') : '  ';
       const body = e.deleted ? c.dim(`${e.key}  (deleted)`) : `${e.key} = ${e.value}`;
       out(`  ${mark}${body}  ${c.dim(`ts ${e.ts}`)}\n`);
     }
-    if (n.keys > firsts[id]!.length) out(c.dim(`    … ${n.keys - firsts[id]!.length} more (use --max-entries)`) + '\n');
-  });
+    if (n.keys > first.length) out(c.dim(`    … ${n.keys - first.length} more (use --max-entries)`) + '\n');
+  }
   out(
     (count === 0
       ? c.green('all live replicas agree')
@@ -78,7 +89,7 @@ async function writeText(config: ClusterConfig, maxEntries: number, colour: bool
 }
 
 /**
- * The report as JSON: `{"nodes":[{id, address, up, error?, hints, keys,
+ * The report as JSON: `{"nodes":[{id, address, state, up, error?, hints, keys,
  * entries}], "divergent":[…]}`, where `keys` counts the node's entries and
  * `entries` lists up to `maxEntries` of them. Written as it is read, a page
  * at a time: the dump of a node holding a million keys is longer than the
@@ -88,10 +99,10 @@ async function writeJson(config: ClusterConfig, maxEntries: number, out: (text: 
   const listed = await openAll(config);
   try {
     out('{"nodes":[');
-    for (const [id, head] of listed.heads.entries()) {
+    for (const [i, head] of listed.heads.entries()) {
       const { counters: _counters, ...shownHead } = head;
-      out(`${id > 0 ? ',' : ''}${JSON.stringify(shownHead).slice(0, -1)},"entries":[`);
-      const cursor = listed.cursors[id];
+      out(`${i > 0 ? ',' : ''}${JSON.stringify(shownHead).slice(0, -1)},"entries":[`);
+      const cursor = listed.cursors[head.id];
       let n = 0;
       for (let m = await cursor?.next(); m !== undefined && n < maxEntries; m = await cursor!.next()) {
         out((n++ > 0 ? ',' : '') + JSON.stringify(shown(m)));
@@ -105,7 +116,7 @@ async function writeJson(config: ClusterConfig, maxEntries: number, out: (text: 
   const walked = await openAll(config);
   let n = 0;
   try {
-    await walk(config, walked.cursors, (key) => out((n++ > 0 ? ',' : '') + JSON.stringify(key)));
+    await walk(walked, (key) => out((n++ > 0 ? ',' : '') + JSON.stringify(key)));
   } finally {
     closeAll(walked.cursors);
   }

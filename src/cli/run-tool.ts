@@ -1,18 +1,20 @@
 /**
  * How the operator tools end: the exit code of `main` (0 when it returns
- * nothing), or exit 2 with one line for a usage or cluster-file error and a
- * stack for anything else. Imported only by entry points in this folder.
+ * nothing), exit 2 with one line for a usage or cluster-file error, exit 1
+ * with one line for an operating error (KvError), and a stack for anything else. Imported only by entry points in this folder.
  */
 import { UsageError } from '../common/args';
 import { ConfigError } from '../config/cluster';
+import { isKvError } from '../common/errors';
 
 export function runTool(name: string, main: () => Promise<number | void>): void {
   main().then(
     (code) => exitOnceWritten(code ?? 0),
     (err) => {
-      const known = err instanceof UsageError || err instanceof ConfigError;
+      // An operating error (a node down, a request refused) is one sentence for the user, like a usage error.
+      const known = err instanceof UsageError || err instanceof ConfigError || isKvError(err);
       process.stderr.write(`${name}: ${known ? (err as Error).message : (err as Error).stack}\n`);
-      exitOnceWritten(2);
+      exitOnceWritten(isKvError(err) ? 1 : 2);
     },
   );
 }

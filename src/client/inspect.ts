@@ -5,13 +5,22 @@
  * replicas disagree. A key is divergent when the live replicas the ring
  * assigns to it do not all hold the same version (a missing copy counts as
  * different); down nodes are left out of that comparison.
+ *
+ * The nodes are every member of the ring the nodes' membership log gives
+ * (client/ring.ts), those that joined after the cluster file was written
+ * included; a node that LEFT is shown as left, not asked and not an error.
+ * A key's replicas are its range's read replicas in the current placement:
+ * a node still receiving a range (pending) is not expected to hold it yet.
  */
 import { NodeAdmin } from './client';
 import { displayBytes, toByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
 import { DUMP_PAGE_ENTRIES_MAX } from '../common/limits';
 import { ClusterConfig } from '../config/cluster';
-import { Ring } from '../partitioner/ring';
+import type { NodeState } from '../membership/changes';
+import type { Placement } from '../membership/placement';
+import { adminAt, learnedOrFileRing } from './ring';
+import type { NodeLocation } from './topology';
 import { int64ToNumber, types } from '../rpc/thrift';
 import { compareVersions, Version } from '../storage/version';
 
@@ -25,6 +34,8 @@ export interface InspectedEntry {
 export interface InspectedNode {
   id: number;
   address: string;
+  /** The node's state in the ring (NORMAL, JOINING, LEAVING, MOVING, LEFT). */
+  state: NodeState;
   up: boolean;
   error?: string;
   entries: InspectedEntry[];
@@ -35,6 +46,8 @@ export interface InspectedNode {
 export interface Inspection {
   nodes: InspectedNode[];
   divergent: string[];
+  /** The placement the keys were compared by: the current epoch's, as the nodes gave it. */
+  placement: Placement;
 }
 
 /**
@@ -50,8 +63,8 @@ export class DumpCursor {
   private constructor(private readonly admin: NodeAdmin) {}
 
   /** Opens a cursor; resolves with it and the first page (which carries the node's hints and counters). */
-  static async open(config: ClusterConfig, id: number): Promise<{ cursor: DumpCursor; first: types.NodeDump }> {
-    const cursor = new DumpCursor(NodeAdmin.fromConfig(config, id, 3000));
+  static async open(config: ClusterConfig, at: NodeLocation): Promise<{ cursor: DumpCursor; first: types.NodeDump }> {
+    const cursor = new DumpCursor(adminAt(config, at, 3000));
     try {
       const first = await cursor.admin.dumpPage(cursor.after, DUMP_PAGE_ENTRIES_MAX);
       cursor.take(first);
@@ -108,6 +121,7 @@ export function shown(m: types.Mutation): InspectedEntry {
 export interface NodeHead {
   id: number;
   address: string;
+  state: NodeState;
   up: boolean;
   error?: string;
   hints: Record<string, number>;
@@ -115,25 +129,47 @@ export interface NodeHead {
   keys: number;
 }
 
-/** Opens a cursor on every node; a node that does not answer is down (null cursor). */
-export async function openAll(config: ClusterConfig): Promise<{ heads: NodeHead[]; cursors: (DumpCursor | null)[] }> {
-  const opened = await Promise.all(
-    config.nodes.map(async (n): Promise<{ head: NodeHead; cursor: DumpCursor | null }> => {
-      const address = `${n.host}:${n.port}`;
-      try {
-        const { cursor, first } = await DumpCursor.open(config, n.id);
-        const hints: Record<string, number> = {};
-        for (const h of first.hints) hints[String(h.target)] = h.count;
-        const counters: Record<string, number> = {};
-        for (const [k, v] of Object.entries(first.counters ?? {})) counters[k] = int64ToNumber(v as never);
-        return { head: { id: n.id, address, up: true, hints, counters, keys: counters['store.keys'] ?? 0 }, cursor };
-      } catch (err) {
-        const message = isKvError(err) ? err.message : String(err);
-        return { head: { id: n.id, address, up: false, error: message, hints: {}, keys: 0 }, cursor: null };
-      }
-    }),
-  );
-  return { heads: opened.map((o) => o.head), cursors: opened.map((o) => o.cursor) };
+/** Every member's head, and a cursor by node id (null: down, left, or no address known). */
+export interface Opened {
+  readonly heads: NodeHead[];
+  readonly cursors: (DumpCursor | null)[];
+  /** The placement keys are compared by. */
+  readonly placement: Placement;
+}
+
+function addressText(at: NodeLocation | undefined): string {
+  return at === undefined ? 'address unknown' : `${at.host}:${at.port}`;
+}
+
+async function openOne(config: ClusterConfig, id: number, state: NodeState, at: NodeLocation | undefined) {
+  const address = addressText(at);
+  const down = (error?: string): { head: NodeHead; cursor: null } => ({
+    head: { id, address, state, up: false, ...(error !== undefined && { error }), hints: {}, keys: 0 },
+    cursor: null,
+  });
+  if (state === 'LEFT') return down();
+  if (at === undefined) return down('neither the cluster file nor the membership log says where it listens');
+  try {
+    const { cursor, first } = await DumpCursor.open(config, at);
+    const hints: Record<string, number> = {};
+    for (const h of first.hints) hints[String(h.target)] = h.count;
+    const counters: Record<string, number> = {};
+    for (const [k, v] of Object.entries(first.counters ?? {})) counters[k] = int64ToNumber(v as never);
+    return { head: { id, address, state, up: true, hints, counters, keys: counters['store.keys'] ?? 0 }, cursor };
+  } catch (err) {
+    return down(isKvError(err) ? err.message : String(err));
+  }
+}
+
+/** Opens a cursor on every member of the ring; a node that does not answer is down (null cursor). */
+export async function openAll(config: ClusterConfig): Promise<Opened> {
+  const topology = await learnedOrFileRing(config);
+  const opened = await Promise.all(topology.members.map((m) => openOne(config, m.id, m.state, m.location)));
+  const cursors: (DumpCursor | null)[] = [];
+  opened.forEach((o, i) => {
+    cursors[topology.members[i]!.id] = o.cursor;
+  });
+  return { heads: opened.map((o) => o.head), cursors, placement: topology.placement };
 }
 
 export function closeAll(cursors: (DumpCursor | null)[]): void {
@@ -148,12 +184,10 @@ export function closeAll(cursors: (DumpCursor | null)[]): void {
  * the comparison.
  */
 export async function walk(
-  config: ClusterConfig,
-  cursors: (DumpCursor | null)[],
+  { cursors, placement }: Pick<Opened, 'cursors' | 'placement'>,
   found: (key: string) => void,
   entry: (id: number, m: types.Mutation) => void = () => undefined,
 ): Promise<void> {
-  const ring = new Ring(config.nodes, config.replicationFactor);
   for (;;) {
     for (const c of cursors) if (c?.needsFetch) await c.fetch();
     let min: Buffer | undefined;
@@ -170,9 +204,9 @@ export async function walk(
       entry(id, h);
       c!.advance();
     });
-    const versions = ring
-      .replicas(toByteString(min))
-      .filter((id) => cursors[id] !== null)
+    const versions = placement
+      .rangeOf(toByteString(min))
+      .reads.filter((id) => cursors[id] !== null && cursors[id] !== undefined)
       .map((id) => held.get(id));
     const first = versions[0];
     const same = versions.every((v) => (v === undefined || first === undefined ? v === first : compareVersions(v, first) === 0));
@@ -187,18 +221,17 @@ function inspected(head: NodeHead, entries: InspectedEntry[]): InspectedNode {
 
 /** Every node's whole state and the divergent keys, in memory: for tests and small clusters. */
 export async function inspect(config: ClusterConfig): Promise<Inspection> {
-  const { heads, cursors } = await openAll(config);
-  const entries: InspectedEntry[][] = heads.map(() => []);
+  const opened = await openAll(config);
+  const entries = new Map<number, InspectedEntry[]>(opened.heads.map((h) => [h.id, []]));
   const divergent: string[] = [];
   try {
     await walk(
-      config,
-      cursors,
+      opened,
       (k) => divergent.push(k),
-      (id, m) => entries[id]!.push(shown(m)),
+      (id, m) => entries.get(id)!.push(shown(m)),
     );
   } finally {
-    closeAll(cursors);
+    closeAll(opened.cursors);
   }
-  return { nodes: heads.map((h, id) => inspected(h, entries[id]!)), divergent };
+  return { nodes: opened.heads.map((h) => inspected(h, entries.get(h.id)!)), divergent, placement: opened.placement };
 }

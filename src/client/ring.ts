@@ -8,17 +8,38 @@ import { NodeAdmin } from './client';
 import { displayBytes, fromByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
 import type { ClusterConfig } from '../config/cluster';
-import { replayLog } from '../membership/changes';
+import { loadTls } from '../config/tls';
+import type { EpochEntry } from '../membership/changes';
 import { Placement } from '../membership/placement';
-import { STATUS_TIMEOUT_MS } from './status';
+import { fitsSeeds, NodeLocation, seedTopology, Topology, topologyOf } from './topology';
+
+/** How long status and the ring tools wait for each node: a node slower than this is shown as down. */
+export const STATUS_TIMEOUT_MS = 3000;
 
 export interface RingView {
   /** The node whose log this is. */
   readonly node: number;
   readonly placement: Placement;
+  /** The ring learned from that node's log, with where every member listens. */
+  readonly topology: Topology;
 }
 
-/** The placement of node `only`, or of the first node (in id order) that answers. */
+/** An admin connection to a node wherever it listens (a node that joined is not in the cluster file). */
+export function adminAt(config: ClusterConfig, at: NodeLocation, timeoutMs = STATUS_TIMEOUT_MS): NodeAdmin {
+  return new NodeAdmin(at, config.secret, timeoutMs, loadTls(config));
+}
+
+/** The ring a membership log gives, with the cluster file's nodes as the seeds; undefined for a log of another ring. */
+export function topologyFrom(config: ClusterConfig, log: readonly EpochEntry[]): Topology | undefined {
+  return fitsSeeds(log, config.nodes) ? topologyOf(log, config.nodes) : undefined;
+}
+
+/** The cluster file's own ring (epoch 1): what the tools fall back to when no node answers. */
+export function fileTopology(config: ClusterConfig): Topology {
+  return seedTopology(config.nodes, config.replicationFactor);
+}
+
+/** The ring as node `only`, or the first node of the cluster file (in id order) that answers, gives it. */
 export async function ringOf(config: ClusterConfig, only?: number): Promise<RingView> {
   const ids = only === undefined ? config.nodes.map((n) => n.id) : [only];
   const failures: string[] = [];
@@ -26,7 +47,9 @@ export async function ringOf(config: ClusterConfig, only?: number): Promise<Ring
     const admin = NodeAdmin.fromConfig(config, id, STATUS_TIMEOUT_MS);
     try {
       const { entries } = await admin.membership();
-      return { node: id, placement: Placement.of(replayLog(entries)) };
+      const topology = topologyFrom(config, entries);
+      if (topology === undefined) throw new KvError('InvalidRequest', `node ${id}'s ring is not the one of this cluster file`);
+      return { node: id, placement: topology.placement, topology };
     } catch (err) {
       if (!isKvError(err) || err.code === 'InvalidRequest') throw err;
       failures.push(`node ${id}: ${err.message}`);
@@ -35,6 +58,16 @@ export async function ringOf(config: ClusterConfig, only?: number): Promise<Ring
     }
   }
   throw new KvError('Unavailable', `no node gave its membership log (${failures.join('; ')})`);
+}
+
+/** The ring as the nodes give it, or the cluster file's when none answers (the inspector then shows them all down). */
+export async function learnedOrFileRing(config: ClusterConfig): Promise<Topology> {
+  try {
+    return (await ringOf(config)).topology;
+  } catch (err) {
+    if (isKvError(err, 'Unavailable')) return fileTopology(config);
+    throw err;
+  }
 }
 
 /** A token as status shows it: text when it is printable UTF-8, else 0x-hex. */

@@ -2,25 +2,27 @@
  * The cluster as an operator asks about it (`scripts/admin.sh status`): the
  * ring's epoch, then each node's address, whether it answers, its epoch,
  * its state (from the newest membership log any node gave) and token, how many keys and
- * bytes it holds, the share of the keys it replicates, and its pending hints,
- * read from every node's admin status call at once. A node that does not
- * answer is down; the rest are still shown.
+ * bytes it holds, the share of the keys it replicates, its pending hints and
+ * reclaimable bytes, read from every node's admin status call at once; then
+ * the membership operation under way. The nodes are every member of the ring
+ * the nodes give, joined ones included, those that left shown as LEFT. A
+ * node that does not answer is down; the rest are still shown.
  */
-import { NodeAdmin } from './client';
 import { displayBytes, fromByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
 import { ClusterConfig, metricsUrlOf } from '../config/cluster';
-import { bootstrapEntry, EpochEntry, NodeState, replayLog } from '../membership/changes';
+import type { EpochEntry, NodeState, Operation, OperationKind } from '../membership/changes';
 import { int64ToNumber, types } from '../rpc/thrift';
+import { adminAt, fileTopology, STATUS_TIMEOUT_MS, topologyFrom } from './ring';
+import type { KnownMember, Topology } from './topology';
 
-/** How long status waits for each node: a node slower than this is shown as down. */
-export const STATUS_TIMEOUT_MS = 3000;
+export { STATUS_TIMEOUT_MS };
 
 export interface NodeStatus {
   readonly id: number;
   readonly address: string;
   readonly up: boolean;
-  /** Why the node is shown as down. */
+  /** Why the node is shown as down (absent for a node that LEFT: it is not asked). */
   readonly error?: string;
   /**
    * The node's state in the newest membership any node gave (the cluster file's ring, all NORMAL, when none
@@ -32,7 +34,7 @@ export interface NodeStatus {
   readonly epoch: number | null;
   /** When the node last completed a full repair of all its ranges (wall-clock ms), or null if never. */
   readonly lastFullRepairMs: number | null;
-  /** The node's token, as text when it is printable UTF-8, else 0x-hex. */
+  /** The node's token in the newest membership, as text when it is printable UTF-8, else 0x-hex. */
   readonly token: string;
   readonly keys: number;
   /** The node's data file with its write-ahead log. */
@@ -41,6 +43,11 @@ export interface NodeStatus {
   readonly ownership: number;
   /** Hints held for other nodes. */
   readonly hints: number;
+  /**
+   * Bytes of data the node holds for ranges it no longer replicates, that `cleanup` would free; null while
+   * the node does not report it (its counter `store.reclaimableBytes`, which the nodes' side of moving ranges adds).
+   */
+  readonly reclaimable: number | null;
   /** Whether the node's last commit failed because its disk is full (it refuses writes until space is back). */
   readonly diskFull: boolean;
   /** Where the node serves Prometheus metrics (null: nowhere). */
@@ -48,11 +55,33 @@ export interface NodeStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
+/** A membership operation under way, as status shows it. */
+export interface OperationStatus {
+  readonly kind: OperationKind;
+  readonly node: number;
+  /** Where a moving node goes (as text, like tokens). */
+  readonly token?: string;
+  /** The node a replacement takes over from. */
+  readonly replaces?: number;
+  /** Whether reads have moved to the new replicas yet (the operation's second step). */
+  readonly readsSwitched: boolean;
+  /**
+   * Per range, what the nodes report of the data moved. Empty while the nodes
+   * report no streaming progress: the membership says which operation runs,
+   * but how far its streams are is the streaming nodes' to tell, and a number
+   * made up here would mislead an operator deciding whether to abort.
+   */
+  readonly progress: Readonly<Record<string, unknown>>;
+}
+
 export interface ClusterStatus {
   /** The newest epoch any node answered with (null when none answered). */
   readonly epoch: number | null;
   readonly replicationFactor: number;
+  /** Every node ever in the ring, in id order, those that left included. */
   readonly nodes: NodeStatus[];
+  /** The operation under way, if any (one at a time). */
+  readonly operations: OperationStatus[];
 }
 
 function countersOf(dump: types.NodeDump): Record<string, number> {
@@ -72,83 +101,116 @@ export function ownershipShares(keys: readonly number[], rf: number): number[] {
   return keys.map((k) => (distinct > 0 ? Math.min(1, k / distinct) : 0));
 }
 
-type Reported = Omit<NodeStatus, 'ownership' | 'state'> & { readonly log?: EpochEntry[]; readonly catchingUp: boolean };
+type Reported = Omit<NodeStatus, 'ownership' | 'state' | 'token'> & { readonly log?: EpochEntry[]; readonly catchingUp: boolean };
 
-async function statusOf(config: ClusterConfig, id: number): Promise<Reported> {
-  const n = config.nodes[id]!;
-  const base = {
+function unanswered(id: number, address: string, metrics: string | null, error?: string): Reported {
+  return {
     id,
-    address: `${n.host}:${n.port}`,
-    token: displayBytes(fromByteString(n.token)),
-    metrics: metricsUrlOf(n),
+    address,
+    metrics,
+    up: false,
+    catchingUp: false,
+    lastFullRepairMs: null,
+    epoch: null,
+    ...(error !== undefined && { error }),
+    keys: 0,
+    bytes: 0,
+    diskFull: false,
+    hints: 0,
+    reclaimable: null,
+    counters: {},
   };
-  const admin = NodeAdmin.fromConfig(config, id, STATUS_TIMEOUT_MS);
+}
+
+/** What one member says of itself; a LEFT member is not asked, one whose address is unknown cannot be. */
+async function statusOf(config: ClusterConfig, m: KnownMember): Promise<Reported> {
+  const at = m.location;
+  const address = at === undefined ? 'address unknown' : `${at.host}:${at.port}`;
+  const seed = config.nodes.find((n) => n.id === m.id);
+  const metrics = at === undefined ? null : metricsUrlOf(seed ?? { id: m.id, host: at.host, port: at.port, token: m.token });
+  if (m.state === 'LEFT') return unanswered(m.id, address, null);
+  if (at === undefined) return unanswered(m.id, address, null, 'neither the cluster file nor the membership log says where it listens');
+  const admin = adminAt(config, at);
   try {
     const [dump, membership] = await Promise.all([admin.status(), admin.membership()]);
     const counters = countersOf(dump);
-    const hints = dump.hints.reduce((sum, h) => sum + h.count, 0);
-    const diskFull = counters['store.diskFull'] === 1;
-    const catchingUp = counters['repair.catchingUp'] === 1;
     const lastFullRepairMs = counters['repair.lastFullRepairMs'] ? counters['repair.lastFullRepairMs'] : null;
-    const { epoch, entries: log } = membership;
     return {
-      ...base,
+      id: m.id,
+      address,
+      metrics,
       up: true,
-      catchingUp,
+      catchingUp: counters['repair.catchingUp'] === 1,
       lastFullRepairMs,
-      epoch,
-      log,
+      epoch: membership.epoch,
+      log: membership.entries,
       keys: counters['store.keys'] ?? 0,
       bytes: counters['disk.dataBytes'] ?? 0,
-      diskFull,
-      hints,
+      diskFull: counters['store.diskFull'] === 1,
+      hints: dump.hints.reduce((sum, h) => sum + h.count, 0),
+      reclaimable: counters['store.reclaimableBytes'] ?? null,
       counters,
     };
   } catch (err) {
-    const error = isKvError(err) ? err.message : String(err);
-    return {
-      ...base,
-      up: false,
-      catchingUp: false,
-      lastFullRepairMs: null,
-      epoch: null,
-      error,
-      keys: 0,
-      bytes: 0,
-      diskFull: false,
-      hints: 0,
-      counters: {},
-    };
+    return unanswered(m.id, address, metrics, isKvError(err) ? err.message : String(err));
   } finally {
     admin.close();
   }
 }
 
-/** The longest membership log the nodes gave: logs only grow, so that is the newest. */
-function newestLog(reports: readonly Reported[]): EpochEntry[] | undefined {
-  let newest: EpochEntry[] | undefined;
-  for (const r of reports) if (r.log !== undefined && (newest === undefined || r.log.length > newest.length)) newest = r.log;
+/** The longest membership log of this ring the nodes gave: logs only grow, so that is the newest. */
+function newestTopology(config: ClusterConfig, reports: readonly Reported[]): Topology | undefined {
+  let newest: Topology | undefined;
+  for (const r of reports) {
+    if (r.log === undefined || (newest !== undefined && r.log.length <= newest.epoch)) continue;
+    newest = topologyFrom(config, r.log) ?? newest;
+  }
   return newest;
 }
 
-export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
-  const partial = await Promise.all(config.nodes.map((n) => statusOf(config, n.id)));
-  const shares = ownershipShares(
-    partial.map((s) => s.keys),
-    config.replicationFactor,
-  );
-  const newest = newestLog(partial);
-  const membership = replayLog(newest ?? [bootstrapEntry(config.nodes, config.replicationFactor)]);
-  const stateOf = (r: Reported): NodeStatus['state'] => {
-    const state = membership.members.find((m) => m.id === r.id)?.state ?? 'NORMAL';
-    return state === 'NORMAL' && r.catchingUp ? 'CATCHING_UP' : state;
-  };
+function operationStatus(op: Operation): OperationStatus {
   return {
-    epoch: newest === undefined ? null : membership.epoch,
-    replicationFactor: config.replicationFactor,
-    nodes: partial.map((r, i) => {
-      const { log: _log, catchingUp: _catchingUp, ...s } = r;
-      return { ...s, state: stateOf(r), ownership: shares[i]! };
+    kind: op.kind,
+    node: op.node,
+    ...(op.token !== undefined && { token: displayBytes(fromByteString(op.token)) }),
+    ...(op.replaces !== undefined && { replaces: op.replaces }),
+    readsSwitched: op.readsSwitched,
+    progress: {},
+  };
+}
+
+/**
+ * Asks every member of the ring at once. The members are those of the
+ * cluster file's ring at first; a node's answer carries its log, and members
+ * the newest log names that were not asked yet (nodes that joined) are asked
+ * in a second round.
+ */
+export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatus> {
+  const reports = await Promise.all(fileTopology(config).members.map((m) => statusOf(config, m)));
+  const first = newestTopology(config, reports);
+  const asked = new Set(reports.map((r) => r.id));
+  const more = (first?.members ?? []).filter((m) => !asked.has(m.id));
+  reports.push(...(await Promise.all(more.map((m) => statusOf(config, m)))));
+  const topology = newestTopology(config, reports) ?? fileTopology(config);
+  const membership = topology.membership;
+  const byId = new Map(reports.map((r) => [r.id, r]));
+  const members = topology.members.map((m) => {
+    const r = byId.get(m.id) ?? unanswered(m.id, 'address unknown', null, 'not asked');
+    // A node that left is no error: its process has exited, and nothing of it is counted.
+    return { m, r: m.state === 'LEFT' ? unanswered(m.id, r.address, null) : r };
+  });
+  const shares = ownershipShares(
+    members.map(({ r }) => r.keys),
+    membership.replicationFactor,
+  );
+  return {
+    epoch: reports.some((r) => r.log !== undefined) ? membership.epoch : null,
+    replicationFactor: membership.replicationFactor,
+    nodes: members.map(({ m, r }, i) => {
+      const { log: _log, catchingUp, ...s } = r;
+      const state = m.state === 'NORMAL' && catchingUp ? 'CATCHING_UP' : m.state;
+      return { ...s, state, token: displayBytes(fromByteString(m.token)), ownership: shares[i]! };
     }),
+    operations: membership.operation === undefined ? [] : [operationStatus(membership.operation)],
   };
 }

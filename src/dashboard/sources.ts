@@ -80,11 +80,12 @@ export class NodeSources implements NodeFetchers {
  * Its cost grows with the data, so the page runs it on request only.
  */
 export async function scanDivergent(config: ClusterConfig, shownMax: number): Promise<{ count: number; keys: string[] }> {
-  const { cursors } = await openAll(config);
+  const opened = await openAll(config);
+  const { cursors } = opened;
   const keys: string[] = [];
   let count = 0;
   try {
-    await walk(config, cursors, (key) => {
+    await walk(opened, (key) => {
       count++;
       if (keys.length < shownMax) keys.push(key);
     });

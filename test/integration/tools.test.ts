@@ -4,10 +4,11 @@
  */
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { processRunning } from '../../src/common/procfs';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -191,7 +192,8 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.true(report.nodes.every((n: { up: boolean }) => n.up));
     // Each of the default layout's four owners got one of the five keys as owner, so every node holds some.
     t.true(report.nodes.every((n: { entries: unknown[] }) => n.entries.length > 0));
-    t.deepEqual(Object.keys(report.nodes[0]).sort(), ['address', 'entries', 'hints', 'id', 'keys', 'up']);
+    t.deepEqual(Object.keys(report.nodes[0]).sort(), ['address', 'entries', 'hints', 'id', 'keys', 'state', 'up']);
+    t.true(report.nodes.every((n: { state: string }) => n.state === 'NORMAL'));
     t.is(report.nodes[0].keys, report.nodes[0].entries.length);
     t.deepEqual(report.divergent, []);
 
@@ -223,10 +225,12 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'lastFullRepairMs',
       'metrics',
       'ownership',
+      'reclaimable',
       'state',
       'token',
       'up',
     ]);
+    t.deepEqual(st.operations, [], 'no membership operation runs');
     for (const [i, n] of st.nodes.entries()) {
       t.true(n.up && n.state === 'NORMAL' && n.epoch === 1, `node ${i} is up, NORMAL and at epoch 1`);
       t.is(n.keys, report.nodes[i].keys, 'status counts the keys the inspector lists');
@@ -255,6 +259,19 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.is((table.stdout.match(/^\d +127\.0\.0\.1:\d+ +up +1 +NORMAL/gm) ?? []).length, 4, table.stdout);
     t.is((table.stdout.match(/ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/gm) ?? []).length, 4, `every node's last full repair: ${table.stdout}`);
     t.regex(table.stdout, /^epoch 1, 4 nodes, 4 up, replication factor 3$/m);
+    t.regex(table.stdout, /^no membership operation in progress$/m);
+    const apply = await run(script('admin.sh'), ['rebalance', '--apply'], '', env);
+    t.is(apply.code, 1);
+    t.regex(apply.stderr, /^admin: rebalance --apply moves nodes with `scripts\/admin.sh move`, which this build does not have yet/);
+    const proposal = await run(script('admin.sh'), ['rebalance', '--json'], '', env);
+    t.is(proposal.code, 0, proposal.stderr);
+    const pj = JSON.parse(proposal.stdout);
+    t.is(pj.epoch, 1);
+    t.deepEqual(
+      pj.counts.map((c: { node: number; before: number }) => c.before).reduce((a: number, b: number) => a + b, 0),
+      5,
+      "the five keys, each counted once, in its owner's range",
+    );
     const ring = await run(script('admin.sh'), ['ring', '--json', '--node', '2'], '', env);
     t.is(ring.code, 0, ring.stderr);
     const rj = JSON.parse(ring.stdout);
@@ -295,6 +312,31 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.false(existsSync(data));
   } finally {
     await run(script('terminate_servers.sh'), [], '', env);
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test.serial('terminate_servers.sh stops every node with a pid file, ids above the first four included', async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'ringkv-terminate-'));
+  const base = await freeBase();
+  const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
+  const script = (name: string): string => join(ROOT, 'scripts', name);
+  // A five-node cluster file of which only node 4 runs: a node with an id a four-node cluster never had.
+  const nodes = ['M', 'f', 'p', 'x', '\u007f'].map((token, id) => ({ id, host: '127.0.0.1', port: base + id, metricsPort: 0, token }));
+  writeFileSync(join(data, 'cluster.json'), JSON.stringify({ replicationFactor: 3, secret: 'terminate-test-secret', nodes }));
+  let pid: number | undefined;
+  try {
+    const up = await run(script('server.sh'), ['4'], '', env);
+    t.is(up.code, 0, up.stdout + up.stderr);
+    pid = Number(readFileSync(join(data, 'node-4.pid'), 'utf8'));
+    t.true(processRunning(pid));
+    const down = await run(script('terminate_servers.sh'), [], '', env);
+    t.is(down.code, 0, down.stderr);
+    t.regex(down.stdout, new RegExp(`^node 4 \\(pid ${pid}\\) stopped$`, 'm'));
+    t.false(existsSync(join(data, 'node-4.pid')));
+    await waitFor('node 4 to be gone', () => !processRunning(pid!));
+  } finally {
+    if (pid !== undefined && processRunning(pid)) process.kill(pid, 'SIGKILL');
     rmSync(data, { recursive: true, force: true });
   }
 });
