@@ -1,5 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
+import { SystematicSample } from '../../src/client/key-sample';
 import { proposeTokens, RangeSample } from '../../src/client/rebalance';
 import { compareKeyStrings } from '../../src/common/bytes';
 import { Ring } from '../../src/partitioner/ring';
@@ -117,4 +118,13 @@ test('property: for any keys and tokens, the moves bring every node within 10% o
       throw new Error('balancedNow disagrees with the counts');
   });
   t.notThrows(() => fc.assert(property, fcParams(300)));
+});
+
+test('the systematic sample keeps every k-th key, k doubling as it fills, and counts every key', (t) => {
+  const s = new SystematicSample(4);
+  for (let i = 0; i < 20; i++) s.add(`k${String(i).padStart(2, '0')}`);
+  t.is(s.count, 20);
+  // Full at 4 keys: stride 1 -> 2 (k00 k02 kept), full again at k06 (stride 4: k00 k04), at k12 (stride 8: k00 k08), then k16.
+  t.deepEqual(s.keys, ['k00', 'k08', 'k16']);
+  for (const k of s.keys) t.is(Number(k.slice(1)) % 8, 0, 'keys at multiples of the stride');
 });
