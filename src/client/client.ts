@@ -432,12 +432,14 @@ export class KvClient {
     let lastError: KvError | undefined;
     for (let i = 0; i < order.length; i++) {
       const connection = this.connection(order[i]!);
-      try {
-        if (connection === undefined) throw new KvError('ConnectionError', `node ${order[i]}'s address is unknown`, { notSent: 1 });
-        return await connection.call(invoke, this.timeoutMs);
-      } catch (err) {
-        lastError = this.unsent(err, order[i]!);
-      }
+      // A replica whose address nobody gave (a cluster file listing only some nodes) is passed over, as unsent.
+      if (connection === undefined) lastError = new KvError('ConnectionError', `node ${order[i]}'s address is unknown`);
+      else
+        try {
+          return await connection.call(invoke, this.timeoutMs);
+        } catch (err) {
+          lastError = this.unsent(err, order[i]!);
+        }
       if (i === 0) order = [first, ...nodeOrder(replicas, ids, turn).filter((id) => id !== first)];
     }
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);

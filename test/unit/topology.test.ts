@@ -133,3 +133,16 @@ test('a client ignores a log of another ring (a node of another cluster where on
   t.is(client.epoch, 1);
   client.close();
 });
+
+test('a client whose cluster file lists only some bootstrap nodes routes to those, and to nodes that joined', (t) => {
+  const client = new KvClient(SEEDS.slice(0, 2), { routing: 'token', replicationFactor: 2 });
+  client.adopt(log(JOIN));
+  t.is(client.epoch, 2);
+  t.deepEqual(
+    client.endpoints.map((e) => e.id),
+    [0, 1, 4],
+  );
+  t.deepEqual(client.topology?.unreachable, [2, 3]);
+  t.is(client.topology?.placement.replicationFactor, 3, "the ring's replication factor, not the file's");
+  client.close();
+});
