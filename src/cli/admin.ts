@@ -245,7 +245,8 @@ async function main(argv: string[]): Promise<number> {
     case 'rebalance':
       return rebalance(config, args.flags.has('apply'), args.flags.has('json'));
     case 'ring': {
-      const only = args.flags.has('node') ? intFlag(args.flags, 'node', 0, 0, config.nodes.length - 1) : undefined;
+      // Any id: a node that joined later is found on the ring, and an id that is not there is refused in one sentence.
+      const only = args.flags.has('node') ? intFlag(args.flags, 'node', 0, 0, Number.MAX_SAFE_INTEGER) : undefined;
       const view = await ringOf(config, only);
       process.stdout.write(args.flags.has('json') ? JSON.stringify(ringJson(view)) + '\n' : ringTable(view));
       return 0;

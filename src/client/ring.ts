@@ -39,25 +39,43 @@ export function fileTopology(config: ClusterConfig): Topology {
   return seedTopology(config.nodes, config.replicationFactor);
 }
 
-/** The ring as node `only`, or the first node of the cluster file (in id order) that answers, gives it. */
+/**
+ * The ring as node `only`, or the first node of the cluster file (in id
+ * order) that answers, gives it. A node that joined later is not in the
+ * cluster file: it is found at the address the ring gives for it.
+ */
 export async function ringOf(config: ClusterConfig, only?: number): Promise<RingView> {
-  const ids = only === undefined ? config.nodes.map((n) => n.id) : [only];
+  if (only !== undefined && !config.nodes.some((n) => n.id === only)) {
+    const any = await ringOf(config);
+    const at = any.topology.locations[only];
+    if (at === undefined)
+      throw new KvError('InvalidRequest', `node ${only} is not on the ring (its nodes: ${any.topology.routable.join(', ')})`);
+    return viewOf(config, only, at);
+  }
+  const seeds = only === undefined ? config.nodes : config.nodes.filter((n) => n.id === only);
   const failures: string[] = [];
-  for (const id of ids) {
-    const admin = NodeAdmin.fromConfig(config, id, STATUS_TIMEOUT_MS);
+  for (const seed of seeds) {
     try {
-      const { entries } = await admin.membership();
-      const topology = topologyFrom(config, entries);
-      if (topology === undefined) throw new KvError('InvalidRequest', `node ${id}'s ring is not the one of this cluster file`);
-      return { node: id, placement: topology.placement, topology };
+      return await viewOf(config, seed.id, seed);
     } catch (err) {
       if (!isKvError(err) || err.code === 'InvalidRequest') throw err;
-      failures.push(`node ${id}: ${err.message}`);
-    } finally {
-      admin.close();
+      failures.push(`node ${seed.id}: ${err.message}`);
     }
   }
   throw new KvError('Unavailable', `no node gave its membership log (${failures.join('; ')})`);
+}
+
+/** The ring as node `id`, listening at `at`, gives it. */
+async function viewOf(config: ClusterConfig, id: number, at: NodeLocation): Promise<RingView> {
+  const admin = adminAt(config, at);
+  try {
+    const { entries } = await admin.membership();
+    const topology = topologyFrom(config, entries);
+    if (topology === undefined) throw new KvError('InvalidRequest', `node ${id}'s ring is not the one of this cluster file`);
+    return { node: id, placement: topology.placement, topology };
+  } finally {
+    admin.close();
+  }
 }
 
 /** The ring as the nodes give it, or the cluster file's when none answers (the inspector then shows them all down). */

@@ -290,7 +290,8 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.regex(ringTable.stdout, /^epoch 1 \(node 0's placement\), 4 ranges, replication factor 3$/m);
     t.regex(ringTable.stdout, /^\(0x7f, M\] +0,1,2 +0,1,2$/m, ringTable.stdout);
     const badNode = await run(script('admin.sh'), ['ring', '--node', '9'], '', env);
-    t.is(badNode.code, 2, badNode.stderr);
+    t.is(badNode.code, 1, badNode.stderr);
+    t.is(badNode.stderr, 'admin: node 9 is not on the ring (its nodes: 0, 1, 2, 3)\n');
     const unknown = await run(script('admin.sh'), ['frobnicate'], '', env);
     t.is(unknown.code, 2);
     t.is(unknown.stderr, 'admin: unknown command "frobnicate"; see scripts/admin.sh --help\n');
