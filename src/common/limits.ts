@@ -111,7 +111,10 @@ export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
  * blocks move comparisons from the arena to those strings: a new key cost
  * 2.1-3.8 µs more with 512 and 1.5-2.5 µs more with 128 than with no order
  * (memtables of 0.1 and 1 million keys, a one-off microbenchmark on a busy
- * machine).
+ * machine). Since blocks pack the bytes after their shared prefix beside
+ * each slot, a search within a block reads the arena only on a tie of those
+ * bytes: inserting 300,000 random keys of 10 bytes read it 0.4 times per key
+ * instead of 7.6 (a one-off count).
  */
 export const ORDER_BLOCK_SLOTS = 128;
 /** Most keys the memtable's hash index holds per slot before it doubles. */

@@ -89,6 +89,7 @@ export class Memtable implements ArenaOwner {
   private readonly orderKeys: SlotKeys = {
     compare: (slot, key) => this.arena.compareKey(this.locs[slot]!, key),
     key: (slot) => this.arena.key(this.locs[slot]!),
+    packed: (slot, from) => this.arena.packedKey(this.locs[slot]!, from),
   };
 
   /** `slabBytes` is for tests (see Arena). */
