@@ -97,13 +97,11 @@ export const ARENA_SLAB_LIVE_MIN = 0.75;
 /** Empty arena slabs kept for reuse instead of being handed back to the allocator. */
 export const ARENA_SPARE_SLABS_MAX = 4;
 /**
- * When the memtable sorts its keys, groups larger than this are first split by
- * their next byte; smaller ones are sorted as strings. Bounds the strings
- * made at once (a million at once cost a node about 70 MB of RSS).
+ * Keys of a run that the replay's key sort (storage/key-sort.ts) sorts with
+ * radix passes; shorter runs are sorted with a comparator, since each radix
+ * pass first clears and sums a table of 65,536 or 131,072 counts.
  */
-export const KEY_SORT_STRINGS_MAX = 4096;
-/** Keys of a large group counted or placed in one step of a key sort (a step is where a sort in slices may pause). */
-export const KEY_SORT_SPLIT_STEP_KEYS = 16_384;
+export const KEY_SORT_RADIX_MIN = 4096;
 /**
  * Slots per block of the memtable's key order (storage/key-order.ts): an
  * insert or removal shifts at most this many 4-byte slots, and each block's

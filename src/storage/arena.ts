@@ -121,17 +121,6 @@ export class Arena {
     return buf.readUInt32LE(off);
   }
 
-  keyLength(loc: number): number {
-    const { buf, off } = this.at(loc);
-    return buf.readUInt32LE(off + 4);
-  }
-
-  /** Byte `i` of the record's key, or -1 past its end. */
-  keyByte(loc: number, i: number): number {
-    const { buf, off } = this.at(loc);
-    return i < buf.readUInt32LE(off + 4) ? buf[off + HEADER_BYTES + i]! : -1;
-  }
-
   /** True if the record's key is `key`, compared without making a string. */
   keyEquals(loc: number, key: string): boolean {
     const { buf, off } = this.at(loc);
