@@ -238,6 +238,15 @@ export const PAXOS_ROUNDS_MAX = 10;
 /** Random back-off between rounds after contention: uniform in [0, min(MAX, MIN * 2^round)). */
 export const PAXOS_BACKOFF_MS_MIN = 5;
 export const PAXOS_BACKOFF_MS_MAX = 200;
+/**
+ * Paxos messages a replica holds waiting for their turn (each key's messages
+ * run one at a time): per key, and over all keys. Past either, the message
+ * is refused with Unavailable, which its proposer counts as no answer from
+ * this replica; a key with that many waiting is under contention that backing
+ * off serves better than queueing.
+ */
+export const PAXOS_KEY_WAITING_MAX = 64;
+export const PAXOS_WAITING_MAX = 10_000;
 /** Longest request id a cas may carry. */
 export const REQUEST_ID_BYTES_MAX = 64;
 /** Attempts KvClient.cas makes, with the same request id, when a reply is lost (TimedOut, or the connection died). */
