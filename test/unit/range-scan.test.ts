@@ -101,7 +101,11 @@ test('a full page that reaches the end of the scan says there is no more; one th
   const { scanner, write } = setup();
   for (const key of ['a', 'b', 'c']) write(key, val(key));
   // 'a'..'c' lie in one range; the scan ends at 'd', inside it.
-  t.is((await scanner.scan(request({ start: 'a', end: 'd', limit: 3 }))).cursor, undefined, 'exactly the last keys: no empty page to ask for');
+  t.is(
+    (await scanner.scan(request({ start: 'a', end: 'd', limit: 3 }))).cursor,
+    undefined,
+    'exactly the last keys: no empty page to ask for',
+  );
   t.is((await scanner.scan(request({ start: 'a', end: 'd', limit: 2 }))).cursor, 'b');
   // To the end of the key space, the page ends in the first range of several: other ranges may hold keys.
   t.is((await scanner.scan(request({ start: 'a', limit: 3 }))).cursor, 'c');
