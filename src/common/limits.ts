@@ -296,6 +296,16 @@ export const REPAIR_RECHECK_PAUSE_MS = 150;
  * node's work. A full repair (admin repair, catching up) has no such cap.
  */
 export const REPAIR_STEP_SEGMENTS_MAX = 64;
+/**
+ * Most background anti-entropy steps skipped in a row. A step whose
+ * differences all moved during its re-check pause (writes in flight, nothing
+ * to repair) makes the next steps skip, twice as many each time up to this
+ * (32 steps of the default 500 ms: 16 s); a step that finds its ranges in
+ * sync, or repairs a difference that held still, ends the back-off. Under a
+ * steady write load the trees never agree, and comparing them twice a second
+ * would find only writes on their way.
+ */
+export const ANTI_ENTROPY_BACKOFF_STEPS_MAX = 32;
 /** Passes a full repair makes over a range with one peer before it reports that they still disagree. */
 export const REPAIR_ROUNDS_MAX = 5;
 /** How often a catching-up node tries again to repair its ranges when a peer was missing. */
