@@ -341,8 +341,9 @@ export interface RepairBenchResult {
   readonly agreed: boolean;
 }
 
-function nullable(n: number | null, text: (n: number) => string): string {
-  return n === null ? 'not read' : text(n);
+/** What the nodes' dumps showed, or that they were not read (no node was stopped: the roots alone tell). */
+function dumpsText(n: number | null, text: (n: number) => string): string {
+  return n === null ? 'dumps not read' : `dumps: ${text(n)}`;
 }
 
 function repairNodeText(n: RepairNodeResult): string {
@@ -363,7 +364,7 @@ export function formatRepair(r: RepairBenchResult): string {
     line('Node down', down),
     line(
       'Before the repair',
-      `${count(r.rangesDisagreeingBefore)} ranges' roots differed; ${nullable(r.divergentKeysBefore, count)} keys and ${nullable(r.staleCopiesBefore, count)} copies differed (dumps)`,
+      `${count(r.rangesDisagreeingBefore)} ranges' roots differed; ${dumpsText(r.divergentKeysBefore, (n) => `${count(n)} keys and ${count(r.staleCopiesBefore ?? 0)} copies differed`)}`,
     ),
     line('Replicas agree', agreed),
     line('Repair time', `${count(r.repairMs)} ms (every node's part answered)`),
@@ -382,7 +383,7 @@ export function formatRepair(r: RepairBenchResult): string {
     ...r.perNode.map((n) => line(`  node ${n.id}`, repairNodeText(n))),
     line(
       'After the repair',
-      `${count(r.rangesDisagreeingAfter)} ranges' roots differ; ${nullable(r.divergentKeysAfter, count)} keys differ (dumps); the repair says ${r.repairSaysAgreed ? 'agreed' : 'NOT agreed'}`,
+      `${count(r.rangesDisagreeingAfter)} ranges' roots differ; ${dumpsText(r.divergentKeysAfter, (n) => `${count(n)} keys differ`)}; the repair says ${r.repairSaysAgreed ? 'agreed' : 'NOT agreed'}`,
     ),
     line('Verdict', r.agreed ? 'the replicas agree' : 'the replicas DO NOT agree'),
     line('Load average', `${r.loadAverage.start.toFixed(2)} at the start, ${r.loadAverage.end.toFixed(2)} at the end`),
