@@ -149,7 +149,7 @@ export class AgreementWatch {
       const at = this.now();
       const agree = (await this.reader.disagreeing()).length === 0;
       if (!agree) this.agreedAtMs = null;
-      else this.agreedAtMs ??= at - this.startMs;
+      else this.agreedAtMs ??= Math.round(at - this.startMs);
       if (!this.stopped) await sleep(AGREEMENT_POLL_MS);
     }
   }
