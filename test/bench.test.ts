@@ -186,6 +186,45 @@ test.serial('a tiny restart run measures memory, a restart and a hint replay', a
   t.regex(exit.stdout, /Hint replay\s+: [\d,]+ hints in/);
 });
 
+test.serial('a tiny repair run stops a node for writes with hints off, repairs, and checks the replicas agree', async (t) => {
+  const exit = await runBench([
+    '--spawn',
+    '--workload',
+    'repair',
+    '--keys',
+    '500',
+    '--down-writes',
+    '2000',
+    '--restart-node',
+    '2',
+    '--seed',
+    '1',
+    '--json',
+  ]);
+  t.is(exit.code, 0, exit.stderr);
+  const r = JSON.parse(exit.stdout) as Record<string, any>;
+  t.is(r.workload, 'repair');
+  t.is(r.keysPreloaded, 500);
+  t.is(r.downNode, 2);
+  t.is(r.downWrites, 2000);
+  t.is(typeof r.downWriteErrors, 'object');
+  // Node 2 replicates three of the four ranges: about three quarters of the keys written missed it.
+  t.true(r.divergentKeysBefore > 1000 && r.divergentKeysBefore <= 2000, `divergent keys ${r.divergentKeysBefore}`);
+  // One stale copy per such key (the stopped one), more only where a write that failed reached a single replica.
+  t.true(r.staleCopiesBefore >= r.divergentKeysBefore, `stale copies ${r.staleCopiesBefore}`);
+  t.true(r.rangesDisagreeingBefore >= 1);
+  t.is(r.rangesCompared, 24, 'four nodes, three ranges each, two other replicas per range');
+  t.true(r.keysSent + r.keysFetched >= r.staleCopiesBefore, 'every stale copy was streamed');
+  t.true(r.overstreaming >= 1, `overstreaming ${r.overstreaming}`);
+  t.is(r.rangesDisagreeingAfter, 0);
+  t.is(r.divergentKeysAfter, 0);
+  t.true(r.agreedAfterMs !== null && r.agreedAfterMs >= 0);
+  t.true(r.repairSaysAgreed);
+  t.true(r.agreed);
+  t.is(r.perNode.length, 4);
+  t.true(typeof r.loadAverage.start === 'number');
+});
+
 test('bad options: one-line error, the usage, exit 2, no cluster started', async (t) => {
   const exit = await runBench(['--spawn', '--concurrency', '0']);
   t.is(exit.code, 2);
@@ -214,6 +253,8 @@ test('--help prints the usage and exits 0', async (t) => {
     '--compare',
     '--warmup',
     '--profile',
+    '--down-writes',
+    '--json',
   ]) {
     t.true(exit.stdout.includes(name), name);
   }

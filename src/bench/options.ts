@@ -28,7 +28,7 @@ export const DEFAULTS = {
   workload: 'write' as WorkloadName,
   level: 'QUORUM' as LevelName,
   concurrency: 64,
-  /** The restart workload loads at higher concurrency so that coordinators fill their internode batches. */
+  /** The restart and repair workloads load at higher concurrency so that coordinators fill their internode batches. */
   restartConcurrency: 256,
   connections: 1,
   keys: 100_000,
@@ -44,6 +44,10 @@ export const DEFAULTS = {
   restartNode: 0,
   /** Writes made while the restart workload's node is down; they become hints replayed when it returns. */
   hintWrites: 100_000,
+  /** QUORUM writes the repair workload makes while its node is stopped (hints off): what the repair must bring back. */
+  downWrites: 100_000,
+  /** Keys the repair workload writes before it stops a node: none, unless --keys says. */
+  repairKeys: 0,
   /** Share of the keys the restart workload writes again after its load (superseded rows in every log). */
   rewriteShare: 0,
   /**
@@ -66,12 +70,15 @@ Where:
   --cluster FILE          the cluster file of a running cluster (default $KV_DATA_DIR/cluster.json)
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
-  --workload NAME         write | read | mixed | read-mostly | echo | restart | scan   (default write)
+  --workload NAME         write | read | mixed | read-mostly | echo | restart | scan | repair
+                          (default write)
                           read, mixed (50/50), read-mostly (95/5) and scan write every key once first;
                           scan: calls of 1000 keys from a random key, reported also in keys/s;
-                          echo is ping(payload) only; restart needs --spawn (see docs/benchmarks.md)
+                          echo is ping(payload) only; restart and repair need --spawn
+                          (see docs/benchmarks.md)
   --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
-  --keys N                number of distinct keys, key000000 ... (default 100000)
+  --keys N                number of distinct keys, key000000 ... (default 100000; repair:
+                          keys written before a node is stopped, default 0)
   --value-size BYTES      value size, also the echo payload size (default 100); values are
                           random bytes, 65,536 different ones in turn (see docs/benchmarks.md)
   --distribution D        uniform | zipfian (default uniform)
@@ -79,7 +86,7 @@ How much:
   --duration SECONDS      run this long (default 10) ...
   --ops N                 ... or run this many operations
   --warmup SECONDS        run the workload unmeasured this long first (default 2; 0: none)
-  --concurrency N         requests in flight (default 64; 256 for restart)
+  --concurrency N         requests in flight (default 64; 256 for restart and repair)
   --rate OPS              offer this many ops/s (open loop); ops due while --concurrency
                           are in flight are not sent and count as Backlog errors
   --connections N         connections per node (default 1)
@@ -88,15 +95,22 @@ How much:
                           (the only choice with --node, which gives no tokens)
   --timeout-ms MS         per-request deadline of the client (default 5000)
   --seed N                seed of keys, op mix and values (default random, printed)
-  --restart-node ID       the node the restart workload kills and restarts (default 0)
+  --restart-node ID       the node the restart workload kills and restarts, and the repair
+                          workload stops and resumes (default 0)
   --hint-writes N         restart workload: writes made while that node is down, replayed
                           to it as hints when it returns (default 100000; 0 skips this)
   --rewrite SHARE         restart workload: after the load, write this share of the keys
                           (0 to 1) again, so that each log also holds superseded rows
                           (default 0; below 1, no compaction removes them before the restart)
+  --down-writes N         repair workload: QUORUM writes (keys 0 to N-1) made while that node
+                          is stopped (SIGSTOP), hints off; then it is resumed (SIGCONT) and
+                          the full repair of admin repair timed until every range's replicas
+                          hold the same tree root (default 100000; 0: no node stopped, the
+                          full repair of an in-sync cluster)
   --settle SECONDS        restart workload: read each node's memory again after the
                           nodes idle this long after the load (default 20; 0: don't)
 Output:
+  --json                  print the results as JSON instead of text
   --out FILE              also write the results as JSON (with the run second by second and its histogram)
   --plot FILE.html        also write a page with charts of the run: throughput and p50/p99
                           latency second by second, and the latency histogram (both
@@ -118,7 +132,7 @@ processes kept busy meanwhile; and, where the cluster file gives the admin
 secret, the internode calls each node sent during the run and the items per
 call (the coalescing).`;
 
-const SWITCHES = ['spawn', 'tls', 'compare', 'help'] as const;
+const SWITCHES = ['spawn', 'tls', 'compare', 'json', 'help'] as const;
 const VALUED = [
   'workload',
   'level',
@@ -139,6 +153,7 @@ const VALUED = [
   'set',
   'restart-node',
   'hint-writes',
+  'down-writes',
   'warmup',
   'settle',
   'rewrite',
@@ -175,6 +190,10 @@ export interface BenchOptions {
   readonly timeoutMs?: number;
   readonly restartNode: number;
   readonly hintWrites: number;
+  /** Repair workload: writes made while its node is stopped (0: none stopped). */
+  readonly downWrites: number;
+  /** --json: results on stdout as JSON. */
+  readonly json: boolean;
   /** Restart workload: share of the keys written a second time after the load (0: none). */
   readonly rewriteShare: number;
   readonly settleSeconds: number;
@@ -232,6 +251,9 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const level = levelText === undefined ? DEFAULTS.level : parseLevel(levelText);
   if (level === undefined) throw new UsageError(`--level must be ONE, QUORUM or ALL, not "${levelText}"`);
   const restart = workload === 'restart';
+  const repair = workload === 'repair';
+  /** Workloads of fixed steps rather than a measured stream of operations. */
+  const steps = restart || repair;
 
   const opsFlag = integer(flags, 'ops', 1, Number.MAX_SAFE_INTEGER);
   const durationFlag = positive(flags, 'duration');
@@ -247,6 +269,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const nodeText = string(flags, 'node');
   const restartNode = integer(flags, 'restart-node', 0, Number.MAX_SAFE_INTEGER);
   const hintWrites = integer(flags, 'hint-writes', 0, KEYS_MAX);
+  const downWrites = integer(flags, 'down-writes', 0, KEYS_MAX);
   const rewrite = number(flags, 'rewrite');
   if (rewrite !== undefined && !(rewrite >= 0 && rewrite <= 1)) {
     throw new UsageError(`--rewrite must be a share of the keys from 0 to 1, not "${String(flags.get('rewrite'))}"`);
@@ -274,16 +297,19 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (routing === 'token' && nodeText !== undefined) {
     throw new UsageError("--routing token needs the nodes' tokens: give --cluster or --spawn instead of --node");
   }
-  if (compare && (workload === 'echo' || restart))
+  if (compare && (workload === 'echo' || steps))
     throw new UsageError(`--compare compares a workload with echo: it does not apply to --workload ${workload}`);
   if (restart && !spawn) throw new UsageError('--workload restart kills and restarts a node: it needs --spawn');
-  if (restart && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
-    throw new UsageError('--workload restart writes each of --keys keys once: --ops, --duration and --rate do not apply');
+  if (repair && !spawn) throw new UsageError('--workload repair stops a node and turns hints off: it needs --spawn');
+  if (steps && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
+    throw new UsageError(`--workload ${workload} writes each of its keys once: --ops, --duration and --rate do not apply`);
   }
-  if (restart && warmup !== undefined) {
-    throw new UsageError('--warmup does not apply to --workload restart: its load is what fills the node');
+  if (steps && warmup !== undefined) {
+    throw new UsageError(`--warmup does not apply to --workload ${workload}: its writes are what it measures`);
   }
-  if (!restart && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart');
+  if (!steps && restartNode !== undefined) throw new UsageError('--restart-node only applies to --workload restart or repair');
+  if (repair && plot !== undefined) throw new UsageError('--plot draws a run of operations: it does not apply to --workload repair');
+  if (!repair && downWrites !== undefined) throw new UsageError('--down-writes only applies to --workload repair');
   if (!restart && hintWrites !== undefined) throw new UsageError('--hint-writes only applies to --workload restart');
   if (!restart && settle !== undefined) throw new UsageError('--settle only applies to --workload restart');
   if (!restart && rewrite !== undefined) throw new UsageError('--rewrite only applies to --workload restart');
@@ -295,12 +321,14 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     help: false,
     workload,
     level,
-    concurrency: integer(flags, 'concurrency', 1, CONCURRENCY_MAX) ?? (restart ? DEFAULTS.restartConcurrency : DEFAULTS.concurrency),
+    concurrency: integer(flags, 'concurrency', 1, CONCURRENCY_MAX) ?? (steps ? DEFAULTS.restartConcurrency : DEFAULTS.concurrency),
     connections: integer(flags, 'connections', 1, CONNECTIONS_MAX) ?? DEFAULTS.connections,
-    keys: integer(flags, 'keys', 1, KEYS_MAX) ?? DEFAULTS.keys,
+    keys:
+      (repair ? integer(flags, 'keys', 0, KEYS_MAX) : integer(flags, 'keys', 1, KEYS_MAX)) ??
+      (repair ? DEFAULTS.repairKeys : DEFAULTS.keys),
     valueSize: integer(flags, 'value-size', 0, VALUE_BYTES_MAX_CEILING) ?? DEFAULTS.valueSize,
-    ...(restart ? {} : opsFlag !== undefined ? { ops: opsFlag } : { durationSeconds: durationFlag ?? DEFAULTS.durationSeconds }),
-    warmupSeconds: restart ? 0 : (warmup ?? DEFAULTS.warmupSeconds),
+    ...(steps ? {} : opsFlag !== undefined ? { ops: opsFlag } : { durationSeconds: durationFlag ?? DEFAULTS.durationSeconds }),
+    warmupSeconds: steps ? 0 : (warmup ?? DEFAULTS.warmupSeconds),
     distribution: oneOf(flags, 'distribution', DISTRIBUTIONS, DEFAULTS.distribution),
     ...(rate !== undefined ? { rate } : {}),
     seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),
@@ -315,6 +343,8 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     ...(flags.has('timeout-ms') ? { timeoutMs: positive(flags, 'timeout-ms') } : {}),
     restartNode: restartNode ?? DEFAULTS.restartNode,
     hintWrites: hintWrites ?? DEFAULTS.hintWrites,
+    downWrites: downWrites ?? DEFAULTS.downWrites,
+    json: flags.has('json'),
     rewriteShare: rewrite ?? DEFAULTS.rewriteShare,
     settleSeconds: restart ? (settle ?? DEFAULTS.settleSeconds) : 0,
     ...(routing !== undefined ? { routing } : {}),

@@ -280,3 +280,114 @@ export function formatCompare(c: CompareResult): string {
     ),
   ].join('\n');
 }
+
+/** What one node's part of the full repair did (client/repair.ts), or why it failed. */
+export interface RepairNodeResult {
+  readonly id: number;
+  readonly elapsedMs: number | null;
+  readonly keysSent: number | null;
+  readonly keysFetched: number | null;
+  readonly error?: string;
+}
+
+/** --workload repair: a node stopped while writes happen with hints off, then a full repair timed. */
+export interface RepairBenchResult {
+  readonly workload: 'repair';
+  readonly seed: number;
+  readonly nodes: number;
+  readonly valueSize: number;
+  readonly concurrency: number;
+  /** Keys written with every node up, before one was stopped. */
+  readonly keysPreloaded: number;
+  readonly preloadSeconds: number;
+  /** The node stopped (SIGSTOP) during the down writes; null when none was (in-sync repair). */
+  readonly downNode: number | null;
+  /** QUORUM writes made while it was stopped, and how many of them failed. */
+  readonly downWrites: number;
+  readonly downWriteErrors: Record<string, number>;
+  readonly downWritesPerSec: number;
+  /** From every node's dump before the repair (bench/repair.ts); null where not read. */
+  readonly divergentKeysBefore: number | null;
+  readonly staleCopiesBefore: number | null;
+  /** Ranges whose replicas' tree roots differed before the repair. */
+  readonly rangesDisagreeingBefore: number;
+  /** From the repair's start until every range's replicas held the same root; null if they never did. */
+  readonly agreedAfterMs: number | null;
+  /** From the repair's start until every node's part of it had answered. */
+  readonly repairMs: number;
+  /** The repair's own summary, summed over the nodes. */
+  readonly rangesCompared: number;
+  readonly rangesSkipped: number;
+  readonly segmentsDiffered: number;
+  readonly keysDiffered: number;
+  readonly keysSent: number;
+  readonly keysFetched: number;
+  readonly bytesSent: number;
+  readonly bytesFetched: number;
+  readonly compareBytes: number;
+  /** What the repair said of itself: every node ended in agreement. */
+  readonly repairSaysAgreed: boolean;
+  readonly perNode: RepairNodeResult[];
+  /** Checked after the repair apart from it: ranges whose roots differ, keys whose versions differ (null where not read). */
+  readonly rangesDisagreeingAfter: number;
+  readonly divergentKeysAfter: number | null;
+  /** (keysSent + keysFetched) / staleCopiesBefore; null when nothing differed or it was not read. */
+  readonly overstreaming: number | null;
+  /** The machine's 1-minute load average when the repair started and when it ended. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
+  /** Cores busy while the repair ran. */
+  readonly coresBusy: CoresBusy | null;
+  /** The replicas agree by both checks: no root differs, and no key where the dumps were read. */
+  readonly agreed: boolean;
+}
+
+/** What the nodes' dumps showed, or that they were not read (no node was stopped: the roots alone tell). */
+function dumpsText(n: number | null, text: (n: number) => string): string {
+  return n === null ? 'dumps not read' : `dumps: ${text(n)}`;
+}
+
+function repairNodeText(n: RepairNodeResult): string {
+  if (n.error !== undefined) return `failed: ${n.error}`;
+  return `${count(n.elapsedMs ?? 0)} ms, sent ${count(n.keysSent ?? 0)}, fetched ${count(n.keysFetched ?? 0)} keys`;
+}
+
+export function formatRepair(r: RepairBenchResult): string {
+  const down =
+    r.downNode === null
+      ? 'none (the cluster was in sync)'
+      : `node ${r.downNode} stopped for ${count(r.downWrites)} QUORUM writes (${count(r.downWritesPerSec)} op/s, ` +
+        `${count(Object.values(r.downWriteErrors).reduce((a, b) => a + b, 0))} failed), hints off`;
+  const agreed = r.agreedAfterMs === null ? 'never: the roots still differ' : `${count(r.agreedAfterMs)} ms after the repair started`;
+  return [
+    line('Workload', `repair, ${r.nodes} nodes, ${r.valueSize}-byte values`),
+    line('Keys preloaded', `${count(r.keysPreloaded)}${r.keysPreloaded > 0 ? ` in ${r.preloadSeconds.toFixed(1)} s` : ''}`),
+    line('Node down', down),
+    line(
+      'Before the repair',
+      `${count(r.rangesDisagreeingBefore)} ranges' roots differed; ${dumpsText(r.divergentKeysBefore, (n) => `${count(n)} keys and ${count(r.staleCopiesBefore ?? 0)} copies differed`)}`,
+    ),
+    line('Replicas agree', agreed),
+    line('Repair time', `${count(r.repairMs)} ms (every node's part answered)`),
+    line('Ranges compared', `${count(r.rangesCompared)} (range, peer) pairs, ${count(r.rangesSkipped)} skipped`),
+    line('Differed (repair says)', `${count(r.segmentsDiffered)} segments, ${count(r.keysDiffered)} keys`),
+    line(
+      'Streamed',
+      `${count(r.keysSent)} keys sent (${count(r.bytesSent)} bytes), ${count(r.keysFetched)} fetched (${count(r.bytesFetched)} bytes); ${count(r.compareBytes)} bytes of hashes and digests`,
+    ),
+    line(
+      'Overstreaming',
+      r.overstreaming === null
+        ? 'n/a (nothing differed, or the dumps were not read)'
+        : `${r.overstreaming.toFixed(3)} (keys streamed / copies that differed)`,
+    ),
+    ...r.perNode.map((n) => line(`  node ${n.id}`, repairNodeText(n))),
+    line(
+      'After the repair',
+      `${count(r.rangesDisagreeingAfter)} ranges' roots differ; ${dumpsText(r.divergentKeysAfter, (n) => `${count(n)} keys differ`)}; the repair says ${r.repairSaysAgreed ? 'agreed' : 'NOT agreed'}`,
+    ),
+    line('Verdict', r.agreed ? 'the replicas agree' : 'the replicas DO NOT agree'),
+    line('Load average', `${r.loadAverage.start.toFixed(2)} at the start, ${r.loadAverage.end.toFixed(2)} at the end`),
+    ...(r.coresBusy === null ? [] : [line('Cores busy', coresText(r.coresBusy))]),
+    line('Seed', String(r.seed)),
+  ].join('\n');
+}

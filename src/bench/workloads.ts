@@ -8,7 +8,7 @@ import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
-export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan';
+export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan' | 'repair';
 
 export interface WorkloadSpec {
   /** Share of operations that are reads; the rest are writes. */
@@ -40,6 +40,13 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
     preload: false,
     echo: false,
     description: 'load --keys keys, report RSS, time a kill -9 and restart (needs --spawn)',
+  },
+  repair: {
+    readFraction: 0,
+    preload: false,
+    echo: false,
+    description:
+      'stop a node, write --down-writes keys with hints off, resume it, time a full repair until the replicas agree (needs --spawn)',
   },
 };
 

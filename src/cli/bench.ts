@@ -40,9 +40,14 @@ import {
   formatRestart,
   formatResult,
   Measured,
+  formatRepair,
+  RepairBenchResult,
   RestartResult,
   RunConfig,
 } from '../bench/report';
+import { AgreementWatch, divergence, overstreaming, REPAIR_WORKLOAD_SETTINGS, repairFigures, RootReader } from '../bench/repair';
+import { ClusterRepair, repairCluster } from '../client/repair';
+import { loadavg } from 'node:os';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
 import { formatProfile, parseCpuProfile, profilesByPid, summarizeProfile, TimeWindow } from '../bench/profile';
@@ -61,6 +66,7 @@ const EXIT_INTERRUPTED = 130;
 type Output =
   | { kind: 'single'; result: BenchResult }
   | { kind: 'restart'; result: RestartResult }
+  | { kind: 'repair'; result: RepairBenchResult }
   | { kind: 'compare'; result: CompareResult };
 
 interface Target {
@@ -419,6 +425,121 @@ class Bench {
     return !(await sleep(s * 1000, false, { signal: this.signal }).catch(() => true));
   }
 
+  /** QUORUM writes of keys 0 to `count` - 1 of a space of `space` keys through `clients`, values drawn from `seed`. */
+  private writeKeys(label: string, clients: readonly KvClient[], space: number, count: number, seed: number): Promise<RunResult> {
+    const values = new ValuePool(new Prng(seed), this.opts.valueSize);
+    const op = loadOperation({ clients, level: 'QUORUM', keys: space, values, spread: this.spread });
+    return this.measure(label, op, { ops: count });
+  }
+
+  /**
+   * --workload repair: writes --keys keys, stops a node (SIGSTOP) for
+   * --down-writes writes with hints off, resumes it, then runs the full
+   * repair `admin repair` runs and times it until every range's replicas
+   * hold the same tree root, checking the outcome against every node's dump.
+   * The node is paused rather than killed: a killed node with hints off
+   * restarts catching up and repairs itself before an operator could start
+   * a repair, and this measures the repair an operator starts.
+   */
+  async repair(cluster: LocalCluster): Promise<RepairBenchResult> {
+    const o = this.opts;
+    const space = Math.max(o.keys, o.downWrites, 1);
+    let preloadSeconds = 0;
+    if (o.keys > 0) {
+      status(`writing ${o.keys.toLocaleString('en-US')} keys of ${o.valueSize} bytes at QUORUM…`);
+      const r = await this.writeKeys('preload', this.clients, space, o.keys, o.seed);
+      preloadSeconds = r.seconds;
+      if (r.ops !== r.successes) status(`${r.ops - r.successes} preload writes failed: ${JSON.stringify(r.errors)}`);
+    }
+    const downNode = o.downWrites > 0 ? o.restartNode : null;
+    const down = downNode === null ? undefined : await this.writeWhileStopped(cluster, downNode, space);
+    const reader = new RootReader(cluster.config);
+    try {
+      const rangesBefore = (await reader.disagreeing()).length;
+      // Reading every dump of a large cluster takes long; it is what overstreaming is measured against.
+      const before = downNode === null ? null : await divergence(cluster.config);
+      const timed = await this.timedRepair(cluster, reader);
+      const rangesAfter = (await reader.disagreeing()).length;
+      const after = downNode === null ? null : await divergence(cluster.config);
+      const figures = repairFigures(timed.run);
+      return {
+        workload: 'repair',
+        seed: o.seed,
+        nodes: cluster.size,
+        valueSize: o.valueSize,
+        concurrency: o.concurrency,
+        keysPreloaded: o.keys,
+        preloadSeconds: Math.round(preloadSeconds * 10) / 10,
+        downNode,
+        downWrites: down?.ops ?? 0,
+        downWriteErrors: down?.errors ?? {},
+        downWritesPerSec: down === undefined || down.seconds === 0 ? 0 : Math.round(down.successes / down.seconds),
+        divergentKeysBefore: before?.keys ?? null,
+        staleCopiesBefore: before?.copies ?? null,
+        rangesDisagreeingBefore: rangesBefore,
+        agreedAfterMs: timed.agreedAfterMs,
+        repairMs: timed.repairMs,
+        ...figures,
+        rangesDisagreeingAfter: rangesAfter,
+        divergentKeysAfter: after?.keys ?? null,
+        overstreaming: overstreaming(figures.keysSent, figures.keysFetched, before),
+        loadAverage: timed.loadAverage,
+        coresBusy: timed.coresBusy,
+        agreed: rangesAfter === 0 && timed.agreedAfterMs !== null && (after === null || after.keys === 0),
+      };
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** The full repair of `admin repair`, with the roots read meanwhile to see when the replicas agree. */
+  private async timedRepair(
+    cluster: LocalCluster,
+    reader: RootReader,
+  ): Promise<{
+    run: ClusterRepair;
+    repairMs: number;
+    agreedAfterMs: number | null;
+    loadAverage: RepairBenchResult['loadAverage'];
+    coresBusy: RepairBenchResult['coresBusy'];
+  }> {
+    const ids = cluster.config.nodes.map((n) => n.id);
+    status('running the full repair of admin repair…');
+    const cpuBefore = readCpu(ids.map((id) => cluster.pid(id)));
+    const loadStart = loadavg()[0]!;
+    const startMicros = monotonicMicros();
+    const started = performance.now();
+    const watch = new AgreementWatch(reader, started, () => performance.now());
+    const run = await repairCluster(cluster.config, undefined, () => undefined);
+    const repairMs = Math.round(performance.now() - started);
+    const agreedAfterMs = await watch.stop();
+    this.windows.push({ label: 'repair', startMicros, endMicros: monotonicMicros() });
+    const cpu = cpuPerOp(cpuBefore, readCpu(ids.map((id) => cluster.pid(id))), 0);
+    return { run, repairMs, agreedAfterMs, loadAverage: { start: loadStart, end: loadavg()[0]! }, coresBusy: cpu.coresBusy };
+  }
+
+  /** Stops `node` (SIGSTOP), writes keys 0 to --down-writes - 1 again through the other nodes, and resumes it. */
+  private async writeWhileStopped(cluster: LocalCluster, node: number, space: number): Promise<RunResult> {
+    const live = cluster.config.nodes.map((n) => n.id).filter((id) => id !== node);
+    status(`stopping node ${node} (SIGSTOP)…`);
+    cluster.signal(node, 'SIGSTOP');
+    // Each goes to one live node: token routing would send a stopped replica's share to it, to wait out the deadline.
+    const clients = live.map((id) => cluster.client({ routing: 'node', startAt: id, valueBytesMax: this.target.maxValueBytes }));
+    try {
+      await waitFor(`the others to see node ${node} down`, async () => {
+        for (const id of live) if (!(await cluster.downPeers(id)).includes(node)) return false;
+        return true;
+      });
+      status(`writing ${this.opts.downWrites.toLocaleString('en-US')} keys at QUORUM while node ${node} is stopped (hints off)…`);
+      return await this.writeKeys('down writes', clients, space, this.opts.downWrites, this.opts.seed + 1);
+    } finally {
+      for (const c of clients) c.close();
+      status(`resuming node ${node} (SIGCONT)…`);
+      cluster.signal(node, 'SIGCONT');
+      await cluster.waitAllSeeEachOther();
+    }
+  }
+
   /** While `node` is down, overwrites keys so that coordinators store hints for it; returns how many. */
   private async writeHints(cluster: LocalCluster, node: number): Promise<number> {
     const n = Math.min(this.opts.hintWrites, this.opts.keys);
@@ -446,6 +567,8 @@ function plotRuns(output: Output): PlotRun[] {
       { label: output.result.workload.workload, result: output.result.workload },
     ];
   }
+  // The repair workload is no run of operations (options.ts refuses --plot for it).
+  if (output.kind === 'repair') return [];
   return [{ label: output.result.workload, result: output.result }];
 }
 
@@ -457,6 +580,7 @@ function uplotAssets(): UplotAssets {
 
 async function runBench(bench: Bench, opts: BenchOptions, cluster: LocalCluster | undefined): Promise<Output> {
   if (opts.workload === 'restart') return { kind: 'restart', result: await bench.restart(cluster!) };
+  if (opts.workload === 'repair') return { kind: 'repair', result: await bench.repair(cluster!) };
   if (!opts.compare) return { kind: 'single', result: await bench.workload(opts.workload) };
   const echo = await bench.workload('echo');
   const workload = await bench.workload(opts.workload);
@@ -501,6 +625,8 @@ function render(output: Output): string {
       return formatResult(output.result);
     case 'restart':
       return formatRestart(output.result);
+    case 'repair':
+      return formatRepair(output.result);
     case 'compare':
       return formatCompare(output.result);
   }
@@ -543,7 +669,11 @@ async function main(): Promise<number> {
       if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
       cluster = await LocalCluster.start({
         ...(opts.tls ? { tls: true } : {}),
-        ...(opts.settings !== undefined ? { settings: opts.settings } : {}),
+        ...(opts.workload === 'repair'
+          ? { settings: { ...REPAIR_WORKLOAD_SETTINGS, ...opts.settings } }
+          : opts.settings !== undefined
+            ? { settings: opts.settings }
+            : {}),
         ...(profileDir === undefined ? {} : { execArgv: profilerArgs(profileDir) }),
       });
       status(`cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s (${cluster.dir})`);
@@ -560,7 +690,7 @@ async function main(): Promise<number> {
     } finally {
       for (const c of clients) c.close();
     }
-    process.stdout.write(render(output) + '\n');
+    process.stdout.write((opts.json ? JSON.stringify(output.result, null, 2) : render(output)) + '\n');
     if (stop.signal.aborted) {
       status('stopped early: the results above are partial and were not written to --out');
       return EXIT_INTERRUPTED;
@@ -575,6 +705,10 @@ async function main(): Promise<number> {
       status('stopping the cluster, so that the nodes write their profiles…');
       await spawned.stop();
       printProfiles(profileDir, pids, bench.windows);
+    }
+    if (output.kind === 'repair' && !output.result.agreed) {
+      status('the replicas do not agree after the repair (see "After the repair" above)');
+      return EXIT_FAILED;
     }
     return 0;
   } finally {

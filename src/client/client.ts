@@ -646,6 +646,19 @@ export class NodeAdmin {
     }
   }
 
+  /**
+   * The root of the node's hash tree of `range` (repair/hash-tree.ts), asked
+   * as replica `asNode` of that range would: for checking from outside that
+   * replicas agree (the benchmark's repair workload).
+   */
+  async treeRoot(range: number, asNode: number): Promise<Buffer> {
+    try {
+      return (await this.connection.call((c) => c.treeHashes(this.secret, asNode, range, 0, [0]), this.timeoutMs)).hashes;
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** Fault switch: offsets the node's physical clock (ms); returns its clock reading. */
   async setClockOffset(offsetMs: number): Promise<number> {
     try {

@@ -102,13 +102,16 @@ export class RangeScanner {
         bytes += row.key.length + row.value.length;
       }
       this.counters.scanKeysReturned += taken.rows.length;
-      if (taken.cut || rows.length === req.limit) return { rows, cursor: taken.last };
+      if (taken.cut) return { rows, cursor: taken.last };
+      const lastRange = to === undefined || to === req.end;
+      // A full page says "more" unless this round read the scan's last range to its end (no replica stopped early).
+      if (rows.length === req.limit) return { rows, cursor: lastRange && merged.frontier === undefined ? undefined : taken.last };
       // Done up to the frontier, or with the whole range.
       let doneThrough: string | undefined;
       if (merged.frontier !== undefined) {
         doneThrough = merged.frontier;
       } else {
-        if (to === undefined || to === req.end) return { rows, cursor: undefined };
+        if (lastRange) return { rows, cursor: undefined };
         // A range ends at token + NUL: done through the token.
         assert(to.endsWith('\u0000'), "a range's end is its token + NUL");
         doneThrough = to.slice(0, -1);

@@ -15,7 +15,8 @@
  * PAXOS_STATE_GRACE_MS is deleted by `sweep`; the acceptor refuses ballots
  * that old, so no proposer can meet a replica that forgot its promise.
  */
-import { PAXOS_STATE_GRACE_MS } from '../common/limits';
+import { KvError } from '../common/errors';
+import { PAXOS_KEY_WAITING_MAX, PAXOS_STATE_GRACE_MS, PAXOS_WAITING_MAX } from '../common/limits';
 import type { Time } from '../clock/time';
 import type { KnownBugs } from '../common/known-bugs';
 import type { KeyedVersion, Version } from '../storage/version';
@@ -46,12 +47,22 @@ export interface PaxosStoreCounters {
   commits: number;
   stateWrites: number;
   stateDeleted: number;
+  /** Messages refused because too many were waiting (PAXOS_KEY_WAITING_MAX, PAXOS_WAITING_MAX). */
+  refused: number;
+}
+
+/** A busy key's queue: the promise its last message settles, and how many messages are queued or running. */
+interface KeyQueue {
+  tail: Promise<unknown>;
+  waiting: number;
 }
 
 export class PaxosStore implements Acceptor {
-  readonly counters: PaxosStoreCounters = { prepares: 0, proposes: 0, commits: 0, stateWrites: 0, stateDeleted: 0 };
-  /** The tail of each busy key's queue of messages. */
-  private readonly busy = new Map<string, Promise<unknown>>();
+  readonly counters: PaxosStoreCounters = { prepares: 0, proposes: 0, commits: 0, stateWrites: 0, stateDeleted: 0, refused: 0 };
+  /** Each busy key's queue of messages. */
+  private readonly busy = new Map<string, KeyQueue>();
+  /** Messages queued or running, over all keys. */
+  private waiting = 0;
 
   constructor(
     private readonly storage: PaxosStateStorage,
@@ -113,15 +124,33 @@ export class PaxosStore implements Acceptor {
     return this.storage.save(key, state, newestUs);
   }
 
-  /** Runs `work` after every earlier message for the key has been answered. */
+  /**
+   * Runs `work` after every earlier message for the key has been answered;
+   * refuses it when too many wait already (see PAXOS_KEY_WAITING_MAX).
+   */
   private alone<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const before = this.busy.get(key) ?? Promise.resolve();
-    const result = before.then(work, work);
+    const queue = this.busy.get(key) ?? { tail: Promise.resolve(), waiting: 0 };
+    if (queue.waiting >= PAXOS_KEY_WAITING_MAX || this.waiting >= PAXOS_WAITING_MAX) {
+      this.counters.refused++;
+      const which = queue.waiting >= PAXOS_KEY_WAITING_MAX ? 'for this key' : 'in all';
+      return Promise.reject(new KvError('Unavailable', `this replica has too many compare-and-set messages waiting ${which}`));
+    }
+    queue.waiting++;
+    this.waiting++;
+    const result = queue.tail.then(work, work);
     const tail = result.catch(() => undefined);
-    this.busy.set(key, tail);
+    queue.tail = tail;
+    this.busy.set(key, queue);
     void tail.then(() => {
-      if (this.busy.get(key) === tail) this.busy.delete(key);
+      queue.waiting--;
+      this.waiting--;
+      if (queue.waiting === 0) this.busy.delete(key);
     });
     return result;
+  }
+
+  /** Messages queued or running, over all keys (for tests and counters). */
+  get queued(): number {
+    return this.waiting;
   }
 }

@@ -5,7 +5,8 @@
  * - background anti-entropy (`step`): every antiEntropyIntervalMs, the next
  *   live peer in turn and each range both replicate; an in-sync range costs
  *   one round trip, a differing one repairs at most REPAIR_STEP_SEGMENTS_MAX
- *   segments per step, which bounds the pace;
+ *   segments per step, which bounds the pace; steps that meet only writes in
+ *   flight back off (ANTI_ENTROPY_BACKOFF_STEPS_MAX);
  * - a full repair (`repairAll`, the admin `repair` call): every range with
  *   every other replica, pass after pass until their trees agree or
  *   REPAIR_ROUNDS_MAX passes are done;
@@ -19,6 +20,7 @@
  */
 import { KvError } from '../common/errors';
 import {
+  ANTI_ENTROPY_BACKOFF_STEPS_MAX,
   CATCH_UP_RETRY_MS,
   REPAIR_CALL_BYTES_MAX,
   REPAIR_DIGESTS_PER_CALL_MAX,
@@ -79,11 +81,16 @@ const SEGMENT_PAGE_KEYS = 1000;
 export class Repairer {
   private turn = 0;
   private stepping = false;
+  /** Background steps still to skip, and how many the last back-off skipped (see ANTI_ENTROPY_BACKOFF_STEPS_MAX). */
+  private skip = 0;
+  private backoff = 0;
   private full: Promise<RepairSummary> | null = null;
   private catching: boolean;
   readonly counters = {
     steps: 0,
     stepErrors: 0,
+    /** Background steps skipped because the ones before met only writes in flight. */
+    stepsSkipped: 0,
     /** Every exchange's work, summed (background, full and catching up). */
     ...emptyStats(),
     fullRepairs: 0,
@@ -138,36 +145,61 @@ export class Repairer {
 
   /**
    * One pass over a range with a peer: the differing segments (at most
-   * `max`), checked again after a pause, then repaired. Returns whether any
-   * segment still differed after the re-check. A background pass
-   * (`stableOnly`) repairs only differences that held still through the
-   * pause (TreeExchange.recheckStable); a full repair repairs every one.
+   * `max`), checked again after a pause, then repaired. Says whether any
+   * segment differed at first, and whether any still differed after the
+   * re-check (and was repaired). A background pass (`stableOnly`) repairs
+   * only differences that held still through the pause
+   * (TreeExchange.recheckStable); a full repair repairs every one.
    */
-  private async pass(peerId: number, range: number, max: number, into: ExchangeStats, stableOnly = false): Promise<boolean> {
+  private async pass(
+    peerId: number,
+    range: number,
+    max: number,
+    into: ExchangeStats,
+    stableOnly = false,
+  ): Promise<{ differed: boolean; repaired: boolean }> {
     const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
-      if (segments.length > 0) {
+      const differed = segments.length > 0;
+      if (differed) {
         await this.pause(REPAIR_RECHECK_PAUSE_MS);
         segments = stableOnly ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
-      return segments.length > 0;
+      return { differed, repaired: segments.length > 0 };
     } finally {
       addStats(this.counters, x.stats);
       addStats(into, x.stats);
     }
   }
 
-  /** One background step with the next live peer; errors are counted, the next step tries again. */
+  /**
+   * One background step with the next live peer; errors are counted, the
+   * next step tries again. A step that met only writes in flight skips the
+   * next ones, more each time (ANTI_ENTROPY_BACKOFF_STEPS_MAX).
+   */
   async step(): Promise<void> {
     if (this.stepping || this.full !== null) return;
+    if (this.skip > 0) {
+      this.skip--;
+      this.counters.stepsSkipped++;
+      return;
+    }
     const live = [...this.deps.peers.keys()].filter((id) => this.deps.isUp(id));
     if (live.length === 0) return;
     const peerId = live[this.turn++ % live.length]!;
     this.stepping = true;
     try {
-      for (const range of this.trees.sharedWith(peerId)) await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats(), true);
+      let differed = false;
+      let repaired = false;
+      for (const range of this.trees.sharedWith(peerId)) {
+        const outcome = await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats(), true);
+        differed ||= outcome.differed;
+        repaired ||= outcome.repaired;
+      }
+      this.backoff = differed && !repaired ? Math.min(Math.max(1, this.backoff * 2), ANTI_ENTROPY_BACKOFF_STEPS_MAX) : 0;
+      this.skip = this.backoff;
       this.counters.steps++;
     } catch {
       this.counters.stepErrors++;
@@ -230,7 +262,7 @@ export class Repairer {
   /** Passes over a range with a peer until nothing differs after a re-check; false if REPAIR_ROUNDS_MAX passes were not enough. */
   private async untilAgreed(peer: number, range: number, into: ExchangeStats): Promise<boolean> {
     for (let round = 0; round < REPAIR_ROUNDS_MAX; round++) {
-      if (!(await this.pass(peer, range, LEAVES, into))) return true;
+      if (!(await this.pass(peer, range, LEAVES, into)).repaired) return true;
     }
     return false;
   }

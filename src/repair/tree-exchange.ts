@@ -11,6 +11,7 @@
  * through `TreeLocal` and `TreePeer`, so tests run it between two stores in
  * one process.
  */
+import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import {
   REPAIR_CALL_BYTES_MAX,
@@ -119,13 +120,18 @@ export class TreeExchange {
     return out;
   }
 
-  /** Keeps the first hashes seen of each differing leaf, ours and the peer's. */
+  /**
+   * Keeps the first hashes seen of each differing leaf, ours and the peer's.
+   * `differing` is a subsequence of `asked` (HashTree.differing keeps the
+   * order), so one walk finds each one's place in the answer.
+   */
   private noteLeaves(asked: readonly number[], differing: readonly number[], theirs: Buffer): void {
     const leaves = this.ours().leaves;
-    const at = new Map(asked.map((segment, n) => [segment, n]));
+    let n = 0;
     for (const segment of differing) {
+      while (n < asked.length && asked[n] !== segment) n++;
+      assert(n < asked.length, 'the differing leaves are among those asked, in order');
       if (this.firstSeen.has(segment)) continue;
-      const n = at.get(segment)!;
       this.firstSeen.set(segment, {
         ours: [leaves[segment * 2]!, leaves[segment * 2 + 1]!],
         theirs: [theirs.readUInt32LE(n * HASH_BYTES), theirs.readUInt32LE(n * HASH_BYTES + 4)],

@@ -20,6 +20,7 @@
  * Strings here are latin1: one char per byte (see common/bytes.ts).
  */
 import { assert } from '../common/assert';
+import { PACKED_BYTES } from './key-order';
 import { ARENA_SLAB_BYTES, ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../common/limits';
 
 const HEADER_BYTES = 12;
@@ -120,17 +121,6 @@ export class Arena {
     return buf.readUInt32LE(off);
   }
 
-  keyLength(loc: number): number {
-    const { buf, off } = this.at(loc);
-    return buf.readUInt32LE(off + 4);
-  }
-
-  /** Byte `i` of the record's key, or -1 past its end. */
-  keyByte(loc: number, i: number): number {
-    const { buf, off } = this.at(loc);
-    return i < buf.readUInt32LE(off + 4) ? buf[off + HEADER_BYTES + i]! : -1;
-  }
-
   /** True if the record's key is `key`, compared without making a string. */
   keyEquals(loc: number, key: string): boolean {
     const { buf, off } = this.at(loc);
@@ -151,6 +141,16 @@ export class Arena {
       if (d !== 0) return d;
     }
     return length - key.length;
+  }
+
+  /** packKey (key-order.ts) of the key at `loc` from byte `from`, read from the record's bytes. */
+  packedKey(loc: number, from: number): number {
+    const { buf, off } = this.at(loc);
+    const length = buf.readUInt32LE(off + 4);
+    const start = off + HEADER_BYTES;
+    let v = 0;
+    for (let i = from; i < from + PACKED_BYTES; i++) v = v * 257 + (i < length ? buf[start + i]! + 1 : 0);
+    return v;
   }
 
   private at(loc: number): { buf: Buffer; slab: number; off: number } {

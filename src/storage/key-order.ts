@@ -9,10 +9,22 @@
  * is found by two binary searches: over the blocks' first keys, which are
  * kept as strings (a few thousand for a million keys), so that half of the
  * comparisons stay out of the arena (each arena read on a large memtable is
- * likely a cache miss); then within one block, in the arena. An insert or
- * removal shifts at most one block, and a full block splits in two. About 5
- * bytes a key outside the heap (4 per slot, blocks three quarters full on
- * average), and a first-key string per block inside it.
+ * likely a cache miss); then within one block. An insert or removal shifts
+ * at most one block, and a full block splits in two.
+ *
+ * The search within a block mostly stays out of the arena too. Keys that
+ * sort near each other share a prefix (a block of "user:0123…" keys all start
+ * "user:012"), so each block knows the length of the prefix all its keys
+ * share, and keeps beside each slot the next PACKED_BYTES bytes after that
+ * prefix packed into one number (packKey): numbers that compare as those
+ * bytes do. Two keys whose packed bytes differ are ordered by them; only on
+ * a tie is the arena read. The prefix length a block keeps may be shorter
+ * than the longest shared one (it stays valid when keys leave) and is
+ * shortened, repacking the block, when a key that shares less comes in;
+ * blocks made by a split or a load start from their true shared prefix.
+ * About 13 bytes a key outside the heap (4 per slot and 8 per packed number,
+ * blocks three quarters full on average), and a first-key string per block
+ * inside it.
  *
  * Why not a library such as sorted-btree: those keep keys as JavaScript
  * values, which here would be a string per key back on the heap (what the
@@ -28,10 +40,43 @@ export interface SlotKeys {
   compare(slot: number, key: string): number;
   /** Slot `slot`'s key as a latin1 string. */
   key(slot: number): string;
+  /** packKey of slot `slot`'s key from byte `from`, read where the key is. */
+  packed(slot: number, from: number): number;
+}
+
+/**
+ * Bytes of a key packed into one number: each byte as 1 + its value (0 for
+ * "the key ended"), in base 257, so 257^6 < 2^53 and the number is exact.
+ */
+export const PACKED_BYTES = 6;
+
+/**
+ * Bytes `from` .. `from + PACKED_BYTES` of a latin1 key as one number. Two
+ * keys that agree before `from` compare as their packed numbers do, unless
+ * those are equal; then they agree up to `from + PACKED_BYTES` as well, and
+ * either are equal (one ended inside) or differ later.
+ */
+export function packKey(key: string, from: number): number {
+  let v = 0;
+  const end = from + PACKED_BYTES;
+  for (let i = from; i < end; i++) v = v * 257 + (i < key.length ? key.charCodeAt(i) + 1 : 0);
+  return v;
+}
+
+/** Length of the prefix `a` and `b` share, at most `max`. */
+function sharedPrefix(a: string, b: string, max: number): number {
+  const n = Math.min(max, a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
 }
 
 export class KeyOrder {
-  private blocks: Int32Array[] = [new Int32Array(ORDER_BLOCK_SLOTS)];
+  private blocks: Int32Array[];
+  /** Per block, per position: packKey of the slot's key from the block's prefix length. */
+  private packs: Float64Array[];
+  /** Per block: a prefix length every key of the block shares. */
+  private prefixes: number[] = [0];
   private sizes: number[] = [0];
   /** Each block's first key ('' for the lone empty block); latin1 strings compare in byte order. */
   private firsts: string[] = [''];
@@ -42,7 +87,8 @@ export class KeyOrder {
     private readonly blockSlots = ORDER_BLOCK_SLOTS,
   ) {
     assert(blockSlots >= 4, 'a block holds a few slots at least');
-    if (blockSlots !== ORDER_BLOCK_SLOTS) this.blocks = [new Int32Array(blockSlots)];
+    this.blocks = [new Int32Array(blockSlots)];
+    this.packs = [new Float64Array(blockSlots)];
   }
 
   get size(): number {
@@ -57,6 +103,8 @@ export class KeyOrder {
   load(slots: Int32Array): void {
     const per = Math.max(1, Math.floor((this.blockSlots * 3) / 4));
     this.blocks = [];
+    this.packs = [];
+    this.prefixes = [];
     this.sizes = [];
     this.firsts = [];
     for (let i = 0; i < slots.length; i += per) {
@@ -64,11 +112,16 @@ export class KeyOrder {
       const part = slots.subarray(i, Math.min(slots.length, i + per));
       block.set(part);
       this.blocks.push(block);
+      this.packs.push(new Float64Array(this.blockSlots));
+      this.prefixes.push(0);
       this.sizes.push(part.length);
       this.firsts.push(this.keys.key(part[0]!));
+      this.repack(this.blocks.length - 1, this.truePrefix(this.blocks.length - 1));
     }
     if (this.blocks.length === 0) {
       this.blocks.push(new Int32Array(this.blockSlots));
+      this.packs.push(new Float64Array(this.blockSlots));
+      this.prefixes.push(0);
       this.sizes.push(0);
       this.firsts.push('');
     }
@@ -80,10 +133,20 @@ export class KeyOrder {
     const b = this.blockFor(key);
     const block = this.blocks[b]!;
     const size = this.sizes[b]!;
+    // The block's keys share its prefix with its first key; with this one, maybe less.
+    if (size === 0) this.prefixes[b] = key.length;
+    else {
+      const shared = sharedPrefix(key, this.firsts[b]!, this.prefixes[b]!);
+      if (shared < this.prefixes[b]!) this.repack(b, shared);
+    }
     const at = this.lowerIn(b, key);
-    assert(at === size || this.keys.compare(block[at]!, key) !== 0, 'a key enters the order once');
+    const packs = this.packs[b]!;
+    const packed = packKey(key, this.prefixes[b]!);
+    assert(at === size || packs[at] !== packed || this.keys.compare(block[at]!, key) !== 0, 'a key enters the order once');
     block.copyWithin(at + 1, at, size);
     block[at] = slot;
+    packs.copyWithin(at + 1, at, size);
+    packs[at] = packed;
     if (at === 0) this.firsts[b] = key;
     this.sizes[b] = size + 1;
     this.count++;
@@ -98,6 +161,7 @@ export class KeyOrder {
     const at = this.lowerIn(b, key);
     assert(at < size && block[at] === slot, 'a key leaves the order from where it is');
     block.copyWithin(at, at + 1, size);
+    this.packs[b]!.copyWithin(at, at + 1, size);
     this.sizes[b] = size - 1;
     if (at === 0 && size > 1) this.firsts[b] = this.keys.key(block[0]!);
     this.count--;
@@ -132,17 +196,46 @@ export class KeyOrder {
     return lo;
   }
 
-  /** The first position in block `b` whose key is not below `key`. */
+  /**
+   * The first position in block `b` whose key is not below `key`. Packed
+   * numbers decide where `key` shares the block's prefix; a key that does
+   * not lies before or after every key of the block.
+   */
   private lowerIn(b: number, key: string): number {
+    const size = this.sizes[b]!;
+    if (size === 0) return 0;
+    const prefix = this.prefixes[b]!;
+    const first = this.firsts[b]!;
+    if (sharedPrefix(key, first, prefix) < prefix) return key < first ? 0 : size;
     const block = this.blocks[b]!;
+    const packs = this.packs[b]!;
+    const packed = packKey(key, prefix);
     let lo = 0;
-    let hi = this.sizes[b]!;
+    let hi = size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.keys.compare(block[mid]!, key) < 0) lo = mid + 1;
+      const p = packs[mid]!;
+      if (p < packed || (p === packed && this.keys.compare(block[mid]!, key) < 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
+  }
+
+  /** The prefix every key of block `b` shares: its first and last keys'. */
+  private truePrefix(b: number): number {
+    const size = this.sizes[b]!;
+    if (size === 0) return 0;
+    const first = this.firsts[b]!;
+    return size === 1 ? first.length : sharedPrefix(first, this.keys.key(this.blocks[b]![size - 1]!), first.length);
+  }
+
+  /** Makes `prefix` block `b`'s prefix length and packs every key again from it. */
+  private repack(b: number, prefix: number): void {
+    const block = this.blocks[b]!;
+    const packs = this.packs[b]!;
+    const size = this.sizes[b]!;
+    for (let i = 0; i < size; i++) packs[i] = this.keys.packed(block[i]!, prefix);
+    this.prefixes[b] = prefix;
   }
 
   private split(b: number): void {
@@ -151,10 +244,23 @@ export class KeyOrder {
     const half = size >>> 1;
     const upper = new Int32Array(this.blockSlots);
     upper.set(block.subarray(half, size));
+    const upperPacks = new Float64Array(this.blockSlots);
+    upperPacks.set(this.packs[b]!.subarray(half, size));
     this.blocks.splice(b + 1, 0, upper);
+    this.packs.splice(b + 1, 0, upperPacks);
+    this.prefixes.splice(b + 1, 0, this.prefixes[b]!);
     this.sizes.splice(b + 1, 0, size - half);
     this.firsts.splice(b + 1, 0, this.keys.key(upper[0]!));
     this.sizes[b] = half;
+    // Each half's keys share at least the whole block's prefix, often a longer one.
+    this.refine(b);
+    this.refine(b + 1);
+  }
+
+  /** Repacks block `b` from the prefix its keys really share, if that is longer than the one it keeps. */
+  private refine(b: number): void {
+    const prefix = this.truePrefix(b);
+    if (prefix !== this.prefixes[b]) this.repack(b, prefix);
   }
 
   /**
@@ -165,9 +271,7 @@ export class KeyOrder {
    */
   private mergeAfterRemoval(b: number): void {
     if (this.sizes[b] === 0 && this.blocks.length > 1) {
-      this.blocks.splice(b, 1);
-      this.sizes.splice(b, 1);
-      this.firsts.splice(b, 1);
+      this.dropBlock(b);
       return;
     }
     const next = b + 1;
@@ -177,8 +281,16 @@ export class KeyOrder {
     if (size * 4 >= this.blockSlots || size + nextSize > this.blockSlots / 2) return;
     this.blocks[b]!.set(this.blocks[next]!.subarray(0, nextSize), size);
     this.sizes[b] = size + nextSize;
-    this.blocks.splice(next, 1);
-    this.sizes.splice(next, 1);
-    this.firsts.splice(next, 1);
+    this.dropBlock(next);
+    // The two blocks' keys may share less than either block's prefix: pack all of them from the one they do.
+    this.repack(b, this.truePrefix(b));
+  }
+
+  private dropBlock(b: number): void {
+    this.blocks.splice(b, 1);
+    this.packs.splice(b, 1);
+    this.prefixes.splice(b, 1);
+    this.sizes.splice(b, 1);
+    this.firsts.splice(b, 1);
   }
 }

@@ -18,7 +18,7 @@ import { MEMTABLE_LOAD_MAX } from '../common/limits';
 import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Arena, ArenaOwner } from './arena';
 import { KeyOrder, SlotKeys } from './key-order';
-import { SortedKeys } from './sorted-keys';
+import { sortByKey } from './key-sort';
 import { Version } from './version';
 
 /** A committed version and the log row that holds it. */
@@ -89,6 +89,7 @@ export class Memtable implements ArenaOwner {
   private readonly orderKeys: SlotKeys = {
     compare: (slot, key) => this.arena.compareKey(this.locs[slot]!, key),
     key: (slot) => this.arena.key(this.locs[slot]!),
+    packed: (slot, from) => this.arena.packedKey(this.locs[slot]!, from),
   };
 
   /** `slabBytes` is for tests (see Arena). */
@@ -235,20 +236,18 @@ export class Memtable implements ArenaOwner {
   }
 
   /**
-   * Builds the key order of every key at once: their arena locations sorted
-   * by key bytes (sorted-keys.ts, which makes strings of a few thousand keys
-   * at a time), each then the slot its record names as owner.
+   * Builds the key order of every key at once: the slots sorted by their
+   * keys' bytes (key-sort.ts, which reads the bytes where they are, a few at
+   * a time as numbers).
    */
   rebuildOrder(): void {
-    const locs = new Float64Array(this.count);
+    const slots = new Float64Array(this.count);
     let n = 0;
-    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) locs[n++] = this.locs[i]!;
+    for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) slots[n++] = i;
     assert(n === this.count, 'the index and the slots agree on the key count');
-    SortedKeys.build(this.arena, locs);
-    const slots = new Int32Array(n);
-    for (let j = 0; j < n; j++) slots[j] = this.arena.ownerOf(locs[j]!);
+    sortByKey(this.orderKeys, slots);
     const order = new KeyOrder(this.orderKeys);
-    order.load(slots);
+    order.load(Int32Array.from(slots));
     this.order = order;
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
 import { Arena, ArenaOwner } from '../../src/storage/arena';
+import { packKey } from '../../src/storage/key-order';
 import { byteString } from './arbitraries';
 import { fcParams } from './fc-params';
 
@@ -45,6 +46,19 @@ test('property: overwrites compact and recycle slabs, and keep every current rec
       live += 12 + `k${id}`.length + value.length;
     }
     assert.equal(a.liveBytes, live, 'live bytes');
+  });
+  t.notThrows(() => fc.assert(property, fcParams(200)));
+});
+
+test('property: a key packed from the arena is the key packed from its string', (t) => {
+  const property = fc.property(fc.array(byteString(0, 12), { minLength: 1, maxLength: 20 }), fc.nat({ max: 13 }), (keys, from) => {
+    const o = owners();
+    const a = new Arena(o, SLAB);
+    keys.forEach((key, id) => {
+      const loc = a.append(id, key, 'v');
+      o.current.set(id, loc);
+      assert.equal(a.packedKey(loc, from), packKey(key, from), `${JSON.stringify(key)} from ${from}`);
+    });
   });
   t.notThrows(() => fc.assert(property, fcParams(200)));
 });

@@ -110,6 +110,23 @@ test('options: restart defaults to a higher concurrency and takes no --ops', (t)
   t.is(options(['--workload', 'restart', '--spawn', '--rewrite', '0.9']).rewriteShare, 0.9);
 });
 
+test('options: repair preloads nothing by default, stops a node for 100,000 writes and prints JSON with --json', (t) => {
+  const o = options(['--workload', 'repair', '--spawn']);
+  t.is(o.keys, 0);
+  t.is(o.downWrites, DEFAULTS.downWrites);
+  t.is(o.downWrites, 100_000);
+  t.is(o.restartNode, 0);
+  t.is(o.concurrency, DEFAULTS.restartConcurrency);
+  t.is(o.ops, undefined);
+  t.is(o.warmupSeconds, 0);
+  t.false(o.json);
+  const insync = options(['--workload', 'repair', '--spawn', '--keys', '1000000', '--down-writes', '0', '--restart-node', '2', '--json']);
+  t.is(insync.keys, 1_000_000);
+  t.is(insync.downWrites, 0);
+  t.is(insync.restartNode, 2);
+  t.true(insync.json);
+});
+
 test('options: --help', (t) => {
   t.deepEqual(parseBenchArgs(['--spawn', '--help']), { help: true });
 });
@@ -151,6 +168,12 @@ const bad: [string[], RegExp][] = [
   [['--workload', 'restart'], /needs --spawn/],
   [['--workload', 'restart', '--spawn', '--ops', '5'], /do not apply/],
   [['--restart-node', '1'], /only applies to --workload restart/],
+  [['--workload', 'repair'], /--workload repair stops a node .* needs --spawn/],
+  [['--workload', 'repair', '--spawn', '--duration', '5'], /--workload repair writes each of its keys once/],
+  [['--workload', 'repair', '--spawn', '--plot', 'p.html'], /--plot .* does not apply to --workload repair/],
+  [['--workload', 'repair', '--spawn', '--down-writes', '-1'], /--down-writes must be a whole number from 0/],
+  [['--down-writes', '10'], /--down-writes only applies to --workload repair/],
+  [['--keys', '0'], /--keys must be a whole number from 1/],
   [['--node', 'nowhere'], /is not HOST:PORT/],
   [['--routing', 'random'], /--routing must be one of token, node/],
   [['--node', 'h:1', '--routing', 'token'], /--routing token needs the nodes' tokens/],

@@ -1,5 +1,15 @@
 import test from 'ava';
-import { benchResult, compareResult, formatCompare, formatRestart, formatResult, Measured, RunConfig } from '../../src/bench/report';
+import {
+  benchResult,
+  compareResult,
+  formatCompare,
+  formatRepair,
+  formatRestart,
+  formatResult,
+  Measured,
+  RepairBenchResult,
+  RunConfig,
+} from '../../src/bench/report';
 import { parseVmRssKb } from '../../src/common/procfs';
 import { RssPeak } from '../../src/bench/restart';
 import { Histogram } from '../../src/bench/histogram';
@@ -134,4 +144,62 @@ test('RssPeak keeps the highest reading of a process, and nothing for one not sp
   t.is(later.sample(), null);
   pid = process.pid;
   t.true(later.stop()! > 0);
+});
+
+function repairResult(over: Partial<RepairBenchResult>): RepairBenchResult {
+  return {
+    workload: 'repair',
+    seed: 1,
+    nodes: 4,
+    valueSize: 100,
+    concurrency: 256,
+    keysPreloaded: 0,
+    preloadSeconds: 0,
+    downNode: 0,
+    downWrites: 100_000,
+    downWriteErrors: {},
+    downWritesPerSec: 6000,
+    divergentKeysBefore: 75_000,
+    staleCopiesBefore: 75_000,
+    rangesDisagreeingBefore: 3,
+    agreedAfterMs: 5677,
+    repairMs: 5672,
+    rangesCompared: 24,
+    rangesSkipped: 0,
+    segmentsDiffered: 62_356,
+    keysDiffered: 75_000,
+    keysSent: 0,
+    keysFetched: 75_000,
+    bytesSent: 0,
+    bytesFetched: 8_250_000,
+    compareBytes: 5_916_532,
+    repairSaysAgreed: true,
+    perNode: [{ id: 0, elapsedMs: 5600, keysSent: 0, keysFetched: 75_000 }],
+    rangesDisagreeingAfter: 0,
+    divergentKeysAfter: 0,
+    overstreaming: 1,
+    loadAverage: { start: 11.15, end: 10.98 },
+    coresBusy: null,
+    agreed: true,
+    ...over,
+  };
+}
+
+test('formatRepair: when the replicas agree, and figures of the repair', (t) => {
+  const text = formatRepair(repairResult({}));
+  t.regex(text, /Replicas agree\s+: 5,677 ms after the repair started/);
+  t.regex(text, /Before the repair\s+: 3 ranges' roots differed; dumps: 75,000 keys and 75,000 copies differed/);
+  t.regex(text, /Overstreaming\s+: 1\.000/);
+  t.regex(text, /Verdict\s+: the replicas agree/);
+  t.regex(text, /Load average\s+: 11\.15 at the start, 10\.98 at the end/);
+});
+
+test('formatRepair: replicas that still differ are said so, whatever the repair claims', (t) => {
+  const text = formatRepair(repairResult({ agreedAfterMs: null, rangesDisagreeingAfter: 1, divergentKeysAfter: 12, agreed: false }));
+  t.regex(text, /Replicas agree\s+: never/);
+  t.regex(text, /After the repair\s+: 1 ranges' roots differ; dumps: 12 keys differ; the repair says agreed/);
+  t.regex(text, /Verdict\s+: the replicas DO NOT agree/);
+  const inSync = formatRepair(repairResult({ downNode: null, divergentKeysBefore: null, staleCopiesBefore: null, overstreaming: null }));
+  t.regex(inSync, /Node down\s+: none/);
+  t.regex(inSync, /dumps not read/);
 });

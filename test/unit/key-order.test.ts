@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { KeyOrder } from '../../src/storage/key-order';
+import { KeyOrder, PACKED_BYTES, packKey } from '../../src/storage/key-order';
 import { byteString } from './arbitraries';
 import { fcParams } from './fc-params';
 
@@ -9,7 +9,11 @@ import { fcParams } from './fc-params';
 function orderOver(blockSlots: number): { order: KeyOrder; keys: string[] } {
   const keys: string[] = [];
   const order = new KeyOrder(
-    { compare: (slot, key) => (keys[slot]! < key ? -1 : keys[slot]! > key ? 1 : 0), key: (slot) => keys[slot]! },
+    {
+      compare: (slot, key) => (keys[slot]! < key ? -1 : keys[slot]! > key ? 1 : 0),
+      key: (slot) => keys[slot]!,
+      packed: (slot, from) => packKey(keys[slot]!, from),
+    },
     blockSlots,
   );
   return { order, keys };
@@ -41,13 +45,43 @@ test('keys come out in byte order from any start, across block splits', (t) => {
 
 type Step = { kind: 'insert' | 'remove'; key: string };
 
+/**
+ * Short keys of any byte, and longer ones from a few stems and a small
+ * alphabet: those share prefixes and tie on their packed bytes, so blocks
+ * shorten their prefixes and searches fall back to full comparisons.
+ */
+const orderKey = fc.oneof(
+  byteString(0, 3),
+  fc
+    .tuple(
+      fc.constantFrom('', 'k', 'key00', 'user:0123'),
+      fc.array(fc.constantFrom('\u0000', '0', '1', '\u00ff'), { maxLength: 10 }).map((cs) => cs.join('')),
+    )
+    .map(([stem, rest]) => stem + rest),
+);
+
+test('property: packed bytes order keys that share a prefix as their bytes do', (t) => {
+  // b keeps a's first `from` bytes, so the two share the prefix the packing starts after.
+  const pair = fc.record({ a: orderKey, tail: orderKey, from: fc.nat({ max: 8 }) });
+  const property = fc.property(pair, ({ a, tail, from }) => {
+    const b = a.slice(0, from) + tail;
+    if (a.slice(0, from) !== b.slice(0, from)) return; // a shorter than `from`: b is a itself plus more
+    const pa = packKey(a, from);
+    const pb = packKey(b, from);
+    assert.ok(Number.isSafeInteger(pa) && pa >= 0, 'an exact number');
+    if (pa === pb) assert.equal(a.slice(0, from + PACKED_BYTES), b.slice(0, from + PACKED_BYTES), 'a tie means the same bytes');
+    else assert.equal(pa < pb, a < b, `${JSON.stringify(a)} against ${JSON.stringify(b)} from ${from}`);
+  });
+  t.notThrows(() => fc.assert(property, fcParams(300)));
+});
+
 /** Random inserts and removals on tiny blocks (so they split, merge and empty all the time), against a sorted array. */
 test('property: the order agrees with a sorted array of the keys present', (t) => {
-  const step = fc.record({ kind: fc.constantFrom<Step['kind']>('insert', 'insert', 'remove'), key: byteString(0, 3) });
+  const step = fc.record({ kind: fc.constantFrom<Step['kind']>('insert', 'insert', 'remove'), key: orderKey });
   const input = fc.record({
     steps: fc.array(step, { maxLength: 300 }),
     blockSlots: fc.integer({ min: 4, max: 9 }),
-    probe: byteString(0, 3),
+    probe: orderKey,
   });
   const property = fc.property(input, ({ steps, blockSlots, probe }) => {
     const { order, keys } = orderOver(blockSlots);

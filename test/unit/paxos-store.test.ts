@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemTime, Time } from '../../src/clock/time';
-import { PAXOS_STATE_GRACE_MS } from '../../src/common/limits';
+import { PAXOS_KEY_WAITING_MAX, PAXOS_STATE_GRACE_MS } from '../../src/common/limits';
 import { PaxosStore } from '../../src/paxos/paxos-store';
 import { SqlitePaxosState } from '../../src/paxos/paxos-sqlite';
 import { createPaxosTables } from '../../src/storage/schema';
@@ -85,5 +85,28 @@ test('the sweep deletes committed state past its grace, and never an unfinished 
   t.deepEqual(await later.load('done'), { recent: [] });
   t.is((await later.load('open')).accepted?.value, 'y');
   t.false((await later.prepare('open', { ts: nowUs + 5, node: 1 }, '')).reply.promised, 'a ballot past the grace is refused');
+  await db.close();
+});
+
+test('messages past PAXOS_KEY_WAITING_MAX for one key are refused as Unavailable, and the queue takes messages again once it drains', async (t) => {
+  const path = join(dir, `p${++fileNo}.db`);
+  const { db, store } = await open(path);
+  const nowUs = Date.now() * 1000;
+  const sent = PAXOS_KEY_WAITING_MAX + 5;
+  const answers = await Promise.allSettled(
+    Array.from({ length: sent }, (_, i) => store.prepare('hot', { ts: nowUs + i, node: 1 }, `r${i}`)),
+  );
+  const refused = answers.filter((a) => a.status === 'rejected');
+  t.is(refused.length, 5);
+  for (const r of refused) {
+    const reason = (r as PromiseRejectedResult).reason;
+    t.is(reason.code, 'Unavailable');
+    t.regex(reason.message, /too many compare-and-set messages waiting for this key/);
+  }
+  t.is(store.counters.refused, 5);
+  t.is(store.queued, 0, 'every message answered leaves the queue');
+  // Another key was never affected, and the busy key takes messages again.
+  t.true((await store.prepare('hot', { ts: nowUs + sent, node: 1 }, 'again')).reply.promised);
+  t.true((await store.prepare('cold', { ts: nowUs, node: 1 }, 'c')).reply.promised);
   await db.close();
 });

@@ -97,6 +97,20 @@ test('a scan walks every range in byte order, across the wrap-round, page by pag
   t.deepEqual((await scanAll(scanner, request({ start: 'b', end: 'b' }))).keys, []);
 });
 
+test('a full page that reaches the end of the scan says there is no more; one that stops inside a range says there may be', async (t) => {
+  const { scanner, write } = setup();
+  for (const key of ['a', 'b', 'c']) write(key, val(key));
+  // 'a'..'c' lie in one range; the scan ends at 'd', inside it.
+  t.is(
+    (await scanner.scan(request({ start: 'a', end: 'd', limit: 3 }))).cursor,
+    undefined,
+    'exactly the last keys: no empty page to ask for',
+  );
+  t.is((await scanner.scan(request({ start: 'a', end: 'd', limit: 2 }))).cursor, 'b');
+  // To the end of the key space, the page ends in the first range of several: other ranges may hold keys.
+  t.is((await scanner.scan(request({ start: 'a', limit: 3 }))).cursor, 'c');
+});
+
 test('tombstones and expired values are hidden but the walk passes them', async (t) => {
   const { scanner, write } = setup();
   write('a', val('1'));

@@ -5,7 +5,8 @@
  * nodes shares two or three ranges.
  */
 import test from 'ava';
-import { systemTime } from '../../src/clock/time';
+import { systemTime, Time } from '../../src/clock/time';
+import { ANTI_ENTROPY_BACKOFF_STEPS_MAX } from '../../src/common/limits';
 import { Ring } from '../../src/partitioner/ring';
 import { RangeTrees } from '../../src/repair/range-trees';
 import { RepairPeer, Repairer } from '../../src/repair/repairer';
@@ -24,7 +25,7 @@ interface Node {
   apply(items: readonly KeyedVersion[]): Promise<void>;
 }
 
-function cluster(catchingUp: (id: number) => boolean): Node[] {
+function cluster(catchingUp: (id: number) => boolean, time: Time = systemTime): Node[] {
   const out: Node[] = [];
   let seq = 0;
   for (const { id } of nodes) {
@@ -63,7 +64,7 @@ function cluster(catchingUp: (id: number) => boolean): Node[] {
       peers,
       isUp: (n) => out[n]!.up,
       applyLocal: apply,
-      time: systemTime,
+      time,
       catchingUp: catchingUp(id),
     });
     out.push({ id, table, up: true, apply, repairer });
@@ -123,4 +124,66 @@ test('nodes of a new cluster, all catching up, end it together; alone, one waits
   c[3]!.up = true;
   await Promise.all(c.map((n) => n.repairer.catchUp(() => false)));
   t.true(c.every((n) => !n.repairer.catchingUp));
+});
+
+/** systemTime whose one-shot timers (the re-check pause) fire only when the test says. */
+function heldTimers(): { time: Time; fire: () => Promise<void> } {
+  const held: Array<() => void> = [];
+  const time: Time = {
+    ...systemTime,
+    after: (_ms, fn) => {
+      held.push(fn);
+      return { cancel: () => undefined };
+    },
+  };
+  const fire = async (): Promise<void> => {
+    // The step reaches its pause after a few promise turns (the in-process peer calls).
+    for (let turns = 0; held.length === 0; turns++) {
+      if (turns > 1000) throw new Error('the step never paused to re-check');
+      await Promise.resolve();
+    }
+    held.shift()!();
+  };
+  return { time, fire };
+}
+
+test('background steps that meet only writes in flight back off, doubling up to the limit; a step in sync ends it', async (t) => {
+  const { time, fire } = heldTimers();
+  const c = cluster(() => false, time);
+  const r = c[0]!.repairer;
+  c[2]!.up = false;
+  c[3]!.up = false; // node 1 is the only live peer, so every step that runs picks it
+  // 'A' lies in the range (0x7f, M] that nodes 0, 1 and 2 replicate: node 1 lacks it, so each step sees it differ.
+  let ts = 10;
+  await put(c[0]!, 'A', ++ts);
+  /** Calls step() until one runs instead of skipping; returns it (paused before its re-check) and the steps skipped. */
+  const nextRunning = (): { step: Promise<void>; skipped: number } => {
+    for (let skipped = 0; ; skipped++) {
+      const before = r.counters.stepsSkipped;
+      const step = r.step(); // a skip counts at once, before the step's first await
+      if (r.counters.stepsSkipped === before) return { step, skipped };
+      if (skipped > ANTI_ENTROPY_BACKOFF_STEPS_MAX) throw new Error('steps skipped past the limit');
+    }
+  };
+  const skipsSeen: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const { step, skipped } = nextRunning();
+    skipsSeen.push(skipped);
+    await fire();
+    await put(c[0]!, 'A', ++ts); // node 0's leaf moves while the step waits to re-check: a write in flight
+    await step;
+  }
+  t.deepEqual(
+    skipsSeen,
+    [0, 1, 2, 4, 8, 16, 32, 64].map((n) => Math.min(n, ANTI_ENTROPY_BACKOFF_STEPS_MAX)),
+  );
+  t.is(r.counters.keysSent + r.counters.keysFetched, 0, 'nothing streamed for writes in flight');
+  // In sync (node 1 gets the same version): the next step that runs finds nothing, and ends the back-off.
+  await c[1]!.apply([{ key: 'A', version: c[0]!.table.get('A')! }]);
+  const { step } = nextRunning();
+  await step;
+  const skipped = r.counters.stepsSkipped;
+  await r.step();
+  await r.step();
+  t.is(r.counters.stepsSkipped, skipped, 'no step skipped once in sync');
 });
