@@ -177,3 +177,25 @@ test('a join whose source of a range is down stops with a sentence saying what t
     await c.destroy();
   }
 });
+
+test('a node that was down through a join takes up the epochs it missed before it serves', async (t) => {
+  const c = await LocalCluster.start();
+  try {
+    // Node 4 at "k" streams from nodes 2, 3 and 0 (see the stream plan's test): node 1 may be down.
+    await c.stopNode(1);
+    await c.waitAllSeeEachOther();
+    const port = await freePort();
+    c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from('k').toString('hex')]);
+    const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
+    await untilOperation(admin4, 'node 4 to join', (p) => p.done && p.state === 'NORMAL');
+    admin4.close();
+    await c.startNode(1);
+    // The first answer node 1 gives already has the join: it fetched the log from its peers before listening.
+    const m = await membershipAt(c, 1);
+    t.is(m.epoch, 4);
+    t.is(m.members.find((n) => n.id === 4)?.state, 'NORMAL');
+    await waitFor('node 1 to see node 4 up', async () => !(await c.downPeers(1)).includes(4));
+  } finally {
+    await c.destroy();
+  }
+});
