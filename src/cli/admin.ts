@@ -168,13 +168,10 @@ async function decommission(config: ReturnType<typeof loadClusterFile>, node: nu
       const show = (v: OperationView): void => {
         if (tty) process.stdout.write(`\r\x1b[K${operationLine(`node ${node} leaving`, v)}`);
       };
-      const end = await followOperation(
-        admin,
-        (p) => p.done && p.state === 'LEFT',
-        show,
-        () => true,
-      ).catch((err) => {
-        // The node exits once it has left: silence after LEFT is the end we wait for.
+      // A node that has left exits at once: its silence, once the ring says LEFT, is the end we wait for.
+      const inRing = async (): Promise<boolean> =>
+        (await currentMembership(config).catch(() => undefined))?.members.find((n) => n.id === node)?.state !== 'LEFT';
+      const end = await followOperation(admin, (p) => p.done && p.state === 'LEFT', show, inRing).catch((err) => {
         if (isKvError(err, 'Unavailable') && /stopped answering/.test(err.message)) return undefined;
         throw err;
       });

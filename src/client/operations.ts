@@ -158,13 +158,13 @@ export function progressLine(what: string, v: OperationView): string {
 /**
  * Polls the node's operation until `finished` says it is done; throws the
  * node's error, or an Unavailable when the node stays silent for too long
- * (`alive` false: its process is gone).
+ * or `alive` says it is gone (its process exited, or it has left the ring).
  */
 export async function followOperation(
   admin: NodeAdmin,
   finished: (p: types.OperationProgress) => boolean,
   show: (v: OperationView) => void,
-  alive: () => boolean,
+  alive: () => boolean | Promise<boolean>,
 ): Promise<types.OperationProgress> {
   const started = Date.now();
   let lastHeard = Date.now();
@@ -177,7 +177,7 @@ export async function followOperation(
       if (finished(progress)) return progress;
     } catch (err) {
       if (!isKvError(err, 'ConnectionError') && !isKvError(err, 'TimedOut')) throw err;
-      if (!alive() || Date.now() - lastHeard > OPERATION_SILENCE_MS_MAX)
+      if (!(await alive()) || Date.now() - lastHeard > OPERATION_SILENCE_MS_MAX)
         throw new KvError('Unavailable', `the node stopped answering (${err.message})`);
     }
     await new Promise((resolve) => setTimeout(resolve, OPERATION_POLL_MS));
