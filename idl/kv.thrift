@@ -406,10 +406,10 @@ service KeyValue {
     throws (1: InvalidRequest invalid)
 
   /**
-   * Internode: the sender's epoch log (all of it; a few entries), for a node
-   * that is behind to take up; answers with the receiver's epoch and settled
-   * epoch (no changes). An operation pushes each new epoch with it and polls
-   * it for its barrier.
+   * Internode: the sender's last epochs, in order, for a node that is behind
+   * to take up (one further behind fetches the rest with membership); answers
+   * with the receiver's epoch and settled epoch (no changes). An operation
+   * pushes each new epoch with it and polls it for its barrier.
    */
   MembershipLog learnEpochs(1: string secret, 2: i32 fromNode, 3: MembershipLog log)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),

@@ -352,3 +352,5 @@ export const TOKEN_SAMPLE_KEYS_MAX = 1_000_000;
 export const OPERATION_POLL_MS = 500;
 /** A node running an operation that does not answer the operator's tool for this long counts as gone. */
 export const OPERATION_SILENCE_MS_MAX = 30_000;
+/** The last epochs an operation pushes with each barrier poll; a node further behind fetches the rest from the sender. */
+export const EPOCH_PUSH_ENTRIES_MAX = 16;

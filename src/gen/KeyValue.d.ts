@@ -316,18 +316,18 @@ declare class Client {
     membership(afterEpoch: Int64, callback?: (error: ttypes.InvalidRequest, response: MembershipLog)=>void): void;
 
     /**
-     * Internode: the sender's epoch log (all of it; a few entries), for a node
-     * that is behind to take up; answers with the receiver's epoch and settled
-     * epoch (no changes). An operation pushes each new epoch with it and polls
-     * it for its barrier.
+     * Internode: the sender's last epochs, in order, for a node that is behind
+     * to take up (one further behind fetches the rest with membership); answers
+     * with the receiver's epoch and settled epoch (no changes). An operation
+     * pushes each new epoch with it and polls it for its barrier.
      */
     learnEpochs(secret: string, fromNode: number, log: MembershipLog): Promise<MembershipLog>;
 
     /**
-     * Internode: the sender's epoch log (all of it; a few entries), for a node
-     * that is behind to take up; answers with the receiver's epoch and settled
-     * epoch (no changes). An operation pushes each new epoch with it and polls
-     * it for its barrier.
+     * Internode: the sender's last epochs, in order, for a node that is behind
+     * to take up (one further behind fetches the rest with membership); answers
+     * with the receiver's epoch and settled epoch (no changes). An operation
+     * pushes each new epoch with it and polls it for its barrier.
      */
     learnEpochs(secret: string, fromNode: number, log: MembershipLog, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: MembershipLog)=>void): void;
 

@@ -79,7 +79,7 @@ export interface HandlerServices {
   /** The membership log after an epoch, with this node's epoch. */
   membership(afterEpoch: number): types.MembershipLog;
   /** A peer's epoch log to take up; answers this node's epoch and settled epoch. */
-  learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState>;
+  learnEpochs(from: number, entries: readonly EpochEntry[]): Promise<EpochState>;
   /** Starts (or reports) this node's decommission. */
   decommission(): Promise<OperationStatus>;
   /** Where this node's own operation is. */
@@ -562,8 +562,12 @@ export class Handler {
       this.checkSecret(secret);
       if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
       if (log === null || typeof log !== 'object') throw invalid('the membership log is missing');
-      const { entries } = fromMembershipLog(log, 0);
-      const state = await this.services.learnEpochs(entries);
+      // The log's last entries: they follow the epoch before the first of them.
+      const first = log.changes?.[0];
+      const after = first ? int64ToNumber(first.epoch) - 1 : 0;
+      if (!Number.isSafeInteger(after) || after < 0) throw invalid('the membership log starts at no valid epoch');
+      const { entries } = fromMembershipLog(log, after);
+      const state = await this.services.learnEpochs(fromNode, entries);
       return new types.MembershipLog({ epoch: state.epoch as never, changes: [], settledEpoch: state.settled as never });
     });
   }

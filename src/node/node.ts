@@ -458,7 +458,7 @@ export class KvNode {
       acceptor: this.paxos,
       requests: metrics.requests,
       membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after), this.coordinator.settledEpoch()),
-      learnEpochs: (entries) => this.learnEpochs(entries),
+      learnEpochs: (from, entries) => this.learnEpochs(from, entries),
       decommission: () => this.decommission(),
       operationProgress: () => this.operationProgress(),
     };
@@ -749,8 +749,11 @@ export class KvNode {
   }
 
   /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
-  async learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
+  async learnEpochs(from: number, entries: readonly EpochEntry[]): Promise<EpochState> {
     await this.epochs.learn(entries);
+    // Further behind than the pushed entries reach: the rest comes from the sender.
+    const last = entries[entries.length - 1]?.epoch ?? 0;
+    if (last > this.epochs.epoch) void this.fetchEpochs(from);
     return { epoch: this.epochs.epoch, settled: this.coordinator.settledEpoch() };
   }
 

@@ -8,7 +8,8 @@
  *              winner's change, which the reducer then refuses its own
  *              beside ("another operation (join of node 4) is in
  *              progress");
- *   publish    the node's log goes to every node of the ring (learnEpochs);
+ *   publish    the node's last epochs go to every node of the ring (learnEpochs;
+ *              a node further behind fetches the rest from the sender);
  *   barrier    the step is done once a majority of the ring's nodes, and
  *              every one of them that is up, have taken the epoch up and
  *              have no write left in flight under an older one (their
@@ -24,7 +25,7 @@
  */
 import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
-import { EPOCH_BARRIER_POLL_MS, EPOCH_BARRIER_TIMEOUT_MS, EPOCH_SLOT_ATTEMPTS_MAX } from '../common/limits';
+import { EPOCH_BARRIER_POLL_MS, EPOCH_BARRIER_TIMEOUT_MS, EPOCH_PUSH_ENTRIES_MAX, EPOCH_SLOT_ATTEMPTS_MAX } from '../common/limits';
 import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion } from '../storage/version';
@@ -162,7 +163,7 @@ export class Operator {
     const settled = new Set<number>();
     for (;;) {
       if (this.deps.settledHere() >= epoch) settled.add(selfId);
-      const entries = log.after(0);
+      const entries = log.after(Math.max(0, log.epoch - EPOCH_PUSH_ENTRIES_MAX));
       await Promise.all(
         nodes
           .filter((id) => id !== selfId && !settled.has(id) && this.deps.isUp(id))

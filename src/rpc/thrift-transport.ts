@@ -103,7 +103,7 @@ class ThriftLink implements PeerLink {
   }
 
   learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
-    const log = toMembershipLog(entries.length, entries);
+    const log = toMembershipLog(entries[entries.length - 1]?.epoch ?? 0, entries);
     return this.conn.call((c) => c.learnEpochs(this.o.secret, this.o.selfId, log), this.o.requestTimeoutMs).then(epochStateOf, rethrow);
   }
 

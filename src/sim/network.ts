@@ -337,7 +337,7 @@ class SimLink implements PeerLink {
 
   learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
     const copy = [...entries];
-    return this.call('learnEpochs', (node) => node.learnEpochs(copy), this.net.requestTimeoutMs);
+    return this.call('learnEpochs', (node) => node.learnEpochs(this.self, copy), this.net.requestTimeoutMs);
   }
 
   resetBackoff(): void {}
