@@ -333,7 +333,12 @@ export class KvNode {
     this.catchUpReason = start.why;
     this.registerCounters();
     this.peersOf(epochs.membership);
-    epochs.onChange((m) => this.peersOf(m));
+    let running = epochs.membership.operation !== undefined;
+    epochs.onChange((m) => {
+      this.peersOf(m);
+      if (running && m.operation === undefined) void this.handOverHints();
+      running = m.operation !== undefined;
+    });
   }
 
   /**
@@ -361,6 +366,44 @@ export class KvNode {
       this.acceptors.set(member.id, link);
       this.detector.addPeer(member.id);
     }
+  }
+
+  /**
+   * Once an operation completes, the hints this node holds for a replica
+   * that gave up a key's range go to the key's replicas now as well: a hint
+   * delivered to the old replica after its stream had passed the key would
+   * never reach the new one. The old hint stays (delivered, it changes
+   * nothing; for a node that left, it expires); a replica that already has
+   * the version merges it away.
+   */
+  private async handOverHints(): Promise<void> {
+    const placement = this.epochs.placement;
+    let handed = 0;
+    for (const [target, count] of this.hints.countsByTarget()) {
+      if (count === 0) continue;
+      let afterId = 0;
+      for (;;) {
+        const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
+        if (batch.length === 0) break;
+        afterId = batch[batch.length - 1]!.id;
+        const byOwner = new Map<number, KeyedVersion[]>();
+        for (const h of batch) {
+          const writes = placement.rangeOf(h.key).writes;
+          if (writes.includes(target)) continue;
+          for (const owner of writes) {
+            if (owner === this.id) continue;
+            let items = byOwner.get(owner);
+            if (items === undefined) byOwner.set(owner, (items = []));
+            items.push({ key: h.key, version: h.version });
+          }
+        }
+        for (const [owner, items] of byOwner) {
+          await this.hints.add(owner, items);
+          handed += items.length;
+        }
+      }
+    }
+    if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
   }
 
   private dropPeer(peer: number): void {
