@@ -244,7 +244,29 @@ struct EpochChange {
 struct MembershipLog {
   1: i64 epoch,
   /** In epoch order, at most 1000: a caller further behind asks again after the last one. */
-  2: list<EpochChange> changes
+  2: list<EpochChange> changes,
+  /**
+   * The newest epoch this node has fully taken up: no write it coordinates
+   * still runs under an older one. An operation's barrier waits on it.
+   */
+  3: optional i64 settledEpoch
+}
+
+/**
+ * A node's own membership operation (a join it runs, or its decommission):
+ * where it is and how much it streamed. `state` is the node's state
+ * (JOINING, LEAVING, NORMAL, LEFT); `error` the sentence that stopped it.
+ */
+struct OperationProgress {
+  1: string state,
+  2: i64 keys,
+  3: i64 bytes,
+  4: i32 rangesDone,
+  5: i32 rangesTotal,
+  /** About how much of the data to stream has been, from 0 to 1. */
+  6: double fraction,
+  7: bool done,
+  8: optional string error
 }
 
 service KeyValue {
@@ -274,9 +296,10 @@ service KeyValue {
   /**
    * Internode: heartbeat, and "I am back" after a restart. Carries the
    * caller's clock reading and returns the callee's, so the hybrid logical
-   * clocks of live nodes stay close together.
+   * clocks of live nodes stay close together. `epoch`: the caller's membership
+   * epoch (absent from older builds); a callee behind it fetches the log.
    */
-  i64 hello(1: string secret, 2: i32 fromNode, 3: i64 clock)
+  i64 hello(1: string secret, 2: i32 fromNode, 3: i64 clock, 4: i64 epoch)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
 
   /**
@@ -381,4 +404,25 @@ service KeyValue {
    */
   MembershipLog membership(1: i64 afterEpoch)
     throws (1: InvalidRequest invalid)
+
+  /**
+   * Internode: the sender's last epochs, in order, for a node that is behind
+   * to take up (one further behind fetches the rest with membership); answers
+   * with the receiver's epoch and settled epoch (no changes). An operation
+   * pushes each new epoch with it and polls it for its barrier.
+   */
+  MembershipLog learnEpochs(1: string secret, 2: i32 fromNode, 3: MembershipLog log)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin: this node leaves the ring, streaming its ranges to their new
+   * replicas, and its process exits at the end. Starts it on the first call;
+   * every call answers where it is, so the operator polls it.
+   */
+  OperationProgress decommission(1: string secret)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** Admin: where this node's own operation is (its join, its decommission). */
+  OperationProgress operationProgress(1: string secret)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

@@ -5,6 +5,7 @@
  *   rebalance [--apply] [--json]   tokens that bring every node's key count within 10% of the mean, from the nodes' keys
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
+ *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
@@ -16,6 +17,10 @@ import { Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalanc
 import { KvError } from '../common/errors';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { runTool } from './run-tool';
+import { NodeAdmin } from '../client/client';
+import { adminAt, currentMembership, endpointOf, followOperation, OperationView, progressLine as streamLine } from '../client/operations';
+import { isKvError } from '../common/errors';
+import { OPERATION_POLL_MS, OPERATION_SILENCE_MS_MAX } from '../common/limits';
 import { loadClusterFile } from '../config/cluster';
 
 const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json] [--node N]
@@ -36,6 +41,11 @@ commands:
             trees with its other replicas and exchanges what differs; shows progress
             and a summary, and exits 0 once the replicas agree (1 if a node was down
             or they still differ). Run one within the tombstone grace period (README).
+  decommission N
+            node N streams its ranges to the nodes that take them over, leaves the
+            ring and its process exits; returns once it has (refused while the ring
+            would keep fewer nodes than the replication factor, or while another
+            operation runs). Run it again after an interruption: it goes on.
 options:
   --apply         rebalance: make the moves (needs admin.sh move)
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
@@ -108,7 +118,7 @@ function statusJson(s: ClusterStatus): string {
   return JSON.stringify({ epoch: s.epoch, replicationFactor: s.replicationFactor, nodes, operations: s.operations }) + '\n';
 }
 
-/** An operation in words, with its per-range progress when the nodes report one. */
+/** An operation in words, with the progress its node reports. */
 function operationLine(op: OperationStatus): string {
   const what =
     op.kind === 'move'
@@ -117,9 +127,11 @@ function operationLine(op: OperationStatus): string {
         ? `replace of node ${op.replaces} by node ${op.node}`
         : `${op.kind} of node ${op.node}`;
   const step = op.readsSwitched ? 'reads moved to the new replicas' : 'new replicas take writes, reads still on the old ones';
-  const ranges = Object.entries(op.progress);
+  const p = op.progress as { state?: string; keys?: number; bytes?: number; rangesDone?: number; rangesTotal?: number; error?: string };
   const progress =
-    ranges.length === 0 ? 'no per-range progress reported by the nodes' : ranges.map(([r, p]) => `${r}: ${JSON.stringify(p)}`).join('; ');
+    p.state === undefined
+      ? `node ${op.node} did not report its progress`
+      : `node ${op.node} ${p.state}, ${p.rangesDone} of ${p.rangesTotal} ranges streamed (${p.keys} keys, ${p.bytes} bytes)${p.error ? `; stopped: ${p.error}` : ''}`;
   return `operation in progress: ${what} (${step}); ${progress}`;
 }
 
@@ -221,8 +233,55 @@ async function rebalance(config: ReturnType<typeof loadClusterFile>, apply: bool
 function nodeArg(rest: string[]): number | undefined {
   if (rest.length === 0) return undefined;
   const n = Number(rest[0]);
-  if (rest.length > 1 || !Number.isInteger(n) || n < 0) throw new UsageError(`repair takes at most one node id, got "${rest.join(' ')}"`);
+  if (rest.length > 1 || !Number.isInteger(n) || n < 0) throw new UsageError(`expected one node id, got "${rest.join(' ')}"`);
   return n;
+}
+
+/** Starts node N's decommission and follows it until the node has left and stopped. */
+async function decommission(config: ReturnType<typeof loadClusterFile>, node: number): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  try {
+    const m = await currentMembership(config);
+    const admin = adminAt(config, endpointOf(config, m, node));
+    try {
+      await admin.decommission();
+      const show = (v: OperationView): void => {
+        if (tty) process.stdout.write(`\r\x1b[K${streamLine(`node ${node} leaving`, v)}`);
+      };
+      // A node that has left exits at once: its silence, once the ring says LEFT, is the end we wait for.
+      const inRing = async (): Promise<boolean> =>
+        (await currentMembership(config).catch(() => undefined))?.members.find((n) => n.id === node)?.state !== 'LEFT';
+      const end = await followOperation(admin, (p) => p.done && p.state === 'LEFT', show, inRing).catch((err) => {
+        if (isKvError(err, 'Unavailable') && /stopped answering/.test(err.message)) return undefined;
+        throw err;
+      });
+      if (tty) process.stdout.write('\n');
+      await untilStopped(admin);
+      process.stdout.write(`node ${node} has left the ring${end ? ` (streamed ${Number(end.keys)} keys)` : ''} and stopped\n`);
+      return 0;
+    } finally {
+      admin.close();
+    }
+  } catch (err) {
+    if (!isKvError(err)) throw err;
+    if (tty) process.stdout.write('\n');
+    process.stderr.write(`decommission of node ${node}: ${err.message}\n`);
+    return 1;
+  }
+}
+
+/** Waits until the node no longer answers (its process exited), with a deadline. */
+async function untilStopped(admin: NodeAdmin): Promise<void> {
+  const deadline = Date.now() + OPERATION_SILENCE_MS_MAX;
+  while (Date.now() < deadline) {
+    try {
+      await admin.operationProgress();
+    } catch (err) {
+      if (isKvError(err, 'ConnectionError')) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, OPERATION_POLL_MS));
+  }
+  throw new KvError('TimedOut', `the node left the ring but its process still answers after ${OPERATION_SILENCE_MS_MAX / 1000} s`);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -232,11 +291,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  if (rest.length > 0 && command !== 'repair') throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
+  if (rest.length > 0 && command !== 'repair' && command !== 'decommission')
+    throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
     case 'repair':
       return repair(config, nodeArg(rest), args.flags.has('json'));
+    case 'decommission': {
+      const node = nodeArg(rest);
+      if (node === undefined) throw new UsageError('decommission takes the id of the node that leaves: scripts/admin.sh decommission N');
+      return decommission(config, node);
+    }
     case 'status': {
       const status = await clusterStatus(config);
       process.stdout.write(args.flags.has('json') ? statusJson(status) : statusTable(status, process.stdout.isTTY === true));

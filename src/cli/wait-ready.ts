@@ -5,22 +5,16 @@
  *   wait-ready --cluster FILE --ids 0,1,2,3 --pids P0,P1,P2,P3 [--timeout-ms MS]
  * Fails early, naming the node, if one of the processes exits.
  */
+import { processAlive as alive } from '../common/procfs';
 import { NodeAdmin } from '../client/client';
 import { isKvError } from '../common/errors';
-import { loadClusterFile, metricsUrlOf } from '../config/cluster';
+import { loadClusterFile, metricsUrlOf, NodeAddress } from '../config/cluster';
+import { loadTls } from '../config/tls';
+import { currentMembership, endpointOf } from '../client/operations';
 import { parseArgs, UsageError } from '../common/args';
 
 const POLL_MS = 100;
 const SETTLE_MS = 5000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +33,10 @@ async function main(): Promise<number> {
     throw new UsageError('usage: wait-ready --cluster FILE --ids A,B --pids P,Q');
   const config = loadClusterFile(file);
   const deadline = Date.now() + Number(argv.flags.get('timeout-ms') ?? 60_000);
-  const admins = ids.map((id) => NodeAdmin.fromConfig(config, id, 1000));
+  // A node that joined is not in the cluster file: the ring's log has its address.
+  const joined = ids.some((id) => config.nodes[id] === undefined) ? await currentMembership(config) : undefined;
+  const addressOf = (id: number): NodeAddress => config.nodes[id] ?? { id, token: '', ...endpointOf(config, joined!, id) };
+  const admins = ids.map((id) => new NodeAdmin(addressOf(id), config.secret, 1000, loadTls(config)));
   const down = new Map<number, number[]>();
   const pending = new Set(ids);
   while (pending.size > 0) {
@@ -76,7 +73,7 @@ async function main(): Promise<number> {
     }
   }
   for (const id of ids) {
-    const n = config.nodes[id]!;
+    const n = addressOf(id);
     const d = down.get(id) ?? [];
     const metrics = metricsUrlOf(n);
     process.stdout.write(

@@ -668,6 +668,33 @@ export class NodeAdmin {
     }
   }
 
+  /** Starts node's decommission, or says where it is (see the IDL). */
+  async decommission(): Promise<types.OperationProgress> {
+    try {
+      return await this.connection.call((c) => c.decommission(this.secret), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /** Where the node's own operation (its join or decommission) is. */
+  async operationProgress(): Promise<types.OperationProgress> {
+    try {
+      return await this.connection.call((c) => c.operationProgress(this.secret), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /** One page of the node's own versions of the keys in [from, to) (the internode readRange; empty `to`: no end). */
+  async readRange(from: Buffer, to: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
+    try {
+      return await this.connection.call((c) => c.readRange(this.secret, from, to, limit, bytesMax), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** The node's whole membership log (page by page) and its epoch. */
   membership(): Promise<{ epoch: number; entries: EpochEntry[] }> {
     return fetchMembership(this.connection, 0, this.timeoutMs);
@@ -675,7 +702,7 @@ export class NodeAdmin {
 
   async hello(): Promise<number> {
     try {
-      return int64ToNumber(await this.connection.call((c) => c.hello(this.secret, -1, 0 as never), this.timeoutMs));
+      return int64ToNumber(await this.connection.call((c) => c.hello(this.secret, -1, 0 as never, 0 as never), this.timeoutMs));
     } catch (err) {
       throw toKvError(err);
     }

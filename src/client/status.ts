@@ -66,10 +66,12 @@ export interface OperationStatus {
   /** Whether reads have moved to the new replicas yet (the operation's second step). */
   readonly readsSwitched: boolean;
   /**
-   * Per range, what the nodes report of the data moved. Empty while the nodes
-   * report no streaming progress: the membership says which operation runs,
-   * but how far its streams are is the streaming nodes' to tell, and a number
-   * made up here would mislead an operator deciding whether to abort.
+   * What the node running the operation reports of it (`operationProgress`:
+   * its step, keys and bytes streamed, ranges done of total, the fraction
+   * done, and the sentence it stopped with, if any). Empty when that node
+   * does not answer: the membership says which operation runs, but how far
+   * its streams are is that node's to tell, and a number made up here would
+   * mislead an operator deciding what to do.
    */
   readonly progress: Readonly<Record<string, unknown>>;
 }
@@ -168,15 +170,41 @@ function newestTopology(config: ClusterConfig, reports: readonly Reported[]): To
   return newest;
 }
 
-function operationStatus(op: Operation): OperationStatus {
+/** The operation, with the progress its node reports (empty when it does not answer). */
+async function operationStatus(
+  config: ClusterConfig,
+  op: Operation,
+  at: { host: string; port: number } | undefined,
+): Promise<OperationStatus> {
   return {
     kind: op.kind,
     node: op.node,
     ...(op.token !== undefined && { token: displayBytes(fromByteString(op.token)) }),
     ...(op.replaces !== undefined && { replaces: op.replaces }),
     readsSwitched: op.readsSwitched,
-    progress: {},
+    progress: at === undefined ? {} : await progressAt(config, at),
   };
+}
+
+async function progressAt(config: ClusterConfig, at: { host: string; port: number }): Promise<Record<string, unknown>> {
+  const admin = adminAt(config, at);
+  try {
+    const p = await admin.operationProgress();
+    return {
+      state: p.state,
+      keys: int64ToNumber(p.keys),
+      bytes: int64ToNumber(p.bytes),
+      rangesDone: p.rangesDone,
+      rangesTotal: p.rangesTotal,
+      fraction: p.fraction,
+      done: p.done,
+      ...(p.error ? { error: p.error } : {}),
+    };
+  } catch {
+    return {};
+  } finally {
+    admin.close();
+  }
 }
 
 /**
@@ -199,6 +227,7 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
     // A node that left is no error: its process has exited, and nothing of it is counted.
     return { m, r: m.state === 'LEFT' ? unanswered(m.id, r.address, null) : r };
   });
+  const op = membership.operation;
   const shares = ownershipShares(
     members.map(({ r }) => r.keys),
     membership.replicationFactor,
@@ -211,6 +240,6 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
       const state = m.state === 'NORMAL' && catchingUp ? 'CATCHING_UP' : m.state;
       return { ...s, state, token: displayBytes(fromByteString(m.token)), ownership: shares[i]! };
     }),
-    operations: membership.operation === undefined ? [] : [operationStatus(membership.operation)],
+    operations: op === undefined ? [] : [await operationStatus(config, op, members.find(({ m }) => m.id === op.node)?.m.location)],
   };
 }

@@ -352,3 +352,40 @@ export const SCAN_ROUNDS_MAX = 32;
 
 /** Longest TTL a put may give: ten years, in seconds. */
 export const TTL_SECONDS_MAX = 10 * 365 * 24 * 3600;
+
+/**
+ * Membership operations (membership/operator.ts, streaming/): the bytes of
+ * keys and values one range stream moves per second, at most, so that a join
+ * or decommission leaves the disks and the network to the client load.
+ */
+export const STREAM_BYTES_PER_SECOND_MAX = 48 * 1024 * 1024;
+/**
+ * Pages of one range stream on their way at once (read from the source and
+ * not yet durable at the target): a stream holds at most this many times
+ * STREAM_PAGE_BYTES_MAX in memory.
+ */
+export const STREAM_BATCHES_IN_FLIGHT_MAX = 4;
+/** Keys in one page of a range stream (a readRange page: at most SCAN_REPLICA_PAGE_KEYS_MAX). */
+export const STREAM_PAGE_KEYS_MAX = 1000;
+/** Bytes of keys and values in one page of a range stream, about. */
+export const STREAM_PAGE_BYTES_MAX = 1024 * 1024;
+/** A page a stream could not read or write is tried again this many times (a timeout on a loaded node), then the operation stops. */
+export const STREAM_PAGE_ATTEMPTS_MAX = 5;
+/** How long an operation's step waits for the affected nodes to take up the previous epoch before it stops. */
+export const EPOCH_BARRIER_TIMEOUT_MS = 60_000;
+/** How often the barrier asks the nodes that have not taken up the epoch yet. */
+export const EPOCH_BARRIER_POLL_MS = 100;
+/** How long a node starting an operation waits for its peers' heartbeats (a new node knows nobody up yet). */
+export const OPERATION_PEERS_UP_TIMEOUT_MS = 30_000;
+/** How long a leaving node waits for the hints it holds to be delivered before it exits anyway (and says so). */
+export const DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS = 60_000;
+/** Proposals of one epoch slot before the operation gives up (each a full Paxos cas, which retries on its own). */
+export const EPOCH_SLOT_ATTEMPTS_MAX = 5;
+/** Keys of a range the join planner keeps to find their median; past this it keeps every second one, and so on. */
+export const TOKEN_SAMPLE_KEYS_MAX = 1_000_000;
+/** How often the operator's tools ask a node where its operation is. */
+export const OPERATION_POLL_MS = 500;
+/** A node running an operation that does not answer the operator's tool for this long counts as gone. */
+export const OPERATION_SILENCE_MS_MAX = 30_000;
+/** The last epochs an operation pushes with each barrier poll; a node further behind fetches the rest from the sender. */
+export const EPOCH_PUSH_ENTRIES_MAX = 16;

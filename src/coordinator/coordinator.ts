@@ -67,6 +67,8 @@ export interface CoordinatorCounters {
 export class Coordinator {
   readonly counters: CoordinatorCounters = { writes: 0, reads: 0, unavailable: 0, timeouts: 0, readRepairs: 0, hintsQueued: 0 };
 
+  /** Write rounds whose sends may still land, by the epoch they were placed at (see settledEpoch). */
+  private readonly roundsByEpoch = new Map<number, number>();
   /** What every WriteRound needs from here, made at the first write (reads never need it). */
   private writeDeps: WriteRoundDeps | undefined;
 
@@ -88,7 +90,7 @@ export class Coordinator {
    * after it) instead of three, so each event-loop turn sends two internode
    * batches instead of three, each larger.
    */
-  private placement(key: string, level: LevelName, writing: boolean): { up: number[]; down: number[]; need: number } {
+  private placement(key: string, level: LevelName, writing: boolean): { up: number[]; down: number[]; need: number; epoch: number } {
     const placement = this.deps.placement();
     const range = placement.rangeOf(key);
     const rf = placement.replicationFactor;
@@ -108,7 +110,30 @@ export class Coordinator {
         { required: need, alive: up.length },
       );
     }
-    return { up, down, need };
+    return { up, down, need, epoch: placement.epoch };
+  }
+
+  /**
+   * The newest epoch that no write of this node still runs under an older
+   * one than: the current epoch, or the oldest epoch a write round whose
+   * sends may still land was placed at. Before a range streams, every
+   * coordinator must be past the epoch that did not send the range's writes
+   * to its new replica, or a write could land on the old one after the
+   * stream passed its key (EpochBarrier).
+   */
+  settledEpoch(): number {
+    let oldest = this.deps.placement().epoch;
+    for (const epoch of this.roundsByEpoch.keys()) oldest = Math.min(oldest, epoch);
+    return oldest;
+  }
+
+  private roundStarted(epoch: number): () => void {
+    this.roundsByEpoch.set(epoch, (this.roundsByEpoch.get(epoch) ?? 0) + 1);
+    return () => {
+      const left = this.roundsByEpoch.get(epoch)! - 1;
+      if (left === 0) this.roundsByEpoch.delete(epoch);
+      else this.roundsByEpoch.set(epoch, left);
+    };
   }
 
   private replica(id: number): Replica {
@@ -130,7 +155,7 @@ export class Coordinator {
    */
   write(key: string, value: string, deleted: boolean, level: LevelName, ttlSeconds = 0): Promise<number> {
     this.counters.writes++;
-    const { up, down, need } = this.placement(key, level, true);
+    const { up, down, need, epoch } = this.placement(key, level, true);
     const ts = this.deps.clock.now();
     const version: Version = ttlSeconds > 0 ? { value, ts, deleted, expires: ts + ttlSeconds * 1_000_000 } : { value, ts, deleted };
     const item: KeyedVersion = { key, version };
@@ -143,7 +168,7 @@ export class Coordinator {
       time: this.time,
       bugs: this.deps.bugs,
     };
-    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked });
+    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked, landed: this.roundStarted(epoch) });
     return round.answer.catch((err: KvError) => {
       this.counters.timeouts++;
       throw err;

@@ -52,6 +52,12 @@ export interface WritePlan {
   readonly need: number;
   /** This node's own replica, when it is one of the key's live replicas. */
   readonly marked: MarkedLog | undefined;
+  /**
+   * Called once when no send of the round can land any more: every live
+   * replica answered, or the round failed. A membership operation waits for
+   * the rounds of an older epoch to get here (Coordinator.settledEpoch).
+   */
+  readonly landed?: () => void;
 }
 
 export class WriteRound {
@@ -71,6 +77,8 @@ export class WriteRound {
   private firstFailure = '';
   private finished = false;
   private completing = false;
+  private hasLanded = false;
+  private failedRound = false;
   /** The seq of this node's marked log row (0: none, or settled already). */
   private mark = 0;
   private grace: Timer | undefined;
@@ -141,6 +149,13 @@ export class WriteRound {
     this.acked++;
     this.covered(id);
     this.progress();
+    this.landedIfAnswered();
+  }
+
+  private landedIfAnswered(): void {
+    if (this.hasLanded || (this.answered.size < this.plan.up.length && !(this.finished && this.failedRound))) return;
+    this.hasLanded = true;
+    this.plan.landed?.();
   }
 
   private failedAt(id: number, err: Error): void {
@@ -151,6 +166,7 @@ export class WriteRound {
     this.hinted.push(this.hintCovering(id));
     if (this.plan.up.length - this.failed < this.plan.need) this.unreachable();
     else this.progress();
+    this.landedIfAnswered();
   }
 
   /** Too many replicas failed for the level: a full disk is named as such, anything else is a timeout. */
@@ -208,9 +224,11 @@ export class WriteRound {
   private finish(err?: KvError): void {
     if (this.finished) return;
     this.finished = true;
+    this.failedRound = err !== undefined;
     this.timer.cancel();
     this.grace?.cancel();
     if (err) this.reject(err);
     else this.resolve(this.plan.item.version.ts);
+    this.landedIfAnswered();
   }
 }

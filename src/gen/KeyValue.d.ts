@@ -36,6 +36,7 @@ import RangePage = ttypes.RangePage
 import RingMember = ttypes.RingMember
 import EpochChange = ttypes.EpochChange
 import MembershipLog = ttypes.MembershipLog
+import OperationProgress = ttypes.OperationProgress
 
 declare class Client {
     private output: thrift.TTransport;
@@ -101,16 +102,18 @@ declare class Client {
     /**
      * Internode: heartbeat, and "I am back" after a restart. Carries the
      * caller's clock reading and returns the callee's, so the hybrid logical
-     * clocks of live nodes stay close together.
+     * clocks of live nodes stay close together. `epoch`: the caller's membership
+     * epoch (absent from older builds); a callee behind it fetches the log.
      */
-    hello(secret: string, fromNode: number, clock: Int64): Promise<Int64>;
+    hello(secret: string, fromNode: number, clock: Int64, epoch: Int64): Promise<Int64>;
 
     /**
      * Internode: heartbeat, and "I am back" after a restart. Carries the
      * caller's clock reading and returns the callee's, so the hybrid logical
-     * clocks of live nodes stay close together.
+     * clocks of live nodes stay close together. `epoch`: the caller's membership
+     * epoch (absent from older builds); a callee behind it fetches the log.
      */
-    hello(secret: string, fromNode: number, clock: Int64, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: Int64)=>void): void;
+    hello(secret: string, fromNode: number, clock: Int64, epoch: Int64, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: Int64)=>void): void;
 
     /**
      * Admin: one page of the node's replica contents (keys after startAfter, in
@@ -311,6 +314,46 @@ declare class Client {
      * and they are no secret.
      */
     membership(afterEpoch: Int64, callback?: (error: ttypes.InvalidRequest, response: MembershipLog)=>void): void;
+
+    /**
+     * Internode: the sender's last epochs, in order, for a node that is behind
+     * to take up (one further behind fetches the rest with membership); answers
+     * with the receiver's epoch and settled epoch (no changes). An operation
+     * pushes each new epoch with it and polls it for its barrier.
+     */
+    learnEpochs(secret: string, fromNode: number, log: MembershipLog): Promise<MembershipLog>;
+
+    /**
+     * Internode: the sender's last epochs, in order, for a node that is behind
+     * to take up (one further behind fetches the rest with membership); answers
+     * with the receiver's epoch and settled epoch (no changes). An operation
+     * pushes each new epoch with it and polls it for its barrier.
+     */
+    learnEpochs(secret: string, fromNode: number, log: MembershipLog, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: MembershipLog)=>void): void;
+
+    /**
+     * Admin: this node leaves the ring, streaming its ranges to their new
+     * replicas, and its process exits at the end. Starts it on the first call;
+     * every call answers where it is, so the operator polls it.
+     */
+    decommission(secret: string): Promise<OperationProgress>;
+
+    /**
+     * Admin: this node leaves the ring, streaming its ranges to their new
+     * replicas, and its process exits at the end. Starts it on the first call;
+     * every call answers where it is, so the operator polls it.
+     */
+    decommission(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: OperationProgress)=>void): void;
+
+    /**
+     * Admin: where this node's own operation is (its join, its decommission).
+     */
+    operationProgress(secret: string): Promise<OperationProgress>;
+
+    /**
+     * Admin: where this node's own operation is (its join, its decommission).
+     */
+    operationProgress(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: OperationProgress)=>void): void;
   }
 
 declare class Processor {
@@ -340,4 +383,7 @@ declare class Processor {
     process_readRange(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_putWithTtl(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_membership(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_learnEpochs(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_decommission(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_operationProgress(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

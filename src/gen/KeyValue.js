@@ -1031,6 +1031,7 @@ const KeyValue_hello_args = class {
     this.secret = null;
     this.fromNode = null;
     this.clock = null;
+    this.epoch = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -1040,6 +1041,9 @@ const KeyValue_hello_args = class {
       }
       if (args.clock !== undefined && args.clock !== null) {
         this.clock = args.clock;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
       }
     }
   }
@@ -1075,6 +1079,13 @@ const KeyValue_hello_args = class {
           input.skip(ftype);
         }
         break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -1099,6 +1110,11 @@ const KeyValue_hello_args = class {
     if (this.clock !== null && this.clock !== undefined) {
       output.writeFieldBegin('clock', Thrift.Type.I64, 3);
       output.writeI64(this.clock);
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 4);
+      output.writeI64(this.epoch);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -4078,6 +4094,468 @@ const KeyValue_membership_result = class {
   }
 
 };
+const KeyValue_learnEpochs_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.fromNode = null;
+    this.log = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+      if (args.log !== undefined && args.log !== null) {
+        this.log = new ttypes.MembershipLog(args.log);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.log = new ttypes.MembershipLog();
+          this.log.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_learnEpochs_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 2);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    if (this.log !== null && this.log !== undefined) {
+      output.writeFieldBegin('log', Thrift.Type.STRUCT, 3);
+      this.log.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_learnEpochs_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.MembershipLog(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.MembershipLog();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_learnEpochs_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_decommission_args = class {
+  constructor(args) {
+    this.secret = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_decommission_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_decommission_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.OperationProgress(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.OperationProgress();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_decommission_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_operationProgress_args = class {
+  constructor(args) {
+    this.secret = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_operationProgress_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_operationProgress_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.OperationProgress(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.OperationProgress();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_operationProgress_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const KeyValueClient = exports.Client = class KeyValueClient {
   constructor(output, pClass) {
     this.output = output;
@@ -4439,23 +4917,24 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('readLocal failed: unknown result');
   }
 
-  hello (secret, fromNode, clock) {
+  hello (secret, fromNode, clock, epoch) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_hello(secret, fromNode, clock);
+      self.send_hello(secret, fromNode, clock, epoch);
     });
   }
 
-  send_hello (secret, fromNode, clock) {
+  send_hello (secret, fromNode, clock, epoch) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       fromNode: fromNode,
-      clock: clock
+      clock: clock,
+      epoch: epoch
     };
     const args = new KeyValue_hello_args(params);
     try {
@@ -5397,6 +5876,179 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('membership failed: unknown result');
   }
+
+  learnEpochs (secret, fromNode, log) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_learnEpochs(secret, fromNode, log);
+    });
+  }
+
+  send_learnEpochs (secret, fromNode, log) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      fromNode: fromNode,
+      log: log
+    };
+    const args = new KeyValue_learnEpochs_args(params);
+    try {
+      output.writeMessageBegin('learnEpochs', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_learnEpochs (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_learnEpochs_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('learnEpochs failed: unknown result');
+  }
+
+  decommission (secret) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_decommission(secret);
+    });
+  }
+
+  send_decommission (secret) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret
+    };
+    const args = new KeyValue_decommission_args(params);
+    try {
+      output.writeMessageBegin('decommission', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_decommission (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_decommission_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('decommission failed: unknown result');
+  }
+
+  operationProgress (secret) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_operationProgress(secret);
+    });
+  }
+
+  send_operationProgress (secret) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret
+    };
+    const args = new KeyValue_operationProgress_args(params);
+    try {
+      output.writeMessageBegin('operationProgress', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_operationProgress (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_operationProgress_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('operationProgress failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -5678,11 +6330,12 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_hello_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.hello.length === 3) {
+    if (this._handler.hello.length === 4) {
       Promise.resolve(this._handler.hello.bind(this._handler)(
         args.secret,
         args.fromNode,
-        args.clock
+        args.clock,
+        args.epoch
       )).then(result => {
         const result_obj = new KeyValue_hello_result({success: result});
         output.writeMessageBegin("hello", Thrift.MessageType.REPLY, seqid);
@@ -5703,7 +6356,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.hello(args.secret, args.fromNode, args.clock, (err, result) => {
+      this._handler.hello(args.secret, args.fromNode, args.clock, args.epoch, (err, result) => {
         let result_obj;
         if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
           result_obj = new KeyValue_hello_result((err !== null || typeof err === 'undefined') ? err : {success: result});
@@ -6380,6 +7033,134 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("membership", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_learnEpochs (seqid, input, output) {
+    const args = new KeyValue_learnEpochs_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.learnEpochs.length === 3) {
+      Promise.resolve(this._handler.learnEpochs.bind(this._handler)(
+        args.secret,
+        args.fromNode,
+        args.log
+      )).then(result => {
+        const result_obj = new KeyValue_learnEpochs_result({success: result});
+        output.writeMessageBegin("learnEpochs", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_learnEpochs_result(err);
+          output.writeMessageBegin("learnEpochs", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("learnEpochs", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.learnEpochs(args.secret, args.fromNode, args.log, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_learnEpochs_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("learnEpochs", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("learnEpochs", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_decommission (seqid, input, output) {
+    const args = new KeyValue_decommission_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.decommission.length === 1) {
+      Promise.resolve(this._handler.decommission.bind(this._handler)(
+        args.secret
+      )).then(result => {
+        const result_obj = new KeyValue_decommission_result({success: result});
+        output.writeMessageBegin("decommission", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_decommission_result(err);
+          output.writeMessageBegin("decommission", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("decommission", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.decommission(args.secret, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_decommission_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("decommission", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("decommission", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_operationProgress (seqid, input, output) {
+    const args = new KeyValue_operationProgress_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.operationProgress.length === 1) {
+      Promise.resolve(this._handler.operationProgress.bind(this._handler)(
+        args.secret
+      )).then(result => {
+        const result_obj = new KeyValue_operationProgress_result({success: result});
+        output.writeMessageBegin("operationProgress", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_operationProgress_result(err);
+          output.writeMessageBegin("operationProgress", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("operationProgress", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.operationProgress(args.secret, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_operationProgress_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("operationProgress", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("operationProgress", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

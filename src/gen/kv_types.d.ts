@@ -302,6 +302,25 @@ declare class EpochChange {
 declare class MembershipLog {
     public epoch: Int64;
     public changes: EpochChange[];
+    public settledEpoch?: Int64;
 
-      constructor(args?: { epoch: Int64; changes: EpochChange[]; });
+      constructor(args?: { epoch: Int64; changes: EpochChange[]; settledEpoch?: Int64; });
+  }
+
+/**
+ * A node's own membership operation (a join it runs, or its decommission):
+ * where it is and how much it streamed. `state` is the node's state
+ * (JOINING, LEAVING, NORMAL, LEFT); `error` the sentence that stopped it.
+ */
+declare class OperationProgress {
+    public state: string;
+    public keys: Int64;
+    public bytes: Int64;
+    public rangesDone: number;
+    public rangesTotal: number;
+    public fraction: number;
+    public done: boolean;
+    public error?: string;
+
+      constructor(args?: { state: string; keys: Int64; bytes: Int64; rangesDone: number; rangesTotal: number; fraction: number; done: boolean; error?: string; });
   }

@@ -2358,12 +2358,16 @@ const MembershipLog = module.exports.MembershipLog = class {
   constructor(args) {
     this.epoch = null;
     this.changes = null;
+    this.settledEpoch = null;
     if (args) {
       if (args.epoch !== undefined && args.epoch !== null) {
         this.epoch = args.epoch;
       }
       if (args.changes !== undefined && args.changes !== null) {
         this.changes = Thrift.copyList(args.changes, [ttypes.EpochChange]);
+      }
+      if (args.settledEpoch !== undefined && args.settledEpoch !== null) {
+        this.settledEpoch = args.settledEpoch;
       }
     }
   }
@@ -2401,6 +2405,13 @@ const MembershipLog = module.exports.MembershipLog = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.settledEpoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2427,6 +2438,172 @@ const MembershipLog = module.exports.MembershipLog = class {
         }
       }
       output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.settledEpoch !== null && this.settledEpoch !== undefined) {
+      output.writeFieldBegin('settledEpoch', Thrift.Type.I64, 3);
+      output.writeI64(this.settledEpoch);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const OperationProgress = module.exports.OperationProgress = class {
+  constructor(args) {
+    this.state = null;
+    this.keys = null;
+    this.bytes = null;
+    this.rangesDone = null;
+    this.rangesTotal = null;
+    this.fraction = null;
+    this.done = null;
+    this.error = null;
+    if (args) {
+      if (args.state !== undefined && args.state !== null) {
+        this.state = args.state;
+      }
+      if (args.keys !== undefined && args.keys !== null) {
+        this.keys = args.keys;
+      }
+      if (args.bytes !== undefined && args.bytes !== null) {
+        this.bytes = args.bytes;
+      }
+      if (args.rangesDone !== undefined && args.rangesDone !== null) {
+        this.rangesDone = args.rangesDone;
+      }
+      if (args.rangesTotal !== undefined && args.rangesTotal !== null) {
+        this.rangesTotal = args.rangesTotal;
+      }
+      if (args.fraction !== undefined && args.fraction !== null) {
+        this.fraction = args.fraction;
+      }
+      if (args.done !== undefined && args.done !== null) {
+        this.done = args.done;
+      }
+      if (args.error !== undefined && args.error !== null) {
+        this.error = args.error;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.state = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.keys = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.bytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.rangesDone = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.rangesTotal = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.DOUBLE) {
+          this.fraction = input.readDouble();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.BOOL) {
+          this.done = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.STRING) {
+          this.error = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('OperationProgress');
+    if (this.state !== null && this.state !== undefined) {
+      output.writeFieldBegin('state', Thrift.Type.STRING, 1);
+      output.writeString(this.state);
+      output.writeFieldEnd();
+    }
+    if (this.keys !== null && this.keys !== undefined) {
+      output.writeFieldBegin('keys', Thrift.Type.I64, 2);
+      output.writeI64(this.keys);
+      output.writeFieldEnd();
+    }
+    if (this.bytes !== null && this.bytes !== undefined) {
+      output.writeFieldBegin('bytes', Thrift.Type.I64, 3);
+      output.writeI64(this.bytes);
+      output.writeFieldEnd();
+    }
+    if (this.rangesDone !== null && this.rangesDone !== undefined) {
+      output.writeFieldBegin('rangesDone', Thrift.Type.I32, 4);
+      output.writeI32(this.rangesDone);
+      output.writeFieldEnd();
+    }
+    if (this.rangesTotal !== null && this.rangesTotal !== undefined) {
+      output.writeFieldBegin('rangesTotal', Thrift.Type.I32, 5);
+      output.writeI32(this.rangesTotal);
+      output.writeFieldEnd();
+    }
+    if (this.fraction !== null && this.fraction !== undefined) {
+      output.writeFieldBegin('fraction', Thrift.Type.DOUBLE, 6);
+      output.writeDouble(this.fraction);
+      output.writeFieldEnd();
+    }
+    if (this.done !== null && this.done !== undefined) {
+      output.writeFieldBegin('done', Thrift.Type.BOOL, 7);
+      output.writeBool(this.done);
+      output.writeFieldEnd();
+    }
+    if (this.error !== null && this.error !== undefined) {
+      output.writeFieldBegin('error', Thrift.Type.STRING, 8);
+      output.writeString(this.error);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -63,11 +63,23 @@ function sameBootstrap(a: Change, b: Change): boolean {
   return ring(a) === ring(b);
 }
 
+/**
+ * Where the Paxos compare-and-set that sequences epoch E keeps its value:
+ * an ordinary key, so that its replicas hold the decided change (a client
+ * may read it; the join planner leaves these keys out of its counts).
+ */
+export const EPOCH_SLOT_KEY_PREFIX = '\u0000ringkv-epoch-slot:';
+
+export function epochSlotKey(epoch: number): string {
+  return `${EPOCH_SLOT_KEY_PREFIX}${epoch}`;
+}
+
 export class EpochLog {
   private current: Membership;
   private currentPlacement: Placement;
   /** Appends run one after another: each needs the epoch the previous one made. */
   private appending: Promise<unknown> = Promise.resolve();
+  private readonly listeners: ((m: Membership) => void)[] = [];
 
   private constructor(
     private readonly storage: EpochStorage,
@@ -117,17 +129,58 @@ export class EpochLog {
    * membership does not allow it), stored, and only then in effect.
    */
   append(change: Change): Promise<EpochEntry> {
-    const next = this.appending.then(async () => {
-      const entry = { epoch: this.current.epoch + 1, change };
-      const membership = applyChange(this.current, entry);
-      const placement = Placement.of(membership);
-      await this.storage.append([entry]);
-      this.entries.push(entry);
-      this.current = membership;
-      this.currentPlacement = placement;
-      return entry;
+    return this.serially(() => this.store({ epoch: this.current.epoch + 1, change }));
+  }
+
+  /**
+   * Takes up entries another node sent (its log, or the part after some
+   * epoch): those this log already holds are skipped, the rest appended in
+   * order. Entries that leave a gap after this log's last epoch are left for
+   * a later fetch. Resolves with the epoch reached.
+   */
+  learn(entries: readonly EpochEntry[]): Promise<number> {
+    return this.serially(async () => {
+      for (const entry of entries) {
+        if (entry.epoch <= this.current.epoch) continue;
+        if (entry.epoch > this.current.epoch + 1) break;
+        await this.store(entry);
+      }
+      return this.current.epoch;
     });
+  }
+
+  /** The membership at an epoch of this log (its begin epoch, for an operation that resumes). */
+  membershipAt(epoch: number): Membership {
+    assert(epoch >= 1 && epoch <= this.entries.length, `epoch ${epoch} is in the log`);
+    return replayLog(this.entries.slice(0, epoch));
+  }
+
+  /** The epoch at which the operation under way began (its `*-begin` entry). */
+  operationBeganAt(): number | undefined {
+    if (this.current.operation === undefined) return undefined;
+    for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i]!.change.kind.endsWith('-begin')) return this.entries[i]!.epoch;
+    return undefined;
+  }
+
+  /** Called after every new epoch is in effect (before anything else runs), with its membership. */
+  onChange(listener: (m: Membership) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.appending.then(work);
     this.appending = next.catch(() => undefined);
     return next;
+  }
+
+  private async store(entry: EpochEntry): Promise<EpochEntry> {
+    const membership = applyChange(this.current, entry);
+    const placement = Placement.of(membership);
+    await this.storage.append([entry]);
+    this.entries.push(entry);
+    this.current = membership;
+    this.currentPlacement = placement;
+    for (const listener of this.listeners) listener(membership);
+    return entry;
   }
 }

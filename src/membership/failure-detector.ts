@@ -8,12 +8,32 @@
 export class FailureDetector {
   private readonly lastHeardMs = new Map<number, number>();
   private readonly up = new Set<number>();
+  private readonly peers: number[];
 
   constructor(
     readonly selfId: number,
-    readonly peerIds: readonly number[],
+    peerIds: readonly number[],
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.peers = [...peerIds];
+  }
+
+  get peerIds(): readonly number[] {
+    return this.peers;
+  }
+
+  /** A node that joined the ring: watched from now on, down until heard from. */
+  addPeer(id: number): void {
+    if (id !== this.selfId && !this.peers.includes(id)) this.peers.push(id);
+  }
+
+  /** A node that left the ring: no longer watched. */
+  removePeer(id: number): void {
+    const i = this.peers.indexOf(id);
+    if (i >= 0) this.peers.splice(i, 1);
+    this.up.delete(id);
+    this.lastHeardMs.delete(id);
+  }
 
   isUp(id: number): boolean {
     return id === this.selfId || this.up.has(id);
@@ -21,7 +41,7 @@ export class FailureDetector {
 
   /** Heard from `id`; returns true when this brings it up. */
   heard(id: number, nowMs: number): boolean {
-    if (id === this.selfId || !this.peerIds.includes(id)) return false;
+    if (id === this.selfId || !this.peers.includes(id)) return false;
     this.lastHeardMs.set(id, nowMs);
     if (this.up.has(id)) return false;
     this.up.add(id);
@@ -46,6 +66,6 @@ export class FailureDetector {
   }
 
   downPeers(): number[] {
-    return this.peerIds.filter((id) => !this.up.has(id));
+    return this.peers.filter((id) => !this.up.has(id));
   }
 }

@@ -38,6 +38,10 @@ import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
+import type { EpochEntry } from '../membership/changes';
+import type { OperationStatus } from '../operations/operator';
+import { fromMembershipLog } from '../rpc/membership-wire';
+import type { EpochState } from '../rpc/transport';
 import { isLive, type KeyedVersion, type Version } from '../storage/version';
 
 /**
@@ -60,8 +64,8 @@ export interface HandlerServices {
   readonly repair: Pick<Repairer, 'catchingUp' | 'refuseReadsWhileCatchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
   /** Versions from another coordinator, hint delivery or repair. */
   applyReplicated(items: KeyedVersion[]): Promise<void>;
-  /** A hello from a peer, with its clock reading. */
-  heardFrom(peer: number, clockReading: number): void;
+  /** A hello from a peer, with its clock reading and epoch (0: not sent). */
+  heardFrom(peer: number, clockReading: number, epoch: number): void;
   /** The clock-skew fault switch; returns the clock's reading after it. */
   setClockOffset(offsetMs: number): number;
   /** A page of the admin dump (entries after `after`, at most `limit`), with hints and counters. */
@@ -74,6 +78,25 @@ export interface HandlerServices {
   readonly requests: RequestObserver;
   /** The membership log after an epoch, with this node's epoch. */
   membership(afterEpoch: number): types.MembershipLog;
+  /** A peer's epoch log to take up; answers this node's epoch and settled epoch. */
+  learnEpochs(from: number, entries: readonly EpochEntry[]): Promise<EpochState>;
+  /** Starts (or reports) this node's decommission. */
+  decommission(): Promise<OperationStatus>;
+  /** Where this node's own operation is. */
+  operationProgress(): OperationStatus;
+}
+
+function toProgress(p: OperationStatus): types.OperationProgress {
+  return new types.OperationProgress({
+    state: p.state,
+    keys: p.keys as never,
+    bytes: p.bytes as never,
+    rangesDone: p.rangesDone,
+    rangesTotal: p.rangesTotal,
+    fraction: p.fraction,
+    done: p.done,
+    ...(p.error !== undefined ? { error: p.error } : {}),
+  });
 }
 
 function invalid(message: string): KvError {
@@ -430,11 +453,12 @@ export class Handler {
     });
   }
 
-  async hello(secret: string, fromNode: number, clock: Int64): Promise<number> {
+  async hello(secret: string, fromNode: number, clock: Int64, epoch?: Int64 | null): Promise<number> {
     return wire(() => {
       this.checkSecret(secret);
       if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
-      this.services.heardFrom(fromNode, int64ToNumber(clock));
+      const theirs = epoch === null || epoch === undefined ? 0 : int64ToNumber(epoch);
+      this.services.heardFrom(fromNode, int64ToNumber(clock), Number.isSafeInteger(theirs) ? theirs : 0);
       return this.services.clock.peek();
     });
   }
@@ -530,6 +554,35 @@ export class Handler {
       const after = int64ToNumber(afterEpoch);
       if (!Number.isSafeInteger(after) || after < 0) throw invalid(`the epoch to list changes after must be 0 or more, got ${after}`);
       return this.services.membership(after);
+    });
+  }
+
+  async learnEpochs(secret: string, fromNode: number, log: types.MembershipLog): Promise<types.MembershipLog> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (typeof fromNode !== 'number') throw invalid('the caller id is missing');
+      if (log === null || typeof log !== 'object') throw invalid('the membership log is missing');
+      // The log's last entries: they follow the epoch before the first of them.
+      const first = log.changes?.[0];
+      const after = first ? int64ToNumber(first.epoch) - 1 : 0;
+      if (!Number.isSafeInteger(after) || after < 0) throw invalid('the membership log starts at no valid epoch');
+      const { entries } = fromMembershipLog(log, after);
+      const state = await this.services.learnEpochs(fromNode, entries);
+      return new types.MembershipLog({ epoch: state.epoch as never, changes: [], settledEpoch: state.settled as never });
+    });
+  }
+
+  async decommission(secret: string): Promise<types.OperationProgress> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      return toProgress(await this.services.decommission());
+    });
+  }
+
+  async operationProgress(secret: string): Promise<types.OperationProgress> {
+    return wire(() => {
+      this.checkSecret(secret);
+      return toProgress(this.services.operationProgress());
     });
   }
 }

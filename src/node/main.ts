@@ -1,6 +1,10 @@
 /**
  * Entry point of a node process:
  *   node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json]
+ *     [--host H --port P] [--join-token-hex HEX]
+ * A node that is not in the cluster file gives its address (--host, --port)
+ * when it first starts, with --join-token-hex to join the ring at that token;
+ * once joined, its log names its address and a restart needs neither.
  * Logs to stdout; SIGTERM or SIGINT shut it down cleanly.
  */
 import { ConfigError, loadClusterFile } from '../config/cluster';
@@ -9,7 +13,7 @@ import { consoleLogger, LOG_FORMATS, LogFormat } from './log';
 import { KvNode } from './node';
 
 const USAGE =
-  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...]';
+  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...] [--host H --port P] [--join-token-hex HEX]';
 
 function parseArgs(argv: string[]): { args: Record<string, string>; peers: Map<number, { host: string; port: number }> } {
   const args: Record<string, string> = {};
@@ -27,12 +31,25 @@ function parseArgs(argv: string[]): { args: Record<string, string>; peers: Map<n
   return { args, peers };
 }
 
+/** --host and --port, given together or not at all. */
+function selfOf(args: Record<string, string>): { host: string; port: number } | undefined {
+  if (args.host === undefined && args.port === undefined) return undefined;
+  const port = Number(args.port);
+  if (!args.host || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigError('--host and --port go together: a host name and a port from 1 to 65535');
+  return { host: args.host, port };
+}
+
 async function main(): Promise<void> {
   const { args, peers } = parseArgs(process.argv.slice(2));
   if (!args.cluster || args.id === undefined || !args.data) throw new ConfigError(USAGE);
   const id = Number(args.id);
   const config = loadClusterFile(args.cluster);
-  if (!Number.isInteger(id) || !config.nodes[id]) throw new ConfigError(`--id must be a node id from 0 to ${config.nodes.length - 1}`);
+  if (!Number.isInteger(id) || id < 0) throw new ConfigError('--id must be a node id (0 or more)');
+  const self = selfOf(args);
+  const join = args['join-token-hex'];
+  if (join !== undefined && !/^([0-9a-fA-F]{2})+$/.test(join)) throw new ConfigError('--join-token-hex must be the token as hex bytes');
+  if (join !== undefined && self === undefined) throw new ConfigError('a joining node needs --host and --port');
   const offsetMs = Number(args['clock-offset-ms'] ?? 0);
   if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
     throw new ConfigError(`--clock-offset-ms must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
@@ -41,7 +58,18 @@ async function main(): Promise<void> {
   if (!(LOG_FORMATS as readonly string[]).includes(format))
     throw new ConfigError(`--log-format must be ${LOG_FORMATS.join(' or ')}, not "${format}"`);
   const log = consoleLogger(id, format as LogFormat);
-  const node = await KvNode.start({ config, id, dataDir: args.data, log, clockOffsetMs: offsetMs, peerEndpoints: peers });
+  const node = await KvNode.start({
+    config,
+    id,
+    dataDir: args.data,
+    log,
+    clockOffsetMs: offsetMs,
+    peerEndpoints: peers,
+    ...(self !== undefined && { self }),
+    ...(join !== undefined && { join: { token: Buffer.from(join, 'hex').toString('latin1') } }),
+    // A decommissioned node has stopped itself; its process ends with it.
+    onLeft: () => process.exit(0),
+  });
   const shutdown = (signal: string): void => {
     log(`${signal} received, shutting down`);
     node.stop().then(

@@ -16,13 +16,17 @@ import type { KnownBugs } from '../common/known-bugs';
 import { isKvError, KvError } from '../common/errors';
 import {
   ALIVE_WRITE_INTERVAL_MS,
+  DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
+  EPOCH_BARRIER_POLL_MS,
+  OPERATION_PEERS_UP_TIMEOUT_MS,
+  STREAM_BYTES_PER_SECOND_MAX,
   frameBytesMax,
   HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
 } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
-import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf } from '../config/cluster';
+import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf, NodeAddress } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
 import { HybridClock } from '../clock/hlc';
 import { systemTime, Time, Timer } from '../clock/time';
@@ -33,9 +37,16 @@ import type { HintStorage } from '../hints/hint-storage';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry } from '../membership/changes';
+import { bootstrapEntry, Change, EpochEntry, Membership, ringMembers } from '../membership/changes';
+import { OperationStatus, Operator } from '../operations/operator';
+import { hashKey } from '../partitioner/hash';
+import { liveValue } from '../paxos/proposer';
+import { Pacer } from '../streaming/pacer';
+import { MemoryStreamProgress } from '../streaming/memory-progress';
+import type { StreamProgress } from '../streaming/range-stream';
+import { FileStreamProgress } from './stream-progress-file';
 import { Ring } from '../partitioner/ring';
-import { EpochLog, EpochStorage } from '../membership/epoch-log';
+import { EpochLog, epochSlotKey, EpochStorage } from '../membership/epoch-log';
 import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
 import { SqlitePaxosState } from '../paxos/paxos-sqlite';
 import { Acceptor, Proposer } from '../paxos/proposer';
@@ -46,7 +57,7 @@ import { RangeReplica, RangeScanner } from '../coordinator/range-scan';
 import { toMembershipLog } from '../rpc/membership-wire';
 import { toMutation } from '../rpc/remote-replica';
 import { ThriftTransport } from '../rpc/thrift-transport';
-import type { PeerLink, PeerTransport } from '../rpc/transport';
+import type { EpochState, PeerLink, PeerTransport } from '../rpc/transport';
 import { RpcServer } from '../rpc/server';
 import { ProcessorClass, types } from '../rpc/thrift';
 import { ReplicaStore } from '../storage/replica-store';
@@ -73,6 +84,17 @@ export interface NodeOptions {
    * checker routes each internode link through a proxy it can cut.
    */
   readonly peerEndpoints?: ReadonlyMap<number, { host: string; port: number }>;
+  /** Where this node listens, when the cluster file does not name it (a node that joins, or joined). */
+  readonly self?: Endpoint;
+  /** Join the ring at this token once serving (scripts/server.sh --join). */
+  readonly join?: { readonly token: string };
+  /** Called when the node has left the ring (its decommission is done): the process exits. */
+  readonly onLeft?: () => void;
+}
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
 }
 
 /** How often expired hints and tombstones are swept. */
@@ -123,6 +145,10 @@ export interface NodeParts {
   readonly clockOffsetMs?: number;
   /** Known bugs put back on purpose: only the simulator's own tests set these (common/known-bugs.ts). */
   readonly bugs?: KnownBugs;
+  /** Where joined nodes listen: the node fills it from its epoch log, the transport reads it. */
+  readonly addresses?: Map<number, Endpoint>;
+  /** Where this node's streams keep their progress (memory unless given). */
+  readonly streamProgress?: StreamProgress;
 }
 
 /** What a node knows at start, from its log, about its state. */
@@ -166,6 +192,7 @@ export class KvNode {
     tombstonePurgeFailures: 0,
     peerTlsFailures: 0,
     paxosSweepFailures: 0,
+    epochFetchFailures: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -181,6 +208,14 @@ export class KvNode {
   readonly scanner: RangeScanner;
   private readonly detector: FailureDetector;
   private readonly links = new Map<number, PeerLink>();
+  /** Every replica and acceptor by node id: this node's own, and the links (peersOf keeps them). */
+  private readonly replicas = new Map<number, RangeReplica>();
+  private readonly acceptors = new Map<number, Acceptor>();
+  /** This node's own membership operation, once one was started or resumed here. */
+  private operator: Operator | undefined;
+  private operatorRun: Promise<void> | undefined;
+  /** A fetch of the log from a peer that said it is ahead, one at a time. */
+  private fetchingEpochs = false;
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
@@ -198,6 +233,8 @@ export class KvNode {
   /** Why the node started catching up, for the log (empty when it did not). */
   private readonly catchUpReason: string;
   private clockOffsetUs = 0;
+  private selfAddress: NodeAddress | undefined;
+  private onLeft: (() => void) | undefined;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -233,24 +270,12 @@ export class KvNode {
     this.peerTlsFailures = new ThrottledWarning('TLS with a peer', 'that peer counts as down (counter node.peerTlsFailures)', warnings);
     this.clockOffsetUs = (parts.clockOffsetMs ?? 0) * 1000;
     this.clock = new HybridClock(() => this.time.nowMs() * 1000 + this.clockOffsetUs);
-    const peers = config.nodes.filter((n) => n.id !== id);
-    this.detector = new FailureDetector(
-      id,
-      peers.map((n) => n.id),
-      s.failureTimeoutMs,
-    );
-    const replicas = new Map<number, RangeReplica>([[id, new LocalReplica(id, store)]]);
+    this.detector = new FailureDetector(id, [], s.failureTimeoutMs);
+    const replicas = this.replicas;
+    replicas.set(id, new LocalReplica(id, store));
     this.paxos = new PaxosStore(parts.paxosState, store, this.time, parts.bugs);
-    const acceptors = new Map<number, Acceptor>([[id, this.paxos]]);
-    for (const peer of peers) {
-      const link = parts.transport.link(peer.id, {
-        lost: () => this.markLost(peer.id),
-        connectFailed: (err) => this.connectFailed(peer.id, err),
-      });
-      this.links.set(peer.id, link);
-      replicas.set(peer.id, link);
-      acceptors.set(peer.id, link);
-    }
+    const acceptors = this.acceptors;
+    acceptors.set(id, this.paxos);
     const isUp = (n: number): boolean => this.detector.isUp(n);
     // Paxos, scans and anti-entropy still place keys by the bootstrap ring: the same ring while no
     // membership change exists (EpochLog.open checks the cluster file against the log's bootstrap).
@@ -307,6 +332,108 @@ export class KvNode {
     });
     this.catchUpReason = start.why;
     this.registerCounters();
+    this.peersOf(epochs.membership);
+    let running = epochs.membership.operation !== undefined;
+    epochs.onChange((m) => {
+      this.peersOf(m);
+      if (running && m.operation === undefined) void this.handOverHints();
+      running = m.operation !== undefined;
+    });
+  }
+
+  /**
+   * Links to every node of the ring, made when the log first names a node
+   * (a joining node names its address in its begin change), and closed when
+   * a node has left. Runs as an epoch takes effect, before any request is
+   * placed by it, so the coordinator finds a link for every replica.
+   */
+  private peersOf(m: Membership): void {
+    for (const member of m.members) {
+      if (member.id === this.id) continue;
+      if (member.state === 'LEFT') {
+        this.dropPeer(member.id);
+        continue;
+      }
+      if (this.links.has(member.id)) continue;
+      if (member.host !== undefined && member.port !== undefined)
+        this.parts.addresses?.set(member.id, { host: member.host, port: member.port });
+      const link = this.parts.transport.link(member.id, {
+        lost: () => this.markLost(member.id),
+        connectFailed: (err) => this.connectFailed(member.id, err),
+      });
+      this.links.set(member.id, link);
+      this.replicas.set(member.id, link);
+      this.acceptors.set(member.id, link);
+      this.detector.addPeer(member.id);
+    }
+  }
+
+  /**
+   * Once an operation completes, the hints this node holds for a replica
+   * that gave up a key's range go to the key's replicas now as well: a hint
+   * delivered to the old replica after its stream had passed the key would
+   * never reach the new one. The old hint stays (delivered, it changes
+   * nothing; for a node that left, it expires); a replica that already has
+   * the version merges it away.
+   */
+  private async handOverHints(): Promise<void> {
+    const placement = this.epochs.placement;
+    let handed = 0;
+    for (const [target, count] of this.hints.countsByTarget()) {
+      if (count === 0) continue;
+      let afterId = 0;
+      for (;;) {
+        const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
+        if (batch.length === 0) break;
+        afterId = batch[batch.length - 1]!.id;
+        const byOwner = new Map<number, KeyedVersion[]>();
+        for (const h of batch) {
+          const writes = placement.rangeOf(h.key).writes;
+          if (writes.includes(target)) continue;
+          for (const owner of writes) {
+            if (owner === this.id) continue;
+            let items = byOwner.get(owner);
+            if (items === undefined) byOwner.set(owner, (items = []));
+            items.push({ key: h.key, version: h.version });
+          }
+        }
+        for (const [owner, items] of byOwner) {
+          await this.hints.add(owner, items);
+          handed += items.length;
+        }
+      }
+    }
+    if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
+  }
+
+  private dropPeer(peer: number): void {
+    const link = this.links.get(peer);
+    if (link === undefined) return;
+    link.close();
+    this.links.delete(peer);
+    this.replicas.delete(peer);
+    this.acceptors.delete(peer);
+    this.detector.removePeer(peer);
+  }
+
+  /** Where this node listens (the cluster file's address, or the one it joined with). */
+  get address(): NodeAddress {
+    assert(this.selfAddress !== undefined, 'a serving node knows its address');
+    return this.selfAddress;
+  }
+
+  /** This node's address: the cluster file's, the one given, or the one its join named in the log. */
+  private addressOf(options: NodeOptions): NodeAddress {
+    const known = this.config.nodes[this.id];
+    if (known !== undefined) return known;
+    const member = this.epochs.membership.members.find((n) => n.id === this.id);
+    const at =
+      options.self ?? (member?.host !== undefined && member.port !== undefined ? { host: member.host, port: member.port } : undefined);
+    if (at === undefined)
+      throw new ConfigError(
+        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join)`,
+      );
+    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? '' };
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -339,7 +466,7 @@ export class KvNode {
       isUp: (n) => this.detector.isUp(n),
     });
     this.metricsServer = new MetricsServer(this.nodeMetrics);
-    const self = config.nodes[id]!;
+    const self = this.address;
     const handler = new Handler(this.handlerServices(this.nodeMetrics));
     const server = new RpcServer(new ProcessorClass(handler), {
       host: self.host,
@@ -358,7 +485,7 @@ export class KvNode {
     return {
       secret: config.secret,
       maxValueBytes: config.settings.maxValueBytes,
-      isPeer: (n) => n !== id && config.nodes[n] !== undefined,
+      isPeer: (n) => n !== id && this.links.has(n),
       coordinator: this.coordinator,
       scanner: this.scanner,
       local: this.store,
@@ -373,7 +500,10 @@ export class KvNode {
       paxos: this.proposer,
       acceptor: this.paxos,
       requests: metrics.requests,
-      membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after)),
+      membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after), this.coordinator.settledEpoch()),
+      learnEpochs: (from, entries) => this.learnEpochs(from, entries),
+      decommission: () => this.decommission(),
+      operationProgress: () => this.operationProgress(),
     };
   }
 
@@ -430,7 +560,6 @@ export class KvNode {
 
   static async start(options: NodeOptions): Promise<KvNode> {
     const { config, id } = options;
-    if (!config.nodes[id]) throw new ConfigError(`node ${id} is not in the cluster file`);
     // Before anything is opened: a missing or mismatched TLS file stops the start with a ConfigError naming it.
     const tls = loadTls(config, id);
     mkdirSync(options.dataDir, { recursive: true });
@@ -450,12 +579,13 @@ export class KvNode {
     const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
     const s = config.settings;
+    const addresses = new Map<number, Endpoint>(config.nodes.map((n) => [n.id, n]));
     const transport = new ThriftTransport({
       selfId: id,
       secret: config.secret,
       requestTimeoutMs: s.requestTimeoutMs,
       frameBytesMax: frameBytesMax(s.maxValueBytes),
-      endpoint: (peer) => options.peerEndpoints?.get(peer) ?? config.nodes[peer]!,
+      endpoint: (peer) => options.peerEndpoints?.get(peer) ?? addresses.get(peer)!,
       tls,
     });
     const node = await KvNode.assemble(config, id, {
@@ -472,12 +602,19 @@ export class KvNode {
       closeStorage: () => db.close(),
       diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
       ...(options.clockOffsetMs !== undefined ? { clockOffsetMs: options.clockOffsetMs } : {}),
+      addresses,
+      streamProgress: await FileStreamProgress.open(join(options.dataDir, `node-${id}.streams.json`)),
     });
+    node.selfAddress = node.addressOf(options);
+    // A node that missed epochs while it was down takes them up before it serves.
+    await node.catchUpEpochs();
     node.serve(tls);
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
     node.startBackgroundWork();
-    const self = config.nodes[id]!;
+    node.onLeft = options.onLeft;
+    node.resumeOrJoin(options.join);
+    const self = node.address;
     node.log(
       `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
     );
@@ -492,7 +629,7 @@ export class KvNode {
    * node: it would otherwise run unwatched, and the fix is in the cluster file.
    */
   private async serveMetrics(): Promise<string> {
-    const self = this.config.nodes[this.id]!;
+    const self = this.address;
     const port = metricsPortOf(self);
     if (port === 0) return 'no metrics (metricsPort 0)';
     try {
@@ -592,7 +729,7 @@ export class KvNode {
     if (this.stopping) return;
     const timeout = this.config.settings.failureTimeoutMs;
     for (const [peer, link] of this.links) {
-      link.hello(this.clock.now(), timeout).then(
+      link.hello(this.clock.now(), timeout, this.epochs.epoch).then(
         (theirClock) => this.heardFrom(peer, theirClock),
         // Refused or lost: down now. A timeout is silence, which expire() handles.
         (err) => isKvError(err, 'ConnectionError') && this.connectFailed(peer, err),
@@ -602,9 +739,10 @@ export class KvNode {
     this.delivery.kickAll();
   }
 
-  /** Anything heard from a peer: it is up, and its clock reading is folded in. */
-  heardFrom(peer: number, clockReading: number): void {
+  /** Anything heard from a peer: it is up, its clock reading is folded in, and a newer epoch is fetched from it. */
+  heardFrom(peer: number, clockReading: number, epoch = 0): void {
     if (Number.isSafeInteger(clockReading)) this.clock.observe(clockReading);
+    if (epoch > this.epochs.epoch) void this.fetchEpochs(peer);
     this.links.get(peer)?.resetBackoff();
     if (this.detector.heard(peer, this.time.nowMs())) {
       this.counters.peersUp++;
@@ -629,6 +767,167 @@ export class KvNode {
   private noteDown(peer: number, why: string): void {
     this.counters.peersDown++;
     this.log(`node ${peer} is down (${why})`, 'warn');
+  }
+
+  /** Fetches the log from a peer that said it is ahead (a hello with a newer epoch). */
+  private async fetchEpochs(peer: number): Promise<void> {
+    const link = this.links.get(peer);
+    if (link === undefined || this.fetchingEpochs) return;
+    this.fetchingEpochs = true;
+    try {
+      const { entries } = await link.membership(this.epochs.epoch);
+      await this.epochs.learn(entries);
+    } catch (err) {
+      this.counters.epochFetchFailures++;
+      this.log(`could not take up the membership log of node ${peer}: ${(err as Error).message}`, 'warn');
+    } finally {
+      this.fetchingEpochs = false;
+    }
+  }
+
+  /** Asks every peer for the epochs this node does not have, and takes them up (those that do not answer in time are skipped). */
+  async catchUpEpochs(): Promise<void> {
+    const answers = await Promise.all([...this.links.values()].map((link) => link.membership(this.epochs.epoch).catch(() => undefined)));
+    for (const answer of answers) if (answer !== undefined) await this.epochs.learn(answer.entries);
+  }
+
+  /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
+  async learnEpochs(from: number, entries: readonly EpochEntry[]): Promise<EpochState> {
+    await this.epochs.learn(entries);
+    // Further behind than the pushed entries reach: the rest comes from the sender.
+    const last = entries[entries.length - 1]?.epoch ?? 0;
+    if (last > this.epochs.epoch) void this.fetchEpochs(from);
+    return { epoch: this.epochs.epoch, settled: this.coordinator.settledEpoch() };
+  }
+
+  /** Where this node's own operation is (and its state in the ring). */
+  operationProgress(): OperationStatus {
+    const member = this.epochs.membership.members.find((n) => n.id === this.id);
+    const report = this.operator?.report ?? { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
+    return { state: member?.state ?? 'NONE', ...report };
+  }
+
+  /**
+   * Starts this node's decommission (or goes on with it after a stop), and
+   * answers where it is; the leave-begin is sequenced before this answers,
+   * so a refusal (too few nodes left, another operation) comes back here.
+   */
+  async decommission(): Promise<OperationStatus> {
+    const m = this.epochs.membership;
+    const op = m.operation;
+    if (this.operatorRun !== undefined) return this.operationProgress();
+    if (op !== undefined && op.node === this.id && op.kind === 'leave') this.runOperation(undefined);
+    else {
+      const operator = this.newOperator();
+      await operator.sequence({ kind: 'leave-begin', node: this.id });
+      this.runOperation(undefined, operator);
+    }
+    return this.operationProgress();
+  }
+
+  /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
+  private resumeOrJoin(join: { readonly token: string } | undefined): void {
+    const m = this.epochs.membership;
+    const op = m.operation;
+    if (op !== undefined && op.node === this.id) {
+      this.log(`node ${this.id} goes on with its ${op.kind}`);
+      this.runOperation(undefined);
+      return;
+    }
+    if (join === undefined || m.members.some((n) => n.id === this.id)) return;
+    const { host, port } = this.address;
+    this.runOperation({ kind: 'join-begin', node: this.id, token: join.token, host, port }, undefined, true);
+  }
+
+  /** Runs this node's operation in the background; its report says how it went. */
+  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false): void {
+    this.operator = operator;
+    const run = (async () => {
+      if (waitPeers) await this.untilPeersUp();
+      await operator.run(begin);
+      this.log(`node ${this.id}: the operation is done at epoch ${this.epochs.epoch}`);
+      if (this.epochs.membership.members.find((n) => n.id === this.id)?.state === 'LEFT') await this.leave();
+    })();
+    this.operatorRun = run;
+    run.then(
+      () => {
+        this.operatorRun = undefined;
+      },
+      (err: Error) => {
+        operator.report.error = err.message;
+        this.log(`node ${this.id}: the operation stopped: ${err.message}`, 'error');
+        this.operatorRun = undefined;
+      },
+    );
+  }
+
+  /** A new node knows no peer up yet: it waits for a majority of the ring's heartbeats before it proposes. */
+  private async untilPeersUp(): Promise<void> {
+    const deadline = this.time.monotonicMs() + OPERATION_PEERS_UP_TIMEOUT_MS;
+    const ring = ringMembers(this.epochs.membership).map((n) => n.id);
+    for (;;) {
+      const up = ring.filter((id) => this.detector.isUp(id)).length;
+      if (up > ring.length / 2) return;
+      if (this.time.monotonicMs() > deadline)
+        throw new KvError(
+          'Unavailable',
+          `only ${up} of the ring's ${ring.length} nodes answered within ${OPERATION_PEERS_UP_TIMEOUT_MS / 1000} s; a join needs a majority of them up`,
+        );
+      await new Promise<void>((resolve) => this.time.after(this.config.settings.heartbeatIntervalMs, () => resolve()));
+    }
+  }
+
+  /** After leaving: the hints this node holds go out first (within a deadline), then the process exits. */
+  private async leave(): Promise<void> {
+    const deadline = this.time.monotonicMs() + DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS;
+    const held = (): number => [...this.hints.countsByTarget().values()].reduce((a, b) => a + b, 0);
+    while (held() > 0 && this.time.monotonicMs() < deadline) {
+      this.delivery.kickAll();
+      await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
+    }
+    if (held() > 0) this.log(`node ${this.id} left the ring with ${held()} hints it could not deliver`, 'warn');
+    this.log(`node ${this.id} has left the ring; it stops`);
+    await this.stop();
+    this.onLeft?.();
+  }
+
+  private newOperator(): Operator {
+    return new Operator({
+      selfId: this.id,
+      log: this.epochs,
+      time: this.time,
+      decideSlot: (epoch, value) => this.decideSlot(epoch, value),
+      catchUp: () => this.catchUpEpochs(),
+      link: (id) => this.links.get(id),
+      isUp: (id) => this.detector.isUp(id),
+      settledHere: () => this.coordinator.settledEpoch(),
+      local: {
+        range: (from, to, limit, bytes) => this.store.range(from, to, limit, bytes),
+        apply: (items) => this.applyReplicated([...items]),
+      },
+      progress: this.parts.streamProgress ?? new MemoryStreamProgress(),
+      pacer: new Pacer(this.time, STREAM_BYTES_PER_SECOND_MAX),
+      say: (message) => this.log(message),
+    });
+  }
+
+  /**
+   * The epoch slot's compare-and-set: a Paxos cas on the slot's own key,
+   * expecting it absent, at QUORUM of its replicas (on the bootstrap ring,
+   * which never changes, so every operator asks the same acceptors).
+   * Resolves with the value decided there.
+   */
+  private async decideSlot(epoch: number, value: string): Promise<string> {
+    const answer = await this.proposer.cas({
+      key: epochSlotKey(epoch),
+      expected: null,
+      value,
+      requestId: `epoch-${epoch}-node-${this.id}-${hashKey(value).toString(16)}`,
+      level: 'QUORUM',
+    });
+    const decided = liveValue(answer.current);
+    assert(decided !== undefined, 'a slot holds a value once a cas on it answered');
+    return decided;
   }
 
   /** Versions from another coordinator (or hints, or read repair). */

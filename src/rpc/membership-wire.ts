@@ -27,8 +27,18 @@ export function toEpochChange({ epoch, change }: EpochEntry): types.EpochChange 
   return wire;
 }
 
-export function toMembershipLog(epoch: number, entries: readonly EpochEntry[]): types.MembershipLog {
-  return new types.MembershipLog({ epoch: epoch as never, changes: entries.map(toEpochChange) });
+export function toMembershipLog(epoch: number, entries: readonly EpochEntry[], settledEpoch?: number): types.MembershipLog {
+  const log = new types.MembershipLog({ epoch: epoch as never, changes: entries.map(toEpochChange) });
+  if (settledEpoch !== undefined) log.settledEpoch = settledEpoch as never;
+  return log;
+}
+
+/** A node's epoch and settled epoch from its answer (an older build's answer has no settled epoch: its epoch stands for it). */
+export function epochStateOf(wire: types.MembershipLog): { epoch: number; settled: number } {
+  const epoch = int64ToNumber(wire.epoch);
+  const settled = wire.settledEpoch === null || wire.settledEpoch === undefined ? epoch : int64ToNumber(wire.settledEpoch);
+  if (!Number.isSafeInteger(epoch) || !Number.isSafeInteger(settled)) throw malformed('an epoch that is not a number');
+  return { epoch, settled };
 }
 
 function malformed(what: string): KvError {

@@ -16,7 +16,14 @@ import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
 import { RemoteReplica } from './remote-replica';
-import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from './transport';
+import type { EpochState, PeerCallStats, PeerEvents, PeerLink, PeerTransport } from './transport';
+import type { EpochEntry } from '../membership/changes';
+import { toKvError } from './errors';
+import { epochStateOf, fromMembershipLog, toMembershipLog } from './membership-wire';
+
+function rethrow(err: unknown): never {
+  throw toKvError(err);
+}
 
 export interface ThriftTransportOptions {
   readonly selfId: number;
@@ -85,8 +92,19 @@ class ThriftLink implements PeerLink {
     return this.remote.fetch(keys);
   }
 
-  hello(clockReading: number, timeoutMs: number): Promise<number> {
-    return this.conn.call((c) => c.hello(this.o.secret, this.o.selfId, clockReading as never), timeoutMs).then(Number);
+  hello(clockReading: number, timeoutMs: number, epoch: number): Promise<number> {
+    return this.conn.call((c) => c.hello(this.o.secret, this.o.selfId, clockReading as never, epoch as never), timeoutMs).then(Number);
+  }
+
+  membership(afterEpoch: number): Promise<{ epoch: number; entries: EpochEntry[] }> {
+    return this.conn
+      .call((c) => c.membership(afterEpoch as never), this.o.requestTimeoutMs)
+      .then((log) => fromMembershipLog(log, afterEpoch), rethrow);
+  }
+
+  learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
+    const log = toMembershipLog(entries[entries.length - 1]?.epoch ?? 0, entries);
+    return this.conn.call((c) => c.learnEpochs(this.o.secret, this.o.selfId, log), this.o.requestTimeoutMs).then(epochStateOf, rethrow);
   }
 
   resetBackoff(): void {

@@ -6,6 +6,7 @@
  * a message bus on virtual time (sim/network.ts).
  */
 import type { KvError } from '../common/errors';
+import type { EpochEntry } from '../membership/changes';
 import type { RangeReplica } from '../coordinator/range-scan';
 import type { Acceptor } from '../paxos/proposer';
 import type { SyncPeer } from '../repair/anti-entropy';
@@ -27,9 +28,19 @@ export interface PeerCallStats {
   readonly readLocalItems: number;
 }
 
+/** Where a node is with the membership: its epoch, and the epoch its writes have all taken up. */
+export interface EpochState {
+  readonly epoch: number;
+  readonly settled: number;
+}
+
 export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor {
-  /** Says hello with this node's clock reading; resolves with the peer's. */
-  hello(clockReading: number, timeoutMs: number): Promise<number>;
+  /** Says hello with this node's clock reading and epoch; resolves with the peer's clock reading. */
+  hello(clockReading: number, timeoutMs: number, epoch: number): Promise<number>;
+  /** The peer's membership log after an epoch, and its epoch. */
+  membership(afterEpoch: number): Promise<{ epoch: number; entries: EpochEntry[] }>;
+  /** Gives the peer this node's log to take up; resolves with the peer's epoch and settled epoch (see Coordinator.settledEpoch). */
+  learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState>;
   /** The peer was heard from: the next connect after a loss need not wait for a backoff. */
   resetBackoff(): void;
   stats(): PeerCallStats;

@@ -13,6 +13,7 @@
  * Thrift encoding is not simulated (the fuzzer and the integration tests
  * cover it).
  */
+import type { EpochEntry } from '../membership/changes';
 import { AssertionError } from 'node:assert';
 import { isKvError, KvError, timedOut } from '../common/errors';
 import type { Random } from '../common/random';
@@ -23,7 +24,7 @@ import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
 import type { SyncAnswer } from '../repair/anti-entropy';
-import type { PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
+import type { EpochState, PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
 import type { KvNode } from '../node/node';
 import type { KeyedVersion, Version } from '../storage/version';
 import type { Owner, Scheduler } from './scheduler';
@@ -315,15 +316,28 @@ class SimLink implements PeerLink {
     return this.call('paxosCommit', (node) => node.paxos.commit(key, proposal), this.net.requestTimeoutMs);
   }
 
-  hello(clockReading: number, timeoutMs: number): Promise<number> {
+  hello(clockReading: number, timeoutMs: number, epoch: number): Promise<number> {
     return this.call(
       'hello',
       (node) => {
-        node.heardFrom(this.self, clockReading);
+        node.heardFrom(this.self, clockReading, epoch);
         return node.clock.peek();
       },
       timeoutMs,
     );
+  }
+
+  membership(afterEpoch: number): Promise<{ epoch: number; entries: EpochEntry[] }> {
+    return this.call(
+      'membership',
+      (node) => ({ epoch: node.epochs.epoch, entries: node.epochs.after(afterEpoch) }),
+      this.net.requestTimeoutMs,
+    );
+  }
+
+  learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
+    const copy = [...entries];
+    return this.call('learnEpochs', (node) => node.learnEpochs(this.self, copy), this.net.requestTimeoutMs);
   }
 
   resetBackoff(): void {}

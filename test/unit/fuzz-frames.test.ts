@@ -268,8 +268,13 @@ function stubServices(): HandlerServices {
     requests: metrics.requests,
     // The real log of the stub's ring: the fuzzer's calls reach the answer's encoding too.
     membership: (after) => toMembershipLog(1, after === 0 ? [bootstrapEntry(nodes, 3)] : []),
+    learnEpochs: async () => ({ epoch: 1, settled: 1 }),
+    decommission: async () => ({ ...NO_OPERATION, state: 'NORMAL' }),
+    operationProgress: () => ({ ...NO_OPERATION, state: 'NORMAL' }),
   };
 }
+
+const NO_OPERATION = { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
 
 interface Served {
   /** The server loop would have closed the connection (the reader or processor threw). */

@@ -1,0 +1,247 @@
+/**
+ * Runs one membership operation from the node it is about: a joining node
+ * runs its join, a leaving node its decommission. Each step is one epoch:
+ *
+ *   sequence   the change is proposed for the next epoch's slot by a Paxos
+ *              compare-and-set at a majority (EpochSlots): of two operators
+ *              racing for one epoch, one wins and the other takes up the
+ *              winner's change, which the reducer then refuses its own
+ *              beside ("another operation (join of node 4) is in
+ *              progress");
+ *   publish    the node's last epochs go to every node of the ring (learnEpochs;
+ *              a node further behind fetches the rest from the sender);
+ *   barrier    the step is done once a majority of the ring's nodes, and
+ *              every one of them that is up, have taken the epoch up and
+ *              have no write left in flight under an older one (their
+ *              settled epoch); polled with a deadline;
+ *   stream     (after begin) each range the operation moves is copied from
+ *              the replica that gives it up (streaming/range-stream.ts);
+ *   then reads-switch and complete, each sequenced, published and waited
+ *   for in the same way.
+ *
+ * Every step can run again: a node that stopped (or whose operator's
+ * command was interrupted) goes on from the step its log is at, and a
+ * stream from its stored progress.
+ */
+import { assert } from '../common/assert';
+import { isKvError, KvError } from '../common/errors';
+import { EPOCH_BARRIER_POLL_MS, EPOCH_BARRIER_TIMEOUT_MS, EPOCH_PUSH_ENTRIES_MAX, EPOCH_SLOT_ATTEMPTS_MAX } from '../common/limits';
+import type { Time } from '../clock/time';
+import type { ReplicaPage } from '../coordinator/scan-merge';
+import type { KeyedVersion } from '../storage/version';
+import type { Pacer } from '../streaming/pacer';
+import { sourceDown, StreamEnds, StreamProgress, streamRange, StreamTotals } from '../streaming/range-stream';
+import { applyChange, Change, EpochEntry, ringMembers } from '../membership/changes';
+import { decodeChange, encodeChange, EpochLog } from '../membership/epoch-log';
+import { RangeStream, streamsOf } from '../membership/stream-plan';
+
+/** A peer, as an operation asks it: to take up epochs, and to read or take a range's versions. */
+export interface OperatorPeer {
+  learnEpochs(entries: readonly EpochEntry[]): Promise<{ epoch: number; settled: number }>;
+  readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage>;
+  apply(items: readonly KeyedVersion[]): Promise<void>;
+}
+
+/** This node's own replica, as the streams read and write it. */
+export interface LocalData {
+  range(from: string, to: string | undefined, limit: number, bytesMax: number): ReplicaPage;
+  apply(items: readonly KeyedVersion[]): Promise<void>;
+}
+
+export interface OperatorDeps {
+  readonly selfId: number;
+  readonly log: EpochLog;
+  readonly time: Time;
+  /**
+   * Proposes `value` for the slot of `epoch` (a compare-and-set that
+   * expects it empty); resolves with the value decided there, this one or
+   * another operator's.
+   */
+  readonly decideSlot: (epoch: number, value: string) => Promise<string>;
+  /** Fetches the epochs the peers have and this node has not. */
+  readonly catchUp: () => Promise<void>;
+  readonly link: (id: number) => OperatorPeer | undefined;
+  readonly isUp: (id: number) => boolean;
+  /** This node's own settled epoch (Coordinator.settledEpoch). */
+  readonly settledHere: () => number;
+  readonly local: LocalData;
+  readonly progress: StreamProgress;
+  readonly pacer: Pacer;
+  readonly say: (message: string) => void;
+}
+
+/** Where the node's own operation is, for the operator's progress line. */
+export interface OperationReport extends StreamTotals {
+  rangesDone: number;
+  rangesTotal: number;
+  fraction: number;
+  done: boolean;
+  error?: string;
+}
+
+/** A node's own operation as the admin calls report it, with the node's state in the ring (NONE: not a member). */
+export interface OperationStatus extends OperationReport {
+  readonly state: string;
+}
+
+/** About where `key` lies in [from, to), from the first six bytes of each (the keys are assumed spread evenly). */
+function keyFraction(from: string, to: string | undefined, key: string): number {
+  const n = (s: string): number => {
+    let x = 0;
+    for (let i = 0; i < 6; i++) x = x * 256 + (i < s.length ? s.charCodeAt(i) & 0xff : 0);
+    return x;
+  };
+  const lo = n(from);
+  const hi = to === undefined ? 256 ** 6 : n(to);
+  return hi > lo ? Math.min(1, Math.max(0, (n(key) - lo) / (hi - lo))) : 1;
+}
+
+export class Operator {
+  readonly report: OperationReport = { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
+
+  constructor(private readonly deps: OperatorDeps) {}
+
+  /**
+   * Runs this node's operation to the end: from `begin` when given (a new
+   * operation), else from wherever the log says the node's operation is.
+   */
+  async run(begin: Change | undefined): Promise<void> {
+    const { log, selfId } = this.deps;
+    if (begin !== undefined) await this.sequence(begin);
+    const op = log.membership.operation;
+    assert(op !== undefined && op.node === selfId, 'the operation this node runs is its own');
+    await this.barrier(log.epoch);
+    if (!op.readsSwitched) {
+      await this.stream(op.kind);
+      await this.barrier((await this.sequence({ kind: 'reads-switch', node: selfId })).epoch);
+    }
+    const completed = await this.sequence({ kind: `${op.kind}-complete`, node: selfId } as Change);
+    await this.barrier(completed.epoch);
+    this.report.done = true;
+    this.report.fraction = 1;
+  }
+
+  /**
+   * Gets `change` into the log at the next epoch, through the epoch's
+   * slot. A slot another operator won is taken up (it follows the same
+   * epoch, so it applies here too), and the change is checked again
+   * against the membership after it: the reducer refuses a second
+   * operation while one runs.
+   */
+  async sequence(change: Change): Promise<EpochEntry> {
+    const { log } = this.deps;
+    await this.deps.catchUp();
+    const value = encodeChange(change);
+    for (let attempt = 0; attempt < EPOCH_SLOT_ATTEMPTS_MAX; attempt++) {
+      const epoch = log.epoch + 1;
+      applyChange(log.membership, { epoch, change }); // refuses, with its sentence, what the membership does not allow
+      const decided = await this.deps.decideSlot(epoch, value);
+      const entry = { epoch, change: decided === value ? change : decodeChange(decided, epoch) };
+      await log.learn([entry]);
+      if (decided === value) {
+        this.deps.say(`epoch ${epoch}: ${change.kind} of node ${(change as { node: number }).node}`);
+        return entry;
+      }
+    }
+    throw new KvError(
+      'Unavailable',
+      `the next epoch's slot kept going to other operators (${EPOCH_SLOT_ATTEMPTS_MAX} attempts); try again`,
+    );
+  }
+
+  /**
+   * Waits until a majority of the ring's nodes (the operation's node
+   * included), and every one of them that is up, have settled at `epoch`;
+   * each poll also hands them this node's log.
+   */
+  async barrier(epoch: number): Promise<void> {
+    const { log, selfId, time } = this.deps;
+    const m = log.membership;
+    const nodes = ringMembers(m).map((n) => n.id);
+    if (m.operation !== undefined && !nodes.includes(m.operation.node)) nodes.push(m.operation.node);
+    const deadline = time.monotonicMs() + EPOCH_BARRIER_TIMEOUT_MS;
+    const settled = new Set<number>();
+    for (;;) {
+      if (this.deps.settledHere() >= epoch) settled.add(selfId);
+      const entries = log.after(Math.max(0, log.epoch - EPOCH_PUSH_ENTRIES_MAX));
+      await Promise.all(
+        nodes
+          .filter((id) => id !== selfId && !settled.has(id) && this.deps.isUp(id))
+          .map((id) =>
+            this.deps
+              .link(id)
+              ?.learnEpochs(entries)
+              .then((s) => s.settled >= epoch && settled.add(id))
+              .catch(() => undefined),
+          ),
+      );
+      const behind = nodes.filter((id) => !settled.has(id));
+      const majority = settled.size > nodes.length / 2;
+      if (majority && behind.every((id) => !this.deps.isUp(id))) return;
+      if (time.monotonicMs() > deadline)
+        throw new KvError(
+          'Unavailable',
+          `node${behind.length > 1 ? 's' : ''} ${behind.join(', ')} did not take up epoch ${epoch} within ${EPOCH_BARRIER_TIMEOUT_MS / 1000} s${majority ? '' : ', and a majority of the ring is needed'}; the operation stopped there: start the nodes that are down, then run it again to go on`,
+        );
+      await new Promise<void>((resolve) => time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
+    }
+  }
+
+  /** Streams the ranges this node gains (a join) or gives up (a decommission). */
+  private async stream(kind: string): Promise<void> {
+    const { log, selfId } = this.deps;
+    const beganAt = log.operationBeganAt();
+    assert(beganAt !== undefined, 'an operation under way has a begin epoch');
+    const streams = streamsOf(log.membershipAt(beganAt)).filter((s) => s.target === selfId || s.source === selfId);
+    this.report.rangesTotal = streams.length;
+    this.deps.say(`streaming ${streams.length} ranges for the ${kind} that began at epoch ${beganAt}`);
+    const deps = {
+      progress: this.deps.progress,
+      pacer: this.deps.pacer,
+      time: this.deps.time,
+      totals: this.report,
+    };
+    for (const s of streams) {
+      const position = (interval: number, key: string): void => {
+        const parts = s.start === s.end ? 1 : s.start < s.end ? 1 : 2;
+        const within = keyFraction(interval === 0 ? s.start : '', interval === 0 && parts === 2 ? undefined : s.end, key);
+        this.report.fraction = (this.report.rangesDone + (interval + within) / parts) / streams.length;
+      };
+      await streamRange({ ...deps, position }, beganAt, s, this.endsOf(s, kind));
+      this.report.rangesDone++;
+      this.report.fraction = this.report.rangesDone / streams.length;
+    }
+  }
+
+  /** The two ends of a stream: a peer and this node's own data. */
+  private endsOf(s: RangeStream, kind: string): StreamEnds {
+    const { local, selfId } = this.deps;
+    const peerId = s.target === selfId ? s.source : s.target;
+    const peer = (): OperatorPeer => {
+      const link = this.deps.link(peerId);
+      if (link === undefined || !this.deps.isUp(peerId)) throw this.peerDown(s, kind, 'it is down');
+      return link;
+    };
+    const wrapped = <T>(call: () => Promise<T>): Promise<T> =>
+      call().catch((err) => {
+        throw isKvError(err, 'ConnectionError') ? this.peerDown(s, kind, (err as Error).message) : err;
+      });
+    if (s.target === selfId)
+      return {
+        read: (from, to, limit, bytes) => wrapped(() => peer().readRange(from, to, limit, bytes)),
+        write: (items) => local.apply(items),
+      };
+    return {
+      read: async (from, to, limit, bytes) => local.range(from, to, limit, bytes),
+      write: (items) => wrapped(() => peer().apply(items)),
+    };
+  }
+
+  private peerDown(s: RangeStream, kind: string, cause: string): KvError {
+    if (s.source !== this.deps.selfId) return sourceDown(s, kind, cause);
+    return new KvError(
+      'Unavailable',
+      `node ${s.target}, which takes over a range from node ${s.source}, cannot be written (${cause}); start node ${s.target} again and run the ${kind} again: it goes on where it stopped`,
+    );
+  }
+}
