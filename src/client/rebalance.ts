@@ -137,7 +137,7 @@ function cutFrom(ring: readonly RangeSample[], a: number, points: readonly Point
   const walk = new Walk(points, anchor);
   const total = walk.total;
   const mean = total / n;
-  const [lo, hi] = [mean * (1 - tolerance), mean * (1 + tolerance)];
+  const [lo, hi] = bounds(mean, tolerance);
   const taken = new Set(ring.map((r) => r.token));
   const moves: Move[] = [];
   const weights: number[] = [];
@@ -166,13 +166,24 @@ function cutFrom(ring: readonly RangeSample[], a: number, points: readonly Point
   return { moves, weights };
 }
 
+/**
+ * The key counts within `tolerance` of `mean`, widened by a hair: counts are
+ * whole numbers, and a count exactly at the edge (39 of a mean of 130 / 3)
+ * must not fall out by a rounding of the last bit.
+ */
+function bounds(mean: number, tolerance: number): [number, number] {
+  const slack = 1e-9 * Math.max(1, mean);
+  return [mean * (1 - tolerance) - slack, mean * (1 + tolerance) + slack];
+}
+
 /** Tokens that bring every node's primary key count within `tolerance` of the mean, moving as few nodes as it can. */
 export function proposeTokens(ranges: readonly RangeSample[], tolerance = REBALANCE_TOLERANCE): Proposal {
   const ring = [...ranges].sort((x, y) => compareKeyStrings(x.token, y.token));
   const n = ring.length;
   const total = ring.reduce((sum, r) => sum + r.keys, 0);
   const mean = n === 0 ? 0 : total / n;
-  const within = (c: number): boolean => Math.abs(c - mean) <= mean * tolerance;
+  const [lo, hi] = bounds(mean, tolerance);
+  const within = (c: number): boolean => c >= lo && c <= hi;
   const balancedNow = ring.every((r) => within(r.keys));
   const unchanged = ring.map((r) => ({ node: r.node, before: r.keys, after: r.keys }));
   if (balancedNow || n < 2) return { moves: [], mean, counts: unchanged, balancedNow };

@@ -315,8 +315,9 @@ export const REPAIR_STEP_SEGMENTS_MAX = 64;
  * Most background anti-entropy steps skipped in a row. A step whose
  * differences all moved during its re-check pause (writes in flight, nothing
  * to repair) makes the next steps skip, twice as many each time up to this
- * (32 steps of the default 500 ms: 16 s); a step that finds its ranges in
- * sync, or repairs a difference that held still, ends the back-off. Under a
+ * (32 steps of the default 500 ms: 16 s); a step that meets both kinds keeps
+ * the skip as it is, and one that finds its ranges in sync, or only
+ * differences that held still, ends the back-off. Under a
  * steady write load the trees never agree, and comparing them twice a second
  * would find only writes on their way.
  */

@@ -145,9 +145,9 @@ export class Repairer {
 
   /**
    * One pass over a range with a peer: the differing segments (at most
-   * `max`), checked again after a pause, then repaired. Says whether any
-   * segment differed at first, and whether any still differed after the
-   * re-check (and was repaired). A background pass (`stableOnly`) repairs
+   * `max`), checked again after a pause, then repaired. Says how many
+   * segments differed at first, and how many still differed after the
+   * re-check (and were repaired). A background pass (`stableOnly`) repairs
    * only differences that held still through the pause
    * (TreeExchange.recheckStable); a full repair repairs every one.
    */
@@ -157,17 +157,17 @@ export class Repairer {
     max: number,
     into: ExchangeStats,
     stableOnly = false,
-  ): Promise<{ differed: boolean; repaired: boolean }> {
+  ): Promise<{ differed: number; repaired: number }> {
     const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
-      const differed = segments.length > 0;
-      if (differed) {
+      const differed = segments.length;
+      if (differed > 0) {
         await this.pause(REPAIR_RECHECK_PAUSE_MS);
         segments = stableOnly ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
-      return { differed, repaired: segments.length > 0 };
+      return { differed, repaired: segments.length };
     } finally {
       addStats(this.counters, x.stats);
       addStats(into, x.stats);
@@ -176,8 +176,12 @@ export class Repairer {
 
   /**
    * One background step with the next live peer; errors are counted, the
-   * next step tries again. A step that met only writes in flight skips the
-   * next ones, more each time (ANTI_ENTROPY_BACKOFF_STEPS_MAX).
+   * next step tries again. Then the pace (ANTI_ENTROPY_BACKOFF_STEPS_MAX): a
+   * step that met only differences that moved during its re-check (writes
+   * in flight) doubles the steps skipped after it; one that met some of
+   * those and some that held still keeps the skip as it is (a write load
+   * with a few writes waiting as hints); one whose ranges were in sync, or
+   * whose every difference held still (a replica that came back), ends it.
    */
   async step(): Promise<void> {
     if (this.stepping || this.full !== null) return;
@@ -191,14 +195,15 @@ export class Repairer {
     const peerId = live[this.turn++ % live.length]!;
     this.stepping = true;
     try {
-      let differed = false;
-      let repaired = false;
+      let differed = 0;
+      let repaired = 0;
       for (const range of this.trees.sharedWith(peerId)) {
         const outcome = await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats(), true);
-        differed ||= outcome.differed;
-        repaired ||= outcome.repaired;
+        differed += outcome.differed;
+        repaired += outcome.repaired;
       }
-      this.backoff = differed && !repaired ? Math.min(Math.max(1, this.backoff * 2), ANTI_ENTROPY_BACKOFF_STEPS_MAX) : 0;
+      if (repaired === differed) this.backoff = 0;
+      else if (repaired === 0) this.backoff = Math.min(Math.max(1, this.backoff * 2), ANTI_ENTROPY_BACKOFF_STEPS_MAX);
       this.skip = this.backoff;
       this.counters.steps++;
     } catch {
@@ -262,7 +267,7 @@ export class Repairer {
   /** Passes over a range with a peer until nothing differs after a re-check; false if REPAIR_ROUNDS_MAX passes were not enough. */
   private async untilAgreed(peer: number, range: number, into: ExchangeStats): Promise<boolean> {
     for (let round = 0; round < REPAIR_ROUNDS_MAX; round++) {
-      if (!(await this.pass(peer, range, LEAVES, into)).repaired) return true;
+      if ((await this.pass(peer, range, LEAVES, into)).repaired === 0) return true;
     }
     return false;
   }

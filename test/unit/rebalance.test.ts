@@ -32,7 +32,8 @@ function countsAfter(tokens: readonly string[], keys: readonly string[], moves: 
 
 function withinTenPercent(counts: readonly number[]): boolean {
   const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
-  return counts.every((c) => Math.abs(c - mean) <= mean * 0.1);
+  // A hair of slack: 39 of a mean of 130 / 3 is exactly 10% off, whatever the last bit of the float says.
+  return counts.every((c) => Math.abs(c - mean) <= mean * 0.1 + 1e-9 * Math.max(1, mean));
 }
 
 const letters = (from: string, to: string, per: number): string[] => {
@@ -97,6 +98,16 @@ test('a sample stands for the keys of its range: 10 sampled keys of 1000 weigh a
     1000,
   );
   t.true(withinTenPercent(after), JSON.stringify(after));
+});
+
+test('a count exactly 10% from the mean is within it (the counterexample fast-check found: 45, 39, 46)', (t) => {
+  t.true(withinTenPercent([45, 39, 46]));
+  const p = proposeTokens([
+    { node: 0, token: 'b', keys: 45, sample: [] },
+    { node: 1, token: 'm', keys: 39, sample: [] },
+    { node: 2, token: 'x', keys: 46, sample: [] },
+  ]);
+  t.true(p.balancedNow);
 });
 
 test('property: for any keys and tokens, the moves bring every node within 10% of the mean, to free tokens, each node once', (t) => {

@@ -178,6 +178,23 @@ test('background steps that meet only writes in flight back off, doubling up to 
     [0, 1, 2, 4, 8, 16, 32, 64].map((n) => Math.min(n, ANTI_ENTROPY_BACKOFF_STEPS_MAX)),
   );
   t.is(r.counters.keysSent + r.counters.keysFetched, 0, 'nothing streamed for writes in flight');
+  // A write in flight beside a difference that holds still ('K', which node 1 lacks, in another segment
+  // of the same range): the stable one is repaired, and the back-off stays where it was.
+  await put(c[0]!, 'K', 1);
+  {
+    const { step, skipped } = nextRunning();
+    t.is(skipped, ANTI_ENTROPY_BACKOFF_STEPS_MAX);
+    await fire();
+    await put(c[0]!, 'A', ++ts);
+    await step;
+  }
+  t.is(c[1]!.table.get('K')?.ts, 1, 'the difference that held still was repaired');
+  const held = nextRunning();
+  t.is(held.skipped, ANTI_ENTROPY_BACKOFF_STEPS_MAX, 'a mixed step keeps the back-off');
+  await fire();
+  await held.step; // 'A' did not move this time: repaired, and every difference held still
+  t.is(nextRunning().skipped, 0, 'a step whose every difference held still ends the back-off');
+  await fire().catch(() => undefined);
   // In sync (node 1 gets the same version): the next step that runs finds nothing, and ends the back-off.
   await c[1]!.apply([{ key: 'A', version: c[0]!.table.get('A')! }]);
   const { step } = nextRunning();
