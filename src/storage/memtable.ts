@@ -241,13 +241,13 @@ export class Memtable implements ArenaOwner {
    * a time as numbers).
    */
   rebuildOrder(): void {
-    const slots = new Float64Array(this.count);
+    const slots = new Uint32Array(this.count);
     let n = 0;
     for (let i = 0; i < this.high; i++) if (this.locs[i] !== FREE) slots[n++] = i;
     assert(n === this.count, 'the index and the slots agree on the key count');
     sortByKey(this.orderKeys, slots);
     const order = new KeyOrder(this.orderKeys);
-    order.load(Int32Array.from(slots));
+    order.load(new Int32Array(slots.buffer, slots.byteOffset, slots.length)); // slot numbers stay below 2^31
     this.order = order;
   }
 

@@ -13,7 +13,7 @@ function source(keys: readonly string[]): PackedKeys {
 
 /** The keys as `sortByKey` orders their locations. */
 function sortWith(keys: readonly string[], radixMin: number): string[] {
-  const locs = Float64Array.from(keys, (_, i) => i);
+  const locs = Uint32Array.from(keys, (_, i) => i);
   sortByKey(source(keys), locs, radixMin);
   return Array.from(locs, (loc) => keys[loc]!);
 }
