@@ -43,10 +43,15 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** A base port with the next three ports free too, and the four metrics ports 1000 above them. */
+/**
+ * A base port whose next five ports (and their metrics ports, +1000) are free now. Below
+ * 32768, where Linux hands out ephemeral ports for outgoing connections: one of those
+ * could take a node's port between this check and the node's start.
+ */
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
-    const ok = await Promise.all([0, 1, 2, 3, 1000, 1001, 1002, 1003].map((i) => portFree(base + i)));
+    const base = 20000 + Math.floor(Math.random() * 11000);
+    const ok = await Promise.all([0, 1, 2, 3, 4, 1000, 1001, 1002, 1003, 1004].map((i) => portFree(base + i)));
     if (ok.every(Boolean)) return base;
   }
 }
