@@ -115,12 +115,6 @@ export class Arena {
     return out;
   }
 
-  /** The owner the record was appended for. */
-  ownerOf(loc: number): number {
-    const { buf, off } = this.at(loc);
-    return buf.readUInt32LE(off);
-  }
-
   /** True if the record's key is `key`, compared without making a string. */
   keyEquals(loc: number, key: string): boolean {
     const { buf, off } = this.at(loc);
