@@ -21,6 +21,7 @@
 import { KvError } from '../common/errors';
 import {
   ANTI_ENTROPY_BACKOFF_STEPS_MAX,
+  ANTI_ENTROPY_RECHECK_PAUSE_MS,
   CATCH_UP_RETRY_MS,
   REPAIR_CALL_BYTES_MAX,
   REPAIR_DIGESTS_PER_CALL_MAX,
@@ -147,24 +148,25 @@ export class Repairer {
    * One pass over a range with a peer: the differing segments (at most
    * `max`), checked again after a pause, then repaired. Says how many
    * segments differed at first, and how many still differed after the
-   * re-check (and were repaired). A background pass (`stableOnly`) repairs
-   * only differences that held still through the pause
-   * (TreeExchange.recheckStable); a full repair repairs every one.
+   * re-check (and were repaired). A background pass pauses longer
+   * (ANTI_ENTROPY_RECHECK_PAUSE_MS) and repairs only differences that held
+   * still through the pause (TreeExchange.recheckStable); a full repair
+   * repairs every one.
    */
   private async pass(
     peerId: number,
     range: number,
     max: number,
     into: ExchangeStats,
-    stableOnly = false,
+    background = false,
   ): Promise<{ differed: number; repaired: number }> {
     const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
       const differed = segments.length;
       if (differed > 0) {
-        await this.pause(REPAIR_RECHECK_PAUSE_MS);
-        segments = stableOnly ? await x.recheckStable(segments) : await x.recheck(segments);
+        await this.pause(background ? ANTI_ENTROPY_RECHECK_PAUSE_MS : REPAIR_RECHECK_PAUSE_MS);
+        segments = background ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
       return { differed, repaired: segments.length };
