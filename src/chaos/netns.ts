@@ -24,7 +24,7 @@ import { NodeAdmin } from '../client/client';
 import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { waitFor } from '../harness/local-cluster';
-import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
+import { NODE_V8_FLAGS } from '../node/v8-flags';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
@@ -253,7 +253,7 @@ export class NetnsCluster implements ChaosCluster {
       '--data',
       this.dir,
     ];
-    const child = spawn('ip', args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...NODE_ENV } });
+    const child = spawn('ip', args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.children.set(id, child);
     await waitFor(

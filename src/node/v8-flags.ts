@@ -12,20 +12,3 @@
  * was no worse (docs/benchmarks.md).
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
-
-/**
- * Environment every node process is started with, beside NODE_V8_FLAGS (and
- * repeated in scripts/common.sh the same way).
- *
- * MALLOC_MMAP_THRESHOLD_=1048576: glibc's malloc serves requests of 1 MiB
- * and more with their own mappings, returned to the system when freed.
- * Unset, the threshold moves: each freed mapping raises it to its size (up
- * to 32 MiB), so once a replay freed the memtable's old arrays as they
- * doubled, its later transients (the key sort's arrays, SQLite's result
- * buffers) came from the heap instead and left holes there that the
- * system never got back. A node that replayed a million keys kept 258 MB
- * resident against 238 MB with the threshold fixed, its data the same; the
- * node that wrote them held 241 MB. Requests below 1 MiB, the common ones,
- * stay on the heap as before.
- */
-export const NODE_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '1048576' };
