@@ -313,7 +313,9 @@ export const REPAIR_RECHECK_PAUSE_MS = 150;
  * write does not wait for can lag a few hundred milliseconds, and with 150 ms
  * background steps listed and streamed those writes as differences, over
  * and over (and never backed off, having "repaired" something). Nothing
- * background waits on this; a full repair keeps REPAIR_RECHECK_PAUSE_MS.
+ * background waits on this; a full repair keeps REPAIR_RECHECK_PAUSE_MS, and
+ * a faster background pace a shorter pause (repair/repairer.ts,
+ * backgroundPauseMs).
  */
 export const ANTI_ENTROPY_RECHECK_PAUSE_MS = 2000;
 /**

@@ -329,6 +329,7 @@ export class KvNode {
       lastFullRepairMs: start.lastFullRepairMs,
       fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
       log: (message) => log(message),
+      stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
     this.registerCounters();

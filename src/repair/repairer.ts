@@ -74,6 +74,19 @@ export interface RepairerDeps {
   /** Told when a full repair of every range with every replica completed, to store it. */
   readonly fullRepairDone?: (atMs: number) => void;
   readonly log?: (message: string) => void;
+  /** How often background steps run (settings.antiEntropyIntervalMs): their re-check pause follows it (backgroundPauseMs). */
+  readonly stepIntervalMs?: number;
+}
+
+/**
+ * A background step's re-check pause: four step intervals, between a full
+ * repair's pause and ANTI_ENTROPY_RECHECK_PAUSE_MS (2 s at the default
+ * 500 ms). A faster pace is asked for when the replicas should converge
+ * sooner (the chaos checker's 25 ms steps, after its faults heal), and a
+ * long pause would then hold every step.
+ */
+export function backgroundPauseMs(stepIntervalMs: number): number {
+  return Math.min(ANTI_ENTROPY_RECHECK_PAUSE_MS, Math.max(REPAIR_RECHECK_PAUSE_MS, 4 * stepIntervalMs));
 }
 
 /** Keys listed from the memtable per query while a segment is read (a segment is one run of its index). */
@@ -149,7 +162,7 @@ export class Repairer {
    * `max`), checked again after a pause, then repaired. Says how many
    * segments differed at first, and how many still differed after the
    * re-check (and were repaired). A background pass pauses longer
-   * (ANTI_ENTROPY_RECHECK_PAUSE_MS) and repairs only differences that held
+   * (backgroundPauseMs) and repairs only differences that held
    * still through the pause (TreeExchange.recheckStable); a full repair
    * repairs every one.
    */
@@ -165,7 +178,7 @@ export class Repairer {
       let segments = await x.differingSegments(max);
       const differed = segments.length;
       if (differed > 0) {
-        await this.pause(background ? ANTI_ENTROPY_RECHECK_PAUSE_MS : REPAIR_RECHECK_PAUSE_MS);
+        await this.pause(background ? backgroundPauseMs(this.deps.stepIntervalMs ?? 0) : REPAIR_RECHECK_PAUSE_MS);
         segments = background ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
