@@ -572,6 +572,7 @@ class Bench {
     const peaks = new Map([...ids, plan.id].map((id) => [id, new RssPeak(() => cluster.pid(id))]));
     const loadStart = loadavg()[0]!;
     const stopLoad = new AbortController();
+    const startMicros = monotonicMicros();
     const during = this.measure(
       'writes during the join',
       this.operation('write', o.seed + 1),
@@ -602,6 +603,7 @@ class Bench {
         stopLoad.abort();
       }
       const duringRun = await during;
+      this.windows.push({ label: 'join', startMicros, endMicros: monotonicMicros() });
       const rssPeak = Object.fromEntries([...peaks].map(([id, p]) => [String(id), p.stop()]));
       const loadEnd = loadavg()[0]!;
       const keysHeld = Number((await admin.status()).counters['store.keys']);
