@@ -18,7 +18,7 @@
 import type { NodeAdmin } from '../client/client';
 import type { JoinPlan } from '../client/operations';
 import { isKvError } from '../common/errors';
-import { STREAM_BATCHES_IN_FLIGHT_MAX, STREAM_PAGE_BYTES_MAX } from '../common/limits';
+import { STREAM_BATCHES_IN_FLIGHT_MAX, STREAM_PAGE_BYTES_MAX, STREAM_RANGES_IN_PARALLEL_MAX } from '../common/limits';
 import { EpochEntry, replayLog } from '../membership/changes';
 import { streamsOf } from '../membership/stream-plan';
 import type { types } from '../rpc/thrift';
@@ -39,8 +39,8 @@ export const JOIN_TARGETS = {
   writeShareMin: 0.5,
 } as const;
 
-/** The window of one range stream: the most bytes of pages read and not yet durable at the target. */
-export const STREAM_WINDOW_BYTES = STREAM_BATCHES_IN_FLIGHT_MAX * STREAM_PAGE_BYTES_MAX;
+/** The window of an operation's streams: the most bytes of pages read and not yet durable at their targets. */
+export const STREAM_WINDOW_BYTES = STREAM_RANGES_IN_PARALLEL_MAX * STREAM_BATCHES_IN_FLIGHT_MAX * STREAM_PAGE_BYTES_MAX;
 
 /** When a join's steps were seen, in ms from the joining node's spawn. */
 export interface JoinTimes {
@@ -209,7 +209,10 @@ export function formatJoin(r: JoinBenchResult): string {
     ...r.streamingNodes.map((id) =>
       line(`RSS node ${id}`, `${mb(r.rssBeforeMb[String(id)])} before, at most ${mb(r.rssPeakMb[String(id)])} during the join`),
     ),
-    line('Stream window', `${count(r.streamWindowBytes)} bytes a range stream (STREAM_BATCHES_IN_FLIGHT_MAX pages)`),
+    line(
+      'Stream window',
+      `${count(r.streamWindowBytes)} bytes (STREAM_RANGES_IN_PARALLEL_MAX ranges × STREAM_BATCHES_IN_FLIGHT_MAX pages × STREAM_PAGE_BYTES_MAX)`,
+    ),
     line(
       'Targets',
       `stream ≥ ${count(JOIN_TARGETS.streamKeysPerSecMin)} keys/s ${yes(t.streamRate)}; over ${count(JOIN_TARGETS.joinKeysMin)} keys ${yes(t.overMillionKeys)}; ` +
