@@ -48,8 +48,7 @@ import {
 import { AgreementWatch, divergence, overstreaming, REPAIR_WORKLOAD_SETTINGS, repairFigures, RootReader } from '../bench/repair';
 import { ClusterRepair, repairCluster } from '../client/repair';
 import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, joinResult, JoinTimes, streamingNodes } from '../bench/join';
-import { adminAt as operationAdminAt, planJoin } from '../client/operations';
-import { fromByteString } from '../common/bytes';
+import { planJoin } from '../client/operations';
 import { loadavg } from 'node:os';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
@@ -580,17 +579,10 @@ class Bench {
       AbortSignal.any([this.signal, stopLoad.signal]),
     );
     status(`node ${plan.id} joins at ${JSON.stringify(plan.token)} (${plan.why}) while the writes go on…`);
-    const admin = operationAdminAt(cluster.config, { host: '127.0.0.1', port });
+    const spawnedAt = performance.now();
+    cluster.spawnJoining(plan.id, port, plan.token);
+    const admin = cluster.admin(plan.id, ADMIN_TIMEOUT_MS);
     try {
-      const spawnedAt = performance.now();
-      cluster.spawnNode(plan.id, [
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--join-token-hex',
-        fromByteString(plan.token).toString('hex'),
-      ]);
       let times: JoinTimes;
       try {
         times = await followJoin(
@@ -797,7 +789,7 @@ async function main(): Promise<number> {
       status(`charts in ${opts.plot}`);
     }
     if (spawned && profileDir !== undefined) {
-      const pids = spawned.config.nodes.map((n) => spawned.pid(n.id));
+      const pids = spawned.nodeIds().map((id) => spawned.pid(id));
       status('stopping the cluster, so that the nodes write their profiles…');
       await spawned.stop();
       printProfiles(profileDir, pids, bench.windows);
