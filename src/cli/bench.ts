@@ -47,8 +47,8 @@ import {
 } from '../bench/report';
 import { AgreementWatch, divergence, overstreaming, REPAIR_WORKLOAD_SETTINGS, repairFigures, RootReader } from '../bench/repair';
 import { ClusterRepair, repairCluster } from '../client/repair';
-import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, joinResult, JoinTimes, streamingNodes } from '../bench/join';
-import { planJoin } from '../client/operations';
+import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, joinResult, JoinRuns, streamingNodes } from '../bench/join';
+import { JoinPlan, planJoin } from '../client/operations';
 import { loadavg } from 'node:os';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
@@ -565,59 +565,49 @@ class Bench {
     const planStart = performance.now();
     const plan = await planJoin(cluster.config, undefined);
     const planMs = Math.round(performance.now() - planStart);
-    const port = await freePort();
-    const ids = cluster.config.nodes.map((n) => n.id);
     const rssBefore = clusterRssMb(cluster);
-    const peaks = new Map([...ids, plan.id].map((id) => [id, new RssPeak(() => cluster.pid(id))]));
+    const joined = await this.joinUnderLoad(cluster, plan);
+    status(`node ${plan.id} is NORMAL; writing at ${o.level} for ${o.durationSeconds} s on ${cluster.size + 1} nodes…`);
+    const after = await this.measure('writes after the join', this.operation('write', o.seed + 2), { durationMs });
+    return joinResult({ o, preload, before, after, plan, planMs, rssBefore, nodes: cluster.size, ...joined });
+  }
+
+  /** Starts the planned node joining while the write load runs; stops the load once the node is NORMAL. */
+  private async joinUnderLoad(
+    cluster: LocalCluster,
+    plan: JoinPlan,
+  ): Promise<Pick<JoinRuns, 'during' | 'times' | 'keysHeld' | 'streaming' | 'rssPeak' | 'loadAverage'>> {
+    const port = await freePort();
+    const ids = [...cluster.nodeIds(), plan.id];
+    const peaks = new Map(ids.map((id) => [id, new RssPeak(() => cluster.pid(id))]));
     const loadStart = loadavg()[0]!;
     const stopLoad = new AbortController();
     const startMicros = monotonicMicros();
-    const during = this.measure(
+    const signal = AbortSignal.any([this.signal, stopLoad.signal]);
+    const load = this.measure(
       'writes during the join',
-      this.operation('write', o.seed + 1),
+      this.operation('write', this.opts.seed + 1),
       { durationMs: JOIN_TIMEOUT_MS },
-      AbortSignal.any([this.signal, stopLoad.signal]),
+      signal,
     );
     status(`node ${plan.id} joins at ${JSON.stringify(plan.token)} (${plan.why}) while the writes go on…`);
     const spawnedAt = performance.now();
     cluster.spawnJoining(plan.id, port, plan.token);
     const admin = cluster.admin(plan.id, ADMIN_TIMEOUT_MS);
     try {
-      let times: JoinTimes;
-      try {
-        times = await followJoin(
-          admin,
-          spawnedAt,
-          () => performance.now(),
-          () => cluster.isRunning(plan.id),
-        );
-      } finally {
-        stopLoad.abort();
-      }
-      const duringRun = await during;
+      const times = await followJoin(
+        admin,
+        spawnedAt,
+        () => performance.now(),
+        () => cluster.isRunning(plan.id),
+      ).finally(() => stopLoad.abort());
+      const during = await load;
       this.windows.push({ label: 'join', startMicros, endMicros: monotonicMicros() });
       const rssPeak = Object.fromEntries([...peaks].map(([id, p]) => [String(id), p.stop()]));
-      const loadEnd = loadavg()[0]!;
+      const loadAverage = { start: loadStart, end: loadavg()[0]! };
       const keysHeld = Number((await admin.status()).counters['store.keys']);
       const streaming = streamingNodes((await admin.membership()).entries, plan.id);
-      status(`node ${plan.id} is NORMAL; writing at ${o.level} for ${o.durationSeconds} s on ${ids.length + 1} nodes…`);
-      const after = await this.measure('writes after the join', this.operation('write', o.seed + 2), { durationMs });
-      return joinResult({
-        o,
-        preload,
-        before,
-        during: duringRun,
-        after,
-        plan,
-        planMs,
-        times,
-        keysHeld,
-        streaming,
-        rssBefore,
-        rssPeak,
-        nodes: ids.length,
-        loadAverage: { start: loadStart, end: loadEnd },
-      });
+      return { during, times, keysHeld, streaming, rssPeak, loadAverage };
     } finally {
       stopLoad.abort();
       for (const p of peaks.values()) p.stop();
