@@ -387,6 +387,15 @@ export const STREAM_BYTES_PER_SECOND_MAX = 48 * 1024 * 1024;
  * STREAM_PAGE_BYTES_MAX in memory.
  */
 export const STREAM_BATCHES_IN_FLIGHT_MAX = 4;
+/**
+ * Range streams one operation runs at once. An operation's memory for
+ * streaming is at most this many times the window of one stream
+ * (STREAM_BATCHES_IN_FLIGHT_MAX pages of STREAM_PAGE_BYTES_MAX). One: three
+ * at once streamed 10-20% faster on a loaded two-core machine but took the
+ * client writes down to a quarter to a half of their rate, against 80-96%
+ * with one (docs/benchmarks.md).
+ */
+export const STREAM_RANGES_IN_PARALLEL_MAX = 1;
 /** Keys in one page of a range stream (a readRange page: at most SCAN_REPLICA_PAGE_KEYS_MAX). */
 export const STREAM_PAGE_KEYS_MAX = 1000;
 /** Bytes of keys and values in one page of a range stream, about. */

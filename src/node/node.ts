@@ -374,14 +374,17 @@ export class KvNode {
    * that gave up a key's range go to the key's replicas now as well: a hint
    * delivered to the old replica after its stream had passed the key would
    * never reach the new one. The old hint stays (delivered, it changes
-   * nothing; for a node that left, it expires); a replica that already has
-   * the version merges it away.
+   * nothing), except for a node that left: it never comes back, and its
+   * hints would show as pending until they expire. A replica that already
+   * has the version merges it away.
    */
   private async handOverHints(): Promise<void> {
     const placement = this.epochs.placement;
     let handed = 0;
     for (const [target, count] of this.hints.countsByTarget()) {
       if (count === 0) continue;
+      // A node that left is never a peer again: once its hints are handed over, they go (counted as dropped).
+      const left = this.epochs.membership.members.find((m) => m.id === target)?.state === 'LEFT';
       let afterId = 0;
       for (;;) {
         const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
@@ -402,6 +405,12 @@ export class KvNode {
           await this.hints.add(owner, items);
           handed += items.length;
         }
+        if (left)
+          await this.hints.remove(
+            target,
+            batch.map((h) => h.id),
+            false,
+          );
       }
     }
     if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);

@@ -25,7 +25,13 @@
  */
 import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
-import { EPOCH_BARRIER_POLL_MS, EPOCH_BARRIER_TIMEOUT_MS, EPOCH_PUSH_ENTRIES_MAX, EPOCH_SLOT_ATTEMPTS_MAX } from '../common/limits';
+import {
+  EPOCH_BARRIER_POLL_MS,
+  EPOCH_BARRIER_TIMEOUT_MS,
+  EPOCH_PUSH_ENTRIES_MAX,
+  EPOCH_SLOT_ATTEMPTS_MAX,
+  STREAM_RANGES_IN_PARALLEL_MAX,
+} from '../common/limits';
 import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion } from '../storage/version';
@@ -201,16 +207,35 @@ export class Operator {
       time: this.deps.time,
       totals: this.report,
     };
-    for (const s of streams) {
-      const position = (interval: number, key: string): void => {
-        const parts = s.start === s.end ? 1 : s.start < s.end ? 1 : 2;
-        const within = keyFraction(interval === 0 ? s.start : '', interval === 0 && parts === 2 ? undefined : s.end, key);
-        this.report.fraction = (this.report.rangesDone + (interval + within) / parts) / streams.length;
-      };
-      await streamRange({ ...deps, position }, beganAt, s, this.endsOf(s, kind));
-      this.report.rangesDone++;
-      this.report.fraction = this.report.rangesDone / streams.length;
-    }
+    // How far each range is, 0 to 1; the operation's fraction is their mean.
+    const fractions = streams.map(() => 0);
+    const note = (i: number, f: number): void => {
+      fractions[i] = f;
+      this.report.fraction = fractions.reduce((a, b) => a + b, 0) / streams.length;
+    };
+    // Up to STREAM_RANGES_IN_PARALLEL_MAX ranges at once, each from its own source (a join) or to its own
+    // target (a decommission): one range at a time left the target waiting on one source's reads.
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      // After one range failed the operation stops: the others finish the range they are in, and start none.
+      while (next < streams.length && !failed) {
+        const i = next++;
+        const s = streams[i]!;
+        const position = (interval: number, key: string): void => {
+          const parts = s.start === s.end ? 1 : s.start < s.end ? 1 : 2;
+          const within = keyFraction(interval === 0 ? s.start : '', interval === 0 && parts === 2 ? undefined : s.end, key);
+          note(i, (interval + within) / parts);
+        };
+        await streamRange({ ...deps, position }, beganAt, s, this.endsOf(s, kind)).catch((err) => {
+          failed = true;
+          throw err;
+        });
+        this.report.rangesDone++;
+        note(i, 1);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STREAM_RANGES_IN_PARALLEL_MAX, streams.length) }, worker));
   }
 
   /** The two ends of a stream: a peer and this node's own data. */

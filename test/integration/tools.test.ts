@@ -3,58 +3,15 @@
  * from a pipe, the inspector, scripts/terminate_servers.sh.
  */
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { processRunning } from '../../src/common/procfs';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeBase, ROOT, run } from './scripts-env';
 
-const ROOT = resolve(__dirname, '../../..');
 const CONSOLE = join(ROOT, 'dist/src/cli/console.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], input: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolveRun) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
-    // A command that exits before reading its input (a bad flag, say) closes the pipe: not a failure of the test.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = net.createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
-}
-
-/** A base port with the next three ports free too, and the four metrics ports 1000 above them. */
-/**
- * A base port whose next five ports (and their metrics ports, +1000) are free now. Below
- * 32768, where Linux hands out ephemeral ports for outgoing connections: one of those
- * could take a node's port between this check and the node's start.
- */
-async function freeBase(): Promise<number> {
-  for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 11000);
-    const ok = await Promise.all([0, 1, 2, 3, 4, 1000, 1001, 1002, 1003, 1004].map((i) => portFree(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-}
 
 let c: LocalCluster;
 test.before(async () => {
