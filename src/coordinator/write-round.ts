@@ -58,6 +58,8 @@ export interface WritePlan {
    * the rounds of an older epoch to get here (Coordinator.settledEpoch).
    */
   readonly landed?: () => void;
+  /** Told when a replica refused the write as placed by a stale epoch (the coordinator then places it again). */
+  readonly refused?: (id: number, err: KvError) => void;
 }
 
 export class WriteRound {
@@ -163,6 +165,7 @@ export class WriteRound {
     this.failed++;
     this.firstFailure ||= `node ${id}: ${err.message}`;
     if (isKvError(err, 'StorageFull')) this.diskFullAt ??= id;
+    else if (isKvError(err, 'StaleEpoch')) this.plan.refused?.(id, err);
     this.hinted.push(this.hintCovering(id));
     if (this.plan.up.length - this.failed < this.plan.need) this.unreachable();
     else this.progress();
