@@ -87,6 +87,8 @@ export class RangeTrees implements VersionObserver {
   constructor(
     placement: Placement,
     readonly selfId: number,
+    /** Keys a rebuild takes per turn (tests pass a few, to interleave writes with it). */
+    private readonly pageKeys = TREE_BUILD_PAGE_KEYS,
   ) {
     this.placement = placement;
     for (const range of placement.ranges) if (range.writes.includes(selfId)) this.kept.set(range.end, new Kept(range, true));
@@ -148,7 +150,7 @@ export class RangeTrees implements VersionObserver {
         for (let more = true; more; ) {
           // Replaced by a newer placement meanwhile: that one has its own tree.
           if (this.kept.get(kept.range.end) !== kept) return;
-          const page = source.range(kept.through === undefined ? from : `${kept.through}\u0000`, to, TREE_BUILD_PAGE_KEYS, Infinity);
+          const page = source.range(kept.through === undefined ? from : `${kept.through}\u0000`, to, this.pageKeys, Infinity);
           for (const { key, version } of page.entries) kept.tree.change(key, hashKey(key), undefined, version);
           this.counters.keysRebuilt += page.entries.length;
           const last = page.entries[page.entries.length - 1];
