@@ -560,6 +560,7 @@ export class KvNode {
     c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('repair', this.repairer.counters);
+    c.add('trees', this.parts.trees.counters);
     c.add('store', () => ({
       ...this.store.counters,
       // Keys as users count them: the ring's own are left out, and shown apart.
