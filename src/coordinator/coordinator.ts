@@ -203,24 +203,30 @@ export class Coordinator {
       time: this.time,
       bugs: this.deps.bugs,
     };
-    let refusal: Refusal | undefined;
-    const refused = (id: number, err: KvError): void => {
-      refusal ??= { id, epoch: err.details.epoch ?? 0 };
-    };
-    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked, landed: this.roundStarted(epoch), refused });
-    const again = async (): Promise<number | undefined> =>
-      refusal !== undefined && (await this.tookUp(refusal, epoch, attempt))
-        ? this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1)
-        : undefined;
+    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked, landed: this.roundStarted(epoch) });
     return round.answer.then(
-      async (ts) => (refusal === undefined ? ts : ((await again()) ?? ts)),
-      async (err: KvError) => {
-        const retried = refusal === undefined ? undefined : await again();
-        if (retried !== undefined) return retried;
-        this.counters.timeouts++;
-        throw err;
+      (ts) => (round.refusedAsStale === undefined ? ts : this.placeAgain(round, item, level, epoch, attempt, () => ts)),
+      (err: KvError) => {
+        const failed = (): never => {
+          this.counters.timeouts++;
+          throw err;
+        };
+        return round.refusedAsStale === undefined ? failed() : this.placeAgain(round, item, level, epoch, attempt, failed);
       },
     );
+  }
+
+  /** A round a replica refused as stale: placed again once this node took up a newer epoch, or answered as it stood. */
+  private async placeAgain(
+    round: WriteRound,
+    item: KeyedVersion,
+    level: LevelName,
+    placedAt: number,
+    attempt: number,
+    asItStood: () => number,
+  ): Promise<number> {
+    if (!(await this.tookUp(round.refusedAsStale!, placedAt, attempt))) return asItStood();
+    return this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1);
   }
 
   /** After a refusal: whether this node took up a newer epoch than the request was placed by, so that placing it again may help. */

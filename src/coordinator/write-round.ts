@@ -58,8 +58,6 @@ export interface WritePlan {
    * the rounds of an older epoch to get here (Coordinator.settledEpoch).
    */
   readonly landed?: () => void;
-  /** Told when a replica refused the write as placed by a stale epoch (the coordinator then places it again). */
-  readonly refused?: (id: number, err: KvError) => void;
 }
 
 export class WriteRound {
@@ -85,6 +83,8 @@ export class WriteRound {
   private mark = 0;
   private grace: Timer | undefined;
   private readonly timer: Timer;
+  /** The first replica that refused the write as placed by a stale epoch, and its epoch (the coordinator then places it again). */
+  refusedAsStale: { readonly id: number; readonly epoch: number } | undefined;
   private readonly time: Time;
 
   constructor(
@@ -165,7 +165,7 @@ export class WriteRound {
     this.failed++;
     this.firstFailure ||= `node ${id}: ${err.message}`;
     if (isKvError(err, 'StorageFull')) this.diskFullAt ??= id;
-    else if (isKvError(err, 'StaleEpoch')) this.plan.refused?.(id, err);
+    else if (isKvError(err, 'StaleEpoch')) this.refusedAsStale ??= { id, epoch: err.details.epoch ?? 0 };
     this.hinted.push(this.hintCovering(id));
     if (this.plan.up.length - this.failed < this.plan.need) this.unreachable();
     else this.progress();
