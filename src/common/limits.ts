@@ -403,7 +403,7 @@ export const EPOCH_RETRIES_MAX = 3;
  */
 export const EPOCH_CATCH_UP_WAIT_MS = 1_000;
 /** How long a node that starts waits for its peers' logs before it serves with the epochs it has (and says so). */
-export const EPOCH_START_CATCH_UP_MS = 10_000;
+export const EPOCH_START_CATCH_UP_MS = 5_000;
 /** Placements of past epochs a node keeps, to judge requests placed by them (each a few KiB). */
 export const EPOCH_PLACEMENTS_CACHED_MAX = 8;
 /**

@@ -465,13 +465,17 @@ export class KvNode {
    * requests bring it newer epochs later (and replicas refuse its stale writes).
    */
   private async catchUpBeforeServing(): Promise<void> {
-    const { from, to, complete } = await this.catchUpEpochs();
+    const { from, to, outcome } = await this.catchUpEpochs();
     if (to > from) this.log(`node ${this.id} took up epochs ${from + 1} to ${to} from its peers before serving`);
-    if (!complete)
-      this.log(
-        `node ${this.id} serves at epoch ${to}: no peer gave its membership log within ${EPOCH_START_CATCH_UP_MS / 1000} s; newer epochs come with the peers' hellos`,
-        'warn',
-      );
+    if (outcome === 'answered') return;
+    const why =
+      outcome === 'late'
+        ? `its peers did not give their membership logs within ${EPOCH_START_CATCH_UP_MS / 1000} s`
+        : 'no peer answered (none is serving yet, as when a whole cluster starts)';
+    this.log(
+      `node ${this.id} serves at epoch ${to}: ${why}; newer epochs come with the peers' hellos`,
+      outcome === 'late' ? 'warn' : 'info',
+    );
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -889,7 +893,7 @@ export class KvNode {
    * up; waits at most `waitMs` (peers that do not answer in time are
    * skipped). Resolves with the epoch before and after.
    */
-  async catchUpEpochs(waitMs = EPOCH_START_CATCH_UP_MS): Promise<{ from: number; to: number; complete: boolean }> {
+  async catchUpEpochs(waitMs = EPOCH_START_CATCH_UP_MS): Promise<{ from: number; to: number; outcome: 'answered' | 'none' | 'late' }> {
     const from = this.epochs.epoch;
     const all = Promise.all(
       [...this.links].map(async ([peer, link]) => {
@@ -900,14 +904,14 @@ export class KvNode {
         if (answer.epoch > this.epochs.epoch) await this.fetchEpochs(peer);
         return true;
       }),
-    ).then((answered) => answered.some((a) => a) || answered.length === 0);
+    ).then((answered) => (answered.some((a) => a) || answered.length === 0 ? ('answered' as const) : ('none' as const)));
     let timer: Timer | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = this.time.after(waitMs, () => resolve(false));
+    const late = new Promise<'late'>((resolve) => {
+      timer = this.time.after(waitMs, () => resolve('late'));
     });
-    const complete = await Promise.race([all, late]);
+    const outcome = await Promise.race([all, late]);
     timer?.cancel();
-    return { from, to: this.epochs.epoch, complete };
+    return { from, to: this.epochs.epoch, outcome };
   }
 
   /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
