@@ -420,3 +420,27 @@ export const OPERATION_POLL_MS = 500;
 export const OPERATION_SILENCE_MS_MAX = 30_000;
 /** The last epochs an operation pushes with each barrier poll; a node further behind fetches the rest from the sender. */
 export const EPOCH_PUSH_ENTRIES_MAX = 16;
+/**
+ * Times a request refused by a replica as placed by a stale epoch is placed
+ * again after this node took up the log (each try waits at most
+ * EPOCH_CATCH_UP_WAIT_MS for it); past it the request answers as it stands.
+ */
+export const EPOCH_RETRIES_MAX = 3;
+/**
+ * How long a node waits for the membership log from a peer that named a
+ * newer epoch (on a request, or by refusing one of ours) before it goes on
+ * with the log it has: the request must still answer within its timeout.
+ */
+export const EPOCH_CATCH_UP_WAIT_MS = 1_000;
+/** How long a node that starts waits for its peers' logs before it serves with the epochs it has (and says so). */
+export const EPOCH_START_CATCH_UP_MS = 5_000;
+/** Placements of past epochs a node keeps, to judge requests placed by them (each a few KiB). */
+export const EPOCH_PLACEMENTS_CACHED_MAX = 8;
+/**
+ * Keys a hash tree being rebuilt (a range that split, or that this node
+ * newly replicates, when the ring changed) takes from the store per turn of
+ * the event loop: the rebuild never holds the loop for longer than one page.
+ */
+export const TREE_BUILD_PAGE_KEYS = 2000;
+/** The ring's own keys (epoch slots) a node counts to leave them out of its key count: one per epoch at most. */
+export const RESERVED_KEYS_COUNTED_MAX = 100_000;

@@ -51,6 +51,19 @@ declare class TimedOut extends Thrift.TException {
   }
 
 /**
+ * Internode (added later): the caller placed the request by an older epoch
+ * than this node's, and the placement of a key it names changed since. The
+ * caller takes up the membership log (up to `epoch`) and tries again. Sent
+ * only to a caller that gave its epoch, so an older build never meets it.
+ */
+declare class StaleEpoch extends Thrift.TException {
+    public message: string;
+    public epoch: Int64;
+
+      constructor(args?: { message: string; epoch: Int64; });
+  }
+
+/**
  * An internode or admin call without the right cluster secret.
  */
 declare class Unauthorized extends Thrift.TException {

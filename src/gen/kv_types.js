@@ -257,6 +257,73 @@ const TimedOut = module.exports.TimedOut = class extends Thrift.TException {
   }
 
 };
+const StaleEpoch = module.exports.StaleEpoch = class extends Thrift.TException {
+  constructor(args) {
+    super(args);
+    this.name = "StaleEpoch";
+    this.message = null;
+    this.epoch = null;
+    if (args) {
+      if (args.message !== undefined && args.message !== null) {
+        this.message = args.message;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.message = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('StaleEpoch');
+    if (this.message !== null && this.message !== undefined) {
+      output.writeFieldBegin('message', Thrift.Type.STRING, 1);
+      output.writeString(this.message);
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 2);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const Unauthorized = module.exports.Unauthorized = class extends Thrift.TException {
   constructor(args) {
     super(args);

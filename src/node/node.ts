@@ -13,17 +13,20 @@ import { join } from 'node:path';
 import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
 import type { KnownBugs } from '../common/known-bugs';
-import { isKvError, KvError } from '../common/errors';
+import { isKvError, KvError, staleEpoch } from '../common/errors';
 import {
   ALIVE_WRITE_INTERVAL_MS,
   DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
   EPOCH_BARRIER_POLL_MS,
+  EPOCH_CATCH_UP_WAIT_MS,
+  EPOCH_START_CATCH_UP_MS,
   OPERATION_PEERS_UP_TIMEOUT_MS,
   STREAM_BYTES_PER_SECOND_MAX,
   frameBytesMax,
   HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
+  RESERVED_KEYS_COUNTED_MAX,
 } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf, NodeAddress } from '../config/cluster';
@@ -37,7 +40,7 @@ import type { HintStorage } from '../hints/hint-storage';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry, Change, EpochEntry, Membership, ringMembers } from '../membership/changes';
+import { bootstrapEntry, Change, EpochEntry, Membership, replayLog, ringMembers } from '../membership/changes';
 import { OperationStatus, Operator } from '../operations/operator';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
@@ -47,6 +50,8 @@ import type { StreamProgress } from '../streaming/range-stream';
 import { FileStreamProgress } from './stream-progress-file';
 import { Ring } from '../partitioner/ring';
 import { EpochLog, epochSlotKey, EpochStorage } from '../membership/epoch-log';
+import { bootstrapPlacement, placedDifferently, Placement } from '../membership/placement';
+import { EPOCH_SLOT_KEY_END, EPOCH_SLOT_KEY_PREFIX, isReservedKey } from '../membership/reserved-keys';
 import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
 import { SqlitePaxosState } from '../paxos/paxos-sqlite';
 import { Acceptor, Proposer } from '../paxos/proposer';
@@ -151,6 +156,12 @@ export interface NodeParts {
   readonly streamProgress?: StreamProgress;
 }
 
+/** The placement of a stored epoch log (the cluster file's ring when none is stored yet). */
+function placementOf(entries: readonly EpochEntry[], config: ClusterConfig): Placement {
+  if (entries.length === 0) return bootstrapPlacement(config.nodes, config.replicationFactor);
+  return Placement.of(replayLog(entries));
+}
+
 /** What a node knows at start, from its log, about its state. */
 interface StartState {
   readonly trees: RangeTrees;
@@ -193,6 +204,10 @@ export class KvNode {
     peerTlsFailures: 0,
     paxosSweepFailures: 0,
     epochFetchFailures: 0,
+    /** Peers' requests refused as placed by an epoch older than this node's (see checkPeerEpoch). */
+    staleEpochRefusals: 0,
+    /** Peers' requests that named a newer epoch than this node's, which it then fetched. */
+    newerEpochsSeen: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -214,8 +229,8 @@ export class KvNode {
   /** This node's own membership operation, once one was started or resumed here. */
   private operator: Operator | undefined;
   private operatorRun: Promise<void> | undefined;
-  /** A fetch of the log from a peer that said it is ahead, one at a time. */
-  private fetchingEpochs = false;
+  /** A fetch of the log from a peer that said it is ahead, one at a time (others wait for it). */
+  private fetchingEpochs: Promise<void> | undefined;
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
@@ -277,9 +292,6 @@ export class KvNode {
     const acceptors = this.acceptors;
     acceptors.set(id, this.paxos);
     const isUp = (n: number): boolean => this.detector.isUp(n);
-    // Paxos, scans and anti-entropy still place keys by the bootstrap ring: the same ring while no
-    // membership change exists (EpochLog.open checks the cluster file against the log's bootstrap).
-    const ring = new Ring(config.nodes, config.replicationFactor);
     this.coordinator = new Coordinator({
       selfId: id,
       placement: () => this.epochs.placement,
@@ -293,10 +305,12 @@ export class KvNode {
       time: this.time,
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
       catchingUp: () => this.repairer.catchingUp,
+      catchUp: (peer, epoch) => this.catchUpTo(peer, epoch),
     });
+    const placement = (): Placement => this.epochs.placement;
     this.proposer = new Proposer({
       selfId: id,
-      ring,
+      placement,
       acceptors,
       isUp,
       hints,
@@ -307,7 +321,7 @@ export class KvNode {
     });
     this.scanner = new RangeScanner({
       selfId: id,
-      ring,
+      placement,
       replicas,
       isUp,
       hints,
@@ -317,7 +331,10 @@ export class KvNode {
       catchingUp: () => this.repairer.catchingUp,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
-    this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
+    // The older `sync` exchange is only answered (for an older build during an upgrade), by the bootstrap ring it knows.
+    this.antiEntropy = new AntiEntropy(id, new Ring(config.nodes, config.replicationFactor), store, this.links, isUp, (items) =>
+      this.applyReplicated(items),
+    );
     this.repairer = new Repairer({
       trees: start.trees,
       store,
@@ -334,9 +351,11 @@ export class KvNode {
     this.catchUpReason = start.why;
     this.registerCounters();
     this.peersOf(epochs.membership);
+    start.trees.follow(epochs.placement, store, this.time);
     let running = epochs.membership.operation !== undefined;
     epochs.onChange((m) => {
       this.peersOf(m);
+      start.trees.follow(epochs.placement, store, this.time);
       if (running && m.operation === undefined) void this.handOverHints();
       running = m.operation !== undefined;
     });
@@ -361,6 +380,8 @@ export class KvNode {
       const link = this.parts.transport.link(member.id, {
         lost: () => this.markLost(member.id),
         connectFailed: (err) => this.connectFailed(member.id, err),
+        epoch: () => this.epochs.epoch,
+        refusedAsStale: (epoch) => void this.catchUpTo(member.id, epoch),
       });
       this.links.set(member.id, link);
       this.replicas.set(member.id, link);
@@ -446,6 +467,27 @@ export class KvNode {
     return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? '' };
   }
 
+  /**
+   * A node that starts takes up the epochs it missed while it was down before
+   * it opens its port: serving by an old ring, it would coordinate writes to
+   * replicas that gave their ranges up. Bounded (EPOCH_START_CATCH_UP_MS):
+   * with no peer answering, it serves with its own log, and hellos and
+   * requests bring it newer epochs later (and replicas refuse its stale writes).
+   */
+  private async catchUpBeforeServing(): Promise<void> {
+    const { from, to, outcome } = await this.catchUpEpochs();
+    if (to > from) this.log(`node ${this.id} took up epochs ${from + 1} to ${to} from its peers before serving`);
+    if (outcome === 'answered') return;
+    const why =
+      outcome === 'late'
+        ? `its peers did not give their membership logs within ${EPOCH_START_CATCH_UP_MS / 1000} s`
+        : 'no peer answered (none is serving yet, as when a whole cluster starts)';
+    this.log(
+      `node ${this.id} serves at epoch ${to}: ${why}; newer epochs come with the peers' hellos`,
+      outcome === 'late' ? 'warn' : 'info',
+    );
+  }
+
   /** The Prometheus metrics of a serving node (KvNode.start). */
   get metrics(): NodeMetrics {
     assert(this.nodeMetrics !== undefined, 'a node has metrics once it serves');
@@ -504,7 +546,9 @@ export class KvNode {
       antiEntropy: this.antiEntropy,
       repair: this.repairer,
       applyReplicated: (items) => this.applyReplicated(items),
-      heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
+      heardFrom: (peer, clockReading, epoch) => this.heardFrom(peer, clockReading, epoch),
+      checkEpoch: (from, epoch, keys, writing) =>
+        epoch === this.epochs.epoch ? undefined : this.checkPeerEpoch(from, epoch, keys(), writing),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
       paxos: this.proposer,
@@ -530,9 +574,12 @@ export class KvNode {
     c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('repair', this.repairer.counters);
+    c.add('trees', this.parts.trees.counters);
     c.add('store', () => ({
       ...this.store.counters,
-      keys: this.store.size,
+      // Keys as users count them: the ring's own are left out, and shown apart.
+      keys: this.store.size - this.reservedKeys(),
+      reservedKeys: this.reservedKeys(),
       garbageRows: this.store.garbageRows,
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
@@ -581,11 +628,9 @@ export class KvNode {
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const warn = (message: string): void => log(message, 'warn');
-    const trees = new RangeTrees(
-      new Ring(config.nodes, config.replicationFactor),
-      id,
-      config.nodes.map((n) => n.id),
-    );
+    const epochStore = await SqliteEpochStore.open(db);
+    // The trees follow the ring the log says, from the replay on: made before the store, which fills them.
+    const trees = new RangeTrees(placementOf(await epochStore.load(), config), id);
     const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
     const s = config.settings;
@@ -607,7 +652,7 @@ export class KvNode {
       paxosState: new SqlitePaxosState(db),
       meta: new SqliteNodeMeta(db),
       trees,
-      epochs: await SqliteEpochStore.open(db),
+      epochs: epochStore,
       log,
       closeStorage: () => db.close(),
       diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
@@ -617,7 +662,7 @@ export class KvNode {
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.
-    await node.catchUpEpochs();
+    await node.catchUpBeforeServing();
     node.serve(tls);
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
@@ -779,26 +824,104 @@ export class KvNode {
     this.log(`node ${peer} is down (${why})`, 'warn');
   }
 
-  /** Fetches the log from a peer that said it is ahead (a hello with a newer epoch). */
-  private async fetchEpochs(peer: number): Promise<void> {
+  /**
+   * Fetches the log from a peer that said it is ahead (a hello or a request
+   * with a newer epoch, or a refusal), page after page until the peer has
+   * nothing more. One fetch at a time: a caller that comes while one runs
+   * waits for it.
+   */
+  private fetchEpochs(peer: number): Promise<void> {
     const link = this.links.get(peer);
-    if (link === undefined || this.fetchingEpochs) return;
-    this.fetchingEpochs = true;
+    if (link === undefined) return Promise.resolve();
+    this.fetchingEpochs ??= this.fetchFrom(peer, link).finally(() => {
+      this.fetchingEpochs = undefined;
+    });
+    return this.fetchingEpochs;
+  }
+
+  private async fetchFrom(peer: number, link: PeerLink): Promise<void> {
     try {
-      const { entries } = await link.membership(this.epochs.epoch);
-      await this.epochs.learn(entries);
+      for (;;) {
+        const before = this.epochs.epoch;
+        const { epoch, entries } = await link.membership(before);
+        if ((await this.epochs.learn(entries)) === before || epoch <= this.epochs.epoch) return;
+      }
     } catch (err) {
       this.counters.epochFetchFailures++;
       this.log(`could not take up the membership log of node ${peer}: ${(err as Error).message}`, 'warn');
-    } finally {
-      this.fetchingEpochs = false;
     }
   }
 
-  /** Asks every peer for the epochs this node does not have, and takes them up (those that do not answer in time are skipped). */
-  async catchUpEpochs(): Promise<void> {
-    const answers = await Promise.all([...this.links.values()].map((link) => link.membership(this.epochs.epoch).catch(() => undefined)));
-    for (const answer of answers) if (answer !== undefined) await this.epochs.learn(answer.entries);
+  /**
+   * Takes up the log from `peer` until this node holds `epoch`, waiting at
+   * most EPOCH_CATCH_UP_WAIT_MS: a request that waits on it must still
+   * answer in time, and goes on with the log it has.
+   */
+  catchUpTo(peer: number, epoch: number): Promise<void> {
+    if (this.epochs.epoch >= epoch) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.time.after(EPOCH_CATCH_UP_WAIT_MS, resolve);
+      void this.fetchEpochs(peer).then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Judges the epoch a peer's request was placed by (0: an older build, or a
+   * tool, that placed it by no ring). The same as this node's: nothing to do
+   * (every request's path: one comparison). Newer: the log is fetched from
+   * the peer first (bounded), so that this node does not go on placing
+   * requests by a ring that has moved. Older: refused with StaleEpoch when a
+   * key's placement changed since, so that a coordinator that missed a step
+   * cannot land a write on the old replicas alone (it takes up the log and
+   * places the write again). Undefined when there is nothing to wait for.
+   */
+  checkPeerEpoch(from: number | undefined, epoch: number, keys: readonly string[], writing: boolean): Promise<void> | undefined {
+    const own = this.epochs.epoch;
+    if (epoch === own || epoch <= 0) return undefined;
+    if (epoch > own) {
+      this.counters.newerEpochsSeen++;
+      return from === undefined || !this.links.has(from) ? undefined : this.catchUpTo(from, epoch);
+    }
+    const then = this.epochs.placementAt(epoch);
+    const now = this.epochs.placement;
+    for (const key of keys) {
+      if (!placedDifferently(then, now, key, writing)) continue;
+      this.counters.staleEpochRefusals++;
+      throw staleEpoch(
+        `node ${this.id} is at epoch ${own} and the replicas of a key placed at epoch ${epoch} changed since; take up the membership log and try again`,
+        own,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Asks every peer for the epochs this node does not have, and takes them
+   * up; waits at most `waitMs` (peers that do not answer in time are
+   * skipped). Resolves with the epoch before and after.
+   */
+  async catchUpEpochs(waitMs = EPOCH_START_CATCH_UP_MS): Promise<{ from: number; to: number; outcome: 'answered' | 'none' | 'late' }> {
+    const from = this.epochs.epoch;
+    const all = Promise.all(
+      [...this.links].map(async ([peer, link]) => {
+        const answer = await link.membership(this.epochs.epoch).catch(() => undefined);
+        if (answer === undefined) return false;
+        await this.epochs.learn(answer.entries);
+        // A peer with more than one answer holds: the rest comes page by page.
+        if (answer.epoch > this.epochs.epoch) await this.fetchEpochs(peer);
+        return true;
+      }),
+    ).then((answered) => (answered.some((a) => a) || answered.length === 0 ? ('answered' as const) : ('none' as const)));
+    let timer: Timer | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = this.time.after(waitMs, () => resolve('late'));
+    });
+    const outcome = await Promise.race([all, late]);
+    timer?.cancel();
+    return { from, to: this.epochs.epoch, outcome };
   }
 
   /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
@@ -907,7 +1030,7 @@ export class KvNode {
       log: this.epochs,
       time: this.time,
       decideSlot: (epoch, value) => this.decideSlot(epoch, value),
-      catchUp: () => this.catchUpEpochs(),
+      catchUp: () => this.catchUpEpochs().then(() => undefined),
       link: (id) => this.links.get(id),
       isUp: (id) => this.detector.isUp(id),
       settledHere: () => this.coordinator.settledEpoch(),
@@ -958,7 +1081,7 @@ export class KvNode {
   }
 
   async dump(after: string | undefined, limit: number): Promise<types.NodeDump> {
-    const { page, more } = cutDumpPage(limit > 0 ? await this.store.scan(after, limit + 1) : [], limit);
+    const { page, more } = cutDumpPage(limit > 0 ? this.userEntries(after, limit + 1) : [], limit);
     return new types.NodeDump({
       id: this.id,
       entries: page.map(toMutation),
@@ -968,6 +1091,28 @@ export class KvNode {
       downPeers: this.detector.downPeers(),
       more,
     });
+  }
+
+  /**
+   * Up to `count` of the store's entries after `after`, in key order, the
+   * ring's own keys left out (the dump shows data; the ring's log is
+   * `membership`). They sit together in key order, so one more read passes them.
+   */
+  private userEntries(after: string | undefined, count: number): KeyedVersion[] {
+    const out: KeyedVersion[] = [];
+    let from = after;
+    for (;;) {
+      const want = count - out.length;
+      const page = this.store.scan(from, want);
+      for (const entry of page) if (!isReservedKey(entry.key)) out.push(entry);
+      if (out.length >= count || page.length < want) return out;
+      from = page[page.length - 1]!.key;
+    }
+  }
+
+  /** How many of the ring's own keys this node holds (left out of its key count; a handful per epoch). */
+  private reservedKeys(): number {
+    return this.store.range(EPOCH_SLOT_KEY_PREFIX, EPOCH_SLOT_KEY_END, RESERVED_KEYS_COUNTED_MAX, Number.POSITIVE_INFINITY).entries.length;
   }
 
   private async expireHints(): Promise<void> {

@@ -11,6 +11,7 @@
  * through `TreeLocal` and `TreePeer`, so tests run it between two stores in
  * one process.
  */
+import type { TreeRange } from './range-trees';
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import {
@@ -27,9 +28,9 @@ import { BRANCH, BRANCHES, HASH_BYTES, HashTree, LEAF, LEAVES_PER_BRANCH, leaves
 
 /** This node's side: its tree of a range and its keys. */
 export interface TreeLocal {
-  tree(range: number): HashTree | undefined;
+  tree(range: TreeRange): HashTree | undefined;
   /** Our keys of `range` in these segments. */
-  segmentKeys(range: number, segments: readonly number[]): string[];
+  segmentKeys(range: TreeRange, segments: readonly number[]): string[];
   get(key: string): Version | undefined;
   /** Applies versions fetched from a peer (observing their timestamps). */
   applyLocal(items: KeyedVersion[]): Promise<void>;
@@ -38,9 +39,9 @@ export interface TreeLocal {
 /** A peer as an exchange needs it. */
 export interface TreePeer {
   /** The peer's hashes at `indices` of a level of its tree of `range`, packed HASH_BYTES each. */
-  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer>;
+  treeHashes(range: TreeRange, level: Level, indices: readonly number[]): Promise<Buffer>;
   /** The peer's digests of its keys of `range` in the first `covered` of `segments` (it stops at REPAIR_DIGESTS_PER_CALL_MAX). */
-  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }>;
+  segmentKeys(range: TreeRange, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }>;
   /** The peer's versions of these keys (none for a key it lacks). */
   fetch(keys: readonly string[]): Promise<KeyedVersion[]>;
   /** Sends versions the peer lacks; resolves once they are durable there. */
@@ -95,12 +96,13 @@ export class TreeExchange {
   constructor(
     private readonly local: TreeLocal,
     private readonly peer: TreePeer,
-    private readonly range: number,
+    private readonly range: TreeRange,
   ) {}
 
   private ours(): HashTree {
     const tree = this.local.tree(this.range);
-    if (tree === undefined) throw new KvError('Internal', `this node keeps no tree of range ${this.range}`);
+    if (tree === undefined)
+      throw new KvError('Internal', `this node keeps no complete tree of the range ending at ${JSON.stringify(this.range.end)}`);
     return tree;
   }
 

@@ -147,6 +147,7 @@ test.serial('a node that was down through a join takes up the epochs it missed b
     const m = await membershipAt(c, 1);
     t.is(m.epoch, 4);
     t.is(m.members.find((n) => n.id === 4)?.state, 'NORMAL');
+    t.regex(c.log(1), /node 1 took up epochs 2 to 4 from its peers before serving/);
     await waitFor('node 1 to see node 4 up', async () => !(await c.downPeers(1)).includes(4));
   } finally {
     await c.destroy();
