@@ -390,3 +390,16 @@ export const OPERATION_POLL_MS = 500;
 export const OPERATION_SILENCE_MS_MAX = 30_000;
 /** The last epochs an operation pushes with each barrier poll; a node further behind fetches the rest from the sender. */
 export const EPOCH_PUSH_ENTRIES_MAX = 16;
+/**
+ * Keys one cleanup batch removes (operations/cleanup.ts): one
+ * transaction of row deletes, after which the commits queued meanwhile run,
+ * so a cleanup holds writes back for one such batch at a time.
+ */
+export const CLEANUP_BATCH_KEYS_MAX = 1000;
+/**
+ * How long a node's measure of its reclaimable data (keys it holds outside
+ * the ranges it replicates) is reused for its counters: measuring walks
+ * those keys, and status, the dashboard and metrics read the counters often.
+ * A new epoch or a cleanup measures again at once.
+ */
+export const RECLAIMABLE_MEASURE_INTERVAL_MS = 10_000;

@@ -88,6 +88,8 @@ export interface NodeOptions {
   readonly self?: Endpoint;
   /** Join the ring at this token once serving (scripts/server.sh --join). */
   readonly join?: { readonly token: string };
+  /** Take the place of this dead node once serving (scripts/server.sh --replace N). */
+  readonly replace?: { readonly node: number };
   /** Called when the node has left the ring (its decommission is done): the process exits. */
   readonly onLeft?: () => void;
 }
@@ -431,9 +433,10 @@ export class KvNode {
       options.self ?? (member?.host !== undefined && member.port !== undefined ? { host: member.host, port: member.port } : undefined);
     if (at === undefined)
       throw new ConfigError(
-        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join)`,
+        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join or --replace)`,
       );
-    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? '' };
+    const replaced = options.replace && this.epochs.membership.members.find((n) => n.id === options.replace!.node);
+    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? replaced?.token ?? '' };
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -614,6 +617,7 @@ export class KvNode {
     node.startBackgroundWork();
     node.onLeft = options.onLeft;
     node.resumeOrJoin(options.join);
+    if (options.replace !== undefined) node.replaceIfNew(options.replace.node);
     const self = node.address;
     node.log(
       `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
@@ -839,11 +843,45 @@ export class KvNode {
     this.runOperation({ kind: 'join-begin', node: this.id, token: join.token, host, port }, undefined, true);
   }
 
+  /**
+   * At start, for a node started to replace node `dead`: unless it is a
+   * member already (then resumeOrJoin went on with its operation), it takes
+   * the dead node's place once a majority of the ring answers, and only if
+   * the dead node does not.
+   */
+  private replaceIfNew(dead: number): void {
+    if (this.epochs.membership.members.some((n) => n.id === this.id)) return;
+    const { host, port } = this.address;
+    this.runOperation({ kind: 'replace-begin', node: this.id, replaces: dead, host, port }, undefined, true, () => this.refuseIfUp(dead));
+  }
+
+  /**
+   * Refuses to replace a node that answers: two nodes would then hold one
+   * token, and the live one would keep taking writes it then loses. Asked
+   * directly (a hello) rather than from the failure detector, which has
+   * not heard from every peer yet on a node that just started.
+   */
+  private async refuseIfUp(dead: number): Promise<void> {
+    const link = this.links.get(dead);
+    const answered =
+      link !== undefined &&
+      (await link.hello(this.clock.now(), this.config.settings.failureTimeoutMs, this.epochs.epoch).then(
+        () => true,
+        () => false,
+      ));
+    if (answered || this.detector.isUp(dead))
+      throw new KvError(
+        'InvalidRequest',
+        `node ${dead} is up (it answers); only a node that is down for good can be replaced: stop it first, or decommission it instead`,
+      );
+  }
+
   /** Runs this node's operation in the background; its report says how it went. */
-  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false): void {
+  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false, check?: () => Promise<void>): void {
     this.operator = operator;
     const run = (async () => {
       if (waitPeers) await this.untilPeersUp();
+      await check?.();
       await operator.run(begin);
       this.log(`node ${this.id}: the operation is done at epoch ${this.epochs.epoch}`);
       if (this.epochs.membership.members.find((n) => n.id === this.id)?.state === 'LEFT') await this.leave();
