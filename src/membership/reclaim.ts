@@ -6,6 +6,8 @@
  * of it. Pure.
  */
 import { compareKeyStrings } from '../common/bytes';
+import { KvError } from '../common/errors';
+import type { Membership } from './changes';
 import { EPOCH_SLOT_KEY_PREFIX } from './epoch-log';
 import type { Placement } from './placement';
 import { intervalsOf, KeyInterval } from './stream-plan';
@@ -78,4 +80,18 @@ export function replicatesWhole(placement: Placement, start: string, end: string
   return placement.ranges.every(
     (r) => !intervalsOf(r.start, r.end).some((i) => range.some((j) => intersect(i, j))) || ids.every((id) => r.writes.includes(id)),
   );
+}
+
+/**
+ * Refuses a cleanup while an operation runs: its pending replicas are
+ * filling ranges they do not read yet, and its leaving ones still serve
+ * theirs; what is garbage is only known once it is done.
+ */
+export function refuseCleanupDuring(m: Membership): void {
+  const op = m.operation;
+  if (op !== undefined)
+    throw new KvError(
+      'InvalidRequest',
+      `an operation (${op.kind} of node ${op.node}) is in progress; run cleanup once it is done (its pending ranges are not garbage)`,
+    );
 }

@@ -24,6 +24,7 @@ import {
   HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
+  RECLAIMABLE_MEASURE_INTERVAL_MS,
 } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf, NodeAddress } from '../config/cluster';
@@ -35,9 +36,12 @@ import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import type { HintStorage } from '../hints/hint-storage';
 import { FailureDetector } from '../membership/failure-detector';
+import { bootstrapPlacement, Placement } from '../membership/placement';
+import { replicatesWhole } from '../membership/reclaim';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { bootstrapEntry, Change, EpochEntry, Membership, ringMembers } from '../membership/changes';
+import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
@@ -185,6 +189,19 @@ async function startState(parts: NodeParts, keys: number, hintWindowSeconds: num
   return { trees, catchingUp: false, why: '', lastFullRepairMs };
 }
 
+/**
+ * Whether this node and a peer both still replicate all of a bootstrap
+ * range (the repair trees' ranges, named by their owner) under the current
+ * placement: see RepairerDeps.shares.
+ */
+function sharedRanges(config: ClusterConfig, id: number, placement: () => Placement): (range: number, peer: number) => boolean {
+  const ranges = new Map(bootstrapPlacement(config.nodes, config.replicationFactor).ranges.map((r) => [r.reads[0]!, r]));
+  return (range, peer) => {
+    const r = ranges.get(range);
+    return r !== undefined && replicatesWhole(placement(), r.start, r.end, [id, peer]);
+  };
+}
+
 export class KvNode {
   readonly counters = {
     peersDown: 0,
@@ -216,6 +233,10 @@ export class KvNode {
   /** This node's own membership operation, once one was started or resumed here. */
   private operator: Operator | undefined;
   private operatorRun: Promise<void> | undefined;
+  /** This node's last cleanup, and whether it still runs. */
+  private cleanupRun: { readonly cleanup: Cleanup; running: boolean } | undefined;
+  /** What a cleanup would delete here, for the counters (store.reclaimableKeys, store.reclaimableBytes). */
+  private readonly reclaimable: ReclaimableMeasure;
   /** A fetch of the log from a peer that said it is ahead, one at a time. */
   private fetchingEpochs = false;
   private readonly delivery: HintDelivery;
@@ -331,8 +352,16 @@ export class KvNode {
       lastFullRepairMs: start.lastFullRepairMs,
       fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
       log: (message) => log(message),
+      shares: sharedRanges(config, id, () => this.epochs.placement),
     });
     this.catchUpReason = start.why;
+    this.reclaimable = new ReclaimableMeasure({
+      selfId: id,
+      log: epochs,
+      time: this.time,
+      store,
+      intervalMs: RECLAIMABLE_MEASURE_INTERVAL_MS,
+    });
     this.registerCounters();
     this.peersOf(epochs.membership);
     let running = epochs.membership.operation !== undefined;
@@ -507,6 +536,7 @@ export class KvNode {
       learnEpochs: (from, entries) => this.learnEpochs(from, entries),
       decommission: () => this.decommission(),
       operationProgress: () => this.operationProgress(),
+      cleanup: (start) => this.cleanup(start),
     };
   }
 
@@ -529,6 +559,7 @@ export class KvNode {
       garbageRows: this.store.garbageRows,
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
+      ...this.reclaimable.current(),
     }));
     c.add('disk', () => ({ dataBytes: this.parts.diskBytes() }));
     c.add('memory', memoryCounters);
@@ -827,6 +858,30 @@ export class KvNode {
       this.runOperation(undefined, operator);
     }
     return this.operationProgress();
+  }
+
+  /**
+   * Starts a cleanup of the data this node holds outside its ranges (unless
+   * one runs: it goes on), or only reports (`start` false); answers where the
+   * last one is. Refused, in one sentence, while a membership operation runs.
+   */
+  cleanup(start: boolean): CleanupReport {
+    const last = this.cleanupRun;
+    if (!start || last?.running === true) return last?.cleanup.report ?? { keys: 0, bytes: 0, epoch: this.epochs.epoch, done: true };
+    const cleanup = new Cleanup({ selfId: this.id, log: this.epochs, store: this.store, time: this.time, say: (m) => this.log(m) });
+    const run = { cleanup, running: true };
+    this.cleanupRun = run;
+    cleanup
+      .run()
+      .then(
+        () => undefined,
+        (err: Error) => this.log(`node ${this.id}: the cleanup stopped: ${err.message}`, 'warn'),
+      )
+      .finally(() => {
+        run.running = false;
+        this.reclaimable.stale();
+      });
+    return cleanup.report;
   }
 
   /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */

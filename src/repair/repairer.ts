@@ -73,6 +73,13 @@ export interface RepairerDeps {
   /** Told when a full repair of every range with every replica completed, to store it. */
   readonly fullRepairDone?: (atMs: number) => void;
   readonly log?: (message: string) => void;
+  /**
+   * Whether this node and `peer` both still replicate all of `range` (the
+   * trees are the bootstrap ring's ranges; after a membership change one of
+   * them may have given part of a range up, and comparing would copy that
+   * part back to it). Every range is shared when not given.
+   */
+  readonly shares?: (range: number, peer: number) => boolean;
 }
 
 /** Keys listed from the memtable per query while a segment is read (a segment is one run of its index). */
@@ -116,6 +123,10 @@ export class Repairer {
     this.counters.lastFullRepairMs = deps.lastFullRepairMs ?? 0;
     this.counters.treeBytes = trees.bytes;
     this.counters.treeBytesMax = trees.ranges.length * TREE_BYTES_PER_RANGE_MAX;
+  }
+
+  private shares(range: number, peer: number): boolean {
+    return this.deps.shares?.(range, peer) ?? true;
   }
 
   /** True until this node's ranges were repaired after a start with lost or stale data. */
@@ -197,7 +208,7 @@ export class Repairer {
     try {
       let differed = 0;
       let repaired = 0;
-      for (const range of this.trees.sharedWith(peerId)) {
+      for (const range of this.trees.sharedWith(peerId).filter((r) => this.shares(r, peerId))) {
         const outcome = await this.pass(peerId, range, REPAIR_STEP_SEGMENTS_MAX, emptyStats(), true);
         differed += outcome.differed;
         repaired += outcome.repaired;
@@ -218,7 +229,7 @@ export class Repairer {
     const out: Array<{ range: number; peer: number }> = [];
     for (const range of this.trees.ranges) {
       for (const peer of this.trees.replicasOf(range)) {
-        if (peer !== this.trees.selfId && (only.length === 0 || only.includes(peer))) out.push({ range, peer });
+        if (peer !== this.trees.selfId && (only.length === 0 || only.includes(peer)) && this.shares(range, peer)) out.push({ range, peer });
       }
     }
     return out;

@@ -231,6 +231,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'metrics',
       'ownership',
       'reclaimable',
+      'reclaimableKeys',
       'state',
       'token',
       'up',
@@ -243,6 +244,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       t.false(n.diskFull);
       t.true(n.ownership > 0 && n.ownership <= 1);
       t.regex(n.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      t.deepEqual([n.reclaimable, n.reclaimableKeys], [0, 0], 'a ring that never changed holds nothing needless');
     }
     t.is(
       st.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0),
