@@ -30,7 +30,8 @@ commands:
   status    the ring's epoch, then every node of the ring (those that joined or left included):
             address, up or down, its epoch, state (NORMAL, JOINING, LEAVING, MOVING, LEFT),
             token, keys, bytes on disk, the share of the keys it replicates, hints it holds
-            for others, bytes cleanup would free, and when it last completed a full repair;
+            for others, the bytes and keys cleanup would delete (reclaimable), and when it
+            last completed a full repair;
             then the membership operation in progress, if any
   rebalance [--apply]
             reads every node's keys and proposes tokens (one move per line) that bring every
@@ -50,8 +51,8 @@ commands:
             operation runs). Run it again after an interruption: it goes on.
   cleanup [N]
             every node of the ring (or node N alone) deletes the data it holds for
-            ranges it no longer replicates (what a join, a move or a replacement left
-            on the nodes that gave ranges up: status shows it as reclaimable), in
+            ranges it no longer replicates (what a join or a move left on the nodes
+            that gave ranges up: status shows it as reclaimable), in
             batches between writes; prints the keys and bytes each deleted, and exits
             0 once all are done (1 if a node did not answer or stopped). Refused while
             a membership operation runs: its pending ranges are not garbage.
