@@ -98,3 +98,23 @@ test('a replacement of a node that answers, or of a node that is not in the ring
     await c.destroy();
   }
 });
+
+test('a replacement whose surviving replica of a range is down stops with a sentence saying what to do', async (t) => {
+  // Five nodes: node 3 (token "f") replicates (D,M], (M,V] and (V,f]; node 4 survives it in the last two.
+  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'] });
+  try {
+    await c.kill(3);
+    await c.stopNode(4);
+    await c.waitAllSeeEachOther();
+    const admin5 = await spawnReplacement(c, 5, 3);
+    t.regex(
+      await stoppedWith(admin5),
+      /^node 4, a surviving replica of a range node 5 takes over, cannot be read \(.*\); start node 4 again and run the replace again: it goes on where it stopped \(each range is copied from every surviving replica, since one alone may miss a QUORUM write the dead node acknowledged\)$/,
+    );
+    admin5.close();
+    const m = await membershipAt(c, 0);
+    t.like(m.operation, { kind: 'replace', node: 5, replaces: 3, readsSwitched: false }, 'the replacement waits at its first step');
+  } finally {
+    await c.destroy();
+  }
+});
