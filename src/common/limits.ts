@@ -306,6 +306,27 @@ export const REPAIR_CALLS_IN_FLIGHT_MAX = 4;
  */
 export const REPAIR_RECHECK_PAUSE_MS = 150;
 /**
+ * The same pause in background anti-entropy, longer on purpose. A leaf
+ * covers a 65,536th of a range, so it seldom changes twice within a pause:
+ * what tells a write in flight from a real difference is only whether the
+ * write lands before the second look. On a busy node the replica a QUORUM
+ * write does not wait for can lag a few hundred milliseconds, and with 150 ms
+ * background steps listed and streamed those writes as differences, over
+ * and over (and never backed off, having "repaired" something). Nothing
+ * background waits on this; a full repair keeps REPAIR_RECHECK_PAUSE_MS, and
+ * a faster background pace a shorter pause (repair/repairer.ts,
+ * backgroundPauseMs).
+ */
+export const ANTI_ENTROPY_RECHECK_PAUSE_MS = 2000;
+/**
+ * Branches whose leaves one call asks for at least, when an exchange looks
+ * for a few differing segments (a background step): under a write load
+ * most differing branches hold one differing leaf, and a call per branch
+ * would be a round trip per write in flight. 16 branches are 4,096 leaves,
+ * 32 KiB of answer.
+ */
+export const TREE_BRANCHES_PER_CALL_MIN = 16;
+/**
  * Segments one background anti-entropy step repairs at most: it keeps the
  * background pace (one step per antiEntropyIntervalMs) to a small share of a
  * node's work. A full repair (admin repair, catching up) has no such cap.

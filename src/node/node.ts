@@ -353,6 +353,7 @@ export class KvNode {
       fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
       log: (message) => log(message),
       shares: sharedRanges(config, id, () => this.epochs.placement),
+      stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
     this.reclaimable = new ReclaimableMeasure({

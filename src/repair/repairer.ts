@@ -21,6 +21,7 @@
 import { KvError } from '../common/errors';
 import {
   ANTI_ENTROPY_BACKOFF_STEPS_MAX,
+  ANTI_ENTROPY_RECHECK_PAUSE_MS,
   CATCH_UP_RETRY_MS,
   REPAIR_CALL_BYTES_MAX,
   REPAIR_DIGESTS_PER_CALL_MAX,
@@ -80,6 +81,19 @@ export interface RepairerDeps {
    * part back to it). Every range is shared when not given.
    */
   readonly shares?: (range: number, peer: number) => boolean;
+  /** How often background steps run (settings.antiEntropyIntervalMs): their re-check pause follows it (backgroundPauseMs). */
+  readonly stepIntervalMs?: number;
+}
+
+/**
+ * A background step's re-check pause: four step intervals, between a full
+ * repair's pause and ANTI_ENTROPY_RECHECK_PAUSE_MS (2 s at the default
+ * 500 ms). A faster pace is asked for when the replicas should converge
+ * sooner (the chaos checker's 25 ms steps, after its faults heal), and a
+ * long pause would then hold every step.
+ */
+export function backgroundPauseMs(stepIntervalMs: number): number {
+  return Math.min(ANTI_ENTROPY_RECHECK_PAUSE_MS, Math.max(REPAIR_RECHECK_PAUSE_MS, 4 * stepIntervalMs));
 }
 
 /** Keys listed from the memtable per query while a segment is read (a segment is one run of its index). */
@@ -158,24 +172,25 @@ export class Repairer {
    * One pass over a range with a peer: the differing segments (at most
    * `max`), checked again after a pause, then repaired. Says how many
    * segments differed at first, and how many still differed after the
-   * re-check (and were repaired). A background pass (`stableOnly`) repairs
-   * only differences that held still through the pause
-   * (TreeExchange.recheckStable); a full repair repairs every one.
+   * re-check (and were repaired). A background pass pauses longer
+   * (backgroundPauseMs) and repairs only differences that held
+   * still through the pause (TreeExchange.recheckStable); a full repair
+   * repairs every one.
    */
   private async pass(
     peerId: number,
     range: number,
     max: number,
     into: ExchangeStats,
-    stableOnly = false,
+    background = false,
   ): Promise<{ differed: number; repaired: number }> {
     const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
       const differed = segments.length;
       if (differed > 0) {
-        await this.pause(REPAIR_RECHECK_PAUSE_MS);
-        segments = stableOnly ? await x.recheckStable(segments) : await x.recheck(segments);
+        await this.pause(background ? backgroundPauseMs(this.deps.stepIntervalMs ?? 0) : REPAIR_RECHECK_PAUSE_MS);
+        segments = background ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
       return { differed, repaired: segments.length };

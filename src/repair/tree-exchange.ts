@@ -18,6 +18,7 @@ import {
   REPAIR_CALLS_IN_FLIGHT_MAX,
   REPAIR_KEYS_PER_CALL_MAX,
   REPAIR_SEGMENTS_PER_CALL_MAX,
+  TREE_BRANCHES_PER_CALL_MIN,
   TREE_HASHES_PER_CALL_MAX,
 } from '../common/limits';
 import { KeyedVersion, Version } from '../storage/version';
@@ -142,13 +143,17 @@ export class TreeExchange {
   /**
    * The segments whose leaves differ, walking down from the root; at most
    * about `max` of them. The leaves of as many differing branches as `max`
-   * could need are asked for in one call (all of them, in calls of
-   * TREE_HASHES_PER_CALL_MAX, for a full repair).
+   * could need, and of TREE_BRANCHES_PER_CALL_MIN at least, are asked for in
+   * one call (all of them, in calls of TREE_HASHES_PER_CALL_MAX, for a full
+   * repair).
    */
   async differingSegments(max: number): Promise<number[]> {
     if ((await this.differ(ROOT, [0])).length === 0) return [];
     const branches = await this.differ(BRANCH, [...Array(BRANCHES).keys()]);
-    const perCall = Math.max(1, Math.min(Math.ceil(max / LEAVES_PER_BRANCH), TREE_HASHES_PER_CALL_MAX / LEAVES_PER_BRANCH));
+    const perCall = Math.min(
+      Math.max(TREE_BRANCHES_PER_CALL_MIN, Math.ceil(max / LEAVES_PER_BRANCH)),
+      TREE_HASHES_PER_CALL_MAX / LEAVES_PER_BRANCH,
+    );
     const out: number[] = [];
     for (let i = 0; i < branches.length && out.length < max; i += perCall) {
       out.push(...(await this.differ(LEAF, branches.slice(i, i + perCall).flatMap(leavesOf))));

@@ -7,8 +7,8 @@
  * tombstone flag, key hash and where the key and value bytes sit in the
  * arena (outside the JavaScript heap, see arena.ts). An open-addressing hash
  * index (linear probing, in an Int32Array) maps a key to its slot. So a key
- * costs its bytes plus about 55 bytes, and the garbage collector has nothing
- * to walk: a node holding a million 100-byte values has about 170 MB outside
+ * costs its bytes plus about 55 bytes (8 more on every slot once any
+ * value with a TTL arrives), and the garbage collector has nothing to walk: a node holding a million 100-byte values has about 170 MB outside
  * the heap and 10 MB in it, where strings, a Map and typed arrays took about
  * 210 MB of heap (and the collector kept a quarter as much free beside it).
  * Freed slots are reused.
@@ -73,8 +73,12 @@ export class Memtable implements ArenaOwner {
   private ts = new Float64Array(INITIAL_SLOTS);
   private seqs = new Float64Array(INITIAL_SLOTS);
   private deleted = new Uint8Array(INITIAL_SLOTS);
-  /** Per slot: the value's expiry (µs since the epoch), or 0 for none (see Version.expires). */
-  private expiries = new Float64Array(INITIAL_SLOTS);
+  /**
+   * Per slot: the value's expiry (µs since the epoch), or 0 for none (see
+   * Version.expires). Null until the first value with a TTL arrives: most
+   * stores never use TTL, and a million slots of zeros are 8 MB.
+   */
+  private expiries: Float64Array | null = null;
   private readonly free: number[] = [];
   private high = 0;
   private count = 0;
@@ -132,7 +136,7 @@ export class Memtable implements ArenaOwner {
     const i = this.find(key);
     if (i < 0) return undefined;
     const value = this.arena.valueBytes(this.locs[i]!);
-    const expires = this.expiries[i]!;
+    const expires = this.expiryAt(i);
     const deleted = this.deleted[i] === 1;
     return expires === 0 ? { value, ts: this.ts[i]!, deleted } : { value, ts: this.ts[i]!, deleted, expires };
   }
@@ -151,7 +155,7 @@ export class Memtable implements ArenaOwner {
 
   private at(i: number): Stored {
     const value = this.arena.value(this.locs[i]!);
-    const expires = this.expiries[i]!;
+    const expires = this.expiryAt(i);
     const deleted = this.deleted[i] === 1;
     // No expiry field at all for the usual version without one.
     return expires === 0
@@ -177,7 +181,7 @@ export class Memtable implements ArenaOwner {
     this.ts[i] = v.ts;
     this.seqs[i] = seq;
     this.deleted[i] = v.deleted ? 1 : 0;
-    this.expiries[i] = v.expires ?? 0;
+    this.setExpiry(i, v.expires ?? 0);
     this.observer?.changed(key, this.hashes[i]!, before, v);
   }
 
@@ -371,7 +375,7 @@ export class Memtable implements ArenaOwner {
     const out: Array<{ key: string; seq: number }> = [];
     for (let i = 0; i < this.high; i++) {
       if (this.locs[i] === FREE) continue;
-      const expires = this.expiries[i]!;
+      const expires = this.expiryAt(i);
       const dead = this.deleted[i] === 1 ? this.ts[i]! < cutoffTs : expires !== 0 && expires < cutoffTs;
       if (dead) out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
     }
@@ -466,9 +470,18 @@ export class Memtable implements ArenaOwner {
       this.ts = widen(this.ts, new Float64Array(n));
       this.seqs = widen(this.seqs, new Float64Array(n));
       this.deleted = widen(this.deleted, new Uint8Array(n));
-      this.expiries = widen(this.expiries, new Float64Array(n));
+      if (this.expiries !== null) this.expiries = widen(this.expiries, new Float64Array(n));
     }
     return this.high++;
+  }
+
+  private expiryAt(i: number): number {
+    return this.expiries === null ? 0 : this.expiries[i]!;
+  }
+
+  private setExpiry(i: number, expires: number): void {
+    if (expires !== 0) this.expiries ??= new Float64Array(this.ts.length);
+    if (this.expiries !== null) this.expiries[i] = expires;
   }
 }
 

@@ -6,10 +6,10 @@
  */
 import test from 'ava';
 import { systemTime, Time } from '../../src/clock/time';
-import { ANTI_ENTROPY_BACKOFF_STEPS_MAX } from '../../src/common/limits';
+import { ANTI_ENTROPY_BACKOFF_STEPS_MAX, ANTI_ENTROPY_RECHECK_PAUSE_MS, REPAIR_RECHECK_PAUSE_MS } from '../../src/common/limits';
 import { Ring } from '../../src/partitioner/ring';
 import { RangeTrees } from '../../src/repair/range-trees';
-import { RepairPeer, Repairer } from '../../src/repair/repairer';
+import { backgroundPauseMs, RepairPeer, Repairer } from '../../src/repair/repairer';
 import { Memtable } from '../../src/storage/memtable';
 import { KeyedVersion, supersedes } from '../../src/storage/version';
 
@@ -203,4 +203,15 @@ test('background steps that meet only writes in flight back off, doubling up to 
   await r.step();
   await r.step();
   t.is(r.counters.stepsSkipped, skipped, 'no step skipped once in sync');
+});
+
+test('a background step pauses four step intervals before its re-check, within a full repair pause and 2 s', (t) => {
+  const table: [number, number][] = [
+    [0, REPAIR_RECHECK_PAUSE_MS],
+    [25, REPAIR_RECHECK_PAUSE_MS],
+    [100, 400],
+    [500, ANTI_ENTROPY_RECHECK_PAUSE_MS],
+    [60_000, ANTI_ENTROPY_RECHECK_PAUSE_MS],
+  ];
+  for (const [interval, pause] of table) t.is(backgroundPauseMs(interval), pause, `interval ${interval} ms`);
 });
