@@ -280,6 +280,20 @@ struct OperationProgress {
   8: optional string error
 }
 
+/**
+ * A node's cleanup (deleting the data it holds for ranges it does not
+ * replicate): keys and bytes (of keys and values) deleted so far, the epoch
+ * whose ring it cleans for, whether it is done, and the sentence it stopped
+ * with, if any.
+ */
+struct CleanupProgress {
+  1: i64 keys,
+  2: i64 bytes,
+  3: i64 epoch,
+  4: bool done,
+  5: optional string error
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -446,5 +460,14 @@ service KeyValue {
 
   /** Admin: where this node's own operation is (its join, its decommission). */
   OperationProgress operationProgress(1: string secret)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin: with start, this node deletes the data it holds for ranges it no
+   * longer replicates, in the background (refused while a membership
+   * operation runs; a cleanup running already goes on); without, only
+   * reports. Answers where the last cleanup is, so the operator polls it.
+   */
+  CleanupProgress cleanup(1: string secret, 2: bool start)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

@@ -687,6 +687,15 @@ export class NodeAdmin {
     }
   }
 
+  /** Starts the node's cleanup (`start`), or only asks where its last one is (see the IDL). */
+  async cleanup(start: boolean): Promise<types.CleanupProgress> {
+    try {
+      return await this.connection.call((c) => c.cleanup(this.secret, start), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** One page of the node's own versions of the keys in [from, to) (the internode readRange; empty `to`: no end). */
   async readRange(from: Buffer, to: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
     try {

@@ -444,3 +444,16 @@ export const EPOCH_PLACEMENTS_CACHED_MAX = 8;
 export const TREE_BUILD_PAGE_KEYS = 2000;
 /** The ring's own keys (epoch slots) a node counts to leave them out of its key count: one per epoch at most. */
 export const RESERVED_KEYS_COUNTED_MAX = 100_000;
+/**
+ * Keys one cleanup batch removes (operations/cleanup.ts): one
+ * transaction of row deletes, after which the commits queued meanwhile run,
+ * so a cleanup holds writes back for one such batch at a time.
+ */
+export const CLEANUP_BATCH_KEYS_MAX = 1000;
+/**
+ * How long a node's measure of its reclaimable data (keys it holds outside
+ * the ranges it replicates) is reused for its counters: measuring walks
+ * those keys, and status, the dashboard and metrics read the counters often.
+ * A new epoch or a cleanup measures again at once.
+ */
+export const RECLAIMABLE_MEASURE_INTERVAL_MS = 10_000;

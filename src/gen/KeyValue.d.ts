@@ -38,6 +38,7 @@ import RingMember = ttypes.RingMember
 import EpochChange = ttypes.EpochChange
 import MembershipLog = ttypes.MembershipLog
 import OperationProgress = ttypes.OperationProgress
+import CleanupProgress = ttypes.CleanupProgress
 
 declare class Client {
     private output: thrift.TTransport;
@@ -373,6 +374,22 @@ declare class Client {
      * Admin: where this node's own operation is (its join, its decommission).
      */
     operationProgress(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: OperationProgress)=>void): void;
+
+    /**
+     * Admin: with start, this node deletes the data it holds for ranges it no
+     * longer replicates, in the background (refused while a membership
+     * operation runs; a cleanup running already goes on); without, only
+     * reports. Answers where the last cleanup is, so the operator polls it.
+     */
+    cleanup(secret: string, start: boolean): Promise<CleanupProgress>;
+
+    /**
+     * Admin: with start, this node deletes the data it holds for ranges it no
+     * longer replicates, in the background (refused while a membership
+     * operation runs; a cleanup running already goes on); without, only
+     * reports. Answers where the last cleanup is, so the operator polls it.
+     */
+    cleanup(secret: string, start: boolean, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: CleanupProgress)=>void): void;
   }
 
 declare class Processor {
@@ -405,4 +422,5 @@ declare class Processor {
     process_learnEpochs(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_decommission(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_operationProgress(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_cleanup(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

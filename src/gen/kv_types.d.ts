@@ -337,3 +337,19 @@ declare class OperationProgress {
 
       constructor(args?: { state: string; keys: Int64; bytes: Int64; rangesDone: number; rangesTotal: number; fraction: number; done: boolean; error?: string; });
   }
+
+/**
+ * A node's cleanup (deleting the data it holds for ranges it does not
+ * replicate): keys and bytes (of keys and values) deleted so far, the epoch
+ * whose ring it cleans for, whether it is done, and the sentence it stopped
+ * with, if any.
+ */
+declare class CleanupProgress {
+    public keys: Int64;
+    public bytes: Int64;
+    public epoch: Int64;
+    public done: boolean;
+    public error?: string;
+
+      constructor(args?: { keys: Int64; bytes: Int64; epoch: Int64; done: boolean; error?: string; });
+  }

@@ -39,6 +39,7 @@ import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
 import type { EpochEntry } from '../membership/changes';
+import type { CleanupReport } from '../operations/cleanup';
 import type { OperationStatus } from '../operations/operator';
 import { fromMembershipLog } from '../rpc/membership-wire';
 import type { EpochState } from '../rpc/transport';
@@ -92,6 +93,8 @@ export interface HandlerServices {
   decommission(): Promise<OperationStatus>;
   /** Where this node's own operation is. */
   operationProgress(): OperationStatus;
+  /** Starts this node's cleanup (with `start`), or reports where the last one is. */
+  cleanup(start: boolean): CleanupReport;
 }
 
 function toProgress(p: OperationStatus): types.OperationProgress {
@@ -678,6 +681,20 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       return toProgress(this.services.operationProgress());
+    });
+  }
+
+  async cleanup(secret: string, start: boolean): Promise<types.CleanupProgress> {
+    return wire(() => {
+      this.checkSecret(secret);
+      const r = this.services.cleanup(start === true);
+      return new types.CleanupProgress({
+        keys: r.keys as never,
+        bytes: r.bytes as never,
+        epoch: r.epoch as never,
+        done: r.done,
+        ...(r.error !== undefined ? { error: r.error } : {}),
+      });
     });
   }
 }

@@ -26,6 +26,7 @@ import {
   HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
+  RECLAIMABLE_MEASURE_INTERVAL_MS,
   RESERVED_KEYS_COUNTED_MAX,
 } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
@@ -41,6 +42,7 @@ import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { bootstrapEntry, Change, EpochEntry, Membership, replayLog, ringMembers } from '../membership/changes';
+import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
@@ -93,6 +95,8 @@ export interface NodeOptions {
   readonly self?: Endpoint;
   /** Join the ring at this token once serving (scripts/server.sh --join). */
   readonly join?: { readonly token: string };
+  /** Take the place of this dead node once serving (scripts/server.sh --replace N). */
+  readonly replace?: { readonly node: number };
   /** Called when the node has left the ring (its decommission is done): the process exits. */
   readonly onLeft?: () => void;
 }
@@ -231,6 +235,10 @@ export class KvNode {
   private operatorRun: Promise<void> | undefined;
   /** A fetch of the log from a peer that said it is ahead, one at a time (others wait for it). */
   private fetchingEpochs: Promise<void> | undefined;
+  /** This node's last cleanup, and whether it still runs. */
+  private cleanupRun: { readonly cleanup: Cleanup; running: boolean } | undefined;
+  /** What a cleanup would delete here, for the counters (store.reclaimableKeys, store.reclaimableBytes). */
+  private readonly reclaimable: ReclaimableMeasure;
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
@@ -349,6 +357,13 @@ export class KvNode {
       stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
+    this.reclaimable = new ReclaimableMeasure({
+      selfId: id,
+      log: epochs,
+      time: this.time,
+      store,
+      intervalMs: RECLAIMABLE_MEASURE_INTERVAL_MS,
+    });
     this.registerCounters();
     this.peersOf(epochs.membership);
     start.trees.follow(epochs.placement, store, this.time);
@@ -462,9 +477,10 @@ export class KvNode {
       options.self ?? (member?.host !== undefined && member.port !== undefined ? { host: member.host, port: member.port } : undefined);
     if (at === undefined)
       throw new ConfigError(
-        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join)`,
+        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join or --replace)`,
       );
-    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? '' };
+    const replaced = options.replace && this.epochs.membership.members.find((n) => n.id === options.replace!.node);
+    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? replaced?.token ?? '' };
   }
 
   /**
@@ -558,6 +574,7 @@ export class KvNode {
       learnEpochs: (from, entries) => this.learnEpochs(from, entries),
       decommission: () => this.decommission(),
       operationProgress: () => this.operationProgress(),
+      cleanup: (start) => this.cleanup(start),
     };
   }
 
@@ -583,6 +600,7 @@ export class KvNode {
       garbageRows: this.store.garbageRows,
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
+      ...this.reclaimable.current(),
     }));
     c.add('disk', () => ({ dataBytes: this.parts.diskBytes() }));
     c.add('memory', memoryCounters);
@@ -669,6 +687,7 @@ export class KvNode {
     node.startBackgroundWork();
     node.onLeft = options.onLeft;
     node.resumeOrJoin(options.join);
+    if (options.replace !== undefined) node.replaceIfNew(options.replace.node);
     const self = node.address;
     node.log(
       `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
@@ -958,6 +977,30 @@ export class KvNode {
     return this.operationProgress();
   }
 
+  /**
+   * Starts a cleanup of the data this node holds outside its ranges (unless
+   * one runs: it goes on), or only reports (`start` false); answers where the
+   * last one is. Refused, in one sentence, while a membership operation runs.
+   */
+  cleanup(start: boolean): CleanupReport {
+    const last = this.cleanupRun;
+    if (!start || last?.running === true) return last?.cleanup.report ?? { keys: 0, bytes: 0, epoch: this.epochs.epoch, done: true };
+    const cleanup = new Cleanup({ selfId: this.id, log: this.epochs, store: this.store, time: this.time, say: (m) => this.log(m) });
+    const run = { cleanup, running: true };
+    this.cleanupRun = run;
+    cleanup
+      .run()
+      .then(
+        () => undefined,
+        (err: Error) => this.log(`node ${this.id}: the cleanup stopped: ${err.message}`, 'warn'),
+      )
+      .finally(() => {
+        run.running = false;
+        this.reclaimable.stale();
+      });
+    return cleanup.report;
+  }
+
   /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
   private resumeOrJoin(join: { readonly token: string } | undefined): void {
     const m = this.epochs.membership;
@@ -972,11 +1015,45 @@ export class KvNode {
     this.runOperation({ kind: 'join-begin', node: this.id, token: join.token, host, port }, undefined, true);
   }
 
+  /**
+   * At start, for a node started to replace node `dead`: unless it is a
+   * member already (then resumeOrJoin went on with its operation), it takes
+   * the dead node's place once a majority of the ring answers, and only if
+   * the dead node does not.
+   */
+  private replaceIfNew(dead: number): void {
+    if (this.epochs.membership.members.some((n) => n.id === this.id)) return;
+    const { host, port } = this.address;
+    this.runOperation({ kind: 'replace-begin', node: this.id, replaces: dead, host, port }, undefined, true, () => this.refuseIfUp(dead));
+  }
+
+  /**
+   * Refuses to replace a node that answers: two nodes would then hold one
+   * token, and the live one would keep taking writes it then loses. Asked
+   * directly (a hello) rather than from the failure detector, which has
+   * not heard from every peer yet on a node that just started.
+   */
+  private async refuseIfUp(dead: number): Promise<void> {
+    const link = this.links.get(dead);
+    const answered =
+      link !== undefined &&
+      (await link.hello(this.clock.now(), this.config.settings.failureTimeoutMs, this.epochs.epoch).then(
+        () => true,
+        () => false,
+      ));
+    if (answered || this.detector.isUp(dead))
+      throw new KvError(
+        'InvalidRequest',
+        `node ${dead} is up (it answers); only a node that is down for good can be replaced: stop it first, or decommission it instead`,
+      );
+  }
+
   /** Runs this node's operation in the background; its report says how it went. */
-  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false): void {
+  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false, check?: () => Promise<void>): void {
     this.operator = operator;
     const run = (async () => {
       if (waitPeers) await this.untilPeersUp();
+      await check?.();
       await operator.run(begin);
       this.log(`node ${this.id}: the operation is done at epoch ${this.epochs.epoch}`);
       if (this.epochs.membership.members.find((n) => n.id === this.id)?.state === 'LEFT') await this.leave();

@@ -39,6 +39,7 @@ import type { Pacer } from '../streaming/pacer';
 import { sourceDown, StreamEnds, StreamProgress, streamRange, StreamTotals } from '../streaming/range-stream';
 import { applyChange, Change, EpochEntry, ringMembers } from '../membership/changes';
 import { decodeChange, encodeChange, EpochLog } from '../membership/epoch-log';
+import { replaceStreamsOf } from '../membership/replace-plan';
 import { RangeStream, streamsOf } from '../membership/stream-plan';
 
 /** A peer, as an operation asks it: to take up epochs, and to read or take a range's versions. */
@@ -198,7 +199,10 @@ export class Operator {
     const { log, selfId } = this.deps;
     const beganAt = log.operationBeganAt();
     assert(beganAt !== undefined, 'an operation under way has a begin epoch');
-    const streams = streamsOf(log.membershipAt(beganAt)).filter((s) => s.target === selfId || s.source === selfId);
+    const began = log.membershipAt(beganAt);
+    // A replacement's dead node gives nothing: its ranges come from every survivor (replace-plan.ts).
+    const plan = kind === 'replace' ? replaceStreamsOf(began) : streamsOf(began);
+    const streams = plan.filter((s) => s.target === selfId || s.source === selfId);
     this.report.rangesTotal = streams.length;
     this.deps.say(`streaming ${streams.length} ranges for the ${kind} that began at epoch ${beganAt}`);
     const deps = {
@@ -263,10 +267,19 @@ export class Operator {
   }
 
   private peerDown(s: RangeStream, kind: string, cause: string): KvError {
+    if (kind === 'replace') return survivorDown(s, cause);
     if (s.source !== this.deps.selfId) return sourceDown(s, kind, cause);
     return new KvError(
       'Unavailable',
       `node ${s.target}, which takes over a range from node ${s.source}, cannot be written (${cause}); start node ${s.target} again and run the ${kind} again: it goes on where it stopped`,
     );
   }
+}
+
+/** The error that stops a replacement whose survivor of a range cannot be read. */
+function survivorDown(s: RangeStream, cause: string): KvError {
+  return new KvError(
+    'Unavailable',
+    `node ${s.source}, a surviving replica of a range node ${s.target} takes over, cannot be read (${cause}); start node ${s.source} again and run the replace again: it goes on where it stopped (each range is copied from every surviving replica, since one alone may miss a QUORUM write the dead node acknowledged)`,
+  );
 }

@@ -32,6 +32,13 @@ export interface KeyedStored {
   readonly version: Stored;
 }
 
+/** A key's current log row, and the bytes of its key and value (see Memtable.rowsInRange). */
+export interface KeyedRow {
+  readonly key: string;
+  readonly seq: number;
+  readonly bytes: number;
+}
+
 /** A version with its value as bytes: what a read sends back, with no string in between. */
 export interface VersionBytes {
   readonly value: Buffer;
@@ -228,6 +235,49 @@ export class Memtable implements ArenaOwner {
       return true;
     });
     return { entries, more };
+  }
+
+  /**
+   * The keys from `from` (inclusive) up to `to` (exclusive; undefined: no
+   * end), in byte order, with their log seqs and the bytes of their keys
+   * and values: at most `limit` of them (`more` says whether some were left
+   * out). No value is read: what a cleanup deletes.
+   */
+  rowsInRange(from: string, to: string | undefined, limit: number): { rows: KeyedRow[]; more: boolean } {
+    const rows: KeyedRow[] = [];
+    let more = false;
+    this.walkRange(from, to, (slot, loc) => {
+      if (rows.length === limit) {
+        more = true;
+        return false;
+      }
+      rows.push({ key: this.arena.key(loc), seq: this.seqs[slot]!, bytes: this.arena.dataBytes(loc) });
+      return true;
+    });
+    return { rows, more };
+  }
+
+  /** How many keys [from, to) holds, and the bytes of their keys and values; reads neither. */
+  measureRange(from: string, to: string | undefined): { keys: number; bytes: number } {
+    let keys = 0;
+    let bytes = 0;
+    this.walkRange(from, to, (_slot, loc) => {
+      keys++;
+      bytes += this.arena.dataBytes(loc);
+      return true;
+    });
+    return { keys, bytes };
+  }
+
+  /** Visits the slots of [from, to) in key order while `visit` says to go on. */
+  private walkRange(from: string, to: string | undefined, visit: (slot: number, loc: number) => boolean): void {
+    const order = this.order;
+    assert(order !== null, 'the key order is kept (outside a replay)');
+    order.forEachFrom(from, (slot) => {
+      const loc = this.locs[slot]!;
+      if (to !== undefined && this.arena.compareKey(loc, to) >= 0) return false;
+      return visit(slot, loc);
+    });
   }
 
   /**

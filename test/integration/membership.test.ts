@@ -8,37 +8,8 @@
  */
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
-import { replayLog } from '../../src/membership/changes';
 import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
-import type { types } from '../../src/rpc/thrift';
-import { WriteLoad } from './write-load';
-
-/** The membership of node `id`. */
-async function membershipAt(c: LocalCluster, id: number) {
-  const admin = c.admin(id);
-  try {
-    return replayLog((await admin.membership()).entries);
-  } finally {
-    admin.close();
-  }
-}
-
-/** Polls node's own operation until `done` says it is over; fails with the node's error. */
-async function untilOperation(
-  admin: NodeAdmin,
-  what: string,
-  done: (p: types.OperationProgress) => boolean,
-): Promise<types.OperationProgress> {
-  return waitFor(
-    what,
-    async () => {
-      const p = await admin.operationProgress().catch(() => undefined);
-      if (p?.error) throw new Error(`${what}: ${p.error}`);
-      return p !== undefined && done(p) ? p : undefined;
-    },
-    180_000,
-  );
-}
+import { membershipAt, untilOperation, WriteLoad } from './membership-helpers';
 
 test.serial('a node joins and is decommissioned under a QUORUM write load: no acknowledged write is lost', async (t) => {
   const c = await LocalCluster.start();

@@ -269,6 +269,7 @@ function stubServices(): HandlerServices {
     learnEpochs: async () => ({ epoch: 1, settled: 1 }),
     decommission: async () => ({ ...NO_OPERATION, state: 'NORMAL' }),
     operationProgress: () => ({ ...NO_OPERATION, state: 'NORMAL' }),
+    cleanup: () => ({ keys: 0, bytes: 0, epoch: 1, done: true }),
   };
 }
 
