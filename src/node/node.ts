@@ -423,7 +423,7 @@ export class KvNode {
   }
 
   /** This node's address: the cluster file's, the one given, or the one its join named in the log. */
-  private addressOf(options: NodeOptions): NodeAddress {
+  private addressOf(options: Pick<NodeOptions, 'self' | 'join'>): NodeAddress {
     const known = this.config.nodes[this.id];
     if (known !== undefined) return known;
     const member = this.epochs.membership.members.find((n) => n.id === this.id);
@@ -612,8 +612,7 @@ export class KvNode {
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
     node.startBackgroundWork();
-    node.onLeft = options.onLeft;
-    node.resumeOrJoin(options.join);
+    node.operate(options);
     const self = node.address;
     node.log(
       `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
@@ -823,6 +822,17 @@ export class KvNode {
       this.runOperation(undefined, operator);
     }
     return this.operationProgress();
+  }
+
+  /**
+   * Once the node is reachable: goes on with its unfinished operation, or
+   * joins when asked to (KvNode.start; the simulator calls it for its nodes
+   * too); `onLeft` is called once the node has left the ring and stopped.
+   */
+  operate(options: Pick<NodeOptions, 'self' | 'join' | 'onLeft'>): void {
+    this.selfAddress ??= this.addressOf(options);
+    this.onLeft = options.onLeft;
+    this.resumeOrJoin(options.join);
   }
 
   /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
