@@ -34,6 +34,7 @@ import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import type { HintStorage } from '../hints/hint-storage';
+import type { StoredHint } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
@@ -108,6 +109,13 @@ function fileBytes(path: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Adds `item` to `owner`'s list. */
+function addItem(byOwner: Map<number, KeyedVersion[]>, owner: number, item: KeyedVersion): void {
+  let items = byOwner.get(owner);
+  if (items === undefined) byOwner.set(owner, (items = []));
+  items.push(item);
 }
 
 /** The process's memory, for the inspector's counters. */
@@ -193,6 +201,8 @@ export class KvNode {
     peerTlsFailures: 0,
     paxosSweepFailures: 0,
     epochFetchFailures: 0,
+    /** Versions of delivered hints handed on to the replicas an operation adds (handOnDelivered). */
+    hintsHandedOn: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -316,7 +326,9 @@ export class KvNode {
       timeoutMs: s.requestTimeoutMs,
       catchingUp: () => this.repairer.catchingUp,
     });
-    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings, (target, delivered) =>
+      this.handOnDelivered(target, delivered),
+    );
     this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
     this.repairer = new Repairer({
       trees: start.trees,
@@ -390,12 +402,7 @@ export class KvNode {
         for (const h of batch) {
           const writes = placement.rangeOf(h.key).writes;
           if (writes.includes(target)) continue;
-          for (const owner of writes) {
-            if (owner === this.id) continue;
-            let items = byOwner.get(owner);
-            if (items === undefined) byOwner.set(owner, (items = []));
-            items.push({ key: h.key, version: h.version });
-          }
+          for (const owner of writes) if (owner !== this.id) addItem(byOwner, owner, { key: h.key, version: h.version });
         }
         for (const [owner, items] of byOwner) {
           await this.hints.add(owner, items);
@@ -404,6 +411,32 @@ export class KvNode {
       }
     }
     if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
+  }
+
+  /**
+   * Hints the target has just taken, while an operation adds replicas to
+   * their ranges: each version goes to those replicas too (as hints; to this
+   * node's own store when it is one). A hint's write may have been placed
+   * before the operation began, when only the old replicas were sent it;
+   * delivered to a replica that gives the range up after that replica's
+   * stream had passed the key, it would never reach the new replica, and
+   * handOverHints covers only the hints still held when the operation
+   * completes. Hints for a replica the operation adds are not handed on:
+   * they are already where the range goes.
+   */
+  private async handOnDelivered(target: number, delivered: readonly StoredHint[]): Promise<void> {
+    const placement = this.epochs.placement;
+    const byOwner = new Map<number, KeyedVersion[]>();
+    for (const h of delivered) {
+      const gaining = placement.rangeOf(h.key).gaining;
+      if (gaining.includes(target)) continue;
+      for (const owner of gaining) addItem(byOwner, owner, { key: h.key, version: h.version });
+    }
+    for (const [owner, items] of byOwner) {
+      if (owner === this.id) await this.applyReplicated(items);
+      else await this.hints.add(owner, items);
+      this.counters.hintsHandedOn += items.length;
+    }
   }
 
   private dropPeer(peer: number): void {
