@@ -920,10 +920,20 @@ export class KvNode {
     }
   }
 
-  /** After leaving: the hints this node holds go out first (within a deadline), then the process exits. */
+  /**
+   * After leaving: the hints this node holds go out first (within a
+   * deadline), then the process exits. Hints for nodes that left the ring
+   * too are not waited for: nothing delivers them, and their versions were
+   * handed over to the new replicas when the operation completed.
+   */
   private async leave(): Promise<void> {
     const deadline = this.time.monotonicMs() + DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS;
-    const held = (): number => [...this.hints.countsByTarget().values()].reduce((a, b) => a + b, 0);
+    const held = (): number => {
+      const inRing = new Set(ringMembers(this.epochs.membership).map((n) => n.id));
+      let n = 0;
+      for (const [target, count] of this.hints.countsByTarget()) if (inRing.has(target)) n += count;
+      return n;
+    };
     while (held() > 0 && this.time.monotonicMs() < deadline) {
       this.delivery.kickAll();
       await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
