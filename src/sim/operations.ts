@@ -31,6 +31,7 @@ import { EPOCH_SLOT_KEY_PREFIX } from '../membership/epoch-log';
 import { PlacedRange, Placement } from '../membership/placement';
 import { intervalsOf } from '../membership/stream-plan';
 import { splitToken } from '../membership/tokens';
+import { Ring } from '../partitioner/ring';
 import { STREAM_PAGE_BYTES_MAX, STREAM_PAGE_KEYS_MAX } from '../common/limits';
 import type { SimCluster } from './cluster';
 import { clientCall, SimNetwork } from './network';
@@ -149,7 +150,24 @@ export class SimOperations {
       .filter((n) => n.state === 'NORMAL')
       .map((n) => n.id);
     const id = normal[draw % normal.length]!;
+    if (!this.acceptorsStay(m, id)) return this.note('decommission not asked', id, 'it would take a majority of some bootstrap range');
     await this.ask(id);
+  }
+
+  /**
+   * Whether every range of the bootstrap ring keeps a majority of its
+   * replicas in the ring once `leaving` has left. Compare-and-set, and the
+   * epoch slots that sequence operations, still place keys by the bootstrap
+   * ring (docs/ARCHITECTURE.md): past that, a range's cas and any further
+   * operation would be unavailable for good, so the operator here does not
+   * ask for it (the nodes would not refuse it).
+   */
+  private acceptorsStay(m: Membership, leaving: number): boolean {
+    const { nodes, replicationFactor } = this.cluster.config;
+    const bootstrap = new Ring(nodes, replicationFactor);
+    const staying = new Set(ringMembers(m).map((n) => n.id));
+    staying.delete(leaving);
+    return nodes.every((n) => bootstrap.replicas(n.token).filter((id) => staying.has(id)).length > replicationFactor / 2);
   }
 
   /** The decommission admin call to node `id`: started, refused, or not answered (the node may have begun it). */
