@@ -48,6 +48,8 @@ export interface SimOptions {
   readonly sync: 'NORMAL' | 'FULL';
   /** Clients running cas increments on counters of their own (default DEFAULT_CAS_WORKLOAD.clients; 0: none). */
   readonly casClients?: number;
+  /** Keys the plain clients write and read (default DEFAULT_WORKLOAD.keys). */
+  readonly keys?: number;
 }
 
 export interface SimResult {
@@ -161,7 +163,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const clientTimeoutMs = config.settings.requestTimeoutMs + 500;
   const ring = new SimRing(net, config, clientTimeoutMs);
   const history = new History(() => sched.nowMs);
-  const workload = new SimWorkload(net, ring, history, { ...DEFAULT_WORKLOAD, clientTimeoutMs });
+  const workload = new SimWorkload(net, ring, history, { ...DEFAULT_WORKLOAD, keys: o.keys ?? DEFAULT_WORKLOAD.keys, clientTimeoutMs });
   const casWorkload = new SimCasWorkload(net, ring, (key, r) => workload.coordinatorFor(key, r), {
     ...DEFAULT_CAS_WORKLOAD,
     clients: o.casClients ?? DEFAULT_CAS_WORKLOAD.clients,
@@ -183,14 +185,15 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   operations.rerunStopped(settledMs);
   await sched.runUntil(Math.max(sched.nowMs, settledMs));
   await sched.runWhile(ring.refresh(), FINAL_READS_MS);
+  const final = ring.topology;
+  // Before the final reads, whose read repairs would mend a replica that the nodes left without a write.
+  const state = finalState(cluster, final.placement, workload.keys);
   const finals = Promise.all([
     ...workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)),
     casWorkload.finalReads(),
   ]);
   await sched.runWhile(finals, FINAL_READS_MS);
 
-  const final = ring.topology;
-  const state = finalState(cluster, final.placement, workload.keys);
   const result = check(history.ops, state, config.replicationFactor);
   const cas = checkCas(casWorkload.records);
   const problems = [
