@@ -137,10 +137,21 @@ export class Coordinator {
     };
   }
 
+  /**
+   * The replica client of node `id`. A request placed before `id` left the
+   * ring may still run once the node has dropped its link (KvNode.dropPeer):
+   * a read asking the next replica after a failure, a read repair; for it
+   * the node that left is one that does not answer.
+   */
   private replica(id: number): Replica {
     const r = this.deps.replicas.get(id);
-    assert(r !== undefined, `a replica client for every node of the ring (node ${id})`);
-    return r;
+    if (r !== undefined) return r;
+    assert(
+      !this.deps.placement().ranges.some((range) => range.writes.includes(id)),
+      `a replica client for every node of the ring (node ${id})`,
+    );
+    const left = (): Promise<never> => Promise.reject(new KvError('ConnectionError', `node ${id} has left the ring`));
+    return { id, apply: left, read: left };
   }
 
   /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
