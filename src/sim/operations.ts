@@ -36,7 +36,7 @@ import { STREAM_PAGE_BYTES_MAX, STREAM_PAGE_KEYS_MAX } from '../common/limits';
 import type { SimCluster } from './cluster';
 import { clientCall, SimNetwork } from './network';
 
-/** How often, from the heal on, the operator looks for operations that stopped and runs them again, ms. */
+/** How often the operator looks for operations that stopped (and, from the heal on, runs them again), ms. */
 const RERUN_INTERVAL_MS = 500;
 
 /** What the operations of one seed came to. */
@@ -57,6 +57,8 @@ export class SimOperations {
   readonly stops: string[] = [];
   /** The nodes whose operation the operator started, by id. */
   private readonly started = new Set<number>();
+  /** The nodes asked to leave, whether or not they began. */
+  private readonly askedToLeave = new Set<number>();
   /** Each node's last stop sentence seen, so that one stop is counted once. */
   private readonly seenStops = new Map<number, string>();
   private nextRequest = 0;
@@ -165,13 +167,15 @@ export class SimOperations {
   private acceptorsStay(m: Membership, leaving: number): boolean {
     const { nodes, replicationFactor } = this.cluster.config;
     const bootstrap = new Ring(nodes, replicationFactor);
+    // Every node asked to leave counts as gone: the membership read may be older than the ask, which may begin late.
     const staying = new Set(ringMembers(m).map((n) => n.id));
-    staying.delete(leaving);
+    for (const id of [leaving, ...this.askedToLeave]) staying.delete(id);
     return nodes.every((n) => bootstrap.replicas(n.token).filter((id) => staying.has(id)).length > replicationFactor / 2);
   }
 
   /** The decommission admin call to node `id`: started, refused, or not answered (the node may have begun it). */
   private async ask(id: number): Promise<void> {
+    this.askedToLeave.add(id);
     try {
       await clientCall(this.net, id, 'decommission', this.nextRequest++, (n) => n.decommission(), this.timeoutMs);
       if (!this.started.has(id)) this.counts.started++;
@@ -185,12 +189,14 @@ export class SimOperations {
   }
 
   /**
-   * From the heal on, every RERUN_INTERVAL_MS until `untilMs`: operations
-   * that stopped with an error are run again, as their sentences say.
+   * Every RERUN_INTERVAL_MS until `untilMs`, notes the operations that
+   * stopped with an error; from `healMs` on, runs each again, as its
+   * sentence says.
    */
-  rerunStopped(untilMs: number): void {
-    this.lookForStops(true);
-    if (this.net.sched.nowMs + RERUN_INTERVAL_MS < untilMs) this.net.sched.at(RERUN_INTERVAL_MS, () => this.rerunStopped(untilMs));
+  watch(healMs: number, untilMs: number): void {
+    const now = this.net.sched.nowMs;
+    this.lookForStops(now >= healMs);
+    if (now + RERUN_INTERVAL_MS < untilMs) this.net.sched.at(RERUN_INTERVAL_MS, () => this.watch(healMs, untilMs));
   }
 
   /** Counts the stops not seen yet, and with `rerun` runs each stopped operation again. */

@@ -177,12 +177,12 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
 
   for (let id = 0; id < o.nodes; id++) void cluster.start(id);
   await sched.runUntil(WORKLOAD_FROM_MS);
+  operations.watch(healMs, settledMs);
   const clients = random.fork();
   const casClients = random.fork();
   await sched.runWhile(Promise.all([workload.run(healMs, clients), casWorkload.run(healMs, casClients)]), o.durationMs);
   net.heal();
   await sched.runWhile(cluster.heal(), o.durationMs);
-  operations.rerunStopped(settledMs);
   await sched.runUntil(Math.max(sched.nowMs, settledMs));
   await sched.runWhile(ring.refresh(), FINAL_READS_MS);
   const final = ring.topology;
