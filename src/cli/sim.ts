@@ -9,10 +9,10 @@ import type { KnownBugs } from '../common/known-bugs';
 import { intFlag, parseArgs, UsageError } from '../common/args';
 import { SEED_MAX } from '../common/random';
 import { FAULT_KINDS, parseFaults } from '../sim/faults';
-import { DEFAULT_CAS_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
+import { DEFAULT_CAS_WORKLOAD, DEFAULT_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
 import { runTool } from './run-tool';
 
-const BUGS = ['ackBeforeMark', 'readSkipsNewest', 'acceptIgnoresPromise'] as const;
+const BUGS = ['ackBeforeMark', 'readSkipsNewest', 'acceptIgnoresPromise', 'writesSkipPending'] as const;
 
 const USAGE = `usage: npm run sim -- [options]
   --seeds N         how many seeds to run (default 100)
@@ -24,6 +24,8 @@ const USAGE = `usage: npm run sim -- [options]
                     with NORMAL a power loss may lose acknowledged writes, as it would)
   --cas-clients N   clients running cas increments and SERIAL reads on counters of their own,
                     beside the plain clients (default ${DEFAULT_CAS_WORKLOAD.clients}; 0 for none)
+  --keys N          keys the plain clients write and read (default ${DEFAULT_WORKLOAD.keys}; more keys, each written
+                    less often, so a write a replica missed is less often overwritten before the end)
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
@@ -45,7 +47,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
   const { flags, positional } = parseArgs(
     argv,
     ['help', 'trace', 'worker'],
-    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients'],
+    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys'],
   );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -75,6 +77,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
       bugs,
       sync,
       casClients: intFlag(flags, 'cas-clients', DEFAULT_CAS_WORKLOAD.clients, 0, 64),
+      keys: intFlag(flags, 'keys', DEFAULT_WORKLOAD.keys, 1, 100_000),
     },
   };
 }
@@ -83,9 +86,11 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
 export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string {
   const bug = Object.keys(o.bugs).find((b) => o.bugs[b as keyof KnownBugs]);
   const cas = o.casClients ?? DEFAULT_CAS_WORKLOAD.clients;
+  const keys = o.keys ?? DEFAULT_WORKLOAD.keys;
   return (
     `npm run sim -- --seed-start ${seed} --seeds 1 --nodes ${o.nodes} --faults ${o.faults.join(',') || 'none'} ` +
     `--seconds ${o.durationMs / 1000} --sync ${o.sync}${cas === DEFAULT_CAS_WORKLOAD.clients ? '' : ` --cas-clients ${cas}`}` +
+    `${keys === DEFAULT_WORKLOAD.keys ? '' : ` --keys ${keys}`}` +
     `${bug ? ` --bug ${bug}` : ''} --trace`
   );
 }
@@ -97,6 +102,7 @@ function report(r: SimResult, o: Omit<SimOptions, 'seed'>): void {
     process.stdout.write(
       `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.hash} ops=${c.ops} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} ` +
         `cas=${r.cas.casApplied}/${r.cas.casOps} cas_unknown=${r.cas.casUnknown} cas_retried=${r.cas.retried} serial=${r.cas.serialReads} ` +
+        `membership=${r.membership.started}/${r.membership.refused}/${r.membership.stopped} epoch=${r.membership.epoch} ring=${r.membership.members} ` +
         `events=${r.events} messages=${r.messages}\n`,
     );
   if (r.ok) return;

@@ -42,7 +42,7 @@ import { randomUUID } from 'node:crypto';
 import type { RepairSummary } from '../repair/repairer';
 import { toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
-import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, RING_FETCH_TIMEOUT_MS, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
@@ -352,9 +352,9 @@ export class KvClient {
     return this.log;
   }
 
-  /** Node ids to ask for the ring, in order, with a connection to each (RingLearner). */
-  askable(): { id: number; connection: RpcConnection }[] {
-    return this.ids.map((id) => ({ id, connection: this.pools[id]![0]! }));
+  /** Node ids to ask for the ring, in order, each asked over its first connection (RingLearner). */
+  askable(): { id: number; fetch(after: number): Promise<{ epoch: number; entries: EpochEntry[] }> }[] {
+    return this.ids.map((id) => ({ id, fetch: (after: number) => fetchMembership(this.pools[id]![0]!, after, RING_FETCH_TIMEOUT_MS) }));
   }
 
   /** Routes by a newer log from now on (RingLearner): connections to new nodes open, those to nodes gone close. */

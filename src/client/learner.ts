@@ -20,7 +20,8 @@
  * Nodes are asked in turn (the one that answered last first), so a client
  * whose seeds are partly down still learns the ring from the others.
  */
-import { RING_FETCH_TIMEOUT_MS, RING_REFRESH_AFTER_FAILURE_MS, RING_REFRESH_INTERVAL_MS } from '../common/limits';
+import { systemTime, Time, Timer } from '../clock/time';
+import { RING_REFRESH_AFTER_FAILURE_MS, RING_REFRESH_INTERVAL_MS } from '../common/limits';
 import type { EpochEntry } from '../membership/changes';
 import type { RpcConnection } from '../rpc/connection';
 import { toKvError } from '../rpc/errors';
@@ -29,8 +30,8 @@ import { fromMembershipLog } from '../rpc/membership-wire';
 /** What the learner needs of the client whose ring it keeps. */
 export interface RingHolder {
   knownLog(): readonly EpochEntry[];
-  /** The nodes to ask, in id order, each with a connection. */
-  askable(): { id: number; connection: RpcConnection }[];
+  /** The nodes to ask, in id order, each with how to ask it for its log after an epoch (fetchMembership, over a connection). */
+  askable(): { id: number; fetch(after: number): Promise<{ epoch: number; entries: EpochEntry[] }> }[];
   /** Routes by `log` from now on, if it is newer than the known one. */
   adopt(log: readonly EpochEntry[]): void;
 }
@@ -60,23 +61,26 @@ export async function fetchMembership(
 }
 
 export class RingLearner {
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: Timer;
   private running: Promise<void> | undefined;
   private lastRefreshMs = 0;
-  private soonTimer: NodeJS.Timeout | undefined;
+  private soonTimer: Timer | undefined;
   /** The node that answered last: asked first next time. */
   private preferred = -1;
 
-  constructor(private readonly holder: RingHolder) {
-    this.timer = setInterval(() => void this.refresh(), RING_REFRESH_INTERVAL_MS);
-    this.timer.unref();
+  /** `time`: the system's, or the simulator's virtual time (sim/ring.ts). */
+  constructor(
+    private readonly holder: RingHolder,
+    private readonly time: Time = systemTime,
+  ) {
+    this.timer = time.every(RING_REFRESH_INTERVAL_MS, () => void this.refresh());
     void this.refresh();
   }
 
   /** Asks the nodes for the ring now (joining a refresh under way). */
   refresh(): Promise<void> {
     if (this.running === undefined) {
-      this.lastRefreshMs = Date.now();
+      this.lastRefreshMs = this.time.monotonicMs();
       this.running = this.ask().finally(() => {
         this.running = undefined;
       });
@@ -87,17 +91,19 @@ export class RingLearner {
   /** A failure hinted that the ring moved: refresh, but not more often than RING_REFRESH_AFTER_FAILURE_MS. */
   soon(): void {
     if (this.soonTimer !== undefined) return;
-    const wait = Math.max(0, this.lastRefreshMs + RING_REFRESH_AFTER_FAILURE_MS - Date.now());
-    this.soonTimer = setTimeout(() => {
+    const wait = Math.max(1, this.lastRefreshMs + RING_REFRESH_AFTER_FAILURE_MS - this.time.monotonicMs());
+    // A repeating timer cancelled at its first run: like the interval, it must not keep a client's process alive.
+    const timer = this.time.every(wait, () => {
+      timer.cancel();
       this.soonTimer = undefined;
       void this.refresh();
-    }, wait);
-    this.soonTimer.unref();
+    });
+    this.soonTimer = timer;
   }
 
   stop(): void {
-    clearInterval(this.timer);
-    if (this.soonTimer !== undefined) clearTimeout(this.soonTimer);
+    this.timer.cancel();
+    this.soonTimer?.cancel();
   }
 
   /** One node after another until one answers; the first answer is taken (logs only grow, and any node is as good). */
@@ -108,10 +114,10 @@ export class RingLearner {
       nodes.findIndex((n) => n.id === this.preferred),
     );
     for (let i = 0; i < nodes.length; i++) {
-      const { id, connection } = nodes[(start + i) % nodes.length]!;
+      const { id, fetch } = nodes[(start + i) % nodes.length]!;
       const known = this.holder.knownLog();
       try {
-        const { entries } = await fetchMembership(connection, known.length, RING_FETCH_TIMEOUT_MS);
+        const { entries } = await fetch(known.length);
         this.preferred = id;
         // A node that was never asked sends the whole log, bootstrap included; one asked before sends what follows.
         if (entries.length > 0) this.holder.adopt(known.length === 0 ? entries : [...known, ...entries]);

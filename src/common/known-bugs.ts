@@ -12,4 +12,6 @@ export interface KnownBugs {
   readonly readSkipsNewest?: boolean;
   /** A Paxos acceptor accepts a proposal under a ballot older than the one it promised since (it checks only the last commit). */
   readonly acceptIgnoresPromise?: boolean;
+  /** A write goes to the key's read replicas only, not to a replica a membership operation adds (pending), and needs no more acknowledgements for it. */
+  readonly writesSkipPending?: boolean;
 }

@@ -27,6 +27,12 @@ export class HintDelivery {
     private readonly nowMs: () => number = systemTime.nowMs,
     /** Where failed replays are told, and how often. */
     warnings: WarningOptions = {},
+    /**
+     * Called with each batch the target acknowledged, before the batch's hints
+     * are deleted: the node hands them on to replicas a membership operation
+     * adds meanwhile (KvNode.handOnDelivered); resolves once that is durable.
+     */
+    private readonly delivered?: (target: number, hints: readonly StoredHint[]) => Promise<void>,
   ) {
     this.failures = new ThrottledWarning('hint replay', 'the hints stay for the next try (counter hintReplayFailures)', {
       nowMs,
@@ -93,6 +99,7 @@ export class HintDelivery {
       );
     if (live.length === 0) return;
     await replica.apply(live);
+    await this.delivered?.(target, live);
     await this.store.remove(
       target,
       live.map((h) => h.id),

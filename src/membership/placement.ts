@@ -35,6 +35,11 @@ export interface PlacedRange {
   readonly writes: readonly number[];
   /** How many of `writes` are not in `reads`. */
   readonly pending: number;
+  /**
+   * Replicas the operation under way adds to the range (on the ring after
+   * it, not before): those its streams fill. Empty when none runs.
+   */
+  readonly gaining: readonly number[];
 }
 
 /** The two rings of an epoch: before and after its operation (the same ring when none runs). */
@@ -90,6 +95,7 @@ export class Placement {
         reads: Object.freeze(reads),
         writes: Object.freeze(writes),
         pending: writes.length - reads.length,
+        gaining: Object.freeze(newSet.filter((id) => !oldSet.includes(id))),
       });
     });
     return new Placement(m.epoch, rf, ranges);

@@ -38,6 +38,7 @@ import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import type { HintStorage } from '../hints/hint-storage';
+import type { StoredHint } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
@@ -117,6 +118,13 @@ function fileBytes(path: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Adds `item` to `owner`'s list. */
+function addItem(byOwner: Map<number, KeyedVersion[]>, owner: number, item: KeyedVersion): void {
+  let items = byOwner.get(owner);
+  if (items === undefined) byOwner.set(owner, (items = []));
+  items.push(item);
 }
 
 /** The process's memory, for the inspector's counters. */
@@ -212,6 +220,8 @@ export class KvNode {
     staleEpochRefusals: 0,
     /** Peers' requests that named a newer epoch than this node's, which it then fetched. */
     newerEpochsSeen: 0,
+    /** Versions of delivered hints handed on to the replicas an operation adds (handOnDelivered). */
+    hintsHandedOn: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -338,7 +348,9 @@ export class KvNode {
       timeoutMs: s.requestTimeoutMs,
       catchingUp: () => this.repairer.catchingUp,
     });
-    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings);
+    this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings, (target, delivered) =>
+      this.handOnDelivered(target, delivered),
+    );
     // The older `sync` exchange is only answered (for an older build during an upgrade), by the bootstrap ring it knows.
     this.antiEntropy = new AntiEntropy(id, new Ring(config.nodes, config.replicationFactor), store, this.links, isUp, (items) =>
       this.applyReplicated(items),
@@ -430,12 +442,7 @@ export class KvNode {
         for (const h of batch) {
           const writes = placement.rangeOf(h.key).writes;
           if (writes.includes(target)) continue;
-          for (const owner of writes) {
-            if (owner === this.id) continue;
-            let items = byOwner.get(owner);
-            if (items === undefined) byOwner.set(owner, (items = []));
-            items.push({ key: h.key, version: h.version });
-          }
+          for (const owner of writes) if (owner !== this.id) addItem(byOwner, owner, { key: h.key, version: h.version });
         }
         for (const [owner, items] of byOwner) {
           await this.hints.add(owner, items);
@@ -450,6 +457,32 @@ export class KvNode {
       }
     }
     if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
+  }
+
+  /**
+   * Hints the target has just taken, while an operation adds replicas to
+   * their ranges: each version goes to those replicas too (as hints; to this
+   * node's own store when it is one). A hint's write may have been placed
+   * before the operation began, when only the old replicas were sent it;
+   * delivered to a replica that gives the range up after that replica's
+   * stream had passed the key, it would never reach the new replica, and
+   * handOverHints covers only the hints still held when the operation
+   * completes. Hints for a replica the operation adds are not handed on:
+   * they are already where the range goes.
+   */
+  private async handOnDelivered(target: number, delivered: readonly StoredHint[]): Promise<void> {
+    const placement = this.epochs.placement;
+    const byOwner = new Map<number, KeyedVersion[]>();
+    for (const h of delivered) {
+      const gaining = placement.rangeOf(h.key).gaining;
+      if (gaining.includes(target)) continue;
+      for (const owner of gaining) addItem(byOwner, owner, { key: h.key, version: h.version });
+    }
+    for (const [owner, items] of byOwner) {
+      if (owner === this.id) await this.applyReplicated(items);
+      else await this.hints.add(owner, items);
+      this.counters.hintsHandedOn += items.length;
+    }
   }
 
   private dropPeer(peer: number): void {
@@ -469,7 +502,7 @@ export class KvNode {
   }
 
   /** This node's address: the cluster file's, the one given, or the one its join named in the log. */
-  private addressOf(options: NodeOptions): NodeAddress {
+  private addressOf(options: Pick<NodeOptions, 'self' | 'join' | 'replace'>): NodeAddress {
     const known = this.config.nodes[this.id];
     if (known !== undefined) return known;
     const member = this.epochs.membership.members.find((n) => n.id === this.id);
@@ -685,9 +718,7 @@ export class KvNode {
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
     node.startBackgroundWork();
-    node.onLeft = options.onLeft;
-    node.resumeOrJoin(options.join);
-    if (options.replace !== undefined) node.replaceIfNew(options.replace.node);
+    node.operate(options);
     const self = node.address;
     node.log(
       `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
@@ -1001,6 +1032,19 @@ export class KvNode {
     return cleanup.report;
   }
 
+  /**
+   * Once the node is reachable: goes on with its unfinished operation, or
+   * joins when asked to (KvNode.start; the simulator calls it for its nodes
+   * too), or replaces a dead node when asked to; `onLeft` is called once
+   * the node has left the ring and stopped.
+   */
+  operate(options: Pick<NodeOptions, 'self' | 'join' | 'replace' | 'onLeft'>): void {
+    this.selfAddress ??= this.addressOf(options);
+    this.onLeft = options.onLeft;
+    this.resumeOrJoin(options.join);
+    if (options.replace !== undefined) this.replaceIfNew(options.replace.node);
+  }
+
   /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
   private resumeOrJoin(join: { readonly token: string } | undefined): void {
     const m = this.epochs.membership;
@@ -1087,10 +1131,20 @@ export class KvNode {
     }
   }
 
-  /** After leaving: the hints this node holds go out first (within a deadline), then the process exits. */
+  /**
+   * After leaving: the hints this node holds go out first (within a
+   * deadline), then the process exits. Hints for nodes that left the ring
+   * too are not waited for: nothing delivers them, and their versions were
+   * handed over to the new replicas when the operation completed.
+   */
   private async leave(): Promise<void> {
     const deadline = this.time.monotonicMs() + DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS;
-    const held = (): number => [...this.hints.countsByTarget().values()].reduce((a, b) => a + b, 0);
+    const held = (): number => {
+      const inRing = new Set(ringMembers(this.epochs.membership).map((n) => n.id));
+      let n = 0;
+      for (const [target, count] of this.hints.countsByTarget()) if (inRing.has(target)) n += count;
+      return n;
+    };
     while (held() > 0 && this.time.monotonicMs() < deadline) {
       this.delivery.kickAll();
       await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));

@@ -18,9 +18,9 @@ import { CAS_CLIENT_ATTEMPTS_MAX } from '../common/limits';
 import type { Random } from '../common/random';
 import type { KvNode } from '../node/node';
 import { liveValue } from '../paxos/proposer';
-import type { Ring } from '../partitioner/ring';
 import { KEY_LETTERS } from './cluster';
 import { clientCall, SimNetwork } from './network';
+import type { SimRing } from './ring';
 
 export interface CasWorkloadOptions {
   /** Clients running cas increments; 0 runs no cas at all. */
@@ -52,7 +52,7 @@ export class SimCasWorkload {
 
   constructor(
     private readonly net: SimNetwork,
-    private readonly ring: Ring,
+    private readonly ring: SimRing,
     private readonly pickNode: (key: string, random: Random) => number,
     private readonly options: CasWorkloadOptions,
   ) {
@@ -65,10 +65,10 @@ export class SimCasWorkload {
     return Promise.all(loops).then(() => undefined);
   }
 
-  /** One SERIAL read of every counter, recorded as final, through each of its replicas until one answers. */
+  /** One SERIAL read of every counter, recorded as final, through each of its read replicas in the clients' ring until one answers. */
   async finalReads(): Promise<void> {
     for (const key of this.keys) {
-      for (const node of this.ring.replicas(key)) {
+      for (const node of this.ring.rangeOf(key).reads) {
         if ((await this.read('final', node, key, true)).outcome === 'ok') break;
       }
     }
@@ -147,6 +147,7 @@ export class SimCasWorkload {
   }
 
   private failed(rec: RegisterRecord, outcome: Outcome, err: unknown): void {
+    if (outcome === 'ConnectionError' || outcome === 'Unavailable') this.ring.soon();
     rec.outcome = outcome;
     rec.error = (err as Error)?.message ?? String(err);
   }

@@ -2,7 +2,13 @@
  * A simulated cluster: K KvNodes built from simulated parts (virtual time,
  * the message bus, in-memory stores over simulated disks), and the life
  * events the fault schedule applies to them: crash and restart, power loss,
- * pause and resume, clock skew.
+ * pause and resume, clock skew; and nodes added to join the ring, and
+ * nodes gone once their decommission is done (their process exits).
+ *
+ * A node is started as a real one is: its log is caught up from its peers
+ * before it is reachable, then it goes on with its unfinished operation
+ * (KvNode.operate). A joining node is restarted with its join token every
+ * time, as a supervisor restarts the command server.sh --join ran.
  */
 import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
@@ -16,6 +22,7 @@ import { MemoryHintStore } from './memory-hints';
 import { MemoryNodeMeta } from './memory-meta';
 import { MemoryPaxosState } from './memory-paxos';
 import { MemoryReplicaStore } from './memory-store';
+import { DiskStreamProgress } from './memory-streams';
 import type { SimNetwork } from './network';
 import { Owner } from './scheduler';
 
@@ -37,14 +44,22 @@ export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL'): ClusterConfig
   };
 }
 
+/** Where a simulated node listens: the transport ignores it, but a joining node names it in its begin change. */
+function simAddress(id: number): { host: string; port: number } {
+  return { host: 'sim', port: id };
+}
+
 export class SimCluster {
   readonly nodes: (KvNode | undefined)[];
   private readonly owners: Owner[];
   private readonly disks: SimDisk[];
-  private readonly epochs: MemoryEpochStore[];
   private readonly incarnations: number[];
   /** Restarts under way (a node replays and re-hints before it is reachable). */
   private readonly starting = new Set<number>();
+  /** Nodes added to join the ring, with the token each joins at. */
+  private readonly joinTokens = new Map<number, string>();
+  /** Nodes whose decommission is done: their process exited, and nothing starts them again. */
+  readonly departed = new Set<number>();
 
   constructor(
     readonly config: ClusterConfig,
@@ -53,19 +68,44 @@ export class SimCluster {
     private readonly bugs: KnownBugs,
   ) {
     const n = config.nodes.length;
-    this.nodes = Array.from({ length: n }, () => undefined);
-    this.disks = Array.from({ length: n }, () => new SimDisk(config.settings.sqliteSynchronous === 'FULL'));
-    this.epochs = Array.from({ length: n }, () => new MemoryEpochStore());
-    this.owners = Array.from({ length: n }, (_, id) => {
-      const dead = new Owner(`node ${id} (not started)`);
-      dead.alive = false;
-      return dead;
-    });
-    this.incarnations = Array.from({ length: n }, () => 0);
+    this.nodes = [];
+    this.disks = [];
+    this.owners = [];
+    this.incarnations = [];
+    for (let id = 0; id < n; id++) this.addSlot();
   }
 
+  private addSlot(): number {
+    const id = this.nodes.length;
+    this.nodes.push(undefined);
+    this.disks.push(new SimDisk(this.config.settings.sqliteSynchronous === 'FULL'));
+    const dead = new Owner(`node ${id} (not started)`);
+    dead.alive = false;
+    this.owners.push(dead);
+    this.incarnations.push(0);
+    return id;
+  }
+
+  /** Every node ever started or added, departed ones included: the next new node's id. */
   get size(): number {
     return this.nodes.length;
+  }
+
+  /** The nodes the faults may hit: every node added, but those that departed. */
+  present(): number[] {
+    return this.nodes.map((_, id) => id).filter((id) => !this.departed.has(id));
+  }
+
+  /** Whether node `id` was added to join the ring (it starts with its join token). */
+  joins(id: number): boolean {
+    return this.joinTokens.has(id);
+  }
+
+  /** A new node (the next id) that joins the ring at `token`; resolves once it is reachable. */
+  addJoiningNode(token: string): { id: number; started: Promise<void> } {
+    const id = this.addSlot();
+    this.joinTokens.set(id, token);
+    return { id, started: this.start(id) };
   }
 
   isRunning(id: number): boolean {
@@ -74,7 +114,7 @@ export class SimCluster {
 
   /** Starts (or restarts) node `id` from its disk; it is reachable once its start is done. */
   async start(id: number): Promise<void> {
-    if (this.nodes[id] !== undefined || this.starting.has(id)) return;
+    if (this.nodes[id] !== undefined || this.starting.has(id) || this.departed.has(id)) return;
     this.starting.add(id);
     const owner = new Owner(`node ${id}#${++this.incarnations[id]!}`);
     this.owners[id] = owner;
@@ -95,7 +135,8 @@ export class SimCluster {
         paxosState: MemoryPaxosState.open(disk),
         meta: new MemoryNodeMeta(disk),
         trees,
-        epochs: this.epochs[id]!,
+        epochs: new MemoryEpochStore(disk),
+        streamProgress: new DiskStreamProgress(disk),
         log: (message, level) =>
           this.net.trace.lines?.push(`${this.net.sched.nowMs.toFixed(3).padStart(10)}ms   node ${id} ${level ?? 'info'}: ${message}`),
         closeStorage: async () => undefined,
@@ -103,12 +144,34 @@ export class SimCluster {
         bugs: this.bugs,
       });
       if (!owner.alive) return;
+      // As KvNode.start: a node that missed epochs while it was down takes them up before it serves.
+      await node.catchUpEpochs();
+      if (!owner.alive) return;
+      if (node.epochs.membership.members.find((m) => m.id === id)?.state === 'LEFT') {
+        // Its decommission completed before a crash cut its hint delivery short: its process is not started again.
+        this.depart(id, owner);
+        return;
+      }
       this.nodes[id] = node;
       this.net.up(id, node, owner);
       node.startBackgroundWork();
+      const token = this.joinTokens.get(id);
+      node.operate({
+        self: simAddress(id),
+        ...(token !== undefined && { join: { token } }),
+        onLeft: () => this.depart(id, owner),
+      });
     } finally {
       this.starting.delete(id);
     }
+  }
+
+  /** The node's decommission is done and its process has exited: it stays down. */
+  private depart(id: number, owner: Owner): void {
+    if (owner !== this.owners[id]) return;
+    this.crash(id);
+    this.departed.add(id);
+    this.net.trace.note('departed', id, 0);
   }
 
   /** kill -9: the process and its memory are gone; its disk keeps every commit. */
@@ -150,6 +213,7 @@ export class SimCluster {
   }
 
   skew(id: number, offsetMs: number): void {
+    if (this.departed.has(id)) return;
     this.nodes[id]?.setClockOffset(offsetMs);
     this.net.trace.note('skew', id, offsetMs);
   }

@@ -13,6 +13,7 @@
 import type { Time } from '../clock/time';
 import { assert } from '../common/assert';
 import type { Random } from '../common/random';
+import type { EpochEntry } from '../membership/changes';
 import type { AcceptorState } from '../paxos/acceptor';
 import type { Version } from '../storage/version';
 
@@ -51,6 +52,10 @@ export interface Txn {
   readonly meta?: { readonly name: string; readonly value: number };
   /** Keys whose acceptor state the sweep deleted. */
   readonly paxosRemoved?: readonly string[];
+  /** Entries appended to the membership's epoch log. */
+  readonly epochs?: readonly EpochEntry[];
+  /** A membership stream's cursor (the node's streams file). */
+  readonly stream?: { readonly id: string; readonly cursor: string };
 }
 
 export interface PaxosRow {

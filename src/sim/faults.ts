@@ -1,15 +1,31 @@
 /**
  * The fault schedule of one seed: random faults at random times while the
  * workload runs (a node's crash, power loss, pause, disk stall or clock skew;
- * a partition between two nodes; message loss, delay or duplication), each with its own end (a restart, a resume, a heal), all
- * drawn from the seed before the run starts. The kinds can be narrowed with
- * --faults.
+ * a partition between two nodes; message loss, delay or duplication), each with its own end (a restart, a resume, a heal),
+ * and membership operations (a new node joins, a node is decommissioned:
+ * sim/operations.ts), all drawn from the seed before the run starts. The
+ * nodes a fault hits are drawn as numbers and taken from the nodes there
+ * are when it comes (nodes join and leave meanwhile). The kinds can be
+ * narrowed with --faults.
  */
 import type { Random } from '../common/random';
 import type { SimCluster } from './cluster';
 import type { SimNetwork } from './network';
+import type { SimOperations } from './operations';
 
-export const FAULT_KINDS = ['crash', 'power', 'pause', 'partition', 'loss', 'delay', 'duplicate', 'skew', 'slowdisk'] as const;
+export const FAULT_KINDS = [
+  'crash',
+  'power',
+  'pause',
+  'partition',
+  'loss',
+  'delay',
+  'duplicate',
+  'skew',
+  'slowdisk',
+  'join',
+  'decommission',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Faults per seed: uniform in [min, max]. */
@@ -22,12 +38,15 @@ const FAULT_MS_MAX = 3000;
 const SLOW_DISK_MS_MAX = 1500;
 /** The largest clock skew a fault sets, ms. */
 const SKEW_MS_MAX = 2000;
+/** Node draws are in [0, NODE_DRAWS): a multiple of every node count up to 10, so that each node is as likely. */
+const NODE_DRAWS = 2520;
 
 export interface ScheduledFault {
   readonly atMs: number;
   readonly kind: FaultKind;
+  /** Which node: taken modulo the number of nodes there are when the fault comes (nodeOf). */
   readonly node: number;
-  /** The other end of a partition. */
+  /** The other end of a partition, drawn as `node`. */
   readonly peer: number;
   readonly lastsMs: number;
   /** The fault's size: a probability (loss, duplicate), ms (delay, skew). */
@@ -54,14 +73,14 @@ function amountOf(kind: FaultKind, random: Random): number {
 }
 
 /** The faults of one run, in time order, all within [fromMs, toMs). */
-export function planFaults(random: Random, kinds: readonly FaultKind[], nodes: number, fromMs: number, toMs: number): ScheduledFault[] {
+export function planFaults(random: Random, kinds: readonly FaultKind[], fromMs: number, toMs: number): ScheduledFault[] {
   if (kinds.length === 0) return [];
   const count = random.range(FAULTS_MIN, FAULTS_MAX);
   const out: ScheduledFault[] = [];
   for (let i = 0; i < count; i++) {
     const kind = random.pick(kinds);
-    const node = random.int(nodes);
-    const peer = (node + 1 + random.int(nodes - 1)) % nodes;
+    const node = random.int(NODE_DRAWS);
+    const peer = random.int(NODE_DRAWS);
     const atMs = fromMs + random.float() * (toMs - fromMs);
     const lastsMs = Math.min(toMs - atMs, FAULT_MS_MIN + random.float() * (FAULT_MS_MAX - FAULT_MS_MIN));
     out.push({ atMs, kind, node, peer, lastsMs, amount: amountOf(kind, random) });
@@ -69,25 +88,40 @@ export function planFaults(random: Random, kinds: readonly FaultKind[], nodes: n
   return out.sort((a, b) => a.atMs - b.atMs);
 }
 
+/** The nodes a fault hits now: two different ones of `ids` (one when there is only one), from the fault's draws. */
+export function nodesOf(f: ScheduledFault, ids: readonly number[]): { node: number; peer: number } {
+  const i = f.node % ids.length;
+  const j = ids.length > 1 ? (i + 1 + (f.peer % (ids.length - 1))) % ids.length : i;
+  return { node: ids[i]!, peer: ids[j]! };
+}
+
 /** Starts one fault now; its end is scheduled `lastsMs` later. */
-export function applyFault(f: ScheduledFault, cluster: SimCluster, net: SimNetwork): void {
-  net.trace.note(`fault ${f.kind}`, f.node, f.peer, () => `for ${f.lastsMs.toFixed(0)} ms, amount ${f.amount}`);
+export function applyFault(f: ScheduledFault, cluster: SimCluster, net: SimNetwork, operations: SimOperations): void {
+  if (f.kind === 'join' || f.kind === 'decommission') {
+    net.trace.note(`fault ${f.kind}`, f.node, f.peer);
+    if (f.kind === 'join') void operations.join();
+    else void operations.decommission(f.node);
+    return;
+  }
+  const { node, peer } = nodesOf(f, cluster.present());
+  net.trace.note(`fault ${f.kind}`, node, peer, () => `for ${f.lastsMs.toFixed(0)} ms, amount ${f.amount}`);
   const later = (fn: () => void): void => void net.sched.at(f.lastsMs, fn);
   const faults = net.faults;
   switch (f.kind) {
     case 'crash':
     case 'power':
-      if (f.kind === 'crash') cluster.crash(f.node);
-      else cluster.powerLoss(f.node);
-      later(() => void cluster.start(f.node));
+      if (f.kind === 'crash') cluster.crash(node);
+      else cluster.powerLoss(node);
+      later(() => void cluster.start(node));
       return;
     case 'pause':
-      cluster.pause(f.node);
-      later(() => cluster.resume(f.node));
+      cluster.pause(node);
+      later(() => cluster.resume(node));
       return;
     case 'partition':
-      net.partition(f.node, f.peer);
-      later(() => net.unpartition(f.node, f.peer));
+      if (peer === node) return;
+      net.partition(node, peer);
+      later(() => net.unpartition(node, peer));
       return;
     case 'loss':
       faults.loss = f.amount;
@@ -102,12 +136,12 @@ export function applyFault(f: ScheduledFault, cluster: SimCluster, net: SimNetwo
       later(() => (faults.delayMs = 0));
       return;
     case 'slowdisk':
-      cluster.stallDisk(f.node, f.amount);
-      later(() => cluster.stallDisk(f.node, 0));
+      cluster.stallDisk(node, f.amount);
+      later(() => cluster.stallDisk(node, 0));
       return;
     case 'skew':
-      cluster.skew(f.node, f.amount);
-      later(() => cluster.skew(f.node, 0));
+      cluster.skew(node, f.amount);
+      later(() => cluster.skew(node, 0));
       return;
   }
 }

@@ -2,27 +2,35 @@
  * One seed of the simulator, start to verdict:
  *
  *   0 ms            every node starts
- *   WORKLOAD_FROM   the clients start; the faults come at random times
- *   heal            the clients stop; every fault ends (restart, resume, heal)
- *   settle          hints and anti-entropy run undisturbed
- *   end             final QUORUM reads of every key; every replica's copy
+ *   WORKLOAD_FROM   the clients start; the faults (membership operations
+ *                   among them) come at random times
+ *   heal            the clients stop; every fault ends (restart, resume, heal);
+ *                   operations that stopped are run again
+ *   settle          hints, anti-entropy and operations run undisturbed
+ *   end             the clients learn the ring once more; final QUORUM reads
+ *                   of every key through that ring's replicas, and every
+ *                   such replica's copy
  *
  * then the chaos checker's verdict on the history and the final state
  * (chaos/checker.ts: lost, stale, backwards, phantom, behind, divergent),
  * and every invariant a node broke on the way (an AssertionError thrown by
  * an event, or a promise rejected with nobody to handle it), and work the
- * nodes should have finished by then (marks to settle, hints to deliver).
+ * nodes should have finished by then (marks to settle, hints to deliver,
+ * operations to complete, epochs to take up).
  */
 import { CasCounts, checkCas } from '../chaos/cas-check';
 import { check, CheckResult, describeViolations, FinalState, ReplicaCopy } from '../chaos/checker';
 import { History, Observed, TOMBSTONE_VALUE } from '../chaos/history';
 import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
-import { Ring } from '../partitioner/ring';
+import { Membership, ringMembers } from '../membership/changes';
+import type { Placement } from '../membership/placement';
 import type { Version } from '../storage/version';
 import { SimCluster, simConfig } from './cluster';
 import { applyFault, FaultKind, planFaults } from './faults';
 import { SimNetwork } from './network';
+import { OperationCounts, SimOperations } from './operations';
+import { SimRing } from './ring';
 import { Scheduler } from './scheduler';
 import { SimCasWorkload } from './cas-workload';
 import { Trace } from './trace';
@@ -40,6 +48,8 @@ export interface SimOptions {
   readonly sync: 'NORMAL' | 'FULL';
   /** Clients running cas increments on counters of their own (default DEFAULT_CAS_WORKLOAD.clients; 0: none). */
   readonly casClients?: number;
+  /** Keys the plain clients write and read (default DEFAULT_WORKLOAD.keys). */
+  readonly keys?: number;
 }
 
 export interface SimResult {
@@ -52,6 +62,8 @@ export interface SimResult {
   readonly counts: CheckResult['counts'];
   /** The cas checks' counts (chaos/cas-check.ts), and how many cas went out again with their request id. */
   readonly cas: CasCounts & { retried: number };
+  /** The membership operations: counts, the sentences they stopped with, and the ring's last epoch. */
+  readonly membership: OperationCounts & { stops: readonly string[]; epoch: number; members: number };
   readonly events: number;
   readonly messages: number;
   readonly traceLines: readonly string[] | undefined;
@@ -87,33 +99,53 @@ function sameCopy(a: Observed | null | undefined, b: Observed | null | undefined
   return (a === null && b === null) || (a != null && b != null && a.ts === b.ts && a.value === b.value);
 }
 
-/** What the checker reads after settling: each replica's copy of each key, the keys they disagree on, the nodes that did not come back. */
-function finalState(cluster: SimCluster, ring: Ring, keys: readonly string[]): FinalState {
+/**
+ * What the checker reads after settling: each key's copy on each of its
+ * read replicas in the final ring, the keys they disagree on, the nodes
+ * that did not come back (a node that left the ring is not expected to).
+ */
+function finalState(cluster: SimCluster, placement: Placement, keys: readonly string[]): FinalState {
   const replicas = new Map<string, ReplicaCopy[]>();
   const divergent: string[] = [];
   for (const key of keys) {
-    const copies = ring
-      .replicas(key)
-      .map((node) => ({ node, held: cluster.isRunning(node) ? observed(cluster.nodes[node]!.store.get(key)) : undefined }));
+    const copies = placement
+      .rangeOf(key)
+      .reads.map((node) => ({ node, held: cluster.isRunning(node) ? observed(cluster.nodes[node]!.store.get(key)) : undefined }));
     replicas.set(key, copies);
     if (copies.some((c) => !sameCopy(c.held, copies[0]!.held))) divergent.push(key);
   }
-  const failedRestarts = cluster.nodes.flatMap((n, id) => (n === undefined ? [`node ${id} did not come back after the faults`] : []));
+  const failedRestarts = cluster.nodes.flatMap((n, id) =>
+    n === undefined && !cluster.departed.has(id) ? [`node ${id} did not come back after the faults`] : [],
+  );
   return { replicas, divergent, failedRestarts, crashed: [] };
+}
+
+/** Keys some replica of the final ring holds and another one of them does not: a range's new owner left without them. */
+function missingOnReplicas(state: FinalState): string[] {
+  const out: string[] = [];
+  for (const [key, copies] of state.replicas) {
+    if (!copies.some((c) => c.held != null)) continue;
+    const without = copies.filter((c) => c.held === null).map((c) => c.node);
+    if (without.length > 0)
+      out.push(`  missing: ${key} is not held by node${without.length > 1 ? 's' : ''} ${without.join(', ')} of its final replicas`);
+  }
+  return out;
 }
 
 /**
  * The nodes' own bookkeeping after settling: every write's mark settled
- * (each replica acknowledged it or has a hint), every hint delivered.
+ * (each replica acknowledged it or has a hint), every hint delivered (those
+ * for nodes no longer in the ring are handed over and then wait to expire).
  */
-function workLeft(cluster: SimCluster): string[] {
+function workLeft(cluster: SimCluster, final: Membership): string[] {
   const out: string[] = [];
+  const inRing = new Set(ringMembers(final).map((n) => n.id));
   for (const [id, node] of cluster.nodes.entries()) {
     if (node === undefined) continue;
     if (node.store.unsettledRows > 0)
       out.push(`  settled: node ${id} still holds ${node.store.unsettledRows} unsettled marks after settling`);
     let hints = 0;
-    for (const n of node.hints.countsByTarget().values()) hints += n;
+    for (const [target, n] of node.hints.countsByTarget()) if (inRing.has(target)) hints += n;
     if (hints > 0) out.push(`  settled: node ${id} still holds ${hints} hints after settling`);
   }
   return out;
@@ -128,39 +160,49 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const config = simConfig(o.nodes, o.sync);
   const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
   const cluster = new SimCluster(config, net, random.fork(), o.bugs);
-  const ring = new Ring(config.nodes, config.replicationFactor);
+  const clientTimeoutMs = config.settings.requestTimeoutMs + 500;
+  const ring = new SimRing(net, config, clientTimeoutMs);
   const history = new History(() => sched.nowMs);
-  const workload = new SimWorkload(net, ring, o.nodes, history, {
-    ...DEFAULT_WORKLOAD,
-    clientTimeoutMs: config.settings.requestTimeoutMs + 500,
-  });
+  const workload = new SimWorkload(net, ring, history, { ...DEFAULT_WORKLOAD, keys: o.keys ?? DEFAULT_WORKLOAD.keys, clientTimeoutMs });
   const casWorkload = new SimCasWorkload(net, ring, (key, r) => workload.coordinatorFor(key, r), {
     ...DEFAULT_CAS_WORKLOAD,
     clients: o.casClients ?? DEFAULT_CAS_WORKLOAD.clients,
-    clientTimeoutMs: config.settings.requestTimeoutMs + 500,
+    clientTimeoutMs,
   });
+  const operations = new SimOperations(net, cluster, random.fork(), clientTimeoutMs);
   const healMs = o.durationMs * HEAL_AT;
-  for (const f of planFaults(random.fork(), o.faults, o.nodes, WORKLOAD_FROM_MS, healMs))
-    sched.at(f.atMs, () => applyFault(f, cluster, net));
+  const settledMs = o.durationMs * SETTLED_AT;
+  for (const f of planFaults(random.fork(), o.faults, WORKLOAD_FROM_MS, healMs))
+    sched.at(f.atMs, () => applyFault(f, cluster, net, operations));
 
   for (let id = 0; id < o.nodes; id++) void cluster.start(id);
   await sched.runUntil(WORKLOAD_FROM_MS);
+  operations.watch(healMs, settledMs);
   const clients = random.fork();
   const casClients = random.fork();
   await sched.runWhile(Promise.all([workload.run(healMs, clients), casWorkload.run(healMs, casClients)]), o.durationMs);
   net.heal();
   await sched.runWhile(cluster.heal(), o.durationMs);
-  await sched.runUntil(Math.max(sched.nowMs, o.durationMs * SETTLED_AT));
+  await sched.runUntil(Math.max(sched.nowMs, settledMs));
+  await sched.runWhile(ring.refresh(), FINAL_READS_MS);
+  const final = ring.topology;
+  // Before the final reads, whose read repairs would mend a replica that the nodes left without a write.
+  const state = finalState(cluster, final.placement, workload.keys);
   const finals = Promise.all([
     ...workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)),
     casWorkload.finalReads(),
   ]);
   await sched.runWhile(finals, FINAL_READS_MS);
 
-  const state = finalState(cluster, ring, workload.keys);
   const result = check(history.ops, state, config.replicationFactor);
   const cas = checkCas(casWorkload.records);
-  const problems = [...describeViolations(result.violations), ...cas.violations.map((v) => `  cas: ${v}`), ...workLeft(cluster)];
+  const problems = [
+    ...describeViolations(result.violations),
+    ...missingOnReplicas(state),
+    ...cas.violations.map((v) => `  cas: ${v}`),
+    ...workLeft(cluster, final.membership),
+    ...operations.problems(final.membership),
+  ];
   for (const f of sched.failures)
     problems.push(`  invariant: ${f.owner} at ${f.atMs.toFixed(3)} ms: ${String((f.error as Error)?.stack ?? f.error)}`);
   for (const err of unhandled) problems.push(`  unhandled rejection: ${String((err as Error)?.stack ?? err)}`);
@@ -177,6 +219,12 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     problems,
     counts: result.counts,
     cas: { ...cas.counts, ...casWorkload.counts },
+    membership: {
+      ...operations.counts,
+      stops: operations.stops,
+      epoch: final.epoch,
+      members: ringMembers(final.membership).length,
+    },
     events: sched.eventsRun,
     messages: net.messages,
     traceLines: trace.lines,

@@ -1,17 +1,19 @@
 /**
  * The simulated clients: each a loop of puts, gets and deletes at a random
  * level, on a small key set (so that operations on one key overlap), each
- * sent to a node picked at random (usually one of the key's replicas, as a
- * token-aware client would, sometimes any node) and recorded in the
- * history the chaos checker reads. Values are unique across the run.
+ * sent to a node picked at random (usually one of the key's replicas in the
+ * ring the clients learnt, its write replicas for a write and its read
+ * replicas for a read, as a token-aware client would; sometimes any node of
+ * that ring) and recorded in the history the chaos checker reads. Values
+ * are unique across the run.
  */
 import { History, ReadOp, TOMBSTONE_VALUE, WriteOp } from '../chaos/history';
 import { LEVEL_NAMES, LevelName } from '../coordinator/levels';
 import type { Random } from '../common/random';
 import type { KvNode } from '../node/node';
-import type { Ring } from '../partitioner/ring';
 import { KEY_LETTERS } from './cluster';
 import { clientCall, SimNetwork } from './network';
+import type { SimRing } from './ring';
 
 export interface WorkloadOptions {
   readonly clients: number;
@@ -42,8 +44,7 @@ export class SimWorkload {
 
   constructor(
     private readonly net: SimNetwork,
-    private readonly ring: Ring,
-    private readonly nodeCount: number,
+    private readonly ring: SimRing,
     private readonly history: History,
     private readonly options: WorkloadOptions,
   ) {
@@ -73,14 +74,15 @@ export class SimWorkload {
     }
   }
 
-  /** The node a client sends an operation on `key` to. */
-  coordinatorFor(key: string, random: Random): number {
-    if (random.chance(ANY_COORDINATOR)) return random.int(this.nodeCount);
-    return random.pick(this.ring.replicas(key));
+  /** The node a client sends an operation on `key` to (a write to one of its write replicas, a read to a read replica). */
+  coordinatorFor(key: string, random: Random, writing = false): number {
+    if (random.chance(ANY_COORDINATOR)) return random.pick(this.ring.topology.routable);
+    const range = this.ring.rangeOf(key);
+    return random.pick(writing ? range.writes : range.reads);
   }
 
   write(name: string, random: Random, key: string, value: string, level: LevelName): Promise<WriteOp> {
-    const node = this.coordinatorFor(key, random);
+    const node = this.coordinatorFor(key, random, true);
     const deleted = value === TOMBSTONE_VALUE;
     const id = this.nextRequest++;
     const send = (): Promise<{ ts: number }> =>
@@ -96,13 +98,14 @@ export class SimWorkload {
   }
 
   get(name: string, random: Random, key: string, level: LevelName, final = false): Promise<ReadOp> {
-    const node = final ? random.pick(this.ring.replicas(key)) : this.coordinatorFor(key, random);
+    const node = final ? random.pick(this.ring.rangeOf(key).reads) : this.coordinatorFor(key, random);
     const id = this.nextRequest++;
     const send = () => clientCall(this.net, node, 'get', id, (n) => readAt(n, key, level), this.options.clientTimeoutMs);
     return this.history.read(name, node, key, send, final, { level }).then((op) => this.answered(op));
   }
 
   private answered<T extends WriteOp | ReadOp>(op: T): T {
+    if (op.outcome === 'ConnectionError' || op.outcome === 'Unavailable') this.ring.soon();
     const what = op.kind === 'write' ? `${op.key}=${op.deleted ? '(deleted)' : op.value}` : `${op.key}->${op.found ? op.value : '-'}`;
     this.net.trace.noteText('answer', `#${op.id} ${op.kind} ${what} ${op.outcome} ts=${op.ts ?? ''}`);
     return op;

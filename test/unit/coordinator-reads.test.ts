@@ -3,7 +3,9 @@ import { HybridClock } from '../../src/clock/hlc';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { readStarts } from '../../src/client/client';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
-import { bootstrapPlacement } from '../../src/membership/placement';
+import { isKvError, KvError } from '../../src/common/errors';
+import { bootstrapEntry, Change, replayLog } from '../../src/membership/changes';
+import { bootstrapPlacement, Placement } from '../../src/membership/placement';
 import { Ring } from '../../src/partitioner/ring';
 import { Replica } from '../../src/coordinator/replica';
 import { Version } from '../../src/storage/version';
@@ -104,4 +106,45 @@ test('QUORUM reads started where token routing starts them go from each node to 
   }
   t.is(peers.size, NODES, 'every node coordinates some');
   for (const [id, asked] of peers) t.deepEqual([...asked], [(id + 1) % NODES], `node ${id}`);
+});
+
+test('a read placed before a replica left the ring, asking it after another failed, counts it as failed (its link is gone)', async (t) => {
+  const boot = bootstrapEntry(
+    DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+    3,
+  );
+  const steps: Change[] = [
+    { kind: 'leave-begin', node: 2 },
+    { kind: 'reads-switch', node: 2 },
+    { kind: 'leave-complete', node: 2 },
+  ];
+  const leftPlacement = Placement.of(replayLog([boot, ...steps.map((change, i) => ({ epoch: i + 2, change }))]));
+  let current = placement;
+  const replicas = new Map<number, Replica>();
+  for (let id = 0; id < NODES; id++) replicas.set(id, { id, apply: () => Promise.resolve(), read: () => Promise.resolve(stored) });
+  // Node 1 fails; meanwhile node 2 completes its leave: the node drops its link and places by the new epoch.
+  replicas.set(1, {
+    id: 1,
+    apply: () => Promise.resolve(),
+    read: () => {
+      replicas.delete(2);
+      current = leftPlacement;
+      return Promise.reject(new KvError('ConnectionError', 'node 1 failed'));
+    },
+  });
+  const coordinator = new Coordinator({
+    selfId: 0,
+    placement: () => current,
+    replicas,
+    isUp: () => true,
+    hints: { add: () => Promise.resolve() },
+    clock: new HybridClock(() => 2000),
+    timeoutMs: 1000,
+    readLocal: () => stored,
+  });
+  t.deepEqual(ring.replicas(keysByOwner[0]!), [0, 1, 2]);
+  const err = await t.throwsAsync(coordinator.read(keysByOwner[0]!, 'QUORUM'));
+  t.true(isKvError(err, 'TimedOut'), String(err));
+  // Both failures counted at once, not the read's deadline passing.
+  t.regex(err!.message, /got 1 of 2 replica answers; 2 failed/);
 });

@@ -74,3 +74,42 @@ test('a failed replay is counted and told once per interval; the hints stay and 
     await db.close();
   }
 });
+
+test('each batch the target took goes to the delivered callback before its hints are deleted; a failure there keeps them', async (t) => {
+  const db = await Sqlite.open(join(dir, 'hints-delivered.db'));
+  const nowMs = (): number => 1_000;
+  try {
+    const hints = await HintStore.open(db, nowMs);
+    const target = new FlakyReplica(2);
+    target.down = false;
+    const seen: { target: number; keys: string[]; heldThen: number }[] = [];
+    let failing = true;
+    const delivery = new HintDelivery(
+      hints,
+      new Map([[2, target]]),
+      () => true,
+      3_600_000,
+      nowMs,
+      {},
+      async (to, batch) => {
+        seen.push({ target: to, keys: batch.map((h) => h.key), heldThen: hints.count(2) });
+        if (failing) throw new KvError('Internal', 'the hand-on failed');
+      },
+    );
+    await hints.add(2, [{ key: 'a', version: { value: 'x', ts: 1, deleted: false } }]);
+    delivery.kick(2);
+    await waitFor('the replay to fail in the callback', () => delivery.counters.hintReplayFailures === 1);
+    t.is(hints.count(2), 1, 'the hint stays when the callback fails');
+    failing = false;
+    await waitFor('the hint to be delivered', () => {
+      delivery.kick(2);
+      return hints.count(2) === 0;
+    });
+    t.deepEqual(seen, [
+      { target: 2, keys: ['a'], heldThen: 1 },
+      { target: 2, keys: ['a'], heldThen: 1 },
+    ]);
+  } finally {
+    await db.close();
+  }
+});

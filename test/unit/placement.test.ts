@@ -293,3 +293,28 @@ test('why three steps: going from join-begin straight to complete, writes of the
   const completed = Placement.of(joined).rangeOf('a');
   t.truthy(quorumsMiss(completed.writes, 2, begun.reads, 2), 'node 4 and 0 acknowledge, 1 and 2 answer the read');
 });
+
+test('gaining: the replicas an operation adds to each range, before and after reads switch; none once it completes', (t) => {
+  const gaining = (m: Membership) => Placement.of(m).ranges.map((r) => [r.end, [...r.gaining]]);
+  const begin: Change = { kind: 'leave-begin', node: 1 };
+  const expected = [
+    ['d', [3]],
+    ['h', [0]],
+    ['l', []],
+    ['p', [2]],
+  ];
+  t.deepEqual(gaining(after(begin)), expected);
+  // After the switch the added replicas take reads, and are still the ones the range gains.
+  t.deepEqual(gaining(after(begin, { kind: 'reads-switch', node: 1 })), expected);
+  t.deepEqual(gaining(after(begin, { kind: 'reads-switch', node: 1 }, { kind: 'leave-complete', node: 1 })), [
+    ['d', []],
+    ['l', []],
+    ['p', []],
+  ]);
+  t.deepEqual(gaining(after()), [
+    ['d', []],
+    ['h', []],
+    ['l', []],
+    ['p', []],
+  ]);
+});

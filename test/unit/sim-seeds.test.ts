@@ -1,25 +1,31 @@
 /**
  * The simulator's seeds as part of npm test: a few hundred fault schedules
- * on clusters of four, three and five nodes must all pass. A failure prints
+ * on clusters of four, three and five nodes must all pass, joins and
+ * decommissions among the faults (and mostly those, in the last block). A failure prints
  * the seed's problems and the command that replays it.
  */
 import test from 'ava';
 import { replayCommand } from '../../src/cli/sim';
-import { FAULT_KINDS } from '../../src/sim/faults';
+import { FAULT_KINDS, FaultKind } from '../../src/sim/faults';
 import { SimOptions, simulate } from '../../src/sim/runner';
 
 const base: Omit<SimOptions, 'seed'> = { nodes: 4, faults: [...FAULT_KINDS], durationMs: 10_000, trace: false, bugs: {}, sync: 'FULL' };
 
-for (const [nodes, first, count] of [
-  [4, 1, 150],
-  [3, 10_001, 50],
-  [5, 20_001, 50],
+/** Membership operations beside the faults that stop their streams and barriers. */
+const MEMBERSHIP: FaultKind[] = ['join', 'decommission', 'crash', 'partition', 'pause', 'loss'];
+
+for (const [nodes, first, count, faults] of [
+  [4, 1, 150, FAULT_KINDS],
+  [3, 10_001, 50, FAULT_KINDS],
+  [5, 20_001, 50, FAULT_KINDS],
+  [4, 30_001, 50, MEMBERSHIP],
 ] as const) {
-  test(`${count} seeds on ${nodes} nodes, every fault, from seed ${first}`, async (t) => {
+  test(`${count} seeds on ${nodes} nodes, faults ${faults === FAULT_KINDS ? 'all' : faults.join(',')}, from seed ${first}`, async (t) => {
     const failures: string[] = [];
+    const o = { ...base, nodes, faults: [...faults] };
     for (let seed = first; seed < first + count; seed++) {
-      const r = await simulate({ ...base, nodes, seed });
-      if (!r.ok) failures.push(`seed ${seed}:\n${r.problems.join('\n')}\nreplay: ${replayCommand(seed, { ...base, nodes })}`);
+      const r = await simulate({ ...o, seed });
+      if (!r.ok) failures.push(`seed ${seed}:\n${r.problems.join('\n')}\nreplay: ${replayCommand(seed, o)}`);
     }
     t.deepEqual(failures, []);
   });
