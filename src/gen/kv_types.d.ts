@@ -279,7 +279,7 @@ declare class RingMember {
  * One change of the ring's membership and its epoch (1, 2, 3, ...). `kind` is
  * one of bootstrap, join-begin, leave-begin, move-begin, replace-begin,
  * reads-switch, join-complete, leave-complete, move-complete,
- * replace-complete; the optional fields are those the kind needs
+ * replace-complete, reads-back, abort; the optional fields are those the kind needs
  * (docs/ARCHITECTURE.md, The epoch log).
  */
 declare class EpochChange {

@@ -84,6 +84,10 @@ export interface HandlerServices {
   decommission(): Promise<OperationStatus>;
   /** Where this node's own operation is. */
   operationProgress(): OperationStatus;
+  /** Starts (or reports) this node's move to a token. */
+  move(token: string): Promise<OperationStatus>;
+  /** Aborts the operation in progress; resolves with what was aborted, in words. */
+  abortOperation(): Promise<string>;
 }
 
 function toProgress(p: OperationStatus): types.OperationProgress {
@@ -583,6 +587,21 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       return toProgress(this.services.operationProgress());
+    });
+  }
+
+  async move(secret: string, token: Buffer): Promise<types.OperationProgress> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (!Buffer.isBuffer(token) || token.length === 0) throw invalid('a move needs the token to move to (at least one byte)');
+      return toProgress(await this.services.move(toByteString(token)));
+    });
+  }
+
+  async abortOperation(secret: string): Promise<string> {
+    return wire(() => {
+      this.checkSecret(secret);
+      return this.services.abortOperation();
     });
   }
 }

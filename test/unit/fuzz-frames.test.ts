@@ -271,6 +271,8 @@ function stubServices(): HandlerServices {
     learnEpochs: async () => ({ epoch: 1, settled: 1 }),
     decommission: async () => ({ ...NO_OPERATION, state: 'NORMAL' }),
     operationProgress: () => ({ ...NO_OPERATION, state: 'NORMAL' }),
+    move: async () => ({ ...NO_OPERATION, state: 'MOVING' }),
+    abortOperation: async () => 'nothing to abort',
   };
 }
 
