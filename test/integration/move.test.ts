@@ -10,11 +10,11 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import type { KvClient } from '../../src/client/client';
+import { KvClient, NodeAdmin } from '../../src/client/client';
 import { fromByteString, toByteString } from '../../src/common/bytes';
 import type { Membership } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
-import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { membershipAt, untilOperation, WriteLoad } from './membership-helpers';
 
 const ADMIN = join(resolve(__dirname, '../../..'), 'dist/src/cli/admin.js');
@@ -209,6 +209,67 @@ test('two operations at once, one refused; bad moves are refused in one sentence
       /^move of node 2: node 0, which would give up a range to node 2 in this move, is down; start node 0 again, then move/,
     );
     t.is((await membershipAt(c, 2)).epoch, epoch, 'no refused request made an epoch');
+  } finally {
+    client.close();
+    await c.destroy();
+  }
+});
+
+test('rebalance --apply makes the proposed moves one at a time, and the ring is then within the tolerance', async (t) => {
+  const c = await LocalCluster.start();
+  const client = c.client();
+  try {
+    // Every key in node 2's primary range (f, p]: the others hold none of their own.
+    await preload(client, 'load-', 2000, 20);
+    const proposal = JSON.parse((await admin(c, 'rebalance', '--json')).stdout);
+    t.false(proposal.balancedNow);
+    t.true(proposal.moves.length >= 2, JSON.stringify(proposal.moves));
+    const applied = await admin(c, 'rebalance', '--apply');
+    t.is(applied.code, 0, applied.stderr);
+    for (const [i, m] of proposal.moves.entries())
+      t.regex(applied.stdout, new RegExp(`^move ${i + 1}/${proposal.moves.length}: node ${m.node} to ${m.to}$`, 'm'));
+    t.regex(applied.stdout, new RegExp(`^rebalance: ${proposal.moves.length} move\\(s\\) made$`, 'm'));
+    const m = await membershipAt(c, 0);
+    t.is(m.epoch, 1 + 3 * proposal.moves.length);
+    const after = JSON.parse((await admin(c, 'rebalance', '--json')).stdout);
+    t.true(after.balancedNow, JSON.stringify(after.counts));
+    for (let i = 0; i < 2000; i += 100) {
+      const reads = [];
+      for (let j = i; j < i + 100; j++) reads.push(client.get(`load-${String(j).padStart(6, '0')}`, 'QUORUM'));
+      t.true((await Promise.all(reads)).every((r) => r.found));
+    }
+  } finally {
+    client.close();
+    await c.destroy();
+  }
+});
+
+test('a join aborted mid-stream: the joining node is LEFT and exits, and the ring is the one before', async (t) => {
+  const c = await LocalCluster.start({ settings: { streamBytesPerSecond: 16 * 1024 } });
+  const client = c.client();
+  try {
+    await preload(client, 'load-', 3000, 100);
+    const before = await membershipAt(c, 0);
+    const port = await freePort();
+    c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from('load-9').toString('hex')]);
+    const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
+    await untilOperation(admin4, 'the first page of the join', (p) => Number(p.keys) >= 1000);
+    admin4.close();
+    const aborted = await admin(c, 'abort');
+    t.is(aborted.code, 0, aborted.stderr);
+    t.regex(aborted.stdout, /^the join of node 4 was aborted at epoch 3: the placement before it is back\n$/);
+    await waitFor('node 4 to leave and exit', () => !c.isRunning(4), 120_000);
+    t.regex(c.log(4), /has left the ring/);
+    for (const id of [0, 1, 2, 3]) {
+      const m = await waitFor(`node ${id} to take the abort up`, async () => {
+        const got = await membershipAt(c, id);
+        return got.epoch === 3 ? got : undefined;
+      });
+      t.is(m.members.find((n) => n.id === 4)?.state, 'LEFT');
+      t.is(rows(m), rows(before), `node ${id}'s placement is the one before the join`);
+    }
+    const status = JSON.parse((await admin(c, 'status', '--json')).stdout);
+    t.deepEqual(status.operations, []);
   } finally {
     client.close();
     await c.destroy();
