@@ -3,9 +3,12 @@
  * program: a node moves while a QUORUM write load runs and every
  * acknowledged write reads back, and the replica that took over the moved
  * range holds them; a move aborted mid-stream (paced slowly through the
- * cluster file) brings the previous placement back and stops streaming;
- * two operations at once (one refused), and the bad requests, each refused
- * in one sentence without a new epoch.
+ * cluster file) brings the previous placement back and stops streaming,
+ * and an aborted join's node leaves and exits; two operations at once (one
+ * refused), and the bad requests, each refused in one sentence without a
+ * new epoch; rebalance --apply's moves, one after another. Serial: the slow streams keep an
+ * operation running while others are tried, and five clusters at once on a
+ * loaded machine would stretch every barrier.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -66,7 +69,31 @@ async function preload(client: KvClient, prefix: string, count: number, valueByt
   }
 }
 
-test('a node moves under a QUORUM write load (admin.sh move): no acknowledged write is lost, and the new replica holds them', async (t) => {
+/** How many of the `count` preloaded keys `prefix`NNNNNN a QUORUM read does not find. */
+async function unreadable(client: KvClient, prefix: string, count: number): Promise<number> {
+  let missing = 0;
+  for (let i = 0; i < count; i += 100) {
+    const reads = [];
+    for (let j = i; j < Math.min(count, i + 100); j++) reads.push(client.get(`${prefix}${String(j).padStart(6, '0')}`, 'QUORUM'));
+    missing += (await Promise.all(reads)).filter((r) => !r.found).length;
+  }
+  return missing;
+}
+
+/** Each node's membership once it has taken `epoch` up. */
+async function everyNodeAt(c: LocalCluster, ids: readonly number[], epoch: number): Promise<Membership[]> {
+  const out: Membership[] = [];
+  for (const id of ids)
+    out.push(
+      await waitFor(`node ${id} to take epoch ${epoch} up`, async () => {
+        const got = await membershipAt(c, id);
+        return got.epoch === epoch ? got : undefined;
+      }),
+    );
+  return out;
+}
+
+test.serial('a node moves under a QUORUM write load (admin.sh move): no acknowledged write is lost, and the new replica holds them', async (t) => {
   const c = await LocalCluster.start();
   const client = c.client();
   try {
@@ -108,7 +135,7 @@ test('a node moves under a QUORUM write load (admin.sh move): no acknowledged wr
   }
 });
 
-test('a move aborted mid-stream (admin.sh abort): the placement before it is back everywhere and its stream stops', async (t) => {
+test.serial('a move aborted mid-stream (admin.sh abort): the placement before it is back everywhere and its stream stops', async (t) => {
   // 16 KiB/s: each page of 1,000 keys of about 110 bytes waits about 7 s behind the one before.
   const c = await LocalCluster.start({ settings: { streamBytesPerSecond: 16 * 1024 } });
   const client = c.client();
@@ -123,11 +150,7 @@ test('a move aborted mid-stream (admin.sh abort): the placement before it is bac
     const aborted = await admin(c, 'abort');
     t.is(aborted.code, 0, aborted.stderr);
     t.regex(aborted.stdout, /^the move of node 0 to load-0000000 was aborted at epoch 3: the placement before it is back\n$/);
-    for (const id of [0, 1, 2, 3]) {
-      const m = await waitFor(`node ${id} to take the abort up`, async () => {
-        const got = await membershipAt(c, id);
-        return got.epoch === 3 ? got : undefined;
-      });
+    for (const [id, m] of (await everyNodeAt(c, [0, 1, 2, 3], 3)).entries()) {
       t.is(m.operation, undefined);
       t.deepEqual(m.members, before.members, `node ${id}: node 0 is NORMAL at M again`);
       t.is(rows(m), rows(before), `node ${id}'s placement is the one before the move`);
@@ -140,11 +163,7 @@ test('a move aborted mid-stream (admin.sh abort): the placement before it is bac
     t.is(stopped.state, 'NORMAL');
     t.true(Number(stopped.keys) < 3000, `${Number(stopped.keys)} of the range's 3000 keys were streamed before the abort`);
     // Nothing streams once the run has stopped: what it reports no longer grows while the ring serves a full read.
-    for (let i = 0; i < 3000; i += 100) {
-      const reads = [];
-      for (let j = i; j < i + 100; j++) reads.push(client.get(`load-${String(j).padStart(6, '0')}`, 'QUORUM'));
-      t.true((await Promise.all(reads)).every((r) => r.found));
-    }
+    t.is(await unreadable(client, 'load-', 3000), 0);
     t.is(Number((await admin0.operationProgress()).keys), Number(stopped.keys));
     t.regex(c.log(0), /the operation stopped: the move of node 0 to load-0000000 was aborted/);
     admin0.close();
@@ -158,7 +177,7 @@ test('a move aborted mid-stream (admin.sh abort): the placement before it is bac
   }
 });
 
-test('two operations at once, one refused; bad moves are refused in one sentence and change nothing', async (t) => {
+test.serial('two operations at once, one refused; bad moves are refused in one sentence and change nothing', async (t) => {
   // Slow streams (8 KiB/s), so that the operation that wins is still running while the others are tried.
   const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'], settings: { streamBytesPerSecond: 8 * 1024 } });
   const client = c.client();
@@ -215,7 +234,7 @@ test('two operations at once, one refused; bad moves are refused in one sentence
   }
 });
 
-test('rebalance --apply makes the proposed moves one at a time, and the ring is then within the tolerance', async (t) => {
+test.serial('rebalance --apply makes the proposed moves one at a time, and the ring is then within the tolerance', async (t) => {
   const c = await LocalCluster.start();
   const client = c.client();
   try {
@@ -233,18 +252,14 @@ test('rebalance --apply makes the proposed moves one at a time, and the ring is 
     t.is(m.epoch, 1 + 3 * proposal.moves.length);
     const after = JSON.parse((await admin(c, 'rebalance', '--json')).stdout);
     t.true(after.balancedNow, JSON.stringify(after.counts));
-    for (let i = 0; i < 2000; i += 100) {
-      const reads = [];
-      for (let j = i; j < i + 100; j++) reads.push(client.get(`load-${String(j).padStart(6, '0')}`, 'QUORUM'));
-      t.true((await Promise.all(reads)).every((r) => r.found));
-    }
+    t.is(await unreadable(client, 'load-', 2000), 0);
   } finally {
     client.close();
     await c.destroy();
   }
 });
 
-test('a join aborted mid-stream: the joining node is LEFT and exits, and the ring is the one before', async (t) => {
+test.serial('a join aborted mid-stream: the joining node is LEFT and exits, and the ring is the one before', async (t) => {
   const c = await LocalCluster.start({ settings: { streamBytesPerSecond: 16 * 1024 } });
   const client = c.client();
   try {
@@ -260,11 +275,7 @@ test('a join aborted mid-stream: the joining node is LEFT and exits, and the rin
     t.regex(aborted.stdout, /^the join of node 4 was aborted at epoch 3: the placement before it is back\n$/);
     await waitFor('node 4 to leave and exit', () => !c.isRunning(4), 120_000);
     t.regex(c.log(4), /has left the ring/);
-    for (const id of [0, 1, 2, 3]) {
-      const m = await waitFor(`node ${id} to take the abort up`, async () => {
-        const got = await membershipAt(c, id);
-        return got.epoch === 3 ? got : undefined;
-      });
+    for (const [id, m] of (await everyNodeAt(c, [0, 1, 2, 3], 3)).entries()) {
       t.is(m.members.find((n) => n.id === 4)?.state, 'LEFT');
       t.is(rows(m), rows(before), `node ${id}'s placement is the one before the join`);
     }
