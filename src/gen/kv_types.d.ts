@@ -308,9 +308,9 @@ declare class MembershipLog {
   }
 
 /**
- * A node's own membership operation (a join it runs, or its decommission):
+ * A node's own membership operation (a join it runs, its decommission or its move):
  * where it is and how much it streamed. `state` is the node's state
- * (JOINING, LEAVING, NORMAL, LEFT); `error` the sentence that stopped it.
+ * (JOINING, LEAVING, MOVING, NORMAL, LEFT); `error` the sentence that stopped it.
  */
 declare class OperationProgress {
     public state: string;
