@@ -57,6 +57,7 @@ commands:
             returns once node N is NORMAL at TOKEN. Refused, changing nothing, for an
             unknown node, a token some node holds, a node that is not NORMAL, another
             operation in progress, or a replica it would stream with that is down.
+            Run it again after an interruption: it follows the move, which went on.
   abort     undoes the join, decommission, move or replace in progress, back to the
             placement before it: the node running it stops streaming, a joining node
             leaves the ring (its id is not reused), a leaving or moving node is NORMAL

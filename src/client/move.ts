@@ -34,7 +34,10 @@ export async function moveNode(
   show: (v: OperationView) => void,
 ): Promise<types.OperationProgress> {
   const m = await currentMembership(config);
-  applyChange(m, { epoch: m.epoch + 1, change: { kind: 'move-begin', node, token } });
+  const op = m.operation;
+  // The same move already under way (this tool was interrupted): followed again; anything else is checked.
+  const resumed = op?.kind === 'move' && op.node === node && op.token === token && op.aborting !== true;
+  if (!resumed) applyChange(m, { epoch: m.epoch + 1, change: { kind: 'move-begin', node, token } });
   const admin = adminAt(config, endpointOf(config, m, node));
   try {
     await admin.move(fromByteString(token));

@@ -93,47 +93,50 @@ async function everyNodeAt(c: LocalCluster, ids: readonly number[], epoch: numbe
   return out;
 }
 
-test.serial('a node moves under a QUORUM write load (admin.sh move): no acknowledged write is lost, and the new replica holds them', async (t) => {
-  const c = await LocalCluster.start();
-  const client = c.client();
-  try {
-    const load = new WriteLoad(client);
-    await waitFor('writes before the move', () => load.acked.size > 1000, 60_000);
-    // Node 0 from M to "load-0000000": it gives (load-0000000, p], where every key of the load falls, to node 1,
-    // and takes (M, f] from node 3 (see the stream plan's test).
-    const moved = await admin(c, 'move', '0', 'load-0000000');
-    t.is(moved.code, 0, moved.stderr);
-    t.regex(moved.stdout, /^node 0 moved to load-0000000 \(streamed \d+ keys, \d+ bytes\)\n$/);
-    const m = await membershipAt(c, 2);
-    t.deepEqual(m.members[0], { id: 0, token: 'load-0000000', state: 'NORMAL' });
-    t.is(m.epoch, 4, 'move-begin, reads-switch and move-complete after the bootstrap');
-    t.is(m.operation, undefined);
+test.serial(
+  'a node moves under a QUORUM write load (admin.sh move): no acknowledged write is lost, and the new replica holds them',
+  async (t) => {
+    const c = await LocalCluster.start();
+    const client = c.client();
+    try {
+      const load = new WriteLoad(client);
+      await waitFor('writes before the move', () => load.acked.size > 1000, 60_000);
+      // Node 0 from M to "load-0000000": it gives (load-0000000, p], where every key of the load falls, to node 1,
+      // and takes (M, f] from node 3 (see the stream plan's test).
+      const moved = await admin(c, 'move', '0', 'load-0000000');
+      t.is(moved.code, 0, moved.stderr);
+      t.regex(moved.stdout, /^node 0 moved to load-0000000 \(streamed \d+ keys, \d+ bytes\)\n$/);
+      const m = await membershipAt(c, 2);
+      t.deepEqual(m.members[0], { id: 0, token: 'load-0000000', state: 'NORMAL' });
+      t.is(m.epoch, 4, 'move-begin, reads-switch and move-complete after the bootstrap');
+      t.is(m.operation, undefined);
 
-    const afterMove = load.acked.size;
-    await waitFor('writes after the move', () => load.acked.size > afterMove + 500, 60_000);
-    await load.stop();
-    const lost = await load.lost();
-    t.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${load.acked.size} acknowledged writes lost`);
-    // Node 1 holds each acknowledged key of the range it took over itself: streamed, written as a pending
-    // replica, or hinted to it meanwhile. ("load-0000000" is the token: it stays in node 0's range.)
-    const expected = [...load.acked.keys()].filter((k) => k > 'load-0000000');
-    let missed: string[] = [];
-    await waitFor(
-      'node 1 to hold every acknowledged key of the range',
-      async () => {
-        const held = await keysHeldBy(c, 1, 'load-', 'load.');
-        missed = expected.filter((k) => !held.has(k));
-        return missed.length === 0;
-      },
-      60_000,
-    ).catch(() => undefined);
-    t.deepEqual(missed.slice(0, 10), [], `node 1 misses ${missed.length} of ${expected.length} keys`);
-    t.log(`${load.acked.size} writes acknowledged, ${load.failed} failed, 0 lost; the move: ${moved.stdout.trim()}`);
-  } finally {
-    client.close();
-    await c.destroy();
-  }
-});
+      const afterMove = load.acked.size;
+      await waitFor('writes after the move', () => load.acked.size > afterMove + 500, 60_000);
+      await load.stop();
+      const lost = await load.lost();
+      t.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${load.acked.size} acknowledged writes lost`);
+      // Node 1 holds each acknowledged key of the range it took over itself: streamed, written as a pending
+      // replica, or hinted to it meanwhile. ("load-0000000" is the token: it stays in node 0's range.)
+      const expected = [...load.acked.keys()].filter((k) => k > 'load-0000000');
+      let missed: string[] = [];
+      await waitFor(
+        'node 1 to hold every acknowledged key of the range',
+        async () => {
+          const held = await keysHeldBy(c, 1, 'load-', 'load.');
+          missed = expected.filter((k) => !held.has(k));
+          return missed.length === 0;
+        },
+        60_000,
+      ).catch(() => undefined);
+      t.deepEqual(missed.slice(0, 10), [], `node 1 misses ${missed.length} of ${expected.length} keys`);
+      t.log(`${load.acked.size} writes acknowledged, ${load.failed} failed, 0 lost; the move: ${moved.stdout.trim()}`);
+    } finally {
+      client.close();
+      await c.destroy();
+    }
+  },
+);
 
 test.serial('a move aborted mid-stream (admin.sh abort): the placement before it is back everywhere and its stream stops', async (t) => {
   // 16 KiB/s: each page of 1,000 keys of about 110 bytes waits about 7 s behind the one before.
@@ -144,12 +147,17 @@ test.serial('a move aborted mid-stream (admin.sh abort): the placement before it
     const before = await membershipAt(c, 0);
     const admin0 = c.admin(0, 10_000);
     await admin0.move(fromByteString('load-0000000'));
+    // The same move asked again (as after an interrupted admin.sh move) is followed, not refused.
+    const following = admin(c, 'move', '0', 'load-0000000');
     const midway = await untilOperation(admin0, 'the first page of the move', (p) => Number(p.keys) >= 1000);
     t.false(midway.done);
 
     const aborted = await admin(c, 'abort');
     t.is(aborted.code, 0, aborted.stderr);
     t.regex(aborted.stdout, /^the move of node 0 to load-0000000 was aborted at epoch 3: the placement before it is back\n$/);
+    const followed = await following;
+    t.is(followed.code, 1);
+    t.regex(followed.stderr, /^move of node 0: the move of node 0 to load-0000000 was aborted/);
     for (const [id, m] of (await everyNodeAt(c, [0, 1, 2, 3], 3)).entries()) {
       t.is(m.operation, undefined);
       t.deepEqual(m.members, before.members, `node ${id}: node 0 is NORMAL at M again`);
