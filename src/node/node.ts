@@ -219,6 +219,8 @@ export class KvNode {
   private abortRun: Promise<string> | undefined;
   /** Set once this node is on its way out of the ring (an aborted join). */
   private leaving = false;
+  /** Set once the node is reachable and runs its background work. */
+  private serving = false;
   /** A fetch of the log from a peer that said it is ahead, one at a time. */
   private fetchingEpochs = false;
   private readonly delivery: HintDelivery;
@@ -687,6 +689,7 @@ export class KvNode {
    * meanwhile does no harm, so it waits until the node is reachable.
    */
   startBackgroundWork(): void {
+    this.serving = true;
     const s = this.config.settings;
     void this.purgeOldTombstones();
     this.heartbeat();
@@ -883,10 +886,15 @@ export class KvNode {
     if (this.abortRun === undefined) this.leaveIfAborted();
   }
 
-  /** A node that was joining (or replacing) and whose operation was aborted is LEFT: once its run has stopped, it leaves. */
+  /**
+   * A node that was joining (or replacing) and whose operation was aborted
+   * is LEFT: once its run has stopped, it leaves. Only while it serves: one
+   * that learns of the abort as it starts again stays up holding nothing,
+   * as a decommissioned node started again does.
+   */
   private leaveIfAborted(): void {
     const self = this.epochs.membership.members.find((n) => n.id === this.id);
-    if (self?.state !== 'LEFT' || this.stopping || this.leaving) return;
+    if (self?.state !== 'LEFT' || !this.serving || this.stopping || this.leaving) return;
     this.leaving = true;
     void (async () => {
       await this.operatorRun?.catch(() => undefined);
