@@ -146,8 +146,7 @@ test.serial('a move aborted mid-stream (admin.sh abort): the placement before it
     await preload(client, 'load-', 3000, 100);
     const before = await membershipAt(c, 0);
     const admin0 = c.admin(0, 10_000);
-    await admin0.move(fromByteString('load-0000000'));
-    // The same move asked again (as after an interrupted admin.sh move) is followed, not refused.
+    // admin.sh move starts it and follows it; the first page streamed says it is under way.
     const following = admin(c, 'move', '0', 'load-0000000');
     const midway = await untilOperation(admin0, 'the first page of the move', (p) => Number(p.keys) >= 1000);
     t.false(midway.done);
