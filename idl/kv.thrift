@@ -231,7 +231,7 @@ struct RingMember {
  * One change of the ring's membership and its epoch (1, 2, 3, ...). `kind` is
  * one of bootstrap, join-begin, leave-begin, move-begin, replace-begin,
  * reads-switch, join-complete, leave-complete, move-complete,
- * replace-complete; the optional fields are those the kind needs
+ * replace-complete, reads-back, abort; the optional fields are those the kind needs
  * (docs/ARCHITECTURE.md, The epoch log).
  */
 struct EpochChange {
@@ -264,9 +264,9 @@ struct MembershipLog {
 }
 
 /**
- * A node's own membership operation (a join it runs, or its decommission):
+ * A node's own membership operation (a join it runs, its decommission or its move):
  * where it is and how much it streamed. `state` is the node's state
- * (JOINING, LEAVING, NORMAL, LEFT); `error` the sentence that stopped it.
+ * (JOINING, LEAVING, MOVING, NORMAL, LEFT); `error` the sentence that stopped it.
  */
 struct OperationProgress {
   1: string state,
@@ -470,4 +470,24 @@ service KeyValue {
    */
   CleanupProgress cleanup(1: string secret, 2: bool start)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
+
+  /**
+   * Admin: this node moves to `token`: the ranges that change hands stream
+   * from the replicas that give them up, and the node is NORMAL at its new
+   * token at the end. Starts it on the first call (the move-begin is
+   * sequenced before the answer, so a refusal comes back here and changes
+   * nothing); every call answers where it is, so the operator polls it, or
+   * operationProgress.
+   */
+  OperationProgress move(1: string secret, 2: binary token)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /**
+   * Admin: undoes the membership operation in progress (a join, leave, move
+   * or replace not yet complete), back to the placement before it, and stops
+   * its streams; any node can be asked. Answers once the abort's epochs are
+   * taken up, with the operation aborted in words.
+   */
+  string abortOperation(1: string secret)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
 }

@@ -7,6 +7,8 @@
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
  *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
+ *   move N TOKEN      node N moves to TOKEN online, streaming the ranges that change hands
+ *   abort             undoes the membership operation in progress, back to the placement before it
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
@@ -15,7 +17,8 @@ import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
 import { ClusterStatus, clusterStatus, OperationStatus } from '../client/status';
 import { sampleRanges } from '../client/key-sample';
-import { Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
+import { Move, Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
+import { abortOperation, applyMoves, moveNode, parseTokenText } from '../client/move';
 import { KvError } from '../common/errors';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { runTool } from './run-tool';
@@ -35,8 +38,9 @@ commands:
             then the membership operation in progress, if any
   rebalance [--apply]
             reads every node's keys and proposes tokens (one move per line) that bring every
-            node's key count within 10% of the mean, moving as few nodes as it can; --apply
-            would make the moves one at a time
+            node's key count within 10% of the mean, moving as few nodes as it can; with
+            --apply it then makes the moves one at a time (each with admin.sh move, once
+            the one before is done) and stops at the first that fails
   ring      every token range with the replicas that take its reads and its writes,
             from the current placement of node N (default: the first node that answers)
   repair [N]
@@ -56,8 +60,21 @@ commands:
             batches between writes; prints the keys and bytes each deleted, and exits
             0 once all are done (1 if a node did not answer or stopped). Refused while
             a membership operation runs: its pending ranges are not garbage.
+  move N TOKEN
+            node N takes TOKEN (text, or 0x and hex bytes, as status prints tokens) online:
+            the ranges that change hands stream from the replica that gives them up,
+            writes go to the old and the new replicas meanwhile; shows progress and
+            returns once node N is NORMAL at TOKEN. Refused, changing nothing, for an
+            unknown node, a token some node holds, a node that is not NORMAL, another
+            operation in progress, or a replica it would stream with that is down.
+            Run it again after an interruption: it follows the move, which went on.
+  abort     undoes the join, decommission, move or replace in progress, back to the
+            placement before it: the node running it stops streaming, a joining node
+            leaves the ring (its id is not reused), a leaving or moving node is NORMAL
+            at its old token. Data already streamed to a new replica stays there, no
+            longer owned: reclaimable (status's reclaimable column).
 options:
-  --apply         rebalance: make the moves (needs admin.sh move)
+  --apply         rebalance: make the moves
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
   --json          one JSON object instead of a table
   --node N        ring: ask node N`;
@@ -136,7 +153,11 @@ function operationLine(op: OperationStatus): string {
       : op.kind === 'replace'
         ? `replace of node ${op.replaces} by node ${op.node}`
         : `${op.kind} of node ${op.node}`;
-  const step = op.readsSwitched ? 'reads moved to the new replicas' : 'new replicas take writes, reads still on the old ones';
+  const step = op.aborting
+    ? 'being aborted: reads back on the old replicas; run scripts/admin.sh abort to finish'
+    : op.readsSwitched
+      ? 'reads moved to the new replicas'
+      : 'new replicas take writes, reads still on the old ones';
   const p = op.progress as { state?: string; keys?: number; bytes?: number; rangesDone?: number; rangesTotal?: number; error?: string };
   const progress =
     p.state === undefined
@@ -217,17 +238,8 @@ function rebalanceText(p: Proposal): string {
   return out.join('\n') + '\n';
 }
 
-/**
- * `rebalance [--apply]`. The proposal needs only reads; applying it needs
- * `admin.sh move`, a membership operation that streams ranges, which this
- * build does not have: --apply refuses in one sentence before reading anything.
- */
+/** `rebalance [--apply]`: the proposal, from reads only; with --apply its moves, one at a time. */
 async function rebalance(config: ReturnType<typeof loadClusterFile>, apply: boolean, json: boolean): Promise<number> {
-  if (apply)
-    throw new KvError(
-      'InvalidRequest',
-      'rebalance --apply moves nodes with `scripts/admin.sh move`, which this build does not have yet; run scripts/admin.sh rebalance to see the moves, and make them once move exists',
-    );
   const { topology } = await ringOf(config);
   const op = topology.membership.operation;
   if (op !== undefined)
@@ -237,7 +249,59 @@ async function rebalance(config: ReturnType<typeof loadClusterFile>, apply: bool
     const moves = proposal.moves.map((m) => ({ node: m.node, from: tokenText(m.from), to: tokenText(m.to) }));
     process.stdout.write(JSON.stringify({ epoch: topology.epoch, ...proposal, moves }) + '\n');
   } else process.stdout.write(rebalanceText(proposal));
+  return apply ? applyRebalance(config, proposal.moves) : 0;
+}
+
+/** Makes the proposed moves one at a time, with a progress line each; exits 1 at the first that fails. */
+async function applyRebalance(config: ReturnType<typeof loadClusterFile>, moves: readonly Move[]): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  let shown = -1;
+  try {
+    await applyMoves(config, moves, (i, v) => {
+      if (tty) process.stdout.write(`\r\x1b[K${streamLine(`move ${i + 1}/${moves.length}: node ${moves[i]!.node} moving`, v)}`);
+      else if (i !== shown) process.stdout.write(`move ${i + 1}/${moves.length}: node ${moves[i]!.node} to ${tokenText(moves[i]!.to)}\n`);
+      shown = i;
+    });
+  } catch (err) {
+    if (!isKvError(err)) throw err;
+    if (tty) process.stdout.write('\n');
+    process.stderr.write(`rebalance: ${err.message}\n`);
+    return 1;
+  }
+  if (tty && moves.length > 0) process.stdout.write('\n');
+  process.stdout.write(`rebalance: ${moves.length} move(s) made\n`);
   return 0;
+}
+
+/** `move N TOKEN`: node N moves, with a progress line on a terminal, and this returns once it is NORMAL at TOKEN. */
+async function move(config: ReturnType<typeof loadClusterFile>, node: number, tokenArg: string): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  try {
+    const token = parseTokenText(tokenArg);
+    const end = await moveNode(config, node, token, (v) => {
+      if (tty) process.stdout.write(`\r\x1b[K${streamLine(`node ${node} moving`, v)}`);
+    });
+    if (tty) process.stdout.write('\n');
+    process.stdout.write(`node ${node} moved to ${tokenText(token)} (streamed ${Number(end.keys)} keys, ${Number(end.bytes)} bytes)\n`);
+    return 0;
+  } catch (err) {
+    if (!isKvError(err)) throw err;
+    if (tty) process.stdout.write('\n');
+    process.stderr.write(`move of node ${node}: ${err.message}\n`);
+    return 1;
+  }
+}
+
+/** `abort`: what was aborted, or why nothing was. */
+async function abort(config: ReturnType<typeof loadClusterFile>): Promise<number> {
+  try {
+    process.stdout.write(`${await abortOperation(config)}\n`);
+    return 0;
+  } catch (err) {
+    if (!isKvError(err)) throw err;
+    process.stderr.write(`abort: ${err.message}\n`);
+    return 1;
+  }
 }
 
 function nodeArg(rest: string[]): number | undefined {
@@ -325,7 +389,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  if (rest.length > 0 && command !== 'repair' && command !== 'decommission' && command !== 'cleanup')
+  if (rest.length > 0 && command !== 'repair' && command !== 'decommission' && command !== 'cleanup' && command !== 'move')
     throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
@@ -338,6 +402,13 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cleanup':
       return cleanup(config, nodeArg(rest), args.flags.has('json'));
+    case 'move': {
+      if (rest.length !== 2) throw new UsageError('move takes the node and its new token: scripts/admin.sh move N TOKEN');
+      const node = nodeArg(rest.slice(0, 1))!;
+      return move(config, node, rest[1]!);
+    }
+    case 'abort':
+      return abort(config);
     case 'status': {
       const status = await clusterStatus(config);
       process.stdout.write(args.flags.has('json') ? statusJson(status) : statusTable(status, process.stdout.isTTY === true));

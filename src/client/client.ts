@@ -678,6 +678,24 @@ export class NodeAdmin {
     }
   }
 
+  /** Starts node's move to `token` (bytes), or says where it is (see the IDL). */
+  async move(token: Buffer): Promise<types.OperationProgress> {
+    try {
+      return await this.connection.call((c) => c.move(this.secret, token), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /** Aborts the operation in progress; resolves with what was aborted, in words. Slow (two barriers): its own deadline. */
+  async abortOperation(timeoutMs: number): Promise<string> {
+    try {
+      return await this.connection.call((c) => c.abortOperation(this.secret), timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** Where the node's own operation (its join or decommission) is. */
   async operationProgress(): Promise<types.OperationProgress> {
     try {

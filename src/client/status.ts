@@ -67,6 +67,8 @@ export interface OperationStatus {
   readonly replaces?: number;
   /** Whether reads have moved to the new replicas yet (the operation's second step). */
   readonly readsSwitched: boolean;
+  /** Set while the operation is being aborted (its reads are back on the old replicas; only the abort can follow). */
+  readonly aborting?: boolean;
   /**
    * What the node running the operation reports of it (`operationProgress`:
    * its step, keys and bytes streamed, ranges done of total, the fraction
@@ -186,6 +188,7 @@ async function operationStatus(
     ...(op.token !== undefined && { token: displayBytes(fromByteString(op.token)) }),
     ...(op.replaces !== undefined && { replaces: op.replaces }),
     readsSwitched: op.readsSwitched,
+    ...(op.aborting === true && { aborting: true }),
     progress: at === undefined ? {} : await progressAt(config, at),
   };
 }

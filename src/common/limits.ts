@@ -457,3 +457,19 @@ export const CLEANUP_BATCH_KEYS_MAX = 1000;
  * A new epoch or a cleanup measures again at once.
  */
 export const RECLAIMABLE_MEASURE_INTERVAL_MS = 10_000;
+/**
+ * Steps an abort takes at most: reads-back and abort, each sequenced again
+ * when the operation's own next step won its epoch first (then the abort
+ * goes on from where that step left the operation).
+ */
+export const ABORT_STEPS_MAX = 4;
+/**
+ * How long the operator's tool waits for an abort to answer: its two steps,
+ * each sequenced and waited for by the barrier (EPOCH_BARRIER_TIMEOUT_MS),
+ * and the operation's run stopping first.
+ */
+export const ABORT_ANSWER_TIMEOUT_MS = 3 * EPOCH_BARRIER_TIMEOUT_MS;
+/** A stream's pace can be set in the cluster file (settings.streamBytesPerSecond) down to this, for tests and slow links. */
+export const STREAM_BYTES_PER_SECOND_MIN = 1024;
+/** Moves `admin.sh rebalance --apply` makes at most in one run. */
+export const REBALANCE_MOVES_MAX = 64;

@@ -22,7 +22,12 @@
 import { toByteString } from '../common/bytes';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { VALUE_BYTES_MAX_CEILING, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import {
+  STREAM_BYTES_PER_SECOND_MAX,
+  STREAM_BYTES_PER_SECOND_MIN,
+  VALUE_BYTES_MAX_CEILING,
+  VALUE_BYTES_MAX_DEFAULT,
+} from '../common/limits';
 
 export interface NodeAddress {
   readonly id: number;
@@ -85,6 +90,8 @@ export interface Settings {
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Period of the anti-entropy steps (each compares one page of keys with one peer); 0 turns it off. */
   readonly antiEntropyIntervalMs: number;
+  /** The pace of a membership operation's range streams, in bytes of keys and values per second. */
+  readonly streamBytesPerSecond: number;
 }
 
 export interface ClusterConfig {
@@ -105,6 +112,7 @@ export const DEFAULT_SETTINGS: Settings = {
   failureTimeoutMs: 2000,
   sqliteSynchronous: 'NORMAL',
   antiEntropyIntervalMs: 500,
+  streamBytesPerSecond: STREAM_BYTES_PER_SECOND_MAX,
 };
 
 export class ConfigError extends Error {
@@ -209,6 +217,12 @@ export function parseSettings(x: unknown): Settings {
     failureTimeoutMs: integerIn(s.failureTimeoutMs, 50, 60_000, 'settings.failureTimeoutMs'),
     sqliteSynchronous: sync,
     antiEntropyIntervalMs: integerIn(s.antiEntropyIntervalMs, 0, 3600_000, 'settings.antiEntropyIntervalMs'),
+    streamBytesPerSecond: integerIn(
+      s.streamBytesPerSecond,
+      STREAM_BYTES_PER_SECOND_MIN,
+      STREAM_BYTES_PER_SECOND_MAX,
+      'settings.streamBytesPerSecond',
+    ),
   };
 }
 

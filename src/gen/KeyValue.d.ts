@@ -390,6 +390,42 @@ declare class Client {
      * reports. Answers where the last cleanup is, so the operator polls it.
      */
     cleanup(secret: string, start: boolean, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: CleanupProgress)=>void): void;
+
+    /**
+     * Admin: this node moves to `token`: the ranges that change hands stream
+     * from the replicas that give them up, and the node is NORMAL at its new
+     * token at the end. Starts it on the first call (the move-begin is
+     * sequenced before the answer, so a refusal comes back here and changes
+     * nothing); every call answers where it is, so the operator polls it, or
+     * operationProgress.
+     */
+    move(secret: string, token: Buffer): Promise<OperationProgress>;
+
+    /**
+     * Admin: this node moves to `token`: the ranges that change hands stream
+     * from the replicas that give them up, and the node is NORMAL at its new
+     * token at the end. Starts it on the first call (the move-begin is
+     * sequenced before the answer, so a refusal comes back here and changes
+     * nothing); every call answers where it is, so the operator polls it, or
+     * operationProgress.
+     */
+    move(secret: string, token: Buffer, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: OperationProgress)=>void): void;
+
+    /**
+     * Admin: undoes the membership operation in progress (a join, leave, move
+     * or replace not yet complete), back to the placement before it, and stops
+     * its streams; any node can be asked. Answers once the abort's epochs are
+     * taken up, with the operation aborted in words.
+     */
+    abortOperation(secret: string): Promise<string>;
+
+    /**
+     * Admin: undoes the membership operation in progress (a join, leave, move
+     * or replace not yet complete), back to the placement before it, and stops
+     * its streams; any node can be asked. Answers once the abort's epochs are
+     * taken up, with the operation aborted in words.
+     */
+    abortOperation(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: string)=>void): void;
   }
 
 declare class Processor {
@@ -423,4 +459,6 @@ declare class Processor {
     process_decommission(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_operationProgress(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_cleanup(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_move(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_abortOperation(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

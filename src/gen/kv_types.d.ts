@@ -292,7 +292,7 @@ declare class RingMember {
  * One change of the ring's membership and its epoch (1, 2, 3, ...). `kind` is
  * one of bootstrap, join-begin, leave-begin, move-begin, replace-begin,
  * reads-switch, join-complete, leave-complete, move-complete,
- * replace-complete; the optional fields are those the kind needs
+ * replace-complete, reads-back, abort; the optional fields are those the kind needs
  * (docs/ARCHITECTURE.md, The epoch log).
  */
 declare class EpochChange {
@@ -321,9 +321,9 @@ declare class MembershipLog {
   }
 
 /**
- * A node's own membership operation (a join it runs, or its decommission):
+ * A node's own membership operation (a join it runs, its decommission or its move):
  * where it is and how much it streamed. `state` is the node's state
- * (JOINING, LEAVING, NORMAL, LEFT); `error` the sentence that stopped it.
+ * (JOINING, LEAVING, MOVING, NORMAL, LEFT); `error` the sentence that stopped it.
  */
 declare class OperationProgress {
     public state: string;

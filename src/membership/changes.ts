@@ -18,6 +18,10 @@
  * adjacent epochs keeps QUORUM writes and reads intersecting (the property
  * test in test/unit/placement-property.test.ts checks all four pairings).
  *
+ * An operation that has not completed can be aborted, back to the placement
+ * before it (see `abort` below): `reads-back` first when its reads had
+ * moved, then `abort`.
+ *
  * One operation at a time: a second one is refused while the first runs.
  * Node ids are never reused; a node that left stays in the membership as LEFT.
  */
@@ -53,6 +57,7 @@ export type Change =
   | { readonly kind: 'move-begin'; readonly node: number; readonly token: string }
   | ({ readonly kind: 'replace-begin'; readonly node: number; readonly replaces: number } & Address)
   | { readonly kind: 'reads-switch'; readonly node: number }
+  | { readonly kind: 'reads-back' | 'abort'; readonly node: number }
   | { readonly kind: 'join-complete' | 'leave-complete' | 'move-complete' | 'replace-complete'; readonly node: number };
 
 export type ChangeKind = Change['kind'];
@@ -77,6 +82,8 @@ export interface Operation {
   /** The node a replacement takes over from. */
   readonly replaces?: number;
   readonly readsSwitched: boolean;
+  /** Set by `reads-back`: the operation is being undone, and only `abort` may follow. */
+  readonly aborting?: boolean;
 }
 
 export interface Membership {
@@ -201,14 +208,21 @@ function operationFor(m: Membership, node: number, kind?: OperationKind): Operat
   return op;
 }
 
+/** An operation being aborted goes nowhere but back. */
+function goingOn(m: Membership, node: number, kind?: OperationKind): Operation {
+  const op = operationFor(m, node, kind);
+  if (op.aborting === true) throw invalid(`node ${node}'s ${op.kind} is being aborted; only its abort can follow`);
+  return op;
+}
+
 function switchReads(m: Membership, node: number): Membership {
-  const op = operationFor(m, node);
+  const op = goingOn(m, node);
   if (op.readsSwitched) throw invalid(`reads of node ${node}'s ${op.kind} have already moved`);
   return { ...m, epoch: m.epoch + 1, operation: { ...op, readsSwitched: true } };
 }
 
 function complete(m: Membership, kind: OperationKind, node: number): Membership {
-  const op = operationFor(m, node, kind);
+  const op = goingOn(m, node, kind);
   if (!op.readsSwitched) throw invalid(`node ${node}'s ${kind} cannot complete before its reads have moved`);
   const self = memberOf(m, node);
   let members: Member[];
@@ -234,6 +248,39 @@ function complete(m: Membership, kind: OperationKind, node: number): Membership 
 }
 
 /**
+ * `reads-back`, the first step of aborting an operation whose reads had
+ * moved: reads return to the old replicas, both still take writes (the
+ * placement of the begin epoch). Going from reads on the new replicas
+ * straight back to the old ring would let a coordinator at one epoch write
+ * a QUORUM to the old replicas only while one at the other reads a QUORUM
+ * from the new ones only: the same reason `reads-switch` sits between begin
+ * and complete. The old replicas hold every write meanwhile: a write needs
+ * its level plus the pending replicas, so at least its level of
+ * acknowledgements come from the old set too.
+ */
+function readsBack(m: Membership, node: number): Membership {
+  const op = operationFor(m, node);
+  if (!op.readsSwitched) throw invalid(`reads of node ${node}'s ${op.kind} are still on the old replicas; abort it directly`);
+  return { ...m, epoch: m.epoch + 1, operation: { ...op, readsSwitched: false, aborting: true } };
+}
+
+/**
+ * `abort`: the placement before the operation again. A joining (or
+ * replacing) node becomes LEFT: it owns nothing, and its id is not reused;
+ * a leaving or moving node is NORMAL again, at the token it had (a move
+ * only takes its new token at complete). Data already streamed to a new
+ * replica stays there, no longer owned: reclaimable, like any range a node
+ * stopped replicating.
+ */
+function abort(m: Membership, node: number): Membership {
+  const op = operationFor(m, node);
+  if (op.readsSwitched) throw invalid(`node ${node}'s ${op.kind} has its reads on the new replicas; reads-back must come before abort`);
+  const self = memberOf(m, node);
+  const state: NodeState = op.kind === 'join' || op.kind === 'replace' ? 'LEFT' : 'NORMAL';
+  return { epoch: m.epoch + 1, replicationFactor: m.replicationFactor, members: withMember(m, { ...self, state }) };
+}
+
+/**
  * The membership after `entry`: the reducer. `m` is undefined before the
  * bootstrap. A change that the membership does not allow is a KvError
  * (InvalidRequest) saying why; an entry out of epoch order is a bug.
@@ -255,6 +302,10 @@ export function applyChange(m: Membership | undefined, entry: EpochEntry): Membe
       return begin(m, change);
     case 'reads-switch':
       return switchReads(m, change.node);
+    case 'reads-back':
+      return readsBack(m, change.node);
+    case 'abort':
+      return abort(m, change.node);
     case 'join-complete':
       return complete(m, 'join', change.node);
     case 'leave-complete':

@@ -34,6 +34,8 @@ const CHANGE_KINDS: ReadonlySet<ChangeKind> = new Set<ChangeKind>([
   'leave-complete',
   'move-complete',
   'replace-complete',
+  'reads-back',
+  'abort',
 ]);
 
 export function isChangeKind(kind: unknown): kind is ChangeKind {

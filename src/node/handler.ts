@@ -95,6 +95,10 @@ export interface HandlerServices {
   operationProgress(): OperationStatus;
   /** Starts this node's cleanup (with `start`), or reports where the last one is. */
   cleanup(start: boolean): CleanupReport;
+  /** Starts (or reports) this node's move to a token. */
+  move(token: string): Promise<OperationStatus>;
+  /** Aborts the operation in progress; resolves with what was aborted, in words. */
+  abortOperation(): Promise<string>;
 }
 
 function toProgress(p: OperationStatus): types.OperationProgress {
@@ -695,6 +699,21 @@ export class Handler {
         done: r.done,
         ...(r.error !== undefined ? { error: r.error } : {}),
       });
+    });
+  }
+
+  async move(secret: string, token: Buffer): Promise<types.OperationProgress> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (!Buffer.isBuffer(token) || token.length === 0) throw invalid('a move needs the token to move to (at least one byte)');
+      return toProgress(await this.services.move(toByteString(token)));
+    });
+  }
+
+  async abortOperation(secret: string): Promise<string> {
+    return wire(() => {
+      this.checkSecret(secret);
+      return this.services.abortOperation();
     });
   }
 }

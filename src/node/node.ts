@@ -21,7 +21,6 @@ import {
   EPOCH_CATCH_UP_WAIT_MS,
   EPOCH_START_CATCH_UP_MS,
   OPERATION_PEERS_UP_TIMEOUT_MS,
-  STREAM_BYTES_PER_SECOND_MAX,
   frameBytesMax,
   HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
@@ -42,9 +41,11 @@ import type { StoredHint } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry, Change, EpochEntry, Membership, replayLog, ringMembers } from '../membership/changes';
+import { bootstrapEntry, Change, EpochEntry, Membership, Operation, replayLog, ringMembers } from '../membership/changes';
 import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
+import { abortsOperationOf, operationWords, runAbort } from '../operations/abort';
+import { checkMove } from '../operations/move';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
 import { Pacer } from '../streaming/pacer';
@@ -249,6 +250,12 @@ export class KvNode {
   private cleanupRun: { readonly cleanup: Cleanup; running: boolean } | undefined;
   /** What a cleanup would delete here, for the counters (store.reclaimableKeys, store.reclaimableBytes). */
   private readonly reclaimable: ReclaimableMeasure;
+  /** The abort this node runs, if any (one at a time). */
+  private abortRun: Promise<string> | undefined;
+  /** Set once this node is on its way out of the ring (an aborted join). */
+  private leaving = false;
+  /** Set once the node is reachable and runs its background work. */
+  private serving = false;
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
@@ -379,12 +386,13 @@ export class KvNode {
     this.registerCounters();
     this.peersOf(epochs.membership);
     start.trees.follow(epochs.placement, store, this.time);
-    let running = epochs.membership.operation !== undefined;
+    let previous = epochs.membership.operation;
     epochs.onChange((m) => {
       this.peersOf(m);
       start.trees.follow(epochs.placement, store, this.time);
-      if (running && m.operation === undefined) void this.handOverHints();
-      running = m.operation !== undefined;
+      if (previous !== undefined && m.operation === undefined) void this.handOverHints();
+      if (previous?.node === this.id) this.noteOwnOperation(previous, m);
+      previous = m.operation;
     });
   }
 
@@ -608,6 +616,8 @@ export class KvNode {
       decommission: () => this.decommission(),
       operationProgress: () => this.operationProgress(),
       cleanup: (start) => this.cleanup(start),
+      move: (token) => this.move(token),
+      abortOperation: () => this.abortOperation(),
     };
   }
 
@@ -784,6 +794,7 @@ export class KvNode {
    * meanwhile does no harm, so it waits until the node is reachable.
    */
   startBackgroundWork(): void {
+    this.serving = true;
     const s = this.config.settings;
     void this.purgeOldTombstones();
     this.heartbeat();
@@ -1045,10 +1056,84 @@ export class KvNode {
     if (options.replace !== undefined) this.replaceIfNew(options.replace.node);
   }
 
+  /**
+   * Starts this node's move to `token` (or reports it, when it runs), and
+   * answers where it is. Checked before anything is sequenced (the reducer's
+   * refusals, and the replicas it would stream with up), so a refused move
+   * changes nothing.
+   */
+  async move(token: string): Promise<OperationStatus> {
+    const op = this.epochs.membership.operation;
+    const same = op?.node === this.id && op.kind === 'move' && op.token === token && op.aborting !== true;
+    if (same && this.operatorRun !== undefined) return this.operationProgress();
+    if (same) this.runOperation(undefined);
+    else {
+      await this.catchUpEpochs();
+      checkMove(this.epochs.membership, this.id, token, (id) => id === this.id || this.detector.isUp(id));
+      const operator = this.newOperator();
+      await operator.sequence({ kind: 'move-begin', node: this.id, token });
+      this.runOperation(undefined, operator);
+    }
+    return this.operationProgress();
+  }
+
+  /**
+   * Aborts the operation in progress, whichever node runs it, and answers
+   * with what was aborted once the abort's epochs are taken up. When it is
+   * this node's own, its run is stopped first, so that no page of it starts
+   * after the abort. A node whose join was aborted leaves afterwards.
+   */
+  abortOperation(): Promise<string> {
+    if (this.abortRun !== undefined) return this.abortRun;
+    const op = this.epochs.membership.operation;
+    // No page starts after this; one in flight may still land, which is harmless (reclaimable data).
+    if (op?.node === this.id) this.operator?.stop(`the ${operationWords(op)} was aborted`);
+    const run = runAbort(this.newOperator(), this.epochs, async () => {
+      await this.catchUpEpochs();
+    });
+    this.abortRun = run;
+    const done = (): void => {
+      this.abortRun = undefined;
+      this.leaveIfAborted();
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /** An abort of this node's operation taken up (run here or elsewhere): its run stops, and a node whose join was undone leaves. */
+  private noteOwnOperation(previous: Operation, m: Membership): void {
+    const change = this.epochs.after(m.epoch - 1)[0]?.change;
+    if (change === undefined || !abortsOperationOf(change, this.id)) return;
+    this.operator?.stop(`the ${operationWords(previous)} was aborted at epoch ${m.epoch}`);
+    if (this.abortRun === undefined) this.leaveIfAborted();
+  }
+
+  /**
+   * A node that was joining (or replacing) and whose operation was aborted
+   * is LEFT: once its run has stopped, it leaves. Only while it serves: one
+   * that learns of the abort as it starts again stays up holding nothing,
+   * as a decommissioned node started again does.
+   */
+  private leaveIfAborted(): void {
+    const self = this.epochs.membership.members.find((n) => n.id === this.id);
+    if (self?.state !== 'LEFT' || !this.serving || this.stopping || this.leaving) return;
+    this.leaving = true;
+    void (async () => {
+      await this.operatorRun?.catch(() => undefined);
+      // A moment for the answer to the abort, when it ran here, to leave before the server closes.
+      await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
+      await this.leave();
+    })();
+  }
+
   /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
   private resumeOrJoin(join: { readonly token: string } | undefined): void {
     const m = this.epochs.membership;
     const op = m.operation;
+    if (op?.node === this.id && op.aborting === true) {
+      this.log(`node ${this.id}'s ${op.kind} is being aborted: it does not go on (scripts/admin.sh abort finishes the abort)`, 'warn');
+      return;
+    }
     if (op !== undefined && op.node === this.id) {
       this.log(`node ${this.id} goes on with its ${op.kind}`);
       this.runOperation(undefined);
@@ -1170,7 +1255,7 @@ export class KvNode {
         apply: (items) => this.applyReplicated([...items]),
       },
       progress: this.parts.streamProgress ?? new MemoryStreamProgress(),
-      pacer: new Pacer(this.time, STREAM_BYTES_PER_SECOND_MAX),
+      pacer: new Pacer(this.time, this.config.settings.streamBytesPerSecond),
       say: (message) => this.log(message),
     });
   }

@@ -21,7 +21,8 @@
  *
  * Every step can run again: a node that stopped (or whose operator's
  * command was interrupted) goes on from the step its log is at, and a
- * stream from its stored progress.
+ * stream from its stored progress. An abort (operations/abort.ts) stops a
+ * run at its next page or poll (`stop`).
  */
 import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
@@ -105,8 +106,19 @@ function keyFraction(from: string, to: string | undefined, key: string): number 
 
 export class Operator {
   readonly report: OperationReport = { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
+  /** Why the run was stopped (its operation was aborted); it ends with this as its error at its next page or poll. */
+  private stoppedBy: string | undefined;
 
   constructor(private readonly deps: OperatorDeps) {}
+
+  /** Stops the run at its next page, poll or step; the first reason given is the one reported. */
+  stop(reason: string): void {
+    this.stoppedBy ??= reason;
+  }
+
+  private goOn(): void {
+    if (this.stoppedBy !== undefined) throw new KvError('InvalidRequest', this.stoppedBy);
+  }
 
   /**
    * Runs this node's operation to the end: from `begin` when given (a new
@@ -117,11 +129,15 @@ export class Operator {
     if (begin !== undefined) await this.sequence(begin);
     const op = log.membership.operation;
     assert(op !== undefined && op.node === selfId, 'the operation this node runs is its own');
+    if (op.aborting === true)
+      throw new KvError('InvalidRequest', `node ${selfId}'s ${op.kind} is being aborted; run the abort again to finish it`);
     await this.barrier(log.epoch);
     if (!op.readsSwitched) {
       await this.stream(op.kind);
+      this.goOn();
       await this.barrier((await this.sequence({ kind: 'reads-switch', node: selfId })).epoch);
     }
+    this.goOn();
     const completed = await this.sequence({ kind: `${op.kind}-complete`, node: selfId } as Change);
     await this.barrier(completed.epoch);
     this.report.done = true;
@@ -158,17 +174,19 @@ export class Operator {
 
   /**
    * Waits until a majority of the ring's nodes (the operation's node
-   * included), and every one of them that is up, have settled at `epoch`;
-   * each poll also hands them this node's log.
+   * included, and `also`: an aborted join's node, no longer on the ring,
+   * must still hear of it), and every one of them that is up, have settled
+   * at `epoch`; each poll also hands them this node's log.
    */
-  async barrier(epoch: number): Promise<void> {
+  async barrier(epoch: number, also?: number): Promise<void> {
     const { log, selfId, time } = this.deps;
     const m = log.membership;
     const nodes = ringMembers(m).map((n) => n.id);
-    if (m.operation !== undefined && !nodes.includes(m.operation.node)) nodes.push(m.operation.node);
+    for (const id of [m.operation?.node, also]) if (id !== undefined && !nodes.includes(id)) nodes.push(id);
     const deadline = time.monotonicMs() + EPOCH_BARRIER_TIMEOUT_MS;
     const settled = new Set<number>();
     for (;;) {
+      this.goOn();
       if (this.deps.settledHere() >= epoch) settled.add(selfId);
       const entries = log.after(Math.max(0, log.epoch - EPOCH_PUSH_ENTRIES_MAX));
       await Promise.all(
@@ -252,16 +270,19 @@ export class Operator {
       return link;
     };
     const wrapped = <T>(call: () => Promise<T>): Promise<T> =>
-      call().catch((err) => {
-        throw isKvError(err, 'ConnectionError') ? this.peerDown(s, kind, (err as Error).message) : err;
-      });
+      Promise.resolve()
+        .then(() => this.goOn())
+        .then(call)
+        .catch((err) => {
+          throw isKvError(err, 'ConnectionError') ? this.peerDown(s, kind, (err as Error).message) : err;
+        });
     if (s.target === selfId)
       return {
         read: (from, to, limit, bytes) => wrapped(() => peer().readRange(from, to, limit, bytes)),
-        write: (items) => local.apply(items),
+        write: (items) => wrapped(() => local.apply(items)),
       };
     return {
-      read: async (from, to, limit, bytes) => local.range(from, to, limit, bytes),
+      read: (from, to, limit, bytes) => wrapped(async () => local.range(from, to, limit, bytes)),
       write: (items) => wrapped(() => peer().apply(items)),
     };
   }

@@ -270,6 +270,8 @@ function stubServices(): HandlerServices {
     decommission: async () => ({ ...NO_OPERATION, state: 'NORMAL' }),
     operationProgress: () => ({ ...NO_OPERATION, state: 'NORMAL' }),
     cleanup: () => ({ keys: 0, bytes: 0, epoch: 1, done: true }),
+    move: async () => ({ ...NO_OPERATION, state: 'MOVING' }),
+    abortOperation: async () => 'nothing to abort',
   };
 }
 

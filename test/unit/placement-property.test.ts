@@ -1,7 +1,8 @@
 /**
  * Placement's properties, against brute-force and naive references.
  *
- * For any sequence of joins, leaves, moves and replacements, at every step
+ * For any sequence of joins, leaves, moves and replacements, some of them
+ * aborted after their begin or after their reads moved, at every step
  * from epoch e to e + 1, every way of acknowledging a write meets every way
  * of answering a read, at the levels that must meet: a QUORUM write and a
  * QUORUM read, ALL and ONE, ONE and ALL. All four pairings of the two epochs
@@ -33,21 +34,27 @@ const MEETING: Array<[write: LevelName, read: LevelName]> = [
 /** Tokens from a small alphabet, so that operations collide with each other's tokens often. */
 const token = fc.constantFrom(...'bcdefghijklmnopqrstuvw'.split(''));
 
-/** An operation, its node picked among the current ones by position. */
-type Op =
+/**
+ * An operation, its node picked among the current ones by position; `abortAfter`
+ * 1 aborts it after its begin, 2 after its reads moved (reads-back, then abort).
+ */
+type Op = (
   | { kind: 'join'; token: string }
   | { kind: 'leave'; pick: number }
   | { kind: 'move'; pick: number; token: string }
-  | { kind: 'replace'; pick: number };
+  | { kind: 'replace'; pick: number }
+) & { abortAfter: 0 | 1 | 2 };
+
+const abortAfter = fc.constantFrom<0 | 1 | 2>(0, 0, 1, 2);
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: token.map((t) => ({ kind: 'join' as const, token: t })) },
-  { weight: 3, arbitrary: fc.nat().map((pick) => ({ kind: 'leave' as const, pick })) },
-  { weight: 1, arbitrary: fc.record({ pick: fc.nat(), token }).map((o) => ({ kind: 'move' as const, ...o })) },
-  { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'replace' as const, pick })) },
+  { weight: 3, arbitrary: fc.record({ token, abortAfter }).map((o) => ({ kind: 'join' as const, ...o })) },
+  { weight: 3, arbitrary: fc.record({ pick: fc.nat(), abortAfter }).map((o) => ({ kind: 'leave' as const, ...o })) },
+  { weight: 2, arbitrary: fc.record({ pick: fc.nat(), token, abortAfter }).map((o) => ({ kind: 'move' as const, ...o })) },
+  { weight: 1, arbitrary: fc.record({ pick: fc.nat(), abortAfter }).map((o) => ({ kind: 'replace' as const, ...o })) },
 );
 
-/** The three changes of an operation, for the membership it starts from. */
+/** The changes of an operation, for the membership it starts from: three, or its aborted prefix. */
 function stepsOf(m: Membership, o: Op): Change[] {
   const normal = m.members.filter((n) => n.state === 'NORMAL');
   const nextId = Math.max(...m.members.map((n) => n.id)) + 1;
@@ -61,6 +68,8 @@ function stepsOf(m: Membership, o: Op): Change[] {
         : o.kind === 'move'
           ? { kind: 'move-begin', node, token: o.token }
           : { kind: 'replace-begin', node, replaces: picked };
+  if (o.abortAfter === 1) return [first, { kind: 'abort', node }];
+  if (o.abortAfter === 2) return [first, { kind: 'reads-switch', node }, { kind: 'reads-back', node }, { kind: 'abort', node }];
   return [first, { kind: 'reads-switch', node }, { kind: `${o.kind}-complete`, node }];
 }
 
@@ -89,6 +98,7 @@ const scenario = fc.record({
 
 test('every write set meets every read set as the levels need, across every epoch step', (t) => {
   let steps = 0;
+  let aborts = 0;
   const property = fc.property(scenario, ({ nodes, rf, tokens, ops }) => {
     const boot = bootstrapEntry(
       tokens.slice(0, nodes).map((tok, id) => ({ id, token: tok })),
@@ -120,11 +130,13 @@ test('every write set meets every read set as the levels need, across every epoc
         m = next;
         placement = nextPlacement;
         steps++;
+        if (change.kind === 'abort') aborts++;
       }
     }
   });
   t.notThrows(() => fc.assert(property, fcParams(300)));
   t.true(steps > 300, `the runs took ${steps} epoch steps: enough changes were allowed to test anything`);
+  t.true(aborts > 50, `${aborts} aborts were taken: enough to test them`);
 });
 
 test('a key finds the range (start, end] that holds it, and on a fixed ring the same replicas as the Ring', (t) => {

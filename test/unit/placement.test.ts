@@ -3,22 +3,7 @@ import { writeAcksNeeded } from '../../src/coordinator/levels';
 import { applyChange, bootstrapEntry, Change, Membership, NodeState, replayLog } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
 import { quorumsMiss } from './placement-check';
-
-// Four nodes, RF 3: node i owns (previous token, its token].
-const BOOT = bootstrapEntry(
-  [
-    { id: 0, token: 'd' },
-    { id: 1, token: 'h' },
-    { id: 2, token: 'l' },
-    { id: 3, token: 'p' },
-  ],
-  3,
-);
-
-/** The membership after the bootstrap and `changes`, epochs numbered from 2. */
-function after(...changes: Change[]): Membership {
-  return replayLog([BOOT, ...changes.map((change, i) => ({ epoch: i + 2, change }))]);
-}
+import { after, BOOT } from './four-node-ring';
 
 /** A placement as rows: end, reads, writes, pending. */
 function rows(p: Placement): Array<[string, number[], number[], number]> {

@@ -1,0 +1,20 @@
+/**
+ * The ring the membership tables start from: four nodes at d, h, l, p, RF 3
+ * (node i owns (previous token, its token]). Not a test file.
+ */
+import { bootstrapEntry, Change, Membership, replayLog } from '../../src/membership/changes';
+
+export const BOOT = bootstrapEntry(
+  [
+    { id: 0, token: 'd' },
+    { id: 1, token: 'h' },
+    { id: 2, token: 'l' },
+    { id: 3, token: 'p' },
+  ],
+  3,
+);
+
+/** The membership after the bootstrap and `changes`, epochs numbered from 2. */
+export function after(...changes: Change[]): Membership {
+  return replayLog([BOOT, ...changes.map((change, i) => ({ epoch: i + 2, change }))]);
+}
