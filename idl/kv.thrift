@@ -48,6 +48,17 @@ exception TimedOut {
   4: optional string reason
 }
 
+/**
+ * Internode (added later): the caller placed the request by an older epoch
+ * than this node's, and the placement of a key it names changed since. The
+ * caller takes up the membership log (up to `epoch`) and tries again. Sent
+ * only to a caller that gave its epoch, so an older build never meets it.
+ */
+exception StaleEpoch {
+  1: string message,
+  2: i64 epoch
+}
+
 /** An internode or admin call without the right cluster secret. */
 exception Unauthorized {
   1: string message
@@ -269,6 +280,20 @@ struct OperationProgress {
   8: optional string error
 }
 
+/**
+ * A node's cleanup (deleting the data it holds for ranges it does not
+ * replicate): keys and bytes (of keys and values) deleted so far, the epoch
+ * whose ring it cleans for, whether it is done, and the sentence it stopped
+ * with, if any.
+ */
+struct CleanupProgress {
+  1: i64 keys,
+  2: i64 bytes,
+  3: i64 epoch,
+  4: bool done,
+  5: optional string error
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -285,13 +310,19 @@ service KeyValue {
   binary ping(1: binary payload)
     throws (1: InvalidRequest invalid),
 
-  /** Internode: apply versions on this replica; returns once they are durable. */
-  void replicate(1: string secret, 2: list<Mutation> mutations)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  /**
+   * Internode: apply versions on this replica; returns once they are durable.
+   * `epoch`, `fromNode` (added later, absent from older builds): the caller's
+   * membership epoch and id. A callee behind it takes up the caller's log
+   * before it goes on; one ahead refuses with StaleEpoch when a key's
+   * placement changed since the caller's epoch.
+   */
+  void replicate(1: string secret, 2: list<Mutation> mutations, 3: i64 epoch, 4: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
-  /** Internode: this replica's versions of the keys, in order. */
-  list<LocalRead> readLocal(1: string secret, 2: list<binary> keys)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  /** Internode: this replica's versions of the keys, in order. `epoch`, `fromNode`: as replicate's. */
+  list<LocalRead> readLocal(1: string secret, 2: list<binary> keys, 3: i64 epoch, 4: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /**
    * Internode: heartbeat, and "I am back" after a restart. Carries the
@@ -337,29 +368,34 @@ service KeyValue {
   CasResult cas(1: binary key, 2: bool expectAbsent, 3: binary expected, 4: binary value, 5: string requestId, 6: Level level)
     throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
 
-  /** Internode (cas): Paxos phase 1 for a key. */
-  PaxosPromise paxosPrepare(1: string secret, 2: binary key, 3: Ballot ballot, 4: string requestId)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  /** Internode (cas): Paxos phase 1 for a key. `epoch`, `fromNode` (these three calls): as replicate's. */
+  PaxosPromise paxosPrepare(1: string secret, 2: binary key, 3: Ballot ballot, 4: string requestId, 5: i64 epoch, 6: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /** Internode (cas): Paxos phase 2 for a key. */
-  PaxosAccept paxosPropose(1: string secret, 2: binary key, 3: Proposal proposal)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  PaxosAccept paxosPropose(1: string secret, 2: binary key, 3: Proposal proposal, 4: i64 epoch, 5: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /** Internode (cas): the proposal was chosen; returns once its value and the commit are durable here. */
-  void paxosCommit(1: string secret, 2: binary key, 3: Proposal proposal)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  void paxosCommit(1: string secret, 2: binary key, 3: Proposal proposal, 4: i64 epoch, 5: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /**
    * Internode (repair): this node's hashes at `indices` of one level (0 root,
    * 1 branches, 2 leaves) of its hash tree of the range owned by node
-   * `range`, which both nodes must replicate.
+   * `range`, which both nodes must replicate. Added later (absent from older
+   * builds): `epoch`, the caller's, and the range as the keys after
+   * `rangeStart` up to and including `rangeEnd` (the current ring's ranges
+   * are named by their bounds, not by an owner: a node may own two while it
+   * moves); a callee that keeps no tree of exactly that range refuses, with
+   * StaleEpoch when its epoch differs from the caller's.
    */
-  TreeHashes treeHashes(1: string secret, 2: i32 fromNode, 3: i32 range, 4: i32 level, 5: list<i32> indices)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  TreeHashes treeHashes(1: string secret, 2: i32 fromNode, 3: i32 range, 4: i32 level, 5: list<i32> indices, 6: i64 epoch, 7: binary rangeStart, 8: binary rangeEnd)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
-  /** Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked. */
-  SegmentKeys segmentKeys(1: string secret, 2: i32 fromNode, 3: i32 range, 4: list<i32> segments)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  /** Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked. `epoch`, `rangeStart`, `rangeEnd`: as treeHashes'. */
+  SegmentKeys segmentKeys(1: string secret, 2: i32 fromNode, 3: i32 range, 4: list<i32> segments, 5: i64 epoch, 6: binary rangeStart, 7: binary rangeEnd)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /**
    * Internode (repair): this replica's versions of the keys, in order, as
@@ -388,9 +424,9 @@ service KeyValue {
   ScanResult scan(1: binary start, 2: binary stop, 3: Level level, 4: i32 limit, 5: binary cursor)
     throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
 
-  /** Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. */
-  RangePage readRange(1: string secret, 2: binary start, 3: binary stop, 4: i32 limit, 5: i32 bytesMax)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+  /** Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. `epoch`, `fromNode`: as replicate's. */
+  RangePage readRange(1: string secret, 2: binary start, 3: binary stop, 4: i32 limit, 5: i32 bytesMax, 6: i64 epoch, 7: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /** put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone. */
   i64 putWithTtl(1: binary key, 2: binary value, 3: Level level, 4: i32 ttlSeconds)
@@ -424,5 +460,14 @@ service KeyValue {
 
   /** Admin: where this node's own operation is (its join, its decommission). */
   OperationProgress operationProgress(1: string secret)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * Admin: with start, this node deletes the data it holds for ranges it no
+   * longer replicates, in the background (refused while a membership
+   * operation runs; a cleanup running already goes on); without, only
+   * reports. Answers where the last cleanup is, so the operator polls it.
+   */
+  CleanupProgress cleanup(1: string secret, 2: bool start)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

@@ -7,6 +7,12 @@
 #                            and return once it is NORMAL; the port defaults to
 #                            KV_BASE_PORT+id, the token to the median key of the
 #                            busiest node's primary range (a join takes half of it)
+#   scripts/server.sh --replace N [--host H] [--port P]
+#                            start a new node (the next free id) that takes dead
+#                            node N's token and ranges: it takes writes at once,
+#                            copies each range from every surviving replica, and
+#                            returns once it is NORMAL and node N has LEFT; refused
+#                            while node N answers
 # Environment: KV_DATA_DIR (default ./data) holds cluster.json, node-N.pid,
 # node-N.sqlite and logs/node-N.log; KV_BASE_PORT (default 9000) sets the
 # ports of a new cluster: node N listens on KV_BASE_PORT+N. KV_LOG_FORMAT=json
@@ -33,7 +39,52 @@ start_node() {
 detach=()
 command -v setsid >/dev/null 2>&1 && detach=(setsid)
 
+# Follows the operation of new node $1 (pid $2) with the helper command that follows; on failure, shows the end of its log.
+follow_new_node() {
+  local id="$1" pid="$2"
+  shift 2
+  if ! node "$@"; then
+    echo "--- last lines of $data/logs/node-$id.log" >&2
+    tail -n 5 "$data/logs/node-$id.log" >&2 || true
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "node $id keeps running (pid $pid): once the cause is fixed, restart it with scripts/server.sh $id and it goes on with its operation" >&2
+    fi
+    exit 1
+  fi
+  echo "log in $data/logs/node-$id.log; stop with scripts/terminate_servers.sh"
+  exit 0
+}
+
+# --host and --port of a new node, into $host and $port; $usage names the command.
+new_node_address() {
+  host=127.0.0.1 port=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --host) host="${2:?--host needs a value}"; shift 2 ;;
+      --port) port="${2:?--port needs a value}"; shift 2 ;;
+      *) echo "unknown option $1 (usage: $usage)" >&2; exit 1 ;;
+    esac
+  done
+}
+
 mkdir -p "$data/logs"
+if [ "${1:-}" = "--replace" ]; then
+  dead="${2:-}"
+  usage="scripts/server.sh --replace N [--host H] [--port P]"
+  [[ "$dead" =~ ^[0-9]+$ ]] || { echo "--replace needs the id of the dead node (usage: $usage)" >&2; exit 1; }
+  shift 2
+  [ -f "$cluster" ] || { echo "no cluster at $cluster: start one with scripts/server.sh first" >&2; exit 1; }
+  new_node_address "$@"
+  id="$(node "$root/dist/src/cli/replace.js" plan --cluster "$cluster" --node "$dead")" || exit 1
+  port="${port:-$((base_port + id))}"
+  if pid="$(running_pid "$id")"; then
+    echo "node $id is already running (pid $pid)" >&2
+    exit 1
+  fi
+  start_node "$id" --host "$host" --port "$port" --replace-node "$dead"
+  pid="$(cat "$data/node-$id.pid")"
+  follow_new_node "$id" "$pid" "$root/dist/src/cli/replace.js" wait --cluster "$cluster" --host "$host" --port "$port" --pid "$pid" --id "$id" --node "$dead"
+fi
 if [ "${1:-}" = "--join" ]; then
   shift
   [ -f "$cluster" ] || { echo "no cluster at $cluster to join: start one with scripts/server.sh first" >&2; exit 1; }
@@ -55,16 +106,7 @@ if [ "${1:-}" = "--join" ]; then
   fi
   start_node "$id" --host "$host" --port "$port" --join-token-hex "$token_hex"
   pid="$(cat "$data/node-$id.pid")"
-  if ! node "$root/dist/src/cli/join.js" wait --cluster "$cluster" --host "$host" --port "$port" --pid "$pid" --id "$id"; then
-    echo "--- last lines of $data/logs/node-$id.log" >&2
-    tail -n 5 "$data/logs/node-$id.log" >&2 || true
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "node $id keeps running (pid $pid): once the cause is fixed, restart it with scripts/server.sh $id and it goes on with its join" >&2
-    fi
-    exit 1
-  fi
-  echo "log in $data/logs/node-$id.log; stop with scripts/terminate_servers.sh"
-  exit 0
+  follow_new_node "$id" "$pid" "$root/dist/src/cli/join.js" wait --cluster "$cluster" --host "$host" --port "$port" --pid "$pid" --id "$id"
 fi
 
 if [ ! -f "$cluster" ]; then

@@ -48,6 +48,8 @@ export const DEFAULTS = {
   downWrites: 100_000,
   /** Keys the repair workload writes before it stops a node: none, unless --keys says. */
   repairKeys: 0,
+  /** Keys the join workload writes before the join: a million, as issue 18's target streams. */
+  joinKeys: 1_000_000,
   /** Share of the keys the restart workload writes again after its load (superseded rows in every log). */
   rewriteShare: 0,
   /**
@@ -71,14 +73,18 @@ Where:
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
   --workload NAME         write | read | mixed | read-mostly | echo | restart | scan | repair
-                          (default write)
+                          | join (default write)
                           read, mixed (50/50), read-mostly (95/5) and scan write every key once first;
                           scan: calls of 1000 keys from a random key, reported also in keys/s;
-                          echo is ping(payload) only; restart and repair need --spawn
+                          echo is ping(payload) only; restart, repair and join need --spawn;
+                          join: after --keys keys, writes for --duration s, then a fifth node
+                          joins (server.sh --join's token) while the writes go on: stream
+                          rate, join time, write throughput during it, streaming nodes' RSS
                           (see docs/benchmarks.md)
   --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
   --keys N                number of distinct keys, key000000 ... (default 100000; repair:
-                          keys written before a node is stopped, default 0)
+                          keys written before a node is stopped, default 0; join: default
+                          1000000)
   --value-size BYTES      value size, also the echo payload size (default 100); values are
                           random bytes, 65,536 different ones in turn (see docs/benchmarks.md)
   --distribution D        uniform | zipfian (default uniform)
@@ -252,6 +258,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   if (level === undefined) throw new UsageError(`--level must be ONE, QUORUM or ALL, not "${levelText}"`);
   const restart = workload === 'restart';
   const repair = workload === 'repair';
+  const join = workload === 'join';
   /** Workloads of fixed steps rather than a measured stream of operations. */
   const steps = restart || repair;
 
@@ -301,6 +308,13 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     throw new UsageError(`--compare compares a workload with echo: it does not apply to --workload ${workload}`);
   if (restart && !spawn) throw new UsageError('--workload restart kills and restarts a node: it needs --spawn');
   if (repair && !spawn) throw new UsageError('--workload repair stops a node and turns hints off: it needs --spawn');
+  if (join && !spawn) throw new UsageError('--workload join starts a node of its own: it needs --spawn');
+  if (join && (opsFlag !== undefined || warmup !== undefined))
+    throw new UsageError(
+      '--workload join writes for --duration seconds before and after the join, and while it runs: --ops and --warmup do not apply',
+    );
+  if (join && compare) throw new UsageError('--compare compares a workload with echo: it does not apply to --workload join');
+  if (join && plot !== undefined) throw new UsageError('--plot draws a run of operations: it does not apply to --workload join');
   if (steps && (opsFlag !== undefined || durationFlag !== undefined || rate !== undefined)) {
     throw new UsageError(`--workload ${workload} writes each of its keys once: --ops, --duration and --rate do not apply`);
   }
@@ -325,10 +339,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     connections: integer(flags, 'connections', 1, CONNECTIONS_MAX) ?? DEFAULTS.connections,
     keys:
       (repair ? integer(flags, 'keys', 0, KEYS_MAX) : integer(flags, 'keys', 1, KEYS_MAX)) ??
-      (repair ? DEFAULTS.repairKeys : DEFAULTS.keys),
+      (repair ? DEFAULTS.repairKeys : join ? DEFAULTS.joinKeys : DEFAULTS.keys),
     valueSize: integer(flags, 'value-size', 0, VALUE_BYTES_MAX_CEILING) ?? DEFAULTS.valueSize,
     ...(steps ? {} : opsFlag !== undefined ? { ops: opsFlag } : { durationSeconds: durationFlag ?? DEFAULTS.durationSeconds }),
-    warmupSeconds: steps ? 0 : (warmup ?? DEFAULTS.warmupSeconds),
+    warmupSeconds: steps || join ? 0 : (warmup ?? DEFAULTS.warmupSeconds),
     distribution: oneOf(flags, 'distribution', DISTRIBUTIONS, DEFAULTS.distribution),
     ...(rate !== undefined ? { rate } : {}),
     seed: integer(flags, 'seed', 0, SEED_MAX) ?? randomInt(0, SEED_MAX + 1),

@@ -152,8 +152,8 @@ export function compareResult(echo: BenchResult, workload: BenchResult): Compare
 }
 
 const LABEL_WIDTH = 26;
-const line = (label: string, value: string): string => `${label.padEnd(LABEL_WIDTH)}: ${value}`;
-const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+export const line = (label: string, value: string): string => `${label.padEnd(LABEL_WIDTH)}: ${value}`;
+export const count = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => `${n.toFixed(2)} ms`;
 
 function clock(seconds: number): string {

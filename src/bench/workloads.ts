@@ -8,7 +8,7 @@ import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
-export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan' | 'repair';
+export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan' | 'repair' | 'join';
 
 export interface WorkloadSpec {
   /** Share of operations that are reads; the rest are writes. */
@@ -47,6 +47,12 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
     echo: false,
     description:
       'stop a node, write --down-writes keys with hints off, resume it, time a full repair until the replicas agree (needs --spawn)',
+  },
+  join: {
+    readFraction: 0,
+    preload: false,
+    echo: false,
+    description: 'load --keys keys, then a fifth node joins while --level writes go on; stream rate and write throughput (needs --spawn)',
   },
 };
 

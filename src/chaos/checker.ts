@@ -37,6 +37,7 @@ export type ViolationKind =
   | 'unverified'
   | 'divergent'
   | 'failed_restart'
+  | 'failed_operation'
   | 'crashed';
 
 export interface Violation {
@@ -62,6 +63,8 @@ export interface FinalState {
   readonly failedRestarts: readonly string[];
   /** Nodes that exited without being killed, with a reason each. */
   readonly crashed: readonly string[];
+  /** Membership operations (joins, decommissions) that did not complete, with the sentence each stopped with. */
+  readonly failedOperations?: readonly string[];
 }
 
 export interface Counts {
@@ -78,6 +81,7 @@ export interface Counts {
   unverified: number;
   divergent: number;
   failedRestarts: number;
+  failedOperations: number;
   crashed: number;
   lwwLost: number;
 }
@@ -180,6 +184,7 @@ class Check {
       unverified: 0,
       divergent: 0,
       failedRestarts: 0,
+      failedOperations: 0,
       crashed: 0,
       lwwLost: 0,
     };
@@ -330,6 +335,8 @@ class Check {
     }
     this.counts.failedRestarts = state.failedRestarts.length;
     for (const m of state.failedRestarts) this.flag('failed_restart', undefined, m, []);
+    this.counts.failedOperations = state.failedOperations?.length ?? 0;
+    for (const m of state.failedOperations ?? []) this.flag('failed_operation', undefined, m, []);
     this.counts.crashed = state.crashed.length;
     for (const m of state.crashed) this.flag('crashed', undefined, m, []);
   }
@@ -347,7 +354,8 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
   }
   c.final(state, keyed);
   const n = c.counts;
-  const bad = n.lost + n.stale + n.backwards + n.phantom + n.behind + n.unverified + n.divergent + n.failedRestarts + n.crashed;
+  const bad =
+    n.lost + n.stale + n.backwards + n.phantom + n.behind + n.unverified + n.divergent + n.failedRestarts + n.failedOperations + n.crashed;
   return { counts: n, violations: c.violations, ok: bad === 0 };
 }
 

@@ -6,7 +6,8 @@
 import { rmSync } from 'node:fs';
 import { NodeAdmin } from '../client/client';
 import { ClusterConfig, Settings } from '../config/cluster';
-import { LocalCluster } from '../harness/local-cluster';
+import { freePort, LocalCluster } from '../harness/local-cluster';
+import { awaitJoined, decommissionNode } from './membership';
 import { LinkMode, ProxyMesh } from './proxy';
 
 export type PartitionKind = 'drop' | 'blackhole' | 'delay';
@@ -33,6 +34,36 @@ export interface ChaosCluster {
   logTail(id: number, chars: number): string;
   /** Stops every process and network piece it started; deletes the data unless `keepData`. */
   destroy(keepData: boolean): Promise<void>;
+  /** Ids, beyond the cluster file's, of nodes that may join (each has its address and network links ready). */
+  readonly spareIds: readonly number[];
+  /** The nodes in the ring now: the cluster file's and those that joined, less those that left. */
+  members(): number[];
+  /** Where node `id` listens. */
+  endpoint(id: number): { host: string; port: number };
+  /** Starts spare node `id`, joining the ring at `token`; resolves once it is NORMAL, throws the join's sentence. */
+  join(id: number, token: string): Promise<void>;
+  /** Decommissions node `id`; resolves once it has left the ring and its process exited. */
+  decommission(id: number): Promise<void>;
+}
+
+/** Which nodes are in the ring, as the operations the chaos tool ran changed it. */
+export class MemberSet {
+  private readonly joined: number[] = [];
+  private readonly left = new Set<number>();
+
+  constructor(private readonly bootstrap: readonly number[]) {}
+
+  noteJoined(id: number): void {
+    if (!this.joined.includes(id)) this.joined.push(id);
+  }
+
+  noteLeft(id: number): void {
+    this.left.add(id);
+  }
+
+  members(): number[] {
+    return [...this.bootstrap, ...this.joined].filter((id) => !this.left.has(id));
+  }
 }
 
 /** How long a (re)started node gets to answer before it counts as a failed restart. */
@@ -46,18 +77,33 @@ export class ProxyCluster implements ChaosCluster {
   readonly mode = 'proxy';
   readonly partitionKinds: readonly PartitionKind[] = ['drop', 'blackhole', 'delay'];
 
+  private readonly set: MemberSet;
+
   private constructor(
     private readonly local: LocalCluster,
     private readonly mesh: ProxyMesh,
-  ) {}
+    /** Each spare node's port, by id. */
+    private readonly sparePorts: ReadonlyMap<number, number>,
+  ) {
+    this.set = new MemberSet(local.config.nodes.map((n) => n.id));
+  }
 
-  static async start(settings: Partial<Settings> = {}): Promise<ProxyCluster> {
+  /** A cluster of the cluster file's nodes, and `spares` more ids that may join, each with its links through proxies too. */
+  static async start(settings: Partial<Settings> = {}, spares = 0): Promise<ProxyCluster> {
     let mesh: ProxyMesh | undefined;
     // The proxies need the nodes' ports, which create() picks: the args are read at spawn time.
     const local = await LocalCluster.create({ settings, nodeArgs: (id) => mesh!.peerArgs(id) });
     try {
-      mesh = await ProxyMesh.start(local.config.nodes);
-      const c = new ProxyCluster(local, mesh);
+      const taken = new Set(local.config.nodes.map((n) => n.port));
+      const sparePorts = new Map<number, number>();
+      while (sparePorts.size < spares) {
+        const port = await freePort();
+        if (!taken.has(port)) sparePorts.set(local.config.nodes.length + sparePorts.size, port);
+        taken.add(port);
+      }
+      const targets = [...local.config.nodes, ...[...sparePorts.values()].map((port) => ({ host: '127.0.0.1', port }))];
+      mesh = await ProxyMesh.start(targets);
+      const c = new ProxyCluster(local, mesh, sparePorts);
       await Promise.all(local.config.nodes.map((n) => c.startNode(n.id)));
       await c.waitAllSeeEachOther(NODE_START_TIMEOUT_MS);
       return c;
@@ -97,7 +143,7 @@ export class ProxyCluster implements ChaosCluster {
   }
 
   waitAllSeeEachOther(timeoutMs: number): Promise<void> {
-    return this.local.waitAllSeeEachOther(timeoutMs);
+    return this.local.waitAllSeeEachOther(timeoutMs, this.members());
   }
 
   async isolate(node: number, kind: PartitionKind, delayMs: number): Promise<void> {
@@ -112,9 +158,44 @@ export class ProxyCluster implements ChaosCluster {
     return this.local.log(id).slice(-chars);
   }
 
+  get spareIds(): number[] {
+    return [...this.sparePorts.keys()];
+  }
+
+  members(): number[] {
+    return this.set.members();
+  }
+
+  endpoint(id: number): { host: string; port: number } {
+    return this.local.endpoint(id);
+  }
+
+  async join(id: number, token: string): Promise<void> {
+    const port = this.sparePorts.get(id);
+    if (port === undefined) throw new Error(`node ${id} is no spare of this cluster`);
+    this.local.spawnJoining(id, port, token);
+    this.set.noteJoined(id);
+    const admin = this.local.admin(id, 3_000);
+    try {
+      await awaitJoined(admin, () => this.local.isRunning(id));
+    } finally {
+      admin.close();
+    }
+  }
+
+  async decommission(id: number): Promise<void> {
+    const admin = this.local.admin(id, 10_000);
+    try {
+      await decommissionNode(admin, () => this.local.isRunning(id));
+      this.set.noteLeft(id);
+    } finally {
+      admin.close();
+    }
+  }
+
   async destroy(keepData: boolean): Promise<void> {
     // A stopped process would hold SIGTERM pending forever: continue them first.
-    for (const n of this.config.nodes) this.signal(n.id, 'SIGCONT');
+    for (const id of [...this.config.nodes.map((n) => n.id), ...this.spareIds]) this.signal(id, 'SIGCONT');
     await this.local.stop();
     await this.mesh.close();
     if (!keepData) rmSync(this.local.dir, { recursive: true, force: true });

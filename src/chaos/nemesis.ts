@@ -8,8 +8,14 @@ import { ChaosCluster, PartitionKind } from './cluster';
 import { Random as Prng } from '../common/random';
 import { Workload } from './workload';
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill', 'join', 'decommission'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Membership operations: they change the ring for the rest of the run, so a run has them only when asked. */
+export const MEMBERSHIP_FAULTS: readonly FaultKind[] = ['join', 'decommission'];
+/** What --faults means when not given. */
+export const DEFAULT_FAULT_KINDS = FAULT_KINDS.filter((k) => !MEMBERSHIP_FAULTS.includes(k));
+/** Nodes that may join in one run, beyond the cluster file's (each needs its address and links made up front). */
+export const JOIN_SPARES_MAX = 2;
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -37,6 +43,8 @@ export interface Fault {
    * coordinators still send to the paused node and its in-flight slots fill.
    */
   readonly pauseLeadMs?: number;
+  /** join: the token the node joins at. */
+  readonly token?: string;
 }
 
 export interface PlannedFault {
@@ -55,9 +63,58 @@ const COOLDOWN_MS = 3_000;
 const HOLD_MIN_MS = 3_000;
 const HOLD_MAX_MS = 6_000;
 
-function drawFault(prng: Prng, kinds: readonly FaultKind[], nodes: number, partitionKinds: readonly PartitionKind[]): Fault {
+/**
+ * The ring as the plan changes it: the members the other faults pick from,
+ * the spare ids still free to join, the tokens taken. A decommission is
+ * planned only while the ring keeps more nodes than the replication factor.
+ */
+export class PlannedRing {
+  readonly members: number[];
+  private readonly spares: number[];
+  private readonly tokens = new Set<string>();
+
+  constructor(
+    nodes: number,
+    spares: number,
+    private readonly replicationFactor: number,
+  ) {
+    this.members = Array.from({ length: nodes }, (_, i) => i);
+    this.spares = Array.from({ length: spares }, (_, i) => nodes + i);
+  }
+
+  /** The kinds of `kinds` that can happen now. */
+  possible(kinds: readonly FaultKind[]): FaultKind[] {
+    return kinds.filter(
+      (k) => (k !== 'join' || this.spares.length > 0) && (k !== 'decommission' || this.members.length > this.replicationFactor),
+    );
+  }
+
+  /** The next spare joins at a token drawn among the workload's keys' first characters (so that it takes keys over). */
+  join(prng: Prng): { node: number; token: string } {
+    const node = this.spares.shift()!;
+    let token: string;
+    do token = `${prng.pick([...JOIN_TOKEN_PREFIXES])}${prng.range(0, 999)}`;
+    while (this.tokens.has(token));
+    this.tokens.add(token);
+    this.members.push(node);
+    return { node, token };
+  }
+
+  leave(node: number): void {
+    this.members.splice(this.members.indexOf(node), 1);
+  }
+}
+
+/** First characters of joining tokens: those the chaos workload's keys start with (workload.ts), so a join splits a range holding keys. */
+const JOIN_TOKEN_PREFIXES = 'BHNUgkqw';
+/** A membership operation's planned length, for spacing the faults after it (the nemesis waits for its end anyway). */
+const MEMBERSHIP_HOLD_MS = 8_000;
+
+function drawFault(prng: Prng, kinds: readonly FaultKind[], ring: PlannedRing, partitionKinds: readonly PartitionKind[]): Fault {
   const kind = prng.pick(kinds);
-  const node = prng.range(0, nodes - 1);
+  const members = ring.members;
+  const at = prng.range(0, members.length - 1);
+  const node = members[at]!;
   const holdMs = prng.range(HOLD_MIN_MS, HOLD_MAX_MS);
   switch (kind) {
     case 'partition': {
@@ -66,8 +123,13 @@ function drawFault(prng: Prng, kinds: readonly FaultKind[], nodes: number, parti
     }
     case 'skew':
       return { kind, node, holdMs, skewMs: prng.pick([-1, 1]) * prng.range(2_000, 10_000) };
+    case 'join':
+      return { kind, ...ring.join(prng), holdMs: MEMBERSHIP_HOLD_MS };
+    case 'decommission':
+      ring.leave(node);
+      return { kind, node, holdMs: MEMBERSHIP_HOLD_MS };
     case 'burst-kill': {
-      const alsoDown = prng.float() < 0.5 ? (node + prng.range(1, nodes - 1)) % nodes : undefined;
+      const alsoDown = prng.float() < 0.5 ? members[(at + prng.range(1, members.length - 1)) % members.length] : undefined;
       const alsoDownBy = alsoDown === undefined ? undefined : prng.pick(['kill', 'pause'] as const);
       const pauseLeadMs = alsoDownBy === 'pause' ? prng.range(100, 1_500) : undefined;
       return { kind, node, holdMs, burstSize: prng.range(100, 300), killAfterMs: prng.range(0, 30), alsoDown, alsoDownBy, pauseLeadMs };
@@ -83,12 +145,16 @@ export function planFaults(
   durationMs: number,
   nodes: number,
   partitionKinds: readonly PartitionKind[],
+  spares = 0,
+  replicationFactor = 3,
 ): PlannedFault[] {
   const plan: PlannedFault[] = [];
-  if (kinds.length === 0) return plan;
+  const ring = new PlannedRing(nodes, spares, replicationFactor);
   let t = WARMUP_MS;
   for (;;) {
-    const fault = drawFault(seed, kinds, nodes, partitionKinds);
+    const possible = ring.possible(kinds);
+    if (possible.length === 0) return plan;
+    const fault = drawFault(seed, possible, ring, partitionKinds);
     if (t + fault.holdMs + COOLDOWN_MS > durationMs) return plan;
     plan.push({ at: t, fault });
     t += fault.holdMs + RECOVERY_ALLOWANCE_MS + seed.range(500, 2_500);
@@ -106,6 +172,10 @@ export function describeFault(f: Fault): string {
       return `cut node ${f.node} off (${f.partition}${f.delayMs ? ` ${f.delayMs}ms` : ''}) for ${hold}`;
     case 'skew':
       return `skew node ${f.node}'s clock by ${f.skewMs! > 0 ? '+' : ''}${f.skewMs}ms for ${hold}`;
+    case 'join':
+      return `node ${f.node} joins at token ${JSON.stringify(f.token)}`;
+    case 'decommission':
+      return `decommission node ${f.node}`;
     case 'burst-kill':
       return `kill -9 node ${f.node} ${f.killAfterMs}ms into a burst of ${f.burstSize} writes${f.alsoDown !== undefined ? ` (node ${f.alsoDown} ${f.alsoDownBy === 'pause' ? `paused ${f.pauseLeadMs}ms` : 'killed just'} before)` : ''}, restart after ${hold}`;
   }
@@ -121,6 +191,8 @@ export interface FaultRecord {
 export class Nemesis {
   readonly records: FaultRecord[] = [];
   readonly failedRestarts: string[] = [];
+  /** Joins and decommissions that did not complete, each with the sentence it stopped with. */
+  readonly failedOperations: string[] = [];
   /** Nodes found dead that the nemesis had not killed. */
   readonly crashed: string[] = [];
   /** Nodes the nemesis took down and has not brought back yet. */
@@ -134,6 +206,8 @@ export class Nemesis {
     private readonly prng: Prng,
     private readonly now: () => number,
     private readonly log: (line: string) => void,
+    /** Told after each membership operation, whether it succeeded or not: the ring may have changed. */
+    private readonly ringChanged: () => void = () => undefined,
   ) {}
 
   /** Runs the plan until it ends or stop() is called; every fault is healed before this resolves. */
@@ -187,6 +261,21 @@ export class Nemesis {
         return this.skewFor(f.node, f.skewMs!, f.holdMs);
       case 'burst-kill':
         return this.burstKill(f);
+      case 'join':
+        return this.membership(() => this.cluster.join(f.node, f.token!), describeFault(f));
+      case 'decommission':
+        return this.membership(() => this.cluster.decommission(f.node), describeFault(f));
+    }
+  }
+
+  private async membership(operation: () => Promise<void>, what: string): Promise<void> {
+    try {
+      await operation();
+    } catch (err) {
+      this.failedOperations.push(`${what}: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      this.ringChanged();
     }
   }
 

@@ -25,7 +25,8 @@ import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { waitFor } from '../harness/local-cluster';
 import { NODE_V8_FLAGS } from '../node/v8-flags';
-import { ChaosCluster, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
+import { ChaosCluster, MemberSet, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
+import { awaitJoined, decommissionNode } from './membership';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 /** Every node listens on this port, each on its own address. */
@@ -182,6 +183,7 @@ export class NetnsCluster implements ChaosCluster {
   readonly partitionKinds: readonly PartitionKind[] = ['blackhole'];
   private readonly children = new Map<number, ChildProcess>();
   readonly config: ClusterConfig;
+  private readonly set: MemberSet;
 
   private constructor(
     private readonly net: NetnsNetwork,
@@ -189,10 +191,12 @@ export class NetnsCluster implements ChaosCluster {
     private readonly clusterFile: string,
   ) {
     this.config = loadClusterFile(clusterFile, {});
+    this.set = new MemberSet(this.config.nodes.map((n) => n.id));
   }
 
-  static async start(settings: Partial<Settings> = {}): Promise<NetnsCluster> {
-    const net = await NetnsNetwork.create(DEFAULT_TOKENS.length);
+  /** The cluster file's nodes, each in its namespace, and `spares` more namespaces for nodes that may join. */
+  static async start(settings: Partial<Settings> = {}, spares = 0): Promise<NetnsCluster> {
+    const net = await NetnsNetwork.create(DEFAULT_TOKENS.length + spares);
     const dir = mkdtempSync(join(tmpdir(), 'ringkv-chaos-'));
     const file = join(dir, 'cluster.json');
     const layout = {
@@ -236,6 +240,18 @@ export class NetnsCluster implements ChaosCluster {
   }
 
   async startNode(id: number): Promise<void> {
+    this.spawn(id, []);
+    await waitFor(
+      `node ${id} to answer`,
+      async () => {
+        if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.logTail(id, 500)}`);
+        return this.answers(id);
+      },
+      NODE_START_TIMEOUT_MS,
+    );
+  }
+
+  private spawn(id: number, extraArgs: readonly string[]): void {
     if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
     const fd = openSync(this.logFile(id), 'a');
     // `ip netns exec` enters the namespace and execs node in place: the child's pid is the node's.
@@ -252,18 +268,47 @@ export class NetnsCluster implements ChaosCluster {
       String(id),
       '--data',
       this.dir,
+      ...extraArgs,
     ];
     const child = spawn('ip', args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.children.set(id, child);
-    await waitFor(
-      `node ${id} to answer`,
-      async () => {
-        if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.logTail(id, 500)}`);
-        return this.answers(id);
-      },
-      NODE_START_TIMEOUT_MS,
-    );
+  }
+
+  get spareIds(): number[] {
+    return Array.from({ length: this.net.nodes - this.config.nodes.length }, (_, i) => this.config.nodes.length + i);
+  }
+
+  members(): number[] {
+    return this.set.members();
+  }
+
+  /** Every node, joined or not, listens on NODE_PORT at its namespace's address. */
+  endpoint(id: number): { host: string; port: number } {
+    return { host: this.net.nodeAddress(id), port: NODE_PORT };
+  }
+
+  async join(id: number, token: string): Promise<void> {
+    if (!this.spareIds.includes(id)) throw new Error(`node ${id} has no namespace of its own`);
+    const { host, port } = this.endpoint(id);
+    this.spawn(id, ['--host', host, '--port', String(port), '--join-token-hex', fromByteString(token).toString('hex')]);
+    this.set.noteJoined(id);
+    const admin = this.admin(id, 3_000);
+    try {
+      await awaitJoined(admin, () => this.isRunning(id));
+    } finally {
+      admin.close();
+    }
+  }
+
+  async decommission(id: number): Promise<void> {
+    const admin = this.admin(id, 10_000);
+    try {
+      await decommissionNode(admin, () => this.isRunning(id));
+      this.set.noteLeft(id);
+    } finally {
+      admin.close();
+    }
   }
 
   private async answers(id: number): Promise<boolean> {
@@ -296,11 +341,11 @@ export class NetnsCluster implements ChaosCluster {
   }
 
   admin(id: number, timeoutMs: number): NodeAdmin {
-    return NodeAdmin.fromConfig(this.config, id, timeoutMs);
+    return new NodeAdmin(this.endpoint(id), this.config.secret, timeoutMs);
   }
 
   async waitAllSeeEachOther(timeoutMs: number): Promise<void> {
-    const running = this.config.nodes.map((n) => n.id).filter((id) => this.isRunning(id));
+    const running = this.members().filter((id) => this.isRunning(id));
     await waitFor(
       'the nodes to see each other',
       async () => {

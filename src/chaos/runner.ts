@@ -9,11 +9,10 @@ import type { Settings } from '../config/cluster';
 import { writeFileSync } from 'node:fs';
 import { keyText, KvClient, wireKey } from '../client/client';
 import { inspect, Inspection } from '../client/inspect';
-import { learnedOrFileRing } from '../client/ring';
 import { check, CheckResult, describeViolations, ReplicaCopy } from './checker';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';
 import { History, Op } from './history';
-import { Nemesis, FaultKind, FaultRecord, planFaults } from './nemesis';
+import { Nemesis, FaultKind, FaultRecord, JOIN_SPARES_MAX, planFaults } from './nemesis';
 import { NetnsCluster, netnsUnavailable } from './netns';
 import { Random as Prng } from '../common/random';
 import { Workload } from './workload';
@@ -81,14 +80,38 @@ const VIOLATIONS_SHOWN_PER_KIND = 5;
  */
 const CHAOS_SETTINGS: Partial<Settings> = { antiEntropyIntervalMs: 25 };
 
-async function openCluster(mode: Mode, hintsOff: boolean, log: (line: string) => void): Promise<ChaosCluster> {
+async function openCluster(mode: Mode, hintsOff: boolean, spares: number, log: (line: string) => void): Promise<ChaosCluster> {
   const settings = hintsOff ? { ...CHAOS_SETTINGS, hintWindowSeconds: 0 } : CHAOS_SETTINGS;
   if (mode === 'netns') {
     const why = await netnsUnavailable();
-    if (why === null) return NetnsCluster.start(settings);
+    if (why === null) return NetnsCluster.start(settings, spares);
     log(`netns mode is not available (${why}); falling back to the userspace proxy`);
   }
-  return ProxyCluster.start(settings);
+  return ProxyCluster.start(settings, spares);
+}
+
+/**
+ * One client per node of the ring, each coordinating through its node,
+ * made afresh as the ring changes; every client ever made is closed at
+ * the end (operations in flight may still hold an old one).
+ */
+class NodeClients {
+  private readonly all: KvClient[] = [];
+  current: KvClient[] = [];
+
+  constructor(private readonly cluster: ChaosCluster) {
+    this.refresh();
+  }
+
+  refresh(): KvClient[] {
+    this.current = this.cluster.members().map((id) => new KvClient([this.cluster.endpoint(id)], { timeoutMs: CLIENT_TIMEOUT_MS }));
+    this.all.push(...this.current);
+    return this.current;
+  }
+
+  close(): void {
+    for (const c of this.all) c.close();
+  }
 }
 
 function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<void> {
@@ -107,11 +130,11 @@ function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<voi
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const root = new Prng(o.seed);
   const [planPrng, workPrng, nemesisPrng, finalPrng] = [root.fork(), root.fork(), root.fork(), root.fork()];
-  const cluster = await openCluster(o.mode, o.hintsOff === true, o.log);
+  const spares = o.faults.includes('join') ? JOIN_SPARES_MAX : 0;
+  const cluster = await openCluster(o.mode, o.hintsOff === true, spares, o.log);
   o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
-  // One client per node of the ring the nodes give (joined nodes included), each coordinating through its node.
-  const topology = await learnedOrFileRing(cluster.config);
-  const clients = topology.routable.map((id) => new KvClient([topology.locations[id]!], { timeoutMs: CLIENT_TIMEOUT_MS }));
+  const nodeClients = new NodeClients(cluster);
+  const clients = nodeClients.current;
   let ok = false;
   try {
     const history = new History();
@@ -126,8 +149,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
           root.fork(),
         )
       : undefined;
-    const nemesis = new Nemesis(cluster, workload, nemesisPrng, () => history.now(), o.log);
-    const plan = planFaults(planPrng, o.faults, o.durationS * 1000, cluster.config.nodes.length, cluster.partitionKinds);
+    const nemesis = new Nemesis(
+      cluster,
+      workload,
+      nemesisPrng,
+      () => history.now(),
+      o.log,
+      () => workload.useClients(nodeClients.refresh()),
+    );
+    const plan = planFaults(
+      planPrng,
+      o.faults,
+      o.durationS * 1000,
+      cluster.config.nodes.length,
+      cluster.partitionKinds,
+      cluster.spareIds.length,
+      cluster.config.replicationFactor,
+    );
     workload.start();
     counters?.start();
     const faults = nemesis.run(plan);
@@ -139,14 +177,19 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     o.log(`workload stopped after ${history.ops.length + (counters?.records.length ?? 0)} operations; healing`);
     const crashed = await healAll(cluster, nemesis, o.log);
     const settled = await settle(cluster, o.settleS * 1000);
-    o.log(settled.convergeMs >= 0 ? `settled in ${settled.convergeMs} ms` : `did not settle within ${o.settleS} s`);
-    await finalReads(history, clients, finalPrng);
+    o.log(
+      settled.convergeMs >= 0
+        ? `settled in ${settled.convergeMs} ms`
+        : `did not settle within ${o.settleS} s (${unsettled(settled.inspection)})`,
+    );
+    await finalReads(history, nodeClients.current, finalPrng);
     await counters?.finalReads(FINAL_READ_TRIES);
     const casResult: CasCheck | undefined = counters && checkCas(counters.records);
     const result = check(history.ops, {
       replicas: replicaCopies(settled.inspection, history.ops),
       divergent: settled.inspection.divergent,
       failedRestarts: nemesis.failedRestarts,
+      failedOperations: nemesis.failedOperations,
       crashed: [...nemesis.crashed, ...crashed],
     });
     ok = result.ok && (casResult?.ok ?? true);
@@ -165,7 +208,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       dataDir: ok ? undefined : cluster.dir,
     };
   } finally {
-    for (const c of clients) c.close();
+    nodeClients.close();
     await cluster.destroy(!ok);
   }
 }
@@ -174,22 +217,39 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 async function healAll(cluster: ChaosCluster, nemesis: Nemesis, log: (line: string) => void): Promise<string[]> {
   const crashed: string[] = [];
   await cluster.healNetwork();
-  for (const n of cluster.config.nodes) {
-    cluster.signal(n.id, 'SIGCONT');
-    if (cluster.isRunning(n.id)) continue;
-    if (!nemesis.downByUs.has(n.id)) crashed.push(`node ${n.id} exited without being killed: ${cluster.logTail(n.id, 800)}`);
-    await nemesis.restart(n.id);
+  // The ring's nodes now: a node that left has exited for good, and one that joined is healed like the others.
+  for (const id of cluster.members()) {
+    cluster.signal(id, 'SIGCONT');
+    if (cluster.isRunning(id)) continue;
+    if (!nemesis.downByUs.has(id)) crashed.push(`node ${id} exited without being killed: ${cluster.logTail(id, 800)}`);
+    await nemesis.restart(id);
   }
-  for (const n of cluster.config.nodes) {
-    if (cluster.isRunning(n.id))
-      await nemesis.setOffset(n.id, 0).catch((err) => log(`could not reset node ${n.id}'s clock: ${(err as Error).message}`));
+  for (const id of cluster.members()) {
+    if (cluster.isRunning(id))
+      await nemesis.setOffset(id, 0).catch((err) => log(`could not reset node ${id}'s clock: ${(err as Error).message}`));
   }
   await cluster.waitAllSeeEachOther(NODE_START_TIMEOUT_MS).catch((err) => log(`after healing: ${(err as Error).message}`));
   return crashed;
 }
 
+/** What kept an inspection from being settled, for the log. */
+function unsettled(ins: Inspection): string {
+  const down = ins.nodes.filter((n) => !n.up && n.state !== 'LEFT').map((n) => n.id);
+  const hints = ins.nodes.filter((n) => Object.values(n.hints).some((c) => c > 0)).map((n) => `node ${n.id} ${JSON.stringify(n.hints)}`);
+  return `down: [${down.join(', ')}]; hints held: ${hints.join(', ') || 'none'}; divergent keys: ${ins.divergent.length}`;
+}
+
+/**
+ * Hints waiting for a node of the ring. Hints for a node that left are not
+ * waited for: it never comes back for them, and a write hinted to it during
+ * its decommission also went to the replicas that took its ranges over
+ * (the final check holds every replica of the final ring to every key).
+ */
 function pendingHints(ins: Inspection): number {
-  return ins.nodes.reduce((sum, n) => sum + Object.values(n.hints).reduce((a, b) => a + b, 0), 0);
+  const left = new Set(ins.nodes.filter((n) => n.state === 'LEFT').map((n) => String(n.id)));
+  let sum = 0;
+  for (const n of ins.nodes) for (const [target, count] of Object.entries(n.hints)) if (!left.has(target)) sum += count;
+  return sum;
 }
 
 /** Polls the inspector until no hints are pending and no key diverges, or the bound passes. */
@@ -198,7 +258,8 @@ async function settle(cluster: ChaosCluster, boundMs: number): Promise<{ converg
   for (;;) {
     const inspection = await inspect(cluster.config);
     const elapsed = Math.round(performance.now() - t0);
-    const clean = inspection.nodes.every((n) => n.up) && inspection.divergent.length === 0 && pendingHints(inspection) === 0;
+    const clean =
+      inspection.nodes.every((n) => n.up || n.state === 'LEFT') && inspection.divergent.length === 0 && pendingHints(inspection) === 0;
     if (clean) return { convergeMs: elapsed, inspection };
     if (elapsed > boundMs) return { convergeMs: -1, inspection };
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
@@ -208,7 +269,8 @@ async function settle(cluster: ChaosCluster, boundMs: number): Promise<{ converg
 /** For every key written, what each of its replicas holds (from the settled inspection). */
 function replicaCopies(ins: Inspection, ops: readonly Op[]): Map<string, ReplicaCopy[]> {
   // The replicas the final ring says hold each key: the read replicas of the placement the inspection compared by.
-  const held = new Map(ins.nodes.map((n) => [n.id, n.up ? new Map(n.entries.map((e) => [e.key, e])) : null]));
+  // A replica of the final ring that did not answer holds no copy as far as the check goes: each must hold every key.
+  const held = new Map(ins.nodes.map((n) => [n.id, n.up ? new Map(n.entries.map((e) => [e.key, e])) : undefined]));
   const out = new Map<string, ReplicaCopy[]>();
   for (const key of new Set(ops.map((o) => o.key))) {
     // The ring places a key by its bytes on the wire, one char per byte (keys here may be UTF-8).
@@ -217,10 +279,7 @@ function replicaCopies(ins: Inspection, ops: readonly Op[]): Map<string, Replica
       ins.placement.rangeOf(keyText(wireKey(key))).reads.map((node) => {
         const m = held.get(node);
         const e = m?.get(key);
-        return {
-          node,
-          held: m === null || m === undefined ? undefined : e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value },
-        };
+        return { node, held: e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value } };
       }),
     );
   }

@@ -39,7 +39,7 @@ export class Workload {
   constructor(
     private readonly history: History,
     /** One client per node, each talking only to its node: the op's coordinator is then known. */
-    private readonly clients: readonly KvClient[],
+    private clients: readonly KvClient[],
     private readonly options: WorkloadOptions,
     private readonly prng: Prng,
   ) {
@@ -50,6 +50,11 @@ export class Workload {
     for (let w = 0; w < this.options.writers; w++)
       this.loops.push(this.writer(`w${w}`, w % 2 === 1 ? NON_ASCII_SEPARATOR : ':', this.prng.fork()));
     for (let r = 0; r < this.options.readers; r++) this.loops.push(this.reader(`r${r}`, this.prng.fork()));
+  }
+
+  /** After the ring changed: one client per node of the ring now (operations in flight keep theirs). */
+  useClients(clients: readonly KvClient[]): void {
+    this.clients = clients;
   }
 
   /** Stops the loops and waits until every operation in flight has its answer. */

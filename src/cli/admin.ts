@@ -6,9 +6,11 @@
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
+ *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
+import { cleanupCluster } from '../client/cleanup';
 import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
 import { ClusterStatus, clusterStatus, OperationStatus } from '../client/status';
@@ -28,7 +30,8 @@ commands:
   status    the ring's epoch, then every node of the ring (those that joined or left included):
             address, up or down, its epoch, state (NORMAL, JOINING, LEAVING, MOVING, LEFT),
             token, keys, bytes on disk, the share of the keys it replicates, hints it holds
-            for others, bytes cleanup would free, and when it last completed a full repair;
+            for others, the bytes and keys cleanup would delete (reclaimable), and when it
+            last completed a full repair;
             then the membership operation in progress, if any
   rebalance [--apply]
             reads every node's keys and proposes tokens (one move per line) that bring every
@@ -46,6 +49,13 @@ commands:
             ring and its process exits; returns once it has (refused while the ring
             would keep fewer nodes than the replication factor, or while another
             operation runs). Run it again after an interruption: it goes on.
+  cleanup [N]
+            every node of the ring (or node N alone) deletes the data it holds for
+            ranges it no longer replicates (what a join or a move left on the nodes
+            that gave ranges up: status shows it as reclaimable), in
+            batches between writes; prints the keys and bytes each deleted, and exits
+            0 once all are done (1 if a node did not answer or stopped). Refused while
+            a membership operation runs: its pending ranges are not garbage.
 options:
   --apply         rebalance: make the moves (needs admin.sh move)
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
@@ -90,7 +100,7 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
             n.diskFull ? 'FULL' : 'ok',
             `${(n.ownership * 100).toFixed(1)}%`,
             String(n.hints),
-            n.reclaimable === null ? '?' : megabytes(n.reclaimable),
+            n.reclaimable === null ? '?' : `${megabytes(n.reclaimable)} (${n.reclaimableKeys} keys)`,
             n.lastFullRepairMs === null ? 'never' : new Date(n.lastFullRepairMs).toISOString().replace(/\.\d+Z$/, 'Z'),
           ]
         : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?', '?'],
@@ -284,6 +294,30 @@ async function untilStopped(admin: NodeAdmin): Promise<void> {
   throw new KvError('TimedOut', `the node left the ring but its process still answers after ${OPERATION_SILENCE_MS_MAX / 1000} s`);
 }
 
+/** `cleanup [N]`: every node's (or node N's) cleanup, with a line per node on a terminal while it runs. */
+async function cleanup(config: ReturnType<typeof loadClusterFile>, node: number | undefined, json: boolean): Promise<number> {
+  const tty = process.stderr.isTTY === true && !json;
+  const seen = new Map<number, number>();
+  const r = await cleanupCluster(config, node, (id, p) => {
+    seen.set(id, Number(p.keys));
+    if (tty) process.stderr.write(`\r\x1b[K${[...seen].map(([n, k]) => `node ${n}: ${k} keys deleted`).join(', ')}`);
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  if (json) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    const lines = r.nodes.map((n) =>
+      n.error === undefined
+        ? `node ${n.node}: deleted ${n.keys} keys (${megabytes(n.bytes)})`
+        : `node ${n.node}: FAILED after deleting ${n.keys} keys (${n.error})`,
+    );
+    lines.push(
+      `${r.ok ? 'cleaned up' : 'NOT all cleaned up'} at epoch ${r.epoch}: ${r.keys} keys, ${r.bytes} bytes of keys and values deleted`,
+    );
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return r.ok ? 0 : 1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'help', 'apply'], ['cluster', 'node']);
   const [command, ...rest] = args.positional;
@@ -291,7 +325,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  if (rest.length > 0 && command !== 'repair' && command !== 'decommission')
+  if (rest.length > 0 && command !== 'repair' && command !== 'decommission' && command !== 'cleanup')
     throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
@@ -302,6 +336,8 @@ async function main(argv: string[]): Promise<number> {
       if (node === undefined) throw new UsageError('decommission takes the id of the node that leaves: scripts/admin.sh decommission N');
       return decommission(config, node);
     }
+    case 'cleanup':
+      return cleanup(config, nodeArg(rest), args.flags.has('json'));
     case 'status': {
       const status = await clusterStatus(config);
       process.stdout.write(args.flags.has('json') ? statusJson(status) : statusTable(status, process.stdout.isTTY === true));

@@ -47,12 +47,14 @@ import {
 } from '../bench/report';
 import { AgreementWatch, divergence, overstreaming, REPAIR_WORKLOAD_SETTINGS, repairFigures, RootReader } from '../bench/repair';
 import { ClusterRepair, repairCluster } from '../client/repair';
+import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, joinResult, JoinRuns, streamingNodes } from '../bench/join';
+import { JoinPlan, planJoin } from '../client/operations';
 import { loadavg } from 'node:os';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
 import { formatProfile, parseCpuProfile, profilesByPid, summarizeProfile, TimeWindow } from '../bench/profile';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
-import { waitFor } from '../harness/local-cluster';
+import { freePort, waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, ValuePool, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
 import { clusterFilePath, UsageError } from '../common/args';
@@ -67,6 +69,7 @@ type Output =
   | { kind: 'single'; result: BenchResult }
   | { kind: 'restart'; result: RestartResult }
   | { kind: 'repair'; result: RepairBenchResult }
+  | { kind: 'join'; result: JoinBenchResult }
   | { kind: 'compare'; result: CompareResult };
 
 interface Target {
@@ -243,8 +246,13 @@ class Bench {
     };
   }
 
-  private async measure(label: string, op: Operation, limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>): Promise<RunResult> {
-    const runner = new Runner(op, { concurrency: this.opts.concurrency, signal: this.signal, ...limits });
+  private async measure(
+    label: string,
+    op: Operation,
+    limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>,
+    signal: AbortSignal = this.signal,
+  ): Promise<RunResult> {
+    const runner = new Runner(op, { concurrency: this.opts.concurrency, signal, ...limits });
     const clear = showProgress(label, runner);
     try {
       return await runner.run();
@@ -540,6 +548,73 @@ class Bench {
     }
   }
 
+  /**
+   * --workload join: writes --keys keys at QUORUM, measures the write load
+   * for --duration seconds, then spawns a fifth node that joins at the
+   * planner's token (as scripts/server.sh --join does) while the same load
+   * runs, until the node is NORMAL; then the load once more on five nodes.
+   */
+  async join(cluster: LocalCluster): Promise<JoinBenchResult> {
+    const o = this.opts;
+    status(`writing ${o.keys.toLocaleString('en-US')} keys of ${o.valueSize} bytes at QUORUM…`);
+    const preload = await this.writeKeys('preload', this.clients, o.keys, o.keys, o.seed);
+    const durationMs = o.durationSeconds! * 1000;
+    status(`writing at ${o.level} for ${o.durationSeconds} s before the join…`);
+    const before = await this.measure('writes before the join', this.operation('write', o.seed), { durationMs });
+    status('planning the join (the planner reads every primary range)…');
+    const planStart = performance.now();
+    const plan = await planJoin(cluster.config, undefined);
+    const planMs = Math.round(performance.now() - planStart);
+    const rssBefore = clusterRssMb(cluster);
+    const joined = await this.joinUnderLoad(cluster, plan);
+    status(`node ${plan.id} is NORMAL; writing at ${o.level} for ${o.durationSeconds} s on ${cluster.size + 1} nodes…`);
+    const after = await this.measure('writes after the join', this.operation('write', o.seed + 2), { durationMs });
+    return joinResult({ o, preload, before, after, plan, planMs, rssBefore, nodes: cluster.size, ...joined });
+  }
+
+  /** Starts the planned node joining while the write load runs; stops the load once the node is NORMAL. */
+  private async joinUnderLoad(
+    cluster: LocalCluster,
+    plan: JoinPlan,
+  ): Promise<Pick<JoinRuns, 'during' | 'times' | 'keysHeld' | 'streaming' | 'rssPeak' | 'loadAverage'>> {
+    const port = await freePort();
+    const ids = [...cluster.nodeIds(), plan.id];
+    const peaks = new Map(ids.map((id) => [id, new RssPeak(() => cluster.pid(id))]));
+    const loadStart = loadavg()[0]!;
+    const stopLoad = new AbortController();
+    const startMicros = monotonicMicros();
+    const signal = AbortSignal.any([this.signal, stopLoad.signal]);
+    const load = this.measure(
+      'writes during the join',
+      this.operation('write', this.opts.seed + 1),
+      { durationMs: JOIN_TIMEOUT_MS },
+      signal,
+    );
+    status(`node ${plan.id} joins at ${JSON.stringify(plan.token)} (${plan.why}) while the writes go on…`);
+    const spawnedAt = performance.now();
+    cluster.spawnJoining(plan.id, port, plan.token);
+    const admin = cluster.admin(plan.id, ADMIN_TIMEOUT_MS);
+    try {
+      const times = await followJoin(
+        admin,
+        spawnedAt,
+        () => performance.now(),
+        () => cluster.isRunning(plan.id),
+      ).finally(() => stopLoad.abort());
+      const during = await load;
+      this.windows.push({ label: 'join', startMicros, endMicros: monotonicMicros() });
+      const rssPeak = Object.fromEntries([...peaks].map(([id, p]) => [String(id), p.stop()]));
+      const loadAverage = { start: loadStart, end: loadavg()[0]! };
+      const keysHeld = Number((await admin.status()).counters['store.keys']);
+      const streaming = streamingNodes((await admin.membership()).entries, plan.id);
+      return { during, times, keysHeld, streaming, rssPeak, loadAverage };
+    } finally {
+      stopLoad.abort();
+      for (const p of peaks.values()) p.stop();
+      admin.close();
+    }
+  }
+
   /** While `node` is down, overwrites keys so that coordinators store hints for it; returns how many. */
   private async writeHints(cluster: LocalCluster, node: number): Promise<number> {
     const n = Math.min(this.opts.hintWrites, this.opts.keys);
@@ -568,7 +643,7 @@ function plotRuns(output: Output): PlotRun[] {
     ];
   }
   // The repair workload is no run of operations (options.ts refuses --plot for it).
-  if (output.kind === 'repair') return [];
+  if (output.kind === 'repair' || output.kind === 'join') return [];
   return [{ label: output.result.workload, result: output.result }];
 }
 
@@ -581,6 +656,7 @@ function uplotAssets(): UplotAssets {
 async function runBench(bench: Bench, opts: BenchOptions, cluster: LocalCluster | undefined): Promise<Output> {
   if (opts.workload === 'restart') return { kind: 'restart', result: await bench.restart(cluster!) };
   if (opts.workload === 'repair') return { kind: 'repair', result: await bench.repair(cluster!) };
+  if (opts.workload === 'join') return { kind: 'join', result: await bench.join(cluster!) };
   if (!opts.compare) return { kind: 'single', result: await bench.workload(opts.workload) };
   const echo = await bench.workload('echo');
   const workload = await bench.workload(opts.workload);
@@ -627,6 +703,8 @@ function render(output: Output): string {
       return formatRestart(output.result);
     case 'repair':
       return formatRepair(output.result);
+    case 'join':
+      return formatJoin(output.result);
     case 'compare':
       return formatCompare(output.result);
   }
@@ -701,7 +779,7 @@ async function main(): Promise<number> {
       status(`charts in ${opts.plot}`);
     }
     if (spawned && profileDir !== undefined) {
-      const pids = spawned.config.nodes.map((n) => spawned.pid(n.id));
+      const pids = spawned.nodeIds().map((id) => spawned.pid(id));
       status('stopping the cluster, so that the nodes write their profiles…');
       await spawned.stop();
       printProfiles(profileDir, pids, bench.windows);

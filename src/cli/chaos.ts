@@ -6,13 +6,16 @@
  */
 import { writeFileSync } from 'node:fs';
 import { ChaosOptions, ChaosReport, runChaos } from '../chaos/runner';
-import { FAULT_KINDS, FaultKind } from '../chaos/nemesis';
+import { DEFAULT_FAULT_KINDS, FAULT_KINDS, FaultKind, JOIN_SPARES_MAX } from '../chaos/nemesis';
 import { intFlag, parseArgs, UsageError } from '../common/args';
 
 const USAGE = `usage: scripts/chaos.sh [options]
   --seed N          random seed (default: random; printed, so a run can be replayed)
   --duration S      seconds of workload under faults (default 60)
-  --faults LIST     comma-separated: ${FAULT_KINDS.join(',')} (default all); "none" for a fault-free run
+  --faults LIST     comma-separated: ${FAULT_KINDS.join(',')}
+                    (default ${DEFAULT_FAULT_KINDS.join(',')}); "none" for a fault-free run;
+                    join starts one of ${JOIN_SPARES_MAX} more nodes joining the ring, decommission makes a node
+                    leave it (only while more nodes than the replication factor remain)
   --keys N          size of the key set the writers and readers share (default 16)
   --writers N       concurrent writers (default 4)
   --readers N       concurrent readers (default 4)
@@ -32,7 +35,7 @@ const USAGE = `usage: scripts/chaos.sh [options]
 type Parsed = Omit<ChaosOptions, 'log' | 'abort'> & { readonly out?: string };
 
 function parseFaults(raw: string | true | undefined): FaultKind[] {
-  if (raw === undefined) return [...FAULT_KINDS];
+  if (raw === undefined) return [...DEFAULT_FAULT_KINDS];
   if (raw === true) throw new UsageError('--faults needs a list');
   if (raw === 'none') return [];
   const list = raw
@@ -90,7 +93,7 @@ export function summaryLine(r: ChaosReport): string {
   return (
     `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} failed_restarts=${c.failedRestarts} ` +
     `converge_ms=${r.convergeMs} backwards=${c.backwards} phantom=${c.phantom} behind=${c.behind} unverified=${c.unverified} ` +
-    `crashed=${c.crashed} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}` +
+    `crashed=${c.crashed} failed_operations=${c.failedOperations} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}` +
     casSummary(r)
   );
 }

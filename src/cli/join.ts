@@ -7,13 +7,13 @@
  *       follows the new node's join until it is NORMAL, with a progress line
  *       on a terminal; exits 1 with the node's sentence when the join stopped
  */
-import { adminAt, followOperation, planJoin, progressLine } from '../client/operations';
+import { planJoin } from '../client/operations';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { fromByteString, toByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
 import { loadClusterFile } from '../config/cluster';
 import { runTool } from './run-tool';
-import { processAlive as alive } from '../common/procfs';
+import { followNewNode } from './follow-new-node';
 
 async function plan(config: ReturnType<typeof loadClusterFile>, token: string | undefined): Promise<number> {
   const given = token === undefined ? undefined : toByteString(Buffer.from(token, 'utf8'));
@@ -23,27 +23,12 @@ async function plan(config: ReturnType<typeof loadClusterFile>, token: string | 
   return 0;
 }
 
-async function wait(config: ReturnType<typeof loadClusterFile>, host: string, port: number, pid: number, id: number): Promise<number> {
-  const admin = adminAt(config, { host, port });
-  const tty = process.stdout.isTTY === true;
-  try {
-    const end = await followOperation(
-      admin,
-      (p) => p.done && p.state === 'NORMAL',
-      (v) => tty && process.stdout.write(`\r\x1b[K${progressLine(`node ${id} joining`, v)}`),
-      () => alive(pid),
-    );
-    if (tty) process.stdout.write('\n');
-    process.stdout.write(`node ${id} joined the ring on ${host}:${port} (streamed ${Number(end.keys)} keys, ${Number(end.bytes)} bytes)\n`);
-    return 0;
-  } catch (err) {
-    if (!isKvError(err)) throw err;
-    if (tty) process.stdout.write('\n');
-    process.stderr.write(`node ${id} did not join: ${err.message}\n`);
-    return 1;
-  } finally {
-    admin.close();
-  }
+function wait(config: ReturnType<typeof loadClusterFile>, host: string, port: number, pid: number, id: number): Promise<number> {
+  return followNewNode(config, { host, port }, pid, {
+    doing: `node ${id} joining`,
+    done: (keys, bytes) => `node ${id} joined the ring on ${host}:${port} (streamed ${keys} keys, ${bytes} bytes)`,
+    failed: `node ${id} did not join`,
+  });
 }
 
 async function main(argv: string[]): Promise<number> {

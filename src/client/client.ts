@@ -49,7 +49,7 @@ import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requ
 import { ConnectionOptions, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
 import { toKvError } from '../rpc/errors';
-import { Client, int64ToNumber, types } from '../rpc/thrift';
+import { ABSENT, Client, int64ToNumber, types } from '../rpc/thrift';
 import { fetchMembership, RingLearner } from './learner';
 import { fitsSeeds, NodeLocation, Seed, seedTopology, Topology, topologyOf } from './topology';
 
@@ -653,7 +653,8 @@ export class NodeAdmin {
    */
   async treeRoot(range: number, asNode: number): Promise<Buffer> {
     try {
-      return (await this.connection.call((c) => c.treeHashes(this.secret, asNode, range, 0, [0]), this.timeoutMs)).hashes;
+      return (await this.connection.call((c) => c.treeHashes(this.secret, asNode, range, 0, [0], ABSENT, ABSENT, ABSENT), this.timeoutMs))
+        .hashes;
     } catch (err) {
       throw toKvError(err);
     }
@@ -686,10 +687,19 @@ export class NodeAdmin {
     }
   }
 
+  /** Starts the node's cleanup (`start`), or only asks where its last one is (see the IDL). */
+  async cleanup(start: boolean): Promise<types.CleanupProgress> {
+    try {
+      return await this.connection.call((c) => c.cleanup(this.secret, start), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** One page of the node's own versions of the keys in [from, to) (the internode readRange; empty `to`: no end). */
   async readRange(from: Buffer, to: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
     try {
-      return await this.connection.call((c) => c.readRange(this.secret, from, to, limit, bytesMax), this.timeoutMs);
+      return await this.connection.call((c) => c.readRange(this.secret, from, to, limit, bytesMax, ABSENT, ABSENT), this.timeoutMs);
     } catch (err) {
       throw toKvError(err);
     }

@@ -18,6 +18,7 @@ import { isKvError } from '../common/errors';
 import { DUMP_PAGE_ENTRIES_MAX } from '../common/limits';
 import { ClusterConfig } from '../config/cluster';
 import type { NodeState } from '../membership/changes';
+import { EPOCH_SLOT_KEY_PREFIX } from '../membership/epoch-log';
 import type { Placement } from '../membership/placement';
 import { adminAt, learnedOrFileRing } from './ring';
 import type { NodeLocation } from './topology';
@@ -204,6 +205,9 @@ export async function walk(
       entry(id, h);
       c!.advance();
     });
+    // An epoch slot's key is placed by the bootstrap ring, which never changes (KvNode.decideSlot), not by
+    // the current placement: once a node joined or left, its copies are where that ring puts them.
+    if (isSlotKey(min)) continue;
     const versions = placement
       .rangeOf(toByteString(min))
       .reads.filter((id) => cursors[id] !== null && cursors[id] !== undefined)
@@ -212,6 +216,12 @@ export async function walk(
     const same = versions.every((v) => (v === undefined || first === undefined ? v === first : compareVersions(v, first) === 0));
     if (!same) found(displayBytes(min));
   }
+}
+
+const SLOT_KEY_PREFIX = Buffer.from(EPOCH_SLOT_KEY_PREFIX, 'latin1');
+
+function isSlotKey(key: Buffer): boolean {
+  return key.length >= SLOT_KEY_PREFIX.length && key.subarray(0, SLOT_KEY_PREFIX.length).equals(SLOT_KEY_PREFIX);
 }
 
 function inspected(head: NodeHead, entries: InspectedEntry[]): InspectedNode {

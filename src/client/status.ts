@@ -44,10 +44,12 @@ export interface NodeStatus {
   /** Hints held for other nodes. */
   readonly hints: number;
   /**
-   * Bytes of data the node holds for ranges it no longer replicates, that `cleanup` would free; null while
-   * the node does not report it (its counter `store.reclaimableBytes`, which the nodes' side of moving ranges adds).
+   * Bytes of the keys and values the node holds for ranges it does not replicate under the current ring, that
+   * `cleanup` would delete; null while the node does not report it (its counter `store.reclaimableBytes`).
    */
   readonly reclaimable: number | null;
+  /** Keys of that data (counter `store.reclaimableKeys`); null as `reclaimable`. */
+  readonly reclaimableKeys: number | null;
   /** Whether the node's last commit failed because its disk is full (it refuses writes until space is back). */
   readonly diskFull: boolean;
   /** Where the node serves Prometheus metrics (null: nowhere). */
@@ -120,6 +122,7 @@ function unanswered(id: number, address: string, metrics: string | null, error?:
     diskFull: false,
     hints: 0,
     reclaimable: null,
+    reclaimableKeys: null,
     counters: {},
   };
 }
@@ -151,6 +154,7 @@ async function statusOf(config: ClusterConfig, m: KnownMember): Promise<Reported
       diskFull: counters['store.diskFull'] === 1,
       hints: dump.hints.reduce((sum, h) => sum + h.count, 0),
       reclaimable: counters['store.reclaimableBytes'] ?? null,
+      reclaimableKeys: counters['store.reclaimableKeys'] ?? null,
       counters,
     };
   } catch (err) {

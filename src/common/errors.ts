@@ -3,7 +3,15 @@
  * sentence. (Programmer errors are assertions, see assert.ts.)
  */
 
-export type ErrorCode = 'InvalidRequest' | 'Unavailable' | 'TimedOut' | 'Unauthorized' | 'ConnectionError' | 'StorageFull' | 'Internal';
+export type ErrorCode =
+  | 'InvalidRequest'
+  | 'Unavailable'
+  | 'TimedOut'
+  | 'Unauthorized'
+  | 'ConnectionError'
+  | 'StorageFull'
+  | 'StaleEpoch'
+  | 'Internal';
 
 export class KvError extends Error {
   constructor(
@@ -38,4 +46,13 @@ export const STORAGE_FULL_MESSAGE = "the node's disk is full";
 /** A write refused because the node's data disk (or its filesystem quota) is full. */
 export function storageFull(detail: string): KvError {
   return new KvError('StorageFull', `${STORAGE_FULL_MESSAGE} (${detail}); free space there and writes resume by themselves`);
+}
+
+/**
+ * A peer refused a request placed by an older epoch than its own, for a key
+ * whose placement changed since (details.epoch: the peer's epoch). The
+ * caller takes up the log and tries again (see node.ts, checkPeerEpoch).
+ */
+export function staleEpoch(message: string, epoch: number): KvError {
+  return new KvError('StaleEpoch', message, { epoch });
 }

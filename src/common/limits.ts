@@ -306,6 +306,27 @@ export const REPAIR_CALLS_IN_FLIGHT_MAX = 4;
  */
 export const REPAIR_RECHECK_PAUSE_MS = 150;
 /**
+ * The same pause in background anti-entropy, longer on purpose. A leaf
+ * covers a 65,536th of a range, so it seldom changes twice within a pause:
+ * what tells a write in flight from a real difference is only whether the
+ * write lands before the second look. On a busy node the replica a QUORUM
+ * write does not wait for can lag a few hundred milliseconds, and with 150 ms
+ * background steps listed and streamed those writes as differences, over
+ * and over (and never backed off, having "repaired" something). Nothing
+ * background waits on this; a full repair keeps REPAIR_RECHECK_PAUSE_MS, and
+ * a faster background pace a shorter pause (repair/repairer.ts,
+ * backgroundPauseMs).
+ */
+export const ANTI_ENTROPY_RECHECK_PAUSE_MS = 2000;
+/**
+ * Branches whose leaves one call asks for at least, when an exchange looks
+ * for a few differing segments (a background step): under a write load
+ * most differing branches hold one differing leaf, and a call per branch
+ * would be a round trip per write in flight. 16 branches are 4,096 leaves,
+ * 32 KiB of answer.
+ */
+export const TREE_BRANCHES_PER_CALL_MIN = 16;
+/**
  * Segments one background anti-entropy step repairs at most: it keeps the
  * background pace (one step per antiEntropyIntervalMs) to a small share of a
  * node's work. A full repair (admin repair, catching up) has no such cap.
@@ -366,6 +387,15 @@ export const STREAM_BYTES_PER_SECOND_MAX = 48 * 1024 * 1024;
  * STREAM_PAGE_BYTES_MAX in memory.
  */
 export const STREAM_BATCHES_IN_FLIGHT_MAX = 4;
+/**
+ * Range streams one operation runs at once. An operation's memory for
+ * streaming is at most this many times the window of one stream
+ * (STREAM_BATCHES_IN_FLIGHT_MAX pages of STREAM_PAGE_BYTES_MAX). One: three
+ * at once streamed 10-20% faster on a loaded two-core machine but took the
+ * client writes down to a quarter to a half of their rate, against 80-96%
+ * with one (docs/benchmarks.md).
+ */
+export const STREAM_RANGES_IN_PARALLEL_MAX = 1;
 /** Keys in one page of a range stream (a readRange page: at most SCAN_REPLICA_PAGE_KEYS_MAX). */
 export const STREAM_PAGE_KEYS_MAX = 1000;
 /** Bytes of keys and values in one page of a range stream, about. */
@@ -390,3 +420,40 @@ export const OPERATION_POLL_MS = 500;
 export const OPERATION_SILENCE_MS_MAX = 30_000;
 /** The last epochs an operation pushes with each barrier poll; a node further behind fetches the rest from the sender. */
 export const EPOCH_PUSH_ENTRIES_MAX = 16;
+/**
+ * Times a request refused by a replica as placed by a stale epoch is placed
+ * again after this node took up the log (each try waits at most
+ * EPOCH_CATCH_UP_WAIT_MS for it); past it the request answers as it stands.
+ */
+export const EPOCH_RETRIES_MAX = 3;
+/**
+ * How long a node waits for the membership log from a peer that named a
+ * newer epoch (on a request, or by refusing one of ours) before it goes on
+ * with the log it has: the request must still answer within its timeout.
+ */
+export const EPOCH_CATCH_UP_WAIT_MS = 1_000;
+/** How long a node that starts waits for its peers' logs before it serves with the epochs it has (and says so). */
+export const EPOCH_START_CATCH_UP_MS = 5_000;
+/** Placements of past epochs a node keeps, to judge requests placed by them (each a few KiB). */
+export const EPOCH_PLACEMENTS_CACHED_MAX = 8;
+/**
+ * Keys a hash tree being rebuilt (a range that split, or that this node
+ * newly replicates, when the ring changed) takes from the store per turn of
+ * the event loop: the rebuild never holds the loop for longer than one page.
+ */
+export const TREE_BUILD_PAGE_KEYS = 2000;
+/** The ring's own keys (epoch slots) a node counts to leave them out of its key count: one per epoch at most. */
+export const RESERVED_KEYS_COUNTED_MAX = 100_000;
+/**
+ * Keys one cleanup batch removes (operations/cleanup.ts): one
+ * transaction of row deletes, after which the commits queued meanwhile run,
+ * so a cleanup holds writes back for one such batch at a time.
+ */
+export const CLEANUP_BATCH_KEYS_MAX = 1000;
+/**
+ * How long a node's measure of its reclaimable data (keys it holds outside
+ * the ranges it replicates) is reused for its counters: measuring walks
+ * those keys, and status, the dashboard and metrics read the counters often.
+ * A new epoch or a cleanup measures again at once.
+ */
+export const RECLAIMABLE_MEASURE_INTERVAL_MS = 10_000;

@@ -20,10 +20,11 @@
  * a later QUORUM read cannot return anything older than this one did.
  */
 import { assert } from '../common/assert';
-import { KvError, timedOut } from '../common/errors';
+import { isKvError, KvError, timedOut } from '../common/errors';
 import { HybridClock } from '../clock/hlc';
 import { systemTime, Time, Timer } from '../clock/time';
 import type { KnownBugs } from '../common/known-bugs';
+import { EPOCH_RETRIES_MAX } from '../common/limits';
 import type { Placement } from '../membership/placement';
 import { compareVersions, KeyedVersion, newest, Version } from '../storage/version';
 import { Replica } from './replica';
@@ -53,7 +54,21 @@ export interface CoordinatorDeps {
   readonly bugs?: KnownBugs;
   /** True while this node catches up (repair/repairer.ts): its own copy then counts towards no read. */
   readonly catchingUp?: () => boolean;
+  /**
+   * Takes up the membership log from a replica that refused a request as
+   * placed by a stale epoch, until this node holds `epoch` or a bounded wait
+   * passed. Without it a refusal counts as a failed replica, nothing more.
+   */
+  readonly catchUp?: (peer: number, epoch: number) => Promise<void>;
 }
+
+/** A replica's refusal of a request placed by a stale epoch: who, and the epoch it is at. */
+interface Refusal {
+  id: number;
+  epoch: number;
+}
+
+type Placed = { up: number[]; down: number[]; need: number; epoch: number };
 
 export interface CoordinatorCounters {
   writes: number;
@@ -62,10 +77,20 @@ export interface CoordinatorCounters {
   timeouts: number;
   readRepairs: number;
   hintsQueued: number;
+  /** Requests placed again after a replica refused them as placed by a stale epoch. */
+  staleEpochRetries: number;
 }
 
 export class Coordinator {
-  readonly counters: CoordinatorCounters = { writes: 0, reads: 0, unavailable: 0, timeouts: 0, readRepairs: 0, hintsQueued: 0 };
+  readonly counters: CoordinatorCounters = {
+    writes: 0,
+    reads: 0,
+    unavailable: 0,
+    timeouts: 0,
+    readRepairs: 0,
+    hintsQueued: 0,
+    staleEpochRetries: 0,
+  };
 
   /** Write rounds whose sends may still land, by the epoch they were placed at (see settledEpoch). */
   private readonly roundsByEpoch = new Map<number, number>();
@@ -90,7 +115,7 @@ export class Coordinator {
    * after it) instead of three, so each event-loop turn sends two internode
    * batches instead of three, each larger.
    */
-  private placement(key: string, level: LevelName, writing: boolean): { up: number[]; down: number[]; need: number; epoch: number } {
+  private placement(key: string, level: LevelName, writing: boolean): Placed {
     const placement = this.deps.placement();
     const range = placement.rangeOf(key);
     const rf = placement.replicationFactor;
@@ -167,10 +192,20 @@ export class Coordinator {
    */
   write(key: string, value: string, deleted: boolean, level: LevelName, ttlSeconds = 0): Promise<number> {
     this.counters.writes++;
-    const { up, down, need, epoch } = this.placement(key, level, true);
+    const placed = this.placement(key, level, true);
     const ts = this.deps.clock.now();
     const version: Version = ttlSeconds > 0 ? { value, ts, deleted, expires: ts + ttlSeconds * 1_000_000 } : { value, ts, deleted };
-    const item: KeyedVersion = { key, version };
+    return this.writeRound({ key, version }, level, placed, 0);
+  }
+
+  /**
+   * One round of a write. A replica that refuses it as placed by a stale
+   * epoch makes this node take up the log and place the same version again
+   * (the same timestamp: a replica that has it already merges it away), at
+   * most EPOCH_RETRIES_MAX times; the client waits for that round's answer.
+   */
+  private writeRound(item: KeyedVersion, level: LevelName, placed: Placed, attempt: number): Promise<number> {
+    const { up, down, need, epoch } = placed;
     const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
     this.writeDeps ??= {
       selfId: this.deps.selfId,
@@ -181,10 +216,38 @@ export class Coordinator {
       bugs: this.deps.bugs,
     };
     const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked, landed: this.roundStarted(epoch) });
-    return round.answer.catch((err: KvError) => {
-      this.counters.timeouts++;
-      throw err;
-    });
+    return round.answer.then(
+      (ts) => (round.refusedAsStale === undefined ? ts : this.placeAgain(round, item, level, epoch, attempt, () => ts)),
+      (err: KvError) => {
+        const failed = (): never => {
+          this.counters.timeouts++;
+          throw err;
+        };
+        return round.refusedAsStale === undefined ? failed() : this.placeAgain(round, item, level, epoch, attempt, failed);
+      },
+    );
+  }
+
+  /** A round a replica refused as stale: placed again once this node took up a newer epoch, or answered as it stood. */
+  private async placeAgain(
+    round: WriteRound,
+    item: KeyedVersion,
+    level: LevelName,
+    placedAt: number,
+    attempt: number,
+    asItStood: () => number,
+  ): Promise<number> {
+    if (!(await this.tookUp(round.refusedAsStale!, placedAt, attempt))) return asItStood();
+    return this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1);
+  }
+
+  /** After a refusal: whether this node took up a newer epoch than the request was placed by, so that placing it again may help. */
+  private async tookUp(refusal: Refusal, placedAt: number, attempt: number): Promise<boolean> {
+    if (attempt >= EPOCH_RETRIES_MAX || this.deps.catchUp === undefined) return false;
+    await this.deps.catchUp(refusal.id, refusal.epoch);
+    if (this.deps.placement().epoch <= placedAt) return false;
+    this.counters.staleEpochRetries++;
+    return true;
   }
 
   /**
@@ -203,14 +266,33 @@ export class Coordinator {
     return true;
   }
 
-  /** Reads the newest version of a key at the level (undefined: none anywhere asked). */
+  /**
+   * Reads the newest version of a key at the level (undefined: none anywhere
+   * asked). A replica that refuses it as placed by a stale epoch makes this
+   * node take up the log and read again (at most EPOCH_RETRIES_MAX times).
+   */
   async read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;
-    const { up, need } = this.placement(key, level, false);
+    for (let attempt = 0; ; attempt++) {
+      const placed = this.placement(key, level, false);
+      const seen: { refusal?: Refusal } = {};
+      let answer: Version | undefined;
+      try {
+        answer = await this.readPlaced(key, level, placed, seen);
+      } catch (err) {
+        if (seen.refusal === undefined || !(await this.tookUp(seen.refusal, placed.epoch, attempt))) throw err;
+        continue;
+      }
+      if (seen.refusal === undefined || !(await this.tookUp(seen.refusal, placed.epoch, attempt))) return answer;
+    }
+  }
+
+  private async readPlaced(key: string, level: LevelName, placed: Placed, seen: { refusal?: Refusal }): Promise<Version | undefined> {
+    const { up, need } = placed;
     // ONE on a replica: the answer is here, no need for the machinery below.
     if (need === 1 && up[0] === this.deps.selfId) return this.deps.readLocal(key);
     const deadline = this.time.monotonicMs() + this.deps.timeoutMs;
-    const answers = await this.gather(key, up, need, deadline, level);
+    const answers = await this.gather(key, up, need, deadline, level, seen);
     if (this.deps.bugs?.readSkipsNewest) skipNewest(answers);
     let winner: Version | undefined;
     for (const v of answers.values()) winner = newest(winner, v);
@@ -220,7 +302,14 @@ export class Coordinator {
   }
 
   /** Collects `need` answers, moving on to the next live replica when one fails. */
-  private gather(key: string, up: number[], need: number, deadline: number, level: LevelName): Promise<Map<number, Version | undefined>> {
+  private gather(
+    key: string,
+    up: number[],
+    need: number,
+    deadline: number,
+    level: LevelName,
+    seen: { refusal?: Refusal },
+  ): Promise<Map<number, Version | undefined>> {
     return new Promise((resolve, reject) => {
       const answers = new Map<number, Version | undefined>();
       let next = 0;
@@ -250,7 +339,8 @@ export class Coordinator {
           .read(key)
           .then(
             (v) => answer(id, v),
-            () => {
+            (err: unknown) => {
+              if (isKvError(err, 'StaleEpoch')) seen.refusal ??= { id, epoch: err.details.epoch ?? 0 };
               if (settled) return;
               failed++;
               if (next < up.length) ask();

@@ -18,7 +18,7 @@ import { assert } from '../common/assert';
 import { KvError, timedOut } from '../common/errors';
 import { SCAN_REPLICA_PAGE_BYTES_MAX, SCAN_REPLICA_PAGE_KEYS_MAX, SCAN_REPLY_BYTES_MAX, SCAN_ROUNDS_MAX } from '../common/limits';
 import type { Time } from '../clock/time';
-import type { Ring } from '../partitioner/ring';
+import type { Placement } from '../membership/placement';
 import { compareKeyStrings } from '../common/bytes';
 import type { KeyedVersion } from '../storage/version';
 import type { HintSink } from './coordinator';
@@ -34,7 +34,8 @@ export interface RangeReplica extends Replica {
 
 export interface RangeScanDeps {
   readonly selfId: number;
-  readonly ring: Ring;
+  /** The current epoch's placement: each round reads its range's read replicas as this node knows them then. */
+  readonly placement: () => Placement;
   readonly replicas: ReadonlyMap<number, RangeReplica>;
   readonly isUp: (id: number) => boolean;
   readonly hints: HintSink;
@@ -92,10 +93,11 @@ export class RangeScanner {
     let from = req.cursor === undefined ? req.start : after(req.cursor);
     for (let round = 0; ; round++) {
       if (req.end !== undefined && compareKeyStrings(from, req.end) >= 0) return { rows, cursor: undefined };
-      const range = this.deps.ring.rangeOf(from);
+      const placement = this.deps.placement();
+      const range = placement.walkFrom(from);
       const to = earlierEnd(range.end, req.end);
       const want = Math.min(SCAN_REPLICA_PAGE_KEYS_MAX, req.limit - rows.length);
-      const merged = await this.readRange(range.replicas, from, to, want, req.level, deadline);
+      const merged = await this.readRange(range.reads, placement.replicationFactor, from, to, want, req.level, deadline);
       const taken = takeLive(merged.keys, req.limit - rows.length, this.deps.time.nowMs() * 1000);
       for (const row of taken.rows) {
         rows.push(row);
@@ -127,6 +129,7 @@ export class RangeScanner {
    */
   private async readRange(
     replicas: readonly number[],
+    replicationFactor: number,
     from: string,
     to: string | undefined,
     limit: number,
@@ -134,7 +137,7 @@ export class RangeScanner {
     deadline: number,
   ): Promise<{ keys: MergedKey[]; frontier: string | undefined }> {
     this.counters.scanRounds++;
-    const need = requiredReplicas(level, this.deps.ring.replicationFactor);
+    const need = requiredReplicas(level, replicationFactor);
     const self = replicas.indexOf(this.deps.selfId);
     const ordered = self > 0 ? [...replicas.slice(self), ...replicas.slice(0, self)] : [...replicas];
     const selfCatchingUp = this.deps.catchingUp?.() === true;

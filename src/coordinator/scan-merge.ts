@@ -15,6 +15,7 @@
 import { assert } from '../common/assert';
 import { compareKeyStrings } from '../common/bytes';
 import { compareVersions, isLive, KeyedVersion, newest, Version } from '../storage/version';
+import { isReservedKey } from '../membership/reserved-keys';
 
 /** One replica's answer for a range: its keys from the range's start, in order. */
 export interface ReplicaPage {
@@ -96,7 +97,8 @@ export function takeLive(keys: readonly MergedKey[], limit: number, nowUs: numbe
   for (const { key, version } of keys) {
     if (rows.length === limit) return { rows, last, cut: true };
     last = key;
-    if (isLive(version, nowUs)) rows.push({ key, value: version.value });
+    // The ring's own keys pass like tombstones: replicated and repaired, never shown.
+    if (isLive(version, nowUs) && !isReservedKey(key)) rows.push({ key, value: version.value });
   }
   return { rows, last, cut: false };
 }

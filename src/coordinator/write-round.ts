@@ -83,6 +83,8 @@ export class WriteRound {
   private mark = 0;
   private grace: Timer | undefined;
   private readonly timer: Timer;
+  /** The first replica that refused the write as placed by a stale epoch, and its epoch (the coordinator then places it again). */
+  refusedAsStale: { readonly id: number; readonly epoch: number } | undefined;
   private readonly time: Time;
 
   constructor(
@@ -163,6 +165,7 @@ export class WriteRound {
     this.failed++;
     this.firstFailure ||= `node ${id}: ${err.message}`;
     if (isKvError(err, 'StorageFull')) this.diskFullAt ??= id;
+    else if (isKvError(err, 'StaleEpoch')) this.refusedAsStale ??= { id, epoch: err.details.epoch ?? 0 };
     this.hinted.push(this.hintCovering(id));
     if (this.plan.up.length - this.failed < this.plan.need) this.unreachable();
     else this.progress();

@@ -14,6 +14,7 @@ import Level = ttypes.Level
 import InvalidRequest = ttypes.InvalidRequest
 import Unavailable = ttypes.Unavailable
 import TimedOut = ttypes.TimedOut
+import StaleEpoch = ttypes.StaleEpoch
 import Unauthorized = ttypes.Unauthorized
 import ReadResult = ttypes.ReadResult
 import Mutation = ttypes.Mutation
@@ -37,6 +38,7 @@ import RingMember = ttypes.RingMember
 import EpochChange = ttypes.EpochChange
 import MembershipLog = ttypes.MembershipLog
 import OperationProgress = ttypes.OperationProgress
+import CleanupProgress = ttypes.CleanupProgress
 
 declare class Client {
     private output: thrift.TTransport;
@@ -81,23 +83,31 @@ declare class Client {
 
     /**
      * Internode: apply versions on this replica; returns once they are durable.
+     * `epoch`, `fromNode` (added later, absent from older builds): the caller's
+     * membership epoch and id. A callee behind it takes up the caller's log
+     * before it goes on; one ahead refuses with StaleEpoch when a key's
+     * placement changed since the caller's epoch.
      */
-    replicate(secret: string, mutations: Mutation[]): Promise<void>;
+    replicate(secret: string, mutations: Mutation[], epoch: Int64, fromNode: number): Promise<void>;
 
     /**
      * Internode: apply versions on this replica; returns once they are durable.
+     * `epoch`, `fromNode` (added later, absent from older builds): the caller's
+     * membership epoch and id. A callee behind it takes up the caller's log
+     * before it goes on; one ahead refuses with StaleEpoch when a key's
+     * placement changed since the caller's epoch.
      */
-    replicate(secret: string, mutations: Mutation[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
+    replicate(secret: string, mutations: Mutation[], epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: void)=>void): void;
 
     /**
-     * Internode: this replica's versions of the keys, in order.
+     * Internode: this replica's versions of the keys, in order. `epoch`, `fromNode`: as replicate's.
      */
-    readLocal(secret: string, keys: Buffer[]): Promise<LocalRead[]>;
+    readLocal(secret: string, keys: Buffer[], epoch: Int64, fromNode: number): Promise<LocalRead[]>;
 
     /**
-     * Internode: this replica's versions of the keys, in order.
+     * Internode: this replica's versions of the keys, in order. `epoch`, `fromNode`: as replicate's.
      */
-    readLocal(secret: string, keys: Buffer[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: LocalRead[])=>void): void;
+    readLocal(secret: string, keys: Buffer[], epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: LocalRead[])=>void): void;
 
     /**
      * Internode: heartbeat, and "I am back" after a restart. Carries the
@@ -178,58 +188,68 @@ declare class Client {
     cas(key: Buffer, expectAbsent: boolean, expected: Buffer, value: Buffer, requestId: string, level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: CasResult)=>void): void;
 
     /**
-     * Internode (cas): Paxos phase 1 for a key.
+     * Internode (cas): Paxos phase 1 for a key. `epoch`, `fromNode` (these three calls): as replicate's.
      */
-    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string): Promise<PaxosPromise>;
+    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string, epoch: Int64, fromNode: number): Promise<PaxosPromise>;
 
     /**
-     * Internode (cas): Paxos phase 1 for a key.
+     * Internode (cas): Paxos phase 1 for a key. `epoch`, `fromNode` (these three calls): as replicate's.
      */
-    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: PaxosPromise)=>void): void;
-
-    /**
-     * Internode (cas): Paxos phase 2 for a key.
-     */
-    paxosPropose(secret: string, key: Buffer, proposal: Proposal): Promise<PaxosAccept>;
+    paxosPrepare(secret: string, key: Buffer, ballot: Ballot, requestId: string, epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: PaxosPromise)=>void): void;
 
     /**
      * Internode (cas): Paxos phase 2 for a key.
      */
-    paxosPropose(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: PaxosAccept)=>void): void;
+    paxosPropose(secret: string, key: Buffer, proposal: Proposal, epoch: Int64, fromNode: number): Promise<PaxosAccept>;
+
+    /**
+     * Internode (cas): Paxos phase 2 for a key.
+     */
+    paxosPropose(secret: string, key: Buffer, proposal: Proposal, epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: PaxosAccept)=>void): void;
 
     /**
      * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
      */
-    paxosCommit(secret: string, key: Buffer, proposal: Proposal): Promise<void>;
+    paxosCommit(secret: string, key: Buffer, proposal: Proposal, epoch: Int64, fromNode: number): Promise<void>;
 
     /**
      * Internode (cas): the proposal was chosen; returns once its value and the commit are durable here.
      */
-    paxosCommit(secret: string, key: Buffer, proposal: Proposal, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
+    paxosCommit(secret: string, key: Buffer, proposal: Proposal, epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: void)=>void): void;
 
     /**
      * Internode (repair): this node's hashes at `indices` of one level (0 root,
      * 1 branches, 2 leaves) of its hash tree of the range owned by node
-     * `range`, which both nodes must replicate.
+     * `range`, which both nodes must replicate. Added later (absent from older
+     * builds): `epoch`, the caller's, and the range as the keys after
+     * `rangeStart` up to and including `rangeEnd` (the current ring's ranges
+     * are named by their bounds, not by an owner: a node may own two while it
+     * moves); a callee that keeps no tree of exactly that range refuses, with
+     * StaleEpoch when its epoch differs from the caller's.
      */
-    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[]): Promise<TreeHashes>;
+    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[], epoch: Int64, rangeStart: Buffer, rangeEnd: Buffer): Promise<TreeHashes>;
 
     /**
      * Internode (repair): this node's hashes at `indices` of one level (0 root,
      * 1 branches, 2 leaves) of its hash tree of the range owned by node
-     * `range`, which both nodes must replicate.
+     * `range`, which both nodes must replicate. Added later (absent from older
+     * builds): `epoch`, the caller's, and the range as the keys after
+     * `rangeStart` up to and including `rangeEnd` (the current ring's ranges
+     * are named by their bounds, not by an owner: a node may own two while it
+     * moves); a callee that keeps no tree of exactly that range refuses, with
+     * StaleEpoch when its epoch differs from the caller's.
      */
-    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: TreeHashes)=>void): void;
+    treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[], epoch: Int64, rangeStart: Buffer, rangeEnd: Buffer, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: TreeHashes)=>void): void;
 
     /**
-     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked.
+     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked. `epoch`, `rangeStart`, `rangeEnd`: as treeHashes'.
      */
-    segmentKeys(secret: string, fromNode: number, range: number, segments: number[]): Promise<SegmentKeys>;
+    segmentKeys(secret: string, fromNode: number, range: number, segments: number[], epoch: Int64, rangeStart: Buffer, rangeEnd: Buffer): Promise<SegmentKeys>;
 
     /**
-     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked.
+     * Internode (repair): digests of this node's keys of the range in these tree segments, in the order asked. `epoch`, `rangeStart`, `rangeEnd`: as treeHashes'.
      */
-    segmentKeys(secret: string, fromNode: number, range: number, segments: number[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SegmentKeys)=>void): void;
+    segmentKeys(secret: string, fromNode: number, range: number, segments: number[], epoch: Int64, rangeStart: Buffer, rangeEnd: Buffer, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: SegmentKeys)=>void): void;
 
     /**
      * Internode (repair): this replica's versions of the keys, in order, as
@@ -280,14 +300,14 @@ declare class Client {
     scan(start: Buffer, stop: Buffer, level: Level, limit: number, cursor: Buffer, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: ScanResult)=>void): void;
 
     /**
-     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax.
+     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. `epoch`, `fromNode`: as replicate's.
      */
-    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number): Promise<RangePage>;
+    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number, epoch: Int64, fromNode: number): Promise<RangePage>;
 
     /**
-     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax.
+     * Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. `epoch`, `fromNode`: as replicate's.
      */
-    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: RangePage)=>void): void;
+    readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number, epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: RangePage)=>void): void;
 
     /**
      * put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone.
@@ -354,6 +374,22 @@ declare class Client {
      * Admin: where this node's own operation is (its join, its decommission).
      */
     operationProgress(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: OperationProgress)=>void): void;
+
+    /**
+     * Admin: with start, this node deletes the data it holds for ranges it no
+     * longer replicates, in the background (refused while a membership
+     * operation runs; a cleanup running already goes on); without, only
+     * reports. Answers where the last cleanup is, so the operator polls it.
+     */
+    cleanup(secret: string, start: boolean): Promise<CleanupProgress>;
+
+    /**
+     * Admin: with start, this node deletes the data it holds for ranges it no
+     * longer replicates, in the background (refused while a membership
+     * operation runs; a cleanup running already goes on); without, only
+     * reports. Answers where the last cleanup is, so the operator polls it.
+     */
+    cleanup(secret: string, start: boolean, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: CleanupProgress)=>void): void;
   }
 
 declare class Processor {
@@ -386,4 +422,5 @@ declare class Processor {
     process_learnEpochs(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_decommission(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_operationProgress(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_cleanup(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -687,12 +687,20 @@ const KeyValue_replicate_args = class {
   constructor(args) {
     this.secret = null;
     this.mutations = null;
+    this.epoch = null;
+    this.fromNode = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
       }
       if (args.mutations !== undefined && args.mutations !== null) {
         this.mutations = Thrift.copyList(args.mutations, [ttypes.Mutation]);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
       }
     }
   }
@@ -730,6 +738,20 @@ const KeyValue_replicate_args = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -758,6 +780,16 @@ const KeyValue_replicate_args = class {
       output.writeListEnd();
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 3);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 4);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -768,6 +800,7 @@ const KeyValue_replicate_result = class {
   constructor(args) {
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
@@ -776,12 +809,19 @@ const KeyValue_replicate_result = class {
         this.invalid = args;
         return;
     }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
+        return;
+    }
     if (args) {
       if (args.unauthorized !== undefined && args.unauthorized !== null) {
         this.unauthorized = args.unauthorized;
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -812,6 +852,14 @@ const KeyValue_replicate_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -833,6 +881,11 @@ const KeyValue_replicate_result = class {
       this.invalid.write(output);
       output.writeFieldEnd();
     }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -843,12 +896,20 @@ const KeyValue_readLocal_args = class {
   constructor(args) {
     this.secret = null;
     this.keys = null;
+    this.epoch = null;
+    this.fromNode = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
       }
       if (args.keys !== undefined && args.keys !== null) {
         this.keys = Thrift.copyList(args.keys, [null]);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
       }
     }
   }
@@ -885,6 +946,20 @@ const KeyValue_readLocal_args = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -913,6 +988,16 @@ const KeyValue_readLocal_args = class {
       output.writeListEnd();
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 3);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 4);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -924,12 +1009,17 @@ const KeyValue_readLocal_result = class {
     this.success = null;
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
     }
     if (args instanceof ttypes.InvalidRequest) {
         this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
         return;
     }
     if (args) {
@@ -941,6 +1031,9 @@ const KeyValue_readLocal_result = class {
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -987,6 +1080,14 @@ const KeyValue_readLocal_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -1018,6 +1119,11 @@ const KeyValue_readLocal_result = class {
     if (this.invalid !== null && this.invalid !== undefined) {
       output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
       this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -2012,6 +2118,8 @@ const KeyValue_paxosPrepare_args = class {
     this.key = null;
     this.ballot = null;
     this.requestId = null;
+    this.epoch = null;
+    this.fromNode = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -2024,6 +2132,12 @@ const KeyValue_paxosPrepare_args = class {
       }
       if (args.requestId !== undefined && args.requestId !== null) {
         this.requestId = args.requestId;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
       }
     }
   }
@@ -2067,6 +2181,20 @@ const KeyValue_paxosPrepare_args = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2098,6 +2226,16 @@ const KeyValue_paxosPrepare_args = class {
       output.writeString(this.requestId);
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 5);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 6);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2109,12 +2247,17 @@ const KeyValue_paxosPrepare_result = class {
     this.success = null;
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
     }
     if (args instanceof ttypes.InvalidRequest) {
         this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
         return;
     }
     if (args) {
@@ -2126,6 +2269,9 @@ const KeyValue_paxosPrepare_result = class {
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -2164,6 +2310,14 @@ const KeyValue_paxosPrepare_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2190,6 +2344,11 @@ const KeyValue_paxosPrepare_result = class {
       this.invalid.write(output);
       output.writeFieldEnd();
     }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2201,6 +2360,8 @@ const KeyValue_paxosPropose_args = class {
     this.secret = null;
     this.key = null;
     this.proposal = null;
+    this.epoch = null;
+    this.fromNode = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -2210,6 +2371,12 @@ const KeyValue_paxosPropose_args = class {
       }
       if (args.proposal !== undefined && args.proposal !== null) {
         this.proposal = new ttypes.Proposal(args.proposal);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
       }
     }
   }
@@ -2246,6 +2413,20 @@ const KeyValue_paxosPropose_args = class {
           input.skip(ftype);
         }
         break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2272,6 +2453,16 @@ const KeyValue_paxosPropose_args = class {
       this.proposal.write(output);
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 4);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 5);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2283,12 +2474,17 @@ const KeyValue_paxosPropose_result = class {
     this.success = null;
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
     }
     if (args instanceof ttypes.InvalidRequest) {
         this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
         return;
     }
     if (args) {
@@ -2300,6 +2496,9 @@ const KeyValue_paxosPropose_result = class {
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -2338,6 +2537,14 @@ const KeyValue_paxosPropose_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2364,6 +2571,11 @@ const KeyValue_paxosPropose_result = class {
       this.invalid.write(output);
       output.writeFieldEnd();
     }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2375,6 +2587,8 @@ const KeyValue_paxosCommit_args = class {
     this.secret = null;
     this.key = null;
     this.proposal = null;
+    this.epoch = null;
+    this.fromNode = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -2384,6 +2598,12 @@ const KeyValue_paxosCommit_args = class {
       }
       if (args.proposal !== undefined && args.proposal !== null) {
         this.proposal = new ttypes.Proposal(args.proposal);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
       }
     }
   }
@@ -2420,6 +2640,20 @@ const KeyValue_paxosCommit_args = class {
           input.skip(ftype);
         }
         break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2446,6 +2680,16 @@ const KeyValue_paxosCommit_args = class {
       this.proposal.write(output);
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 4);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 5);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2456,6 +2700,7 @@ const KeyValue_paxosCommit_result = class {
   constructor(args) {
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
@@ -2464,12 +2709,19 @@ const KeyValue_paxosCommit_result = class {
         this.invalid = args;
         return;
     }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
+        return;
+    }
     if (args) {
       if (args.unauthorized !== undefined && args.unauthorized !== null) {
         this.unauthorized = args.unauthorized;
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -2500,6 +2752,14 @@ const KeyValue_paxosCommit_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2521,6 +2781,11 @@ const KeyValue_paxosCommit_result = class {
       this.invalid.write(output);
       output.writeFieldEnd();
     }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2534,6 +2799,9 @@ const KeyValue_treeHashes_args = class {
     this.range = null;
     this.level = null;
     this.indices = null;
+    this.epoch = null;
+    this.rangeStart = null;
+    this.rangeEnd = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -2549,6 +2817,15 @@ const KeyValue_treeHashes_args = class {
       }
       if (args.indices !== undefined && args.indices !== null) {
         this.indices = Thrift.copyList(args.indices, [null]);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.rangeStart !== undefined && args.rangeStart !== null) {
+        this.rangeStart = args.rangeStart;
+      }
+      if (args.rangeEnd !== undefined && args.rangeEnd !== null) {
+        this.rangeEnd = args.rangeEnd;
       }
     }
   }
@@ -2606,6 +2883,27 @@ const KeyValue_treeHashes_args = class {
           input.skip(ftype);
         }
         break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.STRING) {
+          this.rangeStart = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.STRING) {
+          this.rangeEnd = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2649,6 +2947,21 @@ const KeyValue_treeHashes_args = class {
       output.writeListEnd();
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 6);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.rangeStart !== null && this.rangeStart !== undefined) {
+      output.writeFieldBegin('rangeStart', Thrift.Type.STRING, 7);
+      output.writeBinary(this.rangeStart);
+      output.writeFieldEnd();
+    }
+    if (this.rangeEnd !== null && this.rangeEnd !== undefined) {
+      output.writeFieldBegin('rangeEnd', Thrift.Type.STRING, 8);
+      output.writeBinary(this.rangeEnd);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2660,12 +2973,17 @@ const KeyValue_treeHashes_result = class {
     this.success = null;
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
     }
     if (args instanceof ttypes.InvalidRequest) {
         this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
         return;
     }
     if (args) {
@@ -2677,6 +2995,9 @@ const KeyValue_treeHashes_result = class {
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -2715,6 +3036,14 @@ const KeyValue_treeHashes_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2741,6 +3070,11 @@ const KeyValue_treeHashes_result = class {
       this.invalid.write(output);
       output.writeFieldEnd();
     }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2753,6 +3087,9 @@ const KeyValue_segmentKeys_args = class {
     this.fromNode = null;
     this.range = null;
     this.segments = null;
+    this.epoch = null;
+    this.rangeStart = null;
+    this.rangeEnd = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -2765,6 +3102,15 @@ const KeyValue_segmentKeys_args = class {
       }
       if (args.segments !== undefined && args.segments !== null) {
         this.segments = Thrift.copyList(args.segments, [null]);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.rangeStart !== undefined && args.rangeStart !== null) {
+        this.rangeStart = args.rangeStart;
+      }
+      if (args.rangeEnd !== undefined && args.rangeEnd !== null) {
+        this.rangeEnd = args.rangeEnd;
       }
     }
   }
@@ -2815,6 +3161,27 @@ const KeyValue_segmentKeys_args = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.STRING) {
+          this.rangeStart = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.STRING) {
+          this.rangeEnd = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2853,6 +3220,21 @@ const KeyValue_segmentKeys_args = class {
       output.writeListEnd();
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 5);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.rangeStart !== null && this.rangeStart !== undefined) {
+      output.writeFieldBegin('rangeStart', Thrift.Type.STRING, 6);
+      output.writeBinary(this.rangeStart);
+      output.writeFieldEnd();
+    }
+    if (this.rangeEnd !== null && this.rangeEnd !== undefined) {
+      output.writeFieldBegin('rangeEnd', Thrift.Type.STRING, 7);
+      output.writeBinary(this.rangeEnd);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -2864,12 +3246,17 @@ const KeyValue_segmentKeys_result = class {
     this.success = null;
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
     }
     if (args instanceof ttypes.InvalidRequest) {
         this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
         return;
     }
     if (args) {
@@ -2881,6 +3268,9 @@ const KeyValue_segmentKeys_result = class {
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -2919,6 +3309,14 @@ const KeyValue_segmentKeys_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2943,6 +3341,11 @@ const KeyValue_segmentKeys_result = class {
     if (this.invalid !== null && this.invalid !== undefined) {
       output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
       this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -3564,6 +3967,8 @@ const KeyValue_readRange_args = class {
     this.stop = null;
     this.limit = null;
     this.bytesMax = null;
+    this.epoch = null;
+    this.fromNode = null;
     if (args) {
       if (args.secret !== undefined && args.secret !== null) {
         this.secret = args.secret;
@@ -3579,6 +3984,12 @@ const KeyValue_readRange_args = class {
       }
       if (args.bytesMax !== undefined && args.bytesMax !== null) {
         this.bytesMax = args.bytesMax;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
       }
     }
   }
@@ -3628,6 +4039,20 @@ const KeyValue_readRange_args = class {
           input.skip(ftype);
         }
         break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3664,6 +4089,16 @@ const KeyValue_readRange_args = class {
       output.writeI32(this.bytesMax);
       output.writeFieldEnd();
     }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 6);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 7);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -3675,12 +4110,17 @@ const KeyValue_readRange_result = class {
     this.success = null;
     this.unauthorized = null;
     this.invalid = null;
+    this.stale = null;
     if (args instanceof ttypes.Unauthorized) {
         this.unauthorized = args;
         return;
     }
     if (args instanceof ttypes.InvalidRequest) {
         this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
         return;
     }
     if (args) {
@@ -3692,6 +4132,9 @@ const KeyValue_readRange_result = class {
       }
       if (args.invalid !== undefined && args.invalid !== null) {
         this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
       }
     }
   }
@@ -3730,6 +4173,14 @@ const KeyValue_readRange_result = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3754,6 +4205,11 @@ const KeyValue_readRange_result = class {
     if (this.invalid !== null && this.invalid !== undefined) {
       output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
       this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -4556,6 +5012,163 @@ const KeyValue_operationProgress_result = class {
   }
 
 };
+const KeyValue_cleanup_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.start = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.start = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_cleanup_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.BOOL, 2);
+      output.writeBool(this.start);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_cleanup_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.CleanupProgress(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.CleanupProgress();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_cleanup_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const KeyValueClient = exports.Client = class KeyValueClient {
   constructor(output, pClass) {
     this.output = output;
@@ -4804,22 +5417,24 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('ping failed: unknown result');
   }
 
-  replicate (secret, mutations) {
+  replicate (secret, mutations, epoch, fromNode) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_replicate(secret, mutations);
+      self.send_replicate(secret, mutations, epoch, fromNode);
     });
   }
 
-  send_replicate (secret, mutations) {
+  send_replicate (secret, mutations, epoch, fromNode) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
-      mutations: mutations
+      mutations: mutations,
+      epoch: epoch,
+      fromNode: fromNode
     };
     const args = new KeyValue_replicate_args(params);
     try {
@@ -4856,25 +5471,30 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     if (null !== result.invalid) {
       return callback(result.invalid);
     }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
     callback(null);
   }
 
-  readLocal (secret, keys) {
+  readLocal (secret, keys, epoch, fromNode) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_readLocal(secret, keys);
+      self.send_readLocal(secret, keys, epoch, fromNode);
     });
   }
 
-  send_readLocal (secret, keys) {
+  send_readLocal (secret, keys, epoch, fromNode) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
-      keys: keys
+      keys: keys,
+      epoch: epoch,
+      fromNode: fromNode
     };
     const args = new KeyValue_readLocal_args(params);
     try {
@@ -4910,6 +5530,9 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     if (null !== result.invalid) {
       return callback(result.invalid);
+    }
+    if (null !== result.stale) {
+      return callback(result.stale);
     }
     if (null !== result.success) {
       return callback(null, result.success);
@@ -5220,24 +5843,26 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('cas failed: unknown result');
   }
 
-  paxosPrepare (secret, key, ballot, requestId) {
+  paxosPrepare (secret, key, ballot, requestId, epoch, fromNode) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_paxosPrepare(secret, key, ballot, requestId);
+      self.send_paxosPrepare(secret, key, ballot, requestId, epoch, fromNode);
     });
   }
 
-  send_paxosPrepare (secret, key, ballot, requestId) {
+  send_paxosPrepare (secret, key, ballot, requestId, epoch, fromNode) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       key: key,
       ballot: ballot,
-      requestId: requestId
+      requestId: requestId,
+      epoch: epoch,
+      fromNode: fromNode
     };
     const args = new KeyValue_paxosPrepare_args(params);
     try {
@@ -5274,29 +5899,34 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     if (null !== result.invalid) {
       return callback(result.invalid);
     }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
     if (null !== result.success) {
       return callback(null, result.success);
     }
     return callback('paxosPrepare failed: unknown result');
   }
 
-  paxosPropose (secret, key, proposal) {
+  paxosPropose (secret, key, proposal, epoch, fromNode) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_paxosPropose(secret, key, proposal);
+      self.send_paxosPropose(secret, key, proposal, epoch, fromNode);
     });
   }
 
-  send_paxosPropose (secret, key, proposal) {
+  send_paxosPropose (secret, key, proposal, epoch, fromNode) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       key: key,
-      proposal: proposal
+      proposal: proposal,
+      epoch: epoch,
+      fromNode: fromNode
     };
     const args = new KeyValue_paxosPropose_args(params);
     try {
@@ -5333,29 +5963,34 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     if (null !== result.invalid) {
       return callback(result.invalid);
     }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
     if (null !== result.success) {
       return callback(null, result.success);
     }
     return callback('paxosPropose failed: unknown result');
   }
 
-  paxosCommit (secret, key, proposal) {
+  paxosCommit (secret, key, proposal, epoch, fromNode) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_paxosCommit(secret, key, proposal);
+      self.send_paxosCommit(secret, key, proposal, epoch, fromNode);
     });
   }
 
-  send_paxosCommit (secret, key, proposal) {
+  send_paxosCommit (secret, key, proposal, epoch, fromNode) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       key: key,
-      proposal: proposal
+      proposal: proposal,
+      epoch: epoch,
+      fromNode: fromNode
     };
     const args = new KeyValue_paxosCommit_args(params);
     try {
@@ -5392,28 +6027,34 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     if (null !== result.invalid) {
       return callback(result.invalid);
     }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
     callback(null);
   }
 
-  treeHashes (secret, fromNode, range, level, indices) {
+  treeHashes (secret, fromNode, range, level, indices, epoch, rangeStart, rangeEnd) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_treeHashes(secret, fromNode, range, level, indices);
+      self.send_treeHashes(secret, fromNode, range, level, indices, epoch, rangeStart, rangeEnd);
     });
   }
 
-  send_treeHashes (secret, fromNode, range, level, indices) {
+  send_treeHashes (secret, fromNode, range, level, indices, epoch, rangeStart, rangeEnd) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       fromNode: fromNode,
       range: range,
       level: level,
-      indices: indices
+      indices: indices,
+      epoch: epoch,
+      rangeStart: rangeStart,
+      rangeEnd: rangeEnd
     };
     const args = new KeyValue_treeHashes_args(params);
     try {
@@ -5450,30 +6091,36 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     if (null !== result.invalid) {
       return callback(result.invalid);
     }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
     if (null !== result.success) {
       return callback(null, result.success);
     }
     return callback('treeHashes failed: unknown result');
   }
 
-  segmentKeys (secret, fromNode, range, segments) {
+  segmentKeys (secret, fromNode, range, segments, epoch, rangeStart, rangeEnd) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_segmentKeys(secret, fromNode, range, segments);
+      self.send_segmentKeys(secret, fromNode, range, segments, epoch, rangeStart, rangeEnd);
     });
   }
 
-  send_segmentKeys (secret, fromNode, range, segments) {
+  send_segmentKeys (secret, fromNode, range, segments, epoch, rangeStart, rangeEnd) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       fromNode: fromNode,
       range: range,
-      segments: segments
+      segments: segments,
+      epoch: epoch,
+      rangeStart: rangeStart,
+      rangeEnd: rangeEnd
     };
     const args = new KeyValue_segmentKeys_args(params);
     try {
@@ -5509,6 +6156,9 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     if (null !== result.invalid) {
       return callback(result.invalid);
+    }
+    if (null !== result.stale) {
+      return callback(result.stale);
     }
     if (null !== result.success) {
       return callback(null, result.success);
@@ -5699,25 +6349,27 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('scan failed: unknown result');
   }
 
-  readRange (secret, start, stop, limit, bytesMax) {
+  readRange (secret, start, stop, limit, bytesMax, epoch, fromNode) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_readRange(secret, start, stop, limit, bytesMax);
+      self.send_readRange(secret, start, stop, limit, bytesMax, epoch, fromNode);
     });
   }
 
-  send_readRange (secret, start, stop, limit, bytesMax) {
+  send_readRange (secret, start, stop, limit, bytesMax, epoch, fromNode) {
     const output = new this.pClass(this.output);
     const params = {
       secret: secret,
       start: start,
       stop: stop,
       limit: limit,
-      bytesMax: bytesMax
+      bytesMax: bytesMax,
+      epoch: epoch,
+      fromNode: fromNode
     };
     const args = new KeyValue_readRange_args(params);
     try {
@@ -5753,6 +6405,9 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     if (null !== result.invalid) {
       return callback(result.invalid);
+    }
+    if (null !== result.stale) {
+      return callback(result.stale);
     }
     if (null !== result.success) {
       return callback(null, result.success);
@@ -6049,6 +6704,64 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('operationProgress failed: unknown result');
   }
+
+  cleanup (secret, start) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_cleanup(secret, start);
+    });
+  }
+
+  send_cleanup (secret, start) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      start: start
+    };
+    const args = new KeyValue_cleanup_args(params);
+    try {
+      output.writeMessageBegin('cleanup', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_cleanup (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_cleanup_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('cleanup failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -6244,10 +6957,12 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_replicate_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.replicate.length === 2) {
+    if (this._handler.replicate.length === 4) {
       Promise.resolve(this._handler.replicate.bind(this._handler)(
         args.secret,
-        args.mutations
+        args.mutations,
+        args.epoch,
+        args.fromNode
       )).then(result => {
         const result_obj = new KeyValue_replicate_result({success: result});
         output.writeMessageBegin("replicate", Thrift.MessageType.REPLY, seqid);
@@ -6256,7 +6971,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_replicate_result(err);
           output.writeMessageBegin("replicate", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6268,9 +6983,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.replicate(args.secret, args.mutations, (err, result) => {
+      this._handler.replicate(args.secret, args.mutations, args.epoch, args.fromNode, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_replicate_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("replicate", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6287,10 +7002,12 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_readLocal_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.readLocal.length === 2) {
+    if (this._handler.readLocal.length === 4) {
       Promise.resolve(this._handler.readLocal.bind(this._handler)(
         args.secret,
-        args.keys
+        args.keys,
+        args.epoch,
+        args.fromNode
       )).then(result => {
         const result_obj = new KeyValue_readLocal_result({success: result});
         output.writeMessageBegin("readLocal", Thrift.MessageType.REPLY, seqid);
@@ -6299,7 +7016,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_readLocal_result(err);
           output.writeMessageBegin("readLocal", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6311,9 +7028,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.readLocal(args.secret, args.keys, (err, result) => {
+      this._handler.readLocal(args.secret, args.keys, args.epoch, args.fromNode, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_readLocal_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("readLocal", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6555,12 +7272,14 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_paxosPrepare_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.paxosPrepare.length === 4) {
+    if (this._handler.paxosPrepare.length === 6) {
       Promise.resolve(this._handler.paxosPrepare.bind(this._handler)(
         args.secret,
         args.key,
         args.ballot,
-        args.requestId
+        args.requestId,
+        args.epoch,
+        args.fromNode
       )).then(result => {
         const result_obj = new KeyValue_paxosPrepare_result({success: result});
         output.writeMessageBegin("paxosPrepare", Thrift.MessageType.REPLY, seqid);
@@ -6569,7 +7288,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_paxosPrepare_result(err);
           output.writeMessageBegin("paxosPrepare", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6581,9 +7300,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.paxosPrepare(args.secret, args.key, args.ballot, args.requestId, (err, result) => {
+      this._handler.paxosPrepare(args.secret, args.key, args.ballot, args.requestId, args.epoch, args.fromNode, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_paxosPrepare_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("paxosPrepare", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6600,11 +7319,13 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_paxosPropose_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.paxosPropose.length === 3) {
+    if (this._handler.paxosPropose.length === 5) {
       Promise.resolve(this._handler.paxosPropose.bind(this._handler)(
         args.secret,
         args.key,
-        args.proposal
+        args.proposal,
+        args.epoch,
+        args.fromNode
       )).then(result => {
         const result_obj = new KeyValue_paxosPropose_result({success: result});
         output.writeMessageBegin("paxosPropose", Thrift.MessageType.REPLY, seqid);
@@ -6613,7 +7334,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_paxosPropose_result(err);
           output.writeMessageBegin("paxosPropose", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6625,9 +7346,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.paxosPropose(args.secret, args.key, args.proposal, (err, result) => {
+      this._handler.paxosPropose(args.secret, args.key, args.proposal, args.epoch, args.fromNode, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_paxosPropose_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("paxosPropose", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6644,11 +7365,13 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_paxosCommit_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.paxosCommit.length === 3) {
+    if (this._handler.paxosCommit.length === 5) {
       Promise.resolve(this._handler.paxosCommit.bind(this._handler)(
         args.secret,
         args.key,
-        args.proposal
+        args.proposal,
+        args.epoch,
+        args.fromNode
       )).then(result => {
         const result_obj = new KeyValue_paxosCommit_result({success: result});
         output.writeMessageBegin("paxosCommit", Thrift.MessageType.REPLY, seqid);
@@ -6657,7 +7380,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_paxosCommit_result(err);
           output.writeMessageBegin("paxosCommit", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6669,9 +7392,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.paxosCommit(args.secret, args.key, args.proposal, (err, result) => {
+      this._handler.paxosCommit(args.secret, args.key, args.proposal, args.epoch, args.fromNode, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_paxosCommit_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("paxosCommit", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6688,13 +7411,16 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_treeHashes_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.treeHashes.length === 5) {
+    if (this._handler.treeHashes.length === 8) {
       Promise.resolve(this._handler.treeHashes.bind(this._handler)(
         args.secret,
         args.fromNode,
         args.range,
         args.level,
-        args.indices
+        args.indices,
+        args.epoch,
+        args.rangeStart,
+        args.rangeEnd
       )).then(result => {
         const result_obj = new KeyValue_treeHashes_result({success: result});
         output.writeMessageBegin("treeHashes", Thrift.MessageType.REPLY, seqid);
@@ -6703,7 +7429,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_treeHashes_result(err);
           output.writeMessageBegin("treeHashes", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6715,9 +7441,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.treeHashes(args.secret, args.fromNode, args.range, args.level, args.indices, (err, result) => {
+      this._handler.treeHashes(args.secret, args.fromNode, args.range, args.level, args.indices, args.epoch, args.rangeStart, args.rangeEnd, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_treeHashes_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("treeHashes", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6734,12 +7460,15 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_segmentKeys_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.segmentKeys.length === 4) {
+    if (this._handler.segmentKeys.length === 7) {
       Promise.resolve(this._handler.segmentKeys.bind(this._handler)(
         args.secret,
         args.fromNode,
         args.range,
-        args.segments
+        args.segments,
+        args.epoch,
+        args.rangeStart,
+        args.rangeEnd
       )).then(result => {
         const result_obj = new KeyValue_segmentKeys_result({success: result});
         output.writeMessageBegin("segmentKeys", Thrift.MessageType.REPLY, seqid);
@@ -6748,7 +7477,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_segmentKeys_result(err);
           output.writeMessageBegin("segmentKeys", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6760,9 +7489,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.segmentKeys(args.secret, args.fromNode, args.range, args.segments, (err, result) => {
+      this._handler.segmentKeys(args.secret, args.fromNode, args.range, args.segments, args.epoch, args.rangeStart, args.rangeEnd, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_segmentKeys_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("segmentKeys", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6911,13 +7640,15 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_readRange_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.readRange.length === 5) {
+    if (this._handler.readRange.length === 7) {
       Promise.resolve(this._handler.readRange.bind(this._handler)(
         args.secret,
         args.start,
         args.stop,
         args.limit,
-        args.bytesMax
+        args.bytesMax,
+        args.epoch,
+        args.fromNode
       )).then(result => {
         const result_obj = new KeyValue_readRange_result({success: result});
         output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
@@ -6926,7 +7657,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       }).catch(err => {
         let result;
-        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result = new KeyValue_readRange_result(err);
           output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -6938,9 +7669,9 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.readRange(args.secret, args.start, args.stop, args.limit, args.bytesMax, (err, result) => {
+      this._handler.readRange(args.secret, args.start, args.stop, args.limit, args.bytesMax, args.epoch, args.fromNode, (err, result) => {
         let result_obj;
-        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
           result_obj = new KeyValue_readRange_result((err !== null || typeof err === 'undefined') ? err : {success: result});
           output.writeMessageBegin("readRange", Thrift.MessageType.REPLY, seqid);
         } else {
@@ -7161,6 +7892,49 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("operationProgress", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_cleanup (seqid, input, output) {
+    const args = new KeyValue_cleanup_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.cleanup.length === 2) {
+      Promise.resolve(this._handler.cleanup.bind(this._handler)(
+        args.secret,
+        args.start
+      )).then(result => {
+        const result_obj = new KeyValue_cleanup_result({success: result});
+        output.writeMessageBegin("cleanup", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_cleanup_result(err);
+          output.writeMessageBegin("cleanup", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("cleanup", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.cleanup(args.secret, args.start, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_cleanup_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("cleanup", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("cleanup", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

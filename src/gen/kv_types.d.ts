@@ -51,6 +51,19 @@ declare class TimedOut extends Thrift.TException {
   }
 
 /**
+ * Internode (added later): the caller placed the request by an older epoch
+ * than this node's, and the placement of a key it names changed since. The
+ * caller takes up the membership log (up to `epoch`) and tries again. Sent
+ * only to a caller that gave its epoch, so an older build never meets it.
+ */
+declare class StaleEpoch extends Thrift.TException {
+    public message: string;
+    public epoch: Int64;
+
+      constructor(args?: { message: string; epoch: Int64; });
+  }
+
+/**
  * An internode or admin call without the right cluster secret.
  */
 declare class Unauthorized extends Thrift.TException {
@@ -323,4 +336,20 @@ declare class OperationProgress {
     public error?: string;
 
       constructor(args?: { state: string; keys: Int64; bytes: Int64; rangesDone: number; rangesTotal: number; fraction: number; done: boolean; error?: string; });
+  }
+
+/**
+ * A node's cleanup (deleting the data it holds for ranges it does not
+ * replicate): keys and bytes (of keys and values) deleted so far, the epoch
+ * whose ring it cleans for, whether it is done, and the sentence it stopped
+ * with, if any.
+ */
+declare class CleanupProgress {
+    public keys: Int64;
+    public bytes: Int64;
+    public epoch: Int64;
+    public done: boolean;
+    public error?: string;
+
+      constructor(args?: { keys: Int64; bytes: Int64; epoch: Int64; done: boolean; error?: string; });
   }

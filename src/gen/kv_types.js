@@ -257,6 +257,73 @@ const TimedOut = module.exports.TimedOut = class extends Thrift.TException {
   }
 
 };
+const StaleEpoch = module.exports.StaleEpoch = class extends Thrift.TException {
+  constructor(args) {
+    super(args);
+    this.name = "StaleEpoch";
+    this.message = null;
+    this.epoch = null;
+    if (args) {
+      if (args.message !== undefined && args.message !== null) {
+        this.message = args.message;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.message = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('StaleEpoch');
+    if (this.message !== null && this.message !== undefined) {
+      output.writeFieldBegin('message', Thrift.Type.STRING, 1);
+      output.writeString(this.message);
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 2);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const Unauthorized = module.exports.Unauthorized = class extends Thrift.TException {
   constructor(args) {
     super(args);
@@ -2603,6 +2670,119 @@ const OperationProgress = module.exports.OperationProgress = class {
     }
     if (this.error !== null && this.error !== undefined) {
       output.writeFieldBegin('error', Thrift.Type.STRING, 8);
+      output.writeString(this.error);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const CleanupProgress = module.exports.CleanupProgress = class {
+  constructor(args) {
+    this.keys = null;
+    this.bytes = null;
+    this.epoch = null;
+    this.done = null;
+    this.error = null;
+    if (args) {
+      if (args.keys !== undefined && args.keys !== null) {
+        this.keys = args.keys;
+      }
+      if (args.bytes !== undefined && args.bytes !== null) {
+        this.bytes = args.bytes;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.done !== undefined && args.done !== null) {
+        this.done = args.done;
+      }
+      if (args.error !== undefined && args.error !== null) {
+        this.error = args.error;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.keys = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.bytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.BOOL) {
+          this.done = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.error = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('CleanupProgress');
+    if (this.keys !== null && this.keys !== undefined) {
+      output.writeFieldBegin('keys', Thrift.Type.I64, 1);
+      output.writeI64(this.keys);
+      output.writeFieldEnd();
+    }
+    if (this.bytes !== null && this.bytes !== undefined) {
+      output.writeFieldBegin('bytes', Thrift.Type.I64, 2);
+      output.writeI64(this.bytes);
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 3);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.done !== null && this.done !== undefined) {
+      output.writeFieldBegin('done', Thrift.Type.BOOL, 4);
+      output.writeBool(this.done);
+      output.writeFieldEnd();
+    }
+    if (this.error !== null && this.error !== undefined) {
+      output.writeFieldBegin('error', Thrift.Type.STRING, 5);
       output.writeString(this.error);
       output.writeFieldEnd();
     }

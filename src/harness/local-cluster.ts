@@ -99,8 +99,16 @@ export async function freePort(): Promise<number> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000): Promise<NonNullable<T>> {
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes. An
+ * error `check` throws is retried, unless `final` says it ends the wait.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 20_000,
+  final: (err: unknown) => boolean = () => false,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -108,6 +116,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
       const v = await check();
       if (v) return v as NonNullable<T>;
     } catch (err) {
+      if (final(err)) throw err;
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
@@ -117,6 +126,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
 
 export class LocalCluster {
   private readonly children = new Map<number, ChildProcess>();
+  /** Where the nodes that joined listen (the cluster file names only the bootstrap nodes). */
+  private readonly joined = new Map<number, { host: string; port: number }>();
   readonly config: ClusterConfig;
   /** What clients present and trust, when the cluster runs TLS. */
   readonly tls: TlsMaterial | undefined;
@@ -231,6 +242,29 @@ export class LocalCluster {
     this.children.set(id, child);
   }
 
+  /**
+   * Spawns node `id`, not in the cluster file, joining the ring at `token`
+   * on `port`, as scripts/server.sh --join does; returns at once (follow the
+   * join with its admin's operationProgress). Once it has joined, it starts
+   * again like any other node (startNode).
+   */
+  spawnJoining(id: number, port: number, token: string): void {
+    this.joined.set(id, { host: '127.0.0.1', port });
+    this.spawnNode(id, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', fromByteString(token).toString('hex')]);
+  }
+
+  /** The cluster file's node ids, then those of the nodes that joined. */
+  nodeIds(): number[] {
+    return [...this.config.nodes.map((n) => n.id), ...this.joined.keys()];
+  }
+
+  /** Where node `id` listens: its cluster-file address, or the one it joined at. */
+  endpoint(id: number): { host: string; port: number } {
+    const at = this.joined.get(id) ?? this.config.nodes[id];
+    if (at === undefined) throw new Error(`node ${id} is neither in the cluster file nor joined`);
+    return { host: at.host, port: at.port };
+  }
+
   async startAll(): Promise<void> {
     await Promise.all(this.config.nodes.map((n) => this.startNode(n.id)));
     await this.waitAllSeeEachOther();
@@ -280,9 +314,9 @@ export class LocalCluster {
     }
   }
 
-  /** Waits until every running node sees exactly the other running nodes as up. */
-  async waitAllSeeEachOther(timeoutMs = 20_000): Promise<void> {
-    const running = this.config.nodes.map((n) => n.id).filter((id) => this.isRunning(id));
+  /** Waits until every running node of `ids` (default: the cluster file's) sees the other running ones as up. */
+  async waitAllSeeEachOther(timeoutMs = 20_000, ids = this.config.nodes.map((n) => n.id)): Promise<void> {
+    const running = ids.filter((id) => this.isRunning(id));
     await waitFor(
       'the nodes to see each other',
       async () => {
@@ -333,7 +367,7 @@ export class LocalCluster {
   }
 
   admin(id: number, timeoutMs = 3000): NodeAdmin {
-    return new NodeAdmin(this.config.nodes[id]!, this.config.secret, timeoutMs, this.tls);
+    return new NodeAdmin(this.endpoint(id), this.config.secret, timeoutMs, this.tls);
   }
 
   /** Stops every node: SIGTERM, then SIGKILL for any still alive after a while. */

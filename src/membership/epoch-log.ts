@@ -11,7 +11,7 @@
  * cluster, and serving with two rings in play would place keys wrongly.
  */
 import { assert } from '../common/assert';
-import { MEMBERSHIP_ENTRIES_MAX } from '../common/limits';
+import { EPOCH_PLACEMENTS_CACHED_MAX, MEMBERSHIP_ENTRIES_MAX } from '../common/limits';
 import { ConfigError } from '../config/cluster';
 import { applyChange, Change, ChangeKind, EpochEntry, Membership, replayLog } from './changes';
 import { Placement } from './placement';
@@ -63,16 +63,7 @@ function sameBootstrap(a: Change, b: Change): boolean {
   return ring(a) === ring(b);
 }
 
-/**
- * Where the Paxos compare-and-set that sequences epoch E keeps its value:
- * an ordinary key, so that its replicas hold the decided change (a client
- * may read it; the join planner leaves these keys out of its counts).
- */
-export const EPOCH_SLOT_KEY_PREFIX = '\u0000ringkv-epoch-slot:';
-
-export function epochSlotKey(epoch: number): string {
-  return `${EPOCH_SLOT_KEY_PREFIX}${epoch}`;
-}
+export { EPOCH_SLOT_KEY_PREFIX, epochSlotKey } from './reserved-keys';
 
 export class EpochLog {
   private current: Membership;
@@ -80,6 +71,8 @@ export class EpochLog {
   /** Appends run one after another: each needs the epoch the previous one made. */
   private appending: Promise<unknown> = Promise.resolve();
   private readonly listeners: ((m: Membership) => void)[] = [];
+  /** Placements of past epochs, oldest asked first (see placementAt). */
+  private readonly pastPlacements = new Map<number, Placement>();
 
   private constructor(
     private readonly storage: EpochStorage,
@@ -153,6 +146,21 @@ export class EpochLog {
   membershipAt(epoch: number): Membership {
     assert(epoch >= 1 && epoch <= this.entries.length, `epoch ${epoch} is in the log`);
     return replayLog(this.entries.slice(0, epoch));
+  }
+
+  /**
+   * The placement at an epoch of this log (the current one, or one a peer's
+   * request was placed by); the last few are kept, so a peer that lags
+   * costs one replay of the log, not one per request.
+   */
+  placementAt(epoch: number): Placement {
+    if (epoch === this.current.epoch) return this.currentPlacement;
+    const kept = this.pastPlacements.get(epoch);
+    if (kept !== undefined) return kept;
+    const placement = Placement.of(this.membershipAt(epoch));
+    if (this.pastPlacements.size >= EPOCH_PLACEMENTS_CACHED_MAX) this.pastPlacements.delete(this.pastPlacements.keys().next().value!);
+    this.pastPlacements.set(epoch, placement);
+    return placement;
   }
 
   /** The epoch at which the operation under way began (its `*-begin` entry). */

@@ -114,6 +114,18 @@ export class Placement {
     return this.ranges[lo === ends.length ? 0 : lo]!;
   }
 
+  /**
+   * The range holding `key` as a scan walks the ring in key order: its read
+   * replicas, and `end`, the least key after it (exclusive: its token + NUL),
+   * or undefined for the keys after the last token, which run to the end of
+   * the key space (and belong to the first range).
+   */
+  walkFrom(key: string): { readonly reads: readonly number[]; readonly end: string | undefined } {
+    const range = this.rangeOf(key);
+    const wrapped = compareKeyStrings(key, this.ends[this.ends.length - 1]!) > 0;
+    return { reads: range.reads, end: wrapped ? undefined : `${range.end}\u0000` };
+  }
+
   /** Whether node `id` takes reads of `key`. */
   isReadReplica(key: string, id: number): boolean {
     return this.rangeOf(key).reads.includes(id);
@@ -123,4 +135,21 @@ export class Placement {
 /** The placement of a fixed ring (epoch 1, nothing pending): a ring as the cluster file gives it. */
 export function bootstrapPlacement(nodes: readonly RingNode[], replicationFactor: number): Placement {
   return Placement.of(replayLog([bootstrapEntry(nodes, replicationFactor)]));
+}
+
+/**
+ * Whether a request for `key` placed by `then` would reach other replicas,
+ * or need another count of them, than under `now`: writes by their write set
+ * and pending count, reads by their read set (order aside). A replica
+ * refuses a request placed by an older epoch only then; for keys whose
+ * range kept its replicas the older placement is as good as the newer one.
+ */
+export function placedDifferently(then: Placement, now: Placement, key: string, writing: boolean): boolean {
+  const a = then.rangeOf(key);
+  const b = now.rangeOf(key);
+  if (a === b) return false;
+  const x = writing ? a.writes : a.reads;
+  const y = writing ? b.writes : b.reads;
+  if (x.length !== y.length || (writing && a.pending !== b.pending)) return true;
+  return !x.every((id) => y.includes(id));
 }

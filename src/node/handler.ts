@@ -31,7 +31,7 @@ import type { Proposer } from '../paxos/proposer';
 import { acceptToWire, ballotFromWire, checkRequestId, promiseToWire, proposalFromWire } from '../rpc/paxos-wire';
 import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
-import type { Repairer } from '../repair/repairer';
+import type { RangeName, Repairer } from '../repair/repairer';
 import { toWireError } from '../rpc/errors';
 import type { RangeScanner, ScanRequest } from '../coordinator/range-scan';
 import { expiresOf, toMutation } from '../rpc/remote-replica';
@@ -39,10 +39,12 @@ import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
 import type { EpochEntry } from '../membership/changes';
+import type { CleanupReport } from '../operations/cleanup';
 import type { OperationStatus } from '../operations/operator';
 import { fromMembershipLog } from '../rpc/membership-wire';
 import type { EpochState } from '../rpc/transport';
 import { isLive, type KeyedVersion, type Version } from '../storage/version';
+import { EPOCH_SLOT_KEY_PREFIX, isReservedKey } from '../membership/reserved-keys';
 
 /**
  * What the handler needs from its node, and no more: the node wires these
@@ -64,6 +66,13 @@ export interface HandlerServices {
   readonly repair: Pick<Repairer, 'catchingUp' | 'refuseReadsWhileCatchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
   /** Versions from another coordinator, hint delivery or repair. */
   applyReplicated(items: KeyedVersion[]): Promise<void>;
+  /**
+   * Judges the epoch a peer placed a request by (0: not sent) for its keys
+   * (asked only when the epoch differs from this node's): throws StaleEpoch
+   * when it is older and a key's replicas changed since; a promise to wait
+   * for when it is newer (the log being fetched); else undefined.
+   */
+  checkEpoch(from: number | undefined, epoch: number, keys: () => readonly string[], writing: boolean): Promise<void> | undefined;
   /** A hello from a peer, with its clock reading and epoch (0: not sent). */
   heardFrom(peer: number, clockReading: number, epoch: number): void;
   /** The clock-skew fault switch; returns the clock's reading after it. */
@@ -84,6 +93,8 @@ export interface HandlerServices {
   decommission(): Promise<OperationStatus>;
   /** Where this node's own operation is. */
   operationProgress(): OperationStatus;
+  /** Starts this node's cleanup (with `start`), or reports where the last one is. */
+  cleanup(start: boolean): CleanupReport;
 }
 
 function toProgress(p: OperationStatus): types.OperationProgress {
@@ -108,6 +119,14 @@ export function checkKey(key: Buffer | null | undefined): string {
   if (key.length === 0) throw invalid('the key is empty');
   if (key.length > KEY_BYTES_MAX) throw invalid(`the key is ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`);
   return toByteString(key);
+}
+
+/** A key a client names: refused too when it is one of the ring's own (a client must not forge or read an epoch's slot). */
+export function checkClientKey(key: Buffer | null | undefined): string {
+  const k = checkKey(key);
+  if (isReservedKey(k))
+    throw invalid(`keys starting with ${JSON.stringify(EPOCH_SLOT_KEY_PREFIX)} are reserved for the ring's membership log`);
+  return k;
 }
 
 export function checkValue(value: Buffer | null | undefined, max: number): string {
@@ -183,6 +202,17 @@ function readResult(v: VersionBytes | undefined, nowUs: number): types.ReadResul
   return new types.ReadResult({ found, value: found ? v.value : EMPTY, ts: (v?.ts ?? 0) as never });
 }
 
+/** An optional epoch from the wire: 0 when absent (an older build, or a tool) or not a plain number. */
+function epochOf(epoch: Int64 | number | null | undefined): number {
+  const n = epoch === null || epoch === undefined ? 0 : int64ToNumber(epoch);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/** An optional caller id from the wire. */
+function callerOf(fromNode: number | null | undefined): number | undefined {
+  return typeof fromNode === 'number' ? fromNode : undefined;
+}
+
 /** Runs a handler body and turns KvErrors into the IDL's exceptions. */
 async function wire<T>(body: () => Promise<T> | T): Promise<T> {
   try {
@@ -212,7 +242,7 @@ export class Handler {
 
   async put(key: Buffer, value: Buffer, level: number): Promise<number> {
     return this.observed('put', level, () => {
-      const k = checkKey(key);
+      const k = checkClientKey(key);
       const v = checkValue(value, this.services.maxValueBytes);
       return this.services.coordinator.write(k, v, false, checkLevel(level));
     });
@@ -220,7 +250,7 @@ export class Handler {
 
   async putWithTtl(key: Buffer, value: Buffer, level: number, ttlSeconds: number): Promise<number> {
     return this.observed('put', level, () => {
-      const k = checkKey(key);
+      const k = checkClientKey(key);
       const v = checkValue(value, this.services.maxValueBytes);
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
         throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
@@ -241,8 +271,16 @@ export class Handler {
     });
   }
 
-  async readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
-    return wire(() => {
+  async readRange(
+    secret: string,
+    start: Buffer,
+    stop: Buffer,
+    limit: number,
+    bytesMax: number,
+    epoch?: Int64 | null,
+    fromNode?: number | null,
+  ): Promise<types.RangePage> {
+    return wire(async () => {
       this.checkSecret(secret);
       // Refused while catching up, as readLocal: the scan asks the next replica.
       this.services.repair.refuseReadsWhileCatchingUp();
@@ -251,13 +289,15 @@ export class Handler {
       if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_REPLICA_PAGE_KEYS_MAX)
         throw invalid(`a range page holds 1 to ${SCAN_REPLICA_PAGE_KEYS_MAX} keys`);
       if (!Number.isInteger(bytesMax) || bytesMax < 1) throw invalid('a range page needs a positive byte budget');
+      // A scan's range is judged by its first key: the coordinator placed the page by that key's range.
+      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [from], false);
       const page = this.services.local.range(from, to, limit, Math.min(bytesMax, SCAN_REPLICA_PAGE_BYTES_MAX));
       return new types.RangePage({ entries: page.entries.map(toMutation), more: page.more });
     });
   }
 
   async remove(key: Buffer, level: number): Promise<number> {
-    return this.observed('remove', level, () => this.services.coordinator.write(checkKey(key), '', true, checkLevel(level)));
+    return this.observed('remove', level, () => this.services.coordinator.write(checkClientKey(key), '', true, checkLevel(level)));
   }
 
   /** Like `wire`, and tells the metrics when the client request started and how it ended. */
@@ -286,7 +326,7 @@ export class Handler {
     let k: string;
     let l: LevelName;
     try {
-      k = checkKey(key);
+      k = checkClientKey(key);
       if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
       l = checkLevel(level);
       if (this.services.coordinator.readsLocally(k, l)) {
@@ -334,7 +374,7 @@ export class Handler {
   ): Promise<types.CasResult> {
     return this.observed('cas', level, async () => {
       const max = this.services.maxValueBytes;
-      const k = checkKey(key);
+      const k = checkClientKey(key);
       const v = checkValue(value, max);
       if (expectAbsent !== true && !Buffer.isBuffer(expected)) throw invalid('the expected value is missing (or set expectAbsent)');
       const exp = expectAbsent === true ? null : checkValue(expected, max);
@@ -345,30 +385,46 @@ export class Handler {
     });
   }
 
-  async paxosPrepare(secret: string, key: Buffer, ballot: types.Ballot, requestId: string): Promise<types.PaxosPromise> {
+  async paxosPrepare(
+    secret: string,
+    key: Buffer,
+    ballot: types.Ballot,
+    requestId: string,
+    epoch?: Int64 | null,
+    fromNode?: number | null,
+  ): Promise<types.PaxosPromise> {
     return wire(async () => {
       this.checkSecret(secret);
       const k = checkKey(key);
+      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [k], true);
       const b = this.plausibleBallot(ballot);
       const p = await this.services.acceptor.prepare(k, b, checkRequestId(requestId));
       return promiseToWire(p, localRead(p.current));
     });
   }
 
-  async paxosPropose(secret: string, key: Buffer, proposal: types.Proposal): Promise<types.PaxosAccept> {
+  async paxosPropose(
+    secret: string,
+    key: Buffer,
+    proposal: types.Proposal,
+    epoch?: Int64 | null,
+    fromNode?: number | null,
+  ): Promise<types.PaxosAccept> {
     return wire(async () => {
       this.checkSecret(secret);
       const k = checkKey(key);
+      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [k], true);
       const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
       this.plausibleBallot(proposal.ballot);
       return acceptToWire(await this.services.acceptor.propose(k, p));
     });
   }
 
-  async paxosCommit(secret: string, key: Buffer, proposal: types.Proposal): Promise<void> {
+  async paxosCommit(secret: string, key: Buffer, proposal: types.Proposal, epoch?: Int64 | null, fromNode?: number | null): Promise<void> {
     return wire(async () => {
       this.checkSecret(secret);
       const k = checkKey(key);
+      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [k], true);
       const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
       this.plausibleBallot(proposal.ballot);
       await this.services.acceptor.commit(k, p);
@@ -391,7 +447,7 @@ export class Handler {
     });
   }
 
-  async replicate(secret: string, mutations: types.Mutation[]): Promise<void> {
+  async replicate(secret: string, mutations: types.Mutation[], epoch?: Int64 | null, fromNode?: number | null): Promise<void> {
     const startedMs = performance.now();
     return wire(async () => {
       this.checkSecret(secret);
@@ -412,16 +468,21 @@ export class Handler {
           version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true, ...(expires ? { expires } : {}) },
         };
       });
+      const waiting = this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => items.map((it) => it.key), true);
+      if (waiting !== undefined) await waiting;
       await this.services.applyReplicated(items);
       this.services.requests.replicaApplied(startedMs);
     });
   }
 
-  async readLocal(secret: string, keys: Buffer[]): Promise<types.LocalRead[]> {
-    return wire(() => {
+  async readLocal(secret: string, keys: Buffer[], epoch?: Int64 | null, fromNode?: number | null): Promise<types.LocalRead[]> {
+    return wire(async () => {
       this.checkSecret(secret);
       // Refused, so that the coordinator asks another replica: this copy may lack what was written while the node was away.
       this.services.repair.refuseReadsWhileCatchingUp();
+      if (!Array.isArray(keys)) throw invalid('keys are missing');
+      const waiting = this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => keys.map((k) => checkKey(k)), false);
+      if (waiting !== undefined) await waiting;
       return this.localReads(keys);
     });
   }
@@ -499,17 +560,54 @@ export class Handler {
     if (!Array.isArray(list)) throw invalid(`${what} are missing`);
   }
 
-  async treeHashes(secret: string, fromNode: number, range: number, level: number, indices: number[]): Promise<types.TreeHashes> {
-    return wire(() => {
+  /**
+   * A repair call's range: by its bounds when the caller gave them (this
+   * build), else by its owner. The caller's epoch is judged by the range's
+   * end: a caller behind whose ring cut the range otherwise is refused.
+   */
+  private async rangeNamed(
+    fromNode: number,
+    owner: number,
+    epoch: Int64 | null | undefined,
+    start: Buffer | null | undefined,
+    end: Buffer | null | undefined,
+  ): Promise<RangeName> {
+    if (!Buffer.isBuffer(end) || !Buffer.isBuffer(start)) return { owner };
+    const bounds = { start: toByteString(start), end: toByteString(end) };
+    await this.services.checkEpoch(fromNode, epochOf(epoch), () => [bounds.end], true);
+    return { owner, bounds };
+  }
+
+  async treeHashes(
+    secret: string,
+    fromNode: number,
+    range: number,
+    level: number,
+    indices: number[],
+    epoch?: Int64 | null,
+    rangeStart?: Buffer | null,
+    rangeEnd?: Buffer | null,
+  ): Promise<types.TreeHashes> {
+    return wire(async () => {
       this.repairArgs(secret, fromNode, range, indices, 'indices');
-      return new types.TreeHashes(this.services.repair.answerHashes(fromNode, range, level, indices));
+      const named = await this.rangeNamed(fromNode, range, epoch, rangeStart, rangeEnd);
+      return new types.TreeHashes(this.services.repair.answerHashes(fromNode, named, level, indices));
     });
   }
 
-  async segmentKeys(secret: string, fromNode: number, range: number, segments: number[]): Promise<types.SegmentKeys> {
-    return wire(() => {
+  async segmentKeys(
+    secret: string,
+    fromNode: number,
+    range: number,
+    segments: number[],
+    epoch?: Int64 | null,
+    rangeStart?: Buffer | null,
+    rangeEnd?: Buffer | null,
+  ): Promise<types.SegmentKeys> {
+    return wire(async () => {
       this.repairArgs(secret, fromNode, range, segments, 'segments');
-      const { digests, covered } = this.services.repair.answerSegmentKeys(fromNode, range, segments);
+      const named = await this.rangeNamed(fromNode, range, epoch, rangeStart, rangeEnd);
+      const { digests, covered } = this.services.repair.answerSegmentKeys(fromNode, named, segments);
       const wired = digests.map(
         (d) => new types.Digest({ key: fromByteString(d.key), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
       );
@@ -583,6 +681,20 @@ export class Handler {
     return wire(() => {
       this.checkSecret(secret);
       return toProgress(this.services.operationProgress());
+    });
+  }
+
+  async cleanup(secret: string, start: boolean): Promise<types.CleanupProgress> {
+    return wire(() => {
+      this.checkSecret(secret);
+      const r = this.services.cleanup(start === true);
+      return new types.CleanupProgress({
+        keys: r.keys as never,
+        bytes: r.bytes as never,
+        epoch: r.epoch as never,
+        done: r.done,
+        ...(r.error !== undefined ? { error: r.error } : {}),
+      });
     });
   }
 }

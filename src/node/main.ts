@@ -1,9 +1,10 @@
 /**
  * Entry point of a node process:
  *   node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json]
- *     [--host H --port P] [--join-token-hex HEX]
+ *     [--host H --port P] [--join-token-hex HEX | --replace-node N]
  * A node that is not in the cluster file gives its address (--host, --port)
- * when it first starts, with --join-token-hex to join the ring at that token;
+ * when it first starts, with --join-token-hex to join the ring at that token,
+ * or --replace-node to take the place (token and ranges) of dead node N;
  * once joined, its log names its address and a restart needs neither.
  * Logs to stdout; SIGTERM or SIGINT shut it down cleanly.
  */
@@ -13,7 +14,7 @@ import { consoleLogger, LOG_FORMATS, LogFormat } from './log';
 import { KvNode } from './node';
 
 const USAGE =
-  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...] [--host H --port P] [--join-token-hex HEX]';
+  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...] [--host H --port P] [--join-token-hex HEX | --replace-node N]';
 
 function parseArgs(argv: string[]): { args: Record<string, string>; peers: Map<number, { host: string; port: number }> } {
   const args: Record<string, string> = {};
@@ -50,6 +51,11 @@ async function main(): Promise<void> {
   const join = args['join-token-hex'];
   if (join !== undefined && !/^([0-9a-fA-F]{2})+$/.test(join)) throw new ConfigError('--join-token-hex must be the token as hex bytes');
   if (join !== undefined && self === undefined) throw new ConfigError('a joining node needs --host and --port');
+  const replace = args['replace-node'] === undefined ? undefined : Number(args['replace-node']);
+  if (replace !== undefined && !(Number.isInteger(replace) && replace >= 0))
+    throw new ConfigError('--replace-node must be the id of the node to replace (0 or more)');
+  if (replace !== undefined && (self === undefined || join !== undefined))
+    throw new ConfigError('a replacing node needs --host and --port, and no --join-token-hex');
   const offsetMs = Number(args['clock-offset-ms'] ?? 0);
   if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
     throw new ConfigError(`--clock-offset-ms must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
@@ -67,6 +73,7 @@ async function main(): Promise<void> {
     peerEndpoints: peers,
     ...(self !== undefined && { self }),
     ...(join !== undefined && { join: { token: Buffer.from(join, 'hex').toString('latin1') } }),
+    ...(replace !== undefined && { replace: { node: replace } }),
     // A decommissioned node has stopped itself; its process ends with it.
     onLeft: () => process.exit(0),
   });

@@ -13,17 +13,21 @@ import { join } from 'node:path';
 import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
 import type { KnownBugs } from '../common/known-bugs';
-import { isKvError, KvError } from '../common/errors';
+import { isKvError, KvError, staleEpoch } from '../common/errors';
 import {
   ALIVE_WRITE_INTERVAL_MS,
   DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
   EPOCH_BARRIER_POLL_MS,
+  EPOCH_CATCH_UP_WAIT_MS,
+  EPOCH_START_CATCH_UP_MS,
   OPERATION_PEERS_UP_TIMEOUT_MS,
   STREAM_BYTES_PER_SECOND_MAX,
   frameBytesMax,
   HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
+  RECLAIMABLE_MEASURE_INTERVAL_MS,
+  RESERVED_KEYS_COUNTED_MAX,
 } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
 import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf, NodeAddress } from '../config/cluster';
@@ -38,7 +42,8 @@ import type { StoredHint } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry, Change, EpochEntry, Membership, ringMembers } from '../membership/changes';
+import { bootstrapEntry, Change, EpochEntry, Membership, replayLog, ringMembers } from '../membership/changes';
+import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
@@ -48,6 +53,8 @@ import type { StreamProgress } from '../streaming/range-stream';
 import { FileStreamProgress } from './stream-progress-file';
 import { Ring } from '../partitioner/ring';
 import { EpochLog, epochSlotKey, EpochStorage } from '../membership/epoch-log';
+import { bootstrapPlacement, placedDifferently, Placement } from '../membership/placement';
+import { EPOCH_SLOT_KEY_END, EPOCH_SLOT_KEY_PREFIX, isReservedKey } from '../membership/reserved-keys';
 import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
 import { SqlitePaxosState } from '../paxos/paxos-sqlite';
 import { Acceptor, Proposer } from '../paxos/proposer';
@@ -89,6 +96,8 @@ export interface NodeOptions {
   readonly self?: Endpoint;
   /** Join the ring at this token once serving (scripts/server.sh --join). */
   readonly join?: { readonly token: string };
+  /** Take the place of this dead node once serving (scripts/server.sh --replace N). */
+  readonly replace?: { readonly node: number };
   /** Called when the node has left the ring (its decommission is done): the process exits. */
   readonly onLeft?: () => void;
 }
@@ -159,6 +168,12 @@ export interface NodeParts {
   readonly streamProgress?: StreamProgress;
 }
 
+/** The placement of a stored epoch log (the cluster file's ring when none is stored yet). */
+function placementOf(entries: readonly EpochEntry[], config: ClusterConfig): Placement {
+  if (entries.length === 0) return bootstrapPlacement(config.nodes, config.replicationFactor);
+  return Placement.of(replayLog(entries));
+}
+
 /** What a node knows at start, from its log, about its state. */
 interface StartState {
   readonly trees: RangeTrees;
@@ -201,6 +216,10 @@ export class KvNode {
     peerTlsFailures: 0,
     paxosSweepFailures: 0,
     epochFetchFailures: 0,
+    /** Peers' requests refused as placed by an epoch older than this node's (see checkPeerEpoch). */
+    staleEpochRefusals: 0,
+    /** Peers' requests that named a newer epoch than this node's, which it then fetched. */
+    newerEpochsSeen: 0,
     /** Versions of delivered hints handed on to the replicas an operation adds (handOnDelivered). */
     hintsHandedOn: 0,
   };
@@ -224,8 +243,12 @@ export class KvNode {
   /** This node's own membership operation, once one was started or resumed here. */
   private operator: Operator | undefined;
   private operatorRun: Promise<void> | undefined;
-  /** A fetch of the log from a peer that said it is ahead, one at a time. */
-  private fetchingEpochs = false;
+  /** A fetch of the log from a peer that said it is ahead, one at a time (others wait for it). */
+  private fetchingEpochs: Promise<void> | undefined;
+  /** This node's last cleanup, and whether it still runs. */
+  private cleanupRun: { readonly cleanup: Cleanup; running: boolean } | undefined;
+  /** What a cleanup would delete here, for the counters (store.reclaimableKeys, store.reclaimableBytes). */
+  private readonly reclaimable: ReclaimableMeasure;
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
@@ -287,9 +310,6 @@ export class KvNode {
     const acceptors = this.acceptors;
     acceptors.set(id, this.paxos);
     const isUp = (n: number): boolean => this.detector.isUp(n);
-    // Paxos, scans and anti-entropy still place keys by the bootstrap ring: the same ring while no
-    // membership change exists (EpochLog.open checks the cluster file against the log's bootstrap).
-    const ring = new Ring(config.nodes, config.replicationFactor);
     this.coordinator = new Coordinator({
       selfId: id,
       placement: () => this.epochs.placement,
@@ -303,10 +323,12 @@ export class KvNode {
       time: this.time,
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
       catchingUp: () => this.repairer.catchingUp,
+      catchUp: (peer, epoch) => this.catchUpTo(peer, epoch),
     });
+    const placement = (): Placement => this.epochs.placement;
     this.proposer = new Proposer({
       selfId: id,
-      ring,
+      placement,
       acceptors,
       isUp,
       hints,
@@ -317,7 +339,7 @@ export class KvNode {
     });
     this.scanner = new RangeScanner({
       selfId: id,
-      ring,
+      placement,
       replicas,
       isUp,
       hints,
@@ -329,7 +351,10 @@ export class KvNode {
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings, (target, delivered) =>
       this.handOnDelivered(target, delivered),
     );
-    this.antiEntropy = new AntiEntropy(id, ring, store, this.links, isUp, (items) => this.applyReplicated(items));
+    // The older `sync` exchange is only answered (for an older build during an upgrade), by the bootstrap ring it knows.
+    this.antiEntropy = new AntiEntropy(id, new Ring(config.nodes, config.replicationFactor), store, this.links, isUp, (items) =>
+      this.applyReplicated(items),
+    );
     this.repairer = new Repairer({
       trees: start.trees,
       store,
@@ -341,13 +366,23 @@ export class KvNode {
       lastFullRepairMs: start.lastFullRepairMs,
       fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
       log: (message) => log(message),
+      stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
+    this.reclaimable = new ReclaimableMeasure({
+      selfId: id,
+      log: epochs,
+      time: this.time,
+      store,
+      intervalMs: RECLAIMABLE_MEASURE_INTERVAL_MS,
+    });
     this.registerCounters();
     this.peersOf(epochs.membership);
+    start.trees.follow(epochs.placement, store, this.time);
     let running = epochs.membership.operation !== undefined;
     epochs.onChange((m) => {
       this.peersOf(m);
+      start.trees.follow(epochs.placement, store, this.time);
       if (running && m.operation === undefined) void this.handOverHints();
       running = m.operation !== undefined;
     });
@@ -372,6 +407,8 @@ export class KvNode {
       const link = this.parts.transport.link(member.id, {
         lost: () => this.markLost(member.id),
         connectFailed: (err) => this.connectFailed(member.id, err),
+        epoch: () => this.epochs.epoch,
+        refusedAsStale: (epoch) => void this.catchUpTo(member.id, epoch),
       });
       this.links.set(member.id, link);
       this.replicas.set(member.id, link);
@@ -385,14 +422,17 @@ export class KvNode {
    * that gave up a key's range go to the key's replicas now as well: a hint
    * delivered to the old replica after its stream had passed the key would
    * never reach the new one. The old hint stays (delivered, it changes
-   * nothing; for a node that left, it expires); a replica that already has
-   * the version merges it away.
+   * nothing), except for a node that left: it never comes back, and its
+   * hints would show as pending until they expire. A replica that already
+   * has the version merges it away.
    */
   private async handOverHints(): Promise<void> {
     const placement = this.epochs.placement;
     let handed = 0;
     for (const [target, count] of this.hints.countsByTarget()) {
       if (count === 0) continue;
+      // A node that left is never a peer again: once its hints are handed over, they go (counted as dropped).
+      const left = this.epochs.membership.members.find((m) => m.id === target)?.state === 'LEFT';
       let afterId = 0;
       for (;;) {
         const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
@@ -408,6 +448,12 @@ export class KvNode {
           await this.hints.add(owner, items);
           handed += items.length;
         }
+        if (left)
+          await this.hints.remove(
+            target,
+            batch.map((h) => h.id),
+            false,
+          );
       }
     }
     if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
@@ -456,7 +502,7 @@ export class KvNode {
   }
 
   /** This node's address: the cluster file's, the one given, or the one its join named in the log. */
-  private addressOf(options: Pick<NodeOptions, 'self' | 'join'>): NodeAddress {
+  private addressOf(options: Pick<NodeOptions, 'self' | 'join' | 'replace'>): NodeAddress {
     const known = this.config.nodes[this.id];
     if (known !== undefined) return known;
     const member = this.epochs.membership.members.find((n) => n.id === this.id);
@@ -464,9 +510,31 @@ export class KvNode {
       options.self ?? (member?.host !== undefined && member.port !== undefined ? { host: member.host, port: member.port } : undefined);
     if (at === undefined)
       throw new ConfigError(
-        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join)`,
+        `node ${this.id} is not in the cluster file and has not joined the ring: start it with --join (scripts/server.sh --join or --replace)`,
       );
-    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? '' };
+    const replaced = options.replace && this.epochs.membership.members.find((n) => n.id === options.replace!.node);
+    return { id: this.id, host: at.host, port: at.port, token: member?.token ?? options.join?.token ?? replaced?.token ?? '' };
+  }
+
+  /**
+   * A node that starts takes up the epochs it missed while it was down before
+   * it opens its port: serving by an old ring, it would coordinate writes to
+   * replicas that gave their ranges up. Bounded (EPOCH_START_CATCH_UP_MS):
+   * with no peer answering, it serves with its own log, and hellos and
+   * requests bring it newer epochs later (and replicas refuse its stale writes).
+   */
+  private async catchUpBeforeServing(): Promise<void> {
+    const { from, to, outcome } = await this.catchUpEpochs();
+    if (to > from) this.log(`node ${this.id} took up epochs ${from + 1} to ${to} from its peers before serving`);
+    if (outcome === 'answered') return;
+    const why =
+      outcome === 'late'
+        ? `its peers did not give their membership logs within ${EPOCH_START_CATCH_UP_MS / 1000} s`
+        : 'no peer answered (none is serving yet, as when a whole cluster starts)';
+    this.log(
+      `node ${this.id} serves at epoch ${to}: ${why}; newer epochs come with the peers' hellos`,
+      outcome === 'late' ? 'warn' : 'info',
+    );
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -527,7 +595,9 @@ export class KvNode {
       antiEntropy: this.antiEntropy,
       repair: this.repairer,
       applyReplicated: (items) => this.applyReplicated(items),
-      heardFrom: (peer, clockReading) => this.heardFrom(peer, clockReading),
+      heardFrom: (peer, clockReading, epoch) => this.heardFrom(peer, clockReading, epoch),
+      checkEpoch: (from, epoch, keys, writing) =>
+        epoch === this.epochs.epoch ? undefined : this.checkPeerEpoch(from, epoch, keys(), writing),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
       paxos: this.proposer,
@@ -537,6 +607,7 @@ export class KvNode {
       learnEpochs: (from, entries) => this.learnEpochs(from, entries),
       decommission: () => this.decommission(),
       operationProgress: () => this.operationProgress(),
+      cleanup: (start) => this.cleanup(start),
     };
   }
 
@@ -553,12 +624,16 @@ export class KvNode {
     c.add('delivery', this.delivery.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('repair', this.repairer.counters);
+    c.add('trees', this.parts.trees.counters);
     c.add('store', () => ({
       ...this.store.counters,
-      keys: this.store.size,
+      // Keys as users count them: the ring's own are left out, and shown apart.
+      keys: this.store.size - this.reservedKeys(),
+      reservedKeys: this.reservedKeys(),
       garbageRows: this.store.garbageRows,
       unsettledRows: this.store.unsettledRows,
       ...this.store.arenaCounters(),
+      ...this.reclaimable.current(),
     }));
     c.add('disk', () => ({ dataBytes: this.parts.diskBytes() }));
     c.add('memory', memoryCounters);
@@ -604,11 +679,9 @@ export class KvNode {
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
     const warn = (message: string): void => log(message, 'warn');
-    const trees = new RangeTrees(
-      new Ring(config.nodes, config.replicationFactor),
-      id,
-      config.nodes.map((n) => n.id),
-    );
+    const epochStore = await SqliteEpochStore.open(db);
+    // The trees follow the ring the log says, from the replay on: made before the store, which fills them.
+    const trees = new RangeTrees(placementOf(await epochStore.load(), config), id);
     const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
     const s = config.settings;
@@ -630,7 +703,7 @@ export class KvNode {
       paxosState: new SqlitePaxosState(db),
       meta: new SqliteNodeMeta(db),
       trees,
-      epochs: await SqliteEpochStore.open(db),
+      epochs: epochStore,
       log,
       closeStorage: () => db.close(),
       diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
@@ -640,7 +713,7 @@ export class KvNode {
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.
-    await node.catchUpEpochs();
+    await node.catchUpBeforeServing();
     node.serve(tls);
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
@@ -801,26 +874,104 @@ export class KvNode {
     this.log(`node ${peer} is down (${why})`, 'warn');
   }
 
-  /** Fetches the log from a peer that said it is ahead (a hello with a newer epoch). */
-  private async fetchEpochs(peer: number): Promise<void> {
+  /**
+   * Fetches the log from a peer that said it is ahead (a hello or a request
+   * with a newer epoch, or a refusal), page after page until the peer has
+   * nothing more. One fetch at a time: a caller that comes while one runs
+   * waits for it.
+   */
+  private fetchEpochs(peer: number): Promise<void> {
     const link = this.links.get(peer);
-    if (link === undefined || this.fetchingEpochs) return;
-    this.fetchingEpochs = true;
+    if (link === undefined) return Promise.resolve();
+    this.fetchingEpochs ??= this.fetchFrom(peer, link).finally(() => {
+      this.fetchingEpochs = undefined;
+    });
+    return this.fetchingEpochs;
+  }
+
+  private async fetchFrom(peer: number, link: PeerLink): Promise<void> {
     try {
-      const { entries } = await link.membership(this.epochs.epoch);
-      await this.epochs.learn(entries);
+      for (;;) {
+        const before = this.epochs.epoch;
+        const { epoch, entries } = await link.membership(before);
+        if ((await this.epochs.learn(entries)) === before || epoch <= this.epochs.epoch) return;
+      }
     } catch (err) {
       this.counters.epochFetchFailures++;
       this.log(`could not take up the membership log of node ${peer}: ${(err as Error).message}`, 'warn');
-    } finally {
-      this.fetchingEpochs = false;
     }
   }
 
-  /** Asks every peer for the epochs this node does not have, and takes them up (those that do not answer in time are skipped). */
-  async catchUpEpochs(): Promise<void> {
-    const answers = await Promise.all([...this.links.values()].map((link) => link.membership(this.epochs.epoch).catch(() => undefined)));
-    for (const answer of answers) if (answer !== undefined) await this.epochs.learn(answer.entries);
+  /**
+   * Takes up the log from `peer` until this node holds `epoch`, waiting at
+   * most EPOCH_CATCH_UP_WAIT_MS: a request that waits on it must still
+   * answer in time, and goes on with the log it has.
+   */
+  catchUpTo(peer: number, epoch: number): Promise<void> {
+    if (this.epochs.epoch >= epoch) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = this.time.after(EPOCH_CATCH_UP_WAIT_MS, resolve);
+      void this.fetchEpochs(peer).then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Judges the epoch a peer's request was placed by (0: an older build, or a
+   * tool, that placed it by no ring). The same as this node's: nothing to do
+   * (every request's path: one comparison). Newer: the log is fetched from
+   * the peer first (bounded), so that this node does not go on placing
+   * requests by a ring that has moved. Older: refused with StaleEpoch when a
+   * key's placement changed since, so that a coordinator that missed a step
+   * cannot land a write on the old replicas alone (it takes up the log and
+   * places the write again). Undefined when there is nothing to wait for.
+   */
+  checkPeerEpoch(from: number | undefined, epoch: number, keys: readonly string[], writing: boolean): Promise<void> | undefined {
+    const own = this.epochs.epoch;
+    if (epoch === own || epoch <= 0) return undefined;
+    if (epoch > own) {
+      this.counters.newerEpochsSeen++;
+      return from === undefined || !this.links.has(from) ? undefined : this.catchUpTo(from, epoch);
+    }
+    const then = this.epochs.placementAt(epoch);
+    const now = this.epochs.placement;
+    for (const key of keys) {
+      if (!placedDifferently(then, now, key, writing)) continue;
+      this.counters.staleEpochRefusals++;
+      throw staleEpoch(
+        `node ${this.id} is at epoch ${own} and the replicas of a key placed at epoch ${epoch} changed since; take up the membership log and try again`,
+        own,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Asks every peer for the epochs this node does not have, and takes them
+   * up; waits at most `waitMs` (peers that do not answer in time are
+   * skipped). Resolves with the epoch before and after.
+   */
+  async catchUpEpochs(waitMs = EPOCH_START_CATCH_UP_MS): Promise<{ from: number; to: number; outcome: 'answered' | 'none' | 'late' }> {
+    const from = this.epochs.epoch;
+    const all = Promise.all(
+      [...this.links].map(async ([peer, link]) => {
+        const answer = await link.membership(this.epochs.epoch).catch(() => undefined);
+        if (answer === undefined) return false;
+        await this.epochs.learn(answer.entries);
+        // A peer with more than one answer holds: the rest comes page by page.
+        if (answer.epoch > this.epochs.epoch) await this.fetchEpochs(peer);
+        return true;
+      }),
+    ).then((answered) => (answered.some((a) => a) || answered.length === 0 ? ('answered' as const) : ('none' as const)));
+    let timer: Timer | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = this.time.after(waitMs, () => resolve('late'));
+    });
+    const outcome = await Promise.race([all, late]);
+    timer?.cancel();
+    return { from, to: this.epochs.epoch, outcome };
   }
 
   /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
@@ -858,14 +1009,40 @@ export class KvNode {
   }
 
   /**
+   * Starts a cleanup of the data this node holds outside its ranges (unless
+   * one runs: it goes on), or only reports (`start` false); answers where the
+   * last one is. Refused, in one sentence, while a membership operation runs.
+   */
+  cleanup(start: boolean): CleanupReport {
+    const last = this.cleanupRun;
+    if (!start || last?.running === true) return last?.cleanup.report ?? { keys: 0, bytes: 0, epoch: this.epochs.epoch, done: true };
+    const cleanup = new Cleanup({ selfId: this.id, log: this.epochs, store: this.store, time: this.time, say: (m) => this.log(m) });
+    const run = { cleanup, running: true };
+    this.cleanupRun = run;
+    cleanup
+      .run()
+      .then(
+        () => undefined,
+        (err: Error) => this.log(`node ${this.id}: the cleanup stopped: ${err.message}`, 'warn'),
+      )
+      .finally(() => {
+        run.running = false;
+        this.reclaimable.stale();
+      });
+    return cleanup.report;
+  }
+
+  /**
    * Once the node is reachable: goes on with its unfinished operation, or
    * joins when asked to (KvNode.start; the simulator calls it for its nodes
-   * too); `onLeft` is called once the node has left the ring and stopped.
+   * too), or replaces a dead node when asked to; `onLeft` is called once
+   * the node has left the ring and stopped.
    */
-  operate(options: Pick<NodeOptions, 'self' | 'join' | 'onLeft'>): void {
+  operate(options: Pick<NodeOptions, 'self' | 'join' | 'replace' | 'onLeft'>): void {
     this.selfAddress ??= this.addressOf(options);
     this.onLeft = options.onLeft;
     this.resumeOrJoin(options.join);
+    if (options.replace !== undefined) this.replaceIfNew(options.replace.node);
   }
 
   /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
@@ -882,11 +1059,45 @@ export class KvNode {
     this.runOperation({ kind: 'join-begin', node: this.id, token: join.token, host, port }, undefined, true);
   }
 
+  /**
+   * At start, for a node started to replace node `dead`: unless it is a
+   * member already (then resumeOrJoin went on with its operation), it takes
+   * the dead node's place once a majority of the ring answers, and only if
+   * the dead node does not.
+   */
+  private replaceIfNew(dead: number): void {
+    if (this.epochs.membership.members.some((n) => n.id === this.id)) return;
+    const { host, port } = this.address;
+    this.runOperation({ kind: 'replace-begin', node: this.id, replaces: dead, host, port }, undefined, true, () => this.refuseIfUp(dead));
+  }
+
+  /**
+   * Refuses to replace a node that answers: two nodes would then hold one
+   * token, and the live one would keep taking writes it then loses. Asked
+   * directly (a hello) rather than from the failure detector, which has
+   * not heard from every peer yet on a node that just started.
+   */
+  private async refuseIfUp(dead: number): Promise<void> {
+    const link = this.links.get(dead);
+    const answered =
+      link !== undefined &&
+      (await link.hello(this.clock.now(), this.config.settings.failureTimeoutMs, this.epochs.epoch).then(
+        () => true,
+        () => false,
+      ));
+    if (answered || this.detector.isUp(dead))
+      throw new KvError(
+        'InvalidRequest',
+        `node ${dead} is up (it answers); only a node that is down for good can be replaced: stop it first, or decommission it instead`,
+      );
+  }
+
   /** Runs this node's operation in the background; its report says how it went. */
-  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false): void {
+  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false, check?: () => Promise<void>): void {
     this.operator = operator;
     const run = (async () => {
       if (waitPeers) await this.untilPeersUp();
+      await check?.();
       await operator.run(begin);
       this.log(`node ${this.id}: the operation is done at epoch ${this.epochs.epoch}`);
       if (this.epochs.membership.members.find((n) => n.id === this.id)?.state === 'LEFT') await this.leave();
@@ -950,7 +1161,7 @@ export class KvNode {
       log: this.epochs,
       time: this.time,
       decideSlot: (epoch, value) => this.decideSlot(epoch, value),
-      catchUp: () => this.catchUpEpochs(),
+      catchUp: () => this.catchUpEpochs().then(() => undefined),
       link: (id) => this.links.get(id),
       isUp: (id) => this.detector.isUp(id),
       settledHere: () => this.coordinator.settledEpoch(),
@@ -1001,7 +1212,7 @@ export class KvNode {
   }
 
   async dump(after: string | undefined, limit: number): Promise<types.NodeDump> {
-    const { page, more } = cutDumpPage(limit > 0 ? await this.store.scan(after, limit + 1) : [], limit);
+    const { page, more } = cutDumpPage(limit > 0 ? this.userEntries(after, limit + 1) : [], limit);
     return new types.NodeDump({
       id: this.id,
       entries: page.map(toMutation),
@@ -1011,6 +1222,28 @@ export class KvNode {
       downPeers: this.detector.downPeers(),
       more,
     });
+  }
+
+  /**
+   * Up to `count` of the store's entries after `after`, in key order, the
+   * ring's own keys left out (the dump shows data; the ring's log is
+   * `membership`). They sit together in key order, so one more read passes them.
+   */
+  private userEntries(after: string | undefined, count: number): KeyedVersion[] {
+    const out: KeyedVersion[] = [];
+    let from = after;
+    for (;;) {
+      const want = count - out.length;
+      const page = this.store.scan(from, want);
+      for (const entry of page) if (!isReservedKey(entry.key)) out.push(entry);
+      if (out.length >= count || page.length < want) return out;
+      from = page[page.length - 1]!.key;
+    }
+  }
+
+  /** How many of the ring's own keys this node holds (left out of its key count; a handful per epoch). */
+  private reservedKeys(): number {
+    return this.store.range(EPOCH_SLOT_KEY_PREFIX, EPOCH_SLOT_KEY_END, RESERVED_KEYS_COUNTED_MAX, Number.POSITIVE_INFINITY).entries.length;
   }
 
   private async expireHints(): Promise<void> {

@@ -25,7 +25,13 @@
  */
 import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
-import { EPOCH_BARRIER_POLL_MS, EPOCH_BARRIER_TIMEOUT_MS, EPOCH_PUSH_ENTRIES_MAX, EPOCH_SLOT_ATTEMPTS_MAX } from '../common/limits';
+import {
+  EPOCH_BARRIER_POLL_MS,
+  EPOCH_BARRIER_TIMEOUT_MS,
+  EPOCH_PUSH_ENTRIES_MAX,
+  EPOCH_SLOT_ATTEMPTS_MAX,
+  STREAM_RANGES_IN_PARALLEL_MAX,
+} from '../common/limits';
 import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion } from '../storage/version';
@@ -33,6 +39,7 @@ import type { Pacer } from '../streaming/pacer';
 import { sourceDown, StreamEnds, StreamProgress, streamRange, StreamTotals } from '../streaming/range-stream';
 import { applyChange, Change, EpochEntry, ringMembers } from '../membership/changes';
 import { decodeChange, encodeChange, EpochLog } from '../membership/epoch-log';
+import { replaceStreamsOf } from '../membership/replace-plan';
 import { RangeStream, streamsOf } from '../membership/stream-plan';
 
 /** A peer, as an operation asks it: to take up epochs, and to read or take a range's versions. */
@@ -192,7 +199,10 @@ export class Operator {
     const { log, selfId } = this.deps;
     const beganAt = log.operationBeganAt();
     assert(beganAt !== undefined, 'an operation under way has a begin epoch');
-    const streams = streamsOf(log.membershipAt(beganAt)).filter((s) => s.target === selfId || s.source === selfId);
+    const began = log.membershipAt(beganAt);
+    // A replacement's dead node gives nothing: its ranges come from every survivor (replace-plan.ts).
+    const plan = kind === 'replace' ? replaceStreamsOf(began) : streamsOf(began);
+    const streams = plan.filter((s) => s.target === selfId || s.source === selfId);
     this.report.rangesTotal = streams.length;
     this.deps.say(`streaming ${streams.length} ranges for the ${kind} that began at epoch ${beganAt}`);
     const deps = {
@@ -201,16 +211,35 @@ export class Operator {
       time: this.deps.time,
       totals: this.report,
     };
-    for (const s of streams) {
-      const position = (interval: number, key: string): void => {
-        const parts = s.start === s.end ? 1 : s.start < s.end ? 1 : 2;
-        const within = keyFraction(interval === 0 ? s.start : '', interval === 0 && parts === 2 ? undefined : s.end, key);
-        this.report.fraction = (this.report.rangesDone + (interval + within) / parts) / streams.length;
-      };
-      await streamRange({ ...deps, position }, beganAt, s, this.endsOf(s, kind));
-      this.report.rangesDone++;
-      this.report.fraction = this.report.rangesDone / streams.length;
-    }
+    // How far each range is, 0 to 1; the operation's fraction is their mean.
+    const fractions = streams.map(() => 0);
+    const note = (i: number, f: number): void => {
+      fractions[i] = f;
+      this.report.fraction = fractions.reduce((a, b) => a + b, 0) / streams.length;
+    };
+    // Up to STREAM_RANGES_IN_PARALLEL_MAX ranges at once, each from its own source (a join) or to its own
+    // target (a decommission): one range at a time left the target waiting on one source's reads.
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      // After one range failed the operation stops: the others finish the range they are in, and start none.
+      while (next < streams.length && !failed) {
+        const i = next++;
+        const s = streams[i]!;
+        const position = (interval: number, key: string): void => {
+          const parts = s.start === s.end ? 1 : s.start < s.end ? 1 : 2;
+          const within = keyFraction(interval === 0 ? s.start : '', interval === 0 && parts === 2 ? undefined : s.end, key);
+          note(i, (interval + within) / parts);
+        };
+        await streamRange({ ...deps, position }, beganAt, s, this.endsOf(s, kind)).catch((err) => {
+          failed = true;
+          throw err;
+        });
+        this.report.rangesDone++;
+        note(i, 1);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STREAM_RANGES_IN_PARALLEL_MAX, streams.length) }, worker));
   }
 
   /** The two ends of a stream: a peer and this node's own data. */
@@ -238,10 +267,19 @@ export class Operator {
   }
 
   private peerDown(s: RangeStream, kind: string, cause: string): KvError {
+    if (kind === 'replace') return survivorDown(s, cause);
     if (s.source !== this.deps.selfId) return sourceDown(s, kind, cause);
     return new KvError(
       'Unavailable',
       `node ${s.target}, which takes over a range from node ${s.source}, cannot be written (${cause}); start node ${s.target} again and run the ${kind} again: it goes on where it stopped`,
     );
   }
+}
+
+/** The error that stops a replacement whose survivor of a range cannot be read. */
+function survivorDown(s: RangeStream, cause: string): KvError {
+  return new KvError(
+    'Unavailable',
+    `node ${s.source}, a surviving replica of a range node ${s.target} takes over, cannot be read (${cause}); start node ${s.source} again and run the replace again: it goes on where it stopped (each range is copied from every surviving replica, since one alone may miss a QUORUM write the dead node acknowledged)`,
+  );
 }

@@ -24,9 +24,9 @@ import { isKvError, KvError, timedOut } from '../common/errors';
 import { PAXOS_BACKOFF_MS_MAX, PAXOS_BACKOFF_MS_MIN, PAXOS_ROUNDS_MAX } from '../common/limits';
 import type { HybridClock } from '../clock/hlc';
 import type { Time } from '../clock/time';
-import { LevelName, requiredReplicas } from '../coordinator/levels';
+import { LevelName, writeAcksNeeded } from '../coordinator/levels';
 import type { HintSink } from '../coordinator/coordinator';
-import type { Ring } from '../partitioner/ring';
+import type { Placement } from '../membership/placement';
 import { newest, Version } from '../storage/version';
 import type { PrepareReply, Proposal, ProposeReply } from './acceptor';
 import { Ballot, newerBallot } from './ballot';
@@ -49,7 +49,13 @@ export interface Promised {
 
 export interface ProposerDeps {
   readonly selfId: number;
-  readonly ring: Ring;
+  /**
+   * The current epoch's placement: a key's acceptors are the replicas that
+   * take its writes, pending ones included, and each of those adds one to
+   * every quorum (as a write's level does), so that a quorum before a step
+   * of a move and one after it still meet.
+   */
+  readonly placement: () => Placement;
   readonly acceptors: ReadonlyMap<number, Acceptor>;
   readonly isUp: (id: number) => boolean;
   readonly hints: HintSink;
@@ -129,7 +135,7 @@ export class Proposer {
     }).catch((err: unknown) => {
       // Once a proposal of ours is out, a quorum lost later cannot say "nothing written": it may yet be.
       if (proposed && isKvError(err, 'Unavailable'))
-        throw timedOut(`cas lost its quorum after proposing: ${err.message}; the outcome is unknown`, 0, this.quorum());
+        throw timedOut(`cas lost its quorum after proposing: ${err.message}; the outcome is unknown`, 0, this.quorum(req.key));
       throw err;
     });
     if (answer.applied) this.counters.casApplied++;
@@ -180,17 +186,21 @@ export class Proposer {
     }
     this.counters.timeouts++;
     const outcome = requestId === '' ? '' : '; it may or may not have been applied (retry with the same request id to find out)';
-    throw timedOut(`${what} gave up after ${PAXOS_ROUNDS_MAX} contended Paxos rounds${outcome}`, 0, this.quorum());
+    throw timedOut(`${what} gave up after ${PAXOS_ROUNDS_MAX} contended Paxos rounds${outcome}`, 0, this.quorum(key));
   }
 
-  private quorum(): number {
-    return requiredReplicas('QUORUM', this.deps.ring.replicationFactor);
+  /** How many of the key's acceptors a Paxos phase needs. */
+  private quorum(key: string): number {
+    const placement = this.deps.placement();
+    return writeAcksNeeded('QUORUM', placement.replicationFactor, placement.rangeOf(key).pending);
   }
 
   /** The key's replicas split by the failure detector, and how many the level needs. */
   private placement(key: string, level: LevelName): { all: number[]; up: number[]; down: number[]; need: number } {
-    const all = this.deps.ring.replicas(key);
-    const need = requiredReplicas(level, this.deps.ring.replicationFactor);
+    const placement = this.deps.placement();
+    const range = placement.rangeOf(key);
+    const all = [...range.writes];
+    const need = writeAcksNeeded(level, placement.replicationFactor, range.pending);
     return { all, up: all.filter((id) => this.deps.isUp(id)), down: all.filter((id) => !this.deps.isUp(id)), need };
   }
 
@@ -223,12 +233,12 @@ export class Proposer {
       ids: up,
       call: (id) => this.acceptor(id).prepare(key, ballot, requestId),
       isGood: (p) => p.reply.promised,
-      need: this.quorum(),
+      need: this.quorum(key),
       time: this.deps.time,
       deadlineMs,
       what: `${what} prepare`,
     });
-    if (good.size < this.quorum()) return this.refused(bad.map((p) => p.reply.refusedBy));
+    if (good.size < this.quorum(key)) return this.refused(bad.map((p) => p.reply.refusedBy));
     let current: Version | undefined;
     for (const p of good.values()) current = newest(current, p.current);
     const promises = new Map([...good].map(([id, p]) => [id, p.reply]));
@@ -278,12 +288,12 @@ export class Proposer {
       ids: up,
       call: (id) => this.acceptor(id).propose(key, proposal),
       isGood: (r) => r.accepted,
-      need: this.quorum(),
+      need: this.quorum(key),
       time: this.deps.time,
       deadlineMs,
       what: 'cas propose',
     });
-    if (accepts.good.size < this.quorum()) {
+    if (accepts.good.size < this.quorum(key)) {
       this.refused(accepts.bad.map((r) => r.refusedBy));
       return false;
     }

@@ -21,6 +21,7 @@
 import { KvError } from '../common/errors';
 import {
   ANTI_ENTROPY_BACKOFF_STEPS_MAX,
+  ANTI_ENTROPY_RECHECK_PAUSE_MS,
   CATCH_UP_RETRY_MS,
   REPAIR_CALL_BYTES_MAX,
   REPAIR_DIGESTS_PER_CALL_MAX,
@@ -35,7 +36,7 @@ import { Time } from '../clock/time';
 import { KeyedVersion, Version } from '../storage/version';
 import { digestOf, KeyDigest } from './compare';
 import { HashTree, LEAVES, Level, segmentHashRange } from './hash-tree';
-import { RangeTrees } from './range-trees';
+import { RangeTrees, TreeRange } from './range-trees';
 import { addStats, emptyStats, ExchangeStats, TreeExchange, TreeLocal, TreePeer } from './tree-exchange';
 
 /** The store as repair reads it (storage/replica-store.ts). */
@@ -73,6 +74,30 @@ export interface RepairerDeps {
   /** Told when a full repair of every range with every replica completed, to store it. */
   readonly fullRepairDone?: (atMs: number) => void;
   readonly log?: (message: string) => void;
+  /** How often background steps run (settings.antiEntropyIntervalMs): their re-check pause follows it (backgroundPauseMs). */
+  readonly stepIntervalMs?: number;
+}
+
+/**
+ * A background step's re-check pause: four step intervals, between a full
+ * repair's pause and ANTI_ENTROPY_RECHECK_PAUSE_MS (2 s at the default
+ * 500 ms). A faster pace is asked for when the replicas should converge
+ * sooner (the chaos checker's 25 ms steps, after its faults heal), and a
+ * long pause would then hold every step.
+ */
+export function backgroundPauseMs(stepIntervalMs: number): number {
+  return Math.min(ANTI_ENTROPY_RECHECK_PAUSE_MS, Math.max(REPAIR_RECHECK_PAUSE_MS, 4 * stepIntervalMs));
+}
+
+/** How a peer's exchange names a range: by its bounds, or (an older build) by the node that owns it. */
+export interface RangeName {
+  readonly owner: number;
+  readonly bounds?: { readonly start: string; readonly end: string };
+}
+
+/** How this node names a range to a peer of this build. */
+export function rangeName(range: TreeRange): RangeName {
+  return { owner: range.reads[0]!, bounds: { start: range.start, end: range.end } };
 }
 
 /** Keys listed from the memtable per query while a segment is read (a segment is one run of its index). */
@@ -147,24 +172,25 @@ export class Repairer {
    * One pass over a range with a peer: the differing segments (at most
    * `max`), checked again after a pause, then repaired. Says how many
    * segments differed at first, and how many still differed after the
-   * re-check (and were repaired). A background pass (`stableOnly`) repairs
-   * only differences that held still through the pause
-   * (TreeExchange.recheckStable); a full repair repairs every one.
+   * re-check (and were repaired). A background pass pauses longer
+   * (backgroundPauseMs) and repairs only differences that held
+   * still through the pause (TreeExchange.recheckStable); a full repair
+   * repairs every one.
    */
   private async pass(
     peerId: number,
-    range: number,
+    range: TreeRange,
     max: number,
     into: ExchangeStats,
-    stableOnly = false,
+    background = false,
   ): Promise<{ differed: number; repaired: number }> {
     const x = new TreeExchange(this.local, this.deps.peers.get(peerId)!, range);
     try {
       let segments = await x.differingSegments(max);
       const differed = segments.length;
       if (differed > 0) {
-        await this.pause(REPAIR_RECHECK_PAUSE_MS);
-        segments = stableOnly ? await x.recheckStable(segments) : await x.recheck(segments);
+        await this.pause(background ? backgroundPauseMs(this.deps.stepIntervalMs ?? 0) : REPAIR_RECHECK_PAUSE_MS);
+        segments = background ? await x.recheckStable(segments) : await x.recheck(segments);
       }
       if (segments.length > 0) await x.repairSegments(segments);
       return { differed, repaired: segments.length };
@@ -214,8 +240,8 @@ export class Repairer {
   }
 
   /** The (range, peer) pairs a full repair covers: every range this node replicates, with each other replica (of `only`, if given). */
-  private pairs(only: readonly number[]): Array<{ range: number; peer: number }> {
-    const out: Array<{ range: number; peer: number }> = [];
+  private pairs(only: readonly number[]): Array<{ range: TreeRange; peer: number }> {
+    const out: Array<{ range: TreeRange; peer: number }> = [];
     for (const range of this.trees.ranges) {
       for (const peer of this.trees.replicasOf(range)) {
         if (peer !== this.trees.selfId && (only.length === 0 || only.includes(peer))) out.push({ range, peer });
@@ -234,6 +260,8 @@ export class Repairer {
 
   private async runFull(only: readonly number[]): Promise<RepairSummary> {
     const started = this.time.monotonicMs();
+    // A tree still being rebuilt after the ring changed would leave its range out.
+    await this.trees.ready();
     const total = emptyStats();
     const pairs = this.pairs(only);
     this.counters.fullPairsDone = 0;
@@ -265,7 +293,7 @@ export class Repairer {
   }
 
   /** Passes over a range with a peer until nothing differs after a re-check; false if REPAIR_ROUNDS_MAX passes were not enough. */
-  private async untilAgreed(peer: number, range: number, into: ExchangeStats): Promise<boolean> {
+  private async untilAgreed(peer: number, range: TreeRange, into: ExchangeStats): Promise<boolean> {
     for (let round = 0; round < REPAIR_ROUNDS_MAX; round++) {
       if ((await this.pass(peer, range, LEAVES, into)).repaired === 0) return true;
     }
@@ -280,6 +308,7 @@ export class Repairer {
   async catchUp(stopped: () => boolean): Promise<void> {
     const started = this.time.monotonicMs();
     const total = emptyStats();
+    await this.trees.ready();
     const pending = new Set(this.trees.ranges);
     while (pending.size > 0 && !stopped()) {
       for (const range of [...pending]) {
@@ -296,8 +325,9 @@ export class Repairer {
   }
 
   /** Whether `range` is now repaired from a replica that knows it (see catchUp). */
-  private async catchUpRange(range: number, total: ExchangeStats): Promise<boolean> {
-    const others = this.trees.replicasOf(range).filter((id) => id !== this.trees.selfId);
+  private async catchUpRange(range: TreeRange, total: ExchangeStats): Promise<boolean> {
+    // Only a replica that takes reads knows the range: a pending one may still be streaming it in.
+    const others = range.reads.filter((id) => id !== this.trees.selfId);
     let allCatchingUp = true;
     for (const peer of others) {
       if (!this.deps.isUp(peer)) {
@@ -316,7 +346,7 @@ export class Repairer {
   }
 
   /** Our keys of `range` in `segments`, stopping after the segment that reaches `max` keys or `bytesMax` of them. */
-  private keysOf(range: number, segments: readonly number[], max: number, bytesMax: number): { keys: string[]; covered: number } {
+  private keysOf(range: TreeRange, segments: readonly number[], max: number, bytesMax: number): { keys: string[]; covered: number } {
     const keys: string[] = [];
     let covered = 0;
     let keyBytes = 0;
@@ -327,7 +357,7 @@ export class Repairer {
       while (from < to) {
         const page = this.deps.store.keysInHashRange(from, to, SEGMENT_PAGE_KEYS);
         for (const key of page.keys) {
-          if (this.trees.rangeOf(key) !== range) continue;
+          if (!this.trees.holds(range, key)) continue;
           keys.push(key);
           keyBytes += key.length;
         }
@@ -338,18 +368,23 @@ export class Repairer {
     return { keys, covered };
   }
 
-  /** Checks that a peer's repair call names a range both replicate; returns its tree. */
-  private sharedTree(fromNode: number, range: number): HashTree {
-    const tree = this.trees.tree(range);
-    if (tree === undefined || !this.trees.replicasOf(range).includes(fromNode)) {
-      throw new KvError('InvalidRequest', `range ${range} is not one that node ${fromNode} and this node both replicate`);
+  /**
+   * The range a peer's repair call names (by its bounds, or by its owner from
+   * an older build), checked to be one both replicate, and its tree.
+   */
+  private sharedTree(fromNode: number, named: RangeName): { range: TreeRange; tree: HashTree } {
+    const range = named.bounds === undefined ? this.trees.byOwner(named.owner) : this.trees.find(named.bounds.start, named.bounds.end);
+    const tree = range === undefined ? undefined : this.trees.tree(range);
+    if (range === undefined || tree === undefined || !this.trees.replicasOf(range).includes(fromNode)) {
+      const what = named.bounds === undefined ? `owned by node ${named.owner}` : `ending at ${JSON.stringify(named.bounds.end)}`;
+      throw new KvError('InvalidRequest', `the range ${what} is not one that node ${fromNode} and this node both replicate now`);
     }
-    return tree;
+    return { range, tree };
   }
 
   /** A peer's exchange: our hashes at `indices` of a level of our tree of `range`. */
-  answerHashes(fromNode: number, range: number, level: number, indices: readonly number[]): { hashes: Buffer; catchingUp: boolean } {
-    const tree = this.sharedTree(fromNode, range);
+  answerHashes(fromNode: number, named: RangeName, level: number, indices: readonly number[]): { hashes: Buffer; catchingUp: boolean } {
+    const { tree } = this.sharedTree(fromNode, named);
     if (level !== 0 && level !== 1 && level !== 2)
       throw new KvError('InvalidRequest', 'a tree level is 0 (root), 1 (branches) or 2 (leaves)');
     if (indices.length > TREE_HASHES_PER_CALL_MAX)
@@ -362,8 +397,8 @@ export class Repairer {
   }
 
   /** A peer's exchange: digests of our keys of `range` in `segments`, cut after REPAIR_DIGESTS_PER_CALL_MAX. */
-  answerSegmentKeys(fromNode: number, range: number, segments: readonly number[]): { digests: KeyDigest[]; covered: number } {
-    this.sharedTree(fromNode, range);
+  answerSegmentKeys(fromNode: number, named: RangeName, segments: readonly number[]): { digests: KeyDigest[]; covered: number } {
+    const { range } = this.sharedTree(fromNode, named);
     if (segments.length === 0 || segments.length > REPAIR_SEGMENTS_PER_CALL_MAX) {
       throw new KvError('InvalidRequest', `1 to ${REPAIR_SEGMENTS_PER_CALL_MAX} segments per call`);
     }

@@ -11,6 +11,7 @@
  * through `TreeLocal` and `TreePeer`, so tests run it between two stores in
  * one process.
  */
+import type { TreeRange } from './range-trees';
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import {
@@ -18,6 +19,7 @@ import {
   REPAIR_CALLS_IN_FLIGHT_MAX,
   REPAIR_KEYS_PER_CALL_MAX,
   REPAIR_SEGMENTS_PER_CALL_MAX,
+  TREE_BRANCHES_PER_CALL_MIN,
   TREE_HASHES_PER_CALL_MAX,
 } from '../common/limits';
 import { KeyedVersion, Version } from '../storage/version';
@@ -26,9 +28,9 @@ import { BRANCH, BRANCHES, HASH_BYTES, HashTree, LEAF, LEAVES_PER_BRANCH, leaves
 
 /** This node's side: its tree of a range and its keys. */
 export interface TreeLocal {
-  tree(range: number): HashTree | undefined;
+  tree(range: TreeRange): HashTree | undefined;
   /** Our keys of `range` in these segments. */
-  segmentKeys(range: number, segments: readonly number[]): string[];
+  segmentKeys(range: TreeRange, segments: readonly number[]): string[];
   get(key: string): Version | undefined;
   /** Applies versions fetched from a peer (observing their timestamps). */
   applyLocal(items: KeyedVersion[]): Promise<void>;
@@ -37,9 +39,9 @@ export interface TreeLocal {
 /** A peer as an exchange needs it. */
 export interface TreePeer {
   /** The peer's hashes at `indices` of a level of its tree of `range`, packed HASH_BYTES each. */
-  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer>;
+  treeHashes(range: TreeRange, level: Level, indices: readonly number[]): Promise<Buffer>;
   /** The peer's digests of its keys of `range` in the first `covered` of `segments` (it stops at REPAIR_DIGESTS_PER_CALL_MAX). */
-  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }>;
+  segmentKeys(range: TreeRange, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }>;
   /** The peer's versions of these keys (none for a key it lacks). */
   fetch(keys: readonly string[]): Promise<KeyedVersion[]>;
   /** Sends versions the peer lacks; resolves once they are durable there. */
@@ -94,12 +96,13 @@ export class TreeExchange {
   constructor(
     private readonly local: TreeLocal,
     private readonly peer: TreePeer,
-    private readonly range: number,
+    private readonly range: TreeRange,
   ) {}
 
   private ours(): HashTree {
     const tree = this.local.tree(this.range);
-    if (tree === undefined) throw new KvError('Internal', `this node keeps no tree of range ${this.range}`);
+    if (tree === undefined)
+      throw new KvError('Internal', `this node keeps no complete tree of the range ending at ${JSON.stringify(this.range.end)}`);
     return tree;
   }
 
@@ -142,13 +145,17 @@ export class TreeExchange {
   /**
    * The segments whose leaves differ, walking down from the root; at most
    * about `max` of them. The leaves of as many differing branches as `max`
-   * could need are asked for in one call (all of them, in calls of
-   * TREE_HASHES_PER_CALL_MAX, for a full repair).
+   * could need, and of TREE_BRANCHES_PER_CALL_MIN at least, are asked for in
+   * one call (all of them, in calls of TREE_HASHES_PER_CALL_MAX, for a full
+   * repair).
    */
   async differingSegments(max: number): Promise<number[]> {
     if ((await this.differ(ROOT, [0])).length === 0) return [];
     const branches = await this.differ(BRANCH, [...Array(BRANCHES).keys()]);
-    const perCall = Math.max(1, Math.min(Math.ceil(max / LEAVES_PER_BRANCH), TREE_HASHES_PER_CALL_MAX / LEAVES_PER_BRANCH));
+    const perCall = Math.min(
+      Math.max(TREE_BRANCHES_PER_CALL_MIN, Math.ceil(max / LEAVES_PER_BRANCH)),
+      TREE_HASHES_PER_CALL_MAX / LEAVES_PER_BRANCH,
+    );
     const out: number[] = [];
     for (let i = 0; i < branches.length && out.length < max; i += perCall) {
       out.push(...(await this.differ(LEAF, branches.slice(i, i + perCall).flatMap(leavesOf))));

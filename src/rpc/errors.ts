@@ -1,8 +1,8 @@
 /**
  * Between the wire's exception structs and KvError, both ways.
  */
-import { KvError, STORAGE_FULL_MESSAGE } from '../common/errors';
-import { types } from './thrift';
+import { KvError, STORAGE_FULL_MESSAGE, staleEpoch } from '../common/errors';
+import { int64ToNumber, types } from './thrift';
 
 const STORAGE_FULL = 'StorageFull';
 
@@ -11,6 +11,7 @@ export function toKvError(err: unknown): KvError {
   if (err instanceof KvError) return err;
   if (err instanceof types.InvalidRequest) return new KvError('InvalidRequest', err.message);
   if (err instanceof types.Unauthorized) return new KvError('Unauthorized', err.message);
+  if (err instanceof types.StaleEpoch) return staleEpoch(err.message, int64ToNumber(err.epoch));
   if (err instanceof types.Unavailable) {
     return new KvError('Unavailable', err.message, { required: err.needed, alive: err.alive });
   }
@@ -33,6 +34,8 @@ export function toWireError(err: unknown): Error {
       return new types.InvalidRequest({ message: err.message });
     case 'Unauthorized':
       return new types.Unauthorized({ message: err.message });
+    case 'StaleEpoch':
+      return new types.StaleEpoch({ message: err.message, epoch: (d.epoch ?? 0) as never });
     case 'Unavailable':
       return new types.Unavailable({ message: err.message, needed: d.required ?? 0, alive: d.alive ?? 0 });
     case 'TimedOut':

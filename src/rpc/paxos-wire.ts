@@ -15,7 +15,7 @@ import type { Acceptor, Promised } from '../paxos/proposer';
 import type { Version } from '../storage/version';
 import type { RpcConnection } from './connection';
 import { toKvError } from './errors';
-import { fromLocalRead } from './remote-replica';
+import { fromLocalRead, type Sender } from './remote-replica';
 import { Int64, int64ToNumber, types } from './thrift';
 
 function invalid(message: string): KvError {
@@ -96,23 +96,34 @@ export class RemoteAcceptor implements Acceptor {
     private readonly connection: RpcConnection,
     private readonly secret: string,
     private readonly timeoutMs: number,
+    private readonly sender: Sender,
   ) {}
 
   prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
     return this.connection
-      .call((c) => c.paxosPrepare(this.secret, fromByteString(key), ballotToWire(ballot), requestId), this.timeoutMs)
+      .call(
+        (c) =>
+          c.paxosPrepare(this.secret, fromByteString(key), ballotToWire(ballot), requestId, this.sender.epoch() as never, this.sender.id),
+        this.timeoutMs,
+      )
       .then(promiseFromWire, rethrow);
   }
 
   propose(key: string, proposal: Proposal): Promise<ProposeReply> {
     return this.connection
-      .call((c) => c.paxosPropose(this.secret, fromByteString(key), proposalToWire(proposal)), this.timeoutMs)
+      .call(
+        (c) => c.paxosPropose(this.secret, fromByteString(key), proposalToWire(proposal), this.sender.epoch() as never, this.sender.id),
+        this.timeoutMs,
+      )
       .then((r) => ({ accepted: r.accepted, ...(r.refusedBy ? { refusedBy: ballotFromWire(r.refusedBy) } : {}) }), rethrow);
   }
 
   commit(key: string, proposal: Proposal): Promise<void> {
     return this.connection
-      .call((c) => c.paxosCommit(this.secret, fromByteString(key), proposalToWire(proposal)), this.timeoutMs)
+      .call(
+        (c) => c.paxosCommit(this.secret, fromByteString(key), proposalToWire(proposal), this.sender.epoch() as never, this.sender.id),
+        this.timeoutMs,
+      )
       .then(() => undefined, rethrow);
   }
 }

@@ -17,6 +17,7 @@ import { KeyDigest } from '../repair/compare';
 import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
 import type { Level } from '../repair/hash-tree';
 import type { RepairPeer } from '../repair/repairer';
+import type { TreeRange } from '../repair/range-trees';
 import { toKvError } from './errors';
 import { Int64, int64ToNumber, types } from './thrift';
 
@@ -156,6 +157,12 @@ export function fromLocalRead(r: types.LocalRead): Version | undefined {
   return { value: toByteString(r.value), ts: int64ToNumber(r.ts), deleted: r.deleted, ...(expires ? { expires } : {}) };
 }
 
+/** Who sends a peer's calls: this node's id, and its epoch at the moment each call leaves. */
+export interface Sender {
+  readonly id: number;
+  epoch(): number;
+}
+
 export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
   /** From the peer's last tree-hash answer (see Repairer.catchUp). */
   catchingUp = false;
@@ -167,10 +174,10 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
     readonly connection: RpcConnection,
     private readonly secret: string,
     private readonly timeoutMs: number,
-    private readonly selfId: number,
+    private readonly sender: Sender,
   ) {
     this.writes = new BatchQueue('writes', (items) =>
-      connection.call((c) => c.replicate(secret, items.map(toMutation)), timeoutMs).catch(rethrow),
+      connection.call((c) => c.replicate(secret, items.map(toMutation), sender.epoch() as never, sender.id), timeoutMs).catch(rethrow),
     );
     this.reads = new BatchQueue('reads', (keys) =>
       connection
@@ -179,6 +186,8 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
             c.readLocal(
               secret,
               keys.map((k) => fromByteString(k)),
+              sender.epoch() as never,
+              sender.id,
             ),
           timeoutMs,
         )
@@ -198,7 +207,7 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
       (d) => new types.Digest({ key: fromByteString(d.key), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
     );
     const reply = await this.connection
-      .call((c) => c.sync(this.secret, this.selfId, from as never, to as never, wire), this.timeoutMs)
+      .call((c) => c.sync(this.secret, this.sender.id, from as never, to as never, wire), this.timeoutMs)
       .catch(rethrow);
     return {
       newer: reply.newer.map(fromMutation),
@@ -207,19 +216,44 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
     };
   }
 
-  /** Repair: hashes of one level of the peer's tree of a range. */
-  async treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+  /** Repair: hashes of one level of the peer's tree of a range (named by its bounds, and by its owner for an older build). */
+  async treeHashes(range: TreeRange, level: Level, indices: readonly number[]): Promise<Buffer> {
     const reply = await this.connection
-      .call((c) => c.treeHashes(this.secret, this.selfId, range, level, [...indices]), this.timeoutMs)
+      .call(
+        (c) =>
+          c.treeHashes(
+            this.secret,
+            this.sender.id,
+            range.reads[0]!,
+            level,
+            [...indices],
+            this.sender.epoch() as never,
+            fromByteString(range.start),
+            fromByteString(range.end),
+          ),
+        this.timeoutMs,
+      )
       .catch(rethrow);
     this.catchingUp = reply.catchingUp === true;
     return reply.hashes;
   }
 
   /** Repair: the peer's digests of its keys of a range in these segments. */
-  async segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+  async segmentKeys(range: TreeRange, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
     const reply = await this.connection
-      .call((c) => c.segmentKeys(this.secret, this.selfId, range, [...segments]), this.timeoutMs)
+      .call(
+        (c) =>
+          c.segmentKeys(
+            this.secret,
+            this.sender.id,
+            range.reads[0]!,
+            [...segments],
+            this.sender.epoch() as never,
+            fromByteString(range.start),
+            fromByteString(range.end),
+          ),
+        this.timeoutMs,
+      )
       .catch(rethrow);
     return { digests: reply.digests.map(fromDigest), covered: reply.covered };
   }
@@ -257,7 +291,19 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
   /** One round of a scan: not coalesced, since a scan waits for each page before it asks for the next. */
   async readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
     const page = await this.connection
-      .call((c) => c.readRange(this.secret, fromByteString(from), fromByteString(to ?? ''), limit, bytesMax), this.timeoutMs)
+      .call(
+        (c) =>
+          c.readRange(
+            this.secret,
+            fromByteString(from),
+            fromByteString(to ?? ''),
+            limit,
+            bytesMax,
+            this.sender.epoch() as never,
+            this.sender.id,
+          ),
+        this.timeoutMs,
+      )
       .catch(rethrow);
     return { entries: page.entries.map(fromMutation), more: page.more };
   }

@@ -3,7 +3,7 @@
  * (connection.ts), with replica calls batched per event-loop turn
  * (remote-replica.ts).
  */
-import type { KvError } from '../common/errors';
+import { isKvError, type KvError } from '../common/errors';
 import type { TlsMaterial } from '../config/tls';
 import type { Proposal, ProposeReply } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
@@ -11,6 +11,7 @@ import type { Promised } from '../paxos/proposer';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
+import type { TreeRange } from '../repair/range-trees';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
@@ -43,33 +44,43 @@ class ThriftLink implements PeerLink {
     readonly id: number,
     private readonly conn: RpcConnection,
     private readonly o: ThriftTransportOptions,
+    private readonly events: PeerEvents,
   ) {
-    this.remote = new RemoteReplica(id, conn, o.secret, o.requestTimeoutMs, o.selfId);
-    this.acceptor = new RemoteAcceptor(conn, o.secret, o.requestTimeoutMs);
+    const sender = { id: o.selfId, epoch: () => events.epoch() };
+    this.remote = new RemoteReplica(id, conn, o.secret, o.requestTimeoutMs, sender);
+    this.acceptor = new RemoteAcceptor(conn, o.secret, o.requestTimeoutMs, sender);
+  }
+
+  /** A refusal for a stale epoch tells the node, which takes up the log; the caller still gets the error. */
+  private watched<T>(call: Promise<T>): Promise<T> {
+    return call.catch((err: unknown) => {
+      if (isKvError(err, 'StaleEpoch')) this.events.refusedAsStale(err.details.epoch ?? 0);
+      throw err;
+    });
   }
 
   prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
-    return this.acceptor.prepare(key, ballot, requestId);
+    return this.watched(this.acceptor.prepare(key, ballot, requestId));
   }
 
   propose(key: string, proposal: Proposal): Promise<ProposeReply> {
-    return this.acceptor.propose(key, proposal);
+    return this.watched(this.acceptor.propose(key, proposal));
   }
 
   commit(key: string, proposal: Proposal): Promise<void> {
-    return this.acceptor.commit(key, proposal);
+    return this.watched(this.acceptor.commit(key, proposal));
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {
-    return this.remote.apply(items);
+    return this.watched(this.remote.apply(items));
   }
 
   read(key: string): Promise<Version | undefined> {
-    return this.remote.read(key);
+    return this.watched(this.remote.read(key));
   }
 
   readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
-    return this.remote.readRange(from, to, limit, bytesMax);
+    return this.watched(this.remote.readRange(from, to, limit, bytesMax));
   }
 
   sync(from: number, to: number, digests: KeyDigest[]): Promise<SyncAnswer> {
@@ -80,12 +91,12 @@ class ThriftLink implements PeerLink {
     return this.remote.catchingUp;
   }
 
-  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
-    return this.remote.treeHashes(range, level, indices);
+  treeHashes(range: TreeRange, level: Level, indices: readonly number[]): Promise<Buffer> {
+    return this.watched(this.remote.treeHashes(range, level, indices));
   }
 
-  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
-    return this.remote.segmentKeys(range, segments);
+  segmentKeys(range: TreeRange, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+    return this.watched(this.remote.segmentKeys(range, segments));
   }
 
   fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
@@ -135,6 +146,6 @@ export class ThriftTransport implements PeerTransport {
     const conn = new RpcConnection({ host: at.host, port: at.port, frameBytesMax: this.o.frameBytesMax, ...(tls ? { tls } : {}) });
     conn.onDisconnect = () => events.lost();
     conn.onConnectFailure = (err: KvError) => events.connectFailed(err);
-    return new ThriftLink(peer, conn, this.o);
+    return new ThriftLink(peer, conn, this.o, events);
   }
 }

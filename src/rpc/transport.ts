@@ -18,6 +18,10 @@ export interface PeerEvents {
   lost(): void;
   /** The peer could not be reached at all (refused, or TLS refused): down at once. */
   connectFailed(err: KvError): void;
+  /** The node's epoch now: every request placed by the ring carries it (see the IDL's replicate). */
+  epoch(): number;
+  /** The peer refused a request as placed by an older epoch than its `epoch`: the node takes up the log. */
+  refusedAsStale(epoch: number): void;
 }
 
 /** Internode calls sent and the items in them: their ratio is the coalescing achieved. */

@@ -14,7 +14,7 @@ import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
 import { ClusterConfig, DEFAULT_SETTINGS } from '../config/cluster';
 import { KvNode } from '../node/node';
-import { Ring } from '../partitioner/ring';
+import { bootstrapPlacement } from '../membership/placement';
 import { RangeTrees } from '../repair/range-trees';
 import { SimDisk } from './disk';
 import { MemoryEpochStore } from './memory-epochs';
@@ -122,11 +122,8 @@ export class SimCluster {
     const random = this.random.fork();
     const disk = this.disks[id]!;
     disk.attach(time, random);
-    const trees = new RangeTrees(
-      new Ring(this.config.nodes, this.config.replicationFactor),
-      id,
-      this.config.nodes.map((n) => n.id),
-    );
+    // The bootstrap ring's trees; the node makes them follow its epoch log once it has one.
+    const trees = new RangeTrees(bootstrapPlacement(this.config.nodes, this.config.replicationFactor), id);
     this.net.trace.note('start', id, this.incarnations[id]!);
     try {
       const node = await KvNode.assemble(this.config, id, {

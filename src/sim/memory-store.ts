@@ -12,7 +12,7 @@ import { SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/
 import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Batch, CommitQueue } from '../storage/group-commit';
 import type { Stored, VersionBytes, VersionObserver } from '../storage/memtable';
-import type { ReplicaStorage } from '../storage/replica-storage';
+import { dropOutcome, RangeDrop, ReplicaStorage } from '../storage/replica-storage';
 import { UnsettledRows } from '../storage/unsettled';
 import { KeyedVersion, supersedes, Version } from '../storage/version';
 import type { LogRow, SimDisk } from './disk';
@@ -210,6 +210,32 @@ export class MemoryReplicaStore implements ReplicaStorage {
     }
     this.counters.tombstonesPurged += n;
     return n;
+  }
+
+  /** As ReplicaStore.measureRange: keys and values' bytes in [from, to). */
+  measureRange(from: string, to: string | undefined): { keys: number; bytes: number } {
+    let keys = 0;
+    let bytes = 0;
+    for (const [key, v] of this.committed)
+      if (key >= from && (to === undefined || key < to)) {
+        keys++;
+        bytes += key.length + v.value.length;
+      }
+    return { keys, bytes };
+  }
+
+  /** As ReplicaStore.dropRange: a purge of the keys (every row of each, so a replay does not bring them back). */
+  async dropRange(from: string, to: string | undefined, limit: number): Promise<RangeDrop> {
+    const { entries, more } = this.range(from, to, limit, Number.POSITIVE_INFINITY);
+    const listed = entries.map(({ key, version }) => ({ key, version, bytes: key.length + version.value.length }));
+    const drop = listed.filter(({ key }) => this.commits.queuedVersion(key) === undefined);
+    if (drop.length > 0) await this.disk.commit({ purged: drop.map(({ key }) => key) });
+    const gone = drop.filter(({ key, version }) => this.committed.get(key) === version);
+    for (const { key, version } of gone) {
+      this.committed.delete(key);
+      this.changed(key, version, undefined);
+    }
+    return dropOutcome(listed, gone, more);
   }
 
   drain(): Promise<void> {

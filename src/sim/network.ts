@@ -23,6 +23,8 @@ import type { Promised } from '../paxos/proposer';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
+import type { TreeRange } from '../repair/range-trees';
+import { rangeName } from '../repair/repairer';
 import type { SyncAnswer } from '../repair/anti-entropy';
 import type { EpochState, PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
 import type { KvNode } from '../node/node';
@@ -272,19 +274,25 @@ class SimLink implements PeerLink {
   /** From the peer's last tree-hash answer, as RemoteReplica keeps it. */
   catchingUp = false;
 
-  treeHashes(range: number, level: Level, indices: readonly number[]): Promise<Buffer> {
+  treeHashes(range: TreeRange, level: Level, indices: readonly number[]): Promise<Buffer> {
     const asked = [...indices];
-    return this.call('treeHashes', (node) => node.repairer.answerHashes(this.self, range, level, asked), this.net.requestTimeoutMs).then(
-      (answer) => {
-        this.catchingUp = answer.catchingUp;
-        return answer.hashes;
-      },
-    );
+    return this.call(
+      'treeHashes',
+      (node) => node.repairer.answerHashes(this.self, rangeName(range), level, asked),
+      this.net.requestTimeoutMs,
+    ).then((answer) => {
+      this.catchingUp = answer.catchingUp;
+      return answer.hashes;
+    });
   }
 
-  segmentKeys(range: number, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
+  segmentKeys(range: TreeRange, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
     const asked = [...segments];
-    return this.call('segmentKeys', (node) => node.repairer.answerSegmentKeys(this.self, range, asked), this.net.requestTimeoutMs);
+    return this.call(
+      'segmentKeys',
+      (node) => node.repairer.answerSegmentKeys(this.self, rangeName(range), asked),
+      this.net.requestTimeoutMs,
+    );
   }
 
   fetch(keys: readonly string[]): Promise<KeyedVersion[]> {

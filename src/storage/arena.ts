@@ -94,6 +94,12 @@ export class Arena {
     else if (this.live[slab]! < ARENA_SLAB_LIVE_MIN * buf.length) this.compact(slab);
   }
 
+  /** Bytes of the record's key and value (its header left out), read without making a string. */
+  dataBytes(loc: number): number {
+    const { buf, off } = this.at(loc);
+    return buf.readUInt32LE(off + 4) + buf.readUInt32LE(off + 8);
+  }
+
   key(loc: number): string {
     const { buf, off } = this.at(loc);
     const start = off + HEADER_BYTES;

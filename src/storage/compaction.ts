@@ -10,7 +10,7 @@
 import { COMPACT_CHUNK_ROWS, COMPACT_GARBAGE_PER_LIVE_ROW, COMPACT_GARBAGE_ROWS_MIN, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { GarbageRows } from './garbage';
-import { Memtable } from './memtable';
+import { KeyedRow, Memtable } from './memtable';
 import { Sqlite } from './sqlite';
 
 /** Whether a log holding `garbageRows` superseded rows beside `liveRows` current ones is due a compaction. */
@@ -101,6 +101,27 @@ export class Compactor {
       }
     }
     return deleted;
+  }
+
+  /**
+   * Drops keys from disk and memory without a tombstone (a cleanup's keys,
+   * of ranges this node no longer replicates): each key's current row, if
+   * `rows` still names it and no newer write waits to commit. Garbage is
+   * compacted first, as for a tombstone purge: no older row of a dropped
+   * key may be left in the log for a replay to bring back. Returns the
+   * rows dropped.
+   */
+  async dropRows(rows: readonly KeyedRow[]): Promise<KeyedRow[]> {
+    if (rows.length === 0) return [];
+    await this.compact();
+    // A key written since it was listed has new garbage (its listed row) that this compaction did not see: it stays.
+    const dropped = rows.filter(({ key, seq }) => this.committed.seqOf(key) === seq && !this.isQueued(key));
+    if (dropped.length === 0) return [];
+    await this.db.execTransaction(deleteBySeq(dropped.map((r) => r.seq)));
+    // Only if the row is still the key's current one (no newer write committed meanwhile).
+    const gone = dropped.filter(({ key, seq }) => this.committed.seqOf(key) === seq);
+    for (const { key } of gone) this.committed.delete(key);
+    return gone;
   }
 
   /**

@@ -7,8 +7,8 @@
  * tombstone flag, key hash and where the key and value bytes sit in the
  * arena (outside the JavaScript heap, see arena.ts). An open-addressing hash
  * index (linear probing, in an Int32Array) maps a key to its slot. So a key
- * costs its bytes plus about 55 bytes, and the garbage collector has nothing
- * to walk: a node holding a million 100-byte values has about 170 MB outside
+ * costs its bytes plus about 55 bytes (8 more on every slot once any
+ * value with a TTL arrives), and the garbage collector has nothing to walk: a node holding a million 100-byte values has about 170 MB outside
  * the heap and 10 MB in it, where strings, a Map and typed arrays took about
  * 210 MB of heap (and the collector kept a quarter as much free beside it).
  * Freed slots are reused.
@@ -30,6 +30,13 @@ export interface Stored extends Version {
 export interface KeyedStored {
   readonly key: string;
   readonly version: Stored;
+}
+
+/** A key's current log row, and the bytes of its key and value (see Memtable.rowsInRange). */
+export interface KeyedRow {
+  readonly key: string;
+  readonly seq: number;
+  readonly bytes: number;
 }
 
 /** A version with its value as bytes: what a read sends back, with no string in between. */
@@ -66,8 +73,12 @@ export class Memtable implements ArenaOwner {
   private ts = new Float64Array(INITIAL_SLOTS);
   private seqs = new Float64Array(INITIAL_SLOTS);
   private deleted = new Uint8Array(INITIAL_SLOTS);
-  /** Per slot: the value's expiry (µs since the epoch), or 0 for none (see Version.expires). */
-  private expiries = new Float64Array(INITIAL_SLOTS);
+  /**
+   * Per slot: the value's expiry (µs since the epoch), or 0 for none (see
+   * Version.expires). Null until the first value with a TTL arrives: most
+   * stores never use TTL, and a million slots of zeros are 8 MB.
+   */
+  private expiries: Float64Array | null = null;
   private readonly free: number[] = [];
   private high = 0;
   private count = 0;
@@ -125,7 +136,7 @@ export class Memtable implements ArenaOwner {
     const i = this.find(key);
     if (i < 0) return undefined;
     const value = this.arena.valueBytes(this.locs[i]!);
-    const expires = this.expiries[i]!;
+    const expires = this.expiryAt(i);
     const deleted = this.deleted[i] === 1;
     return expires === 0 ? { value, ts: this.ts[i]!, deleted } : { value, ts: this.ts[i]!, deleted, expires };
   }
@@ -144,7 +155,7 @@ export class Memtable implements ArenaOwner {
 
   private at(i: number): Stored {
     const value = this.arena.value(this.locs[i]!);
-    const expires = this.expiries[i]!;
+    const expires = this.expiryAt(i);
     const deleted = this.deleted[i] === 1;
     // No expiry field at all for the usual version without one.
     return expires === 0
@@ -170,7 +181,7 @@ export class Memtable implements ArenaOwner {
     this.ts[i] = v.ts;
     this.seqs[i] = seq;
     this.deleted[i] = v.deleted ? 1 : 0;
-    this.expiries[i] = v.expires ?? 0;
+    this.setExpiry(i, v.expires ?? 0);
     this.observer?.changed(key, this.hashes[i]!, before, v);
   }
 
@@ -224,6 +235,49 @@ export class Memtable implements ArenaOwner {
       return true;
     });
     return { entries, more };
+  }
+
+  /**
+   * The keys from `from` (inclusive) up to `to` (exclusive; undefined: no
+   * end), in byte order, with their log seqs and the bytes of their keys
+   * and values: at most `limit` of them (`more` says whether some were left
+   * out). No value is read: what a cleanup deletes.
+   */
+  rowsInRange(from: string, to: string | undefined, limit: number): { rows: KeyedRow[]; more: boolean } {
+    const rows: KeyedRow[] = [];
+    let more = false;
+    this.walkRange(from, to, (slot, loc) => {
+      if (rows.length === limit) {
+        more = true;
+        return false;
+      }
+      rows.push({ key: this.arena.key(loc), seq: this.seqs[slot]!, bytes: this.arena.dataBytes(loc) });
+      return true;
+    });
+    return { rows, more };
+  }
+
+  /** How many keys [from, to) holds, and the bytes of their keys and values; reads neither. */
+  measureRange(from: string, to: string | undefined): { keys: number; bytes: number } {
+    let keys = 0;
+    let bytes = 0;
+    this.walkRange(from, to, (_slot, loc) => {
+      keys++;
+      bytes += this.arena.dataBytes(loc);
+      return true;
+    });
+    return { keys, bytes };
+  }
+
+  /** Visits the slots of [from, to) in key order while `visit` says to go on. */
+  private walkRange(from: string, to: string | undefined, visit: (slot: number, loc: number) => boolean): void {
+    const order = this.order;
+    assert(order !== null, 'the key order is kept (outside a replay)');
+    order.forEachFrom(from, (slot) => {
+      const loc = this.locs[slot]!;
+      if (to !== undefined && this.arena.compareKey(loc, to) >= 0) return false;
+      return visit(slot, loc);
+    });
   }
 
   /**
@@ -321,7 +375,7 @@ export class Memtable implements ArenaOwner {
     const out: Array<{ key: string; seq: number }> = [];
     for (let i = 0; i < this.high; i++) {
       if (this.locs[i] === FREE) continue;
-      const expires = this.expiries[i]!;
+      const expires = this.expiryAt(i);
       const dead = this.deleted[i] === 1 ? this.ts[i]! < cutoffTs : expires !== 0 && expires < cutoffTs;
       if (dead) out.push({ key: this.arena.key(this.locs[i]!), seq: this.seqs[i]! });
     }
@@ -416,9 +470,18 @@ export class Memtable implements ArenaOwner {
       this.ts = widen(this.ts, new Float64Array(n));
       this.seqs = widen(this.seqs, new Float64Array(n));
       this.deleted = widen(this.deleted, new Uint8Array(n));
-      this.expiries = widen(this.expiries, new Float64Array(n));
+      if (this.expiries !== null) this.expiries = widen(this.expiries, new Float64Array(n));
     }
     return this.high++;
+  }
+
+  private expiryAt(i: number): number {
+    return this.expiries === null ? 0 : this.expiries[i]!;
+  }
+
+  private setExpiry(i: number, expires: number): void {
+    if (expires !== 0) this.expiries ??= new Float64Array(this.ts.length);
+    if (this.expiries !== null) this.expiries[i] = expires;
   }
 }
 

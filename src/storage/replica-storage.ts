@@ -27,6 +27,15 @@ export interface ReplicaStorage {
   /** Versions of the keys in [from, to) in byte order, tombstones included, at most `limit` or about `bytesMax` (a scan's replica page). */
   range(from: string, to: string | undefined, limit: number, bytesMax: number): { entries: KeyedVersion[]; more: boolean };
   rowsAfterSettled(): Promise<string[]>;
+  /** How many keys [from, to) holds, and the bytes of their keys and values (what a cleanup there would free). */
+  measureRange(from: string, to: string | undefined): { keys: number; bytes: number };
+  /**
+   * Drops up to `limit` keys of [from, to) durably, without tombstones: a
+   * local removal of data this replica no longer replicates, which nothing
+   * sends to other replicas and a replay of the log does not bring back. A
+   * key with a write waiting to commit stays.
+   */
+  dropRange(from: string, to: string | undefined, limit: number): Promise<RangeDrop>;
   purgeTombstones(cutoffTs: number): Promise<number>;
   drain(): Promise<void>;
 }
@@ -39,4 +48,21 @@ export interface ReplicaStorage {
 export interface NodeMeta {
   read(name: string): Promise<number | undefined>;
   write(name: string, value: number): Promise<void>;
+}
+
+/** What one dropRange batch did: keys and bytes dropped, and the key to go on from (undefined: the range is done). */
+export interface RangeDrop {
+  readonly keys: number;
+  readonly bytes: number;
+  readonly next: string | undefined;
+}
+
+/** A dropRange's outcome, from the keys it listed and those it dropped. */
+export function dropOutcome(listed: readonly { key: string }[], gone: readonly { bytes: number }[], more: boolean): RangeDrop {
+  const last = listed[listed.length - 1];
+  return {
+    keys: gone.length,
+    bytes: gone.reduce((n, r) => n + r.bytes, 0),
+    next: more && last !== undefined ? `${last.key}\u0000` : undefined,
+  };
 }

@@ -29,6 +29,7 @@ import { GarbageRows } from './garbage';
 import { appendRows, Batch, CommitQueue } from './group-commit';
 import { Marks } from './marks';
 import { KeyedStored, Memtable, Stored, VersionBytes, VersionObserver } from './memtable';
+import { dropOutcome, RangeDrop } from './replica-storage';
 import { LARGEST_RECORD, largestRecordChars, SETTLED_SEQ, setMeta } from './meta';
 import { replayLog } from './replay';
 import { createLogTables } from './schema';
@@ -63,6 +64,8 @@ export class ReplicaStore {
     overloaded: 0,
     compactionFailures: 0,
     commitFailures: 0,
+    /** Keys dropped by cleanups (of ranges the node no longer replicates). */
+    keysDropped: 0,
     /** 1 while the last commit failed for a full disk (until one succeeds). */
     diskFull: 0,
   };
@@ -270,6 +273,23 @@ export class ReplicaStore {
   /** Deletes the log rows of superseded versions (see Compactor.compact). */
   compact(): Promise<number> {
     return this.compactor.compact();
+  }
+
+  /** How many keys [from, to) holds, and the bytes of their keys and values (see Memtable.measureRange). */
+  measureRange(from: string, to: string | undefined): { keys: number; bytes: number } {
+    return this.committed.measureRange(from, to);
+  }
+
+  /**
+   * Drops up to `limit` keys of [from, to) from disk and memory, without
+   * tombstones (see Compactor.dropRows): a cleanup's batch. Says how many
+   * keys and bytes went, and the key to go on from (undefined: none left).
+   */
+  async dropRange(from: string, to: string | undefined, limit: number): Promise<RangeDrop> {
+    const { rows, more } = this.committed.rowsInRange(from, to, limit);
+    const gone = await this.compactor.dropRows(rows);
+    this.counters.keysDropped += gone.length;
+    return dropOutcome(rows, gone, more);
   }
 
   /** Drops tombstones older than `cutoffTs` from disk and memory (see Compactor.purgeTombstones). */

@@ -7,7 +7,7 @@ import { inspect } from '../../src/client/inspect';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { Ring } from '../../src/partitioner/ring';
 import { RpcConnection } from '../../src/rpc/connection';
-import { types } from '../../src/rpc/thrift';
+import { ABSENT, types } from '../../src/rpc/thrift';
 
 test('versions held by one replica only reach the others', async (t) => {
   const c = await LocalCluster.start({ settings: { antiEntropyIntervalMs: 100 } });
@@ -30,7 +30,7 @@ test('versions held by one replica only reach the others', async (t) => {
       const node = c.config.nodes[target]!;
       const conn = new RpcConnection({ host: node.host, port: node.port, frameBytesMax: 1 << 20 });
       const m = new types.Mutation({ key: Buffer.from(key), value: Buffer.from(value), ts: ts as never, deleted });
-      await conn.call((cl) => cl.replicate(c.config.secret, [m]), 2000);
+      await conn.call((cl) => cl.replicate(c.config.secret, [m], ABSENT, ABSENT), 2000);
       conn.close();
     }
     // No check of the divergence here: steps every 100 ms may already have

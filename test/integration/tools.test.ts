@@ -3,58 +3,15 @@
  * from a pipe, the inspector, scripts/terminate_servers.sh.
  */
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { processRunning } from '../../src/common/procfs';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeBase, ROOT, run } from './scripts-env';
 
-const ROOT = resolve(__dirname, '../../..');
 const CONSOLE = join(ROOT, 'dist/src/cli/console.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], input: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolveRun) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
-    // A command that exits before reading its input (a bad flag, say) closes the pipe: not a failure of the test.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = net.createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
-}
-
-/** A base port with the next three ports free too, and the four metrics ports 1000 above them. */
-/**
- * A base port whose next five ports (and their metrics ports, +1000) are free now. Below
- * 32768, where Linux hands out ephemeral ports for outgoing connections: one of those
- * could take a node's port between this check and the node's start.
- */
-async function freeBase(): Promise<number> {
-  for (;;) {
-    const base = 20000 + Math.floor(Math.random() * 11000);
-    const ok = await Promise.all([0, 1, 2, 3, 4, 1000, 1001, 1002, 1003, 1004].map((i) => portFree(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-}
 
 let c: LocalCluster;
 test.before(async () => {
@@ -231,6 +188,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       'metrics',
       'ownership',
       'reclaimable',
+      'reclaimableKeys',
       'state',
       'token',
       'up',
@@ -243,6 +201,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       t.false(n.diskFull);
       t.true(n.ownership > 0 && n.ownership <= 1);
       t.regex(n.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      t.deepEqual([n.reclaimable, n.reclaimableKeys], [0, 0], 'a ring that never changed holds nothing needless');
     }
     t.is(
       st.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0),
@@ -346,6 +305,76 @@ test.serial('terminate_servers.sh stops every node with a pid file, ids above th
     rmSync(data, { recursive: true, force: true });
   }
 });
+
+test.serial(
+  "server.sh --replace takes a dead node's place and is refused while it answers; admin.sh cleanup runs on every node",
+  async (t) => {
+    const data = mkdtempSync(join(tmpdir(), 'ringkv-replace-'));
+    const base = await freeBase();
+    const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
+    const script = (name: string): string => join(ROOT, 'scripts', name);
+    try {
+      const help = await run(script('server.sh'), ['--help'], '', env);
+      t.regex(help.stdout, /^ {2}scripts\/server\.sh --replace N \[--host H\] \[--port P\]$/m);
+      const up = await run(script('server.sh'), [], '', env);
+      t.is(up.code, 0, up.stdout + up.stderr);
+      const session = await run(script('client.sh'), [], 'put Apple 1 quorum\nput grape 2 quorum\nput pear 3 quorum\n', env);
+      t.is(session.stdout, 'OK\nOK\nOK\n');
+
+      const alive = await run(script('server.sh'), ['--replace', '1'], '', env);
+      t.is(alive.code, 1);
+      t.is(
+        alive.stderr.trim().split('\n').pop(),
+        `cannot replace node 1: node 1 is up (it answers on 127.0.0.1:${base + 1}); only a node that is down for good can be replaced: stop it first, or decommission it instead`,
+      );
+      const unknown = await run(script('server.sh'), ['--replace', '9'], '', env);
+      t.is(unknown.code, 1);
+      t.regex(unknown.stderr, /^cannot replace node 9: node 9 is not a member of the ring$/m);
+      t.false(existsSync(join(data, 'node-4.pid')), 'no node was started for a refused replacement');
+
+      const pid1 = Number(readFileSync(join(data, 'node-1.pid'), 'utf8'));
+      process.kill(pid1, 'SIGKILL');
+      await waitFor('node 1 to be gone', () => !processRunning(pid1));
+      const replaced = await run(script('server.sh'), ['--replace', '1'], '', env);
+      t.is(replaced.code, 0, replaced.stdout + replaced.stderr);
+      t.regex(
+        replaced.stdout,
+        new RegExp(
+          `^node 4 replaced node 1 on 127\\.0\\.0\\.1:${base + 4} \\(streamed \\d+ keys, \\d+ bytes, from every surviving replica\\); node 1 has left the ring$`,
+          'm',
+        ),
+      );
+      const st = JSON.parse((await run(script('admin.sh'), ['status', '--json'], '', env)).stdout);
+      t.is(st.epoch, 4);
+      t.deepEqual(
+        st.nodes.map((n: { id: number; state: string }) => [n.id, n.state]),
+        [
+          [0, 'NORMAL'],
+          [1, 'LEFT'],
+          [2, 'NORMAL'],
+          [3, 'NORMAL'],
+          [4, 'NORMAL'],
+        ],
+      );
+      const reads = await run(script('client.sh'), [], 'get Apple all\nget grape all\nget pear all\n', env);
+      t.is(reads.stdout, '1\n2\n3\n', 'each key on all three replicas of the new ring');
+
+      const cleanup = await run(script('admin.sh'), ['cleanup'], '', env);
+      t.is(cleanup.code, 0, cleanup.stderr);
+      t.is((cleanup.stdout.match(/^node \d: deleted 0 keys \(0\.0 MiB\)$/gm) ?? []).length, 4, cleanup.stdout);
+      t.regex(cleanup.stdout, /^cleaned up at epoch 4: 0 keys, 0 bytes of keys and values deleted$/m);
+      const left = await run(script('admin.sh'), ['cleanup', '1'], '', env);
+      t.is(left.code, 1);
+      t.is(left.stderr, 'admin: node 1 has left the ring; it holds nothing to clean up\n');
+      const none = await run(script('admin.sh'), ['cleanup', '9'], '', env);
+      t.is(none.code, 1);
+      t.regex(none.stderr, /^admin: there is no node 9 in the ring/);
+    } finally {
+      await run(script('terminate_servers.sh'), [], '', env);
+      rmSync(data, { recursive: true, force: true });
+    }
+  },
+);
 
 test.serial('the committed generated code matches the IDL (when the thrift compiler is installed)', async (t) => {
   const hasCompiler = await new Promise<boolean>((r) => execFile('thrift', ['--version'], (err) => r(!err)));

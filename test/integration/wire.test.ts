@@ -8,7 +8,7 @@ import { isKvError } from '../../src/common/errors';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { RpcConnection } from '../../src/rpc/connection';
 import { decodeMessage, FRAME_HEADER_BYTES, MessageType } from '../../src/fuzz/thrift-wire';
-import { types, UNKNOWN_METHOD } from '../../src/rpc/thrift';
+import { ABSENT, types, UNKNOWN_METHOD } from '../../src/rpc/thrift';
 
 let c: LocalCluster;
 
@@ -122,8 +122,8 @@ test.serial('internode and admin calls need the cluster secret', async (t) => {
   try {
     const m = new types.Mutation({ key: Buffer.from('k'), value: Buffer.from('v'), ts: 1 as never, deleted: false });
     for (const call of [
-      conn.call((cl) => cl.replicate('wrong-secret', [m]), 2000),
-      conn.call((cl) => cl.readLocal('', [Buffer.from('k')]), 2000),
+      conn.call((cl) => cl.replicate('wrong-secret', [m], ABSENT, ABSENT), 2000),
+      conn.call((cl) => cl.readLocal('', [Buffer.from('k')], ABSENT, ABSENT), 2000),
       conn.call((cl) => cl.dump('nope', Buffer.alloc(0), 10), 2000),
     ]) {
       const err = await call.catch((e) => e);

@@ -16,6 +16,7 @@ import { bootstrapEntry } from '../../src/membership/changes';
 import { Handler, HandlerServices } from '../../src/node/handler';
 import { toMembershipLog } from '../../src/rpc/membership-wire';
 import { Ring } from '../../src/partitioner/ring';
+import { bootstrapPlacement } from '../../src/membership/placement';
 import { AntiEntropy } from '../../src/repair/anti-entropy';
 import { RangeTrees } from '../../src/repair/range-trees';
 import { Repairer } from '../../src/repair/repairer';
@@ -232,11 +233,7 @@ function stubServices(): HandlerServices {
     async () => undefined,
   );
   const repair = new Repairer({
-    trees: new RangeTrees(
-      new Ring(nodes, 3),
-      0,
-      nodes.map((n) => n.id),
-    ),
+    trees: new RangeTrees(bootstrapPlacement(nodes, 3), 0),
     store: emptyStore,
     peers: new Map(),
     isUp: () => true,
@@ -248,6 +245,7 @@ function stubServices(): HandlerServices {
     secret: SECRET,
     maxValueBytes: VALUE_BYTES_MAX_DEFAULT,
     isPeer: (id) => id !== 0 && id >= 0 && id < nodes.length,
+    checkEpoch: () => undefined,
     antiEntropy,
     repair,
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
@@ -271,6 +269,7 @@ function stubServices(): HandlerServices {
     learnEpochs: async () => ({ epoch: 1, settled: 1 }),
     decommission: async () => ({ ...NO_OPERATION, state: 'NORMAL' }),
     operationProgress: () => ({ ...NO_OPERATION, state: 'NORMAL' }),
+    cleanup: () => ({ keys: 0, bytes: 0, epoch: 1, done: true }),
   };
 }
 

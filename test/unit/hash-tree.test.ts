@@ -6,6 +6,8 @@ import { byBytes, TreeExchange, TreeLocal, TreePeer } from '../../src/repair/tre
 import { hashKey } from '../../src/partitioner/hash';
 import { compareVersions, KeyedVersion, supersedes, Version } from '../../src/storage/version';
 import { byteString } from './arbitraries';
+import { bootstrapPlacement } from '../../src/membership/placement';
+import type { TreeRange } from '../../src/repair/range-trees';
 import { fcParams } from './fc-params';
 
 /** A key's version; the value follows from the timestamp, so two versions of one stamp are the same version. */
@@ -13,6 +15,8 @@ const versionArb: fc.Arbitrary<Version> = fc
   .record({ ts: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 2 ** 52 })), deleted: fc.boolean() })
   .map(({ ts, deleted }) => ({ ts, deleted, value: deleted ? '' : `v${ts}` }));
 const keyArb = byteString(0, 6);
+/** The range the exchanges name: the replicas here hold one range's keys only, whichever it is. */
+const RANGE = bootstrapPlacement([{ id: 0, token: 'M' }], 1).ranges[0]!;
 /** A step: a key's new version, or its removal (a tombstone purge). */
 const stepArb = fc.tuple(keyArb, fc.option(versionArb, { freq: 4 }));
 
@@ -35,7 +39,7 @@ class Replica implements TreeLocal {
   tree(): HashTree {
     return this.t;
   }
-  segmentKeys(_range: number, segments: readonly number[]): string[] {
+  segmentKeys(_range: TreeRange, segments: readonly number[]): string[] {
     const wanted = new Set(segments);
     return [...this.map.keys()].filter((k) => wanted.has(segmentOf(hashKey(k))));
   }
@@ -144,7 +148,7 @@ test('an exchange finds exactly the differing keys and leaves both replicas with
         const expected = differingKeys(a.map, b.map);
         const winners = new Map(a.map);
         for (const [k, v] of b.map) if (supersedes(v, winners.get(k))) winners.set(k, v);
-        const x = new TreeExchange(a, b.asPeer(), 0);
+        const x = new TreeExchange(a, b.asPeer(), RANGE);
         const segments = await x.differingSegments(LEAVES);
         t.deepEqual([...new Set(segments)].sort(), [...new Set(expected.map((k) => segmentOf(hashKey(k))))].sort());
         t.deepEqual(await x.recheck(segments), segments);
@@ -155,7 +159,7 @@ test('an exchange finds exactly the differing keys and leaves both replicas with
         t.deepEqual(new Map([...a.map].sort()), new Map([...winners].sort()));
         t.deepEqual(new Map([...b.map].sort()), new Map([...winners].sort()));
         t.true(a.t.equals(b.t));
-        t.deepEqual(await new TreeExchange(a, b.asPeer(), 0).differingSegments(LEAVES), []);
+        t.deepEqual(await new TreeExchange(a, b.asPeer(), RANGE).differingSegments(LEAVES), []);
       },
     ),
     fcParams(150),
@@ -165,7 +169,7 @@ test('an exchange finds exactly the differing keys and leaves both replicas with
 test('an in-sync exchange is one round trip of one hash', async (t) => {
   const a = replicaOf([['k', { ts: 1, deleted: false, value: 'v1' }]]);
   const b = replicaOf([['k', { ts: 1, deleted: false, value: 'v1' }]]);
-  const x = new TreeExchange(a, b.asPeer(), 0);
+  const x = new TreeExchange(a, b.asPeer(), RANGE);
   t.deepEqual(await x.differingSegments(LEAVES), []);
   t.is(x.stats.roundTrips, 1);
   t.is(x.stats.compareBytes, 12);
@@ -199,11 +203,11 @@ test('the stable re-check keeps a difference that held still and drops one whose
     [moving, { ts: 1, deleted: false, value: 'y' }],
   ]);
   const b = new Replica();
-  const x = new TreeExchange(a, b.asPeer(), 0);
+  const x = new TreeExchange(a, b.asPeer(), RANGE);
   const first = await x.differingSegments(LEAVES);
   t.deepEqual(new Set(first), new Set([segmentOf(hashKey(still)), segmentOf(hashKey(moving))]));
   // A write lands on the peer in `moving`'s segment during the pause (a newer version, so the leaves still differ).
   b.set(moving, { ts: 2, deleted: false, value: 'z' });
   t.deepEqual(await x.recheckStable(first), [segmentOf(hashKey(still))], 'only the difference that held still');
-  t.deepEqual(new Set(await new TreeExchange(a, b.asPeer(), 0).recheck(first)), new Set(first), 'the plain re-check keeps both');
+  t.deepEqual(new Set(await new TreeExchange(a, b.asPeer(), RANGE).recheck(first)), new Set(first), 'the plain re-check keeps both');
 });

@@ -326,3 +326,16 @@ test('tombstonesBefore also lists values that expired before the cutoff, and an 
   m.set('expired', v(50), 4);
   t.deepEqual(m.tombstonesBefore(20), [], 'a newer version without expiry replaced it');
 });
+
+test('expiries are kept from the first value with a TTL on, through the slot arrays growing, and a reused slot forgets its expiry', (t) => {
+  const m = new Memtable();
+  for (let i = 0; i < 3000; i++) m.set(`k${i}`, v(1), i + 1);
+  m.set('k10', { ...v(2), expires: 30 }, 3001);
+  for (let i = 3000; i < 10_000; i++) m.set(`k${i}`, v(1), i + 2);
+  t.is(m.get('k10')!.expires, 30, 'the expiry survived the arrays doubling');
+  t.false('expires' in m.get('k9999')!);
+  m.delete('k10');
+  m.set('fresh', v(3), 20_000);
+  t.false('expires' in m.get('fresh')!, 'the freed slot it may reuse holds no expiry');
+  t.deepEqual(m.tombstonesBefore(100), []);
+});

@@ -10,12 +10,12 @@ import { systemTime } from '../../src/clock/time';
 import { isKvError } from '../../src/common/errors';
 import { Random } from '../../src/common/random';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
-import { Ring } from '../../src/partitioner/ring';
+import { bootstrapPlacement } from '../../src/membership/placement';
 import { AcceptorState, EMPTY_STATE, onCommit, onPrepare, onPropose, Proposal } from '../../src/paxos/acceptor';
 import { Acceptor, Promised, Proposer } from '../../src/paxos/proposer';
 import { newest, Version } from '../../src/storage/version';
 
-const ring = new Ring(
+const placement = bootstrapPlacement(
   DEFAULT_TOKENS.map((token, id) => ({ id, token })),
   3,
 );
@@ -61,7 +61,7 @@ function cluster(isUp: (id: number) => boolean = () => true) {
     const random = new Random(seed);
     return new Proposer({
       selfId,
-      ring,
+      placement: () => placement,
       acceptors: new Map(acceptors.map((a, id) => [id, a])),
       isUp,
       hints: { add: async (target) => void hinted.push(target) },

@@ -10,11 +10,11 @@ import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { isKvError } from '../../src/common/errors';
 import { SCAN_ROUNDS_MAX } from '../../src/common/limits';
 import { RangeReplica, RangeScanner, ScanRequest } from '../../src/coordinator/range-scan';
-import { Ring } from '../../src/partitioner/ring';
+import { bootstrapPlacement } from '../../src/membership/placement';
 import { KeyedVersion, supersedes, Version } from '../../src/storage/version';
 
 // Tokens M < f < p < 0x7f, ids in token order.
-const ring = new Ring(
+const placement = bootstrapPlacement(
   DEFAULT_TOKENS.map((token, id) => ({ id, token })),
   3,
 );
@@ -47,7 +47,7 @@ function setup(selfId = 0, down: ReadonlySet<number> = new Set()) {
   const hinted: Array<{ target: number; items: readonly KeyedVersion[] }> = [];
   const scanner = new RangeScanner({
     selfId,
-    ring,
+    placement: () => placement,
     replicas,
     isUp: (id) => !down.has(id),
     hints: { add: async (target, items) => void hinted.push({ target, items }) },
@@ -56,7 +56,7 @@ function setup(selfId = 0, down: ReadonlySet<number> = new Set()) {
     timeoutMs: 2000,
   });
   /** Writes a version on every replica of its key (or those listed). */
-  const write = (key: string, version: Version, on = ring.replicas(key)): void => {
+  const write = (key: string, version: Version, on = placement.rangeOf(key).reads): void => {
     for (const id of on) replicas.get(id)!.data.set(key, version);
   };
   return { scanner, replicas, write, hinted };

@@ -6,10 +6,11 @@
  */
 import test from 'ava';
 import { systemTime, Time } from '../../src/clock/time';
-import { ANTI_ENTROPY_BACKOFF_STEPS_MAX } from '../../src/common/limits';
+import { ANTI_ENTROPY_BACKOFF_STEPS_MAX, ANTI_ENTROPY_RECHECK_PAUSE_MS, REPAIR_RECHECK_PAUSE_MS } from '../../src/common/limits';
 import { Ring } from '../../src/partitioner/ring';
-import { RangeTrees } from '../../src/repair/range-trees';
-import { RepairPeer, Repairer } from '../../src/repair/repairer';
+import { RangeTrees, type TreeRange } from '../../src/repair/range-trees';
+import { bootstrapPlacement } from '../../src/membership/placement';
+import { backgroundPauseMs, rangeName, RepairPeer, Repairer } from '../../src/repair/repairer';
 import { Memtable } from '../../src/storage/memtable';
 import { KeyedVersion, supersedes } from '../../src/storage/version';
 
@@ -29,11 +30,7 @@ function cluster(catchingUp: (id: number) => boolean, time: Time = systemTime): 
   const out: Node[] = [];
   let seq = 0;
   for (const { id } of nodes) {
-    const trees = new RangeTrees(
-      ring,
-      id,
-      nodes.map((n) => n.id),
-    );
+    const trees = new RangeTrees(bootstrapPlacement(nodes, 3), id);
     const table = new Memtable(undefined, trees);
     const apply = async (items: readonly KeyedVersion[]): Promise<void> => {
       for (const { key, version } of items) if (supersedes(version, table.get(key))) table.set(key, version, ++seq);
@@ -43,12 +40,13 @@ function cluster(catchingUp: (id: number) => boolean, time: Time = systemTime): 
       if (other.id === id) continue;
       const peer = {
         catchingUp: false,
-        treeHashes: async (range: number, level: 0 | 1 | 2, indices: readonly number[]) => {
-          const answer = out[other.id]!.repairer.answerHashes(id, range, level, indices);
+        treeHashes: async (range: TreeRange, level: 0 | 1 | 2, indices: readonly number[]) => {
+          const answer = out[other.id]!.repairer.answerHashes(id, rangeName(range), level, indices);
           peer.catchingUp = answer.catchingUp;
           return answer.hashes;
         },
-        segmentKeys: async (range: number, segments: readonly number[]) => out[other.id]!.repairer.answerSegmentKeys(id, range, segments),
+        segmentKeys: async (range: TreeRange, segments: readonly number[]) =>
+          out[other.id]!.repairer.answerSegmentKeys(id, rangeName(range), segments),
         fetch: async (keys: readonly string[]) =>
           keys.flatMap((key) => {
             const v = out[other.id]!.table.get(key);
@@ -105,7 +103,7 @@ test('a catching-up node ends it once repaired from a replica that is not catchi
   const c = cluster((id) => id === 1);
   for (const key of keys) for (const id of ring.replicas(key)) if (id !== 1) await put(c[id]!, key, 7);
   t.true(c[1]!.repairer.catchingUp);
-  t.throws(() => c[1]!.repairer.answerHashes(5, 1, 0, [0]));
+  t.throws(() => c[1]!.repairer.answerHashes(5, { owner: 1 }, 0, [0]));
   await c[1]!.repairer.catchUp(() => false);
   t.false(c[1]!.repairer.catchingUp);
   t.is(c[1]!.repairer.counters.catchingUp, 0);
@@ -203,4 +201,15 @@ test('background steps that meet only writes in flight back off, doubling up to 
   await r.step();
   await r.step();
   t.is(r.counters.stepsSkipped, skipped, 'no step skipped once in sync');
+});
+
+test('a background step pauses four step intervals before its re-check, within a full repair pause and 2 s', (t) => {
+  const table: [number, number][] = [
+    [0, REPAIR_RECHECK_PAUSE_MS],
+    [25, REPAIR_RECHECK_PAUSE_MS],
+    [100, 400],
+    [500, ANTI_ENTROPY_RECHECK_PAUSE_MS],
+    [60_000, ANTI_ENTROPY_RECHECK_PAUSE_MS],
+  ];
+  for (const [interval, pause] of table) t.is(backgroundPauseMs(interval), pause, `interval ${interval} ms`);
 });

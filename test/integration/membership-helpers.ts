@@ -1,0 +1,45 @@
+/** What the membership tests share: a node's membership, a QUORUM write load, and following a node's operation. */
+import { NodeAdmin } from '../../src/client/client';
+export { WriteLoad } from './write-load';
+import { replayLog } from '../../src/membership/changes';
+import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import type { types } from '../../src/rpc/thrift';
+
+/** The membership of node `id`. */
+export async function membershipAt(c: LocalCluster, id: number) {
+  const admin = c.admin(id);
+  try {
+    return replayLog((await admin.membership()).entries);
+  } finally {
+    admin.close();
+  }
+}
+
+/** Polls node's own operation until `done` says it is over; fails with the node's error. */
+export async function untilOperation(
+  admin: NodeAdmin,
+  what: string,
+  done: (p: types.OperationProgress) => boolean,
+): Promise<types.OperationProgress> {
+  return waitFor(
+    what,
+    async () => {
+      const p = await admin.operationProgress().catch(() => undefined);
+      if (p?.error) throw new Error(`${what}: ${p.error}`);
+      return p !== undefined && done(p) ? p : undefined;
+    },
+    180_000,
+  );
+}
+
+/** Every key node `id` holds (tombstones included), read page by page from its admin dump. */
+export async function keysHeld(admin: NodeAdmin): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let after: Buffer = Buffer.alloc(0);
+  for (;;) {
+    const page = await admin.dumpPage(after, 1000);
+    for (const e of page.entries) keys.add(e.key.toString('latin1'));
+    if (!page.more || page.entries.length === 0) return keys;
+    after = page.entries[page.entries.length - 1]!.key;
+  }
+}
