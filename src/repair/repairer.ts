@@ -80,8 +80,8 @@ export interface RepairerDeps {
 
 /**
  * A background step's re-check pause: four step intervals, between a full
- * repair's pause and ANTI_ENTROPY_RECHECK_PAUSE_MS (2 s at the default
- * 500 ms). A faster pace is asked for when the replicas should converge
+ * repair's pause and ANTI_ENTROPY_RECHECK_PAUSE_MS (which the default
+ * 500 ms interval gives). A faster pace is asked for when the replicas should converge
  * sooner (the chaos checker's 25 ms steps, after its faults heal), and a
  * long pause would then hold every step.
  */
