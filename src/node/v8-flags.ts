@@ -10,5 +10,8 @@
  * node's resident memory. Replaying a million log rows at start left
  * 316 MB resident against 278-285 MB with 4 MB, and at 11,000 writes/s p99
  * was no worse (docs/benchmarks.md).
+ *
+ * --expose-gc: a node collects its garbage once, right after the replay
+ * (node/node.ts, collectReplayGarbage), and never otherwise by hand.
  */
-export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--expose-gc'];
