@@ -18,6 +18,8 @@ test('json logs: every line parses, carries time, level, node and event, and nev
     } finally {
       client.close();
     }
+    // Node 0 logs a peer going down, not one it never saw up: it must have heard from node 3 first.
+    await waitFor('node 0 to see node 3 up', async () => !(await c.downPeers(0)).includes(3));
     await c.kill(3);
     // Node 0 notices the dead peer and logs it as a warning.
     await waitFor('node 0 to log node 3 down', () => c.log(0).includes('node 3 is down'));
