@@ -11,7 +11,7 @@
 import { displayBytes, fromByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
 import { ClusterConfig, metricsUrlOf } from '../config/cluster';
-import type { EpochEntry, NodeState, Operation, OperationKind } from '../membership/changes';
+import type { EpochEntry, NodeState, Operation } from '../membership/changes';
 import { int64ToNumber, types } from '../rpc/thrift';
 import { adminAt, fileTopology, STATUS_TIMEOUT_MS, topologyFrom } from './ring';
 import type { KnownMember, Topology } from './topology';
@@ -57,18 +57,8 @@ export interface NodeStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
-/** A membership operation under way, as status shows it. */
-export interface OperationStatus {
-  readonly kind: OperationKind;
-  readonly node: number;
-  /** Where a moving node goes (as text, like tokens). */
-  readonly token?: string;
-  /** The node a replacement takes over from. */
-  readonly replaces?: number;
-  /** Whether reads have moved to the new replicas yet (the operation's second step). */
-  readonly readsSwitched: boolean;
-  /** Set while the operation is being aborted (its reads are back on the old replicas; only the abort can follow). */
-  readonly aborting?: boolean;
+/** A membership operation under way, as status shows it: the membership's, with a moving node's token as displayed text. */
+export interface OperationStatus extends Operation {
   /**
    * What the node running the operation reports of it (`operationProgress`:
    * its step, keys and bytes streamed, ranges done of total, the fraction

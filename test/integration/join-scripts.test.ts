@@ -14,22 +14,10 @@ import { KvClient, NodeAdmin } from '../../src/client/client';
 import { processRunning } from '../../src/common/procfs';
 import { waitFor } from '../../src/harness/local-cluster';
 import { freeBase, run, script } from './scripts-env';
-import { WriteLoad } from './write-load';
+import { keysHeld, WriteLoad } from './membership-helpers';
 
 /** Keys of the range the joining node takes as its primary one: after node 2's token "f", before the load's keys. */
 const OWNED_KEYS = Array.from({ length: 50 }, (_, i) => `g-owned-${String(i).padStart(2, '0')}`);
-
-/** Every key node's dump holds, page by page. */
-async function dumpKeys(admin: NodeAdmin): Promise<Set<string>> {
-  const keys = new Set<string>();
-  let after: Buffer = Buffer.alloc(0);
-  for (;;) {
-    const page = await admin.dumpPage(after, 1000);
-    for (const m of page.entries) keys.add(m.key.toString('latin1'));
-    if (!page.more || page.entries.length === 0) return keys;
-    after = page.entries[page.entries.length - 1]!.key;
-  }
-}
 
 test('server.sh --join under a QUORUM load: no acknowledged write lost, clients reach the new node, a node down meanwhile catches up', async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'ringkv-join-'));
@@ -77,7 +65,7 @@ test('server.sh --join under a QUORUM load: no acknowledged write lost, clients 
 
     const cluster = JSON.parse(readFileSync(join(data, 'cluster.json'), 'utf8')) as { secret: string };
     const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, cluster.secret, 10_000);
-    const held = await dumpKeys(admin4).finally(() => admin4.close());
+    const held = await keysHeld(admin4).finally(() => admin4.close());
     t.deepEqual(
       [...OWNED_KEYS, 'g-owned-direct'].filter((k) => !held.has(k)),
       [],
