@@ -92,7 +92,8 @@ How much:
   --duration SECONDS      run this long (default 10) ...
   --ops N                 ... or run this many operations
   --warmup SECONDS        run the workload unmeasured this long first (default 2; 0: none)
-  --concurrency N         requests in flight (default 64; 256 for restart and repair)
+  --concurrency N         requests in flight (default 64; 256 for restart and repair;
+                          join and repair write their keys first at 256 or more)
   --rate OPS              offer this many ops/s (open loop); ops due while --concurrency
                           are in flight are not sent and count as Backlog errors
   --connections N         connections per node (default 1)

@@ -29,7 +29,7 @@ import { loadTls, TlsMaterial } from '../config/tls';
 import { adminAt, learnedOrFileRing } from '../client/ring';
 import { LocalCluster } from '../harness/local-cluster';
 import { makeChooser, ringSpread } from '../bench/keys';
-import { BenchOptions, parseBenchArgs, USAGE } from '../bench/options';
+import { BenchOptions, DEFAULTS, parseBenchArgs, USAGE } from '../bench/options';
 import { Random as Prng } from '../common/random';
 import {
   BenchResult,
@@ -249,7 +249,7 @@ class Bench {
   private async measure(
     label: string,
     op: Operation,
-    limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'>,
+    limits: Pick<RunOptions, 'ops' | 'durationMs' | 'rate'> & { concurrency?: number },
     signal: AbortSignal = this.signal,
   ): Promise<RunResult> {
     const runner = new Runner(op, { concurrency: this.opts.concurrency, signal, ...limits });
@@ -437,7 +437,9 @@ class Bench {
   private writeKeys(label: string, clients: readonly KvClient[], space: number, count: number, seed: number): Promise<RunResult> {
     const values = new ValuePool(new Prng(seed), this.opts.valueSize);
     const op = loadOperation({ clients, level: 'QUORUM', keys: space, values, spread: this.spread });
-    return this.measure(label, op, { ops: count });
+    // Loading is not what is measured: at least the restart workload's concurrency, so that a run whose
+    // measured load is light (a join's stream rate alone, at --concurrency 1) does not spend minutes loading.
+    return this.measure(label, op, { ops: count, concurrency: Math.max(this.opts.concurrency, DEFAULTS.restartConcurrency) });
   }
 
   /**
