@@ -339,3 +339,20 @@ test('a generated ping decodes through the generated processor to the same paylo
   t.is(d.seqid, 9);
   t.true(d.fields.get(0)!.bytes!.equals(payload));
 });
+
+test('a pushed membership log that cannot be read gets InvalidRequest, not an untyped failure', async (t) => {
+  const handler = new Handler(stubServices());
+  const logs = [
+    // The fuzzer's first finding: a log without changes whose own epoch is negative.
+    new types.MembershipLog({ epoch: -1 as never, changes: [] }),
+    new types.MembershipLog({ epoch: 3 as never, changes: [new types.EpochChange({ epoch: 1 as never, kind: 'explode' })] }),
+    new types.MembershipLog({ epoch: 3 as never, changes: [new types.EpochChange({ epoch: 1 as never, kind: 'leave-begin' })] }),
+  ];
+  for (const log of logs) {
+    const err = await handler.learnEpochs(SECRET, 1, log).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.true(err instanceof types.InvalidRequest, `${JSON.stringify(log)}: ${String(err)}`);
+  }
+});
