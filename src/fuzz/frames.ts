@@ -16,36 +16,58 @@
  *   length    a length prefix of 2 GB, a negative one, or one just past the limit
  *
  * Every frame carries what a correct node must do with it (`expect`), worked
- * out from a model of the generated reader and of node/handler.ts. The unit
- * test checks that model against the real processor and handler in process;
- * the runner checks it against real nodes.
+ * out from a model of the generated reader and of node/handler.ts
+ * (verdict.ts). The unit test checks that model against the real processor
+ * and handler in process; the runner checks it against real nodes. Which
+ * methods there are, and which calls may carry the real secret, is in
+ * methods.ts.
  */
 import {
   CLOCK_OFFSET_MS_MAX,
   KEY_BYTES_MAX,
+  REPAIR_SEGMENTS_PER_CALL_MAX,
   REQUEST_ID_BYTES_MAX,
-  SYNC_PAGE_KEYS,
+  SCAN_LIMIT_MAX,
+  SCAN_REPLICA_PAGE_KEYS_MAX,
+  TREE_HASHES_PER_CALL_MAX,
+  TTL_SECONDS_MAX,
   VALUE_BYTES_MAX_DEFAULT,
   frameBytesMax as frameBytesMaxFor,
 } from '../common/limits';
-import { unreachable } from '../common/assert';
-import { HASH_SPACE as HASH_SPACE_NUMBER } from '../partitioner/hash';
+import { assert, unreachable } from '../common/assert';
 import { Random as FuzzRandom } from '../common/random';
+import { BRANCHES, LEAVES } from '../repair/hash-tree';
+import {
+  ARGS,
+  ArgSpec,
+  generatorOf,
+  LIST_ELEMENT,
+  METHODS,
+  MethodName,
+  MUTATION,
+  SECRET_BEARING,
+  SECRET_NEVER,
+  SECRET_REFUSED_ONLY,
+} from './methods';
 import { FRAME_HEADER_BYTES, MessageType, ThriftWriter, TType, VERSION_1, frame } from './thrift-wire';
+import {
+  effectiveFields,
+  Expect,
+  HASH_SPACE,
+  handlerVerdict,
+  isValidKey,
+  LEVELS_VALID,
+  SYNC_DIGESTS_MAX,
+  TS_OLD_MAX,
+  TS_SAFE_MAX,
+} from './verdict';
+import { bin, encodeCall, field, i32, WireField, WireValue, writeValue } from './wire-value';
+
+export type { Expect } from './verdict';
+export { METHODS } from './methods';
 
 export type FrameCategory = 'random' | 'call' | 'mutation' | 'length';
 export const FRAME_CATEGORIES: readonly FrameCategory[] = ['random', 'call', 'mutation', 'length'];
-
-/**
- * What a correct node does with a frame:
- *   ok              answers with a result (for put/get/remove/cas also Unavailable or TimedOut)
- *   invalid         answers with the method's InvalidRequest
- *   unauthorized    answers with Unauthorized (an internode call with a wrong secret)
- *   unknown-method  answers with a Thrift application exception "Unknown function", type UNKNOWN_METHOD
- *   close           answers nothing for it and closes the connection
- *   any             anything but a crash, a malformed reply or a hang
- */
-export type Expect = 'ok' | 'invalid' | 'unauthorized' | 'unknown-method' | 'close' | 'any';
 
 export interface FuzzFrame {
   readonly category: FrameCategory;
@@ -75,33 +97,12 @@ export interface FrameGeneratorOptions {
   /** The node's frame limit; a frame above it is refused on its length prefix. */
   readonly frameBytesMax: number;
   /**
-   * The real cluster secret. When given, some replicate, readLocal, dump and
-   * sync calls carry it, so the validation behind the secret check is reached too.
-   * hello and setClockOffset never carry it: with the secret they are trusted
-   * control calls (mark a peer up, move the clock), not input to validate.
+   * The real cluster secret. When given, some internode and admin calls
+   * carry it, so the validation behind the secret check is reached too; which
+   * ones, and with what arguments, is said at SECRET_BEARING (methods.ts).
    */
   readonly secret?: string;
 }
-
-/** The methods of idl/kv.thrift. */
-export const METHODS = [
-  'put',
-  'get',
-  'remove',
-  'ping',
-  'replicate',
-  'readLocal',
-  'hello',
-  'dump',
-  'sync',
-  'setClockOffset',
-  'cas',
-  'membership',
-] as const;
-export type MethodName = (typeof METHODS)[number];
-const INTERNODE: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'hello', 'dump', 'sync', 'setClockOffset']);
-/** Internode calls that may carry the real secret (see FrameGeneratorOptions.secret). */
-const SECRET_BEARING: ReadonlySet<string> = new Set(['replicate', 'readLocal', 'dump', 'sync']);
 
 /** Names that are not methods, including ones that probe property lookup on the processor. */
 const UNKNOWN_NAMES = [
@@ -128,77 +129,6 @@ const UNKNOWN_NAMES = [
   'dump;',
 ] as const;
 
-/** Field lists of the IDL's argument structs: [id, type, name]. */
-type ArgSpec = readonly [id: number, type: number, name: string];
-const ARGS: Record<MethodName, readonly ArgSpec[]> = {
-  put: [
-    [1, TType.STRING, 'key'],
-    [2, TType.STRING, 'value'],
-    [3, TType.I32, 'level'],
-  ],
-  get: [
-    [1, TType.STRING, 'key'],
-    [2, TType.I32, 'level'],
-  ],
-  remove: [
-    [1, TType.STRING, 'key'],
-    [2, TType.I32, 'level'],
-  ],
-  ping: [[1, TType.STRING, 'payload']],
-  replicate: [
-    [1, TType.STRING, 'secret'],
-    [2, TType.LIST, 'mutations'],
-  ],
-  readLocal: [
-    [1, TType.STRING, 'secret'],
-    [2, TType.LIST, 'keys'],
-  ],
-  hello: [
-    [1, TType.STRING, 'secret'],
-    [2, TType.I32, 'fromNode'],
-    [3, TType.I64, 'clock'],
-  ],
-  dump: [
-    [1, TType.STRING, 'secret'],
-    [2, TType.STRING, 'startAfter'],
-    [3, TType.I32, 'limit'],
-  ],
-  sync: [
-    [1, TType.STRING, 'secret'],
-    [2, TType.I32, 'fromNode'],
-    [3, TType.I64, 'fromHash'],
-    [4, TType.I64, 'toHash'],
-    [5, TType.LIST, 'digests'],
-  ],
-  setClockOffset: [
-    [1, TType.STRING, 'secret'],
-    [2, TType.I32, 'offsetMs'],
-  ],
-  cas: [
-    [1, TType.STRING, 'key'],
-    [2, TType.BOOL, 'expectAbsent'],
-    [3, TType.STRING, 'expected'],
-    [4, TType.STRING, 'value'],
-    [5, TType.STRING, 'requestId'],
-    [6, TType.I32, 'level'],
-  ],
-  membership: [[1, TType.I64, 'afterEpoch']],
-};
-const MUTATION: readonly ArgSpec[] = [
-  [1, TType.STRING, 'key'],
-  [2, TType.STRING, 'value'],
-  [3, TType.I64, 'ts'],
-  [4, TType.BOOL, 'deleted'],
-];
-const DIGEST: readonly ArgSpec[] = [
-  [1, TType.STRING, 'key'],
-  [2, TType.I64, 'ts'],
-  [3, TType.BOOL, 'deleted'],
-  [4, TType.I32, 'valueHash'],
-];
-/** What each list argument holds. */
-const LIST_ELEMENT: Partial<Record<MethodName, number>> = { replicate: TType.STRUCT, readLocal: TType.STRING, sync: TType.STRUCT };
-
 /** Types the runtime can skip; a field of any other type id makes it throw. */
 const SKIPPABLE = [
   TType.BOOL,
@@ -220,19 +150,8 @@ const RUNTIME_SKIP_DEPTH_MAX = 64;
 /** Deepest nesting sent: deep enough to overflow a naive recursive reader's stack budget many times over. */
 const NESTING_SENT_MAX = 3000;
 
-/** Level codes of the IDL and the bad ones to try. */
-const LEVELS_VALID = [1, 2, 3] as const;
 /** Level codes no method takes (4 is SERIAL, which get takes). */
 const LEVELS_BAD = [0, 5, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
-
-/** i64 timestamps: the largest a node accepts, and values just past it. */
-const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
-/**
- * Valid timestamps sent with the real secret stay far in the past (below
- * 2^40 µs, January 1970): they must not push the node's hybrid clock forward,
- * which would change what legitimate writes get stamped with.
- */
-const TS_OLD_MAX = 2 ** 40;
 
 /** Keys written by valid-looking calls come from small pools, so the data a run stores stays bounded. */
 const KEY_POOL_SIZE = 64;
@@ -264,20 +183,41 @@ const CATEGORY_WEIGHTS: readonly (readonly [FrameCategory, number])[] = [
   ['mutation', 25],
   ['length', 10],
 ];
+/** Every method of the IDL has a weight (the type says so), and so do unknown names. */
+const WEIGHT_OF_METHOD: Record<MethodName, number> = {
+  put: 18,
+  get: 12,
+  remove: 8,
+  ping: 10,
+  replicate: 10,
+  readLocal: 8,
+  hello: 6,
+  dump: 6,
+  sync: 6,
+  setClockOffset: 5,
+  cas: 8,
+  paxosPrepare: 4,
+  paxosPropose: 4,
+  paxosCommit: 4,
+  treeHashes: 4,
+  segmentKeys: 4,
+  fetchVersions: 4,
+  repair: 3,
+  scan: 6,
+  readRange: 5,
+  putWithTtl: 6,
+  membership: 4,
+  learnEpochs: 5,
+  decommission: 2,
+  operationProgress: 2,
+  cleanup: 3,
+  move: 3,
+  abortOperation: 2,
+};
+const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
-  ['put', 18],
-  ['get', 12],
-  ['remove', 8],
-  ['ping', 10],
-  ['replicate', 10],
-  ['readLocal', 8],
-  ['hello', 6],
-  ['dump', 6],
-  ['sync', 6],
-  ['setClockOffset', 5],
-  ['cas', 8],
-  ['membership', 4],
-  ['unknown', 12],
+  ...METHODS.map((m) => [m, WEIGHT_OF_METHOD[m]] as const),
+  ['unknown', UNKNOWN_WEIGHT],
 ];
 /** Probability that a call frame gets one encoding defect. */
 const DEFECT_PROBABILITY = 0.35;
@@ -287,259 +227,22 @@ const SHUFFLE_PROBABILITY = 0.2;
 /** Share of secret-bearing calls that carry the real secret, when it is known. */
 const REAL_SECRET_PROBABILITY = 0.4;
 
-/** A value to encode; `claimedLength`/`claimedSize` make the encoding lie. */
-export type WireValue =
-  | { readonly kind: 'bool'; readonly v: boolean }
-  | { readonly kind: 'i8'; readonly v: number }
-  | { readonly kind: 'i16'; readonly v: number }
-  | { readonly kind: 'i32'; readonly v: number }
-  | { readonly kind: 'i64'; readonly v: bigint }
-  | { readonly kind: 'double'; readonly v: number }
-  | { readonly kind: 'binary'; readonly v: Buffer; readonly claimedLength?: number }
-  | { readonly kind: 'struct'; readonly fields: readonly WireField[] }
-  | { readonly kind: 'list' | 'set'; readonly elemType: number; readonly items: readonly WireValue[]; readonly claimedSize?: number }
-  | {
-      readonly kind: 'map';
-      readonly keyType: number;
-      readonly valueType: number;
-      readonly pairs: readonly (readonly [WireValue, WireValue])[];
-      readonly claimedSize?: number;
-    }
-  | { readonly kind: 'raw'; readonly bytes: Buffer };
-
-/** A field as written: header type (which may not match the value: a lie or STOP) and id. */
-export interface WireField {
-  readonly type: number;
-  readonly id: number;
-  readonly value: WireValue;
+/** How a call uses the secret (FrameGenerator.secretUse). */
+interface SecretUse {
+  /** The call carries the real secret. */
+  readonly real: boolean;
+  /** ... and is one of SECRET_REFUSED_ONLY: its arguments must make the node refuse, or only report. */
+  readonly refusedOnly: boolean;
+  /** A wrong secret may be a near miss of the real one (not in mutation bases of guarded calls). */
+  readonly nearMiss: boolean;
 }
-
-function typeOf(v: WireValue): number {
-  switch (v.kind) {
-    case 'bool':
-      return TType.BOOL;
-    case 'i8':
-      return TType.BYTE;
-    case 'i16':
-      return TType.I16;
-    case 'i32':
-      return TType.I32;
-    case 'i64':
-      return TType.I64;
-    case 'double':
-      return TType.DOUBLE;
-    case 'binary':
-      return TType.STRING;
-    case 'struct':
-      return TType.STRUCT;
-    case 'list':
-      return TType.LIST;
-    case 'set':
-      return TType.SET;
-    case 'map':
-      return TType.MAP;
-    case 'raw':
-      return unreachable('a raw value has no type of its own');
-  }
-}
-
-const field = (id: number, value: WireValue, type: number = typeOf(value)): WireField => ({ type, id, value });
-const bin = (v: Buffer): WireValue => ({ kind: 'binary', v });
-const i32 = (v: number): WireValue => ({ kind: 'i32', v });
-
-export function writeValue(w: ThriftWriter, v: WireValue): void {
-  switch (v.kind) {
-    case 'bool':
-      w.bool(v.v);
-      return;
-    case 'i8':
-      w.i8(v.v);
-      return;
-    case 'i16':
-      w.i16(v.v);
-      return;
-    case 'i32':
-      w.i32(v.v);
-      return;
-    case 'i64':
-      w.i64(v.v);
-      return;
-    case 'double':
-      w.double(v.v);
-      return;
-    case 'binary':
-      w.binary(v.v, v.claimedLength ?? v.v.length);
-      return;
-    case 'struct':
-      for (const f of v.fields) writeField(w, f);
-      w.fieldStop();
-      return;
-    case 'list':
-    case 'set':
-      w.listBegin(v.elemType, v.claimedSize ?? v.items.length);
-      for (const item of v.items) writeValue(w, item);
-      return;
-    case 'map':
-      w.mapBegin(v.keyType, v.valueType, v.claimedSize ?? v.pairs.length);
-      for (const [k, val] of v.pairs) {
-        writeValue(w, k);
-        writeValue(w, val);
-      }
-      return;
-    case 'raw':
-      w.raw(v.bytes);
-      return;
-  }
-}
-
-/** A field; one of type STOP is the single STOP byte (what follows it is outside the struct). */
-export function writeField(w: ThriftWriter, f: WireField): void {
-  if (f.type === TType.STOP) {
-    w.i8(TType.STOP);
-    return;
-  }
-  w.fieldBegin(f.type, f.id);
-  writeValue(w, f.value);
-}
-
-/** A message: header, then the argument struct's fields and STOP. */
-export function encodeCall(
-  name: string | Buffer,
-  seqid: number,
-  fields: readonly WireField[],
-  strict = true,
-  type: number = MessageType.CALL,
-): Buffer {
-  const w = new ThriftWriter().messageBegin(name, type, seqid, strict);
-  writeValue(w, { kind: 'struct', fields });
-  return w.toBuffer();
-}
+/** Membership change kinds, and some a node does not know. */
+const CHANGE_KINDS = ['bootstrap', 'join-begin', 'leave-begin', 'move-begin', 'replace-begin', 'reads-switch', 'abort'] as const;
+const CHANGE_KINDS_UNKNOWN = ['', 'BOOTSTRAP', 'leave', 'join-begin ', 'explode'] as const;
 
 /** A valid ping frame: what the runner appends to learn that everything before it was read. */
 export function pingFrame(seqid: number, payload: Buffer): Buffer {
   return frame(encodeCall('ping', seqid, [field(1, bin(payload))]));
-}
-
-/**
- * The fields the generated reader ends up with: the last one of each known id
- * whose type matches; others are skipped; a STOP ends the struct.
- */
-function effectiveFields(fields: readonly WireField[], spec: readonly ArgSpec[]): Map<number, WireValue> {
-  const out = new Map<number, WireValue>();
-  for (const f of fields) {
-    if (f.type === TType.STOP) break;
-    const s = spec.find(([id]) => id === f.id);
-    if (s && s[1] === f.type) out.set(f.id, f.value);
-  }
-  return out;
-}
-
-function isValidKey(v: WireValue | undefined): boolean {
-  return v?.kind === 'binary' && v.v.length >= 1 && v.v.length <= KEY_BYTES_MAX;
-}
-
-function isValidValue(v: WireValue | undefined, max: number): boolean {
-  return v?.kind === 'binary' && v.v.length <= max;
-}
-
-function isValidLevel(v: WireValue | undefined): boolean {
-  return v?.kind === 'i32' && (LEVELS_VALID as readonly number[]).includes(v.v);
-}
-
-/** The handler's verdict (node/handler.ts) on a well-formed call's effective arguments. */
-function handlerVerdict(
-  method: MethodName,
-  args: Map<number, WireValue>,
-  options: FrameGeneratorOptions,
-): 'ok' | 'invalid' | 'unauthorized' | 'any' {
-  const verdict = (valid: boolean): 'ok' | 'invalid' => (valid ? 'ok' : 'invalid');
-  if (INTERNODE.has(method)) {
-    const s = args.get(1);
-    const given = Buffer.from(s?.kind === 'binary' ? s.v.toString('utf8') : '', 'utf8');
-    if (options.secret === undefined || !given.equals(Buffer.from(options.secret, 'utf8'))) return 'unauthorized';
-  }
-  switch (method) {
-    case 'put':
-      return verdict(isValidKey(args.get(1)) && isValidValue(args.get(2), options.maxValueBytes) && isValidLevel(args.get(3)));
-    case 'get':
-    case 'remove':
-      return verdict(isValidKey(args.get(1)) && isValidLevel(args.get(2)));
-    case 'ping':
-      return verdict(args.get(1)?.kind === 'binary');
-    case 'replicate': {
-      const list = args.get(2);
-      if (list?.kind !== 'list') return 'invalid';
-      return verdict(
-        list.items.every((m) => {
-          if (m.kind !== 'struct') return false;
-          const f = effectiveFields(m.fields, MUTATION);
-          const ts = f.get(3);
-          const tsOk = ts?.kind === 'i64' && ts.v >= 0n && ts.v <= TS_SAFE_MAX;
-          return tsOk && isValidKey(f.get(1)) && isValidValue(f.get(2), options.maxValueBytes);
-        }),
-      );
-    }
-    case 'readLocal': {
-      const list = args.get(2);
-      return verdict(list?.kind === 'list' && list.items.every((k) => isValidKey(k)));
-    }
-    case 'hello':
-      return verdict(args.get(2)?.kind === 'i32');
-    case 'dump':
-      return 'ok';
-    case 'sync':
-      return syncVerdict(args);
-    case 'setClockOffset': {
-      const o = args.get(2);
-      return verdict(o?.kind === 'i32' && Math.abs(o.v) <= CLOCK_OFFSET_MS_MAX);
-    }
-    case 'cas':
-      return verdict(casValid(args, options.maxValueBytes));
-    case 'membership': {
-      const after = args.get(1);
-      return verdict(after?.kind === 'i64' && after.v >= 0n && after.v <= TS_SAFE_MAX);
-    }
-  }
-}
-
-/** A cas the handler takes: key, value and level (QUORUM or ALL) valid, a request id, and an expected value unless expectAbsent. */
-function casValid(args: Map<number, WireValue>, maxValueBytes: number): boolean {
-  const absent = args.get(2);
-  const expectedOk = (absent?.kind === 'bool' && absent.v) || isValidValue(args.get(3), maxValueBytes);
-  const id = args.get(5);
-  const idOk = id?.kind === 'binary' && id.v.length >= 1 && id.v.length <= REQUEST_ID_BYTES_MAX;
-  const level = args.get(6);
-  const levelOk = level?.kind === 'i32' && (level.v === 2 || level.v === 3);
-  return isValidKey(args.get(1)) && isValidValue(args.get(4), maxValueBytes) && expectedOk && idOk && levelOk;
-}
-
-/** The largest hash bound (2^32): sync ranges are parts of [0, 2^32). */
-const HASH_SPACE = BigInt(HASH_SPACE_NUMBER);
-/** Digests one sync may carry. */
-const SYNC_DIGESTS_MAX = SYNC_PAGE_KEYS;
-/** fromNode values below this may name a node of the fuzzed cluster (possibly the callee itself). */
-const NODE_IDS_MAYBE = 16;
-
-/**
- * sync's verdict. A fromNode that may name a node leaves it open: the
- * callee refuses its own id, and the generator does not know which node
- * gets the frame, so a call valid in every other way may get either answer.
- */
-function syncVerdict(args: Map<number, WireValue>): 'ok' | 'invalid' | 'any' {
-  const from = args.get(2);
-  const lo = args.get(3);
-  const hi = args.get(4);
-  const list = args.get(5);
-  if (from?.kind !== 'i32' || from.v < 0 || from.v >= NODE_IDS_MAYBE) return 'invalid';
-  if (list?.kind !== 'list' || list.items.length > SYNC_DIGESTS_MAX) return 'invalid';
-  const digestsOk = list.items.every((d) => {
-    if (d.kind !== 'struct') return false;
-    const f = effectiveFields(d.fields, DIGEST);
-    const ts = f.get(2);
-    return isValidKey(f.get(1)) && ts?.kind === 'i64' && ts.v >= 0n && ts.v <= TS_SAFE_MAX;
-  });
-  const rangeOk = lo?.kind === 'i64' && hi?.kind === 'i64' && lo.v >= 0n && lo.v < hi.v && hi.v <= HASH_SPACE;
-  return digestsOk && rangeOk ? 'any' : 'invalid';
 }
 
 /** The generator. `next()` returns frames forever; the sequence depends only on the seed and options. */
@@ -669,7 +372,11 @@ export class FrameGenerator {
 
   // ---- (b) calls ----------------------------------------------------------
 
-  /** A call frame; `plain` leaves out the encoding defects (for mutation bases). */
+  /**
+   * A call frame; `plain` (a mutation's base) leaves out the encoding defects,
+   * and the real secret and its near misses from the calls it must not reach
+   * (methods.ts, SECRET_BEARING).
+   */
   private callFrame(plain = false): FuzzFrame {
     const r = this.r;
     const which = r.weighted(METHOD_WEIGHTS);
@@ -678,13 +385,14 @@ export class FrameGenerator {
     const unknown = which === 'unknown';
     const name = unknown ? this.unknownName(tags) : which;
     tags.push(`method:${unknown ? 'unknown' : which}`);
+    const use = this.secretUse(unknown ? null : which, plain);
 
-    let fields: WireField[] = unknown ? this.extraFields(r.range(0, EXTRA_FIELDS_MAX), [], tags) : this.argFields(which, tags);
+    let fields: WireField[] = unknown ? this.extraFields(r.range(0, EXTRA_FIELDS_MAX), [], tags) : this.argFields(which, tags, use);
     const spec = unknown ? [] : ARGS[which];
-    if (!unknown && r.chance(DUPLICATE_FIELD_PROBABILITY)) {
+    if (!unknown && spec.length > 0 && r.chance(DUPLICATE_FIELD_PROBABILITY)) {
       // The same id again, with another value (maybe of another type): the reader keeps the last of the right type.
       const arg = r.pick(spec);
-      const again = this.argField(arg, tags, false, false);
+      const again = this.argField(arg, tags, use, false);
       if (again !== null) fields.push(again);
       tags.push(`dup:${arg[2]}`);
     }
@@ -701,7 +409,8 @@ export class FrameGenerator {
     let truncate = false;
     let claimedNameLength: number | null = null;
     let versionWord: number | null = null;
-    if (!plain && r.chance(DEFECT_PROBABILITY)) {
+    // A refused-only call with the real secret gets no defect: one of unknown effect might make it act.
+    if (!plain && !use.refusedOnly && r.chance(DEFECT_PROBABILITY)) {
       const defect = this.pickDefect(unknown ? null : which);
       tags.push(`defect:${defect}`);
       switch (defect) {
@@ -817,6 +526,10 @@ export class FrameGenerator {
     } else if (structural !== null) expect = structural;
     else if (unknown) expect = 'unknown-method';
     else expect = handlerVerdict(which, effectiveFields(fields, spec), this.options);
+    assert(
+      !use.refusedOnly || expect === 'invalid' || expect === 'unauthorized' || which === 'cleanup' || which === 'learnEpochs',
+      `a ${which} with the real secret is refused: ${tags.join(' ')}`,
+    );
     tags.push(`expect:${expect}`);
     const echo = which === 'ping' && expect === 'ok' ? effectiveFields(fields, spec).get(1) : undefined;
     return {
@@ -879,19 +592,32 @@ export class FrameGenerator {
     return r.weighted(choices);
   }
 
+  /**
+   * Whether this call carries the real secret, and what follows from it
+   * (see SECRET_BEARING in methods.ts). `plain`: the frame is a mutation's
+   * base, whose bytes may yet be changed at random.
+   */
+  private secretUse(method: MethodName | null, plain: boolean): SecretUse {
+    if (method === null) return { real: false, refusedOnly: false, nearMiss: true };
+    const refusedOnly = SECRET_REFUSED_ONLY.has(method);
+    const guarded = refusedOnly || SECRET_NEVER.has(method);
+    const real =
+      this.options.secret !== undefined && SECRET_BEARING.has(method) && !(plain && refusedOnly) && this.r.chance(REAL_SECRET_PROBABILITY);
+    return { real, refusedOnly: real && refusedOnly, nearMiss: !(plain && guarded) };
+  }
+
   /** The arguments of a known method, each valid, hostile, missing or of the wrong type. */
-  private argFields(method: MethodName, tags: string[]): WireField[] {
-    const realSecret = this.options.secret !== undefined && SECRET_BEARING.has(method) && this.r.chance(REAL_SECRET_PROBABILITY);
+  private argFields(method: MethodName, tags: string[], use: SecretUse): WireField[] {
     const out: WireField[] = [];
     for (const spec of ARGS[method]) {
-      const f = this.argField(spec, tags, realSecret, true);
+      const f = this.argField(spec, tags, use, true);
       if (f !== null) out.push(f);
     }
     // Large valid values only ever go to a few keys, so the data a run stores stays bounded.
     const valueId = method === 'cas' ? 4 : 2;
     const value = out.find((f) => f.id === valueId && f.type === TType.STRING && f.value.kind === 'binary');
     const key = out.find((f) => f.id === 1 && f.type === TType.STRING && isValidKey(f.value));
-    const writes = method === 'put' || method === 'cas';
+    const writes = method === 'put' || method === 'cas' || method === 'putWithTtl';
     if (writes && value && key && (value.value as { v: Buffer }).v.length > SMALL_BYTES_MAX) {
       out[out.indexOf(key)] = field(1, bin(this.r.pick(this.largeValueKeys)));
     }
@@ -899,13 +625,19 @@ export class FrameGenerator {
   }
 
   /** One argument: null when left out. `allowLarge`: a valid value may be large. */
-  private argField([id, type, name]: ArgSpec, tags: string[], realSecret: boolean, allowLarge: boolean): WireField | null {
+  private argField(spec: ArgSpec, tags: string[], use: SecretUse, allowLarge: boolean): WireField | null {
     const r = this.r;
-    const how = r.weighted([
-      ['set', 86],
-      ['missing', 7],
-      ['wrong-type', 7],
-    ] as const);
+    const [id, type, name] = spec;
+    const gen = generatorOf(spec);
+    // A repair without its list of peers repairs with all of them: with the real secret the list is always there.
+    const keep = use.refusedOnly && gen === 'peers';
+    const how = keep
+      ? 'set'
+      : r.weighted([
+          ['set', 86],
+          ['missing', 7],
+          ['wrong-type', 7],
+        ] as const);
     if (how === 'missing') {
       tags.push(`${name}:missing`);
       return null;
@@ -914,65 +646,44 @@ export class FrameGenerator {
       tags.push(`${name}:wrong-type`);
       return field(id, this.randomValue(r.pick(SKIPPABLE.filter((t) => t !== type)), RANDOM_VALUE_DEPTH_MAX));
     }
-    let value: WireValue;
-    switch (name) {
+    return field(id, this.argValue(gen, tags, use, allowLarge), type);
+  }
+
+  /** A value for an argument of the older methods (the newer ones: newerArgValue). */
+  private argValue(gen: string, tags: string[], use: SecretUse, allowLarge: boolean): WireValue {
+    const r = this.r;
+    switch (gen) {
       case 'key':
-        value = bin(this.key(tags, 'key', true));
-        break;
+        return bin(this.key(tags, 'key', true));
       case 'value':
-        value = bin(this.value(tags, allowLarge));
-        break;
+        return bin(this.value(tags, allowLarge));
       case 'expected':
-        value = bin(this.value(tags, false));
-        break;
+        return bin(this.value(tags, false));
       case 'expectAbsent':
-        value = { kind: 'bool', v: r.chance(0.5) };
-        break;
+        return { kind: 'bool', v: r.chance(0.5) };
       case 'requestId':
-        value = bin(this.requestId(tags));
-        break;
+        return bin(this.requestId(tags));
       case 'payload':
-        value = bin(this.payload(tags));
-        break;
+        return bin(this.payload(tags));
       case 'level':
-        value = i32(this.level(tags));
-        break;
+        return i32(this.level(tags));
       case 'secret':
-        value = bin(this.secret(tags, realSecret));
-        break;
+        return bin(this.secret(tags, use));
       case 'mutations':
-        value = { kind: 'list', elemType: TType.STRUCT, items: this.mutations(tags, realSecret) };
-        break;
-      case 'keys': {
-        const n = r.weighted<number>([
-          [0, 1],
-          [1, 4],
-          [r.range(2, LIST_ITEMS_MAX), 3],
-          [r.range(100, 2000), 1],
-        ]);
-        tags.push(n === 0 ? 'keys:empty-list' : n > LIST_ITEMS_MAX ? 'keys:many' : 'keys:some');
-        value = {
-          kind: 'list',
-          elemType: TType.STRING,
-          items: Array.from({ length: n }, () => bin(n > LIST_ITEMS_MAX ? r.pick(this.keyPool) : this.key(tags, 'keys', false))),
-        };
-        break;
-      }
+        return { kind: 'list', elemType: TType.STRUCT, items: this.mutations(tags, use.real) };
+      case 'keys':
+        return this.keyList(tags);
       case 'fromNode':
-        value = i32(r.pick([0, 1, 2, 3, -1, 4, 0x7fff_ffff, -0x8000_0000, r.uint32() | 0]));
-        break;
+        return i32(r.pick([0, 1, 2, 3, -1, 4, 0x7fff_ffff, -0x8000_0000, r.uint32() | 0]));
       case 'afterEpoch':
-        value = { kind: 'i64', v: r.pick([0n, 1n, 2n, 1000n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, -(1n << 63n), BigInt(r.uint32())]) };
-        break;
+        return { kind: 'i64', v: r.pick([0n, 1n, 2n, 1000n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, -(1n << 63n), BigInt(r.uint32())]) };
       case 'clock':
-        value = {
+        return {
           kind: 'i64',
           v: r.pick([0n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n), BigInt(r.uint32()) << 20n]),
         };
-        break;
-      case 'fromHash':
-      case 'toHash':
-        value = {
+      case 'hashBound':
+        return {
           kind: 'i64',
           v: r.pick([
             0n,
@@ -987,24 +698,250 @@ export class FrameGenerator {
             BigInt(r.uint32()),
           ]),
         };
-        break;
       case 'digests':
-        value = { kind: 'list', elemType: TType.STRUCT, items: this.digests(tags) };
-        break;
+        return { kind: 'list', elemType: TType.STRUCT, items: this.digests(tags) };
       case 'startAfter':
-        value = bin(r.chance(0.3) ? Buffer.alloc(0) : r.bytes(r.range(1, 16)));
-        break;
-      case 'limit':
+        return bin(r.chance(0.3) ? Buffer.alloc(0) : r.bytes(r.range(1, 16)));
+      case 'dumpLimit':
         // With the real secret the page stays small: a dump of everything is a legitimate, large answer.
-        value = i32(realSecret ? r.range(1, 16) : r.pick([0, -1, 1, 10, 5000, 0x7fff_ffff, -0x8000_0000]));
-        break;
+        return i32(use.real ? r.range(1, 16) : r.pick([0, -1, 1, 10, 5000, 0x7fff_ffff, -0x8000_0000]));
       case 'offsetMs':
-        value = i32(r.pick([0, 1, -1, CLOCK_OFFSET_MS_MAX, CLOCK_OFFSET_MS_MAX + 1, -CLOCK_OFFSET_MS_MAX - 1, 0x7fff_ffff, -0x8000_0000]));
-        break;
+        return i32(r.pick([0, 1, -1, CLOCK_OFFSET_MS_MAX, CLOCK_OFFSET_MS_MAX + 1, -CLOCK_OFFSET_MS_MAX - 1, 0x7fff_ffff, -0x8000_0000]));
       default:
-        unreachable(`no generator for argument ${name}`);
+        return this.newerArgValue(gen, tags, use);
     }
-    return field(id, value, type);
+  }
+
+  /** A value for an argument of the methods added after the first fuzzer: Paxos, repair, scans, TTLs, membership. */
+  private newerArgValue(gen: string, tags: string[], use: SecretUse): WireValue {
+    const r = this.r;
+    switch (gen) {
+      case 'epoch':
+        // Positive: judged against the node's own (an older one may be refused, a newer one makes it fetch the log).
+        return { kind: 'i64', v: r.pick([0n, 1n, 2n, 3n, 1000n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n)]) };
+      case 'ballot':
+        return this.ballot(tags);
+      case 'paxosRequestId':
+        return bin(this.paxosRequestId(tags));
+      case 'proposal':
+        return this.proposal(tags);
+      case 'rangeOwner':
+        return i32(r.pick([0, 1, 2, 3, 4, -1, 0x7fff_ffff, -0x8000_0000]));
+      case 'treeLevel':
+        return i32(r.pick([0, 1, 2, 0, 1, 2, 3, -1, 0x7fff_ffff]));
+      case 'indices':
+        return this.i32List(
+          tags,
+          'indices',
+          [0, 1, BRANCHES - 1, BRANCHES, LEAVES - 1, LEAVES, -1, 0x7fff_ffff],
+          TREE_HASHES_PER_CALL_MAX + 1,
+        );
+      case 'segments':
+        return this.i32List(tags, 'segments', [0, 1, r.int(LEAVES), LEAVES - 1, LEAVES, -1], REPAIR_SEGMENTS_PER_CALL_MAX + 1);
+      case 'rangeBound':
+        return bin(r.pick([Buffer.alloc(0), r.pick(this.keyPool), Buffer.from('M'), r.bytes(r.range(1, 8))]));
+      case 'peers':
+        return this.peers(tags, use);
+      case 'scanBound':
+        return bin(this.scanBound(tags));
+      case 'scanLimit':
+        return i32(r.pick([1, 2, 10, 100, SCAN_LIMIT_MAX, SCAN_LIMIT_MAX + 1, 0, -1, 0x7fff_ffff, -0x8000_0000]));
+      case 'pageLimit':
+        return i32(r.pick([1, 10, SCAN_REPLICA_PAGE_KEYS_MAX, SCAN_REPLICA_PAGE_KEYS_MAX + 1, 0, -1, 0x7fff_ffff]));
+      case 'bytesMax':
+        return i32(r.pick([1, 1024, 1 << 20, 0x7fff_ffff, 0, -1, -0x8000_0000]));
+      case 'ttlSeconds': {
+        const ttl = r.pick([1, 2, 60, 3600, TTL_SECONDS_MAX, TTL_SECONDS_MAX + 1, 0, -1, 0x7fff_ffff, -0x8000_0000]);
+        tags.push(ttl >= 1 && ttl <= TTL_SECONDS_MAX ? 'ttl:valid' : 'ttl:bad');
+        return i32(ttl);
+      }
+      case 'log':
+        return this.membershipLog(tags, use.refusedOnly);
+      case 'cleanupStart':
+        // With the real secret a cleanup only reports: started, it would delete what the node holds outside its ranges.
+        return { kind: 'bool', v: use.refusedOnly ? false : r.chance(0.5) };
+      case 'token':
+        return bin(this.token(tags, use.refusedOnly));
+      default:
+        return unreachable(`no generator for argument ${gen}`);
+    }
+  }
+
+  /** A list of keys (readLocal, fetchVersions): sometimes empty, sometimes many from the pool. */
+  private keyList(tags: string[]): WireValue {
+    const r = this.r;
+    const n = r.weighted<number>([
+      [0, 1],
+      [1, 4],
+      [r.range(2, LIST_ITEMS_MAX), 3],
+      [r.range(100, 2000), 1],
+    ]);
+    tags.push(n === 0 ? 'keys:empty-list' : n > LIST_ITEMS_MAX ? 'keys:many' : 'keys:some');
+    return {
+      kind: 'list',
+      elemType: TType.STRING,
+      items: Array.from({ length: n }, () => bin(n > LIST_ITEMS_MAX ? r.pick(this.keyPool) : this.key(tags, 'keys', false))),
+    };
+  }
+
+  /** A list of i32 from `values`: empty, a few, or one more than a call may carry. */
+  private i32List(tags: string[], label: string, values: readonly number[], tooMany: number): WireValue {
+    const r = this.r;
+    const how = r.weighted([
+      ['empty', 1],
+      ['some', 8],
+      ['too-many', 0.3],
+    ] as const);
+    tags.push(`${label}:${how}`);
+    const n = how === 'empty' ? 0 : how === 'some' ? r.range(1, LIST_ITEMS_MAX) : tooMany;
+    // Past the limit the values are valid ones: only the count is wrong.
+    return { kind: 'list', elemType: TType.I32, items: Array.from({ length: n }, () => i32(how === 'too-many' ? 0 : r.pick(values))) };
+  }
+
+  /** A Paxos ballot: an old hybrid-clock reading (valid), or one surely ahead, negative or missing. */
+  private ballot(tags: string[]): WireValue {
+    const r = this.r;
+    const ts = r.weighted<bigint | null>([
+      [BigInt(r.range(0, TS_OLD_MAX)), 6],
+      [0n, 1],
+      [-1n, 1],
+      [TS_SAFE_MAX, 1],
+      [TS_SAFE_MAX + 1n, 1],
+      [(1n << 63n) - 1n, 1],
+      [null, 1],
+    ]);
+    const node = r.weighted<number | null>([
+      [r.range(0, 3), 8],
+      [0x7fff_ffff, 1],
+      [-1, 1],
+      [null, 1],
+    ]);
+    const fields: WireField[] = [];
+    if (ts !== null) fields.push(field(1, { kind: 'i64', v: ts }));
+    if (node !== null) fields.push(field(2, i32(node)));
+    tags.push(ts !== null && ts >= 0n && ts <= BigInt(TS_OLD_MAX) && node !== null && node >= 0 ? 'ballot:valid' : 'ballot:bad');
+    return { kind: 'struct', fields };
+  }
+
+  /** A Paxos request id: as cas's, but empty is valid here; bytes that grow when decoded as UTF-8 probe the limit. */
+  private paxosRequestId(tags: string[]): Buffer {
+    if (!this.r.chance(0.1)) return this.requestId(tags);
+    tags.push('requestId:utf8-growth');
+    // Each 0xff decodes to U+FFFD, three bytes: 21 stay within 64 bytes, 22 go past.
+    return Buffer.alloc(this.r.pick([21, 22]), 0xff);
+  }
+
+  /** A Paxos proposal: a ballot, a small value and a request id, any of them missing or bad. */
+  private proposal(tags: string[]): WireValue {
+    const r = this.r;
+    const fields: WireField[] = [];
+    if (!r.chance(0.05)) fields.push(field(1, this.ballot(tags)));
+    if (!r.chance(0.05)) fields.push(field(2, bin(this.value(tags, false))));
+    if (!r.chance(0.05)) fields.push(field(3, bin(this.paxosRequestId(tags))));
+    return { kind: 'struct', fields: r.chance(0.1) ? this.shuffled(fields) : fields };
+  }
+
+  /** repair's peers; with the real secret always with one id that is no node, so the node refuses before it repairs. */
+  private peers(tags: string[], use: SecretUse): WireValue {
+    const r = this.r;
+    const notNodes = [-1, 16, 99, 0x7fff_ffff, -0x8000_0000];
+    const n = use.refusedOnly ? r.range(1, 4) : r.range(0, 4);
+    const items = Array.from({ length: n }, () => i32(r.pick([0, 1, 2, 3, ...notNodes])));
+    if (use.refusedOnly) items[r.int(n)] = i32(r.pick(notNodes));
+    tags.push(n === 0 ? 'peers:empty-list' : 'peers:some');
+    return { kind: 'list', elemType: TType.I32, items };
+  }
+
+  /** A scan's bound or cursor: empty (no bound), a pool key, random, one byte past a key, or longer. */
+  private scanBound(tags: string[]): Buffer {
+    const r = this.r;
+    const how = r.weighted([
+      ['empty', 35],
+      ['pool', 30],
+      ['random', 15],
+      ['key+1', 3],
+      ['oversize', 5],
+    ] as const);
+    tags.push(`bound:${how}`);
+    switch (how) {
+      case 'empty':
+        return Buffer.alloc(0);
+      case 'pool':
+        return r.pick(this.keyPool);
+      case 'random':
+        return r.bytes(r.range(1, 8));
+      case 'key+1':
+        return this.pattern(r, KEY_BYTES_MAX + 1);
+      case 'oversize':
+        return this.pattern(r, r.pick([KEY_BYTES_MAX + 2, 4 * KEY_BYTES_MAX]));
+    }
+  }
+
+  /** A move's token; with the real secret only an empty one, which the node refuses before it moves. */
+  private token(tags: string[], refusedOnly: boolean): Buffer {
+    const r = this.r;
+    const how = refusedOnly ? 'empty' : r.pick(['empty', 'pool', 'oversize'] as const);
+    tags.push(`token:${how}`);
+    if (how === 'empty') return Buffer.alloc(0);
+    return how === 'pool' ? r.pick(this.keyPool) : this.pattern(r, 4 * KEY_BYTES_MAX);
+  }
+
+  /**
+   * A pushed membership log. With the real secret (`safe`) only logs that
+   * change nothing: no changes (the barrier's poll), one change at epoch 1
+   * (every node holds epoch 1, the bootstrap, so it is skipped), or changes
+   * the node cannot read (a first epoch of 0 or less, an unknown kind),
+   * which are refused before any is taken up.
+   */
+  private membershipLog(tags: string[], safe: boolean): WireValue {
+    const r = this.r;
+    const shape = r.weighted([
+      ['no-changes', 3],
+      ['epoch-one', 3],
+      ['first-not-positive', 2],
+      ['unknown-kind', 2],
+      ['chain', safe ? 0 : 3],
+    ] as const);
+    tags.push(`log:${shape}`);
+    const n = shape === 'no-changes' || shape === 'epoch-one' ? (shape === 'no-changes' ? 0 : 1) : r.range(1, 4);
+    const first =
+      shape === 'first-not-positive' ? r.pick([0n, -1n, -(1n << 63n), null]) : shape === 'chain' ? r.pick([1n, 2n, 3n, TS_SAFE_MAX]) : 1n;
+    const unknownAt = shape === 'unknown-kind' ? r.int(n) : -1;
+    const changes = Array.from({ length: n }, (_, i) =>
+      this.epochChange(first === null ? null : first + BigInt(i), i === unknownAt ? r.pick(CHANGE_KINDS_UNKNOWN) : r.pick(CHANGE_KINDS)),
+    );
+    const fields: WireField[] = [];
+    if (!r.chance(0.05)) fields.push(field(1, { kind: 'i64', v: r.pick([1n, 2n, 5n, 0n, -1n, TS_SAFE_MAX]) }));
+    if (!(n === 0 && r.chance(0.3))) fields.push(field(2, { kind: 'list', elemType: TType.STRUCT, items: changes }));
+    if (r.chance(0.5)) fields.push(field(3, { kind: 'i64', v: r.pick([0n, 1n, -1n]) }));
+    return { kind: 'struct', fields };
+  }
+
+  /** One membership change: the fields its kind needs, each sometimes missing or out of range. */
+  private epochChange(epoch: bigint | null, kind: string): WireValue {
+    const r = this.r;
+    const fields: WireField[] = [];
+    if (epoch !== null) fields.push(field(1, { kind: 'i64', v: epoch }));
+    if (!r.chance(0.05)) fields.push(field(2, bin(Buffer.from(kind))));
+    if (!r.chance(0.1)) fields.push(field(3, i32(r.pick([0, 1, 2, 3, 4, -1]))));
+    if (r.chance(0.6)) fields.push(field(4, bin(r.chance(0.8) ? r.pick(this.keyPool) : Buffer.alloc(0))));
+    if (r.chance(0.3)) fields.push(field(5, i32(r.pick([0, 1, 7, -1]))));
+    if (kind === 'bootstrap' && !r.chance(0.1)) fields.push(field(6, i32(r.pick([1, 3, 0, -1]))));
+    if (kind === 'bootstrap' && r.chance(0.8)) fields.push(field(7, this.ringMembers()));
+    if (r.chance(0.3)) fields.push(field(8, bin(Buffer.from(r.pick(['127.0.0.1', '', 'no such host'])))));
+    if (r.chance(0.3)) fields.push(field(9, i32(r.pick([1, 65535, 0, 65536, -1]))));
+    return { kind: 'struct', fields };
+  }
+
+  private ringMembers(): WireValue {
+    const r = this.r;
+    const items = Array.from({ length: r.range(0, 4) }, (_, id): WireValue => {
+      const fields: WireField[] = [];
+      if (!r.chance(0.1)) fields.push(field(1, i32(id)));
+      if (!r.chance(0.1)) fields.push(field(2, bin(r.pick(this.keyPool))));
+      return { kind: 'struct', fields };
+    });
+    return { kind: 'list', elemType: TType.STRUCT, items };
   }
 
   /** A key: usually a valid one from the pools, else empty or oversize. `write`: it may be stored. */
@@ -1110,17 +1047,17 @@ export class FrameGenerator {
     return bad;
   }
 
-  private secret(tags: string[], real: boolean): Buffer {
+  private secret(tags: string[], use: SecretUse): Buffer {
     const r = this.r;
     const s = this.options.secret;
-    if (real && s !== undefined) {
+    if (use.real && s !== undefined) {
       tags.push('secret:real');
       return Buffer.from(s, 'utf8');
     }
     const how = r.weighted([
       ['random', 4],
       ['empty', 3],
-      ['near-miss', s !== undefined ? 3 : 0],
+      ['near-miss', s !== undefined && use.nearMiss ? 3 : 0],
       ['bytes', 1],
       ['long', 0.5],
     ] as const);
@@ -1178,6 +1115,12 @@ export class FrameGenerator {
       if (ts !== null) fs.push(field(3, { kind: 'i64', v: ts }));
       tags.push(ts === null ? 'mutation-ts:missing' : ts < 0n || ts > TS_SAFE_MAX ? 'mutation-ts:bad' : 'mutation-ts:valid');
       if (r.chance(0.8)) fs.push(field(4, { kind: 'bool', v: r.chance(0.2) }));
+      if (r.chance(0.1)) {
+        // An expiry: long past (the value reads as absent at once), none (0, -1), or past what a node takes.
+        const expires = r.pick([BigInt(r.range(1, TS_OLD_MAX)), 0n, -1n, TS_SAFE_MAX + 1n, (1n << 63n) - 1n]);
+        tags.push(expires > TS_SAFE_MAX ? 'mutation-expires:bad' : 'mutation-expires:set');
+        fs.push(field(5, { kind: 'i64', v: expires }));
+      }
       if (r.chance(0.1)) fs.push(...this.extraFields(1, MUTATION, tags));
       if (realSecret) tags.push('replicate:with-secret');
       return { kind: 'struct', fields: r.chance(0.1) ? this.shuffled(fs) : fs } as WireValue;

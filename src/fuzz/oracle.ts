@@ -3,31 +3,14 @@
  * (against real nodes) and the unit test (against the processor and handler
  * in process), so both judge by the same rules.
  */
+import { assert } from '../common/assert';
 import type { FuzzFrame } from './frames';
+import { METHODS, MethodName, THROWS } from './methods';
 import { APPLICATION_EXCEPTION_UNKNOWN_METHOD, DecodedMessage, MessageType } from './thrift-wire';
 
 /** Text of the node's "unknown method" application exception (its type is checked too). */
 export const UNKNOWN_METHOD_TEXT = 'Unknown function';
 
-/** Result-struct field ids of the IDL's declared exceptions, per method. */
-const CLIENT_CALLS = new Set(['put', 'get', 'remove', 'cas']);
-const INVALID_ID: Record<string, number> = {
-  put: 1,
-  get: 1,
-  remove: 1,
-  ping: 1,
-  replicate: 2,
-  readLocal: 2,
-  hello: 2,
-  dump: 2,
-  sync: 2,
-  setClockOffset: 2,
-  cas: 1,
-  membership: 1,
-};
-const UNAUTHORIZED_ID = 1;
-/** Unavailable and TimedOut: legitimate answers to a valid put/get/remove/cas. */
-const OPERATIONAL_IDS = [2, 3];
 /** Result struct field of a method's return value. */
 const SUCCESS_ID = 0;
 
@@ -57,20 +40,30 @@ export function judgeReply(frame: Pick<FuzzFrame, 'method' | 'expect' | 'echo'>,
         : wrong();
     }
     case 'unauthorized':
-      return reply.name === frame.method && only(UNAUTHORIZED_ID) ? null : wrong();
+      return frame.method !== null && reply.name === frame.method && only(THROWS[methodOf(frame.method)].unauthorized ?? -1)
+        ? null
+        : wrong();
     case 'invalid':
-      return reply.name === frame.method && only(INVALID_ID[frame.method ?? ''] ?? -1) ? null : wrong();
+      return frame.method !== null && reply.name === frame.method && only(THROWS[methodOf(frame.method)].invalid) ? null : wrong();
+    case 'declared':
     case 'ok': {
-      if (reply.name !== frame.method || reply.type !== MessageType.REPLY) return wrong();
+      if (frame.method === null || reply.name !== frame.method || reply.type !== MessageType.REPLY) return wrong();
+      const t = THROWS[methodOf(frame.method)];
       // A void method's success is an empty result struct.
-      if (ids.length === 0) return frame.method === 'replicate' ? null : wrong();
+      if (ids.length === 0) return t.void ? null : wrong();
       if (ids.length !== 1) return wrong();
       if (ids[0] === SUCCESS_ID) {
         if (frame.echo !== undefined && !reply.fields.get(SUCCESS_ID)?.bytes?.equals(frame.echo))
           return 'ping answered with other bytes than it was sent';
         return null;
       }
-      return CLIENT_CALLS.has(frame.method ?? '') && OPERATIONAL_IDS.includes(ids[0]!) ? null : wrong();
+      const allowed = frame.expect === 'ok' ? t.operational : t.declared;
+      return allowed.includes(ids[0]!) ? null : wrong();
     }
   }
+}
+
+function methodOf(name: string): MethodName {
+  assert((METHODS as readonly string[]).includes(name), `a frame's method is one of the IDL's: ${name}`);
+  return name as MethodName;
 }

@@ -217,6 +217,20 @@ function callerOf(fromNode: number | null | undefined): number | undefined {
   return typeof fromNode === 'number' ? fromNode : undefined;
 }
 
+/**
+ * A log a peer pushed, read with the wire's checks. What they refuse is the
+ * caller's mistake, so it is InvalidRequest; as the reader's own error it
+ * would go back as an untyped application exception.
+ */
+function pushedLog(log: types.MembershipLog, after: number): ReturnType<typeof fromMembershipLog> {
+  try {
+    return fromMembershipLog(log, after);
+  } catch (err) {
+    if (err instanceof KvError) throw invalid(err.message);
+    throw err;
+  }
+}
+
 /** Runs a handler body and turns KvErrors into the IDL's exceptions. */
 async function wire<T>(body: () => Promise<T> | T): Promise<T> {
   try {
@@ -668,7 +682,7 @@ export class Handler {
       const first = log.changes?.[0];
       const after = first ? int64ToNumber(first.epoch) - 1 : 0;
       if (!Number.isSafeInteger(after) || after < 0) throw invalid('the membership log starts at no valid epoch');
-      const { entries } = fromMembershipLog(log, after);
+      const { entries } = pushedLog(log, after);
       const state = await this.services.learnEpochs(fromNode, entries);
       return new types.MembershipLog({ epoch: state.epoch as never, changes: [], settledEpoch: state.settled as never });
     });

@@ -11,7 +11,8 @@ import net from 'node:net';
 import { VALUE_BYTES_MAX_DEFAULT, frameBytesMax } from '../../src/common/limits';
 import { Expect, FrameGenerator, FuzzFrame, pingFrame } from '../../src/fuzz/frames';
 import { judgeReply } from '../../src/fuzz/oracle';
-import { decodeMessage, FrameSplitter } from '../../src/fuzz/thrift-wire';
+import { decodeMessage, FrameSplitter, frame, MessageType, TType } from '../../src/fuzz/thrift-wire';
+import { bin, encodeCall, field, i32 } from '../../src/fuzz/wire-value';
 import { LocalCluster } from '../../src/harness/local-cluster';
 import { ClientClass, ClientInternals, frameReader, frameWriter, InputProtocol, OutputProtocol } from '../../src/rpc/thrift';
 
@@ -92,7 +93,7 @@ test.serial('a generated ping round-trips and decodes with the generated client'
 
 test.serial('generated frames of every expected outcome get it from a real node', async (t) => {
   const gen = new FrameGenerator(99, { secret: c.config.secret });
-  const wanted: Expect[] = ['ok', 'invalid', 'unauthorized', 'unknown-method', 'close'];
+  const wanted: Expect[] = ['ok', 'invalid', 'unauthorized', 'declared', 'unknown-method', 'close'];
   const picked = new Map<Expect, FuzzFrame[]>(wanted.map((e) => [e, []]));
   for (let i = 0; i < 20_000 && wanted.some((e) => picked.get(e)!.length < PER_EXPECT); i++) {
     const f = gen.next();
@@ -123,4 +124,19 @@ test.serial('generated frames of every expected outcome get it from a real node'
   } finally {
     client.close();
   }
+});
+
+test.serial('a pushed membership log the node cannot read gets InvalidRequest (the fuzzer found it answered untyped)', async (t) => {
+  // learnEpochs(secret, fromNode 1, {epoch: -1, changes: []}): the log's own epoch is behind nothing.
+  const log = {
+    kind: 'struct' as const,
+    fields: [field(1, { kind: 'i64', v: -1n }), field(2, { kind: 'list', elemType: TType.STRUCT, items: [] })],
+  };
+  const call = encodeCall('learnEpochs', 5, [field(1, bin(Buffer.from(c.config.secret))), field(2, i32(1)), field(3, log)]);
+  const r = await exchange(frame(call));
+  t.is(r.replies.length, 1);
+  const m = decodeMessage(r.replies[0]!);
+  t.is(m.type, MessageType.REPLY);
+  t.deepEqual([...m.fields.keys()], [2], "the InvalidRequest field of learnEpochs's result");
+  t.is(m.fields.get(2)!.type, TType.STRUCT);
 });

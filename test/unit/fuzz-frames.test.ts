@@ -8,6 +8,7 @@ import { HybridClock, wallClockMicros } from '../../src/clock/hlc';
 import test from 'ava';
 import { KEY_BYTES_MAX, VALUE_BYTES_MAX_DEFAULT, frameBytesMax } from '../../src/common/limits';
 import { FRAME_CATEGORIES, FrameGenerator, FuzzFrame, generateFrames, METHODS, pingFrame } from '../../src/fuzz/frames';
+import { SECRET_CHECKED, SECRET_NEVER, SECRET_REFUSED_ONLY } from '../../src/fuzz/methods';
 import { judgeReply } from '../../src/fuzz/oracle';
 import { Random as FuzzRandom } from '../../src/common/random';
 import { decodeMessage, FrameSplitter, frame, MessageType, ThriftReader, ThriftWriter, TType } from '../../src/fuzz/thrift-wire';
@@ -137,7 +138,25 @@ test('every category, method and kind of hostility is generated', (t) => {
     'mutation:prefix-off',
     'mutation:byte-set',
     'mutation:i32-set',
+    'mutation-expires:bad',
+    'ttl:bad',
+    'ttl:valid',
+    'ballot:valid',
+    'ballot:bad',
+    'requestId:utf8-growth',
+    'bound:oversize',
+    'bound:key+1',
+    'peers:some',
+    'indices:too-many',
+    'segments:empty',
+    'token:empty',
+    'log:no-changes',
+    'log:epoch-one',
+    'log:first-not-positive',
+    'log:unknown-kind',
+    'log:chain',
     'expect:ok',
+    'expect:declared',
     'expect:invalid',
     'expect:unauthorized',
     'expect:unknown-method',
@@ -157,9 +176,7 @@ test('every category, method and kind of hostility is generated', (t) => {
 test('without the secret no frame carries it, and internode calls all expect Unauthorized', (t) => {
   const frames = generateFrames(5, 1500);
   t.false(frames.some((f) => f.tags.includes('secret:real')));
-  for (const f of frames.filter(
-    (x) => x.category === 'call' && ['replicate', 'readLocal', 'hello', 'dump', 'setClockOffset'].includes(x.method ?? ''),
-  )) {
+  for (const f of frames.filter((x) => x.category === 'call' && SECRET_CHECKED.has(x.method as never))) {
     t.true(['unauthorized', 'close', 'any'].includes(f.expect), `${f.kind} ${f.expect}`);
   }
 });
@@ -284,9 +301,9 @@ interface Served {
 }
 
 /** What the node's own reader, generated processor and handler do with the bytes, without a socket. */
-async function serve(bytes: Buffer): Promise<Served> {
+async function serve(bytes: Buffer, services: HandlerServices = stubServices()): Promise<Served> {
   const replies: Buffer[] = [];
-  const processor = new ProcessorClass(new Handler(stubServices()));
+  const processor = new ProcessorClass(new Handler(services));
   // As in rpc/server.ts: one output protocol per connection, a fresh input per frame.
   const output = new OutputProtocol(frameWriter((f) => replies.push(f)));
   const onBytes = frameReader((transport) => processor.process(new InputProtocol(transport), output), FRAME_MAX);
@@ -328,6 +345,8 @@ test('every frame gets what its expect says from the real processor and handler'
   }
   for (const e of ['ok', 'invalid', 'unauthorized', 'unknown-method', 'close', 'any'])
     t.true((counts[e] ?? 0) > 20, `few "${e}": ${JSON.stringify(counts)}`);
+  // Rarer: the call must carry the real secret and a node id that may name a peer.
+  t.true((counts.declared ?? 0) >= 5, `few "declared": ${JSON.stringify(counts)}`);
   t.is(metrics.requests.inFlight, 0, 'every client request the handler started was counted as finished');
 });
 
@@ -338,4 +357,88 @@ test('a generated ping decodes through the generated processor to the same paylo
   const d = decodeMessage(r.replies[0]!.subarray(4));
   t.is(d.seqid, 9);
   t.true(d.fields.get(0)!.bytes!.equals(payload));
+});
+
+/** The stub's services, with every effect the fuzzer must not cause with the real secret written down in `acts`. */
+function recordingServices(acts: string[]): HandlerServices {
+  const base = stubServices();
+  const repair = Object.create(base.repair) as HandlerServices['repair'];
+  Object.assign(repair, {
+    repairAll: (only: readonly number[]) => {
+      acts.push(`repair with ${only.length === 0 ? 'every peer' : only.join(',')}`);
+      return base.repair.repairAll(only);
+    },
+  });
+  return {
+    ...base,
+    repair,
+    heardFrom: (peer) => void acts.push(`hello from ${peer}`),
+    setClockOffset: (ms) => {
+      acts.push(`clock offset ${ms}`);
+      return 1;
+    },
+    decommission: async () => {
+      acts.push('decommission');
+      return { ...NO_OPERATION, state: 'LEAVING' };
+    },
+    abortOperation: async () => {
+      acts.push('abort');
+      return 'aborted';
+    },
+    move: async (token) => {
+      acts.push(`move to ${JSON.stringify(token)}`);
+      return { ...NO_OPERATION, state: 'MOVING' };
+    },
+    cleanup: (start) => {
+      if (start) acts.push('cleanup started');
+      return base.cleanup(start);
+    },
+    learnEpochs: async (from, entries) => {
+      // Every node holds epoch 1 (the bootstrap): anything after it would change the ring.
+      if (entries.some((e) => e.epoch > 1)) acts.push(`epochs ${entries.map((e) => e.epoch).join(',')} from ${from}`);
+      return { epoch: 1, settled: 1 };
+    },
+  };
+}
+
+test('no frame sent with the secret makes a node act on what the run cannot check', async (t) => {
+  const guarded = new Set<string>([...SECRET_NEVER, ...SECRET_REFUSED_ONLY]);
+  const gen = new FrameGenerator(77, { secret: SECRET });
+  let served = 0;
+  let realSecret = 0;
+  for (let i = 0; i < 5 * SAMPLE; i++) {
+    const f = gen.next();
+    if (f.method === null || !guarded.has(f.method)) continue;
+    t.false(f.tags.includes('secret:real') && SECRET_NEVER.has(f.method as never), `${f.kind} [${f.tags.join(' ')}]`);
+    if (f.tags.includes('secret:real')) realSecret++;
+    const acts: string[] = [];
+    await serve(f.bytes, recordingServices(acts));
+    served++;
+    t.deepEqual(acts, [], `${f.kind} [${f.tags.join(' ')}] ${hexStart(f)}`);
+  }
+  t.true(served > 500 && realSecret > 50, `served ${served}, with the real secret ${realSecret}`);
+  // The recording services do see these effects: a frame that acts would be caught.
+  const acts: string[] = [];
+  const handler = new Handler(recordingServices(acts));
+  await handler.cleanup(SECRET, true);
+  await handler.move(SECRET, Buffer.from('token'));
+  await handler.learnEpochs(SECRET, 1, toMembershipLog(2, [{ epoch: 2, change: { kind: 'leave-begin', node: 3 } }]));
+  t.deepEqual(acts, ['cleanup started', 'move to "token"', 'epochs 2 from 1']);
+});
+
+test('a pushed membership log that cannot be read gets InvalidRequest, not an untyped failure', async (t) => {
+  const handler = new Handler(stubServices());
+  const logs = [
+    // The fuzzer's first finding: a log without changes whose own epoch is negative.
+    new types.MembershipLog({ epoch: -1 as never, changes: [] }),
+    new types.MembershipLog({ epoch: 3 as never, changes: [new types.EpochChange({ epoch: 1 as never, kind: 'explode' })] }),
+    new types.MembershipLog({ epoch: 3 as never, changes: [new types.EpochChange({ epoch: 1 as never, kind: 'leave-begin' })] }),
+  ];
+  for (const log of logs) {
+    const err = await handler.learnEpochs(SECRET, 1, log).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.true(err instanceof types.InvalidRequest, `${JSON.stringify(log)}: ${String(err)}`);
+  }
 });

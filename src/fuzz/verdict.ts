@@ -1,0 +1,368 @@
+/**
+ * What a correct node answers to a well-formed call, worked out from the
+ * call's arguments as the generated reader hands them to node/handler.ts: a
+ * model of the handler's checks, written apart from it so that the fuzzer's
+ * unit test can hold one against the other.
+ *
+ * Where the answer depends on what the generator cannot know (which node gets
+ * the frame, its epoch, whether a node id names a peer of it), the verdict is
+ * `declared`: some answer the IDL declares for the method, never an untyped
+ * application exception.
+ */
+import {
+  CLOCK_OFFSET_MS_MAX,
+  KEY_BYTES_MAX,
+  REPAIR_SEGMENTS_PER_CALL_MAX,
+  REQUEST_ID_BYTES_MAX,
+  SCAN_LIMIT_MAX,
+  SCAN_REPLICA_PAGE_KEYS_MAX,
+  SYNC_PAGE_KEYS,
+  TREE_HASHES_PER_CALL_MAX,
+  TTL_SECONDS_MAX,
+} from '../common/limits';
+import { isChangeKind } from '../membership/epoch-log';
+import { HASH_SPACE as HASH_SPACE_NUMBER } from '../partitioner/hash';
+import { BRANCHES, LEAVES } from '../repair/hash-tree';
+import {
+  ArgSpec,
+  BALLOT,
+  DIGEST,
+  EPOCH_CHANGE,
+  MEMBERSHIP_LOG,
+  MethodName,
+  MUTATION,
+  PROPOSAL,
+  RING_MEMBER,
+  SECRET_CHECKED,
+} from './methods';
+import { TType } from './thrift-wire';
+import type { WireField, WireValue } from './wire-value';
+
+/**
+ * What a correct node does with a frame:
+ *   ok              answers with a result (or an exception of the method's THROWS.operational)
+ *   invalid         answers with the method's InvalidRequest
+ *   unauthorized    answers with Unauthorized (an internode call with a wrong secret)
+ *   declared        answers with a result or one of the method's declared exceptions
+ *   unknown-method  answers with a Thrift application exception "Unknown function", type UNKNOWN_METHOD
+ *   close           answers nothing for it and closes the connection
+ *   any             anything but a crash, a malformed reply or a hang
+ */
+export type Expect = 'ok' | 'invalid' | 'unauthorized' | 'declared' | 'unknown-method' | 'close' | 'any';
+export type Verdict = Extract<Expect, 'ok' | 'invalid' | 'unauthorized' | 'declared'>;
+
+/** Level codes of the IDL (4, SERIAL, only get takes). */
+export const LEVELS_VALID = [1, 2, 3] as const;
+/** i64 timestamps: the largest a node accepts. */
+export const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+/**
+ * Valid timestamps sent with the real secret stay far in the past (below
+ * 2^40 µs, January 1970): they must not push the node's hybrid clock forward,
+ * which would change what legitimate writes get stamped with.
+ */
+export const TS_OLD_MAX = 2 ** 40;
+/** Timestamps from here on are surely more than the node's 5 minutes ahead of its clock (2096 and later). */
+const TS_SURELY_AHEAD = 4n * 10n ** 15n;
+/** The largest hash bound (2^32): sync ranges are parts of [0, 2^32). */
+export const HASH_SPACE = BigInt(HASH_SPACE_NUMBER);
+/** Digests one sync may carry. */
+export const SYNC_DIGESTS_MAX = SYNC_PAGE_KEYS;
+/** Node ids below this may name a node of the fuzzed cluster (possibly the callee itself). */
+export const NODE_IDS_MAYBE = 16;
+/** A scan bound or cursor may be one byte longer than a key (a range's end is a token + NUL). */
+const BOUND_BYTES_MAX = KEY_BYTES_MAX + 1;
+
+type Args = Map<number, WireValue>;
+
+/**
+ * The fields the generated reader ends up with: the last one of each known id
+ * whose type matches; others are skipped; a STOP ends the struct.
+ */
+export function effectiveFields(fields: readonly WireField[], spec: readonly ArgSpec[]): Args {
+  const out: Args = new Map();
+  for (const f of fields) {
+    if (f.type === TType.STOP) break;
+    const s = spec.find(([id]) => id === f.id);
+    if (s && s[1] === f.type) out.set(f.id, f.value);
+  }
+  return out;
+}
+
+/** A struct value's effective fields, or null when it is not a struct. */
+function structFields(v: WireValue | undefined, spec: readonly ArgSpec[]): Args | null {
+  return v?.kind === 'struct' ? effectiveFields(v.fields, spec) : null;
+}
+
+export function isValidKey(v: WireValue | undefined): boolean {
+  return v?.kind === 'binary' && v.v.length >= 1 && v.v.length <= KEY_BYTES_MAX;
+}
+
+function isValidValue(v: WireValue | undefined, max: number): boolean {
+  return v?.kind === 'binary' && v.v.length <= max;
+}
+
+function isValidLevel(v: WireValue | undefined): boolean {
+  return v?.kind === 'i32' && (LEVELS_VALID as readonly number[]).includes(v.v);
+}
+
+const i32Of = (v: WireValue | undefined): number | undefined => (v?.kind === 'i32' ? v.v : undefined);
+const i64Of = (v: WireValue | undefined): bigint | undefined => (v?.kind === 'i64' ? v.v : undefined);
+const inRange = (n: bigint | number | undefined, lo: bigint | number, hi: bigint | number): boolean =>
+  n !== undefined && n >= lo && n <= hi;
+
+/** A Thrift `string`: the node decodes the bytes as UTF-8, so invalid bytes grow into replacement characters. */
+function stringBytes(v: WireValue | undefined): number | undefined {
+  return v?.kind === 'binary' ? Buffer.byteLength(v.v.toString('utf8')) : undefined;
+}
+
+/** An epoch the node judges (epochOf in the handler): a positive safe integer. An older one than its own may be refused. */
+function epochJudged(v: WireValue | undefined): boolean {
+  return inRange(i64Of(v), 1n, TS_SAFE_MAX);
+}
+
+/** A node id that may name the callee's peer: the answer then depends on which node got the frame. */
+function maybeNode(v: WireValue | undefined): boolean {
+  return inRange(i32Of(v), 0, NODE_IDS_MAYBE - 1);
+}
+
+function secretMatches(v: WireValue | undefined, secret: string | undefined): boolean {
+  // As the node reads a Thrift string: UTF-8, invalid bytes replaced.
+  const given = Buffer.from(v?.kind === 'binary' ? v.v.toString('utf8') : '', 'utf8');
+  return secret !== undefined && given.equals(Buffer.from(secret, 'utf8'));
+}
+
+const verdict = (valid: boolean): Verdict => (valid ? 'ok' : 'invalid');
+
+/**
+ * Valid when every check passes; else invalid, unless a check that fails
+ * comes after the epoch check (`afterEpoch`) and the call carries an epoch
+ * the node may refuse first.
+ */
+function epochThen(beforeEpoch: boolean, afterEpoch: boolean, epoch: WireValue | undefined): Verdict {
+  if (!beforeEpoch) return 'invalid';
+  if (afterEpoch) return 'ok';
+  return epochJudged(epoch) ? 'declared' : 'invalid';
+}
+
+export interface VerdictOptions {
+  readonly secret?: string;
+  readonly maxValueBytes: number;
+}
+
+/** The handler's verdict (node/handler.ts) on a well-formed call's effective arguments. */
+export function handlerVerdict(method: MethodName, args: Args, options: VerdictOptions): Verdict {
+  if (SECRET_CHECKED.has(method) && !secretMatches(args.get(1), options.secret)) return 'unauthorized';
+  return VERDICTS[method](args, options.maxValueBytes);
+}
+
+const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdict> = {
+  put: (a, max) => verdict(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && isValidLevel(a.get(3))),
+  get: (a) => verdict(isValidKey(a.get(1)) && isValidLevel(a.get(2))),
+  remove: (a) => verdict(isValidKey(a.get(1)) && isValidLevel(a.get(2))),
+  ping: (a) => verdict(a.get(1)?.kind === 'binary'),
+  replicate: (a, max) => {
+    const list = a.get(2);
+    return verdict(list?.kind === 'list' && list.items.every((m) => mutationValid(m, max)));
+  },
+  readLocal: (a) => verdict(keysValid(a.get(2))),
+  hello: (a) => verdict(a.get(2)?.kind === 'i32'),
+  dump: () => 'ok',
+  sync: syncVerdict,
+  setClockOffset: (a) => verdict(inRange(i32Of(a.get(2)), -CLOCK_OFFSET_MS_MAX, CLOCK_OFFSET_MS_MAX)),
+  cas: (a, max) => verdict(casValid(a, max)),
+  paxosPrepare: (a) => epochThen(isValidKey(a.get(2)), ballotVerdict(a.get(3)) && paxosRequestIdValid(a.get(4)), a.get(5)),
+  paxosPropose: (a, max) => epochThen(isValidKey(a.get(2)), proposalValid(a.get(3), max), a.get(4)),
+  paxosCommit: (a, max) => epochThen(isValidKey(a.get(2)), proposalValid(a.get(3), max), a.get(4)),
+  treeHashes: (a) => repairCallVerdict(a, a.get(5), levelIndicesValid(a.get(4), a.get(5)), { epoch: 6, start: 7, end: 8 }),
+  segmentKeys: (a) => repairCallVerdict(a, a.get(4), segmentsValid(a.get(4)), { epoch: 5, start: 6, end: 7 }),
+  fetchVersions: (a) => verdict(keysValid(a.get(2))),
+  repair: repairVerdict,
+  scan: (a) => verdict(scanValid(a) && isValidLevel(a.get(3))),
+  readRange: (a) => {
+    const bounds = boundValid(a.get(2)) && boundValid(a.get(3));
+    return verdict(bounds && inRange(i32Of(a.get(4)), 1, SCAN_REPLICA_PAGE_KEYS_MAX) && inRange(i32Of(a.get(5)), 1, 2 ** 31));
+  },
+  putWithTtl: (a, max) =>
+    verdict(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && isValidLevel(a.get(3)) && inRange(i32Of(a.get(4)), 1, TTL_SECONDS_MAX)),
+  membership: (a) => verdict(inRange(i64Of(a.get(1)), 0n, TS_SAFE_MAX)),
+  learnEpochs: (a) => verdict(a.get(2)?.kind === 'i32' && membershipLogValid(a.get(3))),
+  // What a correct node does with these depends on the ring (an operation running, enough nodes left).
+  decommission: () => 'declared',
+  operationProgress: () => 'ok',
+  cleanup: () => 'ok',
+  move: (a) => {
+    const token = a.get(2);
+    return token?.kind === 'binary' && token.v.length > 0 ? 'declared' : 'invalid';
+  },
+  abortOperation: () => 'declared',
+};
+
+function keysValid(list: WireValue | undefined): boolean {
+  return list?.kind === 'list' && list.items.every((k) => isValidKey(k));
+}
+
+/** A mutation the handler takes: key, value, a timestamp in [0, 2^53), and an expiry only on a value, safe. */
+function mutationValid(m: WireValue, max: number): boolean {
+  const f = structFields(m, MUTATION);
+  if (f === null) return false;
+  const expires = i64Of(f.get(5));
+  const deleted = f.get(4)?.kind === 'bool' && (f.get(4) as { v: boolean }).v;
+  const expiresOk = expires === undefined || expires <= 0n || (expires <= TS_SAFE_MAX && !deleted);
+  return inRange(i64Of(f.get(3)), 0n, TS_SAFE_MAX) && expiresOk && isValidKey(f.get(1)) && isValidValue(f.get(2), max);
+}
+
+/** A cas the handler takes: key, value and level (QUORUM or ALL) valid, a request id, and an expected value unless expectAbsent. */
+function casValid(a: Args, maxValueBytes: number): boolean {
+  const absent = a.get(2);
+  const expectedOk = (absent?.kind === 'bool' && absent.v) || isValidValue(a.get(3), maxValueBytes);
+  const idOk = inRange(stringBytes(a.get(5)), 1, REQUEST_ID_BYTES_MAX);
+  const level = i32Of(a.get(6));
+  const levelOk = level === 2 || level === 3;
+  return isValidKey(a.get(1)) && isValidValue(a.get(4), maxValueBytes) && expectedOk && idOk && levelOk;
+}
+
+/**
+ * sync's verdict. A fromNode that may name a node leaves it open: the
+ * callee refuses its own id, and the generator does not know which node
+ * gets the frame, so a call valid in every other way may get either answer.
+ */
+function syncVerdict(a: Args): Verdict {
+  const lo = i64Of(a.get(3));
+  const hi = i64Of(a.get(4));
+  const list = a.get(5);
+  if (!maybeNode(a.get(2))) return 'invalid';
+  if (list?.kind !== 'list' || list.items.length > SYNC_DIGESTS_MAX) return 'invalid';
+  const digestsOk = list.items.every((d) => {
+    const f = structFields(d, DIGEST);
+    return f !== null && isValidKey(f.get(1)) && inRange(i64Of(f.get(2)), 0n, TS_SAFE_MAX);
+  });
+  const rangeOk = lo !== undefined && hi !== undefined && lo >= 0n && lo < hi && hi <= HASH_SPACE;
+  return digestsOk && rangeOk ? 'declared' : 'invalid';
+}
+
+/** A peer's ballot: true when valid, false when refused, null when only the node's clock can tell. */
+function ballotValidity(v: WireValue | undefined): boolean | null {
+  const f = structFields(v, BALLOT);
+  if (f === null) return false;
+  const ts = i64Of(f.get(1));
+  if (!inRange(ts, 0n, TS_SAFE_MAX) || !inRange(i32Of(f.get(2)), 0, 2 ** 31)) return false;
+  if (ts! <= BigInt(TS_OLD_MAX)) return true;
+  return ts! >= TS_SURELY_AHEAD ? false : null;
+}
+
+/** The generator sends only ballots whose validity it knows; one it does not know counts as refused. */
+function ballotVerdict(v: WireValue | undefined): boolean {
+  return ballotValidity(v) === true;
+}
+
+/** A Paxos request id: a string of at most 64 bytes once decoded ('' too: a SERIAL read's rounds send none). */
+function paxosRequestIdValid(v: WireValue | undefined): boolean {
+  return inRange(stringBytes(v), 0, REQUEST_ID_BYTES_MAX);
+}
+
+function proposalValid(v: WireValue | undefined, max: number): boolean {
+  const f = structFields(v, PROPOSAL);
+  return f !== null && ballotVerdict(f.get(1)) && isValidValue(f.get(2), max) && paxosRequestIdValid(f.get(3));
+}
+
+/**
+ * treeHashes and segmentKeys: the caller, range and list are checked first;
+ * then the range must be one both nodes replicate (it depends on the node),
+ * and the level and indices or segments valid.
+ */
+function repairCallVerdict(
+  a: Args,
+  list: WireValue | undefined,
+  restValid: boolean,
+  ids: { epoch: number; start: number; end: number },
+): Verdict {
+  if (!maybeNode(a.get(2)) || a.get(3)?.kind !== 'i32' || list?.kind !== 'list') return 'invalid';
+  if (restValid) return 'declared';
+  // By bounds, the epoch is judged before the range is looked up.
+  const byBounds = a.get(ids.start)?.kind === 'binary' && a.get(ids.end)?.kind === 'binary';
+  return byBounds && epochJudged(a.get(ids.epoch)) ? 'declared' : 'invalid';
+}
+
+function levelIndicesValid(level: WireValue | undefined, list: WireValue | undefined): boolean {
+  const l = i32Of(level);
+  if (list?.kind !== 'list' || (l !== 0 && l !== 1 && l !== 2) || list.items.length > TREE_HASHES_PER_CALL_MAX) return false;
+  const size = l === 0 ? 1 : l === 1 ? BRANCHES : LEAVES;
+  return list.items.every((i) => inRange(i32Of(i), 0, size - 1));
+}
+
+function segmentsValid(list: WireValue | undefined): boolean {
+  if (list?.kind !== 'list' || list.items.length === 0 || list.items.length > REPAIR_SEGMENTS_PER_CALL_MAX) return false;
+  return list.items.every((i) => inRange(i32Of(i), 0, LEAVES - 1));
+}
+
+/** repair: every peer named must be another node; none named (or no list) means all of them. */
+function repairVerdict(a: Args): Verdict {
+  const list = a.get(2);
+  if (list?.kind !== 'list') return 'declared';
+  return list.items.every((p) => maybeNode(p)) ? 'declared' : 'invalid';
+}
+
+/** A scan bound or cursor: missing or empty, or at most a key and a byte. */
+function boundValid(v: WireValue | undefined): boolean {
+  return v === undefined || (v.kind === 'binary' && v.v.length <= BOUND_BYTES_MAX);
+}
+
+/** A scan's range, limit and cursor as the handler's checkScan takes them. */
+function scanValid(a: Args): boolean {
+  const [start, stop, cursor] = [a.get(1), a.get(2), a.get(5)];
+  if (!boundValid(start) || !boundValid(stop) || !boundValid(cursor)) return false;
+  const bound = (v: WireValue | undefined): Buffer | undefined => (v?.kind === 'binary' && v.v.length > 0 ? v.v : undefined);
+  const from = bound(start) ?? Buffer.alloc(0);
+  const end = bound(stop);
+  const after = bound(cursor);
+  if (end !== undefined && Buffer.compare(from, end) > 0) return false;
+  if (!inRange(i32Of(a.get(4)), 1, SCAN_LIMIT_MAX)) return false;
+  return after === undefined || (Buffer.compare(after, from) >= 0 && (end === undefined || Buffer.compare(after, end) < 0));
+}
+
+/**
+ * A pushed membership log the handler reads: its first change's epoch
+ * positive, every change readable and the epochs consecutive, and the log's
+ * own epoch not behind its last change (rpc/membership-wire.ts).
+ */
+function membershipLogValid(v: WireValue | undefined): boolean {
+  const log = structFields(v, MEMBERSHIP_LOG);
+  if (log === null) return false;
+  const list = log.get(2);
+  const changes = list?.kind === 'list' ? list.items.map((c) => structFields(c, EPOCH_CHANGE)) : [];
+  if (changes.some((c) => c === null)) return false;
+  const first = changes[0] === undefined ? 1n : i64Of(changes[0]!.get(1));
+  if (!inRange(first, 1n, TS_SAFE_MAX)) return false;
+  const after = first! - 1n;
+  const readable = changes.every((c, i) => changeReadable(c!) && i64Of(c!.get(1)) === after + 1n + BigInt(i));
+  return readable && inRange(i64Of(log.get(1)), after + BigInt(changes.length), TS_SAFE_MAX);
+}
+
+/** One change: a known kind with the fields it needs. */
+function changeReadable(c: Args): boolean {
+  const kindField = c.get(2);
+  const kind = kindField?.kind === 'binary' ? kindField.v.toString('utf8') : undefined;
+  if (!isChangeKind(kind)) return false;
+  const has = (id: number, type: 'i32' | 'binary'): boolean => c.get(id)?.kind === type;
+  const port = i32Of(c.get(9));
+  const addressOk = c.get(9) === undefined || inRange(port, 1, 65535);
+  switch (kind) {
+    case 'bootstrap': {
+      const members = c.get(7);
+      const list = members?.kind === 'list' ? members.items : [];
+      return has(6, 'i32') && list.every((m) => memberReadable(structFields(m, RING_MEMBER)));
+    }
+    case 'join-begin':
+      return has(3, 'i32') && has(4, 'binary') && addressOk;
+    case 'move-begin':
+      return has(3, 'i32') && has(4, 'binary');
+    case 'replace-begin':
+      return has(3, 'i32') && has(5, 'i32') && addressOk;
+    default:
+      return has(3, 'i32');
+  }
+}
+
+function memberReadable(m: Args | null): boolean {
+  return m !== null && m.get(1)?.kind === 'i32' && m.get(2)?.kind === 'binary';
+}
