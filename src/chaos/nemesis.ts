@@ -127,18 +127,22 @@ export class PlannedRing {
   }
 
   /**
-   * Node `node` moves to the byte midpoint of one of its two neighbour
-   * ranges (the one its token ends, or the next): strictly between two
-   * adjacent tokens of the ring, so never one that a member holds, and in a
-   * part of the key space the workload's keys fill.
+   * Node `node` moves to a token inside one of its two neighbour ranges
+   * (the one its token ends, or the next): one shaped like a joining token,
+   * among the workload's keys, when a first character of theirs falls in
+   * that range, so that keys change hands; else the range's byte midpoint.
+   * Either way strictly between two adjacent tokens of the ring, so never
+   * one a member holds.
    */
   move(node: number, prng: Prng): string {
     const ring = [...this.tokenOf.values()].sort(compareKeyStrings);
     const at = ring.indexOf(this.tokenOf.get(node)!);
     const [start, end] =
       prng.float() < 0.5 ? [ring[(at - 1 + ring.length) % ring.length]!, ring[at]!] : [ring[at]!, ring[(at + 1) % ring.length]!];
-    const token = midpointToken(start, end);
-    assert(!this.ringHas(token), 'a midpoint between two adjacent tokens is no token of a member');
+    const firsts = [...JOIN_TOKEN_PREFIXES].filter((c) => strictlyInside(start, end, c));
+    const drawn = firsts.length > 0 ? `${prng.pick(firsts)}${prng.range(0, 999)}` : undefined;
+    const token = drawn !== undefined && strictlyInside(start, end, drawn) ? drawn : midpointToken(start, end);
+    assert(strictlyInside(start, end, token) && !this.ringHas(token), 'a move token lies strictly between two adjacent tokens');
     this.tokens.add(token);
     this.tokenOf.set(node, token);
     return token;
@@ -156,6 +160,13 @@ export class PlannedRing {
   private ringHas(token: string): boolean {
     return [...this.tokenOf.values()].includes(token);
   }
+}
+
+/** Whether `token` lies strictly between `start` and `end` going clockwise round the ring (past the end of the key space when end <= start). */
+function strictlyInside(start: string, end: string, token: string): boolean {
+  const afterStart = compareKeyStrings(token, start) > 0;
+  const beforeEnd = compareKeyStrings(token, end) < 0;
+  return compareKeyStrings(start, end) < 0 ? afterStart && beforeEnd : afterStart || beforeEnd;
 }
 
 /** First characters of joining tokens: those the chaos workload's keys start with (workload.ts), so a join splits a range holding keys. */

@@ -16,7 +16,7 @@ const USAGE = `usage: scripts/chaos.sh [options]
                     (default ${DEFAULT_FAULT_KINDS.join(',')}); "none" for a fault-free run;
                     membership faults, only when named: join starts a new node joining the ring, decommission
                     makes a node leave it (only while more nodes than the replication factor remain), move
-                    moves a node's token to the midpoint of one of its neighbour ranges, replace kills a node
+                    moves a node's token to a new one inside one of its neighbour ranges, replace kills a node
                     with kill -9 and starts a new node in its place; joins and replacements take ${JOIN_SPARES_MAX} spare
                     nodes in turn. Both modes run all four.
                     After every run each node runs cleanup, and every key must then be held by exactly the
