@@ -30,7 +30,7 @@ fi
 start_node() {
   local id="$1"
   shift
-  "${detach[@]}" node "${node_v8_flags[@]}" "$node_main" --cluster "$cluster" --id "$id" --data "$data" "$@" \
+  "${detach[@]}" env "${node_env[@]}" node "${node_v8_flags[@]}" "$node_main" --cluster "$cluster" --id "$id" --data "$data" "$@" \
     >> "$data/logs/node-$id.log" 2>&1 < /dev/null &
   echo $! > "$data/node-$id.pid"
 }

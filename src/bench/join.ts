@@ -18,6 +18,7 @@
 import type { NodeAdmin } from '../client/client';
 import type { JoinPlan } from '../client/operations';
 import { isKvError } from '../common/errors';
+import { processCpu } from '../common/procfs';
 import { STREAM_BATCHES_IN_FLIGHT_MAX, STREAM_PAGE_BYTES_MAX, STREAM_RANGES_IN_PARALLEL_MAX } from '../common/limits';
 import { EpochEntry, replayLog } from '../membership/changes';
 import { streamsOf } from '../membership/stream-plan';
@@ -118,6 +119,40 @@ export function streamingNodes(entries: readonly EpochEntry[], node: number): nu
   return [node, ...new Set(sources)].sort((a, b) => a - b);
 }
 
+/**
+ * The CPU time each node used while a join ran (all threads, from /proc):
+ * what a streamed key costs, whatever the machine's load makes of the rate.
+ * The write load's own CPU is in it too; with `--concurrency 1` it is small.
+ */
+export class JoinCpu {
+  private readonly before: Map<number, { pid: number; ns: number }>;
+
+  constructor(
+    private readonly ids: readonly number[],
+    private readonly pidOf: (id: number) => number | undefined,
+  ) {
+    this.before = new Map();
+    for (const id of ids) {
+      const pid = pidOf(id);
+      const cpu = pid === undefined ? undefined : processCpu(pid);
+      if (pid !== undefined && cpu !== undefined) this.before.set(id, { pid, ns: cpu.totalNs });
+    }
+  }
+
+  /** Ms of CPU of each node since the start (a node not running then, the joining one: since its spawn); null where unknown. */
+  sinceStart(): Record<string, number | null> {
+    const out: Record<string, number | null> = {};
+    for (const id of this.ids) {
+      const pid = this.pidOf(id);
+      const cpu = pid === undefined ? undefined : processCpu(pid);
+      const b = this.before.get(id);
+      const base = b === undefined ? 0 : b.pid === pid ? b.ns : undefined;
+      out[String(id)] = cpu === undefined || base === undefined ? null : Math.round((cpu.totalNs - base) / 1e6);
+    }
+    return out;
+  }
+}
+
 /** --workload join: a fifth node joins a preloaded four-node cluster while a write load runs. */
 export interface JoinBenchResult {
   readonly workload: 'join';
@@ -158,6 +193,10 @@ export interface JoinBenchResult {
   readonly rssPeakMb: Record<string, number | null>;
   readonly streamWindowBytes: number;
   readonly loadAverage: { readonly start: number; readonly end: number };
+  /** Each node's CPU time (ms, all threads) from the joining node's spawn until it was NORMAL; null where unknown. */
+  readonly joinCpuMs: Record<string, number | null>;
+  /** All the nodes' CPU in that time per key streamed (the write load's included), and the joined node's alone; null where unknown. */
+  readonly cpuMicrosPerKey: { readonly nodes: number | null; readonly joined: number | null };
   readonly targets: JoinTargetsMet;
 }
 
@@ -218,9 +257,31 @@ export function formatJoin(r: JoinBenchResult): string {
       `stream ≥ ${count(JOIN_TARGETS.streamKeysPerSecMin)} keys/s ${yes(t.streamRate)}; over ${count(JOIN_TARGETS.joinKeysMin)} keys ${yes(t.overMillionKeys)}; ` +
         `≤ ${JOIN_TARGETS.joinSecondsMax} s ${yes(t.within60s)}; writes ≥ ${JOIN_TARGETS.writeShareMin * 100}% ${yes(t.writeShare)}`,
     ),
+    line('CPU during the join', cpuText(r)),
     line('Load average', `${r.loadAverage.start.toFixed(2)} at the start, ${r.loadAverage.end.toFixed(2)} at the end`),
     line('Seed', String(r.seed)),
   ].join('\n');
+}
+
+function cpuText(r: JoinBenchResult): string {
+  const us = (v: number | null): string => (v === null ? 'unknown' : `${v.toFixed(1)} µs`);
+  const nodes = Object.entries(r.joinCpuMs)
+    .map(([id, ms]) => `node ${id} ${ms === null ? 'unknown' : `${count(ms)} ms`}`)
+    .join(', ');
+  return `${nodes}; per key streamed ${us(r.cpuMicrosPerKey.nodes)} all nodes, ${us(r.cpuMicrosPerKey.joined)} the joined node (the write load's share included)`;
+}
+
+/** CPU µs per key: all nodes' and the joined node's, from their ms. */
+export function cpuPerKey(
+  cpuMs: Record<string, number | null>,
+  joined: number,
+  keys: number,
+): { nodes: number | null; joined: number | null } {
+  const values = Object.values(cpuMs);
+  const per = (ms: number): number => Math.round(((ms * 1000) / keys) * 10) / 10;
+  const all = values.every((v) => v !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null;
+  const own = cpuMs[String(joined)] ?? null;
+  return keys > 0 ? { nodes: all === null ? null : per(all), joined: own === null ? null : per(own) } : { nodes: null, joined: null };
 }
 
 const perSec = (run: RunResult): number => (run.seconds > 0 ? Math.round(run.successes / run.seconds) : 0);
@@ -241,6 +302,7 @@ export interface JoinRuns {
   readonly rssPeak: Record<string, number | null>;
   readonly nodes: number;
   readonly loadAverage: { readonly start: number; readonly end: number };
+  readonly cpuMs: Record<string, number | null>;
 }
 
 export function joinResult(r: JoinRuns): JoinBenchResult {
@@ -279,6 +341,8 @@ export function joinResult(r: JoinRuns): JoinBenchResult {
     rssPeakMb: r.rssPeak,
     streamWindowBytes: STREAM_WINDOW_BYTES,
     loadAverage: r.loadAverage,
+    joinCpuMs: r.cpuMs,
+    cpuMicrosPerKey: cpuPerKey(r.cpuMs, r.plan.id, r.times.keys),
   };
   return { ...base, targets: targetsMet(base) };
 }

@@ -24,7 +24,7 @@ import { NodeAdmin } from '../client/client';
 import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { waitFor } from '../harness/local-cluster';
-import { NODE_V8_FLAGS } from '../node/v8-flags';
+import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
 import { planReplace } from '../client/replacement';
 import { ChaosCluster, MemberSet, MEMBERSHIP_CALL_TIMEOUT_MS, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
 import { awaitNormal, decommissionNode, moveNode } from './membership';
@@ -271,7 +271,7 @@ export class NetnsCluster implements ChaosCluster {
       this.dir,
       ...extraArgs,
     ];
-    const child = spawn('ip', args, { stdio: ['ignore', fd, fd] });
+    const child = spawn('ip', args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...NODE_ENV } });
     closeSync(fd);
     this.children.set(id, child);
   }

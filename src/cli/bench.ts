@@ -47,7 +47,7 @@ import {
 } from '../bench/report';
 import { AgreementWatch, divergence, overstreaming, REPAIR_WORKLOAD_SETTINGS, repairFigures, RootReader } from '../bench/repair';
 import { ClusterRepair, repairCluster } from '../client/repair';
-import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, joinResult, JoinRuns, streamingNodes } from '../bench/join';
+import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, JoinCpu, joinResult, JoinRuns, streamingNodes } from '../bench/join';
 import { JoinPlan, planJoin } from '../client/operations';
 import { loadavg } from 'node:os';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
@@ -576,10 +576,11 @@ class Bench {
   private async joinUnderLoad(
     cluster: LocalCluster,
     plan: JoinPlan,
-  ): Promise<Pick<JoinRuns, 'during' | 'times' | 'keysHeld' | 'streaming' | 'rssPeak' | 'loadAverage'>> {
+  ): Promise<Pick<JoinRuns, 'during' | 'times' | 'keysHeld' | 'streaming' | 'rssPeak' | 'loadAverage' | 'cpuMs'>> {
     const port = await freePort();
     const ids = [...cluster.nodeIds(), plan.id];
     const peaks = new Map(ids.map((id) => [id, new RssPeak(() => cluster.pid(id))]));
+    const cpu = new JoinCpu(ids, (id) => cluster.pid(id));
     const loadStart = loadavg()[0]!;
     const stopLoad = new AbortController();
     const startMicros = monotonicMicros();
@@ -601,13 +602,14 @@ class Bench {
         () => performance.now(),
         () => cluster.isRunning(plan.id),
       ).finally(() => stopLoad.abort());
+      const cpuMs = cpu.sinceStart();
       const during = await load;
       this.windows.push({ label: 'join', startMicros, endMicros: monotonicMicros() });
       const rssPeak = Object.fromEntries([...peaks].map(([id, p]) => [String(id), p.stop()]));
       const loadAverage = { start: loadStart, end: loadavg()[0]! };
       const keysHeld = Number((await admin.status()).counters['store.keys']);
       const streaming = streamingNodes((await admin.membership()).entries, plan.id);
-      return { during, times, keysHeld, streaming, rssPeak, loadAverage };
+      return { during, times, keysHeld, streaming, rssPeak, loadAverage, cpuMs };
     } finally {
       stopLoad.abort();
       for (const p of peaks.values()) p.stop();

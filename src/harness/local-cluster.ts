@@ -17,7 +17,7 @@ import { ephemeralPortRange } from '../common/procfs';
 import { ClusterConfig, loadClusterFile, metricsUrlOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { loadTls, TlsMaterial } from '../config/tls';
-import { NODE_V8_FLAGS } from '../node/v8-flags';
+import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const MAKE_CERTS = resolve(__dirname, '../../../scripts/make-certs.sh');
@@ -236,7 +236,7 @@ export class LocalCluster {
         ...this.nodeArgs(id),
         ...extraArgs,
       ],
-      { stdio: ['ignore', fd, fd] },
+      { stdio: ['ignore', fd, fd], env: { ...process.env, ...NODE_ENV } },
     );
     closeSync(fd);
     this.children.set(id, child);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { JoinTimeline, streamingNodes, targetsMet } from '../../src/bench/join';
+import { cpuPerKey, JoinTimeline, streamingNodes, targetsMet } from '../../src/bench/join';
 import { DEFAULTS, parseBenchArgs } from '../../src/bench/options';
 import { bootstrapEntry, EpochEntry } from '../../src/membership/changes';
 import type { types } from '../../src/rpc/thrift';
@@ -71,4 +71,11 @@ test('options: join needs --spawn, preloads a million keys by default and takes 
   t.throws(() => parseBenchArgs(['--workload', 'join']), { message: /needs --spawn/ });
   t.throws(() => parseBenchArgs(['--workload', 'join', '--spawn', '--ops', '5']), { message: /--ops and --warmup do not apply/ });
   t.throws(() => parseBenchArgs(['--workload', 'join', '--spawn', '--compare']), { message: /does not apply to --workload join/ });
+});
+
+test("cpuPerKey: the nodes' CPU and the joined node's alone, per key streamed", (t) => {
+  t.deepEqual(cpuPerKey({ '0': 1000, '1': 500, '4': 1500 }, 4, 100_000), { nodes: 30, joined: 15 });
+  // One node unread: no total, but the joined node's own figure stands.
+  t.deepEqual(cpuPerKey({ '0': null, '4': 1500 }, 4, 100_000), { nodes: null, joined: 15 });
+  t.deepEqual(cpuPerKey({ '0': 1000, '4': 1500 }, 4, 0), { nodes: null, joined: null });
 });
