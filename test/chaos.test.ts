@@ -7,6 +7,11 @@
  * node 1, a kill -9 of node 2 in the middle of a write burst, and a delayed
  * link to node 1 (proxy mode). The burst-kill leaves some unacknowledged
  * writes on one replica only, which anti-entropy has to spread.
+ *
+ * A third run has membership faults: seed 20's 34 s of moves, replacements
+ * and kills draw a kill -9 of node 3 and its replacement by node 4, a
+ * kill -9 and restart of node 4 (the replacement), and a move of node 2
+ * from token p to q659, which hands the keys q6 and q14 from node 3 to it.
  */
 import test from 'ava';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -17,6 +22,8 @@ const CLI = join(ROOT, 'dist/src/cli/chaos.js');
 const ARGS = ['--seed', '5', '--duration', '30', '--mode', 'proxy'];
 /** The cas workload: two counters, this seed's 20 s draw a clock skew and a kill -9 in a burst. */
 const CAS_ARGS = ['--seed', '5', '--duration', '20', '--mode', 'proxy', '--workload', 'cas', '--keys', '2'];
+/** Membership faults: see the header. */
+const MEMBERSHIP_ARGS = ['--seed', '20', '--duration', '34', '--mode', 'proxy', '--faults', 'move,replace,kill'];
 const RUN_TIMEOUT_MS = 90_000;
 
 let child: ChildProcess | undefined;
@@ -59,6 +66,32 @@ test.serial('a short chaos run finds no lost writes, stale reads, divergence or 
   const { code, out } = await chaos(ARGS);
   t.log(summaryOf(out));
   t.is(code, 0, out);
-  t.regex(out, /^ops=\d+ faults=\d+ lost=0 stale=0 divergent=0 failed_restarts=0 converge_ms=\d+ .*seed=5 mode=proxy$/m, out);
+  t.regex(out, /^ops=\d+ faults=\d+ lost=0 stale=0 divergent=0 misplaced=0 failed_restarts=0 converge_ms=\d+ .*seed=5 mode=proxy$/m, out);
   t.regex(out, /faults=[1-9]/, 'the nemesis injected faults');
 });
+
+test.serial(
+  'a short chaos run with a move and a replacement of a killed node loses nothing, and after the cleanup every key sits on exactly its replicas',
+  async (t) => {
+    t.timeout(RUN_TIMEOUT_MS + 30_000);
+    const { code, out } = await chaos(MEMBERSHIP_ARGS);
+    t.log(summaryOf(out));
+    t.regex(out, /\] kill -9 node 3 and replace it with node 4$/m, 'the nemesis replaced a node');
+    t.regex(out, /\] move node 2 to token q659$/m, 'the nemesis moved a node');
+    t.regex(out, /^chaos: cleanup deleted \d+ keys/m, 'the cleanup ran');
+    t.regex(
+      out,
+      /^ops=\d+ faults=3 lost=0 stale=0 divergent=0 misplaced=0 failed_restarts=0 converge_ms=\d+ backwards=0 phantom=\d+ behind=0 unverified=0 crashed=0 failed_operations=0 .*seed=20 mode=proxy$/m,
+      out,
+    );
+    // Known coordinator bug, reported and not fixed here (src/coordinator is another engineer's): a write round refused
+    // as stale by one replica after another applied it is placed again, and the new placement (with the replacement
+    // pending, not yet seen up) throws Unavailable, which promises that nothing was written. Once fixed: expect code 0.
+    const phantoms = out.split('\n').filter((l) => l.startsWith('  phantom '));
+    t.true(
+      phantoms.every((l) => l.endsWith('whose write was refused as Unavailable (nothing written)')),
+      out,
+    );
+    t.is(code, phantoms.length === 0 ? 0 : 1, out);
+  },
+);

@@ -21,6 +21,9 @@
  * without a level is QUORUM. A delete is a write of a tombstone, and a read
  * that finds one returns it, ordered as the store orders them
  * (TOMBSTONE_VALUE).
+ * After a cleanup on every node (the runner's), each key is held by exactly
+ * the replicas the final ring gives it, no more and no fewer ("misplaced"
+ * otherwise).
  * Not a violation but counted: acknowledged writes whose version is below one
  * that was already visible (acknowledged or read) before they were invoked.
  * Last-write-wins discards them (clock skew makes them): "lww_lost".
@@ -36,6 +39,7 @@ export type ViolationKind =
   | 'behind'
   | 'unverified'
   | 'divergent'
+  | 'misplaced'
   | 'failed_restart'
   | 'failed_operation'
   | 'crashed';
@@ -54,6 +58,12 @@ export interface ReplicaCopy {
   readonly held: Observed | null | undefined;
 }
 
+/** Where a key is after the cleanup: the final ring's replicas of it, and the live nodes whose dump holds it. */
+export interface KeyPlacement {
+  readonly replicas: readonly number[];
+  readonly holders: readonly number[];
+}
+
 export interface FinalState {
   /** Per key, what each of its replicas holds after settling. */
   readonly replicas: ReadonlyMap<string, readonly ReplicaCopy[]>;
@@ -63,8 +73,10 @@ export interface FinalState {
   readonly failedRestarts: readonly string[];
   /** Nodes that exited without being killed, with a reason each. */
   readonly crashed: readonly string[];
-  /** Membership operations (joins, decommissions) that did not complete, with the sentence each stopped with. */
+  /** Membership operations (joins, decommissions, moves, replacements, the final cleanup) that did not complete, with the sentence each stopped with. */
   readonly failedOperations?: readonly string[];
+  /** Per key, where it is after the final cleanup; absent when the cleanup did not run (a failed operation then says why). */
+  readonly placed?: ReadonlyMap<string, KeyPlacement>;
 }
 
 export interface Counts {
@@ -80,6 +92,7 @@ export interface Counts {
   behind: number;
   unverified: number;
   divergent: number;
+  misplaced: number;
   failedRestarts: number;
   failedOperations: number;
   crashed: number;
@@ -183,6 +196,7 @@ class Check {
       behind: 0,
       unverified: 0,
       divergent: 0,
+      misplaced: 0,
       failedRestarts: 0,
       failedOperations: 0,
       crashed: 0,
@@ -320,6 +334,27 @@ class Check {
     }
   }
 
+  /**
+   * After the cleanup, the key is on its replicas and nowhere else; a key no
+   * write ever reached is on no node, which is right. Unchecked when the
+   * cleanup did not run (undefined).
+   */
+  misplaced(key: string, ops: readonly Op[], placed: KeyPlacement | undefined): void {
+    if (placed === undefined) return;
+    const { replicas, holders } = placed;
+    if (holders.length === 0 && !ops.some(isAcked)) return;
+    const same = holders.length === replicas.length && replicas.every((n) => holders.includes(n));
+    if (same) return;
+    this.counts.misplaced++;
+    const list = (ids: readonly number[]): string => `[${[...ids].sort((a, b) => a - b).join(', ')}]`;
+    this.flag(
+      'misplaced',
+      key,
+      `after the cleanup ${key} is held by ${holders.length} node(s) ${list(holders)}, but the final ring gives it ${replicas.length} replica(s) ${list(replicas)}`,
+      ops.filter(isAcked).slice(-1),
+    );
+  }
+
   final(state: FinalState, keyed: ReadonlyMap<string, Op[]>): void {
     this.counts.divergent = state.divergent.length;
     for (const k of state.divergent) {
@@ -351,11 +386,22 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
     c.realTimeOrder(list);
     c.lost(key, list);
     c.behind(key, list, state.replicas.get(key));
+    c.misplaced(key, list, state.placed?.get(key));
   }
   c.final(state, keyed);
   const n = c.counts;
   const bad =
-    n.lost + n.stale + n.backwards + n.phantom + n.behind + n.unverified + n.divergent + n.failedRestarts + n.failedOperations + n.crashed;
+    n.lost +
+    n.stale +
+    n.backwards +
+    n.phantom +
+    n.behind +
+    n.unverified +
+    n.divergent +
+    n.misplaced +
+    n.failedRestarts +
+    n.failedOperations +
+    n.crashed;
   return { counts: n, violations: c.violations, ok: bad === 0 };
 }
 

@@ -7,7 +7,8 @@ import { rmSync } from 'node:fs';
 import { NodeAdmin } from '../client/client';
 import { ClusterConfig, Settings } from '../config/cluster';
 import { freePort, LocalCluster } from '../harness/local-cluster';
-import { awaitJoined, decommissionNode } from './membership';
+import { planReplace } from '../client/replacement';
+import { awaitNormal, decommissionNode, moveNode } from './membership';
 import { LinkMode, ProxyMesh } from './proxy';
 
 export type PartitionKind = 'drop' | 'blackhole' | 'delay';
@@ -44,6 +45,14 @@ export interface ChaosCluster {
   join(id: number, token: string): Promise<void>;
   /** Decommissions node `id`; resolves once it has left the ring and its process exited. */
   decommission(id: number): Promise<void>;
+  /** Moves node `id` to `token`; resolves once it is NORMAL there, throws the move's sentence. */
+  move(id: number, token: string): Promise<void>;
+  /**
+   * Starts spare node `id` in the place of node `dead`, which must be down
+   * already (scripts/server.sh --replace's checks, then its node); resolves
+   * once the new node is NORMAL, throws the replacement's sentence.
+   */
+  replace(id: number, dead: number): Promise<void>;
 }
 
 /** Which nodes are in the ring, as the operations the chaos tool ran changed it. */
@@ -68,6 +77,8 @@ export class MemberSet {
 
 /** How long a (re)started node gets to answer before it counts as a failed restart. */
 export const NODE_START_TIMEOUT_MS = 20_000;
+/** Deadline of a call that begins a decommission or a move: the node sequences the operation's first epoch before it answers. */
+export const MEMBERSHIP_CALL_TIMEOUT_MS = 10_000;
 
 export function linkMode(kind: PartitionKind, delayMs: number): LinkMode {
   return kind === 'delay' ? { kind, ms: delayMs } : { kind };
@@ -175,16 +186,41 @@ export class ProxyCluster implements ChaosCluster {
     if (port === undefined) throw new Error(`node ${id} is no spare of this cluster`);
     this.local.spawnJoining(id, port, token);
     this.set.noteJoined(id);
+    await this.followNew(id, 'join');
+  }
+
+  async replace(id: number, dead: number): Promise<void> {
+    const port = this.sparePorts.get(id);
+    if (port === undefined) throw new Error(`node ${id} is no spare of this cluster`);
+    await planReplace(this.config, dead);
+    this.local.spawnReplacing(id, port, dead);
+    // Healed like the others from now on; the dead node leaves the set once the replacement is NORMAL.
+    this.set.noteJoined(id);
+    await this.followNew(id, 'replacement');
+    this.set.noteLeft(dead);
+  }
+
+  /** Follows new node `id`'s operation until it is NORMAL. */
+  private async followNew(id: number, what: string): Promise<void> {
     const admin = this.local.admin(id, 3_000);
     try {
-      await awaitJoined(admin, () => this.local.isRunning(id));
+      await awaitNormal(admin, () => this.local.isRunning(id), what);
+    } finally {
+      admin.close();
+    }
+  }
+
+  async move(id: number, token: string): Promise<void> {
+    const admin = this.local.admin(id, MEMBERSHIP_CALL_TIMEOUT_MS);
+    try {
+      await moveNode(admin, id, token, () => this.local.isRunning(id));
     } finally {
       admin.close();
     }
   }
 
   async decommission(id: number): Promise<void> {
-    const admin = this.local.admin(id, 10_000);
+    const admin = this.local.admin(id, MEMBERSHIP_CALL_TIMEOUT_MS);
     try {
       await decommissionNode(admin, () => this.local.isRunning(id));
       this.set.noteLeft(id);

@@ -6,15 +6,27 @@
  */
 import { ChaosCluster, PartitionKind } from './cluster';
 import { Random as Prng } from '../common/random';
+import { compareKeyStrings } from '../common/bytes';
+import { assert } from '../common/assert';
+import { tokenText } from '../client/ring';
+import { midpointToken } from '../membership/tokens';
 import { Workload } from './workload';
+import { isBusyRefusal, refuseUnless } from './membership';
+import { currentMembership } from '../client/operations';
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill', 'join', 'decommission'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill', 'join', 'decommission', 'move', 'replace'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** Membership operations: they change the ring for the rest of the run, so a run has them only when asked. */
-export const MEMBERSHIP_FAULTS: readonly FaultKind[] = ['join', 'decommission'];
+export const MEMBERSHIP_FAULTS: readonly FaultKind[] = ['join', 'decommission', 'move', 'replace'];
+/** Membership faults that start a node with a new id (a joining node, a replacement), so that need spare ids. */
+export const NEW_NODE_FAULTS: readonly FaultKind[] = ['join', 'replace'];
 /** What --faults means when not given. */
 export const DEFAULT_FAULT_KINDS = FAULT_KINDS.filter((k) => !MEMBERSHIP_FAULTS.includes(k));
-/** Nodes that may join in one run, beyond the cluster file's (each needs its address and links made up front). */
+/**
+ * New nodes one run may start, beyond the cluster file's: joining nodes and
+ * replacements take these spare ids in turn (each needs its address and
+ * links made up front).
+ */
 export const JOIN_SPARES_MAX = 2;
 
 export interface Fault {
@@ -43,8 +55,10 @@ export interface Fault {
    * coordinators still send to the paused node and its in-flight slots fill.
    */
   readonly pauseLeadMs?: number;
-  /** join: the token the node joins at. */
+  /** join: the token the node joins at; move: the token it moves to. */
   readonly token?: string;
+  /** replace: the id of the new node that takes the place of `node` (killed first). */
+  readonly replacement?: number;
 }
 
 export interface PlannedFault {
@@ -65,27 +79,33 @@ const HOLD_MAX_MS = 6_000;
 
 /**
  * The ring as the plan changes it: the members the other faults pick from,
- * the spare ids still free to join, the tokens taken. A decommission is
- * planned only while the ring keeps more nodes than the replication factor.
+ * each with its token, the spare ids still free to join or replace, the
+ * tokens ever taken. A decommission is planned only while the ring keeps
+ * more nodes than the replication factor.
  */
 export class PlannedRing {
   readonly members: number[];
   private readonly spares: number[];
+  /** Every token a join or a move took, so that a join never draws one again. */
   private readonly tokens = new Set<string>();
+  private readonly tokenOf = new Map<number, string>();
 
   constructor(
-    nodes: number,
+    /** The cluster file's tokens, by node id. */
+    bootstrap: readonly string[],
     spares: number,
     private readonly replicationFactor: number,
   ) {
-    this.members = Array.from({ length: nodes }, (_, i) => i);
-    this.spares = Array.from({ length: spares }, (_, i) => nodes + i);
+    this.members = bootstrap.map((_, i) => i);
+    bootstrap.forEach((token, id) => this.tokenOf.set(id, token));
+    this.spares = Array.from({ length: spares }, (_, i) => bootstrap.length + i);
   }
 
   /** The kinds of `kinds` that can happen now. */
   possible(kinds: readonly FaultKind[]): FaultKind[] {
     return kinds.filter(
-      (k) => (k !== 'join' || this.spares.length > 0) && (k !== 'decommission' || this.members.length > this.replicationFactor),
+      (k) =>
+        (!NEW_NODE_FAULTS.includes(k) || this.spares.length > 0) && (k !== 'decommission' || this.members.length > this.replicationFactor),
     );
   }
 
@@ -94,15 +114,59 @@ export class PlannedRing {
     const node = this.spares.shift()!;
     let token: string;
     do token = `${prng.pick([...JOIN_TOKEN_PREFIXES])}${prng.range(0, 999)}`;
-    while (this.tokens.has(token));
+    while (this.tokens.has(token) || this.ringHas(token));
     this.tokens.add(token);
     this.members.push(node);
+    this.tokenOf.set(node, token);
     return { node, token };
   }
 
   leave(node: number): void {
     this.members.splice(this.members.indexOf(node), 1);
+    this.tokenOf.delete(node);
   }
+
+  /**
+   * Node `node` moves to a token inside one of its two neighbour ranges
+   * (the one its token ends, or the next): one shaped like a joining token,
+   * among the workload's keys, when a first character of theirs falls in
+   * that range, so that keys change hands; else the range's byte midpoint.
+   * Either way strictly between two adjacent tokens of the ring, so never
+   * one a member holds.
+   */
+  move(node: number, prng: Prng): string {
+    const ring = [...this.tokenOf.values()].sort(compareKeyStrings);
+    const at = ring.indexOf(this.tokenOf.get(node)!);
+    const [start, end] =
+      prng.float() < 0.5 ? [ring[(at - 1 + ring.length) % ring.length]!, ring[at]!] : [ring[at]!, ring[(at + 1) % ring.length]!];
+    const firsts = [...JOIN_TOKEN_PREFIXES].filter((c) => strictlyInside(start, end, c));
+    const drawn = firsts.length > 0 ? `${prng.pick(firsts)}${prng.range(0, 999)}` : undefined;
+    const token = drawn !== undefined && strictlyInside(start, end, drawn) ? drawn : midpointToken(start, end);
+    assert(strictlyInside(start, end, token) && !this.ringHas(token), 'a move token lies strictly between two adjacent tokens');
+    this.tokens.add(token);
+    this.tokenOf.set(node, token);
+    return token;
+  }
+
+  /** The next spare takes dead node `node`'s place (and token) in the ring; returns its id. */
+  replace(node: number): number {
+    const replacement = this.spares.shift()!;
+    this.members[this.members.indexOf(node)] = replacement;
+    this.tokenOf.set(replacement, this.tokenOf.get(node)!);
+    this.tokenOf.delete(node);
+    return replacement;
+  }
+
+  private ringHas(token: string): boolean {
+    return [...this.tokenOf.values()].includes(token);
+  }
+}
+
+/** Whether `token` lies strictly between `start` and `end` going clockwise round the ring (past the end of the key space when end <= start). */
+function strictlyInside(start: string, end: string, token: string): boolean {
+  const afterStart = compareKeyStrings(token, start) > 0;
+  const beforeEnd = compareKeyStrings(token, end) < 0;
+  return compareKeyStrings(start, end) < 0 ? afterStart && beforeEnd : afterStart || beforeEnd;
 }
 
 /** First characters of joining tokens: those the chaos workload's keys start with (workload.ts), so a join splits a range holding keys. */
@@ -128,6 +192,10 @@ function drawFault(prng: Prng, kinds: readonly FaultKind[], ring: PlannedRing, p
     case 'decommission':
       ring.leave(node);
       return { kind, node, holdMs: MEMBERSHIP_HOLD_MS };
+    case 'move':
+      return { kind, node, token: ring.move(node, prng), holdMs: MEMBERSHIP_HOLD_MS };
+    case 'replace':
+      return { kind, node, replacement: ring.replace(node), holdMs: MEMBERSHIP_HOLD_MS };
     case 'burst-kill': {
       const alsoDown = prng.float() < 0.5 ? members[(at + prng.range(1, members.length - 1)) % members.length] : undefined;
       const alsoDownBy = alsoDown === undefined ? undefined : prng.pick(['kill', 'pause'] as const);
@@ -143,13 +211,14 @@ export function planFaults(
   seed: Prng,
   kinds: readonly FaultKind[],
   durationMs: number,
-  nodes: number,
+  /** The cluster file's tokens, by node id. */
+  tokens: readonly string[],
   partitionKinds: readonly PartitionKind[],
   spares = 0,
   replicationFactor = 3,
 ): PlannedFault[] {
   const plan: PlannedFault[] = [];
-  const ring = new PlannedRing(nodes, spares, replicationFactor);
+  const ring = new PlannedRing(tokens, spares, replicationFactor);
   let t = WARMUP_MS;
   for (;;) {
     const possible = ring.possible(kinds);
@@ -176,6 +245,10 @@ export function describeFault(f: Fault): string {
       return `node ${f.node} joins at token ${JSON.stringify(f.token)}`;
     case 'decommission':
       return `decommission node ${f.node}`;
+    case 'move':
+      return `move node ${f.node} to token ${tokenText(f.token!)}`;
+    case 'replace':
+      return `kill -9 node ${f.node} and replace it with node ${f.replacement}`;
     case 'burst-kill':
       return `kill -9 node ${f.node} ${f.killAfterMs}ms into a burst of ${f.burstSize} writes${f.alsoDown !== undefined ? ` (node ${f.alsoDown} ${f.alsoDownBy === 'pause' ? `paused ${f.pauseLeadMs}ms` : 'killed just'} before)` : ''}, restart after ${hold}`;
   }
@@ -265,18 +338,43 @@ export class Nemesis {
         return this.membership(() => this.cluster.join(f.node, f.token!), describeFault(f));
       case 'decommission':
         return this.membership(() => this.cluster.decommission(f.node), describeFault(f));
+      case 'move':
+        return this.membership(() => this.cluster.move(f.node, f.token!), describeFault(f));
+      case 'replace':
+        return this.membership(() => this.replace(f.node, f.replacement!), describeFault(f));
     }
   }
 
+  /**
+   * Runs a membership operation. One refused because another operation is
+   * in progress changed nothing: it is logged and skipped, not failed (the
+   * operation in progress fails by itself if it never ends).
+   */
   private async membership(operation: () => Promise<void>, what: string): Promise<void> {
     try {
       await operation();
     } catch (err) {
+      if (isBusyRefusal(err)) {
+        this.log(`  refused, skipped: ${(err as Error).message}`);
+        return;
+      }
       this.failedOperations.push(`${what}: ${(err as Error).message}`);
       throw err;
     } finally {
       this.ringChanged();
     }
+  }
+
+  /**
+   * kill -9 of node `dead` and its replacement by spare `id`. The ring is
+   * asked first whether the replacement may begin, so that a refused one
+   * kills nothing; the dead node counts as down by us until it has left.
+   */
+  private async replace(dead: number, id: number): Promise<void> {
+    refuseUnless(await currentMembership(this.cluster.config), { kind: 'replace-begin', node: id, replaces: dead });
+    await this.kill(dead);
+    await this.cluster.replace(id, dead);
+    this.downByUs.delete(dead);
   }
 
   private async killFor(node: number, holdMs: number): Promise<void> {

@@ -25,8 +25,9 @@ import { ClusterConfig, loadClusterFile, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { waitFor } from '../harness/local-cluster';
 import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
-import { ChaosCluster, MemberSet, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
-import { awaitJoined, decommissionNode } from './membership';
+import { planReplace } from '../client/replacement';
+import { ChaosCluster, MemberSet, MEMBERSHIP_CALL_TIMEOUT_MS, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
+import { awaitNormal, decommissionNode, moveNode } from './membership';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 /** Every node listens on this port, each on its own address. */
@@ -293,16 +294,40 @@ export class NetnsCluster implements ChaosCluster {
     const { host, port } = this.endpoint(id);
     this.spawn(id, ['--host', host, '--port', String(port), '--join-token-hex', fromByteString(token).toString('hex')]);
     this.set.noteJoined(id);
+    await this.followNew(id, 'join');
+  }
+
+  /** The replacement listens at its spare namespace's address, as a joining node does. */
+  async replace(id: number, dead: number): Promise<void> {
+    if (!this.spareIds.includes(id)) throw new Error(`node ${id} has no namespace of its own`);
+    await planReplace(this.config, dead);
+    const { host, port } = this.endpoint(id);
+    this.spawn(id, ['--host', host, '--port', String(port), '--replace-node', String(dead)]);
+    this.set.noteJoined(id);
+    await this.followNew(id, 'replacement');
+    this.set.noteLeft(dead);
+  }
+
+  private async followNew(id: number, what: string): Promise<void> {
     const admin = this.admin(id, 3_000);
     try {
-      await awaitJoined(admin, () => this.isRunning(id));
+      await awaitNormal(admin, () => this.isRunning(id), what);
+    } finally {
+      admin.close();
+    }
+  }
+
+  async move(id: number, token: string): Promise<void> {
+    const admin = this.admin(id, MEMBERSHIP_CALL_TIMEOUT_MS);
+    try {
+      await moveNode(admin, id, token, () => this.isRunning(id));
     } finally {
       admin.close();
     }
   }
 
   async decommission(id: number): Promise<void> {
-    const admin = this.admin(id, 10_000);
+    const admin = this.admin(id, MEMBERSHIP_CALL_TIMEOUT_MS);
     try {
       await decommissionNode(admin, () => this.isRunning(id));
       this.set.noteLeft(id);

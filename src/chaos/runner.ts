@@ -8,11 +8,13 @@
 import type { Settings } from '../config/cluster';
 import { writeFileSync } from 'node:fs';
 import { keyText, KvClient, wireKey } from '../client/client';
+import { cleanupCluster } from '../client/cleanup';
 import { inspect, Inspection } from '../client/inspect';
-import { check, CheckResult, describeViolations, ReplicaCopy } from './checker';
+import { isKvError } from '../common/errors';
+import { check, CheckResult, describeViolations, KeyPlacement, ReplicaCopy } from './checker';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';
 import { History, Op } from './history';
-import { Nemesis, FaultKind, FaultRecord, JOIN_SPARES_MAX, planFaults } from './nemesis';
+import { Nemesis, FaultKind, FaultRecord, JOIN_SPARES_MAX, NEW_NODE_FAULTS, planFaults } from './nemesis';
 import { NetnsCluster, netnsUnavailable } from './netns';
 import { Random as Prng } from '../common/random';
 import { Workload } from './workload';
@@ -130,7 +132,7 @@ function abortableSleep(ms: number, abort: AbortSignal | undefined): Promise<voi
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const root = new Prng(o.seed);
   const [planPrng, workPrng, nemesisPrng, finalPrng] = [root.fork(), root.fork(), root.fork(), root.fork()];
-  const spares = o.faults.includes('join') ? JOIN_SPARES_MAX : 0;
+  const spares = o.faults.some((k) => NEW_NODE_FAULTS.includes(k)) ? JOIN_SPARES_MAX : 0;
   const cluster = await openCluster(o.mode, o.hintsOff === true, spares, o.log);
   o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
   const nodeClients = new NodeClients(cluster);
@@ -161,7 +163,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       planPrng,
       o.faults,
       o.durationS * 1000,
-      cluster.config.nodes.length,
+      cluster.config.nodes.map((n) => n.token),
       cluster.partitionKinds,
       cluster.spareIds.length,
       cluster.config.replicationFactor,
@@ -184,13 +186,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     );
     await finalReads(history, nodeClients.current, finalPrng);
     await counters?.finalReads(FINAL_READ_TRIES);
+    const cleaned = await cleanupAndPlace(cluster, history.ops, o.log);
     const casResult: CasCheck | undefined = counters && checkCas(counters.records);
     const result = check(history.ops, {
       replicas: replicaCopies(settled.inspection, history.ops),
       divergent: settled.inspection.divergent,
       failedRestarts: nemesis.failedRestarts,
-      failedOperations: nemesis.failedOperations,
+      failedOperations: [...nemesis.failedOperations, ...cleaned.failures],
       crashed: [...nemesis.crashed, ...crashed],
+      placed: cleaned.placed,
     });
     ok = result.ok && (casResult?.ok ?? true);
     if (o.historyFile) writeHistory(o.historyFile, [...history.ops, ...(counters?.records ?? [])]);
@@ -282,6 +286,45 @@ function replicaCopies(ins: Inspection, ops: readonly Op[]): Map<string, Replica
         return { node, held: e === undefined ? null : { ts: e.ts, value: e.deleted ? '' : e.value } };
       }),
     );
+  }
+  return out;
+}
+
+/**
+ * The cleanup on every node of the final ring, and then where each key of
+ * the history is held, from every live node's dump. Done after every run,
+ * membership faults or not: it costs one cleanup and one more dump of the
+ * run's few thousand keys, and a key on a node that is not its replica is
+ * a bug whatever put it there. A cleanup that could not run, or did not
+ * finish on a node, is a failed operation, and the placement goes unchecked.
+ */
+async function cleanupAndPlace(
+  cluster: ChaosCluster,
+  ops: readonly Op[],
+  log: (line: string) => void,
+): Promise<{ placed?: Map<string, KeyPlacement>; failures: string[] }> {
+  const t0 = performance.now();
+  let cleanup: Awaited<ReturnType<typeof cleanupCluster>>;
+  try {
+    cleanup = await cleanupCluster(cluster.config, undefined);
+  } catch (err) {
+    if (!isKvError(err)) throw err;
+    return { failures: [`the cleanup after the run: ${err.message}`] };
+  }
+  const failures = cleanup.nodes.filter((n) => n.error !== undefined).map((n) => `the cleanup of node ${n.node}: ${n.error}`);
+  const ms = Math.round(performance.now() - t0);
+  log(`cleanup deleted ${cleanup.keys} keys (${cleanup.bytes} bytes) on ${cleanup.nodes.length} nodes in ${ms} ms`);
+  if (failures.length > 0) return { failures };
+  return { placed: placements(await inspect(cluster.config), ops), failures };
+}
+
+/** For every key of the history, its replicas in the inspection's ring and the live nodes that hold it. */
+function placements(ins: Inspection, ops: readonly Op[]): Map<string, KeyPlacement> {
+  const held = ins.nodes.filter((n) => n.up).map((n) => ({ id: n.id, keys: new Set(n.entries.map((e) => e.key)) }));
+  const out = new Map<string, KeyPlacement>();
+  for (const key of new Set(ops.map((o) => o.key))) {
+    const range = ins.placement.rangeOf(keyText(wireKey(key)));
+    out.set(key, { replicas: range.reads, holders: held.filter((n) => n.keys.has(key)).map((n) => n.id) });
   }
   return out;
 }

@@ -14,8 +14,13 @@ const USAGE = `usage: scripts/chaos.sh [options]
   --duration S      seconds of workload under faults (default 60)
   --faults LIST     comma-separated: ${FAULT_KINDS.join(',')}
                     (default ${DEFAULT_FAULT_KINDS.join(',')}); "none" for a fault-free run;
-                    join starts one of ${JOIN_SPARES_MAX} more nodes joining the ring, decommission makes a node
-                    leave it (only while more nodes than the replication factor remain)
+                    membership faults, only when named: join starts a new node joining the ring, decommission
+                    makes a node leave it (only while more nodes than the replication factor remain), move
+                    moves a node's token to a new one inside one of its neighbour ranges, replace kills a node
+                    with kill -9 and starts a new node in its place; joins and replacements take ${JOIN_SPARES_MAX} spare
+                    nodes in turn. Both modes run all four.
+                    After every run each node runs cleanup, and every key must then be held by exactly the
+                    replicas the final ring gives it (misplaced=0)
   --keys N          size of the key set the writers and readers share (default 16)
   --writers N       concurrent writers (default 4)
   --readers N       concurrent readers (default 4)
@@ -91,7 +96,7 @@ function casSummary(r: ChaosReport): string {
 export function summaryLine(r: ChaosReport): string {
   const c = r.counts;
   return (
-    `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} failed_restarts=${c.failedRestarts} ` +
+    `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} misplaced=${c.misplaced} failed_restarts=${c.failedRestarts} ` +
     `converge_ms=${r.convergeMs} backwards=${c.backwards} phantom=${c.phantom} behind=${c.behind} unverified=${c.unverified} ` +
     `crashed=${c.crashed} failed_operations=${c.failedOperations} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}` +
     casSummary(r)

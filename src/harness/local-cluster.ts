@@ -253,6 +253,17 @@ export class LocalCluster {
     this.spawnNode(id, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', fromByteString(token).toString('hex')]);
   }
 
+  /**
+   * Spawns node `id`, not in the cluster file, on `port`, to replace dead
+   * node `dead`, as scripts/server.sh --replace does; returns at once
+   * (follow it with its admin's operationProgress). Afterwards it starts
+   * again like any other node.
+   */
+  spawnReplacing(id: number, port: number, dead: number): void {
+    this.joined.set(id, { host: '127.0.0.1', port });
+    this.spawnNode(id, ['--host', '127.0.0.1', '--port', String(port), '--replace-node', String(dead)]);
+  }
+
   /** The cluster file's node ids, then those of the nodes that joined. */
   nodeIds(): number[] {
     return [...this.config.nodes.map((n) => n.id), ...this.joined.keys()];

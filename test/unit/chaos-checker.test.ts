@@ -3,7 +3,7 @@
  * violation is flagged (and only where it really is one).
  */
 import test from 'ava';
-import { check, FinalState, ReplicaCopy } from '../../src/chaos/checker';
+import { check, FinalState, KeyPlacement, ReplicaCopy } from '../../src/chaos/checker';
 import { Op, Outcome, ReadOp, WriteOp } from '../../src/chaos/history';
 
 let nextId = 0;
@@ -198,6 +198,54 @@ test('divergent keys, failed restarts and crashes from the final state are viola
   t.is(res.counts.failedRestarts, 1);
   t.is(res.counts.crashed, 1);
   t.false(res.ok);
+});
+
+test('after the cleanup, a key held by more or fewer nodes than its replicas in the final ring is misplaced', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 100),
+    w('b', 'w0:1', 0, 10, 101),
+    w('c', 'w0:2', 0, 10, 102),
+    r('a', 30, 40, { value: 'w0:0', ts: 100 }, true),
+    r('b', 30, 40, { value: 'w0:1', ts: 101 }, true),
+    r('c', 30, 40, { value: 'w0:2', ts: 102 }, true),
+  ];
+  const placed = new Map<string, KeyPlacement>([
+    ['a', { replicas: [0, 1, 2], holders: [2, 0, 1] }],
+    ['b', { replicas: [0, 1, 2], holders: [0, 1, 2, 3] }],
+    ['c', { replicas: [1, 2, 3], holders: [1, 2] }],
+  ]);
+  const res = run(ops, { placed });
+  t.is(res.counts.misplaced, 2);
+  t.false(res.ok);
+  t.deepEqual(
+    res.violations.filter((v) => v.kind === 'misplaced').map((v) => v.message),
+    [
+      'after the cleanup b is held by 4 node(s) [0, 1, 2, 3], but the final ring gives it 3 replica(s) [0, 1, 2]',
+      'after the cleanup c is held by 2 node(s) [1, 2], but the final ring gives it 3 replica(s) [1, 2, 3]',
+    ],
+  );
+  // The same holders on other nodes than the replicas: as many, but misplaced.
+  t.is(run(ops, { placed: new Map([['a', { replicas: [0, 1, 2], holders: [1, 2, 3] }]]) }).counts.misplaced, 1);
+});
+
+test('a key no write reached may be on no node; without a cleanup the placement is not checked', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, undefined, 'Unavailable'),
+    w('b', 'w0:1', 0, 10, 100),
+    r('b', 30, 40, { value: 'w0:1', ts: 100 }, true),
+  ];
+  const placed = new Map<string, KeyPlacement>([
+    ['a', { replicas: [0, 1, 2], holders: [] }],
+    ['b', { replicas: [0, 1, 2], holders: [0, 1, 2] }],
+  ]);
+  t.true(run(ops, { placed }).ok);
+  const unacked = [w('a', 'w0:0', 0, 10, undefined, 'TimedOut')];
+  t.is(
+    run(unacked, { placed: new Map([['a', { replicas: [0, 1, 2], holders: [0] }]]) }).counts.misplaced,
+    1,
+    'once on a node, on all its replicas',
+  );
+  t.is(run(ops).counts.misplaced, 0);
 });
 
 test('the checker stays fast on a large history', (t) => {
