@@ -238,7 +238,15 @@ export class Coordinator {
     asItStood: () => number,
   ): Promise<number> {
     if (!(await this.tookUp(round.refusedAsStale!, placedAt, attempt))) return asItStood();
-    return this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1);
+    try {
+      return await this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1);
+    } catch (err) {
+      // Unavailable promises that nothing was written, and the first round may have been: a replica that was
+      // not stale took it. Its outcome is unknown, as a timeout's is.
+      if (!isKvError(err, 'Unavailable')) throw err;
+      const message = `${err.message}, after a replica had refused the write as placed by an older ring: it may have been applied`;
+      throw timedOut(message, 0, err.details.required ?? 0);
+    }
   }
 
   /** After a refusal: whether this node took up a newer epoch than the request was placed by, so that placing it again may help. */
