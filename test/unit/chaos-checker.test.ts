@@ -248,7 +248,8 @@ test('a key no write reached may be on no node; without a cleanup the placement 
   t.is(run(ops).counts.misplaced, 0);
 });
 
-test('the checker stays fast on a large history', (t) => {
+// A large history: how fast it is checked is not asserted (no timing asserts in tests), only that it is clean.
+test('the checker passes a large clean history (100,000 operations on 16 keys)', (t) => {
   const ops: Op[] = [];
   for (let i = 0; i < 50_000; i++) {
     const key = `k${i % 16}`;
@@ -259,8 +260,7 @@ test('the checker stays fast on a large history', (t) => {
     const i = 50_000 - 16 + k;
     ops.push(r(`k${i % 16}`, 200_000, 200_001, { value: `w0:${i}`, ts: 1000 + i }, true));
   }
-  const t0 = Date.now();
   const res = run(ops);
   t.true(res.ok, JSON.stringify(res.violations.slice(0, 3)));
-  t.true(Date.now() - t0 < 5_000);
+  t.is(res.counts.lost + res.counts.stale + res.counts.phantom, 0);
 });
