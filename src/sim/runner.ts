@@ -66,6 +66,8 @@ export interface SimResult {
   readonly membership: OperationCounts & { stops: readonly string[]; epoch: number; members: number };
   readonly events: number;
   readonly messages: number;
+  /** Internode calls a replica refused as placed by a stale epoch (each coordinator then took up the log). */
+  readonly staleRefusals: number;
   readonly traceLines: readonly string[] | undefined;
 }
 
@@ -227,6 +229,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     },
     events: sched.eventsRun,
     messages: net.messages,
+    staleRefusals: net.staleRefusals,
     traceLines: trace.lines,
   };
 }
