@@ -102,7 +102,7 @@ function report(r: SimResult, o: Omit<SimOptions, 'seed'>): void {
     process.stdout.write(
       `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.hash} ops=${c.ops} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} ` +
         `cas=${r.cas.casApplied}/${r.cas.casOps} cas_unknown=${r.cas.casUnknown} cas_retried=${r.cas.retried} serial=${r.cas.serialReads} ` +
-        `membership=${r.membership.started}/${r.membership.refused}/${r.membership.stopped} epoch=${r.membership.epoch} ring=${r.membership.members} ` +
+        `membership=${r.membership.started}/${r.membership.refused}/${r.membership.stopped} aborted=${r.membership.aborted} cleanups=${r.membership.cleanups} epoch=${r.membership.epoch} ring=${r.membership.members} ` +
         `stale_refusals=${r.staleRefusals} events=${r.events} messages=${r.messages}\n`,
     );
   if (r.ok) return;
