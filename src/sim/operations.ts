@@ -99,6 +99,12 @@ export class SimOperations {
   private readonly askedToLeave = new Set<number>();
   /** Each node's last stop sentence seen, so that one stop is counted once. */
   private readonly seenStops = new Map<number, string>();
+  /**
+   * Admin calls whose answer did not come (TimedOut: the node may have
+   * begun, or its epoch may be decided without the node knowing): asked
+   * again from the heal on, as an operator runs the command again.
+   */
+  private readonly unanswered = new Map<number, () => Promise<void>>();
   /** An abort asked and not answered yet: one at a time, as an operator runs them. */
   private aborting = false;
   private nextRequest = 0;
@@ -237,7 +243,10 @@ export class SimOperations {
       this.note('move', id, `to ${JSON.stringify(token)}`);
     } catch (err) {
       if (isKvError(err, 'InvalidRequest') || isKvError(err, 'Unavailable')) this.counts.refused++;
-      else if (isKvError(err, 'TimedOut')) this.started.add(id);
+      else if (isKvError(err, 'TimedOut')) {
+        this.started.add(id);
+        this.unanswered.set(id, () => this.askMove(id, token, true));
+      }
       this.note('move not begun', id, (err as Error).message);
     }
   }
@@ -349,7 +358,11 @@ export class SimOperations {
       this.note('decommission', id, 'begun');
     } catch (err) {
       if (isKvError(err, 'InvalidRequest')) this.counts.refused++;
-      else if (isKvError(err, 'TimedOut')) this.started.add(id);
+      else if (isKvError(err, 'TimedOut')) {
+        // It may have begun: its stops are watched, and the call is made again from the heal on.
+        this.started.add(id);
+        this.unanswered.set(id, () => this.ask(id));
+      }
       this.note('decommission not begun', id, (err as Error).message);
     }
   }
@@ -385,11 +398,21 @@ export class SimOperations {
       }
       if (rerun) this.rerun(id);
     }
+    if (rerun) this.askAgain();
     const view = this.ringView();
     const op = view?.operation;
     if (!rerun || this.aborting || op === undefined) return;
     const blocksReplacement = op.kind !== 'replace' && ringMembers(view!).some((n) => this.cluster.lost.has(n.id));
     if (op.aborting === true || blocksReplacement) void this.askAbort(view!);
+  }
+
+  /** The admin calls that were not answered, asked again (each once: one that times out again is noted again). */
+  private askAgain(): void {
+    for (const [id, again] of [...this.unanswered]) {
+      this.unanswered.delete(id);
+      this.counts.rerun++;
+      void again();
+    }
   }
 
   /** Runs node `id`'s stopped operation again, as its sentence says; nothing when it was aborted (or is being). */
