@@ -102,29 +102,36 @@ function report(r: SimResult, o: Omit<SimOptions, 'seed'>): void {
     process.stdout.write(
       `seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.hash} ops=${c.ops} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} ` +
         `cas=${r.cas.casApplied}/${r.cas.casOps} cas_unknown=${r.cas.casUnknown} cas_retried=${r.cas.retried} serial=${r.cas.serialReads} ` +
-        `membership=${r.membership.started}/${r.membership.refused}/${r.membership.stopped} epoch=${r.membership.epoch} ring=${r.membership.members} ` +
-        `events=${r.events} messages=${r.messages}\n`,
+        `membership=${r.membership.started}/${r.membership.refused}/${r.membership.stopped} aborted=${r.membership.aborted} cleanups=${r.membership.cleanups} epoch=${r.membership.epoch} ring=${r.membership.members} ` +
+        `stale_refusals=${r.staleRefusals} events=${r.events} messages=${r.messages}\n`,
     );
   if (r.ok) return;
   for (const line of r.problems) process.stdout.write(`${line}\n`);
   process.stdout.write(`replay: ${replayCommand(r.seed, o)}\n`);
 }
 
-/** Runs `count` seeds from `start` here; resolves with how many failed and the events they took. */
-async function runHere(run: SimRun, start: number, count: number): Promise<{ failed: number; events: number }> {
-  let failed = 0;
-  let events = 0;
+/** What a run of seeds came to: failed seeds, events run, internode calls refused as placed by a stale epoch. */
+interface Totals {
+  failed: number;
+  events: number;
+  stale: number;
+}
+
+/** Runs `count` seeds from `start` here; resolves with their totals. */
+async function runHere(run: SimRun, start: number, count: number): Promise<Totals> {
+  const totals = { failed: 0, events: 0, stale: 0 };
   for (let seed = start; seed < start + count; seed++) {
     const r = await simulate({ ...run.options, seed });
-    events += r.events;
-    if (!r.ok) failed++;
+    totals.events += r.events;
+    totals.stale += r.staleRefusals;
+    if (!r.ok) totals.failed++;
     report(r, run.options);
   }
-  return { failed, events };
+  return totals;
 }
 
 /** One worker process for seeds [start, start + count); resolves with its output and totals. */
-function worker(argv: string[], start: number, count: number): Promise<{ out: string; failed: number; events: number }> {
+function worker(argv: string[], start: number, count: number): Promise<Totals & { out: string }> {
   const args = argv.filter(
     (a, i) => !['--jobs', '--seeds', '--seed-start'].includes(a) && !['--jobs', '--seeds', '--seed-start'].includes(argv[i - 1] ?? ''),
   );
@@ -138,27 +145,27 @@ function worker(argv: string[], start: number, count: number): Promise<{ out: st
     child.on('close', () => {
       const last = out.trimEnd().split('\n').pop() ?? '';
       if (!last.startsWith(WORKER_TOTALS)) return reject(new Error(`a worker for seeds ${start}.. ended without its totals`));
-      const [failed, events] = last.slice(WORKER_TOTALS.length).trim().split(' ').map(Number) as [number, number];
-      resolve({ out: out.slice(0, out.lastIndexOf(WORKER_TOTALS)), failed, events });
+      const [failed, events, stale] = last.slice(WORKER_TOTALS.length).trim().split(' ').map(Number) as [number, number, number];
+      resolve({ out: out.slice(0, out.lastIndexOf(WORKER_TOTALS)), failed, events, stale });
     });
   });
 }
 
 /** The seeds split into `jobs` contiguous parts, each run by a process of its own; output in seed order. */
-async function runInWorkers(run: SimRun, argv: string[]): Promise<{ failed: number; events: number }> {
-  const parts: Promise<{ out: string; failed: number; events: number }>[] = [];
+async function runInWorkers(run: SimRun, argv: string[]): Promise<Totals> {
+  const parts: Promise<Totals & { out: string }>[] = [];
   const per = Math.ceil(run.seeds / run.jobs);
   for (let start = run.seedStart; start < run.seedStart + run.seeds; start += per) {
     parts.push(worker(argv, start, Math.min(per, run.seedStart + run.seeds - start)));
   }
-  let failed = 0;
-  let events = 0;
+  const totals = { failed: 0, events: 0, stale: 0 };
   for (const part of await Promise.all(parts)) {
     process.stdout.write(part.out);
-    failed += part.failed;
-    events += part.events;
+    totals.failed += part.failed;
+    totals.events += part.events;
+    totals.stale += part.stale;
   }
-  return { failed, events };
+  return totals;
 }
 
 async function main(): Promise<number> {
@@ -169,16 +176,17 @@ async function main(): Promise<number> {
     return 0;
   }
   const started = performance.now();
-  const { failed, events } = run.jobs > 1 && !run.worker ? await runInWorkers(run, argv) : await runHere(run, run.seedStart, run.seeds);
+  const { failed, events, stale } =
+    run.jobs > 1 && !run.worker ? await runInWorkers(run, argv) : await runHere(run, run.seedStart, run.seeds);
   if (run.worker) {
-    process.stdout.write(`${WORKER_TOTALS} ${failed} ${events}\n`);
+    process.stdout.write(`${WORKER_TOTALS} ${failed} ${events} ${stale}\n`);
     return 0;
   }
   const wallS = (performance.now() - started) / 1000;
   process.stdout.write(
     `sim: ${run.seeds} seeds (${run.seedStart}..${run.seedStart + run.seeds - 1}) of ${run.options.durationMs / 1000} simulated s, ` +
       `${run.options.nodes} nodes, faults ${run.options.faults.join(',') || 'none'}: ${failed} failed; ` +
-      `${wallS.toFixed(1)} s wall in ${run.worker ? 1 : run.jobs} process(es), ${events} events\n`,
+      `${wallS.toFixed(1)} s wall in ${run.worker ? 1 : run.jobs} process(es), ${events} events, ${stale} stale-epoch refusals\n`,
   );
   return failed === 0 ? 0 : 1;
 }

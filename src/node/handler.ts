@@ -18,7 +18,6 @@ import {
   KEY_BYTES_MAX,
   REPAIR_CALL_BYTES_MAX,
   SCAN_LIMIT_MAX,
-  SCAN_REPLICA_PAGE_BYTES_MAX,
   SCAN_REPLICA_PAGE_KEYS_MAX,
   TTL_SECONDS_MAX,
 } from '../common/limits';
@@ -43,14 +42,15 @@ import type { CleanupReport } from '../operations/cleanup';
 import type { OperationStatus } from '../operations/operator';
 import { fromMembershipLog } from '../rpc/membership-wire';
 import type { EpochState } from '../rpc/transport';
-import { isLive, type KeyedVersion, type Version } from '../storage/version';
+import { isLive, type Version } from '../storage/version';
 import { EPOCH_SLOT_KEY_PREFIX, isReservedKey } from '../membership/reserved-keys';
+import { PeerRequests, type PeerRequestServices, type Placed } from './peer-requests';
 
 /**
  * What the handler needs from its node, and no more: the node wires these
  * services in (node.ts), and this file never sees the node itself.
  */
-export interface HandlerServices {
+export interface HandlerServices extends PeerRequestServices {
   readonly secret: string;
   readonly maxValueBytes: number;
   /** Whether `id` names another node of the cluster. */
@@ -64,15 +64,6 @@ export interface HandlerServices {
   readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
   readonly antiEntropy: Pick<AntiEntropy, 'answer'>;
   readonly repair: Pick<Repairer, 'catchingUp' | 'refuseReadsWhileCatchingUp' | 'answerHashes' | 'answerSegmentKeys' | 'repairAll'>;
-  /** Versions from another coordinator, hint delivery or repair. */
-  applyReplicated(items: KeyedVersion[]): Promise<void>;
-  /**
-   * Judges the epoch a peer placed a request by (0: not sent) for its keys
-   * (asked only when the epoch differs from this node's): throws StaleEpoch
-   * when it is older and a key's replicas changed since; a promise to wait
-   * for when it is newer (the log being fetched); else undefined.
-   */
-  checkEpoch(from: number | undefined, epoch: number, keys: () => readonly string[], writing: boolean): Promise<void> | undefined;
   /** A hello from a peer, with its clock reading and epoch (0: not sent). */
   heardFrom(peer: number, clockReading: number, epoch: number): void;
   /** The clock-skew fault switch; returns the clock's reading after it. */
@@ -212,9 +203,9 @@ function epochOf(epoch: Int64 | number | null | undefined): number {
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
-/** An optional caller id from the wire. */
-function callerOf(fromNode: number | null | undefined): number | undefined {
-  return typeof fromNode === 'number' ? fromNode : undefined;
+/** An optional caller id and epoch from the wire. */
+function placed(fromNode: number | null | undefined, epoch: Int64 | null | undefined): Placed {
+  return { from: typeof fromNode === 'number' ? fromNode : undefined, epoch: epochOf(epoch) };
 }
 
 /**
@@ -244,9 +235,12 @@ export class Handler {
   /** unauthorized: internode and admin calls refused for a wrong secret. */
   readonly counters = { unauthorized: 0 };
   private readonly secret: Buffer;
+  /** Peers' requests past the wire: the checks and calls the simulator's network makes too. */
+  private readonly peers: PeerRequests;
 
   constructor(private readonly services: HandlerServices) {
     this.secret = Buffer.from(services.secret);
+    this.peers = new PeerRequests(services);
   }
 
   private checkSecret(secret: string | null): void {
@@ -300,16 +294,12 @@ export class Handler {
   ): Promise<types.RangePage> {
     return wire(async () => {
       this.checkSecret(secret);
-      // Refused while catching up, as readLocal: the scan asks the next replica.
-      this.services.repair.refuseReadsWhileCatchingUp();
       const from = checkBound(start, 'start') ?? '';
       const to = checkBound(stop, 'stop');
       if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_REPLICA_PAGE_KEYS_MAX)
         throw invalid(`a range page holds 1 to ${SCAN_REPLICA_PAGE_KEYS_MAX} keys`);
       if (!Number.isInteger(bytesMax) || bytesMax < 1) throw invalid('a range page needs a positive byte budget');
-      // A scan's range is judged by its first key: the coordinator placed the page by that key's range.
-      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [from], false);
-      const page = this.services.local.range(from, to, limit, Math.min(bytesMax, SCAN_REPLICA_PAGE_BYTES_MAX));
+      const page = await this.peers.readRange(placed(fromNode, epoch), from, to, limit, bytesMax);
       return new types.RangePage({ entries: page.entries.map(toMutation), more: page.more });
     });
   }
@@ -414,9 +404,8 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       const k = checkKey(key);
-      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [k], true);
       const b = this.plausibleBallot(ballot);
-      const p = await this.services.acceptor.prepare(k, b, checkRequestId(requestId));
+      const p = await this.peers.paxosPrepare(placed(fromNode, epoch), k, b, checkRequestId(requestId));
       return promiseToWire(p, localRead(p.current));
     });
   }
@@ -431,10 +420,9 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       const k = checkKey(key);
-      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [k], true);
       const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
       this.plausibleBallot(proposal.ballot);
-      return acceptToWire(await this.services.acceptor.propose(k, p));
+      return acceptToWire(await this.peers.paxosPropose(placed(fromNode, epoch), k, p));
     });
   }
 
@@ -442,10 +430,9 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       const k = checkKey(key);
-      await this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => [k], true);
       const p = proposalFromWire(proposal, (v) => checkValue(v, this.services.maxValueBytes));
       this.plausibleBallot(proposal.ballot);
-      await this.services.acceptor.commit(k, p);
+      await this.peers.paxosCommit(placed(fromNode, epoch), k, p);
     });
   }
 
@@ -486,9 +473,7 @@ export class Handler {
           version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true, ...(expires ? { expires } : {}) },
         };
       });
-      const waiting = this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => items.map((it) => it.key), true);
-      if (waiting !== undefined) await waiting;
-      await this.services.applyReplicated(items);
+      await this.peers.replicate(placed(fromNode, epoch), items);
       this.services.requests.replicaApplied(startedMs);
     });
   }
@@ -496,10 +481,8 @@ export class Handler {
   async readLocal(secret: string, keys: Buffer[], epoch?: Int64 | null, fromNode?: number | null): Promise<types.LocalRead[]> {
     return wire(async () => {
       this.checkSecret(secret);
-      // Refused, so that the coordinator asks another replica: this copy may lack what was written while the node was away.
-      this.services.repair.refuseReadsWhileCatchingUp();
       if (!Array.isArray(keys)) throw invalid('keys are missing');
-      const waiting = this.services.checkEpoch(callerOf(fromNode), epochOf(epoch), () => keys.map((k) => checkKey(k)), false);
+      const waiting = this.peers.admitRead(placed(fromNode, epoch), () => keys.map((k) => checkKey(k)));
       if (waiting !== undefined) await waiting;
       return this.localReads(keys);
     });
@@ -578,22 +561,10 @@ export class Handler {
     if (!Array.isArray(list)) throw invalid(`${what} are missing`);
   }
 
-  /**
-   * A repair call's range: by its bounds when the caller gave them (this
-   * build), else by its owner. The caller's epoch is judged by the range's
-   * end: a caller behind whose ring cut the range otherwise is refused.
-   */
-  private async rangeNamed(
-    fromNode: number,
-    owner: number,
-    epoch: Int64 | null | undefined,
-    start: Buffer | null | undefined,
-    end: Buffer | null | undefined,
-  ): Promise<RangeName> {
+  /** A repair call's range: by its bounds when the caller gave them (this build), else by its owner. */
+  private rangeNamed(owner: number, start: Buffer | null | undefined, end: Buffer | null | undefined): RangeName {
     if (!Buffer.isBuffer(end) || !Buffer.isBuffer(start)) return { owner };
-    const bounds = { start: toByteString(start), end: toByteString(end) };
-    await this.services.checkEpoch(fromNode, epochOf(epoch), () => [bounds.end], true);
-    return { owner, bounds };
+    return { owner, bounds: { start: toByteString(start), end: toByteString(end) } };
   }
 
   async treeHashes(
@@ -608,8 +579,8 @@ export class Handler {
   ): Promise<types.TreeHashes> {
     return wire(async () => {
       this.repairArgs(secret, fromNode, range, indices, 'indices');
-      const named = await this.rangeNamed(fromNode, range, epoch, rangeStart, rangeEnd);
-      return new types.TreeHashes(this.services.repair.answerHashes(fromNode, named, level, indices));
+      const named = this.rangeNamed(range, rangeStart, rangeEnd);
+      return new types.TreeHashes(await this.peers.treeHashes(fromNode, epochOf(epoch), named, level, indices));
     });
   }
 
@@ -624,8 +595,8 @@ export class Handler {
   ): Promise<types.SegmentKeys> {
     return wire(async () => {
       this.repairArgs(secret, fromNode, range, segments, 'segments');
-      const named = await this.rangeNamed(fromNode, range, epoch, rangeStart, rangeEnd);
-      const { digests, covered } = this.services.repair.answerSegmentKeys(fromNode, named, segments);
+      const named = this.rangeNamed(range, rangeStart, rangeEnd);
+      const { digests, covered } = await this.peers.segmentKeys(fromNode, epochOf(epoch), named, segments);
       const wired = digests.map(
         (d) => new types.Digest({ key: fromByteString(d.key), ts: d.ts as never, deleted: d.deleted, valueHash: d.valueHash }),
       );

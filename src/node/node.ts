@@ -78,6 +78,7 @@ import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { Handler, HandlerServices } from './handler';
+import { PeerRequests, type PeerRequestServices } from './peer-requests';
 import { LocalReplica } from './local-replica';
 import { Logger, silentLogger } from './log';
 
@@ -271,6 +272,8 @@ export class KvNode {
   private readonly delivery: HintDelivery;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
+  /** Peers' requests past the wire, with their epoch checks: what the simulator's network delivers to (the Thrift handler makes its own of the same services). */
+  readonly peerRequests: PeerRequests;
   /** The Thrift server and the metrics, on the real path only (see serve). */
   private server: RpcServer | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -388,6 +391,7 @@ export class KvNode {
       stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
+    this.peerRequests = new PeerRequests(this.peerRequestServices());
     this.reclaimable = new ReclaimableMeasure({
       selfId: id,
       log: epochs,
@@ -600,10 +604,23 @@ export class KvNode {
     this.collector.add('server', server.stats);
   }
 
+  /** What peers' requests need of the node, once decoded (the Thrift handler's and the simulator's alike). */
+  private peerRequestServices(): PeerRequestServices {
+    return {
+      checkEpoch: (from, epoch, keys, writing) =>
+        epoch === this.epochs.epoch ? undefined : this.checkPeerEpoch(from, epoch, keys(), writing),
+      applyReplicated: (items) => this.applyReplicated(items),
+      local: this.store,
+      repair: this.repairer,
+      acceptor: this.paxos,
+    };
+  }
+
   /** The narrow services the Thrift handler calls, and nothing else of the node. */
   private handlerServices(metrics: NodeMetrics): HandlerServices {
     const { config, id } = this;
     return {
+      ...this.peerRequestServices(),
       secret: config.secret,
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && this.links.has(n),
@@ -614,14 +631,10 @@ export class KvNode {
       clock: this.clock,
       antiEntropy: this.antiEntropy,
       repair: this.repairer,
-      applyReplicated: (items) => this.applyReplicated(items),
       heardFrom: (peer, clockReading, epoch) => this.heardFrom(peer, clockReading, epoch),
-      checkEpoch: (from, epoch, keys, writing) =>
-        epoch === this.epochs.epoch ? undefined : this.checkPeerEpoch(from, epoch, keys(), writing),
       setClockOffset: (offsetMs) => this.setClockOffset(offsetMs),
       dump: (after, limit) => this.dump(after, limit),
       paxos: this.proposer,
-      acceptor: this.paxos,
       requests: metrics.requests,
       membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after), this.coordinator.settledEpoch()),
       learnEpochs: (from, entries) => this.learnEpochs(from, entries),

@@ -149,7 +149,10 @@ export class Operator {
    * slot. A slot another operator won is taken up (it follows the same
    * epoch, so it applies here too), and the change is checked again
    * against the membership after it: the reducer refuses a second
-   * operation while one runs.
+   * operation while one runs. The winner's change is handed on to the ring
+   * first: its operator may have died before publishing it, and until the
+   * ring holds it an abort elsewhere would find nothing in progress while
+   * this refusal names an operation.
    */
   async sequence(change: Change): Promise<EpochEntry> {
     const { log } = this.deps;
@@ -165,6 +168,7 @@ export class Operator {
         this.deps.say(`epoch ${epoch}: ${change.kind} of node ${(change as { node: number }).node}`);
         return entry;
       }
+      await this.publish();
     }
     throw new KvError(
       'Unavailable',
@@ -178,6 +182,28 @@ export class Operator {
    * must still hear of it), and every one of them that is up, have settled
    * at `epoch`; each poll also hands them this node's log.
    */
+  /** The log's last entries, as a push hands them to a peer (one further behind fetches the rest from this node). */
+  private lastEntries(): EpochEntry[] {
+    const { log } = this.deps;
+    return log.after(Math.max(0, log.epoch - EPOCH_PUSH_ENTRIES_MAX));
+  }
+
+  /** Pushes the log's last entries once to every other node of the ring that is up; failures are left to their next push. */
+  private async publish(): Promise<void> {
+    const { log, selfId } = this.deps;
+    const entries = this.lastEntries();
+    await Promise.all(
+      ringMembers(log.membership)
+        .filter((n) => n.id !== selfId && this.deps.isUp(n.id))
+        .map((n) =>
+          this.deps
+            .link(n.id)
+            ?.learnEpochs(entries)
+            .catch(() => undefined),
+        ),
+    );
+  }
+
   async barrier(epoch: number, also?: number): Promise<void> {
     const { log, selfId, time } = this.deps;
     const m = log.membership;
@@ -188,7 +214,7 @@ export class Operator {
     for (;;) {
       this.goOn();
       if (this.deps.settledHere() >= epoch) settled.add(selfId);
-      const entries = log.after(Math.max(0, log.epoch - EPOCH_PUSH_ENTRIES_MAX));
+      const entries = this.lastEntries();
       await Promise.all(
         nodes
           .filter((id) => id !== selfId && !settled.has(id) && this.deps.isUp(id))

@@ -3,7 +3,7 @@
  * (connection.ts), with replica calls batched per event-loop turn
  * (remote-replica.ts).
  */
-import { isKvError, type KvError } from '../common/errors';
+import type { KvError } from '../common/errors';
 import type { TlsMaterial } from '../config/tls';
 import type { Proposal, ProposeReply } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
@@ -17,7 +17,7 @@ import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
 import { RemoteReplica } from './remote-replica';
-import type { EpochState, PeerCallStats, PeerEvents, PeerLink, PeerTransport } from './transport';
+import { type EpochState, type PeerCallStats, type PeerEvents, type PeerLink, type PeerTransport, watchedForStaleEpoch } from './transport';
 import type { EpochEntry } from '../membership/changes';
 import { toKvError } from './errors';
 import { epochStateOf, fromMembershipLog, toMembershipLog } from './membership-wire';
@@ -51,12 +51,8 @@ class ThriftLink implements PeerLink {
     this.acceptor = new RemoteAcceptor(conn, o.secret, o.requestTimeoutMs, sender);
   }
 
-  /** A refusal for a stale epoch tells the node, which takes up the log; the caller still gets the error. */
   private watched<T>(call: Promise<T>): Promise<T> {
-    return call.catch((err: unknown) => {
-      if (isKvError(err, 'StaleEpoch')) this.events.refusedAsStale(err.details.epoch ?? 0);
-      throw err;
-    });
+    return watchedForStaleEpoch(this.events, call);
   }
 
   prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {

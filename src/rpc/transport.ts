@@ -5,7 +5,7 @@
  * Thrift over TCP (thrift-transport.ts); the deterministic simulator passes
  * a message bus on virtual time (sim/network.ts).
  */
-import type { KvError } from '../common/errors';
+import { isKvError, type KvError } from '../common/errors';
 import type { EpochEntry } from '../membership/changes';
 import type { RangeReplica } from '../coordinator/range-scan';
 import type { Acceptor } from '../paxos/proposer';
@@ -49,6 +49,14 @@ export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor {
   resetBackoff(): void;
   stats(): PeerCallStats;
   close(): void;
+}
+
+/** A call placed by the ring: a refusal for a stale epoch tells the node, which takes up the log; the caller still gets the error. */
+export function watchedForStaleEpoch<T>(events: PeerEvents, call: Promise<T>): Promise<T> {
+  return call.catch((err: unknown) => {
+    if (isKvError(err, 'StaleEpoch')) events.refusedAsStale(err.details.epoch ?? 0);
+    throw err;
+  });
 }
 
 export interface PeerTransport {

@@ -2,13 +2,15 @@
  * A simulated cluster: K KvNodes built from simulated parts (virtual time,
  * the message bus, in-memory stores over simulated disks), and the life
  * events the fault schedule applies to them: crash and restart, power loss,
- * pause and resume, clock skew; and nodes added to join the ring, and
- * nodes gone once their decommission is done (their process exits).
+ * pause and resume, clock skew; and nodes added to join the ring or to
+ * replace a node lost for good, and nodes gone once their decommission is
+ * done (their process exits) or lost for good (a machine that is gone).
  *
  * A node is started as a real one is: its log is caught up from its peers
  * before it is reachable, then it goes on with its unfinished operation
  * (KvNode.operate). A joining node is restarted with its join token every
- * time, as a supervisor restarts the command server.sh --join ran.
+ * time, as a supervisor restarts the command server.sh --join ran; a
+ * replacing one with the node it replaces (server.sh --replace).
  */
 import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
@@ -58,8 +60,12 @@ export class SimCluster {
   private readonly starting = new Set<number>();
   /** Nodes added to join the ring, with the token each joins at. */
   private readonly joinTokens = new Map<number, string>();
-  /** Nodes whose decommission is done: their process exited, and nothing starts them again. */
+  /** Nodes added to replace a node lost for good, with the node each replaces. */
+  private readonly replacing = new Map<number, number>();
+  /** Nodes whose decommission is done (their process exited) or lost for good: nothing starts them again. */
   readonly departed = new Set<number>();
+  /** Nodes lost for good (among the departed): their machine is gone, and a replacement takes their place. */
+  readonly lost = new Set<number>();
 
   constructor(
     readonly config: ClusterConfig,
@@ -96,9 +102,9 @@ export class SimCluster {
     return this.nodes.map((_, id) => id).filter((id) => !this.departed.has(id));
   }
 
-  /** Whether node `id` was added to join the ring (it starts with its join token). */
+  /** Whether node `id` was added to join the ring (it starts with its join token) or to replace a lost node. */
   joins(id: number): boolean {
-    return this.joinTokens.has(id);
+    return this.joinTokens.has(id) || this.replacing.has(id);
   }
 
   /** A new node (the next id) that joins the ring at `token`; resolves once it is reachable. */
@@ -106,6 +112,21 @@ export class SimCluster {
     const id = this.addSlot();
     this.joinTokens.set(id, token);
     return { id, started: this.start(id) };
+  }
+
+  /** A new node (the next id) that takes the place of node `dead`, lost for good; resolves once it is reachable. */
+  addReplacingNode(dead: number): { id: number; started: Promise<void> } {
+    const id = this.addSlot();
+    this.replacing.set(id, dead);
+    return { id, started: this.start(id) };
+  }
+
+  /** The machine of node `id` is gone: the node is down and nothing starts it again. */
+  lose(id: number): void {
+    this.crash(id);
+    this.departed.add(id);
+    this.lost.add(id);
+    this.net.trace.note('lost for good', id, 0);
   }
 
   isRunning(id: number): boolean {
@@ -156,9 +177,11 @@ export class SimCluster {
       this.net.up(id, node, owner);
       node.startBackgroundWork();
       const token = this.joinTokens.get(id);
+      const dead = this.replacing.get(id);
       node.operate({
         self: simAddress(id),
         ...(token !== undefined && { join: { token } }),
+        ...(dead !== undefined && { replace: { node: dead } }),
         onLeft: () => this.depart(id, owner),
       });
     } finally {

@@ -2,8 +2,9 @@
  * The fault schedule of one seed: random faults at random times while the
  * workload runs (a node's crash, power loss, pause, disk stall or clock skew;
  * a partition between two nodes; message loss, delay or duplication), each with its own end (a restart, a resume, a heal),
- * and membership operations (a new node joins, a node is decommissioned:
- * sim/operations.ts), all drawn from the seed before the run starts. The
+ * and membership operations (a new node joins, a node is decommissioned,
+ * moves, cleans up or is lost and replaced, the operation in progress is
+ * aborted: sim/operations.ts), all drawn from the seed before the run starts. The
  * nodes a fault hits are drawn as numbers and taken from the nodes there
  * are when it comes (nodes join and leave meanwhile). The kinds can be
  * narrowed with --faults.
@@ -25,6 +26,10 @@ export const FAULT_KINDS = [
   'slowdisk',
   'join',
   'decommission',
+  'move',
+  'abort',
+  'cleanup',
+  'replace',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -95,12 +100,35 @@ export function nodesOf(f: ScheduledFault, ids: readonly number[]): { node: numb
   return { node: ids[i]!, peer: ids[j]! };
 }
 
+const OPERATIONS: readonly FaultKind[] = ['join', 'decommission', 'move', 'abort', 'cleanup', 'replace'];
+
+function isOperation(kind: FaultKind): boolean {
+  return OPERATIONS.includes(kind);
+}
+
+/** A membership fault: what the operator asks for, with the fault's draws picking the node. */
+function operate(f: ScheduledFault, operations: SimOperations): Promise<void> {
+  switch (f.kind) {
+    case 'join':
+      return operations.join();
+    case 'decommission':
+      return operations.decommission(f.node);
+    case 'move':
+      return operations.move(f.node, f.peer);
+    case 'abort':
+      return operations.abort();
+    case 'cleanup':
+      return operations.cleanup(f.node);
+    default:
+      return operations.replace(f.node);
+  }
+}
+
 /** Starts one fault now; its end is scheduled `lastsMs` later. */
 export function applyFault(f: ScheduledFault, cluster: SimCluster, net: SimNetwork, operations: SimOperations): void {
-  if (f.kind === 'join' || f.kind === 'decommission') {
+  if (isOperation(f.kind)) {
     net.trace.note(`fault ${f.kind}`, f.node, f.peer);
-    if (f.kind === 'join') void operations.join();
-    else void operations.decommission(f.node);
+    void operate(f, operations);
     return;
   }
   const { node, peer } = nodesOf(f, cluster.present());

@@ -11,7 +11,11 @@
  *
  * Calls are delivered at the level of rpc/transport.ts's PeerLink: the
  * Thrift encoding is not simulated (the fuzzer and the integration tests
- * cover it).
+ * cover it). The calls a coordinator places by the ring carry its id and
+ * epoch as on the wire, and the receiving node takes them through the same
+ * checks as its Thrift handler (node/peer-requests.ts): a replica refuses a
+ * coordinator whose ring is stale, which takes up the log and places the
+ * request again.
  */
 import type { EpochEntry } from '../membership/changes';
 import { AssertionError } from 'node:assert';
@@ -26,7 +30,15 @@ import type { Level } from '../repair/hash-tree';
 import type { TreeRange } from '../repair/range-trees';
 import { rangeName } from '../repair/repairer';
 import type { SyncAnswer } from '../repair/anti-entropy';
-import type { EpochState, PeerCallStats, PeerEvents, PeerLink, PeerTransport } from '../rpc/transport';
+import {
+  type EpochState,
+  type PeerCallStats,
+  type PeerEvents,
+  type PeerLink,
+  type PeerTransport,
+  watchedForStaleEpoch,
+} from '../rpc/transport';
+import type { Placed } from '../node/peer-requests';
 import type { KvNode } from '../node/node';
 import type { KeyedVersion, Version } from '../storage/version';
 import type { Owner, Scheduler } from './scheduler';
@@ -61,6 +73,8 @@ export class SimNetwork {
   private readonly links = new Set<SimLink>();
   readonly faults: NetworkFaults = { loss: 0, duplication: 0, delayMs: 0 };
   messages = 0;
+  /** Calls a replica refused as placed by a stale epoch (StaleEpoch): the coordinator took up the log. */
+  staleRefusals = 0;
   /** Numbers every call, for the trace. */
   nextCallId = 0;
 
@@ -202,13 +216,25 @@ class SimLink implements PeerLink {
   private closed = false;
   private calls = { replicateCalls: 0, replicateItems: 0, readLocalCalls: 0, readLocalItems: 0 };
 
+  /** The node's events, with each stale-epoch refusal counted and traced on its way to the node. */
+  private readonly staleWatch: PeerEvents;
+
   constructor(
     private readonly net: SimNetwork,
     readonly self: number,
     readonly id: number,
     readonly owner: Owner,
     private readonly events: PeerEvents,
-  ) {}
+  ) {
+    this.staleWatch = {
+      ...events,
+      refusedAsStale: (epoch) => {
+        net.staleRefusals++;
+        net.trace.note('refused as stale', id, self, () => `epoch ${epoch}`);
+        events.refusedAsStale(epoch);
+      },
+    };
+  }
 
   private call<T>(kind: string, run: (node: KvNode) => Promise<T> | T, timeoutMs: number): Promise<T> {
     if (this.closed) return Promise.reject(new KvError('ConnectionError', 'the link is closed'));
@@ -231,6 +257,20 @@ class SimLink implements PeerLink {
     });
   }
 
+  /** Who sends now and the epoch its call is placed by, as the wire carries them. */
+  private placed(): Placed {
+    return { from: this.self, epoch: this.events.epoch() };
+  }
+
+  /** A call placed by the ring: the peer may refuse it as stale, which the node hears of. */
+  private placedCall<T>(kind: string, run: (node: KvNode, by: Placed) => Promise<T> | T): Promise<T> {
+    const by = this.placed();
+    return watchedForStaleEpoch(
+      this.staleWatch,
+      this.call(kind, (node) => run(node, by), this.net.requestTimeoutMs),
+    );
+  }
+
   /** The peer died: calls waiting on it fail now, and the node counts it lost. */
   peerDied(): void {
     const lost = new KvError('ConnectionError', `the connection to node ${this.id} was lost`);
@@ -242,33 +282,20 @@ class SimLink implements PeerLink {
     this.calls.replicateCalls++;
     this.calls.replicateItems += items.length;
     const copy = [...items];
-    const self = this.self;
-    return this.call('replicate', (node) => node.applyReplicated(copy).then(() => void self), this.net.requestTimeoutMs);
+    return this.placedCall('replicate', (node, by) => node.peerRequests.replicate(by, copy));
   }
 
   read(key: string): Promise<Version | undefined> {
     this.calls.readLocalCalls++;
     this.calls.readLocalItems++;
-    return this.call(
-      'readLocal',
-      (node) => {
-        // As the handler: a catching-up replica refuses, so that its copy counts towards no read.
-        node.repairer.refuseReadsWhileCatchingUp();
-        return node.store.get(key);
-      },
-      this.net.requestTimeoutMs,
-    );
+    return this.placedCall('readLocal', (node, by) => {
+      const waiting = node.peerRequests.admitRead(by, () => [key]);
+      return waiting === undefined ? node.store.get(key) : waiting.then(() => node.store.get(key));
+    });
   }
 
   readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage> {
-    return this.call(
-      'readRange',
-      (node) => {
-        node.repairer.refuseReadsWhileCatchingUp();
-        return node.store.range(from, to, limit, bytesMax);
-      },
-      this.net.requestTimeoutMs,
-    );
+    return this.placedCall('readRange', (node, by) => node.peerRequests.readRange(by, from, to, limit, bytesMax));
   }
 
   /** From the peer's last tree-hash answer, as RemoteReplica keeps it. */
@@ -276,10 +303,8 @@ class SimLink implements PeerLink {
 
   treeHashes(range: TreeRange, level: Level, indices: readonly number[]): Promise<Buffer> {
     const asked = [...indices];
-    return this.call(
-      'treeHashes',
-      (node) => node.repairer.answerHashes(this.self, rangeName(range), level, asked),
-      this.net.requestTimeoutMs,
+    return this.placedCall('treeHashes', (node, by) =>
+      node.peerRequests.treeHashes(this.self, by.epoch, rangeName(range), level, asked),
     ).then((answer) => {
       this.catchingUp = answer.catchingUp;
       return answer.hashes;
@@ -288,11 +313,7 @@ class SimLink implements PeerLink {
 
   segmentKeys(range: TreeRange, segments: readonly number[]): Promise<{ digests: KeyDigest[]; covered: number }> {
     const asked = [...segments];
-    return this.call(
-      'segmentKeys',
-      (node) => node.repairer.answerSegmentKeys(this.self, rangeName(range), asked),
-      this.net.requestTimeoutMs,
-    );
+    return this.placedCall('segmentKeys', (node, by) => node.peerRequests.segmentKeys(this.self, by.epoch, rangeName(range), asked));
   }
 
   fetch(keys: readonly string[]): Promise<KeyedVersion[]> {
@@ -313,15 +334,15 @@ class SimLink implements PeerLink {
   }
 
   prepare(key: string, ballot: Ballot, requestId: string): Promise<Promised> {
-    return this.call('paxosPrepare', (node) => node.paxos.prepare(key, ballot, requestId), this.net.requestTimeoutMs);
+    return this.placedCall('paxosPrepare', (node, by) => node.peerRequests.paxosPrepare(by, key, ballot, requestId));
   }
 
   propose(key: string, proposal: Proposal): Promise<ProposeReply> {
-    return this.call('paxosPropose', (node) => node.paxos.propose(key, proposal), this.net.requestTimeoutMs);
+    return this.placedCall('paxosPropose', (node, by) => node.peerRequests.paxosPropose(by, key, proposal));
   }
 
   commit(key: string, proposal: Proposal): Promise<void> {
-    return this.call('paxosCommit', (node) => node.paxos.commit(key, proposal), this.net.requestTimeoutMs);
+    return this.placedCall('paxosCommit', (node, by) => node.peerRequests.paxosCommit(by, key, proposal));
   }
 
   hello(clockReading: number, timeoutMs: number, epoch: number): Promise<number> {

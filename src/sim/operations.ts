@@ -13,26 +13,48 @@
  * - decommission: a NORMAL member, drawn from the seed, is asked to leave
  *   (its admin call, KvNode.decommission); the node refuses what the ring
  *   does not allow (another operation, too few nodes left), and once done it
- *   stops and its process exits (SimCluster.departed).
+ *   stops and its process exits (SimCluster.departed);
+ * - move: a NORMAL member, drawn from the seed, is asked to move to the
+ *   byte midpoint between its token and one of its neighbours' (its admin
+ *   call, KvNode.move, which refuses a move whose streams' other ends are
+ *   down);
+ * - abort: the operation in progress is aborted through the real abort
+ *   (KvNode.abortOperation, operations/abort.ts), asked of its own node
+ *   first and then of the others, as admin.sh abort does; a replacement is
+ *   not aborted (the node it replaces is gone for good);
+ * - cleanup: a NORMAL member, drawn from the seed, deletes what it holds
+ *   outside its ranges (KvNode.cleanup; refused while an operation runs);
+ * - replace: a NORMAL member is lost for good (its machine is gone) and a
+ *   new node takes its token (server.sh --replace, KvNode.operate). Only
+ *   while no operation runs or is on its way, and no other operation is
+ *   started until the replacement completes: its ranges have one replica
+ *   less meanwhile, and an operation that streams with the lost node could
+ *   not finish.
  *
  * Faults go on meanwhile. A node that crashes runs its operation on from
  * its log when it restarts, as a real node does. An operation that stops
  * with an error (its stream's source down, a barrier not reached, the
  * epoch's slot out of reach) keeps its sentence in the node's report; from
  * the heal on, the operator runs each such one again, as the sentences say
- * to: a joining node is restarted (server.sh's advice), a decommission is
- * asked again. After settling, the ring must have no operation left under
- * way, and every node must hold its last epoch.
+ * to: a joining (or replacing) node is restarted (server.sh's advice), a
+ * decommission or a move is asked again, an abort that stopped between its
+ * two steps is run again. After settling, the ring must have no operation
+ * left under way, every node must hold its last epoch, and with cleanups
+ * among the faults, every node cleans up once more and must then hold no
+ * key outside its ranges.
  */
 import { isKvError } from '../common/errors';
+import { ABORT_ANSWER_TIMEOUT_MS, EPOCH_BARRIER_POLL_MS, STREAM_PAGE_BYTES_MAX, STREAM_PAGE_KEYS_MAX } from '../common/limits';
 import type { Random } from '../common/random';
 import { applyChange, Membership, replayLog, ringMembers } from '../membership/changes';
 import { EPOCH_SLOT_KEY_PREFIX } from '../membership/epoch-log';
 import { PlacedRange, Placement } from '../membership/placement';
 import { intervalsOf } from '../membership/stream-plan';
-import { splitToken } from '../membership/tokens';
+import { unreplicatedIntervals } from '../membership/reclaim';
+import { midpointToken, splitToken } from '../membership/tokens';
+import type { CleanupReport } from '../operations/cleanup';
 import { Ring } from '../partitioner/ring';
-import { STREAM_PAGE_BYTES_MAX, STREAM_PAGE_KEYS_MAX } from '../common/limits';
+import { compareKeyStrings } from '../common/bytes';
 import type { SimCluster } from './cluster';
 import { clientCall, SimNetwork } from './network';
 
@@ -49,10 +71,26 @@ export interface OperationCounts {
   stopped: number;
   /** Operations run again after they stopped. */
   rerun: number;
+  /** Of those started: moves, and replacements of a node lost for good. */
+  moves: number;
+  replaces: number;
+  /** Aborts that answered: the operation in progress was undone. */
+  aborted: number;
+  /** Cleanups begun by the schedule (the final ones not counted). */
+  cleanups: number;
 }
 
 export class SimOperations {
-  readonly counts: OperationCounts = { started: 0, refused: 0, stopped: 0, rerun: 0 };
+  readonly counts: OperationCounts = {
+    started: 0,
+    refused: 0,
+    stopped: 0,
+    rerun: 0,
+    moves: 0,
+    replaces: 0,
+    aborted: 0,
+    cleanups: 0,
+  };
   /** Every sentence an operation stopped with, in order. */
   readonly stops: string[] = [];
   /** The nodes whose operation the operator started, by id. */
@@ -61,6 +99,14 @@ export class SimOperations {
   private readonly askedToLeave = new Set<number>();
   /** Each node's last stop sentence seen, so that one stop is counted once. */
   private readonly seenStops = new Map<number, string>();
+  /**
+   * Admin calls whose answer did not come (TimedOut: the node may have
+   * begun, or its epoch may be decided without the node knowing): asked
+   * again from the heal on, as an operator runs the command again.
+   */
+  private readonly unanswered = new Map<number, () => Promise<void>>();
+  /** An abort asked and not answered yet: one at a time, as an operator runs them. */
+  private aborting = false;
   private nextRequest = 0;
 
   constructor(
@@ -129,6 +175,7 @@ export class SimOperations {
   async join(): Promise<void> {
     const m = await this.membership();
     if (m === undefined) return this.note('join not planned', -1, 'no node gave its membership');
+    if (this.awaitsReplacement(m, 'join')) return;
     const id = this.cluster.size;
     try {
       applyChange(m, { epoch: m.epoch + 1, change: { kind: 'join-begin', node: id, token: '\u0000' } });
@@ -148,12 +195,140 @@ export class SimOperations {
   async decommission(draw: number): Promise<void> {
     const m = await this.membership();
     if (m === undefined) return this.note('decommission not asked', -1, 'no node gave its membership');
+    if (this.awaitsReplacement(m, 'decommission')) return;
     const normal = ringMembers(m)
       .filter((n) => n.state === 'NORMAL')
       .map((n) => n.id);
     const id = normal[draw % normal.length]!;
     if (!this.acceptorsStay(m, id)) return this.note('decommission not asked', id, 'it would take a majority of some bootstrap range');
     await this.ask(id);
+  }
+
+  /**
+   * Whether a node lost for good is still in the ring (its replacement not
+   * complete): no other operation is started meanwhile (noted as `what` not
+   * planned).
+   */
+  private awaitsReplacement(m: Membership, what: string): boolean {
+    const dead = ringMembers(m).find((n) => this.cluster.lost.has(n.id));
+    if (dead !== undefined) this.note(`${what} not planned`, dead.id, 'the node is lost and its replacement not complete');
+    return dead !== undefined;
+  }
+
+  /** Asks a NORMAL member (picked by `draw`) to move to the midpoint between its token and a neighbour's (picked by `side`). */
+  async move(draw: number, side: number): Promise<void> {
+    const m = await this.membership();
+    if (m === undefined) return this.note('move not asked', -1, 'no node gave its membership');
+    if (this.awaitsReplacement(m, 'move')) return;
+    const ring = ringMembers(m).sort((a, b) => compareKeyStrings(a.token, b.token));
+    const normal = ring.filter((n) => n.state === 'NORMAL');
+    const node = normal[draw % normal.length]!;
+    const at = ring.indexOf(node);
+    const token =
+      side % 2 === 0
+        ? midpointToken(ring[(at - 1 + ring.length) % ring.length]!.token, node.token)
+        : midpointToken(node.token, ring[(at + 1) % ring.length]!.token);
+    await this.askMove(node.id, token, false);
+  }
+
+  /** The move admin call to node `id`: started, refused (by the reducer, or a stream's other end down), or not answered. */
+  private async askMove(id: number, token: string, rerun: boolean): Promise<void> {
+    try {
+      await clientCall(this.net, id, 'move', this.nextRequest++, (n) => n.move(token), this.timeoutMs);
+      if (!rerun) {
+        this.counts.started++;
+        this.counts.moves++;
+      }
+      this.started.add(id);
+      this.note('move', id, `to ${JSON.stringify(token)}`);
+    } catch (err) {
+      if (isKvError(err, 'InvalidRequest') || isKvError(err, 'Unavailable')) this.counts.refused++;
+      else if (isKvError(err, 'TimedOut')) {
+        this.started.add(id);
+        this.unanswered.set(id, () => this.askMove(id, token, true));
+      }
+      this.note('move not begun', id, (err as Error).message);
+    }
+  }
+
+  /** Aborts the operation in progress, unless none runs, another abort is under way, or it is a replacement. */
+  async abort(): Promise<void> {
+    if (this.aborting) return this.note('abort not asked', -1, 'another abort is under way');
+    const m = await this.membership();
+    const op = m?.operation;
+    if (op === undefined) return this.note('abort not asked', -1, 'no operation is in progress');
+    if (op.kind === 'replace') return this.note('abort not asked', op.node, 'a replacement: the node it replaces is gone for good');
+    await this.askAbort(m!);
+  }
+
+  /**
+   * The abort admin call, as admin.sh abort makes it: to the operation's own
+   * node first (it stops its streams before the abort is sequenced), then to
+   * each other node of the ring that cannot be reached.
+   */
+  private async askAbort(m: Membership): Promise<void> {
+    const op = m.operation!;
+    const others = ringMembers(m)
+      .map((n) => n.id)
+      .filter((id) => id !== op.node);
+    this.aborting = true;
+    try {
+      for (const id of [op.node, ...others]) {
+        try {
+          const words = await clientCall(this.net, id, 'abort', this.nextRequest++, (n) => n.abortOperation(), ABORT_ANSWER_TIMEOUT_MS);
+          this.counts.aborted++;
+          return this.note('aborted', id, words);
+        } catch (err) {
+          if (!isKvError(err, 'ConnectionError')) return this.note('abort not done', id, (err as Error).message);
+        }
+      }
+      this.note('abort not done', -1, 'no node of the ring took it');
+    } finally {
+      this.aborting = false;
+    }
+  }
+
+  /** Asks a NORMAL member (picked by `draw`) to clean up; the node refuses while an operation runs. */
+  async cleanup(draw: number): Promise<void> {
+    const m = await this.membership();
+    if (m === undefined) return this.note('cleanup not asked', -1, 'no node gave its membership');
+    const normal = ringMembers(m).filter((n) => n.state === 'NORMAL' && !this.cluster.lost.has(n.id));
+    const id = normal[draw % normal.length]!.id;
+    try {
+      await clientCall(this.net, id, 'cleanup', this.nextRequest++, (n) => n.cleanup(true), this.timeoutMs);
+      this.counts.cleanups++;
+      this.note('cleanup', id, 'begun');
+    } catch (err) {
+      if (isKvError(err, 'InvalidRequest')) this.counts.refused++;
+      this.note('cleanup not begun', id, (err as Error).message);
+    }
+  }
+
+  /**
+   * A NORMAL member (picked by `draw`) is lost for good, and a new node
+   * (the next id) is started to take its token, as server.sh --replace
+   * does once planReplace allowed it: only while no operation runs, and none
+   * the operator started is on its way (a join not sequenced yet).
+   */
+  async replace(draw: number): Promise<void> {
+    const m = await this.membership();
+    if (m === undefined) return this.note('replace not planned', -1, 'no node gave its membership');
+    if (this.awaitsReplacement(m, 'replace')) return;
+    const onItsWay = [...this.started].some((id) => !this.cluster.departed.has(id) && !m.members.some((n) => n.id === id));
+    if (m.operation !== undefined || onItsWay) {
+      this.counts.refused++;
+      return this.note('replace not planned', -1, 'an operation is in progress');
+    }
+    const normal = ringMembers(m).filter((n) => n.state === 'NORMAL');
+    const dead = normal[draw % normal.length]!.id;
+    if (!this.acceptorsStay(m, dead)) return this.note('replace not planned', dead, 'it would take a majority of some bootstrap range');
+    this.askedToLeave.add(dead);
+    this.cluster.lose(dead);
+    const { id } = this.cluster.addReplacingNode(dead);
+    this.started.add(id);
+    this.counts.started++;
+    this.counts.replaces++;
+    this.note('replace', id, `of node ${dead}`);
   }
 
   /**
@@ -183,7 +358,11 @@ export class SimOperations {
       this.note('decommission', id, 'begun');
     } catch (err) {
       if (isKvError(err, 'InvalidRequest')) this.counts.refused++;
-      else if (isKvError(err, 'TimedOut')) this.started.add(id);
+      else if (isKvError(err, 'TimedOut')) {
+        // It may have begun: its stops are watched, and the call is made again from the heal on.
+        this.started.add(id);
+        this.unanswered.set(id, () => this.ask(id));
+      }
       this.note('decommission not begun', id, (err as Error).message);
     }
   }
@@ -199,7 +378,12 @@ export class SimOperations {
     if (now + RERUN_INTERVAL_MS < untilMs) this.net.sched.at(RERUN_INTERVAL_MS, () => this.watch(healMs, untilMs));
   }
 
-  /** Counts the stops not seen yet, and with `rerun` runs each stopped operation again. */
+  /**
+   * Counts the stops not seen yet, and with `rerun` runs each stopped
+   * operation again; and with `rerun`, finishes an abort that stopped
+   * between its steps, and aborts an operation that holds up the
+   * replacement of a node lost for good.
+   */
   lookForStops(rerun: boolean): void {
     for (const id of this.started) {
       const node = this.cluster.nodes[id];
@@ -212,13 +396,44 @@ export class SimOperations {
         this.stops.push(`node ${id}: ${progress.error}`);
         this.note('operation stopped', id, progress.error);
       }
-      if (!rerun) continue;
-      const op = node.epochs.membership.operation;
-      this.counts.rerun++;
-      this.seenStops.delete(id);
-      if (op?.node === id && op.kind === 'leave') void this.ask(id);
-      else if (this.cluster.joins(id)) this.restart(id);
+      if (rerun) this.rerun(id);
     }
+    if (rerun) this.askAgain();
+    const view = this.ringView();
+    const op = view?.operation;
+    if (!rerun || this.aborting || op === undefined) return;
+    const blocksReplacement = op.kind !== 'replace' && ringMembers(view!).some((n) => this.cluster.lost.has(n.id));
+    if (op.aborting === true || blocksReplacement) void this.askAbort(view!);
+  }
+
+  /** The admin calls that were not answered, asked again (each once: one that times out again is noted again). */
+  private askAgain(): void {
+    for (const [id, again] of [...this.unanswered]) {
+      this.unanswered.delete(id);
+      this.counts.rerun++;
+      void again();
+    }
+  }
+
+  /** Runs node `id`'s stopped operation again, as its sentence says; nothing when it was aborted (or is being). */
+  private rerun(id: number): void {
+    const m = this.cluster.nodes[id]!.epochs.membership;
+    const op = m.operation;
+    if (op?.aborting === true || m.members.find((n) => n.id === id)?.state === 'LEFT') return;
+    const own = op?.node === id ? op : undefined;
+    this.counts.rerun++;
+    this.seenStops.delete(id);
+    if (own?.kind === 'leave') void this.ask(id);
+    else if (own?.kind === 'move') void this.askMove(id, own.token!, true);
+    else if (this.cluster.joins(id)) this.restart(id);
+  }
+
+  /** The membership of the running node furthest along (the simulator's look at the nodes, not an operator's call). */
+  private ringView(): Membership | undefined {
+    let best: Membership | undefined;
+    for (const node of this.cluster.nodes)
+      if (node !== undefined && (best === undefined || node.epochs.epoch > best.epoch)) best = node.epochs.membership;
+    return best;
   }
 
   /** A joining node whose join stopped is restarted, and goes on with its join (or begins it again). */
@@ -251,7 +466,51 @@ export class SimOperations {
     for (const member of final.members) {
       if (member.state === 'LEFT' && this.cluster.nodes[member.id] !== undefined)
         out.push(`  membership: node ${member.id} left the ring at or before epoch ${final.epoch} but its process still runs`);
+      if (member.state !== 'LEFT' && this.cluster.lost.has(member.id))
+        out.push(`  membership: node ${member.id} was lost for good and is still in the ring at epoch ${final.epoch} (not replaced)`);
     }
     return out;
+  }
+
+  /**
+   * After settling, when cleanups are among the faults: every node of the
+   * final ring cleans up, all at once as admin.sh cleanup runs them;
+   * resolves with the problems: a cleanup refused or stopped, and any key
+   * a node still holds outside its ranges once its cleanup is done. (A
+   * cleanup that deleted a key its node replicates shows in the checker's
+   * verdict, which reads the replicas after this.)
+   */
+  async finalCleanup(final: Membership): Promise<string[]> {
+    const out: string[] = [];
+    const runs: { id: number; report: CleanupReport }[] = [];
+    for (const { id } of ringMembers(final)) {
+      const node = this.cluster.nodes[id];
+      if (node === undefined) continue;
+      try {
+        runs.push({ id, report: node.cleanup(true) });
+      } catch (err) {
+        out.push(`  cleanup: node ${id} refused its final cleanup: ${(err as Error).message}`);
+      }
+    }
+    while (runs.some((r) => !r.report.done && r.report.error === undefined))
+      await new Promise<void>((resolve) => this.net.sched.at(EPOCH_BARRIER_POLL_MS, resolve));
+    const placement = Placement.of(final);
+    for (const { id, report } of runs) {
+      if (report.error !== undefined) out.push(`  cleanup: node ${id}'s final cleanup stopped: ${report.error}`);
+      else out.push(...this.heldOutside(id, placement));
+    }
+    return out;
+  }
+
+  /** The first key node `id` holds outside its ranges under `placement`, if any. */
+  private heldOutside(id: number, placement: Placement): string[] {
+    const store = this.cluster.nodes[id]?.store;
+    if (store === undefined) return [];
+    for (const { from, to } of unreplicatedIntervals(placement, id)) {
+      const key = store.range(from, to, 1, STREAM_PAGE_BYTES_MAX).entries[0]?.key;
+      if (key !== undefined)
+        return [`  cleanup: node ${id} still holds ${JSON.stringify(key)}, outside its ranges, after its final cleanup`];
+    }
+    return [];
   }
 }

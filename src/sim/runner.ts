@@ -7,9 +7,10 @@
  *   heal            the clients stop; every fault ends (restart, resume, heal);
  *                   operations that stopped are run again
  *   settle          hints, anti-entropy and operations run undisturbed
- *   end             the clients learn the ring once more; final QUORUM reads
- *                   of every key through that ring's replicas, and every
- *                   such replica's copy
+ *   end             the clients learn the ring once more; with cleanups
+ *                   among the faults, every node cleans up once more; final
+ *                   QUORUM reads of every key through that ring's replicas,
+ *                   and every such replica's copy
  *
  * then the chaos checker's verdict on the history and the final state
  * (chaos/checker.ts: lost, stale, backwards, phantom, behind, divergent),
@@ -66,6 +67,8 @@ export interface SimResult {
   readonly membership: OperationCounts & { stops: readonly string[]; epoch: number; members: number };
   readonly events: number;
   readonly messages: number;
+  /** Internode calls a replica refused as placed by a stale epoch (each coordinator then took up the log). */
+  readonly staleRefusals: number;
   readonly traceLines: readonly string[] | undefined;
 }
 
@@ -186,6 +189,13 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   await sched.runUntil(Math.max(sched.nowMs, settledMs));
   await sched.runWhile(ring.refresh(), FINAL_READS_MS);
   const final = ring.topology;
+  // With cleanups among the faults, every node cleans up once more: what it deletes must be garbage, and it must leave none.
+  let cleanupProblems: string[] | undefined = [];
+  if (o.faults.includes('cleanup')) {
+    cleanupProblems = undefined;
+    const cleaned = operations.finalCleanup(final.membership).then((p) => (cleanupProblems = p));
+    await sched.runWhile(cleaned, FINAL_READS_MS);
+  }
   // Before the final reads, whose read repairs would mend a replica that the nodes left without a write.
   const state = finalState(cluster, final.placement, workload.keys);
   const finals = Promise.all([
@@ -202,6 +212,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     ...cas.violations.map((v) => `  cas: ${v}`),
     ...workLeft(cluster, final.membership),
     ...operations.problems(final.membership),
+    ...(cleanupProblems ?? ['  cleanup: the final cleanups did not end']),
   ];
   for (const f of sched.failures)
     problems.push(`  invariant: ${f.owner} at ${f.atMs.toFixed(3)} ms: ${String((f.error as Error)?.stack ?? f.error)}`);
@@ -227,6 +238,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     },
     events: sched.eventsRun,
     messages: net.messages,
+    staleRefusals: net.staleRefusals,
     traceLines: trace.lines,
   };
 }

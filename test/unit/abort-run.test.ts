@@ -29,9 +29,12 @@ async function setup(changes: Change[], rivals: Change[] = []) {
   const log = await EpochLog.open(new ArrayEpochStore(), BOOT);
   for (const change of changes) await log.append(change);
   const polled = new Set<number>();
+  /** The changes each peer was handed, in order. */
+  const received = new Map<number, Change[]>();
   const peer = (id: number): OperatorPeer => ({
     learnEpochs: async (entries: readonly EpochEntry[]) => {
       polled.add(id);
+      received.set(id, [...(received.get(id) ?? []), ...entries.map((e) => e.change)]);
       const last = entries[entries.length - 1]?.epoch ?? 0;
       return { epoch: last, settled: last };
     },
@@ -57,7 +60,7 @@ async function setup(changes: Change[], rivals: Change[] = []) {
     pacer: new Pacer(systemTime, 1 << 20),
     say: () => undefined,
   });
-  return { log, operator, polled };
+  return { log, operator, polled, received };
 }
 
 const JOIN: Change = { kind: 'join-begin', node: 4, token: 'f' };
@@ -122,4 +125,17 @@ test('a stopped operator stops at its next barrier poll with the reason', async 
   const { log, operator } = await setup([JOIN]);
   operator.stop('the join of node 4 was aborted');
   await t.throwsAsync(operator.barrier(log.epoch), { message: 'the join of node 4 was aborted' });
+});
+
+test("a change that wins an epoch's slot over this operator's is handed on to the ring before this one is refused (its own operator may have died before publishing it)", async (t) => {
+  // Found by the simulator (seed 249, every fault): node 2 won epoch 2 for its move and was lost before pushing it; the
+  // replacement that lost the slot to it was refused for "another operation", while an abort found nothing in progress.
+  const move: Change = { kind: 'move-begin', node: 2, token: 'j' };
+  const { log, operator, received } = await setup([], [move]);
+  await t.throwsAsync(operator.sequence({ kind: 'replace-begin', node: 4, replaces: 2 }), {
+    name: 'InvalidRequest',
+    message: 'another operation (move of node 2) is in progress',
+  });
+  t.deepEqual(log.membership.operation, { kind: 'move', node: 2, token: 'j', readsSwitched: false });
+  for (const id of [1, 2, 3]) t.deepEqual(received.get(id)?.at(-1), move, `node ${id} was handed the move`);
 });

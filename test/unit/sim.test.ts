@@ -18,6 +18,9 @@ import { MemoryReplicaStore } from '../../src/sim/memory-store';
 import { SimOptions, SimResult, simulate } from '../../src/sim/runner';
 import { Owner, Scheduler } from '../../src/sim/scheduler';
 
+/** Seeds over which every operation the schedule has (moves, aborts, cleanups, replacements) was measured to come at least once. */
+const SEEDS_OF_EVERY_OPERATION = 20;
+
 const base: Omit<SimOptions, 'seed'> = { nodes: 4, faults: [...FAULT_KINDS], durationMs: 10_000, trace: false, bugs: {}, sync: 'FULL' };
 
 test('one seed gives the same history twice, message for message; another seed another one', async (t) => {
@@ -107,6 +110,24 @@ test('an operation whose stream source is down stops with its sentence, and is r
   }
   t.truthy(seen, 'no operation met its source down');
   t.true(seen!.membership.rerun > 0);
+});
+
+test('moves, aborts, cleanups and replacements run through the real code, and the seeds pass; stale coordinators are refused and retry', async (t) => {
+  const o = { ...base, faults: ['move', 'abort', 'cleanup', 'replace', 'join', 'crash', 'partition'] as FaultKind[] };
+  const total = { moves: 0, replaces: 0, aborted: 0, cleanups: 0, stale: 0 };
+  for (let seed = 1; seed <= SEEDS_OF_EVERY_OPERATION; seed++) {
+    const r = await simulate({ ...o, seed });
+    t.true(r.ok, `seed ${seed}: ${r.problems.join('\n')}`);
+    total.moves += r.membership.moves;
+    total.replaces += r.membership.replaces;
+    total.aborted += r.membership.aborted;
+    total.cleanups += r.membership.cleanups;
+    total.stale += r.staleRefusals;
+  }
+  t.true(
+    Object.values(total).every((n) => n > 0),
+    JSON.stringify(total),
+  );
 });
 
 test('the cas clients increment, read at SERIAL and retry with their request id; the checks count them; --cas-clients 0 runs none', async (t) => {
