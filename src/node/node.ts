@@ -42,6 +42,7 @@ import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { bootstrapEntry, Change, EpochEntry, Membership, Operation, replayLog, ringMembers } from '../membership/changes';
+import { leftRingSentence } from '../membership/departure';
 import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { abortsOperationOf, operationWords, runAbort } from '../operations/abort';
@@ -546,6 +547,7 @@ export class KvNode {
   private async catchUpBeforeServing(): Promise<void> {
     const { from, to, outcome } = await this.catchUpEpochs();
     if (to > from) this.log(`node ${this.id} took up epochs ${from + 1} to ${to} from its peers before serving`);
+    await this.refuseIfLeft();
     if (outcome === 'answered') return;
     const why =
       outcome === 'late'
@@ -555,6 +557,20 @@ export class KvNode {
       `node ${this.id} serves at epoch ${to}: ${why}; newer epochs come with the peers' hellos`,
       outcome === 'late' ? 'warn' : 'info',
     );
+  }
+
+  /**
+   * A node started again after it left the ring (decommissioned, replaced,
+   * its join aborted), its data directory kept: it must not serve. Its id is
+   * never reused and its token may be another node's now, so it would take
+   * requests for ranges it does not hold and hint its old writes to the ring.
+   * It stops before it listens, and its process exits with the sentence.
+   */
+  private async refuseIfLeft(): Promise<void> {
+    const departure = this.epochs.departureOf(this.id);
+    if (departure === undefined) return;
+    await this.stop();
+    throw new ConfigError(leftRingSentence(this.id, departure));
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -1124,8 +1140,8 @@ export class KvNode {
   /**
    * A node that was joining (or replacing) and whose operation was aborted
    * is LEFT: once its run has stopped, it leaves. Only while it serves: one
-   * that learns of the abort as it starts again stays up holding nothing,
-   * as a decommissioned node started again does.
+   * that learns of the abort as it starts again does not serve at all
+   * (refuseIfLeft), as a decommissioned node started again does not.
    */
   private leaveIfAborted(): void {
     const self = this.epochs.membership.members.find((n) => n.id === this.id);
