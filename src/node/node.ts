@@ -37,6 +37,7 @@ import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import type { HintStorage } from '../hints/hint-storage';
+import { HintRouter } from '../hints/hint-router';
 import type { StoredHint } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
@@ -270,6 +271,8 @@ export class KvNode {
   /** Set once the node is reachable and runs its background work. */
   private serving = false;
   private readonly delivery: HintDelivery;
+  /** Where the request paths put their hints: a node that left has its versions sent on to the current replicas. */
+  private readonly hintRouter: HintRouter;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
   /** The Thrift server and the metrics, on the real path only (see serve). */
@@ -330,12 +333,20 @@ export class KvNode {
     const acceptors = this.acceptors;
     acceptors.set(id, this.paxos);
     const isUp = (n: number): boolean => this.detector.isUp(n);
+    this.hintRouter = new HintRouter({
+      selfId: id,
+      store: hints,
+      hasLeft: (n) => this.epochs.membership.members.find((m) => m.id === n)?.state === 'LEFT',
+      writeReplicas: (key) => this.epochs.placement.rangeOf(key).writes,
+      applyLocal: (items) => this.applyReplicated(items),
+    });
+    const routed = this.hintRouter;
     this.coordinator = new Coordinator({
       selfId: id,
       placement: () => this.epochs.placement,
       replicas,
       isUp,
-      hints,
+      hints: routed,
       clock: this.clock,
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
@@ -351,7 +362,7 @@ export class KvNode {
       placement,
       acceptors,
       isUp,
-      hints,
+      hints: routed,
       clock: this.clock,
       time: this.time,
       timeoutMs: s.requestTimeoutMs,
@@ -362,7 +373,7 @@ export class KvNode {
       placement,
       replicas,
       isUp,
-      hints,
+      hints: routed,
       observe: (ts) => this.clock.observe(ts),
       time: this.time,
       timeoutMs: s.requestTimeoutMs,
@@ -444,21 +455,37 @@ export class KvNode {
    * delivered to the old replica after its stream had passed the key would
    * never reach the new one. The old hint stays (delivered, it changes
    * nothing), except for a node that left: it never comes back, and its
-   * hints would show as pending until they expire. A replica that already
-   * has the version merges it away.
+   * hints would show as pending until they expire: its versions go to the
+   * key's current replicas through the hint router, this node's own copy
+   * included. A replica that already has the version merges it away.
+   * `leftOnly`: only the hints of nodes that left (at start: a node that
+   * stopped before it had handed them all).
    */
-  private async handOverHints(): Promise<void> {
+  private async handOverHints(leftOnly = false): Promise<void> {
     const placement = this.epochs.placement;
     let handed = 0;
     for (const [target, count] of this.hints.countsByTarget()) {
       if (count === 0) continue;
       // A node that left is never a peer again: once its hints are handed over, they go (counted as dropped).
       const left = this.epochs.membership.members.find((m) => m.id === target)?.state === 'LEFT';
+      if (leftOnly && !left) continue;
       let afterId = 0;
       for (;;) {
         const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
         if (batch.length === 0) break;
         afterId = batch[batch.length - 1]!.id;
+        if (left) {
+          handed += await this.hintRouter.redirect(
+            target,
+            batch.map((h) => ({ key: h.key, version: h.version })),
+          );
+          await this.hints.remove(
+            target,
+            batch.map((h) => h.id),
+            false,
+          );
+          continue;
+        }
         const byOwner = new Map<number, KeyedVersion[]>();
         for (const h of batch) {
           const writes = placement.rangeOf(h.key).writes;
@@ -469,12 +496,6 @@ export class KvNode {
           await this.hints.add(owner, items);
           handed += items.length;
         }
-        if (left)
-          await this.hints.remove(
-            target,
-            batch.map((h) => h.id),
-            false,
-          );
       }
     }
     if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
@@ -660,6 +681,7 @@ export class KvNode {
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
+    c.add('hintRouter', this.hintRouter.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('repair', this.repairer.counters);
     c.add('trees', this.parts.trees.counters);
@@ -826,6 +848,7 @@ export class KvNode {
     this.serving = true;
     const s = this.config.settings;
     void this.purgeOldTombstones();
+    void this.handOverHints(true);
     this.heartbeat();
     this.timers.push(this.time.every(s.heartbeatIntervalMs, () => this.heartbeat()));
     if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.repairer.step());
