@@ -86,11 +86,12 @@ async function setup(first: Membership) {
     if (call === undefined) throw new Error(`node ${id} was not sent the write`);
     return call;
   };
+  const sent = (...ids: number[]): boolean => ids.every((id) => calls.has(id));
   const close = async (): Promise<void> => {
     await store.flush();
     await db.close();
   };
-  return { coordinator, store, router, moveTo, answer, appliedHere, settled, close };
+  return { coordinator, store, router, moveTo, sent, answer, appliedHere, settled, close };
 }
 
 const lost = (): KvError => new KvError('ConnectionError', 'connection lost');
@@ -101,13 +102,7 @@ test('a write placed before node 3 began to leave, whose call to it fails once i
     t.deepEqual(Placement.of(after()).rangeOf(KEY).writes, [3, 0, 1]);
     t.deepEqual(Placement.of(after(...LEAVE)).rangeOf(KEY).writes, [0, 1, 2]);
     const written = s.coordinator.write(KEY, 'v', false, 'QUORUM');
-    await waitFor('the write to reach nodes 1 and 3', () => {
-      try {
-        return s.answer(1) && s.answer(3);
-      } catch {
-        return false;
-      }
-    });
+    await waitFor('the write to reach nodes 1 and 3', () => s.sent(1, 3));
     s.answer(1).resolve();
     await written;
     // The ring moves on meanwhile: node 3 leaves, node 2 takes the key over; then node 3's call fails (its process stopped).
@@ -133,13 +128,7 @@ test('a write placed while node 3 was leaving reached every current replica: its
   try {
     t.deepEqual([...Placement.of(leaving).rangeOf(KEY).writes].sort(), [0, 1, 2, 3], 'node 3 leaving and node 2 gaining both take writes');
     const written = s.coordinator.write(KEY, 'v', false, 'QUORUM');
-    await waitFor('the write to reach nodes 1, 2 and 3', () => {
-      try {
-        return s.answer(1) && s.answer(2) && s.answer(3);
-      } catch {
-        return false;
-      }
-    });
+    await waitFor('the write to reach nodes 1, 2 and 3', () => s.sent(1, 2, 3));
     s.answer(1).resolve();
     s.answer(2).resolve();
     await written;
