@@ -8,7 +8,8 @@
 import { processAlive as alive } from '../common/procfs';
 import { NodeAdmin } from '../client/client';
 import { isKvError } from '../common/errors';
-import { loadClusterFile, metricsUrlOf, NodeAddress } from '../config/cluster';
+import { ClusterConfig, loadClusterFile, metricsUrlOf, NodeAddress } from '../config/cluster';
+import type { NodeState } from '../membership/changes';
 import { loadTls } from '../config/tls';
 import { currentMembership, endpointOf } from '../client/operations';
 import { parseArgs, UsageError } from '../common/args';
@@ -17,6 +18,12 @@ const POLL_MS = 100;
 const SETTLE_MS = 5000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Node `id`'s state in the ring as its peers give it; undefined while none answers. */
+async function stateInRing(config: ClusterConfig, id: number): Promise<NodeState | 'NONE' | undefined> {
+  const m = await currentMembership(config).catch(() => undefined);
+  return m === undefined ? undefined : (m.members.find((n) => n.id === id)?.state ?? 'NONE');
+}
 
 async function main(): Promise<number> {
   const argv = parseArgs(process.argv.slice(2), [], ['cluster', 'ids', 'pids', 'timeout-ms']);
@@ -39,10 +46,21 @@ async function main(): Promise<number> {
   const admins = ids.map((id) => new NodeAdmin(addressOf(id), config.secret, 1000, loadTls(config)));
   const down = new Map<number, number[]>();
   const pending = new Set(ids);
+  const left = new Set<number>();
   while (pending.size > 0) {
     for (const [i, id] of ids.entries()) {
       if (!pending.has(id)) continue;
       if (!alive(pids[i]!)) {
+        const state = await stateInRing(config, id);
+        if (state === 'LEFT') {
+          // A node that left the ring refuses to serve (its log says when and why); the others still start.
+          pending.delete(id);
+          left.add(id);
+          process.stdout.write(`node ${id} has left the ring: not started (its log says when and why)\n`);
+          continue;
+        }
+        // Until a peer answers, whether it left is not known: asked again at the next poll, while one may still answer.
+        if (state === undefined && Date.now() < deadline && pids.some((p) => alive(p))) continue;
         process.stderr.write(`node ${id} (pid ${pids[i]}) exited during start-up\n`);
         return 1;
       }
@@ -73,6 +91,7 @@ async function main(): Promise<number> {
     }
   }
   for (const id of ids) {
+    if (left.has(id)) continue;
     const n = addressOf(id);
     const d = down.get(id) ?? [];
     const metrics = metricsUrlOf(n);

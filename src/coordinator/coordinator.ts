@@ -32,7 +32,8 @@ import { LevelName, requiredReplicas, writeAcksNeeded } from './levels';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
-  add(target: number, items: readonly KeyedVersion[]): Promise<void>;
+  /** `acknowledged`: whether a replica already holds the items (a write's), when known; where a hint for a node that left the ring goes instead (hints/hint-router.ts). */
+  add(target: number, items: readonly KeyedVersion[], acknowledged?: (id: number) => boolean): Promise<void>;
 }
 
 export interface CoordinatorDeps {
@@ -180,9 +181,9 @@ export class Coordinator {
   }
 
   /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
-  private hint(target: number, item: KeyedVersion): Promise<void> {
+  private hint(target: number, item: KeyedVersion, acknowledged?: (id: number) => boolean): Promise<void> {
     this.counters.hintsQueued++;
-    return this.deps.hints.add(target, [item]);
+    return this.deps.hints.add(target, [item], acknowledged);
   }
 
   /**
@@ -210,7 +211,7 @@ export class Coordinator {
     this.writeDeps ??= {
       selfId: this.deps.selfId,
       replica: (id) => this.replica(id),
-      hint: (target, hinted) => this.hint(target, hinted),
+      hint: (target, hinted, acknowledged) => this.hint(target, hinted, acknowledged),
       timeoutMs: this.deps.timeoutMs,
       time: this.time,
       bugs: this.deps.bugs,

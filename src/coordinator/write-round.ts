@@ -35,8 +35,8 @@ export interface MarkedLog {
 export interface WriteRoundDeps {
   readonly selfId: number;
   readonly replica: (id: number) => Replica;
-  /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
-  readonly hint: (target: number, item: KeyedVersion) => Promise<void>;
+  /** Stores a hint, told which replicas acknowledged the write so far; resolves once it is durable (or the hint store gave up on it). */
+  readonly hint: (target: number, item: KeyedVersion, acknowledged: (id: number) => boolean) => Promise<void>;
   readonly timeoutMs: number;
   /** Clocks and timers (systemTime unless simulated). */
   readonly time?: Time;
@@ -66,6 +66,8 @@ export class WriteRound {
   private resolve!: (ts: number) => void;
   private reject!: (err: KvError) => void;
   private readonly answered = new Set<number>();
+  /** The replicas whose call failed (made at the first failure: most rounds have none). */
+  private failedIds: Set<number> | undefined;
   /** The other replicas, until each has acknowledged or has a durable hint. */
   private readonly open: Set<number>;
   private readonly hinted: Promise<void>[];
@@ -162,6 +164,7 @@ export class WriteRound {
 
   private failedAt(id: number, err: Error): void {
     this.answered.add(id);
+    (this.failedIds ??= new Set()).add(id);
     this.failed++;
     this.firstFailure ||= `node ${id}: ${err.message}`;
     if (isKvError(err, 'StorageFull')) this.diskFullAt ??= id;
@@ -206,7 +209,9 @@ export class WriteRound {
   }
 
   private hintCovering(target: number): Promise<void> {
-    return this.deps.hint(target, this.plan.item).then(() => this.covered(target));
+    // Who acknowledged: a hint for a node that left the ring goes on to the key's current replicas that did not (hints/hint-router.ts).
+    const acknowledged = (id: number): boolean => this.answered.has(id) && this.failedIds?.has(id) !== true;
+    return this.deps.hint(target, this.plan.item, acknowledged).then(() => this.covered(target));
   }
 
   private covered(id: number): void {

@@ -14,6 +14,7 @@ import { assert } from '../common/assert';
 import { EPOCH_PLACEMENTS_CACHED_MAX, MEMBERSHIP_ENTRIES_MAX } from '../common/limits';
 import { ConfigError } from '../config/cluster';
 import { applyChange, Change, ChangeKind, EpochEntry, Membership, replayLog } from './changes';
+import { Departure, departureOf } from './departure';
 import { Placement } from './placement';
 
 export interface EpochStorage {
@@ -163,6 +164,11 @@ export class EpochLog {
     if (this.pastPlacements.size >= EPOCH_PLACEMENTS_CACHED_MAX) this.pastPlacements.delete(this.pastPlacements.keys().next().value!);
     this.pastPlacements.set(epoch, placement);
     return placement;
+  }
+
+  /** How node `id` left the ring, when this log has it LEFT (a node started again after it left). */
+  departureOf(id: number): Departure | undefined {
+    return departureOf(this.entries, id);
   }
 
   /** The epoch at which the operation under way began (its `*-begin` entry). */

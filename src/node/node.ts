@@ -37,11 +37,13 @@ import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import type { HintStorage } from '../hints/hint-storage';
+import { HintRouter } from '../hints/hint-router';
 import type { StoredHint } from '../hints/hint-store';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { bootstrapEntry, Change, EpochEntry, Membership, Operation, replayLog, ringMembers } from '../membership/changes';
+import { leftRingSentence } from '../membership/departure';
 import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { abortsOperationOf, operationWords, runAbort } from '../operations/abort';
@@ -270,6 +272,8 @@ export class KvNode {
   /** Set once the node is reachable and runs its background work. */
   private serving = false;
   private readonly delivery: HintDelivery;
+  /** Where the request paths put their hints: a node that left has its versions sent on to the current replicas. */
+  private readonly hintRouter: HintRouter;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
   /** Peers' requests past the wire, with their epoch checks: what the simulator's network delivers to (the Thrift handler makes its own of the same services). */
@@ -332,12 +336,20 @@ export class KvNode {
     const acceptors = this.acceptors;
     acceptors.set(id, this.paxos);
     const isUp = (n: number): boolean => this.detector.isUp(n);
+    this.hintRouter = new HintRouter({
+      selfId: id,
+      store: hints,
+      hasLeft: (n) => this.epochs.membership.members.find((m) => m.id === n)?.state === 'LEFT',
+      writeReplicas: (key) => this.epochs.placement.rangeOf(key).writes,
+      applyLocal: (items) => this.applyReplicated(items),
+    });
+    const routed = this.hintRouter;
     this.coordinator = new Coordinator({
       selfId: id,
       placement: () => this.epochs.placement,
       replicas,
       isUp,
-      hints,
+      hints: routed,
       clock: this.clock,
       timeoutMs: s.requestTimeoutMs,
       readLocal: (key) => store.get(key),
@@ -353,7 +365,7 @@ export class KvNode {
       placement,
       acceptors,
       isUp,
-      hints,
+      hints: routed,
       clock: this.clock,
       time: this.time,
       timeoutMs: s.requestTimeoutMs,
@@ -364,7 +376,7 @@ export class KvNode {
       placement,
       replicas,
       isUp,
-      hints,
+      hints: routed,
       observe: (ts) => this.clock.observe(ts),
       time: this.time,
       timeoutMs: s.requestTimeoutMs,
@@ -447,21 +459,37 @@ export class KvNode {
    * delivered to the old replica after its stream had passed the key would
    * never reach the new one. The old hint stays (delivered, it changes
    * nothing), except for a node that left: it never comes back, and its
-   * hints would show as pending until they expire. A replica that already
-   * has the version merges it away.
+   * hints would show as pending until they expire: its versions go to the
+   * key's current replicas through the hint router, this node's own copy
+   * included. A replica that already has the version merges it away.
+   * `leftOnly`: only the hints of nodes that left (at start: a node that
+   * stopped before it had handed them all).
    */
-  private async handOverHints(): Promise<void> {
+  private async handOverHints(leftOnly = false): Promise<void> {
     const placement = this.epochs.placement;
     let handed = 0;
     for (const [target, count] of this.hints.countsByTarget()) {
       if (count === 0) continue;
       // A node that left is never a peer again: once its hints are handed over, they go (counted as dropped).
       const left = this.epochs.membership.members.find((m) => m.id === target)?.state === 'LEFT';
+      if (leftOnly && !left) continue;
       let afterId = 0;
       for (;;) {
         const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
         if (batch.length === 0) break;
         afterId = batch[batch.length - 1]!.id;
+        if (left) {
+          handed += await this.hintRouter.redirect(
+            target,
+            batch.map((h) => ({ key: h.key, version: h.version })),
+          );
+          await this.hints.remove(
+            target,
+            batch.map((h) => h.id),
+            false,
+          );
+          continue;
+        }
         const byOwner = new Map<number, KeyedVersion[]>();
         for (const h of batch) {
           const writes = placement.rangeOf(h.key).writes;
@@ -472,12 +500,6 @@ export class KvNode {
           await this.hints.add(owner, items);
           handed += items.length;
         }
-        if (left)
-          await this.hints.remove(
-            target,
-            batch.map((h) => h.id),
-            false,
-          );
       }
     }
     if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
@@ -550,6 +572,7 @@ export class KvNode {
   private async catchUpBeforeServing(): Promise<void> {
     const { from, to, outcome } = await this.catchUpEpochs();
     if (to > from) this.log(`node ${this.id} took up epochs ${from + 1} to ${to} from its peers before serving`);
+    await this.refuseIfLeft();
     if (outcome === 'answered') return;
     const why =
       outcome === 'late'
@@ -559,6 +582,20 @@ export class KvNode {
       `node ${this.id} serves at epoch ${to}: ${why}; newer epochs come with the peers' hellos`,
       outcome === 'late' ? 'warn' : 'info',
     );
+  }
+
+  /**
+   * A node started again after it left the ring (decommissioned, replaced,
+   * its join aborted), its data directory kept: it must not serve. Its id is
+   * never reused and its token may be another node's now, so it would take
+   * requests for ranges it does not hold and hint its old writes to the ring.
+   * It stops before it listens, and its process exits with the sentence.
+   */
+  private async refuseIfLeft(): Promise<void> {
+    const departure = this.epochs.departureOf(this.id);
+    if (departure === undefined) return;
+    await this.stop();
+    throw new ConfigError(leftRingSentence(this.id, departure));
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -657,6 +694,7 @@ export class KvNode {
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
+    c.add('hintRouter', this.hintRouter.counters);
     c.add('antiEntropy', this.antiEntropy.counters);
     c.add('repair', this.repairer.counters);
     c.add('trees', this.parts.trees.counters);
@@ -823,6 +861,7 @@ export class KvNode {
     this.serving = true;
     const s = this.config.settings;
     void this.purgeOldTombstones();
+    void this.handOverHints(true);
     this.heartbeat();
     this.timers.push(this.time.every(s.heartbeatIntervalMs, () => this.heartbeat()));
     if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.repairer.step());
@@ -1137,8 +1176,8 @@ export class KvNode {
   /**
    * A node that was joining (or replacing) and whose operation was aborted
    * is LEFT: once its run has stopped, it leaves. Only while it serves: one
-   * that learns of the abort as it starts again stays up holding nothing,
-   * as a decommissioned node started again does.
+   * that learns of the abort as it starts again does not serve at all
+   * (refuseIfLeft), as a decommissioned node started again does not.
    */
   private leaveIfAborted(): void {
     const self = this.epochs.membership.members.find((n) => n.id === this.id);

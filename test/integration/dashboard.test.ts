@@ -3,14 +3,13 @@
  * by puppeteer-core) loads the page against a live four-node cluster, finds
  * four nodes up, sees a killed node go down (and up again once restarted),
  * and saves a screenshot
- * (to $DASHBOARD_SCREENSHOT when set, else to a temporary file).
+ * (to $DASHBOARD_SCREENSHOT when set, else to the cluster's temporary folder, removed with it).
  * Without a Chromium on this machine the test says so and passes.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { launch } from 'puppeteer-core';
 import { KvClient } from '../../src/client/client';
@@ -117,10 +116,11 @@ test('the dashboard shows four nodes up, then a killed node down and up again on
       },
       20_000 + SCREENSHOT_POLLS * 2000,
     );
-    const file = process.env.DASHBOARD_SCREENSHOT ?? join(mkdtempSync(join(tmpdir(), 'ringkv-dashboard-')), 'dashboard.png');
+    // Kept only where $DASHBOARD_SCREENSHOT says; else in the cluster's folder, which goes with it.
+    const file = process.env.DASHBOARD_SCREENSHOT ?? join(cluster.dir, 'dashboard.png');
     await page.screenshot({ path: file as `${string}.png`, fullPage: true });
     t.true(statSync(file).size > 0, 'the screenshot was written');
-    t.log(`screenshot: ${file}`);
+    if (process.env.DASHBOARD_SCREENSHOT) t.log(`screenshot: ${file}`);
 
     await cluster.restart(2);
     await waitFor('the page to show node 2 up again', async () => (await rowStates()).join() === 'up,up,up,up');

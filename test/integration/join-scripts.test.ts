@@ -20,8 +20,10 @@ import { keysHeld, WriteLoad } from './membership-helpers';
 const OWNED_KEYS = Array.from({ length: 50 }, (_, i) => `g-owned-${String(i).padStart(2, '0')}`);
 
 test('server.sh --join under a QUORUM load: no acknowledged write lost, clients reach the new node, a node down meanwhile catches up', async (t) => {
+  const base = await freeBase();
+  // Made just before the try whose finally removes it: nothing can fail in between.
   const data = mkdtempSync(join(tmpdir(), 'ringkv-join-'));
-  const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(await freeBase()) };
+  const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
   const clients: KvClient[] = [];
   try {
     const up = await run(script('server.sh'), [], '', env);

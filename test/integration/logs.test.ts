@@ -35,7 +35,7 @@ test('json logs: every line parses, carries time, level, node and event, and nev
     t.true(lines.some((l) => (JSON.parse(l) as { level: string; event: string }).level === 'warn' && l.includes('node 3 is down')));
     for (const n of c.config.nodes) t.false(c.log(n.id).includes(c.config.secret), `node ${n.id}'s log holds no secret`);
   } finally {
-    await c.stop();
+    await c.destroy();
   }
 });
 
@@ -47,6 +47,6 @@ test('an unknown log format stops the node with one clear sentence', async (t) =
     const err = await t.throwsAsync(promisify(execFile)(process.execPath, args));
     t.regex(String((err as { stderr?: string }).stderr), /--log-format must be text or json, not "xml"/);
   } finally {
-    await c.stop();
+    await c.destroy();
   }
 });

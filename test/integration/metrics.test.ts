@@ -83,9 +83,9 @@ test.serial('a taken metrics port stops the node with a clear error; metricsPort
   const c = await LocalCluster.create();
   const self = c.config.nodes[0]!;
   const blocker = net.createServer();
-  await new Promise<void>((r) => blocker.listen(Number(new URL(c.metricsUrl(0)).port), self.host, r));
   const lines: string[] = [];
   try {
+    await new Promise<void>((r) => blocker.listen(Number(new URL(c.metricsUrl(0)).port), self.host, r));
     await t.throwsAsync(KvNode.start({ config: c.config, id: 0, dataDir: c.dir }), {
       name: 'ConfigError',
       message: /node 0 cannot serve metrics on 127\.0\.0\.1:\d+ .*set nodes\[0\]\.metricsPort/,

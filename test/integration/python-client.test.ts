@@ -69,6 +69,8 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
     return;
   }
   const gen = mkdtempSync(join(tmpdir(), 'ringkv-py-'));
+  // Removed even when the cluster does not start (LocalCluster.start removes its own folder then).
+  t.teardown(() => rmSync(gen, { recursive: true, force: true }));
   const c = await LocalCluster.start();
   try {
     await promisify(execFile)('thrift', ['--gen', 'py', '-out', gen, IDL]);
@@ -128,6 +130,5 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
     t.like(out[15], { ok: false, op: 'cas', error: 'InvalidRequest' });
   } finally {
     await c.destroy();
-    rmSync(gen, { recursive: true, force: true });
   }
 });

@@ -121,8 +121,10 @@ test.serial('a bad --cluster path is one clear line, not a stack trace', async (
 });
 
 test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workflow', async (t) => {
+  const base = await freeBase();
+  // Made just before the try whose finally removes it: nothing can fail in between.
   const data = mkdtempSync(join(tmpdir(), 'ringkv-scripts-'));
-  const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(await freeBase()) };
+  const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
   const script = (name: string): string => join(ROOT, 'scripts', name);
   try {
     const up = await run(script('server.sh'), [], '', env);
@@ -285,8 +287,8 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
 });
 
 test.serial('terminate_servers.sh stops every node with a pid file, ids above the first four included', async (t) => {
-  const data = mkdtempSync(join(tmpdir(), 'ringkv-terminate-'));
   const base = await freeBase();
+  const data = mkdtempSync(join(tmpdir(), 'ringkv-terminate-'));
   const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
   const script = (name: string): string => join(ROOT, 'scripts', name);
   // A five-node cluster file of which only node 4 runs: a node with an id a four-node cluster never had.
@@ -312,8 +314,8 @@ test.serial('terminate_servers.sh stops every node with a pid file, ids above th
 test.serial(
   "server.sh --replace takes a dead node's place and is refused while it answers; admin.sh cleanup runs on every node",
   async (t) => {
-    const data = mkdtempSync(join(tmpdir(), 'ringkv-replace-'));
     const base = await freeBase();
+    const data = mkdtempSync(join(tmpdir(), 'ringkv-replace-'));
     const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
     const script = (name: string): string => join(ROOT, 'scripts', name);
     try {
