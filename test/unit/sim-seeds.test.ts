@@ -11,20 +11,6 @@ import { SimOptions, simulate } from '../../src/sim/runner';
 
 const base: Omit<SimOptions, 'seed'> = { nodes: 4, faults: [...FAULT_KINDS], durationMs: 10_000, trace: false, bugs: {}, sync: 'FULL' };
 
-/**
- * Seeds that fail on a coordinator bug the simulator found once replicas
- * refused stale coordinators there (src/coordinator is not this change's to
- * fix; reported): a write a replica refuses as placed by a stale epoch is
- * placed again, and when the new ring has too few replicas up it answers
- * Unavailable ("nothing written") although its first round wrote to some
- * replicas, which a later read then returns (`phantom`). Asserted apart
- * below, as failing, so that the fix shows.
- */
-const FAIL_ON_STALE_RETRY_UNAVAILABLE = new Map([
-  [13, 4],
-  [10_049, 3],
-]);
-
 /** Membership operations beside the faults that stop their streams and barriers. */
 const MEMBERSHIP: FaultKind[] = ['join', 'decommission', 'crash', 'partition', 'pause', 'loss'];
 
@@ -38,18 +24,9 @@ for (const [nodes, first, count, faults] of [
     const failures: string[] = [];
     const o = { ...base, nodes, faults: [...faults] };
     for (let seed = first; seed < first + count; seed++) {
-      if (FAIL_ON_STALE_RETRY_UNAVAILABLE.get(seed) === nodes) continue;
       const r = await simulate({ ...o, seed });
       if (!r.ok) failures.push(`seed ${seed}:\n${r.problems.join('\n')}\nreplay: ${replayCommand(seed, o)}`);
     }
     t.deepEqual(failures, []);
-  });
-}
-
-for (const [seed, nodes] of FAIL_ON_STALE_RETRY_UNAVAILABLE) {
-  // Reported as failing while the bug lasts; once fixed this reports an error: run the seed with the others again.
-  test.failing(`seed ${seed} on ${nodes} nodes fails on the coordinator bug above`, async (t) => {
-    const r = await simulate({ ...base, nodes, seed });
-    t.true(r.ok, r.problems.join('\n'));
   });
 }
