@@ -242,7 +242,7 @@ export class Proposer {
     let current: Version | undefined;
     for (const p of good.values()) current = newest(current, p.current);
     const promises = new Map([...good].map(([id, p]) => [id, p.reply]));
-    const outcome = afterPromises(ballot, requestId, promises);
+    const outcome = afterPromises(ballot, requestId, promises, current?.ts ?? 0);
     switch (outcome.kind) {
       case 'alreadyCommitted':
         return { kind: 'applied', current };

@@ -161,6 +161,21 @@ test('promises: a proposer crashed between accept and commit: its proposal is fi
   t.deepEqual(outcome, { kind: 'complete', proposal: { ...crashed, ballot: mine }, own: false });
 });
 
+test("promises: a proposal older than a replica's current version is not finished again (the acceptors that saw the newer commit are not in this quorum)", (t) => {
+  // After a join: the new replica got the value committed at ts 70 by streaming and has no Paxos state; the other
+  // acceptor was down for that commit and still holds a proposal accepted at ts 50. Finishing it would write its
+  // value at this ballot's timestamp, over the newer one.
+  const stale = prop(b(50, 2), 'old', 'r-stale');
+  const promises = new Map([
+    [0, promise({ accepted: stale })],
+    [4, promise()],
+  ]);
+  t.like(afterPromises(mine, 'q', promises), { kind: 'complete' }, 'without the versions: finished, as before');
+  t.like(afterPromises(mine, 'q', promises, 70), { kind: 'ready' });
+  // A version as new as this ballot: go again above it, as for a commit that new.
+  t.deepEqual(afterPromises(mine, 'q', promises, mine.ts), { kind: 'ballotTooLow', seen: { ts: mine.ts, node: mine.node } });
+});
+
 test('promises: a retry finds its own proposal in progress and finishes it as its own', (t) => {
   const first = prop(b(50, 2), 'v', 'r-retry');
   const outcome = afterPromises(
