@@ -30,3 +30,10 @@ for (const [nodes, first, count, faults] of [
     t.deepEqual(failures, []);
   });
 }
+
+test('seed 579 with membership faults: nodes still catching up when a peer is decommissioned finish catching up', async (t) => {
+  // Their catch-up kept the ranges of the ring it began with, which named the node that left: it never ended,
+  // and they refused reads for the rest of the run (repair/repairer.ts, catchUp).
+  const r = await simulate({ ...base, faults: [...MEMBERSHIP], seed: 579 });
+  t.true(r.ok, r.problems.join('\n'));
+});
