@@ -18,12 +18,12 @@
 import type { NodeAdmin } from '../client/client';
 import type { JoinPlan } from '../client/operations';
 import { isKvError } from '../common/errors';
-import { processCpu } from '../common/procfs';
 import { STREAM_BATCHES_IN_FLIGHT_MAX, STREAM_PAGE_BYTES_MAX, STREAM_RANGES_IN_PARALLEL_MAX } from '../common/limits';
 import { EpochEntry, replayLog } from '../membership/changes';
 import { streamsOf } from '../membership/stream-plan';
 import type { types } from '../rpc/thrift';
 import type { BenchOptions } from './options';
+import { CpuReading, readCpu } from './cpu';
 import { count, line } from './report';
 import type { RunResult } from './runner';
 
@@ -125,31 +125,30 @@ export function streamingNodes(entries: readonly EpochEntry[], node: number): nu
  * The write load's own CPU is in it too; with `--concurrency 1` it is small.
  */
 export class JoinCpu {
-  private readonly before: Map<number, { pid: number; ns: number }>;
+  private readonly before: CpuReading;
 
   constructor(
     private readonly ids: readonly number[],
     private readonly pidOf: (id: number) => number | undefined,
   ) {
-    this.before = new Map();
-    for (const id of ids) {
-      const pid = pidOf(id);
-      const cpu = pid === undefined ? undefined : processCpu(pid);
-      if (pid !== undefined && cpu !== undefined) this.before.set(id, { pid, ns: cpu.totalNs });
-    }
+    this.before = this.read();
   }
 
   /** Ms of CPU of each node since the start (a node not running then, the joining one: since its spawn); null where unknown. */
   sinceStart(): Record<string, number | null> {
+    const after = this.read();
     const out: Record<string, number | null> = {};
-    for (const id of this.ids) {
-      const pid = this.pidOf(id);
-      const cpu = pid === undefined ? undefined : processCpu(pid);
-      const b = this.before.get(id);
-      const base = b === undefined ? 0 : b.pid === pid ? b.ns : undefined;
-      out[String(id)] = cpu === undefined || base === undefined ? null : Math.round((cpu.totalNs - base) / 1e6);
-    }
+    this.ids.forEach((id, i) => {
+      const a = after.nodes[i];
+      const b = this.before.nodes[i];
+      const base = b === undefined ? 0 : b.pid === a?.pid ? b.cpu.totalNs : undefined;
+      out[String(id)] = a === undefined || base === undefined ? null : Math.round((a.cpu.totalNs - base) / 1e6);
+    });
     return out;
+  }
+
+  private read(): CpuReading {
+    return readCpu(this.ids.map(this.pidOf));
   }
 }
 
