@@ -94,6 +94,21 @@ test.serial('a tiny write run with --spawn completes and reports sane fields', a
   t.true(sent > 0, `replicate calls ${sent}`);
 });
 
+test.serial("by default the warm-up runs in steps until the nodes' CPU per op settles, and says how long it took", async (t) => {
+  const args = TINY.filter((a, i) => a !== '--warmup' && TINY[i - 1] !== '--warmup');
+  t.false(args.includes('--warmup'));
+  const { exit, json } = await runWithOut([...args, '--workload', 'read', '--level', 'one']);
+  t.is(exit.code, 0, exit.stderr);
+  assertSaneResult(t, json, 'read', 200);
+  t.regex(exit.stderr, /warming up read until the nodes' CPU per operation settles \(at most 20 s\)/);
+  const seconds = json.config.warmupSeconds as number;
+  // At least two steps (the first has nothing to compare with), whole steps, at most the limit.
+  t.true(seconds >= 4 && seconds <= 20 && seconds % 2 === 0, `warm-up of ${seconds} s`);
+  t.true(json.config.warmupAuto);
+  t.regex(exit.stderr, new RegExp(`warmed up for ${seconds} s; node CPU per op in each step: [\\d.]+ µs, [\\d.]+ µs`));
+  t.regex(exit.stdout, new RegExp(`after ${seconds} s warm-up \\(until the nodes' CPU per op settled\\)`));
+});
+
 test.serial('--compare runs echo and the workload and reports their ratio', async (t) => {
   const { exit, json } = await runWithOut([...TINY, '--workload', 'mixed', '--compare', '--routing', 'node']);
   t.is(exit.code, 0, exit.stderr);

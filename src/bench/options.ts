@@ -19,6 +19,9 @@ export const ROUTINGS: readonly Routing[] = ['token', 'node'];
 export const CONCURRENCY_MAX = 4096;
 /** Longest warm-up. */
 export const WARMUP_SECONDS_MAX = 600;
+
+/** A warm-up's length in seconds, or auto: until the nodes' CPU per operation settles (bench/warmup.ts). */
+export type Warmup = number | 'auto';
 /** Longest --settle. */
 export const SETTLE_SECONDS_MAX = 600;
 /** Most connections per node. */
@@ -36,10 +39,11 @@ export const DEFAULTS = {
   durationSeconds: 10,
   /**
    * Unmeasured seconds of the same workload before each measured run (and
-   * before each half of --compare): the first seconds of a fresh node are
-   * mostly the JIT compiling the hot path, not the store serving.
+   * before each half of --compare); `auto`: until the nodes' CPU per
+   * operation settles (bench/warmup.ts): the first seconds of a fresh node
+   * are mostly the JIT compiling the hot path, not the store serving.
    */
-  warmupSeconds: 2,
+  warmupSeconds: 'auto' as Warmup,
   distribution: 'uniform' as Distribution,
   restartNode: 0,
   /** Writes made while the restart workload's node is down; they become hints replayed when it returns. */
@@ -91,7 +95,9 @@ What:
 How much:
   --duration SECONDS      run this long (default 10) ...
   --ops N                 ... or run this many operations
-  --warmup SECONDS        run the workload unmeasured this long first (default 2; 0: none)
+  --warmup SECONDS|auto   run the workload unmeasured this long first (0: none); auto, the
+                          default: in 2 s steps until the nodes' CPU per op stops falling
+                          (at most 20 s; 12 s when the nodes' pids are unknown)
   --concurrency N         requests in flight (default 64; 256 for restart and repair;
                           join and repair write their keys first at 256 or more)
   --rate OPS              offer this many ops/s (open loop); ops due while --concurrency
@@ -178,8 +184,8 @@ export interface BenchOptions {
   /** Exactly one of ops and durationSeconds is set (restart: neither; it writes each key once). */
   readonly ops?: number;
   readonly durationSeconds?: number;
-  /** Unmeasured seconds before each measured run (0 for restart). */
-  readonly warmupSeconds: number;
+  /** Unmeasured seconds before each measured run (0 for restart), or auto (bench/warmup.ts). */
+  readonly warmupSeconds: Warmup;
   readonly distribution: Distribution;
   readonly rate?: number;
   readonly seed: number;
@@ -267,9 +273,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const durationFlag = positive(flags, 'duration');
   if (opsFlag !== undefined && durationFlag !== undefined) throw new UsageError('give --duration or --ops, not both');
   const rate = positive(flags, 'rate');
-  const warmup = number(flags, 'warmup');
-  if (warmup !== undefined && !(warmup >= 0 && warmup <= WARMUP_SECONDS_MAX)) {
-    throw new UsageError(`--warmup must be from 0 to ${WARMUP_SECONDS_MAX} seconds, not "${String(flags.get('warmup'))}"`);
+  const warmupText = flags.get('warmup');
+  const warmup: Warmup | undefined = warmupText === 'auto' ? 'auto' : typeof warmupText === 'string' ? Number(warmupText) : undefined;
+  if (warmup !== undefined && warmup !== 'auto' && !(warmupText !== '' && warmup >= 0 && warmup <= WARMUP_SECONDS_MAX)) {
+    throw new UsageError(`--warmup must be auto or from 0 to ${WARMUP_SECONDS_MAX} seconds, not "${String(flags.get('warmup'))}"`);
   }
   const spawn = flags.has('spawn');
   const compare = flags.has('compare');

@@ -24,6 +24,8 @@ export interface RunConfig {
   readonly nodes: number;
   /** Unmeasured seconds of the workload run just before the measured ones. */
   readonly warmupSeconds: number;
+  /** Whether the warm-up ran until the nodes' CPU per operation settled (bench/warmup.ts) rather than for a given time. */
+  readonly warmupAuto?: boolean;
   /** How the clients picked a node for each request (client.ts). */
   readonly routing: Routing;
   /** Whether the connections ran over TLS (absent in results written before TLS existed). */
@@ -185,7 +187,7 @@ export function formatResult(r: BenchResult): string {
       'Settings',
       `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ${c.tls ? 'TLS, ' : ''}` +
         `${count(c.keys)} keys ${c.distribution}, ${c.valueSize}-byte values${c.rate !== null ? `, rate ${count(c.rate)} op/s` : ''}` +
-        `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up` : ''}`,
+        `${c.warmupSeconds > 0 ? `, after ${c.warmupSeconds} s warm-up${c.warmupAuto ? " (until the nodes' CPU per op settled)" : ''}` : ''}`,
     ),
     line('Seed', String(r.seed)),
   ];

@@ -51,6 +51,7 @@ import { followJoin, formatJoin, JOIN_TIMEOUT_MS, JoinBenchResult, JoinCpu, join
 import { JoinPlan, planJoin } from '../client/operations';
 import { loadavg } from 'node:os';
 import { cpuPerOp, readCpu, sentOps } from '../bench/cpu';
+import { WARMUP_AUTO_SECONDS_MAX, WARMUP_BLIND_SECONDS, WARMUP_STEP_SECONDS, warmedUp } from '../bench/warmup';
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
 import { formatProfile, parseCpuProfile, profilesByPid, summarizeProfile, TimeWindow } from '../bench/profile';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
@@ -216,6 +217,8 @@ const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 class Bench {
   private preloaded = false;
+  /** The last warm-up: seconds it ran, and whether it ran until the nodes' CPU settled. */
+  private warmedUp = { seconds: 0, auto: false };
   /** Every measured run so far, in order. */
   readonly windows: MeasuredWindow[] = [];
 
@@ -240,7 +243,8 @@ class Bench {
       distribution: o.distribution,
       rate: o.rate ?? null,
       nodes: this.clients[0]!.endpoints.length,
-      warmupSeconds: o.warmupSeconds,
+      warmupSeconds: this.warmedUp.seconds,
+      ...(this.warmedUp.auto && this.warmedUp.seconds > 0 ? { warmupAuto: true } : {}),
       routing: this.clients[0]!.routing,
       tls: this.clients[0]!.tls,
     };
@@ -312,16 +316,9 @@ class Bench {
   async workload(name: WorkloadName): Promise<BenchResult> {
     const spec = WORKLOADS[name];
     if (spec.preload) await this.preload();
-    const { ops, durationSeconds, rate, warmupSeconds, seed } = this.opts;
+    const { ops, durationSeconds, rate, seed } = this.opts;
     const rateLimit = rate !== undefined ? { rate } : {};
-    if (warmupSeconds > 0 && !this.signal.aborted) {
-      status(`warming up ${name} for ${warmupSeconds} s…`);
-      // Its own key sequence, so that the measured run's is the same with or without a warm-up.
-      await this.measure(`${name} warm-up`, this.operation(name, (seed ^ WARMUP_SEED_MASK) >>> 0), {
-        durationMs: warmupSeconds * 1000,
-        ...rateLimit,
-      });
-    }
+    await this.warmUp(name, rateLimit);
     status(`running ${name} for ${ops !== undefined ? `${ops.toLocaleString('en-US')} ops` : `${durationSeconds} s`}…`);
     const level = spec.echo ? null : this.opts.level;
     const scanned = { keys: 0 };
@@ -331,6 +328,40 @@ class Bench {
     });
     const result = benchResult(name, level, run, seed, this.config(), measured);
     return spec.scanPageKeys === undefined ? result : { ...result, keysScannedPerSec: scanned.keys / run.seconds };
+  }
+
+  /**
+   * Runs workload `name` unmeasured before its measured run: for --warmup's
+   * seconds, or by default in steps until the nodes' CPU per operation stops
+   * falling (bench/warmup.ts). Keeps the seconds spent for the report.
+   */
+  private async warmUp(name: WorkloadName, rateLimit: { rate?: number }): Promise<void> {
+    const asked = this.opts.warmupSeconds;
+    this.warmedUp = { seconds: 0, auto: asked === 'auto' };
+    if (asked === 0 || this.signal.aborted) return;
+    // Its own key sequence, so that the measured run's is the same with or without a warm-up.
+    const operation = this.operation(name, (this.opts.seed ^ WARMUP_SEED_MASK) >>> 0);
+    const pids = idsOf(this.target).map(this.target.pid);
+    const blind = pids.length === 0 || pids.some((pid) => pid === undefined);
+    const fixed = asked !== 'auto' ? asked : blind ? WARMUP_BLIND_SECONDS : null;
+    if (fixed !== null) {
+      status(`warming up ${name} for ${fixed} s…`);
+      await this.measure(`${name} warm-up`, operation, { durationMs: fixed * 1000, ...rateLimit });
+      this.warmedUp.seconds = fixed;
+      return;
+    }
+    status(`warming up ${name} until the nodes' CPU per operation settles (at most ${WARMUP_AUTO_SECONDS_MAX} s)…`);
+    const steps: (number | null)[] = [];
+    while (this.warmedUp.seconds < WARMUP_AUTO_SECONDS_MAX && !this.signal.aborted) {
+      const before = readCpu(pids);
+      const run = await this.measure(`${name} warm-up`, operation, { durationMs: WARMUP_STEP_SECONDS * 1000, ...rateLimit });
+      steps.push(cpuPerOp(before, readCpu(pids), sentOps(run)).nodeMicrosPerOp);
+      this.warmedUp.seconds += WARMUP_STEP_SECONDS;
+      if (warmedUp(steps.at(-2) ?? null, steps.at(-1)!)) break;
+    }
+    status(
+      `warmed up for ${this.warmedUp.seconds} s; node CPU per op in each step: ${steps.map((v) => (v === null ? '?' : `${v} µs`)).join(', ')}`,
+    );
   }
 
   /** The workload's operation, drawing keys, op mix and value from generators seeded by `seed`. */

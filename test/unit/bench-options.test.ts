@@ -17,7 +17,7 @@ test('options: the documented defaults', (t) => {
   t.is(o.keys, 100_000);
   t.is(o.valueSize, 100);
   t.is(o.durationSeconds, 10);
-  t.is(o.warmupSeconds, 2);
+  t.is(o.warmupSeconds, 'auto');
   t.is(o.ops, undefined);
   t.is(o.distribution, 'uniform');
   t.is(o.rate, undefined);
@@ -133,8 +133,9 @@ test('options: --help', (t) => {
 
 const bad: [string[], RegExp][] = [
   [['--concurrency', '0'], /--concurrency must be a whole number from 1/],
-  [['--warmup', '-1'], /--warmup must be from 0 to 600 seconds/],
-  [['--warmup', 'soon'], /--warmup must be a number/],
+  [['--warmup', '-1'], /--warmup must be auto or from 0 to 600 seconds/],
+  [['--warmup', 'soon'], /--warmup must be auto or from 0 to 600 seconds, not "soon"/],
+  [['--warmup', ''], /--warmup must be auto or from 0 to 600 seconds/],
   [['--workload', 'restart', '--spawn', '--warmup', '1'], /--warmup does not apply to --workload restart/],
   [['--workload', 'restart', '--spawn', '--settle', '-1'], /--settle must be from 0 to 600 seconds/],
   [['--workload', 'restart', '--spawn', '--settle', '601'], /--settle must be from 0 to 600 seconds/],
