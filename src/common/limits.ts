@@ -437,7 +437,7 @@ export const EPOCH_CATCH_UP_WAIT_MS = 1_000;
 export const EPOCH_START_CATCH_UP_MS = 5_000;
 /**
  * How long a node that started without hearing enough of its ring
- * (membership/ring-heard.ts: a majority of its other nodes) answers peers
+ * (membership/ring-heard.ts: a majority of its ring, itself counted) answers peers
  * but refuses clients, asking the nodes not heard yet at each heartbeat;
  * after it, it answers clients with the epochs it has, and says so. A whole
  * cluster started at once hears itself within a few heartbeats.

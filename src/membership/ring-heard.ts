@@ -2,28 +2,28 @@
  * How much of its ring a node that starts must hear before it answers
  * clients. Pure.
  *
- * A step's epoch is known, once the operator's barrier passed, to a majority
- * of the ring of that epoch (operations/operator.ts). A node that was down
- * holds an older epoch and an older ring; what it must hear is enough of its
- * own ring that every such majority of the next ring meets it. A majority of
- * the ring's *other* nodes does that for a join, a decommission, a move and
- * a replacement, whichever node they are about and whichever node starts
- * (test/unit/ring-heard.test.ts checks it by brute force). Counting the
- * starting node itself as one of the majority would be one fewer to wait
- * for, and is not enough: a replaced node never held the epoch that made it
- * LEFT, and with an odd number of nodes the survivors that hold it can all
- * be among the ones it did not hear.
+ * Each step of an operation ends with a barrier that leaves the step's epoch
+ * with a majority of the ring of that epoch (operations/operator.ts), and
+ * while a node joins, leaves or is replaced, the ring of the begin and
+ * reads-switch epochs holds both the old nodes and the new one. A node that
+ * was down holds an older epoch; it is enough that it hears a majority of
+ * the ring of the newest epoch it holds *so far*, itself counted when it is
+ * a member, and judges again each time what it heard gives it a newer epoch
+ * (a ring of more nodes, or other ones). test/unit/ring-heard.test.ts checks
+ * that by brute force over every way one or two operations can leave the
+ * nodes' logs, and that judging by the first ring alone, or hearing any
+ * one node, is not enough.
  */
 
-/** How many of the ring's nodes other than `self` must have given their logs. */
+/** How many of the ring's nodes other than `self` make a majority of it with `self` (counted when it is one). */
 export function peersToHear(ring: readonly number[], self: number): number {
-  const others = ring.filter((id) => id !== self).length;
-  return others === 0 ? 0 : Math.floor(others / 2) + 1;
+  const majority = Math.floor(ring.length / 2) + 1;
+  return Math.max(0, majority - (ring.includes(self) ? 1 : 0));
 }
 
-/** Whether the nodes `heard` (logs received, or hellos at no newer epoch) are enough for `self` to serve. */
+/** Whether the nodes `heard` (their logs, or hellos at no newer epoch) and `self` are a majority of `ring`. */
 export function heardEnough(ring: readonly number[], self: number, heard: ReadonlySet<number>): boolean {
   let count = 0;
-  for (const id of ring) if (id !== self && heard.has(id)) count++;
-  return count >= peersToHear(ring, self);
+  for (const id of ring) if (id === self || heard.has(id)) count++;
+  return count > ring.length / 2;
 }

@@ -694,7 +694,7 @@ export class KvNode {
     const need = peersToHear(this.ringIds(), this.id);
     if (enough)
       this.log(
-        `node ${this.id} has the membership logs of ${this.heardCount()} of its ring's other nodes and answers clients at epoch ${this.epochs.epoch}`,
+        `node ${this.id} has the membership logs of ${this.heardCount()} of the ring's other nodes and answers clients at epoch ${this.epochs.epoch}`,
       );
     else
       this.log(
