@@ -25,6 +25,11 @@ async function stateInRing(config: ClusterConfig, id: number): Promise<NodeState
   return m === undefined ? undefined : (m.members.find((n) => n.id === id)?.state ?? 'NONE');
 }
 
+/** Whether a node's status says it answers its peers but not clients yet. */
+function learningRing(page: { counters: unknown }): boolean {
+  return Number((page.counters as Record<string, unknown>)['node.ringLearning'] ?? 0) !== 0;
+}
+
 async function main(): Promise<number> {
   const argv = parseArgs(process.argv.slice(2), [], ['cluster', 'ids', 'pids', 'timeout-ms']);
   const file = argv.flags.get('cluster');
@@ -45,6 +50,8 @@ async function main(): Promise<number> {
   const addressOf = (id: number): NodeAddress => config.nodes[id] ?? { id, token: '', ...endpointOf(config, joined!, id) };
   const admins = ids.map((id) => new NodeAdmin(addressOf(id), config.secret, 1000, loadTls(config)));
   const down = new Map<number, number[]>();
+  /** Nodes that answer their peers but not clients yet: they wait for their ring's logs (node.ringLearning). */
+  const learning = new Map<number, boolean>();
   const pending = new Set(ids);
   const left = new Set<number>();
   while (pending.size > 0) {
@@ -68,6 +75,7 @@ async function main(): Promise<number> {
         const page = await admins[i]!.status();
         pending.delete(id);
         down.set(id, page.downPeers);
+        learning.set(id, learningRing(page));
       } catch (err) {
         // Not up yet, unless TLS refused: a wrong certificate does not get better by waiting.
         if (isKvError(err) && err.details.tls) {
@@ -84,10 +92,13 @@ async function main(): Promise<number> {
     await sleep(POLL_MS);
   }
   const settleBy = Date.now() + SETTLE_MS;
-  while ([...down.values()].some((d) => d.length > 0) && Date.now() < settleBy) {
+  const unsettled = (): boolean => [...down.values()].some((d) => d.length > 0) || [...learning.values()].some((l) => l);
+  while (unsettled() && Date.now() < settleBy) {
     await sleep(POLL_MS);
     for (const [i, id] of ids.entries()) {
-      down.set(id, (await admins[i]!.status().catch(() => null))?.downPeers ?? []);
+      const page = await admins[i]!.status().catch(() => null);
+      down.set(id, page?.downPeers ?? []);
+      learning.set(id, page !== null && learningRing(page));
     }
   }
   for (const id of ids) {
@@ -95,8 +106,9 @@ async function main(): Promise<number> {
     const n = addressOf(id);
     const d = down.get(id) ?? [];
     const metrics = metricsUrlOf(n);
+    const still = learning.get(id) === true ? ' (still learning the ring from its peers: clients wait)' : '';
     process.stdout.write(
-      `node ${id} listening on ${n.host}:${n.port}${metrics ? `, metrics at ${metrics}` : ''}${d.length ? ` (sees node ${d.join(', ')} down)` : ''}\n`,
+      `node ${id} listening on ${n.host}:${n.port}${metrics ? `, metrics at ${metrics}` : ''}${d.length ? ` (sees node ${d.join(', ')} down)` : ''}${still}\n`,
     );
   }
   admins.forEach((a) => a.close());

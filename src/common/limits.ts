@@ -435,6 +435,14 @@ export const EPOCH_RETRIES_MAX = 3;
 export const EPOCH_CATCH_UP_WAIT_MS = 1_000;
 /** How long a node that starts waits for its peers' logs before it serves with the epochs it has (and says so). */
 export const EPOCH_START_CATCH_UP_MS = 5_000;
+/**
+ * How long a node that started without hearing enough of its ring
+ * (membership/ring-heard.ts: a majority of its ring, itself counted) answers peers
+ * but refuses clients, asking the nodes not heard yet at each heartbeat;
+ * after it, it answers clients with the epochs it has, and says so. A whole
+ * cluster started at once hears itself within a few heartbeats.
+ */
+export const EPOCH_START_MAJORITY_WAIT_MS = 30_000;
 /** Placements of past epochs a node keeps, to judge requests placed by them (each a few KiB). */
 export const EPOCH_PLACEMENTS_CACHED_MAX = 8;
 /**

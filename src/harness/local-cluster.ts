@@ -325,15 +325,25 @@ export class LocalCluster {
     }
   }
 
-  /** Waits until every running node of `ids` (default: the cluster file's) sees the other running ones as up. */
+  /**
+   * Waits until every running node of `ids` (default: the cluster file's)
+   * sees the other running ones as up, and answers clients (a node that
+   * started while most of its ring was down waits for their logs first).
+   */
   async waitAllSeeEachOther(timeoutMs = 20_000, ids = this.config.nodes.map((n) => n.id)): Promise<void> {
     const running = ids.filter((id) => this.isRunning(id));
     await waitFor(
       'the nodes to see each other',
       async () => {
         for (const id of running) {
-          const down = await this.downPeers(id);
-          if (down.some((d) => running.includes(d))) return false;
+          const admin = this.admin(id, 2000);
+          try {
+            const status = await admin.status();
+            if (status.downPeers.some((d) => running.includes(d))) return false;
+            if (Number((status.counters as unknown as Record<string, unknown>)['node.ringLearning']) !== 0) return false;
+          } finally {
+            admin.close();
+          }
         }
         return true;
       },

@@ -55,6 +55,8 @@ export interface HandlerServices extends PeerRequestServices {
   readonly maxValueBytes: number;
   /** Whether `id` names another node of the cluster. */
   isPeer(id: number): boolean;
+  /** Why clients are refused now, in one sentence (still learning the ring, or left it); undefined while they are answered. */
+  refusesClients(): string | undefined;
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
   readonly scanner: Pick<RangeScanner, 'scan'>;
   /** This replica's committed data: point reads without copying values into strings, and ranges. */
@@ -308,11 +310,18 @@ export class Handler {
     return this.observed('remove', level, () => this.services.coordinator.write(checkClientKey(key), '', true, checkLevel(level)));
   }
 
+  /** A client request while the node answers only its peers: Unavailable, with the node's reason. */
+  private checkServesClients(): void {
+    const why = this.services.refusesClients();
+    if (why !== undefined) throw new KvError('Unavailable', why);
+  }
+
   /** Like `wire`, and tells the metrics when the client request started and how it ended. */
   private async observed<T>(op: ClientOp, level: number, body: () => Promise<T>): Promise<T> {
     const requests = this.services.requests;
     const startedMs = requests.started();
     try {
+      this.checkServesClients();
       const result = await body();
       requests.finished(op, level, undefined, startedMs);
       return result;
@@ -334,6 +343,7 @@ export class Handler {
     let k: string;
     let l: LevelName;
     try {
+      this.checkServesClients();
       k = checkClientKey(key);
       if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
       l = checkLevel(level);

@@ -19,7 +19,9 @@ import {
   DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
   EPOCH_BARRIER_POLL_MS,
   EPOCH_CATCH_UP_WAIT_MS,
+  EPOCH_PUSH_ENTRIES_MAX,
   EPOCH_START_CATCH_UP_MS,
+  EPOCH_START_MAJORITY_WAIT_MS,
   OPERATION_PEERS_UP_TIMEOUT_MS,
   frameBytesMax,
   HINT_REPLAY_BATCH_MAX,
@@ -44,6 +46,7 @@ import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
 import { bootstrapEntry, Change, EpochEntry, Membership, Operation, replayLog, ringMembers } from '../membership/changes';
 import { leftRingSentence } from '../membership/departure';
+import { heardEnough, peersToHear } from '../membership/ring-heard';
 import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { abortsOperationOf, operationWords, runAbort } from '../operations/abort';
@@ -182,6 +185,8 @@ function placementOf(entries: readonly EpochEntry[], config: ClusterConfig): Pla
 interface StartState {
   readonly trees: RangeTrees;
   readonly catchingUp: boolean;
+  /** Its data directory was empty and it never ran: it holds nothing of an older ring to serve. */
+  readonly neverRan: boolean;
   /** Why it is catching up, for the log. */
   readonly why: string;
   readonly lastFullRepairMs: number;
@@ -198,16 +203,18 @@ async function startState(parts: NodeParts, keys: number, hintWindowSeconds: num
   const aliveAt = await parts.meta.read(ALIVE_AT);
   const lastFullRepairMs = (await parts.meta.read(LAST_FULL_REPAIR)) ?? 0;
   const downMs = aliveAt === undefined ? 0 : parts.time.nowMs() - aliveAt;
-  if (aliveAt === undefined && keys === 0) return { trees, catchingUp: true, why: 'an empty data directory', lastFullRepairMs };
+  if (aliveAt === undefined && keys === 0)
+    return { trees, catchingUp: true, neverRan: true, why: 'an empty data directory', lastFullRepairMs };
   if (aliveAt !== undefined && downMs > hintWindowSeconds * 1000) {
     return {
       trees,
       catchingUp: true,
+      neverRan: false,
       why: `down about ${Math.round(downMs / 1000)} s, longer than the hint window of ${hintWindowSeconds} s`,
       lastFullRepairMs,
     };
   }
-  return { trees, catchingUp: false, why: '', lastFullRepairMs };
+  return { trees, catchingUp: false, neverRan: false, why: '', lastFullRepairMs };
 }
 
 /**
@@ -238,6 +245,10 @@ export class KvNode {
     newerEpochsSeen: 0,
     /** Versions of delivered hints handed on to the replicas an operation adds (handOnDelivered). */
     hintsHandedOn: 0,
+    /** 1 while the node, just started, answers its peers but not clients (learnRing), else 0. */
+    ringLearning: 0,
+    /** Pushes of this node's log to a peer whose hello named an older epoch (tellBehind). */
+    epochsPushedToLagging: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
   readonly collector = new CounterCollector();
@@ -294,6 +305,19 @@ export class KvNode {
   private clockOffsetUs = 0;
   private selfAddress: NodeAddress | undefined;
   private onLeft: (() => void) | undefined;
+  /** It started with an empty data directory (StartState.neverRan). */
+  private readonly neverRan: boolean;
+  /** Nodes whose membership log this node has heard since it started: answers to its asks, and hellos at no newer epoch. */
+  private readonly ringHeard = new Set<number>();
+  /** Whether learnRing has decided if clients wait (once per run). */
+  private ringLearningDecided = false;
+  /** Since when (monotonic ms) the node has waited for its ring's logs before it answers clients; undefined once it does. */
+  private learningSinceMs: number | undefined;
+  /** Why clients are refused, while they are: the node is still learning the ring, or has found it left it. */
+  private clientRefusal: string | undefined;
+  /** Peers asked for their log, and peers being told this node's: one call to each at a time. */
+  private readonly asking = new Set<number>();
+  private readonly telling = new Set<number>();
 
   private constructor(
     readonly config: ClusterConfig,
@@ -403,6 +427,7 @@ export class KvNode {
       stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
+    this.neverRan = start.neverRan;
     this.peerRequests = new PeerRequests(this.peerRequestServices());
     this.reclaimable = new ReclaimableMeasure({
       selfId: id,
@@ -421,6 +446,7 @@ export class KvNode {
       if (previous !== undefined && m.operation === undefined) void this.handOverHints();
       if (previous?.node === this.id) this.noteOwnOperation(previous, m);
       previous = m.operation;
+      this.stopIfLeft();
     });
   }
 
@@ -566,22 +592,16 @@ export class KvNode {
    * A node that starts takes up the epochs it missed while it was down before
    * it opens its port: serving by an old ring, it would coordinate writes to
    * replicas that gave their ranges up. Bounded (EPOCH_START_CATCH_UP_MS):
-   * with no peer answering, it serves with its own log, and hellos and
-   * requests bring it newer epochs later (and replicas refuse its stale writes).
+   * when too few peers answered (none is serving yet, as when a whole
+   * cluster starts), it listens and goes on asking, answering peers but not
+   * clients (learnRing).
    */
   private async catchUpBeforeServing(): Promise<void> {
     const { from, to, outcome } = await this.catchUpEpochs();
     if (to > from) this.log(`node ${this.id} took up epochs ${from + 1} to ${to} from its peers before serving`);
     await this.refuseIfLeft();
-    if (outcome === 'answered') return;
-    const why =
-      outcome === 'late'
-        ? `its peers did not give their membership logs within ${EPOCH_START_CATCH_UP_MS / 1000} s`
-        : 'no peer answered (none is serving yet, as when a whole cluster starts)';
-    this.log(
-      `node ${this.id} serves at epoch ${to}: ${why}; newer epochs come with the peers' hellos`,
-      outcome === 'late' ? 'warn' : 'info',
-    );
+    if (outcome === 'late')
+      this.log(`node ${this.id}: some peers did not give their membership logs within ${EPOCH_START_CATCH_UP_MS / 1000} s`, 'warn');
   }
 
   /**
@@ -596,6 +616,158 @@ export class KvNode {
     if (departure === undefined) return;
     await this.stop();
     throw new ConfigError(leftRingSentence(this.id, departure));
+  }
+
+  /**
+   * A node that finds, while it serves, that it has left the ring (replaced
+   * while it was down, and started again before or while its replacement
+   * ran; or it heard no peer that knew at its start): it stops answering
+   * clients at once, says so in one sentence, and leaves as a decommissioned
+   * node does (its hints go out first). A node that leaves by its own
+   * operation, or by an abort of it, leaves through that path instead.
+   */
+  private stopIfLeft(): void {
+    if (!this.serving || this.stopping || this.leaving || this.operatorRun !== undefined || this.abortRun !== undefined) return;
+    const departure = this.epochs.departureOf(this.id);
+    if (departure === undefined) return;
+    this.leaving = true;
+    this.clientRefusal = leftRingSentence(this.id, departure);
+    this.log(this.clientRefusal, 'error');
+    void this.leave();
+  }
+
+  /** The ids of the ring, as this node's log has it now. */
+  private ringIds(): number[] {
+    return ringMembers(this.epochs.membership).map((n) => n.id);
+  }
+
+  /**
+   * Clients wait until this node has heard enough of its ring
+   * (membership/ring-heard.ts): one that was down may hold an old ring, or
+   * one it has left, and its start's catch-up may have found too few peers
+   * serving (a whole cluster starting at once). A node that never ran holds
+   * nothing old and serves at once, so a new cluster needs no one first.
+   * Peers' calls are answered meanwhile, so nodes starting together hear
+   * each other; the heartbeat asks the peers not heard yet (askRing).
+   * Decided once, before the port opens (KvNode.start), or as the
+   * background work starts (the simulator's nodes).
+   */
+  private learnRing(): void {
+    if (this.ringLearningDecided) return;
+    this.ringLearningDecided = true;
+    if (this.neverRan || heardEnough(this.ringIds(), this.id, this.ringHeard)) return;
+    this.learningSinceMs = this.time.monotonicMs();
+    this.counters.ringLearning = 1;
+    this.clientRefusal = `node ${this.id} is still learning the ring from its peers`;
+    const ring = this.ringIds();
+    this.log(
+      `node ${this.id} answers its peers but not clients until it has the membership logs of ${peersToHear(ring, this.id)} of the ring's other ${ring.filter((id) => id !== this.id).length} nodes (it has ${this.heardCount()}; it waits at most ${EPOCH_START_MAJORITY_WAIT_MS / 1000} s)`,
+    );
+  }
+
+  private heardCount(): number {
+    return this.ringIds().filter((id) => id !== this.id && this.ringHeard.has(id)).length;
+  }
+
+  /** A ring node's log was heard: the node answers clients once it has heard enough of them. */
+  private noteRingHeard(peer: number): void {
+    this.ringHeard.add(peer);
+    this.learntRing();
+  }
+
+  /**
+   * Ends the wait for the ring's logs once enough were heard, or once
+   * EPOCH_START_MAJORITY_WAIT_MS passed: a majority that never answers
+   * leaves the node serving with the epochs it has, saying so (see
+   * docs/ARCHITECTURE.md, The epoch log). True when it no longer waits.
+   */
+  private learntRing(): boolean {
+    const since = this.learningSinceMs;
+    if (since === undefined) return true;
+    const enough = heardEnough(this.ringIds(), this.id, this.ringHeard);
+    if (!enough && this.time.monotonicMs() - since < EPOCH_START_MAJORITY_WAIT_MS) return false;
+    this.learningSinceMs = undefined;
+    this.counters.ringLearning = 0;
+    // One that found it left says so and stops (stopIfLeft); clients stay refused.
+    if (this.leaving) return true;
+    this.clientRefusal = undefined;
+    const need = peersToHear(this.ringIds(), this.id);
+    if (enough)
+      this.log(
+        `node ${this.id} has the membership logs of ${this.heardCount()} of the ring's other nodes and answers clients at epoch ${this.epochs.epoch}`,
+      );
+    else
+      this.log(
+        `node ${this.id} answers clients at epoch ${this.epochs.epoch} with the membership logs of only ${this.heardCount()} of the ${need} nodes it waited for ${EPOCH_START_MAJORITY_WAIT_MS / 1000} s: a newer epoch reaches it with the next hello to a peer that holds it`,
+        'warn',
+      );
+    return true;
+  }
+
+  /** While learning the ring: asks each ring node not heard yet for its log (one call each at a time). */
+  private askRing(): void {
+    if (this.learntRing()) return;
+    for (const [peer, link] of this.links) {
+      if (this.ringHeard.has(peer) || this.asking.has(peer)) continue;
+      this.asking.add(peer);
+      void this.takeUpLogOf(peer, link)
+        .then((answered) => answered && this.noteRingHeard(peer))
+        .finally(() => this.asking.delete(peer));
+    }
+  }
+
+  /** Takes up a peer's log, page after page; false when it did not answer. */
+  private async takeUpLogOf(peer: number, link: PeerLink): Promise<boolean> {
+    const answer = await link.membership(this.epochs.epoch).catch(() => undefined);
+    if (answer === undefined) return false;
+    await this.epochs.learn(answer.entries);
+    // A peer with more than one answer holds: the rest comes page by page.
+    if (answer.epoch > this.epochs.epoch) await this.fetchEpochs(peer);
+    return true;
+  }
+
+  /**
+   * A peer said hello at an older epoch than this node's: it is told the
+   * epochs after its own, so that it learns of them even when no operation
+   * pushes to it any more (a node that left the ring and was started again
+   * is in no one's ring, so only its own hellos reach anyone). It takes them
+   * up as it would an operation's push, and the next hello brings the next
+   * EPOCH_PUSH_ENTRIES_MAX.
+   */
+  private tellBehind(peer: number, theirs: number): void {
+    if (this.telling.has(peer) || this.stopping) return;
+    const kept = this.links.get(peer);
+    const link = kept ?? this.passingLink(peer);
+    if (link === undefined) return;
+    this.telling.add(peer);
+    this.counters.epochsPushedToLagging++;
+    void link
+      .learnEpochs(this.epochs.after(theirs).slice(0, EPOCH_PUSH_ENTRIES_MAX))
+      .catch(() => undefined)
+      .finally(() => {
+        this.telling.delete(peer);
+        if (kept === undefined) link.close();
+      });
+  }
+
+  /**
+   * A link for one call to a node this node keeps none to (one that left
+   * the ring); undefined when its address is not known.
+   */
+  private passingLink(peer: number): PeerLink | undefined {
+    const member = this.epochs.membership.members.find((m) => m.id === peer);
+    if (member === undefined) return undefined;
+    const addresses = this.parts.addresses;
+    if (addresses !== undefined && !addresses.has(peer)) {
+      if (member.host === undefined || member.port === undefined) return undefined;
+      addresses.set(peer, { host: member.host, port: member.port });
+    }
+    return this.parts.transport.link(peer, {
+      lost: () => undefined,
+      connectFailed: () => undefined,
+      epoch: () => this.epochs.epoch,
+      refusedAsStale: () => undefined,
+    });
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -661,6 +833,7 @@ export class KvNode {
       secret: config.secret,
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && this.links.has(n),
+      refusesClients: () => this.clientRefusal,
       coordinator: this.coordinator,
       scanner: this.scanner,
       local: this.store,
@@ -788,6 +961,8 @@ export class KvNode {
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.
     await node.catchUpBeforeServing();
+    // Before the port opens, so that no client is answered before it is decided whether clients wait.
+    node.learnRing();
     node.serve(tls);
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
@@ -859,6 +1034,7 @@ export class KvNode {
    */
   startBackgroundWork(): void {
     this.serving = true;
+    this.learnRing();
     const s = this.config.settings;
     void this.purgeOldTombstones();
     void this.handOverHints(true);
@@ -908,6 +1084,7 @@ export class KvNode {
   /** One heartbeat round: hello to every peer, then expire the silent ones. */
   private heartbeat(): void {
     if (this.stopping) return;
+    this.askRing();
     const timeout = this.config.settings.failureTimeoutMs;
     for (const [peer, link] of this.links) {
       link.hello(this.clock.now(), timeout, this.epochs.epoch).then(
@@ -923,7 +1100,12 @@ export class KvNode {
   /** Anything heard from a peer: it is up, its clock reading is folded in, and a newer epoch is fetched from it. */
   heardFrom(peer: number, clockReading: number, epoch = 0): void {
     if (Number.isSafeInteger(clockReading)) this.clock.observe(clockReading);
-    if (epoch > this.epochs.epoch) void this.fetchEpochs(peer);
+    if (epoch > this.epochs.epoch) void this.fetchEpochs(peer).then(() => this.epochs.epoch >= epoch && this.noteRingHeard(peer));
+    else if (epoch > 0) {
+      // Its log holds nothing this node lacks.
+      if (epoch < this.epochs.epoch) this.tellBehind(peer, epoch);
+      this.noteRingHeard(peer);
+    }
     this.links.get(peer)?.resetBackoff();
     if (this.detector.heard(peer, this.time.nowMs())) {
       this.counters.peersUp++;
@@ -1033,12 +1215,9 @@ export class KvNode {
     const from = this.epochs.epoch;
     const all = Promise.all(
       [...this.links].map(async ([peer, link]) => {
-        const answer = await link.membership(this.epochs.epoch).catch(() => undefined);
-        if (answer === undefined) return false;
-        await this.epochs.learn(answer.entries);
-        // A peer with more than one answer holds: the rest comes page by page.
-        if (answer.epoch > this.epochs.epoch) await this.fetchEpochs(peer);
-        return true;
+        const answered = await this.takeUpLogOf(peer, link);
+        if (answered) this.ringHeard.add(peer);
+        return answered;
       }),
     ).then((answered) => (answered.some((a) => a) || answered.length === 0 ? ('answered' as const) : ('none' as const)));
     let timer: Timer | undefined;

@@ -129,6 +129,18 @@ export class SimCluster {
     this.net.trace.note('lost for good', id, 0);
   }
 
+  /**
+   * A node lost for good comes back after all, its disk as it was (an
+   * operator or a supervisor started it again while, or after, another node
+   * took its place): it starts as any node does. No fault schedule does
+   * this; the tests of a node that left and comes back do.
+   */
+  cameBack(id: number): Promise<void> {
+    this.departed.delete(id);
+    this.lost.delete(id);
+    return this.start(id);
+  }
+
   isRunning(id: number): boolean {
     return this.nodes[id] !== undefined;
   }

@@ -262,6 +262,7 @@ function stubServices(): HandlerServices {
     secret: SECRET,
     maxValueBytes: VALUE_BYTES_MAX_DEFAULT,
     isPeer: (id) => id !== 0 && id >= 0 && id < nodes.length,
+    refusesClients: () => undefined,
     checkEpoch: () => undefined,
     antiEntropy,
     repair,
