@@ -6,8 +6,9 @@
  * reducer starts only after such a collection. A burst that ends below the
  * limit (a load, a hint replay) leaves its garbage in the heap for as long
  * as the node stays quiet: a node restarted with a million keys held 46-47 MB
- * of heap in use 15 s after its hints were replayed, where 15-20 MB is
- * live (docs/benchmarks.md, Restart time, memory and hint replay).
+ * of heap in use 15 s after its hints were replayed, where its peers held
+ * 17-25 MB (docs/benchmarks.md, Where a node's memory goes at a million
+ * keys).
  *
  * So every IDLE_GC_CHECK_MS the node reads its event loop's busy share and
  * its heap in use; when the loop was quiet and the heap holds

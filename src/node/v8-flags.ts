@@ -17,9 +17,10 @@
  * was at that collection). A node's live heap is small (its data is off the
  * heap), so the difference is mostly garbage resident between collections:
  * a node restarted with a million keys peaked at 269.5 MB taking its hints
- * where it had reached 292.0 MB (heap 36 MB against 55 MB); the collector's
- * share of a node's main thread under QUORUM writes went from about 4.7% to
- * 5.2% (docs/benchmarks.md).
+ * where it had reached 292.0 MB (heap 36 MB against 55 MB; one run each).
+ * The price is more full collections under load: in one profiled pair of
+ * QUORUM write runs the collector took 5.2% of the nodes' main threads
+ * against 4.7% (docs/benchmarks.md).
  *
  * --expose-gc: a node collects its garbage right after the replay
  * (node/node.ts, collectReplayGarbage) and when it turns quiet holding
