@@ -7,7 +7,7 @@ cluster="$data/cluster.json"
 base_port="${KV_BASE_PORT:-9000}"
 node_main="$root/dist/src/node/main.js"
 # V8 flags for node processes: the same as NODE_V8_FLAGS in src/node/v8-flags.ts (a unit test compares them).
-node_v8_flags=(--max-semi-space-size=4 --expose-gc)
+node_v8_flags=(--max-semi-space-size=4 --heap-growing-percent=100 --expose-gc)
 # Environment for node processes: the same as NODE_ENV in src/node/v8-flags.ts (a unit test compares them).
 node_env=(MALLOC_ARENA_MAX=2)
 

@@ -482,3 +482,19 @@ export const ABORT_ANSWER_TIMEOUT_MS = 3 * EPOCH_BARRIER_TIMEOUT_MS;
 export const STREAM_BYTES_PER_SECOND_MIN = 1024;
 /** Moves `admin.sh rebalance --apply` makes at most in one run. */
 export const REBALANCE_MOVES_MAX = 64;
+/** How often a node looks whether it is quiet and holds garbage worth a collection (node/idle-collection.ts). */
+export const IDLE_GC_CHECK_MS = 1000;
+/**
+ * Share of the last check interval the event loop may have been busy for
+ * the node to count as quiet. The nodes of the restart workload idling with
+ * heartbeats and anti-entropy only were under it (each collected once in
+ * its 20 s of idling); a node taking load is well over it.
+ */
+export const IDLE_GC_BUSY_SHARE_MAX = 0.1;
+/**
+ * Heap bytes in use above what the last full collection left before a quiet
+ * node collects: below this a collection would not be worth its pause (a
+ * full collection of a node's heap stopped it for 17-99 ms on a loaded
+ * machine).
+ */
+export const IDLE_GC_GARBAGE_BYTES_MIN = 8 * 1024 * 1024;

@@ -83,6 +83,7 @@ import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { Handler, HandlerServices } from './handler';
+import { type HeapProbe, IdleCollector, processHeapProbe } from './idle-collection';
 import { PeerRequests, type PeerRequestServices } from './peer-requests';
 import { LocalReplica } from './local-replica';
 import { Logger, silentLogger } from './log';
@@ -173,6 +174,8 @@ export interface NodeParts {
   readonly addresses?: Map<number, Endpoint>;
   /** Where this node's streams keep their progress (memory unless given). */
   readonly streamProgress?: StreamProgress;
+  /** The process's heap, for collecting once the node is quiet (node/idle-collection.ts); none in the simulator. */
+  readonly heap?: HeapProbe;
 }
 
 /** The placement of a stored epoch log (the cluster file's ring when none is stored yet). */
@@ -223,7 +226,8 @@ async function startState(parts: NodeParts, keys: number, hintWindowSeconds: num
  * garbage (its query results, the key sort's arrays: 17-24 MB at a million
  * keys) that V8 would collect only once the heap grew further, and the hints
  * other nodes deliver next arrive on top of it: a restarted node of a million
- * keys peaked at 299-310 MB without this. Nothing else is collected by hand.
+ * keys peaked at 299-310 MB without this. Otherwise a node collects by hand
+ * only when it turns quiet holding garbage (node/idle-collection.ts).
  */
 function collectReplayGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -294,6 +298,7 @@ export class KvNode {
   private metricsServer: MetricsServer | undefined;
   private nodeMetrics: NodeMetrics | undefined;
   private readonly timers: Timer[] = [];
+  private readonly idleCollector: IdleCollector | undefined;
   private readonly time: Time;
   private readonly random: () => number;
   readonly store: ReplicaStorage;
@@ -334,6 +339,7 @@ export class KvNode {
     this.log = log;
     this.time = parts.time;
     this.random = parts.random;
+    this.idleCollector = parts.heap === undefined ? undefined : new IdleCollector(parts.time, parts.heap);
     const warnings = { onWarning: (message: string) => log(message, 'warn'), nowMs: this.time.nowMs };
     this.hintExpiryFailures = new ThrottledWarning(
       'hint expiry',
@@ -882,7 +888,7 @@ export class KvNode {
       ...this.reclaimable.current(),
     }));
     c.add('disk', () => ({ dataBytes: this.parts.diskBytes() }));
-    c.add('memory', memoryCounters);
+    c.add('memory', () => ({ ...memoryCounters(), ...this.idleCollector?.counters }));
   }
 
   /** Internode calls sent and the items in them: their ratio is the coalescing achieved. */
@@ -957,6 +963,7 @@ export class KvNode {
       ...(options.clockOffsetMs !== undefined ? { clockOffsetMs: options.clockOffsetMs } : {}),
       addresses,
       streamProgress: await FileStreamProgress.open(join(options.dataDir, `node-${id}.streams.json`)),
+      heap: processHeapProbe(),
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.
@@ -1046,6 +1053,7 @@ export class KvNode {
     void this.storeMeta(ALIVE_AT, this.time.nowMs());
     this.timers.push(this.time.every(ALIVE_WRITE_INTERVAL_MS, () => void this.storeMeta(ALIVE_AT, this.time.nowMs())));
     this.timers.push(this.time.every(PAXOS_CLEANUP_INTERVAL_MS, () => void this.sweepPaxosState()));
+    if (this.idleCollector !== undefined) this.timers.push(this.idleCollector.start());
     if (this.repairer.catchingUp) {
       this.log(`node ${this.id} is catching up (${this.catchUpReason}): it takes writes, and serves reads once its ranges are repaired`);
       void this.repairer.catchUp(() => this.stopping);
