@@ -49,6 +49,21 @@ export const METRICS_REQUEST_MS_MAX = 10_000;
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /**
+ * A commit's SQL script goes to SQLite in pieces of about this many bytes,
+ * one driver call each, in one transaction (a row larger than this makes a
+ * piece of its own). V8 allocates a string over 128 KB in its large-object
+ * space, on fresh pages each time: handing a 4,000-row commit over as one
+ * string of about a megabyte cost 3.7-4.2 ns a byte, in pieces of 60 KB
+ * 0.1-0.2 (docs/benchmarks.md, `--workload join`).
+ */
+export const SQL_SCRIPT_PIECE_BYTES = 60 * 1024;
+/**
+ * The buffer a commit's script is built in (storage/sql-script.ts) is kept
+ * for the next commit while it is at most this large: it grows past
+ * SQL_SCRIPT_PIECE_BYTES only for a large row.
+ */
+export const SQL_SCRIPT_SCRATCH_BYTES_KEPT = 1024 * 1024;
+/**
  * Superseded log rows that trigger a compaction: as many as the live rows
  * (so about half the log), and at least COMPACT_GARBAGE_ROWS_MIN. Garbage is
  * spread over the whole log and deleting a row rewrites its page, so the
