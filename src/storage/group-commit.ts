@@ -188,6 +188,8 @@ const STAMP_TS_MAX = 2 ** 52 - 1;
 const OPEN = 0x28;
 const CLOSE = 0x29;
 const COMMA = 0x2c;
+/** A row's chars besides its key's and value's: brackets, commas, quotes, seq, stamp and expiry. */
+const ROW_CHARS_MAX_BESIDE_BYTES = 64;
 
 function stampOf(v: Version): number {
   assert(Number.isSafeInteger(v.ts) && v.ts >= 0 && v.ts <= STAMP_TS_MAX, 'timestamp fits a stamp');
@@ -208,6 +210,8 @@ export function appendRows(rows: Map<string, Version>, firstSeq: number, largest
   let largest = largestBefore;
   let plain = 0;
   let expiring: Array<{ key: string; version: Stored }> = [];
+  // What the expiring rows waiting for their statement will add, at most: a BLOB is two chars a byte.
+  let expiringChars = 0;
   const row = (key: string, v: Stored): void => {
     script.char(OPEN).int(v.seq).char(COMMA).bytes(key).char(COMMA).bytes(v.value).char(COMMA).int(stampOf(v));
   };
@@ -225,6 +229,7 @@ export function appendRows(rows: Map<string, Version>, firstSeq: number, largest
     }
     plain = 0;
     expiring = [];
+    expiringChars = 0;
   };
   let seq = firstSeq;
   for (const [key, v] of rows) {
@@ -232,8 +237,10 @@ export function appendRows(rows: Map<string, Version>, firstSeq: number, largest
       ? { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires }
       : { value: v.value, ts: v.ts, deleted: v.deleted, seq };
     rows.set(key, stored);
-    if (v.expires) expiring.push({ key, version: stored });
-    else {
+    if (v.expires) {
+      expiring.push({ key, version: stored });
+      expiringChars += ROW_CHARS_MAX_BESIDE_BYTES + 2 * (key.length + v.value.length);
+    } else {
       if (plain === 0)
         script.text(
           script.length > 0 ? '\nINSERT INTO log (seq, key, value, stamp) VALUES ' : 'INSERT INTO log (seq, key, value, stamp) VALUES ',
@@ -245,7 +252,7 @@ export function appendRows(rows: Map<string, Version>, firstSeq: number, largest
     }
     seq++;
     largest = Math.max(largest, key.length + v.value.length);
-    if (plain + expiring.length === SQL_ROWS_PER_STATEMENT_MAX || script.length >= SQL_SCRIPT_PIECE_BYTES) {
+    if (plain + expiring.length === SQL_ROWS_PER_STATEMENT_MAX || script.length + expiringChars >= SQL_SCRIPT_PIECE_BYTES) {
       flush();
       if (script.length >= SQL_SCRIPT_PIECE_BYTES) script.cut();
     }
