@@ -49,6 +49,21 @@ export const METRICS_REQUEST_MS_MAX = 10_000;
 /** Rows per multi-row INSERT statement (4 bound values each). */
 export const SQL_ROWS_PER_STATEMENT_MAX = 500;
 /**
+ * A commit's SQL script goes to SQLite in pieces of about this many bytes,
+ * one driver call each, in one transaction (a row larger than this makes a
+ * piece of its own). V8 allocates a string over 128 KB in its large-object
+ * space, on fresh pages each time: handing a 4,000-row commit over as one
+ * string of about a megabyte cost 3.7-4.2 ns a byte, in pieces of 60 KB
+ * 0.1-0.2 (docs/benchmarks.md, `--workload join`).
+ */
+export const SQL_SCRIPT_PIECE_BYTES = 60 * 1024;
+/**
+ * The buffer a commit's script is built in (storage/sql-script.ts) is kept
+ * for the next commit while it is at most this large: it grows past
+ * SQL_SCRIPT_PIECE_BYTES only for a large row.
+ */
+export const SQL_SCRIPT_SCRATCH_BYTES_KEPT = 1024 * 1024;
+/**
  * Superseded log rows that trigger a compaction: as many as the live rows
  * (so about half the log), and at least COMPACT_GARBAGE_ROWS_MIN. Garbage is
  * spread over the whole log and deleting a row rewrites its page, so the
@@ -401,6 +416,16 @@ export const STREAM_RANGES_IN_PARALLEL_MAX = 1;
 export const STREAM_PAGE_KEYS_MAX = 1000;
 /** Bytes of keys and values in one page of a range stream, about. */
 export const STREAM_PAGE_BYTES_MAX = 1024 * 1024;
+/**
+ * How often a stream stores how far it is (the key after its last durable
+ * page), at most: a save replaced the progress file whole (a write, a
+ * rename: 370-530 µs of CPU) after every page, and held up the next read
+ * while it ran. A stream that starts again sends again what it streamed
+ * since its last save, at most this long's worth of pages (24 MiB at
+ * STREAM_BYTES_PER_SECOND_MAX), which is harmless: the target merges them
+ * by last-write-wins.
+ */
+export const STREAM_PROGRESS_SAVE_INTERVAL_MS = 500;
 /** A page a stream could not read or write is tried again this many times (a timeout on a loaded node), then the operation stops. */
 export const STREAM_PAGE_ATTEMPTS_MAX = 5;
 /** How long an operation's step waits for the affected nodes to take up the previous epoch before it stops. */

@@ -123,11 +123,19 @@ export class BatchQueue<T> {
   }
 }
 
+/**
+ * A keyed version for the wire. Its key and value go as the byte strings
+ * they are: both binary protocol writers (fast-protocol.ts, and the
+ * runtime's) write a string given for a binary field as latin1, one byte a
+ * char, so the bytes on the wire are the same as from a Buffer, without a
+ * Buffer made and copied twice per field (a streamed page or a replicated
+ * batch holds a thousand keys).
+ */
 export function toMutation(item: KeyedVersion): types.Mutation {
   const { version } = item;
   return new types.Mutation({
-    key: fromByteString(item.key),
-    value: fromByteString(version.value),
+    key: item.key as unknown as Buffer,
+    value: version.value as unknown as Buffer,
     ts: version.ts as never,
     deleted: version.deleted,
     // Absent for a version without a TTL: the field is optional, and older nodes never see it.

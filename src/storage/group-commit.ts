@@ -11,9 +11,9 @@
  */
 import { systemTime, Time } from '../clock/time';
 import { assert } from '../common/assert';
-import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
+import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX, SQL_SCRIPT_PIECE_BYTES } from '../common/limits';
 import { Stored } from './memtable';
-import { bytesLiteral } from './sql-literal';
+import { SqlScript } from './sql-script';
 import { writeFailure } from './sqlite';
 import { KeyedVersion, supersedes, Version } from './version';
 
@@ -185,6 +185,12 @@ export class CommitQueue {
  */
 const STAMP_TS_MAX = 2 ** 52 - 1;
 
+const OPEN = 0x28;
+const CLOSE = 0x29;
+const COMMA = 0x2c;
+/** A row's chars besides its key's and value's: brackets, commas, quotes, seq, stamp and expiry. */
+const ROW_CHARS_MAX_BESIDE_BYTES = 64;
+
 function stampOf(v: Version): number {
   assert(Number.isSafeInteger(v.ts) && v.ts >= 0 && v.ts <= STAMP_TS_MAX, 'timestamp fits a stamp');
   return v.ts * 2 + (v.deleted ? 1 : 0);
@@ -192,36 +198,65 @@ function stampOf(v: Version): number {
 
 /**
  * The INSERT statements that append a batch's rows to the log, numbered
- * from `firstSeq` in the map's order; each row of the map becomes a Stored
- * version with its seq. With them, the largest key plus value in characters:
- * `largest` or more.
+ * from `firstSeq` in the map's order, as a script in pieces of about
+ * SQL_SCRIPT_PIECE_BYTES (whole statements each); each row of the map
+ * becomes a Stored version with its seq. With them, the largest key plus
+ * value in characters: `largest` or more. Statements of at most
+ * SQL_ROWS_PER_STATEMENT_MAX rows; rows with an expiry (TTL) go in
+ * statements of their own, so the usual row stays four values.
  */
-export function appendRows(rows: Map<string, Version>, firstSeq: number, largestBefore: number): { statements: string[]; largest: number } {
-  const statements: string[] = [];
+export function appendRows(rows: Map<string, Version>, firstSeq: number, largestBefore: number): { pieces: string[]; largest: number } {
+  const script = new SqlScript();
   let largest = largestBefore;
-  let values: string[] = [];
-  // Rows with an expiry (TTL) go in statements of their own, so the usual row stays four values.
-  let expiring: string[] = [];
+  let plain = 0;
+  let expiring: Array<{ key: string; version: Stored }> = [];
+  // What the expiring rows waiting for their statement will add, at most: a BLOB is two chars a byte.
+  let expiringChars = 0;
+  const row = (key: string, v: Stored): void => {
+    script.char(OPEN).int(v.seq).char(COMMA).bytes(key).char(COMMA).bytes(v.value).char(COMMA).int(stampOf(v));
+  };
   const flush = (): void => {
-    if (values.length > 0) statements.push(`INSERT INTO log (seq, key, value, stamp) VALUES ${values.join(',')};`);
-    if (expiring.length > 0) statements.push(`INSERT INTO log (seq, key, value, stamp, expires) VALUES ${expiring.join(',')};`);
-    values = [];
+    if (plain > 0) script.text(';');
+    if (expiring.length > 0) {
+      if (script.length > 0) script.text('\n');
+      script.text('INSERT INTO log (seq, key, value, stamp, expires) VALUES ');
+      expiring.forEach((e, i) => {
+        if (i > 0) script.char(COMMA);
+        row(e.key, e.version);
+        script.text(`,${e.version.expires})`);
+      });
+      script.text(';');
+    }
+    plain = 0;
     expiring = [];
+    expiringChars = 0;
   };
   let seq = firstSeq;
   for (const [key, v] of rows) {
-    const row = `${seq},${bytesLiteral(key)},${bytesLiteral(v.value)},${stampOf(v)}`;
+    const stored: Stored = v.expires
+      ? { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires }
+      : { value: v.value, ts: v.ts, deleted: v.deleted, seq };
+    rows.set(key, stored);
     if (v.expires) {
-      rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires } as Stored);
-      expiring.push(`(${row},${v.expires})`);
+      expiring.push({ key, version: stored });
+      expiringChars += ROW_CHARS_MAX_BESIDE_BYTES + 2 * (key.length + v.value.length);
     } else {
-      rows.set(key, { value: v.value, ts: v.ts, deleted: v.deleted, seq } as Stored);
-      values.push(`(${row})`);
+      if (plain === 0)
+        script.text(
+          script.length > 0 ? '\nINSERT INTO log (seq, key, value, stamp) VALUES ' : 'INSERT INTO log (seq, key, value, stamp) VALUES ',
+        );
+      else script.char(COMMA);
+      row(key, stored);
+      script.char(CLOSE);
+      plain++;
     }
     seq++;
     largest = Math.max(largest, key.length + v.value.length);
-    if (values.length + expiring.length === SQL_ROWS_PER_STATEMENT_MAX) flush();
+    if (plain + expiring.length === SQL_ROWS_PER_STATEMENT_MAX || script.length + expiringChars >= SQL_SCRIPT_PIECE_BYTES) {
+      flush();
+      if (script.length >= SQL_SCRIPT_PIECE_BYTES) script.cut();
+    }
   }
   flush();
-  return { statements, largest };
+  return { pieces: script.finish(), largest };
 }

@@ -259,12 +259,14 @@ export class ReplicaStore {
   private async write(rows: Map<string, Version>): Promise<void> {
     if (rows.size === 0) return;
     const firstSeq = this.nextSeq;
-    const { statements, largest } = appendRows(rows, firstSeq, this.largestRecord);
-    if (largest > this.largestRecord) statements.push(setMeta(LARGEST_RECORD, largest));
+    const { pieces, largest } = appendRows(rows, firstSeq, this.largestRecord);
+    const meta: string[] = [];
+    if (largest > this.largestRecord) meta.push(setMeta(LARGEST_RECORD, largest));
     const pointer = this.marks.pointerToStore(firstSeq);
-    if (pointer !== undefined) statements.push(setMeta(SETTLED_SEQ, pointer));
+    if (pointer !== undefined) meta.push(setMeta(SETTLED_SEQ, pointer));
+    if (meta.length > 0) pieces.push(meta.join('\n'));
     // On failure nothing was written, and the numbers are used again.
-    await this.db.execTransaction(statements.join('\n'));
+    await this.db.execTransaction(pieces);
     this.nextSeq = firstSeq + rows.size;
     this.largestRecord = largest;
     if (pointer !== undefined) this.marks.stored(pointer);

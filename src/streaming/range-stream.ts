@@ -5,17 +5,24 @@
  * - paced by a Pacer (STREAM_BYTES_PER_SECOND_MAX), with at most
  *   STREAM_BATCHES_IN_FLIGHT_MAX pages read and not yet durable at the
  *   target, so its memory is bounded by that many pages;
- * - resumable: after each page is durable at the target (and every page
- *   before it), the key to go on from is stored (StreamProgress); a stream
- *   that starts again goes on from there. Pages in flight when it stopped
- *   are sent again, which is harmless: the target merges versions by
- *   last-write-wins, so applying one twice changes nothing.
+ * - resumable: once a page is durable at the target (and every page
+ *   before it), the key to go on from may be stored (StreamProgress), at
+ *   most every STREAM_PROGRESS_SAVE_INTERVAL_MS; a stream that starts again
+ *   goes on from there. Pages streamed since the last save are sent again,
+ *   which is harmless: the target merges versions by last-write-wins, so
+ *   applying one twice changes nothing.
  *
  * Versions go as they are, tombstones and expiries included, with their
  * timestamps: the target ends up holding what the source held.
  */
 import { isKvError, KvError } from '../common/errors';
-import { STREAM_BATCHES_IN_FLIGHT_MAX, STREAM_PAGE_ATTEMPTS_MAX, STREAM_PAGE_BYTES_MAX, STREAM_PAGE_KEYS_MAX } from '../common/limits';
+import {
+  STREAM_BATCHES_IN_FLIGHT_MAX,
+  STREAM_PAGE_ATTEMPTS_MAX,
+  STREAM_PAGE_BYTES_MAX,
+  STREAM_PAGE_KEYS_MAX,
+  STREAM_PROGRESS_SAVE_INTERVAL_MS,
+} from '../common/limits';
 import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import { intervalsOf, RangeStream } from '../membership/stream-plan';
@@ -97,10 +104,14 @@ async function streamInterval(
 ): Promise<void> {
   // Pages read and on their way to the target, oldest first, each with the cursor after it.
   const inFlight: { written: Promise<void>; next: string }[] = [];
+  let savedAtMs = deps.time.monotonicMs();
   const oldestDone = async (): Promise<void> => {
     const oldest = inFlight.shift()!;
     await oldest.written;
-    await deps.progress.save(id, oldest.next);
+    if (deps.time.monotonicMs() - savedAtMs >= STREAM_PROGRESS_SAVE_INTERVAL_MS) {
+      await deps.progress.save(id, oldest.next);
+      savedAtMs = deps.time.monotonicMs();
+    }
     position(oldest.next);
   };
   let cursor = from;

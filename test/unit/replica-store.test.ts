@@ -317,7 +317,8 @@ async function openFailingStore(): Promise<Opened & { warnings: string[]; clock:
   const o = await openStore(undefined, { onWarning: (m) => warnings.push(m), nowMs: () => clock.ms });
   const exec = o.db.execTransaction.bind(o.db);
   let failing: RegExp | null = null;
-  o.db.execTransaction = (script: string) => (failing?.test(script) ? Promise.reject(new Error('disk full')) : exec(script));
+  o.db.execTransaction = (script: string | readonly string[]) =>
+    failing?.test(typeof script === 'string' ? script : script.join('\n')) ? Promise.reject(new Error('disk full')) : exec(script);
   return { ...o, warnings, clock, fail: (match) => (failing = match) };
 }
 
