@@ -264,7 +264,8 @@ export class ReplicaStore {
     if (largest > this.largestRecord) meta.push(setMeta(LARGEST_RECORD, largest));
     const pointer = this.marks.pointerToStore(firstSeq);
     if (pointer !== undefined) meta.push(setMeta(SETTLED_SEQ, pointer));
-    if (meta.length > 0) pieces.push(meta.join('\n'));
+    // With the last piece, not after it: a commit of one piece stays one call to the driver.
+    if (meta.length > 0) pieces.push(`${pieces.pop() ?? ''}\n${meta.join('\n')}`);
     // On failure nothing was written, and the numbers are used again.
     await this.db.execTransaction(pieces);
     this.nextSeq = firstSeq + rows.size;
