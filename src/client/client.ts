@@ -430,6 +430,7 @@ export class KvClient {
     }
     let order: readonly number[] = [first];
     let lastError: KvError | undefined;
+    let refused: KvError | undefined;
     for (let i = 0; i < order.length; i++) {
       const connection = this.connection(order[i]!);
       // A replica whose address nobody gave (a cluster file listing only some nodes) is passed over, as unsent.
@@ -439,9 +440,12 @@ export class KvClient {
           return await connection.call(invoke, this.timeoutMs);
         } catch (err) {
           lastError = this.unsent(err, order[i]!);
+          if (lastError.code === 'Unavailable') refused ??= lastError;
         }
       if (i === 0) order = [first, ...nodeOrder(replicas, ids, turn).filter((id) => id !== first)];
     }
+    // Every node that answered refused: say why the first did, rather than that some could not be reached.
+    if (refused !== undefined) throw refused;
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
   }
 
@@ -451,14 +455,19 @@ export class KvClient {
   }
 
   /**
-   * The error of a request that never left `node`, to try elsewhere; any
-   * other error is thrown. A node that cannot be reached, or too few live
-   * replicas, may mean the ring moved on (a node left or joined): the
-   * learner asks for it soon.
+   * The error of a request that `node` did not apply, to try elsewhere; any
+   * other error is thrown. That is a request that never left (ConnectionError
+   * with notSent), or one the node refused as Unavailable: it wrote nothing,
+   * because it saw too few replicas up or because it has just started and
+   * is still learning the ring from its peers, and another node may serve it
+   * (as Cassandra's drivers try the next host once on Unavailable). A node
+   * that cannot be reached, or too few live replicas, may mean the ring
+   * moved on (a node left or joined): the learner asks for it soon.
    */
   private unsent(err: unknown, node: number): KvError {
     const e = toKvError(err);
     if (e.code === 'ConnectionError' || e.code === 'Unavailable') this.learner?.soon();
+    if (e.code === 'Unavailable') return e;
     if (e.code !== 'ConnectionError') throw e;
     if (this.topo === undefined) this.current = (this.ids.indexOf(node) + 1) % this.ids.length;
     if (!e.details.notSent) throw e; // it may have been applied: let the caller decide
