@@ -20,6 +20,7 @@ import { sampleRanges } from '../client/key-sample';
 import { Move, Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
 import { abortOperation, applyMoves, moveNode, parseTokenText } from '../client/move';
 import { KvError } from '../common/errors';
+import { mebibytes } from '../common/bytes';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { runTool } from './run-tool';
 import { NodeAdmin } from '../client/client';
@@ -79,10 +80,6 @@ options:
   --json          one JSON object instead of a table
   --node N        ring: ask node N`;
 
-function megabytes(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-}
-
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
   const c = colour ? chalk : new chalk.Instance({ level: 0 });
@@ -113,11 +110,11 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
             n.state,
             n.token,
             String(n.keys),
-            megabytes(n.bytes),
+            mebibytes(n.bytes),
             n.diskFull ? 'FULL' : 'ok',
             `${(n.ownership * 100).toFixed(1)}%`,
             String(n.hints),
-            n.reclaimable === null ? '?' : `${megabytes(n.reclaimable)} (${n.reclaimableKeys} keys)`,
+            n.reclaimable === null ? '?' : `${mebibytes(n.reclaimable)} (${n.reclaimableKeys} keys)`,
             n.lastFullRepairMs === null ? 'never' : new Date(n.lastFullRepairMs).toISOString().replace(/\.\d+Z$/, 'Z'),
           ]
         : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?', '?'],
@@ -371,7 +368,7 @@ async function cleanup(config: ReturnType<typeof loadClusterFile>, node: number 
   else {
     const lines = r.nodes.map((n) =>
       n.error === undefined
-        ? `node ${n.node}: deleted ${n.keys} keys (${megabytes(n.bytes)})`
+        ? `node ${n.node}: deleted ${n.keys} keys (${mebibytes(n.bytes)})`
         : `node ${n.node}: FAILED after deleting ${n.keys} keys (${n.error})`,
     );
     lines.push(

@@ -4,7 +4,7 @@
  * that runs it (its operationProgress) until it is done, with a progress
  * line. The nodes do the work; this only asks and shows.
  */
-import { fromByteString, toByteString } from '../common/bytes';
+import { fromByteString, mebibytes, toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
 import {
   OPERATION_POLL_MS,
@@ -138,11 +138,6 @@ async function busiestRange(config: ClusterConfig, m: Membership): Promise<{ own
 export interface OperationView {
   readonly progress: types.OperationProgress;
   readonly elapsedMs: number;
-}
-
-/** "12.3 MiB" */
-function mebibytes(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
 /** The progress line: keys, bytes, rate, ETA. */

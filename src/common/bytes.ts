@@ -26,3 +26,8 @@ export function displayBytes(bytes: Buffer): string {
   if (Buffer.from(text, 'utf8').equals(bytes) && !/[\u0000-\u001f\u007f-\u009f]/.test(text)) return text;
   return `0x${bytes.toString('hex')}`;
 }
+
+/** A size for people: "12.3 MiB". */
+export function mebibytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

@@ -505,6 +505,26 @@ export const ABORT_STEPS_MAX = 4;
 export const ABORT_ANSWER_TIMEOUT_MS = 3 * EPOCH_BARRIER_TIMEOUT_MS;
 /** A stream's pace can be set in the cluster file (settings.streamBytesPerSecond) down to this, for tests and slow links. */
 export const STREAM_BYTES_PER_SECOND_MIN = 1024;
+/**
+ * The default pace of a stream while its node is loaded (settings.streamBytesPerSecondUnderLoad,
+ * streaming/foreground-pace.ts): 2.25 MiB/s, about 20,000 keys/s of 100-byte values, so that a
+ * million-key join takes under a minute while a QUORUM write load on two cores keeps over half its
+ * rate (docs/benchmarks.md, `--workload join`).
+ */
+export const STREAM_BYTES_PER_SECOND_UNDER_LOAD = 2304 * 1024;
+/**
+ * Foreground operations a second (client requests coordinated, replica reads and writes served for
+ * peers) from which a streaming node counts as loaded. One client writing one request at a time
+ * gives a node a few hundred; a load that fills the machine, thousands.
+ */
+export const STREAM_LOADED_OPS_PER_SECOND_MIN = 1000;
+/**
+ * A loaded streaming node counts as idle again only under this many: a stream at full pace holds the
+ * clients' rate down, so the way back needs the clients gone, not slowed (streaming/foreground-pace.ts).
+ */
+export const STREAM_IDLE_OPS_PER_SECOND_MAX = 100;
+/** How long a stream's node counts its foreground operations before it judges its load again. */
+export const STREAM_LOAD_WINDOW_MS = 500;
 /** Moves `admin.sh rebalance --apply` makes at most in one run. */
 export const REBALANCE_MOVES_MAX = 64;
 /** How often a node looks whether it is quiet and holds garbage worth a collection (node/idle-collection.ts). */

@@ -25,6 +25,7 @@ import { dirname, resolve } from 'node:path';
 import {
   STREAM_BYTES_PER_SECOND_MAX,
   STREAM_BYTES_PER_SECOND_MIN,
+  STREAM_BYTES_PER_SECOND_UNDER_LOAD,
   VALUE_BYTES_MAX_CEILING,
   VALUE_BYTES_MAX_DEFAULT,
 } from '../common/limits';
@@ -90,8 +91,10 @@ export interface Settings {
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
   /** Period of the anti-entropy steps (each compares one page of keys with one peer); 0 turns it off. */
   readonly antiEntropyIntervalMs: number;
-  /** The pace of a membership operation's range streams, in bytes of keys and values per second. */
+  /** The pace of a membership operation's range streams, in bytes of keys and values per second, on a node with little client load. */
   readonly streamBytesPerSecond: number;
+  /** The same while the streaming node is busy with clients (streaming/foreground-pace.ts); at most streamBytesPerSecond is used. */
+  readonly streamBytesPerSecondUnderLoad: number;
 }
 
 export interface ClusterConfig {
@@ -113,6 +116,7 @@ export const DEFAULT_SETTINGS: Settings = {
   sqliteSynchronous: 'NORMAL',
   antiEntropyIntervalMs: 500,
   streamBytesPerSecond: STREAM_BYTES_PER_SECOND_MAX,
+  streamBytesPerSecondUnderLoad: STREAM_BYTES_PER_SECOND_UNDER_LOAD,
 };
 
 export class ConfigError extends Error {
@@ -222,6 +226,12 @@ export function parseSettings(x: unknown): Settings {
       STREAM_BYTES_PER_SECOND_MIN,
       STREAM_BYTES_PER_SECOND_MAX,
       'settings.streamBytesPerSecond',
+    ),
+    streamBytesPerSecondUnderLoad: integerIn(
+      s.streamBytesPerSecondUnderLoad,
+      STREAM_BYTES_PER_SECOND_MIN,
+      STREAM_BYTES_PER_SECOND_MAX,
+      'settings.streamBytesPerSecondUnderLoad',
     ),
   };
 }

@@ -51,6 +51,8 @@ import { PeerRequests, type PeerRequestServices, type Placed } from './peer-requ
  * services in (node.ts), and this file never sees the node itself.
  */
 export interface HandlerServices extends PeerRequestServices {
+  /** The node's own PeerRequests (which counts peers' requests); a handler without one makes its own. */
+  readonly peerRequests?: PeerRequests;
   readonly secret: string;
   readonly maxValueBytes: number;
   /** Whether `id` names another node of the cluster. */
@@ -242,7 +244,7 @@ export class Handler {
 
   constructor(private readonly services: HandlerServices) {
     this.secret = Buffer.from(services.secret);
-    this.peers = new PeerRequests(services);
+    this.peers = services.peerRequests ?? new PeerRequests(services);
   }
 
   private checkSecret(secret: string | null): void {
@@ -492,7 +494,7 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       if (!Array.isArray(keys)) throw invalid('keys are missing');
-      const waiting = this.peers.admitRead(placed(fromNode, epoch), () => keys.map((k) => checkKey(k)));
+      const waiting = this.peers.admitRead(placed(fromNode, epoch), keys.length, () => keys.map((k) => checkKey(k)));
       if (waiting !== undefined) await waiting;
       return this.localReads(keys);
     });

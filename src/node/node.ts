@@ -53,6 +53,8 @@ import { abortsOperationOf, operationWords, runAbort } from '../operations/abort
 import { checkMove } from '../operations/move';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
+import { mebibytes } from '../common/bytes';
+import { ForegroundPace } from '../streaming/foreground-pace';
 import { Pacer } from '../streaming/pacer';
 import { MemoryStreamProgress } from '../streaming/memory-progress';
 import type { StreamProgress } from '../streaming/range-stream';
@@ -836,6 +838,7 @@ export class KvNode {
     const { config, id } = this;
     return {
       ...this.peerRequestServices(),
+      peerRequests: this.peerRequests,
       secret: config.secret,
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && this.links.has(n),
@@ -1507,9 +1510,33 @@ export class KvNode {
         apply: (items) => this.applyReplicated([...items]),
       },
       progress: this.parts.streamProgress ?? new MemoryStreamProgress(),
-      pacer: new Pacer(this.time, this.config.settings.streamBytesPerSecond),
+      pacer: new Pacer(this.time, this.streamPace()),
       say: (message) => this.log(message),
     });
+  }
+
+  /**
+   * An operation's stream pace, which follows this node's foreground load
+   * (streaming/foreground-pace.ts); each change is logged, so that an
+   * operator sees why a stream slowed down or sped up.
+   */
+  private streamPace(): () => number {
+    const { streamBytesPerSecond, streamBytesPerSecondUnderLoad } = this.config.settings;
+    const foreground = (): number => {
+      const c = this.coordinator.counters;
+      const p = this.peerRequests.counters;
+      return c.reads + c.writes + p.replicatedItems + p.readKeys;
+    };
+    const pace = new ForegroundPace(
+      this.time,
+      foreground,
+      { idleBytesPerSecond: streamBytesPerSecond, loadedBytesPerSecond: streamBytesPerSecondUnderLoad },
+      (bytesPerSecond, opsPerSecond) =>
+        this.log(
+          `streams paced at ${mebibytes(bytesPerSecond)}/s: ${opsPerSecond === undefined ? 'foreground load not measured yet' : `${Math.round(opsPerSecond)} foreground operations a second here`}`,
+        ),
+    );
+    return () => pace.bytesPerSecond();
   }
 
   /**

@@ -42,6 +42,13 @@ export interface PeerRequestServices {
 }
 
 export class PeerRequests {
+  /**
+   * What peers asked of this replica: mutations applied (from coordinators, hint deliveries and
+   * repair) and keys read. Part of the node's foreground load, by which its streams are paced
+   * (streaming/foreground-pace.ts).
+   */
+  readonly counters = { replicatedItems: 0, readKeys: 0 };
+
   constructor(private readonly s: PeerRequestServices) {}
 
   /** Waits for a newer epoch's log when there is one to wait for; throws StaleEpoch for an older one. */
@@ -50,6 +57,7 @@ export class PeerRequests {
   }
 
   async replicate(by: Placed, items: KeyedVersion[]): Promise<void> {
+    this.counters.replicatedItems += items.length;
     const waiting = this.admit(by, () => items.map((it) => it.key), true);
     if (waiting !== undefined) await waiting;
     await this.s.applyReplicated(items);
@@ -60,7 +68,8 @@ export class PeerRequests {
    * it answers in. Refused while catching up, so that the coordinator asks
    * another replica: this copy may lack what was written while it was away.
    */
-  admitRead(by: Placed, keys: () => readonly string[]): Promise<void> | undefined {
+  admitRead(by: Placed, keyCount: number, keys: () => readonly string[]): Promise<void> | undefined {
+    this.counters.readKeys += keyCount;
     this.s.repair.refuseReadsWhileCatchingUp();
     return this.admit(by, keys, false);
   }

@@ -289,7 +289,7 @@ class SimLink implements PeerLink {
     this.calls.readLocalCalls++;
     this.calls.readLocalItems++;
     return this.placedCall('readLocal', (node, by) => {
-      const waiting = node.peerRequests.admitRead(by, () => [key]);
+      const waiting = node.peerRequests.admitRead(by, 1, () => [key]);
       return waiting === undefined ? node.store.get(key) : waiting.then(() => node.store.get(key));
     });
   }
