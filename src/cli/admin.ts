@@ -155,11 +155,20 @@ function operationLine(op: OperationStatus): string {
     : op.readsSwitched
       ? 'reads moved to the new replicas'
       : 'new replicas take writes, reads still on the old ones';
-  const p = op.progress as { state?: string; keys?: number; bytes?: number; rangesDone?: number; rangesTotal?: number; error?: string };
+  const p = op.progress as {
+    state?: string;
+    keys?: number;
+    bytes?: number;
+    rangesDone?: number;
+    rangesTotal?: number;
+    error?: string;
+    pace?: number;
+  };
+  const pace = p.pace !== undefined ? `, paced at ${mebibytes(p.pace)}/s` : '';
   const progress =
     p.state === undefined
       ? `node ${op.node} did not report its progress`
-      : `node ${op.node} ${p.state}, ${p.rangesDone} of ${p.rangesTotal} ranges streamed (${p.keys} keys, ${p.bytes} bytes)${p.error ? `; stopped: ${p.error}` : ''}`;
+      : `node ${op.node} ${p.state}, ${p.rangesDone} of ${p.rangesTotal} ranges streamed (${p.keys} keys, ${p.bytes} bytes${pace})${p.error ? `; stopped: ${p.error}` : ''}`;
   return `operation in progress: ${what} (${step}); ${progress}`;
 }
 

@@ -147,7 +147,8 @@ export function progressLine(what: string, v: OperationView): string {
   const seconds = Math.max(v.elapsedMs / 1000, 0.001);
   const rate = Math.round(keys / seconds);
   const eta = p.fraction > 0.01 && p.fraction < 1 ? `, ETA ${Math.ceil((seconds * (1 - p.fraction)) / p.fraction)} s` : '';
-  return `${what}: ${p.state}, ${keys} keys, ${mebibytes(Number(p.bytes))}, ${rate} keys/s, ranges ${p.rangesDone}/${p.rangesTotal}${eta}`;
+  const pace = p.paceBytesPerSecond != null ? `, paced at ${mebibytes(Number(p.paceBytesPerSecond))}/s` : '';
+  return `${what}: ${p.state}, ${keys} keys, ${mebibytes(Number(p.bytes))}, ${rate} keys/s${pace}, ranges ${p.rangesDone}/${p.rangesTotal}${eta}`;
 }
 
 /**

@@ -196,6 +196,7 @@ async function progressAt(config: ClusterConfig, at: { host: string; port: numbe
       fraction: p.fraction,
       done: p.done,
       ...(p.error ? { error: p.error } : {}),
+      ...(p.paceBytesPerSecond != null ? { pace: int64ToNumber(p.paceBytesPerSecond) } : {}),
     };
   } catch {
     return {};

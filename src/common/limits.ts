@@ -523,6 +523,8 @@ export const STREAM_LOADED_OPS_PER_SECOND_MIN = 1000;
  * clients' rate down, so the way back needs the clients gone, not slowed (streaming/foreground-pace.ts).
  */
 export const STREAM_IDLE_OPS_PER_SECOND_MAX = 100;
+/** Windows in a row under the mark before a streaming node counts as idle (streaming/foreground-pace.ts): one second. */
+export const STREAM_IDLE_WINDOWS = 2;
 /** How long a stream's node counts its foreground operations before it judges its load again. */
 export const STREAM_LOAD_WINDOW_MS = 500;
 /** Moves `admin.sh rebalance --apply` makes at most in one run. */

@@ -334,8 +334,9 @@ declare class OperationProgress {
     public fraction: number;
     public done: boolean;
     public error?: string;
+    public paceBytesPerSecond?: Int64;
 
-      constructor(args?: { state: string; keys: Int64; bytes: Int64; rangesDone: number; rangesTotal: number; fraction: number; done: boolean; error?: string; });
+      constructor(args?: { state: string; keys: Int64; bytes: Int64; rangesDone: number; rangesTotal: number; fraction: number; done: boolean; error?: string; paceBytesPerSecond?: Int64; });
   }
 
 /**

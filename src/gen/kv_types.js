@@ -2528,6 +2528,7 @@ const OperationProgress = module.exports.OperationProgress = class {
     this.fraction = null;
     this.done = null;
     this.error = null;
+    this.paceBytesPerSecond = null;
     if (args) {
       if (args.state !== undefined && args.state !== null) {
         this.state = args.state;
@@ -2552,6 +2553,9 @@ const OperationProgress = module.exports.OperationProgress = class {
       }
       if (args.error !== undefined && args.error !== null) {
         this.error = args.error;
+      }
+      if (args.paceBytesPerSecond !== undefined && args.paceBytesPerSecond !== null) {
+        this.paceBytesPerSecond = args.paceBytesPerSecond;
       }
     }
   }
@@ -2622,6 +2626,13 @@ const OperationProgress = module.exports.OperationProgress = class {
           input.skip(ftype);
         }
         break;
+        case 9:
+        if (ftype == Thrift.Type.I64) {
+          this.paceBytesPerSecond = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2671,6 +2682,11 @@ const OperationProgress = module.exports.OperationProgress = class {
     if (this.error !== null && this.error !== undefined) {
       output.writeFieldBegin('error', Thrift.Type.STRING, 8);
       output.writeString(this.error);
+      output.writeFieldEnd();
+    }
+    if (this.paceBytesPerSecond !== null && this.paceBytesPerSecond !== undefined) {
+      output.writeFieldBegin('paceBytesPerSecond', Thrift.Type.I64, 9);
+      output.writeI64(this.paceBytesPerSecond);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -106,6 +106,7 @@ function toProgress(p: OperationStatus): types.OperationProgress {
     fraction: p.fraction,
     done: p.done,
     ...(p.error !== undefined ? { error: p.error } : {}),
+    ...(p.pace !== undefined ? { paceBytesPerSecond: p.pace as never } : {}),
   });
 }
 

@@ -1253,7 +1253,8 @@ export class KvNode {
   operationProgress(): OperationStatus {
     const member = this.epochs.membership.members.find((n) => n.id === this.id);
     const report = this.operator?.report ?? { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
-    return { state: member?.state ?? 'NONE', ...report };
+    const pace = report.done ? undefined : this.operator?.pace();
+    return { state: member?.state ?? 'NONE', ...report, ...(pace !== undefined ? { pace } : {}) };
   }
 
   /**

@@ -90,6 +90,8 @@ export interface OperationReport extends StreamTotals {
 /** A node's own operation as the admin calls report it, with the node's state in the ring (NONE: not a member). */
 export interface OperationStatus extends OperationReport {
   readonly state: string;
+  /** The pace the streams go at now, bytes a second; undefined before the first page and once done. */
+  readonly pace?: number;
 }
 
 /** About where `key` lies in [from, to), from the first six bytes of each (the keys are assumed spread evenly). */
@@ -106,6 +108,11 @@ function keyFraction(from: string, to: string | undefined, key: string): number 
 
 export class Operator {
   readonly report: OperationReport = { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
+
+  /** The pace of the streams now (bytes a second), once a page has gone. */
+  pace(): number | undefined {
+    return this.deps.pacer.lastBytesPerSecond;
+  }
   /** Why the run was stopped (its operation was aborted); it ends with this as its error at its next page or poll. */
   private stoppedBy: string | undefined;
 

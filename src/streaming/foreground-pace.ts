@@ -20,18 +20,29 @@
  * coordinators (hint deliveries and repair among them), not the stream's
  * own pages. It is read over windows of STREAM_LOAD_WINDOW_MS.
  *
- * A node becomes loaded at STREAM_LOADED_OPS_PER_SECOND_MIN and counts as
- * loaded until its load falls under STREAM_IDLE_OPS_PER_SECOND_MAX: the
- * clients have gone. One threshold both ways fed on itself: a stream at
- * full pace takes the CPU the clients need, their rate falls under the
- * threshold, and the stream goes on at full pace (a join under a write load
- * on a busy machine switched pace nine times in its first twelve seconds,
- * spending half of them at full pace). Until the first window has passed
- * the node's load is unknown and its streams go at the loaded pace, the
- * cautious side; the first reading is judged as a node that was idle.
+ * A node becomes loaded in any window of STREAM_LOADED_OPS_PER_SECOND_MIN
+ * or more. It becomes idle only after STREAM_IDLE_WINDOWS windows in a row
+ * of less: less than STREAM_IDLE_OPS_PER_SECOND_MAX for a node that was
+ * loaded (its clients have gone, not slowed), less than the loaded mark for
+ * one whose load is not known yet. Both because a stream at full pace takes
+ * the CPU the clients need and holds their rate down:
+ * - with one mark both ways, a join under a write load on a busy machine
+ *   switched pace nine times in its first twelve seconds, half of them at
+ *   full pace;
+ * - judged on its first window alone, a joining node on a busy machine saw
+ *   249 operations a second (the coordinators were still learning of the
+ *   join, which is when its client writes begin) and went off at full pace
+ *   for 2.6 s, holding the writes down the while.
+ * The first window starts with the stream's first page. Until the load is
+ * known the streams go at the loaded pace, the cautious side.
  */
 import type { Time } from '../clock/time';
-import { STREAM_IDLE_OPS_PER_SECOND_MAX, STREAM_LOAD_WINDOW_MS, STREAM_LOADED_OPS_PER_SECOND_MIN } from '../common/limits';
+import {
+  STREAM_IDLE_OPS_PER_SECOND_MAX,
+  STREAM_IDLE_WINDOWS,
+  STREAM_LOAD_WINDOW_MS,
+  STREAM_LOADED_OPS_PER_SECOND_MIN,
+} from '../common/limits';
 
 export interface PaceSettings {
   /** Bytes of keys and values a second on an idle node. */
@@ -40,13 +51,24 @@ export interface PaceSettings {
   readonly loadedBytesPerSecond: number;
 }
 
-/** Whether a node is loaded: unknown before its first reading, then judged with hysteresis. */
+/** Whether a node is loaded: unknown until judged. */
 export type Load = 'unknown' | 'idle' | 'loaded';
 
-/** The load after a reading of `opsPerSecond` on a node whose load was `was`. */
-export function nextLoad(was: Load, opsPerSecond: number): Load {
-  if (was === 'loaded') return opsPerSecond < STREAM_IDLE_OPS_PER_SECOND_MAX ? 'idle' : 'loaded';
-  return opsPerSecond >= STREAM_LOADED_OPS_PER_SECOND_MIN ? 'loaded' : 'idle';
+/** The judgement so far: the load, and the windows in a row that spoke for idle. */
+export interface Judged {
+  readonly load: Load;
+  readonly quietWindows: number;
+}
+
+export const NOT_JUDGED: Judged = { load: 'unknown', quietWindows: 0 };
+
+/** The judgement after a window of `opsPerSecond`. */
+export function judge(was: Judged, opsPerSecond: number): Judged {
+  if (opsPerSecond >= STREAM_LOADED_OPS_PER_SECOND_MIN) return { load: 'loaded', quietWindows: 0 };
+  if (was.load === 'idle') return was;
+  const quiet = was.load === 'unknown' || opsPerSecond < STREAM_IDLE_OPS_PER_SECOND_MAX;
+  const quietWindows = quiet ? was.quietWindows + 1 : 0;
+  return quietWindows >= STREAM_IDLE_WINDOWS ? { load: 'idle', quietWindows: 0 } : { load: was.load, quietWindows };
 }
 
 /** The pace at a load. */
@@ -55,9 +77,10 @@ export function paceFor(load: Load, s: PaceSettings): number {
 }
 
 export class ForegroundPace {
-  private windowStartMs: number;
-  private windowStartCount: number;
-  private load: Load = 'unknown';
+  /** Where the current window began; undefined until the first page asks for the pace. */
+  private windowStartMs: number | undefined;
+  private windowStartCount = 0;
+  private judged: Judged = NOT_JUDGED;
   private lastPace: number | undefined;
 
   /**
@@ -69,24 +92,25 @@ export class ForegroundPace {
     private readonly count: () => number,
     private readonly settings: PaceSettings,
     private readonly onChange?: (bytesPerSecond: number, opsPerSecond: number | undefined) => void,
-  ) {
-    this.windowStartMs = time.monotonicMs();
-    this.windowStartCount = count();
-  }
+  ) {}
 
   /** The pace now, in bytes a second; the load is read again once a window has passed. */
   bytesPerSecond(): number {
     const now = this.time.monotonicMs();
+    if (this.windowStartMs === undefined) {
+      this.windowStartMs = now;
+      this.windowStartCount = this.count();
+    }
     const elapsed = now - this.windowStartMs;
     let opsPerSecond: number | undefined;
     if (elapsed >= STREAM_LOAD_WINDOW_MS) {
       const count = this.count();
       opsPerSecond = ((count - this.windowStartCount) * 1000) / elapsed;
-      this.load = nextLoad(this.load, opsPerSecond);
+      this.judged = judge(this.judged, opsPerSecond);
       this.windowStartMs = now;
       this.windowStartCount = count;
     }
-    const pace = paceFor(this.load, this.settings);
+    const pace = paceFor(this.judged.load, this.settings);
     if (pace !== this.lastPace) {
       this.lastPace = pace;
       this.onChange?.(pace, opsPerSecond);

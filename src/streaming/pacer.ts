@@ -13,6 +13,8 @@ export class Pacer {
   /** When (monotonic ms) the next batch may go. */
   private nextMs = 0;
   private readonly rate: () => number;
+  /** The rate the last batch went at (undefined before the first), for the operation's progress. */
+  lastBytesPerSecond: number | undefined;
 
   constructor(
     private readonly time: Time,
@@ -25,7 +27,8 @@ export class Pacer {
   take(bytes: number): Promise<void> {
     const now = this.time.monotonicMs();
     const start = Math.max(now, this.nextMs);
-    this.nextMs = start + (bytes * 1000) / this.rate();
+    this.lastBytesPerSecond = this.rate();
+    this.nextMs = start + (bytes * 1000) / this.lastBytesPerSecond;
     const waitMs = start - now;
     if (waitMs <= 0) return Promise.resolve();
     return new Promise((resolve) => this.time.after(waitMs, resolve));

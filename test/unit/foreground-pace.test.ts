@@ -1,14 +1,20 @@
 /**
  * A stream's pace follows its node's foreground load: the pace for a
  * loaded node from STREAM_LOADED_OPS_PER_SECOND_MIN operations a second
- * until the load falls under STREAM_IDLE_OPS_PER_SECOND_MAX, and before the
- * load is known; the full pace otherwise. A Pacer times each batch at the
+ * until the load has stayed under STREAM_IDLE_OPS_PER_SECOND_MAX for
+ * STREAM_IDLE_WINDOWS windows, and until the load is known; the full pace
+ * otherwise. A Pacer times each batch at the
  * pace asked when it goes.
  */
 import test from 'ava';
-import { STREAM_IDLE_OPS_PER_SECOND_MAX, STREAM_LOAD_WINDOW_MS, STREAM_LOADED_OPS_PER_SECOND_MIN } from '../../src/common/limits';
+import {
+  STREAM_IDLE_OPS_PER_SECOND_MAX,
+  STREAM_IDLE_WINDOWS,
+  STREAM_LOAD_WINDOW_MS,
+  STREAM_LOADED_OPS_PER_SECOND_MIN,
+} from '../../src/common/limits';
 import { systemTime, Time } from '../../src/clock/time';
-import { ForegroundPace, Load, nextLoad, paceFor } from '../../src/streaming/foreground-pace';
+import { ForegroundPace, judge, Judged, Load, NOT_JUDGED, paceFor } from '../../src/streaming/foreground-pace';
 import { Pacer } from '../../src/streaming/pacer';
 
 const FULL = 48 * 1024 * 1024;
@@ -32,20 +38,24 @@ for (const row of paces) {
 
 const ENTER = STREAM_LOADED_OPS_PER_SECOND_MIN;
 const LEAVE = STREAM_IDLE_OPS_PER_SECOND_MAX;
-const loads: { was: Load; ops: number; load: Load; why: string }[] = [
-  { was: 'unknown', ops: 0, load: 'idle', why: 'a first reading of nothing' },
-  { was: 'unknown', ops: ENTER - 1, load: 'idle', why: 'a first reading under the threshold: judged as an idle node' },
-  { was: 'unknown', ops: ENTER, load: 'loaded', why: 'a first reading at the threshold' },
-  { was: 'idle', ops: ENTER - 1, load: 'idle', why: 'just under the threshold' },
-  { was: 'idle', ops: ENTER, load: 'loaded', why: 'clients arrive' },
-  { was: 'loaded', ops: ENTER - 1, load: 'loaded', why: 'a loaded node whose clients a stream slowed stays loaded' },
-  { was: 'loaded', ops: LEAVE, load: 'loaded', why: 'at the way back: still loaded' },
-  { was: 'loaded', ops: LEAVE - 1, load: 'idle', why: 'the clients have gone' },
+const N = STREAM_IDLE_WINDOWS;
+const j = (load: Load, quietWindows = 0): Judged => ({ load, quietWindows });
+const judgements: { was: Judged; ops: number; now: Judged; why: string }[] = [
+  { was: NOT_JUDGED, ops: ENTER, now: j('loaded'), why: 'a first window at the mark: loaded' },
+  { was: NOT_JUDGED, ops: 0, now: j('unknown', 1), why: 'a quiet first window is not enough' },
+  { was: j('unknown', N - 1), ops: ENTER - 1, now: j('idle'), why: `${N} windows under the mark: idle` },
+  { was: j('unknown', N - 1), ops: ENTER, now: j('loaded'), why: 'clients arrive before the load is known' },
+  { was: j('idle'), ops: ENTER - 1, now: j('idle'), why: 'an idle node just under the mark' },
+  { was: j('idle'), ops: ENTER, now: j('loaded'), why: 'clients arrive' },
+  { was: j('loaded'), ops: ENTER - 1, now: j('loaded'), why: 'a loaded node whose clients a stream slowed stays loaded' },
+  { was: j('loaded', N - 1), ops: LEAVE, now: j('loaded'), why: 'a window at the way back starts the count again' },
+  { was: j('loaded'), ops: LEAVE - 1, now: j('loaded', 1), why: 'one quiet window is not enough' },
+  { was: j('loaded', N - 1), ops: LEAVE - 1, now: j('idle'), why: 'the clients have gone' },
 ];
 
-for (const row of loads) {
-  test(`nextLoad: ${row.why}`, (t) => {
-    t.is(nextLoad(row.was, row.ops), row.load);
+for (const row of judgements) {
+  test(`judge: ${row.why}`, (t) => {
+    t.deepEqual(judge(row.was, row.ops), row.now);
   });
 }
 
@@ -55,7 +65,7 @@ function manualTime(): Time & { ms: number } {
   return clock;
 }
 
-test('ForegroundPace: cautious until a window is measured, then loaded while clients stay', (t) => {
+test('ForegroundPace: cautious until the load is known from the first page on, then loaded while clients stay', (t) => {
   const time = manualTime();
   let ops = 0;
   const changes: [number, number | undefined][] = [];
@@ -65,22 +75,27 @@ test('ForegroundPace: cautious until a window is measured, then loaded while cli
     SETTINGS,
     (p, load) => changes.push([p, load]),
   );
+  // Before the stream's first page: counted in no window.
+  ops += 10 * ENTER;
+  time.ms += 10 * STREAM_LOAD_WINDOW_MS;
   const window = (opsPerSecond: number): number => {
     ops += (opsPerSecond * STREAM_LOAD_WINDOW_MS) / 1000;
     time.ms += STREAM_LOAD_WINDOW_MS;
     return pace.bytesPerSecond();
   };
-  t.is(pace.bytesPerSecond(), LOADED, 'before a window has passed');
-  t.is(window(10), FULL, 'a quiet first window');
+  t.is(pace.bytesPerSecond(), LOADED, 'the first page, before a window has passed');
+  for (let i = 1; i < N; i++) t.is(window(10), LOADED, `quiet window ${i} of ${N}`);
+  t.is(window(10), FULL, `${N} quiet windows`);
   ops += ENTER;
   time.ms += STREAM_LOAD_WINDOW_MS / 2;
   t.is(pace.bytesPerSecond(), FULL, 'judged only once the window has passed');
   time.ms += STREAM_LOAD_WINDOW_MS / 2;
   t.is(pace.bytesPerSecond(), LOADED, 'clients arrive');
   t.is(window(ENTER / 4), LOADED, 'their rate falls: still loaded');
-  t.is(window(LEAVE / 2), FULL, 'they leave');
+  for (let i = 1; i < N; i++) t.is(window(LEAVE / 2), LOADED, `they leave: window ${i} of ${N}`);
+  t.is(window(LEAVE / 2), FULL, 'they have gone');
   t.deepEqual(
-    changes.map(([p, load]) => [p, load]),
+    changes,
     [
       [LOADED, undefined],
       [FULL, 10],
@@ -95,9 +110,12 @@ test('ForegroundPace: a long gap between readings is judged as the mean over the
   const time = manualTime();
   let ops = 0;
   const pace = new ForegroundPace(time, () => ops, SETTINGS);
-  ops += ENTER; // one second's worth of the threshold, spread over ten seconds
+  pace.bytesPerSecond(); // the first page
+  ops += ENTER; // one second's worth of the mark, spread over ten seconds
   time.ms += 10_000;
-  t.is(pace.bytesPerSecond(), FULL);
+  pace.bytesPerSecond();
+  time.ms += STREAM_LOAD_WINDOW_MS;
+  t.is(pace.bytesPerSecond(), FULL, 'two quiet windows');
 });
 
 test('Pacer: each batch is timed at the rate asked when it goes', async (t) => {
