@@ -228,6 +228,23 @@ const yes = (ok: boolean): string => (ok ? 'met' : 'NOT met');
 
 const mb = (v: number | null | undefined): string => (v == null ? 'unknown' : `${v.toFixed(1)} MB`);
 
+/**
+ * The RSS lines: the streaming nodes first, then the others, whose growth
+ * is the write load's own and so tells what of the streaming nodes' growth
+ * the stream's window does not explain.
+ */
+export function rssRows(r: Pick<JoinBenchResult, 'streamingNodes' | 'rssBeforeMb' | 'rssPeakMb'>): [string, string][] {
+  const others = Object.keys(r.rssPeakMb)
+    .map(Number)
+    .filter((id) => !r.streamingNodes.includes(id))
+    .sort((a, b) => a - b);
+  const text = (id: number): string => `${mb(r.rssBeforeMb[String(id)])} before, at most ${mb(r.rssPeakMb[String(id)])} during the join`;
+  return [
+    ...r.streamingNodes.map((id): [string, string] => [`RSS node ${id}`, text(id)]),
+    ...others.map((id): [string, string] => [`RSS node ${id}, not streaming`, text(id)]),
+  ];
+}
+
 export function formatJoin(r: JoinBenchResult): string {
   const t = r.targets;
   return [
@@ -244,9 +261,7 @@ export function formatJoin(r: JoinBenchResult): string {
       `${count(r.writesDuringPerSec)} op/s${r.writeShareDuring === null ? '' : ` (${(r.writeShareDuring * 100).toFixed(1)}% of before)`}, ${errorsText(r.writeErrorsDuring)}`,
     ),
     line('Writes after', `${count(r.writesAfterPerSec)} op/s, ${errorsText(r.writeErrorsAfter)}`),
-    ...r.streamingNodes.map((id) =>
-      line(`RSS node ${id}`, `${mb(r.rssBeforeMb[String(id)])} before, at most ${mb(r.rssPeakMb[String(id)])} during the join`),
-    ),
+    ...rssRows(r).map(([label, text]) => line(label, text)),
     line(
       'Stream window',
       `${count(r.streamWindowBytes)} bytes (STREAM_RANGES_IN_PARALLEL_MAX ranges × STREAM_BATCHES_IN_FLIGHT_MAX pages × STREAM_PAGE_BYTES_MAX)`,

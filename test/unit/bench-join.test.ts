@@ -1,5 +1,5 @@
 import test from 'ava';
-import { cpuPerKey, JoinTimeline, streamingNodes, targetsMet } from '../../src/bench/join';
+import { cpuPerKey, JoinTimeline, rssRows, streamingNodes, targetsMet } from '../../src/bench/join';
 import { DEFAULTS, parseBenchArgs } from '../../src/bench/options';
 import { bootstrapEntry, EpochEntry } from '../../src/membership/changes';
 import type { types } from '../../src/rpc/thrift';
@@ -78,4 +78,19 @@ test("cpuPerKey: the nodes' CPU and the joined node's alone, per key streamed", 
   // One node unread: no total, but the joined node's own figure stands.
   t.deepEqual(cpuPerKey({ '0': null, '4': 1500 }, 4, 100_000), { nodes: null, joined: 15 });
   t.deepEqual(cpuPerKey({ '0': 1000, '4': 1500 }, 4, 0), { nodes: null, joined: null });
+});
+
+test("rssRows: the streaming nodes, then the others as the write load's own growth", (t) => {
+  const rows = rssRows({
+    streamingNodes: [0, 1, 2, 4],
+    rssBeforeMb: { '0': 300, '1': 301, '2': 302, '3': 303.25, '4': null },
+    rssPeakMb: { '0': 310, '1': 311, '2': 312, '3': 320, '4': 250 },
+  });
+  t.deepEqual(rows, [
+    ['RSS node 0', '300.0 MB before, at most 310.0 MB during the join'],
+    ['RSS node 1', '301.0 MB before, at most 311.0 MB during the join'],
+    ['RSS node 2', '302.0 MB before, at most 312.0 MB during the join'],
+    ['RSS node 4', 'unknown before, at most 250.0 MB during the join'],
+    ['RSS node 3, not streaming', '303.3 MB before, at most 320.0 MB during the join'],
+  ]);
 });
