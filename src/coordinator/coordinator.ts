@@ -121,19 +121,25 @@ export class Coordinator {
     const range = placement.rangeOf(key);
     const rf = placement.replicationFactor;
     const withPending = writing && !this.deps.bugs?.writesSkipPending;
-    let all = withPending ? range.writes : range.reads;
+    const all = withPending ? range.writes : range.reads;
     const pending = withPending ? range.pending : 0;
     const need = writing ? writeAcksNeeded(level, rf, pending) : requiredReplicas(level, rf);
-    const self = all.indexOf(this.deps.selfId);
-    if (self > 0) all = [...all.slice(self), ...all.slice(0, self)];
-    if (!writing && this.deps.catchingUp?.()) all = all.filter((id) => id !== this.deps.selfId);
-    const up = all.filter((id) => this.deps.isUp(id));
-    const down = all.filter((id) => !this.deps.isUp(id));
+    const selfId = this.deps.selfId;
+    const start = Math.max(0, all.indexOf(selfId));
+    const skipSelf = !writing && this.deps.catchingUp?.() === true;
+    // One pass, from this node (when it is one) round the list: every request places its key, so no list is made twice.
+    const up: number[] = [];
+    const down: number[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const id = all[(start + i) % all.length]!;
+      if (skipSelf && id === selfId) continue;
+      (this.deps.isUp(id) ? up : down).push(id);
+    }
     if (up.length < need) {
       this.counters.unavailable++;
       throw new KvError(
         'Unavailable',
-        `${level} needs ${need} of the key's ${all.length} replicas${pending > 0 ? ` (${pending} of them pending)` : ''} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
+        `${level} needs ${need} of the key's ${up.length + down.length} replicas${pending > 0 ? ` (${pending} of them pending)` : ''} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
         { required: need, alive: up.length },
       );
     }
@@ -279,38 +285,68 @@ export class Coordinator {
    * Reads the newest version of a key at the level (undefined: none anywhere
    * asked). A replica that refuses it as placed by a stale epoch makes this
    * node take up the log and read again (at most EPOCH_RETRIES_MAX times).
+   * Written with callbacks rather than `await`: a QUORUM read's answer is
+   * settled in the callback of the last replica's answer, so the common case
+   * (no repair, no refusal) costs no promise hop between them.
    */
-  async read(key: string, level: LevelName): Promise<Version | undefined> {
+  read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;
-    for (let attempt = 0; ; attempt++) {
-      const placed = this.placement(key, level, false);
-      const seen: { refusal?: Refusal } = {};
-      let answer: Version | undefined;
-      try {
-        answer = await this.readPlaced(key, level, placed, seen);
-      } catch (err) {
-        if (seen.refusal === undefined || !(await this.tookUp(seen.refusal, placed.epoch, attempt))) throw err;
-        continue;
-      }
-      if (seen.refusal === undefined || !(await this.tookUp(seen.refusal, placed.epoch, attempt))) return answer;
+    return this.readAttempt(key, level, 0);
+  }
+
+  /** One placement of a read, and what follows its answers (repair, or a read placed again). */
+  private readAttempt(key: string, level: LevelName, attempt: number): Promise<Version | undefined> {
+    let placed: Placed;
+    try {
+      placed = this.placement(key, level, false);
+    } catch (err) {
+      return Promise.reject(err);
     }
-  }
-
-  private async readPlaced(key: string, level: LevelName, placed: Placed, seen: { refusal?: Refusal }): Promise<Version | undefined> {
-    const { up, need } = placed;
+    const { up, need, epoch } = placed;
     // ONE on a replica: the answer is here, no need for the machinery below.
-    if (need === 1 && up[0] === this.deps.selfId) return this.deps.readLocal(key);
+    if (need === 1 && up[0] === this.deps.selfId) return Promise.resolve(this.deps.readLocal(key));
     const deadline = this.time.monotonicMs() + this.deps.timeoutMs;
-    const answers = await this.gather(key, up, need, deadline, level, seen);
-    if (this.deps.bugs?.readSkipsNewest) skipNewest(answers);
-    let winner: Version | undefined;
-    for (const v of answers.values()) winner = newest(winner, v);
-    if (winner !== undefined) this.deps.clock.observe(winner.ts);
-    if (level !== 'ONE' && winner !== undefined) await this.repair(key, winner, answers, deadline, level, need);
-    return winner;
+    const seen: { refusal?: Refusal } = {};
+    return new Promise((resolve, reject) => {
+      // A refusal seen on the way: take up the newer epoch and read again, or keep the outcome as it stood.
+      const finish = (winner: Version | undefined): void =>
+        seen.refusal === undefined ? resolve(winner) : resolve(this.readAgain(seen.refusal, key, level, epoch, attempt, () => winner));
+      const fail = (err: unknown): void =>
+        seen.refusal === undefined
+          ? reject(err)
+          : resolve(
+              this.readAgain(seen.refusal, key, level, epoch, attempt, () => {
+                throw err;
+              }),
+            );
+      const answered = (answers: Map<number, Version | undefined>): void => {
+        if (this.deps.bugs?.readSkipsNewest) skipNewest(answers);
+        let winner: Version | undefined;
+        for (const v of answers.values()) winner = newest(winner, v);
+        if (winner === undefined) return finish(winner);
+        this.deps.clock.observe(winner.ts);
+        const stale = level === 'ONE' ? [] : staleOf(answers, winner);
+        if (stale.length === 0) return finish(winner);
+        this.repair(key, winner, stale, deadline, level, need).then(() => finish(winner), fail);
+      };
+      this.gather(key, up, need, deadline, level, seen, answered, fail);
+    });
   }
 
-  /** Collects `need` answers, moving on to the next live replica when one fails. */
+  /** After a refusal: the read placed again once this node took up a newer epoch, or its outcome as it stood. */
+  private async readAgain(
+    refusal: Refusal,
+    key: string,
+    level: LevelName,
+    placedAt: number,
+    attempt: number,
+    asItStood: () => Version | undefined,
+  ): Promise<Version | undefined> {
+    if (!(await this.tookUp(refusal, placedAt, attempt))) return asItStood();
+    return this.readAttempt(key, level, attempt + 1);
+  }
+
+  /** Collects `need` answers, moving on to the next live replica when one fails; calls `done` or `fail` once. */
   private gather(
     key: string,
     up: number[],
@@ -318,66 +354,54 @@ export class Coordinator {
     deadline: number,
     level: LevelName,
     seen: { refusal?: Refusal },
-  ): Promise<Map<number, Version | undefined>> {
-    return new Promise((resolve, reject) => {
-      const answers = new Map<number, Version | undefined>();
-      let next = 0;
-      let failed = 0;
-      let settled = false;
-      const timer = this.time.after(Math.max(0, deadline - this.time.monotonicMs()), () => {
-        settled = true;
-        this.counters.timeouts++;
-        reject(
-          timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need),
-        );
-      });
-      const answer = (id: number, v: Version | undefined): void => {
-        if (settled) return;
-        answers.set(id, v);
-        if (answers.size >= need) {
-          settled = true;
-          timer.cancel();
-          resolve(answers);
-        }
-      };
-      const ask = (): void => {
-        const id = up[next++]!;
-        // This node's own copy is read at once: it cannot fail or be slow.
-        if (id === this.deps.selfId) return answer(id, this.deps.readLocal(key));
-        this.replica(id)
-          .read(key)
-          .then(
-            (v) => answer(id, v),
-            (err: unknown) => {
-              if (isKvError(err, 'StaleEpoch')) seen.refusal ??= { id, epoch: err.details.epoch ?? 0 };
-              if (settled) return;
-              failed++;
-              if (next < up.length) ask();
-              else if (up.length - failed < need) {
-                settled = true;
-                timer.cancel();
-                this.counters.timeouts++;
-                reject(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
-              }
-            },
-          );
-      };
-      for (let i = 0; i < need; i++) ask();
+    done: (answers: Map<number, Version | undefined>) => void,
+    fail: (err: KvError) => void,
+  ): void {
+    const answers = new Map<number, Version | undefined>();
+    let next = 0;
+    let failed = 0;
+    let settled = false;
+    const timer = this.time.after(Math.max(0, deadline - this.time.monotonicMs()), () => {
+      settled = true;
+      this.counters.timeouts++;
+      fail(timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need));
     });
+    const answer = (id: number, v: Version | undefined): void => {
+      if (settled) return;
+      answers.set(id, v);
+      if (answers.size >= need) {
+        settled = true;
+        timer.cancel();
+        done(answers);
+      }
+    };
+    const ask = (): void => {
+      const id = up[next++]!;
+      // This node's own copy is read at once: it cannot fail or be slow.
+      if (id === this.deps.selfId) return answer(id, this.deps.readLocal(key));
+      this.replica(id)
+        .read(key)
+        .then(
+          (v) => answer(id, v),
+          (err: unknown) => {
+            if (isKvError(err, 'StaleEpoch')) seen.refusal ??= { id, epoch: err.details.epoch ?? 0 };
+            if (settled) return;
+            failed++;
+            if (next < up.length) ask();
+            else if (up.length - failed < need) {
+              settled = true;
+              timer.cancel();
+              this.counters.timeouts++;
+              fail(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
+            }
+          },
+        );
+    };
+    for (let i = 0; i < need; i++) ask();
   }
 
-  /** Brings every responder that answered with something older up to `winner`, or fails. */
-  private async repair(
-    key: string,
-    winner: Version,
-    answers: Map<number, Version | undefined>,
-    deadline: number,
-    level: LevelName,
-    need: number,
-  ): Promise<void> {
-    const stale: number[] = [];
-    for (const [id, v] of answers) if (v === undefined || compareVersions(v, winner) !== 0) stale.push(id);
-    if (stale.length === 0) return;
+  /** Brings the stale responders up to `winner`, or fails. */
+  private async repair(key: string, winner: Version, stale: number[], deadline: number, level: LevelName, need: number): Promise<void> {
     this.counters.readRepairs += stale.length;
     const item: KeyedVersion = { key, version: winner };
     const repairs = stale.map((id) => this.replica(id).apply([item]));
@@ -406,6 +430,13 @@ export class Coordinator {
       timer?.cancel();
     }
   }
+}
+
+/** The responders that answered with something older than `winner` (or nothing). */
+function staleOf(answers: Map<number, Version | undefined>, winner: Version): number[] {
+  const stale: number[] = [];
+  for (const [id, v] of answers) if (v === undefined || compareVersions(v, winner) !== 0) stale.push(id);
+  return stale;
 }
 
 /**

@@ -196,10 +196,15 @@ function localRead(v: Version | undefined): types.LocalRead {
       });
 }
 
-/** What a client read returns: a tombstone or an expired value reads as not found, with its timestamp. */
-function readResult(v: VersionBytes | undefined, nowUs: number): types.ReadResult {
+/**
+ * What a client read returns: a tombstone or an expired value reads as not
+ * found, with its timestamp. The value may be a byte string (a coordinated
+ * read's winner): the protocol writer writes a string given for a binary
+ * field as latin1, the same bytes, so no Buffer is made and copied for it.
+ */
+function readResult(v: VersionBytes | Version | undefined, nowUs: number): types.ReadResult {
   const found = v !== undefined && isLive(v, nowUs);
-  return new types.ReadResult({ found, value: found ? v.value : EMPTY, ts: (v?.ts ?? 0) as never });
+  return new types.ReadResult({ found, value: found ? (v.value as Buffer) : EMPTY, ts: (v?.ts ?? 0) as never });
 }
 
 /** An optional epoch from the wire: 0 when absent (an older build, or a tool) or not a plain number. */
@@ -362,7 +367,7 @@ export class Handler {
     return this.services.coordinator.read(k, l).then(
       (v) => {
         requests.finished('get', level, undefined, startedMs);
-        return readResult(v && { ...v, value: fromByteString(v.value) }, this.services.nowUs());
+        return readResult(v, this.services.nowUs());
       },
       (err) => {
         requests.finished('get', level, err, startedMs);
@@ -491,14 +496,26 @@ export class Handler {
     });
   }
 
-  async readLocal(secret: string, keys: Buffer[], epoch?: Int64 | null, fromNode?: number | null): Promise<types.LocalRead[]> {
-    return wire(async () => {
+  /**
+   * Not `async`, like `get`: a batch admitted at once (every batch but one
+   * waiting for this node to take up a newer epoch) is answered
+   * synchronously. Errors still come back as a rejected promise.
+   */
+  readLocal(
+    secret: string,
+    keys: Buffer[],
+    epoch?: Int64 | null,
+    fromNode?: number | null,
+  ): Promise<types.LocalRead[]> | types.LocalRead[] {
+    try {
       this.checkSecret(secret);
       if (!Array.isArray(keys)) throw invalid('keys are missing');
       const waiting = this.peers.admitRead(placed(fromNode, epoch), keys.length, () => keys.map((k) => checkKey(k)));
-      if (waiting !== undefined) await waiting;
-      return this.localReads(keys);
-    });
+      if (waiting === undefined) return this.localReads(keys);
+      return wire(() => waiting.then(() => this.localReads(keys)));
+    } catch (err) {
+      return Promise.reject(toWireError(err));
+    }
   }
 
   /** Like readLocal, answered while catching up too; stops after REPAIR_CALL_BYTES_MAX of values (the caller asks again for the rest). */

@@ -78,7 +78,7 @@ export class BatchQueue<T> {
     while (this.inFlight < PEER_CALLS_IN_FLIGHT_MAX && this.waiting.length > 0) {
       const batch = this.take();
       this.inFlight++;
-      const items = batch.flatMap((w) => w.items);
+      const items = itemsOf(batch);
       this.stats.calls++;
       this.stats.items += items.length;
       this.send(items)
@@ -121,6 +121,13 @@ export class BatchQueue<T> {
     this.queuedItems -= items;
     return out;
   }
+}
+
+/** The items of a batch's requests, in order (a loop: `flatMap` over one-item lists took a fifth of a read batch's send in a profile). */
+function itemsOf<T>(batch: readonly Waiter<T>[]): T[] {
+  const out: T[] = [];
+  for (const w of batch) for (const item of w.items) out.push(item);
+  return out;
 }
 
 /**
@@ -191,12 +198,8 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
       connection
         .call(
           (c) =>
-            c.readLocal(
-              secret,
-              keys.map((k) => fromByteString(k)),
-              sender.epoch() as never,
-              sender.id,
-            ),
+            // The keys go as the byte strings they are (see toMutation): no Buffer per key.
+            c.readLocal(secret, keys as unknown as Buffer[], sender.epoch() as never, sender.id),
           timeoutMs,
         )
         .then((rows) => rows.map(fromLocalRead), rethrow),
