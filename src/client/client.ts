@@ -40,7 +40,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RepairSummary } from '../repair/repairer';
-import { toByteString } from '../common/bytes';
+import { fromByteString, toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
 import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, RING_FETCH_TIMEOUT_MS, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
@@ -48,6 +48,7 @@ import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
 import { ConnectionOptions, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
+import type { KeyedVersion } from '../storage/version';
 import { toKvError } from '../rpc/errors';
 import { ABSENT, Client, int64ToNumber, types } from '../rpc/thrift';
 import { fetchMembership, RingLearner } from './learner';
@@ -726,7 +727,8 @@ export class NodeAdmin {
   /** One page of the node's own versions of the keys in [from, to) (the internode readRange; empty `to`: no end). */
   async readRange(from: Buffer, to: Buffer, limit: number, bytesMax: number): Promise<types.RangePage> {
     try {
-      return await this.connection.call((c) => c.readRange(this.secret, from, to, limit, bytesMax, ABSENT, ABSENT), this.timeoutMs);
+      const page = await this.connection.call((c) => c.readRange(this.secret, from, to, limit, bytesMax, ABSENT, ABSENT), this.timeoutMs);
+      return new types.RangePage({ entries: page.entries.map(toWireMutation), more: page.more });
     } catch (err) {
       throw toKvError(err);
     }
@@ -748,4 +750,15 @@ export class NodeAdmin {
   close(): void {
     this.connection.close();
   }
+}
+
+/** A keyed version as the admin's readRange answers it: a Mutation of Buffers, as the generated reader made it. */
+function toWireMutation({ key, version }: KeyedVersion): types.Mutation {
+  return new types.Mutation({
+    key: fromByteString(key),
+    value: fromByteString(version.value),
+    ts: version.ts as never,
+    deleted: version.deleted,
+    ...(version.expires ? { expires: version.expires as never } : {}),
+  });
 }

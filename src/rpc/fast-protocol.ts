@@ -201,6 +201,21 @@ export class NumberI64Reader extends runtime.TBinaryProtocol {
     return checkSize(super.readMapBegin());
   }
 
+  /**
+   * A binary field as a latin1 string (one char a byte, see common/bytes.ts),
+   * read from the frame where it is: no Buffer view made only to be turned
+   * into that string (range-page-wire.ts).
+   */
+  readByteString(): string {
+    const n = this.readI32();
+    if (n < 0) throw new Error(`negative binary size ${n}`);
+    const t = this.trans as { inBuf: Buffer; readPos: number; ensureAvailable(n: number): void };
+    t.ensureAvailable(n);
+    const at = t.readPos;
+    t.readPos = at + n;
+    return t.inBuf.toString('latin1', at, at + n);
+  }
+
   readI64(): number | Int64 {
     // Read in place from the frame (no 8-byte slice per i64: every read's reply carries one).
     const t = this.trans as { inBuf: Buffer; readPos: number; ensureAvailable(n: number): void };

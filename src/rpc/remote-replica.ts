@@ -316,7 +316,7 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
         this.timeoutMs,
       )
       .catch(rethrow);
-    return { entries: page.entries.map(fromMutation), more: page.more };
+    return page;
   }
 }
 

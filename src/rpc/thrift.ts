@@ -9,6 +9,8 @@ import * as KeyValue from '../gen/KeyValue';
 import * as types from '../gen/kv_types';
 import { FastBinaryWriter, FrameBuilder, NumberI64Reader } from './fast-protocol';
 import { ByteBudget, FrameDecoder } from './frames';
+import type { ReplicaPage } from '../coordinator/scan-merge';
+import { readRangeReply } from './range-page-wire';
 
 const runtime = require('thrift');
 
@@ -79,8 +81,37 @@ export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer,
   };
 }
 
-export type Client = KeyValue.Client;
-export const ClientClass = KeyValue.Client as unknown as new (output: FrameTransport, protocol: ProtocolClass) => KeyValue.Client;
+/**
+ * The generated client, except that readRange's answer is read straight
+ * into keyed versions (range-page-wire.ts), the form a joining node applies
+ * them in: a stream's pages are the largest answers a node reads.
+ */
+const generatedRecvReadRange = (KeyValue.Client.prototype as unknown as Record<string, (...args: unknown[]) => void>).recv_readRange!;
+
+class KvClient extends KeyValue.Client {
+  recv_readRange(input: NumberI64Reader, mtype: number, rseqid: number): void {
+    if (mtype === runtime.Thrift.MessageType.EXCEPTION) return generatedRecvReadRange.call(this, input, mtype, rseqid);
+    const internals = this as unknown as ClientInternals;
+    const callback = internals._reqs[rseqid];
+    delete internals._reqs[rseqid];
+    const reply = readRangeReply(input);
+    if ('failure' in reply) callback?.(reply.failure);
+    else callback?.(null, reply.page);
+  }
+}
+
+export type Client = Omit<KeyValue.Client, 'readRange'> & {
+  readRange(
+    secret: string,
+    start: Buffer,
+    stop: Buffer,
+    limit: number,
+    bytesMax: number,
+    epoch: Int64,
+    fromNode: number,
+  ): Promise<ReplicaPage>;
+};
+export const ClientClass = KvClient as unknown as new (output: FrameTransport, protocol: ProtocolClass) => Client;
 
 /** The runtime's protocol calls a processor makes, as far as this file uses them. */
 interface ProcessorProtocol {

@@ -144,11 +144,13 @@ export class MemoryReplicaStore implements ReplicaStorage {
       this.counters.overloaded++;
       return Promise.reject(new KvError('Unavailable', 'this replica has too many writes waiting for its disk'));
     }
-    return this.commits.enqueue(items, (key) => this.committed.get(key));
+    return this.commits.enqueue(items, this.beatsCommitted);
   }
 
+  private readonly beatsCommitted = (key: string, version: Version): boolean => supersedes(version, this.committed.get(key));
+
   applyMarked(item: KeyedVersion): Promise<number> {
-    return this.commits.enqueueMarked(item, (key) => this.committed.get(key));
+    return this.commits.enqueueMarked(item, this.beatsCommitted);
   }
 
   settle(seq: number): void {

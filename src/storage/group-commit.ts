@@ -38,6 +38,13 @@ function newBatch(): Batch {
   return { rows: new Map(), marks: new Map(), done, resolve, reject };
 }
 
+/**
+ * supersedes(version, the key's committed version): asked of the store, so
+ * that the version it holds need not be made an object (and its value a
+ * string) only to be compared.
+ */
+export type BeatsCommitted = (key: string, version: Version) => boolean;
+
 /** What the queue asks of its store at each step of a commit. */
 export interface CommitSteps {
   /** Makes a batch's rows durable, making each a Stored version with its seq; throws if nothing was written. */
@@ -105,10 +112,11 @@ export class CommitQueue {
    * durable, or lost to a newer version that is. Waiting on the newest
    * batch also covers rows that an older batch holds.
    */
-  enqueue(items: readonly KeyedVersion[], committed: (key: string) => Version | undefined): Promise<void> {
+  enqueue(items: readonly KeyedVersion[], beatsCommitted: BeatsCommitted): Promise<void> {
     const batch = this.openBatch();
     for (const { key, version } of items) {
-      if (supersedes(version, this.queuedVersion(key) ?? committed(key))) this.add(key, version);
+      const queued = this.queuedVersion(key);
+      if (queued === undefined ? beatsCommitted(key, version) : supersedes(version, queued)) this.add(key, version);
     }
     const waitOn = this.newest() ?? batch;
     this.schedule();
@@ -120,8 +128,8 @@ export class CommitQueue {
    * Resolves once durable with that row's seq, or with 0 when the version
    * lost to a newer one already here: then no row holds it.
    */
-  enqueueMarked(item: KeyedVersion, committed: (key: string) => Version | undefined): Promise<number> {
-    const done = this.enqueue([item], committed);
+  enqueueMarked(item: KeyedVersion, beatsCommitted: BeatsCommitted): Promise<number> {
+    const done = this.enqueue([item], beatsCommitted);
     const batch = this.newest();
     // enqueue() puts a winning version in the last batch; anything else lost.
     if (batch === undefined || batch.rows.get(item.key) !== item.version) return done.then(() => 0);

@@ -19,7 +19,7 @@ import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Arena, ArenaOwner } from './arena';
 import { KeyOrder, SlotKeys } from './key-order';
 import { sortByKey } from './key-sort';
-import { Version } from './version';
+import { compareVersions, Version } from './version';
 
 /** A committed version and the log row that holds it. */
 export interface Stored extends Version {
@@ -164,8 +164,41 @@ export class Memtable implements ArenaOwner {
   }
 
   set(key: string, v: Version, seq: number): void {
+    this.put(this.find(key), key, v, seq);
+  }
+
+  /**
+   * set() for a version that must beat the one held (a commit's rows): one
+   * lookup of the key instead of a get and a set, and the value held is
+   * never made a string. Returns the log seq of the row it replaces, 0 if
+   * the key was not here.
+   */
+  replace(key: string, v: Version, seq: number): number {
+    const i = this.find(key);
+    const replaced = i < 0 ? 0 : this.seqs[i]!;
+    assert(i < 0 || this.beatenAt(i, v), 'a commit row must beat the committed version');
+    this.put(i, key, v, seq);
+    return replaced;
+  }
+
+  /** supersedes(v, the key's version): true if the key is not here. */
+  isBeatenBy(key: string, v: Version): boolean {
+    const i = this.find(key);
+    return i < 0 || this.beatenAt(i, v);
+  }
+
+  /** Whether `v` beats slot i's version (compareVersions), reading the value held only on a tie. */
+  private beatenAt(i: number, v: Version): boolean {
+    const ts = this.ts[i]!;
+    if (v.ts !== ts) return v.ts > ts;
+    if (v.deleted !== (this.deleted[i] === 1)) return v.deleted;
+    return compareVersions(v, this.at(i)) > 0;
+  }
+
+  /** Sets slot i (-1: a new slot) to the key's version. */
+  private put(found: number, key: string, v: Version, seq: number): void {
     assert(seq > 0, 'log seqs start at 1');
-    let i = this.find(key);
+    let i = found;
     const before = i < 0 || this.observer === undefined ? undefined : { ts: this.ts[i]!, deleted: this.deleted[i] === 1 };
     if (i < 0) {
       i = this.free.pop() ?? this.grow();

@@ -20,7 +20,6 @@
  *   coordinated may not have reached their other replicas.
  */
 import { systemTime, Time, Timer } from '../clock/time';
-import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
 import { DISK_FULL_PROBE_INTERVAL_MS, SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
@@ -34,7 +33,7 @@ import { LARGEST_RECORD, largestRecordChars, SETTLED_SEQ, setMeta } from './meta
 import { replayLog } from './replay';
 import { createLogTables } from './schema';
 import { Sqlite } from './sqlite';
-import { KeyedVersion, supersedes, Version } from './version';
+import { KeyedVersion, Version } from './version';
 
 /** With WarningOptions: where the store tells the failures no caller sees (compactions, commits), and how often. */
 export interface ReplicaStoreOptions extends WarningOptions {
@@ -181,19 +180,16 @@ export class ReplicaStore {
       this.counters.overloaded++;
       return Promise.reject(new KvError('Unavailable', 'this replica has too many writes waiting for its disk'));
     }
-    return this.commits.enqueue(items, this.committedVersion);
+    return this.commits.enqueue(items, this.beatsCommitted);
   }
 
-  private readonly committedVersion = (key: string): Version | undefined => this.committed.get(key);
+  private readonly beatsCommitted = (key: string, version: Version): boolean => this.committed.isBeatenBy(key, version);
 
   /** A committed batch becomes visible; the rows it supersedes become garbage. */
   private publish(batch: Batch): void {
     for (const [key, version] of batch.rows) {
-      const stored = version as Stored;
-      const current = this.committed.get(key);
-      assert(supersedes(stored, current), 'a batch row must beat the committed version');
-      if (current !== undefined) this.garbage.add(current.seq);
-      this.committed.set(key, stored, stored.seq);
+      const replaced = this.committed.replace(key, version, (version as Stored).seq);
+      if (replaced > 0) this.garbage.add(replaced);
     }
     if (batch.marks.size > 0) this.marks.noteCommitted(batch);
     this.counters.rowsCommitted += batch.rows.size;
@@ -237,7 +233,7 @@ export class ReplicaStore {
    */
   applyMarked(item: KeyedVersion): Promise<number> {
     if (this.commits.queuedRows + 1 > STORE_QUEUED_ROWS_MAX) return this.apply([item]).then(() => 0);
-    return this.commits.enqueueMarked(item, this.committedVersion);
+    return this.commits.enqueueMarked(item, this.beatsCommitted);
   }
 
   /** The write that marked row `seq` has reached every replica (or a durable hint): one mark fewer. */

@@ -76,6 +76,19 @@ test('property: packed bytes order keys that share a prefix as their bytes do', 
 });
 
 /** Random inserts and removals on tiny blocks (so they split, merge and empty all the time), against a sorted array. */
+/** Inserts a key not present (in a new slot) or removes one present; anything else changes nothing. */
+function applyStep(order: KeyOrder, keys: string[], slotOf: Map<string, number>, kind: 'insert' | 'remove', key: string): void {
+  const slot = slotOf.get(key);
+  if (kind === 'insert' && slot === undefined) {
+    keys.push(key);
+    slotOf.set(key, keys.length - 1);
+    order.insert(keys.length - 1, key);
+  } else if (kind === 'remove' && slot !== undefined) {
+    order.remove(slot, key);
+    slotOf.delete(key);
+  }
+}
+
 test('property: the order agrees with a sorted array of the keys present', (t) => {
   const step = fc.record({ kind: fc.constantFrom<Step['kind']>('insert', 'insert', 'remove'), key: orderKey });
   const input = fc.record({
@@ -86,17 +99,7 @@ test('property: the order agrees with a sorted array of the keys present', (t) =
   const property = fc.property(input, ({ steps, blockSlots, probe }) => {
     const { order, keys } = orderOver(blockSlots);
     const slotOf = new Map<string, number>();
-    for (const { kind, key } of steps) {
-      const slot = slotOf.get(key);
-      if (kind === 'insert' && slot === undefined) {
-        keys.push(key);
-        slotOf.set(key, keys.length - 1);
-        order.insert(keys.length - 1, key);
-      } else if (kind === 'remove' && slot !== undefined) {
-        order.remove(slot, key);
-        slotOf.delete(key);
-      }
-    }
+    for (const { kind, key } of steps) applyStep(order, keys, slotOf, kind, key);
     const present = [...slotOf.keys()].sort();
     assert.equal(order.size, present.length, 'size');
     assert.deepEqual(listFrom(order, keys, undefined), present, 'all keys');
@@ -111,4 +114,21 @@ test('property: the order agrees with a sorted array of the keys present', (t) =
     assert.deepEqual(listFrom(loaded.order, keys, probe), listFrom(order, keys, probe), 'a loaded order reads the same');
   });
   t.notThrows(() => fc.assert(property, fcParams(100)));
+});
+
+test('property: keys inserted in ascending runs, among others and removals, come out in order (the last block tried first)', (t) => {
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant<'run'>('run'), keys: fc.array(orderKey, { maxLength: 40 }) }),
+    fc.record({ kind: fc.constantFrom<'insert' | 'remove'>('insert', 'remove'), keys: fc.array(orderKey, { minLength: 1, maxLength: 1 }) }),
+  );
+  const property = fc.property(fc.array(step, { maxLength: 30 }), fc.integer({ min: 4, max: 9 }), (steps, blockSlots) => {
+    const { order, keys } = orderOver(blockSlots);
+    const slotOf = new Map<string, number>();
+    for (const { kind, keys: stepKeys } of steps) {
+      for (const key of kind === 'run' ? [...stepKeys].sort() : stepKeys)
+        applyStep(order, keys, slotOf, kind === 'run' ? 'insert' : kind, key);
+    }
+    assert.deepEqual(listFrom(order, keys, undefined), [...slotOf.keys()].sort());
+  });
+  t.notThrows(() => fc.assert(property, fcParams(200)));
 });

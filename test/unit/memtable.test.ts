@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../../src/common/limits';
 import { HASH_SPACE, hashKey } from '../../src/partitioner/hash';
 import { Memtable, Stored } from '../../src/storage/memtable';
+import { supersedes } from '../../src/storage/version';
 import { byteString } from './arbitraries';
 import { fcParams } from './fc-params';
 
@@ -338,4 +339,30 @@ test('expiries are kept from the first value with a TTL on, through the slot arr
   m.set('fresh', v(3), 20_000);
   t.false('expires' in m.get('fresh')!, 'the freed slot it may reuse holds no expiry');
   t.deepEqual(m.tombstonesBefore(100), []);
+});
+
+test('property: isBeatenBy and replace judge a version as supersedes does against the one held, and replace says which row it replaced', (t) => {
+  const version = fc.record({
+    ts: fc.integer({ min: 1, max: 4 }),
+    deleted: fc.boolean(),
+    value: fc.constantFrom('', 'a', 'b', 'ab'),
+    expires: fc.constantFrom(undefined, 5, 9),
+  });
+  const plain = (x: { ts: number; deleted: boolean; value: string; expires: number | undefined }) =>
+    x.expires === undefined ? { ts: x.ts, deleted: x.deleted, value: x.value } : { ...x, expires: x.expires };
+  fc.assert(
+    fc.property(version, version, (heldArb, incomingArb) => {
+      const held = plain(heldArb);
+      const incoming = plain(incomingArb);
+      const m = new Memtable();
+      t.true(m.isBeatenBy('k', incoming), 'a key not held is beaten by any version');
+      t.is(m.replace('k', held, 7), 0);
+      t.is(m.isBeatenBy('k', incoming), supersedes(incoming, held));
+      if (supersedes(incoming, held)) {
+        t.is(m.replace('k', incoming, 8), 7);
+        t.deepEqual(m.get('k'), { ...incoming, seq: 8 });
+      } else t.throws(() => m.replace('k', incoming, 8), { message: /must beat/ });
+    }),
+    fcParams(300),
+  );
 });
