@@ -507,9 +507,10 @@ export const ABORT_ANSWER_TIMEOUT_MS = 3 * EPOCH_BARRIER_TIMEOUT_MS;
 export const STREAM_BYTES_PER_SECOND_MIN = 1024;
 /**
  * The default pace of a stream while its node is loaded (settings.streamBytesPerSecondUnderLoad,
- * streaming/foreground-pace.ts): 2.25 MiB/s, about 20,000 keys/s of 100-byte values, so that a
- * million-key join takes under a minute while a QUORUM write load on two cores keeps over half its
- * rate (docs/benchmarks.md, `--workload join`).
+ * streaming/foreground-pace.ts): 2.25 MiB/s, about 20,000 keys/s of 100-byte values. On two cores
+ * a million-key join took 54-56 s at this pace while a QUORUM write load kept 41-55% of its rate
+ * (docs/benchmarks.md, A pace that follows the client load): a lower pace takes the join over a
+ * minute, a higher one takes more from the writes.
  */
 export const STREAM_BYTES_PER_SECOND_UNDER_LOAD = 2304 * 1024;
 /**
