@@ -277,7 +277,7 @@ struct OperationProgress {
   /** About how much of the data to stream has been, from 0 to 1. */
   6: double fraction,
   7: bool done,
-  8: optional string error,
+  8: optional string error
   /**
    * The pace the node's streams go at now, in bytes of keys and values a
    * second: the full pace on a quiet node, a share under client load.
