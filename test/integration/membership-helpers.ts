@@ -1,5 +1,5 @@
 /** What the membership tests share: a node's membership, a QUORUM write load, and following a node's operation. */
-import { NodeAdmin } from '../../src/client/client';
+import { KvClient, NodeAdmin } from '../../src/client/client';
 export { WriteLoad } from './write-load';
 import { replayLog } from '../../src/membership/changes';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
@@ -41,5 +41,15 @@ export async function keysHeld(admin: NodeAdmin): Promise<Set<string>> {
     for (const e of page.entries) keys.add(e.key.toString('latin1'));
     if (!page.more || page.entries.length === 0) return keys;
     after = page.entries[page.entries.length - 1]!.key;
+  }
+}
+
+/** Writes `count` keys `prefix`NNNNNN with values of `valueBytes`, at QUORUM, 50 at a time. */
+export async function preload(client: KvClient, prefix: string, count: number, valueBytes: number): Promise<void> {
+  for (let i = 0; i < count; i += 50) {
+    const batch: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(count, i + 50); j++)
+      batch.push(client.put(`${prefix}${String(j).padStart(6, '0')}`, 'v'.repeat(valueBytes), 'QUORUM'));
+    await Promise.all(batch);
   }
 }

@@ -9,7 +9,7 @@
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
 import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
-import { membershipAt, untilOperation, WriteLoad } from './membership-helpers';
+import { membershipAt, preload, untilOperation, WriteLoad } from './membership-helpers';
 
 test.serial('a node joins and is decommissioned under a QUORUM write load: no acknowledged write is lost', async (t) => {
   const c = await LocalCluster.start();
@@ -47,8 +47,13 @@ test.serial('a node joins and is decommissioned under a QUORUM write load: no ac
 });
 
 test.serial('two decommissions at once: one goes on, the other is refused while it runs', async (t) => {
-  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'] });
+  // Data to stream, slowly (16 KiB/s: a few seconds), so that the winner is still leaving when the loser tries again.
+  // Without it the winner of an empty ring left in 0.2 s, and on a busy machine the loser's second try then began a
+  // leave of its own, rightly: nothing was in progress any more.
+  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'], settings: { streamBytesPerSecond: 16 * 1024 } });
+  const client = c.client();
   try {
+    for (const prefix of ['E', 'N', 'g']) await preload(client, prefix, 200, 100);
     const admins = [1, 2].map((id) => c.admin(id, 10_000));
     const outcomes = await Promise.allSettled(admins.map((a) => a.decommission()));
     const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -63,6 +68,7 @@ test.serial('two decommissions at once: one goes on, the other is refused while 
     t.is(m.members.find((n) => n.id === survivor)?.state, 'NORMAL');
     t.is(m.operation, undefined);
   } finally {
+    client.close();
     await c.destroy();
   }
 });

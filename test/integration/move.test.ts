@@ -18,7 +18,7 @@ import { fromByteString, toByteString } from '../../src/common/bytes';
 import type { Membership } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
 import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
-import { membershipAt, untilOperation, WriteLoad } from './membership-helpers';
+import { membershipAt, preload, untilOperation, WriteLoad } from './membership-helpers';
 
 const ADMIN = join(resolve(__dirname, '../../..'), 'dist/src/cli/admin.js');
 
@@ -57,16 +57,6 @@ async function keysHeldBy(c: LocalCluster, id: number, from: string, to: string)
 /** Placements as comparable rows. */
 function rows(m: Membership): string {
   return JSON.stringify(Placement.of(m).ranges.map((r) => [r.end, r.reads, r.writes]));
-}
-
-/** Writes `count` keys `prefix`NNNNNN with values of `valueBytes`, at QUORUM, 50 at a time. */
-async function preload(client: KvClient, prefix: string, count: number, valueBytes: number): Promise<void> {
-  for (let i = 0; i < count; i += 50) {
-    const batch: Promise<unknown>[] = [];
-    for (let j = i; j < Math.min(count, i + 50); j++)
-      batch.push(client.put(`${prefix}${String(j).padStart(6, '0')}`, 'v'.repeat(valueBytes), 'QUORUM'));
-    await Promise.all(batch);
-  }
 }
 
 /** How many of the `count` preloaded keys `prefix`NNNNNN a QUORUM read does not find. */
