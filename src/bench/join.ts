@@ -185,6 +185,11 @@ export interface JoinBenchResult {
   readonly writeErrorsBefore: Record<string, number>;
   readonly writeErrorsDuring: Record<string, number>;
   readonly writeErrorsAfter: Record<string, number>;
+  /**
+   * The write load's latency (ms, of the operations that succeeded) in each
+   * phase: what a join costs the clients beside their rate.
+   */
+  readonly writeLatencyMs: { readonly before: WriteLatency; readonly during: WriteLatency; readonly after: WriteLatency };
   /** The joining node and the sources of its ranges. */
   readonly streamingNodes: number[];
   /** Each node's RSS just before the join (the joining node: null) and its highest while the join ran. */
@@ -196,7 +201,19 @@ export interface JoinBenchResult {
   readonly joinCpuMs: Record<string, number | null>;
   /** All the nodes' CPU in that time per key streamed (the write load's included), and the joined node's alone; null where unknown. */
   readonly cpuMicrosPerKey: { readonly nodes: number | null; readonly joined: number | null };
+  /**
+   * The CPU of the nodes that were there before the join, per write, over
+   * the writes before it and while it ran (the sources' stream reads are in
+   * the second): a write costs more when the writes are fewer (see
+   * docs/benchmarks.md, CPU per operation against the offered rate).
+   */
+  readonly oldNodesCpuMicrosPerWrite: { readonly before: number | null; readonly during: number | null };
   readonly targets: JoinTargetsMet;
+}
+
+export interface WriteLatency {
+  readonly p50: number;
+  readonly p99: number;
 }
 
 export interface JoinTargetsMet {
@@ -255,12 +272,16 @@ export function formatJoin(r: JoinBenchResult): string {
     line('Joined node holds', r.keysHeld === null ? 'unknown' : `${count(r.keysHeld)} keys`),
     line('Stream rate', `${count(r.streamKeysPerSec)} keys/s (${count(r.streamMs)} ms streaming)`),
     line('Join time', `${count(r.joinMs)} ms (spawn to NORMAL)`),
-    line('Writes before', `${count(r.writesBeforePerSec)} op/s, ${errorsText(r.writeErrorsBefore)}`),
+    line(
+      'Writes before',
+      `${count(r.writesBeforePerSec)} op/s, ${latencyText(r.writeLatencyMs.before)}, ${errorsText(r.writeErrorsBefore)}`,
+    ),
     line(
       'Writes during the join',
-      `${count(r.writesDuringPerSec)} op/s${r.writeShareDuring === null ? '' : ` (${(r.writeShareDuring * 100).toFixed(1)}% of before)`}, ${errorsText(r.writeErrorsDuring)}`,
+      `${count(r.writesDuringPerSec)} op/s${r.writeShareDuring === null ? '' : ` (${(r.writeShareDuring * 100).toFixed(1)}% of before)`}, ` +
+        `${latencyText(r.writeLatencyMs.during)}, ${errorsText(r.writeErrorsDuring)}`,
     ),
-    line('Writes after', `${count(r.writesAfterPerSec)} op/s, ${errorsText(r.writeErrorsAfter)}`),
+    line('Writes after', `${count(r.writesAfterPerSec)} op/s, ${latencyText(r.writeLatencyMs.after)}, ${errorsText(r.writeErrorsAfter)}`),
     ...rssRows(r).map(([label, text]) => line(label, text)),
     line(
       'Stream window',
@@ -277,12 +298,30 @@ export function formatJoin(r: JoinBenchResult): string {
   ].join('\n');
 }
 
+function latencyText(l: WriteLatency): string {
+  return `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`;
+}
+
 function cpuText(r: JoinBenchResult): string {
   const us = (v: number | null): string => (v === null ? 'unknown' : `${v.toFixed(1)} µs`);
   const nodes = Object.entries(r.joinCpuMs)
     .map(([id, ms]) => `node ${id} ${ms === null ? 'unknown' : `${count(ms)} ms`}`)
     .join(', ');
-  return `${nodes}; per key streamed ${us(r.cpuMicrosPerKey.nodes)} all nodes, ${us(r.cpuMicrosPerKey.joined)} the joined node (the write load's share included)`;
+  const perWrite = r.oldNodesCpuMicrosPerWrite;
+  return (
+    `${nodes}; per key streamed ${us(r.cpuMicrosPerKey.nodes)} all nodes, ${us(r.cpuMicrosPerKey.joined)} the joined node (the write load's share included); ` +
+    `per write, the nodes before the join: ${us(perWrite.before)} before it, ${us(perWrite.during)} during it`
+  );
+}
+
+/** CPU µs per write of every node but the joined one, from their ms; null where any is unknown or nothing was written. */
+export function cpuPerWrite(cpuMs: Record<string, number | null>, joined: number, writes: number): number | null {
+  const old = Object.entries(cpuMs)
+    .filter(([id]) => id !== String(joined))
+    .map(([, ms]) => ms);
+  if (writes <= 0 || old.length === 0 || old.some((ms) => ms === null)) return null;
+  const total = old.reduce<number>((a, b) => a + (b ?? 0), 0);
+  return Math.round(((total * 1000) / writes) * 10) / 10;
 }
 
 /** CPU µs per key: all nodes' and the joined node's, from their ms. */
@@ -299,6 +338,12 @@ export function cpuPerKey(
 }
 
 const perSec = (run: RunResult): number => (run.seconds > 0 ? Math.round(run.successes / run.seconds) : 0);
+
+/** p50 and p99 of a run's latencies, to the microsecond. */
+export function writeLatency(run: Pick<RunResult, 'latency'>): WriteLatency {
+  const ms = (q: number): number => Math.round(run.latency.percentile(q) * 1000) / 1000;
+  return { p50: ms(50), p99: ms(99) };
+}
 
 /** What the join workload saw, put together. */
 export interface JoinRuns {
@@ -317,6 +362,8 @@ export interface JoinRuns {
   readonly nodes: number;
   readonly loadAverage: { readonly start: number; readonly end: number };
   readonly cpuMs: Record<string, number | null>;
+  /** Each node's CPU time (ms, all threads) over the writes before the join. */
+  readonly cpuMsBefore: Record<string, number | null>;
 }
 
 export function joinResult(r: JoinRuns): JoinBenchResult {
@@ -350,6 +397,7 @@ export function joinResult(r: JoinRuns): JoinBenchResult {
     writeErrorsBefore: r.before.errors,
     writeErrorsDuring: r.during.errors,
     writeErrorsAfter: r.after.errors,
+    writeLatencyMs: { before: writeLatency(r.before), during: writeLatency(r.during), after: writeLatency(r.after) },
     streamingNodes: r.streaming,
     rssBeforeMb: r.rssBefore,
     rssPeakMb: r.rssPeak,
@@ -357,6 +405,10 @@ export function joinResult(r: JoinRuns): JoinBenchResult {
     loadAverage: r.loadAverage,
     joinCpuMs: r.cpuMs,
     cpuMicrosPerKey: cpuPerKey(r.cpuMs, r.plan.id, r.times.keys),
+    oldNodesCpuMicrosPerWrite: {
+      before: cpuPerWrite(r.cpuMsBefore, r.plan.id, r.before.successes),
+      during: cpuPerWrite(r.cpuMs, r.plan.id, r.during.successes),
+    },
   };
   return { ...base, targets: targetsMet(base) };
 }

@@ -593,7 +593,9 @@ class Bench {
     const preload = await this.writeKeys('preload', this.clients, o.keys, o.keys, o.seed);
     const durationMs = o.durationSeconds! * 1000;
     status(`writing at ${o.level} for ${o.durationSeconds} s before the join…`);
+    const cpuBefore = new JoinCpu(cluster.nodeIds(), (id) => cluster.pid(id));
     const before = await this.measure('writes before the join', this.operation('write', o.seed), { durationMs });
+    const cpuMsBefore = cpuBefore.sinceStart();
     status('planning the join (the planner reads every primary range)…');
     const planStart = performance.now();
     const plan = await planJoin(cluster.config, undefined);
@@ -602,7 +604,7 @@ class Bench {
     const joined = await this.joinUnderLoad(cluster, plan);
     status(`node ${plan.id} is NORMAL; writing at ${o.level} for ${o.durationSeconds} s on ${cluster.size + 1} nodes…`);
     const after = await this.measure('writes after the join', this.operation('write', o.seed + 2), { durationMs });
-    return joinResult({ o, preload, before, after, plan, planMs, rssBefore, nodes: cluster.size, ...joined });
+    return joinResult({ o, preload, before, after, plan, planMs, rssBefore, nodes: cluster.size, cpuMsBefore, ...joined });
   }
 
   /** Starts the planned node joining while the write load runs; stops the load once the node is NORMAL. */

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { cpuPerKey, JoinTimeline, rssRows, streamingNodes, targetsMet } from '../../src/bench/join';
+import { Histogram } from '../../src/bench/histogram';
+import { cpuPerKey, cpuPerWrite, JoinTimeline, rssRows, streamingNodes, targetsMet, writeLatency } from '../../src/bench/join';
 import { DEFAULTS, parseBenchArgs } from '../../src/bench/options';
 import { bootstrapEntry, EpochEntry } from '../../src/membership/changes';
 import type { types } from '../../src/rpc/thrift';
@@ -93,4 +94,22 @@ test("rssRows: the streaming nodes, then the others as the write load's own grow
     ['RSS node 4', 'unknown before, at most 250.0 MB during the join'],
     ['RSS node 3, not streaming', '303.3 MB before, at most 320.0 MB during the join'],
   ]);
+});
+
+test('writeLatency: p50 and p99 of the successes a phase recorded, in ms', (t) => {
+  const latency = new Histogram();
+  for (let i = 0; i < 98; i++) latency.record(1);
+  latency.record(20);
+  latency.record(40);
+  const l = writeLatency({ latency });
+  // Buckets are 1% wide: the figures come back within a bucket of what was recorded.
+  t.true(Math.abs(l.p50 - 1) <= 0.01, `p50 ${l.p50}`);
+  t.true(Math.abs(l.p99 - 20) <= 0.2, `p99 ${l.p99}`);
+  t.deepEqual(writeLatency({ latency: new Histogram() }), { p50: 0, p99: 0 }, 'a phase with no success says 0');
+});
+
+test('cpuPerWrite: the nodes other than the joined one, per write; unknown when a reading is', (t) => {
+  t.is(cpuPerWrite({ '0': 100, '1': 200, '4': 900 }, 4, 1000), 300, '300 ms over 1,000 writes, node 4 left out');
+  t.is(cpuPerWrite({ '0': 100, '1': null }, 4, 1000), null);
+  t.is(cpuPerWrite({ '0': 100 }, 4, 0), null, 'no writes');
 });
