@@ -83,8 +83,8 @@ What:
                           echo is ping(payload) only; restart, repair and join need --spawn;
                           join: after --keys keys, writes for --duration s, then a fifth node
                           joins (server.sh --join's token) while the writes go on: stream
-                          rate, join time, write throughput during it, streaming nodes' RSS
-                          (see docs/benchmarks.md)
+                          rate, join time, write throughput and p50/p99 during it, the nodes'
+                          CPU per key and per write, streaming nodes' RSS (see docs/benchmarks.md)
   --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
   --keys N                number of distinct keys, key000000 ... (default 100000; repair:
                           keys written before a node is stopped, default 0; join: default
