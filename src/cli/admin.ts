@@ -15,7 +15,7 @@ import chalk from 'chalk';
 import { cleanupCluster } from '../client/cleanup';
 import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
-import { ClusterStatus, clusterStatus, OperationStatus } from '../client/status';
+import { ClusterStatus, clusterStatus, OperationStatus, statusHeadline } from '../client/status';
 import { sampleRanges } from '../client/key-sample';
 import { Move, Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
 import { abortOperation, applyMoves, moveNode, parseTokenText } from '../client/move';
@@ -125,9 +125,7 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
       .map((cell, i) => cell.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  const up = s.nodes.filter((n) => n.up).length;
-  const epoch = s.epoch === null ? 'epoch unknown (no node answered)' : `epoch ${s.epoch}`;
-  const out = [`${epoch}, ${s.nodes.length} nodes, ${up} up, replication factor ${s.replicationFactor}`, c.bold(line(header))];
+  const out = [statusHeadline(s), c.bold(line(header))];
   for (const [i, r] of rows.entries()) {
     const n = s.nodes[i]!;
     out.push(n.up ? line(r) : n.state === 'LEFT' ? c.dim(line(r)) : c.red(line(r)) + c.dim(`  (${n.error})`));

@@ -80,6 +80,22 @@ export interface ClusterStatus {
   readonly operations: OperationStatus[];
 }
 
+/**
+ * The first line of `admin.sh status`: the epoch, the ring's nodes and how
+ * many answer. Nodes that left are counted apart: they are listed (dimmed)
+ * but are not down, and "5 nodes, 4 up" after a decommission would read as
+ * a node down.
+ */
+export function statusHeadline(s: Pick<ClusterStatus, 'epoch' | 'replicationFactor' | 'nodes'>): string {
+  const members = s.nodes.filter((n) => n.state !== 'LEFT');
+  const left = s.nodes.length - members.length;
+  const up = members.filter((n) => n.up).length;
+  const epoch = s.epoch === null ? 'epoch unknown (no node answered)' : `epoch ${s.epoch}`;
+  const gone = left === 0 ? '' : `, ${left} left the ring`;
+  const nodes = `${members.length} node${members.length === 1 ? '' : 's'}`;
+  return `${epoch}, ${nodes}, ${up} up${gone}, replication factor ${s.replicationFactor}`;
+}
+
 function countersOf(dump: types.NodeDump): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(dump.counters ?? {})) out[k] = int64ToNumber(v as never);
