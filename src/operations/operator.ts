@@ -108,15 +108,15 @@ function keyFraction(from: string, to: string | undefined, key: string): number 
 
 export class Operator {
   readonly report: OperationReport = { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
+  /** Why the run was stopped (its operation was aborted); it ends with this as its error at its next page or poll. */
+  private stoppedBy: string | undefined;
+
+  constructor(private readonly deps: OperatorDeps) {}
 
   /** The pace of the streams now (bytes a second), once a page has gone. */
   pace(): number | undefined {
     return this.deps.pacer.lastBytesPerSecond;
   }
-  /** Why the run was stopped (its operation was aborted); it ends with this as its error at its next page or poll. */
-  private stoppedBy: string | undefined;
-
-  constructor(private readonly deps: OperatorDeps) {}
 
   /** Stops the run at its next page, poll or step; the first reason given is the one reported. */
   stop(reason: string): void {
