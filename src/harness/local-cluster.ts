@@ -18,6 +18,7 @@ import { ClusterConfig, loadClusterFile, metricsUrlOf, Settings } from '../confi
 import { DEFAULT_TOKENS } from '../config/layout';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
+import { claimPort, releasePort } from './port-claims';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const MAKE_CERTS = resolve(__dirname, '../../../scripts/make-certs.sh');
@@ -78,7 +79,9 @@ function tryListen(port: number): Promise<number> {
 }
 
 /**
- * A port that was free a moment ago, for a node. Taken below the kernel's
+ * A port that was free a moment ago, for a node, and claimed for this
+ * process (port-claims.ts) so that no other test process hands it out while
+ * its node is down between a kill and a restart. Taken below the kernel's
  * range of ephemeral ports where /proc tells it: a port from that range can
  * be handed to some outgoing connection while its node is down (tests and
  * the chaos checker restart nodes), and the node then cannot listen again
@@ -88,13 +91,19 @@ export async function freePort(): Promise<number> {
   const range = ephemeralPortRange();
   if (range !== undefined && range[0] - NODE_PORT_MIN >= NODE_PORTS_BELOW_EPHEMERAL_MIN) {
     for (let i = 0; i < FREE_PORT_TRIES; i++) {
-      const port = await tryListen(NODE_PORT_MIN + Math.floor(Math.random() * (range[0] - NODE_PORT_MIN)));
-      if (port !== 0) return port;
+      const port = NODE_PORT_MIN + Math.floor(Math.random() * (range[0] - NODE_PORT_MIN));
+      // Claimed before it is probed, so that the probe never takes a port another process's node is between lives on.
+      if (!claimPort(port)) continue;
+      if ((await tryListen(port)) !== 0) return port;
+      releasePort(port);
     }
   }
-  const port = await tryListen(0);
-  if (port === 0) throw new Error('no free port to listen on');
-  return port;
+  for (let i = 0; i < FREE_PORT_TRIES; i++) {
+    const port = await tryListen(0);
+    if (port === 0) break;
+    if (claimPort(port)) return port;
+  }
+  throw new Error('no free port to listen on');
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -408,5 +417,9 @@ export class LocalCluster {
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    for (const node of this.config.nodes) {
+      releasePort(node.port);
+      if (node.metricsPort !== undefined) releasePort(node.metricsPort);
+    }
   }
 }
