@@ -1,6 +1,7 @@
 /**
- * Ports handed out for test nodes, noted in files that every process on this
- * machine sees, so that no two processes hand out the same port.
+ * Ports handed out for test nodes, noted in files that every process of the
+ * same user on this machine sees, so that no two of them hand out the same
+ * port.
  *
  * A port that is free now is not free for good: when a test kills a node to
  * restart it, its port is free until the restart, and another test file (ava
@@ -17,8 +18,12 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Where the claims live: one folder for every process that uses this machine's temporary folder. */
-export const CLAIMS_DIR = join(tmpdir(), 'ringkv-port-claims');
+/**
+ * Where the claims live: one folder for every process of this user that
+ * uses this machine's temporary folder. Per user, because a folder another
+ * user made is not ours to write in.
+ */
+export const CLAIMS_DIR = join(tmpdir(), `ringkv-port-claims-${process.getuid?.() ?? 'any'}`);
 
 /** The ports this process has claimed, released when it exits. */
 const mine = new Set<number>();
