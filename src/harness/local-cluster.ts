@@ -23,6 +23,14 @@ import { claimPort, releasePort } from './port-claims';
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const MAKE_CERTS = resolve(__dirname, '../../../scripts/make-certs.sh');
 const POLL_MS = 50;
+/**
+ * How long a node gets to answer once spawned, and a cluster's nodes to see
+ * each other and catch up. Generous on purpose: on a loaded two-core machine
+ * (CI, where ava runs two test files at once, each starting four node
+ * processes) a start that takes a second alone took over 20 s, the old
+ * deadline. A node that exits still fails its start at once (startNode).
+ */
+export const NODE_START_TIMEOUT_MS = 60_000;
 
 export interface LocalClusterOptions {
   /** Defaults to the four-node default layout's tokens. */
@@ -109,13 +117,21 @@ export async function freePort(): Promise<number> {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The deadline of a wait that names none. What the tests wait for (a peer
+ * seen down or up, hints delivered, a page redrawn) takes a second alone and
+ * may take many on a loaded two-core machine running two test files at
+ * once; the deadline only bounds how long a real failure takes to report.
+ */
+export const WAIT_DEADLINE_MS = 60_000;
+
+/**
  * Polls `check` until it returns a truthy value or `timeoutMs` passes. An
  * error `check` throws is retried, unless `final` says it ends the wait.
  */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T> | T,
-  timeoutMs = 20_000,
+  timeoutMs = WAIT_DEADLINE_MS,
   final: (err: unknown) => boolean = () => false,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
@@ -220,10 +236,16 @@ export class LocalCluster {
   /** Spawns node `id` and waits until it answers. */
   async startNode(id: number, extraArgs: string[] = []): Promise<void> {
     this.spawnNode(id, extraArgs);
-    await waitFor(`node ${id} to answer`, async () => {
-      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
-      return this.answers(id);
-    });
+    await waitFor(
+      `node ${id} to answer`,
+      async () => {
+        if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
+        return this.answers(id);
+      },
+      NODE_START_TIMEOUT_MS,
+      // A node that exited will not answer: fail now, with the end of its log, rather than at the deadline.
+      () => !this.isRunning(id),
+    );
   }
 
   /** Spawns node `id` without waiting for it: for a node that is not expected to answer (a test's broken node). */
@@ -293,7 +315,7 @@ export class LocalCluster {
   }
 
   /** Waits until none of these nodes is catching up (repair/repairer.ts). */
-  async waitCaughtUp(ids: readonly number[], timeoutMs = 30_000): Promise<void> {
+  async waitCaughtUp(ids: readonly number[], timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
     await waitFor(
       `nodes ${ids.join(', ')} to catch up`,
       async () => {
@@ -339,7 +361,7 @@ export class LocalCluster {
    * sees the other running ones as up, and answers clients (a node that
    * started while most of its ring was down waits for their logs first).
    */
-  async waitAllSeeEachOther(timeoutMs = 20_000, ids = this.config.nodes.map((n) => n.id)): Promise<void> {
+  async waitAllSeeEachOther(timeoutMs = NODE_START_TIMEOUT_MS, ids = this.config.nodes.map((n) => n.id)): Promise<void> {
     const running = ids.filter((id) => this.isRunning(id));
     await waitFor(
       'the nodes to see each other',

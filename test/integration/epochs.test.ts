@@ -102,7 +102,7 @@ test('after a join: repair and anti-entropy include the new node, scans and cas 
     t.true(summary.agreed, JSON.stringify(summary));
     t.is(summary.rangesCompared, 6, JSON.stringify(summary));
     // Node 2 counts node 4 as up only once it has heard from it (a loaded machine can delay that past node 4's own repair).
-    await waitFor('node 2 to see node 4 up', async () => !(await c.downPeers(2)).includes(4), 30_000);
+    await waitFor('node 2 to see node 4 up', async () => !(await c.downPeers(2)).includes(4));
     const fromTwo = await admins.get(2)!.repair([4], 120_000);
     t.true(fromTwo.agreed && fromTwo.rangesCompared > 0, `node 2 repairs with node 4: ${JSON.stringify(fromTwo)}`);
 
