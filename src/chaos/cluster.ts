@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { NodeAdmin } from '../client/client';
 import { ClusterConfig, Settings } from '../config/cluster';
-import { freePort, LocalCluster, NODE_START_TIMEOUT_MS } from '../harness/local-cluster';
+import { freeNodePort, LocalCluster, NODE_START_TIMEOUT_MS } from '../harness/local-cluster';
 import { planReplace } from '../client/replacement';
 import { awaitNormal, decommissionNode, moveNode } from './membership';
 import { LinkMode, ProxyMesh } from './proxy';
@@ -113,7 +113,7 @@ export class ProxyCluster implements ChaosCluster {
       const taken = new Set(local.config.nodes.map((n) => n.port));
       const sparePorts = new Map<number, number>();
       while (sparePorts.size < spares) {
-        const port = await freePort();
+        const port = await freeNodePort();
         if (!taken.has(port)) sparePorts.set(local.config.nodes.length + sparePorts.size, port);
         taken.add(port);
       }

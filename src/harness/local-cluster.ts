@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KvClient, NodeAdmin } from '../client/client';
 import { ephemeralPortRange } from '../common/procfs';
-import { ClusterConfig, loadClusterFile, metricsUrlOf, Settings } from '../config/cluster';
+import { ClusterConfig, loadClusterFile, METRICS_PORT_OFFSET, metricsUrlOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
@@ -112,6 +112,31 @@ export async function freePort(): Promise<number> {
     if (claimPort(port)) return port;
   }
   throw new Error('no free port to listen on');
+}
+
+/**
+ * A port for a node outside the cluster file (one that joins, or replaces
+ * another, with --port), claimed and free as freePort's are, with its
+ * metrics port: such a node serves metrics on port + METRICS_PORT_OFFSET,
+ * which nobody claimed otherwise, and which could then be taken by another
+ * test process's node (its start fails), or be a port another process's
+ * node is between lives on (that node's restart fails).
+ */
+export async function freeNodePort(): Promise<number> {
+  const range = ephemeralPortRange();
+  const lowPorts = range !== undefined && range[0] - NODE_PORT_MIN >= NODE_PORTS_BELOW_EPHEMERAL_MIN;
+  for (let i = 0; i < FREE_PORT_TRIES; i++) {
+    const port = await freePort();
+    const metrics = port + METRICS_PORT_OFFSET;
+    // Kept below the ephemeral range too, when the node's port is: an outgoing connection may hold a port in it.
+    const fits = metrics <= 65535 && !(lowPorts && metrics >= range[0]);
+    if (fits && claimPort(metrics)) {
+      if ((await tryListen(metrics)) !== 0) return port;
+      releasePort(metrics);
+    }
+    releasePort(port);
+  }
+  throw new Error('no free port, with a free metrics port beside it, to listen on');
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -442,6 +467,10 @@ export class LocalCluster {
     for (const node of this.config.nodes) {
       releasePort(node.port);
       if (node.metricsPort !== undefined) releasePort(node.metricsPort);
+    }
+    for (const at of this.joined.values()) {
+      releasePort(at.port);
+      releasePort(at.port + METRICS_PORT_OFFSET);
     }
   }
 }

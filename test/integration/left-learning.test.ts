@@ -10,7 +10,7 @@
 import test from 'ava';
 import { KvClient, NodeAdmin } from '../../src/client/client';
 import { isKvError } from '../../src/common/errors';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { errorOf } from './error-of';
 import { membershipAt, untilOperation } from './membership-helpers';
 
@@ -20,7 +20,7 @@ const replacedSentence = (id: number, epoch: number, by: number): RegExp =>
 
 /** Starts node `id` to replace node `dead`; its admin. */
 async function spawnReplacement(c: LocalCluster, id: number, dead: number): Promise<NodeAdmin> {
-  c.spawnReplacing(id, await freePort(), dead);
+  c.spawnReplacing(id, await freeNodePort(), dead);
   return c.admin(id);
 }
 
