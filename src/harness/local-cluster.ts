@@ -174,6 +174,28 @@ export async function waitFor<T>(
   }
 }
 
+/** Node processes this process started and that have not exited yet, every cluster's. */
+const liveNodes = new Set<ChildProcess>();
+let killNodesOnExit = false;
+
+/**
+ * Notes a node process, to be killed if this process exits while it runs: a
+ * test process that exits half-way (an uncaught error: ava's worker calls
+ * process.exit) before its cluster's destroy would otherwise leave its nodes
+ * running, holding their ports and the CPU the remaining tests need. Not when
+ * it is killed by a signal (ava's timeout sends SIGTERM): a handler here would
+ * take SIGTERM from the tools that stop their own way. Tests still destroy their clusters.
+ */
+function adopt(child: ChildProcess): void {
+  liveNodes.add(child);
+  child.once('exit', () => liveNodes.delete(child));
+  if (killNodesOnExit) return;
+  killNodesOnExit = true;
+  process.once('exit', () => {
+    for (const node of liveNodes) node.kill('SIGKILL');
+  });
+}
+
 export class LocalCluster {
   private readonly children = new Map<number, ChildProcess>();
   /** Where the nodes that joined listen (the cluster file names only the bootstrap nodes). */
@@ -296,6 +318,7 @@ export class LocalCluster {
     );
     closeSync(fd);
     this.children.set(id, child);
+    adopt(child);
   }
 
   /**
