@@ -47,10 +47,10 @@ test.serial('a node joins and is decommissioned under a QUORUM write load: no ac
 });
 
 test.serial('two decommissions at once: one goes on, the other is refused while it runs', async (t) => {
-  // Data to stream, slowly (16 KiB/s: a few seconds), so that the winner is still leaving when the loser tries again.
+  // Data to stream, slowly (8 KiB/s: several seconds), so that the winner is still leaving when the loser tries again.
   // Without it the winner of an empty ring left in 0.2 s, and on a busy machine the loser's second try then began a
-  // leave of its own, rightly: nothing was in progress any more.
-  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'], settings: { streamBytesPerSecond: 16 * 1024 } });
+  // leave of its own, rightly: nothing was in progress any more. (16 KiB/s left a couple of seconds.)
+  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'], settings: { streamBytesPerSecond: 8 * 1024 } });
   const client = c.client();
   try {
     for (const prefix of ['E', 'N', 'g']) await preload(client, prefix, 200, 100);
