@@ -71,7 +71,8 @@ test.serial('a node counts the QUORUM requests it coordinated, with latencies, i
     const applies = one(other, 'ringkv_replica_apply_duration_seconds_count');
     let resent = 0;
     for (const n of c.config.nodes) {
-      const counters = (await c.admin(n.id).status()).counters as unknown as Record<string, number>;
+      const admin = c.admin(n.id);
+      const counters = (await admin.status().finally(() => admin.close())).counters as unknown as Record<string, number>;
       resent +=
         Number(counters['repair.keysSent']) + Number(counters['coordinator.readRepairs']) + Number(counters['hints.hintsDelivered']);
     }
