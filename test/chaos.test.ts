@@ -24,7 +24,11 @@ const ARGS = ['--seed', '5', '--duration', '30', '--mode', 'proxy'];
 const CAS_ARGS = ['--seed', '5', '--duration', '20', '--mode', 'proxy', '--workload', 'cas', '--keys', '2'];
 /** Membership faults: see the header. */
 const MEMBERSHIP_ARGS = ['--seed', '20', '--duration', '34', '--mode', 'proxy', '--faults', 'move,replace,kill'];
-const RUN_TIMEOUT_MS = 90_000;
+/**
+ * A run's 20-34 s of faults, with its start, settling, checks and cleanup, took 32-50 s in full test
+ * runs (46 s with the membership faults); on a loaded machine all but the faults' own time stretch.
+ */
+const RUN_TIMEOUT_MS = 180_000;
 
 let child: ChildProcess | undefined;
 test.after.always(() => {

@@ -249,6 +249,8 @@ export class NetnsCluster implements ChaosCluster {
         return this.answers(id);
       },
       NODE_START_TIMEOUT_MS,
+      // A node that exited will not answer: fail now, with the end of its log, rather than at the deadline.
+      () => !this.isRunning(id),
     );
   }
 

@@ -55,7 +55,7 @@ import { WARMUP_AUTO_SECONDS_MAX, WARMUP_BLIND_SECONDS, WARMUP_STEP_SECONDS, war
 import { peerCallsDelta, readPeerCalls } from '../bench/internode';
 import { formatProfile, parseCpuProfile, profilesByPid, summarizeProfile, TimeWindow } from '../bench/profile';
 import { clusterKeys, clusterRssMb, clusterSupersededRows, hintsFor, RssPeak, timeHintReplay } from '../bench/restart';
-import { freePort, waitFor } from '../harness/local-cluster';
+import { freeNodePort, waitFor } from '../harness/local-cluster';
 import { Operation, RunOptions, RunResult, Runner } from '../bench/runner';
 import { loadOperation, ValuePool, WORKLOADS, WorkloadName, workloadOperation } from '../bench/workloads';
 import { clusterFilePath, UsageError } from '../common/args';
@@ -612,7 +612,7 @@ class Bench {
     cluster: LocalCluster,
     plan: JoinPlan,
   ): Promise<Pick<JoinRuns, 'during' | 'times' | 'keysHeld' | 'streaming' | 'rssPeak' | 'loadAverage' | 'cpuMs'>> {
-    const port = await freePort();
+    const port = await freeNodePort();
     const ids = [...cluster.nodeIds(), plan.id];
     const peaks = new Map(ids.map((id) => [id, new RssPeak(() => cluster.pid(id))]));
     const cpu = new JoinCpu(ids, (id) => cluster.pid(id));

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KvClient, NodeAdmin } from '../client/client';
 import { ephemeralPortRange } from '../common/procfs';
-import { ClusterConfig, loadClusterFile, metricsUrlOf, Settings } from '../config/cluster';
+import { ClusterConfig, loadClusterFile, METRICS_PORT_OFFSET, metricsUrlOf, Settings } from '../config/cluster';
 import { DEFAULT_TOKENS } from '../config/layout';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
@@ -23,6 +23,14 @@ import { claimPort, releasePort } from './port-claims';
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 const MAKE_CERTS = resolve(__dirname, '../../../scripts/make-certs.sh');
 const POLL_MS = 50;
+/**
+ * How long a node gets to answer once spawned, and a cluster's nodes to see
+ * each other and catch up. Generous on purpose: on a loaded two-core machine
+ * (CI, where ava runs two test files at once, each starting four node
+ * processes) a start that takes a second alone took over 20 s, the old
+ * deadline. A node that exits still fails its start at once (startNode).
+ */
+export const NODE_START_TIMEOUT_MS = 60_000;
 
 export interface LocalClusterOptions {
   /** Defaults to the four-node default layout's tokens. */
@@ -106,7 +114,40 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port to listen on');
 }
 
+/**
+ * A port for a node outside the cluster file (one that joins, or replaces
+ * another, with --port), claimed and free as freePort's are, with its
+ * metrics port: such a node serves metrics on port + METRICS_PORT_OFFSET,
+ * which nobody claimed otherwise, and which could then be taken by another
+ * test process's node (its start fails), or be a port another process's
+ * node is between lives on (that node's restart fails).
+ */
+export async function freeNodePort(): Promise<number> {
+  const range = ephemeralPortRange();
+  const lowPorts = range !== undefined && range[0] - NODE_PORT_MIN >= NODE_PORTS_BELOW_EPHEMERAL_MIN;
+  for (let i = 0; i < FREE_PORT_TRIES; i++) {
+    const port = await freePort();
+    const metrics = port + METRICS_PORT_OFFSET;
+    // Kept below the ephemeral range too, when the node's port is: an outgoing connection may hold a port in it.
+    const fits = metrics <= 65535 && !(lowPorts && metrics >= range[0]);
+    if (fits && claimPort(metrics)) {
+      if ((await tryListen(metrics)) !== 0) return port;
+      releasePort(metrics);
+    }
+    releasePort(port);
+  }
+  throw new Error('no free port, with a free metrics port beside it, to listen on');
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The deadline of a wait that names none. What the tests wait for (a peer
+ * seen down or up, hints delivered, a page redrawn) takes a second alone and
+ * may take many on a loaded two-core machine running two test files at
+ * once; the deadline only bounds how long a real failure takes to report.
+ */
+export const WAIT_DEADLINE_MS = 60_000;
 
 /**
  * Polls `check` until it returns a truthy value or `timeoutMs` passes. An
@@ -115,7 +156,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T> | T,
-  timeoutMs = 20_000,
+  timeoutMs = WAIT_DEADLINE_MS,
   final: (err: unknown) => boolean = () => false,
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
@@ -131,6 +172,28 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(POLL_MS);
   }
+}
+
+/** Node processes this process started and that have not exited yet, every cluster's. */
+const liveNodes = new Set<ChildProcess>();
+let killNodesOnExit = false;
+
+/**
+ * Notes a node process, to be killed if this process exits while it runs: a
+ * test process that exits half-way (an uncaught error: ava's worker calls
+ * process.exit) before its cluster's destroy would otherwise leave its nodes
+ * running, holding their ports and the CPU the remaining tests need. Not when
+ * it is killed by a signal (ava's timeout sends SIGTERM): a handler here would
+ * take SIGTERM from the tools that stop their own way. Tests still destroy their clusters.
+ */
+function adopt(child: ChildProcess): void {
+  liveNodes.add(child);
+  child.once('exit', () => liveNodes.delete(child));
+  if (killNodesOnExit) return;
+  killNodesOnExit = true;
+  process.once('exit', () => {
+    for (const node of liveNodes) node.kill('SIGKILL');
+  });
 }
 
 export class LocalCluster {
@@ -220,10 +283,16 @@ export class LocalCluster {
   /** Spawns node `id` and waits until it answers. */
   async startNode(id: number, extraArgs: string[] = []): Promise<void> {
     this.spawnNode(id, extraArgs);
-    await waitFor(`node ${id} to answer`, async () => {
-      if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
-      return this.answers(id);
-    });
+    await waitFor(
+      `node ${id} to answer`,
+      async () => {
+        if (!this.isRunning(id)) throw new Error(`node ${id} exited: ${this.log(id).slice(-500)}`);
+        return this.answers(id);
+      },
+      NODE_START_TIMEOUT_MS,
+      // A node that exited will not answer: fail now, with the end of its log, rather than at the deadline.
+      () => !this.isRunning(id),
+    );
   }
 
   /** Spawns node `id` without waiting for it: for a node that is not expected to answer (a test's broken node). */
@@ -249,6 +318,7 @@ export class LocalCluster {
     );
     closeSync(fd);
     this.children.set(id, child);
+    adopt(child);
   }
 
   /**
@@ -293,7 +363,7 @@ export class LocalCluster {
   }
 
   /** Waits until none of these nodes is catching up (repair/repairer.ts). */
-  async waitCaughtUp(ids: readonly number[], timeoutMs = 30_000): Promise<void> {
+  async waitCaughtUp(ids: readonly number[], timeoutMs = NODE_START_TIMEOUT_MS): Promise<void> {
     await waitFor(
       `nodes ${ids.join(', ')} to catch up`,
       async () => {
@@ -339,7 +409,7 @@ export class LocalCluster {
    * sees the other running ones as up, and answers clients (a node that
    * started while most of its ring was down waits for their logs first).
    */
-  async waitAllSeeEachOther(timeoutMs = 20_000, ids = this.config.nodes.map((n) => n.id)): Promise<void> {
+  async waitAllSeeEachOther(timeoutMs = NODE_START_TIMEOUT_MS, ids = this.config.nodes.map((n) => n.id)): Promise<void> {
     const running = ids.filter((id) => this.isRunning(id));
     await waitFor(
       'the nodes to see each other',
@@ -420,6 +490,10 @@ export class LocalCluster {
     for (const node of this.config.nodes) {
       releasePort(node.port);
       if (node.metricsPort !== undefined) releasePort(node.metricsPort);
+    }
+    for (const at of this.joined.values()) {
+      releasePort(at.port);
+      releasePort(at.port + METRICS_PORT_OFFSET);
     }
   }
 }

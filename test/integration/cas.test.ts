@@ -181,9 +181,11 @@ test.serial('a cas retried after its coordinator was killed applies once and ans
     const after = String(round + 1);
     const k = clientOf(c, { startAt: 1 });
     const pending = k.cas('n', before, after);
-    setTimeout(() => void c.kill(1), round * 3);
+    // Awaited before the restart: a cas that answers within the few ms would otherwise restart a node not yet killed.
+    const killed = new Promise<void>((done) => setTimeout(() => void c.kill(1).then(done), round * 3));
     t.deepEqual(await pending, { applied: true, current: Buffer.from(after) }, `round ${round}`);
     t.is((await again.get('n', 'SERIAL')).value.toString(), after, `round ${round}: applied exactly once`);
+    await killed;
     await c.restart(1);
   }
 });

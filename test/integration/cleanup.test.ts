@@ -9,7 +9,7 @@ import test from 'ava';
 import { cleanupCluster } from '../../src/client/cleanup';
 import { NodeAdmin } from '../../src/client/client';
 import { clusterStatus } from '../../src/client/status';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { keysHeld, untilOperation } from './membership-helpers';
 
 const JOIN_AT_K = Buffer.from('k').toString('hex');
@@ -27,7 +27,7 @@ test('after a join, cleanup deletes the ranges the old replicas gave up, refused
     // A join whose source is down stops after its begin: the ring has an operation in progress.
     await c.stopNode(3);
     await c.waitAllSeeEachOther();
-    const port = await freePort();
+    const port = await freeNodePort();
     c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', JOIN_AT_K]);
     const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
     await waitFor('the join to stop', async () => (await admin4.operationProgress().catch(() => undefined))?.error, 120_000);

@@ -14,7 +14,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { launch } from 'puppeteer-core';
 import { KvClient } from '../../src/client/client';
 import { DashboardServer } from '../../src/dashboard/server';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freePort, LocalCluster, WAIT_DEADLINE_MS, waitFor } from '../../src/harness/local-cluster';
 import { runCli } from '../run-cli';
 
 const SCRIPT = resolve(__dirname, '../../../scripts/dashboard.sh');
@@ -114,7 +114,7 @@ test('the dashboard shows four nodes up, then a killed node down and up again on
         );
         return polls >= SCREENSHOT_POLLS;
       },
-      20_000 + SCREENSHOT_POLLS * 2000,
+      WAIT_DEADLINE_MS + SCREENSHOT_POLLS * 2000,
     );
     // Kept only where $DASHBOARD_SCREENSHOT says; else in the cluster's folder, which goes with it.
     const file = process.env.DASHBOARD_SCREENSHOT ?? join(cluster.dir, 'dashboard.png');

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
 import { EPOCH_SLOT_KEY_PREFIX } from '../../src/membership/reserved-keys';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { RpcConnection } from '../../src/rpc/connection';
 import { toKvError } from '../../src/rpc/errors';
 import { ABSENT, types } from '../../src/rpc/thrift';
@@ -47,7 +47,7 @@ test('after a join: repair and anti-entropy include the new node, scans and cas 
   const admins = new Map<number, NodeAdmin>();
   try {
     for (const key of KEYS) await client.put(key, `v-${key}`, 'ALL');
-    const port = await freePort();
+    const port = await freeNodePort();
     c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from(JOIN_TOKEN).toString('hex')]);
     const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 30_000);
     admins.set(4, admin4);
@@ -102,7 +102,7 @@ test('after a join: repair and anti-entropy include the new node, scans and cas 
     t.true(summary.agreed, JSON.stringify(summary));
     t.is(summary.rangesCompared, 6, JSON.stringify(summary));
     // Node 2 counts node 4 as up only once it has heard from it (a loaded machine can delay that past node 4's own repair).
-    await waitFor('node 2 to see node 4 up', async () => !(await c.downPeers(2)).includes(4), 30_000);
+    await waitFor('node 2 to see node 4 up', async () => !(await c.downPeers(2)).includes(4));
     const fromTwo = await admins.get(2)!.repair([4], 120_000);
     t.true(fromTwo.agreed && fromTwo.rangesCompared > 0, `node 2 repairs with node 4: ${JSON.stringify(fromTwo)}`);
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { KvClient, NodeAdmin } from '../../src/client/client';
 import { processRunning } from '../../src/common/procfs';
 import { waitFor } from '../../src/harness/local-cluster';
-import { freeBase, run, script } from './scripts-env';
+import { freeBase, releaseBase, run, script } from './scripts-env';
 import { keysHeld, WriteLoad } from './membership-helpers';
 
 /** Keys of the range the joining node takes as its primary one: after node 2's token "f", before the load's keys. */
@@ -95,5 +95,6 @@ test('server.sh --join under a QUORUM load: no acknowledged write lost, clients 
     for (const c of clients) c.close();
     await run(script('terminate_servers.sh'), [], '', env);
     rmSync(data, { recursive: true, force: true });
+    releaseBase(base);
   }
 });

@@ -10,7 +10,7 @@
 import test from 'ava';
 import { KvClient, NodeAdmin } from '../../src/client/client';
 import { isKvError } from '../../src/common/errors';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { errorOf } from './error-of';
 import { membershipAt, untilOperation } from './membership-helpers';
 
@@ -20,7 +20,7 @@ const replacedSentence = (id: number, epoch: number, by: number): RegExp =>
 
 /** Starts node `id` to replace node `dead`; its admin. */
 async function spawnReplacement(c: LocalCluster, id: number, dead: number): Promise<NodeAdmin> {
-  c.spawnReplacing(id, await freePort(), dead);
+  c.spawnReplacing(id, await freeNodePort(), dead);
   return c.admin(id);
 }
 
@@ -49,8 +49,9 @@ async function counterSum(c: LocalCluster, ids: readonly number[], name: string)
 }
 
 test('a replaced node started again while its replacement streams serves until the replacement completes, then learns from a peer that it left and exits', async (t) => {
-  // Paced streams (300 KB from each of two survivors at 20 KiB/s) leave seconds to start node 1 again in the middle.
-  const c = await LocalCluster.start({ settings: { streamBytesPerSecond: 20 * 1024 } });
+  // Paced streams (300 KB from each of two survivors at 10 KiB/s, about 30 s) leave time to start node 1 again in the
+  // middle: its start (a catch-up from its peers first) took seconds on a loaded machine, and at 20 KiB/s (15 s) left little.
+  const c = await LocalCluster.start({ settings: { streamBytesPerSecond: 10 * 1024 } });
   const client = c.client();
   let admin4: NodeAdmin | undefined;
   try {

@@ -8,7 +8,7 @@
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
 import { ringMembers } from '../../src/membership/changes';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { keysHeld, membershipAt, untilOperation } from './membership-helpers';
 
 /** Every key each node of the ring holds, by node id. */
@@ -49,7 +49,7 @@ test('a decommissioned node and a replaced node, started again with their data, 
     admin4.close();
     await waitFor('node 4 to leave and exit', () => !c.isRunning(4), 120_000);
     await c.kill(1);
-    const port = await freePort();
+    const port = await freeNodePort();
     c.spawnNode(5, ['--host', '127.0.0.1', '--port', String(port), '--replace-node', '1']);
     const admin5 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
     admins.set(5, admin5);

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { membershipAt, preload, untilOperation, WriteLoad } from './membership-helpers';
 
 test.serial('a node joins and is decommissioned under a QUORUM write load: no acknowledged write is lost', async (t) => {
@@ -17,7 +17,7 @@ test.serial('a node joins and is decommissioned under a QUORUM write load: no ac
   try {
     const load = new WriteLoad(client);
     await waitFor('writes before the join', () => load.acked.size > 1000, 60_000);
-    const port = await freePort();
+    const port = await freeNodePort();
     // Past every key the load writes: node 4 takes over the range all of them fall in, while they are written.
     const token = Buffer.from('load-9', 'latin1').toString('hex');
     c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', token]);
@@ -47,10 +47,10 @@ test.serial('a node joins and is decommissioned under a QUORUM write load: no ac
 });
 
 test.serial('two decommissions at once: one goes on, the other is refused while it runs', async (t) => {
-  // Data to stream, slowly (16 KiB/s: a few seconds), so that the winner is still leaving when the loser tries again.
+  // Data to stream, slowly (8 KiB/s: several seconds), so that the winner is still leaving when the loser tries again.
   // Without it the winner of an empty ring left in 0.2 s, and on a busy machine the loser's second try then began a
-  // leave of its own, rightly: nothing was in progress any more.
-  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'], settings: { streamBytesPerSecond: 16 * 1024 } });
+  // leave of its own, rightly: nothing was in progress any more. (16 KiB/s left a couple of seconds.)
+  const c = await LocalCluster.start({ tokens: ['D', 'M', 'V', 'f', 'p'], settings: { streamBytesPerSecond: 8 * 1024 } });
   const client = c.client();
   try {
     for (const prefix of ['E', 'N', 'g']) await preload(client, prefix, 200, 100);
@@ -92,7 +92,7 @@ test.serial('a join whose source of a range is down stops with a sentence saying
   try {
     await c.stopNode(3);
     await c.waitAllSeeEachOther();
-    const port = await freePort();
+    const port = await freeNodePort();
     // Node 4 at "k": node 3 gives up (M, f] to it (see the stream plan's test).
     c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from('k').toString('hex')]);
     const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
@@ -114,7 +114,7 @@ test.serial('a node that was down through a join takes up the epochs it missed b
     // Node 4 at "k" streams from nodes 2, 3 and 0 (see the stream plan's test): node 1 may be down.
     await c.stopNode(1);
     await c.waitAllSeeEachOther();
-    const port = await freePort();
+    const port = await freeNodePort();
     c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from('k').toString('hex')]);
     const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
     await untilOperation(admin4, 'node 4 to join', (p) => p.done && p.state === 'NORMAL');

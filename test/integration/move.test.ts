@@ -17,7 +17,7 @@ import { KvClient, NodeAdmin } from '../../src/client/client';
 import { fromByteString, toByteString } from '../../src/common/bytes';
 import type { Membership } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { membershipAt, preload, untilOperation, WriteLoad } from './membership-helpers';
 
 const ADMIN = join(resolve(__dirname, '../../..'), 'dist/src/cli/admin.js');
@@ -262,7 +262,7 @@ test.serial('a join aborted mid-stream: the joining node is LEFT and exits, and 
   try {
     await preload(client, 'load-', 3000, 100);
     const before = await membershipAt(c, 0);
-    const port = await freePort();
+    const port = await freeNodePort();
     c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from('load-9').toString('hex')]);
     const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
     await untilOperation(admin4, 'the first page of the join', (p) => Number(p.keys) >= 1000);

@@ -73,7 +73,8 @@ test('a node whose data directory was lost never answers a ONE read with not-fou
           reads++;
         }
       }
-      caught = (await c.admin(1).status()).counters['repair.catchingUp' as never] === (0 as never);
+      const admin = c.admin(1);
+      caught = (await admin.status().finally(() => admin.close())).counters['repair.catchingUp' as never] === (0 as never);
     }
     await c.waitCaughtUp([1]);
     for (const key of keys) {

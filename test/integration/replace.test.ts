@@ -8,12 +8,12 @@ import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
 import { ringMembers } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
-import { freePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { keysHeld, membershipAt, untilOperation, WriteLoad } from './membership-helpers';
 
 /** Starts node `id` to replace node `dead`; its admin. */
 async function spawnReplacement(c: LocalCluster, id: number, dead: number): Promise<NodeAdmin> {
-  const port = await freePort();
+  const port = await freeNodePort();
   c.spawnNode(id, ['--host', '127.0.0.1', '--port', String(port), '--replace-node', String(dead)]);
   return new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
 }

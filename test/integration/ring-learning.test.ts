@@ -46,7 +46,10 @@ test.serial('with a seed down and a listed node gone, clients and tools follow t
   for (const id of [0, 1, 2, 3]) await c.stopNode(id);
   for (const id of [0, 1, 2, 3]) await storeLeave(c.dir, id);
   for (const id of [1, 2]) await c.startNode(id);
-  // Node 0, the first seed, stays down: the client must learn the ring from another one.
+  // Node 0, the first seed, stays down: the client must learn the ring from another one. Node 1, started first, answers
+  // no client until it has heard node 2's log, and each counts the other up only once heard: waited for, since the
+  // QUORUM writes below need both.
+  await c.waitAllSeeEachOther(undefined, [1, 2]);
 
   const client = await KvClient.connect(c.clusterFile);
   clients.push(client);

@@ -121,7 +121,7 @@ test.serial('a value with a TTL reads as not found once it expires, never brings
     !fresh.found || fresh.value.toString() === 'short-lived',
     'either still alive, or already expired on a slow machine, but never the older value',
   );
-  await waitFor('the value to expire', async () => !(await kv.get('session', 'QUORUM')).found, 15_000);
+  await waitFor('the value to expire', async () => !(await kv.get('session', 'QUORUM')).found);
   for (const level of ['ONE', 'QUORUM', 'ALL']) t.false((await kv.get('session', level)).found, `${level}: not found, not the older value`);
   const scanned: string[] = [];
   for await (const { key } of kv.scan('session', 'sessiot', 'QUORUM')) scanned.push(key.toString());

@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
+import { METRICS_PORT_OFFSET } from '../../src/config/cluster';
+import { claimPort, releasePort } from '../../src/harness/port-claims';
 
 export const ROOT = resolve(__dirname, '../../..');
 
@@ -40,15 +42,28 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** The ports of a scripts cluster at `base`: nodes 0 to 4 (a fifth joins or replaces) and their metrics ports. */
+const basePorts = (base: number): number[] => [0, 1, 2, 3, 4].flatMap((i) => [base + i, base + METRICS_PORT_OFFSET + i]);
+
 /**
- * A base port whose next five ports (and their metrics ports, +1000) are free now. Below
- * 32768, where Linux hands out ephemeral ports for outgoing connections: one of those
- * could take a node's port between this check and the node's start.
+ * A base port whose next five ports (and their metrics ports, +1000) are free now, and
+ * claimed for this process (src/harness/port-claims.ts) until `releaseBase`: the scripts
+ * kill and restart nodes, and a node joins or replaces on base + 4 later, so another test
+ * process's freePort must not hand out any of these meanwhile. Below 32768, where Linux
+ * hands out ephemeral ports for outgoing connections: one of those could take a node's
+ * port between this check and the node's start.
  */
 export async function freeBase(): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 11000);
-    const ok = await Promise.all([0, 1, 2, 3, 4, 1000, 1001, 1002, 1003, 1004].map((i) => portFree(base + i)));
-    if (ok.every(Boolean)) return base;
+    const ports = basePorts(base);
+    const claimed = ports.filter((p) => claimPort(p));
+    if (claimed.length === ports.length && (await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+    for (const p of claimed) releasePort(p);
   }
+}
+
+/** Gives up the claims freeBase took, once the scripts cluster at `base` is stopped. */
+export function releaseBase(base: number): void {
+  for (const p of basePorts(base)) releasePort(p);
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processRunning } from '../../src/common/procfs';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
-import { freeBase, ROOT, run } from './scripts-env';
+import { freeBase, releaseBase, ROOT, run } from './scripts-env';
 
 const CONSOLE = join(ROOT, 'dist/src/cli/console.js');
 
@@ -283,6 +283,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
   } finally {
     await run(script('terminate_servers.sh'), [], '', env);
     rmSync(data, { recursive: true, force: true });
+    releaseBase(base);
   }
 });
 
@@ -308,6 +309,7 @@ test.serial('terminate_servers.sh stops every node with a pid file, ids above th
   } finally {
     if (pid !== undefined && processRunning(pid)) process.kill(pid, 'SIGKILL');
     rmSync(data, { recursive: true, force: true });
+    releaseBase(base);
   }
 });
 
@@ -377,6 +379,7 @@ test.serial(
     } finally {
       await run(script('terminate_servers.sh'), [], '', env);
       rmSync(data, { recursive: true, force: true });
+      releaseBase(base);
     }
   },
 );

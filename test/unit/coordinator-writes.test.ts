@@ -178,7 +178,7 @@ test('without a mark (the version lost here) the write waits for the third repli
   const w = s.write('QUORUM');
   s.local.resolve(0);
   s.remote.get(1)!.resolve();
-  await waitFor('a hint for node 2', () => s.hints.has(2), 5000);
+  await waitFor('a hint for node 2', () => s.hints.has(2));
   await settleDown();
   t.false(w.state.answered, 'not before the hint is durable');
   s.hints.get(2)!.resolve();

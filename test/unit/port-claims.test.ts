@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/harness/local-cluster';
+import { METRICS_PORT_OFFSET } from '../../src/config/cluster';
+import { freeNodePort, freePort } from '../../src/harness/local-cluster';
 import { claimPort, CLAIMS_DIR, releasePort } from '../../src/harness/port-claims';
 
 const CLAIMS_MODULE = join(__dirname, '../../src/harness/port-claims.js');
@@ -42,4 +43,13 @@ test('a claim whose process is dead is taken over', async (t) => {
   t.true(claimPort(port));
   t.false(await otherProcessClaims(port));
   releasePort(port);
+});
+
+test('a port freeNodePort handed out is claimed with its metrics port beside it, where a node outside the cluster file serves metrics', async (t) => {
+  const port = await freeNodePort();
+  const metrics = port + METRICS_PORT_OFFSET;
+  t.false(await otherProcessClaims(port), 'the node port is claimed');
+  t.false(await otherProcessClaims(metrics), 'and so is its metrics port');
+  releasePort(port);
+  releasePort(metrics);
 });
