@@ -184,7 +184,9 @@ let killNodesOnExit = false;
  * process.exit) before its cluster's destroy would otherwise leave its nodes
  * running, holding their ports and the CPU the remaining tests need. Not when
  * it is killed by a signal (ava's timeout sends SIGTERM): a handler here would
- * take SIGTERM from the tools that stop their own way. Tests still destroy their clusters.
+ * take SIGTERM from the tools that stop their own way. Those nodes stop
+ * themselves within a second or so (each is started with --parent-pid).
+ * Tests still destroy their clusters.
  */
 function adopt(child: ChildProcess): void {
   liveNodes.add(child);
@@ -311,6 +313,9 @@ export class LocalCluster {
         String(id),
         '--data',
         this.dir,
+        // The node stops itself if this process dies without stopping it (killed by a signal or a test runner's timeout).
+        '--parent-pid',
+        String(process.pid),
         ...this.nodeArgs(id),
         ...extraArgs,
       ],

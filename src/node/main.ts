@@ -1,12 +1,15 @@
 /**
  * Entry point of a node process:
  *   node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json]
- *     [--host H --port P] [--join-token-hex HEX | --replace-node N]
+ *     [--host H --port P] [--join-token-hex HEX | --replace-node N] [--parent-pid PID]
  * A node that is not in the cluster file gives its address (--host, --port)
  * when it first starts, with --join-token-hex to join the ring at that token,
  * or --replace-node to take the place (token and ranges) of dead node N;
  * once joined, its log names its address and a restart needs neither.
- * Logs to stdout; SIGTERM or SIGINT shut it down cleanly.
+ * Logs to stdout; SIGTERM or SIGINT shut it down cleanly. With --parent-pid
+ * (the test harness, the bench and the chaos checker give their own pid) it
+ * also shuts down once its parent is gone, so that a tool killed before it
+ * could stop its cluster leaves no node behind.
  */
 import { ConfigError, loadClusterFile } from '../config/cluster';
 import { CLOCK_OFFSET_MS_MAX } from '../common/limits';
@@ -14,7 +17,10 @@ import { consoleLogger, LOG_FORMATS, LogFormat } from './log';
 import { KvNode } from './node';
 
 const USAGE =
-  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...] [--host H --port P] [--join-token-hex HEX | --replace-node N]';
+  'usage: node dist/src/node/main.js --cluster FILE --id N --data DIR [--clock-offset-ms MS] [--log-format text|json] [--peer ID=HOST:PORT ...] [--host H --port P] [--join-token-hex HEX | --replace-node N] [--parent-pid PID]';
+
+/** How often a node started with --parent-pid looks whether its parent is still there. */
+const PARENT_CHECK_INTERVAL_MS = 1000;
 
 function parseArgs(argv: string[]): { args: Record<string, string>; peers: Map<number, { host: string; port: number }> } {
   const args: Record<string, string> = {};
@@ -41,9 +47,26 @@ function selfOf(args: Record<string, string>): { host: string; port: number } | 
   return { host: args.host, port };
 }
 
+/**
+ * Calls `gone` once this process's parent is no longer `parentPid`. An
+ * orphan is adopted by init (or a subreaper), so its parent pid changes;
+ * comparing it cannot be fooled by the old pid being reused.
+ */
+function watchParent(parentPid: number, gone: () => void): void {
+  const timer = setInterval(() => {
+    if (process.ppid === parentPid) return;
+    clearInterval(timer);
+    gone();
+  }, PARENT_CHECK_INTERVAL_MS);
+  timer.unref();
+}
+
 async function main(): Promise<void> {
   const { args, peers } = parseArgs(process.argv.slice(2));
   if (!args.cluster || args.id === undefined || !args.data) throw new ConfigError(USAGE);
+  const parentPid = args['parent-pid'] === undefined ? undefined : Number(args['parent-pid']);
+  if (parentPid !== undefined && !(Number.isInteger(parentPid) && parentPid > 0))
+    throw new ConfigError('--parent-pid must be a process id');
   const id = Number(args.id);
   const config = loadClusterFile(args.cluster);
   if (!Number.isInteger(id) || id < 0) throw new ConfigError('--id must be a node id (0 or more)');
@@ -64,6 +87,11 @@ async function main(): Promise<void> {
   if (!(LOG_FORMATS as readonly string[]).includes(format))
     throw new ConfigError(`--log-format must be ${LOG_FORMATS.join(' or ')}, not "${format}"`);
   const log = consoleLogger(id, format as LogFormat);
+  let shutdown = (reason: string): void => {
+    log(`${reason} before the node started, exiting`);
+    process.exit(0);
+  };
+  if (parentPid !== undefined) watchParent(parentPid, () => shutdown(`parent process ${parentPid} gone`));
   const node = await KvNode.start({
     config,
     id,
@@ -77,8 +105,11 @@ async function main(): Promise<void> {
     // A decommissioned node has stopped itself; its process ends with it.
     onLeft: () => process.exit(0),
   });
-  const shutdown = (signal: string): void => {
-    log(`${signal} received, shutting down`);
+  let stopping = false;
+  shutdown = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log(`${reason}, shutting down`);
     node.stop().then(
       () => process.exit(0),
       (err) => {
@@ -87,8 +118,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM received'));
+  process.once('SIGINT', () => shutdown('SIGINT received'));
   // Node.js resets SIGHUP to its default (exit) at start, undoing nohup: a
   // node outlives the terminal that started it.
   process.on('SIGHUP', () => log('SIGHUP ignored'));
