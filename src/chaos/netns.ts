@@ -271,6 +271,9 @@ export class NetnsCluster implements ChaosCluster {
       String(id),
       '--data',
       this.dir,
+      // Its parent is this process (ip execs in place): the node stops itself if this process dies without stopping it.
+      '--parent-pid',
+      String(process.pid),
       ...extraArgs,
     ];
     const child = spawn('ip', args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...NODE_ENV } });
