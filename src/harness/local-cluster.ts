@@ -95,15 +95,25 @@ function tryListen(port: number): Promise<number> {
  * the chaos checker restart nodes), and the node then cannot listen again
  * until that connection closes. The chaos checker met exactly that.
  */
+/**
+ * Claims `port` for this process and probes it: true if it is now this
+ * process's and free; false, with no claim kept, if another process holds a
+ * claim on it or something listens there. Claimed before it is probed, so
+ * that the probe never takes a port another process's node is between lives on.
+ */
+export async function claimIfFree(port: number): Promise<boolean> {
+  if (!claimPort(port)) return false;
+  if ((await tryListen(port)) !== 0) return true;
+  releasePort(port);
+  return false;
+}
+
 export async function freePort(): Promise<number> {
   const range = ephemeralPortRange();
   if (range !== undefined && range[0] - NODE_PORT_MIN >= NODE_PORTS_BELOW_EPHEMERAL_MIN) {
     for (let i = 0; i < FREE_PORT_TRIES; i++) {
       const port = NODE_PORT_MIN + Math.floor(Math.random() * (range[0] - NODE_PORT_MIN));
-      // Claimed before it is probed, so that the probe never takes a port another process's node is between lives on.
-      if (!claimPort(port)) continue;
-      if ((await tryListen(port)) !== 0) return port;
-      releasePort(port);
+      if (await claimIfFree(port)) return port;
     }
   }
   for (let i = 0; i < FREE_PORT_TRIES; i++) {
@@ -130,10 +140,7 @@ export async function freeNodePort(): Promise<number> {
     const metrics = port + METRICS_PORT_OFFSET;
     // Kept below the ephemeral range too, when the node's port is: an outgoing connection may hold a port in it.
     const fits = metrics <= 65535 && !(lowPorts && metrics >= range[0]);
-    if (fits && claimPort(metrics)) {
-      if ((await tryListen(metrics)) !== 0) return port;
-      releasePort(metrics);
-    }
+    if (fits && (await claimIfFree(metrics))) return port;
     releasePort(port);
   }
   throw new Error('no free port, with a free metrics port beside it, to listen on');

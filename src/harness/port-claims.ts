@@ -17,6 +17,7 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processRunning } from '../common/procfs';
 
 /**
  * Where the claims live: one folder for every process of this user that
@@ -31,16 +32,6 @@ let releaseOnExit = false;
 
 function claimFile(port: number): string {
   return join(CLAIMS_DIR, String(port));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function ownerOf(port: number): number | undefined {
@@ -71,7 +62,7 @@ export function claimPort(port: number): boolean {
   mkdirSync(CLAIMS_DIR, { recursive: true });
   if (!create(port)) {
     const owner = ownerOf(port);
-    if (owner !== undefined && alive(owner)) return false;
+    if (owner !== undefined && processRunning(owner)) return false;
     // A dead owner's claim (or one cut short while being written): take it over.
     try {
       unlinkSync(claimFile(port));

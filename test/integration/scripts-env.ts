@@ -4,10 +4,10 @@
  * ports are free.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { METRICS_PORT_OFFSET } from '../../src/config/cluster';
-import { claimPort, releasePort } from '../../src/harness/port-claims';
+import { claimIfFree } from '../../src/harness/local-cluster';
+import { releasePort } from '../../src/harness/port-claims';
 
 export const ROOT = resolve(__dirname, '../../..');
 
@@ -34,14 +34,6 @@ export function run(cmd: string, args: string[], input: string, env: NodeJS.Proc
   });
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = net.createServer();
-    s.once('error', () => r(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-  });
-}
-
 /** The ports of a scripts cluster at `base`: nodes 0 to 4 (a fifth joins or replaces) and their metrics ports. */
 const basePorts = (base: number): number[] => [0, 1, 2, 3, 4].flatMap((i) => [base + i, base + METRICS_PORT_OFFSET + i]);
 
@@ -57,9 +49,9 @@ export async function freeBase(): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 11000);
     const ports = basePorts(base);
-    const claimed = ports.filter((p) => claimPort(p));
-    if (claimed.length === ports.length && (await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-    for (const p of claimed) releasePort(p);
+    const free = await Promise.all(ports.map(claimIfFree));
+    if (free.every(Boolean)) return base;
+    for (const [i, p] of ports.entries()) if (free[i]) releasePort(p);
   }
 }
 
