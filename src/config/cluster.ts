@@ -89,6 +89,13 @@ export interface Settings {
   readonly failureTimeoutMs: number;
   /** SQLite `synchronous`: NORMAL survives process crashes, FULL also power loss. */
   readonly sqliteSynchronous: 'NORMAL' | 'FULL';
+  /**
+   * Which thread runs SQLite's statements: `inline` (the node's own: no
+   * hand-off, the event loop waits while a statement runs), `thread` (a
+   * worker: every call pays a hand-off, the event loop never waits) or
+   * `auto`: inline with NORMAL, thread with FULL, whose commits wait for the disk.
+   */
+  readonly sqliteDriver: 'auto' | 'inline' | 'thread';
   /** Period of the anti-entropy steps (each compares one page of keys with one peer); 0 turns it off. */
   readonly antiEntropyIntervalMs: number;
   /** The pace of a membership operation's range streams, in bytes of keys and values per second, on a node with little client load. */
@@ -114,6 +121,7 @@ export const DEFAULT_SETTINGS: Settings = {
   heartbeatIntervalMs: 500,
   failureTimeoutMs: 2000,
   sqliteSynchronous: 'NORMAL',
+  sqliteDriver: 'auto',
   antiEntropyIntervalMs: 500,
   streamBytesPerSecond: STREAM_BYTES_PER_SECOND_MAX,
   streamBytesPerSecondUnderLoad: STREAM_BYTES_PER_SECOND_UNDER_LOAD,
@@ -212,6 +220,10 @@ export function parseSettings(x: unknown): Settings {
   const s = { ...DEFAULT_SETTINGS, ...x } as Record<string, unknown>;
   const sync = s.sqliteSynchronous;
   if (sync !== 'NORMAL' && sync !== 'FULL') throw new ConfigError('settings.sqliteSynchronous must be "NORMAL" or "FULL"');
+  const driver = s.sqliteDriver;
+  if (driver !== 'auto' && driver !== 'inline' && driver !== 'thread') {
+    throw new ConfigError('settings.sqliteDriver must be "auto", "inline" or "thread"');
+  }
   return {
     requestTimeoutMs: integerIn(s.requestTimeoutMs, 10, 600_000, 'settings.requestTimeoutMs'),
     maxValueBytes: integerIn(s.maxValueBytes, 1, VALUE_BYTES_MAX_CEILING, 'settings.maxValueBytes'),
@@ -220,6 +232,7 @@ export function parseSettings(x: unknown): Settings {
     heartbeatIntervalMs: integerIn(s.heartbeatIntervalMs, 10, 60_000, 'settings.heartbeatIntervalMs'),
     failureTimeoutMs: integerIn(s.failureTimeoutMs, 50, 60_000, 'settings.failureTimeoutMs'),
     sqliteSynchronous: sync,
+    sqliteDriver: driver,
     antiEntropyIntervalMs: integerIn(s.antiEntropyIntervalMs, 0, 3600_000, 'settings.antiEntropyIntervalMs'),
     streamBytesPerSecond: integerIn(
       s.streamBytesPerSecond,
@@ -258,4 +271,10 @@ export function parseCluster(raw: unknown, secretFromEnv?: string, baseDir = '.'
     throw new ConfigError('a node names its own TLS pair but the file has no top-level "tls" (with the CA)');
   const config = { replicationFactor: rf, secret, nodes, settings: parseSettings(raw.settings) };
   return tls === undefined ? config : { ...config, tls };
+}
+
+/** The driver a node opens its log with: `auto` keeps the event loop free of FULL's waits for the disk. */
+export function sqliteDriverOf(settings: Settings): 'inline' | 'thread' {
+  if (settings.sqliteDriver !== 'auto') return settings.sqliteDriver;
+  return settings.sqliteSynchronous === 'FULL' ? 'thread' : 'inline';
 }

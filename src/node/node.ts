@@ -31,7 +31,7 @@ import {
   RESERVED_KEYS_COUNTED_MAX,
 } from '../common/limits';
 import { ThrottledWarning } from '../common/warnings';
-import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf, NodeAddress } from '../config/cluster';
+import { ClusterConfig, ConfigError, metricsPortOf, metricsUrlOf, NodeAddress, sqliteDriverOf } from '../config/cluster';
 import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
 import { HybridClock } from '../clock/hlc';
 import { systemTime, Time, Timer } from '../clock/time';
@@ -929,7 +929,7 @@ export class KvNode {
     const file = join(options.dataDir, `node-${id}.sqlite`);
     const time = systemTime;
     const startedMs = time.nowMs();
-    const db = await Sqlite.open(file);
+    const db = await Sqlite.open(file, sqliteDriverOf(config.settings));
     await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${config.settings.sqliteSynchronous};`);
     await openSchema(db, file);
     const log = options.log ?? silentLogger;
@@ -980,7 +980,7 @@ export class KvNode {
     node.operate(options);
     const self = node.address;
     node.log(
-      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
+      `node ${id} serving ${store.size} keys on ${self.host}:${self.port}${tls ? ' over TLS' : ''}, ${metricsAt} (SQLite ${db.driver}; log replayed and listening ${time.nowMs() - startedMs} ms after start)`,
     );
     const invalid = tls && validityProblem(tls.cert, time.nowMs());
     if (invalid) node.log(invalid, 'warn');

@@ -1,18 +1,25 @@
 /**
- * A small promise wrapper round the `sqlite3` driver: the only file that talks
- * to it. The driver runs statements in order on one background thread, so
- * statements issued one after another on this connection apply in that order.
+ * One SQLite connection behind a small promise API, whichever driver runs it
+ * (sqlite-inline.ts or sqlite-thread.ts, the only files that talk to one).
+ * Either runs statements in the order they are issued, so statements issued
+ * one after another on this connection apply in that order.
  */
-import sqlite3 from 'sqlite3';
 import { storageFull } from '../common/errors';
+import { openInlineDriver } from './sqlite-inline';
+import { openThreadDriver } from './sqlite-thread';
+import type { SqlDriver, SqliteDriverName, SqlValue } from './sql-driver';
 
-export type SqlValue = number | string | Buffer | null;
+export type { SqlValue, SqliteDriverName } from './sql-driver';
 
 export class Sqlite {
   /** Tail of the chain that runs transactions one at a time. */
   private lastTransaction: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly db: sqlite3.Database) {}
+  private constructor(private readonly db: SqlDriver) {}
+
+  get driver(): SqliteDriverName {
+    return this.db.name;
+  }
 
   /**
    * Runs a script of statements in one transaction, in one call to the
@@ -61,38 +68,30 @@ export class Sqlite {
     return result;
   }
 
-  static open(path: string): Promise<Sqlite> {
-    return new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(new Sqlite(db))));
-    });
+  /** Opens (or creates) the database file at `path`, or `:memory:`, with the given driver. */
+  static async open(path: string, driver: SqliteDriverName = 'inline'): Promise<Sqlite> {
+    return new Sqlite(await (driver === 'inline' ? openInlineDriver(path) : openThreadDriver(path)));
   }
 
   exec(sql: string): Promise<void> {
-    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+    return this.db.exec(sql);
   }
 
-  run(sql: string, params: SqlValue[] = []): Promise<void> {
-    return new Promise((resolve, reject) => this.db.run(sql, params, (err: Error | null) => (err ? reject(err) : resolve())));
+  async run(sql: string, params: SqlValue[] = []): Promise<void> {
+    await this.db.change(sql, params);
   }
 
   /** Runs one statement; resolves with the number of rows it changed. */
   change(sql: string, params: SqlValue[] = []): Promise<number> {
-    return new Promise((resolve, reject) =>
-      this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
-        if (err) reject(err);
-        else resolve(this.changes);
-      }),
-    );
+    return this.db.change(sql, params);
   }
 
   all<Row>(sql: string, params: SqlValue[] = []): Promise<Row[]> {
-    return new Promise((resolve, reject) =>
-      this.db.all(sql, params, (err: Error | null, rows: Row[]) => (err ? reject(err) : resolve(rows))),
-    );
+    return this.db.all<Row>(sql, params);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+    return this.db.close();
   }
 }
 
