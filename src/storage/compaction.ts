@@ -49,6 +49,8 @@ export class Compactor {
     /** Whether a newer version of the key waits to commit. */
     private readonly isQueued: (key: string) => boolean,
     warnings: WarningOptions,
+    /** Runs a function after the current turn's I/O (Time.soon). */
+    private readonly soon: (fn: () => void) => void,
   ) {
     this.failures = new ThrottledWarning(
       'compaction of the log',
@@ -98,6 +100,10 @@ export class Compactor {
         }
         deleted += chunk.length;
         this.counters.rowsCompacted += chunk.length;
+        // Let the turn end between chunks, so that queued commits and requests run. With the inline
+        // driver a transaction's promise is already settled, and awaiting one does not end the turn:
+        // without this, a compaction of 75,000 rows held the node for about 200 ms.
+        await new Promise<void>((resolve) => this.soon(resolve));
       }
     }
     return deleted;

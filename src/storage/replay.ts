@@ -79,7 +79,7 @@ function placeBlobKeys(rows: ReplayJsonRow[], keyBlobs: Buffer): ReplayRow[] {
  * BLOBs (see bytesLiteral) come beside the JSON, one Buffer for each column.
  */
 export async function replayChunk(db: Sqlite, beforeSeq: number, small = false): Promise<ReplayChunk> {
-  // One statement, so that SQLite works on the next chunk while this one is applied.
+  // One statement, so that SQLite works on the next chunk while this one is applied (thread driver).
   const sql = small
     ? `SELECT ${REPLAY_COLUMNS}, MIN(seq) AS lowestSeq
          FROM (SELECT seq, key, value, stamp, expires FROM log WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2)`
@@ -141,7 +141,7 @@ class Replayer {
 export async function replayLog(db: Sqlite, committed: Memtable, garbage: GarbageRows, largestRecord: number): Promise<number> {
   const small = largestRecord * REPLAY_CHUNK_ROWS <= REPLAY_CHUNK_CHARS;
   const replayer = new Replayer(committed, garbage);
-  // In chunks by seq, newest first, fetching the next chunk while this one is applied.
+  // In chunks by seq, newest first; the thread driver fetches the next chunk while this one is applied (inline runs the query first).
   let chunk = await replayChunk(db, Number.MAX_SAFE_INTEGER, small);
   while (chunk.rows.length > 0) {
     const next = replayChunk(db, chunk.lowestSeq, small);

@@ -100,6 +100,7 @@ export class ReplicaStore {
       this.counters,
       (key) => this.commits.queuedVersion(key) !== undefined,
       warnings,
+      (fn) => time.soon(fn),
     );
     this.commitFailures = new ThrottledWarning(
       'a commit to the log',

@@ -249,9 +249,17 @@ test('a compaction larger than one chunk deletes every superseded row, while wri
     for (let round = 1; round <= rounds; round++) await o.store.apply(keys.map((key) => ({ key, version: val(round, `r${round}`) })));
     const compacting = o.store.compact();
     // Written while the compaction runs: a fresh version of every key, none of which it may delete.
-    const later = o.store.apply(keys.map((key) => ({ key, version: val(rounds + 1, 'after') })));
+    let compactedWhenLaterDone = -1;
+    const later = o.store.apply(keys.map((key) => ({ key, version: val(rounds + 1, 'after') }))).then(() => {
+      compactedWhenLaterDone = o.store.counters.rowsCompacted;
+    });
     t.is(await compacting, (rounds - 1) * keys.length);
     await later;
+    // Committed between two chunks, not after the last: a compaction lets the event loop turn between its chunks.
+    t.true(
+      compactedWhenLaterDone >= 0 && compactedWhenLaterDone < (rounds - 1) * keys.length,
+      `the write was durable after ${compactedWhenLaterDone} rows of ${(rounds - 1) * keys.length} were compacted`,
+    );
     t.is(o.store.counters.rowsCompacted, (rounds - 1) * keys.length);
     t.is(await rowCount(o.db, o.store), keys.length);
     o = await reopen(o);
