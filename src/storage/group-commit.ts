@@ -13,8 +13,9 @@ import { systemTime, Time } from '../clock/time';
 import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX, SQL_SCRIPT_PIECE_BYTES } from '../common/limits';
 import { Stored } from './memtable';
+import { bytesParameter } from './sql-literal';
 import { SqlScript } from './sql-script';
-import { writeFailure } from './sqlite';
+import { BoundStatement, writeFailure } from './sqlite';
 import { KeyedVersion, supersedes, Version } from './version';
 
 export interface Batch {
@@ -204,6 +205,39 @@ function stampOf(v: Version): number {
   return v.ts * 2 + (v.deleted ? 1 : 0);
 }
 
+/** A version as the row numbered `seq` holds it. */
+function storedAt(v: Version, seq: number): Stored {
+  return v.expires
+    ? { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires }
+    : { value: v.value, ts: v.ts, deleted: v.deleted, seq };
+}
+
+const INSERT_ROW = 'INSERT INTO log (seq, key, value, stamp) VALUES (?, ?, ?, ?)';
+const INSERT_EXPIRING_ROW = 'INSERT INTO log (seq, key, value, stamp, expires) VALUES (?, ?, ?, ?, ?)';
+
+/**
+ * appendRows as bound statements, one a row, for a driver that binds
+ * cheaply (Sqlite.bindsCheaply): the same rows, the same column types, no
+ * literal to build or parse.
+ */
+export function appendRowsBound(
+  rows: Map<string, Version>,
+  firstSeq: number,
+  largestBefore: number,
+): { statements: BoundStatement[]; largest: number } {
+  const statements: BoundStatement[] = [];
+  let largest = largestBefore;
+  let seq = firstSeq;
+  for (const [key, v] of rows) {
+    rows.set(key, storedAt(v, seq));
+    const columns = [seq, bytesParameter(key), bytesParameter(v.value), stampOf(v)];
+    statements.push(v.expires ? [INSERT_EXPIRING_ROW, [...columns, v.expires]] : [INSERT_ROW, columns]);
+    largest = Math.max(largest, key.length + v.value.length);
+    seq++;
+  }
+  return { statements, largest };
+}
+
 /**
  * The INSERT statements that append a batch's rows to the log, numbered
  * from `firstSeq` in the map's order, as a script in pieces of about
@@ -241,9 +275,7 @@ export function appendRows(rows: Map<string, Version>, firstSeq: number, largest
   };
   let seq = firstSeq;
   for (const [key, v] of rows) {
-    const stored: Stored = v.expires
-      ? { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires }
-      : { value: v.value, ts: v.ts, deleted: v.deleted, seq };
+    const stored = storedAt(v, seq);
     rows.set(key, stored);
     if (v.expires) {
       expiring.push({ key, version: stored });

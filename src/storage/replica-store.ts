@@ -25,7 +25,7 @@ import { DISK_FULL_PROBE_INTERVAL_MS, SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUE
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { Compactor } from './compaction';
 import { GarbageRows } from './garbage';
-import { appendRows, Batch, CommitQueue } from './group-commit';
+import { appendRows, appendRowsBound, Batch, CommitQueue } from './group-commit';
 import { Marks } from './marks';
 import { KeyedStored, Memtable, Stored, VersionBytes, VersionObserver } from './memtable';
 import { dropOutcome, RangeDrop } from './replica-storage';
@@ -256,15 +256,26 @@ export class ReplicaStore {
   private async write(rows: Map<string, Version>): Promise<void> {
     if (rows.size === 0) return;
     const firstSeq = this.nextSeq;
-    const { pieces, largest } = appendRows(rows, firstSeq, this.largestRecord);
-    const meta: string[] = [];
-    if (largest > this.largestRecord) meta.push(setMeta(LARGEST_RECORD, largest));
     const pointer = this.marks.pointerToStore(firstSeq);
-    if (pointer !== undefined) meta.push(setMeta(SETTLED_SEQ, pointer));
-    // With the last piece, not after it: a commit of one piece stays one call to the driver.
-    if (meta.length > 0) pieces.push(`${pieces.pop() ?? ''}\n${meta.join('\n')}`);
+    const metaRows = (largest: number): string =>
+      [
+        ...(largest > this.largestRecord ? [setMeta(LARGEST_RECORD, largest)] : []),
+        ...(pointer !== undefined ? [setMeta(SETTLED_SEQ, pointer)] : []),
+      ].join('\n');
+    let largest: number;
     // On failure nothing was written, and the numbers are used again.
-    await this.db.execTransaction(pieces);
+    if (this.db.bindsCheaply) {
+      const append = appendRowsBound(rows, firstSeq, this.largestRecord);
+      largest = append.largest;
+      await this.db.runTransaction(append.statements, metaRows(largest));
+    } else {
+      const { pieces, largest: l } = appendRows(rows, firstSeq, this.largestRecord);
+      largest = l;
+      const meta = metaRows(largest);
+      // With the last piece, not after it: a commit of one piece stays one call to the driver.
+      if (meta !== '') pieces.push(`${pieces.pop() ?? ''}\n${meta}`);
+      await this.db.execTransaction(pieces);
+    }
     this.nextSeq = firstSeq + rows.size;
     this.largestRecord = largest;
     if (pointer !== undefined) this.marks.stored(pointer);

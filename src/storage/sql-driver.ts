@@ -7,6 +7,9 @@ export type SqlValue = number | string | Buffer | null;
  */
 export type SqliteDriverName = 'inline' | 'thread';
 
+/** A statement with its parameters. */
+export type BoundStatement = readonly [sql: string, params: readonly SqlValue[]];
+
 /** What a driver does; the transactions and their order are Sqlite's. */
 export interface SqlDriver {
   readonly name: SqliteDriverName;
@@ -14,5 +17,7 @@ export interface SqlDriver {
   /** Runs one statement; resolves with the number of rows it changed. */
   change(sql: string, params: SqlValue[]): Promise<number>;
   all<Row>(sql: string, params: SqlValue[]): Promise<Row[]>;
+  /** Runs each statement with its parameters, in order (the caller wraps them in a transaction). */
+  runEach(statements: readonly BoundStatement[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -46,3 +46,13 @@ const PLAIN_TEXT = /^[\x20-\x7e]*$/;
 export function bytesLiteral(s: string): string {
   return PLAIN_TEXT.test(s) ? textLiteral(s) : latin1Literal(s);
 }
+
+/**
+ * A key or value as a bound parameter for the log, stored as bytesLiteral
+ * would spell it: printable ASCII as TEXT (a string), anything else as a
+ * BLOB (its latin1 bytes). So a row reads back the same whichever way it was
+ * written.
+ */
+export function bytesParameter(s: string): string | Buffer {
+  return PLAIN_TEXT.test(s) ? s : fromByteString(s);
+}

@@ -10,7 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import { assert } from '../common/assert';
-import type { SqlDriver, SqlValue } from './sql-driver';
+import type { BoundStatement, SqlDriver, SqlValue } from './sql-driver';
 
 /** Prepared statements kept for reuse per connection, by their text; the oldest goes first. */
 export const PREPARED_STATEMENTS_MAX = 128;
@@ -85,6 +85,18 @@ class InlineDriver implements SqlDriver {
     }
   }
 
+  runEach(statements: readonly BoundStatement[]): Promise<void> {
+    try {
+      for (const [sql, params] of statements) {
+        const { statement, numbered } = this.prepare(sql);
+        statement.run(...bindings(params, numbered));
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(asThreadDriverError(err));
+    }
+  }
+
   close(): Promise<void> {
     try {
       this.prepared.clear();
@@ -118,7 +130,7 @@ const NUMBERED_PARAMETER = /\?\d/;
  * so that a column without affinity, a LIMIT or an integer division sees what
  * it always has.
  */
-function bindings(params: SqlValue[], numbered: boolean): unknown[] {
+function bindings(params: readonly SqlValue[], numbered: boolean): unknown[] {
   const values = params.map((v) => (typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v));
   if (!numbered) return values;
   const named: Record<string, unknown> = {};

@@ -6,7 +6,7 @@
  * thread and back (about 30 µs of CPU here, see docs/benchmarks.md).
  */
 import sqlite3 from 'sqlite3';
-import type { SqlDriver, SqlValue } from './sql-driver';
+import type { BoundStatement, SqlDriver, SqlValue } from './sql-driver';
 
 export function openThreadDriver(path: string): Promise<SqlDriver> {
   return new Promise((resolve, reject) => {
@@ -36,6 +36,11 @@ class ThreadDriver implements SqlDriver {
     return new Promise((resolve, reject) =>
       this.db.all(sql, params, (err: Error | null, rows: Row[]) => (err ? reject(err) : resolve(rows))),
     );
+  }
+
+  /** One trip to the worker thread a statement: the storage gives this driver scripts instead (Sqlite.bindsCheaply). */
+  async runEach(statements: readonly BoundStatement[]): Promise<void> {
+    for (const [sql, params] of statements) await this.change(sql, params as SqlValue[]);
   }
 
   close(): Promise<void> {

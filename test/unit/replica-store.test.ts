@@ -18,7 +18,7 @@ import { waitFor } from '../../src/harness/local-cluster';
 import { ReplicaStore, ReplicaStoreOptions } from '../../src/storage/replica-store';
 import { replayChunk } from '../../src/storage/replay';
 import { textLiteral } from '../../src/storage/sql-literal';
-import { Sqlite } from '../../src/storage/sqlite';
+import { BoundStatement, Sqlite } from '../../src/storage/sqlite';
 import { newest, Version } from '../../src/storage/version';
 import { byteString, version } from './arbitraries';
 import { fcParams } from './fc-params';
@@ -327,6 +327,12 @@ async function openFailingStore(): Promise<Opened & { warnings: string[]; clock:
   let failing: RegExp | null = null;
   o.db.execTransaction = (script: string | readonly string[]) =>
     failing?.test(typeof script === 'string' ? script : script.join('\n')) ? Promise.reject(new Error('disk full')) : exec(script);
+  // Commits of bound rows (the inline driver's) fail by their statements' text the same way.
+  const runTransaction = o.db.runTransaction.bind(o.db);
+  o.db.runTransaction = (statements: readonly BoundStatement[], tail?: string) =>
+    failing?.test([...statements.map(([sql]) => sql), tail ?? ''].join('\n'))
+      ? Promise.reject(new Error('disk full'))
+      : runTransaction(statements, tail);
   return { ...o, warnings, clock, fail: (match) => (failing = match) };
 }
 

@@ -156,6 +156,36 @@ for (const [writer, reader] of [
   });
 }
 
+test('a batch appended as bound rows (inline) and as a script (thread) leaves the same rows, column types and bytes', async (t) => {
+  const now = Date.now() * 1000;
+  const versions = [
+    { key: 'plain', version: { ts: now, value: 'ascii value', deleted: false } },
+    { key: "it's", version: { ts: now + 1, value: "quote ' inside", deleted: false } },
+    { key: 'bytes\u0000\u00ff', version: { ts: now + 2, value: '\u0000\u0001\u00fe', deleted: false } },
+    { key: 'empty', version: { ts: now + 3, value: '', deleted: false } },
+    { key: 'gone', version: { ts: now + 4, value: '', deleted: true } },
+    { key: 'ttl', version: { ts: now + 5, value: 'expiring', deleted: false, expires: now + 60_000_000 } },
+    { key: 'ttl\u0080', version: { ts: now + 6, value: '\u00e9', deleted: false, expires: now + 1 } },
+  ];
+  const rowsOf = async (driver: SqliteDriverName): Promise<unknown[]> => {
+    const db = await Sqlite.open(file(), driver);
+    try {
+      const store = await ReplicaStore.open(db);
+      t.is(db.bindsCheaply, driver === 'inline');
+      await store.apply(versions);
+      await store.drain();
+      return await db.all(
+        'SELECT seq, key, typeof(key) AS tk, value, typeof(value) AS tv, stamp, typeof(stamp) AS ts, expires FROM log ORDER BY seq',
+      );
+    } finally {
+      await db.close();
+    }
+  };
+  const inline = await rowsOf('inline');
+  t.is(inline.length, versions.length);
+  t.deepEqual(inline, await rowsOf('thread'));
+});
+
 test('auto picks inline with synchronous NORMAL and the thread driver with FULL; either can be asked for', (t) => {
   t.is(sqliteDriverOf(DEFAULT_SETTINGS), 'inline');
   t.is(sqliteDriverOf(parseSettings({ sqliteSynchronous: 'FULL' })), 'thread');
