@@ -102,7 +102,7 @@ export class Compactor {
         this.counters.rowsCompacted += chunk.length;
         // Let the turn end between chunks, so that queued commits and requests run. With the inline
         // driver a transaction's promise is already settled, and awaiting one does not end the turn:
-        // without this, a compaction of 75,000 rows held the node for about 200 ms.
+        // without this a compaction held its node from first chunk to last (write p99.9 200 ms, against 40).
         await new Promise<void>((resolve) => this.soon(resolve));
       }
     }

@@ -1,9 +1,10 @@
 /**
  * Keys and values as SQL literals, so that a whole group commit goes to
  * SQLite as one script (one trip to the driver's thread) instead of a bound
- * statement per chunk, each its own trip. Every literal here is safe to
- * splice into a statement: a quoted text doubles its quotes and never holds
- * a NUL, a BLOB holds nothing but hex digits.
+ * statement per chunk, each its own trip (the thread driver's way; the
+ * inline driver binds, with bytesParameter below). Every literal here is
+ * safe to splice into a statement: a quoted text doubles its quotes and never
+ * holds a NUL, a BLOB holds nothing but hex digits.
  */
 import { fromByteString } from '../common/bytes';
 

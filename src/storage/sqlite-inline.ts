@@ -3,8 +3,8 @@
  * statement on the calling (main) thread and returns when it is done. No
  * hand-off to a worker thread and back: with synchronous NORMAL a commit
  * only writes to the operating system's cache, so running it in place is
- * far cheaper than the hand-off (a QUORUM write's node CPU 116-126 µs with
- * the thread driver, 82-86 µs inline, docs/benchmarks.md). The price is that
+ * far cheaper than the hand-off (a QUORUM write's node CPU 133-144 µs with
+ * the thread driver, 84-96 µs inline, docs/benchmarks.md). The price is that
  * the event loop waits while a statement runs, which is why FULL (a wait for
  * the disk on every commit) keeps the thread driver by default.
  */
