@@ -20,8 +20,13 @@ const BUSY_WAIT_MS = 1000;
 type Statement = Database.Statement<unknown[], unknown>;
 
 export function openInlineDriver(path: string): Promise<SqlDriver> {
+  return settled(() => new InlineDriver(new Database(path, { timeout: BUSY_WAIT_MS })));
+}
+
+/** A call run in place, as the promise the driver contract asks for; its error as the thread driver's would be. */
+function settled<T>(call: () => T): Promise<T> {
   try {
-    return Promise.resolve(new InlineDriver(new Database(path, { timeout: BUSY_WAIT_MS })));
+    return Promise.resolve(call());
   } catch (err) {
     return Promise.reject(asThreadDriverError(err));
   }
@@ -47,64 +52,51 @@ class InlineDriver implements SqlDriver {
   constructor(private readonly db: Database.Database) {}
 
   exec(sql: string): Promise<void> {
-    try {
+    // A failed script leaves its transaction open, as the thread driver's does: the caller rolls back.
+    return settled(() => {
       this.db.exec(sql);
-      // A failed script leaves its transaction open, as the thread driver's does: the caller rolls back.
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(asThreadDriverError(err));
-    }
+    });
   }
 
   change(sql: string, params: SqlValue[]): Promise<number> {
-    try {
+    return settled(() => {
       const { statement, numbered } = this.prepare(sql);
       const args = bindings(params, numbered);
       // A statement that returns rows (a PRAGMA, say) must be stepped with all(); it changes nothing.
       if (statement.reader) {
         statement.all(...args);
-        return Promise.resolve(0);
+        return 0;
       }
-      return Promise.resolve(statement.run(...args).changes);
-    } catch (err) {
-      return Promise.reject(asThreadDriverError(err));
-    }
+      return statement.run(...args).changes;
+    });
   }
 
   all<Row>(sql: string, params: SqlValue[]): Promise<Row[]> {
-    try {
+    return settled(() => {
       const { statement, numbered } = this.prepare(sql);
       const args = bindings(params, numbered);
       if (!statement.reader) {
         statement.run(...args);
-        return Promise.resolve([]);
+        return [];
       }
-      return Promise.resolve(statement.all(...args) as Row[]);
-    } catch (err) {
-      return Promise.reject(asThreadDriverError(err));
-    }
+      return statement.all(...args) as Row[];
+    });
   }
 
   runEach(statements: readonly BoundStatement[]): Promise<void> {
-    try {
+    return settled(() => {
       for (const [sql, params] of statements) {
         const { statement, numbered } = this.prepare(sql);
         statement.run(...bindings(params, numbered));
       }
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(asThreadDriverError(err));
-    }
+    });
   }
 
   close(): Promise<void> {
-    try {
+    return settled(() => {
       this.prepared.clear();
       this.db.close();
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(asThreadDriverError(err));
-    }
+    });
   }
 
   private prepare(sql: string): { statement: Statement; numbered: boolean } {

@@ -49,16 +49,9 @@ export class Sqlite {
    * thread driver pays a trip per statement (see bindsCheaply).
    */
   runTransaction(statements: readonly BoundStatement[], tail = ''): Promise<void> {
-    return this.serially(async () => {
-      await this.run('BEGIN');
-      try {
-        await this.db.runEach(statements);
-        if (tail !== '') await this.exec(tail);
-        await this.run('COMMIT');
-      } catch (err) {
-        await this.run('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
+    return this.transaction(async () => {
+      await this.db.runEach(statements);
+      if (tail !== '') await this.exec(tail);
     });
   }
 
@@ -76,7 +69,7 @@ export class Sqlite {
    * Runs `body` inside BEGIN…COMMIT (ROLLBACK if it throws). The replica
    * store and the hint store share this connection, and SQLite has one
    * transaction per connection, so transactions queue here one after another.
-   * Every write goes through this or execTransaction; reads may run at any time.
+   * Every write goes through this, runTransaction or execTransaction; reads may run at any time.
    */
   transaction<T>(body: () => Promise<T>): Promise<T> {
     return this.serially(async () => {
