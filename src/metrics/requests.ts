@@ -3,12 +3,13 @@
  * histogram by op and level, and the number in flight. The handler calls
  * `started` and `finished` around every put, remove and get, so both are on
  * the hottest path there is: a request only indexes into arrays, counts in a
- * plain one and observes its latency through a histogram child made once
- * here (no label objects per request).
+ * plain one and observes its latency in a histogram series made once here
+ * (FastHistogram: no label objects or key strings per request).
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { KvError } from '../common/errors';
 import { LEVEL_NAMES } from '../coordinator/levels';
+import { FastHistogram, type Series } from './histogram';
 
 export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
@@ -62,8 +63,6 @@ function outcomeIndex(error: unknown): number {
   }
 }
 
-type TimeChild = ReturnType<Histogram<string>['labels']>;
-
 export class RequestMetrics implements RequestObserver {
   /** Requests started and not yet finished. */
   inFlight = 0;
@@ -74,8 +73,8 @@ export class RequestMetrics implements RequestObserver {
    */
   private readonly counts = new Float64Array(CLIENT_OPS.length * LEVEL_LABELS.length * OUTCOMES.length);
   /** [op][level], valid levels only: a request with no level has no latency worth a series. */
-  private readonly times: TimeChild[][];
-  private readonly applies: Histogram<string>;
+  private readonly times: Series[][];
+  private readonly applies: Series;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -96,20 +95,19 @@ export class RequestMetrics implements RequestObserver {
         }
       },
     });
-    const durations = new Histogram({
-      name: 'ringkv_client_request_duration_seconds',
-      help: 'Time from a client request reaching this node to its answer, by op and level.',
-      labelNames: ['op', 'level'],
-      buckets: LATENCY_BUCKETS_SECONDS,
+    const durations = new FastHistogram(
+      'ringkv_client_request_duration_seconds',
+      'Time from a client request reaching this node to its answer, by op and level.',
+      LATENCY_BUCKETS_SECONDS,
       registers,
-    });
-    this.times = CLIENT_OPS.map((op) => VALID_LEVELS.map((level) => durations.labels(op, level)));
-    this.applies = new Histogram({
-      name: 'ringkv_replica_apply_duration_seconds',
-      help: "Time from another coordinator's replicate call reaching this node to its versions being durable here (one call carries a batch).",
-      buckets: LATENCY_BUCKETS_SECONDS,
+    );
+    this.times = CLIENT_OPS.map((op) => VALID_LEVELS.map((level) => durations.child({ op, level })));
+    this.applies = new FastHistogram(
+      'ringkv_replica_apply_duration_seconds',
+      "Time from another coordinator's replicate call reaching this node to its versions being durable here (one call carries a batch).",
+      LATENCY_BUCKETS_SECONDS,
       registers,
-    });
+    ).child({});
     const inFlight = (): number => this.inFlight;
     new Gauge({
       name: 'ringkv_client_requests_in_flight',
