@@ -12,7 +12,7 @@
 import { systemTime, Time } from '../clock/time';
 import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX, SQL_SCRIPT_PIECE_BYTES } from '../common/limits';
-import { Stored } from './memtable';
+import { Stored, storedVersion } from './memtable';
 import { bytesParameter } from './sql-literal';
 import { SqlScript } from './sql-script';
 import { BoundStatement, writeFailure } from './sqlite';
@@ -207,9 +207,7 @@ function stampOf(v: Version): number {
 
 /** A version as the row numbered `seq` holds it. */
 function storedAt(v: Version, seq: number): Stored {
-  return v.expires
-    ? { value: v.value, ts: v.ts, deleted: v.deleted, seq, expires: v.expires }
-    : { value: v.value, ts: v.ts, deleted: v.deleted, seq };
+  return storedVersion(v.value, v.ts, v.deleted, seq, v.expires);
 }
 
 const INSERT_ROW = 'INSERT INTO log (seq, key, value, stamp) VALUES (?, ?, ?, ?)';

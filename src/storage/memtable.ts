@@ -26,6 +26,32 @@ export interface Stored extends Version {
   readonly seq: number;
 }
 
+/**
+ * Makes every Stored object: one literal for each of the two shapes, and
+ * `seq` always a small integer while it fits one (a seq read back from the
+ * memtable's Float64Array is a double to V8 until made one).
+ *
+ * Why: objects with the same keys share a hidden class, and when one of
+ * them stores a double where the others stored small integers, V8
+ * deprecates the class; a literal whose boilerplate still has it goes on
+ * making objects of it, each migrated at its first property load. Once any
+ * range read had made a Stored with a double seq, every commit after it
+ * paid that: 2.0-2.5% of a node's CPU during a join, in
+ * `ReplicaStore.publish` (docs/benchmarks.md); alone, 67 ns an object
+ * against 2 ns. Past 2^30 log rows the seqs of both kinds are doubles.
+ */
+export function storedVersion(value: string, ts: number, deleted: boolean, seq: number, expires: number | undefined): Stored {
+  return expires ? { value, ts, deleted, seq: smallSeq(seq), expires } : { value, ts, deleted, seq: smallSeq(seq) };
+}
+
+/** The largest of V8's small integers (31 bits). */
+const SMALL_INT_MAX = 2 ** 30 - 1;
+
+/** A whole number as a small integer to V8 where it is one. */
+function smallSeq(seq: number): number {
+  return seq <= SMALL_INT_MAX ? seq | 0 : seq;
+}
+
 /** A key with its committed version: what a range read returns. */
 export interface KeyedStored {
   readonly key: string;
@@ -158,9 +184,7 @@ export class Memtable implements ArenaOwner {
     const expires = this.expiryAt(i);
     const deleted = this.deleted[i] === 1;
     // No expiry field at all for the usual version without one.
-    return expires === 0
-      ? { value, ts: this.ts[i]!, deleted, seq: this.seqs[i]! }
-      : { value, ts: this.ts[i]!, deleted, seq: this.seqs[i]!, expires };
+    return storedVersion(value, this.ts[i]!, deleted, this.seqs[i]!, expires);
   }
 
   set(key: string, v: Version, seq: number): void {

@@ -6,7 +6,7 @@
 import { assert } from '../common/assert';
 import { REPLAY_CHUNK_CHARS, REPLAY_CHUNK_ROWS } from '../common/limits';
 import { GarbageRows } from './garbage';
-import { Memtable, Stored } from './memtable';
+import { Memtable, storedVersion } from './memtable';
 import { Sqlite } from './sqlite';
 import { supersedes } from './version';
 
@@ -120,7 +120,7 @@ class Replayer {
     }
     const text = typeof value === 'number' ? blobs.toString('latin1', at, at + value) : value;
     const deleted = stamp % 2 === 1;
-    const row: Stored = expires ? { value: text, ts, deleted, seq, expires } : { value: text, ts, deleted, seq };
+    const row = storedVersion(text, ts, deleted, seq, expires);
     // A key not seen yet (most rows of a log without garbage): no second lookup.
     const current = currentTs === undefined ? undefined : this.committed.get(key);
     if (current === undefined || supersedes(row, current)) {

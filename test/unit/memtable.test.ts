@@ -3,7 +3,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { ARENA_SLAB_LIVE_MIN, ARENA_SPARE_SLABS_MAX } from '../../src/common/limits';
 import { HASH_SPACE, hashKey } from '../../src/partitioner/hash';
-import { Memtable, Stored } from '../../src/storage/memtable';
+import { Memtable, Stored, storedVersion } from '../../src/storage/memtable';
 import { supersedes } from '../../src/storage/version';
 import { byteString } from './arbitraries';
 import { fcParams } from './fc-params';
@@ -365,4 +365,18 @@ test('property: isBeatenBy and replace judge a version as supersedes does agains
     }),
     fcParams(300),
   );
+});
+
+test('a stored version keeps its seq whole at every size, and an expiry field only when it has one', (t) => {
+  for (const seq of [1, 2 ** 30 - 1, 2 ** 30, 2 ** 31, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]) {
+    t.is(storedVersion('a', 5, false, seq, undefined).seq, seq);
+    t.is(storedVersion('a', 5, false, seq, 9).seq, seq);
+  }
+  t.deepEqual(storedVersion('a', 5, true, 3, undefined), { value: 'a', ts: 5, deleted: true, seq: 3 });
+  t.deepEqual(storedVersion('a', 5, false, 3, 0), { value: 'a', ts: 5, deleted: false, seq: 3 });
+  t.deepEqual(storedVersion('a', 5, false, 3, 9), { value: 'a', ts: 5, deleted: false, seq: 3, expires: 9 });
+  // Read back from the memtable, where seqs live in a Float64Array.
+  const m = new Memtable();
+  m.set('k', v(7), 2 ** 40 + 3);
+  t.is(m.get('k')!.seq, 2 ** 40 + 3);
 });
