@@ -11,8 +11,8 @@
  *
  * The registry asks a metric only for `get()` (its name, help, type and
  * values, the buckets cumulative, as prom-client's Histogram gives them) and
- * `reset()`; the unit test of the exposition (test/unit/metrics.test.ts)
- * reads this one through the registry's text output.
+ * `reset()`; test/unit/fast-histogram.test.ts checks, through the
+ * registry's text output, that this one reads as prom-client's would.
  */
 import type { Metric, Registry } from 'prom-client';
 import { assert } from '../common/assert';

@@ -11,7 +11,7 @@ import { KvError } from '../common/errors';
 import { SETTLED_SEQ_WRITE_INTERVAL_MS, STORE_QUEUED_ROWS_MAX } from '../common/limits';
 import { HASH_SPACE, hashKey } from '../partitioner/hash';
 import { Batch, CommitQueue } from '../storage/group-commit';
-import { type Stored, storedVersion, type VersionBytes, type VersionObserver } from '../storage/memtable';
+import { type Stored, storedAt, type VersionBytes, type VersionObserver } from '../storage/memtable';
 import { dropOutcome, RangeDrop, ReplicaStorage } from '../storage/replica-storage';
 import { UnsettledRows } from '../storage/unsettled';
 import { KeyedVersion, supersedes, Version } from '../storage/version';
@@ -170,7 +170,7 @@ export class MemoryReplicaStore implements ReplicaStorage {
     const logRows: LogRow[] = [];
     let seq = firstSeq;
     for (const [key, v] of rows) {
-      const stored = storedVersion(v.value, v.ts, v.deleted, seq, v.expires);
+      const stored = storedAt(v, seq);
       rows.set(key, stored);
       logRows.push({ seq: seq++, key, version: stored });
     }

@@ -12,7 +12,7 @@
 import { systemTime, Time } from '../clock/time';
 import { assert } from '../common/assert';
 import { COMMIT_ROWS_MAX, SQL_ROWS_PER_STATEMENT_MAX, SQL_SCRIPT_PIECE_BYTES } from '../common/limits';
-import { Stored, storedVersion } from './memtable';
+import { Stored, storedAt } from './memtable';
 import { bytesParameter } from './sql-literal';
 import { SqlScript } from './sql-script';
 import { BoundStatement, writeFailure } from './sqlite';
@@ -203,11 +203,6 @@ const ROW_CHARS_MAX_BESIDE_BYTES = 64;
 function stampOf(v: Version): number {
   assert(Number.isSafeInteger(v.ts) && v.ts >= 0 && v.ts <= STAMP_TS_MAX, 'timestamp fits a stamp');
   return v.ts * 2 + (v.deleted ? 1 : 0);
-}
-
-/** A version as the row numbered `seq` holds it. */
-function storedAt(v: Version, seq: number): Stored {
-  return storedVersion(v.value, v.ts, v.deleted, seq, v.expires);
 }
 
 const INSERT_ROW = 'INSERT INTO log (seq, key, value, stamp) VALUES (?, ?, ?, ?)';

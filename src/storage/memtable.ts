@@ -44,6 +44,11 @@ export function storedVersion(value: string, ts: number, deleted: boolean, seq: 
   return expires ? { value, ts, deleted, seq: smallSeq(seq), expires } : { value, ts, deleted, seq: smallSeq(seq) };
 }
 
+/** A version as the log row numbered `seq` holds it. */
+export function storedAt(v: Version, seq: number): Stored {
+  return storedVersion(v.value, v.ts, v.deleted, seq, v.expires);
+}
+
 /** The largest of V8's small integers (31 bits). */
 const SMALL_INT_MAX = 2 ** 30 - 1;
 
