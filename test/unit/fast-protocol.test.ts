@@ -215,3 +215,27 @@ test('property: a mutation made of byte strings goes on the wire as one made of 
   );
   t.pass();
 });
+
+test('reading past the end of a frame fails as the runtime transport does, with its underrun error', (t) => {
+  const Underrun = require('thrift/lib/nodejs/lib/thrift/input_buffer_underrun_error');
+  const frame = Buffer.from([0, 0, 0, 3, 0x0b, 0x00, 0x01]); // a string field header, then nothing of its length
+  /** What reading the string throws (the runtime's underrun error is not an Error, so ava's throws() refuses it). */
+  const thrown = (read: () => unknown): unknown => {
+    try {
+      read();
+    } catch (err) {
+      return err;
+    }
+    return undefined;
+  };
+  let ours: unknown;
+  frameReader((ft) => {
+    const r = new NumberI64Reader(ft);
+    r.readFieldBegin();
+    ours = thrown(() => r.readString());
+  }, 1024).push(frame);
+  const theirs = new runtime.TBinaryProtocol(new runtime.TFramedTransport(frame.subarray(4)));
+  theirs.readFieldBegin();
+  t.true(thrown(() => theirs.readString()) instanceof Underrun, 'the runtime transport throws its underrun error');
+  t.true(ours instanceof Underrun, 'ours throws the same');
+});
