@@ -201,7 +201,7 @@ class Search {
  * may take effect or not, so an order that places one now and the other
  * later (or never) fits with the two swapped: trying the second as well
  * only repeats the search. A chaos run that killed a node under a cas load
- * left up to 137 unknown increments on one counter, many from the same
+ * left 274 unknown increments on its two counters, many from the same
  * value, and the search ran out of steps without this.
  */
 function onePerUnknownOp(candidates: Entry[]): Entry[] {

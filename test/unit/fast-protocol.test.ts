@@ -217,7 +217,7 @@ test('property: a mutation made of byte strings goes on the wire as one made of 
 });
 
 test('reading past the end of a frame fails as the runtime transport does, with its underrun error', (t) => {
-  const Underrun = require('thrift/lib/nodejs/lib/thrift/input_buffer_underrun_error');
+  const Underrun = runtime.InputBufferUnderrunError;
   const frame = Buffer.from([0, 0, 0, 3, 0x0b, 0x00, 0x01]); // a string field header, then nothing of its length
   /** What reading the string throws (the runtime's underrun error is not an Error, so ava's throws() refuses it). */
   const thrown = (read: () => unknown): unknown => {
