@@ -438,6 +438,8 @@ export const OPERATION_PEERS_UP_TIMEOUT_MS = 30_000;
 export const DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS = 60_000;
 /** Proposals of one epoch slot before the operation gives up (each a full Paxos cas, which retries on its own). */
 export const EPOCH_SLOT_ATTEMPTS_MAX = 5;
+/** Times one epoch slot's cas may time out (its value perhaps chosen, not yet committed) before the operation gives up. */
+export const EPOCH_SLOT_TIMEOUTS_MAX = 5;
 /** Keys of a range the join planner keeps to find their median; past this it keeps every second one, and so on. */
 export const TOKEN_SAMPLE_KEYS_MAX = 1_000_000;
 /** How often the operator's tools ask a node where its operation is. */

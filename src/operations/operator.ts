@@ -31,6 +31,7 @@ import {
   EPOCH_BARRIER_TIMEOUT_MS,
   EPOCH_PUSH_ENTRIES_MAX,
   EPOCH_SLOT_ATTEMPTS_MAX,
+  EPOCH_SLOT_TIMEOUTS_MAX,
   STREAM_RANGES_IN_PARALLEL_MAX,
 } from '../common/limits';
 import type { Time } from '../clock/time';
@@ -168,7 +169,7 @@ export class Operator {
     for (let attempt = 0; attempt < EPOCH_SLOT_ATTEMPTS_MAX; attempt++) {
       const epoch = log.epoch + 1;
       applyChange(log.membership, { epoch, change }); // refuses, with its sentence, what the membership does not allow
-      const decided = await this.deps.decideSlot(epoch, value);
+      const decided = await this.decide(epoch, value);
       const entry = { epoch, change: decided === value ? change : decodeChange(decided, epoch) };
       await log.learn([entry]);
       if (decided === value) {
@@ -184,11 +185,25 @@ export class Operator {
   }
 
   /**
-   * Waits until a majority of the ring's nodes (the operation's node
-   * included, and `also`: an aborted join's node, no longer on the ring,
-   * must still hear of it), and every one of them that is up, have settled
-   * at `epoch`; each poll also hands them this node's log.
+   * The value decided in `epoch`'s slot. A cas that timed out may still
+   * have chosen a value, ours or a rival's, that its commit did not get to
+   * enough replicas in time: the same slot is asked again (a cas on a
+   * chosen slot finishes that choice and answers it), never the next one.
+   * Skipping on would let the log learn our own change behind our back,
+   * and the check before the next slot would then refuse it as "another
+   * operation".
    */
+  private async decide(epoch: number, value: string): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.decideSlot(epoch, value);
+      } catch (err) {
+        if (!isKvError(err, 'TimedOut') || attempt >= EPOCH_SLOT_TIMEOUTS_MAX) throw err;
+        this.deps.say(`epoch ${epoch}: the slot's cas timed out (${(err as Error).message}); asking the slot again`);
+      }
+    }
+  }
+
   /** The log's last entries, as a push hands them to a peer (one further behind fetches the rest from this node). */
   private lastEntries(): EpochEntry[] {
     const { log } = this.deps;
@@ -211,6 +226,12 @@ export class Operator {
     );
   }
 
+  /**
+   * Waits until a majority of the ring's nodes (the operation's node
+   * included, and `also`: an aborted join's node, no longer on the ring,
+   * must still hear of it), and every one of them that is up, have settled
+   * at `epoch`; each poll also hands them this node's log.
+   */
   async barrier(epoch: number, also?: number): Promise<void> {
     const { log, selfId, time } = this.deps;
     const m = log.membership;

@@ -6,23 +6,12 @@
 import test from 'ava';
 import { systemTime } from '../../src/clock/time';
 import type { Change, EpochEntry } from '../../src/membership/changes';
-import { EpochLog, EpochStorage, encodeChange } from '../../src/membership/epoch-log';
+import { EpochLog, encodeChange } from '../../src/membership/epoch-log';
 import { runAbort } from '../../src/operations/abort';
 import { Operator, OperatorPeer } from '../../src/operations/operator';
 import { Pacer } from '../../src/streaming/pacer';
 import { MemoryStreamProgress } from '../../src/streaming/memory-progress';
-import { BOOT } from './four-node-ring';
-
-/** An epoch log's storage in an array: nothing here crashes. */
-class ArrayEpochStore implements EpochStorage {
-  private readonly entries: EpochEntry[] = [];
-  async load(): Promise<EpochEntry[]> {
-    return [...this.entries];
-  }
-  async append(entries: readonly EpochEntry[]): Promise<void> {
-    this.entries.push(...entries);
-  }
-}
+import { ArrayEpochStore, BOOT } from './four-node-ring';
 
 /** Node 0's log with `changes` after the bootstrap, an operator on it, and the nodes its barrier polled. */
 async function setup(changes: Change[], rivals: Change[] = []) {
