@@ -205,8 +205,8 @@ export async function walk(
       entry(id, h);
       c!.advance();
     });
-    // An epoch slot's key is placed by the bootstrap ring, which never changes (KvNode.decideSlot), not by
-    // the current placement: once a node joined or left, its copies are where that ring puts them.
+    // An epoch slot's key is the ring's own record, not data (scans and counts pass over it too): its
+    // copies are the Paxos acceptors' business, and are left out of the data's divergence check.
     if (isSlotKey(min)) continue;
     const versions = placement
       .rangeOf(toByteString(min))

@@ -1542,9 +1542,10 @@ export class KvNode {
 
   /**
    * The epoch slot's compare-and-set: a Paxos cas on the slot's own key,
-   * expecting it absent, at QUORUM of its replicas (on the bootstrap ring,
-   * which never changes, so every operator asks the same acceptors).
-   * Resolves with the value decided there.
+   * expecting it absent, at QUORUM of its replicas in the current ring
+   * (docs/ARCHITECTURE.md, Sequencing: why a lagging operator still meets
+   * the decided slot). Resolves with the value decided there; a timeout is
+   * the caller's to retry on the same slot (Operator.decide).
    */
   private async decideSlot(epoch: number, value: string): Promise<string> {
     const answer = await this.proposer.cas({
