@@ -26,9 +26,10 @@ import { systemTime, Time, Timer } from '../clock/time';
 import type { KnownBugs } from '../common/known-bugs';
 import { EPOCH_RETRIES_MAX } from '../common/limits';
 import type { Placement } from '../membership/placement';
-import { compareVersions, KeyedVersion, newest, Version } from '../storage/version';
+import { KeyedVersion, Version } from '../storage/version';
 import { Replica } from './replica';
 import { LevelName, requiredReplicas, writeAcksNeeded } from './levels';
+import { ReadAgain, ReadRound, ReadRoundDeps, Refusal } from './read-round';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
@@ -63,12 +64,6 @@ export interface CoordinatorDeps {
   readonly catchUp?: (peer: number, epoch: number) => Promise<void>;
 }
 
-/** A replica's refusal of a request placed by a stale epoch: who, and the epoch it is at. */
-interface Refusal {
-  id: number;
-  epoch: number;
-}
-
 type Placed = { up: number[]; down: number[]; need: number; epoch: number };
 
 export interface CoordinatorCounters {
@@ -97,6 +92,8 @@ export class Coordinator {
   private readonly roundsByEpoch = new Map<number, number>();
   /** What every WriteRound needs from here, made at the first write (reads never need it). */
   private writeDeps: WriteRoundDeps | undefined;
+  /** What every ReadRound needs from here, made at the first read that is not local. */
+  private readDeps: ReadRoundDeps | undefined;
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -285,16 +282,16 @@ export class Coordinator {
    * Reads the newest version of a key at the level (undefined: none anywhere
    * asked). A replica that refuses it as placed by a stale epoch makes this
    * node take up the log and read again (at most EPOCH_RETRIES_MAX times).
-   * Written with callbacks rather than `await`: a QUORUM read's answer is
-   * settled in the callback of the last replica's answer, so the common case
-   * (no repair, no refusal) costs no promise hop between them.
+   * Written with callbacks rather than `await` (ReadRound): a QUORUM read's
+   * answer is settled in the callback of the last replica's answer, so the
+   * common case (no repair, no refusal) costs no promise hop between them.
    */
   read(key: string, level: LevelName): Promise<Version | undefined> {
     this.counters.reads++;
     return this.readAttempt(key, level, 0);
   }
 
-  /** One placement of a read, and what follows its answers (repair, or a read placed again). */
+  /** One placement of a read, and what follows its answers (read-round.ts: repair, or a read placed again). */
   private readAttempt(key: string, level: LevelName, attempt: number): Promise<Version | undefined> {
     let placed: Placed;
     try {
@@ -305,100 +302,32 @@ export class Coordinator {
     const { up, need, epoch } = placed;
     // ONE on a replica: the answer is here, no need for the machinery below.
     if (need === 1 && up[0] === this.deps.selfId) return Promise.resolve(this.deps.readLocal(key));
-    const deadline = this.time.monotonicMs() + this.deps.timeoutMs;
-    const seen: { refusal?: Refusal } = {};
-    return new Promise((resolve, reject) => {
-      // A refusal seen on the way: take up the newer epoch and read again, or keep the outcome as it stood.
-      const finish = (winner: Version | undefined): void =>
-        seen.refusal === undefined ? resolve(winner) : resolve(this.readAgain(seen.refusal, key, level, epoch, attempt, () => winner));
-      const fail = (err: unknown): void =>
-        seen.refusal === undefined
-          ? reject(err)
-          : resolve(
-              this.readAgain(seen.refusal, key, level, epoch, attempt, () => {
-                throw err;
-              }),
-            );
-      const answered = (answers: Map<number, Version | undefined>): void => {
-        if (this.deps.bugs?.readSkipsNewest) skipNewest(answers);
-        let winner: Version | undefined;
-        for (const v of answers.values()) winner = newest(winner, v);
-        if (winner === undefined) return finish(winner);
-        this.deps.clock.observe(winner.ts);
-        const stale = level === 'ONE' ? [] : staleOf(answers, winner);
-        if (stale.length === 0) return finish(winner);
-        this.repair(key, winner, stale, deadline, level, need).then(() => finish(winner), fail);
-      };
-      this.gather(key, up, need, deadline, level, seen, answered, fail);
-    });
+    const deps = this.readRoundDeps();
+    return new Promise((resolve, reject) => new ReadRound(deps, { key, level, up, need, epoch, attempt }, resolve, reject).start());
+  }
+
+  /** What every ReadRound needs from here, made at the first read that is not local. */
+  private readRoundDeps(): ReadRoundDeps {
+    this.readDeps ??= {
+      selfId: this.deps.selfId,
+      readLocal: this.deps.readLocal,
+      replica: (id) => this.replica(id),
+      time: this.time,
+      timeoutMs: this.deps.timeoutMs,
+      clock: this.deps.clock,
+      bugs: this.deps.bugs,
+      counters: this.counters,
+      repair: (key, winner, stale, deadline, level, need) => this.repair(key, winner, stale, deadline, level, need),
+      readAgain: this.readAgain,
+    };
+    return this.readDeps;
   }
 
   /** After a refusal: the read placed again once this node took up a newer epoch, or its outcome as it stood. */
-  private async readAgain(
-    refusal: Refusal,
-    key: string,
-    level: LevelName,
-    placedAt: number,
-    attempt: number,
-    asItStood: () => Version | undefined,
-  ): Promise<Version | undefined> {
+  private readonly readAgain: ReadAgain = async (refusal, key, level, placedAt, attempt, asItStood) => {
     if (!(await this.tookUp(refusal, placedAt, attempt))) return asItStood();
     return this.readAttempt(key, level, attempt + 1);
-  }
-
-  /** Collects `need` answers, moving on to the next live replica when one fails; calls `done` or `fail` once. */
-  private gather(
-    key: string,
-    up: number[],
-    need: number,
-    deadline: number,
-    level: LevelName,
-    seen: { refusal?: Refusal },
-    done: (answers: Map<number, Version | undefined>) => void,
-    fail: (err: KvError) => void,
-  ): void {
-    const answers = new Map<number, Version | undefined>();
-    let next = 0;
-    let failed = 0;
-    let settled = false;
-    const timer = this.time.after(Math.max(0, deadline - this.time.monotonicMs()), () => {
-      settled = true;
-      this.counters.timeouts++;
-      fail(timedOut(`${level} read got ${answers.size} of ${need} replica answers within ${this.deps.timeoutMs} ms`, answers.size, need));
-    });
-    const answer = (id: number, v: Version | undefined): void => {
-      if (settled) return;
-      answers.set(id, v);
-      if (answers.size >= need) {
-        settled = true;
-        timer.cancel();
-        done(answers);
-      }
-    };
-    const ask = (): void => {
-      const id = up[next++]!;
-      // This node's own copy is read at once: it cannot fail or be slow.
-      if (id === this.deps.selfId) return answer(id, this.deps.readLocal(key));
-      this.replica(id)
-        .read(key)
-        .then(
-          (v) => answer(id, v),
-          (err: unknown) => {
-            if (isKvError(err, 'StaleEpoch')) seen.refusal ??= { id, epoch: err.details.epoch ?? 0 };
-            if (settled) return;
-            failed++;
-            if (next < up.length) ask();
-            else if (up.length - failed < need) {
-              settled = true;
-              timer.cancel();
-              this.counters.timeouts++;
-              fail(timedOut(`${level} read got ${answers.size} of ${need} replica answers; ${failed} failed`, answers.size, need));
-            }
-          },
-        );
-    };
-    for (let i = 0; i < need; i++) ask();
-  }
+  };
 
   /** Brings the stale responders up to `winner`, or fails. */
   private async repair(key: string, winner: Version, stale: number[], deadline: number, level: LevelName, need: number): Promise<void> {
@@ -430,22 +359,4 @@ export class Coordinator {
       timer?.cancel();
     }
   }
-}
-
-/** The responders that answered with something older than `winner` (or nothing). */
-function staleOf(answers: Map<number, Version | undefined>, winner: Version): number[] {
-  const stale: number[] = [];
-  for (const [id, v] of answers) if (v === undefined || compareVersions(v, winner) !== 0) stale.push(id);
-  return stale;
-}
-
-/**
- * The known bug `readSkipsNewest`: a replica that alone holds the newest
- * version is left out of the read, as if its answer had been lost.
- */
-function skipNewest(answers: Map<number, Version | undefined>): void {
-  let top: Version | undefined;
-  for (const v of answers.values()) top = newest(top, v);
-  const holders = [...answers].filter(([, v]) => v !== undefined && top !== undefined && compareVersions(v, top) === 0);
-  if (holders.length === 1 && answers.size > 1) answers.delete(holders[0]![0]);
 }
