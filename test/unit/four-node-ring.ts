@@ -1,6 +1,7 @@
 /**
  * The ring the membership tables start from: four nodes at d, h, l, p, RF 3
- * (node i owns (previous token, its token]). Not a test file.
+ * (node i owns (previous token, its token]), and an epoch log's storage in
+ * an array for the operator's tests. Not a test file.
  */
 import { bootstrapEntry, Change, EpochEntry, Membership, replayLog } from '../../src/membership/changes';
 import type { EpochStorage } from '../../src/membership/epoch-log';
