@@ -25,6 +25,7 @@ import {
 } from '../common/limits';
 import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
+import { isReservedKey } from '../membership/reserved-keys';
 import { intervalsOf, RangeStream } from '../membership/stream-plan';
 import type { KeyedVersion } from '../storage/version';
 import type { Pacer } from './pacer';
@@ -46,7 +47,9 @@ export interface StreamEnds {
 }
 
 export interface StreamTotals {
+  /** Client keys written to the target; the ring's own keys (epoch slots) travel too but are not counted, as status and dumps leave them out. */
   keys: number;
+  /** Bytes of every key and value written, the ring's own included: what the stream cost. */
   bytes: number;
 }
 
@@ -123,7 +126,7 @@ async function streamInterval(
       await deps.pacer.take(bytes);
       const next = `${items[items.length - 1]!.key}\u0000`;
       const written = attempt(deps.time, () => ends.write(items)).then(() => {
-        deps.totals.keys += items.length;
+        deps.totals.keys += clientKeysIn(items);
         deps.totals.bytes += bytes;
       });
       written.catch(() => undefined); // awaited in order below; a failure stops the stream there
@@ -135,6 +138,12 @@ async function streamInterval(
   }
   while (inFlight.length > 0) await oldestDone();
   await deps.progress.save(id, STREAM_DONE);
+}
+
+function clientKeysIn(items: readonly KeyedVersion[]): number {
+  let n = 0;
+  for (const { key } of items) if (!isReservedKey(key)) n++;
+  return n;
 }
 
 /** The error that stops an operation whose source of a range cannot be reached. */

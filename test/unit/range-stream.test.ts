@@ -7,6 +7,7 @@
 import test from 'ava';
 import { systemTime, Time } from '../../src/clock/time';
 import { STREAM_PAGE_KEYS_MAX, STREAM_PROGRESS_SAVE_INTERVAL_MS } from '../../src/common/limits';
+import { epochSlotKey } from '../../src/membership/reserved-keys';
 import type { RangeStream } from '../../src/membership/stream-plan';
 import { Memtable } from '../../src/storage/memtable';
 import { MemoryStreamProgress } from '../../src/streaming/memory-progress';
@@ -122,4 +123,17 @@ test('a stream that stopped goes on from its stored key, and the target ends wit
   t.is(firstRead, stored, 'the second run reads on from the stored key');
   t.is(to.size, KEYS);
   for (let i = 0; i < KEYS; i += 997) t.is(to.get(keyOf(i))?.value, `v${i}`);
+});
+
+test("the totals count the client's keys only: the ring's own epoch slots are streamed but not counted", async (t) => {
+  const time = manualTime();
+  const from = source();
+  for (let epoch = 1; epoch <= 3; epoch++) from.set(epochSlotKey(epoch), { value: `change ${epoch}`, ts: 1, deleted: false }, 1);
+  const to = new Memtable();
+  const totals = { keys: 0, bytes: 0 };
+  const e = ends(from, to, time, 1);
+  await streamRange({ progress: new MemoryStreamProgress(), pacer: new Pacer(time, 1e12), time, totals }, 7, range, e);
+  t.is(to.size, KEYS + 3, 'the epoch slots reached the target');
+  t.is(totals.keys, KEYS);
+  t.true(totals.bytes > 0);
 });
