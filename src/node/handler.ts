@@ -11,7 +11,7 @@
 import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { KvError } from '../common/errors';
+import { ErrorCode, KvError } from '../common/errors';
 import {
   CLOCK_OFFSET_MS_MAX,
   DUMP_PAGE_ENTRIES_MAX,
@@ -31,7 +31,7 @@ import { acceptToWire, ballotFromWire, checkRequestId, promiseToWire, proposalFr
 import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
 import type { RangeName, Repairer } from '../repair/repairer';
-import { toWireError } from '../rpc/errors';
+import { toDeclaredWireError, toWireError } from '../rpc/errors';
 import type { RangeScanner, ScanRequest } from '../coordinator/range-scan';
 import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
@@ -238,6 +238,15 @@ async function wire<T>(body: () => Promise<T> | T): Promise<T> {
     return await body();
   } catch (err) {
     throw toWireError(err);
+  }
+}
+
+/** wire() for an admin method whose IDL declares only `declared` of the operating errors (see toDeclaredWireError). */
+async function adminWire<T>(declared: readonly ErrorCode[], body: () => Promise<T> | T): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    throw toDeclaredWireError(err, declared);
   }
 }
 
@@ -635,7 +644,7 @@ export class Handler {
   }
 
   async repair(secret: string, peers: number[]): Promise<types.RepairSummary> {
-    return wire(async () => {
+    return adminWire(['Unavailable'], async () => {
       this.checkSecret(secret);
       const only = Array.isArray(peers) ? peers : [];
       if (!only.every((p) => typeof p === 'number' && this.services.isPeer(p)))
@@ -646,7 +655,7 @@ export class Handler {
   }
 
   async setClockOffset(secret: string, offsetMs: number): Promise<number> {
-    return wire(() => {
+    return adminWire([], () => {
       this.checkSecret(secret);
       if (typeof offsetMs !== 'number' || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
         throw invalid(`the clock offset must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
@@ -656,7 +665,7 @@ export class Handler {
   }
 
   async dump(secret: string, startAfter: Buffer, limit: number): Promise<types.NodeDump> {
-    return wire(() => {
+    return adminWire([], () => {
       this.checkSecret(secret);
       const after = Buffer.isBuffer(startAfter) && startAfter.length > 0 ? toByteString(startAfter) : undefined;
       // No entries for limit <= 0: a status call, which should not make the node sort its keys.
@@ -667,7 +676,7 @@ export class Handler {
 
   /** No secret: see the IDL. */
   async membership(afterEpoch: Int64): Promise<types.MembershipLog> {
-    return wire(() => {
+    return adminWire([], () => {
       const after = int64ToNumber(afterEpoch);
       if (!Number.isSafeInteger(after) || after < 0) throw invalid(`the epoch to list changes after must be 0 or more, got ${after}`);
       return this.services.membership(after);
@@ -690,21 +699,21 @@ export class Handler {
   }
 
   async decommission(secret: string): Promise<types.OperationProgress> {
-    return wire(async () => {
+    return adminWire([], async () => {
       this.checkSecret(secret);
       return toProgress(await this.services.decommission());
     });
   }
 
   async operationProgress(secret: string): Promise<types.OperationProgress> {
-    return wire(() => {
+    return adminWire([], () => {
       this.checkSecret(secret);
       return toProgress(this.services.operationProgress());
     });
   }
 
   async cleanup(secret: string, start: boolean): Promise<types.CleanupProgress> {
-    return wire(() => {
+    return adminWire([], () => {
       this.checkSecret(secret);
       const r = this.services.cleanup(start === true);
       return new types.CleanupProgress({
@@ -718,7 +727,7 @@ export class Handler {
   }
 
   async move(secret: string, token: Buffer): Promise<types.OperationProgress> {
-    return wire(async () => {
+    return adminWire(['Unavailable'], async () => {
       this.checkSecret(secret);
       if (!Buffer.isBuffer(token) || token.length === 0) throw invalid('a move needs the token to move to (at least one byte)');
       return toProgress(await this.services.move(toByteString(token)));
@@ -726,7 +735,7 @@ export class Handler {
   }
 
   async abortOperation(secret: string): Promise<string> {
-    return wire(() => {
+    return adminWire(['Unavailable'], () => {
       this.checkSecret(secret);
       return this.services.abortOperation();
     });

@@ -1,10 +1,21 @@
 /**
  * Between the wire's exception structs and KvError, both ways.
  */
-import { KvError, STORAGE_FULL_MESSAGE, staleEpoch } from '../common/errors';
+import { ErrorCode, KvError, STORAGE_FULL_MESSAGE, staleEpoch } from '../common/errors';
 import { int64ToNumber, types } from './thrift';
 
 const STORAGE_FULL = 'StorageFull';
+
+/**
+ * The admin methods' IDL declares only Unauthorized and InvalidRequest (and
+ * some Unavailable), and declaring more would leave a client built from the
+ * older IDL with "unknown result". So an operating error such a method does
+ * not declare travels as the message of the runtime's application
+ * exception, led by its code ("TimedOut: the sentence"): this build's
+ * client reads the code back (toKvError), an older one shows the line.
+ */
+const UNDECLARED_CODES: readonly ErrorCode[] = ['TimedOut', 'Unavailable', 'StorageFull'];
+const UNDECLARED_CODE = new RegExp(`^(${UNDECLARED_CODES.join('|')}): `);
 
 /** Any error from a call, as a KvError with a plain message. */
 export function toKvError(err: unknown): KvError {
@@ -20,6 +31,8 @@ export function toKvError(err: unknown): KvError {
     return new KvError(code, err.message, { acked: err.acked, required: err.needed });
   }
   const message = err instanceof Error ? err.message : String(err);
+  const undeclared = UNDECLARED_CODE.exec(message);
+  if (undeclared) return new KvError(undeclared[1] as ErrorCode, message.slice(undeclared[0].length));
   // A replica's full disk, across an internode call (see STORAGE_FULL_MESSAGE).
   if (message.startsWith(STORAGE_FULL_MESSAGE)) return new KvError(STORAGE_FULL, message);
   return new KvError('Internal', `the node failed: ${message || 'unknown error'}`);
@@ -46,4 +59,15 @@ export function toWireError(err: unknown): Error {
     default:
       return err;
   }
+}
+
+/**
+ * toWireError for a method whose IDL declares only `declared` of the
+ * operating errors (Unauthorized and InvalidRequest it always declares):
+ * any other operating error leaves as "Code: sentence" (see UNDECLARED_CODES).
+ */
+export function toDeclaredWireError(err: unknown, declared: readonly ErrorCode[]): Error {
+  if (err instanceof KvError && UNDECLARED_CODES.includes(err.code) && !declared.includes(err.code))
+    return new Error(`${err.code}: ${err.message}`);
+  return toWireError(err);
 }
