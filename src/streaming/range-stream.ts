@@ -49,7 +49,7 @@ export interface StreamEnds {
 export interface StreamTotals {
   /** Client keys written to the target; the ring's own keys (epoch slots) travel too but are not counted, as status and dumps leave them out. */
   keys: number;
-  /** Bytes of every key and value written, the ring's own included: what the stream cost. */
+  /** Bytes of those keys and their values. */
   bytes: number;
 }
 
@@ -126,8 +126,7 @@ async function streamInterval(
       await deps.pacer.take(bytes);
       const next = `${items[items.length - 1]!.key}\u0000`;
       const written = attempt(deps.time, () => ends.write(items)).then(() => {
-        deps.totals.keys += clientKeysIn(items);
-        deps.totals.bytes += bytes;
+        addClientItems(deps.totals, items);
       });
       written.catch(() => undefined); // awaited in order below; a failure stops the stream there
       inFlight.push({ written, next });
@@ -140,10 +139,12 @@ async function streamInterval(
   await deps.progress.save(id, STREAM_DONE);
 }
 
-function clientKeysIn(items: readonly KeyedVersion[]): number {
-  let n = 0;
-  for (const { key } of items) if (!isReservedKey(key)) n++;
-  return n;
+function addClientItems(totals: StreamTotals, items: readonly KeyedVersion[]): void {
+  for (const { key, version } of items) {
+    if (isReservedKey(key)) continue;
+    totals.keys++;
+    totals.bytes += key.length + version.value.length;
+  }
 }
 
 /** The error that stops an operation whose source of a range cannot be reached. */

@@ -125,7 +125,7 @@ test('a stream that stopped goes on from its stored key, and the target ends wit
   for (let i = 0; i < KEYS; i += 997) t.is(to.get(keyOf(i))?.value, `v${i}`);
 });
 
-test("the totals count the client's keys only: the ring's own epoch slots are streamed but not counted", async (t) => {
+test("the totals count the client's keys and bytes only: the ring's own epoch slots are streamed but not counted", async (t) => {
   const time = manualTime();
   const from = source();
   for (let epoch = 1; epoch <= 3; epoch++) from.set(epochSlotKey(epoch), { value: `change ${epoch}`, ts: 1, deleted: false }, 1);
@@ -135,5 +135,7 @@ test("the totals count the client's keys only: the ring's own epoch slots are st
   await streamRange({ progress: new MemoryStreamProgress(), pacer: new Pacer(time, 1e12), time, totals }, 7, range, e);
   t.is(to.size, KEYS + 3, 'the epoch slots reached the target');
   t.is(totals.keys, KEYS);
-  t.true(totals.bytes > 0);
+  let clientBytes = 0;
+  for (let i = 0; i < KEYS; i++) clientBytes += keyOf(i).length + `v${i}`.length;
+  t.is(totals.bytes, clientBytes);
 });
