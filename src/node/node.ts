@@ -426,6 +426,10 @@ export class KvNode {
       store,
       peers: this.links,
       isUp,
+      lostForGood: (n) => {
+        const op = this.epochs.membership.operation;
+        return op?.kind === 'replace' && op.replaces === n;
+      },
       applyLocal: (items) => this.applyReplicated(items),
       time: this.time,
       catchingUp: start.catchingUp,

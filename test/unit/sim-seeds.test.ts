@@ -48,3 +48,11 @@ test('seed 579 with membership faults: nodes still catching up when a peer is de
   const r = await simulate({ ...base, faults: [...MEMBERSHIP], seed: 579 });
   t.true(r.ok, r.problems.join('\n'));
 });
+
+test('seed 851395 on five nodes: survivors still catching up when a node is lost finish, and its replacement completes', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  // Node 4 was lost for good while nodes 0 and 3 still caught up (a new cluster): they waited for it for ever, and
+  // refused the readRange its replacement streams with, so the replace never completed (repair/repairer.ts, catchUpRange).
+  const r = await simulate({ ...base, nodes: 5, seed: 851395 });
+  t.true(r.ok, r.problems.join('\n'));
+});
