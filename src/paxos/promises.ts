@@ -1,7 +1,9 @@
 /**
  * What a proposer makes of a quorum of promises (pure). In order:
  *   1. its own request id is already committed (a retry whose first attempt
- *      went through): answer "applied" and do nothing more;
+ *      went through): answer "applied", once the most recent commit is sent
+ *      to the acceptors that lack it (the first attempt's commit may have
+ *      reached fewer than a quorum: it timed out);
  *   2. an accepted proposal newer than every commit they report, and than
  *      every replica's current version of the key, is in progress: finish it
  *      first (re-propose its value under this ballot);
@@ -15,7 +17,7 @@ import type { PrepareReply, Proposal } from './acceptor';
 import { Ballot, isNewer } from './ballot';
 
 export type PrepareOutcome =
-  | { readonly kind: 'alreadyCommitted' }
+  | { readonly kind: 'alreadyCommitted'; readonly repair: readonly number[]; readonly newestCommit?: Proposal }
   | { readonly kind: 'complete'; readonly proposal: Proposal; readonly own: boolean }
   | { readonly kind: 'ballotTooLow'; readonly seen: Ballot }
   | { readonly kind: 'ready'; readonly repair: readonly number[]; readonly newestCommit?: Proposal };
@@ -45,7 +47,18 @@ export function afterPromises(
   const replies = [...promises.values()];
   const newestCommit = newestOf(replies.map((r) => r.committed));
   const mine = requestId !== '';
-  if (mine && (replies.some((r) => r.requestCommitted) || newestCommit?.requestId === requestId)) return { kind: 'alreadyCommitted' };
+  // The promisers missing the most recent commit.
+  const repair: number[] = [];
+  if (newestCommit !== undefined) {
+    for (const [id, r] of promises) if (r.committed === undefined || isNewer(newestCommit.ballot, r.committed.ballot)) repair.push(id);
+  }
+  if (mine && (replies.some((r) => r.requestCommitted) || newestCommit?.requestId === requestId)) {
+    // Committed somewhere, perhaps on one replica only (its first attempt's commit timed out, or was refused by
+    // replicas that had moved to a newer epoch): it must reach this quorum before "applied" is answered, or a
+    // quorum of a later epoch may miss it (simulator seed 850335: a join dropped the only other replica that had
+    // the value, as accepted, and a cas applied 13 -> 14 a second time).
+    return newestCommit === undefined ? { kind: 'alreadyCommitted', repair } : { kind: 'alreadyCommitted', repair, newestCommit };
+  }
   const accepted = newestOf(replies.map((r) => r.accepted));
   const superseded = accepted !== undefined && accepted.ballot.ts < currentTs;
   if (accepted !== undefined && !superseded && (newestCommit === undefined || isNewer(accepted.ballot, newestCommit.ballot))) {
@@ -53,9 +66,5 @@ export function afterPromises(
   }
   if (newestCommit !== undefined && newestCommit.ballot.ts >= ballot.ts) return { kind: 'ballotTooLow', seen: newestCommit.ballot };
   if (currentTs >= ballot.ts) return { kind: 'ballotTooLow', seen: { ts: currentTs, node: ballot.node } };
-  const repair: number[] = [];
-  if (newestCommit !== undefined) {
-    for (const [id, r] of promises) if (r.committed === undefined || isNewer(newestCommit.ballot, r.committed.ballot)) repair.push(id);
-  }
   return newestCommit === undefined ? { kind: 'ready', repair } : { kind: 'ready', repair, newestCommit };
 }

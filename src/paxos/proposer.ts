@@ -245,6 +245,8 @@ export class Proposer {
     const outcome = afterPromises(ballot, requestId, promises, current?.ts ?? 0);
     switch (outcome.kind) {
       case 'alreadyCommitted':
+        // The first attempt's commit may be on fewer than a quorum: spread it before answering "applied".
+        if (!(await this.repairCommit(key, outcome.repair, outcome.newestCommit))) return { kind: 'again', backOff: true };
         return { kind: 'applied', current };
       case 'ballotTooLow':
         this.deps.clock.observe(outcome.seen.ts);
@@ -256,20 +258,21 @@ export class Proposer {
         return { kind: 'again', backOff: !done };
       }
       case 'ready':
-        if (outcome.newestCommit !== undefined && outcome.repair.length > 0) {
-          this.counters.commitRepairs += outcome.repair.length;
-          const repairs = outcome.repair.map((id) => this.acceptor(id).commit(key, outcome.newestCommit!));
-          // A replica that cannot take the commit now: another round, perhaps with other replicas.
-          if (
-            !(await Promise.all(repairs).then(
-              () => true,
-              () => false,
-            ))
-          )
-            return { kind: 'again', backOff: true };
-        }
+        if (!(await this.repairCommit(key, outcome.repair, outcome.newestCommit))) return { kind: 'again', backOff: true };
         return { kind: 'ready', ballot, current };
     }
+  }
+
+  /** Sends the most recent commit to the promisers that lack it; false when one cannot take it now. */
+  private async repairCommit(key: string, repair: readonly number[], newestCommit: Proposal | undefined): Promise<boolean> {
+    if (newestCommit === undefined || repair.length === 0) return true;
+    this.counters.commitRepairs += repair.length;
+    const repairs = repair.map((id) => this.acceptor(id).commit(key, newestCommit));
+    // A replica that cannot take the commit now: another round, perhaps with other replicas.
+    return Promise.all(repairs).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Someone holds a newer ballot: let the clock pass it, and back off. */

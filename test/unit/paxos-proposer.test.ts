@@ -4,7 +4,7 @@
  * contention between proposers, a proposer that died between accept and
  * commit, and retries with the same request id.
  */
-import test from 'ava';
+import test, { ExecutionContext } from 'ava';
 import { HybridClock } from '../../src/clock/hlc';
 import { systemTime } from '../../src/clock/time';
 import { isKvError } from '../../src/common/errors';
@@ -137,17 +137,37 @@ test('a retry whose first attempt was accepted by a quorum but never committed f
   t.is((await p.serialRead(KEY))?.value, 'once');
 });
 
+/** A cluster where cas r1 (null -> 'v') from node 0 timed out with its commit on node 0 only (the others dropped it). */
+async function committedOnOneReplica(t: ExecutionContext): Promise<ReturnType<typeof cluster>> {
+  const c = cluster();
+  const [, second, third] = c.acceptors;
+  second!.drop.commit = true;
+  third!.drop.commit = true;
+  await t.throwsAsync(c.proposer(0).cas({ key: KEY, expected: null, value: 'v', requestId: 'r1', level: 'QUORUM' }), { name: 'TimedOut' });
+  second!.drop.commit = false;
+  third!.drop.commit = false;
+  return c;
+}
+
 test('a commit that reached one replica is repaired to the others before the next proposal', async (t) => {
-  const { proposer, acceptors } = cluster();
-  const p = proposer(0);
-  acceptors[1]!.drop.commit = true;
-  acceptors[2]!.drop.commit = true;
-  await t.throwsAsync(p.cas({ key: KEY, expected: null, value: 'v', requestId: 'r1', level: 'QUORUM' }), { name: 'TimedOut' });
-  acceptors[1]!.drop.commit = false;
-  acceptors[2]!.drop.commit = false;
+  const { proposer, acceptors } = await committedOnOneReplica(t);
   t.is((await proposer(2).serialRead(KEY))?.value, 'v');
   t.is(acceptors[1]!.data?.value, 'v');
   t.is(acceptors[2]!.data?.value, 'v');
+});
+
+test('a retry that finds its request committed on one replica only commits it to the quorum before answering applied', async (t) => {
+  // Simulator seed 850335 (5 nodes): the first attempt's commit reached only its coordinator (the others refused it
+  // as placed by a stale epoch), a retry answered applied from that one commit, and after a join the key's new
+  // quorum held no trace of the value: a second cas applied 13 -> 14 again.
+  const { proposer, acceptors } = await committedOnOneReplica(t);
+  const retrying = proposer(1);
+  const retry = await retrying.cas({ key: KEY, expected: null, value: 'v', requestId: 'r1', level: 'QUORUM' });
+  t.true(retry.applied);
+  t.true(retrying.counters.commitRepairs >= 1);
+  // Every promiser of the retry holds the commit now, value and request id: any later quorum meets one of them.
+  const holders = acceptors.slice(0, 3).filter((a) => a.data?.value === 'v' && a.state.committed?.requestId === 'r1');
+  t.true(holders.length >= 2, `the commit is on ${holders.length} of the 3 replicas`);
 });
 
 /** Runs a call again while it times out (contention past the round limit), at most 50 times. */

@@ -56,3 +56,12 @@ test('seed 851395 on five nodes: survivors still catching up when a node is lost
   const r = await simulate({ ...base, nodes: 5, seed: 851395 });
   t.true(r.ok, r.problems.join('\n'));
 });
+
+test('seed 850335 on 5 nodes: a cas retry that finds its request committed on one replica only commits it to its quorum first', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  // The first attempt's commit reached only its coordinator (the others had taken up a join's begin epoch and
+  // refused it as stale); the retry answered applied from that one commit, and once the join completed the
+  // key's new quorum knew nothing of the value: a second cas applied 13 -> 14 again (paxos/promises.ts).
+  const r = await simulate({ ...base, nodes: 5, seed: 850_335 });
+  t.true(r.ok, r.problems.join('\n'));
+});
