@@ -77,6 +77,14 @@ export interface FinalState {
   readonly failedOperations?: readonly string[];
   /** Per key, where it is after the final cleanup; absent when the cleanup did not run (a failed operation then says why). */
   readonly placed?: ReadonlyMap<string, KeyPlacement>;
+  /**
+   * Ids of acknowledged ONE writes whose only copies (the coordinator's own
+   * and the hints it held for the other replicas) were on a node lost for
+   * good: no other node's disk ever held them. Losing them is documented
+   * (docs/ARCHITECTURE.md, Replacing a dead node: "a write at ONE that N
+   * alone acknowledged, as with any lost disk"); lost and behind leave them out.
+   */
+  readonly lostWithNode?: ReadonlySet<number>;
 }
 
 export interface Counts {
@@ -97,6 +105,8 @@ export interface Counts {
   failedOperations: number;
   crashed: number;
   lwwLost: number;
+  /** Not a violation: acknowledged ONE writes that only a node lost for good held (FinalState.lostWithNode). */
+  lostWithNode: number;
 }
 
 export interface CheckResult {
@@ -201,6 +211,7 @@ class Check {
       failedOperations: 0,
       crashed: 0,
       lwwLost: 0,
+      lostWithNode: 0,
     };
   }
 
@@ -296,10 +307,11 @@ class Check {
   }
 
   /** (a) through the final QUORUM read: acked writes it does not cover are lost. */
-  lost(key: string, ops: readonly Op[]): void {
+  lost(key: string, ops: readonly Op[], lostWithNode?: ReadonlySet<number>): void {
     const finals = ops.filter((o): o is ReadOp => isOkRead(o) && o.final === true).sort((a, b) => a.end - b.end);
     const last = finals[finals.length - 1];
-    const acked = ops.filter(isAcked);
+    const acked = ops.filter(isAcked).filter((w) => !lostWithNode?.has(w.id));
+    this.counts.lostWithNode += ops.filter((w) => isAcked(w) && lostWithNode?.has(w.id)).length;
     if (last === undefined && acked.length > 0) {
       this.counts.unverified++;
       this.flag('unverified', key, `no final read of ${key} succeeded, so its ${acked.length} acknowledged write(s) could not be checked`, [
@@ -316,8 +328,8 @@ class Check {
   }
 
   /** (a) on every replica after settling: one violation per replica copy below the newest acked write. */
-  behind(key: string, ops: readonly Op[], replicas: readonly ReplicaCopy[] | undefined): void {
-    const acked = ops.filter(isAcked);
+  behind(key: string, ops: readonly Op[], replicas: readonly ReplicaCopy[] | undefined, lostWithNode?: ReadonlySet<number>): void {
+    const acked = ops.filter(isAcked).filter((w) => !lostWithNode?.has(w.id));
     if (acked.length === 0) return;
     const top = acked.reduce((a, b) => (compareObserved(writeVersion(b), writeVersion(a)) > 0 ? b : a));
     for (const { node, held } of replicas ?? []) {
@@ -384,8 +396,8 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
   const keyed = byKey(ops);
   for (const [key, list] of keyed) {
     c.realTimeOrder(list);
-    c.lost(key, list);
-    c.behind(key, list, state.replicas.get(key));
+    c.lost(key, list, state.lostWithNode);
+    c.behind(key, list, state.replicas.get(key), state.lostWithNode);
     c.misplaced(key, list, state.placed?.get(key));
   }
   c.final(state, keyed);

@@ -66,6 +66,8 @@ export class SimCluster {
   readonly departed = new Set<number>();
   /** Nodes lost for good (among the departed): their machine is gone, and a replacement takes their place. */
   readonly lost = new Set<number>();
+  /** When the last node was lost for good (ms of virtual time); undefined while none was. */
+  lastLossMs: number | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -126,6 +128,7 @@ export class SimCluster {
     this.crash(id);
     this.departed.add(id);
     this.lost.add(id);
+    this.lastLossMs = this.net.sched.nowMs;
     this.net.trace.note('lost for good', id, 0);
   }
 
@@ -139,6 +142,23 @@ export class SimCluster {
     this.departed.delete(id);
     this.lost.delete(id);
     return this.start(id);
+  }
+
+  /**
+   * Every version (`key` NUL `ts`) a disk of a node not lost for good ever
+   * committed, as a replica row or as a hint: what the machines still there
+   * may hold of a write.
+   */
+  versionsOutsideLost(): Set<string> {
+    const out = new Set<string>();
+    for (const [id, disk] of this.disks.entries()) {
+      if (this.lost.has(id)) continue;
+      for (const t of disk.contents()) {
+        for (const r of t.rows ?? []) out.add(`${r.key}\0${r.version.ts}`);
+        for (const h of t.hintsAdded ?? []) out.add(`${h.key}\0${h.version.ts}`);
+      }
+    }
+    return out;
   }
 
   isRunning(id: number): boolean {

@@ -21,7 +21,7 @@
  */
 import { CasCounts, checkCas } from '../chaos/cas-check';
 import { check, CheckResult, describeViolations, FinalState, ReplicaCopy } from '../chaos/checker';
-import { History, Observed, TOMBSTONE_VALUE } from '../chaos/history';
+import { History, Observed, Op, TOMBSTONE_VALUE } from '../chaos/history';
 import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
 import { Membership, ringMembers } from '../membership/changes';
@@ -107,7 +107,7 @@ function sameCopy(a: Observed | null | undefined, b: Observed | null | undefined
  * read replicas in the final ring, the keys they disagree on, the nodes
  * that did not come back (a node that left the ring is not expected to).
  */
-function finalState(cluster: SimCluster, placement: Placement, keys: readonly string[]): FinalState {
+function finalState(cluster: SimCluster, placement: Placement, keys: readonly string[], ops: readonly Op[]): FinalState {
   const replicas = new Map<string, ReplicaCopy[]>();
   const divergent: string[] = [];
   for (const key of keys) {
@@ -120,7 +120,23 @@ function finalState(cluster: SimCluster, placement: Placement, keys: readonly st
   const failedRestarts = cluster.nodes.flatMap((n, id) =>
     n === undefined && !cluster.departed.has(id) ? [`node ${id} did not come back after the faults`] : [],
   );
-  return { replicas, divergent, failedRestarts, crashed: [] };
+  return { replicas, divergent, failedRestarts, crashed: [], lostWithNode: lostWithNode(cluster, ops) };
+}
+
+/**
+ * Acknowledged ONE writes invoked before a node was lost for good, which no
+ * other node's disk ever held (row or hint): the lost node alone acknowledged
+ * them and held the hints for the others, so they went with its disk, as
+ * docs/ARCHITECTURE.md (Replacing a dead node) says a ONE write may.
+ */
+function lostWithNode(cluster: SimCluster, ops: readonly Op[]): Set<number> {
+  const out = new Set<number>();
+  const lossMs = cluster.lastLossMs;
+  if (lossMs === undefined) return out;
+  const held = cluster.versionsOutsideLost();
+  for (const o of ops)
+    if (o.kind === 'write' && o.outcome === 'ok' && o.level === 'ONE' && o.start <= lossMs && !held.has(`${o.key}\0${o.ts}`)) out.add(o.id);
+  return out;
 }
 
 /** Keys some replica of the final ring holds and another one of them does not: a range's new owner left without them. */
@@ -197,7 +213,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     await sched.runWhile(cleaned, FINAL_READS_MS);
   }
   // Before the final reads, whose read repairs would mend a replica that the nodes left without a write.
-  const state = finalState(cluster, final.placement, workload.keys);
+  const state = finalState(cluster, final.placement, workload.keys, history.ops);
   const finals = Promise.all([
     ...workload.keys.map((key) => workload.get('final', clients, key, 'QUORUM', true)),
     casWorkload.finalReads(),

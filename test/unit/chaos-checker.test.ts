@@ -184,6 +184,21 @@ test('a replica behind an acknowledged write after settling is flagged', (t) => 
   t.true(run(ops, { replicas: down }).ok);
 });
 
+test('a ONE write that only a node lost for good held is counted, not lost nor behind; the others still are', (t) => {
+  const one = (x: WriteOp): WriteOp => ({ ...x, level: 'ONE' }); // a ONE write and the final QUORUM read need not overlap
+  const ops = [w('a', 'w0:0', 0, 10, 100), one(w('a', 'w0:1', 11, 20, 200)), r('a', 30, 40, { value: 'w0:0', ts: 100 }, true)];
+  // Every replica holds what the final read returned (ts 100): write #1 (ts 200) is on none of them.
+  t.is(run(ops).counts.lost, 1);
+  t.is(run(ops).counts.behind, 3);
+  const res = run(ops, { lostWithNode: new Set([ops[1]!.id]) });
+  t.true(res.ok, JSON.stringify(res.violations));
+  t.is(res.counts.lostWithNode, 1);
+  // Only the writes named are left out: another one is still checked.
+  const older = run([w('b', 'w0:2', 0, 10, 300), r('b', 30, 40, null, true)], { lostWithNode: new Set([ops[1]!.id]) });
+  t.is(older.counts.lost, 1);
+  t.is(older.counts.lostWithNode, 0);
+});
+
 test('an acknowledged write whose key has no successful final read is unverified', (t) => {
   const ops = [w('a', 'w0:0', 0, 10, 100), r('a', 30, 40, null, true, 'TimedOut')];
   const res = run(ops);
