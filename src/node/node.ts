@@ -1247,6 +1247,10 @@ export class KvNode {
   /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
   async learnEpochs(from: number, entries: readonly EpochEntry[]): Promise<EpochState> {
     await this.epochs.learn(entries);
+    // The push is word from its sender: up now. A node that joins (or replaces) pushes its own begin epoch, which
+    // makes it a peer here; without this it stayed down until the next heartbeat, and every write meanwhile only
+    // hinted its pending replica, which the reads-switch did not wait for.
+    this.heardFrom(from, Number.NaN);
     // Further behind than the pushed entries reach: the rest comes from the sender.
     const last = entries[entries.length - 1]?.epoch ?? 0;
     if (last > this.epochs.epoch) void this.fetchEpochs(from);

@@ -75,3 +75,32 @@ test('seed 850335 on 5 nodes: a cas retry that finds its request committed on on
   const r = await simulate({ ...base, nodes: 5, seed: 850_335 });
   t.true(r.ok, r.problems.join('\n'));
 });
+
+for (const [nodes, seed] of [
+  [4, 920_691],
+  [5, 901_338],
+] as const) {
+  test(`seed ${seed} on ${nodes} nodes: a joining node is up on its peers once they take up its begin epoch`, async (t) => {
+    t.timeout(BLOCK_TIMEOUT_MS);
+    // Its peers added it down until their next heartbeat (~470 ms later), so every write meanwhile only hinted the
+    // pending replica; the join streamed and switched reads within ~40 ms, and a ONE read on the new replica went
+    // back behind an ALL read of the old replicas (`backwards`) (node/node.ts, learnEpochs).
+    const r = await simulate({ ...base, nodes, seed });
+    t.true(r.ok, r.problems.join('\n'));
+  });
+}
+
+test('seed 920691: every peer has the joining node up once it takes up the join-begin epoch, before the reads-switch', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  const r = await simulate({ ...base, seed: 920_691, trace: true });
+  const lines = r.traceLines!;
+  const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+  const begin = at(/node 4 info: epoch \d+: join-begin of node 4/);
+  const upBy = (p: number): number => at(new RegExp(`node ${p} info: node 4 is up`));
+  const switched = at(/node 4 info: epoch \d+: reads-switch of node 4/);
+  t.true(begin >= 0 && switched > begin);
+  // Before the fix the peers had it up only with their next heartbeat, some 450 ms after the reads-switch.
+  for (const peer of [0, 1, 2, 3]) {
+    t.true(upBy(peer) > begin && upBy(peer) < switched, `node ${peer}: node 4 up before its reads-switch`);
+  }
+});
