@@ -73,10 +73,12 @@ test('an acceptor that accepts under a ballot older than its promise is caught w
 // overwritten before the end) and joins and decommissions alone, writesSkipPending first fails at
 // seed 1, and 7 of seeds 1-12 fail (behind, divergent: the new replica lacks a write made after
 // its stream passed the key). With the default 12 keys, 2 of seeds 1-40.
-test('writes that skip the replica a join or decommission adds are caught within 10 seeds', async (t) => {
+test('writes that skip the replica a join or decommission adds are caught within 40 seeds', async (t) => {
   const o = { ...base, keys: 120, faults: ['join', 'decommission'] as FaultKind[] };
   let failed: SimResult | undefined;
-  for (let seed = 1; seed <= 10 && failed === undefined; seed++) {
+  // Since a pushed epoch marks its sender up (node/node.ts, learnEpochs), a join's pending window is some 40 ms
+  // instead of about half a second, and fewer writes fall in it: seeds 14 and 28 of the first 40 catch the bug.
+  for (let seed = 1; seed <= 40 && failed === undefined; seed++) {
     const r = await simulate({ ...o, seed, bugs: { writesSkipPending: true } });
     if (!r.ok) failed = r;
   }
