@@ -307,11 +307,10 @@ class Check {
   }
 
   /** (a) through the final QUORUM read: acked writes it does not cover are lost. */
-  lost(key: string, ops: readonly Op[], lostWithNode?: ReadonlySet<number>): void {
+  lost(key: string, ops: readonly Op[]): void {
     const finals = ops.filter((o): o is ReadOp => isOkRead(o) && o.final === true).sort((a, b) => a.end - b.end);
     const last = finals[finals.length - 1];
-    const acked = ops.filter(isAcked).filter((w) => !lostWithNode?.has(w.id));
-    this.counts.lostWithNode += ops.filter((w) => isAcked(w) && lostWithNode?.has(w.id)).length;
+    const acked = ops.filter(isAcked);
     if (last === undefined && acked.length > 0) {
       this.counts.unverified++;
       this.flag('unverified', key, `no final read of ${key} succeeded, so its ${acked.length} acknowledged write(s) could not be checked`, [
@@ -328,8 +327,8 @@ class Check {
   }
 
   /** (a) on every replica after settling: one violation per replica copy below the newest acked write. */
-  behind(key: string, ops: readonly Op[], replicas: readonly ReplicaCopy[] | undefined, lostWithNode?: ReadonlySet<number>): void {
-    const acked = ops.filter(isAcked).filter((w) => !lostWithNode?.has(w.id));
+  behind(key: string, ops: readonly Op[], replicas: readonly ReplicaCopy[] | undefined): void {
+    const acked = ops.filter(isAcked);
     if (acked.length === 0) return;
     const top = acked.reduce((a, b) => (compareObserved(writeVersion(b), writeVersion(a)) > 0 ? b : a));
     for (const { node, held } of replicas ?? []) {
@@ -396,8 +395,12 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
   const keyed = byKey(ops);
   for (const [key, list] of keyed) {
     c.realTimeOrder(list);
-    c.lost(key, list, state.lostWithNode);
-    c.behind(key, list, state.replicas.get(key), state.lostWithNode);
+    // Writes that went with a lost disk, as documented, are counted and left out of what must survive.
+    const excused = state.lostWithNode;
+    const survivors = excused === undefined ? list : list.filter((o) => !excused.has(o.id));
+    c.counts.lostWithNode += list.length - survivors.length;
+    c.lost(key, survivors);
+    c.behind(key, survivors, state.replicas.get(key));
     c.misplaced(key, list, state.placed?.get(key));
   }
   c.final(state, keyed);

@@ -232,21 +232,16 @@ function pushedLog(log: types.MembershipLog, after: number): ReturnType<typeof f
   }
 }
 
-/** Runs a handler body and turns KvErrors into the IDL's exceptions. */
-async function wire<T>(body: () => Promise<T> | T): Promise<T> {
+/**
+ * Runs a handler body and turns KvErrors into the IDL's exceptions. An admin
+ * method names the operating errors its IDL declares (`declared`); the others
+ * leave coded in the message (see toDeclaredWireError).
+ */
+async function wire<T>(body: () => Promise<T> | T, declared?: readonly ErrorCode[]): Promise<T> {
   try {
     return await body();
   } catch (err) {
-    throw toWireError(err);
-  }
-}
-
-/** wire() for an admin method whose IDL declares only `declared` of the operating errors (see toDeclaredWireError). */
-async function adminWire<T>(declared: readonly ErrorCode[], body: () => Promise<T> | T): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    throw toDeclaredWireError(err, declared);
+    throw declared === undefined ? toWireError(err) : toDeclaredWireError(err, declared);
   }
 }
 
@@ -644,43 +639,43 @@ export class Handler {
   }
 
   async repair(secret: string, peers: number[]): Promise<types.RepairSummary> {
-    return adminWire(['Unavailable'], async () => {
+    return wire(async () => {
       this.checkSecret(secret);
       const only = Array.isArray(peers) ? peers : [];
       if (!only.every((p) => typeof p === 'number' && this.services.isPeer(p)))
         throw invalid('repair peers must be other nodes of the cluster');
       const s = await this.services.repair.repairAll(only);
       return new types.RepairSummary(s as never);
-    });
+    }, ['Unavailable']);
   }
 
   async setClockOffset(secret: string, offsetMs: number): Promise<number> {
-    return adminWire([], () => {
+    return wire(() => {
       this.checkSecret(secret);
       if (typeof offsetMs !== 'number' || Math.abs(offsetMs) > CLOCK_OFFSET_MS_MAX) {
         throw invalid(`the clock offset must be a number of ms within ±${CLOCK_OFFSET_MS_MAX}`);
       }
       return this.services.setClockOffset(offsetMs);
-    });
+    }, []);
   }
 
   async dump(secret: string, startAfter: Buffer, limit: number): Promise<types.NodeDump> {
-    return adminWire([], () => {
+    return wire(() => {
       this.checkSecret(secret);
       const after = Buffer.isBuffer(startAfter) && startAfter.length > 0 ? toByteString(startAfter) : undefined;
       // No entries for limit <= 0: a status call, which should not make the node sort its keys.
       const n = typeof limit === 'number' && limit > 0 ? Math.min(limit, DUMP_PAGE_ENTRIES_MAX) : 0;
       return this.services.dump(after, n);
-    });
+    }, []);
   }
 
   /** No secret: see the IDL. */
   async membership(afterEpoch: Int64): Promise<types.MembershipLog> {
-    return adminWire([], () => {
+    return wire(() => {
       const after = int64ToNumber(afterEpoch);
       if (!Number.isSafeInteger(after) || after < 0) throw invalid(`the epoch to list changes after must be 0 or more, got ${after}`);
       return this.services.membership(after);
-    });
+    }, []);
   }
 
   async learnEpochs(secret: string, fromNode: number, log: types.MembershipLog): Promise<types.MembershipLog> {
@@ -699,21 +694,21 @@ export class Handler {
   }
 
   async decommission(secret: string): Promise<types.OperationProgress> {
-    return adminWire([], async () => {
+    return wire(async () => {
       this.checkSecret(secret);
       return toProgress(await this.services.decommission());
-    });
+    }, []);
   }
 
   async operationProgress(secret: string): Promise<types.OperationProgress> {
-    return adminWire([], () => {
+    return wire(() => {
       this.checkSecret(secret);
       return toProgress(this.services.operationProgress());
-    });
+    }, []);
   }
 
   async cleanup(secret: string, start: boolean): Promise<types.CleanupProgress> {
-    return adminWire([], () => {
+    return wire(() => {
       this.checkSecret(secret);
       const r = this.services.cleanup(start === true);
       return new types.CleanupProgress({
@@ -723,21 +718,21 @@ export class Handler {
         done: r.done,
         ...(r.error !== undefined ? { error: r.error } : {}),
       });
-    });
+    }, []);
   }
 
   async move(secret: string, token: Buffer): Promise<types.OperationProgress> {
-    return adminWire(['Unavailable'], async () => {
+    return wire(async () => {
       this.checkSecret(secret);
       if (!Buffer.isBuffer(token) || token.length === 0) throw invalid('a move needs the token to move to (at least one byte)');
       return toProgress(await this.services.move(toByteString(token)));
-    });
+    }, ['Unavailable']);
   }
 
   async abortOperation(secret: string): Promise<string> {
-    return adminWire(['Unavailable'], () => {
+    return wire(() => {
       this.checkSecret(secret);
       return this.services.abortOperation();
-    });
+    }, ['Unavailable']);
   }
 }
