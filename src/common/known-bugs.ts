@@ -14,4 +14,6 @@ export interface KnownBugs {
   readonly acceptIgnoresPromise?: boolean;
   /** A write goes to the key's read replicas only, not to a replica a membership operation adds (pending), and needs no more acknowledgements for it. */
   readonly writesSkipPending?: boolean;
+  /** A read of a range with pending replicas asks its read replicas only (CASSANDRA-14740), as writes need not. */
+  readonly readsSkipPending?: boolean;
 }

@@ -15,9 +15,21 @@
  * Read: ask as many live replicas as the level needs (this node first when it
  * is one, then clockwise from it), asking the next live one when one fails;
  * return the newest version.
- * At QUORUM and ALL, responders that returned something older are repaired
- * with the newest version before the read answers (blocking read repair), so
- * a later QUORUM read cannot return anything older than this one did.
+ * When more than one replica answered, those that returned something older
+ * are repaired with the newest version before the read answers (blocking
+ * read repair), so a later QUORUM read cannot return anything older than
+ * this one did.
+ *
+ * While a membership operation runs, a range may have pending replicas (on
+ * one of its two rings and not the other; membership/placement.ts). A read
+ * is placed as a write is: the level's count plus the pending ones, among
+ * the write replicas, all of them repaired. What it returned is then held
+ * by the level's count of replicas on either ring, as an acknowledged
+ * write is, and no read after the reads-switch can miss it. A read of the
+ * read replicas alone could: the new ring keeps only some of the replicas
+ * it read, and the new replica may have had the value only as a hint, which
+ * the reads-switch does not wait for (docs/ARCHITECTURE.md; Cassandra's
+ * CASSANDRA-14740).
  */
 import { assert } from '../common/assert';
 import { isKvError, KvError, timedOut } from '../common/errors';
@@ -117,10 +129,13 @@ export class Coordinator {
     const placement = this.deps.placement();
     const range = placement.rangeOf(key);
     const rf = placement.replicationFactor;
-    const withPending = writing && !this.deps.bugs?.writesSkipPending;
+    // Reads are placed as writes are (see the file's header): on the write replicas, the level's count plus the
+    // pending ones. Where no operation runs, the write replicas are the read replicas, in the same order.
+    const bugs = this.deps.bugs;
+    const withPending = !(writing ? bugs?.writesSkipPending : bugs?.readsSkipPending);
     const all = withPending ? range.writes : range.reads;
     const pending = withPending ? range.pending : 0;
-    const need = writing ? writeAcksNeeded(level, rf, pending) : requiredReplicas(level, rf);
+    const need = writeAcksNeeded(level, rf, pending);
     const selfId = this.deps.selfId;
     const start = Math.max(0, all.indexOf(selfId));
     const skipSelf = !writing && this.deps.catchingUp?.() === true;
@@ -272,7 +287,8 @@ export class Coordinator {
   readsLocally(key: string, level: LevelName): boolean {
     const placement = this.deps.placement();
     if (requiredReplicas(level, placement.replicationFactor) !== 1) return false;
-    if (!placement.rangeOf(key).reads.includes(this.deps.selfId)) return false;
+    const range = placement.rangeOf(key);
+    if (range.pending > 0 || !range.reads.includes(this.deps.selfId)) return false;
     if (this.deps.catchingUp?.()) return false;
     this.counters.reads++;
     return true;

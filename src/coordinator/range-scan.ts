@@ -6,9 +6,11 @@
  * (Ring.rangeOf). One call walks them in order: for the range holding its
  * position it asks as many live replicas as the level needs (this node
  * first when it is one, then clockwise, the next live one when one fails)
- * for their keys from the position on, merges their pages (scan-merge.ts:
- * newest version wins, tombstones and expired values hidden), repairs the
- * replicas that were behind before it answers (as a point read does), and
+ * for their keys from the position on (and, as a point read does, as many
+ * more as the range has pending replicas, from its write replicas), merges
+ * their pages (scan-merge.ts: newest version wins, tombstones and expired
+ * values hidden), repairs the replicas that were behind before it answers
+ * (as a point read does), and
  * goes on from where the merge was decided. A call stops at its limit of
  * keys, at SCAN_ROUNDS_MAX rounds of replica pages (a range of tombstones
  * must not hold a node for long), or at SCAN_REPLY_BYTES_MAX, and answers
@@ -18,11 +20,11 @@ import { assert } from '../common/assert';
 import { KvError, timedOut } from '../common/errors';
 import { SCAN_REPLICA_PAGE_BYTES_MAX, SCAN_REPLICA_PAGE_KEYS_MAX, SCAN_REPLY_BYTES_MAX, SCAN_ROUNDS_MAX } from '../common/limits';
 import type { Time } from '../clock/time';
-import type { Placement } from '../membership/placement';
+import type { PlacedRange, Placement } from '../membership/placement';
 import { compareKeyStrings } from '../common/bytes';
 import type { KeyedVersion } from '../storage/version';
 import type { HintSink } from './coordinator';
-import { LevelName, requiredReplicas } from './levels';
+import { LevelName, writeAcksNeeded } from './levels';
 import type { Replica } from './replica';
 import { MergedKey, mergePages, ReplicaPage, takeLive } from './scan-merge';
 
@@ -94,10 +96,10 @@ export class RangeScanner {
     for (let round = 0; ; round++) {
       if (req.end !== undefined && compareKeyStrings(from, req.end) >= 0) return { rows, cursor: undefined };
       const placement = this.deps.placement();
-      const range = placement.walkFrom(from);
-      const to = earlierEnd(range.end, req.end);
+      const walk = placement.walkFrom(from);
+      const to = earlierEnd(walk.end, req.end);
       const want = Math.min(SCAN_REPLICA_PAGE_KEYS_MAX, req.limit - rows.length);
-      const merged = await this.readRange(range.reads, placement.replicationFactor, from, to, want, req.level, deadline);
+      const merged = await this.readRange(walk.range, placement.replicationFactor, from, to, want, req.level, deadline);
       const taken = takeLive(merged.keys, req.limit - rows.length, this.deps.time.nowMs() * 1000);
       for (const row of taken.rows) {
         rows.push(row);
@@ -125,10 +127,12 @@ export class RangeScanner {
 
   /**
    * One round: the pages of `need` live replicas of one range, merged, and
-   * the replicas that were behind repaired.
+   * the replicas that were behind repaired. A range with pending replicas is
+   * read as a point read reads it (Coordinator.placement): the level's count
+   * plus the pending ones, from its write replicas.
    */
   private async readRange(
-    replicas: readonly number[],
+    range: PlacedRange,
     replicationFactor: number,
     from: string,
     to: string | undefined,
@@ -137,7 +141,8 @@ export class RangeScanner {
     deadline: number,
   ): Promise<{ keys: MergedKey[]; frontier: string | undefined }> {
     this.counters.scanRounds++;
-    const need = requiredReplicas(level, replicationFactor);
+    const replicas = range.writes;
+    const need = writeAcksNeeded(level, replicationFactor, range.pending);
     const self = replicas.indexOf(this.deps.selfId);
     const ordered = self > 0 ? [...replicas.slice(self), ...replicas.slice(0, self)] : [...replicas];
     const selfCatchingUp = this.deps.catchingUp?.() === true;
@@ -145,7 +150,7 @@ export class RangeScanner {
     if (up.length < need) {
       throw new KvError(
         'Unavailable',
-        `${level} needs ${need} of the ${replicas.length} replicas of the range from ${JSON.stringify(from)} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
+        `${level} needs ${need} of the ${replicas.length} replicas of the range from ${JSON.stringify(from)}${range.pending > 0 ? ` (${range.pending} of them pending)` : ''} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
         { required: need, alive: up.length },
       );
     }

@@ -3,7 +3,7 @@
  * the level needs (the list starts at this node when it is one), asks the
  * next live one when one fails, and once enough have answered takes the
  * newest version; responders that returned something older are repaired
- * with it first (above ONE), or the read is placed again after a replica
+ * with it first (when more than one answered), or the read is placed again after a replica
  * refused it as placed by a stale epoch (both the coordinator's, through
  * ReadRoundDeps).
  *
@@ -136,7 +136,7 @@ export class ReadRound {
     this.fail(timedOut(`${level} read got ${got} of ${need} replica answers within ${this.deps.timeoutMs} ms`, got, need));
   }
 
-  /** Enough answers: the newest wins; older responders are repaired first (above ONE). */
+  /** Enough answers: the newest wins; older responders are repaired first (when more than one answered). */
   private answered(): void {
     if (this.deps.bugs?.readSkipsNewest) skipNewest(this.ids, this.versions);
     let winner: Version | undefined;
@@ -144,7 +144,8 @@ export class ReadRound {
     if (winner === undefined) return this.finish(winner);
     this.deps.clock.observe(winner.ts);
     const { key, level, need } = this.plan;
-    const stale = level === 'ONE' ? undefined : staleOf(this.ids, this.versions, winner);
+    // One answer has nothing to repair; a ONE read of a range with pending replicas asks two (Coordinator.placement).
+    const stale = need === 1 ? undefined : staleOf(this.ids, this.versions, winner);
     if (stale === undefined) return this.finish(winner);
     const won = winner;
     this.deps.repair(key, won, stale, this.deadline, level, need).then(

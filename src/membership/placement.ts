@@ -115,15 +115,15 @@ export class Placement {
   }
 
   /**
-   * The range holding `key` as a scan walks the ring in key order: its read
-   * replicas, and `end`, the least key after it (exclusive: its token + NUL),
-   * or undefined for the keys after the last token, which run to the end of
-   * the key space (and belong to the first range).
+   * The range holding `key` as a scan walks the ring in key order, and
+   * `end`, the least key after it (exclusive: its token + NUL), or undefined
+   * for the keys after the last token, which run to the end of the key space
+   * (and belong to the first range).
    */
-  walkFrom(key: string): { readonly reads: readonly number[]; readonly end: string | undefined } {
+  walkFrom(key: string): { readonly range: PlacedRange; readonly end: string | undefined } {
     const range = this.rangeOf(key);
     const wrapped = compareKeyStrings(key, this.ends[this.ends.length - 1]!) > 0;
-    return { reads: range.reads, end: wrapped ? undefined : `${range.end}\u0000` };
+    return { range, end: wrapped ? undefined : `${range.end}\u0000` };
   }
 
   /** Whether node `id` takes reads of `key`. */

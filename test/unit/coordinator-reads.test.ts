@@ -8,6 +8,7 @@ import { bootstrapEntry, Change, replayLog } from '../../src/membership/changes'
 import { bootstrapPlacement, Placement } from '../../src/membership/placement';
 import { Ring } from '../../src/partitioner/ring';
 import { Replica } from '../../src/coordinator/replica';
+import type { KnownBugs } from '../../src/common/known-bugs';
 import { Version } from '../../src/storage/version';
 
 // Ids in token order (M < f < p < 0x7f), so node i + 1 follows node i round the ring.
@@ -147,4 +148,134 @@ test('a read placed before a replica left the ring, asking it after another fail
   t.true(isKvError(err, 'TimedOut'), String(err));
   // Both failures counted at once, not the read's deadline passing.
   t.regex(err!.message, /got 1 of 2 replica answers; 2 failed/);
+});
+
+/** Node 4 joining at token 'B': key 'A' moves from replicas 0, 1, 2 to 4, 0, 1 (epoch 2 begins, epoch 3 switches reads). */
+const joinSteps: Change[] = [
+  { kind: 'join-begin', node: 4, token: 'B' },
+  { kind: 'reads-switch', node: 4 },
+];
+function joinAt(step: number): Placement {
+  const boot = bootstrapEntry(
+    DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+    3,
+  );
+  return Placement.of(replayLog([boot, ...joinSteps.slice(0, step).map((change, i) => ({ epoch: i + 2, change }))]));
+}
+
+/** A coordinator over replicas 0-4 holding `held` (none where not given), recording reads and the repairs each got. */
+function joinSetup(selfId: number, placed: Placement, held: Map<number, Version>, down: ReadonlySet<number> = new Set(), bugs?: KnownBugs) {
+  const asked: number[] = [];
+  const repaired: number[] = [];
+  const replicas = new Map<number, Replica>();
+  for (let id = 0; id <= NODES; id++) {
+    replicas.set(id, {
+      id,
+      apply: (items) => {
+        repaired.push(id);
+        held.set(id, items[0]!.version);
+        return Promise.resolve();
+      },
+      read: () => {
+        asked.push(id);
+        return Promise.resolve(held.get(id));
+      },
+    });
+  }
+  const coordinator = new Coordinator({
+    selfId,
+    placement: () => placed,
+    replicas,
+    isUp: (id) => !down.has(id),
+    hints: { add: () => Promise.resolve() },
+    clock: new HybridClock(() => 2000),
+    timeoutMs: 1000,
+    readLocal: () => {
+      asked.push(selfId);
+      return held.get(selfId);
+    },
+    bugs,
+  });
+  return { coordinator, asked, repaired };
+}
+
+const older: Version = { value: 'old', ts: 500, deleted: false };
+
+test('while node 4 joins, a QUORUM read asks three of the four write replicas and repairs the pending one it asked', async (t) => {
+  const placed = joinAt(1);
+  t.deepEqual(
+    [placed.rangeOf('A').reads, placed.rangeOf('A').writes],
+    [
+      [0, 1, 2],
+      [0, 1, 2, 4],
+    ],
+  );
+  // Node 1 asks itself, then clockwise through the write replicas: 2, then the pending 4.
+  const { coordinator, asked, repaired } = joinSetup(
+    1,
+    placed,
+    new Map([
+      [1, stored],
+      [2, stored],
+    ]),
+  );
+  t.deepEqual(await coordinator.read('A', 'QUORUM'), stored);
+  t.deepEqual(asked, [1, 2, 4]);
+  t.deepEqual(repaired, [4], 'the pending replica holds what the read returned before it answers');
+});
+
+test('after the reads-switch, a QUORUM read asks three replicas too, the one that leaves the key among them', async (t) => {
+  const placed = joinAt(2);
+  t.deepEqual(
+    [placed.rangeOf('A').reads, placed.rangeOf('A').writes],
+    [
+      [4, 0, 1],
+      [4, 0, 1, 2],
+    ],
+  );
+  const held = new Map([
+    [0, older],
+    [1, stored],
+  ]);
+  const { coordinator, asked, repaired } = joinSetup(0, placed, held);
+  t.deepEqual(await coordinator.read('A', 'QUORUM'), stored);
+  t.deepEqual(asked, [0, 1, 2]);
+  t.deepEqual(repaired.sort(), [0, 2]);
+});
+
+test('the reads-switch cannot make a QUORUM read go backwards: what a read returned before it is found after it', async (t) => {
+  // A ONE write acknowledged by 1 and 2 (one plus the pending replica's one), its copy for 4 still a hint; 2 leaves the
+  // key at the switch. A QUORUM read of 1 and 2 alone returned it, and a QUORUM read of 4 and 0 after the switch did not.
+  const scenario = async (bugs: KnownBugs): Promise<(Version | undefined)[]> => {
+    const held = new Map([
+      [0, older],
+      [1, stored],
+      [2, stored],
+    ]);
+    const before = joinSetup(1, joinAt(1), held, new Set(), bugs);
+    const first = await before.coordinator.read('A', 'QUORUM');
+    const after = joinSetup(4, joinAt(2), held, new Set([1]), bugs);
+    return [first, await after.coordinator.read('A', 'QUORUM')];
+  };
+  t.deepEqual(await scenario({}), [stored, stored]);
+  t.deepEqual(await scenario({ readsSkipPending: true }), [stored, older], 'the known bug goes backwards here');
+});
+
+test('while node 4 joins, a ONE read is not answered from the coordinator alone: two replicas, the stale one repaired', async (t) => {
+  const placed = joinAt(1);
+  const { coordinator, asked, repaired } = joinSetup(0, placed, new Map([[0, stored]]));
+  t.false(coordinator.readsLocally('A', 'ONE'));
+  t.deepEqual(await coordinator.read('A', 'ONE'), stored);
+  t.deepEqual(asked, [0, 1]);
+  t.deepEqual(repaired, [1]);
+  // Where no operation runs, the coordinator's own copy alone answers.
+  t.true(joinSetup(0, placement, new Map([[0, stored]])).coordinator.readsLocally('A', 'ONE'));
+});
+
+test('while node 4 joins, a QUORUM read with two of the four replicas down is Unavailable, in the write’s words', async (t) => {
+  const { coordinator, asked } = joinSetup(0, joinAt(1), new Map(), new Set([2, 4]));
+  const err = await t.throwsAsync(coordinator.read('A', 'QUORUM'));
+  t.true(isKvError(err, 'Unavailable'), String(err));
+  t.is(err!.message, "QUORUM needs 3 of the key's 4 replicas (1 of them pending) but only 2 are up");
+  t.deepEqual(asked, []);
 });

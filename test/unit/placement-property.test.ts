@@ -89,6 +89,46 @@ function missBetween(w: Placement, r: Placement): string | undefined {
   return undefined;
 }
 
+/**
+ * Where a read is placed, as Coordinator.placement places it: among the write
+ * replicas, the level's count plus the pending ones (the asked replicas then
+ * hold what it returned: the read repairs them); with `readsOnly`, the rule
+ * before CASSANDRA-14740's: the read replicas and the level's count.
+ */
+function readPlaced(p: Placement, key: string, level: LevelName, readsOnly: boolean): [replicas: readonly number[], need: number] {
+  const range = p.rangeOf(key);
+  if (readsOnly) return [range.reads, requiredReplicas(level, p.replicationFactor)];
+  return [range.writes, writeAcksNeeded(level, p.replicationFactor, range.pending)];
+}
+
+/** A read in `a` and a later read in `b` whose answer sets can miss each other (the later one goes backwards), described; or undefined. */
+function readsMissBetween(a: Placement, b: Placement, readsOnly = false): string | undefined {
+  const keys = [...new Set([...a.ranges, ...b.ranges].map((x) => x.end))];
+  for (const key of keys) {
+    for (const [first, then] of MEETING) {
+      const [fr, fn] = readPlaced(a, key, first, readsOnly);
+      const [tr, tn] = readPlaced(b, key, then, readsOnly);
+      const miss = quorumsMiss(fr, fn, tr, tn);
+      if (miss)
+        return `${first} read at epoch ${a.epoch} from [${miss[0]}] of [${fr}], then ${then} read at epoch ${b.epoch} from [${miss[1]}] of [${tr}], key ${JSON.stringify(key)}`;
+    }
+  }
+  return undefined;
+}
+
+/** Every pair of placements a step can pair (a coordinator may be one epoch behind another), checked by `miss`. */
+function stepMiss(before: Placement, after: Placement, miss: (x: Placement, y: Placement) => string | undefined): string | undefined {
+  for (const [x, y] of [
+    [before, after],
+    [after, before],
+    [after, after],
+  ] as const) {
+    const found = miss(x, y);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 const scenario = fc.record({
   nodes: fc.integer({ min: 1, max: 6 }),
   rf: fc.integer({ min: 1, max: 5 }),
@@ -96,7 +136,7 @@ const scenario = fc.record({
   ops: fc.array(op, { maxLength: 12 }),
 });
 
-test('every write set meets every read set as the levels need, across every epoch step', (t) => {
+test('every write set meets every read set, and every read set every later one, as the levels need, across every epoch step', (t) => {
   let steps = 0;
   let aborts = 0;
   const property = fc.property(scenario, ({ nodes, rf, tokens, ops }) => {
@@ -106,7 +146,7 @@ test('every write set meets every read set as the levels need, across every epoc
     );
     let m = applyChange(undefined, boot);
     let placement = Placement.of(m);
-    const self = missBetween(placement, placement);
+    const self = missBetween(placement, placement) ?? readsMissBetween(placement, placement);
     if (self) throw new Error(self);
     for (const o of ops) {
       for (const change of stepsOf(m, o)) {
@@ -119,14 +159,8 @@ test('every write set meets every read set as the levels need, across every epoc
           throw err;
         }
         const nextPlacement = Placement.of(next);
-        for (const [w, r] of [
-          [placement, nextPlacement],
-          [nextPlacement, placement],
-          [nextPlacement, nextPlacement],
-        ] as const) {
-          const miss = missBetween(w, r);
-          if (miss) throw new Error(miss);
-        }
+        const miss = stepMiss(placement, nextPlacement, missBetween) ?? stepMiss(placement, nextPlacement, readsMissBetween);
+        if (miss) throw new Error(miss);
         m = next;
         placement = nextPlacement;
         steps++;
@@ -137,6 +171,27 @@ test('every write set meets every read set as the levels need, across every epoc
   t.notThrows(() => fc.assert(property, fcParams(300)));
   t.true(steps > 300, `the runs took ${steps} epoch steps: enough changes were allowed to test anything`);
   t.true(aborts > 50, `${aborts} aborts were taken: enough to test them`);
+});
+
+test('reads of the read replicas alone (the rule before CASSANDRA-14740) miss an earlier read across a reads-switch', (t) => {
+  // Four nodes, node 4 joining at 'B' between them: key 'A' goes from 0, 1, 2 to 4, 0, 1.
+  const tokens = ['M', 'f', 'p', 'z'];
+  const m = applyChange(
+    undefined,
+    bootstrapEntry(
+      tokens.map((tok, id) => ({ id, token: tok })),
+      3,
+    ),
+  );
+  const begin = applyChange(m, { epoch: 2, change: { kind: 'join-begin', node: 4, token: 'B' } });
+  const switched = applyChange(begin, { epoch: 3, change: { kind: 'reads-switch', node: 4 } });
+  const [a, b] = [Placement.of(begin), Placement.of(switched)];
+  // Read replicas 0, 1, 2 at the begin epoch and 4, 0, 1 after the switch: a QUORUM of 0 and 2, then one of 4 and 1.
+  t.is(
+    readsMissBetween(a, b, true),
+    'QUORUM read at epoch 2 from [0,2] of [0,1,2], then QUORUM read at epoch 3 from [4,1] of [4,0,1], key "B"',
+  );
+  t.is(readsMissBetween(a, b), undefined);
 });
 
 test('a key finds the range (start, end] that holds it, and on a fixed ring the same replicas as the Ring', (t) => {

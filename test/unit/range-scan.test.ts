@@ -10,7 +10,8 @@ import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { isKvError } from '../../src/common/errors';
 import { SCAN_ROUNDS_MAX } from '../../src/common/limits';
 import { RangeReplica, RangeScanner, ScanRequest } from '../../src/coordinator/range-scan';
-import { bootstrapPlacement } from '../../src/membership/placement';
+import { bootstrapEntry, replayLog } from '../../src/membership/changes';
+import { bootstrapPlacement, Placement } from '../../src/membership/placement';
 import { KeyedVersion, supersedes, Version } from '../../src/storage/version';
 
 // Tokens M < f < p < 0x7f, ids in token order.
@@ -41,13 +42,13 @@ class MemoryReplica implements RangeReplica {
   }
 }
 
-function setup(selfId = 0, down: ReadonlySet<number> = new Set()) {
+function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placement = placement) {
   const replicas = new Map<number, MemoryReplica>();
-  for (let id = 0; id < 4; id++) replicas.set(id, new MemoryReplica(id));
+  for (let id = 0; id < 5; id++) replicas.set(id, new MemoryReplica(id));
   const hinted: Array<{ target: number; items: readonly KeyedVersion[] }> = [];
   const scanner = new RangeScanner({
     selfId,
-    placement: () => placement,
+    placement: () => placed,
     replicas,
     isUp: (id) => !down.has(id),
     hints: { add: async (target, items) => void hinted.push({ target, items }) },
@@ -159,4 +160,36 @@ test('a long stretch of tombstones is walked over several calls, each of at most
   const { keys, calls } = await scanAll(scanner, request({ start: 'a', end: 'c', limit: 1000 }));
   t.deepEqual(keys, ['b']);
   t.true(calls >= 2, `${calls} calls`);
+});
+
+test('while node 4 joins, a scan reads one replica more than its level, among them the pending one, and repairs it', async (t) => {
+  const joining = Placement.of(
+    replayLog([
+      bootstrapEntry(
+        DEFAULT_TOKENS.map((token, id) => ({ id, token })),
+        3,
+      ),
+      { epoch: 2, change: { kind: 'join-begin', node: 4, token: 'B' } },
+    ]),
+  );
+  t.deepEqual(
+    [joining.rangeOf('A').reads, joining.rangeOf('A').writes],
+    [
+      [0, 1, 2],
+      [0, 1, 2, 4],
+    ],
+  );
+  // Node 1 asks itself, 2, then the pending 4, which holds nothing yet.
+  const { scanner, replicas, write } = setup(1, new Set(), joining);
+  write('A', val('a'));
+  t.deepEqual((await scanAll(scanner, request({ start: 'A', end: 'B' }))).keys, ['A']);
+  t.deepEqual(
+    [...replicas.values()].map((r) => r.rangeReads),
+    [0, 1, 1, 0, 1],
+  );
+  t.deepEqual(replicas.get(4)!.data.get('A'), val('a'), 'what the scan returned is on the pending replica');
+  const down = setup(1, new Set([2, 4]), joining).scanner;
+  const err = await t.throwsAsync(down.scan(request({ start: 'A', end: 'B' })));
+  t.true(isKvError(err, 'Unavailable'), String(err));
+  t.is(err!.message, 'QUORUM needs 3 of the 4 replicas of the range from "A" (1 of them pending) but only 2 are up');
 });
