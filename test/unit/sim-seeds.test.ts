@@ -84,6 +84,15 @@ test('seed 850335 on 5 nodes: a cas retry that finds its request committed on on
   t.true(r.ok, r.problems.join('\n'));
 });
 
+test('seed 900170 on five nodes: a node restarted while a replacement began waits for its live peers only, and converges', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  // Node 2 came back from a power loss still cut off from node 3, lost for good; its start waited the whole request
+  // timeout for node 3's epochs though its other peers had told it of the replace, and anti-entropy reached the two
+  // QUORUM writes it had missed only after the final reads (`behind`, `divergent`) (node/node.ts, catchUpEpochs).
+  const r = await simulate({ ...base, nodes: 5, seed: 900_170 });
+  t.true(r.ok, r.problems.join('\n'));
+});
+
 for (const [nodes, seed] of [
   [4, 920_691],
   [5, 901_338],
