@@ -8,40 +8,10 @@
  * stops, where before it served on as a member.
  */
 import test from 'ava';
-import { Random } from '../../src/common/random';
-import { SimCluster, simConfig } from '../../src/sim/cluster';
-import { SimNetwork } from '../../src/sim/network';
-import { Scheduler } from '../../src/sim/scheduler';
-import { Trace } from '../../src/sim/trace';
+import { startedSimCluster } from './sim-cluster-harness';
 
-/** Virtual time to run for, at most, for each thing awaited. */
-const LIMIT_MS = 60_000;
-
-/** A simulated cluster of four nodes, started; `runUntil` steps virtual time until `done`, or fails saying what did not happen. */
-async function startedCluster(seed: number) {
-  const sched = new Scheduler();
-  const trace = new Trace(true, () => sched.nowMs);
-  const random = new Random(seed);
-  const config = simConfig(4, 'FULL');
-  const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
-  const cluster = new SimCluster(config, net, random.fork(), {});
-  const runUntil = async (what: string, done: () => boolean): Promise<void> => {
-    const until = sched.nowMs + LIMIT_MS;
-    while (!done() && sched.nowMs < until) await sched.runUntil(sched.nowMs + 10);
-    if (!done())
-      throw new Error(
-        `${what} did not happen within ${LIMIT_MS} virtual ms:\n${trace
-          .lines!.filter((l) => / (info|warn|error): /.test(l))
-          .slice(-30)
-          .join('\n')}`,
-      );
-  };
-  for (let id = 0; id < 4; id++) void cluster.start(id);
-  await runUntil('the nodes to start', () => [0, 1, 2, 3].every((id) => cluster.isRunning(id)));
-  // A new cluster's nodes catch up first (empty disks); a replacement streams only from nodes that are done.
-  await runUntil('the nodes to catch up', () => [0, 1, 2, 3].every((id) => cluster.nodes[id]?.repairer.catchingUp === false));
-  return { cluster, trace, runUntil };
-}
+/** A simulated cluster of four nodes, started and caught up. */
+const startedCluster = (seed: number) => startedSimCluster(4, seed);
 
 /** Node 1 lost for good and replaced by a new node; resolves with the new node's id once the replacement has begun. */
 async function replaceNode1(c: Awaited<ReturnType<typeof startedCluster>>): Promise<number> {

@@ -8,37 +8,10 @@
  * after the final reads).
  */
 import test from 'ava';
-import { Random } from '../../src/common/random';
-import { SimCluster, simConfig } from '../../src/sim/cluster';
-import { SimNetwork } from '../../src/sim/network';
-import { Scheduler } from '../../src/sim/scheduler';
-import { Trace } from '../../src/sim/trace';
-
-/** Virtual time to run for, at most, for each thing awaited. */
-const LIMIT_MS = 60_000;
-const NODES = 5;
+import { startedSimCluster } from './sim-cluster-harness';
 
 test('a node restarted after a replacement began waits for the answers of its live peers, not for the node lost for good', async (t) => {
-  const sched = new Scheduler();
-  const trace = new Trace(true, () => sched.nowMs);
-  const random = new Random(7);
-  const config = simConfig(NODES, 'FULL');
-  const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
-  const cluster = new SimCluster(config, net, random.fork(), {});
-  const runUntil = async (what: string, done: () => boolean): Promise<void> => {
-    const until = sched.nowMs + LIMIT_MS;
-    while (!done() && sched.nowMs < until) await sched.runUntil(sched.nowMs + 10);
-    if (!done())
-      throw new Error(
-        `${what} did not happen within ${LIMIT_MS} virtual ms:\n${trace
-          .lines!.filter((l) => / (info|warn|error): /.test(l))
-          .slice(-20)
-          .join('\n')}`,
-      );
-  };
-  const ids = Array.from({ length: NODES }, (_, id) => id);
-  for (const id of ids) void cluster.start(id);
-  await runUntil('the nodes to catch up', () => ids.every((id) => cluster.nodes[id]?.repairer.catchingUp === false));
+  const { cluster, net, sched, config, runUntil } = await startedSimCluster(5, 7);
 
   // Node 2 is down while node 3 is lost for good and a replacement begins (as in the seed): its log knows nothing of either.
   cluster.crash(2);
