@@ -192,6 +192,33 @@ struct PaxosPromise {
   6: LocalRead current
 }
 
+/** Internode (membership streams): a recent commit's request id, with its ballot's timestamp (µs). */
+struct RecentRequest {
+  1: string requestId,
+  2: i64 ts
+}
+
+/**
+ * Internode (membership streams): one key's Paxos state on a replica, moved
+ * with the range's values so that the node gaining the range knows which
+ * cas requests were committed (a retry of one then answers applied).
+ */
+struct PaxosRow {
+  1: binary key,
+  2: optional Ballot promised,
+  3: optional Proposal accepted,
+  4: optional Proposal committed,
+  /** Oldest first. */
+  5: list<RecentRequest> recent
+}
+
+/** Internode (membership streams): a page of a replica's Paxos rows, in key order. */
+struct PaxosRowsPage {
+  1: list<PaxosRow> rows,
+  /** True when the replica stopped at the limit: ask again after the last key. */
+  2: bool more
+}
+
 /** Internode (cas): a replica's answer to a proposal. */
 struct PaxosAccept {
   1: bool accepted,
@@ -432,6 +459,22 @@ service KeyValue {
 
   /** Internode (scans): this replica's versions of the keys in [start, stop) (empty stop: no end), at most limit, about bytesMax. `epoch`, `fromNode`: as replicate's. */
   RangePage readRange(1: string secret, 2: binary start, 3: binary stop, 4: i32 limit, 5: i32 bytesMax, 6: i64 epoch, 7: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
+
+  /**
+   * Internode (membership streams), added later: this replica's Paxos rows of
+   * the keys in [start, stop) (empty stop: no end), at most limit (1 to
+   * 200). `epoch`, `fromNode`: as replicate's.
+   */
+  PaxosRowsPage paxosRows(1: string secret, 2: binary start, 3: binary stop, 4: i32 limit, 5: i64 epoch, 6: i32 fromNode)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
+
+  /**
+   * Internode (membership streams), added later: another replica's Paxos rows
+   * (at most 200), each merged with this replica's state of the key; returns
+   * once durable.
+   */
+  void paxosMerge(1: string secret, 2: list<PaxosRow> rows, 3: i64 epoch, 4: i32 fromNode)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: StaleEpoch stale),
 
   /** put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone. */

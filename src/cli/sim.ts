@@ -12,7 +12,14 @@ import { FAULT_KINDS, parseFaults } from '../sim/faults';
 import { DEFAULT_CAS_WORKLOAD, DEFAULT_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
 import { runTool } from './run-tool';
 
-const BUGS = ['ackBeforeMark', 'readSkipsNewest', 'acceptIgnoresPromise', 'writesSkipPending', 'readsSkipPending'] as const;
+const BUGS = [
+  'ackBeforeMark',
+  'readSkipsNewest',
+  'acceptIgnoresPromise',
+  'writesSkipPending',
+  'readsSkipPending',
+  'paxosRowsStayBehind',
+] as const;
 
 const USAGE = `usage: npm run sim -- [options]
   --seeds N         how many seeds to run (default 100)

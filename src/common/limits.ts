@@ -277,6 +277,12 @@ export const PAXOS_BACKOFF_MS_MAX = 200;
  */
 export const PAXOS_KEY_WAITING_MAX = 64;
 export const PAXOS_WAITING_MAX = 10_000;
+/**
+ * Keys' Paxos state in one page of a membership stream (paxosRows,
+ * paxosMerge): each row is some hundreds of bytes (64 request ids at most),
+ * and a page's merge queues one message per key, far below PAXOS_WAITING_MAX.
+ */
+export const PAXOS_STREAM_ROWS_MAX = 200;
 /** Longest request id a cas may carry. */
 export const REQUEST_ID_BYTES_MAX = 64;
 /** Attempts KvClient.cas makes, with the same request id, when a reply is lost (TimedOut, or the connection died). */

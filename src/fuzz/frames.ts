@@ -33,6 +33,8 @@ import {
   TTL_SECONDS_MAX,
   VALUE_BYTES_MAX_DEFAULT,
   frameBytesMax as frameBytesMaxFor,
+  PAXOS_RECENT_REQUESTS_MAX,
+  PAXOS_STREAM_ROWS_MAX,
 } from '../common/limits';
 import { assert, unreachable } from '../common/assert';
 import { Random as FuzzRandom } from '../common/random';
@@ -205,6 +207,8 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   repair: 3,
   scan: 6,
   readRange: 5,
+  paxosRows: 3,
+  paxosMerge: 4,
   putWithTtl: 6,
   membership: 4,
   learnEpochs: 5,
@@ -746,6 +750,10 @@ export class FrameGenerator {
         return bin(this.scanBound(tags));
       case 'scanLimit':
         return i32(r.pick([1, 2, 10, 100, SCAN_LIMIT_MAX, SCAN_LIMIT_MAX + 1, 0, -1, 0x7fff_ffff, -0x8000_0000]));
+      case 'paxosRowsLimit':
+        return i32(r.pick([1, 10, PAXOS_STREAM_ROWS_MAX, PAXOS_STREAM_ROWS_MAX + 1, 0, -1, 0x7fff_ffff]));
+      case 'paxosRowList':
+        return this.paxosRowList(tags);
       case 'pageLimit':
         return i32(r.pick([1, 10, SCAN_REPLICA_PAGE_KEYS_MAX, SCAN_REPLICA_PAGE_KEYS_MAX + 1, 0, -1, 0x7fff_ffff]));
       case 'bytesMax':
@@ -765,6 +773,41 @@ export class FrameGenerator {
       default:
         return unreachable(`no generator for argument ${gen}`);
     }
+  }
+
+  /**
+   * Paxos rows for paxosMerge: pool keys, old ballots and proposals (any of
+   * them missing or bad) and recent request ids, sometimes one too many.
+   */
+  private paxosRowList(tags: string[]): WireValue {
+    const r = this.r;
+    const n = r.weighted<number>([
+      [0, 1],
+      [1, 4],
+      [r.range(2, LIST_ITEMS_MAX), 3],
+    ]);
+    tags.push(n === 0 ? 'paxos-rows:empty-list' : 'paxos-rows:some');
+    const row = (): WireValue => {
+      const fields: WireField[] = [];
+      if (!r.chance(0.05)) fields.push(field(1, bin(this.key(tags, 'paxos-row-key', true))));
+      if (r.chance(0.5)) fields.push(field(2, this.ballot(tags)));
+      if (r.chance(0.3)) fields.push(field(3, this.proposal(tags)));
+      if (r.chance(0.5)) fields.push(field(4, this.proposal(tags)));
+      if (!r.chance(0.05)) {
+        const ids = r.chance(0.05) ? PAXOS_RECENT_REQUESTS_MAX + 1 : r.range(0, 3);
+        const recent = Array.from({ length: ids }, (): WireValue => {
+          const ts = r.weighted<bigint>([
+            [BigInt(r.range(0, TS_OLD_MAX)), 8],
+            [-1n, 1],
+            [TS_SAFE_MAX + 1n, 1],
+          ]);
+          return { kind: 'struct', fields: [field(1, bin(this.paxosRequestId(tags))), field(2, { kind: 'i64', v: ts })] };
+        });
+        fields.push(field(5, { kind: 'list', elemType: TType.STRUCT, items: recent }));
+      }
+      return { kind: 'struct', fields };
+    };
+    return { kind: 'list', elemType: TType.STRUCT, items: Array.from({ length: n }, row) };
   }
 
   /** A list of keys (readLocal, fetchVersions): sometimes empty, sometimes many from the pool. */

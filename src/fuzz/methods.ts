@@ -29,6 +29,8 @@ export const METHODS = [
   'repair',
   'scan',
   'readRange',
+  'paxosRows',
+  'paxosMerge',
   'putWithTtl',
   'membership',
   'learnEpochs',
@@ -137,6 +139,15 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
     [6, TType.I64, 'epoch'],
     [7, TType.I32, 'fromNode'],
   ],
+  paxosRows: [
+    SECRET,
+    [2, TType.STRING, 'start', 'scanBound'],
+    [3, TType.STRING, 'stop', 'scanBound'],
+    [4, TType.I32, 'limit', 'paxosRowsLimit'],
+    [5, TType.I64, 'epoch'],
+    [6, TType.I32, 'fromNode'],
+  ],
+  paxosMerge: [SECRET, [2, TType.LIST, 'rows', 'paxosRowList'], [3, TType.I64, 'epoch'], [4, TType.I32, 'fromNode']],
   putWithTtl: [
     [1, TType.STRING, 'key'],
     [2, TType.STRING, 'value'],
@@ -174,6 +185,17 @@ export const PROPOSAL: readonly ArgSpec[] = [
   [1, TType.STRUCT, 'ballot'],
   [2, TType.STRING, 'value'],
   [3, TType.STRING, 'requestId'],
+];
+export const PAXOS_ROW: readonly ArgSpec[] = [
+  [1, TType.STRING, 'key'],
+  [2, TType.STRUCT, 'promised'],
+  [3, TType.STRUCT, 'accepted'],
+  [4, TType.STRUCT, 'committed'],
+  [5, TType.LIST, 'recent'],
+];
+export const RECENT_REQUEST: readonly ArgSpec[] = [
+  [1, TType.STRING, 'requestId'],
+  [2, TType.I64, 'ts'],
 ];
 export const MEMBERSHIP_LOG: readonly ArgSpec[] = [
   [1, TType.I64, 'epoch'],
@@ -250,6 +272,8 @@ export const THROWS: Record<MethodName, Throws> = {
   repair: ADMIN_UNAVAILABLE,
   scan: CLIENT,
   readRange: EPOCH_CHECKED,
+  paxosRows: EPOCH_CHECKED,
+  paxosMerge: { ...EPOCH_CHECKED, void: true },
   putWithTtl: CLIENT,
   membership: { invalid: 1, operational: [], declared: [1] },
   learnEpochs: INTERNODE,
@@ -270,9 +294,11 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  * and harmless to what it checks.
  *
  * - Freely: calls that only read (readLocal, dump, fetchVersions, readRange,
- *   treeHashes, segmentKeys, operationProgress, sync), and writes that keep
- *   to small key pools and timestamps long past, which lose to every real
- *   write (replicate; the Paxos calls, whose ballots are as old).
+ *   paxosRows, treeHashes, segmentKeys, operationProgress, sync), and writes
+ *   that keep to small key pools and timestamps long past, which lose to
+ *   every real write (replicate; the Paxos calls and paxosMerge, whose
+ *   ballots are as old: an accepted proposal that old is over, never
+ *   finished).
  * - Only with arguments the node refuses before it acts, or that only
  *   report (SECRET_REFUSED_ONLY): a move to an empty or missing token; a
  *   repair naming a peer that is no node; a cleanup that only reports; a
@@ -300,6 +326,8 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
   'segmentKeys',
   'fetchVersions',
   'readRange',
+  'paxosRows',
+  'paxosMerge',
   'operationProgress',
   'move',
   'repair',

@@ -12,6 +12,8 @@
 import {
   CLOCK_OFFSET_MS_MAX,
   KEY_BYTES_MAX,
+  PAXOS_RECENT_REQUESTS_MAX,
+  PAXOS_STREAM_ROWS_MAX,
   REPAIR_SEGMENTS_PER_CALL_MAX,
   REQUEST_ID_BYTES_MAX,
   SCAN_LIMIT_MAX,
@@ -31,7 +33,9 @@ import {
   MEMBERSHIP_LOG,
   MethodName,
   MUTATION,
+  PAXOS_ROW,
   PROPOSAL,
+  RECENT_REQUEST,
   RING_MEMBER,
   SECRET_CHECKED,
 } from './methods';
@@ -182,6 +186,11 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     const bounds = boundValid(a.get(2)) && boundValid(a.get(3));
     return verdict(bounds && inRange(i32Of(a.get(4)), 1, SCAN_REPLICA_PAGE_KEYS_MAX) && inRange(i32Of(a.get(5)), 1, 2 ** 31));
   },
+  paxosRows: (a) => verdict(boundValid(a.get(2)) && boundValid(a.get(3)) && inRange(i32Of(a.get(4)), 1, PAXOS_STREAM_ROWS_MAX)),
+  paxosMerge: (a, max) => {
+    const rows = a.get(2);
+    return verdict(rows?.kind === 'list' && rows.items.length <= PAXOS_STREAM_ROWS_MAX && rows.items.every((r) => paxosRowValid(r, max)));
+  },
   putWithTtl: (a, max) =>
     verdict(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && isValidLevel(a.get(3)) && inRange(i32Of(a.get(4)), 1, TTL_SECONDS_MAX)),
   membership: (a) => verdict(inRange(i64Of(a.get(1)), 0n, TS_SAFE_MAX)),
@@ -263,6 +272,21 @@ function paxosRequestIdValid(v: WireValue | undefined): boolean {
 function proposalValid(v: WireValue | undefined, max: number): boolean {
   const f = structFields(v, PROPOSAL);
   return f !== null && ballotVerdict(f.get(1)) && isValidValue(f.get(2), max) && paxosRequestIdValid(f.get(3));
+}
+
+/** A Paxos row as paxosMerge takes it: a key, optional ballot and proposals that are valid, at most 64 recent request ids. */
+function paxosRowValid(v: WireValue | undefined, max: number): boolean {
+  const f = structFields(v, PAXOS_ROW);
+  if (f === null || !isValidKey(f.get(1))) return false;
+  if (f.get(2) !== undefined && !ballotVerdict(f.get(2))) return false;
+  if (f.get(3) !== undefined && !proposalValid(f.get(3), max)) return false;
+  if (f.get(4) !== undefined && !proposalValid(f.get(4), max)) return false;
+  const recent = f.get(5);
+  if (recent?.kind !== 'list' || recent.items.length > PAXOS_RECENT_REQUESTS_MAX) return false;
+  return recent.items.every((item) => {
+    const r = structFields(item, RECENT_REQUEST);
+    return r !== null && paxosRequestIdValid(r.get(1)) && inRange(i64Of(r.get(2)), 0n, TS_SAFE_MAX);
+  });
 }
 
 /**

@@ -30,6 +30,9 @@ import CasResult = ttypes.CasResult
 import Ballot = ttypes.Ballot
 import Proposal = ttypes.Proposal
 import PaxosPromise = ttypes.PaxosPromise
+import RecentRequest = ttypes.RecentRequest
+import PaxosRow = ttypes.PaxosRow
+import PaxosRowsPage = ttypes.PaxosRowsPage
 import PaxosAccept = ttypes.PaxosAccept
 import ScanEntry = ttypes.ScanEntry
 import ScanResult = ttypes.ScanResult
@@ -310,6 +313,34 @@ declare class Client {
     readRange(secret: string, start: Buffer, stop: Buffer, limit: number, bytesMax: number, epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: RangePage)=>void): void;
 
     /**
+     * Internode (membership streams), added later: this replica's Paxos rows of
+     * the keys in [start, stop) (empty stop: no end), at most limit (1 to
+     * 200). `epoch`, `fromNode`: as replicate's.
+     */
+    paxosRows(secret: string, start: Buffer, stop: Buffer, limit: number, epoch: Int64, fromNode: number): Promise<PaxosRowsPage>;
+
+    /**
+     * Internode (membership streams), added later: this replica's Paxos rows of
+     * the keys in [start, stop) (empty stop: no end), at most limit (1 to
+     * 200). `epoch`, `fromNode`: as replicate's.
+     */
+    paxosRows(secret: string, start: Buffer, stop: Buffer, limit: number, epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: PaxosRowsPage)=>void): void;
+
+    /**
+     * Internode (membership streams), added later: another replica's Paxos rows
+     * (at most 200), each merged with this replica's state of the key; returns
+     * once durable.
+     */
+    paxosMerge(secret: string, rows: PaxosRow[], epoch: Int64, fromNode: number): Promise<void>;
+
+    /**
+     * Internode (membership streams), added later: another replica's Paxos rows
+     * (at most 200), each merged with this replica's state of the key; returns
+     * once durable.
+     */
+    paxosMerge(secret: string, rows: PaxosRow[], epoch: Int64, fromNode: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.StaleEpoch, response: void)=>void): void;
+
+    /**
      * put with a time to live: after ttlSeconds (1 to 10 years) the value reads as not found and is purged like a tombstone.
      */
     putWithTtl(key: Buffer, value: Buffer, level: Level, ttlSeconds: number): Promise<Int64>;
@@ -453,6 +484,8 @@ declare class Processor {
     process_repair(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_scan(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_readRange(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosRows(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_paxosMerge(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_putWithTtl(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_membership(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_learnEpochs(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;

@@ -725,13 +725,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp358 = input.readListBegin();
-          const _size57 = _rtmp358.size || 0;
-          for (let _i59 = 0; _i59 < _size57; ++_i59) {
-            let elem60 = null;
-            elem60 = new ttypes.Mutation();
-            elem60.read(input);
-            this.mutations.push(elem60);
+          const _rtmp368 = input.readListBegin();
+          const _size67 = _rtmp368.size || 0;
+          for (let _i69 = 0; _i69 < _size67; ++_i69) {
+            let elem70 = null;
+            elem70 = new ttypes.Mutation();
+            elem70.read(input);
+            this.mutations.push(elem70);
           }
           input.readListEnd();
         } else {
@@ -771,10 +771,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter61 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter61)) {
-          iter61 = this.mutations[iter61];
-          iter61.write(output);
+      for (let iter71 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter71)) {
+          iter71 = this.mutations[iter71];
+          iter71.write(output);
         }
       }
       output.writeListEnd();
@@ -934,12 +934,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp363 = input.readListBegin();
-          const _size62 = _rtmp363.size || 0;
-          for (let _i64 = 0; _i64 < _size62; ++_i64) {
-            let elem65 = null;
-            elem65 = input.readBinary();
-            this.keys.push(elem65);
+          const _rtmp373 = input.readListBegin();
+          const _size72 = _rtmp373.size || 0;
+          for (let _i74 = 0; _i74 < _size72; ++_i74) {
+            let elem75 = null;
+            elem75 = input.readBinary();
+            this.keys.push(elem75);
           }
           input.readListEnd();
         } else {
@@ -979,10 +979,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter66 in this.keys) {
-        if (this.keys.hasOwnProperty(iter66)) {
-          iter66 = this.keys[iter66];
-          output.writeBinary(iter66);
+      for (let iter76 in this.keys) {
+        if (this.keys.hasOwnProperty(iter76)) {
+          iter76 = this.keys[iter76];
+          output.writeBinary(iter76);
         }
       }
       output.writeListEnd();
@@ -1051,13 +1051,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp368 = input.readListBegin();
-          const _size67 = _rtmp368.size || 0;
-          for (let _i69 = 0; _i69 < _size67; ++_i69) {
-            let elem70 = null;
-            elem70 = new ttypes.LocalRead();
-            elem70.read(input);
-            this.success.push(elem70);
+          const _rtmp378 = input.readListBegin();
+          const _size77 = _rtmp378.size || 0;
+          for (let _i79 = 0; _i79 < _size77; ++_i79) {
+            let elem80 = null;
+            elem80 = new ttypes.LocalRead();
+            elem80.read(input);
+            this.success.push(elem80);
           }
           input.readListEnd();
         } else {
@@ -1102,10 +1102,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter71 in this.success) {
-        if (this.success.hasOwnProperty(iter71)) {
-          iter71 = this.success[iter71];
-          iter71.write(output);
+      for (let iter81 in this.success) {
+        if (this.success.hasOwnProperty(iter81)) {
+          iter81 = this.success[iter81];
+          iter81.write(output);
         }
       }
       output.writeListEnd();
@@ -1560,13 +1560,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp373 = input.readListBegin();
-          const _size72 = _rtmp373.size || 0;
-          for (let _i74 = 0; _i74 < _size72; ++_i74) {
-            let elem75 = null;
-            elem75 = new ttypes.Digest();
-            elem75.read(input);
-            this.digests.push(elem75);
+          const _rtmp383 = input.readListBegin();
+          const _size82 = _rtmp383.size || 0;
+          for (let _i84 = 0; _i84 < _size82; ++_i84) {
+            let elem85 = null;
+            elem85 = new ttypes.Digest();
+            elem85.read(input);
+            this.digests.push(elem85);
           }
           input.readListEnd();
         } else {
@@ -1607,10 +1607,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter76 in this.digests) {
-        if (this.digests.hasOwnProperty(iter76)) {
-          iter76 = this.digests[iter76];
-          iter76.write(output);
+      for (let iter86 in this.digests) {
+        if (this.digests.hasOwnProperty(iter86)) {
+          iter86 = this.digests[iter86];
+          iter86.write(output);
         }
       }
       output.writeListEnd();
@@ -2871,12 +2871,12 @@ const KeyValue_treeHashes_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.indices = [];
-          const _rtmp378 = input.readListBegin();
-          const _size77 = _rtmp378.size || 0;
-          for (let _i79 = 0; _i79 < _size77; ++_i79) {
-            let elem80 = null;
-            elem80 = input.readI32();
-            this.indices.push(elem80);
+          const _rtmp388 = input.readListBegin();
+          const _size87 = _rtmp388.size || 0;
+          for (let _i89 = 0; _i89 < _size87; ++_i89) {
+            let elem90 = null;
+            elem90 = input.readI32();
+            this.indices.push(elem90);
           }
           input.readListEnd();
         } else {
@@ -2938,10 +2938,10 @@ const KeyValue_treeHashes_args = class {
     if (this.indices !== null && this.indices !== undefined) {
       output.writeFieldBegin('indices', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.indices.length);
-      for (let iter81 in this.indices) {
-        if (this.indices.hasOwnProperty(iter81)) {
-          iter81 = this.indices[iter81];
-          output.writeI32(iter81);
+      for (let iter91 in this.indices) {
+        if (this.indices.hasOwnProperty(iter91)) {
+          iter91 = this.indices[iter91];
+          output.writeI32(iter91);
         }
       }
       output.writeListEnd();
@@ -3149,12 +3149,12 @@ const KeyValue_segmentKeys_args = class {
         case 4:
         if (ftype == Thrift.Type.LIST) {
           this.segments = [];
-          const _rtmp383 = input.readListBegin();
-          const _size82 = _rtmp383.size || 0;
-          for (let _i84 = 0; _i84 < _size82; ++_i84) {
-            let elem85 = null;
-            elem85 = input.readI32();
-            this.segments.push(elem85);
+          const _rtmp393 = input.readListBegin();
+          const _size92 = _rtmp393.size || 0;
+          for (let _i94 = 0; _i94 < _size92; ++_i94) {
+            let elem95 = null;
+            elem95 = input.readI32();
+            this.segments.push(elem95);
           }
           input.readListEnd();
         } else {
@@ -3211,10 +3211,10 @@ const KeyValue_segmentKeys_args = class {
     if (this.segments !== null && this.segments !== undefined) {
       output.writeFieldBegin('segments', Thrift.Type.LIST, 4);
       output.writeListBegin(Thrift.Type.I32, this.segments.length);
-      for (let iter86 in this.segments) {
-        if (this.segments.hasOwnProperty(iter86)) {
-          iter86 = this.segments[iter86];
-          output.writeI32(iter86);
+      for (let iter96 in this.segments) {
+        if (this.segments.hasOwnProperty(iter96)) {
+          iter96 = this.segments[iter96];
+          output.writeI32(iter96);
         }
       }
       output.writeListEnd();
@@ -3388,12 +3388,12 @@ const KeyValue_fetchVersions_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp388 = input.readListBegin();
-          const _size87 = _rtmp388.size || 0;
-          for (let _i89 = 0; _i89 < _size87; ++_i89) {
-            let elem90 = null;
-            elem90 = input.readBinary();
-            this.keys.push(elem90);
+          const _rtmp398 = input.readListBegin();
+          const _size97 = _rtmp398.size || 0;
+          for (let _i99 = 0; _i99 < _size97; ++_i99) {
+            let elem100 = null;
+            elem100 = input.readBinary();
+            this.keys.push(elem100);
           }
           input.readListEnd();
         } else {
@@ -3419,10 +3419,10 @@ const KeyValue_fetchVersions_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter91 in this.keys) {
-        if (this.keys.hasOwnProperty(iter91)) {
-          iter91 = this.keys[iter91];
-          output.writeBinary(iter91);
+      for (let iter101 in this.keys) {
+        if (this.keys.hasOwnProperty(iter101)) {
+          iter101 = this.keys[iter101];
+          output.writeBinary(iter101);
         }
       }
       output.writeListEnd();
@@ -3473,13 +3473,13 @@ const KeyValue_fetchVersions_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp393 = input.readListBegin();
-          const _size92 = _rtmp393.size || 0;
-          for (let _i94 = 0; _i94 < _size92; ++_i94) {
-            let elem95 = null;
-            elem95 = new ttypes.LocalRead();
-            elem95.read(input);
-            this.success.push(elem95);
+          const _rtmp3103 = input.readListBegin();
+          const _size102 = _rtmp3103.size || 0;
+          for (let _i104 = 0; _i104 < _size102; ++_i104) {
+            let elem105 = null;
+            elem105 = new ttypes.LocalRead();
+            elem105.read(input);
+            this.success.push(elem105);
           }
           input.readListEnd();
         } else {
@@ -3516,10 +3516,10 @@ const KeyValue_fetchVersions_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter96 in this.success) {
-        if (this.success.hasOwnProperty(iter96)) {
-          iter96 = this.success[iter96];
-          iter96.write(output);
+      for (let iter106 in this.success) {
+        if (this.success.hasOwnProperty(iter106)) {
+          iter106 = this.success[iter106];
+          iter106.write(output);
         }
       }
       output.writeListEnd();
@@ -3575,12 +3575,12 @@ const KeyValue_repair_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.peers = [];
-          const _rtmp398 = input.readListBegin();
-          const _size97 = _rtmp398.size || 0;
-          for (let _i99 = 0; _i99 < _size97; ++_i99) {
-            let elem100 = null;
-            elem100 = input.readI32();
-            this.peers.push(elem100);
+          const _rtmp3108 = input.readListBegin();
+          const _size107 = _rtmp3108.size || 0;
+          for (let _i109 = 0; _i109 < _size107; ++_i109) {
+            let elem110 = null;
+            elem110 = input.readI32();
+            this.peers.push(elem110);
           }
           input.readListEnd();
         } else {
@@ -3606,10 +3606,10 @@ const KeyValue_repair_args = class {
     if (this.peers !== null && this.peers !== undefined) {
       output.writeFieldBegin('peers', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.I32, this.peers.length);
-      for (let iter101 in this.peers) {
-        if (this.peers.hasOwnProperty(iter101)) {
-          iter101 = this.peers[iter101];
-          output.writeI32(iter101);
+      for (let iter111 in this.peers) {
+        if (this.peers.hasOwnProperty(iter111)) {
+          iter111 = this.peers[iter111];
+          output.writeI32(iter111);
         }
       }
       output.writeListEnd();
@@ -4197,6 +4197,457 @@ const KeyValue_readRange_result = class {
       this.success.write(output);
       output.writeFieldEnd();
     }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_paxosRows_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.start = null;
+    this.stop = null;
+    this.limit = null;
+    this.epoch = null;
+    this.fromNode = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.start = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_paxosRows_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.STRING, 2);
+      output.writeBinary(this.start);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 3);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 4);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 5);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 6);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_paxosRows_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    this.stale = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.PaxosRowsPage(args.success);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.PaxosRowsPage();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_paxosRows_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.stale !== null && this.stale !== undefined) {
+      output.writeFieldBegin('stale', Thrift.Type.STRUCT, 3);
+      this.stale.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_paxosMerge_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.rows = null;
+    this.epoch = null;
+    this.fromNode = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.rows !== undefined && args.rows !== null) {
+        this.rows = Thrift.copyList(args.rows, [ttypes.PaxosRow]);
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.rows = [];
+          const _rtmp3113 = input.readListBegin();
+          const _size112 = _rtmp3113.size || 0;
+          for (let _i114 = 0; _i114 < _size112; ++_i114) {
+            let elem115 = null;
+            elem115 = new ttypes.PaxosRow();
+            elem115.read(input);
+            this.rows.push(elem115);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_paxosMerge_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.rows !== null && this.rows !== undefined) {
+      output.writeFieldBegin('rows', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.STRUCT, this.rows.length);
+      for (let iter116 in this.rows) {
+        if (this.rows.hasOwnProperty(iter116)) {
+          iter116 = this.rows[iter116];
+          iter116.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 3);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 4);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_paxosMerge_result = class {
+  constructor(args) {
+    this.unauthorized = null;
+    this.invalid = null;
+    this.stale = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.StaleEpoch) {
+        this.stale = args;
+        return;
+    }
+    if (args) {
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.stale !== undefined && args.stale !== null) {
+        this.stale = args.stale;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.stale = new ttypes.StaleEpoch();
+          this.stale.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_paxosMerge_result');
     if (this.unauthorized !== null && this.unauthorized !== undefined) {
       output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
       this.unauthorized.write(output);
@@ -6757,6 +7208,131 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('readRange failed: unknown result');
   }
 
+  paxosRows (secret, start, stop, limit, epoch, fromNode) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_paxosRows(secret, start, stop, limit, epoch, fromNode);
+    });
+  }
+
+  send_paxosRows (secret, start, stop, limit, epoch, fromNode) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      start: start,
+      stop: stop,
+      limit: limit,
+      epoch: epoch,
+      fromNode: fromNode
+    };
+    const args = new KeyValue_paxosRows_args(params);
+    try {
+      output.writeMessageBegin('paxosRows', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_paxosRows (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_paxosRows_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('paxosRows failed: unknown result');
+  }
+
+  paxosMerge (secret, rows, epoch, fromNode) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_paxosMerge(secret, rows, epoch, fromNode);
+    });
+  }
+
+  send_paxosMerge (secret, rows, epoch, fromNode) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      rows: rows,
+      epoch: epoch,
+      fromNode: fromNode
+    };
+    const args = new KeyValue_paxosMerge_args(params);
+    try {
+      output.writeMessageBegin('paxosMerge', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_paxosMerge (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_paxosMerge_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.stale) {
+      return callback(result.stale);
+    }
+    callback(null);
+  }
+
   putWithTtl (key, value, level, ttlSeconds) {
     this._seqid = this.new_seqid();
     const self = this;
@@ -8140,6 +8716,98 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("readRange", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_paxosRows (seqid, input, output) {
+    const args = new KeyValue_paxosRows_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.paxosRows.length === 6) {
+      Promise.resolve(this._handler.paxosRows.bind(this._handler)(
+        args.secret,
+        args.start,
+        args.stop,
+        args.limit,
+        args.epoch,
+        args.fromNode
+      )).then(result => {
+        const result_obj = new KeyValue_paxosRows_result({success: result});
+        output.writeMessageBegin("paxosRows", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
+          result = new KeyValue_paxosRows_result(err);
+          output.writeMessageBegin("paxosRows", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("paxosRows", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.paxosRows(args.secret, args.start, args.stop, args.limit, args.epoch, args.fromNode, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
+          result_obj = new KeyValue_paxosRows_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("paxosRows", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("paxosRows", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_paxosMerge (seqid, input, output) {
+    const args = new KeyValue_paxosMerge_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.paxosMerge.length === 4) {
+      Promise.resolve(this._handler.paxosMerge.bind(this._handler)(
+        args.secret,
+        args.rows,
+        args.epoch,
+        args.fromNode
+      )).then(result => {
+        const result_obj = new KeyValue_paxosMerge_result({success: result});
+        output.writeMessageBegin("paxosMerge", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
+          result = new KeyValue_paxosMerge_result(err);
+          output.writeMessageBegin("paxosMerge", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("paxosMerge", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.paxosMerge(args.secret, args.rows, args.epoch, args.fromNode, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest || err instanceof ttypes.StaleEpoch) {
+          result_obj = new KeyValue_paxosMerge_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("paxosMerge", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("paxosMerge", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

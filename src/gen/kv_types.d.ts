@@ -238,6 +238,41 @@ declare class PaxosPromise {
   }
 
 /**
+ * Internode (membership streams): a recent commit's request id, with its ballot's timestamp (µs).
+ */
+declare class RecentRequest {
+    public requestId: string;
+    public ts: Int64;
+
+      constructor(args?: { requestId: string; ts: Int64; });
+  }
+
+/**
+ * Internode (membership streams): one key's Paxos state on a replica, moved
+ * with the range's values so that the node gaining the range knows which
+ * cas requests were committed (a retry of one then answers applied).
+ */
+declare class PaxosRow {
+    public key: Buffer;
+    public promised?: Ballot;
+    public accepted?: Proposal;
+    public committed?: Proposal;
+    public recent: RecentRequest[];
+
+      constructor(args?: { key: Buffer; promised?: Ballot; accepted?: Proposal; committed?: Proposal; recent: RecentRequest[]; });
+  }
+
+/**
+ * Internode (membership streams): a page of a replica's Paxos rows, in key order.
+ */
+declare class PaxosRowsPage {
+    public rows: PaxosRow[];
+    public more: boolean;
+
+      constructor(args?: { rows: PaxosRow[]; more: boolean; });
+  }
+
+/**
  * Internode (cas): a replica's answer to a proposal.
  */
 declare class PaxosAccept {

@@ -1854,6 +1854,284 @@ const PaxosPromise = module.exports.PaxosPromise = class {
   }
 
 };
+const RecentRequest = module.exports.RecentRequest = class {
+  constructor(args) {
+    this.requestId = null;
+    this.ts = null;
+    if (args) {
+      if (args.requestId !== undefined && args.requestId !== null) {
+        this.requestId = args.requestId;
+      }
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.requestId = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('RecentRequest');
+    if (this.requestId !== null && this.requestId !== undefined) {
+      output.writeFieldBegin('requestId', Thrift.Type.STRING, 1);
+      output.writeString(this.requestId);
+      output.writeFieldEnd();
+    }
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 2);
+      output.writeI64(this.ts);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const PaxosRow = module.exports.PaxosRow = class {
+  constructor(args) {
+    this.key = null;
+    this.promised = null;
+    this.accepted = null;
+    this.committed = null;
+    this.recent = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.promised !== undefined && args.promised !== null) {
+        this.promised = new ttypes.Ballot(args.promised);
+      }
+      if (args.accepted !== undefined && args.accepted !== null) {
+        this.accepted = new ttypes.Proposal(args.accepted);
+      }
+      if (args.committed !== undefined && args.committed !== null) {
+        this.committed = new ttypes.Proposal(args.committed);
+      }
+      if (args.recent !== undefined && args.recent !== null) {
+        this.recent = Thrift.copyList(args.recent, [ttypes.RecentRequest]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.promised = new ttypes.Ballot();
+          this.promised.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.accepted = new ttypes.Proposal();
+          this.accepted.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.committed = new ttypes.Proposal();
+          this.committed.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.LIST) {
+          this.recent = [];
+          const _rtmp338 = input.readListBegin();
+          const _size37 = _rtmp338.size || 0;
+          for (let _i39 = 0; _i39 < _size37; ++_i39) {
+            let elem40 = null;
+            elem40 = new ttypes.RecentRequest();
+            elem40.read(input);
+            this.recent.push(elem40);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('PaxosRow');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.promised !== null && this.promised !== undefined) {
+      output.writeFieldBegin('promised', Thrift.Type.STRUCT, 2);
+      this.promised.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.accepted !== null && this.accepted !== undefined) {
+      output.writeFieldBegin('accepted', Thrift.Type.STRUCT, 3);
+      this.accepted.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.committed !== null && this.committed !== undefined) {
+      output.writeFieldBegin('committed', Thrift.Type.STRUCT, 4);
+      this.committed.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.recent !== null && this.recent !== undefined) {
+      output.writeFieldBegin('recent', Thrift.Type.LIST, 5);
+      output.writeListBegin(Thrift.Type.STRUCT, this.recent.length);
+      for (let iter41 in this.recent) {
+        if (this.recent.hasOwnProperty(iter41)) {
+          iter41 = this.recent[iter41];
+          iter41.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const PaxosRowsPage = module.exports.PaxosRowsPage = class {
+  constructor(args) {
+    this.rows = null;
+    this.more = null;
+    if (args) {
+      if (args.rows !== undefined && args.rows !== null) {
+        this.rows = Thrift.copyList(args.rows, [ttypes.PaxosRow]);
+      }
+      if (args.more !== undefined && args.more !== null) {
+        this.more = args.more;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.rows = [];
+          const _rtmp343 = input.readListBegin();
+          const _size42 = _rtmp343.size || 0;
+          for (let _i44 = 0; _i44 < _size42; ++_i44) {
+            let elem45 = null;
+            elem45 = new ttypes.PaxosRow();
+            elem45.read(input);
+            this.rows.push(elem45);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.BOOL) {
+          this.more = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('PaxosRowsPage');
+    if (this.rows !== null && this.rows !== undefined) {
+      output.writeFieldBegin('rows', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.rows.length);
+      for (let iter46 in this.rows) {
+        if (this.rows.hasOwnProperty(iter46)) {
+          iter46 = this.rows[iter46];
+          iter46.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.more !== null && this.more !== undefined) {
+      output.writeFieldBegin('more', Thrift.Type.BOOL, 2);
+      output.writeBool(this.more);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const PaxosAccept = module.exports.PaxosAccept = class {
   constructor(args) {
     this.accepted = null;
@@ -2016,13 +2294,13 @@ const ScanResult = module.exports.ScanResult = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.entries = [];
-          const _rtmp338 = input.readListBegin();
-          const _size37 = _rtmp338.size || 0;
-          for (let _i39 = 0; _i39 < _size37; ++_i39) {
-            let elem40 = null;
-            elem40 = new ttypes.ScanEntry();
-            elem40.read(input);
-            this.entries.push(elem40);
+          const _rtmp348 = input.readListBegin();
+          const _size47 = _rtmp348.size || 0;
+          for (let _i49 = 0; _i49 < _size47; ++_i49) {
+            let elem50 = null;
+            elem50 = new ttypes.ScanEntry();
+            elem50.read(input);
+            this.entries.push(elem50);
           }
           input.readListEnd();
         } else {
@@ -2057,10 +2335,10 @@ const ScanResult = module.exports.ScanResult = class {
     if (this.entries !== null && this.entries !== undefined) {
       output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
-      for (let iter41 in this.entries) {
-        if (this.entries.hasOwnProperty(iter41)) {
-          iter41 = this.entries[iter41];
-          iter41.write(output);
+      for (let iter51 in this.entries) {
+        if (this.entries.hasOwnProperty(iter51)) {
+          iter51 = this.entries[iter51];
+          iter51.write(output);
         }
       }
       output.writeListEnd();
@@ -2109,13 +2387,13 @@ const RangePage = module.exports.RangePage = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.entries = [];
-          const _rtmp343 = input.readListBegin();
-          const _size42 = _rtmp343.size || 0;
-          for (let _i44 = 0; _i44 < _size42; ++_i44) {
-            let elem45 = null;
-            elem45 = new ttypes.Mutation();
-            elem45.read(input);
-            this.entries.push(elem45);
+          const _rtmp353 = input.readListBegin();
+          const _size52 = _rtmp353.size || 0;
+          for (let _i54 = 0; _i54 < _size52; ++_i54) {
+            let elem55 = null;
+            elem55 = new ttypes.Mutation();
+            elem55.read(input);
+            this.entries.push(elem55);
           }
           input.readListEnd();
         } else {
@@ -2143,10 +2421,10 @@ const RangePage = module.exports.RangePage = class {
     if (this.entries !== null && this.entries !== undefined) {
       output.writeFieldBegin('entries', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRUCT, this.entries.length);
-      for (let iter46 in this.entries) {
-        if (this.entries.hasOwnProperty(iter46)) {
-          iter46 = this.entries[iter46];
-          iter46.write(output);
+      for (let iter56 in this.entries) {
+        if (this.entries.hasOwnProperty(iter56)) {
+          iter56 = this.entries[iter56];
+          iter56.write(output);
         }
       }
       output.writeListEnd();
@@ -2325,13 +2603,13 @@ const EpochChange = module.exports.EpochChange = class {
         case 7:
         if (ftype == Thrift.Type.LIST) {
           this.members = [];
-          const _rtmp348 = input.readListBegin();
-          const _size47 = _rtmp348.size || 0;
-          for (let _i49 = 0; _i49 < _size47; ++_i49) {
-            let elem50 = null;
-            elem50 = new ttypes.RingMember();
-            elem50.read(input);
-            this.members.push(elem50);
+          const _rtmp358 = input.readListBegin();
+          const _size57 = _rtmp358.size || 0;
+          for (let _i59 = 0; _i59 < _size57; ++_i59) {
+            let elem60 = null;
+            elem60 = new ttypes.RingMember();
+            elem60.read(input);
+            this.members.push(elem60);
           }
           input.readListEnd();
         } else {
@@ -2396,10 +2674,10 @@ const EpochChange = module.exports.EpochChange = class {
     if (this.members !== null && this.members !== undefined) {
       output.writeFieldBegin('members', Thrift.Type.LIST, 7);
       output.writeListBegin(Thrift.Type.STRUCT, this.members.length);
-      for (let iter51 in this.members) {
-        if (this.members.hasOwnProperty(iter51)) {
-          iter51 = this.members[iter51];
-          iter51.write(output);
+      for (let iter61 in this.members) {
+        if (this.members.hasOwnProperty(iter61)) {
+          iter61 = this.members[iter61];
+          iter61.write(output);
         }
       }
       output.writeListEnd();
@@ -2459,13 +2737,13 @@ const MembershipLog = module.exports.MembershipLog = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.changes = [];
-          const _rtmp353 = input.readListBegin();
-          const _size52 = _rtmp353.size || 0;
-          for (let _i54 = 0; _i54 < _size52; ++_i54) {
-            let elem55 = null;
-            elem55 = new ttypes.EpochChange();
-            elem55.read(input);
-            this.changes.push(elem55);
+          const _rtmp363 = input.readListBegin();
+          const _size62 = _rtmp363.size || 0;
+          for (let _i64 = 0; _i64 < _size62; ++_i64) {
+            let elem65 = null;
+            elem65 = new ttypes.EpochChange();
+            elem65.read(input);
+            this.changes.push(elem65);
           }
           input.readListEnd();
         } else {
@@ -2498,10 +2776,10 @@ const MembershipLog = module.exports.MembershipLog = class {
     if (this.changes !== null && this.changes !== undefined) {
       output.writeFieldBegin('changes', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.changes.length);
-      for (let iter56 in this.changes) {
-        if (this.changes.hasOwnProperty(iter56)) {
-          iter56 = this.changes[iter56];
-          iter56.write(output);
+      for (let iter66 in this.changes) {
+        if (this.changes.hasOwnProperty(iter66)) {
+          iter66 = this.changes[iter66];
+          iter66.write(output);
         }
       }
       output.writeListEnd();

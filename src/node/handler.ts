@@ -16,6 +16,7 @@ import {
   CLOCK_OFFSET_MS_MAX,
   DUMP_PAGE_ENTRIES_MAX,
   KEY_BYTES_MAX,
+  PAXOS_STREAM_ROWS_MAX,
   REPAIR_CALL_BYTES_MAX,
   SCAN_LIMIT_MAX,
   SCAN_REPLICA_PAGE_KEYS_MAX,
@@ -27,7 +28,15 @@ import type { Coordinator } from '../coordinator/coordinator';
 import { levelFromCode, LevelName, SERIAL_CODE } from '../coordinator/levels';
 import type { PaxosStore } from '../paxos/paxos-store';
 import type { Proposer } from '../paxos/proposer';
-import { acceptToWire, ballotFromWire, checkRequestId, promiseToWire, proposalFromWire } from '../rpc/paxos-wire';
+import {
+  acceptToWire,
+  ballotFromWire,
+  checkRequestId,
+  paxosRowFromWire,
+  paxosRowToWire,
+  promiseToWire,
+  proposalFromWire,
+} from '../rpc/paxos-wire';
 import type { ClientOp, RequestObserver } from '../metrics/requests';
 import type { AntiEntropy } from '../repair/anti-entropy';
 import type { RangeName, Repairer } from '../repair/repairer';
@@ -77,7 +86,7 @@ export interface HandlerServices extends PeerRequestServices {
   /** Compare-and-set and SERIAL reads, coordinated here. */
   readonly paxos: Pick<Proposer, 'cas' | 'serialRead'>;
   /** This replica as a Paxos acceptor, for peers' cas rounds. */
-  readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit'>;
+  readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit' | 'paxosRows' | 'paxosMerge'>;
   /** Told of every client request (put, remove, get, cas), for the metrics. */
   readonly requests: RequestObserver;
   /** The membership log after an epoch, with this node's epoch. */
@@ -458,13 +467,49 @@ export class Handler {
     });
   }
 
+  async paxosRows(
+    secret: string,
+    start: Buffer,
+    stop: Buffer,
+    limit: number,
+    epoch?: Int64 | null,
+    fromNode?: number | null,
+  ): Promise<types.PaxosRowsPage> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const from = checkBound(start, 'start') ?? '';
+      const to = checkBound(stop, 'stop');
+      if (!Number.isInteger(limit) || limit < 1 || limit > PAXOS_STREAM_ROWS_MAX)
+        throw invalid(`a page of Paxos rows holds 1 to ${PAXOS_STREAM_ROWS_MAX} keys`);
+      const page = await this.peers.paxosRows(placed(fromNode, epoch), from, to, limit);
+      return new types.PaxosRowsPage({ rows: page.rows.map(paxosRowToWire), more: page.more });
+    });
+  }
+
+  async paxosMerge(secret: string, rows: types.PaxosRow[], epoch?: Int64 | null, fromNode?: number | null): Promise<void> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (!Array.isArray(rows)) throw invalid('the Paxos rows are missing');
+      if (rows.length > PAXOS_STREAM_ROWS_MAX) throw invalid(`at most ${PAXOS_STREAM_ROWS_MAX} Paxos rows go in one call`);
+      const checked = rows.map((r) => paxosRowFromWire(r, checkKey, (v) => checkValue(v, this.services.maxValueBytes)));
+      for (const { state } of checked) {
+        for (const b of [state.promised, state.accepted?.ballot, state.committed?.ballot]) if (b !== undefined) this.plausibleTs(b.ts);
+      }
+      await this.peers.paxosMerge(placed(fromNode, epoch), checked);
+    });
+  }
+
   /** A peer's ballot, refused when its clock is too far ahead (its commit would win every later write). */
   private plausibleBallot(ballot: types.Ballot): ReturnType<typeof ballotFromWire> {
     const b = ballotFromWire(ballot);
-    if (!this.services.clock.plausible(b.ts)) {
+    this.plausibleTs(b.ts);
+    return b;
+  }
+
+  private plausibleTs(ts: number): void {
+    if (!this.services.clock.plausible(ts)) {
       throw invalid(`the ballot's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
     }
-    return b;
   }
 
   async ping(payload: Buffer): Promise<Buffer> {

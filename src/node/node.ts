@@ -1529,10 +1529,13 @@ export class KvNode {
       local: {
         range: (from, to, limit, bytes) => this.store.range(from, to, limit, bytes),
         apply: (items) => this.applyReplicated([...items]),
+        paxosRows: (from, to, limit) => this.paxos.paxosRows(from, to, limit),
+        paxosMerge: (rows) => this.paxos.paxosMerge(rows),
       },
       progress: this.parts.streamProgress ?? new MemoryStreamProgress(),
       pacer: new Pacer(this.time, this.streamPace()),
       say: (message) => this.log(message),
+      ...(this.parts.bugs ? { bugs: this.parts.bugs } : {}),
     });
   }
 

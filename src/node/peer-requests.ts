@@ -8,11 +8,11 @@
  * coordinator is refused in the simulator by the same code as on a real
  * node.
  */
-import { SCAN_REPLICA_PAGE_BYTES_MAX } from '../common/limits';
+import { PAXOS_STREAM_ROWS_MAX, SCAN_REPLICA_PAGE_BYTES_MAX } from '../common/limits';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { Proposal, ProposeReply } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
-import type { PaxosStore } from '../paxos/paxos-store';
+import type { KeyedPaxosState, PaxosRowsPage, PaxosStore } from '../paxos/paxos-store';
 import type { Promised } from '../paxos/proposer';
 import type { KeyDigest } from '../repair/compare';
 import type { RangeName, Repairer } from '../repair/repairer';
@@ -38,7 +38,7 @@ export interface PeerRequestServices {
   applyReplicated(items: KeyedVersion[]): Promise<void>;
   readonly local: Pick<ReplicaStorage, 'range'>;
   readonly repair: Pick<Repairer, 'refuseReadsWhileCatchingUp' | 'answerHashes' | 'answerSegmentKeys'>;
-  readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit'>;
+  readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit' | 'paxosRows' | 'paxosMerge'>;
 }
 
 export class PeerRequests {
@@ -80,6 +80,18 @@ export class PeerRequests {
     this.s.repair.refuseReadsWhileCatchingUp();
     await this.admit(by, () => [from], false);
     return this.s.local.range(from, to, limit, Math.min(bytesMax, SCAN_REPLICA_PAGE_BYTES_MAX));
+  }
+
+  /** A membership stream's page of this replica's Paxos rows; judged by its first key, as a range page. */
+  async paxosRows(by: Placed, from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage> {
+    await this.admit(by, () => [from], false);
+    return this.s.acceptor.paxosRows(from, to, Math.min(limit, PAXOS_STREAM_ROWS_MAX));
+  }
+
+  /** A membership stream's Paxos rows for this replica, merged with its own. */
+  async paxosMerge(by: Placed, rows: readonly KeyedPaxosState[]): Promise<boolean> {
+    await this.admit(by, () => rows.map((r) => r.key), true);
+    return this.s.acceptor.paxosMerge(rows);
   }
 
   async paxosPrepare(by: Placed, key: string, ballot: Ballot, requestId: string): Promise<Promised> {

@@ -26,6 +26,7 @@
  */
 import { assert } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
+import type { KnownBugs } from '../common/known-bugs';
 import {
   EPOCH_BARRIER_POLL_MS,
   EPOCH_BARRIER_TIMEOUT_MS,
@@ -37,6 +38,7 @@ import {
 import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyedVersion } from '../storage/version';
+import type { PaxosRowsPeer } from '../paxos/paxos-store';
 import type { Pacer } from '../streaming/pacer';
 import { sourceDown, StreamEnds, StreamProgress, streamRange, StreamTotals } from '../streaming/range-stream';
 import { applyChange, Change, EpochEntry, ringMembers } from '../membership/changes';
@@ -44,15 +46,15 @@ import { decodeChange, encodeChange, EpochLog } from '../membership/epoch-log';
 import { replaceStreamsOf } from '../membership/replace-plan';
 import { RangeStream, streamsOf } from '../membership/stream-plan';
 
-/** A peer, as an operation asks it: to take up epochs, and to read or take a range's versions. */
-export interface OperatorPeer {
+/** A peer, as an operation asks it: to take up epochs, and to read or take a range's versions and Paxos rows. */
+export interface OperatorPeer extends PaxosRowsPeer {
   learnEpochs(entries: readonly EpochEntry[]): Promise<{ epoch: number; settled: number }>;
   readRange(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage>;
   apply(items: readonly KeyedVersion[]): Promise<void>;
 }
 
 /** This node's own replica, as the streams read and write it. */
-export interface LocalData {
+export interface LocalData extends PaxosRowsPeer {
   range(from: string, to: string | undefined, limit: number, bytesMax: number): ReplicaPage;
   apply(items: readonly KeyedVersion[]): Promise<void>;
 }
@@ -77,6 +79,8 @@ export interface OperatorDeps {
   readonly progress: StreamProgress;
   readonly pacer: Pacer;
   readonly say: (message: string) => void;
+  /** Known bugs put back on purpose, for the simulator's own tests only (common/known-bugs.ts). */
+  readonly bugs?: KnownBugs;
 }
 
 /** Where the node's own operation is, for the operator's progress line. */
@@ -282,6 +286,7 @@ export class Operator {
       pacer: this.deps.pacer,
       time: this.deps.time,
       totals: this.report,
+      say: this.deps.say,
     };
     // How far each range is, 0 to 1; the operation's fraction is their mean.
     const fractions = streams.map(() => 0);
@@ -316,6 +321,14 @@ export class Operator {
 
   /** The two ends of a stream: a peer and this node's own data. */
   private endsOf(s: RangeStream, kind: string): StreamEnds {
+    const ends = this.peerAndLocal(s, kind);
+    // The known bug paxosRowsStayBehind: the source seems to hold no Paxos rows.
+    if (this.deps.bugs?.paxosRowsStayBehind) return { ...ends, readPaxos: async () => ({ rows: [], more: false }) };
+    return ends;
+  }
+
+  /** A stream's ends as they are: reads from the source and writes to the target, one of them a peer, the other this node. */
+  private peerAndLocal(s: RangeStream, kind: string): StreamEnds {
     const { local, selfId } = this.deps;
     const peerId = s.target === selfId ? s.source : s.target;
     const peer = (): OperatorPeer => {
@@ -334,10 +347,14 @@ export class Operator {
       return {
         read: (from, to, limit, bytes) => wrapped(() => peer().readRange(from, to, limit, bytes)),
         write: (items) => wrapped(() => local.apply(items)),
+        readPaxos: (from, to, limit) => wrapped(() => peer().paxosRows(from, to, limit)),
+        writePaxos: (rows) => wrapped(() => local.paxosMerge(rows)),
       };
     return {
       read: (from, to, limit, bytes) => wrapped(async () => local.range(from, to, limit, bytes)),
       write: (items) => wrapped(() => peer().apply(items)),
+      readPaxos: (from, to, limit) => wrapped(() => local.paxosRows(from, to, limit)),
+      writePaxos: (rows) => wrapped(() => peer().paxosMerge(rows)),
     };
   }
 

@@ -12,7 +12,7 @@
  * prepare instead of applying again.
  */
 import { PAXOS_RECENT_REQUESTS_MAX } from '../common/limits';
-import { Ballot, compareBallots, isNewer } from './ballot';
+import { Ballot, compareBallots, isNewer, newerBallot } from './ballot';
 
 /** A value proposed for a key under a ballot, on behalf of one client request. */
 export interface Proposal {
@@ -122,4 +122,44 @@ export function forgettable(s: AcceptorState, oldestUs: number): boolean {
   if (inProgress(s)) return false;
   const newest = Math.max(s.promised?.ts ?? 0, s.accepted?.ballot.ts ?? 0, s.committed?.ballot.ts ?? 0);
   return newest < oldestUs;
+}
+
+/**
+ * Two replicas' states of one key as one. A membership operation moves a
+ * range's Paxos state with its values (operations/operator.ts): a node that
+ * gains a range without its predecessor's recent request ids could be part
+ * of a quorum that knows nothing of a committed request, and answer its
+ * retry "not applied" (simulator seeds 2551, 30121). The gaining node may
+ * already hold state of its own (a pending replica is an acceptor), so the
+ * two are merged: the newer promise, the newer commit, the newer accepted
+ * proposal while it is newer than that commit, and the recent request ids
+ * of both (the newest PAXOS_RECENT_REQUESTS_MAX).
+ */
+export function mergeStates(a: AcceptorState, b: AcceptorState): AcceptorState {
+  const committed = newerProposal(a.committed, b.committed);
+  const accepted = newerProposal(a.accepted, b.accepted);
+  return {
+    promised: newerBallot(a.promised, b.promised),
+    accepted: accepted !== undefined && isNewer(accepted.ballot, committed?.ballot) ? accepted : undefined,
+    committed,
+    recent: mergeRecent(a.recent, b.recent),
+  };
+}
+
+function newerProposal(a: Proposal | undefined, b: Proposal | undefined): Proposal | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return compareBallots(a.ballot, b.ballot) >= 0 ? a : b;
+}
+
+function mergeRecent(a: readonly RecentRequest[], b: readonly RecentRequest[]): readonly RecentRequest[] {
+  if (b.length === 0) return a;
+  const seen = new Set(a.map((r) => r.requestId));
+  const all = [...a, ...b.filter((r) => !seen.has(r.requestId))].sort((x, y) => x.ts - y.ts);
+  return all.length > PAXOS_RECENT_REQUESTS_MAX ? all.slice(all.length - PAXOS_RECENT_REQUESTS_MAX) : all;
+}
+
+/** Whether two states say the same (a merge that changed nothing need not be written). */
+export function sameState(a: AcceptorState, b: AcceptorState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -4,10 +4,10 @@
  * selects on. Each save is its own transaction, so it is durable (as far as
  * `synchronous` makes any commit durable) before the acceptor answers.
  */
-import { fromByteString } from '../common/bytes';
+import { fromByteString, toByteString } from '../common/bytes';
 import type { Sqlite } from '../storage/sqlite';
 import { type AcceptorState, EMPTY_STATE, inProgress } from './acceptor';
-import type { PaxosStateStorage } from './paxos-store';
+import type { KeyedPaxosState, PaxosStateStorage } from './paxos-store';
 
 export class SqlitePaxosState implements PaxosStateStorage {
   constructor(private readonly db: Sqlite) {}
@@ -25,6 +25,21 @@ export class SqlitePaxosState implements PaxosStateStorage {
         [fromByteString(key), JSON.stringify(state), inProgress(state) ? 1 : 0, newestUs],
       ),
     );
+  }
+
+  async rows(from: string, to: string | undefined, limit: number): Promise<KeyedPaxosState[]> {
+    // Keys are blobs, which SQLite orders byte by byte: the ring's key order.
+    const rows =
+      to === undefined
+        ? await this.db.all<{ key: Buffer; state: string }>('SELECT key, state FROM paxos WHERE key >= ? ORDER BY key LIMIT ?', [
+            fromByteString(from),
+            limit,
+          ])
+        : await this.db.all<{ key: Buffer; state: string }>(
+            'SELECT key, state FROM paxos WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
+            [fromByteString(from), fromByteString(to), limit],
+          );
+    return rows.map((r) => ({ key: toByteString(r.key), state: JSON.parse(r.state) as AcceptorState }));
   }
 
   sweep(oldestUs: number, max: number): Promise<number> {

@@ -20,7 +20,7 @@ import { PAXOS_KEY_WAITING_MAX, PAXOS_STATE_GRACE_MS, PAXOS_WAITING_MAX } from '
 import type { Time } from '../clock/time';
 import type { KnownBugs } from '../common/known-bugs';
 import type { KeyedVersion, Version } from '../storage/version';
-import { AcceptorState, onCommit, onPrepare, onPropose, Proposal, ProposeReply } from './acceptor';
+import { AcceptorState, mergeStates, onCommit, onPrepare, onPropose, Proposal, ProposeReply, sameState } from './acceptor';
 import type { Ballot } from './ballot';
 import type { Acceptor, Promised } from './proposer';
 
@@ -33,6 +33,29 @@ export interface PaxosStateStorage {
   save(key: string, state: AcceptorState, newestUs: number): Promise<void>;
   /** Deletes up to `max` keys' state that has nothing in progress and no ballot at or after `oldestUs`; returns how many. */
   sweep(oldestUs: number, max: number): Promise<number>;
+  /** The state of up to `limit` keys in [from, to) (to undefined: no end), in key order. */
+  rows(from: string, to: string | undefined, limit: number): Promise<KeyedPaxosState[]>;
+}
+
+/** One key's acceptor state, as a membership stream moves it (mergeStates). */
+export interface KeyedPaxosState {
+  readonly key: string;
+  readonly state: AcceptorState;
+}
+
+/** A page of a replica's Paxos rows; `more` when it stopped at the limit. */
+export interface PaxosRowsPage {
+  readonly rows: readonly KeyedPaxosState[];
+  readonly more: boolean;
+  /** The replica is an older build, which has no paxosRows: it gave nothing. */
+  readonly olderBuild?: true;
+}
+
+/** A replica's Paxos rows as a membership stream reads and writes them (KvNode's own, or a peer's over the wire). */
+export interface PaxosRowsPeer {
+  paxosRows(from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage>;
+  /** Resolves true once merged and durable; false from an older build, which has no paxosMerge and took nothing. */
+  paxosMerge(rows: readonly KeyedPaxosState[]): Promise<boolean>;
 }
 
 /** The replica's data, which a prepare reads and a commit writes. */
@@ -57,7 +80,7 @@ interface KeyQueue {
   waiting: number;
 }
 
-export class PaxosStore implements Acceptor {
+export class PaxosStore implements Acceptor, PaxosRowsPeer {
   readonly counters: PaxosStoreCounters = { prepares: 0, proposes: 0, commits: 0, stateWrites: 0, stateDeleted: 0, refused: 0 };
   /** Each busy key's queue of messages. */
   private readonly busy = new Map<string, KeyQueue>();
@@ -111,6 +134,30 @@ export class PaxosStore implements Acceptor {
     const n = await this.storage.sweep(this.oldestUs(), max);
     this.counters.stateDeleted += n;
     return n;
+  }
+
+  /** Up to `limit` keys' state in [from, to), in key order: what a membership stream moves with the range's values. */
+  async paxosRows(from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage> {
+    const rows = await this.storage.rows(from, to, limit);
+    return { rows, more: rows.length >= limit };
+  }
+
+  /**
+   * Takes up another replica's state of some keys (a membership stream's),
+   * each merged with this replica's in the key's turn, as a message would
+   * be; resolves once every changed state is durable.
+   */
+  async paxosMerge(rows: readonly KeyedPaxosState[]): Promise<boolean> {
+    await Promise.all(
+      rows.map((row) =>
+        this.alone(row.key, async () => {
+          const before = await this.load(row.key);
+          const state = mergeStates(before, row.state);
+          if (!sameState(state, before)) await this.save(row.key, state);
+        }),
+      ),
+    );
+    return true;
   }
 
   /** The state of a key, for tests and the inspector. */

@@ -7,16 +7,17 @@
  */
 import { fromByteString, toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
-import { REQUEST_ID_BYTES_MAX } from '../common/limits';
+import { PAXOS_RECENT_REQUESTS_MAX, REQUEST_ID_BYTES_MAX } from '../common/limits';
 import { TIMESTAMP_MAX } from '../clock/hlc';
-import type { PrepareReply, Proposal, ProposeReply } from '../paxos/acceptor';
+import type { AcceptorState, PrepareReply, Proposal, ProposeReply, RecentRequest } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
+import type { KeyedPaxosState, PaxosRowsPage } from '../paxos/paxos-store';
 import type { Acceptor, Promised } from '../paxos/proposer';
 import type { Version } from '../storage/version';
 import type { RpcConnection } from './connection';
 import { toKvError } from './errors';
 import { fromLocalRead, type Sender } from './remote-replica';
-import { Int64, int64ToNumber, types } from './thrift';
+import { Int64, int64ToNumber, types, UNKNOWN_METHOD } from './thrift';
 
 function invalid(message: string): KvError {
   return new KvError('InvalidRequest', message);
@@ -90,6 +91,47 @@ export function acceptToWire(r: ProposeReply): types.PaxosAccept {
   return new types.PaxosAccept({ accepted: r.accepted, refusedBy: optional(r.refusedBy, ballotToWire) });
 }
 
+/** One key's state as a membership stream sends it. */
+export function paxosRowToWire(row: KeyedPaxosState): types.PaxosRow {
+  const { state } = row;
+  return new types.PaxosRow({
+    key: fromByteString(row.key),
+    promised: optional(state.promised, ballotToWire),
+    accepted: optional(state.accepted, proposalToWire),
+    committed: optional(state.committed, proposalToWire),
+    recent: state.recent.map((r) => new types.RecentRequest({ requestId: r.requestId, ts: r.ts as never })),
+  });
+}
+
+/**
+ * A peer's row, checked as its Paxos messages are: `checkKey` and
+ * `checkValue` apply the node's limits; at most PAXOS_RECENT_REQUESTS_MAX
+ * request ids, each with a valid timestamp.
+ */
+export function paxosRowFromWire(
+  row: types.PaxosRow | null | undefined,
+  checkKey: (k: Buffer) => string,
+  checkValue: (v: Buffer) => string,
+): KeyedPaxosState {
+  if (row === null || typeof row !== 'object') throw invalid('a Paxos row is missing');
+  if (!Array.isArray(row.recent)) throw invalid("a Paxos row's recent request ids are missing");
+  if (row.recent.length > PAXOS_RECENT_REQUESTS_MAX)
+    throw invalid(`a Paxos row holds at most ${PAXOS_RECENT_REQUESTS_MAX} recent request ids`);
+  const recent = row.recent.map((r): RecentRequest => {
+    if (r === null || typeof r !== 'object') throw invalid('a recent request id is missing');
+    const ts = int64ToNumber(r.ts as Int64 | null);
+    if (!Number.isSafeInteger(ts) || ts < 0 || ts > TIMESTAMP_MAX) throw invalid('a recent request id has no valid timestamp');
+    return { requestId: checkRequestId(r.requestId), ts };
+  });
+  const state: AcceptorState = {
+    promised: row.promised === null || row.promised === undefined ? undefined : ballotFromWire(row.promised),
+    accepted: row.accepted === null || row.accepted === undefined ? undefined : proposalFromWire(row.accepted, checkValue),
+    committed: row.committed === null || row.committed === undefined ? undefined : proposalFromWire(row.committed, checkValue),
+    recent,
+  };
+  return { key: checkKey(row.key), state };
+}
+
 /** A peer as one of a key's acceptors. */
 export class RemoteAcceptor implements Acceptor {
   constructor(
@@ -126,6 +168,42 @@ export class RemoteAcceptor implements Acceptor {
       )
       .then(() => undefined, rethrow);
   }
+
+  /** The peer's Paxos rows of [from, to): trusted as the peer's own state, only converted. */
+  paxosRows(from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage> {
+    return this.connection
+      .call(
+        (c) =>
+          c.paxosRows(this.secret, fromByteString(from), fromByteString(to ?? ''), limit, this.sender.epoch() as never, this.sender.id),
+        this.timeoutMs,
+      )
+      .then(
+        (page) => ({ rows: page.rows.map((r) => paxosRowFromWire(r, toByteString, toByteString)), more: page.more }),
+        (err: unknown): PaxosRowsPage => {
+          if (isUnknownMethod(err)) return { rows: [], more: false, olderBuild: true };
+          return rethrow(err);
+        },
+      );
+  }
+
+  paxosMerge(rows: readonly KeyedPaxosState[]): Promise<boolean> {
+    return this.connection
+      .call((c) => c.paxosMerge(this.secret, rows.map(paxosRowToWire), this.sender.epoch() as never, this.sender.id), this.timeoutMs)
+      .then(
+        () => true,
+        (err: unknown) => (isUnknownMethod(err) ? false : rethrow(err)),
+      );
+  }
+}
+
+/**
+ * A peer's answer that it has no such method: an older build, from before
+ * paxosRows and paxosMerge. This build's processor types the answer
+ * UNKNOWN_METHOD; older builds of it sent only the runtime's message.
+ */
+function isUnknownMethod(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (err as { type?: unknown }).type === UNKNOWN_METHOD || err.message.startsWith('Unknown function ');
 }
 
 function rethrow(err: unknown): never {

@@ -3,6 +3,7 @@
  * (connection.ts), with replica calls batched per event-loop turn
  * (remote-replica.ts).
  */
+import type { KeyedPaxosState, PaxosRowsPage } from '../paxos/paxos-store';
 import type { KvError } from '../common/errors';
 import type { TlsMaterial } from '../config/tls';
 import type { Proposal, ProposeReply } from '../paxos/acceptor';
@@ -65,6 +66,14 @@ class ThriftLink implements PeerLink {
 
   commit(key: string, proposal: Proposal): Promise<void> {
     return this.watched(this.acceptor.commit(key, proposal));
+  }
+
+  paxosRows(from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage> {
+    return this.watched(this.acceptor.paxosRows(from, to, limit));
+  }
+
+  paxosMerge(rows: readonly KeyedPaxosState[]): Promise<boolean> {
+    return this.watched(this.acceptor.paxosMerge(rows));
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {

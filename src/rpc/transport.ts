@@ -8,6 +8,7 @@
 import { isKvError, type KvError } from '../common/errors';
 import type { EpochEntry } from '../membership/changes';
 import type { RangeReplica } from '../coordinator/range-scan';
+import type { PaxosRowsPeer } from '../paxos/paxos-store';
 import type { Acceptor } from '../paxos/proposer';
 import type { SyncPeer } from '../repair/anti-entropy';
 import type { RepairPeer } from '../repair/repairer';
@@ -38,7 +39,7 @@ export interface EpochState {
   readonly settled: number;
 }
 
-export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor {
+export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor, PaxosRowsPeer {
   /** Says hello with this node's clock reading and epoch; resolves with the peer's clock reading. */
   hello(clockReading: number, timeoutMs: number, epoch: number): Promise<number>;
   /** The peer's membership log after an epoch, and its epoch. */

@@ -17,6 +17,7 @@
  * coordinator whose ring is stale, which takes up the log and places the
  * request again.
  */
+import type { KeyedPaxosState, PaxosRowsPage } from '../paxos/paxos-store';
 import type { EpochEntry } from '../membership/changes';
 import { AssertionError } from 'node:assert';
 import { isKvError, KvError, timedOut } from '../common/errors';
@@ -298,6 +299,16 @@ class SimLink implements PeerLink {
     return this.placedCall('readRange', (node, by) => node.peerRequests.readRange(by, from, to, limit, bytesMax));
   }
 
+  // Rows are copied each way, as the wire would: the two nodes share no objects.
+  paxosRows(from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage> {
+    return this.placedCall('paxosRows', (node, by) => node.peerRequests.paxosRows(by, from, to, limit)).then(copied);
+  }
+
+  paxosMerge(rows: readonly KeyedPaxosState[]): Promise<boolean> {
+    const sent = copied(rows);
+    return this.placedCall('paxosMerge', (node, by) => node.peerRequests.paxosMerge(by, sent));
+  }
+
   /** From the peer's last tree-hash answer, as RemoteReplica keeps it. */
   catchingUp = false;
 
@@ -405,4 +416,9 @@ export function clientCall<T>(
       else reject(value);
     });
   });
+}
+
+/** A deep copy of plain data, as a message carries it. */
+function copied<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }

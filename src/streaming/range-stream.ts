@@ -17,6 +17,7 @@
  */
 import { isKvError, KvError } from '../common/errors';
 import {
+  PAXOS_STREAM_ROWS_MAX,
   STREAM_BATCHES_IN_FLIGHT_MAX,
   STREAM_PAGE_ATTEMPTS_MAX,
   STREAM_PAGE_BYTES_MAX,
@@ -27,6 +28,7 @@ import type { Time } from '../clock/time';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import { isReservedKey } from '../membership/reserved-keys';
 import { intervalsOf, RangeStream } from '../membership/stream-plan';
+import type { KeyedPaxosState, PaxosRowsPage } from '../paxos/paxos-store';
 import type { KeyedVersion } from '../storage/version';
 import type { Pacer } from './pacer';
 
@@ -44,6 +46,10 @@ export interface StreamEnds {
   read(from: string, to: string | undefined, limit: number, bytesMax: number): Promise<ReplicaPage>;
   /** Resolves once the versions are durable at the target. */
   write(items: readonly KeyedVersion[]): Promise<void>;
+  /** The source's Paxos rows of [from, to), as paxosRows gives them. */
+  readPaxos(from: string, to: string | undefined, limit: number): Promise<PaxosRowsPage>;
+  /** Resolves once the rows are merged into the target's and durable (PaxosStore.paxosMerge): false from an older build. */
+  writePaxos(rows: readonly KeyedPaxosState[]): Promise<boolean>;
 }
 
 export interface StreamTotals {
@@ -60,6 +66,8 @@ export interface RangeStreamDeps {
   readonly totals: StreamTotals;
   /** How far the stream is through its current interval, for the progress line. */
   readonly position?: (interval: number, key: string) => void;
+  /** The operation's log line: said when a peer of an older build can neither give nor take Paxos rows. */
+  readonly say?: (message: string) => void;
 }
 
 function bytesOf(items: readonly KeyedVersion[]): number {
@@ -86,7 +94,7 @@ export function streamId(beganAt: number, s: RangeStream, interval: number): str
   return `${beganAt}:${s.source}>${s.target}:${Buffer.from(s.end, 'latin1').toString('hex')}:${interval}`;
 }
 
-/** Streams one range; resolves once all of it is durable at the target. */
+/** Streams one range, its values and then its Paxos rows; resolves once all of it is durable at the target. */
 export async function streamRange(deps: RangeStreamDeps, beganAt: number, s: RangeStream, ends: StreamEnds): Promise<void> {
   const intervals = intervalsOf(s.start, s.end);
   for (let i = 0; i < intervals.length; i++) {
@@ -94,6 +102,32 @@ export async function streamRange(deps: RangeStreamDeps, beganAt: number, s: Ran
     const stored = await deps.progress.load(id);
     if (stored === STREAM_DONE) continue;
     await streamInterval(deps, ends, id, stored ?? intervals[i]!.from, intervals[i]!.to, (key) => deps.position?.(i, key));
+  }
+  for (const { from, to } of intervals) {
+    if (!(await streamPaxosRows(deps.time, ends, from, to)))
+      deps.say?.(
+        `node ${s.source} or node ${s.target} is an older build that cannot stream Paxos rows: the cas request ids of the range up to ${JSON.stringify(s.end)} stay behind, and a retry of one committed before may be answered "not applied"`,
+      );
+  }
+}
+
+/**
+ * Copies the source's Paxos rows of [from, to), a page at a time, each
+ * merged into the target's (paxos/acceptor.ts, mergeStates: the gaining
+ * replica must know which cas requests were committed, or a retry of one
+ * could be told "not applied"). Copied whole every time the stream runs,
+ * even after a restart that found the values done: there are few rows
+ * (only keys a cas touched in the last hour), and a merge twice changes
+ * nothing. False when one end is an older build, without the calls.
+ */
+async function streamPaxosRows(time: Time, ends: StreamEnds, from: string, to: string | undefined): Promise<boolean> {
+  let cursor = from;
+  for (;;) {
+    const page = await attempt(time, () => ends.readPaxos(cursor, to, PAXOS_STREAM_ROWS_MAX));
+    if (page.olderBuild) return false;
+    if (page.rows.length > 0 && !(await attempt(time, () => ends.writePaxos(page.rows)))) return false;
+    if (!page.more || page.rows.length === 0) return true;
+    cursor = `${page.rows[page.rows.length - 1]!.key}\u0000`;
   }
 }
 

@@ -11,6 +11,8 @@ import { isKvError } from '../../src/common/errors';
 import { LocalCluster } from '../../src/harness/local-cluster';
 import { RpcConnection } from '../../src/rpc/connection';
 import { toKvError } from '../../src/rpc/errors';
+import { RemoteAcceptor } from '../../src/rpc/paxos-wire';
+import { Ring } from '../../src/partitioner/ring';
 import { errorOf } from './error-of';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -189,3 +191,46 @@ test.serial('a cas retried after its coordinator was killed applies once and ans
     await c.restart(1);
   }
 });
+
+test.serial(
+  'a node gives its Paxos rows of a range over the wire, and another merges them: a retry there finds its request committed',
+  async (t) => {
+    const c = await sharedCluster();
+    const k = clientOf(c);
+    t.true((await k.putIfAbsent('rows-a', '0', { requestId: 'rows-req-a' })).applied);
+    t.true((await k.putIfAbsent('rows-b', '0', { requestId: 'rows-req-b' })).applied);
+    // RemoteAcceptor is what a membership stream uses: the real client code, handler and wire at both ends.
+    const acceptorAt = (id: number) => {
+      const node = c.config.nodes[id]!;
+      const conn = new RpcConnection({ host: node.host, port: node.port, frameBytesMax: 4 << 20 });
+      return { conn, acceptor: new RemoteAcceptor(conn, c.config.secret, 3000, { id: 99, epoch: () => 0 }) };
+    };
+    const replicas = (key: string): number[] => new Ring(c.config.nodes, 3).replicas(key);
+    const holder = acceptorAt(replicas('rows-a')[0]!);
+    const notHolder = c.config.nodes.map((n) => n.id).find((id) => !replicas('rows-a').includes(id))!;
+    const other = acceptorAt(notHolder);
+    try {
+      const page = await holder.acceptor.paxosRows('rows-', 'rows.', 200);
+      const row = page.rows.find((r) => r.key === 'rows-a');
+      t.truthy(row, `rows of ${page.rows.map((r) => r.key).join(', ')}`);
+      t.deepEqual(
+        row!.state.recent.map((r) => r.requestId),
+        ['rows-req-a'],
+      );
+      t.true(await other.acceptor.paxosMerge(page.rows));
+      const merged = await other.acceptor.paxosRows('rows-a', 'rows-a\u0000', 1);
+      t.deepEqual(merged.rows[0]?.state.committed, row!.state.committed);
+      const retry = await other.acceptor.prepare('rows-a', { ts: Date.now() * 1000, node: notHolder }, 'rows-req-a');
+      t.true(retry.reply.requestCommitted, 'the merged row knows the request');
+      // Bad input gets a sentence: a page limit past the bound, a row past the recent-id bound.
+      const tooMany = await errorOf(holder.acceptor.paxosRows('', undefined, 201));
+      t.like(tooMany, { code: 'InvalidRequest', message: 'a page of Paxos rows holds 1 to 200 keys' });
+      const recent = Array.from({ length: 65 }, (_, i) => ({ requestId: `x${i}`, ts: i }));
+      const bad = await errorOf(other.acceptor.paxosMerge([{ key: 'rows-c', state: { recent } }]));
+      t.like(bad, { code: 'InvalidRequest', message: 'a Paxos row holds at most 64 recent request ids' });
+    } finally {
+      holder.conn.close();
+      other.conn.close();
+    }
+  },
+);

@@ -9,6 +9,8 @@
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
 import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { RpcConnection } from '../../src/rpc/connection';
+import { RemoteAcceptor } from '../../src/rpc/paxos-wire';
 import { membershipAt, preload, untilOperation, WriteLoad } from './membership-helpers';
 
 test.serial('a node joins and is decommissioned under a QUORUM write load: no acknowledged write is lost', async (t) => {
@@ -16,6 +18,8 @@ test.serial('a node joins and is decommissioned under a QUORUM write load: no ac
   const client = c.client();
   try {
     const load = new WriteLoad(client);
+    // A cas in the range node 4 will take over: its request id must reach node 4 with the range (paxosRows).
+    t.true((await client.putIfAbsent('load-0-cas', 'x', { requestId: 'before-the-join' })).applied);
     await waitFor('writes before the join', () => load.acked.size > 1000, 60_000);
     const port = await freeNodePort();
     // Past every key the load writes: node 4 takes over the range all of them fall in, while they are written.
@@ -27,6 +31,18 @@ test.serial('a node joins and is decommissioned under a QUORUM write load: no ac
     const m = await membershipAt(c, 0);
     t.is(m.members.find((n) => n.id === 4)?.state, 'NORMAL');
     t.is(m.epoch, 4, 'join-begin, reads-switch and join-complete after the bootstrap');
+    const conn = new RpcConnection({ host: '127.0.0.1', port, frameBytesMax: 4 << 20 });
+    const rows = await new RemoteAcceptor(conn, c.config.secret, 3000, { id: 99, epoch: () => 0 }).paxosRows(
+      'load-0-cas',
+      'load-0-cas\u0000',
+      1,
+    );
+    conn.close();
+    t.deepEqual(
+      rows.rows[0]?.state.recent.map((r) => r.requestId),
+      ['before-the-join'],
+      "the cas's request id came with the range",
+    );
 
     const afterJoin = load.acked.size;
     await waitFor('writes after the join', () => load.acked.size > afterJoin + 500, 60_000);

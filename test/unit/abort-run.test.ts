@@ -13,6 +13,9 @@ import { Pacer } from '../../src/streaming/pacer';
 import { MemoryStreamProgress } from '../../src/streaming/memory-progress';
 import { ArrayEpochStore, BOOT } from './four-node-ring';
 
+/** No Paxos rows to move: these operations stream nothing. */
+const NO_PAXOS_ROWS = { paxosRows: async () => ({ rows: [], more: false }), paxosMerge: async () => true };
+
 /** Node 0's log with `changes` after the bootstrap, an operator on it, and the nodes its barrier polled. */
 async function setup(changes: Change[], rivals: Change[] = []) {
   const log = await EpochLog.open(new ArrayEpochStore(), BOOT);
@@ -29,6 +32,7 @@ async function setup(changes: Change[], rivals: Change[] = []) {
     },
     readRange: async () => ({ entries: [], more: false }),
     apply: async () => undefined,
+    ...NO_PAXOS_ROWS,
   });
   // The slot goes to a rival's change while there are any (the operation's own step winning the epoch), else to the proposal.
   const decideSlot = async (_epoch: number, value: string): Promise<string> => {
@@ -44,7 +48,7 @@ async function setup(changes: Change[], rivals: Change[] = []) {
     link: peer,
     isUp: () => true,
     settledHere: () => log.epoch,
-    local: { range: () => ({ entries: [], more: false }), apply: async () => undefined },
+    local: { range: () => ({ entries: [], more: false }), apply: async () => undefined, ...NO_PAXOS_ROWS },
     progress: new MemoryStreamProgress(),
     pacer: new Pacer(systemTime, 1 << 20),
     say: () => undefined,

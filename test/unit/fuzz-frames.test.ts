@@ -280,6 +280,8 @@ function stubServices(): HandlerServices {
       prepare: async () => ({ reply: { promised: true, requestCommitted: false }, current: undefined }),
       propose: async () => ({ accepted: true }),
       commit: async () => undefined,
+      paxosRows: async () => ({ rows: [], more: false }),
+      paxosMerge: async () => true,
     },
     requests: metrics.requests,
     // The real log of the stub's ring: the fuzzer's calls reach the answer's encoding too.

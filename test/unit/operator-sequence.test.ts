@@ -16,6 +16,9 @@ import { MemoryStreamProgress } from '../../src/streaming/memory-progress';
 import { Pacer } from '../../src/streaming/pacer';
 import { ArrayEpochStore, BOOT } from './four-node-ring';
 
+/** No Paxos rows to move: these operations stream nothing. */
+const NO_PAXOS_ROWS = { paxosRows: async () => ({ rows: [], more: false }), paxosMerge: async () => true };
+
 const LEAVE_1: Change = { kind: 'leave-begin', node: 1 };
 const LEAVE_2: Change = { kind: 'leave-begin', node: 2 };
 
@@ -50,7 +53,7 @@ async function setup(script: ('ok' | 'timeout' | 'unavailable')[], meanwhile: (l
     link: () => undefined,
     isUp: () => true,
     settledHere: () => log.epoch,
-    local: { range: () => ({ entries: [], more: false }), apply: async () => undefined },
+    local: { range: () => ({ entries: [], more: false }), apply: async () => undefined, ...NO_PAXOS_ROWS },
     progress: new MemoryStreamProgress(),
     pacer: new Pacer(systemTime, 1 << 20),
     say: (m) => said.push(m),

@@ -9,6 +9,7 @@ import {
   EMPTY_STATE,
   forgettable,
   inProgress,
+  mergeStates,
   onCommit,
   onPrepare,
   onPropose,
@@ -254,4 +255,38 @@ test('ballots: a total order, by timestamp then node', (t) => {
   const sorted = [b(1, 3), b(2, 0), b(2, 1), b(3, 0)];
   const shuffled = [sorted[2]!, sorted[0]!, sorted[3]!, sorted[1]!];
   t.deepEqual([...shuffled].sort(compareBallots), sorted);
+});
+
+test('mergeStates: the newer promise and commit, an accepted proposal only while newer than that commit, both recent lists', (t) => {
+  const here: AcceptorState = {
+    promised: b(40),
+    accepted: prop(b(40), 'x', 'r-x'),
+    committed: prop(b(30), 'c30', 'r-30'),
+    recent: [{ requestId: 'r-30', ts: 30 }],
+  };
+  const there: AcceptorState = {
+    promised: b(50, 1),
+    committed: prop(b(45), 'c45', 'r-45'),
+    recent: [
+      { requestId: 'r-10', ts: 10 },
+      { requestId: 'r-45', ts: 45 },
+    ],
+  };
+  const m = mergeStates(here, there);
+  t.deepEqual(m.promised, b(50, 1));
+  t.is(m.committed?.value, 'c45');
+  t.is(m.accepted, undefined, 'the accepted proposal at 40 is older than the commit at 45: over');
+  t.deepEqual(
+    m.recent.map((r) => r.requestId),
+    ['r-10', 'r-30', 'r-45'],
+  );
+  t.deepEqual(mergeStates(there, here), m, 'the same whichever side is which');
+  t.deepEqual(mergeStates(here, EMPTY_STATE).accepted, here.accepted, 'an accepted proposal newer than every commit is kept');
+  // The lists together past the bound: the newest stay.
+  const many = (from: number): AcceptorState => ({
+    recent: Array.from({ length: PAXOS_RECENT_REQUESTS_MAX }, (_, i) => ({ requestId: `r${from + i}`, ts: from + i })),
+  });
+  const both = mergeStates(many(0), many(PAXOS_RECENT_REQUESTS_MAX)).recent;
+  t.is(both.length, PAXOS_RECENT_REQUESTS_MAX);
+  t.is(both[0]?.requestId, `r${PAXOS_RECENT_REQUESTS_MAX}`);
 });

@@ -110,3 +110,47 @@ test('messages past PAXOS_KEY_WAITING_MAX for one key are refused as Unavailable
   t.true((await store.prepare('cold', { ts: nowUs, node: 1 }, 'c')).reply.promised);
   await db.close();
 });
+
+test('paxosRows pages a range of keys in byte order; paxosMerge takes another replica’s rows up, durably, and a retry of their request finds it', async (t) => {
+  const nowUs = Date.now() * 1000;
+  const source = await open(join(dir, `p${++fileNo}.db`));
+  // Keys with bytes above 0x7f: the rows must come back in the ring's byte order.
+  const keys = ['a', 'b\u0001', 'b\u00ff', 'c'];
+  for (const [i, key] of keys.entries()) {
+    const p = { ballot: { ts: nowUs + i, node: 1 }, value: `v${i}`, requestId: `r${i}` };
+    await source.store.commit(key, p);
+  }
+  const first = await source.store.paxosRows('b', 'c', 1);
+  t.deepEqual(
+    first.rows.map((r) => r.key),
+    ['b\u0001'],
+  );
+  t.true(first.more);
+  const rest = await source.store.paxosRows('b\u0001\u0000', 'c', 10);
+  t.deepEqual(
+    rest.rows.map((r) => r.key),
+    ['b\u00ff'],
+  );
+  t.false(rest.more);
+  t.deepEqual(
+    (await source.store.paxosRows('', undefined, 10)).rows.map((r) => r.key),
+    keys,
+  );
+
+  // The gaining replica already holds a newer commit of one key (it took messages as a pending replica).
+  const path = join(dir, `p${++fileNo}.db`);
+  const target = await open(path);
+  await target.store.commit('b\u00ff', { ballot: { ts: nowUs + 10, node: 2 }, value: 'newer', requestId: 'r-new' });
+  await target.store.paxosMerge([...first.rows, ...rest.rows]);
+  await target.db.close();
+  const reopened = await open(path);
+  const merged = await reopened.store.load('b\u00ff');
+  t.is(merged.committed?.requestId, 'r-new', 'the newer commit stays');
+  t.deepEqual(
+    merged.recent.map((r) => r.requestId),
+    ['r2', 'r-new'],
+  );
+  t.true((await reopened.store.prepare('b\u0001', { ts: nowUs + 20, node: 0 }, 'r1')).reply.requestCommitted);
+  await reopened.db.close();
+  await source.db.close();
+});

@@ -6,14 +6,18 @@
  */
 import test from 'ava';
 import { systemTime, Time } from '../../src/clock/time';
-import { STREAM_PAGE_KEYS_MAX, STREAM_PROGRESS_SAVE_INTERVAL_MS } from '../../src/common/limits';
+import { PAXOS_STREAM_ROWS_MAX, STREAM_PAGE_KEYS_MAX, STREAM_PROGRESS_SAVE_INTERVAL_MS } from '../../src/common/limits';
 import { epochSlotKey } from '../../src/membership/reserved-keys';
 import type { RangeStream } from '../../src/membership/stream-plan';
+import type { KeyedPaxosState } from '../../src/paxos/paxos-store';
 import { Memtable } from '../../src/storage/memtable';
 import { MemoryStreamProgress } from '../../src/streaming/memory-progress';
 import { Pacer } from '../../src/streaming/pacer';
 import { STREAM_DONE, StreamEnds, streamId, streamRange } from '../../src/streaming/range-stream';
 import { KeyedVersion, supersedes } from '../../src/storage/version';
+
+/** No Paxos rows at the source. */
+const NO_PAXOS_ROWS = { readPaxos: async () => ({ rows: [], more: false }), writePaxos: async () => true };
 
 const KEYS = 10 * STREAM_PAGE_KEYS_MAX + 17;
 const keyOf = (i: number): string => `k${String(i).padStart(6, '0')}`;
@@ -50,6 +54,7 @@ function ends(
   return {
     durable,
     read: async (start, end, limit, bytes) => from.range(start, end, limit, bytes),
+    ...NO_PAXOS_ROWS,
     write: async (items: readonly KeyedVersion[]) => {
       if (++written > failAfter) throw new Error('the target is gone');
       time.ms += msPerPage;
@@ -119,6 +124,7 @@ test('a stream that stopped goes on from its stored key, and the target ends wit
       return second.read(start, end, limit, bytes);
     },
     write: second.write,
+    ...NO_PAXOS_ROWS,
   });
   t.is(firstRead, stored, 'the second run reads on from the stored key');
   t.is(to.size, KEYS);
@@ -138,4 +144,57 @@ test("the totals count the client's keys and bytes only: the ring's own epoch sl
   let clientBytes = 0;
   for (let i = 0; i < KEYS; i++) clientBytes += keyOf(i).length + `v${i}`.length;
   t.is(totals.bytes, clientBytes);
+});
+
+test("a range's Paxos rows follow its values, page by page, those of its keys only, and again when the values were done", async (t) => {
+  const time = manualTime();
+  const rowOf = (key: string): KeyedPaxosState => ({ key, state: { recent: [{ requestId: `r-${key}`, ts: 5 }] } });
+  // More rows than a page holds inside the range ('b' to 'c'), and some outside it.
+  const inside = Array.from({ length: PAXOS_STREAM_ROWS_MAX * 2 + 3 }, (_, i) => rowOf(`b${String(i).padStart(4, '0')}`));
+  const rows = [rowOf('a1'), ...inside, rowOf('c1')];
+  const merged: KeyedPaxosState[] = [];
+  const pages: number[] = [];
+  const e: StreamEnds = {
+    read: async () => ({ entries: [], more: false }),
+    write: async () => undefined,
+    readPaxos: async (from, to, limit) => {
+      const within = rows.filter((r) => r.key >= from && (to === undefined || r.key < to));
+      return { rows: within.slice(0, limit), more: within.length > limit };
+    },
+    writePaxos: async (page) => {
+      pages.push(page.length);
+      merged.push(...page);
+      return true;
+    },
+  };
+  const s: RangeStream = { source: 1, target: 4, start: 'a9', end: 'b\u00ff' };
+  const progress = new MemoryStreamProgress();
+  const deps = { progress, pacer: new Pacer(time, 1e12), time, totals: { keys: 0, bytes: 0 } };
+  await streamRange(deps, 7, s, e);
+  t.deepEqual(
+    merged.map((r) => r.key),
+    inside.map((r) => r.key),
+  );
+  t.deepEqual(pages, [PAXOS_STREAM_ROWS_MAX, PAXOS_STREAM_ROWS_MAX, 3]);
+  // A stream run again after its values were done copies the rows again (merging twice changes nothing).
+  t.is(await progress.load(streamId(7, s, 0)), STREAM_DONE);
+  await streamRange(deps, 7, s, e);
+  t.is(merged.length, inside.length * 2);
+});
+
+test('a source of an older build, without paxosRows, stops no stream: its values go, and the log says the rows stay behind', async (t) => {
+  const time = manualTime();
+  const from = source();
+  const to = new Memtable();
+  const said: string[] = [];
+  const e: StreamEnds = { ...ends(from, to, time, 1), readPaxos: async () => ({ rows: [], more: false, olderBuild: true }) };
+  await streamRange(
+    { progress: new MemoryStreamProgress(), pacer: new Pacer(time, 1e12), time, totals: { keys: 0, bytes: 0 }, say: (m) => said.push(m) },
+    7,
+    range,
+    e,
+  );
+  t.is(to.size, KEYS);
+  t.is(said.length, 1);
+  t.regex(said[0]!, /node 1 or node 4 is an older build that cannot stream Paxos rows/);
 });

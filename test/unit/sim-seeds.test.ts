@@ -57,6 +57,15 @@ test('seed 2551: a cas retry whose proposal was chosen, asked of a quorum with a
   t.true(r.ok, r.problems.join('\n'));
 });
 
+test('seed 30121 on three nodes: a cas retry after a join is answered applied, the joined node holding the Paxos rows it gained', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  // The request was committed on node 2 only (and repaired onto node 0); node 3 joined in node 2's place, with the
+  // key's value streamed but not its Paxos row, and the retry's quorum of nodes 3 and 1 answered "not applied, now
+  // 22" (paxos/acceptor.ts, mergeStates; streaming/range-stream.ts, streamPaxosRows).
+  const r = await simulate({ ...base, nodes: 3, seed: 30_121 });
+  t.true(r.ok, r.problems.join('\n'));
+});
+
 test('seed 921942: a ONE write that only its coordinator held, lost for good with its hints, is not counted lost', async (t) => {
   t.timeout(BLOCK_TIMEOUT_MS);
   // Node 1 took X7's ONE write while the key's other replicas (0, 3) had lost power, hinted them on its own disk,
