@@ -10,10 +10,7 @@
  *   3. a commit they report, or a current version, is as new as this ballot:
  *      start again above it (a committed value's timestamp is its ballot's,
  *      and a later value must win last-write-wins);
- *   4. a retry's own proposal, accepted somewhere but not finished in step 2
- *      (a newer commit overtook it) and not known committed: whether it was
- *      chosen is unknown (below);
- *   5. otherwise go on, after sending the most recent commit to the acceptors
+ *   4. otherwise go on, after sending the most recent commit to the acceptors
  *      that lack it (so that a quorum holds it before anything newer commits).
  */
 import type { PrepareReply, Proposal } from './acceptor';
@@ -23,7 +20,6 @@ export type PrepareOutcome =
   | { readonly kind: 'alreadyCommitted'; readonly repair: readonly number[]; readonly newestCommit?: Proposal }
   | { readonly kind: 'complete'; readonly proposal: Proposal; readonly own: boolean }
   | { readonly kind: 'ballotTooLow'; readonly seen: Ballot }
-  | { readonly kind: 'ownOvertaken' }
   | { readonly kind: 'ready'; readonly repair: readonly number[]; readonly newestCommit?: Proposal };
 
 function newestOf(proposals: readonly (Proposal | undefined)[]): Proposal | undefined {
@@ -67,13 +63,6 @@ export function afterPromises(
   const superseded = accepted !== undefined && accepted.ballot.ts < currentTs;
   if (accepted !== undefined && !superseded && (newestCommit === undefined || isNewer(accepted.ballot, newestCommit.ballot))) {
     return { kind: 'complete', proposal: { ...accepted, ballot }, own: mine && accepted.requestId === requestId };
-  }
-  if (mine && replies.some((r) => r.accepted?.requestId === requestId)) {
-    // Overtaken: it was chosen and finished under another ballot, or it lost. Among one set of replicas the recent
-    // lists tell which, but a replica that joined or replaced one since holds no Paxos state, only the values
-    // streamed to it: "not applied" could be false (simulator seed 2551: a quorum of node 4, the replacement of the
-    // node that had the commit, and node 0, down for it, answered a retry "not applied" although its value was chosen).
-    return { kind: 'ownOvertaken' };
   }
   if (newestCommit !== undefined && newestCommit.ballot.ts >= ballot.ts) return { kind: 'ballotTooLow', seen: newestCommit.ballot };
   if (currentTs >= ballot.ts) return { kind: 'ballotTooLow', seen: { ts: currentTs, node: ballot.node } };

@@ -251,13 +251,6 @@ export class Proposer {
       case 'ballotTooLow':
         this.deps.clock.observe(outcome.seen.ts);
         return { kind: 'again', backOff: false };
-      case 'ownOvertaken':
-        // Unknown, as for a commit that timed out: a later retry may reach a replica whose recent list tells.
-        throw timedOut(
-          'cas cannot tell whether its earlier attempt was applied: a newer value overtook it and none of the replicas asked remembers the request (read the key at SERIAL to see its value now)',
-          0,
-          this.quorum(key),
-        );
       case 'complete': {
         this.counters.completedOthers += outcome.own ? 0 : 1;
         const done = await this.proposeAndCommit(key, outcome.proposal, level, deadlineMs);

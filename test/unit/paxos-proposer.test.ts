@@ -11,7 +11,7 @@ import { isKvError } from '../../src/common/errors';
 import { Random } from '../../src/common/random';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { bootstrapPlacement } from '../../src/membership/placement';
-import { AcceptorState, EMPTY_STATE, onCommit, onPrepare, onPropose, Proposal } from '../../src/paxos/acceptor';
+import { AcceptorState, EMPTY_STATE, mergeStates, onCommit, onPrepare, onPropose, Proposal } from '../../src/paxos/acceptor';
 import { Acceptor, Promised, Proposer } from '../../src/paxos/proposer';
 import { newest, Version } from '../../src/storage/version';
 
@@ -170,32 +170,35 @@ test('a retry that finds its request committed on one replica only commits it to
   t.true(holders.length >= 2, `the commit is on ${holders.length} of the 3 replicas`);
 });
 
-test('a retry that meets its own proposal overtaken, in a quorum with a replacement, is TimedOut, not a false "not applied"', async (t) => {
+test("a retry asked of a quorum with a replacement answers applied once the replacement took the survivors' Paxos rows", async (t) => {
   // Simulator seed 2551: node 0's cas 21 -> 22 was accepted by it and node 3 and never committed by node 0 (it
   // crashed); node 2 finished it, committed with node 3, and later cas went on. Node 3 was replaced by node 4
-  // (the values streamed, no Paxos state); the retry's quorum, nodes 0 and 4, answered "not applied, now 25".
-  const { proposer, acceptors } = cluster();
-  await proposer(0).cas({ key: KEY, expected: null, value: 'a', requestId: 'r-a', level: 'QUORUM' });
-  // Node 0's cas a -> b: accepted by nodes 0 and 2, no commit anywhere.
-  acceptors[1]!.drop.propose = true;
-  for (const a of acceptors) a.drop.commit = true;
-  await t.throwsAsync(proposer(0).cas({ key: KEY, expected: 'a', value: 'b', requestId: 'r-b', level: 'QUORUM' }), { name: 'TimedOut' });
-  for (const a of acceptors) a.drop = { prepare: false, propose: false, commit: false };
-  // Node 0 down: node 1 finishes r-b with node 2, then applies b -> c.
-  acceptors[0]!.drop = { prepare: true, propose: true, commit: true };
-  t.like(await proposer(1).cas({ key: KEY, expected: 'b', value: 'c', requestId: 'r-c', level: 'QUORUM' }), { applied: true });
-  acceptors[0]!.drop = { prepare: false, propose: false, commit: false };
-  // Node 2 replaced: its successor holds the streamed value and no Paxos state. Node 1 is out of reach.
-  const replacement = new MemoryAcceptor();
-  replacement.data = acceptors[2]!.data;
-  acceptors[2] = replacement;
-  acceptors[1]!.drop.prepare = true;
-  const retry = { key: KEY, expected: 'a', value: 'b', requestId: 'r-b', level: 'QUORUM' } as const;
-  await t.throwsAsync(proposer(0).cas(retry), { name: 'TimedOut', message: /cannot tell whether its earlier attempt was applied/ });
-  // With node 1, whose recent list has r-b, the next retry knows.
-  acceptors[1]!.drop.prepare = false;
-  t.like(await proposer(0).cas(retry), { applied: true });
-  t.is((await proposer(0).serialRead(KEY))?.value, 'c', 'and not applied twice');
+  // with the values streamed and no Paxos rows; the retry's quorum, nodes 0 and 4, answered "not applied, now 25".
+  const scenario = async (rowsMove: boolean) => {
+    const { proposer, acceptors } = cluster();
+    await proposer(0).cas({ key: KEY, expected: null, value: 'a', requestId: 'r-a', level: 'QUORUM' });
+    // Node 0's cas a -> b: accepted by nodes 0 and 2, no commit anywhere.
+    acceptors[1]!.drop.propose = true;
+    for (const a of acceptors) a.drop.commit = true;
+    await t.throwsAsync(proposer(0).cas({ key: KEY, expected: 'a', value: 'b', requestId: 'r-b', level: 'QUORUM' }), {
+      name: 'TimedOut',
+    });
+    for (const a of acceptors) a.drop = { prepare: false, propose: false, commit: false };
+    // Node 0 down: node 1 finishes r-b with node 2, then applies b -> c.
+    acceptors[0]!.drop = { prepare: true, propose: true, commit: true };
+    t.like(await proposer(1).cas({ key: KEY, expected: 'b', value: 'c', requestId: 'r-c', level: 'QUORUM' }), { applied: true });
+    acceptors[0]!.drop = { prepare: false, propose: false, commit: false };
+    // Node 2 replaced: its successor holds the streamed value, and with the rows moved, the survivors' Paxos rows.
+    const replacement = new MemoryAcceptor();
+    replacement.data = acceptors[2]!.data;
+    if (rowsMove) replacement.state = [0, 1, 3].reduce((s, id) => mergeStates(s, acceptors[id]!.state), EMPTY_STATE);
+    acceptors[2] = replacement;
+    // Node 1 out of reach: the retry's quorum is node 0 and the replacement.
+    acceptors[1]!.drop.prepare = true;
+    return proposer(0).cas({ key: KEY, expected: 'a', value: 'b', requestId: 'r-b', level: 'QUORUM' });
+  };
+  t.like(await scenario(true), { applied: true });
+  t.like(await scenario(false), { applied: false }, 'without the rows, the wrong answer of seed 2551');
 });
 
 /** Runs a call again while it times out (contention past the round limit), at most 50 times. */

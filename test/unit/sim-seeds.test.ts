@@ -49,10 +49,11 @@ test('seed 579 with membership faults: nodes still catching up when a peer is de
   t.true(r.ok, r.problems.join('\n'));
 });
 
-test('seed 2551: a cas retry whose proposal was chosen, asked of a quorum with a replacement that holds no Paxos rows, is not told "not applied"', async (t) => {
+test('seed 2551: a cas retry whose proposal was chosen, asked of a quorum with a replacement, is not told "not applied"', async (t) => {
   t.timeout(BLOCK_TIMEOUT_MS);
-  // Node 3 had committed x1's cas 21 -> 22 with node 2, and was replaced by node 4 (values streamed, no recent
-  // request ids); the retry's quorum, nodes 0 and 4, answered "not applied, now 25" (paxos/promises.ts, ownOvertaken).
+  // Node 3 had committed x1's cas 21 -> 22 with node 2, and was replaced by node 4 (values streamed, then no recent
+  // request ids); the retry's quorum, nodes 0 and 4, answered "not applied, now 25" (streaming/range-stream.ts,
+  // streamPaxosRows: node 4 now takes the survivors' Paxos rows).
   const r = await simulate({ ...base, seed: 2551 });
   t.true(r.ok, r.problems.join('\n'));
 });
