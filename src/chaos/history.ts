@@ -16,7 +16,10 @@ import type { LevelName } from '../coordinator/levels';
  */
 export const TOMBSTONE_VALUE = '\uffff';
 
-/** How an operation ended. Unavailable means "not applied anywhere"; TimedOut and ConnectionError mean "unknown". */
+/**
+ * How an operation ended. Unavailable means "not applied anywhere" (a refusal, or a request the client never sent);
+ * TimedOut and ConnectionError mean "unknown".
+ */
 export type Outcome = 'ok' | 'Unavailable' | 'TimedOut' | 'ConnectionError' | 'error';
 
 /** A version as the store orders them: timestamp, then (never here) tombstone, then value bytes. */
@@ -71,7 +74,8 @@ export type Op = WriteOp | ReadOp;
 export function outcomeOf(err: unknown): Outcome {
   if (isKvError(err, 'Unavailable')) return 'Unavailable';
   if (isKvError(err, 'TimedOut')) return 'TimedOut';
-  if (isKvError(err, 'ConnectionError')) return 'ConnectionError';
+  // A request the client never sent (every node it tried refused the connection) applied nothing, as Unavailable.
+  if (isKvError(err, 'ConnectionError')) return err.details.notSent !== undefined ? 'Unavailable' : 'ConnectionError';
   return 'error';
 }
 

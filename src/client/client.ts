@@ -46,7 +46,7 @@ import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, RING_FETCH_TIMEOUT_MS, VALUE_BY
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
-import { ConnectionOptions, RpcConnection } from '../rpc/connection';
+import { ConnectionOptions, NOT_SENT, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
 import type { KeyedVersion } from '../storage/version';
 import { toKvError } from '../rpc/errors';
@@ -447,7 +447,8 @@ export class KvClient {
     }
     // Every node that answered refused: say why the first did, rather than that some could not be reached.
     if (refused !== undefined) throw refused;
-    throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`);
+    // Every try failed before its request left (unsent() threw anything else): nothing was sent, so nothing applied.
+    throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`, NOT_SENT);
   }
 
   /** What token routing places by (undefined in node routing, which ignores keys). */
@@ -560,17 +561,26 @@ export class KvClient {
     const requestId = options.requestId ?? randomUUID();
     const k = wireKey(key) as Buffer; // see put
     const exp = expected === null ? Buffer.alloc(0) : toBuffer(expected);
+    // Whether an attempt so far may have reached a node (its outcome unknown), rather than never left or been refused.
+    let maybeApplied = false;
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.run(this.routingKey(k), 'write', (c) => c.cas(k, expected === null, exp, toBuffer(value), requestId, code));
         return { applied: r.applied, current: r.current.found ? r.current.value : null };
       } catch (err) {
-        // A retry refused as Unavailable says nothing of the first attempt, whose outcome stays unknown.
-        if (attempt > 1 && isKvError(err, 'Unavailable')) {
-          throw new KvError('TimedOut', `a retry of this cas was refused (${err.message}); whether the first attempt applied is unknown`);
+        const nothingDone = isKvError(err, 'Unavailable') || (isKvError(err, 'ConnectionError') && err.details.notSent !== undefined);
+        // A retry refused, or not sent, says nothing of an earlier attempt, whose outcome stays unknown.
+        if (nothingDone && maybeApplied) {
+          throw new KvError(
+            'TimedOut',
+            `a retry of this cas was refused or not sent (${(err as Error).message}); whether an earlier attempt applied is unknown`,
+          );
         }
         const unknown = isKvError(err, 'TimedOut') || isKvError(err, 'ConnectionError');
-        if (!unknown || attempt >= CAS_CLIENT_ATTEMPTS_MAX) throw err;
+        if (!unknown) throw err;
+        maybeApplied ||= !nothingDone;
+        // Past the last attempt: unknown, or (every attempt unsent) the error that says nothing was sent.
+        if (attempt >= CAS_CLIENT_ATTEMPTS_MAX) throw err;
       }
     }
   }
