@@ -77,7 +77,8 @@ test('writes that skip the replica a join or decommission adds are caught within
   const o = { ...base, keys: 120, faults: ['join', 'decommission'] as FaultKind[] };
   let failed: SimResult | undefined;
   // Since a pushed epoch marks its sender up (node/node.ts, learnEpochs), a join's pending window is some 40 ms
-  // instead of about half a second, and fewer writes fall in it: seeds 14 and 28 of the first 40 catch the bug.
+  // instead of about half a second, and fewer writes fall in it: seed 28 alone of the first 40 catches the bug (14 and 28
+  // before reads of a range with pending replicas asked them too, which moved the schedules).
   for (let seed = 1; seed <= 40 && failed === undefined; seed++) {
     const r = await simulate({ ...o, seed, bugs: { writesSkipPending: true } });
     if (!r.ok) failed = r;
