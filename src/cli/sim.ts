@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { KnownBugs } from '../common/known-bugs';
 import { intFlag, parseArgs, UsageError } from '../common/args';
+import { STREAM_BYTES_PER_SECOND_MAX } from '../common/limits';
 import { SEED_MAX } from '../common/random';
 import { FAULT_KINDS, parseFaults } from '../sim/faults';
 import { DEFAULT_CAS_WORKLOAD, DEFAULT_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
@@ -33,6 +34,8 @@ const USAGE = `usage: npm run sim -- [options]
                     beside the plain clients (default ${DEFAULT_CAS_WORKLOAD.clients}; 0 for none)
   --keys N          keys the plain clients write and read (default ${DEFAULT_WORKLOAD.keys}; more keys, each written
                     less often, so a write a replica missed is less often overwritten before the end)
+  --stream-pace B   the nodes' stream pace in bytes a second (default the real one, ${STREAM_BYTES_PER_SECOND_MAX}, which
+                    streams a simulated range in a few ms); slower, more writes fall inside a join's pending window
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
@@ -54,7 +57,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
   const { flags, positional } = parseArgs(
     argv,
     ['help', 'trace', 'worker'],
-    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys'],
+    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys', 'stream-pace'],
   );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -85,6 +88,9 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
       sync,
       casClients: intFlag(flags, 'cas-clients', DEFAULT_CAS_WORKLOAD.clients, 0, 64),
       keys: intFlag(flags, 'keys', DEFAULT_WORKLOAD.keys, 1, 100_000),
+      ...(!flags.has('stream-pace')
+        ? {}
+        : { streamBytesPerSecond: intFlag(flags, 'stream-pace', STREAM_BYTES_PER_SECOND_MAX, 100, STREAM_BYTES_PER_SECOND_MAX) }),
     },
   };
 }
@@ -98,6 +104,7 @@ export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string
     `npm run sim -- --seed-start ${seed} --seeds 1 --nodes ${o.nodes} --faults ${o.faults.join(',') || 'none'} ` +
     `--seconds ${o.durationMs / 1000} --sync ${o.sync}${cas === DEFAULT_CAS_WORKLOAD.clients ? '' : ` --cas-clients ${cas}`}` +
     `${keys === DEFAULT_WORKLOAD.keys ? '' : ` --keys ${keys}`}` +
+    `${o.streamBytesPerSecond === undefined ? '' : ` --stream-pace ${o.streamBytesPerSecond}`}` +
     `${bug ? ` --bug ${bug}` : ''} --trace`
   );
 }

@@ -32,7 +32,8 @@ import { Owner } from './scheduler';
 export const KEY_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /** A cluster of `nodes` nodes whose tokens split KEY_LETTERS evenly, with the settings a simulation runs. */
-export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL'): ClusterConfig {
+export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL', streamBytesPerSecond?: number): ClusterConfig {
+  const pace = streamBytesPerSecond === undefined ? {} : { streamBytesPerSecond, streamBytesPerSecondUnderLoad: streamBytesPerSecond };
   return {
     replicationFactor: Math.min(3, nodes),
     secret: 'simulated',
@@ -42,7 +43,7 @@ export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL'): ClusterConfig
       port: id,
       token: KEY_LETTERS[Math.round(((id + 1) * KEY_LETTERS.length) / nodes) - 1]!,
     })),
-    settings: { ...DEFAULT_SETTINGS, sqliteSynchronous: sync },
+    settings: { ...DEFAULT_SETTINGS, sqliteSynchronous: sync, ...pace },
   };
 }
 

@@ -51,6 +51,12 @@ export interface SimOptions {
   readonly casClients?: number;
   /** Keys the plain clients write and read (default DEFAULT_WORKLOAD.keys). */
   readonly keys?: number;
+  /**
+   * The nodes' stream pace, bytes a second (default the real default, which
+   * streams a simulated range in a few ms): slower, a join's pending window
+   * is longer, and more writes and reads fall inside it.
+   */
+  readonly streamBytesPerSecond?: number;
 }
 
 export interface SimResult {
@@ -176,7 +182,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const random = new Random(o.seed);
   const sched = new Scheduler();
   const trace = new Trace(o.trace, () => sched.nowMs);
-  const config = simConfig(o.nodes, o.sync);
+  const config = simConfig(o.nodes, o.sync, o.streamBytesPerSecond);
   const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
   const cluster = new SimCluster(config, net, random.fork(), o.bugs);
   const clientTimeoutMs = config.settings.requestTimeoutMs + 500;
