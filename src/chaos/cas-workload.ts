@@ -50,7 +50,7 @@ export class CasWorkload {
 
   constructor(
     private readonly history: History,
-    private readonly clients: readonly KvClient[],
+    private clients: readonly KvClient[],
     private readonly options: CasWorkloadOptions,
     private readonly prng: Prng,
   ) {
@@ -60,6 +60,15 @@ export class CasWorkload {
   start(): void {
     for (let w = 0; w < this.options.incrementers; w++) this.loops.push(this.incrementer(`i${w}`, this.prng.fork()));
     for (let r = 0; r < this.options.readers; r++) this.loops.push(this.reader(`s${r}`, this.prng.fork()));
+  }
+
+  /**
+   * After the ring changed: one client per node of the ring now, so that no
+   * loop goes on sending to a node that left or was replaced for good
+   * (operations in flight keep theirs).
+   */
+  useClients(clients: readonly KvClient[]): void {
+    this.clients = clients;
   }
 
   async stop(): Promise<void> {

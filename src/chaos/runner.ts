@@ -157,7 +157,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       nemesisPrng,
       () => history.now(),
       o.log,
-      () => workload.useClients(nodeClients.refresh()),
+      () => {
+        const now = nodeClients.refresh();
+        workload.useClients(now);
+        counters?.useClients(now);
+      },
     );
     const plan = planFaults(
       planPrng,
