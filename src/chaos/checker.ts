@@ -80,11 +80,13 @@ export interface FinalState {
   /**
    * Ids of acknowledged ONE writes whose only copies (the coordinator's own
    * and the hints it held for the other replicas) were on a node lost for
-   * good: no other node's disk ever held them. Losing them is documented
-   * (docs/ARCHITECTURE.md, Replacing a dead node: "a write at ONE that N
-   * alone acknowledged, as with any lost disk"); lost and behind leave them out.
+   * good: no other node's disk ever held them, each with when that disk was
+   * lost (ms). Losing them is documented (docs/ARCHITECTURE.md, Replacing a
+   * dead node: "a write at ONE that N alone acknowledged, as with any lost
+   * disk"): lost and behind leave them out, and stale does for the reads
+   * that begin after the loss (those that begin before it must still see them).
    */
-  readonly lostWithNode?: ReadonlySet<number>;
+  readonly lostWithNode?: ReadonlyMap<number, number>;
 }
 
 export interface Counts {
@@ -254,28 +256,38 @@ class Check {
     return undefined;
   }
 
-  /** (c) and (d) for one key, and the lww_lost count. */
-  realTimeOrder(ops: readonly Op[]): void {
+  /** (c) and (d) for one key, and the lww_lost count; `lostAt`: FinalState.lostWithNode. */
+  realTimeOrder(ops: readonly Op[], lostAt?: ReadonlyMap<number, number>): void {
     const writes: Visible[] = ops.filter(isAcked).map((w) => ({ end: w.end, version: writeVersion(w), op: w }));
+    // A write that went with a lost disk binds only the reads that begin before the loss.
+    const lasting = writes.filter((v) => !lostAt?.has(v.op.id));
+    const lost = writes.filter((v) => lostAt?.has(v.op.id)).map((v) => ({ ...v, until: lostAt!.get(v.op.id)! }));
     const readsOk = ops.filter(isOkRead);
     const reads: Visible[] = readsOk.map((r) => ({ end: r.end, version: readVersion(r), op: r }));
     for (const n of new Set(readsOk.map((r) => replicasOf(r, this.rf)))) {
       // Only what an operation of overlapping level made visible binds a read of this level.
       const overlaps = (v: Visible): boolean => replicasOf(v.op, this.rf) + n > this.rf;
       const byStart = readsOk.filter((r) => replicasOf(r, this.rf) === n).sort((a, b) => a.start - b.start);
-      this.readsAfter(byStart, writes.filter(overlaps), reads.filter(overlaps));
+      this.readsAfter(byStart, lasting.filter(overlaps), lost.filter(overlaps), reads.filter(overlaps));
     }
     this.lwwLost(ops, [...writes, ...reads]);
   }
 
-  /** (c) and (d) for reads (sorted by start) against the writes and reads that bind them. */
-  private readsAfter(byStart: readonly ReadOp[], writes: Visible[], reads: Visible[]): void {
+  /** (c) and (d) for reads (sorted by start) against the writes and reads that bind them (`lost` only until their loss). */
+  private readsAfter(
+    byStart: readonly ReadOp[],
+    writes: Visible[],
+    lost: readonly (Visible & { until: number })[],
+    reads: Visible[],
+  ): void {
     const starts = byStart.map((r) => r.start);
     const wFloor = floorsBefore(writes, starts);
     const rFloor = floorsBefore(reads, starts);
     byStart.forEach((r, i) => {
       const v = readVersion(r);
-      const w = wFloor[i];
+      let w = wFloor[i];
+      for (const l of lost)
+        if (l.end < r.start && r.start <= l.until && (w === undefined || compareObserved(l.version, w.version) > 0)) w = l;
       if (w && compareObserved(v, w.version) < 0) {
         this.counts.stale++;
         this.flag('stale', r.key, `read returned ts ${v.ts} but write #${w.op.id} (ts ${w.version.ts}) was acknowledged before it began`, [
@@ -394,9 +406,9 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
   c.phantoms();
   const keyed = byKey(ops);
   for (const [key, list] of keyed) {
-    c.realTimeOrder(list);
     // Writes that went with a lost disk, as documented, are counted and left out of what must survive.
     const excused = state.lostWithNode;
+    c.realTimeOrder(list, excused);
     const survivors = excused === undefined ? list : list.filter((o) => !excused.has(o.id));
     c.counts.lostWithNode += list.length - survivors.length;
     c.lost(key, survivors);

@@ -133,15 +133,17 @@ function finalState(cluster: SimCluster, placement: Placement, keys: readonly st
  * Acknowledged ONE writes invoked before a node was lost for good, which no
  * other node's disk ever held (row or hint): the lost node alone acknowledged
  * them and held the hints for the others, so they went with its disk, as
- * docs/ARCHITECTURE.md (Replacing a dead node) says a ONE write may.
+ * docs/ARCHITECTURE.md (Replacing a dead node) says a ONE write may. Each
+ * with the time of the last loss: no read that begins later can see it.
  */
-function lostWithNode(cluster: SimCluster, ops: readonly Op[]): Set<number> {
-  const out = new Set<number>();
+function lostWithNode(cluster: SimCluster, ops: readonly Op[]): Map<number, number> {
+  const out = new Map<number, number>();
   const lossMs = cluster.lastLossMs;
   if (lossMs === undefined) return out;
   const held = cluster.versionsOutsideLost();
   for (const o of ops)
-    if (o.kind === 'write' && o.outcome === 'ok' && o.level === 'ONE' && o.start <= lossMs && !held.has(`${o.key}\0${o.ts}`)) out.add(o.id);
+    if (o.kind === 'write' && o.outcome === 'ok' && o.level === 'ONE' && o.start <= lossMs && !held.has(`${o.key}\0${o.ts}`))
+      out.set(o.id, lossMs);
   return out;
 }
 

@@ -190,13 +190,27 @@ test('a ONE write that only a node lost for good held is counted, not lost nor b
   // Every replica holds what the final read returned (ts 100): write #1 (ts 200) is on none of them.
   t.is(run(ops).counts.lost, 1);
   t.is(run(ops).counts.behind, 3);
-  const res = run(ops, { lostWithNode: new Set([ops[1]!.id]) });
+  const res = run(ops, { lostWithNode: new Map([[ops[1]!.id, 25]]) });
   t.true(res.ok, JSON.stringify(res.violations));
   t.is(res.counts.lostWithNode, 1);
   // Only the writes named are left out: another one is still checked.
-  const older = run([w('b', 'w0:2', 0, 10, 300), r('b', 30, 40, null, true)], { lostWithNode: new Set([ops[1]!.id]) });
+  const older = run([w('b', 'w0:2', 0, 10, 300), r('b', 30, 40, null, true)], { lostWithNode: new Map([[ops[1]!.id, 25]]) });
   t.is(older.counts.lost, 1);
   t.is(older.counts.lostWithNode, 0);
+});
+
+test('a ONE write that went with a lost disk binds the ALL reads that begin before the loss, not those after it', (t) => {
+  const one = (x: WriteOp): WriteOp => ({ ...x, level: 'ONE' });
+  const all = (x: ReadOp): ReadOp => ({ ...x, level: 'ALL' });
+  // Seed 3072 (--keys 120): node 2 alone held M24's ONE write, was lost for good at 3901 ms, and an ALL read at 5759 ms found nothing.
+  const write = one(w('a', 'w0:0', 0, 10, 100));
+  const after = [write, all(r('a', 30, 40, null)), r('a', 50, 60, null, true)];
+  t.is(run(after).counts.stale, 1);
+  const res = run(after, { lostWithNode: new Map([[write.id, 25]]) });
+  t.true(res.ok, JSON.stringify(res.violations));
+  // An ALL read that began before the loss still had to see it.
+  const before = [write, all(r('a', 20, 30, null)), r('a', 50, 60, null, true)];
+  t.is(run(before, { lostWithNode: new Map([[write.id, 25]]) }).counts.stale, 1);
 });
 
 test('an acknowledged write whose key has no successful final read is unverified', (t) => {
