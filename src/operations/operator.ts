@@ -164,7 +164,9 @@ export class Operator {
    * operation while one runs. The winner's change is handed on to the ring
    * first: its operator may have died before publishing it, and until the
    * ring holds it an abort elsewhere would find nothing in progress while
-   * this refusal names an operation.
+   * this refusal names an operation. Then the log catches up again before
+   * the check: the slot may have been decided long before this operator
+   * learnt it, and the rival's operation may be over by now.
    */
   async sequence(change: Change): Promise<EpochEntry> {
     const { log } = this.deps;
@@ -181,6 +183,10 @@ export class Operator {
         return entry;
       }
       await this.publish();
+      // The slot may have been decided long before this cas learnt it (a timed-out cas asked again): the ring can
+      // be epochs further on, the rival's operation done. Checked against a log stopped at the rival's slot, ours
+      // was refused as "another operation ... in progress" when none was (simulator seed 681).
+      await this.deps.catchUp();
     }
     throw new KvError(
       'Unavailable',
