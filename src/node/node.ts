@@ -276,6 +276,8 @@ export class KvNode {
   /** This node's own membership operation, once one was started or resumed here. */
   private operator: Operator | undefined;
   private operatorRun: Promise<void> | undefined;
+  /** A decommission or move whose begin is being sequenced, until its run starts (startOperation). */
+  private operationStarting: Promise<void> | undefined;
   /** A fetch of the log from a peer that said it is ahead, one at a time (others wait for it). */
   private fetchingEpochs: Promise<void> | undefined;
   /** This node's last cleanup, and whether it still runs. */
@@ -1283,16 +1285,35 @@ export class KvNode {
    * so a refusal (too few nodes left, another operation) comes back here.
    */
   async decommission(): Promise<OperationStatus> {
-    const m = this.epochs.membership;
-    const op = m.operation;
+    // Checked and set with no await between (startOperation): a second call waits for the first's begin here.
+    while (this.operationStarting !== undefined) await this.operationStarting.catch(() => undefined);
+    const op = this.epochs.membership.operation;
     if (this.operatorRun !== undefined) return this.operationProgress();
     if (op !== undefined && op.node === this.id && op.kind === 'leave') this.runOperation(undefined);
-    else {
-      const operator = this.newOperator();
-      await operator.sequence({ kind: 'leave-begin', node: this.id });
-      this.runOperation(undefined, operator);
-    }
+    else await this.startOperation({ kind: 'leave-begin', node: this.id });
     return this.operationProgress();
+  }
+
+  /**
+   * Sequences `begin` and runs the operation after it. Until the run has
+   * started, a second call of the operator's (a retry after its first call
+   * timed out, which goes on here) waits for it first: both calls
+   * propose the same change, so both would win its slot and start two runs
+   * of one operation (simulator seed 681 with --stream-pace 2000).
+   */
+  private async startOperation(begin: Change, check?: () => Promise<void>): Promise<void> {
+    const operator = this.newOperator();
+    const starting = (async () => {
+      await check?.();
+      await operator.sequence(begin);
+      this.runOperation(undefined, operator);
+    })();
+    this.operationStarting = starting;
+    try {
+      await starting;
+    } finally {
+      if (this.operationStarting === starting) this.operationStarting = undefined;
+    }
   }
 
   /**
@@ -1339,16 +1360,16 @@ export class KvNode {
    * changes nothing.
    */
   async move(token: string): Promise<OperationStatus> {
+    while (this.operationStarting !== undefined) await this.operationStarting.catch(() => undefined);
     const op = this.epochs.membership.operation;
     const same = op?.node === this.id && op.kind === 'move' && op.token === token && op.aborting !== true;
     if (same && this.operatorRun !== undefined) return this.operationProgress();
     if (same) this.runOperation(undefined);
     else {
-      await this.catchUpEpochs();
-      checkMove(this.epochs.membership, this.id, token, (id) => id === this.id || this.detector.isUp(id));
-      const operator = this.newOperator();
-      await operator.sequence({ kind: 'move-begin', node: this.id, token });
-      this.runOperation(undefined, operator);
+      await this.startOperation({ kind: 'move-begin', node: this.id, token }, async () => {
+        await this.catchUpEpochs();
+        checkMove(this.epochs.membership, this.id, token, (id) => id === this.id || this.detector.isUp(id));
+      });
     }
     return this.operationProgress();
   }
