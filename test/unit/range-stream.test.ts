@@ -198,3 +198,31 @@ test('a source of an older build, without paxosRows, stops no stream: its values
   t.is(said.length, 1);
   t.regex(said[0]!, /node 1 or node 4 is an older build that cannot stream Paxos rows/);
 });
+
+test('a wrapped range with an older-build end says so once, and asks for its rows once', async (t) => {
+  const time = manualTime();
+  const said: string[] = [];
+  let asked = 0;
+  const e: StreamEnds = {
+    read: async () => ({ entries: [], more: false }),
+    write: async () => undefined,
+    readPaxos: async () => {
+      asked++;
+      return { rows: [], more: false, olderBuild: true };
+    },
+    writePaxos: async () => true,
+  };
+  // Wraps past the end of the key space: two intervals, 'x' to the end and the start to 'c'.
+  const wrapped: RangeStream = { source: 2, target: 5, start: 'x', end: 'c' };
+  const deps = {
+    progress: new MemoryStreamProgress(),
+    pacer: new Pacer(time, 1e12),
+    time,
+    totals: { keys: 0, bytes: 0 },
+    say: (m: string) => said.push(m),
+  };
+  await streamRange(deps, 3, wrapped, e);
+  t.is(asked, 1);
+  t.is(said.length, 1);
+  t.regex(said[0]!, /node 2 or node 5 is an older build/);
+});
