@@ -5,14 +5,15 @@
  * reads. Every operation is recorded with its interval on the run's clock;
  * cas-check.ts checks the records.
  */
-import type { KvClient } from '../client/client';
 import { Random as Prng } from '../common/random';
 import { History, Outcome, outcomeOf } from './history';
+import type { NodeClient } from './workload';
 
 /** One cas or SERIAL read of a counter. Values are decimal strings; null is absent. */
 export interface RegisterRecord {
   readonly id: number;
   readonly process: string;
+  /** The id of the node the request was sent to. */
   readonly node: number;
   readonly key: string;
   readonly kind: 'cas' | 'read';
@@ -50,7 +51,7 @@ export class CasWorkload {
 
   constructor(
     private readonly history: History,
-    private clients: readonly KvClient[],
+    private clients: readonly NodeClient[],
     private readonly options: CasWorkloadOptions,
     private readonly prng: Prng,
   ) {
@@ -67,7 +68,7 @@ export class CasWorkload {
    * loop goes on sending to a node that left or was replaced for good
    * (operations in flight keep theirs).
    */
-  useClients(clients: readonly KvClient[]): void {
+  useClients(clients: readonly NodeClient[]): void {
     this.clients = clients;
   }
 
@@ -80,7 +81,7 @@ export class CasWorkload {
   async finalReads(tries: number): Promise<void> {
     for (const key of this.keys) {
       for (let t = 0; t < tries; t++) {
-        if ((await this.read('final', t % this.clients.length, key, true)).outcome === 'ok') break;
+        if ((await this.read('final', this.clients[t % this.clients.length]!, key, true)).outcome === 'ok') break;
       }
     }
   }
@@ -88,10 +89,10 @@ export class CasWorkload {
   private async incrementer(name: string, prng: Prng): Promise<void> {
     while (!this.stopping) {
       const key = prng.pick(this.keys);
-      const seen = await this.read(name, prng.range(0, this.clients.length - 1), key);
+      const seen = await this.read(name, this.pickClient(prng), key);
       if (seen.outcome === 'ok') {
         const now = seen.current ?? null;
-        await this.cas(name, prng.range(0, this.clients.length - 1), key, now, String(now === null ? 1 : Number(now) + 1));
+        await this.cas(name, this.pickClient(prng), key, now, String(now === null ? 1 : Number(now) + 1));
       }
       await this.think();
     }
@@ -99,9 +100,13 @@ export class CasWorkload {
 
   private async reader(name: string, prng: Prng): Promise<void> {
     while (!this.stopping) {
-      await this.read(name, prng.range(0, this.clients.length - 1), prng.pick(this.keys));
+      await this.read(name, this.pickClient(prng), prng.pick(this.keys));
       await this.think();
     }
+  }
+
+  private pickClient(prng: Prng): NodeClient {
+    return this.clients[prng.range(0, this.clients.length - 1)]!;
   }
 
   private think(): Promise<void> {
@@ -114,10 +119,10 @@ export class CasWorkload {
     return rec;
   }
 
-  private async read(process: string, node: number, key: string, final = false): Promise<RegisterRecord> {
-    const rec = this.record({ process, node, key, kind: 'read', final });
+  private async read(process: string, to: NodeClient, key: string, final = false): Promise<RegisterRecord> {
+    const rec = this.record({ process, node: to.id, key, kind: 'read', final });
     try {
-      const r = await this.clients[node]!.get(key, 'SERIAL');
+      const r = await to.client.get(key, 'SERIAL');
       rec.current = r.found ? r.value.toString('utf8') : null;
     } catch (err) {
       rec.outcome = outcomeOf(err);
@@ -127,10 +132,10 @@ export class CasWorkload {
     return rec;
   }
 
-  private async cas(process: string, node: number, key: string, expected: string | null, value: string): Promise<RegisterRecord> {
-    const rec = this.record({ process, node, key, kind: 'cas', expected, value });
+  private async cas(process: string, to: NodeClient, key: string, expected: string | null, value: string): Promise<RegisterRecord> {
+    const rec = this.record({ process, node: to.id, key, kind: 'cas', expected, value });
     try {
-      const r = await this.clients[node]!.cas(key, expected, value);
+      const r = await to.client.cas(key, expected, value);
       rec.applied = r.applied;
       rec.current = r.current === null ? null : r.current.toString('utf8');
     } catch (err) {

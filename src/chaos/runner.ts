@@ -17,7 +17,7 @@ import { History, Op } from './history';
 import { Nemesis, FaultKind, FaultRecord, JOIN_SPARES_MAX, NEW_NODE_FAULTS, planFaults } from './nemesis';
 import { NetnsCluster, netnsUnavailable } from './netns';
 import { Random as Prng } from '../common/random';
-import { Workload } from './workload';
+import { NodeClient, Workload } from './workload';
 import { CasWorkload } from './cas-workload';
 import { CasCheck, CasCounts, checkCas } from './cas-check';
 
@@ -99,15 +99,18 @@ async function openCluster(mode: Mode, hintsOff: boolean, spares: number, log: (
  */
 class NodeClients {
   private readonly all: KvClient[] = [];
-  current: KvClient[] = [];
+  current: NodeClient[] = [];
 
   constructor(private readonly cluster: ChaosCluster) {
     this.refresh();
   }
 
-  refresh(): KvClient[] {
-    this.current = this.cluster.members().map((id) => new KvClient([this.cluster.endpoint(id)], { timeoutMs: CLIENT_TIMEOUT_MS }));
-    this.all.push(...this.current);
+  refresh(): NodeClient[] {
+    this.current = this.cluster.members().map((id) => ({
+      id,
+      client: new KvClient([this.cluster.endpoint(id)], { timeoutMs: CLIENT_TIMEOUT_MS }),
+    }));
+    this.all.push(...this.current.map((c) => c.client));
     return this.current;
   }
 
@@ -334,7 +337,7 @@ function placements(ins: Inspection, ops: readonly Op[]): Map<string, KeyPlaceme
 }
 
 /** One QUORUM read of every key written, recorded as `final`; a failed read is retried through another node. */
-async function finalReads(history: History, clients: readonly KvClient[], prng: Prng): Promise<void> {
+async function finalReads(history: History, clients: readonly NodeClient[], prng: Prng): Promise<void> {
   const keys = [...new Set(history.ops.map((o) => o.key))].sort();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -342,8 +345,8 @@ async function finalReads(history: History, clients: readonly KvClient[], prng: 
       const key = keys[next++]!;
       const first = prng.range(0, clients.length - 1);
       for (let t = 0; t < FINAL_READ_TRIES; t++) {
-        const node = (first + t) % clients.length;
-        const r = await history.read('final', node, key, () => clients[node]!.get(key, 'QUORUM'), true);
+        const { id, client } = clients[(first + t) % clients.length]!;
+        const r = await history.read('final', id, key, () => client.get(key, 'QUORUM'), true);
         if (r.outcome === 'ok') break;
       }
     }

@@ -22,6 +22,12 @@ export function keyName(i: number, tag = ''): string {
   return `${KEY_PREFIXES[i % KEY_PREFIXES.length]}${tag}${i}${i % 2 === 1 ? NON_ASCII_SEPARATOR : ''}`;
 }
 
+/** A client that talks only to node `id`: the op's coordinator is then known, and the history names it. */
+export interface NodeClient {
+  readonly id: number;
+  readonly client: KvClient;
+}
+
 export interface WorkloadOptions {
   readonly keys: number;
   readonly writers: number;
@@ -38,8 +44,8 @@ export class Workload {
 
   constructor(
     private readonly history: History,
-    /** One client per node, each talking only to its node: the op's coordinator is then known. */
-    private clients: readonly KvClient[],
+    /** One client per node of the ring. */
+    private clients: readonly NodeClient[],
     private readonly options: WorkloadOptions,
     private readonly prng: Prng,
   ) {
@@ -53,7 +59,7 @@ export class Workload {
   }
 
   /** After the ring changed: one client per node of the ring now (operations in flight keep theirs). */
-  useClients(clients: readonly KvClient[]): void {
+  useClients(clients: readonly NodeClient[]): void {
     this.clients = clients;
   }
 
@@ -82,13 +88,13 @@ export class Workload {
   }
 
   put(process: string, prng: Prng, key: string, value: string): Promise<WriteOp> {
-    const node = prng.range(0, this.clients.length - 1);
-    return this.history.write(process, node, key, value, () => this.clients[node]!.put(key, value, 'QUORUM'));
+    const { id, client } = this.clients[prng.range(0, this.clients.length - 1)]!;
+    return this.history.write(process, id, key, value, () => client.put(key, value, 'QUORUM'));
   }
 
   get(process: string, prng: Prng, key: string, final = false): Promise<ReadOp> {
-    const node = prng.range(0, this.clients.length - 1);
-    return this.history.read(process, node, key, () => this.clients[node]!.get(key, 'QUORUM'), final);
+    const { id, client } = this.clients[prng.range(0, this.clients.length - 1)]!;
+    return this.history.read(process, id, key, () => client.get(key, 'QUORUM'), final);
   }
 
   /** `count` writes at once, each to a fresh key; resolves when all have answered. */
