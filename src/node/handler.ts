@@ -169,6 +169,14 @@ function checkBound(b: Buffer | null | undefined, name: string): string | undefi
   return toByteString(b);
 }
 
+/** A peer's page request checked: its bounds, and its limit within 1 to `max` (`what` names the page in the sentence). */
+function checkPeerPage(start: Buffer, stop: Buffer, limit: number, max: number, what: string): { from: string; to: string | undefined } {
+  const from = checkBound(start, 'start') ?? '';
+  const to = checkBound(stop, 'stop');
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw invalid(`${what} holds 1 to ${max} keys`);
+  return { from, to };
+}
+
 /** A scan's arguments checked, in one sentence when they are wrong. */
 function checkScan(start: Buffer, stop: Buffer, limit: number, cursor: Buffer): Omit<ScanRequest, 'level'> {
   const from = checkBound(start, 'start') ?? '';
@@ -317,10 +325,7 @@ export class Handler {
   ): Promise<types.RangePage> {
     return wire(async () => {
       this.checkSecret(secret);
-      const from = checkBound(start, 'start') ?? '';
-      const to = checkBound(stop, 'stop');
-      if (!Number.isInteger(limit) || limit < 1 || limit > SCAN_REPLICA_PAGE_KEYS_MAX)
-        throw invalid(`a range page holds 1 to ${SCAN_REPLICA_PAGE_KEYS_MAX} keys`);
+      const { from, to } = checkPeerPage(start, stop, limit, SCAN_REPLICA_PAGE_KEYS_MAX, 'a range page');
       if (!Number.isInteger(bytesMax) || bytesMax < 1) throw invalid('a range page needs a positive byte budget');
       const page = await this.peers.readRange(placed(fromNode, epoch), from, to, limit, bytesMax);
       return new types.RangePage({ entries: page.entries.map(toMutation), more: page.more });
@@ -477,10 +482,7 @@ export class Handler {
   ): Promise<types.PaxosRowsPage> {
     return wire(async () => {
       this.checkSecret(secret);
-      const from = checkBound(start, 'start') ?? '';
-      const to = checkBound(stop, 'stop');
-      if (!Number.isInteger(limit) || limit < 1 || limit > PAXOS_STREAM_ROWS_MAX)
-        throw invalid(`a page of Paxos rows holds 1 to ${PAXOS_STREAM_ROWS_MAX} keys`);
+      const { from, to } = checkPeerPage(start, stop, limit, PAXOS_STREAM_ROWS_MAX, 'a page of Paxos rows');
       const page = await this.peers.paxosRows(placed(fromNode, epoch), from, to, limit);
       return new types.PaxosRowsPage({ rows: page.rows.map(paxosRowToWire), more: page.more });
     });
