@@ -11,6 +11,7 @@ import { FastBinaryWriter, FrameBuilder, NumberI64Reader } from './fast-protocol
 import { ByteBudget, FrameDecoder } from './frames';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import { readRangeReply } from './range-page-wire';
+import { GetHandler, GetProtocol, processGet } from './get-reply';
 
 const runtime = require('thrift');
 
@@ -140,8 +141,9 @@ interface ProcessorProtocol {
 type MethodProcessor = (seqid: number, input: ProcessorProtocol, output: ProcessorProtocol) => void;
 
 /**
- * The generated processor, except that it answers an unknown method itself.
- * The runtime's TApplicationException.write writes its exception type from a
+ * The generated processor, except that `get` is answered by get-reply.ts
+ * (a ONE read's reply written in the same call), and that it answers an
+ * unknown method itself. The runtime's TApplicationException.write writes its exception type from a
  * `code` field that the constructor never sets, so the generated answer
  * carried the message "Unknown function X" but no type: a client could not
  * tell it from any other application error. This answer carries
@@ -150,6 +152,10 @@ type MethodProcessor = (seqid: number, input: ProcessorProtocol, output: Process
 class KvProcessor extends KeyValue.Processor {
   override process(input: ProcessorProtocol, output: ProcessorProtocol): void {
     const { fname, rseqid } = input.readMessageBegin();
+    if (fname === 'get') {
+      const handler = (this as unknown as { _handler: GetHandler })._handler;
+      return processGet(handler, rseqid, input as unknown as GetProtocol, output as unknown as GetProtocol);
+    }
     const method = (this as unknown as Record<string, MethodProcessor | undefined>)[`process_${fname}`];
     if (typeof method === 'function') return method.call(this, rseqid, input, output);
     input.skip(runtime.Thrift.Type.STRUCT);
