@@ -71,7 +71,7 @@ export interface HandlerServices extends PeerRequestServices {
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
   readonly scanner: Pick<RangeScanner, 'scan'>;
   /** This replica's committed data: point reads without copying values into strings, and ranges. */
-  readonly local: Pick<ReplicaStorage, 'getBytes' | 'range'>;
+  readonly local: Pick<ReplicaStorage, 'getBytes' | 'peekBytes' | 'range'>;
   /** The wall clock, for judging expiry (µs since the epoch). */
   nowUs(): number;
   readonly clock: Pick<HybridClock, 'plausible' | 'peek'>;
@@ -361,7 +361,9 @@ export class Handler {
    * Not `async`, unlike the others: a ONE read on a replica is answered
    * synchronously (the processor takes a plain value as well as a promise),
    * which saves two promises on the cheapest and most frequent call. Errors
-   * must still come back as a rejected promise, never thrown.
+   * must still come back as a rejected promise, never thrown. A plain answer's
+   * value is a view into the memtable, which the processor (rpc/get-reply.ts)
+   * writes into the reply before it returns: no put can run in between.
    */
   get(key: Buffer, level: number): Promise<types.ReadResult> | types.ReadResult {
     const requests = this.services.requests;
@@ -374,7 +376,8 @@ export class Handler {
       if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
       l = checkLevel(level);
       if (this.services.coordinator.readsLocally(k, l)) {
-        const result = readResult(this.services.local.getBytes(k), this.services.nowUs());
+        // A view, not a copy: rpc/get-reply.ts writes a plain answer before anything else runs.
+        const result = readResult(this.services.local.peekBytes(k), this.services.nowUs());
         requests.finished('get', level, undefined, startedMs);
         return result;
       }

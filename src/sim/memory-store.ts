@@ -110,6 +110,11 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return v && { value: Buffer.from(v.value, 'latin1'), ts: v.ts, deleted: v.deleted };
   }
 
+  /** A fresh copy here: nothing in this store is overwritten in place. */
+  peekBytes(key: string): VersionBytes | undefined {
+    return this.getBytes(key);
+  }
+
   /** As Memtable.keysInHashRange: hash order, cut at a hash boundary past `max`. */
   keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number } {
     const inRange = [...this.committed.keys()].map((key) => ({ key, h: hashKey(key) })).filter(({ h }) => h >= from && h < to);

@@ -132,6 +132,16 @@ export class Arena {
     return buf.toString('latin1', start, start + buf.readUInt32LE(off + 8));
   }
 
+  /**
+   * The value's bytes as a view into its slab: no copy, but only good until
+   * the arena next changes (a later append may compact or reuse the slab).
+   */
+  valueView(loc: number): Buffer {
+    const { buf, off } = this.at(loc);
+    const start = off + HEADER_BYTES + buf.readUInt32LE(off + 4);
+    return buf.subarray(start, start + buf.readUInt32LE(off + 8));
+  }
+
   /** The value's bytes, copied out (a view would change under a later compaction or slab reuse). */
   valueBytes(loc: number): Buffer {
     const { buf, off } = this.at(loc);

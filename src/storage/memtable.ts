@@ -165,11 +165,17 @@ export class Memtable implements ArenaOwner {
   /** Like get, with the value copied straight from the arena into a Buffer. */
   getBytes(key: string): VersionBytes | undefined {
     const i = this.find(key);
-    if (i < 0) return undefined;
-    const value = this.arena.valueBytes(this.locs[i]!);
-    const expires = this.expiryAt(i);
-    const deleted = this.deleted[i] === 1;
-    return expires === 0 ? { value, ts: this.ts[i]!, deleted } : { value, ts: this.ts[i]!, deleted, expires };
+    return i < 0 ? undefined : this.bytesAt(i, this.arena.valueBytes(this.locs[i]!));
+  }
+
+  /**
+   * Like getBytes, with the value a view into the arena instead of a copy:
+   * for a caller that has used the bytes before anything can change this
+   * memtable again (a ONE read's reply, written in the same call).
+   */
+  peekBytes(key: string): VersionBytes | undefined {
+    const i = this.find(key);
+    return i < 0 ? undefined : this.bytesAt(i, this.arena.valueView(this.locs[i]!));
   }
 
   /** The key's timestamp, without making its value a string; undefined if the key is not here. */
@@ -182,6 +188,13 @@ export class Memtable implements ArenaOwner {
   seqOf(key: string): number {
     const i = this.find(key);
     return i < 0 ? 0 : this.seqs[i]!;
+  }
+
+  private bytesAt(i: number, value: Buffer): VersionBytes {
+    const expires = this.expiryAt(i);
+    const deleted = this.deleted[i] === 1;
+    // No expiry field at all for the usual version without one.
+    return expires === 0 ? { value, ts: this.ts[i]!, deleted } : { value, ts: this.ts[i]!, deleted, expires };
   }
 
   private at(i: number): Stored {

@@ -17,6 +17,8 @@ export interface ReplicaStorage {
   get(key: string): Version | undefined;
   has(key: string): boolean;
   getBytes(key: string): VersionBytes | undefined;
+  /** getBytes, the value perhaps a view that the store's next change overwrites: use it at once. */
+  peekBytes(key: string): VersionBytes | undefined;
   keysInHashRange(from: number, to: number, max: number): { keys: string[]; end: number };
   arenaCounters(): Readonly<Record<string, number>>;
   apply(items: readonly KeyedVersion[]): Promise<void>;

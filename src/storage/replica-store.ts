@@ -139,6 +139,11 @@ export class ReplicaStore {
     return this.committed.getBytes(key);
   }
 
+  /** getBytes without the copy; see Memtable.peekBytes for when that is safe. */
+  peekBytes(key: string): VersionBytes | undefined {
+    return this.committed.peekBytes(key);
+  }
+
   get size(): number {
     return this.committed.size;
   }

@@ -108,6 +108,8 @@ test('keys and values of any bytes and sizes, including empty and larger than a 
     t.deepEqual(m.getBytes(k), { value: Buffer.from(value, 'latin1'), ts: v(i + 1, value).ts, deleted: false }),
   );
   t.is(m.getBytes('missing'), undefined);
+  cases.forEach(([k], i) => t.deepEqual(m.peekBytes(k), m.getBytes(k), `peekBytes ${i}`));
+  t.is(m.peekBytes('missing'), undefined);
   t.deepEqual(keysOf(m, '', undefined, 10), ['', 'k', '\u0000\u00ff', '\u00ff'.repeat(100)].sort());
   m.delete('k');
   t.is(m.get('k'), undefined);
@@ -162,6 +164,13 @@ test('property: a memtable agrees with a Map, and holds at most its live bytes /
         bytes && { ...bytes, value: bytes.value.toString('latin1') },
         want && { value: want.value, ts: want.ts, deleted: want.deleted },
         `step ${step}: getBytes`,
+      );
+      const peeked = m.peekBytes(op.probe);
+      const wantProbe = model.get(op.probe);
+      assert.deepEqual(
+        peeked && { ...peeked, value: peeked.value.toString('latin1') },
+        wantProbe && { value: wantProbe.value, ts: wantProbe.ts, deleted: wantProbe.deleted },
+        `step ${step}: peekBytes of the probe`,
       );
     }
     assert.equal(m.size, model.size, 'size');
