@@ -59,13 +59,15 @@ export function processGet(handler: GetHandler, seqid: number, input: GetProtoco
   const { key, level } = readArgs(input);
   const answer = handler.get(key, level);
   if (!isThenable(answer)) {
-    writeSuccess(output, seqid, answer);
+    try {
+      writeSuccess(output, seqid, answer);
+    } catch (err) {
+      writeFailure(output, seqid, err);
+    }
     return;
   }
-  answer.then(
-    (result) => writeSuccess(output, seqid, result),
-    (err) => writeFailure(output, seqid, err),
-  );
+  // As the generated code: an answer that fails to write is answered as an error.
+  answer.then((result) => writeSuccess(output, seqid, result)).then(undefined, (err) => writeFailure(output, seqid, err));
 }
 
 function readArgs(input: GetProtocol): { key: Buffer | null; level: number | null } {

@@ -56,6 +56,13 @@ const cases: [string, () => Answer, number][] = [
   ['Unavailable', rejected(new types.Unavailable({ message: 'not enough replicas', needed: 2, alive: 1 })), 0],
   ['TimedOut', rejected(new types.TimedOut({ message: 'timed out', acked: 1, needed: 2, reason: 'slow' })), 0],
   ['an error the IDL does not declare', rejected(new Error('something broke')), 0],
+  // A value the writer refuses: the generated code answers the write's error as an exception.
+  ['an answer that cannot be written, at once', () => new types.ReadResult({ found: true, value: 7 as never, ts: 1 as never }), 1],
+  [
+    'an answer that cannot be written, later',
+    () => Promise.resolve(new types.ReadResult({ found: true, value: 7 as never, ts: 2 as never })),
+    0,
+  ],
 ];
 
 for (const [name, answer, atOnce] of cases) {
