@@ -58,16 +58,20 @@ interface Writable {
 export function processGet(handler: GetHandler, seqid: number, input: GetProtocol, output: GetProtocol): void {
   const { key, level } = readArgs(input);
   const answer = handler.get(key, level);
-  if (!isThenable(answer)) {
-    try {
-      writeSuccess(output, seqid, answer);
-    } catch (err) {
-      writeFailure(output, seqid, err);
-    }
-    return;
+  if (!isThenable(answer)) return writeAnswer(output, seqid, answer);
+  answer.then(
+    (result) => writeAnswer(output, seqid, result),
+    (err) => writeFailure(output, seqid, err),
+  );
+}
+
+/** As the generated code: an answer that fails to write is answered as an error. */
+function writeAnswer(output: GetProtocol, seqid: number, result: types.ReadResult | null | undefined): void {
+  try {
+    writeSuccess(output, seqid, result);
+  } catch (err) {
+    writeFailure(output, seqid, err);
   }
-  // As the generated code: an answer that fails to write is answered as an error.
-  answer.then((result) => writeSuccess(output, seqid, result)).then(undefined, (err) => writeFailure(output, seqid, err));
 }
 
 function readArgs(input: GetProtocol): { key: Buffer | null; level: number | null } {
