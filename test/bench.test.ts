@@ -285,3 +285,38 @@ test.serial('a tiny read run with --spawn --tls runs its cluster and its clients
   t.regex(exit.stderr, /starting a four-node cluster on TLS/);
   t.regex(exit.stdout, /token routing, TLS,/);
 });
+
+const BENCH_AB_JS = resolve(__dirname, '../src/cli/bench-ab.js');
+/** The project itself, as bench-ab's --base: both sides run the same build here. */
+const PROJECT_DIR = resolve(__dirname, '../..');
+
+test.serial('bench-ab runs two builds at the same time and prints B/A per round and its median', async (t) => {
+  const tiny = ['--ops', '200', '--keys', '50', '--concurrency', '4', '--warmup', '0.2', '--workload', 'echo'];
+  const exit = await runCli(BENCH_AB_JS, ['--base', PROJECT_DIR, '--rounds', '2', '--', ...tiny]);
+  t.is(exit.code, 0, exit.stderr);
+  const lines = exit.stdout.trim().split('\n');
+  t.is(lines.length, 3, exit.stdout);
+  for (const round of [1, 2]) {
+    t.regex(lines[round - 1]!, new RegExp(`^round ${round}: A [\\d,]+ op/s [\\d.]+ µs, B [\\d,]+ op/s [\\d.]+ µs, B/A \\d+\\.\\d{3}$`));
+  }
+  t.regex(lines[2]!, /^node CPU per op B\/A: \d+\.\d{3} \/ \d+\.\d{3} \(median \d+\.\d{3}\)$/);
+});
+
+test('bench-ab: a base without a built bench is a one-line usage error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-ab-'));
+  try {
+    const exit = await runCli(BENCH_AB_JS, ['--base', dir, '--', '--workload', 'echo']);
+    t.is(exit.code, 2);
+    t.regex(exit.stderr, /^bench-ab: .* has no built bench \(dist\/src\/cli\/bench\.js\): run npm install \(or npm run build\) there\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench-ab: a bench that fails ends the run with its own error, exit 1', async (t) => {
+  const exit = await runCli(BENCH_AB_JS, ['--base', PROJECT_DIR, '--rounds', '3', '--', '--workload', 'nope']);
+  t.is(exit.code, 1);
+  t.regex(exit.stderr, /^bench-ab: round 1: build A's bench exited with code 2:\n/);
+  t.regex(exit.stderr, /--workload must be one of/);
+  t.is(exit.stdout, '');
+});
