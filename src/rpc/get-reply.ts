@@ -15,19 +15,17 @@
  * into the memtable instead of a copy of the value: nothing else runs
  * between the lookup and the write below, so no put can move those bytes.
  *
- * The bytes are the generated code's (KeyValue_get_args, KeyValue_get_result):
- * fields this reader does not know are skipped, and the errors the IDL
- * declares for get go back in their result fields, any other as an
- * application exception.
+ * The bytes are the generated code's (KeyValue_get_args here, the result as
+ * reply-writer.ts writes it): fields this reader does not know are skipped.
  */
 import * as types from '../gen/kv_types';
+import { ReplyProtocol, ReplyShape, reply, Writable, writeStructField } from './reply-writer';
 
 const runtime = require('thrift');
-const T = runtime.Thrift.Type as { STOP: number; I32: number; STRING: number; STRUCT: number };
-const MessageType = runtime.Thrift.MessageType as { REPLY: number; EXCEPTION: number };
+const T = runtime.Thrift.Type as { STOP: number; I32: number; STRING: number };
 
 /** The protocol calls used here; NumberI64Reader and FastBinaryWriter have them. */
-export interface GetProtocol {
+export interface GetProtocol extends ReplyProtocol {
   readStructBegin(): void;
   readFieldBegin(): { ftype: number; fid: number };
   readBinary(): Buffer;
@@ -36,14 +34,6 @@ export interface GetProtocol {
   readFieldEnd(): void;
   readStructEnd(): void;
   readMessageEnd(): void;
-  writeMessageBegin(name: string, type: number, seqid: number): void;
-  writeStructBegin(name: string): void;
-  writeFieldBegin(name: string, type: number, id: number): void;
-  writeFieldEnd(): void;
-  writeFieldStop(): void;
-  writeStructEnd(): void;
-  writeMessageEnd(): void;
-  flush(): void;
 }
 
 export interface GetHandler {
@@ -51,28 +41,20 @@ export interface GetHandler {
   get(key: Buffer | null, level: number | null): types.ReadResult | PromiseLike<types.ReadResult>;
 }
 
-interface Writable {
-  write(output: unknown): void;
-}
+const GET: ReplyShape<types.ReadResult> = {
+  name: 'get',
+  writeSuccessField: (output, result) => writeStructField(output, 'success', 0, result as unknown as Writable),
+  declared: [
+    [types.InvalidRequest, 'invalid', 1],
+    [types.Unavailable, 'unavailable', 2],
+    [types.TimedOut, 'timedOut', 3],
+  ],
+};
 
 /** Reads a get call's arguments (after its message header) and answers it on `output`. */
 export function processGet(handler: GetHandler, seqid: number, input: GetProtocol, output: GetProtocol): void {
   const { key, level } = readArgs(input);
-  const answer = handler.get(key, level);
-  if (!isThenable(answer)) return writeAnswer(output, seqid, answer);
-  answer.then(
-    (result) => writeAnswer(output, seqid, result),
-    (err) => writeFailure(output, seqid, err),
-  );
-}
-
-/** As the generated code: an answer that fails to write is answered as an error. */
-function writeAnswer(output: GetProtocol, seqid: number, result: types.ReadResult | null | undefined): void {
-  try {
-    writeSuccess(output, seqid, result);
-  } catch (err) {
-    writeFailure(output, seqid, err);
-  }
+  reply(GET, output, seqid, handler.get(key, level));
 }
 
 function readArgs(input: GetProtocol): { key: Buffer | null; level: number | null } {
@@ -90,43 +72,4 @@ function readArgs(input: GetProtocol): { key: Buffer | null; level: number | nul
   input.readStructEnd();
   input.readMessageEnd();
   return { key, level };
-}
-
-function isThenable(x: unknown): x is PromiseLike<types.ReadResult> {
-  return typeof (x as { then?: unknown } | null)?.then === 'function';
-}
-
-function writeSuccess(output: GetProtocol, seqid: number, result: types.ReadResult | null | undefined): void {
-  output.writeMessageBegin('get', MessageType.REPLY, seqid);
-  output.writeStructBegin('KeyValue_get_result');
-  if (result !== null && result !== undefined) writeField(output, 'success', 0, result as unknown as Writable);
-  output.writeFieldStop();
-  output.writeStructEnd();
-  output.writeMessageEnd();
-  output.flush();
-}
-
-/** As the generated code: the IDL's errors in their fields of a REPLY, anything else as an EXCEPTION. */
-function writeFailure(output: GetProtocol, seqid: number, err: unknown): void {
-  const id = err instanceof types.InvalidRequest ? 1 : err instanceof types.Unavailable ? 2 : err instanceof types.TimedOut ? 3 : 0;
-  if (id === 0) {
-    const message = (err as { message?: unknown } | null)?.message;
-    const failure = new runtime.Thrift.TApplicationException(runtime.Thrift.TApplicationExceptionType.UNKNOWN, message);
-    output.writeMessageBegin('get', MessageType.EXCEPTION, seqid);
-    failure.write(output);
-  } else {
-    output.writeMessageBegin('get', MessageType.REPLY, seqid);
-    output.writeStructBegin('KeyValue_get_result');
-    writeField(output, id === 1 ? 'invalid' : id === 2 ? 'unavailable' : 'timedOut', id, err as Writable);
-    output.writeFieldStop();
-    output.writeStructEnd();
-  }
-  output.writeMessageEnd();
-  output.flush();
-}
-
-function writeField(output: GetProtocol, name: string, id: number, struct: Writable): void {
-  output.writeFieldBegin(name, T.STRUCT, id);
-  struct.write(output);
-  output.writeFieldEnd();
 }

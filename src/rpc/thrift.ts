@@ -12,6 +12,7 @@ import { ByteBudget, FrameDecoder } from './frames';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import { readRangeReply } from './range-page-wire';
 import { GetHandler, GetProtocol, processGet } from './get-reply';
+import { processReadLocal, ReadLocalHandler, ReadLocalProtocol } from './read-local-reply';
 
 const runtime = require('thrift');
 
@@ -141,8 +142,9 @@ interface ProcessorProtocol {
 type MethodProcessor = (seqid: number, input: ProcessorProtocol, output: ProcessorProtocol) => void;
 
 /**
- * The generated processor, except that `get` is answered by get-reply.ts
- * (a ONE read's reply written in the same call), and that it answers an
+ * The generated processor, except that `get` and `readLocal` are answered
+ * by get-reply.ts and read-local-reply.ts (a plain answer written in the
+ * same call), and that it answers an
  * unknown method itself. The runtime's TApplicationException.write writes its exception type from a
  * `code` field that the constructor never sets, so the generated answer
  * carried the message "Unknown function X" but no type: a client could not
@@ -155,6 +157,10 @@ class KvProcessor extends KeyValue.Processor {
     if (fname === 'get') {
       const handler = (this as unknown as { _handler: GetHandler })._handler;
       return processGet(handler, rseqid, input as unknown as GetProtocol, output as unknown as GetProtocol);
+    }
+    if (fname === 'readLocal') {
+      const handler = (this as unknown as { _handler: ReadLocalHandler })._handler;
+      return processReadLocal(handler, rseqid, input as unknown as ReadLocalProtocol, output as unknown as ReadLocalProtocol);
     }
     const method = (this as unknown as Record<string, MethodProcessor | undefined>)[`process_${fname}`];
     if (typeof method === 'function') return method.call(this, rseqid, input, output);
