@@ -47,8 +47,8 @@ export function readRangeReply(input: NumberI64Reader): RangeReply {
   return { failure: 'readRange failed: unknown result' };
 }
 
-/** The result's exceptions, by field id, as the generated reader makes them. */
-function readFailure(input: NumberI64Reader, fid: number): unknown {
+/** The result's exceptions, by field id, as the generated reader makes them (readLocal's are the same three). */
+export function readFailure(input: NumberI64Reader, fid: number): unknown {
   const err = fid === 1 ? new types.Unauthorized() : fid === 2 ? new types.InvalidRequest() : new types.StaleEpoch();
   (err as unknown as { read(input: unknown): void }).read(input);
   return err;
@@ -108,6 +108,6 @@ function readMutation(input: NumberI64Reader): KeyedVersion {
 }
 
 /** An i64 as int64ToNumber reads it (NumberI64Reader gives an Int64 only past 2^53). */
-function numberOf(x: number | Int64): number {
+export function numberOf(x: number | Int64): number {
   return typeof x === 'number' ? x : x.toNumber(true);
 }

@@ -202,7 +202,7 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
             c.readLocal(secret, keys as unknown as Buffer[], sender.epoch() as never, sender.id),
           timeoutMs,
         )
-        .then((rows) => rows.map(fromLocalRead), rethrow),
+        .catch(rethrow),
     );
   }
 

@@ -12,7 +12,8 @@ import { ByteBudget, FrameDecoder } from './frames';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import { readRangeReply } from './range-page-wire';
 import { GetHandler, GetProtocol, processGet } from './get-reply';
-import { processReadLocal, ReadLocalHandler, ReadLocalProtocol } from './read-local-reply';
+import { processReadLocal, ReadLocalHandler, ReadLocalProtocol, readLocalAnswer } from './read-local-reply';
+import type { Version } from '../storage/version';
 
 const runtime = require('thrift');
 
@@ -98,25 +99,40 @@ export function corkedWriter(socket: import('node:net').Socket): (frame: Buffer,
 }
 
 /**
- * The generated client, except that readRange's answer is read straight
- * into keyed versions (range-page-wire.ts), the form a joining node applies
- * them in: a stream's pages are the largest answers a node reads.
+ * The generated client, except that two answers are read straight into
+ * versions: readRange's into keyed versions (range-page-wire.ts), the form
+ * a joining node applies them in (a stream's pages are the largest answers
+ * a node reads), and readLocal's into each key's version
+ * (read-local-reply.ts), as a coordinator compares them (every QUORUM read
+ * reads one).
  */
-const generatedRecvReadRange = (KeyValue.Client.prototype as unknown as Record<string, (...args: unknown[]) => void>).recv_readRange!;
+const generatedRecv = KeyValue.Client.prototype as unknown as Record<string, (...args: unknown[]) => void>;
 
 class KvClient extends KeyValue.Client {
   recv_readRange(input: NumberI64Reader, mtype: number, rseqid: number): void {
-    if (mtype === runtime.Thrift.MessageType.EXCEPTION) return generatedRecvReadRange.call(this, input, mtype, rseqid);
-    const internals = this as unknown as ClientInternals;
-    const callback = internals._reqs[rseqid];
-    delete internals._reqs[rseqid];
+    if (mtype === runtime.Thrift.MessageType.EXCEPTION) return generatedRecv.recv_readRange!.call(this, input, mtype, rseqid);
     const reply = readRangeReply(input);
-    if ('failure' in reply) callback?.(reply.failure);
-    else callback?.(null, reply.page);
+    answer(this, rseqid, 'failure' in reply ? reply : { value: reply.page });
+  }
+
+  recv_readLocal(input: NumberI64Reader, mtype: number, rseqid: number): void {
+    if (mtype === runtime.Thrift.MessageType.EXCEPTION) return generatedRecv.recv_readLocal!.call(this, input, mtype, rseqid);
+    const reply = readLocalAnswer(input);
+    answer(this, rseqid, 'failure' in reply ? reply : { value: reply.rows });
   }
 }
 
-export type Client = Omit<KeyValue.Client, 'readRange'> & {
+/** Hands a call's answer to the callback the generated client left for its seqid. */
+function answer(client: KvClient, rseqid: number, reply: { failure: unknown } | { value: unknown }): void {
+  const internals = client as unknown as ClientInternals;
+  const callback = internals._reqs[rseqid];
+  delete internals._reqs[rseqid];
+  if ('failure' in reply) callback?.(reply.failure);
+  else callback?.(null, reply.value);
+}
+
+export type Client = Omit<KeyValue.Client, 'readRange' | 'readLocal'> & {
+  readLocal(secret: string, keys: Buffer[], epoch: Int64, fromNode: number): Promise<(Version | undefined)[]>;
   readRange(
     secret: string,
     start: Buffer,
