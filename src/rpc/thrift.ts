@@ -160,8 +160,8 @@ type MethodProcessor = (seqid: number, input: ProcessorProtocol, output: Process
 /**
  * The generated processor, except that `get` and `readLocal` are answered
  * by get-reply.ts and read-local-reply.ts (a plain answer written in the
- * same call), and that it answers an
- * unknown method itself. The runtime's TApplicationException.write writes its exception type from a
+ * same call), and that it answers an unknown method itself. The runtime's
+ * TApplicationException.write writes its exception type from a
  * `code` field that the constructor never sets, so the generated answer
  * carried the message "Unknown function X" but no type: a client could not
  * tell it from any other application error. This answer carries
