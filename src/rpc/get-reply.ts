@@ -43,6 +43,7 @@ export interface GetHandler {
 
 const GET: ReplyShape<types.ReadResult> = {
   name: 'get',
+  resultName: 'KeyValue_get_result',
   writeSuccessField: (output, result) => writeStructField(output, 'success', 0, result as unknown as Writable),
   declared: [
     [types.InvalidRequest, 'invalid', 1],

@@ -58,6 +58,7 @@ export interface ReadLocalHandler {
 
 const READ_LOCAL: ReplyShape<types.LocalRead[]> = {
   name: 'readLocal',
+  resultName: 'KeyValue_readLocal_result',
   writeSuccessField(output, rows) {
     output.writeFieldBegin('success', T.LIST, 0);
     output.writeListBegin(T.STRUCT, rows.length);

@@ -39,6 +39,8 @@ export type DeclaredError = readonly [type: abstract new (...args: never[]) => u
 export interface ReplyShape<R> {
   /** The method's name, as the message header carries it. */
   readonly name: string;
+  /** Its result struct's name (KeyValue_<name>_result), spelt once rather than built for every answer. */
+  readonly resultName: string;
   /** Writes a non-null answer as field 0 of the result struct. */
   writeSuccessField(output: ReplyProtocol, result: R): void;
   readonly declared: readonly DeclaredError[];
@@ -60,7 +62,7 @@ function isThenable<R>(x: R | PromiseLike<R>): x is PromiseLike<R> {
 function writeAnswer<R>(shape: ReplyShape<R>, output: ReplyProtocol, seqid: number, result: R): void {
   try {
     output.writeMessageBegin(shape.name, MessageType.REPLY, seqid);
-    output.writeStructBegin(`KeyValue_${shape.name}_result`);
+    output.writeStructBegin(shape.resultName);
     if (result !== null && result !== undefined) shape.writeSuccessField(output, result);
     output.writeFieldStop();
     output.writeStructEnd();
@@ -80,7 +82,7 @@ function writeFailure<R>(shape: ReplyShape<R>, output: ReplyProtocol, seqid: num
     failure.write(output);
   } else {
     output.writeMessageBegin(shape.name, MessageType.REPLY, seqid);
-    output.writeStructBegin(`KeyValue_${shape.name}_result`);
+    output.writeStructBegin(shape.resultName);
     writeStructField(output, declared[1], declared[2], err as Writable);
     output.writeFieldStop();
     output.writeStructEnd();
