@@ -42,7 +42,13 @@ import { randomUUID } from 'node:crypto';
 import type { RepairSummary } from '../repair/repairer';
 import { fromByteString, toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
-import { CAS_CLIENT_ATTEMPTS_MAX, frameBytesMax, RING_FETCH_TIMEOUT_MS, VALUE_BYTES_MAX_DEFAULT } from '../common/limits';
+import {
+  CAS_CLIENT_ATTEMPTS_MAX,
+  frameBytesMax,
+  OPERATION_START_ANSWER_TIMEOUT_MS,
+  RING_FETCH_TIMEOUT_MS,
+  VALUE_BYTES_MAX_DEFAULT,
+} from '../common/limits';
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
 import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
@@ -689,19 +695,19 @@ export class NodeAdmin {
     }
   }
 
-  /** Starts node's decommission, or says where it is (see the IDL). */
+  /** Starts node's decommission, or says where it is (see the IDL). Sequences an epoch first: its own deadline. */
   async decommission(): Promise<types.OperationProgress> {
     try {
-      return await this.connection.call((c) => c.decommission(this.secret), this.timeoutMs);
+      return await this.connection.call((c) => c.decommission(this.secret), OPERATION_START_ANSWER_TIMEOUT_MS);
     } catch (err) {
       throw toKvError(err);
     }
   }
 
-  /** Starts node's move to `token` (bytes), or says where it is (see the IDL). */
+  /** Starts node's move to `token` (bytes), or says where it is (see the IDL). Sequences an epoch first: its own deadline. */
   async move(token: Buffer): Promise<types.OperationProgress> {
     try {
-      return await this.connection.call((c) => c.move(this.secret, token), this.timeoutMs);
+      return await this.connection.call((c) => c.move(this.secret, token), OPERATION_START_ANSWER_TIMEOUT_MS);
     } catch (err) {
       throw toKvError(err);
     }

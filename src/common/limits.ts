@@ -452,6 +452,14 @@ export const TOKEN_SAMPLE_KEYS_MAX = 1_000_000;
 export const OPERATION_POLL_MS = 500;
 /** A node running an operation that does not answer the operator's tool for this long counts as gone. */
 export const OPERATION_SILENCE_MS_MAX = 30_000;
+/**
+ * How long the operator's tool waits for a node to answer that its move or
+ * decommission has started: the node catches up on the epoch log and
+ * sequences the operation's first epoch (a Paxos round, tried again on a
+ * timeout) before it answers. The status calls' 3 s ran out on a node
+ * starved of CPU although the operation then started.
+ */
+export const OPERATION_START_ANSWER_TIMEOUT_MS = OPERATION_SILENCE_MS_MAX;
 /** The last epochs an operation pushes with each barrier poll; a node further behind fetches the rest from the sender. */
 export const EPOCH_PUSH_ENTRIES_MAX = 16;
 /**
