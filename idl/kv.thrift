@@ -21,7 +21,15 @@ enum Level {
    * Added later, for get only: the latest linearizable value, read through a
    * Paxos round (see cas). Clients that do not know it never send it.
    */
-  SERIAL = 4
+  SERIAL = 4,
+  /**
+   * Added later: two (TWO) or three (THREE) of the key's replicas, whatever
+   * the replication factor, as Cassandra's levels of those names. Refused
+   * with InvalidRequest where the factor is smaller. Clients that do not
+   * know them never send them.
+   */
+  TWO = 5,
+  THREE = 6
 }
 
 /** The request itself is wrong (bad key, value, level, ...); retrying will not help. */

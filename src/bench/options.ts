@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { UsageError, parseArgs, parseEndpoint } from '../common/args';
 import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
-import { LevelName, parseLevel } from '../coordinator/levels';
+import { LEVEL_LIST, LevelName, parseLevel } from '../coordinator/levels';
 import { parseSettings, type Settings } from '../config/cluster';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
 import { SEED_MAX } from '../common/random';
@@ -85,7 +85,7 @@ What:
                           joins (server.sh --join's token) while the writes go on: stream
                           rate, join time, write throughput and p50/p99 during it, the nodes'
                           CPU per key and per write, streaming nodes' RSS (see docs/benchmarks.md)
-  --level LEVEL           ONE | QUORUM | ALL (default QUORUM)
+  --level LEVEL           ONE | TWO | THREE | QUORUM | ALL (default QUORUM)
   --keys N                number of distinct keys, key000000 ... (default 100000; repair:
                           keys written before a node is stopped, default 0; join: default
                           1000000)
@@ -262,7 +262,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   const workload = oneOf(flags, 'workload', WORKLOAD_NAMES, DEFAULTS.workload);
   const levelText = string(flags, 'level');
   const level = levelText === undefined ? DEFAULTS.level : parseLevel(levelText);
-  if (level === undefined) throw new UsageError(`--level must be ONE, QUORUM or ALL, not "${levelText}"`);
+  if (level === undefined) throw new UsageError(`--level must be ${LEVEL_LIST}, not "${levelText}"`);
   const restart = workload === 'restart';
   const repair = workload === 'repair';
   const join = workload === 'join';

@@ -2,7 +2,7 @@
  * The console: type commands, see results.
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
- * Levels: ONE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
+ * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
  *
  * On a terminal it prompts and colours its output. With stdin from a pipe or
@@ -15,7 +15,7 @@ import { KvClient } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
-import { LevelName, parseLevel, parseReadLevel } from '../coordinator/levels';
+import { LEVEL_LIST, LevelName, parseLevel, parseReadLevel, READ_LEVEL_LIST } from '../coordinator/levels';
 import { SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
 import { tokenize } from '../common/words';
@@ -39,7 +39,7 @@ Commands (one per line):
   cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   help                        show this help
   exit                        leave (end of input does the same)
-Levels: ONE, QUORUM, ALL (any case). Quote keys or values that hold spaces: put k "a b" quorum
+Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Quote keys or values that hold spaces: put k "a b" quorum
 With a cluster file each request goes to a replica of its key, on the ring its nodes give;
 with --node every request goes to the first node given that answers.`;
 
@@ -105,7 +105,7 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   const levelText = words[spec.words]!;
   if (op === 'get') return get(client, key, levelText);
   const level = parseLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM or ALL`);
+  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ${LEVEL_LIST}`);
   if (op === 'scan') return scanRows(client, words, level);
   if (op === 'put') {
     const ttlSeconds = ttlOf(words[4]);
@@ -118,7 +118,7 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
 
 async function get(client: KvClient, key: string, levelText: string): Promise<Result> {
   const level = parseReadLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ONE, QUORUM, ALL or SERIAL`);
+  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ${READ_LEVEL_LIST}`);
   const r = await client.get(key, level);
   return { ok: true, op: 'get', key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
 }

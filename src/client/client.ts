@@ -51,7 +51,17 @@ import {
 } from '../common/limits';
 import { ClusterConfig, loadClusterFile } from '../config/cluster';
 import { loadTls, TlsMaterial } from '../config/tls';
-import { LEVEL_CODES, LevelName, parseLevel, parseReadLevel, ReadLevelName, requiredReplicas, SERIAL_CODE } from '../coordinator/levels';
+import {
+  LEVEL_CODES,
+  LEVEL_LIST,
+  LevelName,
+  parseLevel,
+  READ_LEVEL_LIST,
+  parseReadLevel,
+  ReadLevelName,
+  requiredReplicas,
+  SERIAL_CODE,
+} from '../coordinator/levels';
 import { ConnectionOptions, NOT_SENT, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
 import type { KeyedVersion } from '../storage/version';
@@ -168,7 +178,7 @@ function levelName(level: LevelName | string): LevelName {
   // Every request passes here: an exact name skips parsing.
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM or ALL`);
+  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ${LEVEL_LIST}`);
   return name;
 }
 
@@ -176,7 +186,7 @@ function levelName(level: LevelName | string): LevelName {
 function readLevelName(level: ReadLevelName | string): ReadLevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL' || level === 'SERIAL') return level;
   const name = parseReadLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ONE, QUORUM, ALL or SERIAL`);
+  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ${READ_LEVEL_LIST}`);
   return name;
 }
 
@@ -210,7 +220,8 @@ function startingTopology(seeds: readonly (Seed & { token: string })[], replicat
  * start at any replica; ALL reads at the owner. Pure.
  */
 export function readStarts(replicationFactor: number, level: LevelName): number {
-  return replicationFactor - requiredReplicas(level, replicationFactor) + 1;
+  // At least the owner: a level above the factor (THREE of two replicas) is refused there, in its own words.
+  return Math.max(1, replicationFactor - requiredReplicas(level, replicationFactor) + 1);
 }
 
 /**
@@ -531,7 +542,7 @@ export class KvClient {
     return { entries: r.entries.map((e) => ({ key: e.key, value: e.value })), cursor: r.more && r.cursor ? r.cursor : undefined };
   }
 
-  /** Reads a key at ONE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */
+  /** Reads a key at ONE, TWO, THREE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */
   async get(key: Bytes, level: ReadLevelName | string): Promise<ReadResult> {
     const name = readLevelName(level);
     const code = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];

@@ -40,7 +40,7 @@ import { EPOCH_RETRIES_MAX } from '../common/limits';
 import type { Placement } from '../membership/placement';
 import { KeyedVersion, Version } from '../storage/version';
 import { Replica } from './replica';
-import { LevelName, requiredReplicas, writeAcksNeeded } from './levels';
+import { LevelName, requiredReplicas, unreachableLevel, writeAcksNeeded } from './levels';
 import { ReadAgain, ReadRound, ReadRoundDeps, Refusal } from './read-round';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
@@ -129,6 +129,8 @@ export class Coordinator {
     const placement = this.deps.placement();
     const range = placement.rangeOf(key);
     const rf = placement.replicationFactor;
+    const unreachable = unreachableLevel(level, rf);
+    if (unreachable !== undefined) throw new KvError('InvalidRequest', unreachable);
     // Reads are placed as writes are (see the file's header): on the write replicas, the level's count plus the
     // pending ones. Where no operation runs, the write replicas are the read replicas, in the same order.
     const bugs = this.deps.bugs;

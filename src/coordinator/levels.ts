@@ -5,11 +5,21 @@
  */
 import { assert } from '../common/assert';
 
-export type LevelName = 'ONE' | 'QUORUM' | 'ALL';
-export const LEVEL_NAMES: readonly LevelName[] = ['ONE', 'QUORUM', 'ALL'];
+/**
+ * The levels a read or a write can ask for. TWO and THREE are fixed counts,
+ * as in Cassandra: with the default three replicas TWO needs as many as
+ * QUORUM and THREE as many as ALL, but with five replicas TWO is less than
+ * a quorum (a TWO read need not see a TWO write).
+ */
+export type LevelName = 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL';
+export const LEVEL_NAMES: readonly LevelName[] = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL'];
 
-/** The IDL's enum values. */
-export const LEVEL_CODES: Record<LevelName, number> = { ONE: 1, QUORUM: 2, ALL: 3 };
+/** The IDL's enum values (TWO and THREE were added after SERIAL). */
+export const LEVEL_CODES: Record<LevelName, number> = { ONE: 1, QUORUM: 2, ALL: 3, TWO: 5, THREE: 6 };
+
+/** The levels as the help and the errors list them: all of them, and a read's (SERIAL too). */
+export const LEVEL_LIST = 'ONE, TWO, THREE, QUORUM or ALL';
+export const READ_LEVEL_LIST = 'ONE, TWO, THREE, QUORUM, ALL or SERIAL';
 
 export function levelFromCode(code: number): LevelName | undefined {
   // A switch, not a search: every request's level passes here.
@@ -20,6 +30,10 @@ export function levelFromCode(code: number): LevelName | undefined {
       return 'QUORUM';
     case 3:
       return 'ALL';
+    case 5:
+      return 'TWO';
+    case 6:
+      return 'THREE';
     default:
       return undefined;
   }
@@ -49,11 +63,26 @@ export function requiredReplicas(level: LevelName, replicationFactor: number): n
   switch (level) {
     case 'ONE':
       return 1;
+    case 'TWO':
+      return 2;
+    case 'THREE':
+      return 3;
     case 'QUORUM':
       return Math.floor(replicationFactor / 2) + 1;
     case 'ALL':
       return replicationFactor;
   }
+}
+
+/**
+ * Why `level` can never be met where each key has `replicationFactor`
+ * replicas (TWO or THREE above the factor), in one sentence; undefined when
+ * it can. Not Unavailable: no node coming back would change the answer.
+ */
+export function unreachableLevel(level: LevelName, replicationFactor: number): string | undefined {
+  const need = requiredReplicas(level, replicationFactor);
+  if (need <= replicationFactor) return undefined;
+  return `${level} needs ${need} replicas of the key, but this cluster keeps ${replicationFactor} of each key (replicationFactor); use ${replicationFactor === 1 ? 'ONE' : 'QUORUM or ALL'}`;
 }
 
 /**

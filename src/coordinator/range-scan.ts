@@ -24,7 +24,7 @@ import type { PlacedRange, Placement } from '../membership/placement';
 import { compareKeyStrings } from '../common/bytes';
 import type { KeyedVersion } from '../storage/version';
 import type { HintSink } from './coordinator';
-import { LevelName, writeAcksNeeded } from './levels';
+import { LevelName, unreachableLevel, writeAcksNeeded } from './levels';
 import type { Replica } from './replica';
 import { MergedKey, mergePages, ReplicaPage, takeLive } from './scan-merge';
 
@@ -89,6 +89,8 @@ export class RangeScanner {
 
   async scan(req: ScanRequest): Promise<ScanPage> {
     this.counters.scans++;
+    const unreachable = unreachableLevel(req.level, this.deps.placement().replicationFactor);
+    if (unreachable !== undefined) throw new KvError('InvalidRequest', unreachable);
     const deadline = this.deps.time.monotonicMs() + this.deps.timeoutMs;
     const rows: Array<{ key: string; value: string }> = [];
     let bytes = 0;

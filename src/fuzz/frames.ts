@@ -58,6 +58,7 @@ import {
   HASH_SPACE,
   handlerVerdict,
   isValidKey,
+  LEVELS_BY_FACTOR,
   LEVELS_VALID,
   SYNC_DIGESTS_MAX,
   TS_OLD_MAX,
@@ -153,7 +154,7 @@ const RUNTIME_SKIP_DEPTH_MAX = 64;
 const NESTING_SENT_MAX = 3000;
 
 /** Level codes no method takes (4 is SERIAL, which get takes). */
-const LEVELS_BAD = [0, 5, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
+const LEVELS_BAD = [0, 7, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
 
 /** Keys written by valid-looking calls come from small pools, so the data a run stores stays bounded. */
 const KEY_POOL_SIZE = 64;
@@ -1084,6 +1085,10 @@ export class FrameGenerator {
     if (r.chance(0.7)) {
       tags.push('level:valid');
       return r.pick(LEVELS_VALID);
+    }
+    if (r.chance(0.2)) {
+      tags.push('level:factor');
+      return r.pick(LEVELS_BY_FACTOR);
     }
     const bad = r.chance(0.85) ? r.pick(LEVELS_BAD) : r.uint32() | 0;
     tags.push(`level:bad`, `level:${bad}`);

@@ -57,6 +57,8 @@ export type Verdict = Extract<Expect, 'ok' | 'invalid' | 'unauthorized' | 'decla
 
 /** Level codes of the IDL (4, SERIAL, only get takes). */
 export const LEVELS_VALID = [1, 2, 3] as const;
+/** TWO and THREE: valid where the fuzzed cluster keeps that many replicas of a key, else InvalidRequest. */
+export const LEVELS_BY_FACTOR = [5, 6] as const;
 /** i64 timestamps: the largest a node accepts. */
 export const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 /**
@@ -107,6 +109,18 @@ function isValidValue(v: WireValue | undefined, max: number): boolean {
 
 function isValidLevel(v: WireValue | undefined): boolean {
   return v?.kind === 'i32' && (LEVELS_VALID as readonly number[]).includes(v.v);
+}
+
+/**
+ * The verdict on a request whose other arguments are `valid`, at `level`:
+ * TWO or THREE passes every check of the arguments, and only the cluster's
+ * replication factor (which the fuzzer does not assume) says whether it
+ * can be met, so the answer may be a result or InvalidRequest.
+ */
+function withLevel(valid: boolean, level: WireValue | undefined): Verdict {
+  if (!valid) return 'invalid';
+  if (isValidLevel(level)) return 'ok';
+  return level?.kind === 'i32' && (LEVELS_BY_FACTOR as readonly number[]).includes(level.v) ? 'declared' : 'invalid';
 }
 
 const i32Of = (v: WireValue | undefined): number | undefined => (v?.kind === 'i32' ? v.v : undefined);
@@ -160,9 +174,9 @@ export function handlerVerdict(method: MethodName, args: Args, options: VerdictO
 }
 
 const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdict> = {
-  put: (a, max) => verdict(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && isValidLevel(a.get(3))),
-  get: (a) => verdict(isValidKey(a.get(1)) && isValidLevel(a.get(2))),
-  remove: (a) => verdict(isValidKey(a.get(1)) && isValidLevel(a.get(2))),
+  put: (a, max) => withLevel(isValidKey(a.get(1)) && isValidValue(a.get(2), max), a.get(3)),
+  get: (a) => withLevel(isValidKey(a.get(1)), a.get(2)),
+  remove: (a) => withLevel(isValidKey(a.get(1)), a.get(2)),
   ping: (a) => verdict(a.get(1)?.kind === 'binary'),
   replicate: (a, max) => {
     const list = a.get(2);
@@ -181,7 +195,7 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   segmentKeys: (a) => repairCallVerdict(a, a.get(4), segmentsValid(a.get(4)), { epoch: 5, start: 6, end: 7 }),
   fetchVersions: (a) => verdict(keysValid(a.get(2))),
   repair: repairVerdict,
-  scan: (a) => verdict(scanValid(a) && isValidLevel(a.get(3))),
+  scan: (a) => withLevel(scanValid(a), a.get(3)),
   readRange: (a) => {
     const bounds = boundValid(a.get(2)) && boundValid(a.get(3));
     return verdict(bounds && inRange(i32Of(a.get(4)), 1, SCAN_REPLICA_PAGE_KEYS_MAX) && inRange(i32Of(a.get(5)), 1, 2 ** 31));
@@ -192,7 +206,7 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     return verdict(rows?.kind === 'list' && rows.items.length <= PAXOS_STREAM_ROWS_MAX && rows.items.every((r) => paxosRowValid(r, max)));
   },
   putWithTtl: (a, max) =>
-    verdict(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && isValidLevel(a.get(3)) && inRange(i32Of(a.get(4)), 1, TTL_SECONDS_MAX)),
+    withLevel(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && inRange(i32Of(a.get(4)), 1, TTL_SECONDS_MAX), a.get(3)),
   membership: (a) => verdict(inRange(i64Of(a.get(1)), 0n, TS_SAFE_MAX)),
   learnEpochs: (a) => verdict(a.get(2)?.kind === 'i32' && membershipLogValid(a.get(3))),
   // What a correct node does with these depends on the ring (an operation running, enough nodes left).

@@ -14,6 +14,8 @@ declare enum Level {
   QUORUM = 2,
   ALL = 3,
   SERIAL = 4,
+  TWO = 5,
+  THREE = 6,
 }
 
 /**

@@ -19,7 +19,11 @@ ttypes.Level = {
   '3' : 'ALL',
   'ALL' : 3,
   '4' : 'SERIAL',
-  'SERIAL' : 4
+  'SERIAL' : 4,
+  '5' : 'TWO',
+  'TWO' : 5,
+  '6' : 'THREE',
+  'THREE' : 6
 };
 const InvalidRequest = module.exports.InvalidRequest = class extends Thrift.TException {
   constructor(args) {

@@ -25,7 +25,7 @@ import {
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
-import { levelFromCode, LevelName, SERIAL_CODE } from '../coordinator/levels';
+import { LEVEL_LIST, levelFromCode, LevelName, SERIAL_CODE } from '../coordinator/levels';
 import type { PaxosStore } from '../paxos/paxos-store';
 import type { Proposer } from '../paxos/proposer';
 import {
@@ -146,7 +146,7 @@ export function checkValue(value: Buffer | null | undefined, max: number): strin
 
 function checkLevel(code: number | null | undefined): LevelName {
   const level = typeof code === 'number' ? levelFromCode(code) : undefined;
-  if (level === undefined) throw invalid(`unknown consistency level ${code ?? '(missing)'}; use ONE, QUORUM or ALL`);
+  if (level === undefined) throw invalid(`unknown consistency level ${code ?? '(missing)'}; use ${LEVEL_LIST}`);
   return level;
 }
 
@@ -154,6 +154,7 @@ function checkLevel(code: number | null | undefined): LevelName {
 function checkCasLevel(code: number | null | undefined): LevelName {
   if (code === 2 || code === 3) return levelFromCode(code)!;
   if (code === 1) throw invalid('a cas commits at QUORUM or ALL; ONE cannot keep it linearizable');
+  if (code === 5 || code === 6) throw invalid(`a cas commits at QUORUM or ALL, not ${levelFromCode(code)}`);
   if (code === SERIAL_CODE) throw invalid('SERIAL is a read level; a cas commits at QUORUM or ALL');
   throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
 }

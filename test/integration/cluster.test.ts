@@ -131,11 +131,13 @@ test.serial('token routing sends each request to a replica of its key, in turn, 
   t.is((await fresh.ping('x')).toString(), 'x', 'a ping skips the dead node too');
 });
 
-test.serial('one replica killed -9: QUORUM keeps working, ALL fails with Unavailable, hints bring it back', async (t) => {
+test.serial('one replica killed -9: QUORUM and TWO keep working, ALL and THREE fail with Unavailable, hints bring it back', async (t) => {
   const c = await cluster();
   const key = 'pear';
   const [, victim] = replicasOf(c, key) as [number, number, number];
   const client = clientOf(c, nonReplica(c, key));
+  await client.put(key, 'three', 'THREE');
+  t.is((await client.get(key, 'THREE')).value.toString(), 'three');
   await client.put(key, 'before', 'ALL');
 
   await c.kill(victim);
@@ -146,7 +148,12 @@ test.serial('one replica killed -9: QUORUM keeps working, ALL fails with Unavail
   t.is(unavailable.details.required, 3);
   t.is(unavailable.details.alive, 2);
   t.regex(unavailable.message, /needs 3/);
+  const three = await errorOf(client.get(key, 'THREE'));
+  t.like(three, { code: 'Unavailable', details: { required: 3, alive: 2 } });
+  t.regex(three.message, /^THREE needs 3 of the key's 3 replicas but only 2 are up/);
 
+  await client.put(key, 'two', 'TWO');
+  t.is((await client.get(key, 'TWO')).value.toString(), 'two');
   await client.put(key, 'during', 'QUORUM');
   t.is((await client.get(key, 'QUORUM')).value.toString(), 'during');
   for (let i = 0; i < 20; i++) await client.put(`p${i}`, `v${i}`, 'QUORUM');
@@ -246,7 +253,7 @@ test.serial('bad requests get clear errors and the node stays up', async (t) => 
     ['empty key', client.put('', 'v', 'ONE'), /key is empty/],
     ['oversize key', client.put(Buffer.alloc(64 * 1024 + 1, 97), 'v', 'ONE'), /key is 65537 bytes/],
     ['oversize value', client.put('k', Buffer.alloc(1024 * 1024 + 1), 'ONE'), /value is 1048577 bytes/],
-    ['bad level', client.get('k', 'TWO'), /unknown consistency level/],
+    ['bad level', client.get('k', 'TWICE'), /unknown consistency level/],
   ];
   for (const [what, p, message] of cases) {
     const err = await errorOf(p);

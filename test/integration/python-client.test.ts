@@ -120,7 +120,7 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
     t.like(out[9], {
       ok: false,
       error: 'InvalidRequest',
-      message: 'unknown consistency level "SOMETIMES"; use ONE, QUORUM, ALL or SERIAL',
+      message: 'unknown consistency level "SOMETIMES"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL',
     });
     t.deepEqual(out[10], { ok: true, op: 'cas', applied: true, value: '1' }, 'absent, so applied');
     t.deepEqual(out[11], { ok: true, op: 'cas', applied: false, value: '1' }, 'no longer absent');

@@ -50,7 +50,7 @@ test.serial('the console reads commands from a pipe, one result line each', asyn
     '(not found)',
     'error InvalidRequest: put takes 3 or 4 arguments: put <key> <value> <level> [ttl=SECONDS]',
     'error InvalidRequest: unknown command "fly"; type help for the list',
-    'error InvalidRequest: unknown consistency level "maybe"; use ONE, QUORUM, ALL or SERIAL',
+    'error InvalidRequest: unknown consistency level "maybe"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL',
   ]);
   t.true(
     lines.some((l) => l.startsWith('usage:')),

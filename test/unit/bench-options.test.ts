@@ -156,7 +156,7 @@ const bad: [string[], RegExp][] = [
   [['--rate', '-5'], /--rate must be greater than 0/],
   [['--ops', '5', '--duration', '3'], /--duration or --ops, not both/],
   [['--workload', 'sweep'], /--workload must be one of/],
-  [['--level', 'TWO'], /--level must be ONE, QUORUM or ALL/],
+  [['--level', 'TWICE'], /--level must be ONE, TWO, THREE, QUORUM or ALL, not "TWICE"/],
   [['--distribution', 'latest'], /--distribution must be one of uniform, zipfian/],
   [['--seed', '4294967296'], /--seed/],
   [['--spawn', '--cluster', 'c.json'], /--spawn starts its own cluster/],

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { LEVEL_CODES, levelFromCode, LevelName, parseLevel, requiredReplicas } from '../../src/coordinator/levels';
+import { LEVEL_CODES, levelFromCode, LevelName, parseLevel, requiredReplicas, unreachableLevel } from '../../src/coordinator/levels';
 
 // rf -> [ONE, QUORUM, ALL]
 const requiredTable: Array<[rf: number, one: number, quorum: number, all: number]> = [
@@ -19,6 +19,36 @@ for (const [rf, one, quorum, all] of requiredTable) {
     t.is(requiredReplicas('ALL', rf), all);
   });
 }
+
+test('TWO and THREE are fixed counts, whatever the replication factor', (t) => {
+  for (let rf = 1; rf <= 7; rf++) {
+    t.is(requiredReplicas('TWO', rf), 2, `rf ${rf}`);
+    t.is(requiredReplicas('THREE', rf), 3, `rf ${rf}`);
+  }
+});
+
+// rf -> the levels no cluster of that factor can meet
+const unreachableTable: Array<[rf: number, unreachable: LevelName[]]> = [
+  [1, ['TWO', 'THREE']],
+  [2, ['THREE']],
+  [3, []],
+  [5, []],
+];
+
+for (const [rf, unreachable] of unreachableTable) {
+  test(`unreachableLevel at RF ${rf}: ${unreachable.join(', ') || 'none'}`, (t) => {
+    for (const level of Object.keys(LEVEL_CODES) as LevelName[]) {
+      const why = unreachableLevel(level, rf);
+      if (!unreachable.includes(level)) t.is(why, undefined, level);
+      else t.regex(why ?? '', new RegExp(`^${level} needs \\d replicas of the key, but this cluster keeps ${rf} of each key`), level);
+    }
+  });
+}
+
+test('unreachableLevel says what to use instead', (t) => {
+  t.regex(unreachableLevel('TWO', 1)!, /use ONE$/);
+  t.regex(unreachableLevel('THREE', 2)!, /use QUORUM or ALL$/);
+});
 
 test('any two quorums overlap: 2 * QUORUM > RF for RF 1..7', (t) => {
   for (let rf = 1; rf <= 7; rf++) t.true(2 * requiredReplicas('QUORUM', rf) > rf, `rf ${rf}`);
@@ -43,8 +73,13 @@ const parseTable: Array<[text: string, level: LevelName | undefined]> = [
   ['ones', undefined],
   ['quorums', undefined],
   ['al', undefined],
+  ['TWO', 'TWO'],
+  ['two', 'TWO'],
+  ['THREE', 'THREE'],
+  ['Three', 'THREE'],
   ['ANY', undefined],
-  ['TWO', undefined],
+  ['TWOS', undefined],
+  ['SERIAL', undefined],
   ['LOCAL_QUORUM', undefined],
   ['1', undefined],
   ['ALL!', undefined],
@@ -61,8 +96,11 @@ const codeTable: Array<[code: number, level: LevelName | undefined]> = [
   [1, 'ONE'],
   [2, 'QUORUM'],
   [3, 'ALL'],
+  [5, 'TWO'],
+  [6, 'THREE'],
   [0, undefined],
   [4, undefined],
+  [7, undefined],
   [-1, undefined],
   [1.5, undefined],
   [Number.NaN, undefined],

@@ -98,8 +98,10 @@ test('client requests are counted by op, level and outcome, and the label sets s
   run('get', 1, new KvError('Unavailable', 'down'));
   run('remove', 3, new Error('a bug'));
   run('put', 3, new KvError('StorageFull', 'full'));
+  run('put', 5, undefined);
+  run('get', 6, new KvError('Unavailable', 'down'));
   // Levels and errors from a hostile client must not make new series.
-  for (const level of [0, 5, -1, 2.5, 1e9, null, undefined]) run('get', level, new KvError('InvalidRequest', 'bad level'));
+  for (const level of [0, 7, -1, 2.5, 1e9, null, undefined]) run('get', level, new KvError('InvalidRequest', 'bad level'));
   t.is(r.inFlight, 0);
   const e = parseExposition(await metrics.text());
   t.is(e.types.get('ringkv_client_requests_total'), 'counter');
@@ -108,6 +110,8 @@ test('client requests are counted by op, level and outcome, and the label sets s
   t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'ONE', outcome: 'unavailable' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'remove', level: 'ALL', outcome: 'error' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'put', level: 'ALL', outcome: 'storage_full' }), 1);
+  t.is(one(e, 'ringkv_client_requests_total', { op: 'put', level: 'TWO', outcome: 'ok' }), 1);
+  t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'THREE', outcome: 'unavailable' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'invalid', outcome: 'invalid' }), 7);
   const series = find(e, 'ringkv_client_requests_total');
   // Every combination from the start (at zero), and no other.
@@ -118,7 +122,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
     t.true((LEVEL_LABELS as readonly string[]).includes(s.labels.level!));
     t.true((OUTCOMES as readonly string[]).includes(s.labels.outcome!));
   }
-  // Latency only for the requests with a real level: 4 puts at QUORUM, one get at ONE, one remove at ALL.
+  // Latency only for the requests with a real level: 4 puts at QUORUM, one at ALL and one at TWO, gets at ONE and THREE, one remove at ALL.
   t.is(e.types.get('ringkv_client_request_duration_seconds'), 'histogram');
   const buckets = find(e, 'ringkv_client_request_duration_seconds_bucket', { op: 'put', level: 'QUORUM' });
   t.is(buckets.length, LATENCY_BUCKETS_SECONDS.length + 1);
@@ -129,7 +133,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
     find(e, 'ringkv_client_request_duration_seconds_count')
       .map((s) => `${s.labels.op} ${s.labels.level}`)
       .sort(),
-    ['get ONE', 'put ALL', 'put QUORUM', 'remove ALL'],
+    ['get ONE', 'get THREE', 'put ALL', 'put QUORUM', 'put TWO', 'remove ALL'],
   );
   t.false(find(e, 'ringkv_client_request_duration_seconds_count').some((s) => s.labels.level === 'invalid'));
 });
