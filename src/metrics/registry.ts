@@ -48,7 +48,7 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
   counter(
     'ringkv_read_repairs_total',
     'coordinator.readRepairs',
-    'Replicas brought up to date by QUORUM and ALL reads that found them behind.',
+    'Replicas brought up to date by reads at a level above ONE that found them behind.',
   ),
   counter('ringkv_hints_stored_total', 'hints.hintsStored', 'Hints stored for replicas that were down or did not acknowledge a write.'),
   counter('ringkv_hint_write_errors_total', 'hints.hintWriteErrors', 'Hints lost because writing them to disk failed.'),
