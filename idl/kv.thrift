@@ -456,9 +456,9 @@ service KeyValue {
 
   /**
    * The live keys in [start, stop) in unsigned byte order, at most `limit`
-   * (1 to 10000), read at `level` range by range: at QUORUM and ALL each
-   * range from that many replicas, newest version winning, replicas that
-   * were behind repaired before the answer. An empty start is the first key,
+   * (1 to 10000), read at `level` range by range: each range from as many
+   * replicas as the level needs, newest version winning, and (at every level
+   * but ONE) replicas that were behind repaired before the answer. An empty start is the first key,
    * an empty stop the last. Pass the result's cursor to go on; an empty
    * cursor starts at `start`.
    */
