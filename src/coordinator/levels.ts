@@ -17,9 +17,11 @@ export const LEVEL_NAMES: readonly LevelName[] = ['ONE', 'TWO', 'THREE', 'QUORUM
 /** The IDL's enum values (TWO and THREE were added after SERIAL). */
 export const LEVEL_CODES: Record<LevelName, number> = { ONE: 1, QUORUM: 2, ALL: 3, TWO: 5, THREE: 6 };
 
+/** "A, B or C", as the help and the errors list levels. */
+const listed = (names: readonly string[]): string => `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
 /** The levels as the help and the errors list them: all of them, and a read's (SERIAL too). */
-export const LEVEL_LIST = 'ONE, TWO, THREE, QUORUM or ALL';
-export const READ_LEVEL_LIST = 'ONE, TWO, THREE, QUORUM, ALL or SERIAL';
+export const LEVEL_LIST = listed(LEVEL_NAMES);
+export const READ_LEVEL_LIST = listed([...LEVEL_NAMES, 'SERIAL']);
 
 export function levelFromCode(code: number): LevelName | undefined {
   // A switch, not a search: every request's level passes here.

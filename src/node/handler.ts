@@ -154,7 +154,8 @@ function checkLevel(code: number | null | undefined): LevelName {
 function checkCasLevel(code: number | null | undefined): LevelName {
   if (code === 2 || code === 3) return levelFromCode(code)!;
   if (code === 1) throw invalid('a cas commits at QUORUM or ALL; ONE cannot keep it linearizable');
-  if (code === 5 || code === 6) throw invalid(`a cas commits at QUORUM or ALL, not ${levelFromCode(code)}`);
+  const named = typeof code === 'number' ? levelFromCode(code) : undefined;
+  if (named === 'TWO' || named === 'THREE') throw invalid(`a cas commits at QUORUM or ALL, not ${named}`);
   if (code === SERIAL_CODE) throw invalid('SERIAL is a read level; a cas commits at QUORUM or ALL');
   throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
 }

@@ -71,14 +71,19 @@ function readPage(input: NumberI64Reader): ReplicaPage {
 }
 
 function readEntries(input: NumberI64Reader): KeyedVersion[] {
+  return readStructList(input, readMutation);
+}
+
+/** A list of structs, each read by `readOne`; elements of another type are skipped, as the generated reader does. */
+export function readStructList<R>(input: NumberI64Reader, readOne: (input: NumberI64Reader) => R): R[] {
   const { etype, size } = input.readListBegin();
-  const entries: KeyedVersion[] = [];
+  const out: R[] = [];
   for (let i = 0; i < size; i++) {
-    if (etype === T.STRUCT) entries.push(readMutation(input));
+    if (etype === T.STRUCT) out.push(readOne(input));
     else input.skip(etype);
   }
   input.readListEnd();
-  return entries;
+  return out;
 }
 
 /** One Mutation as fromMutation makes it. A key, value or timestamp missing is a broken answer. */

@@ -24,7 +24,7 @@ import type Int64 from 'node-int64';
 import * as types from '../gen/kv_types';
 import type { Version } from '../storage/version';
 import type { NumberI64Reader } from './fast-protocol';
-import { numberOf, readFailure } from './range-page-wire';
+import { numberOf, readFailure, readStructList } from './range-page-wire';
 import { ReplyProtocol, ReplyShape, reply, Writable } from './reply-writer';
 
 const runtime = require('thrift');
@@ -123,7 +123,7 @@ export function readLocalAnswer(input: NumberI64Reader): ReadLocalAnswer {
   for (;;) {
     const { ftype, fid } = input.readFieldBegin();
     if (ftype === T.STOP) break;
-    if (fid === 0 && ftype === T.LIST) rows = readRows(input);
+    if (fid === 0 && ftype === T.LIST) rows = readStructList(input, readRow);
     else if (fid >= 1 && fid <= 3 && ftype === T.STRUCT) failure ??= readFailure(input, fid);
     else input.skip(ftype);
     input.readFieldEnd();
@@ -134,17 +134,6 @@ export function readLocalAnswer(input: NumberI64Reader): ReadLocalAnswer {
   if (failure !== undefined) return { failure };
   if (rows !== undefined) return { rows };
   return { failure: 'readLocal failed: unknown result' };
-}
-
-function readRows(input: NumberI64Reader): (Version | undefined)[] {
-  const { etype, size } = input.readListBegin();
-  const rows: (Version | undefined)[] = [];
-  for (let i = 0; i < size; i++) {
-    if (etype === T.STRUCT) rows.push(readRow(input));
-    else input.skip(etype);
-  }
-  input.readListEnd();
-  return rows;
 }
 
 /**
