@@ -29,7 +29,15 @@ enum Level {
    * know them never send them.
    */
   TWO = 5,
-  THREE = 6
+  THREE = 6,
+  /**
+   * Added later, for put, putWithTtl and remove only: answered once one copy
+   * of the write is durable, on a replica or as a hint on the coordinator,
+   * so it succeeds while every replica of the key is down; no read is sure
+   * to see it until the hint is handed over. A read at ANY is refused with
+   * InvalidRequest. Clients that do not know it never send it.
+   */
+  ANY = 7
 }
 
 /** The request itself is wrong (bad key, value, level, ...); retrying will not help. */

@@ -31,7 +31,7 @@ from kv.ttypes import InvalidRequest, Level, TimedOut, Unavailable  # noqa: E402
 
 def level(name):
     if name.upper() not in Level._NAMES_TO_VALUES:
-        raise ValueError(f'unknown consistency level "{name}"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL')
+        raise ValueError(f'unknown consistency level "{name}"; use ANY, ONE, TWO, THREE, QUORUM, ALL or SERIAL')
     return Level._NAMES_TO_VALUES[name.upper()]
 
 

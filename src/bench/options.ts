@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { UsageError, parseArgs, parseEndpoint } from '../common/args';
 import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
-import { LEVEL_LIST, LevelName, parseLevel } from '../coordinator/levels';
+import { LEVEL_LIST, parseWriteLevel, WRITE_LEVEL_LIST, WriteLevelName } from '../coordinator/levels';
 import { parseSettings, type Settings } from '../config/cluster';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
 import { SEED_MAX } from '../common/random';
@@ -27,9 +27,12 @@ export const SETTLE_SECONDS_MAX = 600;
 /** Most connections per node. */
 export const CONNECTIONS_MAX = 64;
 
+/** The workloads that only write (or only ping): the ones --level ANY is for. */
+const ONLY_WRITES: readonly WorkloadName[] = ['write', 'join', 'echo'];
+
 export const DEFAULTS = {
   workload: 'write' as WorkloadName,
-  level: 'QUORUM' as LevelName,
+  level: 'QUORUM' as WriteLevelName,
   concurrency: 64,
   /** The restart and repair workloads load at higher concurrency so that coordinators fill their internode batches. */
   restartConcurrency: 256,
@@ -85,7 +88,7 @@ What:
                           joins (server.sh --join's token) while the writes go on: stream
                           rate, join time, write throughput and p50/p99 during it, the nodes'
                           CPU per key and per write, streaming nodes' RSS (see docs/benchmarks.md)
-  --level LEVEL           ONE | TWO | THREE | QUORUM | ALL (default QUORUM)
+  --level LEVEL           ONE | TWO | THREE | QUORUM | ALL (default QUORUM); ANY for write and join
   --keys N                number of distinct keys, key000000 ... (default 100000; repair:
                           keys written before a node is stopped, default 0; join: default
                           1000000)
@@ -176,7 +179,7 @@ const VALUED = [
 
 export interface BenchOptions {
   readonly workload: WorkloadName;
-  readonly level: LevelName;
+  readonly level: WriteLevelName;
   readonly concurrency: number;
   readonly connections: number;
   readonly keys: number;
@@ -261,8 +264,11 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
 
   const workload = oneOf(flags, 'workload', WORKLOAD_NAMES, DEFAULTS.workload);
   const levelText = string(flags, 'level');
-  const level = levelText === undefined ? DEFAULTS.level : parseLevel(levelText);
-  if (level === undefined) throw new UsageError(`--level must be ${LEVEL_LIST}, not "${levelText}"`);
+  const level = levelText === undefined ? DEFAULTS.level : parseWriteLevel(levelText);
+  if (level === undefined) throw new UsageError(`--level must be ${WRITE_LEVEL_LIST}, not "${levelText}"`);
+  if (level === 'ANY' && !ONLY_WRITES.includes(workload)) {
+    throw new UsageError(`--level ANY is for writes only, and --workload ${workload} reads; use ${LEVEL_LIST}`);
+  }
   const restart = workload === 'restart';
   const repair = workload === 'repair';
   const join = workload === 'join';

@@ -4,7 +4,7 @@
  * so they always agree.
  */
 import type { Routing } from '../client/client';
-import { LevelName } from '../coordinator/levels';
+import { WriteLevelName } from '../coordinator/levels';
 import { CoresBusy, CpuPerOp, cpuRatio } from './cpu';
 import { LatencySummary } from './histogram';
 import { itemsPerCall, PeerCallsByNode } from './internode';
@@ -35,7 +35,7 @@ export interface RunConfig {
 export interface BenchResult {
   readonly workload: string;
   /** null for echo, which involves no replicas. */
-  readonly level: LevelName | null;
+  readonly level: WriteLevelName | null;
   /** Successful operations per second of wall time. */
   readonly opsPerSec: number;
   /** Of successful operations, in ms. */
@@ -109,7 +109,7 @@ const round = (n: number, digits: number): number => Number(n.toFixed(digits));
 
 export function benchResult(
   workload: string,
-  level: LevelName | null,
+  level: WriteLevelName | null,
   run: RunResult,
   seed: number,
   config: RunConfig,

@@ -3,7 +3,8 @@
  * over several clients, one per node (see cli/bench.ts), so that every node
  * coordinates its share of the requests.
  */
-import { LevelName } from '../coordinator/levels';
+import { assert } from '../common/assert';
+import { LevelName, WriteLevelName } from '../coordinator/levels';
 import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
@@ -92,7 +93,7 @@ export class ValuePool {
 
 /** The part of KvClient the benchmark uses; tests can pass fakes. */
 export interface BenchClient {
-  put(key: string, value: Buffer, level: LevelName): Promise<unknown>;
+  put(key: string, value: Buffer, level: WriteLevelName): Promise<unknown>;
   get(key: string, level: LevelName): Promise<{ found: boolean }>;
   ping(payload: Buffer): Promise<Buffer>;
   scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: readonly unknown[] }>;
@@ -107,7 +108,7 @@ export class OperationError extends Error {
 
 export interface WorkloadContext {
   readonly clients: readonly BenchClient[];
-  readonly level: LevelName;
+  readonly level: WriteLevelName;
   readonly keys: number;
   /** Key prefixes that spread keys over the ring (keys.ts ringSpread). */
   readonly spread: readonly string[];
@@ -118,6 +119,12 @@ export interface WorkloadContext {
   readonly rng: Prng;
   /** Keys the scan workload's calls returned, added up as they come. */
   readonly scanned?: { keys: number };
+}
+
+/** The level of a workload's reads: the options give ANY to no workload that reads (bench/options.ts). */
+function readLevel(level: WriteLevelName): LevelName {
+  assert(level !== 'ANY', 'a workload that reads is never run at ANY');
+  return level;
 }
 
 /** Round robin by operation number: client i coordinates through node i. */
@@ -131,12 +138,13 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
   if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.values.at(seq));
   const format = keyFormatter(ctx.keys, ctx.spread);
   if (spec.scanPageKeys !== undefined) return scanOperation(ctx, format, spec.scanPageKeys);
+  const reads = spec.readFraction > 0 ? readLevel(ctx.level) : undefined;
   return (seq) => {
     const client = clientFor(ctx.clients, seq);
     const isRead = spec.readFraction > 0 && (spec.readFraction >= 1 || ctx.rng.float() < spec.readFraction);
     const key = format(ctx.chooser.next());
     if (!isRead) return client.put(key, ctx.values.at(seq), ctx.level);
-    return client.get(key, ctx.level).then((r) => {
+    return client.get(key, reads!).then((r) => {
       if (!r.found && spec.preload) throw new OperationError(NOT_FOUND_ERROR, `${key} not found`);
       return r;
     });
@@ -151,8 +159,9 @@ export function loadOperation(ctx: Pick<WorkloadContext, 'clients' | 'level' | '
 
 /** One scan call from a random key to the end of the key space, at most `limit` keys; counts the keys it got. */
 function scanOperation(ctx: WorkloadContext, format: (n: number) => string, limit: number): Operation {
+  const level = readLevel(ctx.level);
   return async (seq) => {
-    const page = await clientFor(ctx.clients, seq).scanPage(format(ctx.chooser.next()), '', ctx.level, limit);
+    const page = await clientFor(ctx.clients, seq).scanPage(format(ctx.chooser.next()), '', level, limit);
     if (ctx.scanned) ctx.scanned.keys += page.entries.length;
     return page;
   };

@@ -15,7 +15,16 @@ import { KvClient } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
-import { LEVEL_LIST, LevelName, parseLevel, parseReadLevel, READ_LEVEL_LIST } from '../coordinator/levels';
+import {
+  LEVEL_LIST,
+  LevelName,
+  parseLevel,
+  parseReadLevel,
+  parseWriteLevel,
+  READ_LEVEL_LIST,
+  unknownReadLevel,
+  WRITE_LEVEL_LIST,
+} from '../coordinator/levels';
 import { SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
 import { tokenize } from '../common/words';
@@ -39,7 +48,8 @@ Commands (one per line):
   cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   help                        show this help
   exit                        leave (end of input does the same)
-Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Quote keys or values that hold spaces: put k "a b" quorum
+Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL, put and delete also ANY
+(answered once a copy is durable anywhere, a hint too). Quote keys or values that hold spaces: put k "a b" quorum
 With a cluster file each request goes to a replica of its key, on the ring its nodes give;
 with --node every request goes to the first node given that answers.`;
 
@@ -104,9 +114,9 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   }
   const levelText = words[spec.words]!;
   if (op === 'get') return get(client, key, levelText);
-  const level = parseLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ${LEVEL_LIST}`);
-  if (op === 'scan') return scanRows(client, words, level);
+  if (op === 'scan') return scanRows(client, words, scanLevel(levelText));
+  const level = parseWriteLevel(levelText);
+  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ${WRITE_LEVEL_LIST}`);
   if (op === 'put') {
     const ttlSeconds = ttlOf(words[4]);
     const { ts } = await client.put(key, words[2]!, level, ttlSeconds === undefined ? {} : { ttlSeconds });
@@ -116,9 +126,15 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op, key, level, ts };
 }
 
+function scanLevel(levelText: string): LevelName {
+  const level = parseLevel(levelText);
+  if (level === undefined) throw new KvError('InvalidRequest', unknownReadLevel(levelText, LEVEL_LIST));
+  return level;
+}
+
 async function get(client: KvClient, key: string, levelText: string): Promise<Result> {
   const level = parseReadLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ${READ_LEVEL_LIST}`);
+  if (level === undefined) throw new KvError('InvalidRequest', unknownReadLevel(levelText, READ_LEVEL_LIST));
   const r = await client.get(key, level);
   return { ok: true, op: 'get', key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
 }

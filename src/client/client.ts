@@ -56,11 +56,16 @@ import {
   LEVEL_LIST,
   LevelName,
   parseLevel,
-  READ_LEVEL_LIST,
   parseReadLevel,
+  parseWriteLevel,
+  READ_LEVEL_LIST,
   ReadLevelName,
   requiredReplicas,
   SERIAL_CODE,
+  unknownReadLevel,
+  WRITE_LEVEL_CODES,
+  WRITE_LEVEL_LIST,
+  WriteLevelName,
 } from '../coordinator/levels';
 import { ConnectionOptions, NOT_SENT, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
@@ -174,19 +179,27 @@ export function keyText(key: Buffer | string): string {
   return typeof key === 'string' ? key : toByteString(key);
 }
 
+/** A scan's or a cas's level (every request passes here: an exact name skips parsing). */
 function levelName(level: LevelName | string): LevelName {
-  // Every request passes here: an exact name skips parsing.
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ${LEVEL_LIST}`);
+  if (name === undefined) throw new KvError('InvalidRequest', unknownReadLevel(level, LEVEL_LIST));
   return name;
 }
 
-/** A read's level: a write level or SERIAL (every read passes here: exact names skip parsing). */
+/** A put's or a delete's level: a LevelName or ANY. */
+function writeLevelName(level: WriteLevelName | string): WriteLevelName {
+  if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
+  const name = parseWriteLevel(level);
+  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ${WRITE_LEVEL_LIST}`);
+  return name;
+}
+
+/** A read's level: a LevelName or SERIAL. */
 function readLevelName(level: ReadLevelName | string): ReadLevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL' || level === 'SERIAL') return level;
   const name = parseReadLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ${READ_LEVEL_LIST}`);
+  if (name === undefined) throw new KvError('InvalidRequest', unknownReadLevel(level, READ_LEVEL_LIST));
   return name;
 }
 
@@ -496,10 +509,12 @@ export class KvClient {
   /**
    * Writes a value; resolves with its timestamp (µs). With `ttlSeconds` the
    * value expires that long after the write: it then reads as not found,
-   * scans skip it, and it is purged like a tombstone.
+   * scans skip it, and it is purged like a tombstone. At ANY it succeeds
+   * while every replica of the key is down, kept as a hint by the node that
+   * took it, and no read is sure to see it until that node hands it over.
    */
-  async put(key: Bytes, value: Bytes, level: LevelName | string, options: PutOptions = {}): Promise<{ ts: number }> {
-    const code = LEVEL_CODES[levelName(level)];
+  async put(key: Bytes, value: Bytes, level: WriteLevelName | string, options: PutOptions = {}): Promise<{ ts: number }> {
+    const code = WRITE_LEVEL_CODES[writeLevelName(level)];
     const k = wireKey(key) as Buffer; // or an ASCII string, which the writer sends the same way
     const ttl = options.ttlSeconds;
     const ts = await this.run(this.routingKey(k), 'write', (c) =>
@@ -554,8 +569,8 @@ export class KvClient {
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */
-  async delete(key: Bytes, level: LevelName | string): Promise<{ ts: number }> {
-    const code = LEVEL_CODES[levelName(level)];
+  async delete(key: Bytes, level: WriteLevelName | string): Promise<{ ts: number }> {
+    const code = WRITE_LEVEL_CODES[writeLevelName(level)];
     const k = wireKey(key) as Buffer; // see put
     const ts = await this.run(this.routingKey(k), 'write', (c) => c.remove(k, code));
     return { ts: int64ToNumber(ts) };

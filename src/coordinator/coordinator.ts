@@ -40,13 +40,20 @@ import { EPOCH_RETRIES_MAX } from '../common/limits';
 import type { Placement } from '../membership/placement';
 import { KeyedVersion, Version } from '../storage/version';
 import { Replica } from './replica';
-import { LevelName, requiredReplicas, unreachableLevel, writeAcksNeeded } from './levels';
+import { LevelName, requiredReplicas, unreachableLevel, writeAcksNeeded, WriteLevelName } from './levels';
 import { ReadAgain, ReadRound, ReadRoundDeps, Refusal } from './read-round';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
-  /** `acknowledged`: whether a replica already holds the items (a write's), when known; where a hint for a node that left the ring goes instead (hints/hint-router.ts). */
-  add(target: number, items: readonly KeyedVersion[], acknowledged?: (id: number) => boolean): Promise<void>;
+  /**
+   * Stores hints; resolves once they are durable, with true, or with false
+   * when they were dropped (a full queue, a failed commit), which the store
+   * counts. Only an ANY write needs to know (write-round.ts): for the other
+   * levels a hint is best effort. `acknowledged`: whether a replica already
+   * holds the items (a write's), when known; where a hint for a node that
+   * left the ring goes instead (hints/hint-router.ts).
+   */
+  add(target: number, items: readonly KeyedVersion[], acknowledged?: (id: number) => boolean): Promise<boolean>;
 }
 
 export interface CoordinatorDeps {
@@ -125,7 +132,7 @@ export class Coordinator {
    * after it) instead of three, so each event-loop turn sends two internode
    * batches instead of three, each larger.
    */
-  private placement(key: string, level: LevelName, writing: boolean): Placed {
+  private placement(key: string, level: WriteLevelName, writing: boolean): Placed {
     const placement = this.deps.placement();
     const range = placement.rangeOf(key);
     const rf = placement.replicationFactor;
@@ -200,8 +207,8 @@ export class Coordinator {
     return { id, apply: left, read: left };
   }
 
-  /** Stores a hint; resolves once it is durable (or the hint store gave up on it). */
-  private hint(target: number, item: KeyedVersion, acknowledged?: (id: number) => boolean): Promise<void> {
+  /** Stores a hint; resolves once it is durable (true) or the hint store gave up on it (false). */
+  private hint(target: number, item: KeyedVersion, acknowledged?: (id: number) => boolean): Promise<boolean> {
     this.counters.hintsQueued++;
     return this.deps.hints.add(target, [item], acknowledged);
   }
@@ -211,7 +218,7 @@ export class Coordinator {
    * timestamp. See WriteRound for when. With `ttlSeconds` the value expires
    * that long after its timestamp.
    */
-  write(key: string, value: string, deleted: boolean, level: LevelName, ttlSeconds = 0): Promise<number> {
+  write(key: string, value: string, deleted: boolean, level: WriteLevelName, ttlSeconds = 0): Promise<number> {
     this.counters.writes++;
     const placed = this.placement(key, level, true);
     const ts = this.deps.clock.now();
@@ -225,7 +232,7 @@ export class Coordinator {
    * (the same timestamp: a replica that has it already merges it away), at
    * most EPOCH_RETRIES_MAX times; the client waits for that round's answer.
    */
-  private writeRound(item: KeyedVersion, level: LevelName, placed: Placed, attempt: number): Promise<number> {
+  private writeRound(item: KeyedVersion, level: WriteLevelName, placed: Placed, attempt: number): Promise<number> {
     const { up, down, need, epoch } = placed;
     const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
     this.writeDeps ??= {
@@ -253,7 +260,7 @@ export class Coordinator {
   private async placeAgain(
     round: WriteRound,
     item: KeyedVersion,
-    level: LevelName,
+    level: WriteLevelName,
     placedAt: number,
     attempt: number,
     asItStood: () => number,

@@ -17,11 +17,44 @@ export const LEVEL_NAMES: readonly LevelName[] = ['ONE', 'TWO', 'THREE', 'QUORUM
 /** The IDL's enum values (TWO and THREE were added after SERIAL). */
 export const LEVEL_CODES: Record<LevelName, number> = { ONE: 1, QUORUM: 2, ALL: 3, TWO: 5, THREE: 6 };
 
+/**
+ * ANY, the IDL's level 7, is for writes only, as in Cassandra: the write is
+ * answered once one copy of it is durable anywhere, on a replica or as a
+ * hint on its coordinator, so it succeeds while every replica of the key is
+ * down. No read is sure to see it until the hint is handed over: a read
+ * needs a replica's answer, so ANY is not a LevelName, and no read path can
+ * be given it.
+ */
+export type WriteLevelName = LevelName | 'ANY';
+export const ANY_CODE = 7;
+
 /** "A, B or C", as the help and the errors list levels. */
 const listed = (names: readonly string[]): string => `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
-/** The levels as the help and the errors list them: all of them, and a read's (SERIAL too). */
+/** The levels as the help and the errors list them: a scan's, a write's (ANY too) and a get's (SERIAL too). */
 export const LEVEL_LIST = listed(LEVEL_NAMES);
+export const WRITE_LEVEL_LIST = listed(['ANY', ...LEVEL_NAMES]);
 export const READ_LEVEL_LIST = listed([...LEVEL_NAMES, 'SERIAL']);
+
+/** The IDL's enum values of a write's levels. */
+export const WRITE_LEVEL_CODES: Record<WriteLevelName, number> = { ...LEVEL_CODES, ANY: ANY_CODE };
+
+/** A write's level from its wire code: a LevelName, or ANY. */
+export function writeLevelFromCode(code: number): WriteLevelName | undefined {
+  return code === ANY_CODE ? 'ANY' : levelFromCode(code);
+}
+
+/** Parses a write level as a person types it: a LevelName or ANY, case-insensitive. */
+export function parseWriteLevel(text: string): WriteLevelName | undefined {
+  return text.toUpperCase() === 'ANY' ? 'ANY' : parseLevel(text);
+}
+
+/** The sentence for ANY where a read's level was expected. */
+export const ANY_IS_FOR_WRITES = `ANY is a level for writes only: a read needs a replica's answer; use ${LEVEL_LIST}`;
+
+/** The sentence for a level typed for a read or a scan that is none of `list`'s: ANY gets its own. */
+export function unknownReadLevel(text: string, list: string): string {
+  return text.toUpperCase() === 'ANY' ? ANY_IS_FOR_WRITES : `unknown consistency level "${text}"; use ${list}`;
+}
 
 export function levelFromCode(code: number): LevelName | undefined {
   // A switch, not a search: every request's level passes here.
@@ -81,7 +114,8 @@ export function requiredReplicas(level: LevelName, replicationFactor: number): n
  * replicas (TWO or THREE above the factor), in one sentence; undefined when
  * it can. Not Unavailable: no node coming back would change the answer.
  */
-export function unreachableLevel(level: LevelName, replicationFactor: number): string | undefined {
+export function unreachableLevel(level: WriteLevelName, replicationFactor: number): string | undefined {
+  if (level === 'ANY') return undefined;
   const need = requiredReplicas(level, replicationFactor);
   if (need <= replicationFactor) return undefined;
   return `${level} needs ${need} replicas of the key, but this cluster keeps ${replicationFactor} of each key (replicationFactor); use ${replicationFactor === 1 ? 'ONE' : 'QUORUM or ALL'}`;
@@ -92,8 +126,12 @@ export function unreachableLevel(level: LevelName, replicationFactor: number): s
  * replicas (joining, leaving or moving ones, which take writes but not
  * reads): the level's count plus the pending ones, so that the level's count
  * of them always comes from the replicas reads use (membership/placement.ts).
+ * ANY needs none: one durable copy, a replica's or a hint, is enough
+ * (coordinator/write-round.ts), and as it promises no read anything, the
+ * pending replicas have nothing to add to it.
  */
-export function writeAcksNeeded(level: LevelName, replicationFactor: number, pending: number): number {
+export function writeAcksNeeded(level: WriteLevelName, replicationFactor: number, pending: number): number {
   assert(pending >= 0, 'a range has no negative number of pending replicas');
+  if (level === 'ANY') return 0;
   return requiredReplicas(level, replicationFactor) + pending;
 }

@@ -15,6 +15,13 @@
  * coordinator that is not a replica, or whose own copy lost to a newer
  * version), replicas get HINT_GRACE_MS to answer after the level is reached;
  * slower ones get a hint, and the answer waits for those hints.
+ *
+ * ANY needs no replica's acknowledgement: one durable copy anywhere is its
+ * level, a replica's or a hint's. So its round is answered at its first
+ * acknowledgement, or at its first hint that reached disk (a hint store that
+ * dropped one, its queue full or its commit failed, says so); with every
+ * replica failed or down and no hint durable, it fails as TimedOut, since a
+ * failed call may still have been applied.
  */
 import { systemTime, Time, Timer } from '../clock/time';
 import { isKvError, KvError, timedOut } from '../common/errors';
@@ -22,7 +29,7 @@ import type { KnownBugs } from '../common/known-bugs';
 import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from './replica';
 import { KeyedVersion } from '../storage/version';
-import { LevelName } from './levels';
+import { WriteLevelName } from './levels';
 
 /** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */
 export interface MarkedLog {
@@ -35,8 +42,8 @@ export interface MarkedLog {
 export interface WriteRoundDeps {
   readonly selfId: number;
   readonly replica: (id: number) => Replica;
-  /** Stores a hint, told which replicas acknowledged the write so far; resolves once it is durable (or the hint store gave up on it). */
-  readonly hint: (target: number, item: KeyedVersion, acknowledged: (id: number) => boolean) => Promise<void>;
+  /** Stores a hint, told which replicas acknowledged the write so far; resolves once it is durable (true) or the hint store gave up on it (false). */
+  readonly hint: (target: number, item: KeyedVersion, acknowledged: (id: number) => boolean) => Promise<boolean>;
   readonly timeoutMs: number;
   /** Clocks and timers (systemTime unless simulated). */
   readonly time?: Time;
@@ -46,7 +53,7 @@ export interface WriteRoundDeps {
 
 export interface WritePlan {
   readonly item: KeyedVersion;
-  readonly level: LevelName;
+  readonly level: WriteLevelName;
   readonly up: readonly number[];
   readonly down: readonly number[];
   readonly need: number;
@@ -72,6 +79,9 @@ export class WriteRound {
   private readonly open: Set<number>;
   private readonly hinted: Promise<void>[];
   private downHinted: boolean;
+  /** Hints settled so far, and how many of them are durable (what an ANY write can count). */
+  private hintsSettled = 0;
+  private hintsDurable = 0;
   private acked = 0;
   private failed = 0;
   /** The first replica whose disk was full, if any failed so. */
@@ -108,7 +118,11 @@ export class WriteRound {
     }
     this.time = deps.time ?? systemTime;
     this.timer = this.time.after(deps.timeoutMs, () =>
-      this.timedOut(`was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`),
+      this.timedOut(
+        plan.level === 'ANY' && !this.levelReached()
+          ? `reached no replica and stored no hint within ${deps.timeoutMs} ms`
+          : `was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`,
+      ),
     );
     for (const id of plan.up) this.send(id);
   }
@@ -186,8 +200,14 @@ export class WriteRound {
     this.finish(new KvError('StorageFull', message, { acked: this.acked, required: need }));
   }
 
+  /** The level's count acknowledged; for ANY, one copy durable anywhere. */
+  private levelReached(): boolean {
+    if (this.plan.level !== 'ANY') return this.acked >= this.plan.need;
+    return this.acked > 0 || this.hintsDurable > 0;
+  }
+
   private progress(): void {
-    if (this.acked < this.plan.need) return;
+    if (!this.levelReached()) return;
     // Marked: answer once the down replicas' hints are durable; the live ones
     // answer or fail in their own time, and only a failure costs a hint.
     if (this.mark !== 0) {
@@ -211,7 +231,25 @@ export class WriteRound {
   private hintCovering(target: number): Promise<void> {
     // Who acknowledged: a hint for a node that left the ring goes on to the key's current replicas that did not (hints/hint-router.ts).
     const acknowledged = (id: number): boolean => this.answered.has(id) && this.failedIds?.has(id) !== true;
-    return this.deps.hint(target, this.plan.item, acknowledged).then(() => this.covered(target));
+    return this.deps.hint(target, this.plan.item, acknowledged).then((durable) => {
+      this.hintsSettled++;
+      if (durable) this.hintsDurable++;
+      this.covered(target);
+      if (this.plan.level === 'ANY') this.anyHintSettled();
+    });
+  }
+
+  /**
+   * ANY: a durable hint may be the round's one copy. With every live
+   * replica failed and every hint settled but none durable, no copy is left
+   * to wait for.
+   */
+  private anyHintSettled(): void {
+    if (this.hintsDurable > 0) return this.progress();
+    if (this.acked > 0 || this.failed < this.plan.up.length || this.hintsSettled < this.hinted.length) return;
+    const replicas = this.plan.up.length + this.plan.down.length;
+    const why = this.failed > 0 ? `; ${this.failed} failed (${this.firstFailure})` : '';
+    this.timedOut(`reached none of the key's ${replicas} replicas and could store no hint for them${why}`);
   }
 
   private covered(id: number): void {
@@ -226,7 +264,8 @@ export class WriteRound {
   }
 
   private timedOut(what: string): void {
-    this.finish(timedOut(`${this.plan.level} write ${what}`, this.acked, this.plan.need));
+    // ANY's one copy is what it required.
+    this.finish(timedOut(`${this.plan.level} write ${what}`, this.acked, Math.max(1, this.plan.need)));
   }
 
   private finish(err?: KvError): void {

@@ -58,6 +58,7 @@ import {
   HASH_SPACE,
   handlerVerdict,
   isValidKey,
+  LEVEL_ANY,
   LEVELS_BY_FACTOR,
   LEVELS_VALID,
   SYNC_DIGESTS_MAX,
@@ -153,8 +154,8 @@ const RUNTIME_SKIP_DEPTH_MAX = 64;
 /** Deepest nesting sent: deep enough to overflow a naive recursive reader's stack budget many times over. */
 const NESTING_SENT_MAX = 3000;
 
-/** Level codes no method takes (4 is SERIAL, which get takes). */
-const LEVELS_BAD = [0, 7, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
+/** Level codes no method takes (4 is SERIAL, which get takes; 7 is ANY, which the writes take). */
+const LEVELS_BAD = [0, 8, -1, 0x7fff_ffff, -0x8000_0000, 99] as const;
 
 /** Keys written by valid-looking calls come from small pools, so the data a run stores stays bounded. */
 const KEY_POOL_SIZE = 64;
@@ -1089,6 +1090,10 @@ export class FrameGenerator {
     if (r.chance(0.2)) {
       tags.push('level:factor');
       return r.pick(LEVELS_BY_FACTOR);
+    }
+    if (r.chance(0.15)) {
+      tags.push('level:any');
+      return LEVEL_ANY;
     }
     const bad = r.chance(0.85) ? r.pick(LEVELS_BAD) : r.uint32() | 0;
     tags.push(`level:bad`, `level:${bad}`);

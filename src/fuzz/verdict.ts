@@ -59,6 +59,8 @@ export type Verdict = Extract<Expect, 'ok' | 'invalid' | 'unauthorized' | 'decla
 export const LEVELS_VALID = [1, 2, 3] as const;
 /** TWO and THREE: valid where the fuzzed cluster keeps that many replicas of a key, else InvalidRequest. */
 export const LEVELS_BY_FACTOR = [5, 6] as const;
+/** ANY: a put's, a putWithTtl's and a remove's level; a get or a scan at ANY is InvalidRequest. */
+export const LEVEL_ANY = 7;
 /** i64 timestamps: the largest a node accepts. */
 export const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 /**
@@ -115,11 +117,12 @@ function isValidLevel(v: WireValue | undefined): boolean {
  * The verdict on a request whose other arguments are `valid`, at `level`:
  * TWO or THREE passes every check of the arguments, and only the cluster's
  * replication factor (which the fuzzer does not assume) says whether it
- * can be met, so the answer may be a result or InvalidRequest.
+ * can be met, so the answer may be a result or InvalidRequest. ANY is valid
+ * for a write only.
  */
-function withLevel(valid: boolean, level: WireValue | undefined): Verdict {
+function withLevel(valid: boolean, level: WireValue | undefined, write = false): Verdict {
   if (!valid) return 'invalid';
-  if (isValidLevel(level)) return 'ok';
+  if (isValidLevel(level) || (write && level?.kind === 'i32' && level.v === LEVEL_ANY)) return 'ok';
   return level?.kind === 'i32' && (LEVELS_BY_FACTOR as readonly number[]).includes(level.v) ? 'declared' : 'invalid';
 }
 
@@ -174,9 +177,9 @@ export function handlerVerdict(method: MethodName, args: Args, options: VerdictO
 }
 
 const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdict> = {
-  put: (a, max) => withLevel(isValidKey(a.get(1)) && isValidValue(a.get(2), max), a.get(3)),
+  put: (a, max) => withLevel(isValidKey(a.get(1)) && isValidValue(a.get(2), max), a.get(3), true),
   get: (a) => withLevel(isValidKey(a.get(1)), a.get(2)),
-  remove: (a) => withLevel(isValidKey(a.get(1)), a.get(2)),
+  remove: (a) => withLevel(isValidKey(a.get(1)), a.get(2), true),
   ping: (a) => verdict(a.get(1)?.kind === 'binary'),
   replicate: (a, max) => {
     const list = a.get(2);
@@ -206,7 +209,7 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     return verdict(rows?.kind === 'list' && rows.items.length <= PAXOS_STREAM_ROWS_MAX && rows.items.every((r) => paxosRowValid(r, max)));
   },
   putWithTtl: (a, max) =>
-    withLevel(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && inRange(i32Of(a.get(4)), 1, TTL_SECONDS_MAX), a.get(3)),
+    withLevel(isValidKey(a.get(1)) && isValidValue(a.get(2), max) && inRange(i32Of(a.get(4)), 1, TTL_SECONDS_MAX), a.get(3), true),
   membership: (a) => verdict(inRange(i64Of(a.get(1)), 0n, TS_SAFE_MAX)),
   learnEpochs: (a) => verdict(a.get(2)?.kind === 'i32' && membershipLogValid(a.get(3))),
   // What a correct node does with these depends on the ring (an operation running, enough nodes left).

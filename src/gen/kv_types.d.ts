@@ -16,6 +16,7 @@ declare enum Level {
   SERIAL = 4,
   TWO = 5,
   THREE = 6,
+  ANY = 7,
 }
 
 /**

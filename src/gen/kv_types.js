@@ -23,7 +23,9 @@ ttypes.Level = {
   '5' : 'TWO',
   'TWO' : 5,
   '6' : 'THREE',
-  'THREE' : 6
+  'THREE' : 6,
+  '7' : 'ANY',
+  'ANY' : 7
 };
 const InvalidRequest = module.exports.InvalidRequest = class extends Thrift.TException {
   constructor(args) {

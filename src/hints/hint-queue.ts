@@ -3,17 +3,20 @@
  * written in one transaction at the next (Time.soon), and `push` resolves
  * once the transaction holding its hints is done. Hints added while one is
  * being written wait for it, then go in the next. Shared by the SQLite hint
- * store and the simulator's.
+ * store and the simulator's. `push` tells whether its transaction committed:
+ * an ANY write counts a hint as its copy only then.
  */
 import type { Time } from '../clock/time';
 
 export class HintQueue<T> {
   private pending: T[] = [];
+  /** The transaction the rows pushed now go in: its outcome, once written. */
+  private group = { durable: true };
   private flushing: Promise<void> | null = null;
 
   constructor(
-    /** Writes one group; a failure is the writer's to count (the promise should not reject). */
-    private readonly write: (rows: T[]) => Promise<void>,
+    /** Writes one group; resolves with whether it committed. A failure is the writer's to count (the promise should not reject). */
+    private readonly write: (rows: T[]) => Promise<boolean>,
     private readonly time: Pick<Time, 'soon'>,
   ) {}
 
@@ -27,9 +30,11 @@ export class HintQueue<T> {
     return this.pending;
   }
 
-  push(rows: readonly T[]): Promise<void> {
+  /** Queues rows; resolves once their transaction is done, with whether it committed. */
+  push(rows: readonly T[]): Promise<boolean> {
     for (const r of rows) this.pending.push(r);
-    return this.flushSoon();
+    const group = this.group;
+    return this.flushSoon().then(() => group.durable);
   }
 
   private flushSoon(): Promise<void> {
@@ -37,8 +42,13 @@ export class HintQueue<T> {
     this.flushing = new Promise<void>((resolve) => this.time.soon(resolve))
       .then(() => {
         const rows = this.pending;
+        const group = this.group;
         this.pending = [];
-        return rows.length === 0 ? undefined : this.write(rows);
+        this.group = { durable: true };
+        if (rows.length === 0) return undefined;
+        return this.write(rows).then((durable) => {
+          group.durable = durable;
+        });
       })
       .finally(() => {
         this.flushing = null;

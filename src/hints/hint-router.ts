@@ -43,18 +43,27 @@ export class HintRouter implements HintSink {
 
   constructor(private readonly deps: HintRouterDeps) {}
 
-  /** Stores hints for `target`, or, when it has left the ring, sends them on (see the module's header). */
-  add(target: number, items: readonly KeyedVersion[], acknowledged: (id: number) => boolean = NOBODY): Promise<void> {
+  /**
+   * Stores hints for `target`, or, when it has left the ring, sends them on
+   * (see the module's header); resolves with whether every copy made is
+   * durable.
+   */
+  add(target: number, items: readonly KeyedVersion[], acknowledged: (id: number) => boolean = NOBODY): Promise<boolean> {
     if (!this.deps.hasLeft(target)) return this.deps.store.add(target, items);
-    return this.redirect(target, items, acknowledged).then(() => undefined);
+    return this.redirect(target, items, acknowledged).then((r) => r.durable);
   }
 
   /**
    * The versions of a node that left, to each current write replica of
    * their keys that does not hold them yet; resolves once that is durable,
-   * with how many versions went on (one per replica).
+   * with how many versions went on (one per replica) and whether all of
+   * them are durable.
    */
-  async redirect(target: number, items: readonly KeyedVersion[], acknowledged: (id: number) => boolean = NOBODY): Promise<number> {
+  async redirect(
+    target: number,
+    items: readonly KeyedVersion[],
+    acknowledged: (id: number) => boolean = NOBODY,
+  ): Promise<{ sent: number; durable: boolean }> {
     const byOwner = new Map<number, KeyedVersion[]>();
     for (const item of items) {
       const owners = this.deps.writeReplicas(item.key).filter((id) => id !== target && !acknowledged(id));
@@ -66,14 +75,14 @@ export class HintRouter implements HintSink {
       }
     }
     let sent = 0;
-    await Promise.all(
+    const outcomes = await Promise.all(
       [...byOwner].map(([owner, batch]) => {
         sent += batch.length;
         return owner === this.deps.selfId ? this.applyHere(batch) : this.deps.store.add(owner, batch);
       }),
     );
     this.counters.leftHintsRedirected += sent;
-    return sent;
+    return { sent, durable: outcomes.every((durable) => durable) };
   }
 
   /**
@@ -81,11 +90,13 @@ export class HintRouter implements HintSink {
    * the hints it fails to write, and never rejects): the write has its own
    * outcome, and anti-entropy repairs what is missed.
    */
-  private async applyHere(items: KeyedVersion[]): Promise<void> {
+  private async applyHere(items: KeyedVersion[]): Promise<boolean> {
     try {
       await this.deps.applyLocal(items);
+      return true;
     } catch {
       this.counters.leftHintApplyErrors += items.length;
+      return false;
     }
   }
 }

@@ -94,13 +94,13 @@ export class HintStore {
     return this.counts.get(target) ?? 0;
   }
 
-  /** Queues hints for `target`; they are written in the next group commit. */
-  add(target: number, items: readonly KeyedVersion[]): Promise<void> {
+  /** Queues hints for `target`; they are written in the next group commit. Resolves with whether they are durable. */
+  add(target: number, items: readonly KeyedVersion[]): Promise<boolean> {
     if (this.pending.length + items.length > HINTS_QUEUED_MAX) {
       // The disk is not keeping up; the write has its own outcome, the hint is best effort.
       this.counters.hintsDropped += items.length;
       this.noteOutcome(target, 0, items.length);
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     const createdMs = this.nowMs();
     this.counts.set(target, this.count(target) + items.length);
@@ -108,7 +108,7 @@ export class HintStore {
     return this.pending.push(items.map((item) => ({ target, item, createdMs })));
   }
 
-  private async writePending(rows: PendingHint[]): Promise<void> {
+  private async writePending(rows: PendingHint[]): Promise<boolean> {
     try {
       const statements: string[] = [];
       for (let i = 0; i < rows.length; i += SQL_ROWS_PER_STATEMENT_MAX) {
@@ -119,11 +119,13 @@ export class HintStore {
         statements.push(`INSERT INTO hints (target, key, value, ts, deleted, expires, created_ms) VALUES ${values.join(',')};`);
       }
       await this.db.execTransaction(statements.join('\n'));
+      return true;
     } catch (err) {
-      // A hint is best effort: the write it belongs to has its own outcome.
+      // A hint is best effort: the write it belongs to has its own outcome (an ANY write learns it failed).
       for (const h of rows) this.counts.set(h.target, Math.max(0, this.count(h.target) - 1));
       this.counters.hintWriteErrors += rows.length;
       this.writeFailures.failed(err);
+      return false;
     }
   }
 

@@ -9,7 +9,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
-import { LEVEL_CODES, LEVEL_NAMES } from '../coordinator/levels';
+import { WRITE_LEVEL_CODES, WriteLevelName } from '../coordinator/levels';
 import { FastHistogram, type Series } from './histogram';
 
 export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan'] as const;
@@ -19,10 +19,10 @@ export type ClientOp = (typeof CLIENT_OPS)[number];
 export const OUTCOMES = ['ok', 'invalid', 'unavailable', 'timed_out', 'storage_full', 'error'] as const;
 /** The level label of a request whose level code is none of the IDL's. */
 export const LEVEL_INVALID = 'invalid';
-/** The levels a request may name, in the order of their wire codes 1 to 6 (SERIAL reads through Paxos). */
-const VALID_LEVELS = ['ONE', 'QUORUM', 'ALL', 'SERIAL', 'TWO', 'THREE'] as const;
+/** The levels a request may name, in the order of their wire codes 1 to 7 (SERIAL reads through Paxos, ANY only writes). */
+const VALID_LEVELS = ['ONE', 'QUORUM', 'ALL', 'SERIAL', 'TWO', 'THREE', 'ANY'] as const;
 assert(
-  LEVEL_NAMES.every((name) => VALID_LEVELS[LEVEL_CODES[name] - 1] === name),
+  (Object.keys(WRITE_LEVEL_CODES) as WriteLevelName[]).every((name) => VALID_LEVELS[WRITE_LEVEL_CODES[name] - 1] === name),
   'each level label sits at its wire code',
 );
 export const LEVEL_LABELS = [...VALID_LEVELS, LEVEL_INVALID] as const;
@@ -45,7 +45,7 @@ export interface RequestObserver {
 
 const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, cas: 3, scan: 4 };
 
-/** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL, 4 SERIAL, 5 TWO, 6 THREE). */
+/** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL, 4 SERIAL, 5 TWO, 6 THREE, 7 ANY). */
 function levelIndex(code: number | null | undefined): number {
   return typeof code === 'number' && Number.isInteger(code) && code >= 1 && code <= VALID_LEVELS.length ? code - 1 : VALID_LEVELS.length;
 }

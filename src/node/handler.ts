@@ -25,7 +25,17 @@ import {
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { Coordinator } from '../coordinator/coordinator';
-import { LEVEL_LIST, levelFromCode, LevelName, SERIAL_CODE } from '../coordinator/levels';
+import {
+  ANY_CODE,
+  ANY_IS_FOR_WRITES,
+  LEVEL_LIST,
+  levelFromCode,
+  LevelName,
+  SERIAL_CODE,
+  WRITE_LEVEL_LIST,
+  writeLevelFromCode,
+  WriteLevelName,
+} from '../coordinator/levels';
 import type { PaxosStore } from '../paxos/paxos-store';
 import type { Proposer } from '../paxos/proposer';
 import {
@@ -144,9 +154,18 @@ export function checkValue(value: Buffer | null | undefined, max: number): strin
   return toByteString(value);
 }
 
+/** A read's or a scan's level (SERIAL is the caller's to check first). */
 function checkLevel(code: number | null | undefined): LevelName {
   const level = typeof code === 'number' ? levelFromCode(code) : undefined;
+  if (code === ANY_CODE) throw invalid(ANY_IS_FOR_WRITES);
   if (level === undefined) throw invalid(`unknown consistency level ${code ?? '(missing)'}; use ${LEVEL_LIST}`);
+  return level;
+}
+
+/** A put's or a remove's level: ANY too. */
+function checkWriteLevel(code: number | null | undefined): WriteLevelName {
+  const level = typeof code === 'number' ? writeLevelFromCode(code) : undefined;
+  if (level === undefined) throw invalid(`unknown consistency level ${code ?? '(missing)'} for a write; use ${WRITE_LEVEL_LIST}`);
   return level;
 }
 
@@ -156,6 +175,7 @@ function checkCasLevel(code: number | null | undefined): LevelName {
   if (code === 1) throw invalid('a cas commits at QUORUM or ALL; ONE cannot keep it linearizable');
   const named = typeof code === 'number' ? levelFromCode(code) : undefined;
   if (named === 'TWO' || named === 'THREE') throw invalid(`a cas commits at QUORUM or ALL, not ${named}`);
+  if (code === ANY_CODE) throw invalid('a cas commits at QUORUM or ALL; ANY cannot keep it linearizable');
   if (code === SERIAL_CODE) throw invalid('SERIAL is a read level; a cas commits at QUORUM or ALL');
   throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
 }
@@ -289,7 +309,7 @@ export class Handler {
     return this.observed('put', level, () => {
       const k = checkClientKey(key);
       const v = checkValue(value, this.services.maxValueBytes);
-      return this.services.coordinator.write(k, v, false, checkLevel(level));
+      return this.services.coordinator.write(k, v, false, checkWriteLevel(level));
     });
   }
 
@@ -300,7 +320,7 @@ export class Handler {
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
         throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
       }
-      return this.services.coordinator.write(k, v, false, checkLevel(level), ttlSeconds);
+      return this.services.coordinator.write(k, v, false, checkWriteLevel(level), ttlSeconds);
     });
   }
 
@@ -335,7 +355,7 @@ export class Handler {
   }
 
   async remove(key: Buffer, level: number): Promise<number> {
-    return this.observed('remove', level, () => this.services.coordinator.write(checkClientKey(key), '', true, checkLevel(level)));
+    return this.observed('remove', level, () => this.services.coordinator.write(checkClientKey(key), '', true, checkWriteLevel(level)));
   }
 
   /** A client request while the node answers only its peers: Unavailable, with the node's reason. */

@@ -516,10 +516,11 @@ export class KvNode {
         if (batch.length === 0) break;
         afterId = batch[batch.length - 1]!.id;
         if (left) {
-          handed += await this.hintRouter.redirect(
+          const { sent } = await this.hintRouter.redirect(
             target,
             batch.map((h) => ({ key: h.key, version: h.version })),
           );
+          handed += sent;
           await this.hints.remove(
             target,
             batch.map((h) => h.id),

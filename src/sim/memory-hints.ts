@@ -58,20 +58,21 @@ export class MemoryHintStore implements HintStorage {
     return this.countsByTarget().get(target) ?? 0;
   }
 
-  add(target: number, items: readonly KeyedVersion[]): Promise<void> {
+  add(target: number, items: readonly KeyedVersion[]): Promise<boolean> {
     if (this.pending.length + items.length > HINTS_QUEUED_MAX) {
       this.counters.hintsDropped += items.length;
       this.noteOutcome(target, 0, items.length);
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     const createdMs = this.time.nowMs();
     this.counters.hintsStored += items.length;
     return this.pending.push(items.map(({ key, version }) => ({ id: this.nextId++, target, key, version, createdMs })));
   }
 
-  private async write(rows: HintRow[]): Promise<void> {
+  private async write(rows: HintRow[]): Promise<boolean> {
     await this.disk.commit({ hintsAdded: rows });
     for (const h of rows) this.rows.set(h.id, h);
+    return true;
   }
 
   flush(): Promise<void> {

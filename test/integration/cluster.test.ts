@@ -173,6 +173,37 @@ test.serial('one replica killed -9: QUORUM and TWO keep working, ALL and THREE f
   await client.put(key, 'after', 'ALL');
 });
 
+test.serial(
+  'every replica of a key killed -9: an ANY write is kept as hints by its coordinator, and reaches the replicas when they return',
+  async (t) => {
+    const c = await cluster();
+    const key = 'fig';
+    const replicas = replicasOf(c, key);
+    const coordinator = nonReplica(c, key);
+    const client = clientOf(c, coordinator);
+    for (const id of replicas) await c.kill(id);
+    await waitFor('QUORUM to fail fast with Unavailable', async () => {
+      const err = await errorOf(client.put(key, 'x', 'QUORUM')).catch(() => null);
+      return err?.code === 'Unavailable' ? err : null;
+    });
+
+    await client.put(key, 'kept', 'ANY');
+    await client.delete('gone-too', 'any');
+    const read = await errorOf(client.get(key, 'ANY'));
+    t.is(read.code, 'InvalidRequest');
+    t.regex(read.message, /^ANY is a level for writes only/);
+    const held = (await inspect(c.config)).nodes[coordinator]!.hints;
+    for (const id of replicas) t.true((held[String(id)] ?? 0) > 0, `node ${coordinator} holds hints for node ${id}`);
+
+    for (const id of replicas) await c.restart(id);
+    const after = await waitFor('the hints to reach the replicas', async () => {
+      const r = await client.get(key, 'ALL').catch(() => null);
+      return r?.found && r.value.toString() === 'kept' ? r : null;
+    });
+    t.is(after.value.toString(), 'kept');
+  },
+);
+
 /** A counter of one node's admin status. */
 async function counter(c: LocalCluster, id: number, name: string): Promise<number> {
   const admin = c.admin(id);

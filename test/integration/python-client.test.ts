@@ -97,6 +97,8 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
         'cas counter 1 3',
         'get counter SERIAL',
         'cas counter 2 3 ONE',
+        'put fig purple ANY',
+        'get fig ANY',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -120,7 +122,7 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
     t.like(out[9], {
       ok: false,
       error: 'InvalidRequest',
-      message: 'unknown consistency level "SOMETIMES"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL',
+      message: 'unknown consistency level "SOMETIMES"; use ANY, ONE, TWO, THREE, QUORUM, ALL or SERIAL',
     });
     t.deepEqual(out[10], { ok: true, op: 'cas', applied: true, value: '1' }, 'absent, so applied');
     t.deepEqual(out[11], { ok: true, op: 'cas', applied: false, value: '1' }, 'no longer absent');
@@ -128,6 +130,13 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
     t.deepEqual(out[13], { ok: true, op: 'cas', applied: false, value: '2' }, 'the expectation failed: the value is 2');
     t.deepEqual(out[14], { ok: true, op: 'get', found: true, value: '2' });
     t.like(out[15], { ok: false, op: 'cas', error: 'InvalidRequest' });
+    t.like(out[16], { ok: true, op: 'put' }, 'ANY, a level the generated code knows from the IDL');
+    t.like(out[17], {
+      ok: false,
+      op: 'get',
+      error: 'InvalidRequest',
+      message: "ANY is a level for writes only: a read needs a replica's answer; use ONE, TWO, THREE, QUORUM or ALL",
+    });
   } finally {
     await c.destroy();
   }

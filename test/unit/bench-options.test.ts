@@ -26,6 +26,11 @@ test('options: the documented defaults', (t) => {
   t.true(Number.isInteger(o.seed) && o.seed >= 0);
 });
 
+test('options: ANY is a level for the workloads that only write', (t) => {
+  t.is(options(['--level', 'any']).level, 'ANY');
+  t.is(options(['--workload', 'join', '--spawn', '--level', 'ANY']).level, 'ANY');
+});
+
 test('options: every documented name is accepted', (t) => {
   const o = options([
     '--workload',
@@ -156,7 +161,12 @@ const bad: [string[], RegExp][] = [
   [['--rate', '-5'], /--rate must be greater than 0/],
   [['--ops', '5', '--duration', '3'], /--duration or --ops, not both/],
   [['--workload', 'sweep'], /--workload must be one of/],
-  [['--level', 'TWICE'], /--level must be ONE, TWO, THREE, QUORUM or ALL, not "TWICE"/],
+  [['--level', 'TWICE'], /--level must be ANY, ONE, TWO, THREE, QUORUM or ALL, not "TWICE"/],
+  [
+    ['--workload', 'read', '--level', 'any'],
+    /--level ANY is for writes only, and --workload read reads; use ONE, TWO, THREE, QUORUM or ALL/,
+  ],
+  [['--workload', 'scan', '--level', 'ANY'], /--level ANY is for writes only, and --workload scan reads/],
   [['--distribution', 'latest'], /--distribution must be one of uniform, zipfian/],
   [['--seed', '4294967296'], /--seed/],
   [['--spawn', '--cluster', 'c.json'], /--spawn starts its own cluster/],

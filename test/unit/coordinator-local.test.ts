@@ -48,7 +48,7 @@ test('a node catching up answers no ONE read alone, and leaves itself out of the
     placement: () => placement,
     replicas: new Map(),
     isUp: () => true,
-    hints: { add: async () => undefined },
+    hints: { add: async () => true },
     clock: undefined as never,
     timeoutMs: 1000,
     readLocal: () => {

@@ -45,7 +45,7 @@ function setup(selfId: number, failing: ReadonlySet<number> = new Set()) {
     placement: () => placement,
     replicas,
     isUp: () => true,
-    hints: { add: () => Promise.resolve() },
+    hints: { add: () => Promise.resolve(true) },
     clock: new HybridClock(() => 2000),
     timeoutMs: 1000,
     readLocal: () => {
@@ -138,7 +138,7 @@ test('a read placed before a replica left the ring, asking it after another fail
     placement: () => current,
     replicas,
     isUp: () => true,
-    hints: { add: () => Promise.resolve() },
+    hints: { add: () => Promise.resolve(true) },
     clock: new HybridClock(() => 2000),
     timeoutMs: 1000,
     readLocal: () => stored,
@@ -187,7 +187,7 @@ function joinSetup(selfId: number, placed: Placement, held: Map<number, Version>
     placement: () => placed,
     replicas,
     isUp: (id) => !down.has(id),
-    hints: { add: () => Promise.resolve() },
+    hints: { add: () => Promise.resolve(true) },
     clock: new HybridClock(() => 2000),
     timeoutMs: 1000,
     readLocal: () => {

@@ -6,7 +6,7 @@ import test from 'ava';
 import { HybridClock } from '../../src/clock/hlc';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Coordinator, CoordinatorDeps } from '../../src/coordinator/coordinator';
-import { LevelName } from '../../src/coordinator/levels';
+import { WriteLevelName } from '../../src/coordinator/levels';
 import { isKvError, KvError, storageFull } from '../../src/common/errors';
 import { HINT_GRACE_MS } from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
@@ -25,6 +25,8 @@ const placement = bootstrapPlacement(
 );
 /** Owned by node 0, so its replicas are nodes 0, 1 and 2; the coordinator is node 0. */
 const KEY = 'A';
+/** Owned by node 1, so its replicas are nodes 1, 2 and 3: the coordinator, node 0, is not one. */
+const OTHER_KEY = 'Z';
 
 interface Deferred<T> {
   readonly promise: Promise<T>;
@@ -47,7 +49,7 @@ const settleDown = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function setup({ down = new Set<number>(), marks = true, placed = placement } = {}) {
   const remote = new Map<number, Deferred<void>>();
-  const hints = new Map<number, Deferred<void>>();
+  const hints = new Map<number, Deferred<boolean>>();
   const local = deferred<number>();
   const settled: number[] = [];
   const replicas = new Map<number, Replica>();
@@ -69,7 +71,7 @@ function setup({ down = new Set<number>(), marks = true, placed = placement } = 
     isUp: (id) => !down.has(id),
     hints: {
       add: (target) => {
-        const d = deferred<void>();
+        const d = deferred<boolean>();
         hints.set(target, d);
         return d.promise;
       },
@@ -80,9 +82,9 @@ function setup({ down = new Set<number>(), marks = true, placed = placement } = 
     marked: marks ? { applyMarked: () => local.promise, settle: (seq) => void settled.push(seq) } : undefined,
   };
   const coordinator = new Coordinator(deps);
-  const write = (level: LevelName) => {
+  const write = (level: WriteLevelName, key = KEY) => {
     const state = { answered: false };
-    const done = coordinator.write(KEY, 'v', false, level).then((ts) => {
+    const done = coordinator.write(key, 'v', false, level).then((ts) => {
       state.answered = true;
       return ts;
     });
@@ -91,8 +93,9 @@ function setup({ down = new Set<number>(), marks = true, placed = placement } = 
   return { write, remote, hints, local, settled };
 }
 
-test('the key used here is replicated on nodes 0, 1 and 2', (t) => {
+test('the keys used here are replicated on nodes 0, 1 and 2, and on nodes 1, 2 and 3', (t) => {
   t.deepEqual(ring.replicas(KEY), [0, 1, 2]);
+  t.deepEqual(ring.replicas(OTHER_KEY), [1, 2, 3]);
 });
 
 /** Node 4 joining at token 'B': KEY's range gets it as a pending write replica beside 0, 1 and 2. */
@@ -181,7 +184,7 @@ test('without a mark (the version lost here) the write waits for the third repli
   await waitFor('a hint for node 2', () => s.hints.has(2));
   await settleDown();
   t.false(w.state.answered, 'not before the hint is durable');
-  s.hints.get(2)!.resolve();
+  s.hints.get(2)!.resolve(true);
   await w.done;
   t.deepEqual(s.settled, []);
 });
@@ -206,7 +209,7 @@ test('a down replica: the answer waits for its hint to be durable, and so does t
   await settleDown();
   t.false(w.state.answered);
   t.deepEqual(s.settled, []);
-  s.hints.get(2)!.resolve();
+  s.hints.get(2)!.resolve(true);
   await w.done;
   await settleDown();
   t.deepEqual(s.settled, [5]);
@@ -222,7 +225,7 @@ test('a failed replica is hinted, and the mark settles once that hint is durable
   s.remote.get(1)!.resolve();
   await w.done;
   t.deepEqual(s.settled, []);
-  s.hints.get(2)!.resolve();
+  s.hints.get(2)!.resolve(true);
   await settleDown();
   t.deepEqual(s.settled, [4]);
 });
@@ -256,6 +259,79 @@ test('a ONE write succeeds on the other replicas while the coordinator own disk 
   await settleDown();
   s.remote.get(1)!.resolve();
   s.remote.get(2)!.resolve();
-  s.hints.get(0)?.resolve();
+  s.hints.get(0)?.resolve(true);
+  t.is(await w.done, 2000);
+});
+
+test('an ANY write is answered at its first acknowledgement, as ONE is', async (t) => {
+  const s = setup();
+  const w = s.write('ANY');
+  s.local.resolve(3);
+  t.is(await w.done, 2000);
+  t.deepEqual([...s.hints.keys()], [], 'no hint: the other replicas are live');
+});
+
+test('an ANY write with every replica down is Unavailable at no level but ANY, and is answered once its hints are settled, one of them durable', async (t) => {
+  const down = new Set([1, 2, 3]);
+  const quorum = t.throws(() => setup({ down }).write('QUORUM', OTHER_KEY));
+  t.true(isKvError(quorum, 'Unavailable'), String(quorum));
+  const s = setup({ down });
+  const w = s.write('ANY', OTHER_KEY);
+  t.deepEqual([...s.hints.keys()].sort(), [1, 2, 3], 'each down replica hinted at once');
+  t.deepEqual([...s.remote.keys()], [], 'nothing sent');
+  s.hints.get(1)!.resolve(false);
+  s.hints.get(2)!.resolve(true);
+  await settleDown();
+  t.false(w.state.answered, 'every replica is covered before the answer, as at every level');
+  s.hints.get(3)!.resolve(true);
+  t.is(await w.done, 2000);
+});
+
+test('an ANY write whose every hint was dropped, with every replica down, is TimedOut: no copy of it exists', async (t) => {
+  const s = setup({ down: new Set([1, 2, 3]) });
+  const w = s.write('ANY', OTHER_KEY);
+  w.done.catch(() => undefined);
+  for (const id of [1, 2, 3]) s.hints.get(id)!.resolve(false);
+  const err = await t.throwsAsync(w.done);
+  t.true(isKvError(err, 'TimedOut'), String(err));
+  t.is(err!.message, "ANY write reached none of the key's 3 replicas and could store no hint for them");
+  t.deepEqual((err as KvError).details, { acked: 0, required: 1 });
+});
+
+test('an ANY write whose live replicas all fail is answered once their hints are settled, one durable; with none durable it is TimedOut', async (t) => {
+  for (const durable of [true, false]) {
+    const s = setup({ down: new Set([3]) });
+    const w = s.write('ANY', OTHER_KEY);
+    w.done.catch(() => undefined);
+    s.hints.get(3)!.resolve(false);
+    s.remote.get(1)!.reject(new Error('connection lost'));
+    await settleDown();
+    t.false(w.state.answered, 'one replica still to answer');
+    s.remote.get(2)!.reject(new Error('connection reset'));
+    await waitFor('hints for the failed replicas', () => s.hints.has(1) && s.hints.has(2));
+    s.hints.get(1)!.resolve(false);
+    s.hints.get(2)!.resolve(durable);
+    if (durable) {
+      t.is(await w.done, 2000);
+      continue;
+    }
+    const err = await t.throwsAsync(w.done);
+    t.true(isKvError(err, 'TimedOut'), String(err));
+    t.regex(
+      err!.message,
+      /^ANY write reached none of the key's 3 replicas and could store no hint for them; 2 failed \(node 1: connection lost\)$/,
+    );
+  }
+});
+
+test('an ANY write refused by every replica for a full disk is answered once a hint for them is durable', async (t) => {
+  const s = setup();
+  const w = s.write('ANY');
+  s.local.reject(storageFull('SQLITE_FULL'));
+  s.remote.get(1)!.reject(storageFull('SQLITE_FULL'));
+  s.remote.get(2)!.reject(storageFull('SQLITE_FULL'));
+  await waitFor('three hints', () => s.hints.size === 3);
+  t.false(w.state.answered);
+  for (const id of [0, 1, 2]) s.hints.get(id)!.resolve(id === 1);
   t.is(await w.done, 2000);
 });

@@ -2,6 +2,8 @@ import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HINTS_QUEUED_MAX } from '../../src/common/limits';
+import { waitFor } from '../../src/harness/local-cluster';
 import { HintStore, StoredHint } from '../../src/hints/hint-store';
 import { Sqlite } from '../../src/storage/sqlite';
 import { KeyedVersion } from '../../src/storage/version';
@@ -64,7 +66,7 @@ test('add counts hints per target at once, and resolves once they are on disk', 
     t.is(o.hints.count(1), 3);
     t.is(o.hints.count(3), 0);
     t.is(o.hints.counters.hintsStored, 5);
-    await Promise.all([a, b]);
+    t.deepEqual(await Promise.all([a, b]), [true, true], 'durable, and said so');
     t.is(await diskCount(o.db), 5);
   } finally {
     await o.db.close();
@@ -313,7 +315,7 @@ test('hints that cannot be written are counted and told once per interval, and l
     const exec = db.execTransaction.bind(db);
     let failing = true;
     db.execTransaction = (script: string) => (failing ? Promise.reject(new Error('disk full')) : exec(script));
-    await hints.add(1, [item('a', 1), item('b', 2)]);
+    t.false(await hints.add(1, [item('a', 1), item('b', 2)]), 'add says the hints are not durable');
     t.is(hints.counters.hintWriteErrors, 2);
     t.is(hints.count(1), 0, 'a hint not written is not counted as pending');
     t.deepEqual(warnings, [
@@ -324,9 +326,34 @@ test('hints that cannot be written are counted and told once per interval, and l
     t.is(hints.counters.hintWriteErrors, 3);
     t.is(warnings.length, 1, 'not told again within the interval');
     failing = false;
-    await hints.add(1, [item('d', 4)]);
+    t.true(await hints.add(1, [item('d', 4)]));
     t.deepEqual((await hints.next(1, 0, 10)).map(strip), [item('d', 4)]);
     t.is(warnings.length, 1);
+  } finally {
+    await db.close();
+  }
+});
+
+test('add tells each group of hints its own outcome: a failed commit, then one that succeeds, and a full queue', async (t) => {
+  const db = await Sqlite.open(join(dir, `hints-${++fileNo}.db`));
+  const hints = await HintStore.open(db, () => 1, { onWarning: () => undefined });
+  try {
+    const exec = db.execTransaction.bind(db);
+    let fail!: (err: Error) => void;
+    let calls = 0;
+    db.execTransaction = (script: string) => {
+      calls++;
+      return calls === 1 ? new Promise<void>((_, reject) => (fail = reject)) : exec(script);
+    };
+    const first = hints.add(1, [item('a', 1)]);
+    await waitFor('the first group being written', () => calls > 0);
+    const second = hints.add(1, [item('b', 2)]); // queued while the first group is being written
+    fail(new Error('disk full'));
+    t.deepEqual(await Promise.all([first, second]), [false, true]);
+    t.deepEqual((await hints.next(1, 0, 10)).map(strip), [item('b', 2)]);
+    const tooMany = Array.from({ length: HINTS_QUEUED_MAX + 1 }, (_, i) => item(`k${i}`, i));
+    t.false(await hints.add(2, tooMany), 'more than the queue holds: dropped, and said so');
+    t.is(hints.counters.hintsDropped, HINTS_QUEUED_MAX + 1);
   } finally {
     await db.close();
   }

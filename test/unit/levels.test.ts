@@ -1,5 +1,21 @@
 import test from 'ava';
-import { LEVEL_CODES, levelFromCode, LevelName, parseLevel, requiredReplicas, unreachableLevel } from '../../src/coordinator/levels';
+import {
+  LEVEL_CODES,
+  LEVEL_LIST,
+  levelFromCode,
+  LevelName,
+  parseLevel,
+  parseWriteLevel,
+  READ_LEVEL_LIST,
+  requiredReplicas,
+  unknownReadLevel,
+  unreachableLevel,
+  WRITE_LEVEL_CODES,
+  WRITE_LEVEL_LIST,
+  writeAcksNeeded,
+  writeLevelFromCode,
+  WriteLevelName,
+} from '../../src/coordinator/levels';
 
 // rf -> [ONE, QUORUM, ALL]
 const requiredTable: Array<[rf: number, one: number, quorum: number, all: number]> = [
@@ -114,4 +130,46 @@ for (const [code, level] of codeTable) {
 
 test('levelFromCode inverts LEVEL_CODES', (t) => {
   for (const [name, code] of Object.entries(LEVEL_CODES)) t.is(levelFromCode(code), name as LevelName);
+});
+
+// ANY: a write's level only. The read parsers above refuse it (parseLevel('ANY') is undefined).
+const writeParseTable: Array<[text: string, level: WriteLevelName | undefined]> = [
+  ['ANY', 'ANY'],
+  ['any', 'ANY'],
+  ['Any', 'ANY'],
+  ['ONE', 'ONE'],
+  ['three', 'THREE'],
+  ['SERIAL', undefined],
+  ['ANYONE', undefined],
+  ['', undefined],
+];
+
+for (const [text, level] of writeParseTable) {
+  test(`parseWriteLevel(${JSON.stringify(text)}) is ${level ?? 'undefined'}`, (t) => {
+    t.is(parseWriteLevel(text), level);
+  });
+}
+
+test('writeLevelFromCode: 7 is ANY, which levelFromCode (reads, scans) does not know; it inverts WRITE_LEVEL_CODES', (t) => {
+  t.is(writeLevelFromCode(7), 'ANY');
+  t.is(levelFromCode(7), undefined);
+  for (const code of [0, 4, 8, -1]) t.is(writeLevelFromCode(code), undefined, `code ${code}`);
+  for (const [name, code] of Object.entries(WRITE_LEVEL_CODES)) t.is(writeLevelFromCode(code), name as WriteLevelName);
+});
+
+test('ANY needs no acknowledgement, pending replicas or not, and no factor makes it unreachable', (t) => {
+  for (let rf = 1; rf <= 5; rf++) {
+    for (const pending of [0, 1, 2]) t.is(writeAcksNeeded('ANY', rf, pending), 0, `rf ${rf}, ${pending} pending`);
+    t.is(unreachableLevel('ANY', rf), undefined, `rf ${rf}`);
+  }
+  t.is(writeAcksNeeded('ONE', 3, 1), 2, 'beside it, ONE adds the pending replica');
+});
+
+test('a read level typed as ANY is told ANY is for writes; any other unknown level gets the list', (t) => {
+  t.is(
+    unknownReadLevel('any', LEVEL_LIST),
+    "ANY is a level for writes only: a read needs a replica's answer; use ONE, TWO, THREE, QUORUM or ALL",
+  );
+  t.is(unknownReadLevel('most', READ_LEVEL_LIST), 'unknown consistency level "most"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL');
+  t.is(WRITE_LEVEL_LIST, 'ANY, ONE, TWO, THREE, QUORUM or ALL');
 });

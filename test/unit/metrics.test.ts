@@ -100,8 +100,9 @@ test('client requests are counted by op, level and outcome, and the label sets s
   run('put', 3, new KvError('StorageFull', 'full'));
   run('put', 5, undefined);
   run('get', 6, new KvError('Unavailable', 'down'));
+  run('remove', 7, undefined);
   // Levels and errors from a hostile client must not make new series.
-  for (const level of [0, 7, -1, 2.5, 1e9, null, undefined]) run('get', level, new KvError('InvalidRequest', 'bad level'));
+  for (const level of [0, 8, -1, 2.5, 1e9, null, undefined]) run('get', level, new KvError('InvalidRequest', 'bad level'));
   t.is(r.inFlight, 0);
   const e = parseExposition(await metrics.text());
   t.is(e.types.get('ringkv_client_requests_total'), 'counter');
@@ -112,6 +113,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
   t.is(one(e, 'ringkv_client_requests_total', { op: 'put', level: 'ALL', outcome: 'storage_full' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'put', level: 'TWO', outcome: 'ok' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'THREE', outcome: 'unavailable' }), 1);
+  t.is(one(e, 'ringkv_client_requests_total', { op: 'remove', level: 'ANY', outcome: 'ok' }), 1);
   t.is(one(e, 'ringkv_client_requests_total', { op: 'get', level: 'invalid', outcome: 'invalid' }), 7);
   const series = find(e, 'ringkv_client_requests_total');
   // Every combination from the start (at zero), and no other.
@@ -122,7 +124,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
     t.true((LEVEL_LABELS as readonly string[]).includes(s.labels.level!));
     t.true((OUTCOMES as readonly string[]).includes(s.labels.outcome!));
   }
-  // Latency only for the requests with a real level: 4 puts at QUORUM, one at ALL and one at TWO, gets at ONE and THREE, one remove at ALL.
+  // Latency only for the requests with a real level: 4 puts at QUORUM, one at ALL and one at TWO, gets at ONE and THREE, removes at ALL and ANY.
   t.is(e.types.get('ringkv_client_request_duration_seconds'), 'histogram');
   const buckets = find(e, 'ringkv_client_request_duration_seconds_bucket', { op: 'put', level: 'QUORUM' });
   t.is(buckets.length, LATENCY_BUCKETS_SECONDS.length + 1);
@@ -133,7 +135,7 @@ test('client requests are counted by op, level and outcome, and the label sets s
     find(e, 'ringkv_client_request_duration_seconds_count')
       .map((s) => `${s.labels.op} ${s.labels.level}`)
       .sort(),
-    ['get ONE', 'get THREE', 'put ALL', 'put QUORUM', 'put TWO', 'remove ALL'],
+    ['get ONE', 'get THREE', 'put ALL', 'put QUORUM', 'put TWO', 'remove ALL', 'remove ANY'],
   );
   t.false(find(e, 'ringkv_client_request_duration_seconds_count').some((s) => s.labels.level === 'invalid'));
 });

@@ -64,7 +64,7 @@ function cluster(isUp: (id: number) => boolean = () => true) {
       placement: () => placement,
       acceptors: new Map(acceptors.map((a, id) => [id, a])),
       isUp,
-      hints: { add: async (target) => void hinted.push(target) },
+      hints: { add: async (target) => hinted.push(target) > 0 },
       clock: new HybridClock(() => Date.now() * 1000),
       time: systemTime,
       timeoutMs: 2000,

@@ -51,7 +51,7 @@ function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placem
     placement: () => placed,
     replicas,
     isUp: (id) => !down.has(id),
-    hints: { add: async (target, items) => void hinted.push({ target, items }) },
+    hints: { add: async (target, items) => hinted.push({ target, items }) > 0 },
     observe: () => undefined,
     time: systemTime,
     timeoutMs: 2000,

@@ -86,7 +86,7 @@ function coordinatorWith(refuse: Map<number, number>, catchUpTo: Placement | und
     placement: () => placement,
     replicas,
     isUp,
-    hints: { add: async () => undefined },
+    hints: { add: async () => true },
     clock: new HybridClock(() => 2000),
     timeoutMs: 5_000,
     readLocal: () => val('from-0', 10),
