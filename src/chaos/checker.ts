@@ -138,8 +138,14 @@ export function readVersion(r: ReadOp): Observed {
 /** Replication factor the real-time checks assume when the caller names none (the chaos tool's clusters). */
 const DEFAULT_REPLICATION_FACTOR = 3;
 
-/** Replicas an operation's level involves; the chaos tool's operations carry no level and are QUORUM. */
+/**
+ * Replicas an operation's level involves; the chaos tool's operations carry
+ * no level and are QUORUM. An ANY write involves none: its one copy may be a
+ * hint, which no read asks, so no read is bound to see it before it is
+ * handed over (it must still be on every replica after settling).
+ */
 function replicasOf(op: Op, rf: number): number {
+  if (op.level === 'ANY') return 0;
   return requiredReplicas(op.level ?? 'QUORUM', rf);
 }
 

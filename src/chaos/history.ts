@@ -7,7 +7,7 @@
  * started" then never claims an order that did not hold.
  */
 import { isKvError } from '../common/errors';
-import type { LevelName } from '../coordinator/levels';
+import type { LevelName, WriteLevelName } from '../coordinator/levels';
 
 /**
  * The value a delete is recorded with, and a tombstone is read as: above
@@ -46,7 +46,7 @@ export interface WriteOp {
   /** The node the request was sent to first. */
   readonly node: number;
   /** The consistency level (the chaos tool's are all QUORUM, and say nothing). */
-  readonly level?: LevelName;
+  readonly level?: WriteLevelName;
   /** A delete: its value is TOMBSTONE_VALUE. */
   readonly deleted?: boolean;
 }

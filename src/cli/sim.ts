@@ -36,6 +36,8 @@ const USAGE = `usage: npm run sim -- [options]
                     less often, so a write a replica missed is less often overwritten before the end)
   --stream-pace B   the nodes' stream pace in bytes a second (default the real one, ${STREAM_BYTES_PER_SECOND_MAX}, which
                     streams a simulated range in a few ms); slower, more writes fall inside a join's pending window
+  --any-writes      a quarter of the plain clients' writes go at ANY (off by default, so that a seed
+                    keeps the trace it was found with)
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
@@ -56,7 +58,7 @@ export interface SimRun {
 export function parseSimArgs(argv: string[]): SimRun | 'help' {
   const { flags, positional } = parseArgs(
     argv,
-    ['help', 'trace', 'worker'],
+    ['help', 'trace', 'worker', 'any-writes'],
     ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys', 'stream-pace'],
   );
   if (flags.has('help')) return 'help';
@@ -88,6 +90,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
       sync,
       casClients: intFlag(flags, 'cas-clients', DEFAULT_CAS_WORKLOAD.clients, 0, 64),
       keys: intFlag(flags, 'keys', DEFAULT_WORKLOAD.keys, 1, 100_000),
+      ...(flags.has('any-writes') ? { anyWrites: true } : {}),
       ...(!flags.has('stream-pace')
         ? {}
         : { streamBytesPerSecond: intFlag(flags, 'stream-pace', STREAM_BYTES_PER_SECOND_MAX, 100, STREAM_BYTES_PER_SECOND_MAX) }),
@@ -105,6 +108,7 @@ export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string
     `--seconds ${o.durationMs / 1000} --sync ${o.sync}${cas === DEFAULT_CAS_WORKLOAD.clients ? '' : ` --cas-clients ${cas}`}` +
     `${keys === DEFAULT_WORKLOAD.keys ? '' : ` --keys ${keys}`}` +
     `${o.streamBytesPerSecond === undefined ? '' : ` --stream-pace ${o.streamBytesPerSecond}`}` +
+    `${o.anyWrites ? ' --any-writes' : ''}` +
     `${bug ? ` --bug ${bug}` : ''} --trace`
   );
 }

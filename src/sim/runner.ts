@@ -23,6 +23,7 @@ import { CasCounts, checkCas } from '../chaos/cas-check';
 import { check, CheckResult, describeViolations, FinalState, ReplicaCopy } from '../chaos/checker';
 import { History, Observed, Op, TOMBSTONE_VALUE } from '../chaos/history';
 import type { KnownBugs } from '../common/known-bugs';
+import type { WriteLevelName } from '../coordinator/levels';
 import { Random } from '../common/random';
 import { Membership, ringMembers } from '../membership/changes';
 import type { Placement } from '../membership/placement';
@@ -57,6 +58,8 @@ export interface SimOptions {
    * is longer, and more writes and reads fall inside it.
    */
   readonly streamBytesPerSecond?: number;
+  /** A quarter of the plain clients' writes go at ANY (off: the clients draw as when the seeds were found). */
+  readonly anyWrites?: boolean;
 }
 
 export interface SimResult {
@@ -154,19 +157,23 @@ function replicaCopies(
 }
 
 /**
- * Acknowledged ONE writes invoked before a node was lost for good, which no
- * other node's disk ever held (row or hint): the lost node alone acknowledged
- * them and held the hints for the others, so they went with its disk, as
- * docs/ARCHITECTURE.md (Replacing a dead node) says a ONE write may. Each
- * with the time of the last loss: no read that begins later can see it.
+ * Acknowledged ONE and ANY writes invoked before a node was lost for good,
+ * which no other node's disk ever held (row or hint): the lost node alone
+ * acknowledged them (or held their one copy as hints) and held the hints for
+ * the others, so they went with its disk, as docs/ARCHITECTURE.md (Replacing
+ * a dead node) says a ONE write may. Each with the time of the last loss: no
+ * read that begins later can see it.
  */
+/** A level whose write may be answered with one copy on one node's disk (ANY's may be a hint there). */
+const oneCopy = (level: WriteLevelName | undefined): boolean => level === 'ONE' || level === 'ANY';
+
 function lostWithNode(cluster: SimCluster, ops: readonly Op[]): Map<number, number> {
   const out = new Map<number, number>();
   const lossMs = cluster.lastLossMs;
   if (lossMs === undefined) return out;
   const held = cluster.versionsOutsideLost();
   for (const o of ops)
-    if (o.kind === 'write' && o.outcome === 'ok' && o.level === 'ONE' && o.start <= lossMs && !held.has(`${o.key}\0${o.ts}`))
+    if (o.kind === 'write' && o.outcome === 'ok' && oneCopy(o.level) && o.start <= lossMs && !held.has(`${o.key}\0${o.ts}`))
       out.set(o.id, lossMs);
   return out;
 }
@@ -214,7 +221,12 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const clientTimeoutMs = config.settings.requestTimeoutMs + 500;
   const ring = new SimRing(net, config, clientTimeoutMs);
   const history = new History(() => sched.nowMs);
-  const workload = new SimWorkload(net, ring, history, { ...DEFAULT_WORKLOAD, keys: o.keys ?? DEFAULT_WORKLOAD.keys, clientTimeoutMs });
+  const workload = new SimWorkload(net, ring, history, {
+    ...DEFAULT_WORKLOAD,
+    keys: o.keys ?? DEFAULT_WORKLOAD.keys,
+    clientTimeoutMs,
+    anyWrites: o.anyWrites === true,
+  });
   const casWorkload = new SimCasWorkload(net, ring, (key, r) => workload.coordinatorFor(key, r), {
     ...DEFAULT_CAS_WORKLOAD,
     clients: o.casClients ?? DEFAULT_CAS_WORKLOAD.clients,

@@ -8,7 +8,7 @@
  * are unique across the run.
  */
 import { History, ReadOp, TOMBSTONE_VALUE, WriteOp } from '../chaos/history';
-import { LevelName } from '../coordinator/levels';
+import { LevelName, WriteLevelName } from '../coordinator/levels';
 import type { Random } from '../common/random';
 import type { KvNode } from '../node/node';
 import { KEY_LETTERS } from './cluster';
@@ -21,6 +21,8 @@ import type { SimRing } from './ring';
  * replicas QUORUM and ALL need at three replicas, so they add no case here.
  */
 const SIM_LEVELS: readonly LevelName[] = ['ONE', 'QUORUM', 'ALL'];
+/** With anyWrites, the share of writes that go at ANY instead of their drawn level. */
+const ANY_WRITES_SHARE = 0.25;
 
 export interface WorkloadOptions {
   readonly clients: number;
@@ -29,6 +31,8 @@ export interface WorkloadOptions {
   readonly thinkMsMax: number;
   /** A client gives up on an answer after this long (the coordinator's own deadline comes first). */
   readonly clientTimeoutMs: number;
+  /** Some writes go at ANY (ANY_WRITES_SHARE); off, the random draws are those the seeds were found with. */
+  readonly anyWrites?: boolean;
 }
 
 /** Chance that an operation goes to any node rather than one of the key's replicas. */
@@ -75,10 +79,15 @@ export class SimWorkload {
         ['delete', 15],
       ] as const);
       if (kind === 'get') await this.get(name, random, key, level);
-      else await this.write(name, random, key, kind === 'delete' ? TOMBSTONE_VALUE : `${name}.${n++}`, level);
+      else await this.write(name, random, key, kind === 'delete' ? TOMBSTONE_VALUE : `${name}.${n++}`, this.writeLevel(level, random));
       const think = random.float() * this.options.thinkMsMax;
       await new Promise<void>((resolve) => this.net.sched.at(think, resolve));
     }
+  }
+
+  /** A write's level: the drawn one, or with anyWrites sometimes ANY (a draw only then, so that seeds keep their traces). */
+  private writeLevel(drawn: LevelName, random: Random): WriteLevelName {
+    return this.options.anyWrites === true && random.chance(ANY_WRITES_SHARE) ? 'ANY' : drawn;
   }
 
   /** The node a client sends an operation on `key` to (a write to one of its write replicas, a read to a read replica). */
@@ -88,7 +97,7 @@ export class SimWorkload {
     return random.pick(writing ? range.writes : range.reads);
   }
 
-  write(name: string, random: Random, key: string, value: string, level: LevelName): Promise<WriteOp> {
+  write(name: string, random: Random, key: string, value: string, level: WriteLevelName): Promise<WriteOp> {
     const node = this.coordinatorFor(key, random, true);
     const deleted = value === TOMBSTONE_VALUE;
     const id = this.nextRequest++;

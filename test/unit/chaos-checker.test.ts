@@ -213,6 +213,19 @@ test('a ONE write that went with a lost disk binds the ALL reads that begin befo
   t.is(run(before, { lostWithNode: new Map([[write.id, 25]]) }).counts.stale, 1);
 });
 
+test('an ANY write binds no read before settling (its one copy may be a hint), but must be on every replica after it', (t) => {
+  const any = (x: WriteOp): WriteOp => ({ ...x, level: 'ANY' });
+  const all = (x: ReadOp): ReadOp => ({ ...x, level: 'ALL' });
+  const write = any(w('a', 'w0:0', 0, 10, 100));
+  const settled = [write, all(r('a', 20, 30, null)), r('a', 50, 60, { value: 'w0:0', ts: 100 }, true)];
+  const res = run(settled);
+  t.true(res.ok, JSON.stringify(res.violations));
+  t.is(res.counts.stale, 0, 'even an ALL read just after it may miss it');
+  const gone = run([write, r('a', 50, 60, null, true)]);
+  t.is(gone.counts.lost, 1, 'acknowledged, then on no replica after settling');
+  t.true(run([write, r('a', 50, 60, null, true)], { lostWithNode: new Map([[write.id, 25]]) }).ok, 'unless its only disk was lost');
+});
+
 test('an acknowledged write whose key has no successful final read is unverified', (t) => {
   const ops = [w('a', 'w0:0', 0, 10, 100), r('a', 30, 40, null, true, 'TimedOut')];
   const res = run(ops);

@@ -166,6 +166,16 @@ test('the replay command names the seed and every option that shaped the run', (
   const noCas = replayCommand(3, { ...base, casClients: 0 });
   t.regex(noCas, / --cas-clients 0 /);
   t.regex(replayCommand(3, { ...base, streamBytesPerSecond: 2000 }), / --stream-pace 2000 /);
+  t.regex(replayCommand(3, { ...base, anyWrites: true }), / --any-writes --trace$/);
+  t.notRegex(replayCommand(3, base), /--any-writes/);
+});
+
+test('--any-writes is an option of its own: off, a seed draws as it was found with and keeps its trace', async (t) => {
+  const plain = await simulate({ ...base, seed: 11 });
+  t.is((await simulate({ ...base, seed: 11, anyWrites: false })).hash, plain.hash);
+  const any = await simulate({ ...base, seed: 11, anyWrites: true });
+  t.not(any.hash, plain.hash, 'some writes went at ANY');
+  t.true(any.ok, any.problems.join('\n'));
 });
 
 /** A scheduler, an owner and a disk, as one node incarnation sees them. */
