@@ -6,8 +6,9 @@ from idl/kv.thrift (see docs/clients.md):
 
 It reads commands, one per line, words split on spaces:
 
-    put KEY VALUE LEVEL [TTL_SECONDS]
+    put KEY VALUE LEVEL [TTL_SECONDS]     (LEVEL ANY too, for put and delete)
     get KEY LEVEL                        (LEVEL SERIAL: the latest linearizable value)
+    delete KEY LEVEL
     scan START STOP LEVEL PAGE_SIZE      (- for an empty START or STOP)
     cas KEY EXPECTED NEW [LEVEL]         (- for an absent EXPECTED; LEVEL QUORUM or ALL)
 
@@ -45,6 +46,10 @@ def put(client, key, value, lvl, ttl=None):
     else:
         ts = client.putWithTtl(key.encode(), value.encode(), level(lvl), int(ttl))
     return {"ts": ts}
+
+
+def delete(client, key, lvl):
+    return {"ts": client.remove(key.encode(), level(lvl))}
 
 
 def get(client, key, lvl):
@@ -86,7 +91,7 @@ def cas(client, key, expected, new, lvl="QUORUM"):
 
 # The commands this client knows, by name: a function of the client and the
 # command's words.
-COMMANDS = {"put": put, "get": get, "scan": scan, "cas": cas}
+COMMANDS = {"put": put, "get": get, "delete": delete, "scan": scan, "cas": cas}
 
 
 def run(client, words):

@@ -99,6 +99,8 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
         'cas counter 2 3 ONE',
         'put fig purple ANY',
         'get fig ANY',
+        'delete zebra QUORUM',
+        'get zebra QUORUM',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -137,6 +139,8 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
       error: 'InvalidRequest',
       message: "ANY is a level for writes only: a read needs a replica's answer; use ONE, TWO, THREE, QUORUM or ALL",
     });
+    t.like(out[18], { ok: true, op: 'delete' });
+    t.deepEqual(out[19], { ok: true, op: 'get', found: false, value: null }, 'deleted');
   } finally {
     await c.destroy();
   }
