@@ -12,6 +12,10 @@
  * and kills draw a kill -9 of node 3 and its replacement by node 4, a
  * kill -9 and restart of node 4 (the replacement), and a move of node 2
  * from token p to q659, which hands the keys q6 and q14 from node 3 to it.
+ *
+ * A fourth writes at ONE and reads at ALL, levels that overlap (1 + 3 > 3),
+ * so every ALL read must see every ONE write acknowledged before it began:
+ * seed 1's 20 s draw two kills -9 of node 3, the second in a write burst.
  */
 import test from 'ava';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -22,6 +26,8 @@ const CLI = join(ROOT, 'dist/src/cli/chaos.js');
 const ARGS = ['--seed', '5', '--duration', '30', '--mode', 'proxy'];
 /** The cas workload: two counters, this seed's 20 s draw a clock skew and a kill -9 in a burst. */
 const CAS_ARGS = ['--seed', '5', '--duration', '20', '--mode', 'proxy', '--workload', 'cas', '--keys', '2'];
+/** Other levels: see the header. */
+const LEVEL_ARGS = ['--seed', '1', '--duration', '20', '--mode', 'proxy', '--write-level', 'ONE', '--read-level', 'ALL'];
 /** Membership faults: see the header. */
 const MEMBERSHIP_ARGS = ['--seed', '20', '--duration', '34', '--mode', 'proxy', '--faults', 'move,replace,kill'];
 /**
@@ -91,3 +97,17 @@ test.serial(
     t.is(code, 0, out);
   },
 );
+
+test.serial('a short chaos run writing at ONE and reading at ALL finds every acknowledged write in every later read', async (t) => {
+  t.timeout(RUN_TIMEOUT_MS + 30_000);
+  const { code, out } = await chaos(LEVEL_ARGS);
+  t.log(summaryOf(out));
+  t.regex(out, /^chaos: writes at ONE, reads at ALL$/m);
+  t.regex(out, /\] kill -9 node 3 \d+ms into a burst of \d+ writes/, 'the nemesis killed a node in a burst');
+  t.regex(
+    out,
+    /^ops=\d+ faults=2 lost=0 stale=0 divergent=0 misplaced=0 failed_restarts=0 converge_ms=\d+ backwards=0 phantom=0 behind=0 unverified=0 crashed=0 failed_operations=0 .* write_level=ONE read_level=ALL seed=1 mode=proxy$/m,
+    out,
+  );
+  t.is(code, 0, out);
+});

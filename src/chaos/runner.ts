@@ -11,6 +11,7 @@ import { keyText, KvClient, wireKey } from '../client/client';
 import { cleanupCluster } from '../client/cleanup';
 import { inspect, Inspection } from '../client/inspect';
 import { isKvError } from '../common/errors';
+import type { LevelName, WriteLevelName } from '../coordinator/levels';
 import { check, CheckResult, describeViolations, KeyPlacement, ReplicaCopy } from './checker';
 import { ChaosCluster, NODE_START_TIMEOUT_MS, ProxyCluster } from './cluster';
 import { History, Op } from './history';
@@ -45,6 +46,9 @@ export interface ChaosOptions {
   readonly historyFile?: string;
   /** Hints off (hintWindowSeconds 0): only repair (background anti-entropy, catching up) converges the replicas. */
   readonly hintsOff?: boolean;
+  /** The lww workload's write and read levels (default QUORUM both); the final reads stay QUORUM. */
+  readonly writeLevel?: WriteLevelName;
+  readonly readLevel?: LevelName;
 }
 
 export interface ChaosReport {
@@ -54,6 +58,9 @@ export interface ChaosReport {
   readonly faultKinds: readonly FaultKind[];
   readonly faults: readonly FaultRecord[];
   readonly counts: CheckResult['counts'];
+  /** The lww workload's levels (QUORUM unless asked otherwise). */
+  readonly writeLevel: WriteLevelName;
+  readonly readLevel: LevelName;
   /** The cas workload's counts, when it ran. */
   readonly cas?: CasCounts;
   /** ms from healed to no hints and no divergent key; -1 if that did not happen within the settle bound. */
@@ -138,6 +145,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const spares = o.faults.some((k) => NEW_NODE_FAULTS.includes(k)) ? JOIN_SPARES_MAX : 0;
   const cluster = await openCluster(o.mode, o.hintsOff === true, spares, o.log);
   o.log(`cluster up (${cluster.mode} mode), data in ${cluster.dir}`);
+  if (o.workload !== 'cas') o.log(`writes at ${o.writeLevel ?? 'QUORUM'}, reads at ${o.readLevel ?? 'QUORUM'}`);
   const nodeClients = new NodeClients(cluster);
   const clients = nodeClients.current;
   let ok = false;
@@ -212,6 +220,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       faultKinds: o.faults,
       faults: nemesis.records,
       counts: result.counts,
+      writeLevel: o.writeLevel ?? 'QUORUM',
+      readLevel: o.readLevel ?? 'QUORUM',
       ...(casResult ? { cas: casResult.counts } : {}),
       convergeMs: settled.convergeMs,
       ok,

@@ -1,14 +1,17 @@
 /**
- * The workload: writers doing QUORUM writes of unique values ("w2:17", or
+ * The workload: writers doing writes of unique values ("w2:17", or
  * "w3·17" from odd writers: not ASCII, so nodes log them as BLOBs) to a
- * bounded key set (odd keys end in "·", BLOBs too), readers doing QUORUM
- * reads, each a sequential loop, every operation sent to a node picked at
- * random and recorded in the history. A
+ * bounded key set (odd keys end in "·", BLOBs too), readers doing reads,
+ * each a sequential loop, every operation sent to a node picked at
+ * random and recorded in the history, with its level (QUORUM unless the
+ * options say otherwise; the checker binds a read only to the writes and
+ * reads whose levels overlap its own). A
  * burst (for the burst-kill fault) fires many writes at once to fresh keys,
  * each written once: a replica that misses one of them is never fixed by a
  * later write, so a gap in hinted handoff shows in the final state.
  */
 import { KvClient } from '../client/client';
+import type { LevelName, WriteLevelName } from '../coordinator/levels';
 import { History, ReadOp, WriteOp } from './history';
 import { Random as Prng } from '../common/random';
 
@@ -34,6 +37,9 @@ export interface WorkloadOptions {
   readonly readers: number;
   /** Pause between one worker's operations, so the nodes keep CPU for heartbeats on a small machine. */
   readonly thinkMs: number;
+  /** The writers' and the readers' levels (default QUORUM); final reads are QUORUM whatever these say. */
+  readonly writeLevel?: WriteLevelName;
+  readonly readLevel?: LevelName;
 }
 
 export class Workload {
@@ -89,12 +95,14 @@ export class Workload {
 
   put(process: string, prng: Prng, key: string, value: string): Promise<WriteOp> {
     const { id, client } = this.clients[prng.range(0, this.clients.length - 1)]!;
-    return this.history.write(process, id, key, value, () => client.put(key, value, 'QUORUM'));
+    const level = this.options.writeLevel ?? 'QUORUM';
+    return this.history.write(process, id, key, value, () => client.put(key, value, level), { level });
   }
 
   get(process: string, prng: Prng, key: string, final = false): Promise<ReadOp> {
     const { id, client } = this.clients[prng.range(0, this.clients.length - 1)]!;
-    return this.history.read(process, id, key, () => client.get(key, 'QUORUM'), final);
+    const level = final ? 'QUORUM' : (this.options.readLevel ?? 'QUORUM');
+    return this.history.read(process, id, key, () => client.get(key, level), final, { level });
   }
 
   /** `count` writes at once, each to a fresh key; resolves when all have answered. */

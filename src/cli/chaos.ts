@@ -1,13 +1,15 @@
 /**
- * npm run chaos / scripts/chaos.sh: a four-node cluster, a concurrent QUORUM
- * workload, a nemesis injecting faults from a seeded schedule, then a check of
- * the history. Exit code 0 when no property was violated, 1 when one was,
+ * npm run chaos / scripts/chaos.sh: a four-node cluster, a concurrent
+ * workload (QUORUM unless --write-level or --read-level say otherwise), a
+ * nemesis injecting faults from a seeded schedule, then a check of the
+ * history. Exit code 0 when no property was violated, 1 when one was,
  * 2 on a usage error or when the run itself could not be carried out.
  */
 import { writeFileSync } from 'node:fs';
 import { ChaosOptions, ChaosReport, runChaos } from '../chaos/runner';
 import { DEFAULT_FAULT_KINDS, FAULT_KINDS, FaultKind, JOIN_SPARES_MAX } from '../chaos/nemesis';
 import { intFlag, parseArgs, UsageError } from '../common/args';
+import { LEVEL_LIST, LevelName, parseLevel, parseWriteLevel, WRITE_LEVEL_LIST, WriteLevelName } from '../coordinator/levels';
 
 const USAGE = `usage: scripts/chaos.sh [options]
   --seed N          random seed (default: random; printed, so a run can be replayed)
@@ -30,6 +32,11 @@ const USAGE = `usage: scripts/chaos.sh [options]
   --think-ms N      pause between one worker's operations (default 2)
   --workload W      lww (QUORUM puts and gets, default) or cas (writers increment --keys counters
                     through cas, readers read them at SERIAL; checked for linearizability)
+  --write-level L   the lww writers' level: ${WRITE_LEVEL_LIST} (default QUORUM); ONE and ANY
+                    not with the replace fault, whose lost node may hold a write's only copy
+  --read-level L    the lww readers' level: ${LEVEL_LIST} (default QUORUM); the checker binds a read
+                    only to writes and reads whose levels overlap its own (counts adding up to more
+                    than 3); the final reads after healing are QUORUM
   --out FILE        also write the summary as JSON
   --history FILE    write every operation as JSON lines (for a look at a failing run)
   --no-hints        hints off (hintWindowSeconds 0): only repair on the hash trees converges the replicas,
@@ -56,7 +63,22 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
   const { flags, positional } = parseArgs(
     argv,
     ['help', 'no-hints'],
-    ['seed', 'duration', 'faults', 'keys', 'writers', 'readers', 'mode', 'settle', 'think-ms', 'out', 'history', 'workload'],
+    [
+      'seed',
+      'duration',
+      'faults',
+      'keys',
+      'writers',
+      'readers',
+      'mode',
+      'settle',
+      'think-ms',
+      'out',
+      'history',
+      'workload',
+      'write-level',
+      'read-level',
+    ],
   );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -66,10 +88,12 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
   if (workload !== 'lww' && workload !== 'cas') throw new UsageError('--workload must be lww or cas');
   const out = flags.get('out');
   const history = flags.get('history');
+  const faults = parseFaults(flags.get('faults'));
+  const { writeLevel, readLevel } = parseLevels(flags, workload, faults);
   return {
     seed: intFlag(flags, 'seed', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 32 - 1),
     durationS: intFlag(flags, 'duration', 60, 1, 24 * 3600),
-    faults: parseFaults(flags.get('faults')),
+    faults,
     keys: intFlag(flags, 'keys', 16, 1, 1_000_000),
     writers: intFlag(flags, 'writers', 4, 0, 256),
     readers: intFlag(flags, 'readers', 4, 0, 256),
@@ -80,7 +104,35 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
     out: typeof out === 'string' ? out : undefined,
     historyFile: typeof history === 'string' ? history : undefined,
     hintsOff: flags.has('no-hints'),
+    ...(writeLevel !== undefined ? { writeLevel } : {}),
+    ...(readLevel !== undefined ? { readLevel } : {}),
   };
+}
+
+/** Levels where one copy answers the write: the replace fault loses a node, and with it maybe that copy. */
+const ONE_COPY_LEVELS: readonly WriteLevelName[] = ['ONE', 'ANY'];
+
+/** --write-level and --read-level, checked against the workload and the faults. */
+function parseLevels(
+  flags: ReadonlyMap<string, string | true>,
+  workload: string,
+  faults: readonly FaultKind[],
+): { writeLevel?: WriteLevelName; readLevel?: LevelName } {
+  const writeText = flags.get('write-level');
+  const readText = flags.get('read-level');
+  if (writeText === undefined && readText === undefined) return {};
+  if (workload !== 'lww') throw new UsageError('--write-level and --read-level are for the lww workload; a cas commits at QUORUM');
+  const writeLevel = typeof writeText === 'string' ? parseWriteLevel(writeText) : undefined;
+  if (writeText !== undefined && writeLevel === undefined)
+    throw new UsageError(`--write-level must be ${WRITE_LEVEL_LIST}, not "${String(writeText)}"`);
+  const readLevel = typeof readText === 'string' ? parseLevel(readText) : undefined;
+  if (readText !== undefined && readLevel === undefined)
+    throw new UsageError(`--read-level must be ${LEVEL_LIST}, not "${String(readText)}"`);
+  if (writeLevel !== undefined && ONE_COPY_LEVELS.includes(writeLevel) && faults.includes('replace'))
+    throw new UsageError(
+      `--write-level ${writeLevel} and the replace fault do not go together: a ${writeLevel} write's only copy may be on the node a replace loses for good, which the checker cannot tell from a lost write`,
+    );
+  return { ...(writeLevel !== undefined ? { writeLevel } : {}), ...(readLevel !== undefined ? { readLevel } : {}) };
 }
 
 /** The cas workload's part of the summary line. */
@@ -93,12 +145,17 @@ function casSummary(r: ChaosReport): string {
   );
 }
 
+/** The lww workload's levels, when they are not QUORUM both. */
+function levelsSummary(r: ChaosReport): string {
+  return r.writeLevel === 'QUORUM' && r.readLevel === 'QUORUM' ? '' : ` write_level=${r.writeLevel} read_level=${r.readLevel}`;
+}
+
 export function summaryLine(r: ChaosReport): string {
   const c = r.counts;
   return (
     `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} misplaced=${c.misplaced} failed_restarts=${c.failedRestarts} ` +
     `converge_ms=${r.convergeMs} backwards=${c.backwards} phantom=${c.phantom} behind=${c.behind} unverified=${c.unverified} ` +
-    `crashed=${c.crashed} failed_operations=${c.failedOperations} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads} seed=${r.seed} mode=${r.mode}` +
+    `crashed=${c.crashed} failed_operations=${c.failedOperations} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads}${levelsSummary(r)} seed=${r.seed} mode=${r.mode}` +
     casSummary(r)
   );
 }
