@@ -73,6 +73,12 @@ export interface CoordinatorDeps {
   readonly time?: Time;
   /** Known bugs put back on purpose, for the simulator's own tests only (see common/known-bugs.ts). */
   readonly bugs?: KnownBugs;
+  /**
+   * Hints are off (hintWindowSeconds 0): they are dropped, never handed
+   * over, so none is a copy of a write, and an ANY write needs one replica
+   * as ONE does.
+   */
+  readonly hintsOff?: boolean;
   /** True while this node catches up (repair/repairer.ts): its own copy then counts towards no read. */
   readonly catchingUp?: () => boolean;
   /**
@@ -144,7 +150,7 @@ export class Coordinator {
     const withPending = !(writing ? bugs?.writesSkipPending : bugs?.readsSkipPending);
     const all = withPending ? range.writes : range.reads;
     const pending = withPending ? range.pending : 0;
-    const need = writeAcksNeeded(level, rf, pending);
+    const need = level === 'ANY' && this.deps.hintsOff === true ? 1 : writeAcksNeeded(level, rf, pending);
     const selfId = this.deps.selfId;
     const start = Math.max(0, all.indexOf(selfId));
     const skipSelf = !writing && this.deps.catchingUp?.() === true;
@@ -160,7 +166,7 @@ export class Coordinator {
       this.counters.unavailable++;
       throw new KvError(
         'Unavailable',
-        `${level} needs ${need} of the key's ${up.length + down.length} replicas${pending > 0 ? ` (${pending} of them pending)` : ''} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
+        `${level} needs ${need} of the key's ${up.length + down.length} replicas${pending > 0 ? ` (${pending} of them pending)` : ''}${level === 'ANY' ? ' while hints are off (hintWindowSeconds 0)' : ''} but only ${up.length} ${up.length === 1 ? 'is' : 'are'} up`,
         { required: need, alive: up.length },
       );
     }

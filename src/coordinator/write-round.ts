@@ -21,7 +21,8 @@
  * acknowledgement, or at its first hint that reached disk (a hint store that
  * dropped one, its queue full or its commit failed, says so); with every
  * replica failed or down and no hint durable, it fails as TimedOut, since a
- * failed call may still have been applied.
+ * failed call may still have been applied. With hints off the coordinator
+ * places ANY as needing one replica (need 1), and a hint is then no copy.
  */
 import { systemTime, Time, Timer } from '../clock/time';
 import { isKvError, KvError, timedOut } from '../common/errors';
@@ -98,6 +99,8 @@ export class WriteRound {
   /** The first replica that refused the write as placed by a stale epoch, and its epoch (the coordinator then places it again). */
   refusedAsStale: { readonly id: number; readonly epoch: number } | undefined;
   private readonly time: Time;
+  /** ANY placed as needing no replica: a durable hint is a copy of the write. */
+  private readonly hintIsCopy: boolean;
 
   constructor(
     private readonly deps: WriteRoundDeps,
@@ -107,6 +110,7 @@ export class WriteRound {
       this.resolve = resolve;
       this.reject = reject;
     });
+    this.hintIsCopy = plan.level === 'ANY' && plan.need === 0;
     this.open = new Set([...plan.up, ...plan.down].filter((id) => id !== deps.selfId));
     this.hinted = plan.down.map((id) => this.hintCovering(id));
     this.downHinted = this.hinted.length === 0;
@@ -119,7 +123,7 @@ export class WriteRound {
     this.time = deps.time ?? systemTime;
     this.timer = this.time.after(deps.timeoutMs, () =>
       this.timedOut(
-        plan.level === 'ANY' && !this.levelReached()
+        this.hintIsCopy && !this.levelReached()
           ? `reached no replica and stored no hint within ${deps.timeoutMs} ms`
           : `was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`,
       ),
@@ -202,7 +206,7 @@ export class WriteRound {
 
   /** The level's count acknowledged; for ANY, one copy durable anywhere. */
   private levelReached(): boolean {
-    if (this.plan.level !== 'ANY') return this.acked >= this.plan.need;
+    if (!this.hintIsCopy) return this.acked >= this.plan.need;
     return this.acked > 0 || this.hintsDurable > 0;
   }
 
@@ -235,7 +239,7 @@ export class WriteRound {
       this.hintsSettled++;
       if (durable) this.hintsDurable++;
       this.covered(target);
-      if (this.plan.level === 'ANY') this.anyHintSettled();
+      if (this.hintIsCopy) this.anyHintSettled();
     });
   }
 

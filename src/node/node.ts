@@ -389,6 +389,7 @@ export class KvNode {
       readLocal: (key) => store.get(key),
       marked: store,
       time: this.time,
+      hintsOff: s.hintWindowSeconds === 0,
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
       catchingUp: () => this.repairer.catchingUp,
       catchUp: (peer, epoch) => this.catchUpTo(peer, epoch),

@@ -47,7 +47,7 @@ function deferred<T>(): Deferred<T> {
 /** Lets every callback that is ready run. */
 const settleDown = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function setup({ down = new Set<number>(), marks = true, placed = placement } = {}) {
+function setup({ down = new Set<number>(), marks = true, placed = placement, hintsOff = false } = {}) {
   const remote = new Map<number, Deferred<void>>();
   const hints = new Map<number, Deferred<boolean>>();
   const local = deferred<number>();
@@ -80,6 +80,7 @@ function setup({ down = new Set<number>(), marks = true, placed = placement } = 
     timeoutMs: 10_000,
     readLocal: () => undefined,
     marked: marks ? { applyMarked: () => local.promise, settle: (seq) => void settled.push(seq) } : undefined,
+    hintsOff,
   };
   const coordinator = new Coordinator(deps);
   const write = (level: WriteLevelName, key = KEY) => {
@@ -333,5 +334,22 @@ test('an ANY write refused by every replica for a full disk is answered once a h
   await waitFor('three hints', () => s.hints.size === 3);
   t.false(w.state.answered);
   for (const id of [0, 1, 2]) s.hints.get(id)!.resolve(id === 1);
+  t.is(await w.done, 2000);
+});
+
+test('with hints off (hintWindowSeconds 0) a hint is no copy: ANY needs a replica, as ONE does, and says why', async (t) => {
+  const err = t.throws(() => setup({ down: new Set([1, 2, 3]), hintsOff: true }).write('ANY', OTHER_KEY));
+  t.true(isKvError(err, 'Unavailable'), String(err));
+  t.is(err!.message, "ANY needs 1 of the key's 3 replicas while hints are off (hintWindowSeconds 0) but only 0 are up");
+  const s = setup({ down: new Set([3]), hintsOff: true });
+  const w = s.write('ANY', OTHER_KEY);
+  w.done.catch(() => undefined);
+  s.hints.get(3)!.resolve(true);
+  s.remote.get(1)!.reject(new Error('connection lost'));
+  await waitFor('a hint for node 1', () => s.hints.has(1));
+  s.hints.get(1)!.resolve(true);
+  await settleDown();
+  t.false(w.state.answered, 'durable hints alone do not answer it');
+  s.remote.get(2)!.resolve();
   t.is(await w.done, 2000);
 });
