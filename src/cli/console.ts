@@ -22,7 +22,7 @@ import {
   parseReadLevel,
   parseWriteLevel,
   READ_LEVEL_LIST,
-  unknownReadLevel,
+  unknownLevel,
   WRITE_LEVEL_LIST,
 } from '../coordinator/levels';
 import { SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
@@ -116,7 +116,7 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   if (op === 'get') return get(client, key, levelText);
   if (op === 'scan') return scanRows(client, words, scanLevel(levelText));
   const level = parseWriteLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${levelText}"; use ${WRITE_LEVEL_LIST}`);
+  if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, WRITE_LEVEL_LIST));
   if (op === 'put') {
     const ttlSeconds = ttlOf(words[4]);
     const { ts } = await client.put(key, words[2]!, level, ttlSeconds === undefined ? {} : { ttlSeconds });
@@ -128,13 +128,13 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
 
 function scanLevel(levelText: string): LevelName {
   const level = parseLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', unknownReadLevel(levelText, LEVEL_LIST));
+  if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, LEVEL_LIST));
   return level;
 }
 
 async function get(client: KvClient, key: string, levelText: string): Promise<Result> {
   const level = parseReadLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', unknownReadLevel(levelText, READ_LEVEL_LIST));
+  if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, READ_LEVEL_LIST));
   const r = await client.get(key, level);
   return { ok: true, op: 'get', key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
 }

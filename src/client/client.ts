@@ -62,7 +62,7 @@ import {
   ReadLevelName,
   requiredReplicas,
   SERIAL_CODE,
-  unknownReadLevel,
+  unknownLevel,
   WRITE_LEVEL_CODES,
   WRITE_LEVEL_LIST,
   WriteLevelName,
@@ -183,7 +183,7 @@ export function keyText(key: Buffer | string): string {
 function levelName(level: LevelName | string): LevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', unknownReadLevel(level, LEVEL_LIST));
+  if (name === undefined) throw new KvError('InvalidRequest', unknownLevel(level, LEVEL_LIST));
   return name;
 }
 
@@ -191,7 +191,7 @@ function levelName(level: LevelName | string): LevelName {
 function writeLevelName(level: WriteLevelName | string): WriteLevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL') return level;
   const name = parseWriteLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', `unknown consistency level "${level}"; use ${WRITE_LEVEL_LIST}`);
+  if (name === undefined) throw new KvError('InvalidRequest', unknownLevel(level, WRITE_LEVEL_LIST));
   return name;
 }
 
@@ -199,7 +199,7 @@ function writeLevelName(level: WriteLevelName | string): WriteLevelName {
 function readLevelName(level: ReadLevelName | string): ReadLevelName {
   if (level === 'ONE' || level === 'QUORUM' || level === 'ALL' || level === 'SERIAL') return level;
   const name = parseReadLevel(level);
-  if (name === undefined) throw new KvError('InvalidRequest', unknownReadLevel(level, READ_LEVEL_LIST));
+  if (name === undefined) throw new KvError('InvalidRequest', unknownLevel(level, READ_LEVEL_LIST));
   return name;
 }
 

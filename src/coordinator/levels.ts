@@ -51,8 +51,12 @@ export function parseWriteLevel(text: string): WriteLevelName | undefined {
 /** The sentence for ANY where a read's level was expected. */
 export const ANY_IS_FOR_WRITES = `ANY is a level for writes only: a read needs a replica's answer; use ${LEVEL_LIST}`;
 
-/** The sentence for a level typed for a read or a scan that is none of `list`'s: ANY gets its own. */
-export function unknownReadLevel(text: string, list: string): string {
+/**
+ * The sentence for a typed level that is none of `list`'s. ANY, typed where
+ * a read's level was expected, gets its own; a write's list holds ANY, so
+ * there it never gets here.
+ */
+export function unknownLevel(text: string, list: string): string {
   return text.toUpperCase() === 'ANY' ? ANY_IS_FOR_WRITES : `unknown consistency level "${text}"; use ${list}`;
 }
 

@@ -8,7 +8,7 @@ import {
   parseWriteLevel,
   READ_LEVEL_LIST,
   requiredReplicas,
-  unknownReadLevel,
+  unknownLevel,
   unreachableLevel,
   WRITE_LEVEL_CODES,
   WRITE_LEVEL_LIST,
@@ -167,9 +167,9 @@ test('ANY needs no acknowledgement, pending replicas or not, and no factor makes
 
 test('a read level typed as ANY is told ANY is for writes; any other unknown level gets the list', (t) => {
   t.is(
-    unknownReadLevel('any', LEVEL_LIST),
+    unknownLevel('any', LEVEL_LIST),
     "ANY is a level for writes only: a read needs a replica's answer; use ONE, TWO, THREE, QUORUM or ALL",
   );
-  t.is(unknownReadLevel('most', READ_LEVEL_LIST), 'unknown consistency level "most"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL');
+  t.is(unknownLevel('most', READ_LEVEL_LIST), 'unknown consistency level "most"; use ONE, TWO, THREE, QUORUM, ALL or SERIAL');
   t.is(WRITE_LEVEL_LIST, 'ANY, ONE, TWO, THREE, QUORUM or ALL');
 });
