@@ -30,7 +30,7 @@ export class HintDelivery {
     /**
      * Called with each batch the target acknowledged, before the batch's hints
      * are deleted: the node hands them on to replicas a membership operation
-     * adds meanwhile (KvNode.handOnDelivered); resolves once that is durable.
+     * adds meanwhile (HintHandover.handOnDelivered); resolves once that is durable.
      */
     private readonly delivered?: (target: number, hints: readonly StoredHint[]) => Promise<void>,
   ) {

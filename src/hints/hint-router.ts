@@ -12,7 +12,7 @@
  * current replica acknowledged it, nothing is left to do.
  *
  * The hints stored before the node left are handed over when the operation
- * completes (KvNode.handOverHints); this covers the ones made afterwards.
+ * completes (HintHandover.handOver, hints/handover.ts); this covers the ones made afterwards.
  */
 import type { HintSink } from '../coordinator/coordinator';
 import type { KeyedVersion } from '../storage/version';

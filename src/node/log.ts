@@ -5,8 +5,9 @@
  * `event`), for a log shipper. Nothing the node logs carries the cluster
  * secret: messages name nodes, counts and errors, never credentials.
  */
-export type LogLevel = 'info' | 'warn' | 'error';
-export type Logger = (message: string, level?: LogLevel) => void;
+import type { Logger, LogLevel } from '../common/logger';
+
+export type { Logger, LogLevel };
 
 export const LOG_FORMATS = ['text', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];

@@ -8,23 +8,19 @@
  * so a node never answers from a partial state; then it says hello to every
  * peer, which tells them it is back and starts their hint delivery to it.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
 import type { KnownBugs } from '../common/known-bugs';
-import { isKvError, KvError, staleEpoch } from '../common/errors';
+import { isKvError, KvError } from '../common/errors';
 import {
   ALIVE_WRITE_INTERVAL_MS,
   DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
   EPOCH_BARRIER_POLL_MS,
-  EPOCH_CATCH_UP_WAIT_MS,
-  EPOCH_PUSH_ENTRIES_MAX,
   EPOCH_START_CATCH_UP_MS,
-  EPOCH_START_MAJORITY_WAIT_MS,
   OPERATION_PEERS_UP_TIMEOUT_MS,
   frameBytesMax,
-  HINT_REPLAY_BATCH_MAX,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
   RECLAIMABLE_MEASURE_INTERVAL_MS,
@@ -40,13 +36,12 @@ import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import type { HintStorage } from '../hints/hint-storage';
 import { HintRouter } from '../hints/hint-router';
-import type { StoredHint } from '../hints/hint-store';
+import { HintHandover } from '../hints/handover';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry, Change, EpochEntry, Membership, Operation, replayLog, ringMembers } from '../membership/changes';
+import { bootstrapEntry, Change, EpochEntry, Membership, Operation, ringMembers } from '../membership/changes';
 import { leftRingSentence } from '../membership/departure';
-import { heardEnough, peersToHear } from '../membership/ring-heard';
 import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
 import { abortsOperationOf, operationWords, runAbort } from '../operations/abort';
@@ -61,7 +56,8 @@ import type { StreamProgress } from '../streaming/range-stream';
 import { FileStreamProgress } from './stream-progress-file';
 import { Ring } from '../partitioner/ring';
 import { EpochLog, epochSlotKey, EpochStorage } from '../membership/epoch-log';
-import { bootstrapPlacement, placedDifferently, Placement } from '../membership/placement';
+import { CatchUpOutcome, EpochSync } from './epoch-sync';
+import { Placement } from '../membership/placement';
 import { EPOCH_SLOT_KEY_END, EPOCH_SLOT_KEY_PREFIX, isReservedKey } from '../membership/reserved-keys';
 import { PaxosStateStorage, PaxosStore } from '../paxos/paxos-store';
 import { SqlitePaxosState } from '../paxos/paxos-sqlite';
@@ -84,6 +80,7 @@ import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
+import { collectReplayGarbage, fileBytes, placementOf, StartState, startState } from './start-state';
 import { Handler, HandlerServices } from './handler';
 import { type HeapProbe, IdleCollector, processHeapProbe } from './idle-collection';
 import { PeerRequests, type PeerRequestServices } from './peer-requests';
@@ -120,22 +117,6 @@ export interface Endpoint {
 /** How often expired hints and tombstones are swept. */
 const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
-
-/** A file's size; 0 when it does not exist (a WAL between checkpoints may not). */
-function fileBytes(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** Adds `item` to `owner`'s list. */
-function addItem(byOwner: Map<number, KeyedVersion[]>, owner: number, item: KeyedVersion): void {
-  let items = byOwner.get(owner);
-  if (items === undefined) byOwner.set(owner, (items = []));
-  items.push(item);
-}
 
 /** The process's memory, for the inspector's counters. */
 function memoryCounters(): Record<string, number> {
@@ -180,61 +161,6 @@ export interface NodeParts {
   readonly heap?: HeapProbe;
 }
 
-/** The placement of a stored epoch log (the cluster file's ring when none is stored yet). */
-function placementOf(entries: readonly EpochEntry[], config: ClusterConfig): Placement {
-  if (entries.length === 0) return bootstrapPlacement(config.nodes, config.replicationFactor);
-  return Placement.of(replayLog(entries));
-}
-
-/** What a node knows at start, from its log, about its state. */
-interface StartState {
-  readonly trees: RangeTrees;
-  readonly catchingUp: boolean;
-  /** Its data directory was empty and it never ran: it holds nothing of an older ring to serve. */
-  readonly neverRan: boolean;
-  /** Why it is catching up, for the log. */
-  readonly why: string;
-  readonly lastFullRepairMs: number;
-}
-
-/**
- * Whether the node starts catching up: its log is empty and was never
- * alive (a new node, or a lost data directory: either way it cannot know
- * what its ranges hold), or it was down longer than the hint window, so
- * hints did not keep what it missed.
- */
-async function startState(parts: NodeParts, keys: number, hintWindowSeconds: number): Promise<StartState> {
-  const trees = parts.trees;
-  const aliveAt = await parts.meta.read(ALIVE_AT);
-  const lastFullRepairMs = (await parts.meta.read(LAST_FULL_REPAIR)) ?? 0;
-  const downMs = aliveAt === undefined ? 0 : parts.time.nowMs() - aliveAt;
-  if (aliveAt === undefined && keys === 0)
-    return { trees, catchingUp: true, neverRan: true, why: 'an empty data directory', lastFullRepairMs };
-  if (aliveAt !== undefined && downMs > hintWindowSeconds * 1000) {
-    return {
-      trees,
-      catchingUp: true,
-      neverRan: false,
-      why: `down about ${Math.round(downMs / 1000)} s, longer than the hint window of ${hintWindowSeconds} s`,
-      lastFullRepairMs,
-    };
-  }
-  return { trees, catchingUp: false, neverRan: false, why: '', lastFullRepairMs };
-}
-
-/**
- * One full collection right after the replay, when the process was started
- * with --expose-gc (NODE_V8_FLAGS). The replay leaves tens of megabytes of
- * garbage (its query results, the key sort's arrays: 17-24 MB at a million
- * keys) that V8 would collect only once the heap grew further, and the hints
- * other nodes deliver next arrive on top of it: a restarted node of a million
- * keys peaked at 299-310 MB without this. Otherwise a node collects by hand
- * only when it turns quiet holding garbage (node/idle-collection.ts).
- */
-function collectReplayGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
 export class KvNode {
   readonly counters = {
     peersDown: 0,
@@ -249,11 +175,11 @@ export class KvNode {
     staleEpochRefusals: 0,
     /** Peers' requests that named a newer epoch than this node's, which it then fetched. */
     newerEpochsSeen: 0,
-    /** Versions of delivered hints handed on to the replicas an operation adds (handOnDelivered). */
+    /** Versions of delivered hints handed on to the replicas an operation adds (HintHandover.handOnDelivered). */
     hintsHandedOn: 0,
-    /** 1 while the node, just started, answers its peers but not clients (learnRing), else 0. */
+    /** 1 while the node, just started, answers its peers but not clients (EpochSync.decideRingLearning), else 0. */
     ringLearning: 0,
-    /** Pushes of this node's log to a peer whose hello named an older epoch (tellBehind). */
+    /** Pushes of this node's log to a peer whose hello named an older epoch (EpochSync.tellBehind). */
     epochsPushedToLagging: 0,
   };
   /** Every part's counters, for the admin dump: see registerCounters. */
@@ -278,8 +204,6 @@ export class KvNode {
   private operatorRun: Promise<void> | undefined;
   /** A decommission or move whose begin is being sequenced, until its run starts (startOperation). */
   private operationStarting: Promise<void> | undefined;
-  /** A fetch of the log from a peer that said it is ahead, one at a time (others wait for it). */
-  private fetchingEpochs: Promise<void> | undefined;
   /** This node's last cleanup, and whether it still runs. */
   private cleanupRun: { readonly cleanup: Cleanup; running: boolean } | undefined;
   /** What a cleanup would delete here, for the counters (store.reclaimableKeys, store.reclaimableBytes). */
@@ -293,6 +217,8 @@ export class KvNode {
   private readonly delivery: HintDelivery;
   /** Where the request paths put their hints: a node that left has its versions sent on to the current replicas. */
   private readonly hintRouter: HintRouter;
+  /** Stored hints that change hands as the ring moves, and unsettled writes hinted again at start. */
+  private readonly handover: HintHandover;
   readonly antiEntropy: AntiEntropy;
   readonly repairer: Repairer;
   /** Peers' requests past the wire, with their epoch checks: what the simulator's network delivers to (the Thrift handler makes its own of the same services). */
@@ -314,19 +240,10 @@ export class KvNode {
   private clockOffsetUs = 0;
   private selfAddress: NodeAddress | undefined;
   private onLeft: (() => void) | undefined;
-  /** It started with an empty data directory (StartState.neverRan). */
-  private readonly neverRan: boolean;
-  /** Nodes whose membership log this node has heard since it started: answers to its asks, and hellos at no newer epoch. */
-  private readonly ringHeard = new Set<number>();
-  /** Whether learnRing has decided if clients wait (once per run). */
-  private ringLearningDecided = false;
-  /** Since when (monotonic ms) the node has waited for its ring's logs before it answers clients; undefined once it does. */
-  private learningSinceMs: number | undefined;
-  /** Why clients are refused, while they are: the node is still learning the ring, or has found it left it. */
+  /** Why clients are refused once the node has found it left the ring (stopIfLeft); while it learns the ring, EpochSync says why. */
   private clientRefusal: string | undefined;
-  /** Peers asked for their log, and peers being told this node's: one call to each at a time. */
-  private readonly asking = new Set<number>();
-  private readonly telling = new Set<number>();
+  /** The membership log kept in step with the peers', and the wait for the ring's logs at start. */
+  private readonly sync: EpochSync;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -378,6 +295,17 @@ export class KvNode {
       applyLocal: (items) => this.applyReplicated(items),
     });
     const routed = this.hintRouter;
+    this.handover = new HintHandover({
+      selfId: id,
+      hints,
+      router: routed,
+      store,
+      placement: () => this.epochs.placement,
+      hasLeft: (n) => this.epochs.membership.members.find((m) => m.id === n)?.state === 'LEFT',
+      applyLocal: (items) => this.applyReplicated(items),
+      counters: this.counters,
+      log,
+    });
     this.coordinator = new Coordinator({
       selfId: id,
       placement: () => this.epochs.placement,
@@ -418,7 +346,7 @@ export class KvNode {
       catchingUp: () => this.repairer.catchingUp,
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings, (target, delivered) =>
-      this.handOnDelivered(target, delivered),
+      this.handover.handOnDelivered(target, delivered),
     );
     // The older `sync` exchange is only answered (for an older build during an upgrade), by the bootstrap ring it knows.
     this.antiEntropy = new AntiEntropy(id, new Ring(config.nodes, config.replicationFactor), store, this.links, isUp, (items) =>
@@ -429,7 +357,7 @@ export class KvNode {
       store,
       peers: this.links,
       isUp,
-      lostForGood: (n) => this.lostForGood(n),
+      lostForGood: (n) => this.sync.lostForGood(n),
       applyLocal: (items) => this.applyReplicated(items),
       time: this.time,
       catchingUp: start.catchingUp,
@@ -439,7 +367,19 @@ export class KvNode {
       stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
     this.catchUpReason = start.why;
-    this.neverRan = start.neverRan;
+    this.sync = new EpochSync({
+      selfId: id,
+      epochs,
+      links: this.links,
+      transport: parts.transport,
+      addresses: parts.addresses,
+      time: this.time,
+      counters: this.counters,
+      log,
+      neverRan: start.neverRan,
+      stopping: () => this.stopping,
+      leaving: () => this.leaving,
+    });
     this.peerRequests = new PeerRequests(this.peerRequestServices());
     this.reclaimable = new ReclaimableMeasure({
       selfId: id,
@@ -455,7 +395,7 @@ export class KvNode {
     epochs.onChange((m) => {
       this.peersOf(m);
       start.trees.follow(epochs.placement, store, this.time);
-      if (previous !== undefined && m.operation === undefined) void this.handOverHints();
+      if (previous !== undefined && m.operation === undefined) void this.handover.handOver();
       if (previous?.node === this.id) this.noteOwnOperation(previous, m);
       previous = m.operation;
       this.stopIfLeft();
@@ -488,85 +428,6 @@ export class KvNode {
       this.replicas.set(member.id, link);
       this.acceptors.set(member.id, link);
       this.detector.addPeer(member.id);
-    }
-  }
-
-  /**
-   * Once an operation completes, the hints this node holds for a replica
-   * that gave up a key's range go to the key's replicas now as well: a hint
-   * delivered to the old replica after its stream had passed the key would
-   * never reach the new one. The old hint stays (delivered, it changes
-   * nothing), except for a node that left: it never comes back, and its
-   * hints would show as pending until they expire: its versions go to the
-   * key's current replicas through the hint router, this node's own copy
-   * included. A replica that already has the version merges it away.
-   * `leftOnly`: only the hints of nodes that left (at start: a node that
-   * stopped before it had handed them all).
-   */
-  private async handOverHints(leftOnly = false): Promise<void> {
-    const placement = this.epochs.placement;
-    let handed = 0;
-    for (const [target, count] of this.hints.countsByTarget()) {
-      if (count === 0) continue;
-      // A node that left is never a peer again: once its hints are handed over, they go (counted as dropped).
-      const left = this.epochs.membership.members.find((m) => m.id === target)?.state === 'LEFT';
-      if (leftOnly && !left) continue;
-      let afterId = 0;
-      for (;;) {
-        const batch = await this.hints.next(target, afterId, HINT_REPLAY_BATCH_MAX);
-        if (batch.length === 0) break;
-        afterId = batch[batch.length - 1]!.id;
-        if (left) {
-          const { sent } = await this.hintRouter.redirect(
-            target,
-            batch.map((h) => ({ key: h.key, version: h.version })),
-          );
-          handed += sent;
-          await this.hints.remove(
-            target,
-            batch.map((h) => h.id),
-            false,
-          );
-          continue;
-        }
-        const byOwner = new Map<number, KeyedVersion[]>();
-        for (const h of batch) {
-          const writes = placement.rangeOf(h.key).writes;
-          if (writes.includes(target)) continue;
-          for (const owner of writes) if (owner !== this.id) addItem(byOwner, owner, { key: h.key, version: h.version });
-        }
-        for (const [owner, items] of byOwner) {
-          await this.hints.add(owner, items);
-          handed += items.length;
-        }
-      }
-    }
-    if (handed > 0) this.log(`node ${this.id} handed ${handed} hints of moved ranges to their new replicas`);
-  }
-
-  /**
-   * Hints the target has just taken, while an operation adds replicas to
-   * their ranges: each version goes to those replicas too (as hints; to this
-   * node's own store when it is one). A hint's write may have been placed
-   * before the operation began, when only the old replicas were sent it;
-   * delivered to a replica that gives the range up after that replica's
-   * stream had passed the key, it would never reach the new replica, and
-   * handOverHints covers only the hints still held when the operation
-   * completes. Hints for a replica the operation adds are not handed on:
-   * they are already where the range goes.
-   */
-  private async handOnDelivered(target: number, delivered: readonly StoredHint[]): Promise<void> {
-    const placement = this.epochs.placement;
-    const byOwner = new Map<number, KeyedVersion[]>();
-    for (const h of delivered) {
-      const gaining = placement.rangeOf(h.key).gaining;
-      if (gaining.includes(target)) continue;
-      for (const owner of gaining) addItem(byOwner, owner, { key: h.key, version: h.version });
-    }
-    for (const [owner, items] of byOwner) {
-      if (owner === this.id) await this.applyReplicated(items);
-      else await this.hints.add(owner, items);
-      this.counters.hintsHandedOn += items.length;
     }
   }
 
@@ -607,7 +468,7 @@ export class KvNode {
    * replicas that gave their ranges up. Bounded (EPOCH_START_CATCH_UP_MS):
    * when too few peers answered (none is serving yet, as when a whole
    * cluster starts), it listens and goes on asking, answering peers but not
-   * clients (learnRing).
+   * clients (EpochSync.decideRingLearning).
    */
   private async catchUpBeforeServing(): Promise<void> {
     const { from, to, outcome } = await this.catchUpEpochs();
@@ -647,140 +508,6 @@ export class KvNode {
     this.clientRefusal = leftRingSentence(this.id, departure);
     this.log(this.clientRefusal, 'error');
     void this.leave();
-  }
-
-  /** The ids of the ring, as this node's log has it now. */
-  private ringIds(): number[] {
-    return ringMembers(this.epochs.membership).map((n) => n.id);
-  }
-
-  /**
-   * Clients wait until this node has heard enough of its ring
-   * (membership/ring-heard.ts): one that was down may hold an old ring, or
-   * one it has left, and its start's catch-up may have found too few peers
-   * serving (a whole cluster starting at once). A node that never ran holds
-   * nothing old and serves at once, so a new cluster needs no one first.
-   * Peers' calls are answered meanwhile, so nodes starting together hear
-   * each other; the heartbeat asks the peers not heard yet (askRing).
-   * Decided once, before the port opens (KvNode.start), or as the
-   * background work starts (the simulator's nodes).
-   */
-  private learnRing(): void {
-    if (this.ringLearningDecided) return;
-    this.ringLearningDecided = true;
-    if (this.neverRan || heardEnough(this.ringIds(), this.id, this.ringHeard)) return;
-    this.learningSinceMs = this.time.monotonicMs();
-    this.counters.ringLearning = 1;
-    this.clientRefusal = `node ${this.id} is still learning the ring from its peers`;
-    const ring = this.ringIds();
-    this.log(
-      `node ${this.id} answers its peers but not clients until it has the membership logs of ${peersToHear(ring, this.id)} of the ring's other ${ring.filter((id) => id !== this.id).length} nodes (it has ${this.heardCount()}; it waits at most ${EPOCH_START_MAJORITY_WAIT_MS / 1000} s)`,
-    );
-  }
-
-  private heardCount(): number {
-    return this.ringIds().filter((id) => id !== this.id && this.ringHeard.has(id)).length;
-  }
-
-  /** A ring node's log was heard: the node answers clients once it has heard enough of them. */
-  private noteRingHeard(peer: number): void {
-    this.ringHeard.add(peer);
-    this.learntRing();
-  }
-
-  /**
-   * Ends the wait for the ring's logs once enough were heard, or once
-   * EPOCH_START_MAJORITY_WAIT_MS passed: a majority that never answers
-   * leaves the node serving with the epochs it has, saying so (see
-   * docs/ARCHITECTURE.md, The epoch log). True when it no longer waits.
-   */
-  private learntRing(): boolean {
-    const since = this.learningSinceMs;
-    if (since === undefined) return true;
-    const enough = heardEnough(this.ringIds(), this.id, this.ringHeard);
-    if (!enough && this.time.monotonicMs() - since < EPOCH_START_MAJORITY_WAIT_MS) return false;
-    this.learningSinceMs = undefined;
-    this.counters.ringLearning = 0;
-    // One that found it left says so and stops (stopIfLeft); clients stay refused.
-    if (this.leaving) return true;
-    this.clientRefusal = undefined;
-    const need = peersToHear(this.ringIds(), this.id);
-    if (enough)
-      this.log(
-        `node ${this.id} has the membership logs of ${this.heardCount()} of the ring's other nodes and answers clients at epoch ${this.epochs.epoch}`,
-      );
-    else
-      this.log(
-        `node ${this.id} answers clients at epoch ${this.epochs.epoch} with the membership logs of only ${this.heardCount()} of the ${need} nodes it waited for ${EPOCH_START_MAJORITY_WAIT_MS / 1000} s: a newer epoch reaches it with the next hello to a peer that holds it`,
-        'warn',
-      );
-    return true;
-  }
-
-  /** While learning the ring: asks each ring node not heard yet for its log (one call each at a time). */
-  private askRing(): void {
-    if (this.learntRing()) return;
-    for (const [peer, link] of this.links) {
-      if (this.ringHeard.has(peer) || this.asking.has(peer)) continue;
-      this.asking.add(peer);
-      void this.takeUpLogOf(peer, link)
-        .then((answered) => answered && this.noteRingHeard(peer))
-        .finally(() => this.asking.delete(peer));
-    }
-  }
-
-  /** Takes up a peer's log, page after page; false when it did not answer. */
-  private async takeUpLogOf(peer: number, link: PeerLink): Promise<boolean> {
-    const answer = await link.membership(this.epochs.epoch).catch(() => undefined);
-    if (answer === undefined) return false;
-    await this.epochs.learn(answer.entries);
-    // A peer with more than one answer holds: the rest comes page by page.
-    if (answer.epoch > this.epochs.epoch) await this.fetchEpochs(peer);
-    return true;
-  }
-
-  /**
-   * A peer said hello at an older epoch than this node's: it is told the
-   * epochs after its own, so that it learns of them even when no operation
-   * pushes to it any more (a node that left the ring and was started again
-   * is in no one's ring, so only its own hellos reach anyone). It takes them
-   * up as it would an operation's push, and the next hello brings the next
-   * EPOCH_PUSH_ENTRIES_MAX.
-   */
-  private tellBehind(peer: number, theirs: number): void {
-    if (this.telling.has(peer) || this.stopping) return;
-    const kept = this.links.get(peer);
-    const link = kept ?? this.passingLink(peer);
-    if (link === undefined) return;
-    this.telling.add(peer);
-    this.counters.epochsPushedToLagging++;
-    void link
-      .learnEpochs(this.epochs.after(theirs).slice(0, EPOCH_PUSH_ENTRIES_MAX))
-      .catch(() => undefined)
-      .finally(() => {
-        this.telling.delete(peer);
-        if (kept === undefined) link.close();
-      });
-  }
-
-  /**
-   * A link for one call to a node this node keeps none to (one that left
-   * the ring); undefined when its address is not known.
-   */
-  private passingLink(peer: number): PeerLink | undefined {
-    const member = this.epochs.membership.members.find((m) => m.id === peer);
-    if (member === undefined) return undefined;
-    const addresses = this.parts.addresses;
-    if (addresses !== undefined && !addresses.has(peer)) {
-      if (member.host === undefined || member.port === undefined) return undefined;
-      addresses.set(peer, { host: member.host, port: member.port });
-    }
-    return this.parts.transport.link(peer, {
-      lost: () => undefined,
-      connectFailed: () => undefined,
-      epoch: () => this.epochs.epoch,
-      refusedAsStale: () => undefined,
-    });
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
@@ -847,7 +574,7 @@ export class KvNode {
       secret: config.secret,
       maxValueBytes: config.settings.maxValueBytes,
       isPeer: (n) => n !== id && this.links.has(n),
-      refusesClients: () => this.clientRefusal,
+      refusesClients: () => this.clientRefusal ?? this.sync.refusal,
       coordinator: this.coordinator,
       scanner: this.scanner,
       local: this.store,
@@ -922,7 +649,7 @@ export class KvNode {
     const start = await startState(parts, parts.store.size, config.settings.hintWindowSeconds);
     const epochs = await EpochLog.open(parts.epochs, bootstrapEntry(config.nodes, config.replicationFactor));
     const node = new KvNode(config, id, parts, start, epochs);
-    await node.rehintUnsettled();
+    await node.handover.rehintUnsettled();
     return node;
   }
 
@@ -977,7 +704,7 @@ export class KvNode {
     // A node that missed epochs while it was down takes them up before it serves.
     await node.catchUpBeforeServing();
     // Before the port opens, so that no client is answered before it is decided whether clients wait.
-    node.learnRing();
+    node.sync.decideRingLearning();
     node.serve(tls);
     await node.server!.listen();
     const metricsAt = await node.serveMetrics();
@@ -1013,35 +740,6 @@ export class KvNode {
   }
 
   /**
-   * Hints again the writes whose marks were not settled when the node
-   * stopped (ReplicaStore's marks): the newest version of each of those keys,
-   * to each of its other replicas. Before the node serves, so that nothing
-   * can move the settle pointer past them first.
-   */
-  private async rehintUnsettled(): Promise<void> {
-    const byTarget = new Map<number, KeyedVersion[]>();
-    for (const key of await this.store.rowsAfterSettled()) {
-      const version = this.store.get(key);
-      if (version === undefined) continue;
-      for (const target of this.epochs.placement.rangeOf(key).writes) {
-        if (target === this.id) continue;
-        let items = byTarget.get(target);
-        if (items === undefined) byTarget.set(target, (items = []));
-        items.push({ key, version });
-      }
-    }
-    for (const [target, items] of byTarget) {
-      // In slices, each durable before the next, so the hint store's queue never overflows.
-      for (let i = 0; i < items.length; i += HINT_REPLAY_BATCH_MAX) await this.hints.add(target, items.slice(i, i + HINT_REPLAY_BATCH_MAX));
-      this.counters.rehintedAtStart += items.length;
-    }
-    if (this.counters.rehintedAtStart > 0)
-      this.log(
-        `node ${this.id} hinted ${this.counters.rehintedAtStart} versions again: writes it coordinated that may not have reached every replica before it stopped`,
-      );
-  }
-
-  /**
    * Heartbeats, hint delivery, anti-entropy, hint expiry and tombstone purges.
    * Purging starts now too: it compacts the log first, which may take a
    * while (it is the whole garbage list), and an old tombstone served
@@ -1049,10 +747,10 @@ export class KvNode {
    */
   startBackgroundWork(): void {
     this.serving = true;
-    this.learnRing();
+    this.sync.decideRingLearning();
     const s = this.config.settings;
     void this.purgeOldTombstones();
-    void this.handOverHints(true);
+    void this.handover.handOver(true);
     this.heartbeat();
     this.timers.push(this.time.every(s.heartbeatIntervalMs, () => this.heartbeat()));
     if (s.antiEntropyIntervalMs > 0) this.everyFromRandomPhase(s.antiEntropyIntervalMs, () => void this.repairer.step());
@@ -1100,7 +798,7 @@ export class KvNode {
   /** One heartbeat round: hello to every peer, then expire the silent ones. */
   private heartbeat(): void {
     if (this.stopping) return;
-    this.askRing();
+    this.sync.askRing();
     const timeout = this.config.settings.failureTimeoutMs;
     for (const [peer, link] of this.links) {
       link.hello(this.clock.now(), timeout, this.epochs.epoch).then(
@@ -1116,12 +814,7 @@ export class KvNode {
   /** Anything heard from a peer: it is up, its clock reading is folded in, and a newer epoch is fetched from it. */
   heardFrom(peer: number, clockReading: number, epoch = 0): void {
     if (Number.isSafeInteger(clockReading)) this.clock.observe(clockReading);
-    if (epoch > this.epochs.epoch) void this.fetchEpochs(peer).then(() => this.epochs.epoch >= epoch && this.noteRingHeard(peer));
-    else if (epoch > 0) {
-      // Its log holds nothing this node lacks.
-      if (epoch < this.epochs.epoch) this.tellBehind(peer, epoch);
-      this.noteRingHeard(peer);
-    }
+    this.sync.heard(peer, epoch);
     this.links.get(peer)?.resetBackoff();
     if (this.detector.heard(peer, this.time.nowMs())) {
       this.counters.peersUp++;
@@ -1148,116 +841,19 @@ export class KvNode {
     this.log(`node ${peer} is down (${why})`, 'warn');
   }
 
-  /**
-   * Fetches the log from a peer that said it is ahead (a hello or a request
-   * with a newer epoch, or a refusal), page after page until the peer has
-   * nothing more. One fetch at a time: a caller that comes while one runs
-   * waits for it.
-   */
-  private fetchEpochs(peer: number): Promise<void> {
-    const link = this.links.get(peer);
-    if (link === undefined) return Promise.resolve();
-    this.fetchingEpochs ??= this.fetchFrom(peer, link).finally(() => {
-      this.fetchingEpochs = undefined;
-    });
-    return this.fetchingEpochs;
-  }
-
-  private async fetchFrom(peer: number, link: PeerLink): Promise<void> {
-    try {
-      for (;;) {
-        const before = this.epochs.epoch;
-        const { epoch, entries } = await link.membership(before);
-        if ((await this.epochs.learn(entries)) === before || epoch <= this.epochs.epoch) return;
-      }
-    } catch (err) {
-      this.counters.epochFetchFailures++;
-      this.log(`could not take up the membership log of node ${peer}: ${(err as Error).message}`, 'warn');
-    }
-  }
-
-  /**
-   * Takes up the log from `peer` until this node holds `epoch`, waiting at
-   * most EPOCH_CATCH_UP_WAIT_MS: a request that waits on it must still
-   * answer in time, and goes on with the log it has.
-   */
+  /** Takes up the log from `peer` until this node holds `epoch`, waiting a bounded time (EpochSync.catchUpTo). */
   catchUpTo(peer: number, epoch: number): Promise<void> {
-    if (this.epochs.epoch >= epoch) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = this.time.after(EPOCH_CATCH_UP_WAIT_MS, resolve);
-      void this.fetchEpochs(peer).then(() => {
-        timer.cancel();
-        resolve();
-      });
-    });
+    return this.sync.catchUpTo(peer, epoch);
   }
 
-  /**
-   * Judges the epoch a peer's request was placed by (0: an older build, or a
-   * tool, that placed it by no ring). The same as this node's: nothing to do
-   * (every request's path: one comparison). Newer: the log is fetched from
-   * the peer first (bounded), so that this node does not go on placing
-   * requests by a ring that has moved. Older: refused with StaleEpoch when a
-   * key's placement changed since, so that a coordinator that missed a step
-   * cannot land a write on the old replicas alone (it takes up the log and
-   * places the write again). Undefined when there is nothing to wait for.
-   */
+  /** Judges the epoch a peer's request was placed by (EpochSync.checkPeerEpoch). */
   checkPeerEpoch(from: number | undefined, epoch: number, keys: readonly string[], writing: boolean): Promise<void> | undefined {
-    const own = this.epochs.epoch;
-    if (epoch === own || epoch <= 0) return undefined;
-    if (epoch > own) {
-      this.counters.newerEpochsSeen++;
-      return from === undefined || !this.links.has(from) ? undefined : this.catchUpTo(from, epoch);
-    }
-    const then = this.epochs.placementAt(epoch);
-    const now = this.epochs.placement;
-    for (const key of keys) {
-      if (!placedDifferently(then, now, key, writing)) continue;
-      this.counters.staleEpochRefusals++;
-      throw staleEpoch(
-        `node ${this.id} is at epoch ${own} and the replicas of a key placed at epoch ${epoch} changed since; take up the membership log and try again`,
-        own,
-      );
-    }
-    return undefined;
+    return this.sync.checkPeerEpoch(from, epoch, keys, writing);
   }
 
-  /**
-   * Asks every peer for the epochs this node does not have, and takes them
-   * up; waits at most `waitMs` (peers that do not answer in time are
-   * skipped), and not for peers that the epochs taken up say are gone for
-   * good. Resolves with the epoch before and after.
-   */
-  async catchUpEpochs(waitMs = EPOCH_START_CATCH_UP_MS): Promise<{ from: number; to: number; outcome: 'answered' | 'none' | 'late' }> {
-    const from = this.epochs.epoch;
-    const waiting = new Set(this.links.keys());
-    let answered = waiting.size === 0;
-    let timer: Timer | undefined;
-    const outcome = await new Promise<'answered' | 'none' | 'late'>((resolve, reject) => {
-      const settle = (): void => {
-        // A peer that left (its link closed) or is lost for good never answers, and the epochs after it went were
-        // sequenced without it: waiting for it held a restarted node off the network for the whole request timeout
-        // (simulator seed 900170: anti-entropy then reached the writes it had missed only after the final reads).
-        if ([...waiting].every((peer) => !this.links.has(peer) || this.lostForGood(peer))) resolve(answered ? 'answered' : 'none');
-      };
-      for (const [peer, link] of this.links)
-        this.takeUpLogOf(peer, link).then((ok) => {
-          waiting.delete(peer);
-          if (ok) this.ringHeard.add(peer);
-          answered ||= ok;
-          settle();
-        }, reject); // a log that cannot take up what a peer sent fails the start, as it did before
-      settle();
-      timer = this.time.after(waitMs, () => resolve('late'));
-    });
-    timer?.cancel();
-    return { from, to: this.epochs.epoch, outcome };
-  }
-
-  /** Whether a replacement under way takes over from `peer`: it is lost for good, and never answers again. */
-  private lostForGood(peer: number): boolean {
-    const op = this.epochs.membership.operation;
-    return op?.kind === 'replace' && op.replaces === peer;
+  /** Asks every peer for the epochs this node does not have, within `waitMs` (EpochSync.catchUpAll). */
+  catchUpEpochs(waitMs?: number): Promise<{ from: number; to: number; outcome: CatchUpOutcome }> {
+    return this.sync.catchUpAll(waitMs);
   }
 
   /** A peer's log, pushed by an operation: taken up; answers where this node is now. */
@@ -1269,7 +865,7 @@ export class KvNode {
     this.heardFrom(from, Number.NaN);
     // Further behind than the pushed entries reach: the rest comes from the sender.
     const last = entries[entries.length - 1]?.epoch ?? 0;
-    if (last > this.epochs.epoch) void this.fetchEpochs(from);
+    if (last > this.epochs.epoch) void this.sync.fetch(from);
     return { epoch: this.epochs.epoch, settled: this.coordinator.settledEpoch() };
   }
 

@@ -2,7 +2,7 @@
  * A peer's requests once their arguments are decoded and valid: the checks
  * each goes through before it touches this replica (a read refused while
  * catching up; the epoch the sender placed it by judged, see
- * KvNode.checkPeerEpoch) and the call it then makes. The Thrift handler
+ * EpochSync.checkPeerEpoch) and the call it then makes. The Thrift handler
  * (handler.ts) decodes the wire and comes here; the simulator's network
  * (sim/network.ts) comes here with the same arguments, so that a stale
  * coordinator is refused in the simulator by the same code as on a real

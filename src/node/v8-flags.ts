@@ -23,7 +23,7 @@
  * against 4.7% (docs/benchmarks.md).
  *
  * --expose-gc: a node collects its garbage right after the replay
- * (node/node.ts, collectReplayGarbage) and when it turns quiet holding
+ * (node/start-state.ts, collectReplayGarbage) and when it turns quiet holding
  * garbage (node/idle-collection.ts), never otherwise by hand.
  */
 export const NODE_V8_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=100', '--expose-gc'];
