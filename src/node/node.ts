@@ -3,6 +3,11 @@
  * pure parts (ring, clock, failure detector, coordinator) to the I/O parts
  * (SQLite, Thrift server and peer connections) and runs the periodic work:
  * heartbeats, hint delivery, anti-entropy steps, hint expiry and tombstone purging.
+ * What has state of its own lives in its own module, given the node's pieces
+ * through a narrow interface: the membership log's syncing with peers
+ * (node/epoch-sync.ts), this node's own membership operations
+ * (operations/node-operations.ts), the hand-over of stored hints
+ * (hints/handover.ts).
  *
  * Start order matters: the log is replayed into memory before the port opens,
  * so a node never answers from a partial state; then it says hello to every
@@ -19,7 +24,6 @@ import {
   DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
   EPOCH_BARRIER_POLL_MS,
   EPOCH_START_CATCH_UP_MS,
-  OPERATION_PEERS_UP_TIMEOUT_MS,
   frameBytesMax,
   PAXOS_CLEANUP_INTERVAL_MS,
   PAXOS_CLEANUP_ROWS_MAX,
@@ -40,12 +44,11 @@ import { HintHandover } from '../hints/handover';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry, Change, EpochEntry, Membership, Operation, ringMembers } from '../membership/changes';
+import { bootstrapEntry, EpochEntry, Membership, ringMembers } from '../membership/changes';
 import { leftRingSentence } from '../membership/departure';
-import { Cleanup, CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
+import { CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
-import { abortsOperationOf, operationWords, runAbort } from '../operations/abort';
-import { checkMove } from '../operations/move';
+import { NodeOperations } from '../operations/node-operations';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
 import { mebibytes } from '../common/bytes';
@@ -199,17 +202,8 @@ export class KvNode {
   /** Every replica and acceptor by node id: this node's own, and the links (peersOf keeps them). */
   private readonly replicas = new Map<number, RangeReplica>();
   private readonly acceptors = new Map<number, Acceptor>();
-  /** This node's own membership operation, once one was started or resumed here. */
-  private operator: Operator | undefined;
-  private operatorRun: Promise<void> | undefined;
-  /** A decommission or move whose begin is being sequenced, until its run starts (startOperation). */
-  private operationStarting: Promise<void> | undefined;
-  /** This node's last cleanup, and whether it still runs. */
-  private cleanupRun: { readonly cleanup: Cleanup; running: boolean } | undefined;
   /** What a cleanup would delete here, for the counters (store.reclaimableKeys, store.reclaimableBytes). */
   private readonly reclaimable: ReclaimableMeasure;
-  /** The abort this node runs, if any (one at a time). */
-  private abortRun: Promise<string> | undefined;
   /** Set once this node is on its way out of the ring (an aborted join). */
   private leaving = false;
   /** Set once the node is reachable and runs its background work. */
@@ -244,6 +238,8 @@ export class KvNode {
   private clientRefusal: string | undefined;
   /** The membership log kept in step with the peers', and the wait for the ring's logs at start. */
   private readonly sync: EpochSync;
+  /** This node's own membership operations, aborts and cleanups. */
+  private readonly ops: NodeOperations;
 
   private constructor(
     readonly config: ClusterConfig,
@@ -381,6 +377,28 @@ export class KvNode {
       leaving: () => this.leaving,
     });
     this.peerRequests = new PeerRequests(this.peerRequestServices());
+    this.ops = new NodeOperations({
+      selfId: id,
+      epochs,
+      time: this.time,
+      log,
+      store,
+      links: this.links,
+      clock: this.clock,
+      isUp,
+      heartbeatIntervalMs: s.heartbeatIntervalMs,
+      failureTimeoutMs: s.failureTimeoutMs,
+      address: () => this.address,
+      newOperator: () => this.newOperator(),
+      catchUpEpochs: () => this.catchUpEpochs(),
+      reclaimableStale: () => this.reclaimable.stale(),
+      startLeaving: () => {
+        if (!this.serving || this.stopping || this.leaving) return false;
+        this.leaving = true;
+        return true;
+      },
+      leave: () => this.leave(),
+    });
     this.reclaimable = new ReclaimableMeasure({
       selfId: id,
       log: epochs,
@@ -396,7 +414,7 @@ export class KvNode {
       this.peersOf(m);
       start.trees.follow(epochs.placement, store, this.time);
       if (previous !== undefined && m.operation === undefined) void this.handover.handOver();
-      if (previous?.node === this.id) this.noteOwnOperation(previous, m);
+      if (previous?.node === this.id) this.ops.noteOwnOperation(previous, m);
       previous = m.operation;
       this.stopIfLeft();
     });
@@ -501,7 +519,7 @@ export class KvNode {
    * operation, or by an abort of it, leaves through that path instead.
    */
   private stopIfLeft(): void {
-    if (!this.serving || this.stopping || this.leaving || this.operatorRun !== undefined || this.abortRun !== undefined) return;
+    if (!this.serving || this.stopping || this.leaving || this.ops.running) return;
     const departure = this.epochs.departureOf(this.id);
     if (departure === undefined) return;
     this.leaving = true;
@@ -871,71 +889,27 @@ export class KvNode {
 
   /** Where this node's own operation is (and its state in the ring). */
   operationProgress(): OperationStatus {
-    const member = this.epochs.membership.members.find((n) => n.id === this.id);
-    const report = this.operator?.report ?? { keys: 0, bytes: 0, rangesDone: 0, rangesTotal: 0, fraction: 0, done: false };
-    const pace = report.done ? undefined : this.operator?.pace();
-    return { state: member?.state ?? 'NONE', ...report, ...(pace !== undefined ? { pace } : {}) };
+    return this.ops.operationProgress();
   }
 
-  /**
-   * Starts this node's decommission (or goes on with it after a stop), and
-   * answers where it is; the leave-begin is sequenced before this answers,
-   * so a refusal (too few nodes left, another operation) comes back here.
-   */
-  async decommission(): Promise<OperationStatus> {
-    // Checked and set with no await between (startOperation): a second call waits for the first's begin here.
-    while (this.operationStarting !== undefined) await this.operationStarting.catch(() => undefined);
-    const op = this.epochs.membership.operation;
-    if (this.operatorRun !== undefined) return this.operationProgress();
-    if (op !== undefined && op.node === this.id && op.kind === 'leave') this.runOperation(undefined);
-    else await this.startOperation({ kind: 'leave-begin', node: this.id });
-    return this.operationProgress();
+  /** Starts this node's decommission, or goes on with it (NodeOperations.decommission). */
+  decommission(): Promise<OperationStatus> {
+    return this.ops.decommission();
   }
 
-  /**
-   * Sequences `begin` and runs the operation after it. Until the run has
-   * started, a second call of the operator's (a retry after its first call
-   * timed out, which goes on here) waits for it first: both calls
-   * propose the same change, so both would win its slot and start two runs
-   * of one operation (simulator seed 681 with --stream-pace 2000).
-   */
-  private async startOperation(begin: Change, check?: () => Promise<void>): Promise<void> {
-    const operator = this.newOperator();
-    const starting = (async () => {
-      await check?.();
-      await operator.sequence(begin);
-      this.runOperation(undefined, operator);
-    })();
-    this.operationStarting = starting;
-    try {
-      await starting;
-    } finally {
-      if (this.operationStarting === starting) this.operationStarting = undefined;
-    }
-  }
-
-  /**
-   * Starts a cleanup of the data this node holds outside its ranges (unless
-   * one runs: it goes on), or only reports (`start` false); answers where the
-   * last one is. Refused, in one sentence, while a membership operation runs.
-   */
+  /** Starts a cleanup of the data outside this node's ranges, or reports the last (NodeOperations.cleanup). */
   cleanup(start: boolean): CleanupReport {
-    const last = this.cleanupRun;
-    if (!start || last?.running === true) return last?.cleanup.report ?? { keys: 0, bytes: 0, epoch: this.epochs.epoch, done: true };
-    const cleanup = new Cleanup({ selfId: this.id, log: this.epochs, store: this.store, time: this.time, say: (m) => this.log(m) });
-    const run = { cleanup, running: true };
-    this.cleanupRun = run;
-    cleanup
-      .run()
-      .then(
-        () => undefined,
-        (err: Error) => this.log(`node ${this.id}: the cleanup stopped: ${err.message}`, 'warn'),
-      )
-      .finally(() => {
-        run.running = false;
-        this.reclaimable.stale();
-      });
-    return cleanup.report;
+    return this.ops.cleanup(start);
+  }
+
+  /** Starts this node's move to `token`, or reports it (NodeOperations.move). */
+  move(token: string): Promise<OperationStatus> {
+    return this.ops.move(token);
+  }
+
+  /** Aborts the operation in progress, whichever node runs it (NodeOperations.abortOperation). */
+  abortOperation(): Promise<string> {
+    return this.ops.abortOperation();
   }
 
   /**
@@ -947,168 +921,8 @@ export class KvNode {
   operate(options: Pick<NodeOptions, 'self' | 'join' | 'replace' | 'onLeft'>): void {
     this.selfAddress ??= this.addressOf(options);
     this.onLeft = options.onLeft;
-    this.resumeOrJoin(options.join);
-    if (options.replace !== undefined) this.replaceIfNew(options.replace.node);
-  }
-
-  /**
-   * Starts this node's move to `token` (or reports it, when it runs), and
-   * answers where it is. Checked before anything is sequenced (the reducer's
-   * refusals, and the replicas it would stream with up), so a refused move
-   * changes nothing.
-   */
-  async move(token: string): Promise<OperationStatus> {
-    while (this.operationStarting !== undefined) await this.operationStarting.catch(() => undefined);
-    const op = this.epochs.membership.operation;
-    const same = op?.node === this.id && op.kind === 'move' && op.token === token && op.aborting !== true;
-    if (same && this.operatorRun !== undefined) return this.operationProgress();
-    if (same) this.runOperation(undefined);
-    else {
-      await this.startOperation({ kind: 'move-begin', node: this.id, token }, async () => {
-        await this.catchUpEpochs();
-        checkMove(this.epochs.membership, this.id, token, (id) => id === this.id || this.detector.isUp(id));
-      });
-    }
-    return this.operationProgress();
-  }
-
-  /**
-   * Aborts the operation in progress, whichever node runs it, and answers
-   * with what was aborted once the abort's epochs are taken up. When it is
-   * this node's own, its run is stopped first, so that no page of it starts
-   * after the abort. A node whose join was aborted leaves afterwards.
-   */
-  abortOperation(): Promise<string> {
-    if (this.abortRun !== undefined) return this.abortRun;
-    const op = this.epochs.membership.operation;
-    // No page starts after this; one in flight may still land, which is harmless (reclaimable data).
-    if (op?.node === this.id) this.operator?.stop(`the ${operationWords(op)} was aborted`);
-    const run = runAbort(this.newOperator(), this.epochs, async () => {
-      await this.catchUpEpochs();
-    });
-    this.abortRun = run;
-    const done = (): void => {
-      this.abortRun = undefined;
-      this.leaveIfAborted();
-    };
-    run.then(done, done);
-    return run;
-  }
-
-  /** An abort of this node's operation taken up (run here or elsewhere): its run stops, and a node whose join was undone leaves. */
-  private noteOwnOperation(previous: Operation, m: Membership): void {
-    const change = this.epochs.after(m.epoch - 1)[0]?.change;
-    if (change === undefined || !abortsOperationOf(change, this.id)) return;
-    this.operator?.stop(`the ${operationWords(previous)} was aborted at epoch ${m.epoch}`);
-    if (this.abortRun === undefined) this.leaveIfAborted();
-  }
-
-  /**
-   * A node that was joining (or replacing) and whose operation was aborted
-   * is LEFT: once its run has stopped, it leaves. Only while it serves: one
-   * that learns of the abort as it starts again does not serve at all
-   * (refuseIfLeft), as a decommissioned node started again does not.
-   */
-  private leaveIfAborted(): void {
-    const self = this.epochs.membership.members.find((n) => n.id === this.id);
-    if (self?.state !== 'LEFT' || !this.serving || this.stopping || this.leaving) return;
-    this.leaving = true;
-    void (async () => {
-      await this.operatorRun?.catch(() => undefined);
-      // A moment for the answer to the abort, when it ran here, to leave before the server closes.
-      await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
-      await this.leave();
-    })();
-  }
-
-  /** At start: goes on with this node's unfinished operation, or joins when asked to and not a member yet. */
-  private resumeOrJoin(join: { readonly token: string } | undefined): void {
-    const m = this.epochs.membership;
-    const op = m.operation;
-    if (op?.node === this.id && op.aborting === true) {
-      this.log(`node ${this.id}'s ${op.kind} is being aborted: it does not go on (scripts/admin.sh abort finishes the abort)`, 'warn');
-      return;
-    }
-    if (op !== undefined && op.node === this.id) {
-      this.log(`node ${this.id} goes on with its ${op.kind}`);
-      this.runOperation(undefined);
-      return;
-    }
-    if (join === undefined || m.members.some((n) => n.id === this.id)) return;
-    const { host, port } = this.address;
-    this.runOperation({ kind: 'join-begin', node: this.id, token: join.token, host, port }, undefined, true);
-  }
-
-  /**
-   * At start, for a node started to replace node `dead`: unless it is a
-   * member already (then resumeOrJoin went on with its operation), it takes
-   * the dead node's place once a majority of the ring answers, and only if
-   * the dead node does not.
-   */
-  private replaceIfNew(dead: number): void {
-    if (this.epochs.membership.members.some((n) => n.id === this.id)) return;
-    const { host, port } = this.address;
-    this.runOperation({ kind: 'replace-begin', node: this.id, replaces: dead, host, port }, undefined, true, () => this.refuseIfUp(dead));
-  }
-
-  /**
-   * Refuses to replace a node that answers: two nodes would then hold one
-   * token, and the live one would keep taking writes it then loses. Asked
-   * directly (a hello) rather than from the failure detector, which has
-   * not heard from every peer yet on a node that just started.
-   */
-  private async refuseIfUp(dead: number): Promise<void> {
-    const link = this.links.get(dead);
-    const answered =
-      link !== undefined &&
-      (await link.hello(this.clock.now(), this.config.settings.failureTimeoutMs, this.epochs.epoch).then(
-        () => true,
-        () => false,
-      ));
-    if (answered || this.detector.isUp(dead))
-      throw new KvError(
-        'InvalidRequest',
-        `node ${dead} is up (it answers); only a node that is down for good can be replaced: stop it first, or decommission it instead`,
-      );
-  }
-
-  /** Runs this node's operation in the background; its report says how it went. */
-  private runOperation(begin: Change | undefined, operator = this.newOperator(), waitPeers = false, check?: () => Promise<void>): void {
-    this.operator = operator;
-    const run = (async () => {
-      if (waitPeers) await this.untilPeersUp();
-      await check?.();
-      await operator.run(begin);
-      this.log(`node ${this.id}: the operation is done at epoch ${this.epochs.epoch}`);
-      if (this.epochs.membership.members.find((n) => n.id === this.id)?.state === 'LEFT') await this.leave();
-    })();
-    this.operatorRun = run;
-    run.then(
-      () => {
-        this.operatorRun = undefined;
-      },
-      (err: Error) => {
-        operator.report.error = err.message;
-        this.log(`node ${this.id}: the operation stopped: ${err.message}`, 'error');
-        this.operatorRun = undefined;
-      },
-    );
-  }
-
-  /** A new node knows no peer up yet: it waits for a majority of the ring's heartbeats before it proposes. */
-  private async untilPeersUp(): Promise<void> {
-    const deadline = this.time.monotonicMs() + OPERATION_PEERS_UP_TIMEOUT_MS;
-    const ring = ringMembers(this.epochs.membership).map((n) => n.id);
-    for (;;) {
-      const up = ring.filter((id) => this.detector.isUp(id)).length;
-      if (up > ring.length / 2) return;
-      if (this.time.monotonicMs() > deadline)
-        throw new KvError(
-          'Unavailable',
-          `only ${up} of the ring's ${ring.length} nodes answered within ${OPERATION_PEERS_UP_TIMEOUT_MS / 1000} s; a join needs a majority of them up`,
-        );
-      await new Promise<void>((resolve) => this.time.after(this.config.settings.heartbeatIntervalMs, () => resolve()));
-    }
+    this.ops.resumeOrJoin(options.join);
+    if (options.replace !== undefined) this.ops.replaceIfNew(options.replace.node);
   }
 
   /**
