@@ -554,5 +554,18 @@ service KeyValue {
    * taken up, with the operation aborted in words.
    */
   string abortOperation(1: string secret)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /**
+   * (added later) Reads several keys at one level in one call: one
+   * ReadResult per key, in the order asked (a key asked twice is read
+   * twice). Each key is read as `get` reads it, at ONE, TWO, THREE, QUORUM
+   * or ALL (not SERIAL, which reads one key through Paxos). At most 100
+   * keys a call, and at most half a frame of values in the answer: too
+   * many is InvalidRequest. When any key cannot be read at the level, the
+   * call fails as a whole with that key's error (Unavailable, TimedOut),
+   * as Cassandra's `IN` query does.
+   */
+  list<ReadResult> getMany(1: list<binary> keys, 2: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut)
 }

@@ -1,6 +1,6 @@
 /**
  * The console: type commands, see results.
- *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    delete <key> <level>
+ *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
@@ -16,6 +16,7 @@ import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
 import {
+  ANY_IS_FOR_WRITES,
   LEVEL_LIST,
   LevelName,
   parseLevel,
@@ -40,6 +41,8 @@ Commands (one per line):
   put <key> <value> <level> [ttl=SECONDS]
                               store a value; with ttl= it expires after that many seconds
   get <key> <level>           read a value (level SERIAL: the latest linearizable value)
+  mget <key> [<key>...] <level>
+                              read several keys in one request, one line each
   delete <key> <level>        delete a key
   scan <from> <to> <level> [limit]
                               the live keys from <from> up to (not including) <to>, in byte
@@ -99,6 +102,7 @@ async function scanRows(client: KvClient, words: string[], level: LevelName): Pr
 
 async function execute(client: KvClient, words: string[]): Promise<Result> {
   const op = words[0]!.toLowerCase();
+  if (op === 'mget') return mget(client, words);
   const spec = ARITY[op];
   if (spec === undefined) throw new KvError('InvalidRequest', `unknown command "${words[0]}"; type help for the list`);
   const given = words.length - 1;
@@ -126,10 +130,14 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op, key, level, ts };
 }
 
-function scanLevel(levelText: string): LevelName {
+/** A scan's or an mget's level: SERIAL and ANY are levels, but not of these, and are told so. */
+function scanLevel(levelText: string, op = 'scan'): LevelName {
   const level = parseLevel(levelText);
-  if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, LEVEL_LIST));
-  return level;
+  if (level !== undefined) return level;
+  if (parseReadLevel(levelText) === 'SERIAL')
+    throw new KvError('InvalidRequest', `${op} reads at ${LEVEL_LIST}; SERIAL reads one key at a time through Paxos: use get`);
+  if (parseWriteLevel(levelText) === 'ANY') throw new KvError('InvalidRequest', ANY_IS_FOR_WRITES);
+  throw new KvError('InvalidRequest', unknownLevel(levelText, LEVEL_LIST));
 }
 
 async function get(client: KvClient, key: string, levelText: string): Promise<Result> {
@@ -137,6 +145,16 @@ async function get(client: KvClient, key: string, levelText: string): Promise<Re
   if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, READ_LEVEL_LIST));
   const r = await client.get(key, level);
   return { ok: true, op: 'get', key, level, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts };
+}
+
+/** `mget <key> [<key>...] <level>`: the keys in one getMany (the client splits a long list), one entry each. */
+async function mget(client: KvClient, words: string[]): Promise<Result> {
+  if (words.length < 3) throw new KvError('InvalidRequest', 'mget takes one or more keys, then a level: mget <key> [<key>...] <level>');
+  const keys = words.slice(1, -1);
+  const level = scanLevel(words[words.length - 1]!, 'mget');
+  const results = await client.getMany(keys, level);
+  const entries = results.map((r, i) => ({ key: keys[i]!, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts }));
+  return { ok: true, op: 'mget', level, entries };
 }
 
 function failure(op: string, key: string | undefined, err: unknown): Result {
@@ -154,6 +172,10 @@ function render(r: Result, colour: boolean): string {
     return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;
   }
   if (r.op === 'scan') return renderScan(r, c);
+  if (r.op === 'mget') {
+    const entries = r.entries as Array<{ key: string; found: boolean; value: string | null }>;
+    return entries.map((e) => `${c.bold(e.key)}  ${e.found ? String(e.value) : c.dim('(not found)')}`).join('\n');
+  }
   return r.found ? c.bold(String(r.value)) : c.dim('(not found)');
 }
 

@@ -45,6 +45,7 @@ import { isKvError, KvError } from '../common/errors';
 import {
   CAS_CLIENT_ATTEMPTS_MAX,
   frameBytesMax,
+  GET_MANY_KEYS_MAX,
   OPERATION_START_ANSWER_TIMEOUT_MS,
   RING_FETCH_TIMEOUT_MS,
   VALUE_BYTES_MAX_DEFAULT,
@@ -566,6 +567,33 @@ export class KvClient {
       this.topo === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
     const r: types.ReadResult = await this.run(this.routingKey(k), 'read', (c) => c.get(k, code), starts);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
+  }
+
+  /**
+   * Reads several keys at ONE, TWO, THREE, QUORUM or ALL: one result per
+   * key, in the order given. A list longer than GET_MANY_KEYS_MAX goes as
+   * several calls, one after another; an empty list reads nothing. Any key
+   * that cannot be read at the level fails the whole call, naming the key's
+   * place in its call (and the call's keys, when there are several calls).
+   *
+   *   const [a, b] = await client.getMany(['user:1', 'user:2'], 'QUORUM');
+   */
+  async getMany(keys: readonly Bytes[], level: LevelName | string): Promise<ReadResult[]> {
+    const code = LEVEL_CODES[levelName(level)];
+    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, levelName(level));
+    const out: ReadResult[] = [];
+    for (let at = 0; at < keys.length; at += GET_MANY_KEYS_MAX) {
+      const part = keys.slice(at, at + GET_MANY_KEYS_MAX).map((k) => wireKey(k) as Buffer); // see put
+      // Sent to a replica of the part's first key: that key, at least, is read without a hop.
+      const rs: types.ReadResult[] = await this.run(this.routingKey(part[0]!), 'read', (c) => c.getMany(part, code), starts).catch(
+        (err: unknown) => {
+          if (keys.length <= GET_MANY_KEYS_MAX || !(err instanceof KvError)) throw err;
+          throw new KvError(err.code, `keys ${at + 1} to ${at + part.length} of ${keys.length}, ${err.message}`, err.details);
+        },
+      );
+      for (const r of rs) out.push({ found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) });
+    }
+    return out;
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */

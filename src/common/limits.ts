@@ -376,6 +376,18 @@ export const REPAIR_CALL_TIMEOUT_MS = 30 * 60_000;
 /** How often `admin repair` reads the repairing node's counters to show progress. */
 export const REPAIR_PROGRESS_INTERVAL_MS = 250;
 
+/** Most keys one getMany call may ask for; the client library splits a longer list into calls of this many. */
+export const GET_MANY_KEYS_MAX = 100;
+
+/**
+ * Bytes of values one getMany answer may carry: half the smallest frame a
+ * node takes for its value limit, so that the answer fits a client's frame
+ * with room to spare, and always at least one value of the largest size.
+ */
+export function getManyReplyBytesMax(valueBytesMax: number): number {
+  return Math.floor(frameBytesMax(valueBytesMax) / 2);
+}
+
 /** Most keys one scan call may ask for (its `limit`); the client library pages through more. */
 export const SCAN_LIMIT_MAX = 10_000;
 /** Keys one replica returns for one round of a scan. */

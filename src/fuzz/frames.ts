@@ -219,6 +219,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   cleanup: 3,
   move: 3,
   abortOperation: 2,
+  getMany: 6,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [

@@ -39,6 +39,7 @@ export const METHODS = [
   'cleanup',
   'move',
   'abortOperation',
+  'getMany',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -161,6 +162,10 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   cleanup: [SECRET, [2, TType.BOOL, 'start', 'cleanupStart']],
   move: [SECRET, [2, TType.STRING, 'token']],
   abortOperation: [SECRET],
+  getMany: [
+    [1, TType.LIST, 'keys'],
+    [2, TType.I32, 'level'],
+  ],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -282,6 +287,7 @@ export const THROWS: Record<MethodName, Throws> = {
   cleanup: INTERNODE,
   move: ADMIN_UNAVAILABLE,
   abortOperation: ADMIN_UNAVAILABLE,
+  getMany: CLIENT,
 };
 
 /** Internode and admin calls: the secret is their first argument. */

@@ -11,6 +11,7 @@
  */
 import {
   CLOCK_OFFSET_MS_MAX,
+  GET_MANY_KEYS_MAX,
   KEY_BYTES_MAX,
   PAXOS_RECENT_REQUESTS_MAX,
   PAXOS_STREAM_ROWS_MAX,
@@ -221,6 +222,10 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     return token?.kind === 'binary' && token.v.length > 0 ? 'declared' : 'invalid';
   },
   abortOperation: () => 'declared',
+  getMany: (a) => {
+    const keys = a.get(1);
+    return withLevel(keysValid(keys) && keys?.kind === 'list' && inRange(keys.items.length, 1, GET_MANY_KEYS_MAX), a.get(2));
+  },
 };
 
 function keysValid(list: WireValue | undefined): boolean {

@@ -457,6 +457,30 @@ declare class Client {
      * taken up, with the operation aborted in words.
      */
     abortOperation(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: string)=>void): void;
+
+    /**
+     * (added later) Reads several keys at one level in one call: one
+     * ReadResult per key, in the order asked (a key asked twice is read
+     * twice). Each key is read as `get` reads it, at ONE, TWO, THREE, QUORUM
+     * or ALL (not SERIAL, which reads one key through Paxos). At most 100
+     * keys a call, and at most half a frame of values in the answer: too
+     * many is InvalidRequest. When any key cannot be read at the level, the
+     * call fails as a whole with that key's error (Unavailable, TimedOut),
+     * as Cassandra's `IN` query does.
+     */
+    getMany(keys: Buffer[], level: Level): Promise<ReadResult[]>;
+
+    /**
+     * (added later) Reads several keys at one level in one call: one
+     * ReadResult per key, in the order asked (a key asked twice is read
+     * twice). Each key is read as `get` reads it, at ONE, TWO, THREE, QUORUM
+     * or ALL (not SERIAL, which reads one key through Paxos). At most 100
+     * keys a call, and at most half a frame of values in the answer: too
+     * many is InvalidRequest. When any key cannot be read at the level, the
+     * call fails as a whole with that key's error (Unavailable, TimedOut),
+     * as Cassandra's `IN` query does.
+     */
+    getMany(keys: Buffer[], level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: ReadResult[])=>void): void;
   }
 
 declare class Processor {
@@ -494,4 +518,5 @@ declare class Processor {
     process_cleanup(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_move(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_abortOperation(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_getMany(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

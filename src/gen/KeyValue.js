@@ -5962,6 +5962,214 @@ const KeyValue_abortOperation_result = class {
   }
 
 };
+const KeyValue_getMany_args = class {
+  constructor(args) {
+    this.keys = null;
+    this.level = null;
+    if (args) {
+      if (args.keys !== undefined && args.keys !== null) {
+        this.keys = Thrift.copyList(args.keys, [null]);
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.keys = [];
+          const _rtmp3118 = input.readListBegin();
+          const _size117 = _rtmp3118.size || 0;
+          for (let _i119 = 0; _i119 < _size117; ++_i119) {
+            let elem120 = null;
+            elem120 = input.readBinary();
+            this.keys.push(elem120);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_getMany_args');
+    if (this.keys !== null && this.keys !== undefined) {
+      output.writeFieldBegin('keys', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRING, this.keys.length);
+      for (let iter121 in this.keys) {
+        if (this.keys.hasOwnProperty(iter121)) {
+          iter121 = this.keys[iter121];
+          output.writeBinary(iter121);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 2);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_getMany_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    this.timedOut = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args instanceof ttypes.TimedOut) {
+        this.timedOut = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = Thrift.copyList(args.success, [ttypes.ReadResult]);
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+      if (args.timedOut !== undefined && args.timedOut !== null) {
+        this.timedOut = args.timedOut;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.LIST) {
+          this.success = [];
+          const _rtmp3123 = input.readListBegin();
+          const _size122 = _rtmp3123.size || 0;
+          for (let _i124 = 0; _i124 < _size122; ++_i124) {
+            let elem125 = null;
+            elem125 = new ttypes.ReadResult();
+            elem125.read(input);
+            this.success.push(elem125);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.timedOut = new ttypes.TimedOut();
+          this.timedOut.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_getMany_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.LIST, 0);
+      output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
+      for (let iter126 in this.success) {
+        if (this.success.hasOwnProperty(iter126)) {
+          iter126 = this.success[iter126];
+          iter126.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.timedOut !== null && this.timedOut !== undefined) {
+      output.writeFieldBegin('timedOut', Thrift.Type.STRUCT, 3);
+      this.timedOut.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const KeyValueClient = exports.Client = class KeyValueClient {
   constructor(output, pClass) {
     this.output = output;
@@ -7801,6 +8009,67 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('abortOperation failed: unknown result');
   }
+
+  getMany (keys, level) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_getMany(keys, level);
+    });
+  }
+
+  send_getMany (keys, level) {
+    const output = new this.pClass(this.output);
+    const params = {
+      keys: keys,
+      level: level
+    };
+    const args = new KeyValue_getMany_args(params);
+    try {
+      output.writeMessageBegin('getMany', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_getMany (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_getMany_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.timedOut) {
+      return callback(result.timedOut);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('getMany failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -9151,6 +9420,49 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("abortOperation", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_getMany (seqid, input, output) {
+    const args = new KeyValue_getMany_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.getMany.length === 2) {
+      Promise.resolve(this._handler.getMany.bind(this._handler)(
+        args.keys,
+        args.level
+      )).then(result => {
+        const result_obj = new KeyValue_getMany_result({success: result});
+        output.writeMessageBegin("getMany", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result = new KeyValue_getMany_result(err);
+          output.writeMessageBegin("getMany", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("getMany", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.getMany(args.keys, args.level, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
+          result_obj = new KeyValue_getMany_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("getMany", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("getMany", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

@@ -15,6 +15,8 @@ import { ErrorCode, KvError } from '../common/errors';
 import {
   CLOCK_OFFSET_MS_MAX,
   DUMP_PAGE_ENTRIES_MAX,
+  GET_MANY_KEYS_MAX,
+  getManyReplyBytesMax,
   KEY_BYTES_MAX,
   PAXOS_STREAM_ROWS_MAX,
   REPAIR_CALL_BYTES_MAX,
@@ -152,6 +154,28 @@ export function checkValue(value: Buffer | null | undefined, max: number): strin
   if (!Buffer.isBuffer(value)) throw invalid('the value is missing');
   if (value.length > max) throw invalid(`the value is ${value.length} bytes; the limit is ${max}`);
   return toByteString(value);
+}
+
+/** A getMany's keys: 1 to GET_MANY_KEYS_MAX of them, each a key a client may name (the first bad one is named by its place). */
+function checkManyKeys(keys: Buffer[] | null | undefined): string[] {
+  if (!Array.isArray(keys) || keys.length === 0) throw invalid('getMany needs at least one key');
+  if (keys.length > GET_MANY_KEYS_MAX)
+    throw invalid(
+      `getMany asked for ${keys.length} keys; the limit is ${GET_MANY_KEYS_MAX} a call (the client library splits longer lists)`,
+    );
+  return keys.map((key, i) => {
+    try {
+      return checkClientKey(key);
+    } catch (err) {
+      throw invalid(`key ${i + 1} of ${keys.length}: ${(err as Error).message}`);
+    }
+  });
+}
+
+/** A key's read error in a getMany, its place among the keys added: the call fails as a whole with it. */
+function ofKey(err: unknown, i: number, n: number): unknown {
+  if (!(err instanceof KvError)) return err;
+  return new KvError(err.code, `key ${i + 1} of ${n}: ${err.message}`, err.details);
 }
 
 /** A read's or a scan's level (SERIAL is the caller's to check first). */
@@ -417,6 +441,39 @@ export class Handler {
         throw toWireError(err);
       },
     );
+  }
+
+  /**
+   * Several keys at one level: each read as `get` reads it, all at once
+   * (their replica reads share the internode batches), answered in the
+   * order asked. The first key that cannot be read at the level fails the
+   * call with its error; an answer over getManyReplyBytesMax is refused.
+   */
+  async getMany(keys: Buffer[], level: number): Promise<types.ReadResult[]> {
+    return this.observed('getMany', level, async () => {
+      const ks = checkManyKeys(keys);
+      if (level === SERIAL_CODE)
+        throw invalid('getMany reads at ONE, TWO, THREE, QUORUM or ALL; a SERIAL read goes through Paxos one key at a time: use get');
+      const l = checkLevel(level);
+      const coordinator = this.services.coordinator;
+      const versions = await Promise.all(
+        ks.map((k, i) =>
+          coordinator.read(k, l).catch((err: unknown) => {
+            throw ofKey(err, i, ks.length);
+          }),
+        ),
+      );
+      const nowUs = this.services.nowUs();
+      const results = versions.map((v) => readResult(v, nowUs));
+      let bytes = 0;
+      for (const r of results) bytes += r.value.length;
+      const max = getManyReplyBytesMax(this.services.maxValueBytes);
+      if (bytes > max)
+        throw invalid(
+          `the ${ks.length} values asked for take ${bytes} bytes, more than the ${max} one getMany answer may carry; ask for fewer keys a call`,
+        );
+      return results;
+    });
   }
 
   private serialGet(key: string, startedMs: number): Promise<types.ReadResult> {
