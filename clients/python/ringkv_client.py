@@ -8,6 +8,7 @@ It reads commands, one per line, words split on spaces:
 
     put KEY VALUE LEVEL [TTL_SECONDS]     (LEVEL ANY too, for put and delete)
     get KEY LEVEL                        (LEVEL SERIAL: the latest linearizable value)
+    mget KEY [KEY...] LEVEL              (1 to 100 keys in one call, getMany)
     delete KEY LEVEL
     scan START STOP LEVEL PAGE_SIZE      (- for an empty START or STOP)
     cas KEY EXPECTED NEW [LEVEL]         (- for an absent EXPECTED; LEVEL QUORUM or ALL)
@@ -57,6 +58,15 @@ def get(client, key, lvl):
     return {"found": r.found, "value": r.value.decode() if r.found else None}
 
 
+def mget(client, *words):
+    """The keys, then the level: one getMany, one entry per key in the order given."""
+    if len(words) < 2:
+        raise ValueError("mget takes one or more keys, then a level")
+    keys, lvl = words[:-1], words[-1]
+    results = client.getMany([k.encode() for k in keys], level(lvl))
+    return {"entries": [{"key": k, "found": r.found, "value": r.value.decode() if r.found else None} for k, r in zip(keys, results)]}
+
+
 def scan(client, start, stop, lvl, page_size):
     """Every live key of [START, STOP), page by page, following the cursor."""
     entries, cursor, pages = [], b"", 0
@@ -91,7 +101,7 @@ def cas(client, key, expected, new, lvl="QUORUM"):
 
 # The commands this client knows, by name: a function of the client and the
 # command's words.
-COMMANDS = {"put": put, "get": get, "delete": delete, "scan": scan, "cas": cas}
+COMMANDS = {"put": put, "get": get, "mget": mget, "delete": delete, "scan": scan, "cas": cas}
 
 
 def run(client, words):

@@ -1,7 +1,7 @@
 /**
  * A client in another language: the Python client in clients/python, on
  * code the Thrift compiler generates from idl/kv.thrift at test time, runs
- * put, get, scan and cas against real nodes. Skipped, saying why, when the
+ * put, get, getMany, scan and cas against real nodes. Skipped, saying why, when the
  * compiler or Python's Thrift library (Debian's python3-thrift) is absent.
  *
  * To cover another command: add it to the client's COMMANDS and a line of
@@ -58,7 +58,7 @@ function runClient(python: string, gen: string, host: string, port: number, inpu
   });
 }
 
-test('a Python client generated from the IDL puts, gets, scans and does cas against real nodes', async (t) => {
+test('a Python client generated from the IDL puts, gets (one key or several), scans and does cas against real nodes', async (t) => {
   const python = await pythonWithThrift();
   const compiler = await runs('thrift', ['--version']);
   if (python === undefined || !compiler) {
@@ -101,6 +101,8 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
         'get fig ANY',
         'delete zebra QUORUM',
         'get zebra QUORUM',
+        'mget apple ghost cherry QUORUM',
+        'mget apple SERIAL',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -141,6 +143,16 @@ test('a Python client generated from the IDL puts, gets, scans and does cas agai
     });
     t.like(out[18], { ok: true, op: 'delete' });
     t.deepEqual(out[19], { ok: true, op: 'get', found: false, value: null }, 'deleted');
+    t.deepEqual(out[20], {
+      ok: true,
+      op: 'mget',
+      entries: [
+        { key: 'apple', found: true, value: 'red' },
+        { key: 'ghost', found: false, value: null },
+        { key: 'cherry', found: true, value: 'dark' },
+      ],
+    });
+    t.like(out[21], { ok: false, op: 'mget', error: 'InvalidRequest' });
   } finally {
     await c.destroy();
   }
