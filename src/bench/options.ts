@@ -79,10 +79,12 @@ Where:
   --cluster FILE          the cluster file of a running cluster (default $KV_DATA_DIR/cluster.json)
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
-  --workload NAME         write | read | mixed | read-mostly | echo | restart | scan | repair
-                          | join (default write)
-                          read, mixed (50/50), read-mostly (95/5) and scan write every key once first;
-                          scan: calls of 1000 keys from a random key, reported also in keys/s;
+  --workload NAME         write | read | mixed | read-mostly | echo | restart | scan | multiget
+                          | repair | join (default write)
+                          read, mixed (50/50), read-mostly (95/5), scan and multiget write every
+                          key once first; scan: calls of 1000 keys from a random key, reported
+                          also in keys/s; multiget: getMany calls of 10 random keys, reported also
+                          in keys/s and the nodes' CPU per key read;
                           echo is ping(payload) only; restart, repair and join need --spawn;
                           join: after --keys keys, writes for --duration s, then a fifth node
                           joins (server.sh --join's token) while the writes go on: stream

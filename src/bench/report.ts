@@ -57,6 +57,9 @@ export interface BenchResult {
   readonly internode: PeerCallsByNode | null;
   /** The scan workload: keys its calls returned per second of wall time. */
   readonly keysScannedPerSec?: number;
+  /** The multiget workload: keys its calls read per second of wall time, and the nodes' CPU per key read. */
+  readonly keysReadPerSec?: number;
+  readonly nodeMicrosPerKey?: number;
 }
 
 /** What was read from the processes around a measured run. */
@@ -153,6 +156,15 @@ export function compareResult(echo: BenchResult, workload: BenchResult): Compare
   };
 }
 
+/** A multiget run's keys read a second, and the nodes' CPU per key (its CPU per call over the keys a call reads). */
+export function perKeyRead(
+  r: Pick<BenchResult, 'opsPerSec' | 'cpu'>,
+  keysPerCall: number,
+): { keysReadPerSec: number; nodeMicrosPerKey?: number } {
+  const perOp = r.cpu.nodeMicrosPerOp;
+  return { keysReadPerSec: r.opsPerSec * keysPerCall, ...(perOp !== null ? { nodeMicrosPerKey: perOp / keysPerCall } : {}) };
+}
+
 const LABEL_WIDTH = 26;
 export const line = (label: string, value: string): string => `${label.padEnd(LABEL_WIDTH)}: ${value}`;
 export const count = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -171,6 +183,8 @@ export function formatResult(r: BenchResult): string {
     line('Workload', `${r.workload}${r.level ? ` at ${r.level}` : ''}`),
     line('Op rate', `${count(r.opsPerSec)} op/s`),
     ...(r.keysScannedPerSec !== undefined ? [line('Keys scanned', `${count(r.keysScannedPerSec)} keys/s`)] : []),
+    ...(r.keysReadPerSec !== undefined ? [line('Keys read', `${count(r.keysReadPerSec)} keys/s`)] : []),
+    ...(r.nodeMicrosPerKey !== undefined ? [line('Node CPU per key read', `${r.nodeMicrosPerKey.toFixed(1)} µs`)] : []),
     line('Latency mean', ms(r.latencyMs.mean)),
     line('Latency median', ms(r.latencyMs.p50)),
     line('Latency 95th percentile', ms(r.latencyMs.p95)),

@@ -9,7 +9,7 @@ import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
-export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan' | 'repair' | 'join';
+export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan' | 'multiget' | 'repair' | 'join';
 
 export interface WorkloadSpec {
   /** Share of operations that are reads; the rest are writes. */
@@ -20,6 +20,8 @@ export interface WorkloadSpec {
   readonly echo: boolean;
   /** Scan pages of this many keys instead of reads and writes. */
   readonly scanPageKeys?: number;
+  /** getMany calls of this many keys instead of single reads. */
+  readonly getManyKeys?: number;
   readonly description: string;
 }
 
@@ -35,6 +37,13 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
     echo: false,
     scanPageKeys: 1000,
     description: 'scan calls of 1000 keys each from a random key, after writing every key once',
+  },
+  multiget: {
+    readFraction: 1,
+    preload: true,
+    echo: false,
+    getManyKeys: 10,
+    description: 'getMany calls of 10 random keys each, after writing every key once',
   },
   restart: {
     readFraction: 0,
@@ -97,6 +106,7 @@ export interface BenchClient {
   get(key: string, level: LevelName): Promise<{ found: boolean }>;
   ping(payload: Buffer): Promise<Buffer>;
   scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: readonly unknown[] }>;
+  getMany(keys: readonly string[], level: LevelName): Promise<readonly { found: boolean }[]>;
 }
 
 export class OperationError extends Error {
@@ -138,6 +148,7 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
   if (spec.echo) return (seq) => echo(clientFor(ctx.clients, seq), ctx.values.at(seq));
   const format = keyFormatter(ctx.keys, ctx.spread);
   if (spec.scanPageKeys !== undefined) return scanOperation(ctx, format, spec.scanPageKeys);
+  if (spec.getManyKeys !== undefined) return getManyOperation(ctx, format, spec.getManyKeys);
   const reads = spec.readFraction > 0 ? readLevel(ctx.level) : undefined;
   return (seq) => {
     const client = clientFor(ctx.clients, seq);
@@ -164,6 +175,18 @@ function scanOperation(ctx: WorkloadContext, format: (n: number) => string, limi
     const page = await clientFor(ctx.clients, seq).scanPage(format(ctx.chooser.next()), '', level, limit);
     if (ctx.scanned) ctx.scanned.keys += page.entries.length;
     return page;
+  };
+}
+
+/** One getMany of `n` keys drawn as single reads draw theirs; every key was preloaded, so each must be found. */
+function getManyOperation(ctx: WorkloadContext, format: (n: number) => string, n: number): Operation {
+  const level = readLevel(ctx.level);
+  return async (seq) => {
+    const keys = Array.from({ length: n }, () => format(ctx.chooser.next()));
+    const results = await clientFor(ctx.clients, seq).getMany(keys, level);
+    const missing = results.findIndex((r) => !r.found);
+    if (missing >= 0) throw new OperationError(NOT_FOUND_ERROR, `${keys[missing]} not found`);
+    return results;
   };
 }
 

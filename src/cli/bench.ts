@@ -41,6 +41,7 @@ import {
   formatResult,
   Measured,
   formatRepair,
+  perKeyRead,
   RepairBenchResult,
   RestartResult,
   RunConfig,
@@ -327,7 +328,9 @@ class Bench {
       ...rateLimit,
     });
     const result = benchResult(name, level, run, seed, this.config(), measured);
-    return spec.scanPageKeys === undefined ? result : { ...result, keysScannedPerSec: scanned.keys / run.seconds };
+    if (spec.scanPageKeys !== undefined) return { ...result, keysScannedPerSec: scanned.keys / run.seconds };
+    if (spec.getManyKeys !== undefined) return { ...result, ...perKeyRead(result, spec.getManyKeys) };
+    return result;
   }
 
   /**

@@ -37,6 +37,11 @@ class FakeClient implements BenchClient {
     return this.echoLength === undefined ? payload : Buffer.alloc(this.echoLength);
   }
 
+  async getMany(keys: readonly string[], level: LevelName): Promise<{ found: boolean }[]> {
+    this.calls.push(`getMany ${keys.length} ${level}`);
+    return keys.map((k) => ({ found: this.store.has(k) }));
+  }
+
   async scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: string[] }> {
     this.calls.push(`scan ${start} ${end} ${level} ${limit}`);
     return {
@@ -180,4 +185,15 @@ test('scan asks for pages of 1000 keys from a random key to the end, round robin
       c.calls.join('; '),
     );
   }
+});
+
+test('multiget asks for 10 random keys a call at the level, round robin, and fails a call that misses a preloaded key', async (t) => {
+  const store = new Map<string, Buffer>();
+  for (let i = 0; i < 100; i++) store.set(`key${String(i).padStart(6, '0')}`, Buffer.from('v'));
+  const { clients, op } = setup('multiget', store);
+  for (let seq = 0; seq < 8; seq++) t.is(((await op(seq)) as unknown[]).length, 10);
+  for (const c of clients) t.deepEqual(c.calls, ['getMany 10 QUORUM', 'getMany 10 QUORUM']);
+  store.clear();
+  const err = await t.throwsAsync(Promise.resolve(op(8)));
+  t.is(err!.name, NOT_FOUND_ERROR);
 });
