@@ -16,13 +16,13 @@ import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
 import {
-  ANY_IS_FOR_WRITES,
   LEVEL_LIST,
   LevelName,
   parseLevel,
   parseReadLevel,
   parseWriteLevel,
   READ_LEVEL_LIST,
+  serialIsForOneKey,
   unknownLevel,
   WRITE_LEVEL_LIST,
 } from '../coordinator/levels';
@@ -130,13 +130,11 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op, key, level, ts };
 }
 
-/** A scan's or an mget's level: SERIAL and ANY are levels, but not of these, and are told so. */
+/** A scan's or an mget's level: SERIAL and ANY are levels, but not of these, and are told so (ANY by unknownLevel). */
 function scanLevel(levelText: string, op = 'scan'): LevelName {
   const level = parseLevel(levelText);
   if (level !== undefined) return level;
-  if (parseReadLevel(levelText) === 'SERIAL')
-    throw new KvError('InvalidRequest', `${op} reads at ${LEVEL_LIST}; SERIAL reads one key at a time through Paxos: use get`);
-  if (parseWriteLevel(levelText) === 'ANY') throw new KvError('InvalidRequest', ANY_IS_FOR_WRITES);
+  if (parseReadLevel(levelText) === 'SERIAL') throw new KvError('InvalidRequest', serialIsForOneKey(op));
   throw new KvError('InvalidRequest', unknownLevel(levelText, LEVEL_LIST));
 }
 

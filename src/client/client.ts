@@ -63,6 +63,7 @@ import {
   ReadLevelName,
   requiredReplicas,
   SERIAL_CODE,
+  serialIsForOneKey,
   unknownLevel,
   WRITE_LEVEL_CODES,
   WRITE_LEVEL_LIST,
@@ -178,6 +179,12 @@ export function wireKey(key: Bytes): Buffer | string {
 /** A wire key as one char per byte, what the ring places keys by. */
 export function keyText(key: Buffer | string): string {
   return typeof key === 'string' ? key : toByteString(key);
+}
+
+/** A scan's or a getMany's level: SERIAL, a Paxos read of one key, is told apart from a level that does not exist. */
+function plainReadLevel(level: LevelName | string, op: string): LevelName {
+  if (typeof level === 'string' && level.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', serialIsForOneKey(op));
+  return levelName(level);
 }
 
 /** A scan's or a cas's level (every request passes here: an exact name skips parsing). */
@@ -544,7 +551,7 @@ export class KvClient {
 
   /** One call of a scan: at most `limit` keys after `cursor` (the previous page's; none for the first). */
   async scanPage(start: Bytes, end: Bytes, level: LevelName | string, limit: number, cursor?: Buffer): Promise<ScanPage> {
-    const name = levelName(level);
+    const name = plainReadLevel(level, 'scan');
     const from = toBuffer(start);
     // Token routing sends the call to a replica of the range it starts in.
     const at = cursor === undefined ? from : Buffer.concat([cursor, Buffer.from([0])]);
@@ -579,8 +586,9 @@ export class KvClient {
    *   const [a, b] = await client.getMany(['user:1', 'user:2'], 'QUORUM');
    */
   async getMany(keys: readonly Bytes[], level: LevelName | string): Promise<ReadResult[]> {
-    const code = LEVEL_CODES[levelName(level)];
-    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, levelName(level));
+    const name = plainReadLevel(level, 'getMany');
+    const code = LEVEL_CODES[name];
+    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
     const out: ReadResult[] = [];
     for (let at = 0; at < keys.length; at += GET_MANY_KEYS_MAX) {
       const part = keys.slice(at, at + GET_MANY_KEYS_MAX).map((k) => wireKey(k) as Buffer); // see put

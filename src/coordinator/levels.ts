@@ -51,6 +51,11 @@ export function parseWriteLevel(text: string): WriteLevelName | undefined {
 /** The sentence for ANY where a read's level was expected. */
 export const ANY_IS_FOR_WRITES = `ANY is a level for writes only: a read needs a replica's answer; use ${LEVEL_LIST}`;
 
+/** The sentence for SERIAL where only a plain read's level fits (a scan, a getMany): SERIAL is a Paxos read of one key. */
+export function serialIsForOneKey(op: string): string {
+  return `${op} reads at ${LEVEL_LIST}; SERIAL reads one key at a time through Paxos: use get`;
+}
+
 /**
  * The sentence for a typed level that is none of `list`'s. ANY, typed where
  * a read's level was expected, gets its own; a write's list holds ANY, so

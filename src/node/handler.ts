@@ -34,6 +34,7 @@ import {
   levelFromCode,
   LevelName,
   SERIAL_CODE,
+  serialIsForOneKey,
   WRITE_LEVEL_LIST,
   writeLevelFromCode,
   WriteLevelName,
@@ -452,8 +453,7 @@ export class Handler {
   async getMany(keys: Buffer[], level: number): Promise<types.ReadResult[]> {
     return this.observed('getMany', level, async () => {
       const ks = checkManyKeys(keys);
-      if (level === SERIAL_CODE)
-        throw invalid('getMany reads at ONE, TWO, THREE, QUORUM or ALL; a SERIAL read goes through Paxos one key at a time: use get');
+      if (level === SERIAL_CODE) throw invalid(serialIsForOneKey('getMany'));
       const l = checkLevel(level);
       const coordinator = this.services.coordinator;
       const versions = await Promise.all(

@@ -80,11 +80,17 @@ test.serial('bad input is refused in one sentence', async (t) => {
   t.is(tooMany.message, 'getMany asked for 101 keys; the limit is 100 a call (the client library splits longer lists)');
   t.is(((await rawGetMany([], 2)) as Error).message, 'getMany needs at least one key');
   t.is(((await rawGetMany([key, Buffer.alloc(0)], 2)) as Error).message, 'key 2 of 2: the key is empty');
-  t.regex(((await rawGetMany([key], 4)) as Error).message, /^getMany reads at ONE, TWO, THREE, QUORUM or ALL; a SERIAL read/);
+  t.is(
+    ((await rawGetMany([key], 4)) as Error).message,
+    'getMany reads at ONE, TWO, THREE, QUORUM or ALL; SERIAL reads one key at a time through Paxos: use get',
+  );
   t.regex(((await rawGetMany([key], 7)) as Error).message, /^ANY is a level for writes only/);
   t.regex(((await rawGetMany([key], 9)) as Error).message, /^unknown consistency level 9/);
-  const level = await errorOf(kv!.getMany(['a'], 'SERIAL'));
+  const level = await errorOf(kv!.getMany(['a'], 'serial'));
   t.is(level.code, 'InvalidRequest');
+  t.is(level.message, 'getMany reads at ONE, TWO, THREE, QUORUM or ALL; SERIAL reads one key at a time through Paxos: use get');
+  t.is((await errorOf(kv!.getMany(['a'], 'any'))).message.split(':')[0], 'ANY is a level for writes only');
+  t.is((await errorOf(kv!.getMany(['a'], 'twice'))).message, 'unknown consistency level "twice"; use ONE, TWO, THREE, QUORUM or ALL');
 });
 
 test.serial('values past what one answer may carry are refused, with the sizes, and nothing else is harmed', async (t) => {
