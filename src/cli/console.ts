@@ -118,7 +118,7 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   }
   const levelText = words[spec.words]!;
   if (op === 'get') return get(client, key, levelText);
-  if (op === 'scan') return scanRows(client, words, scanLevel(levelText));
+  if (op === 'scan') return scanRows(client, words, plainReadLevel(levelText, 'scan'));
   const level = parseWriteLevel(levelText);
   if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, WRITE_LEVEL_LIST));
   if (op === 'put') {
@@ -131,7 +131,7 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
 }
 
 /** A scan's or an mget's level: SERIAL and ANY are levels, but not of these, and are told so (ANY by unknownLevel). */
-function scanLevel(levelText: string, op = 'scan'): LevelName {
+function plainReadLevel(levelText: string, op: string): LevelName {
   const level = parseLevel(levelText);
   if (level !== undefined) return level;
   if (parseReadLevel(levelText) === 'SERIAL') throw new KvError('InvalidRequest', serialIsForOneKey(op));
@@ -149,7 +149,7 @@ async function get(client: KvClient, key: string, levelText: string): Promise<Re
 async function mget(client: KvClient, words: string[]): Promise<Result> {
   if (words.length < 3) throw new KvError('InvalidRequest', 'mget takes one or more keys, then a level: mget <key> [<key>...] <level>');
   const keys = words.slice(1, -1);
-  const level = scanLevel(words[words.length - 1]!, 'mget');
+  const level = plainReadLevel(words[words.length - 1]!, 'mget');
   const results = await client.getMany(keys, level);
   const entries = results.map((r, i) => ({ key: keys[i]!, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts }));
   return { ok: true, op: 'mget', level, entries };

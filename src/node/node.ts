@@ -283,10 +283,11 @@ export class KvNode {
     const acceptors = this.acceptors;
     acceptors.set(id, this.paxos);
     const isUp = (n: number): boolean => this.detector.isUp(n);
+    const hasLeft = (n: number): boolean => this.epochs.membership.members.find((m) => m.id === n)?.state === 'LEFT';
     this.hintRouter = new HintRouter({
       selfId: id,
       store: hints,
-      hasLeft: (n) => this.epochs.membership.members.find((m) => m.id === n)?.state === 'LEFT',
+      hasLeft,
       writeReplicas: (key) => this.epochs.placement.rangeOf(key).writes,
       applyLocal: (items) => this.applyReplicated(items),
     });
@@ -297,7 +298,7 @@ export class KvNode {
       router: routed,
       store,
       placement: () => this.epochs.placement,
-      hasLeft: (n) => this.epochs.membership.members.find((m) => m.id === n)?.state === 'LEFT',
+      hasLeft,
       applyLocal: (items) => this.applyReplicated(items),
       counters: this.counters,
       log,
@@ -392,11 +393,7 @@ export class KvNode {
       newOperator: () => this.newOperator(),
       catchUpEpochs: () => this.catchUpEpochs(),
       reclaimableStale: () => this.reclaimable.stale(),
-      startLeaving: () => {
-        if (!this.serving || this.stopping || this.leaving) return false;
-        this.leaving = true;
-        return true;
-      },
+      startLeaving: () => this.startLeaving(),
       leave: () => this.leave(),
     });
     this.reclaimable = new ReclaimableMeasure({
@@ -519,13 +516,19 @@ export class KvNode {
    * operation, or by an abort of it, leaves through that path instead.
    */
   private stopIfLeft(): void {
-    if (!this.serving || this.stopping || this.leaving || this.ops.running) return;
+    if (this.ops.running) return;
     const departure = this.epochs.departureOf(this.id);
-    if (departure === undefined) return;
-    this.leaving = true;
+    if (departure === undefined || !this.startLeaving()) return;
     this.clientRefusal = leftRingSentence(this.id, departure);
     this.log(this.clientRefusal, 'error');
     void this.leave();
+  }
+
+  /** Marks the node as on its way out of the ring, unless it does not serve, stops, or already leaves; true when this call marked it. */
+  private startLeaving(): boolean {
+    if (!this.serving || this.stopping || this.leaving) return false;
+    this.leaving = true;
+    return true;
   }
 
   /** The Prometheus metrics of a serving node (KvNode.start). */
