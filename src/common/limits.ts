@@ -388,6 +388,25 @@ export function getManyReplyBytesMax(valueBytesMax: number): number {
   return Math.floor(frameBytesMax(valueBytesMax) / 2);
 }
 
+/** Most writes one batch may carry (distinct keys); a longer batch is refused, not split, since a split is no longer one batch. */
+export const BATCH_WRITES_MAX = 100;
+/**
+ * Batches a node's batch log may hold that have not reached every key's
+ * level yet, and their bytes: past either, new batches to this node are
+ * refused with Unavailable until replays drain it. The count bounds the
+ * replayer's work after a long outage; the bytes bound the disk it takes.
+ */
+export const BATCH_LOG_BATCHES_MAX = 10_000;
+export const BATCH_LOG_BYTES_MAX = 256 * 1024 * 1024;
+/**
+ * How often a node writes again the batches in its log that no live call is
+ * writing (a failed batch, or one left by a crash). A tick with an empty log
+ * costs nothing; a peer coming back starts one at once too.
+ */
+export const BATCH_REPLAY_INTERVAL_MS = 2_000;
+/** Batches read from the log per page while replaying (each is written, and removed, before the next page). */
+export const BATCH_REPLAY_PAGE_MAX = 16;
+
 /** Most keys one scan call may ask for (its `limit`); the client library pages through more. */
 export const SCAN_LIMIT_MAX = 10_000;
 /** Keys one replica returns for one round of a scan. */
@@ -452,7 +471,7 @@ export const EPOCH_BARRIER_TIMEOUT_MS = 60_000;
 export const EPOCH_BARRIER_POLL_MS = 100;
 /** How long a node starting an operation waits for its peers' heartbeats (a new node knows nobody up yet). */
 export const OPERATION_PEERS_UP_TIMEOUT_MS = 30_000;
-/** How long a leaving node waits for the hints it holds to be delivered before it exits anyway (and says so). */
+/** How long a leaving node waits for the hints it holds to be delivered, and its logged batches written, before it exits anyway (and says so). */
 export const DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS = 60_000;
 /** Proposals of one epoch slot before the operation gives up (each a full Paxos cas, which retries on its own). */
 export const EPOCH_SLOT_ATTEMPTS_MAX = 5;

@@ -233,6 +233,32 @@ export class Coordinator {
   }
 
   /**
+   * Refuses with Unavailable, as `write` would, when fewer of the key's
+   * replicas are up than the level needs; writes nothing. A batch checks
+   * every key so before it logs anything (coordinator/batch-writer.ts).
+   */
+  checkWritable(key: string, level: WriteLevelName): void {
+    this.placement(key, level, true);
+  }
+
+  /**
+   * Writes a version stamped already (a batch's, which shares one
+   * timestamp, or one written again from the batch log); as `write` does
+   * otherwise. Writing the same version twice changes nothing the second
+   * time: a replica that holds it merges it away.
+   */
+  writeVersion(item: KeyedVersion, level: WriteLevelName): Promise<number> {
+    this.counters.writes++;
+    let placed: Placed;
+    try {
+      placed = this.placement(item.key, level, true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writeRound(item, level, placed, 0);
+  }
+
+  /**
    * One round of a write. A replica that refuses it as placed by a stale
    * epoch makes this node take up the log and place the same version again
    * (the same timestamp: a replica that has it already merges it away), at

@@ -1,6 +1,6 @@
 /**
  * The layout of a node's SQLite file, all of it: the replica store's log and
- * meta rows, the hint store's hints, the membership's epoch log, and the
+ * meta rows, the hint store's hints, the membership's epoch log, the batch log, and the
  * layout number in SQLite's `user_version`. Every table is created with IF NOT EXISTS, so each store
  * can make its own tables on a file of its own (as the unit tests do), and a
  * node's file is checked and made complete once, before either store opens.
@@ -11,9 +11,10 @@ import { Sqlite } from './sqlite';
 /**
  * The layout number; bump it whenever a table below changes, and say in
  * MIGRATIONS how a file of the previous layout becomes this one.
- * 2: the paxos table; 3: `expires` on log and hints; 4: the membership's epochs table.
+ * 2: the paxos table; 3: `expires` on log and hints; 4: the membership's epochs table;
+ * 5: the batch log.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * The replica store's tables. `log` holds one row per accepted version,
@@ -53,6 +54,14 @@ const PAXOS_TABLES = `CREATE TABLE IF NOT EXISTS paxos (
        CREATE INDEX IF NOT EXISTS paxos_by_age ON paxos (in_progress, newest_us);`;
 
 /**
+ * The batch log (storage/batch-log.ts): one row per logged batch that has
+ * not reached every key's level yet, its writes encoded in `body`
+ * (storage/batch-codec.ts). Deleted once written; a few rows at most in
+ * the common case.
+ */
+const BATCH_TABLES = `CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, body BLOB NOT NULL);`;
+
+/**
  * How a file of layout N - 1 becomes layout N, for each N after 1: the
  * statements, run in one transaction with the new layout number, so that a
  * crash leaves the old layout or the new one, never half of it. Each only
@@ -62,6 +71,7 @@ const MIGRATIONS: Readonly<Record<number, (db: Sqlite) => Promise<string>>> = {
   2: async () => PAXOS_TABLES, // compare-and-set's Paxos state
   3: expiresColumns, // TTL
   4: async () => EPOCH_TABLES, // the membership's epoch log; the node stores its bootstrap epoch at its next start
+  5: async () => BATCH_TABLES, // logged batches
 };
 
 /**
@@ -94,6 +104,10 @@ export function createPaxosTables(db: Sqlite): Promise<void> {
 
 export function createEpochTables(db: Sqlite): Promise<void> {
   return db.exec(EPOCH_TABLES);
+}
+
+export function createBatchTables(db: Sqlite): Promise<void> {
+  return db.exec(BATCH_TABLES);
 }
 
 /** Brings a file of an older layout up to SCHEMA_VERSION, one step at a time, each in a transaction with its new number. */
@@ -133,4 +147,5 @@ export async function openSchema(db: Sqlite, file: string): Promise<void> {
   await createHintTables(db);
   await createPaxosTables(db);
   await createEpochTables(db);
+  await createBatchTables(db);
 }

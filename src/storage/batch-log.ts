@@ -1,0 +1,180 @@
+/**
+ * The batch log: the logged batches this node coordinates, each durable
+ * before any of its writes is sent and deleted once every key reached its
+ * level (coordinator/batch-writer.ts). What is left in it after a failure or
+ * a crash is written again by the node, so that a batch, once any of it is
+ * applied, is applied whole in the end. Production keeps it in SQLite
+ * (SqliteBatchLog, the `batches` table of storage/schema.ts); the
+ * deterministic simulator in memory (sim/memory-batch-log.ts).
+ *
+ * A batch's writes are one blob, in a small binary layout of our own
+ * (encodeBatch): keys and values are bytes, which JSON would inflate.
+ */
+import { assert } from '../common/assert';
+import { createBatchTables } from './schema';
+import { Sqlite } from './sqlite';
+import { KeyedVersion, Version } from './version';
+
+export interface LoggedBatch {
+  readonly id: number;
+  readonly createdMs: number;
+  readonly items: readonly KeyedVersion[];
+}
+
+export interface BatchLogStorage {
+  /** Batches in the log, and the bytes of their bodies: what BATCH_LOG_BATCHES_MAX and BATCH_LOG_BYTES_MAX bound. */
+  readonly size: number;
+  readonly bytes: number;
+  /**
+   * Logs a batch: its id at once (so the caller can say it is writing it
+   * before the commit ends), and a promise that resolves once it is durable.
+   */
+  add(items: readonly KeyedVersion[], createdMs: number): { readonly id: number; readonly durable: Promise<void> };
+  /** The batch is written everywhere it must be, or given up on: it leaves the log. */
+  remove(id: number): Promise<void>;
+  /** The durable batches with ids after `afterId`, oldest first, at most `limit`. */
+  list(afterId: number, limit: number): Promise<LoggedBatch[]>;
+}
+
+/** The layout's first byte; another value is a blob this build cannot read. */
+const BATCH_FORMAT = 1;
+const FLAG_DELETED = 1;
+const FLAG_EXPIRES = 2;
+
+/** A batch's writes as one blob: format byte, count, then per write its key, flags, ts, expiry (if any) and value. */
+export function encodeBatch(items: readonly KeyedVersion[]): Buffer {
+  let bytes = 5;
+  for (const { key, version } of items) bytes += 4 + key.length + 1 + 8 + (version.expires ? 8 : 0) + 4 + version.value.length;
+  const out = Buffer.allocUnsafe(bytes);
+  out.writeUInt8(BATCH_FORMAT, 0);
+  out.writeUInt32LE(items.length, 1);
+  let at = 5;
+  for (const { key, version } of items) {
+    at = writeBytes(out, at, key);
+    const expires = version.expires ?? 0;
+    out.writeUInt8((version.deleted ? FLAG_DELETED : 0) | (expires ? FLAG_EXPIRES : 0), at);
+    // Timestamps are µs since 1970: integers far below 2^53, which a double holds exactly.
+    out.writeDoubleLE(version.ts, at + 1);
+    at += 9;
+    if (expires) {
+      out.writeDoubleLE(expires, at);
+      at += 8;
+    }
+    at = writeBytes(out, at, version.value);
+  }
+  assert(at === bytes, 'a batch blob is exactly as long as measured');
+  return out;
+}
+
+export function decodeBatch(blob: Buffer): KeyedVersion[] {
+  assert(blob.length >= 5 && blob.readUInt8(0) === BATCH_FORMAT, `a batch blob of format ${BATCH_FORMAT}`);
+  const n = blob.readUInt32LE(1);
+  const items: KeyedVersion[] = [];
+  let at = 5;
+  for (let i = 0; i < n; i++) {
+    const key = readBytes(blob, at);
+    at = key.next;
+    const flags = blob.readUInt8(at);
+    const ts = blob.readDoubleLE(at + 1);
+    at += 9;
+    let expires = 0;
+    if (flags & FLAG_EXPIRES) {
+      expires = blob.readDoubleLE(at);
+      at += 8;
+    }
+    const value = readBytes(blob, at);
+    at = value.next;
+    const version: Version = { value: value.text, ts, deleted: (flags & FLAG_DELETED) !== 0, ...(expires ? { expires } : {}) };
+    items.push({ key: key.text, version });
+  }
+  assert(at === blob.length, 'a batch blob holds its writes and nothing after them');
+  return items;
+}
+
+/** A latin1 string (common/bytes.ts: one char per byte) with its length before it. */
+function writeBytes(out: Buffer, at: number, text: string): number {
+  out.writeUInt32LE(text.length, at);
+  out.write(text, at + 4, 'latin1');
+  return at + 4 + text.length;
+}
+
+function readBytes(blob: Buffer, at: number): { text: string; next: number } {
+  const length = blob.readUInt32LE(at);
+  const start = at + 4;
+  assert(start + length <= blob.length, 'a batch blob field within the blob');
+  return { text: blob.toString('latin1', start, start + length), next: start + length };
+}
+
+interface BatchRow {
+  id: number;
+  created_ms: number;
+  body: Buffer;
+}
+
+/** The batch log in the node's SQLite file. Its count and bytes are kept in memory, read once at open. */
+export class SqliteBatchLog implements BatchLogStorage {
+  private count = 0;
+  private bodyBytes = 0;
+  /** Bytes of each batch in the log or on its way there, for `bytes` when it leaves. */
+  private readonly sizes = new Map<number, number>();
+
+  private constructor(
+    private readonly db: Sqlite,
+    private nextId: number,
+  ) {}
+
+  static async open(db: Sqlite): Promise<SqliteBatchLog> {
+    await createBatchTables(db);
+    const rows = await db.all<{ id: number; bytes: number }>('SELECT id, length(body) AS bytes FROM batches');
+    let last = 0;
+    for (const r of rows) last = Math.max(last, r.id);
+    const log = new SqliteBatchLog(db, last + 1);
+    for (const r of rows) log.noteAdded(r.id, r.bytes);
+    return log;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get bytes(): number {
+    return this.bodyBytes;
+  }
+
+  private noteAdded(id: number, bytes: number): void {
+    this.sizes.set(id, bytes);
+    this.count++;
+    this.bodyBytes += bytes;
+  }
+
+  add(items: readonly KeyedVersion[], createdMs: number): { id: number; durable: Promise<void> } {
+    const id = this.nextId++;
+    const body = encodeBatch(items);
+    this.noteAdded(id, body.length);
+    const durable = this.db
+      .transaction(() => this.db.run('INSERT INTO batches (id, created_ms, body) VALUES (?, ?, ?)', [id, createdMs, body]))
+      .catch((err: unknown) => {
+        this.noteRemoved(id);
+        throw err;
+      });
+    return { id, durable };
+  }
+
+  private noteRemoved(id: number): void {
+    const bytes = this.sizes.get(id);
+    if (bytes === undefined) return;
+    this.sizes.delete(id);
+    this.count--;
+    this.bodyBytes -= bytes;
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.db.transaction(() => this.db.run('DELETE FROM batches WHERE id = ?', [id]));
+    this.noteRemoved(id);
+  }
+
+  async list(afterId: number, limit: number): Promise<LoggedBatch[]> {
+    const rows = await this.db.all<BatchRow>('SELECT id, created_ms, body FROM batches WHERE id > ? ORDER BY id LIMIT ?', [afterId, limit]);
+    return rows.map((r) => ({ id: r.id, createdMs: r.created_ms, items: decodeBatch(r.body) }));
+  }
+}
