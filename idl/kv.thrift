@@ -343,6 +343,18 @@ struct CleanupProgress {
   5: optional string error
 }
 
+/**
+ * (added later) One write of a batch: `value`, or with `remove` a
+ * tombstone (then no value). `ttlSeconds` as putWithTtl's (absent or 0:
+ * none; not with remove).
+ */
+struct BatchWrite {
+  1: binary key,
+  2: optional binary value,
+  3: optional bool remove,
+  4: optional i32 ttlSeconds
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -567,5 +579,20 @@ service KeyValue {
    * as Cassandra's `IN` query does.
    */
   list<ReadResult> getMany(1: list<binary> keys, 2: Level level)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /**
+   * (added later) A logged batch: writes 1 to 100 distinct keys at one
+   * level (ANY too, not SERIAL), all with one timestamp, which it returns.
+   * The coordinator makes the batch durable in its batch log before it
+   * sends any write, and writes it again from there until every key has
+   * reached its level: once one write of a batch is applied, all of them
+   * will be (unless the coordinator's disk is lost). Not isolated: a
+   * reader may see some of the writes before the others. Unavailable,
+   * checked for every key first, means nothing was written; TimedOut
+   * names the first key that missed its level, and the batch stays logged
+   * and is written again.
+   */
+  i64 batch(1: list<BatchWrite> writes, 2: Level level)
     throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut)
 }

@@ -10,6 +10,7 @@ It reads commands, one per line, words split on spaces:
     get KEY LEVEL                        (LEVEL SERIAL: the latest linearizable value)
     mget KEY [KEY...] LEVEL              (1 to 100 keys in one call, getMany)
     delete KEY LEVEL
+    batch put KEY VALUE | delete KEY ... LEVEL   (one logged batch, 1 to 100 keys)
     scan START STOP LEVEL PAGE_SIZE      (- for an empty START or STOP)
     cas KEY EXPECTED NEW [LEVEL]         (- for an absent EXPECTED; LEVEL QUORUM or ALL)
 
@@ -28,7 +29,7 @@ from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
 from kv import KeyValue  # noqa: E402
-from kv.ttypes import InvalidRequest, Level, TimedOut, Unavailable  # noqa: E402
+from kv.ttypes import BatchWrite, InvalidRequest, Level, TimedOut, Unavailable  # noqa: E402
 
 
 def level(name):
@@ -67,6 +68,23 @@ def mget(client, *words):
     return {"entries": [{"key": k, "found": r.found, "value": r.value.decode() if r.found else None} for k, r in zip(keys, results)]}
 
 
+def batch(client, *words):
+    """put KEY VALUE and delete KEY writes, then the level: one logged batch, all or nothing in the end."""
+    if len(words) < 3:
+        raise ValueError("batch takes one or more writes, then a level")
+    writes, i, end = [], 0, len(words) - 1
+    while i < end:
+        if words[i] == "put" and i + 2 < end:
+            writes.append(BatchWrite(key=words[i + 1].encode(), value=words[i + 2].encode()))
+            i += 3
+        elif words[i] == "delete" and i + 1 < end:
+            writes.append(BatchWrite(key=words[i + 1].encode(), remove=True))
+            i += 2
+        else:
+            raise ValueError(f'batch write {len(writes) + 1}: expected put KEY VALUE or delete KEY at "{words[i]}"')
+    return {"ts": client.batch(writes, level(words[-1])), "writes": len(writes)}
+
+
 def scan(client, start, stop, lvl, page_size):
     """Every live key of [START, STOP), page by page, following the cursor."""
     entries, cursor, pages = [], b"", 0
@@ -101,7 +119,7 @@ def cas(client, key, expected, new, lvl="QUORUM"):
 
 # The commands this client knows, by name: a function of the client and the
 # command's words.
-COMMANDS = {"put": put, "get": get, "mget": mget, "delete": delete, "scan": scan, "cas": cas}
+COMMANDS = {"put": put, "get": get, "mget": mget, "delete": delete, "batch": batch, "scan": scan, "cas": cas}
 
 
 def run(client, words):

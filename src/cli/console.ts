@@ -2,6 +2,7 @@
  * The console: type commands, see results.
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
+ *   batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
  *
@@ -11,7 +12,7 @@
  */
 import chalk from 'chalk';
 import { createInterface } from 'node:readline';
-import { KvClient } from '../client/client';
+import { BatchOp, KvClient } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
@@ -44,6 +45,9 @@ Commands (one per line):
   mget <key> [<key>...] <level>
                               read several keys in one request, one line each
   delete <key> <level>        delete a key
+  batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
+                              write several keys as one logged batch, with one timestamp:
+                              once any write of it is applied, all of them will be
   scan <from> <to> <level> [limit]
                               the live keys from <from> up to (not including) <to>, in byte
                               order, one per line, at most limit (default ${SCAN_CONSOLE_LIMIT_DEFAULT});
@@ -103,6 +107,7 @@ async function scanRows(client: KvClient, words: string[], level: LevelName): Pr
 async function execute(client: KvClient, words: string[]): Promise<Result> {
   const op = words[0]!.toLowerCase();
   if (op === 'mget') return mget(client, words);
+  if (op === 'batch') return batch(client, words);
   const spec = ARITY[op];
   if (spec === undefined) throw new KvError('InvalidRequest', `unknown command "${words[0]}"; type help for the list`);
   const given = words.length - 1;
@@ -155,6 +160,37 @@ async function mget(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op: 'mget', level, entries };
 }
 
+const BATCH_USAGE = 'batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>';
+
+/** `batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>`: the writes, in order, as one logged batch. */
+async function batch(client: KvClient, words: string[]): Promise<Result> {
+  if (words.length < 4) throw new KvError('InvalidRequest', `batch takes one or more writes, then a level: ${BATCH_USAGE}`);
+  const levelText = words[words.length - 1]!;
+  const level = parseWriteLevel(levelText);
+  if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, WRITE_LEVEL_LIST));
+  const writes: BatchOp[] = [];
+  const end = words.length - 1;
+  for (let i = 1; i < end; ) {
+    const op = words[i]!.toLowerCase();
+    const place = `batch write ${writes.length + 1}`;
+    if (op === 'delete' && i + 1 < end) {
+      writes.push({ key: words[i + 1]!, remove: true });
+      i += 2;
+    } else if (op === 'put' && i + 2 < end) {
+      const ttlWord = i + 3 < end && /^ttl=/i.test(words[i + 3]!) ? words[i + 3] : undefined;
+      const ttlSeconds = ttlOf(ttlWord);
+      writes.push({ key: words[i + 1]!, value: words[i + 2]!, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) });
+      i += ttlWord === undefined ? 3 : 4;
+    } else {
+      const why =
+        op === 'put' || op === 'delete' ? `${op} lacks its ${op === 'put' ? 'key or value' : 'key'}` : `"${words[i]}" is not put or delete`;
+      throw new KvError('InvalidRequest', `${place}: ${why}; ${BATCH_USAGE}`);
+    }
+  }
+  const { ts } = await client.batch(writes, level);
+  return { ok: true, op: 'batch', level, ts, writes: writes.length };
+}
+
 function failure(op: string, key: string | undefined, err: unknown): Result {
   const e = isKvError(err) ? err : new KvError('Internal', (err as Error).message ?? String(err));
   return { ok: false, op, ...(key !== undefined ? { key } : {}), error: e.code, message: e.message, ...e.details };
@@ -165,6 +201,7 @@ function render(r: Result, colour: boolean): string {
   if (!r.ok) return `${c.red(`error ${String(r.error)}`)}: ${String(r.message)}`;
   if (r.op === 'put') return c.green('OK');
   if (r.op === 'delete') return c.green('deleted');
+  if (r.op === 'batch') return c.green(`OK (${String(r.writes)} writes)`);
   if (r.op === 'cas') {
     const now = r.value === null ? '(absent)' : String(r.value);
     return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;

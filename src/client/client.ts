@@ -266,6 +266,14 @@ function tlsOption(tls: TlsMaterial | undefined): { tls?: TlsMaterial } {
 /** What a request needs of its replicas: reads go to a range's read replicas, writes to its write replicas. */
 type Want = 'read' | 'write';
 
+/** One write of a batch: `value`, or `remove: true` for a tombstone; `ttlSeconds` as put's. */
+export interface BatchOp {
+  readonly key: Bytes;
+  readonly value?: Bytes;
+  readonly remove?: boolean;
+  readonly ttlSeconds?: number;
+}
+
 export class KvClient {
   /** Connections by node id (undefined: a node requests are not sent to). */
   private pools: (RpcConnection[] | undefined)[] = [];
@@ -602,6 +610,33 @@ export class KvClient {
       for (const r of rs) out.push({ found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) });
     }
     return out;
+  }
+
+  /**
+   * A logged batch: writes each of `writes` (a value, or with `remove` a
+   * tombstone) at one level, with one timestamp, which it resolves with. The
+   * node that takes it logs it first, so once any write of it is applied,
+   * all of them will be; a reader may see some before the others. At most
+   * BATCH_WRITES_MAX writes, each to a different key: a longer batch is
+   * refused, not split, since two calls would be two batches. Unavailable
+   * means nothing was written; TimedOut names the first key that missed
+   * the level, and the node writes the batch again until every key has it.
+   *
+   *   await client.batch([{ key: 'user:1', value: 'ann' }, { key: 'user:2', remove: true }], 'QUORUM');
+   */
+  async batch(writes: readonly BatchOp[], level: WriteLevelName | string): Promise<{ ts: number }> {
+    const code = WRITE_LEVEL_CODES[writeLevelName(level)];
+    const wire = writes.map(
+      (w) =>
+        new types.BatchWrite({
+          key: wireKey(w.key) as Buffer, // see put
+          ...(w.remove === true ? { remove: true } : { value: toBuffer(w.value ?? '') }),
+          ...(w.ttlSeconds !== undefined ? { ttlSeconds: w.ttlSeconds } : {}),
+        }),
+    );
+    // Sent to a replica of the first key: that write, at least, needs no hop.
+    const ts = await this.run(wire.length > 0 ? this.routingKey(wire[0]!.key) : undefined, 'write', (c) => c.batch(wire, code));
+    return { ts: int64ToNumber(ts) };
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */

@@ -23,6 +23,7 @@
  * methods.ts.
  */
 import {
+  BATCH_WRITES_MAX,
   CLOCK_OFFSET_MS_MAX,
   KEY_BYTES_MAX,
   REPAIR_SEGMENTS_PER_CALL_MAX,
@@ -220,6 +221,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   move: 3,
   abortOperation: 2,
   getMany: 6,
+  batch: 6,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
@@ -773,6 +775,8 @@ export class FrameGenerator {
         return { kind: 'bool', v: use.refusedOnly ? false : r.chance(0.5) };
       case 'token':
         return bin(this.token(tags, use.refusedOnly));
+      case 'batchWrites':
+        return this.batchWrites(tags);
       default:
         return unreachable(`no generator for argument ${gen}`);
     }
@@ -828,6 +832,32 @@ export class FrameGenerator {
       elemType: TType.STRING,
       items: Array.from({ length: n }, () => bin(n > LIST_ITEMS_MAX ? r.pick(this.keyPool) : this.key(tags, 'keys', false))),
     };
+  }
+
+  /**
+   * A batch's writes: empty, a few, or one more than a batch may carry; each
+   * a key (pool keys repeat, which a batch refuses), a small value or a
+   * remove (sometimes both, or neither), and now and then a TTL, valid or not.
+   */
+  private batchWrites(tags: string[]): WireValue {
+    const r = this.r;
+    const n = r.weighted<number>([
+      [0, 1],
+      [1, 4],
+      [r.range(2, LIST_ITEMS_MAX), 4],
+      [BATCH_WRITES_MAX + 1, 0.3],
+    ]);
+    tags.push(n === 0 ? 'batch:empty-list' : n > BATCH_WRITES_MAX ? 'batch:too-many' : 'batch:some');
+    const write = (): WireValue => {
+      const fields: WireField[] = [];
+      if (!r.chance(0.05)) fields.push(field(1, bin(this.key(tags, 'batch-key', true))));
+      const remove = r.chance(0.25);
+      if (remove) fields.push(field(3, { kind: 'bool', v: r.chance(0.9) }));
+      if (!remove || r.chance(0.1)) fields.push(field(2, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
+      if (r.chance(0.2)) fields.push(field(4, i32(r.pick([0, 1, 60, TTL_SECONDS_MAX, TTL_SECONDS_MAX + 1, -1, 0x7fff_ffff]))));
+      return { kind: 'struct', fields };
+    };
+    return { kind: 'list', elemType: TType.STRUCT, items: Array.from({ length: n }, write) };
   }
 
   /** A list of i32 from `values`: empty, a few, or one more than a call may carry. */

@@ -40,6 +40,7 @@ export const METHODS = [
   'move',
   'abortOperation',
   'getMany',
+  'batch',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -166,6 +167,10 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
     [1, TType.LIST, 'keys'],
     [2, TType.I32, 'level'],
   ],
+  batch: [
+    [1, TType.LIST, 'writes', 'batchWrites'],
+    [2, TType.I32, 'level'],
+  ],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -221,6 +226,13 @@ export const EPOCH_CHANGE: readonly ArgSpec[] = [
 export const RING_MEMBER: readonly ArgSpec[] = [
   [1, TType.I32, 'id'],
   [2, TType.STRING, 'token'],
+];
+
+export const BATCH_WRITE: readonly ArgSpec[] = [
+  [1, TType.STRING, 'key'],
+  [2, TType.STRING, 'value'],
+  [3, TType.BOOL, 'remove'],
+  [4, TType.I32, 'ttlSeconds'],
 ];
 
 /** What each list argument holds. */
@@ -288,6 +300,7 @@ export const THROWS: Record<MethodName, Throws> = {
   move: ADMIN_UNAVAILABLE,
   abortOperation: ADMIN_UNAVAILABLE,
   getMany: CLIENT,
+  batch: CLIENT,
 };
 
 /** Internode and admin calls: the secret is their first argument. */

@@ -10,6 +10,7 @@
  * application exception.
  */
 import {
+  BATCH_WRITES_MAX,
   CLOCK_OFFSET_MS_MAX,
   GET_MANY_KEYS_MAX,
   KEY_BYTES_MAX,
@@ -29,6 +30,7 @@ import { BRANCHES, LEAVES } from '../repair/hash-tree';
 import {
   ArgSpec,
   BALLOT,
+  BATCH_WRITE,
   DIGEST,
   EPOCH_CHANGE,
   MEMBERSHIP_LOG,
@@ -222,11 +224,31 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     return token?.kind === 'binary' && token.v.length > 0 ? 'declared' : 'invalid';
   },
   abortOperation: () => 'declared',
+  batch: (a, max) => withLevel(batchValid(a.get(1), max), a.get(2), true),
   getMany: (a) => {
     const keys = a.get(1);
     return withLevel(keysValid(keys) && keys?.kind === 'list' && inRange(keys.items.length, 1, GET_MANY_KEYS_MAX), a.get(2));
   },
 };
+
+/** A batch the handler takes: 1 to BATCH_WRITES_MAX writes to distinct keys, each a value or a remove, with a TTL only on a value. */
+function batchValid(list: WireValue | undefined, max: number): boolean {
+  if (list?.kind !== 'list' || !inRange(list.items.length, 1, BATCH_WRITES_MAX)) return false;
+  const keys = new Set<string>();
+  return list.items.every((w) => {
+    const f = structFields(w, BATCH_WRITE);
+    const key = f?.get(1);
+    if (f === null || !isValidKey(key)) return false;
+    const text = (key as { v: Buffer }).v.toString('latin1');
+    if (keys.has(text)) return false;
+    keys.add(text);
+    const ttl = i32Of(f.get(4)) ?? 0;
+    if (!inRange(ttl, 0, TTL_SECONDS_MAX)) return false;
+    const remove = f.get(3);
+    if (remove?.kind === 'bool' && remove.v) return f.get(2) === undefined && ttl === 0;
+    return isValidValue(f.get(2), max);
+  });
+}
 
 function keysValid(list: WireValue | undefined): boolean {
   return list?.kind === 'list' && list.items.every((k) => isValidKey(k));

@@ -42,6 +42,7 @@ import EpochChange = ttypes.EpochChange
 import MembershipLog = ttypes.MembershipLog
 import OperationProgress = ttypes.OperationProgress
 import CleanupProgress = ttypes.CleanupProgress
+import BatchWrite = ttypes.BatchWrite
 
 declare class Client {
     private output: thrift.TTransport;
@@ -481,6 +482,34 @@ declare class Client {
      * as Cassandra's `IN` query does.
      */
     getMany(keys: Buffer[], level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: ReadResult[])=>void): void;
+
+    /**
+     * (added later) A logged batch: writes 1 to 100 distinct keys at one
+     * level (ANY too, not SERIAL), all with one timestamp, which it returns.
+     * The coordinator makes the batch durable in its batch log before it
+     * sends any write, and writes it again from there until every key has
+     * reached its level: once one write of a batch is applied, all of them
+     * will be (unless the coordinator's disk is lost). Not isolated: a
+     * reader may see some of the writes before the others. Unavailable,
+     * checked for every key first, means nothing was written; TimedOut
+     * names the first key that missed its level, and the batch stays logged
+     * and is written again.
+     */
+    batch(writes: BatchWrite[], level: Level): Promise<Int64>;
+
+    /**
+     * (added later) A logged batch: writes 1 to 100 distinct keys at one
+     * level (ANY too, not SERIAL), all with one timestamp, which it returns.
+     * The coordinator makes the batch durable in its batch log before it
+     * sends any write, and writes it again from there until every key has
+     * reached its level: once one write of a batch is applied, all of them
+     * will be (unless the coordinator's disk is lost). Not isolated: a
+     * reader may see some of the writes before the others. Unavailable,
+     * checked for every key first, means nothing was written; TimedOut
+     * names the first key that missed its level, and the batch stays logged
+     * and is written again.
+     */
+    batch(writes: BatchWrite[], level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
   }
 
 declare class Processor {
@@ -519,4 +548,5 @@ declare class Processor {
     process_move(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_abortOperation(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_getMany(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_batch(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

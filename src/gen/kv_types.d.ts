@@ -392,3 +392,17 @@ declare class CleanupProgress {
 
       constructor(args?: { keys: Int64; bytes: Int64; epoch: Int64; done: boolean; error?: string; });
   }
+
+/**
+ * (added later) One write of a batch: `value`, or with `remove` a
+ * tombstone (then no value). `ttlSeconds` as putWithTtl's (absent or 0:
+ * none; not with remove).
+ */
+declare class BatchWrite {
+    public key: Buffer;
+    public value?: Buffer;
+    public remove?: boolean;
+    public ttlSeconds?: number;
+
+      constructor(args?: { key: Buffer; value?: Buffer; remove?: boolean; ttlSeconds?: number; });
+  }

@@ -3092,3 +3092,100 @@ const CleanupProgress = module.exports.CleanupProgress = class {
   }
 
 };
+const BatchWrite = module.exports.BatchWrite = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    this.remove = null;
+    this.ttlSeconds = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.remove !== undefined && args.remove !== null) {
+        this.remove = args.remove;
+      }
+      if (args.ttlSeconds !== undefined && args.ttlSeconds !== null) {
+        this.ttlSeconds = args.ttlSeconds;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.BOOL) {
+          this.remove = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.ttlSeconds = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('BatchWrite');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.remove !== null && this.remove !== undefined) {
+      output.writeFieldBegin('remove', Thrift.Type.BOOL, 3);
+      output.writeBool(this.remove);
+      output.writeFieldEnd();
+    }
+    if (this.ttlSeconds !== null && this.ttlSeconds !== undefined) {
+      output.writeFieldBegin('ttlSeconds', Thrift.Type.I32, 4);
+      output.writeI32(this.ttlSeconds);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

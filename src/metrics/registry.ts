@@ -108,6 +108,19 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
     { label: 'to', values: { up: 'node.peersUp', down: 'node.peersDown' } },
     'Peers seen to come up or go down.',
   ),
+  gauge(
+    'ringkv_batch_log_batches',
+    'batches.batchLogBatches',
+    'Logged batches this node coordinates that are not yet written everywhere (those being written included).',
+  ),
+  gauge('ringkv_batch_log_bytes', 'batches.batchLogBytes', "Bytes of the batch log's batches."),
+  counter('ringkv_batches_replayed_total', 'batches.batchesReplayed', 'Logged batches written again in full from the log, then removed.'),
+  counter(
+    'ringkv_batches_expired_total',
+    'batches.batchesExpired',
+    'Logged batches dropped unwritten because they were older than the tombstone grace.',
+  ),
+  counter('ringkv_batch_log_full_total', 'batches.batchLogFull', 'Batches refused because the batch log was full.'),
   counter(
     'ringkv_rehinted_at_start_total',
     'node.rehintedAtStart',

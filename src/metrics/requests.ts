@@ -12,7 +12,7 @@ import { KvError } from '../common/errors';
 import { WRITE_LEVEL_CODES, WriteLevelName } from '../coordinator/levels';
 import { FastHistogram, type Series } from './histogram';
 
-export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan', 'getMany'] as const;
+export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan', 'getMany', 'batch'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
 
 /** Every outcome a request is counted under: the operating errors a client can get, then anything else. */
@@ -43,7 +43,7 @@ export interface RequestObserver {
   replicaApplied(startedMs: number): void;
 }
 
-const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, cas: 3, scan: 4, getMany: 5 };
+const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2, cas: 3, scan: 4, getMany: 5, batch: 6 };
 
 /** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL, 4 SERIAL, 5 TWO, 6 THREE, 7 ANY). */
 function levelIndex(code: number | null | undefined): number {

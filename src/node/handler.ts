@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, KvError } from '../common/errors';
 import {
+  BATCH_WRITES_MAX,
   CLOCK_OFFSET_MS_MAX,
   DUMP_PAGE_ENTRIES_MAX,
   GET_MANY_KEYS_MAX,
@@ -26,6 +27,7 @@ import {
 } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
+import type { BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
 import type { Coordinator } from '../coordinator/coordinator';
 import {
   ANY_CODE,
@@ -83,6 +85,8 @@ export interface HandlerServices extends PeerRequestServices {
   refusesClients(): string | undefined;
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
   readonly scanner: Pick<RangeScanner, 'scan'>;
+  /** Logged batches, coordinated here. */
+  readonly batches: Pick<BatchWriter, 'write'>;
   /** This replica's committed data: point reads without copying values into strings, and ranges. */
   readonly local: Pick<ReplicaStorage, 'getBytes' | 'peekBytes' | 'range'>;
   /** The wall clock, for judging expiry (µs since the epoch). */
@@ -171,6 +175,48 @@ function checkManyKeys(keys: Buffer[] | null | undefined): string[] {
       throw invalid(`key ${i + 1} of ${keys.length}: ${(err as Error).message}`);
     }
   });
+}
+
+/**
+ * A batch's writes: 1 to BATCH_WRITES_MAX of them, each a client key with a
+ * value or `remove`, and no key twice (one timestamp for all would leave
+ * which of two writes wins to the tie-break). The first bad one is named by
+ * its place.
+ */
+function checkBatch(writes: types.BatchWrite[] | null | undefined, maxValueBytes: number): BatchWriteInput[] {
+  if (!Array.isArray(writes) || writes.length === 0) throw invalid('a batch needs at least one write');
+  if (writes.length > BATCH_WRITES_MAX)
+    throw invalid(
+      `the batch has ${writes.length} writes; the limit is ${BATCH_WRITES_MAX} (a batch is not split: send the rest as another batch)`,
+    );
+  const seen = new Map<string, number>();
+  return writes.map((w, i) => {
+    const place = `write ${i + 1} of ${writes.length}`;
+    try {
+      const write = checkBatchWrite(w, maxValueBytes);
+      const first = seen.get(write.key);
+      if (first !== undefined) throw invalid(`its key is write ${first + 1}'s too; a batch writes each key once`);
+      seen.set(write.key, i);
+      return write;
+    } catch (err) {
+      throw invalid(`${place}: ${(err as Error).message}`);
+    }
+  });
+}
+
+function checkBatchWrite(w: types.BatchWrite | null | undefined, maxValueBytes: number): BatchWriteInput {
+  if (w === null || typeof w !== 'object') throw invalid('the write is missing');
+  const key = checkClientKey(w.key);
+  const ttl = w.ttlSeconds ?? 0;
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > TTL_SECONDS_MAX)
+    throw invalid(`the TTL is ${ttl} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}, or 0 for none`);
+  if (w.remove === true) {
+    if (w.value !== null && w.value !== undefined) throw invalid('a remove carries no value');
+    if (ttl > 0) throw invalid('a remove takes no TTL');
+    return { key, value: '', deleted: true, ttlSeconds: 0 };
+  }
+  if (w.value === null || w.value === undefined) throw invalid('the value is missing (set remove to delete the key)');
+  return { key, value: checkValue(w.value, maxValueBytes), deleted: false, ttlSeconds: ttl };
 }
 
 /** A key's read error in a getMany, its place among the keys added: the call fails as a whole with it. */
@@ -376,6 +422,16 @@ export class Handler {
       if (!Number.isInteger(bytesMax) || bytesMax < 1) throw invalid('a range page needs a positive byte budget');
       const page = await this.peers.readRange(placed(fromNode, epoch), from, to, limit, bytesMax);
       return new types.RangePage({ entries: page.entries.map(toMutation), more: page.more });
+    });
+  }
+
+  /** A logged batch: every write checked, then written as one (coordinator/batch-writer.ts). */
+  async batch(writes: types.BatchWrite[], level: number): Promise<number> {
+    return this.observed('batch', level, () => {
+      const checked = checkBatch(writes, this.services.maxValueBytes);
+      if (level === SERIAL_CODE)
+        throw invalid(`a batch writes at ${WRITE_LEVEL_LIST}; SERIAL is for reads, and a conditional write is cas, one key at a time`);
+      return this.services.batches.write(checked, checkWriteLevel(level));
     });
   }
 

@@ -21,6 +21,7 @@ import type { KnownBugs } from '../common/known-bugs';
 import { isKvError, KvError } from '../common/errors';
 import {
   ALIVE_WRITE_INTERVAL_MS,
+  BATCH_REPLAY_INTERVAL_MS,
   DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS,
   EPOCH_BARRIER_POLL_MS,
   EPOCH_START_CATCH_UP_MS,
@@ -38,6 +39,7 @@ import { systemTime, Time, Timer } from '../clock/time';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
+import { BatchWriter } from '../coordinator/batch-writer';
 import type { HintStorage } from '../hints/hint-storage';
 import { HintRouter } from '../hints/hint-router';
 import { HintHandover } from '../hints/handover';
@@ -81,6 +83,7 @@ import { SqliteEpochStore } from '../storage/epoch-store';
 import { ALIVE_AT, LAST_FULL_REPAIR, SqliteNodeMeta } from '../storage/meta';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
+import { BatchLogStorage, SqliteBatchLog } from '../storage/batch-log';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { collectReplayGarbage, fileBytes, placementOf, StartState, startState } from './start-state';
@@ -139,6 +142,8 @@ export interface NodeParts {
   readonly transport: PeerTransport;
   readonly store: ReplicaStorage;
   readonly hints: HintStorage;
+  /** The logged batches this node coordinates that are not yet written everywhere (coordinator/batch-writer.ts). */
+  readonly batchLog: BatchLogStorage;
   /** Where this node, as a Paxos acceptor, keeps its promises and proposals. */
   readonly paxosState: PaxosStateStorage;
   /** The node's named numbers that outlive a restart (when it was last alive, its last full repair). */
@@ -197,6 +202,8 @@ export class KvNode {
   readonly paxos: PaxosStore;
   private readonly paxosSweepFailures: ThrottledWarning;
   readonly scanner: RangeScanner;
+  /** Logged batches coordinated here, and their replays. */
+  readonly batches: BatchWriter;
   private readonly detector: FailureDetector;
   private readonly links = new Map<number, PeerLink>();
   /** Every replica and acceptor by node id: this node's own, and the links (peersOf keeps them). */
@@ -318,6 +325,15 @@ export class KvNode {
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
       catchingUp: () => this.repairer.catchingUp,
       catchUp: (peer, epoch) => this.catchUpTo(peer, epoch),
+    });
+    this.batches = new BatchWriter({
+      selfId: id,
+      log: parts.batchLog,
+      coordinator: this.coordinator,
+      clock: this.clock,
+      time: this.time,
+      replayAgeMaxMs: s.tombstoneGraceSeconds * 1000,
+      report: log,
     });
     const placement = (): Placement => this.epochs.placement;
     this.proposer = new Proposer({
@@ -598,6 +614,7 @@ export class KvNode {
       refusesClients: () => this.clientRefusal ?? this.sync.refusal,
       coordinator: this.coordinator,
       scanner: this.scanner,
+      batches: this.batches,
       local: this.store,
       nowUs: () => systemTime.nowMs() * 1000,
       clock: this.clock,
@@ -626,6 +643,11 @@ export class KvNode {
     c.add('paxos', this.proposer.counters);
     c.add('acceptor', this.paxos.counters);
     c.add('scan', this.scanner.counters);
+    c.add('batches', () => ({
+      ...this.batches.counters,
+      batchLogBatches: this.batches.logged,
+      batchLogBytes: this.parts.batchLog.bytes,
+    }));
     c.add('peers', () => this.peerCallCounters());
     c.add('hints', this.hints.counters);
     c.add('delivery', this.delivery.counters);
@@ -693,6 +715,7 @@ export class KvNode {
     const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     collectReplayGarbage();
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
+    const batchLog = await SqliteBatchLog.open(db);
     const s = config.settings;
     const addresses = new Map<number, Endpoint>(config.nodes.map((n) => [n.id, n]));
     const transport = new ThriftTransport({
@@ -709,6 +732,7 @@ export class KvNode {
       transport,
       store,
       hints,
+      batchLog,
       paxosState: new SqlitePaxosState(db),
       meta: new SqliteNodeMeta(db),
       trees,
@@ -780,11 +804,18 @@ export class KvNode {
     void this.storeMeta(ALIVE_AT, this.time.nowMs());
     this.timers.push(this.time.every(ALIVE_WRITE_INTERVAL_MS, () => void this.storeMeta(ALIVE_AT, this.time.nowMs())));
     this.timers.push(this.time.every(PAXOS_CLEANUP_INTERVAL_MS, () => void this.sweepPaxosState()));
+    // What a crash left in the batch log is written again now, and what a failed batch leaves, at the next interval.
+    void this.replayBatches();
+    this.timers.push(this.time.every(BATCH_REPLAY_INTERVAL_MS, () => void this.replayBatches()));
     if (this.idleCollector !== undefined) this.timers.push(this.idleCollector.start());
     if (this.repairer.catchingUp) {
       this.log(`node ${this.id} is catching up (${this.catchUpReason}): it takes writes, and serves reads once its ranges are repaired`);
       void this.repairer.catchUp(() => this.stopping);
     }
+  }
+
+  private replayBatches(): Promise<void> {
+    return this.batches.replay(() => this.stopping);
   }
 
   /** Deletes compare-and-set state that nothing needs any more (PaxosStore.sweep). */
@@ -841,6 +872,8 @@ export class KvNode {
       this.counters.peersUp++;
       this.log(`node ${peer} is up`);
       this.delivery.kick(peer);
+      // A logged batch waiting for a replica that is back: written now, not at the next interval.
+      if (this.serving) void this.replayBatches();
     }
   }
 
@@ -929,10 +962,11 @@ export class KvNode {
   }
 
   /**
-   * After leaving: the hints this node holds go out first (within a
-   * deadline), then the process exits. Hints for nodes that left the ring
-   * too are not waited for: nothing delivers them, and their versions were
-   * handed over to the new replicas when the operation completed.
+   * After leaving: the hints this node holds go out first, and its logged
+   * batches are written (within a deadline), then the process exits. Hints
+   * for nodes that left the ring too are not waited for: nothing delivers
+   * them, and their versions were handed over to the new replicas when the
+   * operation completed. A batch left in the log would stay applied in part.
    */
   private async leave(): Promise<void> {
     const deadline = this.time.monotonicMs() + DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS;
@@ -942,11 +976,14 @@ export class KvNode {
       for (const [target, count] of this.hints.countsByTarget()) if (inRing.has(target)) n += count;
       return n;
     };
-    while (held() > 0 && this.time.monotonicMs() < deadline) {
+    while ((held() > 0 || this.batches.logged > 0) && this.time.monotonicMs() < deadline) {
       this.delivery.kickAll();
+      void this.replayBatches();
       await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
     }
     if (held() > 0) this.log(`node ${this.id} left the ring with ${held()} hints it could not deliver`, 'warn');
+    if (this.batches.logged > 0)
+      this.log(`node ${this.id} left the ring with ${this.batches.logged} logged batches it could not write in full`, 'warn');
     this.log(`node ${this.id} has left the ring; it stops`);
     await this.stop();
     this.onLeft?.();

@@ -20,6 +20,7 @@ import { bootstrapPlacement } from '../membership/placement';
 import { RangeTrees } from '../repair/range-trees';
 import { SimDisk } from './disk';
 import { MemoryEpochStore } from './memory-epochs';
+import { MemoryBatchLog } from './memory-batch-log';
 import { MemoryHintStore } from './memory-hints';
 import { MemoryNodeMeta } from './memory-meta';
 import { MemoryPaxosState } from './memory-paxos';
@@ -186,6 +187,7 @@ export class SimCluster {
         transport: this.net.transportFor(id, owner),
         store: await MemoryReplicaStore.open(disk, time, trees),
         hints: await MemoryHintStore.open(disk, time),
+        batchLog: MemoryBatchLog.open(disk),
         paxosState: MemoryPaxosState.open(disk),
         meta: new MemoryNodeMeta(disk),
         trees,

@@ -15,6 +15,7 @@ import { assert } from '../common/assert';
 import type { Random } from '../common/random';
 import type { EpochEntry } from '../membership/changes';
 import type { AcceptorState } from '../paxos/acceptor';
+import type { LoggedBatch } from '../storage/batch-log';
 import type { Version } from '../storage/version';
 
 /** NORMAL syncs the WAL at checkpoints only: every this many commits, in this model. */
@@ -54,6 +55,10 @@ export interface Txn {
   readonly paxosRemoved?: readonly string[];
   /** Entries appended to the membership's epoch log. */
   readonly epochs?: readonly EpochEntry[];
+  /** A logged batch (storage/batch-log.ts). */
+  readonly batchAdded?: LoggedBatch;
+  /** A logged batch that left the log. */
+  readonly batchRemoved?: number;
   /** A membership stream's cursor (the node's streams file). */
   readonly stream?: { readonly id: string; readonly cursor: string };
 }

@@ -6,16 +6,13 @@
  * place named; the console's mget.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { KvClient } from '../../src/client/client';
 import { GET_MANY_KEYS_MAX } from '../../src/common/limits';
 import { LocalCluster } from '../../src/harness/local-cluster';
-import { RpcConnection } from '../../src/rpc/connection';
 import { toKvError } from '../../src/rpc/errors';
+import { rawCall, runConsole } from './cluster-calls';
 import { errorOf } from './error-of';
 
-const CONSOLE = join(resolve(__dirname, '../../..'), 'dist/src/cli/console.js');
 let cluster: LocalCluster | undefined;
 let kv: KvClient | undefined;
 
@@ -30,15 +27,7 @@ test.after.always(async () => {
 });
 
 /** One getMany sent as it is, past the client library's splitting: the node's answer or its error. */
-async function rawGetMany(keys: Buffer[], level: number): Promise<unknown> {
-  const node = cluster!.config.nodes[0]!;
-  const conn = new RpcConnection({ host: node.host, port: node.port, frameBytesMax: 1 << 24 });
-  try {
-    return await conn.call((c) => c.getMany(keys, level as never), 5000).catch((e: unknown) => toKvError(e));
-  } finally {
-    conn.close();
-  }
-}
+const rawGetMany = (keys: Buffer[], level: number): Promise<unknown> => rawCall(cluster!, (c) => c.getMany(keys, level as never));
 
 const text = (r: { found: boolean; value: Buffer }): string | null => (r.found ? r.value.toString() : null);
 
@@ -110,14 +99,7 @@ test.serial('values past what one answer may carry are refused, with the sizes, 
 });
 
 test.serial('the console reads several keys with mget, one line each', async (t) => {
-  const run = (input: string, json = false): Promise<string> =>
-    new Promise((done) => {
-      const child = spawn(process.execPath, [CONSOLE, ...(json ? ['--json'] : []), '--cluster', cluster!.clusterFile]);
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.on('close', () => done(out));
-      child.stdin.end(input);
-    });
+  const run = (input: string, json = false): Promise<string> => runConsole(cluster!, input, json);
   t.deepEqual((await run('mget a missing g quorum\nmget a serial\nmget a\n')).trim().split('\n'), [
     'a  1',
     'missing  (not found)',

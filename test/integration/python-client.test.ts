@@ -58,7 +58,7 @@ function runClient(python: string, gen: string, host: string, port: number, inpu
   });
 }
 
-test('a Python client generated from the IDL puts, gets (one key or several), scans and does cas against real nodes', async (t) => {
+test('a Python client generated from the IDL puts, gets (one key or several), writes batches, scans and does cas against real nodes', async (t) => {
   const python = await pythonWithThrift();
   const compiler = await runs('thrift', ['--version']);
   if (python === undefined || !compiler) {
@@ -103,6 +103,9 @@ test('a Python client generated from the IDL puts, gets (one key or several), sc
         'get zebra QUORUM',
         'mget apple ghost cherry QUORUM',
         'mget apple SERIAL',
+        'batch put kiwi green delete apple put lime sour QUORUM',
+        'mget kiwi apple lime ALL',
+        'batch put kiwi brown put kiwi green QUORUM',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -153,6 +156,22 @@ test('a Python client generated from the IDL puts, gets (one key or several), sc
       ],
     });
     t.like(out[21], { ok: false, op: 'mget', error: 'InvalidRequest' });
+    t.like(out[22], { ok: true, op: 'batch', writes: 3 });
+    t.deepEqual(out[23], {
+      ok: true,
+      op: 'mget',
+      entries: [
+        { key: 'kiwi', found: true, value: 'green' },
+        { key: 'apple', found: false, value: null },
+        { key: 'lime', found: true, value: 'sour' },
+      ],
+    });
+    t.like(out[24], {
+      ok: false,
+      op: 'batch',
+      error: 'InvalidRequest',
+      message: "write 2 of 2: its key is write 1's too; a batch writes each key once",
+    });
   } finally {
     await c.destroy();
   }

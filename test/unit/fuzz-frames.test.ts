@@ -272,6 +272,7 @@ function stubServices(): HandlerServices {
     repair,
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
     scanner: { scan: async () => ({ rows: [], cursor: undefined }) },
+    batches: { write: async () => 1 },
     local: { getBytes: () => undefined, peekBytes: () => undefined, range: () => ({ entries: [], more: false }) },
     nowUs: () => Date.now() * 1000,
     clock: new HybridClock(wallClockMicros()),

@@ -11,6 +11,7 @@ import {
   ARGS,
   ArgSpec,
   BALLOT,
+  BATCH_WRITE,
   DIGEST,
   EPOCH_CHANGE,
   MEMBERSHIP_LOG,
@@ -178,6 +179,7 @@ test("the structs that arguments carry are the IDL's", (t) => {
     ['MembershipLog', MEMBERSHIP_LOG],
     ['EpochChange', EPOCH_CHANGE],
     ['RingMember', RING_MEMBER],
+    ['BatchWrite', BATCH_WRITE],
   ];
   for (const [name, spec] of structs) t.deepEqual(withoutGenerators(spec), asSpecs(structFields(name)), name);
 });
