@@ -38,6 +38,8 @@ const USAGE = `usage: npm run sim -- [options]
                     streams a simulated range in a few ms); slower, more writes fall inside a join's pending window
   --any-writes      a quarter of the plain clients' writes go at ANY (off by default, so that a seed
                     keeps the trace it was found with)
+  --batches         a quarter of the plain clients' puts go as logged batches of two or three keys, and
+                    the checker holds each batch to all or nothing (off by default, for the same reason)
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
@@ -58,7 +60,7 @@ export interface SimRun {
 export function parseSimArgs(argv: string[]): SimRun | 'help' {
   const { flags, positional } = parseArgs(
     argv,
-    ['help', 'trace', 'worker', 'any-writes'],
+    ['help', 'trace', 'worker', 'any-writes', 'batches'],
     ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys', 'stream-pace'],
   );
   if (flags.has('help')) return 'help';
@@ -91,6 +93,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
       casClients: intFlag(flags, 'cas-clients', DEFAULT_CAS_WORKLOAD.clients, 0, 64),
       keys: intFlag(flags, 'keys', DEFAULT_WORKLOAD.keys, 1, 100_000),
       ...(flags.has('any-writes') ? { anyWrites: true } : {}),
+      ...(flags.has('batches') ? { batches: true } : {}),
       ...(!flags.has('stream-pace')
         ? {}
         : { streamBytesPerSecond: intFlag(flags, 'stream-pace', STREAM_BYTES_PER_SECOND_MAX, 100, STREAM_BYTES_PER_SECOND_MAX) }),
@@ -109,6 +112,7 @@ export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string
     `${keys === DEFAULT_WORKLOAD.keys ? '' : ` --keys ${keys}`}` +
     `${o.streamBytesPerSecond === undefined ? '' : ` --stream-pace ${o.streamBytesPerSecond}`}` +
     `${o.anyWrites ? ' --any-writes' : ''}` +
+    `${o.batches ? ' --batches' : ''}` +
     `${bug ? ` --bug ${bug}` : ''} --trace`
   );
 }

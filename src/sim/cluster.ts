@@ -68,6 +68,8 @@ export class SimCluster {
   readonly departed = new Set<number>();
   /** Nodes lost for good (among the departed): their machine is gone, and a replacement takes their place. */
   readonly lost = new Set<number>();
+  /** Nodes whose machine lost power at least once (their disk lost what it had not synced). */
+  readonly powerLost = new Set<number>();
   /** When the last node was lost for good (ms of virtual time); undefined while none was. */
   lastLossMs: number | undefined;
 
@@ -247,6 +249,7 @@ export class SimCluster {
   powerLoss(id: number): void {
     this.crash(id);
     const lost = this.disks[id]!.powerLoss();
+    this.powerLost.add(id);
     this.net.trace.note('power loss', id, lost);
   }
 

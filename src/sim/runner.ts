@@ -36,7 +36,7 @@ import { SimRing } from './ring';
 import { Scheduler } from './scheduler';
 import { SimCasWorkload } from './cas-workload';
 import { Trace } from './trace';
-import { SimWorkload } from './workload';
+import { BatchRecord, SimWorkload } from './workload';
 
 export interface SimOptions {
   readonly seed: number;
@@ -60,6 +60,8 @@ export interface SimOptions {
   readonly streamBytesPerSecond?: number;
   /** A quarter of the plain clients' writes go at ANY (off: the clients draw as when the seeds were found). */
   readonly anyWrites?: boolean;
+  /** A quarter of the plain clients' puts go as logged batches of two or three keys (off: draws as without them). */
+  readonly batches?: boolean;
 }
 
 export interface SimResult {
@@ -178,6 +180,45 @@ function lostWithNode(cluster: SimCluster, ops: readonly Op[]): Map<number, numb
   return out;
 }
 
+/**
+ * A logged batch is all or nothing in the end: once any of its writes was
+ * seen (acknowledged, read, or held by a replica after settling), every key
+ * of it ends at the batch's timestamp or a newer one. Not for a batch whose
+ * log went with its coordinator's disk (lost for good, or a power loss with
+ * synchronous NORMAL), nor one with a write lost with a node, as a ONE
+ * write may be.
+ */
+export function checkBatches(
+  batches: readonly BatchRecord[],
+  ops: readonly Op[],
+  state: Pick<FinalState, 'replicas' | 'lostWithNode'>,
+  cluster: Pick<SimCluster, 'lost' | 'powerLost'>,
+  sync: 'NORMAL' | 'FULL',
+): string[] {
+  const finalTs = new Map<string, number>();
+  const seenTs = new Map<string, number>();
+  for (const o of ops) {
+    if (o.kind !== 'read' || o.outcome !== 'ok') continue;
+    if (o.final) finalTs.set(o.key, o.ts ?? 0);
+    if (o.found && o.value !== undefined && o.ts !== undefined) seenTs.set(o.value, o.ts);
+  }
+  for (const copies of state.replicas.values()) for (const c of copies) if (c.held) seenTs.set(c.held.value, c.held.ts);
+  const out: string[] = [];
+  for (const b of batches) {
+    if (cluster.lost.has(b.node) || (sync === 'NORMAL' && cluster.powerLost.has(b.node))) continue;
+    if (b.ops.some((o) => state.lostWithNode?.has(o.id) === true)) continue;
+    const ts = b.ops.find((o) => o.ts !== undefined)?.ts ?? b.ops.map((o) => seenTs.get(o.value)).find((t) => t !== undefined);
+    if (ts === undefined) continue;
+    for (const o of b.ops) {
+      const end = finalTs.get(o.key);
+      if (end === undefined || end >= ts) continue;
+      const which = b.ops.map((w) => `#${w.id} ${w.key}=${w.value}`).join(', ');
+      out.push(`  batch: ${which} (node ${b.node}, ts ${ts}) was seen, but ${o.key} ends at ts ${end}: the batch was applied in part`);
+    }
+  }
+  return out;
+}
+
 /** Keys some replica of the final ring holds and another one of them does not: a range's new owner left without them. */
 function missingOnReplicas(state: FinalState): string[] {
   const out: string[] = [];
@@ -205,6 +246,7 @@ function workLeft(cluster: SimCluster, final: Membership): string[] {
     let hints = 0;
     for (const [target, n] of node.hints.countsByTarget()) if (inRing.has(target)) hints += n;
     if (hints > 0) out.push(`  settled: node ${id} still holds ${hints} hints after settling`);
+    if (node.batches.logged > 0) out.push(`  settled: node ${id} still holds ${node.batches.logged} logged batches after settling`);
   }
   return out;
 }
@@ -226,6 +268,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     keys: o.keys ?? DEFAULT_WORKLOAD.keys,
     clientTimeoutMs,
     anyWrites: o.anyWrites === true,
+    batches: o.batches === true,
   });
   const casWorkload = new SimCasWorkload(net, ring, (key, r) => workload.coordinatorFor(key, r), {
     ...DEFAULT_CAS_WORKLOAD,
@@ -277,6 +320,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const cas = checkCas(casWorkload.records);
   const problems = [
     ...describeViolations(result.violations),
+    ...checkBatches(workload.batches, history.ops, state, cluster, o.sync),
     ...missingOnReplicas(state),
     ...cas.violations.map((v) => `  cas: ${v}`),
     ...workLeft(cluster, final.membership),

@@ -23,6 +23,15 @@ import type { SimRing } from './ring';
 const SIM_LEVELS: readonly LevelName[] = ['ONE', 'QUORUM', 'ALL'];
 /** With anyWrites, the share of writes that go at ANY instead of their drawn level. */
 const ANY_WRITES_SHARE = 0.25;
+/** With batches, the share of puts that go as a logged batch, with BATCH_KEYS_MAX keys at most. */
+const BATCH_SHARE = 0.25;
+const BATCH_KEYS_MAX = 3;
+
+/** A logged batch the clients sent: one write op per key, sharing one answer; the node it was sent to. */
+export interface BatchRecord {
+  readonly node: number;
+  readonly ops: readonly WriteOp[];
+}
 
 export interface WorkloadOptions {
   readonly clients: number;
@@ -33,6 +42,8 @@ export interface WorkloadOptions {
   readonly clientTimeoutMs: number;
   /** Some writes go at ANY (ANY_WRITES_SHARE); off, the random draws are those the seeds were found with. */
   readonly anyWrites?: boolean;
+  /** Some puts go as logged batches of two or three keys (BATCH_SHARE); off, the draws are as without them. */
+  readonly batches?: boolean;
 }
 
 /** Chance that an operation goes to any node rather than one of the key's replicas. */
@@ -51,6 +62,8 @@ async function readAt(node: KvNode, key: string, level: LevelName): Promise<{ fo
 
 export class SimWorkload {
   readonly keys: string[];
+  /** The batches sent, for the checker's all-or-nothing rule (runner.ts, checkBatches). */
+  readonly batches: BatchRecord[] = [];
   private nextRequest = 0;
 
   constructor(
@@ -79,6 +92,8 @@ export class SimWorkload {
         ['delete', 15],
       ] as const);
       if (kind === 'get') await this.get(name, random, key, level);
+      else if (kind === 'put' && this.options.batches === true && random.chance(BATCH_SHARE))
+        await this.batch(name, random, key, () => `${name}.${n++}`, this.writeLevel(level, random));
       else await this.write(name, random, key, kind === 'delete' ? TOMBSTONE_VALUE : `${name}.${n++}`, this.writeLevel(level, random));
       const think = random.float() * this.options.thinkMsMax;
       await new Promise<void>((resolve) => this.net.sched.at(think, resolve));
@@ -111,6 +126,38 @@ export class SimWorkload {
         this.options.clientTimeoutMs,
       );
     return this.history.write(name, node, key, value, send, { level, deleted }).then((op) => this.answered(op));
+  }
+
+  /**
+   * A logged batch of puts: `first` and one or two other keys, each with a
+   * value of its own, sent to a write replica of the first. Each key is
+   * recorded as a write of its own, all answered alike.
+   */
+  batch(name: string, random: Random, first: string, value: () => string, level: WriteLevelName): Promise<WriteOp[]> {
+    const keys = [first];
+    const count = Math.min(this.keys.length, 2 + Math.floor(random.float() * (BATCH_KEYS_MAX - 1)));
+    while (keys.length < count) {
+      const k = random.pick(this.keys);
+      if (!keys.includes(k)) keys.push(k);
+    }
+    const writes = keys.map((key) => ({ key, value: value(), deleted: false, ttlSeconds: 0 }));
+    const node = this.coordinatorFor(first, random, true);
+    const id = this.nextRequest++;
+    let answer: Promise<{ ts: number }> | undefined;
+    const send = (): Promise<{ ts: number }> =>
+      (answer ??= clientCall(
+        this.net,
+        node,
+        'batch',
+        id,
+        (n) => n.batches.write(writes, level).then((ts) => ({ ts })),
+        this.options.clientTimeoutMs,
+      ));
+    const ops = writes.map((w) => this.history.write(name, node, w.key, w.value, send, { level }).then((op) => this.answered(op)));
+    return Promise.all(ops).then((done) => {
+      this.batches.push({ node, ops: done });
+      return done;
+    });
   }
 
   get(name: string, random: Random, key: string, level: LevelName, final = false): Promise<ReadOp> {

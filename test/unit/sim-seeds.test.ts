@@ -52,6 +52,17 @@ test('40 seeds on 4 nodes, faults all, a quarter of the writes at ANY: each must
   t.deepEqual(failures, []);
 });
 
+test('40 seeds on 4 nodes, faults all, a quarter of the puts as logged batches: each batch must end all or nothing', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  const failures: string[] = [];
+  const o = { ...base, batches: true };
+  for (let seed = 50_001; seed < 50_041; seed++) {
+    const r = await simulate({ ...o, seed });
+    if (!r.ok) failures.push(`seed ${seed}:\n${r.problems.join('\n')}\nreplay: ${replayCommand(seed, o)}`);
+  }
+  t.deepEqual(failures, []);
+});
+
 test('seed 579 with membership faults: nodes still catching up when a peer is decommissioned finish catching up', async (t) => {
   t.timeout(BLOCK_TIMEOUT_MS);
   // Their catch-up kept the ranges of the ring it began with, which named the node that left: it never ended,

@@ -15,7 +15,7 @@ import { Random } from '../../src/common/random';
 import { SimDisk } from '../../src/sim/disk';
 import { FAULT_KINDS, FaultKind } from '../../src/sim/faults';
 import { MemoryReplicaStore } from '../../src/sim/memory-store';
-import { SimOptions, SimResult, simulate } from '../../src/sim/runner';
+import { checkBatches, SimOptions, SimResult, simulate } from '../../src/sim/runner';
 import { Owner, Scheduler } from '../../src/sim/scheduler';
 
 /** Seeds over which every operation the schedule has (moves, aborts, cleanups, replacements) was measured to come at least once. */
@@ -168,6 +168,20 @@ test('the replay command names the seed and every option that shaped the run', (
   t.regex(replayCommand(3, { ...base, streamBytesPerSecond: 2000 }), / --stream-pace 2000 /);
   t.regex(replayCommand(3, { ...base, anyWrites: true }), / --any-writes --trace$/);
   t.notRegex(replayCommand(3, base), /--any-writes/);
+  t.regex(replayCommand(3, { ...base, batches: true }), / --batches --trace$/);
+  t.notRegex(replayCommand(3, base), /--batches/);
+});
+
+test('--batches is an option of its own: off, a seed keeps its trace; on, batches are sent and the run passes', async (t) => {
+  const plain = await simulate({ ...base, seed: 12 });
+  t.is((await simulate({ ...base, seed: 12, batches: false })).hash, plain.hash);
+  const batched = await simulate({ ...base, seed: 12, batches: true, trace: true });
+  t.not(batched.hash, plain.hash, 'some puts went as batches');
+  t.true(
+    batched.traceLines!.some((line) => / batch /.test(line)),
+    'the trace shows batch requests',
+  );
+  t.true(batched.ok, batched.problems.join('\n'));
 });
 
 test('--any-writes is an option of its own: off, a seed draws as it was found with and keeps its trace', async (t) => {
@@ -345,4 +359,62 @@ test('the scheduler lets every promise continuation of an event run before the n
   sched.at(1, () => seen.push('next event'));
   await sched.runUntil(2);
   t.deepEqual(seen, ['chain done', 'next event']);
+});
+
+test('the batch rule: a batch seen in part must end whole, unless its log went with its coordinator’s disk', (t) => {
+  const write = (id: number, key: string, value: string, ts?: number): WriteOp => ({
+    kind: 'write',
+    id,
+    process: 'c0',
+    key,
+    value,
+    node: 1,
+    start: 0,
+    end: 1,
+    outcome: ts === undefined ? 'TimedOut' : 'ok',
+    ...(ts === undefined ? {} : { ts }),
+  });
+  const finalRead = (id: number, key: string, value: string, ts: number): ReadOp => ({
+    kind: 'read',
+    id,
+    process: 'final',
+    key,
+    start: 2,
+    end: 3,
+    outcome: 'ok',
+    found: true,
+    value,
+    ts,
+    node: 0,
+    final: true,
+  });
+  const nobodyLost = { lost: new Set<number>(), powerLost: new Set<number>() };
+  const state = { replicas: new Map(), lostWithNode: new Map<number, number>() };
+  // Timed out, so its timestamp is known only from a read of one of its values: b ends older than it.
+  const partial = [write(1, 'a', 'a1'), write(2, 'b', 'b1')];
+  const ops = [...partial, finalRead(3, 'a', 'a1', 50), finalRead(4, 'b', 'b0', 40)];
+  const batches = [{ node: 1, ops: partial }];
+  const problems = checkBatches(batches, ops, state, nobodyLost, 'FULL');
+  t.is(problems.length, 1);
+  t.regex(problems[0]!, /#1 a=a1, #2 b=b1 \(node 1, ts 50\) was seen, but b ends at ts 40: the batch was applied in part/);
+  t.deepEqual(checkBatches(batches, ops, state, { ...nobodyLost, lost: new Set([1]) }, 'FULL'), [], 'its log was lost with the node');
+  t.deepEqual(checkBatches(batches, ops, state, { ...nobodyLost, powerLost: new Set([1]) }, 'NORMAL'), [], 'unsynced, lost with power');
+  t.is(checkBatches(batches, ops, state, { ...nobodyLost, powerLost: new Set([1]) }, 'FULL').length, 1, 'synced, it survives power loss');
+  // Acknowledged: its timestamp is known; a key overwritten later ends newer, which is fine.
+  const whole = [write(5, 'a', 'a2', 60), write(6, 'b', 'b2', 60)];
+  t.deepEqual(
+    checkBatches(
+      [{ node: 1, ops: whole }],
+      [...whole, finalRead(7, 'a', 'a3', 70), finalRead(8, 'b', 'b2', 60)],
+      state,
+      nobodyLost,
+      'FULL',
+    ),
+    [],
+  );
+  // Never seen anywhere: nothing of it was applied, which a batch may end as.
+  t.deepEqual(
+    checkBatches([{ node: 1, ops: [write(9, 'a', 'a9'), write(10, 'b', 'b9')] }], [finalRead(11, 'a', 'a0', 1)], state, nobodyLost, 'FULL'),
+    [],
+  );
 });
