@@ -57,8 +57,10 @@ export interface BenchResult {
   readonly internode: PeerCallsByNode | null;
   /** The scan workload: keys its calls returned per second of wall time. */
   readonly keysScannedPerSec?: number;
-  /** The multiget workload: keys its calls read per second of wall time, and the nodes' CPU per key read. */
+  /** The multiget workload: keys its calls read per second of wall time; batch: keys its calls wrote. */
   readonly keysReadPerSec?: number;
+  readonly keysWrittenPerSec?: number;
+  /** Either: the nodes' CPU per key read or written. */
   readonly nodeMicrosPerKey?: number;
 }
 
@@ -161,8 +163,22 @@ export function perKeyRead(
   r: Pick<BenchResult, 'opsPerSec' | 'cpu'>,
   keysPerCall: number,
 ): { keysReadPerSec: number; nodeMicrosPerKey?: number } {
+  const { perSec, micros } = perKey(r, keysPerCall);
+  return { keysReadPerSec: perSec, ...micros };
+}
+
+/** A batch run's keys written a second, and the nodes' CPU per key written. */
+export function perKeyWritten(
+  r: Pick<BenchResult, 'opsPerSec' | 'cpu'>,
+  keysPerCall: number,
+): { keysWrittenPerSec: number; nodeMicrosPerKey?: number } {
+  const { perSec, micros } = perKey(r, keysPerCall);
+  return { keysWrittenPerSec: perSec, ...micros };
+}
+
+function perKey(r: Pick<BenchResult, 'opsPerSec' | 'cpu'>, keysPerCall: number): { perSec: number; micros: { nodeMicrosPerKey?: number } } {
   const perOp = r.cpu.nodeMicrosPerOp;
-  return { keysReadPerSec: r.opsPerSec * keysPerCall, ...(perOp !== null ? { nodeMicrosPerKey: perOp / keysPerCall } : {}) };
+  return { perSec: r.opsPerSec * keysPerCall, micros: perOp !== null ? { nodeMicrosPerKey: perOp / keysPerCall } : {} };
 }
 
 const LABEL_WIDTH = 26;
@@ -184,7 +200,10 @@ export function formatResult(r: BenchResult): string {
     line('Op rate', `${count(r.opsPerSec)} op/s`),
     ...(r.keysScannedPerSec !== undefined ? [line('Keys scanned', `${count(r.keysScannedPerSec)} keys/s`)] : []),
     ...(r.keysReadPerSec !== undefined ? [line('Keys read', `${count(r.keysReadPerSec)} keys/s`)] : []),
-    ...(r.nodeMicrosPerKey !== undefined ? [line('Node CPU per key read', `${r.nodeMicrosPerKey.toFixed(1)} µs`)] : []),
+    ...(r.keysWrittenPerSec !== undefined ? [line('Keys written', `${count(r.keysWrittenPerSec)} keys/s`)] : []),
+    ...(r.nodeMicrosPerKey !== undefined
+      ? [line(`Node CPU per key ${r.keysWrittenPerSec !== undefined ? 'written' : 'read'}`, `${r.nodeMicrosPerKey.toFixed(1)} µs`)]
+      : []),
     line('Latency mean', ms(r.latencyMs.mean)),
     line('Latency median', ms(r.latencyMs.p50)),
     line('Latency 95th percentile', ms(r.latencyMs.p95)),

@@ -9,7 +9,18 @@ import { KeyChooser, keyFormatter } from './keys';
 import { Random as Prng } from '../common/random';
 import { Operation } from './runner';
 
-export type WorkloadName = 'write' | 'read' | 'mixed' | 'read-mostly' | 'echo' | 'restart' | 'scan' | 'multiget' | 'repair' | 'join';
+export type WorkloadName =
+  | 'write'
+  | 'read'
+  | 'mixed'
+  | 'read-mostly'
+  | 'echo'
+  | 'restart'
+  | 'scan'
+  | 'multiget'
+  | 'batch'
+  | 'repair'
+  | 'join';
 
 export interface WorkloadSpec {
   /** Share of operations that are reads; the rest are writes. */
@@ -22,6 +33,8 @@ export interface WorkloadSpec {
   readonly scanPageKeys?: number;
   /** getMany calls of this many keys instead of single reads. */
   readonly getManyKeys?: number;
+  /** Logged batches of this many distinct keys instead of single puts. */
+  readonly batchKeys?: number;
   readonly description: string;
 }
 
@@ -44,6 +57,13 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
     echo: false,
     getManyKeys: 10,
     description: 'getMany calls of 10 random keys each, after writing every key once',
+  },
+  batch: {
+    readFraction: 0,
+    preload: false,
+    echo: false,
+    batchKeys: 10,
+    description: 'logged batches of 10 distinct random keys each',
   },
   restart: {
     readFraction: 0,
@@ -107,6 +127,7 @@ export interface BenchClient {
   ping(payload: Buffer): Promise<Buffer>;
   scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: readonly unknown[] }>;
   getMany(keys: readonly string[], level: LevelName): Promise<readonly { found: boolean }[]>;
+  batch(writes: readonly { key: string; value: Buffer }[], level: WriteLevelName): Promise<unknown>;
 }
 
 export class OperationError extends Error {
@@ -149,6 +170,7 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
   const format = keyFormatter(ctx.keys, ctx.spread);
   if (spec.scanPageKeys !== undefined) return scanOperation(ctx, format, spec.scanPageKeys);
   if (spec.getManyKeys !== undefined) return getManyOperation(ctx, format, spec.getManyKeys);
+  if (spec.batchKeys !== undefined) return batchOperation(ctx, format, spec.batchKeys);
   const reads = spec.readFraction > 0 ? readLevel(ctx.level) : undefined;
   return (seq) => {
     const client = clientFor(ctx.clients, seq);
@@ -187,6 +209,17 @@ function getManyOperation(ctx: WorkloadContext, format: (n: number) => string, n
     const missing = results.findIndex((r) => !r.found);
     if (missing >= 0) throw new OperationError(NOT_FOUND_ERROR, `${keys[missing]} not found`);
     return results;
+  };
+}
+
+/** One logged batch of `n` distinct keys drawn as single writes draw theirs (fewer when there are fewer keys), each with its own value. */
+function batchOperation(ctx: WorkloadContext, format: (n: number) => string, n: number): Operation {
+  const size = Math.min(n, ctx.keys);
+  return (seq) => {
+    const keys = new Set<string>();
+    while (keys.size < size) keys.add(format(ctx.chooser.next()));
+    const writes = [...keys].map((key, i) => ({ key, value: ctx.values.at(seq * size + i) }));
+    return clientFor(ctx.clients, seq).batch(writes, ctx.level);
   };
 }
 

@@ -42,6 +42,7 @@ import {
   Measured,
   formatRepair,
   perKeyRead,
+  perKeyWritten,
   RepairBenchResult,
   RestartResult,
   RunConfig,
@@ -330,6 +331,7 @@ class Bench {
     const result = benchResult(name, level, run, seed, this.config(), measured);
     if (spec.scanPageKeys !== undefined) return { ...result, keysScannedPerSec: scanned.keys / run.seconds };
     if (spec.getManyKeys !== undefined) return { ...result, ...perKeyRead(result, spec.getManyKeys) };
+    if (spec.batchKeys !== undefined) return { ...result, ...perKeyWritten(result, spec.batchKeys) };
     return result;
   }
 

@@ -42,6 +42,15 @@ class FakeClient implements BenchClient {
     return keys.map((k) => ({ found: this.store.has(k) }));
   }
 
+  readonly batchKeys: string[][] = [];
+  readonly batchValues: string[] = [];
+
+  async batch(writes: readonly { key: string; value: Buffer }[], level: LevelName): Promise<void> {
+    this.calls.push(`batch ${writes.length} ${level}`);
+    this.batchKeys.push(writes.map((w) => w.key));
+    for (const w of writes) this.batchValues.push(w.value.toString('hex'));
+  }
+
   async scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: string[] }> {
     this.calls.push(`scan ${start} ${end} ${level} ${limit}`);
     return {
@@ -196,4 +205,16 @@ test('multiget asks for 10 random keys a call at the level, round robin, and fai
   store.clear();
   const err = await t.throwsAsync(Promise.resolve(op(8)));
   t.is(err!.name, NOT_FOUND_ERROR);
+});
+
+test('batch writes 10 distinct random keys a call at the level, each its own value, round robin', async (t) => {
+  const { clients, op } = setup('batch', new Map());
+  for (let seq = 0; seq < 8; seq++) await op(seq);
+  for (const c of clients) t.deepEqual(c.calls, ['batch 10 QUORUM', 'batch 10 QUORUM']);
+  for (const c of clients)
+    for (const keys of c.batchKeys) {
+      t.is(new Set(keys).size, keys.length, 'no key twice in a batch');
+      t.true(keys.every((k) => /^key\d{6}$/.test(k)));
+    }
+  t.is(new Set(clients.flatMap((c) => c.batchValues)).size, 80, 'every write has a value of its own');
 });
