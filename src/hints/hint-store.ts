@@ -10,7 +10,7 @@ import { toByteString } from '../common/bytes';
 import { HINTS_QUEUED_MAX, SQL_ROWS_PER_STATEMENT_MAX } from '../common/limits';
 import { ThrottledWarning, WarningOptions } from '../common/warnings';
 import { createHintTables } from '../storage/schema';
-import { HintQueue } from './hint-queue';
+import { CommitQueue } from '../storage/commit-queue';
 import { latin1Literal } from '../storage/sql-literal';
 import { Sqlite } from '../storage/sqlite';
 import { KeyedVersion } from '../storage/version';
@@ -39,7 +39,7 @@ interface PendingHint {
 
 export class HintStore {
   private readonly counts = new Map<number, number>();
-  private readonly pending: HintQueue<PendingHint>;
+  private readonly pending: CommitQueue<PendingHint>;
   /** Per target: hints delivered, and dropped (see outcomesByTarget). */
   private readonly outcomes = new Map<number, { delivered: number; dropped: number }>();
   readonly counters = { hintsStored: 0, hintsDelivered: 0, hintsDropped: 0, hintWriteErrors: 0 };
@@ -51,7 +51,7 @@ export class HintStore {
     warnings: WarningOptions,
     time: Pick<Time, 'soon'>,
   ) {
-    this.pending = new HintQueue((rows) => this.writePending(rows), time);
+    this.pending = new CommitQueue((rows) => this.writePending(rows), time);
     this.writeFailures = new ThrottledWarning(
       'writing hints',
       'those hints are lost, and their writes rely on anti-entropy (counter hintWriteErrors)',

@@ -6,7 +6,7 @@
  */
 import type { Time } from '../clock/time';
 import { HINTS_QUEUED_MAX } from '../common/limits';
-import { HintQueue } from '../hints/hint-queue';
+import { CommitQueue } from '../storage/commit-queue';
 import type { HintStorage } from '../hints/hint-storage';
 import type { StoredHint } from '../hints/hint-store';
 import type { KeyedVersion } from '../storage/version';
@@ -15,7 +15,7 @@ import type { HintRow, SimDisk } from './disk';
 export class MemoryHintStore implements HintStorage {
   readonly counters = { hintsStored: 0, hintsDelivered: 0, hintsDropped: 0, hintWriteErrors: 0 };
   private readonly outcomes = new Map<number, { delivered: number; dropped: number }>();
-  private readonly pending: HintQueue<HintRow>;
+  private readonly pending: CommitQueue<HintRow>;
   private nextId: number;
 
   private constructor(
@@ -24,7 +24,7 @@ export class MemoryHintStore implements HintStorage {
     /** Durable hints by id (ids grow, so iteration order is age order). */
     private readonly rows: Map<number, HintRow>,
   ) {
-    this.pending = new HintQueue((rows) => this.write(rows), time);
+    this.pending = new CommitQueue((rows) => this.write(rows), time);
     let last = 0;
     for (const id of rows.keys()) last = Math.max(last, id);
     this.nextId = last + 1;

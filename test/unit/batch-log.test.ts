@@ -95,3 +95,45 @@ for (const driver of ['inline', 'thread'] as SqliteDriverName[]) {
     await db.close();
   });
 }
+
+test('the batches added and removed in one turn go in one transaction, and one whose delete is queued is not listed', async (t) => {
+  const db = await Sqlite.open(':memory:');
+  let transactions = 0;
+  const runTransaction = db.runTransaction.bind(db);
+  db.runTransaction = (statements, tail) => {
+    transactions++;
+    return runTransaction(statements, tail);
+  };
+  const log = await SqliteBatchLog.open(db);
+  const one = (key: string): KeyedVersion[] => [{ key, version: { value: 'v', ts: 1, deleted: false } }];
+  const added = ['a', 'b', 'c'].map((k) => log.add(one(k), 1));
+  await Promise.all(added.map((a) => a.durable));
+  t.is(transactions, 1, 'three adds of one turn, one transaction');
+  const leaving = log.remove(1);
+  t.deepEqual(
+    (await log.list(0, 2)).map((b) => b.id),
+    [2, 3],
+    'the batch being removed is passed over, and the page is still full',
+  );
+  const more = log.add(one('d'), 1);
+  await Promise.all([leaving, log.remove(2), more.durable]);
+  t.is(transactions, 2, 'two removes and an add of one turn, one transaction');
+  t.deepEqual(
+    (await log.list(0, 10)).map((b) => b.id),
+    [3, 4],
+  );
+  await db.close();
+});
+
+test('a batch whose commit fails is not counted, and its caller gets the error', async (t) => {
+  const db = await Sqlite.open(':memory:');
+  const log = await SqliteBatchLog.open(db);
+  db.runTransaction = async () => {
+    throw new Error('disk I/O error');
+  };
+  const { durable } = log.add([{ key: 'k', version: { value: 'v', ts: 1, deleted: false } }], 1);
+  await t.throwsAsync(durable, { message: 'disk I/O error' });
+  t.is(log.size, 0);
+  t.is(log.bytes, 0);
+  await db.close();
+});

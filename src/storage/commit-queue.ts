@@ -1,14 +1,15 @@
 /**
- * Hints waiting for their group commit: every hint added in one turn is
+ * Rows waiting for their group commit: every row pushed in one turn is
  * written in one transaction at the next (Time.soon), and `push` resolves
- * once the transaction holding its hints is done. Hints added while one is
- * being written wait for it, then go in the next. Shared by the SQLite hint
- * store and the simulator's. `push` tells whether its transaction committed:
- * an ANY write counts a hint as its copy only then.
+ * once the transaction holding its rows is done. Rows pushed while one is
+ * being written wait for it, then go in the next. `push` tells whether its
+ * transaction committed (an ANY write counts a hint as its copy only then).
+ * The hint stores (SQLite and the simulator's) and the batch log queue
+ * theirs here.
  */
 import type { Time } from '../clock/time';
 
-export class HintQueue<T> {
+export class CommitQueue<T> {
   private pending: T[] = [];
   /** The transaction the rows pushed now go in: its outcome, once written. */
   private group = { durable: true };
@@ -20,7 +21,7 @@ export class HintQueue<T> {
     private readonly time: Pick<Time, 'soon'>,
   ) {}
 
-  /** Hints queued and not yet being written. */
+  /** Rows queued and not yet being written. */
   get length(): number {
     return this.pending.length;
   }
@@ -56,7 +57,7 @@ export class HintQueue<T> {
     return this.flushing;
   }
 
-  /** Waits until every queued hint is written. */
+  /** Waits until every queued row is written. */
   async flush(): Promise<void> {
     while (this.flushing || this.pending.length > 0) await this.flushSoon();
   }
