@@ -591,7 +591,8 @@ service KeyValue {
    * reader may see some of the writes before the others. Unavailable,
    * checked for every key first, means nothing was written; TimedOut
    * names the first key that missed its level, and the batch stays logged
-   * and is written again.
+   * and is written again. At most half a frame of keys and values (4 MiB
+   * at the default value limit): more is InvalidRequest.
    */
   i64 batch(1: list<BatchWrite> writes, 2: Level level)
     throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut)

@@ -43,6 +43,8 @@ import type { RepairSummary } from '../repair/repairer';
 import { fromByteString, toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
 import {
+  batchBytesMax,
+  batchTooLarge,
   CAS_CLIENT_ATTEMPTS_MAX,
   frameBytesMax,
   GET_MANY_KEYS_MAX,
@@ -291,6 +293,8 @@ export class KvClient {
   private readonly seeds: readonly (Seed & { token: string })[] = [];
   private readonly learner: RingLearner | undefined;
   private readonly connectionOptions: Omit<ConnectionOptions, 'host' | 'port'>;
+  /** The most bytes of keys and values one batch may carry (batchBytesMax of the value limit). */
+  private readonly batchBytesMax: number;
   private readonly perNode: number;
   private closed = false;
   /** Connections to nodes no longer routed to, until their requests' deadline. */
@@ -305,6 +309,7 @@ export class KvClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.tls = options.tls !== undefined;
     this.connectionOptions = { frameBytesMax: frameBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT), ...tlsOption(options.tls) };
+    this.batchBytesMax = batchBytesMax(options.valueBytesMax ?? VALUE_BYTES_MAX_DEFAULT);
     this.perNode = Math.max(1, options.connectionsPerNode ?? 1);
     this.current = (options.startAt ?? 0) % endpoints.length;
     this.routing = options.routing ?? 'node';
@@ -634,6 +639,10 @@ export class KvClient {
           ...(w.ttlSeconds !== undefined ? { ttlSeconds: w.ttlSeconds } : {}),
         }),
     );
+    // Refused here in the node's words: a frame past the node's limit would only get the connection closed.
+    let bytes = 0;
+    for (const w of wire) bytes += w.key.length + (w.value?.length ?? 0);
+    if (bytes > this.batchBytesMax) throw new KvError('InvalidRequest', batchTooLarge(bytes, this.batchBytesMax));
     // Sent to a replica of the first key: that write, at least, needs no hop.
     const ts = await this.run(wire.length > 0 ? this.routingKey(wire[0]!.key) : undefined, 'write', (c) => c.batch(wire, code));
     return { ts: int64ToNumber(ts) };

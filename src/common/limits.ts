@@ -390,6 +390,21 @@ export function getManyReplyBytesMax(valueBytesMax: number): number {
 
 /** Most writes one batch may carry (distinct keys); a longer batch is refused, not split, since a split is no longer one batch. */
 export const BATCH_WRITES_MAX = 100;
+
+/**
+ * Bytes of keys and values one batch may carry: half the smallest frame a
+ * node takes for its value limit (4 MiB at the default), so that a batch
+ * always fits a frame, and one log row stays well under it; at least one
+ * value of the largest size.
+ */
+export function batchBytesMax(valueBytesMax: number): number {
+  return Math.floor(frameBytesMax(valueBytesMax) / 2);
+}
+
+/** The sentence for a batch past batchBytesMax, said alike by the node and the client library. */
+export function batchTooLarge(bytes: number, max: number): string {
+  return `the batch's keys and values take ${bytes} bytes, more than the ${max} one batch may carry; split it into smaller batches`;
+}
 /**
  * Batches a node's batch log may hold that have not reached every key's
  * level yet, and their bytes: past either, new batches to this node are

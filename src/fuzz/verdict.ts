@@ -11,6 +11,7 @@
  */
 import {
   BATCH_WRITES_MAX,
+  batchBytesMax,
   CLOCK_OFFSET_MS_MAX,
   GET_MANY_KEYS_MAX,
   KEY_BYTES_MAX,
@@ -235,7 +236,8 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
 function batchValid(list: WireValue | undefined, max: number): boolean {
   if (list?.kind !== 'list' || !inRange(list.items.length, 1, BATCH_WRITES_MAX)) return false;
   const keys = new Set<string>();
-  return list.items.every((w) => {
+  let bytes = 0;
+  const each = list.items.every((w) => {
     const f = structFields(w, BATCH_WRITE);
     const key = f?.get(1);
     if (f === null || !isValidKey(key)) return false;
@@ -244,10 +246,14 @@ function batchValid(list: WireValue | undefined, max: number): boolean {
     keys.add(text);
     const ttl = i32Of(f.get(4)) ?? 0;
     if (!inRange(ttl, 0, TTL_SECONDS_MAX)) return false;
+    bytes += (key as { v: Buffer }).v.length;
     const remove = f.get(3);
     if (remove?.kind === 'bool' && remove.v) return f.get(2) === undefined && ttl === 0;
-    return isValidValue(f.get(2), max);
+    const value = f.get(2);
+    if (value?.kind === 'binary') bytes += value.v.length;
+    return isValidValue(value, max);
   });
+  return each && bytes <= batchBytesMax(max);
 }
 
 function keysValid(list: WireValue | undefined): boolean {

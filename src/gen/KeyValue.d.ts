@@ -493,7 +493,8 @@ declare class Client {
      * reader may see some of the writes before the others. Unavailable,
      * checked for every key first, means nothing was written; TimedOut
      * names the first key that missed its level, and the batch stays logged
-     * and is written again.
+     * and is written again. At most half a frame of keys and values (4 MiB
+     * at the default value limit): more is InvalidRequest.
      */
     batch(writes: BatchWrite[], level: Level): Promise<Int64>;
 
@@ -507,7 +508,8 @@ declare class Client {
      * reader may see some of the writes before the others. Unavailable,
      * checked for every key first, means nothing was written; TimedOut
      * names the first key that missed its level, and the batch stays logged
-     * and is written again.
+     * and is written again. At most half a frame of keys and values (4 MiB
+     * at the default value limit): more is InvalidRequest.
      */
     batch(writes: BatchWrite[], level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
   }

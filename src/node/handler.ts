@@ -14,6 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { ErrorCode, KvError } from '../common/errors';
 import {
   BATCH_WRITES_MAX,
+  batchBytesMax,
+  batchTooLarge,
   CLOCK_OFFSET_MS_MAX,
   DUMP_PAGE_ENTRIES_MAX,
   GET_MANY_KEYS_MAX,
@@ -190,7 +192,7 @@ function checkBatch(writes: types.BatchWrite[] | null | undefined, maxValueBytes
       `the batch has ${writes.length} writes; the limit is ${BATCH_WRITES_MAX} (a batch is not split: send the rest as another batch)`,
     );
   const seen = new Map<string, number>();
-  return writes.map((w, i) => {
+  const checked = writes.map((w, i) => {
     const place = `write ${i + 1} of ${writes.length}`;
     try {
       const write = checkBatchWrite(w, maxValueBytes);
@@ -202,6 +204,11 @@ function checkBatch(writes: types.BatchWrite[] | null | undefined, maxValueBytes
       throw invalid(`${place}: ${(err as Error).message}`);
     }
   });
+  let bytes = 0;
+  for (const w of checked) bytes += w.key.length + w.value.length;
+  const max = batchBytesMax(maxValueBytes);
+  if (bytes > max) throw invalid(batchTooLarge(bytes, max));
+  return checked;
 }
 
 function checkBatchWrite(w: types.BatchWrite | null | undefined, maxValueBytes: number): BatchWriteInput {

@@ -92,6 +92,27 @@ test.serial('bad input is refused in one sentence, and nothing of the batch is w
   t.is(level.code, 'InvalidRequest');
 });
 
+test.serial('a batch past half a frame of keys and values is refused in one sentence, by the library and by the node', async (t) => {
+  const big = Buffer.alloc(cluster!.config.settings.maxValueBytes, 'x');
+  const keys = ['big-0', 'big-1', 'big-2', 'big-3', 'big-4'];
+  const sentence = /^the batch's keys and values take 5242905 bytes, more than the \d+ one batch may carry; split it into smaller batches$/;
+  const err = await errorOf(
+    kv!.batch(
+      keys.map((key) => ({ key, value: big })),
+      'QUORUM',
+    ),
+  );
+  t.is(err.code, 'InvalidRequest');
+  t.regex(err.message, sentence);
+  t.regex(await message(keys.map((key) => new types.BatchWrite({ key: Buffer.from(key), value: big }))), sentence);
+  t.false((await kv!.get('big-0', 'ALL')).found);
+  await kv!.batch(
+    keys.slice(0, 2).map((key) => ({ key, value: big })),
+    'QUORUM',
+  );
+  t.is((await kv!.get('big-1', 'ALL')).value.length, big.length);
+});
+
 test.serial('the console writes a batch of puts and deletes', async (t) => {
   const run = (input: string, json = false): Promise<string> => runConsole(cluster!, input, json);
   const lines = (
