@@ -23,6 +23,7 @@ import {
   parseReadLevel,
   parseWriteLevel,
   READ_LEVEL_LIST,
+  SERIAL_IS_NOT_FOR_BATCHES,
   serialIsForOneKey,
   unknownLevel,
   WRITE_LEVEL_LIST,
@@ -167,6 +168,7 @@ async function batch(client: KvClient, words: string[]): Promise<Result> {
   if (words.length < 4) throw new KvError('InvalidRequest', `batch takes one or more writes, then a level: ${BATCH_USAGE}`);
   const levelText = words[words.length - 1]!;
   const level = parseWriteLevel(levelText);
+  if (levelText.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', SERIAL_IS_NOT_FOR_BATCHES);
   if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, WRITE_LEVEL_LIST));
   const writes: BatchOp[] = [];
   const end = words.length - 1;

@@ -65,6 +65,7 @@ import {
   ReadLevelName,
   requiredReplicas,
   SERIAL_CODE,
+  SERIAL_IS_NOT_FOR_BATCHES,
   serialIsForOneKey,
   unknownLevel,
   WRITE_LEVEL_CODES,
@@ -630,6 +631,7 @@ export class KvClient {
    *   await client.batch([{ key: 'user:1', value: 'ann' }, { key: 'user:2', remove: true }], 'QUORUM');
    */
   async batch(writes: readonly BatchOp[], level: WriteLevelName | string): Promise<{ ts: number }> {
+    if (level.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', SERIAL_IS_NOT_FOR_BATCHES);
     const code = WRITE_LEVEL_CODES[writeLevelName(level)];
     const wire = writes.map(
       (w) =>

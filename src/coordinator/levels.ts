@@ -56,6 +56,9 @@ export function serialIsForOneKey(op: string): string {
   return `${op} reads at ${LEVEL_LIST}; SERIAL reads one key at a time through Paxos: use get`;
 }
 
+/** The sentence for SERIAL as a batch's level: a batch is plain writes; the conditional write is cas. */
+export const SERIAL_IS_NOT_FOR_BATCHES = `a batch writes at ${WRITE_LEVEL_LIST}; SERIAL is for reads, and a conditional write is cas, one key at a time`;
+
 /**
  * The sentence for a typed level that is none of `list`'s. ANY, typed where
  * a read's level was expected, gets its own; a write's list holds ANY, so

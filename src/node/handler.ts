@@ -38,6 +38,7 @@ import {
   levelFromCode,
   LevelName,
   SERIAL_CODE,
+  SERIAL_IS_NOT_FOR_BATCHES,
   serialIsForOneKey,
   WRITE_LEVEL_LIST,
   writeLevelFromCode,
@@ -436,8 +437,7 @@ export class Handler {
   async batch(writes: types.BatchWrite[], level: number): Promise<number> {
     return this.observed('batch', level, () => {
       const checked = checkBatch(writes, this.services.maxValueBytes);
-      if (level === SERIAL_CODE)
-        throw invalid(`a batch writes at ${WRITE_LEVEL_LIST}; SERIAL is for reads, and a conditional write is cas, one key at a time`);
+      if (level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
       return this.services.batches.write(checked, checkWriteLevel(level));
     });
   }

@@ -90,6 +90,7 @@ test.serial('bad input is refused in one sentence, and nothing of the batch is w
   t.false((await kv!.get('x1', 'ALL')).found, 'no refused batch wrote anything');
   const level = await errorOf(kv!.batch([{ key: 'x1', value: 'v' }], 'twice'));
   t.is(level.code, 'InvalidRequest');
+  t.is((await errorOf(kv!.batch([{ key: 'x1', value: 'v' }], 'serial'))).message, await message([put('x1', 'v')], 4));
 });
 
 test.serial('a batch past half a frame of keys and values is refused in one sentence, by the library and by the node', async (t) => {
@@ -116,7 +117,9 @@ test.serial('a batch past half a frame of keys and values is refused in one sent
 test.serial('the console writes a batch of puts and deletes', async (t) => {
   const run = (input: string, json = false): Promise<string> => runConsole(cluster!, input, json);
   const lines = (
-    await run('batch put c1 x put "c 2" "y z" ttl=600 delete q quorum\nmget c1 "c 2" q one\nbatch put c1 quorum\nbatch get c1 one\n')
+    await run(
+      'batch put c1 x put "c 2" "y z" ttl=600 delete q quorum\nmget c1 "c 2" q one\nbatch put c1 quorum\nbatch get c1 one\nbatch put c1 x serial\n',
+    )
   )
     .trim()
     .split('\n');
@@ -127,6 +130,7 @@ test.serial('the console writes a batch of puts and deletes', async (t) => {
     'q  (not found)',
     'error InvalidRequest: batch write 1: put lacks its key or value; batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>',
     'error InvalidRequest: batch write 1: "get" is not put or delete; batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>',
+    'error InvalidRequest: a batch writes at ANY, ONE, TWO, THREE, QUORUM or ALL; SERIAL is for reads, and a conditional write is cas, one key at a time',
   ]);
   const json = JSON.parse((await run('batch put c3 w all\n', true)).trim());
   t.like(json, { ok: true, op: 'batch', level: 'ALL', writes: 1 });
