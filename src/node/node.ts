@@ -715,7 +715,7 @@ export class KvNode {
     const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
     collectReplayGarbage();
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
-    const batchLog = await SqliteBatchLog.open(db);
+    const batchLog = await SqliteBatchLog.open(db, time);
     const s = config.settings;
     const addresses = new Map<number, Endpoint>(config.nodes.map((n) => [n.id, n]));
     const transport = new ThriftTransport({
@@ -1152,6 +1152,7 @@ export class KvNode {
     for (const link of this.links.values()) link.close();
     await this.store.drain();
     await this.hints.flush();
+    await this.parts.batchLog.flush();
     // Alive until now: a quick restart is then not taken for a long outage.
     await this.parts.meta.write(ALIVE_AT, this.time.nowMs()).catch(() => undefined);
     await this.parts.closeStorage();

@@ -65,6 +65,9 @@ export class MemoryBatchLog implements BatchLogStorage {
     this.forget(id);
   }
 
+  /** Each change is its own transaction here: nothing waits in a queue. */
+  async flush(): Promise<void> {}
+
   async list(afterId: number, limit: number): Promise<LoggedBatch[]> {
     const out: LoggedBatch[] = [];
     for (const { batch, durable } of this.batches.values()) {

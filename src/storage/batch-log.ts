@@ -36,6 +36,8 @@ export interface BatchLogStorage {
   remove(id: number): Promise<void>;
   /** The durable batches with ids after `afterId`, oldest first, at most `limit`. */
   list(afterId: number, limit: number): Promise<LoggedBatch[]>;
+  /** Waits until every change queued so far is committed (or failed): before the node closes its file. */
+  flush(): Promise<void>;
 }
 
 /** The layout's first byte; another value is a blob this build cannot read. */
@@ -215,6 +217,10 @@ export class SqliteBatchLog implements BatchLogStorage {
       this.lastFailure = err;
       return false;
     }
+  }
+
+  flush(): Promise<void> {
+    return this.changes.flush();
   }
 
   async list(afterId: number, limit: number): Promise<LoggedBatch[]> {

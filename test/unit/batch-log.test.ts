@@ -137,3 +137,19 @@ test('a batch whose commit fails is not counted, and its caller gets the error',
   t.is(log.bytes, 0);
   await db.close();
 });
+
+test('flush waits for the queued changes, so a node closing its file loses none of them', async (t) => {
+  const path = join(dir, `log-${++fileNo}.db`);
+  const db = await Sqlite.open(path);
+  const log = await SqliteBatchLog.open(db);
+  const { durable } = log.add([{ key: 'k', version: { value: 'v', ts: 1, deleted: false } }], 1);
+  await log.flush();
+  await db.close();
+  await durable;
+  const again = await Sqlite.open(path);
+  t.deepEqual(
+    (await (await SqliteBatchLog.open(again)).list(0, 10)).map((b) => b.id),
+    [1],
+  );
+  await again.close();
+});

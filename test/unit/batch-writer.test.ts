@@ -186,6 +186,7 @@ test('a full log refuses new batches with Unavailable, writing nothing', async (
     },
     remove: async () => undefined,
     list: async () => [],
+    flush: async () => undefined,
   };
   const f = await fixture(full);
   const err = await t.throwsAsync(f.writer.write(puts('a'), 'ONE'));
