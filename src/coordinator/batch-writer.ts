@@ -29,7 +29,13 @@
 import type { HybridClock } from '../clock/hlc';
 import type { Time } from '../clock/time';
 import { KvError, timedOut } from '../common/errors';
-import { BATCH_LOG_BATCHES_MAX, BATCH_LOG_BYTES_MAX, BATCH_REPLAY_PAGE_MAX } from '../common/limits';
+import {
+  BATCH_LOG_BATCHES_MAX,
+  BATCH_LOG_BYTES_MAX,
+  BATCH_REPLAY_BACKOFF_MAX_MS,
+  BATCH_REPLAY_INTERVAL_MS,
+  BATCH_REPLAY_PAGE_MAX,
+} from '../common/limits';
 import type { Logger } from '../common/logger';
 import type { BatchLogStorage, LoggedBatch } from '../storage/batch-log';
 import type { Version } from '../storage/version';
@@ -66,7 +72,7 @@ export class BatchWriter {
     batchLogFull: 0,
     /** Logged batches written again in full, then removed. */
     batchesReplayed: 0,
-    /** Replays that did not write every key (tried again at the next interval). */
+    /** Replays that did not write every key, or sent nothing because a key had no replica up (tried again after a backoff). */
     batchReplayFailures: 0,
     /** Logged batches dropped unwritten, older than the tombstone grace. */
     batchesExpired: 0,
@@ -78,6 +84,8 @@ export class BatchWriter {
 
   /** Ids of the logged batches a call or a replay is writing now: a replay leaves them alone. */
   private readonly writing = new Set<number>();
+  /** Logged batches whose last replay failed: how long they waited, and until when they wait now (at most one per batch in the log). */
+  private readonly backoffs = new Map<number, { waitMs: number; untilMs: number }>();
   private replaying = false;
 
   constructor(private readonly deps: BatchWriterDeps) {}
@@ -175,24 +183,53 @@ export class BatchWriter {
     }
   }
 
+  /** A peer is back: every batch waiting out a backoff may be tried at the next replay. */
+  retrySoon(): void {
+    this.backoffs.clear();
+  }
+
+  /**
+   * Writes one logged batch again, unless it waits out a backoff, or a key
+   * of it has no replica up (then nothing is sent: a batch stuck on a dead
+   * range must not rewrite its other keys every few seconds).
+   */
   private async replayOne(batch: LoggedBatch): Promise<void> {
-    const ageMs = this.deps.time.nowMs() - batch.createdMs;
+    const nowMs = this.deps.time.nowMs();
+    const ageMs = nowMs - batch.createdMs;
     if (ageMs > this.deps.replayAgeMaxMs) return this.expire(batch, ageMs);
+    const backoff = this.backoffs.get(batch.id);
+    if (backoff !== undefined && nowMs < backoff.untilMs) return;
+    if (!this.writableAtOne(batch)) return this.failedReplay(batch.id, nowMs);
     this.writing.add(batch.id);
     try {
       const outcomes = await Promise.allSettled(batch.items.map((item) => this.deps.coordinator.writeVersion(item, 'ONE')));
-      if (outcomes.some((o) => o.status === 'rejected')) {
-        this.counters.batchReplayFailures++;
-        return;
-      }
+      if (outcomes.some((o) => o.status === 'rejected')) return this.failedReplay(batch.id, nowMs);
       await this.deps.log.remove(batch.id);
+      this.backoffs.delete(batch.id);
       this.counters.batchesReplayed++;
     } finally {
       this.writing.delete(batch.id);
     }
   }
 
+  private writableAtOne(batch: LoggedBatch): boolean {
+    try {
+      for (const item of batch.items) this.deps.coordinator.checkWritable(item.key, 'ONE');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A replay that did not write every key: the batch waits twice as long as last time before the next (BATCH_REPLAY_BACKOFF_MAX_MS at most). */
+  private failedReplay(id: number, nowMs: number): void {
+    this.counters.batchReplayFailures++;
+    const waitMs = Math.min(BATCH_REPLAY_BACKOFF_MAX_MS, 2 * (this.backoffs.get(id)?.waitMs ?? BATCH_REPLAY_INTERVAL_MS / 2));
+    this.backoffs.set(id, { waitMs, untilMs: nowMs + waitMs });
+  }
+
   private async expire(batch: LoggedBatch, ageMs: number): Promise<void> {
+    this.backoffs.delete(batch.id);
     await this.deps.log.remove(batch.id);
     this.counters.batchesExpired++;
     this.deps.report(

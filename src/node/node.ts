@@ -873,7 +873,10 @@ export class KvNode {
       this.log(`node ${peer} is up`);
       this.delivery.kick(peer);
       // A logged batch waiting for a replica that is back: written now, not at the next interval.
-      if (this.serving) void this.replayBatches();
+      if (this.serving) {
+        this.batches.retrySoon();
+        void this.replayBatches();
+      }
     }
   }
 

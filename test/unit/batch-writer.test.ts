@@ -116,6 +116,9 @@ test('a failed key fails the call, the batch stays logged, and a replay writes i
   f.coordinator.failing.clear();
   f.coordinator.written.length = 0;
   await f.writer.replay(never);
+  t.deepEqual(f.coordinator.written, [], 'within its backoff the batch is not tried');
+  f.clock.ms += 2_000;
+  await f.writer.replay(never);
   t.deepEqual(
     f.coordinator.written.map((w) => [w.item.key, w.level, w.item.version.ts]),
     [
@@ -209,4 +212,31 @@ test('a replay stops between batches once told to', async (t) => {
     ['x'],
   );
   t.is(f.log.size, 2);
+});
+
+test('a logged batch with a key whose replicas are all down sends nothing, and waits longer after each failed replay', async (t) => {
+  const f = await fixture();
+  f.coordinator.failing.set('b', timedOut('no', 0, 1));
+  await t.throwsAsync(f.writer.write(puts('a', 'b'), 'QUORUM'));
+  f.coordinator.failing.clear();
+  f.coordinator.down.add('b');
+  f.coordinator.written.length = 0;
+  const tries: number[] = [];
+  for (let ms = 0; ms <= 40_000; ms += 1_000) {
+    f.clock.ms = 10_000 + ms;
+    const before = f.writer.counters.batchReplayFailures;
+    await f.writer.replay(never);
+    if (f.writer.counters.batchReplayFailures > before) tries.push(ms);
+  }
+  t.deepEqual(f.coordinator.written, [], 'no key written while one of them cannot be');
+  t.deepEqual(tries, [0, 2_000, 6_000, 14_000, 30_000], 'the wait doubles: 2, 4, 8, 16 s');
+  f.coordinator.down.clear();
+  f.writer.retrySoon();
+  await f.writer.replay(never);
+  t.deepEqual(
+    f.coordinator.written.map((w) => w.item.key),
+    ['a', 'b'],
+    'a peer back: tried at once',
+  );
+  t.is(f.log.size, 0);
 });
