@@ -30,6 +30,16 @@ export function timedOut(message: string, acked: number, required: number): KvEr
   return new KvError('TimedOut', message, { acked, required });
 }
 
+/**
+ * A KvError of the key at place i (0-based) of n in a request of several
+ * (a getMany, a batch), its place put first: "key 2 of 3: …". Anything else
+ * passes as it is.
+ */
+export function ofKeyAt(err: unknown, i: number, n: number): unknown {
+  if (!(err instanceof KvError)) return err;
+  return new KvError(err.code, `key ${i + 1} of ${n}: ${err.message}`, err.details);
+}
+
 export function isKvError(err: unknown, code?: ErrorCode): err is KvError {
   return err instanceof KvError && (code === undefined || err.code === code);
 }

@@ -28,7 +28,7 @@
  */
 import type { HybridClock } from '../clock/hlc';
 import type { Time } from '../clock/time';
-import { KvError, timedOut } from '../common/errors';
+import { KvError, ofKeyAt, timedOut } from '../common/errors';
 import {
   BATCH_LOG_BATCHES_MAX,
   BATCH_LOG_BYTES_MAX,
@@ -97,7 +97,7 @@ export class BatchWriter {
       try {
         coordinator.checkWritable(w.key, level);
       } catch (err) {
-        throw atPlace(err, i, writes.length);
+        throw ofKeyAt(err, i, writes.length);
       }
     });
     this.checkRoom();
@@ -237,12 +237,6 @@ export class BatchWriter {
       'warn',
     );
   }
-}
-
-/** An error of the write at place i (of n), its place named. */
-function atPlace(err: unknown, i: number, n: number): unknown {
-  if (!(err instanceof KvError)) return err;
-  return new KvError(err.code, `key ${i + 1} of ${n}: ${err.message}`, err.details);
 }
 
 function stamped(w: BatchWriteInput, ts: number): Version {

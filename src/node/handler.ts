@@ -11,7 +11,7 @@
 import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ErrorCode, KvError } from '../common/errors';
+import { ErrorCode, KvError, ofKeyAt } from '../common/errors';
 import {
   BATCH_WRITES_MAX,
   batchBytesMax,
@@ -225,12 +225,6 @@ function checkBatchWrite(w: types.BatchWrite | null | undefined, maxValueBytes: 
   }
   if (w.value === null || w.value === undefined) throw invalid('the value is missing (set remove to delete the key)');
   return { key, value: checkValue(w.value, maxValueBytes), deleted: false, ttlSeconds: ttl };
-}
-
-/** A key's read error in a getMany, its place among the keys added: the call fails as a whole with it. */
-function ofKey(err: unknown, i: number, n: number): unknown {
-  if (!(err instanceof KvError)) return err;
-  return new KvError(err.code, `key ${i + 1} of ${n}: ${err.message}`, err.details);
 }
 
 /** A read's or a scan's level (SERIAL is the caller's to check first). */
@@ -522,7 +516,8 @@ export class Handler {
       const versions = await Promise.all(
         ks.map((k, i) =>
           coordinator.read(k, l).catch((err: unknown) => {
-            throw ofKey(err, i, ks.length);
+            // The call fails as a whole with the first key that cannot be read, its place named.
+            throw ofKeyAt(err, i, ks.length);
           }),
         ),
       );

@@ -128,9 +128,8 @@ type BatchLogChange =
  * a batch's CPU.
  */
 export class SqliteBatchLog implements BatchLogStorage {
-  private count = 0;
   private bodyBytes = 0;
-  /** Bytes of each batch in the log or on its way there, for `bytes` when it leaves. */
+  /** Bytes of each batch in the log or on its way there (their number is the log's size), for `bytes` when it leaves. */
   private readonly sizes = new Map<number, number>();
   private readonly changes: CommitQueue<BatchLogChange>;
   /** Why the last group commit failed, for the callers whose changes it held. */
@@ -157,7 +156,7 @@ export class SqliteBatchLog implements BatchLogStorage {
   }
 
   get size(): number {
-    return this.count;
+    return this.sizes.size;
   }
 
   get bytes(): number {
@@ -166,7 +165,6 @@ export class SqliteBatchLog implements BatchLogStorage {
 
   private noteAdded(id: number, bytes: number): void {
     this.sizes.set(id, bytes);
-    this.count++;
     this.bodyBytes += bytes;
   }
 
@@ -174,7 +172,6 @@ export class SqliteBatchLog implements BatchLogStorage {
     const bytes = this.sizes.get(id);
     if (bytes === undefined) return;
     this.sizes.delete(id);
-    this.count--;
     this.bodyBytes -= bytes;
   }
 
