@@ -421,7 +421,7 @@ export const BATCH_LOG_BYTES_MAX = 256 * 1024 * 1024;
 export const BATCH_REPLAY_INTERVAL_MS = 2_000;
 /** Longest wait before a logged batch whose replays keep failing is tried again (the wait doubles from one interval). */
 export const BATCH_REPLAY_BACKOFF_MAX_MS = 60_000;
-/** Batches read from the log per page while replaying (each is written, and removed, before the next page). */
+/** Batches read from the log per page while replaying, and written at once (all are written, or failed, before the next page). */
 export const BATCH_REPLAY_PAGE_MAX = 16;
 
 /** Most keys one scan call may ask for (its `limit`); the client library pages through more. */

@@ -158,8 +158,10 @@ export class BatchWriter {
 
   /**
    * Writes again every logged batch that no call is writing, oldest first,
-   * one at a time; removes each once all its keys are written. One replay
-   * runs at a time; `stopping` ends it between batches.
+   * a page of BATCH_REPLAY_PAGE_MAX at a time, the batches of a page all at
+   * once (after a long outage the log drains at a page per write round, not
+   * a batch); removes each once all its keys are written. One replay runs
+   * at a time; once `stopping`, it starts no more batches.
    */
   async replay(stopping: () => boolean): Promise<void> {
     if (this.replaying || this.deps.log.size === 0) return;
@@ -168,12 +170,14 @@ export class BatchWriter {
       let after = 0;
       for (;;) {
         const page = await this.deps.log.list(after, BATCH_REPLAY_PAGE_MAX);
+        const started: Promise<void>[] = [];
         for (const batch of page) {
-          if (stopping()) return;
+          if (stopping()) break;
           after = batch.id;
-          if (!this.writing.has(batch.id)) await this.replayOne(batch);
+          if (!this.writing.has(batch.id)) started.push(this.replayOne(batch));
         }
-        if (page.length < BATCH_REPLAY_PAGE_MAX) return;
+        await Promise.all(started);
+        if (page.length < BATCH_REPLAY_PAGE_MAX || stopping()) return;
       }
     } catch (err) {
       this.counters.batchReplayFailures++;

@@ -240,3 +240,19 @@ test('a logged batch with a key whose replicas are all down sends nothing, and w
   );
   t.is(f.log.size, 0);
 });
+
+test('a replay writes the batches of a page all at once, not one after another', async (t) => {
+  const f = await fixture();
+  for (const key of ['x', 'y', 'z']) f.coordinator.failing.set(key, timedOut('no', 0, 1));
+  for (const key of ['x', 'y', 'z']) await t.throwsAsync(f.writer.write(puts(key), 'ONE'));
+  f.coordinator.failing.clear();
+  f.coordinator.written.length = 0;
+  for (const key of ['x', 'y', 'z']) f.coordinator.hanging.set(key, () => undefined);
+  const replay = f.writer.replay(never);
+  await waitFor('every batch of the page is being written', () => f.coordinator.written.length === 3 || undefined);
+  t.is(f.log.size, 3, 'none is removed before its writes end');
+  for (const finish of f.coordinator.hanging.values()) finish();
+  await replay;
+  t.is(f.log.size, 0);
+  t.is(f.writer.counters.batchesReplayed, 3);
+});
