@@ -8,7 +8,7 @@
 import test from 'ava';
 import { KvClient } from '../../src/client/client';
 import { GET_MANY_KEYS_MAX } from '../../src/common/limits';
-import { LocalCluster } from '../../src/harness/local-cluster';
+import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { toKvError } from '../../src/rpc/errors';
 import { rawCall, runConsole } from './cluster-calls';
 import { errorOf } from './error-of';
@@ -119,6 +119,10 @@ test.serial('a key whose replicas are down fails the call with its place named; 
   // 'a' is on nodes 1, 2 and 3; 'A' on 0, 1 and 2.
   await cluster!.kill(2);
   await cluster!.kill(3);
+  // Until a coordinator sees them down, a read sent to them times out instead.
+  await waitFor('the others to see nodes 2 and 3 down', async () =>
+    (await Promise.all([0, 1].map((id) => cluster!.downPeers(id)))).every((d) => d.includes(2) && d.includes(3)),
+  );
   const err = await errorOf(kv!.getMany(['A', 'a'], 'QUORUM'));
   t.is(err.code, 'Unavailable');
   t.regex(err.message, /^key 2 of 2: /);
