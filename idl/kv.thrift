@@ -355,6 +355,24 @@ struct BatchWrite {
   4: optional i32 ttlSeconds
 }
 
+/**
+ * (added later) A copy of a logged batch, kept by a node other than its
+ * coordinator (storeBatchCopies): the batch's id in the coordinator's
+ * batch log, when the coordinator logged it (ms since 1970 on its clock),
+ * and its writes, stamped as the coordinator sends them.
+ */
+struct BatchCopy {
+  1: i64 ownerBatch,
+  2: i64 createdMs,
+  3: list<Mutation> writes
+}
+
+/** (added later) Which copy a coordinator means in forgetBatchCopies. */
+struct BatchCopyRef {
+  1: i64 ownerBatch,
+  2: i64 createdMs
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -595,5 +613,27 @@ service KeyValue {
    * at the default value limit): more is InvalidRequest.
    */
   i64 batch(1: list<BatchWrite> writes, 2: Level level)
-    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
+
+  /**
+   * (added later) Internode: copies of logged batches that `fromNode`
+   * coordinates, for this node's batch log; answers once they are durable.
+   * A coordinator stores a copy of each batch on two other live nodes
+   * before it sends the batch's writes, so that the batch outlives the
+   * coordinator's disk. This node writes a copy itself, at ONE, once it is
+   * older than twice the request timeout and its coordinator has not told
+   * it to forget it. A copy held already is acknowledged again. At most 64
+   * copies a call and 100 writes a copy; Unavailable while this node's
+   * batch log is full.
+   */
+  void storeBatchCopies(1: string secret, 2: i32 fromNode, 3: list<BatchCopy> copies)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /**
+   * (added later) Internode: `fromNode` has written these batches: this
+   * node drops its copies of them (one it does not hold is no error).
+   * At most 64 a call.
+   */
+  void forgetBatchCopies(1: string secret, 2: i32 fromNode, 3: list<BatchCopyRef> copies)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

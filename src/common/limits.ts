@@ -412,6 +412,14 @@ export function batchTooLarge(bytes: number, max: number): string {
  * replayer's work after a long outage; the bytes bound the disk it takes.
  */
 export const BATCH_LOG_BATCHES_MAX = 10_000;
+/**
+ * Other nodes that keep a copy of each logged batch, as Cassandra's two:
+ * with them, a batch is lost only with its coordinator's disk and theirs.
+ * Copies count towards their holder's log limits.
+ */
+export const BATCH_LOG_COPIES = 2;
+/** Copies one storeBatchCopies or forgetBatchCopies call may carry (a coordinator sends one a call). */
+export const BATCH_COPIES_PER_CALL_MAX = 64;
 export const BATCH_LOG_BYTES_MAX = 256 * 1024 * 1024;
 /**
  * How often a node writes again the batches in its log that no live call is

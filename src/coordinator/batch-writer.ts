@@ -18,27 +18,37 @@
  *    gets through while replicas are down. Writing a version again changes
  *    nothing where it landed already.
  *
+ * 5. Between steps 2 and 3, copies of the batch are stored in the logs of
+ *    up to BATCH_LOG_COPIES other live nodes (`storeCopies` there), as
+ *    Cassandra keeps its batch log on two other nodes: a coordinator that
+ *    dies for good, or loses its disk, does not take the batch along. Once
+ *    the batch leaves this log, its holders are told to forget their copies
+ *    (`forgetCopies`). A holder writes a copy again, as its own batch, once
+ *    it is older than `copyWaitMs` (the coordinator is gone, or its word
+ *    was lost): writing a batch twice changes nothing. A holder that does
+ *    not answer does not stop the batch; the log here is durable already.
+ *
  * So once any write of a batch is applied anywhere, all of them will be,
- * unless this node's disk is lost (Cassandra keeps its batch log on two
- * other nodes for that; this one is kept here only), or the batch outlives
- * the tombstone grace before it can be written: a replay then could bring
- * back a value deleted after it, so it is dropped instead, and counted.
- * A batch is not isolated: a reader may see some of its writes before the
- * others.
+ * unless this node's disk and those of all its batch's holders are lost,
+ * or the batch outlives the tombstone grace before it can be written: a
+ * replay then could bring back a value deleted after it, so it is dropped
+ * instead, and counted. A batch is not isolated: a reader may see some of
+ * its writes before the others.
  */
 import type { HybridClock } from '../clock/hlc';
 import type { Time } from '../clock/time';
 import { KvError, ofKeyAt, timedOut } from '../common/errors';
 import {
   BATCH_LOG_BATCHES_MAX,
+  BATCH_LOG_COPIES,
   BATCH_LOG_BYTES_MAX,
   BATCH_REPLAY_BACKOFF_MAX_MS,
   BATCH_REPLAY_INTERVAL_MS,
   BATCH_REPLAY_PAGE_MAX,
 } from '../common/limits';
 import type { Logger } from '../common/logger';
-import type { BatchLogStorage, LoggedBatch } from '../storage/batch-log';
-import type { Version } from '../storage/version';
+import { type BatchLogStorage, type BatchOrigin, copyName, type LoggedBatch } from '../storage/batch-log';
+import type { KeyedVersion, Version } from '../storage/version';
 import type { Coordinator } from './coordinator';
 import type { WriteLevelName } from './levels';
 
@@ -51,9 +61,30 @@ export interface BatchWriteInput {
   readonly ttlSeconds: number;
 }
 
+/** A batch as its coordinator hands a copy to a holder: its id in the coordinator's log, when it was logged, its writes. */
+export interface BatchCopy {
+  readonly ownerBatch: number;
+  readonly createdMs: number;
+  readonly items: readonly KeyedVersion[];
+}
+
+/** Which copy a coordinator means, when it tells a holder to forget one. */
+export type BatchCopyRef = Omit<BatchCopy, 'items'>;
+
+/** The other nodes that keep copies of this node's batches, and how to reach them. */
+export interface BatchCopyPeers {
+  /** Up to BATCH_LOG_COPIES live members of the ring other than this node: the holders of a new batch's copies. */
+  holders(): readonly number[];
+  store(peer: number, copies: readonly BatchCopy[]): Promise<void>;
+  forget(peer: number, refs: readonly BatchCopyRef[]): Promise<void>;
+}
+
 export interface BatchWriterDeps {
   readonly selfId: number;
   readonly log: BatchLogStorage;
+  readonly peers: BatchCopyPeers;
+  /** How old a copy of another coordinator's batch must be before this node writes it itself (ms). */
+  readonly copyWaitMs: number;
   readonly coordinator: Pick<Coordinator, 'checkWritable' | 'writeVersion'>;
   readonly clock: Pick<HybridClock, 'now'>;
   readonly time: Pick<Time, 'nowMs'>;
@@ -76,16 +107,33 @@ export class BatchWriter {
     batchReplayFailures: 0,
     /** Logged batches dropped unwritten, older than the tombstone grace. */
     batchesExpired: 0,
+    /** Copies of this node's batches that a holder acknowledged. */
+    batchCopiesStored: 0,
+    /** Batches logged with fewer than BATCH_LOG_COPIES acknowledged copies (too few other nodes up, or a holder did not answer). */
+    batchesShortOfCopies: 0,
+    /** Copies of other coordinators' batches taken into this node's log. */
+    batchCopiesHeld: 0,
+    /** Copies forgotten when their coordinator said the batch was done. */
+    batchCopiesForgotten: 0,
+    /** Copies this node wrote itself, their coordinator silent past copyWaitMs (also counted in batchesReplayed). */
+    batchCopiesReplayed: 0,
   };
-  /** Batches in the log: those not yet written everywhere, and those being written now. */
+  /** Batches in the log: those not yet written everywhere, those being written now, and copies of other coordinators' batches. */
   get logged(): number {
     return this.deps.log.size;
+  }
+
+  /** Of `logged`, the copies of other coordinators' batches. */
+  get copiesHeld(): number {
+    return this.deps.log.copyCount;
   }
 
   /** Ids of the logged batches a call or a replay is writing now: a replay leaves them alone. */
   private readonly writing = new Set<number>();
   /** Logged batches whose last replay failed: how long they waited, and until when they wait now (at most one per batch in the log). */
   private readonly backoffs = new Map<number, { waitMs: number; untilMs: number }>();
+  /** The holders that acknowledged a copy of each batch in this log, to be told when it leaves (lost at a restart: they then write their copies themselves). */
+  private readonly holdersOf = new Map<number, readonly number[]>();
   private replaying = false;
 
   constructor(private readonly deps: BatchWriterDeps) {}
@@ -103,7 +151,8 @@ export class BatchWriter {
     this.checkRoom();
     const ts = this.deps.clock.now();
     const items = writes.map((w) => ({ key: w.key, version: stamped(w, ts) }));
-    const { id, durable } = log.add(items, this.deps.time.nowMs());
+    const createdMs = this.deps.time.nowMs();
+    const { id, durable } = log.add(items, createdMs);
     this.writing.add(id);
     try {
       await durable;
@@ -111,12 +160,14 @@ export class BatchWriter {
       this.writing.delete(id);
       throw err;
     }
+    // Only once durable here: a batch refused for a failed commit must have no copy elsewhere to be written from.
+    await this.copy({ ownerBatch: id, createdMs, items });
     this.counters.batches++;
     const outcomes = await Promise.allSettled(items.map((item) => coordinator.writeVersion(item, level)));
     this.writing.delete(id);
     const failedAt = outcomes.findIndex((o) => o.status === 'rejected');
     if (failedAt < 0) {
-      void this.forget(id);
+      void this.forget(id, createdMs);
       return ts;
     }
     this.counters.batchesFailed++;
@@ -147,23 +198,81 @@ export class BatchWriter {
     return new KvError(err.code, message, err.details);
   }
 
-  private async forget(id: number): Promise<void> {
+  /** Stores copies of a batch just logged with the holders up now; waits for each to answer or fail (within the request timeout). */
+  private async copy(batch: BatchCopy): Promise<void> {
+    const holders = this.deps.peers.holders();
+    const outcomes = await Promise.allSettled(holders.map((peer) => this.deps.peers.store(peer, [batch])));
+    const held = holders.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+    this.counters.batchCopiesStored += held.length;
+    if (held.length < BATCH_LOG_COPIES) this.counters.batchesShortOfCopies++;
+    if (held.length > 0) this.holdersOf.set(batch.ownerBatch, held);
+  }
+
+  /** The batch is written: it leaves the log, and its holders are told to forget their copies. */
+  private async forget(id: number, createdMs: number): Promise<void> {
     try {
       await this.deps.log.remove(id);
     } catch {
       // Still logged: a replay writes it again, which changes nothing, and removes it then.
       this.counters.batchReplayFailures++;
+      return;
     }
+    this.tellHolders(id, createdMs);
   }
 
   /**
-   * Writes again every logged batch that no call is writing, oldest first,
+   * Tells the holders of a batch that left this log to forget their copies.
+   * Nobody waits for it: a holder that does not hear writes its copy once
+   * it is older than copyWaitMs, which changes nothing, and drops it then.
+   */
+  private tellHolders(id: number, createdMs: number): void {
+    const holders = this.holdersOf.get(id);
+    if (holders === undefined) return;
+    this.holdersOf.delete(id);
+    for (const peer of holders) this.deps.peers.forget(peer, [{ ownerBatch: id, createdMs }]).catch(() => undefined);
+  }
+
+  /**
+   * Takes copies of `owner`'s batches into this log (a peer's call; see the
+   * header, step 5). A copy held already is acknowledged again. Refused
+   * with Unavailable while the log is full: the coordinator goes on with
+   * fewer copies.
+   */
+  async storeCopies(owner: number, copies: readonly BatchCopy[]): Promise<void> {
+    const durable: Promise<void>[] = [];
+    for (const copy of copies) {
+      const copyOf: BatchOrigin = { owner, ownerBatch: copy.ownerBatch };
+      if (this.deps.log.copyId(copyName(copyOf, copy.createdMs)) !== undefined) continue;
+      this.checkRoom();
+      durable.push(this.deps.log.add(copy.items, copy.createdMs, copyOf).durable);
+    }
+    await Promise.all(durable);
+    this.counters.batchCopiesHeld += durable.length;
+  }
+
+  /** Drops the copies of `owner`'s batches that it says are written (a peer's call); one not held is no error. */
+  async forgetCopies(owner: number, refs: readonly BatchCopyRef[]): Promise<void> {
+    const removals: Promise<void>[] = [];
+    for (const ref of refs) {
+      const id = this.deps.log.copyId(copyName({ owner, ownerBatch: ref.ownerBatch }, ref.createdMs));
+      if (id === undefined) continue;
+      this.backoffs.delete(id);
+      removals.push(this.deps.log.remove(id));
+    }
+    await Promise.all(removals);
+    this.counters.batchCopiesForgotten += removals.length;
+  }
+
+  /**
+   * Writes again every logged batch that no call is writing (and every copy
+   * older than copyWaitMs, or every copy at all when `everyCopy`: the node
+   * is leaving the ring), oldest first,
    * a page of BATCH_REPLAY_PAGE_MAX at a time, the batches of a page all at
    * once (after a long outage the log drains at a page per write round, not
    * a batch); removes each once all its keys are written. One replay runs
    * at a time; once `stopping`, it starts no more batches.
    */
-  async replay(stopping: () => boolean): Promise<void> {
+  async replay(stopping: () => boolean, everyCopy = false): Promise<void> {
     if (this.replaying || this.deps.log.size === 0) return;
     this.replaying = true;
     try {
@@ -174,7 +283,7 @@ export class BatchWriter {
         for (const batch of page) {
           if (stopping()) break;
           after = batch.id;
-          if (!this.writing.has(batch.id)) started.push(this.replayOne(batch));
+          if (!this.writing.has(batch.id)) started.push(this.replayOne(batch, everyCopy));
         }
         await Promise.all(started);
         if (page.length < BATCH_REPLAY_PAGE_MAX || stopping()) return;
@@ -197,9 +306,10 @@ export class BatchWriter {
    * of it has no replica up (then nothing is sent: a batch stuck on a dead
    * range must not rewrite its other keys every few seconds).
    */
-  private async replayOne(batch: LoggedBatch): Promise<void> {
+  private async replayOne(batch: LoggedBatch, everyCopy: boolean): Promise<void> {
     const nowMs = this.deps.time.nowMs();
     const ageMs = nowMs - batch.createdMs;
+    if (batch.copyOf && ageMs < this.deps.copyWaitMs && !everyCopy) return;
     if (ageMs > this.deps.replayAgeMaxMs) return this.expire(batch, ageMs);
     const backoff = this.backoffs.get(batch.id);
     if (backoff !== undefined && nowMs < backoff.untilMs) return;
@@ -211,6 +321,8 @@ export class BatchWriter {
       await this.deps.log.remove(batch.id);
       this.backoffs.delete(batch.id);
       this.counters.batchesReplayed++;
+      if (batch.copyOf) this.counters.batchCopiesReplayed++;
+      else this.tellHolders(batch.id, batch.createdMs);
     } finally {
       this.writing.delete(batch.id);
     }
@@ -235,12 +347,27 @@ export class BatchWriter {
   private async expire(batch: LoggedBatch, ageMs: number): Promise<void> {
     this.backoffs.delete(batch.id);
     await this.deps.log.remove(batch.id);
+    if (!batch.copyOf) this.tellHolders(batch.id, batch.createdMs);
     this.counters.batchesExpired++;
+    const whose = batch.copyOf ? `a copy of node ${batch.copyOf.owner}'s logged batch` : 'a logged batch';
     this.deps.report(
-      `node ${this.deps.selfId} dropped a logged batch of ${batch.items.length} writes it could not write for ${Math.round(ageMs / 1000)} s, past the tombstone grace: writing it now could bring back values deleted since (counter batchesExpired)`,
+      `node ${this.deps.selfId} dropped ${whose} of ${batch.items.length} writes it could not write for ${Math.round(ageMs / 1000)} s, past the tombstone grace: writing it now could bring back values deleted since (counter batchesExpired)`,
       'warn',
     );
   }
+}
+
+/**
+ * The holders of a new batch's copies: the first `count` peers up after
+ * `selfId` in id order, wrapping round. Each node's copies go to its
+ * neighbours, so the load spreads evenly, and to the same holders while
+ * nothing changes.
+ */
+export function copyHolders(selfId: number, peers: Iterable<number>, isUp: (id: number) => boolean, count = BATCH_LOG_COPIES): number[] {
+  const others = [...peers].filter((p) => p !== selfId).sort((a, b) => a - b);
+  const after = others.filter((p) => p > selfId);
+  const before = others.filter((p) => p < selfId);
+  return [...after, ...before].filter(isUp).slice(0, count);
 }
 
 function stamped(w: BatchWriteInput, ts: number): Version {

@@ -23,6 +23,7 @@
  * methods.ts.
  */
 import {
+  BATCH_COPIES_PER_CALL_MAX,
   BATCH_WRITES_MAX,
   CLOCK_OFFSET_MS_MAX,
   KEY_BYTES_MAX,
@@ -222,6 +223,8 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   abortOperation: 2,
   getMany: 6,
   batch: 6,
+  storeBatchCopies: 4,
+  forgetBatchCopies: 3,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
@@ -777,6 +780,10 @@ export class FrameGenerator {
         return bin(this.token(tags, use.refusedOnly));
       case 'batchWrites':
         return this.batchWrites(tags);
+      case 'batchCopies':
+        return this.batchCopies(tags, use.real);
+      case 'batchCopyRefs':
+        return this.batchCopies(tags, use.real, true);
       default:
         return unreachable(`no generator for argument ${gen}`);
     }
@@ -858,6 +865,50 @@ export class FrameGenerator {
       return { kind: 'struct', fields };
     };
     return { kind: 'list', elemType: TType.STRUCT, items: Array.from({ length: n }, write) };
+  }
+
+  /**
+   * Batch copies for storeBatchCopies (or, `refsOnly`, the references
+   * forgetBatchCopies takes): empty, a few, or one more than a call may
+   * carry; each an id and a time, either missing or bad now and then (a
+   * valid time is long past: such a copy is dropped as past the tombstone
+   * grace, or a young one written with its old mutations), and mutations as
+   * replicate's, sometimes none or one more than a batch may hold.
+   */
+  private batchCopies(tags: string[], realSecret: boolean, refsOnly = false): WireValue {
+    const r = this.r;
+    const label = refsOnly ? 'copy-refs' : 'copies';
+    const n = r.weighted<number>([
+      [0, 1],
+      [1, 6],
+      [r.range(2, LIST_ITEMS_MAX), 2],
+      [BATCH_COPIES_PER_CALL_MAX + 1, 0.3],
+    ]);
+    tags.push(`${label}:${n === 0 ? 'empty-list' : n > BATCH_COPIES_PER_CALL_MAX ? 'too-many' : 'some'}`);
+    const whole = (label: string): WireValue | null => {
+      const v = r.weighted<bigint | null>([
+        [BigInt(r.range(0, TS_OLD_MAX)), 8],
+        [0n, 1],
+        [-1n, 1],
+        [TS_SAFE_MAX, 1],
+        [null, 1],
+      ]);
+      tags.push(`${label}:${v === null ? 'missing' : v < 0n || v === TS_SAFE_MAX ? 'bad' : 'valid'}`);
+      return v === null ? null : { kind: 'i64', v };
+    };
+    const copy = (): WireValue => {
+      const fields: WireField[] = [];
+      const id = whole('copy-id');
+      if (id !== null) fields.push(field(1, id));
+      const createdMs = whole('copy-time');
+      if (createdMs !== null) fields.push(field(2, createdMs));
+      if (!refsOnly && !r.chance(0.05)) {
+        const writes = this.mutations(tags, realSecret, r.chance(0.03) ? BATCH_WRITES_MAX + 1 : undefined);
+        fields.push(field(3, { kind: 'list', elemType: TType.STRUCT, items: writes }));
+      }
+      return { kind: 'struct', fields };
+    };
+    return { kind: 'list', elemType: TType.STRUCT, items: Array.from({ length: n }, copy) };
   }
 
   /** A list of i32 from `values`: empty, a few, or one more than a call may carry. */
@@ -1167,14 +1218,16 @@ export class FrameGenerator {
     }
   }
 
-  /** Mutations for replicate. With the real secret, valid ones keep to old timestamps and pool keys. */
-  private mutations(tags: string[], realSecret: boolean): WireValue[] {
+  /** Mutations for replicate (`count` of them, else a few or none). With the real secret, valid ones keep to old timestamps and pool keys. */
+  private mutations(tags: string[], realSecret: boolean, count?: number): WireValue[] {
     const r = this.r;
-    const n = r.weighted([
-      [0, 1],
-      [1, 4],
-      [r.range(2, LIST_ITEMS_MAX), 3],
-    ] as const);
+    const n =
+      count ??
+      r.weighted([
+        [0, 1],
+        [1, 4],
+        [r.range(2, LIST_ITEMS_MAX), 3],
+      ] as const);
     tags.push(n === 0 ? 'mutations:empty-list' : 'mutations:some');
     return Array.from({ length: n }, () => {
       const fs: WireField[] = [];

@@ -41,6 +41,8 @@ export const METHODS = [
   'abortOperation',
   'getMany',
   'batch',
+  'storeBatchCopies',
+  'forgetBatchCopies',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -171,6 +173,8 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
     [1, TType.LIST, 'writes', 'batchWrites'],
     [2, TType.I32, 'level'],
   ],
+  storeBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopies']],
+  forgetBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopyRefs']],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -233,6 +237,16 @@ export const BATCH_WRITE: readonly ArgSpec[] = [
   [2, TType.STRING, 'value'],
   [3, TType.BOOL, 'remove'],
   [4, TType.I32, 'ttlSeconds'],
+];
+
+export const BATCH_COPY: readonly ArgSpec[] = [
+  [1, TType.I64, 'ownerBatch'],
+  [2, TType.I64, 'createdMs'],
+  [3, TType.LIST, 'writes'],
+];
+export const BATCH_COPY_REF: readonly ArgSpec[] = [
+  [1, TType.I64, 'ownerBatch'],
+  [2, TType.I64, 'createdMs'],
 ];
 
 /** What each list argument holds. */
@@ -301,6 +315,8 @@ export const THROWS: Record<MethodName, Throws> = {
   abortOperation: ADMIN_UNAVAILABLE,
   getMany: CLIENT,
   batch: CLIENT,
+  storeBatchCopies: { ...ADMIN_UNAVAILABLE, void: true },
+  forgetBatchCopies: { ...INTERNODE, void: true },
 };
 
 /** Internode and admin calls: the secret is their first argument. */
@@ -317,7 +333,9 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  *   that keep to small key pools and timestamps long past, which lose to
  *   every real write (replicate; the Paxos calls and paxosMerge, whose
  *   ballots are as old: an accepted proposal that old is over, never
- *   finished).
+ *   finished; storeBatchCopies, whose copies are as old, and are written,
+ *   as such writes, or dropped as past the tombstone grace; and
+ *   forgetBatchCopies, which drops only copies its caller named).
  * - Only with arguments the node refuses before it acts, or that only
  *   report (SECRET_REFUSED_ONLY): a move to an empty or missing token; a
  *   repair naming a peer that is no node; a cleanup that only reports; a
@@ -347,6 +365,8 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
   'readRange',
   'paxosRows',
   'paxosMerge',
+  'storeBatchCopies',
+  'forgetBatchCopies',
   'operationProgress',
   'move',
   'repair',

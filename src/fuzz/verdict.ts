@@ -10,6 +10,7 @@
  * application exception.
  */
 import {
+  BATCH_COPIES_PER_CALL_MAX,
   BATCH_WRITES_MAX,
   batchBytesMax,
   CLOCK_OFFSET_MS_MAX,
@@ -31,6 +32,8 @@ import { BRANCHES, LEAVES } from '../repair/hash-tree';
 import {
   ArgSpec,
   BALLOT,
+  BATCH_COPY,
+  BATCH_COPY_REF,
   BATCH_WRITE,
   DIGEST,
   EPOCH_CHANGE,
@@ -230,7 +233,41 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     const keys = a.get(1);
     return withLevel(keysValid(keys) && keys?.kind === 'list' && inRange(keys.items.length, 1, GET_MANY_KEYS_MAX), a.get(2));
   },
+  storeBatchCopies: (a, max) => {
+    if (!callerValid(a.get(2)) || !copyListValid(a.get(3), (c) => batchCopyValid(c, max))) return 'invalid';
+    // A copy logged after 2004 and before the far future: only the node's clock can tell whether it is too far ahead.
+    const list = a.get(3) as Extract<WireValue, { kind: 'list' | 'set' }>;
+    return list.items.every((c) => i64Of(structFields(c, BATCH_COPY)!.get(2))! <= BigInt(TS_OLD_MAX)) ? 'ok' : 'declared';
+  },
+  forgetBatchCopies: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
 };
+
+/** A peer call's own node id: a non-negative i32. */
+function callerValid(v: WireValue | undefined): boolean {
+  return inRange(i32Of(v), 0, 2 ** 31);
+}
+
+/** A list of 1 to BATCH_COPIES_PER_CALL_MAX copies (or references), each valid. */
+function copyListValid(list: WireValue | undefined, each: (c: WireValue) => boolean): boolean {
+  return list?.kind === 'list' && inRange(list.items.length, 1, BATCH_COPIES_PER_CALL_MAX) && list.items.every(each);
+}
+
+/** A copy's id and time: whole numbers from 0 (the generator's valid times are long past, never ahead of the node's clock). */
+function copyRefValid(f: Args | null): boolean {
+  return f !== null && inRange(i64Of(f.get(1)), 0n, TS_SAFE_MAX) && inRange(i64Of(f.get(2)), 0n, TS_SAFE_MAX);
+}
+
+/**
+ * A batch copy the handler may take: a valid reference logged before the
+ * far future (TS_SURELY_AHEAD, as ms), and 1 to BATCH_WRITES_MAX
+ * mutations as replicate takes them.
+ */
+function batchCopyValid(c: WireValue, max: number): boolean {
+  const f = structFields(c, BATCH_COPY);
+  const writes = f?.get(3);
+  if (f === null || writes?.kind !== 'list' || !inRange(writes.items.length, 1, BATCH_WRITES_MAX)) return false;
+  return copyRefValid(f) && i64Of(f.get(2))! < TS_SURELY_AHEAD && writes.items.every((m) => mutationValid(m, max));
+}
 
 /** A batch the handler takes: 1 to BATCH_WRITES_MAX writes to distinct keys, each a value or a remove, with a TTL only on a value. */
 function batchValid(list: WireValue | undefined, max: number): boolean {

@@ -43,6 +43,8 @@ import MembershipLog = ttypes.MembershipLog
 import OperationProgress = ttypes.OperationProgress
 import CleanupProgress = ttypes.CleanupProgress
 import BatchWrite = ttypes.BatchWrite
+import BatchCopy = ttypes.BatchCopy
+import BatchCopyRef = ttypes.BatchCopyRef
 
 declare class Client {
     private output: thrift.TTransport;
@@ -512,6 +514,46 @@ declare class Client {
      * at the default value limit): more is InvalidRequest.
      */
     batch(writes: BatchWrite[], level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
+
+    /**
+     * (added later) Internode: copies of logged batches that `fromNode`
+     * coordinates, for this node's batch log; answers once they are durable.
+     * A coordinator stores a copy of each batch on two other live nodes
+     * before it sends the batch's writes, so that the batch outlives the
+     * coordinator's disk. This node writes a copy itself, at ONE, once it is
+     * older than twice the request timeout and its coordinator has not told
+     * it to forget it. A copy held already is acknowledged again. At most 64
+     * copies a call and 100 writes a copy; Unavailable while this node's
+     * batch log is full.
+     */
+    storeBatchCopies(secret: string, fromNode: number, copies: BatchCopy[]): Promise<void>;
+
+    /**
+     * (added later) Internode: copies of logged batches that `fromNode`
+     * coordinates, for this node's batch log; answers once they are durable.
+     * A coordinator stores a copy of each batch on two other live nodes
+     * before it sends the batch's writes, so that the batch outlives the
+     * coordinator's disk. This node writes a copy itself, at ONE, once it is
+     * older than twice the request timeout and its coordinator has not told
+     * it to forget it. A copy held already is acknowledged again. At most 64
+     * copies a call and 100 writes a copy; Unavailable while this node's
+     * batch log is full.
+     */
+    storeBatchCopies(secret: string, fromNode: number, copies: BatchCopy[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: void)=>void): void;
+
+    /**
+     * (added later) Internode: `fromNode` has written these batches: this
+     * node drops its copies of them (one it does not hold is no error).
+     * At most 64 a call.
+     */
+    forgetBatchCopies(secret: string, fromNode: number, copies: BatchCopyRef[]): Promise<void>;
+
+    /**
+     * (added later) Internode: `fromNode` has written these batches: this
+     * node drops its copies of them (one it does not hold is no error).
+     * At most 64 a call.
+     */
+    forgetBatchCopies(secret: string, fromNode: number, copies: BatchCopyRef[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
   }
 
 declare class Processor {
@@ -551,4 +593,6 @@ declare class Processor {
     process_abortOperation(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_getMany(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_batch(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_storeBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_forgetBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -406,3 +406,27 @@ declare class BatchWrite {
 
       constructor(args?: { key: Buffer; value?: Buffer; remove?: boolean; ttlSeconds?: number; });
   }
+
+/**
+ * (added later) A copy of a logged batch, kept by a node other than its
+ * coordinator (storeBatchCopies): the batch's id in the coordinator's
+ * batch log, when the coordinator logged it (ms since 1970 on its clock),
+ * and its writes, stamped as the coordinator sends them.
+ */
+declare class BatchCopy {
+    public ownerBatch: Int64;
+    public createdMs: Int64;
+    public writes: Mutation[];
+
+      constructor(args?: { ownerBatch: Int64; createdMs: Int64; writes: Mutation[]; });
+  }
+
+/**
+ * (added later) Which copy a coordinator means in forgetBatchCopies.
+ */
+declare class BatchCopyRef {
+    public ownerBatch: Int64;
+    public createdMs: Int64;
+
+      constructor(args?: { ownerBatch: Int64; createdMs: Int64; });
+  }

@@ -3189,3 +3189,165 @@ const BatchWrite = module.exports.BatchWrite = class {
   }
 
 };
+const BatchCopy = module.exports.BatchCopy = class {
+  constructor(args) {
+    this.ownerBatch = null;
+    this.createdMs = null;
+    this.writes = null;
+    if (args) {
+      if (args.ownerBatch !== undefined && args.ownerBatch !== null) {
+        this.ownerBatch = args.ownerBatch;
+      }
+      if (args.createdMs !== undefined && args.createdMs !== null) {
+        this.createdMs = args.createdMs;
+      }
+      if (args.writes !== undefined && args.writes !== null) {
+        this.writes = Thrift.copyList(args.writes, [ttypes.Mutation]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.ownerBatch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.createdMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.LIST) {
+          this.writes = [];
+          const _rtmp368 = input.readListBegin();
+          const _size67 = _rtmp368.size || 0;
+          for (let _i69 = 0; _i69 < _size67; ++_i69) {
+            let elem70 = null;
+            elem70 = new ttypes.Mutation();
+            elem70.read(input);
+            this.writes.push(elem70);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('BatchCopy');
+    if (this.ownerBatch !== null && this.ownerBatch !== undefined) {
+      output.writeFieldBegin('ownerBatch', Thrift.Type.I64, 1);
+      output.writeI64(this.ownerBatch);
+      output.writeFieldEnd();
+    }
+    if (this.createdMs !== null && this.createdMs !== undefined) {
+      output.writeFieldBegin('createdMs', Thrift.Type.I64, 2);
+      output.writeI64(this.createdMs);
+      output.writeFieldEnd();
+    }
+    if (this.writes !== null && this.writes !== undefined) {
+      output.writeFieldBegin('writes', Thrift.Type.LIST, 3);
+      output.writeListBegin(Thrift.Type.STRUCT, this.writes.length);
+      for (let iter71 in this.writes) {
+        if (this.writes.hasOwnProperty(iter71)) {
+          iter71 = this.writes[iter71];
+          iter71.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const BatchCopyRef = module.exports.BatchCopyRef = class {
+  constructor(args) {
+    this.ownerBatch = null;
+    this.createdMs = null;
+    if (args) {
+      if (args.ownerBatch !== undefined && args.ownerBatch !== null) {
+        this.ownerBatch = args.ownerBatch;
+      }
+      if (args.createdMs !== undefined && args.createdMs !== null) {
+        this.createdMs = args.createdMs;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.ownerBatch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.createdMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('BatchCopyRef');
+    if (this.ownerBatch !== null && this.ownerBatch !== undefined) {
+      output.writeFieldBegin('ownerBatch', Thrift.Type.I64, 1);
+      output.writeI64(this.ownerBatch);
+      output.writeFieldEnd();
+    }
+    if (this.createdMs !== null && this.createdMs !== undefined) {
+      output.writeFieldBegin('createdMs', Thrift.Type.I64, 2);
+      output.writeI64(this.createdMs);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

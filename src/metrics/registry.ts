@@ -111,9 +111,20 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
   gauge(
     'ringkv_batch_log_batches',
     'batches.batchLogBatches',
-    'Logged batches this node coordinates that are not yet written everywhere (those being written included).',
+    "Logged batches in this node's log not yet written everywhere: those it coordinates (being written included) and copies of other coordinators' batches.",
   ),
+  gauge('ringkv_batch_log_copies', 'batches.batchLogCopies', "Of ringkv_batch_log_batches, the copies of other coordinators' batches."),
   gauge('ringkv_batch_log_bytes', 'batches.batchLogBytes', "Bytes of the batch log's batches."),
+  counter(
+    'ringkv_batches_short_of_copies_total',
+    'batches.batchesShortOfCopies',
+    'Batches logged with fewer than two copies on other nodes acknowledged (too few peers up, or one did not answer).',
+  ),
+  counter(
+    'ringkv_batch_copies_replayed_total',
+    'batches.batchCopiesReplayed',
+    "Copies of other coordinators' batches this node wrote itself, their coordinator silent past the copy wait.",
+  ),
   counter('ringkv_batches_replayed_total', 'batches.batchesReplayed', 'Logged batches written again in full from the log, then removed.'),
   counter(
     'ringkv_batches_expired_total',

@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, KvError, ofKeyAt } from '../common/errors';
 import {
+  BATCH_COPIES_PER_CALL_MAX,
   BATCH_WRITES_MAX,
   batchBytesMax,
   batchTooLarge,
@@ -29,7 +30,7 @@ import {
 } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
-import type { BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
+import type { BatchCopyRef, BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
 import type { Coordinator } from '../coordinator/coordinator';
 import {
   ANY_CODE,
@@ -69,7 +70,7 @@ import type { CleanupReport } from '../operations/cleanup';
 import type { OperationStatus } from '../operations/operator';
 import { fromMembershipLog } from '../rpc/membership-wire';
 import type { EpochState } from '../rpc/transport';
-import { isLive, type Version } from '../storage/version';
+import { isLive, type KeyedVersion, type Version } from '../storage/version';
 import { EPOCH_SLOT_KEY_PREFIX, isReservedKey } from '../membership/reserved-keys';
 import { PeerRequests, type PeerRequestServices, type Placed } from './peer-requests';
 
@@ -89,7 +90,7 @@ export interface HandlerServices extends PeerRequestServices {
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
   readonly scanner: Pick<RangeScanner, 'scan'>;
   /** Logged batches, coordinated here. */
-  readonly batches: Pick<BatchWriter, 'write'>;
+  readonly batches: Pick<BatchWriter, 'write' | 'storeCopies' | 'forgetCopies'>;
   /** This replica's committed data: point reads without copying values into strings, and ranges. */
   readonly local: Pick<ReplicaStorage, 'getBytes' | 'peekBytes' | 'range'>;
   /** The wall clock, for judging expiry (µs since the epoch). */
@@ -210,6 +211,32 @@ function checkBatch(writes: types.BatchWrite[] | null | undefined, maxValueBytes
   const max = batchBytesMax(maxValueBytes);
   if (bytes > max) throw invalid(batchTooLarge(bytes, max));
   return checked;
+}
+
+/** The id a peer's call names itself by: a node id (a non-negative integer). */
+function checkCaller(fromNode: number | null | undefined): number {
+  if (typeof fromNode !== 'number' || !Number.isInteger(fromNode) || fromNode < 0) throw invalid('the caller id is missing');
+  return fromNode;
+}
+
+function checkCopyList<T>(list: T[] | null | undefined, what: string): T[] {
+  if (!Array.isArray(list) || list.length === 0 || list.length > BATCH_COPIES_PER_CALL_MAX)
+    throw invalid(`${what} must number 1 to ${BATCH_COPIES_PER_CALL_MAX} a call`);
+  return list;
+}
+
+/** A batch copy's id in its coordinator's log and its time: non-negative whole numbers. */
+function checkCopyRef(r: { ownerBatch: Int64 | number | null; createdMs: Int64 | number | null }): BatchCopyRef {
+  const ownerBatch = wholeNumber(r.ownerBatch);
+  const createdMs = wholeNumber(r.createdMs);
+  if (ownerBatch === undefined || createdMs === undefined) throw invalid('a batch copy needs its id and time, whole numbers from 0');
+  return { ownerBatch, createdMs };
+}
+
+function wholeNumber(field: Int64 | number | null | undefined): number | undefined {
+  if (field === null || field === undefined) return undefined;
+  const n = typeof field === 'number' ? field : int64ToNumber(field);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 function checkBatchWrite(w: types.BatchWrite | null | undefined, maxValueBytes: number): BatchWriteInput {
@@ -666,24 +693,60 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       if (!Array.isArray(mutations)) throw invalid('mutations are missing');
-      const max = this.services.maxValueBytes;
-      const items = mutations.map((m) => {
-        if (m === null || typeof m !== 'object') throw invalid('a mutation is missing');
-        const ts = int64ToNumber(m.ts as Int64 | null);
-        if (!Number.isSafeInteger(ts) || ts < 0 || ts > TIMESTAMP_MAX) throw invalid('a mutation has no valid timestamp');
-        if (!this.services.clock.plausible(ts)) {
-          throw invalid(`a mutation's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
-        }
-        const expires = expiresOf(m.expires);
-        if (expires !== undefined && (!Number.isSafeInteger(expires) || m.deleted === true))
-          throw invalid('a mutation has an invalid expiry');
-        return {
-          key: checkKey(m.key),
-          version: { value: checkValue(m.value, max), ts, deleted: m.deleted === true, ...(expires ? { expires } : {}) },
-        };
-      });
+      const items = mutations.map((m) => this.checkedMutation(m));
       await this.peers.replicate(placed(fromNode, epoch), items);
       this.services.requests.replicaApplied(startedMs);
+    });
+  }
+
+  /** A peer's mutation as a keyed version, or InvalidRequest: a timestamp out of range or too far ahead, a bad expiry, key or value. */
+  private checkedMutation(m: types.Mutation | null | undefined): KeyedVersion {
+    if (m === null || typeof m !== 'object') throw invalid('a mutation is missing');
+    const ts = int64ToNumber(m.ts as Int64 | null);
+    if (!Number.isSafeInteger(ts) || ts < 0 || ts > TIMESTAMP_MAX) throw invalid('a mutation has no valid timestamp');
+    if (!this.services.clock.plausible(ts)) {
+      throw invalid(`a mutation's timestamp is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
+    }
+    const expires = expiresOf(m.expires);
+    if (expires !== undefined && (!Number.isSafeInteger(expires) || m.deleted === true)) throw invalid('a mutation has an invalid expiry');
+    return {
+      key: checkKey(m.key),
+      version: {
+        value: checkValue(m.value, this.services.maxValueBytes),
+        ts,
+        deleted: m.deleted === true,
+        ...(expires ? { expires } : {}),
+      },
+    };
+  }
+
+  async storeBatchCopies(secret: string, fromNode: number, copies: types.BatchCopy[]): Promise<void> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const owner = checkCaller(fromNode);
+      const checked = checkCopyList(copies, 'copies').map((c) => {
+        if (c === null || typeof c !== 'object') throw invalid('a batch copy is missing');
+        if (!Array.isArray(c.writes) || c.writes.length === 0 || c.writes.length > BATCH_WRITES_MAX)
+          throw invalid(`a batch copy must carry 1 to ${BATCH_WRITES_MAX} writes`);
+        const ref = checkCopyRef(c);
+        // A copy from the future would never be old enough to be written, and stay in the log for good.
+        if (ref.createdMs * 1000 > this.services.nowUs() + CLOCK_AHEAD_MS_MAX * 1000)
+          throw invalid(`a batch copy's time is more than ${CLOCK_AHEAD_MS_MAX / 60000} minutes ahead of this node's clock`);
+        return { ...ref, items: c.writes.map((m) => this.checkedMutation(m)) };
+      });
+      await this.services.batches.storeCopies(owner, checked);
+    });
+  }
+
+  async forgetBatchCopies(secret: string, fromNode: number, copies: types.BatchCopyRef[]): Promise<void> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const owner = checkCaller(fromNode);
+      const refs = checkCopyList(copies, 'copies').map((r) => {
+        if (r === null || typeof r !== 'object') throw invalid('a batch copy reference is missing');
+        return checkCopyRef(r);
+      });
+      await this.services.batches.forgetCopies(owner, refs);
     });
   }
 

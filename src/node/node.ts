@@ -39,7 +39,7 @@ import { systemTime, Time, Timer } from '../clock/time';
 import { Coordinator } from '../coordinator/coordinator';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
-import { BatchWriter } from '../coordinator/batch-writer';
+import { BatchWriter, copyHolders } from '../coordinator/batch-writer';
 import type { HintStorage } from '../hints/hint-storage';
 import { HintRouter } from '../hints/hint-router';
 import { HintHandover } from '../hints/handover';
@@ -329,6 +329,13 @@ export class KvNode {
     this.batches = new BatchWriter({
       selfId: id,
       log: parts.batchLog,
+      peers: {
+        holders: () => copyHolders(id, this.links.keys(), isUp),
+        store: async (peer, copies) => this.linkTo(peer).storeBatchCopies(copies),
+        forget: async (peer, refs) => this.linkTo(peer).forgetBatchCopies(refs),
+      },
+      // Twice the longest a coordinator takes to write a batch once its copies are stored, as Cassandra waits.
+      copyWaitMs: 2 * s.requestTimeoutMs,
       coordinator: this.coordinator,
       clock: this.clock,
       time: this.time,
@@ -460,6 +467,13 @@ export class KvNode {
       this.acceptors.set(member.id, link);
       this.detector.addPeer(member.id);
     }
+  }
+
+  /** The link to a peer, or ConnectionError for one no longer a member. */
+  private linkTo(peer: number): PeerLink {
+    const link = this.links.get(peer);
+    if (link === undefined) throw new KvError('ConnectionError', `node ${peer} is no longer a member of the ring`);
+    return link;
   }
 
   private dropPeer(peer: number): void {
@@ -646,6 +660,7 @@ export class KvNode {
     c.add('batches', () => ({
       ...this.batches.counters,
       batchLogBatches: this.batches.logged,
+      batchLogCopies: this.batches.copiesHeld,
       batchLogBytes: this.parts.batchLog.bytes,
     }));
     c.add('peers', () => this.peerCallCounters());
@@ -814,8 +829,9 @@ export class KvNode {
     }
   }
 
-  private replayBatches(): Promise<void> {
-    return this.batches.replay(() => this.stopping);
+  /** `everyCopy`: the copies of other coordinators' batches too, however young (the node is leaving the ring). */
+  private replayBatches(everyCopy = false): Promise<void> {
+    return this.batches.replay(() => this.stopping, everyCopy);
   }
 
   /** Deletes compare-and-set state that nothing needs any more (PaxosStore.sweep). */
@@ -966,7 +982,8 @@ export class KvNode {
 
   /**
    * After leaving: the hints this node holds go out first, and its logged
-   * batches are written (within a deadline), then the process exits. Hints
+   * batches and the copies it holds are written (within a deadline), then
+   * the process exits. Hints
    * for nodes that left the ring too are not waited for: nothing delivers
    * them, and their versions were handed over to the new replicas when the
    * operation completed. A batch left in the log would stay applied in part.
@@ -981,7 +998,7 @@ export class KvNode {
     };
     while ((held() > 0 || this.batches.logged > 0) && this.time.monotonicMs() < deadline) {
       this.delivery.kickAll();
-      void this.replayBatches();
+      void this.replayBatches(true);
       await new Promise<void>((resolve) => this.time.after(EPOCH_BARRIER_POLL_MS, () => resolve()));
     }
     if (held() > 0) this.log(`node ${this.id} left the ring with ${held()} hints it could not deliver`, 'warn');

@@ -13,11 +13,13 @@ import type { SyncAnswer } from '../repair/anti-entropy';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
 import type { TreeRange } from '../repair/range-trees';
+import type { BatchCopy, BatchCopyRef } from '../coordinator/batch-writer';
 import type { ReplicaPage } from '../coordinator/scan-merge';
+import * as types from '../gen/kv_types';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
-import { RemoteReplica } from './remote-replica';
+import { RemoteReplica, toMutation } from './remote-replica';
 import { type EpochState, type PeerCallStats, type PeerEvents, type PeerLink, type PeerTransport, watchedForStaleEpoch } from './transport';
 import type { EpochEntry } from '../membership/changes';
 import { toKvError } from './errors';
@@ -121,6 +123,22 @@ class ThriftLink implements PeerLink {
   learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
     const log = toMembershipLog(entries[entries.length - 1]?.epoch ?? 0, entries);
     return this.conn.call((c) => c.learnEpochs(this.o.secret, this.o.selfId, log), this.o.requestTimeoutMs).then(epochStateOf, rethrow);
+  }
+
+  storeBatchCopies(copies: readonly BatchCopy[]): Promise<void> {
+    const wire = copies.map(
+      (c) => new types.BatchCopy({ ownerBatch: c.ownerBatch as never, createdMs: c.createdMs as never, writes: c.items.map(toMutation) }),
+    );
+    return this.conn
+      .call((c) => c.storeBatchCopies(this.o.secret, this.o.selfId, wire), this.o.requestTimeoutMs)
+      .then(() => undefined, rethrow);
+  }
+
+  forgetBatchCopies(refs: readonly BatchCopyRef[]): Promise<void> {
+    const wire = refs.map((r) => new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never }));
+    return this.conn
+      .call((c) => c.forgetBatchCopies(this.o.secret, this.o.selfId, wire), this.o.requestTimeoutMs)
+      .then(() => undefined, rethrow);
   }
 
   resetBackoff(): void {

@@ -7,6 +7,7 @@
  */
 import { isKvError, type KvError } from '../common/errors';
 import type { EpochEntry } from '../membership/changes';
+import type { BatchCopy, BatchCopyRef } from '../coordinator/batch-writer';
 import type { RangeReplica } from '../coordinator/range-scan';
 import type { PaxosRowsPeer } from '../paxos/paxos-store';
 import type { Acceptor } from '../paxos/proposer';
@@ -46,6 +47,10 @@ export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor, 
   membership(afterEpoch: number): Promise<{ epoch: number; entries: EpochEntry[] }>;
   /** Gives the peer this node's log to take up; resolves with the peer's epoch and settled epoch (see Coordinator.settledEpoch). */
   learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState>;
+  /** Stores copies of this node's logged batches in the peer's batch log; resolves once they are durable there. */
+  storeBatchCopies(copies: readonly BatchCopy[]): Promise<void>;
+  /** Tells the peer that these batches are written: it drops its copies. */
+  forgetBatchCopies(refs: readonly BatchCopyRef[]): Promise<void>;
   /** The peer was heard from: the next connect after a loss need not wait for a backoff. */
   resetBackoff(): void;
   stats(): PeerCallStats;

@@ -21,6 +21,7 @@ import { RangeTrees } from '../repair/range-trees';
 import { SimDisk } from './disk';
 import { MemoryEpochStore } from './memory-epochs';
 import { MemoryBatchLog } from './memory-batch-log';
+import type { LoggedBatch } from '../storage/batch-log';
 import { MemoryHintStore } from './memory-hints';
 import { MemoryNodeMeta } from './memory-meta';
 import { MemoryPaxosState } from './memory-paxos';
@@ -70,6 +71,8 @@ export class SimCluster {
   readonly lost = new Set<number>();
   /** Nodes whose machine lost power at least once (their disk lost what it had not synced). */
   readonly powerLost = new Set<number>();
+  /** The nodes that made a copy of a logged batch durable, by `${coordinator}/${the batch's ts}` (the checker's record). */
+  readonly batchCopyHolders = new Map<string, Set<number>>();
   /** When the last node was lost for good (ms of virtual time); undefined while none was. */
   lastLossMs: number | undefined;
 
@@ -170,6 +173,15 @@ export class SimCluster {
   }
 
   /** Starts (or restarts) node `id` from its disk; it is reachable once its start is done. */
+  private heldCopy(holder: number, batch: LoggedBatch): void {
+    const ts = batch.items[0]?.version.ts;
+    if (batch.copyOf === undefined || ts === undefined) return;
+    const key = `${batch.copyOf.owner}/${ts}`;
+    const holders = this.batchCopyHolders.get(key) ?? new Set<number>();
+    holders.add(holder);
+    this.batchCopyHolders.set(key, holders);
+  }
+
   async start(id: number): Promise<void> {
     if (this.nodes[id] !== undefined || this.starting.has(id) || this.departed.has(id)) return;
     this.starting.add(id);
@@ -189,7 +201,7 @@ export class SimCluster {
         transport: this.net.transportFor(id, owner),
         store: await MemoryReplicaStore.open(disk, time, trees),
         hints: await MemoryHintStore.open(disk, time),
-        batchLog: MemoryBatchLog.open(disk),
+        batchLog: MemoryBatchLog.open(disk, (batch) => this.heldCopy(id, batch)),
         paxosState: MemoryPaxosState.open(disk),
         meta: new MemoryNodeMeta(disk),
         trees,

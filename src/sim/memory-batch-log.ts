@@ -3,8 +3,8 @@
  * node's SimDisk. As storage/batch-log.ts: a batch is durable once its
  * transaction committed, and a restart finds what was committed.
  */
-import type { BatchLogStorage, LoggedBatch } from '../storage/batch-log';
-import { encodeBatch } from '../storage/batch-log';
+import type { BatchLogStorage, BatchOrigin, LoggedBatch } from '../storage/batch-log';
+import { copyName, encodeBatch } from '../storage/batch-log';
 import type { KeyedVersion } from '../storage/version';
 import type { SimDisk } from './disk';
 
@@ -13,8 +13,13 @@ export class MemoryBatchLog implements BatchLogStorage {
   private readonly batches = new Map<number, { batch: LoggedBatch; bytes: number; durable: boolean }>();
   private bodyBytes = 0;
   private nextId: number;
+  private readonly copies = new Map<string, number>();
 
-  private constructor(private readonly disk: SimDisk) {
+  /** `copyDurable` hears of each copy of another coordinator's batch once it is durable here (the checker's record of who held one). */
+  private constructor(
+    private readonly disk: SimDisk,
+    private readonly copyDurable: (batch: LoggedBatch) => void,
+  ) {
     let last = 0;
     for (const txn of disk.contents()) {
       if (txn.batchAdded !== undefined) this.note(txn.batchAdded, true);
@@ -24,8 +29,16 @@ export class MemoryBatchLog implements BatchLogStorage {
     this.nextId = last + 1;
   }
 
-  static open(disk: SimDisk): MemoryBatchLog {
-    return new MemoryBatchLog(disk);
+  static open(disk: SimDisk, copyDurable: (batch: LoggedBatch) => void = () => {}): MemoryBatchLog {
+    return new MemoryBatchLog(disk, copyDurable);
+  }
+
+  copyId(name: string): number | undefined {
+    return this.copies.get(name);
+  }
+
+  get copyCount(): number {
+    return this.copies.size;
   }
 
   get size(): number {
@@ -41,6 +54,7 @@ export class MemoryBatchLog implements BatchLogStorage {
     const bytes = encodeBatch(batch.items).length;
     this.batches.set(batch.id, { batch, bytes, durable });
     this.bodyBytes += bytes;
+    if (batch.copyOf) this.copies.set(copyName(batch.copyOf, batch.createdMs), batch.id);
   }
 
   private forget(id: number): void {
@@ -48,14 +62,16 @@ export class MemoryBatchLog implements BatchLogStorage {
     if (entry === undefined) return;
     this.batches.delete(id);
     this.bodyBytes -= entry.bytes;
+    if (entry.batch.copyOf) this.copies.delete(copyName(entry.batch.copyOf, entry.batch.createdMs));
   }
 
-  add(items: readonly KeyedVersion[], createdMs: number): { id: number; durable: Promise<void> } {
-    const batch: LoggedBatch = { id: this.nextId++, createdMs, items };
+  add(items: readonly KeyedVersion[], createdMs: number, copyOf?: BatchOrigin): { id: number; durable: Promise<void> } {
+    const batch: LoggedBatch = { id: this.nextId++, createdMs, items, ...(copyOf ? { copyOf } : {}) };
     this.note(batch, false);
     const durable = this.disk.commit({ batchAdded: batch }).then(() => {
       const entry = this.batches.get(batch.id);
       if (entry !== undefined) entry.durable = true;
+      if (copyOf) this.copyDurable(batch);
     });
     return { id: batch.id, durable };
   }

@@ -25,6 +25,7 @@ import type { Random } from '../common/random';
 import type { Proposal, ProposeReply } from '../paxos/acceptor';
 import type { Ballot } from '../paxos/ballot';
 import type { Promised } from '../paxos/proposer';
+import type { BatchCopy, BatchCopyRef } from '../coordinator/batch-writer';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import type { KeyDigest } from '../repair/compare';
 import type { Level } from '../repair/hash-tree';
@@ -373,6 +374,16 @@ class SimLink implements PeerLink {
       (node) => ({ epoch: node.epochs.epoch, entries: node.epochs.after(afterEpoch) }),
       this.net.requestTimeoutMs,
     );
+  }
+
+  storeBatchCopies(copies: readonly BatchCopy[]): Promise<void> {
+    const sent = copied(copies);
+    return this.call('storeBatchCopies', (node) => node.batches.storeCopies(this.self, sent), this.net.requestTimeoutMs);
+  }
+
+  forgetBatchCopies(refs: readonly BatchCopyRef[]): Promise<void> {
+    const sent = copied(refs);
+    return this.call('forgetBatchCopies', (node) => node.batches.forgetCopies(this.self, sent), this.net.requestTimeoutMs);
   }
 
   learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {

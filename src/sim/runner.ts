@@ -185,16 +185,17 @@ function lostWithNode(cluster: SimCluster, ops: readonly Op[]): Map<number, numb
  * seen (acknowledged, read, or held by a replica after settling), every key
  * of it ends at the batch's timestamp or a newer one. Not for a batch whose
  * log went with its coordinator's disk (lost for good, or a power loss with
- * synchronous NORMAL), nor one with a write lost with a node, as a ONE
- * write may be.
+ * synchronous NORMAL) and whose copies all went with their holders' disks
+ * too, nor one with a write lost with a node, as a ONE write may be.
  */
 export function checkBatches(
   batches: readonly BatchRecord[],
   ops: readonly Op[],
   state: Pick<FinalState, 'replicas' | 'lostWithNode'>,
-  cluster: Pick<SimCluster, 'lost' | 'powerLost'>,
+  cluster: Pick<SimCluster, 'lost' | 'powerLost' | 'batchCopyHolders'>,
   sync: 'NORMAL' | 'FULL',
 ): string[] {
+  const diskGone = (n: number): boolean => cluster.lost.has(n) || (sync === 'NORMAL' && cluster.powerLost.has(n));
   const finalTs = new Map<string, number>();
   const seenTs = new Map<string, number>();
   for (const o of ops) {
@@ -205,10 +206,11 @@ export function checkBatches(
   for (const copies of state.replicas.values()) for (const c of copies) if (c.held) seenTs.set(c.held.value, c.held.ts);
   const out: string[] = [];
   for (const b of batches) {
-    if (cluster.lost.has(b.node) || (sync === 'NORMAL' && cluster.powerLost.has(b.node))) continue;
     if (b.ops.some((o) => state.lostWithNode?.has(o.id) === true)) continue;
     const ts = b.ops.find((o) => o.ts !== undefined)?.ts ?? b.ops.map((o) => seenTs.get(o.value)).find((t) => t !== undefined);
     if (ts === undefined) continue;
+    const holders = cluster.batchCopyHolders.get(`${b.node}/${ts}`) ?? new Set<number>();
+    if (diskGone(b.node) && [...holders].every(diskGone)) continue;
     for (const o of b.ops) {
       const end = finalTs.get(o.key);
       if (end === undefined || end >= ts) continue;

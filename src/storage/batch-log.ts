@@ -3,7 +3,9 @@
  * before any of its writes is sent and deleted once every key reached its
  * level (coordinator/batch-writer.ts). What is left in it after a failure or
  * a crash is written again by the node, so that a batch, once any of it is
- * applied, is applied whole in the end. Production keeps it in SQLite
+ * applied, is applied whole in the end. It also holds copies of batches
+ * other nodes coordinate, written again by this node if their coordinator
+ * does not say they are done in time. Production keeps it in SQLite
  * (SqliteBatchLog, the `batches` table of storage/schema.ts); the
  * deterministic simulator in memory (sim/memory-batch-log.ts).
  *
@@ -17,21 +19,40 @@ import { createBatchTables } from './schema';
 import { BoundStatement, Sqlite, writeFailure } from './sqlite';
 import { KeyedVersion, Version } from './version';
 
+/** Where a copy's batch comes from: the node that coordinates it, and the batch's id in that node's log. */
+export interface BatchOrigin {
+  readonly owner: number;
+  readonly ownerBatch: number;
+}
+
 export interface LoggedBatch {
   readonly id: number;
+  /** When its coordinator logged it (ms, the coordinator's clock). */
   readonly createdMs: number;
   readonly items: readonly KeyedVersion[];
+  /** Set on a copy of a batch another node coordinates. */
+  readonly copyOf?: BatchOrigin;
+}
+
+/** A copy's name in a log: its origin and the time its coordinator logged it (a node that lost its disk starts its ids again). */
+export function copyName(copyOf: BatchOrigin, createdMs: number): string {
+  return `${copyOf.owner}/${copyOf.ownerBatch}/${createdMs}`;
 }
 
 export interface BatchLogStorage {
   /** Batches in the log, and the bytes of their bodies: what BATCH_LOG_BATCHES_MAX and BATCH_LOG_BYTES_MAX bound. */
   readonly size: number;
   readonly bytes: number;
+  /** Of `size`, the copies of other coordinators' batches. */
+  readonly copyCount: number;
   /**
-   * Logs a batch: its id at once (so the caller can say it is writing it
-   * before the commit ends), and a promise that resolves once it is durable.
+   * Logs a batch, or a copy of another coordinator's (`copyOf`): its id at
+   * once (so the caller can say it is writing it before the commit ends),
+   * and a promise that resolves once it is durable.
    */
-  add(items: readonly KeyedVersion[], createdMs: number): { readonly id: number; readonly durable: Promise<void> };
+  add(items: readonly KeyedVersion[], createdMs: number, copyOf?: BatchOrigin): { readonly id: number; readonly durable: Promise<void> };
+  /** The id of the copy named `copyName(...)` in this log, if it holds it (durable or on its way). */
+  copyId(name: string): number | undefined;
   /** The batch is written everywhere it must be, or given up on: it leaves the log. */
   remove(id: number): Promise<void>;
   /** The durable batches with ids after `afterId`, oldest first, at most `limit`. */
@@ -113,11 +134,17 @@ interface BatchRow {
   id: number;
   created_ms: number;
   body: Buffer;
+  owner: number | null;
+  owner_batch: number | null;
+}
+
+function originOf(row: Pick<BatchRow, 'owner' | 'owner_batch'>): BatchOrigin | undefined {
+  return row.owner === null || row.owner_batch === null ? undefined : { owner: row.owner, ownerBatch: row.owner_batch };
 }
 
 /** One change to the batch log, waiting for its group commit. */
 type BatchLogChange =
-  | { readonly add: true; readonly id: number; readonly createdMs: number; readonly body: Buffer }
+  | { readonly add: true; readonly id: number; readonly createdMs: number; readonly body: Buffer; readonly copyOf?: BatchOrigin }
   | { readonly add: false; readonly id: number };
 
 /**
@@ -136,6 +163,9 @@ export class SqliteBatchLog implements BatchLogStorage {
   private lastFailure: unknown;
   /** Batches whose delete is queued: not listed, so that no replay writes a batch that has just been written. */
   private readonly leaving = new Set<number>();
+  /** The copies in the log, by name (copyName), and each copy's name by id. */
+  private readonly copies = new Map<string, number>();
+  private readonly copyNames = new Map<number, string>();
 
   private constructor(
     private readonly db: Sqlite,
@@ -147,11 +177,13 @@ export class SqliteBatchLog implements BatchLogStorage {
 
   static async open(db: Sqlite, time: Pick<Time, 'soon'> = systemTime): Promise<SqliteBatchLog> {
     await createBatchTables(db);
-    const rows = await db.all<{ id: number; bytes: number }>('SELECT id, length(body) AS bytes FROM batches');
+    const rows = await db.all<Omit<BatchRow, 'body'> & { bytes: number }>(
+      'SELECT id, created_ms, owner, owner_batch, length(body) AS bytes FROM batches',
+    );
     let last = 0;
     for (const r of rows) last = Math.max(last, r.id);
     const log = new SqliteBatchLog(db, last + 1, time);
-    for (const r of rows) log.noteAdded(r.id, r.bytes);
+    for (const r of rows) log.noteAdded(r.id, r.bytes, originOf(r), r.created_ms);
     return log;
   }
 
@@ -163,9 +195,13 @@ export class SqliteBatchLog implements BatchLogStorage {
     return this.bodyBytes;
   }
 
-  private noteAdded(id: number, bytes: number): void {
+  private noteAdded(id: number, bytes: number, copyOf: BatchOrigin | undefined, createdMs: number): void {
     this.sizes.set(id, bytes);
     this.bodyBytes += bytes;
+    if (copyOf === undefined) return;
+    const name = copyName(copyOf, createdMs);
+    this.copies.set(name, id);
+    this.copyNames.set(id, name);
   }
 
   private noteRemoved(id: number): void {
@@ -173,13 +209,26 @@ export class SqliteBatchLog implements BatchLogStorage {
     if (bytes === undefined) return;
     this.sizes.delete(id);
     this.bodyBytes -= bytes;
+    const name = this.copyNames.get(id);
+    if (name === undefined) return;
+    this.copyNames.delete(id);
+    this.copies.delete(name);
   }
 
-  add(items: readonly KeyedVersion[], createdMs: number): { id: number; durable: Promise<void> } {
+  copyId(name: string): number | undefined {
+    return this.copies.get(name);
+  }
+
+  get copyCount(): number {
+    return this.copies.size;
+  }
+
+  add(items: readonly KeyedVersion[], createdMs: number, copyOf?: BatchOrigin): { id: number; durable: Promise<void> } {
     const id = this.nextId++;
     const body = encodeBatch(items);
-    this.noteAdded(id, body.length);
-    const durable = this.commit({ add: true, id, createdMs, body }).catch((err: unknown) => {
+    this.noteAdded(id, body.length, copyOf, createdMs);
+    const change: BatchLogChange = { add: true, id, createdMs, body, ...(copyOf ? { copyOf } : {}) };
+    const durable = this.commit(change).catch((err: unknown) => {
       this.noteRemoved(id);
       throw err;
     });
@@ -204,7 +253,10 @@ export class SqliteBatchLog implements BatchLogStorage {
   private async write(changes: BatchLogChange[]): Promise<boolean> {
     const statements: BoundStatement[] = changes.map((c) =>
       c.add
-        ? ['INSERT INTO batches (id, created_ms, body) VALUES (?, ?, ?)', [c.id, c.createdMs, c.body]]
+        ? [
+            'INSERT INTO batches (id, created_ms, body, owner, owner_batch) VALUES (?, ?, ?, ?, ?)',
+            [c.id, c.createdMs, c.body, c.copyOf?.owner ?? null, c.copyOf?.ownerBatch ?? null],
+          ]
         : ['DELETE FROM batches WHERE id = ?', [c.id]],
     );
     try {
@@ -222,12 +274,14 @@ export class SqliteBatchLog implements BatchLogStorage {
 
   async list(afterId: number, limit: number): Promise<LoggedBatch[]> {
     // As many more rows as may be leaving, so that a page is full whenever more batches follow it.
-    const sql = 'SELECT id, created_ms, body FROM batches WHERE id > ? ORDER BY id LIMIT ?';
+    const sql = 'SELECT id, created_ms, body, owner, owner_batch FROM batches WHERE id > ? ORDER BY id LIMIT ?';
     const rows = await this.db.all<BatchRow>(sql, [afterId, limit + this.leaving.size]);
     const out: LoggedBatch[] = [];
     for (const r of rows) {
       if (out.length === limit) break;
-      if (!this.leaving.has(r.id)) out.push({ id: r.id, createdMs: r.created_ms, items: decodeBatch(r.body) });
+      if (this.leaving.has(r.id)) continue;
+      const copyOf = originOf(r);
+      out.push({ id: r.id, createdMs: r.created_ms, items: decodeBatch(r.body), ...(copyOf ? { copyOf } : {}) });
     }
     return out;
   }

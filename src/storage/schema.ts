@@ -12,9 +12,9 @@ import { Sqlite } from './sqlite';
  * The layout number; bump it whenever a table below changes, and say in
  * MIGRATIONS how a file of the previous layout becomes this one.
  * 2: the paxos table; 3: `expires` on log and hints; 4: the membership's epochs table;
- * 5: the batch log.
+ * 5: the batch log; 6: the batch log's copies of other coordinators' batches.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * The replica store's tables. `log` holds one row per accepted version,
@@ -56,10 +56,14 @@ const PAXOS_TABLES = `CREATE TABLE IF NOT EXISTS paxos (
 /**
  * The batch log (storage/batch-log.ts): one row per logged batch that has
  * not reached every key's level yet, its writes encoded in `body`
- * (storage/batch-codec.ts). Deleted once written; a few rows at most in
- * the common case.
+ * (storage/batch-log.ts, encodeBatch). Deleted once written; a few rows at
+ * most in the common case. A copy of a batch another node coordinates names
+ * that node (`owner`) and the batch's id in its log (`owner_batch`); both
+ * are NULL for the node's own batches.
  */
-const BATCH_TABLES = `CREATE TABLE IF NOT EXISTS batches (id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, body BLOB NOT NULL);`;
+const BATCH_TABLES = `CREATE TABLE IF NOT EXISTS batches (
+         id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, body BLOB NOT NULL, owner INTEGER, owner_batch INTEGER
+       );`;
 
 /**
  * How a file of layout N - 1 becomes layout N, for each N after 1: the
@@ -72,6 +76,7 @@ const MIGRATIONS: Readonly<Record<number, (db: Sqlite) => Promise<string>>> = {
   3: expiresColumns, // TTL
   4: async () => EPOCH_TABLES, // the membership's epoch log; the node stores its bootstrap epoch at its next start
   5: async () => BATCH_TABLES, // logged batches
+  6: batchCopyColumns, // copies of other coordinators' batches
 };
 
 /**
@@ -88,6 +93,17 @@ async function expiresColumns(db: Sqlite): Promise<string> {
     if (await has(table)) steps.push(`ALTER TABLE ${table} ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;`);
   }
   return steps.join('\n');
+}
+
+/**
+ * Layout 5 to 6: `owner` and `owner_batch` on the batch log, NULL (the
+ * node's own batch) for every row there is. A file of layout 4 made the
+ * table at step 5 with them already.
+ */
+async function batchCopyColumns(db: Sqlite): Promise<string> {
+  const columns = await db.all<{ name: string }>('PRAGMA table_info(batches)');
+  if (columns.length === 0 || columns.some((c) => c.name === 'owner')) return '';
+  return 'ALTER TABLE batches ADD COLUMN owner INTEGER;\nALTER TABLE batches ADD COLUMN owner_batch INTEGER;';
 }
 
 export function createLogTables(db: Sqlite): Promise<void> {

@@ -4,7 +4,9 @@
  * bad input is answered in one sentence; a batch one of whose keys cannot
  * reach its level is refused whole; a batch a node logged and never sent
  * (a crash between the two) is written from its log when the node starts
- * again; the console's batch.
+ * again; copies go to two other nodes and are forgotten once the batch is
+ * written, and a holder whose copy's coordinator went silent writes it;
+ * the console's batch.
  */
 import test from 'ava';
 import { join } from 'node:path';
@@ -201,4 +203,57 @@ test.serial('a batch logged but never sent (a crash between the two) is written 
   const counters = (await cluster!.admin(0).status()).counters;
   t.is(Number(counters['batches.batchesReplayed']), 1);
   t.is(Number(counters['batches.batchLogBatches']), 0);
+});
+
+/** A counter summed over the four nodes. */
+async function summed(name: string): Promise<number> {
+  let sum = 0;
+  for (let id = 0; id < 4; id++) sum += Number((await cluster!.admin(id).status()).counters[`batches.${name}`] ?? 0);
+  return sum;
+}
+
+test.serial("a batch's copies go to two other nodes before its writes, and are forgotten once it is written", async (t) => {
+  const before = { stored: await summed('batchCopiesStored'), held: await summed('batchCopiesHeld') };
+  await kv!.batch(
+    [
+      { key: 'copied-1', value: 'x' },
+      { key: 'copied-2', value: 'y' },
+    ],
+    'QUORUM',
+  );
+  t.is(await summed('batchCopiesStored'), before.stored + 2, 'the coordinator had two copies acknowledged');
+  t.is(await summed('batchCopiesHeld'), before.held + 2, 'and two other nodes took one each');
+  await waitFor('every copy to be forgotten', async () => (await summed('batchLogCopies')) === 0 || undefined);
+  t.is(await summed('batchLogBatches'), 0);
+  t.is(await summed('batchesShortOfCopies'), 0);
+});
+
+test.serial('a copy whose coordinator went silent is written by the node that holds it, with its timestamp', async (t) => {
+  const ts = Date.now() * 1000;
+  const copy = new types.BatchCopy({
+    ownerBatch: 900 as never,
+    // Older than the copy wait (twice the request timeout): its coordinator would have written it or said so by now.
+    createdMs: (Date.now() - 10_000) as never,
+    writes: [
+      new types.Mutation({ key: Buffer.from('orphan-1'), value: Buffer.from('from a copy'), ts: ts as never, deleted: false }),
+      new types.Mutation({ key: Buffer.from('orphan-2'), value: Buffer.from('from a copy too'), ts: ts as never, deleted: false }),
+    ],
+  });
+  t.is(await rawCall(cluster!, (c) => c.storeBatchCopies(cluster!.config.secret, 3, [copy])), undefined);
+  await waitFor('the copy to be written', async () => (await kv!.get('orphan-2', 'ALL')).found || undefined);
+  const written = await kv!.get('orphan-1', 'ALL');
+  t.is(written.value.toString(), 'from a copy');
+  t.is(written.ts, ts);
+  await waitFor('the copy to leave the log', async () => (await summed('batchLogCopies')) === 0 || undefined);
+  t.is(Number((await cluster!.admin(0).status()).counters['batches.batchCopiesReplayed']), 1);
+  const refused = await rawCall(cluster!, (c) =>
+    c.storeBatchCopies(cluster!.config.secret, 3, [new types.BatchCopy({ ...copy, writes: [] })]),
+  );
+  t.is((refused as Error).message, 'a batch copy must carry 1 to 100 writes');
+  const future = new types.BatchCopy({ ...copy, createdMs: (Date.now() + 3_600_000) as never });
+  t.regex(
+    ((await rawCall(cluster!, (c) => c.storeBatchCopies(cluster!.config.secret, 3, [future]))) as Error).message,
+    /^a batch copy's time is more than 5 minutes ahead of this node's clock$/,
+  );
+  t.is(((await rawCall(cluster!, (c) => c.storeBatchCopies('wrong', 3, [copy]))) as Error).message, 'this call needs the cluster secret');
 });

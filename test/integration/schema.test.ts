@@ -1,9 +1,10 @@
 import test from 'ava';
 import { rmSync } from 'node:fs';
-import { LocalCluster } from '../../src/harness/local-cluster';
+import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { KvNode } from '../../src/node/node';
 import { Sqlite } from '../../src/storage/sqlite';
 import { SCHEMA_VERSION } from '../../src/storage/schema';
+import { encodeBatch } from '../../src/storage/batch-log';
 
 test('a node refuses a data file written with another table layout, and says what to do', async (t) => {
   const lc = await LocalCluster.create({ tokens: ['M'], replicationFactor: 1 });
@@ -151,6 +152,40 @@ test('a data file of layout 1 (before TTL) is migrated: its rows and hints repla
     const check = await Sqlite.open(`${lc.dir}/node-0.sqlite`);
     t.deepEqual(await check.all('PRAGMA user_version'), [{ user_version: SCHEMA_VERSION }]);
     await check.close();
+  } finally {
+    rmSync(lc.dir, { recursive: true, force: true });
+  }
+});
+
+test('a data file of layout 5 (before batch copies) is migrated: its logged batch is written at start, and copies can be held', async (t) => {
+  const lc = await LocalCluster.create({ tokens: ['M'], replicationFactor: 1 });
+  try {
+    const file = `${lc.dir}/node-0.sqlite`;
+    const old = await Sqlite.open(file);
+    // Layout 5's tables as the build before batch copies made them (frozen here), with one logged batch.
+    await old.exec(`${LAYOUT_3.replace('PRAGMA user_version = 3;', '')}
+      CREATE TABLE epochs (epoch INTEGER PRIMARY KEY, change TEXT NOT NULL);
+      CREATE TABLE batches (id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, body BLOB NOT NULL);
+      PRAGMA user_version = 5;`);
+    const ts = Date.now() * 1000;
+    const body = encodeBatch([{ key: 'batched', version: { value: 'from layout 5', ts, deleted: false } }]);
+    await old.runTransaction([['INSERT INTO batches (id, created_ms, body) VALUES (?, ?, ?)', [1, Date.now(), body]]]);
+    await old.close();
+    const node = await KvNode.start({ config: lc.config, id: 0, dataDir: lc.dir });
+    try {
+      await waitFor('the old batch to be written', () => node.store.get('batched')?.value === 'from layout 5' || undefined);
+      await waitFor('the old batch to leave the log', () => node.batches.logged === 0 || undefined);
+      await node.batches.storeCopies(3, [
+        { ownerBatch: 7, createdMs: Date.now(), items: [{ key: 'c', version: { value: 'v', ts, deleted: false } }] },
+      ]);
+      t.is(node.batches.copiesHeld, 1);
+    } finally {
+      await node.stop();
+    }
+    const db = await Sqlite.open(file);
+    t.deepEqual(await db.all('PRAGMA user_version'), [{ user_version: SCHEMA_VERSION }]);
+    t.deepEqual(await db.all('SELECT owner, owner_batch FROM batches'), [{ owner: 3, owner_batch: 7 }]);
+    await db.close();
   } finally {
     rmSync(lc.dir, { recursive: true, force: true });
   }

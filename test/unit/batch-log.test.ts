@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeBatch, encodeBatch, SqliteBatchLog } from '../../src/storage/batch-log';
+import { copyName, decodeBatch, encodeBatch, SqliteBatchLog } from '../../src/storage/batch-log';
 import { Sqlite, SqliteDriverName } from '../../src/storage/sqlite';
 import { KeyedVersion } from '../../src/storage/version';
 import { byteString } from './arbitraries';
@@ -152,4 +152,35 @@ test('flush waits for the queued changes, so a node closing its file loses none 
     [1],
   );
   await again.close();
+});
+
+test('a copy of another coordinator keeps its origin and name across a reopen, and leaves the name index when removed', async (t) => {
+  const path = join(dir, `log-${++fileNo}.db`);
+  let db = await Sqlite.open(path);
+  let log = await SqliteBatchLog.open(db);
+  const items: KeyedVersion[] = [{ key: 'k', version: { value: 'v', ts: 5, deleted: false } }];
+  await log.add(items, 100).durable;
+  const copy = log.add(items, 200, { owner: 0, ownerBatch: 41 });
+  await log.add(items, 300, { owner: 2, ownerBatch: 41 }).durable;
+  await copy.durable;
+  t.is(log.copyCount, 2);
+  t.is(log.copyId(copyName({ owner: 0, ownerBatch: 41 }, 200)), copy.id, 'node 0 is an owner like any other');
+  t.is(log.copyId(copyName({ owner: 0, ownerBatch: 41 }, 201)), undefined, 'a copy is named by its time too');
+  await db.close();
+  db = await Sqlite.open(path);
+  log = await SqliteBatchLog.open(db);
+  t.is(log.size, 3);
+  t.is(log.copyCount, 2);
+  t.deepEqual(
+    (await log.list(0, 10)).map((b) => [b.createdMs, b.copyOf]),
+    [
+      [100, undefined],
+      [200, { owner: 0, ownerBatch: 41 }],
+      [300, { owner: 2, ownerBatch: 41 }],
+    ],
+  );
+  await log.remove(log.copyId(copyName({ owner: 2, ownerBatch: 41 }, 300))!);
+  t.is(log.copyCount, 1);
+  t.is(log.copyId(copyName({ owner: 2, ownerBatch: 41 }, 300)), undefined);
+  await db.close();
 });

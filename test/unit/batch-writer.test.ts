@@ -6,7 +6,7 @@
  * batch a call is still writing is left alone.
  */
 import test from 'ava';
-import { BatchWriteInput, BatchWriter } from '../../src/coordinator/batch-writer';
+import { BatchCopy, BatchCopyRef, BatchWriteInput, BatchWriter, copyHolders } from '../../src/coordinator/batch-writer';
 import { WriteLevelName } from '../../src/coordinator/levels';
 import { KvError, timedOut } from '../../src/common/errors';
 import { BATCH_LOG_BATCHES_MAX } from '../../src/common/limits';
@@ -39,10 +39,38 @@ class ScriptedCoordinator {
   }
 }
 
+/** The other nodes: which are up to hold copies, which refuse them, what each was sent. */
+class ScriptedPeers {
+  up: number[] = [8, 9];
+  readonly refusing = new Set<number>();
+  readonly stored: { peer: number; copies: readonly BatchCopy[] }[] = [];
+  readonly forgotten: { peer: number; refs: readonly BatchCopyRef[] }[] = [];
+  /** What the coordinator had written when each copy was stored. */
+  writtenAtStore: number[] = [];
+  constructor(private readonly coordinator: ScriptedCoordinator) {}
+
+  holders(): number[] {
+    return this.up;
+  }
+
+  async store(peer: number, copies: readonly BatchCopy[]): Promise<void> {
+    this.writtenAtStore.push(this.coordinator.written.length);
+    if (this.refusing.has(peer)) throw timedOut(`node ${peer} did not answer`, 0, 1);
+    this.stored.push({ peer, copies });
+  }
+
+  async forget(peer: number, refs: readonly BatchCopyRef[]): Promise<void> {
+    this.forgotten.push({ peer, refs });
+  }
+}
+
+const COPY_WAIT_MS = 4_000;
+
 interface Fixture {
   writer: BatchWriter;
   log: BatchLogStorage;
   coordinator: ScriptedCoordinator;
+  peers: ScriptedPeers;
   reports: string[];
   clock: { ms: number };
 }
@@ -50,18 +78,21 @@ interface Fixture {
 async function fixture(log?: BatchLogStorage): Promise<Fixture> {
   const batchLog = log ?? (await SqliteBatchLog.open(await Sqlite.open(':memory:')));
   const coordinator = new ScriptedCoordinator();
+  const peers = new ScriptedPeers(coordinator);
   const reports: string[] = [];
   const clock = { ms: 1_000 };
   const writer = new BatchWriter({
     selfId: 7,
     log: batchLog,
+    peers,
+    copyWaitMs: COPY_WAIT_MS,
     coordinator,
     clock: { now: () => TS },
     time: { nowMs: () => clock.ms },
     replayAgeMaxMs: GRACE_MS,
     report: (m) => reports.push(m),
   });
-  return { writer, log: batchLog, coordinator, reports, clock };
+  return { writer, log: batchLog, coordinator, peers, reports, clock };
 }
 
 const puts = (...keys: string[]): BatchWriteInput[] => keys.map((key) => ({ key, value: `v-${key}`, deleted: false, ttlSeconds: 0 }));
@@ -184,6 +215,8 @@ test('a full log refuses new batches with Unavailable, writing nothing', async (
   const full: BatchLogStorage = {
     size: BATCH_LOG_BATCHES_MAX,
     bytes: 0,
+    copyCount: 0,
+    copyId: () => undefined,
     add: () => {
       throw new Error('a full log is not added to');
     },
@@ -255,4 +288,113 @@ test('a replay writes the batches of a page all at once, not one after another',
   await replay;
   t.is(f.log.size, 0);
   t.is(f.writer.counters.batchesReplayed, 3);
+});
+
+test('copies go to the holders after the log commit and before any write; once written, the holders are told to forget them', async (t) => {
+  const f = await fixture();
+  t.is(await f.writer.write(puts('a', 'b'), 'QUORUM'), TS);
+  t.deepEqual(f.peers.writtenAtStore, [0, 0], 'both copies stored before the first write');
+  const [batch] = f.peers.stored[0]!.copies;
+  t.deepEqual(
+    f.peers.stored.map((s) => s.peer),
+    [8, 9],
+  );
+  t.deepEqual(batch!.items, [
+    { key: 'a', version: { value: 'v-a', ts: TS, deleted: false } },
+    { key: 'b', version: { value: 'v-b', ts: TS, deleted: false } },
+  ]);
+  t.is(batch!.createdMs, 1_000);
+  await waitFor('the holders to be told', () => f.peers.forgotten.length === 2 || undefined);
+  t.deepEqual(f.peers.forgotten, [
+    { peer: 8, refs: [{ ownerBatch: batch!.ownerBatch, createdMs: 1_000 }] },
+    { peer: 9, refs: [{ ownerBatch: batch!.ownerBatch, createdMs: 1_000 }] },
+  ]);
+  t.like(f.writer.counters, { batchCopiesStored: 2, batchesShortOfCopies: 0 });
+});
+
+test('a holder that does not answer does not stop the batch; it is counted short, and only the holder that took a copy is told', async (t) => {
+  const f = await fixture();
+  f.peers.refusing.add(9);
+  t.is(await f.writer.write(puts('a'), 'ONE'), TS);
+  t.like(f.writer.counters, { batchCopiesStored: 1, batchesShortOfCopies: 1 });
+  await waitFor('the holder to be told', () => f.peers.forgotten.length === 1 || undefined);
+  t.deepEqual(
+    f.peers.forgotten.map((x) => x.peer),
+    [8],
+  );
+  f.peers.up = [];
+  t.is(await f.writer.write(puts('c'), 'ONE'), TS, 'with no other node up, the batch is logged here only');
+  t.is(f.writer.counters.batchesShortOfCopies, 2);
+});
+
+test('a failed batch keeps its holders: the replay that writes it tells them', async (t) => {
+  const f = await fixture();
+  f.coordinator.failing.set('b', timedOut('no', 0, 1));
+  await t.throwsAsync(f.writer.write(puts('a', 'b'), 'QUORUM'));
+  t.deepEqual(f.peers.forgotten, [], 'still logged: the copies stay');
+  f.coordinator.failing.clear();
+  await f.writer.replay(never);
+  t.is(f.log.size, 0);
+  t.deepEqual(
+    f.peers.forgotten.map((x) => x.peer),
+    [8, 9],
+  );
+});
+
+const copyOfK = (ownerBatch: number, createdMs: number): BatchCopy => ({
+  ownerBatch,
+  createdMs,
+  items: [{ key: 'k', version: { value: 'v', ts: 42, deleted: false } }],
+});
+
+test('a holder keeps a copy durable, writes it itself only once older than the copy wait, then drops it', async (t) => {
+  const f = await fixture();
+  await f.writer.storeCopies(3, [copyOfK(11, 1_000)]);
+  await f.writer.storeCopies(3, [copyOfK(11, 1_000)]);
+  t.is(f.log.size, 1, 'a copy stored twice is held once');
+  t.is(f.writer.copiesHeld, 1);
+  t.deepEqual(
+    (await f.log.list(0, 10)).map((b) => b.copyOf),
+    [{ owner: 3, ownerBatch: 11 }],
+  );
+  f.clock.ms = 1_000 + COPY_WAIT_MS - 1;
+  await f.writer.replay(never);
+  t.deepEqual(f.coordinator.written, [], 'its coordinator may still be writing it');
+  f.clock.ms = 1_000 + COPY_WAIT_MS;
+  await f.writer.replay(never);
+  t.deepEqual(f.coordinator.written, [{ item: { key: 'k', version: { value: 'v', ts: 42, deleted: false } }, level: 'ONE' }]);
+  t.is(f.log.size, 0);
+  t.like(f.writer.counters, { batchCopiesHeld: 1, batchCopiesReplayed: 1, batchesReplayed: 1 });
+  t.deepEqual(f.peers.forgotten, [], 'a holder tells nobody');
+});
+
+test('a copy its coordinator says is written is dropped unwritten; a young copy is written when the node leaves', async (t) => {
+  const f = await fixture();
+  await f.writer.storeCopies(3, [copyOfK(11, 1_000), copyOfK(12, 1_000)]);
+  await f.writer.forgetCopies(3, [
+    { ownerBatch: 11, createdMs: 1_000 },
+    { ownerBatch: 11, createdMs: 999 },
+    { ownerBatch: 99, createdMs: 1_000 },
+  ]);
+  t.is(f.log.size, 1, 'only the copy named by id and time');
+  t.is(f.writer.counters.batchCopiesForgotten, 1);
+  await f.writer.replay(never, true);
+  t.is(f.coordinator.written.length, 1);
+  t.is(f.log.size, 0);
+});
+
+test('copy holders: the next peers up after this node in id order, wrapping round', (t) => {
+  const up =
+    (...ids: number[]) =>
+    (id: number) =>
+      ids.includes(id);
+  const cases: [number, number[], (id: number) => boolean, number[]][] = [
+    [1, [0, 1, 2, 3], up(0, 2, 3), [2, 3]],
+    [3, [0, 1, 2, 3], up(0, 1, 2), [0, 1]],
+    [2, [3, 0, 1], up(0, 1, 3), [3, 0]],
+    [1, [0, 1, 2, 3], up(0), [0]],
+    [0, [1, 2, 3, 4], up(1, 3, 4), [1, 3]],
+    [0, [], up(), []],
+  ];
+  for (const [self, peers, isUp, holders] of cases) t.deepEqual(copyHolders(self, peers, isUp), holders, `node ${self} of ${peers}`);
 });

@@ -388,7 +388,7 @@ test('the batch rule: a batch seen in part must end whole, unless its log went w
     node: 0,
     final: true,
   });
-  const nobodyLost = { lost: new Set<number>(), powerLost: new Set<number>() };
+  const nobodyLost = { lost: new Set<number>(), powerLost: new Set<number>(), batchCopyHolders: new Map<string, Set<number>>() };
   const state = { replicas: new Map(), lostWithNode: new Map<number, number>() };
   // Timed out, so its timestamp is known only from a read of one of its values: b ends older than it.
   const partial = [write(1, 'a', 'a1'), write(2, 'b', 'b1')];
@@ -400,6 +400,23 @@ test('the batch rule: a batch seen in part must end whole, unless its log went w
   t.deepEqual(checkBatches(batches, ops, state, { ...nobodyLost, lost: new Set([1]) }, 'FULL'), [], 'its log was lost with the node');
   t.deepEqual(checkBatches(batches, ops, state, { ...nobodyLost, powerLost: new Set([1]) }, 'NORMAL'), [], 'unsynced, lost with power');
   t.is(checkBatches(batches, ops, state, { ...nobodyLost, powerLost: new Set([1]) }, 'FULL').length, 1, 'synced, it survives power loss');
+  const copiedTo = (...holders: number[]) => new Map([['1/50', new Set(holders)]]);
+  t.is(
+    checkBatches(batches, ops, state, { ...nobodyLost, lost: new Set([1, 2]), batchCopyHolders: copiedTo(2, 3) }, 'FULL').length,
+    1,
+    'a copy held by a node that kept its disk survives the coordinator',
+  );
+  t.deepEqual(
+    checkBatches(
+      batches,
+      ops,
+      state,
+      { ...nobodyLost, lost: new Set([1, 2]), powerLost: new Set([3]), batchCopyHolders: copiedTo(2, 3) },
+      'NORMAL',
+    ),
+    [],
+    'every copy lost with its holder too',
+  );
   // Acknowledged: its timestamp is known; a key overwritten later ends newer, which is fine.
   const whole = [write(5, 'a', 'a2', 60), write(6, 'b', 'b2', 60)];
   t.deepEqual(
