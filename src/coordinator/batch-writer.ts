@@ -47,7 +47,7 @@ import {
   BATCH_REPLAY_PAGE_MAX,
 } from '../common/limits';
 import type { Logger } from '../common/logger';
-import { type BatchLogStorage, type BatchOrigin, copyName, type LoggedBatch } from '../storage/batch-log';
+import { type BatchLogStorage, copyName, type LoggedBatch } from '../storage/batch-log';
 import type { KeyedVersion, Version } from '../storage/version';
 import type { Coordinator } from './coordinator';
 import type { WriteLevelName } from './levels';
@@ -239,13 +239,11 @@ export class BatchWriter {
    * fewer copies.
    */
   async storeCopies(owner: number, copies: readonly BatchCopy[]): Promise<void> {
-    const durable: Promise<void>[] = [];
-    for (const copy of copies) {
-      const copyOf: BatchOrigin = { owner, ownerBatch: copy.ownerBatch };
-      if (this.deps.log.copyId(copyName(copyOf, copy.createdMs)) !== undefined) continue;
-      this.checkRoom();
-      durable.push(this.deps.log.add(copy.items, copy.createdMs, copyOf).durable);
-    }
+    const fresh = copies.filter((c) => this.deps.log.copyId(copyName({ owner, ownerBatch: c.ownerBatch }, c.createdMs)) === undefined);
+    if (fresh.length === 0) return;
+    // Checked once for the call (at most BATCH_COPIES_PER_CALL_MAX past the limits), so that none is added if it is refused.
+    this.checkRoom();
+    const durable = fresh.map((c) => this.deps.log.add(c.items, c.createdMs, { owner, ownerBatch: c.ownerBatch }).durable);
     await Promise.all(durable);
     this.counters.batchCopiesHeld += durable.length;
   }

@@ -30,6 +30,14 @@ interface Waiter<T> {
   reject(err: Error): void;
 }
 
+/** How much one batched call may carry: items, and bytes of keys and values. */
+export interface BatchLimits {
+  readonly items: number;
+  readonly bytes: number;
+}
+
+const REPLICA_CALL_LIMITS: BatchLimits = { items: BATCH_ITEMS_MAX, bytes: BATCH_BYTES_MAX };
+
 /** A bounded FIFO of requests that drains as batched calls. */
 export class BatchQueue<T> {
   private readonly waiting: Waiter<T>[] = [];
@@ -42,6 +50,7 @@ export class BatchQueue<T> {
   constructor(
     private readonly what: string,
     private readonly send: (items: T[]) => Promise<unknown[] | void>,
+    private readonly limits: BatchLimits = REPLICA_CALL_LIMITS,
   ) {}
 
   /** Queues `items`; resolves with their results, in order (undefined if the call returns none). */
@@ -113,7 +122,7 @@ export class BatchQueue<T> {
     let bytes = 0;
     while (this.waiting.length > 0) {
       const next = this.waiting[0]!;
-      if (out.length > 0 && (items + next.items.length > BATCH_ITEMS_MAX || bytes + next.bytes > BATCH_BYTES_MAX)) break;
+      if (out.length > 0 && (items + next.items.length > this.limits.items || bytes + next.bytes > this.limits.bytes)) break;
       out.push(this.waiting.shift()!);
       items += next.items.length;
       bytes += next.bytes;

@@ -19,7 +19,8 @@ import * as types from '../gen/kv_types';
 import type { KeyedVersion, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
-import { RemoteReplica, toMutation } from './remote-replica';
+import { BatchQueue, RemoteReplica, toMutation } from './remote-replica';
+import { BATCH_BYTES_MAX, BATCH_COPIES_PER_CALL_MAX } from '../common/limits';
 import { type EpochState, type PeerCallStats, type PeerEvents, type PeerLink, type PeerTransport, watchedForStaleEpoch } from './transport';
 import type { EpochEntry } from '../membership/changes';
 import { toKvError } from './errors';
@@ -39,9 +40,15 @@ export interface ThriftTransportOptions {
   readonly tls?: TlsMaterial | undefined;
 }
 
+/** What one storeBatchCopies or forgetBatchCopies call carries at most. */
+const COPY_CALL_LIMITS = { items: BATCH_COPIES_PER_CALL_MAX, bytes: BATCH_BYTES_MAX };
+
 class ThriftLink implements PeerLink {
   private readonly remote: RemoteReplica;
   private readonly acceptor: RemoteAcceptor;
+  /** Batch copies, and the word to forget them, coalesced per event-loop turn as replica writes are. */
+  private readonly copyStores: BatchQueue<BatchCopy>;
+  private readonly copyForgets: BatchQueue<BatchCopyRef>;
 
   constructor(
     readonly id: number,
@@ -52,6 +59,25 @@ class ThriftLink implements PeerLink {
     const sender = { id: o.selfId, epoch: () => events.epoch() };
     this.remote = new RemoteReplica(id, conn, o.secret, o.requestTimeoutMs, sender);
     this.acceptor = new RemoteAcceptor(conn, o.secret, o.requestTimeoutMs, sender);
+    this.copyStores = new BatchQueue(
+      'batch copies',
+      (copies) => {
+        const wire = copies.map(
+          (c) =>
+            new types.BatchCopy({ ownerBatch: c.ownerBatch as never, createdMs: c.createdMs as never, writes: c.items.map(toMutation) }),
+        );
+        return this.conn.call((c) => c.storeBatchCopies(o.secret, o.selfId, wire), o.requestTimeoutMs).then(() => undefined, rethrow);
+      },
+      COPY_CALL_LIMITS,
+    );
+    this.copyForgets = new BatchQueue(
+      'batch copies to forget',
+      (refs) => {
+        const wire = refs.map((r) => new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never }));
+        return this.conn.call((c) => c.forgetBatchCopies(o.secret, o.selfId, wire), o.requestTimeoutMs).then(() => undefined, rethrow);
+      },
+      COPY_CALL_LIMITS,
+    );
   }
 
   private watched<T>(call: Promise<T>): Promise<T> {
@@ -126,19 +152,13 @@ class ThriftLink implements PeerLink {
   }
 
   storeBatchCopies(copies: readonly BatchCopy[]): Promise<void> {
-    const wire = copies.map(
-      (c) => new types.BatchCopy({ ownerBatch: c.ownerBatch as never, createdMs: c.createdMs as never, writes: c.items.map(toMutation) }),
-    );
-    return this.conn
-      .call((c) => c.storeBatchCopies(this.o.secret, this.o.selfId, wire), this.o.requestTimeoutMs)
-      .then(() => undefined, rethrow);
+    let bytes = 0;
+    for (const c of copies) for (const { key, version } of c.items) bytes += key.length + version.value.length;
+    return this.copyStores.push([...copies], bytes).then(() => undefined);
   }
 
   forgetBatchCopies(refs: readonly BatchCopyRef[]): Promise<void> {
-    const wire = refs.map((r) => new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never }));
-    return this.conn
-      .call((c) => c.forgetBatchCopies(this.o.secret, this.o.selfId, wire), this.o.requestTimeoutMs)
-      .then(() => undefined, rethrow);
+    return this.copyForgets.push([...refs], 0).then(() => undefined);
   }
 
   resetBackoff(): void {
