@@ -1,7 +1,7 @@
 /**
  * The operator's tool: scripts/admin.sh COMMAND [options].
  *   status [--json]   the epoch, then every node: address, up/down, epoch, state, token, keys, bytes, disk full or not, ownership, hints,
- *                     reclaimable bytes, last full repair; then the membership operation under way
+ *                     logged batches, reclaimable bytes, last full repair; then the membership operation under way
  *   rebalance [--apply] [--json]   tokens that bring every node's key count within 10% of the mean, from the nodes' keys
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
@@ -34,7 +34,8 @@ commands:
   status    the ring's epoch, then every node of the ring (those that joined or left included):
             address, up or down, its epoch, state (NORMAL, JOINING, LEAVING, MOVING, LEFT),
             token, keys, bytes on disk, the share of the keys it replicates, hints it holds
-            for others, the bytes and keys cleanup would delete (reclaimable), and when it
+            for others, logged batches not yet written everywhere (with the copies of other
+            nodes' batches among them), the bytes and keys cleanup would delete (reclaimable), and when it
             last completed a full repair;
             then the membership operation in progress, if any
   rebalance [--apply]
@@ -95,12 +96,13 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
     'disk',
     'owns',
     'hints',
+    'batches',
     'reclaimable',
     'last full repair',
   ];
   const rows = s.nodes.map((n) =>
     n.state === 'LEFT'
-      ? [String(n.id), n.address, '-', '-', n.state, n.token, '-', '-', '-', '-', '-', '-', '-']
+      ? [String(n.id), n.address, '-', '-', n.state, n.token, '-', '-', '-', '-', '-', '-', '-', '-']
       : n.up
         ? [
             String(n.id),
@@ -114,10 +116,11 @@ function statusTable(s: ClusterStatus, colour: boolean): string {
             n.diskFull ? 'FULL' : 'ok',
             `${(n.ownership * 100).toFixed(1)}%`,
             String(n.hints),
+            n.batches === null ? '?' : n.batchCopies ? `${n.batches} (${n.batchCopies} copies)` : String(n.batches),
             n.reclaimable === null ? '?' : `${mebibytes(n.reclaimable)} (${n.reclaimableKeys} keys)`,
             n.lastFullRepairMs === null ? 'never' : new Date(n.lastFullRepairMs).toISOString().replace(/\.\d+Z$/, 'Z'),
           ]
-        : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?', '?'],
+        : [String(n.id), n.address, 'DOWN', '?', n.state, n.token, '?', '?', '?', '?', '?', '?', '?', '?'],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>

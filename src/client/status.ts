@@ -2,7 +2,7 @@
  * The cluster as an operator asks about it (`scripts/admin.sh status`): the
  * ring's epoch, then each node's address, whether it answers, its epoch,
  * its state (from the newest membership log any node gave) and token, how many keys and
- * bytes it holds, the share of the keys it replicates, its pending hints and
+ * bytes it holds, the share of the keys it replicates, its pending hints, logged batches and
  * reclaimable bytes, read from every node's admin status call at once; then
  * the membership operation under way. The nodes are every member of the ring
  * the nodes give, joined ones included, those that left shown as LEFT. A
@@ -43,6 +43,12 @@ export interface NodeStatus {
   readonly ownership: number;
   /** Hints held for other nodes. */
   readonly hints: number;
+  /**
+   * Logged batches in the node's batch log not yet written everywhere, copies of other coordinators' batches
+   * included, and of those the copies; null while the node does not report them (counters `batches.batchLog*`).
+   */
+  readonly batches: number | null;
+  readonly batchCopies: number | null;
   /**
    * Bytes of the keys and values the node holds for ranges it does not replicate under the current ring, that
    * `cleanup` would delete; null while the node does not report it (its counter `store.reclaimableBytes`).
@@ -129,6 +135,8 @@ function unanswered(id: number, address: string, metrics: string | null, error?:
     bytes: 0,
     diskFull: false,
     hints: 0,
+    batches: null,
+    batchCopies: null,
     reclaimable: null,
     reclaimableKeys: null,
     counters: {},
@@ -161,6 +169,8 @@ async function statusOf(config: ClusterConfig, m: KnownMember): Promise<Reported
       bytes: counters['disk.dataBytes'] ?? 0,
       diskFull: counters['store.diskFull'] === 1,
       hints: dump.hints.reduce((sum, h) => sum + h.count, 0),
+      batches: counters['batches.batchLogBatches'] ?? null,
+      batchCopies: counters['batches.batchLogCopies'] ?? null,
       reclaimable: counters['store.reclaimableBytes'] ?? null,
       reclaimableKeys: counters['store.reclaimableKeys'] ?? null,
       counters,

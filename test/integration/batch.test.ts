@@ -11,6 +11,7 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { KvClient } from '../../src/client/client';
+import { clusterStatus } from '../../src/client/status';
 import { BATCH_WRITES_MAX } from '../../src/common/limits';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import * as types from '../../src/gen/kv_types';
@@ -246,6 +247,12 @@ test.serial('a copy whose coordinator went silent is written by the node that ho
   t.is(written.ts, ts);
   await waitFor('the copy to leave the log', async () => (await summed('batchLogCopies')) === 0 || undefined);
   t.is(Number((await cluster!.admin(0).status()).counters['batches.batchCopiesReplayed']), 1);
+  // A young copy waits for its coordinator's word; status shows it meanwhile.
+  const young = new types.BatchCopy({ ...copy, ownerBatch: 901 as never, createdMs: Date.now() as never, writes: [copy.writes[0]!] });
+  t.is(await rawCall(cluster!, (c) => c.storeBatchCopies(cluster!.config.secret, 3, [young])), undefined);
+  const shown = (await clusterStatus(cluster!.config)).nodes.find((n) => n.id === 0)!;
+  t.deepEqual([shown.batches, shown.batchCopies], [1, 1]);
+  await waitFor('the young copy to be written in its turn', async () => (await summed('batchLogCopies')) === 0 || undefined);
   const refused = await rawCall(cluster!, (c) =>
     c.storeBatchCopies(cluster!.config.secret, 3, [new types.BatchCopy({ ...copy, writes: [] })]),
   );

@@ -180,6 +180,8 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.is(st.epoch, 1, 'the bootstrap epoch: no membership change yet');
     t.deepEqual(Object.keys(st.nodes[0]).sort(), [
       'address',
+      'batchCopies',
+      'batches',
       'bytes',
       'diskFull',
       'epoch',
@@ -204,6 +206,7 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
       t.true(n.ownership > 0 && n.ownership <= 1);
       t.regex(n.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
       t.deepEqual([n.reclaimable, n.reclaimableKeys], [0, 0], 'a ring that never changed holds nothing needless');
+      t.deepEqual([n.batches, n.batchCopies], [0, 0], 'no batch left unwritten');
     }
     t.is(
       st.nodes.reduce((sum: number, n: { keys: number }) => sum + n.keys, 0),
