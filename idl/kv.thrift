@@ -611,8 +611,12 @@ service KeyValue {
    * names the first key that missed its level, and the batch stays logged
    * and is written again. At most half a frame of keys and values (4 MiB
    * at the default value limit): more is InvalidRequest.
+   * `unlogged` (added later; absent: false): Cassandra's UNLOGGED BATCH.
+   * The same checks and one timestamp, but no batch log and no copies, so
+   * it costs what its writes cost; a write that fails may leave the batch
+   * applied in part for good (TimedOut says so).
    */
-  i64 batch(1: list<BatchWrite> writes, 2: Level level)
+  i64 batch(1: list<BatchWrite> writes, 2: Level level, 3: bool unlogged)
     throws (1: InvalidRequest invalid, 2: Unavailable unavailable, 3: TimedOut timedOut),
 
   /**

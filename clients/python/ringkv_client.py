@@ -69,10 +69,13 @@ def mget(client, *words):
 
 
 def batch(client, *words):
-    """put KEY VALUE and delete KEY writes, then the level: one logged batch, all or nothing in the end."""
-    if len(words) < 3:
+    """[unlogged] put KEY VALUE and delete KEY writes, then the level: one logged batch, all or nothing
+    in the end (unlogged: no batch log, so a failure may leave it applied in part)."""
+    unlogged = len(words) > 0 and words[0] == "unlogged"
+    first = 1 if unlogged else 0
+    if len(words) < first + 3:
         raise ValueError("batch takes one or more writes, then a level")
-    writes, i, end = [], 0, len(words) - 1
+    writes, i, end = [], first, len(words) - 1
     while i < end:
         if words[i] == "put" and i + 2 < end:
             writes.append(BatchWrite(key=words[i + 1].encode(), value=words[i + 2].encode()))
@@ -82,7 +85,9 @@ def batch(client, *words):
             i += 2
         else:
             raise ValueError(f'batch write {len(writes) + 1}: expected put KEY VALUE or delete KEY at "{words[i]}"')
-    return {"ts": client.batch(writes, level(words[-1])), "writes": len(writes)}
+    # A logged batch leaves the flag out (None): the frame an older node has always had.
+    ts = client.batch(writes, level(words[-1]), True if unlogged else None)
+    return {"ts": ts, "writes": len(writes), **({"unlogged": True} if unlogged else {})}
 
 
 def scan(client, start, stop, lvl, page_size):

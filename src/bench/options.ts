@@ -28,7 +28,7 @@ export const SETTLE_SECONDS_MAX = 600;
 export const CONNECTIONS_MAX = 64;
 
 /** The workloads that only write (or only ping): the ones --level ANY is for. */
-const ONLY_WRITES: readonly WorkloadName[] = ['write', 'batch', 'join', 'echo'];
+const ONLY_WRITES: readonly WorkloadName[] = ['write', 'batch', 'batch-unlogged', 'join', 'echo'];
 
 export const DEFAULTS = {
   workload: 'write' as WorkloadName,
@@ -80,12 +80,13 @@ Where:
   --node HOST:PORT[,...]  or the nodes' addresses directly
 What:
   --workload NAME         write | read | mixed | read-mostly | echo | restart | scan | multiget
-                          | batch | repair | join (default write)
+                          | batch | batch-unlogged | repair | join (default write)
                           read, mixed (50/50), read-mostly (95/5), scan and multiget write every
                           key once first; scan: calls of 1000 keys from a random key, reported
                           also in keys/s; multiget: getMany calls of 10 random keys, reported also
                           in keys/s and the nodes' CPU per key read; batch: logged batches of
-                          10 distinct random keys, reported also in keys/s and per key written;
+                          10 distinct random keys, reported also in keys/s and per key written
+                          (batch-unlogged: the same, unlogged: no batch log, no copies);
                           echo is ping(payload) only; restart, repair and join need --spawn;
                           join: after --keys keys, writes for --duration s, then a fifth node
                           joins (server.sh --join's token) while the writes go on: stream

@@ -19,6 +19,7 @@ export type WorkloadName =
   | 'scan'
   | 'multiget'
   | 'batch'
+  | 'batch-unlogged'
   | 'repair'
   | 'join';
 
@@ -35,6 +36,8 @@ export interface WorkloadSpec {
   readonly getManyKeys?: number;
   /** Logged batches of this many distinct keys instead of single puts. */
   readonly batchKeys?: number;
+  /** With batchKeys: unlogged batches (no batch log, no copies). */
+  readonly unlogged?: boolean;
   readonly description: string;
 }
 
@@ -64,6 +67,14 @@ export const WORKLOADS: Record<WorkloadName, WorkloadSpec> = {
     echo: false,
     batchKeys: 10,
     description: 'logged batches of 10 distinct random keys each',
+  },
+  'batch-unlogged': {
+    readFraction: 0,
+    preload: false,
+    echo: false,
+    batchKeys: 10,
+    unlogged: true,
+    description: 'unlogged batches of 10 distinct random keys each (no batch log, no copies)',
   },
   restart: {
     readFraction: 0,
@@ -127,7 +138,11 @@ export interface BenchClient {
   ping(payload: Buffer): Promise<Buffer>;
   scanPage(start: string, end: string, level: LevelName, limit: number): Promise<{ entries: readonly unknown[] }>;
   getMany(keys: readonly string[], level: LevelName): Promise<readonly { found: boolean }[]>;
-  batch(writes: readonly { key: string; value: Buffer }[], level: WriteLevelName): Promise<unknown>;
+  batch(
+    writes: readonly { key: string; value: Buffer }[],
+    level: WriteLevelName,
+    options?: { readonly unlogged?: boolean },
+  ): Promise<unknown>;
 }
 
 export class OperationError extends Error {
@@ -170,7 +185,7 @@ export function workloadOperation(name: WorkloadName, ctx: WorkloadContext): Ope
   const format = keyFormatter(ctx.keys, ctx.spread);
   if (spec.scanPageKeys !== undefined) return scanOperation(ctx, format, spec.scanPageKeys);
   if (spec.getManyKeys !== undefined) return getManyOperation(ctx, format, spec.getManyKeys);
-  if (spec.batchKeys !== undefined) return batchOperation(ctx, format, spec.batchKeys);
+  if (spec.batchKeys !== undefined) return batchOperation(ctx, format, spec.batchKeys, spec.unlogged === true);
   const reads = spec.readFraction > 0 ? readLevel(ctx.level) : undefined;
   return (seq) => {
     const client = clientFor(ctx.clients, seq);
@@ -212,14 +227,14 @@ function getManyOperation(ctx: WorkloadContext, format: (n: number) => string, n
   };
 }
 
-/** One logged batch of `n` distinct keys drawn as single writes draw theirs (fewer when there are fewer keys), each with its own value. */
-function batchOperation(ctx: WorkloadContext, format: (n: number) => string, n: number): Operation {
+/** One batch of `n` distinct keys drawn as single writes draw theirs (fewer when there are fewer keys), each with its own value. */
+function batchOperation(ctx: WorkloadContext, format: (n: number) => string, n: number, unlogged: boolean): Operation {
   const size = Math.min(n, ctx.keys);
   return (seq) => {
     const keys = new Set<string>();
     while (keys.size < size) keys.add(format(ctx.chooser.next()));
     const writes = [...keys].map((key, i) => ({ key, value: ctx.values.at(seq * size + i) }));
-    return clientFor(ctx.clients, seq).batch(writes, ctx.level);
+    return clientFor(ctx.clients, seq).batch(writes, ctx.level, { unlogged });
   };
 }
 

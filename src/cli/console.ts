@@ -2,7 +2,7 @@
  * The console: type commands, see results.
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
- *   batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
+ *   batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
  *
@@ -46,9 +46,11 @@ Commands (one per line):
   mget <key> [<key>...] <level>
                               read several keys in one request, one line each
   delete <key> <level>        delete a key
-  batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
+  batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
                               write several keys as one logged batch, with one timestamp:
-                              once any write of it is applied, all of them will be
+                              once any write of it is applied, all of them will be;
+                              unlogged: no batch log, cheaper, but a failure may leave
+                              it applied in part
   scan <from> <to> <level> [limit]
                               the live keys from <from> up to (not including) <to>, in byte
                               order, one per line, at most limit (default ${SCAN_CONSOLE_LIMIT_DEFAULT});
@@ -161,18 +163,20 @@ async function mget(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op: 'mget', level, entries };
 }
 
-const BATCH_USAGE = 'batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>';
+const BATCH_USAGE = 'batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>';
 
-/** `batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>`: the writes, in order, as one logged batch. */
+/** `batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>`: the writes, in order, as one batch. */
 async function batch(client: KvClient, words: string[]): Promise<Result> {
-  if (words.length < 4) throw new KvError('InvalidRequest', `batch takes one or more writes, then a level: ${BATCH_USAGE}`);
+  const unlogged = words[1]?.toLowerCase() === 'unlogged';
+  const first = unlogged ? 2 : 1;
+  if (words.length < first + 3) throw new KvError('InvalidRequest', `batch takes one or more writes, then a level: ${BATCH_USAGE}`);
   const levelText = words[words.length - 1]!;
   const level = parseWriteLevel(levelText);
   if (levelText.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', SERIAL_IS_NOT_FOR_BATCHES);
   if (level === undefined) throw new KvError('InvalidRequest', unknownLevel(levelText, WRITE_LEVEL_LIST));
   const writes: BatchOp[] = [];
   const end = words.length - 1;
-  for (let i = 1; i < end; ) {
+  for (let i = first; i < end; ) {
     const op = words[i]!.toLowerCase();
     const place = `batch write ${writes.length + 1}`;
     if (op === 'delete' && i + 1 < end) {
@@ -189,8 +193,8 @@ async function batch(client: KvClient, words: string[]): Promise<Result> {
       throw new KvError('InvalidRequest', `${place}: ${why}; ${BATCH_USAGE}`);
     }
   }
-  const { ts } = await client.batch(writes, level);
-  return { ok: true, op: 'batch', level, ts, writes: writes.length };
+  const { ts } = await client.batch(writes, level, { unlogged });
+  return { ok: true, op: 'batch', level, ts, writes: writes.length, ...(unlogged ? { unlogged } : {}) };
 }
 
 function failure(op: string, key: string | undefined, err: unknown): Result {
@@ -203,7 +207,7 @@ function render(r: Result, colour: boolean): string {
   if (!r.ok) return `${c.red(`error ${String(r.error)}`)}: ${String(r.message)}`;
   if (r.op === 'put') return c.green('OK');
   if (r.op === 'delete') return c.green('deleted');
-  if (r.op === 'batch') return c.green(`OK (${String(r.writes)} writes)`);
+  if (r.op === 'batch') return c.green(`OK (${String(r.writes)} writes${r.unlogged === true ? ', unlogged' : ''})`);
   if (r.op === 'cas') {
     const now = r.value === null ? '(absent)' : String(r.value);
     return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;

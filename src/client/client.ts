@@ -627,10 +627,17 @@ export class KvClient {
    * refused, not split, since two calls would be two batches. Unavailable
    * means nothing was written; TimedOut names the first key that missed
    * the level, and the node writes the batch again until every key has it.
+   * `{ unlogged: true }`: Cassandra's UNLOGGED BATCH, no log and no copies,
+   * so it costs what its writes cost; after a TimedOut it may stay applied
+   * in part.
    *
    *   await client.batch([{ key: 'user:1', value: 'ann' }, { key: 'user:2', remove: true }], 'QUORUM');
    */
-  async batch(writes: readonly BatchOp[], level: WriteLevelName | string): Promise<{ ts: number }> {
+  async batch(
+    writes: readonly BatchOp[],
+    level: WriteLevelName | string,
+    options: { readonly unlogged?: boolean } = {},
+  ): Promise<{ ts: number }> {
     if (level.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', SERIAL_IS_NOT_FOR_BATCHES);
     const code = WRITE_LEVEL_CODES[writeLevelName(level)];
     const wire = writes.map(
@@ -646,7 +653,9 @@ export class KvClient {
     for (const w of wire) bytes += w.key.length + (w.value?.length ?? 0);
     if (bytes > this.batchBytesMax) throw new KvError('InvalidRequest', batchTooLarge(bytes, this.batchBytesMax));
     // Sent to a replica of the first key: that write, at least, needs no hop.
-    const ts = await this.run(wire.length > 0 ? this.routingKey(wire[0]!.key) : undefined, 'write', (c) => c.batch(wire, code));
+    // A logged batch leaves the flag out: the frame an older node has always had.
+    const unlogged = options.unlogged === true ? true : (null as unknown as boolean);
+    const ts = await this.run(wire.length > 0 ? this.routingKey(wire[0]!.key) : undefined, 'write', (c) => c.batch(wire, code, unlogged));
     return { ts: int64ToNumber(ts) };
   }
 

@@ -99,6 +99,9 @@ export class BatchWriter {
     batches: 0,
     /** Logged batches whose client got an error: they stay in the log and are written again. */
     batchesFailed: 0,
+    /** Unlogged batches sent (no log, no copies), and those whose client got an error: they may stay applied in part. */
+    unloggedBatches: 0,
+    unloggedBatchesFailed: 0,
     /** Batches refused because the batch log was full. */
     batchLogFull: 0,
     /** Logged batches written again in full, then removed. */
@@ -141,13 +144,7 @@ export class BatchWriter {
   /** Writes the batch (see the header); resolves with its timestamp. The caller checked each write and that the keys differ. */
   async write(writes: readonly BatchWriteInput[], level: WriteLevelName): Promise<number> {
     const { coordinator, log } = this.deps;
-    writes.forEach((w, i) => {
-      try {
-        coordinator.checkWritable(w.key, level);
-      } catch (err) {
-        throw ofKeyAt(err, i, writes.length);
-      }
-    });
+    this.checkWritable(writes, level);
     this.checkRoom();
     const ts = this.deps.clock.now();
     const items = writes.map((w) => ({ key: w.key, version: stamped(w, ts) }));
@@ -174,6 +171,42 @@ export class BatchWriter {
     throw this.failure((outcomes[failedAt] as PromiseRejectedResult).reason, failedAt, writes.length);
   }
 
+  /**
+   * An unlogged batch, Cassandra's UNLOGGED BATCH: the same check of every
+   * key first and one timestamp, then the writes at once, but no log and no
+   * copies. It costs what its writes cost; a write that fails may leave it
+   * applied in part for good, and its client is told so.
+   */
+  async writeUnlogged(writes: readonly BatchWriteInput[], level: WriteLevelName): Promise<number> {
+    this.checkWritable(writes, level);
+    const ts = this.deps.clock.now();
+    this.counters.unloggedBatches++;
+    const outcomes = await Promise.allSettled(
+      writes.map((w) => this.deps.coordinator.writeVersion({ key: w.key, version: stamped(w, ts) }, level)),
+    );
+    const failedAt = outcomes.findIndex((o) => o.status === 'rejected');
+    if (failedAt < 0) return ts;
+    this.counters.unloggedBatchesFailed++;
+    const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
+    throw this.failure(
+      reason,
+      failedAt,
+      writes.length,
+      'the batch was not logged: the keys written stay written, and the others may never be',
+    );
+  }
+
+  /** Every key's replicas against the level: Unavailable, naming the first key that cannot reach it, before anything is written. */
+  private checkWritable(writes: readonly BatchWriteInput[], level: WriteLevelName): void {
+    writes.forEach((w, i) => {
+      try {
+        this.deps.coordinator.checkWritable(w.key, level);
+      } catch (err) {
+        throw ofKeyAt(err, i, writes.length);
+      }
+    });
+  }
+
   /** Refuses a batch while the log holds as many batches, or bytes, as it may. */
   private checkRoom(): void {
     const { size, bytes } = this.deps.log;
@@ -186,16 +219,20 @@ export class BatchWriter {
   }
 
   /**
-   * A logged batch's failure as its client hears it: the key's error, its
-   * place named, and that the batch will be written. An Unavailable after
-   * the log (a replica went down meanwhile) is a TimedOut: other keys may
-   * be written already.
+   * A batch's failure as its client hears it: the key's error, its place
+   * named, and what becomes of the batch (a logged one will be written). An
+   * Unavailable once writes went out (a replica went down meanwhile) is a
+   * TimedOut: other keys may be written already.
    */
-  private failure(err: unknown, i: number, n: number): unknown {
+  private failure(err: unknown, i: number, n: number, fate = this.loggedFate()): unknown {
     if (!(err instanceof KvError)) return err;
-    const message = `key ${i + 1} of ${n}: ${err.message}; the batch is logged on node ${this.deps.selfId}, which writes it again until every key reaches its replicas`;
+    const message = `key ${i + 1} of ${n}: ${err.message}; ${fate}`;
     if (err.code === 'Unavailable') return timedOut(message, err.details.alive ?? 0, err.details.required ?? 0);
     return new KvError(err.code, message, err.details);
+  }
+
+  private loggedFate(): string {
+    return `the batch is logged on node ${this.deps.selfId}, which writes it again until every key reaches its replicas`;
   }
 
   /** Stores copies of a batch just logged with the holders up now; waits for each to answer or fail (within the request timeout). */

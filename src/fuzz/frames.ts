@@ -780,6 +780,8 @@ export class FrameGenerator {
         return bin(this.token(tags, use.refusedOnly));
       case 'batchWrites':
         return this.batchWrites(tags);
+      case 'unlogged':
+        return { kind: 'bool', v: r.chance(0.5) };
       case 'batchCopies':
         return this.batchCopies(tags, use.real);
       case 'batchCopyRefs':

@@ -172,6 +172,7 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   batch: [
     [1, TType.LIST, 'writes', 'batchWrites'],
     [2, TType.I32, 'level'],
+    [3, TType.BOOL, 'unlogged'],
   ],
   storeBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopies']],
   forgetBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopyRefs']],

@@ -497,8 +497,12 @@ declare class Client {
      * names the first key that missed its level, and the batch stays logged
      * and is written again. At most half a frame of keys and values (4 MiB
      * at the default value limit): more is InvalidRequest.
+     * `unlogged` (added later; absent: false): Cassandra's UNLOGGED BATCH.
+     * The same checks and one timestamp, but no batch log and no copies, so
+     * it costs what its writes cost; a write that fails may leave the batch
+     * applied in part for good (TimedOut says so).
      */
-    batch(writes: BatchWrite[], level: Level): Promise<Int64>;
+    batch(writes: BatchWrite[], level: Level, unlogged: boolean): Promise<Int64>;
 
     /**
      * (added later) A logged batch: writes 1 to 100 distinct keys at one
@@ -512,8 +516,12 @@ declare class Client {
      * names the first key that missed its level, and the batch stays logged
      * and is written again. At most half a frame of keys and values (4 MiB
      * at the default value limit): more is InvalidRequest.
+     * `unlogged` (added later; absent: false): Cassandra's UNLOGGED BATCH.
+     * The same checks and one timestamp, but no batch log and no copies, so
+     * it costs what its writes cost; a write that fails may leave the batch
+     * applied in part for good (TimedOut says so).
      */
-    batch(writes: BatchWrite[], level: Level, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
+    batch(writes: BatchWrite[], level: Level, unlogged: boolean, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable | ttypes.TimedOut, response: Int64)=>void): void;
 
     /**
      * (added later) Internode: copies of logged batches that `fromNode`

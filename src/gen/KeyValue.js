@@ -6174,12 +6174,16 @@ const KeyValue_batch_args = class {
   constructor(args) {
     this.writes = null;
     this.level = null;
+    this.unlogged = null;
     if (args) {
       if (args.writes !== undefined && args.writes !== null) {
         this.writes = Thrift.copyList(args.writes, [ttypes.BatchWrite]);
       }
       if (args.level !== undefined && args.level !== null) {
         this.level = args.level;
+      }
+      if (args.unlogged !== undefined && args.unlogged !== null) {
+        this.unlogged = args.unlogged;
       }
     }
   }
@@ -6217,6 +6221,13 @@ const KeyValue_batch_args = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.BOOL) {
+          this.unlogged = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -6243,6 +6254,11 @@ const KeyValue_batch_args = class {
     if (this.level !== null && this.level !== undefined) {
       output.writeFieldBegin('level', Thrift.Type.I32, 2);
       output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.unlogged !== null && this.unlogged !== undefined) {
+      output.writeFieldBegin('unlogged', Thrift.Type.BOOL, 3);
+      output.writeBool(this.unlogged);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -8629,22 +8645,23 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     return callback('getMany failed: unknown result');
   }
 
-  batch (writes, level) {
+  batch (writes, level, unlogged) {
     this._seqid = this.new_seqid();
     const self = this;
     return new Promise((resolve, reject) => {
       self._reqs[self.seqid()] = (error, result) => {
         return error ? reject(error) : resolve(result);
       };
-      self.send_batch(writes, level);
+      self.send_batch(writes, level, unlogged);
     });
   }
 
-  send_batch (writes, level) {
+  send_batch (writes, level, unlogged) {
     const output = new this.pClass(this.output);
     const params = {
       writes: writes,
-      level: level
+      level: level,
+      unlogged: unlogged
     };
     const args = new KeyValue_batch_args(params);
     try {
@@ -10208,10 +10225,11 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
     const args = new KeyValue_batch_args();
     args.read(input);
     input.readMessageEnd();
-    if (this._handler.batch.length === 2) {
+    if (this._handler.batch.length === 3) {
       Promise.resolve(this._handler.batch.bind(this._handler)(
         args.writes,
-        args.level
+        args.level,
+        args.unlogged
       )).then(result => {
         const result_obj = new KeyValue_batch_result({success: result});
         output.writeMessageBegin("batch", Thrift.MessageType.REPLY, seqid);
@@ -10232,7 +10250,7 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         output.flush();
       });
     } else {
-      this._handler.batch(args.writes, args.level, (err, result) => {
+      this._handler.batch(args.writes, args.level, args.unlogged, (err, result) => {
         let result_obj;
         if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable || err instanceof ttypes.TimedOut) {
           result_obj = new KeyValue_batch_result((err !== null || typeof err === 'undefined') ? err : {success: result});

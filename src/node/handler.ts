@@ -90,7 +90,7 @@ export interface HandlerServices extends PeerRequestServices {
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
   readonly scanner: Pick<RangeScanner, 'scan'>;
   /** Logged batches, coordinated here. */
-  readonly batches: Pick<BatchWriter, 'write' | 'storeCopies' | 'forgetCopies'>;
+  readonly batches: Pick<BatchWriter, 'write' | 'writeUnlogged' | 'storeCopies' | 'forgetCopies'>;
   /** This replica's committed data: point reads without copying values into strings, and ranges. */
   readonly local: Pick<ReplicaStorage, 'getBytes' | 'peekBytes' | 'range'>;
   /** The wall clock, for judging expiry (µs since the epoch). */
@@ -455,11 +455,15 @@ export class Handler {
   }
 
   /** A logged batch: every write checked, then written as one (coordinator/batch-writer.ts). */
-  async batch(writes: types.BatchWrite[], level: number): Promise<number> {
+  /** Three parameters, as the IDL's (the generated processor takes a handler of that many as returning a promise). */
+  async batch(writes: types.BatchWrite[], level: number, unlogged?: boolean | null): Promise<number> {
     return this.observed('batch', level, () => {
       const checked = checkBatch(writes, this.services.maxValueBytes);
       if (level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
-      return this.services.batches.write(checked, checkWriteLevel(level));
+      const writeLevel = checkWriteLevel(level);
+      return unlogged === true
+        ? this.services.batches.writeUnlogged(checked, writeLevel)
+        : this.services.batches.write(checked, writeLevel);
     });
   }
 

@@ -47,6 +47,7 @@ test('batches caught in flight by their coordinator’s kill -9 end all or nothi
               c.batch(
                 keysOf(i).map((k) => put(k, i)),
                 2 as never,
+                null as never,
               ),
             5_000,
           )

@@ -34,7 +34,8 @@ test.after.always(async () => {
 });
 
 /** One batch sent as it is, past the client library: the node's answer or its error. */
-const rawBatch = (writes: types.BatchWrite[], level: number): Promise<unknown> => rawCall(cluster!, (c) => c.batch(writes, level as never));
+const rawBatch = (writes: types.BatchWrite[], level: number, unlogged?: boolean): Promise<unknown> =>
+  rawCall(cluster!, (c) => c.batch(writes, level as never, (unlogged ?? null) as never));
 
 const put = (key: string, value: string): types.BatchWrite => new types.BatchWrite({ key: Buffer.from(key), value: Buffer.from(value) });
 const message = async (writes: types.BatchWrite[], level = 2): Promise<string> => ((await rawBatch(writes, level)) as Error).message;
@@ -131,13 +132,38 @@ test.serial('the console writes a batch of puts and deletes', async (t) => {
     'c1  x',
     'c 2  y z',
     'q  (not found)',
-    'error InvalidRequest: batch write 1: put lacks its key or value; batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>',
-    'error InvalidRequest: batch write 1: "get" is not put or delete; batch put <key> <value> [ttl=SECONDS] | delete <key> ... <level>',
+    'error InvalidRequest: batch write 1: put lacks its key or value; batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>',
+    'error InvalidRequest: batch write 1: "get" is not put or delete; batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>',
     'error InvalidRequest: a batch writes at ANY, ONE, TWO, THREE, QUORUM or ALL; SERIAL is for reads, and a conditional write is cas, one key at a time',
   ]);
   const json = JSON.parse((await run('batch put c3 w all\n', true)).trim());
   t.like(json, { ok: true, op: 'batch', level: 'ALL', writes: 1 });
   t.true(json.ts > 0);
+  t.deepEqual((await run('batch unlogged put c4 u delete c3 quorum\nmget c4 c3 all\n')).trim().split('\n'), [
+    'OK (2 writes, unlogged)',
+    'c4  u',
+    'c3  (not found)',
+  ]);
+  t.like(JSON.parse((await run('batch unlogged put c5 v one\n', true)).trim()), { ok: true, op: 'batch', unlogged: true, writes: 1 });
+});
+
+test.serial('an unlogged batch writes its keys with one timestamp and touches no batch log', async (t) => {
+  const before = { batches: await summed('batches'), unlogged: await summed('unloggedBatches'), copies: await summed('batchCopiesStored') };
+  const { ts } = await kv!.batch(
+    [
+      { key: 'u-A', value: 'one' },
+      { key: 'u-q', value: 'two' },
+    ],
+    'QUORUM',
+    { unlogged: true },
+  );
+  for (const key of ['u-A', 'u-q']) t.is((await kv!.get(key, 'ALL')).ts, ts, `${key} carries the batch's timestamp`);
+  t.is(await summed('unloggedBatches'), before.unlogged + 1);
+  t.is(await summed('batches'), before.batches, 'not logged');
+  t.is(await summed('batchCopiesStored'), before.copies, 'and not copied');
+  // The node's checks are the logged batch's: a key twice is refused, nothing written.
+  const dup = await rawBatch([put('u-dup', '1'), put('u-dup', '2')], 2, true);
+  t.is((dup as Error).message, "write 2 of 2: its key is write 1's too; a batch writes each key once");
 });
 
 test.serial('a batch one of whose keys cannot reach its level is refused whole, its place named', async (t) => {

@@ -58,7 +58,7 @@ function runClient(python: string, gen: string, host: string, port: number, inpu
   });
 }
 
-test('a Python client generated from the IDL puts, gets (one key or several), writes batches, scans and does cas against real nodes', async (t) => {
+test('a Python client generated from the IDL puts, gets (one key or several), writes batches (logged and unlogged), scans and does cas against real nodes', async (t) => {
   const python = await pythonWithThrift();
   const compiler = await runs('thrift', ['--version']);
   if (python === undefined || !compiler) {
@@ -106,6 +106,8 @@ test('a Python client generated from the IDL puts, gets (one key or several), wr
         'batch put kiwi green delete apple put lime sour QUORUM',
         'mget kiwi apple lime ALL',
         'batch put kiwi brown put kiwi green QUORUM',
+        'batch unlogged put plum blue QUORUM',
+        'get plum ALL',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -172,6 +174,8 @@ test('a Python client generated from the IDL puts, gets (one key or several), wr
       error: 'InvalidRequest',
       message: "write 2 of 2: its key is write 1's too; a batch writes each key once",
     });
+    t.like(out[25], { ok: true, op: 'batch', writes: 1, unlogged: true });
+    t.like(out[26], { ok: true, op: 'get', found: true, value: 'blue' });
   } finally {
     await c.destroy();
   }

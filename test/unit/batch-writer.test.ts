@@ -398,3 +398,27 @@ test('copy holders: the next peers up after this node in id order, wrapping roun
   ];
   for (const [self, peers, isUp, holders] of cases) t.deepEqual(copyHolders(self, peers, isUp), holders, `node ${self} of ${peers}`);
 });
+
+test('an unlogged batch is checked whole and stamped once, but neither logged nor copied, and its failure says it may stay in part', async (t) => {
+  const f = await fixture();
+  f.coordinator.down.add('b');
+  const refused = await t.throwsAsync(f.writer.writeUnlogged(puts('a', 'b'), 'QUORUM'));
+  t.is((refused as KvError).code, 'Unavailable');
+  t.deepEqual(f.coordinator.written, [], 'nothing written');
+  f.coordinator.down.clear();
+  t.is(await f.writer.writeUnlogged(puts('a', 'b'), 'QUORUM'), TS);
+  t.deepEqual(
+    f.coordinator.written.map((w) => [w.item.key, w.level, w.item.version.ts]),
+    [
+      ['a', 'QUORUM', TS],
+      ['b', 'QUORUM', TS],
+    ],
+  );
+  f.coordinator.failing.set('b', new KvError('Unavailable', 'node 3 went down', { required: 2, alive: 1 }));
+  const err = await t.throwsAsync(f.writer.writeUnlogged(puts('a', 'b'), 'QUORUM'));
+  t.is((err as KvError).code, 'TimedOut');
+  t.is(err!.message, 'key 2 of 2: node 3 went down; the batch was not logged: the keys written stay written, and the others may never be');
+  t.is(f.log.size, 0, 'no log');
+  t.deepEqual(f.peers.stored, [], 'no copies');
+  t.like(f.writer.counters, { unloggedBatches: 2, unloggedBatchesFailed: 1, batches: 0 });
+});

@@ -272,7 +272,12 @@ function stubServices(): HandlerServices {
     repair,
     coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
     scanner: { scan: async () => ({ rows: [], cursor: undefined }) },
-    batches: { write: async () => 1, storeCopies: async () => undefined, forgetCopies: async () => undefined },
+    batches: {
+      write: async () => 1,
+      writeUnlogged: async () => 1,
+      storeCopies: async () => undefined,
+      forgetCopies: async () => undefined,
+    },
     local: { getBytes: () => undefined, peekBytes: () => undefined, range: () => ({ entries: [], more: false }) },
     nowUs: () => Date.now() * 1000,
     clock: new HybridClock(wallClockMicros()),
