@@ -983,10 +983,10 @@ export class KvNode {
   /**
    * After leaving: the hints this node holds go out first, and its logged
    * batches and the copies it holds are written (within a deadline), then
-   * the process exits. Hints
-   * for nodes that left the ring too are not waited for: nothing delivers
-   * them, and their versions were handed over to the new replicas when the
-   * operation completed. A batch left in the log would stay applied in part.
+   * the process exits. Hints for nodes that left the ring too are not
+   * waited for: nothing delivers them, and their versions were handed over
+   * to the new replicas when the operation completed. A batch left in the
+   * log would stay applied in part.
    */
   private async leave(): Promise<void> {
     const deadline = this.time.monotonicMs() + DECOMMISSION_HINTS_DRAIN_TIMEOUT_MS;
