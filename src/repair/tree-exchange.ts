@@ -22,7 +22,7 @@ import {
   TREE_BRANCHES_PER_CALL_MIN,
   TREE_HASHES_PER_CALL_MAX,
 } from '../common/limits';
-import { KeyedVersion, Version } from '../storage/version';
+import { KeyedVersion, keyedBytes, Version } from '../storage/version';
 import { diffRange, KeyDigest } from './compare';
 import { BRANCH, BRANCHES, HASH_BYTES, HashTree, LEAF, LEAVES_PER_BRANCH, leavesOf, Level, ROOT } from './hash-tree';
 
@@ -234,7 +234,7 @@ export class TreeExchange {
         await this.peer.apply(slice);
         this.stats.roundTrips++;
         this.stats.keysSent += slice.length;
-        this.stats.bytesSent += bytesOf(slice);
+        this.stats.bytesSent += keyedBytes(slice);
       }
     });
   }
@@ -247,7 +247,7 @@ export class TreeExchange {
       if (items.length === 0) return;
       await this.local.applyLocal(items);
       this.stats.keysFetched += items.length;
-      this.stats.bytesFetched += bytesOf(items);
+      this.stats.bytesFetched += keyedBytes(items);
     });
   }
 }
@@ -286,8 +286,4 @@ export function byBytes(items: readonly KeyedVersion[], max: number): KeyedVersi
   }
   if (run.length > 0) out.push(run);
   return out;
-}
-
-function bytesOf(items: readonly KeyedVersion[]): number {
-  return items.reduce((n, it) => n + it.key.length + it.version.value.length, 0);
 }

@@ -11,7 +11,7 @@ import { KvError } from '../common/errors';
 import { BATCH_BYTES_MAX, BATCH_ITEMS_MAX, PEER_CALLS_IN_FLIGHT_MAX, PEER_QUEUE_ITEMS_MAX } from '../common/limits';
 import type { RangeReplica } from '../coordinator/range-scan';
 import type { ReplicaPage } from '../coordinator/scan-merge';
-import { KeyedVersion, Version } from '../storage/version';
+import { KeyedVersion, keyedBytes, Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { KeyDigest } from '../repair/compare';
 import type { SyncAnswer, SyncPeer } from '../repair/anti-entropy';
@@ -216,9 +216,7 @@ export class RemoteReplica implements RangeReplica, SyncPeer, RepairPeer {
   }
 
   apply(items: readonly KeyedVersion[]): Promise<void> {
-    let bytes = 0;
-    for (const it of items) bytes += it.key.length + it.version.value.length;
-    return this.writes.push([...items], bytes).then(() => undefined);
+    return this.writes.push([...items], keyedBytes(items)).then(() => undefined);
   }
 
   /** One anti-entropy exchange (see repair/anti-entropy.ts). */

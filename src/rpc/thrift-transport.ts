@@ -16,7 +16,7 @@ import type { TreeRange } from '../repair/range-trees';
 import type { BatchCopy, BatchCopyRef } from '../coordinator/batch-writer';
 import type { ReplicaPage } from '../coordinator/scan-merge';
 import * as types from '../gen/kv_types';
-import type { KeyedVersion, Version } from '../storage/version';
+import { type KeyedVersion, keyedBytes, type Version } from '../storage/version';
 import { RpcConnection } from './connection';
 import { RemoteAcceptor } from './paxos-wire';
 import { BatchQueue, RemoteReplica, toMutation } from './remote-replica';
@@ -153,7 +153,7 @@ class ThriftLink implements PeerLink {
 
   storeBatchCopies(copies: readonly BatchCopy[]): Promise<void> {
     let bytes = 0;
-    for (const c of copies) for (const { key, version } of c.items) bytes += key.length + version.value.length;
+    for (const c of copies) bytes += keyedBytes(c.items);
     return this.copyStores.push([...copies], bytes).then(() => undefined);
   }
 

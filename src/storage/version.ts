@@ -34,6 +34,13 @@ export interface KeyedVersion {
 }
 
 /** Negative if a loses to b, positive if a wins, 0 if they are the same version. */
+/** The bytes of keys and values in `items`: what internode calls and streams are bounded and counted by. */
+export function keyedBytes(items: readonly KeyedVersion[]): number {
+  let n = 0;
+  for (const it of items) n += it.key.length + it.version.value.length;
+  return n;
+}
+
 export function compareVersions(a: Version, b: Version): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.deleted !== b.deleted) return a.deleted ? 1 : -1;

@@ -29,7 +29,7 @@ import type { ReplicaPage } from '../coordinator/scan-merge';
 import { isReservedKey } from '../membership/reserved-keys';
 import { intervalsOf, RangeStream } from '../membership/stream-plan';
 import type { KeyedPaxosState, PaxosRowsPage } from '../paxos/paxos-store';
-import type { KeyedVersion } from '../storage/version';
+import { type KeyedVersion, keyedBytes } from '../storage/version';
 import type { Pacer } from './pacer';
 
 /** Where a stream stands, by stream id: the key to read from next, or DONE. */
@@ -68,12 +68,6 @@ export interface RangeStreamDeps {
   readonly position?: (interval: number, key: string) => void;
   /** The operation's log line: said when a peer of an older build can neither give nor take Paxos rows. */
   readonly say?: (message: string) => void;
-}
-
-function bytesOf(items: readonly KeyedVersion[]): number {
-  let n = 0;
-  for (const it of items) n += it.key.length + it.version.value.length;
-  return n;
 }
 
 /** A call tried again on a timeout or a refusal of a busy node, at most STREAM_PAGE_ATTEMPTS_MAX times. */
@@ -158,7 +152,7 @@ async function streamInterval(
     const page = await attempt(deps.time, () => ends.read(cursor, to, STREAM_PAGE_KEYS_MAX, STREAM_PAGE_BYTES_MAX));
     const items = page.entries;
     if (items.length > 0) {
-      const bytes = bytesOf(items);
+      const bytes = keyedBytes(items);
       await deps.pacer.take(bytes);
       const next = `${items[items.length - 1]!.key}\u0000`;
       const written = attempt(deps.time, () => ends.write(items)).then(() => {

@@ -5,7 +5,7 @@
  * or a crash leaves is written again at ONE, with the same versions, and a
  * batch a call is still writing is left alone.
  */
-import test from 'ava';
+import test, { ExecutionContext } from 'ava';
 import { BatchCopy, BatchCopyRef, BatchWriteInput, BatchWriter, copyHolders } from '../../src/coordinator/batch-writer';
 import { WriteLevelName } from '../../src/coordinator/levels';
 import { KvError, timedOut } from '../../src/common/errors';
@@ -97,6 +97,14 @@ async function fixture(log?: BatchLogStorage): Promise<Fixture> {
 
 const puts = (...keys: string[]): BatchWriteInput[] => keys.map((key) => ({ key, value: `v-${key}`, deleted: false, ttlSeconds: 0 }));
 const never = (): boolean => false;
+
+/** One logged batch a key that each failed to write, as a failure leaves them; then the coordinator writes again, its record cleared. */
+async function logFailedBatches(t: ExecutionContext, f: Fixture, keys: readonly string[]): Promise<void> {
+  for (const key of keys) f.coordinator.failing.set(key, timedOut('no', 0, 1));
+  for (const key of keys) await t.throwsAsync(f.writer.write(puts(key), 'ONE'));
+  f.coordinator.failing.clear();
+  f.coordinator.written.length = 0;
+}
 
 test('every key is written at the level with the one timestamp, and the batch then leaves the log', async (t) => {
   const f = await fixture();
@@ -234,10 +242,7 @@ test('a full log refuses new batches with Unavailable, writing nothing', async (
 
 test('a replay stops between batches once told to', async (t) => {
   const f = await fixture();
-  for (const key of ['x', 'y', 'z']) f.coordinator.failing.set(key, timedOut('no', 0, 1));
-  for (const key of ['x', 'y', 'z']) await t.throwsAsync(f.writer.write(puts(key), 'ONE'));
-  f.coordinator.failing.clear();
-  f.coordinator.written.length = 0;
+  await logFailedBatches(t, f, ['x', 'y', 'z']);
   let batches = 0;
   await f.writer.replay(() => batches++ >= 1);
   t.deepEqual(
@@ -276,10 +281,7 @@ test('a logged batch with a key whose replicas are all down sends nothing, and w
 
 test('a replay writes the batches of a page all at once, not one after another', async (t) => {
   const f = await fixture();
-  for (const key of ['x', 'y', 'z']) f.coordinator.failing.set(key, timedOut('no', 0, 1));
-  for (const key of ['x', 'y', 'z']) await t.throwsAsync(f.writer.write(puts(key), 'ONE'));
-  f.coordinator.failing.clear();
-  f.coordinator.written.length = 0;
+  await logFailedBatches(t, f, ['x', 'y', 'z']);
   for (const key of ['x', 'y', 'z']) f.coordinator.hanging.set(key, () => undefined);
   const replay = f.writer.replay(never);
   await waitFor('every batch of the page is being written', () => f.coordinator.written.length === 3 || undefined);
