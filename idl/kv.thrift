@@ -625,8 +625,9 @@ service KeyValue {
    * A coordinator stores a copy of each batch on two other live nodes
    * before it sends the batch's writes, so that the batch outlives the
    * coordinator's disk. This node writes a copy itself, at ONE, once it is
-   * older than twice the request timeout and its coordinator has not told
-   * it to forget it. A copy held already is acknowledged again. At most 64
+   * older than twice the request timeout, its coordinator has not told it
+   * to forget it, and the coordinator, asked (heldBatches), no longer holds
+   * the batch or cannot answer. A copy held already is acknowledged again. At most 64
    * copies a call and 100 writes a copy; Unavailable while this node's
    * batch log is full.
    */
@@ -639,5 +640,15 @@ service KeyValue {
    * At most 64 a call.
    */
   void forgetBatchCopies(1: string secret, 2: i32 fromNode, 3: list<BatchCopyRef> copies)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * (added later) Internode: a holder asks the coordinator of these batches
+   * (this node) which of them its batch log still holds, by id and time.
+   * Those it holds it writes itself, so the holder keeps its copies and
+   * asks again later; the others were written, or lost with this node's
+   * disk, and the holder writes its copies. At most 64 a call.
+   */
+  list<BatchCopyRef> heldBatches(1: string secret, 2: i32 fromNode, 3: list<BatchCopyRef> batches)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

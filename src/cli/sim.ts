@@ -38,8 +38,9 @@ const USAGE = `usage: npm run sim -- [options]
                     streams a simulated range in a few ms); slower, more writes fall inside a join's pending window
   --any-writes      a quarter of the plain clients' writes go at ANY (off by default, so that a seed
                     keeps the trace it was found with)
-  --batches         a quarter of the plain clients' puts go as logged batches of two or three keys, and
-                    the checker holds each batch to all or nothing (off by default, for the same reason)
+  --batches         a quarter of the plain clients' puts go as batches of two or three keys, a quarter
+                    of those unlogged; the checker holds each logged batch to all or nothing (off by
+                    default, for the same reason)
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)

@@ -23,10 +23,16 @@
  *    Cassandra keeps its batch log on two other nodes: a coordinator that
  *    dies for good, or loses its disk, does not take the batch along. Once
  *    the batch leaves this log, its holders are told to forget their copies
- *    (`forgetCopies`). A holder writes a copy again, as its own batch, once
- *    it is older than `copyWaitMs` (the coordinator is gone, or its word
- *    was lost): writing a batch twice changes nothing. A holder that does
- *    not answer does not stop the batch; the log here is durable already.
+ *    (`forgetCopies`). Once a copy is older than `copyWaitMs`, its holder
+ *    asks the coordinator whether its log still holds the batch
+ *    (`heldBatches`). If it does, the coordinator writes it itself, and the
+ *    holder asks again after another wait: a batch that fails while its
+ *    replicas are down is written again by one node, not three. If not (the
+ *    word to forget was lost, or the coordinator lost its disk), or if the
+ *    coordinator cannot be asked (it is down, or gone for good), the holder
+ *    writes the copy as its own batch: writing a batch twice changes
+ *    nothing. A holder that does not answer does not stop the batch; the
+ *    log here is durable already.
  *
  * So once any write of a batch is applied anywhere, all of them will be,
  * unless this node's disk and those of all its batch's holders are lost,
@@ -77,6 +83,8 @@ export interface BatchCopyPeers {
   holders(): readonly number[];
   store(peer: number, copies: readonly BatchCopy[]): Promise<void>;
   forget(peer: number, refs: readonly BatchCopyRef[]): Promise<void>;
+  /** Which of these batches `peer`, their coordinator, still holds in its log; rejects when `peer` is down, gone, or does not answer. */
+  held(peer: number, refs: readonly BatchCopyRef[]): Promise<readonly BatchCopyRef[]>;
 }
 
 export interface BatchWriterDeps {
@@ -118,8 +126,10 @@ export class BatchWriter {
     batchCopiesHeld: 0,
     /** Copies forgotten when their coordinator said the batch was done. */
     batchCopiesForgotten: 0,
-    /** Copies this node wrote itself, their coordinator silent past copyWaitMs (also counted in batchesReplayed). */
+    /** Copies this node wrote itself, past copyWaitMs and not held by their coordinator (also counted in batchesReplayed). */
     batchCopiesReplayed: 0,
+    /** Copies past copyWaitMs left unwritten because their coordinator still holds the batch and writes it itself (once per ask). */
+    batchCopiesDeferred: 0,
   };
   /** Batches in the log: those not yet written everywhere, those being written now, and copies of other coordinators' batches. */
   get logged(): number {
@@ -137,6 +147,8 @@ export class BatchWriter {
   private readonly backoffs = new Map<number, { waitMs: number; untilMs: number }>();
   /** The holders that acknowledged a copy of each batch in this log, to be told when it leaves (lost at a restart: they then write their copies themselves). */
   private readonly holdersOf = new Map<number, readonly number[]>();
+  /** Copies whose coordinator said it still holds their batch: when to ask it again (ms). */
+  private readonly askOwnerAt = new Map<number, number>();
   private replaying = false;
 
   constructor(private readonly deps: BatchWriterDeps) {}
@@ -285,13 +297,18 @@ export class BatchWriter {
     this.counters.batchCopiesHeld += durable.length;
   }
 
+  /** Which of these batches, named by a holder of their copies, this log still holds as its own: this node writes those itself. */
+  heldBatches(refs: readonly BatchCopyRef[]): BatchCopyRef[] {
+    return refs.filter((r) => this.deps.log.holds(r.ownerBatch, r.createdMs));
+  }
+
   /** Drops the copies of `owner`'s batches that it says are written (a peer's call); one not held is no error. */
   async forgetCopies(owner: number, refs: readonly BatchCopyRef[]): Promise<void> {
     const removals: Promise<void>[] = [];
     for (const ref of refs) {
       const id = this.deps.log.copyId(copyName({ owner, ownerBatch: ref.ownerBatch }, ref.createdMs));
       if (id === undefined) continue;
-      this.backoffs.delete(id);
+      this.settled(id);
       removals.push(this.deps.log.remove(id));
     }
     await Promise.all(removals);
@@ -314,6 +331,7 @@ export class BatchWriter {
       let after = 0;
       for (;;) {
         const page = await this.deps.log.list(after, BATCH_REPLAY_PAGE_MAX);
+        if (!everyCopy) await this.askOwners(page.filter((b) => this.dueCopy(b)));
         const started: Promise<void>[] = [];
         for (const batch of page) {
           if (stopping()) break;
@@ -331,6 +349,43 @@ export class BatchWriter {
     }
   }
 
+  /** A copy old enough to be written, unless its coordinator still holds the batch: the coordinator is to be asked first. */
+  private dueCopy(batch: LoggedBatch): boolean {
+    if (batch.copyOf === undefined || this.writing.has(batch.id)) return false;
+    const nowMs = this.deps.time.nowMs();
+    const ageMs = nowMs - batch.createdMs;
+    const waitsUntilMs = Math.max(this.askOwnerAt.get(batch.id) ?? 0, this.backoffs.get(batch.id)?.untilMs ?? 0);
+    return ageMs >= this.deps.copyWaitMs && ageMs <= this.deps.replayAgeMaxMs && nowMs >= waitsUntilMs;
+  }
+
+  /**
+   * Asks the coordinators of these copies, one call each, which batches
+   * their logs still hold. Those copies wait another copyWaitMs before the
+   * next ask (replayOne leaves them alone meanwhile). A coordinator that
+   * cannot be asked holds nothing as far as this node knows: its copies are
+   * written.
+   */
+  private async askOwners(copies: readonly LoggedBatch[]): Promise<void> {
+    const byOwner = new Map<number, LoggedBatch[]>();
+    for (const c of copies) {
+      const owner = c.copyOf!.owner;
+      byOwner.set(owner, [...(byOwner.get(owner) ?? []), c]);
+    }
+    await Promise.all(
+      [...byOwner].map(async ([owner, held]) => {
+        const refs = held.map((c) => ({ ownerBatch: c.copyOf!.ownerBatch, createdMs: c.createdMs }));
+        const kept = await this.deps.peers.held(owner, refs).catch(() => []);
+        const askAtMs = this.deps.time.nowMs() + this.deps.copyWaitMs;
+        for (const ref of kept) {
+          const id = this.deps.log.copyId(copyName({ owner, ownerBatch: ref.ownerBatch }, ref.createdMs));
+          if (id === undefined) continue;
+          this.askOwnerAt.set(id, askAtMs);
+          this.counters.batchCopiesDeferred++;
+        }
+      }),
+    );
+  }
+
   /** A peer is back: every batch waiting out a backoff may be tried at the next replay. */
   retrySoon(): void {
     this.backoffs.clear();
@@ -344,7 +399,7 @@ export class BatchWriter {
   private async replayOne(batch: LoggedBatch, everyCopy: boolean): Promise<void> {
     const nowMs = this.deps.time.nowMs();
     const ageMs = nowMs - batch.createdMs;
-    if (batch.copyOf && ageMs < this.deps.copyWaitMs && !everyCopy) return;
+    if (batch.copyOf && !everyCopy && (ageMs < this.deps.copyWaitMs || nowMs < (this.askOwnerAt.get(batch.id) ?? 0))) return;
     if (ageMs > this.deps.replayAgeMaxMs) return this.expire(batch, ageMs);
     const backoff = this.backoffs.get(batch.id);
     if (backoff !== undefined && nowMs < backoff.untilMs) return;
@@ -354,7 +409,7 @@ export class BatchWriter {
       const outcomes = await Promise.allSettled(batch.items.map((item) => this.deps.coordinator.writeVersion(item, 'ONE')));
       if (outcomes.some((o) => o.status === 'rejected')) return this.failedReplay(batch.id, nowMs);
       await this.deps.log.remove(batch.id);
-      this.backoffs.delete(batch.id);
+      this.settled(batch.id);
       this.counters.batchesReplayed++;
       if (batch.copyOf) this.counters.batchCopiesReplayed++;
       else this.tellHolders(batch.id, batch.createdMs);
@@ -379,8 +434,14 @@ export class BatchWriter {
     this.backoffs.set(id, { waitMs, untilMs: nowMs + waitMs });
   }
 
+  /** A batch leaves the log: nothing is to wait for it any more. */
+  private settled(id: number): void {
+    this.backoffs.delete(id);
+    this.askOwnerAt.delete(id);
+  }
+
   private async expire(batch: LoggedBatch, ageMs: number): Promise<void> {
-    this.backoffs.delete(batch.id);
+    this.settled(batch.id);
     await this.deps.log.remove(batch.id);
     if (!batch.copyOf) this.tellHolders(batch.id, batch.createdMs);
     this.counters.batchesExpired++;

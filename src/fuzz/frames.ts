@@ -225,6 +225,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   batch: 6,
   storeBatchCopies: 4,
   forgetBatchCopies: 3,
+  heldBatches: 2,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [

@@ -43,6 +43,7 @@ export const METHODS = [
   'batch',
   'storeBatchCopies',
   'forgetBatchCopies',
+  'heldBatches',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -176,6 +177,7 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   ],
   storeBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopies']],
   forgetBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopyRefs']],
+  heldBatches: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'batches', 'batchCopyRefs']],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -318,6 +320,7 @@ export const THROWS: Record<MethodName, Throws> = {
   batch: CLIENT,
   storeBatchCopies: { ...ADMIN_UNAVAILABLE, void: true },
   forgetBatchCopies: { ...INTERNODE, void: true },
+  heldBatches: INTERNODE,
 };
 
 /** Internode and admin calls: the secret is their first argument. */
@@ -330,7 +333,8 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  * and harmless to what it checks.
  *
  * - Freely: calls that only read (readLocal, dump, fetchVersions, readRange,
- *   paxosRows, treeHashes, segmentKeys, operationProgress, sync), and writes
+ *   paxosRows, treeHashes, segmentKeys, operationProgress, sync,
+ *   heldBatches), and writes
  *   that keep to small key pools and timestamps long past, which lose to
  *   every real write (replicate; the Paxos calls and paxosMerge, whose
  *   ballots are as old: an accepted proposal that old is over, never
@@ -368,6 +372,7 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
   'paxosMerge',
   'storeBatchCopies',
   'forgetBatchCopies',
+  'heldBatches',
   'operationProgress',
   'move',
   'repair',

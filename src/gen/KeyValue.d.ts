@@ -529,8 +529,9 @@ declare class Client {
      * A coordinator stores a copy of each batch on two other live nodes
      * before it sends the batch's writes, so that the batch outlives the
      * coordinator's disk. This node writes a copy itself, at ONE, once it is
-     * older than twice the request timeout and its coordinator has not told
-     * it to forget it. A copy held already is acknowledged again. At most 64
+     * older than twice the request timeout, its coordinator has not told it
+     * to forget it, and the coordinator, asked (heldBatches), no longer holds
+     * the batch or cannot answer. A copy held already is acknowledged again. At most 64
      * copies a call and 100 writes a copy; Unavailable while this node's
      * batch log is full.
      */
@@ -542,8 +543,9 @@ declare class Client {
      * A coordinator stores a copy of each batch on two other live nodes
      * before it sends the batch's writes, so that the batch outlives the
      * coordinator's disk. This node writes a copy itself, at ONE, once it is
-     * older than twice the request timeout and its coordinator has not told
-     * it to forget it. A copy held already is acknowledged again. At most 64
+     * older than twice the request timeout, its coordinator has not told it
+     * to forget it, and the coordinator, asked (heldBatches), no longer holds
+     * the batch or cannot answer. A copy held already is acknowledged again. At most 64
      * copies a call and 100 writes a copy; Unavailable while this node's
      * batch log is full.
      */
@@ -562,6 +564,24 @@ declare class Client {
      * At most 64 a call.
      */
     forgetBatchCopies(secret: string, fromNode: number, copies: BatchCopyRef[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: void)=>void): void;
+
+    /**
+     * (added later) Internode: a holder asks the coordinator of these batches
+     * (this node) which of them its batch log still holds, by id and time.
+     * Those it holds it writes itself, so the holder keeps its copies and
+     * asks again later; the others were written, or lost with this node's
+     * disk, and the holder writes its copies. At most 64 a call.
+     */
+    heldBatches(secret: string, fromNode: number, batches: BatchCopyRef[]): Promise<BatchCopyRef[]>;
+
+    /**
+     * (added later) Internode: a holder asks the coordinator of these batches
+     * (this node) which of them its batch log still holds, by id and time.
+     * Those it holds it writes itself, so the holder keeps its copies and
+     * asks again later; the others were written, or lost with this node's
+     * disk, and the holder writes its copies. At most 64 a call.
+     */
+    heldBatches(secret: string, fromNode: number, batches: BatchCopyRef[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: BatchCopyRef[])=>void): void;
   }
 
 declare class Processor {
@@ -603,4 +623,5 @@ declare class Processor {
     process_batch(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_storeBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_forgetBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_heldBatches(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -6744,6 +6744,210 @@ const KeyValue_forgetBatchCopies_result = class {
   }
 
 };
+const KeyValue_heldBatches_args = class {
+  constructor(args) {
+    this.secret = null;
+    this.fromNode = null;
+    this.batches = null;
+    if (args) {
+      if (args.secret !== undefined && args.secret !== null) {
+        this.secret = args.secret;
+      }
+      if (args.fromNode !== undefined && args.fromNode !== null) {
+        this.fromNode = args.fromNode;
+      }
+      if (args.batches !== undefined && args.batches !== null) {
+        this.batches = Thrift.copyList(args.batches, [ttypes.BatchCopyRef]);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.secret = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I32) {
+          this.fromNode = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.LIST) {
+          this.batches = [];
+          const _rtmp3148 = input.readListBegin();
+          const _size147 = _rtmp3148.size || 0;
+          for (let _i149 = 0; _i149 < _size147; ++_i149) {
+            let elem150 = null;
+            elem150 = new ttypes.BatchCopyRef();
+            elem150.read(input);
+            this.batches.push(elem150);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_heldBatches_args');
+    if (this.secret !== null && this.secret !== undefined) {
+      output.writeFieldBegin('secret', Thrift.Type.STRING, 1);
+      output.writeString(this.secret);
+      output.writeFieldEnd();
+    }
+    if (this.fromNode !== null && this.fromNode !== undefined) {
+      output.writeFieldBegin('fromNode', Thrift.Type.I32, 2);
+      output.writeI32(this.fromNode);
+      output.writeFieldEnd();
+    }
+    if (this.batches !== null && this.batches !== undefined) {
+      output.writeFieldBegin('batches', Thrift.Type.LIST, 3);
+      output.writeListBegin(Thrift.Type.STRUCT, this.batches.length);
+      for (let iter151 in this.batches) {
+        if (this.batches.hasOwnProperty(iter151)) {
+          iter151 = this.batches[iter151];
+          iter151.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_heldBatches_result = class {
+  constructor(args) {
+    this.success = null;
+    this.unauthorized = null;
+    this.invalid = null;
+    if (args instanceof ttypes.Unauthorized) {
+        this.unauthorized = args;
+        return;
+    }
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = Thrift.copyList(args.success, [ttypes.BatchCopyRef]);
+      }
+      if (args.unauthorized !== undefined && args.unauthorized !== null) {
+        this.unauthorized = args.unauthorized;
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.LIST) {
+          this.success = [];
+          const _rtmp3153 = input.readListBegin();
+          const _size152 = _rtmp3153.size || 0;
+          for (let _i154 = 0; _i154 < _size152; ++_i154) {
+            let elem155 = null;
+            elem155 = new ttypes.BatchCopyRef();
+            elem155.read(input);
+            this.success.push(elem155);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unauthorized = new ttypes.Unauthorized();
+          this.unauthorized.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_heldBatches_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.LIST, 0);
+      output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
+      for (let iter156 in this.success) {
+        if (this.success.hasOwnProperty(iter156)) {
+          iter156 = this.success[iter156];
+          iter156.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.unauthorized !== null && this.unauthorized !== undefined) {
+      output.writeFieldBegin('unauthorized', Thrift.Type.STRUCT, 1);
+      this.unauthorized.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
 const KeyValueClient = exports.Client = class KeyValueClient {
   constructor(output, pClass) {
     this.output = output;
@@ -8821,6 +9025,65 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     callback(null);
   }
+
+  heldBatches (secret, fromNode, batches) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_heldBatches(secret, fromNode, batches);
+    });
+  }
+
+  send_heldBatches (secret, fromNode, batches) {
+    const output = new this.pClass(this.output);
+    const params = {
+      secret: secret,
+      fromNode: fromNode,
+      batches: batches
+    };
+    const args = new KeyValue_heldBatches_args(params);
+    try {
+      output.writeMessageBegin('heldBatches', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_heldBatches (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_heldBatches_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.unauthorized) {
+      return callback(result.unauthorized);
+    }
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('heldBatches failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -10346,6 +10609,50 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("forgetBatchCopies", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_heldBatches (seqid, input, output) {
+    const args = new KeyValue_heldBatches_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.heldBatches.length === 3) {
+      Promise.resolve(this._handler.heldBatches.bind(this._handler)(
+        args.secret,
+        args.fromNode,
+        args.batches
+      )).then(result => {
+        const result_obj = new KeyValue_heldBatches_result({success: result});
+        output.writeMessageBegin("heldBatches", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result = new KeyValue_heldBatches_result(err);
+          output.writeMessageBegin("heldBatches", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("heldBatches", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.heldBatches(args.secret, args.fromNode, args.batches, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.Unauthorized || err instanceof ttypes.InvalidRequest) {
+          result_obj = new KeyValue_heldBatches_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("heldBatches", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("heldBatches", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

@@ -125,6 +125,11 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
     'batches.batchCopiesReplayed',
     "Copies of other coordinators' batches this node wrote itself, their coordinator silent past the copy wait.",
   ),
+  counter(
+    'ringkv_batch_copies_deferred_total',
+    'batches.batchCopiesDeferred',
+    'Times a copy past the copy wait was left unwritten because its coordinator said it still holds the batch and writes it itself.',
+  ),
   counter('ringkv_batches_replayed_total', 'batches.batchesReplayed', 'Logged batches written again in full from the log, then removed.'),
   counter(
     'ringkv_batches_expired_total',

@@ -90,7 +90,7 @@ export interface HandlerServices extends PeerRequestServices {
   readonly coordinator: Pick<Coordinator, 'write' | 'read' | 'readsLocally'>;
   readonly scanner: Pick<RangeScanner, 'scan'>;
   /** Logged batches, coordinated here. */
-  readonly batches: Pick<BatchWriter, 'write' | 'writeUnlogged' | 'storeCopies' | 'forgetCopies'>;
+  readonly batches: Pick<BatchWriter, 'write' | 'writeUnlogged' | 'storeCopies' | 'forgetCopies' | 'heldBatches'>;
   /** This replica's committed data: point reads without copying values into strings, and ranges. */
   readonly local: Pick<ReplicaStorage, 'getBytes' | 'peekBytes' | 'range'>;
   /** The wall clock, for judging expiry (µs since the epoch). */
@@ -751,6 +751,20 @@ export class Handler {
         return checkCopyRef(r);
       });
       await this.services.batches.forgetCopies(owner, refs);
+    });
+  }
+
+  async heldBatches(secret: string, fromNode: number, batches: types.BatchCopyRef[]): Promise<types.BatchCopyRef[]> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      checkCaller(fromNode);
+      const refs = checkCopyList(batches, 'batches').map((r) => {
+        if (r === null || typeof r !== 'object') throw invalid('a batch reference is missing');
+        return checkCopyRef(r);
+      });
+      return this.services.batches
+        .heldBatches(refs)
+        .map((r) => new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never }));
     });
   }
 

@@ -333,6 +333,11 @@ export class KvNode {
         holders: () => copyHolders(id, this.links.keys(), isUp),
         store: async (peer, copies) => this.linkTo(peer).storeBatchCopies(copies),
         forget: async (peer, refs) => this.linkTo(peer).forgetBatchCopies(refs),
+        // A coordinator seen down is not asked: its copies are written without waiting out a timeout.
+        held: async (peer, refs) => {
+          if (!isUp(peer)) throw new KvError('Unavailable', `node ${peer} is down`);
+          return this.linkTo(peer).heldBatches(refs);
+        },
       },
       // Twice the longest a coordinator takes to write a batch once its copies are stored, as Cassandra waits.
       copyWaitMs: 2 * s.requestTimeoutMs,

@@ -40,6 +40,10 @@ export interface ThriftTransportOptions {
   readonly tls?: TlsMaterial | undefined;
 }
 
+function toCopyRef(r: BatchCopyRef): types.BatchCopyRef {
+  return new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never });
+}
+
 /** What one storeBatchCopies or forgetBatchCopies call carries at most. */
 const COPY_CALL_LIMITS = { items: BATCH_COPIES_PER_CALL_MAX, bytes: BATCH_BYTES_MAX };
 
@@ -73,7 +77,7 @@ class ThriftLink implements PeerLink {
     this.copyForgets = new BatchQueue(
       'batch copies to forget',
       (refs) => {
-        const wire = refs.map((r) => new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never }));
+        const wire = refs.map(toCopyRef);
         return this.conn.call((c) => c.forgetBatchCopies(o.secret, o.selfId, wire), o.requestTimeoutMs).then(() => undefined, rethrow);
       },
       COPY_CALL_LIMITS,
@@ -159,6 +163,14 @@ class ThriftLink implements PeerLink {
 
   forgetBatchCopies(refs: readonly BatchCopyRef[]): Promise<void> {
     return this.copyForgets.push([...refs], 0).then(() => undefined);
+  }
+
+  /** Not coalesced: a holder asks once a replay, one call per coordinator. */
+  heldBatches(refs: readonly BatchCopyRef[]): Promise<BatchCopyRef[]> {
+    const wire = refs.map(toCopyRef);
+    return this.conn
+      .call((c) => c.heldBatches(this.o.secret, this.o.selfId, wire), this.o.requestTimeoutMs)
+      .then((held) => held.map((r) => ({ ownerBatch: Number(r.ownerBatch), createdMs: Number(r.createdMs) })), rethrow);
   }
 
   resetBackoff(): void {

@@ -51,6 +51,8 @@ export interface PeerLink extends RangeReplica, SyncPeer, RepairPeer, Acceptor, 
   storeBatchCopies(copies: readonly BatchCopy[]): Promise<void>;
   /** Tells the peer that these batches are written: it drops its copies. */
   forgetBatchCopies(refs: readonly BatchCopyRef[]): Promise<void>;
+  /** Which of these batches the peer, their coordinator, still holds in its log. */
+  heldBatches(refs: readonly BatchCopyRef[]): Promise<BatchCopyRef[]>;
   /** The peer was heard from: the next connect after a loss need not wait for a backoff. */
   resetBackoff(): void;
   stats(): PeerCallStats;

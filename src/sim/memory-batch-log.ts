@@ -37,6 +37,11 @@ export class MemoryBatchLog implements BatchLogStorage {
     return this.copies.get(name);
   }
 
+  holds(id: number, createdMs: number): boolean {
+    const batch = this.batches.get(id)?.batch;
+    return batch !== undefined && batch.copyOf === undefined && batch.createdMs === createdMs;
+  }
+
   get copyCount(): number {
     return this.copies.size;
   }

@@ -386,6 +386,11 @@ class SimLink implements PeerLink {
     return this.call('forgetBatchCopies', (node) => node.batches.forgetCopies(this.self, sent), this.net.requestTimeoutMs);
   }
 
+  heldBatches(refs: readonly BatchCopyRef[]): Promise<BatchCopyRef[]> {
+    const sent = copied(refs);
+    return this.call('heldBatches', (node) => node.batches.heldBatches(sent), this.net.requestTimeoutMs);
+  }
+
   learnEpochs(entries: readonly EpochEntry[]): Promise<EpochState> {
     const copy = [...entries];
     return this.call('learnEpochs', (node) => node.learnEpochs(this.self, copy), this.net.requestTimeoutMs);

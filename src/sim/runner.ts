@@ -60,7 +60,7 @@ export interface SimOptions {
   readonly streamBytesPerSecond?: number;
   /** A quarter of the plain clients' writes go at ANY (off: the clients draw as when the seeds were found). */
   readonly anyWrites?: boolean;
-  /** A quarter of the plain clients' puts go as logged batches of two or three keys (off: draws as without them). */
+  /** A quarter of the plain clients' puts go as batches of two or three keys, a quarter of those unlogged (off: draws as without them). */
   readonly batches?: boolean;
 }
 
@@ -206,7 +206,7 @@ export function checkBatches(
   for (const copies of state.replicas.values()) for (const c of copies) if (c.held) seenTs.set(c.held.value, c.held.ts);
   const out: string[] = [];
   for (const b of batches) {
-    if (b.ops.some((o) => state.lostWithNode?.has(o.id) === true)) continue;
+    if (b.unlogged || b.ops.some((o) => state.lostWithNode?.has(o.id) === true)) continue;
     const ts = b.ops.find((o) => o.ts !== undefined)?.ts ?? b.ops.map((o) => seenTs.get(o.value)).find((t) => t !== undefined);
     if (ts === undefined) continue;
     const holders = cluster.batchCopyHolders.get(`${b.node}/${ts}`) ?? new Set<number>();

@@ -26,11 +26,14 @@ const ANY_WRITES_SHARE = 0.25;
 /** With batches, the share of puts that go as a logged batch, with BATCH_KEYS_MAX keys at most. */
 const BATCH_SHARE = 0.25;
 const BATCH_KEYS_MAX = 3;
+/** Of those batches, the share sent unlogged: all or nothing is not promised for them, but each write is checked as any put is. */
+const UNLOGGED_SHARE = 0.25;
 
-/** A logged batch the clients sent: one write op per key, sharing one answer; the node it was sent to. */
+/** A batch the clients sent: one write op per key, sharing one answer; the node it was sent to; whether it went unlogged. */
 export interface BatchRecord {
   readonly node: number;
   readonly ops: readonly WriteOp[];
+  readonly unlogged: boolean;
 }
 
 export interface WorkloadOptions {
@@ -42,7 +45,7 @@ export interface WorkloadOptions {
   readonly clientTimeoutMs: number;
   /** Some writes go at ANY (ANY_WRITES_SHARE); off, the random draws are those the seeds were found with. */
   readonly anyWrites?: boolean;
-  /** Some puts go as logged batches of two or three keys (BATCH_SHARE); off, the draws are as without them. */
+  /** Some puts go as batches of two or three keys (BATCH_SHARE), some of those unlogged (UNLOGGED_SHARE); off, the draws are as without them. */
   readonly batches?: boolean;
 }
 
@@ -129,9 +132,10 @@ export class SimWorkload {
   }
 
   /**
-   * A logged batch of puts: `first` and one or two other keys, each with a
-   * value of its own, sent to a write replica of the first. Each key is
-   * recorded as a write of its own, all answered alike.
+   * A batch of puts, logged or (UNLOGGED_SHARE) unlogged: `first` and one
+   * or two other keys, each with a value of its own, sent to a write
+   * replica of the first. Each key is recorded as a write of its own, all
+   * answered alike.
    */
   batch(name: string, random: Random, first: string, value: () => string, level: WriteLevelName): Promise<WriteOp[]> {
     const keys = [first];
@@ -141,6 +145,7 @@ export class SimWorkload {
       if (!keys.includes(k)) keys.push(k);
     }
     const writes = keys.map((key) => ({ key, value: value(), deleted: false, ttlSeconds: 0 }));
+    const unlogged = random.chance(UNLOGGED_SHARE);
     const node = this.coordinatorFor(first, random, true);
     const id = this.nextRequest++;
     let answer: Promise<{ ts: number }> | undefined;
@@ -150,12 +155,12 @@ export class SimWorkload {
         node,
         'batch',
         id,
-        (n) => n.batches.write(writes, level).then((ts) => ({ ts })),
+        (n) => (unlogged ? n.batches.writeUnlogged(writes, level) : n.batches.write(writes, level)).then((ts) => ({ ts })),
         this.options.clientTimeoutMs,
       ));
     const ops = writes.map((w) => this.history.write(name, node, w.key, w.value, send, { level }).then((op) => this.answered(op)));
     return Promise.all(ops).then((done) => {
-      this.batches.push({ node, ops: done });
+      this.batches.push({ node, ops: done, unlogged });
       return done;
     });
   }

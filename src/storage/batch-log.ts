@@ -53,6 +53,8 @@ export interface BatchLogStorage {
   add(items: readonly KeyedVersion[], createdMs: number, copyOf?: BatchOrigin): { readonly id: number; readonly durable: Promise<void> };
   /** The id of the copy named `copyName(...)` in this log, if it holds it (durable or on its way). */
   copyId(name: string): number | undefined;
+  /** Whether this log holds its own batch `id` (not a copy) logged at `createdMs`: what a holder of a copy asks the batch's coordinator. */
+  holds(id: number, createdMs: number): boolean;
   /** The batch is written everywhere it must be, or given up on: it leaves the log. */
   remove(id: number): Promise<void>;
   /** The durable batches with ids after `afterId`, oldest first, at most `limit`. */
@@ -166,6 +168,8 @@ export class SqliteBatchLog implements BatchLogStorage {
   /** The copies in the log, by name (copyName), and each copy's name by id. */
   private readonly copies = new Map<string, number>();
   private readonly copyNames = new Map<number, string>();
+  /** When each of this node's own batches in the log was logged, by id (for `holds`). */
+  private readonly ownCreatedMs = new Map<number, number>();
 
   private constructor(
     private readonly db: Sqlite,
@@ -198,7 +202,10 @@ export class SqliteBatchLog implements BatchLogStorage {
   private noteAdded(id: number, bytes: number, copyOf: BatchOrigin | undefined, createdMs: number): void {
     this.sizes.set(id, bytes);
     this.bodyBytes += bytes;
-    if (copyOf === undefined) return;
+    if (copyOf === undefined) {
+      this.ownCreatedMs.set(id, createdMs);
+      return;
+    }
     const name = copyName(copyOf, createdMs);
     this.copies.set(name, id);
     this.copyNames.set(id, name);
@@ -209,6 +216,7 @@ export class SqliteBatchLog implements BatchLogStorage {
     if (bytes === undefined) return;
     this.sizes.delete(id);
     this.bodyBytes -= bytes;
+    this.ownCreatedMs.delete(id);
     const name = this.copyNames.get(id);
     if (name === undefined) return;
     this.copyNames.delete(id);
@@ -221,6 +229,10 @@ export class SqliteBatchLog implements BatchLogStorage {
 
   get copyCount(): number {
     return this.copies.size;
+  }
+
+  holds(id: number, createdMs: number): boolean {
+    return this.ownCreatedMs.get(id) === createdMs;
   }
 
   add(items: readonly KeyedVersion[], createdMs: number, copyOf?: BatchOrigin): { id: number; durable: Promise<void> } {

@@ -184,3 +184,24 @@ test('a copy of another coordinator keeps its origin and name across a reopen, a
   t.is(log.copyId(copyName({ owner: 2, ownerBatch: 41 }, 300)), undefined);
   await db.close();
 });
+
+test('the log holds its own batches by id and time, across a reopen; a copy is not its own', async (t) => {
+  const path = join(dir, `log-${++fileNo}.db`);
+  let db = await Sqlite.open(path);
+  let log = await SqliteBatchLog.open(db);
+  const items: KeyedVersion[] = [{ key: 'k', version: { value: 'v', ts: 5, deleted: false } }];
+  const own = log.add(items, 100);
+  const copy = log.add(items, 200, { owner: 0, ownerBatch: 1 });
+  t.true(log.holds(own.id, 100), 'held from the moment it is added');
+  await Promise.all([own.durable, copy.durable]);
+  t.false(log.holds(own.id, 101), 'a batch is named by its time too (ids start again on a new disk)');
+  t.false(log.holds(copy.id, 200));
+  await db.close();
+  db = await Sqlite.open(path);
+  log = await SqliteBatchLog.open(db);
+  t.true(log.holds(own.id, 100));
+  t.false(log.holds(copy.id, 200));
+  await log.remove(own.id);
+  t.false(log.holds(own.id, 100));
+  await db.close();
+});

@@ -62,6 +62,17 @@ class ScriptedPeers {
   async forget(peer: number, refs: readonly BatchCopyRef[]): Promise<void> {
     this.forgotten.push({ peer, refs });
   }
+
+  /** The batches each coordinator says it still holds (`owner/ownerBatch`); a coordinator in `unreachable` cannot be asked. */
+  readonly holding = new Set<string>();
+  readonly unreachable = new Set<number>();
+  readonly asked: { peer: number; refs: readonly BatchCopyRef[] }[] = [];
+
+  async held(peer: number, refs: readonly BatchCopyRef[]): Promise<BatchCopyRef[]> {
+    this.asked.push({ peer, refs });
+    if (this.unreachable.has(peer)) throw timedOut(`node ${peer} did not answer`, 0, 1);
+    return refs.filter((r) => this.holding.has(`${peer}/${r.ownerBatch}`));
+  }
 }
 
 const COPY_WAIT_MS = 4_000;
@@ -225,6 +236,7 @@ test('a full log refuses new batches with Unavailable, writing nothing', async (
     bytes: 0,
     copyCount: 0,
     copyId: () => undefined,
+    holds: () => false,
     add: () => {
       throw new Error('a full log is not added to');
     },
@@ -383,6 +395,81 @@ test('a copy its coordinator says is written is dropped unwritten; a young copy 
   await f.writer.replay(never, true);
   t.is(f.coordinator.written.length, 1);
   t.is(f.log.size, 0);
+  t.deepEqual(f.peers.asked, [], 'a leaving node asks nobody');
+});
+
+test('a copy past the wait is left to its coordinator while it holds the batch; asked again a wait later, and written once it does not', async (t) => {
+  const f = await fixture();
+  await f.writer.storeCopies(3, [copyOfK(11, 1_000), copyOfK(12, 1_000)]);
+  await f.writer.storeCopies(4, [copyOfK(11, 1_000)]);
+  f.peers.holding.add('3/11');
+  f.clock.ms = 1_000 + COPY_WAIT_MS;
+  await f.writer.replay(never);
+  t.deepEqual(
+    f.peers.asked,
+    [
+      {
+        peer: 3,
+        refs: [
+          { ownerBatch: 11, createdMs: 1_000 },
+          { ownerBatch: 12, createdMs: 1_000 },
+        ],
+      },
+      { peer: 4, refs: [{ ownerBatch: 11, createdMs: 1_000 }] },
+    ],
+    'one call to each coordinator',
+  );
+  t.is(f.coordinator.written.length, 2, "node 3's batch 12 and node 4's batch 11 are written here");
+  t.deepEqual(
+    (await f.log.list(0, 10)).map((b) => b.copyOf),
+    [{ owner: 3, ownerBatch: 11 }],
+  );
+  t.is(f.writer.counters.batchCopiesDeferred, 1);
+  f.clock.ms += COPY_WAIT_MS - 1;
+  await f.writer.replay(never);
+  t.is(f.peers.asked.length, 2, 'not asked again within a wait');
+  t.is(f.coordinator.written.length, 2);
+  f.clock.ms += 1;
+  await f.writer.replay(never);
+  t.is(f.peers.asked.length, 3, 'asked again a wait later');
+  t.is(f.coordinator.written.length, 2, 'still held there');
+  f.peers.holding.clear();
+  f.clock.ms += COPY_WAIT_MS;
+  await f.writer.replay(never);
+  t.is(f.coordinator.written.length, 3, 'the coordinator wrote it, or lost it: written here too');
+  t.is(f.log.size, 0);
+  t.like(f.writer.counters, { batchCopiesDeferred: 2, batchCopiesReplayed: 3 });
+});
+
+test('a copy whose coordinator cannot be asked is written', async (t) => {
+  const f = await fixture();
+  await f.writer.storeCopies(3, [copyOfK(11, 1_000)]);
+  f.peers.holding.add('3/11');
+  f.peers.unreachable.add(3);
+  f.clock.ms = 1_000 + COPY_WAIT_MS;
+  await f.writer.replay(never);
+  t.is(f.peers.asked.length, 1);
+  t.is(f.coordinator.written.length, 1);
+  t.is(f.log.size, 0);
+  t.like(f.writer.counters, { batchCopiesDeferred: 0, batchCopiesReplayed: 1 });
+});
+
+test('a coordinator holds its own batches while they are logged, named by id and time; never the copies it keeps for others', async (t) => {
+  const f = await fixture();
+  f.coordinator.failing.set('a', timedOut('no', 0, 1));
+  await t.throwsAsync(f.writer.write(puts('a'), 'ONE'));
+  const [logged] = await f.log.list(0, 10);
+  await f.writer.storeCopies(3, [copyOfK(logged!.id + 1, 1_000)]);
+  const asked = [
+    { ownerBatch: logged!.id, createdMs: 1_000 },
+    { ownerBatch: logged!.id, createdMs: 999 },
+    { ownerBatch: logged!.id + 1, createdMs: 1_000 },
+  ];
+  t.deepEqual(f.writer.heldBatches(asked), [asked[0]]);
+  f.coordinator.failing.clear();
+  await f.writer.replay(never);
+  t.is(f.log.size, 1, 'the copy is young and stays');
+  t.deepEqual(f.writer.heldBatches(asked), [], 'written, so no longer held');
 });
 
 test('copy holders: the next peers up after this node in id order, wrapping round', (t) => {

@@ -277,6 +277,7 @@ function stubServices(): HandlerServices {
       writeUnlogged: async () => 1,
       storeCopies: async () => undefined,
       forgetCopies: async () => undefined,
+      heldBatches: () => [],
     },
     local: { getBytes: () => undefined, peekBytes: () => undefined, range: () => ({ entries: [], more: false }) },
     nowUs: () => Date.now() * 1000,

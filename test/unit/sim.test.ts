@@ -393,7 +393,7 @@ test('the batch rule: a batch seen in part must end whole, unless its log went w
   // Timed out, so its timestamp is known only from a read of one of its values: b ends older than it.
   const partial = [write(1, 'a', 'a1'), write(2, 'b', 'b1')];
   const ops = [...partial, finalRead(3, 'a', 'a1', 50), finalRead(4, 'b', 'b0', 40)];
-  const batches = [{ node: 1, ops: partial }];
+  const batches = [{ node: 1, ops: partial, unlogged: false }];
   const problems = checkBatches(batches, ops, state, nobodyLost, 'FULL');
   t.is(problems.length, 1);
   t.regex(problems[0]!, /#1 a=a1, #2 b=b1 \(node 1, ts 50\) was seen, but b ends at ts 40: the batch was applied in part/);
@@ -421,7 +421,7 @@ test('the batch rule: a batch seen in part must end whole, unless its log went w
   const whole = [write(5, 'a', 'a2', 60), write(6, 'b', 'b2', 60)];
   t.deepEqual(
     checkBatches(
-      [{ node: 1, ops: whole }],
+      [{ node: 1, ops: whole, unlogged: false }],
       [...whole, finalRead(7, 'a', 'a3', 70), finalRead(8, 'b', 'b2', 60)],
       state,
       nobodyLost,
@@ -431,7 +431,15 @@ test('the batch rule: a batch seen in part must end whole, unless its log went w
   );
   // Never seen anywhere: nothing of it was applied, which a batch may end as.
   t.deepEqual(
-    checkBatches([{ node: 1, ops: [write(9, 'a', 'a9'), write(10, 'b', 'b9')] }], [finalRead(11, 'a', 'a0', 1)], state, nobodyLost, 'FULL'),
+    checkBatches(
+      [{ node: 1, ops: [write(9, 'a', 'a9'), write(10, 'b', 'b9')], unlogged: false }],
+      [finalRead(11, 'a', 'a0', 1)],
+      state,
+      nobodyLost,
+      'FULL',
+    ),
     [],
   );
+  // Unlogged: all or nothing is not promised, so the partial batch above is no problem.
+  t.deepEqual(checkBatches([{ node: 1, ops: partial, unlogged: true }], ops, state, nobodyLost, 'FULL'), []);
 });
