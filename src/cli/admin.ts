@@ -4,6 +4,7 @@
  *                     logged batches, reclaimable bytes, last full repair; then the membership operation under way
  *   rebalance [--apply] [--json]   tokens that bring every node's key count within 10% of the mean, from the nodes' keys
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
+ *   replicas KEY [--hex] [--json] [--node N]   the nodes that hold KEY (nodetool getendpoints)
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
  *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
@@ -14,7 +15,7 @@
 import chalk from 'chalk';
 import { cleanupCluster } from '../client/cleanup';
 import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
-import { ringJson, ringOf, RingView, tokenText } from '../client/ring';
+import { replicasOfKey, ringJson, ringOf, RingView, tokenText } from '../client/ring';
 import { ClusterStatus, clusterStatus, OperationStatus, statusHeadline } from '../client/status';
 import { sampleRanges } from '../client/key-sample';
 import { Move, Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
@@ -26,7 +27,8 @@ import { runTool } from './run-tool';
 import { NodeAdmin } from '../client/client';
 import { adminAt, currentMembership, endpointOf, followOperation, OperationView, progressLine as streamLine } from '../client/operations';
 import { isKvError } from '../common/errors';
-import { OPERATION_POLL_MS, OPERATION_SILENCE_MS_MAX } from '../common/limits';
+import { KEY_BYTES_MAX, OPERATION_POLL_MS, OPERATION_SILENCE_MS_MAX } from '../common/limits';
+import { toByteString } from '../common/bytes';
 import { loadClusterFile } from '../config/cluster';
 
 const USAGE = `usage: scripts/admin.sh COMMAND [--cluster FILE] [--json] [--node N]
@@ -45,6 +47,12 @@ commands:
             the one before is done) and stops at the first that fails
   ring      every token range with the replicas that take its reads and its writes,
             from the current placement of node N (default: the first node that answers)
+  replicas KEY
+            the nodes that hold KEY (Cassandra's nodetool getendpoints): its range, and
+            each replica's address and whether it takes the key's reads and writes (a
+            join or move in progress adds a replica that takes writes only), from the
+            current placement of node N (default: the first node that answers). KEY is
+            text, as the console takes it; with --hex, hex digits of its bytes
   repair [N]
             a full repair now: every node in turn (or node N alone) compares its hash
             trees with its other replicas and exchanges what differs; shows progress
@@ -79,7 +87,8 @@ options:
   --apply         rebalance: make the moves
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
   --json          one JSON object instead of a table
-  --node N        ring: ask node N`;
+  --hex           replicas: KEY is hex digits of the key's bytes
+  --node N        ring, replicas: ask node N`;
 
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
@@ -171,6 +180,32 @@ function operationLine(op: OperationStatus): string {
       ? `node ${op.node} did not report its progress`
       : `node ${op.node} ${p.state}, ${p.rangesDone} of ${p.rangesTotal} ranges streamed (${p.keys} keys, ${p.bytes} bytes${pace})${p.error ? `; stopped: ${p.error}` : ''}`;
   return `operation in progress: ${what} (${step}); ${progress}`;
+}
+
+/** --node N of ring and replicas: any id (a node that joined later is found on the ring; one not there is refused in one sentence). */
+function nodeFlag(flags: ReadonlyMap<string, string | true>): number | undefined {
+  return flags.has('node') ? intFlag(flags, 'node', 0, 0, Number.MAX_SAFE_INTEGER) : undefined;
+}
+
+/** The key `replicas` names: its text as UTF-8 bytes, or (--hex) the bytes its hex digits spell; 1 byte to KEY_BYTES_MAX. */
+function keyArg(rest: readonly string[], hex: boolean): string {
+  if (rest.length !== 1) throw new UsageError('replicas takes one key: scripts/admin.sh replicas KEY (--hex: KEY in hex digits)');
+  const text = rest[0]!;
+  if (hex && !/^(?:[0-9a-fA-F]{2})+$/.test(text)) throw new UsageError(`--hex needs an even count of hex digits, got "${text}"`);
+  const bytes = hex ? Buffer.from(text, 'hex') : Buffer.from(text, 'utf8');
+  if (bytes.length === 0 || bytes.length > KEY_BYTES_MAX)
+    throw new UsageError(`a key is 1 to ${KEY_BYTES_MAX} bytes, this one ${bytes.length}`);
+  return toByteString(bytes);
+}
+
+/** `replicas KEY`: one line for the key's range, then one per replica. */
+function replicasText(view: RingView, key: string): string {
+  const { range, replicas } = replicasOfKey(view, key);
+  const head = `key ${tokenText(key)}: range (${range.start}, ${range.end}], epoch ${view.placement.epoch} (node ${view.node}'s placement)`;
+  const role = (r: { reads: boolean; writes: boolean }): string =>
+    r.reads && r.writes ? 'reads and writes' : r.writes ? 'writes only (pending: streaming the range)' : 'reads only (giving the range up)';
+  const lines = replicas.map((r) => `  node ${r.node}  ${r.address ?? '(no address)'}  ${role(r)}`);
+  return [head, ...lines].join('\n') + '\n';
 }
 
 /** The ring as a table: one line per range, its read replicas and, when they differ, its write replicas. */
@@ -390,14 +425,16 @@ async function cleanup(config: ReturnType<typeof loadClusterFile>, node: number 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help', 'apply'], ['cluster', 'node']);
+  const args = parseArgs(argv, ['json', 'help', 'apply', 'hex'], ['cluster', 'node']);
   const [command, ...rest] = args.positional;
   if (args.flags.has('help') || command === 'help' || command === undefined) {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  if (rest.length > 0 && command !== 'repair' && command !== 'decommission' && command !== 'cleanup' && command !== 'move')
-    throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
+  const takesArguments = ['repair', 'decommission', 'cleanup', 'move', 'replicas'];
+  if (rest.length > 0 && !takesArguments.includes(command)) throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
+  // Checked before the cluster file is read: a wrong key is the user's to fix whatever the cluster.
+  const key = command === 'replicas' ? keyArg(rest, args.flags.has('hex')) : '';
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
     case 'repair':
@@ -424,10 +461,14 @@ async function main(argv: string[]): Promise<number> {
     case 'rebalance':
       return rebalance(config, args.flags.has('apply'), args.flags.has('json'));
     case 'ring': {
-      // Any id: a node that joined later is found on the ring, and an id that is not there is refused in one sentence.
-      const only = args.flags.has('node') ? intFlag(args.flags, 'node', 0, 0, Number.MAX_SAFE_INTEGER) : undefined;
-      const view = await ringOf(config, only);
+      const view = await ringOf(config, nodeFlag(args.flags));
       process.stdout.write(args.flags.has('json') ? JSON.stringify(ringJson(view)) + '\n' : ringTable(view));
+      return 0;
+    }
+    case 'replicas': {
+      const view = await ringOf(config, nodeFlag(args.flags));
+      const json = { key: tokenText(key), epoch: view.placement.epoch, node: view.node, ...replicasOfKey(view, key) };
+      process.stdout.write(args.flags.has('json') ? JSON.stringify(json) + '\n' : replicasText(view, key));
       return 0;
     }
     default:

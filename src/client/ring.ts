@@ -93,6 +93,27 @@ export function tokenText(token: string): string {
   return displayBytes(fromByteString(token));
 }
 
+/** One replica of a key, as `admin.sh replicas` shows it: where it listens, and whether it takes the key's reads and its writes. */
+export interface KeyReplica {
+  readonly node: number;
+  /** host:port, or undefined for a node the ring gives no address for. */
+  readonly address: string | undefined;
+  readonly reads: boolean;
+  /** Writes only: a replica the operation in progress adds (it streams the range, then takes its reads too). */
+  readonly writes: boolean;
+}
+
+/** Where `key` (latin1) lives on the ring as `view`'s node places requests: its range, and each replica that takes its reads or writes. */
+export function replicasOfKey(view: RingView, key: string): { range: { start: string; end: string }; replicas: KeyReplica[] } {
+  const r = view.placement.rangeOf(key);
+  const ids = [...r.reads, ...r.writes.filter((id) => !r.reads.includes(id))];
+  const replicas = ids.map((node) => {
+    const at = view.topology.locations[node];
+    return { node, address: at && `${at.host}:${at.port}`, reads: r.reads.includes(node), writes: r.writes.includes(node) };
+  });
+  return { range: { start: tokenText(r.start), end: tokenText(r.end) }, replicas };
+}
+
 /** The JSON form of the ring: what a script reads. */
 export function ringJson(view: RingView): object {
   const p = view.placement;

@@ -255,6 +255,28 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
     t.is(ringTable.code, 0, ringTable.stderr);
     t.regex(ringTable.stdout, /^epoch 1 \(node 0's placement\), 4 ranges, replication factor 3$/m);
     t.regex(ringTable.stdout, /^\(0x7f, M\] +0,1,2 +0,1,2$/m, ringTable.stdout);
+    const where = await run(script('admin.sh'), ['replicas', 'q', '--json'], '', env);
+    t.is(where.code, 0, where.stderr);
+    const wj = JSON.parse(where.stdout);
+    t.like(wj, { key: 'q', epoch: 1, node: 0, range: { start: 'p', end: '0x7f' } });
+    t.deepEqual(
+      wj.replicas.map((r: { node: number; reads: boolean; writes: boolean }) => [r.node, r.reads, r.writes]),
+      [
+        [3, true, true],
+        [0, true, true],
+        [1, true, true],
+      ],
+    );
+    t.true(wj.replicas.every((r: { address: string }) => /^127\.0\.0\.1:\d+$/.test(r.address)));
+    const whereText = await run(script('admin.sh'), ['replicas', '--hex', '41', '--node', '2'], '', env);
+    t.is(whereText.code, 0, whereText.stderr);
+    t.regex(
+      whereText.stdout,
+      /^key A: range \(0x7f, M\], epoch 1 \(node 2's placement\)\n {2}node 0 {2}127\.0\.0\.1:\d+ {2}reads and writes\n/,
+    );
+    const noKey = await run(script('admin.sh'), ['replicas'], '', env);
+    t.is(noKey.code, 2);
+    t.is(noKey.stderr, 'admin: replicas takes one key: scripts/admin.sh replicas KEY (--hex: KEY in hex digits)\n');
     const badNode = await run(script('admin.sh'), ['ring', '--node', '9'], '', env);
     t.is(badNode.code, 1, badNode.stderr);
     t.is(badNode.stderr, 'admin: node 9 is not on the ring (its nodes: 0, 1, 2, 3)\n');

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { KvClient } from '../../src/client/client';
+import { replicasOfKey } from '../../src/client/ring';
 import { fitsSeeds, topologyOf } from '../../src/client/topology';
 import { bootstrapEntry, Change, EpochEntry } from '../../src/membership/changes';
 
@@ -145,4 +146,29 @@ test('a client whose cluster file lists only some bootstrap nodes routes to thos
   t.deepEqual(client.topology?.unreachable, [2, 3]);
   t.is(client.topology?.placement.replicationFactor, 3, "the ring's replication factor, not the file's");
   client.close();
+});
+
+test("a key's replicas (admin.sh replicas): its range, then the read replicas, then one a join adds for writes only, each at its address", (t) => {
+  const view = (topology: ReturnType<typeof topologyOf>) => ({ node: 0, placement: topology.placement, topology });
+  const before = replicasOfKey(view(topologyOf(log(), SEEDS)), 'e');
+  t.deepEqual(before.range, { start: 'd', end: 'h' });
+  t.deepEqual(
+    before.replicas.map((r) => [r.node, r.address, r.reads, r.writes]),
+    [
+      [1, '10.0.0.1:9001', true, true],
+      [2, '10.0.0.1:9002', true, true],
+      [3, '10.0.0.1:9003', true, true],
+    ],
+  );
+  const joining = replicasOfKey(view(topologyOf(log(JOIN), SEEDS)), 'e');
+  t.deepEqual(joining.range, { start: 'd', end: 'f' }, "node 4's new range");
+  t.deepEqual(
+    joining.replicas.map((r) => [r.node, r.address, r.reads, r.writes]),
+    [
+      [1, '10.0.0.1:9001', true, true],
+      [2, '10.0.0.1:9002', true, true],
+      [3, '10.0.0.1:9003', true, true],
+      [4, '10.0.0.9:9100', false, true],
+    ],
+  );
 });
