@@ -145,8 +145,10 @@ export class BatchWriter {
   private readonly writing = new Set<number>();
   /** Logged batches whose last replay failed: how long they waited, and until when they wait now (at most one per batch in the log). */
   private readonly backoffs = new Map<number, { waitMs: number; untilMs: number }>();
-  /** The holders that acknowledged a copy of each batch in this log, to be told when it leaves (lost at a restart: they then write their copies themselves). */
+  /** The holders that acknowledged a copy of each batch this process logged, to be told when it leaves. */
   private readonly holdersOf = new Map<number, readonly number[]>();
+  /** Ids of the batches this process logged (the others came from the log at start, their holders unknown): to be settled. */
+  private readonly loggedHere = new Set<number>();
   /** Copies whose coordinator said it still holds their batch: when to ask it again (ms). */
   private readonly askOwnerAt = new Map<number, number>();
   private replaying = false;
@@ -163,10 +165,12 @@ export class BatchWriter {
     const createdMs = this.deps.time.nowMs();
     const { id, durable } = log.add(items, createdMs);
     this.writing.add(id);
+    this.loggedHere.add(id);
     try {
       await durable;
     } catch (err) {
       this.writing.delete(id);
+      this.loggedHere.delete(id);
       throw err;
     }
     // Only once durable here: a batch refused for a failed commit must have no copy elsewhere to be written from.
@@ -272,12 +276,17 @@ export class BatchWriter {
   /**
    * Tells the holders of a batch that left this log to forget their copies.
    * Nobody waits for it: a holder that does not hear writes its copy once
-   * it is older than copyWaitMs, which changes nothing, and drops it then.
+   * it is older than copyWaitMs and this log no longer holds it, which
+   * changes nothing, and drops it then. The holders of a batch logged
+   * before this process started are not known: those holders' choice now
+   * (copyHolders) is told, the same nodes unless the ring or their
+   * liveness changed (a node told of a copy it does not hold ignores it).
    */
   private tellHolders(id: number, createdMs: number): void {
-    const holders = this.holdersOf.get(id);
-    if (holders === undefined) return;
+    const holders = this.loggedHere.has(id) ? this.holdersOf.get(id) : this.deps.peers.holders();
     this.holdersOf.delete(id);
+    this.loggedHere.delete(id);
+    if (holders === undefined) return;
     for (const peer of holders) this.deps.peers.forget(peer, [{ ownerBatch: id, createdMs }]).catch(() => undefined);
   }
 

@@ -209,14 +209,20 @@ test('a replay leaves alone the batch a call is still writing', async (t) => {
   await waitFor('the batch to leave the log', () => f.log.size === 0);
 });
 
-test('a batch a crash left in the log is written when the next writer replays', async (t) => {
+test('a batch a crash left in the log is written when the next writer replays, and the holders it would choose now are told', async (t) => {
   const db = await Sqlite.open(':memory:');
   const log = await SqliteBatchLog.open(db);
-  await log.add([{ key: 'k', version: { value: 'v', ts: 42, deleted: false } }], 900).durable;
+  const { id } = log.add([{ key: 'k', version: { value: 'v', ts: 42, deleted: false } }], 900);
+  await log.flush();
   const f = await fixture(log);
   await f.writer.replay(never);
   t.deepEqual(f.coordinator.written, [{ item: { key: 'k', version: { value: 'v', ts: 42, deleted: false } }, level: 'ONE' }]);
   t.is(log.size, 0);
+  // Which nodes took its copies died with the last process; the holders' choice now is the likeliest.
+  t.deepEqual(f.peers.forgotten, [
+    { peer: 8, refs: [{ ownerBatch: id, createdMs: 900 }] },
+    { peer: 9, refs: [{ ownerBatch: id, createdMs: 900 }] },
+  ]);
 });
 
 test('a batch older than the tombstone grace is dropped unwritten, and said so', async (t) => {
