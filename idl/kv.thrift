@@ -373,6 +373,16 @@ struct BatchCopyRef {
   2: i64 createdMs
 }
 
+/**
+ * (added later) What a snapshot wrote: the file, on the node's machine,
+ * its bytes, and how long writing it took.
+ */
+struct SnapshotInfo {
+  1: string path,
+  2: i64 bytes,
+  3: i64 tookMs
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -650,5 +660,17 @@ service KeyValue {
    * disk, and the holder writes its copies. At most 64 a call.
    */
   list<BatchCopyRef> heldBatches(1: string secret, 2: i32 fromNode, 3: list<BatchCopyRef> batches)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * (added later) Admin: writes a consistent copy of this node's data file
+   * (its rows, hints, batch log, ring log and Paxos state, as a restart
+   * would find them) under its data directory, in snapshots/<name>/, while
+   * it serves. `name`: 1 to 64 letters, digits, '.', '_' or '-', not
+   * starting with '.', and not taken on this node. Unavailable while
+   * another snapshot is being written or when the copy cannot be written
+   * (a full disk, say); nothing is left of a failed one.
+   */
+  SnapshotInfo snapshot(1: string secret, 2: string name)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
 }

@@ -5,6 +5,7 @@
  *   rebalance [--apply] [--json]   tokens that bring every node's key count within 10% of the mean, from the nodes' keys
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  *   replicas KEY [--hex] [--json] [--node N]   the nodes that hold KEY (nodetool getendpoints)
+ *   snapshot [N] [--name NAME] [--json]   every node (or node N) writes a consistent copy of its data file
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
  *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
@@ -14,6 +15,8 @@
  */
 import chalk from 'chalk';
 import { cleanupCluster } from '../client/cleanup';
+import { defaultSnapshotName, snapshotCluster } from '../client/snapshot';
+import { snapshotNameProblem } from '../storage/snapshot';
 import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { replicasOfKey, ringJson, ringOf, RingView, tokenText } from '../client/ring';
 import { ClusterStatus, clusterStatus, OperationStatus, statusHeadline } from '../client/status';
@@ -53,6 +56,13 @@ commands:
             join or move in progress adds a replica that takes writes only), from the
             current placement of node N (default: the first node that answers). KEY is
             text, as the console takes it; with --hex, hex digits of its bytes
+  snapshot [N] [--name NAME]
+            every node of the ring (or node N alone) writes a consistent copy of its
+            data file, as a restart would find it, to snapshots/NAME/ in its data
+            directory, while it serves (Cassandra's nodetool snapshot); NAME defaults
+            to the time, UTC (20261207T043000Z). Prints each file and its size, and
+            exits 0 once every node wrote its copy (1 if one could not). README,
+            Backups, says how to restore one.
   repair [N]
             a full repair now: every node in turn (or node N alone) compares its hash
             trees with its other replicas and exchanges what differs; shows progress
@@ -88,6 +98,7 @@ options:
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
   --json          one JSON object instead of a table
   --hex           replicas: KEY is hex digits of the key's bytes
+  --name NAME     snapshot: its name (1 to 64 letters, digits, '.', '_', '-')
   --node N        ring, replicas: ask node N`;
 
 /** The status as a table, one row per node, columns padded to their widest cell. */
@@ -400,6 +411,35 @@ async function untilStopped(admin: NodeAdmin): Promise<void> {
   throw new KvError('TimedOut', `the node left the ring but its process still answers after ${OPERATION_SILENCE_MS_MAX / 1000} s`);
 }
 
+/** --name of snapshot, checked as the nodes check it, or the time now. */
+function nameArg(given: string | true | undefined): string {
+  if (given === undefined) return defaultSnapshotName(Date.now());
+  const problem = snapshotNameProblem(given);
+  if (problem !== undefined) throw new UsageError(`--name: ${problem}`);
+  return given as string;
+}
+
+/** `snapshot [N]`: a line per node, with its file and size or why it wrote none. */
+async function snapshot(
+  config: ReturnType<typeof loadClusterFile>,
+  name: string,
+  node: number | undefined,
+  json: boolean,
+): Promise<number> {
+  const r = await snapshotCluster(config, name, node);
+  if (json) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    const lines = r.nodes.map((n) =>
+      n.error === undefined
+        ? `node ${n.node}: ${n.path} (${mebibytes(n.bytes ?? 0)} in ${n.tookMs} ms)`
+        : `node ${n.node}: FAILED (${n.error})`,
+    );
+    lines.push(r.ok ? `snapshot ${name} written on ${r.nodes.length} node(s)` : `snapshot ${name} NOT written on every node`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return r.ok ? 0 : 1;
+}
+
 /** `cleanup [N]`: every node's (or node N's) cleanup, with a line per node on a terminal while it runs. */
 async function cleanup(config: ReturnType<typeof loadClusterFile>, node: number | undefined, json: boolean): Promise<number> {
   const tty = process.stderr.isTTY === true && !json;
@@ -425,16 +465,17 @@ async function cleanup(config: ReturnType<typeof loadClusterFile>, node: number 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help', 'apply', 'hex'], ['cluster', 'node']);
+  const args = parseArgs(argv, ['json', 'help', 'apply', 'hex'], ['cluster', 'node', 'name']);
   const [command, ...rest] = args.positional;
   if (args.flags.has('help') || command === 'help' || command === undefined) {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  const takesArguments = ['repair', 'decommission', 'cleanup', 'move', 'replicas'];
+  const takesArguments = ['repair', 'decommission', 'cleanup', 'move', 'replicas', 'snapshot'];
   if (rest.length > 0 && !takesArguments.includes(command)) throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   // Checked before the cluster file is read: a wrong key is the user's to fix whatever the cluster.
   const key = command === 'replicas' ? keyArg(rest, args.flags.has('hex')) : '';
+  const snapshotName = command === 'snapshot' ? nameArg(args.flags.get('name')) : '';
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
     case 'repair':
@@ -446,6 +487,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cleanup':
       return cleanup(config, nodeArg(rest), args.flags.has('json'));
+    case 'snapshot':
+      return snapshot(config, snapshotName, nodeArg(rest), args.flags.has('json'));
     case 'move': {
       if (rest.length !== 2) throw new UsageError('move takes the node and its new token: scripts/admin.sh move N TOKEN');
       const node = nodeArg(rest.slice(0, 1))!;

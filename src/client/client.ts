@@ -848,6 +848,15 @@ export class NodeAdmin {
     }
   }
 
+  /** Writes snapshot `name` of the node's data file (see the IDL); give the connection a deadline long enough for its whole file. */
+  async snapshot(name: string): Promise<types.SnapshotInfo> {
+    try {
+      return await this.connection.call((c) => c.snapshot(this.secret, name), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** Starts the node's cleanup (`start`), or only asks where its last one is (see the IDL). */
   async cleanup(start: boolean): Promise<types.CleanupProgress> {
     try {

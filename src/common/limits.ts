@@ -420,6 +420,11 @@ export const BATCH_LOG_BATCHES_MAX = 10_000;
 export const BATCH_LOG_COPIES = 2;
 /** Copies one storeBatchCopies or forgetBatchCopies call may carry (a coordinator sends one a call). */
 export const BATCH_COPIES_PER_CALL_MAX = 64;
+
+/** Characters of a snapshot's name (a directory name under the node's snapshots/). */
+export const SNAPSHOT_NAME_MAX = 64;
+/** How long admin.sh snapshot waits for a node to write its copy: a file of several GiB takes minutes on a slow disk. */
+export const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 export const BATCH_LOG_BYTES_MAX = 256 * 1024 * 1024;
 /**
  * How often a node writes again the batches in its log that no live call is

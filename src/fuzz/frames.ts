@@ -226,6 +226,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   storeBatchCopies: 4,
   forgetBatchCopies: 3,
   heldBatches: 2,
+  snapshot: 2,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
@@ -787,6 +788,9 @@ export class FrameGenerator {
         return this.batchCopies(tags, use.real);
       case 'batchCopyRefs':
         return this.batchCopies(tags, use.real, true);
+      case 'snapshotName':
+        // Never sent with the real secret (SECRET_NEVER): a snapshot would copy the node's file to its disk.
+        return bin(Buffer.from(r.pick(['daily', 'ok-1.b_c', '', '.hidden', '../up', 'a/b', 'x'.repeat(65)])));
       default:
         return unreachable(`no generator for argument ${gen}`);
     }

@@ -44,6 +44,7 @@ export const METHODS = [
   'storeBatchCopies',
   'forgetBatchCopies',
   'heldBatches',
+  'snapshot',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -178,6 +179,7 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   storeBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopies']],
   forgetBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopyRefs']],
   heldBatches: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'batches', 'batchCopyRefs']],
+  snapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -321,6 +323,7 @@ export const THROWS: Record<MethodName, Throws> = {
   storeBatchCopies: { ...ADMIN_UNAVAILABLE, void: true },
   forgetBatchCopies: { ...INTERNODE, void: true },
   heldBatches: INTERNODE,
+  snapshot: ADMIN_UNAVAILABLE,
 };
 
 /** Internode and admin calls: the secret is their first argument. */
@@ -350,7 +353,9 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  * - Never: decommission and abortOperation (a correct node would leave the
  *   ring, or undo an operator's move: the run could not tell a bug from the
  *   effect), hello and setClockOffset (with the secret they are trusted
- *   control calls that mark a peer up or move the clock, not input to validate).
+ *   control calls that mark a peer up or move the clock, not input to
+ *   validate), snapshot (each would write a copy of the node's whole file
+ *   to its disk).
  *
  * Frames that mutations start from never carry the real secret for the
  * refused-only calls, nor a near miss of it: a flipped bit could turn a
@@ -381,4 +386,4 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
 ]);
 export const SECRET_REFUSED_ONLY: ReadonlySet<MethodName> = new Set(['move', 'repair', 'cleanup', 'learnEpochs']);
 /** Never with the real secret, nor (in mutation bases) with a near miss of it. */
-export const SECRET_NEVER: ReadonlySet<MethodName> = new Set(['hello', 'setClockOffset', 'decommission', 'abortOperation']);
+export const SECRET_NEVER: ReadonlySet<MethodName> = new Set(['hello', 'setClockOffset', 'decommission', 'abortOperation', 'snapshot']);

@@ -240,6 +240,7 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     return list.items.every((c) => i64Of(structFields(c, BATCH_COPY)!.get(2))! <= BigInt(TS_OLD_MAX)) ? 'ok' : 'declared';
   },
   forgetBatchCopies: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
+  snapshot: () => 'declared',
   heldBatches: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
 };
 

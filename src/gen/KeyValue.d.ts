@@ -45,6 +45,7 @@ import CleanupProgress = ttypes.CleanupProgress
 import BatchWrite = ttypes.BatchWrite
 import BatchCopy = ttypes.BatchCopy
 import BatchCopyRef = ttypes.BatchCopyRef
+import SnapshotInfo = ttypes.SnapshotInfo
 
 declare class Client {
     private output: thrift.TTransport;
@@ -582,6 +583,28 @@ declare class Client {
      * disk, and the holder writes its copies. At most 64 a call.
      */
     heldBatches(secret: string, fromNode: number, batches: BatchCopyRef[], callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: BatchCopyRef[])=>void): void;
+
+    /**
+     * (added later) Admin: writes a consistent copy of this node's data file
+     * (its rows, hints, batch log, ring log and Paxos state, as a restart
+     * would find them) under its data directory, in snapshots/<name>/, while
+     * it serves. `name`: 1 to 64 letters, digits, '.', '_' or '-', not
+     * starting with '.', and not taken on this node. Unavailable while
+     * another snapshot is being written or when the copy cannot be written
+     * (a full disk, say); nothing is left of a failed one.
+     */
+    snapshot(secret: string, name: string): Promise<SnapshotInfo>;
+
+    /**
+     * (added later) Admin: writes a consistent copy of this node's data file
+     * (its rows, hints, batch log, ring log and Paxos state, as a restart
+     * would find them) under its data directory, in snapshots/<name>/, while
+     * it serves. `name`: 1 to 64 letters, digits, '.', '_' or '-', not
+     * starting with '.', and not taken on this node. Unavailable while
+     * another snapshot is being written or when the copy cannot be written
+     * (a full disk, say); nothing is left of a failed one.
+     */
+    snapshot(secret: string, name: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: SnapshotInfo)=>void): void;
   }
 
 declare class Processor {
@@ -624,4 +647,5 @@ declare class Processor {
     process_storeBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_forgetBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_heldBatches(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_snapshot(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

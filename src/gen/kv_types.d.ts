@@ -430,3 +430,15 @@ declare class BatchCopyRef {
 
       constructor(args?: { ownerBatch: Int64; createdMs: Int64; });
   }
+
+/**
+ * (added later) What a snapshot wrote: the file, on the node's machine,
+ * its bytes, and how long writing it took.
+ */
+declare class SnapshotInfo {
+    public path: string;
+    public bytes: Int64;
+    public tookMs: Int64;
+
+      constructor(args?: { path: string; bytes: Int64; tookMs: Int64; });
+  }

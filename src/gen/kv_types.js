@@ -3351,3 +3351,84 @@ const BatchCopyRef = module.exports.BatchCopyRef = class {
   }
 
 };
+const SnapshotInfo = module.exports.SnapshotInfo = class {
+  constructor(args) {
+    this.path = null;
+    this.bytes = null;
+    this.tookMs = null;
+    if (args) {
+      if (args.path !== undefined && args.path !== null) {
+        this.path = args.path;
+      }
+      if (args.bytes !== undefined && args.bytes !== null) {
+        this.bytes = args.bytes;
+      }
+      if (args.tookMs !== undefined && args.tookMs !== null) {
+        this.tookMs = args.tookMs;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.path = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.bytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.tookMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SnapshotInfo');
+    if (this.path !== null && this.path !== undefined) {
+      output.writeFieldBegin('path', Thrift.Type.STRING, 1);
+      output.writeString(this.path);
+      output.writeFieldEnd();
+    }
+    if (this.bytes !== null && this.bytes !== undefined) {
+      output.writeFieldBegin('bytes', Thrift.Type.I64, 2);
+      output.writeI64(this.bytes);
+      output.writeFieldEnd();
+    }
+    if (this.tookMs !== null && this.tookMs !== undefined) {
+      output.writeFieldBegin('tookMs', Thrift.Type.I64, 3);
+      output.writeI64(this.tookMs);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

@@ -65,6 +65,7 @@ import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
+import { snapshotNameProblem, type SnapshotResult } from '../storage/snapshot';
 import type { EpochEntry } from '../membership/changes';
 import type { CleanupReport } from '../operations/cleanup';
 import type { OperationStatus } from '../operations/operator';
@@ -124,6 +125,8 @@ export interface HandlerServices extends PeerRequestServices {
   move(token: string): Promise<OperationStatus>;
   /** Aborts the operation in progress; resolves with what was aborted, in words. */
   abortOperation(): Promise<string>;
+  /** Writes snapshot `name` of the node's data file (storage/snapshot.ts). */
+  snapshot(name: string): Promise<SnapshotResult>;
 }
 
 function toProgress(p: OperationStatus): types.OperationProgress {
@@ -987,6 +990,16 @@ export class Handler {
         ...(r.error !== undefined ? { error: r.error } : {}),
       });
     }, []);
+  }
+
+  async snapshot(secret: string, name: string): Promise<types.SnapshotInfo> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      const problem = snapshotNameProblem(name);
+      if (problem !== undefined) throw invalid(problem);
+      const r = await this.services.snapshot(name);
+      return new types.SnapshotInfo({ path: r.path, bytes: r.bytes as never, tookMs: r.tookMs as never });
+    });
   }
 
   async move(secret: string, token: Buffer): Promise<types.OperationProgress> {

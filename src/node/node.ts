@@ -84,6 +84,7 @@ import { ALIVE_AT, LAST_FULL_REPAIR, SqliteNodeMeta } from '../storage/meta';
 import { openSchema } from '../storage/schema';
 import { Sqlite } from '../storage/sqlite';
 import { BatchLogStorage, SqliteBatchLog } from '../storage/batch-log';
+import { SnapshotWriter } from '../storage/snapshot';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { collectReplayGarbage, fileBytes, placementOf, StartState, startState } from './start-state';
@@ -167,6 +168,8 @@ export interface NodeParts {
   readonly streamProgress?: StreamProgress;
   /** The process's heap, for collecting once the node is quiet (node/idle-collection.ts); none in the simulator. */
   readonly heap?: HeapProbe;
+  /** Writes snapshots of the node's data file (admin snapshot); none in the simulator, which keeps no files. */
+  readonly snapshots?: Pick<SnapshotWriter, 'write'>;
 }
 
 export class KvNode {
@@ -651,6 +654,10 @@ export class KvNode {
       cleanup: (start) => this.cleanup(start),
       move: (token) => this.move(token),
       abortOperation: () => this.abortOperation(),
+      snapshot: async (name) => {
+        if (this.parts.snapshots === undefined) throw new KvError('InvalidRequest', 'this node keeps no data file to snapshot');
+        return this.parts.snapshots.write(name);
+      },
     };
   }
 
@@ -764,6 +771,7 @@ export class KvNode {
       addresses,
       streamProgress: await FileStreamProgress.open(join(options.dataDir, `node-${id}.streams.json`)),
       heap: processHeapProbe(),
+      snapshots: new SnapshotWriter(file, join(options.dataDir, 'snapshots'), `node-${id}.sqlite`),
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.

@@ -312,6 +312,51 @@ test.serial('server.sh, inspector.sh and terminate_servers.sh run the user workf
   }
 });
 
+test.serial(
+  'admin.sh snapshot, then restore.sh with the nodes stopped, rolls the whole cluster back; the replaced files are kept',
+  async (t) => {
+    const base = await freeBase();
+    const data = mkdtempSync(join(tmpdir(), 'ringkv-restore-'));
+    const env = { KV_DATA_DIR: data, KV_BASE_PORT: String(base) };
+    const script = (name: string): string => join(ROOT, 'scripts', name);
+    try {
+      t.is((await run(script('server.sh'), [], '', env)).code, 0);
+      t.is((await run(script('client.sh'), [], 'put fruit apple all\n', env)).stdout, 'OK\n');
+      const snap = await run(script('admin.sh'), ['snapshot', '--name', 'daily'], '', env);
+      t.is(snap.code, 0, snap.stdout + snap.stderr);
+      t.is((snap.stdout.match(/^node \d: .*\/snapshots\/daily\/node-\d\.sqlite \([\d.]+ MiB in \d+ ms\)$/gm) ?? []).length, 4, snap.stdout);
+      t.regex(snap.stdout, /^snapshot daily written on 4 node\(s\)$/m);
+      t.is((await run(script('client.sh'), [], 'put fruit pear all\n', env)).stdout, 'OK\n');
+
+      const running = await run(script('restore.sh'), ['daily'], '', env);
+      t.is(running.code, 1);
+      t.regex(running.stderr, /^node 0 is running \(pid \d+\); stop it first \(scripts\/terminate_servers\.sh\); nothing was restored$/m);
+      t.is((await run(script('restore.sh'), ['weekly'], '', env)).code, 1);
+      t.is((await run(script('restore.sh'), ['../daily'], '', env)).code, 2);
+
+      t.is((await run(script('terminate_servers.sh'), [], '', env)).code, 0);
+      const restored = await run(script('restore.sh'), ['daily'], '', env);
+      t.is(restored.code, 0, restored.stderr);
+      const kept = [...restored.stdout.matchAll(/^node (\d): restored from snapshot daily; the file it replaced is kept as (.*)$/gm)];
+      t.deepEqual(
+        kept.map((m) => m[1]),
+        ['0', '1', '2', '3'],
+        restored.stdout,
+      );
+      t.true(
+        kept.every((m) => existsSync(m[2]!)),
+        'every replaced file is still there',
+      );
+      t.is((await run(script('server.sh'), [], '', env)).code, 0);
+      t.is((await run(script('client.sh'), [], 'get fruit all\n', env)).stdout, 'apple\n', 'the value at the snapshot');
+    } finally {
+      await run(script('terminate_servers.sh'), [], '', env);
+      rmSync(data, { recursive: true, force: true });
+      releaseBase(base);
+    }
+  },
+);
+
 test.serial('terminate_servers.sh stops every node with a pid file, ids above the first four included', async (t) => {
   const base = await freeBase();
   const data = mkdtempSync(join(tmpdir(), 'ringkv-terminate-'));

@@ -279,6 +279,7 @@ function stubServices(): HandlerServices {
       forgetCopies: async () => undefined,
       heldBatches: () => [],
     },
+    snapshot: async () => ({ path: 'unused', bytes: 0, tookMs: 0 }),
     local: { getBytes: () => undefined, peekBytes: () => undefined, range: () => ({ entries: [], more: false }) },
     nowUs: () => Date.now() * 1000,
     clock: new HybridClock(wallClockMicros()),

@@ -1,0 +1,87 @@
+/**
+ * Snapshots of a node's data file, for backups (`admin.sh snapshot`, as
+ * Cassandra's `nodetool snapshot` or etcd's `snapshot save`).
+ *
+ * SQLite's `VACUUM INTO` writes a consistent copy of the database as of one
+ * read transaction: exactly what a restart at that moment would find (rows,
+ * hints, batch log, ring log, Paxos state). It runs on a second connection
+ * of the thread driver, on libuv's pool, so that the node's own thread,
+ * which holds the inline connection, goes on serving meanwhile; in WAL mode
+ * a reader blocks no writer. The copy is also compact: no free pages.
+ */
+import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { KvError } from '../common/errors';
+import { SNAPSHOT_NAME_MAX } from '../common/limits';
+import { Sqlite } from './sqlite';
+
+/** A snapshot's name: a directory under `snapshots/`, so no path separators, and not hidden. */
+const NAME = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${SNAPSHOT_NAME_MAX - 1}}$`);
+
+export interface SnapshotResult {
+  readonly path: string;
+  readonly bytes: number;
+  readonly tookMs: number;
+}
+
+/** Why `name` cannot name a snapshot, in one sentence; undefined when it can. */
+export function snapshotNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || !NAME.test(name))
+    return `a snapshot name is 1 to ${SNAPSHOT_NAME_MAX} letters, digits, '.', '_' or '-', not starting with '.'`;
+  return undefined;
+}
+
+/** Writes snapshot `name` of the database file `source` as `snapshotsDir/name/fileName`; refuses a name this file has taken. */
+export class SnapshotWriter {
+  /** One at a time: each reads the whole file and writes as much. */
+  private running = false;
+
+  constructor(
+    private readonly source: string,
+    private readonly snapshotsDir: string,
+    private readonly fileName: string,
+  ) {}
+
+  async write(name: string): Promise<SnapshotResult> {
+    const problem = snapshotNameProblem(name);
+    if (problem !== undefined) throw new KvError('InvalidRequest', problem);
+    // Nodes that share a data directory (server.sh's) share snapshots/NAME/ too, each with a file of its own.
+    const dir = join(this.snapshotsDir, name);
+    const path = join(dir, this.fileName);
+    if (existsSync(path)) throw new KvError('InvalidRequest', `a snapshot named ${name} exists already on this node (${path})`);
+    if (this.running) throw new KvError('Unavailable', 'another snapshot is being written on this node; try again once it is done');
+    this.running = true;
+    const startedMs = Date.now();
+    try {
+      mkdirSync(dir, { recursive: true });
+      await vacuumInto(this.source, path);
+      return { path, bytes: statSync(path).size, tookMs: Date.now() - startedMs };
+    } catch (err) {
+      // Nothing half written is left to be taken for a backup (nor a directory this node made for nothing).
+      leaveNothing(path, dir);
+      throw new KvError('Unavailable', `the snapshot could not be written to ${path}: ${(err as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/** Removes what a failed copy made; what cannot be removed was never made (the directory could not be, say). */
+function leaveNothing(path: string, dir: string): void {
+  try {
+    rmSync(path, { force: true });
+    // Fails when not empty: another node's copy is there.
+    rmdirSync(dir);
+  } catch {
+    // Nothing more of this copy to remove.
+  }
+}
+
+async function vacuumInto(source: string, target: string): Promise<void> {
+  const db = await Sqlite.open(source, 'thread');
+  try {
+    await db.run('VACUUM INTO ?', [target]);
+  } finally {
+    await db.close();
+  }
+}

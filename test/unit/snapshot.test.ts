@@ -1,0 +1,83 @@
+/**
+ * Snapshots of a data file (storage/snapshot.ts): which names are taken, a
+ * copy that holds the rows committed before it (WAL included), a name used
+ * twice, two at once, and a copy that cannot be written leaving nothing.
+ */
+import test from 'ava';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isKvError } from '../../src/common/errors';
+import { SnapshotWriter, snapshotNameProblem } from '../../src/storage/snapshot';
+import { Sqlite } from '../../src/storage/sqlite';
+
+const dir = mkdtempSync(join(tmpdir(), 'ringkv-snapshot-'));
+test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+
+test('snapshot names: letters, digits, dot, underscore and dash, 1 to 64, not hidden', (t) => {
+  for (const good of ['a', 'daily-1', '2026.12.07', 'before_move', 'x'.repeat(64), '20261207T043000Z'])
+    t.is(snapshotNameProblem(good), undefined, good);
+  for (const bad of ['', '.hidden', '..', '../up', 'a/b', 'a\\b', 'x'.repeat(65), 'two words', 'née', 7, undefined])
+    t.truthy(snapshotNameProblem(bad), String(bad));
+});
+
+async function dataFile(name: string, rows: number): Promise<{ path: string; db: Sqlite }> {
+  const path = join(dir, name);
+  const db = await Sqlite.open(path);
+  await db.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)');
+  for (let i = 0; i < rows; i++) await db.run('INSERT INTO t (k, v) VALUES (?, ?)', [i, `v${i}`]);
+  return { path, db };
+}
+
+test('a snapshot holds every row committed before it, while the file stays open and in use; a name is used once', async (t) => {
+  const { path, db } = await dataFile('node-0.sqlite', 50);
+  const writer = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-0.sqlite');
+  try {
+    const r = await writer.write('first');
+    t.is(r.path, join(dir, 'snapshots', 'first', 'node-0.sqlite'));
+    t.true(r.bytes > 0);
+    await db.run('INSERT INTO t (k, v) VALUES (?, ?)', [50, 'later']);
+    const copy = await Sqlite.open(r.path);
+    try {
+      t.deepEqual(await copy.all('SELECT count(*) AS n, max(k) AS last FROM t'), [{ n: 50, last: 49 }]);
+    } finally {
+      await copy.close();
+    }
+    const again = await writer.write('first').catch((e: unknown) => e);
+    t.true(isKvError(again, 'InvalidRequest'), String(again));
+    t.regex((again as Error).message, /^a snapshot named first exists already on this node/);
+  } finally {
+    await db.close();
+  }
+});
+
+test('one snapshot at a time: a second while the first runs is Unavailable', async (t) => {
+  const { path, db } = await dataFile('node-1.sqlite', 10);
+  const writer = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-1.sqlite');
+  try {
+    const first = writer.write('one');
+    const second = await writer.write('two').catch((e: unknown) => e);
+    t.true(isKvError(second, 'Unavailable'), String(second));
+    await first;
+    t.false(existsSync(join(dir, 'snapshots', 'two')));
+  } finally {
+    await db.close();
+  }
+});
+
+test('a copy that cannot be written is Unavailable, in one sentence, and leaves nothing behind', async (t) => {
+  const { path, db } = await dataFile('node-2.sqlite', 10);
+  // A file where the snapshots' directory should be: nothing can be made under it.
+  const blocked = join(dir, 'blocked');
+  writeFileSync(blocked, 'not a directory');
+  const writer = new SnapshotWriter(path, blocked, 'node-2.sqlite');
+  try {
+    const err = await writer.write('x').catch((e: unknown) => e);
+    t.true(isKvError(err, 'Unavailable'), String(err));
+    t.regex((err as Error).message, /^the snapshot could not be written to .*blocked\/x\/node-2\.sqlite: /);
+    const left = readdirSync(dir).filter((f) => f.startsWith('blocked'));
+    t.deepEqual(left, ['blocked']);
+  } finally {
+    await db.close();
+  }
+});
