@@ -771,7 +771,7 @@ export class KvNode {
       addresses,
       streamProgress: await FileStreamProgress.open(join(options.dataDir, `node-${id}.streams.json`)),
       heap: processHeapProbe(),
-      snapshots: new SnapshotWriter(file, join(options.dataDir, 'snapshots'), `node-${id}.sqlite`),
+      snapshots: new SnapshotWriter(file, join(options.dataDir, 'snapshots'), `node-${id}.sqlite`, db.driver),
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.

@@ -4,16 +4,25 @@
  *
  * SQLite's `VACUUM INTO` writes a consistent copy of the database as of one
  * read transaction: exactly what a restart at that moment would find (rows,
- * hints, batch log, ring log, Paxos state). It runs on a second connection
- * of the thread driver, on libuv's pool, so that the node's own thread,
- * which holds the inline connection, goes on serving meanwhile; in WAL mode
- * a reader blocks no writer. The copy is also compact: no free pages.
+ * hints, batch log, ring log, Paxos state). It runs on a second connection,
+ * off the node's thread, which goes on serving meanwhile; in WAL mode a
+ * reader blocks no writer. The copy is also compact: no free pages.
+ *
+ * The second connection must come from the same SQLite library as the
+ * node's own (sql-driver.ts: better-sqlite3 inline, sqlite3 on a thread).
+ * Two copies of SQLite in one process do not see each other's POSIX locks
+ * (SQLite's "How To Corrupt" page, 2.2.1): the copy that closed last would
+ * take itself for the file's last user, checkpoint, and delete the
+ * write-ahead log from under the node. So the inline driver's snapshot runs
+ * in a worker thread (snapshot-worker.ts) with better-sqlite3, loaded once
+ * a process, and the thread driver's on a second sqlite3 connection.
  */
 import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { KvError } from '../common/errors';
 import { SNAPSHOT_NAME_MAX } from '../common/limits';
-import { Sqlite } from './sqlite';
+import { Sqlite, type SqliteDriverName } from './sqlite';
 
 /** A snapshot's name: a directory under `snapshots/`, so no path separators, and not hidden. */
 const NAME = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${SNAPSHOT_NAME_MAX - 1}}$`);
@@ -40,6 +49,8 @@ export class SnapshotWriter {
     private readonly source: string,
     private readonly snapshotsDir: string,
     private readonly fileName: string,
+    /** The node's own driver: the copy is made with the same library. */
+    private readonly driver: SqliteDriverName,
   ) {}
 
   async write(name: string): Promise<SnapshotResult> {
@@ -54,7 +65,7 @@ export class SnapshotWriter {
     const startedMs = Date.now();
     try {
       mkdirSync(dir, { recursive: true });
-      await vacuumInto(this.source, path);
+      await (this.driver === 'inline' ? vacuumInWorker(this.source, path) : vacuumOnThread(this.source, path));
       return { path, bytes: statSync(path).size, tookMs: Date.now() - startedMs };
     } catch (err) {
       // Nothing half written is left to be taken for a backup (nor a directory this node made for nothing).
@@ -77,7 +88,17 @@ function leaveNothing(path: string, dir: string): void {
   }
 }
 
-async function vacuumInto(source: string, target: string): Promise<void> {
+const WORKER = join(__dirname, 'snapshot-worker.js');
+
+function vacuumInWorker(source: string, target: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER, { workerData: { source, target } });
+    worker.once('error', reject);
+    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the snapshot's worker stopped with code ${code}`))));
+  });
+}
+
+async function vacuumOnThread(source: string, target: string): Promise<void> {
   const db = await Sqlite.open(source, 'thread');
   try {
     await db.run('VACUUM INTO ?', [target]);

@@ -4,12 +4,12 @@
  * twice, two at once, and a copy that cannot be written leaving nothing.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
 import { SnapshotWriter, snapshotNameProblem } from '../../src/storage/snapshot';
-import { Sqlite } from '../../src/storage/sqlite';
+import { Sqlite, type SqliteDriverName } from '../../src/storage/sqlite';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-snapshot-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,39 +21,45 @@ test('snapshot names: letters, digits, dot, underscore and dash, 1 to 64, not hi
     t.truthy(snapshotNameProblem(bad), String(bad));
 });
 
-async function dataFile(name: string, rows: number): Promise<{ path: string; db: Sqlite }> {
+async function dataFile(name: string, rows: number, driver: SqliteDriverName = 'inline'): Promise<{ path: string; db: Sqlite }> {
   const path = join(dir, name);
-  const db = await Sqlite.open(path);
+  const db = await Sqlite.open(path, driver);
   await db.exec('PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)');
   for (let i = 0; i < rows; i++) await db.run('INSERT INTO t (k, v) VALUES (?, ?)', [i, `v${i}`]);
   return { path, db };
 }
 
-test('a snapshot holds every row committed before it, while the file stays open and in use; a name is used once', async (t) => {
-  const { path, db } = await dataFile('node-0.sqlite', 50);
-  const writer = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-0.sqlite');
-  try {
-    const r = await writer.write('first');
-    t.is(r.path, join(dir, 'snapshots', 'first', 'node-0.sqlite'));
-    t.true(r.bytes > 0);
-    await db.run('INSERT INTO t (k, v) VALUES (?, ?)', [50, 'later']);
-    const copy = await Sqlite.open(r.path);
+for (const driver of ['inline', 'thread'] as SqliteDriverName[]) {
+  test(`${driver}: a snapshot holds every row committed before it, while the file stays open and written; the file's log stays; a name is used once`, async (t) => {
+    const { path, db } = await dataFile(`node-${driver}.sqlite`, 50, driver);
+    const writer = new SnapshotWriter(path, join(dir, 'snapshots'), `node-${driver}.sqlite`, driver);
     try {
-      t.deepEqual(await copy.all('SELECT count(*) AS n, max(k) AS last FROM t'), [{ n: 50, last: 49 }]);
+      // Rows committed to the write-ahead log, not yet checkpointed into the file: the copy must hold them too.
+      t.true(statSync(`${path}-wal`).size > 0);
+      const r = await writer.write('first');
+      t.is(r.path, join(dir, 'snapshots', 'first', `node-${driver}.sqlite`));
+      t.true(r.bytes > 0);
+      t.true(existsSync(`${path}-wal`), "the node's write-ahead log is still there once the copy's connection closed");
+      await db.run('INSERT INTO t (k, v) VALUES (?, ?)', [50, 'later']);
+      const copy = await Sqlite.open(r.path);
+      try {
+        t.deepEqual(await copy.all('SELECT count(*) AS n, max(k) AS last FROM t'), [{ n: 50, last: 49 }]);
+      } finally {
+        await copy.close();
+      }
+      t.deepEqual(await db.all('SELECT count(*) AS n FROM t'), [{ n: 51 }], 'the node goes on with its own file');
+      const again = await writer.write('first').catch((e: unknown) => e);
+      t.true(isKvError(again, 'InvalidRequest'), String(again));
+      t.regex((again as Error).message, /^a snapshot named first exists already on this node/);
     } finally {
-      await copy.close();
+      await db.close();
     }
-    const again = await writer.write('first').catch((e: unknown) => e);
-    t.true(isKvError(again, 'InvalidRequest'), String(again));
-    t.regex((again as Error).message, /^a snapshot named first exists already on this node/);
-  } finally {
-    await db.close();
-  }
-});
+  });
+}
 
 test('one snapshot at a time: a second while the first runs is Unavailable', async (t) => {
   const { path, db } = await dataFile('node-1.sqlite', 10);
-  const writer = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-1.sqlite');
+  const writer = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-1.sqlite', 'inline');
   try {
     const first = writer.write('one');
     const second = await writer.write('two').catch((e: unknown) => e);
@@ -70,7 +76,7 @@ test('a copy that cannot be written is Unavailable, in one sentence, and leaves 
   // A file where the snapshots' directory should be: nothing can be made under it.
   const blocked = join(dir, 'blocked');
   writeFileSync(blocked, 'not a directory');
-  const writer = new SnapshotWriter(path, blocked, 'node-2.sqlite');
+  const writer = new SnapshotWriter(path, blocked, 'node-2.sqlite', 'inline');
   try {
     const err = await writer.write('x').catch((e: unknown) => e);
     t.true(isKvError(err, 'Unavailable'), String(err));
