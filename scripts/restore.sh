@@ -5,9 +5,11 @@
 # node-N.sqlite.replaced-TIME, with its -wal and -shm files.
 #   scripts/restore.sh NAME      every node the snapshot holds a file for
 #   scripts/restore.sh NAME N    node N only
-# Then start the nodes (scripts/server.sh) and run scripts/admin.sh repair:
-# a node put back alone catches up from the others. README, Backups, says
-# when a restore is safe.
+# Then start the nodes (scripts/server.sh). Each node put back catches up
+# before it serves reads (it takes writes meanwhile): one put back alone
+# from the others, which hold what it acknowledged since the snapshot; the
+# nodes of a whole cluster put back compare with each other, then serve.
+# README, Backups, says when a restore is safe.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -56,6 +58,8 @@ for id in "${ids[@]}"; do
     fi
   done
   cp -- "$snap/node-$id.sqlite" "$file"
+  # The node catches up from its peers before it serves reads, then removes this mark (README, Backups).
+  : > "$data/node-$id.restored"
   echo "node $id: restored from snapshot $name${kept:+; the file it replaced is kept as $kept}"
 done
-echo "start the nodes (scripts/server.sh), then run scripts/admin.sh repair"
+echo "start the nodes (scripts/server.sh): each catches up from the others before it serves reads"

@@ -13,7 +13,7 @@
  * so a node never answers from a partial state; then it says hello to every
  * peer, which tells them it is back and starts their hint delivery to it.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../common/assert';
 import { CounterCollector } from '../common/counters';
@@ -126,6 +126,11 @@ const HINT_EXPIRY_INTERVAL_MS = 60_000;
 const TOMBSTONE_PURGE_INTERVAL_MS = 3600_000;
 
 /** The process's memory, for the inspector's counters. */
+/** restore.sh's mark beside a node's data file (scripts/restore.sh writes it with the file it puts back). */
+function restoreMark(path: string): { present: boolean; clear(): void } {
+  return { present: existsSync(path), clear: () => rmSync(path, { force: true }) };
+}
+
 function memoryCounters(): Record<string, number> {
   const m = process.memoryUsage();
   return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external + m.arrayBuffers };
@@ -170,6 +175,8 @@ export interface NodeParts {
   readonly heap?: HeapProbe;
   /** Writes snapshots of the node's data file (admin snapshot); none in the simulator, which keeps no files. */
   readonly snapshots?: Pick<SnapshotWriter, 'write'>;
+  /** restore.sh's mark that the data file was put back from a snapshot: the node catches up, then clears it. */
+  readonly restored?: { readonly present: boolean; clear(): void };
 }
 
 export class KvNode {
@@ -391,6 +398,8 @@ export class KvNode {
       catchingUp: start.catchingUp,
       lastFullRepairMs: start.lastFullRepairMs,
       fullRepairDone: (atMs) => void this.storeMeta(LAST_FULL_REPAIR, atMs),
+      // Only once caught up: a node restarted before then still has to catch up.
+      caughtUp: () => parts.restored?.clear(),
       log: (message) => log(message),
       stepIntervalMs: this.config.settings.antiEntropyIntervalMs,
     });
@@ -716,7 +725,7 @@ export class KvNode {
    * network) and calls `startBackgroundWork`.
    */
   static async assemble(config: ClusterConfig, id: number, parts: NodeParts): Promise<KvNode> {
-    const start = await startState(parts, parts.store.size, config.settings.hintWindowSeconds);
+    const start = await startState(parts, parts.store.size, config.settings.hintWindowSeconds, parts.restored?.present === true);
     const epochs = await EpochLog.open(parts.epochs, bootstrapEntry(config.nodes, config.replicationFactor));
     const node = new KvNode(config, id, parts, start, epochs);
     await node.handover.rehintUnsettled();
@@ -772,6 +781,7 @@ export class KvNode {
       streamProgress: await FileStreamProgress.open(join(options.dataDir, `node-${id}.streams.json`)),
       heap: processHeapProbe(),
       snapshots: new SnapshotWriter(file, join(options.dataDir, 'snapshots'), `node-${id}.sqlite`, db.driver),
+      restored: restoreMark(join(options.dataDir, `node-${id}.restored`)),
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.

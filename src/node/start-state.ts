@@ -27,17 +27,20 @@ export interface StartState {
 /**
  * Whether the node starts catching up: its log is empty and was never
  * alive (a new node, or a lost data directory: either way it cannot know
- * what its ranges hold), or it was down longer than the hint window, so
- * hints did not keep what it missed.
+ * what its ranges hold), its file was put back from a snapshot (it lost
+ * the writes it acknowledged since, which no hint holds for it), or it was
+ * down longer than the hint window, so hints did not keep what it missed.
  */
 export async function startState(
   parts: { readonly trees: RangeTrees; readonly meta: NodeMeta; readonly time: Time },
   keys: number,
   hintWindowSeconds: number,
+  restored = false,
 ): Promise<StartState> {
   const trees = parts.trees;
   const aliveAt = await parts.meta.read(ALIVE_AT);
   const lastFullRepairMs = (await parts.meta.read(LAST_FULL_REPAIR)) ?? 0;
+  if (restored) return { trees, catchingUp: true, neverRan: false, why: 'its data file was put back from a snapshot', lastFullRepairMs };
   const downMs = aliveAt === undefined ? 0 : parts.time.nowMs() - aliveAt;
   if (aliveAt === undefined && keys === 0)
     return { trees, catchingUp: true, neverRan: true, why: 'an empty data directory', lastFullRepairMs };

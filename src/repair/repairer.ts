@@ -79,6 +79,8 @@ export interface RepairerDeps {
   readonly lastFullRepairMs?: number;
   /** Told when a full repair of every range with every replica completed, to store it. */
   readonly fullRepairDone?: (atMs: number) => void;
+  /** Told once the catch-up the node started with is done (it serves reads from then on). */
+  readonly caughtUp?: () => void;
   readonly log?: (message: string) => void;
   /** How often background steps run (settings.antiEntropyIntervalMs): their re-check pause follows it (backgroundPauseMs). */
   readonly stepIntervalMs?: number;
@@ -330,6 +332,7 @@ export class Repairer {
     }
     this.catching = false;
     this.counters.catchingUp = 0;
+    this.deps.caughtUp?.();
     this.deps.log?.(
       `caught up: ranges repaired in ${Math.round(this.time.monotonicMs() - started)} ms, fetched ${total.keysFetched} keys (${total.bytesFetched} bytes), sent ${total.keysSent}; serving reads`,
     );

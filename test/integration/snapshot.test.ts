@@ -1,17 +1,18 @@
 /**
  * Snapshots against four real node processes: every node writes a copy of
  * its data file while it serves; a name taken, a bad name and a wrong
- * secret are refused in one sentence; and a node whose file is put back
+ * secret are refused in one sentence; a node whose file is copied back
  * from its snapshot starts with what the file held then, and a repair
- * brings it up to date.
+ * brings it up to date; with restore.sh's mark beside it, the node catches
+ * up from its peers by itself before it serves reads.
  */
 import test from 'ava';
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvClient, NodeAdmin } from '../../src/client/client';
 import { snapshotCluster } from '../../src/client/snapshot';
 import { isKvError } from '../../src/common/errors';
-import { LocalCluster } from '../../src/harness/local-cluster';
+import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 
 let cluster: LocalCluster | undefined;
 let kv: KvClient | undefined;
@@ -75,23 +76,42 @@ test.serial('every node writes its snapshot while it serves; a name taken, a bad
   t.false(existsSync(join(cluster!.dir, 'snapshots', 'second')), 'nothing written for a refused call');
 });
 
-test.serial('a node whose file is put back from its snapshot starts with what it held then; a repair brings it up to date', async (t) => {
-  await kv!.put('A', 'after', 'ALL');
-  t.is(await ownValue(0, 'A'), 'after');
+/** Stops node 0 and puts its file back from snapshot `first`, as restore.sh does (with its mark, when `marked`). */
+async function putBack(marked: boolean): Promise<void> {
   await cluster!.stopNode(0);
   const file = join(cluster!.dir, 'node-0.sqlite');
   copyFileSync(join(cluster!.dir, 'snapshots', 'first', 'node-0.sqlite'), file);
   // The log of the file replaced belongs to it: it must not be applied to the snapshot.
   rmSync(`${file}-wal`, { force: true });
   rmSync(`${file}-shm`, { force: true });
+  if (marked) writeFileSync(join(cluster!.dir, 'node-0.restored'), '');
   await cluster!.startNode(0);
-  t.is(await ownValue(0, 'A'), 'before', 'the file as it was when the snapshot was written');
-  const admin = cluster!.admin(0, 60_000);
-  try {
-    const summary = await admin.repair([], 60_000);
-    t.true(summary.keysFetched >= 1, JSON.stringify(summary));
-  } finally {
-    admin.close();
-  }
-  t.is(await ownValue(0, 'A'), 'after');
+}
+
+test.serial(
+  'a node whose file is copied back from its snapshot starts with what it held then; a repair brings it up to date',
+  async (t) => {
+    await kv!.put('A', 'after', 'ALL');
+    t.is(await ownValue(0, 'A'), 'after');
+    await putBack(false);
+    t.is(await ownValue(0, 'A'), 'before', 'the file as it was when the snapshot was written');
+    const admin = cluster!.admin(0, 60_000);
+    try {
+      const summary = await admin.repair([], 60_000);
+      t.true(summary.keysFetched >= 1, JSON.stringify(summary));
+    } finally {
+      admin.close();
+    }
+    t.is(await ownValue(0, 'A'), 'after');
+  },
+);
+
+test.serial("with restore.sh's mark, a node put back catches up from its peers before it serves reads, then clears the mark", async (t) => {
+  await kv!.put('A', 'latest', 'ALL');
+  await putBack(true);
+  const mark = join(cluster!.dir, 'node-0.restored');
+  await waitFor('node 0 to catch up and clear the mark', () => !existsSync(mark) || undefined);
+  // No background anti-entropy and no repair asked: only the catch-up can have brought it.
+  t.is(await ownValue(0, 'A'), 'latest');
+  t.regex(cluster!.log(0), /node 0 is catching up \(its data file was put back from a snapshot\)/);
 });

@@ -347,7 +347,13 @@ test.serial(
         kept.every((m) => existsSync(m[2]!)),
         'every replaced file is still there',
       );
+      const marks = [0, 1, 2, 3].map((id) => join(data, `node-${id}.restored`));
+      t.true(
+        marks.every((m) => existsSync(m)),
+        'restore.sh marks every node it put back',
+      );
       t.is((await run(script('server.sh'), [], '', env)).code, 0);
+      await waitFor('the nodes to compare with each other and clear their marks', () => marks.every((m) => !existsSync(m)) || undefined);
       t.is((await run(script('client.sh'), [], 'get fruit all\n', env)).stdout, 'apple\n', 'the value at the snapshot');
     } finally {
       await run(script('terminate_servers.sh'), [], '', env);
