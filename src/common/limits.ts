@@ -423,6 +423,12 @@ export const BATCH_COPIES_PER_CALL_MAX = 64;
 
 /** Characters of a snapshot's name (a directory name under the node's snapshots/). */
 export const SNAPSHOT_NAME_MAX = 64;
+/**
+ * Free disk a snapshot must leave on its file system beyond the copy
+ * itself: the node's own log goes on growing there, and a snapshot must
+ * never be what fills the disk under it (a full disk stops its writes).
+ */
+export const SNAPSHOT_FREE_BYTES_MIN = 256 * 1024 * 1024;
 /** How long admin.sh snapshot waits for a node to write its copy: a file of several GiB takes minutes on a slow disk. */
 export const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 export const BATCH_LOG_BYTES_MAX = 256 * 1024 * 1024;

@@ -87,7 +87,8 @@ import { BatchLogStorage, SqliteBatchLog } from '../storage/batch-log';
 import { SnapshotWriter } from '../storage/snapshot';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
-import { collectReplayGarbage, fileBytes, placementOf, StartState, startState } from './start-state';
+import { collectReplayGarbage, placementOf, StartState, startState } from './start-state';
+import { databaseBytes } from '../storage/file-bytes';
 import { Handler, HandlerServices } from './handler';
 import { type HeapProbe, IdleCollector, processHeapProbe } from './idle-collection';
 import { PeerRequests, type PeerRequestServices } from './peer-requests';
@@ -775,7 +776,7 @@ export class KvNode {
       epochs: epochStore,
       log,
       closeStorage: () => db.close(),
-      diskBytes: () => fileBytes(file) + fileBytes(`${file}-wal`),
+      diskBytes: () => databaseBytes(file),
       ...(options.clockOffsetMs !== undefined ? { clockOffsetMs: options.clockOffsetMs } : {}),
       addresses,
       streamProgress: await FileStreamProgress.open(join(options.dataDir, `node-${id}.streams.json`)),

@@ -4,7 +4,6 @@
  * the hint window), and the ring its stored log describes. Read once, in
  * KvNode.assemble and KvNode.start.
  */
-import { statSync } from 'node:fs';
 import type { ClusterConfig } from '../config/cluster';
 import { EpochEntry, replayLog } from '../membership/changes';
 import { bootstrapPlacement, Placement } from '../membership/placement';
@@ -73,13 +72,4 @@ export function placementOf(entries: readonly EpochEntry[], config: ClusterConfi
  */
 export function collectReplayGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
-}
-
-/** A file's size; 0 when it does not exist (a WAL between checkpoints may not). */
-export function fileBytes(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
 }

@@ -17,11 +17,12 @@
  * in a worker thread (snapshot-worker.ts) with better-sqlite3, loaded once
  * a process, and the thread driver's on a second sqlite3 connection.
  */
-import { existsSync, mkdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { KvError } from '../common/errors';
-import { SNAPSHOT_NAME_MAX } from '../common/limits';
+import { isKvError, KvError } from '../common/errors';
+import { SNAPSHOT_FREE_BYTES_MIN, SNAPSHOT_NAME_MAX } from '../common/limits';
+import { databaseBytes } from './file-bytes';
 import { Sqlite, type SqliteDriverName } from './sqlite';
 
 /** A snapshot's name: a directory under `snapshots/`, so no path separators, and not hidden. */
@@ -51,7 +52,25 @@ export class SnapshotWriter {
     private readonly fileName: string,
     /** The node's own driver: the copy is made with the same library. */
     private readonly driver: SqliteDriverName,
+    /** Bytes free to this process on the file system of a directory (tests give their own). */
+    private readonly freeBytes: (dir: string) => number = freeBytesAt,
   ) {}
+
+  /**
+   * Refuses a copy that would leave less than SNAPSHOT_FREE_BYTES_MIN free:
+   * the copy is at most the file and its write-ahead log (VACUUM INTO drops
+   * free pages and the log's old frames).
+   */
+  private checkRoom(dir: string, path: string): void {
+    const needed = databaseBytes(this.source);
+    const free = this.freeBytes(dir);
+    if (free - needed >= SNAPSHOT_FREE_BYTES_MIN) return;
+    const mib = (n: number): string => `${Math.round(n / (1024 * 1024))} MiB`;
+    throw new KvError(
+      'Unavailable',
+      `not enough free disk for the snapshot at ${path}: ${mib(free)} free, the copy needs up to ${mib(needed)}, and ${mib(SNAPSHOT_FREE_BYTES_MIN)} must stay free for the node's own writes`,
+    );
+  }
 
   async write(name: string): Promise<SnapshotResult> {
     const problem = snapshotNameProblem(name);
@@ -65,16 +84,24 @@ export class SnapshotWriter {
     const startedMs = Date.now();
     try {
       mkdirSync(dir, { recursive: true });
+      this.checkRoom(dir, path);
       await (this.driver === 'inline' ? vacuumInWorker(this.source, path) : vacuumOnThread(this.source, path));
       return { path, bytes: statSync(path).size, tookMs: Date.now() - startedMs };
     } catch (err) {
       // Nothing half written is left to be taken for a backup (nor a directory this node made for nothing).
       leaveNothing(path, dir);
+      if (isKvError(err)) throw err;
       throw new KvError('Unavailable', `the snapshot could not be written to ${path}: ${(err as Error).message}`);
     } finally {
       this.running = false;
     }
   }
+}
+
+/** Bytes the process may still write on the file system holding `dir`. */
+function freeBytesAt(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
 }
 
 /** Removes what a failed copy made; what cannot be removed was never made (the directory could not be, say). */

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKvError } from '../../src/common/errors';
+import { SNAPSHOT_FREE_BYTES_MIN } from '../../src/common/limits';
 import { SnapshotWriter, snapshotNameProblem } from '../../src/storage/snapshot';
 import { Sqlite, type SqliteDriverName } from '../../src/storage/sqlite';
 
@@ -83,6 +84,25 @@ test('a copy that cannot be written is Unavailable, in one sentence, and leaves 
     t.regex((err as Error).message, /^the snapshot could not be written to .*blocked\/x\/node-2\.sqlite: /);
     const left = readdirSync(dir).filter((f) => f.startsWith('blocked'));
     t.deepEqual(left, ['blocked']);
+  } finally {
+    await db.close();
+  }
+});
+
+test('a copy that would leave less than SNAPSHOT_FREE_BYTES_MIN free is refused before it starts, in one sentence', async (t) => {
+  const { path, db } = await dataFile('node-3.sqlite', 10);
+  const size = statSync(path).size + statSync(`${path}-wal`).size;
+  const tight = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-3.sqlite', 'inline', () => size + SNAPSHOT_FREE_BYTES_MIN - 1);
+  const roomy = new SnapshotWriter(path, join(dir, 'snapshots'), 'node-3.sqlite', 'inline', () => size + SNAPSHOT_FREE_BYTES_MIN);
+  try {
+    const err = await tight.write('tight').catch((e: unknown) => e);
+    t.true(isKvError(err, 'Unavailable'), String(err));
+    t.regex(
+      (err as Error).message,
+      /^not enough free disk for the snapshot at .*tight\/node-3\.sqlite: \d+ MiB free, the copy needs up to \d+ MiB, and 256 MiB must stay free for the node's own writes$/,
+    );
+    t.false(existsSync(join(dir, 'snapshots', 'tight')), 'nothing made');
+    t.true((await roomy.write('roomy')).bytes > 0, 'exactly enough room is enough');
   } finally {
     await db.close();
   }
