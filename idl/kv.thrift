@@ -383,6 +383,17 @@ struct SnapshotInfo {
   3: i64 tookMs
 }
 
+/**
+ * (added later) A snapshot a node holds: its name, the node's file in it,
+ * its bytes, and when the file was last written (ms since 1970).
+ */
+struct SnapshotEntry {
+  1: string name,
+  2: string path,
+  3: i64 bytes,
+  4: i64 writtenMs
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -672,5 +683,17 @@ service KeyValue {
    * (a full disk, say); nothing is left of a failed one.
    */
   SnapshotInfo snapshot(1: string secret, 2: string name)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /** (added later) Admin: the snapshots this node holds a file in, by name (at most 1,000). */
+  list<SnapshotEntry> listSnapshots(1: string secret)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * (added later) Admin: deletes this node's file of snapshot `name` (and
+   * its directory once empty). InvalidRequest when it holds none by that
+   * name; Unavailable while that snapshot is being written.
+   */
+  void clearSnapshot(1: string secret, 2: string name)
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
 }

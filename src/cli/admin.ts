@@ -6,6 +6,7 @@
  *   ring [--json] [--node N]   every range with its read and write replicas, from a node's current placement
  *   replicas KEY [--hex] [--json] [--node N]   the nodes that hold KEY (nodetool getendpoints)
  *   snapshot [N] [--name NAME] [--json]   every node (or node N) writes a consistent copy of its data file
+ *   snapshots [N] [--json]   the snapshots each node holds;  clear-snapshot NAME [N]   deletes one
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
  *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
@@ -15,7 +16,7 @@
  */
 import chalk from 'chalk';
 import { cleanupCluster } from '../client/cleanup';
-import { defaultSnapshotName, snapshotCluster } from '../client/snapshot';
+import { clearClusterSnapshot, defaultSnapshotName, listClusterSnapshots, snapshotCluster } from '../client/snapshot';
 import { snapshotNameProblem } from '../storage/snapshot';
 import { ClusterRepair, repairCluster, RepairProgress } from '../client/repair';
 import { replicasOfKey, ringJson, ringOf, RingView, tokenText } from '../client/ring';
@@ -62,7 +63,13 @@ commands:
             directory, while it serves (Cassandra's nodetool snapshot); NAME defaults
             to the time, UTC (20261207T043000Z). Prints each file and its size, and
             exits 0 once every node wrote its copy (1 if one could not). README,
-            Backups, says how to restore one.
+            Backups, says how to restore one (scripts/restore.sh).
+  snapshots [N]
+            the snapshots each node (or node N) holds: name, file, size, when written
+            (nodetool listsnapshots)
+  clear-snapshot NAME [N]
+            deletes snapshot NAME on every node that holds it (or on node N alone)
+            (nodetool clearsnapshot); exits 1 if no node held it or one did not answer
   repair [N]
             a full repair now: every node in turn (or node N alone) compares its hash
             trees with its other replicas and exchanges what differs; shows progress
@@ -419,6 +426,51 @@ function nameArg(given: string | true | undefined): string {
   return given as string;
 }
 
+/** A result as one JSON line (--json), or as the lines a person reads. */
+function printed(json: boolean, value: unknown, lines: () => string[]): void {
+  process.stdout.write(json ? JSON.stringify(value) + '\n' : lines().join('\n') + '\n');
+}
+
+/** clear-snapshot's NAME, checked as the nodes check it. */
+function clearedName(rest: readonly string[]): string {
+  const name = rest[0];
+  if (name === undefined || rest.length > 2)
+    throw new UsageError('clear-snapshot takes the name and at most a node: scripts/admin.sh clear-snapshot NAME [N]');
+  const problem = snapshotNameProblem(name);
+  if (problem !== undefined) throw new UsageError(problem);
+  return name;
+}
+
+/** `snapshots [N]`: a line per snapshot a node holds, or why a node did not answer. */
+async function snapshots(config: ReturnType<typeof loadClusterFile>, node: number | undefined, json: boolean): Promise<number> {
+  const r = await listClusterSnapshots(config, node);
+  printed(json, r, () =>
+    r.flatMap((n) => {
+      if (n.error !== undefined) return [`node ${n.node}: FAILED (${n.error})`];
+      if (n.snapshots!.length === 0) return [`node ${n.node}: no snapshots`];
+      return n.snapshots!.map((e) => `node ${n.node}: ${e.name}  ${mebibytes(e.bytes)}  ${new Date(e.writtenMs).toISOString()}  ${e.path}`);
+    }),
+  );
+  return r.every((n) => n.error === undefined) ? 0 : 1;
+}
+
+/** `clear-snapshot NAME [N]`: a line per node; exit 1 unless some node held it and every node answered. */
+async function clearSnapshot(
+  config: ReturnType<typeof loadClusterFile>,
+  name: string,
+  node: number | undefined,
+  json: boolean,
+): Promise<number> {
+  const r = await clearClusterSnapshot(config, name, node);
+  const ok = r.every((n) => n.error === undefined) && r.some((n) => n.held === true);
+  printed(json, { name, nodes: r, ok }, () =>
+    r.map((n) =>
+      n.error !== undefined ? `node ${n.node}: FAILED (${n.error})` : `node ${n.node}: ${n.held ? `deleted ${name}` : `holds no ${name}`}`,
+    ),
+  );
+  return ok ? 0 : 1;
+}
+
 /** `snapshot [N]`: a line per node, with its file and size or why it wrote none. */
 async function snapshot(
   config: ReturnType<typeof loadClusterFile>,
@@ -427,16 +479,14 @@ async function snapshot(
   json: boolean,
 ): Promise<number> {
   const r = await snapshotCluster(config, name, node);
-  if (json) process.stdout.write(JSON.stringify(r) + '\n');
-  else {
-    const lines = r.nodes.map((n) =>
+  printed(json, r, () => [
+    ...r.nodes.map((n) =>
       n.error === undefined
         ? `node ${n.node}: ${n.path} (${mebibytes(n.bytes ?? 0)} in ${n.tookMs} ms)`
         : `node ${n.node}: FAILED (${n.error})`,
-    );
-    lines.push(r.ok ? `snapshot ${name} written on ${r.nodes.length} node(s)` : `snapshot ${name} NOT written on every node`);
-    process.stdout.write(lines.join('\n') + '\n');
-  }
+    ),
+    r.ok ? `snapshot ${name} written on ${r.nodes.length} node(s)` : `snapshot ${name} NOT written on every node`,
+  ]);
   return r.ok ? 0 : 1;
 }
 
@@ -471,11 +521,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  const takesArguments = ['repair', 'decommission', 'cleanup', 'move', 'replicas', 'snapshot'];
+  const takesArguments = ['repair', 'decommission', 'cleanup', 'move', 'replicas', 'snapshot', 'snapshots', 'clear-snapshot'];
   if (rest.length > 0 && !takesArguments.includes(command)) throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   // Checked before the cluster file is read: a wrong key is the user's to fix whatever the cluster.
   const key = command === 'replicas' ? keyArg(rest, args.flags.has('hex')) : '';
-  const snapshotName = command === 'snapshot' ? nameArg(args.flags.get('name')) : '';
+  const snapshotName = command === 'snapshot' ? nameArg(args.flags.get('name')) : command === 'clear-snapshot' ? clearedName(rest) : '';
   const config = loadClusterFile(clusterFilePath(args.flags.get('cluster')));
   switch (command) {
     case 'repair':
@@ -489,6 +539,10 @@ async function main(argv: string[]): Promise<number> {
       return cleanup(config, nodeArg(rest), args.flags.has('json'));
     case 'snapshot':
       return snapshot(config, snapshotName, nodeArg(rest), args.flags.has('json'));
+    case 'snapshots':
+      return snapshots(config, nodeArg(rest), args.flags.has('json'));
+    case 'clear-snapshot':
+      return clearSnapshot(config, snapshotName, nodeArg(rest.slice(1)), args.flags.has('json'));
     case 'move': {
       if (rest.length !== 2) throw new UsageError('move takes the node and its new token: scripts/admin.sh move N TOKEN');
       const node = nodeArg(rest.slice(0, 1))!;

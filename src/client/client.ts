@@ -857,6 +857,24 @@ export class NodeAdmin {
     }
   }
 
+  /** The snapshots the node holds a file in. */
+  async listSnapshots(): Promise<types.SnapshotEntry[]> {
+    try {
+      return await this.connection.call((c) => c.listSnapshots(this.secret), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /** Deletes the node's file of snapshot `name`. */
+  async clearSnapshot(name: string): Promise<void> {
+    try {
+      await this.connection.call((c) => c.clearSnapshot(this.secret, name), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** Starts the node's cleanup (`start`), or only asks where its last one is (see the IDL). */
   async cleanup(start: boolean): Promise<types.CleanupProgress> {
     try {

@@ -423,6 +423,8 @@ export const BATCH_COPIES_PER_CALL_MAX = 64;
 
 /** Characters of a snapshot's name (a directory name under the node's snapshots/). */
 export const SNAPSHOT_NAME_MAX = 64;
+/** Snapshots one listSnapshots call names at most (the first by name): one answer stays small. */
+export const SNAPSHOTS_LISTED_MAX = 1000;
 /**
  * Free disk a snapshot must leave on its file system beyond the copy
  * itself: the node's own log goes on growing there, and a snapshot must

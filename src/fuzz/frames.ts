@@ -227,6 +227,8 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   forgetBatchCopies: 3,
   heldBatches: 2,
   snapshot: 2,
+  listSnapshots: 2,
+  clearSnapshot: 2,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [

@@ -45,6 +45,8 @@ export const METHODS = [
   'forgetBatchCopies',
   'heldBatches',
   'snapshot',
+  'listSnapshots',
+  'clearSnapshot',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -180,6 +182,8 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   forgetBatchCopies: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'copies', 'batchCopyRefs']],
   heldBatches: [SECRET, [2, TType.I32, 'fromNode'], [3, TType.LIST, 'batches', 'batchCopyRefs']],
   snapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
+  listSnapshots: [SECRET],
+  clearSnapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -324,6 +328,8 @@ export const THROWS: Record<MethodName, Throws> = {
   forgetBatchCopies: { ...INTERNODE, void: true },
   heldBatches: INTERNODE,
   snapshot: ADMIN_UNAVAILABLE,
+  listSnapshots: INTERNODE,
+  clearSnapshot: { ...ADMIN_UNAVAILABLE, void: true },
 };
 
 /** Internode and admin calls: the secret is their first argument. */
@@ -337,7 +343,7 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  *
  * - Freely: calls that only read (readLocal, dump, fetchVersions, readRange,
  *   paxosRows, treeHashes, segmentKeys, operationProgress, sync,
- *   heldBatches), and writes
+ *   heldBatches, listSnapshots), and writes
  *   that keep to small key pools and timestamps long past, which lose to
  *   every real write (replicate; the Paxos calls and paxosMerge, whose
  *   ballots are as old: an accepted proposal that old is over, never
@@ -354,8 +360,8 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  *   ring, or undo an operator's move: the run could not tell a bug from the
  *   effect), hello and setClockOffset (with the secret they are trusted
  *   control calls that mark a peer up or move the clock, not input to
- *   validate), snapshot (each would write a copy of the node's whole file
- *   to its disk).
+ *   validate), snapshot and clearSnapshot (each would write a copy of the
+ *   node's whole file to its disk, or delete an operator's backup).
  *
  * Frames that mutations start from never carry the real secret for the
  * refused-only calls, nor a near miss of it: a flipped bit could turn a
@@ -378,6 +384,7 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
   'storeBatchCopies',
   'forgetBatchCopies',
   'heldBatches',
+  'listSnapshots',
   'operationProgress',
   'move',
   'repair',
@@ -386,4 +393,11 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
 ]);
 export const SECRET_REFUSED_ONLY: ReadonlySet<MethodName> = new Set(['move', 'repair', 'cleanup', 'learnEpochs']);
 /** Never with the real secret, nor (in mutation bases) with a near miss of it. */
-export const SECRET_NEVER: ReadonlySet<MethodName> = new Set(['hello', 'setClockOffset', 'decommission', 'abortOperation', 'snapshot']);
+export const SECRET_NEVER: ReadonlySet<MethodName> = new Set([
+  'hello',
+  'setClockOffset',
+  'decommission',
+  'abortOperation',
+  'snapshot',
+  'clearSnapshot',
+]);

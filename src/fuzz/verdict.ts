@@ -241,6 +241,8 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   },
   forgetBatchCopies: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
   snapshot: () => 'declared',
+  listSnapshots: () => 'ok',
+  clearSnapshot: () => 'declared',
   heldBatches: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
 };
 

@@ -46,6 +46,7 @@ import BatchWrite = ttypes.BatchWrite
 import BatchCopy = ttypes.BatchCopy
 import BatchCopyRef = ttypes.BatchCopyRef
 import SnapshotInfo = ttypes.SnapshotInfo
+import SnapshotEntry = ttypes.SnapshotEntry
 
 declare class Client {
     private output: thrift.TTransport;
@@ -605,6 +606,30 @@ declare class Client {
      * (a full disk, say); nothing is left of a failed one.
      */
     snapshot(secret: string, name: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: SnapshotInfo)=>void): void;
+
+    /**
+     * (added later) Admin: the snapshots this node holds a file in, by name (at most 1,000).
+     */
+    listSnapshots(secret: string): Promise<SnapshotEntry[]>;
+
+    /**
+     * (added later) Admin: the snapshots this node holds a file in, by name (at most 1,000).
+     */
+    listSnapshots(secret: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SnapshotEntry[])=>void): void;
+
+    /**
+     * (added later) Admin: deletes this node's file of snapshot `name` (and
+     * its directory once empty). InvalidRequest when it holds none by that
+     * name; Unavailable while that snapshot is being written.
+     */
+    clearSnapshot(secret: string, name: string): Promise<void>;
+
+    /**
+     * (added later) Admin: deletes this node's file of snapshot `name` (and
+     * its directory once empty). InvalidRequest when it holds none by that
+     * name; Unavailable while that snapshot is being written.
+     */
+    clearSnapshot(secret: string, name: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: void)=>void): void;
   }
 
 declare class Processor {
@@ -648,4 +673,6 @@ declare class Processor {
     process_forgetBatchCopies(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_heldBatches(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_snapshot(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_listSnapshots(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_clearSnapshot(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

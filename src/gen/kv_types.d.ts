@@ -442,3 +442,16 @@ declare class SnapshotInfo {
 
       constructor(args?: { path: string; bytes: Int64; tookMs: Int64; });
   }
+
+/**
+ * (added later) A snapshot a node holds: its name, the node's file in it,
+ * its bytes, and when the file was last written (ms since 1970).
+ */
+declare class SnapshotEntry {
+    public name: string;
+    public path: string;
+    public bytes: Int64;
+    public writtenMs: Int64;
+
+      constructor(args?: { name: string; path: string; bytes: Int64; writtenMs: Int64; });
+  }

@@ -3432,3 +3432,100 @@ const SnapshotInfo = module.exports.SnapshotInfo = class {
   }
 
 };
+const SnapshotEntry = module.exports.SnapshotEntry = class {
+  constructor(args) {
+    this.name = null;
+    this.path = null;
+    this.bytes = null;
+    this.writtenMs = null;
+    if (args) {
+      if (args.name !== undefined && args.name !== null) {
+        this.name = args.name;
+      }
+      if (args.path !== undefined && args.path !== null) {
+        this.path = args.path;
+      }
+      if (args.bytes !== undefined && args.bytes !== null) {
+        this.bytes = args.bytes;
+      }
+      if (args.writtenMs !== undefined && args.writtenMs !== null) {
+        this.writtenMs = args.writtenMs;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.name = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.path = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.bytes = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.writtenMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SnapshotEntry');
+    if (this.name !== null && this.name !== undefined) {
+      output.writeFieldBegin('name', Thrift.Type.STRING, 1);
+      output.writeString(this.name);
+      output.writeFieldEnd();
+    }
+    if (this.path !== null && this.path !== undefined) {
+      output.writeFieldBegin('path', Thrift.Type.STRING, 2);
+      output.writeString(this.path);
+      output.writeFieldEnd();
+    }
+    if (this.bytes !== null && this.bytes !== undefined) {
+      output.writeFieldBegin('bytes', Thrift.Type.I64, 3);
+      output.writeI64(this.bytes);
+      output.writeFieldEnd();
+    }
+    if (this.writtenMs !== null && this.writtenMs !== undefined) {
+      output.writeFieldBegin('writtenMs', Thrift.Type.I64, 4);
+      output.writeI64(this.writtenMs);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

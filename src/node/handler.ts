@@ -65,7 +65,7 @@ import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
 import type { VersionBytes } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
-import { snapshotNameProblem, type SnapshotResult } from '../storage/snapshot';
+import { type SnapshotEntry, snapshotNameProblem, type SnapshotResult } from '../storage/snapshot';
 import type { EpochEntry } from '../membership/changes';
 import type { CleanupReport } from '../operations/cleanup';
 import type { OperationStatus } from '../operations/operator';
@@ -127,6 +127,9 @@ export interface HandlerServices extends PeerRequestServices {
   abortOperation(): Promise<string>;
   /** Writes snapshot `name` of the node's data file (storage/snapshot.ts). */
   snapshot(name: string): Promise<SnapshotResult>;
+  /** The node's snapshots, and deleting one of them. */
+  listSnapshots(): SnapshotEntry[];
+  clearSnapshot(name: string): void;
 }
 
 function toProgress(p: OperationStatus): types.OperationProgress {
@@ -999,6 +1002,24 @@ export class Handler {
       if (problem !== undefined) throw invalid(problem);
       const r = await this.services.snapshot(name);
       return new types.SnapshotInfo({ path: r.path, bytes: r.bytes as never, tookMs: r.tookMs as never });
+    });
+  }
+
+  async listSnapshots(secret: string): Promise<types.SnapshotEntry[]> {
+    return wire(() => {
+      this.checkSecret(secret);
+      return this.services
+        .listSnapshots()
+        .map((e) => new types.SnapshotEntry({ name: e.name, path: e.path, bytes: e.bytes as never, writtenMs: e.writtenMs as never }));
+    });
+  }
+
+  async clearSnapshot(secret: string, name: string): Promise<void> {
+    return wire(() => {
+      this.checkSecret(secret);
+      const problem = snapshotNameProblem(name);
+      if (problem !== undefined) throw invalid(problem);
+      this.services.clearSnapshot(name);
     });
   }
 

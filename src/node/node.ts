@@ -175,7 +175,7 @@ export interface NodeParts {
   /** The process's heap, for collecting once the node is quiet (node/idle-collection.ts); none in the simulator. */
   readonly heap?: HeapProbe;
   /** Writes snapshots of the node's data file (admin snapshot); none in the simulator, which keeps no files. */
-  readonly snapshots?: Pick<SnapshotWriter, 'write'>;
+  readonly snapshots?: Pick<SnapshotWriter, 'write' | 'list' | 'clear'>;
   /** restore.sh's mark that the data file was put back from a snapshot: the node catches up, then clears it. */
   readonly restored?: { readonly present: boolean; clear(): void };
 }
@@ -664,11 +664,16 @@ export class KvNode {
       cleanup: (start) => this.cleanup(start),
       move: (token) => this.move(token),
       abortOperation: () => this.abortOperation(),
-      snapshot: async (name) => {
-        if (this.parts.snapshots === undefined) throw new KvError('InvalidRequest', 'this node keeps no data file to snapshot');
-        return this.parts.snapshots.write(name);
-      },
+      snapshot: async (name) => this.snapshots().write(name),
+      listSnapshots: () => this.snapshots().list(),
+      clearSnapshot: (name) => this.snapshots().clear(name),
     };
+  }
+
+  /** The node's snapshots of its data file; a simulated node, which keeps no files, has none. */
+  private snapshots(): Pick<SnapshotWriter, 'write' | 'list' | 'clear'> {
+    if (this.parts.snapshots === undefined) throw new KvError('InvalidRequest', 'this node keeps no data file to snapshot');
+    return this.parts.snapshots;
   }
 
   /** One namespace per part, so that no part's counter shadows another's (the server's come with it, see serve). */

@@ -17,16 +17,25 @@
  * in a worker thread (snapshot-worker.ts) with better-sqlite3, loaded once
  * a process, and the thread driver's on a second sqlite3 connection.
  */
-import { existsSync, mkdirSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { isKvError, KvError } from '../common/errors';
-import { SNAPSHOT_FREE_BYTES_MIN, SNAPSHOT_NAME_MAX } from '../common/limits';
+import { SNAPSHOT_FREE_BYTES_MIN, SNAPSHOT_NAME_MAX, SNAPSHOTS_LISTED_MAX } from '../common/limits';
 import { databaseBytes } from './file-bytes';
 import { Sqlite, type SqliteDriverName } from './sqlite';
 
 /** A snapshot's name: a directory under `snapshots/`, so no path separators, and not hidden. */
 const NAME = new RegExp(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,${SNAPSHOT_NAME_MAX - 1}}$`);
+
+/** A snapshot this node holds a file in. */
+export interface SnapshotEntry {
+  readonly name: string;
+  readonly path: string;
+  readonly bytes: number;
+  /** When the file was last written (ms since 1970). */
+  readonly writtenMs: number;
+}
 
 export interface SnapshotResult {
   readonly path: string;
@@ -41,10 +50,14 @@ export function snapshotNameProblem(name: unknown): string | undefined {
   return undefined;
 }
 
-/** Writes snapshot `name` of the database file `source` as `snapshotsDir/name/fileName`; refuses a name this file has taken. */
+/**
+ * Writes snapshot `name` of the database file `source` as
+ * `snapshotsDir/name/fileName` (refusing a name this file has taken), lists
+ * this node's snapshots and deletes one.
+ */
 export class SnapshotWriter {
-  /** One at a time: each reads the whole file and writes as much. */
-  private running = false;
+  /** The snapshot being written, if any. One at a time: each reads the whole file and writes as much. */
+  private running: string | undefined;
 
   constructor(
     private readonly source: string,
@@ -79,8 +92,9 @@ export class SnapshotWriter {
     const dir = join(this.snapshotsDir, name);
     const path = join(dir, this.fileName);
     if (existsSync(path)) throw new KvError('InvalidRequest', `a snapshot named ${name} exists already on this node (${path})`);
-    if (this.running) throw new KvError('Unavailable', 'another snapshot is being written on this node; try again once it is done');
-    this.running = true;
+    if (this.running !== undefined)
+      throw new KvError('Unavailable', 'another snapshot is being written on this node; try again once it is done');
+    this.running = name;
     const startedMs = Date.now();
     try {
       mkdirSync(dir, { recursive: true });
@@ -93,7 +107,46 @@ export class SnapshotWriter {
       if (isKvError(err)) throw err;
       throw new KvError('Unavailable', `the snapshot could not be written to ${path}: ${(err as Error).message}`);
     } finally {
-      this.running = false;
+      this.running = undefined;
+    }
+  }
+
+  /** The snapshots this node holds a file in, in name order; at most SNAPSHOTS_LISTED_MAX. */
+  list(): SnapshotEntry[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.snapshotsDir).sort();
+    } catch {
+      return []; // No snapshot was ever written here.
+    }
+    const out: SnapshotEntry[] = [];
+    for (const name of names) {
+      if (out.length >= SNAPSHOTS_LISTED_MAX) break;
+      if (snapshotNameProblem(name) !== undefined || name === this.running) continue;
+      const path = join(this.snapshotsDir, name, this.fileName);
+      try {
+        const st = statSync(path);
+        out.push({ name, path, bytes: st.size, writtenMs: Math.round(st.mtimeMs) });
+      } catch {
+        // Another node's snapshot of that name (a shared data directory), or none: not this node's.
+      }
+    }
+    return out;
+  }
+
+  /** Deletes this node's file of snapshot `name`, and its directory once empty. */
+  clear(name: string): void {
+    const problem = snapshotNameProblem(name);
+    if (problem !== undefined) throw new KvError('InvalidRequest', problem);
+    if (name === this.running) throw new KvError('Unavailable', `snapshot ${name} is being written on this node; clear it once it is done`);
+    const dir = join(this.snapshotsDir, name);
+    const path = join(dir, this.fileName);
+    if (!existsSync(path)) throw new KvError('InvalidRequest', `this node holds no snapshot named ${name}`);
+    rmSync(path);
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Not empty: another node's file of that snapshot is there.
     }
   }
 }

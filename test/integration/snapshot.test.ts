@@ -10,7 +10,7 @@ import test from 'ava';
 import { copyFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KvClient, NodeAdmin } from '../../src/client/client';
-import { snapshotCluster } from '../../src/client/snapshot';
+import { listClusterSnapshots, snapshotCluster } from '../../src/client/snapshot';
 import { isKvError } from '../../src/common/errors';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 
@@ -74,6 +74,11 @@ test.serial('every node writes its snapshot while it serves; a name taken, a bad
     stranger.close();
   }
   t.false(existsSync(join(cluster!.dir, 'snapshots', 'second')), 'nothing written for a refused call');
+  const listed = await listClusterSnapshots(cluster!.config);
+  t.deepEqual(
+    listed.map((n) => [n.node, n.snapshots?.map((e) => e.name)]),
+    [0, 1, 2, 3].map((id) => [id, ['first']]),
+  );
 });
 
 /** Stops node 0 and puts its file back from snapshot `first`, as restore.sh does (with its mark, when `marked`). */

@@ -355,6 +355,22 @@ test.serial(
       t.is((await run(script('server.sh'), [], '', env)).code, 0);
       await waitFor('the nodes to compare with each other and clear their marks', () => marks.every((m) => !existsSync(m)) || undefined);
       t.is((await run(script('client.sh'), [], 'get fruit all\n', env)).stdout, 'apple\n', 'the value at the snapshot');
+      const listed = await run(script('admin.sh'), ['snapshots'], '', env);
+      t.is(listed.code, 0, listed.stderr);
+      t.is(
+        (listed.stdout.match(/^node \d: daily {2}[\d.]+ MiB {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}.*\/snapshots\/daily\/node-\d\.sqlite$/gm) ?? [])
+          .length,
+        4,
+        listed.stdout,
+      );
+      const cleared = await run(script('admin.sh'), ['clear-snapshot', 'daily'], '', env);
+      t.is(cleared.code, 0, cleared.stderr);
+      t.is((cleared.stdout.match(/^node \d: deleted daily$/gm) ?? []).length, 4, cleared.stdout);
+      t.false(existsSync(join(data, 'snapshots', 'daily')));
+      const again = await run(script('admin.sh'), ['clear-snapshot', 'daily', '2'], '', env);
+      t.is(again.code, 1);
+      t.is(again.stdout, 'node 2: holds no daily\n');
+      t.regex((await run(script('admin.sh'), ['snapshots', '--json'], '', env)).stdout, /^\[\{"node":0,"snapshots":\[\]\}/);
     } finally {
       await run(script('terminate_servers.sh'), [], '', env);
       rmSync(data, { recursive: true, force: true });

@@ -280,6 +280,8 @@ function stubServices(): HandlerServices {
       heldBatches: () => [],
     },
     snapshot: async () => ({ path: 'unused', bytes: 0, tookMs: 0 }),
+    listSnapshots: () => [],
+    clearSnapshot: () => undefined,
     local: { getBytes: () => undefined, peekBytes: () => undefined, range: () => ({ entries: [], more: false }) },
     nowUs: () => Date.now() * 1000,
     clock: new HybridClock(wallClockMicros()),

@@ -107,3 +107,47 @@ test('a copy that would leave less than SNAPSHOT_FREE_BYTES_MIN free is refused 
     await db.close();
   }
 });
+
+test("a node lists its own snapshots by name, not another node's in a shared directory, and clears one", async (t) => {
+  const root = join(dir, 'shared');
+  const a = await dataFile('node-5.sqlite', 5);
+  const b = await dataFile('node-6.sqlite', 5);
+  const five = new SnapshotWriter(a.path, root, 'node-5.sqlite', 'inline');
+  const six = new SnapshotWriter(b.path, root, 'node-6.sqlite', 'inline');
+  try {
+    t.deepEqual(five.list(), [], 'none yet, and no directory');
+    await five.write('b-second');
+    await five.write('a-first');
+    await six.write('a-first');
+    await six.write('six-only');
+    t.deepEqual(
+      five.list().map((e) => [e.name, e.path, e.bytes > 0, e.writtenMs > 0]),
+      [
+        ['a-first', join(root, 'a-first', 'node-5.sqlite'), true, true],
+        ['b-second', join(root, 'b-second', 'node-5.sqlite'), true, true],
+      ],
+    );
+    five.clear('a-first');
+    t.false(existsSync(join(root, 'a-first', 'node-5.sqlite')));
+    t.true(existsSync(join(root, 'a-first', 'node-6.sqlite')), "the other node's file of that snapshot stays, and its directory");
+    six.clear('a-first');
+    t.false(existsSync(join(root, 'a-first')), 'the directory goes with its last file');
+    const none = (() => {
+      try {
+        five.clear('six-only');
+        return undefined;
+      } catch (err) {
+        return err;
+      }
+    })();
+    t.true(isKvError(none, 'InvalidRequest'), String(none));
+    t.is((none as Error).message, 'this node holds no snapshot named six-only');
+    t.deepEqual(
+      five.list().map((e) => e.name),
+      ['b-second'],
+    );
+  } finally {
+    await a.db.close();
+    await b.db.close();
+  }
+});
