@@ -120,3 +120,33 @@ test.serial("with restore.sh's mark, a node put back catches up from its peers b
   t.is(await ownValue(0, 'A'), 'latest');
   t.regex(cluster!.log(0), /node 0 is catching up \(its data file was put back from a snapshot\)/);
 });
+
+test.serial(
+  'nodes on the thread driver (sqliteSynchronous FULL) write their snapshots on a second connection of that library',
+  async (t) => {
+    const full = await LocalCluster.start({ settings: { sqliteSynchronous: 'FULL', antiEntropyIntervalMs: 0 } });
+    const client = KvClient.fromClusterFile(full.clusterFile);
+    try {
+      t.regex(full.log(0), /SQLite thread/);
+      await client.put('A', 'durable', 'ALL');
+      const r = await snapshotCluster(full.config, 'full');
+      t.true(r.ok, JSON.stringify(r));
+      await full.stopNode(0);
+      const file = join(full.dir, 'node-0.sqlite');
+      copyFileSync(join(full.dir, 'snapshots', 'full', 'node-0.sqlite'), file);
+      rmSync(`${file}-wal`, { force: true });
+      rmSync(`${file}-shm`, { force: true });
+      await full.startNode(0);
+      const admin = full.admin(0);
+      try {
+        const page = await admin.dumpPage(Buffer.alloc(0), 10);
+        t.is(page.entries.find((e) => e.key.toString() === 'A')?.value.toString(), 'durable');
+      } finally {
+        admin.close();
+      }
+    } finally {
+      client.close();
+      await full.destroy();
+    }
+  },
+);
