@@ -375,14 +375,15 @@ export class BatchWriter {
    * written.
    */
   private async askOwners(copies: readonly LoggedBatch[]): Promise<void> {
-    const byOwner = new Map<number, LoggedBatch[]>();
-    for (const c of copies) {
-      const owner = c.copyOf!.owner;
-      byOwner.set(owner, [...(byOwner.get(owner) ?? []), c]);
+    const byOwner = new Map<number, BatchCopyRef[]>();
+    for (const { copyOf, createdMs } of copies) {
+      if (copyOf === undefined) continue;
+      const refs = byOwner.get(copyOf.owner) ?? [];
+      refs.push({ ownerBatch: copyOf.ownerBatch, createdMs });
+      byOwner.set(copyOf.owner, refs);
     }
     await Promise.all(
-      [...byOwner].map(async ([owner, held]) => {
-        const refs = held.map((c) => ({ ownerBatch: c.copyOf!.ownerBatch, createdMs: c.createdMs }));
+      [...byOwner].map(async ([owner, refs]) => {
         const kept = await this.deps.peers.held(owner, refs).catch(() => []);
         const askAtMs = this.deps.time.nowMs() + this.deps.copyWaitMs;
         for (const ref of kept) {

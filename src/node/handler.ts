@@ -239,6 +239,14 @@ function checkCopyRef(r: { ownerBatch: Int64 | number | null; createdMs: Int64 |
   return { ownerBatch, createdMs };
 }
 
+/** A list of batch references (forgetBatchCopies, heldBatches): its length, then each one; `one` names an element in the sentence for a missing one. */
+function checkCopyRefs(list: types.BatchCopyRef[] | null | undefined, what: string, one: string): BatchCopyRef[] {
+  return checkCopyList(list, what).map((r) => {
+    if (r === null || typeof r !== 'object') throw invalid(`${one} is missing`);
+    return checkCopyRef(r);
+  });
+}
+
 function wholeNumber(field: Int64 | number | null | undefined): number | undefined {
   if (field === null || field === undefined) return undefined;
   const n = typeof field === 'number' ? field : int64ToNumber(field);
@@ -752,11 +760,7 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       const owner = checkCaller(fromNode);
-      const refs = checkCopyList(copies, 'copies').map((r) => {
-        if (r === null || typeof r !== 'object') throw invalid('a batch copy reference is missing');
-        return checkCopyRef(r);
-      });
-      await this.services.batches.forgetCopies(owner, refs);
+      await this.services.batches.forgetCopies(owner, checkCopyRefs(copies, 'copies', 'a batch copy reference'));
     });
   }
 
@@ -764,12 +768,8 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       checkCaller(fromNode);
-      const refs = checkCopyList(batches, 'batches').map((r) => {
-        if (r === null || typeof r !== 'object') throw invalid('a batch reference is missing');
-        return checkCopyRef(r);
-      });
       return this.services.batches
-        .heldBatches(refs)
+        .heldBatches(checkCopyRefs(batches, 'batches', 'a batch reference'))
         .map((r) => new types.BatchCopyRef({ ownerBatch: r.ownerBatch as never, createdMs: r.createdMs as never }));
     });
   }

@@ -143,11 +143,7 @@ export class SnapshotWriter {
     const path = join(dir, this.fileName);
     if (!existsSync(path)) throw new KvError('InvalidRequest', `this node holds no snapshot named ${name}`);
     rmSync(path);
-    try {
-      rmdirSync(dir);
-    } catch {
-      // Not empty: another node's file of that snapshot is there.
-    }
+    removeIfEmpty(dir);
   }
 }
 
@@ -161,10 +157,18 @@ function freeBytesAt(dir: string): number {
 function leaveNothing(path: string, dir: string): void {
   try {
     rmSync(path, { force: true });
-    // Fails when not empty: another node's copy is there.
+  } catch {
+    return; // Nothing more of this copy to remove.
+  }
+  removeIfEmpty(dir);
+}
+
+/** A snapshot's directory goes with the last node's file in it. */
+function removeIfEmpty(dir: string): void {
+  try {
     rmdirSync(dir);
   } catch {
-    // Nothing more of this copy to remove.
+    // Not empty (another node's file of that snapshot is there), or never made.
   }
 }
 
