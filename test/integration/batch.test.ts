@@ -166,6 +166,15 @@ test.serial('an unlogged batch writes its keys with one timestamp and touches no
   t.is((dup as Error).message, "write 2 of 2: its key is write 1's too; a batch writes each key once");
 });
 
+test.serial('a batch frame without the unlogged field, as a client built on the older IDL sends it, is logged', async (t) => {
+  const before = { batches: await summed('batches'), unlogged: await summed('unloggedBatches') };
+  const ts = await rawBatch([put('old-A', 'one'), put('old-q', 'two')], 2);
+  t.false(ts instanceof Error, String(ts));
+  t.true(Number(ts) > 0, 'answered with its timestamp');
+  t.is(await summed('batches'), before.batches + 1, 'logged');
+  t.is(await summed('unloggedBatches'), before.unlogged);
+});
+
 test.serial('a batch one of whose keys cannot reach its level is refused whole, its place named', async (t) => {
   // 'A' is on nodes 0, 1 and 2; 'a' on 1, 2 and 3: with 2 and 3 down, 'a' cannot reach QUORUM.
   await kv!.put('A', 'before', 'ALL');
