@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import type { KnownBugs } from '../common/known-bugs';
 import { intFlag, parseArgs, UsageError } from '../common/args';
 import { STREAM_BYTES_PER_SECOND_MAX } from '../common/limits';
+import { formatSpeculativeRetry, parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT } from '../config/speculative-retry';
 import { SEED_MAX } from '../common/random';
 import { FAULT_KINDS, parseFaults } from '../sim/faults';
 import { DEFAULT_CAS_WORKLOAD, DEFAULT_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
@@ -41,6 +42,8 @@ const USAGE = `usage: npm run sim -- [options]
   --batches         a quarter of the plain clients' puts go as batches of two or three keys, a quarter
                     of those unlogged; the checker holds each logged batch to all or nothing (off by
                     default, for the same reason)
+  --speculative-retry P  the nodes' speculativeRetry setting (default ${SPECULATIVE_RETRY_DEFAULT}, the real default);
+                    NONE replays a seed found before reads asked a third replica when one was slow
   --trace           print each seed's trace: every message, fault and answer (use with --seeds 1)
   --bug NAME        put a known bug back, to see the simulator catch it: ${BUGS.join(', ')}
   --jobs J          run the seeds in J processes at once, each a contiguous part of them (default 1)
@@ -62,7 +65,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
   const { flags, positional } = parseArgs(
     argv,
     ['help', 'trace', 'worker', 'any-writes', 'batches'],
-    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys', 'stream-pace'],
+    ['seeds', 'seed-start', 'nodes', 'faults', 'seconds', 'sync', 'bug', 'jobs', 'cas-clients', 'keys', 'stream-pace', 'speculative-retry'],
   );
   if (flags.has('help')) return 'help';
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -79,6 +82,7 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
     throw new UsageError((err as Error).message);
   }
   const bugs: KnownBugs = typeof bug === 'string' ? { [bug]: true } : {};
+  const speculativeRetry = speculativeRetryFlag(flags.get('speculative-retry'));
   return {
     seeds: intFlag(flags, 'seeds', 100, 1, 10_000_000),
     jobs: intFlag(flags, 'jobs', 1, 1, 64),
@@ -95,11 +99,20 @@ export function parseSimArgs(argv: string[]): SimRun | 'help' {
       keys: intFlag(flags, 'keys', DEFAULT_WORKLOAD.keys, 1, 100_000),
       ...(flags.has('any-writes') ? { anyWrites: true } : {}),
       ...(flags.has('batches') ? { batches: true } : {}),
+      ...(speculativeRetry === undefined ? {} : { speculativeRetry }),
       ...(!flags.has('stream-pace')
         ? {}
         : { streamBytesPerSecond: intFlag(flags, 'stream-pace', STREAM_BYTES_PER_SECOND_MAX, 100, STREAM_BYTES_PER_SECOND_MAX) }),
     },
   };
+}
+
+/** --speculative-retry checked as the setting is, in the setting's form; undefined when not given. */
+function speculativeRetryFlag(raw: string | true | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = typeof raw === 'string' ? parseSpeculativeRetry(raw) : undefined;
+  if (parsed === undefined) throw new UsageError('--speculative-retry must be a percentile (99p), a wait (20ms), ALWAYS or NONE');
+  return formatSpeculativeRetry(parsed);
 }
 
 /** The command that replays one seed with its trace. */
@@ -114,6 +127,7 @@ export function replayCommand(seed: number, o: Omit<SimOptions, 'seed'>): string
     `${o.streamBytesPerSecond === undefined ? '' : ` --stream-pace ${o.streamBytesPerSecond}`}` +
     `${o.anyWrites ? ' --any-writes' : ''}` +
     `${o.batches ? ' --batches' : ''}` +
+    `${o.speculativeRetry === undefined ? '' : ` --speculative-retry ${o.speculativeRetry}`}` +
     `${bug ? ` --bug ${bug}` : ''} --trace`
   );
 }

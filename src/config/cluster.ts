@@ -29,6 +29,7 @@ import {
   VALUE_BYTES_MAX_CEILING,
   VALUE_BYTES_MAX_DEFAULT,
 } from '../common/limits';
+import { formatSpeculativeRetry, parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT } from './speculative-retry';
 
 export interface NodeAddress {
   readonly id: number;
@@ -102,6 +103,13 @@ export interface Settings {
   readonly streamBytesPerSecond: number;
   /** The same while the streaming node is busy with clients (streaming/foreground-pace.ts); at most streamBytesPerSecond is used. */
   readonly streamBytesPerSecondUnderLoad: number;
+  /**
+   * When a read asks one replica more than its level needs, as one it asked
+   * is slow (coordinator/speculation.ts, Cassandra's speculative_retry):
+   * `99p` (after the 99th percentile of recent replica reads), `20ms`,
+   * `ALWAYS` or `NONE`.
+   */
+  readonly speculativeRetry: string;
 }
 
 export interface ClusterConfig {
@@ -125,6 +133,7 @@ export const DEFAULT_SETTINGS: Settings = {
   antiEntropyIntervalMs: 500,
   streamBytesPerSecond: STREAM_BYTES_PER_SECOND_MAX,
   streamBytesPerSecondUnderLoad: STREAM_BYTES_PER_SECOND_UNDER_LOAD,
+  speculativeRetry: SPECULATIVE_RETRY_DEFAULT,
 };
 
 export class ConfigError extends Error {
@@ -224,8 +233,9 @@ export function parseSettings(x: unknown): Settings {
   if (driver !== 'auto' && driver !== 'inline' && driver !== 'thread') {
     throw new ConfigError('settings.sqliteDriver must be "auto", "inline" or "thread"');
   }
+  const requestTimeoutMs = integerIn(s.requestTimeoutMs, 10, 600_000, 'settings.requestTimeoutMs');
   return {
-    requestTimeoutMs: integerIn(s.requestTimeoutMs, 10, 600_000, 'settings.requestTimeoutMs'),
+    requestTimeoutMs,
     maxValueBytes: integerIn(s.maxValueBytes, 1, VALUE_BYTES_MAX_CEILING, 'settings.maxValueBytes'),
     tombstoneGraceSeconds: integerIn(s.tombstoneGraceSeconds, 0, 10 * 365 * 24 * 3600, 'settings.tombstoneGraceSeconds'),
     hintWindowSeconds: integerIn(s.hintWindowSeconds, 0, 30 * 24 * 3600, 'settings.hintWindowSeconds'),
@@ -246,7 +256,21 @@ export function parseSettings(x: unknown): Settings {
       STREAM_BYTES_PER_SECOND_MAX,
       'settings.streamBytesPerSecondUnderLoad',
     ),
+    speculativeRetry: speculativeRetryIn(s.speculativeRetry, requestTimeoutMs),
   };
+}
+
+/** The setting checked, in the form formatSpeculativeRetry writes. */
+function speculativeRetryIn(x: unknown, requestTimeoutMs: number): string {
+  const what = 'settings.speculativeRetry must be a percentile ("99p", above 0 and below 100), a wait ("20ms"), "ALWAYS" or "NONE"';
+  const parsed = typeof x === 'string' ? parseSpeculativeRetry(x) : undefined;
+  if (parsed === undefined) throw new ConfigError(`${what}, not ${JSON.stringify(x)}`);
+  if (parsed.kind === 'fixed' && parsed.ms >= requestTimeoutMs) {
+    throw new ConfigError(
+      `settings.speculativeRetry waits ${parsed.ms} ms, which must be less than settings.requestTimeoutMs (${requestTimeoutMs})`,
+    );
+  }
+  return formatSpeculativeRetry(parsed);
 }
 
 /** `baseDir`: what relative TLS paths are relative to (the cluster file's folder). */

@@ -38,10 +38,12 @@ import { systemTime, Time, Timer } from '../clock/time';
 import type { KnownBugs } from '../common/known-bugs';
 import { EPOCH_RETRIES_MAX } from '../common/limits';
 import type { Placement } from '../membership/placement';
+import { parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT, SpeculativeRetry } from '../config/speculative-retry';
 import { KeyedVersion, Version } from '../storage/version';
 import { Replica } from './replica';
 import { LevelName, requiredReplicas, unreachableLevel, writeAcksNeeded, WriteLevelName } from './levels';
 import { ReadAgain, ReadRound, ReadRoundDeps, Refusal } from './read-round';
+import { SpeculationDelay } from './speculation';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
@@ -87,6 +89,8 @@ export interface CoordinatorDeps {
    * passed. Without it a refusal counts as a failed replica, nothing more.
    */
   readonly catchUp?: (peer: number, epoch: number) => Promise<void>;
+  /** When a read asks one replica more than its level needs (speculation.ts); the setting's default unless given. */
+  readonly speculativeRetry?: SpeculativeRetry;
 }
 
 type Placed = { up: number[]; down: number[]; need: number; epoch: number };
@@ -100,6 +104,8 @@ export interface CoordinatorCounters {
   hintsQueued: number;
   /** Requests placed again after a replica refused them as placed by a stale epoch. */
   staleEpochRetries: number;
+  /** Reads that asked one replica more than their level needs, as one asked was slow (or at once, under ALWAYS). */
+  speculativeReads: number;
 }
 
 export class Coordinator {
@@ -111,6 +117,7 @@ export class Coordinator {
     readRepairs: 0,
     hintsQueued: 0,
     staleEpochRetries: 0,
+    speculativeReads: 0,
   };
 
   /** Write rounds whose sends may still land, by the epoch they were placed at (see settledEpoch). */
@@ -374,6 +381,11 @@ export class Coordinator {
       clock: this.deps.clock,
       bugs: this.deps.bugs,
       counters: this.counters,
+      speculation: new SpeculationDelay(
+        this.deps.speculativeRetry ?? parseSpeculativeRetry(SPECULATIVE_RETRY_DEFAULT)!,
+        this.deps.timeoutMs,
+        () => this.time.monotonicMs(),
+      ),
       repair: (key, winner, stale, deadline, level, need) => this.repair(key, winner, stale, deadline, level, need),
       readAgain: this.readAgain,
     };

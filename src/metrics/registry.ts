@@ -50,6 +50,11 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
     'coordinator.readRepairs',
     'Replicas brought up to date by reads at a level above ONE that found them behind.',
   ),
+  counter(
+    'ringkv_speculative_reads_total',
+    'coordinator.speculativeReads',
+    'Reads that asked one replica more than their level needs because one they asked was slow (settings.speculativeRetry).',
+  ),
   counter('ringkv_hints_stored_total', 'hints.hintsStored', 'Hints stored for replicas that were down or did not acknowledge a write.'),
   counter('ringkv_hint_write_errors_total', 'hints.hintWriteErrors', 'Hints lost because writing them to disk failed.'),
   counter('ringkv_anti_entropy_steps_total', 'repair.steps', 'Background anti-entropy steps (hash trees compared with one peer).'),

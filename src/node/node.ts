@@ -37,6 +37,7 @@ import { loadTls, TlsMaterial, validityProblem } from '../config/tls';
 import { HybridClock } from '../clock/hlc';
 import { systemTime, Time, Timer } from '../clock/time';
 import { Coordinator } from '../coordinator/coordinator';
+import { parseSpeculativeRetry } from '../config/speculative-retry';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import { BatchWriter, copyHolders } from '../coordinator/batch-writer';
@@ -336,6 +337,8 @@ export class KvNode {
       ...(parts.bugs ? { bugs: parts.bugs } : {}),
       catchingUp: () => this.repairer.catchingUp,
       catchUp: (peer, epoch) => this.catchUpTo(peer, epoch),
+      // parseSettings checked it.
+      speculativeRetry: parseSpeculativeRetry(s.speculativeRetry)!,
     });
     this.batches = new BatchWriter({
       selfId: id,

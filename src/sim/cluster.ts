@@ -34,8 +34,9 @@ import { Owner } from './scheduler';
 export const KEY_LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /** A cluster of `nodes` nodes whose tokens split KEY_LETTERS evenly, with the settings a simulation runs. */
-export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL', streamBytesPerSecond?: number): ClusterConfig {
+export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL', streamBytesPerSecond?: number, speculativeRetry?: string): ClusterConfig {
   const pace = streamBytesPerSecond === undefined ? {} : { streamBytesPerSecond, streamBytesPerSecondUnderLoad: streamBytesPerSecond };
+  const speculation = speculativeRetry === undefined ? {} : { speculativeRetry };
   return {
     replicationFactor: Math.min(3, nodes),
     secret: 'simulated',
@@ -45,7 +46,7 @@ export function simConfig(nodes: number, sync: 'NORMAL' | 'FULL', streamBytesPer
       port: id,
       token: KEY_LETTERS[Math.round(((id + 1) * KEY_LETTERS.length) / nodes) - 1]!,
     })),
-    settings: { ...DEFAULT_SETTINGS, sqliteSynchronous: sync, ...pace },
+    settings: { ...DEFAULT_SETTINGS, sqliteSynchronous: sync, ...pace, ...speculation },
   };
 }
 

@@ -62,6 +62,8 @@ export interface SimOptions {
   readonly anyWrites?: boolean;
   /** A quarter of the plain clients' puts go as batches of two or three keys, a quarter of those unlogged (off: draws as without them). */
   readonly batches?: boolean;
+  /** The nodes' speculativeRetry setting (default the real default; NONE replays a seed found before reads speculated). */
+  readonly speculativeRetry?: string;
 }
 
 export interface SimResult {
@@ -259,7 +261,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const random = new Random(o.seed);
   const sched = new Scheduler();
   const trace = new Trace(o.trace, () => sched.nowMs);
-  const config = simConfig(o.nodes, o.sync, o.streamBytesPerSecond);
+  const config = simConfig(o.nodes, o.sync, o.streamBytesPerSecond, o.speculativeRetry);
   const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
   const cluster = new SimCluster(config, net, random.fork(), o.bugs);
   const clientTimeoutMs = config.settings.requestTimeoutMs + 500;

@@ -132,6 +132,17 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['a setting out of range', config({ settings: { requestTimeoutMs: 5 } }), /settings\.requestTimeoutMs/],
   ['a setting of the wrong type', config({ settings: { failureTimeoutMs: '2000' } }), /settings\.failureTimeoutMs/],
   ['a bad sqliteSynchronous', config({ settings: { sqliteSynchronous: 'OFF' } }), /sqliteSynchronous/],
+  [
+    'a speculativeRetry of 100p',
+    config({ settings: { speculativeRetry: '100p' } }),
+    /speculativeRetry must be a percentile .*, not "100p"/,
+  ],
+  ['a speculativeRetry as a number', config({ settings: { speculativeRetry: 99 } }), /speculativeRetry must be .*, not 99$/],
+  [
+    'a speculativeRetry wait as long as the request timeout',
+    config({ settings: { speculativeRetry: '2000ms' } }),
+    /waits 2000 ms, which must be less than settings\.requestTimeoutMs \(2000\)/,
+  ],
   ['RF larger than the node count', config({ replicationFactor: 5 }), /replicationFactor must be an integer from 1 to 4/],
   ['RF 0', config({ replicationFactor: 0 }), /replicationFactor/],
   ['a fractional RF', config({ replicationFactor: 2.5 }), /replicationFactor/],
@@ -145,6 +156,13 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['a node pair without a cert', withNode(1, { tls: { key: 'k.pem' } }), /nodes\[1\]\.tls\.cert must be the path/],
   ['a node pair without top-level tls', withNode(1, { tls: { cert: 'c.pem', key: 'k.pem' } }), /no top-level "tls"/],
 ];
+
+test('speculativeRetry defaults to 99p, and is kept in the form it is parsed back from', (t) => {
+  t.is(parseCluster(config()).settings.speculativeRetry, '99p');
+  t.is(parseCluster(config({ settings: { speculativeRetry: ' none ' } })).settings.speculativeRetry, 'NONE');
+  t.is(parseCluster(config({ settings: { speculativeRetry: '20MS' } })).settings.speculativeRetry, '20ms');
+  t.is(parseCluster(config({ settings: { speculativeRetry: '99.9P' } })).settings.speculativeRetry, '99.9p');
+});
 
 test('the metrics port defaults to the port + 1000, may be set per node, and 0 turns it off', (t) => {
   t.deepEqual(parseCluster(config()).nodes.map(metricsPortOf), [10000, 10001, 10002, 10003]);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { check } from '../../src/chaos/checker';
 import { ReadOp, TOMBSTONE_VALUE, WriteOp } from '../../src/chaos/history';
-import { replayCommand } from '../../src/cli/sim';
+import { parseSimArgs, replayCommand } from '../../src/cli/sim';
 import type { KnownBugs } from '../../src/common/known-bugs';
 import { Random } from '../../src/common/random';
 import { SimDisk } from '../../src/sim/disk';
@@ -170,6 +170,21 @@ test('the replay command names the seed and every option that shaped the run', (
   t.notRegex(replayCommand(3, base), /--any-writes/);
   t.regex(replayCommand(3, { ...base, batches: true }), / --batches --trace$/);
   t.notRegex(replayCommand(3, base), /--batches/);
+  t.regex(replayCommand(3, { ...base, speculativeRetry: 'NONE' }), / --speculative-retry NONE --trace$/);
+  t.notRegex(replayCommand(3, base), /--speculative-retry/);
+});
+
+test("--speculative-retry sets the nodes' setting: reads that speculated under the default do not under NONE", async (t) => {
+  // Seed 3 has a read wait on a slow replica: its history differs with and without speculation.
+  const speculating = await simulate({ ...base, seed: 3 });
+  const none = await simulate({ ...base, seed: 3, speculativeRetry: 'NONE' });
+  t.not(none.hash, speculating.hash);
+  t.is((await simulate({ ...base, seed: 3, speculativeRetry: '99p' })).hash, speculating.hash, '99p is the default');
+  t.true(speculating.ok, speculating.problems.join('\n'));
+  t.true(none.ok, none.problems.join('\n'));
+  const parsed = parseSimArgs(['--speculative-retry', 'always']);
+  t.is(parsed === 'help' ? undefined : parsed.options.speculativeRetry, 'ALWAYS');
+  t.throws(() => parseSimArgs(['--speculative-retry', '100p']), { message: /--speculative-retry must be/ });
 });
 
 test('--batches is an option of its own: off, a seed keeps its trace; on, batches are sent and the run passes', async (t) => {
