@@ -394,6 +394,41 @@ struct SnapshotEntry {
   4: i64 writtenMs
 }
 
+/**
+ * (added later) What `trace` runs: a get, a put or a remove, as those calls
+ * take them. op is "get", "put" or "remove"; value is a put's only.
+ */
+struct TraceRequest {
+  1: string op,
+  2: binary key,
+  3: optional binary value,
+  4: Level level
+}
+
+/** (added later) One step of a traced request, as its coordinator took it, with the µs since it began. */
+struct TraceEvent {
+  1: i64 elapsedMicros,
+  2: string activity
+}
+
+/**
+ * (added later) A traced request's outcome and steps. A get that succeeded
+ * has `found` (its ReadResult; not named `read`, which would hide the
+ * generated JavaScript struct's read method), a put or remove `ts`; a request that failed has `errorCode`
+ * ("Unavailable", "TimedOut", "StorageFull") and its sentence in `error`,
+ * since a failure's steps are the ones worth reading. `dropped`: steps past
+ * the 100 kept.
+ */
+struct TraceReport {
+  1: i32 coordinator,
+  2: list<TraceEvent> events,
+  3: optional ReadResult found,
+  4: optional i64 ts,
+  5: optional string errorCode,
+  6: optional string error,
+  7: optional i32 dropped
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -695,5 +730,16 @@ service KeyValue {
    * name; Unavailable while that snapshot is being written.
    */
   void clearSnapshot(1: string secret, 2: string name)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
+
+  /**
+   * (added later) Runs one get, put or remove as usual and answers with what
+   * its coordinator did, step by step (Cassandra's TRACING ON): whom it
+   * asked, who answered what and when, speculative asks, read repairs,
+   * hints, and for a write, each replica's acknowledgement until every live
+   * one answered (or the request timeout). Unavailable and TimedOut are not
+   * thrown but reported, with the steps that led to them.
+   */
+  TraceReport trace(1: TraceRequest request)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable)
 }

@@ -2,6 +2,7 @@
  * The console: type commands, see results.
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
+ *   trace get <key> <level> | put <key> <value> <level> | delete <key> <level>
  *   batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
@@ -56,6 +57,9 @@ Commands (one per line):
                               order, one per line, at most limit (default ${SCAN_CONSOLE_LIMIT_DEFAULT});
                               "" for <from> is the first key, "" for <to> the last
   cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
+  trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level>
+                              run it as usual and show what its coordinator did, step by step:
+                              whom it asked, who answered what and when, read repairs, hints
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL, put and delete also ANY
@@ -111,6 +115,7 @@ async function execute(client: KvClient, words: string[]): Promise<Result> {
   const op = words[0]!.toLowerCase();
   if (op === 'mget') return mget(client, words);
   if (op === 'batch') return batch(client, words);
+  if (op === 'trace') return trace(client, words);
   const spec = ARITY[op];
   if (spec === undefined) throw new KvError('InvalidRequest', `unknown command "${words[0]}"; type help for the list`);
   const given = words.length - 1;
@@ -197,6 +202,43 @@ async function batch(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op: 'batch', level, ts, writes: writes.length, ...(unlogged ? { unlogged } : {}) };
 }
 
+const TRACE_USAGE = 'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level>';
+
+/** `trace get|put|delete ...`: the request run as usual, with its coordinator's steps. */
+async function trace(client: KvClient, words: string[]): Promise<Result> {
+  const what = words[1]?.toLowerCase();
+  const count = what === 'put' ? 5 : 4;
+  if ((what !== 'get' && what !== 'put' && what !== 'delete') || words.length !== count) {
+    throw new KvError('InvalidRequest', `trace takes a get, put or delete with its arguments: ${TRACE_USAGE}`);
+  }
+  const key = words[2]!;
+  const level = words[count - 1]!;
+  const t = await client.trace(key, what === 'put' ? { op: 'put', value: words[3]!, level } : { op: what, level });
+  const outcome = t.error
+    ? { failed: t.error.code, message: t.error.message }
+    : t.read
+      ? { found: t.read.found, value: t.read.found ? displayBytes(t.read.value) : null }
+      : { ts: t.ts };
+  return { ok: true, op: 'trace', traced: what, key, coordinator: t.coordinator, ...outcome, events: t.events, dropped: t.dropped };
+}
+
+/** A trace: the outcome on one line, then each step with its µs since the request began. */
+function renderTrace(r: Result, c: chalk.Chalk): string {
+  const head = `${String(r.traced)} coordinated by node ${String(r.coordinator)}: `;
+  const outcome =
+    r.failed !== undefined
+      ? c.red(`${String(r.failed)}: ${String(r.message)}`)
+      : r.traced === 'get'
+        ? r.found
+          ? c.bold(String(r.value))
+          : c.dim('(not found)')
+        : c.green('OK');
+  const events = r.events as Array<{ elapsedUs: number; activity: string }>;
+  const lines = events.map((e) => `${c.dim(`${String(e.elapsedUs).padStart(8)} µs`)}  ${e.activity}`);
+  if ((r.dropped as number) > 0) lines.push(c.dim(`(${String(r.dropped)} more steps not kept)`));
+  return [head + outcome, ...lines].join('\n');
+}
+
 function failure(op: string, key: string | undefined, err: unknown): Result {
   const e = isKvError(err) ? err : new KvError('Internal', (err as Error).message ?? String(err));
   return { ok: false, op, ...(key !== undefined ? { key } : {}), error: e.code, message: e.message, ...e.details };
@@ -213,6 +255,7 @@ function render(r: Result, colour: boolean): string {
     return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;
   }
   if (r.op === 'scan') return renderScan(r, c);
+  if (r.op === 'trace') return renderTrace(r, c);
   if (r.op === 'mget') {
     const entries = r.entries as Array<{ key: string; found: boolean; value: string | null }>;
     return entries.map((e) => `${c.bold(e.key)}  ${e.found ? String(e.value) : c.dim('(not found)')}`).join('\n');

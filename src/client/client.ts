@@ -124,6 +124,27 @@ export interface ReadResult {
 }
 
 /** What a cas answers. */
+/** What `trace` ran and what its coordinator did (Cassandra's TRACING ON). */
+export interface TraceResult {
+  /** The node that coordinated it. */
+  readonly coordinator: number;
+  /** Its steps, each with the µs since it began. */
+  readonly events: ReadonlyArray<{ readonly elapsedUs: number; readonly activity: string }>;
+  /** A get's answer, when it succeeded. */
+  readonly read?: ReadResult;
+  /** A put's or a delete's timestamp, when it succeeded. */
+  readonly ts?: number;
+  /** How it failed (Unavailable, TimedOut, StorageFull), in one sentence; the steps show why. */
+  readonly error?: { readonly code: string; readonly message: string };
+  /** Steps past the ones a trace keeps. */
+  readonly dropped: number;
+}
+
+export type TracedOp =
+  | { op: 'get'; level: LevelName | string }
+  | { op: 'put'; value: Bytes; level: WriteLevelName | string }
+  | { op: 'delete'; level: WriteLevelName | string };
+
 export interface CasResult {
   readonly applied: boolean;
   /** The key's value now (the new one when applied, else the one that failed the expectation); null when absent. */
@@ -678,6 +699,44 @@ export class KvClient {
    * attempts, and a cas that was applied the first time answers applied:
    * true instead of applying twice or answering a false "not applied".
    */
+  /**
+   * Runs one get, put or delete as usual and returns what its coordinator
+   * did, step by step: whom it asked, who answered what and when, a
+   * speculative ask, a read repair, hints, and for a write each replica's
+   * acknowledgement (the report waits for the last live one). A failure
+   * (Unavailable, TimedOut) comes back in `error` with the steps that led
+   * to it; a bad request is thrown as InvalidRequest.
+   *
+   *   const t = await client.trace('user:1', { op: 'get', level: 'QUORUM' });
+   */
+  async trace(key: Bytes, request: TracedOp): Promise<TraceResult> {
+    const k = wireKey(key) as Buffer; // see put
+    const readLevel = request.op === 'get' ? plainReadLevel(request.level, 'trace') : undefined;
+    const level = readLevel !== undefined ? LEVEL_CODES[readLevel] : WRITE_LEVEL_CODES[writeLevelName(request.level)];
+    const starts =
+      this.topo === undefined || readLevel === undefined
+        ? Number.POSITIVE_INFINITY
+        : readStarts(this.topo.placement.replicationFactor, readLevel);
+    const req = new types.TraceRequest({
+      op: request.op === 'delete' ? 'remove' : request.op,
+      key: k,
+      level,
+      ...(request.op === 'put' ? { value: wireKey(request.value) as Buffer } : {}),
+    });
+    // Sent as a put or a get would be, so that the coordinator is the node an untraced request would have.
+    const r: types.TraceReport = await this.run(this.routingKey(k), request.op === 'get' ? 'read' : 'write', (c) => c.trace(req), starts);
+    return {
+      coordinator: r.coordinator,
+      events: (r.events ?? []).map((e) => ({ elapsedUs: int64ToNumber(e.elapsedMicros), activity: e.activity })),
+      ...(r.found
+        ? { read: { found: r.found.found, value: r.found.found ? r.found.value : Buffer.alloc(0), ts: int64ToNumber(r.found.ts) } }
+        : {}),
+      ...(r.ts !== null && r.ts !== undefined ? { ts: int64ToNumber(r.ts) } : {}),
+      ...(r.errorCode ? { error: { code: r.errorCode, message: r.error ?? '' } } : {}),
+      dropped: r.dropped ?? 0,
+    };
+  }
+
   async cas(key: Bytes, expected: Bytes | null, value: Bytes, options: CasOptions = {}): Promise<CasResult> {
     const level = options.level ?? 'QUORUM';
     const code = LEVEL_CODES[levelName(level)];

@@ -44,6 +44,7 @@ import { Replica } from './replica';
 import { LevelName, requiredReplicas, unreachableLevel, writeAcksNeeded, WriteLevelName } from './levels';
 import { ReadAgain, ReadRound, ReadRoundDeps, Refusal } from './read-round';
 import { SpeculationDelay } from './speculation';
+import { describeVersion, nodeList, Trace } from './trace';
 import { MarkedLog, WriteRound, WriteRoundDeps } from './write-round';
 
 export interface HintSink {
@@ -231,12 +232,19 @@ export class Coordinator {
    * timestamp. See WriteRound for when. With `ttlSeconds` the value expires
    * that long after its timestamp.
    */
-  write(key: string, value: string, deleted: boolean, level: WriteLevelName, ttlSeconds = 0): Promise<number> {
+  write(key: string, value: string, deleted: boolean, level: WriteLevelName, ttlSeconds = 0, trace?: Trace): Promise<number> {
     this.counters.writes++;
-    const placed = this.placement(key, level, true);
+    let placed: Placed;
+    try {
+      placed = this.placement(key, level, true);
+    } catch (err) {
+      trace?.note(`cannot place the write: ${(err as Error).message}`);
+      throw err;
+    }
+    if (trace !== undefined) tracePlacement(trace, `${level} ${deleted ? 'remove' : 'write'}`, placed);
     const ts = this.deps.clock.now();
     const version: Version = ttlSeconds > 0 ? { value, ts, deleted, expires: ts + ttlSeconds * 1_000_000 } : { value, ts, deleted };
-    return this.writeRound({ key, version }, level, placed, 0);
+    return this.writeRound({ key, version }, level, placed, 0, trace);
   }
 
   /**
@@ -271,7 +279,7 @@ export class Coordinator {
    * (the same timestamp: a replica that has it already merges it away), at
    * most EPOCH_RETRIES_MAX times; the client waits for that round's answer.
    */
-  private writeRound(item: KeyedVersion, level: WriteLevelName, placed: Placed, attempt: number): Promise<number> {
+  private writeRound(item: KeyedVersion, level: WriteLevelName, placed: Placed, attempt: number, trace?: Trace): Promise<number> {
     const { up, down, need, epoch } = placed;
     const marked = up.includes(this.deps.selfId) ? this.deps.marked : undefined;
     this.writeDeps ??= {
@@ -282,15 +290,16 @@ export class Coordinator {
       time: this.time,
       bugs: this.deps.bugs,
     };
-    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked, landed: this.roundStarted(epoch) });
+    const landed = this.roundStarted(epoch);
+    const round = new WriteRound(this.writeDeps, { item, level, up, down, need, marked, landed, trace });
     return round.answer.then(
-      (ts) => (round.refusedAsStale === undefined ? ts : this.placeAgain(round, item, level, epoch, attempt, () => ts)),
+      (ts) => (round.refusedAsStale === undefined ? ts : this.placeAgain(round, item, level, epoch, attempt, () => ts, trace)),
       (err: KvError) => {
         const failed = (): never => {
           this.counters.timeouts++;
           throw err;
         };
-        return round.refusedAsStale === undefined ? failed() : this.placeAgain(round, item, level, epoch, attempt, failed);
+        return round.refusedAsStale === undefined ? failed() : this.placeAgain(round, item, level, epoch, attempt, failed, trace);
       },
     );
   }
@@ -303,10 +312,13 @@ export class Coordinator {
     placedAt: number,
     attempt: number,
     asItStood: () => number,
+    trace: Trace | undefined,
   ): Promise<number> {
-    if (!(await this.tookUp(round.refusedAsStale!, placedAt, attempt))) return asItStood();
+    const refusal = round.refusedAsStale!;
+    trace?.note(`node ${refusal.id} refused the write as placed by an older ring (it is at epoch ${refusal.epoch})`);
+    if (!(await this.tookUp(refusal, placedAt, attempt))) return asItStood();
     try {
-      return await this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1);
+      return await this.writeRound(item, level, this.placement(item.key, level, true), attempt + 1, trace);
     } catch (err) {
       // Unavailable promises that nothing was written, and the first round may have been: a replica that was
       // not stale took it. Its outcome is unknown, as a timeout's is.
@@ -350,24 +362,31 @@ export class Coordinator {
    * answer is settled in the callback of the last replica's answer, so the
    * common case (no repair, no refusal) costs no promise hop between them.
    */
-  read(key: string, level: LevelName): Promise<Version | undefined> {
+  read(key: string, level: LevelName, trace?: Trace): Promise<Version | undefined> {
     this.counters.reads++;
-    return this.readAttempt(key, level, 0);
+    return this.readAttempt(key, level, 0, trace);
   }
 
   /** One placement of a read, and what follows its answers (read-round.ts: repair, or a read placed again). */
-  private readAttempt(key: string, level: LevelName, attempt: number): Promise<Version | undefined> {
+  private readAttempt(key: string, level: LevelName, attempt: number, trace?: Trace): Promise<Version | undefined> {
     let placed: Placed;
     try {
       placed = this.placement(key, level, false);
     } catch (err) {
+      trace?.note(`cannot place the read: ${(err as Error).message}`);
       return Promise.reject(err);
     }
     const { up, need, epoch } = placed;
+    if (trace !== undefined) tracePlacement(trace, `${level} read`, placed);
     // ONE on a replica: the answer is here, no need for the machinery below.
-    if (need === 1 && up[0] === this.deps.selfId) return Promise.resolve(this.deps.readLocal(key));
+    if (need === 1 && up[0] === this.deps.selfId) {
+      const v = this.deps.readLocal(key);
+      trace?.note(`its own copy (node ${up[0]}) holds ${describeVersion(v)}`);
+      return Promise.resolve(v);
+    }
     const deps = this.readRoundDeps();
-    return new Promise((resolve, reject) => new ReadRound(deps, { key, level, up, need, epoch, attempt }, resolve, reject).start());
+    const plan = { key, level, up, need, epoch, attempt, trace };
+    return new Promise((resolve, reject) => new ReadRound(deps, plan, resolve, reject).start());
   }
 
   /** What every ReadRound needs from here, made at the first read that is not local. */
@@ -393,9 +412,10 @@ export class Coordinator {
   }
 
   /** After a refusal: the read placed again once this node took up a newer epoch, or its outcome as it stood. */
-  private readonly readAgain: ReadAgain = async (refusal, key, level, placedAt, attempt, asItStood) => {
+  private readonly readAgain: ReadAgain = async (refusal, key, level, placedAt, attempt, asItStood, trace) => {
+    trace?.note(`node ${refusal.id} refused the read as placed by an older ring (it is at epoch ${refusal.epoch})`);
     if (!(await this.tookUp(refusal, placedAt, attempt))) return asItStood();
-    return this.readAttempt(key, level, attempt + 1);
+    return this.readAttempt(key, level, attempt + 1, trace);
   };
 
   /** Brings the stale responders up to `winner`, or fails. */
@@ -428,4 +448,10 @@ export class Coordinator {
       timer?.cancel();
     }
   }
+}
+
+/** A trace's first step: where the request was placed, whom it can ask, how many must answer. */
+function tracePlacement(trace: Trace, what: string, placed: Placed): void {
+  const down = placed.down.length > 0 ? `; down: ${nodeList(placed.down)}` : '';
+  trace.note(`${what} placed by epoch ${placed.epoch}: ${placed.need} of ${nodeList(placed.up)} needed${down}`);
 }

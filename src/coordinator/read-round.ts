@@ -20,6 +20,7 @@ import { compareVersions, newest, Version } from '../storage/version';
 import type { LevelName } from './levels';
 import type { Replica } from './replica';
 import type { SpeculationDelay } from './speculation';
+import { describeVersion, nodeList, Trace } from './trace';
 
 /** A replica's refusal of a request placed by a stale epoch: who, and the epoch it is at. */
 export interface Refusal {
@@ -54,6 +55,7 @@ export type ReadAgain = (
   placedAt: number,
   attempt: number,
   asItStood: () => Version | undefined,
+  trace: Trace | undefined,
 ) => Promise<Version | undefined>;
 
 export interface ReadPlan {
@@ -65,6 +67,8 @@ export interface ReadPlan {
   /** The epoch the read was placed at, and how many times it was placed before. */
   readonly epoch: number;
   readonly attempt: number;
+  /** Given when the request is traced: each step is noted in it. */
+  readonly trace?: Trace | undefined;
 }
 
 export class ReadRound {
@@ -131,6 +135,7 @@ export class ReadRound {
     time.soon(() => {
       if (this.settled || this.next >= this.plan.up.length) return;
       this.deps.counters.speculativeReads++;
+      this.plan.trace?.note(`${this.ids.length} of ${this.plan.need} answers so far: asks one replica more (speculative retry)`);
       this.ask();
     });
   }
@@ -139,6 +144,7 @@ export class ReadRound {
     const id = this.plan.up[this.next++]!;
     // This node's own copy is read at once: it cannot fail or be slow.
     if (id === this.deps.selfId) return this.answer(id, this.deps.readLocal(this.plan.key));
+    this.plan.trace?.note(`asks node ${id}`);
     const { speculation, time } = this.deps;
     const asked = speculation.measures ? time.monotonicMs() : 0;
     this.deps
@@ -154,6 +160,7 @@ export class ReadRound {
   }
 
   private answer(id: number, v: Version | undefined): void {
+    this.plan.trace?.note(`${id === this.deps.selfId ? `its own copy (node ${id})` : `node ${id}`} holds ${describeVersion(v)}`);
     if (this.settled) return;
     this.ids.push(id);
     this.versions.push(v);
@@ -165,6 +172,7 @@ export class ReadRound {
 
   private askFailed(id: number, err: unknown): void {
     if (isKvError(err, 'StaleEpoch')) this.refusal ??= { id, epoch: err.details.epoch ?? 0 };
+    this.plan.trace?.note(`node ${id} failed: ${(err as Error).message}`);
     if (this.settled) return;
     this.failed++;
     const { up, need, level } = this.plan;
@@ -182,6 +190,7 @@ export class ReadRound {
     this.deps.counters.timeouts++;
     const { level, need } = this.plan;
     const got = this.ids.length;
+    this.plan.trace?.note(`timed out with ${got} of ${need} answers`);
     this.fail(timedOut(`${level} read got ${got} of ${need} replica answers within ${this.deps.timeoutMs} ms`, got, need));
   }
 
@@ -190,16 +199,24 @@ export class ReadRound {
     if (this.deps.bugs?.readSkipsNewest) skipNewest(this.ids, this.versions);
     let winner: Version | undefined;
     for (const v of this.versions) winner = newest(winner, v);
+    this.plan.trace?.note(`newest of ${nodeList(this.ids)}: ${describeVersion(winner)}`);
     if (winner === undefined) return this.finish(winner);
     this.deps.clock.observe(winner.ts);
     const { key, level, need } = this.plan;
     // One answer has nothing to repair; a ONE read of a range with pending replicas asks two (Coordinator.placement).
     const stale = need === 1 ? undefined : staleOf(this.ids, this.versions, winner);
     if (stale === undefined) return this.finish(winner);
+    this.plan.trace?.note(`read repair: sends it to ${nodeList(stale)}, which answered older or nothing`);
     const won = winner;
     this.deps.repair(key, won, stale, this.deadline, level, need).then(
-      () => this.finish(won),
-      (err: unknown) => this.fail(err),
+      () => {
+        this.plan.trace?.note('read repair acknowledged');
+        this.finish(won);
+      },
+      (err: unknown) => {
+        this.plan.trace?.note(`read repair failed: ${(err as Error).message}`);
+        this.fail(err);
+      },
     );
   }
 
@@ -219,8 +236,8 @@ export class ReadRound {
   }
 
   private again(asItStood: () => Version | undefined): Promise<Version | undefined> {
-    const { key, level, epoch, attempt } = this.plan;
-    return this.deps.readAgain(this.refusal!, key, level, epoch, attempt, asItStood);
+    const { key, level, epoch, attempt, trace } = this.plan;
+    return this.deps.readAgain(this.refusal!, key, level, epoch, attempt, asItStood, trace);
   }
 }
 

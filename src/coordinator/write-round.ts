@@ -31,6 +31,7 @@ import { HINT_GRACE_MS } from '../common/limits';
 import { Replica } from './replica';
 import { KeyedVersion } from '../storage/version';
 import { WriteLevelName } from './levels';
+import { nodeList, Trace } from './trace';
 
 /** This node's own replica as the writes it coordinates use it (ReplicaStore's marks). */
 export interface MarkedLog {
@@ -66,6 +67,8 @@ export interface WritePlan {
    * the rounds of an older epoch to get here (Coordinator.settledEpoch).
    */
   readonly landed?: () => void;
+  /** Given when the request is traced: each step is noted in it, and it is told when every live replica answered. */
+  readonly trace?: Trace | undefined;
 }
 
 export class WriteRound {
@@ -128,6 +131,10 @@ export class WriteRound {
           : `was acknowledged by ${this.acked} of ${plan.need} replicas within ${deps.timeoutMs} ms`,
       ),
     );
+    if (plan.trace !== undefined) {
+      plan.trace.note(`sends ts=${plan.item.version.ts} to ${nodeList(plan.up)}`);
+      if (plan.down.length > 0) plan.trace.note(`stores hints for ${nodeList(plan.down)}, seen down`);
+    }
     for (const id of plan.up) this.send(id);
   }
 
@@ -167,6 +174,9 @@ export class WriteRound {
   }
 
   private acknowledged(id: number): void {
+    this.plan.trace?.note(
+      id === this.deps.selfId && this.mark > 0 ? `its own copy (node ${id}) is durable, its log row marked` : `node ${id} acknowledged`,
+    );
     this.answered.add(id);
     this.acked++;
     this.covered(id);
@@ -178,6 +188,7 @@ export class WriteRound {
     if (this.hasLanded || (this.answered.size < this.plan.up.length && !(this.finished && this.failedRound))) return;
     this.hasLanded = true;
     this.plan.landed?.();
+    this.plan.trace?.markLanded();
   }
 
   private failedAt(id: number, err: Error): void {
@@ -185,6 +196,7 @@ export class WriteRound {
     (this.failedIds ??= new Set()).add(id);
     this.failed++;
     this.firstFailure ||= `node ${id}: ${err.message}`;
+    this.plan.trace?.note(`node ${id} failed: ${err.message}; stores a hint for it`);
     if (isKvError(err, 'StorageFull')) this.diskFullAt ??= id;
     else if (isKvError(err, 'StaleEpoch')) this.refusedAsStale ??= { id, epoch: err.details.epoch ?? 0 };
     this.hinted.push(this.hintCovering(id));
@@ -228,7 +240,11 @@ export class WriteRound {
     if (this.completing) return;
     this.completing = true;
     this.grace?.cancel();
-    for (const id of this.plan.up) if (!this.answered.has(id)) this.hinted.push(this.hintCovering(id));
+    for (const id of this.plan.up) {
+      if (this.answered.has(id)) continue;
+      this.plan.trace?.note(`node ${id} has not answered within ${HINT_GRACE_MS} ms of the level: stores a hint for it`);
+      this.hinted.push(this.hintCovering(id));
+    }
     void Promise.all(this.hinted).then(() => this.finish());
   }
 
@@ -236,6 +252,7 @@ export class WriteRound {
     // Who acknowledged: a hint for a node that left the ring goes on to the key's current replicas that did not (hints/hint-router.ts).
     const acknowledged = (id: number): boolean => this.answered.has(id) && this.failedIds?.has(id) !== true;
     return this.deps.hint(target, this.plan.item, acknowledged).then((durable) => {
+      this.plan.trace?.note(durable ? `the hint for node ${target} is durable` : `the hint for node ${target} was dropped`);
       this.hintsSettled++;
       if (durable) this.hintsDurable++;
       this.covered(target);
@@ -263,6 +280,7 @@ export class WriteRound {
 
   private settleMark(): void {
     if (this.mark <= 0 || this.open.size > 0) return;
+    this.plan.trace?.note('every other replica acknowledged or has a durable hint: the mark is settled');
     this.plan.marked!.settle(this.mark);
     this.mark = 0;
   }
@@ -278,6 +296,7 @@ export class WriteRound {
     this.failedRound = err !== undefined;
     this.timer.cancel();
     this.grace?.cancel();
+    this.plan.trace?.note(err ? `fails: ${err.message}` : `answers the client: ${this.acked} of ${this.plan.need} needed acknowledged`);
     if (err) this.reject(err);
     else this.resolve(this.plan.item.version.ts);
     this.landedIfAnswered();

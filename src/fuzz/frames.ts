@@ -229,6 +229,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   snapshot: 2,
   listSnapshots: 2,
   clearSnapshot: 2,
+  trace: 3,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
@@ -784,6 +785,8 @@ export class FrameGenerator {
         return bin(this.token(tags, use.refusedOnly));
       case 'batchWrites':
         return this.batchWrites(tags);
+      case 'traceRequest':
+        return this.traceRequest(tags);
       case 'unlogged':
         return { kind: 'bool', v: r.chance(0.5) };
       case 'batchCopies':
@@ -874,6 +877,29 @@ export class FrameGenerator {
       return { kind: 'struct', fields };
     };
     return { kind: 'list', elemType: TType.STRUCT, items: Array.from({ length: n }, write) };
+  }
+
+  /**
+   * A trace's request: mostly a get, put or remove with a pool key, a small
+   * value for a put, and a level; now and then a field missing, a value where
+   * none belongs, or an op no node runs.
+   */
+  private traceRequest(tags: string[]): WireValue {
+    const r = this.r;
+    const op = r.weighted<string>([
+      ['get', 4],
+      ['put', 4],
+      ['remove', 2],
+      ['scan', 0.5],
+      ['', 0.5],
+    ]);
+    tags.push(`trace:${op || 'empty-op'}`);
+    const fields: WireField[] = [];
+    if (!r.chance(0.05)) fields.push(field(1, bin(Buffer.from(op))));
+    if (!r.chance(0.05)) fields.push(field(2, bin(this.key(tags, 'trace-key', true))));
+    if (op === 'put' ? !r.chance(0.05) : r.chance(0.05)) fields.push(field(3, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
+    if (!r.chance(0.05)) fields.push(field(4, i32(this.level(tags))));
+    return { kind: 'struct', fields };
   }
 
   /**

@@ -47,6 +47,7 @@ export const METHODS = [
   'snapshot',
   'listSnapshots',
   'clearSnapshot',
+  'trace',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -184,6 +185,7 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   snapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
   listSnapshots: [SECRET],
   clearSnapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
+  trace: [[1, TType.STRUCT, 'request', 'traceRequest']],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -252,6 +254,12 @@ export const BATCH_COPY: readonly ArgSpec[] = [
   [1, TType.I64, 'ownerBatch'],
   [2, TType.I64, 'createdMs'],
   [3, TType.LIST, 'writes'],
+];
+export const TRACE_REQUEST: readonly ArgSpec[] = [
+  [1, TType.STRING, 'op'],
+  [2, TType.STRING, 'key'],
+  [3, TType.STRING, 'value'],
+  [4, TType.I32, 'level'],
 ];
 export const BATCH_COPY_REF: readonly ArgSpec[] = [
   [1, TType.I64, 'ownerBatch'],
@@ -330,6 +338,8 @@ export const THROWS: Record<MethodName, Throws> = {
   snapshot: ADMIN_UNAVAILABLE,
   listSnapshots: INTERNODE,
   clearSnapshot: { ...ADMIN_UNAVAILABLE, void: true },
+  // Unavailable is thrown only by a node that serves no clients yet; TimedOut never (a trace reports it).
+  trace: { invalid: 1, operational: [2], declared: [1, 2] },
 };
 
 /** Internode and admin calls: the secret is their first argument. */

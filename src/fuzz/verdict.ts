@@ -45,6 +45,7 @@ import {
   RECENT_REQUEST,
   RING_MEMBER,
   SECRET_CHECKED,
+  TRACE_REQUEST,
 } from './methods';
 import { TType } from './thrift-wire';
 import type { WireField, WireValue } from './wire-value';
@@ -244,7 +245,25 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   listSnapshots: () => 'ok',
   clearSnapshot: () => 'declared',
   heldBatches: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
+  trace: (a, max) => traceVerdict(structFields(a.get(1), TRACE_REQUEST), max),
 };
+
+/** A trace's request, as get, put and remove check theirs (a get at SERIAL refused: trace does not follow Paxos). */
+function traceVerdict(f: Args | null, max: number): Verdict {
+  const op = f?.get(1);
+  if (f === null || op?.kind !== 'binary' || !isValidKey(f.get(2))) return 'invalid';
+  const value = f.get(3);
+  switch (op.v.toString('latin1')) {
+    case 'get':
+      return withLevel(value === undefined, f.get(4));
+    case 'put':
+      return withLevel(isValidValue(value, max), f.get(4), true);
+    case 'remove':
+      return withLevel(value === undefined, f.get(4), true);
+    default:
+      return 'invalid';
+  }
+}
 
 /** A peer call's own node id: a non-negative i32. */
 function callerValid(v: WireValue | undefined): boolean {

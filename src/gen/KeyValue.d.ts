@@ -47,6 +47,9 @@ import BatchCopy = ttypes.BatchCopy
 import BatchCopyRef = ttypes.BatchCopyRef
 import SnapshotInfo = ttypes.SnapshotInfo
 import SnapshotEntry = ttypes.SnapshotEntry
+import TraceRequest = ttypes.TraceRequest
+import TraceEvent = ttypes.TraceEvent
+import TraceReport = ttypes.TraceReport
 
 declare class Client {
     private output: thrift.TTransport;
@@ -630,6 +633,26 @@ declare class Client {
      * name; Unavailable while that snapshot is being written.
      */
     clearSnapshot(secret: string, name: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: void)=>void): void;
+
+    /**
+     * (added later) Runs one get, put or remove as usual and answers with what
+     * its coordinator did, step by step (Cassandra's TRACING ON): whom it
+     * asked, who answered what and when, speculative asks, read repairs,
+     * hints, and for a write, each replica's acknowledgement until every live
+     * one answered (or the request timeout). Unavailable and TimedOut are not
+     * thrown but reported, with the steps that led to them.
+     */
+    trace(request: TraceRequest): Promise<TraceReport>;
+
+    /**
+     * (added later) Runs one get, put or remove as usual and answers with what
+     * its coordinator did, step by step (Cassandra's TRACING ON): whom it
+     * asked, who answered what and when, speculative asks, read repairs,
+     * hints, and for a write, each replica's acknowledgement until every live
+     * one answered (or the request timeout). Unavailable and TimedOut are not
+     * thrown but reported, with the steps that led to them.
+     */
+    trace(request: TraceRequest, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable, response: TraceReport)=>void): void;
   }
 
 declare class Processor {
@@ -675,4 +698,5 @@ declare class Processor {
     process_snapshot(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_listSnapshots(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_clearSnapshot(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_trace(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

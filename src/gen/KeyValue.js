@@ -725,13 +725,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp373 = input.readListBegin();
-          const _size72 = _rtmp373.size || 0;
-          for (let _i74 = 0; _i74 < _size72; ++_i74) {
-            let elem75 = null;
-            elem75 = new ttypes.Mutation();
-            elem75.read(input);
-            this.mutations.push(elem75);
+          const _rtmp378 = input.readListBegin();
+          const _size77 = _rtmp378.size || 0;
+          for (let _i79 = 0; _i79 < _size77; ++_i79) {
+            let elem80 = null;
+            elem80 = new ttypes.Mutation();
+            elem80.read(input);
+            this.mutations.push(elem80);
           }
           input.readListEnd();
         } else {
@@ -771,10 +771,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter76 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter76)) {
-          iter76 = this.mutations[iter76];
-          iter76.write(output);
+      for (let iter81 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter81)) {
+          iter81 = this.mutations[iter81];
+          iter81.write(output);
         }
       }
       output.writeListEnd();
@@ -934,12 +934,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp378 = input.readListBegin();
-          const _size77 = _rtmp378.size || 0;
-          for (let _i79 = 0; _i79 < _size77; ++_i79) {
-            let elem80 = null;
-            elem80 = input.readBinary();
-            this.keys.push(elem80);
+          const _rtmp383 = input.readListBegin();
+          const _size82 = _rtmp383.size || 0;
+          for (let _i84 = 0; _i84 < _size82; ++_i84) {
+            let elem85 = null;
+            elem85 = input.readBinary();
+            this.keys.push(elem85);
           }
           input.readListEnd();
         } else {
@@ -979,10 +979,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter81 in this.keys) {
-        if (this.keys.hasOwnProperty(iter81)) {
-          iter81 = this.keys[iter81];
-          output.writeBinary(iter81);
+      for (let iter86 in this.keys) {
+        if (this.keys.hasOwnProperty(iter86)) {
+          iter86 = this.keys[iter86];
+          output.writeBinary(iter86);
         }
       }
       output.writeListEnd();
@@ -1051,13 +1051,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp383 = input.readListBegin();
-          const _size82 = _rtmp383.size || 0;
-          for (let _i84 = 0; _i84 < _size82; ++_i84) {
-            let elem85 = null;
-            elem85 = new ttypes.LocalRead();
-            elem85.read(input);
-            this.success.push(elem85);
+          const _rtmp388 = input.readListBegin();
+          const _size87 = _rtmp388.size || 0;
+          for (let _i89 = 0; _i89 < _size87; ++_i89) {
+            let elem90 = null;
+            elem90 = new ttypes.LocalRead();
+            elem90.read(input);
+            this.success.push(elem90);
           }
           input.readListEnd();
         } else {
@@ -1102,10 +1102,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter86 in this.success) {
-        if (this.success.hasOwnProperty(iter86)) {
-          iter86 = this.success[iter86];
-          iter86.write(output);
+      for (let iter91 in this.success) {
+        if (this.success.hasOwnProperty(iter91)) {
+          iter91 = this.success[iter91];
+          iter91.write(output);
         }
       }
       output.writeListEnd();
@@ -1560,13 +1560,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp388 = input.readListBegin();
-          const _size87 = _rtmp388.size || 0;
-          for (let _i89 = 0; _i89 < _size87; ++_i89) {
-            let elem90 = null;
-            elem90 = new ttypes.Digest();
-            elem90.read(input);
-            this.digests.push(elem90);
+          const _rtmp393 = input.readListBegin();
+          const _size92 = _rtmp393.size || 0;
+          for (let _i94 = 0; _i94 < _size92; ++_i94) {
+            let elem95 = null;
+            elem95 = new ttypes.Digest();
+            elem95.read(input);
+            this.digests.push(elem95);
           }
           input.readListEnd();
         } else {
@@ -1607,10 +1607,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter91 in this.digests) {
-        if (this.digests.hasOwnProperty(iter91)) {
-          iter91 = this.digests[iter91];
-          iter91.write(output);
+      for (let iter96 in this.digests) {
+        if (this.digests.hasOwnProperty(iter96)) {
+          iter96 = this.digests[iter96];
+          iter96.write(output);
         }
       }
       output.writeListEnd();
@@ -2871,12 +2871,12 @@ const KeyValue_treeHashes_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.indices = [];
-          const _rtmp393 = input.readListBegin();
-          const _size92 = _rtmp393.size || 0;
-          for (let _i94 = 0; _i94 < _size92; ++_i94) {
-            let elem95 = null;
-            elem95 = input.readI32();
-            this.indices.push(elem95);
+          const _rtmp398 = input.readListBegin();
+          const _size97 = _rtmp398.size || 0;
+          for (let _i99 = 0; _i99 < _size97; ++_i99) {
+            let elem100 = null;
+            elem100 = input.readI32();
+            this.indices.push(elem100);
           }
           input.readListEnd();
         } else {
@@ -2938,10 +2938,10 @@ const KeyValue_treeHashes_args = class {
     if (this.indices !== null && this.indices !== undefined) {
       output.writeFieldBegin('indices', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.indices.length);
-      for (let iter96 in this.indices) {
-        if (this.indices.hasOwnProperty(iter96)) {
-          iter96 = this.indices[iter96];
-          output.writeI32(iter96);
+      for (let iter101 in this.indices) {
+        if (this.indices.hasOwnProperty(iter101)) {
+          iter101 = this.indices[iter101];
+          output.writeI32(iter101);
         }
       }
       output.writeListEnd();
@@ -3149,12 +3149,12 @@ const KeyValue_segmentKeys_args = class {
         case 4:
         if (ftype == Thrift.Type.LIST) {
           this.segments = [];
-          const _rtmp398 = input.readListBegin();
-          const _size97 = _rtmp398.size || 0;
-          for (let _i99 = 0; _i99 < _size97; ++_i99) {
-            let elem100 = null;
-            elem100 = input.readI32();
-            this.segments.push(elem100);
+          const _rtmp3103 = input.readListBegin();
+          const _size102 = _rtmp3103.size || 0;
+          for (let _i104 = 0; _i104 < _size102; ++_i104) {
+            let elem105 = null;
+            elem105 = input.readI32();
+            this.segments.push(elem105);
           }
           input.readListEnd();
         } else {
@@ -3211,10 +3211,10 @@ const KeyValue_segmentKeys_args = class {
     if (this.segments !== null && this.segments !== undefined) {
       output.writeFieldBegin('segments', Thrift.Type.LIST, 4);
       output.writeListBegin(Thrift.Type.I32, this.segments.length);
-      for (let iter101 in this.segments) {
-        if (this.segments.hasOwnProperty(iter101)) {
-          iter101 = this.segments[iter101];
-          output.writeI32(iter101);
+      for (let iter106 in this.segments) {
+        if (this.segments.hasOwnProperty(iter106)) {
+          iter106 = this.segments[iter106];
+          output.writeI32(iter106);
         }
       }
       output.writeListEnd();
@@ -3388,12 +3388,12 @@ const KeyValue_fetchVersions_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp3103 = input.readListBegin();
-          const _size102 = _rtmp3103.size || 0;
-          for (let _i104 = 0; _i104 < _size102; ++_i104) {
-            let elem105 = null;
-            elem105 = input.readBinary();
-            this.keys.push(elem105);
+          const _rtmp3108 = input.readListBegin();
+          const _size107 = _rtmp3108.size || 0;
+          for (let _i109 = 0; _i109 < _size107; ++_i109) {
+            let elem110 = null;
+            elem110 = input.readBinary();
+            this.keys.push(elem110);
           }
           input.readListEnd();
         } else {
@@ -3419,10 +3419,10 @@ const KeyValue_fetchVersions_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter106 in this.keys) {
-        if (this.keys.hasOwnProperty(iter106)) {
-          iter106 = this.keys[iter106];
-          output.writeBinary(iter106);
+      for (let iter111 in this.keys) {
+        if (this.keys.hasOwnProperty(iter111)) {
+          iter111 = this.keys[iter111];
+          output.writeBinary(iter111);
         }
       }
       output.writeListEnd();
@@ -3473,13 +3473,13 @@ const KeyValue_fetchVersions_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3108 = input.readListBegin();
-          const _size107 = _rtmp3108.size || 0;
-          for (let _i109 = 0; _i109 < _size107; ++_i109) {
-            let elem110 = null;
-            elem110 = new ttypes.LocalRead();
-            elem110.read(input);
-            this.success.push(elem110);
+          const _rtmp3113 = input.readListBegin();
+          const _size112 = _rtmp3113.size || 0;
+          for (let _i114 = 0; _i114 < _size112; ++_i114) {
+            let elem115 = null;
+            elem115 = new ttypes.LocalRead();
+            elem115.read(input);
+            this.success.push(elem115);
           }
           input.readListEnd();
         } else {
@@ -3516,10 +3516,10 @@ const KeyValue_fetchVersions_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter111 in this.success) {
-        if (this.success.hasOwnProperty(iter111)) {
-          iter111 = this.success[iter111];
-          iter111.write(output);
+      for (let iter116 in this.success) {
+        if (this.success.hasOwnProperty(iter116)) {
+          iter116 = this.success[iter116];
+          iter116.write(output);
         }
       }
       output.writeListEnd();
@@ -3575,12 +3575,12 @@ const KeyValue_repair_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.peers = [];
-          const _rtmp3113 = input.readListBegin();
-          const _size112 = _rtmp3113.size || 0;
-          for (let _i114 = 0; _i114 < _size112; ++_i114) {
-            let elem115 = null;
-            elem115 = input.readI32();
-            this.peers.push(elem115);
+          const _rtmp3118 = input.readListBegin();
+          const _size117 = _rtmp3118.size || 0;
+          for (let _i119 = 0; _i119 < _size117; ++_i119) {
+            let elem120 = null;
+            elem120 = input.readI32();
+            this.peers.push(elem120);
           }
           input.readListEnd();
         } else {
@@ -3606,10 +3606,10 @@ const KeyValue_repair_args = class {
     if (this.peers !== null && this.peers !== undefined) {
       output.writeFieldBegin('peers', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.I32, this.peers.length);
-      for (let iter116 in this.peers) {
-        if (this.peers.hasOwnProperty(iter116)) {
-          iter116 = this.peers[iter116];
-          output.writeI32(iter116);
+      for (let iter121 in this.peers) {
+        if (this.peers.hasOwnProperty(iter121)) {
+          iter121 = this.peers[iter121];
+          output.writeI32(iter121);
         }
       }
       output.writeListEnd();
@@ -4502,13 +4502,13 @@ const KeyValue_paxosMerge_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.rows = [];
-          const _rtmp3118 = input.readListBegin();
-          const _size117 = _rtmp3118.size || 0;
-          for (let _i119 = 0; _i119 < _size117; ++_i119) {
-            let elem120 = null;
-            elem120 = new ttypes.PaxosRow();
-            elem120.read(input);
-            this.rows.push(elem120);
+          const _rtmp3123 = input.readListBegin();
+          const _size122 = _rtmp3123.size || 0;
+          for (let _i124 = 0; _i124 < _size122; ++_i124) {
+            let elem125 = null;
+            elem125 = new ttypes.PaxosRow();
+            elem125.read(input);
+            this.rows.push(elem125);
           }
           input.readListEnd();
         } else {
@@ -4548,10 +4548,10 @@ const KeyValue_paxosMerge_args = class {
     if (this.rows !== null && this.rows !== undefined) {
       output.writeFieldBegin('rows', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.rows.length);
-      for (let iter121 in this.rows) {
-        if (this.rows.hasOwnProperty(iter121)) {
-          iter121 = this.rows[iter121];
-          iter121.write(output);
+      for (let iter126 in this.rows) {
+        if (this.rows.hasOwnProperty(iter126)) {
+          iter126 = this.rows[iter126];
+          iter126.write(output);
         }
       }
       output.writeListEnd();
@@ -5989,12 +5989,12 @@ const KeyValue_getMany_args = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp3123 = input.readListBegin();
-          const _size122 = _rtmp3123.size || 0;
-          for (let _i124 = 0; _i124 < _size122; ++_i124) {
-            let elem125 = null;
-            elem125 = input.readBinary();
-            this.keys.push(elem125);
+          const _rtmp3128 = input.readListBegin();
+          const _size127 = _rtmp3128.size || 0;
+          for (let _i129 = 0; _i129 < _size127; ++_i129) {
+            let elem130 = null;
+            elem130 = input.readBinary();
+            this.keys.push(elem130);
           }
           input.readListEnd();
         } else {
@@ -6022,10 +6022,10 @@ const KeyValue_getMany_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter126 in this.keys) {
-        if (this.keys.hasOwnProperty(iter126)) {
-          iter126 = this.keys[iter126];
-          output.writeBinary(iter126);
+      for (let iter131 in this.keys) {
+        if (this.keys.hasOwnProperty(iter131)) {
+          iter131 = this.keys[iter131];
+          output.writeBinary(iter131);
         }
       }
       output.writeListEnd();
@@ -6089,13 +6089,13 @@ const KeyValue_getMany_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3128 = input.readListBegin();
-          const _size127 = _rtmp3128.size || 0;
-          for (let _i129 = 0; _i129 < _size127; ++_i129) {
-            let elem130 = null;
-            elem130 = new ttypes.ReadResult();
-            elem130.read(input);
-            this.success.push(elem130);
+          const _rtmp3133 = input.readListBegin();
+          const _size132 = _rtmp3133.size || 0;
+          for (let _i134 = 0; _i134 < _size132; ++_i134) {
+            let elem135 = null;
+            elem135 = new ttypes.ReadResult();
+            elem135.read(input);
+            this.success.push(elem135);
           }
           input.readListEnd();
         } else {
@@ -6140,10 +6140,10 @@ const KeyValue_getMany_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter131 in this.success) {
-        if (this.success.hasOwnProperty(iter131)) {
-          iter131 = this.success[iter131];
-          iter131.write(output);
+      for (let iter136 in this.success) {
+        if (this.success.hasOwnProperty(iter136)) {
+          iter136 = this.success[iter136];
+          iter136.write(output);
         }
       }
       output.writeListEnd();
@@ -6201,13 +6201,13 @@ const KeyValue_batch_args = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.writes = [];
-          const _rtmp3133 = input.readListBegin();
-          const _size132 = _rtmp3133.size || 0;
-          for (let _i134 = 0; _i134 < _size132; ++_i134) {
-            let elem135 = null;
-            elem135 = new ttypes.BatchWrite();
-            elem135.read(input);
-            this.writes.push(elem135);
+          const _rtmp3138 = input.readListBegin();
+          const _size137 = _rtmp3138.size || 0;
+          for (let _i139 = 0; _i139 < _size137; ++_i139) {
+            let elem140 = null;
+            elem140 = new ttypes.BatchWrite();
+            elem140.read(input);
+            this.writes.push(elem140);
           }
           input.readListEnd();
         } else {
@@ -6242,10 +6242,10 @@ const KeyValue_batch_args = class {
     if (this.writes !== null && this.writes !== undefined) {
       output.writeFieldBegin('writes', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRUCT, this.writes.length);
-      for (let iter136 in this.writes) {
-        if (this.writes.hasOwnProperty(iter136)) {
-          iter136 = this.writes[iter136];
-          iter136.write(output);
+      for (let iter141 in this.writes) {
+        if (this.writes.hasOwnProperty(iter141)) {
+          iter141 = this.writes[iter141];
+          iter141.write(output);
         }
       }
       output.writeListEnd();
@@ -6424,13 +6424,13 @@ const KeyValue_storeBatchCopies_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.copies = [];
-          const _rtmp3138 = input.readListBegin();
-          const _size137 = _rtmp3138.size || 0;
-          for (let _i139 = 0; _i139 < _size137; ++_i139) {
-            let elem140 = null;
-            elem140 = new ttypes.BatchCopy();
-            elem140.read(input);
-            this.copies.push(elem140);
+          const _rtmp3143 = input.readListBegin();
+          const _size142 = _rtmp3143.size || 0;
+          for (let _i144 = 0; _i144 < _size142; ++_i144) {
+            let elem145 = null;
+            elem145 = new ttypes.BatchCopy();
+            elem145.read(input);
+            this.copies.push(elem145);
           }
           input.readListEnd();
         } else {
@@ -6461,10 +6461,10 @@ const KeyValue_storeBatchCopies_args = class {
     if (this.copies !== null && this.copies !== undefined) {
       output.writeFieldBegin('copies', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.copies.length);
-      for (let iter141 in this.copies) {
-        if (this.copies.hasOwnProperty(iter141)) {
-          iter141 = this.copies[iter141];
-          iter141.write(output);
+      for (let iter146 in this.copies) {
+        if (this.copies.hasOwnProperty(iter146)) {
+          iter146 = this.copies[iter146];
+          iter146.write(output);
         }
       }
       output.writeListEnd();
@@ -6617,13 +6617,13 @@ const KeyValue_forgetBatchCopies_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.copies = [];
-          const _rtmp3143 = input.readListBegin();
-          const _size142 = _rtmp3143.size || 0;
-          for (let _i144 = 0; _i144 < _size142; ++_i144) {
-            let elem145 = null;
-            elem145 = new ttypes.BatchCopyRef();
-            elem145.read(input);
-            this.copies.push(elem145);
+          const _rtmp3148 = input.readListBegin();
+          const _size147 = _rtmp3148.size || 0;
+          for (let _i149 = 0; _i149 < _size147; ++_i149) {
+            let elem150 = null;
+            elem150 = new ttypes.BatchCopyRef();
+            elem150.read(input);
+            this.copies.push(elem150);
           }
           input.readListEnd();
         } else {
@@ -6654,10 +6654,10 @@ const KeyValue_forgetBatchCopies_args = class {
     if (this.copies !== null && this.copies !== undefined) {
       output.writeFieldBegin('copies', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.copies.length);
-      for (let iter146 in this.copies) {
-        if (this.copies.hasOwnProperty(iter146)) {
-          iter146 = this.copies[iter146];
-          iter146.write(output);
+      for (let iter151 in this.copies) {
+        if (this.copies.hasOwnProperty(iter151)) {
+          iter151 = this.copies[iter151];
+          iter151.write(output);
         }
       }
       output.writeListEnd();
@@ -6789,13 +6789,13 @@ const KeyValue_heldBatches_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.batches = [];
-          const _rtmp3148 = input.readListBegin();
-          const _size147 = _rtmp3148.size || 0;
-          for (let _i149 = 0; _i149 < _size147; ++_i149) {
-            let elem150 = null;
-            elem150 = new ttypes.BatchCopyRef();
-            elem150.read(input);
-            this.batches.push(elem150);
+          const _rtmp3153 = input.readListBegin();
+          const _size152 = _rtmp3153.size || 0;
+          for (let _i154 = 0; _i154 < _size152; ++_i154) {
+            let elem155 = null;
+            elem155 = new ttypes.BatchCopyRef();
+            elem155.read(input);
+            this.batches.push(elem155);
           }
           input.readListEnd();
         } else {
@@ -6826,10 +6826,10 @@ const KeyValue_heldBatches_args = class {
     if (this.batches !== null && this.batches !== undefined) {
       output.writeFieldBegin('batches', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.batches.length);
-      for (let iter151 in this.batches) {
-        if (this.batches.hasOwnProperty(iter151)) {
-          iter151 = this.batches[iter151];
-          iter151.write(output);
+      for (let iter156 in this.batches) {
+        if (this.batches.hasOwnProperty(iter156)) {
+          iter156 = this.batches[iter156];
+          iter156.write(output);
         }
       }
       output.writeListEnd();
@@ -6880,13 +6880,13 @@ const KeyValue_heldBatches_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3153 = input.readListBegin();
-          const _size152 = _rtmp3153.size || 0;
-          for (let _i154 = 0; _i154 < _size152; ++_i154) {
-            let elem155 = null;
-            elem155 = new ttypes.BatchCopyRef();
-            elem155.read(input);
-            this.success.push(elem155);
+          const _rtmp3158 = input.readListBegin();
+          const _size157 = _rtmp3158.size || 0;
+          for (let _i159 = 0; _i159 < _size157; ++_i159) {
+            let elem160 = null;
+            elem160 = new ttypes.BatchCopyRef();
+            elem160.read(input);
+            this.success.push(elem160);
           }
           input.readListEnd();
         } else {
@@ -6923,10 +6923,10 @@ const KeyValue_heldBatches_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter156 in this.success) {
-        if (this.success.hasOwnProperty(iter156)) {
-          iter156 = this.success[iter156];
-          iter156.write(output);
+      for (let iter161 in this.success) {
+        if (this.success.hasOwnProperty(iter161)) {
+          iter161 = this.success[iter161];
+          iter161.write(output);
         }
       }
       output.writeListEnd();
@@ -7217,13 +7217,13 @@ const KeyValue_listSnapshots_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3158 = input.readListBegin();
-          const _size157 = _rtmp3158.size || 0;
-          for (let _i159 = 0; _i159 < _size157; ++_i159) {
-            let elem160 = null;
-            elem160 = new ttypes.SnapshotEntry();
-            elem160.read(input);
-            this.success.push(elem160);
+          const _rtmp3163 = input.readListBegin();
+          const _size162 = _rtmp3163.size || 0;
+          for (let _i164 = 0; _i164 < _size162; ++_i164) {
+            let elem165 = null;
+            elem165 = new ttypes.SnapshotEntry();
+            elem165.read(input);
+            this.success.push(elem165);
           }
           input.readListEnd();
         } else {
@@ -7260,10 +7260,10 @@ const KeyValue_listSnapshots_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter161 in this.success) {
-        if (this.success.hasOwnProperty(iter161)) {
-          iter161 = this.success[iter161];
-          iter161.write(output);
+      for (let iter166 in this.success) {
+        if (this.success.hasOwnProperty(iter166)) {
+          iter166 = this.success[iter166];
+          iter166.write(output);
         }
       }
       output.writeListEnd();
@@ -7437,6 +7437,151 @@ const KeyValue_clearSnapshot_result = class {
     }
     if (this.unavailable !== null && this.unavailable !== undefined) {
       output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 3);
+      this.unavailable.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_trace_args = class {
+  constructor(args) {
+    this.request = null;
+    if (args) {
+      if (args.request !== undefined && args.request !== null) {
+        this.request = new ttypes.TraceRequest(args.request);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.request = new ttypes.TraceRequest();
+          this.request.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 0:
+          input.skip(ftype);
+          break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_trace_args');
+    if (this.request !== null && this.request !== undefined) {
+      output.writeFieldBegin('request', Thrift.Type.STRUCT, 1);
+      this.request.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_trace_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.TraceReport(args.success);
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.TraceReport();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_trace_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
       this.unavailable.write(output);
       output.writeFieldEnd();
     }
@@ -9758,6 +9903,63 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     callback(null);
   }
+
+  trace (request) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_trace(request);
+    });
+  }
+
+  send_trace (request) {
+    const output = new this.pClass(this.output);
+    const params = {
+      request: request
+    };
+    const args = new KeyValue_trace_args(params);
+    try {
+      output.writeMessageBegin('trace', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_trace (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_trace_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('trace failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -11455,6 +11657,48 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("clearSnapshot", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_trace (seqid, input, output) {
+    const args = new KeyValue_trace_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.trace.length === 1) {
+      Promise.resolve(this._handler.trace.bind(this._handler)(
+        args.request
+      )).then(result => {
+        const result_obj = new KeyValue_trace_result({success: result});
+        output.writeMessageBegin("trace", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable) {
+          result = new KeyValue_trace_result(err);
+          output.writeMessageBegin("trace", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("trace", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.trace(args.request, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable) {
+          result_obj = new KeyValue_trace_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("trace", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("trace", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

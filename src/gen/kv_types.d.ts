@@ -455,3 +455,46 @@ declare class SnapshotEntry {
 
       constructor(args?: { name: string; path: string; bytes: Int64; writtenMs: Int64; });
   }
+
+/**
+ * (added later) What `trace` runs: a get, a put or a remove, as those calls
+ * take them. op is "get", "put" or "remove"; value is a put's only.
+ */
+declare class TraceRequest {
+    public op: string;
+    public key: Buffer;
+    public value?: Buffer;
+    public level: Level;
+
+      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; });
+  }
+
+/**
+ * (added later) One step of a traced request, as its coordinator took it, with the µs since it began.
+ */
+declare class TraceEvent {
+    public elapsedMicros: Int64;
+    public activity: string;
+
+      constructor(args?: { elapsedMicros: Int64; activity: string; });
+  }
+
+/**
+ * (added later) A traced request's outcome and steps. A get that succeeded
+ * has `found` (its ReadResult; not named `read`, which would hide the
+ * generated JavaScript struct's read method), a put or remove `ts`; a request that failed has `errorCode`
+ * ("Unavailable", "TimedOut", "StorageFull") and its sentence in `error`,
+ * since a failure's steps are the ones worth reading. `dropped`: steps past
+ * the 100 kept.
+ */
+declare class TraceReport {
+    public coordinator: number;
+    public events: TraceEvent[];
+    public found?: ReadResult;
+    public ts?: Int64;
+    public errorCode?: string;
+    public error?: string;
+    public dropped?: number;
+
+      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; });
+  }

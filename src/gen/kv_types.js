@@ -3529,3 +3529,327 @@ const SnapshotEntry = module.exports.SnapshotEntry = class {
   }
 
 };
+const TraceRequest = module.exports.TraceRequest = class {
+  constructor(args) {
+    this.op = null;
+    this.key = null;
+    this.value = null;
+    this.level = null;
+    if (args) {
+      if (args.op !== undefined && args.op !== null) {
+        this.op = args.op;
+      }
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.op = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TraceRequest');
+    if (this.op !== null && this.op !== undefined) {
+      output.writeFieldBegin('op', Thrift.Type.STRING, 1);
+      output.writeString(this.op);
+      output.writeFieldEnd();
+    }
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 2);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 3);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 4);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const TraceEvent = module.exports.TraceEvent = class {
+  constructor(args) {
+    this.elapsedMicros = null;
+    this.activity = null;
+    if (args) {
+      if (args.elapsedMicros !== undefined && args.elapsedMicros !== null) {
+        this.elapsedMicros = args.elapsedMicros;
+      }
+      if (args.activity !== undefined && args.activity !== null) {
+        this.activity = args.activity;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I64) {
+          this.elapsedMicros = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.activity = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TraceEvent');
+    if (this.elapsedMicros !== null && this.elapsedMicros !== undefined) {
+      output.writeFieldBegin('elapsedMicros', Thrift.Type.I64, 1);
+      output.writeI64(this.elapsedMicros);
+      output.writeFieldEnd();
+    }
+    if (this.activity !== null && this.activity !== undefined) {
+      output.writeFieldBegin('activity', Thrift.Type.STRING, 2);
+      output.writeString(this.activity);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const TraceReport = module.exports.TraceReport = class {
+  constructor(args) {
+    this.coordinator = null;
+    this.events = null;
+    this.found = null;
+    this.ts = null;
+    this.errorCode = null;
+    this.error = null;
+    this.dropped = null;
+    if (args) {
+      if (args.coordinator !== undefined && args.coordinator !== null) {
+        this.coordinator = args.coordinator;
+      }
+      if (args.events !== undefined && args.events !== null) {
+        this.events = Thrift.copyList(args.events, [ttypes.TraceEvent]);
+      }
+      if (args.found !== undefined && args.found !== null) {
+        this.found = new ttypes.ReadResult(args.found);
+      }
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
+      }
+      if (args.errorCode !== undefined && args.errorCode !== null) {
+        this.errorCode = args.errorCode;
+      }
+      if (args.error !== undefined && args.error !== null) {
+        this.error = args.error;
+      }
+      if (args.dropped !== undefined && args.dropped !== null) {
+        this.dropped = args.dropped;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.I32) {
+          this.coordinator = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.LIST) {
+          this.events = [];
+          const _rtmp373 = input.readListBegin();
+          const _size72 = _rtmp373.size || 0;
+          for (let _i74 = 0; _i74 < _size72; ++_i74) {
+            let elem75 = null;
+            elem75 = new ttypes.TraceEvent();
+            elem75.read(input);
+            this.events.push(elem75);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.found = new ttypes.ReadResult();
+          this.found.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.errorCode = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.STRING) {
+          this.error = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 7:
+        if (ftype == Thrift.Type.I32) {
+          this.dropped = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('TraceReport');
+    if (this.coordinator !== null && this.coordinator !== undefined) {
+      output.writeFieldBegin('coordinator', Thrift.Type.I32, 1);
+      output.writeI32(this.coordinator);
+      output.writeFieldEnd();
+    }
+    if (this.events !== null && this.events !== undefined) {
+      output.writeFieldBegin('events', Thrift.Type.LIST, 2);
+      output.writeListBegin(Thrift.Type.STRUCT, this.events.length);
+      for (let iter76 in this.events) {
+        if (this.events.hasOwnProperty(iter76)) {
+          iter76 = this.events[iter76];
+          iter76.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.found !== null && this.found !== undefined) {
+      output.writeFieldBegin('found', Thrift.Type.STRUCT, 3);
+      this.found.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 4);
+      output.writeI64(this.ts);
+      output.writeFieldEnd();
+    }
+    if (this.errorCode !== null && this.errorCode !== undefined) {
+      output.writeFieldBegin('errorCode', Thrift.Type.STRING, 5);
+      output.writeString(this.errorCode);
+      output.writeFieldEnd();
+    }
+    if (this.error !== null && this.error !== undefined) {
+      output.writeFieldBegin('error', Thrift.Type.STRING, 6);
+      output.writeString(this.error);
+      output.writeFieldEnd();
+    }
+    if (this.dropped !== null && this.dropped !== undefined) {
+      output.writeFieldBegin('dropped', Thrift.Type.I32, 7);
+      output.writeI32(this.dropped);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

@@ -32,6 +32,8 @@ import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { BatchCopyRef, BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
 import type { Coordinator } from '../coordinator/coordinator';
+import { Trace } from '../coordinator/trace';
+import type { Time } from '../clock/time';
 import {
   ANY_CODE,
   ANY_IS_FOR_WRITES,
@@ -111,6 +113,8 @@ export interface HandlerServices extends PeerRequestServices {
   readonly acceptor: Pick<PaxosStore, 'prepare' | 'propose' | 'commit' | 'paxosRows' | 'paxosMerge'>;
   /** Told of every client request (put, remove, get, cas), for the metrics. */
   readonly requests: RequestObserver;
+  /** What a traced request needs: this node's id (the report names it), the clocks, and how long a traced write waits for its last replicas. */
+  readonly tracing: { readonly selfId: number; readonly time: Time; readonly timeoutMs: number };
   /** The membership log after an epoch, with this node's epoch. */
   membership(afterEpoch: number): types.MembershipLog;
   /** A peer's epoch log to take up; answers this node's epoch and settled epoch. */
@@ -292,6 +296,43 @@ function checkCasLevel(code: number | null | undefined): LevelName {
   if (code === ANY_CODE) throw invalid('a cas commits at QUORUM or ALL; ANY cannot keep it linearizable');
   if (code === SERIAL_CODE) throw invalid('SERIAL is a read level; a cas commits at QUORUM or ALL');
   throw invalid(`unknown consistency level ${code ?? '(missing)'} for cas; use QUORUM or ALL`);
+}
+
+/** The failures a trace reports rather than throws: its steps show why. */
+const TRACED_FAILURES: readonly string[] = ['Unavailable', 'TimedOut', 'StorageFull'];
+
+type CheckedTrace =
+  | { readonly op: 'get'; readonly key: string; readonly level: LevelName }
+  | { readonly op: 'put' | 'remove'; readonly key: string; readonly value: string; readonly level: WriteLevelName };
+
+/** A trace's request, checked as get, put and remove check theirs; SERIAL reads run Paxos rounds, which it does not follow. */
+function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number): CheckedTrace {
+  if (r === null || r === undefined) throw invalid('trace needs a request: op, key, level, and a value for a put');
+  const key = checkClientKey(r.key);
+  switch (r.op) {
+    case 'get':
+      if (r.level === SERIAL_CODE) throw invalid('trace follows get at ONE, TWO, THREE, QUORUM or ALL; a SERIAL read is a Paxos round');
+      if (r.value !== null && r.value !== undefined) throw invalid('a traced get carries no value');
+      return { op: 'get', key, level: checkLevel(r.level) };
+    case 'put':
+      return { op: 'put', key, value: checkValue(r.value, maxValueBytes), level: checkWriteLevel(r.level) };
+    case 'remove':
+      if (r.value !== null && r.value !== undefined) throw invalid('a traced remove carries no value');
+      return { op: 'remove', key, value: '', level: checkWriteLevel(r.level) };
+    default:
+      throw invalid(`trace runs a "get", "put" or "remove", not ${JSON.stringify(r.op ?? null)}`);
+  }
+}
+
+/** Resolves when `p` does or after `ms`, whichever comes first. */
+function waitAtMost(p: Promise<void>, ms: number, time: Time): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = time.after(ms, resolve);
+    void p.then(() => {
+      timer.cancel();
+      resolve();
+    });
+  });
 }
 
 /** A scan's bound or cursor: a key, or the least key after one (a range's end is token + NUL). */
@@ -483,6 +524,41 @@ export class Handler {
 
   async remove(key: Buffer, level: number): Promise<number> {
     return this.observed('remove', level, () => this.services.coordinator.write(checkClientKey(key), '', true, checkWriteLevel(level)));
+  }
+
+  /**
+   * One get, put or remove, traced (coordinator/trace.ts). Not counted in the
+   * request metrics: it is a diagnosis, not traffic. A write's report waits
+   * until every live replica answered (or the request timeout), so that it
+   * shows the acknowledgements that came after the client's answer too.
+   */
+  async trace(request: types.TraceRequest | null): Promise<types.TraceReport> {
+    return wire(async () => {
+      this.checkServesClients();
+      const req = checkTraceRequest(request, this.services.maxValueBytes);
+      const { selfId, time, timeoutMs } = this.services.tracing;
+      const trace = new Trace(() => time.monotonicMs());
+      const coordinator = this.services.coordinator;
+      let outcome: { read?: types.ReadResult; ts?: number; errorCode?: string; error?: string } = {};
+      try {
+        if (req.op === 'get') outcome = { read: readResult(await coordinator.read(req.key, req.level, trace), this.services.nowUs()) };
+        else {
+          outcome = { ts: await coordinator.write(req.key, req.value, req.op === 'remove', req.level, 0, trace) };
+          await waitAtMost(trace.landed, timeoutMs, time);
+        }
+      } catch (err) {
+        if (!(err instanceof KvError) || !TRACED_FAILURES.includes(err.code)) throw err;
+        outcome = { errorCode: err.code, error: err.message };
+      }
+      return new types.TraceReport({
+        coordinator: selfId,
+        events: trace.events.map((e) => new types.TraceEvent({ elapsedMicros: e.elapsedUs as never, activity: e.activity })),
+        ...(outcome.read !== undefined ? { found: outcome.read } : {}),
+        ...(outcome.ts !== undefined ? { ts: outcome.ts as never } : {}),
+        ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, error: outcome.error! } : {}),
+        ...(trace.dropped > 0 ? { dropped: trace.dropped } : {}),
+      });
+    });
   }
 
   /** A client request while the node answers only its peers: Unavailable, with the node's reason. */

@@ -670,6 +670,7 @@ export class KvNode {
       snapshot: async (name) => this.snapshots().write(name),
       listSnapshots: () => this.snapshots().list(),
       clearSnapshot: (name) => this.snapshots().clear(name),
+      tracing: { selfId: id, time: this.time, timeoutMs: config.settings.requestTimeoutMs },
     };
   }
 

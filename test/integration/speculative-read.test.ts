@@ -43,6 +43,15 @@ test('QUORUM reads of a key whose asked replica stalled are answered by its thir
       t.is((await reader.get(KEY, 'QUORUM')).value.toString(), 'before the stall', `read ${i}`);
     }
     t.is(await speculativeReads(COORDINATOR), READS, 'each read asked the third replica');
+    const traced = await reader.trace(KEY, { op: 'get', level: 'QUORUM' });
+    t.is(traced.read?.value.toString(), 'before the stall');
+    const steps = traced.events.map((e) => e.activity);
+    t.true(steps.includes(`asks node ${STALLED}`), steps.join('\n'));
+    t.true(
+      steps.some((s) => s.endsWith('asks one replica more (speculative retry)')),
+      steps.join('\n'),
+    );
+    t.true(steps.includes('asks node 0'), steps.join('\n'));
     t.deepEqual(await cluster.downPeers(COORDINATOR), [], 'node 1 still holds the stalled node up');
   } finally {
     cluster.signal(STALLED, 'SIGCONT');

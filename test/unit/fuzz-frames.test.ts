@@ -270,7 +270,12 @@ function stubServices(): HandlerServices {
     checkEpoch: () => undefined,
     antiEntropy,
     repair,
-    coordinator: { write: async () => 1, read: async () => undefined, readsLocally: (key: string) => key.length % 2 === 0 },
+    coordinator: {
+      // A traced write is over once every live replica answered: here at once.
+      write: async (_key, _value, _deleted, _level, _ttl, trace) => (trace?.markLanded(), 1),
+      read: async () => undefined,
+      readsLocally: (key: string) => key.length % 2 === 0,
+    },
     scanner: { scan: async () => ({ rows: [], cursor: undefined }) },
     batches: {
       write: async () => 1,
@@ -298,6 +303,7 @@ function stubServices(): HandlerServices {
       paxosMerge: async () => true,
     },
     requests: metrics.requests,
+    tracing: { selfId: 0, time: systemTime, timeoutMs: 10 },
     // The real log of the stub's ring: the fuzzer's calls reach the answer's encoding too.
     membership: (after) => toMembershipLog(1, after === 0 ? [bootstrapEntry(nodes, 3)] : []),
     learnEpochs: async () => ({ epoch: 1, settled: 1 }),

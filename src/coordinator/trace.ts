@@ -1,0 +1,60 @@
+/**
+ * A traced request's steps, as its coordinator takes them (the `trace`
+ * call; Cassandra's TRACING ON): whom it asked, who answered what, a
+ * speculative ask, a read repair, a hint, each acknowledgement of a write.
+ * The rounds take an optional Trace and note into it only when given one, so
+ * an untraced request pays one test of `undefined` at each step.
+ */
+import type { Version } from '../storage/version';
+
+/** Steps kept per trace; later ones are counted, not kept (a write's replicas and hints are a dozen at most). */
+export const TRACE_EVENTS_MAX = 100;
+
+export interface TraceEvent {
+  /** µs since the trace began. */
+  readonly elapsedUs: number;
+  readonly activity: string;
+}
+
+export class Trace {
+  readonly events: TraceEvent[] = [];
+  /** Steps past TRACE_EVENTS_MAX. */
+  dropped = 0;
+  /** Resolves once every live replica of a traced write answered (WriteRound); a read never resolves it. */
+  readonly landed: Promise<void>;
+  private resolveLanded!: () => void;
+  private readonly startMs: number;
+
+  constructor(private readonly monotonicMs: () => number) {
+    this.startMs = monotonicMs();
+    this.landed = new Promise((resolve) => {
+      this.resolveLanded = resolve;
+    });
+  }
+
+  note(activity: string): void {
+    if (this.events.length >= TRACE_EVENTS_MAX) {
+      this.dropped++;
+      return;
+    }
+    this.events.push({ elapsedUs: Math.round((this.monotonicMs() - this.startMs) * 1000), activity });
+  }
+
+  /** Every live replica of the traced write answered: the trace is complete. */
+  markLanded(): void {
+    this.resolveLanded();
+  }
+}
+
+/** A version as a trace line names it: its timestamp, and its size or that it is a tombstone. */
+export function describeVersion(v: Version | undefined): string {
+  if (v === undefined) return 'nothing';
+  const expiry = v.expires ? `, expiring at ${v.expires}` : '';
+  return v.deleted ? `a tombstone ts=${v.ts}` : `ts=${v.ts} (${v.value.length} bytes${expiry})`;
+}
+
+/** Node ids as a trace line lists them. */
+export function nodeList(ids: readonly number[]): string {
+  if (ids.length === 0) return 'none';
+  return ids.map((id) => `node ${id}`).join(', ');
+}

@@ -1,0 +1,85 @@
+/**
+ * The console's trace command against four real node processes: a traced
+ * put, get and delete run as usual and come back with their coordinator's
+ * steps; a failure comes back with its steps too; a bad trace is refused.
+ */
+import test from 'ava';
+import { LocalCluster } from '../../src/harness/local-cluster';
+import { runConsole } from './cluster-calls';
+
+let cluster: LocalCluster | undefined;
+
+test.after.always(async () => {
+  await cluster?.destroy();
+});
+
+type Traced = { ok: boolean; traced: string; coordinator: number; events: Array<{ elapsedUs: number; activity: string }> } & Record<
+  string,
+  unknown
+>;
+
+test.serial('trace put, get and delete in the console: each runs, and shows whom its coordinator asked and who answered', async (t) => {
+  cluster = await LocalCluster.start();
+  const out = await runConsole(
+    cluster,
+    [
+      'trace put A hello ALL',
+      'trace get A QUORUM',
+      'get A ONE',
+      'trace delete A ALL',
+      'trace get A ALL',
+      'trace get A',
+      'trace scan A QUORUM',
+    ].join('\n'),
+    true,
+  );
+  const [put, get, plain, del, gone, short, unknown] = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Traced);
+  // Key 'A' has replicas 0, 1, 2: an ALL write is acknowledged by each, and the trace waits for all of them.
+  t.true(put!.ok, JSON.stringify(put));
+  t.is(typeof put!.ts, 'number');
+  const putSteps = put!.events.map((e) => e.activity);
+  t.regex(putSteps[0]!, /^ALL write placed by epoch \d+: 3 of node \d, node \d, node \d needed$/);
+  for (const id of [0, 1, 2])
+    t.true(
+      putSteps.some((s) => s.startsWith(`node ${id} acknowledged`) || s.startsWith(`its own copy (node ${id})`)),
+      putSteps.join('\n'),
+    );
+  t.true(
+    putSteps.some((s) => s.startsWith('answers the client: 3 of 3')),
+    putSteps.join('\n'),
+  );
+  t.true(
+    put!.events.every((e, i) => i === 0 || e.elapsedUs >= put!.events[i - 1]!.elapsedUs),
+    'steps in time order',
+  );
+  t.true([0, 1, 2].includes(put!.coordinator), 'token routing sent it to a replica');
+  t.like(get, { ok: true, traced: 'get', found: true, value: 'hello' });
+  t.true(
+    get!.events.some((e) => /^newest of node \d, node \d: ts=\d+ \(5 bytes\)$/.test(e.activity)),
+    JSON.stringify(get!.events),
+  );
+  t.like(plain, { ok: true, found: true, value: 'hello' }, 'a traced write is a write');
+  t.true(del!.ok && typeof del!.ts === 'number', JSON.stringify(del));
+  t.like(gone, { ok: true, found: false, value: null });
+  t.true(
+    gone!.events.some((e) => /holds a tombstone ts=\d+/.test(e.activity)),
+    JSON.stringify(gone!.events),
+  );
+  t.like(short, { ok: false, error: 'InvalidRequest' });
+  t.regex(String(short!.message), /^trace takes a get, put or delete with its arguments/);
+  t.like(unknown, { ok: false, error: 'InvalidRequest' });
+});
+
+test.serial('a traced request that fails comes back with its error and the steps that led to it', async (t) => {
+  await cluster!.kill(2);
+  const out = await runConsole(cluster!, 'trace put A x ALL\ntrace get A ALL\n');
+  const lines = out.trim().split('\n');
+  // Text output: the outcome first, then one line a step.
+  t.regex(lines[0]!, /^put coordinated by node \d: Unavailable: ALL needs 3 of the key's 3 replicas but only 2 are up$/, out);
+  t.regex(lines[1]!, /^\s+\d+ µs {2}cannot place the write: ALL needs 3/, out);
+  const getAt = lines.findIndex((l) => l.startsWith('get coordinated'));
+  t.regex(lines[getAt]!, /^get coordinated by node \d: Unavailable: /, out);
+});
