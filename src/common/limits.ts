@@ -631,3 +631,26 @@ export const IDLE_GC_BUSY_SHARE_MAX = 0.1;
  * machine).
  */
 export const IDLE_GC_GARBAGE_BYTES_MIN = 8 * 1024 * 1024;
+
+// Speculative reads (coordinator/speculation.ts).
+/** A percentile is measured over at least this long, and at least SPECULATION_WINDOW_SAMPLES_MIN answers. */
+export const SPECULATION_WINDOW_MS = 1000;
+export const SPECULATION_WINDOW_SAMPLES_MIN = 100;
+/**
+ * The wait before the first window is measured: long enough never to fire
+ * on a healthy cluster, short enough that a read of a paused replica is not
+ * left to its timeout (requestTimeoutMs, 2 s by default).
+ */
+export const SPECULATION_UNMEASURED_DELAY_MS = 100;
+/** A percentile's wait (setting speculativeRetry) is at least this (a timer cannot fire sooner) ... */
+export const SPECULATION_DELAY_MIN_MS = 1;
+/**
+ * ... and at most this share of the request timeout, so that the extra
+ * replica always has time to answer: after a replica was paused, its late
+ * answers would otherwise push the percentile up to the pause's length.
+ */
+export const SPECULATION_DELAY_MAX_TIMEOUT_SHARE = 0.5;
+
+// Tracing (coordinator/trace.ts).
+/** Steps kept per trace; later ones are counted, not kept (a write's replicas and hints are a dozen at most). */
+export const TRACE_EVENTS_MAX = 100;

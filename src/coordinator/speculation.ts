@@ -12,25 +12,14 @@
  * Everything here is pure but the clock passed in.
  */
 import { assert, unreachable } from '../common/assert';
+import {
+  SPECULATION_DELAY_MAX_TIMEOUT_SHARE,
+  SPECULATION_DELAY_MIN_MS,
+  SPECULATION_UNMEASURED_DELAY_MS,
+  SPECULATION_WINDOW_MS,
+  SPECULATION_WINDOW_SAMPLES_MIN,
+} from '../common/limits';
 import type { SpeculativeRetry } from '../config/speculative-retry';
-
-/** A percentile is measured over at least this long, and at least SPECULATION_WINDOW_SAMPLES_MIN answers. */
-export const SPECULATION_WINDOW_MS = 1000;
-export const SPECULATION_WINDOW_SAMPLES_MIN = 100;
-/**
- * The wait before the first window is measured: long enough never to fire
- * on a healthy cluster, short enough that a read of a paused replica is not
- * left to its timeout (requestTimeoutMs, 2 s by default).
- */
-export const SPECULATION_UNMEASURED_DELAY_MS = 100;
-/** A percentile's wait is at least this (a timer cannot fire sooner) ... */
-export const SPECULATION_DELAY_MIN_MS = 1;
-/**
- * ... and at most this share of the request timeout, so that the extra
- * replica always has time to answer: after a replica was paused, its late
- * answers would otherwise push the percentile up to the pause's length.
- */
-export const SPECULATION_DELAY_MAX_TIMEOUT_SHARE = 0.5;
 
 /** Latency buckets: the first ends at BUCKET_FIRST_MS, each next one 10% wider; the last holds everything above. */
 const BUCKET_FIRST_MS = 0.05;

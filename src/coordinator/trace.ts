@@ -5,10 +5,8 @@
  * The rounds take an optional Trace and note into it only when given one, so
  * an untraced request pays one test of `undefined` at each step.
  */
+import { TRACE_EVENTS_MAX } from '../common/limits';
 import type { Version } from '../storage/version';
-
-/** Steps kept per trace; later ones are counted, not kept (a write's replicas and hints are a dozen at most). */
-export const TRACE_EVENTS_MAX = 100;
 
 export interface TraceEvent {
   /** µs since the trace began. */

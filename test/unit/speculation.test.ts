@@ -5,14 +5,8 @@ import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { Coordinator } from '../../src/coordinator/coordinator';
 import { Replica } from '../../src/coordinator/replica';
 import { formatSpeculativeRetry, parseSpeculativeRetry, SpeculativeRetry } from '../../src/config/speculative-retry';
-import {
-  bucketEndMs,
-  bucketOf,
-  SPECULATION_UNMEASURED_DELAY_MS,
-  SPECULATION_WINDOW_MS,
-  SPECULATION_WINDOW_SAMPLES_MIN,
-  SpeculationDelay,
-} from '../../src/coordinator/speculation';
+import { bucketEndMs, bucketOf, SpeculationDelay } from '../../src/coordinator/speculation';
+import { SPECULATION_UNMEASURED_DELAY_MS, SPECULATION_WINDOW_MS, SPECULATION_WINDOW_SAMPLES_MIN } from '../../src/common/limits';
 import { isKvError } from '../../src/common/errors';
 import { bootstrapPlacement } from '../../src/membership/placement';
 import { Owner, Scheduler } from '../../src/sim/scheduler';
