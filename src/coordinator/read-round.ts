@@ -1,11 +1,11 @@
 /**
  * One placement of a read at its coordinator: asks as many live replicas as
  * the level needs (the list starts at this node when it is one), asks the
- * next live one when one fails or is slow (speculation.ts), and once enough have answered takes the
- * newest version; responders that returned something older are repaired
- * with it first (when more than one answered), or the read is placed again after a replica
- * refused it as placed by a stale epoch (both the coordinator's, through
- * ReadRoundDeps).
+ * next live one when one fails or is slow (speculation.ts), and once enough
+ * have answered takes the newest version; responders that returned
+ * something older are repaired with it first (when more than one
+ * answered), or the read is placed again after a replica refused it as
+ * placed by a stale epoch (both the coordinator's, through ReadRoundDeps).
  *
  * One object per read, with its answers in two short arrays: every QUORUM
  * read comes here, and a read built from a dozen closures, a Map and a
