@@ -15,6 +15,11 @@
  * keys, at SCAN_ROUNDS_MAX rounds of replica pages (a range of tombstones
  * must not hold a node for long), or at SCAN_REPLY_BYTES_MAX, and answers
  * with a cursor: the last key it is done with. The next call goes on after it.
+ *
+ * A round speculates as a point read does (speculation.ts): a replica slow
+ * to send its page does not hold the round until the timeout while another
+ * live replica could send it; the wait is measured on replica pages, which
+ * take longer than point reads.
  */
 import { assert } from '../common/assert';
 import { KvError, timedOut } from '../common/errors';
@@ -27,6 +32,7 @@ import type { HintSink } from './coordinator';
 import { LevelName, unreachableLevel, writeAcksNeeded } from './levels';
 import type { Replica } from './replica';
 import { MergedKey, mergePages, ReplicaPage, takeLive } from './scan-merge';
+import type { SpeculationDelay } from './speculation';
 
 /** A replica that can also list its keys of a range. */
 export interface RangeReplica extends Replica {
@@ -47,6 +53,8 @@ export interface RangeScanDeps {
   readonly timeoutMs: number;
   /** True while this node catches up (repair/repairer.ts): its own copy then counts towards no scan. */
   readonly catchingUp?: () => boolean;
+  /** How long a round waits for a replica's page before it asks one replica more; none: until the timeout. */
+  readonly speculation?: SpeculationDelay;
 }
 
 export interface ScanRequest {
@@ -70,6 +78,8 @@ export interface ScanCounters {
   scanRounds: number;
   scanKeysReturned: number;
   scanRepairs: number;
+  /** Rounds that asked one replica more than the level needs, because one asked was slow. */
+  scanSpeculations: number;
 }
 
 /** The least key greater than `key`. */
@@ -83,7 +93,7 @@ function earlierEnd(a: string | undefined, b: string | undefined): string | unde
 }
 
 export class RangeScanner {
-  readonly counters: ScanCounters = { scans: 0, scanRounds: 0, scanKeysReturned: 0, scanRepairs: 0 };
+  readonly counters: ScanCounters = { scans: 0, scanRounds: 0, scanKeysReturned: 0, scanRepairs: 0, scanSpeculations: 0 };
 
   constructor(private readonly deps: RangeScanDeps) {}
 
@@ -180,7 +190,11 @@ export class RangeScanner {
     return r;
   }
 
-  /** Pages from `need` of `up`, in order, asking the next one when one fails; TimedOut at the deadline. */
+  /**
+   * Pages from `need` of `up`, in order, asking the next one when one fails
+   * and, once, when they are slower than the speculative wait; TimedOut at
+   * the deadline.
+   */
   private askPages(
     up: readonly number[],
     need: number,
@@ -188,25 +202,30 @@ export class RangeScanner {
     level: LevelName,
     deadline: number,
   ): Promise<Array<{ id: number; page: ReplicaPage }>> {
+    const { time, speculation } = this.deps;
     return new Promise((resolve, reject) => {
       const got: Array<{ id: number; page: ReplicaPage }> = [];
       let next = 0;
       let failed = 0;
       let done = false;
+      let slowTimer: { cancel(): void } | undefined;
       const finish = (err?: KvError): void => {
         if (done) return;
         done = true;
         timer.cancel();
+        slowTimer?.cancel();
         if (err === undefined) resolve(got);
         else reject(err);
       };
-      const timer = this.deps.time.after(Math.max(0, deadline - this.deps.time.monotonicMs()), () =>
+      const timer = time.after(Math.max(0, deadline - time.monotonicMs()), () =>
         finish(timedOut(`${level} scan got ${got.length} of ${need} replica pages within ${this.deps.timeoutMs} ms`, got.length, need)),
       );
       const tryNext = (): void => {
         const id = up[next++]!;
+        const askedAt = time.monotonicMs();
         ask(id).then(
           (page) => {
+            if (speculation?.measures) speculation.record(time.monotonicMs() - askedAt);
             got.push({ id, page });
             if (got.length === need) finish();
           },
@@ -218,7 +237,24 @@ export class RangeScanner {
           },
         );
       };
+      const askOneMore = (): void => {
+        if (done || next >= up.length) return;
+        this.counters.scanSpeculations++;
+        tryNext();
+      };
+      const delay = up.length > need && speculation !== undefined ? speculation.delayMs : Number.POSITIVE_INFINITY;
       for (let i = 0; i < need; i++) tryNext();
+      if (delay === 0) askOneMore();
+      else if (delay < deadline - time.monotonicMs()) {
+        const at = time.monotonicMs() + delay;
+        // Checked against the monotonic clock, as ReadRound.slow does: a Node timer may end early under load.
+        const slow = (): void => {
+          const now = time.monotonicMs();
+          if (now < at) slowTimer = time.after(at - now, slow);
+          else time.soon(askOneMore);
+        };
+        slowTimer = time.after(delay, slow);
+      }
     });
   }
 

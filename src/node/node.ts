@@ -38,6 +38,7 @@ import { HybridClock } from '../clock/hlc';
 import { systemTime, Time, Timer } from '../clock/time';
 import { Coordinator } from '../coordinator/coordinator';
 import { parseSpeculativeRetry } from '../config/speculative-retry';
+import { SpeculationDelay } from '../coordinator/speculation';
 import { HintDelivery } from '../hints/hint-delivery';
 import { HintStore } from '../hints/hint-store';
 import { BatchWriter, copyHolders } from '../coordinator/batch-writer';
@@ -383,6 +384,8 @@ export class KvNode {
       time: this.time,
       timeoutMs: s.requestTimeoutMs,
       catchingUp: () => this.repairer.catchingUp,
+      // Its own measure: a replica's page takes longer than a point read.
+      speculation: new SpeculationDelay(parseSpeculativeRetry(s.speculativeRetry)!, s.requestTimeoutMs, () => this.time.monotonicMs()),
     });
     this.delivery = new HintDelivery(hints, replicas, isUp, s.hintWindowSeconds * 1000, this.time.nowMs, warnings, (target, delivered) =>
       this.handover.handOnDelivered(target, delivered),

@@ -9,7 +9,9 @@ import { systemTime } from '../../src/clock/time';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { isKvError } from '../../src/common/errors';
 import { SCAN_ROUNDS_MAX } from '../../src/common/limits';
+import { parseSpeculativeRetry } from '../../src/config/speculative-retry';
 import { RangeReplica, RangeScanner, ScanRequest } from '../../src/coordinator/range-scan';
+import { SpeculationDelay } from '../../src/coordinator/speculation';
 import { bootstrapEntry, replayLog } from '../../src/membership/changes';
 import { bootstrapPlacement, Placement } from '../../src/membership/placement';
 import { KeyedVersion, supersedes, Version } from '../../src/storage/version';
@@ -20,12 +22,14 @@ const placement = bootstrapPlacement(
   3,
 );
 const NOW_US = systemTime.nowMs() * 1000;
+const TIMEOUT_MS = 2000;
 const val = (value: string, ts = 1): Version => ({ value, ts, deleted: false });
 
-/** A replica holding a map of versions; `failing` rejects every range read; counts range reads. */
+/** A replica holding a map of versions; `failing` rejects every range read, `silent` never answers one; counts range reads. */
 class MemoryReplica implements RangeReplica {
   readonly data = new Map<string, Version>();
   failing = false;
+  silent = false;
   rangeReads = 0;
   constructor(readonly id: number) {}
   async apply(items: readonly KeyedVersion[]): Promise<void> {
@@ -37,12 +41,13 @@ class MemoryReplica implements RangeReplica {
   async readRange(from: string, to: string | undefined, limit: number) {
     this.rangeReads++;
     if (this.failing) throw new Error(`node ${this.id} failed`);
+    if (this.silent) return new Promise<never>(() => undefined);
     const keys = [...this.data.keys()].filter((k) => k >= from && (to === undefined || k < to)).sort();
     return { entries: keys.slice(0, limit).map((key) => ({ key, version: this.data.get(key)! })), more: keys.length > limit };
   }
 }
 
-function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placement = placement) {
+function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placement = placement, speculativeRetry?: string) {
   const replicas = new Map<number, MemoryReplica>();
   for (let id = 0; id < 5; id++) replicas.set(id, new MemoryReplica(id));
   const hinted: Array<{ target: number; items: readonly KeyedVersion[] }> = [];
@@ -54,7 +59,10 @@ function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placem
     hints: { add: async (target, items) => hinted.push({ target, items }) > 0 },
     observe: () => undefined,
     time: systemTime,
-    timeoutMs: 2000,
+    timeoutMs: TIMEOUT_MS,
+    ...(speculativeRetry === undefined
+      ? {}
+      : { speculation: new SpeculationDelay(parseSpeculativeRetry(speculativeRetry)!, TIMEOUT_MS, () => systemTime.monotonicMs()) }),
   });
   /** Writes a version on every replica of its key (or those listed). */
   const write = (key: string, version: Version, on = placement.rangeOf(key).reads): void => {
@@ -150,6 +158,40 @@ test('a replica that fails is replaced by the next live one; too few up is Unava
   const downTwo = setup(1, new Set([2, 3]));
   const unavailable = await downTwo.scanner.scan(request({ start: 'a', end: 'b' })).catch((e: unknown) => e);
   t.true(isKvError(unavailable, 'Unavailable'));
+});
+
+test('a replica that sends no page is passed over once the speculative wait is over; without speculation the round times out', async (t) => {
+  const spec = setup(1, new Set(), placement, '20ms');
+  spec.write('a', val('1'));
+  spec.replicas.get(2)!.silent = true;
+  t.deepEqual((await spec.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.is(spec.replicas.get(3)!.rangeReads, 1, 'node 3 asked after node 2 was slow');
+  t.is(spec.scanner.counters.scanSpeculations, 1);
+  const none = setup(1, new Set(), placement, 'NONE');
+  none.write('a', val('1'));
+  none.replicas.get(2)!.silent = true;
+  const err = await none.scanner.scan(request({ start: 'a', end: 'b' })).catch((e: unknown) => e);
+  t.true(isKvError(err, 'TimedOut'), String(err));
+  t.is(none.replicas.get(3)!.rangeReads, 0, 'node 3 never asked');
+  t.is(none.scanner.counters.scanSpeculations, 0);
+});
+
+test('ALWAYS asks one replica more than the level needs from the start, and a fast round asks no more', async (t) => {
+  const always = setup(1, new Set(), placement, 'ALWAYS');
+  always.write('a', val('1'));
+  t.deepEqual((await always.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual(
+    [1, 2, 3].map((id) => always.replicas.get(id)!.rangeReads),
+    [1, 1, 1],
+  );
+  const waits = setup(1, new Set(), placement, '1000ms');
+  waits.write('a', val('1'));
+  t.deepEqual((await waits.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual(
+    [1, 2, 3].map((id) => waits.replicas.get(id)!.rangeReads),
+    [1, 1, 0],
+  );
+  t.is(waits.scanner.counters.scanSpeculations, 0);
 });
 
 test('a long stretch of tombstones is walked over several calls, each of at most SCAN_ROUNDS_MAX rounds', async (t) => {
