@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { UsageError, parseArgs, parseEndpoint } from '../common/args';
 import { VALUE_BYTES_MAX_CEILING } from '../common/limits';
+import { formatSpeculativeRetry, parseSpeculativeRetry } from '../config/speculative-retry';
 import { LEVEL_LIST, parseWriteLevel, WRITE_LEVEL_LIST, WriteLevelName } from '../coordinator/levels';
 import { parseSettings, type Settings } from '../config/cluster';
 import { Distribution, DISTRIBUTIONS, KEYS_MAX } from './keys';
@@ -114,6 +115,10 @@ How much:
                           cluster file or --spawn); node: client i sends everything to node i
                           (the only choice with --node, which gives no tokens)
   --timeout-ms MS         per-request deadline of the client (default 5000)
+  --speculative-retry P   when the client sends a read again to the next node because the
+                          first has not answered: 99p (its reads' 99th percentile; the
+                          default with token routing), 20ms, ALWAYS or NONE (the default
+                          with node routing)
   --seed N                seed of keys, op mix and values (default random, printed)
   --restart-node ID       the node the restart workload kills and restarts, and the repair
                           workload stops and resumes (default 0)
@@ -179,6 +184,7 @@ const VALUED = [
   'rewrite',
   'routing',
   'profile',
+  'speculative-retry',
 ] as const;
 
 export interface BenchOptions {
@@ -221,6 +227,8 @@ export interface BenchOptions {
   readonly routing?: Routing;
   /** --profile: the directory the nodes' CPU profiles go to. */
   readonly profileDir?: string;
+  /** The client's speculativeRetry (client/speculation.ts); absent: the client's default for its routing. */
+  readonly speculativeRetry?: string;
 }
 
 export type ParsedCommand = { readonly help: true } | ({ readonly help: false } & BenchOptions);
@@ -310,6 +318,10 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
   }
   const routing = flags.has('routing') ? oneOf(flags, 'routing', ROUTINGS, 'token') : undefined;
   const profileDir = string(flags, 'profile');
+  const speculativeRetry = string(flags, 'speculative-retry');
+  if (speculativeRetry !== undefined && parseSpeculativeRetry(speculativeRetry) === undefined) {
+    throw new UsageError(`--speculative-retry must be a percentile (99p), a wait (20ms), ALWAYS or NONE, not "${speculativeRetry}"`);
+  }
 
   if (flags.has('tls') && !spawn)
     throw new UsageError('--tls applies to --spawn: a cluster file says for itself whether its cluster runs TLS');
@@ -381,6 +393,7 @@ export function parseBenchArgs(argv: string[]): ParsedCommand {
     settleSeconds: restart ? (settle ?? DEFAULTS.settleSeconds) : 0,
     ...(routing !== undefined ? { routing } : {}),
     ...(profileDir !== undefined ? { profileDir } : {}),
+    ...(speculativeRetry !== undefined ? { speculativeRetry: formatSpeculativeRetry(parseSpeculativeRetry(speculativeRetry)!) } : {}),
   };
 }
 

@@ -30,6 +30,8 @@ export interface RunConfig {
   readonly routing: Routing;
   /** Whether the connections ran over TLS (absent in results written before TLS existed). */
   readonly tls?: boolean;
+  /** The client's speculativeRetry (client/speculation.ts); absent in results written before clients speculated. */
+  readonly speculativeRetry?: string;
 }
 
 export interface BenchResult {
@@ -55,6 +57,8 @@ export interface BenchResult {
   readonly cpu: CpuPerOp;
   /** Internode calls each node sent during the run, by node id; null where the nodes could not be asked (--node). */
   readonly internode: PeerCallsByNode | null;
+  /** Reads the bench's clients sent a second time, to the next node, because the first was slow (absent: not counted). */
+  readonly speculativeReads?: number;
   /** The scan workload: keys its calls returned per second of wall time. */
   readonly keysScannedPerSec?: number;
   /** The multiget workload: keys its calls read per second of wall time; batch: keys its calls wrote. */
@@ -68,6 +72,8 @@ export interface BenchResult {
 export interface Measured {
   readonly cpu: CpuPerOp;
   readonly internode: PeerCallsByNode | null;
+  /** Reads the bench's clients sent a second time during the run (client/speculation.ts). */
+  readonly speculativeReads?: number;
 }
 
 /** Extra fields of --workload restart. */
@@ -143,6 +149,7 @@ export function benchResult(
     histogram: run.latency.buckets().map(([ms, count]) => [round(ms, 4), count]),
     cpu: measured.cpu,
     internode: measured.internode,
+    ...(measured.speculativeReads !== undefined ? { speculativeReads: measured.speculativeReads } : {}),
   };
 }
 
@@ -216,6 +223,9 @@ export function formatResult(r: BenchResult): string {
     line('Total operation time', `${clock(r.seconds)} (${r.seconds.toFixed(2)} s)`),
     ...cpuLines(r.cpu),
     ...internodeLines(r.internode),
+    ...(c.speculativeRetry !== undefined && c.speculativeRetry !== 'NONE' && r.speculativeReads !== undefined
+      ? [line('Reads sent twice', `${count(r.speculativeReads)} (the client's speculativeRetry ${c.speculativeRetry})`)]
+      : []),
     line(
       'Settings',
       `concurrency ${c.concurrency}, ${c.connections} connection(s)/node, ${c.nodes} nodes, ${c.routing} routing, ${c.tls ? 'TLS, ' : ''}` +

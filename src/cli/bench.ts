@@ -180,6 +180,7 @@ async function makeClients(opts: BenchOptions, target: Target): Promise<KvClient
     ...(target.tls !== undefined ? { tls: target.tls } : {}),
     ...(target.replicationFactor !== undefined ? { replicationFactor: target.replicationFactor } : {}),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.speculativeRetry !== undefined ? { speculativeRetry: opts.speculativeRetry } : {}),
   };
   if (routing === 'token' && target.config !== undefined) {
     // The client keeps the ring current itself while the bench runs (a node may join meanwhile).
@@ -249,6 +250,7 @@ class Bench {
       ...(this.warmedUp.auto && this.warmedUp.seconds > 0 ? { warmupAuto: true } : {}),
       routing: this.clients[0]!.routing,
       tls: this.clients[0]!.tls,
+      speculativeRetry: this.clients[0]!.speculativeRetry,
     };
   }
 
@@ -281,6 +283,7 @@ class Bench {
     const admin = this.target.admin;
     const callsBefore = admin ? await readPeerCalls(ids, admin) : null;
     const cpuBefore = readCpu(ids.map(this.target.pid));
+    const speculatedBefore = this.speculativeReads();
     const startMicros = monotonicMicros();
     const run = await this.measure(label, op, limits);
     const endMicros = monotonicMicros();
@@ -288,7 +291,13 @@ class Bench {
     const callsAfter = admin ? await readPeerCalls(ids, admin) : null;
     this.windows.push({ label, startMicros, endMicros });
     const internode = callsBefore && callsAfter ? peerCallsDelta(callsBefore, callsAfter) : null;
-    return { run, measured: { cpu: cpuPerOp(cpuBefore, cpuAfter, sentOps(run)), internode } };
+    const speculativeReads = this.speculativeReads() - speculatedBefore;
+    return { run, measured: { cpu: cpuPerOp(cpuBefore, cpuAfter, sentOps(run)), internode, speculativeReads } };
+  }
+
+  /** Reads the clients have sent twice so far. */
+  private speculativeReads(): number {
+    return this.clients.reduce((sum, c) => sum + c.speculativeReads, 0);
   }
 
   /** Writes every key once, closed loop, unmeasured: reads then find values. */

@@ -77,7 +77,9 @@ import type { EpochEntry } from '../membership/changes';
 import type { KeyedVersion } from '../storage/version';
 import { toKvError } from '../rpc/errors';
 import { ABSENT, Client, int64ToNumber, types } from '../rpc/thrift';
+import { formatSpeculativeRetry, parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT, SpeculativeRetry } from '../config/speculative-retry';
 import { fetchMembership, RingLearner } from './learner';
+import { raceAgain, ReadSpeculation, ReadSpeculations } from './speculation';
 import { fitsSeeds, NodeLocation, Seed, seedTopology, Topology, topologyOf } from './topology';
 
 export type Bytes = Buffer | string;
@@ -113,6 +115,14 @@ export interface ClientOptions {
    * (client/learner.ts), the endpoints being the seeds. fromClusterFile sets it.
    */
   readonly learnRing?: boolean;
+  /**
+   * When a read is sent a second time, to the next node, because the first
+   * has not answered (client/speculation.ts): the nodes' setting's forms,
+   * "99p" (the 99th percentile of this client's own reads of the same kind
+   * and level), "20ms", "ALWAYS" or "NONE". Default "99p" in token routing,
+   * "NONE" in node routing, where the caller chose the node.
+   */
+  readonly speculativeRetry?: string;
 }
 
 export interface ReadResult {
@@ -282,6 +292,18 @@ export function nodeOrder(replicas: readonly number[] | undefined, ids: readonly
   return order;
 }
 
+/** The client's speculativeRetry option, checked; its default depends on the routing (see ClientOptions). */
+function speculativeRetryOf(text: string | undefined, routing: Routing): SpeculativeRetry {
+  const parsed = parseSpeculativeRetry(text ?? (routing === 'token' ? SPECULATIVE_RETRY_DEFAULT : 'NONE'));
+  if (parsed === undefined) {
+    throw new KvError(
+      'InvalidRequest',
+      `speculativeRetry must be a percentile ("99p", above 0 and below 100), a wait ("20ms"), "ALWAYS" or "NONE", not ${JSON.stringify(text)}`,
+    );
+  }
+  return parsed;
+}
+
 /** The connection option for `tls`, absent when it is. */
 function tlsOption(tls: TlsMaterial | undefined): { tls?: TlsMaterial } {
   return tls === undefined ? {} : { tls };
@@ -319,6 +341,9 @@ export class KvClient {
   private readonly batchBytesMax: number;
   private readonly perNode: number;
   private closed = false;
+  /** Reads sent a second time (see client/speculation.ts), and how long each kind waits first. */
+  private speculated = 0;
+  private readonly speculations: ReadSpeculations;
   /** Connections to nodes no longer routed to, until their requests' deadline. */
   private readonly retiring = new Set<RpcConnection[]>();
   readonly timeoutMs: number;
@@ -345,6 +370,17 @@ export class KvClient {
       endpoints.forEach((e, i) => this.openPool(i, e));
     }
     this.learner = options.learnRing === true && this.routing === 'token' ? new RingLearner(this) : undefined;
+    this.speculations = new ReadSpeculations(speculativeRetryOf(options.speculativeRetry, this.routing), this.timeoutMs);
+  }
+
+  /** The speculativeRetry in force, as the option is written ("99p", "NONE", ...). */
+  get speculativeRetry(): string {
+    return formatSpeculativeRetry(this.speculations.policy);
+  }
+
+  /** Reads this client sent a second time because the node first asked was slow to answer. */
+  get speculativeReads(): number {
+    return this.speculated;
   }
 
   /**
@@ -486,6 +522,7 @@ export class KvClient {
     want: Want,
     invoke: (c: Client) => Promise<T>,
     firstReplicas = Number.POSITIVE_INFINITY,
+    speculation?: ReadSpeculation,
   ): Promise<T> {
     const ids = this.ids;
     const placement = this.topo?.placement;
@@ -511,7 +548,11 @@ export class KvClient {
       if (connection === undefined) lastError = new KvError('ConnectionError', `node ${order[i]}'s address is unknown`);
       else
         try {
-          return await connection.call(invoke, this.timeoutMs);
+          const call = connection.call(invoke, this.timeoutMs);
+          if (i > 0 || speculation === undefined) return await call;
+          const deadline = Date.now() + this.timeoutMs;
+          const again = (): Promise<T> | undefined => this.sendAgain(invoke, first, replicas, turn, deadline - Date.now());
+          return await raceAgain(call, speculation, again, () => this.speculated++);
         } catch (err) {
           lastError = this.unsent(err, order[i]!);
           if (lastError.code === 'Unavailable') refused ??= lastError;
@@ -522,6 +563,27 @@ export class KvClient {
     if (refused !== undefined) throw refused;
     // Every try failed before its request left (unsent() threw anything else): nothing was sent, so nothing applied.
     throw new KvError('ConnectionError', `no node of the cluster could be reached (last: ${lastError?.message})`, NOT_SENT);
+  }
+
+  /**
+   * A read's second ask (see client/speculation.ts): the node after `first`
+   * in the order a failover would take, with the rest of the timeout.
+   * Undefined when there is no other node to ask.
+   */
+  private sendAgain<T>(
+    invoke: (c: Client) => Promise<T>,
+    first: number,
+    replicas: readonly number[] | undefined,
+    turn: number,
+    timeoutMs: number,
+  ): Promise<T> | undefined {
+    if (this.closed || timeoutMs <= 0) return undefined;
+    for (const id of nodeOrder(replicas, this.ids, turn)) {
+      if (id === first) continue;
+      const connection = this.connection(id);
+      if (connection !== undefined) return connection.call(invoke, timeoutMs);
+    }
+    return undefined;
   }
 
   /** What token routing places by (undefined in node routing, which ignores keys). */
@@ -596,6 +658,7 @@ export class KvClient {
       'read',
       (c) => c.scan(from, toBuffer(end), LEVEL_CODES[name], limit, cursor ?? Buffer.alloc(0)),
       starts,
+      this.speculations.of('scan', name),
     );
     return { entries: r.entries.map((e) => ({ key: e.key, value: e.value })), cursor: r.more && r.cursor ? r.cursor : undefined };
   }
@@ -607,7 +670,8 @@ export class KvClient {
     const k = wireKey(key) as Buffer; // see put
     const starts =
       this.topo === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
-    const r: types.ReadResult = await this.run(this.routingKey(k), 'read', (c) => c.get(k, code), starts);
+    const speculation = name === 'SERIAL' ? undefined : this.speculations.of('get', name);
+    const r: types.ReadResult = await this.run(this.routingKey(k), 'read', (c) => c.get(k, code), starts, speculation);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
   }
 
@@ -628,12 +692,17 @@ export class KvClient {
     for (let at = 0; at < keys.length; at += GET_MANY_KEYS_MAX) {
       const part = keys.slice(at, at + GET_MANY_KEYS_MAX).map((k) => wireKey(k) as Buffer); // see put
       // Sent to a replica of the part's first key: that key, at least, is read without a hop.
-      const rs: types.ReadResult[] = await this.run(this.routingKey(part[0]!), 'read', (c) => c.getMany(part, code), starts).catch(
-        (err: unknown) => {
-          if (keys.length <= GET_MANY_KEYS_MAX || !(err instanceof KvError)) throw err;
-          throw new KvError(err.code, `keys ${at + 1} to ${at + part.length} of ${keys.length}, ${err.message}`, err.details);
-        },
-      );
+      const speculation = this.speculations.of('getMany', name);
+      const rs: types.ReadResult[] = await this.run(
+        this.routingKey(part[0]!),
+        'read',
+        (c) => c.getMany(part, code),
+        starts,
+        speculation,
+      ).catch((err: unknown) => {
+        if (keys.length <= GET_MANY_KEYS_MAX || !(err instanceof KvError)) throw err;
+        throw new KvError(err.code, `keys ${at + 1} to ${at + part.length} of ${keys.length}, ${err.message}`, err.details);
+      });
       for (const r of rs) out.push({ found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) });
     }
     return out;
@@ -780,6 +849,7 @@ export class KvClient {
   close(): void {
     this.closed = true;
     this.learner?.stop();
+    this.speculations.close();
     for (const pool of [...this.pools, ...this.retiring]) for (const c of pool ?? []) c.close();
   }
 }

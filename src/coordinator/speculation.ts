@@ -78,13 +78,13 @@ export class SpeculationDelay {
     }
   }
 
-  /** A replica answered a read `ms` after it was asked. */
-  record(ms: number): void {
+  /** A replica answered a read `ms` after it was asked (`now`: the monotonic clock then, when the caller has it). */
+  record(ms: number, now?: number): void {
     if (!this.measures) return;
     this.counts[bucketOf(ms)]!++;
     this.samples++;
     if (this.samples < SPECULATION_WINDOW_SAMPLES_MIN) return;
-    const now = this.monotonicMs();
+    now ??= this.monotonicMs();
     if (now - this.windowStart < SPECULATION_WINDOW_MS) return;
     this.delayMs = this.clamp(this.percentileMs());
     this.counts.fill(0);

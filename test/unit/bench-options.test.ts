@@ -66,6 +66,8 @@ test('options: every documented name is accepted', (t) => {
     'node',
     '--profile',
     'prof',
+    '--speculative-retry',
+    '20MS',
   ]);
   t.like(o, {
     workload: 'read-mostly',
@@ -86,7 +88,9 @@ test('options: every documented name is accepted', (t) => {
     warmupSeconds: 0.5,
     routing: 'node',
     profileDir: 'prof',
+    speculativeRetry: '20ms',
   });
+  t.is(options([]).speculativeRetry, undefined, "no --speculative-retry: the client's default for its routing");
   t.is(options([]).profileDir, undefined);
   t.is(options([]).routing, undefined, 'no --routing: decided by what the cluster file gives');
   t.false(options(['--spawn']).tls, 'plain TCP unless asked');
@@ -137,6 +141,7 @@ test('options: --help', (t) => {
 });
 
 const bad: [string[], RegExp][] = [
+  [['--speculative-retry', 'often'], /--speculative-retry must be a percentile \(99p\), a wait \(20ms\), ALWAYS or NONE, not "often"/],
   [['--concurrency', '0'], /--concurrency must be a whole number from 1/],
   [['--warmup', '-1'], /--warmup must be auto or from 0 to 600 seconds/],
   [['--warmup', 'soon'], /--warmup must be auto or from 0 to 600 seconds, not "soon"/],

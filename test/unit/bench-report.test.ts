@@ -68,6 +68,16 @@ test('the text block names every figure, like cassandra-stress', (t) => {
     t.true(text.includes(label), label);
   }
   t.regex(text, /Op rate\s+: 1,000 op\/s/);
+  t.false(text.includes('Reads sent twice'), 'not counted: not shown');
+});
+
+test("the client's speculative reads are shown when it speculates, with its setting", (t) => {
+  const counted = { ...measured, speculativeReads: 12 };
+  const text = formatResult(benchResult('read', 'QUORUM', run(1000, {}, 1), 5, { ...config, speculativeRetry: '99p' }, counted));
+  t.regex(text, /Reads sent twice\s+: 12 \(the client's speculativeRetry 99p\)/);
+  const off = formatResult(benchResult('read', 'QUORUM', run(1000, {}, 1), 5, { ...config, speculativeRetry: 'NONE' }, counted));
+  t.false(off.includes('Reads sent twice'), 'a client that never speculates shows no count');
+  t.is(benchResult('read', 'QUORUM', run(10, {}, 1), 5, config, counted).speculativeReads, 12, 'and the JSON has it');
 });
 
 test('compare: ratio of op rates, workload over echo', (t) => {
