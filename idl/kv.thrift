@@ -397,12 +397,17 @@ struct SnapshotEntry {
 /**
  * (added later) What `trace` runs: a get, a put or a remove, as those calls
  * take them. op is "get", "put" or "remove"; value is a put's only.
+ * (Added later still) A get at SERIAL, and op "cas": value is the new value,
+ * `expected` the value the key must hold, or `expectAbsent` true; level the
+ * commit's, QUORUM or ALL. A traced cas gets a fresh request id from the node.
  */
 struct TraceRequest {
   1: string op,
   2: binary key,
   3: optional binary value,
-  4: Level level
+  4: Level level,
+  5: optional binary expected,
+  6: optional bool expectAbsent
 }
 
 /** (added later) One step of a traced request, as its coordinator took it, with the µs since it began. */
@@ -417,7 +422,8 @@ struct TraceEvent {
  * generated JavaScript struct's read method), a put or remove `ts`; a request that failed has `errorCode`
  * ("Unavailable", "TimedOut", "StorageFull") and its sentence in `error`,
  * since a failure's steps are the ones worth reading. `dropped`: steps past
- * the 100 kept.
+ * the 100 kept. (Added later) A cas that ran has `applied`, and in `found`
+ * the key's value after it (the new one when applied).
  */
 struct TraceReport {
   1: i32 coordinator,
@@ -426,7 +432,8 @@ struct TraceReport {
   4: optional i64 ts,
   5: optional string errorCode,
   6: optional string error,
-  7: optional i32 dropped
+  7: optional i32 dropped,
+  8: optional bool applied
 }
 
 service KeyValue {

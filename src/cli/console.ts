@@ -2,7 +2,7 @@
  * The console: type commands, see results.
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
- *   trace get <key> <level> | put <key> <value> <level> | delete <key> <level>
+ *   trace get <key> <level> | put <key> <value> <level> | delete <key> <level> | cas <key> <expected> <new>
  *   batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
@@ -13,7 +13,7 @@
  */
 import chalk from 'chalk';
 import { createInterface } from 'node:readline';
-import { BatchOp, KvClient } from '../client/client';
+import { BatchOp, KvClient, TracedOp } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
@@ -58,8 +58,10 @@ Commands (one per line):
                               "" for <from> is the first key, "" for <to> the last
   cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level>
+  trace cas <key> <expected> <new>
                               run it as usual and show what its coordinator did, step by step:
-                              whom it asked, who answered what and when, read repairs, hints
+                              whom it asked, who answered what and when, read repairs, hints;
+                              for a cas or a SERIAL get, each Paxos round (once, no retry)
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL, put and delete also ANY
@@ -202,23 +204,37 @@ async function batch(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op: 'batch', level, ts, writes: writes.length, ...(unlogged ? { unlogged } : {}) };
 }
 
-const TRACE_USAGE = 'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level>';
+const TRACE_USAGE =
+  'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level> | trace cas <key> <expected> <new> (- for absent)';
 
-/** `trace get|put|delete ...`: the request run as usual, with its coordinator's steps. */
+/** The client's request for `trace <what> ...` (words[0] is "trace"). */
+function tracedOp(what: 'get' | 'put' | 'delete' | 'cas', words: string[]): TracedOp {
+  switch (what) {
+    case 'put':
+      return { op: 'put', value: words[3]!, level: words[4]! };
+    case 'cas':
+      return { op: 'cas', expected: words[3] === ABSENT ? null : words[3]!, value: words[4]! };
+    default:
+      return { op: what, level: words[3]! };
+  }
+}
+
+/** `trace get|put|delete|cas ...`: the request run as usual, with its coordinator's steps. */
 async function trace(client: KvClient, words: string[]): Promise<Result> {
   const what = words[1]?.toLowerCase();
-  const count = what === 'put' ? 5 : 4;
-  if ((what !== 'get' && what !== 'put' && what !== 'delete') || words.length !== count) {
-    throw new KvError('InvalidRequest', `trace takes a get, put or delete with its arguments: ${TRACE_USAGE}`);
+  const count = what === 'put' || what === 'cas' ? 5 : 4;
+  if ((what !== 'get' && what !== 'put' && what !== 'delete' && what !== 'cas') || words.length !== count) {
+    throw new KvError('InvalidRequest', `trace takes a get, put, delete or cas with its arguments: ${TRACE_USAGE}`);
   }
   const key = words[2]!;
-  const level = words[count - 1]!;
-  const t = await client.trace(key, what === 'put' ? { op: 'put', value: words[3]!, level } : { op: what, level });
+  const t = await client.trace(key, tracedOp(what, words));
   const outcome = t.error
     ? { failed: t.error.code, message: t.error.message }
-    : t.read
-      ? { found: t.read.found, value: t.read.found ? displayBytes(t.read.value) : null }
-      : { ts: t.ts };
+    : t.applied !== undefined
+      ? { applied: t.applied, value: t.read?.found ? displayBytes(t.read.value) : null }
+      : t.read
+        ? { found: t.read.found, value: t.read.found ? displayBytes(t.read.value) : null }
+        : { ts: t.ts };
   return { ok: true, op: 'trace', traced: what, key, coordinator: t.coordinator, ...outcome, events: t.events, dropped: t.dropped };
 }
 
@@ -232,7 +248,11 @@ function renderTrace(r: Result, c: chalk.Chalk): string {
         ? r.found
           ? c.bold(String(r.value))
           : c.dim('(not found)')
-        : c.green('OK');
+        : r.traced === 'cas'
+          ? r.applied
+            ? c.green('applied')
+            : `${c.yellow('not applied')}; the value is ${r.value === null ? '(absent)' : String(r.value)}`
+          : c.green('OK');
   const events = r.events as Array<{ elapsedUs: number; activity: string }>;
   const lines = events.map((e) => `${c.dim(`${String(e.elapsedUs).padStart(8)} µs`)}  ${e.activity}`);
   if ((r.dropped as number) > 0) lines.push(c.dim(`(${String(r.dropped)} more steps not kept)`));

@@ -140,8 +140,10 @@ export interface TraceResult {
   readonly coordinator: number;
   /** Its steps, each with the µs since it began. */
   readonly events: ReadonlyArray<{ readonly elapsedUs: number; readonly activity: string }>;
-  /** A get's answer, when it succeeded. */
+  /** A get's answer, when it succeeded; a cas's: the key's value after it (the new one when applied). */
   readonly read?: ReadResult;
+  /** A cas that ran: whether it applied. */
+  readonly applied?: boolean;
   /** A put's or a delete's timestamp, when it succeeded. */
   readonly ts?: number;
   /** How it failed (Unavailable, TimedOut, StorageFull), in one sentence; the steps show why. */
@@ -151,9 +153,11 @@ export interface TraceResult {
 }
 
 export type TracedOp =
-  | { op: 'get'; level: LevelName | string }
+  | { op: 'get'; level: ReadLevelName | string }
   | { op: 'put'; value: Bytes; level: WriteLevelName | string }
-  | { op: 'delete'; level: WriteLevelName | string };
+  | { op: 'delete'; level: WriteLevelName | string }
+  /** expected null: the key must be absent; level: the commit's, QUORUM (default) or ALL. */
+  | { op: 'cas'; expected: Bytes | null; value: Bytes; level?: 'QUORUM' | 'ALL' | string };
 
 export interface CasResult {
   readonly applied: boolean;
@@ -769,29 +773,35 @@ export class KvClient {
    * true instead of applying twice or answering a false "not applied".
    */
   /**
-   * Runs one get, put or delete as usual and returns what its coordinator
-   * did, step by step: whom it asked, who answered what and when, a
-   * speculative ask, a read repair, hints, and for a write each replica's
-   * acknowledgement (the report waits for the last live one). A failure
-   * (Unavailable, TimedOut) comes back in `error` with the steps that led
-   * to it; a bad request is thrown as InvalidRequest.
+   * Runs one get, put, delete or cas as usual and returns what its
+   * coordinator did, step by step: whom it asked, who answered what and
+   * when, a speculative ask, a read repair, hints, and for a write each
+   * replica's acknowledgement (the report waits for the last live one); for
+   * a cas or a SERIAL get, each Paxos round's ballot, promises, proposal and
+   * commit. A failure (Unavailable, TimedOut) comes back in `error` with the
+   * steps that led to it; a bad request is thrown as InvalidRequest. A traced
+   * cas is one attempt with a request id of its own: it is not retried.
    *
    *   const t = await client.trace('user:1', { op: 'get', level: 'QUORUM' });
+   *   const c = await client.trace('lock', { op: 'cas', expected: null, value: 'me' });
    */
   async trace(key: Bytes, request: TracedOp): Promise<TraceResult> {
     const k = wireKey(key) as Buffer; // see put
-    const readLevel = request.op === 'get' ? plainReadLevel(request.level, 'trace') : undefined;
-    const level = readLevel !== undefined ? LEVEL_CODES[readLevel] : WRITE_LEVEL_CODES[writeLevelName(request.level)];
-    const starts =
-      this.topo === undefined || readLevel === undefined
-        ? Number.POSITIVE_INFINITY
-        : readStarts(this.topo.placement.replicationFactor, readLevel);
-    const req = new types.TraceRequest({
-      op: request.op === 'delete' ? 'remove' : request.op,
-      key: k,
-      level,
-      ...(request.op === 'put' ? { value: wireKey(request.value) as Buffer } : {}),
-    });
+    const req = new types.TraceRequest({ op: request.op === 'delete' ? 'remove' : request.op, key: k, level: 0 as never });
+    let starts = Number.POSITIVE_INFINITY;
+    if (request.op === 'get') {
+      const name = readLevelName(request.level);
+      req.level = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
+      if (this.topo !== undefined && name !== 'SERIAL') starts = readStarts(this.topo.placement.replicationFactor, name);
+    } else if (request.op === 'cas') {
+      req.level = LEVEL_CODES[levelName(request.level ?? 'QUORUM')];
+      req.value = toBuffer(request.value);
+      if (request.expected === null) req.expectAbsent = true;
+      else req.expected = toBuffer(request.expected);
+    } else {
+      req.level = WRITE_LEVEL_CODES[writeLevelName(request.level)];
+      if (request.op === 'put') req.value = wireKey(request.value) as Buffer;
+    }
     // Sent as a put or a get would be, so that the coordinator is the node an untraced request would have.
     const r: types.TraceReport = await this.run(this.routingKey(k), request.op === 'get' ? 'read' : 'write', (c) => c.trace(req), starts);
     return {
@@ -801,6 +811,7 @@ export class KvClient {
         ? { read: { found: r.found.found, value: r.found.found ? r.found.value : Buffer.alloc(0), ts: int64ToNumber(r.found.ts) } }
         : {}),
       ...(r.ts !== null && r.ts !== undefined ? { ts: int64ToNumber(r.ts) } : {}),
+      ...(r.applied !== null && r.applied !== undefined ? { applied: r.applied } : {}),
       ...(r.errorCode ? { error: { code: r.errorCode, message: r.error ?? '' } } : {}),
       dropped: r.dropped ?? 0,
     };

@@ -61,6 +61,7 @@ import {
   handlerVerdict,
   isValidKey,
   LEVEL_ANY,
+  LEVEL_SERIAL,
   LEVELS_BY_FACTOR,
   LEVELS_VALID,
   SYNC_DIGESTS_MAX,
@@ -880,9 +881,10 @@ export class FrameGenerator {
   }
 
   /**
-   * A trace's request: mostly a get, put or remove with a pool key, a small
-   * value for a put, and a level; now and then a field missing, a value where
-   * none belongs, or an op no node runs.
+   * A trace's request: mostly a get (now and then at SERIAL), put, remove or
+   * cas with a pool key, a small value for a put or a cas, an expectation
+   * for a cas, and a level; now and then a field missing, a value or an
+   * expectation where none belongs, both expectations, or an op no node runs.
    */
   private traceRequest(tags: string[]): WireValue {
     const r = this.r;
@@ -890,16 +892,33 @@ export class FrameGenerator {
       ['get', 4],
       ['put', 4],
       ['remove', 2],
+      ['cas', 2],
       ['scan', 0.5],
       ['', 0.5],
     ]);
     tags.push(`trace:${op || 'empty-op'}`);
+    const writesValue = op === 'put' || op === 'cas';
     const fields: WireField[] = [];
     if (!r.chance(0.05)) fields.push(field(1, bin(Buffer.from(op))));
     if (!r.chance(0.05)) fields.push(field(2, bin(this.key(tags, 'trace-key', true))));
-    if (op === 'put' ? !r.chance(0.05) : r.chance(0.05)) fields.push(field(3, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
-    if (!r.chance(0.05)) fields.push(field(4, i32(this.level(tags))));
+    if (writesValue ? !r.chance(0.05) : r.chance(0.05)) fields.push(field(3, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
+    if (!r.chance(0.05)) fields.push(field(4, i32(this.traceLevel(op, tags))));
+    const absent = op === 'cas' ? r.chance(0.4) : r.chance(0.03);
+    if (absent ? r.chance(0.05) : op === 'cas' ? !r.chance(0.05) : r.chance(0.03))
+      fields.push(field(5, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
+    if (absent || r.chance(0.05)) fields.push(field(6, { kind: 'bool', v: absent }));
     return { kind: 'struct', fields };
+  }
+
+  /** A traced request's level: a cas's mostly QUORUM or ALL, a get's now and then SERIAL. */
+  private traceLevel(op: string, tags: string[]): number {
+    const r = this.r;
+    if (op === 'cas' && r.chance(0.8)) return r.pick([2, 3] as const);
+    if (op === 'get' && r.chance(0.1)) {
+      tags.push('level:serial');
+      return LEVEL_SERIAL;
+    }
+    return this.level(tags);
   }
 
   /**

@@ -260,6 +260,8 @@ export const TRACE_REQUEST: readonly ArgSpec[] = [
   [2, TType.STRING, 'key'],
   [3, TType.STRING, 'value'],
   [4, TType.I32, 'level'],
+  [5, TType.STRING, 'expected'],
+  [6, TType.BOOL, 'expectAbsent'],
 ];
 export const BATCH_COPY_REF: readonly ArgSpec[] = [
   [1, TType.I64, 'ownerBatch'],

@@ -69,6 +69,8 @@ export const LEVELS_VALID = [1, 2, 3] as const;
 export const LEVELS_BY_FACTOR = [5, 6] as const;
 /** ANY: a put's, a putWithTtl's and a remove's level; a get or a scan at ANY is InvalidRequest. */
 export const LEVEL_ANY = 7;
+/** SERIAL: a get's level only (the Paxos read). */
+export const LEVEL_SERIAL = 4;
 /** i64 timestamps: the largest a node accepts. */
 export const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 /**
@@ -248,13 +250,24 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   trace: (a, max) => traceVerdict(structFields(a.get(1), TRACE_REQUEST), max),
 };
 
-/** A trace's request, as get, put and remove check theirs (a get at SERIAL refused: trace does not follow Paxos). */
+/** A trace's request, as get (SERIAL too), put, remove and cas check theirs; only a cas carries an expectation. */
 function traceVerdict(f: Args | null, max: number): Verdict {
   const op = f?.get(1);
   if (f === null || op?.kind !== 'binary' || !isValidKey(f.get(2))) return 'invalid';
   const value = f.get(3);
-  switch (op.v.toString('latin1')) {
+  const expected = f.get(5);
+  const absent = f.get(6);
+  const name = op.v.toString('latin1');
+  if (name === 'cas') {
+    const expectsAbsence = absent?.kind === 'bool' && absent.v;
+    const expectation = expectsAbsence ? expected === undefined : isValidValue(expected, max);
+    const level = i32Of(f.get(4));
+    return verdict(isValidValue(value, max) && expectation && (level === 2 || level === 3));
+  }
+  if (expected !== undefined || absent !== undefined) return 'invalid';
+  switch (name) {
     case 'get':
+      if (i32Of(f.get(4)) === LEVEL_SERIAL) return verdict(value === undefined);
       return withLevel(value === undefined, f.get(4));
     case 'put':
       return withLevel(isValidValue(value, max), f.get(4), true);

@@ -459,14 +459,19 @@ declare class SnapshotEntry {
 /**
  * (added later) What `trace` runs: a get, a put or a remove, as those calls
  * take them. op is "get", "put" or "remove"; value is a put's only.
+ * (Added later still) A get at SERIAL, and op "cas": value is the new value,
+ * `expected` the value the key must hold, or `expectAbsent` true; level the
+ * commit's, QUORUM or ALL. A traced cas gets a fresh request id from the node.
  */
 declare class TraceRequest {
     public op: string;
     public key: Buffer;
     public value?: Buffer;
     public level: Level;
+    public expected?: Buffer;
+    public expectAbsent?: boolean;
 
-      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; });
+      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; expected?: Buffer; expectAbsent?: boolean; });
   }
 
 /**
@@ -485,7 +490,8 @@ declare class TraceEvent {
  * generated JavaScript struct's read method), a put or remove `ts`; a request that failed has `errorCode`
  * ("Unavailable", "TimedOut", "StorageFull") and its sentence in `error`,
  * since a failure's steps are the ones worth reading. `dropped`: steps past
- * the 100 kept.
+ * the 100 kept. (Added later) A cas that ran has `applied`, and in `found`
+ * the key's value after it (the new one when applied).
  */
 declare class TraceReport {
     public coordinator: number;
@@ -495,6 +501,7 @@ declare class TraceReport {
     public errorCode?: string;
     public error?: string;
     public dropped?: number;
+    public applied?: boolean;
 
-      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; });
+      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; applied?: boolean; });
   }

@@ -3535,6 +3535,8 @@ const TraceRequest = module.exports.TraceRequest = class {
     this.key = null;
     this.value = null;
     this.level = null;
+    this.expected = null;
+    this.expectAbsent = null;
     if (args) {
       if (args.op !== undefined && args.op !== null) {
         this.op = args.op;
@@ -3547,6 +3549,12 @@ const TraceRequest = module.exports.TraceRequest = class {
       }
       if (args.level !== undefined && args.level !== null) {
         this.level = args.level;
+      }
+      if (args.expected !== undefined && args.expected !== null) {
+        this.expected = args.expected;
+      }
+      if (args.expectAbsent !== undefined && args.expectAbsent !== null) {
+        this.expectAbsent = args.expectAbsent;
       }
     }
   }
@@ -3589,6 +3597,20 @@ const TraceRequest = module.exports.TraceRequest = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.STRING) {
+          this.expected = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.BOOL) {
+          this.expectAbsent = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3618,6 +3640,16 @@ const TraceRequest = module.exports.TraceRequest = class {
     if (this.level !== null && this.level !== undefined) {
       output.writeFieldBegin('level', Thrift.Type.I32, 4);
       output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.expected !== null && this.expected !== undefined) {
+      output.writeFieldBegin('expected', Thrift.Type.STRING, 5);
+      output.writeBinary(this.expected);
+      output.writeFieldEnd();
+    }
+    if (this.expectAbsent !== null && this.expectAbsent !== undefined) {
+      output.writeFieldBegin('expectAbsent', Thrift.Type.BOOL, 6);
+      output.writeBool(this.expectAbsent);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -3700,6 +3732,7 @@ const TraceReport = module.exports.TraceReport = class {
     this.errorCode = null;
     this.error = null;
     this.dropped = null;
+    this.applied = null;
     if (args) {
       if (args.coordinator !== undefined && args.coordinator !== null) {
         this.coordinator = args.coordinator;
@@ -3721,6 +3754,9 @@ const TraceReport = module.exports.TraceReport = class {
       }
       if (args.dropped !== undefined && args.dropped !== null) {
         this.dropped = args.dropped;
+      }
+      if (args.applied !== undefined && args.applied !== null) {
+        this.applied = args.applied;
       }
     }
   }
@@ -3794,6 +3830,13 @@ const TraceReport = module.exports.TraceReport = class {
           input.skip(ftype);
         }
         break;
+        case 8:
+        if (ftype == Thrift.Type.BOOL) {
+          this.applied = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3845,6 +3888,11 @@ const TraceReport = module.exports.TraceReport = class {
     if (this.dropped !== null && this.dropped !== undefined) {
       output.writeFieldBegin('dropped', Thrift.Type.I32, 7);
       output.writeI32(this.dropped);
+      output.writeFieldEnd();
+    }
+    if (this.applied !== null && this.applied !== undefined) {
+      output.writeFieldBegin('applied', Thrift.Type.BOOL, 8);
+      output.writeBool(this.applied);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -8,6 +8,7 @@
  * exactly the IDL's parameters: the generated processor picks its promise
  * style by the method's arity.
  */
+import { randomUUID } from 'node:crypto';
 import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -302,25 +303,35 @@ function checkCasLevel(code: number | null | undefined): LevelName {
 const TRACED_FAILURES: readonly string[] = ['Unavailable', 'TimedOut', 'StorageFull'];
 
 type CheckedTrace =
-  | { readonly op: 'get'; readonly key: string; readonly level: LevelName }
-  | { readonly op: 'put' | 'remove'; readonly key: string; readonly value: string; readonly level: WriteLevelName };
+  | { readonly op: 'get'; readonly key: string; readonly level: LevelName | 'SERIAL' }
+  | { readonly op: 'put' | 'remove'; readonly key: string; readonly value: string; readonly level: WriteLevelName }
+  | { readonly op: 'cas'; readonly key: string; readonly value: string; readonly expected: string | null; readonly level: LevelName };
 
-/** A trace's request, checked as get, put and remove check theirs; SERIAL reads run Paxos rounds, which it does not follow. */
+const given = (x: unknown): boolean => x !== null && x !== undefined;
+
+/** A trace's request, checked as get, put, remove and cas check theirs. */
 function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number): CheckedTrace {
-  if (r === null || r === undefined) throw invalid('trace needs a request: op, key, level, and a value for a put');
+  if (r === null || r === undefined) throw invalid('trace needs a request: op, key, level, and a value for a put or a cas');
   const key = checkClientKey(r.key);
+  if (r.op !== 'cas' && (given(r.expected) || given(r.expectAbsent))) throw invalid('only a traced cas carries an expected value');
   switch (r.op) {
     case 'get':
-      if (r.level === SERIAL_CODE) throw invalid('trace follows get at ONE, TWO, THREE, QUORUM or ALL; a SERIAL read is a Paxos round');
-      if (r.value !== null && r.value !== undefined) throw invalid('a traced get carries no value');
-      return { op: 'get', key, level: checkLevel(r.level) };
+      if (given(r.value)) throw invalid('a traced get carries no value');
+      return { op: 'get', key, level: r.level === SERIAL_CODE ? 'SERIAL' : checkLevel(r.level) };
     case 'put':
       return { op: 'put', key, value: checkValue(r.value, maxValueBytes), level: checkWriteLevel(r.level) };
     case 'remove':
-      if (r.value !== null && r.value !== undefined) throw invalid('a traced remove carries no value');
+      if (given(r.value)) throw invalid('a traced remove carries no value');
       return { op: 'remove', key, value: '', level: checkWriteLevel(r.level) };
+    case 'cas': {
+      const value = checkValue(r.value, maxValueBytes);
+      if (r.expectAbsent !== true && !Buffer.isBuffer(r.expected)) throw invalid('the expected value is missing (or set expectAbsent)');
+      if (r.expectAbsent === true && given(r.expected)) throw invalid('a cas expects a value or absence, not both');
+      const expected = r.expectAbsent === true ? null : checkValue(r.expected, maxValueBytes);
+      return { op: 'cas', key, value, expected, level: checkCasLevel(r.level) };
+    }
     default:
-      throw invalid(`trace runs a "get", "put" or "remove", not ${JSON.stringify(r.op ?? null)}`);
+      throw invalid(`trace runs a "get", "put", "remove" or "cas", not ${JSON.stringify(r.op ?? null)}`);
   }
 }
 
@@ -527,7 +538,8 @@ export class Handler {
   }
 
   /**
-   * One get, put or remove, traced (coordinator/trace.ts). Not counted in the
+   * One get, put, remove or cas, traced (coordinator/trace.ts; a SERIAL get
+   * and a cas note their Paxos rounds, paxos/proposer.ts). Not counted in the
    * request metrics: it is a diagnosis, not traffic. A write's report waits
    * until every live replica answered (or the request timeout), so that it
    * shows the acknowledgements that came after the client's answer too.
@@ -539,10 +551,21 @@ export class Handler {
       const { selfId, time, timeoutMs } = this.services.tracing;
       const trace = new Trace(() => time.monotonicMs());
       const coordinator = this.services.coordinator;
-      let outcome: { read?: types.ReadResult; ts?: number; errorCode?: string; error?: string } = {};
+      let outcome: { read?: types.ReadResult; ts?: number; applied?: boolean; errorCode?: string; error?: string } = {};
+      const nowUs = (): number => this.services.nowUs();
       try {
-        if (req.op === 'get') outcome = { read: readResult(await coordinator.read(req.key, req.level, trace), this.services.nowUs()) };
-        else {
+        if (req.op === 'get') {
+          const v =
+            req.level === 'SERIAL'
+              ? versionBytes(await this.services.paxos.serialRead(req.key, trace))
+              : await coordinator.read(req.key, req.level, trace);
+          outcome = { read: readResult(v, nowUs()) };
+        } else if (req.op === 'cas') {
+          // A traced cas is one attempt, never retried: a fresh request id.
+          const cas = { key: req.key, expected: req.expected, value: req.value, requestId: randomUUID(), level: req.level };
+          const r = await this.services.paxos.cas(cas, trace);
+          outcome = { applied: r.applied, read: readResult(versionBytes(r.current), nowUs()) };
+        } else {
           outcome = { ts: await coordinator.write(req.key, req.value, req.op === 'remove', req.level, 0, trace) };
           await waitAtMost(trace.landed, timeoutMs, time);
         }
@@ -555,6 +578,7 @@ export class Handler {
         events: trace.events.map((e) => new types.TraceEvent({ elapsedMicros: e.elapsedUs as never, activity: e.activity })),
         ...(outcome.read !== undefined ? { found: outcome.read } : {}),
         ...(outcome.ts !== undefined ? { ts: outcome.ts as never } : {}),
+        ...(outcome.applied !== undefined ? { applied: outcome.applied } : {}),
         ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, error: outcome.error! } : {}),
         ...(trace.dropped > 0 ? { dropped: trace.dropped } : {}),
       });

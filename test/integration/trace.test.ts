@@ -1,7 +1,8 @@
 /**
  * The console's trace command against four real node processes: a traced
- * put, get and delete run as usual and come back with their coordinator's
- * steps; a failure comes back with its steps too; a bad trace is refused.
+ * put, get, delete, cas and SERIAL get run as usual and come back with their
+ * coordinator's steps; a failure comes back with its steps too; a bad trace
+ * is refused.
  */
 import test from 'ava';
 import { LocalCluster } from '../../src/harness/local-cluster';
@@ -69,8 +70,44 @@ test.serial('trace put, get and delete in the console: each runs, and shows whom
     JSON.stringify(gone!.events),
   );
   t.like(short, { ok: false, error: 'InvalidRequest' });
-  t.regex(String(short!.message), /^trace takes a get, put or delete with its arguments/);
+  t.regex(String(short!.message), /^trace takes a get, put, delete or cas with its arguments/);
   t.like(unknown, { ok: false, error: 'InvalidRequest' });
+});
+
+test.serial("trace cas and a SERIAL get in the console: each shows its Paxos round's phases", async (t) => {
+  const out = await runConsole(
+    cluster!,
+    ['trace cas L - me', 'trace cas L - you', 'trace get L SERIAL', 'trace cas L me'].join('\n'),
+    true,
+  );
+  const [first, second, serial, short] = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Traced);
+  t.like(first, { ok: true, traced: 'cas', applied: true, value: 'me' });
+  const phases = first!.events.map((e) => e.activity);
+  const expected = [
+    /^round 1: prepare ballot \d+\.\d to node \d, node \d, node \d \(needs 2 promises\)$/,
+    /^promised by node \d, node \d/,
+    /^the expectation holds: proposes the new value \(2 bytes\) under ballot \d+\.\d$/,
+    /^propose to node \d, node \d, node \d \(needs 2 accepts\)$/,
+    /^accepted by node \d, node \d/,
+    /^commit ts=\d+ to node \d, node \d, node \d at QUORUM \(needs 2\)$/,
+    /^commit acknowledged by node \d, node \d/,
+  ];
+  t.is(phases.length, expected.length, phases.join('\n'));
+  phases.forEach((line, i) => t.regex(line, expected[i]!));
+  t.like(second, { ok: true, traced: 'cas', applied: false, value: 'me' });
+  t.regex(second!.events.at(-1)!.activity, /^expects no value, holds ts=\d+ \(2 bytes\): not applied$/);
+  t.like(serial, { ok: true, traced: 'get', found: true, value: 'me' });
+  t.regex(serial!.events[0]!.activity, /^round 1: prepare ballot/);
+  t.regex(serial!.events.at(-1)!.activity, /^nothing left unfinished: reads the promises' newest, ts=\d+ \(2 bytes\)$/);
+  t.like(short, { ok: false, error: 'InvalidRequest' });
+
+  // The text form names the outcome as the cas command does.
+  const text = await runConsole(cluster!, 'trace cas L me mine\ntrace cas L me again\n');
+  t.regex(text, /^cas coordinated by node \d: applied\n/);
+  t.regex(text, /\ncas coordinated by node \d: not applied; the value is mine\n/);
 });
 
 test.serial('a traced request that fails comes back with its error and the steps that led to it', async (t) => {

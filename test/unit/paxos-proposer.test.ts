@@ -13,6 +13,7 @@ import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { bootstrapPlacement } from '../../src/membership/placement';
 import { AcceptorState, EMPTY_STATE, mergeStates, onCommit, onPrepare, onPropose, Proposal } from '../../src/paxos/acceptor';
 import { Acceptor, Promised, Proposer } from '../../src/paxos/proposer';
+import { Trace } from '../../src/coordinator/trace';
 import { newest, Version } from '../../src/storage/version';
 
 const placement = bootstrapPlacement(
@@ -263,4 +264,64 @@ test('a commit that misses its level is TimedOut, and the chosen value is applie
   t.deepEqual(hinted, [2], 'the replica that missed the commit is hinted');
   acceptors[2]!.drop.commit = false;
   t.is((await proposer(1).serialRead(KEY))?.value, 'chosen');
+});
+
+/** A trace's steps with timestamps (ten digits or more) written as T, so that they can be compared. */
+const steps = (trace: Trace): string[] => trace.events.map((e) => e.activity.replace(/\d{10,}/g, 'T'));
+/** `promised by` and `accepted by` lines name two or three nodes: the phase ends at two, the third may be in by then. */
+const twoOrThree = /^(promised|accepted|commit acknowledged) by node 0, node 1(, node 2)?$/;
+
+test('a traced cas notes each phase of its round: prepare, promises, proposal, accepts, commit', async (t) => {
+  const { proposer } = cluster();
+  const p = proposer(0);
+  const trace = new Trace(() => systemTime.monotonicMs());
+  t.like(await p.cas({ key: KEY, expected: null, value: 'a', requestId: 'r1', level: 'QUORUM' }, trace), { applied: true });
+  const s = steps(trace);
+  t.deepEqual(
+    s.filter((line) => !twoOrThree.test(line)),
+    [
+      'round 1: prepare ballot T.0 to node 0, node 1, node 2 (needs 2 promises)',
+      'the expectation holds: proposes the new value (1 bytes) under ballot T.0',
+      'propose to node 0, node 1, node 2 (needs 2 accepts)',
+      'commit ts=T to node 0, node 1, node 2 at QUORUM (needs 2)',
+    ],
+  );
+  t.deepEqual(
+    s.filter((line) => twoOrThree.test(line)).map((line) => line.split(' by ')[0]),
+    ['promised', 'accepted', 'commit acknowledged'],
+  );
+  const elapsed = trace.events.map((e) => e.elapsedUs);
+  t.deepEqual(
+    elapsed,
+    [...elapsed].sort((a, b) => a - b),
+    'steps in time order',
+  );
+
+  const again = new Trace(() => systemTime.monotonicMs());
+  t.like(await p.cas({ key: KEY, expected: null, value: 'b', requestId: 'r2', level: 'QUORUM' }, again), { applied: false });
+  t.is(steps(again).at(-1), 'expects no value, holds ts=T (1 bytes): not applied');
+  const serial = new Trace(() => systemTime.monotonicMs());
+  t.is((await p.serialRead(KEY, serial))?.value, 'a');
+  t.is(steps(serial).at(-1), "nothing left unfinished: reads the promises' newest, ts=T (1 bytes)");
+});
+
+test("a traced cas shows the round finishing another proposer's accepted value first, and too few replicas up", async (t) => {
+  const { proposer, acceptors } = cluster();
+  const dead: Proposal = { ballot: { ts: Date.now() * 1000 - 1000, node: 2 }, value: 'half', requestId: 'dead' };
+  for (const a of acceptors.slice(0, 2)) {
+    a.state = onPropose(onPrepare(a.state, dead.ballot, 'dead', 0).state, dead, 0).state;
+  }
+  const trace = new Trace(() => systemTime.monotonicMs());
+  await proposer(1).cas({ key: KEY, expected: null, value: 'mine', requestId: 'r1', level: 'QUORUM' }, trace);
+  const s = steps(trace);
+  t.true(s.includes('finishes an unfinished proposal (4 bytes) first, under this ballot'), s.join('\n'));
+  t.true(s.includes('round 2: prepare ballot T.1 to node 0, node 1, node 2 (needs 2 promises)'), s.join('\n'));
+  t.is(s.at(-1), 'expects no value, holds ts=T (4 bytes): not applied');
+
+  const down = cluster((id) => id === 0);
+  const failed = new Trace(() => systemTime.monotonicMs());
+  await t.throwsAsync(down.proposer(0).cas({ key: KEY, expected: null, value: 'v', requestId: 'r', level: 'QUORUM' }, failed), {
+    name: 'Unavailable',
+  });
+  t.deepEqual(steps(failed), ['QUORUM needs 2 of node 0, node 1, node 2; up: node 0']);
 });
