@@ -654,3 +654,13 @@ export const SPECULATION_DELAY_MAX_TIMEOUT_SHARE = 0.5;
 // Tracing (coordinator/trace.ts).
 /** Steps kept per trace; later ones are counted, not kept (a write's replicas and hints are a dozen at most). */
 export const TRACE_EVENTS_MAX = 100;
+
+// The slow request log (metrics/slow-requests.ts).
+/** A request at least this slow is told to the node's log by default (settings.slowRequestMs; Cassandra's slow query log uses 500 ms too). */
+export const SLOW_REQUEST_MS_DEFAULT = 500;
+/** Slow requests are told in one line per this long, grouped by op, level and key. */
+export const SLOW_REQUEST_REPORT_INTERVAL_MS = 5000;
+/** Groups named in one line; slow requests beyond them are counted ("and N more"), so a burst makes one bounded line. */
+export const SLOW_REQUEST_GROUPS_MAX = 20;
+/** A key is shown in the log up to this many characters (escapes included), then cut. */
+export const SLOW_REQUEST_KEY_CHARS_MAX = 64;

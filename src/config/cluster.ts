@@ -23,6 +23,7 @@ import { toByteString } from '../common/bytes';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  SLOW_REQUEST_MS_DEFAULT,
   STREAM_BYTES_PER_SECOND_MAX,
   STREAM_BYTES_PER_SECOND_MIN,
   STREAM_BYTES_PER_SECOND_UNDER_LOAD,
@@ -110,6 +111,8 @@ export interface Settings {
    * `ALWAYS` or `NONE`.
    */
   readonly speculativeRetry: string;
+  /** A client request this slow or slower is told to the node's log (metrics/slow-requests.ts); 0 turns the log off. */
+  readonly slowRequestMs: number;
 }
 
 export interface ClusterConfig {
@@ -134,6 +137,7 @@ export const DEFAULT_SETTINGS: Settings = {
   streamBytesPerSecond: STREAM_BYTES_PER_SECOND_MAX,
   streamBytesPerSecondUnderLoad: STREAM_BYTES_PER_SECOND_UNDER_LOAD,
   speculativeRetry: SPECULATIVE_RETRY_DEFAULT,
+  slowRequestMs: SLOW_REQUEST_MS_DEFAULT,
 };
 
 export class ConfigError extends Error {
@@ -257,6 +261,7 @@ export function parseSettings(x: unknown): Settings {
       'settings.streamBytesPerSecondUnderLoad',
     ),
     speculativeRetry: speculativeRetryIn(s.speculativeRetry, requestTimeoutMs),
+    slowRequestMs: integerIn(s.slowRequestMs, 0, 600_000, 'settings.slowRequestMs'),
   };
 }
 

@@ -10,6 +10,7 @@
  * node id), never a key. The process metrics (memory, CPU, event-loop lag)
  * come from process.ts, under their usual names.
  */
+import type { SlowRequestLog } from './slow-requests';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { assert } from '../common/assert';
 import { addProcessMetrics } from './process';
@@ -54,6 +55,11 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
     'ringkv_speculative_reads_total',
     'coordinator.speculativeReads',
     'Reads that asked one replica more than their level needs because one they asked was slow (settings.speculativeRetry).',
+  ),
+  counter(
+    'ringkv_slow_requests_total',
+    'client.slowRequests',
+    'Client requests that took settings.slowRequestMs or more on this node, from arrival to answer (each told in the slow request log).',
   ),
   counter('ringkv_hints_stored_total', 'hints.hintsStored', 'Hints stored for replicas that were down or did not acknowledge a write.'),
   counter('ringkv_hint_write_errors_total', 'hints.hintWriteErrors', 'Hints lost because writing them to disk failed.'),
@@ -165,9 +171,9 @@ export class NodeMetrics {
 
   constructor(
     private readonly source: MetricsSource,
-    options: { readonly processMetrics: boolean } = { processMetrics: true },
+    options: { readonly processMetrics: boolean; readonly slowRequests?: SlowRequestLog } = { processMetrics: true },
   ) {
-    this.requests = new RequestMetrics(this.registry);
+    this.requests = new RequestMetrics(this.registry, options.slowRequests);
     for (const m of FROM_COUNTERS) this.addFromCounters(m);
     this.addNodeState();
     if (options.processMetrics) this.close = addProcessMetrics(this.registry);

@@ -11,6 +11,7 @@ import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import { WRITE_LEVEL_CODES, WriteLevelName } from '../coordinator/levels';
 import { FastHistogram, type Series } from './histogram';
+import type { SlowRequestLog } from './slow-requests';
 
 export const CLIENT_OPS = ['get', 'put', 'remove', 'cas', 'scan', 'getMany', 'batch'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
@@ -37,8 +38,8 @@ export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 export interface RequestObserver {
   /** A client request begins; the result is its start time, for `finished`. */
   started(): number;
-  /** It ended: `error` undefined for success. `levelCode` is the level as the client sent it. */
-  finished(op: ClientOp, levelCode: number | null | undefined, error: unknown, startedMs: number): void;
+  /** It ended: `error` undefined for success. `levelCode` is the level as the client sent it, `key` its key (or first key) as sent. */
+  finished(op: ClientOp, levelCode: number | null | undefined, error: unknown, startedMs: number, key?: Buffer | string | null): void;
   /** A replicate call from another coordinator, begun at `startedMs` (performance.now()), is durable here. */
   replicaApplied(startedMs: number): void;
 }
@@ -48,6 +49,12 @@ const OP_INDEX: Readonly<Record<ClientOp, number>> = { get: 0, put: 1, remove: 2
 /** Index into LEVEL_LABELS of a wire level code (1 ONE, 2 QUORUM, 3 ALL, 4 SERIAL, 5 TWO, 6 THREE, 7 ANY). */
 function levelIndex(code: number | null | undefined): number {
   return typeof code === 'number' && Number.isInteger(code) && code >= 1 && code <= VALID_LEVELS.length ? code - 1 : VALID_LEVELS.length;
+}
+
+/** How a slow request ended, for the slow request log: "ok" or its error code. */
+function outcomeName(error: unknown): string {
+  if (error === undefined) return 'ok';
+  return error instanceof KvError ? error.code : 'Internal';
 }
 
 /** Index into OUTCOMES. */
@@ -80,8 +87,14 @@ export class RequestMetrics implements RequestObserver {
   /** [op][level], valid levels only: a request with no level has no latency worth a series. */
   private readonly times: Series[][];
   private readonly applies: Series;
+  /** Requests at least this slow go to the slow request log (Infinity: none). */
+  private readonly slowMs: number;
 
-  constructor(registry: Registry) {
+  constructor(
+    registry: Registry,
+    private readonly slow?: SlowRequestLog,
+  ) {
+    this.slowMs = slow?.thresholdMs ?? Number.POSITIVE_INFINITY;
     const registers = [registry];
     const counts = this.counts;
     new Counter({
@@ -129,12 +142,14 @@ export class RequestMetrics implements RequestObserver {
     return performance.now();
   }
 
-  finished(op: ClientOp, levelCode: number | null | undefined, error: unknown, startedMs: number): void {
+  finished(op: ClientOp, levelCode: number | null | undefined, error: unknown, startedMs: number, key?: Buffer | string | null): void {
     this.inFlight--;
     const o = OP_INDEX[op];
     const l = levelIndex(levelCode);
     this.counts[(o * LEVEL_LABELS.length + l) * OUTCOMES.length + outcomeIndex(error)]!++;
-    if (l < VALID_LEVELS.length) this.times[o]![l]!.observe((performance.now() - startedMs) / 1000);
+    const ms = performance.now() - startedMs;
+    if (l < VALID_LEVELS.length) this.times[o]![l]!.observe(ms / 1000);
+    if (ms >= this.slowMs) this.slow!.note(op, LEVEL_LABELS[l]!, key ?? undefined, ms, outcomeName(error));
   }
 
   replicaApplied(startedMs: number): void {

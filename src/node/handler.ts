@@ -335,6 +335,11 @@ function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number):
   }
 }
 
+/** A request's key as it came, for the slow request log: a Buffer, else nothing (a malformed frame's field). */
+function wireKeyOf(key: unknown): Buffer | undefined {
+  return Buffer.isBuffer(key) ? key : undefined;
+}
+
 /** Resolves when `p` does or after `ms`, whichever comes first. */
 function waitAtMost(p: Promise<void>, ms: number, time: Time): Promise<void> {
   return new Promise((resolve) => {
@@ -472,34 +477,49 @@ export class Handler {
   }
 
   async put(key: Buffer, value: Buffer, level: number): Promise<number> {
-    return this.observed('put', level, () => {
-      const k = checkClientKey(key);
-      const v = checkValue(value, this.services.maxValueBytes);
-      return this.services.coordinator.write(k, v, false, checkWriteLevel(level));
-    });
+    return this.observed(
+      'put',
+      level,
+      () => {
+        const k = checkClientKey(key);
+        const v = checkValue(value, this.services.maxValueBytes);
+        return this.services.coordinator.write(k, v, false, checkWriteLevel(level));
+      },
+      key,
+    );
   }
 
   async putWithTtl(key: Buffer, value: Buffer, level: number, ttlSeconds: number): Promise<number> {
-    return this.observed('put', level, () => {
-      const k = checkClientKey(key);
-      const v = checkValue(value, this.services.maxValueBytes);
-      if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
-        throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
-      }
-      return this.services.coordinator.write(k, v, false, checkWriteLevel(level), ttlSeconds);
-    });
+    return this.observed(
+      'put',
+      level,
+      () => {
+        const k = checkClientKey(key);
+        const v = checkValue(value, this.services.maxValueBytes);
+        if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
+          throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
+        }
+        return this.services.coordinator.write(k, v, false, checkWriteLevel(level), ttlSeconds);
+      },
+      key,
+    );
   }
 
   async scan(start: Buffer, stop: Buffer, level: number, limit: number, cursor: Buffer): Promise<types.ScanResult> {
-    return this.observed('scan', level, async () => {
-      const req = checkScan(start, stop, limit, cursor);
-      const page = await this.services.scanner.scan({ ...req, level: checkLevel(level) });
-      return new types.ScanResult({
-        entries: page.rows.map((r) => new types.ScanEntry({ key: fromByteString(r.key), value: fromByteString(r.value) })),
-        more: page.cursor !== undefined,
-        ...(page.cursor !== undefined ? { cursor: fromByteString(page.cursor) } : {}),
-      });
-    });
+    return this.observed(
+      'scan',
+      level,
+      async () => {
+        const req = checkScan(start, stop, limit, cursor);
+        const page = await this.services.scanner.scan({ ...req, level: checkLevel(level) });
+        return new types.ScanResult({
+          entries: page.rows.map((r) => new types.ScanEntry({ key: fromByteString(r.key), value: fromByteString(r.value) })),
+          more: page.cursor !== undefined,
+          ...(page.cursor !== undefined ? { cursor: fromByteString(page.cursor) } : {}),
+        });
+      },
+      start,
+    );
   }
 
   async readRange(
@@ -523,18 +543,28 @@ export class Handler {
   /** A logged batch: every write checked, then written as one (coordinator/batch-writer.ts). */
   /** Three parameters, as the IDL's (the generated processor takes a handler of that many as returning a promise). */
   async batch(writes: types.BatchWrite[], level: number, unlogged?: boolean | null): Promise<number> {
-    return this.observed('batch', level, () => {
-      const checked = checkBatch(writes, this.services.maxValueBytes);
-      if (level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
-      const writeLevel = checkWriteLevel(level);
-      return unlogged === true
-        ? this.services.batches.writeUnlogged(checked, writeLevel)
-        : this.services.batches.write(checked, writeLevel);
-    });
+    return this.observed(
+      'batch',
+      level,
+      () => {
+        const checked = checkBatch(writes, this.services.maxValueBytes);
+        if (level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
+        const writeLevel = checkWriteLevel(level);
+        return unlogged === true
+          ? this.services.batches.writeUnlogged(checked, writeLevel)
+          : this.services.batches.write(checked, writeLevel);
+      },
+      Array.isArray(writes) ? writes[0]?.key : undefined,
+    );
   }
 
   async remove(key: Buffer, level: number): Promise<number> {
-    return this.observed('remove', level, () => this.services.coordinator.write(checkClientKey(key), '', true, checkWriteLevel(level)));
+    return this.observed(
+      'remove',
+      level,
+      () => this.services.coordinator.write(checkClientKey(key), '', true, checkWriteLevel(level)),
+      key,
+    );
   }
 
   /**
@@ -592,16 +622,16 @@ export class Handler {
   }
 
   /** Like `wire`, and tells the metrics when the client request started and how it ended. */
-  private async observed<T>(op: ClientOp, level: number, body: () => Promise<T>): Promise<T> {
+  private async observed<T>(op: ClientOp, level: number, body: () => Promise<T>, key?: unknown): Promise<T> {
     const requests = this.services.requests;
     const startedMs = requests.started();
     try {
       this.checkServesClients();
       const result = await body();
-      requests.finished(op, level, undefined, startedMs);
+      requests.finished(op, level, undefined, startedMs, wireKeyOf(key));
       return result;
     } catch (err) {
-      requests.finished(op, level, err, startedMs);
+      requests.finished(op, level, err, startedMs, wireKeyOf(key));
       throw toWireError(err);
     }
   }
@@ -631,16 +661,16 @@ export class Handler {
         return result;
       }
     } catch (err) {
-      requests.finished('get', level, err, startedMs);
+      requests.finished('get', level, err, startedMs, wireKeyOf(key));
       return Promise.reject(toWireError(err));
     }
     return this.services.coordinator.read(k, l).then(
       (v) => {
-        requests.finished('get', level, undefined, startedMs);
+        requests.finished('get', level, undefined, startedMs, key);
         return readResult(v, this.services.nowUs());
       },
       (err) => {
-        requests.finished('get', level, err, startedMs);
+        requests.finished('get', level, err, startedMs, key);
         throw toWireError(err);
       },
     );
@@ -653,41 +683,46 @@ export class Handler {
    * call with its error; an answer over getManyReplyBytesMax is refused.
    */
   async getMany(keys: Buffer[], level: number): Promise<types.ReadResult[]> {
-    return this.observed('getMany', level, async () => {
-      const ks = checkManyKeys(keys);
-      if (level === SERIAL_CODE) throw invalid(serialIsForOneKey('getMany'));
-      const l = checkLevel(level);
-      const coordinator = this.services.coordinator;
-      const versions = await Promise.all(
-        ks.map((k, i) =>
-          coordinator.read(k, l).catch((err: unknown) => {
-            // The call fails as a whole with the first key that cannot be read, its place named.
-            throw ofKeyAt(err, i, ks.length);
-          }),
-        ),
-      );
-      const nowUs = this.services.nowUs();
-      const results = versions.map((v) => readResult(v, nowUs));
-      let bytes = 0;
-      for (const r of results) bytes += r.value.length;
-      const max = getManyReplyBytesMax(this.services.maxValueBytes);
-      if (bytes > max)
-        throw invalid(
-          `the ${ks.length} values asked for take ${bytes} bytes, more than the ${max} one getMany answer may carry; ask for fewer keys a call`,
+    return this.observed(
+      'getMany',
+      level,
+      async () => {
+        const ks = checkManyKeys(keys);
+        if (level === SERIAL_CODE) throw invalid(serialIsForOneKey('getMany'));
+        const l = checkLevel(level);
+        const coordinator = this.services.coordinator;
+        const versions = await Promise.all(
+          ks.map((k, i) =>
+            coordinator.read(k, l).catch((err: unknown) => {
+              // The call fails as a whole with the first key that cannot be read, its place named.
+              throw ofKeyAt(err, i, ks.length);
+            }),
+          ),
         );
-      return results;
-    });
+        const nowUs = this.services.nowUs();
+        const results = versions.map((v) => readResult(v, nowUs));
+        let bytes = 0;
+        for (const r of results) bytes += r.value.length;
+        const max = getManyReplyBytesMax(this.services.maxValueBytes);
+        if (bytes > max)
+          throw invalid(
+            `the ${ks.length} values asked for take ${bytes} bytes, more than the ${max} one getMany answer may carry; ask for fewer keys a call`,
+          );
+        return results;
+      },
+      Array.isArray(keys) ? keys[0] : undefined,
+    );
   }
 
   private serialGet(key: string, startedMs: number): Promise<types.ReadResult> {
     const requests = this.services.requests;
     return this.services.paxos.serialRead(key).then(
       (v) => {
-        requests.finished('get', SERIAL_CODE, undefined, startedMs);
+        requests.finished('get', SERIAL_CODE, undefined, startedMs, key);
         return readResult(versionBytes(v), this.services.nowUs());
       },
       (err) => {
-        requests.finished('get', SERIAL_CODE, err, startedMs);
+        requests.finished('get', SERIAL_CODE, err, startedMs, key);
         throw toWireError(err);
       },
     );
@@ -701,17 +736,22 @@ export class Handler {
     requestId: string,
     level: number,
   ): Promise<types.CasResult> {
-    return this.observed('cas', level, async () => {
-      const max = this.services.maxValueBytes;
-      const k = checkClientKey(key);
-      const v = checkValue(value, max);
-      if (expectAbsent !== true && !Buffer.isBuffer(expected)) throw invalid('the expected value is missing (or set expectAbsent)');
-      const exp = expectAbsent === true ? null : checkValue(expected, max);
-      const id = checkRequestId(requestId);
-      if (id === '') throw invalid('a cas needs a request id, the same on every retry of it');
-      const r = await this.services.paxos.cas({ key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) });
-      return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current), this.services.nowUs()) });
-    });
+    return this.observed(
+      'cas',
+      level,
+      async () => {
+        const max = this.services.maxValueBytes;
+        const k = checkClientKey(key);
+        const v = checkValue(value, max);
+        if (expectAbsent !== true && !Buffer.isBuffer(expected)) throw invalid('the expected value is missing (or set expectAbsent)');
+        const exp = expectAbsent === true ? null : checkValue(expected, max);
+        const id = checkRequestId(requestId);
+        if (id === '') throw invalid('a cas needs a request id, the same on every retry of it');
+        const r = await this.services.paxos.cas({ key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) });
+        return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current), this.services.nowUs()) });
+      },
+      key,
+    );
   }
 
   async paxosPrepare(

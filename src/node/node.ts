@@ -13,6 +13,7 @@
  * so a node never answers from a partial state; then it says hello to every
  * peer, which tells them it is back and starts their hint delivery to it.
  */
+import { SlowRequestLog } from '../metrics/slow-requests';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../common/assert';
@@ -241,6 +242,8 @@ export class KvNode {
   private server: RpcServer | undefined;
   private metricsServer: MetricsServer | undefined;
   private nodeMetrics: NodeMetrics | undefined;
+  /** The slow request log of a serving node (metrics/slow-requests.ts). */
+  private slowRequests: SlowRequestLog | undefined;
   private readonly timers: Timer[] = [];
   private readonly idleCollector: IdleCollector | undefined;
   private readonly time: Time;
@@ -607,13 +610,21 @@ export class KvNode {
         onWarning: (message: string) => this.log(message, 'warn'),
       },
     );
-    this.nodeMetrics = new NodeMetrics({
-      counters: () => this.collector.snapshot(),
-      hintsPending: () => hints.countsByTarget(),
-      hintOutcomes: () => hints.outcomesByTarget(),
-      peers: peers.map((n) => n.id),
-      isUp: (n) => this.detector.isUp(n),
+    this.slowRequests = new SlowRequestLog({
+      thresholdMs: config.settings.slowRequestMs,
+      onReport: (line) => this.log(line, 'warn'),
     });
+    this.collector.add('client', this.slowRequests.counters);
+    this.nodeMetrics = new NodeMetrics(
+      {
+        counters: () => this.collector.snapshot(),
+        hintsPending: () => hints.countsByTarget(),
+        hintOutcomes: () => hints.outcomesByTarget(),
+        peers: peers.map((n) => n.id),
+        isUp: (n) => this.detector.isUp(n),
+      },
+      { processMetrics: true, slowRequests: this.slowRequests },
+    );
     this.metricsServer = new MetricsServer(this.nodeMetrics);
     const self = this.address;
     const handler = new Handler(this.handlerServices(this.nodeMetrics));
@@ -1205,6 +1216,7 @@ export class KvNode {
     await this.metricsServer?.close();
     this.nodeMetrics?.close();
     await this.server?.close();
+    this.slowRequests?.close();
     for (const link of this.links.values()) link.close();
     await this.store.drain();
     await this.hints.flush();

@@ -143,6 +143,12 @@ const errorTable: Array<[string, unknown, RegExp]> = [
     config({ settings: { speculativeRetry: '2000ms' } }),
     /waits 2000 ms, which must be less than settings\.requestTimeoutMs \(2000\)/,
   ],
+  [
+    'a negative slowRequestMs',
+    config({ settings: { slowRequestMs: -1 } }),
+    /settings\.slowRequestMs must be an integer from 0 to 600000, got -1/,
+  ],
+  ['a slowRequestMs as text', config({ settings: { slowRequestMs: '500ms' } }), /settings\.slowRequestMs must be an integer/],
   ['RF larger than the node count', config({ replicationFactor: 5 }), /replicationFactor must be an integer from 1 to 4/],
   ['RF 0', config({ replicationFactor: 0 }), /replicationFactor/],
   ['a fractional RF', config({ replicationFactor: 2.5 }), /replicationFactor/],
@@ -156,6 +162,11 @@ const errorTable: Array<[string, unknown, RegExp]> = [
   ['a node pair without a cert', withNode(1, { tls: { key: 'k.pem' } }), /nodes\[1\]\.tls\.cert must be the path/],
   ['a node pair without top-level tls', withNode(1, { tls: { cert: 'c.pem', key: 'k.pem' } }), /no top-level "tls"/],
 ];
+
+test('slowRequestMs defaults to 500, and 0 (the log off) is accepted', (t) => {
+  t.is(DEFAULT_SETTINGS.slowRequestMs, 500);
+  t.is(parseCluster(config({ settings: { slowRequestMs: 0 } })).settings.slowRequestMs, 0);
+});
 
 test('speculativeRetry defaults to 99p, and is kept in the form it is parsed back from', (t) => {
   t.is(parseCluster(config()).settings.speculativeRetry, '99p');
