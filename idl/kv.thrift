@@ -436,6 +436,21 @@ struct TraceReport {
   8: optional bool applied
 }
 
+/**
+ * (added later) A request this node traced because it was sampled
+ * (setTraceProbability), as recentTraces gives it: what was asked, when
+ * (ms since 1970), how long until the client's answer (µs), and the trace
+ * itself, in the form `trace` answers with.
+ */
+struct SampledTrace {
+  1: string op,
+  2: binary key,
+  3: Level level,
+  4: i64 startedMs,
+  5: i64 durationMicros,
+  6: TraceReport report
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -748,5 +763,18 @@ service KeyValue {
    * thrown but reported, with the steps that led to them.
    */
   TraceReport trace(1: TraceRequest request)
-    throws (1: InvalidRequest invalid, 2: Unavailable unavailable)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable),
+
+  /**
+   * (added later) Sets the share of client requests (get, put, remove, cas)
+   * this node coordinates that it traces and keeps, from 0 (none, the
+   * start) to 1 (all; Cassandra's nodetool settraceprobability). Answers
+   * the share before. A restart sets it back to 0.
+   */
+  double setTraceProbability(1: string secret, 2: double probability)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /** (added later) The sampled traces this node keeps (the last 200), newest first, at most `limit`. */
+  list<SampledTrace> recentTraces(1: string secret, 2: i32 limit)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
 }

@@ -12,6 +12,8 @@
  *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
  *   move N TOKEN      node N moves to TOKEN online, streaming the ranges that change hands
  *   abort             undoes the membership operation in progress, back to the placement before it
+ *   trace-probability P [N]   every node (or node N) traces and keeps this share of its client requests
+ *   traces [N] [--limit L] [--json]   the sampled traces the nodes (or node N) kept, newest first
  * Needs the cluster file (it holds the secret the admin calls require).
  */
 import chalk from 'chalk';
@@ -31,7 +33,8 @@ import { runTool } from './run-tool';
 import { NodeAdmin } from '../client/client';
 import { adminAt, currentMembership, endpointOf, followOperation, OperationView, progressLine as streamLine } from '../client/operations';
 import { isKvError } from '../common/errors';
-import { KEY_BYTES_MAX, OPERATION_POLL_MS, OPERATION_SILENCE_MS_MAX } from '../common/limits';
+import { KEY_BYTES_MAX, OPERATION_POLL_MS, OPERATION_SILENCE_MS_MAX, SAMPLED_TRACES_KEPT } from '../common/limits';
+import { clusterTraces, setClusterTraceProbability } from '../client/traces';
 import { toByteString } from '../common/bytes';
 import { loadClusterFile } from '../config/cluster';
 
@@ -100,11 +103,23 @@ commands:
             leaves the ring (its id is not reused), a leaving or moving node is NORMAL
             at its old token. Data already streamed to a new replica stays there, no
             longer owned: reclaimable (status's reclaimable column).
+  trace-probability P [N]
+            every node of the ring (or node N) traces this share of the client
+            requests (get, put, delete, cas) it coordinates, from 0 (none, the
+            start) to 1 (all), and keeps the last 200 traces in memory
+            (nodetool settraceprobability); prints each node's share before.
+            A restart sets a node's share back to 0. Tracing costs CPU: use a
+            small share under load
+  traces [N]
+            the traces the nodes (or node N) kept, newest first, each with its
+            request, when, how long until the client's answer, its outcome and its
+            coordinator's steps, as the console's trace shows them
 options:
   --apply         rebalance: make the moves
   --cluster FILE  the cluster file (default $KV_DATA_DIR/cluster.json, KV_DATA_DIR defaults to ./data)
   --json          one JSON object instead of a table
   --hex           replicas: KEY is hex digits of the key's bytes
+  --limit L       traces: at most L a node (1 to 200, default 200)
   --name NAME     snapshot: its name (1 to 64 letters, digits, '.', '_', '-')
   --node N        ring, replicas: ask node N`;
 
@@ -441,6 +456,37 @@ function clearedName(rest: readonly string[]): string {
   return name;
 }
 
+/** `trace-probability P [N]`: a line per node with its share before, or why it did not answer. */
+async function traceProbability(config: ReturnType<typeof loadClusterFile>, rest: readonly string[], json: boolean): Promise<number> {
+  const text = rest[0];
+  const p = Number(text);
+  if (text === undefined || rest.length > 2 || text.trim() === '' || !(p >= 0 && p <= 1)) {
+    throw new UsageError(`trace-probability takes a share from 0 to 1 and at most a node: scripts/admin.sh trace-probability 0.01 [N]`);
+  }
+  const r = await setClusterTraceProbability(config, p, nodeArg(rest.slice(1)));
+  printed(json, { probability: p, nodes: r }, () =>
+    r.map((n) => (n.error !== undefined ? `node ${n.node}: FAILED (${n.error})` : `node ${n.node}: ${n.before} -> ${p}`)),
+  );
+  return r.every((n) => n.error === undefined) ? 0 : 1;
+}
+
+/** `traces [N]`: each kept trace, newest first, its request on one line and its steps under it. */
+async function traces(config: ReturnType<typeof loadClusterFile>, node: number | undefined, limit: number, json: boolean): Promise<number> {
+  const r = await clusterTraces(config, node, limit);
+  printed(json, r, () => {
+    const lines = r.failed.map((f) => `node ${f.node}: FAILED (${f.error})`);
+    if (r.traces.length === 0) lines.push('no traces kept (scripts/admin.sh trace-probability P sets the share of requests traced)');
+    for (const t of r.traces) {
+      const took = (t.durationUs / 1000).toFixed(1);
+      lines.push(`${new Date(t.startedMs).toISOString()} node ${t.node}: ${t.op} ${t.level} ${t.key} ${took} ms: ${t.outcome}`);
+      for (const e of t.events) lines.push(`${String(e.elapsedUs).padStart(10)} µs  ${e.activity}`);
+      if (t.dropped > 0) lines.push(`  (${t.dropped} more steps not kept)`);
+    }
+    return lines;
+  });
+  return r.failed.length === 0 ? 0 : 1;
+}
+
 /** `snapshots [N]`: a line per snapshot a node holds, or why a node did not answer. */
 async function snapshots(config: ReturnType<typeof loadClusterFile>, node: number | undefined, json: boolean): Promise<number> {
   const r = await listClusterSnapshots(config, node);
@@ -515,13 +561,24 @@ async function cleanup(config: ReturnType<typeof loadClusterFile>, node: number 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'help', 'apply', 'hex'], ['cluster', 'node', 'name']);
+  const args = parseArgs(argv, ['json', 'help', 'apply', 'hex'], ['cluster', 'node', 'name', 'limit']);
   const [command, ...rest] = args.positional;
   if (args.flags.has('help') || command === 'help' || command === undefined) {
     process.stdout.write(USAGE + '\n');
     return command === undefined && !args.flags.has('help') ? 2 : 0;
   }
-  const takesArguments = ['repair', 'decommission', 'cleanup', 'move', 'replicas', 'snapshot', 'snapshots', 'clear-snapshot'];
+  const takesArguments = [
+    'repair',
+    'decommission',
+    'cleanup',
+    'move',
+    'replicas',
+    'snapshot',
+    'snapshots',
+    'clear-snapshot',
+    'trace-probability',
+    'traces',
+  ];
   if (rest.length > 0 && !takesArguments.includes(command)) throw new UsageError(`${command} takes no arguments, got "${rest.join(' ')}"`);
   // Checked before the cluster file is read: a wrong key is the user's to fix whatever the cluster.
   const key = command === 'replicas' ? keyArg(rest, args.flags.has('hex')) : '';
@@ -541,6 +598,15 @@ async function main(argv: string[]): Promise<number> {
       return snapshot(config, snapshotName, nodeArg(rest), args.flags.has('json'));
     case 'snapshots':
       return snapshots(config, nodeArg(rest), args.flags.has('json'));
+    case 'trace-probability':
+      return traceProbability(config, rest, args.flags.has('json'));
+    case 'traces':
+      return traces(
+        config,
+        nodeArg(rest),
+        intFlag(args.flags, 'limit', SAMPLED_TRACES_KEPT, 1, SAMPLED_TRACES_KEPT),
+        args.flags.has('json'),
+      );
     case 'clear-snapshot':
       return clearSnapshot(config, snapshotName, nodeArg(rest.slice(1)), args.flags.has('json'));
     case 'move': {

@@ -1006,6 +1006,24 @@ export class NodeAdmin {
     }
   }
 
+  /** Sets the share of client requests the node traces and keeps (0 to 1); answers the share before. */
+  async setTraceProbability(probability: number): Promise<number> {
+    try {
+      return await this.connection.call((c) => c.setTraceProbability(this.secret, probability), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /** The sampled traces the node keeps, newest first, at most `limit`. */
+  async recentTraces(limit: number): Promise<types.SampledTrace[]> {
+    try {
+      return await this.connection.call((c) => c.recentTraces(this.secret, limit), this.timeoutMs);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** Deletes the node's file of snapshot `name`. */
   async clearSnapshot(name: string): Promise<void> {
     try {

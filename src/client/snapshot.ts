@@ -68,7 +68,7 @@ export interface NodeCleared {
  * connection waiting `timeoutMs` a call. A node not in the ring, or one
  * that left, is refused in one sentence before any node is asked.
  */
-async function snapshotTargets(
+export async function snapshotTargets(
   config: ClusterConfig,
   only: number | undefined,
   timeoutMs = STATUS_TIMEOUT_MS,
@@ -84,7 +84,7 @@ async function snapshotTargets(
 }
 
 /** Runs `call` on each target at once; a node's operating error becomes its `error`. */
-async function onEach<T>(
+export async function onEach<T>(
   targets: { id: number; admin: () => NodeAdmin }[],
   call: (admin: NodeAdmin, id: number) => Promise<T>,
 ): Promise<(T | { node: number; error: string })[]> {

@@ -664,3 +664,7 @@ export const SLOW_REQUEST_REPORT_INTERVAL_MS = 5000;
 export const SLOW_REQUEST_GROUPS_MAX = 20;
 /** A key is shown in the log up to this many characters (escapes included), then cut. */
 export const SLOW_REQUEST_KEY_CHARS_MAX = 64;
+
+// Sampled tracing (coordinator/trace-sampler.ts).
+/** Sampled traces a node keeps, the oldest dropped first: at most this many times TRACE_EVENTS_MAX steps in memory. */
+export const SAMPLED_TRACES_KEPT = 200;

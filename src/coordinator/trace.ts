@@ -21,7 +21,8 @@ export class Trace {
   /** Resolves once every live replica of a traced write answered (WriteRound); a read never resolves it. */
   readonly landed: Promise<void>;
   private resolveLanded!: () => void;
-  private readonly startMs: number;
+  /** When the trace began, on the monotonic clock: the steps' and a sampled request's times count from it. */
+  readonly startMs: number;
 
   constructor(private readonly monotonicMs: () => number) {
     this.startMs = monotonicMs();

@@ -37,6 +37,7 @@ import {
   frameBytesMax as frameBytesMaxFor,
   PAXOS_RECENT_REQUESTS_MAX,
   PAXOS_STREAM_ROWS_MAX,
+  SAMPLED_TRACES_KEPT,
 } from '../common/limits';
 import { assert, unreachable } from '../common/assert';
 import { Random as FuzzRandom } from '../common/random';
@@ -230,6 +231,8 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   snapshot: 2,
   listSnapshots: 2,
   clearSnapshot: 2,
+  setTraceProbability: 1,
+  recentTraces: 2,
   trace: 3,
 };
 const UNKNOWN_WEIGHT = 14;
@@ -794,6 +797,10 @@ export class FrameGenerator {
         return this.batchCopies(tags, use.real);
       case 'batchCopyRefs':
         return this.batchCopies(tags, use.real, true);
+      case 'traceProbability':
+        return { kind: 'double', v: r.pick([0, 0.01, 0.5, 1, -0.1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) };
+      case 'tracesLimit':
+        return i32(r.pick([1, 10, SAMPLED_TRACES_KEPT, SAMPLED_TRACES_KEPT + 1, 0, -1, 0x7fff_ffff]));
       case 'snapshotName':
         // Never sent with the real secret (SECRET_NEVER): a snapshot would copy the node's file to its disk.
         return bin(Buffer.from(r.pick(['daily', 'ok-1.b_c', '', '.hidden', '../up', 'a/b', 'x'.repeat(65)])));

@@ -48,6 +48,8 @@ export const METHODS = [
   'listSnapshots',
   'clearSnapshot',
   'trace',
+  'setTraceProbability',
+  'recentTraces',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -185,6 +187,8 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   snapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
   listSnapshots: [SECRET],
   clearSnapshot: [SECRET, [2, TType.STRING, 'name', 'snapshotName']],
+  setTraceProbability: [SECRET, [2, TType.DOUBLE, 'probability', 'traceProbability']],
+  recentTraces: [SECRET, [2, TType.I32, 'limit', 'tracesLimit']],
   trace: [[1, TType.STRUCT, 'request', 'traceRequest']],
 };
 
@@ -340,6 +344,8 @@ export const THROWS: Record<MethodName, Throws> = {
   snapshot: ADMIN_UNAVAILABLE,
   listSnapshots: INTERNODE,
   clearSnapshot: { ...ADMIN_UNAVAILABLE, void: true },
+  setTraceProbability: INTERNODE,
+  recentTraces: INTERNODE,
   // Unavailable is thrown only by a node that serves no clients yet; TimedOut never (a trace reports it).
   trace: { invalid: 1, operational: [2], declared: [1, 2] },
 };
@@ -355,7 +361,9 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  *
  * - Freely: calls that only read (readLocal, dump, fetchVersions, readRange,
  *   paxosRows, treeHashes, segmentKeys, operationProgress, sync,
- *   heldBatches, listSnapshots), and writes
+ *   heldBatches, listSnapshots, recentTraces), setTraceProbability (the
+ *   node then traces a share of the run's requests, keeping at most 200:
+ *   bounded, and the tracing paths get fuzzed traffic too), and writes
  *   that keep to small key pools and timestamps long past, which lose to
  *   every real write (replicate; the Paxos calls and paxosMerge, whose
  *   ballots are as old: an accepted proposal that old is over, never
@@ -397,6 +405,8 @@ export const SECRET_BEARING: ReadonlySet<MethodName> = new Set([
   'forgetBatchCopies',
   'heldBatches',
   'listSnapshots',
+  'setTraceProbability',
+  'recentTraces',
   'operationProgress',
   'move',
   'repair',

@@ -25,6 +25,7 @@ import {
   SYNC_PAGE_KEYS,
   TREE_HASHES_PER_CALL_MAX,
   TTL_SECONDS_MAX,
+  SAMPLED_TRACES_KEPT,
 } from '../common/limits';
 import { isChangeKind } from '../membership/epoch-log';
 import { HASH_SPACE as HASH_SPACE_NUMBER } from '../partitioner/hash';
@@ -245,6 +246,11 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   forgetBatchCopies: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
   snapshot: () => 'declared',
   listSnapshots: () => 'ok',
+  setTraceProbability: (a) => {
+    const p = a.get(2);
+    return verdict(p?.kind === 'double' && p.v >= 0 && p.v <= 1);
+  },
+  recentTraces: (a) => verdict(inRange(i32Of(a.get(2)), 1, SAMPLED_TRACES_KEPT)),
   clearSnapshot: () => 'declared',
   heldBatches: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
   trace: (a, max) => traceVerdict(structFields(a.get(1), TRACE_REQUEST), max),

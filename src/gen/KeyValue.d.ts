@@ -50,6 +50,7 @@ import SnapshotEntry = ttypes.SnapshotEntry
 import TraceRequest = ttypes.TraceRequest
 import TraceEvent = ttypes.TraceEvent
 import TraceReport = ttypes.TraceReport
+import SampledTrace = ttypes.SampledTrace
 
 declare class Client {
     private output: thrift.TTransport;
@@ -653,6 +654,32 @@ declare class Client {
      * thrown but reported, with the steps that led to them.
      */
     trace(request: TraceRequest, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable, response: TraceReport)=>void): void;
+
+    /**
+     * (added later) Sets the share of client requests (get, put, remove, cas)
+     * this node coordinates that it traces and keeps, from 0 (none, the
+     * start) to 1 (all; Cassandra's nodetool settraceprobability). Answers
+     * the share before. A restart sets it back to 0.
+     */
+    setTraceProbability(secret: string, probability: number): Promise<number>;
+
+    /**
+     * (added later) Sets the share of client requests (get, put, remove, cas)
+     * this node coordinates that it traces and keeps, from 0 (none, the
+     * start) to 1 (all; Cassandra's nodetool settraceprobability). Answers
+     * the share before. A restart sets it back to 0.
+     */
+    setTraceProbability(secret: string, probability: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: number)=>void): void;
+
+    /**
+     * (added later) The sampled traces this node keeps (the last 200), newest first, at most `limit`.
+     */
+    recentTraces(secret: string, limit: number): Promise<SampledTrace[]>;
+
+    /**
+     * (added later) The sampled traces this node keeps (the last 200), newest first, at most `limit`.
+     */
+    recentTraces(secret: string, limit: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SampledTrace[])=>void): void;
   }
 
 declare class Processor {
@@ -699,4 +726,6 @@ declare class Processor {
     process_listSnapshots(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_clearSnapshot(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_trace(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_setTraceProbability(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_recentTraces(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -505,3 +505,20 @@ declare class TraceReport {
 
       constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; applied?: boolean; });
   }
+
+/**
+ * (added later) A request this node traced because it was sampled
+ * (setTraceProbability), as recentTraces gives it: what was asked, when
+ * (ms since 1970), how long until the client's answer (µs), and the trace
+ * itself, in the form `trace` answers with.
+ */
+declare class SampledTrace {
+    public op: string;
+    public key: Buffer;
+    public level: Level;
+    public startedMs: Int64;
+    public durationMicros: Int64;
+    public report: TraceReport;
+
+      constructor(args?: { op: string; key: Buffer; level: Level; startedMs: Int64; durationMicros: Int64; report: TraceReport; });
+  }

@@ -3901,3 +3901,133 @@ const TraceReport = module.exports.TraceReport = class {
   }
 
 };
+const SampledTrace = module.exports.SampledTrace = class {
+  constructor(args) {
+    this.op = null;
+    this.key = null;
+    this.level = null;
+    this.startedMs = null;
+    this.durationMicros = null;
+    this.report = null;
+    if (args) {
+      if (args.op !== undefined && args.op !== null) {
+        this.op = args.op;
+      }
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.level !== undefined && args.level !== null) {
+        this.level = args.level;
+      }
+      if (args.startedMs !== undefined && args.startedMs !== null) {
+        this.startedMs = args.startedMs;
+      }
+      if (args.durationMicros !== undefined && args.durationMicros !== null) {
+        this.durationMicros = args.durationMicros;
+      }
+      if (args.report !== undefined && args.report !== null) {
+        this.report = new ttypes.TraceReport(args.report);
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.op = input.readString();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.level = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.startedMs = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.durationMicros = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.report = new ttypes.TraceReport();
+          this.report.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('SampledTrace');
+    if (this.op !== null && this.op !== undefined) {
+      output.writeFieldBegin('op', Thrift.Type.STRING, 1);
+      output.writeString(this.op);
+      output.writeFieldEnd();
+    }
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 2);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.level !== null && this.level !== undefined) {
+      output.writeFieldBegin('level', Thrift.Type.I32, 3);
+      output.writeI32(this.level);
+      output.writeFieldEnd();
+    }
+    if (this.startedMs !== null && this.startedMs !== undefined) {
+      output.writeFieldBegin('startedMs', Thrift.Type.I64, 4);
+      output.writeI64(this.startedMs);
+      output.writeFieldEnd();
+    }
+    if (this.durationMicros !== null && this.durationMicros !== undefined) {
+      output.writeFieldBegin('durationMicros', Thrift.Type.I64, 5);
+      output.writeI64(this.durationMicros);
+      output.writeFieldEnd();
+    }
+    if (this.report !== null && this.report !== undefined) {
+      output.writeFieldBegin('report', Thrift.Type.STRUCT, 6);
+      this.report.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

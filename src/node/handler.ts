@@ -8,6 +8,7 @@
  * exactly the IDL's parameters: the generated processor picks its promise
  * style by the method's arity.
  */
+import { SampledOutcome, SampledRequest, TraceSampler } from '../coordinator/trace-sampler';
 import { randomUUID } from 'node:crypto';
 import { fromByteString, toByteString } from '../common/bytes';
 import { timingSafeEqual } from 'node:crypto';
@@ -25,6 +26,7 @@ import {
   KEY_BYTES_MAX,
   PAXOS_STREAM_ROWS_MAX,
   REPAIR_CALL_BYTES_MAX,
+  SAMPLED_TRACES_KEPT,
   SCAN_LIMIT_MAX,
   SCAN_REPLICA_PAGE_KEYS_MAX,
   TTL_SECONDS_MAX,
@@ -335,6 +337,34 @@ function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number):
   }
 }
 
+/** A trace's report: its steps and how the request ended (a read's result, a write's ts, a cas's applied, or the failure). */
+function traceReport(coordinator: number, trace: Trace, outcome: SampledOutcome | TracedOutcome): types.TraceReport {
+  const read = outcome.read;
+  return new types.TraceReport({
+    coordinator,
+    events: trace.events.map((e) => new types.TraceEvent({ elapsedMicros: e.elapsedUs as never, activity: e.activity })),
+    ...(read !== undefined
+      ? { found: read instanceof types.ReadResult ? read : new types.ReadResult({ ...read, ts: read.ts as never }) }
+      : {}),
+    ...(outcome.ts !== undefined ? { ts: outcome.ts as never } : {}),
+    ...(outcome.applied !== undefined ? { applied: outcome.applied } : {}),
+    ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, error: outcome.error! } : {}),
+    ...(trace.dropped > 0 ? { dropped: trace.dropped } : {}),
+  });
+}
+
+/** How a `trace` call's request ended. */
+interface TracedOutcome {
+  readonly read?: types.ReadResult;
+  readonly ts?: number;
+  readonly applied?: boolean;
+  readonly errorCode?: string;
+  readonly error?: string;
+}
+
+/** A write's outcome as a sampled trace keeps it. */
+const written = (ts: number): SampledOutcome => ({ ts });
+
 /** A request's key as it came, for the slow request log: a Buffer, else nothing (a malformed frame's field). */
 function wireKeyOf(key: unknown): Buffer | undefined {
   return Buffer.isBuffer(key) ? key : undefined;
@@ -459,12 +489,50 @@ export class Handler {
   /** unauthorized: internode and admin calls refused for a wrong secret. */
   readonly counters = { unauthorized: 0 };
   private readonly secret: Buffer;
+  /** Which client requests are traced and kept (setTraceProbability, recentTraces); see `sampler`. */
+  private sampling: TraceSampler | undefined;
   /** Peers' requests past the wire: the checks and calls the simulator's network makes too. */
   private readonly peers: PeerRequests;
 
   constructor(private readonly services: HandlerServices) {
     this.secret = Buffer.from(services.secret);
     this.peers = services.peerRequests ?? new PeerRequests(services);
+  }
+
+  /** Made at the first client request (tests build handlers for internode calls alone, without the tracing services). */
+  private get sampler(): TraceSampler {
+    if (this.sampling === undefined) {
+      const { services } = this;
+      const time = services.tracing.time;
+      this.sampling = new TraceSampler(
+        () => time.monotonicMs(),
+        () => services.nowUs() / 1000,
+      );
+    }
+    return this.sampling;
+  }
+
+  /**
+   * Runs a client request with a trace when the sampler picks it (the
+   * share set by setTraceProbability), keeping the trace; without one
+   * otherwise. `key` is the request's key as it came.
+   */
+  private sampled<T>(
+    op: SampledRequest['op'],
+    key: Buffer,
+    level: number,
+    run: (trace: Trace | undefined) => Promise<T>,
+    outcomeOf: (value: T) => SampledOutcome,
+  ): Promise<T> {
+    const trace = this.sampler.sample();
+    if (trace === undefined) return run(undefined);
+    return this.sampler.keep(trace, { op, key, level }, run(trace), outcomeOf);
+  }
+
+  /** A read's result as a sampled trace keeps it: the value copied (a local read's is a view into the memtable). */
+  private readOutcome(v: Parameters<typeof readResult>[0]): SampledOutcome {
+    const r = readResult(v, this.services.nowUs());
+    return { read: { found: r.found, value: Buffer.from(r.value), ts: int64ToNumber(r.ts) } };
   }
 
   private checkSecret(secret: string | null): void {
@@ -483,7 +551,8 @@ export class Handler {
       () => {
         const k = checkClientKey(key);
         const v = checkValue(value, this.services.maxValueBytes);
-        return this.services.coordinator.write(k, v, false, checkWriteLevel(level));
+        const l = checkWriteLevel(level);
+        return this.sampled('put', key, level, (trace) => this.services.coordinator.write(k, v, false, l, 0, trace), written);
       },
       key,
     );
@@ -499,7 +568,8 @@ export class Handler {
         if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
           throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
         }
-        return this.services.coordinator.write(k, v, false, checkWriteLevel(level), ttlSeconds);
+        const l = checkWriteLevel(level);
+        return this.sampled('put', key, level, (trace) => this.services.coordinator.write(k, v, false, l, ttlSeconds, trace), written);
       },
       key,
     );
@@ -562,7 +632,11 @@ export class Handler {
     return this.observed(
       'remove',
       level,
-      () => this.services.coordinator.write(checkClientKey(key), '', true, checkWriteLevel(level)),
+      () => {
+        const k = checkClientKey(key);
+        const l = checkWriteLevel(level);
+        return this.sampled('remove', key, level, (trace) => this.services.coordinator.write(k, '', true, l, 0, trace), written);
+      },
       key,
     );
   }
@@ -581,7 +655,7 @@ export class Handler {
       const { selfId, time, timeoutMs } = this.services.tracing;
       const trace = new Trace(() => time.monotonicMs());
       const coordinator = this.services.coordinator;
-      let outcome: { read?: types.ReadResult; ts?: number; applied?: boolean; errorCode?: string; error?: string } = {};
+      let outcome: TracedOutcome = {};
       const nowUs = (): number => this.services.nowUs();
       try {
         if (req.op === 'get') {
@@ -603,15 +677,40 @@ export class Handler {
         if (!(err instanceof KvError) || !TRACED_FAILURES.includes(err.code)) throw err;
         outcome = { errorCode: err.code, error: err.message };
       }
-      return new types.TraceReport({
-        coordinator: selfId,
-        events: trace.events.map((e) => new types.TraceEvent({ elapsedMicros: e.elapsedUs as never, activity: e.activity })),
-        ...(outcome.read !== undefined ? { found: outcome.read } : {}),
-        ...(outcome.ts !== undefined ? { ts: outcome.ts as never } : {}),
-        ...(outcome.applied !== undefined ? { applied: outcome.applied } : {}),
-        ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, error: outcome.error! } : {}),
-        ...(trace.dropped > 0 ? { dropped: trace.dropped } : {}),
-      });
+      return traceReport(selfId, trace, outcome);
+    });
+  }
+
+  /** Sets the share of client requests traced and kept (trace-sampler.ts); answers the share before. */
+  async setTraceProbability(secret: string, probability: number): Promise<number> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
+        throw invalid(`a trace probability is a share from 0 to 1, not ${String(probability)}`);
+      }
+      return this.sampler.setProbability(probability);
+    });
+  }
+
+  /** The sampled traces kept, newest first, at most `limit` (1 to SAMPLED_TRACES_KEPT). */
+  async recentTraces(secret: string, limit: number): Promise<types.SampledTrace[]> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (!Number.isInteger(limit) || limit < 1 || limit > SAMPLED_TRACES_KEPT) {
+        throw invalid(`recentTraces takes a limit from 1 to ${SAMPLED_TRACES_KEPT}, not ${String(limit)}`);
+      }
+      const selfId = this.services.tracing.selfId;
+      return this.sampler.recent(limit).map(
+        (r) =>
+          new types.SampledTrace({
+            op: r.op,
+            key: r.key,
+            level: r.level,
+            startedMs: Math.round(r.startedMs) as never,
+            durationMicros: r.durationUs as never,
+            report: traceReport(selfId, r.trace, r.outcome ?? {}),
+          }),
+      );
     });
   }
 
@@ -652,7 +751,7 @@ export class Handler {
     try {
       this.checkServesClients();
       k = checkClientKey(key);
-      if (level === SERIAL_CODE) return this.serialGet(k, startedMs);
+      if (level === SERIAL_CODE) return this.serialGet(k, key, startedMs);
       l = checkLevel(level);
       if (this.services.coordinator.readsLocally(k, l)) {
         // A view, not a copy: rpc/get-reply.ts writes a plain answer before anything else runs.
@@ -664,7 +763,13 @@ export class Handler {
       requests.finished('get', level, err, startedMs, wireKeyOf(key));
       return Promise.reject(toWireError(err));
     }
-    return this.services.coordinator.read(k, l).then(
+    // Not through `sampled`: its two closures would be every coordinated read's.
+    const trace = this.sampler.sample();
+    const reading =
+      trace === undefined
+        ? this.services.coordinator.read(k, l)
+        : this.sampler.keep(trace, { op: 'get', key, level }, this.services.coordinator.read(k, l, trace), (v) => this.readOutcome(v));
+    return reading.then(
       (v) => {
         requests.finished('get', level, undefined, startedMs, key);
         return readResult(v, this.services.nowUs());
@@ -714,9 +819,16 @@ export class Handler {
     );
   }
 
-  private serialGet(key: string, startedMs: number): Promise<types.ReadResult> {
+  private serialGet(key: string, wireKey: Buffer, startedMs: number): Promise<types.ReadResult> {
     const requests = this.services.requests;
-    return this.services.paxos.serialRead(key).then(
+    const reading = this.sampled(
+      'get',
+      wireKey,
+      SERIAL_CODE,
+      (trace) => this.services.paxos.serialRead(key, trace),
+      (v) => this.readOutcome(versionBytes(v)),
+    );
+    return reading.then(
       (v) => {
         requests.finished('get', SERIAL_CODE, undefined, startedMs, key);
         return readResult(versionBytes(v), this.services.nowUs());
@@ -747,7 +859,14 @@ export class Handler {
         const exp = expectAbsent === true ? null : checkValue(expected, max);
         const id = checkRequestId(requestId);
         if (id === '') throw invalid('a cas needs a request id, the same on every retry of it');
-        const r = await this.services.paxos.cas({ key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) });
+        const req = { key: k, expected: exp, value: v, requestId: id, level: checkCasLevel(level) };
+        const r = await this.sampled(
+          'cas',
+          key,
+          level,
+          (trace) => this.services.paxos.cas(req, trace),
+          (a) => ({ applied: a.applied, ...this.readOutcome(versionBytes(a.current)) }),
+        );
         return new types.CasResult({ applied: r.applied, current: readResult(versionBytes(r.current), this.services.nowUs()) });
       },
       key,

@@ -1,14 +1,31 @@
 /**
  * Calls the integration tests make past the client library: one RPC sent as
- * it is to a cluster's first node, and the console fed a script of commands.
+ * it is to a cluster's first node, the console fed a script of commands, and
+ * scripts/admin.sh's program.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { LocalCluster } from '../../src/harness/local-cluster';
 import { RpcConnection } from '../../src/rpc/connection';
 import { toKvError } from '../../src/rpc/errors';
 
 const CONSOLE = join(resolve(__dirname, '../../..'), 'dist/src/cli/console.js');
+const ADMIN = join(resolve(__dirname, '../../..'), 'dist/src/cli/admin.js');
+
+export interface AdminRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** scripts/admin.sh's program on the test cluster (not on a terminal: no progress line). */
+export function runAdmin(c: LocalCluster, ...args: string[]): Promise<AdminRun> {
+  return new Promise((done) =>
+    execFile(process.execPath, [ADMIN, ...args, '--cluster', c.clusterFile], { timeout: 300_000 }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
+}
 
 /** One call to the cluster's first node as the generated client makes it: its answer, or its error as a KvError. */
 export async function rawCall(cluster: LocalCluster, call: Parameters<RpcConnection['call']>[0]): Promise<unknown> {

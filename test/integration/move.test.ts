@@ -11,31 +11,15 @@
  * loaded machine would stretch every barrier.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { KvClient, NodeAdmin } from '../../src/client/client';
 import { fromByteString, toByteString } from '../../src/common/bytes';
 import type { Membership } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
 import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { membershipAt, preload, untilOperation, WriteLoad } from './membership-helpers';
+import { runAdmin } from './cluster-calls';
 
-const ADMIN = join(resolve(__dirname, '../../..'), 'dist/src/cli/admin.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** scripts/admin.sh's program on the test cluster (not on a terminal: no progress line). */
-function admin(c: LocalCluster, ...args: string[]): Promise<Run> {
-  return new Promise((done) =>
-    execFile('node', [ADMIN, ...args, '--cluster', c.clusterFile], { timeout: 300_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
-  );
-}
+const admin = runAdmin;
 
 /** The keys node `id` holds itself in [from, to), read page by page. */
 async function keysHeldBy(c: LocalCluster, id: number, from: string, to: string): Promise<Set<string>> {

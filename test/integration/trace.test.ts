@@ -6,7 +6,9 @@
  */
 import test from 'ava';
 import { LocalCluster } from '../../src/harness/local-cluster';
-import { runConsole } from './cluster-calls';
+import { KvClient } from '../../src/client/client';
+import { isKvError } from '../../src/common/errors';
+import { runAdmin, runConsole } from './cluster-calls';
 
 let cluster: LocalCluster | undefined;
 
@@ -109,6 +111,52 @@ test.serial("trace cas and a SERIAL get in the console: each shows its Paxos rou
   t.regex(text, /^cas coordinated by node \d: applied\n/);
   t.regex(text, /\ncas coordinated by node \d: not applied; the value is mine\n/);
 });
+
+test.serial(
+  'sampled tracing: admin.sh trace-probability makes the nodes keep traces of ordinary requests; traces lists them',
+  async (t) => {
+    const set = await runAdmin(cluster!, 'trace-probability', '1');
+    t.is(set.code, 0, set.stderr);
+    t.regex(set.stdout, /^node 0: 0 -> 1\nnode 1: 0 -> 1\nnode 2: 0 -> 1\nnode 3: 0 -> 1\n$/);
+    // Node 3 is no replica of B (replicas 0, 1, 2): it coordinates both requests, and neither is a local read.
+    const endpoint = cluster!.endpoint(3);
+    const client = new KvClient([{ host: endpoint.host, port: endpoint.port }], { routing: 'node' });
+    try {
+      await client.put('B', 'sampled', 'QUORUM');
+      t.is((await client.get('B', 'QUORUM')).value.toString(), 'sampled');
+    } finally {
+      client.close();
+    }
+    const listed = await runAdmin(cluster!, 'traces', '3', '--json');
+    t.is(listed.code, 0, listed.stderr);
+    const { traces } = JSON.parse(listed.stdout) as { traces: Array<Record<string, unknown> & { events: Array<{ activity: string }> }> };
+    t.like(traces[0], { node: 3, op: 'get', key: '"B"', level: 'QUORUM', outcome: 'found, 7 bytes' });
+    t.like(traces[1], { node: 3, op: 'put', key: '"B"', level: 'QUORUM' });
+    t.regex(String(traces[1]!.outcome), /^written, ts=\d+$/);
+    t.regex(traces[0]!.events[0]!.activity, /^QUORUM read placed by epoch \d+: 2 of node 0, node 1, node 2 needed$/);
+    t.true(
+      traces[1]!.events.some((e) => e.activity.startsWith('answers the client')),
+      JSON.stringify(traces[1]!.events),
+    );
+    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '1');
+    t.regex(text.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z node 3: get QUORUM "B" [\d.]+ ms: found, 7 bytes\n +\d+ µs {2}QUORUM read placed/);
+
+    const off = await runAdmin(cluster!, 'trace-probability', '0');
+    t.regex(off.stdout, /^node 0: 1 -> 0\n/);
+    const bad = await runAdmin(cluster!, 'trace-probability', '1.5');
+    t.is(bad.code, 2);
+    t.regex(bad.stderr, /trace-probability takes a share from 0 to 1/);
+    const admin = cluster!.admin(0);
+    try {
+      const refused = await admin.setTraceProbability(Number.NaN).catch((e: unknown) => e);
+      t.true(isKvError(refused, 'InvalidRequest'), String(refused));
+      const tooMany = await admin.recentTraces(201).catch((e: unknown) => e);
+      t.true(isKvError(tooMany, 'InvalidRequest'), String(tooMany));
+    } finally {
+      admin.close();
+    }
+  },
+);
 
 test.serial('a traced request that fails comes back with its error and the steps that led to it', async (t) => {
   await cluster!.kill(2);
