@@ -4,7 +4,7 @@
  * back what they kept (coordinator/trace-sampler.ts).
  */
 import type { ClusterConfig } from '../config/cluster';
-import { levelFromCode, SERIAL_CODE } from '../coordinator/levels';
+import { SERIAL_CODE, writeLevelFromCode } from '../coordinator/levels';
 import { displayKey } from '../metrics/slow-requests';
 import { int64ToNumber } from '../rpc/thrift';
 import { SAMPLED_TRACES_KEPT } from '../common/limits';
@@ -51,7 +51,7 @@ export async function clusterTraces(
       node,
       op: t.op,
       key: displayKey(t.key),
-      level: t.level === SERIAL_CODE ? 'SERIAL' : (levelFromCode(t.level) ?? String(t.level)),
+      level: t.level === SERIAL_CODE ? 'SERIAL' : (writeLevelFromCode(t.level) ?? String(t.level)),
       startedMs: int64ToNumber(t.startedMs),
       durationUs: int64ToNumber(t.durationMicros),
       outcome: outcomeText(t.report),
