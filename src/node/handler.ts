@@ -8,10 +8,8 @@
  * exactly the IDL's parameters: the generated processor picks its promise
  * style by the method's arity.
  */
-import { SampledOutcome, SampledRequest, TraceSampler } from '../coordinator/trace-sampler';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { fromByteString, toByteString } from '../common/bytes';
-import { timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, KvError, ofKeyAt } from '../common/errors';
 import {
@@ -36,6 +34,7 @@ import type { HybridClock } from '../clock/hlc';
 import type { BatchCopyRef, BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
 import type { Coordinator } from '../coordinator/coordinator';
 import { Trace } from '../coordinator/trace';
+import { SampledOutcome, SampledRequest, TraceSampler } from '../coordinator/trace-sampler';
 import type { Time } from '../clock/time';
 import {
   ANY_CODE,
