@@ -58,6 +58,8 @@ export class RingBuffer<T> {
 export interface Sample {
   readonly opsPerSecond: number | null;
   readonly p99Ms: number | null;
+  /** Client requests past settings.slowRequestMs, a second (client.slowRequests; the node's log names them). */
+  readonly slowPerSecond: number | null;
 }
 
 /** A poll of every node: the time and a sample per node, in node id order. */
@@ -75,6 +77,7 @@ const LATENCY_QUANTILE = 0.99;
 interface Last {
   readonly at: number;
   readonly operations: number;
+  readonly slow: number;
   readonly buckets?: Buckets;
 }
 
@@ -105,6 +108,7 @@ export interface NodeView {
   readonly downPeers: readonly number[];
   readonly opsPerSecond: number | null;
   readonly p99Ms: number | null;
+  readonly slowPerSecond: number | null;
   readonly arc: RingArc;
 }
 
@@ -163,12 +167,15 @@ export class DashboardState {
     track.up = r.ok;
     if (!r.ok) {
       Object.assign(track, { error: r.error, last: undefined, keys: null, diskFull: false, hints: new Map(), downPeers: [] });
-      return { opsPerSecond: null, p99Ms: null };
+      return { opsPerSecond: null, p99Ms: null, slowPerSecond: null };
     }
     const operations = operationsOf(r.counters);
     const before = track.last;
     const elapsed = before === undefined ? 0 : at - before.at;
     const opsPerSecond = ratePerSecond(before?.operations, operations, elapsed);
+    // A node from before the slow request log has no such counter: no rate, rather than a false 0.
+    const slow = r.counters['client.slowRequests'];
+    const slowPerSecond = slow === undefined ? null : ratePerSecond(before?.slow, slow, elapsed);
     let p99Ms: number | null = null;
     if (r.buckets !== undefined) {
       this.latencySeen = true;
@@ -176,12 +183,12 @@ export class DashboardState {
       p99Ms = q === null ? null : q * 1000;
     }
     track.error = undefined;
-    track.last = { at, operations, buckets: r.buckets };
+    track.last = { at, operations, slow: slow ?? 0, buckets: r.buckets };
     track.keys = r.counters['store.keys'] ?? null;
     track.diskFull = r.counters['store.diskFull'] === 1;
     track.hints = r.hints;
     track.downPeers = r.downPeers;
-    return { opsPerSecond, p99Ms };
+    return { opsPerSecond, p99Ms, slowPerSecond };
   }
 
   /** A divergent-key scan started (`result` undefined) or ended. */
@@ -226,6 +233,7 @@ export class DashboardState {
       downPeers: t.downPeers,
       opsPerSecond: sample?.opsPerSecond ?? null,
       p99Ms: sample?.p99Ms ?? null,
+      slowPerSecond: sample?.slowPerSecond ?? null,
       arc: this.arcs.get(n.id)!,
     };
   }

@@ -90,6 +90,11 @@ test('the dashboard shows four nodes up, then a killed node down and up again on
       ),
     );
     t.true(await page.$eval('#p99-none', (p) => p.hasAttribute('hidden')), 'the latency chart has data: the nodes serve /metrics');
+    // Column 7: slow requests a second, a number once two polls were made (none are slow here).
+    t.is(await page.$eval('thead th:nth-child(8)', (th) => th.textContent), 'slow/s');
+    await waitFor('the page to show slow requests a second on every node', () =>
+      page.$$eval('#nodes tr', (rows) => rows.every((r) => /^\d[\d,.]*$/.test(r.children[7]?.textContent ?? ''))),
+    );
     t.is(await page.$eval('#operations', (ul) => ul.textContent?.trim()), 'none', 'no operation is in progress');
 
     const killedAt = Date.now();

@@ -225,6 +225,20 @@ test('p99 latency comes from the buckets between two polls, in ms', (t) => {
   t.is(p99[2], null, 'no request in that second');
 });
 
+test('slow requests a second come from client.slowRequests between two polls; none from a node that has no such counter', (t) => {
+  const s = new DashboardState(nodes(2), 2);
+  const slow = (n: number): NodeReading =>
+    up(0, 0, { counters: { 'coordinator.reads': 0, 'coordinator.writes': 0, 'client.slowRequests': n } });
+  s.record(1000, [slow(3), up(0, 0)]);
+  t.is(s.view(1000).nodes[0]!.slowPerSecond, null, 'no rate from one reading');
+  s.record(3000, [slow(13), up(0, 0)]);
+  const [a, b] = s.view(3000).nodes;
+  t.is(a!.slowPerSecond, 5);
+  t.is(b!.slowPerSecond, null, 'an older node: no counter, no rate');
+  s.record(4000, [down, up(0, 0)]);
+  t.is(s.view(4000).nodes[0]!.slowPerSecond, null, 'down');
+});
+
 test(`the state keeps the newest ${DASHBOARD_SAMPLES_MAX} polls`, (t) => {
   const s = new DashboardState(nodes(1), 1);
   for (let i = 1; i <= DASHBOARD_SAMPLES_MAX + 50; i++) s.record(i * 1000, [up(i, 0)]);

@@ -78,6 +78,7 @@
     tr.appendChild(el('td', { class: 'num' }, number(n.keys, 0)));
     tr.appendChild(el('td', { class: 'num' }, number(n.opsPerSecond, 0)));
     tr.appendChild(el('td', { class: 'num' }, n.p99Ms === null ? '—' : `${number(n.p99Ms, 2)} ms`));
+    tr.appendChild(el('td', { class: 'num' }, number(n.slowPerSecond, 1)));
     // Pending hints and the nodes they wait for: "5,525 for 2", or "30 for 1, 12 for 2".
     const hints = n.hints.map((h) => `${number(h.count, 0)} for ${h.target}`).join(', ');
     tr.appendChild(el('td', { class: 'num' }, n.up ? hints || '0' : '—'));
