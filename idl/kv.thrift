@@ -400,6 +400,9 @@ struct SnapshotEntry {
  * (Added later still) A get at SERIAL, and op "cas": value is the new value,
  * `expected` the value the key must hold, or `expectAbsent` true; level the
  * commit's, QUORUM or ALL. A traced cas gets a fresh request id from the node.
+ * (Added later still) op "scan": one page of a scan from `key` (empty: the
+ * first key) up to `stop` (absent or empty: the last), at most `limit` keys
+ * (default 1,000), as `scan` takes them.
  */
 struct TraceRequest {
   1: string op,
@@ -407,7 +410,9 @@ struct TraceRequest {
   3: optional binary value,
   4: Level level,
   5: optional binary expected,
-  6: optional bool expectAbsent
+  6: optional bool expectAbsent,
+  7: optional binary stop,
+  8: optional i32 limit
 }
 
 /** (added later) One step of a traced request, as its coordinator took it, with the µs since it began. */
@@ -423,7 +428,8 @@ struct TraceEvent {
  * ("Unavailable", "TimedOut", "StorageFull") and its sentence in `error`,
  * since a failure's steps are the ones worth reading. `dropped`: steps past
  * the 100 kept. (Added later) A cas that ran has `applied`, and in `found`
- * the key's value after it (the new one when applied).
+ * the key's value after it (the new one when applied); a scan page `rows`,
+ * the keys it answered with.
  */
 struct TraceReport {
   1: i32 coordinator,
@@ -433,7 +439,8 @@ struct TraceReport {
   5: optional string errorCode,
   6: optional string error,
   7: optional i32 dropped,
-  8: optional bool applied
+  8: optional bool applied,
+  9: optional i32 rows
 }
 
 /**
@@ -766,8 +773,8 @@ service KeyValue {
     throws (1: InvalidRequest invalid, 2: Unavailable unavailable),
 
   /**
-   * (added later) Sets the share of client requests (get, put, remove, cas)
-   * this node coordinates that it traces and keeps, from 0 (none, the
+   * (added later) Sets the share of client requests (get, put, remove, cas,
+   * scan) this node coordinates that it traces and keeps, from 0 (none, the
    * start) to 1 (all; Cassandra's nodetool settraceprobability). Answers
    * the share before. A restart sets it back to 0.
    */

@@ -105,7 +105,7 @@ commands:
             longer owned: reclaimable (status's reclaimable column).
   trace-probability P [N]
             every node of the ring (or node N) traces this share of the client
-            requests (get, put, delete, cas) it coordinates, from 0 (none, the
+            requests (get, put, delete, cas, scan page) it coordinates, from 0 (none, the
             start) to 1 (all), and keeps the last 200 traces in memory
             (nodetool settraceprobability); prints each node's share before.
             A restart sets a node's share back to 0. Tracing costs CPU: use a

@@ -2,7 +2,7 @@
  * The console: type commands, see results.
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
- *   trace get <key> <level> | put <key> <value> <level> | delete <key> <level> | cas <key> <expected> <new>
+ *   trace get <key> <level> | put <key> <value> <level> | delete <key> <level> | cas <key> <expected> <new> | scan <from> <to> <level>
  *   batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
@@ -58,10 +58,11 @@ Commands (one per line):
                               "" for <from> is the first key, "" for <to> the last
   cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level>
-  trace cas <key> <expected> <new>
+  trace cas <key> <expected> <new> | trace scan <from> <to> <level>
                               run it as usual and show what its coordinator did, step by step:
                               whom it asked, who answered what and when, read repairs, hints;
-                              for a cas or a SERIAL get, each Paxos round (once, no retry)
+                              for a cas or a SERIAL get, each Paxos round (once, no retry);
+                              for a scan, its first page's rounds (the rows are not shown)
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL, put and delete also ANY
@@ -205,11 +206,13 @@ async function batch(client: KvClient, words: string[]): Promise<Result> {
 }
 
 const TRACE_USAGE =
-  'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level> | trace cas <key> <expected> <new> (- for absent)';
+  'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level> | trace cas <key> <expected> <new> (- for absent) | trace scan <from> <to> <level>';
 
 /** The client's request for `trace <what> ...` (words[0] is "trace"). */
-function tracedOp(what: 'get' | 'put' | 'delete' | 'cas', words: string[]): TracedOp {
+function tracedOp(what: 'get' | 'put' | 'delete' | 'cas' | 'scan', words: string[]): TracedOp {
   switch (what) {
+    case 'scan':
+      return { op: 'scan', stop: words[3]!, level: words[4]! };
     case 'put':
       return { op: 'put', value: words[3]!, level: words[4]! };
     case 'cas':
@@ -219,22 +222,26 @@ function tracedOp(what: 'get' | 'put' | 'delete' | 'cas', words: string[]): Trac
   }
 }
 
-/** `trace get|put|delete|cas ...`: the request run as usual, with its coordinator's steps. */
+const TRACED = ['get', 'put', 'delete', 'cas', 'scan'] as const;
+
+/** `trace get|put|delete|cas|scan ...`: the request run as usual, with its coordinator's steps. */
 async function trace(client: KvClient, words: string[]): Promise<Result> {
-  const what = words[1]?.toLowerCase();
-  const count = what === 'put' || what === 'cas' ? 5 : 4;
-  if ((what !== 'get' && what !== 'put' && what !== 'delete' && what !== 'cas') || words.length !== count) {
-    throw new KvError('InvalidRequest', `trace takes a get, put, delete or cas with its arguments: ${TRACE_USAGE}`);
+  const what = TRACED.find((op) => op === words[1]?.toLowerCase());
+  const count = what === 'put' || what === 'cas' || what === 'scan' ? 5 : 4;
+  if (what === undefined || words.length !== count) {
+    throw new KvError('InvalidRequest', `trace takes a get, put, delete, cas or scan with its arguments: ${TRACE_USAGE}`);
   }
   const key = words[2]!;
   const t = await client.trace(key, tracedOp(what, words));
   const outcome = t.error
     ? { failed: t.error.code, message: t.error.message }
-    : t.applied !== undefined
-      ? { applied: t.applied, value: t.read?.found ? displayBytes(t.read.value) : null }
-      : t.read
-        ? { found: t.read.found, value: t.read.found ? displayBytes(t.read.value) : null }
-        : { ts: t.ts };
+    : t.rows !== undefined
+      ? { rows: t.rows }
+      : t.applied !== undefined
+        ? { applied: t.applied, value: t.read?.found ? displayBytes(t.read.value) : null }
+        : t.read
+          ? { found: t.read.found, value: t.read.found ? displayBytes(t.read.value) : null }
+          : { ts: t.ts };
   return { ok: true, op: 'trace', traced: what, key, coordinator: t.coordinator, ...outcome, events: t.events, dropped: t.dropped };
 }
 
@@ -248,11 +255,13 @@ function renderTrace(r: Result, c: chalk.Chalk): string {
         ? r.found
           ? c.bold(String(r.value))
           : c.dim('(not found)')
-        : r.traced === 'cas'
-          ? r.applied
-            ? c.green('applied')
-            : `${c.yellow('not applied')}; the value is ${r.value === null ? '(absent)' : String(r.value)}`
-          : c.green('OK');
+        : r.traced === 'scan'
+          ? c.green(`${String(r.rows)} keys`)
+          : r.traced === 'cas'
+            ? r.applied
+              ? c.green('applied')
+              : `${c.yellow('not applied')}; the value is ${r.value === null ? '(absent)' : String(r.value)}`
+            : c.green('OK');
   const events = r.events as Array<{ elapsedUs: number; activity: string }>;
   const lines = events.map((e) => `${c.dim(`${String(e.elapsedUs).padStart(8)} µs`)}  ${e.activity}`);
   if ((r.dropped as number) > 0) lines.push(c.dim(`(${String(r.dropped)} more steps not kept)`));

@@ -49,6 +49,7 @@ import {
   frameBytesMax,
   GET_MANY_KEYS_MAX,
   OPERATION_START_ANSWER_TIMEOUT_MS,
+  SCAN_PAGE_LIMIT_DEFAULT,
   RING_FETCH_TIMEOUT_MS,
   VALUE_BYTES_MAX_DEFAULT,
 } from '../common/limits';
@@ -144,6 +145,8 @@ export interface TraceResult {
   readonly read?: ReadResult;
   /** A cas that ran: whether it applied. */
   readonly applied?: boolean;
+  /** A scan page: how many keys it answered with (the trace is about the steps, not the rows). */
+  readonly rows?: number;
   /** A put's or a delete's timestamp, when it succeeded. */
   readonly ts?: number;
   /** How it failed (Unavailable, TimedOut, StorageFull), in one sentence; the steps show why. */
@@ -157,7 +160,9 @@ export type TracedOp =
   | { op: 'put'; value: Bytes; level: WriteLevelName | string }
   | { op: 'delete'; level: WriteLevelName | string }
   /** expected null: the key must be absent; level: the commit's, QUORUM (default) or ALL. */
-  | { op: 'cas'; expected: Bytes | null; value: Bytes; level?: 'QUORUM' | 'ALL' | string };
+  | { op: 'cas'; expected: Bytes | null; value: Bytes; level?: 'QUORUM' | 'ALL' | string }
+  /** One page of a scan from the key given (empty: the first key) up to `stop` (empty: the last). */
+  | { op: 'scan'; stop: Bytes; level: LevelName | string; limit?: number };
 
 export interface CasResult {
   readonly applied: boolean;
@@ -194,7 +199,7 @@ export interface ScanPage {
 }
 
 /** Keys per scan call when the caller does not say. */
-export const SCAN_PAGE_SIZE_DEFAULT = 1000;
+export const SCAN_PAGE_SIZE_DEFAULT = SCAN_PAGE_LIMIT_DEFAULT;
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -773,12 +778,13 @@ export class KvClient {
    * true instead of applying twice or answering a false "not applied".
    */
   /**
-   * Runs one get, put, delete or cas as usual and returns what its
-   * coordinator did, step by step: whom it asked, who answered what and
+   * Runs one get, put, delete, cas or scan page as usual and returns what
+   * its coordinator did, step by step: whom it asked, who answered what and
    * when, a speculative ask, a read repair, hints, and for a write each
    * replica's acknowledgement (the report waits for the last live one); for
    * a cas or a SERIAL get, each Paxos round's ballot, promises, proposal and
-   * commit. A failure (Unavailable, TimedOut) comes back in `error` with the
+   * commit; for a scan page (`key` its start), each round and the page's
+   * number of keys in `rows`. A failure (Unavailable, TimedOut) comes back in `error` with the
    * steps that led to it; a bad request is thrown as InvalidRequest. A traced
    * cas is one attempt with a request id of its own: it is not retried.
    *
@@ -793,6 +799,13 @@ export class KvClient {
       const name = readLevelName(request.level);
       req.level = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
       if (this.topo !== undefined && name !== 'SERIAL') starts = readStarts(this.topo.placement.replicationFactor, name);
+    } else if (request.op === 'scan') {
+      const name = plainReadLevel(request.level, 'scan');
+      req.level = LEVEL_CODES[name];
+      req.key = toBuffer(key);
+      req.stop = toBuffer(request.stop);
+      if (request.limit !== undefined) req.limit = request.limit;
+      if (this.topo !== undefined) starts = readStarts(this.topo.placement.replicationFactor, name);
     } else if (request.op === 'cas') {
       req.level = LEVEL_CODES[levelName(request.level ?? 'QUORUM')];
       req.value = toBuffer(request.value);
@@ -803,7 +816,8 @@ export class KvClient {
       if (request.op === 'put') req.value = wireKey(request.value) as Buffer;
     }
     // Sent as a put or a get would be, so that the coordinator is the node an untraced request would have.
-    const r: types.TraceReport = await this.run(this.routingKey(k), request.op === 'get' ? 'read' : 'write', (c) => c.trace(req), starts);
+    const reads = request.op === 'get' || request.op === 'scan';
+    const r: types.TraceReport = await this.run(this.routingKey(k), reads ? 'read' : 'write', (c) => c.trace(req), starts);
     return {
       coordinator: r.coordinator,
       events: (r.events ?? []).map((e) => ({ elapsedUs: int64ToNumber(e.elapsedMicros), activity: e.activity })),
@@ -812,6 +826,7 @@ export class KvClient {
         : {}),
       ...(r.ts !== null && r.ts !== undefined ? { ts: int64ToNumber(r.ts) } : {}),
       ...(r.applied !== null && r.applied !== undefined ? { applied: r.applied } : {}),
+      ...(r.rows !== null && r.rows !== undefined ? { rows: r.rows } : {}),
       ...(r.errorCode ? { error: { code: r.errorCode, message: r.error ?? '' } } : {}),
       dropped: r.dropped ?? 0,
     };

@@ -74,10 +74,12 @@ function outcomeText(r: {
   found?: { found: boolean; value: Buffer } | null;
   ts?: unknown;
   applied?: boolean | null;
+  rows?: number | null;
   errorCode?: string | null;
   error?: string | null;
 }): string {
   if (r.errorCode) return `${r.errorCode}: ${r.error ?? ''}`;
+  if (r.rows !== null && r.rows !== undefined) return r.rows === 1 ? '1 key' : `${r.rows} keys`;
   if (r.applied !== null && r.applied !== undefined) return r.applied ? 'applied' : 'not applied';
   if (r.found) return r.found.found ? `found, ${r.found.value.length} bytes` : 'not found';
   if (r.ts !== null && r.ts !== undefined) return `written, ts=${int64ToNumber(r.ts as never)}`;

@@ -447,6 +447,8 @@ export const BATCH_REPLAY_PAGE_MAX = 16;
 
 /** Most keys one scan call may ask for (its `limit`); the client library pages through more. */
 export const SCAN_LIMIT_MAX = 10_000;
+/** Keys a traced scan page asks for when its request names no limit (the client library's page size too). */
+export const SCAN_PAGE_LIMIT_DEFAULT = 1000;
 /** Keys one replica returns for one round of a scan. */
 export const SCAN_REPLICA_PAGE_KEYS_MAX = 1000;
 /** Bytes of keys and values one replica returns for one round of a scan, about (at least one key). */

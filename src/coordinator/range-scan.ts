@@ -33,6 +33,7 @@ import { LevelName, unreachableLevel, writeAcksNeeded } from './levels';
 import type { Replica } from './replica';
 import { MergedKey, mergePages, ReplicaPage, takeLive } from './scan-merge';
 import type { SpeculationDelay } from './speculation';
+import { describeKey, nodeList, Trace } from './trace';
 
 /** A replica that can also list its keys of a range. */
 export interface RangeReplica extends Replica {
@@ -82,6 +83,9 @@ export interface ScanCounters {
   scanSpeculations: number;
 }
 
+/** "1 key", "2 keys": a count as a trace line says it. */
+const counted = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 /** The least key greater than `key`. */
 const after = (key: string): string => `${key}\u0000`;
 
@@ -97,7 +101,20 @@ export class RangeScanner {
 
   constructor(private readonly deps: RangeScanDeps) {}
 
-  async scan(req: ScanRequest): Promise<ScanPage> {
+  /** One page of a scan; `trace`: a traced scan's steps (trace.ts), noted round by round. */
+  async scan(req: ScanRequest, trace?: Trace): Promise<ScanPage> {
+    if (trace === undefined) return this.page(req, undefined);
+    trace.note(
+      `${req.level} scan from ${describeKey(req.cursor ?? req.start)}${req.end === undefined ? '' : ` to ${describeKey(req.end)}`}, at most ${req.limit} keys`,
+    );
+    const page = await this.page(req, trace);
+    trace.note(
+      `answers with ${counted(page.rows.length, 'key')}${page.cursor === undefined ? ', the scan done' : `, more after ${describeKey(page.cursor)}`}`,
+    );
+    return page;
+  }
+
+  private async page(req: ScanRequest, trace: Trace | undefined): Promise<ScanPage> {
     this.counters.scans++;
     const unreachable = unreachableLevel(req.level, this.deps.placement().replicationFactor);
     if (unreachable !== undefined) throw new KvError('InvalidRequest', unreachable);
@@ -111,8 +128,9 @@ export class RangeScanner {
       const walk = placement.walkFrom(from);
       const to = earlierEnd(walk.end, req.end);
       const want = Math.min(SCAN_REPLICA_PAGE_KEYS_MAX, req.limit - rows.length);
-      const merged = await this.readRange(walk.range, placement.replicationFactor, from, to, want, req.level, deadline);
+      const merged = await this.readRange(walk.range, placement.replicationFactor, from, to, want, req.level, deadline, round, trace);
       const taken = takeLive(merged.keys, req.limit - rows.length, this.deps.time.nowMs() * 1000);
+      trace?.note(`${counted(merged.keys.length, 'key')} merged, ${taken.rows.length} of them live and taken`);
       for (const row of taken.rows) {
         rows.push(row);
         bytes += row.key.length + row.value.length;
@@ -151,6 +169,8 @@ export class RangeScanner {
     limit: number,
     level: LevelName,
     deadline: number,
+    round: number,
+    trace: Trace | undefined,
   ): Promise<{ keys: MergedKey[]; frontier: string | undefined }> {
     this.counters.scanRounds++;
     const replicas = range.writes;
@@ -159,6 +179,9 @@ export class RangeScanner {
     const ordered = self > 0 ? [...replicas.slice(self), ...replicas.slice(0, self)] : [...replicas];
     const selfCatchingUp = this.deps.catchingUp?.() === true;
     const up = ordered.filter((id) => this.deps.isUp(id) && !(selfCatchingUp && id === this.deps.selfId));
+    trace?.note(
+      `round ${round + 1}: from ${describeKey(from)}${to === undefined ? '' : ` up to ${describeKey(to)}`}: ${need} of ${nodeList(ordered)} needed, up: ${nodeList(up)}`,
+    );
     if (up.length < need) {
       throw new KvError(
         'Unavailable',
@@ -172,6 +195,7 @@ export class RangeScanner {
       (id) => this.replica(id).readRange(from, to, limit, SCAN_REPLICA_PAGE_BYTES_MAX),
       level,
       deadline,
+      trace,
     );
     const merged = mergePages(pages.map((p) => p.page));
     for (const k of merged.keys) this.deps.observe(k.version.ts);
@@ -180,6 +204,7 @@ export class RangeScanner {
       pages.map((p) => p.id),
       level,
       deadline,
+      trace,
     );
     return merged;
   }
@@ -201,6 +226,7 @@ export class RangeScanner {
     ask: (id: number) => Promise<ReplicaPage>,
     level: LevelName,
     deadline: number,
+    trace: Trace | undefined,
   ): Promise<Array<{ id: number; page: ReplicaPage }>> {
     const { time, speculation } = this.deps;
     return new Promise((resolve, reject) => {
@@ -222,15 +248,18 @@ export class RangeScanner {
       );
       const tryNext = (): void => {
         const id = up[next++]!;
+        trace?.note(`asks node ${id}`);
         const askedAt = time.monotonicMs();
         ask(id).then(
           (page) => {
             if (speculation?.measures) speculation.record(time.monotonicMs() - askedAt);
+            trace?.note(`node ${id} sent ${counted(page.entries.length, 'version')}${page.more ? ', and has more' : ''}`);
             got.push({ id, page });
             if (got.length === need) finish();
           },
-          () => {
+          (err: unknown) => {
             failed++;
+            trace?.note(`node ${id} failed: ${(err as Error).message ?? String(err)}`);
             if (next < up.length) tryNext();
             else if (up.length - failed < need)
               finish(timedOut(`${level} scan got ${got.length} of ${need} replica pages; ${failed} failed`, got.length, need));
@@ -240,6 +269,7 @@ export class RangeScanner {
       const askOneMore = (): void => {
         if (done || next >= up.length) return;
         this.counters.scanSpeculations++;
+        trace?.note(`${got.length} of ${need} pages so far: asks one replica more (speculative retry)`);
         tryNext();
       };
       const delay = up.length > need && speculation !== undefined ? speculation.delayMs : Number.POSITIVE_INFINITY;
@@ -259,7 +289,13 @@ export class RangeScanner {
   }
 
   /** Brings every replica that was behind on a merged key up to its winner, or fails with TimedOut (hinting it). */
-  private async repair(keys: readonly MergedKey[], ids: readonly number[], level: LevelName, deadline: number): Promise<void> {
+  private async repair(
+    keys: readonly MergedKey[],
+    ids: readonly number[],
+    level: LevelName,
+    deadline: number,
+    trace: Trace | undefined,
+  ): Promise<void> {
     const byReplica = new Map<number, KeyedVersion[]>();
     for (const { key, version, stale } of keys) {
       for (const p of stale) {
@@ -271,6 +307,7 @@ export class RangeScanner {
     }
     if (byReplica.size === 0) return;
     for (const items of byReplica.values()) this.counters.scanRepairs += items.length;
+    for (const [id, items] of byReplica) trace?.note(`repairs node ${id}: ${counted(items.length, 'version')} it was behind on`);
     const repairs = [...byReplica].map(([id, items]) => this.replica(id).apply(items));
     let timer: { cancel(): void } | undefined;
     const expired = new Promise<never>((_, reject) => {

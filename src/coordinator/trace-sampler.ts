@@ -19,12 +19,14 @@ export interface SampledOutcome {
   readonly read?: { readonly found: boolean; readonly value: Buffer; readonly ts: number };
   readonly ts?: number;
   readonly applied?: boolean;
+  /** A scan page's keys. */
+  readonly rows?: number;
   readonly errorCode?: string;
   readonly error?: string;
 }
 
 export interface SampledRequest {
-  readonly op: 'get' | 'put' | 'remove' | 'cas';
+  readonly op: 'get' | 'put' | 'remove' | 'cas' | 'scan';
   /** The key as it came off the wire (a copy: the frame's buffer is reused). */
   readonly key: Buffer;
   /** The level's wire code, as sent. */

@@ -888,10 +888,11 @@ export class FrameGenerator {
   }
 
   /**
-   * A trace's request: mostly a get (now and then at SERIAL), put, remove or
-   * cas with a pool key, a small value for a put or a cas, an expectation
-   * for a cas, and a level; now and then a field missing, a value or an
-   * expectation where none belongs, both expectations, or an op no node runs.
+   * A trace's request: mostly a get (now and then at SERIAL), put, remove,
+   * cas or scan with a pool key, a small value for a put or a cas, an
+   * expectation for a cas, a stop and a limit for a scan, and a level; now
+   * and then a field missing, a value, an expectation or a stop where none
+   * belongs, both expectations, or an op no node runs.
    */
   private traceRequest(tags: string[]): WireValue {
     const r = this.r;
@@ -900,7 +901,7 @@ export class FrameGenerator {
       ['put', 4],
       ['remove', 2],
       ['cas', 2],
-      ['scan', 0.5],
+      ['scan', 1.5],
       ['', 0.5],
     ]);
     tags.push(`trace:${op || 'empty-op'}`);
@@ -914,6 +915,10 @@ export class FrameGenerator {
     if (absent ? r.chance(0.05) : op === 'cas' ? !r.chance(0.05) : r.chance(0.03))
       fields.push(field(5, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
     if (absent || r.chance(0.05)) fields.push(field(6, { kind: 'bool', v: absent }));
+    // A scan's stop and limit; now and then on another op, where they do not belong.
+    if (op === 'scan' ? r.chance(0.6) : r.chance(0.03)) fields.push(field(7, bin(this.scanBound(tags))));
+    if (op === 'scan' ? r.chance(0.6) : r.chance(0.03))
+      fields.push(field(8, i32(r.pick([1, 10, 100, SCAN_LIMIT_MAX, SCAN_LIMIT_MAX + 1, 0, -1]))));
     return { kind: 'struct', fields };
   }
 

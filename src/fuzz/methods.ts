@@ -266,6 +266,8 @@ export const TRACE_REQUEST: readonly ArgSpec[] = [
   [4, TType.I32, 'level'],
   [5, TType.STRING, 'expected'],
   [6, TType.BOOL, 'expectAbsent'],
+  [7, TType.STRING, 'stop'],
+  [8, TType.I32, 'limit'],
 ];
 export const BATCH_COPY_REF: readonly ArgSpec[] = [
   [1, TType.I64, 'ownerBatch'],

@@ -256,14 +256,29 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   trace: (a, max) => traceVerdict(structFields(a.get(1), TRACE_REQUEST), max),
 };
 
-/** A trace's request, as get (SERIAL too), put, remove and cas check theirs; only a cas carries an expectation. */
+/** A trace's request, as get (SERIAL too), put, remove, cas and scan check theirs; only a cas carries an expectation, only a scan a stop and a limit. */
 function traceVerdict(f: Args | null, max: number): Verdict {
   const op = f?.get(1);
-  if (f === null || op?.kind !== 'binary' || !isValidKey(f.get(2))) return 'invalid';
+  if (f === null || op?.kind !== 'binary') return 'invalid';
   const value = f.get(3);
   const expected = f.get(5);
   const absent = f.get(6);
   const name = op.v.toString('latin1');
+  // A scan's key is its start, which may be empty (the first key); every other op needs a key.
+  if (name !== 'scan' && !isValidKey(f.get(2))) return 'invalid';
+  if (name === 'scan') {
+    if (value !== undefined || expected !== undefined || absent !== undefined) return 'invalid';
+    // As the scan call's arguments: start the key (absent: the first), a limit of 1,000 when none is given, no cursor.
+    const args: Args = new Map();
+    for (const [id, v] of [
+      [1, f.get(2)],
+      [2, f.get(7)],
+      [4, f.get(8) ?? { kind: 'i32', v: 1000 }],
+    ] as const)
+      if (v !== undefined) args.set(id, v);
+    return withLevel(scanValid(args), f.get(4));
+  }
+  if (f.get(7) !== undefined || f.get(8) !== undefined) return 'invalid';
   if (name === 'cas') {
     const expectsAbsence = absent?.kind === 'bool' && absent.v;
     const expectation = expectsAbsence ? expected === undefined : isValidValue(expected, max);

@@ -656,16 +656,16 @@ declare class Client {
     trace(request: TraceRequest, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable, response: TraceReport)=>void): void;
 
     /**
-     * (added later) Sets the share of client requests (get, put, remove, cas)
-     * this node coordinates that it traces and keeps, from 0 (none, the
+     * (added later) Sets the share of client requests (get, put, remove, cas,
+     * scan) this node coordinates that it traces and keeps, from 0 (none, the
      * start) to 1 (all; Cassandra's nodetool settraceprobability). Answers
      * the share before. A restart sets it back to 0.
      */
     setTraceProbability(secret: string, probability: number): Promise<number>;
 
     /**
-     * (added later) Sets the share of client requests (get, put, remove, cas)
-     * this node coordinates that it traces and keeps, from 0 (none, the
+     * (added later) Sets the share of client requests (get, put, remove, cas,
+     * scan) this node coordinates that it traces and keeps, from 0 (none, the
      * start) to 1 (all; Cassandra's nodetool settraceprobability). Answers
      * the share before. A restart sets it back to 0.
      */

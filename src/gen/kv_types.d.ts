@@ -462,6 +462,9 @@ declare class SnapshotEntry {
  * (Added later still) A get at SERIAL, and op "cas": value is the new value,
  * `expected` the value the key must hold, or `expectAbsent` true; level the
  * commit's, QUORUM or ALL. A traced cas gets a fresh request id from the node.
+ * (Added later still) op "scan": one page of a scan from `key` (empty: the
+ * first key) up to `stop` (absent or empty: the last), at most `limit` keys
+ * (default 1,000), as `scan` takes them.
  */
 declare class TraceRequest {
     public op: string;
@@ -470,8 +473,10 @@ declare class TraceRequest {
     public level: Level;
     public expected?: Buffer;
     public expectAbsent?: boolean;
+    public stop?: Buffer;
+    public limit?: number;
 
-      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; expected?: Buffer; expectAbsent?: boolean; });
+      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; expected?: Buffer; expectAbsent?: boolean; stop?: Buffer; limit?: number; });
   }
 
 /**
@@ -491,7 +496,8 @@ declare class TraceEvent {
  * ("Unavailable", "TimedOut", "StorageFull") and its sentence in `error`,
  * since a failure's steps are the ones worth reading. `dropped`: steps past
  * the 100 kept. (Added later) A cas that ran has `applied`, and in `found`
- * the key's value after it (the new one when applied).
+ * the key's value after it (the new one when applied); a scan page `rows`,
+ * the keys it answered with.
  */
 declare class TraceReport {
     public coordinator: number;
@@ -502,8 +508,9 @@ declare class TraceReport {
     public error?: string;
     public dropped?: number;
     public applied?: boolean;
+    public rows?: number;
 
-      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; applied?: boolean; });
+      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; applied?: boolean; rows?: number; });
   }
 
 /**

@@ -3537,6 +3537,8 @@ const TraceRequest = module.exports.TraceRequest = class {
     this.level = null;
     this.expected = null;
     this.expectAbsent = null;
+    this.stop = null;
+    this.limit = null;
     if (args) {
       if (args.op !== undefined && args.op !== null) {
         this.op = args.op;
@@ -3555,6 +3557,12 @@ const TraceRequest = module.exports.TraceRequest = class {
       }
       if (args.expectAbsent !== undefined && args.expectAbsent !== null) {
         this.expectAbsent = args.expectAbsent;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
       }
     }
   }
@@ -3611,6 +3619,20 @@ const TraceRequest = module.exports.TraceRequest = class {
           input.skip(ftype);
         }
         break;
+        case 7:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 8:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3650,6 +3672,16 @@ const TraceRequest = module.exports.TraceRequest = class {
     if (this.expectAbsent !== null && this.expectAbsent !== undefined) {
       output.writeFieldBegin('expectAbsent', Thrift.Type.BOOL, 6);
       output.writeBool(this.expectAbsent);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 7);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 8);
+      output.writeI32(this.limit);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -3733,6 +3765,7 @@ const TraceReport = module.exports.TraceReport = class {
     this.error = null;
     this.dropped = null;
     this.applied = null;
+    this.rows = null;
     if (args) {
       if (args.coordinator !== undefined && args.coordinator !== null) {
         this.coordinator = args.coordinator;
@@ -3757,6 +3790,9 @@ const TraceReport = module.exports.TraceReport = class {
       }
       if (args.applied !== undefined && args.applied !== null) {
         this.applied = args.applied;
+      }
+      if (args.rows !== undefined && args.rows !== null) {
+        this.rows = args.rows;
       }
     }
   }
@@ -3837,6 +3873,13 @@ const TraceReport = module.exports.TraceReport = class {
           input.skip(ftype);
         }
         break;
+        case 9:
+        if (ftype == Thrift.Type.I32) {
+          this.rows = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3893,6 +3936,11 @@ const TraceReport = module.exports.TraceReport = class {
     if (this.applied !== null && this.applied !== undefined) {
       output.writeFieldBegin('applied', Thrift.Type.BOOL, 8);
       output.writeBool(this.applied);
+      output.writeFieldEnd();
+    }
+    if (this.rows !== null && this.rows !== undefined) {
+      output.writeFieldBegin('rows', Thrift.Type.I32, 9);
+      output.writeI32(this.rows);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

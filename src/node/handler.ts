@@ -25,6 +25,7 @@ import {
   PAXOS_STREAM_ROWS_MAX,
   REPAIR_CALL_BYTES_MAX,
   SAMPLED_TRACES_KEPT,
+  SCAN_PAGE_LIMIT_DEFAULT,
   SCAN_LIMIT_MAX,
   SCAN_REPLICA_PAGE_KEYS_MAX,
   TTL_SECONDS_MAX,
@@ -306,13 +307,20 @@ const TRACED_FAILURES: readonly string[] = ['Unavailable', 'TimedOut', 'StorageF
 type CheckedTrace =
   | { readonly op: 'get'; readonly key: string; readonly level: LevelName | 'SERIAL' }
   | { readonly op: 'put' | 'remove'; readonly key: string; readonly value: string; readonly level: WriteLevelName }
-  | { readonly op: 'cas'; readonly key: string; readonly value: string; readonly expected: string | null; readonly level: LevelName };
+  | { readonly op: 'cas'; readonly key: string; readonly value: string; readonly expected: string | null; readonly level: LevelName }
+  | { readonly op: 'scan'; readonly scan: ScanRequest };
 
 const given = (x: unknown): boolean => x !== null && x !== undefined;
 
 /** A trace's request, checked as get, put, remove and cas check theirs. */
 function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number): CheckedTrace {
   if (r === null || r === undefined) throw invalid('trace needs a request: op, key, level, and a value for a put or a cas');
+  if (r.op === 'scan') {
+    if (given(r.value) || given(r.expected) || given(r.expectAbsent)) throw invalid('a traced scan carries no value and no expectation');
+    const limit = given(r.limit) ? r.limit! : SCAN_PAGE_LIMIT_DEFAULT;
+    return { op: 'scan', scan: { ...checkScan(r.key ?? EMPTY, r.stop ?? EMPTY, limit, EMPTY), level: checkLevel(r.level) } };
+  }
+  if (given(r.stop) || given(r.limit)) throw invalid('only a traced scan carries a stop and a limit');
   const key = checkClientKey(r.key);
   if (r.op !== 'cas' && (given(r.expected) || given(r.expectAbsent))) throw invalid('only a traced cas carries an expected value');
   switch (r.op) {
@@ -332,7 +340,7 @@ function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number):
       return { op: 'cas', key, value, expected, level: checkCasLevel(r.level) };
     }
     default:
-      throw invalid(`trace runs a "get", "put", "remove" or "cas", not ${JSON.stringify(r.op ?? null)}`);
+      throw invalid(`trace runs a "get", "put", "remove", "cas" or "scan", not ${JSON.stringify(r.op ?? null)}`);
   }
 }
 
@@ -347,6 +355,7 @@ function traceReport(coordinator: number, trace: Trace, outcome: SampledOutcome 
       : {}),
     ...(outcome.ts !== undefined ? { ts: outcome.ts as never } : {}),
     ...(outcome.applied !== undefined ? { applied: outcome.applied } : {}),
+    ...(outcome.rows !== undefined ? { rows: outcome.rows } : {}),
     ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, error: outcome.error! } : {}),
     ...(trace.dropped > 0 ? { dropped: trace.dropped } : {}),
   });
@@ -357,6 +366,7 @@ interface TracedOutcome {
   readonly read?: types.ReadResult;
   readonly ts?: number;
   readonly applied?: boolean;
+  readonly rows?: number;
   readonly errorCode?: string;
   readonly error?: string;
 }
@@ -579,8 +589,15 @@ export class Handler {
       'scan',
       level,
       async () => {
-        const req = checkScan(start, stop, limit, cursor);
-        const page = await this.services.scanner.scan({ ...req, level: checkLevel(level) });
+        const req = { ...checkScan(start, stop, limit, cursor), level: checkLevel(level) };
+        const scanner = this.services.scanner;
+        const page = await this.sampled(
+          'scan',
+          start ?? EMPTY,
+          level,
+          (trace) => scanner.scan(req, trace),
+          (p) => ({ rows: p.rows.length }),
+        );
         return new types.ScanResult({
           entries: page.rows.map((r) => new types.ScanEntry({ key: fromByteString(r.key), value: fromByteString(r.value) })),
           more: page.cursor !== undefined,
@@ -641,8 +658,9 @@ export class Handler {
   }
 
   /**
-   * One get, put, remove or cas, traced (coordinator/trace.ts; a SERIAL get
-   * and a cas note their Paxos rounds, paxos/proposer.ts). Not counted in the
+   * One get, put, remove, cas or scan page, traced (coordinator/trace.ts; a
+   * SERIAL get and a cas note their Paxos rounds, paxos/proposer.ts, a scan
+   * its rounds, coordinator/range-scan.ts). Not counted in the
    * request metrics: it is a diagnosis, not traffic. A write's report waits
    * until every live replica answered (or the request timeout), so that it
    * shows the acknowledgements that came after the client's answer too.
@@ -663,6 +681,8 @@ export class Handler {
               ? versionBytes(await this.services.paxos.serialRead(req.key, trace))
               : await coordinator.read(req.key, req.level, trace);
           outcome = { read: readResult(v, nowUs()) };
+        } else if (req.op === 'scan') {
+          outcome = { rows: (await this.services.scanner.scan(req.scan, trace)).rows.length };
         } else if (req.op === 'cas') {
           // A traced cas is one attempt, never retried: a fresh request id.
           const cas = { key: req.key, expected: req.expected, value: req.value, requestId: randomUUID(), level: req.level };

@@ -72,7 +72,7 @@ test.serial('trace put, get and delete in the console: each runs, and shows whom
     JSON.stringify(gone!.events),
   );
   t.like(short, { ok: false, error: 'InvalidRequest' });
-  t.regex(String(short!.message), /^trace takes a get, put, delete or cas with its arguments/);
+  t.regex(String(short!.message), /^trace takes a get, put, delete, cas or scan with its arguments/);
   t.like(unknown, { ok: false, error: 'InvalidRequest' });
 });
 
@@ -112,34 +112,53 @@ test.serial("trace cas and a SERIAL get in the console: each shows its Paxos rou
   t.regex(text, /\ncas coordinated by node \d: not applied; the value is mine\n/);
 });
 
+test.serial('trace scan in the console: a page of a scan, round by round', async (t) => {
+  const out = await runConsole(cluster!, ['put K1 a ALL', 'put K2 b ALL', 'trace scan K L QUORUM', 'trace scan K QUORUM'].join('\n'), true);
+  const [, , scan, short] = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Traced);
+  t.like(scan, { ok: true, traced: 'scan', rows: 2 });
+  const steps = scan!.events.map((e) => e.activity);
+  t.is(steps[0], 'QUORUM scan from "K" to "L", at most 1000 keys');
+  t.regex(steps[1]!, /^round 1: from "K" up to "L": 2 of node 0, node 1, node 2 needed, up: node 0, node 1, node 2$/);
+  t.true(steps.filter((s) => /^node \d sent 2 versions$/.test(s)).length >= 2, steps.join('\n'));
+  t.is(steps.at(-1), 'answers with 2 keys, the scan done');
+  t.like(short, { ok: false, error: 'InvalidRequest' });
+  const text = await runConsole(cluster!, 'trace scan K L ONE\n');
+  t.regex(text, /^scan coordinated by node \d: 2 keys\n/);
+});
+
 test.serial(
   'sampled tracing: admin.sh trace-probability makes the nodes keep traces of ordinary requests; traces lists them',
   async (t) => {
     const set = await runAdmin(cluster!, 'trace-probability', '1');
     t.is(set.code, 0, set.stderr);
     t.regex(set.stdout, /^node 0: 0 -> 1\nnode 1: 0 -> 1\nnode 2: 0 -> 1\nnode 3: 0 -> 1\n$/);
-    // Node 3 is no replica of B (replicas 0, 1, 2): it coordinates both requests, and neither is a local read.
+    // Node 3 is no replica of B (replicas 0, 1, 2): it coordinates each request, and none is a local read.
     const endpoint = cluster!.endpoint(3);
     const client = new KvClient([{ host: endpoint.host, port: endpoint.port }], { routing: 'node' });
     try {
       await client.put('B', 'sampled', 'QUORUM');
       t.is((await client.get('B', 'QUORUM')).value.toString(), 'sampled');
+      t.is((await client.scanPage('B', 'C', 'QUORUM', 10)).entries.length, 1);
     } finally {
       client.close();
     }
     const listed = await runAdmin(cluster!, 'traces', '3', '--json');
     t.is(listed.code, 0, listed.stderr);
     const { traces } = JSON.parse(listed.stdout) as { traces: Array<Record<string, unknown> & { events: Array<{ activity: string }> }> };
-    t.like(traces[0], { node: 3, op: 'get', key: '"B"', level: 'QUORUM', outcome: 'found, 7 bytes' });
-    t.like(traces[1], { node: 3, op: 'put', key: '"B"', level: 'QUORUM' });
-    t.regex(String(traces[1]!.outcome), /^written, ts=\d+$/);
-    t.regex(traces[0]!.events[0]!.activity, /^QUORUM read placed by epoch \d+: 2 of node 0, node 1, node 2 needed$/);
+    t.like(traces[0], { node: 3, op: 'scan', key: '"B"', level: 'QUORUM', outcome: '1 key' });
+    t.like(traces[1], { node: 3, op: 'get', key: '"B"', level: 'QUORUM', outcome: 'found, 7 bytes' });
+    t.like(traces[2], { node: 3, op: 'put', key: '"B"', level: 'QUORUM' });
+    t.regex(String(traces[2]!.outcome), /^written, ts=\d+$/);
+    t.regex(traces[1]!.events[0]!.activity, /^QUORUM read placed by epoch \d+: 2 of node 0, node 1, node 2 needed$/);
     t.true(
-      traces[1]!.events.some((e) => e.activity.startsWith('answers the client')),
-      JSON.stringify(traces[1]!.events),
+      traces[2]!.events.some((e) => e.activity.startsWith('answers the client')),
+      JSON.stringify(traces[2]!.events),
     );
-    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '1');
-    t.regex(text.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z node 3: get QUORUM "B" [\d.]+ ms: found, 7 bytes\n +\d+ µs {2}QUORUM read placed/);
+    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '2');
+    t.regex(text.stdout, /\n\d{4}-\d\d-\d\dT[\d:.]+Z node 3: get QUORUM "B" [\d.]+ ms: found, 7 bytes\n +\d+ µs {2}QUORUM read placed/);
 
     const off = await runAdmin(cluster!, 'trace-probability', '0');
     t.regex(off.stdout, /^node 0: 1 -> 0\n/);

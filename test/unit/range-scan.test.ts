@@ -12,6 +12,7 @@ import { SCAN_ROUNDS_MAX } from '../../src/common/limits';
 import { parseSpeculativeRetry } from '../../src/config/speculative-retry';
 import { RangeReplica, RangeScanner, ScanRequest } from '../../src/coordinator/range-scan';
 import { SpeculationDelay } from '../../src/coordinator/speculation';
+import { Trace } from '../../src/coordinator/trace';
 import { bootstrapEntry, replayLog } from '../../src/membership/changes';
 import { bootstrapPlacement, Placement } from '../../src/membership/placement';
 import { KeyedVersion, supersedes, Version } from '../../src/storage/version';
@@ -192,6 +193,37 @@ test('ALWAYS asks one replica more than the level needs from the start, and a fa
     [1, 1, 0],
   );
   t.is(waits.scanner.counters.scanSpeculations, 0);
+});
+
+test('a traced scan notes each round: the replicas asked, their pages, the merge, a repair, and the answer', async (t) => {
+  const { scanner, replicas, write } = setup(1);
+  write('a', val('new', 2), [1, 2]);
+  write('a', val('old', 1), [3]);
+  write('b', val('1'));
+  const trace = new Trace(() => systemTime.monotonicMs());
+  const page = await scanner.scan(request({ start: 'a', end: 'c' }), trace);
+  t.deepEqual(page.rows, [
+    { key: 'a', value: 'new' },
+    { key: 'b', value: '1' },
+  ]);
+  const steps = trace.events.map((e) => e.activity);
+  t.deepEqual(steps.slice(0, 4), [
+    'QUORUM scan from "a" to "c", at most 100 keys',
+    'round 1: from "a" up to "c": 2 of node 1, node 2, node 3 needed, up: node 1, node 2, node 3',
+    'asks node 1',
+    'asks node 2',
+  ]);
+  t.deepEqual(steps.slice(4, 6).sort(), ['node 1 sent 2 versions', 'node 2 sent 2 versions']);
+  t.deepEqual(steps.slice(6), ['2 keys merged, 2 of them live and taken', 'answers with 2 keys, the scan done']);
+
+  // Node 3 is behind on "a": asked in place of a failing node 2, it is repaired before the answer.
+  replicas.get(2)!.failing = true;
+  const repaired = new Trace(() => systemTime.monotonicMs());
+  await scanner.scan(request({ start: 'a', end: 'c' }), repaired);
+  const lines = repaired.events.map((e) => e.activity);
+  t.true(lines.includes('node 2 failed: node 2 failed'), lines.join('\n'));
+  t.true(lines.includes('asks node 3'), lines.join('\n'));
+  t.true(lines.includes('repairs node 3: 1 version it was behind on'), lines.join('\n'));
 });
 
 test('a long stretch of tombstones is walked over several calls, each of at most SCAN_ROUNDS_MAX rounds', async (t) => {
