@@ -256,7 +256,7 @@ function renderTrace(r: Result, c: chalk.Chalk): string {
           ? c.bold(String(r.value))
           : c.dim('(not found)')
         : r.traced === 'scan'
-          ? c.green(`${String(r.rows)} keys`)
+          ? c.green(r.rows === 1 ? '1 key' : `${String(r.rows)} keys`)
           : r.traced === 'cas'
             ? r.applied
               ? c.green('applied')

@@ -125,8 +125,9 @@ test.serial('trace scan in the console: a page of a scan, round by round', async
   t.true(steps.filter((s) => /^node \d sent 2 versions$/.test(s)).length >= 2, steps.join('\n'));
   t.is(steps.at(-1), 'answers with 2 keys, the scan done');
   t.like(short, { ok: false, error: 'InvalidRequest' });
-  const text = await runConsole(cluster!, 'trace scan K L ONE\n');
+  const text = await runConsole(cluster!, 'trace scan K L ONE\ntrace scan K1 K2 ONE\n');
   t.regex(text, /^scan coordinated by node \d: 2 keys\n/);
+  t.regex(text, /\nscan coordinated by node \d: 1 key\n/);
 });
 
 test.serial(
