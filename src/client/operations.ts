@@ -15,7 +15,7 @@ import {
 } from '../common/limits';
 import type { ClusterConfig } from '../config/cluster';
 import { loadTls } from '../config/tls';
-import { applyChange, Membership, replayLog } from '../membership/changes';
+import { applyChange, Membership, replayLog, ringMembers } from '../membership/changes';
 import { EPOCH_SLOT_KEY_PREFIX } from '../membership/epoch-log';
 import { Placement } from '../membership/placement';
 import { intervalsOf } from '../membership/stream-plan';
@@ -178,4 +178,44 @@ export async function followOperation(
     }
     await new Promise((resolve) => setTimeout(resolve, OPERATION_POLL_MS));
   }
+}
+
+/**
+ * The ring members to ask (every one, or `only`), each with an admin
+ * connection waiting `timeoutMs` a call. A node not in the ring, or one
+ * that left, is refused in one sentence before any node is asked.
+ */
+export async function memberAdmins(
+  config: ClusterConfig,
+  only: number | undefined,
+  timeoutMs = STATUS_TIMEOUT_MS,
+): Promise<{ id: number; admin: () => NodeAdmin }[]> {
+  const m = await currentMembership(config);
+  const ids = only === undefined ? ringMembers(m).map((n) => n.id) : [only];
+  if (only !== undefined && m.members.find((n) => n.id === only)?.state === 'LEFT')
+    throw new KvError('InvalidRequest', `node ${only} has left the ring; it holds no data`);
+  return ids.map((id) => {
+    const at = endpointOf(config, m, id);
+    return { id, admin: () => new NodeAdmin(at, config.secret, timeoutMs, loadTls(config)) };
+  });
+}
+
+/** Runs `call` on each target at once; a node's operating error becomes its `error`. */
+export async function onEach<T>(
+  targets: { id: number; admin: () => NodeAdmin }[],
+  call: (admin: NodeAdmin, id: number) => Promise<T>,
+): Promise<(T | { node: number; error: string })[]> {
+  return Promise.all(
+    targets.map(async ({ id, admin: open }) => {
+      const admin = open();
+      try {
+        return await call(admin, id);
+      } catch (err) {
+        if (!isKvError(err)) throw err;
+        return { node: id, error: err.message };
+      } finally {
+        admin.close();
+      }
+    }),
+  );
 }

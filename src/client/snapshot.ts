@@ -6,15 +6,11 @@
  * says how to restore one. `snapshots` lists what each node holds, and
  * `clear-snapshot` deletes one everywhere.
  */
-import { isKvError, KvError } from '../common/errors';
+import { isKvError } from '../common/errors';
 import { SNAPSHOT_TIMEOUT_MS } from '../common/limits';
 import type { ClusterConfig } from '../config/cluster';
-import { loadTls } from '../config/tls';
-import { ringMembers } from '../membership/changes';
 import { int64ToNumber } from '../rpc/thrift';
-import { NodeAdmin } from './client';
-import { currentMembership, endpointOf } from './operations';
-import { STATUS_TIMEOUT_MS } from './ring';
+import { memberAdmins, onEach } from './operations';
 
 /** One node's snapshot: where it wrote it and how large it is, or why it did not. */
 export interface NodeSnapshot {
@@ -42,7 +38,7 @@ export function defaultSnapshotName(nowMs: number): string {
 
 /** Snapshot `name` on every node of the ring (or node `only`), at once. */
 export async function snapshotCluster(config: ClusterConfig, name: string, only?: number): Promise<ClusterSnapshot> {
-  const nodes: NodeSnapshot[] = await onEach(await snapshotTargets(config, only, SNAPSHOT_TIMEOUT_MS), async (admin, node) => {
+  const nodes: NodeSnapshot[] = await onEach(await memberAdmins(config, only, SNAPSHOT_TIMEOUT_MS), async (admin, node) => {
     const r = await admin.snapshot(name);
     return { node, path: r.path, bytes: int64ToNumber(r.bytes), tookMs: int64ToNumber(r.tookMs) };
   });
@@ -63,49 +59,9 @@ export interface NodeCleared {
   readonly error?: string;
 }
 
-/**
- * The ring members to ask (every one, or `only`), each with an admin
- * connection waiting `timeoutMs` a call. A node not in the ring, or one
- * that left, is refused in one sentence before any node is asked.
- */
-export async function snapshotTargets(
-  config: ClusterConfig,
-  only: number | undefined,
-  timeoutMs = STATUS_TIMEOUT_MS,
-): Promise<{ id: number; admin: () => NodeAdmin }[]> {
-  const m = await currentMembership(config);
-  const ids = only === undefined ? ringMembers(m).map((n) => n.id) : [only];
-  if (only !== undefined && m.members.find((n) => n.id === only)?.state === 'LEFT')
-    throw new KvError('InvalidRequest', `node ${only} has left the ring; it holds no data`);
-  return ids.map((id) => {
-    const at = endpointOf(config, m, id);
-    return { id, admin: () => new NodeAdmin(at, config.secret, timeoutMs, loadTls(config)) };
-  });
-}
-
-/** Runs `call` on each target at once; a node's operating error becomes its `error`. */
-export async function onEach<T>(
-  targets: { id: number; admin: () => NodeAdmin }[],
-  call: (admin: NodeAdmin, id: number) => Promise<T>,
-): Promise<(T | { node: number; error: string })[]> {
-  return Promise.all(
-    targets.map(async ({ id, admin: open }) => {
-      const admin = open();
-      try {
-        return await call(admin, id);
-      } catch (err) {
-        if (!isKvError(err)) throw err;
-        return { node: id, error: err.message };
-      } finally {
-        admin.close();
-      }
-    }),
-  );
-}
-
 /** Every ring member's snapshots (or node `only`'s). */
 export async function listClusterSnapshots(config: ClusterConfig, only?: number): Promise<NodeSnapshots[]> {
-  return onEach(await snapshotTargets(config, only), async (admin, node) => ({
+  return onEach(await memberAdmins(config, only), async (admin, node) => ({
     node,
     snapshots: (await admin.listSnapshots()).map((e) => ({
       name: e.name,
@@ -118,7 +74,7 @@ export async function listClusterSnapshots(config: ClusterConfig, only?: number)
 
 /** Deletes snapshot `name` on every ring member that holds a file of it (or on node `only`). */
 export async function clearClusterSnapshot(config: ClusterConfig, name: string, only?: number): Promise<NodeCleared[]> {
-  return onEach(await snapshotTargets(config, only), async (admin, node) => {
+  return onEach(await memberAdmins(config, only), async (admin, node) => {
     try {
       await admin.clearSnapshot(name);
       return { node, held: true };

@@ -5,10 +5,10 @@
  */
 import type { ClusterConfig } from '../config/cluster';
 import { SERIAL_CODE, writeLevelFromCode } from '../coordinator/levels';
-import { displayKey } from '../metrics/slow-requests';
 import { int64ToNumber } from '../rpc/thrift';
+import { displayKey } from '../common/bytes';
 import { SAMPLED_TRACES_KEPT } from '../common/limits';
-import { onEach, snapshotTargets } from './snapshot';
+import { memberAdmins, onEach } from './operations';
 
 export interface NodeShare {
   readonly node: number;
@@ -33,7 +33,7 @@ export interface KeptTrace {
 
 /** Sets the share on every ring member (or node `only`). */
 export async function setClusterTraceProbability(config: ClusterConfig, probability: number, only?: number): Promise<NodeShare[]> {
-  return onEach(await snapshotTargets(config, only), async (admin, node) => ({
+  return onEach(await memberAdmins(config, only), async (admin, node) => ({
     node,
     before: await admin.setTraceProbability(probability),
   }));
@@ -45,7 +45,7 @@ export async function clusterTraces(
   only?: number,
   limit = SAMPLED_TRACES_KEPT,
 ): Promise<{ traces: KeptTrace[]; failed: { node: number; error: string }[] }> {
-  const answers = await onEach(await snapshotTargets(config, only), async (admin, node) => ({
+  const answers = await onEach(await memberAdmins(config, only), async (admin, node) => ({
     node,
     traces: (await admin.recentTraces(limit)).map((t) => ({
       node,

@@ -664,8 +664,8 @@ export const SLOW_REQUEST_MS_DEFAULT = 500;
 export const SLOW_REQUEST_REPORT_INTERVAL_MS = 5000;
 /** Groups named in one line; slow requests beyond them are counted ("and N more"), so a burst makes one bounded line. */
 export const SLOW_REQUEST_GROUPS_MAX = 20;
-/** A key is shown in the log up to this many characters (escapes included), then cut. */
-export const SLOW_REQUEST_KEY_CHARS_MAX = 64;
+/** A key is shown in a log or trace line up to this many characters (escapes included), then cut (common/bytes.ts displayKey). */
+export const KEY_SHOWN_CHARS_MAX = 64;
 
 // Sampled tracing (coordinator/trace-sampler.ts).
 /** Sampled traces a node keeps, the oldest dropped first: at most this many times TRACE_EVENTS_MAX steps in memory. */

@@ -26,14 +26,14 @@ import { KvError, timedOut } from '../common/errors';
 import { SCAN_REPLICA_PAGE_BYTES_MAX, SCAN_REPLICA_PAGE_KEYS_MAX, SCAN_REPLY_BYTES_MAX, SCAN_ROUNDS_MAX } from '../common/limits';
 import type { Time } from '../clock/time';
 import type { PlacedRange, Placement } from '../membership/placement';
-import { compareKeyStrings } from '../common/bytes';
+import { compareKeyStrings, displayKey } from '../common/bytes';
 import type { KeyedVersion } from '../storage/version';
 import type { HintSink } from './coordinator';
 import { LevelName, unreachableLevel, writeAcksNeeded } from './levels';
 import type { Replica } from './replica';
 import { MergedKey, mergePages, ReplicaPage, takeLive } from './scan-merge';
 import type { SpeculationDelay } from './speculation';
-import { describeKey, nodeList, Trace } from './trace';
+import { nodeList, Trace } from './trace';
 
 /** A replica that can also list its keys of a range. */
 export interface RangeReplica extends Replica {
@@ -105,11 +105,11 @@ export class RangeScanner {
   async scan(req: ScanRequest, trace?: Trace): Promise<ScanPage> {
     if (trace === undefined) return this.page(req, undefined);
     trace.note(
-      `${req.level} scan from ${describeKey(req.cursor ?? req.start)}${req.end === undefined ? '' : ` to ${describeKey(req.end)}`}, at most ${req.limit} keys`,
+      `${req.level} scan from ${displayKey(req.cursor ?? req.start)}${req.end === undefined ? '' : ` to ${displayKey(req.end)}`}, at most ${req.limit} keys`,
     );
     const page = await this.page(req, trace);
     trace.note(
-      `answers with ${counted(page.rows.length, 'key')}${page.cursor === undefined ? ', the scan done' : `, more after ${describeKey(page.cursor)}`}`,
+      `answers with ${counted(page.rows.length, 'key')}${page.cursor === undefined ? ', the scan done' : `, more after ${displayKey(page.cursor)}`}`,
     );
     return page;
   }
@@ -180,7 +180,7 @@ export class RangeScanner {
     const selfCatchingUp = this.deps.catchingUp?.() === true;
     const up = ordered.filter((id) => this.deps.isUp(id) && !(selfCatchingUp && id === this.deps.selfId));
     trace?.note(
-      `round ${round + 1}: from ${describeKey(from)}${to === undefined ? '' : ` up to ${describeKey(to)}`}: ${need} of ${nodeList(ordered)} needed, up: ${nodeList(up)}`,
+      `round ${round + 1}: from ${displayKey(from)}${to === undefined ? '' : ` up to ${displayKey(to)}`}: ${need} of ${nodeList(ordered)} needed, up: ${nodeList(up)}`,
     );
     if (up.length < need) {
       throw new KvError(

@@ -52,14 +52,6 @@ export function describeVersion(v: Version | undefined): string {
   return v.deleted ? `a tombstone ts=${v.ts}` : `ts=${v.ts} (${v.value.length} bytes${expiry})`;
 }
 
-/** Longest key a trace line shows whole. */
-const TRACE_KEY_CHARS = 40;
-
-/** A key (a byte string) as a trace line shows it: quoted, cut past TRACE_KEY_CHARS. */
-export function describeKey(key: string): string {
-  return JSON.stringify(key.length > TRACE_KEY_CHARS ? `${key.slice(0, TRACE_KEY_CHARS)}…` : key);
-}
-
 /** Node ids as a trace line lists them. */
 export function nodeList(ids: readonly number[]): string {
   if (ids.length === 0) return 'none';

@@ -11,7 +11,8 @@
  * named and the rest counted. A request is only looked at here when it was
  * slow: the fast path pays one comparison.
  */
-import { SLOW_REQUEST_GROUPS_MAX, SLOW_REQUEST_KEY_CHARS_MAX, SLOW_REQUEST_REPORT_INTERVAL_MS } from '../common/limits';
+import { displayKey } from '../common/bytes';
+import { SLOW_REQUEST_GROUPS_MAX, SLOW_REQUEST_REPORT_INTERVAL_MS } from '../common/limits';
 
 /** One op, level and key's slow requests within an interval. */
 interface Group {
@@ -30,18 +31,6 @@ export interface SlowRequestOptions {
   /** Where the interval's line goes: the node's log. */
   readonly onReport: (line: string) => void;
   readonly intervalMs?: number;
-}
-
-/** A key as a log line shows it: printable ASCII as it is, other bytes as \xNN, at most SLOW_REQUEST_KEY_CHARS_MAX chars. */
-export function displayKey(key: Buffer | string): string {
-  const bytes = typeof key === 'string' ? Buffer.from(key, 'latin1') : key;
-  let out = '';
-  for (const b of bytes) {
-    const c = b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
-    if (out.length + c.length > SLOW_REQUEST_KEY_CHARS_MAX) return `"${out}"… (${bytes.length} bytes)`;
-    out += c;
-  }
-  return `"${out}"`;
 }
 
 export class SlowRequestLog {

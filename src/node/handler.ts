@@ -371,6 +371,14 @@ interface TracedOutcome {
   readonly error?: string;
 }
 
+/** A TTL as putWithTtl takes it: whole seconds from 1 to TTL_SECONDS_MAX. */
+function checkTtl(ttlSeconds: number | null | undefined): number {
+  if (typeof ttlSeconds !== 'number' || !Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
+    throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
+  }
+  return ttlSeconds;
+}
+
 /** A write's outcome as a sampled trace keeps it. */
 const written = (ts: number): SampledOutcome => ({ ts });
 
@@ -554,31 +562,35 @@ export class Handler {
   }
 
   async put(key: Buffer, value: Buffer, level: number): Promise<number> {
-    return this.observed(
-      'put',
-      level,
-      () => {
-        const k = checkClientKey(key);
-        const v = checkValue(value, this.services.maxValueBytes);
-        const l = checkWriteLevel(level);
-        return this.sampled('put', key, level, (trace) => this.services.coordinator.write(k, v, false, l, 0, trace), written);
-      },
-      key,
-    );
+    return this.write('put', key, value, level);
   }
 
   async putWithTtl(key: Buffer, value: Buffer, level: number, ttlSeconds: number): Promise<number> {
+    return this.write('put', key, value, level, { ttlSeconds });
+  }
+
+  /**
+   * A put (with a TTL when `ttl` is given, as the wire gave it) or a remove
+   * (`value` undefined): checked, counted in the metrics, sampled for
+   * tracing, and coordinated.
+   */
+  private write(
+    op: 'put' | 'remove',
+    key: Buffer,
+    value: Buffer | undefined,
+    level: number,
+    ttl?: { ttlSeconds: number },
+  ): Promise<number> {
     return this.observed(
-      'put',
+      op,
       level,
       () => {
         const k = checkClientKey(key);
-        const v = checkValue(value, this.services.maxValueBytes);
-        if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > TTL_SECONDS_MAX) {
-          throw invalid(`the TTL is ${ttlSeconds ?? '(missing)'} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}`);
-        }
+        const v = value === undefined ? '' : checkValue(value, this.services.maxValueBytes);
+        const ttlSeconds = ttl === undefined ? 0 : checkTtl(ttl.ttlSeconds);
         const l = checkWriteLevel(level);
-        return this.sampled('put', key, level, (trace) => this.services.coordinator.write(k, v, false, l, ttlSeconds, trace), written);
+        const removes = value === undefined;
+        return this.sampled(op, key, level, (trace) => this.services.coordinator.write(k, v, removes, l, ttlSeconds, trace), written);
       },
       key,
     );
@@ -645,16 +657,7 @@ export class Handler {
   }
 
   async remove(key: Buffer, level: number): Promise<number> {
-    return this.observed(
-      'remove',
-      level,
-      () => {
-        const k = checkClientKey(key);
-        const l = checkWriteLevel(level);
-        return this.sampled('remove', key, level, (trace) => this.services.coordinator.write(k, '', true, l, 0, trace), written);
-      },
-      key,
-    );
+    return this.write('remove', key, undefined, level);
   }
 
   /**

@@ -3,8 +3,9 @@
  * requests makes of the node's log, and how keys are shown.
  */
 import test from 'ava';
-import { SLOW_REQUEST_GROUPS_MAX, SLOW_REQUEST_KEY_CHARS_MAX } from '../../src/common/limits';
-import { displayKey, SlowRequestLog } from '../../src/metrics/slow-requests';
+import { displayKey } from '../../src/common/bytes';
+import { KEY_SHOWN_CHARS_MAX, SLOW_REQUEST_GROUPS_MAX } from '../../src/common/limits';
+import { SlowRequestLog } from '../../src/metrics/slow-requests';
 
 function log(thresholdMs = 500): { slow: SlowRequestLog; lines: string[] } {
   const lines: string[] = [];
@@ -60,5 +61,5 @@ for (const [name, key, shown] of keys) {
 
 test('displayKey: a long key is cut, with its length', (t) => {
   const shown = displayKey(Buffer.alloc(1000, 0x61));
-  t.is(shown, `"${'a'.repeat(SLOW_REQUEST_KEY_CHARS_MAX)}"… (1000 bytes)`);
+  t.is(shown, `"${'a'.repeat(KEY_SHOWN_CHARS_MAX)}"… (1000 bytes)`);
 });
