@@ -458,6 +458,40 @@ struct SampledTrace {
   6: TraceReport report
 }
 
+/**
+ * (added later) One change of a node's change feed: a version of a key as
+ * that node's log took it, at position `seq` of the log.
+ */
+struct Change {
+  1: binary key,
+  /** Empty for a deletion. */
+  2: binary value,
+  3: i64 ts,
+  4: bool deleted,
+  /** When the value expires (µs since 1970); absent when it does not. */
+  5: optional i64 expires,
+  6: i64 seq
+}
+
+/** (added later) A page of a node's change feed (see changes). */
+struct ChangesPage {
+  1: list<Change> changes,
+  /** The log the positions belong to: a number the node draws at each start. */
+  2: i64 incarnation,
+  /** Where the next call goes on: pass it as afterSeq, with incarnation. */
+  3: i64 position,
+  /**
+   * The position asked for was not one of this log's (another incarnation,
+   * or before a deletion purged since): the page starts again from the
+   * beginning of the range's log, and what follows is every version it holds.
+   */
+  4: bool restarted,
+  /** Nothing more after position now. */
+  5: bool caughtUp,
+  /** The node's ring epoch: a newer one than the caller's means the ranges may have moved. */
+  6: i64 epoch
+}
+
 service KeyValue {
   /** Writes key=value at the level; returns the write's timestamp. */
   i64 put(1: binary key, 2: binary value, 3: Level level)
@@ -783,5 +817,19 @@ service KeyValue {
 
   /** (added later) The sampled traces this node keeps (the last 200), newest first, at most `limit`. */
   list<SampledTrace> recentTraces(1: string secret, 2: i32 limit)
-    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid),
+
+  /**
+   * (added later) This node's change feed of the keys in [start, stop)
+   * (empty stop: no end), which must lie in one range of the ring that this
+   * node takes reads of: the versions its log took, in the order it took
+   * them, after position afterSeq of log incarnation (afterSeq 0: from the
+   * beginning of the log, every version it holds; -1: from now on), at most
+   * limit (1 to 1000). With no change yet, waits up to waitMs (0 to 10000)
+   * for one. Unavailable when this node does not take reads of the range
+   * (the ring moved, or it is catching up) or has too many calls waiting:
+   * ask another of its replicas, from the beginning.
+   */
+  ChangesPage changes(1: binary start, 2: binary stop, 3: i64 incarnation, 4: i64 afterSeq, 5: i32 limit, 6: i32 waitMs)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable)
 }

@@ -80,6 +80,8 @@ import { toKvError } from '../rpc/errors';
 import { ABSENT, Client, int64ToNumber, types } from '../rpc/thrift';
 import { formatSpeculativeRetry, parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT, SpeculativeRetry } from '../config/speculative-retry';
 import { fetchMembership, RingLearner } from './learner';
+import { type FeedPage, type FeedPosition, Watch, type WatchOptions } from './watch';
+import type { Placement } from '../membership/placement';
 import { raceAgain, ReadSpeculation, ReadSpeculations } from './speculation';
 import { fitsSeeds, NodeLocation, Seed, seedTopology, Topology, topologyOf } from './topology';
 
@@ -441,6 +443,16 @@ export class KvClient {
     return this.topo;
   }
 
+  /** Whether close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The placement token routing uses now (undefined in node routing). */
+  get placement(): Placement | undefined {
+    return this.topo?.placement;
+  }
+
   /** The epoch of the ring the client routes by (1 until a node gave a newer one; 0 in node routing). */
   get epoch(): number {
     return this.topo?.epoch ?? 0;
@@ -670,6 +682,54 @@ export class KvClient {
       this.speculations.of('scan', name),
     );
     return { entries: r.entries.map((e) => ({ key: e.key, value: e.value })), cursor: r.more && r.cursor ? r.cursor : undefined };
+  }
+
+  /**
+   * One page of node `node`'s change feed of [start, end) after `afterSeq`
+   * of log `incarnation` (see the IDL's `changes`; client/watch.ts follows a
+   * range with it). Never sent to another node: a position belongs to one
+   * node's log. The deadline is the client's timeout on top of the wait.
+   */
+  async changesPage(node: number, start: Buffer, end: Buffer, position: FeedPosition, limit: number, waitMs: number): Promise<FeedPage> {
+    const connection = this.connection(node);
+    if (connection === undefined) throw new KvError('ConnectionError', `node ${node}'s address is unknown`, NOT_SENT);
+    try {
+      const p = await connection.call(
+        (c) => c.changes(start, end, position.incarnation as never, position.afterSeq as never, limit, waitMs),
+        this.timeoutMs + waitMs,
+      );
+      return {
+        changes: p.changes.map((c) => ({
+          key: c.key,
+          value: c.value,
+          ts: int64ToNumber(c.ts),
+          deleted: c.deleted,
+          expiresUs: c.expires === null || c.expires === undefined ? 0 : int64ToNumber(c.expires),
+          seq: int64ToNumber(c.seq),
+        })),
+        incarnation: int64ToNumber(p.incarnation),
+        position: int64ToNumber(p.position),
+        restarted: p.restarted,
+        caughtUp: p.caughtUp,
+        epoch: int64ToNumber(p.epoch),
+      };
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
+  /**
+   * The changes of the keys in [start, end) (an empty end: no end) as they
+   * reach the cluster, from now on, or (`from: 'start'`) every key's newest
+   * version first. See client/watch.ts for what a reader gets, resyncs
+   * included. Needs token routing. Close it to stop.
+   *
+   *   const w = client.watch('user:', 'user;');
+   *   for await (const e of w) if (e.type === 'change') console.log(e.key.toString(), e.deleted ? '(deleted)' : e.value.toString());
+   */
+  watch(start: Bytes, end: Bytes, options: WatchOptions = {}): Watch {
+    const to = toBuffer(end);
+    return new Watch(this, toByteString(toBuffer(start)), to.length === 0 ? undefined : toByteString(to), options);
   }
 
   /** Reads a key at ONE, TWO, THREE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */

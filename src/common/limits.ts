@@ -453,6 +453,28 @@ export const SCAN_PAGE_LIMIT_DEFAULT = 1000;
 export const SCAN_REPLICA_PAGE_KEYS_MAX = 1000;
 /** Bytes of keys and values one replica returns for one round of a scan, about (at least one key). */
 export const SCAN_REPLICA_PAGE_BYTES_MAX = 2 * 1024 * 1024;
+/** Changes one call of a node's change feed may return (its `limit`); the client library asks for CHANGES_PAGE_LIMIT_DEFAULT. */
+export const CHANGES_LIMIT_MAX = 1000;
+/** Changes a watch asks each node for per call. */
+export const CHANGES_PAGE_LIMIT_DEFAULT = 500;
+/** Bytes of keys and values after which a change feed's page ends (at least one change). */
+export const CHANGES_PAGE_BYTES_MAX = 2 * 1024 * 1024;
+/**
+ * Log rows one call of the change feed reads, of every range: a feed of a
+ * small range on a busy node answers with no changes but a later position
+ * rather than reading the whole log in one call.
+ */
+export const CHANGES_ROWS_READ_MAX = 5000;
+/** Longest a change feed call may wait for a change (its `waitMs`); the watch asks for CHANGES_WAIT_MS_DEFAULT. */
+export const CHANGES_WAIT_MS_MAX = 10_000;
+export const CHANGES_WAIT_MS_DEFAULT = 2000;
+/** Change feed calls one node keeps waiting at once; one more is refused as Unavailable. */
+export const CHANGES_WAITERS_MAX = 256;
+/** Changes a watch holds for its reader before it stops asking the nodes for more. */
+export const WATCH_BUFFERED_CHANGES_MAX = 2000;
+/** A watch's wait before it asks a range's nodes again once each has failed, doubling to WATCH_RETRY_DELAY_MAX_MS. */
+export const WATCH_RETRY_DELAY_MS = 250;
+export const WATCH_RETRY_DELAY_MAX_MS = 5000;
 /**
  * Bytes of keys and values after which a scan call answers with what it has:
  * with one more replica page on top, a reply stays within the smallest frame.

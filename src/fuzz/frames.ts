@@ -38,6 +38,8 @@ import {
   PAXOS_RECENT_REQUESTS_MAX,
   PAXOS_STREAM_ROWS_MAX,
   SAMPLED_TRACES_KEPT,
+  CHANGES_LIMIT_MAX,
+  CHANGES_WAIT_MS_MAX,
 } from '../common/limits';
 import { assert, unreachable } from '../common/assert';
 import { Random as FuzzRandom } from '../common/random';
@@ -234,6 +236,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   setTraceProbability: 1,
   recentTraces: 2,
   trace: 3,
+  changes: 4,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
@@ -799,6 +802,15 @@ export class FrameGenerator {
         return this.batchCopies(tags, use.real, true);
       case 'traceProbability':
         return { kind: 'double', v: r.pick([0, 0.01, 0.5, 1, -0.1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) };
+      case 'incarnation':
+        return { kind: 'i64', v: r.pick([0n, 0n, 1n, 12_345n, -1n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, (1n << 63n) - 1n, -(1n << 63n)]) };
+      case 'afterSeq':
+        return { kind: 'i64', v: r.pick([0n, -1n, 1n, 100n, -2n, TS_SAFE_MAX, TS_SAFE_MAX + 1n, -(1n << 63n)]) };
+      case 'changesLimit':
+        return i32(r.pick([1, 10, CHANGES_LIMIT_MAX, CHANGES_LIMIT_MAX + 1, 0, -1, 0x7fff_ffff]));
+      case 'waitMs':
+        // Short waits only (a valid call may hold the run that long), and the refused ones.
+        return i32(r.pick([0, 0, 1, 20, CHANGES_WAIT_MS_MAX + 1, -1, 0x7fff_ffff, -0x8000_0000]));
       case 'tracesLimit':
         return i32(r.pick([1, 10, SAMPLED_TRACES_KEPT, SAMPLED_TRACES_KEPT + 1, 0, -1, 0x7fff_ffff]));
       case 'snapshotName':

@@ -50,6 +50,7 @@ export const METHODS = [
   'trace',
   'setTraceProbability',
   'recentTraces',
+  'changes',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -190,6 +191,14 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   setTraceProbability: [SECRET, [2, TType.DOUBLE, 'probability', 'traceProbability']],
   recentTraces: [SECRET, [2, TType.I32, 'limit', 'tracesLimit']],
   trace: [[1, TType.STRUCT, 'request', 'traceRequest']],
+  changes: [
+    [1, TType.STRING, 'start', 'scanBound'],
+    [2, TType.STRING, 'stop', 'scanBound'],
+    [3, TType.I64, 'incarnation'],
+    [4, TType.I64, 'afterSeq'],
+    [5, TType.I32, 'limit', 'changesLimit'],
+    [6, TType.I32, 'waitMs'],
+  ],
 };
 
 /** The IDL's structs that arguments carry. */
@@ -350,6 +359,8 @@ export const THROWS: Record<MethodName, Throws> = {
   recentTraces: INTERNODE,
   // Unavailable is thrown only by a node that serves no clients yet; TimedOut never (a trace reports it).
   trace: { invalid: 1, operational: [2], declared: [1, 2] },
+  // Unavailable: a range this node takes no reads of, or too many calls waiting.
+  changes: { invalid: 1, operational: [2], declared: [1, 2] },
 };
 
 /** Internode and admin calls: the secret is their first argument. */

@@ -26,6 +26,8 @@ import {
   TREE_HASHES_PER_CALL_MAX,
   TTL_SECONDS_MAX,
   SAMPLED_TRACES_KEPT,
+  CHANGES_LIMIT_MAX,
+  CHANGES_WAIT_MS_MAX,
 } from '../common/limits';
 import { isChangeKind } from '../membership/epoch-log';
 import { HASH_SPACE as HASH_SPACE_NUMBER } from '../partitioner/hash';
@@ -254,7 +256,22 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   clearSnapshot: () => 'declared',
   heldBatches: (a) => verdict(callerValid(a.get(2)) && copyListValid(a.get(3), (c) => copyRefValid(structFields(c, BATCH_COPY_REF)))),
   trace: (a, max) => traceVerdict(structFields(a.get(1), TRACE_REQUEST), max),
+  changes: (a) => (changesValid(a) ? 'declared' : 'invalid'),
 };
+
+/** A change feed call's arguments as the handler's checkChanges takes them; a valid one may still be Unavailable (a range the node takes no reads of). */
+function changesValid(a: Args): boolean {
+  const [start, stop] = [a.get(1), a.get(2)];
+  if (!boundValid(start) || !boundValid(stop)) return false;
+  const from = start?.kind === 'binary' ? start.v : Buffer.alloc(0);
+  if (stop?.kind === 'binary' && stop.v.length > 0 && Buffer.compare(from, stop.v) >= 0) return false;
+  return (
+    inRange(i64Of(a.get(3)), 0n, TS_SAFE_MAX) &&
+    inRange(i64Of(a.get(4)), -1n, TS_SAFE_MAX) &&
+    inRange(i32Of(a.get(5)), 1, CHANGES_LIMIT_MAX) &&
+    inRange(i32Of(a.get(6)), 0, CHANGES_WAIT_MS_MAX)
+  );
+}
 
 /** A trace's request, as get (SERIAL too), put, remove, cas and scan check theirs; only a cas carries an expectation, only a scan a stop and a limit. */
 function traceVerdict(f: Args | null, max: number): Verdict {

@@ -51,6 +51,8 @@ import TraceRequest = ttypes.TraceRequest
 import TraceEvent = ttypes.TraceEvent
 import TraceReport = ttypes.TraceReport
 import SampledTrace = ttypes.SampledTrace
+import Change = ttypes.Change
+import ChangesPage = ttypes.ChangesPage
 
 declare class Client {
     private output: thrift.TTransport;
@@ -680,6 +682,32 @@ declare class Client {
      * (added later) The sampled traces this node keeps (the last 200), newest first, at most `limit`.
      */
     recentTraces(secret: string, limit: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest, response: SampledTrace[])=>void): void;
+
+    /**
+     * (added later) This node's change feed of the keys in [start, stop)
+     * (empty stop: no end), which must lie in one range of the ring that this
+     * node takes reads of: the versions its log took, in the order it took
+     * them, after position afterSeq of log incarnation (afterSeq 0: from the
+     * beginning of the log, every version it holds; -1: from now on), at most
+     * limit (1 to 1000). With no change yet, waits up to waitMs (0 to 10000)
+     * for one. Unavailable when this node does not take reads of the range
+     * (the ring moved, or it is catching up) or has too many calls waiting:
+     * ask another of its replicas, from the beginning.
+     */
+    changes(start: Buffer, stop: Buffer, incarnation: Int64, afterSeq: Int64, limit: number, waitMs: number): Promise<ChangesPage>;
+
+    /**
+     * (added later) This node's change feed of the keys in [start, stop)
+     * (empty stop: no end), which must lie in one range of the ring that this
+     * node takes reads of: the versions its log took, in the order it took
+     * them, after position afterSeq of log incarnation (afterSeq 0: from the
+     * beginning of the log, every version it holds; -1: from now on), at most
+     * limit (1 to 1000). With no change yet, waits up to waitMs (0 to 10000)
+     * for one. Unavailable when this node does not take reads of the range
+     * (the ring moved, or it is catching up) or has too many calls waiting:
+     * ask another of its replicas, from the beginning.
+     */
+    changes(start: Buffer, stop: Buffer, incarnation: Int64, afterSeq: Int64, limit: number, waitMs: number, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable, response: ChangesPage)=>void): void;
   }
 
 declare class Processor {
@@ -728,4 +756,5 @@ declare class Processor {
     process_trace(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_setTraceProbability(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_recentTraces(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_changes(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -725,13 +725,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp378 = input.readListBegin();
-          const _size77 = _rtmp378.size || 0;
-          for (let _i79 = 0; _i79 < _size77; ++_i79) {
-            let elem80 = null;
-            elem80 = new ttypes.Mutation();
-            elem80.read(input);
-            this.mutations.push(elem80);
+          const _rtmp383 = input.readListBegin();
+          const _size82 = _rtmp383.size || 0;
+          for (let _i84 = 0; _i84 < _size82; ++_i84) {
+            let elem85 = null;
+            elem85 = new ttypes.Mutation();
+            elem85.read(input);
+            this.mutations.push(elem85);
           }
           input.readListEnd();
         } else {
@@ -771,10 +771,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter81 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter81)) {
-          iter81 = this.mutations[iter81];
-          iter81.write(output);
+      for (let iter86 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter86)) {
+          iter86 = this.mutations[iter86];
+          iter86.write(output);
         }
       }
       output.writeListEnd();
@@ -934,12 +934,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp383 = input.readListBegin();
-          const _size82 = _rtmp383.size || 0;
-          for (let _i84 = 0; _i84 < _size82; ++_i84) {
-            let elem85 = null;
-            elem85 = input.readBinary();
-            this.keys.push(elem85);
+          const _rtmp388 = input.readListBegin();
+          const _size87 = _rtmp388.size || 0;
+          for (let _i89 = 0; _i89 < _size87; ++_i89) {
+            let elem90 = null;
+            elem90 = input.readBinary();
+            this.keys.push(elem90);
           }
           input.readListEnd();
         } else {
@@ -979,10 +979,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter86 in this.keys) {
-        if (this.keys.hasOwnProperty(iter86)) {
-          iter86 = this.keys[iter86];
-          output.writeBinary(iter86);
+      for (let iter91 in this.keys) {
+        if (this.keys.hasOwnProperty(iter91)) {
+          iter91 = this.keys[iter91];
+          output.writeBinary(iter91);
         }
       }
       output.writeListEnd();
@@ -1051,13 +1051,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp388 = input.readListBegin();
-          const _size87 = _rtmp388.size || 0;
-          for (let _i89 = 0; _i89 < _size87; ++_i89) {
-            let elem90 = null;
-            elem90 = new ttypes.LocalRead();
-            elem90.read(input);
-            this.success.push(elem90);
+          const _rtmp393 = input.readListBegin();
+          const _size92 = _rtmp393.size || 0;
+          for (let _i94 = 0; _i94 < _size92; ++_i94) {
+            let elem95 = null;
+            elem95 = new ttypes.LocalRead();
+            elem95.read(input);
+            this.success.push(elem95);
           }
           input.readListEnd();
         } else {
@@ -1102,10 +1102,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter91 in this.success) {
-        if (this.success.hasOwnProperty(iter91)) {
-          iter91 = this.success[iter91];
-          iter91.write(output);
+      for (let iter96 in this.success) {
+        if (this.success.hasOwnProperty(iter96)) {
+          iter96 = this.success[iter96];
+          iter96.write(output);
         }
       }
       output.writeListEnd();
@@ -1560,13 +1560,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp393 = input.readListBegin();
-          const _size92 = _rtmp393.size || 0;
-          for (let _i94 = 0; _i94 < _size92; ++_i94) {
-            let elem95 = null;
-            elem95 = new ttypes.Digest();
-            elem95.read(input);
-            this.digests.push(elem95);
+          const _rtmp398 = input.readListBegin();
+          const _size97 = _rtmp398.size || 0;
+          for (let _i99 = 0; _i99 < _size97; ++_i99) {
+            let elem100 = null;
+            elem100 = new ttypes.Digest();
+            elem100.read(input);
+            this.digests.push(elem100);
           }
           input.readListEnd();
         } else {
@@ -1607,10 +1607,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter96 in this.digests) {
-        if (this.digests.hasOwnProperty(iter96)) {
-          iter96 = this.digests[iter96];
-          iter96.write(output);
+      for (let iter101 in this.digests) {
+        if (this.digests.hasOwnProperty(iter101)) {
+          iter101 = this.digests[iter101];
+          iter101.write(output);
         }
       }
       output.writeListEnd();
@@ -2871,12 +2871,12 @@ const KeyValue_treeHashes_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.indices = [];
-          const _rtmp398 = input.readListBegin();
-          const _size97 = _rtmp398.size || 0;
-          for (let _i99 = 0; _i99 < _size97; ++_i99) {
-            let elem100 = null;
-            elem100 = input.readI32();
-            this.indices.push(elem100);
+          const _rtmp3103 = input.readListBegin();
+          const _size102 = _rtmp3103.size || 0;
+          for (let _i104 = 0; _i104 < _size102; ++_i104) {
+            let elem105 = null;
+            elem105 = input.readI32();
+            this.indices.push(elem105);
           }
           input.readListEnd();
         } else {
@@ -2938,10 +2938,10 @@ const KeyValue_treeHashes_args = class {
     if (this.indices !== null && this.indices !== undefined) {
       output.writeFieldBegin('indices', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.indices.length);
-      for (let iter101 in this.indices) {
-        if (this.indices.hasOwnProperty(iter101)) {
-          iter101 = this.indices[iter101];
-          output.writeI32(iter101);
+      for (let iter106 in this.indices) {
+        if (this.indices.hasOwnProperty(iter106)) {
+          iter106 = this.indices[iter106];
+          output.writeI32(iter106);
         }
       }
       output.writeListEnd();
@@ -3149,12 +3149,12 @@ const KeyValue_segmentKeys_args = class {
         case 4:
         if (ftype == Thrift.Type.LIST) {
           this.segments = [];
-          const _rtmp3103 = input.readListBegin();
-          const _size102 = _rtmp3103.size || 0;
-          for (let _i104 = 0; _i104 < _size102; ++_i104) {
-            let elem105 = null;
-            elem105 = input.readI32();
-            this.segments.push(elem105);
+          const _rtmp3108 = input.readListBegin();
+          const _size107 = _rtmp3108.size || 0;
+          for (let _i109 = 0; _i109 < _size107; ++_i109) {
+            let elem110 = null;
+            elem110 = input.readI32();
+            this.segments.push(elem110);
           }
           input.readListEnd();
         } else {
@@ -3211,10 +3211,10 @@ const KeyValue_segmentKeys_args = class {
     if (this.segments !== null && this.segments !== undefined) {
       output.writeFieldBegin('segments', Thrift.Type.LIST, 4);
       output.writeListBegin(Thrift.Type.I32, this.segments.length);
-      for (let iter106 in this.segments) {
-        if (this.segments.hasOwnProperty(iter106)) {
-          iter106 = this.segments[iter106];
-          output.writeI32(iter106);
+      for (let iter111 in this.segments) {
+        if (this.segments.hasOwnProperty(iter111)) {
+          iter111 = this.segments[iter111];
+          output.writeI32(iter111);
         }
       }
       output.writeListEnd();
@@ -3388,12 +3388,12 @@ const KeyValue_fetchVersions_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp3108 = input.readListBegin();
-          const _size107 = _rtmp3108.size || 0;
-          for (let _i109 = 0; _i109 < _size107; ++_i109) {
-            let elem110 = null;
-            elem110 = input.readBinary();
-            this.keys.push(elem110);
+          const _rtmp3113 = input.readListBegin();
+          const _size112 = _rtmp3113.size || 0;
+          for (let _i114 = 0; _i114 < _size112; ++_i114) {
+            let elem115 = null;
+            elem115 = input.readBinary();
+            this.keys.push(elem115);
           }
           input.readListEnd();
         } else {
@@ -3419,10 +3419,10 @@ const KeyValue_fetchVersions_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter111 in this.keys) {
-        if (this.keys.hasOwnProperty(iter111)) {
-          iter111 = this.keys[iter111];
-          output.writeBinary(iter111);
+      for (let iter116 in this.keys) {
+        if (this.keys.hasOwnProperty(iter116)) {
+          iter116 = this.keys[iter116];
+          output.writeBinary(iter116);
         }
       }
       output.writeListEnd();
@@ -3473,13 +3473,13 @@ const KeyValue_fetchVersions_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3113 = input.readListBegin();
-          const _size112 = _rtmp3113.size || 0;
-          for (let _i114 = 0; _i114 < _size112; ++_i114) {
-            let elem115 = null;
-            elem115 = new ttypes.LocalRead();
-            elem115.read(input);
-            this.success.push(elem115);
+          const _rtmp3118 = input.readListBegin();
+          const _size117 = _rtmp3118.size || 0;
+          for (let _i119 = 0; _i119 < _size117; ++_i119) {
+            let elem120 = null;
+            elem120 = new ttypes.LocalRead();
+            elem120.read(input);
+            this.success.push(elem120);
           }
           input.readListEnd();
         } else {
@@ -3516,10 +3516,10 @@ const KeyValue_fetchVersions_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter116 in this.success) {
-        if (this.success.hasOwnProperty(iter116)) {
-          iter116 = this.success[iter116];
-          iter116.write(output);
+      for (let iter121 in this.success) {
+        if (this.success.hasOwnProperty(iter121)) {
+          iter121 = this.success[iter121];
+          iter121.write(output);
         }
       }
       output.writeListEnd();
@@ -3575,12 +3575,12 @@ const KeyValue_repair_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.peers = [];
-          const _rtmp3118 = input.readListBegin();
-          const _size117 = _rtmp3118.size || 0;
-          for (let _i119 = 0; _i119 < _size117; ++_i119) {
-            let elem120 = null;
-            elem120 = input.readI32();
-            this.peers.push(elem120);
+          const _rtmp3123 = input.readListBegin();
+          const _size122 = _rtmp3123.size || 0;
+          for (let _i124 = 0; _i124 < _size122; ++_i124) {
+            let elem125 = null;
+            elem125 = input.readI32();
+            this.peers.push(elem125);
           }
           input.readListEnd();
         } else {
@@ -3606,10 +3606,10 @@ const KeyValue_repair_args = class {
     if (this.peers !== null && this.peers !== undefined) {
       output.writeFieldBegin('peers', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.I32, this.peers.length);
-      for (let iter121 in this.peers) {
-        if (this.peers.hasOwnProperty(iter121)) {
-          iter121 = this.peers[iter121];
-          output.writeI32(iter121);
+      for (let iter126 in this.peers) {
+        if (this.peers.hasOwnProperty(iter126)) {
+          iter126 = this.peers[iter126];
+          output.writeI32(iter126);
         }
       }
       output.writeListEnd();
@@ -4502,13 +4502,13 @@ const KeyValue_paxosMerge_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.rows = [];
-          const _rtmp3123 = input.readListBegin();
-          const _size122 = _rtmp3123.size || 0;
-          for (let _i124 = 0; _i124 < _size122; ++_i124) {
-            let elem125 = null;
-            elem125 = new ttypes.PaxosRow();
-            elem125.read(input);
-            this.rows.push(elem125);
+          const _rtmp3128 = input.readListBegin();
+          const _size127 = _rtmp3128.size || 0;
+          for (let _i129 = 0; _i129 < _size127; ++_i129) {
+            let elem130 = null;
+            elem130 = new ttypes.PaxosRow();
+            elem130.read(input);
+            this.rows.push(elem130);
           }
           input.readListEnd();
         } else {
@@ -4548,10 +4548,10 @@ const KeyValue_paxosMerge_args = class {
     if (this.rows !== null && this.rows !== undefined) {
       output.writeFieldBegin('rows', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.rows.length);
-      for (let iter126 in this.rows) {
-        if (this.rows.hasOwnProperty(iter126)) {
-          iter126 = this.rows[iter126];
-          iter126.write(output);
+      for (let iter131 in this.rows) {
+        if (this.rows.hasOwnProperty(iter131)) {
+          iter131 = this.rows[iter131];
+          iter131.write(output);
         }
       }
       output.writeListEnd();
@@ -5989,12 +5989,12 @@ const KeyValue_getMany_args = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp3128 = input.readListBegin();
-          const _size127 = _rtmp3128.size || 0;
-          for (let _i129 = 0; _i129 < _size127; ++_i129) {
-            let elem130 = null;
-            elem130 = input.readBinary();
-            this.keys.push(elem130);
+          const _rtmp3133 = input.readListBegin();
+          const _size132 = _rtmp3133.size || 0;
+          for (let _i134 = 0; _i134 < _size132; ++_i134) {
+            let elem135 = null;
+            elem135 = input.readBinary();
+            this.keys.push(elem135);
           }
           input.readListEnd();
         } else {
@@ -6022,10 +6022,10 @@ const KeyValue_getMany_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter131 in this.keys) {
-        if (this.keys.hasOwnProperty(iter131)) {
-          iter131 = this.keys[iter131];
-          output.writeBinary(iter131);
+      for (let iter136 in this.keys) {
+        if (this.keys.hasOwnProperty(iter136)) {
+          iter136 = this.keys[iter136];
+          output.writeBinary(iter136);
         }
       }
       output.writeListEnd();
@@ -6089,13 +6089,13 @@ const KeyValue_getMany_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3133 = input.readListBegin();
-          const _size132 = _rtmp3133.size || 0;
-          for (let _i134 = 0; _i134 < _size132; ++_i134) {
-            let elem135 = null;
-            elem135 = new ttypes.ReadResult();
-            elem135.read(input);
-            this.success.push(elem135);
+          const _rtmp3138 = input.readListBegin();
+          const _size137 = _rtmp3138.size || 0;
+          for (let _i139 = 0; _i139 < _size137; ++_i139) {
+            let elem140 = null;
+            elem140 = new ttypes.ReadResult();
+            elem140.read(input);
+            this.success.push(elem140);
           }
           input.readListEnd();
         } else {
@@ -6140,10 +6140,10 @@ const KeyValue_getMany_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter136 in this.success) {
-        if (this.success.hasOwnProperty(iter136)) {
-          iter136 = this.success[iter136];
-          iter136.write(output);
+      for (let iter141 in this.success) {
+        if (this.success.hasOwnProperty(iter141)) {
+          iter141 = this.success[iter141];
+          iter141.write(output);
         }
       }
       output.writeListEnd();
@@ -6201,13 +6201,13 @@ const KeyValue_batch_args = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.writes = [];
-          const _rtmp3138 = input.readListBegin();
-          const _size137 = _rtmp3138.size || 0;
-          for (let _i139 = 0; _i139 < _size137; ++_i139) {
-            let elem140 = null;
-            elem140 = new ttypes.BatchWrite();
-            elem140.read(input);
-            this.writes.push(elem140);
+          const _rtmp3143 = input.readListBegin();
+          const _size142 = _rtmp3143.size || 0;
+          for (let _i144 = 0; _i144 < _size142; ++_i144) {
+            let elem145 = null;
+            elem145 = new ttypes.BatchWrite();
+            elem145.read(input);
+            this.writes.push(elem145);
           }
           input.readListEnd();
         } else {
@@ -6242,10 +6242,10 @@ const KeyValue_batch_args = class {
     if (this.writes !== null && this.writes !== undefined) {
       output.writeFieldBegin('writes', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRUCT, this.writes.length);
-      for (let iter141 in this.writes) {
-        if (this.writes.hasOwnProperty(iter141)) {
-          iter141 = this.writes[iter141];
-          iter141.write(output);
+      for (let iter146 in this.writes) {
+        if (this.writes.hasOwnProperty(iter146)) {
+          iter146 = this.writes[iter146];
+          iter146.write(output);
         }
       }
       output.writeListEnd();
@@ -6424,13 +6424,13 @@ const KeyValue_storeBatchCopies_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.copies = [];
-          const _rtmp3143 = input.readListBegin();
-          const _size142 = _rtmp3143.size || 0;
-          for (let _i144 = 0; _i144 < _size142; ++_i144) {
-            let elem145 = null;
-            elem145 = new ttypes.BatchCopy();
-            elem145.read(input);
-            this.copies.push(elem145);
+          const _rtmp3148 = input.readListBegin();
+          const _size147 = _rtmp3148.size || 0;
+          for (let _i149 = 0; _i149 < _size147; ++_i149) {
+            let elem150 = null;
+            elem150 = new ttypes.BatchCopy();
+            elem150.read(input);
+            this.copies.push(elem150);
           }
           input.readListEnd();
         } else {
@@ -6461,10 +6461,10 @@ const KeyValue_storeBatchCopies_args = class {
     if (this.copies !== null && this.copies !== undefined) {
       output.writeFieldBegin('copies', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.copies.length);
-      for (let iter146 in this.copies) {
-        if (this.copies.hasOwnProperty(iter146)) {
-          iter146 = this.copies[iter146];
-          iter146.write(output);
+      for (let iter151 in this.copies) {
+        if (this.copies.hasOwnProperty(iter151)) {
+          iter151 = this.copies[iter151];
+          iter151.write(output);
         }
       }
       output.writeListEnd();
@@ -6617,13 +6617,13 @@ const KeyValue_forgetBatchCopies_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.copies = [];
-          const _rtmp3148 = input.readListBegin();
-          const _size147 = _rtmp3148.size || 0;
-          for (let _i149 = 0; _i149 < _size147; ++_i149) {
-            let elem150 = null;
-            elem150 = new ttypes.BatchCopyRef();
-            elem150.read(input);
-            this.copies.push(elem150);
+          const _rtmp3153 = input.readListBegin();
+          const _size152 = _rtmp3153.size || 0;
+          for (let _i154 = 0; _i154 < _size152; ++_i154) {
+            let elem155 = null;
+            elem155 = new ttypes.BatchCopyRef();
+            elem155.read(input);
+            this.copies.push(elem155);
           }
           input.readListEnd();
         } else {
@@ -6654,10 +6654,10 @@ const KeyValue_forgetBatchCopies_args = class {
     if (this.copies !== null && this.copies !== undefined) {
       output.writeFieldBegin('copies', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.copies.length);
-      for (let iter151 in this.copies) {
-        if (this.copies.hasOwnProperty(iter151)) {
-          iter151 = this.copies[iter151];
-          iter151.write(output);
+      for (let iter156 in this.copies) {
+        if (this.copies.hasOwnProperty(iter156)) {
+          iter156 = this.copies[iter156];
+          iter156.write(output);
         }
       }
       output.writeListEnd();
@@ -6789,13 +6789,13 @@ const KeyValue_heldBatches_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.batches = [];
-          const _rtmp3153 = input.readListBegin();
-          const _size152 = _rtmp3153.size || 0;
-          for (let _i154 = 0; _i154 < _size152; ++_i154) {
-            let elem155 = null;
-            elem155 = new ttypes.BatchCopyRef();
-            elem155.read(input);
-            this.batches.push(elem155);
+          const _rtmp3158 = input.readListBegin();
+          const _size157 = _rtmp3158.size || 0;
+          for (let _i159 = 0; _i159 < _size157; ++_i159) {
+            let elem160 = null;
+            elem160 = new ttypes.BatchCopyRef();
+            elem160.read(input);
+            this.batches.push(elem160);
           }
           input.readListEnd();
         } else {
@@ -6826,10 +6826,10 @@ const KeyValue_heldBatches_args = class {
     if (this.batches !== null && this.batches !== undefined) {
       output.writeFieldBegin('batches', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.batches.length);
-      for (let iter156 in this.batches) {
-        if (this.batches.hasOwnProperty(iter156)) {
-          iter156 = this.batches[iter156];
-          iter156.write(output);
+      for (let iter161 in this.batches) {
+        if (this.batches.hasOwnProperty(iter161)) {
+          iter161 = this.batches[iter161];
+          iter161.write(output);
         }
       }
       output.writeListEnd();
@@ -6880,13 +6880,13 @@ const KeyValue_heldBatches_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3158 = input.readListBegin();
-          const _size157 = _rtmp3158.size || 0;
-          for (let _i159 = 0; _i159 < _size157; ++_i159) {
-            let elem160 = null;
-            elem160 = new ttypes.BatchCopyRef();
-            elem160.read(input);
-            this.success.push(elem160);
+          const _rtmp3163 = input.readListBegin();
+          const _size162 = _rtmp3163.size || 0;
+          for (let _i164 = 0; _i164 < _size162; ++_i164) {
+            let elem165 = null;
+            elem165 = new ttypes.BatchCopyRef();
+            elem165.read(input);
+            this.success.push(elem165);
           }
           input.readListEnd();
         } else {
@@ -6923,10 +6923,10 @@ const KeyValue_heldBatches_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter161 in this.success) {
-        if (this.success.hasOwnProperty(iter161)) {
-          iter161 = this.success[iter161];
-          iter161.write(output);
+      for (let iter166 in this.success) {
+        if (this.success.hasOwnProperty(iter166)) {
+          iter166 = this.success[iter166];
+          iter166.write(output);
         }
       }
       output.writeListEnd();
@@ -7217,13 +7217,13 @@ const KeyValue_listSnapshots_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3163 = input.readListBegin();
-          const _size162 = _rtmp3163.size || 0;
-          for (let _i164 = 0; _i164 < _size162; ++_i164) {
-            let elem165 = null;
-            elem165 = new ttypes.SnapshotEntry();
-            elem165.read(input);
-            this.success.push(elem165);
+          const _rtmp3168 = input.readListBegin();
+          const _size167 = _rtmp3168.size || 0;
+          for (let _i169 = 0; _i169 < _size167; ++_i169) {
+            let elem170 = null;
+            elem170 = new ttypes.SnapshotEntry();
+            elem170.read(input);
+            this.success.push(elem170);
           }
           input.readListEnd();
         } else {
@@ -7260,10 +7260,10 @@ const KeyValue_listSnapshots_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter166 in this.success) {
-        if (this.success.hasOwnProperty(iter166)) {
-          iter166 = this.success[iter166];
-          iter166.write(output);
+      for (let iter171 in this.success) {
+        if (this.success.hasOwnProperty(iter171)) {
+          iter171 = this.success[iter171];
+          iter171.write(output);
         }
       }
       output.writeListEnd();
@@ -7851,13 +7851,13 @@ const KeyValue_recentTraces_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3168 = input.readListBegin();
-          const _size167 = _rtmp3168.size || 0;
-          for (let _i169 = 0; _i169 < _size167; ++_i169) {
-            let elem170 = null;
-            elem170 = new ttypes.SampledTrace();
-            elem170.read(input);
-            this.success.push(elem170);
+          const _rtmp3173 = input.readListBegin();
+          const _size172 = _rtmp3173.size || 0;
+          for (let _i174 = 0; _i174 < _size172; ++_i174) {
+            let elem175 = null;
+            elem175 = new ttypes.SampledTrace();
+            elem175.read(input);
+            this.success.push(elem175);
           }
           input.readListEnd();
         } else {
@@ -7894,10 +7894,10 @@ const KeyValue_recentTraces_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter171 in this.success) {
-        if (this.success.hasOwnProperty(iter171)) {
-          iter171 = this.success[iter171];
-          iter171.write(output);
+      for (let iter176 in this.success) {
+        if (this.success.hasOwnProperty(iter176)) {
+          iter176 = this.success[iter176];
+          iter176.write(output);
         }
       }
       output.writeListEnd();
@@ -7911,6 +7911,227 @@ const KeyValue_recentTraces_result = class {
     if (this.invalid !== null && this.invalid !== undefined) {
       output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 2);
       this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_changes_args = class {
+  constructor(args) {
+    this.start = null;
+    this.stop = null;
+    this.incarnation = null;
+    this.afterSeq = null;
+    this.limit = null;
+    this.waitMs = null;
+    if (args) {
+      if (args.start !== undefined && args.start !== null) {
+        this.start = args.start;
+      }
+      if (args.stop !== undefined && args.stop !== null) {
+        this.stop = args.stop;
+      }
+      if (args.incarnation !== undefined && args.incarnation !== null) {
+        this.incarnation = args.incarnation;
+      }
+      if (args.afterSeq !== undefined && args.afterSeq !== null) {
+        this.afterSeq = args.afterSeq;
+      }
+      if (args.limit !== undefined && args.limit !== null) {
+        this.limit = args.limit;
+      }
+      if (args.waitMs !== undefined && args.waitMs !== null) {
+        this.waitMs = args.waitMs;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.start = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.stop = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.incarnation = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.afterSeq = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I32) {
+          this.limit = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I32) {
+          this.waitMs = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_changes_args');
+    if (this.start !== null && this.start !== undefined) {
+      output.writeFieldBegin('start', Thrift.Type.STRING, 1);
+      output.writeBinary(this.start);
+      output.writeFieldEnd();
+    }
+    if (this.stop !== null && this.stop !== undefined) {
+      output.writeFieldBegin('stop', Thrift.Type.STRING, 2);
+      output.writeBinary(this.stop);
+      output.writeFieldEnd();
+    }
+    if (this.incarnation !== null && this.incarnation !== undefined) {
+      output.writeFieldBegin('incarnation', Thrift.Type.I64, 3);
+      output.writeI64(this.incarnation);
+      output.writeFieldEnd();
+    }
+    if (this.afterSeq !== null && this.afterSeq !== undefined) {
+      output.writeFieldBegin('afterSeq', Thrift.Type.I64, 4);
+      output.writeI64(this.afterSeq);
+      output.writeFieldEnd();
+    }
+    if (this.limit !== null && this.limit !== undefined) {
+      output.writeFieldBegin('limit', Thrift.Type.I32, 5);
+      output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.waitMs !== null && this.waitMs !== undefined) {
+      output.writeFieldBegin('waitMs', Thrift.Type.I32, 6);
+      output.writeI32(this.waitMs);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const KeyValue_changes_result = class {
+  constructor(args) {
+    this.success = null;
+    this.invalid = null;
+    this.unavailable = null;
+    if (args instanceof ttypes.InvalidRequest) {
+        this.invalid = args;
+        return;
+    }
+    if (args instanceof ttypes.Unavailable) {
+        this.unavailable = args;
+        return;
+    }
+    if (args) {
+      if (args.success !== undefined && args.success !== null) {
+        this.success = new ttypes.ChangesPage(args.success);
+      }
+      if (args.invalid !== undefined && args.invalid !== null) {
+        this.invalid = args.invalid;
+      }
+      if (args.unavailable !== undefined && args.unavailable !== null) {
+        this.unavailable = args.unavailable;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 0:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.success = new ttypes.ChangesPage();
+          this.success.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 1:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.invalid = new ttypes.InvalidRequest();
+          this.invalid.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRUCT) {
+          this.unavailable = new ttypes.Unavailable();
+          this.unavailable.read(input);
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('KeyValue_changes_result');
+    if (this.success !== null && this.success !== undefined) {
+      output.writeFieldBegin('success', Thrift.Type.STRUCT, 0);
+      this.success.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.invalid !== null && this.invalid !== undefined) {
+      output.writeFieldBegin('invalid', Thrift.Type.STRUCT, 1);
+      this.invalid.write(output);
+      output.writeFieldEnd();
+    }
+    if (this.unavailable !== null && this.unavailable !== undefined) {
+      output.writeFieldBegin('unavailable', Thrift.Type.STRUCT, 2);
+      this.unavailable.write(output);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -10404,6 +10625,68 @@ const KeyValueClient = exports.Client = class KeyValueClient {
     }
     return callback('recentTraces failed: unknown result');
   }
+
+  changes (start, stop, incarnation, afterSeq, limit, waitMs) {
+    this._seqid = this.new_seqid();
+    const self = this;
+    return new Promise((resolve, reject) => {
+      self._reqs[self.seqid()] = (error, result) => {
+        return error ? reject(error) : resolve(result);
+      };
+      self.send_changes(start, stop, incarnation, afterSeq, limit, waitMs);
+    });
+  }
+
+  send_changes (start, stop, incarnation, afterSeq, limit, waitMs) {
+    const output = new this.pClass(this.output);
+    const params = {
+      start: start,
+      stop: stop,
+      incarnation: incarnation,
+      afterSeq: afterSeq,
+      limit: limit,
+      waitMs: waitMs
+    };
+    const args = new KeyValue_changes_args(params);
+    try {
+      output.writeMessageBegin('changes', Thrift.MessageType.CALL, this.seqid());
+      args.write(output);
+      output.writeMessageEnd();
+      return this.output.flush();
+    }
+    catch (e) {
+      delete this._reqs[this.seqid()];
+      if (typeof output.reset === 'function') {
+        output.reset();
+      }
+      throw e;
+    }
+  }
+
+  recv_changes (input, mtype, rseqid) {
+    const callback = this._reqs[rseqid] || function() {};
+    delete this._reqs[rseqid];
+    if (mtype == Thrift.MessageType.EXCEPTION) {
+      const x = new Thrift.TApplicationException();
+      x.read(input);
+      input.readMessageEnd();
+      return callback(x);
+    }
+    const result = new KeyValue_changes_result();
+    result.read(input);
+    input.readMessageEnd();
+
+    if (null !== result.invalid) {
+      return callback(result.invalid);
+    }
+    if (null !== result.unavailable) {
+      return callback(result.unavailable);
+    }
+    if (null !== result.success) {
+      return callback(null, result.success);
+    }
+    return callback('changes failed: unknown result');
+  }
 };
 const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
   constructor(handler) {
@@ -12229,6 +12512,53 @@ const KeyValueProcessor = exports.Processor = class KeyValueProcessor {
         } else {
           result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
           output.writeMessageBegin("recentTraces", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    }
+  }
+  process_changes (seqid, input, output) {
+    const args = new KeyValue_changes_args();
+    args.read(input);
+    input.readMessageEnd();
+    if (this._handler.changes.length === 6) {
+      Promise.resolve(this._handler.changes.bind(this._handler)(
+        args.start,
+        args.stop,
+        args.incarnation,
+        args.afterSeq,
+        args.limit,
+        args.waitMs
+      )).then(result => {
+        const result_obj = new KeyValue_changes_result({success: result});
+        output.writeMessageBegin("changes", Thrift.MessageType.REPLY, seqid);
+        result_obj.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      }).catch(err => {
+        let result;
+        if (err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable) {
+          result = new KeyValue_changes_result(err);
+          output.writeMessageBegin("changes", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("changes", Thrift.MessageType.EXCEPTION, seqid);
+        }
+        result.write(output);
+        output.writeMessageEnd();
+        output.flush();
+      });
+    } else {
+      this._handler.changes(args.start, args.stop, args.incarnation, args.afterSeq, args.limit, args.waitMs, (err, result) => {
+        let result_obj;
+        if ((err === null || typeof err === 'undefined') || err instanceof ttypes.InvalidRequest || err instanceof ttypes.Unavailable) {
+          result_obj = new KeyValue_changes_result((err !== null || typeof err === 'undefined') ? err : {success: result});
+          output.writeMessageBegin("changes", Thrift.MessageType.REPLY, seqid);
+        } else {
+          result_obj = new Thrift.TApplicationException(Thrift.TApplicationExceptionType.UNKNOWN, err.message);
+          output.writeMessageBegin("changes", Thrift.MessageType.EXCEPTION, seqid);
         }
         result_obj.write(output);
         output.writeMessageEnd();

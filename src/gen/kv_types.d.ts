@@ -529,3 +529,32 @@ declare class SampledTrace {
 
       constructor(args?: { op: string; key: Buffer; level: Level; startedMs: Int64; durationMicros: Int64; report: TraceReport; });
   }
+
+/**
+ * (added later) One change of a node's change feed: a version of a key as
+ * that node's log took it, at position `seq` of the log.
+ */
+declare class Change {
+    public key: Buffer;
+    public value: Buffer;
+    public ts: Int64;
+    public deleted: boolean;
+    public expires?: Int64;
+    public seq: Int64;
+
+      constructor(args?: { key: Buffer; value: Buffer; ts: Int64; deleted: boolean; expires?: Int64; seq: Int64; });
+  }
+
+/**
+ * (added later) A page of a node's change feed (see changes).
+ */
+declare class ChangesPage {
+    public changes: Change[];
+    public incarnation: Int64;
+    public position: Int64;
+    public restarted: boolean;
+    public caughtUp: boolean;
+    public epoch: Int64;
+
+      constructor(args?: { changes: Change[]; incarnation: Int64; position: Int64; restarted: boolean; caughtUp: boolean; epoch: Int64; });
+  }

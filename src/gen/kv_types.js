@@ -4079,3 +4079,277 @@ const SampledTrace = module.exports.SampledTrace = class {
   }
 
 };
+const Change = module.exports.Change = class {
+  constructor(args) {
+    this.key = null;
+    this.value = null;
+    this.ts = null;
+    this.deleted = null;
+    this.expires = null;
+    this.seq = null;
+    if (args) {
+      if (args.key !== undefined && args.key !== null) {
+        this.key = args.key;
+      }
+      if (args.value !== undefined && args.value !== null) {
+        this.value = args.value;
+      }
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
+      }
+      if (args.deleted !== undefined && args.deleted !== null) {
+        this.deleted = args.deleted;
+      }
+      if (args.expires !== undefined && args.expires !== null) {
+        this.expires = args.expires;
+      }
+      if (args.seq !== undefined && args.seq !== null) {
+        this.seq = args.seq;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.STRING) {
+          this.key = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.value = input.readBinary();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.BOOL) {
+          this.deleted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.expires = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.seq = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('Change');
+    if (this.key !== null && this.key !== undefined) {
+      output.writeFieldBegin('key', Thrift.Type.STRING, 1);
+      output.writeBinary(this.key);
+      output.writeFieldEnd();
+    }
+    if (this.value !== null && this.value !== undefined) {
+      output.writeFieldBegin('value', Thrift.Type.STRING, 2);
+      output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 3);
+      output.writeI64(this.ts);
+      output.writeFieldEnd();
+    }
+    if (this.deleted !== null && this.deleted !== undefined) {
+      output.writeFieldBegin('deleted', Thrift.Type.BOOL, 4);
+      output.writeBool(this.deleted);
+      output.writeFieldEnd();
+    }
+    if (this.expires !== null && this.expires !== undefined) {
+      output.writeFieldBegin('expires', Thrift.Type.I64, 5);
+      output.writeI64(this.expires);
+      output.writeFieldEnd();
+    }
+    if (this.seq !== null && this.seq !== undefined) {
+      output.writeFieldBegin('seq', Thrift.Type.I64, 6);
+      output.writeI64(this.seq);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};
+const ChangesPage = module.exports.ChangesPage = class {
+  constructor(args) {
+    this.changes = null;
+    this.incarnation = null;
+    this.position = null;
+    this.restarted = null;
+    this.caughtUp = null;
+    this.epoch = null;
+    if (args) {
+      if (args.changes !== undefined && args.changes !== null) {
+        this.changes = Thrift.copyList(args.changes, [ttypes.Change]);
+      }
+      if (args.incarnation !== undefined && args.incarnation !== null) {
+        this.incarnation = args.incarnation;
+      }
+      if (args.position !== undefined && args.position !== null) {
+        this.position = args.position;
+      }
+      if (args.restarted !== undefined && args.restarted !== null) {
+        this.restarted = args.restarted;
+      }
+      if (args.caughtUp !== undefined && args.caughtUp !== null) {
+        this.caughtUp = args.caughtUp;
+      }
+      if (args.epoch !== undefined && args.epoch !== null) {
+        this.epoch = args.epoch;
+      }
+    }
+  }
+
+  read (input) {
+    input.readStructBegin();
+    while (true) {
+      const ret = input.readFieldBegin();
+      const ftype = ret.ftype;
+      const fid = ret.fid;
+      if (ftype == Thrift.Type.STOP) {
+        break;
+      }
+      switch (fid) {
+        case 1:
+        if (ftype == Thrift.Type.LIST) {
+          this.changes = [];
+          const _rtmp378 = input.readListBegin();
+          const _size77 = _rtmp378.size || 0;
+          for (let _i79 = 0; _i79 < _size77; ++_i79) {
+            let elem80 = null;
+            elem80 = new ttypes.Change();
+            elem80.read(input);
+            this.changes.push(elem80);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 2:
+        if (ftype == Thrift.Type.I64) {
+          this.incarnation = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.position = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 4:
+        if (ftype == Thrift.Type.BOOL) {
+          this.restarted = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 5:
+        if (ftype == Thrift.Type.BOOL) {
+          this.caughtUp = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 6:
+        if (ftype == Thrift.Type.I64) {
+          this.epoch = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        default:
+          input.skip(ftype);
+      }
+      input.readFieldEnd();
+    }
+    input.readStructEnd();
+    return;
+  }
+
+  write (output) {
+    output.writeStructBegin('ChangesPage');
+    if (this.changes !== null && this.changes !== undefined) {
+      output.writeFieldBegin('changes', Thrift.Type.LIST, 1);
+      output.writeListBegin(Thrift.Type.STRUCT, this.changes.length);
+      for (let iter81 in this.changes) {
+        if (this.changes.hasOwnProperty(iter81)) {
+          iter81 = this.changes[iter81];
+          iter81.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.incarnation !== null && this.incarnation !== undefined) {
+      output.writeFieldBegin('incarnation', Thrift.Type.I64, 2);
+      output.writeI64(this.incarnation);
+      output.writeFieldEnd();
+    }
+    if (this.position !== null && this.position !== undefined) {
+      output.writeFieldBegin('position', Thrift.Type.I64, 3);
+      output.writeI64(this.position);
+      output.writeFieldEnd();
+    }
+    if (this.restarted !== null && this.restarted !== undefined) {
+      output.writeFieldBegin('restarted', Thrift.Type.BOOL, 4);
+      output.writeBool(this.restarted);
+      output.writeFieldEnd();
+    }
+    if (this.caughtUp !== null && this.caughtUp !== undefined) {
+      output.writeFieldBegin('caughtUp', Thrift.Type.BOOL, 5);
+      output.writeBool(this.caughtUp);
+      output.writeFieldEnd();
+    }
+    if (this.epoch !== null && this.epoch !== undefined) {
+      output.writeFieldBegin('epoch', Thrift.Type.I64, 6);
+      output.writeI64(this.epoch);
+      output.writeFieldEnd();
+    }
+    output.writeFieldStop();
+    output.writeStructEnd();
+    return;
+  }
+
+};

@@ -61,6 +61,8 @@ export const FROM_COUNTERS: readonly FromCounters[] = [
     'client.slowRequests',
     'Client requests that took settings.slowRequestMs or more on this node, from arrival to answer (each told in the slow request log).',
   ),
+  counter('ringkv_change_feed_changes_total', 'changes.changesSent', "Changes this node's change feed sent to watches."),
+  gauge('ringkv_change_feed_waiting_calls', 'changes.changesWaiting', 'Change feed calls waiting on this node for a change (at most 256).'),
   counter('ringkv_hints_stored_total', 'hints.hintsStored', 'Hints stored for replicas that were down or did not acknowledge a write.'),
   counter('ringkv_hint_write_errors_total', 'hints.hintWriteErrors', 'Hints lost because writing them to disk failed.'),
   counter('ringkv_anti_entropy_steps_total', 'repair.steps', 'Background anti-entropy steps (hash trees compared with one peer).'),

@@ -27,6 +27,8 @@ import {
   SAMPLED_TRACES_KEPT,
   SCAN_PAGE_LIMIT_DEFAULT,
   SCAN_LIMIT_MAX,
+  CHANGES_LIMIT_MAX,
+  CHANGES_WAIT_MS_MAX,
   SCAN_REPLICA_PAGE_KEYS_MAX,
   TTL_SECONDS_MAX,
 } from '../common/limits';
@@ -68,6 +70,7 @@ import { toDeclaredWireError, toWireError } from '../rpc/errors';
 import type { RangeScanner, ScanRequest } from '../coordinator/range-scan';
 import { expiresOf, toMutation } from '../rpc/remote-replica';
 import { int64ToNumber, Int64, types } from '../rpc/thrift';
+import type { ChangesPage, ChangesRequest } from '../storage/change-feed';
 import type { VersionBytes } from '../storage/memtable';
 import type { ReplicaStorage } from '../storage/replica-storage';
 import { type SnapshotEntry, snapshotNameProblem, type SnapshotResult } from '../storage/snapshot';
@@ -134,6 +137,8 @@ export interface HandlerServices extends PeerRequestServices {
   abortOperation(): Promise<string>;
   /** Writes snapshot `name` of the node's data file (storage/snapshot.ts). */
   snapshot(name: string): Promise<SnapshotResult>;
+  /** A page of the node's change feed, once the node judged that it takes reads of the range; with the node's epoch. */
+  changes(req: ChangesRequest): Promise<ChangesPage & { readonly epoch: number }>;
   /** The node's snapshots, and deleting one of them. */
   listSnapshots(): SnapshotEntry[];
   clearSnapshot(name: string): void;
@@ -402,11 +407,45 @@ function waitAtMost(p: Promise<void>, ms: number, time: Time): Promise<void> {
 const BOUND_BYTES_MAX = KEY_BYTES_MAX + 1;
 
 /** An optional bound: undefined when missing or empty. */
-function checkBound(b: Buffer | null | undefined, name: string): string | undefined {
+function checkBound(b: Buffer | null | undefined, name: string, of = "the scan's"): string | undefined {
   if (b === null || b === undefined || (Buffer.isBuffer(b) && b.length === 0)) return undefined;
-  if (!Buffer.isBuffer(b)) throw invalid(`the scan's ${name} is not bytes`);
-  if (b.length > BOUND_BYTES_MAX) throw invalid(`the scan's ${name} is ${b.length} bytes; the limit is ${BOUND_BYTES_MAX}`);
+  if (!Buffer.isBuffer(b)) throw invalid(`${of} ${name} is not bytes`);
+  if (b.length > BOUND_BYTES_MAX) throw invalid(`${of} ${name} is ${b.length} bytes; the limit is ${BOUND_BYTES_MAX}`);
   return toByteString(b);
+}
+
+/** An i64 from the wire as a safe integer, or undefined. */
+function safeInteger(field: Int64 | number | null | undefined): number | undefined {
+  if (field === null || field === undefined) return undefined;
+  const n = typeof field === 'number' ? field : int64ToNumber(field);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** A change feed call's arguments checked, in one sentence when they are wrong. */
+export function checkChanges(
+  start: Buffer,
+  stop: Buffer,
+  incarnation: Int64 | number | null | undefined,
+  afterSeq: Int64 | number | null | undefined,
+  limit: number,
+  waitMs: number,
+): ChangesRequest {
+  const of = "the change feed's";
+  const from = checkBound(start, 'start', of) ?? '';
+  const to = checkBound(stop, 'stop', of);
+  if (to !== undefined && from >= to)
+    throw invalid(`${of} range is empty: start ${JSON.stringify(from)} is not before stop ${JSON.stringify(to)}`);
+  const inc = safeInteger(incarnation);
+  if (inc === undefined || inc < 0) throw invalid(`${of} incarnation must be 0 or one a page of this node gave`);
+  const after = safeInteger(afterSeq);
+  if (after === undefined || after < -1) throw invalid(`${of} afterSeq must be -1 (from now), 0 (from the beginning) or a page's position`);
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > CHANGES_LIMIT_MAX) {
+    throw invalid(`${of} limit is ${limit ?? '(missing)'}; it must be a whole number from 1 to ${CHANGES_LIMIT_MAX}`);
+  }
+  if (typeof waitMs !== 'number' || !Number.isInteger(waitMs) || waitMs < 0 || waitMs > CHANGES_WAIT_MS_MAX) {
+    throw invalid(`${of} waitMs is ${waitMs ?? '(missing)'}; it must be a whole number from 0 to ${CHANGES_WAIT_MS_MAX}`);
+  }
+  return { from, to, incarnation: inc, afterSeq: after, limit, waitMs };
 }
 
 /** A peer's page request checked: its bounds, and its limit within 1 to `max` (`what` names the page in the sentence). */
@@ -733,6 +772,39 @@ export class Handler {
             report: traceReport(selfId, r.trace, r.outcome ?? {}),
           }),
       );
+    });
+  }
+
+  /** A page of this node's change feed (storage/change-feed.ts); the node judges whether it takes reads of the range. */
+  async changes(
+    start: Buffer,
+    stop: Buffer,
+    incarnation: Int64 | number,
+    afterSeq: Int64 | number,
+    limit: number,
+    waitMs: number,
+  ): Promise<types.ChangesPage> {
+    return wire(async () => {
+      this.checkServesClients();
+      const page = await this.services.changes(checkChanges(start, stop, incarnation, afterSeq, limit, waitMs));
+      return new types.ChangesPage({
+        changes: page.changes.map(
+          (c) =>
+            new types.Change({
+              key: fromByteString(c.key),
+              value: typeof c.value === 'string' ? fromByteString(c.value) : c.value,
+              ts: c.ts as never,
+              deleted: c.deleted,
+              ...(c.expires > 0 ? { expires: c.expires as never } : {}),
+              seq: c.seq as never,
+            }),
+        ),
+        incarnation: page.incarnation as never,
+        position: page.position as never,
+        restarted: page.restarted,
+        caughtUp: page.caughtUp,
+        epoch: page.epoch as never,
+      });
     });
   }
 

@@ -14,6 +14,7 @@
  * peer, which tells them it is back and starts their hint delivery to it.
  */
 import { SlowRequestLog } from '../metrics/slow-requests';
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../common/assert';
@@ -56,7 +57,7 @@ import { OperationStatus, Operator } from '../operations/operator';
 import { NodeOperations } from '../operations/node-operations';
 import { hashKey } from '../partitioner/hash';
 import { liveValue } from '../paxos/proposer';
-import { mebibytes } from '../common/bytes';
+import { compareKeyStrings, displayKey, mebibytes } from '../common/bytes';
 import { ForegroundPace } from '../streaming/foreground-pace';
 import { Pacer } from '../streaming/pacer';
 import { MemoryStreamProgress } from '../streaming/memory-progress';
@@ -91,6 +92,7 @@ import { SnapshotWriter } from '../storage/snapshot';
 import { KeyedVersion } from '../storage/version';
 import { cutDumpPage } from './dump-page';
 import { collectReplayGarbage, placementOf, StartState, startState } from './start-state';
+import { ChangeFeed, type ChangesPage, type ChangesRequest } from '../storage/change-feed';
 import { databaseBytes } from '../storage/file-bytes';
 import { Handler, HandlerServices } from './handler';
 import { type HeapProbe, IdleCollector, processHeapProbe } from './idle-collection';
@@ -181,6 +183,8 @@ export interface NodeParts {
   readonly snapshots?: Pick<SnapshotWriter, 'write' | 'list' | 'clear'>;
   /** restore.sh's mark that the data file was put back from a snapshot: the node catches up, then clears it. */
   readonly restored?: { readonly present: boolean; clear(): void };
+  /** The change feed of the node's log (storage/change-feed.ts); none in the simulator, which keeps no SQLite log. */
+  readonly changes?: Pick<ChangeFeed, 'page' | 'close' | 'counters'>;
 }
 
 export class KvNode {
@@ -684,8 +688,36 @@ export class KvNode {
       snapshot: async (name) => this.snapshots().write(name),
       listSnapshots: () => this.snapshots().list(),
       clearSnapshot: (name) => this.snapshots().clear(name),
+      changes: (req) => this.changes(req),
       tracing: { selfId: id, time: this.time, timeoutMs: config.settings.requestTimeoutMs },
     };
+  }
+
+  /**
+   * A page of the change feed of a range this node takes reads of, with the
+   * node's epoch. Unavailable otherwise (the ring moved since the caller
+   * placed the range, or the node is catching up and its log lacks writes):
+   * the caller asks another replica.
+   */
+  private async changes(req: ChangesRequest): Promise<ChangesPage & { epoch: number }> {
+    const feed = this.parts.changes;
+    if (feed === undefined) throw new KvError('InvalidRequest', 'this node keeps no log to follow');
+    this.repairer.refuseReadsWhileCatchingUp();
+    const epoch = this.epochs.epoch;
+    const walk = this.epochs.placement.walkFrom(req.from);
+    if (!walk.range.reads.includes(this.id)) {
+      throw new KvError(
+        'Unavailable',
+        `node ${this.id} does not take reads of ${displayKey(req.from)} at epoch ${epoch}; nodes ${walk.range.reads.join(', ')} do`,
+      );
+    }
+    if (walk.end !== undefined && (req.to === undefined || compareKeyStrings(req.to, walk.end) > 0)) {
+      throw new KvError(
+        'Unavailable',
+        `at epoch ${epoch} a range from ${displayKey(req.from)} must end by ${displayKey(walk.end)}, where the next range of the ring starts`,
+      );
+    }
+    return { ...(await feed.page(req)), epoch };
   }
 
   /** The node's snapshots of its data file; a simulated node, which keeps no files, has none. */
@@ -698,6 +730,7 @@ export class KvNode {
   private registerCounters(): void {
     const c = this.collector;
     c.add('node', this.counters);
+    if (this.parts.changes !== undefined) c.add('changes', this.parts.changes.counters);
     c.add('coordinator', this.coordinator.counters);
     c.add('paxos', this.proposer.counters);
     c.add('acceptor', this.paxos.counters);
@@ -773,6 +806,8 @@ export class KvNode {
     // The trees follow the ring the log says, from the replay on: made before the store, which fills them.
     const trees = new RangeTrees(placementOf(await epochStore.load(), config), id);
     const store = await ReplicaStore.open(db, { onWarning: warn, time, versionObserver: trees });
+    const changes = new ChangeFeed(db, store, time, randomInt(1, 2 ** 48));
+    store.onPublished = (keys) => changes.published(keys);
     collectReplayGarbage();
     const hints = await HintStore.open(db, time.nowMs, { onWarning: warn }, time);
     const batchLog = await SqliteBatchLog.open(db, time);
@@ -806,6 +841,7 @@ export class KvNode {
       heap: processHeapProbe(),
       snapshots: new SnapshotWriter(file, join(options.dataDir, 'snapshots'), `node-${id}.sqlite`, db.driver),
       restored: restoreMark(join(options.dataDir, `node-${id}.restored`)),
+      changes,
     });
     node.selfAddress = node.addressOf(options);
     // A node that missed epochs while it was down takes them up before it serves.
@@ -1215,6 +1251,8 @@ export class KvNode {
     for (const t of this.timers) t.cancel();
     await this.metricsServer?.close();
     this.nodeMetrics?.close();
+    // Waiting change feed calls answer now, rather than hold the server's close for their wait.
+    this.parts.changes?.close();
     await this.server?.close();
     this.slowRequests?.close();
     for (const link of this.links.values()) link.close();

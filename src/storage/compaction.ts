@@ -39,6 +39,8 @@ export interface CompactionCounters {
 export class Compactor {
   /** The compaction in progress, if any. */
   private running: Promise<number> | null = null;
+  /** The highest seq of a tombstone row purged (0: none yet), for the change feed (ReplicaStore.purgedSeqMax). */
+  purgedSeqMax = 0;
   private readonly failures: ThrottledWarning;
 
   constructor(
@@ -144,6 +146,7 @@ export class Compactor {
     const purged = this.committed.tombstonesBefore(cutoffTs).filter(({ key }) => !this.isQueued(key));
     if (purged.length === 0) return 0;
     await this.db.execTransaction(deleteBySeq(purged.map((p) => p.seq)));
+    for (const { seq } of purged) if (seq > this.purgedSeqMax) this.purgedSeqMax = seq;
     // Only if the row is still the key's current one (no newer write committed meanwhile).
     for (const { key, seq } of purged) if (this.committed.seqOf(key) === seq) this.committed.delete(key);
     this.counters.tombstonesPurged += purged.length;

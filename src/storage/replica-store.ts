@@ -50,6 +50,10 @@ export class ReplicaStore {
   /** Seqs of log rows that hold superseded versions. */
   private readonly garbage = new GarbageRows();
   private nextSeq = 1;
+  /** The highest seq of a row committed and published: the log holds every row up to it (see publishedSeq). */
+  private published = 0;
+  /** Told the keys of each batch once it is durable and visible: the change feed's waiting calls (storage/change-feed.ts). */
+  onPublished: ((keys: Iterable<string>) => void) | undefined;
   /** Characters of the largest key plus value ever written to the log (the `meta` row LARGEST_RECORD). */
   private largestRecord = 0;
   /** The next disk probe, while the disk is full (see scheduleDiskProbe). */
@@ -117,6 +121,7 @@ export class ReplicaStore {
     store.largestRecord = await largestRecordChars(db);
     store.committed.pauseOrder();
     store.nextSeq = await replayLog(db, store.committed, store.garbage, store.largestRecord);
+    store.published = store.nextSeq - 1;
     store.committed.rebuildOrder();
     // Never number a row at or below a stored settle pointer, even if the rows
     // up to it have been deleted since: it would count as settled.
@@ -158,6 +163,21 @@ export class ReplicaStore {
     return this.committed.keysInHashRange(from, to, max);
   }
 
+  /**
+   * Every log row with a seq up to this one is committed (or was deleted
+   * since, by compaction, purge or cleanup): a reader of the log by seq must
+   * stop here, since a commit in progress may be rolled back and its seqs used
+   * again (see write).
+   */
+  get publishedSeq(): number {
+    return this.published;
+  }
+
+  /** The highest seq of a tombstone purged since the store opened (0: none): a reader of the log behind it may have missed a delete. */
+  get purgedSeqMax(): number {
+    return this.compactor.purgedSeqMax;
+  }
+
   /** Log rows holding superseded versions, not yet compacted away. */
   get garbageRows(): number {
     return this.garbage.size;
@@ -194,9 +214,12 @@ export class ReplicaStore {
   /** A committed batch becomes visible; the rows it supersedes become garbage. */
   private publish(batch: Batch): void {
     for (const [key, version] of batch.rows) {
-      const replaced = this.committed.replace(key, version, (version as Stored).seq);
+      const seq = (version as Stored).seq;
+      const replaced = this.committed.replace(key, version, seq);
       if (replaced > 0) this.garbage.add(replaced);
+      if (seq > this.published) this.published = seq;
     }
+    this.onPublished?.(batch.rows.keys());
     if (batch.marks.size > 0) this.marks.noteCommitted(batch);
     this.counters.rowsCommitted += batch.rows.size;
     this.counters.commits++;

@@ -287,6 +287,7 @@ function stubServices(): HandlerServices {
     snapshot: async () => ({ path: 'unused', bytes: 0, tookMs: 0 }),
     listSnapshots: () => [],
     clearSnapshot: () => undefined,
+    changes: async () => ({ changes: [], incarnation: 1, position: 0, restarted: false, caughtUp: true, epoch: 1 }),
     local: { getBytes: () => undefined, peekBytes: () => undefined, range: () => ({ entries: [], more: false }) },
     nowUs: () => Date.now() * 1000,
     clock: new HybridClock(wallClockMicros()),

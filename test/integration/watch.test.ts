@@ -1,0 +1,178 @@
+/**
+ * Watches against real node processes (four nodes, RF 3): the watch tool
+ * from the beginning and as writes come, a library watch that goes on
+ * through the loss and restart of the node it follows, a log position from
+ * before a restart read again from the beginning, and bad input refused in
+ * one sentence.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { KvClient } from '../../src/client/client';
+import type { WatchEvent } from '../../src/client/watch';
+import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { errorOf } from './error-of';
+
+const WATCH_TOOL = join(resolve(__dirname, '../../..'), 'dist/src/cli/watch.js');
+const clusters: LocalCluster[] = [];
+const clients: KvClient[] = [];
+
+async function cluster(): Promise<{ c: LocalCluster; kv: KvClient }> {
+  const c = await LocalCluster.start();
+  clusters.push(c);
+  const kv = await KvClient.connect(c.clusterFile);
+  clients.push(kv);
+  return { c, kv };
+}
+
+test.after.always(async () => {
+  clients.forEach((k) => k.close());
+  await Promise.all(clusters.map((c) => c.destroy()));
+});
+
+/** Keys in every node's range (tokens M, f, p, 0x7f) and above the last token. */
+const KEYS = ['A', 'M', 'grape', 'pear', 'z', '\u00ff'];
+
+test.serial('watch.sh --from-start prints every key, then the puts and deletes made while it runs, as JSON lines', async (t) => {
+  const { c, kv } = await cluster();
+  for (const key of KEYS) await kv.put(Buffer.from(key, 'latin1'), `v-${key}`, 'QUORUM');
+  const tool = spawn(
+    process.execPath,
+    [WATCH_TOOL, '--cluster', c.clusterFile, '--from-start', '--json', '--count', String(KEYS.length + 3)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  tool.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  tool.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => tool.once('exit', r));
+  try {
+    const lines = (): { type: string; key?: string; value?: string | null; deleted?: boolean }[] =>
+      out
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l));
+    // Every range read from the beginning, then the writes made meanwhile.
+    await waitFor('every range read from the beginning', () => lines().filter((l) => l.type === 'synced').length === 5);
+    await kv.put('fig', 'new', 'QUORUM');
+    await kv.put('zz', 'new', 'QUORUM');
+    await kv.delete('fig', 'QUORUM');
+    t.is(await exited, 0, err);
+    const changes = lines().filter((l) => l.type === 'change');
+    t.deepEqual(
+      changes
+        .slice(0, KEYS.length)
+        .map((l) => l.key)
+        .sort(),
+      KEYS.map((k) => (Buffer.from(k, 'latin1').toString('utf8') === k ? k : `0x${Buffer.from(k, 'latin1').toString('hex')}`)).sort(),
+    );
+    const live = changes.slice(KEYS.length);
+    t.deepEqual(
+      live.filter((l) => l.key === 'fig').map((l) => [l.value, l.deleted]),
+      [
+        ['new', false],
+        [null, true],
+      ],
+      'a key changes in the order its writes were made',
+    );
+    t.deepEqual(
+      live.filter((l) => l.key === 'zz').map((l) => l.value),
+      ['new'],
+    );
+    t.is(lines().filter((l) => l.type === 'resync').length, 5, 'one resync per piece of the ring, at the start');
+  } finally {
+    tool.kill();
+  }
+});
+
+/** Collects a watch's events until the test stops it. */
+function collect(events: AsyncIterable<WatchEvent>): WatchEvent[] {
+  const seen: WatchEvent[] = [];
+  void (async () => {
+    for await (const e of events) seen.push(e);
+  })();
+  return seen;
+}
+
+const changed = (seen: WatchEvent[], key: string, value: string): boolean =>
+  seen.some((e) => e.type === 'change' && e.key.toString() === key && e.value.toString() === value);
+
+test.serial(
+  "a watch goes on through the loss and restart of the node it follows, reading that node's range again from another",
+  async (t) => {
+    const { c, kv } = await cluster();
+    const watch = kv.watch('f', 'p');
+    const seen = collect(watch);
+    try {
+      // From now on: the first write may land before the watch's first call has found the log's end, so write until seen.
+      await waitFor('a write seen by the watch', async () => {
+        await kv.put('grape', 'one', 'QUORUM');
+        return changed(seen, 'grape', 'one');
+      });
+      const followed = seen.find((e) => e.type === 'change')!.node;
+      await c.kill(followed);
+      await kv.put('grape', 'two', 'QUORUM');
+      await waitFor('the write made while the followed node is down', () => changed(seen, 'grape', 'two'));
+      const resync = seen.find((e) => e.type === 'resync');
+      t.truthy(resync, 'the range was read again');
+      if (resync?.type === 'resync') {
+        t.not(resync.node, followed);
+        t.regex(resync.reason, new RegExp(`node ${followed} failed`));
+      }
+      await waitFor('the range read again in full', () => seen.some((e) => e.type === 'synced'));
+      await c.restart(followed);
+      await kv.put('guava', 'three', 'ALL');
+      await waitFor('a write made after the restart', () => changed(seen, 'guava', 'three'));
+    } finally {
+      watch.close();
+    }
+  },
+);
+
+test.serial(
+  'a position from before a restart of the node reads its range again from the beginning; bad calls get one sentence',
+  async (t) => {
+    const { c, kv } = await cluster();
+    await kv.put('grape', 'one', 'QUORUM');
+    const node = kv.placement!.rangeOf('grape').reads[0]!;
+    const f = Buffer.from('g');
+    const p = Buffer.from('p\u0000');
+    const first = await kv.changesPage(node, f, p, { incarnation: 0, afterSeq: 0 }, 100, 0);
+    t.false(first.restarted);
+    t.deepEqual(
+      first.changes.map((ch) => ch.key.toString()),
+      ['grape'],
+    );
+    const after = { incarnation: first.incarnation, afterSeq: first.position };
+    t.deepEqual((await kv.changesPage(node, f, p, after, 100, 0)).changes, [], 'nothing after the position');
+    await c.kill(node);
+    await c.restart(node);
+    await waitFor('the node serving again', () => kv.changesPage(node, f, p, after, 100, 0));
+    const again = await kv.changesPage(node, f, p, after, 100, 0);
+    t.true(again.restarted, 'another incarnation of the log');
+    t.not(again.incarnation, first.incarnation);
+    t.deepEqual(
+      again.changes.map((ch) => ch.key.toString()),
+      ['grape'],
+    );
+
+    const other = [0, 1, 2, 3].find((id) => !kv.placement!.rangeOf('grape').reads.includes(id))!;
+    const notHere = await errorOf(kv.changesPage(other, f, p, { incarnation: 0, afterSeq: 0 }, 100, 0));
+    t.is(notHere.code, 'Unavailable');
+    t.regex(notHere.message, new RegExp(`node ${other} does not take reads of "g" at epoch 1; nodes .* do`));
+    const crossing = await errorOf(kv.changesPage(node, f, Buffer.from('z'), { incarnation: 0, afterSeq: 0 }, 100, 0));
+    t.is(crossing.code, 'Unavailable');
+    t.regex(crossing.message, /must end by "p\\x00", where the next range of the ring starts/);
+    const limit = await errorOf(kv.changesPage(node, f, p, { incarnation: 0, afterSeq: 0 }, 5000, 0));
+    t.is(limit.code, 'InvalidRequest');
+    t.is(limit.message, "the change feed's limit is 5000; it must be a whole number from 1 to 1000");
+    const inverted = await errorOf(kv.changesPage(node, p, f, { incarnation: 0, afterSeq: 0 }, 10, 0));
+    t.regex(inverted.message, /the change feed's range is empty/);
+    t.throws(() => kv.watch('b', 'a'), { message: /a watch's range is empty/ });
+    const nodeRouted = c.client();
+    clients.push(nodeRouted);
+    t.throws(() => nodeRouted.watch('', ''), { message: /a watch needs token routing/ });
+  },
+);
