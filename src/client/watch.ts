@@ -143,6 +143,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
   private closed = false;
   /** Bumped at each plan: a follower of an older plan stops. */
   private plan = 0;
+  /** The epoch of the placement the pieces were cut by. */
+  private planEpoch = 0;
   private readonly limit: number;
   private readonly waitMs: number;
 
@@ -201,6 +203,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
   /** Plans the pieces by the client's placement and follows each; `kept`: where followers of the last plan were, by piece. */
   private follow(startAt: FeedPosition, kept: Map<string, Follow>): void {
     const plan = ++this.plan;
+    this.planEpoch = this.epochOf();
     const pieces = piecesOf(this.client.placement!, this.start, this.end);
     const now = new Map<string, Follow>();
     for (const piece of pieces) {
@@ -276,15 +279,20 @@ export class Watch implements AsyncIterable<WatchEvent> {
         state.syncing = false;
         await this.tell({ type: 'synced', start, end, node: state.node });
       }
-      if (page.epoch > this.epochOf() && (await this.replanned(plan, all))) return;
+      if (page.epoch > this.planEpoch && (await this.replanned(plan, all))) return;
     }
   }
 
-  /** The ring moved (the client learned a newer one): plans again, keeping where the followers were. */
+  /**
+   * Asks the client for the ring now; when it is newer than the one the
+   * pieces were cut by (learned now, or already by the client's own
+   * learner), plans again, keeping where the followers were. True when this
+   * follower's plan is over.
+   */
   private async replanned(plan: number, all: Map<string, Follow>): Promise<boolean> {
-    const before = this.epochOf();
     await this.client.refreshRing().catch(() => undefined);
-    if (!this.live(plan) || this.epochOf() === before) return !this.live(plan);
+    if (!this.live(plan)) return true;
+    if (this.epochOf() === this.planEpoch) return false;
     this.follow(FROM_THE_BEGINNING, all);
     return true;
   }

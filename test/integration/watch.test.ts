@@ -2,16 +2,18 @@
  * Watches against real node processes (four nodes, RF 3): the watch tool
  * from the beginning and as writes come, a library watch that goes on
  * through the loss and restart of the node it follows, a log position from
- * before a restart read again from the beginning, and bad input refused in
- * one sentence.
+ * before a restart read again from the beginning, a watch through a join
+ * that splits the range it follows, and bad input refused in one sentence.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { KvClient } from '../../src/client/client';
 import type { WatchEvent } from '../../src/client/watch';
-import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
+import { NodeAdmin } from '../../src/client/client';
+import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import { errorOf } from './error-of';
+import { untilOperation } from './membership-helpers';
 
 const WATCH_TOOL = join(resolve(__dirname, '../../..'), 'dist/src/cli/watch.js');
 const clusters: LocalCluster[] = [];
@@ -174,5 +176,66 @@ test.serial(
     const nodeRouted = c.client();
     clients.push(nodeRouted);
     t.throws(() => nodeRouted.watch('', ''), { message: /a watch needs token routing/ });
+  },
+);
+
+test.serial(
+  'a watch through a join that splits the range it follows: it plans again, and every write before, during and after reaches it',
+  async (t) => {
+    const { c, kv } = await cluster();
+    const watch = kv.watch('', '');
+    const seen = collect(watch);
+    // What the watch told, newest timestamp winning, as a reader keeping a copy would hold it.
+    const mirror = (): Map<string, string> => {
+      const m = new Map<string, { ts: number; value: string }>();
+      for (const e of seen) {
+        if (e.type !== 'change') continue;
+        const key = e.key.toString();
+        if ((m.get(key)?.ts ?? -1) < e.ts) m.set(key, { ts: e.ts, value: e.deleted ? '(deleted)' : e.value.toString() });
+      }
+      return new Map([...m].map(([k, v]) => [k, v.value]));
+    };
+    try {
+      await waitFor('a write seen by the watch', async () => {
+        await kv.put('g-0', 'first', 'QUORUM');
+        return changed(seen, 'g-0', 'first');
+      });
+      const written = new Map<string, string>([['g-0', 'first']]);
+      let stop = false;
+      const load = (async () => {
+        // Keys on both sides of the new token h, written while node 4 joins.
+        for (let i = 1; !stop; i++) {
+          for (const key of [`g-${i}`, `k-${i}`]) {
+            await kv.put(key, `during-${i}`, 'QUORUM').then(
+              () => written.set(key, `during-${i}`),
+              () => undefined,
+            );
+          }
+        }
+      })();
+      const port = await freeNodePort();
+      c.spawnNode(4, ['--host', '127.0.0.1', '--port', String(port), '--join-token-hex', Buffer.from('h').toString('hex')]);
+      const admin4 = new NodeAdmin({ host: '127.0.0.1', port }, c.config.secret, 3000);
+      try {
+        await untilOperation(admin4, 'node 4 to join', (p) => p.done && p.state === 'NORMAL');
+      } finally {
+        admin4.close();
+      }
+      stop = true;
+      await load;
+      await kv.refreshRing();
+      await kv.put('g-after', 'after', 'QUORUM');
+      await kv.put('k-after', 'after', 'QUORUM');
+      written.set('g-after', 'after').set('k-after', 'after');
+      await waitFor('every acknowledged write in the watch', () => [...written].every(([k, v]) => mirror().get(k) === v), 60_000);
+      // The join cut [f\0, p\0) at node 4's token: the watch planned again, and read the new pieces from the beginning.
+      t.true(
+        seen.some((e) => e.type === 'resync' && e.end?.toString('latin1') === 'h\u0000'),
+        'a piece that ends at the new token',
+      );
+      t.true(written.size > 10, `${written.size} keys written`);
+    } finally {
+      watch.close();
+    }
   },
 );

@@ -10,7 +10,7 @@ import { displayKey } from '../../src/common/bytes';
 import { KvError } from '../../src/common/errors';
 import { WATCH_BUFFERED_CHANGES_MAX } from '../../src/common/limits';
 import { waitFor } from '../../src/harness/local-cluster';
-import { bootstrapPlacement } from '../../src/membership/placement';
+import { bootstrapPlacement, type Placement } from '../../src/membership/placement';
 
 const placement = bootstrapPlacement(
   ['M', 'f', 'p', '\u007f'].map((token, id) => ({ id, token })),
@@ -51,10 +51,12 @@ for (const [from, to, expected] of [
 
 /** A fake cluster: each node's log of the range, and calls to a node that fail while it is down. */
 class FakeCluster implements WatchClient {
-  readonly placement = placement;
+  placement: Placement = placement;
   isClosed = false;
   readonly down = new Set<number>();
-  readonly calls: { node: number; position: FeedPosition }[] = [];
+  readonly calls: { node: number; position: FeedPosition; start: string; end: string }[] = [];
+  /** Nodes that refuse the range as placed by an older ring. */
+  readonly moved = new Set<number>();
   /** Changes each node's log holds, in order (every node the same range here). */
   readonly log: string[] = [];
   refuse: KvError | undefined;
@@ -63,9 +65,10 @@ class FakeCluster implements WatchClient {
     return placement.epoch;
   }
 
-  async changesPage(node: number, _start: Buffer, _end: Buffer, position: FeedPosition, limit: number, waitMs: number): Promise<FeedPage> {
-    this.calls.push({ node, position });
+  async changesPage(node: number, start: Buffer, end: Buffer, position: FeedPosition, limit: number, waitMs: number): Promise<FeedPage> {
+    this.calls.push({ node, position, start: start.toString('latin1'), end: end.toString('latin1') });
     if (this.refuse !== undefined) throw this.refuse;
+    if (this.moved.has(node)) throw new KvError('Unavailable', 'a range from "g" must end by "h\\x00"');
     if (this.down.has(node)) throw new KvError('ConnectionError', `connection to node ${node} was refused`);
     const after = position.afterSeq === -1 ? this.log.length : position.afterSeq;
     const changes = this.log.slice(after, after + limit).map((key, i) => ({
@@ -78,8 +81,15 @@ class FakeCluster implements WatchClient {
     }));
     // No change: wait a little, as a node would wait for one.
     if (changes.length === 0) await new Promise((r) => setTimeout(r, Math.min(waitMs, 5)));
-    const end = after + changes.length;
-    return { changes, incarnation: 100 + node, position: end, restarted: false, caughtUp: end === this.log.length, epoch: placement.epoch };
+    const last = after + changes.length;
+    return {
+      changes,
+      incarnation: 100 + node,
+      position: last,
+      restarted: false,
+      caughtUp: last === this.log.length,
+      epoch: this.placement.epoch,
+    };
   }
 }
 
@@ -147,6 +157,39 @@ test('a watch ends when its client is closed', async (t) => {
   cluster.down.add(2);
   const err = await done;
   t.is((err as KvError).message, 'the watch ended: its client was closed');
+});
+
+/** A placement as the one given, at another epoch (the client learned a newer ring). */
+function atEpoch(p: Placement, epoch: number): Placement {
+  return Object.assign(Object.create(Object.getPrototypeOf(p) as object) as Placement, p, { epoch });
+}
+
+test('a ring the client learned before a node refused the old range: the watch cuts its range again, keeping followers whose piece is unchanged', async (t) => {
+  const cluster = new FakeCluster();
+  const watch = new Watch(cluster, 'g', 'q');
+  const { seen } = collect(watch);
+  await waitFor('both pieces followed', () => new Set(cluster.calls.map((c) => c.node)).size === 2);
+  // Node 4 joins at token h: the client's learner takes up the ring, then node 2 refuses [g, p\0).
+  cluster.placement = atEpoch(
+    bootstrapPlacement(
+      ['M', 'f', 'p', '\u007f', 'h'].map((token, id) => ({ id, token })),
+      3,
+    ),
+    2,
+  );
+  cluster.moved.add(2);
+  await waitFor('the new piece followed on node 4', () =>
+    cluster.calls.some((c) => c.node === 4 && c.start === 'g' && c.end === 'h\u0000'),
+  );
+  cluster.moved.delete(2);
+  await waitFor('the piece after h followed', () => cluster.calls.some((c) => c.start === 'h\u0000' && c.end === 'p\u0000'));
+  watch.close();
+  const resyncs = seen.flatMap((e) => (e.type === 'resync' ? [`${e.start}-${e.end}@${e.node}`] : []));
+  t.true(resyncs.includes('g-h\u0000@4'), resyncs.join(' '));
+  t.false(
+    resyncs.some((r) => r.startsWith('p\u0000-q')),
+    'the piece the join left alone goes on where it was',
+  );
 });
 
 test('a call refused as InvalidRequest ends the watch with that error', async (t) => {
