@@ -42,7 +42,8 @@ export type ViolationKind =
   | 'misplaced'
   | 'failed_restart'
   | 'failed_operation'
-  | 'crashed';
+  | 'crashed'
+  | 'watch_behind';
 
 export interface Violation {
   readonly kind: ViolationKind;
@@ -87,6 +88,12 @@ export interface FinalState {
    * that begin after the loss (those that begin before it must still see them).
    */
   readonly lostWithNode?: ReadonlyMap<number, number>;
+  /**
+   * Per key, the newest version a watch of the whole key space told during
+   * and after the run (null: none); absent when no watch ran. The settled
+   * replicas' version of every key must be among what it told.
+   */
+  readonly watched?: ReadonlyMap<string, Observed | null>;
 }
 
 export interface Counts {
@@ -109,6 +116,8 @@ export interface Counts {
   lwwLost: number;
   /** Not a violation: acknowledged ONE writes that only a node lost for good held (FinalState.lostWithNode). */
   lostWithNode: number;
+  /** Keys whose settled version the watch never told (FinalState.watched). */
+  watchBehind: number;
 }
 
 export interface CheckResult {
@@ -220,6 +229,7 @@ class Check {
       crashed: 0,
       lwwLost: 0,
       lostWithNode: 0,
+      watchBehind: 0,
     };
   }
 
@@ -363,6 +373,18 @@ class Check {
     }
   }
 
+  /** The watch told the version the key's replicas settled on (or a later one). Unchecked when no watch ran. */
+  watchBehind(key: string, replicas: readonly ReplicaCopy[] | undefined, watched: ReadonlyMap<string, Observed | null> | undefined): void {
+    if (watched === undefined) return;
+    const settled = settledVersion(replicas);
+    if (settled === undefined) return;
+    const told = watched.get(key) ?? null;
+    if (told !== null && compareObserved(told, settled) >= 0) return;
+    this.counts.watchBehind++;
+    const has = told === null ? 'nothing' : `ts ${told.ts} (${told.value})`;
+    this.flag('watch_behind', key, `the watch told ${has} of ${key}; its replicas settled on ts ${settled.ts} (${settled.value})`, []);
+  }
+
   /**
    * After the cleanup, the key is on its replicas and nowhere else; a key no
    * write ever reached is on no node, which is right. Unchecked when the
@@ -406,6 +428,13 @@ class Check {
   }
 }
 
+/** The newest version the key's replicas hold after settling; undefined when none holds one. */
+function settledVersion(replicas: readonly ReplicaCopy[] | undefined): Observed | undefined {
+  let top: Observed | undefined;
+  for (const { held } of replicas ?? []) if (held && (top === undefined || compareObserved(held, top) > 0)) top = held;
+  return top;
+}
+
 /** Checks a finished history against the settled state. */
 export function check(ops: readonly Op[], state: FinalState, replicationFactor = DEFAULT_REPLICATION_FACTOR): CheckResult {
   const c = new Check(ops, replicationFactor);
@@ -420,6 +449,7 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
     c.lost(key, survivors);
     c.behind(key, survivors, state.replicas.get(key));
     c.misplaced(key, list, state.placed?.get(key));
+    c.watchBehind(key, state.replicas.get(key), state.watched);
   }
   c.final(state, keyed);
   const n = c.counts;
@@ -434,7 +464,8 @@ export function check(ops: readonly Op[], state: FinalState, replicationFactor =
     n.misplaced +
     n.failedRestarts +
     n.failedOperations +
-    n.crashed;
+    n.crashed +
+    n.watchBehind;
   return { counts: n, violations: c.violations, ok: bad === 0 };
 }
 

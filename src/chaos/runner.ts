@@ -21,6 +21,7 @@ import { Random as Prng } from '../common/random';
 import { NodeClient, Workload } from './workload';
 import { CasWorkload } from './cas-workload';
 import { CasCheck, CasCounts, checkCas } from './cas-check';
+import { WatchedVersions } from './watch-check';
 
 export type Mode = 'proxy' | 'netns';
 /** lww: QUORUM puts and gets; cas: counters incremented through cas, and SERIAL reads. */
@@ -46,6 +47,8 @@ export interface ChaosOptions {
   readonly historyFile?: string;
   /** Hints off (hintWindowSeconds 0): only repair (background anti-entropy, catching up) converges the replicas. */
   readonly hintsOff?: boolean;
+  /** Follow every key with a watch through the run, and check it told each key's settled version (default: on for lww). */
+  readonly watch?: boolean;
   /** The lww workload's write and read levels (default QUORUM both); the final reads stay QUORUM. */
   readonly writeLevel?: WriteLevelName;
   readonly readLevel?: LevelName;
@@ -73,6 +76,8 @@ export interface ChaosReport {
 
 /** Client deadline: the nodes' request timeout (2 s) plus room for the answer to travel. */
 const CLIENT_TIMEOUT_MS = 3_000;
+/** How long after settling the watch may take to tell every key's settled version. */
+const WATCH_CATCH_UP_MS = 30_000;
 /** How often the settle loop asks the inspector. */
 const SETTLE_POLL_MS = 250;
 /** Attempts, each through another node, at the final read of one key. */
@@ -149,9 +154,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const nodeClients = new NodeClients(cluster);
   const clients = nodeClients.current;
   let ok = false;
+  let watched: WatchedVersions | undefined;
   try {
     const history = new History();
     const casMode = o.workload === 'cas';
+    if (!casMode && o.watch !== false) watched = await WatchedVersions.start(cluster.config, CLIENT_TIMEOUT_MS);
     // In cas mode the put/get workload runs only the nemesis's bursts.
     const workload = new Workload(history, clients, casMode ? { ...o, writers: 0, readers: 0 } : o, workPrng);
     const counters = casMode
@@ -201,10 +208,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     );
     await finalReads(history, nodeClients.current, finalPrng);
     await counters?.finalReads(FINAL_READ_TRIES);
+    const replicas = replicaCopies(settled.inspection, history.ops);
+    if (watched !== undefined) await watchCaughtUp(watched, replicas, o.log);
     const cleaned = await cleanupAndPlace(cluster, history.ops, o.log);
     const casResult: CasCheck | undefined = counters && checkCas(counters.records);
     const result = check(history.ops, {
-      replicas: replicaCopies(settled.inspection, history.ops),
+      replicas,
+      ...(watched !== undefined ? { watched: watched.versions } : {}),
       divergent: settled.inspection.divergent,
       failedRestarts: nemesis.failedRestarts,
       failedOperations: [...nemesis.failedOperations, ...cleaned.failures],
@@ -229,9 +239,21 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       dataDir: ok ? undefined : cluster.dir,
     };
   } finally {
+    await watched?.close();
     nodeClients.close();
     await cluster.destroy(!ok);
   }
+}
+
+/** Waits for the watch to tell every key's settled version (bounded), and says how it went. */
+async function watchCaughtUp(watched: WatchedVersions, replicas: Map<string, ReplicaCopy[]>, log: (line: string) => void): Promise<void> {
+  const ms = await watched.catchUp(replicas, WATCH_CATCH_UP_MS);
+  const told = `${watched.changes} changes told, ${watched.resyncs} ranges read again`;
+  if (ms >= 0) log(`watch: ${told}; every key's settled version told ${ms} ms after settling`);
+  else
+    log(
+      `watch: ${told}; ${watched.behind(replicas).length} keys behind${watched.failure ? ` (the watch failed: ${watched.failure})` : ''}`,
+    );
 }
 
 /** Continues paused nodes, mends the network, resets clocks, restarts down nodes; returns nodes that had crashed. */

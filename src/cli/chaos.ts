@@ -41,6 +41,8 @@ const USAGE = `usage: scripts/chaos.sh [options]
   --history FILE    write every operation as JSON lines (for a look at a failing run)
   --no-hints        hints off (hintWindowSeconds 0): only repair on the hash trees converges the replicas,
                     and every restarted node catches up before it serves reads
+  --no-watch        no watch (by default, lww runs follow every key with a watch from the start, and each
+                    key's settled version must be among what it told within 30 s of settling: watch_behind=0)
   --help`;
 
 /** The command line: the runner's options, less what the CLI supplies itself, plus --out. */
@@ -62,7 +64,7 @@ function parseFaults(raw: string | true | undefined): FaultKind[] {
 export function parseChaosArgs(argv: string[]): Parsed | 'help' {
   const { flags, positional } = parseArgs(
     argv,
-    ['help', 'no-hints'],
+    ['help', 'no-hints', 'no-watch'],
     [
       'seed',
       'duration',
@@ -104,6 +106,7 @@ export function parseChaosArgs(argv: string[]): Parsed | 'help' {
     out: typeof out === 'string' ? out : undefined,
     historyFile: typeof history === 'string' ? history : undefined,
     hintsOff: flags.has('no-hints'),
+    watch: !flags.has('no-watch'),
     ...(writeLevel !== undefined ? { writeLevel } : {}),
     ...(readLevel !== undefined ? { readLevel } : {}),
   };
@@ -155,7 +158,7 @@ export function summaryLine(r: ChaosReport): string {
   return (
     `ops=${c.ops} faults=${r.faults.length} lost=${c.lost} stale=${c.stale} divergent=${c.divergent} misplaced=${c.misplaced} failed_restarts=${c.failedRestarts} ` +
     `converge_ms=${r.convergeMs} backwards=${c.backwards} phantom=${c.phantom} behind=${c.behind} unverified=${c.unverified} ` +
-    `crashed=${c.crashed} failed_operations=${c.failedOperations} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads}${levelsSummary(r)} seed=${r.seed} mode=${r.mode}` +
+    `crashed=${c.crashed} failed_operations=${c.failedOperations} watch_behind=${c.watchBehind} lww_lost=${c.lwwLost} acked=${c.acked}/${c.writes} reads_ok=${c.readsOk}/${c.reads}${levelsSummary(r)} seed=${r.seed} mode=${r.mode}` +
     casSummary(r)
   );
 }

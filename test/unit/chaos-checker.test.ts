@@ -242,6 +242,36 @@ test('divergent keys, failed restarts and crashes from the final state are viola
   t.false(res.ok);
 });
 
+test('a key whose settled version the watch never told is watch_behind; a later one told is fine; no watch, no check', (t) => {
+  const ops = [
+    w('a', 'w0:0', 0, 10, 100),
+    w('b', 'w0:1', 0, 10, 101),
+    w('c', 'w0:2', 0, 10, 102),
+    w('d', 'w0:3', 0, 10, 103),
+    r('a', 30, 40, { value: 'w0:0', ts: 100 }, true),
+    r('b', 30, 40, { value: 'w0:1', ts: 101 }, true),
+    r('c', 30, 40, { value: 'w0:2', ts: 102 }, true),
+    r('d', 30, 40, { value: 'w0:3', ts: 103 }, true),
+  ];
+  const watched = new Map([
+    ['a', { ts: 100, value: 'w0:0' }],
+    ['b', { ts: 99, value: 'older' }],
+    ['d', { ts: 104, value: 'a write that failed, seen on one replica' }],
+  ]);
+  const res = run(ops, { watched });
+  t.is(res.counts.watchBehind, 2);
+  t.false(res.ok);
+  t.deepEqual(
+    res.violations.filter((v) => v.kind === 'watch_behind').map((v) => v.message),
+    [
+      'the watch told ts 99 (older) of b; its replicas settled on ts 101 (w0:1)',
+      'the watch told nothing of c; its replicas settled on ts 102 (w0:2)',
+    ],
+  );
+  t.is(run(ops).counts.watchBehind, 0, 'unchecked without a watch');
+  t.true(run(ops).ok);
+});
+
 test('after the cleanup, a key held by more or fewer nodes than its replicas in the final ring is misplaced', (t) => {
   const ops = [
     w('a', 'w0:0', 0, 10, 100),
