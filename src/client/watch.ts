@@ -171,7 +171,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     const from = options.from ?? 'now';
     if (from !== 'now' && from !== 'start')
       throw new KvError('InvalidRequest', `a watch starts from 'now' or 'start', not ${JSON.stringify(from)}`);
-    this.follow(from === 'now' ? FROM_NOW : FROM_THE_BEGINNING, new Map());
+    this.follow(from === 'now' ? FROM_NOW : FROM_THE_BEGINNING, new Map(), 'the watch starts there');
   }
 
   /** Stops asking the nodes; the reader's loop ends once it has taken what was already told. */
@@ -200,8 +200,12 @@ export class Watch implements AsyncIterable<WatchEvent> {
     }
   }
 
-  /** Plans the pieces by the client's placement and follows each; `kept`: where followers of the last plan were, by piece. */
-  private follow(startAt: FeedPosition, kept: Map<string, Follow>): void {
+  /**
+   * Plans the pieces by the client's placement and follows each; `kept`:
+   * where followers of the last plan were, by piece; `why`: the reason a
+   * piece read from the beginning gives.
+   */
+  private follow(startAt: FeedPosition, kept: Map<string, Follow>, why: string): void {
     const plan = ++this.plan;
     this.planEpoch = this.epochOf();
     const pieces = piecesOf(this.client.placement!, this.start, this.end);
@@ -215,18 +219,18 @@ export class Watch implements AsyncIterable<WatchEvent> {
           ? before
           : { node: piece.reads[0]!, position: kept.size === 0 ? startAt : FROM_THE_BEGINNING, syncing: false };
       now.set(name, state);
-      void this.followPiece(piece, state, plan, now);
+      void this.followPiece(piece, state, plan, now, why);
     }
   }
 
-  private async followPiece(piece: Piece, state: Follow, plan: number, all: Map<string, Follow>): Promise<void> {
+  private async followPiece(piece: Piece, state: Follow, plan: number, all: Map<string, Follow>, why: string): Promise<void> {
     const start = fromByteString(piece.from);
     const end = piece.to === undefined ? undefined : fromByteString(piece.to);
     let failures = 0;
     let delay = WATCH_RETRY_DELAY_MS;
     if (state.position.afterSeq === 0 && !state.syncing) {
       state.syncing = true;
-      await this.tell({ type: 'resync', start, end, node: state.node, reason: 'the watch starts there' });
+      await this.tell({ type: 'resync', start, end, node: state.node, reason: why });
     }
     while (this.live(plan)) {
       let page: FeedPage;
@@ -293,7 +297,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
     await this.client.refreshRing().catch(() => undefined);
     if (!this.live(plan)) return true;
     if (this.epochOf() === this.planEpoch) return false;
-    this.follow(FROM_THE_BEGINNING, all);
+    this.follow(FROM_THE_BEGINNING, all, `the ring moved (epoch ${this.planEpoch} to ${this.epochOf()})`);
     return true;
   }
 

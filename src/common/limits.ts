@@ -468,6 +468,13 @@ export const CHANGES_ROWS_READ_MAX = 5000;
 /** Longest a change feed call may wait for a change (its `waitMs`); the watch asks for CHANGES_WAIT_MS_DEFAULT. */
 export const CHANGES_WAIT_MS_MAX = 10_000;
 export const CHANGES_WAIT_MS_DEFAULT = 2000;
+/**
+ * How long a waiting change feed call, once woken by a change, waits for
+ * more before it reads the log: under a steady load of writes a call then
+ * carries several changes rather than one, for a few milliseconds more of a
+ * change's delay.
+ */
+export const CHANGES_GATHER_MS = 10;
 /** Change feed calls one node keeps waiting at once; one more is refused as Unavailable. */
 export const CHANGES_WAITERS_MAX = 256;
 /** Changes a watch holds for its reader before it stops asking the nodes for more. */

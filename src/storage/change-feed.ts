@@ -22,7 +22,7 @@
 import { assert } from '../common/assert';
 import { compareKeyStrings, toByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
-import { CHANGES_PAGE_BYTES_MAX, CHANGES_ROWS_READ_MAX, CHANGES_WAITERS_MAX } from '../common/limits';
+import { CHANGES_GATHER_MS, CHANGES_PAGE_BYTES_MAX, CHANGES_ROWS_READ_MAX, CHANGES_WAITERS_MAX } from '../common/limits';
 import type { Time, Timer } from '../clock/time';
 import { isReservedKey } from '../membership/reserved-keys';
 import type { Sqlite } from './sqlite';
@@ -203,27 +203,33 @@ export class ChangeFeed {
           return { ...page, incarnation: this.incarnation, restarted: start.restarted };
         }
         after = page.position;
-        await waiter.until(left);
+        if (await waiter.until(left)) await this.pause(Math.min(CHANGES_GATHER_MS, deadline - this.time.monotonicMs()));
       } finally {
         waiter?.drop();
       }
     }
   }
 
-  /** Registers a waiting call; `until` resolves when it is woken or `ms` have passed. */
-  private waiter(req: ChangesRequest): { until(ms: number): Promise<void>; drop(): void } {
+  /** Waits `ms` (not at all for 0 or less, nor once the feed is closed). */
+  private pause(ms: number): Promise<void> {
+    if (ms <= 0 || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.time.after(ms, resolve));
+  }
+
+  /** Registers a waiting call; `until` resolves true when it is woken, false once `ms` have passed. */
+  private waiter(req: ChangesRequest): { until(ms: number): Promise<boolean>; drop(): void } {
     if (this.waiters.size >= CHANGES_WAITERS_MAX) {
       this.counters.changesWaitersRefused++;
       throw new KvError('Unavailable', `this node has ${CHANGES_WAITERS_MAX} change feed calls waiting already`);
     }
-    let resolve: (() => void) | undefined;
+    let resolve: ((woken: boolean) => void) | undefined;
     const w: Waiter = {
       from: req.from,
       to: req.to,
       woken: false,
       wake: () => {
         w.woken = true;
-        resolve?.();
+        resolve?.(true);
       },
     };
     this.waiters.add(w);
@@ -232,10 +238,10 @@ export class ChangeFeed {
     return {
       until: (ms) =>
         w.woken
-          ? Promise.resolve()
-          : new Promise<void>((r) => {
+          ? Promise.resolve(true)
+          : new Promise<boolean>((r) => {
               resolve = r;
-              timer = this.time.after(ms, r);
+              timer = this.time.after(ms, () => r(false));
             }),
       drop: () => {
         timer?.cancel();

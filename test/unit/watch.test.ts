@@ -186,6 +186,10 @@ test('a ring the client learned before a node refused the old range: the watch c
   watch.close();
   const resyncs = seen.flatMap((e) => (e.type === 'resync' ? [`${e.start}-${e.end}@${e.node}`] : []));
   t.true(resyncs.includes('g-h\u0000@4'), resyncs.join(' '));
+  t.like(
+    seen.find((e) => e.type === 'resync' && e.node === 4),
+    { reason: 'the ring moved (epoch 1 to 2)' },
+  );
   t.false(
     resyncs.some((r) => r.startsWith('p\u0000-q')),
     'the piece the join left alone goes on where it was',
