@@ -102,6 +102,18 @@ def scan(client, start, stop, lvl, page_size):
         cursor = r.cursor
 
 
+def changes(client, start, stop):
+    """This node's change feed of [START, STOP), from the beginning of its log until it has caught up."""
+    found, incarnation, after, pages = [], 0, 0, 0
+    while True:
+        p = client.changes(bound(start), bound(stop), incarnation, after, 1000, 0)
+        pages += 1
+        found += [{"key": c.key.decode(), "value": None if c.deleted else c.value.decode()} for c in p.changes]
+        incarnation, after = p.incarnation, p.position
+        if p.caughtUp:
+            return {"changes": found, "pages": pages}
+
+
 # Attempts of one cas when its reply is lost (TimedOut): each with the same
 # request id, so that a cas that was applied answers applied=true on a retry
 # instead of applying twice.
@@ -124,7 +136,7 @@ def cas(client, key, expected, new, lvl="QUORUM"):
 
 # The commands this client knows, by name: a function of the client and the
 # command's words.
-COMMANDS = {"put": put, "get": get, "mget": mget, "delete": delete, "batch": batch, "scan": scan, "cas": cas}
+COMMANDS = {"put": put, "get": get, "mget": mget, "delete": delete, "batch": batch, "scan": scan, "cas": cas, "changes": changes}
 
 
 def run(client, words):

@@ -1,7 +1,7 @@
 /**
  * A client in another language: the Python client in clients/python, on
  * code the Thrift compiler generates from idl/kv.thrift at test time, runs
- * put, get, getMany, scan and cas against real nodes. Skipped, saying why, when the
+ * put, get, getMany, scan, cas and a change feed against real nodes. Skipped, saying why, when the
  * compiler or Python's Thrift library (Debian's python3-thrift) is absent.
  *
  * To cover another command: add it to the client's COMMANDS and a line of
@@ -58,7 +58,7 @@ function runClient(python: string, gen: string, host: string, port: number, inpu
   });
 }
 
-test('a Python client generated from the IDL puts, gets (one key or several), writes batches (logged and unlogged), scans and does cas against real nodes', async (t) => {
+test('a Python client generated from the IDL puts, gets (one key or several), writes batches (logged and unlogged), scans, does cas and reads a change feed against real nodes', async (t) => {
   const python = await pythonWithThrift();
   const compiler = await runs('thrift', ['--version']);
   if (python === undefined || !compiler) {
@@ -108,6 +108,11 @@ test('a Python client generated from the IDL puts, gets (one key or several), wr
         'batch put kiwi brown put kiwi green QUORUM',
         'batch unlogged put plum blue QUORUM',
         'get plum ALL',
+        'put Oa one ALL',
+        'put Ob two ALL',
+        'delete Oa ALL',
+        'changes O P',
+        'changes a z',
       ].join('\n'),
     );
     t.like(out[0], { ok: true, op: 'put' });
@@ -176,6 +181,19 @@ test('a Python client generated from the IDL puts, gets (one key or several), wr
     });
     t.like(out[25], { ok: true, op: 'batch', writes: 1, unlogged: true });
     t.like(out[26], { ok: true, op: 'get', found: true, value: 'blue' });
+    // Node 1 is a replica of (M, f]: its log took the three writes (at ALL) in order.
+    t.deepEqual(out[30], {
+      ok: true,
+      op: 'changes',
+      changes: [
+        { key: 'Oa', value: 'one' },
+        { key: 'Ob', value: 'two' },
+        { key: 'Oa', value: null },
+      ],
+      pages: 1,
+    });
+    t.like(out[31], { ok: false, op: 'changes', error: 'Unavailable' });
+    t.regex(String(out[31]!.message), /a range from "a" must end by "f\\x00"/);
   } finally {
     await c.destroy();
   }

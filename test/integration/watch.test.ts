@@ -89,6 +89,27 @@ test.serial('watch.sh --from-start prints every key, then the puts and deletes m
   }
 });
 
+test('watch.sh refuses bad usage in one line, exit 2, before it connects', async (t) => {
+  const run = (args: string[]): Promise<{ code: number | null; stderr: string }> =>
+    new Promise((done) => {
+      const p = spawn(process.execPath, [WATCH_TOOL, '--cluster', '/nonexistent/cluster.json', ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.once('exit', (code) => done({ code, stderr }));
+    });
+  const count = await run(['--count', '0']);
+  t.is(count.code, 2);
+  t.is(count.stderr, 'watch: --count must be a whole number from 1 to 1000000000\n');
+  const many = await run(['a', 'b', 'c']);
+  t.is(many.code, 2);
+  t.regex(many.stderr, /^watch: too many arguments: c\nusage: scripts\/watch\.sh/);
+  const missing = await run([]);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /^watch: cannot read cluster file \/nonexistent\/cluster\.json/);
+});
+
 /** Collects a watch's events until the test stops it. */
 function collect(events: AsyncIterable<WatchEvent>): WatchEvent[] {
   const seen: WatchEvent[] = [];
