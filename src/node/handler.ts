@@ -422,7 +422,7 @@ function safeInteger(field: Int64 | number | null | undefined): number | undefin
 }
 
 /** A change feed call's arguments checked, in one sentence when they are wrong. */
-export function checkChanges(
+function checkChanges(
   start: Buffer,
   stop: Buffer,
   incarnation: Int64 | number | null | undefined,
