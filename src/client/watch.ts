@@ -228,10 +228,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
     const end = piece.to === undefined ? undefined : fromByteString(piece.to);
     let failures = 0;
     let delay = WATCH_RETRY_DELAY_MS;
-    if (state.position.afterSeq === 0 && !state.syncing) {
-      state.syncing = true;
-      await this.tell({ type: 'resync', start, end, node: state.node, reason: why });
-    }
+    // Why the piece is read from the beginning: told once a node answers, so that an outage is not a stream of resyncs.
+    let resync = state.position.afterSeq === 0 && !state.syncing ? why : undefined;
     while (this.live(plan)) {
       let page: FeedPage;
       try {
@@ -250,22 +248,17 @@ export class Watch implements AsyncIterable<WatchEvent> {
           delay = Math.min(delay * 2, WATCH_RETRY_DELAY_MAX_MS);
         }
         if (await this.replanned(plan, all)) return;
-        state.syncing = true;
-        await this.tell({ type: 'resync', start, end, node: state.node, reason: `node ${from} failed (${e.message})` });
+        resync = `node ${from} failed (${e.message})`;
         continue;
       }
       failures = 0;
       delay = WATCH_RETRY_DELAY_MS;
       if (!this.live(plan)) return;
-      if (page.restarted) {
+      if (page.restarted) resync = `node ${state.node}'s log started again (a restart, or a purged deletion)`;
+      if (resync !== undefined) {
         state.syncing = true;
-        await this.tell({
-          type: 'resync',
-          start,
-          end,
-          node: state.node,
-          reason: `node ${state.node}'s log started again (a restart, or a purged deletion)`,
-        });
+        await this.tell({ type: 'resync', start, end, node: state.node, reason: resync });
+        resync = undefined;
       }
       for (const c of page.changes) {
         await this.tell({

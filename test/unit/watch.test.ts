@@ -135,7 +135,7 @@ test('a follower whose node fails reads its range again from the beginning of th
   t.deepEqual(cluster.calls.find((c) => c.node === 3)?.position, { incarnation: 0, afterSeq: 0 }, 'from the beginning of its log');
 });
 
-test('when every replica has failed the follower waits, and goes on once one is back', async (t) => {
+test('when every replica has failed the follower waits, goes on once one is back, and tells one resync then', async (t) => {
   const cluster = new FakeCluster();
   for (const n of [2, 3, 0]) cluster.down.add(n);
   cluster.log.push('g1');
@@ -145,7 +145,19 @@ test('when every replica has failed the follower waits, and goes on once one is 
   cluster.down.delete(0);
   await waitFor('the change, from node 0', () => changes(seen).includes('g1@0'));
   watch.close();
-  t.pass();
+  t.deepEqual(
+    seen.filter((e) => e.type === 'resync'),
+    [
+      {
+        type: 'resync',
+        start: Buffer.from('g'),
+        end: Buffer.from('h'),
+        node: 0,
+        reason: 'node 3 failed (connection to node 3 was refused)',
+      },
+    ],
+    'one resync, once a node answered: not one for every failed call of the outage',
+  );
 });
 
 test('a watch ends when its client is closed', async (t) => {
