@@ -429,7 +429,7 @@ class Check {
 }
 
 /** The newest version the key's replicas hold after settling; undefined when none holds one. */
-function settledVersion(replicas: readonly ReplicaCopy[] | undefined): Observed | undefined {
+export function settledVersion(replicas: readonly ReplicaCopy[] | undefined): Observed | undefined {
   let top: Observed | undefined;
   for (const { held } of replicas ?? []) if (held && (top === undefined || compareObserved(held, top) > 0)) top = held;
   return top;

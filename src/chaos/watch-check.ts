@@ -9,7 +9,7 @@
 import { KvClient } from '../client/client';
 import type { Watch } from '../client/watch';
 import type { ClusterConfig } from '../config/cluster';
-import { compareObserved, type ReplicaCopy } from './checker';
+import { compareObserved, type ReplicaCopy, settledVersion } from './checker';
 import type { Observed } from './history';
 
 /** How often the catch-up after a run compares what the watch told with the settled replicas. */
@@ -57,8 +57,9 @@ export class WatchedVersions {
   behind(replicas: ReadonlyMap<string, readonly ReplicaCopy[]>): string[] {
     const out: string[] = [];
     for (const [key, copies] of replicas) {
+      const settled = settledVersion(copies);
       const told = this.versions.get(key);
-      if (copies.some(({ held }) => held && (told === undefined || compareObserved(held, told) > 0))) out.push(key);
+      if (settled !== undefined && (told === undefined || compareObserved(settled, told) > 0)) out.push(key);
     }
     return out;
   }

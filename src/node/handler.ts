@@ -259,10 +259,17 @@ function checkCopyRefs(list: types.BatchCopyRef[] | null | undefined, what: stri
   });
 }
 
-function wholeNumber(field: Int64 | number | null | undefined): number | undefined {
+/** An i64 from the wire as a safe integer, or undefined. */
+function safeInteger(field: Int64 | number | null | undefined): number | undefined {
   if (field === null || field === undefined) return undefined;
   const n = typeof field === 'number' ? field : int64ToNumber(field);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** safeInteger, from 0 up. */
+function wholeNumber(field: Int64 | number | null | undefined): number | undefined {
+  const n = safeInteger(field);
+  return n !== undefined && n >= 0 ? n : undefined;
 }
 
 function checkBatchWrite(w: types.BatchWrite | null | undefined, maxValueBytes: number): BatchWriteInput {
@@ -414,13 +421,6 @@ function checkBound(b: Buffer | null | undefined, name: string, of = "the scan's
   return toByteString(b);
 }
 
-/** An i64 from the wire as a safe integer, or undefined. */
-function safeInteger(field: Int64 | number | null | undefined): number | undefined {
-  if (field === null || field === undefined) return undefined;
-  const n = typeof field === 'number' ? field : int64ToNumber(field);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
 /** A change feed call's arguments checked, in one sentence when they are wrong. */
 function checkChanges(
   start: Buffer,
@@ -435,8 +435,8 @@ function checkChanges(
   const to = checkBound(stop, 'stop', of);
   if (to !== undefined && from >= to)
     throw invalid(`${of} range is empty: start ${JSON.stringify(from)} is not before stop ${JSON.stringify(to)}`);
-  const inc = safeInteger(incarnation);
-  if (inc === undefined || inc < 0) throw invalid(`${of} incarnation must be 0 or one a page of this node gave`);
+  const inc = wholeNumber(incarnation);
+  if (inc === undefined) throw invalid(`${of} incarnation must be 0 or one a page of this node gave`);
   const after = safeInteger(afterSeq);
   if (after === undefined || after < -1) throw invalid(`${of} afterSeq must be -1 (from now), 0 (from the beginning) or a page's position`);
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > CHANGES_LIMIT_MAX) {
