@@ -23,13 +23,20 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/chaos.js');
-const ARGS = ['--seed', '5', '--duration', '30', '--mode', 'proxy'];
+/**
+ * The lww runs' workers pause 20 ms between operations (the CLI's default is 2 ms): some 200-300
+ * operations a second still meet every fault, for a third less CPU (seed 1's 20 s run: 24.8 s of
+ * CPU against 38.5 s), which the test files running beside it need. The fault schedule is drawn
+ * apart from the workload, so the pause leaves it alone.
+ */
+const THINK = ['--think-ms', '20'];
+const ARGS = ['--seed', '5', '--duration', '30', '--mode', 'proxy', ...THINK];
 /** The cas workload: two counters, this seed's 20 s draw a clock skew and a kill -9 in a burst. */
 const CAS_ARGS = ['--seed', '5', '--duration', '20', '--mode', 'proxy', '--workload', 'cas', '--keys', '2'];
 /** Other levels: see the header. */
-const LEVEL_ARGS = ['--seed', '1', '--duration', '20', '--mode', 'proxy', '--write-level', 'ONE', '--read-level', 'ALL'];
+const LEVEL_ARGS = ['--seed', '1', '--duration', '20', '--mode', 'proxy', '--write-level', 'ONE', '--read-level', 'ALL', ...THINK];
 /** Membership faults: see the header. */
-const MEMBERSHIP_ARGS = ['--seed', '20', '--duration', '34', '--mode', 'proxy', '--faults', 'move,replace,kill'];
+const MEMBERSHIP_ARGS = ['--seed', '20', '--duration', '34', '--mode', 'proxy', '--faults', 'move,replace,kill', ...THINK];
 /**
  * A run's 20-34 s of faults, with its start, settling, checks and cleanup, took 32-50 s in full test
  * runs (46 s with the membership faults); on a loaded machine all but the faults' own time stretch.
