@@ -186,14 +186,16 @@ const liveNodes = new Set<ChildProcess>();
 let killNodesOnExit = false;
 
 /**
- * Notes a node process, to be killed if this process exits while it runs: a
- * test process that exits half-way (an uncaught error: ava's worker calls
- * process.exit) before its cluster's destroy would otherwise leave its nodes
- * running, holding their ports and the CPU the remaining tests need. Not when
- * it is killed by a signal (ava's timeout sends SIGTERM): a handler here would
- * take SIGTERM from the tools that stop their own way. Those nodes stop
- * themselves within a second or so (each is started with --parent-pid).
- * Tests still destroy their clusters.
+ * Notes a node process, to be killed if this process (or worker thread: ava
+ * runs each test file in one) exits while it runs: a test file that exits
+ * half-way (an uncaught error: ava's worker calls process.exit) before its
+ * cluster's destroy would otherwise leave its nodes running, holding their
+ * ports and the CPU the remaining tests need. Not when it is killed by a
+ * signal or its thread terminated: a SIGTERM handler here would take SIGTERM
+ * from the tools that stop their own way. Those nodes stop themselves within
+ * a second or so of the process that started them (each is started with
+ * --parent-pid; for a test file in a worker thread, ava's process). Tests
+ * still destroy their clusters.
  */
 function adopt(child: ChildProcess): void {
   liveNodes.add(child);
