@@ -97,14 +97,23 @@ export class RpcConnection {
    * exactly one method of the client, synchronously.
    */
   async call<T>(invoke: (client: Client) => Promise<T>, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    // connect() is bounded by its own connect timeout.
-    const client = this.client ?? (await this.connect());
+    let client = this.client;
+    let waitMs = timeoutMs;
+    if (client === null) {
+      // connect() is bounded by its own connect timeout; what it took comes off the call's.
+      const deadline = Date.now() + timeoutMs;
+      client = await this.connect();
+      waitMs = deadline - Date.now();
+    }
     const internals = client as unknown as ClientInternals;
     if (internals._seqid > SEQID_WRAP) internals._seqid = 0;
     const reply = invoke(client);
     const seqid = internals._seqid;
-    return this.withTimeout(reply, deadline - Date.now(), 'waiting for', () => {
+    // On an open connection the wait is the whole timeout, not the timeout less what `invoke` took to encode:
+    // a coordinator sets its own deadline of the same length just before it calls its replicas, and a timer of
+    // the same length set later never fires before it, so that deadline always ends the request. A call timer a
+    // millisecond shorter could end first, and a QUORUM read then asked a third replica at its deadline.
+    return this.withTimeout(reply, waitMs, 'waiting for', () => {
       delete internals._reqs[seqid];
     });
   }

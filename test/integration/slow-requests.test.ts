@@ -8,15 +8,16 @@ import { KvClient } from '../../src/client/client';
 import { isKvError } from '../../src/common/errors';
 import { LocalCluster } from '../../src/harness/local-cluster';
 
-// Default tokens: key 'A' has replicas 0, 1, 2. Node 1 coordinating a QUORUM read asks itself, then node 2.
+// Default tokens: key 'A' has replicas 0, 1, 2. Node 1 coordinating a QUORUM read asks itself, then node 2, and
+// node 0 only if node 2 fails first. Both stall, so every read and write of the key waits out its timeout.
 const KEY = 'A';
 const COORDINATOR = 1;
-const STALLED = 2;
+const STALLED = [2, 0];
 
 let cluster: LocalCluster | undefined;
 
 test.after.always(async () => {
-  cluster?.signal(STALLED, 'SIGCONT');
+  for (const id of STALLED) cluster?.signal(id, 'SIGCONT');
   await cluster?.destroy();
 });
 
@@ -32,7 +33,7 @@ async function eventually<T>(what: string, check: () => T | undefined | Promise<
 }
 
 test('requests a stalled replica held past slowRequestMs are told in one grouped line of the log, and counted', async (t) => {
-  // No speculation and a long failure timeout: the reads and writes that ask node 2 wait out the 500 ms timeout.
+  // No speculation and a long failure timeout: the reads and writes of the key wait out the 500 ms timeout.
   cluster = await LocalCluster.start({
     settings: { failureTimeoutMs: 60_000, requestTimeoutMs: 500, slowRequestMs: 200, speculativeRetry: 'NONE' },
   });
@@ -41,7 +42,7 @@ test('requests a stalled replica held past slowRequestMs are told in one grouped
   try {
     await client.put(KEY, 'v', 'ALL');
     await client.put('fast', 'v', 'ONE');
-    cluster.signal(STALLED, 'SIGSTOP');
+    for (const id of STALLED) cluster.signal(id, 'SIGSTOP');
     for (let i = 0; i < 2; i++) {
       const err = await client.get(KEY, 'QUORUM').catch((e: unknown) => e);
       t.true(isKvError(err, 'TimedOut'), String(err));
@@ -67,7 +68,7 @@ test('requests a stalled replica held past slowRequestMs are told in one grouped
       admin.close();
     }
   } finally {
-    cluster.signal(STALLED, 'SIGCONT');
+    for (const id of STALLED) cluster.signal(id, 'SIGCONT');
     client.close();
   }
 });
