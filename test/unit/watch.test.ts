@@ -190,8 +190,9 @@ test('a ring the client learned before a node refused the old range: the watch c
     2,
   );
   cluster.moved.add(2);
-  await waitFor('the new piece followed on node 4', () =>
-    cluster.calls.some((c) => c.node === 4 && c.start === 'g' && c.end === 'h\u0000'),
+  // Waits for the event, not for the call: the resync reaches the reader only once node 4's page is back.
+  await waitFor('the new piece read again from node 4', () =>
+    seen.some((e) => e.type === 'resync' && e.node === 4 && e.start.toString('latin1') === 'g' && e.end?.toString('latin1') === 'h\u0000'),
   );
   cluster.moved.delete(2);
   await waitFor('the piece after h followed', () => cluster.calls.some((c) => c.start === 'h\u0000' && c.end === 'p\u0000'));
