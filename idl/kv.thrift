@@ -291,7 +291,13 @@ struct EpochChange {
   7: optional list<RingMember> members,
   /** join-begin, replace-begin: where the new node listens (the bootstrap nodes' addresses are the cluster file's). */
   8: optional string host,
-  9: optional i32 port
+  9: optional i32 port,
+  /**
+   * (added later) leave-begin of a removal: the node that runs the leave of
+   * node `node`, which is down for good. A node of an older build takes the
+   * change up as the leave it is, without it.
+   */
+  10: optional i32 by
 }
 
 /** A node's membership log after an epoch, and the node's own epoch. */
@@ -831,5 +837,18 @@ service KeyValue {
    * ask another of its replicas, from the beginning.
    */
   ChangesPage changes(1: binary start, 2: binary stop, 3: i64 incarnation, 4: i64 afterSeq, 5: i32 limit, 6: i32 waitMs)
-    throws (1: InvalidRequest invalid, 2: Unavailable unavailable)
+    throws (1: InvalidRequest invalid, 2: Unavailable unavailable),
+
+  /**
+   * (added later) Admin: this node removes node `node`, which is down for
+   * good, from the ring (Cassandra's nodetool removenode): a leave run here,
+   * each range the dead node gives up copied to the replica that gains it
+   * from every surviving replica of the range. Refused while node `node`
+   * answers (decommission it instead). Starts it on the first call (the
+   * begin is sequenced before the answer, so a refusal changes nothing);
+   * every call answers where it is, so the operator polls it, or
+   * operationProgress, on this node.
+   */
+  OperationProgress removeNode(1: string secret, 2: i32 node)
+    throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable)
 }

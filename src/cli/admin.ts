@@ -9,6 +9,7 @@
  *   snapshots [N] [--json]   the snapshots each node holds;  clear-snapshot NAME [N]   deletes one
  *   repair [N] [--json]  a full repair now, of every node's ranges (or node N's), with progress and a summary
  *   decommission N    node N streams its ranges to their new replicas, leaves the ring and exits
+ *   remove N [--node D]   takes node N, down for good, out of the ring (nodetool removenode), run by node D
  *   cleanup [N] [--json]  every node (or node N) deletes the data it holds for ranges it no longer replicates
  *   move N TOKEN      node N moves to TOKEN online, streaming the ranges that change hands
  *   abort             undoes the membership operation in progress, back to the placement before it
@@ -26,6 +27,7 @@ import { ClusterStatus, clusterStatus, OperationStatus, statusHeadline } from '.
 import { sampleRanges } from '../client/key-sample';
 import { Move, Proposal, proposeTokens, REBALANCE_TOLERANCE } from '../client/rebalance';
 import { abortOperation, applyMoves, moveNode, parseTokenText } from '../client/move';
+import { removeNode } from '../client/remove';
 import { KvError } from '../common/errors';
 import { mebibytes } from '../common/bytes';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
@@ -83,6 +85,17 @@ commands:
             ring and its process exits; returns once it has (refused while the ring
             would keep fewer nodes than the replication factor, or while another
             operation runs). Run it again after an interruption: it goes on.
+  remove N [--node D]
+            takes node N, which is down for good, out of the ring (Cassandra's
+            nodetool removenode): a decommission run by another node (D, or the
+            first live node that takes it), which copies each range node N gives
+            up to the node that gains it from every surviving replica of the range;
+            shows progress and returns once node N is LEFT. Refused, changing
+            nothing, while node N answers (decommission it instead), for a node
+            that is not NORMAL, while another operation runs, or when the ring
+            would keep fewer nodes than the replication factor. Every surviving
+            replica must be up. Run it again after an interruption: it follows the
+            removal, which went on; abort undoes it.
   cleanup [N]
             every node of the ring (or node N alone) deletes the data it holds for
             ranges it no longer replicates (what a join or a move left on the nodes
@@ -121,7 +134,7 @@ options:
   --hex           replicas: KEY is hex digits of the key's bytes
   --limit L       traces: at most L a node (1 to 200, default 200)
   --name NAME     snapshot: its name (1 to 64 letters, digits, '.', '_', '-')
-  --node N        ring, replicas: ask node N`;
+  --node N        ring, replicas: ask node N; remove: node N runs the removal`;
 
 /** The status as a table, one row per node, columns padded to their widest cell. */
 function statusTable(s: ClusterStatus, colour: boolean): string {
@@ -192,7 +205,9 @@ function operationLine(op: OperationStatus): string {
       ? `move of node ${op.node} to ${op.token}`
       : op.kind === 'replace'
         ? `replace of node ${op.replaces} by node ${op.node}`
-        : `${op.kind} of node ${op.node}`;
+        : op.by !== undefined
+          ? `removal of node ${op.node} by node ${op.by}`
+          : `${op.kind} of node ${op.node}`;
   const step = op.aborting
     ? 'being aborted: reads back on the old replicas; run scripts/admin.sh abort to finish'
     : op.readsSwitched
@@ -419,6 +434,26 @@ async function decommission(config: ReturnType<typeof loadClusterFile>, node: nu
   }
 }
 
+/** Removes dead node N, run by node `via` or the first live node that takes it, and follows it until node N is LEFT. */
+async function remove(config: ReturnType<typeof loadClusterFile>, node: number, via: number | undefined): Promise<number> {
+  const tty = process.stdout.isTTY === true;
+  try {
+    const { by, progress } = await removeNode(config, node, via, (v) => {
+      if (tty) process.stdout.write(`\r\x1b[K${streamLine(`node ${node} being removed`, v)}`);
+    });
+    if (tty) process.stdout.write('\n');
+    process.stdout.write(
+      `node ${node} was removed from the ring by node ${by} (${Number(progress.keys)} keys copied, each range from every surviving replica)\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (!isKvError(err)) throw err;
+    if (tty) process.stdout.write('\n');
+    process.stderr.write(`removal of node ${node}: ${err.message}\n`);
+    return 1;
+  }
+}
+
 /** Waits until the node no longer answers (its process exited), with a deadline. */
 async function untilStopped(admin: NodeAdmin): Promise<void> {
   const deadline = Date.now() + OPERATION_SILENCE_MS_MAX;
@@ -570,6 +605,7 @@ async function main(argv: string[]): Promise<number> {
   const takesArguments = [
     'repair',
     'decommission',
+    'remove',
     'cleanup',
     'move',
     'replicas',
@@ -591,6 +627,11 @@ async function main(argv: string[]): Promise<number> {
       const node = nodeArg(rest);
       if (node === undefined) throw new UsageError('decommission takes the id of the node that leaves: scripts/admin.sh decommission N');
       return decommission(config, node);
+    }
+    case 'remove': {
+      const node = nodeArg(rest);
+      if (node === undefined) throw new UsageError('remove takes the id of the dead node: scripts/admin.sh remove N [--node D]');
+      return remove(config, node, nodeFlag(args.flags));
     }
     case 'cleanup':
       return cleanup(config, nodeArg(rest), args.flags.has('json'));

@@ -1036,6 +1036,15 @@ export class NodeAdmin {
     }
   }
 
+  /** Starts the removal of dead node `node`, run by this node, or says where it is (see the IDL). Sequences an epoch first: its own deadline. */
+  async removeNode(node: number): Promise<types.OperationProgress> {
+    try {
+      return await this.connection.call((c) => c.removeNode(this.secret, node), OPERATION_START_ANSWER_TIMEOUT_MS);
+    } catch (err) {
+      throw toKvError(err);
+    }
+  }
+
   /** Starts node's move to `token` (bytes), or says where it is (see the IDL). Sequences an epoch first: its own deadline. */
   async move(token: Buffer): Promise<types.OperationProgress> {
     try {

@@ -8,7 +8,7 @@ import { fromByteString, toByteString } from '../common/bytes';
 import { isKvError, KvError } from '../common/errors';
 import { ABORT_ANSWER_TIMEOUT_MS, REBALANCE_MOVES_MAX } from '../common/limits';
 import type { ClusterConfig } from '../config/cluster';
-import { applyChange, ringMembers } from '../membership/changes';
+import { applyChange, ringMembers, runnerOf } from '../membership/changes';
 import type { types } from '../rpc/thrift';
 import { adminAt, currentMembership, endpointOf, followOperation, OperationView } from './operations';
 import type { Move } from './rebalance';
@@ -91,11 +91,12 @@ export async function abortOperation(config: ClusterConfig): Promise<string> {
   const m = await currentMembership(config);
   const op = m.operation;
   if (op === undefined) throw new KvError('InvalidRequest', 'no membership operation is in progress: there is nothing to abort');
+  const runner = runnerOf(op);
   const others = ringMembers(m)
     .map((n) => n.id)
-    .filter((id) => id !== op.node);
+    .filter((id) => id !== runner);
   const failures: string[] = [];
-  for (const id of [op.node, ...others]) {
+  for (const id of [runner, ...others]) {
     let admin: ReturnType<typeof adminAt>;
     try {
       admin = adminAt(config, endpointOf(config, m, id));

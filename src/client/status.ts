@@ -11,7 +11,7 @@
 import { displayBytes, fromByteString } from '../common/bytes';
 import { isKvError } from '../common/errors';
 import { ClusterConfig, metricsUrlOf } from '../config/cluster';
-import type { EpochEntry, NodeState, Operation } from '../membership/changes';
+import { type EpochEntry, type NodeState, type Operation, runnerOf } from '../membership/changes';
 import { int64ToNumber, types } from '../rpc/thrift';
 import { adminAt, fileTopology, STATUS_TIMEOUT_MS, topologyFrom } from './ring';
 import type { KnownMember, Topology } from './topology';
@@ -203,6 +203,7 @@ async function operationStatus(
     node: op.node,
     ...(op.token !== undefined && { token: displayBytes(fromByteString(op.token)) }),
     ...(op.replaces !== undefined && { replaces: op.replaces }),
+    ...(op.by !== undefined && { by: op.by }),
     readsSwitched: op.readsSwitched,
     ...(op.aborting === true && { aborting: true }),
     progress: at === undefined ? {} : await progressAt(config, at),
@@ -264,6 +265,6 @@ export async function clusterStatus(config: ClusterConfig): Promise<ClusterStatu
       const state = m.state === 'NORMAL' && catchingUp ? 'CATCHING_UP' : m.state;
       return { ...s, state, token: displayBytes(fromByteString(m.token)), ownership: shares[i]! };
     }),
-    operations: op === undefined ? [] : [await operationStatus(config, op, members.find(({ m }) => m.id === op.node)?.m.location)],
+    operations: op === undefined ? [] : [await operationStatus(config, op, members.find(({ m }) => m.id === runnerOf(op))?.m.location)],
   };
 }

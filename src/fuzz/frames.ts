@@ -237,6 +237,7 @@ const WEIGHT_OF_METHOD: Record<MethodName, number> = {
   recentTraces: 2,
   trace: 3,
   changes: 4,
+  removeNode: 2,
 };
 const UNKNOWN_WEIGHT = 14;
 const METHOD_WEIGHTS: readonly (readonly [MethodName | 'unknown', number])[] = [
@@ -813,6 +814,9 @@ export class FrameGenerator {
         return i32(r.pick([0, 0, 1, 20, CHANGES_WAIT_MS_MAX + 1, -1, 0x7fff_ffff, -0x8000_0000]));
       case 'tracesLimit':
         return i32(r.pick([1, 10, SAMPLED_TRACES_KEPT, SAMPLED_TRACES_KEPT + 1, 0, -1, 0x7fff_ffff]));
+      case 'node':
+        // Never sent with the real secret (SECRET_NEVER): a removal would take a peer out of the ring.
+        return i32(r.pick([0, 1, 3, 7, -1, 0x7fff_ffff, -0x8000_0000]));
       case 'snapshotName':
         // Never sent with the real secret (SECRET_NEVER): a snapshot would copy the node's file to its disk.
         return bin(Buffer.from(r.pick(['daily', 'ok-1.b_c', '', '.hidden', '../up', 'a/b', 'x'.repeat(65)])));

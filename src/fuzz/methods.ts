@@ -51,6 +51,7 @@ export const METHODS = [
   'setTraceProbability',
   'recentTraces',
   'changes',
+  'removeNode',
 ] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -173,6 +174,7 @@ export const ARGS: Record<MethodName, readonly ArgSpec[]> = {
   cleanup: [SECRET, [2, TType.BOOL, 'start', 'cleanupStart']],
   move: [SECRET, [2, TType.STRING, 'token']],
   abortOperation: [SECRET],
+  removeNode: [SECRET, [2, TType.I32, 'node']],
   getMany: [
     [1, TType.LIST, 'keys'],
     [2, TType.I32, 'level'],
@@ -250,6 +252,7 @@ export const EPOCH_CHANGE: readonly ArgSpec[] = [
   [7, TType.LIST, 'members'],
   [8, TType.STRING, 'host'],
   [9, TType.I32, 'port'],
+  [10, TType.I32, 'by'],
 ];
 export const RING_MEMBER: readonly ArgSpec[] = [
   [1, TType.I32, 'id'],
@@ -361,6 +364,7 @@ export const THROWS: Record<MethodName, Throws> = {
   trace: { invalid: 1, operational: [2], declared: [1, 2] },
   // Unavailable: a range this node takes no reads of, or too many calls waiting.
   changes: { invalid: 1, operational: [2], declared: [1, 2] },
+  removeNode: ADMIN_UNAVAILABLE,
 };
 
 /** Internode and admin calls: the secret is their first argument. */
@@ -389,8 +393,8 @@ export const SECRET_CHECKED: ReadonlySet<MethodName> = new Set(METHODS.filter((m
  *   learnEpochs whose log carries no new epoch or cannot be read. A real
  *   move, repair or cleanup would start long work and change what the node
  *   holds, and a learnt epoch would change the ring under the run.
- * - Never: decommission and abortOperation (a correct node would leave the
- *   ring, or undo an operator's move: the run could not tell a bug from the
+ * - Never: decommission, removeNode and abortOperation (a correct node would
+ *   leave the ring, take a peer out of it, or undo an operator's move: the run could not tell a bug from the
  *   effect), hello and setClockOffset (with the secret they are trusted
  *   control calls that mark a peer up or move the clock, not input to
  *   validate), snapshot and clearSnapshot (each would write a copy of the
@@ -432,6 +436,7 @@ export const SECRET_NEVER: ReadonlySet<MethodName> = new Set([
   'hello',
   'setClockOffset',
   'decommission',
+  'removeNode',
   'abortOperation',
   'snapshot',
   'clearSnapshot',

@@ -234,6 +234,8 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
     return token?.kind === 'binary' && token.v.length > 0 ? 'declared' : 'invalid';
   },
   abortOperation: () => 'declared',
+  // Refused for a negative id; otherwise what a correct node does depends on the ring (the node up, an operation running).
+  removeNode: (a) => (i32Of(a.get(2)) !== undefined && i32Of(a.get(2))! >= 0 ? 'declared' : 'invalid'),
   batch: (a, max) => withLevel(batchValid(a.get(1), max), a.get(2), true),
   getMany: (a) => {
     const keys = a.get(1);

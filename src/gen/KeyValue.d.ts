@@ -708,6 +708,30 @@ declare class Client {
      * ask another of its replicas, from the beginning.
      */
     changes(start: Buffer, stop: Buffer, incarnation: Int64, afterSeq: Int64, limit: number, waitMs: number, callback?: (error: ttypes.InvalidRequest | ttypes.Unavailable, response: ChangesPage)=>void): void;
+
+    /**
+     * (added later) Admin: this node removes node `node`, which is down for
+     * good, from the ring (Cassandra's nodetool removenode): a leave run here,
+     * each range the dead node gives up copied to the replica that gains it
+     * from every surviving replica of the range. Refused while node `node`
+     * answers (decommission it instead). Starts it on the first call (the
+     * begin is sequenced before the answer, so a refusal changes nothing);
+     * every call answers where it is, so the operator polls it, or
+     * operationProgress, on this node.
+     */
+    removeNode(secret: string, node: number): Promise<OperationProgress>;
+
+    /**
+     * (added later) Admin: this node removes node `node`, which is down for
+     * good, from the ring (Cassandra's nodetool removenode): a leave run here,
+     * each range the dead node gives up copied to the replica that gains it
+     * from every surviving replica of the range. Refused while node `node`
+     * answers (decommission it instead). Starts it on the first call (the
+     * begin is sequenced before the answer, so a refusal changes nothing);
+     * every call answers where it is, so the operator polls it, or
+     * operationProgress, on this node.
+     */
+    removeNode(secret: string, node: number, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: OperationProgress)=>void): void;
   }
 
 declare class Processor {
@@ -757,4 +781,5 @@ declare class Processor {
     process_setTraceProbability(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_recentTraces(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
     process_changes(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
+    process_removeNode(seqid: number, input: thrift.TProtocol, output: thrift.TProtocol): void;
 }

@@ -343,8 +343,9 @@ declare class EpochChange {
     public members?: RingMember[];
     public host?: string;
     public port?: number;
+    public by?: number;
 
-      constructor(args?: { epoch: Int64; kind: string; node?: number; token?: Buffer; replaces?: number; replicationFactor?: number; members?: RingMember[]; host?: string; port?: number; });
+      constructor(args?: { epoch: Int64; kind: string; node?: number; token?: Buffer; replaces?: number; replicationFactor?: number; members?: RingMember[]; host?: string; port?: number; by?: number; });
   }
 
 /**

@@ -2523,6 +2523,7 @@ const EpochChange = module.exports.EpochChange = class {
     this.members = null;
     this.host = null;
     this.port = null;
+    this.by = null;
     if (args) {
       if (args.epoch !== undefined && args.epoch !== null) {
         this.epoch = args.epoch;
@@ -2550,6 +2551,9 @@ const EpochChange = module.exports.EpochChange = class {
       }
       if (args.port !== undefined && args.port !== null) {
         this.port = args.port;
+      }
+      if (args.by !== undefined && args.by !== null) {
+        this.by = args.by;
       }
     }
   }
@@ -2636,6 +2640,13 @@ const EpochChange = module.exports.EpochChange = class {
           input.skip(ftype);
         }
         break;
+        case 10:
+        if (ftype == Thrift.Type.I32) {
+          this.by = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2697,6 +2708,11 @@ const EpochChange = module.exports.EpochChange = class {
     if (this.port !== null && this.port !== undefined) {
       output.writeFieldBegin('port', Thrift.Type.I32, 9);
       output.writeI32(this.port);
+      output.writeFieldEnd();
+    }
+    if (this.by !== null && this.by !== undefined) {
+      output.writeFieldBegin('by', Thrift.Type.I32, 10);
+      output.writeI32(this.by);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -22,6 +22,12 @@
  * before it (see `abort` below): `reads-back` first when its reads had
  * moved, then `abort`.
  *
+ * A removal (`leave-begin` with `by`) is a leave of a node that is down for
+ * good: the same three epochs and placements, run by another node (`by`),
+ * which copies each range the dead node gives up from every surviving
+ * replica of it (membership/remove-plan.ts). Nodes of a build that predates
+ * `by` take it up as the leave it is.
+ *
  * One operation at a time: a second one is refused while the first runs.
  * Node ids are never reused; a node that left stays in the membership as LEFT.
  */
@@ -53,7 +59,7 @@ export type Change =
       readonly replicationFactor: number;
     }
   | ({ readonly kind: 'join-begin'; readonly node: number; readonly token: string } & Address)
-  | { readonly kind: 'leave-begin'; readonly node: number }
+  | { readonly kind: 'leave-begin'; readonly node: number; readonly by?: number }
   | { readonly kind: 'move-begin'; readonly node: number; readonly token: string }
   | ({ readonly kind: 'replace-begin'; readonly node: number; readonly replaces: number } & Address)
   | { readonly kind: 'reads-switch'; readonly node: number }
@@ -81,6 +87,8 @@ export interface Operation {
   readonly token?: string;
   /** The node a replacement takes over from. */
   readonly replaces?: number;
+  /** A removal: the node that runs this leave, since the leaving node is down for good. */
+  readonly by?: number;
   readonly readsSwitched: boolean;
   /** Set by `reads-back`: the operation is being undone, and only `abort` may follow. */
   readonly aborting?: boolean;
@@ -133,6 +141,17 @@ function requireNormal(member: Member, what: string): void {
   if (member.state !== 'NORMAL') throw invalid(`node ${member.id} is ${member.state}; only a NORMAL node can ${what}`);
 }
 
+/** The node that runs a removal must be another member, NORMAL, on the ring. */
+function checkRemover(m: Membership, node: number, by: number): void {
+  if (by === node) throw invalid(`node ${node} cannot remove itself; decommission it instead`);
+  requireNormal(memberOf(m, by), 'run a removal');
+}
+
+/** The node that runs an operation: its own node, or for a removal the node named by `by`. */
+export function runnerOf(op: Operation): number {
+  return op.by ?? op.node;
+}
+
 function bootstrap(change: Extract<Change, { kind: 'bootstrap' }>): Membership {
   const { nodes, replicationFactor } = change;
   if (nodes.length === 0) throw invalid('the initial ring needs at least one node');
@@ -163,15 +182,16 @@ function started(m: Membership, change: Extract<Change, { kind: `${OperationKind
       ];
     case 'leave-begin': {
       const member = memberOf(m, change.node);
-      requireNormal(member, 'leave');
+      requireNormal(member, change.by === undefined ? 'leave' : 'be removed');
+      if (change.by !== undefined) checkRemover(m, change.node, change.by);
       const rest = m.members.filter((n) => n.state === 'NORMAL').length - 1;
       if (rest < m.replicationFactor)
         throw invalid(
-          `node ${change.node} cannot leave: the ring would have ${rest} nodes, fewer than the replication factor ${m.replicationFactor}`,
+          `node ${change.node} cannot ${change.by === undefined ? 'leave' : 'be removed'}: the ring would have ${rest} nodes, fewer than the replication factor ${m.replicationFactor}`,
         );
       return [
         { ...member, state: 'LEAVING' },
-        { kind: 'leave', node: change.node, readsSwitched: false },
+        { kind: 'leave', node: change.node, readsSwitched: false, ...(change.by !== undefined && { by: change.by }) },
       ];
     }
     case 'move-begin': {

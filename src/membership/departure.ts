@@ -20,7 +20,7 @@ function reason(before: Membership, entry: EpochEntry, id: number): string {
   const op = before.operation;
   switch (change.kind) {
     case 'leave-complete':
-      return 'decommissioned';
+      return op?.by !== undefined ? `removed while down, by node ${op.by}` : 'decommissioned';
     case 'replace-complete':
       return `replaced by node ${change.node}`;
     case 'abort':

@@ -11,7 +11,7 @@
 import { assert } from '../common/assert';
 import { compareKeyStrings } from '../common/bytes';
 import type { Membership } from './changes';
-import { Placement } from './placement';
+import { type PlacedRange, Placement } from './placement';
 
 /** One range (start, end] to copy from `source` to `target`. */
 export interface RangeStream {
@@ -33,20 +33,36 @@ export interface KeyInterval {
  * each paired with one that stops being a replica.
  */
 export function streamsOf(m: Membership): RangeStream[] {
+  const streams: RangeStream[] = [];
+  for (const { range, gained, given } of changedRanges(m)) {
+    assert(gained.length === given.length, 'a range gains as many replicas as it loses');
+    gained.forEach((target, k) => streams.push({ start: range.start, end: range.end, source: given[k]!, target }));
+  }
+  return streams;
+}
+
+/** A range of an operation's begin epoch, with the read replicas it gains and those it gives up. */
+export interface ChangedRange {
+  readonly range: PlacedRange;
+  readonly gained: readonly number[];
+  readonly given: readonly number[];
+}
+
+/** Every range of the operation that `m` (its begin epoch) runs, with the read replicas it gains and gives up. */
+export function changedRanges(m: Membership): ChangedRange[] {
   const op = m.operation;
   assert(op !== undefined && !op.readsSwitched, 'streams are planned at an operation begin epoch');
   const before = Placement.of(m);
   const after = Placement.of({ ...m, operation: { ...op, readsSwitched: true } });
-  const streams: RangeStream[] = [];
-  before.ranges.forEach((range, i) => {
+  return before.ranges.map((range, i) => {
     const next = after.ranges[i]!;
     assert(next.end === range.end, 'the two placements of an epoch have the same ranges');
-    const gained = next.reads.filter((id) => !range.reads.includes(id));
-    const given = range.reads.filter((id) => !next.reads.includes(id));
-    assert(gained.length === given.length, 'a range gains as many replicas as it loses');
-    gained.forEach((target, k) => streams.push({ start: range.start, end: range.end, source: given[k]!, target }));
+    return {
+      range,
+      gained: next.reads.filter((id) => !range.reads.includes(id)),
+      given: range.reads.filter((id) => !next.reads.includes(id)),
+    };
   });
-  return streams;
 }
 
 /** The smallest key after `key` in byte order. */

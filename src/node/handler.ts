@@ -133,6 +133,8 @@ export interface HandlerServices extends PeerRequestServices {
   cleanup(start: boolean): CleanupReport;
   /** Starts (or reports) this node's move to a token. */
   move(token: string): Promise<OperationStatus>;
+  /** Starts (or reports) the removal of a dead node, run by this node. */
+  removeNode(node: number): Promise<OperationStatus>;
   /** Aborts the operation in progress; resolves with what was aborted, in words. */
   abortOperation(): Promise<string>;
   /** Writes snapshot `name` of the node's data file (storage/snapshot.ts). */
@@ -1324,6 +1326,14 @@ export class Handler {
     return wire(async () => {
       this.checkSecret(secret);
       return toProgress(await this.services.decommission());
+    }, []);
+  }
+
+  async removeNode(secret: string, node: number): Promise<types.OperationProgress> {
+    return wire(async () => {
+      this.checkSecret(secret);
+      if (!Number.isInteger(node) || node < 0) throw invalid(`node id ${node} must be a non-negative integer`);
+      return toProgress(await this.services.removeNode(node));
     }, []);
   }
 

@@ -50,7 +50,7 @@ import { HintHandover } from '../hints/handover';
 import { FailureDetector } from '../membership/failure-detector';
 import { MetricsServer } from '../metrics/http';
 import { NodeMetrics } from '../metrics/registry';
-import { bootstrapEntry, EpochEntry, Membership, ringMembers } from '../membership/changes';
+import { bootstrapEntry, EpochEntry, Membership, ringMembers, runnerOf } from '../membership/changes';
 import { leftRingSentence } from '../membership/departure';
 import { CleanupReport, ReclaimableMeasure } from '../operations/cleanup';
 import { OperationStatus, Operator } from '../operations/operator';
@@ -465,7 +465,7 @@ export class KvNode {
       this.peersOf(m);
       start.trees.follow(epochs.placement, store, this.time);
       if (previous !== undefined && m.operation === undefined) void this.handover.handOver();
-      if (previous?.node === this.id) this.ops.noteOwnOperation(previous, m);
+      if (previous !== undefined && runnerOf(previous) === this.id) this.ops.noteOwnOperation(previous, m);
       previous = m.operation;
       this.stopIfLeft();
     });
@@ -681,6 +681,7 @@ export class KvNode {
       membership: (after) => toMembershipLog(this.epochs.epoch, this.epochs.after(after), this.coordinator.settledEpoch()),
       learnEpochs: (from, entries) => this.learnEpochs(from, entries),
       decommission: () => this.decommission(),
+      removeNode: (node) => this.removeNode(node),
       operationProgress: () => this.operationProgress(),
       cleanup: (start) => this.cleanup(start),
       move: (token) => this.move(token),
@@ -1038,6 +1039,11 @@ export class KvNode {
   /** Starts a cleanup of the data outside this node's ranges, or reports the last (NodeOperations.cleanup). */
   cleanup(start: boolean): CleanupReport {
     return this.ops.cleanup(start);
+  }
+
+  /** Starts the removal of dead node `node`, run here, or reports it (NodeOperations.remove). */
+  removeNode(node: number): Promise<OperationStatus> {
+    return this.ops.remove(node);
   }
 
   /** Starts this node's move to `token`, or reports it (NodeOperations.move). */

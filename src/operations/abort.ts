@@ -16,7 +16,7 @@
 import { displayBytes, fromByteString } from '../common/bytes';
 import { KvError } from '../common/errors';
 import { ABORT_STEPS_MAX } from '../common/limits';
-import { Change, EpochEntry, Operation } from '../membership/changes';
+import { Change, EpochEntry, Operation, runnerOf } from '../membership/changes';
 import type { EpochLog } from '../membership/epoch-log';
 import type { Operator } from './operator';
 
@@ -24,16 +24,17 @@ import type { Operator } from './operator';
 export function operationWords(op: Operation): string {
   if (op.kind === 'move') return `move of node ${op.node} to ${displayBytes(fromByteString(op.token ?? ''))}`;
   if (op.kind === 'replace') return `replace of node ${op.replaces} by node ${op.node}`;
+  if (op.by !== undefined) return `removal of node ${op.node} by node ${op.by}`;
   return `${op.kind} of node ${op.node}`;
 }
 
 function sameOperation(a: Operation | undefined, b: Operation): boolean {
-  return a !== undefined && a.node === b.node && a.kind === b.kind && a.token === b.token;
+  return a !== undefined && a.node === b.node && a.kind === b.kind && a.token === b.token && a.by === b.by;
 }
 
-/** Whether `change` (just taken up) undoes the operation of node `self`. */
-export function abortsOperationOf(change: Change, self: number): boolean {
-  return (change.kind === 'reads-back' || change.kind === 'abort') && change.node === self;
+/** Whether `change` (just taken up) undoes `op`, the operation node `self` runs. */
+export function abortsOperationOf(change: Change, op: Operation, self: number): boolean {
+  return (change.kind === 'reads-back' || change.kind === 'abort') && change.node === op.node && runnerOf(op) === self;
 }
 
 /**

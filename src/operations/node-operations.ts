@@ -11,7 +11,7 @@ import type { Time } from '../clock/time';
 import { KvError } from '../common/errors';
 import { EPOCH_BARRIER_POLL_MS, OPERATION_PEERS_UP_TIMEOUT_MS } from '../common/limits';
 import type { NodeAddress } from '../config/cluster';
-import { Change, Membership, Operation, ringMembers } from '../membership/changes';
+import { Change, Membership, Operation, ringMembers, runnerOf } from '../membership/changes';
 import type { EpochLog } from '../membership/epoch-log';
 import type { Logger } from '../common/logger';
 import type { PeerLink } from '../rpc/transport';
@@ -94,8 +94,29 @@ export class NodeOperations {
     while (this.operationStarting !== undefined) await this.operationStarting.catch(() => undefined);
     const op = this.epochs.membership.operation;
     if (this.operatorRun !== undefined) return this.operationProgress();
-    if (op !== undefined && op.node === this.id && op.kind === 'leave') this.runOperation(undefined);
+    if (op !== undefined && op.node === this.id && op.kind === 'leave' && op.by === undefined) this.runOperation(undefined);
     else await this.startOperation({ kind: 'leave-begin', node: this.id });
+    return this.operationProgress();
+  }
+
+  /**
+   * Starts the removal of node `dead`, which is down for good, run here (or
+   * goes on with it after a stop), and answers where it is. Refused, in one
+   * sentence and before anything is sequenced, while node `dead` answers:
+   * a live node leaves by its own decommission, which streams its own data.
+   */
+  async remove(dead: number): Promise<OperationStatus> {
+    while (this.operationStarting !== undefined) await this.operationStarting.catch(() => undefined);
+    const op = this.epochs.membership.operation;
+    const same = op?.kind === 'leave' && op.node === dead && op.by === this.id && op.aborting !== true;
+    if (same && this.operatorRun !== undefined) return this.operationProgress();
+    if (same) this.runOperation(undefined);
+    else {
+      await this.startOperation({ kind: 'leave-begin', node: dead, by: this.id }, async () => {
+        await this.deps.catchUpEpochs();
+        await this.refuseIfUp(dead, 'removed', 'decommission it instead');
+      });
+    }
     return this.operationProgress();
   }
 
@@ -176,7 +197,7 @@ export class NodeOperations {
     if (this.abortRun !== undefined) return this.abortRun;
     const op = this.epochs.membership.operation;
     // No page starts after this; one in flight may still land, which is harmless (reclaimable data).
-    if (op?.node === this.id) this.operator?.stop(`the ${operationWords(op)} was aborted`);
+    if (op !== undefined && runnerOf(op) === this.id) this.operator?.stop(`the ${operationWords(op)} was aborted`);
     const run = runAbort(this.deps.newOperator(), this.epochs, async () => {
       await this.deps.catchUpEpochs();
     });
@@ -189,10 +210,10 @@ export class NodeOperations {
     return run;
   }
 
-  /** An abort of this node's operation taken up (run here or elsewhere): its run stops, and a node whose join was undone leaves. */
+  /** An abort of the operation this node runs taken up (run here or elsewhere): its run stops, and a node whose join was undone leaves. */
   noteOwnOperation(previous: Operation, m: Membership): void {
     const change = this.epochs.after(m.epoch - 1)[0]?.change;
-    if (change === undefined || !abortsOperationOf(change, this.id)) return;
+    if (change === undefined || !abortsOperationOf(change, previous, this.id)) return;
     this.operator?.stop(`the ${operationWords(previous)} was aborted at epoch ${m.epoch}`);
     if (this.abortRun === undefined) this.leaveIfAborted();
   }
@@ -218,12 +239,14 @@ export class NodeOperations {
   resumeOrJoin(join: { readonly token: string } | undefined): void {
     const m = this.epochs.membership;
     const op = m.operation;
-    if (op?.node === this.id && op.aborting === true) {
-      this.log(`node ${this.id}'s ${op.kind} is being aborted: it does not go on (scripts/admin.sh abort finishes the abort)`, 'warn');
+    const mine = op !== undefined && runnerOf(op) === this.id;
+    if (mine && op.aborting === true) {
+      const what = op.by === undefined ? `node ${this.id}'s ${op.kind}` : `the ${operationWords(op)}`;
+      this.log(`${what} is being aborted: it does not go on (scripts/admin.sh abort finishes the abort)`, 'warn');
       return;
     }
-    if (op !== undefined && op.node === this.id) {
-      this.log(`node ${this.id} goes on with its ${op.kind}`);
+    if (mine) {
+      this.log(`node ${this.id} goes on with ${op.by === undefined ? `its ${op.kind}` : `the ${operationWords(op)}`}`);
       this.runOperation(undefined);
       return;
     }
@@ -241,16 +264,19 @@ export class NodeOperations {
   replaceIfNew(dead: number): void {
     if (this.epochs.membership.members.some((n) => n.id === this.id)) return;
     const { host, port } = this.deps.address();
-    this.runOperation({ kind: 'replace-begin', node: this.id, replaces: dead, host, port }, undefined, true, () => this.refuseIfUp(dead));
+    this.runOperation({ kind: 'replace-begin', node: this.id, replaces: dead, host, port }, undefined, true, () =>
+      this.refuseIfUp(dead, 'replaced', 'stop it first, or decommission it instead'),
+    );
   }
 
   /**
-   * Refuses to replace a node that answers: two nodes would then hold one
-   * token, and the live one would keep taking writes it then loses. Asked
-   * directly (a hello) rather than from the failure detector, which has
-   * not heard from every peer yet on a node that just started.
+   * Refuses to replace or remove a node that answers: a replaced one would
+   * share its token with the replacement, and a removed one would keep
+   * taking writes it then loses. Asked directly (a hello) rather than from
+   * the failure detector, which has not heard from every peer yet on a node
+   * that just started.
    */
-  private async refuseIfUp(dead: number): Promise<void> {
+  private async refuseIfUp(dead: number, done: string, instead: string): Promise<void> {
     const link = this.deps.links.get(dead);
     const answered =
       link !== undefined &&
@@ -259,10 +285,7 @@ export class NodeOperations {
         () => false,
       ));
     if (answered || this.deps.isUp(dead))
-      throw new KvError(
-        'InvalidRequest',
-        `node ${dead} is up (it answers); only a node that is down for good can be replaced: stop it first, or decommission it instead`,
-      );
+      throw new KvError('InvalidRequest', `node ${dead} is up (it answers); only a node that is down for good can be ${done}: ${instead}`);
   }
 
   /** Runs this node's operation in the background; its report says how it went. */

@@ -1,6 +1,7 @@
 /**
  * Runs one membership operation from the node it is about: a joining node
- * runs its join, a leaving node its decommission. Each step is one epoch:
+ * runs its join, a leaving node its decommission; a removal (the leave of a
+ * dead node) runs on the node its begin names. Each step is one epoch:
  *
  *   sequence   the change is proposed for the next epoch's slot by a Paxos
  *              compare-and-set at a majority (EpochSlots): of two operators
@@ -16,6 +17,9 @@
  *              settled epoch); polled with a deadline;
  *   stream     (after begin) each range the operation moves is copied from
  *              the replica that gives it up (streaming/range-stream.ts);
+ *              for a removal, run by another node since the leaving one
+ *              is dead, from every surviving replica, this node relaying
+ *              pages between two peers when it is neither end;
  *   then reads-switch and complete, each sequenced, published and waited
  *   for in the same way.
  *
@@ -24,7 +28,7 @@
  * stream from its stored progress. An abort (operations/abort.ts) stops a
  * run at its next page or poll (`stop`).
  */
-import { assert } from '../common/assert';
+import { assert, unreachable } from '../common/assert';
 import { isKvError, KvError } from '../common/errors';
 import type { KnownBugs } from '../common/known-bugs';
 import {
@@ -41,8 +45,9 @@ import type { KeyedVersion } from '../storage/version';
 import type { PaxosRowsPeer } from '../paxos/paxos-store';
 import type { Pacer } from '../streaming/pacer';
 import { sourceDown, StreamEnds, StreamProgress, streamRange, StreamTotals } from '../streaming/range-stream';
-import { applyChange, Change, EpochEntry, ringMembers } from '../membership/changes';
+import { applyChange, Change, EpochEntry, Membership, Operation, ringMembers, runnerOf } from '../membership/changes';
 import { decodeChange, encodeChange, EpochLog } from '../membership/epoch-log';
+import { removeStreamsOf } from '../membership/remove-plan';
 import { replaceStreamsOf } from '../membership/replace-plan';
 import { RangeStream, streamsOf } from '../membership/stream-plan';
 
@@ -140,17 +145,17 @@ export class Operator {
     const { log, selfId } = this.deps;
     if (begin !== undefined) await this.sequence(begin);
     const op = log.membership.operation;
-    assert(op !== undefined && op.node === selfId, 'the operation this node runs is its own');
+    assert(op !== undefined && runnerOf(op) === selfId, 'the operation this node runs is its own or a removal it runs');
     if (op.aborting === true)
-      throw new KvError('InvalidRequest', `node ${selfId}'s ${op.kind} is being aborted; run the abort again to finish it`);
+      throw new KvError('InvalidRequest', `node ${op.node}'s ${op.kind} is being aborted; run the abort again to finish it`);
     await this.barrier(log.epoch);
     if (!op.readsSwitched) {
-      await this.stream(op.kind);
+      await this.stream(op);
       this.goOn();
-      await this.barrier((await this.sequence({ kind: 'reads-switch', node: selfId })).epoch);
+      await this.barrier((await this.sequence({ kind: 'reads-switch', node: op.node })).epoch);
     }
     this.goOn();
-    const completed = await this.sequence({ kind: `${op.kind}-complete`, node: selfId } as Change);
+    const completed = await this.sequence({ kind: `${op.kind}-complete`, node: op.node } as Change);
     await this.barrier(completed.epoch);
     this.report.done = true;
     this.report.fraction = 1;
@@ -276,15 +281,14 @@ export class Operator {
     }
   }
 
-  /** Streams the ranges this node gains (a join) or gives up (a decommission). */
-  private async stream(kind: string): Promise<void> {
+  /** Streams the ranges this node gains (a join) or gives up (a decommission), or every range of a removal it runs. */
+  private async stream(op: Operation): Promise<void> {
     const { log, selfId } = this.deps;
+    const kind = operationKindWords(op);
     const beganAt = log.operationBeganAt();
     assert(beganAt !== undefined, 'an operation under way has a begin epoch');
     const began = log.membershipAt(beganAt);
-    // A replacement's dead node gives nothing: its ranges come from every survivor (replace-plan.ts).
-    const plan = kind === 'replace' ? replaceStreamsOf(began) : streamsOf(began);
-    const streams = plan.filter((s) => s.target === selfId || s.source === selfId);
+    const streams = planOf(op, began).filter((s) => op.by !== undefined || s.target === selfId || s.source === selfId);
     this.report.rangesTotal = streams.length;
     this.deps.say(`streaming ${streams.length} ranges for the ${kind} that began at epoch ${beganAt}`);
     const deps = {
@@ -333,45 +337,85 @@ export class Operator {
     return ends;
   }
 
-  /** A stream's ends as they are: reads from the source and writes to the target, one of them a peer, the other this node. */
+  /**
+   * A stream's ends as they are: reads from the source and writes to the
+   * target, each a peer or this node (a removal's runner is often neither,
+   * and relays each page).
+   */
   private peerAndLocal(s: RangeStream, kind: string): StreamEnds {
-    const { local, selfId } = this.deps;
-    const peerId = s.target === selfId ? s.source : s.target;
-    const peer = (): OperatorPeer => {
-      const link = this.deps.link(peerId);
-      if (link === undefined || !this.deps.isUp(peerId)) throw this.peerDown(s, kind, 'it is down');
-      return link;
-    };
-    const wrapped = <T>(call: () => Promise<T>): Promise<T> =>
+    const source = this.endAt(s, s.source, kind);
+    const target = this.endAt(s, s.target, kind);
+    // A lost connection to the end called (`node`) stops the stream with a sentence naming that node.
+    const wrapped = <T>(node: number, call: () => Promise<T>): Promise<T> =>
       Promise.resolve()
         .then(() => this.goOn())
         .then(call)
         .catch((err) => {
-          throw isKvError(err, 'ConnectionError') ? this.peerDown(s, kind, (err as Error).message) : err;
+          throw isKvError(err, 'ConnectionError') ? this.peerDown(s, kind, (err as Error).message, node) : err;
         });
-    if (s.target === selfId)
-      return {
-        read: (from, to, limit, bytes) => wrapped(() => peer().readRange(from, to, limit, bytes)),
-        write: (items) => wrapped(() => local.apply(items)),
-        readPaxos: (from, to, limit) => wrapped(() => peer().paxosRows(from, to, limit)),
-        writePaxos: (rows) => wrapped(() => local.paxosMerge(rows)),
-      };
     return {
-      read: (from, to, limit, bytes) => wrapped(async () => local.range(from, to, limit, bytes)),
-      write: (items) => wrapped(() => peer().apply(items)),
-      readPaxos: (from, to, limit) => wrapped(() => local.paxosRows(from, to, limit)),
-      writePaxos: (rows) => wrapped(() => peer().paxosMerge(rows)),
+      read: (from, to, limit, bytes) => wrapped(s.source, () => source().readRange(from, to, limit, bytes)),
+      write: (items) => wrapped(s.target, () => target().apply(items)),
+      readPaxos: (from, to, limit) => wrapped(s.source, () => source().paxosRows(from, to, limit)),
+      writePaxos: (rows) => wrapped(s.target, () => target().paxosMerge(rows)),
     };
   }
 
-  private peerDown(s: RangeStream, kind: string, cause: string): KvError {
+  /** One end of a stream, asked for at each call: this node's own data, or the peer's link while the peer is up. */
+  private endAt(s: RangeStream, id: number, kind: string): () => OperatorPeer {
+    const { local, selfId } = this.deps;
+    if (id === selfId) {
+      const here: OperatorPeer = {
+        readRange: async (from, to, limit, bytes) => local.range(from, to, limit, bytes),
+        apply: (items) => local.apply(items),
+        paxosRows: (from, to, limit) => local.paxosRows(from, to, limit),
+        paxosMerge: (rows) => local.paxosMerge(rows),
+        learnEpochs: () => unreachable('a stream end is not asked to learn epochs'),
+      };
+      return () => here;
+    }
+    return () => {
+      const link = this.deps.link(id);
+      if (link === undefined || !this.deps.isUp(id)) throw this.peerDown(s, kind, 'it is down', id);
+      return link;
+    };
+  }
+
+  /** The error that stops a stream whose end `node`, a peer, failed. */
+  private peerDown(s: RangeStream, kind: string, cause: string, node: number): KvError {
     if (kind === 'replace') return survivorDown(s, cause);
+    if (kind === 'removal') return removalEndDown(s, node, this.deps.log.membership.operation?.node, cause);
     if (s.source !== this.deps.selfId) return sourceDown(s, kind, cause);
     return new KvError(
       'Unavailable',
       `node ${s.target}, which takes over a range from node ${s.source}, cannot be written (${cause}); start node ${s.target} again and run the ${kind} again: it goes on where it stopped`,
     );
   }
+}
+
+/** The operation's kind as its streams' errors name it: a leave run for a dead node is a removal. */
+function operationKindWords(op: Operation): string {
+  return op.by !== undefined ? 'removal' : op.kind;
+}
+
+/** What an operation streams: from its begin epoch's membership, by its kind. */
+function planOf(op: Operation, began: Membership): RangeStream[] {
+  // A replacement's or a removal's dead node gives nothing: its ranges come from every survivor.
+  if (op.kind === 'replace') return replaceStreamsOf(began);
+  if (op.by !== undefined) return removeStreamsOf(began);
+  return streamsOf(began);
+}
+
+/** The error that stops a removal whose survivor cannot be read, or whose gaining replica cannot be written. */
+function removalEndDown(s: RangeStream, node: number, dead: number | undefined, cause: string): KvError {
+  const role =
+    node === s.target
+      ? `which takes over a range of removed node ${dead}, cannot be written`
+      : `a surviving replica of a range node ${s.target} takes over from removed node ${dead}, cannot be read`;
+  return new KvError(
+    'Unavailable',
+    `node ${node}, ${role} (${cause}); start node ${node} again and run the remove again: it goes on where it stopped (each range is copied from every surviving replica, since one alone may miss a QUORUM write the dead node acknowledged)`,
+  );
 }
 
 /** The error that stops a replacement whose survivor of a range cannot be read. */

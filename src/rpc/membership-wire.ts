@@ -20,6 +20,7 @@ export function toEpochChange({ epoch, change }: EpochEntry): types.EpochChange 
   wire.node = change.node;
   if (change.kind === 'join-begin' || change.kind === 'move-begin') wire.token = fromByteString(change.token);
   if (change.kind === 'replace-begin') wire.replaces = change.replaces;
+  if (change.kind === 'leave-begin' && change.by !== undefined) wire.by = change.by;
   if (change.kind === 'join-begin' || change.kind === 'replace-begin') {
     if (change.host !== undefined) wire.host = change.host;
     if (change.port !== undefined) wire.port = change.port;
@@ -82,6 +83,8 @@ function fromEpochChange(wire: types.EpochChange): EpochEntry {
     else if (kind === 'move-begin') change = { kind, node, token: needToken(wire.token, kind) };
     else if (kind === 'replace-begin')
       change = { kind, node, replaces: needInt(wire.replaces, 'the node it replaces', kind), ...addressFrom(wire) };
+    else if (kind === 'leave-begin' && wire.by !== null && wire.by !== undefined)
+      change = { kind, node, by: needInt(wire.by, 'the node that runs the removal', kind) };
     else change = { kind, node };
   }
   return { epoch, change };

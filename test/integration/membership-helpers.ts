@@ -1,7 +1,8 @@
 /** What the membership tests share: a node's membership, a QUORUM write load, and following a node's operation. */
 import { KvClient, NodeAdmin } from '../../src/client/client';
 export { WriteLoad } from './write-load';
-import { replayLog } from '../../src/membership/changes';
+import { Membership, replayLog, ringMembers } from '../../src/membership/changes';
+import { Placement } from '../../src/membership/placement';
 import { LocalCluster, waitFor } from '../../src/harness/local-cluster';
 import type { types } from '../../src/rpc/thrift';
 
@@ -42,6 +43,30 @@ export async function keysHeld(admin: NodeAdmin): Promise<Set<string>> {
     if (!page.more || page.entries.length === 0) return keys;
     after = page.entries[page.entries.length - 1]!.key;
   }
+}
+
+/**
+ * The copies of `keys` that a read replica of the ring `m` places them on
+ * does not hold ("key on node N"), from every ring member's dump, each
+ * asked through `adminOf` (a node that joined is not in the cluster file).
+ */
+export async function copiesMissing(m: Membership, keys: Iterable<string>, adminOf: (id: number) => NodeAdmin): Promise<string[]> {
+  const held = new Map<number, Set<string>>();
+  for (const n of ringMembers(m)) {
+    const admin = adminOf(n.id);
+    try {
+      held.set(n.id, await keysHeld(admin));
+    } finally {
+      admin.close();
+    }
+  }
+  const placement = Placement.of(m);
+  return [...keys].flatMap((key) =>
+    placement
+      .rangeOf(key)
+      .reads.filter((id) => !held.get(id)!.has(key))
+      .map((id) => `${key} on node ${id}`),
+  );
 }
 
 /** Writes `count` keys `prefix`NNNNNN with values of `valueBytes`, at QUORUM, 50 at a time. */

@@ -6,10 +6,8 @@
  */
 import test from 'ava';
 import { NodeAdmin } from '../../src/client/client';
-import { ringMembers } from '../../src/membership/changes';
-import { Placement } from '../../src/membership/placement';
 import { freeNodePort, LocalCluster, waitFor } from '../../src/harness/local-cluster';
-import { keysHeld, membershipAt, untilOperation, WriteLoad } from './membership-helpers';
+import { copiesMissing, membershipAt, untilOperation, WriteLoad } from './membership-helpers';
 
 /** Starts node `id` to replace node `dead`; its admin. */
 async function spawnReplacement(c: LocalCluster, id: number, dead: number): Promise<NodeAdmin> {
@@ -57,18 +55,9 @@ test('a node killed with kill -9 under a QUORUM write load is replaced: every ac
 
     const lost = await load.lost();
     t.deepEqual(lost.slice(0, 10), [], `${lost.length} of ${load.acked.size} acknowledged writes lost`);
-    const placement = Placement.of(m);
-    const held = new Map<number, Set<string>>();
-    for (const n of ringMembers(m)) {
-      const admin = n.id === 4 ? new NodeAdmin({ host: n.host!, port: n.port! }, c.config.secret, 3000) : c.admin(n.id);
-      held.set(n.id, await keysHeld(admin));
-      admin.close();
-    }
-    const missing = [...load.acked.keys()].flatMap((key) =>
-      placement
-        .rangeOf(key)
-        .reads.filter((id) => !held.get(id)!.has(key))
-        .map((id) => `${key} on node ${id}`),
+    const node4 = m.members.find((n) => n.id === 4)!;
+    const missing = await copiesMissing(m, load.acked.keys(), (id) =>
+      id === 4 ? new NodeAdmin({ host: node4.host!, port: node4.port! }, c.config.secret, 3000) : c.admin(id),
     );
     t.deepEqual(missing.slice(0, 10), [], `${missing.length} copies missing`);
     // The writes hinted for node 1 while it was dead went to the key's replicas once it had left.

@@ -40,6 +40,13 @@ const cases: [string, EpochEntry[], number, ReturnType<typeof departureOf>][] = 
   ],
   ['the node an aborted replacement was to replace', log(replace[0]!, { kind: 'abort', node: 4 }), 1, undefined],
   ['a node whose leave was aborted', log(leave[0]!, { kind: 'abort', node: 3 }), 3, undefined],
+  [
+    'a removed node',
+    log({ kind: 'leave-begin', node: 3, by: 0 }, ...leave.slice(1)),
+    3,
+    { epoch: 4, why: 'removed while down, by node 0' },
+  ],
+  ['the node that ran a removal', log({ kind: 'leave-begin', node: 3, by: 0 }, ...leave.slice(1)), 0, undefined],
 ];
 
 for (const [what, entries, id, expected] of cases) {

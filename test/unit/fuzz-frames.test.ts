@@ -313,6 +313,7 @@ function stubServices(): HandlerServices {
     cleanup: () => ({ keys: 0, bytes: 0, epoch: 1, done: true }),
     move: async () => ({ ...NO_OPERATION, state: 'MOVING' }),
     abortOperation: async () => 'nothing to abort',
+    removeNode: async () => ({ ...NO_OPERATION, state: 'NORMAL' }),
   };
 }
 
@@ -408,6 +409,10 @@ function recordingServices(acts: string[]): HandlerServices {
     abortOperation: async () => {
       acts.push('abort');
       return 'aborted';
+    },
+    removeNode: async (node) => {
+      acts.push(`remove node ${node}`);
+      return { ...NO_OPERATION, state: 'NORMAL' };
     },
     move: async (token) => {
       acts.push(`move to ${JSON.stringify(token)}`);
