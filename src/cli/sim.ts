@@ -10,7 +10,7 @@ import { intFlag, parseArgs, UsageError } from '../common/args';
 import { STREAM_BYTES_PER_SECOND_MAX } from '../common/limits';
 import { formatSpeculativeRetry, parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT } from '../config/speculative-retry';
 import { SEED_MAX } from '../common/random';
-import { FAULT_KINDS, parseFaults } from '../sim/faults';
+import { FAULT_KINDS, NAMED_FAULT_KINDS, parseFaults } from '../sim/faults';
 import { DEFAULT_CAS_WORKLOAD, DEFAULT_WORKLOAD, SimOptions, SimResult, simulate } from '../sim/runner';
 import { runTool } from './run-tool';
 
@@ -21,13 +21,15 @@ const BUGS = [
   'writesSkipPending',
   'readsSkipPending',
   'paxosRowsStayBehind',
+  'removalCopiesOneSurvivor',
 ] as const;
 
 const USAGE = `usage: npm run sim -- [options]
   --seeds N         how many seeds to run (default 100)
   --seed-start S    the first seed (default 1); seeds S, S+1, … S+N-1 run
   --nodes K         nodes in the cluster, 3 to 7 (default 4)
-  --faults LIST     comma-separated: ${FAULT_KINDS.join(',')} (default all); "none" for none
+  --faults LIST     comma-separated: ${FAULT_KINDS.join(',')} (default all), and ${NAMED_FAULT_KINDS.join(',')},
+                    which runs only when named (all,${NAMED_FAULT_KINDS.join(',')}: every kind); "none" for none
   --seconds S       simulated seconds per seed (default 10)
   --sync MODE       the simulated SQLite synchronous setting, FULL or NORMAL (default FULL;
                     with NORMAL a power loss may lose acknowledged writes, as it would)

@@ -18,4 +18,6 @@ export interface KnownBugs {
   readonly readsSkipPending?: boolean;
   /** A membership stream copies a range's values but not its Paxos rows, so the gaining node knows no committed request id. */
   readonly paxosRowsStayBehind?: boolean;
+  /** A removal copies each range the dead node gives up from one surviving replica, not from every one. */
+  readonly removalCopiesOneSurvivor?: boolean;
 }

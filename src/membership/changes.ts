@@ -134,7 +134,10 @@ function checkTokenFree(m: Membership, token: string): void {
 
 function checkNoOperation(m: Membership): void {
   const op = m.operation;
-  if (op !== undefined) throw invalid(`another operation (${op.kind} of node ${op.node}) is in progress`);
+  if (op !== undefined) {
+    const what = op.by === undefined ? `${op.kind} of node ${op.node}` : `removal of node ${op.node} by node ${op.by}`;
+    throw invalid(`another operation (${what}) is in progress`);
+  }
 }
 
 function requireNormal(member: Member, what: string): void {

@@ -288,7 +288,7 @@ export class Operator {
     const beganAt = log.operationBeganAt();
     assert(beganAt !== undefined, 'an operation under way has a begin epoch');
     const began = log.membershipAt(beganAt);
-    const streams = planOf(op, began).filter((s) => op.by !== undefined || s.target === selfId || s.source === selfId);
+    const streams = this.planned(op, began).filter((s) => op.by !== undefined || s.target === selfId || s.source === selfId);
     this.report.rangesTotal = streams.length;
     this.deps.say(`streaming ${streams.length} ranges for the ${kind} that began at epoch ${beganAt}`);
     const deps = {
@@ -327,6 +327,14 @@ export class Operator {
       }
     };
     await Promise.all(Array.from({ length: Math.min(STREAM_RANGES_IN_PARALLEL_MAX, streams.length) }, worker));
+  }
+
+  /** What the operation streams; the known bug removalCopiesOneSurvivor keeps a removal's first survivor of each range only. */
+  private planned(op: Operation, began: Membership): RangeStream[] {
+    const plan = planOf(op, began);
+    if (!this.deps.bugs?.removalCopiesOneSurvivor || op.by === undefined) return plan;
+    const seen = new Set<string>();
+    return plan.filter((s) => !seen.has(`${s.end}>${s.target}`) && seen.add(`${s.end}>${s.target}`) !== undefined);
   }
 
   /** The two ends of a stream: a peer and this node's own data. */

@@ -3,7 +3,7 @@
  * workload runs (a node's crash, power loss, pause, disk stall or clock skew;
  * a partition between two nodes; message loss, delay or duplication), each with its own end (a restart, a resume, a heal),
  * and membership operations (a new node joins, a node is decommissioned,
- * moves, cleans up or is lost and replaced, the operation in progress is
+ * moves, cleans up or is lost and replaced, or lost and removed, the operation in progress is
  * aborted: sim/operations.ts), all drawn from the seed before the run starts. The
  * nodes a fault hits are drawn as numbers and taken from the nodes there
  * are when it comes (nodes join and leave meanwhile). The kinds can be
@@ -31,7 +31,12 @@ export const FAULT_KINDS = [
   'cleanup',
   'replace',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * Kinds that run only when named (`--faults all,remove`): `all` keeps the
+ * kinds above, so that a seed found before a kind was added keeps its trace.
+ */
+export const NAMED_FAULT_KINDS = ['remove'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof NAMED_FAULT_KINDS)[number];
 
 /** Faults per seed: uniform in [min, max]. */
 const FAULTS_MIN = 1;
@@ -59,14 +64,18 @@ export interface ScheduledFault {
 }
 
 export function parseFaults(text: string): FaultKind[] {
-  if (text === 'all') return [...FAULT_KINDS];
   if (text === 'none') return [];
-  const kinds = text.split(',').map((k) => k.trim());
-  for (const k of kinds) {
-    if (!(FAULT_KINDS as readonly string[]).includes(k))
-      throw new RangeError(`unknown fault "${k}"; the faults are ${FAULT_KINDS.join(', ')}, all or none`);
+  const known: readonly string[] = [...FAULT_KINDS, ...NAMED_FAULT_KINDS];
+  const kinds: FaultKind[] = [];
+  for (const k of text.split(',').map((w) => w.trim())) {
+    if (k === 'all') kinds.push(...FAULT_KINDS);
+    else if (known.includes(k)) kinds.push(k as FaultKind);
+    else
+      throw new RangeError(
+        `unknown fault "${k}"; the faults are ${known.join(', ')}, all (every one but ${NAMED_FAULT_KINDS.join(', ')}) or none`,
+      );
   }
-  return kinds as FaultKind[];
+  return [...new Set(kinds)];
 }
 
 function amountOf(kind: FaultKind, random: Random): number {
@@ -100,7 +109,7 @@ export function nodesOf(f: ScheduledFault, ids: readonly number[]): { node: numb
   return { node: ids[i]!, peer: ids[j]! };
 }
 
-const OPERATIONS: readonly FaultKind[] = ['join', 'decommission', 'move', 'abort', 'cleanup', 'replace'];
+const OPERATIONS: readonly FaultKind[] = ['join', 'decommission', 'move', 'abort', 'cleanup', 'replace', 'remove'];
 
 function isOperation(kind: FaultKind): boolean {
   return OPERATIONS.includes(kind);
@@ -119,6 +128,8 @@ function operate(f: ScheduledFault, operations: SimOperations): Promise<void> {
       return operations.abort();
     case 'cleanup':
       return operations.cleanup(f.node);
+    case 'remove':
+      return operations.remove(f.node, f.peer);
     default:
       return operations.replace(f.node);
   }

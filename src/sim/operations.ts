@@ -30,6 +30,12 @@
  *   started until the replacement completes: its ranges have one replica
  *   less meanwhile, and an operation that streams with the lost node could
  *   not finish.
+ * - remove (only when named): a NORMAL member is lost for good and another
+ *   one, drawn from the seed, is asked to remove it (admin.sh remove,
+ *   KvNode.removeNode), as a replacement is planned; asked again every
+ *   RERUN_INTERVAL_MS while the removal has not begun (a node refuses to
+ *   remove a peer it still counts as up, as a real one does until its
+ *   failure detector times the peer out).
  *
  * Faults go on meanwhile. A node that crashes runs its operation on from
  * its log when it restarts, as a real node does. An operation that stops
@@ -46,7 +52,7 @@
 import { isKvError } from '../common/errors';
 import { ABORT_ANSWER_TIMEOUT_MS, EPOCH_BARRIER_POLL_MS, STREAM_PAGE_BYTES_MAX, STREAM_PAGE_KEYS_MAX } from '../common/limits';
 import type { Random } from '../common/random';
-import { applyChange, Membership, replayLog, ringMembers } from '../membership/changes';
+import { applyChange, Membership, Operation, replayLog, ringMembers, runnerOf } from '../membership/changes';
 import { EPOCH_SLOT_KEY_PREFIX } from '../membership/epoch-log';
 import { PlacedRange, Placement } from '../membership/placement';
 import { intervalsOf } from '../membership/stream-plan';
@@ -71,13 +77,19 @@ export interface OperationCounts {
   stopped: number;
   /** Operations run again after they stopped. */
   rerun: number;
-  /** Of those started: moves, and replacements of a node lost for good. */
+  /** Of those started: moves, replacements and removals of a node lost for good. */
   moves: number;
   replaces: number;
+  removes: number;
   /** Aborts that answered: the operation in progress was undone. */
   aborted: number;
   /** Cleanups begun by the schedule (the final ones not counted). */
   cleanups: number;
+}
+
+/** Whether `op` is what a node lost for good waits for: its replacement, or its removal. */
+function handlesLoss(op: Operation): boolean {
+  return op.kind === 'replace' || op.by !== undefined;
 }
 
 export class SimOperations {
@@ -88,6 +100,7 @@ export class SimOperations {
     rerun: 0,
     moves: 0,
     replaces: 0,
+    removes: 0,
     aborted: 0,
     cleanups: 0,
   };
@@ -107,6 +120,8 @@ export class SimOperations {
   private readonly unanswered = new Map<number, () => Promise<void>>();
   /** An abort asked and not answered yet: one at a time, as an operator runs them. */
   private aborting = false;
+  /** A node lost for good whose removal has not begun yet, and the draw that picks the node asked to run it. */
+  private removal: { readonly dead: number; readonly draw: number } | undefined;
   private nextRequest = 0;
 
   constructor(
@@ -211,7 +226,7 @@ export class SimOperations {
    */
   private awaitsReplacement(m: Membership, what: string): boolean {
     const dead = ringMembers(m).find((n) => this.cluster.lost.has(n.id));
-    if (dead !== undefined) this.note(`${what} not planned`, dead.id, 'the node is lost and its replacement not complete');
+    if (dead !== undefined) this.note(`${what} not planned`, dead.id, 'the node is lost and its replacement or removal not complete');
     return dead !== undefined;
   }
 
@@ -257,7 +272,7 @@ export class SimOperations {
     const m = await this.membership();
     const op = m?.operation;
     if (op === undefined) return this.note('abort not asked', -1, 'no operation is in progress');
-    if (op.kind === 'replace') return this.note('abort not asked', op.node, 'a replacement: the node it replaces is gone for good');
+    if (handlesLoss(op)) return this.note('abort not asked', op.node, 'a replacement or removal of a node gone for good');
     await this.askAbort(m!);
   }
 
@@ -267,13 +282,13 @@ export class SimOperations {
    * each other node of the ring that cannot be reached.
    */
   private async askAbort(m: Membership): Promise<void> {
-    const op = m.operation!;
+    const runner = runnerOf(m.operation!);
     const others = ringMembers(m)
       .map((n) => n.id)
-      .filter((id) => id !== op.node);
+      .filter((id) => id !== runner);
     this.aborting = true;
     try {
-      for (const id of [op.node, ...others]) {
+      for (const id of [runner, ...others]) {
         try {
           const words = await clientCall(this.net, id, 'abort', this.nextRequest++, (n) => n.abortOperation(), ABORT_ANSWER_TIMEOUT_MS);
           this.counts.aborted++;
@@ -329,6 +344,66 @@ export class SimOperations {
     this.counts.started++;
     this.counts.replaces++;
     this.note('replace', id, `of node ${dead}`);
+  }
+
+  /**
+   * A NORMAL member (picked by `draw`) is lost for good, and another NORMAL
+   * member (picked by `runnerDraw`) is asked to remove it, as admin.sh
+   * remove does; planned as a replacement is, and only while the ring keeps
+   * at least the replication factor's nodes without it.
+   */
+  async remove(draw: number, runnerDraw: number): Promise<void> {
+    const m = await this.membership();
+    if (m === undefined) return this.note('remove not planned', -1, 'no node gave its membership');
+    if (this.awaitsReplacement(m, 'remove')) return;
+    const onItsWay = [...this.started].some((id) => !this.cluster.departed.has(id) && !m.members.some((n) => n.id === id));
+    if (m.operation !== undefined || onItsWay) {
+      this.counts.refused++;
+      return this.note('remove not planned', -1, 'an operation is in progress');
+    }
+    const normal = ringMembers(m).filter((n) => n.state === 'NORMAL');
+    const dead = normal[draw % normal.length]!.id;
+    if (normal.length - 1 < m.replicationFactor)
+      return this.note('remove not planned', dead, 'the ring would keep fewer nodes than the replication factor');
+    if (!this.acceptorsStay(m, dead)) return this.note('remove not planned', dead, 'it would take a majority of some bootstrap range');
+    this.askedToLeave.add(dead);
+    this.cluster.lose(dead);
+    this.removal = { dead, draw: runnerDraw };
+    this.counts.started++;
+    this.counts.removes++;
+    this.note('lost, to be removed', dead, '');
+  }
+
+  /**
+   * The removal of a lost node that has not begun, asked of a live NORMAL
+   * member; once the ring shows it under way (begun by this call, or by an
+   * earlier one whose answer was lost), its runner is watched as any
+   * operation's node is, and the removal is not asked again.
+   */
+  private async askRemoval(): Promise<void> {
+    const pending = this.removal;
+    if (pending === undefined) return;
+    const m = this.ringView();
+    const op = m?.operation;
+    if (op?.kind === 'leave' && op.node === pending.dead && op.by !== undefined) {
+      this.removal = undefined;
+      this.started.add(op.by);
+      return;
+    }
+    const runners = ringMembers(m!)
+      .filter((n) => n.state === 'NORMAL' && n.id !== pending.dead && this.cluster.nodes[n.id] !== undefined)
+      .map((n) => n.id);
+    if (runners.length === 0) return;
+    const runner = runners[pending.draw % runners.length]!;
+    try {
+      await clientCall(this.net, runner, 'removeNode', this.nextRequest++, (n) => n.removeNode(pending.dead), this.timeoutMs);
+      if (this.removal === pending) this.removal = undefined;
+      this.started.add(runner);
+      this.note('remove', runner, `of node ${pending.dead}`);
+    } catch (err) {
+      // Refused (the runner still counts the node up, or its log is behind), unreachable or not answered: asked again.
+      this.note('remove not begun', runner, (err as Error).message);
+    }
   }
 
   /**
@@ -399,10 +474,11 @@ export class SimOperations {
       if (rerun) this.rerun(id);
     }
     if (rerun) this.askAgain();
+    if (this.removal !== undefined) void this.askRemoval();
     const view = this.ringView();
     const op = view?.operation;
     if (!rerun || this.aborting || op === undefined) return;
-    const blocksReplacement = op.kind !== 'replace' && ringMembers(view!).some((n) => this.cluster.lost.has(n.id));
+    const blocksReplacement = !handlesLoss(op) && ringMembers(view!).some((n) => this.cluster.lost.has(n.id));
     if (op.aborting === true || blocksReplacement) void this.askAbort(view!);
   }
 
@@ -420,12 +496,23 @@ export class SimOperations {
     const m = this.cluster.nodes[id]!.epochs.membership;
     const op = m.operation;
     if (op?.aborting === true || m.members.find((n) => n.id === id)?.state === 'LEFT') return;
-    const own = op?.node === id ? op : undefined;
+    const own = op !== undefined && runnerOf(op) === id ? op : undefined;
     this.counts.rerun++;
     this.seenStops.delete(id);
-    if (own?.kind === 'leave') void this.ask(id);
+    if (own?.kind === 'leave' && own.by !== undefined) void this.askRerunRemoval(id, own.node);
+    else if (own?.kind === 'leave') void this.ask(id);
     else if (own?.kind === 'move') void this.askMove(id, own.token!, true);
     else if (this.cluster.joins(id)) this.restart(id);
+  }
+
+  /** A removal that stopped, asked again of the node that runs it (it goes on where it stopped). */
+  private async askRerunRemoval(runner: number, dead: number): Promise<void> {
+    try {
+      await clientCall(this.net, runner, 'removeNode', this.nextRequest++, (n) => n.removeNode(dead), this.timeoutMs);
+      this.note('remove', runner, `of node ${dead}, again`);
+    } catch (err) {
+      this.note('remove not begun', runner, (err as Error).message);
+    }
   }
 
   /** The membership of the running node furthest along (the simulator's look at the nodes, not an operator's call). */
@@ -453,7 +540,7 @@ export class SimOperations {
     const out: string[] = [];
     const op = final.operation;
     if (op !== undefined) {
-      const report = this.cluster.nodes[op.node]?.operationProgress();
+      const report = this.cluster.nodes[runnerOf(op)]?.operationProgress();
       out.push(
         `  membership: the ${op.kind} of node ${op.node} is still under way at epoch ${final.epoch} after settling${report?.error ? ` (it stopped: ${report.error})` : ''}`,
       );
@@ -467,7 +554,9 @@ export class SimOperations {
       if (member.state === 'LEFT' && this.cluster.nodes[member.id] !== undefined)
         out.push(`  membership: node ${member.id} left the ring at or before epoch ${final.epoch} but its process still runs`);
       if (member.state !== 'LEFT' && this.cluster.lost.has(member.id))
-        out.push(`  membership: node ${member.id} was lost for good and is still in the ring at epoch ${final.epoch} (not replaced)`);
+        out.push(
+          `  membership: node ${member.id} was lost for good and is still in the ring at epoch ${final.epoch} (not replaced or removed)`,
+        );
     }
     return out;
   }

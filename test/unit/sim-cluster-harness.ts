@@ -2,7 +2,9 @@
  * A simulated cluster on virtual time, for tests that drive its nodes by
  * hand (not a whole seed's schedule). Not a test file.
  */
+import type { KnownBugs } from '../../src/common/known-bugs';
 import { Random } from '../../src/common/random';
+import type { Settings } from '../../src/config/cluster';
 import { SimCluster, simConfig } from '../../src/sim/cluster';
 import { SimNetwork } from '../../src/sim/network';
 import { Scheduler } from '../../src/sim/scheduler';
@@ -17,13 +19,14 @@ const LIMIT_MS = 60_000;
  * nodes that are done). `runUntil` steps virtual time until `done`, or
  * fails saying what did not happen, with the nodes' last log lines.
  */
-export async function startedSimCluster(nodes: number, seed: number) {
+export async function startedSimCluster(nodes: number, seed: number, settings: Partial<Settings> = {}, bugs: KnownBugs = {}) {
   const sched = new Scheduler();
   const trace = new Trace(true, () => sched.nowMs);
   const random = new Random(seed);
-  const config = simConfig(nodes, 'FULL');
+  const base = simConfig(nodes, 'FULL');
+  const config = { ...base, settings: { ...base.settings, ...settings } };
   const net = new SimNetwork(sched, random.fork(), trace, config.settings.requestTimeoutMs);
-  const cluster = new SimCluster(config, net, random.fork(), {});
+  const cluster = new SimCluster(config, net, random.fork(), bugs);
   const runUntil = async (what: string, done: () => boolean): Promise<void> => {
     const until = sched.nowMs + LIMIT_MS;
     while (!done() && sched.nowMs < until) await sched.runUntil(sched.nowMs + 10);

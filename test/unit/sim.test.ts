@@ -13,7 +13,7 @@ import { parseSimArgs, replayCommand } from '../../src/cli/sim';
 import type { KnownBugs } from '../../src/common/known-bugs';
 import { Random } from '../../src/common/random';
 import { SimDisk } from '../../src/sim/disk';
-import { FAULT_KINDS, FaultKind } from '../../src/sim/faults';
+import { FAULT_KINDS, FaultKind, parseFaults } from '../../src/sim/faults';
 import { MemoryReplicaStore } from '../../src/sim/memory-store';
 import { checkBatches, SimOptions, SimResult, simulate } from '../../src/sim/runner';
 import { Owner, Scheduler } from '../../src/sim/scheduler';
@@ -140,6 +140,27 @@ test('moves, aborts, cleanups and replacements run through the real code, and th
     Object.values(total).every((n) => n > 0),
     JSON.stringify(total),
   );
+});
+
+test('removals of a node lost for good run through the real code: the seeds pass and each ring ends a node smaller per removal', async (t) => {
+  const o = { ...base, nodes: 5, faults: ['remove', 'crash', 'partition', 'loss'] as FaultKind[] };
+  let removals = 0;
+  for (let seed = 1; seed <= SEEDS_OF_EVERY_OPERATION; seed++) {
+    const r = await simulate({ ...o, seed });
+    t.true(r.ok, `seed ${seed}: ${r.problems.join('\n')}`);
+    t.is(r.membership.members, 5 - r.membership.removes, `seed ${seed}`);
+    removals += r.membership.removes;
+  }
+  t.true(removals > 0, 'no seed removed a node');
+});
+
+test('--faults: all is every kind but those run only when named, which a list adds', (t) => {
+  t.deepEqual(parseFaults('all'), [...FAULT_KINDS]);
+  t.false(parseFaults('all').includes('remove'));
+  t.deepEqual(parseFaults('all,remove'), [...FAULT_KINDS, 'remove']);
+  t.deepEqual(parseFaults('remove,crash,remove'), ['remove', 'crash']);
+  t.deepEqual(parseFaults('none'), []);
+  t.throws(() => parseFaults('crash,meteor'), { message: /unknown fault "meteor"/ });
 });
 
 test('the cas clients increment, read at SERIAL and retry with their request id; the checks count them; --cas-clients 0 runs none', async (t) => {
