@@ -8,7 +8,7 @@ import { NodeAdmin } from '../client/client';
 import { ClusterConfig, Settings } from '../config/cluster';
 import { freeNodePort, LocalCluster, NODE_START_TIMEOUT_MS } from '../harness/local-cluster';
 import { planReplace } from '../client/replacement';
-import { awaitNormal, decommissionNode, moveNode } from './membership';
+import { awaitNormal, decommissionNode, moveNode, removeDeadNode } from './membership';
 import { LinkMode, ProxyMesh } from './proxy';
 
 export type PartitionKind = 'drop' | 'blackhole' | 'delay';
@@ -53,6 +53,12 @@ export interface ChaosCluster {
    * once the new node is NORMAL, throws the replacement's sentence.
    */
   replace(id: number, dead: number): Promise<void>;
+  /**
+   * Removes node `dead`, which must be down already, run by a live member
+   * (admin.sh remove); resolves once it has left the ring, throws the
+   * removal's sentence.
+   */
+  remove(dead: number): Promise<void>;
 }
 
 /** Which nodes are in the ring, as the operations the chaos tool ran changed it. */
@@ -213,6 +219,11 @@ export class ProxyCluster implements ChaosCluster {
     } finally {
       admin.close();
     }
+  }
+
+  async remove(dead: number): Promise<void> {
+    await removeDeadNode(this.config, dead);
+    this.set.noteLeft(dead);
   }
 
   async move(id: number, token: string): Promise<void> {

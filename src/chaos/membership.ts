@@ -11,6 +11,8 @@ import { isKvError, KvError } from '../common/errors';
 import { applyChange, Change, Membership, replayLog } from '../membership/changes';
 import { waitFor } from '../harness/local-cluster';
 import { tokenText } from '../client/ring';
+import { removeNode } from '../client/remove';
+import type { ClusterConfig } from '../config/cluster';
 
 /** Longest a membership operation on the chaos tool's small data set may take (a loaded machine, a fault just healed). */
 export const MEMBERSHIP_OP_TIMEOUT_MS = 120_000;
@@ -71,6 +73,22 @@ export async function moveNode(
 /** Throws, in the reducer's sentence, when `change` could not begin on membership `m` (another operation, a node not NORMAL). */
 export function refuseUnless(m: Membership, change: Change): void {
   applyChange(m, { epoch: m.epoch + 1, change });
+}
+
+/**
+ * Removes node `dead`, down already, through admin.sh remove's path (a live
+ * member runs it); resolves once it has left the ring. The members refuse
+ * a node they still count up until their failure detectors time it out,
+ * so that refusal is asked again until the deadline; any other is final.
+ */
+export async function removeDeadNode(config: ClusterConfig, dead: number, timeoutMs = MEMBERSHIP_OP_TIMEOUT_MS): Promise<void> {
+  const stillUp = (err: unknown): boolean => isKvError(err, 'InvalidRequest') && /is up \(it answers\)/.test(err.message);
+  await waitFor(
+    `node ${dead} to be removed`,
+    () => removeNode(config, dead, undefined, () => undefined).then(() => true),
+    timeoutMs,
+    (err) => !stillUp(err),
+  );
 }
 
 /**

@@ -14,10 +14,23 @@ import { Workload } from './workload';
 import { isBusyRefusal, refuseUnless } from './membership';
 import { currentMembership } from '../client/operations';
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'skew', 'burst-kill', 'join', 'decommission', 'move', 'replace'] as const;
+export const FAULT_KINDS = [
+  'kill',
+  'pause',
+  'partition',
+  'skew',
+  'burst-kill',
+  'join',
+  'decommission',
+  'move',
+  'replace',
+  'remove',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** Membership operations: they change the ring for the rest of the run, so a run has them only when asked. */
-export const MEMBERSHIP_FAULTS: readonly FaultKind[] = ['join', 'decommission', 'move', 'replace'];
+export const MEMBERSHIP_FAULTS: readonly FaultKind[] = ['join', 'decommission', 'move', 'replace', 'remove'];
+/** Membership faults that take a node out of the ring, so only while more nodes than the replication factor remain. */
+const SHRINKING_FAULTS: readonly FaultKind[] = ['decommission', 'remove'];
 /** Membership faults that start a node with a new id (a joining node, a replacement), so that need spare ids. */
 export const NEW_NODE_FAULTS: readonly FaultKind[] = ['join', 'replace'];
 /** What --faults means when not given. */
@@ -105,7 +118,8 @@ export class PlannedRing {
   possible(kinds: readonly FaultKind[]): FaultKind[] {
     return kinds.filter(
       (k) =>
-        (!NEW_NODE_FAULTS.includes(k) || this.spares.length > 0) && (k !== 'decommission' || this.members.length > this.replicationFactor),
+        (!NEW_NODE_FAULTS.includes(k) || this.spares.length > 0) &&
+        (!SHRINKING_FAULTS.includes(k) || this.members.length > this.replicationFactor),
     );
   }
 
@@ -190,6 +204,7 @@ function drawFault(prng: Prng, kinds: readonly FaultKind[], ring: PlannedRing, p
     case 'join':
       return { kind, ...ring.join(prng), holdMs: MEMBERSHIP_HOLD_MS };
     case 'decommission':
+    case 'remove':
       ring.leave(node);
       return { kind, node, holdMs: MEMBERSHIP_HOLD_MS };
     case 'move':
@@ -249,6 +264,8 @@ export function describeFault(f: Fault): string {
       return `move node ${f.node} to token ${tokenText(f.token!)}`;
     case 'replace':
       return `kill -9 node ${f.node} and replace it with node ${f.replacement}`;
+    case 'remove':
+      return `kill -9 node ${f.node} and remove it from the ring`;
     case 'burst-kill':
       return `kill -9 node ${f.node} ${f.killAfterMs}ms into a burst of ${f.burstSize} writes${f.alsoDown !== undefined ? ` (node ${f.alsoDown} ${f.alsoDownBy === 'pause' ? `paused ${f.pauseLeadMs}ms` : 'killed just'} before)` : ''}, restart after ${hold}`;
   }
@@ -342,6 +359,8 @@ export class Nemesis {
         return this.membership(() => this.cluster.move(f.node, f.token!), describeFault(f));
       case 'replace':
         return this.membership(() => this.replace(f.node, f.replacement!), describeFault(f));
+      case 'remove':
+        return this.membership(() => this.remove(f.node), describeFault(f));
     }
   }
 
@@ -374,6 +393,20 @@ export class Nemesis {
     refuseUnless(await currentMembership(this.cluster.config), { kind: 'replace-begin', node: id, replaces: dead });
     await this.kill(dead);
     await this.cluster.replace(id, dead);
+    this.downByUs.delete(dead);
+  }
+
+  /**
+   * kill -9 of node `dead` and its removal, run by another member. The ring
+   * is asked first whether a removal may begin, so that a refused one kills
+   * nothing; the dead node counts as down by us until it has left.
+   */
+  private async remove(dead: number): Promise<void> {
+    const m = await currentMembership(this.cluster.config);
+    const by = this.cluster.members().find((id) => id !== dead && !this.downByUs.has(id));
+    refuseUnless(m, by === undefined ? { kind: 'leave-begin', node: dead } : { kind: 'leave-begin', node: dead, by });
+    await this.kill(dead);
+    await this.cluster.remove(dead);
     this.downByUs.delete(dead);
   }
 

@@ -27,7 +27,7 @@ import { waitFor } from '../harness/local-cluster';
 import { NODE_ENV, NODE_V8_FLAGS } from '../node/v8-flags';
 import { planReplace } from '../client/replacement';
 import { ChaosCluster, MemberSet, MEMBERSHIP_CALL_TIMEOUT_MS, NODE_START_TIMEOUT_MS, PartitionKind } from './cluster';
-import { awaitNormal, decommissionNode, moveNode } from './membership';
+import { awaitNormal, decommissionNode, moveNode, removeDeadNode } from './membership';
 
 const NODE_MAIN = resolve(__dirname, '../node/main.js');
 /** Every node listens on this port, each on its own address. */
@@ -310,6 +310,11 @@ export class NetnsCluster implements ChaosCluster {
     this.spawn(id, ['--host', host, '--port', String(port), '--replace-node', String(dead)]);
     this.set.noteJoined(id);
     await this.followNew(id, 'replacement');
+    this.set.noteLeft(dead);
+  }
+
+  async remove(dead: number): Promise<void> {
+    await removeDeadNode(this.config, dead);
     this.set.noteLeft(dead);
   }
 

@@ -19,7 +19,8 @@ const USAGE = `usage: scripts/chaos.sh [options]
                     membership faults, only when named: join starts a new node joining the ring, decommission
                     makes a node leave it (only while more nodes than the replication factor remain), move
                     moves a node's token to a new one inside one of its neighbour ranges, replace kills a node
-                    with kill -9 and starts a new node in its place; joins and replacements take ${JOIN_SPARES_MAX} spare
+                    with kill -9 and starts a new node in its place, remove kills a node with kill -9 and
+                    removes it from the ring (admin.sh remove); joins and replacements take ${JOIN_SPARES_MAX} spare
                     nodes in turn. Both modes run all four.
                     After every run each node runs cleanup, and every key must then be held by exactly the
                     replicas the final ring gives it (misplaced=0)
@@ -131,9 +132,10 @@ function parseLevels(
   const readLevel = typeof readText === 'string' ? parseLevel(readText) : undefined;
   if (readText !== undefined && readLevel === undefined)
     throw new UsageError(`--read-level must be ${LEVEL_LIST}, not "${String(readText)}"`);
-  if (writeLevel !== undefined && ONE_COPY_LEVELS.includes(writeLevel) && faults.includes('replace'))
+  const loses = faults.find((k) => k === 'replace' || k === 'remove');
+  if (writeLevel !== undefined && ONE_COPY_LEVELS.includes(writeLevel) && loses !== undefined)
     throw new UsageError(
-      `--write-level ${writeLevel} and the replace fault do not go together: a ${writeLevel} write's only copy may be on the node a replace loses for good, which the checker cannot tell from a lost write`,
+      `--write-level ${writeLevel} and the ${loses} fault do not go together: a ${writeLevel} write's only copy may be on the node a ${loses} loses for good, which the checker cannot tell from a lost write`,
     );
   return { ...(writeLevel !== undefined ? { writeLevel } : {}), ...(readLevel !== undefined ? { readLevel } : {}) };
 }

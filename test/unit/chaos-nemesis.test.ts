@@ -22,19 +22,20 @@ interface Replayed {
   leaves: number;
   moves: number;
   replaces: number;
+  removes: number;
 }
 
 /**
  * Replays a plan, the naive way: every fault picks a member of the ring as
  * it is then; a move goes to a token no member holds, inside
  * one of the two ranges next to the node's token; new nodes (joins and
- * replacements) take the spare ids in turn; a replaced node leaves.
+ * replacements) take the spare ids in turn; a replaced or removed node leaves.
  */
 function replay(faults: readonly PlannedFault[]): Replayed {
   const tokens = new Map(DEFAULT_TOKENS.map((token, id) => [id, token]));
   const bad: string[] = [];
   const newIds: number[] = [];
-  const r = { joins: 0, leaves: 0, moves: 0, replaces: 0 };
+  const r = { joins: 0, leaves: 0, moves: 0, replaces: 0, removes: 0 };
   for (const { fault } of faults) {
     const taken = new Set(tokens.values());
     if (fault.kind === 'join') {
@@ -63,8 +64,9 @@ function replay(faults: readonly PlannedFault[]): Replayed {
       tokens.set(fault.replacement!, tokens.get(fault.node)!);
       tokens.delete(fault.node);
     }
-    if (fault.kind === 'decommission') {
-      r.leaves++;
+    if (fault.kind === 'decommission' || fault.kind === 'remove') {
+      if (fault.kind === 'remove') r.removes++;
+      else r.leaves++;
       tokens.delete(fault.node);
       if (tokens.size < 3) bad.push('the ring fell below the replication factor');
     }
@@ -117,6 +119,21 @@ test('planFaults: moves go to a free token beside the node; joins and replacemen
     replaces += r.replaces;
   }
   t.true(moves > 0 && replaces > 0, 'fifty seeds draw both kinds');
+});
+
+test('planFaults: a removal takes a node of the ring out for good, only while more nodes than the replication factor remain', (t) => {
+  let removes = 0;
+  for (let seed = 1; seed <= 50; seed++) {
+    const r = replay(plan(seed, [...DEFAULT_FAULT_KINDS, 'remove', 'join']));
+    t.deepEqual(r.bad, [], `seed ${seed}`);
+    removes += r.removes;
+  }
+  t.true(removes > 0, 'fifty seeds draw removals');
+  // Four nodes, replication factor 3: one removal, then none is possible and the plan ends.
+  t.deepEqual(
+    plan(7, ['remove'], 0).map((f) => f.fault.kind),
+    ['remove'],
+  );
 });
 
 test('planFaults: without spares no replacement is planned, and moves still are', (t) => {
