@@ -7,6 +7,11 @@
  * A node is up when it answered this poll and down when it did not (refused,
  * lost or too slow: DASHBOARD_POLL_TIMEOUT_MS), so a dead node shows down at
  * the first poll after it died.
+ *
+ * The nodes polled are the ring's: each poll first learns the membership
+ * from the nodes (when the fetchers can), so a node that joined is shown
+ * and polled from then on, one that left is dropped, and the operation in
+ * progress is listed.
  */
 import { assert } from '../common/assert';
 import { DASHBOARD_DIVERGENT_SHOWN_MAX, DASHBOARD_SAMPLES_MAX } from '../common/limits';
@@ -62,10 +67,22 @@ export interface Sample {
   readonly slowPerSecond: number | null;
 }
 
-/** A poll of every node: the time and a sample per node, in node id order. */
+/** A poll of every node: the time and a sample per node polled, by id. */
 interface Row {
   readonly at: number;
-  readonly samples: readonly Sample[];
+  readonly samples: ReadonlyMap<number, Sample>;
+}
+
+/** A node of the ring as the dashboard polls and draws it: where it listens, its token and its state in the ring. */
+export interface RingNode extends NodeAddress {
+  /** NORMAL, JOINING, LEAVING or MOVING; absent when not learnt from the ring (the cluster file's nodes before any answer). */
+  readonly state?: string;
+}
+
+/** The ring as one poll learnt it: its nodes (those that left are not among them) and the operation in progress, in words. */
+export interface RingReading {
+  readonly nodes: readonly RingNode[];
+  readonly operations: readonly string[];
 }
 
 /** The counters that count a client's operations, as a coordinator sees them. */
@@ -97,6 +114,8 @@ interface Track {
 export interface NodeView {
   readonly id: number;
   readonly address: string;
+  /** Its state in the ring (NORMAL, JOINING, LEAVING, MOVING), once learnt. */
+  readonly state?: string;
   readonly up: boolean;
   readonly since: number;
   readonly error?: string;
@@ -130,8 +149,8 @@ export interface DashboardView {
   readonly p99Ms: (number | null)[][];
   /** Whether any node has served latency histograms: without them the latency chart has nothing. */
   readonly latency: boolean;
-  /** Cluster operations in progress (joins, leaves, repairs run by hand): none exist yet. */
-  readonly operations: string[];
+  /** The membership operation in progress, in words (a join, decommission, move, replacement or removal), if any. */
+  readonly operations: readonly string[];
   readonly divergent: DivergentView | null;
 }
 
@@ -141,24 +160,41 @@ function operationsOf(counters: Readonly<Record<string, number>>): number {
 
 export class DashboardState {
   private readonly rows = new RingBuffer<Row>(DASHBOARD_SAMPLES_MAX);
-  private readonly tracks: Track[];
-  private readonly arcs: Map<number, RingArc>;
+  private readonly tracks = new Map<number, Track>();
+  private nodes: readonly RingNode[] = [];
+  private arcs = new Map<number, RingArc>();
+  private operations: readonly string[] = [];
   private latencySeen = false;
   private divergent: DivergentView | null = null;
 
   constructor(
-    private readonly nodes: readonly NodeAddress[],
+    nodes: readonly RingNode[],
     private readonly replicationFactor: number,
   ) {
-    nodes.forEach((n, i) => assert(n.id === i, 'node ids are their index in the cluster file'));
-    this.tracks = nodes.map(() => ({ up: false, since: 0, keys: null, diskFull: false, hints: new Map(), downPeers: [] }));
-    this.arcs = new Map(ringArcs(nodes).map((a) => [a.id, a]));
+    this.setRing({ nodes, operations: [] });
   }
 
-  /** Takes one poll of every node (a reading per node, in id order) made at `at` (ms). */
+  /** The nodes polled now, in id order. */
+  ids(): number[] {
+    return this.nodes.map((n) => n.id);
+  }
+
+  /** The ring as a poll learnt it: its nodes from now on (a node new to it starts unpolled), and the operation in progress. */
+  setRing(ring: RingReading): void {
+    assert(ring.nodes.length > 0, 'a ring has at least one node');
+    this.nodes = [...ring.nodes].sort((a, b) => a.id - b.id);
+    for (const n of this.nodes)
+      if (!this.tracks.has(n.id))
+        this.tracks.set(n.id, { up: false, since: 0, keys: null, diskFull: false, hints: new Map(), downPeers: [] });
+    for (const id of this.tracks.keys()) if (!this.nodes.some((n) => n.id === id)) this.tracks.delete(id);
+    this.arcs = new Map(ringArcs(this.nodes).map((a) => [a.id, a]));
+    this.operations = ring.operations;
+  }
+
+  /** Takes one poll of the nodes (a reading per node of ids(), in that order) made at `at` (ms). */
   record(at: number, readings: readonly NodeReading[]): void {
-    assert(readings.length === this.tracks.length, 'a poll reads every node');
-    const samples = readings.map((r, id) => this.take(this.tracks[id]!, at, r));
+    assert(readings.length === this.nodes.length, 'a poll reads every node');
+    const samples = new Map(readings.map((r, i) => [this.nodes[i]!.id, this.take(this.tracks.get(this.nodes[i]!.id)!, at, r)]));
     this.rows.push({ at, samples });
   }
 
@@ -207,22 +243,24 @@ export class DashboardState {
     return {
       at,
       replicationFactor: this.replicationFactor,
-      nodes: this.nodes.map((n) => this.nodeView(n, newest?.samples[n.id])),
+      nodes: this.nodes.map((n) => this.nodeView(n, newest?.samples.get(n.id))),
       times: rows.map((r) => r.at / 1000),
-      opsPerSecond: this.nodes.map((n) => rows.map((r) => r.samples[n.id]!.opsPerSecond)),
-      p99Ms: this.nodes.map((n) => rows.map((r) => r.samples[n.id]!.p99Ms)),
+      // A node that joined has nothing before its first poll: null there, as for a node that was down.
+      opsPerSecond: this.nodes.map((n) => rows.map((r) => r.samples.get(n.id)?.opsPerSecond ?? null)),
+      p99Ms: this.nodes.map((n) => rows.map((r) => r.samples.get(n.id)?.p99Ms ?? null)),
       latency: this.latencySeen,
-      operations: [],
+      operations: this.operations,
       divergent: this.divergent,
     };
   }
 
-  private nodeView(n: NodeAddress, sample: Sample | undefined): NodeView {
-    const t = this.tracks[n.id]!;
+  private nodeView(n: RingNode, sample: Sample | undefined): NodeView {
+    const t = this.tracks.get(n.id)!;
     const hints = [...t.hints].map(([target, count]) => ({ target, count })).sort((a, b) => a.target - b.target);
     return {
       id: n.id,
       address: `${n.host}:${n.port}`,
+      ...(n.state === undefined ? {} : { state: n.state }),
       up: t.up,
       since: t.since,
       ...(t.error === undefined ? {} : { error: t.error }),
@@ -239,9 +277,11 @@ export class DashboardState {
   }
 }
 
-/** How the poller reads one node: its status, and its metrics page when it serves one. */
+/** How the poller reads one node: its status, and its metrics page when it serves one; and, when it can, the ring. */
 export interface NodeFetchers {
   read(id: number): Promise<NodeReading>;
+  /** The ring now, from the first node that gives it; undefined when none does (the last one learnt stands). */
+  ring?(): Promise<RingReading | undefined>;
 }
 
 /**
@@ -256,7 +296,6 @@ export class Poller {
   constructor(
     private readonly state: DashboardState,
     private readonly fetchers: NodeFetchers,
-    private readonly ids: readonly number[],
     private readonly intervalMs: number,
     private readonly onPoll: () => void,
   ) {}
@@ -273,9 +312,11 @@ export class Poller {
   }
 
   private async poll(): Promise<void> {
+    const ring = await this.fetchers.ring?.().catch(() => undefined);
+    if (ring !== undefined) this.state.setRing(ring);
     const at = Date.now();
     const readings = await Promise.all(
-      this.ids.map((id) => this.fetchers.read(id).catch((err: Error): NodeReading => ({ ok: false, error: err.message }))),
+      this.state.ids().map((id) => this.fetchers.read(id).catch((err: Error): NodeReading => ({ ok: false, error: err.message }))),
     );
     if (this.stopped) return;
     this.state.record(at, readings);

@@ -67,8 +67,7 @@ export class DashboardServer {
     const { config } = options;
     this.state = new DashboardState(config.nodes, config.replicationFactor);
     this.fetchers = options.fetchers ?? new NodeSources(config);
-    const ids = config.nodes.map((n) => n.id);
-    this.poller = new Poller(this.state, this.fetchers, ids, options.intervalMs ?? DASHBOARD_POLL_INTERVAL_MS, () => this.broadcast());
+    this.poller = new Poller(this.state, this.fetchers, options.intervalMs ?? DASHBOARD_POLL_INTERVAL_MS, () => this.broadcast());
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
 

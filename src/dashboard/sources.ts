@@ -1,8 +1,10 @@
 /**
- * Where the dashboard's numbers come from: each node's admin status (its
- * counters, hints and the peers it sees down) over the node's own protocol,
- * and its request latency histogram from its Prometheus /metrics page. A
- * node that does not serve metrics is still up; only its latency is missing.
+ * Where the dashboard's numbers come from: the ring, from the first node
+ * that gives its membership log; each node's admin status (its counters,
+ * hints and the peers it sees down) over the node's own protocol, with the
+ * cluster file's TLS when it has some; and its request latency histogram
+ * from its Prometheus /metrics page. A node that does not serve metrics is
+ * still up; only its latency is missing.
  */
 import http from 'node:http';
 import { NodeAdmin } from '../client/client';
@@ -11,7 +13,10 @@ import { DASHBOARD_METRICS_BYTES_MAX, DASHBOARD_POLL_TIMEOUT_MS } from '../commo
 import { ClusterConfig, metricsUrlOf } from '../config/cluster';
 import { int64ToNumber } from '../rpc/thrift';
 import { histogramBuckets } from './derive';
-import { NodeFetchers, NodeReading } from './poller';
+import { NodeFetchers, NodeReading, RingNode, RingReading } from './poller';
+import { loadTls } from '../config/tls';
+import { Membership, replayLog, ringMembers } from '../membership/changes';
+import { operationWords } from '../operations/abort';
 
 /** The histogram of client request durations every node's /metrics serves. */
 export const LATENCY_HISTOGRAM = 'ringkv_client_request_duration_seconds';
@@ -41,18 +46,56 @@ export function fetchText(url: string, timeoutMs: number, bytesMax: number): Pro
   });
 }
 
-/** Reads nodes through one admin connection each (kept open: a poll a second should not connect each time). */
+/**
+ * Reads nodes through one admin connection each (kept open: a poll a second
+ * should not connect each time), made when a node is first polled, at the
+ * address the cluster file or the ring gives it, and closed once the node
+ * has left the ring.
+ */
 export class NodeSources implements NodeFetchers {
-  private readonly admins: NodeAdmin[];
+  private readonly admins = new Map<number, NodeAdmin>();
+  /** Where each node listens: the cluster file's nodes, then every node the ring names. */
+  private readonly addresses = new Map<number, RingNode>();
 
   constructor(private readonly config: ClusterConfig) {
-    this.admins = config.nodes.map((n) => new NodeAdmin(n, config.secret, DASHBOARD_POLL_TIMEOUT_MS));
+    for (const n of config.nodes) this.addresses.set(n.id, n);
+  }
+
+  /** The node that gave the ring last: asked first at the next poll. */
+  private ringFrom: number | undefined;
+
+  /** The ring from the first node that gives its membership log: the last one that did, the cluster file's nodes, then those learnt since. */
+  async ring(): Promise<RingReading | undefined> {
+    const first = this.ringFrom === undefined ? [] : [this.ringFrom];
+    const order = [...new Set([...first, ...this.addresses.keys()])].filter((id) => this.addresses.has(id));
+    for (const id of order) {
+      let m: Membership;
+      try {
+        m = replayLog((await this.admin(id).membership()).entries);
+      } catch {
+        continue;
+      }
+      const nodes: RingNode[] = [];
+      for (const member of ringMembers(m)) {
+        const known = this.config.nodes[member.id];
+        const at = known ?? (member.host !== undefined && member.port !== undefined ? member : undefined);
+        if (at === undefined) continue;
+        nodes.push({ ...(known ?? {}), id: member.id, host: at.host!, port: at.port!, token: member.token, state: member.state });
+      }
+      this.ringFrom = id;
+      for (const n of nodes) this.addresses.set(n.id, n);
+      for (const left of m.members.filter((n) => n.state === 'LEFT')) this.forget(left.id);
+      return nodes.length === 0 ? undefined : { nodes, operations: m.operation === undefined ? [] : [operationWords(m.operation)] };
+    }
+    return undefined;
   }
 
   async read(id: number): Promise<NodeReading> {
-    const url = metricsUrlOf(this.config.nodes[id]!);
+    const node = this.addresses.get(id);
+    if (node === undefined) return { ok: false, error: `node ${id}'s address is not known` };
+    const url = metricsUrlOf(node);
     const [status, metrics] = await Promise.allSettled([
-      this.admins[id]!.status(),
+      this.admin(id).status(),
       url === null ? Promise.resolve(undefined) : fetchText(url, DASHBOARD_POLL_TIMEOUT_MS, DASHBOARD_METRICS_BYTES_MAX),
     ]);
     if (status.status === 'rejected') return { ok: false, error: (status.reason as Error).message };
@@ -69,8 +112,25 @@ export class NodeSources implements NodeFetchers {
     };
   }
 
+  private admin(id: number): NodeAdmin {
+    let admin = this.admins.get(id);
+    if (admin === undefined) {
+      const node = this.addresses.get(id)!;
+      admin = new NodeAdmin(node, this.config.secret, DASHBOARD_POLL_TIMEOUT_MS, loadTls(this.config));
+      this.admins.set(id, admin);
+    }
+    return admin;
+  }
+
+  /** A node that left: its connection closed; the cluster file's nodes stay known, to learn the ring from. */
+  private forget(id: number): void {
+    this.admins.get(id)?.close();
+    this.admins.delete(id);
+    if (this.config.nodes[id] === undefined) this.addresses.delete(id);
+  }
+
   close(): void {
-    for (const a of this.admins) a.close();
+    for (const a of this.admins.values()) a.close();
   }
 }
 

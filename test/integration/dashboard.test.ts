@@ -2,7 +2,7 @@
  * The dashboard in a real browser: headless Chromium (the system's, driven
  * by puppeteer-core) loads the page against a live four-node cluster, finds
  * four nodes up, sees a killed node go down (and up again once restarted),
- * and saves a screenshot
+ * follows the ring as a node joins and a killed one is removed, and saves a screenshot
  * (to $DASHBOARD_SCREENSHOT when set, else to the cluster's temporary folder, removed with it).
  * Without a Chromium on this machine the test says so and passes.
  */
@@ -14,7 +14,8 @@ import { delimiter, join, resolve } from 'node:path';
 import { launch } from 'puppeteer-core';
 import { KvClient } from '../../src/client/client';
 import { DashboardServer } from '../../src/dashboard/server';
-import { freePort, LocalCluster, WAIT_DEADLINE_MS, waitFor } from '../../src/harness/local-cluster';
+import { freeNodePort, freePort, LocalCluster, WAIT_DEADLINE_MS, waitFor } from '../../src/harness/local-cluster';
+import { removeDeadNode } from '../../src/chaos/membership';
 import { runCli } from '../run-cli';
 
 const SCRIPT = resolve(__dirname, '../../../scripts/dashboard.sh');
@@ -58,7 +59,7 @@ function keepWriting(client: KvClient): { stop: () => Promise<void> } {
   };
 }
 
-test('the dashboard shows four nodes up, then a killed node down and up again once restarted, in a real browser', async (t) => {
+test('the dashboard shows four nodes up, a killed node down and up again once restarted, and the ring as a node joins and another is removed, in a real browser', async (t) => {
   const executablePath = findBrowser();
   if (executablePath === undefined) {
     const looked = process.env.CHROMIUM
@@ -129,6 +130,20 @@ test('the dashboard shows four nodes up, then a killed node down and up again on
 
     await cluster.restart(2);
     await waitFor('the page to show node 2 up again', async () => (await rowStates()).join() === 'up,up,up,up');
+
+    // The ring changes under the page: a node joins, then a killed node is removed; the page follows the ring.
+    const rowIds = (): Promise<string> => page.$$eval('#nodes tr', (rows) => rows.map((r) => r.getAttribute('data-node')).join());
+    cluster.spawnJoining(4, await freeNodePort(), 'k');
+    await waitFor('the page to show node 4, which joins', async () => (await rowIds()) === '0,1,2,3,4');
+    await waitFor('node 4 to be up and NORMAL on the page', () =>
+      page.$eval('#nodes tr[data-node="4"]', (r) => r.getAttribute('data-state') === 'up' && !/JOINING/.test(r.textContent ?? '')),
+    );
+    t.is(await page.$$eval('#ring path.arc', (arcs) => arcs.length), 5, 'the ring draws five arcs');
+    await cluster.kill(3);
+    await removeDeadNode(cluster.config, 3);
+    await waitFor('the page to drop node 3, removed', async () => (await rowIds()) === '0,1,2,4');
+    await waitFor('every node of the ring up on the page', async () => (await rowStates()).join() === 'up,up,up,up');
+    t.is(await page.$eval('#operations', (ul) => ul.textContent?.trim()), 'none', 'the removal is over');
   } finally {
     await writing.stop();
     client.close();

@@ -260,7 +260,6 @@ test('the poller reads every node each interval, takes a failed read as down, an
         return up(polls, 0);
       },
     },
-    [0, 1],
     5,
     () => undefined,
   );
@@ -275,6 +274,77 @@ test('the poller reads every node each interval, takes a failed read as down, an
   t.like(v.nodes[1], { up: false, error: 'no route to host' });
   // A poll under way when stop() came is read but not recorded.
   t.true(polls === v.times.length || polls === v.times.length + 1, `${polls} reads, ${v.times.length} recorded`);
+});
+
+test('the state follows the ring: a node that joins is drawn and charted from its first poll, one that left is dropped, the operation listed', (t) => {
+  const [n0, n1] = nodes(2);
+  const s = new DashboardState([n0!, n1!], 3);
+  s.record(1000, [up(0, 0), up(0, 0)]);
+  s.record(2000, [up(10, 0), up(20, 0)]);
+  const n4 = { id: 4, host: '127.0.0.1', port: 9004, token: 'k', state: 'JOINING' };
+  s.setRing({ nodes: [n4, { ...n0!, state: 'NORMAL' }, { ...n1!, state: 'NORMAL' }], operations: ['join of node 4'] });
+  t.deepEqual(s.ids(), [0, 1, 4]);
+  s.record(3000, [up(30, 0), up(40, 0), up(0, 0)]);
+  s.record(4000, [up(40, 0), up(60, 0), up(5, 0)]);
+  let v = s.view(4000);
+  t.deepEqual(
+    v.nodes.map((n) => [n.id, n.state, n.up]),
+    [
+      [0, 'NORMAL', true],
+      [1, 'NORMAL', true],
+      [4, 'JOINING', true],
+    ],
+  );
+  t.deepEqual(v.operations, ['join of node 4']);
+  t.deepEqual(v.opsPerSecond[2], [null, null, null, 5], 'nothing before its first poll, then its rate');
+  t.is(v.nodes[2]!.arc.label, '("f", "k"]', 'its arc is the range its token ends');
+  // Node 1 leaves: no longer polled, drawn or charted; the ring's operation is over.
+  s.setRing({
+    nodes: [
+      { ...n0!, state: 'NORMAL' },
+      { ...n4, state: 'NORMAL' },
+    ],
+    operations: [],
+  });
+  t.deepEqual(s.ids(), [0, 4]);
+  s.record(5000, [up(50, 0), up(10, 0)]);
+  v = s.view(5000);
+  t.deepEqual(
+    v.nodes.map((n) => n.id),
+    [0, 4],
+  );
+  t.is(v.opsPerSecond.length, 2);
+  t.deepEqual(v.opsPerSecond[1], [null, null, null, 5, 5]);
+  t.deepEqual(v.operations, []);
+});
+
+test("the poller learns the ring before each poll when its fetchers can, and polls the ring's nodes", async (t) => {
+  const s = new DashboardState(nodes(2), 3);
+  const read: number[] = [];
+  const ring = { nodes: [...nodes(2), { id: 5, host: '127.0.0.1', port: 9005, token: 'x', state: 'NORMAL' }], operations: [] };
+  const poller = new Poller(
+    s,
+    {
+      read: async (id) => {
+        read.push(id);
+        return up(0, 0);
+      },
+      ring: async () => ring,
+    },
+    5,
+    () => undefined,
+  );
+  poller.start();
+  try {
+    await waitFor('a poll', () => s.view(0).times.length >= 1);
+  } finally {
+    await poller.stop();
+  }
+  t.deepEqual(read.slice(0, 3), [0, 1, 5]);
+  t.deepEqual(
+    s.view(0).nodes.map((n) => n.id),
+    [0, 1, 5],
+  );
 });
 
 test('a node whose last commit failed for a full disk shows so, and stops showing it once it commits again', (t) => {

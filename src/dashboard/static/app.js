@@ -72,7 +72,9 @@
     tr.appendChild(first);
     tr.appendChild(el('td', {}, n.address));
     const full = n.up && n.diskFull ? ' · DISK FULL' : '';
-    const st = el('td', { class: full ? 'state full' : 'state', title: n.error || (full ? 'its last commit failed: the disk is full; it refuses writes until space is freed' : '') }, `${state} ${ago(n.since, now)}${full}`);
+    // Its state in the ring, when it is not NORMAL: JOINING, LEAVING (a decommission or a removal) or MOVING.
+    const ring = n.state && n.state !== 'NORMAL' ? ` · ${n.state}` : '';
+    const st = el('td', { class: full ? 'state full' : 'state', title: n.error || (full ? 'its last commit failed: the disk is full; it refuses writes until space is freed' : '') }, `${state} ${ago(n.since, now)}${full}${ring}`);
     tr.appendChild(st);
     tr.appendChild(el('td', {}, n.arc.label));
     tr.appendChild(el('td', { class: 'num' }, number(n.keys, 0)));
@@ -93,11 +95,21 @@
   function chart(id, view, values, unit) {
     const box = $(id);
     const data = [view.times, ...values];
+    // A node joined or left: the chart's series are made afresh, one per node of the ring.
+    const names = view.nodes.map((n) => n.id).join(',');
+    if (charts[id] !== undefined && charts[id].names !== names) {
+      charts[id].destroy();
+      charts[id] = undefined;
+    }
     if (charts[id] === undefined) {
       const series = [{}, ...view.nodes.map((n) => ({ label: `node ${n.id}`, stroke: colour(n.id), width: 1.5, spanGaps: false, value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} ${unit}`) }))];
       const opts = { width: Math.max(300, box.clientWidth), height: 220, series, scales: { y: { range: (u, lo, hi) => [0, Math.max(hi, 1)] } }, axes: [{ values: clockTimes }, { label: unit }] };
       charts[id] = new uPlot(opts, data, box);
-      window.addEventListener('resize', () => charts[id].setSize({ width: Math.max(300, box.clientWidth), height: 220 }));
+      charts[id].names = names;
+      if (!box.dataset.resizes) {
+        box.dataset.resizes = 'true';
+        window.addEventListener('resize', () => charts[id]?.setSize({ width: Math.max(300, box.clientWidth), height: 220 }));
+      }
     } else charts[id].setData(data);
   }
 
