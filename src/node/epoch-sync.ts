@@ -338,9 +338,9 @@ export class EpochSync {
     return { from, to: this.epochs.epoch, outcome };
   }
 
-  /** Whether a replacement under way takes over from `peer`: it is lost for good, and never answers again. */
+  /** Whether a replacement or a removal under way takes over from `peer`: it is lost for good, and never answers again. */
   lostForGood(peer: number): boolean {
     const op = this.epochs.membership.operation;
-    return op?.kind === 'replace' && op.replaces === peer;
+    return (op?.kind === 'replace' && op.replaces === peer) || (op?.kind === 'leave' && op.by !== undefined && op.node === peer);
   }
 }

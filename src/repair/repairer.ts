@@ -65,9 +65,9 @@ export interface RepairerDeps {
   readonly peers: ReadonlyMap<number, RepairPeer>;
   readonly isUp: (id: number) => boolean;
   /**
-   * Whether a node is lost for good: the one a replacement under way takes
-   * over from (it never answers again). Catching up leaves it out of a
-   * range's read replicas, as the replacement's streams do.
+   * Whether a node is lost for good: the one a replacement or a removal
+   * under way takes over from (it never answers again). Catching up leaves
+   * it out of a range's read replicas, as their streams do.
    */
   readonly lostForGood?: (id: number) => boolean;
   /** Applies versions fetched from a peer (observing their timestamps). */
@@ -341,10 +341,11 @@ export class Repairer {
   /** Whether `range` is now repaired from a replica that knows it (see catchUp). */
   private async catchUpRange(range: TreeRange, total: ExchangeStats): Promise<boolean> {
     // Only a replica that takes reads knows the range: a pending one may still be streaming it in. A read
-    // replica being replaced is gone for good: waiting for it would wait for ever, and the replacement streams
-    // the range from this node, which refuses it while catching up (simulator seed 851395: a node lost while
-    // the new cluster caught up, its survivors caught up for ever and its replacement never finished). Without
-    // it, the rule is the same: repaired from a survivor that is not catching up, or all survivors are.
+    // replica being replaced or removed is gone for good: waiting for it would wait for ever, and the
+    // replacement (or removal) streams the range from this node, which refuses it while catching up
+    // (simulator seed 851395: a node lost while the new cluster caught up, its survivors caught up for ever
+    // and its replacement never finished; seed 220753 on six nodes, the same with a removal). Without it,
+    // the rule is the same: repaired from a survivor that is not catching up, or all survivors are.
     const others = range.reads.filter((id) => id !== this.trees.selfId && this.deps.lostForGood?.(id) !== true);
     let allCatchingUp = true;
     for (const peer of others) {

@@ -32,6 +32,17 @@ test('seed 579 with membership faults: nodes still catching up when a peer is de
   t.true(r.ok, r.problems.join('\n'));
 });
 
+test('seed 220753 on six nodes with removals: a survivor still catching up when a node is lost for good finishes, and the removal completes', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  // Node 3 was lost while a survivor of its ranges caught up: the survivor waited for node 3 to repair the range,
+  // and refused the removal's reads meanwhile, for the rest of the run (repair/repairer.ts, catchUpRange: a node a
+  // removal takes over from is lost for good, as one a replacement takes over from is).
+  const faults: FaultKind[] = ['remove', 'crash', 'partition', 'loss', 'pause', 'join', 'decommission', 'abort'];
+  const r = await simulate({ ...base, nodes: 6, faults, seed: 220_753, keys: 60, streamBytesPerSecond: 2000 });
+  t.true(r.ok, r.problems.join('\n'));
+  t.is(r.membership.removes, 1);
+});
+
 test('seed 2551: a cas retry whose proposal was chosen, asked of a quorum with a replacement, is not told "not applied"', async (t) => {
   t.timeout(BLOCK_TIMEOUT_MS);
   // Node 3 had committed x1's cas 21 -> 22 with node 2, and was replaced by node 4 (values streamed, then no recent
