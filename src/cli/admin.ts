@@ -223,10 +223,12 @@ function operationLine(op: OperationStatus): string {
     pace?: number;
   };
   const pace = p.pace !== undefined ? `, paced at ${mebibytes(p.pace)}/s` : '';
+  // The node that runs it reports: the operation's own node, or for a removal the node running it (its state is its own).
+  const runner = op.by ?? op.node;
   const progress =
     p.state === undefined
-      ? `node ${op.node} did not report its progress`
-      : `node ${op.node} ${p.state}, ${p.rangesDone} of ${p.rangesTotal} ranges streamed (${p.keys} keys, ${p.bytes} bytes${pace})${p.error ? `; stopped: ${p.error}` : ''}`;
+      ? `node ${runner} did not report its progress`
+      : `node ${runner} ${p.state}, ${p.rangesDone} of ${p.rangesTotal} ranges streamed (${p.keys} keys, ${p.bytes} bytes${pace})${p.error ? `; stopped: ${p.error}` : ''}`;
   return `operation in progress: ${what} (${step}); ${progress}`;
 }
 

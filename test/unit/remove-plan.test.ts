@@ -4,6 +4,7 @@ import { applyChange, Change, runnerOf } from '../../src/membership/changes';
 import { Placement } from '../../src/membership/placement';
 import { removeStreamsOf } from '../../src/membership/remove-plan';
 import { streamsOf } from '../../src/membership/stream-plan';
+import { abortsOperationOf, operationWords } from '../../src/operations/abort';
 import { after } from './four-node-ring';
 
 const removal: Change = { kind: 'leave-begin', node: 3, by: 0 };
@@ -19,6 +20,19 @@ test('a removal is a leave of the dead node, run by the node named by `by`', (t)
   t.is(done.operation, undefined);
   const aborted = after(removal, { kind: 'abort', node: 3 });
   t.is(aborted.members.find((n) => n.id === 3)?.state, 'NORMAL', 'an aborted removal leaves the node in the ring, as before it');
+});
+
+test("an abort of a removal is the runner's to stop, not the dead node's; words and refusals name it a removal", (t) => {
+  const op = after(removal).operation!;
+  for (const kind of ['abort', 'reads-back'] as const) {
+    t.true(abortsOperationOf({ kind, node: 3 }, op, 0), `${kind}: the runner stops its run`);
+    t.false(abortsOperationOf({ kind, node: 3 }, op, 3), `${kind}: the dead node runs nothing`);
+  }
+  t.is(operationWords(op), 'removal of node 3 by node 0');
+  const m = after(removal);
+  t.throws(() => applyChange(m, { epoch: m.epoch + 1, change: { kind: 'leave-begin', node: 2 } }), {
+    message: 'another operation (removal of node 3 by node 0) is in progress',
+  });
 });
 
 const refusals: [string, Change[], Change, RegExp][] = [
