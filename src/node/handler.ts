@@ -1334,7 +1334,7 @@ export class Handler {
       this.checkSecret(secret);
       if (!Number.isInteger(node) || node < 0) throw invalid(`node id ${node} must be a non-negative integer`);
       return toProgress(await this.services.removeNode(node));
-    }, []);
+    }, ['Unavailable']);
   }
 
   async operationProgress(secret: string): Promise<types.OperationProgress> {

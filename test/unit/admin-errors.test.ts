@@ -26,6 +26,7 @@ async function failingNode(failure: KvError): Promise<RpcServer> {
     secret: SECRET,
     decommission: fail,
     move: fail,
+    removeNode: fail,
     abortOperation: fail,
     cleanup: () => {
       throw failure;
@@ -59,6 +60,8 @@ const CASES: ReadonlyArray<{ code: ErrorCode; method: string; call: (admin: Node
   { code: 'TimedOut', method: 'move', call: (a) => a.move(Buffer.from('m')) },
   { code: 'Unavailable', method: 'move (declared)', call: (a) => a.move(Buffer.from('m')) },
   { code: 'TimedOut', method: 'abortOperation', call: (a) => a.abortOperation(5000) },
+  { code: 'TimedOut', method: 'removeNode', call: (a) => a.removeNode(3) },
+  { code: 'Unavailable', method: 'removeNode (declared)', call: (a) => a.removeNode(3) },
 ];
 
 for (const { code, method, call } of CASES) {
