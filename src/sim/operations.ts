@@ -384,13 +384,14 @@ export class SimOperations {
     const pending = this.removal;
     if (pending === undefined) return;
     const m = this.ringView();
-    const op = m?.operation;
+    if (m === undefined) return; // no node runs now: asked again at the next look
+    const op = m.operation;
     if (op?.kind === 'leave' && op.node === pending.dead && op.by !== undefined) {
       this.removal = undefined;
       this.started.add(op.by);
       return;
     }
-    const runners = ringMembers(m!)
+    const runners = ringMembers(m)
       .filter((n) => n.state === 'NORMAL' && n.id !== pending.dead && this.cluster.nodes[n.id] !== undefined)
       .map((n) => n.id);
     if (runners.length === 0) return;
