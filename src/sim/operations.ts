@@ -326,19 +326,8 @@ export class SimOperations {
    * the operator started is on its way (a join not sequenced yet).
    */
   async replace(draw: number): Promise<void> {
-    const m = await this.membership();
-    if (m === undefined) return this.note('replace not planned', -1, 'no node gave its membership');
-    if (this.awaitsReplacement(m, 'replace')) return;
-    const onItsWay = [...this.started].some((id) => !this.cluster.departed.has(id) && !m.members.some((n) => n.id === id));
-    if (m.operation !== undefined || onItsWay) {
-      this.counts.refused++;
-      return this.note('replace not planned', -1, 'an operation is in progress');
-    }
-    const normal = ringMembers(m).filter((n) => n.state === 'NORMAL');
-    const dead = normal[draw % normal.length]!.id;
-    if (!this.acceptorsStay(m, dead)) return this.note('replace not planned', dead, 'it would take a majority of some bootstrap range');
-    this.askedToLeave.add(dead);
-    this.cluster.lose(dead);
+    const dead = await this.loseMember('replace', draw);
+    if (dead === undefined) return;
     const { id } = this.cluster.addReplacingNode(dead);
     this.started.add(id);
     this.counts.started++;
@@ -353,25 +342,39 @@ export class SimOperations {
    * at least the replication factor's nodes without it.
    */
   async remove(draw: number, runnerDraw: number): Promise<void> {
-    const m = await this.membership();
-    if (m === undefined) return this.note('remove not planned', -1, 'no node gave its membership');
-    if (this.awaitsReplacement(m, 'remove')) return;
-    const onItsWay = [...this.started].some((id) => !this.cluster.departed.has(id) && !m.members.some((n) => n.id === id));
-    if (m.operation !== undefined || onItsWay) {
-      this.counts.refused++;
-      return this.note('remove not planned', -1, 'an operation is in progress');
-    }
-    const normal = ringMembers(m).filter((n) => n.state === 'NORMAL');
-    const dead = normal[draw % normal.length]!.id;
-    if (normal.length - 1 < m.replicationFactor)
-      return this.note('remove not planned', dead, 'the ring would keep fewer nodes than the replication factor');
-    if (!this.acceptorsStay(m, dead)) return this.note('remove not planned', dead, 'it would take a majority of some bootstrap range');
-    this.askedToLeave.add(dead);
-    this.cluster.lose(dead);
+    const dead = await this.loseMember('remove', draw);
+    if (dead === undefined) return;
     this.removal = { dead, draw: runnerDraw };
     this.counts.started++;
     this.counts.removes++;
     this.note('lost, to be removed', dead, '');
+  }
+
+  /**
+   * The planning a replacement and a removal share: a NORMAL member (picked
+   * by `draw`) is lost for good, only while no operation runs and none the
+   * operator started is on its way, and while every bootstrap range keeps a
+   * majority (a removal: and the ring the replication factor's nodes).
+   * Resolves with the lost node, or undefined with the reason noted.
+   */
+  private async loseMember(what: 'replace' | 'remove', draw: number): Promise<number | undefined> {
+    const m = await this.membership();
+    if (m === undefined) return void this.note(`${what} not planned`, -1, 'no node gave its membership');
+    if (this.awaitsReplacement(m, what)) return undefined;
+    const onItsWay = [...this.started].some((id) => !this.cluster.departed.has(id) && !m.members.some((n) => n.id === id));
+    if (m.operation !== undefined || onItsWay) {
+      this.counts.refused++;
+      return void this.note(`${what} not planned`, -1, 'an operation is in progress');
+    }
+    const normal = ringMembers(m).filter((n) => n.state === 'NORMAL');
+    const dead = normal[draw % normal.length]!.id;
+    if (what === 'remove' && normal.length - 1 < m.replicationFactor)
+      return void this.note(`${what} not planned`, dead, 'the ring would keep fewer nodes than the replication factor');
+    if (!this.acceptorsStay(m, dead))
+      return void this.note(`${what} not planned`, dead, 'it would take a majority of some bootstrap range');
+    this.askedToLeave.add(dead);
+    this.cluster.lose(dead);
+    return dead;
   }
 
   /**
