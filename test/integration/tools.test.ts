@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processRunning } from '../../src/common/procfs';
@@ -497,5 +497,32 @@ test.serial('the committed generated code matches the IDL (when the thrift compi
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('native-build.sh: drivers that load are left alone; otherwise both build at once and a failed one shows its log', async (t) => {
+  const built = await run(join(ROOT, 'scripts/native-build.sh'), [], '');
+  t.deepEqual(built, { code: 0, stdout: '', stderr: '' });
+
+  // A project of two stand-in drivers: sqlite3's install script makes it loadable, better-sqlite3's fails.
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-native-build-'));
+  try {
+    mkdirSync(join(dir, 'scripts'));
+    copyFileSync(join(ROOT, 'scripts/native-build.sh'), join(dir, 'scripts/native-build.sh'));
+    const fake = (name: string, install: string): void => {
+      mkdirSync(join(dir, 'node_modules', name), { recursive: true });
+      writeFileSync(join(dir, 'node_modules', name, 'package.json'), JSON.stringify({ name, version: '1.0.0', scripts: { install } }));
+    };
+    fake('sqlite3', 'echo "module.exports = {}" > index.js');
+    fake('better-sqlite3', 'echo "no compiler here" >&2; exit 3');
+    const r = await run(join(dir, 'scripts/native-build.sh'), [], '');
+    t.is(r.code, 1, r.stdout + r.stderr);
+    t.regex(r.stdout, /^native-build: building better-sqlite3 sqlite3 /m);
+    t.regex(r.stdout, /^native-build: sqlite3 built$/m);
+    t.regex(r.stderr, /^native-build: better-sqlite3 did not build; the end of its log:$/m);
+    t.regex(r.stderr, /^no compiler here$/m);
+    t.true(existsSync(join(dir, 'node_modules/sqlite3/index.js')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
