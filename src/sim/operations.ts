@@ -21,7 +21,8 @@
  * - abort: the operation in progress is aborted through the real abort
  *   (KvNode.abortOperation, operations/abort.ts), asked of its own node
  *   first and then of the others, as admin.sh abort does; a replacement is
- *   not aborted (the node it replaces is gone for good);
+ *   not aborted (the node it replaces is gone for good), and after an
+ *   aborted removal the operator asks for the removal again;
  * - cleanup: a NORMAL member, drawn from the seed, deletes what it holds
  *   outside its ranges (KvNode.cleanup; refused while an operation runs);
  * - replace: a NORMAL member is lost for good (its machine is gone) and a
@@ -122,6 +123,8 @@ export class SimOperations {
   private aborting = false;
   /** A node lost for good whose removal has not begun yet, and the draw that picks the node asked to run it. */
   private removal: { readonly dead: number; readonly draw: number } | undefined;
+  /** The runner draw of each lost node's removal, kept for a removal asked again after an abort. */
+  private readonly removalDraws = new Map<number, number>();
   private nextRequest = 0;
 
   constructor(
@@ -266,13 +269,17 @@ export class SimOperations {
     }
   }
 
-  /** Aborts the operation in progress, unless none runs, another abort is under way, or it is a replacement. */
+  /**
+   * Aborts the operation in progress, unless none runs, another abort is
+   * under way, or it is a replacement. An aborted removal leaves its lost
+   * node NORMAL in the ring: the operator asks for the removal again.
+   */
   async abort(): Promise<void> {
     if (this.aborting) return this.note('abort not asked', -1, 'another abort is under way');
     const m = await this.membership();
     const op = m?.operation;
     if (op === undefined) return this.note('abort not asked', -1, 'no operation is in progress');
-    if (handlesLoss(op)) return this.note('abort not asked', op.node, 'a replacement or removal of a node gone for good');
+    if (op.kind === 'replace') return this.note('abort not asked', op.node, 'a replacement of a node gone for good');
     await this.askAbort(m!);
   }
 
@@ -282,7 +289,8 @@ export class SimOperations {
    * each other node of the ring that cannot be reached.
    */
   private async askAbort(m: Membership): Promise<void> {
-    const runner = runnerOf(m.operation!);
+    const op = m.operation!;
+    const runner = runnerOf(op);
     const others = ringMembers(m)
       .map((n) => n.id)
       .filter((id) => id !== runner);
@@ -292,7 +300,9 @@ export class SimOperations {
         try {
           const words = await clientCall(this.net, id, 'abort', this.nextRequest++, (n) => n.abortOperation(), ABORT_ANSWER_TIMEOUT_MS);
           this.counts.aborted++;
-          return this.note('aborted', id, words);
+          this.note('aborted', id, words);
+          if (op.by !== undefined) this.removeAgain(op.node);
+          return;
         } catch (err) {
           if (!isKvError(err, 'ConnectionError')) return this.note('abort not done', id, (err as Error).message);
         }
@@ -345,6 +355,7 @@ export class SimOperations {
     const dead = await this.loseMember('remove', draw);
     if (dead === undefined) return;
     this.removal = { dead, draw: runnerDraw };
+    this.removalDraws.set(dead, runnerDraw);
     this.counts.started++;
     this.counts.removes++;
     this.note('lost, to be removed', dead, '');
@@ -375,6 +386,12 @@ export class SimOperations {
     this.askedToLeave.add(dead);
     this.cluster.lose(dead);
     return dead;
+  }
+
+  /** After an abort undid the removal of lost node `dead`: it is asked for again, of the node its first draw picks. */
+  private removeAgain(dead: number): void {
+    this.removal = { dead, draw: this.removalDraws.get(dead) ?? 0 };
+    this.note('lost, to be removed again', dead, 'its removal was aborted');
   }
 
   /**
@@ -501,12 +518,16 @@ export class SimOperations {
     const op = m.operation;
     if (op?.aborting === true || m.members.find((n) => n.id === id)?.state === 'LEFT') return;
     const own = op !== undefined && runnerOf(op) === id ? op : undefined;
+    let again: (() => unknown) | undefined;
+    if (own?.kind === 'leave' && own.by !== undefined) again = () => this.askRerunRemoval(id, own.node);
+    else if (own?.kind === 'leave') again = () => this.ask(id);
+    else if (own?.kind === 'move') again = () => this.askMove(id, own.token!, true);
+    else if (this.cluster.joins(id)) again = () => this.restart(id);
+    // None: its operation was aborted, and its stop stays seen (counted once).
+    if (again === undefined) return;
     this.counts.rerun++;
     this.seenStops.delete(id);
-    if (own?.kind === 'leave' && own.by !== undefined) void this.askRerunRemoval(id, own.node);
-    else if (own?.kind === 'leave') void this.ask(id);
-    else if (own?.kind === 'move') void this.askMove(id, own.token!, true);
-    else if (this.cluster.joins(id)) this.restart(id);
+    void again();
   }
 
   /** A removal that stopped, asked again of the node that runs it (it goes on where it stopped). */

@@ -43,6 +43,22 @@ test('seed 220753 on six nodes with removals: a survivor still catching up when 
   t.is(r.membership.removes, 1);
 });
 
+test('seed 500008 on five nodes: a removal aborted mid-way puts its lost node back in the ring; asked again, it completes', async (t) => {
+  t.timeout(BLOCK_TIMEOUT_MS);
+  // Node 2 is lost at 1.47 s and node 4 begins its removal; the abort asked at 2.56 s takes epoch 3 at 4.58 s, node 2
+  // is NORMAL again, and the removal the operator asks again, of node 3, completes at epoch 6. Before the simulator
+  // aborted removals, the abort was not asked and no abort was counted.
+  const faults: FaultKind[] = ['remove', 'abort', 'crash', 'partition'];
+  const r = await simulate({ ...base, nodes: 5, faults, seed: 500_008, keys: 60, streamBytesPerSecond: 2000 });
+  t.true(r.ok, r.problems.join('\n'));
+  t.is(r.membership.aborted, 1);
+  t.is(r.membership.removes, 1);
+  t.is(r.membership.members, 4);
+  // The aborted removal's stop is one stop, not run again: there is nothing of it left to run.
+  t.deepEqual(r.membership.stops, ['node 4: the removal of node 2 by node 4 was aborted']);
+  t.is(r.membership.rerun, 0);
+});
+
 test('seed 2551: a cas retry whose proposal was chosen, asked of a quorum with a replacement, is not told "not applied"', async (t) => {
   t.timeout(BLOCK_TIMEOUT_MS);
   // Node 3 had committed x1's cas 21 -> 22 with node 2, and was replaced by node 4 (values streamed, then no recent
