@@ -16,6 +16,7 @@ import type { KnownBugs } from '../common/known-bugs';
 import { Random } from '../common/random';
 import { ClusterConfig, DEFAULT_SETTINGS } from '../config/cluster';
 import { KvNode } from '../node/node';
+import type { EpochEntry, Membership } from '../membership/changes';
 import { bootstrapPlacement } from '../membership/placement';
 import { RangeTrees } from '../repair/range-trees';
 import { SimDisk } from './disk';
@@ -27,6 +28,7 @@ import { MemoryNodeMeta } from './memory-meta';
 import { MemoryPaxosState } from './memory-paxos';
 import { MemoryReplicaStore } from './memory-store';
 import { DiskStreamProgress } from './memory-streams';
+import { DiskHoldings, holdingsOf } from './quorum-copies';
 import type { SimNetwork } from './network';
 import { Owner } from './scheduler';
 
@@ -76,6 +78,8 @@ export class SimCluster {
   readonly batchCopyHolders = new Map<string, Set<number>>();
   /** When the last node was lost for good (ms of virtual time); undefined while none was. */
   lastLossMs: number | undefined;
+  /** Called when any node takes up an epoch, with the epoch's entry (the runner's quorum-copies check). */
+  onEpoch: ((entry: EpochEntry, membership: Membership) => void) | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -169,6 +173,13 @@ export class SimCluster {
     return out;
   }
 
+  /** What the disk of each node not lost for good holds now, running or not (sim/quorum-copies.ts). */
+  diskHoldings(): Map<number, DiskHoldings> {
+    const out = new Map<number, DiskHoldings>();
+    for (const [id, disk] of this.disks.entries()) if (!this.lost.has(id)) out.set(id, holdingsOf(disk.contents()));
+    return out;
+  }
+
   isRunning(id: number): boolean {
     return this.nodes[id] !== undefined;
   }
@@ -215,6 +226,7 @@ export class SimCluster {
         bugs: this.bugs,
       });
       if (!owner.alive) return;
+      node.epochs.onChange((m) => this.onEpoch?.(node.epochs.after(m.epoch - 1)[0]!, m));
       // As KvNode.start: a node that missed epochs while it was down takes them up before it serves.
       await node.catchUpEpochs();
       if (!owner.alive) return;

@@ -26,13 +26,14 @@ import type { KnownBugs } from '../common/known-bugs';
 import type { WriteLevelName } from '../coordinator/levels';
 import { Random } from '../common/random';
 import { Membership, ringMembers } from '../membership/changes';
-import type { Placement } from '../membership/placement';
+import { Placement } from '../membership/placement';
 import type { Version } from '../storage/version';
 import { SimCluster, simConfig } from './cluster';
 import { applyFault, FaultKind, planFaults } from './faults';
 import { SimNetwork } from './network';
 import { OperationCounts, SimOperations } from './operations';
 import { SimRing } from './ring';
+import { quorumCopyProblems } from './quorum-copies';
 import { Scheduler } from './scheduler';
 import { SimCasWorkload } from './cas-workload';
 import { Trace } from './trace';
@@ -255,6 +256,34 @@ function workLeft(cluster: SimCluster, final: Membership): string[] {
   return out;
 }
 
+/**
+ * From now on, each membership operation's completion, the first time any
+ * node takes it up, is checked for a quorum of copies of every acknowledged
+ * QUORUM or ALL write (sim/quorum-copies.ts); the problems found, filled in
+ * as the run goes. Not under synchronous NORMAL.
+ */
+function watchQuorumCopies(cluster: SimCluster, history: History, sync: 'NORMAL' | 'FULL', replicationFactor: number): string[] {
+  const problems: string[] = [];
+  if (sync !== 'FULL') return problems;
+  let checked = 1;
+  cluster.onEpoch = (entry, membership) => {
+    if (entry.epoch <= checked) return;
+    checked = entry.epoch;
+    const change = entry.change;
+    if (
+      change.kind !== 'join-complete' &&
+      change.kind !== 'leave-complete' &&
+      change.kind !== 'move-complete' &&
+      change.kind !== 'replace-complete'
+    )
+      return;
+    const what = `epoch ${entry.epoch}, the ${change.kind} of node ${change.node}`;
+    const placement = Placement.of(membership);
+    problems.push(...quorumCopyProblems(what, placement, cluster.diskHoldings(), history.ops, history.now(), replicationFactor));
+  };
+  return problems;
+}
+
 export async function simulate(o: SimOptions): Promise<SimResult> {
   listenForUnhandled();
   unhandled = [];
@@ -285,6 +314,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   for (const f of planFaults(random.fork(), o.faults, WORKLOAD_FROM_MS, healMs))
     sched.at(f.atMs, () => applyFault(f, cluster, net, operations));
 
+  const quorumCopies = watchQuorumCopies(cluster, history, o.sync, config.replicationFactor);
   for (let id = 0; id < o.nodes; id++) void cluster.start(id);
   await sched.runUntil(WORKLOAD_FROM_MS);
   operations.watch(healMs, settledMs);
@@ -326,6 +356,7 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
     ...describeViolations(result.violations),
     ...checkBatches(workload.batches, history.ops, state, cluster, o.sync),
     ...missingOnReplicas(state),
+    ...quorumCopies,
     ...cas.violations.map((v) => `  cas: ${v}`),
     ...workLeft(cluster, final.membership),
     ...operations.problems(final.membership),
