@@ -5,7 +5,8 @@
  * survivor was cut off and its hint went with the lost disk, must reach the
  * replica the removal adds. Copied from the other survivor alone (the known
  * bug removalCopiesOneSurvivor), it does not. Background anti-entropy is
- * off, so that nothing but the removal's streams can carry it.
+ * off, so that nothing but the removal's streams can carry it. And a
+ * removed node started again while its removal runs.
  */
 import test from 'ava';
 import type { KnownBugs } from '../../src/common/known-bugs';
@@ -46,4 +47,31 @@ test('a removal gives the new replica a QUORUM write that only the lost node and
 
 test('copied from one survivor only (the known bug removalCopiesOneSurvivor), the new replica lacks that write', async (t) => {
   t.is(await newReplicaHolds({ removalCopiesOneSurvivor: true }), undefined);
+});
+
+test('a removed node started again while its removal runs serves as the leaving member it is, and stops once it learns the removal completed', async (t) => {
+  // A slow stream pace, and keys to stream, so that the removal runs for a while.
+  const slow = { streamBytesPerSecond: 2000, streamBytesPerSecondUnderLoad: 2000 };
+  const { cluster, trace, runUntil } = await startedSimCluster(4, 22, slow);
+  let written = 0;
+  for (let i = 0; i < 100; i++) void cluster.nodes[0]!.coordinator.write(`k${i}`, 'x'.repeat(40), false, 'QUORUM').then(() => written++);
+  await runUntil('the writes to be acknowledged', () => written === 100);
+  cluster.lose(1);
+  await runUntil('node 1 to be seen down', () => [0, 2, 3].every((id) => !cluster.nodes[id]!.isUp(1)));
+  void cluster.nodes[0]!.removeNode(1);
+  await runUntil('the removal to begin', () => cluster.nodes[0]!.epochs.membership.operation?.by === 0);
+
+  void cluster.cameBack(1);
+  await runUntil('node 1 to serve again', () => cluster.isRunning(1));
+  t.is(cluster.nodes[0]!.epochs.membership.operation?.by, 0, 'node 1 is back before its removal completes');
+  await runUntil('node 1 to learn of its removal', () => cluster.nodes[1]!.epochs.membership.operation?.by === 0);
+  t.is(cluster.nodes[1]!.epochs.membership.members.find((n) => n.id === 1)?.state, 'LEAVING');
+  // It does not take the removal for its own decommission: it streams nothing of its own.
+  const own = cluster.nodes[1]!.operationProgress();
+  t.like(own, { state: 'LEAVING', keys: 0, rangesTotal: 0 });
+
+  await runUntil('the removal to complete', () => cluster.nodes[0]!.operationProgress().done === true);
+  await runUntil('node 1 to stop', () => cluster.departed.has(1));
+  t.regex(trace.lines!.join('\n'), /node 1 left the ring at epoch \d+ \(removed while down, by node 0\); it will not serve/);
+  for (const id of [0, 2, 3]) t.is(cluster.nodes[id]!.epochs.membership.members.find((n) => n.id === 1)?.state, 'LEFT');
 });
