@@ -166,7 +166,7 @@ test.serial('the console: put with ttl=, and scan with --json and as lines', asy
     });
   const json = (
     await console(
-      'put b 2 quorum\nput a 1 quorum\nput c 3 quorum ttl=3600\nscan a c quorum\nscan "" "" one 2\nscan a c quorum x\nput d 4 one ttl=0\n',
+      'put b 2 quorum\nput a 1 quorum\nput c 3 quorum ttl=3600\nscan a c quorum\nscan "" "" quorum 2\nscan a c quorum x\nput d 4 one ttl=0\n',
       true,
     )
   )
