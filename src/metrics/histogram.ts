@@ -14,7 +14,7 @@
  * `reset()`; test/unit/fast-histogram.test.ts checks, through the
  * registry's text output, that this one reads as prom-client's would.
  */
-import type { Metric, Registry } from 'prom-client';
+import type { Metric, Registry } from './prom';
 import { assert } from '../common/assert';
 
 /** One series: counts per bucket (not cumulative; the last is above every bound), their sum and total. */

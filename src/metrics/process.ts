@@ -12,7 +12,7 @@
  * delay sampler, whose cost in the same loop was within the noise.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom';
 
 /** How often the event-loop delay is sampled, ms (prom-client's default too). */
 const EVENT_LOOP_SAMPLE_MS = 10;

@@ -11,7 +11,7 @@
  * come from process.ts, under their usual names.
  */
 import type { SlowRequestLog } from './slow-requests';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from './prom';
 import { assert } from '../common/assert';
 import { addProcessMetrics } from './process';
 import { RequestMetrics } from './requests';

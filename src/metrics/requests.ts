@@ -6,7 +6,7 @@
  * plain one and observes its latency in a histogram series made once here
  * (FastHistogram: no label objects or key strings per request).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './prom';
 import { assert } from '../common/assert';
 import { KvError } from '../common/errors';
 import { WRITE_LEVEL_CODES, WriteLevelName } from '../coordinator/levels';
