@@ -1,6 +1,7 @@
 /**
  * What the dashboard computes from what the nodes tell it, all pure: rates
- * from counter deltas, a quantile from histogram bucket deltas, and where
+ * from counter deltas, a quantile from histogram bucket deltas (one node's,
+ * or every node's added up), and where
  * each node's range sits on the drawn ring.
  *
  * Counters and histogram buckets only grow while a node runs; a value that
@@ -48,30 +49,64 @@ export function histogramBuckets(text: string, name: string): Buckets | undefine
 }
 
 /**
- * The `q` quantile (0 < q < 1) of the observations made between two readings
- * of a histogram, in the histogram's unit, interpolated linearly inside the
- * bucket it falls in (as Prometheus's histogram_quantile does). Null when
- * nothing was observed, or when a bucket went down (a restart).
+ * What a histogram observed between two readings: each bucket's cumulative
+ * count after less before (everything counted so far without a reading
+ * before). Null when a count went down: the node restarted in between.
  */
-export function quantileBetween(before: Buckets | undefined, after: Buckets, q: number): number | null {
-  const bounds = [...after.keys()].sort((a, b) => a - b);
-  const counts: number[] = [];
-  for (const b of bounds) {
-    const delta = after.get(b)! - (before?.get(b) ?? 0);
+export function bucketDeltas(before: Buckets | undefined, after: Buckets): Buckets | null {
+  const out = new Map<number, number>();
+  for (const [bound, count] of after) {
+    const delta = count - (before?.get(bound) ?? 0);
     if (delta < 0) return null;
-    counts.push(delta);
+    out.set(bound, delta);
   }
-  const total = counts[counts.length - 1] ?? 0;
+  return out;
+}
+
+/**
+ * Several histograms' counts added bound by bound: every node's requests as
+ * one distribution. Only the bounds all of them have are kept (nodes of one
+ * build share theirs), so the sums stay cumulative.
+ */
+export function sumBuckets(parts: readonly Buckets[]): Buckets {
+  const out = new Map<number, number>();
+  const [first, ...rest] = parts;
+  if (first === undefined) return out;
+  for (const [bound, count] of first) {
+    if (!rest.every((p) => p.has(bound))) continue;
+    out.set(
+      bound,
+      rest.reduce((sum, p) => sum + p.get(bound)!, count),
+    );
+  }
+  return out;
+}
+
+/**
+ * The `q` quantile (0 < q < 1) of a histogram's observations, in its unit,
+ * interpolated linearly inside the bucket it falls in (as Prometheus's
+ * histogram_quantile does). Null when it holds none.
+ */
+export function quantileOf(counts: Buckets, q: number): number | null {
+  const bounds = [...counts.keys()].sort((a, b) => a - b);
+  const cumulative = bounds.map((b) => counts.get(b)!);
+  const total = cumulative[cumulative.length - 1] ?? 0;
   if (total <= 0) return null;
   const rank = q * total;
-  const i = counts.findIndex((c) => c >= rank);
+  const i = cumulative.findIndex((c) => c >= rank);
   const upper = bounds[i]!;
   const lower = i === 0 ? 0 : bounds[i - 1]!;
   // Past the largest finite bound nothing says how far: give that bound.
   if (upper === Infinity) return lower;
-  const below = i === 0 ? 0 : counts[i - 1]!;
-  const inBucket = counts[i]! - below;
+  const below = i === 0 ? 0 : cumulative[i - 1]!;
+  const inBucket = cumulative[i]! - below;
   return inBucket === 0 ? upper : lower + ((upper - lower) * (rank - below)) / inBucket;
+}
+
+/** The `q` quantile of what a histogram observed between two readings; null when nothing was, or across a restart. */
+export function quantileBetween(before: Buckets | undefined, after: Buckets, q: number): number | null {
+  const deltas = bucketDeltas(before, after);
+  return deltas === null ? null : quantileOf(deltas, q);
 }
 
 /** Leading token bytes that place a token on the drawn circle: later bytes move it less than a pixel. */

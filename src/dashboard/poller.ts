@@ -16,7 +16,7 @@
 import { assert } from '../common/assert';
 import { DASHBOARD_DIVERGENT_SHOWN_MAX, DASHBOARD_SAMPLES_MAX } from '../common/limits';
 import { NodeAddress } from '../config/cluster';
-import { Buckets, quantileBetween, RingArc, ratePerSecond, ringArcs } from './derive';
+import { Buckets, bucketDeltas, quantileOf, RingArc, ratePerSecond, ringArcs, sumBuckets } from './derive';
 
 /** What one poll of one node brought back. */
 export type NodeReading =
@@ -67,10 +67,21 @@ export interface Sample {
   readonly slowPerSecond: number | null;
 }
 
-/** A poll of every node: the time and a sample per node polled, by id. */
+/** A poll of every node: the time, a sample per node polled (by id), and the whole cluster's. */
 interface Row {
   readonly at: number;
   readonly samples: ReadonlyMap<number, Sample>;
+  readonly cluster: ClusterSample;
+}
+
+/**
+ * The cluster as one: every node's operations a second added up, and the p99
+ * of every request any node coordinated, from their histograms added bucket
+ * by bucket (a quantile of the union, which no mix of the nodes' own p99s gives).
+ */
+export interface ClusterSample {
+  readonly opsPerSecond: number | null;
+  readonly p99Ms: number | null;
 }
 
 /** A node of the ring as the dashboard polls and draws it: where it listens, its token and its state in the ring. */
@@ -147,6 +158,10 @@ export interface DashboardView {
   readonly times: number[];
   readonly opsPerSecond: (number | null)[][];
   readonly p99Ms: (number | null)[][];
+  /** The whole cluster's, one per poll time; `cluster` is the newest. */
+  readonly clusterOpsPerSecond: (number | null)[];
+  readonly clusterP99Ms: (number | null)[];
+  readonly cluster: ClusterSample;
   /** Whether any node has served latency histograms: without them the latency chart has nothing. */
   readonly latency: boolean;
   /** The membership operation in progress, in words (a join, decommission, move, replacement or removal), if any. */
@@ -194,16 +209,24 @@ export class DashboardState {
   /** Takes one poll of the nodes (a reading per node of ids(), in that order) made at `at` (ms). */
   record(at: number, readings: readonly NodeReading[]): void {
     assert(readings.length === this.nodes.length, 'a poll reads every node');
-    const samples = new Map(readings.map((r, i) => [this.nodes[i]!.id, this.take(this.tracks.get(this.nodes[i]!.id)!, at, r)]));
-    this.rows.push({ at, samples });
+    const samples = new Map<number, Sample>();
+    const latencies: Buckets[] = [];
+    readings.forEach((r, i) => {
+      const id = this.nodes[i]!.id;
+      const { sample, latency } = this.take(this.tracks.get(id)!, at, r);
+      samples.set(id, sample);
+      if (latency !== undefined) latencies.push(latency);
+    });
+    this.rows.push({ at, samples, cluster: clusterSample([...samples.values()], latencies) });
   }
 
-  private take(track: Track, at: number, r: NodeReading): Sample {
+  /** A node's sample of this poll, and what its latency histogram observed since the last one (when it can say). */
+  private take(track: Track, at: number, r: NodeReading): { sample: Sample; latency?: Buckets } {
     if (track.since === 0 || track.up !== r.ok) track.since = at;
     track.up = r.ok;
     if (!r.ok) {
       Object.assign(track, { error: r.error, last: undefined, keys: null, diskFull: false, hints: new Map(), downPeers: [] });
-      return { opsPerSecond: null, p99Ms: null, slowPerSecond: null };
+      return { sample: { opsPerSecond: null, p99Ms: null, slowPerSecond: null } };
     }
     const operations = operationsOf(r.counters);
     const before = track.last;
@@ -213,9 +236,11 @@ export class DashboardState {
     const slow = r.counters['client.slowRequests'];
     const slowPerSecond = slow === undefined ? null : ratePerSecond(before?.slow, slow, elapsed);
     let p99Ms: number | null = null;
+    let latency: Buckets | undefined;
     if (r.buckets !== undefined) {
       this.latencySeen = true;
-      const q = before === undefined ? null : quantileBetween(before.buckets, r.buckets, LATENCY_QUANTILE);
+      latency = before === undefined ? undefined : (bucketDeltas(before.buckets, r.buckets) ?? undefined);
+      const q = latency === undefined ? null : quantileOf(latency, LATENCY_QUANTILE);
       p99Ms = q === null ? null : q * 1000;
     }
     track.error = undefined;
@@ -224,7 +249,7 @@ export class DashboardState {
     track.diskFull = r.counters['store.diskFull'] === 1;
     track.hints = r.hints;
     track.downPeers = r.downPeers;
-    return { opsPerSecond, p99Ms, slowPerSecond };
+    return { sample: { opsPerSecond, p99Ms, slowPerSecond }, latency };
   }
 
   /** A divergent-key scan started (`result` undefined) or ended. */
@@ -248,6 +273,9 @@ export class DashboardState {
       // A node that joined has nothing before its first poll: null there, as for a node that was down.
       opsPerSecond: this.nodes.map((n) => rows.map((r) => r.samples.get(n.id)?.opsPerSecond ?? null)),
       p99Ms: this.nodes.map((n) => rows.map((r) => r.samples.get(n.id)?.p99Ms ?? null)),
+      clusterOpsPerSecond: rows.map((r) => r.cluster.opsPerSecond),
+      clusterP99Ms: rows.map((r) => r.cluster.p99Ms),
+      cluster: newest?.cluster ?? { opsPerSecond: null, p99Ms: null },
       latency: this.latencySeen,
       operations: this.operations,
       divergent: this.divergent,
@@ -275,6 +303,16 @@ export class DashboardState {
       arc: this.arcs.get(n.id)!,
     };
   }
+}
+
+/** The cluster's sample of one poll, from its nodes' samples and the latency histograms' deltas of the nodes that gave one. */
+function clusterSample(samples: readonly Sample[], latencies: readonly Buckets[]): ClusterSample {
+  const rates = samples.map((s) => s.opsPerSecond).filter((r) => r !== null);
+  const q = latencies.length === 0 ? null : quantileOf(sumBuckets(latencies), LATENCY_QUANTILE);
+  return {
+    opsPerSecond: rates.length === 0 ? null : rates.reduce((sum, r) => sum + r, 0),
+    p99Ms: q === null ? null : q * 1000,
+  };
 }
 
 /** How the poller reads one node: its status, and its metrics page when it serves one; and, when it can, the ring. */

@@ -91,6 +91,17 @@ test('the dashboard shows four nodes up, a killed node down and up again once re
       ),
     );
     t.true(await page.$eval('#p99-none', (p) => p.hasAttribute('hidden')), 'the latency chart has data: the nodes serve /metrics');
+    // The footer row: the cluster's operations a second and the p99 of every node's requests together ("1.5 ms").
+    await waitFor("the page to show the whole cluster's operations and latency", () =>
+      page.$$eval(
+        '#cluster-ops, #cluster-p99',
+        (cells) => cells.length === 2 && cells.every((c) => Number.parseFloat((c.textContent ?? '').replace(/,/g, '')) > 0),
+      ),
+    );
+    t.true(
+      await page.$$eval('#p99 .u-legend .u-label', (labels) => labels.some((l) => l.textContent === 'all nodes')),
+      'the latency chart draws the cluster as one more line',
+    );
     // Column 7: slow requests a second, a number once two polls were made (none are slow here).
     t.is(await page.$eval('thead th:nth-child(8)', (th) => th.textContent), 'slow/s');
     await waitFor('the page to show slow requests a second on every node', () =>

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { DASHBOARD_SAMPLES_MAX } from '../../src/common/limits';
 import { NodeAddress } from '../../src/config/cluster';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
-import { histogramBuckets, quantileBetween, ratePerSecond, ringArcs, tokenTurn } from '../../src/dashboard/derive';
+import { histogramBuckets, quantileBetween, quantileOf, ratePerSecond, ringArcs, sumBuckets, tokenTurn } from '../../src/dashboard/derive';
 import { DashboardState, NodeReading, Poller, RingBuffer } from '../../src/dashboard/poller';
 import { waitFor } from '../../src/harness/local-cluster';
 
@@ -97,6 +97,67 @@ test('the quantile falls in the bucket of the true quantile observation (propert
   t.pass();
 });
 
+test("histograms added bound by bound: the quantile of every observation, not of the parts' quantiles", (t) => {
+  // Node a: 98 fast requests (at most 1 ms) and 2 slow ones (at most 100 ms); node b: 100 fast ones.
+  const a = new Map([
+    [0.001, 98],
+    [0.1, 100],
+    [Infinity, 100],
+  ]);
+  const b = new Map([
+    [0.001, 100],
+    [0.1, 100],
+    [Infinity, 100],
+  ]);
+  const both = sumBuckets([a, b]);
+  t.deepEqual(
+    [...both],
+    [
+      [0.001, 198],
+      [0.1, 200],
+      [Infinity, 200],
+    ],
+  );
+  // The 198th of 200 is fast: the cluster's p99 (rank 198) is in the first bucket, though node a's own is 50.5 ms.
+  t.true(Math.abs(quantileOf(both, 0.99)! - 0.001) < 1e-12, `${quantileOf(both, 0.99)}`);
+  t.true(Math.abs(quantileOf(a, 0.99)! - 0.0505) < 1e-12, `${quantileOf(a, 0.99)}`);
+  t.deepEqual(
+    [
+      ...sumBuckets([
+        a,
+        new Map([
+          [0.001, 5],
+          [Infinity, 5],
+        ]),
+      ]),
+    ],
+    [
+      [0.001, 103],
+      [Infinity, 105],
+    ],
+    'only the bounds every part has',
+  );
+  t.deepEqual([...sumBuckets([])], []);
+  t.is(quantileOf(new Map([[Infinity, 0]]), 0.99), null, 'nothing observed');
+});
+
+test("the quantile of histograms added up lies between the parts' own quantiles (property)", (t) => {
+  const bounds = [0.001, 0.005, 0.01, 0.05, 0.1, 1, Infinity];
+  const histogram = fc.array(fc.nat(50), { minLength: bounds.length, maxLength: bounds.length }).map((counts) => {
+    let sum = 0;
+    return new Map(bounds.map((b, i) => [b, (sum += counts[i]!)]));
+  });
+  fc.assert(
+    fc.property(fc.array(histogram, { minLength: 1, maxLength: 5 }), fc.double({ min: 0.01, max: 0.999, noNaN: true }), (parts, q) => {
+      const own = parts.map((p) => quantileOf(p, q)).filter((x) => x !== null);
+      const merged = quantileOf(sumBuckets(parts), q);
+      if (own.length === 0) return merged === null;
+      return merged !== null && merged >= Math.min(...own) - 1e-12 && merged <= Math.max(...own) + 1e-12;
+    }),
+  );
+  t.pass();
+});
+
 test('ring arcs: each node owns (previous token, its token], the smallest token wraps round the top', (t) => {
   const arcs = ringArcs(DEFAULT_TOKENS.map((token, id) => ({ id, token })));
   t.deepEqual(
@@ -172,6 +233,15 @@ function up(reads: number, writes: number, extra: Partial<Extract<NodeReading, {
 
 const down: NodeReading = { ok: false, error: 'connection refused' };
 
+/** Latency buckets of `fast` requests of at most 1 ms and `slow` ones of at most `slowBound` seconds, cumulative. */
+function fastAndSlow(fast: number, slow: number, slowBound: number): Map<number, number> {
+  return new Map([
+    [0.001, fast],
+    [slowBound, fast + slow],
+    [Infinity, fast + slow],
+  ]);
+}
+
 test('the state charts operations per second per node, and a gap while a node is down or just back', (t) => {
   const s = new DashboardState(nodes(2), 2);
   s.record(1000, [up(0, 0), up(5, 5)]);
@@ -208,12 +278,7 @@ test('a down node shows its error, no keys and no hints; an up node its hints an
 
 test('p99 latency comes from the buckets between two polls, in ms', (t) => {
   const s = new DashboardState(nodes(1), 1);
-  const buckets = (fast: number, slow: number): Map<number, number> =>
-    new Map([
-      [0.001, fast],
-      [0.01, fast + slow],
-      [Infinity, fast + slow],
-    ]);
+  const buckets = (fast: number, slow: number): Map<number, number> => fastAndSlow(fast, slow, 0.01);
   s.record(1000, [up(0, 0, { buckets: buckets(0, 0) })]);
   s.record(2000, [up(0, 100, { buckets: buckets(0, 100) })]);
   s.record(3000, [up(0, 100, { buckets: buckets(0, 100) })]);
@@ -223,6 +288,24 @@ test('p99 latency comes from the buckets between two polls, in ms', (t) => {
   t.is(p99[0], null);
   t.true(Math.abs(p99[1]! - 9.91) < 1e-9, `${p99[1]}`);
   t.is(p99[2], null, 'no request in that second');
+});
+
+test("the cluster row: every node's operations a second added up, and the p99 of their histograms added up", (t) => {
+  const s = new DashboardState(nodes(3), 3);
+  const buckets = (fast: number, slow: number): Map<number, number> => fastAndSlow(fast, slow, 0.1);
+  s.record(1000, [up(0, 0, { buckets: buckets(0, 0) }), up(0, 0, { buckets: buckets(0, 0) }), up(0, 0)]);
+  t.deepEqual(s.view(1000).cluster, { opsPerSecond: null, p99Ms: null }, 'nothing from one reading');
+  // Node 0: 98 fast, 2 slow; node 1: 100 fast; node 2 serves no histogram but counts 50 operations.
+  s.record(2000, [up(100, 0, { buckets: buckets(98, 2) }), up(0, 100, { buckets: buckets(100, 0) }), up(50, 0)]);
+  s.record(3000, [down, up(0, 100, { buckets: buckets(100, 0) }), up(50, 0)]);
+  const v = s.view(3000);
+  t.deepEqual(v.clusterOpsPerSecond, [null, 250, 0]);
+  const [first, second, third] = v.clusterP99Ms;
+  t.is(first, null);
+  t.true(Math.abs(second! - 1) < 1e-9, `${second}: the 198th of 200 requests is a fast one`);
+  t.true(Math.abs(v.p99Ms[0]![1]! - 50.5) < 1e-9, `${v.p99Ms[0]![1]}: node 0's own p99 is slow`);
+  t.is(third, null, 'node 0 down and node 1 idle: no request observed');
+  t.deepEqual(v.cluster, { opsPerSecond: 0, p99Ms: null });
 });
 
 test('slow requests a second come from client.slowRequests between two polls; none from a node that has no such counter', (t) => {

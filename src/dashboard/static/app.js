@@ -92,9 +92,12 @@
   // Time axis labels as wall-clock times (uPlot's own show milliseconds over short spans).
   const clockTimes = (u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString('en-GB'));
 
-  function chart(id, view, values, unit) {
+  // The series drawn for the whole cluster, after the nodes' (the p99 chart's).
+  const CLUSTER_SERIES = { label: 'all nodes', stroke: '#222', width: 2.5, dash: [6, 3] };
+
+  function chart(id, view, values, unit, cluster) {
     const box = $(id);
-    const data = [view.times, ...values];
+    const data = [view.times, ...values, ...(cluster ? [cluster] : [])];
     // A node joined or left: the chart's series are made afresh, one per node of the ring.
     const names = view.nodes.map((n) => n.id).join(',');
     if (charts[id] !== undefined && charts[id].names !== names) {
@@ -102,7 +105,9 @@
       charts[id] = undefined;
     }
     if (charts[id] === undefined) {
-      const series = [{}, ...view.nodes.map((n) => ({ label: `node ${n.id}`, stroke: colour(n.id), width: 1.5, spanGaps: false, value: (u, v) => (v === null ? '—' : `${v.toFixed(1)} ${unit}`) }))];
+      const value = (u, v) => (v === null ? '—' : `${v.toFixed(1)} ${unit}`);
+      const series = [{}, ...view.nodes.map((n) => ({ label: `node ${n.id}`, stroke: colour(n.id), width: 1.5, spanGaps: false, value }))];
+      if (cluster) series.push({ ...CLUSTER_SERIES, spanGaps: false, value });
       const opts = { width: Math.max(300, box.clientWidth), height: 220, series, scales: { y: { range: (u, lo, hi) => [0, Math.max(hi, 1)] } }, axes: [{ values: clockTimes }, { label: unit }] };
       charts[id] = new uPlot(opts, data, box);
       charts[id].names = names;
@@ -131,10 +136,12 @@
   function render(view) {
     drawRing(view);
     $('nodes').replaceChildren(...view.nodes.map((n) => nodeRow(n, view.at)));
+    $('cluster-ops').textContent = number(view.cluster.opsPerSecond, 0);
+    $('cluster-p99').textContent = view.cluster.p99Ms === null ? '—' : `${number(view.cluster.p99Ms, 2)} ms`;
     chart('ops', view, view.opsPerSecond, 'ops/s');
     $('p99-none').hidden = view.latency;
     $('p99').hidden = !view.latency;
-    if (view.latency) chart('p99', view, view.p99Ms, 'ms');
+    if (view.latency) chart('p99', view, view.p99Ms, 'ms', view.clusterP99Ms);
     list('operations', view.operations, 'none');
     drawDivergent(view.divergent);
     $('updated').textContent = `updated ${new Date(view.at).toLocaleTimeString()}`;
