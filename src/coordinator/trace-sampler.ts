@@ -19,15 +19,15 @@ export interface SampledOutcome {
   readonly read?: { readonly found: boolean; readonly value: Buffer; readonly ts: number };
   readonly ts?: number;
   readonly applied?: boolean;
-  /** A scan page's keys. */
+  /** A scan page's keys, or the keys a getMany found. */
   readonly rows?: number;
   readonly errorCode?: string;
   readonly error?: string;
 }
 
 export interface SampledRequest {
-  readonly op: 'get' | 'put' | 'remove' | 'cas' | 'scan';
-  /** The key as it came off the wire (a copy: the frame's buffer is reused). */
+  readonly op: 'get' | 'getMany' | 'put' | 'remove' | 'cas' | 'scan';
+  /** The key as it came off the wire (a copy: the frame's buffer is reused); a getMany's first. */
   readonly key: Buffer;
   /** The level's wire code, as sent. */
   readonly level: number;

@@ -43,6 +43,29 @@ export class Trace {
   markLanded(): void {
     this.resolveLanded();
   }
+
+  /**
+   * The trace of one part of a request of several (a key of a getMany): its
+   * steps go into this trace, each led by `prefix` ("key 2 of 5: "), so the
+   * parts' steps, which interleave, can be told apart.
+   */
+  part(prefix: string): Trace {
+    return new PartTrace(this, prefix, this.monotonicMs);
+  }
+}
+
+class PartTrace extends Trace {
+  constructor(
+    private readonly whole: Trace,
+    private readonly prefix: string,
+    monotonicMs: () => number,
+  ) {
+    super(monotonicMs);
+  }
+
+  override note(activity: string): void {
+    this.whole.note(this.prefix + activity);
+  }
 }
 
 /** A version as a trace line names it: its timestamp, and its size or that it is a tombstone. */

@@ -892,13 +892,21 @@ export class Handler {
         if (level === SERIAL_CODE) throw invalid(serialIsForOneKey('getMany'));
         const l = checkLevel(level);
         const coordinator = this.services.coordinator;
-        const versions = await Promise.all(
-          ks.map((k, i) =>
-            coordinator.read(k, l).catch((err: unknown) => {
-              // The call fails as a whole with the first key that cannot be read, its place named.
-              throw ofKeyAt(err, i, ks.length);
-            }),
-          ),
+        // A sampled one is traced as a whole, each key's steps led by its place.
+        const versions = await this.sampled(
+          'getMany',
+          keys[0]!,
+          level,
+          (trace) =>
+            Promise.all(
+              ks.map((k, i) =>
+                coordinator.read(k, l, trace?.part(`key ${i + 1} of ${ks.length}: `)).catch((err: unknown) => {
+                  // The call fails as a whole with the first key that cannot be read, its place named.
+                  throw ofKeyAt(err, i, ks.length);
+                }),
+              ),
+            ),
+          (vs) => ({ rows: vs.filter((v) => readResult(v, this.services.nowUs()).found).length }),
         );
         const nowUs = this.services.nowUs();
         const results = versions.map((v) => readResult(v, nowUs));

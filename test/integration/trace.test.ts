@@ -143,12 +143,26 @@ test.serial(
       await client.put('B', 'sampled', 'QUORUM');
       t.is((await client.get('B', 'QUORUM')).value.toString(), 'sampled');
       t.is((await client.scanPage('B', 'C', 'QUORUM', 10)).entries.length, 1);
+      t.deepEqual(
+        (await client.getMany(['B', 'Bx'], 'QUORUM')).map((r) => r.found),
+        [true, false],
+      );
     } finally {
       client.close();
     }
     const listed = await runAdmin(cluster!, 'traces', '3', '--json');
     t.is(listed.code, 0, listed.stderr);
-    const { traces } = JSON.parse(listed.stdout) as { traces: Array<Record<string, unknown> & { events: Array<{ activity: string }> }> };
+    const { traces: all } = JSON.parse(listed.stdout) as {
+      traces: Array<Record<string, unknown> & { events: Array<{ activity: string }> }>;
+    };
+    // A getMany is traced as a whole: its first key, the keys found, and each key's steps led by its place.
+    const [many, ...traces] = all;
+    t.like(many, { node: 3, op: 'getMany', key: '"B"', level: 'QUORUM', outcome: '1 key' });
+    for (const place of ['key 1 of 2: ', 'key 2 of 2: '])
+      t.true(
+        many!.events.some((e) => e.activity.startsWith(`${place}QUORUM read placed by epoch`)),
+        `${place}${JSON.stringify(many!.events)}`,
+      );
     t.like(traces[0], { node: 3, op: 'scan', key: '"B"', level: 'QUORUM', outcome: '1 key' });
     t.like(traces[1], { node: 3, op: 'get', key: '"B"', level: 'QUORUM', outcome: 'found, 7 bytes' });
     t.like(traces[2], { node: 3, op: 'put', key: '"B"', level: 'QUORUM' });
@@ -158,7 +172,7 @@ test.serial(
       traces[2]!.events.some((e) => e.activity.startsWith('answers the client')),
       JSON.stringify(traces[2]!.events),
     );
-    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '2');
+    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '3');
     t.regex(text.stdout, /\n\d{4}-\d\d-\d\dT[\d:.]+Z node 3: get QUORUM "B" [\d.]+ ms: found, 7 bytes\n +\d+ µs {2}QUORUM read placed/);
 
     const off = await runAdmin(cluster!, 'trace-probability', '0');

@@ -142,3 +142,24 @@ test('a trace keeps TRACE_EVENTS_MAX steps and counts the rest', (t) => {
   t.is(trace.dropped, 7);
   t.deepEqual(trace.events[1], { elapsedUs: 1000, activity: 'step 1' });
 });
+
+test("a part's steps go into the whole trace, led by its prefix, timed from the whole's start and under its limit", (t) => {
+  let now = 10;
+  const whole = new Trace(() => now);
+  const first = whole.part('key 1 of 2: ');
+  const second = whole.part('key 2 of 2: ');
+  now = 10.5;
+  first.note('asked node 1');
+  now = 11;
+  second.note('asked node 2');
+  whole.note('answers the client');
+  t.deepEqual(whole.events, [
+    { elapsedUs: 500, activity: 'key 1 of 2: asked node 1' },
+    { elapsedUs: 1000, activity: 'key 2 of 2: asked node 2' },
+    { elapsedUs: 1000, activity: 'answers the client' },
+  ]);
+  t.deepEqual(first.events, [], 'a part keeps nothing of its own');
+  for (let i = 0; i < TRACE_EVENTS_MAX; i++) second.note(`step ${i}`);
+  t.is(whole.events.length, TRACE_EVENTS_MAX);
+  t.is(whole.dropped, 3);
+});
