@@ -3,9 +3,20 @@
 # Incremental: tsc keeps what it learnt of the last build in dist/.tsbuildinfo
 # and, with nothing changed, checks in seconds instead of compiling everything
 # again, which matters since `npm ci` builds and `npm test` then builds again.
-# Deleting dist/ (or the one file) gives a full build.
+# Deleting dist/ (or dist/.tsbuildinfo) gives a full build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# tsc does not notice an output deleted by hand (its record says the source
+# is built): when any source's output is missing, it forgets the record.
+if [[ -f dist/.tsbuildinfo ]]; then
+  while IFS= read -r -d '' src; do
+    if [[ ! -e "dist/${src%.ts}.js" ]]; then
+      rm -f dist/.tsbuildinfo
+      break
+    fi
+  done < <(find src test -name '*.ts' ! -name '*.d.ts' -print0)
+fi
 
 node_modules/.bin/tsc -p . --incremental --tsBuildInfoFile dist/.tsbuildinfo
 
