@@ -57,6 +57,7 @@ import { type BatchLogStorage, copyName, type LoggedBatch } from '../storage/bat
 import type { KeyedVersion, Version } from '../storage/version';
 import type { Coordinator } from './coordinator';
 import type { WriteLevelName } from './levels';
+import { nodeList, partOf, type Trace } from './trace';
 
 /** One write of a batch, checked by the caller: a value, or a tombstone when `deleted`. */
 export interface BatchWriteInput {
@@ -156,7 +157,7 @@ export class BatchWriter {
   constructor(private readonly deps: BatchWriterDeps) {}
 
   /** Writes the batch (see the header); resolves with its timestamp. The caller checked each write and that the keys differ. */
-  async write(writes: readonly BatchWriteInput[], level: WriteLevelName): Promise<number> {
+  async write(writes: readonly BatchWriteInput[], level: WriteLevelName, trace?: Trace): Promise<number> {
     const { coordinator, log } = this.deps;
     this.checkWritable(writes, level);
     this.checkRoom();
@@ -171,12 +172,16 @@ export class BatchWriter {
     } catch (err) {
       this.writing.delete(id);
       this.loggedHere.delete(id);
+      trace?.note(`logging the batch failed: ${(err as Error).message}`);
       throw err;
     }
+    trace?.note(`logged as batch ${id} of ${items.length} writes, ts=${ts}: durable here`);
     // Only once durable here: a batch refused for a failed commit must have no copy elsewhere to be written from.
-    await this.copy({ ownerBatch: id, createdMs, items });
+    await this.copy({ ownerBatch: id, createdMs, items }, trace);
     this.counters.batches++;
-    const outcomes = await Promise.allSettled(items.map((item) => coordinator.writeVersion(item, level)));
+    const outcomes = await Promise.allSettled(
+      items.map((item, i) => coordinator.writeVersion(item, level, partOf(trace, i, items.length))),
+    );
     this.writing.delete(id);
     const failedAt = outcomes.findIndex((o) => o.status === 'rejected');
     if (failedAt < 0) {
@@ -193,12 +198,15 @@ export class BatchWriter {
    * copies. It costs what its writes cost; a write that fails may leave it
    * applied in part for good, and its client is told so.
    */
-  async writeUnlogged(writes: readonly BatchWriteInput[], level: WriteLevelName): Promise<number> {
+  async writeUnlogged(writes: readonly BatchWriteInput[], level: WriteLevelName, trace?: Trace): Promise<number> {
     this.checkWritable(writes, level);
     const ts = this.deps.clock.now();
     this.counters.unloggedBatches++;
+    trace?.note(`an unlogged batch of ${writes.length} writes, ts=${ts}`);
     const outcomes = await Promise.allSettled(
-      writes.map((w) => this.deps.coordinator.writeVersion({ key: w.key, version: stamped(w, ts) }, level)),
+      writes.map((w, i) =>
+        this.deps.coordinator.writeVersion({ key: w.key, version: stamped(w, ts) }, level, partOf(trace, i, writes.length)),
+      ),
     );
     const failedAt = outcomes.findIndex((o) => o.status === 'rejected');
     if (failedAt < 0) return ts;
@@ -252,10 +260,11 @@ export class BatchWriter {
   }
 
   /** Stores copies of a batch just logged with the holders up now; waits for each to answer or fail (within the request timeout). */
-  private async copy(batch: BatchCopy): Promise<void> {
+  private async copy(batch: BatchCopy, trace?: Trace): Promise<void> {
     const holders = this.deps.peers.holders();
     const outcomes = await Promise.allSettled(holders.map((peer) => this.deps.peers.store(peer, [batch])));
     const held = holders.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+    trace?.note(`its copy held by ${nodeList(held)} (asked ${nodeList(holders)})`);
     this.counters.batchCopiesStored += held.length;
     if (held.length < BATCH_LOG_COPIES) this.counters.batchesShortOfCopies++;
     if (held.length > 0) this.holdersOf.set(batch.ownerBatch, held);

@@ -262,15 +262,17 @@ export class Coordinator {
    * otherwise. Writing the same version twice changes nothing the second
    * time: a replica that holds it merges it away.
    */
-  writeVersion(item: KeyedVersion, level: WriteLevelName): Promise<number> {
+  writeVersion(item: KeyedVersion, level: WriteLevelName, trace?: Trace): Promise<number> {
     this.counters.writes++;
     let placed: Placed;
     try {
       placed = this.placement(item.key, level, true);
     } catch (err) {
+      trace?.note(`cannot place the write: ${(err as Error).message}`);
       return Promise.reject(err);
     }
-    return this.writeRound(item, level, placed, 0);
+    if (trace !== undefined) tracePlacement(trace, `${level} ${item.version.deleted ? 'remove' : 'write'}`, placed);
+    return this.writeRound(item, level, placed, 0, trace);
   }
 
   /**

@@ -26,8 +26,8 @@ export interface SampledOutcome {
 }
 
 export interface SampledRequest {
-  readonly op: 'get' | 'getMany' | 'put' | 'remove' | 'cas' | 'scan';
-  /** The key as it came off the wire (a copy: the frame's buffer is reused); a getMany's first. */
+  readonly op: 'get' | 'getMany' | 'put' | 'remove' | 'cas' | 'scan' | 'batch';
+  /** The key as it came off the wire (a copy: the frame's buffer is reused); a getMany's or a batch's first. */
   readonly key: Buffer;
   /** The level's wire code, as sent. */
   readonly level: number;

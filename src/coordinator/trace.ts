@@ -54,6 +54,11 @@ export class Trace {
   }
 }
 
+/** The part of `trace` for item `i` (0-based) of `n`, led by "key i+1 of n: "; none without a trace, and then no string is made. */
+export function partOf(trace: Trace | undefined, i: number, n: number): Trace | undefined {
+  return trace === undefined ? undefined : trace.part(`key ${i + 1} of ${n}: `);
+}
+
 class PartTrace extends Trace {
   constructor(
     private readonly whole: Trace,

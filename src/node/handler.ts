@@ -36,7 +36,7 @@ import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
 import type { BatchCopyRef, BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
 import type { Coordinator } from '../coordinator/coordinator';
-import { Trace } from '../coordinator/trace';
+import { partOf, Trace } from '../coordinator/trace';
 import { SampledOutcome, SampledRequest, TraceSampler } from '../coordinator/trace-sampler';
 import type { Time } from '../clock/time';
 import {
@@ -689,9 +689,15 @@ export class Handler {
         const checked = checkBatch(writes, this.services.maxValueBytes);
         if (level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
         const writeLevel = checkWriteLevel(level);
-        return unlogged === true
-          ? this.services.batches.writeUnlogged(checked, writeLevel)
-          : this.services.batches.write(checked, writeLevel);
+        const batches = this.services.batches;
+        // A sampled one is traced as a whole, each write's steps led by its place.
+        return this.sampled(
+          'batch',
+          writes[0]!.key,
+          level,
+          (trace) => (unlogged === true ? batches.writeUnlogged(checked, writeLevel, trace) : batches.write(checked, writeLevel, trace)),
+          written,
+        );
       },
       Array.isArray(writes) ? writes[0]?.key : undefined,
     );
@@ -900,7 +906,7 @@ export class Handler {
           (trace) =>
             Promise.all(
               ks.map((k, i) =>
-                coordinator.read(k, l, trace?.part(`key ${i + 1} of ${ks.length}: `)).catch((err: unknown) => {
+                coordinator.read(k, l, partOf(trace, i, ks.length)).catch((err: unknown) => {
                   // The call fails as a whole with the first key that cannot be read, its place named.
                   throw ofKeyAt(err, i, ks.length);
                 }),

@@ -147,6 +147,13 @@ test.serial(
         (await client.getMany(['B', 'Bx'], 'QUORUM')).map((r) => r.found),
         [true, false],
       );
+      await client.batch(
+        [
+          { key: 'Bb', value: 'one' },
+          { key: 'Bc', remove: true },
+        ],
+        'QUORUM',
+      );
     } finally {
       client.close();
     }
@@ -155,8 +162,20 @@ test.serial(
     const { traces: all } = JSON.parse(listed.stdout) as {
       traces: Array<Record<string, unknown> & { events: Array<{ activity: string }> }>;
     };
-    // A getMany is traced as a whole: its first key, the keys found, and each key's steps led by its place.
-    const [many, ...traces] = all;
+    // A batch and a getMany are traced as a whole, under their first key, each key's steps led by its place.
+    const [batch, many, ...traces] = all;
+    t.like(batch, { node: 3, op: 'batch', key: '"Bb"', level: 'QUORUM' });
+    t.regex(String(batch!.outcome), /^written, ts=\d+$/);
+    t.regex(batch!.events[0]!.activity, /^logged as batch \d+ of 2 writes, ts=\d+: durable here$/);
+    t.regex(batch!.events[1]!.activity, /^its copy held by node \d.* \(asked node \d/);
+    for (const [place, what] of [
+      ['key 1 of 2: ', 'write'],
+      ['key 2 of 2: ', 'remove'],
+    ])
+      t.true(
+        batch!.events.some((e) => e.activity.startsWith(`${place}QUORUM ${what} placed by epoch`)),
+        `${place}${JSON.stringify(batch!.events)}`,
+      );
     t.like(many, { node: 3, op: 'getMany', key: '"B"', level: 'QUORUM', outcome: '1 key' });
     for (const place of ['key 1 of 2: ', 'key 2 of 2: '])
       t.true(
@@ -172,7 +191,7 @@ test.serial(
       traces[2]!.events.some((e) => e.activity.startsWith('answers the client')),
       JSON.stringify(traces[2]!.events),
     );
-    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '3');
+    const text = await runAdmin(cluster!, 'traces', '3', '--limit', '4');
     t.regex(text.stdout, /\n\d{4}-\d\d-\d\dT[\d:.]+Z node 3: get QUORUM "B" [\d.]+ ms: found, 7 bytes\n +\d+ µs {2}QUORUM read placed/);
 
     const off = await runAdmin(cluster!, 'trace-probability', '0');
