@@ -5,7 +5,7 @@
  * real ones).
  */
 import test from 'ava';
-import { systemTime } from '../../src/clock/time';
+import { systemTime, Time } from '../../src/clock/time';
 import { DEFAULT_TOKENS } from '../../src/config/layout';
 import { isKvError } from '../../src/common/errors';
 import { SCAN_ROUNDS_MAX } from '../../src/common/limits';
@@ -15,6 +15,7 @@ import { SpeculationDelay } from '../../src/coordinator/speculation';
 import { Trace } from '../../src/coordinator/trace';
 import { bootstrapEntry, replayLog } from '../../src/membership/changes';
 import { bootstrapPlacement, Placement } from '../../src/membership/placement';
+import { Owner, Scheduler } from '../../src/sim/scheduler';
 import { KeyedVersion, supersedes, Version } from '../../src/storage/version';
 
 // Tokens M < f < p < 0x7f, ids in token order.
@@ -48,7 +49,13 @@ class MemoryReplica implements RangeReplica {
   }
 }
 
-function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placement = placement, speculativeRetry?: string) {
+function setup(
+  selfId = 0,
+  down: ReadonlySet<number> = new Set(),
+  placed: Placement = placement,
+  speculativeRetry?: string,
+  time: Time = systemTime,
+) {
   const replicas = new Map<number, MemoryReplica>();
   for (let id = 0; id < 5; id++) replicas.set(id, new MemoryReplica(id));
   const hinted: Array<{ target: number; items: readonly KeyedVersion[] }> = [];
@@ -59,11 +66,11 @@ function setup(selfId = 0, down: ReadonlySet<number> = new Set(), placed: Placem
     isUp: (id) => !down.has(id),
     hints: { add: async (target, items) => hinted.push({ target, items }) > 0 },
     observe: () => undefined,
-    time: systemTime,
+    time,
     timeoutMs: TIMEOUT_MS,
     ...(speculativeRetry === undefined
       ? {}
-      : { speculation: new SpeculationDelay(parseSpeculativeRetry(speculativeRetry)!, TIMEOUT_MS, () => systemTime.monotonicMs()) }),
+      : { speculation: new SpeculationDelay(parseSpeculativeRetry(speculativeRetry)!, TIMEOUT_MS, () => time.monotonicMs()) }),
   });
   /** Writes a version on every replica of its key (or those listed). */
   const write = (key: string, version: Version, on = placement.rangeOf(key).reads): void => {
@@ -161,17 +168,32 @@ test('a replica that fails is replaced by the next live one; too few up is Unava
   t.true(isKvError(unavailable, 'Unavailable'));
 });
 
+/** The outcome of `promise`, run on virtual time (a loaded machine cannot stall one timer past another). */
+async function onVirtualTime<T>(scheduler: Scheduler, promise: Promise<T>): Promise<T> {
+  const settled = promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!(await scheduler.runWhile(settled, 10 * TIMEOUT_MS))) throw new Error('still running after ten timeouts of virtual time');
+  const outcome = await settled;
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
+}
+
 test('a replica that sends no page is passed over once the speculative wait is over; without speculation the round times out', async (t) => {
-  const spec = setup(1, new Set(), placement, '20ms');
+  const scheduler = new Scheduler();
+  const time = scheduler.timeFor(new Owner('node 1'));
+  const spec = setup(1, new Set(), placement, '20ms', time);
   spec.write('a', val('1'));
   spec.replicas.get(2)!.silent = true;
-  t.deepEqual((await spec.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual((await onVirtualTime(scheduler, spec.scanner.scan(request({ start: 'a', end: 'b' })))).rows, [{ key: 'a', value: '1' }]);
   t.is(spec.replicas.get(3)!.rangeReads, 1, 'node 3 asked after node 2 was slow');
   t.is(spec.scanner.counters.scanSpeculations, 1);
-  const none = setup(1, new Set(), placement, 'NONE');
+  t.true(scheduler.nowMs < TIMEOUT_MS, `answered at ${scheduler.nowMs} ms of virtual time`);
+  const none = setup(1, new Set(), placement, 'NONE', time);
   none.write('a', val('1'));
   none.replicas.get(2)!.silent = true;
-  const err = await none.scanner.scan(request({ start: 'a', end: 'b' })).catch((e: unknown) => e);
+  const err = await onVirtualTime(scheduler, none.scanner.scan(request({ start: 'a', end: 'b' }))).catch((e: unknown) => e);
   t.true(isKvError(err, 'TimedOut'), String(err));
   t.is(none.replicas.get(3)!.rangeReads, 0, 'node 3 never asked');
   t.is(none.scanner.counters.scanSpeculations, 0);
