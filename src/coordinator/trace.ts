@@ -45,9 +45,9 @@ export class Trace {
   }
 
   /**
-   * The trace of one part of a request of several (a key of a getMany): its
-   * steps go into this trace, each led by `prefix` ("key 2 of 5: "), so the
-   * parts' steps, which interleave, can be told apart.
+   * The trace of one part of a request of several (a key of a getMany, a
+   * write of a batch): its steps go into this trace, each led by `prefix`
+   * ("key 2 of 5: "), so the parts' steps, which interleave, can be told apart.
    */
   part(prefix: string): Trace {
     return new PartTrace(this, prefix, this.monotonicMs);
