@@ -36,6 +36,18 @@ logs="$(mktemp -d "${TMPDIR:-/tmp}/ringkv-native-build.XXXXXX")"
 trap 'rm -rf "$logs"' EXIT
 echo "native-build: building ${pending[*]} (from source when no prebuilt binary downloads: a few minutes)"
 pids=()
+# timeout runs each build in a process group of its own, which a Ctrl-C at
+# the terminal or a kill of this script's group does not reach: pass the
+# signal on to each timeout, which hands it to its whole group, so that no
+# compiler outlives the install.
+stop_builds() {
+  trap - INT TERM HUP
+  echo "native-build: stopped; stopping the builds" >&2
+  [ "${#pids[@]}" -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait || true
+  exit 1
+}
+trap stop_builds INT TERM HUP
 for pkg in "${pending[@]}"; do
   (cd "node_modules/$pkg" && exec timeout "$BUILD_SECONDS_MAX" npm run install >"$logs/$pkg.log" 2>&1) &
   pids+=("$!")

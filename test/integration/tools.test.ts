@@ -3,7 +3,7 @@
  * from a pipe, the inspector, scripts/terminate_servers.sh.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -497,6 +497,43 @@ test.serial('the committed generated code matches the IDL (when the thrift compi
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('native-build.sh stopped mid-build stops both builds, though each runs in a process group of its own', async (t) => {
+  // Two stand-in drivers whose install scripts note their pid and sleep: builds that would run for ten minutes.
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-native-build-'));
+  const pidFile = (name: string): string => join(dir, `${name}.pid`);
+  const pidOf = (name: string): number | undefined =>
+    existsSync(pidFile(name)) ? Number(readFileSync(pidFile(name), 'utf8').trim()) || undefined : undefined;
+  const names = ['better-sqlite3', 'sqlite3'];
+  let script: ChildProcess | undefined;
+  try {
+    mkdirSync(join(dir, 'scripts'));
+    copyFileSync(join(ROOT, 'scripts/native-build.sh'), join(dir, 'scripts/native-build.sh'));
+    for (const name of names) {
+      mkdirSync(join(dir, 'node_modules', name), { recursive: true });
+      const install = `echo $$ > ${JSON.stringify(pidFile(name))}; exec sleep 600`;
+      writeFileSync(join(dir, 'node_modules', name, 'package.json'), JSON.stringify({ name, version: '1.0.0', scripts: { install } }));
+    }
+    const started = spawn(join(dir, 'scripts/native-build.sh'), [], { stdio: ['ignore', 'pipe', 'pipe'] });
+    script = started;
+    let stderr = '';
+    started.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => started.on('exit', (code) => resolve(code)));
+    await waitFor('both stand-in builds to start', () => names.every((n) => pidOf(n) !== undefined && processRunning(pidOf(n)!)));
+    started.kill('SIGTERM');
+    t.is(await exited, 1);
+    t.regex(stderr, /^native-build: stopped; stopping the builds$/m);
+    await waitFor('both builds to stop', () => names.every((n) => !processRunning(pidOf(n)!)));
+  } finally {
+    if (script?.exitCode === null) script.kill('SIGKILL');
+    // Only what this test started, by pid: the stand-ins' sleeps, should one have outlived the script.
+    for (const name of names) {
+      const pid = pidOf(name);
+      if (pid !== undefined && processRunning(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
