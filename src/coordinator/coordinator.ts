@@ -233,15 +233,7 @@ export class Coordinator {
    * that long after its timestamp.
    */
   write(key: string, value: string, deleted: boolean, level: WriteLevelName, ttlSeconds = 0, trace?: Trace): Promise<number> {
-    this.counters.writes++;
-    let placed: Placed;
-    try {
-      placed = this.placement(key, level, true);
-    } catch (err) {
-      trace?.note(`cannot place the write: ${(err as Error).message}`);
-      throw err;
-    }
-    if (trace !== undefined) tracePlacement(trace, `${level} ${deleted ? 'remove' : 'write'}`, placed);
+    const placed = this.placeWrite(key, level, deleted, trace);
     const ts = this.deps.clock.now();
     const version: Version = ttlSeconds > 0 ? { value, ts, deleted, expires: ts + ttlSeconds * 1_000_000 } : { value, ts, deleted };
     return this.writeRound({ key, version }, level, placed, 0, trace);
@@ -263,16 +255,27 @@ export class Coordinator {
    * time: a replica that holds it merges it away.
    */
   writeVersion(item: KeyedVersion, level: WriteLevelName, trace?: Trace): Promise<number> {
+    let placed: Placed;
+    try {
+      placed = this.placeWrite(item.key, level, item.version.deleted, trace);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writeRound(item, level, placed, 0, trace);
+  }
+
+  /** A write counted and placed, the placement (or why there is none) noted in its trace; throws as placement does. */
+  private placeWrite(key: string, level: WriteLevelName, deleted: boolean, trace: Trace | undefined): Placed {
     this.counters.writes++;
     let placed: Placed;
     try {
-      placed = this.placement(item.key, level, true);
+      placed = this.placement(key, level, true);
     } catch (err) {
       trace?.note(`cannot place the write: ${(err as Error).message}`);
-      return Promise.reject(err);
+      throw err;
     }
-    if (trace !== undefined) tracePlacement(trace, `${level} ${item.version.deleted ? 'remove' : 'write'}`, placed);
-    return this.writeRound(item, level, placed, 0, trace);
+    if (trace !== undefined) tracePlacement(trace, `${level} ${deleted ? 'remove' : 'write'}`, placed);
+    return placed;
   }
 
   /**
