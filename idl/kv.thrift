@@ -409,6 +409,10 @@ struct SnapshotEntry {
  * (Added later still) op "scan": one page of a scan from `key` (empty: the
  * first key) up to `stop` (absent or empty: the last), at most `limit` keys
  * (default 1,000), as `scan` takes them.
+ * (Added later still) op "getMany": `keys` the keys, as getMany takes
+ * them; op "batch": `writes` the writes and `unlogged`, as batch takes
+ * them. For both, `key` is their first key (the client routes by it) and
+ * is not read.
  */
 struct TraceRequest {
   1: string op,
@@ -418,7 +422,10 @@ struct TraceRequest {
   5: optional binary expected,
   6: optional bool expectAbsent,
   7: optional binary stop,
-  8: optional i32 limit
+  8: optional i32 limit,
+  9: optional list<binary> keys,
+  10: optional list<BatchWrite> writes,
+  11: optional bool unlogged
 }
 
 /** (added later) One step of a traced request, as its coordinator took it, with the µs since it began. */
@@ -435,7 +442,9 @@ struct TraceEvent {
  * since a failure's steps are the ones worth reading. `dropped`: steps past
  * the 100 kept. (Added later) A cas that ran has `applied`, and in `found`
  * the key's value after it (the new one when applied); a scan page `rows`,
- * the keys it answered with.
+ * the keys it answered with. (Added later still) A getMany that
+ * succeeded has `results`, one ReadResult a key in the order asked, and
+ * `rows`, how many were found; a batch has `ts`, its one timestamp.
  */
 struct TraceReport {
   1: i32 coordinator,
@@ -446,7 +455,8 @@ struct TraceReport {
   6: optional string error,
   7: optional i32 dropped,
   8: optional bool applied,
-  9: optional i32 rows
+  9: optional i32 rows,
+  10: optional list<ReadResult> results
 }
 
 /**
@@ -802,7 +812,8 @@ service KeyValue {
     throws (1: Unauthorized unauthorized, 2: InvalidRequest invalid, 3: Unavailable unavailable),
 
   /**
-   * (added later) Runs one get, put or remove as usual and answers with what
+   * (added later) Runs one get, put or remove (later also a cas, a scan
+   * page, a getMany or a batch; see TraceRequest) as usual and answers with what
    * its coordinator did, step by step (Cassandra's TRACING ON): whom it
    * asked, who answered what and when, speculative asks, read repairs,
    * hints, and for a write, each replica's acknowledgement until every live

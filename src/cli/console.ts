@@ -3,6 +3,7 @@
  *   put <key> <value> <level> [ttl=SECONDS]    get <key> <level>    mget <key>... <level>    delete <key> <level>
  *   scan <from> <to> <level> [limit]    cas <key> <expected> <new>    help    exit
  *   trace get <key> <level> | put <key> <value> <level> | delete <key> <level> | cas <key> <expected> <new> | scan <from> <to> <level>
+ *     | mget <key>... <level> | batch [unlogged] ... <level>
  *   batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>
  * Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL. Keys and values are UTF-8 text; wrap
  * one in double quotes to include spaces ("hello world", \" and \\ escape).
@@ -13,7 +14,7 @@
  */
 import chalk from 'chalk';
 import { createInterface } from 'node:readline';
-import { BatchOp, KvClient, TracedOp } from '../client/client';
+import { BatchOp, KvClient, ReadResult, TracedOp, TraceResult } from '../client/client';
 import { isKvError, KvError } from '../common/errors';
 import { displayBytes } from '../common/bytes';
 import { ConfigError } from '../config/cluster';
@@ -24,12 +25,13 @@ import {
   parseReadLevel,
   parseWriteLevel,
   READ_LEVEL_LIST,
+  type WriteLevelName,
   SERIAL_IS_NOT_FOR_BATCHES,
   serialIsForOneKey,
   unknownLevel,
   WRITE_LEVEL_LIST,
 } from '../coordinator/levels';
-import { SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
+import { GET_MANY_KEYS_MAX, SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
 import { tokenize } from '../common/words';
 
@@ -59,10 +61,13 @@ Commands (one per line):
   cas <key> <expected> <new>  set to <new> only if the value is <expected> now (- for absent)
   trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level>
   trace cas <key> <expected> <new> | trace scan <from> <to> <level>
+  trace mget <key>... <level> | trace batch [unlogged] ... <level>
                               run it as usual and show what its coordinator did, step by step:
                               whom it asked, who answered what and when, read repairs, hints;
                               for a cas or a SERIAL get, each Paxos round (once, no retry);
-                              for a scan, its first page's rounds (the rows are not shown)
+                              for a scan, its first page's rounds (the rows are not shown);
+                              for an mget (one call, at most ${GET_MANY_KEYS_MAX} keys) or a batch, each key's
+                              steps led by its place, "key 2 of 5: "
   help                        show this help
   exit                        leave (end of input does the same)
 Levels: ONE, TWO, THREE, QUORUM, ALL (any case); get also takes SERIAL, put and delete also ANY
@@ -163,18 +168,32 @@ async function get(client: KvClient, key: string, levelText: string): Promise<Re
 
 /** `mget <key> [<key>...] <level>`: the keys in one getMany (the client splits a long list), one entry each. */
 async function mget(client: KvClient, words: string[]): Promise<Result> {
-  if (words.length < 3) throw new KvError('InvalidRequest', 'mget takes one or more keys, then a level: mget <key> [<key>...] <level>');
-  const keys = words.slice(1, -1);
-  const level = plainReadLevel(words[words.length - 1]!, 'mget');
+  const { keys, level } = mgetArgs(words);
   const results = await client.getMany(keys, level);
-  const entries = results.map((r, i) => ({ key: keys[i]!, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts }));
-  return { ok: true, op: 'mget', level, entries };
+  return { ok: true, op: 'mget', level, entries: mgetEntries(keys, results) };
+}
+
+/** The keys and level of `mget <key> [<key>...] <level>` (words[0] is "mget"). */
+function mgetArgs(words: string[]): { keys: string[]; level: LevelName } {
+  if (words.length < 3) throw new KvError('InvalidRequest', 'mget takes one or more keys, then a level: mget <key> [<key>...] <level>');
+  return { keys: words.slice(1, -1), level: plainReadLevel(words[words.length - 1]!, 'mget') };
+}
+
+function mgetEntries(keys: string[], results: readonly ReadResult[]): Array<Record<string, unknown>> {
+  return results.map((r, i) => ({ key: keys[i]!, found: r.found, value: r.found ? displayBytes(r.value) : null, ts: r.ts }));
 }
 
 const BATCH_USAGE = 'batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>';
 
 /** `batch [unlogged] put <key> <value> [ttl=SECONDS] | delete <key> ... <level>`: the writes, in order, as one batch. */
 async function batch(client: KvClient, words: string[]): Promise<Result> {
+  const { writes, level, unlogged } = batchArgs(words);
+  const { ts } = await client.batch(writes, level, { unlogged });
+  return { ok: true, op: 'batch', level, ts, writes: writes.length, ...(unlogged ? { unlogged } : {}) };
+}
+
+/** The writes, level and kind of `batch [unlogged] ...` (words[0] is "batch"). */
+function batchArgs(words: string[]): { writes: BatchOp[]; level: WriteLevelName; unlogged: boolean } {
   const unlogged = words[1]?.toLowerCase() === 'unlogged';
   const first = unlogged ? 2 : 1;
   if (words.length < first + 3) throw new KvError('InvalidRequest', `batch takes one or more writes, then a level: ${BATCH_USAGE}`);
@@ -201,12 +220,11 @@ async function batch(client: KvClient, words: string[]): Promise<Result> {
       throw new KvError('InvalidRequest', `${place}: ${why}; ${BATCH_USAGE}`);
     }
   }
-  const { ts } = await client.batch(writes, level, { unlogged });
-  return { ok: true, op: 'batch', level, ts, writes: writes.length, ...(unlogged ? { unlogged } : {}) };
+  return { writes, level, unlogged };
 }
 
 const TRACE_USAGE =
-  'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level> | trace cas <key> <expected> <new> (- for absent) | trace scan <from> <to> <level>';
+  'trace get <key> <level> | trace put <key> <value> <level> | trace delete <key> <level> | trace cas <key> <expected> <new> (- for absent) | trace scan <from> <to> <level> | trace mget <key>... <level> | trace batch ... <level>';
 
 /** The client's request for `trace <what> ...` (words[0] is "trace"). */
 function tracedOp(what: 'get' | 'put' | 'delete' | 'cas' | 'scan', words: string[]): TracedOp {
@@ -224,12 +242,14 @@ function tracedOp(what: 'get' | 'put' | 'delete' | 'cas' | 'scan', words: string
 
 const TRACED = ['get', 'put', 'delete', 'cas', 'scan'] as const;
 
-/** `trace get|put|delete|cas|scan ...`: the request run as usual, with its coordinator's steps. */
+/** `trace get|put|delete|cas|scan|mget|batch ...`: the request run as usual, with its coordinator's steps. */
 async function trace(client: KvClient, words: string[]): Promise<Result> {
+  const many = words[1]?.toLowerCase();
+  if (many === 'mget' || many === 'batch') return traceMany(client, many, words.slice(1));
   const what = TRACED.find((op) => op === words[1]?.toLowerCase());
   const count = what === 'put' || what === 'cas' || what === 'scan' ? 5 : 4;
   if (what === undefined || words.length !== count) {
-    throw new KvError('InvalidRequest', `trace takes a get, put, delete, cas or scan with its arguments: ${TRACE_USAGE}`);
+    throw new KvError('InvalidRequest', `trace takes a get, put, delete, cas, scan, mget or batch with its arguments: ${TRACE_USAGE}`);
   }
   const key = words[2]!;
   const t = await client.trace(key, tracedOp(what, words));
@@ -245,6 +265,23 @@ async function trace(client: KvClient, words: string[]): Promise<Result> {
   return { ok: true, op: 'trace', traced: what, key, coordinator: t.coordinator, ...outcome, events: t.events, dropped: t.dropped };
 }
 
+/** `trace mget ...` (one getMany call) or `trace batch ...`: `words` the command without "trace". */
+async function traceMany(client: KvClient, what: 'mget' | 'batch', words: string[]): Promise<Result> {
+  let t: TraceResult;
+  let outcome: Record<string, unknown>;
+  if (what === 'mget') {
+    const { keys, level } = mgetArgs(words);
+    t = await client.traceGetMany(keys, level);
+    outcome = t.results ? { entries: mgetEntries(keys, t.results), rows: t.rows } : {};
+  } else {
+    const { writes, level, unlogged } = batchArgs(words);
+    t = await client.traceBatch(writes, level, { unlogged });
+    outcome = { ts: t.ts, writes: writes.length, ...(unlogged ? { unlogged } : {}) };
+  }
+  const failed = t.error ? { failed: t.error.code, message: t.error.message } : outcome;
+  return { ok: true, op: 'trace', traced: what, coordinator: t.coordinator, ...failed, events: t.events, dropped: t.dropped };
+}
+
 /** A trace: the outcome on one line, then each step with its µs since the request began. */
 function renderTrace(r: Result, c: chalk.Chalk): string {
   const head = `${String(r.traced)} coordinated by node ${String(r.coordinator)}: `;
@@ -257,15 +294,20 @@ function renderTrace(r: Result, c: chalk.Chalk): string {
           : c.dim('(not found)')
         : r.traced === 'scan'
           ? c.green(r.rows === 1 ? '1 key' : `${String(r.rows)} keys`)
-          : r.traced === 'cas'
-            ? r.applied
-              ? c.green('applied')
-              : `${c.yellow('not applied')}; the value is ${r.value === null ? '(absent)' : String(r.value)}`
-            : c.green('OK');
+          : r.traced === 'mget'
+            ? c.green(`${String(r.rows)} of ${String((r.entries as unknown[]).length)} found`)
+            : r.traced === 'batch'
+              ? c.green(batchDone(r))
+              : r.traced === 'cas'
+                ? r.applied
+                  ? c.green('applied')
+                  : `${c.yellow('not applied')}; the value is ${r.value === null ? '(absent)' : String(r.value)}`
+                : c.green('OK');
   const events = r.events as Array<{ elapsedUs: number; activity: string }>;
+  const entries = r.failed === undefined && r.traced === 'mget' ? [renderEntries(r, c)] : [];
   const lines = events.map((e) => `${c.dim(`${String(e.elapsedUs).padStart(8)} µs`)}  ${e.activity}`);
   if ((r.dropped as number) > 0) lines.push(c.dim(`(${String(r.dropped)} more steps not kept)`));
-  return [head + outcome, ...lines].join('\n');
+  return [head + outcome, ...entries, ...lines].join('\n');
 }
 
 function failure(op: string, key: string | undefined, err: unknown): Result {
@@ -278,18 +320,26 @@ function render(r: Result, colour: boolean): string {
   if (!r.ok) return `${c.red(`error ${String(r.error)}`)}: ${String(r.message)}`;
   if (r.op === 'put') return c.green('OK');
   if (r.op === 'delete') return c.green('deleted');
-  if (r.op === 'batch') return c.green(`OK (${String(r.writes)} writes${r.unlogged === true ? ', unlogged' : ''})`);
+  if (r.op === 'batch') return c.green(batchDone(r));
   if (r.op === 'cas') {
     const now = r.value === null ? '(absent)' : String(r.value);
     return r.applied ? c.green('applied') : `${c.yellow('not applied')}; the value is ${now}`;
   }
   if (r.op === 'scan') return renderScan(r, c);
   if (r.op === 'trace') return renderTrace(r, c);
-  if (r.op === 'mget') {
-    const entries = r.entries as Array<{ key: string; found: boolean; value: string | null }>;
-    return entries.map((e) => `${c.bold(e.key)}  ${e.found ? String(e.value) : c.dim('(not found)')}`).join('\n');
-  }
+  if (r.op === 'mget') return renderEntries(r, c);
   return r.found ? c.bold(String(r.value)) : c.dim('(not found)');
+}
+
+/** A batch that went through: "OK (3 writes)", "OK (1 write, unlogged)". */
+function batchDone(r: Result): string {
+  return `OK (${r.writes === 1 ? '1 write' : `${String(r.writes)} writes`}${r.unlogged === true ? ', unlogged' : ''})`;
+}
+
+/** An mget's keys one per line, `key  value`. */
+function renderEntries(r: Result, c: chalk.Chalk): string {
+  const entries = r.entries as Array<{ key: string; found: boolean; value: string | null }>;
+  return entries.map((e) => `${c.bold(e.key)}  ${e.found ? String(e.value) : c.dim('(not found)')}`).join('\n');
 }
 
 /** A scan's keys one per line, `key  value`; a last line when the limit cut them short. */

@@ -147,8 +147,10 @@ export interface TraceResult {
   readonly read?: ReadResult;
   /** A cas that ran: whether it applied. */
   readonly applied?: boolean;
-  /** A scan page: how many keys it answered with (the trace is about the steps, not the rows). */
+  /** A scan page: how many keys it answered with (the trace is about the steps, not the rows); a getMany: how many were found. */
   readonly rows?: number;
+  /** A getMany's answer, when it succeeded: one result a key, in the order asked. */
+  readonly results?: readonly ReadResult[];
   /** A put's or a delete's timestamp, when it succeeded. */
   readonly ts?: number;
   /** How it failed (Unavailable, TimedOut, StorageFull), in one sentence; the steps show why. */
@@ -329,6 +331,32 @@ export interface BatchOp {
   readonly value?: Bytes;
   readonly remove?: boolean;
   readonly ttlSeconds?: number;
+}
+
+/** A batch's level on the wire: a write level; SERIAL gets its own sentence. */
+function batchLevelCode(level: WriteLevelName | string): number {
+  if (level.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', SERIAL_IS_NOT_FOR_BATCHES);
+  return WRITE_LEVEL_CODES[writeLevelName(level)];
+}
+
+/** A wire result as the library gives it: the value empty when not found. */
+function readResultOf(r: types.ReadResult): ReadResult {
+  return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
+}
+
+/** A trace's report as the library gives it. */
+function traceResult(r: types.TraceReport): TraceResult {
+  return {
+    coordinator: r.coordinator,
+    events: (r.events ?? []).map((e) => ({ elapsedUs: int64ToNumber(e.elapsedMicros), activity: e.activity })),
+    ...(r.found ? { read: readResultOf(r.found) } : {}),
+    ...(r.results ? { results: r.results.map(readResultOf) } : {}),
+    ...(r.ts !== null && r.ts !== undefined ? { ts: int64ToNumber(r.ts) } : {}),
+    ...(r.applied !== null && r.applied !== undefined ? { applied: r.applied } : {}),
+    ...(r.rows !== null && r.rows !== undefined ? { rows: r.rows } : {}),
+    ...(r.errorCode ? { error: { code: r.errorCode, message: r.error ?? '' } } : {}),
+    dropped: r.dropped ?? 0,
+  };
 }
 
 export class KvClient {
@@ -772,7 +800,7 @@ export class KvClient {
         if (keys.length <= GET_MANY_KEYS_MAX || !(err instanceof KvError)) throw err;
         throw new KvError(err.code, `keys ${at + 1} to ${at + part.length} of ${keys.length}, ${err.message}`, err.details);
       });
-      for (const r of rs) out.push({ found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) });
+      for (const r of rs) out.push(readResultOf(r));
     }
     return out;
   }
@@ -797,8 +825,17 @@ export class KvClient {
     level: WriteLevelName | string,
     options: { readonly unlogged?: boolean } = {},
   ): Promise<{ ts: number }> {
-    if (level.toUpperCase() === 'SERIAL') throw new KvError('InvalidRequest', SERIAL_IS_NOT_FOR_BATCHES);
-    const code = WRITE_LEVEL_CODES[writeLevelName(level)];
+    const code = batchLevelCode(level);
+    const wire = this.batchWire(writes);
+    // A logged batch leaves the flag out: the frame an older node has always had.
+    const unlogged = options.unlogged === true ? true : (null as unknown as boolean);
+    // Sent to a replica of the first key: that write, at least, needs no hop.
+    const ts = await this.run(wire.length > 0 ? this.routingKey(wire[0]!.key) : undefined, 'write', (c) => c.batch(wire, code, unlogged));
+    return { ts: int64ToNumber(ts) };
+  }
+
+  /** A batch's writes as the wire carries them; refused here in the node's words when too large (a frame past the node's limit would only get the connection closed). */
+  private batchWire(writes: readonly BatchOp[]): types.BatchWrite[] {
     const wire = writes.map(
       (w) =>
         new types.BatchWrite({
@@ -807,15 +844,10 @@ export class KvClient {
           ...(w.ttlSeconds !== undefined ? { ttlSeconds: w.ttlSeconds } : {}),
         }),
     );
-    // Refused here in the node's words: a frame past the node's limit would only get the connection closed.
     let bytes = 0;
     for (const w of wire) bytes += w.key.length + (w.value?.length ?? 0);
     if (bytes > this.batchBytesMax) throw new KvError('InvalidRequest', batchTooLarge(bytes, this.batchBytesMax));
-    // Sent to a replica of the first key: that write, at least, needs no hop.
-    // A logged batch leaves the flag out: the frame an older node has always had.
-    const unlogged = options.unlogged === true ? true : (null as unknown as boolean);
-    const ts = await this.run(wire.length > 0 ? this.routingKey(wire[0]!.key) : undefined, 'write', (c) => c.batch(wire, code, unlogged));
-    return { ts: int64ToNumber(ts) };
+    return wire;
   }
 
   /** Deletes (writes a tombstone); resolves with the tombstone's timestamp. */
@@ -877,19 +909,53 @@ export class KvClient {
     }
     // Sent as a put or a get would be, so that the coordinator is the node an untraced request would have.
     const reads = request.op === 'get' || request.op === 'scan';
-    const r: types.TraceReport = await this.run(this.routingKey(k), reads ? 'read' : 'write', (c) => c.trace(req), starts);
-    return {
-      coordinator: r.coordinator,
-      events: (r.events ?? []).map((e) => ({ elapsedUs: int64ToNumber(e.elapsedMicros), activity: e.activity })),
-      ...(r.found
-        ? { read: { found: r.found.found, value: r.found.found ? r.found.value : Buffer.alloc(0), ts: int64ToNumber(r.found.ts) } }
-        : {}),
-      ...(r.ts !== null && r.ts !== undefined ? { ts: int64ToNumber(r.ts) } : {}),
-      ...(r.applied !== null && r.applied !== undefined ? { applied: r.applied } : {}),
-      ...(r.rows !== null && r.rows !== undefined ? { rows: r.rows } : {}),
-      ...(r.errorCode ? { error: { code: r.errorCode, message: r.error ?? '' } } : {}),
-      dropped: r.dropped ?? 0,
-    };
+    return traceResult(await this.run(this.routingKey(k), reads ? 'read' : 'write', (c) => c.trace(req), starts));
+  }
+
+  /**
+   * One getMany call traced, as `trace` traces a get: each key's steps led
+   * by its place ("key 2 of 5: "), and `results`, one a key. One call, so at
+   * most GET_MANY_KEYS_MAX keys (a traced list is not split as getMany
+   * splits a longer one).
+   *
+   *   const t = await client.traceGetMany(['user:1', 'user:2'], 'QUORUM');
+   */
+  async traceGetMany(keys: readonly Bytes[], level: LevelName | string): Promise<TraceResult> {
+    const name = plainReadLevel(level, 'getMany');
+    if (keys.length > GET_MANY_KEYS_MAX)
+      throw new KvError('InvalidRequest', `a traced getMany is one call of at most ${GET_MANY_KEYS_MAX} keys, not ${keys.length}`);
+    const wire = keys.map((k) => wireKey(k) as Buffer); // see put
+    const req = new types.TraceRequest({ op: 'getMany', key: wire[0] ?? Buffer.alloc(0), keys: wire, level: LEVEL_CODES[name] });
+    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
+    // Sent as getMany sends it: to a replica of the first key.
+    const first = wire[0];
+    return traceResult(await this.run(first === undefined ? undefined : this.routingKey(first), 'read', (c) => c.trace(req), starts));
+  }
+
+  /**
+   * One batch traced, as `trace` traces a put: its logging and copies, then
+   * each write's steps led by its place ("key 2 of 5: "); `ts` its one
+   * timestamp. The report waits for every write's last live replica, at
+   * most the request timeout.
+   *
+   *   const t = await client.traceBatch([{ key: 'a', value: '1' }, { key: 'b', remove: true }], 'QUORUM');
+   */
+  async traceBatch(
+    writes: readonly BatchOp[],
+    level: WriteLevelName | string,
+    options: { readonly unlogged?: boolean } = {},
+  ): Promise<TraceResult> {
+    const code = batchLevelCode(level);
+    const wire = this.batchWire(writes);
+    const first = wire[0]?.key;
+    const req = new types.TraceRequest({
+      op: 'batch',
+      key: first ?? Buffer.alloc(0),
+      writes: wire,
+      level: code,
+      ...(options.unlogged === true ? { unlogged: true } : {}),
+    });
+    return traceResult(await this.run(first === undefined ? undefined : this.routingKey(first), 'write', (c) => c.trace(req)));
   }
 
   async cas(key: Bytes, expected: Bytes | null, value: Bytes, options: CasOptions = {}): Promise<CasResult> {

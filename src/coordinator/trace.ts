@@ -23,6 +23,9 @@ export class Trace {
   private resolveLanded!: () => void;
   /** When the trace began, on the monotonic clock: the steps' and a sampled request's times count from it. */
   readonly startMs: number;
+  /** Parts (see `part`) whose write has not landed yet, and who waits for the last of them. */
+  private partsOpen = 0;
+  private partsWaiter: (() => void) | undefined;
 
   constructor(private readonly monotonicMs: () => number) {
     this.startMs = monotonicMs();
@@ -50,7 +53,26 @@ export class Trace {
    * ("key 2 of 5: "), so the parts' steps, which interleave, can be told apart.
    */
   part(prefix: string): Trace {
-    return new PartTrace(this, prefix, this.monotonicMs);
+    this.partsOpen++;
+    return new PartTrace(this, prefix, this.monotonicMs, () => this.partLanded());
+  }
+
+  /**
+   * Resolves once every part made so far marked its write landed (a traced
+   * batch's writes); at once when there are none. A count, not a list, so
+   * that a kept trace does not hold its parts.
+   */
+  partsLanded(): Promise<void> {
+    if (this.partsOpen === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.partsWaiter = resolve;
+    });
+  }
+
+  /** A part's write landed. */
+  private partLanded(): void {
+    this.partsOpen--;
+    if (this.partsOpen === 0) this.partsWaiter?.();
   }
 }
 
@@ -64,12 +86,22 @@ class PartTrace extends Trace {
     private readonly whole: Trace,
     private readonly prefix: string,
     monotonicMs: () => number,
+    private readonly onLanded: () => void,
   ) {
     super(monotonicMs);
   }
 
+  private hasLanded = false;
+
   override note(activity: string): void {
     this.whole.note(this.prefix + activity);
+  }
+
+  override markLanded(): void {
+    super.markLanded();
+    if (this.hasLanded) return;
+    this.hasLanded = true;
+    this.onLanded();
   }
 }
 

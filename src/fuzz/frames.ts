@@ -906,8 +906,9 @@ export class FrameGenerator {
   /**
    * A trace's request: mostly a get (now and then at SERIAL), put, remove,
    * cas or scan with a pool key, a small value for a put or a cas, an
-   * expectation for a cas, a stop and a limit for a scan, and a level; now
-   * and then a field missing, a value, an expectation or a stop where none
+   * expectation for a cas, a stop and a limit for a scan, keys for a
+   * getMany, writes (and unlogged) for a batch, and a level; now and then a
+   * field missing, a value, an expectation, a stop, keys or writes where none
    * belongs, both expectations, or an op no node runs.
    */
   private traceRequest(tags: string[]): WireValue {
@@ -918,6 +919,8 @@ export class FrameGenerator {
       ['remove', 2],
       ['cas', 2],
       ['scan', 1.5],
+      ['getMany', 1.5],
+      ['batch', 1.5],
       ['', 0.5],
     ]);
     tags.push(`trace:${op || 'empty-op'}`);
@@ -935,6 +938,10 @@ export class FrameGenerator {
     if (op === 'scan' ? r.chance(0.6) : r.chance(0.03)) fields.push(field(7, bin(this.scanBound(tags))));
     if (op === 'scan' ? r.chance(0.6) : r.chance(0.03))
       fields.push(field(8, i32(r.pick([1, 10, 100, SCAN_LIMIT_MAX, SCAN_LIMIT_MAX + 1, 0, -1]))));
+    // A getMany's keys, a batch's writes and flag; now and then on another op.
+    if (op === 'getMany' ? !r.chance(0.05) : r.chance(0.03)) fields.push(field(9, this.keyList(tags)));
+    if (op === 'batch' ? !r.chance(0.05) : r.chance(0.03)) fields.push(field(10, this.batchWrites(tags)));
+    if (op === 'batch' ? r.chance(0.4) : r.chance(0.02)) fields.push(field(11, { kind: 'bool', v: r.chance(0.8) }));
     return { kind: 'struct', fields };
   }
 

@@ -280,6 +280,9 @@ export const TRACE_REQUEST: readonly ArgSpec[] = [
   [6, TType.BOOL, 'expectAbsent'],
   [7, TType.STRING, 'stop'],
   [8, TType.I32, 'limit'],
+  [9, TType.LIST, 'keys'],
+  [10, TType.LIST, 'writes'],
+  [11, TType.BOOL, 'unlogged'],
 ];
 export const BATCH_COPY_REF: readonly ArgSpec[] = [
   [1, TType.I64, 'ownerBatch'],

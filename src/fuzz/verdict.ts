@@ -237,10 +237,7 @@ const VERDICTS: Record<MethodName, (args: Args, maxValueBytes: number) => Verdic
   // Refused for a negative id; otherwise what a correct node does depends on the ring (the node up, an operation running).
   removeNode: (a) => (i32Of(a.get(2)) !== undefined && i32Of(a.get(2))! >= 0 ? 'declared' : 'invalid'),
   batch: (a, max) => withLevel(batchValid(a.get(1), max), a.get(2), true),
-  getMany: (a) => {
-    const keys = a.get(1);
-    return withLevel(keysValid(keys) && keys?.kind === 'list' && inRange(keys.items.length, 1, GET_MANY_KEYS_MAX), a.get(2));
-  },
+  getMany: (a) => withLevel(manyKeysValid(a.get(1)), a.get(2)),
   storeBatchCopies: (a, max) => {
     if (!callerValid(a.get(2)) || !copyListValid(a.get(3), (c) => batchCopyValid(c, max))) return 'invalid';
     // A copy logged after 2004 and before the far future: only the node's clock can tell whether it is too far ahead.
@@ -275,7 +272,11 @@ function changesValid(a: Args): boolean {
   );
 }
 
-/** A trace's request, as get (SERIAL too), put, remove, cas and scan check theirs; only a cas carries an expectation, only a scan a stop and a limit. */
+/**
+ * A trace's request, as get (SERIAL too), put, remove, cas, scan, getMany and
+ * batch check theirs; only a cas carries an expectation, only a scan a stop
+ * and a limit, only a getMany keys, only a batch writes and `unlogged`.
+ */
 function traceVerdict(f: Args | null, max: number): Verdict {
   const op = f?.get(1);
   if (f === null || op?.kind !== 'binary') return 'invalid';
@@ -283,6 +284,8 @@ function traceVerdict(f: Args | null, max: number): Verdict {
   const expected = f.get(5);
   const absent = f.get(6);
   const name = op.v.toString('latin1');
+  if (name === 'getMany' || name === 'batch') return tracedManyVerdict(name, f, max);
+  if (f.get(9) !== undefined || f.get(10) !== undefined || f.get(11) !== undefined) return 'invalid';
   // A scan's key is its start, which may be empty (the first key); every other op needs a key.
   if (name !== 'scan' && !isValidKey(f.get(2))) return 'invalid';
   if (name === 'scan') {
@@ -316,6 +319,17 @@ function traceVerdict(f: Args | null, max: number): Verdict {
     default:
       return 'invalid';
   }
+}
+
+/** A traced getMany's or batch's request: as those calls check their arguments, and nothing of the other ops; its key is not read. */
+function tracedManyVerdict(name: 'getMany' | 'batch', f: Args, max: number): Verdict {
+  for (const id of [3, 5, 6, 7, 8]) if (f.get(id) !== undefined) return 'invalid';
+  if (name === 'getMany') {
+    if (f.get(10) !== undefined || f.get(11) !== undefined) return 'invalid';
+    return withLevel(manyKeysValid(f.get(9)), f.get(4));
+  }
+  if (f.get(9) !== undefined) return 'invalid';
+  return withLevel(batchValid(f.get(10), max), f.get(4), true);
 }
 
 /** A peer call's own node id: a non-negative i32. */
@@ -371,6 +385,11 @@ function batchValid(list: WireValue | undefined, max: number): boolean {
 
 function keysValid(list: WireValue | undefined): boolean {
   return list?.kind === 'list' && list.items.every((k) => isValidKey(k));
+}
+
+/** A getMany's keys: 1 to GET_MANY_KEYS_MAX, each valid. */
+function manyKeysValid(list: WireValue | undefined): boolean {
+  return keysValid(list) && list?.kind === 'list' && inRange(list.items.length, 1, GET_MANY_KEYS_MAX);
 }
 
 /** A mutation the handler takes: key, value, a timestamp in [0, 2^53), and an expiry only on a value, safe. */

@@ -638,7 +638,8 @@ declare class Client {
     clearSnapshot(secret: string, name: string, callback?: (error: ttypes.Unauthorized | ttypes.InvalidRequest | ttypes.Unavailable, response: void)=>void): void;
 
     /**
-     * (added later) Runs one get, put or remove as usual and answers with what
+     * (added later) Runs one get, put or remove (later also a cas, a scan
+     * page, a getMany or a batch; see TraceRequest) as usual and answers with what
      * its coordinator did, step by step (Cassandra's TRACING ON): whom it
      * asked, who answered what and when, speculative asks, read repairs,
      * hints, and for a write, each replica's acknowledgement until every live
@@ -648,7 +649,8 @@ declare class Client {
     trace(request: TraceRequest): Promise<TraceReport>;
 
     /**
-     * (added later) Runs one get, put or remove as usual and answers with what
+     * (added later) Runs one get, put or remove (later also a cas, a scan
+     * page, a getMany or a batch; see TraceRequest) as usual and answers with what
      * its coordinator did, step by step (Cassandra's TRACING ON): whom it
      * asked, who answered what and when, speculative asks, read repairs,
      * hints, and for a write, each replica's acknowledgement until every live

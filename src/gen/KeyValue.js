@@ -725,13 +725,13 @@ const KeyValue_replicate_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.mutations = [];
-          const _rtmp383 = input.readListBegin();
-          const _size82 = _rtmp383.size || 0;
-          for (let _i84 = 0; _i84 < _size82; ++_i84) {
-            let elem85 = null;
-            elem85 = new ttypes.Mutation();
-            elem85.read(input);
-            this.mutations.push(elem85);
+          const _rtmp398 = input.readListBegin();
+          const _size97 = _rtmp398.size || 0;
+          for (let _i99 = 0; _i99 < _size97; ++_i99) {
+            let elem100 = null;
+            elem100 = new ttypes.Mutation();
+            elem100.read(input);
+            this.mutations.push(elem100);
           }
           input.readListEnd();
         } else {
@@ -771,10 +771,10 @@ const KeyValue_replicate_args = class {
     if (this.mutations !== null && this.mutations !== undefined) {
       output.writeFieldBegin('mutations', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.mutations.length);
-      for (let iter86 in this.mutations) {
-        if (this.mutations.hasOwnProperty(iter86)) {
-          iter86 = this.mutations[iter86];
-          iter86.write(output);
+      for (let iter101 in this.mutations) {
+        if (this.mutations.hasOwnProperty(iter101)) {
+          iter101 = this.mutations[iter101];
+          iter101.write(output);
         }
       }
       output.writeListEnd();
@@ -934,12 +934,12 @@ const KeyValue_readLocal_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp388 = input.readListBegin();
-          const _size87 = _rtmp388.size || 0;
-          for (let _i89 = 0; _i89 < _size87; ++_i89) {
-            let elem90 = null;
-            elem90 = input.readBinary();
-            this.keys.push(elem90);
+          const _rtmp3103 = input.readListBegin();
+          const _size102 = _rtmp3103.size || 0;
+          for (let _i104 = 0; _i104 < _size102; ++_i104) {
+            let elem105 = null;
+            elem105 = input.readBinary();
+            this.keys.push(elem105);
           }
           input.readListEnd();
         } else {
@@ -979,10 +979,10 @@ const KeyValue_readLocal_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter91 in this.keys) {
-        if (this.keys.hasOwnProperty(iter91)) {
-          iter91 = this.keys[iter91];
-          output.writeBinary(iter91);
+      for (let iter106 in this.keys) {
+        if (this.keys.hasOwnProperty(iter106)) {
+          iter106 = this.keys[iter106];
+          output.writeBinary(iter106);
         }
       }
       output.writeListEnd();
@@ -1051,13 +1051,13 @@ const KeyValue_readLocal_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp393 = input.readListBegin();
-          const _size92 = _rtmp393.size || 0;
-          for (let _i94 = 0; _i94 < _size92; ++_i94) {
-            let elem95 = null;
-            elem95 = new ttypes.LocalRead();
-            elem95.read(input);
-            this.success.push(elem95);
+          const _rtmp3108 = input.readListBegin();
+          const _size107 = _rtmp3108.size || 0;
+          for (let _i109 = 0; _i109 < _size107; ++_i109) {
+            let elem110 = null;
+            elem110 = new ttypes.LocalRead();
+            elem110.read(input);
+            this.success.push(elem110);
           }
           input.readListEnd();
         } else {
@@ -1102,10 +1102,10 @@ const KeyValue_readLocal_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter96 in this.success) {
-        if (this.success.hasOwnProperty(iter96)) {
-          iter96 = this.success[iter96];
-          iter96.write(output);
+      for (let iter111 in this.success) {
+        if (this.success.hasOwnProperty(iter111)) {
+          iter111 = this.success[iter111];
+          iter111.write(output);
         }
       }
       output.writeListEnd();
@@ -1560,13 +1560,13 @@ const KeyValue_sync_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.digests = [];
-          const _rtmp398 = input.readListBegin();
-          const _size97 = _rtmp398.size || 0;
-          for (let _i99 = 0; _i99 < _size97; ++_i99) {
-            let elem100 = null;
-            elem100 = new ttypes.Digest();
-            elem100.read(input);
-            this.digests.push(elem100);
+          const _rtmp3113 = input.readListBegin();
+          const _size112 = _rtmp3113.size || 0;
+          for (let _i114 = 0; _i114 < _size112; ++_i114) {
+            let elem115 = null;
+            elem115 = new ttypes.Digest();
+            elem115.read(input);
+            this.digests.push(elem115);
           }
           input.readListEnd();
         } else {
@@ -1607,10 +1607,10 @@ const KeyValue_sync_args = class {
     if (this.digests !== null && this.digests !== undefined) {
       output.writeFieldBegin('digests', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.STRUCT, this.digests.length);
-      for (let iter101 in this.digests) {
-        if (this.digests.hasOwnProperty(iter101)) {
-          iter101 = this.digests[iter101];
-          iter101.write(output);
+      for (let iter116 in this.digests) {
+        if (this.digests.hasOwnProperty(iter116)) {
+          iter116 = this.digests[iter116];
+          iter116.write(output);
         }
       }
       output.writeListEnd();
@@ -2871,12 +2871,12 @@ const KeyValue_treeHashes_args = class {
         case 5:
         if (ftype == Thrift.Type.LIST) {
           this.indices = [];
-          const _rtmp3103 = input.readListBegin();
-          const _size102 = _rtmp3103.size || 0;
-          for (let _i104 = 0; _i104 < _size102; ++_i104) {
-            let elem105 = null;
-            elem105 = input.readI32();
-            this.indices.push(elem105);
+          const _rtmp3118 = input.readListBegin();
+          const _size117 = _rtmp3118.size || 0;
+          for (let _i119 = 0; _i119 < _size117; ++_i119) {
+            let elem120 = null;
+            elem120 = input.readI32();
+            this.indices.push(elem120);
           }
           input.readListEnd();
         } else {
@@ -2938,10 +2938,10 @@ const KeyValue_treeHashes_args = class {
     if (this.indices !== null && this.indices !== undefined) {
       output.writeFieldBegin('indices', Thrift.Type.LIST, 5);
       output.writeListBegin(Thrift.Type.I32, this.indices.length);
-      for (let iter106 in this.indices) {
-        if (this.indices.hasOwnProperty(iter106)) {
-          iter106 = this.indices[iter106];
-          output.writeI32(iter106);
+      for (let iter121 in this.indices) {
+        if (this.indices.hasOwnProperty(iter121)) {
+          iter121 = this.indices[iter121];
+          output.writeI32(iter121);
         }
       }
       output.writeListEnd();
@@ -3149,12 +3149,12 @@ const KeyValue_segmentKeys_args = class {
         case 4:
         if (ftype == Thrift.Type.LIST) {
           this.segments = [];
-          const _rtmp3108 = input.readListBegin();
-          const _size107 = _rtmp3108.size || 0;
-          for (let _i109 = 0; _i109 < _size107; ++_i109) {
-            let elem110 = null;
-            elem110 = input.readI32();
-            this.segments.push(elem110);
+          const _rtmp3123 = input.readListBegin();
+          const _size122 = _rtmp3123.size || 0;
+          for (let _i124 = 0; _i124 < _size122; ++_i124) {
+            let elem125 = null;
+            elem125 = input.readI32();
+            this.segments.push(elem125);
           }
           input.readListEnd();
         } else {
@@ -3211,10 +3211,10 @@ const KeyValue_segmentKeys_args = class {
     if (this.segments !== null && this.segments !== undefined) {
       output.writeFieldBegin('segments', Thrift.Type.LIST, 4);
       output.writeListBegin(Thrift.Type.I32, this.segments.length);
-      for (let iter111 in this.segments) {
-        if (this.segments.hasOwnProperty(iter111)) {
-          iter111 = this.segments[iter111];
-          output.writeI32(iter111);
+      for (let iter126 in this.segments) {
+        if (this.segments.hasOwnProperty(iter126)) {
+          iter126 = this.segments[iter126];
+          output.writeI32(iter126);
         }
       }
       output.writeListEnd();
@@ -3388,12 +3388,12 @@ const KeyValue_fetchVersions_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp3113 = input.readListBegin();
-          const _size112 = _rtmp3113.size || 0;
-          for (let _i114 = 0; _i114 < _size112; ++_i114) {
-            let elem115 = null;
-            elem115 = input.readBinary();
-            this.keys.push(elem115);
+          const _rtmp3128 = input.readListBegin();
+          const _size127 = _rtmp3128.size || 0;
+          for (let _i129 = 0; _i129 < _size127; ++_i129) {
+            let elem130 = null;
+            elem130 = input.readBinary();
+            this.keys.push(elem130);
           }
           input.readListEnd();
         } else {
@@ -3419,10 +3419,10 @@ const KeyValue_fetchVersions_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter116 in this.keys) {
-        if (this.keys.hasOwnProperty(iter116)) {
-          iter116 = this.keys[iter116];
-          output.writeBinary(iter116);
+      for (let iter131 in this.keys) {
+        if (this.keys.hasOwnProperty(iter131)) {
+          iter131 = this.keys[iter131];
+          output.writeBinary(iter131);
         }
       }
       output.writeListEnd();
@@ -3473,13 +3473,13 @@ const KeyValue_fetchVersions_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3118 = input.readListBegin();
-          const _size117 = _rtmp3118.size || 0;
-          for (let _i119 = 0; _i119 < _size117; ++_i119) {
-            let elem120 = null;
-            elem120 = new ttypes.LocalRead();
-            elem120.read(input);
-            this.success.push(elem120);
+          const _rtmp3133 = input.readListBegin();
+          const _size132 = _rtmp3133.size || 0;
+          for (let _i134 = 0; _i134 < _size132; ++_i134) {
+            let elem135 = null;
+            elem135 = new ttypes.LocalRead();
+            elem135.read(input);
+            this.success.push(elem135);
           }
           input.readListEnd();
         } else {
@@ -3516,10 +3516,10 @@ const KeyValue_fetchVersions_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter121 in this.success) {
-        if (this.success.hasOwnProperty(iter121)) {
-          iter121 = this.success[iter121];
-          iter121.write(output);
+      for (let iter136 in this.success) {
+        if (this.success.hasOwnProperty(iter136)) {
+          iter136 = this.success[iter136];
+          iter136.write(output);
         }
       }
       output.writeListEnd();
@@ -3575,12 +3575,12 @@ const KeyValue_repair_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.peers = [];
-          const _rtmp3123 = input.readListBegin();
-          const _size122 = _rtmp3123.size || 0;
-          for (let _i124 = 0; _i124 < _size122; ++_i124) {
-            let elem125 = null;
-            elem125 = input.readI32();
-            this.peers.push(elem125);
+          const _rtmp3138 = input.readListBegin();
+          const _size137 = _rtmp3138.size || 0;
+          for (let _i139 = 0; _i139 < _size137; ++_i139) {
+            let elem140 = null;
+            elem140 = input.readI32();
+            this.peers.push(elem140);
           }
           input.readListEnd();
         } else {
@@ -3606,10 +3606,10 @@ const KeyValue_repair_args = class {
     if (this.peers !== null && this.peers !== undefined) {
       output.writeFieldBegin('peers', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.I32, this.peers.length);
-      for (let iter126 in this.peers) {
-        if (this.peers.hasOwnProperty(iter126)) {
-          iter126 = this.peers[iter126];
-          output.writeI32(iter126);
+      for (let iter141 in this.peers) {
+        if (this.peers.hasOwnProperty(iter141)) {
+          iter141 = this.peers[iter141];
+          output.writeI32(iter141);
         }
       }
       output.writeListEnd();
@@ -4502,13 +4502,13 @@ const KeyValue_paxosMerge_args = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.rows = [];
-          const _rtmp3128 = input.readListBegin();
-          const _size127 = _rtmp3128.size || 0;
-          for (let _i129 = 0; _i129 < _size127; ++_i129) {
-            let elem130 = null;
-            elem130 = new ttypes.PaxosRow();
-            elem130.read(input);
-            this.rows.push(elem130);
+          const _rtmp3143 = input.readListBegin();
+          const _size142 = _rtmp3143.size || 0;
+          for (let _i144 = 0; _i144 < _size142; ++_i144) {
+            let elem145 = null;
+            elem145 = new ttypes.PaxosRow();
+            elem145.read(input);
+            this.rows.push(elem145);
           }
           input.readListEnd();
         } else {
@@ -4548,10 +4548,10 @@ const KeyValue_paxosMerge_args = class {
     if (this.rows !== null && this.rows !== undefined) {
       output.writeFieldBegin('rows', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.rows.length);
-      for (let iter131 in this.rows) {
-        if (this.rows.hasOwnProperty(iter131)) {
-          iter131 = this.rows[iter131];
-          iter131.write(output);
+      for (let iter146 in this.rows) {
+        if (this.rows.hasOwnProperty(iter146)) {
+          iter146 = this.rows[iter146];
+          iter146.write(output);
         }
       }
       output.writeListEnd();
@@ -5989,12 +5989,12 @@ const KeyValue_getMany_args = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.keys = [];
-          const _rtmp3133 = input.readListBegin();
-          const _size132 = _rtmp3133.size || 0;
-          for (let _i134 = 0; _i134 < _size132; ++_i134) {
-            let elem135 = null;
-            elem135 = input.readBinary();
-            this.keys.push(elem135);
+          const _rtmp3148 = input.readListBegin();
+          const _size147 = _rtmp3148.size || 0;
+          for (let _i149 = 0; _i149 < _size147; ++_i149) {
+            let elem150 = null;
+            elem150 = input.readBinary();
+            this.keys.push(elem150);
           }
           input.readListEnd();
         } else {
@@ -6022,10 +6022,10 @@ const KeyValue_getMany_args = class {
     if (this.keys !== null && this.keys !== undefined) {
       output.writeFieldBegin('keys', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRING, this.keys.length);
-      for (let iter136 in this.keys) {
-        if (this.keys.hasOwnProperty(iter136)) {
-          iter136 = this.keys[iter136];
-          output.writeBinary(iter136);
+      for (let iter151 in this.keys) {
+        if (this.keys.hasOwnProperty(iter151)) {
+          iter151 = this.keys[iter151];
+          output.writeBinary(iter151);
         }
       }
       output.writeListEnd();
@@ -6089,13 +6089,13 @@ const KeyValue_getMany_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3138 = input.readListBegin();
-          const _size137 = _rtmp3138.size || 0;
-          for (let _i139 = 0; _i139 < _size137; ++_i139) {
-            let elem140 = null;
-            elem140 = new ttypes.ReadResult();
-            elem140.read(input);
-            this.success.push(elem140);
+          const _rtmp3153 = input.readListBegin();
+          const _size152 = _rtmp3153.size || 0;
+          for (let _i154 = 0; _i154 < _size152; ++_i154) {
+            let elem155 = null;
+            elem155 = new ttypes.ReadResult();
+            elem155.read(input);
+            this.success.push(elem155);
           }
           input.readListEnd();
         } else {
@@ -6140,10 +6140,10 @@ const KeyValue_getMany_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter141 in this.success) {
-        if (this.success.hasOwnProperty(iter141)) {
-          iter141 = this.success[iter141];
-          iter141.write(output);
+      for (let iter156 in this.success) {
+        if (this.success.hasOwnProperty(iter156)) {
+          iter156 = this.success[iter156];
+          iter156.write(output);
         }
       }
       output.writeListEnd();
@@ -6201,13 +6201,13 @@ const KeyValue_batch_args = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.writes = [];
-          const _rtmp3143 = input.readListBegin();
-          const _size142 = _rtmp3143.size || 0;
-          for (let _i144 = 0; _i144 < _size142; ++_i144) {
-            let elem145 = null;
-            elem145 = new ttypes.BatchWrite();
-            elem145.read(input);
-            this.writes.push(elem145);
+          const _rtmp3158 = input.readListBegin();
+          const _size157 = _rtmp3158.size || 0;
+          for (let _i159 = 0; _i159 < _size157; ++_i159) {
+            let elem160 = null;
+            elem160 = new ttypes.BatchWrite();
+            elem160.read(input);
+            this.writes.push(elem160);
           }
           input.readListEnd();
         } else {
@@ -6242,10 +6242,10 @@ const KeyValue_batch_args = class {
     if (this.writes !== null && this.writes !== undefined) {
       output.writeFieldBegin('writes', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRUCT, this.writes.length);
-      for (let iter146 in this.writes) {
-        if (this.writes.hasOwnProperty(iter146)) {
-          iter146 = this.writes[iter146];
-          iter146.write(output);
+      for (let iter161 in this.writes) {
+        if (this.writes.hasOwnProperty(iter161)) {
+          iter161 = this.writes[iter161];
+          iter161.write(output);
         }
       }
       output.writeListEnd();
@@ -6424,13 +6424,13 @@ const KeyValue_storeBatchCopies_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.copies = [];
-          const _rtmp3148 = input.readListBegin();
-          const _size147 = _rtmp3148.size || 0;
-          for (let _i149 = 0; _i149 < _size147; ++_i149) {
-            let elem150 = null;
-            elem150 = new ttypes.BatchCopy();
-            elem150.read(input);
-            this.copies.push(elem150);
+          const _rtmp3163 = input.readListBegin();
+          const _size162 = _rtmp3163.size || 0;
+          for (let _i164 = 0; _i164 < _size162; ++_i164) {
+            let elem165 = null;
+            elem165 = new ttypes.BatchCopy();
+            elem165.read(input);
+            this.copies.push(elem165);
           }
           input.readListEnd();
         } else {
@@ -6461,10 +6461,10 @@ const KeyValue_storeBatchCopies_args = class {
     if (this.copies !== null && this.copies !== undefined) {
       output.writeFieldBegin('copies', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.copies.length);
-      for (let iter151 in this.copies) {
-        if (this.copies.hasOwnProperty(iter151)) {
-          iter151 = this.copies[iter151];
-          iter151.write(output);
+      for (let iter166 in this.copies) {
+        if (this.copies.hasOwnProperty(iter166)) {
+          iter166 = this.copies[iter166];
+          iter166.write(output);
         }
       }
       output.writeListEnd();
@@ -6617,13 +6617,13 @@ const KeyValue_forgetBatchCopies_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.copies = [];
-          const _rtmp3153 = input.readListBegin();
-          const _size152 = _rtmp3153.size || 0;
-          for (let _i154 = 0; _i154 < _size152; ++_i154) {
-            let elem155 = null;
-            elem155 = new ttypes.BatchCopyRef();
-            elem155.read(input);
-            this.copies.push(elem155);
+          const _rtmp3168 = input.readListBegin();
+          const _size167 = _rtmp3168.size || 0;
+          for (let _i169 = 0; _i169 < _size167; ++_i169) {
+            let elem170 = null;
+            elem170 = new ttypes.BatchCopyRef();
+            elem170.read(input);
+            this.copies.push(elem170);
           }
           input.readListEnd();
         } else {
@@ -6654,10 +6654,10 @@ const KeyValue_forgetBatchCopies_args = class {
     if (this.copies !== null && this.copies !== undefined) {
       output.writeFieldBegin('copies', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.copies.length);
-      for (let iter156 in this.copies) {
-        if (this.copies.hasOwnProperty(iter156)) {
-          iter156 = this.copies[iter156];
-          iter156.write(output);
+      for (let iter171 in this.copies) {
+        if (this.copies.hasOwnProperty(iter171)) {
+          iter171 = this.copies[iter171];
+          iter171.write(output);
         }
       }
       output.writeListEnd();
@@ -6789,13 +6789,13 @@ const KeyValue_heldBatches_args = class {
         case 3:
         if (ftype == Thrift.Type.LIST) {
           this.batches = [];
-          const _rtmp3158 = input.readListBegin();
-          const _size157 = _rtmp3158.size || 0;
-          for (let _i159 = 0; _i159 < _size157; ++_i159) {
-            let elem160 = null;
-            elem160 = new ttypes.BatchCopyRef();
-            elem160.read(input);
-            this.batches.push(elem160);
+          const _rtmp3173 = input.readListBegin();
+          const _size172 = _rtmp3173.size || 0;
+          for (let _i174 = 0; _i174 < _size172; ++_i174) {
+            let elem175 = null;
+            elem175 = new ttypes.BatchCopyRef();
+            elem175.read(input);
+            this.batches.push(elem175);
           }
           input.readListEnd();
         } else {
@@ -6826,10 +6826,10 @@ const KeyValue_heldBatches_args = class {
     if (this.batches !== null && this.batches !== undefined) {
       output.writeFieldBegin('batches', Thrift.Type.LIST, 3);
       output.writeListBegin(Thrift.Type.STRUCT, this.batches.length);
-      for (let iter161 in this.batches) {
-        if (this.batches.hasOwnProperty(iter161)) {
-          iter161 = this.batches[iter161];
-          iter161.write(output);
+      for (let iter176 in this.batches) {
+        if (this.batches.hasOwnProperty(iter176)) {
+          iter176 = this.batches[iter176];
+          iter176.write(output);
         }
       }
       output.writeListEnd();
@@ -6880,13 +6880,13 @@ const KeyValue_heldBatches_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3163 = input.readListBegin();
-          const _size162 = _rtmp3163.size || 0;
-          for (let _i164 = 0; _i164 < _size162; ++_i164) {
-            let elem165 = null;
-            elem165 = new ttypes.BatchCopyRef();
-            elem165.read(input);
-            this.success.push(elem165);
+          const _rtmp3178 = input.readListBegin();
+          const _size177 = _rtmp3178.size || 0;
+          for (let _i179 = 0; _i179 < _size177; ++_i179) {
+            let elem180 = null;
+            elem180 = new ttypes.BatchCopyRef();
+            elem180.read(input);
+            this.success.push(elem180);
           }
           input.readListEnd();
         } else {
@@ -6923,10 +6923,10 @@ const KeyValue_heldBatches_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter166 in this.success) {
-        if (this.success.hasOwnProperty(iter166)) {
-          iter166 = this.success[iter166];
-          iter166.write(output);
+      for (let iter181 in this.success) {
+        if (this.success.hasOwnProperty(iter181)) {
+          iter181 = this.success[iter181];
+          iter181.write(output);
         }
       }
       output.writeListEnd();
@@ -7217,13 +7217,13 @@ const KeyValue_listSnapshots_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3168 = input.readListBegin();
-          const _size167 = _rtmp3168.size || 0;
-          for (let _i169 = 0; _i169 < _size167; ++_i169) {
-            let elem170 = null;
-            elem170 = new ttypes.SnapshotEntry();
-            elem170.read(input);
-            this.success.push(elem170);
+          const _rtmp3183 = input.readListBegin();
+          const _size182 = _rtmp3183.size || 0;
+          for (let _i184 = 0; _i184 < _size182; ++_i184) {
+            let elem185 = null;
+            elem185 = new ttypes.SnapshotEntry();
+            elem185.read(input);
+            this.success.push(elem185);
           }
           input.readListEnd();
         } else {
@@ -7260,10 +7260,10 @@ const KeyValue_listSnapshots_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter171 in this.success) {
-        if (this.success.hasOwnProperty(iter171)) {
-          iter171 = this.success[iter171];
-          iter171.write(output);
+      for (let iter186 in this.success) {
+        if (this.success.hasOwnProperty(iter186)) {
+          iter186 = this.success[iter186];
+          iter186.write(output);
         }
       }
       output.writeListEnd();
@@ -7851,13 +7851,13 @@ const KeyValue_recentTraces_result = class {
         case 0:
         if (ftype == Thrift.Type.LIST) {
           this.success = [];
-          const _rtmp3173 = input.readListBegin();
-          const _size172 = _rtmp3173.size || 0;
-          for (let _i174 = 0; _i174 < _size172; ++_i174) {
-            let elem175 = null;
-            elem175 = new ttypes.SampledTrace();
-            elem175.read(input);
-            this.success.push(elem175);
+          const _rtmp3188 = input.readListBegin();
+          const _size187 = _rtmp3188.size || 0;
+          for (let _i189 = 0; _i189 < _size187; ++_i189) {
+            let elem190 = null;
+            elem190 = new ttypes.SampledTrace();
+            elem190.read(input);
+            this.success.push(elem190);
           }
           input.readListEnd();
         } else {
@@ -7894,10 +7894,10 @@ const KeyValue_recentTraces_result = class {
     if (this.success !== null && this.success !== undefined) {
       output.writeFieldBegin('success', Thrift.Type.LIST, 0);
       output.writeListBegin(Thrift.Type.STRUCT, this.success.length);
-      for (let iter176 in this.success) {
-        if (this.success.hasOwnProperty(iter176)) {
-          iter176 = this.success[iter176];
-          iter176.write(output);
+      for (let iter191 in this.success) {
+        if (this.success.hasOwnProperty(iter191)) {
+          iter191 = this.success[iter191];
+          iter191.write(output);
         }
       }
       output.writeListEnd();

@@ -466,6 +466,10 @@ declare class SnapshotEntry {
  * (Added later still) op "scan": one page of a scan from `key` (empty: the
  * first key) up to `stop` (absent or empty: the last), at most `limit` keys
  * (default 1,000), as `scan` takes them.
+ * (Added later still) op "getMany": `keys` the keys, as getMany takes
+ * them; op "batch": `writes` the writes and `unlogged`, as batch takes
+ * them. For both, `key` is their first key (the client routes by it) and
+ * is not read.
  */
 declare class TraceRequest {
     public op: string;
@@ -476,8 +480,11 @@ declare class TraceRequest {
     public expectAbsent?: boolean;
     public stop?: Buffer;
     public limit?: number;
+    public keys?: Buffer[];
+    public writes?: BatchWrite[];
+    public unlogged?: boolean;
 
-      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; expected?: Buffer; expectAbsent?: boolean; stop?: Buffer; limit?: number; });
+      constructor(args?: { op: string; key: Buffer; value?: Buffer; level: Level; expected?: Buffer; expectAbsent?: boolean; stop?: Buffer; limit?: number; keys?: Buffer[]; writes?: BatchWrite[]; unlogged?: boolean; });
   }
 
 /**
@@ -498,7 +505,9 @@ declare class TraceEvent {
  * since a failure's steps are the ones worth reading. `dropped`: steps past
  * the 100 kept. (Added later) A cas that ran has `applied`, and in `found`
  * the key's value after it (the new one when applied); a scan page `rows`,
- * the keys it answered with.
+ * the keys it answered with. (Added later still) A getMany that
+ * succeeded has `results`, one ReadResult a key in the order asked, and
+ * `rows`, how many were found; a batch has `ts`, its one timestamp.
  */
 declare class TraceReport {
     public coordinator: number;
@@ -510,8 +519,9 @@ declare class TraceReport {
     public dropped?: number;
     public applied?: boolean;
     public rows?: number;
+    public results?: ReadResult[];
 
-      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; applied?: boolean; rows?: number; });
+      constructor(args?: { coordinator: number; events: TraceEvent[]; found?: ReadResult; ts?: Int64; errorCode?: string; error?: string; dropped?: number; applied?: boolean; rows?: number; results?: ReadResult[]; });
   }
 
 /**

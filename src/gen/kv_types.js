@@ -3555,6 +3555,9 @@ const TraceRequest = module.exports.TraceRequest = class {
     this.expectAbsent = null;
     this.stop = null;
     this.limit = null;
+    this.keys = null;
+    this.writes = null;
+    this.unlogged = null;
     if (args) {
       if (args.op !== undefined && args.op !== null) {
         this.op = args.op;
@@ -3579,6 +3582,15 @@ const TraceRequest = module.exports.TraceRequest = class {
       }
       if (args.limit !== undefined && args.limit !== null) {
         this.limit = args.limit;
+      }
+      if (args.keys !== undefined && args.keys !== null) {
+        this.keys = Thrift.copyList(args.keys, [null]);
+      }
+      if (args.writes !== undefined && args.writes !== null) {
+        this.writes = Thrift.copyList(args.writes, [ttypes.BatchWrite]);
+      }
+      if (args.unlogged !== undefined && args.unlogged !== null) {
+        this.unlogged = args.unlogged;
       }
     }
   }
@@ -3649,6 +3661,44 @@ const TraceRequest = module.exports.TraceRequest = class {
           input.skip(ftype);
         }
         break;
+        case 9:
+        if (ftype == Thrift.Type.LIST) {
+          this.keys = [];
+          const _rtmp373 = input.readListBegin();
+          const _size72 = _rtmp373.size || 0;
+          for (let _i74 = 0; _i74 < _size72; ++_i74) {
+            let elem75 = null;
+            elem75 = input.readBinary();
+            this.keys.push(elem75);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 10:
+        if (ftype == Thrift.Type.LIST) {
+          this.writes = [];
+          const _rtmp377 = input.readListBegin();
+          const _size76 = _rtmp377.size || 0;
+          for (let _i78 = 0; _i78 < _size76; ++_i78) {
+            let elem79 = null;
+            elem79 = new ttypes.BatchWrite();
+            elem79.read(input);
+            this.writes.push(elem79);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
+        case 11:
+        if (ftype == Thrift.Type.BOOL) {
+          this.unlogged = input.readBool();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3698,6 +3748,35 @@ const TraceRequest = module.exports.TraceRequest = class {
     if (this.limit !== null && this.limit !== undefined) {
       output.writeFieldBegin('limit', Thrift.Type.I32, 8);
       output.writeI32(this.limit);
+      output.writeFieldEnd();
+    }
+    if (this.keys !== null && this.keys !== undefined) {
+      output.writeFieldBegin('keys', Thrift.Type.LIST, 9);
+      output.writeListBegin(Thrift.Type.STRING, this.keys.length);
+      for (let iter80 in this.keys) {
+        if (this.keys.hasOwnProperty(iter80)) {
+          iter80 = this.keys[iter80];
+          output.writeBinary(iter80);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.writes !== null && this.writes !== undefined) {
+      output.writeFieldBegin('writes', Thrift.Type.LIST, 10);
+      output.writeListBegin(Thrift.Type.STRUCT, this.writes.length);
+      for (let iter81 in this.writes) {
+        if (this.writes.hasOwnProperty(iter81)) {
+          iter81 = this.writes[iter81];
+          iter81.write(output);
+        }
+      }
+      output.writeListEnd();
+      output.writeFieldEnd();
+    }
+    if (this.unlogged !== null && this.unlogged !== undefined) {
+      output.writeFieldBegin('unlogged', Thrift.Type.BOOL, 11);
+      output.writeBool(this.unlogged);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -3782,6 +3861,7 @@ const TraceReport = module.exports.TraceReport = class {
     this.dropped = null;
     this.applied = null;
     this.rows = null;
+    this.results = null;
     if (args) {
       if (args.coordinator !== undefined && args.coordinator !== null) {
         this.coordinator = args.coordinator;
@@ -3810,6 +3890,9 @@ const TraceReport = module.exports.TraceReport = class {
       if (args.rows !== undefined && args.rows !== null) {
         this.rows = args.rows;
       }
+      if (args.results !== undefined && args.results !== null) {
+        this.results = Thrift.copyList(args.results, [ttypes.ReadResult]);
+      }
     }
   }
 
@@ -3833,13 +3916,13 @@ const TraceReport = module.exports.TraceReport = class {
         case 2:
         if (ftype == Thrift.Type.LIST) {
           this.events = [];
-          const _rtmp373 = input.readListBegin();
-          const _size72 = _rtmp373.size || 0;
-          for (let _i74 = 0; _i74 < _size72; ++_i74) {
-            let elem75 = null;
-            elem75 = new ttypes.TraceEvent();
-            elem75.read(input);
-            this.events.push(elem75);
+          const _rtmp383 = input.readListBegin();
+          const _size82 = _rtmp383.size || 0;
+          for (let _i84 = 0; _i84 < _size82; ++_i84) {
+            let elem85 = null;
+            elem85 = new ttypes.TraceEvent();
+            elem85.read(input);
+            this.events.push(elem85);
           }
           input.readListEnd();
         } else {
@@ -3896,6 +3979,22 @@ const TraceReport = module.exports.TraceReport = class {
           input.skip(ftype);
         }
         break;
+        case 10:
+        if (ftype == Thrift.Type.LIST) {
+          this.results = [];
+          const _rtmp387 = input.readListBegin();
+          const _size86 = _rtmp387.size || 0;
+          for (let _i88 = 0; _i88 < _size86; ++_i88) {
+            let elem89 = null;
+            elem89 = new ttypes.ReadResult();
+            elem89.read(input);
+            this.results.push(elem89);
+          }
+          input.readListEnd();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3915,10 +4014,10 @@ const TraceReport = module.exports.TraceReport = class {
     if (this.events !== null && this.events !== undefined) {
       output.writeFieldBegin('events', Thrift.Type.LIST, 2);
       output.writeListBegin(Thrift.Type.STRUCT, this.events.length);
-      for (let iter76 in this.events) {
-        if (this.events.hasOwnProperty(iter76)) {
-          iter76 = this.events[iter76];
-          iter76.write(output);
+      for (let iter90 in this.events) {
+        if (this.events.hasOwnProperty(iter90)) {
+          iter90 = this.events[iter90];
+          iter90.write(output);
         }
       }
       output.writeListEnd();
@@ -3957,6 +4056,18 @@ const TraceReport = module.exports.TraceReport = class {
     if (this.rows !== null && this.rows !== undefined) {
       output.writeFieldBegin('rows', Thrift.Type.I32, 9);
       output.writeI32(this.rows);
+      output.writeFieldEnd();
+    }
+    if (this.results !== null && this.results !== undefined) {
+      output.writeFieldBegin('results', Thrift.Type.LIST, 10);
+      output.writeListBegin(Thrift.Type.STRUCT, this.results.length);
+      for (let iter91 in this.results) {
+        if (this.results.hasOwnProperty(iter91)) {
+          iter91 = this.results[iter91];
+          iter91.write(output);
+        }
+      }
+      output.writeListEnd();
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -4267,13 +4378,13 @@ const ChangesPage = module.exports.ChangesPage = class {
         case 1:
         if (ftype == Thrift.Type.LIST) {
           this.changes = [];
-          const _rtmp378 = input.readListBegin();
-          const _size77 = _rtmp378.size || 0;
-          for (let _i79 = 0; _i79 < _size77; ++_i79) {
-            let elem80 = null;
-            elem80 = new ttypes.Change();
-            elem80.read(input);
-            this.changes.push(elem80);
+          const _rtmp393 = input.readListBegin();
+          const _size92 = _rtmp393.size || 0;
+          for (let _i94 = 0; _i94 < _size92; ++_i94) {
+            let elem95 = null;
+            elem95 = new ttypes.Change();
+            elem95.read(input);
+            this.changes.push(elem95);
           }
           input.readListEnd();
         } else {
@@ -4329,10 +4440,10 @@ const ChangesPage = module.exports.ChangesPage = class {
     if (this.changes !== null && this.changes !== undefined) {
       output.writeFieldBegin('changes', Thrift.Type.LIST, 1);
       output.writeListBegin(Thrift.Type.STRUCT, this.changes.length);
-      for (let iter81 in this.changes) {
-        if (this.changes.hasOwnProperty(iter81)) {
-          iter81 = this.changes[iter81];
-          iter81.write(output);
+      for (let iter96 in this.changes) {
+        if (this.changes.hasOwnProperty(iter96)) {
+          iter96 = this.changes[iter96];
+          iter96.write(output);
         }
       }
       output.writeListEnd();

@@ -322,13 +322,18 @@ type CheckedTrace =
   | { readonly op: 'get'; readonly key: string; readonly level: LevelName | 'SERIAL' }
   | { readonly op: 'put' | 'remove'; readonly key: string; readonly value: string; readonly level: WriteLevelName }
   | { readonly op: 'cas'; readonly key: string; readonly value: string; readonly expected: string | null; readonly level: LevelName }
-  | { readonly op: 'scan'; readonly scan: ScanRequest };
+  | { readonly op: 'scan'; readonly scan: ScanRequest }
+  | { readonly op: 'getMany'; readonly keys: string[]; readonly level: LevelName }
+  | { readonly op: 'batch'; readonly writes: BatchWriteInput[]; readonly level: WriteLevelName; readonly unlogged: boolean };
 
 const given = (x: unknown): boolean => x !== null && x !== undefined;
 
 /** A trace's request, checked as get, put, remove and cas check theirs. */
 function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number): CheckedTrace {
   if (r === null || r === undefined) throw invalid('trace needs a request: op, key, level, and a value for a put or a cas');
+  if (r.op === 'getMany' || r.op === 'batch') return checkTracedMany(r, maxValueBytes);
+  if (given(r.keys)) throw invalid('only a traced getMany carries a list of keys');
+  if (given(r.writes) || given(r.unlogged)) throw invalid('only a traced batch carries writes');
   if (r.op === 'scan') {
     if (given(r.value) || given(r.expected) || given(r.expectAbsent)) throw invalid('a traced scan carries no value and no expectation');
     const limit = given(r.limit) ? r.limit! : SCAN_PAGE_LIMIT_DEFAULT;
@@ -354,8 +359,24 @@ function checkTraceRequest(r: types.TraceRequest | null, maxValueBytes: number):
       return { op: 'cas', key, value, expected, level: checkCasLevel(r.level) };
     }
     default:
-      throw invalid(`trace runs a "get", "put", "remove", "cas" or "scan", not ${JSON.stringify(r.op ?? null)}`);
+      throw invalid(`trace runs a "get", "put", "remove", "cas", "scan", "getMany" or "batch", not ${JSON.stringify(r.op ?? null)}`);
   }
+}
+
+/** A traced getMany's or batch's request, checked as getMany and batch check theirs; `key` is not read. */
+function checkTracedMany(r: types.TraceRequest, maxValueBytes: number): CheckedTrace {
+  if (given(r.value) || given(r.expected) || given(r.expectAbsent) || given(r.stop) || given(r.limit))
+    throw invalid(`a traced ${r.op} carries no value, expectation, stop or limit`);
+  if (r.op === 'getMany') {
+    if (given(r.writes) || given(r.unlogged)) throw invalid('a traced getMany carries keys, not writes');
+    const keys = checkManyKeys(r.keys);
+    if (r.level === SERIAL_CODE) throw invalid(serialIsForOneKey('getMany'));
+    return { op: 'getMany', keys, level: checkLevel(r.level) };
+  }
+  if (given(r.keys)) throw invalid('a traced batch carries writes, not a list of keys');
+  const writes = checkBatch(r.writes, maxValueBytes);
+  if (r.level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
+  return { op: 'batch', writes, level: checkWriteLevel(r.level), unlogged: r.unlogged === true };
 }
 
 /** A trace's report: its steps and how the request ended (a read's result, a write's ts, a cas's applied, or the failure). */
@@ -370,6 +391,7 @@ function traceReport(coordinator: number, trace: Trace, outcome: SampledOutcome 
     ...(outcome.ts !== undefined ? { ts: outcome.ts as never } : {}),
     ...(outcome.applied !== undefined ? { applied: outcome.applied } : {}),
     ...(outcome.rows !== undefined ? { rows: outcome.rows } : {}),
+    ...('results' in outcome && outcome.results !== undefined ? { results: outcome.results } : {}),
     ...(outcome.errorCode !== undefined ? { errorCode: outcome.errorCode, error: outcome.error! } : {}),
     ...(trace.dropped > 0 ? { dropped: trace.dropped } : {}),
   });
@@ -378,6 +400,8 @@ function traceReport(coordinator: number, trace: Trace, outcome: SampledOutcome 
 /** How a `trace` call's request ended. */
 interface TracedOutcome {
   readonly read?: types.ReadResult;
+  /** A getMany's, one a key in the order asked. */
+  readonly results?: types.ReadResult[];
   readonly ts?: number;
   readonly applied?: boolean;
   readonly rows?: number;
@@ -733,6 +757,14 @@ export class Handler {
           outcome = { read: readResult(v, nowUs()) };
         } else if (req.op === 'scan') {
           outcome = { rows: (await this.services.scanner.scan(req.scan, trace)).rows.length };
+        } else if (req.op === 'getMany') {
+          const results = this.manyResults(await this.readMany(req.keys, req.level, trace));
+          outcome = { results, rows: results.filter((r) => r.found).length };
+        } else if (req.op === 'batch') {
+          const batches = this.services.batches;
+          const { writes, level } = req;
+          outcome = { ts: await (req.unlogged ? batches.writeUnlogged(writes, level, trace) : batches.write(writes, level, trace)) };
+          await waitAtMost(trace.partsLanded(), timeoutMs, time);
         } else if (req.op === 'cas') {
           // A traced cas is one attempt, never retried: a fresh request id.
           const cas = { key: req.key, expected: req.expected, value: req.value, requestId: randomUUID(), level: req.level };
@@ -897,36 +929,44 @@ export class Handler {
         const ks = checkManyKeys(keys);
         if (level === SERIAL_CODE) throw invalid(serialIsForOneKey('getMany'));
         const l = checkLevel(level);
-        const coordinator = this.services.coordinator;
         // A sampled one is traced as a whole, each key's steps led by its place.
         const versions = await this.sampled(
           'getMany',
           keys[0]!,
           level,
-          (trace) =>
-            Promise.all(
-              ks.map((k, i) =>
-                coordinator.read(k, l, partOf(trace, i, ks.length)).catch((err: unknown) => {
-                  // The call fails as a whole with the first key that cannot be read, its place named.
-                  throw ofKeyAt(err, i, ks.length);
-                }),
-              ),
-            ),
+          (trace) => this.readMany(ks, l, trace),
           (vs) => ({ rows: vs.filter((v) => readResult(v, this.services.nowUs()).found).length }),
         );
-        const nowUs = this.services.nowUs();
-        const results = versions.map((v) => readResult(v, nowUs));
-        let bytes = 0;
-        for (const r of results) bytes += r.value.length;
-        const max = getManyReplyBytesMax(this.services.maxValueBytes);
-        if (bytes > max)
-          throw invalid(
-            `the ${ks.length} values asked for take ${bytes} bytes, more than the ${max} one getMany answer may carry; ask for fewer keys a call`,
-          );
-        return results;
+        return this.manyResults(versions);
       },
       Array.isArray(keys) ? keys[0] : undefined,
     );
+  }
+
+  /** A getMany's keys, each read as `get` reads it, all at once; it fails with the first key that cannot be read, its place named. */
+  private readMany(ks: readonly string[], level: LevelName, trace: Trace | undefined): Promise<Array<Version | undefined>> {
+    const coordinator = this.services.coordinator;
+    return Promise.all(
+      ks.map((k, i) =>
+        coordinator.read(k, level, partOf(trace, i, ks.length)).catch((err: unknown) => {
+          throw ofKeyAt(err, i, ks.length);
+        }),
+      ),
+    );
+  }
+
+  /** A getMany's answer, one result a key; refused when it would carry more than getManyReplyBytesMax. */
+  private manyResults(versions: ReadonlyArray<Version | undefined>): types.ReadResult[] {
+    const nowUs = this.services.nowUs();
+    const results = versions.map((v) => readResult(v, nowUs));
+    let bytes = 0;
+    for (const r of results) bytes += r.value.length;
+    const max = getManyReplyBytesMax(this.services.maxValueBytes);
+    if (bytes > max)
+      throw invalid(
+        `the ${results.length} values asked for take ${bytes} bytes, more than the ${max} one getMany answer may carry; ask for fewer keys a call`,
+      );
+    return results;
   }
 
   private serialGet(key: string, wireKey: Buffer, startedMs: number): Promise<types.ReadResult> {

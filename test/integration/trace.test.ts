@@ -1,14 +1,15 @@
 /**
  * The console's trace command against four real node processes: a traced
- * put, get, delete, cas and SERIAL get run as usual and come back with their
- * coordinator's steps; a failure comes back with its steps too; a bad trace
+ * put, get, delete, cas, SERIAL get, scan page, mget and batch run as usual
+ * and come back with their coordinator's steps; a failure comes back with its steps too; a bad trace
  * is refused.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { LocalCluster } from '../../src/harness/local-cluster';
 import { KvClient } from '../../src/client/client';
 import { isKvError } from '../../src/common/errors';
-import { runAdmin, runConsole } from './cluster-calls';
+import { types } from '../../src/rpc/thrift';
+import { rawCall, runAdmin, runConsole } from './cluster-calls';
 
 let cluster: LocalCluster | undefined;
 
@@ -72,7 +73,7 @@ test.serial('trace put, get and delete in the console: each runs, and shows whom
     JSON.stringify(gone!.events),
   );
   t.like(short, { ok: false, error: 'InvalidRequest' });
-  t.regex(String(short!.message), /^trace takes a get, put, delete, cas or scan with its arguments/);
+  t.regex(String(short!.message), /^trace takes a get, put, delete, cas, scan, mget or batch with its arguments/);
   t.like(unknown, { ok: false, error: 'InvalidRequest' });
 });
 
@@ -130,6 +131,108 @@ test.serial('trace scan in the console: a page of a scan, round by round', async
   t.regex(text, /\nscan coordinated by node \d: 1 key\n/);
 });
 
+/** A QUORUM logged batch of a put and a remove, traced: its logging and copies, then each write placed, led by its place. */
+function loggedPutAndRemove(t: ExecutionContext, events: ReadonlyArray<{ activity: string }>): void {
+  t.regex(events[0]!.activity, /^logged as batch \d+ of 2 writes, ts=\d+: durable here$/);
+  t.regex(events[1]!.activity, /^its copy held by node \d.* \(asked node \d/);
+  for (const [place, what] of [
+    ['key 1 of 2: ', 'write'],
+    ['key 2 of 2: ', 'remove'],
+  ])
+    t.true(
+      events.some((e) => e.activity.startsWith(`${place}QUORUM ${what} placed by epoch`)),
+      `${place}${JSON.stringify(events)}`,
+    );
+}
+
+/** Steps of part `place` ("key 1 of 2: ") that are a replica's acknowledgement. */
+const acksOf = (events: Traced['events'], place: string): number =>
+  events.filter(
+    (e) => e.activity.startsWith(place) && /^(node \d acknowledged|its own copy \(node \d\))/.test(e.activity.slice(place.length)),
+  ).length;
+
+test.serial('trace batch and trace mget in the console: each key of the call traced, led by its place', async (t) => {
+  const out = await runConsole(
+    cluster!,
+    [
+      'trace batch put M1 one delete M2 QUORUM',
+      'trace mget M1 M2 Mx QUORUM',
+      'trace mget QUORUM',
+      'trace mget M1 SERIAL',
+      'trace batch put M1 x SERIAL',
+      'trace batch put M1 x put M1 y ONE',
+    ].join('\n'),
+    true,
+  );
+  const [batch, many, short, serial, serialBatch, twice] = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Traced);
+  t.like(batch, { ok: true, traced: 'batch', writes: 2 });
+  t.is(typeof batch!.ts, 'number');
+  loggedPutAndRemove(t, batch!.events);
+  // The report waits for each write's last live replica, not only the two QUORUM needs.
+  for (const place of ['key 1 of 2: ', 'key 2 of 2: ']) t.is(acksOf(batch!.events, place), 3, JSON.stringify(batch!.events));
+  t.like(many, { ok: true, traced: 'mget', rows: 1 });
+  t.deepEqual(
+    (many!.entries as Array<Record<string, unknown>>).map((e) => [e.key, e.found, e.value]),
+    [
+      ['M1', true, 'one'],
+      ['M2', false, null],
+      ['Mx', false, null],
+    ],
+  );
+  for (const place of ['key 1 of 3: ', 'key 2 of 3: ', 'key 3 of 3: '])
+    t.true(
+      many!.events.some((e) => e.activity.startsWith(`${place}QUORUM read placed by epoch`)),
+      `${place}${JSON.stringify(many!.events)}`,
+    );
+  t.like(short, { ok: false, error: 'InvalidRequest' });
+  t.regex(String(short!.message), /^mget takes one or more keys, then a level/);
+  t.like(serial, { ok: false, error: 'InvalidRequest' });
+  t.regex(String(serial!.message), /SERIAL/);
+  t.like(serialBatch, { ok: false, error: 'InvalidRequest' });
+  t.like(twice, { ok: false, error: 'InvalidRequest' });
+  t.regex(String(twice!.message), /write 2 of 2: its key is write 1's too/);
+
+  const text = await runConsole(cluster!, 'trace mget M1 Mx ONE\ntrace batch unlogged put M3 three ONE\n');
+  t.regex(text, /^mget coordinated by node \d: 1 of 2 found\nM1 {2}one\nMx {2}\(not found\)\n +\d+ µs {2}key 1 of 2: /);
+  t.regex(text, /\nbatch coordinated by node \d: OK \(1 write, unlogged\)\n +\d+ µs {2}an unlogged batch of 1 writes, ts=\d+\n/);
+});
+
+test.serial('a trace request on the wire: getMany and batch take their own fields, and only they do', async (t) => {
+  const call = (req: Record<string, unknown>): Promise<unknown> =>
+    rawCall(cluster!, (c) => c.trace(new types.TraceRequest({ key: Buffer.from('M1'), level: 2 as never, ...req } as never)));
+  const many = (await call({ op: 'getMany', keys: [Buffer.from('M1'), Buffer.from('Mx')] })) as types.TraceReport;
+  t.deepEqual(
+    many.results!.map((r) => [r.found, r.value.toString()]),
+    [
+      [true, 'one'],
+      [false, ''],
+    ],
+  );
+  t.is(many.rows, 1);
+  const written = (await call({
+    op: 'batch',
+    writes: [new types.BatchWrite({ key: Buffer.from('M4'), value: Buffer.from('four') })],
+  })) as types.TraceReport;
+  t.true(Number(written.ts) > 0);
+  for (const [req, why] of [
+    [{ op: 'get', keys: [Buffer.from('M1')] }, /only a traced getMany carries a list of keys/],
+    [{ op: 'put', value: Buffer.from('v'), writes: [] }, /only a traced batch carries writes/],
+    [{ op: 'getMany' }, /getMany needs at least one key/],
+    [{ op: 'getMany', keys: [Buffer.from('M1')], value: Buffer.from('v') }, /a traced getMany carries no value/],
+    [{ op: 'getMany', keys: [Buffer.from('M1')], writes: [] }, /a traced getMany carries keys, not writes/],
+    [{ op: 'batch', writes: [] }, /a batch needs at least one write/],
+    [{ op: 'batch', keys: [Buffer.from('M1')], writes: [] }, /a traced batch carries writes, not a list of keys/],
+    [{ op: 'nothing' }, /trace runs a "get", "put", "remove", "cas", "scan", "getMany" or "batch", not "nothing"/],
+  ] as const) {
+    const err = await call(req);
+    t.true(isKvError(err, 'InvalidRequest'), `${JSON.stringify(req)}: ${String(err)}`);
+    t.regex((err as Error).message, why);
+  }
+});
+
 test.serial(
   'sampled tracing: admin.sh trace-probability makes the nodes keep traces of ordinary requests; traces lists them',
   async (t) => {
@@ -166,16 +269,7 @@ test.serial(
     const [batch, many, ...traces] = all;
     t.like(batch, { node: 3, op: 'batch', key: '"Bb"', level: 'QUORUM' });
     t.regex(String(batch!.outcome), /^written, ts=\d+$/);
-    t.regex(batch!.events[0]!.activity, /^logged as batch \d+ of 2 writes, ts=\d+: durable here$/);
-    t.regex(batch!.events[1]!.activity, /^its copy held by node \d.* \(asked node \d/);
-    for (const [place, what] of [
-      ['key 1 of 2: ', 'write'],
-      ['key 2 of 2: ', 'remove'],
-    ])
-      t.true(
-        batch!.events.some((e) => e.activity.startsWith(`${place}QUORUM ${what} placed by epoch`)),
-        `${place}${JSON.stringify(batch!.events)}`,
-      );
+    loggedPutAndRemove(t, batch!.events);
     t.like(many, { node: 3, op: 'getMany', key: '"B"', level: 'QUORUM', outcome: '1 key' });
     for (const place of ['key 1 of 2: ', 'key 2 of 2: '])
       t.true(

@@ -20,9 +20,10 @@ const older: Version = { value: 'old', ts: 1000, deleted: false };
 /**
  * Node 1 coordinating key 'A' (replicas 0, 1, 2) on virtual time. `holds`:
  * what each replica answers a read with; `answerMs`: when it answers a read
- * or a write (Infinity: never); `down`: replicas the detector holds down.
+ * or a write (Infinity: never); `down`: replicas the detector holds down;
+ * `marks`: node 1 has a marked log (the client is answered at the level).
  */
-function rig(holds: Record<number, Version | undefined>, answerMs: Record<number, number> = {}, down: number[] = []) {
+function rig(holds: Record<number, Version | undefined>, answerMs: Record<number, number> = {}, down: number[] = [], marks = false) {
   const scheduler = new Scheduler();
   const time = scheduler.timeFor(new Owner('node 1'));
   const applied: Array<{ id: number; items: KeyedVersion[] }> = [];
@@ -52,6 +53,8 @@ function rig(holds: Record<number, Version | undefined>, answerMs: Record<number
     readLocal: () => holds[1],
     time,
     speculativeRetry: { kind: 'fixed', ms: 50 },
+    // With a marked log, node 1's own copy is durable with its mark and the client is answered at the level.
+    ...(marks ? { marked: { applyMarked: () => later(1, 1), settle: () => {} } } : {}),
   });
   const run = async <T>(p: Promise<T>) => {
     const outcome = p.then(
@@ -162,4 +165,37 @@ test("a part's steps go into the whole trace, led by its prefix, timed from the 
   for (let i = 0; i < TRACE_EVENTS_MAX; i++) second.note(`step ${i}`);
   t.is(whole.events.length, TRACE_EVENTS_MAX);
   t.is(whole.dropped, 3);
+});
+
+test("a whole trace's partsLanded waits for every part's write to land, each counted once; with no parts it is settled", async (t) => {
+  const whole = new Trace(() => 0);
+  let settled = false;
+  await whole.partsLanded();
+  const first = whole.part('key 1 of 2: ');
+  const second = whole.part('key 2 of 2: ');
+  void whole.partsLanded().then(() => (settled = true));
+  first.markLanded();
+  first.markLanded();
+  await Promise.resolve();
+  t.false(settled, 'a part marked twice is not two parts');
+  second.markLanded();
+  await first.landed;
+  await new Promise((resolve) => setImmediate(resolve));
+  t.true(settled);
+});
+
+test("a traced batch's writes: partsLanded waits past the client's answer for each write's slow third replica", async (t) => {
+  const r = rig({}, { 0: 1, 2: 5 }, [], true);
+  const writes = Promise.all(
+    ['A', 'B'].map((key, i) => r.coordinator.write(key, 'v', false, 'QUORUM', 0, r.trace.part(`key ${i + 1} of 2: `))),
+  );
+  await r.run(writes);
+  const answered = r.steps();
+  t.false(
+    answered.some((s) => s.includes('node 2 acknowledged')),
+    answered.join('\n'),
+  );
+  await r.run(r.trace.partsLanded());
+  for (const place of ['key 1 of 2: ', 'key 2 of 2: '])
+    t.true(r.steps().includes(`5 ms ${place}node 2 acknowledged`), r.steps().join('\n'));
 });
