@@ -241,10 +241,14 @@ struct PaxosAccept {
   2: optional Ballot refusedBy
 }
 
-/** One key of a scan and its value. */
+/**
+ * One key of a scan and its value. (Added later) `expiresMicros`: when the
+ * value expires (µs since 1970), absent when it does not.
+ */
 struct ScanEntry {
   1: binary key,
-  2: binary value
+  2: binary value,
+  3: optional i64 expiresMicros
 }
 
 /** A page of a scan. */

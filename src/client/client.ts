@@ -194,6 +194,8 @@ export interface ScanOptions {
 export interface ScanEntry {
   readonly key: Buffer;
   readonly value: Buffer;
+  /** When the value expires (µs since 1970), if it was written with a TTL (nodes of an older build do not say). */
+  readonly expiresUs?: number;
 }
 
 export interface ScanPage {
@@ -709,7 +711,12 @@ export class KvClient {
       starts,
       this.speculations.of('scan', name),
     );
-    return { entries: r.entries.map((e) => ({ key: e.key, value: e.value })), cursor: r.more && r.cursor ? r.cursor : undefined };
+    const entries = r.entries.map((e) =>
+      e.expiresMicros === null || e.expiresMicros === undefined
+        ? { key: e.key, value: e.value }
+        : { key: e.key, value: e.value, expiresUs: int64ToNumber(e.expiresMicros) },
+    );
+    return { entries, cursor: r.more && r.cursor ? r.cursor : undefined };
   }
 
   /**

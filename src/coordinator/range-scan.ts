@@ -31,7 +31,7 @@ import type { KeyedVersion } from '../storage/version';
 import type { HintSink } from './coordinator';
 import { LevelName, unreachableLevel, writeAcksNeeded } from './levels';
 import type { Replica } from './replica';
-import { MergedKey, mergePages, ReplicaPage, takeLive } from './scan-merge';
+import { MergedKey, mergePages, ReplicaPage, type ScanRow, takeLive } from './scan-merge';
 import type { SpeculationDelay } from './speculation';
 import { nodeList, Trace } from './trace';
 
@@ -69,7 +69,7 @@ export interface ScanRequest {
 }
 
 export interface ScanPage {
-  readonly rows: Array<{ key: string; value: string }>;
+  readonly rows: ScanRow[];
   /** Where the next call goes on (after this key), when there may be more. */
   readonly cursor: string | undefined;
 }
@@ -119,7 +119,7 @@ export class RangeScanner {
     const unreachable = unreachableLevel(req.level, this.deps.placement().replicationFactor);
     if (unreachable !== undefined) throw new KvError('InvalidRequest', unreachable);
     const deadline = this.deps.time.monotonicMs() + this.deps.timeoutMs;
-    const rows: Array<{ key: string; value: string }> = [];
+    const rows: ScanRow[] = [];
     let bytes = 0;
     let from = req.cursor === undefined ? req.start : after(req.cursor);
     for (let round = 0; ; round++) {

@@ -78,8 +78,15 @@ export function mergePages(pages: readonly ReplicaPage[]): MergedRange {
 }
 
 /** What a scan returns of merged keys: live ones only, at most `limit`. */
+/** A live key of a scan: its value, and when it expires (µs since 1970) if it does. */
+export interface ScanRow {
+  readonly key: string;
+  readonly value: string;
+  readonly expires?: number;
+}
+
 export interface TakenRows {
-  readonly rows: Array<{ key: string; value: string }>;
+  readonly rows: ScanRow[];
   /** The last key looked at: the last row when the limit cut the keys short, else the last merged key (undefined if none). */
   readonly last: string | undefined;
   /** True when the limit was reached before every merged key was looked at. */
@@ -92,13 +99,14 @@ export interface TakenRows {
  * still count as looked at: a cursor may pass them.
  */
 export function takeLive(keys: readonly MergedKey[], limit: number, nowUs: number): TakenRows {
-  const rows: Array<{ key: string; value: string }> = [];
+  const rows: ScanRow[] = [];
   let last: string | undefined;
   for (const { key, version } of keys) {
     if (rows.length === limit) return { rows, last, cut: true };
     last = key;
     // The ring's own keys pass like tombstones: replicated and repaired, never shown.
-    if (isLive(version, nowUs) && !isReservedKey(key)) rows.push({ key, value: version.value });
+    if (isLive(version, nowUs) && !isReservedKey(key))
+      rows.push(version.expires ? { key, value: version.value, expires: version.expires } : { key, value: version.value });
   }
   return { rows, last, cut: false };
 }

@@ -286,13 +286,15 @@ declare class PaxosAccept {
   }
 
 /**
- * One key of a scan and its value.
+ * One key of a scan and its value. (Added later) `expiresMicros`: when the
+ * value expires (µs since 1970), absent when it does not.
  */
 declare class ScanEntry {
     public key: Buffer;
     public value: Buffer;
+    public expiresMicros?: Int64;
 
-      constructor(args?: { key: Buffer; value: Buffer; });
+      constructor(args?: { key: Buffer; value: Buffer; expiresMicros?: Int64; });
   }
 
 /**

@@ -2208,12 +2208,16 @@ const ScanEntry = module.exports.ScanEntry = class {
   constructor(args) {
     this.key = null;
     this.value = null;
+    this.expiresMicros = null;
     if (args) {
       if (args.key !== undefined && args.key !== null) {
         this.key = args.key;
       }
       if (args.value !== undefined && args.value !== null) {
         this.value = args.value;
+      }
+      if (args.expiresMicros !== undefined && args.expiresMicros !== null) {
+        this.expiresMicros = args.expiresMicros;
       }
     }
   }
@@ -2242,6 +2246,13 @@ const ScanEntry = module.exports.ScanEntry = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.I64) {
+          this.expiresMicros = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2261,6 +2272,11 @@ const ScanEntry = module.exports.ScanEntry = class {
     if (this.value !== null && this.value !== undefined) {
       output.writeFieldBegin('value', Thrift.Type.STRING, 2);
       output.writeBinary(this.value);
+      output.writeFieldEnd();
+    }
+    if (this.expiresMicros !== null && this.expiresMicros !== undefined) {
+      output.writeFieldBegin('expiresMicros', Thrift.Type.I64, 3);
+      output.writeI64(this.expiresMicros);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -385,7 +385,14 @@ export class Handler {
           (p) => ({ rows: p.rows.length }),
         );
         return new types.ScanResult({
-          entries: page.rows.map((r) => new types.ScanEntry({ key: fromByteString(r.key), value: fromByteString(r.value) })),
+          entries: page.rows.map(
+            (r) =>
+              new types.ScanEntry({
+                key: fromByteString(r.key),
+                value: fromByteString(r.value),
+                ...(r.expires !== undefined ? { expiresMicros: r.expires as never } : {}),
+              }),
+          ),
           more: page.cursor !== undefined,
           ...(page.cursor !== undefined ? { cursor: fromByteString(page.cursor) } : {}),
         });

@@ -58,14 +58,14 @@ test('keys compare as unsigned bytes', (t) => {
   );
 });
 
-test('takeLive hides tombstones and expired values, stops at the limit, and says how far it looked', (t) => {
+test("takeLive hides tombstones and expired values, keeps a live value's expiry, stops at the limit, and says how far it looked", (t) => {
   const keys = mergePages([
     page(false, ['a', val(1, 'A')], ['b', del(2)], ['c', val(3, 'C', 100)], ['d', val(4, 'D', 50)], ['e', val(5, 'E')]),
   ]).keys;
   t.deepEqual(takeLive(keys, 10, 60), {
     rows: [
       { key: 'a', value: 'A' },
-      { key: 'c', value: 'C' },
+      { key: 'c', value: 'C', expires: 100 },
       { key: 'e', value: 'E' },
     ],
     last: 'e',
@@ -74,7 +74,7 @@ test('takeLive hides tombstones and expired values, stops at the limit, and says
   t.deepEqual(takeLive(keys, 2, 60), {
     rows: [
       { key: 'a', value: 'A' },
-      { key: 'c', value: 'C' },
+      { key: 'c', value: 'C', expires: 100 },
     ],
     last: 'c',
     cut: true,
@@ -127,7 +127,9 @@ test('property: merged pages agree with a naive merge of the replicas up to the 
       );
     }
     const taken = takeLive(m.keys, limits[0]!, now);
-    const live = m.keys.filter((k) => isLive(k.version, now)).map((k) => ({ key: k.key, value: k.version.value }));
+    const live = m.keys
+      .filter((k) => isLive(k.version, now))
+      .map((k) => ({ key: k.key, value: k.version.value, ...(k.version.expires ? { expires: k.version.expires } : {}) }));
     assert.deepEqual(taken.rows, live.slice(0, limits[0]!));
   });
   t.notThrows(() => fc.assert(property, fcParams(200)));

@@ -1,0 +1,211 @@
+/**
+ * The copy tool: a key range out to a file, and a file into a cluster
+ * (cqlsh's COPY TO and COPY FROM). A snapshot copies each node's own file and
+ * is restored onto the same nodes; an export is the cluster's data as a
+ * client reads it, so it loads into a cluster of any size and tokens, or
+ * into something else (the format: export-format.ts).
+ *   scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
+ *   scripts/copy.sh import FILE [--level L] [--cluster FILE]
+ */
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { KvClient } from '../client/client';
+import { clusterFilePath, parseArgs, UsageError } from '../common/args';
+import { isKvError, KvError } from '../common/errors';
+import {
+  LEVEL_LIST,
+  type LevelName,
+  parseLevel,
+  parseWriteLevel,
+  unknownLevel,
+  WRITE_LEVEL_LIST,
+  type WriteLevelName,
+} from '../coordinator/levels';
+import { entryLine, type ExportEntry, LineError, parseLine, ttlLeft } from './export-format';
+import { runTool } from './run-tool';
+
+const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
+       scripts/copy.sh import FILE [--level L] [--cluster FILE]
+  export  writes the live keys of [--from, --to) (default: every key), in byte
+          order, with their values and expiry, one JSON object a line, to FILE
+          (- for stdout); read by scan at --level (default QUORUM)
+  import  writes every key of FILE (- for stdin) at --level (default QUORUM),
+          a value with an expiry with the TTL it has left (one already past is
+          skipped); the writes get new timestamps, as any put does
+  A line: {"key":"user:1","value":"alice"}, {"keyHex":"00ff","valueHex":"cafe"}
+  for bytes that are not UTF-8 text, and "expiresUs" (µs since 1970) if it expires.`;
+
+/** Keys a scan call of an export asks for. */
+const EXPORT_PAGE_KEYS = 1000;
+/** Writes an import keeps in flight at once. */
+const IMPORT_IN_FLIGHT_MAX = 64;
+/** Longest line an import reads (a value's hex at the largest value size, with room). */
+const IMPORT_LINE_CHARS_MAX = 8 * 1024 * 1024;
+/** How often progress is shown on a terminal, ms. */
+const PROGRESS_EVERY_MS = 1000;
+
+/** A progress line on a terminal (stderr), rewritten in place; nothing elsewhere. */
+function progress(what: string): { tick(count: number): void; end(): void } {
+  const shown = process.stderr.isTTY === true;
+  let last = Date.now();
+  return {
+    tick(count) {
+      if (!shown || Date.now() - last < PROGRESS_EVERY_MS) return;
+      last = Date.now();
+      process.stderr.write(`\r${what} ${count.toLocaleString('en')} keys`);
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+async function exportRange(client: KvClient, file: string, from: string, to: string, level: LevelName): Promise<string> {
+  const toStdout = file === '-';
+  // Written beside the file and renamed at the end: an export that failed is never left looking whole.
+  const partial = `${file}.partial`;
+  if (!toStdout && statSync(file, { throwIfNoEntry: false })?.isDirectory() === true)
+    throw new UsageError(`${file} is a directory; name the file to write`);
+  // Opened here, so that a path that cannot be written fails at once, as one sentence (fileProblem).
+  const out = toStdout ? process.stdout : createWriteStream(partial, { fd: openSync(partial, 'w') });
+  let writeError: Error | undefined;
+  out.on('error', (err) => (writeError ??= err));
+  const shown = progress('exported');
+  let keys = 0;
+  const started = Date.now();
+  try {
+    for await (const e of client.scan(from, to, level, { pageSize: EXPORT_PAGE_KEYS })) {
+      if (writeError !== undefined) throw writeError;
+      if (!out.write(`${entryLine(e)}\n`)) await once(out, 'drain');
+      shown.tick(++keys);
+    }
+    if (writeError !== undefined) throw writeError;
+    if (!toStdout) {
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      renameSync(partial, file);
+    }
+  } catch (err) {
+    if (!toStdout) {
+      out.destroy();
+      rmSync(partial, { force: true });
+    }
+    throw err;
+  } finally {
+    shown.end();
+  }
+  return `exported ${keys} keys to ${toStdout ? 'stdout' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
+
+async function importFile(client: KvClient, file: string, level: WriteLevelName): Promise<string> {
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const shown = progress('imported');
+  const inFlight = new Set<Promise<void>>();
+  let written = 0;
+  let expired = 0;
+  let failure: { line: number; error: KvError } | undefined;
+  let unreadable: string | undefined;
+  const started = Date.now();
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      n++;
+      if (failure !== undefined) break;
+      let entry: ExportEntry | undefined;
+      try {
+        entry = lineEntry(line);
+      } catch (err) {
+        if (!(err instanceof LineError)) throw err;
+        unreadable = `${file}, line ${n}: ${err.message}`;
+        break;
+      }
+      if (entry === undefined) continue;
+      const ttl = ttlLeft(entry, Date.now() * 1000);
+      if (ttl === 'expired') {
+        expired++;
+        continue;
+      }
+      const at = n;
+      const put = client
+        .put(entry.key, entry.value, level, ttl === undefined ? {} : { ttlSeconds: ttl })
+        .then(
+          () => void shown.tick(++written),
+          (err: unknown) => {
+            if (!isKvError(err)) throw err;
+            failure ??= { line: at, error: err };
+          },
+        )
+        .finally(() => inFlight.delete(put));
+      inFlight.add(put);
+      if (inFlight.size >= IMPORT_IN_FLIGHT_MAX) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } finally {
+    lines.close();
+    shown.end();
+  }
+  const skipped = expired > 0 ? `, ${expired} skipped as expired` : '';
+  // The writes in flight were waited for: the count is what reached the cluster.
+  if (unreadable !== undefined)
+    throw new UsageError(`import stopped: ${unreadable}; the ${written} keys before it were written, none from it on${skipped}`);
+  if (failure !== undefined) {
+    throw new KvError(
+      failure.error.code,
+      `import stopped: line ${failure.line}: ${failure.error.message}; ${written} keys written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
+    );
+  }
+  return `imported ${written} keys from ${file === '-' ? 'stdin' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped}`;
+}
+
+/** A line's entry, or undefined for a blank line; LineError when it cannot be read (one too long included). */
+function lineEntry(line: string): ExportEntry | undefined {
+  if (line.length > IMPORT_LINE_CHARS_MAX) throw new LineError(`it is longer than ${IMPORT_LINE_CHARS_MAX} characters`);
+  return parseLine(line);
+}
+
+/** A file that cannot be opened, read or written (ENOENT, EACCES, EISDIR...), as one sentence; undefined for any other error. */
+function fileProblem(err: unknown): UsageError | undefined {
+  const e = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown };
+  if (typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
+  return new UsageError(`cannot ${e.syscall} ${String(e.path ?? 'the file')}: ${e.code}`);
+}
+
+function levelOf(text: string | true | undefined, writes: boolean): LevelName | WriteLevelName {
+  if (text === undefined) return 'QUORUM';
+  const level = typeof text === 'string' ? (writes ? parseWriteLevel(text) : parseLevel(text)) : undefined;
+  if (level === undefined) throw new UsageError(unknownLevel(String(text), writes ? WRITE_LEVEL_LIST : LEVEL_LIST));
+  return level;
+}
+
+async function main(): Promise<number> {
+  const argv = parseArgs(process.argv.slice(2), ['help'], ['cluster', 'from', 'to', 'level']);
+  if (argv.flags.has('help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const [command, file, ...rest] = argv.positional;
+  if ((command !== 'export' && command !== 'import') || file === undefined || rest.length > 0) throw new UsageError(USAGE);
+  if (command === 'import' && (argv.flags.has('from') || argv.flags.has('to')))
+    throw new UsageError('import writes every key of its file; --from and --to are for export');
+  const level = levelOf(argv.flags.get('level'), command === 'import');
+  const client = await KvClient.connect(clusterFilePath(argv.flags.get('cluster')));
+  try {
+    const str = (name: string): string => {
+      const v = argv.flags.get(name);
+      return typeof v === 'string' ? v : '';
+    };
+    const summary =
+      command === 'export'
+        ? await exportRange(client, file, str('from'), str('to'), level as LevelName)
+        : await importFile(client, file, level);
+    process.stderr.write(`${summary}\n`);
+  } catch (err) {
+    throw fileProblem(err) ?? err;
+  } finally {
+    client.close();
+  }
+  return 0;
+}
+
+if (require.main === module) runTool('copy', main);
