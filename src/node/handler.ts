@@ -1,8 +1,9 @@
 /**
  * The Thrift service handler: the boundary where bytes from the network
  * become requests. Everything is validated here (the checks themselves in
- * request-checks.ts), so the layers below can assert instead of check. Client calls go to the coordinator; internode and
- * admin calls must carry the cluster secret.
+ * request-checks.ts), so the layers below can assert instead of check.
+ * Client calls go to the coordinator; internode and admin calls must carry
+ * the cluster secret.
  *
  * Every method returns a promise (all but `get` are `async`) and declares
  * exactly the IDL's parameters: the generated processor picks its promise

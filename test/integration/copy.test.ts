@@ -89,7 +89,7 @@ test.serial('import: a value already past its expiry is skipped; a bad line stop
   t.is(r.code, 2);
   t.regex(
     r.stderr,
-    /^copy: import stopped: .*hand\.jsonl, line 5: it has a field "colour"; a line has key, value and expiresUs; the 2 keys before it were written, none from it on, 1 skipped as expired\n$/,
+    /^copy: import stopped: .*hand\.jsonl, line 5: it has a field "colour"; a line has key, value and expiresUs; the lines before it were written \(2 keys\), none from it on, 1 skipped as expired\n$/,
   );
   t.is((await client!.get('h:2', 'QUORUM')).value.toString(), 'tw');
   t.false((await client!.get('h:gone', 'QUORUM')).found);
