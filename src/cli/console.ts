@@ -33,7 +33,7 @@ import {
 } from '../coordinator/levels';
 import { GET_MANY_KEYS_MAX, SCAN_LIMIT_MAX, TTL_SECONDS_MAX } from '../common/limits';
 import { clusterFilePath, parseArgs, parseEndpoint, UsageError } from '../common/args';
-import { tokenize } from '../common/words';
+import { counted, tokenize } from '../common/words';
 
 /** Keys a console scan lists when no limit is given. */
 const SCAN_CONSOLE_LIMIT_DEFAULT = 100;
@@ -333,7 +333,7 @@ function render(r: Result, colour: boolean): string {
 
 /** A batch that went through: "OK (3 writes)", "OK (1 write, unlogged)". */
 function batchDone(r: Result): string {
-  return `OK (${r.writes === 1 ? '1 write' : `${String(r.writes)} writes`}${r.unlogged === true ? ', unlogged' : ''})`;
+  return `OK (${counted(r.writes as number, 'write')}${r.unlogged === true ? ', unlogged' : ''})`;
 }
 
 /** An mget's keys one per line, `key  value`. */

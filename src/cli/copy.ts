@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { KvClient } from '../client/client';
 import { clusterFilePath, parseArgs, UsageError } from '../common/args';
 import { isKvError, KvError } from '../common/errors';
+import { counted } from '../common/words';
 import {
   LEVEL_LIST,
   type LevelName,
@@ -94,7 +95,7 @@ async function exportRange(client: KvClient, file: string, from: string, to: str
   } finally {
     shown.end();
   }
-  return `exported ${keysText(keys)} to ${toStdout ? 'stdout' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  return `exported ${counted(keys, 'key')} to ${toStdout ? 'stdout' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
 
 async function importFile(client: KvClient, file: string, level: WriteLevelName): Promise<string> {
@@ -149,18 +150,16 @@ async function importFile(client: KvClient, file: string, level: WriteLevelName)
   // The writes in flight were waited for: the count is what reached the cluster.
   if (unreadable !== undefined)
     throw new UsageError(
-      `import stopped: ${unreadable}; the lines before it were written (${keysText(written)}), none from it on${skipped}`,
+      `import stopped: ${unreadable}; the lines before it were written (${counted(written, 'key')}), none from it on${skipped}`,
     );
   if (failure !== undefined) {
     throw new KvError(
       failure.error.code,
-      `import stopped: line ${failure.line}: ${failure.error.message}; ${keysText(written)} written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
+      `import stopped: line ${failure.line}: ${failure.error.message}; ${counted(written, 'key')} written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
     );
   }
-  return `imported ${keysText(written)} from ${file === '-' ? 'stdin' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped}`;
+  return `imported ${counted(written, 'key')} from ${file === '-' ? 'stdin' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped}`;
 }
-
-const keysText = (n: number): string => (n === 1 ? '1 key' : `${n} keys`);
 
 /** A line's entry, or undefined for a blank line; LineError when it cannot be read (one too long included). */
 function lineEntry(line: string): ExportEntry | undefined {

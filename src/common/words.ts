@@ -27,3 +27,8 @@ export function tokenize(line: string): string[] {
   if (inWord) words.push(word);
   return words;
 }
+
+/** A count with its noun, plural unless one: "1 key", "3 keys". */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

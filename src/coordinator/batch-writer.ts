@@ -53,6 +53,7 @@ import {
   BATCH_REPLAY_PAGE_MAX,
 } from '../common/limits';
 import type { Logger } from '../common/logger';
+import { counted } from '../common/words';
 import { type BatchLogStorage, copyName, type LoggedBatch } from '../storage/batch-log';
 import type { KeyedVersion, Version } from '../storage/version';
 import type { Coordinator } from './coordinator';
@@ -175,7 +176,7 @@ export class BatchWriter {
       trace?.note(`logging the batch failed: ${(err as Error).message}`);
       throw err;
     }
-    trace?.note(`logged as batch ${id} of ${items.length} writes, ts=${ts}: durable here`);
+    trace?.note(`logged as batch ${id} of ${counted(items.length, 'write')}, ts=${ts}: durable here`);
     // Only once durable here: a batch refused for a failed commit must have no copy elsewhere to be written from.
     await this.copy({ ownerBatch: id, createdMs, items }, trace);
     this.counters.batches++;
@@ -202,7 +203,7 @@ export class BatchWriter {
     this.checkWritable(writes, level);
     const ts = this.deps.clock.now();
     this.counters.unloggedBatches++;
-    trace?.note(`an unlogged batch of ${writes.length} writes, ts=${ts}`);
+    trace?.note(`an unlogged batch of ${counted(writes.length, 'write')}, ts=${ts}`);
     const outcomes = await Promise.allSettled(
       writes.map((w, i) =>
         this.deps.coordinator.writeVersion({ key: w.key, version: stamped(w, ts) }, level, partOf(trace, i, writes.length)),
@@ -466,7 +467,7 @@ export class BatchWriter {
     this.counters.batchesExpired++;
     const whose = batch.copyOf ? `a copy of node ${batch.copyOf.owner}'s logged batch` : 'a logged batch';
     this.deps.report(
-      `node ${this.deps.selfId} dropped ${whose} of ${batch.items.length} writes it could not write for ${Math.round(ageMs / 1000)} s, past the tombstone grace: writing it now could bring back values deleted since (counter batchesExpired)`,
+      `node ${this.deps.selfId} dropped ${whose} of ${counted(batch.items.length, 'write')} it could not write for ${Math.round(ageMs / 1000)} s, past the tombstone grace: writing it now could bring back values deleted since (counter batchesExpired)`,
       'warn',
     );
   }

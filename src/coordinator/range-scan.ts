@@ -27,6 +27,7 @@ import { SCAN_REPLICA_PAGE_BYTES_MAX, SCAN_REPLICA_PAGE_KEYS_MAX, SCAN_REPLY_BYT
 import type { Time } from '../clock/time';
 import type { PlacedRange, Placement } from '../membership/placement';
 import { compareKeyStrings, displayKey } from '../common/bytes';
+import { counted } from '../common/words';
 import type { KeyedVersion } from '../storage/version';
 import type { HintSink } from './coordinator';
 import { LevelName, unreachableLevel, writeAcksNeeded } from './levels';
@@ -84,7 +85,6 @@ export interface ScanCounters {
 }
 
 /** "1 key", "2 keys": a count as a trace line says it. */
-const counted = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** The least key greater than `key`. */
 const after = (key: string): string => `${key}\u0000`;

@@ -197,7 +197,7 @@ test.serial('trace batch and trace mget in the console: each key of the call tra
 
   const text = await runConsole(cluster!, 'trace mget M1 Mx ONE\ntrace batch unlogged put M3 three ONE\n');
   t.regex(text, /^mget coordinated by node \d: 1 of 2 found\nM1 {2}one\nMx {2}\(not found\)\n +\d+ µs {2}key 1 of 2: /);
-  t.regex(text, /\nbatch coordinated by node \d: OK \(1 write, unlogged\)\n +\d+ µs {2}an unlogged batch of 1 writes, ts=\d+\n/);
+  t.regex(text, /\nbatch coordinated by node \d: OK \(1 write, unlogged\)\n +\d+ µs {2}an unlogged batch of 1 write, ts=\d+\n/);
 });
 
 test.serial('a trace request on the wire: getMany and batch take their own fields, and only they do', async (t) => {

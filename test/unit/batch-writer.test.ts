@@ -233,7 +233,7 @@ test('a batch older than the tombstone grace is dropped unwritten, and said so',
   t.deepEqual(f.coordinator.written, []);
   t.is(f.log.size, 0);
   t.is(f.writer.counters.batchesExpired, 1);
-  t.regex(f.reports[0]!, /^node 7 dropped a logged batch of 1 writes it could not write for 60 s, past the tombstone grace/);
+  t.regex(f.reports[0]!, /^node 7 dropped a logged batch of 1 write it could not write for 60 s, past the tombstone grace/);
 });
 
 test('a full log refuses new batches with Unavailable, writing nothing', async (t) => {
