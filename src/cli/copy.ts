@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { KvClient } from '../client/client';
 import { clusterFilePath, parseArgs, UsageError } from '../common/args';
 import { isKvError, KvError } from '../common/errors';
+import { COPY_EXPORT_PAGE_KEYS, COPY_IMPORT_IN_FLIGHT_MAX, COPY_IMPORT_LINE_CHARS_MAX } from '../common/limits';
 import { counted } from '../common/words';
 import {
   LEVEL_LIST,
@@ -37,12 +38,6 @@ const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--lev
   A line: {"key":"user:1","value":"alice"}, {"keyHex":"00ff","valueHex":"cafe"}
   for bytes that are not UTF-8 text, and "expiresUs" (µs since 1970) if it expires.`;
 
-/** Keys a scan call of an export asks for. */
-const EXPORT_PAGE_KEYS = 1000;
-/** Writes an import keeps in flight at once. */
-const IMPORT_IN_FLIGHT_MAX = 64;
-/** Longest line an import reads (a value's hex at the largest value size, with room). */
-const IMPORT_LINE_CHARS_MAX = 8 * 1024 * 1024;
 /** How often progress is shown on a terminal, ms. */
 const PROGRESS_EVERY_MS = 1000;
 
@@ -76,7 +71,7 @@ async function exportRange(client: KvClient, file: string, from: string, to: str
   let keys = 0;
   const started = Date.now();
   try {
-    for await (const e of client.scan(from, to, level, { pageSize: EXPORT_PAGE_KEYS })) {
+    for await (const e of client.scan(from, to, level, { pageSize: COPY_EXPORT_PAGE_KEYS })) {
       if (writeError !== undefined) throw writeError;
       if (!out.write(`${entryLine(e)}\n`)) await once(out, 'drain');
       shown.tick(++keys);
@@ -139,7 +134,7 @@ async function importFile(client: KvClient, file: string, level: WriteLevelName)
         )
         .finally(() => inFlight.delete(put));
       inFlight.add(put);
-      if (inFlight.size >= IMPORT_IN_FLIGHT_MAX) await Promise.race(inFlight);
+      if (inFlight.size >= COPY_IMPORT_IN_FLIGHT_MAX) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
   } finally {
@@ -163,7 +158,7 @@ async function importFile(client: KvClient, file: string, level: WriteLevelName)
 
 /** A line's entry, or undefined for a blank line; LineError when it cannot be read (one too long included). */
 function lineEntry(line: string): ExportEntry | undefined {
-  if (line.length > IMPORT_LINE_CHARS_MAX) throw new LineError(`it is longer than ${IMPORT_LINE_CHARS_MAX} characters`);
+  if (line.length > COPY_IMPORT_LINE_CHARS_MAX) throw new LineError(`it is longer than ${COPY_IMPORT_LINE_CHARS_MAX} characters`);
   return parseLine(line);
 }
 
