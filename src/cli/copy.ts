@@ -129,7 +129,8 @@ async function importFile(client: KvClient, file: string, level: WriteLevelName)
           () => void shown.tick(++written),
           (err: unknown) => {
             if (!isKvError(err)) throw err;
-            failure ??= { line: at, error: err };
+            // Writes settle out of order: the failure told is the earliest line's.
+            if (failure === undefined || at < failure.line) failure = { line: at, error: err };
           },
         )
         .finally(() => inFlight.delete(put));

@@ -108,3 +108,16 @@ test.serial('import: a value already past its expiry is skipped; a bad line stop
   t.is(nowhere.code, 2);
   t.regex(nowhere.stderr, /^copy: cannot open .*no-dir\/x\.jsonl\.partial: ENOENT\n$/);
 });
+
+test.serial('import: a write that fails stops it, with the earliest failed line and the keys written', async (t) => {
+  // Keys from A on have replicas 0, 1 and 2.
+  await cluster!.kill(1);
+  const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ key: `A:f:${i}`, value: 'v' }));
+  const r = await runCopy(['import', '-', '--level', 'ALL'], `${lines.join('\n')}\n`);
+  t.is(r.code, 1);
+  t.regex(
+    r.stderr,
+    // Every key has node 1 for a replica: none reaches ALL, and the earliest line is told whichever write failed first.
+    /^copy: import stopped: line 1: [^\n]+; 0 keys written before it stopped\. Run it again to write the rest/,
+  );
+});
