@@ -703,7 +703,7 @@ export class KvClient {
     const from = toBuffer(start);
     // Token routing sends the call to a replica of the range it starts in.
     const at = cursor === undefined ? from : Buffer.concat([cursor, Buffer.from([0])]);
-    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
+    const starts = this.startsOf(name);
     const r: types.ScanResult = await this.run(
       this.routingKey(at),
       'read',
@@ -767,13 +767,19 @@ export class KvClient {
     return new Watch(this, toByteString(toBuffer(start)), to.length === 0 ? undefined : toByteString(to), options);
   }
 
+  /** A read's readStarts on the ring the client knows; none (every replica may start it) without a ring, or for SERIAL. */
+  private startsOf(level: ReadLevelName): number {
+    return this.topo === undefined || level === 'SERIAL'
+      ? Number.POSITIVE_INFINITY
+      : readStarts(this.topo.placement.replicationFactor, level);
+  }
+
   /** Reads a key at ONE, TWO, THREE, QUORUM, ALL or SERIAL (the latest linearizable value, through a Paxos round: see cas). */
   async get(key: Bytes, level: ReadLevelName | string): Promise<ReadResult> {
     const name = readLevelName(level);
     const code = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
     const k = wireKey(key) as Buffer; // see put
-    const starts =
-      this.topo === undefined || name === 'SERIAL' ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
+    const starts = this.startsOf(name);
     const speculation = name === 'SERIAL' ? undefined : this.speculations.of('get', name);
     const r: types.ReadResult = await this.run(this.routingKey(k), 'read', (c) => c.get(k, code), starts, speculation);
     return { found: r.found, value: r.found ? r.value : Buffer.alloc(0), ts: int64ToNumber(r.ts) };
@@ -791,7 +797,7 @@ export class KvClient {
   async getMany(keys: readonly Bytes[], level: LevelName | string): Promise<ReadResult[]> {
     const name = plainReadLevel(level, 'getMany');
     const code = LEVEL_CODES[name];
-    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
+    const starts = this.startsOf(name);
     const out: ReadResult[] = [];
     for (let at = 0; at < keys.length; at += GET_MANY_KEYS_MAX) {
       const part = keys.slice(at, at + GET_MANY_KEYS_MAX).map((k) => wireKey(k) as Buffer); // see put
@@ -897,14 +903,14 @@ export class KvClient {
     if (request.op === 'get') {
       const name = readLevelName(request.level);
       req.level = name === 'SERIAL' ? SERIAL_CODE : LEVEL_CODES[name];
-      if (this.topo !== undefined && name !== 'SERIAL') starts = readStarts(this.topo.placement.replicationFactor, name);
+      starts = this.startsOf(name);
     } else if (request.op === 'scan') {
       const name = plainReadLevel(request.level, 'scan');
       req.level = LEVEL_CODES[name];
       req.key = toBuffer(key);
       req.stop = toBuffer(request.stop);
       if (request.limit !== undefined) req.limit = request.limit;
-      if (this.topo !== undefined) starts = readStarts(this.topo.placement.replicationFactor, name);
+      starts = this.startsOf(name);
     } else if (request.op === 'cas') {
       req.level = LEVEL_CODES[levelName(request.level ?? 'QUORUM')];
       req.value = toBuffer(request.value);
@@ -933,7 +939,7 @@ export class KvClient {
       throw new KvError('InvalidRequest', `a traced getMany is one call of at most ${GET_MANY_KEYS_MAX} keys, not ${keys.length}`);
     const wire = keys.map((k) => wireKey(k) as Buffer); // see put
     const req = new types.TraceRequest({ op: 'getMany', key: wire[0] ?? Buffer.alloc(0), keys: wire, level: LEVEL_CODES[name] });
-    const starts = this.topo === undefined ? Number.POSITIVE_INFINITY : readStarts(this.topo.placement.replicationFactor, name);
+    const starts = this.startsOf(name);
     // Sent as getMany sends it: to a replica of the first key.
     const first = wire[0];
     return traceResult(await this.run(first === undefined ? undefined : this.routingKey(first), 'read', (c) => c.trace(req), starts));

@@ -25,12 +25,12 @@ import {
 } from '../common/limits';
 import { CLOCK_AHEAD_MS_MAX, TIMESTAMP_MAX } from '../clock/hlc';
 import type { HybridClock } from '../clock/hlc';
-import type { BatchWriter } from '../coordinator/batch-writer';
+import type { BatchWriter, BatchWriteInput } from '../coordinator/batch-writer';
 import type { Coordinator } from '../coordinator/coordinator';
 import { partOf, Trace } from '../coordinator/trace';
 import { SampledOutcome, SampledRequest, TraceSampler } from '../coordinator/trace-sampler';
 import type { Time } from '../clock/time';
-import { LevelName, SERIAL_CODE, SERIAL_IS_NOT_FOR_BATCHES, serialIsForOneKey } from '../coordinator/levels';
+import { LevelName, SERIAL_CODE, SERIAL_IS_NOT_FOR_BATCHES, serialIsForOneKey, type WriteLevelName } from '../coordinator/levels';
 import type { PaxosStore } from '../paxos/paxos-store';
 import type { Proposer } from '../paxos/proposer';
 import {
@@ -430,13 +430,12 @@ export class Handler {
         const checked = checkBatch(writes, this.services.maxValueBytes);
         if (level === SERIAL_CODE) throw invalid(SERIAL_IS_NOT_FOR_BATCHES);
         const writeLevel = checkWriteLevel(level);
-        const batches = this.services.batches;
         // A sampled one is traced as a whole, each write's steps led by its place.
         return this.sampled(
           'batch',
           writes[0]!.key,
           level,
-          (trace) => (unlogged === true ? batches.writeUnlogged(checked, writeLevel, trace) : batches.write(checked, writeLevel, trace)),
+          (trace) => this.writeBatch(checked, writeLevel, unlogged === true, trace),
           written,
         );
       },
@@ -478,9 +477,7 @@ export class Handler {
           const results = this.manyResults(await this.readMany(req.keys, req.level, trace));
           outcome = { results, rows: results.filter((r) => r.found).length };
         } else if (req.op === 'batch') {
-          const batches = this.services.batches;
-          const { writes, level } = req;
-          outcome = { ts: await (req.unlogged ? batches.writeUnlogged(writes, level, trace) : batches.write(writes, level, trace)) };
+          outcome = { ts: await this.writeBatch(req.writes, req.level, req.unlogged, trace) };
           await waitAtMost(trace.partsLanded(), timeoutMs, time);
         } else if (req.op === 'cas') {
           // A traced cas is one attempt, never retried: a fresh request id.
@@ -658,6 +655,12 @@ export class Handler {
       },
       Array.isArray(keys) ? keys[0] : undefined,
     );
+  }
+
+  /** A checked batch, logged or not (coordinator/batch-writer.ts); resolves with its timestamp. */
+  private writeBatch(writes: BatchWriteInput[], level: WriteLevelName, unlogged: boolean, trace: Trace | undefined): Promise<number> {
+    const batches = this.services.batches;
+    return unlogged ? batches.writeUnlogged(writes, level, trace) : batches.write(writes, level, trace);
   }
 
   /** A getMany's keys, each read as `get` reads it, all at once; it fails with the first key that cannot be read, its place named. */
