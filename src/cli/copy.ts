@@ -10,10 +10,16 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { KvClient } from '../client/client';
+import { type BatchOp, KvClient } from '../client/client';
 import { clusterFilePath, parseArgs, UsageError } from '../common/args';
 import { isKvError, KvError } from '../common/errors';
-import { COPY_EXPORT_PAGE_KEYS, COPY_IMPORT_IN_FLIGHT_MAX, COPY_IMPORT_LINE_CHARS_MAX } from '../common/limits';
+import {
+  COPY_EXPORT_PAGE_KEYS,
+  COPY_IMPORT_BATCH_BYTES_MAX,
+  COPY_IMPORT_BATCH_WRITES_MAX,
+  COPY_IMPORT_BATCHES_IN_FLIGHT_MAX,
+  COPY_IMPORT_LINE_CHARS_MAX,
+} from '../common/limits';
 import { counted } from '../common/words';
 import {
   LEVEL_LIST,
@@ -33,8 +39,9 @@ const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--lev
           order, with their values and expiry, one JSON object a line, to FILE
           (- for stdout); read by scan at --level (default QUORUM)
   import  writes every key of FILE (- for stdin) at --level (default QUORUM),
-          a value with an expiry with the TTL it has left (one already past is
-          skipped); the writes get new timestamps, as any put does
+          in unlogged batches of consecutive lines, a value with an expiry
+          with the TTL it has left (one already past is skipped); the writes
+          get new timestamps, as any put does; a key's later line wins
   A line: {"key":"user:1","value":"alice"}, {"keyHex":"00ff","valueHex":"cafe"}
   for bytes that are not UTF-8 text, and "expiresUs" (µs since 1970) if it expires.`;
 
@@ -93,16 +100,72 @@ async function exportRange(client: KvClient, file: string, from: string, to: str
   return `exported ${counted(keys, 'key')} to ${toStdout ? 'stdout' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
 
-async function importFile(client: KvClient, file: string, level: WriteLevelName): Promise<string> {
+/** What an import writes with: a client's batch call (a fake one in the unit test). */
+export type BatchWriter = Pick<KvClient, 'batch'>;
+
+/** Lines an import has gathered into one unlogged batch, not sent yet. */
+interface Gathered {
+  readonly ops: BatchOp[];
+  /** Its keys' bytes as latin1 strings: a key repeated within the file goes into a later batch. */
+  readonly keys: Set<string>;
+  bytes: number;
+  firstLine: number;
+  lastLine: number;
+}
+
+function gathered(): Gathered {
+  return { ops: [], keys: new Set(), bytes: 0, firstLine: 0, lastLine: 0 };
+}
+
+/** A batch's lines as its failure names them: "line 7", or "lines 7-52". */
+function linesOf(b: { firstLine: number; lastLine: number }): string {
+  return b.firstLine === b.lastLine ? `line ${b.firstLine}` : `lines ${b.firstLine}-${b.lastLine}`;
+}
+
+/**
+ * Writes a file's entries as unlogged batches of consecutive lines (an
+ * export is in key order, so a batch's keys mostly share their replicas):
+ * each batch is one call, and a write costs about half what a put does
+ * (docs/benchmarks.md). All or nothing is not needed here, as a failed
+ * import is run again; so the batches are not logged. A key that appears
+ * twice is written the second time only once its first batch has settled,
+ * so the later line wins.
+ */
+export async function importFile(client: BatchWriter, file: string, level: WriteLevelName): Promise<string> {
   const input = file === '-' ? process.stdin : createReadStream(file);
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const shown = progress('imported');
   const inFlight = new Set<Promise<void>>();
+  /** The batch in flight that writes each key (latin1), so that a repeat waits for it. */
+  const keyInFlight = new Map<string, Promise<void>>();
   let written = 0;
   let expired = 0;
-  let failure: { line: number; error: KvError } | undefined;
+  let failure: { lines: string; firstLine: number; error: KvError } | undefined;
   let unreadable: string | undefined;
   const started = Date.now();
+
+  const send = async (b: Gathered): Promise<void> => {
+    if (b.ops.length === 0) return;
+    const sent = client
+      .batch(b.ops, level, { unlogged: true })
+      .then(
+        () => void shown.tick((written += b.ops.length)),
+        (err: unknown) => {
+          if (!isKvError(err)) throw err;
+          // Batches settle out of order: the failure told is the earliest lines'.
+          if (failure === undefined || b.firstLine < failure.firstLine) failure = { lines: linesOf(b), firstLine: b.firstLine, error: err };
+        },
+      )
+      .finally(() => {
+        inFlight.delete(sent);
+        for (const k of b.keys) if (keyInFlight.get(k) === sent) keyInFlight.delete(k);
+      });
+    inFlight.add(sent);
+    for (const k of b.keys) keyInFlight.set(k, sent);
+    if (inFlight.size >= COPY_IMPORT_BATCHES_IN_FLIGHT_MAX) await Promise.race(inFlight);
+  };
+
+  let batch = gathered();
   let n = 0;
   try {
     for await (const line of lines) {
@@ -122,28 +185,30 @@ async function importFile(client: KvClient, file: string, level: WriteLevelName)
         expired++;
         continue;
       }
-      const at = n;
-      const put = client
-        .put(entry.key, entry.value, level, ttl === undefined ? {} : { ttlSeconds: ttl })
-        .then(
-          () => void shown.tick(++written),
-          (err: unknown) => {
-            if (!isKvError(err)) throw err;
-            // Writes settle out of order: the failure told is the earliest line's.
-            if (failure === undefined || at < failure.line) failure = { line: at, error: err };
-          },
-        )
-        .finally(() => inFlight.delete(put));
-      inFlight.add(put);
-      if (inFlight.size >= COPY_IMPORT_IN_FLIGHT_MAX) await Promise.race(inFlight);
+      const key = entry.key.toString('latin1');
+      const bytes = entry.key.length + entry.value.length;
+      const full = batch.ops.length >= COPY_IMPORT_BATCH_WRITES_MAX || batch.bytes + bytes > COPY_IMPORT_BATCH_BYTES_MAX;
+      if (full || batch.keys.has(key)) {
+        await send(batch);
+        batch = gathered();
+      }
+      const earlier = keyInFlight.get(key);
+      if (earlier !== undefined) await earlier;
+      if (batch.ops.length === 0) batch.firstLine = n;
+      batch.lastLine = n;
+      batch.ops.push({ key: entry.key, value: entry.value, ...(ttl === undefined ? {} : { ttlSeconds: ttl }) });
+      batch.keys.add(key);
+      batch.bytes += bytes;
     }
+    // The lines gathered last, also before a line that could not be read (the message says they were written); not after a failed batch.
+    if (failure === undefined) await send(batch);
     await Promise.all(inFlight);
   } finally {
     lines.close();
     shown.end();
   }
   const skipped = expired > 0 ? `, ${expired} skipped as expired` : '';
-  // The writes in flight were waited for: the count is what reached the cluster.
+  // The batches in flight were waited for: the count is what reached the cluster.
   if (unreadable !== undefined)
     throw new UsageError(
       `import stopped: ${unreadable}; the lines before it were written (${counted(written, 'key')}), none from it on${skipped}`,
@@ -151,7 +216,7 @@ async function importFile(client: KvClient, file: string, level: WriteLevelName)
   if (failure !== undefined) {
     throw new KvError(
       failure.error.code,
-      `import stopped: line ${failure.line}: ${failure.error.message}; ${counted(written, 'key')} written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
+      `import stopped: ${failure.lines}: ${failure.error.message}; ${counted(written, 'key')} written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
     );
   }
   return `imported ${counted(written, 'key')} from ${file === '-' ? 'stdin' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped}`;

@@ -118,6 +118,6 @@ test.serial('import: a write that fails stops it, with the earliest failed line 
   t.regex(
     r.stderr,
     // Every key has node 1 for a replica: none reaches ALL, and the earliest line is told whichever write failed first.
-    /^copy: import stopped: line 1: [^\n]+; 0 keys written before it stopped\. Run it again to write the rest/,
+    /^copy: import stopped: lines 1-40: [^\n]+; 0 keys written before it stopped\. Run it again to write the rest/,
   );
 });
