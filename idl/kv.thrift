@@ -243,12 +243,15 @@ struct PaxosAccept {
 
 /**
  * One key of a scan and its value. (Added later) `expiresMicros`: when the
- * value expires (µs since 1970), absent when it does not.
+ * value expires (µs since 1970), absent when it does not. (Added later) `ts`:
+ * the value's write timestamp (µs since 1970, the one last-write-wins
+ * compares).
  */
 struct ScanEntry {
   1: binary key,
   2: binary value,
-  3: optional i64 expiresMicros
+  3: optional i64 expiresMicros,
+  4: optional i64 ts
 }
 
 /** A page of a scan. */
@@ -356,13 +359,18 @@ struct CleanupProgress {
 /**
  * (added later) One write of a batch: `value`, or with `remove` a
  * tombstone (then no value). `ttlSeconds` as putWithTtl's (absent or 0:
- * none; not with remove).
+ * none; not with remove). (Added later) `timestamp`: the write's timestamp
+ * (µs since 1970) instead of the coordinator's clock, as CQL's `USING
+ * TIMESTAMP`, so that a copy keeps the times its values were written; not
+ * with remove, and at most 5 minutes ahead of the coordinator's clock. A
+ * value's TTL counts from it. Nodes of an older build ignore it.
  */
 struct BatchWrite {
   1: binary key,
   2: optional binary value,
   3: optional bool remove,
-  4: optional i32 ttlSeconds
+  4: optional i32 ttlSeconds,
+  5: optional i64 timestamp
 }
 
 /**

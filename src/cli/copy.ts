@@ -5,7 +5,7 @@
  * client reads it, so it loads into a cluster of any size and tokens, or
  * into something else (the format: export-format.ts).
  *   scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
- *   scripts/copy.sh import FILE [--level L] [--cluster FILE]
+ *   scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--cluster FILE]
  */
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -30,20 +30,24 @@ import {
   WRITE_LEVEL_LIST,
   type WriteLevelName,
 } from '../coordinator/levels';
-import { entryLine, type ExportEntry, LineError, parseLine, ttlLeft } from './export-format';
+import { entryLine, type ExportEntry, type ImportWrite, importWrite, LineError, parseLine } from './export-format';
 import { runTool } from './run-tool';
 
 const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
-       scripts/copy.sh import FILE [--level L] [--cluster FILE]
+       scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--cluster FILE]
   export  writes the live keys of [--from, --to) (default: every key), in byte
-          order, with their values and expiry, one JSON object a line, to FILE
-          (- for stdout); read by scan at --level (default QUORUM)
+          order, with their values, timestamps and expiry, one JSON object a
+          line, to FILE (- for stdout); read by scan at --level (default QUORUM)
   import  writes every key of FILE (- for stdin) at --level (default QUORUM),
           in unlogged batches of consecutive lines, a value with an expiry
           with the TTL it has left (one already past is skipped); the writes
-          get new timestamps, as any put does; a key's later line wins
-  A line: {"key":"user:1","value":"alice"}, {"keyHex":"00ff","valueHex":"cafe"}
-  for bytes that are not UTF-8 text, and "expiresUs" (µs since 1970) if it expires.`;
+          get new timestamps, as any put does, and a key's later line wins
+  --keep-timestamps  each value keeps its line's "ts" (CQL's USING TIMESTAMP),
+          so a value already newer in the cluster stays, and a TTL counts
+          from it; a line without "ts" gets a new one
+  A line: {"key":"user:1","value":"alice","ts":1796690000000000}, with
+  "keyHex", "valueHex" for bytes that are not UTF-8 text, "ts" (µs since 1970)
+  if known, and "expiresUs" (µs since 1970) if it expires.`;
 
 /** How often progress is shown on a terminal, ms. */
 const PROGRESS_EVERY_MS = 1000;
@@ -129,9 +133,11 @@ function linesOf(b: { firstLine: number; lastLine: number }): string {
  * (docs/benchmarks.md). All or nothing is not needed here, as a failed
  * import is run again; so the batches are not logged. A key that appears
  * twice is written the second time only once its first batch has settled,
- * so the later line wins.
+ * so the later line wins. With `keepTimestamps` each value keeps its line's
+ * ts (export-format.ts importWrite), and last-write-wins keeps whatever is
+ * newer, in the file or the cluster.
  */
-export async function importFile(client: BatchWriter, file: string, level: WriteLevelName): Promise<string> {
+export async function importFile(client: BatchWriter, file: string, level: WriteLevelName, keepTimestamps = false): Promise<string> {
   const input = file === '-' ? process.stdin : createReadStream(file);
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const shown = progress('imported');
@@ -172,16 +178,17 @@ export async function importFile(client: BatchWriter, file: string, level: Write
       n++;
       if (failure !== undefined) break;
       let entry: ExportEntry | undefined;
+      let write: ImportWrite | 'expired';
       try {
         entry = lineEntry(line);
+        if (entry === undefined) continue;
+        write = importWrite(entry, Date.now() * 1000, keepTimestamps);
       } catch (err) {
         if (!(err instanceof LineError)) throw err;
         unreadable = `${file}, line ${n}: ${err.message}`;
         break;
       }
-      if (entry === undefined) continue;
-      const ttl = ttlLeft(entry, Date.now() * 1000);
-      if (ttl === 'expired') {
+      if (write === 'expired') {
         expired++;
         continue;
       }
@@ -196,7 +203,7 @@ export async function importFile(client: BatchWriter, file: string, level: Write
       if (earlier !== undefined) await earlier;
       if (batch.ops.length === 0) batch.firstLine = n;
       batch.lastLine = n;
-      batch.ops.push({ key: entry.key, value: entry.value, ...(ttl === undefined ? {} : { ttlSeconds: ttl }) });
+      batch.ops.push({ key: entry.key, value: entry.value, ...write });
       batch.keys.add(key);
       batch.bytes += bytes;
     }
@@ -243,7 +250,7 @@ function levelOf(text: string | true | undefined, writes: boolean): LevelName | 
 }
 
 async function main(): Promise<number> {
-  const argv = parseArgs(process.argv.slice(2), ['help'], ['cluster', 'from', 'to', 'level']);
+  const argv = parseArgs(process.argv.slice(2), ['help', 'keep-timestamps'], ['cluster', 'from', 'to', 'level']);
   if (argv.flags.has('help')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -252,6 +259,8 @@ async function main(): Promise<number> {
   if ((command !== 'export' && command !== 'import') || file === undefined || rest.length > 0) throw new UsageError(USAGE);
   if (command === 'import' && (argv.flags.has('from') || argv.flags.has('to')))
     throw new UsageError('import writes every key of its file; --from and --to are for export');
+  if (command === 'export' && argv.flags.has('keep-timestamps'))
+    throw new UsageError("an export always writes each value's timestamp; --keep-timestamps is for import");
   const level = levelOf(argv.flags.get('level'), command === 'import');
   const client = await KvClient.connect(clusterFilePath(argv.flags.get('cluster')));
   try {
@@ -262,7 +271,7 @@ async function main(): Promise<number> {
     const summary =
       command === 'export'
         ? await exportRange(client, file, str('from'), str('to'), level as LevelName)
-        : await importFile(client, file, level);
+        : await importFile(client, file, level, argv.flags.has('keep-timestamps'));
     process.stderr.write(`${summary}\n`);
   } catch (err) {
     throw fileProblem(err) ?? err;

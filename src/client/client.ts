@@ -194,6 +194,8 @@ export interface ScanOptions {
 export interface ScanEntry {
   readonly key: Buffer;
   readonly value: Buffer;
+  /** The value's write timestamp (µs since 1970), which last-write-wins compares (nodes of an older build do not say). */
+  readonly ts?: number;
   /** When the value expires (µs since 1970), if it was written with a TTL (nodes of an older build do not say). */
   readonly expiresUs?: number;
 }
@@ -333,6 +335,8 @@ export interface BatchOp {
   readonly value?: Bytes;
   readonly remove?: boolean;
   readonly ttlSeconds?: number;
+  /** The write's timestamp, µs since 1970, instead of the coordinator's clock (CQL's USING TIMESTAMP; not with remove; nodes of an older build ignore it). */
+  readonly timestamp?: number;
 }
 
 /** A batch's level on the wire: a write level; SERIAL gets its own sentence. */
@@ -711,10 +715,14 @@ export class KvClient {
       starts,
       this.speculations.of('scan', name),
     );
-    const entries = r.entries.map((e) =>
-      e.expiresMicros === null || e.expiresMicros === undefined
-        ? { key: e.key, value: e.value }
-        : { key: e.key, value: e.value, expiresUs: int64ToNumber(e.expiresMicros) },
+    const given = (n: types.ScanEntry['ts']): n is NonNullable<types.ScanEntry['ts']> => n !== null && n !== undefined;
+    const entries = r.entries.map(
+      (e): ScanEntry => ({
+        key: e.key,
+        value: e.value,
+        ...(given(e.ts) ? { ts: int64ToNumber(e.ts) } : {}),
+        ...(given(e.expiresMicros) ? { expiresUs: int64ToNumber(e.expiresMicros) } : {}),
+      }),
     );
     return { entries, cursor: r.more && r.cursor ? r.cursor : undefined };
   }
@@ -855,6 +863,7 @@ export class KvClient {
           key: wireKey(w.key) as Buffer, // see put
           ...(w.remove === true ? { remove: true } : { value: toBuffer(w.value ?? '') }),
           ...(w.ttlSeconds !== undefined ? { ttlSeconds: w.ttlSeconds } : {}),
+          ...(w.timestamp !== undefined ? { timestamp: w.timestamp as never } : {}),
         }),
     );
     let bytes = 0;

@@ -41,7 +41,7 @@
  * instead, and counted. A batch is not isolated: a reader may see some of
  * its writes before the others.
  */
-import type { HybridClock } from '../clock/hlc';
+import { CLOCK_AHEAD_MS_MAX, type HybridClock } from '../clock/hlc';
 import type { Time } from '../clock/time';
 import { KvError, ofKeyAt, timedOut } from '../common/errors';
 import {
@@ -65,8 +65,10 @@ export interface BatchWriteInput {
   readonly key: string;
   readonly value: string;
   readonly deleted: boolean;
-  /** A value's time to live (0: none). */
+  /** A value's time to live (0: none), from its timestamp. */
   readonly ttlSeconds: number;
+  /** The client's timestamp for it (CQL's USING TIMESTAMP), µs; undefined: the batch's own. */
+  readonly ts?: number;
 }
 
 /** A batch as its coordinator hands a copy to a holder: its id in the coordinator's log, when it was logged, its writes. */
@@ -96,7 +98,7 @@ export interface BatchWriterDeps {
   /** How old a copy of another coordinator's batch must be before this node writes it itself (ms). */
   readonly copyWaitMs: number;
   readonly coordinator: Pick<Coordinator, 'checkWritable' | 'writeVersion'>;
-  readonly clock: Pick<HybridClock, 'now'>;
+  readonly clock: Pick<HybridClock, 'now' | 'plausible' | 'observe'>;
   readonly time: Pick<Time, 'nowMs'>;
   /** How old a logged batch may be and still be written again (ms): the tombstone grace (see the header). */
   readonly replayAgeMaxMs: number;
@@ -160,6 +162,7 @@ export class BatchWriter {
   /** Writes the batch (see the header); resolves with its timestamp. The caller checked each write and that the keys differ. */
   async write(writes: readonly BatchWriteInput[], level: WriteLevelName, trace?: Trace): Promise<number> {
     const { coordinator, log } = this.deps;
+    this.takeTimestamps(writes);
     this.checkWritable(writes, level);
     this.checkRoom();
     const ts = this.deps.clock.now();
@@ -200,6 +203,7 @@ export class BatchWriter {
    * applied in part for good, and its client is told so.
    */
   async writeUnlogged(writes: readonly BatchWriteInput[], level: WriteLevelName, trace?: Trace): Promise<number> {
+    this.takeTimestamps(writes);
     this.checkWritable(writes, level);
     const ts = this.deps.clock.now();
     this.counters.unloggedBatches++;
@@ -230,6 +234,25 @@ export class BatchWriter {
         throw ofKeyAt(err, i, writes.length);
       }
     });
+  }
+
+  /**
+   * The client's own timestamps (CQL's USING TIMESTAMP), before anything
+   * else is checked: each refused when further ahead of this node's clock
+   * than the clock accepts from a peer (one far in the future would win
+   * over every later write), then taken into the clock, so that this
+   * node's next writes are later than them.
+   */
+  private takeTimestamps(writes: readonly BatchWriteInput[]): void {
+    const { clock } = this.deps;
+    writes.forEach((w, i) => {
+      if (w.ts !== undefined && !clock.plausible(w.ts))
+        throw new KvError(
+          'InvalidRequest',
+          `key ${i + 1} of ${writes.length}: its timestamp ${w.ts} is more than ${CLOCK_AHEAD_MS_MAX / 60_000} minutes ahead of node ${this.deps.selfId}'s clock`,
+        );
+    });
+    for (const w of writes) if (w.ts !== undefined) clock.observe(w.ts);
   }
 
   /** Refuses a batch while the log holds as many batches, or bytes, as it may. */
@@ -486,7 +509,8 @@ export function copyHolders(selfId: number, peers: Iterable<number>, isUp: (id: 
   return [...after, ...before].filter(isUp).slice(0, count);
 }
 
-function stamped(w: BatchWriteInput, ts: number): Version {
+function stamped(w: BatchWriteInput, batchTs: number): Version {
+  const ts = w.ts ?? batchTs;
   if (w.ttlSeconds > 0) return { value: w.value, ts, deleted: false, expires: ts + w.ttlSeconds * 1_000_000 };
   return { value: w.value, ts, deleted: w.deleted };
 }

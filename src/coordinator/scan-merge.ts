@@ -78,10 +78,11 @@ export function mergePages(pages: readonly ReplicaPage[]): MergedRange {
 }
 
 /** What a scan returns of merged keys: live ones only, at most `limit`. */
-/** A live key of a scan: its value, and when it expires (µs since 1970) if it does. */
+/** A live key of a scan: its value, its timestamp, and when it expires (µs since 1970) if it does. */
 export interface ScanRow {
   readonly key: string;
   readonly value: string;
+  readonly ts: number;
   readonly expires?: number;
 }
 
@@ -106,7 +107,11 @@ export function takeLive(keys: readonly MergedKey[], limit: number, nowUs: numbe
     last = key;
     // The ring's own keys pass like tombstones: replicated and repaired, never shown.
     if (isLive(version, nowUs) && !isReservedKey(key))
-      rows.push(version.expires ? { key, value: version.value, expires: version.expires } : { key, value: version.value });
+      rows.push(
+        version.expires
+          ? { key, value: version.value, ts: version.ts, expires: version.expires }
+          : { key, value: version.value, ts: version.ts },
+      );
   }
   return { rows, last, cut: false };
 }

@@ -69,6 +69,7 @@ import {
   LEVELS_VALID,
   SYNC_DIGESTS_MAX,
   TS_OLD_MAX,
+  TS_SURELY_AHEAD,
   TS_SAFE_MAX,
 } from './verdict';
 import { bin, encodeCall, field, i32, WireField, WireValue, writeValue } from './wire-value';
@@ -880,7 +881,8 @@ export class FrameGenerator {
   /**
    * A batch's writes: empty, a few, or one more than a batch may carry; each
    * a key (pool keys repeat, which a batch refuses), a small value or a
-   * remove (sometimes both, or neither), and now and then a TTL, valid or not.
+   * remove (sometimes both, or neither), and now and then a TTL or a
+   * timestamp, valid or not.
    */
   private batchWrites(tags: string[]): WireValue {
     const r = this.r;
@@ -898,6 +900,14 @@ export class FrameGenerator {
       if (remove) fields.push(field(3, { kind: 'bool', v: r.chance(0.9) }));
       if (!remove || r.chance(0.1)) fields.push(field(2, bin(r.bytes(r.range(0, SMALL_BYTES_MAX)))));
       if (r.chance(0.2)) fields.push(field(4, i32(r.pick([0, 1, 60, TTL_SECONDS_MAX, TTL_SECONDS_MAX + 1, -1, 0x7fff_ffff]))));
+      // A valid timestamp stays in January 1970 (TS_OLD_MAX), so as not to move the node's clock; the others are refused.
+      if (r.chance(0.15))
+        fields.push(
+          field(5, {
+            kind: 'i64',
+            v: r.pick([1n, 12_345n, BigInt(TS_OLD_MAX), 0n, -1n, TS_SURELY_AHEAD, TS_SAFE_MAX + 1n, (1n << 63n) - 1n]),
+          }),
+        );
       return { kind: 'struct', fields };
     };
     return { kind: 'list', elemType: TType.STRUCT, items: Array.from({ length: n }, write) };

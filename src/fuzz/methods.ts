@@ -264,6 +264,7 @@ export const BATCH_WRITE: readonly ArgSpec[] = [
   [2, TType.STRING, 'value'],
   [3, TType.BOOL, 'remove'],
   [4, TType.I32, 'ttlSeconds'],
+  [5, TType.I64, 'timestamp'],
 ];
 
 export const BATCH_COPY: readonly ArgSpec[] = [

@@ -83,7 +83,7 @@ export const TS_SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
  */
 export const TS_OLD_MAX = 2 ** 40;
 /** Timestamps from here on are surely more than the node's 5 minutes ahead of its clock (2096 and later). */
-const TS_SURELY_AHEAD = 4n * 10n ** 15n;
+export const TS_SURELY_AHEAD = 4n * 10n ** 15n;
 /** The largest hash bound (2^32): sync ranges are parts of [0, 2^32). */
 export const HASH_SPACE = BigInt(HASH_SPACE_NUMBER);
 /** Digests one sync may carry. */
@@ -359,7 +359,11 @@ function batchCopyValid(c: WireValue, max: number): boolean {
   return copyRefValid(f) && i64Of(f.get(2))! < TS_SURELY_AHEAD && writes.items.every((m) => mutationValid(m, max));
 }
 
-/** A batch the handler takes: 1 to BATCH_WRITES_MAX writes to distinct keys, each a value or a remove, with a TTL only on a value. */
+/**
+ * A batch the handler takes: 1 to BATCH_WRITES_MAX writes to distinct keys,
+ * each a value or a remove, with a TTL and a timestamp only on a value; a
+ * timestamp from 1, and not surely ahead of the node's clock.
+ */
 function batchValid(list: WireValue | undefined, max: number): boolean {
   if (list?.kind !== 'list' || !inRange(list.items.length, 1, BATCH_WRITES_MAX)) return false;
   const keys = new Set<string>();
@@ -374,8 +378,10 @@ function batchValid(list: WireValue | undefined, max: number): boolean {
     const ttl = i32Of(f.get(4)) ?? 0;
     if (!inRange(ttl, 0, TTL_SECONDS_MAX)) return false;
     bytes += (key as { v: Buffer }).v.length;
+    const ts = f.get(5);
+    if (ts !== undefined && !inRange(i64Of(ts), 1n, TS_SURELY_AHEAD - 1n)) return false;
     const remove = f.get(3);
-    if (remove?.kind === 'bool' && remove.v) return f.get(2) === undefined && ttl === 0;
+    if (remove?.kind === 'bool' && remove.v) return f.get(2) === undefined && ttl === 0 && ts === undefined;
     const value = f.get(2);
     if (value?.kind === 'binary') bytes += value.v.length;
     return isValidValue(value, max);

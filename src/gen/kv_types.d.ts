@@ -287,14 +287,17 @@ declare class PaxosAccept {
 
 /**
  * One key of a scan and its value. (Added later) `expiresMicros`: when the
- * value expires (µs since 1970), absent when it does not.
+ * value expires (µs since 1970), absent when it does not. (Added later) `ts`:
+ * the value's write timestamp (µs since 1970, the one last-write-wins
+ * compares).
  */
 declare class ScanEntry {
     public key: Buffer;
     public value: Buffer;
     public expiresMicros?: Int64;
+    public ts?: Int64;
 
-      constructor(args?: { key: Buffer; value: Buffer; expiresMicros?: Int64; });
+      constructor(args?: { key: Buffer; value: Buffer; expiresMicros?: Int64; ts?: Int64; });
   }
 
 /**
@@ -399,15 +402,20 @@ declare class CleanupProgress {
 /**
  * (added later) One write of a batch: `value`, or with `remove` a
  * tombstone (then no value). `ttlSeconds` as putWithTtl's (absent or 0:
- * none; not with remove).
+ * none; not with remove). (Added later) `timestamp`: the write's timestamp
+ * (µs since 1970) instead of the coordinator's clock, as CQL's `USING
+ * TIMESTAMP`, so that a copy keeps the times its values were written; not
+ * with remove, and at most 5 minutes ahead of the coordinator's clock. A
+ * value's TTL counts from it. Nodes of an older build ignore it.
  */
 declare class BatchWrite {
     public key: Buffer;
     public value?: Buffer;
     public remove?: boolean;
     public ttlSeconds?: number;
+    public timestamp?: Int64;
 
-      constructor(args?: { key: Buffer; value?: Buffer; remove?: boolean; ttlSeconds?: number; });
+      constructor(args?: { key: Buffer; value?: Buffer; remove?: boolean; ttlSeconds?: number; timestamp?: Int64; });
   }
 
 /**

@@ -2209,6 +2209,7 @@ const ScanEntry = module.exports.ScanEntry = class {
     this.key = null;
     this.value = null;
     this.expiresMicros = null;
+    this.ts = null;
     if (args) {
       if (args.key !== undefined && args.key !== null) {
         this.key = args.key;
@@ -2218,6 +2219,9 @@ const ScanEntry = module.exports.ScanEntry = class {
       }
       if (args.expiresMicros !== undefined && args.expiresMicros !== null) {
         this.expiresMicros = args.expiresMicros;
+      }
+      if (args.ts !== undefined && args.ts !== null) {
+        this.ts = args.ts;
       }
     }
   }
@@ -2253,6 +2257,13 @@ const ScanEntry = module.exports.ScanEntry = class {
           input.skip(ftype);
         }
         break;
+        case 4:
+        if (ftype == Thrift.Type.I64) {
+          this.ts = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -2277,6 +2288,11 @@ const ScanEntry = module.exports.ScanEntry = class {
     if (this.expiresMicros !== null && this.expiresMicros !== undefined) {
       output.writeFieldBegin('expiresMicros', Thrift.Type.I64, 3);
       output.writeI64(this.expiresMicros);
+      output.writeFieldEnd();
+    }
+    if (this.ts !== null && this.ts !== undefined) {
+      output.writeFieldBegin('ts', Thrift.Type.I64, 4);
+      output.writeI64(this.ts);
       output.writeFieldEnd();
     }
     output.writeFieldStop();
@@ -3130,6 +3146,7 @@ const BatchWrite = module.exports.BatchWrite = class {
     this.value = null;
     this.remove = null;
     this.ttlSeconds = null;
+    this.timestamp = null;
     if (args) {
       if (args.key !== undefined && args.key !== null) {
         this.key = args.key;
@@ -3142,6 +3159,9 @@ const BatchWrite = module.exports.BatchWrite = class {
       }
       if (args.ttlSeconds !== undefined && args.ttlSeconds !== null) {
         this.ttlSeconds = args.ttlSeconds;
+      }
+      if (args.timestamp !== undefined && args.timestamp !== null) {
+        this.timestamp = args.timestamp;
       }
     }
   }
@@ -3184,6 +3204,13 @@ const BatchWrite = module.exports.BatchWrite = class {
           input.skip(ftype);
         }
         break;
+        case 5:
+        if (ftype == Thrift.Type.I64) {
+          this.timestamp = input.readI64();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -3213,6 +3240,11 @@ const BatchWrite = module.exports.BatchWrite = class {
     if (this.ttlSeconds !== null && this.ttlSeconds !== undefined) {
       output.writeFieldBegin('ttlSeconds', Thrift.Type.I32, 4);
       output.writeI32(this.ttlSeconds);
+      output.writeFieldEnd();
+    }
+    if (this.timestamp !== null && this.timestamp !== undefined) {
+      output.writeFieldBegin('timestamp', Thrift.Type.I64, 5);
+      output.writeI64(this.timestamp);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

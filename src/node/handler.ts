@@ -391,6 +391,7 @@ export class Handler {
               new types.ScanEntry({
                 key: fromByteString(r.key),
                 value: fromByteString(r.value),
+                ts: r.ts as never,
                 ...(r.expires !== undefined ? { expiresMicros: r.expires as never } : {}),
               }),
           ),

@@ -45,14 +45,17 @@ test.serial('export a range, delete it, import it back: the same keys and values
   t.false(existsSync(`${file}.partial`));
   const lines = readFileSync(file, 'utf8').trim().split('\n');
   t.is(lines.length, 251);
-  t.is(lines[0], '{"key":"c:000","value":"value 0 é"}', 'in byte order, text as text');
+  const first = JSON.parse(lines[0]!) as { key: string; value: string; ts: number };
+  t.deepEqual(Object.keys(first), ['key', 'value', 'ts']);
+  t.like(first, { key: 'c:000', value: 'value 0 é' }, 'in byte order, text as text');
+  t.is(first.ts, (await client.get('c:000', 'QUORUM')).ts, "the value's write timestamp");
   const ttlLine = JSON.parse(lines.find((l) => l.includes('c:ttl'))!) as { expiresUs: number };
   const leftSeconds = (ttlLine.expiresUs - Date.now() * 1000) / 1e6;
   t.true(leftSeconds > 3500 && leftSeconds <= 3600, String(leftSeconds));
 
   const all = join(dir, 'all.jsonl');
   t.is((await runCopy(['export', all])).code, 0);
-  t.true(readFileSync(all, 'utf8').includes('{"keyHex":"6b00ff","valueHex":"cafe80"}'), 'bytes that are not text as hex');
+  t.true(readFileSync(all, 'utf8').includes('{"keyHex":"6b00ff","valueHex":"cafe80","ts":'), 'bytes that are not text as hex');
 
   for (let i = 0; i < 250; i++) await client.delete(`c:${String(i).padStart(3, '0')}`, 'QUORUM');
   await client.delete('c:ttl', 'QUORUM');
@@ -72,6 +75,48 @@ test.serial('export a range, delete it, import it back: the same keys and values
   t.true(again.expiresUs <= ttlLine.expiresUs + 1_000_000, 'not later than its expiry, past a second of rounding');
 });
 
+test.serial(
+  "import --keep-timestamps: a value newer in the cluster stays, a new key gets the line's timestamp and its TTL from it",
+  async (t) => {
+    await client!.put('t:a', 'exported', 'QUORUM');
+    await client!.put('t:b', 'exported', 'QUORUM');
+    await client!.put('t:c', 'expiring', 'QUORUM', { ttlSeconds: 3600 });
+    const file = join(dir, 't.jsonl');
+    t.is((await runCopy(['export', file, '--from', 't:', '--to', 't;'])).code, 0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    const c = JSON.parse(lines[2]!) as { key: string; value: string; ts: number; expiresUs: number };
+    t.is(c.key, 't:c');
+    // Changed since the export: a newer value and a delete.
+    await client!.put('t:a', 'newer', 'QUORUM');
+    await client!.delete('t:b', 'QUORUM');
+    // The line of t:c under a key the cluster does not have.
+    const d = JSON.stringify({ ...c, key: 't:d' });
+    const kept = await runCopy(['import', '-', '--keep-timestamps', '--level', 'ALL'], `${lines.join('\n')}\n${d}\n`);
+    t.is(kept.code, 0, kept.stderr);
+    t.regex(kept.stderr, /^imported 4 keys from stdin/);
+    t.is((await client!.get('t:a', 'ALL')).value.toString(), 'newer', 'the newer value stays');
+    t.false((await client!.get('t:b', 'ALL')).found, 'the newer delete stays');
+    const got = await client!.get('t:d', 'ALL');
+    t.like(got, { found: true, ts: c.ts });
+    t.is(got.value.toString(), 'expiring');
+    const back = join(dir, 'd.jsonl');
+    t.is((await runCopy(['export', back, '--from', 't:d', '--to', 't:e'])).code, 0);
+    t.deepEqual(
+      JSON.parse(readFileSync(back, 'utf8')),
+      { key: 't:d', value: 'expiring', ts: c.ts, expiresUs: c.expiresUs },
+      'expires when t:c does',
+    );
+    // Without the flag, the file's values are written anew over the newer ones.
+    const anew = await runCopy(['import', file, '--level', 'ALL']);
+    t.is(anew.code, 0, anew.stderr);
+    t.is((await client!.get('t:a', 'ALL')).value.toString(), 'exported');
+    t.true((await client!.get('t:b', 'ALL')).found);
+    const refused = await runCopy(['export', back, '--keep-timestamps']);
+    t.is(refused.code, 2);
+    t.regex(refused.stderr, /--keep-timestamps is for import/);
+  },
+);
+
 test.serial('import: a value already past its expiry is skipped; a bad line stops it, after the lines before it', async (t) => {
   const file = join(dir, 'hand.jsonl');
   writeFileSync(
@@ -89,7 +134,7 @@ test.serial('import: a value already past its expiry is skipped; a bad line stop
   t.is(r.code, 2);
   t.regex(
     r.stderr,
-    /^copy: import stopped: .*hand\.jsonl, line 5: it has a field "colour"; a line has key, value and expiresUs; the lines before it were written \(2 keys\), none from it on, 1 skipped as expired\n$/,
+    /^copy: import stopped: .*hand\.jsonl, line 5: it has a field "colour"; a line has key, value, ts and expiresUs; the lines before it were written \(2 keys\), none from it on, 1 skipped as expired\n$/,
   );
   t.is((await client!.get('h:2', 'QUORUM')).value.toString(), 'tw');
   t.false((await client!.get('h:gone', 'QUORUM')).found);

@@ -10,6 +10,7 @@ import { BatchCopy, BatchCopyRef, BatchWriteInput, BatchWriter, copyHolders } fr
 import { WriteLevelName } from '../../src/coordinator/levels';
 import { KvError, timedOut } from '../../src/common/errors';
 import { BATCH_LOG_BATCHES_MAX } from '../../src/common/limits';
+import { CLOCK_AHEAD_MS_MAX } from '../../src/clock/hlc';
 import { waitFor } from '../../src/harness/local-cluster';
 import { BatchLogStorage, SqliteBatchLog } from '../../src/storage/batch-log';
 import { Sqlite } from '../../src/storage/sqlite';
@@ -84,6 +85,8 @@ interface Fixture {
   peers: ScriptedPeers;
   reports: string[];
   clock: { ms: number };
+  /** The timestamps the writer took into its clock. */
+  observed: number[];
 }
 
 async function fixture(log?: BatchLogStorage): Promise<Fixture> {
@@ -92,18 +95,19 @@ async function fixture(log?: BatchLogStorage): Promise<Fixture> {
   const peers = new ScriptedPeers(coordinator);
   const reports: string[] = [];
   const clock = { ms: 1_000 };
+  const observed: number[] = [];
   const writer = new BatchWriter({
     selfId: 7,
     log: batchLog,
     peers,
     copyWaitMs: COPY_WAIT_MS,
     coordinator,
-    clock: { now: () => TS },
+    clock: { now: () => TS, plausible: (ts) => ts <= TS + CLOCK_AHEAD_MS_MAX * 1000, observe: (ts) => void observed.push(ts) },
     time: { nowMs: () => clock.ms },
     replayAgeMaxMs: GRACE_MS,
     report: (m) => reports.push(m),
   });
-  return { writer, log: batchLog, coordinator, peers, reports, clock };
+  return { writer, log: batchLog, coordinator, peers, reports, clock, observed };
 }
 
 const puts = (...keys: string[]): BatchWriteInput[] => keys.map((key) => ({ key, value: `v-${key}`, deleted: false, ttlSeconds: 0 }));
@@ -516,4 +520,36 @@ test('an unlogged batch is checked whole and stamped once, but neither logged no
   t.is(f.log.size, 0, 'no log');
   t.deepEqual(f.peers.stored, [], 'no copies');
   t.like(f.writer.counters, { unloggedBatches: 2, unloggedBatchesFailed: 1, batches: 0 });
+});
+
+test("a write's own timestamp (USING TIMESTAMP) stamps it, its TTL counted from it, and goes into the clock; one too far ahead refuses the batch", async (t) => {
+  const f = await fixture();
+  const old = TS - 3_000_000;
+  const writes: BatchWriteInput[] = [
+    { key: 'a', value: 'kept', deleted: false, ttlSeconds: 10, ts: old },
+    { key: 'b', value: 'new', deleted: false, ttlSeconds: 0 },
+  ];
+  for (const write of [(w: BatchWriteInput[]) => f.writer.write(w, 'ONE'), (w: BatchWriteInput[]) => f.writer.writeUnlogged(w, 'ONE')]) {
+    f.coordinator.written.length = 0;
+    t.is(await write(writes), TS, "the call answers the batch's own timestamp");
+    t.deepEqual(
+      f.coordinator.written.map((w) => [w.item.key, w.item.version]),
+      [
+        ['a', { value: 'kept', ts: old, deleted: false, expires: old + 10_000_000 }],
+        ['b', { value: 'new', ts: TS, deleted: false }],
+      ],
+    );
+  }
+  t.deepEqual(f.observed, [old, old]);
+  const ahead = TS + CLOCK_AHEAD_MS_MAX * 1000 + 1;
+  f.coordinator.written.length = 0;
+  const logged = f.log.size;
+  for (const write of [(w: BatchWriteInput[]) => f.writer.write(w, 'ONE'), (w: BatchWriteInput[]) => f.writer.writeUnlogged(w, 'ONE')]) {
+    const err = await t.throwsAsync(write([...puts('c'), { key: 'd', value: 'x', deleted: false, ttlSeconds: 0, ts: ahead }]));
+    t.is((err as KvError).code, 'InvalidRequest');
+    t.is(err!.message, `key 2 of 2: its timestamp ${ahead} is more than 5 minutes ahead of node 7's clock`);
+  }
+  t.deepEqual(f.coordinator.written, [], 'nothing written');
+  t.is(f.log.size, logged, 'nothing logged');
+  t.deepEqual(f.observed, [old, old], 'nothing taken into the clock');
 });

@@ -145,8 +145,8 @@ test('at QUORUM the newest version wins and a replica that was behind is repaire
   write('b', val('only-on-1', 3), [1]);
   const page = await scanner.scan(request({ start: 'a', end: 'c' }));
   t.deepEqual(page.rows, [
-    { key: 'a', value: 'new' },
-    { key: 'b', value: 'only-on-1' },
+    { key: 'a', value: 'new', ts: 5 },
+    { key: 'b', value: 'only-on-1', ts: 3 },
   ]);
   t.deepEqual(replicas.get(1)!.data.get('a'), val('new', 5), 'node 1 repaired');
   t.deepEqual(replicas.get(2)!.data.get('b'), val('only-on-1', 3), 'node 2 repaired');
@@ -157,7 +157,7 @@ test('a replica that fails is replaced by the next live one; too few up is Unava
   const { scanner, replicas, write } = setup(1);
   write('a', val('1'));
   replicas.get(2)!.failing = true;
-  t.deepEqual((await scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual((await scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1', ts: 1 }]);
   t.is(replicas.get(3)!.rangeReads, 1, 'node 3 asked after node 2 failed');
   t.deepEqual((await scanAll(scanner, request())).keys, ['a'], 'the whole ring: two answers in every range all the same');
   replicas.get(3)!.failing = true;
@@ -186,7 +186,9 @@ test('a replica that sends no page is passed over once the speculative wait is o
   const spec = setup(1, new Set(), placement, '20ms', time);
   spec.write('a', val('1'));
   spec.replicas.get(2)!.silent = true;
-  t.deepEqual((await onVirtualTime(scheduler, spec.scanner.scan(request({ start: 'a', end: 'b' })))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual((await onVirtualTime(scheduler, spec.scanner.scan(request({ start: 'a', end: 'b' })))).rows, [
+    { key: 'a', value: '1', ts: 1 },
+  ]);
   t.is(spec.replicas.get(3)!.rangeReads, 1, 'node 3 asked after node 2 was slow');
   t.is(spec.scanner.counters.scanSpeculations, 1);
   t.true(scheduler.nowMs < TIMEOUT_MS, `answered at ${scheduler.nowMs} ms of virtual time`);
@@ -202,14 +204,14 @@ test('a replica that sends no page is passed over once the speculative wait is o
 test('ALWAYS asks one replica more than the level needs from the start, and a fast round asks no more', async (t) => {
   const always = setup(1, new Set(), placement, 'ALWAYS');
   always.write('a', val('1'));
-  t.deepEqual((await always.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual((await always.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1', ts: 1 }]);
   t.deepEqual(
     [1, 2, 3].map((id) => always.replicas.get(id)!.rangeReads),
     [1, 1, 1],
   );
   const waits = setup(1, new Set(), placement, '1000ms');
   waits.write('a', val('1'));
-  t.deepEqual((await waits.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1' }]);
+  t.deepEqual((await waits.scanner.scan(request({ start: 'a', end: 'b' }))).rows, [{ key: 'a', value: '1', ts: 1 }]);
   t.deepEqual(
     [1, 2, 3].map((id) => waits.replicas.get(id)!.rangeReads),
     [1, 1, 0],
@@ -225,8 +227,8 @@ test('a traced scan notes each round: the replicas asked, their pages, the merge
   const trace = new Trace(() => systemTime.monotonicMs());
   const page = await scanner.scan(request({ start: 'a', end: 'c' }), trace);
   t.deepEqual(page.rows, [
-    { key: 'a', value: 'new' },
-    { key: 'b', value: '1' },
+    { key: 'a', value: 'new', ts: 2 },
+    { key: 'b', value: '1', ts: 1 },
   ]);
   const steps = trace.events.map((e) => e.activity);
   t.deepEqual(steps.slice(0, 4), [

@@ -69,7 +69,7 @@ test('getMany keys: at least one, at most GET_MANY_KEYS_MAX, and the first bad o
   t.deepEqual(checkManyKeys([b('a'), b('b')]), ['a', 'b']);
 });
 
-test('batches: each write checked by its place, no key twice, and the TTL and remove rules', (t) => {
+test('batches: each write checked by its place, no key twice, and the TTL, timestamp and remove rules', (t) => {
   const w = (fields: Partial<types.BatchWrite>): types.BatchWrite => new types.BatchWrite({ key: b('k'), ...fields });
   const table: Array<[types.BatchWrite[] | null, RegExp]> = [
     [null, /^a batch needs at least one write$/],
@@ -82,6 +82,13 @@ test('batches: each write checked by its place, no key twice, and the TTL and re
     [[w({ remove: true, value: b('v') })], /^write 1 of 1: a remove carries no value$/],
     [[w({ remove: true, ttlSeconds: 5 })], /^write 1 of 1: a remove takes no TTL$/],
     [[w({ value: b('v'), ttlSeconds: -1 })], /^write 1 of 1: the TTL is -1 seconds/],
+    [[w({ value: b('v'), timestamp: 0 as never })], /^write 1 of 1: the timestamp must be a whole number of µs since 1970, from 1$/],
+    [[w({ value: b('v'), timestamp: -5 as never })], /^write 1 of 1: the timestamp must be a whole number/],
+    [[w({ value: b('v'), timestamp: 1.5 as never })], /^write 1 of 1: the timestamp must be a whole number/],
+    [
+      [w({ remove: true, timestamp: 7 as never })],
+      /^write 1 of 1: a remove takes no timestamp \(a tombstone's timestamp decides when it may be purged\)$/,
+    ],
     [
       [w({ value: Buffer.alloc(MAX_VALUE + 1) })],
       new RegExp(`^write 1 of 1: the value is ${MAX_VALUE + 1} bytes; the limit is ${MAX_VALUE}$`),
@@ -92,10 +99,17 @@ test('batches: each write checked by its place, no key twice, and the TTL and re
       refusal(() => checkBatch(writes, MAX_VALUE)),
       why,
     );
-  t.deepEqual(checkBatch([w({ value: b('v'), ttlSeconds: 60 }), w({ key: b('j'), remove: true })], MAX_VALUE), [
-    { key: 'k', value: 'v', deleted: false, ttlSeconds: 60 },
-    { key: 'j', value: '', deleted: true, ttlSeconds: 0 },
-  ]);
+  t.deepEqual(
+    checkBatch(
+      [w({ value: b('v'), ttlSeconds: 60 }), w({ key: b('j'), remove: true }), w({ key: b('s'), value: b('o'), timestamp: 42 as never })],
+      MAX_VALUE,
+    ),
+    [
+      { key: 'k', value: 'v', deleted: false, ttlSeconds: 60 },
+      { key: 'j', value: '', deleted: true, ttlSeconds: 0 },
+      { key: 's', value: 'o', deleted: false, ttlSeconds: 0, ts: 42 },
+    ],
+  );
 });
 
 test('levels: a write takes ANY, a read does not; a cas commits at QUORUM or ALL only; a TTL is whole seconds', (t) => {

@@ -58,23 +58,23 @@ test('keys compare as unsigned bytes', (t) => {
   );
 });
 
-test("takeLive hides tombstones and expired values, keeps a live value's expiry, stops at the limit, and says how far it looked", (t) => {
+test("takeLive hides tombstones and expired values, keeps a live value's timestamp and expiry, stops at the limit, and says how far it looked", (t) => {
   const keys = mergePages([
     page(false, ['a', val(1, 'A')], ['b', del(2)], ['c', val(3, 'C', 100)], ['d', val(4, 'D', 50)], ['e', val(5, 'E')]),
   ]).keys;
   t.deepEqual(takeLive(keys, 10, 60), {
     rows: [
-      { key: 'a', value: 'A' },
-      { key: 'c', value: 'C', expires: 100 },
-      { key: 'e', value: 'E' },
+      { key: 'a', value: 'A', ts: 1 },
+      { key: 'c', value: 'C', ts: 3, expires: 100 },
+      { key: 'e', value: 'E', ts: 5 },
     ],
     last: 'e',
     cut: false,
   });
   t.deepEqual(takeLive(keys, 2, 60), {
     rows: [
-      { key: 'a', value: 'A' },
-      { key: 'c', value: 'C', expires: 100 },
+      { key: 'a', value: 'A', ts: 1 },
+      { key: 'c', value: 'C', ts: 3, expires: 100 },
     ],
     last: 'c',
     cut: true,
@@ -129,7 +129,7 @@ test('property: merged pages agree with a naive merge of the replicas up to the 
     const taken = takeLive(m.keys, limits[0]!, now);
     const live = m.keys
       .filter((k) => isLive(k.version, now))
-      .map((k) => ({ key: k.key, value: k.version.value, ...(k.version.expires ? { expires: k.version.expires } : {}) }));
+      .map((k) => ({ key: k.key, value: k.version.value, ts: k.version.ts, ...(k.version.expires ? { expires: k.version.expires } : {}) }));
     assert.deepEqual(taken.rows, live.slice(0, limits[0]!));
   });
   t.notThrows(() => fc.assert(property, fcParams(200)));
