@@ -5,13 +5,14 @@
  * client reads it, so it loads into a cluster of any size and tokens, or
  * into something else (the format: export-format.ts).
  *   scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
- *   scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--cluster FILE]
+ *   scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--rate N] [--cluster FILE]
  */
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type BatchOp, KvClient } from '../client/client';
-import { clusterFilePath, parseArgs, UsageError } from '../common/args';
+import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
 import { isKvError, KvError } from '../common/errors';
 import {
   COPY_EXPORT_PAGE_KEYS,
@@ -19,6 +20,7 @@ import {
   COPY_IMPORT_BATCH_WRITES_MAX,
   COPY_IMPORT_BATCHES_IN_FLIGHT_MAX,
   COPY_IMPORT_LINE_CHARS_MAX,
+  COPY_IMPORT_RATE_MAX,
 } from '../common/limits';
 import { counted } from '../common/words';
 import {
@@ -34,7 +36,7 @@ import { entryLine, type ExportEntry, type ImportWrite, importWrite, LineError, 
 import { runTool } from './run-tool';
 
 const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
-       scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--cluster FILE]
+       scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--rate N] [--cluster FILE]
   export  writes the live keys of [--from, --to) (default: every key), in byte
           order, with their values, timestamps and expiry, one JSON object a
           line, to FILE (- for stdout); read by scan at --level (default QUORUM)
@@ -45,6 +47,8 @@ const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--lev
   --keep-timestamps  each value keeps its line's "ts" (CQL's USING TIMESTAMP),
           so a value already newer in the cluster stays, and a TTL counts
           from it; a line without "ts" gets a new one
+  --rate N  at most N keys a second (default: as fast as the cluster takes
+          them), so that an import into a cluster in use leaves it room
   A line: {"key":"user:1","value":"alice","ts":1796690000000000}, with
   "keyHex", "valueHex" for bytes that are not UTF-8 text, "ts" (µs since 1970)
   if known, and "expiresUs" (µs since 1970) if it expires.`;
@@ -126,6 +130,19 @@ function linesOf(b: { firstLine: number; lastLine: number }): string {
   return b.firstLine === b.lastLine ? `line ${b.firstLine}` : `lines ${b.firstLine}-${b.lastLine}`;
 }
 
+/** How an import writes, besides its file and level. */
+export interface ImportOptions {
+  /** Each value with its line's ts (export-format.ts importWrite). */
+  readonly keepTimestamps?: boolean;
+  /** Keys a second at most (cqlsh COPY FROM's INGESTRATE); undefined: as fast as the cluster takes them. */
+  readonly keysPerSecond?: number;
+}
+
+/** When, in ms from the import's start, a batch whose first key is number `keysBefore` (from 0) may go at `keysPerSecond`. */
+export function batchDueMs(keysBefore: number, keysPerSecond: number | undefined): number {
+  return keysPerSecond === undefined ? 0 : (keysBefore * 1000) / keysPerSecond;
+}
+
 /**
  * Writes a file's entries as unlogged batches of consecutive lines (an
  * export is in key order, so a batch's keys mostly share their replicas):
@@ -135,9 +152,10 @@ function linesOf(b: { firstLine: number; lastLine: number }): string {
  * twice is written the second time only once its first batch has settled,
  * so the later line wins. With `keepTimestamps` each value keeps its line's
  * ts (export-format.ts importWrite), and last-write-wins keeps whatever is
- * newer, in the file or the cluster.
+ * newer, in the file or the cluster. `keysPerSecond` paces the batches.
  */
-export async function importFile(client: BatchWriter, file: string, level: WriteLevelName, keepTimestamps = false): Promise<string> {
+export async function importFile(client: BatchWriter, file: string, level: WriteLevelName, options: ImportOptions = {}): Promise<string> {
+  const keepTimestamps = options.keepTimestamps === true;
   const input = file === '-' ? process.stdin : createReadStream(file);
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const shown = progress('imported');
@@ -150,8 +168,14 @@ export async function importFile(client: BatchWriter, file: string, level: Write
   let unreadable: string | undefined;
   const started = Date.now();
 
+  // The pace counts on the monotonic clock: a wall clock set back would stop the import.
+  const paceFrom = performance.now();
+  let keysSent = 0;
   const send = async (b: Gathered): Promise<void> => {
     if (b.ops.length === 0) return;
+    const wait = paceFrom + batchDueMs(keysSent, options.keysPerSecond) - performance.now();
+    if (wait > 0) await delay(wait);
+    keysSent += b.ops.length;
     const sent = client
       .batch(b.ops, level, { unlogged: true })
       .then(
@@ -250,7 +274,7 @@ function levelOf(text: string | true | undefined, writes: boolean): LevelName | 
 }
 
 async function main(): Promise<number> {
-  const argv = parseArgs(process.argv.slice(2), ['help', 'keep-timestamps'], ['cluster', 'from', 'to', 'level']);
+  const argv = parseArgs(process.argv.slice(2), ['help', 'keep-timestamps'], ['cluster', 'from', 'to', 'level', 'rate']);
   if (argv.flags.has('help')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -261,6 +285,8 @@ async function main(): Promise<number> {
     throw new UsageError('import writes every key of its file; --from and --to are for export');
   if (command === 'export' && argv.flags.has('keep-timestamps'))
     throw new UsageError("an export always writes each value's timestamp; --keep-timestamps is for import");
+  if (command === 'export' && argv.flags.has('rate')) throw new UsageError('--rate is for import');
+  const rate = intFlag(argv.flags, 'rate', 0, 0, COPY_IMPORT_RATE_MAX);
   const level = levelOf(argv.flags.get('level'), command === 'import');
   const client = await KvClient.connect(clusterFilePath(argv.flags.get('cluster')));
   try {
@@ -271,7 +297,10 @@ async function main(): Promise<number> {
     const summary =
       command === 'export'
         ? await exportRange(client, file, str('from'), str('to'), level as LevelName)
-        : await importFile(client, file, level, argv.flags.has('keep-timestamps'));
+        : await importFile(client, file, level, {
+            keepTimestamps: argv.flags.has('keep-timestamps'),
+            ...(rate > 0 ? { keysPerSecond: rate } : {}),
+          });
     process.stderr.write(`${summary}\n`);
   } catch (err) {
     throw fileProblem(err) ?? err;

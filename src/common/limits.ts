@@ -714,5 +714,7 @@ export const COPY_IMPORT_BATCH_WRITES_MAX = 50;
 export const COPY_IMPORT_BATCH_BYTES_MAX = 1024 * 1024;
 /** Batches an import keeps in flight at once. */
 export const COPY_IMPORT_BATCHES_IN_FLIGHT_MAX = 8;
+/** Largest --rate an import takes, keys a second (far above what a cluster takes: a typo, not a limit). */
+export const COPY_IMPORT_RATE_MAX = 10_000_000;
 /** Longest line an import reads: a largest value (1 MiB) in hex with its key, and room for a larger value setting. */
 export const COPY_IMPORT_LINE_CHARS_MAX = 8 * 1024 * 1024;

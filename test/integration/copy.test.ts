@@ -114,6 +114,12 @@ test.serial(
     const refused = await runCopy(['export', back, '--keep-timestamps']);
     t.is(refused.code, 2);
     t.regex(refused.stderr, /--keep-timestamps is for import/);
+    const badRate = await runCopy(['import', file, '--rate', '-5']);
+    t.is(badRate.code, 2);
+    t.regex(badRate.stderr, /^copy: --rate must be a whole number from 0 to 10000000\n$/);
+    const paced = await runCopy(['import', file, '--rate', '1000']);
+    t.is(paced.code, 0, paced.stderr);
+    t.regex(paced.stderr, /^imported 3 keys from /);
   },
 );
 

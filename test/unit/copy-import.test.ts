@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchOp } from '../../src/client/client';
-import { importFile, type BatchWriter } from '../../src/cli/copy';
+import { batchDueMs, importFile, type BatchWriter } from '../../src/cli/copy';
 import { KvError } from '../../src/common/errors';
 import { COPY_IMPORT_BATCH_BYTES_MAX, COPY_IMPORT_BATCH_WRITES_MAX } from '../../src/common/limits';
 
@@ -139,4 +139,29 @@ test('a failed batch stops the import: its lines are named, with the keys writte
     err!.message,
     `import stopped: lines ${COPY_IMPORT_BATCH_WRITES_MAX + 1}-${2 * COPY_IMPORT_BATCH_WRITES_MAX}: only 1 replica of 3 is up; ${COPY_IMPORT_BATCH_WRITES_MAX} keys written before it stopped. Run it again to write the rest: a key written twice holds the same value`,
   );
+});
+
+test('--rate: a batch goes once the keys before it have had their share of the second', (t) => {
+  const table: Array<[number, number | undefined, number]> = [
+    [0, undefined, 0],
+    [5_000, undefined, 0],
+    [0, 1000, 0],
+    [50, 1000, 50],
+    [100, 10, 10_000],
+    [150, 20_000, 7.5],
+  ];
+  for (const [keysBefore, rate, due] of table) t.is(batchDueMs(keysBefore, rate), due, `${keysBefore} keys at ${rate}`);
+});
+
+test('a paced import writes every line, in the same batches', async (t) => {
+  const n = COPY_IMPORT_BATCH_WRITES_MAX + 3;
+  const fake = fakeClient();
+  await importFile(fake.writer, fileOf(Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `v${i}` }))), 'ONE', {
+    keysPerSecond: 100_000,
+  });
+  t.deepEqual(
+    fake.calls.map((c) => c.keys.length),
+    [COPY_IMPORT_BATCH_WRITES_MAX, 3],
+  );
+  t.is(fake.store.size, n);
 });
