@@ -8,20 +8,12 @@
  *   scripts/copy.sh import FILE [--level L] [--keep-timestamps] [--rate N] [--cluster FILE]
  */
 import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { type BatchOp, KvClient } from '../client/client';
+import { KvClient } from '../client/client';
 import { clusterFilePath, intFlag, parseArgs, UsageError } from '../common/args';
-import { isKvError, KvError } from '../common/errors';
-import {
-  COPY_EXPORT_PAGE_KEYS,
-  COPY_IMPORT_BATCH_BYTES_MAX,
-  COPY_IMPORT_BATCH_WRITES_MAX,
-  COPY_IMPORT_BATCHES_IN_FLIGHT_MAX,
-  COPY_IMPORT_LINE_CHARS_MAX,
-  COPY_IMPORT_RATE_MAX,
-} from '../common/limits';
+import { KvError } from '../common/errors';
+import { COPY_EXPORT_PAGE_KEYS, COPY_IMPORT_LINE_CHARS_MAX, COPY_IMPORT_RATE_MAX } from '../common/limits';
 import { counted } from '../common/words';
 import {
   LEVEL_LIST,
@@ -33,6 +25,7 @@ import {
   type WriteLevelName,
 } from '../coordinator/levels';
 import { entryLine, type ExportEntry, type ImportWrite, importWrite, LineError, parseLine } from './export-format';
+import { BatchSender, type BatchWriter, Gathered, type ImportOptions, linesOf } from './import-batches';
 import { runTool } from './run-tool';
 
 const USAGE = `usage: scripts/copy.sh export FILE [--from KEY] [--to KEY] [--level L] [--cluster FILE]
@@ -108,41 +101,6 @@ async function exportRange(client: KvClient, file: string, from: string, to: str
   return `exported ${counted(keys, 'key')} to ${toStdout ? 'stdout' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
 }
 
-/** What an import writes with: a client's batch call (a fake one in the unit test). */
-export type BatchWriter = Pick<KvClient, 'batch'>;
-
-/** Lines an import has gathered into one unlogged batch, not sent yet. */
-interface Gathered {
-  readonly ops: BatchOp[];
-  /** Its keys' bytes as latin1 strings: a key repeated within the file goes into a later batch. */
-  readonly keys: Set<string>;
-  bytes: number;
-  firstLine: number;
-  lastLine: number;
-}
-
-function gathered(): Gathered {
-  return { ops: [], keys: new Set(), bytes: 0, firstLine: 0, lastLine: 0 };
-}
-
-/** A batch's lines as its failure names them: "line 7", or "lines 7-52". */
-function linesOf(b: { firstLine: number; lastLine: number }): string {
-  return b.firstLine === b.lastLine ? `line ${b.firstLine}` : `lines ${b.firstLine}-${b.lastLine}`;
-}
-
-/** How an import writes, besides its file and level. */
-export interface ImportOptions {
-  /** Each value with its line's ts (export-format.ts importWrite). */
-  readonly keepTimestamps?: boolean;
-  /** Keys a second at most (cqlsh COPY FROM's INGESTRATE); undefined: as fast as the cluster takes them. */
-  readonly keysPerSecond?: number;
-}
-
-/** When, in ms from the import's start, a batch whose first key is number `keysBefore` (from 0) may go at `keysPerSecond`. */
-export function batchDueMs(keysBefore: number, keysPerSecond: number | undefined): number {
-  return keysPerSecond === undefined ? 0 : (keysBefore * 1000) / keysPerSecond;
-}
-
 /**
  * Writes a file's entries as unlogged batches of consecutive lines (an
  * export is in key order, so a batch's keys mostly share their replicas):
@@ -155,58 +113,25 @@ export function batchDueMs(keysBefore: number, keysPerSecond: number | undefined
  * newer, in the file or the cluster. `keysPerSecond` paces the batches.
  */
 export async function importFile(client: BatchWriter, file: string, level: WriteLevelName, options: ImportOptions = {}): Promise<string> {
-  const keepTimestamps = options.keepTimestamps === true;
   const input = file === '-' ? process.stdin : createReadStream(file);
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const shown = progress('imported');
-  const inFlight = new Set<Promise<void>>();
-  /** The batch in flight that writes each key (latin1), so that a repeat waits for it. */
-  const keyInFlight = new Map<string, Promise<void>>();
-  let written = 0;
+  const sender = new BatchSender(client, level, options.keysPerSecond, (written) => shown.tick(written));
+  let batch = new Gathered();
   let expired = 0;
-  let failure: { lines: string; firstLine: number; error: KvError } | undefined;
   let unreadable: string | undefined;
   const started = Date.now();
-
-  // The pace counts on the monotonic clock: a wall clock set back would stop the import.
-  const paceFrom = performance.now();
-  let keysSent = 0;
-  const send = async (b: Gathered): Promise<void> => {
-    if (b.ops.length === 0) return;
-    const wait = paceFrom + batchDueMs(keysSent, options.keysPerSecond) - performance.now();
-    if (wait > 0) await delay(wait);
-    keysSent += b.ops.length;
-    const sent = client
-      .batch(b.ops, level, { unlogged: true })
-      .then(
-        () => void shown.tick((written += b.ops.length)),
-        (err: unknown) => {
-          if (!isKvError(err)) throw err;
-          // Batches settle out of order: the failure told is the earliest lines'.
-          if (failure === undefined || b.firstLine < failure.firstLine) failure = { lines: linesOf(b), firstLine: b.firstLine, error: err };
-        },
-      )
-      .finally(() => {
-        inFlight.delete(sent);
-        for (const k of b.keys) if (keyInFlight.get(k) === sent) keyInFlight.delete(k);
-      });
-    inFlight.add(sent);
-    for (const k of b.keys) keyInFlight.set(k, sent);
-    if (inFlight.size >= COPY_IMPORT_BATCHES_IN_FLIGHT_MAX) await Promise.race(inFlight);
-  };
-
-  let batch = gathered();
   let n = 0;
   try {
     for await (const line of lines) {
       n++;
-      if (failure !== undefined) break;
+      if (sender.failure !== undefined) break;
       let entry: ExportEntry | undefined;
       let write: ImportWrite | 'expired';
       try {
         entry = lineEntry(line);
         if (entry === undefined) continue;
-        write = importWrite(entry, Date.now() * 1000, keepTimestamps);
+        write = importWrite(entry, Date.now() * 1000, options.keepTimestamps === true);
       } catch (err) {
         if (!(err instanceof LineError)) throw err;
         unreadable = `${file}, line ${n}: ${err.message}`;
@@ -217,40 +142,37 @@ export async function importFile(client: BatchWriter, file: string, level: Write
         continue;
       }
       const key = entry.key.toString('latin1');
-      const bytes = entry.key.length + entry.value.length;
-      const full = batch.ops.length >= COPY_IMPORT_BATCH_WRITES_MAX || batch.bytes + bytes > COPY_IMPORT_BATCH_BYTES_MAX;
-      if (full || batch.keys.has(key)) {
-        await send(batch);
-        batch = gathered();
+      if (!batch.takes(key, entry)) {
+        await sender.send(batch);
+        batch = new Gathered();
       }
-      const earlier = keyInFlight.get(key);
-      if (earlier !== undefined) await earlier;
-      if (batch.ops.length === 0) batch.firstLine = n;
-      batch.lastLine = n;
-      batch.ops.push({ key: entry.key, value: entry.value, ...write });
-      batch.keys.add(key);
-      batch.bytes += bytes;
+      await sender.settled(key);
+      batch.add(n, key, { key: entry.key, value: entry.value, ...write });
     }
     // The lines gathered last, also before a line that could not be read (the message says they were written); not after a failed batch.
-    if (failure === undefined) await send(batch);
-    await Promise.all(inFlight);
+    if (sender.failure === undefined) await sender.send(batch);
+    await sender.drain();
   } finally {
     lines.close();
     shown.end();
   }
+  return importSummary(file, sender, unreadable, expired, started);
+}
+
+/** What an import ends with: its summary, or the error that stopped it (the batches in flight were waited for, so the count is what reached the cluster). */
+function importSummary(file: string, sender: BatchSender, unreadable: string | undefined, expired: number, started: number): string {
   const skipped = expired > 0 ? `, ${expired} skipped as expired` : '';
-  // The batches in flight were waited for: the count is what reached the cluster.
+  const written = counted(sender.written, 'key');
   if (unreadable !== undefined)
-    throw new UsageError(
-      `import stopped: ${unreadable}; the lines before it were written (${counted(written, 'key')}), none from it on${skipped}`,
-    );
+    throw new UsageError(`import stopped: ${unreadable}; the lines before it were written (${written}), none from it on${skipped}`);
+  const { failure } = sender;
   if (failure !== undefined) {
     throw new KvError(
       failure.error.code,
-      `import stopped: ${failure.lines}: ${failure.error.message}; ${counted(written, 'key')} written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
+      `import stopped: ${linesOf(failure.batch)}: ${failure.error.message}; ${written} written before it stopped${skipped}. Run it again to write the rest: a key written twice holds the same value`,
     );
   }
-  return `imported ${counted(written, 'key')} from ${file === '-' ? 'stdin' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped}`;
+  return `imported ${written} from ${file === '-' ? 'stdin' : file} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped}`;
 }
 
 /** A line's entry, or undefined for a blank line; LineError when it cannot be read (one too long included). */

@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchOp } from '../../src/client/client';
-import { batchDueMs, importFile, type BatchWriter } from '../../src/cli/copy';
+import { importFile } from '../../src/cli/copy';
+import { batchDueMs, type BatchWriter } from '../../src/cli/import-batches';
 import { KvError } from '../../src/common/errors';
 import { COPY_IMPORT_BATCH_BYTES_MAX, COPY_IMPORT_BATCH_WRITES_MAX } from '../../src/common/limits';
 
