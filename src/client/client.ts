@@ -77,7 +77,7 @@ import { ConnectionOptions, NOT_SENT, RpcConnection } from '../rpc/connection';
 import type { EpochEntry } from '../membership/changes';
 import type { KeyedVersion } from '../storage/version';
 import { toKvError } from '../rpc/errors';
-import { ABSENT, Client, int64ToNumber, types } from '../rpc/thrift';
+import { ABSENT, Client, int64ToNumber, optionalInt64, types } from '../rpc/thrift';
 import { formatSpeculativeRetry, parseSpeculativeRetry, SPECULATIVE_RETRY_DEFAULT, SpeculativeRetry } from '../config/speculative-retry';
 import { fetchMembership, RingLearner } from './learner';
 import { type FeedPage, type FeedPosition, Watch, type WatchOptions } from './watch';
@@ -715,15 +715,11 @@ export class KvClient {
       starts,
       this.speculations.of('scan', name),
     );
-    const given = (n: types.ScanEntry['ts']): n is NonNullable<types.ScanEntry['ts']> => n !== null && n !== undefined;
-    const entries = r.entries.map(
-      (e): ScanEntry => ({
-        key: e.key,
-        value: e.value,
-        ...(given(e.ts) ? { ts: int64ToNumber(e.ts) } : {}),
-        ...(given(e.expiresMicros) ? { expiresUs: int64ToNumber(e.expiresMicros) } : {}),
-      }),
-    );
+    const entries = r.entries.map((e): ScanEntry => {
+      const ts = optionalInt64(e.ts);
+      const expiresUs = optionalInt64(e.expiresMicros);
+      return { key: e.key, value: e.value, ...(ts !== undefined ? { ts } : {}), ...(expiresUs !== undefined ? { expiresUs } : {}) };
+    });
     return { entries, cursor: r.more && r.cursor ? r.cursor : undefined };
   }
 

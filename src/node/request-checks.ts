@@ -162,14 +162,13 @@ function checkBatchWrite(w: types.BatchWrite | null | undefined, maxValueBytes: 
   const ttl = w.ttlSeconds ?? 0;
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > TTL_SECONDS_MAX)
     throw invalid(`the TTL is ${ttl} seconds; it must be a whole number from 1 to ${TTL_SECONDS_MAX}, or 0 for none`);
-  const given = w.timestamp !== null && w.timestamp !== undefined;
-  const ts = given ? wholeNumber(w.timestamp) : undefined;
-  if (given && (ts === undefined || ts === 0)) throw invalid('the timestamp must be a whole number of µs since 1970, from 1');
+  const ts = wholeNumber(w.timestamp);
+  if (given(w.timestamp) && (ts === undefined || ts === 0)) throw invalid('the timestamp must be a whole number of µs since 1970, from 1');
   if (w.remove === true) {
     if (w.value !== null && w.value !== undefined) throw invalid('a remove carries no value');
     if (ttl > 0) throw invalid('a remove takes no TTL');
     // A tombstone is purged by its timestamp's age: an old one could go before every replica had it.
-    if (given) throw invalid("a remove takes no timestamp (a tombstone's timestamp decides when it may be purged)");
+    if (ts !== undefined) throw invalid("a remove takes no timestamp (a tombstone's timestamp decides when it may be purged)");
     return { key, value: '', deleted: true, ttlSeconds: 0 };
   }
   if (w.value === null || w.value === undefined) throw invalid('the value is missing (set remove to delete the key)');

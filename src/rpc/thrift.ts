@@ -241,6 +241,11 @@ export interface ClientInternals {
 export { Int64, types };
 
 /** i64 from the wire to a number; timestamps stay below 2^53. */
+/** An optional i64 field as a number; undefined when the sender left it out (an older build's frame). */
+export function optionalInt64(x: Int64 | number | null | undefined): number | undefined {
+  return x === null || x === undefined ? undefined : int64ToNumber(x);
+}
+
 export function int64ToNumber(x: Int64 | number | null | undefined): number {
   if (x === null || x === undefined) return NaN;
   return typeof x === 'number' ? x : x.toNumber(true);
